@@ -85,12 +85,18 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
         ProposalStatus status;
         uint32 proposer;
         uint64 deadline; // last second (inclusive) at which votes are accepted
+        uint32 ballotCount; // in the same slot, so a ballot costs no length word of its own
         bytes data;
     }
 
     // ---------------------------------------------------------------- storage
+    // Plain state variables behind a UUPS proxy: a new version appends after these, never
+    // reorders or retypes them (OZ's upgradeable bases use namespaced storage and do not collide).
 
     uint256 private constant ROLE_MASK = (uint256(1) << (uint8(type(Role).max) + 1)) - 1;
+    uint256 private constant BALLOT_BITS = 40; // 32-bit orgId and the yes bit
+    uint256 private constant BALLOTS_PER_WORD = 6;
+    uint256 private constant BALLOT_MASK = (uint256(1) << BALLOT_BITS) - 1;
     uint16 public constant MAX_BPS = 10_000;
     /// @notice Quorums are strict majorities or more, so two opposite proposals cannot both pass.
     uint16 public constant MIN_QUORUM_BPS = 5_001;
@@ -115,8 +121,9 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
     mapping(bytes32 enodeKey => uint32 nodeId) private _nodeByEnode;
     mapping(address validator => uint32 nodeId) private _nodeByValidator;
     mapping(uint256 proposalId => Proposal) private _proposals;
-    /// @dev Ballots as (orgId << 1 | yes), six to a slot: one vote per organisation, counted by scan.
-    mapping(uint256 proposalId => uint40[]) private _ballots;
+    /// @dev Ballot i of a proposal is (orgId << 1 | yes) in word i / 6, bits (i % 6) * 40: six to
+    /// a slot, one per organisation, counted by scan (ballotCount lives in the Proposal).
+    mapping(uint256 proposalId => mapping(uint256 word => uint256)) private _ballots;
 
     // ---------------------------------------------------------------- events
 
@@ -227,7 +234,7 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
         _validate(kind, data);
         proposalId = ++proposalCount;
         uint64 deadline = uint64(block.timestamp) + votingPeriod;
-        _proposals[proposalId] = Proposal(kind, ProposalStatus.Open, orgId, deadline, data);
+        _proposals[proposalId] = Proposal(kind, ProposalStatus.Open, orgId, deadline, 0, data);
         emit ProposalCreated(proposalId, orgId, kind, data, deadline);
         _castVote(proposalId, orgId, true);
     }
@@ -261,10 +268,12 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
     /// suspended or removed organisation's ballot does not count (again if it is reinstated).
     /// @return yes approvals, no refusals, required approvals needed to pass
     function tally(uint256 proposalId) public view returns (uint32 yes, uint32 no, uint32 required) {
-        uint40[] storage ballots = _ballots[proposalId];
-        uint256 n = ballots.length;
+        mapping(uint256 => uint256) storage words = _ballots[proposalId];
+        uint256 n = _proposals[proposalId].ballotCount;
+        uint256 word;
         for (uint256 i = 0; i < n; ++i) {
-            uint40 b = ballots[i];
+            if (i % BALLOTS_PER_WORD == 0) word = words[i / BALLOTS_PER_WORD];
+            uint256 b = (word >> ((i % BALLOTS_PER_WORD) * BALLOT_BITS)) & BALLOT_MASK;
             if (_orgs[uint32(b >> 1)].status != OrgStatus.Active) continue;
             if (b & 1 == 1) ++yes;
             else ++no;
@@ -371,8 +380,7 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
 
     /// @notice The registered node with this enode id (any accepted spelling), 0 when none.
     function nodeOfEnode(string calldata enodeId) external view returns (uint32) {
-        bytes32 key = _enodeKey(bytes(enodeId));
-        return key == bytes32(0) ? 0 : _nodeByEnode[key];
+        return _nodeOfEnode(bytes(enodeId));
     }
 
     // ---------------------------------------------------------------- Besu interfaces
@@ -396,12 +404,7 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
     /// without 0x; case and a 0x prefix are tolerated too. Host and port are not compared: Besu asks
     /// again with the DNS name, and members move nodes behind NAT; the node key identifies them.
     function connectionAllowed(string calldata enodeId, string calldata, uint16) external view returns (bool) {
-        // Length first: a huge string is refused before it is copied to memory.
-        uint256 len = bytes(enodeId).length;
-        if (len != 128 && len != 130) return false;
-        bytes32 key = _enodeKey(bytes(enodeId));
-        if (key == bytes32(0)) return false;
-        NodeIdentity storage n = _nodes[_nodeByEnode[key]];
+        NodeIdentity storage n = _nodes[_nodeOfEnode(bytes(enodeId))];
         return n.registered && _orgs[n.orgId].status == OrgStatus.Active;
     }
 
@@ -419,7 +422,10 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
     // ---------------------------------------------------------------- internals: voting
 
     function _castVote(uint256 proposalId, uint32 orgId, bool support) private {
-        _ballots[proposalId].push((uint40(orgId) << 1) | (support ? 1 : 0));
+        Proposal storage p = _proposals[proposalId];
+        uint256 i = p.ballotCount++;
+        uint256 ballot = (uint256(orgId) << 1) | (support ? 1 : 0);
+        _ballots[proposalId][i / BALLOTS_PER_WORD] |= ballot << ((i % BALLOTS_PER_WORD) * BALLOT_BITS);
         emit VoteCast(proposalId, orgId, support);
         _settle(proposalId);
     }
@@ -450,10 +456,12 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
     }
 
     function _ballotOf(uint256 proposalId, uint32 orgId) private view returns (uint8) {
-        uint40[] storage ballots = _ballots[proposalId];
-        uint256 n = ballots.length;
+        mapping(uint256 => uint256) storage words = _ballots[proposalId];
+        uint256 n = _proposals[proposalId].ballotCount;
+        uint256 word;
         for (uint256 i = 0; i < n; ++i) {
-            uint40 b = ballots[i];
+            if (i % BALLOTS_PER_WORD == 0) word = words[i / BALLOTS_PER_WORD];
+            uint256 b = (word >> ((i % BALLOTS_PER_WORD) * BALLOT_BITS)) & BALLOT_MASK;
             if (uint32(b >> 1) == orgId) return b & 1 == 1 ? 1 : 2;
         }
         return 0;
@@ -644,20 +652,29 @@ contract Consortium is IConsortium, IBesuPermissioning, Initializable, UUPSUpgra
         return true;
     }
 
-    /// @dev Lookup key of an enode id: keccak of its canonical spelling (128 lowercase hex digits).
-    /// Uppercase digits and a 0x prefix are accepted; anything else yields 0 ("unknown"), never a revert.
-    function _enodeKey(bytes memory id) private pure returns (bytes32) {
-        uint256 start = 0;
-        if (id.length == 130 && id[0] == "0" && (id[1] == "x" || id[1] == "X")) start = 2;
-        if (id.length != start + 128) return bytes32(0);
-        bytes memory folded = new bytes(128);
-        for (uint256 i = 0; i < 128; ++i) {
-            bytes1 c = id[start + i];
-            if (c >= "A" && c <= "F") c = bytes1(uint8(c) + 32);
-            else if (!((c >= "0" && c <= "9") || (c >= "a" && c <= "f"))) return bytes32(0);
-            folded[i] = c;
+    /// @dev The registered node with this enode id, 0 when none; never reverts. Besu sends the
+    /// canonical spelling (128 lowercase hex digits), which is found with one hash; only other
+    /// spellings (uppercase digits, a 0x prefix) are folded, and anything else is unknown.
+    function _nodeOfEnode(bytes calldata id) private view returns (uint32) {
+        uint256 len = id.length;
+        if (len == 128) {
+            // Registered keys hash canonical ids, so a hit is exact.
+            uint32 nodeId = _nodeByEnode[keccak256(id)];
+            if (nodeId != 0) return nodeId;
+        } else if (len != 130 || id[0] != "0" || (id[1] != "x" && id[1] != "X")) {
+            return 0;
         }
-        return keccak256(folded);
+        bytes memory folded = new bytes(128);
+        uint256 start = len - 128;
+        unchecked {
+            for (uint256 i = 0; i < 128; ++i) {
+                uint8 c = uint8(id[start + i]);
+                if (c >= 0x41 && c <= 0x46) c += 32; // A-F
+                else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return 0; // 0-9, a-f
+                folded[i] = bytes1(c);
+            }
+        }
+        return _nodeByEnode[keccak256(folded)];
     }
 
     // ---------------------------------------------------------------- internals: actions

@@ -331,9 +331,12 @@ describe("Certificates", () => {
 
     it("refuses outsiders, non-certifiers and certifiers without accreditation for the scope", async () => {
       const subject = fresh("item");
-      await expectRevert(certs.connect(fx.outsider).issue(fresh("c"), subject, EN10204, 0, 0), certs, "NotActiveMember", [
-        fx.outsider.address,
-      ]);
+      await expectRevert(
+        certs.connect(fx.outsider).issue(fresh("c"), subject, EN10204, 0, 0),
+        certs,
+        "NotActiveMember",
+        [fx.outsider.address],
+      );
       await expectRevert(certs.connect(steel.signer).issue(fresh("c"), subject, EN10204, 0, 0), certs, "MissingRole", [
         steel.id,
         Role.Certifier,
@@ -357,7 +360,10 @@ describe("Certificates", () => {
         t + 50,
       ]);
       await setNextTime(conn, t + 10);
-      await expectRevert(asLab().issue(id, subject, EN10204, 0, t + 10), certs, "ValidityAlreadyEnded", [t + 10, t + 10]);
+      await expectRevert(asLab().issue(id, subject, EN10204, 0, t + 10), certs, "ValidityAlreadyEnded", [
+        t + 10,
+        t + 10,
+      ]);
       await (await asLab().issue(id, subject, EN10204, 0, 0)).wait();
       // The same credential cannot be recorded twice, not even by another certifier.
       await expectRevert(asLab().issue(id, subject, EN10204, 0, 0), certs, "CertificateExists", [id]);
@@ -443,7 +449,10 @@ describe("Certificates", () => {
       }
       expect(await statusOf(id)).toEqual([Status.Valid, true, false]);
       // ...whereas issuing after the withdrawal in that same second is refused.
-      await expectRevert(asLab().issue(fresh("c"), fresh("item"), scope, 0, 0), certs, "NotAccredited", [lab.id, scope]);
+      await expectRevert(asLab().issue(fresh("c"), fresh("item"), scope, 0, 0), certs, "NotAccredited", [
+        lab.id,
+        scope,
+      ]);
     });
 
     it("reports an accreditation that expired after issuance", async () => {
@@ -484,17 +493,21 @@ describe("Certificates", () => {
     it("refuses unknown certificates, other certifiers and outsiders", async () => {
       const { id } = await issued();
       const nothing = fresh("nothing");
-      await expectRevert(asLab().suspend(nothing, Reason.Unspecified, ZeroHash), certs, "UnknownCertificate", [nothing]);
-      await expectRevert(asLab().reinstate(nothing), certs, "UnknownCertificate", [nothing]);
-      await expectRevert(
-        certs.connect(auditor.signer).suspend(id, Reason.Unspecified, ZeroHash),
-        certs,
-        "NotIssuer",
-        [id, lab.id, auditor.id],
-      );
-      await expectRevert(certs.connect(fx.outsider).suspend(id, Reason.Unspecified, ZeroHash), certs, "NotActiveMember", [
-        fx.outsider.address,
+      await expectRevert(asLab().suspend(nothing, Reason.Unspecified, ZeroHash), certs, "UnknownCertificate", [
+        nothing,
       ]);
+      await expectRevert(asLab().reinstate(nothing), certs, "UnknownCertificate", [nothing]);
+      await expectRevert(certs.connect(auditor.signer).suspend(id, Reason.Unspecified, ZeroHash), certs, "NotIssuer", [
+        id,
+        lab.id,
+        auditor.id,
+      ]);
+      await expectRevert(
+        certs.connect(fx.outsider).suspend(id, Reason.Unspecified, ZeroHash),
+        certs,
+        "NotActiveMember",
+        [fx.outsider.address],
+      );
       await (await asLab().suspend(id, Reason.Unspecified, ZeroHash)).wait();
       await expectRevert(certs.connect(auditor.signer).reinstate(id), certs, "NotIssuer", [id, lab.id, auditor.id]);
       await expectRevert(certs.connect(fx.outsider).reinstate(id), certs, "NotActiveMember", [fx.outsider.address]);
@@ -636,20 +649,27 @@ describe("Certificates", () => {
       const { id, subject } = await issued();
       const newId = fresh("credential");
       const nothing = fresh("nothing");
-      await expectRevert(asLab().supersede(nothing, newId, subject, EN10204, 0, 0), certs, "UnknownCertificate", [nothing]);
+      await expectRevert(asLab().supersede(nothing, newId, subject, EN10204, 0, 0), certs, "UnknownCertificate", [
+        nothing,
+      ]);
       await expectRevert(
         certs.connect(auditor.signer).supersede(id, newId, subject, EN10204, 0, 0),
         certs,
         "NotIssuer",
         [id, lab.id, auditor.id],
       );
-      await expectRevert(certs.connect(fx.outsider).supersede(id, newId, subject, EN10204, 0, 0), certs, "NotActiveMember", [
-        fx.outsider.address,
-      ]);
-      await expectRevert(certs.connect(steel.signer).supersede(id, newId, subject, EN10204, 0, 0), certs, "MissingRole", [
-        steel.id,
-        Role.Certifier,
-      ]);
+      await expectRevert(
+        certs.connect(fx.outsider).supersede(id, newId, subject, EN10204, 0, 0),
+        certs,
+        "NotActiveMember",
+        [fx.outsider.address],
+      );
+      await expectRevert(
+        certs.connect(steel.signer).supersede(id, newId, subject, EN10204, 0, 0),
+        certs,
+        "MissingRole",
+        [steel.id, Role.Certifier],
+      );
       await (await asLab().supersede(id, newId, subject, EN10204, 0, 0)).wait();
       await expectRevert(asLab().supersede(id, fresh("c"), subject, EN10204, 0, 0), certs, "InvalidTransition", [
         id,
@@ -669,10 +689,12 @@ describe("Certificates", () => {
       await expectRevert(asLab().supersede(id, ZeroHash, subject, EN10204, 0, 0), certs, "ZeroCertificateId");
       await expectRevert(asLab().supersede(id, fresh("c"), ZeroHash, EN10204, 0, 0), certs, "ZeroSubject");
       await expectRevert(asLab().supersede(id, fresh("c"), subject, ZeroHash, 0, 0), certs, "ZeroScope");
-      await expectRevert(asLab().supersede(id, fresh("c"), subject, EN10204, t + 9, t + 5), certs, "InvalidValidityWindow", [
-        t + 9,
-        t + 5,
-      ]);
+      await expectRevert(
+        asLab().supersede(id, fresh("c"), subject, EN10204, t + 9, t + 5),
+        certs,
+        "InvalidValidityWindow",
+        [t + 9, t + 5],
+      );
       await expectRevert(asLab().supersede(id, fresh("c"), subject, EN10204, 0, 1), certs, "ValidityAlreadyEnded");
       await expectRevert(asLab().supersede(id, fresh("c"), subject, CE, 0, 0), certs, "NotAccredited", [lab.id, CE]);
       expect((await statusOf(id))[0]).toBe(Status.Valid);
@@ -683,7 +705,10 @@ describe("Certificates", () => {
       await (await asRegulator().accredit(lab.id, scope, 0)).wait();
       const { id, subject } = await issued(lab, scope);
       await (await asRegulator().deaccredit(lab.id, scope)).wait();
-      await expectRevert(asLab().supersede(id, fresh("c"), subject, scope, 0, 0), certs, "NotAccredited", [lab.id, scope]);
+      await expectRevert(asLab().supersede(id, fresh("c"), subject, scope, 0, 0), certs, "NotAccredited", [
+        lab.id,
+        scope,
+      ]);
     });
   });
 

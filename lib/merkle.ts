@@ -19,6 +19,9 @@
  *    hash rather than leaf bytes;
  *  - the tree is the RFC 6962 one, with published test vectors and well-studied proofs.
  *
+ * The root does not commit to the leaf count (as in RFC 6962, where the signed tree head carries
+ * the size): a verifier must take leafCount from the anchor on chain, never from the prover.
+ *
  * Odd levels: the last node of a level with an odd count is promoted unpaired to the next level
  * (never duplicated: duplicating it lets two different leaf lists share a root, CVE-2012-2459).
  * Building bottom-up this way yields exactly RFC 6962's tree (left subtree = largest power of

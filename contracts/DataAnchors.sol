@@ -45,8 +45,15 @@ contract DataAnchors is ConsortiumBound {
     /// this much slack absorbs clock drift between nodes and validators and coarse block times.
     uint64 public constant MAX_CLOCK_SKEW_MS = 300_000;
 
+    /// @dev A node's last sequence and where its last window ended: one slot, read and written
+    /// once per anchor, so checking the chain costs no read of the previous anchor's packed slot.
+    struct Head {
+        uint64 sequence;
+        uint64 toTimeMs;
+    }
+
     mapping(address node => mapping(uint64 sequence => Anchor)) private _anchors;
-    mapping(address node => uint64) private _lastSequence;
+    mapping(address node => Head) private _heads;
 
     /// @param node the anchoring node's signing account
     /// @param orgId its organisation
@@ -105,10 +112,9 @@ contract DataAnchors is ConsortiumBound {
         uint32 leafCount
     ) external {
         (uint32 orgId, ) = _callerOrg();
-        uint64 last = _lastSequence[msg.sender];
-        Anchor storage prev = _anchors[msg.sender][last]; // sequence 0 is never written: all zero
-        _record(orgId, last, prev.root, prev.toTimeMs, Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
-        _lastSequence[msg.sender] = sequence;
+        Head memory head = _heads[msg.sender];
+        _record(orgId, head, _lastRoot(head), Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
+        _heads[msg.sender] = Head(sequence, toTimeMs);
     }
 
     /// @notice Anchors several consecutive windows of the caller in one transaction, e.g. to catch
@@ -118,27 +124,25 @@ contract DataAnchors is ConsortiumBound {
     function anchorBatch(Window[] calldata windows) external {
         if (windows.length == 0) revert EmptyBatch();
         (uint32 orgId, ) = _callerOrg();
-        uint64 last = _lastSequence[msg.sender];
-        Anchor storage prev = _anchors[msg.sender][last];
-        bytes32 lastRoot = prev.root;
-        uint64 lastToTimeMs = prev.toTimeMs;
+        Head memory head = _heads[msg.sender];
+        bytes32 lastRoot = _lastRoot(head);
         for (uint256 i; i < windows.length; ++i) {
             Window memory w = windows[i];
-            _record(orgId, last, lastRoot, lastToTimeMs, w);
-            (last, lastRoot, lastToTimeMs) = (w.sequence, w.root, w.toTimeMs);
+            _record(orgId, head, lastRoot, w);
+            (head.sequence, head.toTimeMs, lastRoot) = (w.sequence, w.toTimeMs, w.root);
         }
-        _lastSequence[msg.sender] = last;
+        _heads[msg.sender] = head;
     }
 
     /// @notice The last sequence `node` anchored; 0 before its first anchor. A node resumes from here.
     function lastSequence(address node) external view returns (uint64) {
-        return _lastSequence[node];
+        return _heads[node].sequence;
     }
 
     /// @notice The last anchor of `node` with its sequence; sequence 0 and an empty anchor before
     /// its first.
     function latestAnchor(address node) external view returns (uint64 sequence, Anchor memory latest) {
-        sequence = _lastSequence[node];
+        sequence = _heads[node].sequence;
         latest = _anchors[node][sequence];
     }
 
@@ -188,9 +192,16 @@ contract DataAnchors is ConsortiumBound {
         return Sha256Merkle.leafHash(data);
     }
 
-    /// @dev Checks `w` against the caller's previous anchor (sequence `last`) and stores it.
-    function _record(uint32 orgId, uint64 last, bytes32 lastRoot, uint64 lastToTimeMs, Window memory w) private {
+    /// @dev The root of the caller's last anchor; zero before its first.
+    function _lastRoot(Head memory head) private view returns (bytes32) {
+        return head.sequence == 0 ? bytes32(0) : _anchors[msg.sender][head.sequence].root;
+    }
+
+    /// @dev Checks `w` against the caller's previous anchor (`head`, `lastRoot`) and stores it.
+    function _record(uint32 orgId, Head memory head, bytes32 lastRoot, Window memory w) private {
         address node = msg.sender;
+        uint64 last = head.sequence;
+        uint64 lastToTimeMs = head.toTimeMs;
         if (w.sequence <= last && w.sequence != 0) {
             revert AlreadyAnchored(node, w.sequence, _anchors[node][w.sequence].root);
         }

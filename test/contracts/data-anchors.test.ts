@@ -479,6 +479,9 @@ describe("DataAnchors", () => {
       expect(await anchors.verifyReadings(node, 1n, [], [], siblings)).toBe(false);
       expect(await anchors.verifyReadings(node, 1n, [tree.leaf(12)], [13], [])).toBe(false);
       expect(await anchors.verifyReadings(node, 2n, hashes, indices, siblings)).toBe(false);
+      // A repeated index would let a forged hash ride along with a genuine one up the same path.
+      const doubled = siblingsToHex(tree.proof(4).siblings).flatMap((x) => [x, x]);
+      expect(await anchors.verifyReadings(node, 1n, [tree.leaf(4), rootOf("forged")], [4, 4], doubled)).toBe(false);
       // The whole window needs no siblings.
       expect(await anchors.verifyReadings(node, 1n, readings.map(leafHash), readings.map((_, i) => i), [])).toBe(true);
     });

@@ -373,6 +373,17 @@ describe("lib/merkle: multi-proofs and range proofs", () => {
     );
   });
 
+  it("refuses a repeated index, which would let a forged leaf ride along with a genuine one", () => {
+    const tree = MerkleTree.fromLeaves(["a", "b", "c", "d", "e", "f"].map((s) => Buffer.from(s)));
+    const genuine = tree.proof(2).siblings;
+    // Both copies of index 2 climb the same path; were repeats allowed, only the first would
+    // reach the root check, and the forged hash would pass as leaf 2 too.
+    const doubled = genuine.flatMap((s) => [s, s]);
+    const forged = leafHash(Buffer.from("forged"));
+    expect(verifyMultiProof({ indices: [2, 2], leafCount: 6, siblings: doubled }, tree.root, [tree.leaf(2), forged])).toBe(false);
+    expect(rootFromMultiProof([tree.leaf(2), forged], { indices: [2, 2], leafCount: 6, siblings: doubled })).toBeUndefined();
+  });
+
   it("proves a whole tree with no siblings", () => {
     const leaves = ["a", "b", "c", "d", "e", "f", "g"].map((s) => Buffer.from(s));
     const tree = MerkleTree.fromLeaves(leaves);

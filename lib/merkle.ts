@@ -157,7 +157,8 @@ function levelFromHashes(hashes: readonly Uint8Array[] | Uint8Array): { level: B
   const count = flat.length / HASH_BYTES;
   checkLeafCount(count);
   const level = allocLevel(count);
-  for (let i = 0; i < count; i++) level.set(flat.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), offsetOf(i));
+  const source = Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength); // a view, not a copy
+  for (let i = 0; i < count; i++) source.copy(level, offsetOf(i), i * HASH_BYTES, (i + 1) * HASH_BYTES);
   return { level, count };
 }
 

@@ -14,7 +14,9 @@ import {Sha256Merkle} from "./libraries/Sha256Merkle.sol";
 ///
 /// Each node's anchors form a chain: sequence numbers start at 1 and rise by exactly 1, each
 /// anchor names its predecessor's root, windows never overlap, and nothing anchored can be
-/// changed. So a missing window or a rewritten one cannot hide: it cannot be anchored.
+/// changed. A skipped sequence, a second root for an anchored sequence or a history that does not
+/// extend the anchored one is refused, so the chain has no holes and no rewrites; time gaps
+/// between windows (a node offline) stay visible as fromTimeMs > the previous toTimeMs.
 ///
 /// Times: a window covers [fromTimeMs, toTimeMs) in Unix milliseconds (windows are about a second
 /// long, readings carry millisecond source times). `anchoredAt` is the block timestamp in Unix

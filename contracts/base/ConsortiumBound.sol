@@ -72,6 +72,8 @@ abstract contract ConsortiumBound is Initializable, UUPSUpgradeable {
     }
 
     function _cbStorage() private pure returns (ConsortiumBoundStorage storage $) {
+        // ERC-7201 namespaced storage keeps this base's slot clear of the inheriting contract's.
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             $.slot := STORAGE_SLOT
         }

@@ -1,0 +1,96 @@
+/**
+ * The consortium's vocabulary for TypeScript: roles, organisation status and governance
+ * proposals, with the ABI encoding of each proposal's arguments. Mirrors contracts/Consortium.sol
+ * and contracts/interfaces/IConsortium.sol; tests check the two agree.
+ */
+import { AbiCoder } from "ethers";
+
+export enum Role {
+  Supplier = 0,
+  Manufacturer = 1,
+  Logistics = 2,
+  Certifier = 3,
+  Regulator = 4,
+  Auditor = 5,
+}
+
+export enum OrgStatus {
+  None = 0,
+  Active = 1,
+  Suspended = 2,
+  Removed = 3,
+}
+
+export enum ProposalKind {
+  Admit = 0,
+  Suspend = 1,
+  Reinstate = 2,
+  Remove = 3,
+  GrantRole = 4,
+  RevokeRole = 5,
+  AddAccount = 6,
+  RemoveAccount = 7,
+  AddNode = 8,
+  RemoveNode = 9,
+  SetGovernance = 10,
+  Upgrade = 11,
+}
+
+export enum ProposalStatus {
+  None = 0,
+  Open = 1,
+  Executed = 2,
+  Rejected = 3,
+  Expired = 4,
+}
+
+/** A member node's identities: libp2p peer id, and for Besu its enode and validator address. */
+export interface NodeIdentityInit {
+  peerId: string;
+  enodeId: string;
+  enodeHost: string;
+  enodePort: number;
+  validator: string;
+}
+
+export interface FounderInit {
+  name: string;
+  roles: bigint;
+  accounts: string[];
+  nodes: NodeIdentityInit[];
+}
+
+export const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
+/** The bit mask the contracts store for a set of roles. */
+export function roleMask(...roles: Role[]): bigint {
+  return roles.reduce((mask, r) => mask | (1n << BigInt(r)), 0n);
+}
+
+export function rolesOf(mask: bigint): Role[] {
+  return Object.values(Role)
+    .filter((r): r is Role => typeof r === "number")
+    .filter((r) => (mask & (1n << BigInt(r))) !== 0n);
+}
+
+const NODE_TUPLE = "tuple(string peerId, string enodeId, string enodeHost, uint16 enodePort, address validator)";
+const abi = AbiCoder.defaultAbiCoder();
+
+/** ABI-encoded arguments of each proposal kind, exactly as Consortium.propose decodes them. */
+export const proposalData = {
+  admit: (name: string, roles: bigint, accounts: string[]) =>
+    abi.encode(["string", "uint256", "address[]"], [name, roles, accounts]),
+  suspend: (orgId: number) => abi.encode(["uint32"], [orgId]),
+  reinstate: (orgId: number) => abi.encode(["uint32"], [orgId]),
+  remove: (orgId: number) => abi.encode(["uint32"], [orgId]),
+  grantRole: (orgId: number, role: Role) => abi.encode(["uint32", "uint8"], [orgId, role]),
+  revokeRole: (orgId: number, role: Role) => abi.encode(["uint32", "uint8"], [orgId, role]),
+  addAccount: (orgId: number, account: string) => abi.encode(["uint32", "address"], [orgId, account]),
+  removeAccount: (orgId: number, account: string) => abi.encode(["uint32", "address"], [orgId, account]),
+  addNode: (orgId: number, node: NodeIdentityInit) => abi.encode(["uint32", NODE_TUPLE], [orgId, node]),
+  removeNode: (nodeId: number) => abi.encode(["uint32"], [nodeId]),
+  setGovernance: (quorumBps: number, votingPeriodSeconds: number) =>
+    abi.encode(["uint16", "uint64"], [quorumBps, votingPeriodSeconds]),
+  upgrade: (target: string, newImplementation: string, initCall = "0x") =>
+    abi.encode(["address", "address", "bytes"], [target, newImplementation, initCall]),
+} as const;

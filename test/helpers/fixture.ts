@@ -1,0 +1,197 @@
+/**
+ * Shared test fixture: a real Consortium behind its proxy on an in-process chain, with the
+ * demo's kinds of organisations, and helpers that change membership through real governance.
+ */
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { BaseContract } from "ethers";
+import { id, keccak256, toUtf8Bytes } from "ethers";
+import type { NetworkConnection } from "hardhat/types/network";
+import { expect } from "vitest";
+import type { Consortium } from "../../lib/contracts/types/index.js";
+import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
+
+export type Conn = NetworkConnection<"l1">;
+
+export interface TestOrg {
+  id: number;
+  name: string;
+  roles: Role[];
+  /** The organisation's first signing account. */
+  signer: HardhatEthersSigner;
+  accounts: HardhatEthersSigner[];
+  peerId: string;
+  enodeId: string;
+  validator: string;
+}
+
+const ORGS = {
+  steel: { name: "Northern Steel Mill", roles: [Role.Supplier], accounts: 2 },
+  foundry: { name: "Precision Castings", roles: [Role.Supplier], accounts: 1 },
+  machining: { name: "Delta Machining", roles: [Role.Supplier], accounts: 1 },
+  oem: { name: "Atlas Motors", roles: [Role.Manufacturer], accounts: 2 },
+  carrier: { name: "RailFreight Logistics", roles: [Role.Logistics], accounts: 1 },
+  lab: { name: "Certa Test Lab", roles: [Role.Certifier], accounts: 1 },
+  regulator: { name: "Market Surveillance Authority", roles: [Role.Regulator], accounts: 1 },
+  auditor: { name: "Independent Auditors", roles: [Role.Auditor], accounts: 1 },
+} as const;
+
+export type OrgKey = keyof typeof ORGS;
+
+export interface ConsortiumFixture {
+  conn: Conn;
+  consortium: Consortium;
+  orgs: Record<OrgKey, TestOrg>;
+  /** A funded account that belongs to no organisation. */
+  outsider: HardhatEthersSigner;
+  deployer: HardhatEthersSigner;
+}
+
+/** Default governance of the fixture: simple majority, one-day voting period. */
+export const QUORUM_BPS = 5001;
+export const VOTING_PERIOD = 24 * 3600;
+
+/** Deterministic node identities for a test organisation. */
+function nodeIdentity(key: string) {
+  const enodeId = (keccak256(toUtf8Bytes(`enode-a:${key}`)) + keccak256(toUtf8Bytes(`enode-b:${key}`)).slice(2)).slice(2);
+  const validator = "0x" + id(`validator:${key}`).slice(26);
+  return { peerId: `12D3KooW${key}`, enodeId, enodeHost: "127.0.0.1", enodePort: 30303, validator };
+}
+
+export async function deployBound<T extends BaseContract>(
+  conn: Conn,
+  contractName: string,
+  consortiumAddress: string,
+  ...extraInitArgs: unknown[]
+): Promise<T> {
+  const { ethers } = conn;
+  const impl = await ethers.deployContract(contractName);
+  const initCall = impl.interface.encodeFunctionData("initialize", [consortiumAddress, ...extraInitArgs]);
+  const proxy = await ethers.deployContract("TracemeshProxy", [await impl.getAddress(), initCall]);
+  return (await ethers.getContractAt(contractName, await proxy.getAddress())) as unknown as T;
+}
+
+export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {
+  const { ethers } = conn;
+  const signers = await ethers.getSigners();
+  const deployer = signers[0]!;
+  let next = 1;
+  const orgs = {} as Record<OrgKey, TestOrg>;
+  const founders: FounderInit[] = [];
+  for (const [key, spec] of Object.entries(ORGS) as [OrgKey, (typeof ORGS)[OrgKey]][]) {
+    const accounts = signers.slice(next, next + spec.accounts);
+    next += spec.accounts;
+    const node = nodeIdentity(key);
+    orgs[key] = {
+      id: founders.length + 1,
+      name: spec.name,
+      roles: [...spec.roles],
+      signer: accounts[0]!,
+      accounts,
+      peerId: node.peerId,
+      enodeId: node.enodeId,
+      validator: node.validator,
+    };
+    founders.push({
+      name: spec.name,
+      roles: roleMask(...spec.roles),
+      accounts: accounts.map((a) => a.address),
+      nodes: [node],
+    });
+  }
+  const outsider = signers[next]!;
+  const impl = await ethers.deployContract("Consortium");
+  const initCall = impl.interface.encodeFunctionData("initialize", [founders, QUORUM_BPS, VOTING_PERIOD]);
+  const proxy = await ethers.deployContract("TracemeshProxy", [await impl.getAddress(), initCall]);
+  const consortium = (await ethers.getContractAt("Consortium", await proxy.getAddress())) as unknown as Consortium;
+  return { conn, consortium, orgs, outsider, deployer };
+}
+
+/**
+ * Passes a proposal through real governance: the first active organisation proposes and the
+ * others vote yes until it executes. Returns the proposal id.
+ */
+export async function passProposal(fx: ConsortiumFixture, kind: ProposalKind, data: string): Promise<bigint> {
+  const { consortium } = fx;
+  const voters: TestOrg[] = [];
+  for (const org of Object.values(fx.orgs)) {
+    if (await consortium.isActiveOrg(org.id)) voters.push(org);
+  }
+  const [proposer, ...others] = voters;
+  if (!proposer) throw new Error("no active organisation left to propose");
+  await (await consortium.connect(proposer.signer).propose(kind, data)).wait();
+  const proposalId = await consortium.proposalCount();
+  for (const org of others) {
+    const [, status] = await consortium.proposal(proposalId);
+    if (Number(status) !== ProposalStatus.Open) break;
+    await (await consortium.connect(org.signer).vote(proposalId, true)).wait();
+  }
+  const [, status] = await consortium.proposal(proposalId);
+  expect(Number(status)).toBe(ProposalStatus.Executed);
+  return proposalId;
+}
+
+export const suspendOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+  passProposal(fx, ProposalKind.Suspend, proposalData.suspend(fx.orgs[key].id));
+export const reinstateOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+  passProposal(fx, ProposalKind.Reinstate, proposalData.reinstate(fx.orgs[key].id));
+export const removeOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+  passProposal(fx, ProposalKind.Remove, proposalData.remove(fx.orgs[key].id));
+
+/** The revert data of a failed call or transaction, wherever the provider put it. */
+function revertData(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [err];
+  while (stack.length > 0) {
+    const e = stack.pop();
+    if (e === null || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    const rec = e as Record<string, unknown>;
+    if (typeof rec.data === "string" && rec.data.startsWith("0x")) return rec.data;
+    for (const k of ["data", "error", "info", "cause", "revert"]) stack.push(rec[k]);
+  }
+  return undefined;
+}
+
+/**
+ * Asserts that `action` reverts with the custom error `errorName` of `contract` (and, when
+ * given, with exactly these arguments).
+ */
+export async function expectRevert(
+  action: Promise<unknown>,
+  contract: BaseContract,
+  errorName: string,
+  args?: unknown[],
+): Promise<void> {
+  let failure: unknown;
+  try {
+    const result = await action;
+    // A sent transaction that reverts throws at wait(); a view call throws above.
+    if (result && typeof (result as { wait?: unknown }).wait === "function") {
+      await (result as { wait: () => Promise<unknown> }).wait();
+    }
+  } catch (e) {
+    failure = e;
+  }
+  if (failure === undefined) throw new Error(`expected a revert with ${errorName}, but the call succeeded`);
+  const data = revertData(failure);
+  if (!data) throw new Error(`expected ${errorName}, got a failure without revert data: ${String(failure)}`);
+  const parsed = contract.interface.parseError(data);
+  expect(parsed?.name ?? `unknown error ${data.slice(0, 10)}`).toBe(errorName);
+  if (args) expect(normalise([...parsed!.args])).toEqual(normalise(args));
+}
+
+/** bigint, number and enum values compare equal when they hold the same integer. */
+function normalise(values: unknown[]): unknown[] {
+  return values.map((v) => (typeof v === "number" ? BigInt(v) : Array.isArray(v) ? normalise(v) : v));
+}
+
+export async function increaseTime(conn: Conn, seconds: number): Promise<void> {
+  await conn.provider.request({ method: "evm_increaseTime", params: [seconds] });
+  await conn.provider.request({ method: "evm_mine", params: [] });
+}
+
+/** The latest block's timestamp in seconds. */
+export async function now(conn: Conn): Promise<number> {
+  const block = await conn.ethers.provider.getBlock("latest");
+  return block!.timestamp;
+}

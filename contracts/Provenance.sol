@@ -17,6 +17,8 @@ import {ConsortiumBound} from "./base/ConsortiumBound.sol";
 /// owner and custodian are those of its topmost ancestor (they travel with the product); the
 /// views resolve them.
 ///
+/// Item keys and batch keys are separate namespaces (different GS1 identifiers hash apart).
+///
 /// Indexers: every record first emits `Recorded`, then per-item events carrying the record id.
 /// Genealogy edges: `Transformed` (every input to every output of one record), `Assembled` and
 /// `Disassembled` (child to parent). Batch membership: `ItemCreated.batchKey`.
@@ -312,7 +314,8 @@ contract Provenance is ConsortiumBound {
     /// @notice Transformation: consumes active inputs held by the caller and creates new outputs
     /// held and owned by the caller, optionally as members of batch `outputBatch` (created on
     /// first use, else it must be the caller's). Outputs must be new keys, so the graph stays
-    /// acyclic and no input can be consumed twice.
+    /// acyclic and no input can be consumed twice. Parts assembled into a consumed input stay
+    /// assembled in it for good: they went into the outputs with it (child -> input -> outputs).
     /// @param outputBatch batch key for the outputs, 0 for none
     /// @param disposition keccak256 of the CBV 2.0 disposition URI of the outputs
     /// @param eventHash CBV 2.0 event hash of the TransformationEvent

@@ -253,14 +253,9 @@ describe("Provenance", () => {
         ]);
       }
       let bs = await prov.batchState(b);
-      expect([bs.exists, Number(bs.ownerOrg), bs.recalled, Number(bs.createdAt), bs.itemCount, bs.disposition]).toEqual([
-        true,
-        org("steel"),
-        false,
-        t,
-        3n,
-        DISP.active,
-      ]);
+      expect([bs.exists, Number(bs.ownerOrg), bs.recalled, Number(bs.createdAt), bs.itemCount, bs.disposition]).toEqual(
+        [true, org("steel"), false, t, 3n, DISP.active],
+      );
 
       // A later call adds members; a different disposition is kept per item.
       const more = [fresh(), fresh()];
@@ -323,10 +318,20 @@ describe("Provenance", () => {
       );
       await expectRevert(as("steel").commissionBatch(freshBatch(), [], DISP.active, ev()), prov, "EmptyKeyList");
       await expectRevert(as("steel").commissionBatch(freshBatch(), [fresh()], ZeroHash, ev()), prov, "ZeroDisposition");
-      await expectRevert(as("steel").commissionBatch(freshBatch(), [fresh()], DISP.active, ZeroHash), prov, "ZeroEventHash");
-      await expectRevert(as("steel").commissionBatch(freshBatch(), [fresh(), ZeroHash], DISP.active, ev()), prov, "ZeroKey");
+      await expectRevert(
+        as("steel").commissionBatch(freshBatch(), [fresh()], DISP.active, ZeroHash),
+        prov,
+        "ZeroEventHash",
+      );
+      await expectRevert(
+        as("steel").commissionBatch(freshBatch(), [fresh(), ZeroHash], DISP.active, ev()),
+        prov,
+        "ZeroKey",
+      );
       const dup = fresh();
-      await expectRevert(as("steel").commissionBatch(freshBatch(), [dup, dup], DISP.active, ev()), prov, "ItemExists", [dup]);
+      await expectRevert(as("steel").commissionBatch(freshBatch(), [dup, dup], DISP.active, ev()), prov, "ItemExists", [
+        dup,
+      ]);
       const existing = await commissioned("steel");
       const b = freshBatch();
       await expectRevert(as("steel").commissionBatch(b, [fresh(), existing], DISP.active, ev()), prov, "ItemExists", [
@@ -471,10 +476,19 @@ describe("Provenance", () => {
 
     it("never ships or consumes an item in transit, and never ships it twice in one call", async () => {
       const k = await commissioned("steel");
-      await expectRevert(as("steel").ship([k, k], org("oem"), false, ev()), prov, "InvalidStatus", [k, Status.InTransit]);
+      await expectRevert(as("steel").ship([k, k], org("oem"), false, ev()), prov, "InvalidStatus", [
+        k,
+        Status.InTransit,
+      ]);
       await mined(as("steel").ship([k], org("oem"), false, ev()));
-      await expectRevert(as("steel").ship([k], org("foundry"), false, ev()), prov, "InvalidStatus", [k, Status.InTransit]);
-      await expectRevert(as("oem").ship([k], org("foundry"), false, ev()), prov, "InvalidStatus", [k, Status.InTransit]);
+      await expectRevert(as("steel").ship([k], org("foundry"), false, ev()), prov, "InvalidStatus", [
+        k,
+        Status.InTransit,
+      ]);
+      await expectRevert(as("oem").ship([k], org("foundry"), false, ev()), prov, "InvalidStatus", [
+        k,
+        Status.InTransit,
+      ]);
       await expectRevert(as("steel").transform([k], [fresh()], ZeroHash, DISP.active, ev()), prov, "InvalidStatus", [
         k,
         Status.InTransit,
@@ -488,7 +502,11 @@ describe("Provenance", () => {
       const k = await commissioned("steel");
       await expectRevert(as("oem").receiveShipment([k], ev()), prov, "InvalidStatus", [k, Status.Active]);
       await mined(as("steel").ship([k], org("oem"), false, ev()));
-      await expectRevert(as("foundry").receiveShipment([k], ev()), prov, "NotConsignee", [k, org("foundry"), org("oem")]);
+      await expectRevert(as("foundry").receiveShipment([k], ev()), prov, "NotConsignee", [
+        k,
+        org("foundry"),
+        org("oem"),
+      ]);
       await expectRevert(as("steel").receiveShipment([k], ev()), prov, "NotConsignee", [k, org("steel"), org("oem")]);
       await expectRevert(as("oem").receiveShipment([], ev()), prov, "EmptyKeyList");
       const unknown = fresh();
@@ -567,10 +585,12 @@ describe("Provenance", () => {
 
     it("never consumes an input twice, and outputs must be new", async () => {
       const a = await commissioned("foundry");
-      await expectRevert(as("foundry").transform([a, a], [fresh()], ZeroHash, DISP.active, ev()), prov, "InvalidStatus", [
-        a,
-        Status.Consumed,
-      ]);
+      await expectRevert(
+        as("foundry").transform([a, a], [fresh()], ZeroHash, DISP.active, ev()),
+        prov,
+        "InvalidStatus",
+        [a, Status.Consumed],
+      );
       await mined(as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, ev()));
       await expectRevert(as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, ev()), prov, "InvalidStatus", [
         a,
@@ -609,11 +629,18 @@ describe("Provenance", () => {
       await expectRevert(as("foundry").transform([], [fresh()], ZeroHash, DISP.active, ev()), prov, "EmptyKeyList");
       await expectRevert(as("foundry").transform([a], [], ZeroHash, DISP.active, ev()), prov, "EmptyKeyList");
       await expectRevert(as("foundry").transform([a], [fresh()], ZeroHash, ZeroHash, ev()), prov, "ZeroDisposition");
-      await expectRevert(as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, ZeroHash), prov, "ZeroEventHash");
+      await expectRevert(
+        as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, ZeroHash),
+        prov,
+        "ZeroEventHash",
+      );
       const unknown = fresh();
-      await expectRevert(as("foundry").transform([unknown], [fresh()], ZeroHash, DISP.active, ev()), prov, "UnknownItem", [
-        unknown,
-      ]);
+      await expectRevert(
+        as("foundry").transform([unknown], [fresh()], ZeroHash, DISP.active, ev()),
+        prov,
+        "UnknownItem",
+        [unknown],
+      );
       const steelLot = freshBatch();
       await mined(as("steel").commissionBatch(steelLot, [fresh()], DISP.active, ev()));
       await expectRevert(as("foundry").transform([a], [fresh()], steelLot, DISP.active, ev()), prov, "NotBatchOwner", [
@@ -629,10 +656,12 @@ describe("Provenance", () => {
       ]);
       const eh = ev();
       await mined(as("foundry").commission(fresh(), DISP.active, eh));
-      await expectRevert(as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, eh), prov, "DuplicateEventHash", [
-        eh,
-        await prov.recordOfEvent(eh),
-      ]);
+      await expectRevert(
+        as("foundry").transform([a], [fresh()], ZeroHash, DISP.active, eh),
+        prov,
+        "DuplicateEventHash",
+        [eh, await prov.recordOfEvent(eh)],
+      );
     });
   });
 
@@ -659,7 +688,10 @@ describe("Provenance", () => {
         rid,
       ]);
       // An assembled child cannot move, be consumed or become a parent on its own.
-      await expectRevert(as("oem").ship([c1], org("steel"), false, ev()), prov, "InvalidStatus", [c1, Status.Assembled]);
+      await expectRevert(as("oem").ship([c1], org("steel"), false, ev()), prov, "InvalidStatus", [
+        c1,
+        Status.Assembled,
+      ]);
       await expectRevert(as("oem").transform([c1], [fresh()], ZeroHash, DISP.active, ev()), prov, "InvalidStatus", [
         c1,
         Status.Assembled,
@@ -672,7 +704,10 @@ describe("Provenance", () => {
 
       // Ship the product with ownership: the parts follow without records of their own.
       await handOver([parent], "oem", "carrier", false);
-      expect([await prov.custodianOf(c1), await prov.ownerOf(c1)]).toEqual([BigInt(org("carrier")), BigInt(org("oem"))]);
+      expect([await prov.custodianOf(c1), await prov.ownerOf(c1)]).toEqual([
+        BigInt(org("carrier")),
+        BigInt(org("oem")),
+      ]);
       expect((await state(c2)).custodian).toBe(org("carrier"));
     });
 
@@ -721,7 +756,10 @@ describe("Provenance", () => {
       const parent = await commissioned("oem");
       const child = await commissioned("oem");
       const foreign = await commissioned("steel");
-      await expectRevert(as("carrier").assemble(parent, [child], ev()), prov, "MissingRole", [org("carrier"), Role.Supplier]);
+      await expectRevert(as("carrier").assemble(parent, [child], ev()), prov, "MissingRole", [
+        org("carrier"),
+        Role.Supplier,
+      ]);
       await expectRevert(prov.connect(fx.outsider).assemble(parent, [child], ev()), prov, "NotActiveMember", [
         fx.outsider.address,
       ]);
@@ -729,15 +767,32 @@ describe("Provenance", () => {
       const unknown = fresh();
       await expectRevert(as("oem").assemble(unknown, [child], ev()), prov, "UnknownItem", [unknown]);
       await expectRevert(as("oem").assemble(parent, [unknown], ev()), prov, "UnknownItem", [unknown]);
-      await expectRevert(as("oem").assemble(foreign, [child], ev()), prov, "NotCustodian", [foreign, org("oem"), org("steel")]);
-      await expectRevert(as("oem").assemble(parent, [foreign], ev()), prov, "NotCustodian", [foreign, org("oem"), org("steel")]);
+      await expectRevert(as("oem").assemble(foreign, [child], ev()), prov, "NotCustodian", [
+        foreign,
+        org("oem"),
+        org("steel"),
+      ]);
+      await expectRevert(as("oem").assemble(parent, [foreign], ev()), prov, "NotCustodian", [
+        foreign,
+        org("oem"),
+        org("steel"),
+      ]);
       await expectRevert(as("oem").assemble(parent, [child, parent], ev()), prov, "AssemblyCycle", [parent]);
-      await expectRevert(as("oem").assemble(parent, [child, child], ev()), prov, "InvalidStatus", [child, Status.Assembled]);
+      await expectRevert(as("oem").assemble(parent, [child, child], ev()), prov, "InvalidStatus", [
+        child,
+        Status.Assembled,
+      ]);
       await expectRevert(as("oem").assemble(parent, [child], ZeroHash), prov, "ZeroEventHash");
       const consumed = await commissioned("oem");
       await mined(as("oem").transform([consumed], [fresh()], ZeroHash, DISP.active, ev()));
-      await expectRevert(as("oem").assemble(consumed, [child], ev()), prov, "InvalidStatus", [consumed, Status.Consumed]);
-      await expectRevert(as("oem").assemble(parent, [consumed], ev()), prov, "InvalidStatus", [consumed, Status.Consumed]);
+      await expectRevert(as("oem").assemble(consumed, [child], ev()), prov, "InvalidStatus", [
+        consumed,
+        Status.Consumed,
+      ]);
+      await expectRevert(as("oem").assemble(parent, [consumed], ev()), prov, "InvalidStatus", [
+        consumed,
+        Status.Consumed,
+      ]);
       expect((await state(child)).status).toBe(Status.Active);
     });
 
@@ -746,7 +801,10 @@ describe("Provenance", () => {
       const child = await commissioned("oem");
       const loose = await commissioned("oem");
       await mined(as("oem").assemble(parent, [child], ev()));
-      await expectRevert(as("lab").disassemble(parent, [child], ev()), prov, "MissingRole", [org("lab"), Role.Supplier]);
+      await expectRevert(as("lab").disassemble(parent, [child], ev()), prov, "MissingRole", [
+        org("lab"),
+        Role.Supplier,
+      ]);
       await expectRevert(prov.connect(fx.outsider).disassemble(parent, [child], ev()), prov, "NotActiveMember", [
         fx.outsider.address,
       ]);
@@ -763,7 +821,10 @@ describe("Provenance", () => {
       // A parent that is itself assembled, or in transit, is not at hand.
       const top = await commissioned("oem");
       await mined(as("oem").assemble(top, [parent], ev()));
-      await expectRevert(as("oem").disassemble(parent, [child], ev()), prov, "InvalidStatus", [parent, Status.Assembled]);
+      await expectRevert(as("oem").disassemble(parent, [child], ev()), prov, "InvalidStatus", [
+        parent,
+        Status.Assembled,
+      ]);
       await mined(as("oem").ship([top], org("steel"), false, ev()));
       await expectRevert(as("oem").disassemble(top, [parent], ev()), prov, "InvalidStatus", [top, Status.InTransit]);
     });
@@ -802,9 +863,14 @@ describe("Provenance", () => {
 
     it("refuses others, empty lists and unknown items", async () => {
       const k = await commissioned("machining");
-      await expectRevert(as("regulator").inspect([k], true, ev()), prov, "NotCustodianOrCertifier", [k, org("regulator")]);
+      await expectRevert(as("regulator").inspect([k], true, ev()), prov, "NotCustodianOrCertifier", [
+        k,
+        org("regulator"),
+      ]);
       await expectRevert(as("auditor").inspect([k], true, ev()), prov, "NoWriteRights", [org("auditor")]);
-      await expectRevert(prov.connect(fx.outsider).inspect([k], true, ev()), prov, "NotActiveMember", [fx.outsider.address]);
+      await expectRevert(prov.connect(fx.outsider).inspect([k], true, ev()), prov, "NotActiveMember", [
+        fx.outsider.address,
+      ]);
       await expectRevert(as("lab").inspect([], true, ev()), prov, "EmptyKeyList");
       const unknown = fresh();
       await expectRevert(as("lab").inspect([unknown], true, ev()), prov, "UnknownItem", [unknown]);
@@ -846,7 +912,9 @@ describe("Provenance", () => {
         org("oem"),
         org("steel"),
       ]);
-      await expectRevert(as("auditor").setDisposition([k], DISP.damaged, ev()), prov, "NoWriteRights", [org("auditor")]);
+      await expectRevert(as("auditor").setDisposition([k], DISP.damaged, ev()), prov, "NoWriteRights", [
+        org("auditor"),
+      ]);
       await expectRevert(prov.connect(fx.outsider).setDisposition([k], DISP.damaged, ev()), prov, "NotActiveMember", [
         fx.outsider.address,
       ]);
@@ -856,7 +924,10 @@ describe("Provenance", () => {
       await expectRevert(as("steel").setDisposition([unknown], DISP.damaged, ev()), prov, "UnknownItem", [unknown]);
       await expectRevert(as("steel").setDisposition([k], DISP.damaged, ZeroHash), prov, "ZeroEventHash");
       await mined(as("steel").transform([k], [fresh()], ZeroHash, DISP.active, ev()));
-      await expectRevert(as("steel").setDisposition([k], DISP.damaged, ev()), prov, "InvalidStatus", [k, Status.Consumed]);
+      await expectRevert(as("steel").setDisposition([k], DISP.damaged, ev()), prov, "InvalidStatus", [
+        k,
+        Status.Consumed,
+      ]);
     });
   });
 
@@ -938,7 +1009,9 @@ describe("Provenance", () => {
       await mined(as("steel").commissionBatch(lot, [fresh()], DISP.active, ev()));
       await expectRevert(as("foundry").recallBatch(lot, ev()), prov, "NotOwnerOrRegulator", [lot, org("foundry")]);
       await expectRevert(as("auditor").recallBatch(lot, ev()), prov, "NoWriteRights", [org("auditor")]);
-      await expectRevert(prov.connect(fx.outsider).recallBatch(lot, ev()), prov, "NotActiveMember", [fx.outsider.address]);
+      await expectRevert(prov.connect(fx.outsider).recallBatch(lot, ev()), prov, "NotActiveMember", [
+        fx.outsider.address,
+      ]);
       const unknownLot = freshBatch();
       await expectRevert(as("regulator").recallBatch(unknownLot, ev()), prov, "UnknownBatch", [unknownLot]);
       await expectRevert(as("steel").recallBatch(lot, ZeroHash), prov, "ZeroEventHash");
@@ -956,7 +1029,12 @@ describe("Provenance", () => {
       const rc = await mined(as("steel").correct(original, eh));
       expectEvents(rc, [["Recorded", [rid, org("steel"), eh, Kind.Correction, original]]]);
       const r = await prov.record(rid);
-      expect([Number(r.kind), r.corrects, Number(r.orgId), r.eventHash]).toEqual([Kind.Correction, original, org("steel"), eh]);
+      expect([Number(r.kind), r.corrects, Number(r.orgId), r.eventHash]).toEqual([
+        Kind.Correction,
+        original,
+        org("steel"),
+        eh,
+      ]);
       expect(Number((await prov.record(original)).kind)).toBe(Kind.Commission);
       // A correction can itself be corrected.
       await mined(as("steel").correct(rid, ev()));
@@ -978,7 +1056,9 @@ describe("Provenance", () => {
       await expectRevert(as("steel").correct(original, eh0), prov, "DuplicateEventHash", [eh0, original]);
       await expectRevert(as("steel").correct(original, ZeroHash), prov, "ZeroEventHash");
       await expectRevert(as("auditor").correct(original, ev()), prov, "NoWriteRights", [org("auditor")]);
-      await expectRevert(prov.connect(fx.outsider).correct(original, ev()), prov, "NotActiveMember", [fx.outsider.address]);
+      await expectRevert(prov.connect(fx.outsider).correct(original, ev()), prov, "NotActiveMember", [
+        fx.outsider.address,
+      ]);
     });
   });
 
@@ -1051,7 +1131,9 @@ describe("Provenance", () => {
       // Sold to the foundry: custody and ownership move on receipt.
       rid = await nextRid();
       rc = await mined(as("steel").ship(bars, org("foundry"), true, ev()));
-      expect(eventsOf(rc).slice(1)).toEqual(bars.map((b) => ["Shipped", plain([b, org("steel"), org("foundry"), rid, true])]));
+      expect(eventsOf(rc).slice(1)).toEqual(
+        bars.map((b) => ["Shipped", plain([b, org("steel"), org("foundry"), rid, true])]),
+      );
       rid = await nextRid();
       rc = await mined(as("foundry").receiveShipment(bars, ev()));
       expect(eventsOf(rc).slice(1)).toEqual(
@@ -1107,7 +1189,9 @@ describe("Provenance", () => {
       for (const log of await prov.queryFilter(prov.filters.Disassembled(), fromBlock)) {
         edges.delete(`${log.args.child}>${log.args.parent}`);
       }
-      const members = (await prov.queryFilter(prov.filters.ItemCreated(undefined, heat), fromBlock)).map((l) => l.args.key);
+      const members = (await prov.queryFilter(prov.filters.ItemCreated(undefined, heat), fromBlock)).map(
+        (l) => l.args.key,
+      );
       expect(members).toEqual(bars);
       const pairs = [...edges].map((e) => e.split(">") as [string, string]);
       const reach = (from: string[], backward: boolean) => {
@@ -1158,13 +1242,14 @@ describe("Provenance", () => {
     it("only the consortium upgrades, through a passed proposal, and state survives", async () => {
       const k = await commissioned("steel");
       const impl2 = await conn.ethers.deployContract("Provenance");
-      await expectRevert(
-        as("steel").upgradeToAndCall(await impl2.getAddress(), "0x"),
-        prov,
-        "UpgradeNotByConsortium",
-        [fx.orgs.steel.signer.address],
+      await expectRevert(as("steel").upgradeToAndCall(await impl2.getAddress(), "0x"), prov, "UpgradeNotByConsortium", [
+        fx.orgs.steel.signer.address,
+      ]);
+      await passProposal(
+        fx,
+        ProposalKind.Upgrade,
+        proposalData.upgrade(await prov.getAddress(), await impl2.getAddress()),
       );
-      await passProposal(fx, ProposalKind.Upgrade, proposalData.upgrade(await prov.getAddress(), await impl2.getAddress()));
       const slot = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
       const raw = await conn.ethers.provider.getStorage(await prov.getAddress(), slot);
       expect(getAddress("0x" + raw.slice(26))).toBe(await impl2.getAddress());
@@ -1212,7 +1297,9 @@ describe("Provenance with suspended and removed organisations", () => {
     await expectRevert(f.recall([held], ev()), prov, "NotActiveMember", who);
     await expectRevert(f.correct(1, ev()), prov, "NotActiveMember", who);
 
-    await expectRevert(as("steel").ship([fresh()], org("foundry"), false, ev()), prov, "InvalidConsignee", [org("foundry")]);
+    await expectRevert(as("steel").ship([fresh()], org("foundry"), false, ev()), prov, "InvalidConsignee", [
+      org("foundry"),
+    ]);
     await mined(as("steel").cancelShipment([k], ev()));
     expect(Number((await prov.itemState(k)).status)).toBe(Status.Active);
     // A regulator can still recall what the suspended organisation owns.
@@ -1234,7 +1321,9 @@ describe("Provenance with suspended and removed organisations", () => {
     await expectRevert(as("machining").ship([k], org("oem"), false, ev()), prov, "NotActiveMember", [
       fx.orgs.machining.signer.address,
     ]);
-    await expectRevert(as("oem").ship([fresh()], org("machining"), false, ev()), prov, "InvalidConsignee", [org("machining")]);
+    await expectRevert(as("oem").ship([fresh()], org("machining"), false, ev()), prov, "InvalidConsignee", [
+      org("machining"),
+    ]);
     expect(Number((await prov.record(rid)).orgId)).toBe(org("machining"));
     expect(await prov.ownerOf(k)).toBe(BigInt(org("machining")));
   });

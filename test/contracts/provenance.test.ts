@@ -1062,6 +1062,82 @@ describe("Provenance", () => {
     });
   });
 
+  describe("event hashes", () => {
+    it("every writing function refuses a zero or reused event hash, and succeeds with a fresh one", async () => {
+      const used = ev();
+      await mined(as("steel").commission(fresh(), DISP.active, used));
+      const usedRid = await prov.recordOfEvent(used);
+      // Subjects that make each call valid, so the event hash is the only fault.
+      const subject = () => fresh("subject");
+      const [toShip, toTransform, toInspect, toMark, toRecall] = [
+        subject(),
+        subject(),
+        subject(),
+        subject(),
+        subject(),
+      ];
+      const [parent, child, holder, held] = [subject(), subject(), subject(), subject()];
+      await mined(
+        as("oem").commissionBatch(
+          ZeroHash,
+          [toShip, toTransform, toInspect, toMark, toRecall, parent, child, holder, held],
+          DISP.active,
+          ev(),
+        ),
+      );
+      await mined(as("oem").assemble(holder, [held], ev()));
+      const [toCancel, toReceive] = [fresh(), fresh()];
+      await mined(as("steel").commissionBatch(ZeroHash, [toCancel, toReceive], DISP.active, ev()));
+      await mined(as("steel").ship([toCancel, toReceive], org("oem"), false, ev()));
+      const lot = freshBatch();
+      await mined(as("steel").commissionBatch(lot, [fresh()], DISP.active, ev()));
+
+      const calls: [string, (eh: string) => Promise<ContractTransactionResponse>][] = [
+        ["commission", (eh) => as("oem").commission(fresh(), DISP.active, eh)],
+        ["commissionBatch", (eh) => as("oem").commissionBatch(freshBatch(), [fresh()], DISP.active, eh)],
+        ["ship", (eh) => as("oem").ship([toShip], org("steel"), false, eh)],
+        ["cancelShipment", (eh) => as("steel").cancelShipment([toCancel], eh)],
+        ["receiveShipment", (eh) => as("oem").receiveShipment([toReceive], eh)],
+        ["transform", (eh) => as("oem").transform([toTransform], [fresh()], ZeroHash, DISP.active, eh)],
+        ["assemble", (eh) => as("oem").assemble(parent, [child], eh)],
+        ["disassemble", (eh) => as("oem").disassemble(holder, [held], eh)],
+        ["inspect", (eh) => as("oem").inspect([toInspect], true, eh)],
+        ["setDisposition", (eh) => as("oem").setDisposition([toMark], DISP.damaged, eh)],
+        ["recall", (eh) => as("oem").recall([toRecall], eh)],
+        ["recallBatch", (eh) => as("steel").recallBatch(lot, eh)],
+        ["correct", (eh) => as("steel").correct(usedRid, eh)],
+      ];
+      const before = await prov.recordCount();
+      for (const [, call] of calls) {
+        await expectRevert(call(ZeroHash), prov, "ZeroEventHash");
+        await expectRevert(call(used), prov, "DuplicateEventHash", [used, usedRid]);
+      }
+      expect(await prov.recordCount()).toBe(before);
+      const kinds: number[] = [];
+      for (const [name, call] of calls) {
+        const eh = ev();
+        const rc = await mined(call(eh));
+        expect(eventsOf(rc)[0]![0], name).toBe("Recorded");
+        kinds.push(Number((await prov.record(await prov.recordOfEvent(eh))).kind));
+      }
+      expect(kinds).toEqual([
+        Kind.Commission,
+        Kind.Commission,
+        Kind.Ship,
+        Kind.CancelShipment,
+        Kind.Receive,
+        Kind.Transform,
+        Kind.Assemble,
+        Kind.Disassemble,
+        Kind.Inspect,
+        Kind.Disposition,
+        Kind.Recall,
+        Kind.RecallBatch,
+        Kind.Correction,
+      ]);
+    });
+  });
+
   describe("views", () => {
     it("answer zero for unknown keys, batches, events and records", async () => {
       const unknown = fresh();

@@ -10,7 +10,6 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { generateNetwork } from "./network.ts";
 import { OrgsFileError, loadOrgsFile } from "./orgs.ts";
 
 const USAGE = `Usage: tsx scripts/besu/generate.ts --orgs <orgs.json> --out <dir> [--no-permissioning]
@@ -56,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const spec = await loadOrgsFile(values.orgs);
     for (const w of spec.warnings) console.error(`warning: ${w}`);
+    // Loaded only for a valid file: it pulls in the Hardhat config (EVM version) and ethers' contracts.
+    const { generateNetwork } = await import("./network.ts");
     const net = await generateNetwork(spec, { outDir: values.out, permissioning: !values["no-permissioning"] });
     console.log(`Besu QBFT network written to ${net.outDir}`);
     console.log(`  chain id        ${net.chainId}`);

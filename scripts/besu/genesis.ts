@@ -22,7 +22,7 @@
  * - Genesis block parameters (`timestamp` 0x0 recommended, `coinbase`, `nonce`, `alloc`):
  *   public-networks/reference/genesis-items.
  */
-import { getAddress, toBeHex } from "ethers";
+import { getAddress, toQuantity } from "ethers";
 import { genesisExtraData } from "./extradata.ts";
 import { EVM_VERSION, genesisMilestones } from "./evm.ts";
 import type { GenesisAccount } from "./predeploy.ts";
@@ -101,7 +101,7 @@ export function buildGenesis(input: GenesisInput): BesuGenesis {
     },
     nonce: "0x0",
     timestamp: "0x0",
-    gasLimit: toBeHex(input.gasLimit),
+    gasLimit: toQuantity(input.gasLimit),
     difficulty: "0x1",
     mixHash: BFT_MIX_HASH,
     coinbase: "0x0000000000000000000000000000000000000000",

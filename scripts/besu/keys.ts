@@ -41,6 +41,8 @@ export class KeyFormatError extends Error {
 }
 
 const HEX = /^[0-9a-fA-F]*$/;
+/** Order of the secp256k1 group: valid private keys are 1..n-1. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 function strip0x(s: string): string {
   return s.startsWith("0x") || s.startsWith("0X") ? s.slice(2) : s;
@@ -58,13 +60,12 @@ export function nodeKeyFromPrivateKey(privateKey: string): NodeKeyPair {
   if (hex.length !== 64 || !HEX.test(hex)) {
     throw new KeyFormatError("a node private key must be 32 bytes of hex (64 hex digits, optional 0x)");
   }
-  let key: SigningKey;
-  try {
-    key = new SigningKey(`0x${hex}`);
-  } catch {
-    throw new KeyFormatError("the node private key is not a valid secp256k1 scalar");
+  const scalar = BigInt(`0x${hex}`);
+  if (scalar === 0n || scalar >= SECP256K1_N) {
+    throw new KeyFormatError("the node private key is not a valid secp256k1 scalar (0 < key < n)");
   }
-  return { ...identityFromUncompressed(key.publicKey), privateKey: `0x${hex.toLowerCase()}` };
+  const publicKey = new SigningKey(`0x${hex}`).publicKey;
+  return { ...identityFromUncompressed(publicKey), privateKey: `0x${hex.toLowerCase()}` };
 }
 
 /**

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
-import { getAddress, toBeHex } from "ethers";
+import { getAddress, toQuantity } from "ethers";
 import { type FounderInit, ZERO_ADDRESS } from "../../lib/consortium.ts";
 import { besuConfigToml, staticNodesJson } from "./config.ts";
 import { sortValidators } from "./extradata.ts";
@@ -204,7 +204,7 @@ export async function generateNetwork(spec: NetworkSpec, options: GenerateOption
       for (const account of org.accounts) {
         const key = account.toLowerCase();
         if (alloc[key]) throw new NetworkGenerationError(`founder account ${account} collides with a predeployed contract`);
-        alloc[key] = { balance: toBeHex(spec.founderBalanceWei) };
+        alloc[key] = { balance: toQuantity(spec.founderBalanceWei) };
       }
     }
   }

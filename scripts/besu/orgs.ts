@@ -255,7 +255,8 @@ export function parseOrgs(input: Json, source = "organisations file"): NetworkSp
       const o = c.object(orgIn, p, ORG_KEYS);
       if (!o) return;
       let name = c.string(o.name, `${p}.name`);
-      if (name !== undefined && (/[\u0000-\u001f\u007f]/.test(name) || name.length > 200)) {
+      const oneLine = name !== undefined && [...name].every((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f);
+      if (name !== undefined && (!oneLine || name.length > 200)) {
         name = c.fail(`${p}.name`, "must be one line of at most 200 characters");
       }
       if (name !== undefined) {

@@ -18,7 +18,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { Contract, ContractFactory, type InterfaceAbi, JsonRpcProvider, getAddress, toBeHex, zeroPadValue } from "ethers";
+import { Contract, ContractFactory, type InterfaceAbi, JsonRpcProvider, getAddress, toBeHex, toQuantity, zeroPadValue } from "ethers";
 import type { FounderInit } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { EVM_VERSION } from "./evm.ts";
@@ -50,13 +50,15 @@ export async function loadArtifact(name: string, artifactsDir = path.join(repoRo
   }
 }
 
-/** An account in a genesis `alloc`, in the hex form Besu and geth-style loaders both read. */
+/**
+ * An account in a genesis `alloc`, in the hex form Besu and geth-style loaders both read. No
+ * "comment" field: Besu tolerates one, but strict loaders (anvil, geth) refuse unknown fields.
+ */
 export interface GenesisAccount {
   balance: string;
   nonce?: string;
   code?: string;
   storage?: Record<string, string>;
-  comment?: string;
 }
 
 export interface PredeployInput {
@@ -210,23 +212,19 @@ export async function predeployConsortium(input: PredeployInput): Promise<Predep
     if ((await implContract.proxiableUUID()) !== ERC1967_IMPLEMENTATION_SLOT) throw new Error("implementation's proxiableUUID is wrong");
 
     const accounts = await dumpAccounts(provider);
-    const entry = (address: string, comment: string): GenesisAccount => {
+    const entry = (address: string): GenesisAccount => {
       const acc = accounts[address.toLowerCase()]!;
       return {
-        comment,
         balance: "0x0",
-        nonce: toBeHex(BigInt(acc.nonce)),
+        nonce: toQuantity(BigInt(acc.nonce)),
         code: acc.code,
         storage: sortedStorage(acc.storage),
       };
     };
     return {
       alloc: {
-        [proxyAddress.toLowerCase()]: entry(
-          proxyAddress,
-          "Consortium (TracemeshProxy, ERC-1967): QBFT validator contract and node/account permissioning",
-        ),
-        [implAddress.toLowerCase()]: entry(implAddress, "Consortium implementation (UUPS, initializers disabled)"),
+        [proxyAddress.toLowerCase()]: entry(proxyAddress),
+        [implAddress.toLowerCase()]: entry(implAddress),
       },
       patchedImmutableOffsets: offsets,
     };

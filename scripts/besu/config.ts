@@ -26,8 +26,6 @@ export interface NodeConfigInput {
   rpcPort: number;
   wsPort: number;
   validator: boolean;
-  /** Enode URLs of the other nodes (never this node's own). */
-  peers: string[];
   /** Enode URLs of the other validators: the bootnodes. */
   bootnodes: string[];
   consortiumAddress: string;

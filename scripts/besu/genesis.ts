@@ -16,6 +16,14 @@
  *   so block 1 is already sealed by `getValidators()` of the genesis state: the same founders, which
  *   the generator checks before writing anything. The extraData list and the contract never disagree,
  *   and every later membership change reaches consensus through Consortium governance alone.
+ *   A transition cannot be at block 0 ("Transition cannot be created for genesis block",
+ *   hyperledger/besu ForksScheduleFactory), so block 1 is the earliest contract-mode block.
+ * - Block or timestamp: from Besu 26 on, a transition's `block` may be read as a timestamp when a
+ *   time-based milestone (shanghaiTime) precedes it (besu-eth/besu#9785, #10540, #10727). The
+ *   genesis timestamp is 0 and every later block is stamped with the wall clock, so "block 1" and
+ *   "timestamp 1" select the same blocks: contract mode from the first block after genesis either
+ *   way. And because Consortium is already in the genesis state, even a client that entered
+ *   contract mode at genesis would read the same founders from getValidators().
  * - Free gas: `zeroBaseFee: true` from London on, a large `gasLimit`, and `min-gas-price=0` on
  *   every node (private-networks/how-to/configure/free-gas). `baseFeePerGas` 0 makes the genesis
  *   block itself fee-free.

@@ -75,7 +75,7 @@ export interface PredeployInput {
 
 export interface Predeployed {
   alloc: Record<string, GenesisAccount>;
-  /** Solc's deployed bytecode hash check: the relocated implementation differs only in `__self`. */
+  /** Byte offsets of the `address(this)` immutable rewritten in the implementation's runtime code. */
   patchedImmutableOffsets: number[];
 }
 
@@ -94,15 +94,13 @@ async function dumpAccounts(provider: JsonRpcProvider): Promise<Record<string, D
 
 const word = (hex: string) => zeroPadValue(toBeHex(BigInt(hex)), 32);
 
+/** Storage as 32-byte words, sorted by slot, zero words dropped: a stable genesis for stable input. */
 function sortedStorage(storage: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(storage)
-    .map(word)
-    .sort()) {
-    const v = Object.entries(storage).find(([key]) => word(key) === k)![1];
-    if (BigInt(v) !== 0n) out[k] = word(v);
-  }
-  return out;
+  const words = Object.entries(storage)
+    .map(([k, v]) => [word(k), word(v)] as const)
+    .filter(([, v]) => BigInt(v) !== 0n)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(words);
 }
 
 /** Replaces the immutable `from` (an address word) by `to` at solc's reported offsets. */

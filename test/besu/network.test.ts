@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Contract, JsonRpcProvider, SigningKey, Wallet, computeAddress, getAddress } from "ethers";
 import { Role, roleMask } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
@@ -18,6 +18,8 @@ import { LATER_MILESTONES } from "../../scripts/besu/evm.ts";
 import { decodeQbftExtraData, sortValidators } from "../../scripts/besu/extradata.ts";
 import { BFT_MIX_HASH, type BesuGenesis } from "../../scripts/besu/genesis.ts";
 import { generateNodeKey, libp2pIdentityFromProtobuf, nodeKeyFromPrivateKey } from "../../scripts/besu/keys.ts";
+import { main } from "../../scripts/besu/generate.ts";
+import { prepareJoin } from "../../scripts/besu/join.ts";
 import { generateNetwork } from "../../scripts/besu/network.ts";
 import { parseOrgs } from "../../scripts/besu/orgs.ts";
 import { ERC1967_IMPLEMENTATION_SLOT, loadArtifact } from "../../scripts/besu/predeploy.ts";
@@ -167,6 +169,8 @@ describe("generated genesis", () => {
 
   it("configures QBFT with the founders' validators, sorted as Besu sorts them, then the Consortium from block 1", () => {
     expect(genesis.config.qbft).toEqual({ blockperiodseconds: 2, epochlength: 30_000, requesttimeoutseconds: 4 });
+    // Timestamp 0: "block 1" selects the same blocks whether Besu reads it as a number or a time.
+    expect(genesis.timestamp).toBe("0x0");
     expect(genesis.difficulty).toBe("0x1");
     expect(genesis.mixHash).toBe(BFT_MIX_HASH);
     expect(genesis.config.transitions).toEqual({
@@ -316,7 +320,6 @@ describe("config.toml without onchain permissioning", () => {
       rpcPort: 8545,
       wsPort: 8546,
       validator: true,
-      peers: [],
       bootnodes: [],
       consortiumAddress: CONSORTIUM,
       permissioning: false,
@@ -327,5 +330,90 @@ describe("config.toml without onchain permissioning", () => {
     expect(toml).toMatch(/^Xdns-enabled=true$/m);
     expect(toml).not.toMatch(/^p2p-host=/m);
     expect(toml).toMatch(/^bootnodes=\[\]$/m);
+  });
+});
+
+describe("a member joining later through Consortium governance", () => {
+  const newcomer = Wallet.createRandom().address;
+  const NEW_ORG = { name: "Precision Castings", roles: ["supplier"], accounts: [newcomer], node: { host: "192.0.2.20" } };
+
+  async function send(from: string, data: string): Promise<void> {
+    await provider.send("anvil_impersonateAccount", [from]);
+    // anvil mines each transaction as it arrives, so the receipt exists when the hash comes back.
+    const hash: string = await provider.send("eth_sendTransaction", [{ from, to: CONSORTIUM, data }]);
+    const receipt = (await provider.send("eth_getTransactionReceipt", [hash])) as { status: string } | null;
+    expect(receipt?.status, `transaction from ${from}`).toBe("0x1");
+  }
+
+  /** Proposes from the steel mill, then other founders vote yes until the 60% quorum executes it. */
+  async function pass(calldata: string): Promise<void> {
+    await send(accounts[0]!, calldata);
+    const id = await consortium.proposalCount();
+    for (const voter of [accounts[2]!, accounts[3]!, accounts[4]!]) {
+      if (Number((await consortium.proposal(id))[1]) === 2) break;
+      await send(voter, consortium.interface.encodeFunctionData("vote", [id, true]));
+    }
+    expect(Number((await consortium.proposal(id))[1])).toBe(2); // Executed
+  }
+
+  it("prepares the bundle and proposals, and the predeployed Consortium admits the newcomer's validator", async () => {
+    const joinDir = path.join(work, "join");
+    const admission = await prepareJoin(NEW_ORG, { networkDir: out, outDir: joinDir });
+    expect(admission.nodes[0]!.addNode).toBeUndefined();
+    const bundle = path.join(joinDir, "nodes", "precision-castings");
+    expect((await stat(path.join(bundle, "key"))).mode & 0o777).toBe(0o600);
+    expect(await readFile(path.join(bundle, "genesis.json"), "utf8")).toBe(await readFile(path.join(out, "genesis.json"), "utf8"));
+    expect(await readFile(path.join(bundle, "config.toml"), "utf8")).toContain(validatorNodes()[0]!.enodeUrl);
+
+    await pass(admission.admit.calldata);
+    const orgId = Number(await consortium.orgOf(newcomer));
+    expect(orgId).toBe(6);
+    expect(await consortium.transactionAllowed(newcomer, CONSORTIUM, 0, 0, 0, "0x")).toBe(true);
+
+    // Same bundle directory: the key is kept, and the AddNode proposal now has the id.
+    const withId = await prepareJoin(NEW_ORG, { networkDir: out, outDir: joinDir, orgId });
+    const { node, addNode } = withId.nodes[0]!;
+    expect(node).toEqual(admission.nodes[0]!.node);
+    const key = nodeKeyFromPrivateKey(await readFile(path.join(bundle, "key"), "utf8"));
+    expect(node).toMatchObject({ enodeId: key.enodeId, validator: key.address, enodeHost: "192.0.2.20", enodePort: 30303 });
+    expect(await consortium.connectionAllowed(node.enodeId, "192.0.2.20", 30303)).toBe(false);
+
+    await pass(addNode!.calldata);
+    expect((await consortium.getValidators()).map((v) => getAddress(v))).toEqual([...validatorNodes().map((n) => n.nodeAddress), key.address]);
+    expect(await consortium.connectionAllowed(node.enodeId, "192.0.2.20", 30303)).toBe(true);
+    expect(await consortium.isMemberPeer(node.peerId)).toBe(true);
+  });
+
+  it("runs from the CLI without printing secrets", async () => {
+    const orgFile = path.join(work, "delta.json");
+    await writeFile(orgFile, JSON.stringify({ ...NEW_ORG, name: "Delta Machining", accounts: [Wallet.createRandom().address] }));
+    const joinDir = path.join(work, "join-cli");
+    const printed: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((m: string) => void printed.push(m));
+    const err = vi.spyOn(console, "error").mockImplementation((m: string) => void printed.push(m));
+    try {
+      expect(await main(["join", "--network", out, "--org", orgFile, "--out", joinDir, "--org-id", "7"])).toBe(0);
+      expect(await main(["join", "--network", out, "--org", orgFile])).toBe(2);
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+    const secret = (await readFile(path.join(joinDir, "nodes", "delta-machining", "key"), "utf8")).slice(2);
+    expect(printed.join("\n")).not.toContain(secret);
+    expect(printed.join("\n")).toContain("join needs --network, --org and --out");
+    const admission = JSON.parse(await readFile(path.join(joinDir, "admission.json"), "utf8")) as { admit: { kind: string }; nodes: { addNode: { kind: string; calldata: string } }[] };
+    expect(admission.admit.kind).toBe("Admit");
+    expect(admission.nodes[0]!.addNode.kind).toBe("AddNode");
+    const decoded = consortium.interface.decodeFunctionData("propose", admission.nodes[0]!.addNode.calldata);
+    expect(Number(decoded[0])).toBe(8); // ProposalKind.AddNode
+  });
+
+  it("refuses a newcomer that reuses a member's account or name", async () => {
+    await expect(prepareJoin({ ...NEW_ORG, accounts: [accounts[1]] }, { networkDir: out, outDir: path.join(work, "join2") })).rejects.toThrow(
+      /account .* is already registered by Northern Steel Mill/,
+    );
+    await expect(
+      prepareJoin({ ...NEW_ORG, name: "atlas motors" }, { networkDir: out, outDir: path.join(work, "join3") }),
+    ).rejects.toThrow(/name atlas motors is already registered/);
   });
 });

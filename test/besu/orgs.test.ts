@@ -177,6 +177,6 @@ describe("organisations file on disk and through the CLI", () => {
     }
     expect(errors[0]).toContain("--orgs and --out are required");
     expect(errors[1]).toMatch(/Unknown option '--force'/);
-    expect(errors[1]).toContain("Usage: tsx scripts/besu/generate.ts");
+    expect(errors[1]).toContain("Usage:\n  tsx scripts/besu/generate.ts --orgs");
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Contract, JsonRpcProvider, SigningKey, Wallet, computeAddress, getAddress } from "ethers";
-import { Role, roleMask } from "../../lib/consortium.ts";
+import { ProposalKind, Role, proposalData, roleMask } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { type RunningAnvil, startAnvil } from "../../scripts/besu/anvil.ts";
 import { besuConfigToml } from "../../scripts/besu/config.ts";
@@ -382,6 +382,21 @@ describe("a member joining later through Consortium governance", () => {
     expect((await consortium.getValidators()).map((v) => getAddress(v))).toEqual([...validatorNodes().map((n) => n.nodeAddress), key.address]);
     expect(await consortium.connectionAllowed(node.enodeId, "192.0.2.20", 30303)).toBe(true);
     expect(await consortium.isMemberPeer(node.peerId)).toBe(true);
+  });
+
+  it("upgrades the relocated implementation through an Upgrade proposal", async () => {
+    // UUPS checks that the proxy's current implementation is the code's own `__self`: this only
+    // passes because the generator rewrote that immutable to the implementation's fixed address.
+    const { bytecode } = await loadArtifact("Consortium");
+    await provider.send("anvil_impersonateAccount", [accounts[0]!]);
+    const hash: string = await provider.send("eth_sendTransaction", [{ from: accounts[0]!, data: bytecode }]);
+    const created = (await provider.send("eth_getTransactionReceipt", [hash])) as { contractAddress: string };
+    const newImplementation = getAddress(created.contractAddress);
+    await pass(consortium.interface.encodeFunctionData("propose", [ProposalKind.Upgrade, proposalData.upgrade(CONSORTIUM, newImplementation)]));
+    const slot = await provider.getStorage(CONSORTIUM, ERC1967_IMPLEMENTATION_SLOT);
+    expect(getAddress(`0x${slot.slice(26)}`)).toBe(newImplementation);
+    // State survives the upgrade.
+    expect((await consortium.getValidators()).length).toBe(validatorNodes().length + 1);
   });
 
   it("runs from the CLI without printing secrets", async () => {

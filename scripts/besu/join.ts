@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
 import { Interface, getAddress } from "ethers";
 import { type NodeIdentityInit, ProposalKind, ZERO_ADDRESS, proposalData } from "../../lib/consortium.ts";
@@ -123,7 +124,10 @@ export async function prepareJoin(orgInput: unknown, options: JoinOptions): Prom
         bootnodes: existingNodes.filter((n) => n.validator).map((n) => n.enodeUrl),
         consortiumAddress: getAddress(network.consortium),
         permissioning: options.permissioning ?? true,
-        dnsEnabled: spec.warnings.some((w) => w.includes("DNS")),
+        // DNS names anywhere in its enode URLs or its own host need Besu's DNS support.
+        dnsEnabled: [nodeSpec.host, ...existingNodes.map((n) => new URL(n.enodeUrl).hostname.replace(/^\[|\]$/g, ""))].some(
+          (h) => isIP(h) === 0,
+        ),
       }),
     );
     await writeFile(

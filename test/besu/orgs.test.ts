@@ -146,6 +146,12 @@ describe("organisations file on disk and through the CLI", () => {
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
+  it("accepts the example file shipped with the generator", async () => {
+    const spec = await loadOrgsFile("scripts/besu/example-orgs.json");
+    expect(spec.orgs.map((o) => o.slug)).toEqual(["northern-steel-mill", "atlas-motors", "certa-test-lab", "market-surveillance-authority"]);
+    expect(spec.warnings).toEqual([]);
+  });
+
   it("names unreadable and non-JSON files", async () => {
     await expect(loadOrgsFile(path.join(dir, "missing.json"))).rejects.toThrow(/missing\.json .*cannot read the file \(ENOENT\)/s);
     const broken = path.join(dir, "broken.json");

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import { getAddress } from "ethers";
 import TracemeshModule, { BOUND_CONTRACTS } from "../../ignition/modules/Tracemesh.ts";
+import TracemeshOnConsortium from "../../ignition/modules/TracemeshOnConsortium.ts";
 import { connectContracts, type ContractAddresses, type TracemeshContracts } from "../../lib/deployment.ts";
 import { Role, roleMask } from "../../lib/consortium.ts";
 import { type Conn, expectRevert } from "../helpers/fixture.ts";
@@ -92,5 +93,16 @@ describe("Tracemesh Ignition module", () => {
       "NotActiveMember",
       [deployer!.address],
     );
+  });
+
+  it("deploys the member-facing contracts next to an existing Consortium (a Besu predeploy)", async () => {
+    const deployed = await conn.ignition.deploy(TracemeshOnConsortium, {
+      displayUi: false,
+      parameters: { TracemeshOnConsortium: { consortium: addresses.consortium } },
+    });
+    const provenance = await deployed.provenance.getAddress();
+    expect(provenance).not.toBe(addresses.provenance);
+    const fresh = connectContracts({ ...addresses, provenance }, conn.ethers.provider);
+    expect(getAddress(await fresh.provenance.consortium())).toBe(getAddress(addresses.consortium));
   });
 });

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {ConsortiumBound} from "./base/ConsortiumBound.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {Sha256Merkle} from "./libraries/Sha256Merkle.sol";
+
+/// @title Anchors of plant-floor data windows: one Merkle root per node per window.
+/// @notice A member node (one signing account of an active organisation) anchors, per window, the
+/// root of the Merkle tree over all readings of that window (all its streams), so chain load does
+/// not grow with reading volume. The readings stay off chain; anyone holding a reading and its
+/// proof checks it against the root here (`verifyReading`), with the tree defined in
+/// lib/merkle.ts and `Sha256Merkle`.
+///
+/// Each node's anchors form a chain: sequence numbers start at 1 and rise by exactly 1, each
+/// anchor names its predecessor's root, windows never overlap, and nothing anchored can be
+/// changed. A skipped sequence, a second root for an anchored sequence or a history that does not
+/// extend the anchored one is refused, so the chain has no holes and no rewrites; time gaps
+/// between windows (a node offline) stay visible as fromTimeMs > the previous toTimeMs.
+///
+/// Times: a window covers [fromTimeMs, toTimeMs) in Unix milliseconds (windows are about a second
+/// long, readings carry millisecond source times). `anchoredAt` is the block timestamp in Unix
+/// seconds, which lets a verifier tell a window anchored much later than it closed.
+contract DataAnchors is ConsortiumBound {
+    /// @dev Two storage slots: the root, then everything else packed.
+    struct Anchor {
+        bytes32 root; // Merkle root of the window's readings
+        uint64 fromTimeMs; // window start, inclusive, Unix ms
+        uint64 toTimeMs; // window end, exclusive, Unix ms
+        uint64 anchoredAt; // block timestamp, Unix s
+        uint32 leafCount; // readings in the window; proofs are checked against it
+        uint32 orgId; // the node's organisation when it anchored
+    }
+
+    /// @notice One window to anchor (see `anchor` for the fields).
+    struct Window {
+        uint64 sequence;
+        bytes32 root;
+        bytes32 prevRoot;
+        uint64 fromTimeMs;
+        uint64 toTimeMs;
+        uint32 leafCount;
+    }
+
+    /// @notice How far a window's end may lie ahead of the block time. Windows must not end in the
+    /// future, or a node with a wrong clock would anchor a window that no later one may follow;
+    /// this much slack absorbs clock drift between nodes and validators and coarse block times.
+    uint64 public constant MAX_CLOCK_SKEW_MS = 300_000;
+
+    /// @dev A node's last sequence and where its last window ended: one slot, read and written
+    /// once per anchor, so checking the chain costs no read of the previous anchor's packed slot.
+    struct Head {
+        uint64 sequence;
+        uint64 toTimeMs;
+    }
+
+    mapping(address node => mapping(uint64 sequence => Anchor)) private _anchors;
+    mapping(address node => Head) private _heads;
+
+    /// @param node the anchoring node's signing account
+    /// @param orgId its organisation
+    /// @param sequence the node's window number (its previous anchor is sequence - 1)
+    /// @param prevRoot the root of the node's previous window (zero for sequence 1)
+    event WindowAnchored(
+        address indexed node,
+        uint32 indexed orgId,
+        uint64 indexed sequence,
+        bytes32 root,
+        bytes32 prevRoot,
+        uint64 fromTimeMs,
+        uint64 toTimeMs,
+        uint32 leafCount,
+        uint64 anchoredAt
+    );
+
+    /// @param anchoredRoot the root already anchored for this sequence (compare it to resume)
+    error AlreadyAnchored(address node, uint64 sequence, bytes32 anchoredRoot);
+    /// @param expected the only sequence the node may anchor next (last anchored + 1)
+    error UnexpectedSequence(address node, uint64 expected, uint64 sequence);
+    /// @param expected the root of the node's previous anchor (zero before its first)
+    error PreviousRootMismatch(address node, uint64 sequence, bytes32 expected, bytes32 prevRoot);
+    error ZeroRoot(address node, uint64 sequence);
+    error NoLeaves(address node, uint64 sequence);
+    /// @dev toTimeMs must be after fromTimeMs.
+    error InvalidTimeRange(uint64 fromTimeMs, uint64 toTimeMs);
+    /// @param previousToTimeMs where the node's previous window ended; this one may not start before
+    error WindowOverlapsPrevious(address node, uint64 sequence, uint64 fromTimeMs, uint64 previousToTimeMs);
+    /// @param latestAllowedMs block time plus MAX_CLOCK_SKEW_MS
+    error WindowEndsInFuture(uint64 toTimeMs, uint256 latestAllowedMs);
+    error EmptyBatch();
+    error AnchorNotFound(address node, uint64 sequence);
+
+    /// @notice Sets the Consortium whose active members may anchor (called once, via the proxy).
+    function initialize(IConsortium consortium_) external initializer {
+        __ConsortiumBound_init(consortium_);
+    }
+
+    /// @notice Anchors the caller's next data window. The caller is the node: a signing account
+    /// of an active organisation.
+    /// @param sequence the caller's window number: exactly its last anchored sequence + 1
+    /// (1 for its first window); ask `lastSequence` after a restart
+    /// @param root the Merkle root over the window's readings (lib/merkle.ts), non-zero
+    /// @param prevRoot the root of the caller's window `sequence - 1` (zero when sequence is 1),
+    /// so the node states which history it extends and a divergent local history is refused
+    /// @param fromTimeMs window start (inclusive), Unix ms; not before the previous window's end
+    /// @param toTimeMs window end (exclusive), Unix ms; after fromTimeMs, not in the future
+    /// @param leafCount number of readings (leaves) in the window, at least 1
+    function anchor(
+        uint64 sequence,
+        bytes32 root,
+        bytes32 prevRoot,
+        uint64 fromTimeMs,
+        uint64 toTimeMs,
+        uint32 leafCount
+    ) external {
+        (uint32 orgId, ) = _callerOrg();
+        Head memory head = _heads[msg.sender];
+        _record(orgId, head, _lastRoot(head), Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
+        _heads[msg.sender] = Head(sequence, toTimeMs);
+    }
+
+    /// @notice Anchors several consecutive windows of the caller in one transaction, e.g. to catch
+    /// up after a chain outage. Each window is checked as by `anchor`, against the one before it;
+    /// any failure reverts the whole batch.
+    /// @param windows consecutive windows, in sequence order
+    function anchorBatch(Window[] calldata windows) external {
+        if (windows.length == 0) revert EmptyBatch();
+        (uint32 orgId, ) = _callerOrg();
+        Head memory head = _heads[msg.sender];
+        bytes32 lastRoot = _lastRoot(head);
+        for (uint256 i; i < windows.length; ++i) {
+            Window memory w = windows[i];
+            _record(orgId, head, lastRoot, w);
+            (head.sequence, head.toTimeMs, lastRoot) = (w.sequence, w.toTimeMs, w.root);
+        }
+        _heads[msg.sender] = head;
+    }
+
+    /// @notice The last sequence `node` anchored; 0 before its first anchor. A node resumes from here.
+    function lastSequence(address node) external view returns (uint64) {
+        return _heads[node].sequence;
+    }
+
+    /// @notice The last anchor of `node` with its sequence; sequence 0 and an empty anchor before
+    /// its first.
+    function latestAnchor(address node) external view returns (uint64 sequence, Anchor memory latest) {
+        sequence = _heads[node].sequence;
+        latest = _anchors[node][sequence];
+    }
+
+    /// @notice The anchor of `node`'s window `sequence`; reverts AnchorNotFound when there is none.
+    /// Its predecessor (the root it extends) is `getAnchor(node, sequence - 1)`.
+    function getAnchor(address node, uint64 sequence) external view returns (Anchor memory anchor_) {
+        anchor_ = _anchors[node][sequence];
+        if (anchor_.root == bytes32(0)) revert AnchorNotFound(node, sequence);
+    }
+
+    /// @notice Checks one reading against an anchored window: true when `proof` shows `leafHash` at
+    /// `index` in the tree whose root `node` anchored as `sequence`. False for an unknown anchor or
+    /// a malformed proof (never reverts). Anchors keep proving after their organisation leaves.
+    /// @param leafHash sha256(0x00 || the reading's canonical bytes), see `leafHashOf`
+    /// @param proof sibling hashes, bottom-up (lib/merkle.ts `MerkleTree.proof`)
+    /// @param index the reading's position in the window
+    function verifyReading(
+        address node,
+        uint64 sequence,
+        bytes32 leafHash,
+        bytes32[] calldata proof,
+        uint256 index
+    ) external view returns (bool) {
+        Anchor storage a = _anchors[node][sequence];
+        return Sha256Merkle.verify(proof, a.root, leafHash, index, a.leafCount);
+    }
+
+    /// @notice Checks several readings of one anchored window with one multi-proof (also a range
+    /// proof: consecutive indices). False for an unknown anchor or malformed input (never reverts).
+    /// @param leafHashes the readings' leaf hashes, in the order of `indices`
+    /// @param indices their positions in the window, strictly increasing
+    /// @param proof lib/merkle.ts `multiProof`/`rangeProof` siblings
+    function verifyReadings(
+        address node,
+        uint64 sequence,
+        bytes32[] memory leafHashes,
+        uint256[] memory indices,
+        bytes32[] memory proof
+    ) external view returns (bool) {
+        Anchor storage a = _anchors[node][sequence];
+        return Sha256Merkle.verifyMulti(proof, a.root, indices, leafHashes, a.leafCount);
+    }
+
+    /// @notice sha256(0x00 || data): the leaf hash of a reading's canonical bytes, as lib/merkle.ts
+    /// `leafHash` computes it.
+    function leafHashOf(bytes calldata data) external pure returns (bytes32) {
+        return Sha256Merkle.leafHash(data);
+    }
+
+    /// @dev The root of the caller's last anchor; zero before its first.
+    function _lastRoot(Head memory head) private view returns (bytes32) {
+        return head.sequence == 0 ? bytes32(0) : _anchors[msg.sender][head.sequence].root;
+    }
+
+    /// @dev Checks `w` against the caller's previous anchor (`head`, `lastRoot`) and stores it.
+    function _record(uint32 orgId, Head memory head, bytes32 lastRoot, Window memory w) private {
+        address node = msg.sender;
+        uint64 last = head.sequence;
+        uint64 lastToTimeMs = head.toTimeMs;
+        if (w.sequence <= last && w.sequence != 0) {
+            revert AlreadyAnchored(node, w.sequence, _anchors[node][w.sequence].root);
+        }
+        if (w.sequence != last + 1) revert UnexpectedSequence(node, last + 1, w.sequence);
+        if (w.prevRoot != lastRoot) revert PreviousRootMismatch(node, w.sequence, lastRoot, w.prevRoot);
+        if (w.root == bytes32(0)) revert ZeroRoot(node, w.sequence);
+        if (w.leafCount == 0) revert NoLeaves(node, w.sequence);
+        if (w.toTimeMs <= w.fromTimeMs) revert InvalidTimeRange(w.fromTimeMs, w.toTimeMs);
+        if (w.fromTimeMs < lastToTimeMs) revert WindowOverlapsPrevious(node, w.sequence, w.fromTimeMs, lastToTimeMs);
+        uint256 latestAllowedMs = block.timestamp * 1000 + MAX_CLOCK_SKEW_MS;
+        if (w.toTimeMs > latestAllowedMs) revert WindowEndsInFuture(w.toTimeMs, latestAllowedMs);
+
+        uint64 anchoredAt = uint64(block.timestamp);
+        _anchors[node][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
+        emit WindowAnchored(node, orgId, w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount, anchoredAt);
+    }
+}

@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {ConsortiumBound} from "./base/ConsortiumBound.sol";
+
+/// @title Provenance: the consortium's part and batch registry.
+/// @notice An item (SGTIN, SSCC, GIAI) or a batch (LGTIN) is known on chain only by
+/// `key = keccak256(canonical identifier)`; the identifier and the full EPCIS event stay off chain.
+/// Every state change is a record that carries the CBV 2.0 event hash of its EPCIS event and the
+/// acting organisation. An event hash is accepted once, so writes are idempotent and replays fail.
+/// Nothing is ever deleted: a mistaken record is answered by a corrective record pointing to it.
+///
+/// Custody and ownership: the custodian holds the item, the owner owns it. `ship` puts an item in
+/// transit to one consignee organisation, `receiveShipment` by that organisation moves custody
+/// (and ownership when the shipment says so). While an item is assembled into a parent, its
+/// owner and custodian are those of its topmost ancestor (they travel with the product); the
+/// views resolve them.
+///
+/// Item keys and batch keys are separate namespaces (different GS1 identifiers hash apart).
+///
+/// Indexers: every record first emits `Recorded`, then per-item events carrying the record id.
+/// Genealogy edges: `Transformed` (every input to every output of one record), `Assembled` and
+/// `Disassembled` (child to parent). Batch membership: `ItemCreated.batchKey`.
+contract Provenance is ConsortiumBound {
+    // ---------------------------------------------------------------- types
+
+    enum ItemStatus {
+        None, // never registered
+        Active, // held by its custodian, free to move, transform or assemble
+        InTransit, // shipped, waiting for its consignee to receive it
+        Consumed, // input of a transformation; final
+        Assembled // part of a parent item; moves with it until disassembled
+    }
+
+    enum RecordKind {
+        None,
+        Commission,
+        Ship,
+        CancelShipment,
+        Receive,
+        Transform,
+        Assemble,
+        Disassemble,
+        Inspect,
+        Disposition,
+        Recall,
+        RecallBatch,
+        Correction
+    }
+
+    /// @dev One storage slot: written once per item at commissioning, which is what batch gas
+    /// per item pays for. Parent and disposition live in their own mappings and are written only
+    /// when they are set (a batch's items inherit the batch's disposition).
+    struct Item {
+        uint32 owner;
+        uint32 custodian;
+        uint32 consignee; // pending receiver while InTransit, else 0
+        ItemStatus status;
+        bool recalled;
+        bool transfersOwnership; // the pending shipment moves ownership to the consignee
+        uint40 createdAt;
+        uint64 lastRecord;
+        uint32 batchIndex; // 0 = no batch; else index into _batchKeyAt
+    }
+
+    struct Batch {
+        uint32 owner;
+        uint32 index;
+        bool recalled;
+        uint40 createdAt;
+        uint64 itemCount;
+        bytes32 disposition; // disposition of items registered with it, unless set per item
+    }
+
+    struct Record {
+        bytes32 eventHash;
+        uint32 orgId;
+        RecordKind kind;
+        uint40 timestamp;
+        uint64 corrects; // record id this one corrects, 0 when none
+    }
+
+    /// @notice An item as seen from outside: owner and custodian are resolved through assembly.
+    struct ItemState {
+        bool exists;
+        ItemStatus status;
+        uint32 ownerOrg;
+        uint32 custodianOrg;
+        uint32 consigneeOrg;
+        bool transfersOwnership;
+        bool recalled; // the item or its batch was recalled
+        bytes32 parent;
+        bytes32 batch;
+        bytes32 disposition;
+        uint64 createdAt;
+        uint64 lastRecord;
+    }
+
+    struct BatchState {
+        bool exists;
+        uint32 ownerOrg;
+        bool recalled;
+        uint64 createdAt;
+        uint64 itemCount;
+        bytes32 disposition;
+    }
+
+    // ---------------------------------------------------------------- storage (append only)
+
+    mapping(bytes32 key => Item) private _items;
+    mapping(bytes32 key => bytes32) private _parent;
+    mapping(bytes32 key => bytes32) private _disposition;
+    mapping(bytes32 batchKey => Batch) private _batches;
+    mapping(uint32 index => bytes32) private _batchKeyAt;
+    mapping(uint64 recordId => Record) private _records;
+    mapping(bytes32 eventHash => uint64) private _recordOfEvent;
+    uint64 private _recordCount;
+    uint32 private _batchCount;
+
+    uint256 private constant AUDITOR_BIT = uint256(1) << uint256(IConsortium.Role.Auditor);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice Emitted first for every record; per-item events of the same record follow.
+    event Recorded(
+        uint64 indexed recordId,
+        uint32 indexed orgId,
+        bytes32 indexed eventHash,
+        RecordKind kind,
+        uint64 corrects
+    );
+    event BatchCreated(bytes32 indexed batchKey, uint32 indexed ownerOrg, uint64 indexed recordId, bytes32 disposition);
+    /// @notice An item came into existence by commissioning or as a transformation output.
+    event ItemCreated(bytes32 indexed key, bytes32 indexed batchKey, uint64 indexed recordId, bytes32 disposition);
+    event ItemConsumed(bytes32 indexed key, uint64 indexed recordId);
+    /// @notice Genealogy edges: every input to every output.
+    event Transformed(uint64 indexed recordId, uint32 indexed orgId, bytes32[] inputs, bytes32[] outputs);
+    event Shipped(
+        bytes32 indexed key,
+        uint32 indexed fromOrg,
+        uint32 indexed toOrg,
+        uint64 recordId,
+        bool transfersOwnership
+    );
+    event ShipmentCancelled(bytes32 indexed key, uint32 indexed fromOrg, uint32 indexed toOrg, uint64 recordId);
+    event Received(bytes32 indexed key, uint32 indexed fromOrg, uint32 indexed toOrg, uint64 recordId, uint32 ownerOrg);
+    /// @notice Genealogy edge child -> parent.
+    event Assembled(bytes32 indexed child, bytes32 indexed parent, uint64 indexed recordId);
+    /// @notice Removes the edge child -> parent; the child returns to the caller's custody.
+    event Disassembled(bytes32 indexed child, bytes32 indexed parent, uint64 indexed recordId);
+    event Inspected(bytes32 indexed key, uint64 indexed recordId, uint32 indexed orgId, bool passed);
+    event DispositionChanged(bytes32 indexed key, uint64 indexed recordId, bytes32 disposition);
+    event Recalled(bytes32 indexed key, uint64 indexed recordId, uint32 indexed orgId);
+    event BatchRecalled(bytes32 indexed batchKey, uint64 indexed recordId, uint32 indexed orgId);
+
+    // ---------------------------------------------------------------- errors
+
+    error ZeroEventHash();
+    /// @param recordId the record that already carries this event hash
+    error DuplicateEventHash(bytes32 eventHash, uint64 recordId);
+    error ZeroKey();
+    error EmptyKeyList();
+    error ZeroDisposition();
+    error ItemExists(bytes32 key);
+    error UnknownItem(bytes32 key);
+    /// @param status the item's status, which does not allow the operation
+    error InvalidStatus(bytes32 key, ItemStatus status);
+    error NotCustodian(bytes32 key, uint32 orgId, uint32 custodianOrg);
+    error NotOwner(bytes32 key, uint32 orgId, uint32 ownerOrg);
+    error NotConsignee(bytes32 key, uint32 orgId, uint32 consigneeOrg);
+    /// @param orgId the consignee: not an active organisation, or the sender itself
+    error InvalidConsignee(uint32 orgId);
+    /// @param orgId an organisation whose only role is Auditor (or that has no role)
+    error NoWriteRights(uint32 orgId);
+    error NotCustodianOrCertifier(bytes32 key, uint32 orgId);
+    /// @param key an item key or a batch key
+    error NotOwnerOrRegulator(bytes32 key, uint32 orgId);
+    error AlreadyRecalled(bytes32 key);
+    error UnknownBatch(bytes32 batchKey);
+    error NotBatchOwner(bytes32 batchKey, uint32 orgId, uint32 ownerOrg);
+    error BatchIsRecalled(bytes32 batchKey);
+    error UnknownRecord(uint64 recordId);
+    error NotRecordAuthor(uint64 recordId, uint32 orgId, uint32 authorOrg);
+    /// @param key an item listed as its own child
+    error AssemblyCycle(bytes32 key);
+    error NotChildOf(bytes32 child, bytes32 parent, bytes32 actualParent);
+
+    // ---------------------------------------------------------------- setup
+
+    /// @notice Binds the registry to the consortium whose membership decides who may write.
+    function initialize(IConsortium consortium_) external initializer {
+        __ConsortiumBound_init(consortium_);
+    }
+
+    // ---------------------------------------------------------------- commissioning
+
+    /// @notice Registers one new item held and owned by the calling Supplier or Manufacturer.
+    /// @param key keccak256 of the item's canonical identifier
+    /// @param disposition keccak256 of the CBV 2.0 disposition URI (e.g. ...disp-active)
+    /// @param eventHash CBV 2.0 event hash of the commissioning ObjectEvent
+    /// @return recordId the new record
+    function commission(bytes32 key, bytes32 disposition, bytes32 eventHash) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (disposition == bytes32(0)) revert ZeroDisposition();
+        recordId = _newRecord(RecordKind.Commission, org, eventHash, 0);
+        _create(key, org, recordId, 0, bytes32(0), disposition, true);
+    }
+
+    /// @notice Registers many new items in one record, as members of batch `batchKey` (an LGTIN),
+    /// which is created on first use and owned by the caller; later calls by its owner add items.
+    /// `batchKey` 0 registers the items without a batch.
+    /// @param keys the new items' keys; none may exist yet
+    /// @param disposition keccak256 of the CBV 2.0 disposition URI, for every item
+    /// @param eventHash CBV 2.0 event hash of the commissioning ObjectEvent
+    /// @return recordId the new record
+    function commissionBatch(
+        bytes32 batchKey,
+        bytes32[] calldata keys,
+        bytes32 disposition,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (keys.length == 0) revert EmptyKeyList();
+        if (disposition == bytes32(0)) revert ZeroDisposition();
+        recordId = _newRecord(RecordKind.Commission, org, eventHash, 0);
+        (uint32 batchIndex, bool inherit) = _useBatch(batchKey, org, recordId, disposition, keys.length);
+        for (uint256 i; i < keys.length; ++i) {
+            _create(keys[i], org, recordId, batchIndex, batchKey, disposition, !inherit);
+        }
+    }
+
+    // ---------------------------------------------------------------- custody
+
+    /// @notice Ships items held by the caller to another active member organisation. They are in
+    /// transit until that organisation receives them (or the caller cancels the shipment).
+    /// @param toOrg the consignee organisation
+    /// @param transferOwnership ownership moves to the consignee on receipt; the caller must own
+    /// every item
+    /// @param eventHash CBV 2.0 event hash of the shipping ObjectEvent
+    /// @return recordId the new record
+    function ship(
+        bytes32[] calldata keys,
+        uint32 toOrg,
+        bool transferOwnership,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        if (toOrg == org || !consortium().isActiveOrg(toOrg)) revert InvalidConsignee(toOrg);
+        recordId = _newRecord(RecordKind.Ship, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
+            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            if (transferOwnership && it.owner != org) revert NotOwner(key, org, it.owner);
+            it.status = ItemStatus.InTransit;
+            it.consignee = toOrg;
+            it.transfersOwnership = transferOwnership;
+            it.lastRecord = recordId;
+            emit Shipped(key, org, toOrg, recordId, transferOwnership);
+        }
+    }
+
+    /// @notice Withdraws a pending shipment made by the caller, e.g. when the consignee refused
+    /// the goods or left the consortium; the items are active in the caller's custody again.
+    /// @param eventHash CBV 2.0 event hash of the EPCIS event that voids the shipment
+    /// @return recordId the new record
+    function cancelShipment(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        recordId = _newRecord(RecordKind.CancelShipment, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (it.status != ItemStatus.InTransit) revert InvalidStatus(key, it.status);
+            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            uint32 consignee = it.consignee;
+            it.status = ItemStatus.Active;
+            it.consignee = 0;
+            it.transfersOwnership = false;
+            it.lastRecord = recordId;
+            emit ShipmentCancelled(key, org, consignee, recordId);
+        }
+    }
+
+    /// @notice Receives items shipped to the caller: custody, and ownership when the shipment
+    /// transfers it, move to the caller.
+    /// @param eventHash CBV 2.0 event hash of the receiving ObjectEvent
+    /// @return recordId the new record
+    function receiveShipment(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        recordId = _newRecord(RecordKind.Receive, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (it.status != ItemStatus.InTransit) revert InvalidStatus(key, it.status);
+            if (it.consignee != org) revert NotConsignee(key, org, it.consignee);
+            uint32 from = it.custodian;
+            if (it.transfersOwnership) it.owner = org;
+            it.custodian = org;
+            it.status = ItemStatus.Active;
+            it.consignee = 0;
+            it.transfersOwnership = false;
+            it.lastRecord = recordId;
+            emit Received(key, from, org, recordId, it.owner);
+        }
+    }
+
+    // ---------------------------------------------------------------- genealogy
+
+    /// @notice Transformation: consumes active inputs held by the caller and creates new outputs
+    /// held and owned by the caller, optionally as members of batch `outputBatch` (created on
+    /// first use, else it must be the caller's). Outputs must be new keys, so the graph stays
+    /// acyclic and no input can be consumed twice. Parts assembled into a consumed input stay
+    /// assembled in it for good: they went into the outputs with it (child -> input -> outputs).
+    /// @param outputBatch batch key for the outputs, 0 for none
+    /// @param disposition keccak256 of the CBV 2.0 disposition URI of the outputs
+    /// @param eventHash CBV 2.0 event hash of the TransformationEvent
+    /// @return recordId the new record
+    function transform(
+        bytes32[] calldata inputs,
+        bytes32[] calldata outputs,
+        bytes32 outputBatch,
+        bytes32 disposition,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (inputs.length == 0 || outputs.length == 0) revert EmptyKeyList();
+        if (disposition == bytes32(0)) revert ZeroDisposition();
+        recordId = _newRecord(RecordKind.Transform, org, eventHash, 0);
+        for (uint256 i; i < inputs.length; ++i) {
+            bytes32 key = inputs[i];
+            Item storage it = _existing(key);
+            // Active excludes consumed, in-transit and assembled items (and repeated inputs).
+            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
+            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            it.status = ItemStatus.Consumed;
+            it.lastRecord = recordId;
+            emit ItemConsumed(key, recordId);
+        }
+        (uint32 batchIndex, bool inherit) = _useBatch(outputBatch, org, recordId, disposition, outputs.length);
+        for (uint256 i; i < outputs.length; ++i) {
+            _create(outputs[i], org, recordId, batchIndex, outputBatch, disposition, !inherit);
+        }
+        emit Transformed(recordId, org, inputs, outputs);
+    }
+
+    /// @notice Assembly (EPCIS aggregation ADD): puts active children held by the caller into an
+    /// active parent held by the caller. Children then move with the parent and cannot be
+    /// shipped, consumed or assembled on their own. Parent and children are all top-level items,
+    /// so no cycle can form.
+    /// @param eventHash CBV 2.0 event hash of the AggregationEvent
+    /// @return recordId the new record
+    function assemble(
+        bytes32 parent,
+        bytes32[] calldata children,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (children.length == 0) revert EmptyKeyList();
+        Item storage p = _existing(parent);
+        if (p.status != ItemStatus.Active) revert InvalidStatus(parent, p.status);
+        if (p.custodian != org) revert NotCustodian(parent, org, p.custodian);
+        recordId = _newRecord(RecordKind.Assemble, org, eventHash, 0);
+        p.lastRecord = recordId;
+        for (uint256 i; i < children.length; ++i) {
+            bytes32 key = children[i];
+            if (key == parent) revert AssemblyCycle(key);
+            Item storage it = _existing(key);
+            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
+            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            it.status = ItemStatus.Assembled;
+            it.lastRecord = recordId;
+            _parent[key] = parent;
+            emit Assembled(key, parent, recordId);
+        }
+    }
+
+    /// @notice Disassembly (EPCIS aggregation DELETE): takes children out of an active parent
+    /// held by the caller; they become active items held by the caller and owned by the parent's
+    /// owner.
+    /// @param eventHash CBV 2.0 event hash of the AggregationEvent
+    /// @return recordId the new record
+    function disassemble(
+        bytes32 parent,
+        bytes32[] calldata children,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (children.length == 0) revert EmptyKeyList();
+        Item storage p = _existing(parent);
+        if (p.status != ItemStatus.Active) revert InvalidStatus(parent, p.status);
+        if (p.custodian != org) revert NotCustodian(parent, org, p.custodian);
+        recordId = _newRecord(RecordKind.Disassemble, org, eventHash, 0);
+        p.lastRecord = recordId;
+        uint32 owner = p.owner;
+        for (uint256 i; i < children.length; ++i) {
+            bytes32 key = children[i];
+            bytes32 actual = _parent[key];
+            if (actual != parent) revert NotChildOf(key, parent, actual);
+            Item storage it = _items[key];
+            it.status = ItemStatus.Active;
+            it.owner = owner;
+            it.custodian = org;
+            it.lastRecord = recordId;
+            delete _parent[key];
+            emit Disassembled(key, parent, recordId);
+        }
+    }
+
+    // ---------------------------------------------------------------- quality and status
+
+    /// @notice Records an inspection result by the items' custodian or by a Certifier.
+    /// @param eventHash CBV 2.0 event hash of the inspecting ObjectEvent
+    /// @return recordId the new record
+    function inspect(bytes32[] calldata keys, bool passed, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, uint256 roles) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        bool certifier = _has(roles, IConsortium.Role.Certifier);
+        recordId = _newRecord(RecordKind.Inspect, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (!certifier && _resolved(key).custodian != org) revert NotCustodianOrCertifier(key, org);
+            it.lastRecord = recordId;
+            emit Inspected(key, recordId, org, passed);
+        }
+    }
+
+    /// @notice Changes the CBV disposition of items held by the caller (not of consumed items).
+    /// @param disposition keccak256 of the CBV 2.0 disposition URI
+    /// @param eventHash CBV 2.0 event hash of the ObjectEvent carrying the disposition
+    /// @return recordId the new record
+    function setDisposition(
+        bytes32[] calldata keys,
+        bytes32 disposition,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        if (disposition == bytes32(0)) revert ZeroDisposition();
+        recordId = _newRecord(RecordKind.Disposition, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (it.status == ItemStatus.Consumed) revert InvalidStatus(key, it.status);
+            uint32 custodian = _resolved(key).custodian;
+            if (custodian != org) revert NotCustodian(key, org, custodian);
+            _disposition[key] = disposition;
+            it.lastRecord = recordId;
+            emit DispositionChanged(key, recordId, disposition);
+        }
+    }
+
+    /// @notice Recalls items, by their owner or by any Regulator. A recall does not freeze the
+    /// items: they must still be able to travel back.
+    /// @param eventHash CBV 2.0 event hash of the recall event
+    /// @return recordId the new record
+    function recall(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, uint256 roles) = _writerOrg();
+        if (keys.length == 0) revert EmptyKeyList();
+        bool regulator = _has(roles, IConsortium.Role.Regulator);
+        recordId = _newRecord(RecordKind.Recall, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            Item storage it = _existing(key);
+            if (!regulator && _resolved(key).owner != org) revert NotOwnerOrRegulator(key, org);
+            if (it.recalled || _batches[_batchKeyAt[it.batchIndex]].recalled) revert AlreadyRecalled(key);
+            it.recalled = true;
+            it.lastRecord = recordId;
+            emit Recalled(key, recordId, org);
+        }
+    }
+
+    /// @notice Recalls a whole batch, by its owner or by any Regulator: every member item,
+    /// present and future, reads as recalled.
+    /// @param eventHash CBV 2.0 event hash of the recall event
+    /// @return recordId the new record
+    function recallBatch(bytes32 batchKey, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, uint256 roles) = _writerOrg();
+        Batch storage b = _batches[batchKey];
+        if (b.index == 0) revert UnknownBatch(batchKey);
+        if (b.owner != org && !_has(roles, IConsortium.Role.Regulator)) revert NotOwnerOrRegulator(batchKey, org);
+        if (b.recalled) revert BatchIsRecalled(batchKey);
+        recordId = _newRecord(RecordKind.RecallBatch, org, eventHash, 0);
+        b.recalled = true;
+        emit BatchRecalled(batchKey, recordId, org);
+    }
+
+    /// @notice Records a correction (an EPCIS corrective event) of an earlier record made by the
+    /// caller's organisation. The corrected record stays; state changes it caused are undone, if
+    /// at all, by further ordinary records.
+    /// @param recordId the record being corrected
+    /// @param eventHash CBV 2.0 event hash of the corrective event
+    /// @return correctionId the new record
+    function correct(uint64 recordId, bytes32 eventHash) external returns (uint64 correctionId) {
+        (uint32 org, ) = _writerOrg();
+        if (recordId == 0 || recordId > _recordCount) revert UnknownRecord(recordId);
+        uint32 author = _records[recordId].orgId;
+        if (author != org) revert NotRecordAuthor(recordId, org, author);
+        correctionId = _newRecord(RecordKind.Correction, org, eventHash, recordId);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The item's full state; `exists` is false (and all else zero) for unknown keys.
+    function itemState(bytes32 key) external view returns (ItemState memory s) {
+        Item storage it = _items[key];
+        if (it.status == ItemStatus.None) return s;
+        Item storage top = _resolved(key);
+        bytes32 batchKey = _batchKeyAt[it.batchIndex];
+        s.exists = true;
+        s.status = it.status;
+        s.ownerOrg = top.owner;
+        s.custodianOrg = top.custodian;
+        s.consigneeOrg = it.consignee;
+        s.transfersOwnership = it.transfersOwnership;
+        s.recalled = it.recalled || _batches[batchKey].recalled;
+        s.parent = _parent[key];
+        s.batch = batchKey;
+        s.disposition = _dispositionOf(key, batchKey);
+        s.createdAt = it.createdAt;
+        s.lastRecord = it.lastRecord;
+    }
+
+    /// @notice The owning organisation (resolved through assembly), 0 for unknown keys.
+    function ownerOf(bytes32 key) external view returns (uint32) {
+        return _resolved(key).owner;
+    }
+
+    /// @notice The organisation holding the item (resolved through assembly), 0 for unknown keys.
+    function custodianOf(bytes32 key) external view returns (uint32) {
+        return _resolved(key).custodian;
+    }
+
+    /// @notice True when the item or its batch was recalled.
+    function isRecalled(bytes32 key) external view returns (bool) {
+        Item storage it = _items[key];
+        return it.recalled || _batches[_batchKeyAt[it.batchIndex]].recalled;
+    }
+
+    /// @notice A batch's state; `exists` is false for unknown keys.
+    function batchState(bytes32 batchKey) external view returns (BatchState memory s) {
+        Batch storage b = _batches[batchKey];
+        if (b.index == 0) return s;
+        s.exists = true;
+        s.ownerOrg = b.owner;
+        s.recalled = b.recalled;
+        s.createdAt = b.createdAt;
+        s.itemCount = b.itemCount;
+        s.disposition = b.disposition;
+    }
+
+    /// @notice The record carrying `eventHash`, 0 when the event was never recorded.
+    function recordOfEvent(bytes32 eventHash) external view returns (uint64) {
+        return _recordOfEvent[eventHash];
+    }
+
+    /// @notice Record `recordId`; kind None (all zero) when it does not exist.
+    function record(uint64 recordId) external view returns (Record memory) {
+        return _records[recordId];
+    }
+
+    /// @notice Number of records; record ids run from 1 to this.
+    function recordCount() external view returns (uint64) {
+        return _recordCount;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    /// @dev Calling organisation with some write role: Auditors (and role-less organisations)
+    /// only read.
+    function _writerOrg() private view returns (uint32 orgId, uint256 roles) {
+        (orgId, roles) = _callerOrg();
+        if (roles & ~AUDITOR_BIT == 0) revert NoWriteRights(orgId);
+    }
+
+    function _newRecord(
+        RecordKind kind,
+        uint32 org,
+        bytes32 eventHash,
+        uint64 corrects
+    ) private returns (uint64 recordId) {
+        if (eventHash == bytes32(0)) revert ZeroEventHash();
+        uint64 existing = _recordOfEvent[eventHash];
+        if (existing != 0) revert DuplicateEventHash(eventHash, existing);
+        recordId = ++_recordCount;
+        _records[recordId] = Record({
+            eventHash: eventHash,
+            orgId: org,
+            kind: kind,
+            timestamp: uint40(block.timestamp),
+            corrects: corrects
+        });
+        _recordOfEvent[eventHash] = recordId;
+        emit Recorded(recordId, org, eventHash, kind, corrects);
+    }
+
+    /// @dev Creates the batch on first use or checks the caller owns it, and counts the items.
+    /// @return batchIndex 0 when `batchKey` is 0
+    /// @return inherit the items' disposition equals the batch's, so they need not store it
+    function _useBatch(
+        bytes32 batchKey,
+        uint32 org,
+        uint64 recordId,
+        bytes32 disposition,
+        uint256 count
+    ) private returns (uint32 batchIndex, bool inherit) {
+        if (batchKey == bytes32(0)) return (0, false);
+        Batch storage b = _batches[batchKey];
+        batchIndex = b.index;
+        if (batchIndex == 0) {
+            batchIndex = ++_batchCount;
+            b.owner = org;
+            b.index = batchIndex;
+            b.createdAt = uint40(block.timestamp);
+            b.disposition = disposition;
+            _batchKeyAt[batchIndex] = batchKey;
+            emit BatchCreated(batchKey, org, recordId, disposition);
+        } else {
+            if (b.owner != org) revert NotBatchOwner(batchKey, org, b.owner);
+            // New members of a recalled batch would be recalled from birth: refuse instead.
+            if (b.recalled) revert BatchIsRecalled(batchKey);
+        }
+        b.itemCount += uint64(count);
+        inherit = b.disposition == disposition;
+    }
+
+    function _create(
+        bytes32 key,
+        uint32 org,
+        uint64 recordId,
+        uint32 batchIndex,
+        bytes32 batchKey,
+        bytes32 disposition,
+        bool storeDisposition
+    ) private {
+        if (key == bytes32(0)) revert ZeroKey();
+        Item storage it = _items[key];
+        if (it.status != ItemStatus.None) revert ItemExists(key);
+        // One packed SSTORE for the whole item.
+        _items[key] = Item({
+            owner: org,
+            custodian: org,
+            consignee: 0,
+            status: ItemStatus.Active,
+            recalled: false,
+            transfersOwnership: false,
+            createdAt: uint40(block.timestamp),
+            lastRecord: recordId,
+            batchIndex: batchIndex
+        });
+        if (storeDisposition) _disposition[key] = disposition;
+        emit ItemCreated(key, batchKey, recordId, disposition);
+    }
+
+    function _existing(bytes32 key) private view returns (Item storage it) {
+        it = _items[key];
+        if (it.status == ItemStatus.None) revert UnknownItem(key);
+    }
+
+    /// @dev The topmost ancestor of `key` (itself when not assembled): it carries the owner and
+    /// custodian of everything assembled into it. Terminates because assembly never makes a cycle.
+    function _resolved(bytes32 key) private view returns (Item storage it) {
+        it = _items[key];
+        while (it.status == ItemStatus.Assembled) {
+            key = _parent[key];
+            it = _items[key];
+        }
+    }
+
+    function _dispositionOf(bytes32 key, bytes32 batchKey) private view returns (bytes32 d) {
+        d = _disposition[key];
+        if (d == bytes32(0)) d = _batches[batchKey].disposition;
+    }
+}

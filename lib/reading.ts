@@ -1,0 +1,36 @@
+/**
+ * A plant-floor reading as Tracemesh keeps it: normalised from whatever protocol delivered it
+ * (OPC UA, MQTT/Sparkplug B, Modbus TCP), so every later step (canonical bytes, leaf hash,
+ * storage, anchoring, proofs, sharing) handles one shape.
+ */
+
+/** OPC UA's three status severities; other protocols map onto them. */
+export type Quality = "good" | "uncertain" | "bad";
+
+export interface Reading {
+  /** Stream id: which signal of which device, unique within the node, e.g. "furnace-1/temperature". */
+  stream: string;
+  /** The measured quantity's name, e.g. "temperature", "spindleLoad", "torque". */
+  metric: string;
+  /**
+   * The value; null when the source reported a Bad status: a bad reading is kept as such,
+   * never as a value.
+   */
+  value: number | boolean | string | null;
+  /** Unit of measure (UCUM code, e.g. "Cel", "N.m", "%"), when known. */
+  unit?: string;
+  /** When the device measured it (OPC UA sourceTimestamp; Sparkplug metric timestamp), Unix ms. */
+  sourceTime: number;
+  quality: Quality;
+  /** The raw protocol status (OPC UA StatusCode value), when there is one. */
+  statusCode?: number;
+}
+
+/**
+ * Where adapters deliver readings. `write` resolves only once the readings are durable, which
+ * is the acknowledgement; adapters await it, so a slow disk slows the producers (back-pressure)
+ * instead of growing a queue.
+ */
+export interface ReadingSink {
+  write(readings: readonly Reading[]): Promise<void>;
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run gas`: gas per operation of the Tracemesh contracts on an in-process chain, deployed
+ * through the same Ignition module as every real network, next to a baseline that stores the
+ * full EPCIS event on chain. Prints the table and rewrites it in README.md between the
+ * `gas:start` / `gas:end` markers.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ContractTransactionResponse } from "ethers";
+import { id, keccak256, toUtf8Bytes } from "ethers";
+import { network } from "hardhat";
+import TracemeshModule from "../ignition/modules/Tracemesh.ts";
+import { connectContracts } from "../lib/deployment.ts";
+import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const fixture = path.resolve(root, "../shared/fixtures/epcis/JSON/Example_9.6.1-ObjectEvent.jsonld");
+
+const conn = await network.create();
+const { ethers } = conn;
+const signers = await ethers.getSigners();
+const signerOf = (key: string) => signers[DEMO_ORGS.find((o) => o.key === key)!.accountIndex]!;
+
+const deployed = await conn.ignition.deploy(TracemeshModule, {
+  displayUi: false,
+  parameters: { Tracemesh: { founders: demoFounders() as never } },
+});
+const addresses = {
+  consortium: await deployed.consortium.getAddress(),
+  provenance: await deployed.provenance.getAddress(),
+  certificates: await deployed.certificates.getAddress(),
+  accessGrants: await deployed.accessGrants.getAddress(),
+  dataAnchors: await deployed.dataAnchors.getAddress(),
+};
+const c = connectContracts(addresses, ethers.provider);
+const orgId = async (key: string) => Number(await c.consortium.orgOf(signerOf(key).address));
+
+let counter = 0;
+const key = (label: string) => keccak256(toUtf8Bytes(`urn:epc:id:sgtin:4012345.011111.${label}-${counter++}`));
+const eventHash = () => id(`event-${counter++}`);
+const ACTIVE = id("urn:epcglobal:cbv:disp:active");
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> {
+  const receipt = await (await tx).wait();
+  return receipt!.gasUsed;
+}
+
+const rows: [string, bigint, string][] = [];
+const steel = c.provenance.connect(signerOf("steel"));
+
+const single = key("single");
+rows.push(["Provenance: commission one item", await gasOf(steel.commission(single, ACTIVE, eventHash())), "per transaction"]);
+
+const batch = Array.from({ length: 100 }, () => key("batch"));
+const batchGas = await gasOf(steel.commissionBatch(id("lot-1"), batch, ACTIVE, eventHash()));
+rows.push(["Provenance: commission a batch of 100", batchGas / 100n, `per item (${batchGas} for 100)`]);
+
+const foundryId = await orgId("foundry");
+rows.push(["Provenance: ship one item", await gasOf(steel.ship([single], foundryId, true, eventHash())), "by the custodian"]);
+rows.push([
+  "Provenance: receive one item",
+  await gasOf(c.provenance.connect(signerOf("foundry")).receiveShipment([single], eventHash())),
+  "by the consignee",
+]);
+
+const inputs = batch.slice(0, 10);
+rows.push([
+  "Provenance: transform 10 -> 1",
+  await gasOf(steel.transform(inputs, [key("casting")], `0x${"0".repeat(64)}`, ACTIVE, eventHash())),
+  "inputs consumed, output created",
+]);
+
+const scope = id("EN10204-3.1");
+const labId = await orgId("lab");
+await (await c.certificates.connect(signerOf("regulator")).accredit(labId, scope, 0)).wait();
+const now = (await ethers.provider.getBlock("latest"))!.timestamp;
+rows.push([
+  "Certificates: issue a certificate",
+  await gasOf(c.certificates.connect(signerOf("lab")).issue(id("credential-1"), single, scope, now, now + 365 * 86400)),
+  "by an accredited certifier",
+]);
+
+const oemId = await orgId("oem");
+rows.push([
+  "AccessGrants: grant access",
+  await gasOf(c.accessGrants.connect(signerOf("steel")).grantAccess(oemId, 1, single, id("audit"), 0, 0, now + 30 * 86400)),
+  "item with genealogy, 30 days",
+]);
+
+const nowMs = BigInt(now) * 1000n;
+rows.push([
+  "DataAnchors: anchor a window",
+  await gasOf(c.dataAnchors.connect(signerOf("steel")).anchor(1, id("root-1"), `0x${"0".repeat(64)}`, nowMs - 1000n, nowMs, 50_000)),
+  "first window of a node",
+]);
+rows.push([
+  "DataAnchors: anchor the next window",
+  await gasOf(c.dataAnchors.connect(signerOf("steel")).anchor(2, id("root-2"), id("root-1"), nowMs, nowMs + 0n + 1n, 50_000)),
+  "any later window (chained)",
+]);
+
+const documentBytes = toUtf8Bytes(JSON.stringify(JSON.parse(readFileSync(fixture, "utf8"))));
+const store = await ethers.deployContract("FullRecordStore");
+const fullGas = await gasOf(store.connect(signerOf("steel")).store(id("full"), documentBytes) as Promise<ContractTransactionResponse>);
+rows.push([
+  "Baseline: the full EPCIS document on chain",
+  fullGas,
+  `${documentBytes.length} bytes (GS1 example 9.6.1), storage only`,
+]);
+await conn.close();
+
+const commissionGas = rows[0]![1];
+const table = [
+  "| operation | gas | note |",
+  "| --- | ---: | --- |",
+  ...rows.map(([op, gas, note]) => `| ${op} | ${gas.toLocaleString("en-US")} | ${note} |`),
+  "",
+  `Storing the full event instead of its hash costs ${(Number(fullGas) / Number(commissionGas)).toFixed(1)}x the gas of ` +
+    "commissioning an item with all its custody state, and would put a partner's data in every member's ledger.",
+].join("\n");
+
+console.log(table);
+const readmePath = path.join(root, "README.md");
+const readme = readFileSync(readmePath, "utf8");
+const updated = readme.replace(/<!-- gas:start -->[\s\S]*<!-- gas:end -->/, `<!-- gas:start -->\n${table}\n<!-- gas:end -->`);
+if (updated !== readme) writeFileSync(readmePath, updated);

@@ -1,0 +1,70 @@
+/**
+ * `npm test`: the whole check a clean clone must pass. Compiles the contracts (which also
+ * generates the TypeScript bindings), runs the Solidity and TypeScript linters and the type
+ * checker, then every vitest suite. Ends with one line `tests: N passed, M failed` that counts
+ * each lint check as one test next to the vitest tests.
+ *
+ * Extra arguments go to vitest, e.g. `npm test -- test/contracts/provenance.test.ts`.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
+const vitestArgs = process.argv.slice(2);
+
+function run(label: string, cmd: string, args: string[]): boolean {
+  process.stdout.write(`\n== ${label}\n`);
+  const started = Date.now();
+  const result = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: process.env });
+  const ok = result.status === 0;
+  process.stdout.write(`== ${label}: ${ok ? "ok" : "FAILED"} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  return ok;
+}
+
+let passed = 0;
+let failed = 0;
+
+if (!run("compile contracts and bindings", bin("hardhat"), ["build"])) {
+  console.log("\ntests: 0 passed, 1 failed");
+  process.exit(1);
+}
+
+const checks: [string, string, string[]][] = [
+  ["solhint", bin("solhint"), ["--max-warnings", "0", "contracts/**/*.sol"]],
+  ["tsc (strict type check)", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
+  ["eslint", bin("eslint"), ["--max-warnings", "0", "."]],
+];
+for (const [label, cmd, args] of checks) {
+  if (run(label, cmd, args)) passed++;
+  else failed++;
+}
+
+const reportDir = path.join(root, "reports");
+const report = path.join(reportDir, "vitest.json");
+mkdirSync(reportDir, { recursive: true });
+rmSync(report, { force: true });
+run("vitest", bin("vitest"), [
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`,
+  ...vitestArgs,
+]);
+try {
+  const summary = JSON.parse(readFileSync(report, "utf8")) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numFailedTestSuites: number;
+  };
+  passed += summary.numPassedTests;
+  // A suite that fails to load has no failed tests of its own; count it so it cannot hide.
+  failed += summary.numFailedTests + (summary.numFailedTests === 0 ? summary.numFailedTestSuites : 0);
+} catch {
+  failed++;
+  console.log("vitest wrote no report: counted as one failure");
+}
+
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

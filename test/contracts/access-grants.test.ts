@@ -20,15 +20,8 @@ import {
   removeOrg,
   suspendOrg,
 } from "../helpers/fixture.ts";
+import { ScopeKind } from "../../lib/registry.ts";
 
-// Mirror of AccessGrants.ScopeKind.
-enum ScopeKind {
-  Item,
-  ItemWithGenealogy,
-  Batch,
-  DataStream,
-  AnchorWindowRange,
-}
 
 const QUALITY_CLAIM = keccakText("QUALITY_CLAIM");
 const RECALL = keccakText("RECALL_INVESTIGATION");

@@ -22,34 +22,8 @@ import {
   removeOrg,
   suspendOrg,
 } from "../helpers/fixture.ts";
+import { CertificateState as State, CertificateStatus as Status, RevocationReason as Reason } from "../../lib/registry.ts";
 
-// Mirrors of the contract's enums.
-enum Status {
-  Unknown,
-  Valid,
-  NotYetValid,
-  Expired,
-  Suspended,
-  Revoked,
-  Superseded,
-}
-enum State {
-  None,
-  Active,
-  Suspended,
-  Superseded,
-  Revoked,
-}
-enum Reason {
-  Unspecified,
-  IssuedInError,
-  NonConformity,
-  Misuse,
-  Fraud,
-  HolderRequest,
-  UnderInvestigation,
-  KeyCompromise,
-}
 
 const EN10204 = keccakText("EN10204-3.1");
 const ISO9001 = keccakText("ISO9001");

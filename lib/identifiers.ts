@@ -282,7 +282,10 @@ function checkElement(ai: string, value: string, input: string, checkDigits: boo
           `${label} "${value}" has ${value.length} digits, expected 14${shortGtins ? " (or 8, 12, 13)" : ""}`,
           input,
         );
-      cd(v);
+      if (checkDigits) {
+        const err = checkDigitError("GTIN", v, input);
+        if (err) throw new IdentifierError(err.message.replace(`(in ${v})`, `(in ${value})`), input);
+      }
       return v;
     }
     case "00":
@@ -715,6 +718,8 @@ export function parseDigitalLink(uri: string, options: DigitalLinkParseOptions =
     pairs.push({ ai, value: decodeComponent(segments[j + 1]!, describeAi(ai), uri) });
   }
   const [primary, ...qualifiers] = pairs;
+  // The key itself first: a wrong GTIN says more than the order of what follows it.
+  const primaryValue = checkElement(primary!.ai, primary!.value, uri, checkDigits, shortGtins);
   const allowed = QUALIFIER_PATHS[primary!.ai]!;
   const qAis = qualifiers.map((q) => q.ai);
   const fits = qAis.length === 0 || allowed.some((seq) => {
@@ -738,7 +743,7 @@ export function parseDigitalLink(uri: string, options: DigitalLinkParseOptions =
     );
   }
   const identifier: Gs1Identifier = {
-    primary: el(primary!.ai, checkElement(primary!.ai, primary!.value, uri, checkDigits, shortGtins)),
+    primary: el(primary!.ai, primaryValue),
     qualifiers: qualifiers.map((q) => el(q.ai, checkElement(q.ai, q.value, uri, checkDigits, shortGtins))),
   };
   const attributes: Record<string, string> = {};

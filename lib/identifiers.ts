@@ -628,12 +628,21 @@ export function parseEpcUri(uri: string): ParsedEpcUri {
   const table = form === "id" ? EPC_ID_SCHEMES : form === "class" ? EPC_CLASS_SCHEMES : EPC_PATTERN_SCHEMES;
   const spec = table[scheme];
   if (!spec) throw new IdentifierError(`EPC scheme "urn:epc:${form}:${scheme}" is not supported`, uri);
-  let fields = m[3]!.split(".");
+  let rest = m[3]!;
   if (form === "idpat") {
-    if (fields[fields.length - 1] !== "*" || fields.slice(0, -1).includes("*"))
+    if (!rest.endsWith(".*") || rest.slice(0, -2).includes("*"))
       throw new IdentifierError(`EPC pattern "${uri}" must end in ".*" and fix every other field`, uri);
-    fields = fields.slice(0, -1);
+    rest = rest.slice(0, -2);
   }
+  // The last field (serial, asset or consignment reference) may itself contain dots.
+  const fields: string[] = [];
+  for (let i = 1; i < spec.fields; i++) {
+    const dot = rest.indexOf(".");
+    if (dot < 0) break;
+    fields.push(rest.slice(0, dot));
+    rest = rest.slice(dot + 1);
+  }
+  fields.push(rest);
   // References may be empty (12-digit company prefixes), but never missing.
   if (fields.length !== spec.fields)
     throw new IdentifierError(

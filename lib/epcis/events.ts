@@ -34,6 +34,7 @@ import {
   identifierType,
   keyOfCanonical,
   parseIdentifier,
+  toDigitalLink,
 } from "../identifiers.ts";
 import { cbvTerm, cbvUri } from "./cbv.ts";
 import { type EventHashOptions, digestOfHashId, documentEventList, eventHash } from "./event-hash.ts";
@@ -411,7 +412,8 @@ function ilmdBatch(event: ObjectEvent | TransformationEvent, items: KeyedIdentif
   }
   if (gtins.size !== 1) return undefined;
   try {
-    const identifier = canonicalBatchIdentifier({ primary: { ai: "01", value: [...gtins][0]! }, qualifiers: [{ ai: "10", value: lot }] });
+    // Through the string form, so the lot is checked like any identifier read from outside.
+    const identifier = canonicalBatchIdentifier(toDigitalLink({ primary: { ai: "01", value: [...gtins][0]! }, qualifiers: [{ ai: "10", value: lot }] }));
     return { identifier, key: keyOfCanonical(identifier) };
   } catch (e) {
     if (e instanceof IdentifierError) throw new NotRecorded(`ILMD lot number ${JSON.stringify(lot)} is not a valid GS1 lot: ${e.message}`);

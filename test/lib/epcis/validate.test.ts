@@ -148,7 +148,7 @@ describe("malformed documents are refused with a path and a plain message", () =
       },
     ]);
     expect(errorsAfter((doc) => delete doc["@context"])).toEqual([{ path: "", message: 'missing required field "@context"' }]);
-    expect(errorsAfter((doc) => delete doc.epcisBody.eventList)).toEqual([{ path: "/epcisBody", message: 'missing required field "eventList"' }]);
+    expect(errorsAfter((doc) => delete (doc.epcisBody as Record<string, unknown>)["eventList"])).toEqual([{ path: "/epcisBody", message: 'missing required field "eventList"' }]);
     expect(errorsAfter((_, ev) => (ev["type"] = "AggregationEvent"))).toEqual([
       {
         path: "/epcisBody/eventList/0",

@@ -28,6 +28,11 @@ export class SimBroker {
     return this.server !== undefined;
   }
 
+  /** The running aedes instance (for its events, e.g. "ack" when a client acknowledges). */
+  get aedes(): Aedes | undefined {
+    return this.broker;
+  }
+
   async start(): Promise<void> {
     if (this.server) return;
     const broker = await Aedes.createBroker();

@@ -52,6 +52,9 @@ export class SimOpcUaServer {
       // Lets a client that lost its connection take its subscription over on the demo's
       // unsecured endpoint, as it would on a secured one.
       allowAnonymousSubscriptionTransferOnUnsecuredChannel: true,
+      // Deliver every change of the (exception-based) variables rather than coalescing them
+      // over a sampling window: each tick of the simulation is a measurement worth keeping.
+      serverCapabilities: { minSupportedSampleRate: 0 },
     });
     await server.initialize();
     const addressSpace = server.engine.addressSpace;
@@ -67,6 +70,8 @@ export class SimOpcUaServer {
         dataType: "Double",
         engineeringUnitsRange: { low: 0, high: 1800 },
         engineeringUnits: standardUnits.degree_celsius,
+        // Report every change as it happens (a sensor pushing values), not at a sampling rate.
+        minimumSamplingInterval: 0,
       }),
     );
     this.vars.set(
@@ -78,10 +83,11 @@ export class SimOpcUaServer {
         dataType: "Double",
         engineeringUnitsRange: { low: 0, high: 3000 },
         engineeringUnits: standardUnits.kilowatt,
+        minimumSamplingInterval: 0,
       }),
     );
-    this.vars.set("HeatNumber", ns.addVariable({ componentOf: furnaceObj, browseName: "HeatNumber", nodeId: "s=Furnace1.HeatNumber", dataType: "UInt32" }));
-    this.vars.set("Phase", ns.addVariable({ componentOf: furnaceObj, browseName: "Phase", nodeId: "s=Furnace1.Phase", dataType: "String" }));
+    this.vars.set("HeatNumber", ns.addVariable({ componentOf: furnaceObj, browseName: "HeatNumber", nodeId: "s=Furnace1.HeatNumber", dataType: "UInt32", minimumSamplingInterval: 0 }));
+    this.vars.set("Phase", ns.addVariable({ componentOf: furnaceObj, browseName: "Phase", nodeId: "s=Furnace1.Phase", dataType: "String", minimumSamplingInterval: 0 }));
     await server.start();
     this.boundPort = server.endpoints[0]?.port ?? this.boundPort;
     this.server = server;

@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Backoff } from "./backoff.ts";
-import { sleep } from "./backoff.ts";
+import { sleep, withTimeout } from "./backoff.ts";
 import { message } from "./base.ts";
 import type { MqttConnectionConfig } from "./config.ts";
 
@@ -70,7 +70,8 @@ export class MqttLink {
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client) await client.endAsync(true).catch(() => {});
+    // A message handler still waiting on the sink must not hold the shutdown forever.
+    if (client) await withTimeout(client.endAsync(true).catch(() => {}), 2_000);
     await this.loop;
   }
 
@@ -146,7 +147,7 @@ export class MqttLink {
       }
       if (client) {
         if (this.client === client) this.client = undefined;
-        await client.endAsync(true).catch(() => {});
+        await withTimeout(client.endAsync(true).catch(() => {}), 2_000);
         client.removeAllListeners();
       }
       if (signal.aborted) break;

@@ -35,7 +35,7 @@ import {
 import type { Quality, Reading } from "../../lib/reading.ts";
 import type { AdapterContext } from "./adapter.ts";
 import { AdapterBase, message } from "./base.ts";
-import { sleep } from "./backoff.ts";
+import { sleep, withTimeout } from "./backoff.ts";
 import type { OpcUaDeviceConfig, OpcUaNodeConfig } from "./config.ts";
 import { float32Decimal } from "./values.ts";
 
@@ -56,6 +56,7 @@ export class OpcUaAdapter extends AdapterBase {
   }
 
   protected async open(signal: AbortSignal): Promise<void> {
+    this.paused = false;
     let settle!: () => void;
     const firstAttempt = new Promise<void>((resolve) => (settle = resolve));
     this.loop = this.run(signal, settle);
@@ -76,7 +77,7 @@ export class OpcUaAdapter extends AdapterBase {
         this.backoff.reset();
         // Wait here until the session is lost for good (or stop), then start over.
         await new Promise<void>((resolve) => {
-          if (signal.aborted) return resolve();
+          if (signal.aborted || this.lost) return resolve();
           const done = () => {
             signal.removeEventListener("abort", done);
             this.restart = undefined;
@@ -104,8 +105,17 @@ export class OpcUaAdapter extends AdapterBase {
   }
 
   private restart: (() => void) | undefined;
+  /** Set when the session is lost for good, even before `run` waits on `restart`. */
+  private lost = false;
+
+  private sessionLost(signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.lost = true;
+    this.restart?.();
+  }
 
   private async connectOnce(signal: AbortSignal, settle: () => void): Promise<void> {
+    this.lost = false;
     const c = this.config;
     const reconnect = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, ...c.reconnect };
     const client = OPCUAClient.create({
@@ -136,7 +146,7 @@ export class OpcUaAdapter extends AdapterBase {
     });
     client.on("close", (err) => {
       // node-opcua gave up repairing the connection: start over with a fresh client.
-      if (err && !signal.aborted) this.restart?.();
+      if (err) this.sessionLost(signal);
     });
 
     await client.connect(c.endpoint);
@@ -147,9 +157,7 @@ export class OpcUaAdapter extends AdapterBase {
         : { type: UserTokenType.Anonymous };
     const session = await client.createSession(identity);
     this.session = session;
-    session.on("session_closed", () => {
-      if (!signal.aborted) this.restart?.();
-    });
+    session.on("session_closed", () => this.sessionLost(signal));
     const publishingInterval = c.publishingIntervalMs ?? 1000;
     const highWater = this.queue.highWater;
     const subscription = await session.createSubscription2({
@@ -162,9 +170,7 @@ export class OpcUaAdapter extends AdapterBase {
       priority: 10,
     });
     this.subscription = subscription;
-    subscription.on("terminated", () => {
-      if (!signal.aborted) this.restart?.();
-    });
+    subscription.on("terminated", () => this.sessionLost(signal));
 
     // One monitored-item group per sampling interval (they share monitoring parameters).
     const bySampling = new Map<number, OpcUaNodeConfig[]>();
@@ -322,10 +328,4 @@ function scalarJson(value: unknown): unknown {
   if (typeof value === "object" && value !== null && "toJSON" in value && typeof value.toJSON === "function") return value.toJSON();
   if (typeof value === "object" && value !== null && "toString" in value && value.constructor !== Object) return String(value);
   return value;
-}
-
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -147,9 +147,10 @@ export class SparkplugAdapter extends AdapterBase {
         byAlias: new Map(),
         byName: new Map(),
       };
-      // A new NBIRTH voids the devices' births; keep their online flags until they report again.
+      // A new NBIRTH voids the devices' births: they are offline until their DBIRTHs follow.
       this.nodes.set(edgeNode, state);
       this.setSource(nodeKey, true);
+      this.markDevicesOffline(nodeKey);
       return this.birth(state, edgeNode, undefined, p, receivedAt);
     }
 
@@ -162,14 +163,9 @@ export class SparkplugAdapter extends AdapterBase {
       if (node) {
         node.born = false;
         node.lastSeq = undefined;
-        for (const [d, scope] of node.devices) {
-          scope.born = false;
-          this.setSource(`${nodeKey}/${d}`, false);
-        }
+        for (const scope of node.devices.values()) scope.born = false;
       }
-      for (const key of Object.keys(this.status().sources ?? {})) {
-        if (key.startsWith(`${nodeKey}/`)) this.setSource(key, false);
-      }
+      this.markDevicesOffline(nodeKey);
       this.setSource(nodeKey, false);
       return [];
     }
@@ -208,6 +204,12 @@ export class SparkplugAdapter extends AdapterBase {
       }
       default:
         return [];
+    }
+  }
+
+  private markDevicesOffline(nodeKey: string): void {
+    for (const key of Object.keys(this.status().sources ?? {})) {
+      if (key.startsWith(`${nodeKey}/`)) this.setSource(key, false);
     }
   }
 

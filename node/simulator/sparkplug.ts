@@ -178,6 +178,15 @@ export class SimEdgeNode {
     this.seqNext = (this.seqNext + n) % 256;
   }
 
+  /**
+   * Publish a crafted message on the node's own connection, so it reaches subscribers in order
+   * with the node's messages (messages from different connections may be reordered).
+   */
+  async publishRaw(topic: string, payload: Uint8Array): Promise<void> {
+    if (!this.client || !this.connected) throw new Error("the simulated edge node is not connected");
+    await this.client.publishAsync(topic, Buffer.from(payload), { qos: 0 });
+  }
+
   /** Publish DDEATH for `device` and stop publishing its data. */
   deviceDeath(device: string): void {
     if (!this.online.delete(device)) return;

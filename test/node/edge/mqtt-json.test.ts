@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MqttJsonDeviceConfig, MqttJsonTopicConfig } from "../../../node/edge/config.ts";
 import { MqttJsonAdapter, parseJsonReading } from "../../../node/edge/mqtt-json.ts";
 import { startSimulator, type Simulator } from "../../../node/simulator/index.ts";
-import { TestSink, delay, statusLog, waitFor } from "./helpers.ts";
+import { TestSink, activeResources, delay, statusLog, waitFor } from "./helpers.ts";
 
 let sim: Simulator;
 let pub: MqttClient;
@@ -109,6 +109,28 @@ describe("MQTT JSON adapter", () => {
     await send("plant/press-3/state", { value: "idle", ts: 5 });
     await waitFor(() => sink.readings.length === 1, "a reading after the broker came back");
     expect(log.states()).toEqual(["connecting", "connected", "disconnected", "connected"]);
+  });
+});
+
+describe("MQTT JSON adapter life cycle", () => {
+  it("starts against an absent broker without failing; stop() leaves no socket or timer behind", async () => {
+    const baseline = activeResources();
+    const absent = new MqttJsonAdapter(config({ url: "mqtt://127.0.0.1:1" }), { sink: new TestSink() });
+    await absent.start();
+    expect(absent.status().state).toBe("disconnected");
+    expect(absent.status().detail).toMatch(/ECONNREFUSED.*retrying in \d+ ms/);
+    await delay(200);
+    await absent.stop();
+
+    const { adapter: a, sink } = await run();
+    await send("plant/press-3/state", { value: "idle", ts: 9 });
+    await waitFor(() => sink.readings.length === 1, "a reading");
+    await a.stop();
+    adapter = undefined;
+    expect(a.status().state).toBe("stopped");
+    // The broker's end of the connection closes a moment later.
+    await waitFor(() => (activeResources().TCPSocketWrap ?? 0) <= (baseline.TCPSocketWrap ?? 0), "sockets released", 2000);
+    expect(activeResources().Timeout ?? 0).toBeLessThanOrEqual(baseline.Timeout ?? 0);
   });
 });
 

@@ -157,6 +157,7 @@ describe("OPC UA adapter against the simulator's furnace", () => {
     expect(a.status().state).toBe("stopped");
     await delay(100);
     expect(activeResources().TCPSocketWrap ?? 0).toBeLessThanOrEqual(baseline.TCPSocketWrap ?? 0);
+    expect(activeResources().Timeout ?? 0).toBeLessThanOrEqual(baseline.Timeout ?? 0);
   });
 });
 

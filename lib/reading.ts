@@ -29,7 +29,11 @@ export interface Reading {
    */
   timeSource?: "server" | "receive";
   quality: Quality;
-  /** The raw protocol status (OPC UA StatusCode value), when there is one. */
+  /**
+   * The raw protocol status, when there is one: the OPC UA StatusCode value; a Modbus
+   * exception code (1..11) for a register the device refused; a Sparkplug metric's "Quality"
+   * property (OPC DA code).
+   */
   statusCode?: number;
 }
 

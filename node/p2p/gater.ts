@@ -1,0 +1,153 @@
+/**
+ * Admission to the peer network follows the one membership decision taken on chain (DESIGN.md,
+ * principle 5): a peer may connect only while its peer id is registered to an active member
+ * organisation in Consortium (`isMemberPeer`).
+ *
+ * - The gater asks the chain (through a short-TTL cache, so a burst of dials costs one call) at
+ *   dial time and again once the remote peer id is proven by the Noise handshake.
+ * - The watcher follows Consortium's OrgStatusChanged / NodeAdded / NodeRemoved events; on any of
+ *   them it drops the cache and re-checks every connected peer, closing connections to those no
+ *   longer admitted. It also re-checks on every TTL tick, so a missed event costs at most a TTL.
+ * A chain that cannot be reached denies new connections (admission fails closed) but does not
+ * cut existing ones.
+ */
+import type { ConnectionGater, PeerId } from "@libp2p/interface";
+import type { Consortium } from "../../lib/contracts/types/index.js";
+
+export interface MembershipOptions {
+  /** How long an answer of the chain is trusted, ms. */
+  ttlMs?: number;
+  /** How often the watcher polls for membership events, ms. */
+  pollMs?: number;
+  /** Called when the watcher closes connections to a peer (for logs and tests). */
+  onEvict?: (peerId: string) => void;
+  /** Called when a chain query fails (the peer is then denied). */
+  onError?: (err: unknown) => void;
+}
+
+interface CacheEntry {
+  member: boolean;
+  until: number;
+}
+
+/** What the watcher needs of a libp2p node. */
+export interface ConnectedHost {
+  getConnections(): { remotePeer: PeerId }[];
+  hangUp(peer: PeerId): Promise<void>;
+}
+
+export class MembershipGate {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly ttlMs: number;
+  private readonly pollMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private lastTtlCheck = 0;
+  private nextBlock: number | undefined;
+  private polling = false;
+
+  constructor(
+    private readonly consortium: Consortium,
+    private readonly options: MembershipOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 5_000;
+    this.pollMs = options.pollMs ?? 1_000;
+  }
+
+  /** Whether `peerId` is registered to an active member now (cached for the TTL). Never throws. */
+  async isMember(peerId: string): Promise<boolean> {
+    try {
+      return await this.query(peerId);
+    } catch (e) {
+      this.options.onError?.(e);
+      return false;
+    }
+  }
+
+  private async query(peerId: string): Promise<boolean> {
+    const hit = this.cache.get(peerId);
+    if (hit && hit.until > Date.now()) return hit.member;
+    const member = await this.consortium.isMemberPeer(peerId);
+    this.cache.set(peerId, { member, until: Date.now() + this.ttlMs });
+    return member;
+  }
+
+  /** Forgets every cached answer (after a membership event). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /** The libp2p connection gater: deny dials to, and connections from, peers that are not members. */
+  gater(): ConnectionGater {
+    const deny = async (peer: PeerId) => !(await this.isMember(peer.toString()));
+    return {
+      denyDialPeer: deny,
+      denyInboundEncryptedConnection: deny,
+      denyOutboundEncryptedConnection: deny,
+    };
+  }
+
+  /**
+   * Starts following membership events and closing connections of peers no longer admitted.
+   * Returns a stop function.
+   */
+  async watch(host: ConnectedHost): Promise<() => void> {
+    this.nextBlock = (await this.consortium.runner!.provider!.getBlockNumber()) + 1;
+    this.lastTtlCheck = Date.now();
+    this.timer = setInterval(() => void this.poll(host), this.pollMs);
+    return () => this.stop();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async poll(host: ConnectedHost): Promise<void> {
+    if (this.polling) return; // a slow chain: never stack polls
+    this.polling = true;
+    try {
+      const changed = await this.membershipChanged();
+      const ttlDue = Date.now() - this.lastTtlCheck >= this.ttlMs;
+      if (changed) this.invalidate();
+      if (changed || ttlDue) {
+        this.lastTtlCheck = Date.now();
+        await this.evictNonMembers(host);
+      }
+    } catch (e) {
+      this.options.onError?.(e);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** True when a membership event was emitted since the last poll. */
+  private async membershipChanged(): Promise<boolean> {
+    const provider = this.consortium.runner!.provider!;
+    const head = await provider.getBlockNumber();
+    const from = this.nextBlock ?? head;
+    if (head < from) return false;
+    const c = this.consortium;
+    const batches = await Promise.all([
+      c.queryFilter(c.filters.OrgStatusChanged(), from, head),
+      c.queryFilter(c.filters.NodeRemoved(), from, head),
+      c.queryFilter(c.filters.NodeAdded(), from, head),
+    ]);
+    this.nextBlock = head + 1;
+    return batches.some((b) => b.length > 0);
+  }
+
+  private async evictNonMembers(host: ConnectedHost): Promise<void> {
+    const peers = new Map<string, PeerId>();
+    for (const conn of host.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
+    for (const [id, peer] of peers) {
+      // A failed query keeps the connection: a chain outage must not cut the whole network.
+      const member = await this.query(id).catch((e: unknown) => {
+        this.options.onError?.(e);
+        return true;
+      });
+      if (member) continue;
+      this.options.onEvict?.(id);
+      await host.hangUp(peer).catch((e: unknown) => this.options.onError?.(e));
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The libp2p host and the membership gate against a real Consortium on an in-process chain:
+ * persistent identities, admission only of registered member peers, and eviction of a peer
+ * whose organisation is suspended.
+ */
+import { chmodSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { multiaddr } from "@multiformats/multiaddr";
+import { network } from "hardhat";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Host, createHost, loadOrCreateIdentity, peerIdOfKeyFile } from "../../../node/p2p/host.ts";
+import { MembershipGate } from "../../../node/p2p/gater.ts";
+import { type Conn, type ConsortiumFixture, deployConsortium, suspendOrg } from "../../helpers/fixture.ts";
+import { eventually, registerPeer, tempDir } from "./helpers.ts";
+
+const LISTEN = ["/ip4/127.0.0.1/tcp/0"];
+
+describe("peer identity", () => {
+  const tmp = tempDir("tm-p2p-key-");
+  afterAll(() => tmp.remove());
+
+  it("creates an Ed25519 key file with mode 0600 and keeps the same peer id across restarts", async () => {
+    const file = path.join(tmp.dir, "keys", "peer.key");
+    const first = await peerIdOfKeyFile(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(first).toMatch(/^12D3KooW/); // Ed25519 peer ids are identity multihashes
+    expect(await peerIdOfKeyFile(file)).toBe(first);
+    const host = await createHost({ keyFile: file, listen: LISTEN });
+    try {
+      expect(host.peerId.toString()).toBe(first);
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it("refuses a key file others can read, and a file that is no key", async () => {
+    const open = path.join(tmp.dir, "open.key");
+    await peerIdOfKeyFile(open);
+    chmodSync(open, 0o644);
+    await expect(loadOrCreateIdentity(open)).rejects.toThrow(/readable by others/);
+    const junk = path.join(tmp.dir, "junk.key");
+    writeFileSync(junk, "not a key", { mode: 0o600 });
+    await expect(loadOrCreateIdentity(junk)).rejects.toThrow();
+  });
+});
+
+describe("membership gate", () => {
+  let fx: ConsortiumFixture;
+  let conn: Conn;
+  const tmp = tempDir("tm-p2p-gate-");
+  const hosts: Host[] = [];
+  const stops: (() => void)[] = [];
+  let steelKey: string;
+  let oemKey: string;
+  let strangerKey: string;
+
+  async function gatedHost(keyFile: string, gate = new MembershipGate(fx.consortium, { ttlMs: 500, pollMs: 200 })) {
+    const host = await createHost({ keyFile, listen: LISTEN, connectionGater: gate.gater() });
+    hosts.push(host);
+    stops.push(await gate.watch(host));
+    return { host, gate };
+  }
+
+  beforeAll(async () => {
+    conn = (await network.create()) as Conn;
+    fx = await deployConsortium(conn);
+    steelKey = path.join(tmp.dir, "steel.key");
+    oemKey = path.join(tmp.dir, "oem.key");
+    strangerKey = path.join(tmp.dir, "stranger.key");
+    await registerPeer(fx, "steel", steelKey);
+    await registerPeer(fx, "oem", oemKey);
+    await peerIdOfKeyFile(strangerKey);
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) stop();
+    await Promise.all(hosts.map((h) => h.stop()));
+    await conn?.close();
+    tmp.remove();
+  });
+
+  it("answers membership from the chain", async () => {
+    const gate = new MembershipGate(fx.consortium);
+    expect(await gate.isMember(await peerIdOfKeyFile(steelKey))).toBe(true);
+    expect(await gate.isMember(await peerIdOfKeyFile(strangerKey))).toBe(false);
+  });
+
+  it("admits a registered member peer and refuses an unregistered one, both ways", async () => {
+    const { host: steel } = await gatedHost(steelKey);
+    const { host: oem } = await gatedHost(oemKey);
+    const { host: stranger } = await gatedHost(strangerKey);
+    const steelAddr = steel.getMultiaddrs()[0]!;
+
+    // Member to member: connects, and the connection carries traffic.
+    const rtt = await oem.services.ping.ping(steelAddr);
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    expect(steel.getConnections(oem.peerId).length).toBeGreaterThan(0);
+
+    // Unregistered peer dialing a member: the member drops it as soon as Noise has proven its
+    // peer id (the dialer may see its half of the handshake complete first), so nothing passes.
+    await expect(stranger.services.ping.ping(steelAddr)).rejects.toThrow();
+    expect(await eventually(() => stranger.getConnections(steel.peerId).length === 0, 3_000)).toBe(true);
+    expect(steel.getConnections(stranger.peerId).length).toBe(0);
+
+    // A member does not dial an unregistered peer.
+    const strangerAddr = multiaddr(`${stranger.getMultiaddrs()[0]!.toString()}`);
+    await expect(steel.dial(strangerAddr)).rejects.toThrow();
+    expect(steel.getConnections(stranger.peerId).length).toBe(0);
+  });
+
+  it("closes the connection of a peer within seconds of its organisation's suspension", async () => {
+    const [steel, oem] = hosts as [Host, Host];
+    if (oem.getConnections(steel.peerId).length === 0) await oem.dial(steel.getMultiaddrs()[0]!);
+    expect(steel.getConnections(oem.peerId).length).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await suspendOrg(fx, "oem");
+    expect(await eventually(() => steel.getConnections(oem.peerId).length === 0, 5_000)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // And it cannot come back while suspended.
+    await expect(oem.services.ping.ping(steel.getMultiaddrs()[0]!)).rejects.toThrow();
+  });
+});

@@ -10,7 +10,8 @@ import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Host, createHost, loadOrCreateIdentity, peerIdOfKeyFile } from "../../../node/p2p/host.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
-import { type Conn, type ConsortiumFixture, deployConsortium, suspendOrg } from "../../helpers/fixture.ts";
+import { ProposalKind, proposalData } from "../../../lib/consortium.ts";
+import { type Conn, type ConsortiumFixture, deployConsortium, passProposal, suspendOrg } from "../../helpers/fixture.ts";
 import { eventually, registerPeer, tempDir } from "./helpers.ts";
 
 const LISTEN = ["/ip4/127.0.0.1/tcp/0"];
@@ -118,5 +119,20 @@ describe("membership gate", () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
     // And it cannot come back while suspended.
     await expect(oem.services.ping.ping(steel.getMultiaddrs()[0]!)).rejects.toThrow();
+  });
+
+  it("closes the connection of a node removed from its organisation, while the organisation stays", async () => {
+    const steel = hosts[0]!;
+    const spareKey = path.join(tmp.dir, "steel-spare.key");
+    const spareId = await registerPeer(fx, "steel", spareKey);
+    const { host: spare } = await gatedHost(spareKey);
+    await spare.services.ping.ping(steel.getMultiaddrs()[0]!);
+    expect(steel.getConnections(spare.peerId).length).toBeGreaterThan(0);
+    const nodes = await fx.consortium.nodesOf(fx.orgs.steel.id);
+    let nodeId: bigint | undefined;
+    for (const n of nodes) if ((await fx.consortium.node(n)).peerId === spareId) nodeId = n;
+    await passProposal(fx, ProposalKind.RemoveNode, proposalData.removeNode(Number(nodeId)));
+    expect(await eventually(() => steel.getConnections(spare.peerId).length === 0, 5_000)).toBe(true);
+    expect(await fx.consortium.isActiveOrg(fx.orgs.steel.id)).toBe(true);
   });
 });

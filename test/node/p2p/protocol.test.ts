@@ -12,6 +12,7 @@ import { ScopeKind } from "../../../lib/registry.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
 import { type Host, createHost } from "../../../node/p2p/host.ts";
 import {
+  FETCH_PROTOCOL,
   FetchClient,
   FetchRefusedError,
   PeerMisbehaviourError,
@@ -170,5 +171,41 @@ describe("fetch protocol", () => {
     expect(stored).toHaveLength(before);
     // The honest node's copy of the same window still verifies.
     expect((await client.fetchReadings(steel.peerId, STREAM, start, start + 10_000)).readings).toHaveLength(10);
+  });
+
+  it("refuses an answer larger than the frame limit instead of sending it", async () => {
+    await registerPeer(fx, "steel", path.join(tmp.dir, "steel-tight.key"));
+    const tight = await host("steel-tight.key");
+    const store = new AnchoredMemoryStore();
+    await store.anchorWindow(anchors.connect(fx.orgs.steel.accounts[1]!), furnaceReadings(start, 10));
+    await serve(tight, store, { maxFrameBytes: 2048 });
+    const res = await client.request(tight.getMultiaddrs()[0]!, { v: 1, type: "readings", stream: STREAM, from: start, to: start + 10_000 });
+    expect(res).toMatchObject({ error: "too-large", detail: expect.stringContaining("2048") });
+    // A page small enough for the frame passes.
+    expect(await client.request(tight.peerId, { v: 1, type: "readings", stream: STREAM, from: start, to: start + 10_000, limit: 2 })).toMatchObject({ type: "readings", more: true });
+  });
+
+  it("rejects readings of another stream passed off as the requested one, though they verify", async () => {
+    await registerPeer(fx, "steel", path.join(tmp.dir, "steel-mix.key"));
+    const mixer = await host("steel-mix.key");
+    const honest = new AnchoredMemoryStore();
+    await honest.anchorWindow(anchors.connect(fx.orgs.steel.signer), furnaceReadings(start + 2_000, 3));
+    // Door readings are anchored too, so their proofs are genuine: only the stream check catches them.
+    await serve(mixer, { readings: (_s, f, t, l) => honest.readings("furnace-1/door", f, t, l), windows: (s) => honest.windows(s) });
+    await oem.dial(mixer.getMultiaddrs()[0]!);
+    const count = stored.length;
+    const err = await client.fetchReadings(mixer.peerId, STREAM, start + 2_000, start + 3_000).catch((e: unknown) => e);
+    expect((err as PeerMisbehaviourError).reason).toBe("reading 0: is of stream furnace-1/door, not furnace-1/temperature");
+    expect(stored).toHaveLength(count);
+  });
+
+  it("gives up on a peer that does not answer within the timeout", async () => {
+    await registerPeer(fx, "steel", path.join(tmp.dir, "steel-mute.key"));
+    const mute = await host("steel-mute.key");
+    await mute.handle(FETCH_PROTOCOL, () => undefined); // accepts the stream, never answers
+    const impatient = new FetchClient(oem, { consortium: fx.consortium, dataAnchors: anchors, codec: jsonCodec, store: async () => {}, timeoutMs: 300 });
+    const t0 = Date.now();
+    await expect(impatient.request(mute.getMultiaddrs()[0]!, { v: 1, type: "list", stream: STREAM })).rejects.toThrow();
+    expect(Date.now() - t0).toBeLessThan(3_000);
   });
 });

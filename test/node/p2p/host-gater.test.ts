@@ -6,7 +6,9 @@
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { multiaddr } from "@multiformats/multiaddr";
+import { JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
+import { Consortium__factory } from "../../../lib/contracts/types/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Host, createHost, loadOrCreateIdentity, peerIdOfKeyFile } from "../../../node/p2p/host.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
@@ -134,5 +136,18 @@ describe("membership gate", () => {
     await passProposal(fx, ProposalKind.RemoveNode, proposalData.removeNode(Number(nodeId)));
     expect(await eventually(() => steel.getConnections(spare.peerId).length === 0, 5_000)).toBe(true);
     expect(await fx.consortium.isActiveOrg(fx.orgs.steel.id)).toBe(true);
+  });
+
+  it("fails closed when the chain cannot be asked: new peers are denied, the error is reported", async () => {
+    // A port nothing listens on: the address of a chain that is down.
+    const dead = new JsonRpcProvider("http://127.0.0.1:9", 31337, { staticNetwork: true });
+    const errors: unknown[] = [];
+    const gate = new MembershipGate(Consortium__factory.connect(await fx.consortium.getAddress(), dead), { onError: (e) => errors.push(e) });
+    try {
+      expect(await gate.isMember(await peerIdOfKeyFile(steelKey))).toBe(false);
+      expect(errors).toHaveLength(1);
+    } finally {
+      dead.destroy();
+    }
   });
 });

@@ -38,6 +38,8 @@ export interface ConnectedHost {
 
 export class MembershipGate {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Peers this node refuses on its own account (e.g. caught sending altered data), until a time. */
+  private readonly banned = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -55,6 +57,7 @@ export class MembershipGate {
 
   /** Whether `peerId` is registered to an active member now (cached for the TTL). Never throws. */
   async isMember(peerId: string): Promise<boolean> {
+    if (this.isBanned(peerId)) return false;
     try {
       return await this.query(peerId);
     } catch (e) {
@@ -69,6 +72,28 @@ export class MembershipGate {
     const member = await this.consortium.isMemberPeer(peerId);
     this.cache.set(peerId, { member, until: Date.now() + this.ttlMs });
     return member;
+  }
+
+  /**
+   * Refuses `peerId` for `ms` whatever the chain says, and closes its connections now when a host
+   * is given: for a member's node caught misbehaving (the consortium decides about the member).
+   */
+  async ban(peerId: string, ms: number, host?: ConnectedHost): Promise<void> {
+    this.banned.set(peerId, Date.now() + ms);
+    for (const conn of host?.getConnections() ?? []) {
+      if (conn.remotePeer.toString() === peerId) {
+        await host!.hangUp(conn.remotePeer).catch((e: unknown) => this.options.onError?.(e));
+        break;
+      }
+    }
+  }
+
+  isBanned(peerId: string): boolean {
+    const until = this.banned.get(peerId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.banned.delete(peerId);
+    return false;
   }
 
   /** Forgets every cached answer (after a membership event). */
@@ -141,10 +166,12 @@ export class MembershipGate {
     for (const conn of host.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
     for (const [id, peer] of peers) {
       // A failed query keeps the connection: a chain outage must not cut the whole network.
-      const member = await this.query(id).catch((e: unknown) => {
-        this.options.onError?.(e);
-        return true;
-      });
+      const member =
+        !this.isBanned(id) &&
+        (await this.query(id).catch((e: unknown) => {
+          this.options.onError?.(e);
+          return true;
+        }));
       if (member) continue;
       this.options.onEvict?.(id);
       await host.hangUp(peer).catch((e: unknown) => this.options.onError?.(e));

@@ -147,6 +147,8 @@ export interface FetchServerOptions extends ProtocolLimits {
   store: ReadingStore;
   /** Most readings in one answer; a client pages with `limit` and `more`. */
   maxReadings?: number;
+  /** Most requests served at once per connection. */
+  maxInboundStreams?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -176,7 +178,7 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
       options.onError?.(e);
       stream.abort(e as Error);
     }
-  });
+  }, { maxInboundStreams: options.maxInboundStreams ?? 32 });
 }
 
 function refusalForReadError(e: unknown, maxFrameBytes: number): Refusal {

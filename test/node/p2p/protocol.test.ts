@@ -23,7 +23,7 @@ import {
 } from "../../../node/p2p/protocol.ts";
 import { type Conn, type ConsortiumFixture, deployBound, deployConsortium, now } from "../../helpers/fixture.ts";
 import { AnchoredMemoryStore, TamperingStore, furnaceReadings, jsonCodec } from "./anchored-store.ts";
-import { registerPeer, tempDir } from "./helpers.ts";
+import { eventually, registerPeer, tempDir } from "./helpers.ts";
 
 const LISTEN = ["/ip4/127.0.0.1/tcp/0"];
 const STREAM = "furnace-1/temperature";
@@ -42,11 +42,11 @@ describe("fetch protocol", () => {
   let steelDishonest: Host;
   let oem: Host;
   let client: FetchClient;
+  let oemGate: MembershipGate;
   const stored: { peer: string; readings: ProvenReading[] }[] = [];
   const reported: { peer: string; reason: string }[] = [];
 
-  async function host(key: string, gated = true): Promise<Host> {
-    const gate = new MembershipGate(fx.consortium, { ttlMs: 500, pollMs: 200 });
+  async function host(key: string, gated = true, gate = new MembershipGate(fx.consortium, { ttlMs: 500, pollMs: 200 })): Promise<Host> {
     const h = await createHost({ keyFile: path.join(tmp.dir, key), listen: LISTEN, connectionGater: gated ? gate.gater() : undefined });
     hosts.push(h);
     if (gated) stops.push(await gate.watch(h));
@@ -73,13 +73,17 @@ describe("fetch protocol", () => {
     await serve(steel, store);
     steelDishonest = await host("steel-b.key");
     await serve(steelDishonest, new TamperingStore(store));
-    oem = await host("oem.key");
+    oemGate = new MembershipGate(fx.consortium, { ttlMs: 500, pollMs: 200 });
+    oem = await host("oem.key", true, oemGate);
     client = new FetchClient(oem, {
       consortium: fx.consortium,
       dataAnchors: anchors,
       codec: jsonCodec,
       store: async (peer, readings) => void stored.push({ peer, readings }),
-      onMisbehaviour: (peer, reason) => void reported.push({ peer, reason }),
+      onMisbehaviour: (peer, reason) => {
+        reported.push({ peer, reason });
+        void oemGate.ban(peer, 60_000, oem); // what a node does with a peer caught altering data
+      },
     });
     await oem.dial(steel.getMultiaddrs()[0]!);
     await oem.dial(steelDishonest.getMultiaddrs()[0]!);
@@ -169,6 +173,9 @@ describe("fetch protocol", () => {
     expect((err as PeerMisbehaviourError).reason).toMatch(/reading 5: does not verify against anchor 1/);
     expect(reported).toEqual([{ peer: steelDishonest.peerId.toString(), reason: (err as PeerMisbehaviourError).reason }]);
     expect(stored).toHaveLength(before);
+    // The node that lied is cut off and kept out, though its organisation is still a member.
+    expect(await eventually(() => oem.getConnections(steelDishonest.peerId).length === 0, 3_000)).toBe(true);
+    await expect(oem.dial(steelDishonest.getMultiaddrs()[0]!)).rejects.toThrow();
     // The honest node's copy of the same window still verifies.
     expect((await client.fetchReadings(steel.peerId, STREAM, start, start + 10_000)).readings).toHaveLength(10);
   });

@@ -263,6 +263,14 @@ export interface FetchClientOptions extends ProtocolLimits {
   onMisbehaviour?: (peer: string, reason: string) => void;
 }
 
+/** The peer id a dial target names; a multiaddr must end in /p2p/<id> (whose org is checked). */
+function peerString(peer: PeerId | Multiaddr): string {
+  if (!("getComponents" in peer)) return peer.toString();
+  const id = peer.getComponents().findLast((c) => c.name === "p2p")?.value;
+  if (id === undefined) throw new RangeError(`multiaddr ${peer.toString()} names no peer id (/p2p/...)`);
+  return id;
+}
+
 interface AnchorOnChain {
   root: string;
   leafCount: number;
@@ -293,10 +301,11 @@ export class FetchClient {
   }
 
   /** The windows `peer` holds of `stream`. Throws FetchRefusedError on a refusal. */
-  async list(peer: PeerId, stream: string): Promise<WindowSummary[]> {
+  async list(peer: PeerId | Multiaddr, stream: string): Promise<WindowSummary[]> {
+    const peerStr = peerString(peer);
     const res = await this.request(peer, { v: 1, type: "list", stream });
-    if ("error" in res) throw new FetchRefusedError(peer.toString(), res);
-    if (res.type !== "list" || !Array.isArray(res.windows)) throw this.misbehaved(peer.toString(), "list answered with something else");
+    if ("error" in res) throw new FetchRefusedError(peerStr, res);
+    if (res.type !== "list" || !Array.isArray(res.windows)) throw this.misbehaved(peerStr, "list answered with something else");
     return res.windows;
   }
 
@@ -305,8 +314,8 @@ export class FetchClient {
    * FetchRefusedError on a refusal and PeerMisbehaviourError (after reporting the peer, with
    * nothing stored) when any reading fails verification.
    */
-  async fetchReadings(peer: PeerId, stream: string, from: number, to: number, limit?: number) {
-    const peerStr = peer.toString();
+  async fetchReadings(peer: PeerId | Multiaddr, stream: string, from: number, to: number, limit?: number) {
+    const peerStr = peerString(peer);
     const res = await this.request(peer, { v: 1, type: "readings", stream, from, to, limit });
     if ("error" in res) throw new FetchRefusedError(peerStr, res);
     if (res.type !== "readings" || !Array.isArray(res.readings)) throw this.misbehaved(peerStr, "readings answered with something else");

@@ -143,8 +143,7 @@ describe("peer network across processes", () => {
     const expiry = (await chain.provider.getBlock("latest"))!.timestamp + 3600;
     await (await grants.grantAccess(chain.orgs.oem.id, ScopeKind.DataStream, streamScopeKey(STREAM), PURPOSE, 0, 0, expiry)).wait();
     const count = stored.length;
-    await oem.dial(multiaddr(dishonest.addr)); // so the client finds it by peer id
-    const err = await client.fetchReadings(peerIdFromString(dishonest.peerId), STREAM, start, start + 10_000).catch((e: unknown) => e);
+    const err = await client.fetchReadings(multiaddr(dishonest.addr), STREAM, start, start + 10_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PeerMisbehaviourError);
     expect((err as PeerMisbehaviourError).reason).toMatch(/does not verify against anchor 2/);
     expect(reported).toEqual([dishonest.peerId]);

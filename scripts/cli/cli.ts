@@ -79,6 +79,17 @@ function locate(argv: string[]): Located {
   return { words, rest };
 }
 
+/** The words of `tm help <words...>`, without options and the values of global options. */
+function commandWords(args: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const t = args[i]!;
+    if (VALUED_GLOBALS.has(t)) i++;
+    else if (!t.startsWith("-")) words.push(t);
+  }
+  return words;
+}
+
 function hasHelp(argv: string[]): boolean {
   return argv.some((t) => t === "--help" || t === "-h");
 }
@@ -139,7 +150,7 @@ export async function run(argv: string[], env: Environment = process.env as Envi
   try {
     const { words, rest } = locate(argv);
     if (words[0] === "help") {
-      const target = words.slice(1).concat(rest.filter((t) => !t.startsWith("-")));
+      const target = words.slice(1).concat(commandWords(rest));
       const found = findCommand(target);
       output.help(found ? commandHelp(found) : target[0] && target[0] in GROUPS ? groupHelp(target[0]) : mainHelp());
       return EXIT_OK;

@@ -29,13 +29,40 @@ import {
 export const CONTRACTS = ["Consortium", "Provenance", "Certificates", "AccessGrants", "DataAnchors"] as const;
 export type ContractName = (typeof CONTRACTS)[number];
 
-export const INTERFACES: Record<ContractName, Interface> = {
-  Consortium: Consortium__factory.createInterface(),
-  Provenance: Provenance__factory.createInterface(),
-  Certificates: Certificates__factory.createInterface(),
-  AccessGrants: AccessGrants__factory.createInterface(),
-  DataAnchors: DataAnchors__factory.createInterface(),
-};
+const FACTORIES = {
+  Consortium: Consortium__factory,
+  Provenance: Provenance__factory,
+  Certificates: Certificates__factory,
+  AccessGrants: AccessGrants__factory,
+  DataAnchors: DataAnchors__factory,
+} as const;
+
+export const INTERFACES = Object.fromEntries(CONTRACTS.map((c) => [c, FACTORIES[c].createInterface()])) as Record<
+  ContractName,
+  Interface
+>;
+
+interface AbiError {
+  type: string;
+  name?: string;
+  inputs?: readonly { type: string; internalType?: string }[];
+}
+
+/**
+ * The compiler's internal type of each error argument ("enum IConsortium.Role"), by signature:
+ * the ABI says uint8, this says which enum, so arguments can be shown in words.
+ */
+const INTERNAL_TYPES = new Map<string, string[]>();
+for (const c of CONTRACTS) {
+  for (const item of FACTORIES[c].abi as readonly AbiError[]) {
+    if (item.type !== "error" || !item.name) continue;
+    const inputs = item.inputs ?? [];
+    INTERNAL_TYPES.set(
+      `${item.name}(${inputs.map((i) => i.type).join(",")})`,
+      inputs.map((i) => i.internalType ?? ""),
+    );
+  }
+}
 
 /** A contract's refusal, decoded. */
 export interface DecodedRevert {
@@ -235,8 +262,7 @@ function plain(v: unknown): unknown {
 
 function displayArg(fragment: ErrorFragment, i: number, v: unknown): string {
   const p = fragment.inputs[i]!;
-  // Enum arguments: the ABI says uint8, the compiler's internal type says which enum.
-  const internal = (p as unknown as { internalType?: string }).internalType ?? "";
+  const internal = INTERNAL_TYPES.get(fragment.format("sighash"))?.[i] ?? "";
   let shown = String(v);
   if (/enum IConsortium\.Role$/.test(internal)) shown += ` ${roleName(v as bigint)}`;
   else if (/enum IConsortium\.OrgStatus$/.test(internal)) shown += ` ${orgStatusName(v as bigint)}`;

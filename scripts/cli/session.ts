@@ -181,6 +181,8 @@ export class Session implements Namer {
       );
     }
     const provider = new JsonRpcProvider(opts.rpc, Network.from(chainId), { staticNetwork: true });
+    // Besu QBFT seals a block every few seconds: look for the receipt more often than ethers' 4 s.
+    provider.pollingInterval = 1000;
     if ((await provider.getCode(deployment.contracts.consortium)) === "0x") {
       provider.destroy();
       throw new Refusal(

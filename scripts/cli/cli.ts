@@ -187,6 +187,9 @@ export async function run(argv: string[], env: Environment = process.env as Envi
     }
     // The arguments' values are checked here, before anything connects to the chain.
     runCommand = (await spec.load())(inv);
+    if (spec.signs && !inv.values["key-file"] && !env.TRACEMESH_KEY) {
+      throw new UsageError(`\`${inv.command}\` signs a transaction: give --key-file FILE, or set TRACEMESH_KEY`, inv.command);
+    }
   } catch (e) {
     return report(output, e, spec);
   }
@@ -234,7 +237,8 @@ function report(output: Output, e: unknown, spec: CommandSpec | undefined): numb
     output.error("refused", e.message, e.details, hint);
     return EXIT_REFUSED;
   }
-  const message = e instanceof Error ? e.message : String(e);
+  // ethers' errors carry a one-line shortMessage next to a message full of request dumps.
+  const message = e instanceof Error ? ((e as { shortMessage?: string }).shortMessage ?? e.message) : String(e);
   output.error("failed", message);
   return EXIT_REFUSED;
 }

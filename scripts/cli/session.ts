@@ -173,34 +173,40 @@ export class Session implements Namer {
         deployment: file,
       });
     }
-    const chainId = await chainIdAt(opts.rpc);
-    if (chainId !== deployment.chainId) {
-      throw new Refusal(
-        `the deployment record ${opts.deploymentFile} is for chain ${deployment.chainId}, but ${opts.rpc} serves chain ${chainId}: wrong --rpc or --deployment?`,
-        { expectedChainId: deployment.chainId, chainId },
-      );
-    }
-    const provider = new JsonRpcProvider(opts.rpc, Network.from(chainId), { staticNetwork: true });
+    // The provider is bound to the record's chain; the node is asked below whether it serves it.
+    const provider = new JsonRpcProvider(opts.rpc, Network.from(deployment.chainId), { staticNetwork: true });
     // Besu QBFT seals a block every few seconds: look for the receipt more often than ethers' 4 s.
     provider.pollingInterval = 1000;
-    if ((await provider.getCode(deployment.contracts.consortium)) === "0x") {
-      provider.destroy();
-      throw new Refusal(
-        `there is no Consortium contract at ${deployment.contracts.consortium} on ${opts.rpc}: was the chain reset after ${opts.deploymentFile} was written?`,
-        { consortium: deployment.contracts.consortium },
+    try {
+      // The key first: a missing or malformed key is the caller's mistake whether or not the chain is up.
+      const wallet = await loadWallet(opts, provider);
+      const chainId = await chainIdAt(opts.rpc);
+      if (chainId !== deployment.chainId) {
+        throw new Refusal(
+          `the deployment record ${opts.deploymentFile} is for chain ${deployment.chainId}, but ${opts.rpc} serves chain ${chainId}: wrong --rpc or --deployment?`,
+          { expectedChainId: deployment.chainId, chainId },
+        );
+      }
+      if ((await provider.getCode(deployment.contracts.consortium)) === "0x") {
+        throw new Refusal(
+          `there is no Consortium contract at ${deployment.contracts.consortium} on ${opts.rpc}: was the chain reset after ${opts.deploymentFile} was written?`,
+          { consortium: deployment.contracts.consortium },
+        );
+      }
+      return new Session(
+        opts.out,
+        opts.rpc,
+        opts.deploymentFile,
+        deployment,
+        chainId,
+        provider,
+        connectContracts(deployment.contracts, provider),
+        wallet,
       );
+    } catch (e) {
+      provider.destroy();
+      throw e;
     }
-    const wallet = await loadWallet(opts, provider);
-    return new Session(
-      opts.out,
-      opts.rpc,
-      opts.deploymentFile,
-      deployment,
-      chainId,
-      provider,
-      connectContracts(deployment.contracts, provider),
-      wallet,
-    );
   }
 
   close(): void {
@@ -371,14 +377,13 @@ export class Session implements Namer {
     call: (c: TracemeshContracts) => Promise<ContractTransactionResponse>,
   ): Promise<Sent> {
     const c = this.signed(command);
-    this.out.note(`sending: ${what}`);
     let tx: ContractTransactionResponse;
     try {
       tx = await call(c);
     } catch (e) {
       throw await this.refusalFor(e, contract, "before sending");
     }
-    this.out.note(`transaction ${tx.hash}: waiting for it to be mined`);
+    this.out.note(`sent: ${what}; waiting for transaction ${tx.hash} to be mined`);
     let receipt: ContractTransactionReceipt | null;
     try {
       receipt = await tx.wait();

@@ -83,6 +83,14 @@ describe("usage errors exit 2 before touching the chain", () => {
     expect(r.stderr).toMatch(/\nsee: tm [a-z -]*--help\n$/);
   });
 
+  it("a command that signs needs a key", async () => {
+    const r = await tm(["cert", "revoke", "c"], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "error: `cert revoke` signs a transaction: give --key-file FILE, or set TRACEMESH_KEY\nsee: tm cert revoke --help\n",
+    );
+  });
+
   it("with --json, the error is one JSON document on stderr", async () => {
     const r = await tm(["--json", "vote", "1", "maybe"]);
     expect(r.code).toBe(2);

@@ -1,0 +1,243 @@
+/**
+ * The member tool on AccessGrants and Certificates against a real chain: grant, check, revoke;
+ * accredit, issue, status valid, revoke, status revoked; key files (plain and encrypted); and a
+ * refusal by the contract itself, decoded into its custom error.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccessGrants__factory } from "../../lib/contracts/types/index.js";
+import { type TestChain, type TmOptions, type TmResult, ORGS, startChain, tm as runTm } from "./harness.ts";
+
+let chain: TestChain;
+const outputs: string[] = [];
+
+async function tm(args: string[], opts?: TmOptions): Promise<TmResult> {
+  const r = await runTm(chain, args, opts);
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+const hash = (text: string) => keccak256(toUtf8Bytes(text));
+const ITEM = "urn:epc:id:sgtin:4012345.011111.1001";
+const SCOPE = "EN10204-3.1";
+const KEYSTORE_PASSWORD = "correct horse battery staple";
+
+let steelKeyFile: string;
+let labKeystore: string;
+
+beforeAll(async () => {
+  chain = await startChain();
+  steelKeyFile = chain.keyFile("steel", ORGS.steel.key);
+  // A low scrypt cost keeps the test fast; decryption reads the cost from the file.
+  const json = await encryptKeystoreJson(new Wallet(ORGS.lab.key), KEYSTORE_PASSWORD, { scrypt: { N: 1 << 10 } });
+  labKeystore = path.join(chain.dir, "lab.json");
+  writeFileSync(labKeystore, json, { mode: 0o600 });
+});
+
+afterAll(async () => {
+  await chain?.stop();
+});
+
+describe("access grants", () => {
+  let grantId: string;
+
+  it("grants an organisation access to an item and its genealogy, by identifier text", async () => {
+    const r = await tm([
+      "grant",
+      "Atlas Motors",
+      "--scope",
+      "item-genealogy",
+      "--key",
+      ITEM,
+      "--purpose",
+      "QUALITY_CLAIM",
+      "--expires",
+      "+30d",
+      "--key-file",
+      steelKeyFile,
+      "--json",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const g = r.json<{
+      grantId: string;
+      version: number;
+      owner: number;
+      grantee: number;
+      scope: string;
+      scopeKey: string;
+      purpose: string;
+    }>();
+    expect(g).toMatchObject({
+      version: 1,
+      owner: ORGS.steel.id,
+      grantee: ORGS.oem.id,
+      scope: "item-genealogy",
+      scopeKey: hash(ITEM),
+      purpose: hash("QUALITY_CLAIM"),
+    });
+    const grants = AccessGrants__factory.connect(chain.deployment.contracts.accessGrants, chain.provider);
+    expect(g.grantId).toBe(await grants.grantIdOf(ORGS.steel.id, ORGS.oem.id, hash(ITEM)));
+    grantId = g.grantId;
+  });
+
+  it("checks it: the grantee may read, another organisation may not", async () => {
+    const [yes, no] = await Promise.all([
+      tm(["grants", "check", "4", "1", ITEM]),
+      tm(["grants", "check", "Jiangnan Precision Castings", "Nordstahl Steel Mill", ITEM, "--json"]),
+    ]);
+    expect(yes.code).toBe(0);
+    expect(yes.stdout).toContain(`allowed: Atlas Motors (#4) may read Nordstahl Steel Mill (#1)'s data about "${ITEM}"`);
+    expect(yes.stdout).toMatch(/granted until .* \(in (29d 23h|30d)\), item-genealogy/);
+    expect(no.code).toBe(0);
+    expect(no.json()).toMatchObject({
+      allowed: false,
+      grant: null,
+      reason: "Nordstahl Steel Mill (#1) has never granted Jiangnan Precision Castings (#2) access to this scope",
+    });
+  });
+
+  it("lets only the owner revoke it, then the check says no", async () => {
+    const before = await chain.provider.getTransactionCount(ORGS.oem.address);
+    const notOwner = await tm(["revoke-grant", grantId], { key: ORGS.oem.key });
+    expect(notOwner.code).toBe(1);
+    expect(notOwner.stderr).toContain(
+      `grant ${grantId} was given by Nordstahl Steel Mill (#1); only it can revoke it, not Atlas Motors (#4)`,
+    );
+    expect(await chain.provider.getTransactionCount(ORGS.oem.address)).toBe(before);
+
+    const revoked = await tm(["revoke-grant", grantId, "--key-file", steelKeyFile]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stderr).toMatch(
+      new RegExp(`^sent: revoke grant ${grantId}; waiting for transaction 0x[0-9a-f]{64} to be mined\n$`),
+    );
+    expect(revoked.stdout).toContain(
+      `Nordstahl Steel Mill (#1) revoked grant ${grantId}: Atlas Motors (#4) may no longer read item-genealogy ${hash(ITEM)}`,
+    );
+
+    const check = await tm(["grants", "check", "4", "1", hash(ITEM), "--json"]);
+    expect(check.json()).toMatchObject({ allowed: false, grant: { id: grantId, state: "revoked", revoked: true } });
+  });
+
+  it("grants a time range of a stream in Unix milliseconds and checks a data time against it", async () => {
+    const granted = await tm(
+      [
+        "grant",
+        "4",
+        "--scope",
+        "window-range",
+        "--key",
+        "furnace-1/temperature",
+        "--purpose",
+        "QUALITY_CLAIM",
+        "--expires",
+        "+7d",
+      ].concat(["--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--json"]),
+      { key: ORGS.steel.key },
+    );
+    expect(granted.code).toBe(0);
+    expect(granted.json()).toMatchObject({ fromMs: Date.UTC(2026, 0, 1), toMs: Date.UTC(2026, 0, 2) });
+    const [inside, outside] = await Promise.all([
+      tm(["grants", "check", "4", "1", "furnace-1/temperature", "--at", "2026-01-01T12:00:00Z", "--json"]),
+      tm(["grants", "check", "4", "1", "furnace-1/temperature", "--at", String(Date.UTC(2026, 0, 2))]),
+    ]);
+    expect(inside.json()).toMatchObject({ allowed: true, atMs: Date.UTC(2026, 0, 1, 12) });
+    expect(outside.stdout).toContain("not allowed");
+    expect(outside.stdout).toContain("lies outside the granted range");
+  });
+
+  it("decodes the contract's own refusal into its custom error when no local check caught it", async () => {
+    const zero = "0x" + "00".repeat(32);
+    const r = await tm(["grant", "4", "--scope", "item", "--key", zero, "--purpose", "QUALITY_CLAIM", "--expires", "+1d"], {
+      key: ORGS.steel.key,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: the scope key is zero");
+    expect(r.stderr).toContain("AccessGrants refused it before anything was sent: ZeroScopeKey()");
+    expect(r.stderr).not.toMatch(/^sent: /m);
+    const j = await tm(["--json", "grant", "4", "--scope", "item", "--key", zero, "--purpose", "x", "--expires", "+1d"], {
+      key: ORGS.steel.key,
+    });
+    expect(j.errorJson()).toEqual({
+      kind: "refused",
+      message: "the scope key is zero",
+      contract: "AccessGrants",
+      error: "ZeroScopeKey",
+      signature: "ZeroScopeKey()",
+      args: {},
+      stage: "before sending",
+    });
+  });
+});
+
+describe("certificates", () => {
+  const CERT = "EN10204-3.1 report 4711";
+
+  it("a regulator accredits the lab; the lab (key from an encrypted keystore) issues; status is valid", async () => {
+    const accredited = await tm(["cert", "accredit", "Certa Materials Test Lab", SCOPE, "--expires", "+365d"], {
+      key: ORGS.regulator.key,
+    });
+    expect(accredited.code).toBe(0);
+    expect(accredited.stdout).toContain(
+      `Market Surveillance Authority (#5) accredited Certa Materials Test Lab (#6) for "${SCOPE}" (${hash(SCOPE)}), until`,
+    );
+
+    const lab = { env: { TRACEMESH_KEY_PASSWORD: KEYSTORE_PASSWORD } };
+    const [issued, unaccredited, wrongPassword] = await Promise.all([
+      tm(["cert", "issue", CERT, "--subject", ITEM, "--scope", SCOPE, "--valid-until", "+730d", "--key-file", labKeystore], lab),
+      tm(["cert", "issue", "ISO 9001 audit 2026", "--subject", ITEM, "--scope", "ISO9001", "--key-file", labKeystore], lab),
+      tm(["cert", "issue", CERT, "--subject", ITEM, "--scope", SCOPE, "--key-file", labKeystore], {
+        env: { TRACEMESH_KEY_PASSWORD: "wrong" },
+      }),
+    ]);
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toContain(`Certa Materials Test Lab (#6) issued certificate "${CERT}" (${hash(CERT)})`);
+    expect(unaccredited.code).toBe(1);
+    expect(unaccredited.stderr).toContain(
+      `signs for Certa Materials Test Lab, which is not accredited for scope "ISO9001" (${hash("ISO9001")}) now`,
+    );
+    expect(wrongPassword.code).toBe(1);
+    expect(wrongPassword.stderr).toContain(`cannot decrypt the keystore ${labKeystore}: wrong password`);
+
+    const status = await tm(["cert", "status", CERT, "--json"]);
+    expect(status.code).toBe(0);
+    expect(status.json()).toMatchObject({
+      certificate: hash(CERT),
+      status: "Valid",
+      issuer: { id: ORGS.lab.id, name: ORGS.lab.name },
+      accreditedAtIssuance: true,
+      accreditedNow: true,
+      subject: hash(ITEM),
+      scope: hash(SCOPE),
+      revokedAt: null,
+    });
+  });
+
+  it("the issuer revokes it with a reason; status is revoked; nobody else may touch it", async () => {
+    const [other, revoked] = await Promise.all([
+      tm(["cert", "suspend", CERT], { key: ORGS.regulator.key }),
+      tm(["cert", "revoke", CERT, "--reason", "non-conformity", "--statement", "NCR-2026-17"], { key: ORGS.lab.key }),
+    ]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(
+      "was issued by Certa Materials Test Lab (#6); only its issuer may change it, not Market Surveillance Authority (#5)",
+    );
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`revoked certificate "${CERT}" (${hash(CERT)}): non-conformity, statement "NCR-2026-17"`);
+
+    const [text, json] = await Promise.all([tm(["cert", "status", CERT]), tm(["cert", "status", hash(CERT), "--json"])]);
+    expect(text.stdout).toContain(`Certificate "${CERT}" (${hash(CERT)}): Revoked`);
+    expect(text.stdout).toMatch(/revoked +\d{4}-\d\d-\d\d .*: non-conformity/);
+    expect(json.json()).toMatchObject({ status: "Revoked", reason: "non-conformity", reasonHash: hash("NCR-2026-17") });
+  });
+});
+
+it("no key appears in any output of this file's runs", () => {
+  const all = outputs.join("\n").toLowerCase();
+  expect(outputs.length).toBeGreaterThan(20);
+  for (const key of [ORGS.steel.key, ORGS.oem.key, ORGS.lab.key, ORGS.regulator.key])
+    expect(all).not.toContain(key.slice(2).toLowerCase());
+  expect(all).not.toContain(KEYSTORE_PASSWORD);
+});

@@ -78,8 +78,8 @@ const abi = AbiCoder.defaultAbiCoder();
 
 /** ABI-encoded arguments of each proposal kind, exactly as Consortium.propose decodes them. */
 export const proposalData = {
-  admit: (name: string, roles: bigint, accounts: string[]) =>
-    abi.encode(["string", "uint256", "address[]"], [name, roles, accounts]),
+  admit: (name: string, roles: bigint, accounts: string[], nodes: NodeIdentityInit[] = []) =>
+    abi.encode(["string", "uint256", "address[]", `${NODE_TUPLE}[]`], [name, roles, accounts, nodes]),
   suspend: (orgId: number) => abi.encode(["uint32"], [orgId]),
   reinstate: (orgId: number) => abi.encode(["uint32"], [orgId]),
   remove: (orgId: number) => abi.encode(["uint32"], [orgId]),
@@ -94,3 +94,33 @@ export const proposalData = {
   upgrade: (target: string, newImplementation: string, initCall = "0x") =>
     abi.encode(["address", "address", "bytes"], [target, newImplementation, initCall]),
 } as const;
+
+/** Governance bounds enforced by Consortium (constants of the same names). */
+export const MAX_BPS = 10_000;
+export const MIN_QUORUM_BPS = 5_001;
+export const MIN_VOTING_PERIOD = 5 * 60;
+export const MAX_VOTING_PERIOD = 90 * 24 * 3600;
+
+/** Approvals a proposal needs with `activeOrgs` active organisations: Consortium.requiredVotes. */
+export function requiredVotes(activeOrgs: number, quorumBps: number): number {
+  return Math.max(1, Math.floor((activeOrgs * quorumBps + MAX_BPS - 1) / MAX_BPS));
+}
+
+/** A ballot as Consortium.ballotOf reports it. */
+export enum Ballot {
+  None = 0,
+  Yes = 1,
+  No = 2,
+}
+
+/** Selectors of the interfaces Besu calls on Consortium (fixed by the client). */
+export const BESU_SELECTORS = {
+  getValidators: "0xb7ab4db5",
+  connectionAllowed: "0x45a59e5b",
+  transactionAllowed: "0x936421d5",
+} as const;
+
+/** The enode id spelling Consortium registers and Besu sends: 128 lowercase hex digits, no 0x. */
+export function isCanonicalEnodeId(enodeId: string): boolean {
+  return /^[0-9a-f]{128}$/.test(enodeId);
+}

@@ -7,11 +7,13 @@
  *   founders      FounderInit[]: { name, roles (bit mask), accounts[], nodes[] }
  *   quorumBps     share of active organisations whose approval passes a proposal (default 5001)
  *   votingPeriod  seconds a proposal stays open (default one day)
+ *
+ * On a Besu network whose genesis already holds the Consortium, use TracemeshOnConsortium.ts.
  */
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { deployBoundContracts } from "./bound.ts";
 
-/** The contracts that act for members; each is initialised with the Consortium's address. */
-export const BOUND_CONTRACTS = ["Provenance", "Certificates", "AccessGrants", "DataAnchors"] as const;
+export { BOUND_CONTRACTS } from "./bound.ts";
 
 export default buildModule("Tracemesh", (m) => {
   const founders = m.getParameter("founders");
@@ -25,20 +27,5 @@ export default buildModule("Tracemesh", (m) => {
     { id: "ConsortiumProxy" },
   );
   const consortium = m.contractAt("Consortium", consortiumProxy, { id: "Consortium" });
-
-  const bound = (name: (typeof BOUND_CONTRACTS)[number]) => {
-    const impl = m.contract(name, [], { id: `${name}Impl` });
-    const proxy = m.contract("TracemeshProxy", [impl, m.encodeFunctionCall(impl, "initialize", [consortiumProxy])], {
-      id: `${name}Proxy`,
-    });
-    return m.contractAt(name, proxy, { id: name });
-  };
-
-  return {
-    consortium,
-    provenance: bound("Provenance"),
-    certificates: bound("Certificates"),
-    accessGrants: bound("AccessGrants"),
-    dataAnchors: bound("DataAnchors"),
-  };
+  return { consortium, ...deployBoundContracts(m, consortium) };
 });

@@ -579,11 +579,9 @@ describe("DataAnchors", () => {
       expect((await anchors.getAnchor(carrier.signer.address, 1n)).root).toBe(carrier.root);
     });
 
-    // Known Consortium defect: RemoveAccount drops the account from its organisation's list but
-    // leaves it mapped to the organisation, so activeOrgOf (and isActiveMember) still accept it
-    // everywhere. This test states the intended behaviour; when Consortium is fixed it starts
-    // passing, `it.fails` then reports it, and it becomes a plain `it`.
-    it.fails("refuses a signing account that governance took from its organisation", async () => {
+    // RemoveAccount retires the account: it stays bound to its organisation but activeOrgOf
+    // (and isActiveMember) refuse it everywhere.
+    it("refuses a signing account that governance took from its organisation", async () => {
       const anchors = await deployAnchors();
       const second = newChain(fx.orgs.oem.accounts[1]!);
       await anchorNext(anchors, second);

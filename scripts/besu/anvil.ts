@@ -1,0 +1,126 @@
+/**
+ * A throwaway anvil on 127.0.0.1 and a free port: the local EVM in which the generator really runs
+ * Consortium's initializer, and in which the tests load a generated genesis (`anvil --init`).
+ * The platform binary is spawned directly (not the npm wrapper script), so stopping it by its pid
+ * stops the EVM itself and never leaves an orphan.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The anvil executable: $ANVIL_BIN, else @foundry-rs/anvil's platform binary, else its wrapper. */
+export function anvilBinary(): string {
+  if (process.env.ANVIL_BIN) return process.env.ANVIL_BIN;
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  try {
+    const bin = require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil${process.platform === "win32" ? ".exe" : ""}`);
+    if (existsSync(bin)) return bin;
+  } catch {
+    // Not installed for this platform: fall back to the wrapper, which forwards SIGTERM.
+  }
+  return path.join(repoRoot, "node_modules/.bin/anvil");
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningAnvil {
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function rpcReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(1000),
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+}
+
+/**
+ * Starts anvil with `args` (host and port are chosen here) and waits until it answers JSON-RPC.
+ * Retries on another port if the chosen one was taken in the meantime.
+ */
+export async function startAnvil(args: readonly string[], timeoutMs = 20_000): Promise<RunningAnvil> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child = spawn(anvilBinary(), ["--host", "127.0.0.1", "--port", String(port), ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.once("error", (e) => {
+      lastError = e;
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const stop = stopper(child);
+    const onExit = () => child.kill("SIGKILL");
+    process.once("exit", onExit);
+    const deadline = Date.now() + timeoutMs;
+    let gone = false;
+    void exited.then(() => {
+      gone = true;
+      process.off("exit", onExit);
+    });
+    while (Date.now() < deadline && !gone) {
+      if (await rpcReady(url)) {
+        return {
+          url,
+          port,
+          pid: child.pid!,
+          stop: async () => {
+            await stop();
+            process.off("exit", onExit);
+          },
+        };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await stop();
+    lastError ??= new Error(
+      gone ? `anvil exited during start-up: ${stderr.trim() || "no output"}` : `anvil did not answer on ${url} within ${timeoutMs} ms`,
+    );
+    if (!/address already in use|os error 98/i.test(stderr)) break;
+  }
+  throw lastError ?? new Error("anvil failed to start");
+}

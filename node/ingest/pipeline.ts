@@ -315,9 +315,14 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
    * and field) when a reading is invalid, in which case none of the batch is stored.
    */
   async write(readings: readonly Reading[]): Promise<void> {
-    const n = readings.length;
-    if (n === 0) return;
+    await this.append(readings);
+  }
+
+  /** As write(), resolving with each reading's sequence number in its stream. */
+  async append(readings: readonly Reading[]): Promise<Float64Array> {
     if (!Array.isArray(readings)) throw new TypeError("write() takes an array of readings");
+    const n = readings.length;
+    if (n === 0) return new Float64Array(0);
     await this.admit(n);
     let call: Call;
     try {
@@ -330,8 +335,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       this.release(n);
       throw new PipelineClosedError(this.failure?.message ?? "stopped");
     }
-    return new Promise<void>((resolve, reject) => {
-      call.resolve = resolve;
+    return new Promise<Float64Array>((resolve, reject) => {
+      call.resolve = () => resolve(call.seqs);
       call.reject = reject;
       this.pending.push(call);
       this.wake();

@@ -29,6 +29,16 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
+/** Exits once stdout and stderr are flushed (writes to pipes are asynchronous). */
+function exit(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
 async function openForReading(config: NodeConfig): Promise<{ store: IngestStore; node: string }> {
   const store = await IngestStore.open(path.join(config.dataDir, "db"));
   const node = (await store.format())?.node;
@@ -106,18 +116,22 @@ async function main(argv: string[]): Promise<number> {
 
   // start
   const node = await startNode(config);
+  // The node waits on sockets and promises only; this keeps the process up until a signal.
+  const keepAlive = setInterval(() => {}, 60_000);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
       console.error(`[node] ${signal} again: exiting without a clean shutdown`);
-      process.exit(1);
+      exit(1);
+      return;
     }
     console.log(`[node] ${signal}: stopping`);
+    clearInterval(keepAlive);
     node.stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (e: Error) => {
         console.error(`[node] stop failed: ${e.message}`);
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -128,15 +142,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e: Error) => {
     const usage = e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS") === true;
     if (e instanceof ConfigError || usage) {
       console.error(e.message);
       if (usage) console.error(USAGE);
-      process.exit(2);
+      return exit(2);
     }
     console.error(`error: ${e.message}`);
-    process.exit(1);
+    exit(1);
   },
 );

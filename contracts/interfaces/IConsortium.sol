@@ -25,7 +25,8 @@ interface IConsortium {
     /// @return true when `account` is a signing account of an organisation that is active now.
     function isActiveMember(address account) external view returns (bool);
 
-    /// @return the organisation that `account` signs for (0 when none), whatever its status.
+    /// @return the organisation that `account` signs for, whatever that organisation's status; 0 when
+    /// the account belongs to none or was retired from its organisation by governance.
     function orgOf(address account) external view returns (uint32);
 
     /// @return orgId the active organisation `account` signs for, or 0 when none or not active;

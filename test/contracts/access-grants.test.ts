@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Result } from "ethers";
+import type { Result } from "ethers";
 import { AbiCoder, ZeroAddress, ZeroHash, id as keccakText, keccak256 } from "ethers";
 import type { AccessGrants } from "../../lib/contracts/types/index.js";
 import { ProposalKind, proposalData } from "../../lib/consortium.ts";
@@ -11,6 +11,8 @@ import {
   deployBound,
   deployConsortium,
   expectRevert,
+  expectEvents,
+  setNextTime,
   increaseTime,
   now,
   passProposal,
@@ -18,15 +20,8 @@ import {
   removeOrg,
   suspendOrg,
 } from "../helpers/fixture.ts";
+import { ScopeKind } from "../../lib/registry.ts";
 
-// Mirror of AccessGrants.ScopeKind.
-enum ScopeKind {
-  Item,
-  ItemWithGenealogy,
-  Batch,
-  DataStream,
-  AnchorWindowRange,
-}
 
 const QUALITY_CLAIM = keccakText("QUALITY_CLAIM");
 const RECALL = keccakText("RECALL_INVESTIGATION");
@@ -35,33 +30,6 @@ const DAY = 24 * 3600;
 let counter = 0;
 /** A fresh item key, batch key or stream id hash per call. */
 const fresh = (label: string) => keccakText(`${label}:${++counter}`);
-
-function normalise(values: unknown[]): unknown[] {
-  return values.map((v) => (typeof v === "number" ? BigInt(v) : Array.isArray(v) ? normalise(v) : v));
-}
-
-/** Waits for `tx` and asserts that `contract` emitted exactly these `name` events, in order. */
-async function expectEvents(
-  tx: Promise<ContractTransactionResponse>,
-  contract: BaseContract,
-  name: string,
-  ...expected: unknown[][]
-): Promise<ContractTransactionReceipt> {
-  const receipt = (await (await tx).wait())!;
-  const address = (await contract.getAddress()).toLowerCase();
-  const seen: unknown[][] = [];
-  for (const log of receipt.logs) {
-    if (log.address.toLowerCase() !== address) continue;
-    const parsed = contract.interface.parseLog(log);
-    if (parsed?.name === name) seen.push(normalise([...parsed.args]));
-  }
-  expect(seen).toEqual(expected.map(normalise));
-  return receipt;
-}
-
-async function setNextTime(conn: Conn, t: number): Promise<void> {
-  await conn.provider.request({ method: "evm_setNextBlockTimestamp", params: [t] });
-}
 
 /** The grant id as any off-chain party computes it. */
 const grantId = (owner: number, grantee: number, scopeKey: string) =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Result } from "ethers";
+import type { Result } from "ethers";
 import { ZeroAddress, ZeroHash, id as keccakText } from "ethers";
 import type { Certificates } from "../../lib/contracts/types/index.js";
 import { ProposalKind, Role, proposalData } from "../../lib/consortium.ts";
@@ -11,6 +11,10 @@ import {
   deployBound,
   deployConsortium,
   expectRevert,
+  expectEvents,
+  normalise,
+  setNextTime,
+  blockTime,
   increaseTime,
   now,
   passProposal,
@@ -18,34 +22,8 @@ import {
   removeOrg,
   suspendOrg,
 } from "../helpers/fixture.ts";
+import { CertificateState as State, CertificateStatus as Status, RevocationReason as Reason } from "../../lib/registry.ts";
 
-// Mirrors of the contract's enums.
-enum Status {
-  Unknown,
-  Valid,
-  NotYetValid,
-  Expired,
-  Suspended,
-  Revoked,
-  Superseded,
-}
-enum State {
-  None,
-  Active,
-  Suspended,
-  Superseded,
-  Revoked,
-}
-enum Reason {
-  Unspecified,
-  IssuedInError,
-  NonConformity,
-  Misuse,
-  Fraud,
-  HolderRequest,
-  UnderInvestigation,
-  KeyCompromise,
-}
 
 const EN10204 = keccakText("EN10204-3.1");
 const ISO9001 = keccakText("ISO9001");
@@ -55,37 +33,6 @@ const DAY = 24 * 3600;
 let counter = 0;
 /** A fresh credential hash, item key or statement hash per call. */
 const fresh = (label: string) => keccakText(`${label}:${++counter}`);
-
-function normalise(values: unknown[]): unknown[] {
-  return values.map((v) => (typeof v === "number" ? BigInt(v) : Array.isArray(v) ? normalise(v) : v));
-}
-
-/** Waits for `tx` and asserts that `contract` emitted exactly these `name` events, in order. */
-async function expectEvents(
-  tx: Promise<ContractTransactionResponse>,
-  contract: BaseContract,
-  name: string,
-  ...expected: unknown[][]
-): Promise<ContractTransactionReceipt> {
-  const receipt = (await (await tx).wait())!;
-  const address = (await contract.getAddress()).toLowerCase();
-  const seen: unknown[][] = [];
-  for (const log of receipt.logs) {
-    if (log.address.toLowerCase() !== address) continue;
-    const parsed = contract.interface.parseLog(log);
-    if (parsed?.name === name) seen.push(normalise([...parsed.args]));
-  }
-  expect(seen).toEqual(expected.map(normalise));
-  return receipt;
-}
-
-async function blockTime(conn: Conn, receipt: ContractTransactionReceipt): Promise<number> {
-  return (await conn.ethers.provider.getBlock(receipt.blockNumber))!.timestamp;
-}
-
-async function setNextTime(conn: Conn, t: number): Promise<void> {
-  await conn.provider.request({ method: "evm_setNextBlockTimestamp", params: [t] });
-}
 
 describe("Certificates", () => {
   let conn: Conn;

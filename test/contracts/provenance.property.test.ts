@@ -21,30 +21,8 @@ import {
   deployConsortium,
   expectRevert,
 } from "../helpers/fixture.ts";
+import { ItemStatus as Status, RecordKind as Kind } from "../../lib/registry.ts";
 
-// Mirrors of Provenance.ItemStatus and Provenance.RecordKind.
-enum Status {
-  None,
-  Active,
-  InTransit,
-  Consumed,
-  Assembled,
-}
-enum Kind {
-  None,
-  Commission,
-  Ship,
-  CancelShipment,
-  Receive,
-  Transform,
-  Assemble,
-  Disassemble,
-  Inspect,
-  Disposition,
-  Recall,
-  RecallBatch,
-  Correction,
-}
 
 const NUM_RUNS = 25;
 const MAX_STEPS = 30;

@@ -17,30 +17,8 @@ import {
   removeOrg,
   suspendOrg,
 } from "../helpers/fixture.ts";
+import { ItemStatus as Status, RecordKind as Kind } from "../../lib/registry.ts";
 
-// Mirrors of Provenance.ItemStatus and Provenance.RecordKind.
-enum Status {
-  None,
-  Active,
-  InTransit,
-  Consumed,
-  Assembled,
-}
-enum Kind {
-  None,
-  Commission,
-  Ship,
-  CancelShipment,
-  Receive,
-  Transform,
-  Assemble,
-  Disassemble,
-  Inspect,
-  Disposition,
-  Recall,
-  RecallBatch,
-  Correction,
-}
 
 const hash = (s: string) => keccak256(toUtf8Bytes(s));
 /** Item keys: keccak256 of the GS1 Digital Link URI. */

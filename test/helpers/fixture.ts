@@ -3,7 +3,7 @@
  * demo's kinds of organisations, and helpers that change membership through real governance.
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import type { BaseContract } from "ethers";
+import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
@@ -181,7 +181,7 @@ export async function expectRevert(
 }
 
 /** bigint, number and enum values compare equal when they hold the same integer. */
-function normalise(values: unknown[]): unknown[] {
+export function normalise(values: unknown[]): unknown[] {
   return values.map((v) => (typeof v === "number" ? BigInt(v) : Array.isArray(v) ? normalise(v) : v));
 }
 
@@ -194,4 +194,33 @@ export async function increaseTime(conn: Conn, seconds: number): Promise<void> {
 export async function now(conn: Conn): Promise<number> {
   const block = await conn.ethers.provider.getBlock("latest");
   return block!.timestamp;
+}
+
+/** Waits for `tx` and asserts that `contract` emitted exactly these `name` events, in order. */
+export async function expectEvents(
+  tx: Promise<ContractTransactionResponse>,
+  contract: BaseContract,
+  name: string,
+  ...expected: unknown[][]
+): Promise<ContractTransactionReceipt> {
+  const receipt = (await (await tx).wait())!;
+  const address = (await contract.getAddress()).toLowerCase();
+  const seen: unknown[][] = [];
+  for (const log of receipt.logs) {
+    if (log.address.toLowerCase() !== address) continue;
+    const parsed = contract.interface.parseLog(log);
+    if (parsed?.name === name) seen.push(normalise([...parsed.args]));
+  }
+  expect(seen).toEqual(expected.map(normalise));
+  return receipt;
+}
+
+/** The timestamp of the block that holds `receipt`. */
+export async function blockTime(conn: Conn, receipt: ContractTransactionReceipt): Promise<number> {
+  return (await conn.ethers.provider.getBlock(receipt.blockNumber))!.timestamp;
+}
+
+/** Fixes the next block's timestamp, for tests of exact time boundaries. */
+export async function setNextTime(conn: Conn, t: number): Promise<void> {
+  await conn.provider.request({ method: "evm_setNextBlockTimestamp", params: [t] });
 }

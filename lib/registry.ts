@@ -1,0 +1,73 @@
+/**
+ * The TypeScript mirror of the enums the registry contracts expose, for every off-chain reader
+ * (node, gateway, indexer, scripts, tests): Provenance's item status and record kinds,
+ * Certificates' status, state and revocation reasons, and AccessGrants' scope kinds. The
+ * contracts are the source; these must list the members in the same order.
+ */
+
+/** Provenance.ItemStatus */
+export enum ItemStatus {
+  None,
+  Active,
+  InTransit,
+  Consumed,
+  Assembled,
+}
+
+/** Provenance.RecordKind */
+export enum RecordKind {
+  None,
+  Commission,
+  Ship,
+  CancelShipment,
+  Receive,
+  Transform,
+  Assemble,
+  Disassemble,
+  Inspect,
+  Disposition,
+  Recall,
+  RecallBatch,
+  Correction,
+}
+
+/** Certificates.Status: what `status(id)` answers. */
+export enum CertificateStatus {
+  Unknown,
+  Valid,
+  NotYetValid,
+  Expired,
+  Suspended,
+  Revoked,
+  Superseded,
+}
+
+/** Certificates.State: the stored life-cycle state. */
+export enum CertificateState {
+  None,
+  Active,
+  Suspended,
+  Superseded,
+  Revoked,
+}
+
+/** Certificates.Reason: why a certificate was suspended or revoked. */
+export enum RevocationReason {
+  Unspecified,
+  IssuedInError,
+  NonConformity,
+  Misuse,
+  Fraud,
+  HolderRequest,
+  UnderInvestigation,
+  KeyCompromise,
+}
+
+/** AccessGrants.ScopeKind */
+export enum ScopeKind {
+  Item,
+  ItemWithGenealogy,
+  Batch,
+  DataStream,
+  AnchorWindowRange,
+}

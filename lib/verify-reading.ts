@@ -90,10 +90,14 @@ export interface VerifyOptions {
   anchorToleranceMs?: number;
 }
 
-const HEX32 = /^0x[0-9a-fA-F]{64}$/;
-const HEX16 = /^0x[0-9a-fA-F]{32}$/;
-const hashOf = (h: unknown): Buffer | undefined => (typeof h === "string" && HEX32.test(h) ? Buffer.from(h.slice(2), "hex") : undefined);
-const saltOf = (h: unknown): Buffer | undefined => (typeof h === "string" && HEX16.test(h) ? Buffer.from(h.slice(2), "hex") : undefined);
+/** 0x-prefixed hex of exactly `bytes` bytes, or undefined (Buffer.from stops at the first non-hex digit). */
+function bytesOf(h: unknown, bytes: number): Buffer | undefined {
+  if (typeof h !== "string" || h.length !== 2 + 2 * bytes || h[0] !== "0" || (h[1] !== "x" && h[1] !== "X")) return undefined;
+  const b = Buffer.from(h.slice(2), "hex");
+  return b.length === bytes ? b : undefined;
+}
+const hashOf = (h: unknown) => bytesOf(h, 32);
+const saltOf = (h: unknown) => bytesOf(h, 16);
 const rootBytes = (r: string | Uint8Array): Buffer | undefined => (typeof r === "string" ? hashOf(r) : r.length === HASH_BYTES ? Buffer.from(r) : undefined);
 const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0;
 

@@ -97,15 +97,22 @@ class Lru<K, V> {
 export class ProofService {
   private readonly windows: Lru<number, WindowInfo>;
   private readonly pages: Lru<string, MerkleTree>;
+  /** Chunks hold one group commit of all streams: consecutive proofs of a window reuse them. */
+  private readonly chunks: Lru<string, Buffer | undefined>;
 
   constructor(
     private readonly store: IngestStore,
     /** The node's signing account, as anchored. */
     readonly node: string,
-    cache: { windows?: number; pages?: number } = {},
+    cache: { windows?: number; pages?: number; chunks?: number } = {},
   ) {
     this.windows = new Lru(cache.windows ?? 64);
     this.pages = new Lru(cache.pages ?? 64);
+    this.chunks = new Lru(cache.chunks ?? 16);
+  }
+
+  private chunk(window: number, part: number): Promise<Buffer | undefined> {
+    return this.chunks.get(`${window}:${part}`, () => this.store.chunk(window, part));
   }
 
   private info(window: number): Promise<WindowInfo> {
@@ -137,7 +144,7 @@ export class ProofService {
     let from = firstSeq;
     for (const s of located) {
       if (seq < from + s.count) {
-        const value = await this.store.chunk(info.record.sequence, s.part);
+        const value = await this.chunk(info.record.sequence, s.part);
         if (value === undefined) break;
         return Buffer.from(recordAt(value, s.offset, seq - from));
       }
@@ -193,7 +200,7 @@ export class ProofService {
     const salts: string[] = [];
     let seq = run.firstSeq;
     for (const s of located) {
-      const value = await this.store.chunk(window, s.part);
+      const value = await this.chunk(window, s.part);
       if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
       for (let k = 0; k < s.count; k++) {
         const d = decodeReading(recordAt(value, s.offset, k));

@@ -193,8 +193,9 @@ export class IngestStore {
     const db = new Level<Buffer, Buffer>(dir, {
       keyEncoding: "buffer",
       valueEncoding: "buffer",
-      // Larger memtables: fewer, larger level-0 files under a sustained stream of chunks.
-      writeBufferSize: 32 * 1024 * 1024,
+      // Larger memtables than the 4 MB default: fewer level-0 files under a sustained stream of
+      // chunks, at a bounded cost in memory (one memtable and one being flushed).
+      writeBufferSize: 16 * 1024 * 1024,
       maxFileSize: 16 * 1024 * 1024,
     });
     try {

@@ -196,16 +196,23 @@ export class Anchorer extends EventEmitter {
     if (onChain > closed) throw new ChainAheadError(node, onChain, closed);
     if (onChain < this.anchored) throw new ChainBehindError(node, onChain, this.anchored);
     const receipts: AnchorReceipt[] = [];
+    const depth = this.chain.client.confirmations;
+    const head = depth > 1 ? await this.chain.client.provider.getBlockNumber() : 0;
     for (let s = this.anchored + 1; s <= onChain; s++) {
       const [anchor, local] = await Promise.all([this.chain.getAnchor(s), this.store.window(s)]);
       if (anchor === undefined) throw new ChainUnavailableError(`the chain reports ${onChain} anchors but has none for window ${s}`);
       if (local === undefined) throw new ChainAheadError(node, s, closed);
       if (anchor.root.toLowerCase() !== local.root.toLowerCase()) throw new AnchorConflictError(node, s, local.root, anchor.root);
       const tx = await this.chain.anchorTx(s);
+      // Found on chain is not yet confirmed: with a confirmation depth, mark only deep enough anchors.
+      if (depth > 1 && (tx === undefined || head - tx.blockNumber + 1 < depth)) {
+        if (receipts.length === 0) throw new ChainUnavailableError(`window ${s} is on chain but not yet ${depth} blocks deep`);
+        break;
+      }
       receipts.push({ sequence: s, ...(tx ?? {}), anchoredAt: Number(anchor.anchoredAt) });
     }
     if (receipts.length > 0) {
-      this.log(`reconciled: windows ${receipts[0]!.sequence}..${onChain} were already anchored`);
+      this.log(`reconciled: windows ${receipts[0]!.sequence}..${receipts.at(-1)!.sequence} were already anchored`);
       await this.record(receipts);
     }
   }

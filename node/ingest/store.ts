@@ -197,6 +197,8 @@ export class IngestStore {
       // chunks, at a bounded cost in memory (one memtable and one being flushed).
       writeBufferSize: 16 * 1024 * 1024,
       maxFileSize: 16 * 1024 * 1024,
+      // Each open table keeps its index in memory: cap them, so memory stays flat as data grows.
+      maxOpenFiles: 256,
     });
     try {
       await db.open();

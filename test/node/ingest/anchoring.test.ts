@@ -38,11 +38,11 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   /** A store and pipeline in a fresh directory, and an anchorer for `signer` (not started). */
-  async function node(signer: HardhatEthersSigner, maxBatch = 32) {
+  async function node(signer: HardhatEthersSigner, maxBatch = 32, confirmations = 1) {
     const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-anchor-"));
     const store = await IngestStore.open(dir);
     const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000 });
-    const client = new ChainClient(conn.ethers.provider, { pollMs: 20 });
+    const client = new ChainClient(conn.ethers.provider, { pollMs: 20, confirmations });
     const chain = await AnchorChain.create(client, await anchors.getAddress(), signer);
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch, retry: { minMs: 20, maxMs: 100 } });
     pipeline.on("window", () => anchorer.notify());
@@ -140,6 +140,22 @@ describe("anchoring closed windows on DataAnchors", () => {
     await n.anchorer.start();
     expect(await fatal).toBeInstanceOf(ChainAheadError);
     expect(await fatal).toMatchObject({ chainLast: 2, localLast: 1 });
+  });
+
+  it("counts an anchor only once it is `confirmations` blocks deep", async () => {
+    const signer = fx.orgs.lab.signer;
+    const n = await node(signer, 32, 3);
+    await n.anchorer.start();
+    await n.closeWindows(1);
+    while ((await eventsOf(signer.address)).length === 0) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(n.anchorer.status()).toMatchObject({ state: "anchoring", lastAnchored: 0 }); // in a block, 1 deep
+    await conn.provider.request({ method: "evm_mine", params: [] });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(n.anchorer.status().lastAnchored).toBe(0); // 2 deep
+    await conn.provider.request({ method: "evm_mine", params: [] });
+    await n.anchorer.anchoredUpTo(1); // 3 deep
+    expect(await n.store.lastAnchored()).toBe(1);
   });
 
   it("retries a refused anchor with back-off (an account of no organisation) without holding up ingestion", async () => {

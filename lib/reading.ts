@@ -21,8 +21,19 @@ export interface Reading {
   unit?: string;
   /** When the device measured it (OPC UA sourceTimestamp; Sparkplug metric timestamp), Unix ms. */
   sourceTime: number;
+  /**
+   * Where `sourceTime` came from when the device gave no timestamp of its own: "server" is the
+   * time the server or edge node stamped (OPC UA serverTimestamp, Sparkplug payload timestamp),
+   * "receive" is the node's clock when the reading arrived (always so for Modbus). Absent means
+   * the device's own timestamp, so a reader can tell measured times from assigned ones.
+   */
+  timeSource?: "server" | "receive";
   quality: Quality;
-  /** The raw protocol status (OPC UA StatusCode value), when there is one. */
+  /**
+   * The raw protocol status, when there is one: the OPC UA StatusCode value; a Modbus
+   * exception code (1..11) for a register the device refused; a Sparkplug metric's "Quality"
+   * property (OPC DA code).
+   */
   statusCode?: number;
 }
 

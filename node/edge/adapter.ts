@@ -16,6 +16,14 @@ export interface AdapterStatus {
   readings: number;
   /** Readings the protocol told us we missed (e.g. a Sparkplug seq gap), when it can tell. */
   gaps: number;
+  /** Readings received from the device and not yet acknowledged durable by the sink. */
+  pending?: number;
+  /**
+   * For adapters that front several devices (a Sparkplug broker connection carries many edge
+   * nodes and devices): each one seen, "online" after its BIRTH, "offline" after its DEATH.
+   * Keys are "group/edgeNode" and "group/edgeNode/device".
+   */
+  sources?: Record<string, "online" | "offline">;
 }
 
 export interface EdgeAdapter {

@@ -17,6 +17,7 @@ import path from "node:path";
 import type { JsonRpcProvider } from "ethers";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
+import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
@@ -27,12 +28,15 @@ import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
 
 /**
  * What the daemon needs from node/edge/index.ts: parse one device config (throwing a clear error
- * for a bad one), and create the adapter for it.
+ * for a bad one), and create the adapter for it. Tests may hand in another implementation.
  */
 export interface EdgeModule<D = unknown> {
   parseDeviceConfig(raw: unknown): D;
   createAdapter(config: D, ctx: AdapterContext): EdgeAdapter;
 }
+
+/** The edge adapters (OPC UA, Sparkplug B, MQTT JSON, Modbus TCP); protocol stacks load when an adapter starts. */
+export const EDGE: EdgeModule = { parseDeviceConfig, createAdapter: createAdapter as EdgeModule["createAdapter"] };
 
 export interface NodeStatus {
   running: boolean;
@@ -66,28 +70,13 @@ export interface RunningNode {
 }
 
 export interface StartOptions {
-  /** The edge adapters' module (default: node/edge/index.ts, loaded when devices are configured). */
+  /** The edge adapters' module (default: node/edge/index.ts). */
   edge?: EdgeModule;
   log?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
   hooks?: AnchorChainHooks;
   /** How long stop() lets the anchorer anchor the last window, ms (default 3000). */
   stopGraceMs?: number;
-}
-
-/** node/edge/index.ts, loaded on demand so a node without devices does not need it. */
-async function loadEdgeModule(): Promise<EdgeModule> {
-  const spec = new URL("./edge/index.ts", import.meta.url).href;
-  let mod: Partial<EdgeModule>;
-  try {
-    mod = (await import(spec)) as Partial<EdgeModule>;
-  } catch (e) {
-    throw new ConfigError([`devices: the edge adapters (node/edge/index.ts) cannot be loaded: ${(e as Error).message}`]);
-  }
-  if (typeof mod.parseDeviceConfig !== "function" || typeof mod.createAdapter !== "function") {
-    throw new ConfigError(["devices: node/edge/index.ts does not export parseDeviceConfig and createAdapter"]);
-  }
-  return mod as EdgeModule;
 }
 
 /** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
@@ -166,12 +155,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     throw new ConfigError([`chain.deployment: ${(e as Error).message}`], config.file);
   }
 
-  const edge = config.devices.length > 0 ? (options.edge ?? (await loadEdgeModule())) : options.edge;
+  const edge = options.edge ?? EDGE;
   const devices: unknown[] = [];
   const deviceProblems: string[] = [];
   config.devices.forEach((raw, i) => {
     try {
-      devices.push(edge!.parseDeviceConfig(raw));
+      devices.push(edge.parseDeviceConfig(raw));
     } catch (e) {
       deviceProblems.push(`devices[${i}]: ${(e as Error).message}`);
     }
@@ -209,7 +198,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
     const adapterStatus = new Map<string, AdapterStatus>();
     const adapters: EdgeAdapter[] = devices.map((d) =>
-      edge!.createAdapter(d, {
+      edge.createAdapter(d, {
         sink: pipeline,
         onStatus: (s) => adapterStatus.set(s.device, s),
         log: (m) => log(m),

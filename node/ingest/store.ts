@@ -197,7 +197,10 @@ export class IngestStore {
       // chunks, at a bounded cost in memory (one memtable and one being flushed).
       writeBufferSize: 16 * 1024 * 1024,
       maxFileSize: 16 * 1024 * 1024,
-      // Each open table keeps its index in memory: cap them, so memory stays flat as data grows.
+      // Each open table keeps its index in memory (an entry per block): large blocks (values are
+      // group-commit chunks of hundreds of KB anyway) and a cap on open tables keep memory flat as
+      // the data grows.
+      blockSize: 64 * 1024,
       maxOpenFiles: 256,
     });
     try {

@@ -158,6 +158,13 @@ describe("node configuration", () => {
       const err = await start({ devices: [{ endpoint: "opc.tcp://press-1:4840" }, { name: "press-2" }] }, edge);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).problems).toEqual(["devices[1]: endpoint is required"]);
+      // The real edge adapters' parser (node/edge), through the same path.
+      const real = await start({ devices: [{ kind: "opcua", device: "furnace-1" }, { kind: "telepathy", device: "x" }] });
+      expect(real).toBeInstanceOf(ConfigError);
+      const found = (real as ConfigError).problems;
+      expect(found).toHaveLength(2);
+      expect(found[0]).toMatch(/^devices\[0\]: device "furnace-1": /);
+      expect(found[1]).toMatch(/^devices\[1\]: device "x": .*kind/);
     });
   });
 

@@ -237,6 +237,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private failure: Error | undefined;
   private skewed = 0;
   private commits = 0;
+  /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
+  private closedDurable: number;
 
   private constructor(
     readonly store: IngestStore,
@@ -255,6 +257,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       throw new RangeError("windowMs, maxWindowReadings (<= 2^32 - 1) and maxPendingReadings must be positive");
     }
     this.head = head;
+    this.closedDurable = head.lastClosed;
     this.open = { sequence: head.lastClosed + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
   }
 
@@ -507,6 +510,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       throw err;
     }
     this.commits++;
+    this.closedDurable = this.head.lastClosed;
     let released = 0;
     for (const c of calls) {
       released += c.n;
@@ -619,8 +623,9 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     clearTimeout(this.closeTimer);
   }
 
+  /** The last closed window that is durable (only those may be anchored). */
   get lastClosed(): number {
-    return this.head.lastClosed;
+    return this.closedDurable;
   }
 
   get failed(): Error | undefined {
@@ -630,7 +635,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   status(): PipelineStatus {
     return {
       readingsStored: this.head.readingsClosed + this.open.count,
-      windowsClosed: this.head.lastClosed,
+      windowsClosed: this.closedDurable,
       openWindow: {
         sequence: this.open.sequence,
         readings: this.open.count,

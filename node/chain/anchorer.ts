@@ -1,0 +1,231 @@
+/**
+ * Anchors closed windows on DataAnchors, strictly in order, exactly once.
+ *
+ * The chain is the record of what is anchored; the store only remembers what the node has seen
+ * confirmed. So on start, and after every error, the anchorer reconciles: it asks `lastSequence`,
+ * and for every window the chain holds that the store has not marked, compares roots. Equal roots
+ * mean an earlier attempt landed (e.g. before a crash, or a receipt lost in an outage): the window
+ * is marked, never sent again. A different root, a chain ahead of the store's closed windows, or
+ * a chain behind what was confirmed are typed, fatal errors (errors.ts): anchoring stops loudly.
+ *
+ * Closed windows wait durably in the store; when several are waiting (a chain outage, a slow
+ * chain) they go in one `anchorBatch` of up to `maxBatch` windows. Failures are retried with
+ * exponential back-off; ingestion never waits for the chain.
+ */
+import { EventEmitter } from "node:events";
+import type { AnchorReceipt, IngestStore, WindowRecord } from "../ingest/store.ts";
+import type { AnchorChain, AnchorWindow } from "./client.ts";
+import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainBehindError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
+import { type BackoffOptions, backoffDelay, sleep } from "./retry.ts";
+
+export type AnchoringState = "starting" | "reconciling" | "idle" | "anchoring" | "retrying" | "failed" | "stopped";
+
+export interface AnchoringStatus {
+  state: AnchoringState;
+  node: string;
+  lastAnchored: number;
+  pendingWindows: number;
+  lastAnchor?: AnchorReceipt;
+  lastError?: string;
+  /** Consecutive failed attempts. */
+  attempts: number;
+}
+
+export interface AnchorerOptions {
+  /** Windows per anchorBatch transaction (default 32). */
+  maxBatch?: number;
+  retry?: BackoffOptions;
+  log?: (message: string) => void;
+}
+
+/** What the anchorer needs from the pipeline: the last closed window (it grows). */
+export interface ClosedWindows {
+  readonly lastClosed: number;
+}
+
+// Refusals that mean "the chain moved on without us knowing": reconcile at once, no back-off.
+const RECONCILE_NOW = new Set(["AlreadyAnchored", "UnexpectedSequence", "PreviousRootMismatch", "TransactionReverted"]);
+
+export class Anchorer extends EventEmitter {
+  private state: AnchoringState = "starting";
+  private anchored = 0;
+  private lastAnchor: AnchorReceipt | undefined;
+  private lastError: string | undefined;
+  private attempts = 0;
+  private fatal: Error | undefined;
+  private readonly abort = new AbortController();
+  private notified: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly maxBatch: number;
+  private readonly log: (message: string) => void;
+  private waiters: { sequence: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly store: IngestStore,
+    private readonly windows: ClosedWindows,
+    readonly chain: AnchorChain,
+    private readonly options: AnchorerOptions = {},
+  ) {
+    super();
+    this.maxBatch = Math.max(1, options.maxBatch ?? 32);
+    this.log = options.log ?? (() => {});
+  }
+
+  async start(): Promise<void> {
+    this.anchored = await this.store.lastAnchored();
+    if (this.anchored > 0) this.lastAnchor = await this.store.anchorReceipt(this.anchored);
+    this.loop = this.run();
+  }
+
+  /** A window closed: anchor it soon. */
+  notify(): void {
+    const n = this.notified;
+    this.notified = undefined;
+    n?.();
+  }
+
+  /** Resolves once window `sequence` is anchored (or anchoring stops). */
+  anchoredUpTo(sequence: number): Promise<void> {
+    if (this.anchored >= sequence || this.fatal || this.state === "stopped") return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.notify();
+    await this.loop;
+    this.state = "stopped";
+    this.settleWaiters(true);
+  }
+
+  get error(): Error | undefined {
+    return this.fatal;
+  }
+
+  status(): AnchoringStatus {
+    return {
+      state: this.state,
+      node: this.chain.node,
+      lastAnchored: this.anchored,
+      pendingWindows: Math.max(0, this.windows.lastClosed - this.anchored),
+      ...(this.lastAnchor ? { lastAnchor: this.lastAnchor } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      attempts: this.attempts,
+    };
+  }
+
+  private settleWaiters(all = false): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (all || this.anchored >= w.sequence) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  private async run(): Promise<void> {
+    let reconcile = true;
+    while (!this.abort.signal.aborted) {
+      try {
+        if (reconcile) {
+          this.state = "reconciling";
+          await this.reconcile();
+          reconcile = false;
+        }
+        const next = this.anchored + 1;
+        const last = this.windows.lastClosed;
+        if (next > last) {
+          this.state = "idle";
+          await new Promise<void>((r) => {
+            this.notified = r;
+            if (this.windows.lastClosed > this.anchored || this.abort.signal.aborted) r();
+          });
+          continue;
+        }
+        this.state = "anchoring";
+        const batch = await this.load(next, Math.min(last, next + this.maxBatch - 1));
+        const sent = await this.chain.submit(batch, this.abort.signal);
+        await this.record(batch.map((w) => ({ sequence: w.sequence, txHash: sent.txHash, blockNumber: sent.blockNumber, anchoredAt: sent.anchoredAt })));
+        this.attempts = 0;
+        this.lastError = undefined;
+      } catch (e) {
+        if (this.abort.signal.aborted) break;
+        const err = e as Error;
+        if (isFatalAnchorError(err)) {
+          this.fatal = err;
+          this.state = "failed";
+          this.lastError = err.message;
+          this.log(`ANCHORING STOPPED: ${err.message}`);
+          this.settleWaiters(true);
+          this.emit("fatal", err);
+          return;
+        }
+        reconcile = true;
+        this.lastError = err.message;
+        const immediate = err instanceof AnchorRejectedError && RECONCILE_NOW.has(err.errorName) && this.attempts === 0;
+        this.attempts++;
+        if (immediate) continue;
+        this.state = "retrying";
+        const delay = backoffDelay(this.attempts - 1, this.options.retry);
+        this.log(`anchoring: ${err.message}; retrying in ${delay} ms`);
+        this.emit("retry", err);
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private async load(from: number, to: number): Promise<AnchorWindow[]> {
+    const out: AnchorWindow[] = [];
+    for (let s = from; s <= to; s++) {
+      const w = await this.store.window(s);
+      if (w === undefined) throw new Error(`closed window ${s} is missing from the store`);
+      out.push(toAnchorWindow(w));
+    }
+    return out;
+  }
+
+  /**
+   * Brings the store's view in line with the chain: windows the chain holds with the same root
+   * are marked anchored; anything else that disagrees is fatal.
+   */
+  private async reconcile(): Promise<void> {
+    const node = this.chain.node;
+    const onChain = await this.chain.lastSequence();
+    const closed = this.windows.lastClosed;
+    if (onChain > closed) throw new ChainAheadError(node, onChain, closed);
+    if (onChain < this.anchored) throw new ChainBehindError(node, onChain, this.anchored);
+    const receipts: AnchorReceipt[] = [];
+    const depth = this.chain.client.confirmations;
+    const head = depth > 1 ? await this.chain.client.provider.getBlockNumber() : 0;
+    for (let s = this.anchored + 1; s <= onChain; s++) {
+      const [anchor, local] = await Promise.all([this.chain.getAnchor(s), this.store.window(s)]);
+      if (anchor === undefined) throw new ChainUnavailableError(`the chain reports ${onChain} anchors but has none for window ${s}`);
+      if (local === undefined) throw new ChainAheadError(node, s, closed);
+      if (anchor.root.toLowerCase() !== local.root.toLowerCase()) throw new AnchorConflictError(node, s, local.root, anchor.root);
+      const tx = await this.chain.anchorTx(s);
+      // Found on chain is not yet confirmed: with a confirmation depth, mark only deep enough anchors.
+      if (depth > 1 && (tx === undefined || head - tx.blockNumber + 1 < depth)) {
+        if (receipts.length === 0) throw new ChainUnavailableError(`window ${s} is on chain but not yet ${depth} blocks deep`);
+        break;
+      }
+      receipts.push({ sequence: s, ...(tx ?? {}), anchoredAt: Number(anchor.anchoredAt) });
+    }
+    if (receipts.length > 0) {
+      this.log(`reconciled: windows ${receipts[0]!.sequence}..${receipts.at(-1)!.sequence} were already anchored`);
+      await this.record(receipts);
+    }
+  }
+
+  private async record(receipts: AnchorReceipt[]): Promise<void> {
+    await this.store.markAnchored(receipts);
+    this.anchored = receipts.at(-1)!.sequence;
+    this.lastAnchor = receipts.at(-1);
+    this.settleWaiters();
+    this.emit("anchored", receipts);
+  }
+}
+
+export function toAnchorWindow(w: WindowRecord): AnchorWindow {
+  return { sequence: w.sequence, root: w.root, prevRoot: w.prevRoot, fromTimeMs: w.fromTimeMs, toTimeMs: w.toTimeMs, leafCount: w.leafCount };
+}

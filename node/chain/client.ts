@@ -1,0 +1,253 @@
+/**
+ * The node's chain client (ethers v6).
+ *
+ * - One NonceManager per signing account, shared by everything the node sends from it, so
+ *   concurrent writers never race for a nonce; after a failed send it is reset from the chain.
+ * - Receipts are polled (not subscribed), with a timeout; a transaction counts once it is
+ *   `confirmations` blocks deep (1 on a QBFT chain, where blocks are final).
+ * - Contract refusals are decoded into their custom errors; everything else (connection refused,
+ *   timeouts, server errors) is a ChainUnavailableError, which callers retry.
+ *
+ * `AnchorChain` is DataAnchors as the anchorer sees it: lastSequence, getAnchor, and one
+ * submit for one window (`anchor`) or several (`anchorBatch`).
+ */
+import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, Wallet } from "ethers";
+import { type DataAnchors, DataAnchors__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
+import { AnchorRejectedError, ChainUnavailableError } from "./errors.ts";
+import { sleep } from "./retry.ts";
+
+export interface ChainClientOptions {
+  /** Blocks a transaction must be deep before it counts (default 1: in a block). */
+  confirmations?: number;
+  /** Receipt polling interval, ms (default 250). */
+  pollMs?: number;
+  /** Give up waiting for a receipt after this long, ms (default 60,000); the caller reconciles. */
+  receiptTimeoutMs?: number;
+}
+
+/**
+ * A JSON-RPC provider for a chain whose id is known (from the deployment record): it never probes
+ * the network in the background, so a chain outage shows up as failed calls, not as log noise.
+ */
+export function rpcProvider(url: string, chainId: number): JsonRpcProvider {
+  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 1 });
+  provider.pollingInterval = 250;
+  return provider;
+}
+
+export class ChainClient {
+  private readonly managers = new Map<string, NonceManager>();
+  readonly confirmations: number;
+  private readonly pollMs: number;
+  private readonly receiptTimeoutMs: number;
+
+  constructor(
+    readonly provider: Provider,
+    options: ChainClientOptions = {},
+  ) {
+    this.confirmations = Math.max(1, options.confirmations ?? 1);
+    this.pollMs = options.pollMs ?? 250;
+    this.receiptTimeoutMs = options.receiptTimeoutMs ?? 60_000;
+  }
+
+  /** The one NonceManager of `signer`'s account (connected to this client's provider). */
+  async managed(signer: Signer): Promise<NonceManager> {
+    const address = (await signer.getAddress()).toLowerCase();
+    let m = this.managers.get(address);
+    if (m === undefined) {
+      m = new NonceManager(signer.provider ? signer : signer.connect(this.provider));
+      this.managers.set(address, m);
+    }
+    return m;
+  }
+
+  /** Waits until `hash` is mined and `confirmations` deep; throws ChainUnavailableError on timeout. */
+  async confirmed(hash: string, signal?: AbortSignal): Promise<TransactionReceipt> {
+    const deadline = Date.now() + this.receiptTimeoutMs;
+    for (;;) {
+      if (signal?.aborted) throw new ChainUnavailableError(`stopped while waiting for ${hash}`);
+      let receipt: TransactionReceipt | null = null;
+      let head = 0;
+      try {
+        receipt = await this.provider.getTransactionReceipt(hash);
+        if (receipt !== null) head = await this.provider.getBlockNumber();
+      } catch (e) {
+        if (Date.now() > deadline) throw unavailable(e, `waiting for transaction ${hash}`);
+      }
+      if (receipt !== null && head - receipt.blockNumber + 1 >= this.confirmations) return receipt;
+      if (Date.now() > deadline) throw new ChainUnavailableError(`transaction ${hash} not confirmed within ${this.receiptTimeoutMs} ms`);
+      await sleep(this.pollMs, signal);
+    }
+  }
+}
+
+/** A window as DataAnchors takes it. */
+export interface AnchorWindow {
+  sequence: number;
+  root: string;
+  prevRoot: string;
+  fromTimeMs: number;
+  toTimeMs: number;
+  leafCount: number;
+}
+
+export interface ChainAnchor {
+  root: string;
+  fromTimeMs: bigint;
+  toTimeMs: bigint;
+  anchoredAt: bigint;
+  leafCount: bigint;
+}
+
+export interface Submitted {
+  txHash: string;
+  blockNumber: number;
+  /** Block timestamp, Unix seconds. */
+  anchoredAt: number;
+}
+
+export interface AnchorChainHooks {
+  /** Called once a transaction is broadcast, before its receipt (tests crash the node here). */
+  afterSend?: (txHash: string, windows: readonly AnchorWindow[]) => void;
+}
+
+/** The custom error in a failed call, decoded with `iface`, wherever ethers or the provider put it. */
+export function decodeRevert(err: unknown, iface: Interface): { name: string; args: unknown[] } | undefined {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [err];
+  while (stack.length > 0) {
+    const e = stack.pop();
+    if (e === null || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    const rec = e as Record<string, unknown>;
+    const revert = rec.revert as { name?: unknown; args?: unknown } | null | undefined;
+    if (revert && typeof revert.name === "string") return { name: revert.name, args: [...((revert.args as unknown[]) ?? [])] };
+    if (typeof rec.data === "string" && /^0x[0-9a-fA-F]{8}/.test(rec.data)) {
+      try {
+        const parsed = iface.parseError(rec.data);
+        if (parsed) return { name: parsed.name, args: [...parsed.args] };
+      } catch {
+        // not one of ours
+      }
+    }
+    for (const k of ["error", "info", "cause", "data", "revert"]) stack.push(rec[k]);
+  }
+  return undefined;
+}
+
+function unavailable(e: unknown, doing: string): ChainUnavailableError {
+  const msg = (e as { shortMessage?: string; message?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);
+  return new ChainUnavailableError(`chain unavailable while ${doing}: ${msg}`, { cause: e });
+}
+
+export class AnchorChain {
+  private constructor(
+    readonly client: ChainClient,
+    readonly node: string,
+    private readonly reader: DataAnchors,
+    private readonly writer: DataAnchors,
+    private readonly manager: NonceManager,
+    private readonly fromBlock: number,
+    private readonly hooks: AnchorChainHooks,
+  ) {}
+
+  /** DataAnchors at `address`, read through the client's provider and written by `signer`. */
+  static async create(client: ChainClient, address: string, signer: Signer, options: { deploymentBlock?: number; hooks?: AnchorChainHooks } = {}): Promise<AnchorChain> {
+    const manager = await client.managed(signer);
+    const node = await signer.getAddress();
+    return new AnchorChain(
+      client,
+      node,
+      DataAnchors__factory.connect(address, client.provider),
+      DataAnchors__factory.connect(address, manager),
+      manager,
+      options.deploymentBlock ?? 0,
+      options.hooks ?? {},
+    );
+  }
+
+  get interface(): Interface {
+    return this.reader.interface;
+  }
+
+  async lastSequence(): Promise<number> {
+    try {
+      return Number(await this.reader.lastSequence(this.node));
+    } catch (e) {
+      throw unavailable(e, "reading lastSequence");
+    }
+  }
+
+  /** The node's anchor `sequence`, or undefined when there is none. */
+  async getAnchor(sequence: number): Promise<ChainAnchor | undefined> {
+    try {
+      const a = await this.reader.getAnchor(this.node, sequence);
+      return { root: a.root, fromTimeMs: a.fromTimeMs, toTimeMs: a.toTimeMs, anchoredAt: a.anchoredAt, leafCount: a.leafCount };
+    } catch (e) {
+      if (decodeRevert(e, this.reader.interface)?.name === "AnchorNotFound") return undefined;
+      throw unavailable(e, `reading anchor ${sequence}`);
+    }
+  }
+
+  /** The transaction that anchored `sequence` (from its WindowAnchored event), when the chain still serves the logs. */
+  async anchorTx(sequence: number): Promise<{ txHash: string; blockNumber: number } | undefined> {
+    try {
+      const logs = await this.reader.queryFilter(this.reader.filters.WindowAnchored(this.node, undefined, sequence), this.fromBlock);
+      const log = logs[0];
+      return log ? { txHash: log.transactionHash, blockNumber: log.blockNumber } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The organisation the node's account acts for (0 when none is active), via the Consortium. */
+  async activeOrg(): Promise<number> {
+    try {
+      const consortium = IConsortium__factory.connect(await this.reader.consortium(), this.client.provider);
+      const [orgId] = await consortium.activeOrgOf(this.node);
+      return Number(orgId);
+    } catch (e) {
+      throw unavailable(e, "reading the node's organisation");
+    }
+  }
+
+  /**
+   * Anchors consecutive windows in one transaction and waits until it is confirmed. Throws
+   * AnchorRejectedError when the contract refuses (e.g. AlreadyAnchored), ChainUnavailableError
+   * when the chain cannot be reached or the receipt does not come (the caller reconciles).
+   */
+  async submit(windows: readonly AnchorWindow[], signal?: AbortSignal): Promise<Submitted> {
+    if (windows.length === 0) throw new RangeError("nothing to anchor");
+    let hash: string;
+    try {
+      const tx =
+        windows.length === 1
+          ? await this.writer.anchor(windows[0]!.sequence, windows[0]!.root, windows[0]!.prevRoot, windows[0]!.fromTimeMs, windows[0]!.toTimeMs, windows[0]!.leafCount)
+          : await this.writer.anchorBatch(windows.map((w) => ({ ...w })));
+      hash = tx.hash;
+    } catch (e) {
+      this.manager.reset();
+      const revert = decodeRevert(e, this.reader.interface);
+      if (revert) throw new AnchorRejectedError(revert.name, revert.args, { cause: e });
+      throw unavailable(e, `anchoring windows ${windows[0]!.sequence}..${windows.at(-1)!.sequence}`);
+    }
+    this.hooks.afterSend?.(hash, windows);
+    const receipt = await this.client.confirmed(hash, signal);
+    if (receipt.status !== 1) {
+      // Mined but reverted, e.g. an earlier copy of the same anchor landed first.
+      throw new AnchorRejectedError("TransactionReverted", [hash]);
+    }
+    let anchoredAt = 0;
+    try {
+      anchoredAt = (await this.client.provider.getBlock(receipt.blockNumber))?.timestamp ?? 0;
+    } catch {
+      // the anchor is on chain; its time can be read again later
+    }
+    return { txHash: hash, blockNumber: receipt.blockNumber, anchoredAt };
+  }
+}
+
+/** A wallet for the node's key, connected to `provider`. */
+export function nodeWallet(privateKey: string, provider: Provider): Wallet {
+  return new Wallet(privateKey, provider);
+}

@@ -1,0 +1,320 @@
+/**
+ * The member node daemon: wires the config, the reading store and ingest pipeline, the anchorer
+ * and the edge adapters, and reports status.
+ *
+ * Start order: everything that can be checked without side effects first (key, deployment record,
+ * device configs), then the data directory (node secret, LevelDB, recovery of the open window),
+ * then the chain (best effort: a chain that is down only delays anchoring), then the adapters.
+ * Stop order is the reverse: adapters stop producing, the pipeline commits what it admitted and
+ * closes the open window, the anchorer gets a short grace to anchor it, LevelDB closes.
+ *
+ * Status: `status()` in process, and `<dataDir>/status.json`, rewritten every `statusIntervalMs`,
+ * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file).
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import path from "node:path";
+import type { JsonRpcProvider } from "ethers";
+import { type Deployment, readDeployment } from "../lib/deployment.ts";
+import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
+import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
+import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
+import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
+import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
+import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import { ProofService } from "./ingest/proofs.ts";
+import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
+import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+
+/**
+ * What the daemon needs from node/edge/index.ts: parse one device config (throwing a clear error
+ * for a bad one), and create the adapter for it. Tests may hand in another implementation.
+ */
+export interface EdgeModule<D = unknown> {
+  parseDeviceConfig(raw: unknown): D;
+  createAdapter(config: D, ctx: AdapterContext): EdgeAdapter;
+}
+
+/** The edge adapters (OPC UA, Sparkplug B, MQTT JSON, Modbus TCP); protocol stacks load when an adapter starts. */
+export const EDGE: EdgeModule = { parseDeviceConfig, createAdapter: createAdapter as EdgeModule["createAdapter"] };
+
+export interface NodeStatus {
+  running: boolean;
+  pid: number;
+  startedAt: number;
+  updatedAt: number;
+  organisation: string | number;
+  /** The node's signing account (its anchor chain on DataAnchors). */
+  node: string;
+  dataDir: string;
+  readingsStored: number;
+  windows: { closed: number; anchored: number; pending: number; open: PipelineStatus["openWindow"] };
+  lastAnchor?: AnchorReceipt;
+  anchoring: Omit<AnchoringStatus, "node" | "lastAnchored" | "pendingWindows" | "lastAnchor">;
+  ingest: Omit<PipelineStatus, "readingsStored" | "windowsClosed" | "openWindow">;
+  adapters: AdapterStatus[];
+}
+
+export interface RunningNode {
+  readonly config: NodeConfig;
+  readonly address: string;
+  readonly deployment: Deployment;
+  readonly store: IngestStore;
+  readonly pipeline: IngestPipeline;
+  readonly anchorer: Anchorer;
+  readonly chain: AnchorChain;
+  readonly proofs: ProofService;
+  status(): NodeStatus;
+  /** Stops the node (idempotent); resolves when LevelDB is closed. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The edge adapters' module (default: node/edge/index.ts). */
+  edge?: EdgeModule;
+  log?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+  hooks?: AnchorChainHooks;
+  /** How long stop() lets the anchorer anchor the last window, ms (default 3000). */
+  stopGraceMs?: number;
+}
+
+/** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
+export function loadOrCreateSecret(file: string): Buffer {
+  try {
+    const secret = readFileSync(file);
+    if (secret.length < 16) throw new ConfigError([`secretFile ${file}: holds ${secret.length} bytes; a node secret has at least 16`]);
+    return secret;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const secret = randomBytes(NODE_SECRET_BYTES);
+  // O_EXCL: two processes racing on first start cannot end up with different secrets.
+  const fd = openSync(file, "wx", 0o600);
+  try {
+    writeSync(fd, secret);
+  } finally {
+    closeSync(fd);
+  }
+  return secret;
+}
+
+function writeStatusFile(dir: string, status: NodeStatus): void {
+  const file = path.join(dir, "status.json");
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(status, null, 2) + "\n");
+  renameSync(tmp, file);
+}
+
+/** Checks the chain is the deployment's and the key acts for the configured organisation. */
+async function checkChain(config: NodeConfig, deployment: Deployment, chain: AnchorChain, provider: JsonRpcProvider, log: (m: string) => void): Promise<void> {
+  let chainId: number;
+  try {
+    chainId = Number(await provider.send("eth_chainId", []));
+  } catch (e) {
+    log(`chain ${config.chain.rpcUrl} is not reachable (${(e as Error).message.split("\n")[0]}); readings are stored and anchoring resumes when it is`);
+    return;
+  }
+  if (chainId !== deployment.chainId) {
+    throw new ConfigError([`chain.rpcUrl ${config.chain.rpcUrl} serves chain ${chainId}, but the deployment record is for chain ${deployment.chainId}`], config.file);
+  }
+  let orgId: number;
+  try {
+    orgId = await chain.activeOrg();
+  } catch (e) {
+    log(`cannot check the node's organisation yet: ${(e as Error).message}`);
+    return;
+  }
+  if (orgId === 0) {
+    log(`WARNING: ${chain.node} is not a signing account of an active organisation; DataAnchors will refuse its anchors until it is`);
+    return;
+  }
+  if (typeof config.organisation === "number") {
+    if (config.organisation !== orgId) {
+      throw new ConfigError([`organisation: the node key ${chain.node} belongs to organisation #${orgId}, not #${config.organisation}`], config.file);
+    }
+    return;
+  }
+  const { Consortium__factory } = await import("../lib/contracts/types/index.js");
+  const consortium = Consortium__factory.connect(deployment.contracts.consortium, provider);
+  const [name] = await consortium.org(orgId);
+  if (name !== config.organisation) {
+    throw new ConfigError([`organisation: the node key ${chain.node} belongs to "${name}" (#${orgId}), not "${config.organisation}"`], config.file);
+  }
+}
+
+/** Starts a member node. Throws ConfigError for anything wrong in the configuration. */
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
+  const log = options.log ?? ((m: string) => console.log(`[node] ${m}`));
+  const wallet = loadNodeKey(config, options.env);
+  let deployment: Deployment;
+  try {
+    deployment = readDeployment(config.chain.deployment);
+  } catch (e) {
+    throw new ConfigError([`chain.deployment: ${(e as Error).message}`], config.file);
+  }
+
+  const edge = options.edge ?? EDGE;
+  const devices: unknown[] = [];
+  const deviceProblems: string[] = [];
+  config.devices.forEach((raw, i) => {
+    try {
+      devices.push(edge.parseDeviceConfig(raw));
+    } catch (e) {
+      deviceProblems.push(`devices[${i}]: ${(e as Error).message}`);
+    }
+  });
+  if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
+
+  const secret = loadOrCreateSecret(config.secretFile);
+  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  let provider: JsonRpcProvider | undefined;
+  try {
+    await store.bindNode(wallet.address);
+    const pipeline = await IngestPipeline.open(store, secret, {
+      windowMs: config.window.durationMs,
+      maxWindowReadings: config.window.maxReadings,
+      maxPendingReadings: config.ingest.maxPendingReadings,
+      clockToleranceMs: config.ingest.clockToleranceMs,
+    });
+    provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
+    const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
+    const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, wallet.connect(provider), {
+      deploymentBlock: deployment.deploymentBlock,
+      ...(options.hooks ? { hooks: options.hooks } : {}),
+    });
+    try {
+      await checkChain(config, deployment, chain, provider, log);
+    } catch (e) {
+      await pipeline.stop();
+      throw e;
+    }
+    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
+    pipeline.on("window", () => anchorer.notify());
+    pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    await anchorer.start();
+    const proofs = new ProofService(store, wallet.address);
+
+    const adapterStatus = new Map<string, AdapterStatus>();
+    const adapters: EdgeAdapter[] = devices.map((d) =>
+      edge.createAdapter(d, {
+        sink: pipeline,
+        onStatus: (s) => adapterStatus.set(s.device, s),
+        log: (m) => log(m),
+      }),
+    );
+    for (const a of adapters) {
+      adapterStatus.set(a.device, a.status());
+      a.start().catch((e: Error) => log(`adapter ${a.device}: ${e.message}`));
+    }
+
+    const startedAt = Date.now();
+    let running = true;
+    const status = (): NodeStatus => {
+      const p = pipeline.status();
+      const a = anchorer.status();
+      const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
+      const { state, lastError, attempts } = a;
+      return {
+        running,
+        pid: process.pid,
+        startedAt,
+        updatedAt: Date.now(),
+        organisation: config.organisation,
+        node: wallet.address,
+        dataDir: config.dataDir,
+        readingsStored,
+        windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
+        ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}) },
+        ingest,
+        adapters: adapters.map((ad) => {
+          try {
+            return ad.status();
+          } catch {
+            return adapterStatus.get(ad.device)!;
+          }
+        }),
+      };
+    };
+    const writeStatus = () => {
+      try {
+        writeStatusFile(config.dataDir, status());
+      } catch (e) {
+        log(`cannot write the status file: ${(e as Error).message}`);
+      }
+    };
+    writeStatus();
+    const ticker = setInterval(writeStatus, config.statusIntervalMs);
+    ticker.unref();
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        clearInterval(ticker);
+        await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
+        await pipeline.stop();
+        const grace = options.stopGraceMs ?? 3000;
+        if (grace > 0 && !anchorer.error) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([anchorer.anchoredUpTo(pipeline.lastClosed), new Promise<void>((r) => (timer = setTimeout(r, grace)))]);
+          clearTimeout(timer);
+        }
+        await anchorer.stop();
+        running = false;
+        writeStatus();
+        await store.close();
+        provider?.destroy();
+        const s = status();
+        log(`stopped: ${s.readingsStored} readings, ${s.windows.closed} windows closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending`);
+      })());
+
+    log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
+    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, status, stop };
+  } catch (e) {
+    provider?.destroy();
+    await store.close();
+    throw e;
+  }
+}
+
+/** The last status the daemon wrote, and whether its process is still alive. */
+export function readStatusFile(dataDir: string): { status: NodeStatus; alive: boolean } | undefined {
+  let status: NodeStatus;
+  try {
+    status = JSON.parse(readFileSync(path.join(dataDir, "status.json"), "utf8")) as NodeStatus;
+  } catch {
+    return undefined;
+  }
+  let alive = false;
+  if (status.running) {
+    try {
+      process.kill(status.pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+  }
+  return { status, alive };
+}
+
+const time = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : "-");
+
+/** The status as the CLI prints it. */
+export function formatStatus(s: NodeStatus, alive: boolean): string {
+  const lines = [
+    `node        ${s.node} (${s.organisation})`,
+    `state       ${s.running ? (alive ? "running" : "not running (stopped without a clean shutdown)") : "stopped"}, pid ${s.pid}, updated ${time(s.updatedAt)}`,
+    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting, ${s.ingest.skewedReadings} with skewed source time)`,
+    `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
+    `anchoring   ${s.anchoring.state}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
+    `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
+  ];
+  if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
+  lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);
+  for (const a of s.adapters) {
+    lines.push(`  ${a.device}: ${a.state}${a.detail ? ` (${a.detail})` : ""}, ${a.readings} readings, ${a.gaps} gaps`);
+  }
+  return lines.join("\n");
+}

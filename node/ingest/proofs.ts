@@ -1,0 +1,292 @@
+/**
+ * Proofs of stored readings, and the audit that verifies the store against the chain.
+ *
+ * A proof is rebuilt from what the window close persisted (node/ingest/store.ts): the reading's
+ * leaf page (a subtree of LEAF_PAGE leaves, rebuilt in about a millisecond) and the window's page
+ * roots give its path; the locator finds its canonical bytes in a chunk. Recently used windows
+ * and pages are cached. Readings still in the open window have no proof yet.
+ */
+import { type DecodedReading, ReadingError, decodeReading } from "../../lib/canonical-reading.ts";
+import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";
+import type { Reading } from "../../lib/reading.ts";
+import {
+  type AnchorView,
+  PROOF_VERSION,
+  type ReadingProof,
+  type ReadingRangeProof,
+  type VerifyFailureReason,
+  type VerifyOptions,
+  cachedAnchorView,
+  verifyReading,
+} from "../../lib/verify-reading.ts";
+import {
+  type AnchorReceipt,
+  type IngestStore,
+  LEAF_PAGE,
+  type LocatedSection,
+  type StreamRun,
+  type WindowRecord,
+  parseChunk,
+  recordAt,
+  sectionRecords,
+} from "./store.ts";
+
+export interface ProvenReading {
+  stream: string;
+  seq: number;
+  reading: Reading;
+  proof: ReadingProof;
+  /** The anchoring transaction, once the node saw it confirmed. */
+  anchor?: AnchorReceipt;
+}
+
+export interface ProvenRange {
+  stream: string;
+  readings: Reading[];
+  proof: ReadingRangeProof;
+  anchor?: AnchorReceipt;
+}
+
+export interface AuditFailure {
+  window: number;
+  stream: string;
+  seq: number;
+  index: number;
+  reason: VerifyFailureReason;
+  detail: string;
+}
+
+export interface AuditReport {
+  windows: number;
+  readings: number;
+  verified: number;
+  /** Closed windows the chain does not hold yet (not failures: anchoring may be behind). */
+  unanchored: number[];
+  failures: AuditFailure[];
+}
+
+/** What a window's proofs need besides leaf pages: its record, runs, locator and top tree. */
+interface WindowInfo {
+  record: WindowRecord;
+  runs: Map<string, { run: StreamRun; located: LocatedSection[] }>;
+  /** The tree over the window's page roots. */
+  top: MerkleTree;
+}
+
+const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+
+/** A small least-recently-used cache of promises (a failed load is forgotten). */
+class Lru<K, V> {
+  private readonly map = new Map<K, Promise<V>>();
+  constructor(private readonly size: number) {}
+  get(key: K, load: () => Promise<V>): Promise<V> {
+    let v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+      return v;
+    }
+    v = load();
+    v.catch(() => this.map.delete(key));
+    this.map.set(key, v);
+    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+    return v;
+  }
+}
+
+export class ProofService {
+  private readonly windows: Lru<number, WindowInfo>;
+  private readonly pages: Lru<string, MerkleTree>;
+  /** Chunks hold one group commit of all streams: consecutive proofs of a window reuse them. */
+  private readonly chunks: Lru<string, Buffer | undefined>;
+
+  constructor(
+    private readonly store: IngestStore,
+    /** The node's signing account, as anchored. */
+    readonly node: string,
+    cache: { windows?: number; pages?: number; chunks?: number } = {},
+  ) {
+    this.windows = new Lru(cache.windows ?? 64);
+    this.pages = new Lru(cache.pages ?? 64);
+    this.chunks = new Lru(cache.chunks ?? 16);
+  }
+
+  private chunk(window: number, part: number): Promise<Buffer | undefined> {
+    return this.chunks.get(`${window}:${part}`, () => this.store.chunk(window, part));
+  }
+
+  private info(window: number): Promise<WindowInfo> {
+    return this.windows.get(window, async () => {
+      const [record, locator, roots] = await Promise.all([this.store.window(window), this.store.locator(window), this.store.pageRoots(window)]);
+      if (record === undefined || locator === undefined || roots === undefined) throw new Error(`window ${window} is not closed`);
+      const runs = new Map(record.runs.map((run, i) => [run.stream, { run, located: locator[i] ?? [] }]));
+      return { record, runs, top: MerkleTree.fromLeafHashes(roots) };
+    });
+  }
+
+  private page(window: number, page: number): Promise<MerkleTree> {
+    return this.pages.get(`${window}:${page}`, async () => {
+      const leaves = await this.store.leafPage(window, page);
+      if (leaves === undefined) throw new Error(`window ${window} has no leaf page ${page}`);
+      return MerkleTree.fromLeafHashes(leaves);
+    });
+  }
+
+  /** Leaf hash and siblings of leaf `index`: its page's path, then the top tree's. */
+  private async path(info: WindowInfo, index: number): Promise<{ leaf: Buffer; siblings: Buffer[] }> {
+    const p = Math.floor(index / LEAF_PAGE);
+    const page = await this.page(info.record.sequence, p);
+    const i = index % LEAF_PAGE;
+    return { leaf: page.leaf(i), siblings: [...page.proof(i).siblings, ...info.top.proof(p).siblings] as Buffer[] };
+  }
+
+  private async bytesOf(info: WindowInfo, located: readonly LocatedSection[], firstSeq: number, seq: number): Promise<Buffer> {
+    let from = firstSeq;
+    for (const s of located) {
+      if (seq < from + s.count) {
+        const value = await this.chunk(info.record.sequence, s.part);
+        if (value === undefined) break;
+        return Buffer.from(recordAt(value, s.offset, seq - from));
+      }
+      from += s.count;
+    }
+    throw new Error(`window ${info.record.sequence} has no stored bytes for seq ${seq}: the store is damaged`);
+  }
+
+  private proofOf(window: number, leafCount: number, index: number, seq: number, salt: Buffer, path: { leaf: Buffer; siblings: Buffer[] }): ReadingProof {
+    return {
+      version: PROOF_VERSION,
+      node: this.node,
+      window,
+      seq,
+      salt: hex(salt),
+      leafHash: hex(path.leaf),
+      index,
+      leafCount,
+      siblings: siblingsToHex(path.siblings),
+    };
+  }
+
+  /**
+   * The reading (stream, seq) with its proof; undefined when the node holds no such reading in a
+   * closed window. Throws when the stored bytes no longer decode (a damaged or altered store).
+   */
+  async proveReading(stream: string, seq: number): Promise<ProvenReading | undefined> {
+    const window = await this.store.windowOf(stream, seq);
+    if (window === undefined) return undefined;
+    const info = await this.info(window);
+    const entry = info.runs.get(stream);
+    if (entry === undefined || seq < entry.run.firstSeq || seq >= entry.run.firstSeq + entry.run.count) return undefined;
+    const index = entry.run.leafStart + (seq - entry.run.firstSeq);
+    const [bytes, path, anchor] = await Promise.all([
+      this.bytesOf(info, entry.located, entry.run.firstSeq, seq),
+      this.path(info, index),
+      this.store.anchorReceipt(window),
+    ]);
+    const decoded = decodeReading(bytes);
+    const proof = this.proofOf(window, info.record.leafCount, index, seq, decoded.salt, path);
+    return { stream, seq, reading: decoded.reading, proof, ...(anchor ? { anchor } : {}) };
+  }
+
+  /** All readings of `stream` in `window`, with one range proof (which also proves completeness). */
+  async proveRun(stream: string, window: number): Promise<ProvenRange | undefined> {
+    if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
+    const info = await this.info(window);
+    const entry = info.runs.get(stream);
+    if (entry === undefined) return undefined;
+    const { run, located } = entry;
+    const readings: Reading[] = [];
+    const seqs: number[] = [];
+    const salts: string[] = [];
+    let seq = run.firstSeq;
+    for (const s of located) {
+      const value = await this.chunk(window, s.part);
+      if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
+      for (let k = 0; k < s.count; k++) {
+        const d = decodeReading(recordAt(value, s.offset, k));
+        readings.push(d.reading);
+        seqs.push(seq++);
+        salts.push(hex(d.salt));
+      }
+    }
+    const leaves = await this.store.leaves(window);
+    if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
+    const tree = MerkleTree.fromLeafHashes(leaves);
+    const start = run.leafStart;
+    const end = start + run.count;
+    const leafHashes = Array.from({ length: run.count }, (_, k) => hex(leaves.subarray((start + k) * 32, (start + k + 1) * 32)));
+    const anchor = await this.store.anchorReceipt(window);
+    return {
+      stream,
+      readings,
+      proof: {
+        version: PROOF_VERSION,
+        node: this.node,
+        window,
+        seqs,
+        salts,
+        leafHashes,
+        start,
+        end,
+        leafCount: tree.leafCount,
+        siblings: siblingsToHex(tree.rangeProof(start, end).siblings),
+      },
+      ...(anchor ? { anchor } : {}),
+    };
+  }
+
+  /**
+   * Verifies every stored reading of closed windows `from`..`to` against the chain with
+   * lib/verify-reading.ts, naming each reading that fails and why.
+   */
+  async audit(view: AnchorView, options: { from?: number; to?: number; verify?: VerifyOptions; maxFailures?: number } = {}): Promise<AuditReport> {
+    const head = await this.store.head();
+    const from = Math.max(1, options.from ?? 1);
+    const to = Math.min(head.lastClosed, options.to ?? head.lastClosed);
+    const maxFailures = options.maxFailures ?? 1000;
+    const chain = cachedAnchorView(view);
+    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], failures: [] };
+    for (let w = from; w <= to; w++) {
+      if ((await chain.getAnchor(this.node, BigInt(w))) === undefined) {
+        report.unanchored.push(w);
+        continue;
+      }
+      report.windows++;
+      const info = await this.info(w);
+      const leaves = await this.store.leaves(w);
+      const tree = leaves && MerkleTree.fromLeafHashes(leaves);
+      for await (const { value } of this.store.chunks(w)) {
+        for (const section of parseChunk(value).sections) {
+          const run = info.runs.get(section.stream)?.run;
+          const records = sectionRecords(value, section);
+          report.readings += records.length;
+          for (let k = 0; k < records.length; k++) {
+            const seq = section.firstSeq + k;
+            const index = run ? run.leafStart + (seq - run.firstSeq) : -1;
+            const failure = (reason: VerifyFailureReason, detail: string) => {
+              if (report.failures.length < maxFailures) report.failures.push({ window: w, stream: section.stream, seq, index, reason, detail });
+            };
+            if (tree === undefined || run === undefined || index < run.leafStart || index >= run.leafStart + run.count) {
+              failure("proof-invalid", "the window record has no leaf for this reading");
+              continue;
+            }
+            let decoded: DecodedReading;
+            try {
+              decoded = decodeReading(records[k]!);
+            } catch (e) {
+              if (!(e instanceof ReadingError)) throw e;
+              failure("reading-altered", `the stored bytes no longer decode: ${e.message}`);
+              continue;
+            }
+            const path = { leaf: tree.leaf(index), siblings: tree.proof(index).siblings as Buffer[] };
+            const proof = this.proofOf(w, info.record.leafCount, index, seq, decoded.salt, path);
+            const result = await verifyReading(decoded.reading, proof, chain, options.verify);
+            if (result.ok) report.verified++;
+            else failure(result.reason, result.detail);
+          }
+        }
+      }
+    }
+    return report;
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * The node's reading store in LevelDB: the layout, and reads and writes that keep it consistent.
+ *
+ * Keys (one-byte prefix, integers big-endian so keys sort numerically):
+ *   c | window u64 | part u32        chunk: readings of one group commit, grouped by stream
+ *   w | window u64                   window record (JSON): time range, root, prevRoot, stream runs
+ *   l | window u64 | page u32        the window's leaf hashes in tree order, 32 bytes each, in
+ *                                    pages of LEAF_PAGE (the last page may be shorter)
+ *   t | window u64                   the roots of the window's leaf pages, concatenated
+ *   x | window u64                   locator: per stream run, the chunk sections holding it
+ *   s | len u8 | stream | seq u64    stream index: the window holding the stream's run from seq
+ *   n | len u8 | stream              the stream's next sequence number after its last closed window
+ *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
+ *   m | name                         metadata (JSON): "format", "head", "anchored"
+ *
+ * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
+ * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
+ * the window's tree. A reading's proof needs one page and the page roots, not the whole window.
+ *
+ * Locator (binary): for each run of the window record, in order: u32 sections, then per section
+ * u32 part | u32 offset (of its first record in the chunk) | u32 count.
+ *
+ * Chunk keys grow monotonically (window, then part), so the bulk of the data is appended in key
+ * order and LevelDB moves its files down the levels instead of rewriting them.
+ *
+ * Chunk value (format 1):
+ *   u8 format = 1 | u64 arrivalMs | u32 sections
+ *   per section: u8 len | stream | u64 firstSeq | u32 count | u32 bytes | count x (u16 len | canonical bytes)
+ *
+ * The open window (last closed + 1) exists only as its chunks; closing it writes its window
+ * record, leaf hashes, stream index entries, the streams' next sequence numbers and the head in
+ * one atomic batch, so after a crash the store is either before or after the close, and the open
+ * window is rebuilt from its chunks.
+ */
+import { mkdirSync } from "node:fs";
+import { Level } from "level";
+
+export const STORE_FORMAT = 1;
+/** Leaves per stored page (a power of two). */
+export const LEAF_PAGE = 1024;
+export const CHUNK_FORMAT = 1;
+
+export type Key = Buffer;
+export type Op = { type: "put"; key: Key; value: Buffer } | { type: "del"; key: Key };
+
+/** One stream's contiguous run of readings within a window, in tree order. */
+export interface StreamRun {
+  stream: string;
+  firstSeq: number;
+  count: number;
+  /** Index of the run's first leaf in the window's tree. */
+  leafStart: number;
+}
+
+export interface WindowRecord {
+  sequence: number;
+  fromTimeMs: number;
+  toTimeMs: number;
+  leafCount: number;
+  /** 0x-prefixed hex. */
+  root: string;
+  prevRoot: string;
+  /** Number of chunks (parts 0 .. parts-1) holding the window's readings. */
+  parts: number;
+  closedAt: number;
+  runs: StreamRun[];
+}
+
+export interface Head {
+  lastClosed: number;
+  lastRoot: string;
+  lastToTimeMs: number;
+  readingsClosed: number;
+}
+
+export interface AnchorReceipt {
+  sequence: number;
+  txHash?: string;
+  blockNumber?: number;
+  /** Block timestamp, Unix seconds. */
+  anchoredAt: number;
+}
+
+export interface FormatRecord {
+  version: number;
+  /** The signing account whose anchor chain this store feeds (lower case), once known. */
+  node?: string;
+  createdAt: number;
+}
+
+export const ZERO_ROOT = "0x" + "00".repeat(32);
+
+const u64 = (v: number): Buffer => {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(Math.floor(v / 0x1_0000_0000), 0);
+  b.writeUInt32BE(v >>> 0, 4);
+  return b;
+};
+export const readU64 = (b: Uint8Array, o: number): number => {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return view.getUint32(o) * 0x1_0000_0000 + view.getUint32(o + 4);
+};
+const prefixed = (p: string, ...parts: Buffer[]) => Buffer.concat([Buffer.from(p, "latin1"), ...parts]);
+const streamPart = (stream: string | Buffer) => {
+  const bytes = typeof stream === "string" ? Buffer.from(stream, "utf8") : stream;
+  return Buffer.concat([Buffer.of(bytes.length), bytes]);
+};
+
+export const keys = {
+  chunk: (window: number, part: number) => {
+    const k = Buffer.allocUnsafe(13);
+    k[0] = 0x63; // c
+    k.writeUInt32BE(Math.floor(window / 0x1_0000_0000), 1);
+    k.writeUInt32BE(window >>> 0, 5);
+    k.writeUInt32BE(part, 9);
+    return k;
+  },
+  window: (window: number) => prefixed("w", u64(window)),
+  leafPage: (window: number, page: number) => {
+    const k = prefixed("l", u64(window), Buffer.alloc(4));
+    k.writeUInt32BE(page, 9);
+    return k;
+  },
+  pageRoots: (window: number) => prefixed("t", u64(window)),
+  locator: (window: number) => prefixed("x", u64(window)),
+  streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
+  nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
+  anchor: (window: number) => prefixed("a", u64(window)),
+  meta: (name: "format" | "head" | "anchored") => prefixed("m", Buffer.from(name, "latin1")),
+};
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
+const parse = <T>(b: Buffer | undefined): T | undefined => (b === undefined ? undefined : (JSON.parse(b.toString("utf8")) as T));
+
+/** One section of a chunk: a stream's consecutive readings from one group commit. */
+export interface ChunkSection {
+  stream: string;
+  firstSeq: number;
+  count: number;
+  /** Offset of the section's first record (its u16 length) within the chunk value. */
+  offset: number;
+  bytes: number;
+}
+
+export interface ParsedChunk {
+  arrivalMs: number;
+  sections: ChunkSection[];
+}
+
+/** Reads a chunk's header and section table (records are left in place). */
+export function parseChunk(value: Buffer): ParsedChunk {
+  if (value[0] !== CHUNK_FORMAT) throw new Error(`unknown chunk format ${value[0]}`);
+  const arrivalMs = readU64(value, 1);
+  const n = value.readUInt32BE(9);
+  const sections: ChunkSection[] = [];
+  let o = 13;
+  for (let i = 0; i < n; i++) {
+    const len = value[o]!;
+    const stream = value.toString("utf8", o + 1, o + 1 + len);
+    o += 1 + len;
+    const firstSeq = readU64(value, o);
+    const count = value.readUInt32BE(o + 8);
+    const bytes = value.readUInt32BE(o + 12);
+    o += 16;
+    sections.push({ stream, firstSeq, count, offset: o, bytes });
+    o += bytes;
+  }
+  if (o !== value.length) throw new Error(`chunk is ${value.length} bytes, its sections end at ${o}`);
+  return { arrivalMs, sections };
+}
+
+/** The canonical byte records of a section, in sequence order (views into the chunk). */
+export function sectionRecords(value: Buffer, section: ChunkSection): Buffer[] {
+  const out: Buffer[] = [];
+  let o = section.offset;
+  const end = section.offset + section.bytes;
+  while (o < end) {
+    const len = value.readUInt16BE(o);
+    out.push(value.subarray(o + 2, o + 2 + len));
+    o += 2 + len;
+  }
+  if (out.length !== section.count || o !== end) throw new Error(`chunk section of ${section.stream} is malformed`);
+  return out;
+}
+
+
+export class IngestStore {
+  private constructor(readonly db: Level<Buffer, Buffer>, readonly location: string) {}
+
+  /** Opens (creating) the store in `dir`. LevelDB's lock keeps a second process out. */
+  static async open(dir: string): Promise<IngestStore> {
+    mkdirSync(dir, { recursive: true });
+    const db = new Level<Buffer, Buffer>(dir, {
+      keyEncoding: "buffer",
+      valueEncoding: "buffer",
+      // Larger memtables than the 4 MB default: fewer level-0 files under a sustained stream of
+      // chunks, at a bounded cost in memory (one memtable and one being flushed).
+      writeBufferSize: 16 * 1024 * 1024,
+      maxFileSize: 16 * 1024 * 1024,
+      // Each open table keeps its index in memory (an entry per block): large blocks (values are
+      // group-commit chunks of hundreds of KB anyway) and a cap on open tables keep memory flat as
+      // the data grows.
+      blockSize: 64 * 1024,
+      maxOpenFiles: 256,
+    });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      const detail = cause?.message ?? (e as Error).message;
+      throw new Error(`cannot open the reading store ${dir}: ${detail}${/lock/i.test(detail) ? " (is another node process using this data directory?)" : ""}`, { cause: e });
+    }
+    const store = new IngestStore(db, dir);
+    const format = await store.format();
+    if (format === undefined) {
+      await db.put(keys.meta("format"), json({ version: STORE_FORMAT, createdAt: Date.now() } satisfies FormatRecord), { sync: true });
+    } else if (format.version !== STORE_FORMAT) {
+      await db.close();
+      throw new Error(`the reading store ${dir} has format ${format.version}; this node reads format ${STORE_FORMAT}`);
+    }
+    return store;
+  }
+
+  async write(ops: Op[]): Promise<void> {
+    await this.db.batch(ops, { sync: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+  }
+
+  private async getRaw(key: Key): Promise<Buffer | undefined> {
+    return (await this.db.get(key)) as Buffer | undefined;
+  }
+
+  async format(): Promise<FormatRecord | undefined> {
+    return parse<FormatRecord>(await this.getRaw(keys.meta("format")));
+  }
+
+  /**
+   * Binds the store to the node's signing account on first use, and refuses another account
+   * later: the store's windows are numbered in that account's anchor chain.
+   */
+  async bindNode(address: string): Promise<void> {
+    const format = (await this.format())!;
+    const node = address.toLowerCase();
+    if (format.node === undefined) {
+      await this.db.put(keys.meta("format"), json({ ...format, node }), { sync: true });
+    } else if (format.node !== node) {
+      throw new Error(
+        `the data directory ${this.location} holds the windows of node ${format.node}, not of ${node}: ` +
+          "use the key it was created with, or a new data directory for a new key",
+      );
+    }
+  }
+
+  async head(): Promise<Head> {
+    return parse<Head>(await this.getRaw(keys.meta("head"))) ?? { lastClosed: 0, lastRoot: ZERO_ROOT, lastToTimeMs: 0, readingsClosed: 0 };
+  }
+
+  async lastAnchored(): Promise<number> {
+    return parse<{ lastAnchored: number }>(await this.getRaw(keys.meta("anchored")))?.lastAnchored ?? 0;
+  }
+
+  async window(sequence: number): Promise<WindowRecord | undefined> {
+    return parse<WindowRecord>(await this.getRaw(keys.window(sequence)));
+  }
+
+  /** One page of a window's leaf hashes. */
+  async leafPage(sequence: number, page: number): Promise<Buffer | undefined> {
+    return this.getRaw(keys.leafPage(sequence, page));
+  }
+
+  /** All of a window's leaf hashes, concatenated in tree order. */
+  async leaves(sequence: number): Promise<Buffer | undefined> {
+    const pages: Buffer[] = [];
+    for await (const value of this.db.values({ gte: keys.leafPage(sequence, 0), lt: keys.leafPage(sequence + 1, 0) })) pages.push(value);
+    return pages.length === 0 ? undefined : Buffer.concat(pages);
+  }
+
+  async pageRoots(sequence: number): Promise<Buffer | undefined> {
+    return this.getRaw(keys.pageRoots(sequence));
+  }
+
+  /** Per run of the window record (same order), the chunk sections holding it. */
+  async locator(sequence: number): Promise<LocatedSection[][] | undefined> {
+    const raw = await this.getRaw(keys.locator(sequence));
+    return raw === undefined ? undefined : decodeLocator(raw);
+  }
+
+  async chunk(window: number, part: number): Promise<Buffer | undefined> {
+    return this.getRaw(keys.chunk(window, part));
+  }
+
+  async anchorReceipt(sequence: number): Promise<AnchorReceipt | undefined> {
+    return parse<AnchorReceipt>(await this.getRaw(keys.anchor(sequence)));
+  }
+
+  /** Every chunk of `window`, in part order. */
+  async *chunks(window: number): AsyncGenerator<{ part: number; value: Buffer }> {
+    const gte = keys.chunk(window, 0);
+    const lt = keys.chunk(window + 1, 0);
+    for await (const [key, value] of this.db.iterator({ gte, lt })) {
+      yield { part: key.readUInt32BE(9), value };
+    }
+  }
+
+  /** The highest window that has chunks, or 0. */
+  async lastChunkWindow(): Promise<number> {
+    for await (const key of this.db.keys({ gte: Buffer.from("c"), lt: Buffer.from("d"), reverse: true, limit: 1 })) {
+      return readU64(key, 1);
+    }
+    return 0;
+  }
+
+  /** The window holding (stream, seq) among closed windows, or undefined. */
+  async windowOf(stream: string, seq: number): Promise<number | undefined> {
+    const streamBytes = Buffer.from(stream, "utf8");
+    if (streamBytes.length === 0 || streamBytes.length > 255) return undefined;
+    const gte = keys.streamIndex(streamBytes, 0);
+    const lte = keys.streamIndex(streamBytes, seq);
+    for await (const value of this.db.values({ gte, lte, reverse: true, limit: 1 })) return readU64(value, 0);
+    return undefined;
+  }
+
+  /** Every stream's next sequence number after its last closed window. */
+  async closedNextSeqs(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const [key, value] of this.db.iterator({ gte: Buffer.from("n"), lt: Buffer.from("o") })) {
+      const len = key[1]!;
+      out.set(key.toString("utf8", 2, 2 + len), readU64(value, 0));
+    }
+    return out;
+  }
+
+  /** Records that windows were anchored (one atomic batch, with the new high-water mark). */
+  async markAnchored(receipts: AnchorReceipt[]): Promise<void> {
+    if (receipts.length === 0) return;
+    const ops: Op[] = receipts.map((r) => ({ type: "put", key: keys.anchor(r.sequence), value: json(r) }));
+    const last = Math.max(...receipts.map((r) => r.sequence));
+    ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: last }) });
+    await this.write(ops);
+  }
+}
+
+/** Where part of a stream's run sits: `count` records from `offset` in chunk `part`. */
+export interface LocatedSection {
+  part: number;
+  offset: number;
+  count: number;
+}
+
+export function encodeLocator(runs: readonly (readonly LocatedSection[])[]): Buffer {
+  let size = 0;
+  for (const r of runs) size += 4 + 12 * r.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const r of runs) {
+    out.writeUInt32BE(r.length, o);
+    o += 4;
+    for (const s of r) {
+      out.writeUInt32BE(s.part, o);
+      out.writeUInt32BE(s.offset, o + 4);
+      out.writeUInt32BE(s.count, o + 8);
+      o += 12;
+    }
+  }
+  return out;
+}
+
+export function decodeLocator(raw: Buffer): LocatedSection[][] {
+  const runs: LocatedSection[][] = [];
+  let o = 0;
+  while (o < raw.length) {
+    const n = raw.readUInt32BE(o);
+    o += 4;
+    const list: LocatedSection[] = [];
+    for (let i = 0; i < n; i++, o += 12) list.push({ part: raw.readUInt32BE(o), offset: raw.readUInt32BE(o + 4), count: raw.readUInt32BE(o + 8) });
+    runs.push(list);
+  }
+  return runs;
+}
+
+/** The record `index` (0-based) of `count` records starting at `offset`. */
+export function recordAt(value: Buffer, offset: number, index: number): Buffer {
+  let o = offset;
+  for (let i = 0; i < index; i++) o += 2 + value.readUInt16BE(o);
+  const len = value.readUInt16BE(o);
+  return value.subarray(o + 2, o + 2 + len);
+}
+
+/** Encoders for the values the pipeline writes. */
+export const values = {
+  json,
+  u64,
+  streamIndexEntry: (window: number) => u64(window),
+};

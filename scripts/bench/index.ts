@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- [NAME] [--flag value ...]]`: runs the benchmarks whose name contains NAME
+ * (all when omitted); flags go to each benchmark (see its file for them).
+ *
+ *   npm run bench                         every benchmark with its defaults
+ *   npm run bench -- ingest --duration 600
+ */
+const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
+  {
+    name: "ingest",
+    describe: "readings through normalise, hash, LevelDB, windows, trees and anchoring on a local chain; proofs; Merkle build vs @openzeppelin/merkle-tree",
+    load: () => import("./ingest.ts"),
+  },
+];
+
+const args = process.argv.slice(2);
+const filter = args[0] !== undefined && !args[0].startsWith("--") ? args.shift()! : "";
+const selected = BENCHES.filter((b) => b.name.includes(filter));
+if (selected.length === 0) {
+  console.error(`no benchmark matches "${filter}"; there are: ${BENCHES.map((b) => b.name).join(", ")}`);
+  process.exit(2);
+}
+for (const b of selected) {
+  console.log(`\n== bench ${b.name}: ${b.describe}\n`);
+  await (await b.load()).run(args);
+}
+process.exit(0);

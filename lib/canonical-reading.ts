@@ -18,7 +18,9 @@
  *   1+n   unit: length n (0..255; 0 = no unit), UTF-8 (UCUM code)
  *   8     sourceTime: Unix milliseconds, uint64
  *   1     quality: 0 good, 1 uncertain, 2 bad
- *   1     statusCode present: 0 no, 1 yes
+ *   1     flags: bit 0 statusCode present; bits 1-2 time source: 0 the device's own clock,
+ *         1 a server or payload timestamp, 2 the node's receive time (Reading.timeSource); the
+ *         other bits are 0. A reading timed by its device with no status code has flags 0.
  *   (4)   statusCode, uint32, only when present
  *   1     value kind: 0 null, 1 false, 2 true, 3 number, 4 string
  *   (8)   number: IEEE 754 binary64
@@ -55,6 +57,9 @@ export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
+type TimeSource = NonNullable<Reading["timeSource"]>;
+const TIME_SOURCE_CODE: Record<TimeSource, number> = { server: 1, receive: 2 };
+const TIME_SOURCES: readonly (TimeSource | "device")[] = ["device", "server", "receive"];
 
 const enum ValueKind {
   Null = 0,
@@ -156,6 +161,11 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
     throw new ReadingError("statusCode", `statusCode must be a uint32 (got ${describe(status)})`);
   }
 
+  const timeSource = input.timeSource === undefined ? 0 : TIME_SOURCE_CODE[input.timeSource];
+  if (timeSource === undefined || (input.timeSource !== undefined && !Object.hasOwn(TIME_SOURCE_CODE, input.timeSource))) {
+    throw new ReadingError("timeSource", `timeSource must be "server" or "receive" when given (got ${describe(input.timeSource)})`);
+  }
+
   let o = offset;
   out[o++] = READING_TAG;
   out[o++] = CANONICAL_READING_VERSION;
@@ -173,10 +183,8 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
   o += unit.length;
   o = writeUint64(out, o, time);
   out[o++] = quality;
-  if (status === undefined) {
-    out[o++] = 0;
-  } else {
-    out[o++] = 1;
+  out[o++] = (status === undefined ? 0 : 1) | (timeSource << 1);
+  if (status !== undefined) {
     out.writeUInt32BE(status, o);
     o += 4;
   }
@@ -296,14 +304,14 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   need(2, "quality");
   const quality = QUALITIES[b[o++]!];
   if (quality === undefined) throw new ReadingError("quality", `unknown quality code ${b[o - 1]}`);
-  const hasStatus = b[o++]!;
+  const flags = b[o++]!;
+  const timeSource = TIME_SOURCES[(flags >> 1) & 0b11];
+  if ((flags & ~0b111) !== 0 || timeSource === undefined) throw new ReadingError("flags", `bad flags byte ${flags}`);
   let statusCode: number | undefined;
-  if (hasStatus === 1) {
+  if ((flags & 1) === 1) {
     need(4, "statusCode");
     statusCode = view.getUint32(o);
     o += 4;
-  } else if (hasStatus !== 0) {
-    throw new ReadingError("statusCode", `bad statusCode flag ${hasStatus}`);
   }
   need(1, "value");
   const kind = b[o++]!;
@@ -347,6 +355,7 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   const reading: Reading = { stream, metric, value, sourceTime, quality };
   if (unit !== undefined) reading.unit = unit;
   if (statusCode !== undefined) reading.statusCode = statusCode;
+  if (timeSource !== "device") reading.timeSource = timeSource;
   return { reading, seq, salt };
 }
 

@@ -170,13 +170,28 @@ describe("canonical reading bytes, version 1", () => {
       mutate((b) => (b.writeUInt32BE(0x7ff8_0000, valueAt + 1), b.writeUInt32BE(1, valueAt + 5), b)), // other NaN
       mutate((b) => ((b[valueAt] = 9), b)), // value kind
       mutate((b) => ((b[valueAt - 2] = 3), b)), // quality
-      mutate((b) => ((b[valueAt - 1] = 2), b)), // status flag
+      mutate((b) => ((b[valueAt - 1] = 0b1000), b)), // an undefined flag bit
+      mutate((b) => ((b[valueAt - 1] = 0b110), b)), // time source code 3
       mutate((b) => ((b[19] = 0xff), b)), // invalid UTF-8 in the stream
     ];
     for (const c of cases) expect(() => decodeReading(c)).toThrow(ReadingError);
     // A bad reading with a value cannot be produced by the encoder either.
     const badWithValue = mutate((b) => ((b[valueAt - 2] = 2), b));
     expect(() => decodeReading(badWithValue)).toThrow(/bad reading carries no value/);
+  });
+
+  it("commits to where the time came from: device, server or receive time differ and round-trip", () => {
+    const base = { stream: "s", metric: "m", value: 1, sourceTime: 1, quality: "good" as const };
+    const device = encodeReading(base, 1, SALT);
+    const server = encodeReading({ ...base, timeSource: "server" }, 1, SALT);
+    const received = encodeReading({ ...base, timeSource: "receive", statusCode: 7 }, 1, SALT);
+    expect(server.equals(device)).toBe(false);
+    expect(server[server.length - 10]).toBe(0b010);
+    expect(received[received.length - 14]).toBe(0b101);
+    expect(decodeReading(device).reading.timeSource).toBeUndefined();
+    expect(decodeReading(server).reading.timeSource).toBe("server");
+    expect(decodeReading(received).reading).toMatchObject({ timeSource: "receive", statusCode: 7 });
+    expect(() => encodeReading({ ...base, timeSource: "gps" as never }, 1, SALT)).toThrow(/timeSource/);
   });
 
   it("property: encode is injective and decode inverts it", () => {

@@ -11,6 +11,7 @@
  * `AnchorChain` is DataAnchors as the anchorer sees it: lastSequence, getAnchor, and one
  * submit for one window (`anchor`) or several (`anchorBatch`).
  */
+import { decodeCustomError } from "../../lib/revert.ts";
 import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, Wallet } from "ethers";
 import { type DataAnchors, DataAnchors__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
 import { AnchorRejectedError, ChainUnavailableError } from "./errors.ts";
@@ -111,29 +112,8 @@ export interface AnchorChainHooks {
   afterSend?: (txHash: string, windows: readonly AnchorWindow[]) => void;
 }
 
-/** The custom error in a failed call, decoded with `iface`, wherever ethers or the provider put it. */
-export function decodeRevert(err: unknown, iface: Interface): { name: string; args: unknown[] } | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [err];
-  while (stack.length > 0) {
-    const e = stack.pop();
-    if (e === null || typeof e !== "object" || seen.has(e)) continue;
-    seen.add(e);
-    const rec = e as Record<string, unknown>;
-    const revert = rec.revert as { name?: unknown; args?: unknown } | null | undefined;
-    if (revert && typeof revert.name === "string") return { name: revert.name, args: [...((revert.args as unknown[]) ?? [])] };
-    if (typeof rec.data === "string" && /^0x[0-9a-fA-F]{8}/.test(rec.data)) {
-      try {
-        const parsed = iface.parseError(rec.data);
-        if (parsed) return { name: parsed.name, args: [...parsed.args] };
-      } catch {
-        // not one of ours
-      }
-    }
-    for (const k of ["error", "info", "cause", "data", "revert"]) stack.push(rec[k]);
-  }
-  return undefined;
-}
+/** The custom error in a failed call, decoded with `iface` (see lib/revert.ts). */
+export const decodeRevert = decodeCustomError;
 
 function unavailable(e: unknown, doing: string): ChainUnavailableError {
   const msg = (e as { shortMessage?: string; message?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);

@@ -3,6 +3,7 @@
  * read through the contracts' own ABIs (the typechain factories), and a sentence that says in
  * plain words what was wrong. Standard `Error(string)` and `Panic(uint256)` are decoded too.
  */
+import { revertDataOf } from "../../lib/revert.ts";
 import { AbiCoder, type ErrorFragment, type Interface, type Result, dataSlice, isHexString } from "ethers";
 import { MAX_BPS, MAX_VOTING_PERIOD, MIN_QUORUM_BPS, MIN_VOTING_PERIOD } from "../../lib/consortium.ts";
 import {
@@ -354,20 +355,7 @@ export function decodeRevert(data: string, contract?: ContractName, names: Namer
   };
 }
 
-/** The revert data carried by a failed call or transaction, wherever the provider put it. */
-export function revertDataOf(err: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [err];
-  while (stack.length > 0) {
-    const e = stack.pop();
-    if (e === null || typeof e !== "object" || seen.has(e)) continue;
-    seen.add(e);
-    const rec = e as Record<string, unknown>;
-    if (typeof rec.data === "string" && /^0x([0-9a-fA-F]{2})*$/.test(rec.data) && rec.data.length >= 10) return rec.data;
-    for (const k of ["data", "error", "info", "cause", "revert"]) stack.push(rec[k]);
-  }
-  return undefined;
-}
+export { revertDataOf };
 
 /** True for a revert (CALL_EXCEPTION) as opposed to a network or signing failure. */
 export function isRevert(err: unknown): boolean {

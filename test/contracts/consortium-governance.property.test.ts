@@ -7,6 +7,7 @@
  * Block timestamps are pinned (evm_setNextBlockTimestamp), so deadlines are exact: a vote at the
  * deadline second counts, one second later it is refused.
  */
+import { revertDataOf } from "../../lib/revert.ts";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
@@ -323,20 +324,6 @@ const actionsArb: fc.Arbitrary<Action[]> = fc
 
 // ------------------------------------------------------------------ the run
 
-/** The revert data of a failed call, wherever the provider put it. */
-function revertData(err: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [err];
-  while (stack.length > 0) {
-    const e = stack.pop();
-    if (e === null || typeof e !== "object" || seen.has(e)) continue;
-    seen.add(e);
-    const rec = e as Record<string, unknown>;
-    if (typeof rec.data === "string" && rec.data.startsWith("0x")) return rec.data;
-    for (const k of ["data", "error", "info", "cause", "revert"]) stack.push(rec[k]);
-  }
-  return undefined;
-}
 
 describe("Consortium governance against a model (property)", () => {
   let conn: Conn;
@@ -400,7 +387,7 @@ describe("Consortium governance against a model (property)", () => {
       await (await tx).wait();
       return "ok";
     } catch (e) {
-      const data = revertData(e);
+      const data = revertDataOf(e);
       if (!data) throw e;
       const parsed = c.interface.parseError(data);
       if (!parsed) throw new Error(`undecodable revert ${data}`, { cause: e });

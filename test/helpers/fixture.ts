@@ -7,6 +7,7 @@ import type { BaseContract, ContractTransactionReceipt, ContractTransactionRespo
 import { id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
+import { revertDataOf } from "../../lib/revert.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
 
@@ -137,20 +138,6 @@ export const reinstateOrg = (fx: ConsortiumFixture, key: OrgKey) =>
 export const removeOrg = (fx: ConsortiumFixture, key: OrgKey) =>
   passProposal(fx, ProposalKind.Remove, proposalData.remove(fx.orgs[key].id));
 
-/** The revert data of a failed call or transaction, wherever the provider put it. */
-function revertData(err: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [err];
-  while (stack.length > 0) {
-    const e = stack.pop();
-    if (e === null || typeof e !== "object" || seen.has(e)) continue;
-    seen.add(e);
-    const rec = e as Record<string, unknown>;
-    if (typeof rec.data === "string" && rec.data.startsWith("0x")) return rec.data;
-    for (const k of ["data", "error", "info", "cause", "revert"]) stack.push(rec[k]);
-  }
-  return undefined;
-}
 
 /**
  * Asserts that `action` reverts with the custom error `errorName` of `contract` (and, when
@@ -173,7 +160,7 @@ export async function expectRevert(
     failure = e;
   }
   if (failure === undefined) throw new Error(`expected a revert with ${errorName}, but the call succeeded`);
-  const data = revertData(failure);
+  const data = revertDataOf(failure);
   if (!data) throw new Error(`expected ${errorName}, got a failure without revert data: ${String(failure)}`);
   const parsed = contract.interface.parseError(data);
   expect(parsed?.name ?? `unknown error ${data.slice(0, 10)}`).toBe(errorName);

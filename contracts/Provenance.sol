@@ -251,9 +251,7 @@ contract Provenance is ConsortiumBound {
         recordId = _newRecord(RecordKind.Ship, org, eventHash, 0);
         for (uint256 i; i < keys.length; ++i) {
             bytes32 key = keys[i];
-            Item storage it = _existing(key);
-            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
-            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            Item storage it = _held(key, org);
             if (transferOwnership && it.owner != org) revert NotOwner(key, org, it.owner);
             it.status = ItemStatus.InTransit;
             it.consignee = toOrg;
@@ -333,10 +331,8 @@ contract Provenance is ConsortiumBound {
         recordId = _newRecord(RecordKind.Transform, org, eventHash, 0);
         for (uint256 i; i < inputs.length; ++i) {
             bytes32 key = inputs[i];
-            Item storage it = _existing(key);
             // Active excludes consumed, in-transit and assembled items (and repeated inputs).
-            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
-            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            Item storage it = _held(key, org);
             it.status = ItemStatus.Consumed;
             it.lastRecord = recordId;
             emit ItemConsumed(key, recordId);
@@ -361,17 +357,13 @@ contract Provenance is ConsortiumBound {
     ) external returns (uint64 recordId) {
         uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
         if (children.length == 0) revert EmptyKeyList();
-        Item storage p = _existing(parent);
-        if (p.status != ItemStatus.Active) revert InvalidStatus(parent, p.status);
-        if (p.custodian != org) revert NotCustodian(parent, org, p.custodian);
+        Item storage p = _held(parent, org);
         recordId = _newRecord(RecordKind.Assemble, org, eventHash, 0);
         p.lastRecord = recordId;
         for (uint256 i; i < children.length; ++i) {
             bytes32 key = children[i];
             if (key == parent) revert AssemblyCycle(key);
-            Item storage it = _existing(key);
-            if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
-            if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
+            Item storage it = _held(key, org);
             it.status = ItemStatus.Assembled;
             it.lastRecord = recordId;
             _parent[key] = parent;
@@ -391,9 +383,7 @@ contract Provenance is ConsortiumBound {
     ) external returns (uint64 recordId) {
         uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
         if (children.length == 0) revert EmptyKeyList();
-        Item storage p = _existing(parent);
-        if (p.status != ItemStatus.Active) revert InvalidStatus(parent, p.status);
-        if (p.custodian != org) revert NotCustodian(parent, org, p.custodian);
+        Item storage p = _held(parent, org);
         recordId = _newRecord(RecordKind.Disassemble, org, eventHash, 0);
         p.lastRecord = recordId;
         uint32 owner = p.owner;
@@ -660,6 +650,14 @@ contract Provenance is ConsortiumBound {
     function _existing(bytes32 key) private view returns (Item storage it) {
         it = _items[key];
         if (it.status == ItemStatus.None) revert UnknownItem(key);
+    }
+
+    /// @dev An existing, active (not in transit, consumed or assembled) item held by `org`: the
+    /// precondition of every operation that moves, consumes or aggregates an item.
+    function _held(bytes32 key, uint32 org) private view returns (Item storage it) {
+        it = _existing(key);
+        if (it.status != ItemStatus.Active) revert InvalidStatus(key, it.status);
+        if (it.custodian != org) revert NotCustodian(key, org, it.custodian);
     }
 
     /// @dev The topmost ancestor of `key` (itself when not assembled): it carries the owner and

@@ -10,12 +10,12 @@
  *
  * Environment: TRACEMESH_DEMO_DIR (default .demo), TRACEMESH_CHAIN_PORT (default 8545).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import hre from "hardhat";
 import TracemeshModule from "../ignition/modules/Tracemesh.ts";
+import { type RunningAnvil, startAnvil } from "../lib/anvil.ts";
 import { rolesOf, Role } from "../lib/consortium.ts";
 import { type Deployment, connectContracts, readDeployment } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
@@ -36,41 +36,19 @@ function resetDemo() {
   rmSync(path.join(root, "ignition", "deployments", DEPLOYMENT_ID), { recursive: true, force: true });
 }
 
-async function startChain(): Promise<ChildProcess> {
+async function startChain(): Promise<RunningAnvil> {
   mkdirSync(path.join(demoDir, "chain"), { recursive: true });
   const stateFile = path.join(demoDir, "chain", "state.json");
   step(`starting the chain on ${rpcUrl} (state: ${path.relative(root, stateFile)})`);
-  const anvil = spawn(
-    path.join(root, "node_modules", ".bin", "anvil"),
-    [
-      "--host", "127.0.0.1",
-      "--port", String(chainPort),
-      "--chain-id", "31337",
-      "--hardfork", "cancun",
-      "--state", stateFile,
+  try {
+    return await startAnvil(
       // Dump state every few seconds so even a hard kill loses little.
-      "--state-interval", "3",
-      "--silent",
-    ],
-    { stdio: ["ignore", "inherit", "inherit"] },
-  );
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (anvil.exitCode !== null) throw new Error(`the chain exited at start (code ${anvil.exitCode}); is port ${chainPort} in use?`);
-    try {
-      const res = await fetch(rpcUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`the chain did not answer on ${rpcUrl} within 30 s`);
-    await new Promise((r) => setTimeout(r, 250));
+      ["--chain-id", "31337", "--hardfork", "cancun", "--state", stateFile, "--state-interval", "3", "--silent"],
+      { port: chainPort, timeoutMs: 30_000 },
+    );
+  } catch (e) {
+    throw new Error(`the chain did not start on ${rpcUrl} (is port ${chainPort} in use?): ${(e as Error).message}`);
   }
-  return anvil;
 }
 
 /** Deploys the contracts unless the persisted chain already holds them. */
@@ -141,12 +119,12 @@ async function main() {
     if (stopping) return;
     stopping = true;
     step(`${signal}: stopping (the chain saves its state)`);
-    chain.kill("SIGTERM");
+    void chain.stop();
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  chain.on("exit", (code) => {
-    step(`chain stopped${code ? ` (code ${code})` : ""}`);
+  void chain.exited.then(() => {
+    step("chain stopped");
     process.exit(stopping ? 0 : 1);
   });
   try {

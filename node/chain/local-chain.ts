@@ -5,10 +5,6 @@
  * processes and benchmarks use it too). Not for the demo (`npm start`) or real networks, which
  * deploy through Ignition.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
-import path from "node:path";
 import { type BaseContract, HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { type FounderInit, Role, roleMask } from "../../lib/consortium.ts";
 import {
@@ -20,25 +16,12 @@ import {
   TracemeshProxy__factory,
 } from "../../lib/contracts/types/index.js";
 import type { Deployment } from "../../lib/deployment.ts";
-
-const root = path.resolve(import.meta.dirname, "..", "..");
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { startAnvil as startAnvilProcess } from "../../lib/anvil.ts";
 
 export interface LocalChain {
   url: string;
   port: number;
   chainId: number;
-  process: ChildProcess;
   /** Stops anvil (SIGTERM: it writes its state file first, when it has one). */
   stop(): Promise<void>;
 }
@@ -50,47 +33,13 @@ export interface AnvilOptions {
   chainId?: number;
 }
 
-/** Starts anvil and waits until it answers. */
+/** Starts anvil (lib/anvil.ts) with the contracts' EVM version and waits until it answers. */
 export async function startAnvil(options: AnvilOptions = {}): Promise<LocalChain> {
-  const port = options.port ?? (await freePort());
   const chainId = options.chainId ?? 31337;
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), "--hardfork", "cancun", "--silent"];
+  const args = ["--chain-id", String(chainId), "--hardfork", "cancun", "--silent"];
   if (options.stateFile) args.push("--state", options.stateFile);
-  const proc = spawn(path.join(root, "node_modules", ".bin", "anvil"), args, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`anvil exited at start (code ${proc.exitCode}): ${stderr.trim()}`);
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      proc.kill("SIGKILL");
-      throw new Error(`anvil did not answer on ${url} within 30 s`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    port,
-    chainId,
-    process: proc,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = once(proc, "exit");
-      proc.kill("SIGTERM");
-      await exited;
-    },
-  };
+  const anvil = await startAnvilProcess(args, { port: options.port, timeoutMs: 30_000 });
+  return { url: anvil.url, port: anvil.port, chainId, stop: anvil.stop };
 }
 
 /** Anvil's well-known development key at `index` (public; worthless outside a local chain). */

@@ -13,7 +13,7 @@ import {
 } from "../../../lib/contracts/types/index.js";
 import { type FounderInit, ProposalKind, Role, proposalData, roleMask } from "../../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
-import { type RunningAnvil, startAnvil } from "../../../scripts/besu/anvil.ts";
+import { type RunningAnvil, startAnvil } from "../../../lib/anvil.ts";
 import { nodeFor } from "./helpers.ts";
 
 /** A JSON-RPC provider that notices new blocks quickly (anvil mines each transaction at once). */

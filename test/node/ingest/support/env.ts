@@ -67,7 +67,8 @@ export async function nodeEnv(options: { stateFile?: boolean; config?: Record<st
       writeFileSync(configFile, JSON.stringify(merged, null, 2));
     },
     async cleanup() {
-      await chain.stop();
+      // env.chain, not the first chain: a test may have restarted it (chain outage).
+      await env.chain.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,8 @@
 /**
- * A throwaway anvil on 127.0.0.1 and a free port: the local EVM in which the generator really runs
- * Consortium's initializer, and in which the tests load a generated genesis (`anvil --init`).
- * The platform binary is spawned directly (not the npm wrapper script), so stopping it by its pid
- * stops the EVM itself and never leaves an orphan.
+ * Anvil, the local EVM, on 127.0.0.1: the one way the project starts it, for the demo chain
+ * (`npm start`), the Besu generator (which runs Consortium's initializer in it), the node's local
+ * chains, benchmarks and tests. The platform binary is spawned directly (not the npm wrapper
+ * script), so stopping it by its pid stops the EVM itself and never leaves an orphan.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The anvil executable: $ANVIL_BIN, else @foundry-rs/anvil's platform binary, else its wrapper. */
 export function anvilBinary(): string {
@@ -27,7 +27,8 @@ export function anvilBinary(): string {
   return path.join(repoRoot, "node_modules/.bin/anvil");
 }
 
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -43,10 +44,20 @@ export interface RunningAnvil {
   url: string;
   port: number;
   pid: number;
+  /** Settles when anvil exits, however it stopped. */
+  exited: Promise<void>;
+  /** Stops anvil (SIGTERM: it writes its state file first, when it has one). */
   stop(): Promise<void>;
 }
 
-async function rpcReady(url: string): Promise<boolean> {
+export interface AnvilStartOptions {
+  /** Listen on this port; by default a free one (retried if it is taken meanwhile). */
+  port?: number;
+  timeoutMs?: number;
+}
+
+/** True when a JSON-RPC node answers at `url`. */
+export async function rpcReady(url: string): Promise<boolean> {
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -74,13 +85,14 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /**
- * Starts anvil with `args` (host and port are chosen here) and waits until it answers JSON-RPC.
- * Retries on another port if the chosen one was taken in the meantime.
+ * Starts anvil with `args` (host and port are set here) and waits until it answers JSON-RPC.
+ * On a free port of its choosing it retries on another port if that one was taken meanwhile.
  */
-export async function startAnvil(args: readonly string[], timeoutMs = 20_000): Promise<RunningAnvil> {
+export async function startAnvil(args: readonly string[], options: AnvilStartOptions = {}): Promise<RunningAnvil> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   let lastError: Error | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1); attempt++) {
+    const port = options.port ?? (await freePort());
     const child = spawn(anvilBinary(), ["--host", "127.0.0.1", "--port", String(port), ...args], {
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -108,6 +120,7 @@ export async function startAnvil(args: readonly string[], timeoutMs = 20_000): P
           url,
           port,
           pid: child.pid!,
+          exited,
           stop: async () => {
             await stop();
             process.off("exit", onExit);

@@ -117,11 +117,17 @@ describe("ingest pipeline", () => {
     const p = await pipelineOn(store, { windowMs: 100 });
     const closed: WindowRecord[] = [];
     p.on("window", (w: WindowRecord) => closed.push(w));
+    // Wait for the timer rather than a fixed time: on a loaded machine a timer fires late.
+    const windowsClosed = async (n: number) => {
+      for (const deadline = Date.now() + 5000; closed.length < n && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
     await p.write(batch(5, ["t"]));
-    await new Promise((r) => setTimeout(r, 300));
+    await windowsClosed(1);
     expect(closed).toHaveLength(1); // closed by its timer, with nothing else written
     await p.write(batch(5, ["t"], 5));
-    await new Promise((r) => setTimeout(r, 300));
+    await windowsClosed(2);
     await p.stop();
     expect(closed).toHaveLength(2);
     for (const w of closed) expect(w.toTimeMs - w.fromTimeMs).toBeGreaterThanOrEqual(100);

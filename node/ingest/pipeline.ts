@@ -443,6 +443,9 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       if (this.pending.length === 0 && !this.closeDue() && !closeAtStop) {
         if (this.forceClose.length > 0) this.settleForced(); // nothing to close
         if (this.stopping) return;
+        // A timer can fire a moment before the node clock reaches the window's end (or while a
+        // commit is under way); re-arm it before sleeping so an open window always gets closed.
+        if (this.open.count > 0) this.armCloseTimer();
         await new Promise<void>((r) => (this.wakeUp = r));
         continue;
       }

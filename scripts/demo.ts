@@ -2,138 +2,125 @@
  * `npm start`: the local demo consortium on 127.0.0.1.
  *
  * Starts a local EVM chain (anvil) whose state persists in the demo directory, deploys the
- * Tracemesh contracts through the same Ignition module used for real networks (only once: a
- * restart continues the same consortium), and keeps running until Ctrl-C.
+ * Tracemesh contracts once through the same Ignition module used for real networks (a restart
+ * continues the same consortium), starts the plant-floor simulators, one member process per
+ * organisation, and the scenario that keeps the supply chain moving. Ctrl-C stops it all.
  *
  *   npm start                 start or continue the demo
- *   npm start -- --reset      forget the demo's chain and start from scratch
+ *   npm start -- --reset      forget the demo (chain, member data, scenario) and start from scratch
  *
- * Environment: TRACEMESH_DEMO_DIR (default .demo), TRACEMESH_CHAIN_PORT (default 8545).
+ * Environment: TRACEMESH_DEMO_DIR (default .demo), TRACEMESH_CHAIN_PORT (default 8545),
+ * TRACEMESH_GATEWAY_PORT (first gateway port, default 8601), TRACEMESH_P2P_PORT (first peer
+ * port, default 8701).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
-import hre from "hardhat";
-import TracemeshModule from "../ignition/modules/Tracemesh.ts";
-import { type RunningAnvil, startAnvil } from "../lib/anvil.ts";
 import { rolesOf, Role } from "../lib/consortium.ts";
-import { type Deployment, connectContracts, readDeployment } from "../lib/deployment.ts";
+import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
+import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
+import { type RunningMember, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
+import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const demoDir = path.resolve(root, process.env.TRACEMESH_DEMO_DIR ?? ".demo");
-const chainPort = Number(process.env.TRACEMESH_CHAIN_PORT ?? 8545);
-const rpcUrl = `http://127.0.0.1:${chainPort}`;
+const portOf = (name: string, fallback: number) => {
+  const v = process.env[name];
+  const n = v === undefined ? fallback : Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name} must be a TCP port (got "${v}")`);
+  return n;
+};
+const ports = {
+  chain: portOf("TRACEMESH_CHAIN_PORT", 8545),
+  gatewayBase: portOf("TRACEMESH_GATEWAY_PORT", 8601),
+  p2pBase: portOf("TRACEMESH_P2P_PORT", 8701),
+};
+const rpcUrl = `http://127.0.0.1:${ports.chain}`;
 const deploymentFile = path.join(demoDir, "deployment.json");
-const DEPLOYMENT_ID = "tracemesh-demo";
 
 const step = (msg: string) => console.log(`[demo] ${msg}`);
 
 function resetDemo() {
-  step(`reset: removing ${path.relative(root, demoDir)} and the demo's Ignition journal`);
+  step(`reset: removing ${path.relative(root, demoDir) || demoDir} and the demo's Ignition journal`);
   rmSync(demoDir, { recursive: true, force: true });
-  rmSync(path.join(root, "ignition", "deployments", DEPLOYMENT_ID), { recursive: true, force: true });
+  rmSync(path.join(root, "ignition", "deployments", deploymentIdOf(demoDir)), { recursive: true, force: true });
 }
 
-async function startChain(): Promise<RunningAnvil> {
-  mkdirSync(path.join(demoDir, "chain"), { recursive: true });
-  const stateFile = path.join(demoDir, "chain", "state.json");
-  step(`starting the chain on ${rpcUrl} (state: ${path.relative(root, stateFile)})`);
+async function describeConsortium(deployment: Deployment, members: RunningMember[]) {
+  const provider = new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true });
   try {
-    return await startAnvil(
-      // Dump state every few seconds so even a hard kill loses little.
-      ["--chain-id", "31337", "--hardfork", "cancun", "--state", stateFile, "--state-interval", "3", "--silent"],
-      { port: chainPort, timeoutMs: 30_000 },
-    );
-  } catch (e) {
-    throw new Error(`the chain did not start on ${rpcUrl} (is port ${chainPort} in use?): ${(e as Error).message}`);
-  }
-}
-
-/** Deploys the contracts unless the persisted chain already holds them. */
-async function ensureDeployed(): Promise<Deployment> {
-  const provider = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true });
-  try {
-    if (existsSync(deploymentFile)) {
-      const known = readDeployment(deploymentFile);
-      if ((await provider.getCode(known.contracts.consortium)) !== "0x") {
-        step("contracts already deployed: continuing the same consortium");
-        return known;
+    const { consortium } = connectContracts(deployment.contracts, provider);
+    const count = Number(await consortium.orgCount());
+    console.log(`\nConsortium ${deployment.contracts.consortium} on ${rpcUrl}: ${count} organisations`);
+    for (let id = 1; id <= count; id++) {
+      const [name, status, roles] = await consortium.org(id);
+      const demo = DEMO_ORGS.find((o) => o.name === name);
+      const member = members.find((m) => m.plan.org.name === name);
+      console.log(`  #${id} ${name} [${rolesOf(roles).map((r) => Role[r]).join(", ")}]${Number(status) === 1 ? "" : " (not active)"}`);
+      if (member) console.log(`      node log: ${path.relative(root, member.plan.logFile)}`);
+      if (demo) {
+        const account = demoWallet(demo.accountIndex);
+        console.log(`      demo sign-in: ${account.address} (LOCAL DEMO key ${account.privateKey})`);
       }
-      throw new Error(
-        `${path.relative(root, deploymentFile)} names contracts the chain does not hold (was the chain state lost?). ` +
-          "Run `npm start -- --reset` to start from scratch.",
-      );
     }
-    step("deploying Consortium, Provenance, Certificates, AccessGrants and DataAnchors (Ignition)");
-    const startBlock = await provider.getBlockNumber();
-    const conn = await hre.network.create({ network: "localhost", override: { url: rpcUrl } });
-    const deployed = await conn.ignition.deploy(TracemeshModule, {
-      deploymentId: DEPLOYMENT_ID,
-      displayUi: false,
-      config: { requiredConfirmations: 1 },
-      parameters: { Tracemesh: { founders: demoFounders() as never, quorumBps: 5001, votingPeriod: 24 * 3600 } },
-    });
-    const contracts = {
-      consortium: await deployed.consortium.getAddress(),
-      provenance: await deployed.provenance.getAddress(),
-      certificates: await deployed.certificates.getAddress(),
-      accessGrants: await deployed.accessGrants.getAddress(),
-      dataAnchors: await deployed.dataAnchors.getAddress(),
-    };
-    await conn.close();
-    const deployment: Deployment = {
-      chainId: Number((await provider.getNetwork()).chainId),
-      deploymentBlock: startBlock + 1,
-      contracts,
-    };
-    writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
-    return deployment;
   } finally {
     provider.destroy();
   }
 }
 
-async function describeConsortium(deployment: Deployment) {
-  const provider = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true });
-  const { consortium } = connectContracts(deployment.contracts, provider);
-  const count = Number(await consortium.orgCount());
-  step(`consortium at ${deployment.contracts.consortium}: ${count} organisations`);
-  for (let id = 1; id <= count; id++) {
-    const [name, status, roles] = await consortium.org(id);
-    const demo = DEMO_ORGS.find((o) => o.name === name);
-    const account = demo ? demoWallet(demo.accountIndex) : undefined;
-    const roleNames = rolesOf(roles).map((r) => Role[r]).join(", ");
-    console.log(`  #${id} ${name} [${roleNames}]${Number(status) === 1 ? "" : " (not active)"}`);
-    if (account) console.log(`      demo sign-in: ${account.address} (LOCAL DEMO key ${account.privateKey})`);
-  }
-  provider.destroy();
-}
-
 async function main() {
   if (process.argv.includes("--reset")) resetDemo();
-  const chain = await startChain();
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    step(`${signal}: stopping (the chain saves its state)`);
-    void chain.stop();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const plans = planMembers(demoDir, ports);
+  let plant: OrgPlant[] = [];
+  const members: RunningMember[] = [];
+  let stopping: Promise<void> | undefined;
+
+  step(`1/4 starting the chain on ${rpcUrl} (state in ${path.relative(root, demoDir) || demoDir}/chain)`);
+  const chain = await startDemoChain(demoDir, ports.chain);
+
+  const stop = (why: string) =>
+    (stopping ??= (async () => {
+      step(`${why}: stopping members, simulators and the chain (state is kept; \`npm start\` continues)`);
+      await Promise.allSettled(members.map((m) => m.stop()));
+      await stopPlant(plant);
+      await chain.stop();
+      step("stopped");
+    })());
+  process.on("SIGINT", () => void stop("SIGINT").then(() => process.exit(0)));
+  process.on("SIGTERM", () => void stop("SIGTERM").then(() => process.exit(0)));
   void chain.exited.then(() => {
-    step("chain stopped");
-    process.exit(stopping ? 0 : 1);
+    if (stopping) return;
+    console.error("[demo] the chain exited unexpectedly");
+    void stop("chain exited").then(() => process.exit(1));
   });
+
   try {
-    const deployment = await ensureDeployed();
-    await describeConsortium(deployment);
-    step(`ready. Chain RPC: ${rpcUrl}. Press Ctrl-C to stop; \`npm start\` again continues.`);
+    const nodes = await prepareIdentities(plans);
+    const { deployment, fresh } = await ensureDeployed(demoDir, rpcUrl, deploymentFile, () => demoFounders(nodes), step);
+    step(`2/4 contracts ${fresh ? "deployed" : "already deployed: continuing the same consortium"}`);
+
+    step("3/4 starting the plant-floor simulators");
+    plant = await startPlant(DEMO_ORGS, (m) => step(m));
+
+    step(`4/4 starting ${plans.length} member nodes`);
+    for (const plan of plans) {
+      writeMemberConfig(plan, { rpcUrl, deploymentFile, devices: plant.find((p) => p.org.key === plan.org.key)?.devices ?? [] });
+      members.push(await startMember(plan));
+      step(`    ${plan.org.name}: up`);
+    }
+    for (const m of members) {
+      void m.exited.then((code) => {
+        if (!stopping) console.error(`[demo] ${m.plan.org.name}'s member process exited (${code}); see ${m.plan.logFile}`);
+      });
+    }
+    await describeConsortium(deployment, members);
+    step("ready. Press Ctrl-C to stop; `npm start` again continues the same consortium.");
   } catch (e) {
     console.error(`[demo] ${(e as Error).message}`);
-    stop("SIGTERM");
+    await stop("error");
+    process.exit(1);
   }
 }
 

@@ -1,35 +1,54 @@
 /**
- * The demo consortium: a steel mill, a casting supplier, a machining shop, an OEM, a regulator
- * and an accredited test lab, each with its own demo signing account.
+ * The demo consortium: a steel mill, a casting supplier, a machining shop, an OEM, the regulator,
+ * and the test lab the regulator accredits (a separate organisation: a regulator does not
+ * accredit itself), each with its own demo signing account, and one member node each.
  */
-import { Role, roleMask, type FounderInit } from "../../lib/consortium.ts";
+import { Role, roleMask, type FounderInit, type NodeIdentityInit, ZERO_ADDRESS } from "../../lib/consortium.ts";
 import { demoWallet } from "./accounts.ts";
+import type { Site } from "./story.ts";
+
+/** Which simulated plant-floor devices an organisation's node reads. */
+export type DemoDevices = "furnace" | "coolant" | "machining-line" | "assembly-line";
 
 export interface DemoOrg {
-  key: string;
+  key: "steel" | "foundry" | "machining" | "oem" | "regulator" | "lab";
   name: string;
   roles: Role[];
-  /** Index of the organisation's account in the demo mnemonic. */
+  /** Index of the organisation's account in the demo mnemonic (people sign in with it). */
   accountIndex: number;
+  /** Index of the account its member node signs with (anchors, captured events). */
+  nodeAccountIndex: number;
+  /** GS1 company prefix (952xxxx: GS1's range for demonstrations) and site location reference. */
+  site: Site;
+  devices: DemoDevices[];
 }
 
 /** Account 0 deploys; it belongs to no organisation afterwards. */
 export const DEPLOYER_INDEX = 0;
 
 export const DEMO_ORGS: DemoOrg[] = [
-  { key: "steel", name: "Nordstahl Steel Mill", roles: [Role.Supplier], accountIndex: 1 },
-  { key: "foundry", name: "Jiangnan Precision Castings", roles: [Role.Supplier], accountIndex: 2 },
-  { key: "machining", name: "Delta Machining Works", roles: [Role.Supplier], accountIndex: 3 },
-  { key: "oem", name: "Atlas Motors", roles: [Role.Manufacturer], accountIndex: 4 },
-  { key: "regulator", name: "Market Surveillance Authority", roles: [Role.Regulator, Role.Auditor], accountIndex: 5 },
-  { key: "lab", name: "Certa Materials Test Lab", roles: [Role.Certifier], accountIndex: 6 },
+  { key: "steel", name: "Nordstahl Steel Mill", roles: [Role.Supplier], accountIndex: 1, nodeAccountIndex: 11, site: { companyPrefix: "9521001", location: "00001" }, devices: ["furnace"] },
+  { key: "foundry", name: "Jiangnan Precision Castings", roles: [Role.Supplier], accountIndex: 2, nodeAccountIndex: 12, site: { companyPrefix: "9521002", location: "00001" }, devices: ["coolant"] },
+  { key: "machining", name: "Delta Machining Works", roles: [Role.Supplier], accountIndex: 3, nodeAccountIndex: 13, site: { companyPrefix: "9521003", location: "00001" }, devices: ["machining-line"] },
+  { key: "oem", name: "Atlas Motors", roles: [Role.Manufacturer], accountIndex: 4, nodeAccountIndex: 14, site: { companyPrefix: "9521004", location: "00001" }, devices: ["assembly-line"] },
+  { key: "regulator", name: "Market Surveillance Authority", roles: [Role.Regulator, Role.Auditor], accountIndex: 5, nodeAccountIndex: 15, site: { companyPrefix: "9521005", location: "00001" }, devices: [] },
+  { key: "lab", name: "Certa Materials Test Lab", roles: [Role.Certifier], accountIndex: 6, nodeAccountIndex: 16, site: { companyPrefix: "9521006", location: "00001" }, devices: [] },
 ];
 
-export function demoFounders(): FounderInit[] {
+export const demoOrg = (key: DemoOrg["key"]): DemoOrg => DEMO_ORGS.find((o) => o.key === key)!;
+
+/** A node identity with only a libp2p peer id (the demo runs no Besu). */
+export const peerOnlyNode = (peerId: string): NodeIdentityInit => ({ peerId, enodeId: "", enodeHost: "", enodePort: 0, validator: ZERO_ADDRESS });
+
+/**
+ * The founders for the Ignition module. With `nodes`, each organisation also gets its member
+ * node's signing account and its node identities.
+ */
+export function demoFounders(nodes?: Partial<Record<DemoOrg["key"], NodeIdentityInit[]>>): FounderInit[] {
   return DEMO_ORGS.map((o) => ({
     name: o.name,
     roles: roleMask(...o.roles),
-    accounts: [demoWallet(o.accountIndex).address],
-    nodes: [],
+    accounts: nodes ? [demoWallet(o.accountIndex).address, demoWallet(o.nodeAccountIndex).address] : [demoWallet(o.accountIndex).address],
+    nodes: nodes?.[o.key] ?? [],
   }));
 }

@@ -57,7 +57,8 @@ export async function startStoryChain(): Promise<StoryChain> {
   try {
     const orgs = ORGS.map((o, i) => ({ name: o.name, roles: [...o.roles], accounts: i === 4 ? [new Wallet(devKey(i + 1)).address, new Wallet(devKey(9)).address] : [new Wallet(devKey(i + 1)).address] }));
     const deployment = await deployLocal(chain.url, devKey(0), orgs);
-    const provider = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
+    // No response cache: tests rewind the chain and must never see a nonce from before.
+    const provider = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
     provider.pollingInterval = 50;
     const as = Object.fromEntries(
       ORGS.map((o, i) => [o.key, connectContracts(deployment.contracts, new NonceManager(new Wallet(devKey(i + 1), provider)))]),

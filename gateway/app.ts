@@ -114,6 +114,8 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   const logger =
     typeof options.log === "object" ? options.log : pino({ level: options.log ?? (process.env.VITEST ? "silent" : "info"), name: "gateway" });
   const app = new Koa<GatewayState>({ proxy: false });
+  // Errors after the response started (a client hanging up mid-stream) go to the log, not stderr.
+  app.on("error", (err: Error) => logger.warn({ err: err.message }, "response error"));
   const metrics = new Registry();
   const requests = new Counter({
     name: "tracemesh_gateway_requests_total",

@@ -5,7 +5,7 @@
  */
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, forbidden } from "../errors.ts";
-import { json, problem } from "../openapi.ts";
+import { bearer, json, problem } from "../openapi.ts";
 import { roleName } from "../auth/membership.ts";
 
 export function register(router: GatewayRouter, { auth, options, readJson }: RouteContext): void {
@@ -29,6 +29,11 @@ export function register(router: GatewayRouter, { auth, options, readJson }: Rou
     const { token, expiresAt } = await auth.tokens.issue({ account, orgId: membership.orgId, orgName, roles });
     ctx.set("Cache-Control", "no-store");
     ctx.body = { token, expiresAt: expiresAt.toISOString(), organisation: { id: membership.orgId, name: orgName, roles }, account };
+  });
+
+  router.get("/auth/session", auth.requireOrg(), (ctx) => {
+    const caller = ctx.state.caller!;
+    ctx.body = { account: caller.account, organisation: { id: caller.orgId, name: caller.orgName, roles: caller.roles.map(roleName) } };
   });
 }
 
@@ -81,6 +86,27 @@ export const paths: OpenApiPaths = {
         "400": problem("Malformed body, message or signature"),
         "401": problem("Unknown, used or expired nonce; wrong domain, chain or signer"),
         "403": problem("The account signs for no active organisation"),
+      },
+    },
+  },
+  "/auth/session": {
+    get: {
+      summary: "Who the token speaks for, with the organisation's roles as the chain says now",
+      tags: ["auth"],
+      security: bearer,
+      responses: {
+        "200": json("The caller", {
+          type: "object",
+          properties: {
+            account: { type: "string" },
+            organisation: {
+              type: "object",
+              properties: { id: { type: "integer" }, name: { type: "string" }, roles: { type: "array", items: { type: "string" } } },
+            },
+          },
+        }),
+        "401": problem("No, malformed, forged or expired token"),
+        "403": problem("The organisation is no longer active"),
       },
     },
   },

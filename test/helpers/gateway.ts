@@ -12,7 +12,7 @@
  * Several gateways can share one chain: `startTestGateway({ chain: gw.chain })` (stop the chain
  * last, with `gw.chain.stop()` or the first gateway's `stop()`).
  */
-import { JsonRpcProvider, Wallet, toBeHex } from "ethers";
+import { type AbstractSigner, JsonRpcProvider, Wallet, toBeHex } from "ethers";
 import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
@@ -118,8 +118,8 @@ export interface TestGateway {
   services: GatewayServices;
   gateway: Gateway;
   server: RunningGateway;
-  /** Signs in with the organisation's first account (or the given wallet) and returns the token. */
-  signIn(who: OrgKey | Wallet): Promise<string>;
+  /** Signs in with the organisation's first account (or the given signer) and returns the token. */
+  signIn(who: OrgKey | AbstractSigner): Promise<string>;
   /** fetch() against the gateway. */
   request(path: string, options?: RequestOptions): Promise<Response>;
   /** Stops the gateway, and the chain when this call started it. */
@@ -150,13 +150,14 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     }
     return fetch(server.url + path, { method: o.method ?? (body === undefined ? "GET" : "POST"), headers, body });
   };
-  const signIn = async (who: OrgKey | Wallet) => {
+  const signIn = async (who: OrgKey | AbstractSigner) => {
     const wallet = typeof who === "string" ? chain.orgs[who].signer : who;
-    const challenge = await request(`/auth/challenge?address=${wallet.address}`);
+    const address = await wallet.getAddress();
+    const challenge = await request(`/auth/challenge?address=${address}`);
     if (challenge.status !== 200) throw new Error(`challenge failed: ${challenge.status} ${await challenge.text()}`);
     const { message } = (await challenge.json()) as { message: string };
     const res = await request("/auth/token", { json: { message, signature: await wallet.signMessage(message) } });
-    if (res.status !== 200) throw new Error(`sign-in of ${wallet.address} failed: ${res.status} ${await res.text()}`);
+    if (res.status !== 200) throw new Error(`sign-in of ${address} failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   };
   return {

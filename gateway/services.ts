@@ -10,6 +10,7 @@
 import { JsonRpcProvider } from "ethers";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
+import type { IndexService } from "./indexer/service.ts";
 
 export interface OrganisationRef {
   id: number;
@@ -19,8 +20,8 @@ export interface OrganisationRef {
 /** EPCIS document store and recorder (node/events). Its methods are defined by that module. */
 export type EventsService = object;
 
-/** Queries over the chain indexer's LevelDB indexes (gateway/indexer). Defined by that module. */
-export type IndexService = object;
+/** Queries over the chain indexer's LevelDB indexes (gateway/indexer/service.ts). */
+export type { IndexService };
 
 /** Data-integrity proofs of the node's anchored readings. */
 export type ProofsService = Pick<ProofService, "proveReading" | "proveRun">;

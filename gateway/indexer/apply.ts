@@ -549,6 +549,12 @@ export class BlockApplier {
       await this.touch(r, key);
     },
 
+    // An observation (a later Provenance's `observe`) names keys without changing them; the keys
+    // need not be registered items, so only the history lists the record.
+    "provenance.Observed": async (a: LogDescription["args"], ctx: EventContext) => {
+      await this.touch(this.currentRecord(n(a.recordId), ctx), hex(a.key));
+    },
+
     // ---------------------------------------------------------- Certificates
     "certificates.AccreditationGranted": async (a: LogDescription["args"]) => {
       const certifier = n(a.certifier);

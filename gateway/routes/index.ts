@@ -6,6 +6,7 @@ import * as docs from "./docs.ts";
 import * as health from "./health.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
+import * as trace from "./trace.ts";
 
 export const routeModules: Record<string, RouteModule> = {
   health,
@@ -14,4 +15,5 @@ export const routeModules: Record<string, RouteModule> = {
   certificates,
   rpc,
   resolver,
+  trace,
 };

@@ -5,12 +5,13 @@
  * grant and revoke access, a node anchors data windows, and the members govern. Used by the
  * indexer's tests and the traceability routes' tests.
  */
-import { JsonRpcProvider, NonceManager, type TransactionResponse, Wallet, id } from "ethers";
+import { JsonRpcProvider, NonceManager, type TransactionResponse, Wallet, getAddress, id } from "ethers";
 import { Role, ProposalKind, proposalData } from "../../lib/consortium.ts";
 import { type TracemeshContracts, type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import type { TestChain } from "./gateway.ts";
 
 export const ORGS = [
   { key: "steel", name: "Northern Steel Mill", roles: [Role.Supplier] },
@@ -46,7 +47,8 @@ export interface StoryChain {
   as: Record<OrgKey, TracemeshContracts>;
   /** Read-only handles. */
   view: TracemeshContracts;
-  /** The anchoring node's account (a second account of the carrier... its own key). */
+  /** Contracts connected as an anchoring node's account (an account of an active member). */
+  node: TracemeshContracts;
   nodeAccount: string;
   stop(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export async function startStoryChain(): Promise<StoryChain> {
       provider,
       as,
       view: connectContracts(deployment.contracts, provider),
+      node: connectContracts(deployment.contracts, new NonceManager(new Wallet(devKey(9), provider))),
       nodeAccount: new Wallet(devKey(9)).address,
       stop: async () => {
         provider.destroy();
@@ -177,7 +180,7 @@ export async function playStory(s: StoryChain, tag = ""): Promise<StoryKeys> {
   await done(as.steel.provenance.recall([ingot], e("recall-ingot")));
 
   // Anchors by the carrier's node account.
-  const node = connectTo(s, 9);
+  const node = s.node;
   const t0 = (Number((await s.provider.getBlock("latest"))!.timestamp) - 60) * 1000;
   const seq = Number(await s.view.dataAnchors.lastSequence(s.nodeAccount));
   const root1 = id(`${tag}root-1`);
@@ -188,7 +191,7 @@ export async function playStory(s: StoryChain, tag = ""): Promise<StoryKeys> {
   const before = Number(await s.view.consortium.proposalCount());
   await done(as.steel.consortium.propose(ProposalKind.GrantRole, proposalData.grantRole(ORG_ID.oem, Role.Supplier)));
   for (const voter of ["foundry", "machining", "oem", "carrier"] as const) await done(as[voter].consortium.vote(before + 1, true));
-  await done(as.oem.consortium.propose(ProposalKind.AddAccount, proposalData.addAccount(ORG_ID.oem, new Wallet(devKey(10 + tag.length)).address)));
+  await done(as.oem.consortium.propose(ProposalKind.AddAccount, proposalData.addAccount(ORG_ID.oem, getAddress("0x" + id(`${tag}new-account`).slice(26)))));
   await done(as.lab.consortium.vote(before + 2, false));
   await done(as.lab.consortium.propose(ProposalKind.RevokeRole, proposalData.revokeRole(ORG_ID.steel, Role.Supplier)));
   for (const voter of ["steel", "foundry", "machining", "oem"] as const) await done(as[voter].consortium.vote(before + 3, false));
@@ -209,6 +212,30 @@ export async function playStory(s: StoryChain, tag = ""): Promise<StoryKeys> {
     ],
     accredited: [{ certifier: lab, scope: SCOPE_MTR }],
     eventHashes: events,
+  };
+}
+
+/**
+ * The story's view of a chain started by test/helpers/gateway.ts (same organisations, same ids):
+ * its own provider without a response cache, each organisation's first account, and the mill's
+ * second account as the anchoring node.
+ */
+export function storyOn(tc: TestChain): StoryChain {
+  const provider = new JsonRpcProvider(tc.chain.url, tc.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+  provider.pollingInterval = 50;
+  const as = Object.fromEntries(
+    ORGS.map((o) => [o.key, connectContracts(tc.deployment.contracts, new NonceManager(new Wallet(tc.orgs[o.key].signer.privateKey, provider)))]),
+  ) as Record<OrgKey, TracemeshContracts>;
+  const nodeWallet = new Wallet(tc.orgs.steel.accounts[1]!.privateKey, provider);
+  return {
+    chain: tc.chain,
+    deployment: tc.deployment,
+    provider,
+    as,
+    view: connectContracts(tc.deployment.contracts, provider),
+    node: connectContracts(tc.deployment.contracts, new NonceManager(nodeWallet)),
+    nodeAccount: nodeWallet.address,
+    stop: async () => provider.destroy(),
   };
 }
 

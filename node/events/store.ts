@@ -152,7 +152,7 @@ export function eventTimeMs(t: number | string): number {
   return ms;
 }
 
-const noNul = (v: string) => v.replace(/\u0000/g, "");
+const noNul = (v: string) => v.split(SEP).join("");
 
 /** Index fields: what the query parameters are answered from. */
 type Field =

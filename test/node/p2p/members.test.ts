@@ -1,0 +1,238 @@
+/**
+ * The peer network between real member node processes (node/daemon.ts with its `p2p` section,
+ * driven by test/node/p2p/member-process.ts) on 127.0.0.1 against one anvil chain:
+ *   steel   (Northern Steel Mill) produces furnace-1/temperature and serves it
+ *   oem     (Atlas Motors) fetches, and follows steel's stream
+ *   casting (Casting Works) produces caster-1/temperature; its store gets altered on disk
+ *   the regulator has no node; a stranger host with an unregistered key tries to connect.
+ */
+import path from "node:path";
+import { multiaddr } from "@multiformats/multiaddr";
+import { JsonRpcProvider, NonceManager, Wallet, encodeBytes32String } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { streamScopeKey } from "../../../lib/access.ts";
+import { ProposalKind, proposalData } from "../../../lib/consortium.ts";
+import { type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
+import { ScopeKind } from "../../../lib/registry.ts";
+import { devKey } from "../../../node/chain/local-chain.ts";
+import { IngestStore, keys, recordAt } from "../../../node/ingest/store.ts";
+import { type Host, createHost } from "../../../node/p2p/host.ts";
+import { grantIdOf } from "../../../node/p2p/protocol.ts";
+import { eventually, tempDir } from "./helpers.ts";
+import { type Consortium, type Member, MemberProcess, setUpConsortium } from "./members.ts";
+
+const FURNACE = "furnace-1/temperature";
+const CASTER = "caster-1/temperature";
+const PURPOSE = encodeBytes32String("QUALITY_CLAIM");
+
+interface Received {
+  seq: number;
+  sourceTime: number;
+  value: number;
+  window: number;
+  ownProof: boolean;
+  origin: { peer: string; ownerOrg: number; grant?: { id: string; kind: number }; tx?: string; receivedAt: number };
+}
+
+/** Alters the first reading of `stream` in the node's last anchored window that holds it (the node must be stopped). */
+async function alterStoredReading(dataDir: string, stream: string): Promise<number> {
+  const store = await IngestStore.open(path.join(dataDir, "db"));
+  try {
+    for (let w = await store.lastAnchored(); w >= 1; w--) {
+      const record = (await store.window(w))!;
+      const i = record.runs.findIndex((r) => r.stream === stream);
+      if (i < 0) continue;
+      const section = (await store.locator(w))![i]![0]!;
+      const chunk = (await store.chunk(w, section.part))!;
+      const bytes = recordAt(chunk, section.offset, 0); // a view into the chunk
+      bytes[bytes.length - 1]! ^= 0x01; // the last byte of the value's binary64
+      await store.db.put(keys.chunk(w, section.part), chunk);
+      return w;
+    }
+    throw new Error(`no anchored window of ${stream}`);
+  } finally {
+    await store.close();
+  }
+}
+
+describe("member nodes sharing data over the peer network", () => {
+  const tmp = tempDir("tm-p2p-members-");
+  let cons: Consortium;
+  let provider: JsonRpcProvider;
+  let contracts: TracemeshContracts;
+  const running: Record<string, MemberProcess> = {};
+  const hosts: Host[] = [];
+  let steel: Member;
+  let oem: Member;
+  let casting: Member;
+  let t0: number;
+  // Each organisation's second account signs the test's own transactions (its node signs anchors).
+  const admin = (keyIndex: number) => new NonceManager(new Wallet(devKey(keyIndex + 4), provider));
+  let steelAdmin: NonceManager;
+  let castingAdmin: NonceManager;
+
+  const chainNow = async () => (await provider.getBlock("latest"))!.timestamp;
+  const grant = async (signer: NonceManager, grantee: number, stream: string, opts: { kind?: ScopeKind; from?: number; to?: number; expiresIn?: number } = {}) => {
+    const g = contracts.accessGrants.connect(signer);
+    const expiry = (await chainNow()) + (opts.expiresIn ?? 3600);
+    await (await g.grantAccess(grantee, opts.kind ?? ScopeKind.DataStream, streamScopeKey(stream), PURPOSE, opts.from ?? 0, opts.to ?? 0, expiry)).wait();
+  };
+  const revoke = async (signer: NonceManager, owner: number, grantee: number, stream: string) => {
+    const g = contracts.accessGrants.connect(signer);
+    await (await g.revokeAccess(grantIdOf(owner, grantee, streamScopeKey(stream)))).wait();
+  };
+  const received = async (who: string, org: number, stream: string) => (await running[who]!.call("received", { org, stream })).readings as Received[];
+  const fetch = (who: string, peer: string, stream: string, from: number, to: number) => running[who]!.call("fetch", { peer, stream, from, to });
+
+  beforeAll(async () => {
+    cons = await setUpConsortium(
+      tmp.dir,
+      [
+        { name: "steel", org: "Northern Steel Mill", keyIndex: 1, devices: ["furnace-1"] },
+        { name: "oem", org: "Atlas Motors", keyIndex: 2 },
+        { name: "casting", org: "Casting Works", keyIndex: 3, devices: ["caster-1"] },
+      ],
+      [{ name: "Market Surveillance Authority", keyIndex: 4 }],
+      (m, all) => ({
+        bootstrap: all.filter((o) => o !== m).map((o) => o.addr),
+        membershipTtlMs: 1_000,
+        grantCacheMs: 300,
+        syncIntervalMs: 500,
+        ...(m.name === "oem" ? { follow: [{ organisation: "Northern Steel Mill", stream: FURNACE }] } : {}),
+      }),
+    );
+    ({ steel, oem, casting } = cons.members as Record<"steel" | "oem" | "casting", Member>);
+    provider = new JsonRpcProvider(cons.chain.url, undefined, { staticNetwork: true, batchMaxCount: 1 });
+    provider.pollingInterval = 100;
+    contracts = connectContracts(cons.deployment.contracts, provider);
+    // Admin accounts join their organisations by proposal would take votes; founders already hold them.
+    steelAdmin = admin(1);
+    castingAdmin = admin(3);
+    t0 = Date.now();
+    const started = await Promise.all([steel, oem, casting].map((m) => MemberProcess.start(m)));
+    for (const p of started) running[p.member.name] = p;
+    // Both producers have anchored a few windows.
+    for (const m of [steel, casting]) {
+      expect(await eventually(async () => ((await running[m.name]!.call("status")).status as { windows: { anchored: number } }).windows.anchored >= 2, 30_000, 200)).toBe(true);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await Promise.all(Object.values(running).map((p) => p.stop()));
+    provider?.destroy();
+    await cons?.chain.stop();
+    tmp.remove();
+  });
+
+  it("refuses a peer whose id is not registered, at connection", async () => {
+    const stranger = await createHost({ keyFile: path.join(tmp.dir, "stranger.key"), listen: ["/ip4/127.0.0.1/tcp/0"] });
+    hosts.push(stranger);
+    await expect(stranger.services.ping.ping(multiaddr(steel.addr))).rejects.toThrow();
+    expect(await eventually(() => stranger.getConnections().length === 0, 3_000)).toBe(true);
+    // The members are connected to each other (bootstrap), the stranger to nobody.
+    const peers = (await running.steel!.call("status")).peers as { peerId: string; org: number }[];
+    expect(peers.map((p) => p.peerId).sort()).toEqual([oem.peerId, casting.peerId].sort());
+    expect(peers.find((p) => p.peerId === oem.peerId)?.org).toBe(oem.orgId);
+  });
+
+  it("refuses a member without a grant, serves it once granted, and refuses it again after revocation", async () => {
+    const now = Date.now();
+    const refused = await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, now);
+    expect(refused).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
+    expect((await running.oem!.call("list", { peer: steel.peerId, stream: FURNACE })).ok).toBe(false);
+    expect(await received("oem", steel.orgId, FURNACE)).toEqual([]);
+
+    await grant(steelAdmin, oem.orgId, FURNACE);
+    const ok = await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, now);
+    expect(ok).toMatchObject({ ok: true, more: false, grant: { id: grantIdOf(steel.orgId, oem.orgId, streamScopeKey(FURNACE)), kind: ScopeKind.DataStream } });
+    expect(ok.count as number).toBeGreaterThan(10);
+    expect(ok.items).toContain("run"); // whole runs travel with one range proof
+    const held = await received("oem", steel.orgId, FURNACE);
+    expect(held.length).toBeGreaterThanOrEqual(ok.count as number);
+    expect(held[0]!.origin).toMatchObject({ peer: steel.peerId, ownerOrg: steel.orgId, grant: { id: grantIdOf(steel.orgId, oem.orgId, streamScopeKey(FURNACE)) } });
+    expect(held[0]!.origin.tx).toMatch(/^0x[0-9a-f]{64}$/);
+    const listed = await running.oem!.call("list", { peer: steel.peerId });
+    expect(listed.streams).toEqual([FURNACE]);
+    const windows = await running.oem!.call("list", { peer: steel.peerId, stream: FURNACE });
+    expect((windows.windows as unknown[]).length).toBeGreaterThanOrEqual(2);
+
+    await revoke(steelAdmin, steel.orgId, oem.orgId, FURNACE);
+    const again = await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, Date.now());
+    expect(again).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
+  });
+
+  it("serves a time-range grant inside its range only", async () => {
+    const from = t0 - 5_000;
+    const to = Date.now() - 1_000;
+    await grant(steelAdmin, oem.orgId, FURNACE, { kind: ScopeKind.AnchorWindowRange, from, to });
+    const inside = await fetch("oem", steel.peerId, FURNACE, from, to);
+    expect(inside).toMatchObject({ ok: true });
+    const beyond = await fetch("oem", steel.peerId, FURNACE, from, to + 60_000);
+    expect(beyond).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
+    // Not granted for the whole stream, so its windows are not listed either.
+    expect(await running.oem!.call("list", { peer: steel.peerId, stream: FURNACE })).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
+  });
+
+  it("catches a node that serves a reading altered on its disk, stores nothing from it, and bans it", async () => {
+    await grant(castingAdmin, oem.orgId, CASTER);
+    // Honest first: the grant works.
+    expect(await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
+    const before = (await received("oem", casting.orgId, CASTER)).length;
+    await running.casting!.stop();
+    const altered = await alterStoredReading(casting.dataDir, CASTER);
+    running.casting = await MemberProcess.start(casting);
+    const answer = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
+    expect(answer).toMatchObject({ ok: false, kind: "misbehaviour", altered: true });
+    expect(answer.reason as string).toMatch(new RegExp(`window ${altered} of node ${casting.wallet.address}: reading-altered`, "i"));
+    expect((await received("oem", casting.orgId, CASTER)).length).toBe(before);
+    const status = (await running.oem!.call("status")).status as { p2p: { banned: string[]; misbehaviour: { peer: string; altered: boolean }[] } };
+    expect(status.p2p.banned).toEqual([casting.peerId]);
+    expect(status.p2p.misbehaviour.at(-1)).toMatchObject({ peer: casting.peerId, altered: true });
+    // Banned: disconnected, and refused when it dials again.
+    expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 5_000, 200)).toBe(true);
+    const retry = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
+    expect(retry).toMatchObject({ ok: false, kind: "error" });
+  });
+
+  it("a follower stopped while its partner anchors catches up after restart", async () => {
+    await grant(steelAdmin, oem.orgId, FURNACE); // a whole-stream grant again
+    // Following: announcements of new anchors bring steel's readings without being asked.
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > Date.now() - 3_000), 15_000, 300)).toBe(true);
+    await running.oem!.stop();
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000)); // steel keeps measuring and anchoring
+    const anchoredWhileAway = await eventually(async () => ((await running.steel!.call("status")).status as { lastAnchor?: { anchoredAt: number } }).lastAnchor!.anchoredAt * 1000 > stoppedAt, 10_000, 200);
+    expect(anchoredWhileAway).toBe(true);
+    running.oem = await MemberProcess.start(oem);
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 20_000, 300)).toBe(true);
+    // Nothing missing: the sequence numbers received from steel run without a gap.
+    const seqs = (await received("oem", steel.orgId, FURNACE)).map((r) => r.seq);
+    expect(seqs.length).toBeGreaterThan(40);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
+  });
+
+  it("refuses again once the grant expired (chain time)", async () => {
+    await grant(steelAdmin, oem.orgId, FURNACE, { expiresIn: 30 });
+    expect(await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
+    await provider.send("evm_increaseTime", [60]);
+    await provider.send("evm_mine", []);
+    expect(await eventually(async () => (await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, Date.now())).code === "not-granted", 5_000, 200)).toBe(true);
+  });
+
+  it("disconnects the peer of a suspended organisation within seconds", async () => {
+    const peersOf = async (who: string) => ((await running[who]!.call("status")).peers as { peerId: string }[]).map((p) => p.peerId);
+    expect(await eventually(async () => (await peersOf("steel")).includes(casting.peerId), 10_000, 200)).toBe(true);
+    const c = contracts.consortium;
+    const oemAdmin = admin(2);
+    const regulator = new NonceManager(new Wallet(devKey(4), provider));
+    await (await c.connect(steelAdmin).propose(ProposalKind.Suspend, proposalData.suspend(casting.orgId))).wait();
+    const id = await c.proposalCount();
+    await (await c.connect(oemAdmin).vote(id, true)).wait();
+    const t = Date.now();
+    await (await c.connect(regulator).vote(id, true)).wait();
+    expect(await c.isActiveOrg(casting.orgId)).toBe(false);
+    expect(await eventually(async () => !(await peersOf("steel")).includes(casting.peerId), 8_000, 100)).toBe(true);
+    expect(Date.now() - t).toBeLessThan(8_000);
+  });
+});

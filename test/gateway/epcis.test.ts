@@ -20,7 +20,13 @@ import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { declaredIgnoreFields, documentEventHashes, documentEventList, eventPreHash } from "../../lib/epcis/event-hash.ts";
 import { createEpcisValidator } from "../../lib/epcis/validate.ts";
 import { RecordKind, ScopeKind } from "../../lib/registry.ts";
-import { ChainClient } from "../../node/chain/client.ts";
+import { Anchorer } from "../../node/chain/anchorer.ts";
+import { AnchorChain, ChainClient } from "../../node/chain/client.ts";
+import { IngestPipeline } from "../../node/ingest/pipeline.ts";
+import { ProofService } from "../../node/ingest/proofs.ts";
+import { IngestStore } from "../../node/ingest/store.ts";
+import type { Reading } from "../../lib/reading.ts";
+import { type ReadingProof, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
@@ -46,6 +52,8 @@ let gw: TestGateway;
 let events: OpenEvents;
 let dir: string;
 let oem: string;
+let client: ChainClient;
+let nodeSigner: Wallet;
 let eventTime = Date.UTC(2024, 4, 1, 8);
 
 /** A document of our own events, each at a distinct later time. */
@@ -120,12 +128,14 @@ beforeAll(async () => {
     [canonicalIdentifier("urn:epc:id:pgln:4012345.00000"), chain.orgs.steel.id],
     [canonicalIdentifier("urn:epc:id:pgln:0614141.00000"), chain.orgs.oem.id],
   ]);
+  client = new ChainClient(provider, { pollMs: 25 });
+  // The node signs with the OEM's second account; the first one is the test's (grants).
+  nodeSigner = new Wallet(chain.orgs.oem.accounts[1]!.privateKey, provider);
   events = await openEvents({
     dataDir: dir,
     deployment: chain.deployment,
-    client: new ChainClient(provider, { pollMs: 25 }),
-    // The node signs with the OEM's second account; the first one is the test's (grants).
-    signer: new Wallet(chain.orgs.oem.accounts[1]!.privateKey, provider),
+    client,
+    signer: nodeSigner,
     validator: { schemaPath: SCHEMA },
     contexts: CONTEXT,
     resolveParty: (party) => partyOf.get(party),
@@ -474,3 +484,71 @@ describe("visibility", () => {
 });
 
 
+
+describe("readings bound to events", () => {
+  it("serves the readings an event names with proofs that verify against the anchors on chain", async () => {
+    // The OEM node's own ingest: a real reading store, one window, anchored by the node's account.
+    const store = await IngestStore.open(path.join(dir, "ingest"));
+    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 7), { windowMs: 3_600_000 });
+    const anchorer = new Anchorer(store, pipeline, await AnchorChain.create(client, chain.deployment.contracts.dataAnchors, nodeSigner), { retry: { minMs: 20, maxMs: 100 } });
+    pipeline.on("window", () => anchorer.notify());
+    await anchorer.start();
+    try {
+      const t0 = Date.now();
+      const temp = (i: number): Reading => ({ stream: "furnace-1/temperature", metric: "temperature", unit: "Cel", value: 840 + i, sourceTime: t0 + i * 50, quality: "good" });
+      const force = (i: number): Reading => ({ stream: "press-2/force", metric: "force", unit: "kN", value: 120 + i, sourceTime: t0 + i * 50, quality: "good" });
+      await pipeline.write(Array.from({ length: 20 }, (_, i) => [temp(i), force(i)]).flat());
+      await pipeline.closeWindow();
+      await anchorer.anchoredUpTo(1);
+      gw.services.proofs = new ProofService(store, nodeSigner.address);
+
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const part = freshEpc();
+      const job = await recorded(
+        doc(
+          { type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [part] },
+          {
+            type: "ObjectEvent",
+            action: "OBSERVE",
+            bizStep: "inspecting",
+            epcList: [part],
+            // The heat treatment's temperatures from reading 5 to 14, and the press force over all of them.
+            "tm:readings": [{ "tm:stream": "furnace-1/temperature", "tm:startTime": iso(t0 + 250), "tm:endTime": iso(t0 + 750) }],
+            sensorElementList: [{ sensorMetadata: { startTime: iso(t0), endTime: iso(t0 + 1000), "tm:stream": "press-2/force" }, sensorReport: [{ type: "gs1:Force", value: 120, uom: "KNT" }] }],
+          },
+        ),
+      );
+      const inspected = job.results![1]!;
+      const res = await getJson(`/events/${enc(inspected.hashId)}/readings`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const streams = res.body["streams"] as { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor: { sequence: number; tx?: string; root?: string } }[] }[];
+      expect(streams.map((x) => [x.stream, x.readings.length])).toEqual([
+        ["furnace-1/temperature", 10],
+        ["press-2/force", 20],
+      ]);
+      expect(streams[0]!.readings.map((r) => r.reading.value)).toEqual(Array.from({ length: 10 }, (_, i) => 845 + i));
+      const anchors = contractAnchorView(chain.orgs.oem.contracts.dataAnchors);
+      const receipt = await store.anchorReceipt(1);
+      for (const s of streams)
+        for (const r of s.readings) {
+          expect(await verifyReading(r.reading, r.proof, anchors)).toEqual({ ok: true });
+          expect(r.anchor).toMatchObject({ sequence: 1, tx: receipt!.txHash, root: (await store.window(1))!.root });
+        }
+      // A reading changed on the way is caught by the same check.
+      const r0 = streams[0]!.readings[0]!;
+      expect(await verifyReading({ ...r0.reading, value: 999 }, r0.proof, anchors)).toMatchObject({ ok: false, reason: "reading-altered" });
+
+      // Partners see the readings only with the event: nothing without a grant.
+      const steel = await gw.signIn("steel");
+      expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(404);
+      // An event that names no readings has none.
+      const none = await getJson(`/events/${enc(job.results![0]!.hashId)}/readings`);
+      expect(none.body["streams"]).toEqual([]);
+    } finally {
+      delete gw.services.proofs;
+      await anchorer.stop();
+      await pipeline.stop();
+      await store.close();
+    }
+  });
+});

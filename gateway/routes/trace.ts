@@ -6,7 +6,8 @@
  *
  * Who may read a document: its recording organisation, and organisations holding a grant that
  * covers the item (lib/access.ts `mayReadItem`, answered from the index). Everyone else sees the
- * on-chain fact (`access: "public-fact"`, `document: null`).
+ * on-chain fact (`access: "public-fact"`, `document: null`). A document handed out carries
+ * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
  */
 import type { Context } from "koa";
 import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
@@ -16,6 +17,9 @@ import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
 import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
 import type { IndexService } from "../indexer/service.ts";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;
@@ -71,19 +75,6 @@ function orgNames(q: IndexQueries) {
     const m = await cache.get(id)!;
     return { id, name: m?.name ?? `organisation ${id}` };
   };
-}
-
-/**
- * The node's EPCIS documents, as node/events' EventStore offers them: the stored events a record
- * hash names. Absent (no document service on this node), history entries carry `document: null`.
- */
-interface DocumentStore {
-  get(idOrHash: string): Promise<{ event: Record<string, unknown>; hashId: string; recordHash: string; owner: number }[]>;
-}
-
-function documentsOf(events: object | undefined): DocumentStore | undefined {
-  const candidate = (events as { store?: unknown } | undefined)?.store ?? events;
-  return typeof (candidate as Partial<DocumentStore> | undefined)?.get === "function" ? (candidate as DocumentStore) : undefined;
 }
 
 export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
@@ -153,7 +144,7 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
       if (!decisions.has(owner)) decisions.set(owner, mayReadItem(access, caller, owner, scope));
       return decisions.get(owner)!;
     };
-    const documents = documentsOf(services.events);
+    const documents = services.events?.store;
     const out = [];
     for (const e of entries) out.push(await historyEntry(e, caller, await decide(e.org), documents, org));
     ctx.body = {
@@ -266,7 +257,7 @@ async function historyEntry(
   e: HistoryEntry,
   caller: number,
   decision: AccessDecision,
-  documents: DocumentStore | undefined,
+  documents: EventStore | undefined,
   org: ReturnType<typeof orgNames>,
 ) {
   const access = caller === e.org ? "own" : decision.allowed ? "granted" : "public-fact";
@@ -274,12 +265,12 @@ async function historyEntry(
   let eventId: string | null = null;
   let verified: boolean | undefined;
   if (access !== "public-fact" && documents) {
+    // The document filed under the hash this record carries (not another declaration of the same event).
     const stored = (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash);
     if (stored) {
-      document = stored.event;
-      eventId = (stored.event["eventID"] as string | undefined) ?? stored.hashId;
-      // The store keys documents by the hash the chain holds; equal hashes are the check.
-      verified = true;
+      document = publishedEvent(stored);
+      eventId = document["eventID"] as string;
+      verified = recomputedHash(stored) === e.eventHash;
     }
   }
   return {
@@ -297,6 +288,16 @@ async function historyEntry(
     access,
     grant: decision.allowed && decision.via === "grant" && access === "granted" ? { scopeKey: decision.scopeKey, kind: decision.kind } : undefined,
   };
+}
+
+/** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
+function recomputedHash(stored: StoredEvent): string | undefined {
+  try {
+    const options = { context: stored.context };
+    return (stored.event["errorDeclaration"] !== undefined ? errorDeclarationHash(stored.event, options) : cbvEventHash(stored.event, options).digest).toLowerCase();
+  } catch {
+    return undefined;
+  }
 }
 
 async function certificateBody(c: CertificateView, org: ReturnType<typeof orgNames>) {

@@ -68,6 +68,10 @@ describe("indexer", () => {
     expect(engine.map((e) => e.kindName)).toEqual(["commission", "assemble", "disassemble", "inspect", "disposition"]);
     expect((await q.history(key("ENGINE-1"), { after: engine[1]!.id, limit: 2 })).map((e) => e.kindName)).toEqual(["disassemble", "inspect"]);
     expect(await q.history(key("NO-SUCH-ITEM"))).toEqual([]);
+    // Observations name items without changing them, registered or not.
+    expect((await q.history(key("COIL-3"))).map((e) => e.kindName)).toEqual(["commission", "observation", "recallBatch"]);
+    expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.carrier]]);
+    expect(await q.item(key("FOREIGN-1"))).toBeUndefined();
     expect(await q.shipments(key("COIL-2"))).toMatchObject([{ state: "cancelled", from: ORG_ID.steel, to: ORG_ID.foundry }]);
   });
 

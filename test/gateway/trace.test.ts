@@ -9,17 +9,24 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toEpcUri } from "../../lib/identifiers.ts";
+import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { ScopeKind } from "../../lib/registry.ts";
+import { ChainClient } from "../../node/chain/client.ts";
+import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../gateway/indexer/index.ts";
 import { indexService } from "../../gateway/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { ORG_ID, type StoryChain, type StoryKeys, dl, key, lot, lotKey, playStory, storyOn } from "../helpers/story.ts";
+import { DISP_ACTIVE, ORG_ID, PURPOSE, type StoryChain, type StoryKeys, dl, key, lot, lotKey, playStory, storyOn } from "../helpers/story.ts";
 
+/** GS1's EPCIS schema and context, installed for tests only (see lib/epcis/schema/README.md). */
+const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
 let tc: TestChain;
 let story: StoryChain;
 let keys: StoryKeys;
 let indexer: Indexer;
 let gw: TestGateway;
 let dir: string;
+let events: OpenEvents;
 let now = Date.now();
 const tokens: Record<string, string> = {};
 
@@ -30,13 +37,25 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "tm-trace-"));
   indexer = await Indexer.open({ provider: story.provider, deployment: tc.deployment, store: dir });
   await indexer.sync();
-  gw = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer) }, gateway: { clock: () => now, rateLimit: false } });
+  events = await openEvents({
+    dataDir: dir,
+    deployment: tc.deployment,
+    client: new ChainClient(story.provider),
+    signer: tc.orgs.oem.signer,
+    provider: story.provider,
+    validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
+    contexts: path.join(FIXTURES, "epcis-context.jsonld"),
+    // Visibility of events from the same index the routes use.
+    access: indexService(indexer).access,
+  });
+  gw = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer), events }, gateway: { clock: () => now, rateLimit: false } });
   for (const org of ["oem", "lab", "steel", "foundry", "auditor"] as const) tokens[org] = await gw.signIn(org);
 });
 
 afterAll(async () => {
   await gw?.stop();
   await indexer?.stop();
+  await events?.close();
   await story?.stop();
   await tc?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -71,8 +90,8 @@ describe("traceability routes", () => {
     const entries = asOem.body.entries as Entry[];
     expect(entries.map((e) => e.kind)).toEqual(["commission", "assemble", "disassemble", "inspect", "disposition"]);
     expect(entries.map((e) => e.access)).toEqual(["own", "own", "own", "public-fact", "own"]);
-    // This node holds no EPCIS documents: on-chain facts only.
-    expect(asOem.body.documents).toBe("unavailable");
+    // This node holds none of these events' documents (the story recorded hashes only).
+    expect(asOem.body.documents).toBe("available");
     expect(entries.every((e) => e.document === null)).toBe(true);
     // The lab holds the OEM's grant on the engine with its genealogy: the OEM's records of the shaft are granted to it, the machining shop's are not.
     const asLab = (await get(`/items/${key("SHAFT-1")}/history`, tokens.lab)).body.entries as Entry[];
@@ -91,6 +110,41 @@ describe("traceability routes", () => {
     expect((page.body.entries as Entry[]).length).toBe(2);
     const rest = await get(`/items/${enc(dl("ENGINE-1"))}/history?limit=10&after=${page.body.nextAfter as number}`, tokens.oem);
     expect((rest.body.entries as Entry[]).map((e) => e.kind)).toEqual(["disassemble", "inspect", "disposition"]);
+  });
+
+  it("history carries the EPCIS document, verified against the chain, for its owner and grantees only", async () => {
+    // The OEM's node holds the commissioning event of DOC-1, and the chain holds its CBV 2.0 hash.
+    const context = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+    const event = {
+      type: "ObjectEvent",
+      eventTime: "2026-11-30T01:00:00.000Z",
+      eventTimeZoneOffset: "+00:00",
+      epcList: [dl("DOC-1")],
+      action: "ADD",
+      bizStep: "commissioning",
+      disposition: "active",
+    };
+    const h = cbvEventHash(event, { context });
+    await events.store.putOwn([{ hashId: h.hashId, recordHash: h.digest, context, owner: ORG_ID.oem, origin: { kind: "own", captureId: "test" }, event }]);
+    await (await story.as.oem.provenance.commission(key("DOC-1"), DISP_ACTIVE, h.digest)).wait();
+    await indexer.sync();
+    const own = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.oem);
+    expect(own.body.documents).toBe("available");
+    expect(own.body.entries).toMatchObject([{ kind: "commission", access: "own", eventId: h.hashId, verified: true, document: { ...event, eventID: h.hashId } }]);
+    // The foundry sees the fact but not the document, until the OEM grants it the item.
+    const before = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.foundry);
+    expect(before.body.entries).toMatchObject([{ access: "public-fact", document: null, eventId: null }]);
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    await (await story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("DOC-1"), PURPOSE, 0, 0, far)).wait();
+    await indexer.sync();
+    const granted = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.foundry);
+    expect(granted.body.entries).toMatchObject([{ access: "granted", verified: true, document: { epcList: [dl("DOC-1")] } }]);
+    // A document altered on the node's disk no longer verifies against the chain.
+    const [stored] = await events.store.get(h.digest);
+    const sidKey = (await events.store.db.keys().all()).find((k) => k.endsWith(stored!.sid) && k.startsWith("ev"))!;
+    await events.store.db.put(sidKey, { ...stored!, event: { ...event, disposition: "in_progress" } });
+    const after = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.oem);
+    expect(after.body.entries).toMatchObject([{ verified: false, document: { disposition: "in_progress" } }]);
   });
 
   it("a revoked grant stops covering: the ingot (revoked in the story) and the engine (revoked now)", async () => {

@@ -152,6 +152,9 @@ export async function playStory(s: StoryChain, tag = ""): Promise<StoryKeys> {
   const ingotRecord = Number(await s.view.provenance.recordOfEvent(ev("commission-ingot")));
   await done(as.steel.provenance.correct(ingotRecord, e("correct-ingot")));
 
+  // An observation of a registered coil and of an item never registered here: history only, no state.
+  await done(as.carrier.provenance.observe([coils[2]!, k("FOREIGN-1")], e("observe-coil3")));
+
   // Certificates.
   const lab = ORG_ID.lab;
   await done(as.regulator.certificates.accredit(lab, SCOPE_MTR, 0));

@@ -32,6 +32,7 @@ import { MembershipGate } from "./gater.ts";
 import { type Host, createHost } from "./host.ts";
 import {
   FetchClient,
+  type FetchClientOptions,
   FetchRefusedError,
   PeerMisbehaviourError,
   type ReadingSource,
@@ -68,6 +69,8 @@ export interface PeerNetworkOptions {
    * access checker.
    */
   events?: { store: EventStore; visibility?: EventVisibility };
+  /** Measurement hooks of the fetch client (the benchmark). */
+  clientHooks?: Pick<FetchClientOptions, "onVerified" | "onBytes">;
   /** Allowance between source times and window ranges when verifying (config.ingest.clockToleranceMs). */
   clockToleranceMs?: number;
   log?: (message: string) => void;
@@ -158,6 +161,7 @@ export class PeerNetwork {
           if (eventStore) await storeReceivedEvent(eventStore, e);
         },
         onMisbehaviour: (peer, reason, altered) => void net?.misbehaved(peer, reason, altered),
+        ...options.clientHooks,
       });
       net = new PeerNetwork(host, gate, access, client, received, options);
       await net.begin();

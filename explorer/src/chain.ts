@@ -1,0 +1,46 @@
+/**
+ * The page's own view of the chain: ethers over the gateway's read-only JSON-RPC pass-through
+ * (/chain/rpc), with the contract addresses the gateway publishes in /health. Everything the
+ * explorer marks as verified is checked here, not taken from the gateway's answers.
+ */
+import { JsonRpcProvider } from "ethers";
+import { Certificates__factory } from "../../lib/contracts/types/factories/Certificates__factory.ts";
+import { DataAnchors__factory } from "../../lib/contracts/types/factories/DataAnchors__factory.ts";
+import { Provenance__factory } from "../../lib/contracts/types/factories/Provenance__factory.ts";
+import { type ContractAddresses, type Health, api } from "./api.ts";
+
+export interface Chain {
+  chainId: number;
+  addresses: ContractAddresses;
+  provider: JsonRpcProvider;
+  provenance: ReturnType<typeof Provenance__factory.connect>;
+  certificates: ReturnType<typeof Certificates__factory.connect>;
+  dataAnchors: ReturnType<typeof DataAnchors__factory.connect>;
+}
+
+let chain: Promise<Chain> | undefined;
+
+export function getChain(): Promise<Chain> {
+  chain ??= connect().catch((e: unknown) => {
+    chain = undefined; // try again on the next call
+    throw e;
+  });
+  return chain;
+}
+
+async function connect(): Promise<Chain> {
+  const health = await api<Health>("/health");
+  const addresses = health.contracts ?? health.deployment?.contracts;
+  if (addresses === undefined) throw new Error("the gateway did not publish the contract addresses in /health");
+  const provider = new JsonRpcProvider(`${location.origin}/chain/rpc`, health.chainId, { staticNetwork: true, batchMaxCount: 1 });
+  // The page never writes; it polls nothing: no subscriptions through a read-only pass-through.
+  provider.pollingInterval = 60_000;
+  return {
+    chainId: health.chainId,
+    addresses,
+    provider,
+    provenance: Provenance__factory.connect(addresses.provenance, provider),
+    certificates: Certificates__factory.connect(addresses.certificates, provider),
+    dataAnchors: DataAnchors__factory.connect(addresses.dataAnchors, provider),
+  };
+}

@@ -1,0 +1,98 @@
+/** The gateway's common behaviour over real HTTP: health, problem+json errors, limits, headers, metrics. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+
+let gw: TestGateway;
+
+beforeAll(async () => {
+  gw = await startTestGateway({ gateway: { bodyLimits: { small: 1024 }, rateLimit: { max: 1000, durationMs: 60_000 } } });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+async function problemOf(res: Response) {
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  const body = (await res.json()) as { type: string; title: string; status: number; detail: string };
+  expect(body.status).toBe(res.status);
+  expect(typeof body.detail).toBe("string");
+  return body;
+}
+
+describe("gateway app", () => {
+  it("reports health with the chain and organisation", async () => {
+    const res = await gw.request("/health");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { ok: boolean; chainId: number; organisation: { id: number; name: string }; blockNumber: number };
+    expect(body.ok).toBe(true);
+    expect(body.chainId).toBe(31337);
+    expect(body.organisation).toEqual({ id: gw.chain.orgs.oem.id, name: "Atlas Motors" });
+    expect(body.blockNumber).toBeGreaterThan(0);
+  });
+
+  it("answers unknown paths with a 404 problem", async () => {
+    const res = await gw.request("/no/such/thing");
+    expect(res.status).toBe(404);
+    expect((await problemOf(res)).detail).toContain("GET /no/such/thing");
+  });
+
+  it("answers a wrong method with 405, the Allow header and a problem", async () => {
+    const res = await gw.request("/health", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toContain("GET");
+    expect((await problemOf(res)).detail).toContain("DELETE is not allowed on /health");
+  });
+
+  it("refuses query parameters a route does not declare", async () => {
+    const res = await gw.request("/health?verbose=1");
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).detail).toContain("`verbose`");
+  });
+
+  it("refuses malformed JSON, wrong media types and oversized bodies", async () => {
+    const malformed = await gw.request("/auth/token", { body: "{not json", headers: { "content-type": "application/json" } });
+    expect(malformed.status).toBe(400);
+    expect((await problemOf(malformed)).detail).toMatch(/not valid JSON/);
+    const wrongType = await gw.request("/auth/token", { body: "message=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(wrongType.status).toBe(415);
+    await problemOf(wrongType);
+    const big = await gw.request("/auth/token", { json: { message: "x".repeat(2000), signature: "0x" } });
+    expect(big.status).toBe(413);
+    expect((await problemOf(big)).detail).toContain("at most 1024");
+  });
+
+  it("sets security headers with a self-only content security policy", async () => {
+    const res = await gw.request("/health");
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+  });
+
+  it("serves Prometheus metrics to loopback callers, by route", async () => {
+    await gw.request("/health");
+    const res = await gw.request("/metrics");
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/tracemesh_gateway_requests_total\{method="GET",route="\/health",status="200"\} \d+/);
+    expect(text).toContain("tracemesh_gateway_request_duration_seconds_bucket");
+  });
+});
+
+describe("rate limits", () => {
+  it("answers 429 problem+json with Retry-After once a client exceeds its limit", async () => {
+    const limited = await startTestGateway({ chain: gw.chain, gateway: { rateLimit: { max: 3, durationMs: 60_000 } } });
+    try {
+      for (let i = 0; i < 3; i++) expect((await limited.request("/openapi.json")).status).toBe(200);
+      const res = await limited.request("/openapi.json");
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect((await problemOf(res)).detail).toContain("ip:");
+      // A signed-in organisation is counted on its own, not with its IP.
+    } finally {
+      await limited.stop();
+    }
+  });
+});

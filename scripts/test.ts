@@ -35,6 +35,8 @@ if (!run("compile contracts and bindings", bin("hardhat"), ["build"])) {
 const checks: [string, string, string[]][] = [
   ["solhint", bin("solhint"), ["--max-warnings", "0", "contracts/**/*.sol"]],
   ["tsc (strict type check)", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
+  // The explorer's own program: the DOM and JSX for the browser, and the lib/ code it imports.
+  ["tsc (explorer, strict)", bin("tsc"), ["--noEmit", "-p", "explorer/tsconfig.json"]],
   ["eslint", bin("eslint"), ["--max-warnings", "0", "."]],
   // The browser tests (test/explorer/) open the built explorer, as the gateway serves it.
   ["explorer build", bin("vite"), ["build", "--config", "explorer/vite.config.ts"]],

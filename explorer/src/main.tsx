@@ -66,7 +66,9 @@ function App() {
     navigate({ page: "search" });
   };
   const current = (page: Route["page"]) => (route.page === page ? "page" : undefined);
-  // Keyed by session and language, pages reload their data after a sign-in or sign-out.
+  // Keyed by the session, pages reload their data after a sign-in or sign-out (the sign-in page
+  // itself stays, to show the result).
+  const pageKey = route.page === "signin" ? "signin" : `${route.page}:${user?.token ?? ""}`;
   return (
     <I18nContext.Provider value={i18n}>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), main.current?.focus())}>
@@ -108,7 +110,7 @@ function App() {
         {user === undefined ? t("nav.anonymous") : t("nav.signedInAs", { org: user.organisation.name })}
       </p>
       <main id="main" ref={main} tabIndex={-1}>
-        <Page key={`${route.page}:${user?.token ?? ""}`} route={route} onSignedIn={setUser} />
+        <Page key={pageKey} route={route} onSignedIn={setUser} />
       </main>
     </I18nContext.Provider>
   );

@@ -8,7 +8,8 @@ import type { Reading } from "../../../lib/reading.ts";
 import { type ReadingProof, type VerifyResult, cachedAnchorView, contractAnchorView, verifyReading } from "../../../lib/verify-reading.ts";
 import { api, enc } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
-import { type ChartPoint, ReadingsChart, chartData } from "../components/Chart.tsx";
+import { type ChartPoint, chartData } from "../chart-data.ts";
+import { ReadingsChart } from "../components/Chart.tsx";
 import { getChain } from "../chain.ts";
 import { type MessageKey, formatTime, useI18n } from "../i18n.ts";
 

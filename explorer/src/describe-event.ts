@@ -5,7 +5,7 @@
  */
 import { cbvTerm } from "../../lib/epcis/cbv.ts";
 import { identifierType, parseIdentifier } from "../../lib/identifiers.ts";
-import { type Lang, type Translate, hasMessage } from "./i18n.ts";
+import { type Lang, type Translate, hasMessage } from "./messages.ts";
 
 const BIZ_STEPS: Record<string, { en: string; zh: string }> = {
   commissioning: { en: "commissioning", zh: "赋码启用" },

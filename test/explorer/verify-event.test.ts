@@ -12,7 +12,7 @@ import { eventHash } from "../../lib/epcis/event-hash.ts";
 import { itemKey } from "../../lib/identifiers.ts";
 import { chartData } from "../../explorer/src/chart-data.ts";
 import { describeEvent } from "../../explorer/src/describe-event.ts";
-import { translator } from "../../explorer/src/i18n.ts";
+import { translator } from "../../explorer/src/messages.ts";
 import { computeEventDigest, verifyEntry } from "../../explorer/src/verify-event.ts";
 import { type TestChain, startTestChain } from "../helpers/gateway.ts";
 

@@ -2,6 +2,7 @@
  * The gateway's HTTP API, the explorer's only data source. Paths are absolute on the origin that
  * served the page. Errors are the gateway's problem+json, thrown as ApiError.
  */
+import type { CertificateView } from "../../lib/credentials.ts";
 
 export interface Problem {
   type?: string;
@@ -120,31 +121,13 @@ export interface Resolved {
   certificateId?: string;
 }
 
-export type CertificateState = "valid" | "suspended" | "revoked" | "superseded" | "expired" | "not-yet-valid" | "unknown";
+export type { CertificateStatusName, CertificateView, Verification } from "../../lib/credentials.ts";
 
-export interface CertificateView {
-  id: string;
-  subject: string;
-  subjectDigitalLink?: string;
-  issuer: OrganisationRef;
+/** GET /certificates/{id}: the on-chain view plus its status changes. */
+export interface CertificateAnswer extends CertificateView {
   credentialHash?: string;
-  validFrom: string;
-  validUntil?: string | null;
-  state: CertificateState;
-  reason?: string | number | null;
-  supersededBy?: string | null;
-  accreditedAtIssuance: boolean;
-  accreditedNow: boolean;
-  scope?: string;
-  history?: { kind?: string; event?: string; state?: string; time?: string; at?: string; reason?: string | number; block?: number; tx?: string }[];
-}
-
-export interface CredentialVerification {
-  verdict: "valid" | "invalid";
-  checks: Record<string, boolean | string | null>;
-  certificate?: CertificateView;
-  credential?: unknown;
-  problems?: (string | { message?: string; detail?: string })[];
+  history?: { event: string; block: number; tx: string; time: string; reason?: string; supersededBy?: string }[];
+  subjectDigitalLink?: string;
 }
 
 export interface ItemView {

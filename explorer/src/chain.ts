@@ -4,18 +4,20 @@
  * explorer marks as verified is checked here, not taken from the gateway's answers.
  */
 import { JsonRpcProvider } from "ethers";
+import { AccessGrants__factory } from "../../lib/contracts/types/factories/AccessGrants__factory.ts";
 import { Certificates__factory } from "../../lib/contracts/types/factories/Certificates__factory.ts";
+import { Consortium__factory } from "../../lib/contracts/types/factories/Consortium__factory.ts";
 import { DataAnchors__factory } from "../../lib/contracts/types/factories/DataAnchors__factory.ts";
 import { Provenance__factory } from "../../lib/contracts/types/factories/Provenance__factory.ts";
+import type { TracemeshContracts } from "../../lib/deployment.ts";
 import { type ContractAddresses, type Health, api } from "./api.ts";
 
-export interface Chain {
+export interface Chain extends TracemeshContracts {
   chainId: number;
   addresses: ContractAddresses;
   provider: JsonRpcProvider;
-  provenance: ReturnType<typeof Provenance__factory.connect>;
-  certificates: ReturnType<typeof Certificates__factory.connect>;
-  dataAnchors: ReturnType<typeof DataAnchors__factory.connect>;
+  /** The handles as lib/ functions take them (certificateOnChain, verifyCredential). */
+  contracts: TracemeshContracts;
 }
 
 let chain: Promise<Chain> | undefined;
@@ -29,18 +31,22 @@ export function getChain(): Promise<Chain> {
 }
 
 async function connect(): Promise<Chain> {
-  const health = await api<Health>("/health");
+  const health = await api<Health>("/health").catch((e: unknown) => {
+    // /health answers 503 with its body when the node cannot reach its chain.
+    throw e;
+  });
   const addresses = health.contracts ?? health.deployment?.contracts;
   if (addresses === undefined) throw new Error("the gateway did not publish the contract addresses in /health");
   const provider = new JsonRpcProvider(`${location.origin}/chain/rpc`, health.chainId, { staticNetwork: true, batchMaxCount: 1 });
-  // The page never writes; it polls nothing: no subscriptions through a read-only pass-through.
+  // The page only reads; no polling through a read-only pass-through.
   provider.pollingInterval = 60_000;
-  return {
-    chainId: health.chainId,
-    addresses,
-    provider,
+  // Same shape as lib/deployment.ts connectContracts (which also reads deployment files, Node only).
+  const contracts: TracemeshContracts = {
+    consortium: Consortium__factory.connect(addresses.consortium, provider),
     provenance: Provenance__factory.connect(addresses.provenance, provider),
     certificates: Certificates__factory.connect(addresses.certificates, provider),
+    accessGrants: AccessGrants__factory.connect(addresses.accessGrants, provider),
     dataAnchors: DataAnchors__factory.connect(addresses.dataAnchors, provider),
   };
+  return { chainId: health.chainId, addresses, provider, contracts, ...contracts };
 }

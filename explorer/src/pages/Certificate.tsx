@@ -1,88 +1,84 @@
 /**
  * The certificate page for regulators and buyers: open it from a QR code, an id, or an uploaded
- * credential file. Validity, revocation with its reason, supersession, the issuer and its
- * accreditation then and now. The page re-reads the status on chain itself; anything wrong is red.
+ * credential file. Validity, revocation with its reason, supersession, the issuer and whether it
+ * was and is accredited. The page reads the certificate on chain itself (lib/credentials.ts over
+ * /chain/rpc) and verifies an uploaded credential in the page, without uploading it; the
+ * gateway's answer only adds the history and is compared. Anything wrong is red.
  */
 import type { TargetedEvent } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { CertificateStatus } from "../../../lib/registry.ts";
-import { type CertificateState, type CertificateView, type CredentialVerification, api, enc } from "../api.ts";
-import { Async, ErrorView, useAsync } from "../components/async.tsx";
+import { ADVISORY_CHECKS, type CheckName, certificateOnChain, verifyCredential } from "../../../lib/credentials.ts";
+import { type CertificateAnswer, type CertificateStatusName, type CertificateView, type Verification, ApiError, api, enc } from "../api.ts";
+import { ErrorView } from "../components/async.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { getChain } from "../chain.ts";
 import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { absoluteHref, href, navigate } from "../router.ts";
 
-const CHAIN_STATE: Record<number, CertificateState> = {
-  [CertificateStatus.Unknown]: "unknown",
-  [CertificateStatus.Valid]: "valid",
-  [CertificateStatus.NotYetValid]: "not-yet-valid",
-  [CertificateStatus.Expired]: "expired",
-  [CertificateStatus.Suspended]: "suspended",
-  [CertificateStatus.Revoked]: "revoked",
-  [CertificateStatus.Superseded]: "superseded",
-};
+export const isGood = (c: Pick<CertificateView, "status" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
+  c.status === "valid" && c.accreditedAtIssuance && c.accreditedNow;
 
-const REASONS = ["unspecified", "issued-in-error", "non-conformity", "misuse", "fraud", "holder-request", "under-investigation", "key-compromise"];
-
-/** A reason as the gateway sends it (code or name) in the UI language. */
-function reasonKey(reason: string | number): MessageKey | undefined {
-  const n = typeof reason === "number" ? reason : /^\d+$/.test(reason) ? Number(reason) : REASONS.indexOf(reason.toLowerCase().replace(/[\s_]+/g, "-").replace(/([a-z])([A-Z])/g, "$1-$2"));
-  const key = `reason.${n}`;
-  return hasMessage(key) ? key : undefined;
-}
-
-export const isGood = (c: Pick<CertificateView, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
-  c.state === "valid" && c.accreditedAtIssuance && c.accreditedNow;
-
-export function StateLabel({ state }: { state: CertificateState }) {
+function useStateLabel(): (s: CertificateStatusName) => string {
   const { t } = useI18n();
-  const key = `cert.state.${state}`;
-  return <span class={`tag ${state === "valid" ? "tag-green" : "tag-red"}`}>{hasMessage(key) ? t(key) : state}</span>;
+  return (s) => {
+    const key = `cert.state.${s}`;
+    return hasMessage(key) ? t(key) : s;
+  };
 }
 
-/** A compact certificate card (item page) or the full certificate (certificate page). */
-export function CertificateSummary({ cert, link = false }: { cert: CertificateView; link?: boolean }) {
+export function StateLabel({ state }: { state: CertificateStatusName }) {
+  const label = useStateLabel();
+  return <span class={`tag ${state === "valid" ? "tag-green" : "tag-red"}`}>{label(state)}</span>;
+}
+
+/** A certificate card: compact with a link (item page) or in full (certificate page). */
+export function CertificateSummary({ cert, link = false, subjectLink }: { cert: CertificateView; link?: boolean; subjectLink?: string }) {
   const { t, lang } = useI18n();
   const good = isGood(cert);
-  const reason = cert.reason === undefined || cert.reason === null || cert.state === "valid" ? undefined : reasonKey(cert.reason);
+  const reasonKey = cert.reason === null ? undefined : `reason.${cert.reason}`;
+  const time = (v: string | null) => (v === null ? "—" : formatTime(lang, v));
   return (
-    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.state} data-good={good ? "yes" : "no"}>
+    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.status} data-good={good ? "yes" : "no"}>
       <p class="cert-banner" role={good ? "status" : "alert"}>
-        <StateLabel state={cert.state} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
+        <StateLabel state={cert.status} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
       </p>
       <dl class="facts">
         <dt>{t("cert.title")}</dt>
-        <dd>{link ? <a href={href({ page: "certificate", id: cert.id })} class="mono break">{cert.id}</a> : <code class="break">{cert.id}</code>}</dd>
-        {cert.scope !== undefined && (
+        <dd>
+          {link ? (
+            <a href={href({ page: "certificate", id: cert.id })} class="mono break">
+              {cert.id}
+            </a>
+          ) : (
+            <code class="break">{cert.id}</code>
+          )}
+        </dd>
+        <dt>{t("cert.issuer")}</dt>
+        <dd>{cert.issuer.name ?? `#${cert.issuer.id}`}</dd>
+        <dt>{t("cert.accreditedThen")}</dt>
+        <dd class={cert.accreditedAtIssuance ? "ok" : "bad"}>{cert.accreditedAtIssuance ? t("common.yes") : t("common.no")}</dd>
+        <dt>{t("cert.accreditedNow")}</dt>
+        <dd class={cert.accreditedNow ? "ok" : "bad"}>{cert.accreditedNow ? t("common.yes") : t("common.no")}</dd>
+        <dt>{t("cert.validity")}</dt>
+        <dd class={cert.status === "expired" || cert.status === "not-yet-valid" ? "bad" : ""}>
+          {t("cert.validFromTo", { from: time(cert.validFrom), until: cert.validUntil === null ? t("cert.noEnd") : time(cert.validUntil) })}
+        </dd>
+        {cert.issuedAt !== null && (
           <>
-            <dt>Scope</dt>
-            <dd>{cert.scope}</dd>
+            <dt>{t("cert.issued")}</dt>
+            <dd>{time(cert.issuedAt)}</dd>
           </>
         )}
-        <dt>{t("cert.issuer")}</dt>
-        <dd>{cert.issuer.name}</dd>
-        <dt>{t("cert.accreditedThen")}</dt>
-        <dd class={cert.accreditedAtIssuance ? "" : "bad"}>{cert.accreditedAtIssuance ? t("common.yes") : t("common.no")}</dd>
-        <dt>{t("cert.accreditedNow")}</dt>
-        <dd class={cert.accreditedNow ? "" : "bad"}>{cert.accreditedNow ? t("common.yes") : t("common.no")}</dd>
-        <dt>{t("cert.validity")}</dt>
-        <dd>
-          {t("cert.validFromTo", {
-            from: formatTime(lang, cert.validFrom),
-            until: cert.validUntil === undefined || cert.validUntil === null ? t("cert.noEnd") : formatTime(lang, cert.validUntil),
-          })}
-        </dd>
-        {cert.reason !== undefined && cert.reason !== null && cert.state !== "valid" && (
+        {cert.reason !== null && (
           <>
             <dt>{t("cert.reason")}</dt>
             <dd class="bad" data-testid="cert-reason">
-              {reason === undefined ? String(cert.reason) : t(reason)}
+              {reasonKey !== undefined && hasMessage(reasonKey) ? t(reasonKey) : cert.reason}
             </dd>
           </>
         )}
-        {cert.supersededBy !== undefined && cert.supersededBy !== null && (
+        {cert.supersededBy !== null && (
           <>
             <dt>{t("cert.supersededBy")}</dt>
             <dd>
@@ -94,66 +90,105 @@ export function CertificateSummary({ cert, link = false }: { cert: CertificateVi
         )}
         <dt>{t("cert.subject")}</dt>
         <dd>
-          {cert.subjectDigitalLink !== undefined ? (
-            <a href={href({ page: "item", id: cert.subjectDigitalLink })}>{identifierLabel(cert.subjectDigitalLink)}</a>
-          ) : (
-            <a href={href({ page: "item", id: cert.subject })} class="mono break">
-              {cert.subject}
-            </a>
-          )}
+          <a href={href({ page: "item", id: subjectLink ?? cert.subject })} class={subjectLink === undefined ? "mono break" : ""}>
+            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink)}
+          </a>
         </dd>
       </dl>
     </div>
   );
 }
 
-/** The chain's own answer for a certificate id, read through /chain/rpc. */
-function ChainCheck({ cert }: { cert: CertificateView }) {
-  const { t } = useI18n();
-  const [state, setState] = useState<{ chainState: CertificateState; atIssuance: boolean; now: boolean } | { error: string }>();
+type Loaded =
+  | { status: "loading" }
+  | { status: "missing" }
+  | { status: "error"; error: unknown }
+  | { status: "ok"; own: CertificateView | undefined; ownError?: string; gateway: CertificateAnswer | undefined; gatewayError?: unknown };
+
+/** The chain's answer, read by this page, and the gateway's, side by side. */
+function useCertificate(id: string): Loaded {
+  const [state, setState] = useState<Loaded>({ status: "loading" });
   useEffect(() => {
     let live = true;
-    getChain()
-      .then((c) => c.certificates.status(cert.id))
-      .then(
-        ([status, atIssuance, now]) => live && setState({ chainState: CHAIN_STATE[Number(status)] ?? "unknown", atIssuance, now }),
-        (e: unknown) => live && setState({ error: e instanceof Error ? e.message : String(e) }),
-      );
+    setState({ status: "loading" });
+    const own = getChain().then((c) => certificateOnChain(c.contracts, id));
+    const gateway = api<CertificateAnswer>(`/certificates/${enc(id)}`);
+    Promise.allSettled([own, gateway]).then(([o, g]) => {
+      if (!live) return;
+      const gwMissing = g.status === "rejected" && g.reason instanceof ApiError && g.reason.status === 404;
+      if (o.status === "fulfilled" && o.value === undefined && (gwMissing || g.status === "rejected")) return setState({ status: "missing" });
+      if (o.status === "rejected" && g.status === "rejected") return setState({ status: "error", error: g.reason });
+      setState({
+        status: "ok",
+        own: o.status === "fulfilled" ? o.value : undefined,
+        ownError: o.status === "rejected" ? String(o.reason instanceof Error ? o.reason.message : o.reason) : undefined,
+        gateway: g.status === "fulfilled" ? g.value : undefined,
+        gatewayError: g.status === "rejected" ? g.reason : undefined,
+      });
+    });
     return () => {
       live = false;
     };
-  }, [cert.id]);
-  if (state === undefined) return <p role="status">{t("badge.checking")}</p>;
-  if ("error" in state) return <p class="error">{t("badge.error")}: {state.error}</p>;
-  const label = (s: CertificateState) => (hasMessage(`cert.state.${s}`) ? t(`cert.state.${s}` as MessageKey) : s);
-  const agrees = state.chainState === cert.state && state.atIssuance === cert.accreditedAtIssuance && state.now === cert.accreditedNow;
-  return (
-    <p class={agrees ? "ok" : "bad"} data-testid="chain-check" data-chain-state={state.chainState}>
-      {agrees ? t("cert.chainAgrees", { state: label(state.chainState) }) : t("cert.chainDisagrees", { state: label(state.chainState), gateway: label(cert.state) })}
-    </p>
-  );
+  }, [id]);
+  return state;
 }
 
-function CertificateFull({ cert }: { cert: CertificateView }) {
+function CertificateById({ id }: { id: string }) {
   const { t, lang } = useI18n();
+  const label = useStateLabel();
+  const state = useCertificate(id);
+  if (state.status === "loading")
+    return (
+      <p role="status" aria-live="polite">
+        {t("common.loading")}
+      </p>
+    );
+  if (state.status === "missing")
+    return (
+      <p class="error" role="alert" data-testid="cert-missing">
+        {t("cert.state.unknown")}: {t("common.notFound", { what: id })}
+      </p>
+    );
+  if (state.status === "error") return <ErrorView error={state.error} what={id} />;
+  const { own, gateway } = state;
+  const shown = own ?? gateway;
+  if (shown === undefined) return <ErrorView error={state.gatewayError} what={id} />;
+  const agrees =
+    own !== undefined &&
+    gateway !== undefined &&
+    own.status === gateway.status &&
+    own.accreditedAtIssuance === gateway.accreditedAtIssuance &&
+    own.accreditedNow === gateway.accreditedNow &&
+    own.reason === gateway.reason;
   const qrLink =
-    cert.subjectDigitalLink !== undefined
-      ? `${gatewayDigitalLink(cert.subjectDigitalLink)}?linkType=gs1:certificationInfo`
-      : absoluteHref({ page: "certificate", id: cert.id });
+    gateway?.subjectDigitalLink !== undefined
+      ? `${gatewayDigitalLink(gateway.subjectDigitalLink)}?linkType=gs1:certificationInfo`
+      : absoluteHref({ page: "certificate", id: shown.id });
   return (
     <div class="item-head">
       <div>
-        <CertificateSummary cert={cert} />
+        <CertificateSummary cert={shown} subjectLink={gateway?.subjectDigitalLink} />
         <h2>{t("cert.chainCheck")}</h2>
-        <ChainCheck cert={cert} />
-        {cert.history !== undefined && cert.history.length > 0 && (
+        {own === undefined ? (
+          <p class="error" role="alert" data-testid="chain-check" data-chain-state="unchecked">
+            {t("cert.chainUnreachable", { message: state.ownError ?? "?" })}
+          </p>
+        ) : (
+          <p class={agrees || gateway === undefined ? "ok" : "bad"} data-testid="chain-check" data-chain-state={own.status}>
+            {gateway === undefined || agrees
+              ? t("cert.chainAgrees", { state: label(own.status) })
+              : t("cert.chainDisagrees", { state: label(own.status), gateway: label(gateway.status) })}
+          </p>
+        )}
+        {gateway?.history !== undefined && gateway.history.length > 0 && (
           <>
             <h2>{t("cert.history")}</h2>
             <ol class="custody">
-              {cert.history.map((h, i) => (
+              {gateway.history.map((h, i) => (
                 <li key={i}>
-                  {h.kind ?? h.event ?? h.state}
-                  {(h.time ?? h.at) !== undefined && <span class="muted"> · {formatTime(lang, (h.time ?? h.at)!)}</span>}
+                  {hasMessage(`cert.event.${h.event}`) ? t(`cert.event.${h.event}` as MessageKey) : h.event}
+                  {h.reason !== undefined && ` (${hasMessage(`reason.${h.reason}`) ? t(`reason.${h.reason}` as MessageKey) : h.reason})`}
+                  <span class="muted"> · {formatTime(lang, h.time)}</span>
                 </li>
               ))}
             </ol>
@@ -165,7 +200,7 @@ function CertificateFull({ cert }: { cert: CertificateView }) {
   );
 }
 
-function Verification({ result }: { result: CredentialVerification }) {
+function VerificationView({ result }: { result: Verification }) {
   const { t } = useI18n();
   const ok = result.verdict === "valid";
   return (
@@ -173,47 +208,59 @@ function Verification({ result }: { result: CredentialVerification }) {
       <p class={`cert-banner ${ok ? "cert-ok" : "cert-bad"}`} role={ok ? "status" : "alert"}>
         {ok ? t("cert.verdict.valid") : t("cert.verdict.invalid")}
       </p>
+      <p class="help">{t("cert.checkedHere")}</p>
       <h2>{t("cert.checks")}</h2>
       <ul class="checks">
-        {Object.entries(result.checks).map(([name, value]) => {
+        {(Object.entries(result.checks) as [CheckName, { ok: boolean | null; detail: string }][]).map(([name, c]) => {
           const key = `cert.check.${name}`;
-          const good = value === true || value === "valid";
+          const advisory = ADVISORY_CHECKS.includes(name);
+          const cls = c.ok === true ? "ok" : c.ok === false ? (advisory ? "warn" : "bad") : "muted";
           return (
-            <li key={name} class={good ? "ok" : "bad"}>
-              <span aria-hidden="true">{good ? "✓" : "✗"}</span> {hasMessage(key) ? t(key) : name}
-              {typeof value === "string" && `: ${value}`}
-              <span class="sr-only">{good ? t("common.yes") : t("common.no")}</span>
+            <li key={name} class={cls} data-check={name} data-ok={String(c.ok)}>
+              <span aria-hidden="true">{c.ok === true ? "✓" : c.ok === false ? "✗" : "–"}</span> {hasMessage(key) ? t(key) : name}
+              <span class="sr-only">: {c.ok === true ? t("common.yes") : c.ok === false ? t("common.no") : t("cert.notChecked")}</span>
+              <span class="muted small"> — {c.detail}</span>
             </li>
           );
         })}
       </ul>
-      {result.problems !== undefined && result.problems.length > 0 && (
+      {result.problems.length > 0 && (
         <>
           <h2>{t("cert.problems")}</h2>
           <ul class="bad">
             {result.problems.map((p, i) => (
-              <li key={i}>{typeof p === "string" ? p : (p.message ?? p.detail ?? JSON.stringify(p))}</li>
+              <li key={i}>{p}</li>
             ))}
           </ul>
         </>
       )}
-      {result.certificate !== undefined && <CertificateFull cert={result.certificate} />}
+      {result.warnings.length > 0 && (
+        <>
+          <h2>{t("cert.warnings")}</h2>
+          <ul>
+            {result.warnings.map((p, i) => (
+              <li key={i}>{p}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {result.certificate !== null && <CertificateSummary cert={result.certificate} link />}
     </div>
   );
 }
 
+type Upload = { status: "idle" } | { status: "busy" } | { status: "done"; result: Verification } | { status: "error"; error: unknown };
+
 export function CertificatePage({ id }: { id?: string }) {
   const { t } = useI18n();
   const [input, setInput] = useState(id ?? "");
-  const [upload, setUpload] = useState<{ status: "idle" } | { status: "busy" } | { status: "done"; result: CredentialVerification } | { status: "error"; error: unknown }>({
-    status: "idle",
-  });
+  const [upload, setUpload] = useState<Upload>({ status: "idle" });
   useEffect(() => setInput(id ?? ""), [id]);
-  const cert = useAsync((signal) => (id === undefined ? Promise.resolve(undefined) : api<CertificateView>(`/certificates/${enc(id)}`, { signal })), [id]);
 
   const onLookup = (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     const v = input.trim();
+    setUpload({ status: "idle" });
     if (v !== "") navigate({ page: "certificate", id: v });
   };
   const onFile = async (e: TargetedEvent<HTMLInputElement>) => {
@@ -222,17 +269,10 @@ export function CertificatePage({ id }: { id?: string }) {
     setUpload({ status: "busy" });
     try {
       const text = (await file.text()).trim();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      const result = await api<CredentialVerification>(
-        "/certificates/verify",
-        json === undefined ? { method: "POST", text: { body: text, contentType: "application/jwt" } } : { method: "POST", body: json },
-      );
-      setUpload({ status: "done", result });
+      let parsed: unknown = text;
+      if (text.startsWith("{")) parsed = JSON.parse(text) as unknown;
+      const chain = await getChain();
+      setUpload({ status: "done", result: await verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
     } catch (error) {
       setUpload({ status: "error", error });
     }
@@ -252,8 +292,8 @@ export function CertificatePage({ id }: { id?: string }) {
       </div>
       {upload.status === "busy" && <p role="status">{t("common.loading")}</p>}
       {upload.status === "error" && <ErrorView error={upload.error} />}
-      {upload.status === "done" && <Verification result={upload.result} />}
-      {id !== undefined && upload.status === "idle" && <Async state={cert} what={id}>{(c) => (c === undefined ? null : <CertificateFull cert={c} />)}</Async>}
+      {upload.status === "done" && <VerificationView result={upload.result} />}
+      {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
     </article>
   );
 }

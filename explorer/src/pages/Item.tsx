@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
-import { type CertificateView, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
+import { type CertificateAnswer, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
@@ -94,7 +94,7 @@ function ItemDetails({ id }: { id: string }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<History>(`/items/${enc(id)}/history`, { signal }), [id]);
   const genealogy = useAsync((signal) => api<Genealogy>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
-  const certificates = useAsync((signal) => api<CertificateView[]>(`/items/${enc(id)}/certificates`, { signal }), [id]);
+  const certificates = useAsync((signal) => api<CertificateAnswer[]>(`/items/${enc(id)}/certificates`, { signal }), [id]);
   return (
     <>
       <section aria-labelledby="h-timeline">

@@ -236,7 +236,8 @@ const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOSt
 
 export interface CertificateView {
   id: string;
-  status: CertificateStatusName;
+  /** Certificates.status(id) with time applied (the stored life-cycle state is not exposed). */
+  state: CertificateStatusName;
   issuer: { id: number; name: string | null };
   subject: string;
   scope: string;
@@ -268,7 +269,7 @@ export async function certificateOnChain(contracts: TracemeshContracts, id: stri
   const withReason = st === CertificateStatus.Suspended || st === CertificateStatus.Revoked;
   return {
     id: id.toLowerCase(),
-    status: STATUS_NAMES[st],
+    state: STATUS_NAMES[st],
     issuer: { id: issuerId, name },
     subject: cert.subject,
     scope: cert.scope,
@@ -415,18 +416,18 @@ export async function verifyCredential(
 
   // status
   checks.status =
-    cert.status === "valid"
+    cert.state === "valid"
       ? { ok: true, detail: "valid on chain" }
       : {
           ok: false,
           detail:
-            cert.status === "revoked"
+            cert.state === "revoked"
               ? `revoked on chain (${cert.reason}) at ${cert.revokedAt}`
-              : cert.status === "superseded"
+              : cert.state === "superseded"
                 ? `superseded on chain by ${cert.supersededBy}`
-                : cert.status === "suspended"
+                : cert.state === "suspended"
                   ? `suspended on chain (${cert.reason}) since ${cert.suspendedAt}`
-                  : `${cert.status} on chain`,
+                  : `${cert.state} on chain`,
         };
   checks.issuerAccreditedAtIssuance = cert.accreditedAtIssuance
     ? { ok: true, detail: "the issuer was accredited for the certificate's scope when it issued it" }
@@ -439,8 +440,8 @@ export async function verifyCredential(
   const now = options.nowMs ?? Date.now();
   const vf = typeof decoded.credential.validFrom === "string" ? Date.parse(decoded.credential.validFrom) : undefined;
   const vu = typeof decoded.credential.validUntil === "string" ? Date.parse(decoded.credential.validUntil) : undefined;
-  if (cert.status === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.status === "expired" ? cert.validUntil : decoded.credential.validUntil}` };
-  else if (cert.status === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.status === "not-yet-valid" ? cert.validFrom : decoded.credential.validFrom}` };
+  if (cert.state === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.state === "expired" ? cert.validUntil : decoded.credential.validUntil}` };
+  else if (cert.state === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.state === "not-yet-valid" ? cert.validFrom : decoded.credential.validFrom}` };
   else checks.notExpired = { ok: true, detail: "within its validity window" };
 
   // subject: only when the credential names a GS1 item or batch

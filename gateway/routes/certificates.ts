@@ -78,11 +78,11 @@ export function register(router: GatewayRouter, { services, options, readJson }:
 
 const certificateSchema = {
   type: "object",
-  required: ["id", "status", "issuer", "subject", "scope", "accreditedAtIssuance", "accreditedNow"],
+  required: ["id", "state", "issuer", "subject", "scope", "accreditedAtIssuance", "accreditedNow"],
   properties: {
     id: { type: "string", description: "credential hash (lib/credentials.ts)" },
     credentialHash: { type: "string" },
-    status: { enum: ["valid", "not-yet-valid", "expired", "suspended", "revoked", "superseded"] },
+    state: { enum: ["valid", "not-yet-valid", "expired", "suspended", "revoked", "superseded"] },
     issuer: { type: "object", properties: { id: { type: "integer" }, name: { type: ["string", "null"] } } },
     subject: { type: "string", description: "item or batch key" },
     scope: { type: "string" },

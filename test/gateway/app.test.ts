@@ -1,4 +1,9 @@
 /** The gateway's common behaviour over real HTTP: health, problem+json errors, limits, headers, metrics. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 
@@ -61,6 +66,20 @@ describe("gateway app", () => {
     expect((await problemOf(big)).detail).toContain("at most 1024");
   });
 
+  it("stops reading a chunked body (no Content-Length) at the limit", async () => {
+    const chunk = new TextEncoder().encode(`{"message":"${"x".repeat(600)}`);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(chunk);
+        controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/auth/token`, { method: "POST", body, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).detail).toContain("at most 1024");
+  });
+
   it("sets security headers with a self-only content security policy", async () => {
     const res = await gw.request("/health");
     const csp = res.headers.get("content-security-policy") ?? "";
@@ -78,6 +97,52 @@ describe("gateway app", () => {
     const text = await res.text();
     expect(text).toMatch(/tracemesh_gateway_requests_total\{method="GET",route="\/health",status="200"\} \d+/);
     expect(text).toContain("tracemesh_gateway_request_duration_seconds_bucket");
+  });
+});
+
+describe("logs and explorer assets", () => {
+  it("writes one structured pino line per request", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logged = await startTestGateway({ chain: gw.chain, gateway: { log: pino({ level: "info" }, sink) } });
+    try {
+      await logged.request("/health");
+      await logged.request("/nowhere");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(lines).toEqual([
+        expect.objectContaining({ msg: "request", method: "GET", path: "/health", route: "/health", status: 200, ms: expect.any(Number) }),
+        expect.objectContaining({ msg: "request", method: "GET", path: "/nowhere", route: "unmatched", status: 404 }),
+      ]);
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it("serves the built explorer under /explorer/ with the same CSP", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "explorer-"));
+    writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>Tracemesh</title>");
+    writeFileSync(path.join(dir, "app.js"), "console.log(1)");
+    const withExplorer = await startTestGateway({ chain: gw.chain, gateway: { explorerDir: dir } });
+    try {
+      const page = await withExplorer.request("/explorer/");
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>Tracemesh</title>");
+      expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+      const js = await withExplorer.request("/explorer/app.js");
+      expect(js.headers.get("content-type")).toMatch(/javascript/);
+      await js.arrayBuffer();
+      expect((await withExplorer.request("/explorer/../package.json")).status).toBe(404);
+      const missing = await withExplorer.request("/explorer/missing.js");
+      expect(missing.status).toBe(404);
+      await problemOf(missing);
+    } finally {
+      await withExplorer.stop();
+    }
   });
 });
 

@@ -131,7 +131,10 @@ export interface CertificateAnswer extends CertificateView {
 }
 
 export interface ItemView {
+  kind?: "item" | "batch";
   key: string;
+  parent?: string;
+  itemCount?: number;
   identifier?: string;
   digitalLink?: string;
   status: string | number;
@@ -144,10 +147,14 @@ export interface ItemView {
 
 export interface HistoryEntry {
   recordId?: string | number | null;
+  /** The @context the event was captured with, when the gateway sends it. */
+  context?: unknown;
+  /** The gateway's own check; shown for comparison only, never as the badge. */
+  verified?: boolean;
   kind: string;
   org?: OrganisationRef;
   eventHash?: string;
-  eventId?: string;
+  eventId?: string | null;
   block?: number;
   tx?: string;
   time?: string;
@@ -163,6 +170,7 @@ export interface History {
 
 export interface GenealogyNode {
   key: string;
+  depth?: number;
   digitalLink?: string;
   status?: string | number;
   owner?: OrganisationRef;
@@ -171,6 +179,7 @@ export interface GenealogyNode {
 
 export interface Genealogy {
   root: string;
+  truncated?: boolean;
   nodes: GenealogyNode[];
   edges: { from: string; to: string; kind: string; recordId?: string | number }[];
   recallScope: string[];

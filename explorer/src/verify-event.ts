@@ -4,7 +4,8 @@
  * /chain/rpc) whether a record carries that hash. The gateway's own claims (its eventHash field)
  * are never trusted for the verdict.
  */
-import { EventHashError, eventHash } from "../../lib/epcis/event-hash.ts";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { EventHashError, type EventHashOptions, eventHash } from "../../lib/epcis/event-hash.ts";
 import type { HistoryEntry } from "./api.ts";
 
 export type Badge =
@@ -20,11 +21,29 @@ export interface ProvenanceReader {
   record(recordId: bigint): Promise<{ eventHash: string; kind: bigint }>;
 }
 
-/** The event's hash as this page computes it, with the document's @context for CURIEs. */
-export function computeEventDigest(document: Record<string, unknown>): string {
-  const context = document["@context"];
-  return eventHash(document, context === undefined ? {} : { context }).digest;
+/**
+ * The event's hash as this page computes it: the CBV 2.0 event hash, or for an error declaration
+ * its declaration hash (lib/epcis/declaration.ts), read with the capture document's @context.
+ */
+export function computeEventDigest(document: Record<string, unknown>, options: EventHashOptions = {}): string {
+  const context = options.context ?? document["@context"];
+  const opts = context === undefined ? options : { ...options, context };
+  return document["errorDeclaration"] !== undefined ? errorDeclarationHash(document, opts) : eventHash(document, opts).digest;
 }
+
+/** True when the event names members or values by prefix (e.g. "tm:readings"): its hash needs the document's @context. */
+export function needsContext(document: Record<string, unknown>): boolean {
+  if (document["@context"] !== undefined) return false;
+  const seen = (v: unknown): boolean => {
+    if (Array.isArray(v)) return v.some(seen);
+    if (v !== null && typeof v === "object") return Object.entries(v).some(([k, x]) => (k.includes(":") && !k.startsWith("@")) || seen(x));
+    return false;
+  };
+  return seen(document);
+}
+
+/** Where the page finds the @context (and ignoreFields) an event was captured with. */
+export type ContextSource = (eventId: string) => Promise<EventHashOptions>;
 
 const recordIdOf = (v: HistoryEntry["recordId"]): bigint | undefined => {
   if (v === null || v === undefined || v === "") return undefined;
@@ -36,7 +55,7 @@ const recordIdOf = (v: HistoryEntry["recordId"]): bigint | undefined => {
   }
 };
 
-export async function verifyEntry(entry: HistoryEntry, provenance: ProvenanceReader): Promise<Badge> {
+export async function verifyEntry(entry: HistoryEntry, provenance: ProvenanceReader, contextOf?: ContextSource): Promise<Badge> {
   try {
     const claimedRecord = recordIdOf(entry.recordId);
     if (entry.document === null || entry.document === undefined) {
@@ -45,8 +64,11 @@ export async function verifyEntry(entry: HistoryEntry, provenance: ProvenanceRea
       return { state: "withheld", onChain: rec.eventHash };
     }
     let computed: string;
+    const doc = entry.document;
+    const options: EventHashOptions =
+      entry.context !== undefined ? { context: entry.context } : contextOf !== undefined && entry.eventId && needsContext(doc) ? await contextOf(entry.eventId) : {};
     try {
-      computed = computeEventDigest(entry.document);
+      computed = computeEventDigest(doc, options);
     } catch (e) {
       if (e instanceof EventHashError) return { state: "error", message: e.message };
       throw e;

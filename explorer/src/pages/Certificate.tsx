@@ -16,8 +16,8 @@ import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { absoluteHref, href, navigate } from "../router.ts";
 
-export const isGood = (c: Pick<CertificateView, "status" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
-  c.status === "valid" && c.accreditedAtIssuance && c.accreditedNow;
+export const isGood = (c: Pick<CertificateView, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
+  c.state === "valid" && c.accreditedAtIssuance && c.accreditedNow;
 
 function useStateLabel(): (s: CertificateStatusName) => string {
   const { t } = useI18n();
@@ -39,9 +39,9 @@ export function CertificateSummary({ cert, link = false, subjectLink }: { cert: 
   const reasonKey = cert.reason === null ? undefined : `reason.${cert.reason}`;
   const time = (v: string | null) => (v === null ? "—" : formatTime(lang, v));
   return (
-    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.status} data-good={good ? "yes" : "no"}>
+    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.state} data-good={good ? "yes" : "no"}>
       <p class="cert-banner" role={good ? "status" : "alert"}>
-        <StateLabel state={cert.status} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
+        <StateLabel state={cert.state} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
       </p>
       <dl class="facts">
         <dt>{t("cert.title")}</dt>
@@ -61,7 +61,7 @@ export function CertificateSummary({ cert, link = false, subjectLink }: { cert: 
         <dt>{t("cert.accreditedNow")}</dt>
         <dd class={cert.accreditedNow ? "ok" : "bad"}>{cert.accreditedNow ? t("common.yes") : t("common.no")}</dd>
         <dt>{t("cert.validity")}</dt>
-        <dd class={cert.status === "expired" || cert.status === "not-yet-valid" ? "bad" : ""}>
+        <dd class={cert.state === "expired" || cert.state === "not-yet-valid" ? "bad" : ""}>
           {t("cert.validFromTo", { from: time(cert.validFrom), until: cert.validUntil === null ? t("cert.noEnd") : time(cert.validUntil) })}
         </dd>
         {cert.issuedAt !== null && (
@@ -156,7 +156,7 @@ function CertificateById({ id }: { id: string }) {
   const agrees =
     own !== undefined &&
     gateway !== undefined &&
-    own.status === gateway.status &&
+    own.state === gateway.state &&
     own.accreditedAtIssuance === gateway.accreditedAtIssuance &&
     own.accreditedNow === gateway.accreditedNow &&
     own.reason === gateway.reason;
@@ -174,10 +174,10 @@ function CertificateById({ id }: { id: string }) {
             {t("cert.chainUnreachable", { message: state.ownError ?? "?" })}
           </p>
         ) : (
-          <p class={agrees || gateway === undefined ? "ok" : "bad"} data-testid="chain-check" data-chain-state={own.status}>
+          <p class={agrees || gateway === undefined ? "ok" : "bad"} data-testid="chain-check" data-chain-state={own.state}>
             {gateway === undefined || agrees
-              ? t("cert.chainAgrees", { state: label(own.status) })
-              : t("cert.chainDisagrees", { state: label(own.status), gateway: label(gateway.status) })}
+              ? t("cert.chainAgrees", { state: label(own.state) })
+              : t("cert.chainDisagrees", { state: label(own.state), gateway: label(gateway.state) })}
           </p>
         )}
         {gateway?.history !== undefined && gateway.history.length > 0 && (

@@ -3,8 +3,11 @@
  * custody chain, certificates, genealogy graph and the QR code of its Digital Link.
  */
 import { useEffect, useState } from "preact/hooks";
+import { type CertificateView, reasonName } from "../../../lib/credentials.ts";
+import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
-import { type CertificateAnswer, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
+import type { RevocationReason } from "../../../lib/registry.ts";
+import { type CertificateStatusName, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
@@ -13,7 +16,7 @@ import { getChain } from "../chain.ts";
 import { describeEvent, identifierLabel } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
-import { type Badge, verifyEntry } from "../verify-event.ts";
+import { type Badge, type ContextSource, verifyEntry } from "../verify-event.ts";
 import { CertificateSummary } from "./Certificate.tsx";
 
 /** The canonical Digital Link and on-chain key, computed here when the id is a GS1 identifier. */
@@ -73,6 +76,16 @@ export function ItemPage({ id }: { id: string }) {
                     <dd>{typeof it.custodian === "string" ? it.custodian : orgName(it.custodian)}</dd>
                   </>
                 )}
+                {it.parent !== undefined && (
+                  <>
+                    <dt>{t("item.parent")}</dt>
+                    <dd>
+                      <a href={href({ page: "item", id: it.parent })} class="mono break">
+                        {it.parent}
+                      </a>
+                    </dd>
+                  </>
+                )}
                 {it.createdAt !== undefined && (
                   <>
                     <dt>{t("item.created")}</dt>
@@ -94,7 +107,7 @@ function ItemDetails({ id }: { id: string }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<History>(`/items/${enc(id)}/history`, { signal }), [id]);
   const genealogy = useAsync((signal) => api<Genealogy>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
-  const certificates = useAsync((signal) => api<CertificateAnswer[]>(`/items/${enc(id)}/certificates`, { signal }), [id]);
+  const certificates = useAsync((signal) => api<ItemCertificate[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
   return (
     <>
       <section aria-labelledby="h-timeline">
@@ -115,7 +128,7 @@ function ItemDetails({ id }: { id: string }) {
               <ul class="cards">
                 {list.map((c) => (
                   <li key={c.id}>
-                    <CertificateSummary cert={c} link />
+                    <CertificateSummary cert={c} link subjectLink={undefined} />
                   </li>
                 ))}
               </ul>
@@ -131,6 +144,55 @@ function ItemDetails({ id }: { id: string }) {
   );
 }
 
+/** A certificate as /items/{id}/certificates lists it (state, numeric reason). */
+interface ItemCertificate {
+  id: string;
+  subject: string;
+  scope: string;
+  issuer: { id: number; name: string | null };
+  state?: string;
+  status?: string;
+  reason?: number | string | null;
+  issuedAt?: string | null;
+  validFrom?: string | null;
+  validUntil?: string | null;
+  supersededBy?: string | null;
+  supersedes?: string | null;
+  accreditedAtIssuance: boolean;
+  accreditedNow: boolean;
+}
+
+/** The item list's certificate in the shape of GET /certificates/{id} (lib/credentials.ts). */
+function certificateOf(c: ItemCertificate): CertificateView {
+  const status = (c.status ?? c.state ?? "unknown") as CertificateStatusName;
+  const withReason = status === "revoked" || status === "suspended";
+  const reason = !withReason || c.reason === undefined || c.reason === null ? null : typeof c.reason === "number" ? reasonName(c.reason as RevocationReason) : c.reason;
+  return {
+    id: c.id,
+    state: status,
+    issuer: c.issuer,
+    subject: c.subject,
+    scope: c.scope,
+    issuedAt: c.issuedAt ?? null,
+    validFrom: c.validFrom ?? null,
+    validUntil: c.validUntil ?? null,
+    reason,
+    reasonHash: null,
+    suspendedAt: null,
+    revokedAt: null,
+    supersedes: c.supersedes ?? null,
+    supersededBy: c.supersededBy ?? null,
+    accreditedAtIssuance: c.accreditedAtIssuance,
+    accreditedNow: c.accreditedNow,
+  };
+}
+
+/** The @context (and ignoreFields) an event was captured with, from the EPCIS query binding. */
+const contextFromQuery: ContextSource = async (eventId) => {
+  const qd = await api<Record<string, unknown>>(`/events/${enc(eventId)}`);
+  return { context: qd["@context"], ignoreFields: declaredIgnoreFields(qd) };
+};
+
 const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =>
   doc !== null && doc !== undefined && (Array.isArray(doc.sensorElementList) || Object.keys(doc).some((k) => /stream|reading/i.test(k)));
 
@@ -143,7 +205,7 @@ function Timeline({ entries }: { entries: HistoryEntry[] }) {
     getChain().then(
       (chain) =>
         entries.forEach((entry, i) =>
-          verifyEntry(entry, chain.provenance).then((b) => {
+          verifyEntry(entry, chain.provenance, contextFromQuery).then((b) => {
             if (live) setBadges((prev) => prev.map((x, j) => (j === i ? b : x)));
           }),
         ),
@@ -208,7 +270,7 @@ function Timeline({ entries }: { entries: HistoryEntry[] }) {
                 {entry.eventHash}
               </p>
             </details>
-            {entry.eventId !== undefined && hasReadings(doc) && (
+            {typeof entry.eventId === "string" && hasReadings(doc) && (
               <a class="button-link" href={href({ page: "readings", eventId: entry.eventId })}>
                 {t("event.readingsLink")}
               </a>

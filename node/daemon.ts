@@ -27,6 +27,7 @@ import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
 
@@ -72,6 +73,8 @@ export interface RunningNode {
   readonly proofs: ProofService;
   /** The peer network, when the config has a `p2p` section. */
   readonly p2p?: PeerNetwork;
+  /** The node's EPCIS event store (opened with the peer network). */
+  readonly events?: EventStore;
   status(): NodeStatus;
   /** Stops the node (idempotent); resolves when LevelDB is closed. */
   stop(): Promise<void>;
@@ -164,7 +167,7 @@ async function startPeerNetwork(
   store: IngestStore,
   proofs: ProofService,
   log: (m: string) => void,
-): Promise<PeerNetwork> {
+): Promise<{ net: PeerNetwork; events: EventStore }> {
   const p2p = config.p2p!;
   let ownerOrg: number;
   try {
@@ -173,16 +176,25 @@ async function startPeerNetwork(
     throw new Error(`the peer network needs the chain to start: ${(e as Error).message}`, { cause: e });
   }
   if (ownerOrg === 0) throw new ConfigError([`p2p: the node key ${chain.node} is not a signing account of an active organisation, so the node cannot serve its data`], config.file);
-  return PeerNetwork.start({
-    config: p2p,
-    dataDir: config.dataDir,
-    deployment,
-    provider,
-    ownerOrg,
-    readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
-    clockToleranceMs: config.ingest.clockToleranceMs,
-    log,
-  });
+  // The node's EPCIS events (own and received, kept apart by the store): served and filled by the peer network.
+  const events = await EventStore.open(path.join(config.dataDir, "events"));
+  try {
+    const net = await PeerNetwork.start({
+      config: p2p,
+      dataDir: config.dataDir,
+      deployment,
+      provider,
+      ownerOrg,
+      readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
+      events: { store: events },
+      clockToleranceMs: config.ingest.clockToleranceMs,
+      log,
+    });
+    return { net, events };
+  } catch (e) {
+    await events.close();
+    throw e;
+  }
 }
 
 /** Starts a member node. Throws ConfigError for anything wrong in the configuration. */
@@ -238,9 +250,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const proofs = new ProofService(store, wallet.address);
 
     let p2p: PeerNetwork | undefined;
+    let events: EventStore | undefined;
     if (config.p2p) {
       try {
-        p2p = await startPeerNetwork(config, deployment, provider, chain, store, proofs, log);
+        ({ net: p2p, events } = await startPeerNetwork(config, deployment, provider, chain, store, proofs, log));
       } catch (e) {
         await anchorer.stop();
         await pipeline.stop();
@@ -312,6 +325,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       (stopping ??= (async () => {
         clearInterval(ticker);
         await p2p?.stop().catch((e: Error) => log(`the peer network did not stop cleanly: ${e.message}`));
+        await events?.close();
         await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
         await pipeline.stop();
         const grace = options.stopGraceMs ?? 3000;
@@ -330,7 +344,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), status, stop };
+    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();

@@ -25,12 +25,14 @@ import type { Provider } from "ethers";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import type { P2pConfig } from "../config.ts";
+import type { EventStore } from "../events/store.ts";
+import { EventVisibility } from "../events/visibility.ts";
+import { EventDocuments, chainEventVerifier, storeReceivedEvent } from "./documents.ts";
 import { MembershipGate } from "./gater.ts";
 import { type Host, createHost } from "./host.ts";
 import {
-  type DocumentSource,
-  type EventVerifier,
   FetchClient,
+  type FetchClientOptions,
   FetchRefusedError,
   PeerMisbehaviourError,
   type ReadingSource,
@@ -61,9 +63,14 @@ export interface PeerNetworkOptions {
   ownerOrg: number;
   /** This node's own readings (absent: it serves none). */
   readings?: ReadingSource;
-  /** This node's own event documents, and where received ones go. */
-  documents?: DocumentSource & { putReceived?: (e: VerifiedEvent) => Promise<void> };
-  events?: EventVerifier;
+  /**
+   * The node's EPCIS events (node/events): own events are served from it, received ones stored
+   * in it (apart, EventStore.putReceived). Visibility defaults to lib/access.ts over this network's
+   * access checker.
+   */
+  events?: { store: EventStore; visibility?: EventVisibility };
+  /** Measurement hooks of the fetch client (the benchmark). */
+  clientHooks?: Pick<FetchClientOptions, "onVerified" | "onBytes">;
   /** Allowance between source times and window ranges when verifying (config.ingest.clockToleranceMs). */
   clockToleranceMs?: number;
   log?: (message: string) => void;
@@ -140,19 +147,21 @@ export class PeerNetwork {
     try {
       const host = await createHost({ keyFile: config.keyFile, listen: config.listen, announce: config.announce, connectionGater: gate.gater() });
       const orgOf = (peer: string) => gate.orgOf(peer);
+      const eventStore = options.events?.store;
       const client = new FetchClient(host, {
         selfOrg: options.ownerOrg,
         orgOf,
         anchors: orgAnchorView(c.dataAnchors),
-        ...(options.events ? { events: options.events } : {}),
+        ...(eventStore ? { events: chainEventVerifier(provider, deployment.contracts.provenance) } : {}),
         verify: { clockToleranceMs: options.clockToleranceMs ?? 2_000 },
         maxFrameBytes: config.maxFrameBytes,
         timeoutMs: config.timeoutMs,
         storeReadings: (batch) => net!.storeReadings(batch),
         storeEvent: async (e) => {
-          await options.documents?.putReceived?.(e);
+          if (eventStore) await storeReceivedEvent(eventStore, e);
         },
         onMisbehaviour: (peer, reason, altered) => void net?.misbehaved(peer, reason, altered),
+        ...options.clientHooks,
       });
       net = new PeerNetwork(host, gate, access, client, received, options);
       await net.begin();
@@ -172,12 +181,20 @@ export class PeerNetwork {
     this.reports = await this.received.reports();
     this.receivedCount = await this.received.total();
 
+    const events = this.options.events;
+    const documents = events
+      ? new EventDocuments(
+          events.store,
+          events.visibility ?? new EventVisibility({ access: this.access, provider: this.options.provider, provenance: this.options.deployment.contracts.provenance }),
+          this.received,
+        )
+      : undefined;
     await serveFetch(this.host, {
       orgOf: (peer) => this.gate.orgOf(peer),
       access: this.access,
       ownerOrg,
       ...(this.options.readings ? { readings: this.options.readings } : {}),
-      ...(this.options.documents ? { documents: this.options.documents } : {}),
+      ...(documents ? { documents } : {}),
       maxFrameBytes: config.maxFrameBytes,
       timeoutMs: config.timeoutMs,
       maxReadings: config.maxReadings,
@@ -315,6 +332,7 @@ export class PeerNetwork {
       await this.askPeers(peer).catch(() => undefined);
       await this.dialKnown();
       for (const f of this.follows) if (f.org === org) void this.sync(f);
+      await this.catchUpEvents(peer.toString());
     } catch (e) {
       this.log(`after connecting ${peer.toString()}: ${(e as Error).message}`);
     }
@@ -327,9 +345,60 @@ export class PeerNetwork {
     await this.publish(ANCHORS_TOPIC, { v: 1, node, sequence });
   }
 
-  /** Tells partner organisations about an event of this node that concerns them. */
+  /**
+   * Tells partner organisations about an own event (by its CBV 2.0 hash ID) that concerns them:
+   * announced on each partner's topic now, and kept in the outbox a partner reads when it returns.
+   * Whether a partner may then read it is decided when it asks (lib/access.ts).
+   */
   async announceEvent(hash: string, partners: number[]): Promise<void> {
-    for (const org of new Set(partners)) if (org !== this.options.ownerOrg) await this.publish(eventsTopic(org), { v: 1, hash });
+    const at = Date.now();
+    for (const org of new Set(partners)) {
+      if (org === this.options.ownerOrg) continue;
+      await this.received.addOutbox(org, hash, at);
+      await this.publish(eventsTopic(org), { v: 1, hash });
+    }
+  }
+
+  /** Whether the node holds the event (own or received). */
+  private async holdsEvent(hash: string): Promise<boolean> {
+    return ((await this.options.events?.store.get(hash)) ?? []).length > 0;
+  }
+
+  private readonly eventCatchUps = new Map<string, Promise<void>>();
+
+  /** Fetches the events `peer` announced to this organisation since the last time it asked (one run per peer at a time). */
+  private catchUpEvents(peer: string): Promise<void> {
+    let run = this.eventCatchUps.get(peer);
+    if (run === undefined) {
+      run = this.catchUpEventsOnce(peer).finally(() => this.eventCatchUps.delete(peer));
+      this.eventCatchUps.set(peer, run);
+    }
+    return run;
+  }
+
+  private async catchUpEventsOnce(peer: string): Promise<void> {
+    if (!this.options.events || this.stopped) return;
+    let since = await this.received.eventsCursor(peer);
+    let listed;
+    try {
+      listed = await this.client.listEvents(peerIdFromString(peer), since);
+    } catch (e) {
+      if (!(e instanceof FetchRefusedError && e.code === "unsupported")) this.log(`events of ${peer}: ${(e as Error).message}`);
+      return;
+    }
+    for (const { hash, at } of listed) {
+      if (this.stopped) return;
+      if (!(await this.holdsEvent(hash))) {
+        try {
+          await this.fetchEvent(peerIdFromString(peer), hash);
+        } catch (e) {
+          this.log(`event ${hash} from ${peer}: ${(e as Error).message}`);
+          if (!(e instanceof FetchRefusedError)) return; // try again later
+        }
+      }
+      since = Math.max(since, at);
+      await this.received.setEventsCursor(peer, since);
+    }
   }
 
   private async publish(topic: string, message: unknown): Promise<void> {
@@ -353,8 +422,9 @@ export class PeerNetwork {
     if (org === 0 || body?.v !== 1) return; // not a member now: ignored whatever it says
     if (msg.topic === ANCHORS_TOPIC) {
       for (const f of this.follows) if (f.org === org) void this.sync(f, from);
-    } else if (msg.topic === eventsTopic(this.options.ownerOrg) && typeof body.hash === "string") {
-      await this.fetchEvent(peerIdFromString(from), body.hash).catch((e: Error) => this.log(`event ${body.hash} from ${from}: ${e.message}`));
+    } else if (msg.topic === eventsTopic(this.options.ownerOrg) && typeof body.hash === "string" && this.options.events) {
+      // The outbox also lists it: fetching through the cursor keeps the two paths from doubling up.
+      await this.catchUpEvents(from);
     }
   }
 
@@ -445,6 +515,7 @@ export class PeerNetwork {
     try {
       await this.refreshRegistered();
       await this.dialKnown();
+      for (const peer of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) await this.catchUpEvents(peer);
       if (this.follows.length > 0) {
         const da = connectContracts(this.options.deployment.contracts, this.options.provider).dataAnchors;
         const head = await this.options.provider.getBlockNumber();
@@ -493,7 +564,7 @@ export class PeerNetwork {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const s of this.stops) await s();
-    await Promise.allSettled(this.follows.map((f) => f.running));
+    await Promise.allSettled([...this.follows.map((f) => f.running), ...this.eventCatchUps.values()]);
     await this.host.stop();
     await this.received.close();
   }

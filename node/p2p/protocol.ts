@@ -30,7 +30,7 @@
  */
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, keccak256 } from "ethers";
 import * as lp from "it-length-prefixed";
 import { type AccessChecker, type AccessDecision, mayReadStream, streamScopeKey } from "../../lib/access.ts";
 import type { Reading } from "../../lib/reading.ts";
@@ -131,12 +131,10 @@ export interface EventSummary {
   at: number;
 }
 
-/** Where the server reads its own EPCIS event documents, and checks who may see them. */
+/** Where the server reads its own EPCIS event documents (node/p2p/documents.ts). */
 export interface DocumentSource {
-  /** The event document (the EPCIS event object) with this CBV 2.0 hash, if this node owns it. */
-  get(hash: string): Promise<unknown>;
-  /** Whether `grantee` may read the event (lib/access.ts mayReadItem over its items). */
-  mayRead(access: AccessChecker, grantee: number, owner: number, hash: string, event: unknown): Promise<AccessDecision>;
+  /** The own event a CBV 2.0 hash ID (or a record hash) names, as it travels, and who may read it. */
+  get(hash: string): Promise<{ document: unknown; mayRead(grantee: number): Promise<AccessDecision> } | undefined>;
   /** Events this node announced to `grantee` after `since`, oldest first. */
   concerning(grantee: number, since: number, limit: number): Promise<EventSummary[]>;
 }
@@ -153,7 +151,7 @@ export type FetchResponse =
   | { type: "windows"; windows: WindowSummary[] }
   | { type: "streams"; streams: string[] }
   | { type: "events"; events: EventSummary[] }
-  | { type: "event"; event: unknown; grant?: GrantRef }
+  | { type: "event"; document: unknown; grant?: GrantRef }
   | Refusal;
 
 type Answer = Exclude<FetchResponse, Refusal>;
@@ -167,9 +165,14 @@ export interface ProtocolLimits {
 export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
   keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey]));
 
-export function grantRefOf(decision: AccessDecision, owner: number, grantee: number): GrantRef | undefined {
+/**
+ * The grant an answer was given under. Its kind is read from the grant itself: the decision only
+ * infers it (a stale cached "no" next to a fresh "yes" would otherwise name the wrong kind).
+ */
+export async function grantRefOf(access: AccessChecker, decision: AccessDecision, owner: number, grantee: number): Promise<GrantRef | undefined> {
   if (!decision.allowed || decision.via !== "grant") return undefined;
-  return { id: grantIdOf(owner, grantee, decision.scopeKey), scopeKey: decision.scopeKey, kind: decision.kind };
+  const kind = (await access.grantKind(owner, grantee, decision.scopeKey)) ?? decision.kind;
+  return { id: grantIdOf(owner, grantee, decision.scopeKey), scopeKey: decision.scopeKey, kind };
 }
 
 // ---------------------------------------------------------------------------------- framing
@@ -183,7 +186,8 @@ export async function writeFrame(stream: Stream, payload: Uint8Array, maxFrameBy
   if (!stream.send(lp.encode.single(payload, { maxDataLength: maxFrameBytes }))) await stream.onDrain();
 }
 
-export const encodeJson = (value: unknown): Uint8Array => toUtf8Bytes(JSON.stringify(value));
+// Buffer's native UTF-8 encoder: ethers' toUtf8Bytes walks a multi-megabyte answer char by char.
+export const encodeJson = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value), "utf8");
 export const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
 
 /** Runs `work` on `stream`, aborting the stream when it takes longer than `timeoutMs`. */
@@ -200,7 +204,8 @@ export async function withTimeout<T>(stream: Stream, timeoutMs: number, work: ()
 
 const isTime = (t: unknown): t is number => Number.isSafeInteger(t) && (t as number) >= 0;
 const isStreamId = (s: unknown): s is string => typeof s === "string" && s.length > 0 && Buffer.byteLength(s, "utf8") <= MAX_STREAM_ID;
-const isEventHash = (h: unknown): h is string => typeof h === "string" && /^ni:\/\/\/sha-256;[0-9a-f]{64}\?ver=CBV2\.0$/.test(h);
+/** A CBV 2.0 hash ID, or the record hash (bytes32) the chain holds for an event or error declaration. */
+const isEventHash = (h: unknown): h is string => typeof h === "string" && (/^ni:\/\/\/sha-256;[0-9a-f]{64}\?ver=CBV2\.0$/.test(h) || /^0x[0-9a-f]{64}$/.test(h));
 
 /** The request, or a reason it is malformed. */
 export function parseRequest(value: unknown): FetchRequest | string {
@@ -238,7 +243,7 @@ export function parseRequest(value: unknown): FetchRequest | string {
       return `unknown list scope ${String(s.kind)}`;
     }
     case "event":
-      if (!isEventHash(r.hash)) return "hash must be a CBV 2.0 event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0)";
+      if (!isEventHash(r.hash)) return "hash must be a CBV 2.0 event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0) or a record hash (0x + 64 hex)";
       return { v: 1, type: "event", hash: r.hash };
     default:
       return `unknown request type ${String(r.type)}`;
@@ -320,13 +325,12 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
 
   if (request.type === "event") {
     if (!o.documents) return { error: "unsupported", detail: "this node serves no event documents" };
-    const event = await o.documents.get(request.hash);
-    // Unknown and not granted look the same to a caller without a grant: no probing for what exists.
-    if (event === undefined) return { error: "not-found", detail: `this node holds no event ${request.hash}` };
-    const decision = await o.documents.mayRead(o.access, callerOrg, o.ownerOrg, request.hash, event);
-    if (!decision.allowed) return notGranted(`event ${request.hash}`);
-    const grant = grantRefOf(decision, o.ownerOrg, callerOrg);
-    return { type: "event", event, ...(grant ? { grant } : {}) };
+    const found = await o.documents.get(request.hash);
+    if (found === undefined) return { error: "not-found", detail: `this node holds no event ${request.hash} of its own` };
+    const decision = await found.mayRead(callerOrg);
+    if (!decision.allowed) return notGranted(`every item and lot event ${request.hash} names`);
+    const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
+    return { type: "event", document: found.document, ...(grant ? { grant } : {}) };
   }
 
   if (request.type === "list") {
@@ -355,7 +359,7 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
   if (!decision.allowed) return notGranted(`stream ${request.stream} over [${request.from}, ${request.to})`);
   const limit = Math.min(request.limit ?? Infinity, o.maxReadings ?? DEFAULT_MAX_READINGS);
   const { items, more } = await o.readings.readings({ stream: request.stream, from: request.from, to: request.to, afterSeq: request.afterSeq ?? 0, limit });
-  const grant = grantRefOf(decision, o.ownerOrg, callerOrg);
+  const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
   return { type: "readings", items, more, ...(grant ? { grant } : {}) };
 }
 
@@ -406,19 +410,21 @@ export interface VerifiedReadings {
 export interface VerifiedEvent {
   peer: string;
   ownerOrg: number;
-  hash: string;
-  event: unknown;
-  /** The Provenance record carrying the hash. */
+  hashId: string;
+  recordHash: string;
+  document: unknown;
+  /** The Provenance record carrying the record hash, and its kind's name. */
   recordId: bigint;
+  recordKind: string;
   grant?: GrantRef;
 }
 
-/** What the client checks documents against (Provenance and lib/epcis/event-hash.ts). */
+/** What the client checks documents against (lib/epcis and Provenance; node/p2p/documents.ts). */
 export interface EventVerifier {
-  /** The CBV 2.0 hash ID of an event object (throws for a malformed event). */
-  hashOf(event: unknown): string;
-  /** The Provenance record carrying `hash` with the organisation that wrote it, or undefined. */
-  recordOf(hash: string): Promise<{ recordId: bigint; orgId: number } | undefined>;
+  /** The CBV 2.0 hash ID and on-chain record hash of a document (throws for a malformed one). */
+  identitiesOf(document: unknown): { hashId: string; recordHash: string };
+  /** The Provenance record carrying `recordHash`, with the organisation that wrote it, or undefined. */
+  recordOf(recordHash: string): Promise<{ recordId: bigint; orgId: number; kind: string } | undefined>;
 }
 
 export interface FetchClientOptions extends ProtocolLimits {
@@ -437,6 +443,8 @@ export interface FetchClientOptions extends ProtocolLimits {
   onMisbehaviour?: (peer: string, reason: string, altered: boolean) => void;
   /** Told how long verification took, ms (for the benchmark's share of time). */
   onVerified?: (ms: number, readings: number) => void;
+  /** Told the size of every answer frame received, bytes. */
+  onBytes?: (bytes: number) => void;
 }
 
 /** An AnchorView that also knows which organisation anchored each window. */
@@ -505,7 +513,9 @@ export class FetchClient {
     return withTimeout(stream, this.timeoutMs, async () => {
       await writeFrame(stream, encodeJson(request), this.maxFrameBytes);
       await stream.close(); // our half: the request is complete
-      return decodeJson(await readFrame(stream, this.maxFrameBytes)) as FetchResponse;
+      const frame = await readFrame(stream, this.maxFrameBytes);
+      this.options.onBytes?.(frame.length);
+      return decodeJson(frame) as FetchResponse;
     });
   }
 
@@ -579,20 +589,30 @@ export class FetchClient {
     if (!verifier) throw new Error("this client has no event verifier");
     const { peerStr, res } = await this.ask(peer, { v: 1, type: "event", hash }, "event");
     const ownerOrg = await this.options.orgOf(peerStr);
-    let computed: string;
+    let ids: { hashId: string; recordHash: string };
     try {
-      computed = verifier.hashOf(res.event);
+      ids = verifier.identitiesOf(res.document);
     } catch (e) {
       throw this.misbehaved(peerStr, `the document is not an EPCIS event: ${(e as Error).message}`);
     }
-    if (computed !== hash) throw this.misbehaved(peerStr, `the document hashes to ${computed}, not to the requested ${hash}`);
-    const record = await verifier.recordOf(hash);
-    if (record === undefined) throw this.misbehaved(peerStr, `event ${hash} is not recorded on Provenance`, false);
+    if (ids.hashId !== hash && ids.recordHash !== hash) {
+      throw this.misbehaved(peerStr, `the document hashes to ${ids.hashId} (record ${ids.recordHash}), not to the requested ${hash}`);
+    }
+    const record = await verifier.recordOf(ids.recordHash);
+    if (record === undefined) throw this.misbehaved(peerStr, `event ${ids.hashId} is not recorded on Provenance`);
     if (record.orgId !== ownerOrg) {
-      throw this.misbehaved(peerStr, `event ${hash} was recorded by organisation ${record.orgId}, not by the serving peer's ${ownerOrg}`, false);
+      throw this.misbehaved(peerStr, `event ${ids.hashId} was recorded by organisation ${record.orgId}, not by the serving peer's ${ownerOrg}`);
     }
     const grant = checkGrantRef(res.grant, ownerOrg, this.options.selfOrg);
-    const verified: VerifiedEvent = { peer: peerStr, ownerOrg, hash, event: res.event, recordId: record.recordId, ...(grant ? { grant } : {}) };
+    const verified: VerifiedEvent = {
+      peer: peerStr,
+      ownerOrg,
+      ...ids,
+      document: res.document,
+      recordId: record.recordId,
+      recordKind: record.kind,
+      ...(grant ? { grant } : {}),
+    };
     await this.options.storeEvent?.(verified);
     return verified;
   }

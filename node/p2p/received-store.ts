@@ -9,6 +9,8 @@
  *   g | node (20 bytes) | window u64 | len u8 | stream            a run's range proof (JSON)
  *   c | len u8 | peer id | len u8 | stream                        follow cursor: last seq received
  *   b | len u8 | peer id | at u64                                 a misbehaviour report (JSON)
+ *   o | grantee u32 | at u64 | hash                               outbox: an own event announced to a partner
+ *   e | len u8 | peer id                                          events cursor: last outbox time read from the peer
  *   m | name                                                      metadata (JSON): "block"
  * A reading of a run points to its run's proof; a reading sent alone carries its own proof.
  * Everything of one answer is written in one atomic batch, so an answer is stored whole or not.
@@ -17,7 +19,7 @@ import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
-import type { GrantRef, VerifiedReadings } from "./protocol.ts";
+import type { EventSummary, GrantRef, VerifiedReadings } from "./protocol.ts";
 
 /** Where a received item came from. */
 export interface Origin {
@@ -72,6 +74,8 @@ const keyOf = {
   run: (node: string, window: number, stream: string) => Buffer.concat([P("g"), addr(node), u64(window), str(stream)]),
   cursor: (peer: string, stream: string) => Buffer.concat([P("c"), str(peer), str(stream)]),
   report: (peer: string, at: number) => Buffer.concat([P("b"), str(peer), u64(at)]),
+  outbox: (grantee: number, at: number, hash: string) => Buffer.concat([P("o"), u32(grantee), u64(at), Buffer.from(hash, "utf8")]),
+  eventsCursor: (peer: string) => Buffer.concat([P("e"), str(peer)]),
   meta: (name: string) => Buffer.concat([P("m"), Buffer.from(name, "latin1")]),
 };
 
@@ -172,6 +176,32 @@ export class ReceivedStore {
     const out: MisbehaviourReport[] = [];
     for await (const v of this.db.values({ gte: P("b"), lt: P("c") })) out.push(JSON.parse(v.toString("utf8")) as MisbehaviourReport);
     return out;
+  }
+
+  /** Records that own event `hash` was announced to `grantee` at `at` (Unix ms). */
+  async addOutbox(grantee: number, hash: string, at: number): Promise<void> {
+    await this.db.put(keyOf.outbox(grantee, at, hash), Buffer.alloc(0), { sync: true });
+  }
+
+  /** Events announced to `grantee` after `since`, oldest first. */
+  async outbox(grantee: number, since: number, limit: number): Promise<EventSummary[]> {
+    const out: EventSummary[] = [];
+    const gt = keyOf.outbox(grantee, since + 1, "");
+    const lt = keyOf.outbox(grantee + 1, 0, "");
+    for await (const key of this.db.keys({ gte: gt, lt, limit })) {
+      out.push({ at: Number(key.readBigUInt64BE(5)), hash: key.toString("utf8", 13) });
+    }
+    return out;
+  }
+
+  /** The last outbox time read from `peer` (0 when none). */
+  async eventsCursor(peer: string): Promise<number> {
+    const v = await this.db.get(keyOf.eventsCursor(peer));
+    return v === undefined ? 0 : (JSON.parse(v.toString("utf8")) as number);
+  }
+
+  async setEventsCursor(peer: string, at: number): Promise<void> {
+    await this.db.put(keyOf.eventsCursor(peer), json(at), { sync: true });
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {

@@ -317,6 +317,25 @@ describe("recording on Provenance", () => {
     expect((await chain.orgs.oem.contracts.provenance.itemState(itemKey(b))).exists).toBe(false);
   });
 
+  it("refuses state changes it cannot express: unknown consignee, partly unknown items, unlisted disassembly", async () => {
+    const [a, b] = [freshEpc(), freshEpc()];
+    await recorded(doc({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [a] }));
+    const before = await recordCount();
+    const unknownParty = await finished(
+      await capture(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [a], destinationList: [{ type: "owning_party", destination: "urn:epc:id:pgln:9999999.00000" }] })),
+    );
+    expect(unknownParty.errors[0]!.message).toBe(`shipping destination ${canonicalIdentifier("urn:epc:id:pgln:9999999.00000")} is not a member organisation in this node's directory`);
+    const partly = await finished(await capture(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "inspecting", epcList: [a, b] })));
+    expect(partly.errors[0]!.message).toBe(`inspect: the registry does not know ${canonicalIdentifier(b)} (the other items of the event are registered)`);
+    const unlisted = await finished(await capture(doc({ type: "AggregationEvent", action: "DELETE", parentID: a })));
+    expect(unlisted.errors[0]!.message).toMatch(/DELETE without childEPCs/);
+    expect(await recordCount()).toBe(before);
+    // A malformed reading binding is refused at the door.
+    const badBinding = await capture(doc({ type: "ObjectEvent", action: "OBSERVE", epcList: [a], "tm:readings": [{ "tm:stream": "x", "tm:startTime": "2024-01-01T00:00:00Z", "tm:endTime": "2023-01-01T00:00:00Z" }] }));
+    expect(badBinding.status).toBe(400);
+    expect(((await badBinding.json()) as { detail: string }).detail).toMatch(/endTime must be after startTime/);
+  });
+
   it("refuses an event whose hash another organisation recorded, and declarations of others' events", async () => {
     const d = doc({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: ["urn:epc:id:sgtin:4012345.011111.S1"] });
     const [h] = documentEventHashes(d);

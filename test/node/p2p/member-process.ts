@@ -10,6 +10,10 @@
  *   { id, cmd: "list", peer, stream? }        windows of a stream, or the streams granted
  *   { id, cmd: "received", org, stream }      what the received store holds
  *   { id, cmd: "status" }                     the node's status (with p2p)
+ *   { id, cmd: "own-event", event, context, partners }
+ *                                             stores an own event (recorded on chain by the test) and announces it
+ *   { id, cmd: "fetch-event", peer, hash }    -> { id, ok: true, hashId, recordKind, grant } | refusal | misbehaviour
+ *   { id, cmd: "events", hash }               what the event store holds under a hash (own and received)
  *
  *   tsx test/node/p2p/member-process.ts --config FILE
  */
@@ -21,6 +25,7 @@ import type { Reading } from "../../../lib/reading.ts";
 import { loadConfig } from "../../../node/config.ts";
 import { type EdgeModule, startNode } from "../../../node/daemon.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "../../../node/edge/adapter.ts";
+import { identitiesOf } from "../../../node/p2p/documents.ts";
 import { FetchRefusedError, PeerMisbehaviourError } from "../../../node/p2p/protocol.ts";
 
 interface Device {
@@ -99,6 +104,22 @@ async function main(): Promise<void> {
         case "received": {
           const readings = await p2p.received.readings(c.org as number, c.stream as string);
           return out({ id: c.id, ok: true, readings: readings.map((r) => ({ seq: r.seq, sourceTime: r.reading.sourceTime, value: r.reading.value, window: r.window, origin: r.origin, ownProof: r.proof !== undefined })) });
+        }
+        case "own-event": {
+          const doc = { event: c.event as Record<string, unknown>, context: c.context };
+          const ids = identitiesOf(doc);
+          const org = (await node.chain.activeOrg()) as number;
+          await node.events!.putOwn([{ ...ids, context: doc.context, owner: org, origin: { kind: "own", captureId: "test" }, event: doc.event }]);
+          await p2p.announceEvent(ids.hashId, c.partners as number[]);
+          return out({ id: c.id, ok: true, ...ids });
+        }
+        case "fetch-event": {
+          const r = await p2p.fetchEvent(target(c.peer as string), c.hash as string);
+          return out({ id: c.id, ok: true, hashId: r.hashId, recordHash: r.recordHash, recordKind: r.recordKind, grant: r.grant });
+        }
+        case "events": {
+          const held = await node.events!.get(c.hash as string);
+          return out({ id: c.id, ok: true, events: held.map((e) => ({ sid: e.sid, hashId: e.hashId, owner: e.owner, origin: e.origin, chain: e.chain, event: e.event })) });
         }
         case "status":
           return out({ id: c.id, ok: true, status: node.status(), peers: await p2p.peers() });

@@ -3,7 +3,7 @@
  * driven by test/node/p2p/member-process.ts) on 127.0.0.1 against one anvil chain:
  *   steel   (Northern Steel Mill) produces furnace-1/temperature and serves it
  *   oem     (Atlas Motors) fetches, and follows steel's stream
- *   casting (Casting Works) produces caster-1/temperature; its store gets altered on disk
+ *   casting (Casting Works) produces caster-1/temperature; its stores get altered on disk
  *   the regulator has no node; a stranger host with an unregistered key tries to connect.
  */
 import path from "node:path";
@@ -13,9 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamScopeKey } from "../../../lib/access.ts";
 import { ProposalKind, proposalData } from "../../../lib/consortium.ts";
 import { type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
+import { dispositionKey } from "../../../lib/epcis/events.ts";
+import { itemKey } from "../../../lib/identifiers.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
 import { devKey } from "../../../node/chain/local-chain.ts";
+import { EventStore } from "../../../node/events/store.ts";
 import { IngestStore, keys, recordAt } from "../../../node/ingest/store.ts";
+import { identitiesOf } from "../../../node/p2p/documents.ts";
 import { type Host, createHost } from "../../../node/p2p/host.ts";
 import { grantIdOf } from "../../../node/p2p/protocol.ts";
 import { eventually, tempDir } from "./helpers.ts";
@@ -24,6 +28,24 @@ import { type Consortium, type Member, MemberProcess, setUpConsortium } from "./
 const FURNACE = "furnace-1/temperature";
 const CASTER = "caster-1/temperature";
 const PURPOSE = encodeBytes32String("QUALITY_CLAIM");
+const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+
+/** A commissioning ObjectEvent for one serialised part. */
+function commissioning(epc: string): Record<string, unknown> {
+  return { type: "ObjectEvent", eventTime: new Date().toISOString(), eventTimeZoneOffset: "+00:00", epcList: [epc], action: "ADD", bizStep: "commissioning", disposition: "active" };
+}
+
+/** Changes the event time of an own event in a stopped node's event store. */
+async function alterStoredEvent(dataDir: string, recordHash: string): Promise<void> {
+  const store = await EventStore.open(path.join(dataDir, "events"));
+  try {
+    const sid = "o" + recordHash.slice(2);
+    const e = (await store.bySid(sid))!;
+    await store.db.put(`ev\u0000${sid}`, { ...e, event: { ...e.event, eventTime: "2020-01-01T00:00:00.000Z" } });
+  } finally {
+    await store.close();
+  }
+}
 
 interface Received {
   seq: number;
@@ -83,6 +105,17 @@ describe("member nodes sharing data over the peer network", () => {
   };
   const received = async (who: string, org: number, stream: string) => (await running[who]!.call("received", { org, stream })).readings as Received[];
   const fetch = (who: string, peer: string, stream: string, from: number, to: number) => running[who]!.call("fetch", { peer, stream, from, to });
+  /** Records a commissioning event of `epc` on Provenance for `owner`'s organisation and hands it to `owner`'s node, announced to `partners`. */
+  const publishEvent = async (owner: string, signer: NonceManager, epc: string, partners: number[]) => {
+    const event = commissioning(epc);
+    const { hashId, recordHash } = identitiesOf({ event, context: CONTEXT });
+    const p = contracts.provenance.connect(signer);
+    await (await p.commission(itemKey(epc), dispositionKey("active"), recordHash)).wait();
+    await running[owner]!.call("own-event", { event, context: CONTEXT, partners });
+    return { hashId, recordHash, key: itemKey(epc) };
+  };
+  const heldEvents = async (who: string, hash: string) =>
+    (await running[who]!.call("events", { hash })).events as { sid: string; owner: number; origin: { kind: string; peerId?: string; org?: number; grant?: { id?: string } }; chain?: { recordId: string; kind: string } }[];
 
   beforeAll(async () => {
     cons = await setUpConsortium(
@@ -174,13 +207,40 @@ describe("member nodes sharing data over the peer network", () => {
     expect(await running.oem!.call("list", { peer: steel.peerId, stream: FURNACE })).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
   });
 
+  it("serves an EPCIS event by hash only under a grant on its item, verified against Provenance, and pushes new ones to the partner", async () => {
+    const first = await publishEvent("steel", steelAdmin, "urn:epc:id:sgtin:4012345.011111.1001", [oem.orgId]);
+    const refused = await running.oem!.call("fetch-event", { peer: steel.peerId, hash: first.hashId });
+    expect(refused).toMatchObject({ ok: false, kind: "refused", code: "not-granted" });
+    expect(await heldEvents("oem", first.hashId)).toEqual([]);
+    const unknown = await running.oem!.call("fetch-event", { peer: steel.peerId, hash: `ni:///sha-256;${"ab".repeat(32)}?ver=CBV2.0` });
+    expect(unknown).toMatchObject({ ok: false, kind: "refused", code: "not-found" });
+
+    const g = contracts.accessGrants.connect(steelAdmin);
+    const expiry = (await chainNow()) + 3600;
+    await (await g.grantAccess(oem.orgId, ScopeKind.Item, first.key, PURPOSE, 0, 0, expiry)).wait();
+    const ok = await running.oem!.call("fetch-event", { peer: steel.peerId, hash: first.hashId });
+    expect(ok).toMatchObject({ ok: true, hashId: first.hashId, recordHash: first.recordHash, recordKind: "Commission", grant: { id: grantIdOf(steel.orgId, oem.orgId, first.key), kind: ScopeKind.Item } });
+    const held = await heldEvents("oem", first.hashId);
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ sid: "r" + first.recordHash.slice(2), owner: steel.orgId, origin: { kind: "received", peerId: steel.peerId, org: steel.orgId, grant: { id: grantIdOf(steel.orgId, oem.orgId, first.key) } } });
+
+    // Announced on the partner's topic: fetched without being asked.
+    const epc = "urn:epc:id:sgtin:4012345.011111.1002";
+    await (await g.grantAccess(oem.orgId, ScopeKind.Item, itemKey(epc), PURPOSE, 0, 0, expiry)).wait();
+    const pushed = await publishEvent("steel", steelAdmin, epc, [oem.orgId]);
+    expect(await eventually(async () => (await heldEvents("oem", pushed.hashId)).length === 1, 10_000, 200)).toBe(true);
+  });
+
   it("catches a node that serves a reading altered on its disk, stores nothing from it, and bans it", async () => {
     await grant(castingAdmin, oem.orgId, CASTER);
     // Honest first: the grant works.
     expect(await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
     const before = (await received("oem", casting.orgId, CASTER)).length;
+    const doc = await publishEvent("casting", castingAdmin, "urn:epc:id:sgtin:4012345.022222.7", []);
+    await (await contracts.accessGrants.connect(castingAdmin).grantAccess(steel.orgId, ScopeKind.Item, doc.key, PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
     await running.casting!.stop();
     const altered = await alterStoredReading(casting.dataDir, CASTER);
+    await alterStoredEvent(casting.dataDir, doc.recordHash);
     running.casting = await MemberProcess.start(casting);
     const answer = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
     expect(answer).toMatchObject({ ok: false, kind: "misbehaviour", altered: true });
@@ -193,6 +253,12 @@ describe("member nodes sharing data over the peer network", () => {
     expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 5_000, 200)).toBe(true);
     const retry = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
     expect(retry).toMatchObject({ ok: false, kind: "error" });
+
+    // The altered document: its hash no longer matches what was asked for and recorded on chain.
+    const forged = await running.steel!.call("fetch-event", { peer: casting.peerId, hash: doc.hashId });
+    expect(forged).toMatchObject({ ok: false, kind: "misbehaviour", altered: true });
+    expect(forged.reason as string).toMatch(new RegExp(`hashes to .* not to the requested ${doc.hashId.replace(/[?.]/g, "\\$&")}`));
+    expect(await heldEvents("steel", doc.hashId)).toEqual([]);
   });
 
   it("a follower stopped while its partner anchors catches up after restart", async () => {
@@ -204,8 +270,13 @@ describe("member nodes sharing data over the peer network", () => {
     await new Promise((r) => setTimeout(r, 3_000)); // steel keeps measuring and anchoring
     const anchoredWhileAway = await eventually(async () => ((await running.steel!.call("status")).status as { lastAnchor?: { anchoredAt: number } }).lastAnchor!.anchoredAt * 1000 > stoppedAt, 10_000, 200);
     expect(anchoredWhileAway).toBe(true);
+    // ... and publishes an event that concerns the OEM.
+    const epc = "urn:epc:id:sgtin:4012345.011111.1003";
+    await (await contracts.accessGrants.connect(steelAdmin).grantAccess(oem.orgId, ScopeKind.Item, itemKey(epc), PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
+    const missed = await publishEvent("steel", steelAdmin, epc, [oem.orgId]);
     running.oem = await MemberProcess.start(oem);
     expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 20_000, 300)).toBe(true);
+    expect(await eventually(async () => (await heldEvents("oem", missed.hashId)).length === 1, 10_000, 200)).toBe(true);
     // Nothing missing: the sequence numbers received from steel run without a gap.
     const seqs = (await received("oem", steel.orgId, FURNACE)).map((r) => r.seq);
     expect(seqs.length).toBeGreaterThan(40);
@@ -222,17 +293,18 @@ describe("member nodes sharing data over the peer network", () => {
 
   it("disconnects the peer of a suspended organisation within seconds", async () => {
     const peersOf = async (who: string) => ((await running[who]!.call("status")).peers as { peerId: string }[]).map((p) => p.peerId);
-    expect(await eventually(async () => (await peersOf("steel")).includes(casting.peerId), 10_000, 200)).toBe(true);
+    expect(await eventually(async () => (await peersOf("steel")).includes(oem.peerId), 10_000, 200)).toBe(true);
     const c = contracts.consortium;
-    const oemAdmin = admin(2);
     const regulator = new NonceManager(new Wallet(devKey(4), provider));
-    await (await c.connect(steelAdmin).propose(ProposalKind.Suspend, proposalData.suspend(casting.orgId))).wait();
+    await (await c.connect(steelAdmin).propose(ProposalKind.Suspend, proposalData.suspend(oem.orgId))).wait();
     const id = await c.proposalCount();
-    await (await c.connect(oemAdmin).vote(id, true)).wait();
+    await (await c.connect(castingAdmin).vote(id, true)).wait();
     const t = Date.now();
     await (await c.connect(regulator).vote(id, true)).wait();
-    expect(await c.isActiveOrg(casting.orgId)).toBe(false);
-    expect(await eventually(async () => !(await peersOf("steel")).includes(casting.peerId), 8_000, 100)).toBe(true);
+    expect(await c.isActiveOrg(oem.orgId)).toBe(false);
+    expect(await eventually(async () => !(await peersOf("steel")).includes(oem.peerId), 8_000, 100)).toBe(true);
     expect(Date.now() - t).toBeLessThan(8_000);
+    // And it stays out: a fetch from the suspended member's node is refused at connection.
+    expect(await fetch("oem", steel.peerId, FURNACE, t0, Date.now())).toMatchObject({ ok: false });
   });
 });

@@ -13,7 +13,7 @@
  * TRACEMESH_GATEWAY_PORT (first gateway port, default 8601), TRACEMESH_P2P_PORT (first peer
  * port, default 8701).
  */
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { rolesOf, Role } from "../lib/consortium.ts";
@@ -41,6 +41,25 @@ const rpcUrl = `http://127.0.0.1:${ports.chain}`;
 const deploymentFile = path.join(demoDir, "deployment.json");
 
 const step = (msg: string) => console.log(`[demo] ${msg}`);
+
+/**
+ * GS1's EPCIS JSON Schema and JSON-LD context are installed by the operator, not shipped (see
+ * lib/epcis/schema/README.md). The demo uses the copies among the project's shared test fixtures
+ * when they sit beside the repository and nothing else was configured.
+ */
+function useFixtureEpcisFiles() {
+  const fixtures = path.resolve(root, "..", "shared", "fixtures", "epcis");
+  const files = { TRACEMESH_EPCIS_SCHEMA: "EPCIS-JSON-Schema.json", TRACEMESH_EPCIS_CONTEXT: "epcis-context.jsonld" } as const;
+  for (const [env, name] of Object.entries(files)) {
+    const installed = path.join(root, "lib", "epcis", "schema", name);
+    if (process.env[env] || existsSync(installed)) continue;
+    const fixture = path.join(fixtures, name);
+    if (!existsSync(fixture)) {
+      throw new Error(`GS1's ${name} is not installed: place it at ${installed} or set ${env} (see lib/epcis/schema/README.md)`);
+    }
+    process.env[env] = fixture;
+  }
+}
 
 function resetDemo() {
   step(`reset: removing ${path.relative(root, demoDir) || demoDir} and the demo's Ignition journal`);
@@ -72,6 +91,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
 
 async function main() {
   if (process.argv.includes("--reset")) resetDemo();
+  useFixtureEpcisFiles();
   const plans = planMembers(demoDir, ports);
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];
@@ -106,9 +126,10 @@ async function main() {
 
     step(`4/4 starting ${plans.length} member nodes`);
     for (const plan of plans) {
-      writeMemberConfig(plan, { rpcUrl, deploymentFile, devices: plant.find((p) => p.org.key === plan.org.key)?.devices ?? [] });
+      const peers = plans.map((p) => ({ plan: p, peerId: nodes[p.org.key][0]!.peerId }));
+      writeMemberConfig(plan, { rpcUrl, deploymentFile, devices: plant.find((p) => p.org.key === plan.org.key)?.devices ?? [], peers });
       members.push(await startMember(plan));
-      step(`    ${plan.org.name}: up`);
+      step(`    ${plan.org.name}: http://127.0.0.1:${plan.gatewayPort}/explorer/`);
     }
     for (const m of members) {
       void m.exited.then((code) => {

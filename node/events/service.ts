@@ -27,6 +27,8 @@ export interface EventsService {
 export interface EventsServiceOptions {
   /** The node's data directory; events live in <dataDir>/events. */
   dataDir: string;
+  /** The event store when the node has opened it already (its peer network shares it); not closed by close(). */
+  store?: EventStore;
   deployment: Deployment;
   client: ChainClient;
   /** The node's signing account (connected or not). */
@@ -52,7 +54,8 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
   const provider = o.provider ?? o.client.provider;
   const validator = o.validator !== undefined && "validate" in o.validator ? o.validator : createEpcisValidator((o.validator as ValidatorOptions | undefined) ?? {});
   const contexts = o.contexts instanceof OfflineContexts ? o.contexts : OfflineContexts.load(o.contexts);
-  const store = await EventStore.open(path.join(o.dataDir, "events"));
+  const ownsStore = o.store === undefined;
+  const store = o.store ?? (await EventStore.open(path.join(o.dataDir, "events")));
   let unwatch: (() => Promise<void>) | undefined;
   try {
     const recorder = new EventRecorder({ client: o.client, signer: o.signer, provenance: o.deployment.contracts.provenance, ...(o.resolveParty ? { resolveParty: o.resolveParty } : {}) });
@@ -76,12 +79,12 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
       close: async () => {
         await capture.stop();
         await unwatch?.();
-        await store.close();
+        if (ownsStore) await store.close();
       },
     };
   } catch (e) {
     await unwatch?.();
-    await store.close();
+    if (ownsStore) await store.close();
     throw e;
   }
 }

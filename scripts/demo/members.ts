@@ -10,6 +10,7 @@ import type { NodeIdentityInit } from "../../lib/consortium.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { demoWallet } from "./accounts.ts";
 import { DEMO_ORGS, type DemoOrg, peerOnlyNode } from "./consortium.ts";
+import { partyOf, placeOf } from "./story.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -52,8 +53,8 @@ export function planMembers(demoDir: string, ports: DemoPorts): MemberPlan[] {
  * Creates each member's keys when missing (LOCAL DEMO: the chain key is the organisation's demo
  * node account) and answers the node identities to register in Consortium.
  */
-export async function prepareIdentities(plans: MemberPlan[]): Promise<Partial<Record<DemoOrg["key"], NodeIdentityInit[]>>> {
-  const nodes: Partial<Record<DemoOrg["key"], NodeIdentityInit[]>> = {};
+export async function prepareIdentities(plans: MemberPlan[]): Promise<Record<DemoOrg["key"], NodeIdentityInit[]>> {
+  const nodes = {} as Record<DemoOrg["key"], NodeIdentityInit[]>;
   for (const p of plans) {
     mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     if (!existsSync(p.nodeKeyFile)) {
@@ -70,6 +71,8 @@ export interface MemberSettings {
   deploymentFile: string;
   /** Device configs for the node's edge adapters (from the simulators). */
   devices: unknown[];
+  /** Every member's plan and peer id: the others are this member's bootstrap peers. */
+  peers: { plan: MemberPlan; peerId: string }[];
 }
 
 /** Writes the member's configuration file (rewritten at every start: ports of simulators change). */
@@ -81,6 +84,14 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
     // Short windows so the demo shows anchors within seconds.
     window: { durationMs: 2000 },
     devices: settings.devices,
+    p2p: {
+      listen: [`/ip4/127.0.0.1/tcp/${plan.p2pPort}`],
+      keyFile: "./peer.key",
+      bootstrap: settings.peers.filter((p) => p.plan !== plan).map((p) => `/ip4/127.0.0.1/tcp/${p.plan.p2pPort}/p2p/${p.peerId}`),
+    },
+    gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true },
+    // The directory of shipment destinations: every member's party and site.
+    parties: Object.fromEntries(settings.peers.flatMap(({ plan: p }) => [[partyOf(p.org.site), p.org.name], [placeOf(p.org.site), p.org.name]])),
   };
   writeFileSync(plan.configFile, JSON.stringify(config, null, 2) + "\n");
 }
@@ -93,14 +104,14 @@ export interface RunningMember {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The command that runs one member process (node, peer network and gateway). */
-const MEMBER_ENTRY = path.join(root, "node", "cli.ts");
+/** The command that runs one member process (node, peer network, indexer and gateway). */
+const MEMBER_ENTRY = path.join(root, "gateway", "member.ts");
 
 /** Starts the member process; its output goes to its log file. Resolves once it is up. */
 export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningMember> {
   const log = createWriteStream(plan.logFile, { flags: "a" });
   log.write(`\n=== ${new Date().toISOString()} starting ${plan.org.name}\n`);
-  const child = spawn(process.execPath, ["--import", "tsx", MEMBER_ENTRY, "start", "--config", plan.configFile], {
+  const child = spawn(process.execPath, ["--import", "tsx", MEMBER_ENTRY, "--config", plan.configFile], {
     cwd: root,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,8 +135,16 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
   };
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-  const ready = /\bstarted\b/;
-  while (!ready.test(output)) {
+  // Up when its gateway answers (the node, indexer and events start before it).
+  const health = `http://127.0.0.1:${plan.gatewayPort}/health`;
+  const answers = async () => {
+    try {
+      return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  while (!(await answers())) {
     if (child.exitCode !== null) {
       throw new Error(`${plan.org.name}'s member process exited (${child.exitCode}) while starting:\n${output.trim().split("\n").slice(-15).join("\n")}\n(log: ${plan.logFile})`);
     }

@@ -1,0 +1,214 @@
+/**
+ * The member process: one per organisation (DESIGN, "Processes"). It starts the member node
+ * (node/daemon.ts: edge ingestion, anchoring, peer network), the node's EPCIS events, the chain
+ * indexer, and serves the gateway's HTTP API and the explorer's assets on top of them. The
+ * gateway reaches the node only through GatewayServices; node/ never imports this file.
+ *
+ *   tsx gateway/member.ts --config FILE
+ *
+ * The configuration is the node's (node/config.ts) with two more sections:
+ *
+ *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
+ *                "explorer": true, "tokenSecretFile": "./gateway-secret" },   // all optional
+ *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
+ *
+ * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
+ * Digital Link or EPC URI) a partner's EPCIS events name, and the member organisation (name or id)
+ * it stands for. Shipping to a party not listed is refused with a clear error.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { canonicalIdentifier } from "../lib/identifiers.ts";
+import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
+import { type RunningNode, startNode } from "../node/daemon.ts";
+import { type OpenEvents, openEvents } from "../node/events/service.ts";
+import { type Gateway, type RunningGateway, createGateway } from "./app.ts";
+import { Indexer } from "./indexer/indexer.ts";
+import { indexService } from "./indexer/service.ts";
+import { chainServices } from "./services.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+export interface GatewaySettings {
+  host: string;
+  port: number;
+  publicHost?: string;
+  /** Serve the built explorer (explorer/dist) under /explorer/. */
+  explorer: boolean;
+  /** Token signing secret; random per process when absent (tokens then end with the process). */
+  tokenSecretFile?: string;
+}
+
+export interface MemberConfig {
+  node: NodeConfig;
+  gateway: GatewaySettings;
+  /** Canonical party/location identifier -> organisation name or id. */
+  parties: Map<string, string | number>;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Reads and validates a member configuration. Throws ConfigError naming every problem. */
+export function loadMemberConfig(file: string): MemberConfig {
+  const abs = path.resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(abs, "utf8"));
+  } catch (e) {
+    throw new ConfigError([`cannot read it as JSON: ${(e as Error).message}`], abs);
+  }
+  if (!isObj(raw)) throw new ConfigError(["the configuration must be a JSON object"], abs);
+  const { gateway: g = {}, parties: p = {}, ...nodePart } = raw;
+  const problems: string[] = [];
+  let node: NodeConfig | undefined;
+  try {
+    node = parseConfig(nodePart, path.dirname(abs), abs);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+  const gateway: GatewaySettings = { host: "127.0.0.1", port: 8601, explorer: true };
+  if (!isObj(g)) problems.push("gateway must be an object");
+  else {
+    for (const k of Object.keys(g)) {
+      if (!["host", "port", "publicHost", "explorer", "tokenSecretFile"].includes(k)) problems.push(`gateway.${k}: unknown setting (allowed: host, port, publicHost, explorer, tokenSecretFile)`);
+    }
+    if (g.host !== undefined) typeof g.host === "string" && g.host !== "" ? (gateway.host = g.host) : problems.push("gateway.host must be a host name or address");
+    if (g.port !== undefined) Number.isInteger(g.port) && (g.port as number) >= 0 && (g.port as number) <= 65535 ? (gateway.port = g.port as number) : problems.push(`gateway.port must be a TCP port (got ${JSON.stringify(g.port)})`);
+    if (g.publicHost !== undefined) typeof g.publicHost === "string" ? (gateway.publicHost = g.publicHost) : problems.push("gateway.publicHost must be a string");
+    if (g.explorer !== undefined) typeof g.explorer === "boolean" ? (gateway.explorer = g.explorer) : problems.push("gateway.explorer must be true or false");
+    if (g.tokenSecretFile !== undefined) typeof g.tokenSecretFile === "string" ? (gateway.tokenSecretFile = path.resolve(path.dirname(abs), g.tokenSecretFile)) : problems.push("gateway.tokenSecretFile must be a path");
+  }
+  const parties = new Map<string, string | number>();
+  if (!isObj(p)) problems.push("parties must be an object of identifier -> organisation");
+  else {
+    for (const [id, org] of Object.entries(p)) {
+      let canonical: string;
+      try {
+        canonical = canonicalIdentifier(id);
+      } catch (e) {
+        problems.push(`parties: ${JSON.stringify(id)} is not a GS1 party or location identifier: ${(e as Error).message}`);
+        continue;
+      }
+      if ((typeof org === "string" && org !== "") || (Number.isInteger(org) && (org as number) > 0)) parties.set(canonical, org as string | number);
+      else problems.push(`parties[${JSON.stringify(id)}] must be an organisation name or id (got ${JSON.stringify(org)})`);
+    }
+  }
+  if (problems.length > 0 || node === undefined) throw new ConfigError(problems, abs);
+  return { node, gateway, parties };
+}
+
+export interface RunningMember {
+  node: RunningNode;
+  events: OpenEvents;
+  indexer: Indexer;
+  gateway: Gateway;
+  http: RunningGateway;
+  organisation: { id: number; name: string };
+  stop(): Promise<void>;
+}
+
+/** Starts the node, its events, the indexer and the gateway; stops what started if a later part fails. */
+export async function startMember(config: MemberConfig, log: (m: string) => void = (m) => console.log(`[member] ${m}`)): Promise<RunningMember> {
+  const cleanup: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanup.reverse()) await c().catch((e: Error) => log(`stop: ${e.message}`));
+  };
+  try {
+    const node = await startNode(config.node, { log: (m) => console.log(`[node] ${m}`) });
+    cleanup.push(() => node.stop());
+    const { deployment } = node;
+
+    const base = await chainServices(config.node.chain.rpcUrl, deployment, { id: 0, name: "" });
+    cleanup.push(async () => base.close());
+    const { contracts } = base;
+    const [orgId] = await contracts.consortium.activeOrgOf(node.address);
+    if (orgId === 0n) throw new ConfigError([`the node key ${node.address} is not a signing account of an active organisation`], config.node.file);
+    const [orgName] = await contracts.consortium.org(orgId);
+    const organisation = { id: Number(orgId), name: orgName };
+
+    const indexer = await Indexer.open({ provider: base.provider, deployment, store: path.join(config.node.dataDir, "index"), onError: (e) => log(`indexer: ${e.message}`), onFatal: (e) => log(`INDEXER STOPPED: ${e.message}`) });
+    cleanup.push(() => indexer.stop());
+    log(`indexing the chain from block ${indexer.progress().indexedBlock}`);
+    await indexer.sync();
+    indexer.start();
+    const index = indexService(indexer);
+
+    // Shipment destinations: names in the directory become organisation ids once, at start.
+    const partyOrg = new Map<string, number>();
+    for (const [party, org] of config.parties) {
+      if (typeof org === "number") partyOrg.set(party, org);
+      else {
+        const id = (await index.queries.members()).find((m) => m.name === org)?.id;
+        if (id === undefined) throw new ConfigError([`parties: no member organisation is named "${org}"`], config.node.file);
+        partyOrg.set(party, id);
+      }
+    }
+
+    const signer = loadNodeKey(config.node).connect(node.chain.client.provider);
+    const events = await openEvents({
+      dataDir: config.node.dataDir,
+      deployment,
+      client: node.chain.client,
+      signer,
+      provider: base.provider,
+      ...(node.events ? { store: node.events } : {}),
+      access: index.access,
+      resolveParty: (party) => partyOrg.get(party),
+      genealogy: (key) => index.queries.containedIn(key),
+    });
+    cleanup.push(() => events.close());
+
+    const gateway = createGateway(
+      { ...base, organisation, events, index, proofs: node.proofs },
+      {
+        ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
+        ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
+      },
+    );
+    const http = await gateway.listen(config.gateway.port, config.gateway.host);
+    cleanup.push(() => http.close());
+    log(`${organisation.name}: gateway ${http.url}${config.gateway.explorer ? `, explorer ${http.url}/explorer/` : ""}`);
+
+    let stopping: Promise<void> | undefined;
+    return { node, events, indexer, gateway, http, organisation, stop: () => (stopping ??= stopAll()) };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
+  if (values.help || !values.config) {
+    console.log("usage: tsx gateway/member.ts --config FILE");
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  let member: RunningMember;
+  try {
+    member = await startMember(loadMemberConfig(values.config));
+  } catch (e) {
+    console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(1);
+    console.log(`[member] ${signal}: stopping`);
+    member.stop().then(
+      () => process.exit(0),
+      (e: Error) => {
+        console.error(`[member] stop failed: ${e.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

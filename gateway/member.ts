@@ -131,20 +131,20 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 
     const indexer = await Indexer.open({ provider: base.provider, deployment, store: path.join(config.node.dataDir, "index"), onError: (e) => log(`indexer: ${e.message}`), onFatal: (e) => log(`INDEXER STOPPED: ${e.message}`) });
     cleanup.push(() => indexer.stop());
+    // The gateway answers while the index catches up (/health shows the lag): a member that
+    // was away for long is reachable at once, and queries say how far the index has come.
     log(`indexing the chain from block ${indexer.progress().indexedBlock}`);
-    await indexer.sync();
     indexer.start();
     const index = indexService(indexer);
 
-    // Shipment destinations: names in the directory become organisation ids once, at start.
+    // Shipment destinations: names in the directory become organisation ids once, at start, from Consortium.
+    const orgIds = new Map<string, number>();
+    for (let id = 1; id <= Number(await contracts.consortium.orgCount()); id++) orgIds.set((await contracts.consortium.org(id))[0], id);
     const partyOrg = new Map<string, number>();
     for (const [party, org] of config.parties) {
-      if (typeof org === "number") partyOrg.set(party, org);
-      else {
-        const id = (await index.queries.members()).find((m) => m.name === org)?.id;
-        if (id === undefined) throw new ConfigError([`parties: no member organisation is named "${org}"`], config.node.file);
-        partyOrg.set(party, id);
-      }
+      const id = typeof org === "number" ? org : orgIds.get(org);
+      if (id === undefined) throw new ConfigError([`parties: no member organisation is named "${org}"`], config.node.file);
+      partyOrg.set(party, id);
     }
 
     const signer = loadNodeKey(config.node).connect(node.chain.client.provider);

@@ -23,6 +23,7 @@ import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from ".
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
 import { type RunningMember, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
+import { Scenario } from "./demo/scenario.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const demoDir = path.resolve(root, process.env.TRACEMESH_DEMO_DIR ?? ".demo");
@@ -78,7 +79,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
       const demo = DEMO_ORGS.find((o) => o.name === name);
       const member = members.find((m) => m.plan.org.name === name);
       console.log(`  #${id} ${name} [${rolesOf(roles).map((r) => Role[r]).join(", ")}]${Number(status) === 1 ? "" : " (not active)"}`);
-      if (member) console.log(`      node log: ${path.relative(root, member.plan.logFile)}`);
+      if (member) console.log(`      explorer and API: http://127.0.0.1:${member.plan.gatewayPort}/explorer/  (log: ${path.relative(root, member.plan.logFile)})`);
       if (demo) {
         const account = demoWallet(demo.accountIndex);
         console.log(`      demo sign-in: ${account.address} (LOCAL DEMO key ${account.privateKey})`);
@@ -95,6 +96,8 @@ async function main() {
   const plans = planMembers(demoDir, ports);
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];
+  let scenario: Scenario | undefined;
+  const scenarioProvider = new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true });
   let stopping: Promise<void> | undefined;
 
   step(`1/4 starting the chain on ${rpcUrl} (state in ${path.relative(root, demoDir) || demoDir}/chain)`);
@@ -102,7 +105,9 @@ async function main() {
 
   const stop = (why: string) =>
     (stopping ??= (async () => {
-      step(`${why}: stopping members, simulators and the chain (state is kept; \`npm start\` continues)`);
+      step(`${why}: stopping the scenario, members, simulators and the chain (state is kept; \`npm start\` continues)`);
+      await scenario?.stop();
+      scenarioProvider.destroy();
       await Promise.allSettled(members.map((m) => m.stop()));
       await stopPlant(plant);
       await chain.stop();
@@ -125,19 +130,37 @@ async function main() {
     plant = await startPlant(DEMO_ORGS, (m) => step(m));
 
     step(`4/4 starting ${plans.length} member nodes`);
-    for (const plan of plans) {
-      const peers = plans.map((p) => ({ plan: p, peerId: nodes[p.org.key][0]!.peerId }));
-      writeMemberConfig(plan, { rpcUrl, deploymentFile, devices: plant.find((p) => p.org.key === plan.org.key)?.devices ?? [], peers });
-      members.push(await startMember(plan));
-      step(`    ${plan.org.name}: http://127.0.0.1:${plan.gatewayPort}/explorer/`);
-    }
+    const peers = plans.map((p) => ({ plan: p, peerId: nodes[p.org.key][0]!.peerId }));
+    // In parallel: each member spends most of its start-up waiting on the chain and its disk.
+    const started = await Promise.allSettled(
+      plans.map(async (plan) => {
+        writeMemberConfig(plan, { rpcUrl, deploymentFile, devices: plant.find((p) => p.org.key === plan.org.key)?.devices ?? [], peers });
+        const member = await startMember(plan);
+        members.push(member);
+        step(`    ${plan.org.name}: up`);
+        return member;
+      }),
+    );
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     for (const m of members) {
       void m.exited.then((code) => {
         if (!stopping) console.error(`[demo] ${m.plan.org.name}'s member process exited (${code}); see ${m.plan.logFile}`);
       });
     }
     await describeConsortium(deployment, members);
-    step("ready. Press Ctrl-C to stop; `npm start` again continues the same consortium.");
+    scenario = new Scenario({
+      demoDir,
+      provider: scenarioProvider,
+      deployment,
+      gatewayOf: (key) => `http://127.0.0.1:${plans.find((p) => p.org.key === key)!.gatewayPort}`,
+      ...(process.env.TRACEMESH_DEMO_PACE_MS ? { paceMs: Number(process.env.TRACEMESH_DEMO_PACE_MS) } : {}),
+    });
+    const at = scenario.position();
+    scenario.start();
+    const oem = plans.find((p) => p.org.key === "oem")!;
+    console.log(`\nExplorer: http://127.0.0.1:${oem.gatewayPort}/explorer/ (Atlas Motors' member; every member serves one)`);
+    step(`ready; the scenario ${at.cycle === 1 && at.step === 0 ? "starts" : `continues at cycle ${at.cycle}, step ${at.step + 1}`}. Ctrl-C stops; \`npm start\` again continues the same consortium.`);
   } catch (e) {
     console.error(`[demo] ${(e as Error).message}`);
     await stop("error");

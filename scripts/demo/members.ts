@@ -134,7 +134,7 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
     clearTimeout(timer);
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 300_000);
   // Up when its gateway answers (the node, indexer and events start before it).
   const health = `http://127.0.0.1:${plan.gatewayPort}/health`;
   const answers = async () => {

@@ -11,6 +11,7 @@
  * step interrupted by a restart is captured again with the same bytes (and so the same event
  * hashes): the gateway answers the earlier result instead of recording it twice.
  */
+import { TRACEMESH_EPCIS_NS } from "../../lib/epcis/readings.ts";
 import { gs1CheckDigit } from "../../lib/identifiers.ts";
 
 export const EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
@@ -76,10 +77,10 @@ export function cycleItems(sites: StorySites, cycle: number): CycleItems {
 
 export type EpcisEventJson = Record<string, unknown>;
 
-/** An EPCIS 2.0 document around the given events. */
+/** An EPCIS 2.0 document around the given events ("tm:" names Tracemesh's reading bindings). */
 export function epcisDocument(events: EpcisEventJson[], creationDate: string): Record<string, unknown> {
   return {
-    "@context": [EPCIS_CONTEXT],
+    "@context": [EPCIS_CONTEXT, { tm: TRACEMESH_EPCIS_NS }],
     type: "EPCISDocument",
     schemaVersion: "2.0",
     creationDate,

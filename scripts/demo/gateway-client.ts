@@ -1,0 +1,78 @@
+/**
+ * A partner's client of a member's gateway, as any EPCIS-speaking tool would use it: sign in
+ * with the organisation's account (EIP-4361 challenge, then a bearer token), capture documents
+ * and follow the capture job, read JSON.
+ */
+import type { Signer } from "ethers";
+
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: { title?: string; detail?: string; errors?: unknown },
+    what: string,
+  ) {
+    super(`${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
+    this.name = "GatewayError";
+  }
+}
+
+/** The end state of a capture job (GET /capture/{id}). */
+export interface CaptureOutcome {
+  captureID: string;
+  state: "pending" | "running" | "succeeded" | "failed";
+  success: boolean;
+  replay?: boolean;
+  results?: Record<string, unknown>[];
+  errors: { index: number; eventID?: string; message: string }[];
+  lastError?: string;
+}
+
+export class GatewayClient {
+  private token: { value: string; expiresAt: number } | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly signer: Signer,
+  ) {}
+
+  /** A bearer token, signing in again shortly before the current one expires. */
+  async bearer(): Promise<string> {
+    if (this.token && this.token.expiresAt - Date.now() > 60_000) return this.token.value;
+    const address = await this.signer.getAddress();
+    const challenge = await this.json<{ message: string }>("GET", `/auth/challenge?address=${address}`);
+    const signature = await this.signer.signMessage(challenge.message);
+    const issued = await this.json<{ token: string; expiresAt: string }>("POST", "/auth/token", { message: challenge.message, signature }, false);
+    this.token = { value: issued.token, expiresAt: Date.parse(issued.expiresAt) };
+    return issued.token;
+  }
+
+  /** Captures an EPCIS document and waits for its job to finish (recorded on chain, or refused). */
+  async capture(document: unknown, timeoutMs = 120_000): Promise<CaptureOutcome> {
+    const accepted = await this.json<CaptureOutcome>("POST", "/capture", document, true, "application/ld+json");
+    const deadline = Date.now() + timeoutMs;
+    let job = accepted;
+    while (job.state === "pending" || job.state === "running") {
+      if (Date.now() > deadline) throw new Error(`capture job ${accepted.captureID} still ${job.state} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 300));
+      job = await this.json<CaptureOutcome>("GET", `/capture/${accepted.captureID}`);
+    }
+    return { ...job, ...(accepted.replay ? { replay: true } : {}) };
+  }
+
+  /** GET (or POST) JSON from the gateway; throws GatewayError with the problem's detail. */
+  async json<T>(method: "GET" | "POST", route: string, body?: unknown, auth = true, contentType = "application/json"): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (auth) headers["authorization"] = `Bearer ${await this.bearer()}`;
+    if (body !== undefined) headers["content-type"] = contentType;
+    const res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = { detail: text.slice(0, 200) };
+    }
+    if (!res.ok) throw new GatewayError(res.status, (parsed ?? {}) as GatewayError["problem"], `${method} ${route}`);
+    return parsed as T;
+  }
+}

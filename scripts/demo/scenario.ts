@@ -1,0 +1,304 @@
+/**
+ * The demo's running scenario: production cycles through the supply chain in story.ts, each step
+ * taken by the organisation that would take it, through the paths a real member uses: EPCIS
+ * documents captured at the member's own gateway (signed in with its account), certificates and
+ * grants sent to the contracts from the organisation's account. No back door.
+ *
+ * Nothing lost, nothing doubled across restarts: the position (cycle, step) is saved after each
+ * step, and every step's document is journalled before it is sent. A step interrupted by a stop is
+ * taken again with the same bytes, which the gateway answers with the earlier capture; contract
+ * steps look at the chain first and skip what is already there.
+ *
+ * Every `recallEvery`-th cycle has a quality escape: the OEM's end-of-line inspection fails the
+ * pump and the steel mill recalls the whole heat, whose recall scope reaches every part and pump
+ * made from it.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { type JsonRpcProvider, SigningKey, Wallet, id as keccakText } from "ethers";
+import { ScopeKind } from "../../lib/registry.ts";
+import { streamScopeKey } from "../../lib/access.ts";
+import { credentialHash, signCredential } from "../../lib/credentials.ts";
+import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
+import { batchKey, itemKey } from "../../lib/identifiers.ts";
+import { demoWallet } from "./accounts.ts";
+import { type DemoOrg, demoOrg } from "./consortium.ts";
+import { GatewayClient, GatewayError } from "./gateway-client.ts";
+import * as story from "./story.ts";
+
+/** The certificate type the lab is accredited for. */
+export const MILL_CERTIFICATE_SCOPE = keccakText("EN10204-3.1");
+const PURPOSE = keccakText("QUALITY_TRACEABILITY");
+const YEAR = 365 * 24 * 3600;
+
+/** The stream each producing organisation binds to its process step, and its partners may follow. */
+export const STEP_STREAMS: Partial<Record<DemoOrg["key"], string>> = {
+  steel: "furnace-1/temperature",
+  foundry: "coolant-1/supplyTemperature",
+  machining: "Tracemesh/machining/CNC1/Spindle/Load",
+  oem: "Tracemesh/oem/Tightening1/Torque",
+};
+
+export interface ScenarioOptions {
+  demoDir: string;
+  provider: JsonRpcProvider;
+  deployment: Deployment;
+  /** The gateway URL of each organisation's member. */
+  gatewayOf: (key: DemoOrg["key"]) => string;
+  /** Pause between steps, ms (default 3000). */
+  paceMs?: number;
+  /** A quality escape and recall every n-th cycle (default 3). */
+  recallEvery?: number;
+  log?: (m: string) => void;
+}
+
+interface Position {
+  cycle: number;
+  step: number;
+}
+
+type Step = { name: string; run: () => Promise<void> };
+
+const sites = () => ({
+  steel: demoOrg("steel").site,
+  foundry: demoOrg("foundry").site,
+  machining: demoOrg("machining").site,
+  oem: demoOrg("oem").site,
+});
+
+export class Scenario {
+  private readonly dir: string;
+  private readonly stateFile: string;
+  private readonly clients = new Map<DemoOrg["key"], GatewayClient>();
+  private readonly contracts = new Map<DemoOrg["key"], TracemeshContracts>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly log: (m: string) => void;
+
+  constructor(private readonly o: ScenarioOptions) {
+    this.dir = path.join(o.demoDir, "scenario");
+    this.stateFile = path.join(this.dir, "position.json");
+    this.log = o.log ?? ((m) => console.log(`[scenario] ${m}`));
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Where the scenario stands: the next step to take. */
+  position(): Position {
+    if (!existsSync(this.stateFile)) return { cycle: 1, step: 0 };
+    return JSON.parse(readFileSync(this.stateFile, "utf8")) as Position;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the step in progress (which is safe to repeat anyway). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private save(p: Position): void {
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(p) + "\n");
+    renameSync(tmp, this.stateFile);
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => (clearTimeout(t), resolve());
+    });
+    this.wake = undefined;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.setUp();
+    } catch (e) {
+      this.log(`set-up failed: ${(e as Error).message}`);
+    }
+    while (this.running) {
+      const pos = this.position();
+      const steps = this.cycleSteps(pos.cycle);
+      if (pos.step >= steps.length) {
+        this.save({ cycle: pos.cycle + 1, step: 0 });
+        continue;
+      }
+      const step = steps[pos.step]!;
+      try {
+        await step.run();
+        this.log(`cycle ${pos.cycle}: ${step.name}`);
+        this.save({ cycle: pos.cycle, step: pos.step + 1 });
+      } catch (e) {
+        if (e instanceof GatewayError && e.status >= 400 && e.status < 500 && e.status !== 429) {
+          // The gateway refused the step for good: report it and carry on with the next cycle.
+          this.log(`cycle ${pos.cycle}: ${step.name} REFUSED (${e.message}); continuing with cycle ${pos.cycle + 1}`);
+          this.save({ cycle: pos.cycle + 1, step: 0 });
+        } else {
+          this.log(`cycle ${pos.cycle}: ${step.name} failed, retrying: ${(e as Error).message.split("\n")[0]}`);
+          await this.sleep(5000);
+          continue;
+        }
+      }
+      await this.sleep(this.o.paceMs ?? 3000);
+    }
+  }
+
+  // ------------------------------------------------------------------ paths a member uses
+
+  private client(key: DemoOrg["key"]): GatewayClient {
+    let c = this.clients.get(key);
+    if (!c) this.clients.set(key, (c = new GatewayClient(this.o.gatewayOf(key), demoWallet(demoOrg(key).accountIndex).connect(this.o.provider))));
+    return c;
+  }
+
+  private chain(key: DemoOrg["key"]): TracemeshContracts {
+    let c = this.contracts.get(key);
+    if (!c) this.contracts.set(key, (c = connectContracts(this.o.deployment.contracts, new Wallet(demoWallet(demoOrg(key).accountIndex).privateKey, this.o.provider))));
+    return c;
+  }
+
+  private orgId = async (key: DemoOrg["key"]) => Number((await this.chain(key).consortium.orgOf(demoWallet(demoOrg(key).accountIndex).address)));
+
+  /**
+   * Captures the document journalled for this step, or journals `make()`'s first. A failed
+   * capture (the chain refused it) is an error for the caller.
+   */
+  private async capture(org: DemoOrg["key"], stepId: string, make: () => Record<string, unknown>[]): Promise<void> {
+    const file = path.join(this.dir, `${stepId}.json`);
+    let doc: unknown;
+    if (existsSync(file)) doc = JSON.parse(readFileSync(file, "utf8"));
+    else {
+      const now = new Date().toISOString();
+      doc = story.epcisDocument(make(), now);
+      writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + "\n");
+      renameSync(`${file}.tmp`, file);
+    }
+    const outcome = await this.client(org).capture(doc);
+    if (!outcome.success) {
+      const why = outcome.errors.map((e) => e.message).join("; ") || outcome.lastError || outcome.state;
+      throw new GatewayError(422, { title: "capture failed", detail: why }, `capture ${stepId}`);
+    }
+  }
+
+  /** Readings of `org`'s step stream over the last `seconds` before now, as a binding on the event. */
+  private readings(org: DemoOrg["key"], seconds = 30): Record<string, unknown> {
+    const stream = STEP_STREAMS[org];
+    if (!stream) return {};
+    const end = Date.now();
+    return {
+      "tm:readings": [{ "tm:stream": stream, "tm:startTime": new Date(end - seconds * 1000).toISOString(), "tm:endTime": new Date(end).toISOString() }],
+    };
+  }
+
+  // ------------------------------------------------------------------ the story
+
+  /** Once per consortium: the regulator accredits the lab; each producer lets the OEM read its step stream. */
+  private async setUp(): Promise<void> {
+    const lab = await this.orgId("lab");
+    const certs = this.chain("regulator").certificates;
+    if (!(await certs.isAccredited(lab, MILL_CERTIFICATE_SCOPE))) {
+      await (await certs.accredit(lab, MILL_CERTIFICATE_SCOPE, 0)).wait();
+      this.log("the regulator accredited the test lab for EN 10204 3.1 mill test certificates");
+    }
+    const oem = await this.orgId("oem");
+    for (const key of ["steel", "foundry", "machining"] as const) {
+      const owner = await this.orgId(key);
+      const scope = streamScopeKey(STEP_STREAMS[key]!);
+      const grants = this.chain(key).accessGrants;
+      if (await grants.isAllowed(oem, owner, scope)) continue;
+      const expires = (await this.o.provider.getBlock("latest"))!.timestamp + YEAR;
+      await (await grants.grantAccess(oem, ScopeKind.DataStream, scope, PURPOSE, 0, 0, expires)).wait();
+      this.log(`${demoOrg(key).name} lets ${demoOrg("oem").name} read ${STEP_STREAMS[key]}`);
+    }
+  }
+
+  private cycleSteps(cycle: number): Step[] {
+    const s = sites();
+    const items = story.cycleItems(s, cycle);
+    const id = (name: string) => `c${String(cycle).padStart(4, "0")}-${name}`;
+    const at = () => new Date().toISOString();
+    const bound = (org: DemoOrg["key"], e: Record<string, unknown>) => ({ ...e, ...this.readings(org) });
+    const steps: Step[] = [
+      {
+        name: `steel mill melts heat ${items.heat} and casts billets`,
+        run: () => this.capture("steel", id("melt"), () => [bound("steel", story.commission(at(), s.steel, items.billets, items.heat))]),
+      },
+      { name: `test lab certifies heat ${items.heat} (EN 10204 3.1)`, run: () => this.certify(cycle, items) },
+      { name: "steel mill ships the billets", run: () => this.capture("steel", id("ship-billets"), () => [story.ship(at(), s.steel, s.foundry, items.billets)]) },
+      { name: "foundry receives the billets", run: () => this.capture("foundry", id("receive-billets"), () => [story.receive(at(), s.foundry, s.steel, items.billets)]) },
+      {
+        name: "foundry casts pump housings",
+        run: () => this.capture("foundry", id("cast"), () => [bound("foundry", story.transform(at(), s.foundry, "creating_class_instance", items.billets, items.castings))]),
+      },
+      { name: "foundry ships the castings", run: () => this.capture("foundry", id("ship-castings"), () => [story.ship(at(), s.foundry, s.machining, items.castings)]) },
+      { name: "machining shop receives the castings", run: () => this.capture("machining", id("receive-castings"), () => [story.receive(at(), s.machining, s.foundry, items.castings)]) },
+      {
+        name: "machining shop machines the housings",
+        run: () => this.capture("machining", id("machine"), () => [bound("machining", story.transform(at(), s.machining, "repairing", items.castings, items.housings))]),
+      },
+      { name: "machining shop ships the housings", run: () => this.capture("machining", id("ship-housings"), () => [story.ship(at(), s.machining, s.oem, items.housings)]) },
+      { name: "OEM receives the housings", run: () => this.capture("oem", id("receive-housings"), () => [story.receive(at(), s.oem, s.machining, items.housings)]) },
+      { name: `OEM assembles pump ${items.pump.split("/").pop()}`, run: () => this.capture("oem", id("assemble"), () => [bound("oem", story.assemble(at(), s.oem, items.pump, items.housings))]) },
+      { name: "suppliers grant the OEM the pump's genealogy", run: () => this.grantGenealogy(items.pump) },
+    ];
+    if (cycle % (this.o.recallEvery ?? 3) === 0) {
+      steps.push(
+        { name: "OEM end-of-line test fails the pump", run: () => this.capture("oem", id("inspect"), () => [story.inspect(at(), s.oem, [items.pump], false)]) },
+        { name: `steel mill recalls heat ${items.heat}`, run: () => this.capture("steel", id("recall"), () => [story.recallLot(at(), s.steel, items.heatLot)]) },
+      );
+    }
+    return steps;
+  }
+
+  /** The lab signs a mill test report credential for the heat and issues it on chain. */
+  private async certify(cycle: number, items: story.CycleItems): Promise<void> {
+    const file = path.join(this.dir, `c${String(cycle).padStart(4, "0")}-certificate.jwt`);
+    const lab = demoWallet(demoOrg("lab").accountIndex);
+    let jws: string;
+    if (existsSync(file)) jws = readFileSync(file, "utf8").trim();
+    else {
+      const issued = new Date();
+      const credential = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        type: ["VerifiableCredential", "MillTestReportCredential"],
+        issuer: { id: `did:pkh:eip155:${this.o.deployment.chainId}:${lab.address}`, name: demoOrg("lab").name },
+        validFrom: issued.toISOString(),
+        validUntil: new Date(issued.getTime() + YEAR * 1000).toISOString(),
+        credentialSubject: {
+          id: items.heatLot,
+          type: "MillTestReport",
+          standard: "EN 10204:2004 type 3.1",
+          heatNumber: items.heat,
+          product: "steel billet, grade 42CrMo4",
+          chemicalComposition: { C: 0.41, Mn: 0.75, Cr: 1.05, Mo: 0.2 },
+          mechanicalProperties: { tensileStrengthMPa: 1020, yieldStrengthMPa: 780, elongationPercent: 14 },
+        },
+      };
+      jws = signCredential(credential, new SigningKey(lab.privateKey), this.o.deployment.chainId);
+      writeFileSync(file, jws + "\n");
+    }
+    const certificateId = credentialHash(jws);
+    const certs = this.chain("lab").certificates;
+    if ((await certs.certificate(certificateId)).issuer !== 0n) return;
+    const now = Math.floor(Date.now() / 1000);
+    await (await certs.issue(certificateId, batchKey(items.heatLot), MILL_CERTIFICATE_SCOPE, now - 60, now + YEAR)).wait();
+  }
+
+  /** Each supplier lets the OEM read its data about everything that went into the pump. */
+  private async grantGenealogy(pump: string): Promise<void> {
+    const oem = await this.orgId("oem");
+    const key = itemKey(pump);
+    for (const supplier of ["steel", "foundry", "machining"] as const) {
+      const grants = this.chain(supplier).accessGrants;
+      if (await grants.isAllowed(oem, await this.orgId(supplier), key)) continue;
+      const expires = (await this.o.provider.getBlock("latest"))!.timestamp + YEAR;
+      await (await grants.grantAccess(oem, ScopeKind.ItemWithGenealogy, key, PURPOSE, 0, 0, expires)).wait();
+    }
+  }
+}

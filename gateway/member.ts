@@ -75,11 +75,14 @@ export function loadMemberConfig(file: string): MemberConfig {
     for (const k of Object.keys(g)) {
       if (!["host", "port", "publicHost", "explorer", "tokenSecretFile"].includes(k)) problems.push(`gateway.${k}: unknown setting (allowed: host, port, publicHost, explorer, tokenSecretFile)`);
     }
-    if (g.host !== undefined) typeof g.host === "string" && g.host !== "" ? (gateway.host = g.host) : problems.push("gateway.host must be a host name or address");
-    if (g.port !== undefined) Number.isInteger(g.port) && (g.port as number) >= 0 && (g.port as number) <= 65535 ? (gateway.port = g.port as number) : problems.push(`gateway.port must be a TCP port (got ${JSON.stringify(g.port)})`);
-    if (g.publicHost !== undefined) typeof g.publicHost === "string" ? (gateway.publicHost = g.publicHost) : problems.push("gateway.publicHost must be a string");
-    if (g.explorer !== undefined) typeof g.explorer === "boolean" ? (gateway.explorer = g.explorer) : problems.push("gateway.explorer must be true or false");
-    if (g.tokenSecretFile !== undefined) typeof g.tokenSecretFile === "string" ? (gateway.tokenSecretFile = path.resolve(path.dirname(abs), g.tokenSecretFile)) : problems.push("gateway.tokenSecretFile must be a path");
+    const check = (ok: boolean, problem: string) => ok || (problems.push(problem), false);
+    if (g.host !== undefined && check(typeof g.host === "string" && g.host !== "", "gateway.host must be a host name or address")) gateway.host = g.host as string;
+    if (g.port !== undefined && check(Number.isInteger(g.port) && (g.port as number) >= 0 && (g.port as number) <= 65535, `gateway.port must be a TCP port (got ${JSON.stringify(g.port)})`))
+      gateway.port = g.port as number;
+    if (g.publicHost !== undefined && check(typeof g.publicHost === "string", "gateway.publicHost must be a string")) gateway.publicHost = g.publicHost as string;
+    if (g.explorer !== undefined && check(typeof g.explorer === "boolean", "gateway.explorer must be true or false")) gateway.explorer = g.explorer as boolean;
+    if (g.tokenSecretFile !== undefined && check(typeof g.tokenSecretFile === "string", "gateway.tokenSecretFile must be a path"))
+      gateway.tokenSecretFile = path.resolve(path.dirname(abs), g.tokenSecretFile as string);
   }
   const parties = new Map<string, string | number>();
   if (!isObj(p)) problems.push("parties must be an object of identifier -> organisation");

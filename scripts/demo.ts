@@ -11,7 +11,8 @@
  *
  * Environment: TRACEMESH_DEMO_DIR (default .demo), TRACEMESH_CHAIN_PORT (default 8545),
  * TRACEMESH_GATEWAY_PORT (first gateway port, default 8601), TRACEMESH_P2P_PORT (first peer
- * port, default 8701).
+ * port, default 8701), TRACEMESH_DEMO_PACE_MS (pause between scenario steps, default 3000),
+ * TRACEMESH_DEMO_RECALL_EVERY (a quality escape and recall every n-th cycle, default 3).
  */
 import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -155,6 +156,7 @@ async function main() {
       deployment,
       gatewayOf: (key) => `http://127.0.0.1:${plans.find((p) => p.org.key === key)!.gatewayPort}`,
       ...(process.env.TRACEMESH_DEMO_PACE_MS ? { paceMs: Number(process.env.TRACEMESH_DEMO_PACE_MS) } : {}),
+      ...(process.env.TRACEMESH_DEMO_RECALL_EVERY ? { recallEvery: Number(process.env.TRACEMESH_DEMO_RECALL_EVERY) } : {}),
     });
     const at = scenario.position();
     scenario.start();

@@ -26,8 +26,12 @@ import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 
 export interface GatewayOptions {
-  /** Public origin behind a proxy (https://gw.member.example); by default the request's scheme and Host. */
-  publicUrl?: string;
+  /**
+   * Where clients reach the gateway (behind a proxy): a host[:port] ("gw.member.example"), or an
+   * origin with its scheme ("https://gw.member.example"). Named in sign-in messages and links;
+   * by default the request's own Host and scheme.
+   */
+  publicHost?: string;
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
   bodyLimits?: Partial<BodyLimits>;
@@ -65,9 +69,16 @@ export interface Gateway {
   listen(port?: number, host?: string): Promise<RunningGateway>;
 }
 
+function publicAddress(publicHost: string | undefined): Pick<ResolvedOptions, "publicHost" | "publicProtocol"> {
+  if (publicHost === undefined) return {};
+  if (!publicHost.includes("://")) return { publicHost };
+  const url = new URL(publicHost);
+  return { publicHost: url.host, publicProtocol: url.protocol.replace(/:$/, "") };
+}
+
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    publicUrl: options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin,
+    ...publicAddress(options.publicHost),
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,

@@ -38,11 +38,10 @@ export interface RpcOptions {
 }
 
 export interface ResolvedOptions {
-  /**
-   * The gateway's public origin (e.g. https://gw.member.example), when it runs behind a proxy:
-   * named in sign-in messages and links. By default the request's own scheme and Host.
-   */
-  publicUrl?: string;
+  /** Host (and port) clients reach the gateway at, named in sign-in messages and links; by default the request's Host. */
+  publicHost?: string;
+  /** Scheme clients reach the gateway with (https behind a TLS proxy); by default the request's. */
+  publicProtocol?: string;
   clock: () => number;
   bodyLimits: BodyLimits;
   tokenTtlSeconds: number;
@@ -58,8 +57,8 @@ export interface ResolvedOptions {
 }
 
 /** The origin clients reach the gateway at: the configured public URL, else the request's. */
-export function originOf(ctx: { protocol: string; host: string }, options: Pick<ResolvedOptions, "publicUrl">): string {
-  return options.publicUrl ?? `${ctx.protocol}://${ctx.host}`;
+export function originOf(ctx: { protocol: string; host: string }, options: Pick<ResolvedOptions, "publicHost" | "publicProtocol">): string {
+  return `${options.publicProtocol ?? ctx.protocol}://${options.publicHost ?? ctx.host}`;
 }
 
 export interface RouteContext {

@@ -117,7 +117,7 @@ describe("sign-in (EIP-4361)", () => {
   });
 
   it("names the configured public URL (behind a proxy) in messages and links", async () => {
-    const proxied = await startTestGateway({ chain: gw.chain, gateway: { publicUrl: "https://gw.atlas.example/" } });
+    const proxied = await startTestGateway({ chain: gw.chain, gateway: { publicHost: "https://gw.atlas.example" } });
     try {
       const res = await proxied.request(`/auth/challenge?address=${gw.chain.orgs.oem.signer.address}`);
       const { message } = (await res.json()) as { message: string };

@@ -3,7 +3,7 @@
  * demo's kinds of organisations, and helpers that change membership through real governance.
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
+import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
 import { id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
@@ -25,7 +25,8 @@ export interface TestOrg {
   validator: string;
 }
 
-const ORGS = {
+/** The demo consortium's organisations (also used by test/helpers/gateway.ts on anvil). */
+export const DEMO_ORGS = {
   steel: { name: "Northern Steel Mill", roles: [Role.Supplier], accounts: 2 },
   foundry: { name: "Precision Castings", roles: [Role.Supplier], accounts: 1 },
   machining: { name: "Delta Machining", roles: [Role.Supplier], accounts: 1 },
@@ -36,7 +37,7 @@ const ORGS = {
   auditor: { name: "Independent Auditors", roles: [Role.Auditor], accounts: 1 },
 } as const;
 
-export type OrgKey = keyof typeof ORGS;
+export type OrgKey = keyof typeof DEMO_ORGS;
 
 export interface ConsortiumFixture {
   conn: Conn;
@@ -78,7 +79,7 @@ export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {
   let next = 1;
   const orgs = {} as Record<OrgKey, TestOrg>;
   const founders: FounderInit[] = [];
-  for (const [key, spec] of Object.entries(ORGS) as [OrgKey, (typeof ORGS)[OrgKey]][]) {
+  for (const [key, spec] of Object.entries(DEMO_ORGS) as [OrgKey, (typeof DEMO_ORGS)[OrgKey]][]) {
     const accounts = signers.slice(next, next + spec.accounts);
     next += spec.accounts;
     const node = nodeIdentity(key);
@@ -111,9 +112,15 @@ export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {
  * Passes a proposal through real governance: the first active organisation proposes and the
  * others vote yes until it executes. Returns the proposal id.
  */
-export async function passProposal(fx: ConsortiumFixture, kind: ProposalKind, data: string): Promise<bigint> {
+/** What governance needs of a fixture: Consortium and each organisation's id and signer. */
+export interface Governed {
+  consortium: Consortium;
+  orgs: Record<OrgKey, { id: number; signer: Signer }>;
+}
+
+export async function passProposal(fx: Governed, kind: ProposalKind, data: string): Promise<bigint> {
   const { consortium } = fx;
-  const voters: TestOrg[] = [];
+  const voters: Governed["orgs"][OrgKey][] = [];
   for (const org of Object.values(fx.orgs)) {
     if (await consortium.isActiveOrg(org.id)) voters.push(org);
   }
@@ -131,11 +138,11 @@ export async function passProposal(fx: ConsortiumFixture, kind: ProposalKind, da
   return proposalId;
 }
 
-export const suspendOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+export const suspendOrg = (fx: Governed, key: OrgKey) =>
   passProposal(fx, ProposalKind.Suspend, proposalData.suspend(fx.orgs[key].id));
-export const reinstateOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+export const reinstateOrg = (fx: Governed, key: OrgKey) =>
   passProposal(fx, ProposalKind.Reinstate, proposalData.reinstate(fx.orgs[key].id));
-export const removeOrg = (fx: ConsortiumFixture, key: OrgKey) =>
+export const removeOrg = (fx: Governed, key: OrgKey) =>
   passProposal(fx, ProposalKind.Remove, proposalData.remove(fx.orgs[key].id));
 
 

@@ -1,0 +1,71 @@
+/** GET /health (public) and GET /metrics (Prometheus; loopback callers or the metrics token). */
+import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { forbidden } from "../errors.ts";
+import { json, problem } from "../openapi.ts";
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+
+export function register(router: GatewayRouter, { services, options, metrics }: RouteContext): void {
+  router.get("/health", async (ctx) => {
+    let blockNumber: number | null = null;
+    try {
+      blockNumber = await services.provider.getBlockNumber();
+    } catch {
+      // The chain being unreachable is what /health reports, not an error of /health.
+    }
+    ctx.status = blockNumber === null ? 503 : 200;
+    ctx.body = {
+      ok: blockNumber !== null,
+      chainId: services.chainId,
+      blockNumber,
+      organisation: services.organisation,
+      contracts: services.deployment.contracts,
+      services: { events: services.events !== undefined, index: services.index !== undefined, proofs: services.proofs !== undefined },
+    };
+  });
+
+  router.get("/metrics", async (ctx) => {
+    const remote = ctx.req.socket.remoteAddress ?? "";
+    const token = options.metricsToken;
+    if (!LOOPBACK.has(remote) && !(token && ctx.get("authorization") === `Bearer ${token}`)) {
+      throw forbidden("metrics are served to loopback callers, or with the configured metrics token");
+    }
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.metrics();
+  });
+}
+
+export const paths: OpenApiPaths = {
+  "/health": {
+    get: {
+      summary: "Liveness and the chain this gateway serves",
+      tags: ["operations"],
+      responses: {
+        "200": json("The node reaches its chain", {
+          type: "object",
+          required: ["ok", "chainId", "organisation"],
+          properties: {
+            ok: { type: "boolean" },
+            chainId: { type: "integer" },
+            blockNumber: { type: ["integer", "null"] },
+            organisation: { $ref: "#/components/schemas/Organisation" },
+            contracts: { type: "object", additionalProperties: { type: "string" } },
+            services: { type: "object", additionalProperties: { type: "boolean" } },
+            indexedBlock: { type: "integer" },
+          },
+        }),
+        "503": json("The chain is unreachable"),
+      },
+    },
+  },
+  "/metrics": {
+    get: {
+      summary: "Prometheus metrics (request counts and latency by route)",
+      tags: ["operations"],
+      responses: {
+        "200": { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } },
+        "403": problem("Not a loopback caller and no metrics token"),
+      },
+    },
+  },
+};

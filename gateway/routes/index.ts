@@ -1,0 +1,17 @@
+/** Every route module of the gateway, in registration order (see context.ts for the pattern). */
+import type { RouteModule } from "../context.ts";
+import * as auth from "./auth.ts";
+import * as certificates from "./certificates.ts";
+import * as docs from "./docs.ts";
+import * as health from "./health.ts";
+import * as resolver from "./resolver.ts";
+import * as rpc from "./rpc.ts";
+
+export const routeModules: Record<string, RouteModule> = {
+  health,
+  docs,
+  auth,
+  certificates,
+  rpc,
+  resolver,
+};

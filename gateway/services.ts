@@ -1,0 +1,71 @@
+/**
+ * The one door between the gateway and its member node. The gateway uses the node only through
+ * this interface (documents, readings, proofs, chain reads, indexes), so it could run in another
+ * process later; node/ never imports gateway/.
+ *
+ * Required members describe the node's organisation and its read-only view of the chain. The
+ * optional slots are filled by the node parts that exist: a route whose slot is missing answers
+ * 503 (see `requireService` in errors.ts), never a crash.
+ */
+import { JsonRpcProvider } from "ethers";
+import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
+import type { ProofService } from "../node/ingest/proofs.ts";
+
+export interface OrganisationRef {
+  id: number;
+  name: string;
+}
+
+/** EPCIS document store and recorder (node/events). Its methods are defined by that module. */
+export type EventsService = object;
+
+/** Queries over the chain indexer's LevelDB indexes (gateway/indexer). Defined by that module. */
+export type IndexService = object;
+
+/** Data-integrity proofs of the node's anchored readings. */
+export type ProofsService = Pick<ProofService, "proveReading" | "proveRun">;
+
+export interface GatewayServices {
+  /** The organisation that runs this node and gateway. */
+  organisation: OrganisationRef;
+  chainId: number;
+  deployment: Deployment;
+  /** Read-only: the gateway never signs with it. Chain writes go through the node's services. */
+  provider: JsonRpcProvider;
+  /** Typed contract handles bound to `provider` (view calls only). */
+  contracts: TracemeshContracts;
+  events?: EventsService;
+  index?: IndexService;
+  proofs?: ProofsService;
+}
+
+/** The contract addresses of a deployment, as a plain record (for /health and the explorer). */
+export function addressesOf(services: GatewayServices): ContractAddresses {
+  return { ...services.deployment.contracts };
+}
+
+/**
+ * Builds the chain part of the services from a JSON-RPC URL and a deployment record; the caller
+ * adds the optional slots. `close()` releases the provider.
+ */
+export async function chainServices(
+  rpcUrl: string,
+  deployment: Deployment,
+  organisation: OrganisationRef,
+): Promise<GatewayServices & { close(): void }> {
+  const provider = new JsonRpcProvider(rpcUrl, deployment.chainId, { staticNetwork: true, batchMaxCount: 1 });
+  provider.pollingInterval = 250;
+  const chainId = Number((await provider.getNetwork()).chainId);
+  if (chainId !== deployment.chainId) {
+    provider.destroy();
+    throw new Error(`the chain at ${rpcUrl} has chain id ${chainId}, but the deployment record says ${deployment.chainId}`);
+  }
+  return {
+    organisation,
+    chainId,
+    deployment,
+    provider,
+    contracts: connectContracts(deployment.contracts, provider),
+    close: () => provider.destroy(),
+  };
+}

@@ -85,9 +85,10 @@ async function finished(res: Response, token = oem): Promise<Job> {
   const { replay } = (await res.json()) as Job;
   const location = res.headers.get("location")!;
   expect(location).toMatch(/^\/capture\/[0-9a-z]+$/);
-  for (let i = 0; i < 400; i++) {
+  // Generous under load: the worker waits for a receipt per document.
+  for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
     const r = await gw.request(location, { token });
-    expect(r.status).toBe(200);
+    expect(r.status, await r.clone().text()).toBe(200);
     const job = (await r.json()) as Job;
     if (!job.running) return { ...job, replay: replay === true };
     await new Promise((done) => setTimeout(done, 50));

@@ -428,6 +428,10 @@ describe("refusing bad documents at the door", () => {
     const oversized = await capture(big);
     expect(oversized.status).toBe(413);
 
+    const many = await capture(doc(...Array.from({ length: events.maxCaptureEvents + 1 }, (_, i) => ({ type: "ObjectEvent", action: "OBSERVE", epcList: [`${OEM_GTIN}.M${i}`] }))));
+    expect(many.status).toBe(413);
+    expect(((await many.json()) as { detail: string }).detail).toMatch(/at most 100 per capture/);
+
     const rollbackOnly = await capture(doc(good), oem, { "GS1-Capture-Error-Behaviour": "proceed" });
     expect(rollbackOnly.status).toBe(400);
 

@@ -18,3 +18,4 @@ export {
   publishedEvent,
 } from "./store.ts";
 export { EventVisibility, type VisibilityOptions } from "./visibility.ts";
+export { ReceivedEventError, type VerifiedEvent, verifyReceivedEvent } from "./verify.ts";

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumBound} from "./base/ConsortiumBound.sol";
+import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/MulticallUpgradeable.sol";
 
 /// @title Provenance: the consortium's part and batch registry.
 /// @notice An item (SGTIN, SSCC, GIAI) or a batch (LGTIN) is known on chain only by
@@ -21,8 +22,13 @@ import {ConsortiumBound} from "./base/ConsortiumBound.sol";
 ///
 /// Indexers: every record first emits `Recorded`, then per-item events carrying the record id.
 /// Genealogy edges: `Transformed` (every input to every output of one record), `Assembled` and
-/// `Disassembled` (child to parent). Batch membership: `ItemCreated.batchKey`.
-contract Provenance is ConsortiumBound {
+/// `Disassembled` (child to parent). Batch membership: `ItemCreated.batchKey`. Events that change
+/// no registry state are still recorded (`observe`), so every captured event's hash is on chain.
+///
+/// One EPCIS document is recorded as one transaction: `multicall` (OpenZeppelin) runs one call
+/// per event by delegatecall to this contract, so the caller, the checks and the custom errors are
+/// those of the single calls, and the document is recorded whole or not at all.
+contract Provenance is ConsortiumBound, MulticallUpgradeable {
     // ---------------------------------------------------------------- types
 
     enum ItemStatus {
@@ -46,7 +52,8 @@ contract Provenance is ConsortiumBound {
         Disposition,
         Recall,
         RecallBatch,
-        Correction
+        Correction,
+        Observation // appended: record kinds are stored and mirrored by position
     }
 
     /// @dev One storage slot: written once per item at commissioning, which is what batch gas
@@ -153,6 +160,8 @@ contract Provenance is ConsortiumBound {
     event DispositionChanged(bytes32 indexed key, uint64 indexed recordId, bytes32 disposition);
     event Recalled(bytes32 indexed key, uint64 indexed recordId, uint32 indexed orgId);
     event BatchRecalled(bytes32 indexed batchKey, uint64 indexed recordId, uint32 indexed orgId);
+    /// @notice An observation record names item (or batch) `key`; its state is unchanged.
+    event Observed(bytes32 indexed key, uint64 indexed recordId);
 
     // ---------------------------------------------------------------- errors
 
@@ -492,6 +501,25 @@ contract Provenance is ConsortiumBound {
         uint32 author = _records[recordId].orgId;
         if (author != org) revert NotRecordAuthor(recordId, org, author);
         correctionId = _newRecord(RecordKind.Correction, org, eventHash, recordId);
+    }
+
+    /// @notice Records that the caller's organisation captured an EPCIS event that changes nothing
+    /// the registry tracks: an OBSERVE without a custody or status step, an AssociationEvent,
+    /// quantities of a class, or items never registered on this chain. The chain then still holds
+    /// the event's hash and who recorded it (verify, never trust); no item is created or changed,
+    /// and the keys need not exist. Only events are written per key, so the cost is one record
+    /// plus a log per key.
+    /// @param keys keys of the items or batches the event names (may be empty); none may be zero
+    /// @param eventHash CBV 2.0 event hash of the observed event
+    /// @return recordId the new record
+    function observe(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        recordId = _newRecord(RecordKind.Observation, org, eventHash, 0);
+        for (uint256 i; i < keys.length; ++i) {
+            bytes32 key = keys[i];
+            if (key == bytes32(0)) revert ZeroKey();
+            emit Observed(key, recordId);
+        }
     }
 
     // ---------------------------------------------------------------- views

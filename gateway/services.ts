@@ -9,6 +9,7 @@
  */
 import { JsonRpcProvider } from "ethers";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
+import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 
 export interface OrganisationRef {
@@ -16,14 +17,14 @@ export interface OrganisationRef {
   name: string;
 }
 
-/** EPCIS document store and recorder (node/events). Its methods are defined by that module. */
-export type EventsService = object;
+/** EPCIS capture, event store and queries of the node (node/events). */
+export type { EventsService };
 
 /** Queries over the chain indexer's LevelDB indexes (gateway/indexer). Defined by that module. */
 export type IndexService = object;
 
 /** Data-integrity proofs of the node's anchored readings. */
-export type ProofsService = Pick<ProofService, "proveReading" | "proveRun">;
+export type ProofsService = Pick<ProofService, "proveReading" | "proveRun" | "windowsBetween" | "node">;
 
 export interface GatewayServices {
   /** The organisation that runs this node and gateway. */

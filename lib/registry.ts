@@ -29,6 +29,8 @@ export enum RecordKind {
   Recall,
   RecallBatch,
   Correction,
+  /** A captured event that changes no registry state (Provenance.observe). */
+  Observation,
 }
 
 /** Certificates.Status: what `status(id)` answers. */

@@ -3,6 +3,7 @@ import type { RouteModule } from "../context.ts";
 import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
+import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
@@ -12,6 +13,7 @@ export const routeModules: Record<string, RouteModule> = {
   docs,
   auth,
   certificates,
+  epcis,
   rpc,
   resolver,
 };

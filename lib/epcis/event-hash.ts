@@ -639,7 +639,7 @@ export function documentEventList(doc: unknown): unknown[] {
 }
 
 /** Fields a document (or its query results) declares to be left out: "<prefix>:ignoreFields". */
-function declaredIgnoreFields(doc: Record<string, unknown>): string[] {
+export function declaredIgnoreFields(doc: Record<string, unknown>): string[] {
   const out: string[] = [];
   const scan = (o: unknown) => {
     if (!isObject(o)) return;

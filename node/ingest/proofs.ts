@@ -188,6 +188,32 @@ export class ProofService {
     return { stream, seq, reading: decoded.reading, proof, ...(anchor ? { anchor } : {}) };
   }
 
+  /**
+   * Closed windows whose node-clock range overlaps [fromMs, toMs), widened by `marginMs` on each
+   * side (source times sit slightly outside the window that received them). Windows follow each
+   * other in time, so this is a binary search plus the answer.
+   */
+  async windowsBetween(fromMs: number, toMs: number, marginMs = 0): Promise<number[]> {
+    const last = (await this.store.head()).lastClosed;
+    const lo = fromMs - marginMs;
+    const hi = toMs + marginMs;
+    let a = 1;
+    let b = last + 1;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      const w = await this.store.window(mid);
+      if (w !== undefined && w.toTimeMs <= lo) a = mid + 1;
+      else b = mid;
+    }
+    const out: number[] = [];
+    for (let w = a; w <= last; w++) {
+      const rec = await this.store.window(w);
+      if (rec === undefined || rec.fromTimeMs >= hi) break;
+      out.push(w);
+    }
+    return out;
+  }
+
   /** All readings of `stream` in `window`, with one range proof (which also proves completeness). */
   async proveRun(stream: string, window: number): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;

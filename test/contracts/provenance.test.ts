@@ -1040,6 +1040,112 @@ describe("Provenance", () => {
     });
   });
 
+  describe("observe", () => {
+    it("records an event hash that changes no state, with one log per named key, known or not", async () => {
+      const known = await commissioned("steel");
+      const before = await state(known);
+      const unknown = fresh("never-commissioned");
+      const eh = ev();
+      const rid = await nextRid();
+      expect(await as("carrier").observe.staticCall([known, unknown], eh)).toBe(rid);
+      const rc = await mined(as("carrier").observe([known, unknown], eh));
+      expectEvents(rc, [
+        ["Recorded", [rid, org("carrier"), eh, Kind.Observation, 0n]],
+        ["Observed", [known, rid]],
+        ["Observed", [unknown, rid]],
+      ]);
+      const r = await prov.record(rid);
+      expect([Number(r.kind), Number(r.orgId), r.eventHash, r.corrects]).toEqual([Kind.Observation, org("carrier"), eh, 0n]);
+      expect(await prov.recordOfEvent(eh)).toBe(rid);
+      // Nothing about the items changed, and the unknown item was not created.
+      expect(await state(known)).toEqual(before);
+      expect((await state(unknown)).exists).toBe(false);
+      // An event naming no item at all (e.g. quantities only) is still recorded.
+      const bare = ev();
+      expectEvents(await mined(as("lab").observe([], bare)), [["Recorded", [rid + 1n, org("lab"), bare, Kind.Observation, 0n]]]);
+      // An observation can be corrected like any record.
+      await mined(as("carrier").correct(rid, ev()));
+      expect((await prov.record(rid + 2n)).corrects).toBe(rid);
+    });
+
+    it("costs one record plus a log per key", async () => {
+      const keys = Array.from({ length: 10 }, () => fresh("observed"));
+      await commissioned("steel"); // the record counter is no longer zero, as on any live chain
+      const one = await mined(as("oem").observe([keys[0]!], ev()));
+      const ten = await mined(as("oem").observe(keys, ev()));
+      const perKey = Number(ten.gasUsed - one.gasUsed) / 9;
+      expect(perKey).toBeLessThan(3_000);
+      // The record itself (two slots, the hash index, the counter) is what an observation pays for.
+      expect(Number(one.gasUsed)).toBeLessThan(130_000);
+    });
+
+    it("refuses a reused or zero event hash, a zero key, Auditors and outsiders", async () => {
+      const eh = ev();
+      await mined(as("steel").commission(fresh(), DISP.active, eh));
+      const rid = await prov.recordOfEvent(eh);
+      await expectRevert(as("foundry").observe([], eh), prov, "DuplicateEventHash", [eh, rid]);
+      await expectRevert(as("foundry").observe([fresh()], ZeroHash), prov, "ZeroEventHash");
+      await expectRevert(as("foundry").observe([fresh(), ZeroHash], ev()), prov, "ZeroKey");
+      await expectRevert(as("auditor").observe([fresh()], ev()), prov, "NoWriteRights", [org("auditor")]);
+      await expectRevert(prov.connect(fx.outsider).observe([], ev()), prov, "NotActiveMember", [fx.outsider.address]);
+      // The observed hash is then taken for every other kind of record too.
+      const seen = ev();
+      await mined(as("foundry").observe([], seen));
+      await expectRevert(as("steel").commission(fresh(), DISP.active, seen), prov, "DuplicateEventHash", [seen, await prov.recordOfEvent(seen)]);
+    });
+  });
+
+  describe("multicall: one document, one transaction", () => {
+    it("fits a document of 100 observed events (the node's capture limit) well inside a block", async () => {
+      const calls = Array.from({ length: 100 }, () => prov.interface.encodeFunctionData("observe", [[fresh("doc")], ev()]));
+      const rc = await mined(as("oem").multicall(calls));
+      expect(eventsOf(rc).filter(([n]) => n === "Recorded")).toHaveLength(100);
+      // Measured 7.9M: about a quarter of a 30M block.
+      expect(Number(rc.gasUsed)).toBeLessThan(10_000_000);
+    });
+
+    it("runs every call as the sender, all or nothing, with the single calls' custom errors", async () => {
+      const a = fresh("mc");
+      const b = fresh("mc");
+      const [e1, e2, e3] = [ev(), ev(), ev()];
+      const calls = [
+        prov.interface.encodeFunctionData("commission", [a, DISP.active, e1]),
+        prov.interface.encodeFunctionData("ship", [[a], org("foundry"), true, e2]),
+        prov.interface.encodeFunctionData("observe", [[b], e3]),
+      ];
+      const rid = await nextRid();
+      const rc = await mined(as("steel").multicall(calls));
+      expect(eventsOf(rc).filter(([n]) => n === "Recorded").map(([, args]) => [args[0], args[1], args[3]])).toEqual(
+        plain([
+          [rid, org("steel"), Kind.Commission],
+          [rid + 1n, org("steel"), Kind.Ship],
+          [rid + 2n, org("steel"), Kind.Observation],
+        ]),
+      );
+      expect((await state(a)).status).toBe(Status.InTransit);
+
+      // A failing call reverts the whole batch with its own error; nothing of it stays.
+      const c = fresh("mc");
+      const [f1, f2] = [ev(), ev()];
+      const count = await prov.recordCount();
+      await expectRevert(
+        as("steel").multicall([
+          prov.interface.encodeFunctionData("commission", [c, DISP.active, f1]),
+          prov.interface.encodeFunctionData("receiveShipment", [[a], f2]),
+        ]),
+        prov,
+        "NotConsignee",
+        [a, org("steel"), org("foundry")],
+      );
+      expect(await prov.recordCount()).toBe(count);
+      expect((await state(c)).exists).toBe(false);
+      expect(await prov.recordOfEvent(f1)).toBe(0n);
+      // The consignee's own multicall passes its identity through.
+      await mined(as("foundry").multicall([prov.interface.encodeFunctionData("receiveShipment", [[a], f2])]));
+      expect((await state(a)).owner).toBe(org("foundry"));
+    });
+  });
+
   describe("event hashes", () => {
     it("every writing function refuses a zero or reused event hash, and succeeds with a fresh one", async () => {
       const used = ev();
@@ -1350,6 +1456,8 @@ describe("Provenance with suspended and removed organisations", () => {
     await expectRevert(f.setDisposition([held], DISP.damaged, ev()), prov, "NotActiveMember", who);
     await expectRevert(f.recall([held], ev()), prov, "NotActiveMember", who);
     await expectRevert(f.correct(1, ev()), prov, "NotActiveMember", who);
+    await expectRevert(f.observe([held], ev()), prov, "NotActiveMember", who);
+    await expectRevert(f.multicall([prov.interface.encodeFunctionData("observe", [[], ev()])]), prov, "NotActiveMember", who);
 
     await expectRevert(as("steel").ship([fresh()], org("foundry"), false, ev()), prov, "InvalidConsignee", [
       org("foundry"),

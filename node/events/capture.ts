@@ -1,0 +1,277 @@
+/**
+ * Capture jobs (GS1 EPCIS 2.0 REST bindings, /capture): a validated document is accepted as a
+ * job, persisted before it is acknowledged, and recorded in the background, one job at a time
+ * (one signing account, one transaction per document). Jobs and their documents live in the
+ * event store's LevelDB, so they survive a restart: `start()` resumes unfinished jobs, and because
+ * recording re-plans against the chain, a transaction that landed before a crash is found as
+ * already recorded instead of being sent twice.
+ *
+ * Idempotency: a document is identified by the record hashes of its events, in order. The same
+ * document captured again by the same organisation answers the earlier job (unless that job
+ * failed, when it is tried afresh) and sends nothing.
+ *
+ * A job ends "succeeded" (every event on chain and in the store, in one LevelDB batch with the
+ * job's final state) or "failed" (refused by the chain or by the recording rules: nothing on
+ * chain, nothing stored). While the chain is unreachable the job stays "running" and is retried
+ * with back-off.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { declaredIgnoreFields, documentEventList, eventHash } from "../../lib/epcis/event-hash.ts";
+import { backoffDelay, sleep } from "../chain/retry.ts";
+import { ChainUnavailableError } from "../chain/errors.ts";
+import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
+import type { EventStore, NewEvent } from "./store.ts";
+
+export type CaptureState = "pending" | "running" | "succeeded" | "failed";
+
+export interface CaptureJob {
+  captureID: string;
+  /** The capturing organisation. */
+  owner: number;
+  /** ISO 8601. */
+  createdAt: string;
+  finishedAt?: string;
+  state: CaptureState;
+  /** GS1 capture job fields. */
+  running: boolean;
+  success: boolean;
+  captureErrorBehaviour: "rollback";
+  /** SHA-256 over the document's record hashes (its identity for idempotency). */
+  documentDigest: string;
+  eventCount: number;
+  attempts: number;
+  /** Per event, once succeeded. */
+  results?: EventResult[];
+  /** Per event, when refused (or one document-level entry, index -1). */
+  errors: EventError[];
+  /** The last transient failure while retrying. */
+  lastError?: string;
+}
+
+export class CaptureForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CaptureForbiddenError";
+  }
+}
+
+const SEP = "\u0000";
+const k = (...parts: string[]) => parts.join(SEP);
+
+/** The bytes32 each event of a document is recorded under, in document order. */
+export function documentRecordHashes(doc: Record<string, unknown>): string[] {
+  const options = { context: doc["@context"], ignoreFields: declaredIgnoreFields(doc) };
+  return documentEventList(doc).map((e, i) =>
+    (e as Record<string, unknown>)["errorDeclaration"] !== undefined
+      ? errorDeclarationHash(e as Record<string, unknown>, options)
+      : eventHash(e, options, i).digest,
+  );
+}
+
+export interface CaptureServiceOptions {
+  /** Back-off between attempts while the chain is unavailable, ms (default 1000 .. 30,000). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+export class CaptureService extends EventEmitter {
+  private queue: string[] = [];
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private submitting: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly store: EventStore,
+    readonly recorder: EventRecorder,
+    private readonly options: CaptureServiceOptions = {},
+  ) {
+    super();
+  }
+
+  /** Resumes unfinished jobs (oldest first) and starts the worker. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    const prefix = k("jq", "");
+    for await (const key of this.store.db.keys({ gte: prefix, lt: prefix + "\uffff" })) this.queue.push(key.slice(prefix.length));
+    this.loop = this.run();
+  }
+
+  /** Stops the worker; a job in flight stays unfinished and resumes at the next start. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    await this.loop?.catch(() => undefined);
+  }
+
+  /**
+   * Accepts a validated document from `owner` (which must be the node's organisation). Answers the
+   * earlier job for a document already captured; otherwise the new job, persisted.
+   */
+  async submit(doc: Record<string, unknown>, owner: number): Promise<{ job: CaptureJob; replay: boolean }> {
+    const org = await this.recorder.organisation();
+    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
+    const digest = createHash("sha256").update(documentRecordHashes(doc).join(",")).digest("hex");
+    const run = this.submitting.then(async () => {
+      const earlierId = (await this.store.db.get(k("jd", String(owner), digest))) as string | undefined;
+      const earlier = earlierId === undefined ? undefined : await this.job(earlierId);
+      if (earlier && earlier.state !== "failed") return { job: earlier, replay: true };
+      const captureID = Date.now().toString(36).padStart(9, "0") + randomBytes(6).toString("hex");
+      const job: CaptureJob = {
+        captureID,
+        owner,
+        createdAt: new Date().toISOString(),
+        state: "pending",
+        running: true,
+        success: false,
+        captureErrorBehaviour: "rollback",
+        documentDigest: digest,
+        eventCount: documentEventList(doc).length,
+        attempts: 0,
+        errors: [],
+      };
+      const ops: { type: "put"; key: string; value: unknown }[] = [
+          { type: "put", key: k("j", captureID), value: job },
+          { type: "put", key: k("jdoc", captureID), value: doc },
+          { type: "put", key: k("jq", captureID), value: "" },
+          { type: "put", key: k("jd", String(owner), digest), value: captureID },
+      ];
+      await this.store.db.batch(ops, { sync: true });
+      this.queue.push(captureID);
+      this.wake?.();
+      return { job, replay: false };
+    });
+    this.submitting = run.catch(() => undefined);
+    return run;
+  }
+
+  async job(captureID: string): Promise<CaptureJob | undefined> {
+    if (captureID.includes(SEP)) return undefined;
+    return (await this.store.db.get(k("j", captureID))) as CaptureJob | undefined;
+  }
+
+  /** Jobs of `owner`, newest first; `after` is the last captureID of the previous page. */
+  async jobs(owner: number, options: { perPage?: number; after?: string } = {}): Promise<{ jobs: CaptureJob[]; next?: string }> {
+    const perPage = options.perPage ?? 30;
+    const prefix = k("j", "");
+    const out: CaptureJob[] = [];
+    let last: string | undefined;
+    const range = options.after === undefined ? { gte: prefix, lt: prefix + "\uffff" } : { gte: prefix, lt: prefix + options.after };
+    for await (const [key, value] of this.store.db.iterator({ ...range, reverse: true })) {
+      const job = value as CaptureJob;
+      last = key.slice(prefix.length);
+      if (job.owner === owner) out.push(job);
+      if (out.length >= perPage) break;
+    }
+    return out.length >= perPage && last !== undefined ? { jobs: out, next: last } : { jobs: out };
+  }
+
+  /** Resolves once the job has finished (succeeded or failed). */
+  async finished(captureID: string, timeoutMs = 60_000): Promise<CaptureJob> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.job(captureID);
+      if (job === undefined) throw new Error(`no capture job ${captureID}`);
+      if (job.state === "succeeded" || job.state === "failed") return job;
+      if (Date.now() > deadline) throw new Error(`capture job ${captureID} still ${job.state} after ${timeoutMs} ms${job.lastError ? `: ${job.lastError}` : ""}`);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.off("job", done);
+          resolve();
+        };
+        const t = setTimeout(done, 200);
+        this.on("job", done);
+      });
+    }
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const id = this.queue.shift();
+      if (id === undefined) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      await this.process(id, signal);
+    }
+  }
+
+  private async process(captureID: string, signal: AbortSignal): Promise<void> {
+    const job = await this.job(captureID);
+    const doc = (await this.store.db.get(k("jdoc", captureID))) as Record<string, unknown> | undefined;
+    if (job === undefined || doc === undefined) {
+      await this.store.db.del(k("jq", captureID));
+      return;
+    }
+    const save = async (extra: { type: "put"; key: string; value: unknown }[] = []) => {
+      await this.store.db.batch([{ type: "put", key: k("j", captureID), value: job }, ...extra], { sync: true });
+      this.emit("job", job);
+    };
+    const finish = (state: "succeeded" | "failed") => {
+      job.state = state;
+      job.running = false;
+      job.success = state === "succeeded";
+      job.finishedAt = new Date().toISOString();
+    };
+    const cleanup = async () => {
+      await this.store.db.batch(
+        [
+          { type: "del", key: k("jq", captureID) },
+          { type: "del", key: k("jdoc", captureID) },
+        ],
+        { sync: true },
+      );
+    };
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      job.state = "running";
+      job.attempts++;
+      await save();
+      try {
+        const results = await this.recorder.record(doc, signal);
+        const events = documentEventList(doc);
+        // Duplicates are stored once; their eventIDs become further names of the stored copy.
+        const stored: NewEvent[] = results.map((r) => ({
+            hashId: r.hashId,
+            recordHash: r.recordHash,
+            ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),
+            context: doc["@context"],
+            owner: job.owner,
+            origin: { kind: "own", captureId: captureID },
+            ...(r.recordId !== undefined
+              ? { chain: { recordId: r.recordId, kind: r.kind ?? "", ...(r.tx ? { tx: r.tx } : {}), ...(r.block !== undefined ? { block: r.block } : {}) } }
+              : {}),
+            event: events[r.index] as Record<string, unknown>,
+          }));
+        finish("succeeded");
+        job.results = results;
+        delete job.lastError;
+        // The events and the job's final state in one batch: a crash leaves both or neither.
+        await this.store.putOwn(stored, [{ type: "put", key: k("j", captureID), value: job }]);
+        await cleanup();
+        this.emit("job", job);
+        return;
+      } catch (e) {
+        if (e instanceof CaptureRefusedError) {
+          finish("failed");
+          job.errors = e.errors;
+        } else if (e instanceof ChainUnavailableError) {
+          job.lastError = e.message;
+          await save();
+          await sleep(backoffDelay(attempt, { minMs: this.options.retryBaseMs ?? 1000, maxMs: this.options.retryMaxMs ?? 30_000 }), signal).catch(() => undefined);
+          continue;
+        } else {
+          finish("failed");
+          job.errors = [{ index: -1, message: `recording failed: ${(e as Error).message ?? String(e)}` }];
+        }
+        await save();
+        await cleanup();
+        return;
+      }
+    }
+  }
+}

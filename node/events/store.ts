@@ -1,0 +1,485 @@
+/**
+ * The member node's EPCIS events on LevelDB (its own directory, e.g. <dataDir>/events).
+ *
+ * Every event is stored once per (origin, record hash): the record hash is the bytes32 the chain
+ * holds for it (the CBV 2.0 event hash, or for an error declaration its declaration hash,
+ * lib/epcis/declaration.ts). Own events (captured here) and events received from partners are
+ * kept apart by their storage id ("o" or "r" + record hash); both are found by the same indexes.
+ *
+ * Keys (UTF-8, parts joined by NUL):
+ *   m  <name>                                   store metadata (format, page-token secret)
+ *   ev <sid>                                    the stored event (JSON)
+ *   x  <field> <value> <eventTime> <sid>        secondary index entry (empty value)
+ *   j  <captureId>                              capture job (JSON), see capture.ts
+ *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
+ *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
+ *
+ * Index entries carry the event time (ms, zero-padded) after the value, so every index range is
+ * ordered by time and a GE_/LT_eventTime bound narrows it. A query walks the range of its most
+ * selective parameter (or the union of ranges for a list of values or MATCH_anyEPC), in (time,
+ * storage id) order, checks the other parameters on each candidate, and stops after one page: its
+ * cost follows the matches of that parameter, never the size of the store. Page tokens are
+ * opaque, bound to the query they continue and authenticated with an HMAC.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { Level } from "level";
+import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
+import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
+import { cbvUri } from "../../lib/epcis/cbv.ts";
+import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
+
+export const EVENT_STORE_FORMAT = 1;
+
+/** Where an event came from. */
+export type EventOrigin =
+  | {
+      kind: "own";
+      /** The capture job that recorded it. */
+      captureId: string;
+    }
+  | {
+      kind: "received";
+      /** The libp2p peer that sent it. */
+      peerId: string;
+      /** The organisation that peer belongs to. */
+      org: number;
+      /** The grant under which it was shared. */
+      grant: { scopeKey: string; id?: string };
+      /** ISO 8601. */
+      receivedAt: string;
+    };
+
+/** The on-chain record of an event, as far as the node knows it. */
+export interface ChainRef {
+  recordId: string;
+  /** Provenance.RecordKind name (Commission, Observation, Correction, ...). */
+  kind: string;
+  tx?: string;
+  block?: number;
+}
+
+export interface StoredEvent {
+  /** Storage id: "o" (own) or "r" (received) + the record hash (64 hex digits). */
+  sid: string;
+  /** CBV 2.0 hash ID (ni:///sha-256;...?ver=CBV2.0). */
+  hashId: string;
+  /** bytes32 the chain holds for this event (0x hex). */
+  recordHash: string;
+  /** The eventID the event declared, if any. */
+  eventID?: string;
+  /** The capturing document's @context (needed to recompute the hash). */
+  context: unknown;
+  /** Organisation that owns (recorded) the event. */
+  owner: number;
+  origin: EventOrigin;
+  chain?: ChainRef;
+  /** The event as captured. */
+  event: Record<string, unknown>;
+  /** ISO 8601. */
+  storedAt: string;
+}
+
+export type NewEvent = Omit<StoredEvent, "sid" | "storedAt">;
+
+/** The GS1 query parameters the store answers (values already split on "|"). */
+export interface EventQuery {
+  eventType?: readonly string[];
+  /** Unix ms or ISO 8601. */
+  geEventTime?: number | string;
+  ltEventTime?: number | string;
+  bizStep?: readonly string[];
+  disposition?: readonly string[];
+  epc?: readonly string[];
+  anyEpc?: readonly string[];
+  parentID?: readonly string[];
+  inputEPC?: readonly string[];
+  outputEPC?: readonly string[];
+  epcClass?: readonly string[];
+  anyEpcClass?: readonly string[];
+  bizLocation?: readonly string[];
+  readPoint?: readonly string[];
+  /** EXISTS_errorDeclaration: true keeps only error declarations. */
+  errorDeclaration?: boolean;
+  eventID?: readonly string[];
+}
+
+export interface QueryOptions {
+  /** Events per page (default 30, at most 1000). */
+  perPage?: number;
+  nextPageToken?: string;
+  /** Keeps only the events this returns true for (visibility); counted against `maxScan`. */
+  filter?: (e: StoredEvent) => boolean | Promise<boolean>;
+  /** Binds the page token to this caller too (a token is useless to anyone else). */
+  audience?: string;
+  /** Candidates examined per page at most (default 5000): a page may come back short, with a token. */
+  maxScan?: number;
+}
+
+export interface QueryPage {
+  events: StoredEvent[];
+  nextPageToken?: string;
+}
+
+export class PageTokenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PageTokenError";
+  }
+}
+
+export class EventQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EventQueryError";
+  }
+}
+
+const SEP = "\u0000";
+const k = (...parts: string[]) => parts.join(SEP);
+const TIME_DIGITS = 15;
+const MAX_TIME = "9".repeat(TIME_DIGITS);
+
+function timeKey(ms: number): string {
+  return String(Math.max(0, Math.min(Number(MAX_TIME), Math.floor(ms)))).padStart(TIME_DIGITS, "0");
+}
+
+/** Milliseconds of an ISO 8601 time (or a number), for index keys and bounds. */
+export function eventTimeMs(t: number | string): number {
+  if (typeof t === "number") return t;
+  const c = canonicalTimestamp(t.trim());
+  const ms = c === undefined ? NaN : Date.parse(c);
+  if (!Number.isFinite(ms)) throw new EventQueryError(`"${t}" is not a date and time with a UTC offset (e.g. 2024-05-01T12:00:00.000+02:00)`);
+  return ms;
+}
+
+const noNul = (v: string) => v.split(SEP).join("");
+
+/** Index fields: what the query parameters are answered from. */
+type Field =
+  | "all" | "ty" | "bs" | "di" | "bl" | "rp" | "ed" | "id" | "h" | "rh"
+  | "e" | "p" | "i" | "o" // EPCs by role
+  | "E" | "P" | "I" | "O" // classes of those EPCs (for EPC patterns)
+  | "c" | "ci" | "co"; // quantity classes
+
+const placeValue = (v: unknown): string | undefined => {
+  const id = typeof v === "string" ? v : v !== null && typeof v === "object" ? (v as Record<string, unknown>)["id"] : undefined;
+  return typeof id === "string" && id.trim() !== "" ? canonicalEpcValue(id) : undefined;
+};
+
+/** Every (field, value) an event is indexed under. */
+function indexEntries(stored: Omit<StoredEvent, "storedAt">, typed: EpcisEvent): [Field, string][] {
+  const out: [Field, string][] = [["all", ""], ["ty", typed.type], ["h", stored.hashId], ["rh", stored.recordHash]];
+  if (stored.eventID !== undefined) out.push(["id", stored.eventID]);
+  if (typed.bizStep !== undefined) out.push(["bs", typed.bizStep]);
+  if (typed.disposition !== undefined) out.push(["di", typed.disposition]);
+  const bl = placeValue(typed.raw["bizLocation"]);
+  if (bl !== undefined) out.push(["bl", bl]);
+  const rp = placeValue(typed.raw["readPoint"]);
+  if (rp !== undefined) out.push(["rp", rp]);
+  if (typed.errorDeclaration !== undefined || stored.event["errorDeclaration"] !== undefined) out.push(["ed", ""]);
+  const s = subjectsOf(typed);
+  const roles = [["epc", "e", "E"], ["parent", "p", "P"], ["input", "i", "I"], ["output", "o", "O"]] as const;
+  for (const [role, exact, cls] of roles) {
+    for (const v of s.epcs[role]) out.push([exact, v]);
+    for (const v of s.epcClasses[role]) out.push([cls, v]);
+  }
+  for (const v of s.classes.class) out.push(["c", v]);
+  for (const v of s.classes.inputClass) out.push(["ci", v]);
+  for (const v of s.classes.outputClass) out.push(["co", v]);
+  const seen = new Set<string>();
+  return out.filter(([f, v]) => {
+    const key = f + SEP + v;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The (field, value) pairs one list-valued EPC parameter matches, by role. */
+function epcTerms(values: readonly string[], roles: readonly (readonly ["e" | "p" | "i" | "o", "E" | "P" | "I" | "O"])[]): [Field, string][] {
+  const out: [Field, string][] = [];
+  for (const v of values) {
+    const c = canonicalEpcValue(v);
+    for (const [exact, cls] of roles) out.push(isEpcPattern(v) ? [cls, c] : [exact, c]);
+  }
+  return out;
+}
+
+const EPC_ROLE = { epc: ["e", "E"], parent: ["p", "P"], input: ["i", "I"], output: ["o", "O"] } as const;
+
+/**
+ * The query as a conjunction of disjunctions over index terms: an event matches when, for every
+ * group, it has at least one of the group's (field, value) entries; times are checked apart.
+ */
+function termGroups(q: EventQuery): [Field, string][][] {
+  const groups: [Field, string][][] = [];
+  const add = (vals: readonly string[] | undefined, make: (vs: readonly string[]) => [Field, string][]) => {
+    if (vals === undefined) return;
+    if (vals.length === 0) throw new EventQueryError("a query parameter was given without a value");
+    groups.push(make(vals));
+  };
+  add(q.eventID, (vs) => vs.flatMap((v): [Field, string][] => [["id", v], ["h", v]]));
+  add(q.epc, (vs) => epcTerms(vs, [EPC_ROLE.epc]));
+  add(q.parentID, (vs) => epcTerms(vs, [EPC_ROLE.parent]));
+  add(q.inputEPC, (vs) => epcTerms(vs, [EPC_ROLE.input]));
+  add(q.outputEPC, (vs) => epcTerms(vs, [EPC_ROLE.output]));
+  add(q.anyEpc, (vs) => epcTerms(vs, [EPC_ROLE.epc, EPC_ROLE.parent, EPC_ROLE.input, EPC_ROLE.output]));
+  add(q.epcClass, (vs) => vs.map((v): [Field, string] => ["c", canonicalEpcValue(v)]));
+  add(q.anyEpcClass, (vs) => vs.flatMap((v): [Field, string][] => (["c", "ci", "co"] as const).map((f) => [f, canonicalEpcValue(v)])));
+  add(q.bizLocation, (vs) => vs.map((v): [Field, string] => ["bl", canonicalEpcValue(v)]));
+  add(q.readPoint, (vs) => vs.map((v): [Field, string] => ["rp", canonicalEpcValue(v)]));
+  if (q.errorDeclaration === true) groups.push([["ed", ""]]);
+  add(q.bizStep, (vs) => vs.map((v): [Field, string] => ["bs", cbvUri("bizStep", v)]));
+  add(q.disposition, (vs) => vs.map((v): [Field, string] => ["di", cbvUri("disposition", v)]));
+  add(q.eventType, (vs) => vs.map((v): [Field, string] => ["ty", v]));
+  return groups;
+}
+
+interface Cursor {
+  /** Position "<time><NUL><sid>" of the last event returned. */
+  after?: string;
+}
+
+/** A pull iterator over one index range, in key order. */
+class Range {
+  private it;
+  head: string | undefined;
+  done = false;
+  constructor(db: Level<string, unknown>, readonly prefix: string, from: string, inclusive: boolean, to: string) {
+    this.it = db.keys(inclusive ? { gte: prefix + from, lt: prefix + to } : { gt: prefix + from, lt: prefix + to });
+  }
+  async advance(): Promise<void> {
+    const key = await this.it.next();
+    if (key === undefined) {
+      this.done = true;
+      this.head = undefined;
+      await this.it.close();
+    } else this.head = key.slice(this.prefix.length);
+  }
+  async close(): Promise<void> {
+    if (!this.done) await this.it.close();
+  }
+}
+
+export class EventStore {
+  private constructor(
+    readonly db: Level<string, unknown>,
+    readonly location: string,
+    private readonly secret: Buffer,
+  ) {}
+
+  /** Opens (creating) the store in `dir`. */
+  static async open(dir: string): Promise<EventStore> {
+    mkdirSync(dir, { recursive: true });
+    const db = new Level<string, unknown>(dir, { keyEncoding: "utf8", valueEncoding: "json" });
+    try {
+      await db.open();
+    } catch (e) {
+      const detail = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new Error(`cannot open the event store ${dir}: ${detail}${/lock/i.test(detail) ? " (is another node process using this data directory?)" : ""}`, { cause: e });
+    }
+    const format = (await db.get(k("m", "format"))) as { version: number } | undefined;
+    if (format !== undefined && format.version !== EVENT_STORE_FORMAT) {
+      await db.close();
+      throw new Error(`the event store ${dir} has format ${format.version}; this node reads format ${EVENT_STORE_FORMAT}`);
+    }
+    let secret = (await db.get(k("m", "secret"))) as string | undefined;
+    if (secret === undefined) {
+      secret = randomBytes(32).toString("hex");
+      const ops: { type: "put"; key: string; value: unknown }[] = [
+        { type: "put", key: k("m", "format"), value: { version: EVENT_STORE_FORMAT } },
+        { type: "put", key: k("m", "secret"), value: secret },
+      ];
+      await db.batch(ops, { sync: true });
+    }
+    return new EventStore(db, dir, Buffer.from(secret, "hex"));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+  }
+
+  /** The batch operations that store `events` with all their index entries (none already stored). */
+  async operationsFor(events: readonly NewEvent[]): Promise<{ ops: { type: "put"; key: string; value: unknown }[]; stored: StoredEvent[] }> {
+    const ops: { type: "put"; key: string; value: unknown }[] = [];
+    const stored: StoredEvent[] = [];
+    const storedAt = new Date().toISOString();
+    const seen = new Map<string, StoredEvent>();
+    for (const e of events) {
+      const hex = e.recordHash.replace(/^0x/, "").toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw new RangeError(`record hash ${e.recordHash} is not 32 bytes of hex`);
+      const sid = (e.origin.kind === "own" ? "o" : "r") + hex;
+      const held = seen.get(sid) ?? (await this.bySid(sid));
+      if (held !== undefined) {
+        // The same event again (e.g. under another eventID): one stored copy, found by every name.
+        if (e.eventID !== undefined && e.eventID !== held.eventID) {
+          const time = timeKey(eventTimeMs(String(held.event["eventTime"])));
+          ops.push({ type: "put", key: k("x", "id", noNul(e.eventID), time, sid), value: "" });
+        }
+        continue;
+      }
+      const typed = toEpcisEvent(e.event);
+      const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt };
+      const time = timeKey(eventTimeMs(typed.eventTime));
+      ops.push({ type: "put", key: k("ev", sid), value: s });
+      for (const [field, value] of indexEntries(s, typed)) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
+      stored.push(s);
+      seen.set(sid, s);
+    }
+    return { ops, stored };
+  }
+
+  /**
+   * Stores the node's own events (one document) in one atomic batch; events already stored are
+   * skipped. `extra` operations (the capture job's final state) join the same batch.
+   */
+  async putOwn(events: readonly NewEvent[], extra: { type: "put"; key: string; value: unknown }[] = []): Promise<StoredEvent[]> {
+    for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
+    const { ops, stored } = await this.operationsFor(events);
+    await this.db.batch([...ops, ...extra], { sync: true });
+    return stored;
+  }
+
+  /**
+   * Stores an event received from a partner, after the caller verified it (its hash recomputed
+   * and found on chain, recorded by `owner`). Idempotent: an event already held, received or
+   * own, is not stored again. Returns the stored event, or the one already held.
+   */
+  async putReceived(event: NewEvent & { origin: Extract<EventOrigin, { kind: "received" }> }): Promise<StoredEvent> {
+    const hex = event.recordHash.replace(/^0x/, "").toLowerCase();
+    const held = (await this.bySid("o" + hex)) ?? (await this.bySid("r" + hex));
+    if (held) return held;
+    const { ops, stored } = await this.operationsFor([event]);
+    await this.db.batch(ops, { sync: true });
+    return stored[0]!;
+  }
+
+  async bySid(sid: string): Promise<StoredEvent | undefined> {
+    return (await this.db.get(k("ev", sid))) as StoredEvent | undefined;
+  }
+
+  /**
+   * The events an eventID, a CBV hash ID or a record hash (0x bytes32) names: the event and the
+   * error declarations that share its identity, in time order.
+   */
+  async get(idOrHash: string): Promise<StoredEvent[]> {
+    const id = idOrHash.trim();
+    const fields: [Field, string][] = [["id", id], ["h", id]];
+    if (/^0x[0-9a-fA-F]{64}$/.test(id)) fields.push(["rh", id.toLowerCase()]);
+    const sids = new Set<string>();
+    for (const [f, v] of fields) {
+      const prefix = k("x", f, noNul(v), "");
+      for await (const key of this.db.keys({ gte: prefix, lt: prefix + "\uffff" })) sids.add(key.slice(key.lastIndexOf(SEP) + 1));
+    }
+    const out: StoredEvent[] = [];
+    for (const sid of sids) {
+      const e = await this.bySid(sid);
+      if (e) out.push(e);
+    }
+    // Time order; an event before the declarations of it (which repeat its eventTime).
+    const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
+    return out.sort(
+      (a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1),
+    );
+  }
+
+  /** One page of the events matching `q`, in (eventTime, storage id) order. */
+  async query(q: EventQuery, options: QueryOptions = {}): Promise<QueryPage> {
+    const perPage = options.perPage ?? 30;
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw new EventQueryError(`perPage must be an integer from 1 to 1000 (got ${perPage})`);
+    const maxScan = options.maxScan ?? 5000;
+    const groups = termGroups(q);
+    const from = q.geEventTime === undefined ? timeKey(0) : timeKey(eventTimeMs(q.geEventTime));
+    const to = q.ltEventTime === undefined ? MAX_TIME : timeKey(eventTimeMs(q.ltEventTime));
+    const digest = this.queryDigest(q, perPage, options.audience);
+    const cursor = options.nextPageToken === undefined ? {} : this.readToken(options.nextPageToken, digest);
+
+    // The first group is the most selective one (termGroups orders them so); the rest filter.
+    const [driving, ...rest] = groups.length > 0 ? groups : [[["all", ""]] as [Field, string][]];
+    const ranges = driving!.map(([f, v]) => {
+      const prefix = k("x", f, noNul(v), "");
+      return cursor.after !== undefined && cursor.after >= from ? new Range(this.db, prefix, cursor.after, false, to) : new Range(this.db, prefix, from, true, to);
+    });
+    const restSets = rest.map((g) => new Set(g.map(([f, v]) => f + SEP + noNul(v))));
+    const events: StoredEvent[] = [];
+    let last: string | undefined;
+    let scanned = 0;
+    let exhausted = false;
+    try {
+      await Promise.all(ranges.map((r) => r.advance()));
+      for (;;) {
+        // The smallest head across the ranges; equal heads (one event under several values) merge.
+        let min: string | undefined;
+        for (const r of ranges) if (r.head !== undefined && (min === undefined || r.head < min)) min = r.head;
+        if (min === undefined) {
+          exhausted = true;
+          break;
+        }
+        await Promise.all(ranges.filter((r) => r.head === min).map((r) => r.advance()));
+        last = min;
+        scanned++;
+        const sid = min.slice(min.indexOf(SEP) + 1);
+        const e = await this.bySid(sid);
+        if (e && this.matchesRest(e, restSets) && (options.filter === undefined || (await options.filter(e)))) events.push(e);
+        if (events.length >= perPage || scanned >= maxScan) break;
+      }
+      if (!exhausted) {
+        // Only hand out a token when something may follow.
+        exhausted = ranges.every((r) => r.head === undefined);
+      }
+    } finally {
+      await Promise.all(ranges.map((r) => r.close()));
+    }
+    return exhausted || last === undefined ? { events } : { events, nextPageToken: this.makeToken(digest, last) };
+  }
+
+  private matchesRest(e: StoredEvent, groups: Set<string>[]): boolean {
+    if (groups.length === 0) return true;
+    const typed = toEpcisEvent(e.event);
+    const have = new Set(indexEntries(e, typed).map(([f, v]) => f + SEP + noNul(v)));
+    return groups.every((g) => [...g].some((t) => have.has(t)));
+  }
+
+  // ------------------------------------------------------------------ page tokens
+
+  private queryDigest(q: EventQuery, perPage: number, audience: string | undefined): string {
+    const norm = Object.fromEntries(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+    return createHash("sha256").update(JSON.stringify({ q: norm, perPage, audience: audience ?? "" })).digest("base64url").slice(0, 22);
+  }
+
+  private makeToken(digest: string, after: string): string {
+    const body = Buffer.from(JSON.stringify({ v: 1, q: digest, a: after })).toString("base64url");
+    return `${body}.${this.mac(body)}`;
+  }
+
+  private mac(body: string): string {
+    return createHmac("sha256", this.secret).update(body).digest("base64url").slice(0, 32);
+  }
+
+  private readToken(token: string, digest: string): Cursor {
+    const [body, mac, extra] = token.split(".");
+    if (body === undefined || mac === undefined || extra !== undefined) throw new PageTokenError("nextPageToken is malformed");
+    const want = Buffer.from(this.mac(body));
+    const got = Buffer.from(mac);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) throw new PageTokenError("nextPageToken was not issued by this node or was altered");
+    let parsed: { v?: unknown; q?: unknown; a?: unknown };
+    try {
+      parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as typeof parsed;
+    } catch {
+      throw new PageTokenError("nextPageToken is malformed");
+    }
+    if (parsed.v !== 1 || typeof parsed.a !== "string") throw new PageTokenError("nextPageToken is malformed");
+    if (parsed.q !== digest) throw new PageTokenError("nextPageToken belongs to a different query (the parameters, perPage and caller must stay the same)");
+    return { after: parsed.a };
+  }
+}
+
+/** The event as handed out: the declared eventID, or the CBV hash ID when it declared none. */
+export function publishedEvent(e: StoredEvent): Record<string, unknown> {
+  return e.event["eventID"] === undefined ? { ...e.event, eventID: e.hashId } : e.event;
+}

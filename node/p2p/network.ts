@@ -514,6 +514,11 @@ export class PeerNetwork {
     this.ticking = true;
     try {
       await this.refreshRegistered();
+      const connected = new Set(this.host.getConnections().map((c) => c.remotePeer.toString()));
+      if ([...this.registered].some((id) => !connected.has(id) && !this.gate.isBanned(id))) {
+        // A registered member out of reach: ask the connected ones where it listens.
+        for (const conn of this.host.getConnections()) await this.askPeers(conn.remotePeer).catch(() => undefined);
+      }
       await this.dialKnown();
       for (const peer of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) await this.catchUpEvents(peer);
       if (this.follows.length > 0) {

@@ -186,7 +186,7 @@ export async function setUpConsortium(
             chain: { rpcUrl: chain.url, deployment: deploymentFile, keyFile: "./node.key", retry: { minMs: 100, maxMs: 500 }, receiptTimeoutMs: 10_000 },
             window: { durationMs: 500 },
             statusIntervalMs: 500,
-            devices: (m.devices ?? []).map((name) => ({ name, intervalMs: 50 })),
+            devices: (m.devices ?? []).map((name) => ({ name, intervalMs: 100 })),
             p2p: { listen: [`/ip4/127.0.0.1/tcp/${m.port}`], keyFile: "./p2p.key", ...p2p(m, members) },
           },
           null,

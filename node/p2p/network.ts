@@ -145,6 +145,11 @@ export class PeerNetwork {
     });
     const access = new ChainAccessChecker(deployment.contracts, provider, { ttlMs: config.grantCacheMs });
     try {
+      // Bans outlive a restart (they are kept with the reports), and hold before the host listens.
+      for (const r of await received.reports()) {
+        const left = r.at + config.banMs - Date.now();
+        if (r.altered && left > 0) await gate.ban(r.peer, left);
+      }
       const host = await createHost({ keyFile: config.keyFile, listen: config.listen, announce: config.announce, connectionGater: gate.gater() });
       const orgOf = (peer: string) => gate.orgOf(peer);
       const eventStore = options.events?.store;
@@ -180,6 +185,7 @@ export class PeerNetwork {
     this.stops.push(stopAccess);
     this.reports = await this.received.reports();
     this.receivedCount = await this.received.total();
+
 
     const events = this.options.events;
     const documents = events

@@ -282,6 +282,10 @@ describe("member nodes sharing data over the peer network", () => {
     expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 30_000, 300)).toBe(true);
     expect(await eventually(async () => (await heldEvents("oem", missed.hashId)).length === 1, 20_000, 200)).toBe(true);
     // Nothing missing: the sequence numbers received from steel run without a gap.
+    // The ban of the tampering node outlived the restart.
+    const after = await running.oem!.call("status");
+    expect((after.status as { p2p: { banned: string[] } }).p2p.banned).toEqual([casting.peerId]);
+    expect((after.peers as { peerId: string }[]).map((p) => p.peerId)).not.toContain(casting.peerId);
     const seqs = (await received("oem", steel.orgId, FURNACE)).map((r) => r.seq);
     expect(seqs.length).toBeGreaterThan(40);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));

@@ -232,9 +232,8 @@ export class CaptureService extends EventEmitter {
       try {
         const results = await this.recorder.record(doc, signal);
         const events = documentEventList(doc);
-        const stored: NewEvent[] = results
-          .filter((r) => r.how !== "duplicate")
-          .map((r) => ({
+        // Duplicates are stored once; their eventIDs become further names of the stored copy.
+        const stored: NewEvent[] = results.map((r) => ({
             hashId: r.hashId,
             recordHash: r.recordHash,
             ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),

@@ -204,12 +204,11 @@ export class PeerNetwork {
       maxFrameBytes: config.maxFrameBytes,
       timeoutMs: config.timeoutMs,
       maxReadings: config.maxReadings,
-      onServed: (peer, request, response) => {
+      onServed: (peer, _request, response) => {
         if ("error" in response) {
           this.refused++;
           this.log(`refused ${peer}: ${response.error}: ${response.detail}`);
         } else this.served++;
-        void request;
       },
       onError: (e) => this.log(`serving failed: ${(e as Error).message}`),
     });

@@ -56,11 +56,12 @@ interface Received {
   origin: { peer: string; ownerOrg: number; grant?: { id: string; kind: number }; tx?: string; receivedAt: number };
 }
 
-/** Alters the first reading of `stream` in the node's last anchored window that holds it (the node must be stopped). */
+/** Alters the first reading of `stream` in the node's first anchored window that holds it (the node must be stopped). */
 async function alterStoredReading(dataDir: string, stream: string): Promise<number> {
   const store = await IngestStore.open(path.join(dataDir, "db"));
   try {
-    for (let w = await store.lastAnchored(); w >= 1; w--) {
+    const last = await store.lastAnchored();
+    for (let w = 1; w <= last; w++) {
       const record = (await store.window(w))!;
       const i = record.runs.findIndex((r) => r.stream === stream);
       if (i < 0) continue;
@@ -132,6 +133,7 @@ describe("member nodes sharing data over the peer network", () => {
         membershipTtlMs: 1_000,
         grantCacheMs: 300,
         syncIntervalMs: 500,
+        timeoutMs: 30_000, // generous: the test machine may be shared
         ...(m.name === "oem" ? { follow: [{ organisation: "Northern Steel Mill", stream: FURNACE }] } : {}),
       }),
     );
@@ -149,7 +151,7 @@ describe("member nodes sharing data over the peer network", () => {
     for (const m of [steel, casting]) {
       expect(await eventually(async () => ((await running[m.name]!.call("status")).status as { windows: { anchored: number } }).windows.anchored >= 2, 30_000, 200)).toBe(true);
     }
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all(hosts.map((h) => h.stop()));
@@ -238,7 +240,8 @@ describe("member nodes sharing data over the peer network", () => {
   it("catches a node that serves a reading and an event altered on its disk, stores nothing from it, and bans it", async () => {
     await grant(castingAdmin, oem.orgId, CASTER);
     // Honest first: the grant works.
-    expect(await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
+    const honest = await fetch("oem", casting.peerId, CASTER, Date.now() - 5_000, Date.now());
+    expect(honest, JSON.stringify(honest)).toMatchObject({ ok: true });
     const before = (await received("oem", casting.orgId, CASTER)).length;
     const doc = await publishEvent("casting", castingAdmin, "urn:epc:id:sgtin:4012345.022222.7", []);
     await (await contracts.accessGrants.connect(castingAdmin).grantAccess(steel.orgId, ScopeKind.Item, doc.key, PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
@@ -254,7 +257,7 @@ describe("member nodes sharing data over the peer network", () => {
     expect(status.p2p.banned).toEqual([casting.peerId]);
     expect(status.p2p.misbehaviour.at(-1)).toMatchObject({ peer: casting.peerId, altered: true });
     // Banned: disconnected, and refused when it dials again.
-    expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 5_000, 200)).toBe(true);
+    expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 15_000, 200)).toBe(true);
     const retry = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
     expect(retry).toMatchObject({ ok: false, kind: "error" });
 
@@ -268,7 +271,7 @@ describe("member nodes sharing data over the peer network", () => {
   it("a follower stopped while its partner anchors catches up after restart", async () => {
     await grant(steelAdmin, oem.orgId, FURNACE); // a whole-stream grant again
     // Following: announcements of new anchors bring steel's readings without being asked.
-    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > Date.now() - 5_000), 30_000, 300)).toBe(true);
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > Date.now() - 5_000), 60_000, 300)).toBe(true);
     await running.oem!.stop();
     const stoppedAt = Date.now();
     await new Promise((r) => setTimeout(r, 3_000)); // steel keeps measuring and anchoring
@@ -279,7 +282,7 @@ describe("member nodes sharing data over the peer network", () => {
     await (await contracts.accessGrants.connect(steelAdmin).grantAccess(oem.orgId, ScopeKind.Item, itemKey(epc), PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
     const missed = await publishEvent("steel", steelAdmin, epc, [oem.orgId]);
     running.oem = await MemberProcess.start(oem);
-    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 30_000, 300)).toBe(true);
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 60_000, 300)).toBe(true);
     expect(await eventually(async () => (await heldEvents("oem", missed.hashId)).length === 1, 20_000, 200)).toBe(true);
     // Nothing missing: the sequence numbers received from steel run without a gap.
     // The ban of the tampering node outlived the restart.
@@ -289,7 +292,7 @@ describe("member nodes sharing data over the peer network", () => {
     const seqs = (await received("oem", steel.orgId, FURNACE)).map((r) => r.seq);
     expect(seqs.length).toBeGreaterThan(40);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
-  }, 180_000);
+  }, 240_000);
 
   it("refuses again once the grant expired (chain time)", async () => {
     await grant(steelAdmin, oem.orgId, FURNACE, { expiresIn: 30 });

@@ -96,7 +96,7 @@ export class MemberProcess {
   }
 
   /** Sends a command and waits for its answer. */
-  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Reply> {
+  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 90_000): Promise<Reply> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.member.name}: no answer to ${cmd} in ${timeoutMs} ms:\n${this.err}`)), timeoutMs);

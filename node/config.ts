@@ -14,7 +14,17 @@
  *     "window": { "durationMs": 1000, "maxReadings": 200000 },          // optional
  *     "ingest": { "maxPendingReadings": 65536, "clockToleranceMs": 2000 }, // optional
  *     "secretFile": "...",                        // optional; default <dataDir>/node-secret
- *     "devices": [ ... ]                          // edge adapters, see node/edge
+ *     "devices": [ ... ],                         // edge adapters, see node/edge
+ *     "p2p": {                                    // optional: the peer network (node/p2p)
+ *       "listen": ["/ip4/0.0.0.0/tcp/4001"],       // default ["/ip4/127.0.0.1/tcp/0"]
+ *       "announce": ["/dns4/node.example.com/tcp/4001"], // addresses told to peers (default: listen)
+ *       "keyFile": "...",                         // libp2p identity; default <dataDir>/p2p.key
+ *       "bootstrap": ["/ip4/10.0.0.2/tcp/4001/p2p/12D3KooW..."],
+ *       "follow": [{ "organisation": "Northern Steel Mill", "stream": "furnace-1/temperature" }]
+ *       // optional: "membershipTtlMs": 5000, "grantCacheMs": 10000, "syncIntervalMs": 5000,
+ *       //           "banMs": 3600000, "maxFrameBytes": 4194304, "timeoutMs": 10000,
+ *       //           "maxReadings": 10000, "catchUpFromMs": 86400000
+ *     }
  *   }
  *
  * Relative paths are resolved against the config file's directory. The node's signing key never
@@ -47,6 +57,38 @@ export interface NodeConfig {
   statusIntervalMs: number;
   /** Device configs, parsed by the edge module's parseDeviceConfig. */
   devices: unknown[];
+  /** The peer network; absent when the node does not join it. */
+  p2p?: P2pConfig;
+}
+
+/** A partner's stream this node keeps a copy of (fetched on announcements and after being offline). */
+export interface FollowConfig {
+  /** The data owner: organisation name or numeric id in the Consortium. */
+  organisation: string | number;
+  stream: string;
+}
+
+export interface P2pConfig {
+  listen: string[];
+  announce: string[];
+  keyFile: string;
+  /** Multiaddrs ending in /p2p/<peer id>: dialled at start and whenever the connection is lost. */
+  bootstrap: string[];
+  follow: FollowConfig[];
+  /** How long a Consortium membership answer is trusted, ms. */
+  membershipTtlMs: number;
+  /** How long an AccessGrants answer is trusted, ms (grant events clear it sooner). */
+  grantCacheMs: number;
+  /** How often followed streams and peers are re-checked without an announcement, ms. */
+  syncIntervalMs: number;
+  /** How long a peer caught sending altered data is refused, ms. */
+  banMs: number;
+  maxFrameBytes: number;
+  timeoutMs: number;
+  /** Most readings in one answer. */
+  maxReadings: number;
+  /** On a first start, how far back followed streams are fetched, ms. */
+  catchUpFromMs: number;
 }
 
 /** A configuration the node cannot run with; `problems` lists every one found. */
@@ -114,7 +156,7 @@ export function parseConfig(raw: unknown, baseDir: string, file?: string): NodeC
   };
   const resolve = (p: string) => path.resolve(baseDir, p);
 
-  unknownKeys(raw, "", ["organisation", "dataDir", "chain", "window", "ingest", "secretFile", "statusIntervalMs", "devices"]);
+  unknownKeys(raw, "", ["organisation", "dataDir", "chain", "window", "ingest", "secretFile", "statusIntervalMs", "devices", "p2p"]);
 
   let organisation: string | number = "";
   const org = raw.organisation;
@@ -192,6 +234,8 @@ export function parseConfig(raw: unknown, baseDir: string, file?: string): NodeC
     if (s !== undefined) secretFile = resolve(s);
   }
 
+  const p2p = raw.p2p === undefined ? undefined : parseP2p(raw.p2p, { problems, unknownKeys, int, resolve, dataDir });
+
   const config: NodeConfig = {
     ...(file ? { file } : {}),
     organisation,
@@ -216,9 +260,86 @@ export function parseConfig(raw: unknown, baseDir: string, file?: string): NodeC
     secretFile: secretFile ?? (dataDir === undefined ? "" : path.join(resolve(dataDir), "node-secret")),
     statusIntervalMs: int(raw, "statusIntervalMs", "", 1000, 100, 600_000),
     devices: Array.isArray(devices) ? devices : [],
+    ...(p2p ? { p2p } : {}),
   };
   if (problems.length > 0) throw new ConfigError(problems, file);
   return config;
+}
+
+interface SectionTools {
+  problems: string[];
+  unknownKeys(obj: Obj, where: string, allowed: string[]): void;
+  int(obj: Obj, key: string, where: string, def: number, min: number, max: number): number;
+  resolve(p: string): string;
+  dataDir: string | undefined;
+}
+
+/** Whether `addr` looks like a multiaddr (libp2p parses it fully at start). */
+const isMultiaddr = (addr: unknown): addr is string => typeof addr === "string" && /^\/[a-z0-9]+\/[^\s]+$/.test(addr);
+
+function parseP2p(raw: unknown, t: SectionTools): P2pConfig | undefined {
+  const { problems } = t;
+  if (!isObj(raw)) {
+    problems.push(`p2p must be an object (got ${show(raw)})`);
+    return undefined;
+  }
+  t.unknownKeys(raw, "p2p.", [
+    "listen", "announce", "keyFile", "bootstrap", "follow", "membershipTtlMs", "grantCacheMs", "syncIntervalMs",
+    "banMs", "maxFrameBytes", "timeoutMs", "maxReadings", "catchUpFromMs",
+  ]);
+  const addrs = (key: string, def: string[], needPeer = false): string[] => {
+    const v = raw[key];
+    if (v === undefined) return def;
+    if (!Array.isArray(v) || !v.every(isMultiaddr)) {
+      problems.push(`p2p.${key} must be an array of multiaddrs such as "/ip4/127.0.0.1/tcp/4001" (got ${show(v)})`);
+      return def;
+    }
+    if (needPeer) {
+      for (const a of v) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(a)) problems.push(`p2p.${key}: ${a} must end in /p2p/<peer id>`);
+    }
+    return v;
+  };
+  const listen = addrs("listen", ["/ip4/127.0.0.1/tcp/0"]);
+  if (listen.length === 0) problems.push("p2p.listen must name at least one address");
+  let keyFile = t.dataDir === undefined ? "" : path.join(t.resolve(t.dataDir), "p2p.key");
+  if (raw.keyFile !== undefined) {
+    if (typeof raw.keyFile === "string" && raw.keyFile.trim() !== "") keyFile = t.resolve(raw.keyFile);
+    else problems.push(`p2p.keyFile must be a non-empty string (got ${show(raw.keyFile)})`);
+  }
+  const follow: FollowConfig[] = [];
+  if (raw.follow !== undefined) {
+    if (!Array.isArray(raw.follow)) problems.push(`p2p.follow must be an array of { organisation, stream } (got ${show(raw.follow)})`);
+    else {
+      raw.follow.forEach((f: unknown, i) => {
+        const where = `p2p.follow[${i}]`;
+        if (!isObj(f)) return void problems.push(`${where} must be an object { organisation, stream } (got ${show(f)})`);
+        t.unknownKeys(f, `${where}.`, ["organisation", "stream"]);
+        const org = f.organisation;
+        const okOrg = (typeof org === "string" && org.trim() !== "") || (typeof org === "number" && Number.isInteger(org) && org > 0 && org <= 0xffff_ffff);
+        if (!okOrg) problems.push(`${where}.organisation must be an organisation's name or numeric id (got ${show(org)})`);
+        const stream = f.stream;
+        const okStream = typeof stream === "string" && stream.length > 0 && Buffer.byteLength(stream, "utf8") <= 255;
+        if (!okStream) problems.push(`${where}.stream must be a stream id of 1 to 255 bytes (got ${show(stream)})`);
+        if (okOrg && okStream) follow.push({ organisation: org as string | number, stream: stream as string });
+      });
+    }
+  }
+  const where = "p2p.";
+  return {
+    listen,
+    announce: addrs("announce", []),
+    keyFile,
+    bootstrap: addrs("bootstrap", [], true),
+    follow,
+    membershipTtlMs: t.int(raw, "membershipTtlMs", where, 5_000, 100, 3_600_000),
+    grantCacheMs: t.int(raw, "grantCacheMs", where, 10_000, 0, 3_600_000),
+    syncIntervalMs: t.int(raw, "syncIntervalMs", where, 5_000, 100, 3_600_000),
+    banMs: t.int(raw, "banMs", where, 3_600_000, 1_000, 30 * 86_400_000),
+    maxFrameBytes: t.int(raw, "maxFrameBytes", where, 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    timeoutMs: t.int(raw, "timeoutMs", where, 10_000, 100, 600_000),
+    maxReadings: t.int(raw, "maxReadings", where, 10_000, 1, 1_000_000),
+    catchUpFromMs: t.int(raw, "catchUpFromMs", where, 86_400_000, 0, 365 * 86_400_000),
+  };
 }
 
 /**

@@ -4,9 +4,11 @@
  *
  * Start order: everything that can be checked without side effects first (key, deployment record,
  * device configs), then the data directory (node secret, LevelDB, recovery of the open window),
- * then the chain (best effort: a chain that is down only delays anchoring), then the adapters.
- * Stop order is the reverse: adapters stop producing, the pipeline commits what it admitted and
- * closes the open window, the anchorer gets a short grace to anchor it, LevelDB closes.
+ * then the chain (best effort: a chain that is down only delays anchoring), then the peer network
+ * (config `p2p`; it needs the chain to know who may connect), then the adapters.
+ * Stop order is the reverse: the peer network leaves, adapters stop producing, the pipeline
+ * commits what it admitted and closes the open window, the anchorer gets a short grace to anchor
+ * it, LevelDB closes.
  *
  * Status: `status()` in process, and `<dataDir>/status.json`, rewritten every `statusIntervalMs`,
  * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file).
@@ -25,6 +27,9 @@ import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+import { EventStore } from "./events/store.ts";
+import { IngestReadingSource } from "./p2p/ingest-source.ts";
+import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
 
 /**
  * What the daemon needs from node/edge/index.ts: parse one device config (throwing a clear error
@@ -53,6 +58,8 @@ export interface NodeStatus {
   anchoring: Omit<AnchoringStatus, "node" | "lastAnchored" | "pendingWindows" | "lastAnchor">;
   ingest: Omit<PipelineStatus, "readingsStored" | "windowsClosed" | "openWindow">;
   adapters: AdapterStatus[];
+  /** The peer network, when configured and started. */
+  p2p?: P2pStatus;
 }
 
 export interface RunningNode {
@@ -64,6 +71,10 @@ export interface RunningNode {
   readonly anchorer: Anchorer;
   readonly chain: AnchorChain;
   readonly proofs: ProofService;
+  /** The peer network, when the config has a `p2p` section. */
+  readonly p2p?: PeerNetwork;
+  /** The node's EPCIS event store (opened with the peer network). */
+  readonly events?: EventStore;
   status(): NodeStatus;
   /** Stops the node (idempotent); resolves when LevelDB is closed. */
   stop(): Promise<void>;
@@ -144,6 +155,48 @@ async function checkChain(config: NodeConfig, deployment: Deployment, chain: Anc
   }
 }
 
+/**
+ * Joins the peer network: serves this node's anchored readings, keeps what partners send in
+ * `<dataDir>/received`. Needs the chain: admission and access are decided there.
+ */
+async function startPeerNetwork(
+  config: NodeConfig,
+  deployment: Deployment,
+  provider: JsonRpcProvider,
+  chain: AnchorChain,
+  store: IngestStore,
+  proofs: ProofService,
+  log: (m: string) => void,
+): Promise<{ net: PeerNetwork; events: EventStore }> {
+  const p2p = config.p2p!;
+  let ownerOrg: number;
+  try {
+    ownerOrg = await chain.activeOrg();
+  } catch (e) {
+    throw new Error(`the peer network needs the chain to start: ${(e as Error).message}`, { cause: e });
+  }
+  if (ownerOrg === 0) throw new ConfigError([`p2p: the node key ${chain.node} is not a signing account of an active organisation, so the node cannot serve its data`], config.file);
+  // The node's EPCIS events (own and received, kept apart by the store): served and filled by the peer network.
+  const events = await EventStore.open(path.join(config.dataDir, "events"));
+  try {
+    const net = await PeerNetwork.start({
+      config: p2p,
+      dataDir: config.dataDir,
+      deployment,
+      provider,
+      ownerOrg,
+      readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
+      events: { store: events },
+      clockToleranceMs: config.ingest.clockToleranceMs,
+      log,
+    });
+    return { net, events };
+  } catch (e) {
+    await events.close();
+    throw e;
+  }
+}
+
 /** Starts a member node. Throws ConfigError for anything wrong in the configuration. */
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const log = options.log ?? ((m: string) => console.log(`[node] ${m}`));
@@ -196,6 +249,23 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
 
+    let p2p: PeerNetwork | undefined;
+    let events: EventStore | undefined;
+    if (config.p2p) {
+      try {
+        ({ net: p2p, events } = await startPeerNetwork(config, deployment, provider, chain, store, proofs, log));
+      } catch (e) {
+        await anchorer.stop();
+        await pipeline.stop();
+        throw e;
+      }
+      const net = p2p;
+      anchorer.on("anchored", (receipts: AnchorReceipt[]) => {
+        const last = receipts.at(-1);
+        if (last) void net.announceAnchor(wallet.address, last.sequence);
+      });
+    }
+
     const adapterStatus = new Map<string, AdapterStatus>();
     const adapters: EdgeAdapter[] = devices.map((d) =>
       edge.createAdapter(d, {
@@ -236,6 +306,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
             return adapterStatus.get(ad.device)!;
           }
         }),
+        ...(p2p ? { p2p: p2p.status() } : {}),
       };
     };
     const writeStatus = () => {
@@ -253,6 +324,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const stop = () =>
       (stopping ??= (async () => {
         clearInterval(ticker);
+        await p2p?.stop().catch((e: Error) => log(`the peer network did not stop cleanly: ${e.message}`));
+        await events?.close();
         await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
         await pipeline.stop();
         const grace = options.stopGraceMs ?? 3000;
@@ -271,7 +344,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, status, stop };
+    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();
@@ -312,6 +385,12 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
+  if (s.p2p) {
+    const p = s.p2p;
+    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
+    for (const f of p.follows) lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    for (const b of p.banned) lines.push(`  banned ${b}: ${p.misbehaviour.findLast((r) => r.peer === b)?.reason ?? ""}`);
+  }
   lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);
   for (const a of s.adapters) {
     lines.push(`  ${a.device}: ${a.state}${a.detail ? ` (${a.detail})` : ""}, ${a.readings} readings, ${a.gaps} gaps`);

@@ -6,7 +6,7 @@
  * deploy through Ignition.
  */
 import { type BaseContract, HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
-import { type FounderInit, Role, roleMask } from "../../lib/consortium.ts";
+import { type FounderInit, type NodeIdentityInit, Role, roleMask } from "../../lib/consortium.ts";
 import {
   AccessGrants__factory,
   Certificates__factory,
@@ -51,6 +51,8 @@ export interface LocalOrg {
   name: string;
   accounts: string[];
   roles?: Role[];
+  /** Node identities registered at founding (libp2p peer ids of its member nodes). */
+  nodes?: NodeIdentityInit[];
 }
 
 /**
@@ -73,7 +75,7 @@ export async function deployLocal(url: string, deployerKey: string, orgs: LocalO
       name: o.name,
       roles: roleMask(...(o.roles ?? [Role.Supplier])),
       accounts: o.accounts,
-      nodes: [],
+      nodes: o.nodes ?? [],
     }));
     const consortiumImpl = await deployed(new Consortium__factory(deployer).deploy());
     const init = Consortium__factory.createInterface().encodeFunctionData("initialize", [founders, 5001, 24 * 3600]);

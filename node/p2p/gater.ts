@@ -26,7 +26,8 @@ export interface MembershipOptions {
 }
 
 interface CacheEntry {
-  member: boolean;
+  /** The organisation the peer id is registered to while it is active, else 0. */
+  org: number;
   until: number;
 }
 
@@ -66,12 +67,23 @@ export class MembershipGate {
     }
   }
 
-  private async query(peerId: string): Promise<boolean> {
+  /**
+   * The active organisation `peerId` is registered to, or 0 (not registered, organisation not
+   * active, or banned here). Cached for the TTL; throws when the chain cannot be asked.
+   */
+  async orgOf(peerId: string): Promise<number> {
+    if (this.isBanned(peerId)) return 0;
     const hit = this.cache.get(peerId);
-    if (hit && hit.until > Date.now()) return hit.member;
-    const member = await this.consortium.isMemberPeer(peerId);
-    this.cache.set(peerId, { member, until: Date.now() + this.ttlMs });
-    return member;
+    if (hit && hit.until > Date.now()) return hit.org;
+    const c = this.consortium;
+    const [registered, member] = await Promise.all([c.orgOfPeer(peerId), c.isMemberPeer(peerId)]);
+    const org = member ? Number(registered) : 0;
+    this.cache.set(peerId, { org, until: Date.now() + this.ttlMs });
+    return org;
+  }
+
+  private async query(peerId: string): Promise<boolean> {
+    return (await this.orgOf(peerId)) !== 0;
   }
 
   /**

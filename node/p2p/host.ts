@@ -1,11 +1,12 @@
 /**
- * The member node's libp2p host: TCP + Noise + Yamux, with identify and ping, under the node's
+ * The member node's libp2p host: TCP + Noise + Yamux, with identify, ping and gossipsub, under the node's
  * persistent Ed25519 identity. The identity is the peer id registered for the organisation in
  * Consortium, so it must survive restarts: it lives in a key file (protobuf-encoded private key,
  * mode 0600) created on first start.
  */
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from "node:fs";
 import path from "node:path";
+import { gossipsub } from "@libp2p/gossipsub";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
@@ -21,6 +22,8 @@ export interface HostOptions {
   keyFile: string;
   /** Multiaddrs to listen on, e.g. ["/ip4/127.0.0.1/tcp/0"]. */
   listen: string[];
+  /** Multiaddrs told to peers instead of the listen addresses (behind NAT, a DNS name). */
+  announce?: string[];
   /** Admission control; see gater.ts. Without one every peer is admitted (tests of the host only). */
   connectionGater?: ConnectionGater;
 }
@@ -62,12 +65,17 @@ export async function createHost(options: HostOptions) {
   const privateKey = await loadOrCreateIdentity(options.keyFile);
   return createLibp2p({
     privateKey,
-    addresses: { listen: options.listen },
+    addresses: { listen: options.listen, ...(options.announce && options.announce.length > 0 ? { announce: options.announce } : {}) },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: options.connectionGater,
-    services: { identify: identify(), ping: ping() },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // Announcements: signed by their publisher's peer key, relayed only between admitted peers.
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: "StrictSign", maxInboundDataLength: 64 * 1024 }),
+    },
   });
 }
 

@@ -4,12 +4,18 @@
  *
  *   npm run bench                         every benchmark with its defaults
  *   npm run bench -- ingest --duration 600
+ *   npm run bench -- p2p --readings 200000
  */
 const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
   {
     name: "ingest",
     describe: "readings through normalise, hash, LevelDB, windows, trees and anchoring on a local chain; proofs; Merkle build vs @openzeppelin/merkle-tree",
     load: () => import("./ingest.ts"),
+  },
+  {
+    name: "p2p",
+    describe: "readings between two member nodes over libp2p, every proof verified against the chain; share of time spent verifying",
+    load: () => import("./p2p.ts"),
   },
 ];
 

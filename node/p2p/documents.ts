@@ -1,0 +1,107 @@
+/**
+ * EPCIS event documents over the peer network: the serving side over the node's own events
+ * (node/events EventStore and EventVisibility), the receiving side's check against the chain,
+ * and where received events go (EventStore.putReceived, apart from own events).
+ *
+ * A document travels as `{ event, context }`: the event object as captured and its document's
+ * JSON-LD @context, which the CBV 2.0 hash needs to expand bare vocabulary terms. The receiver
+ * recomputes the hash ID (lib/epcis/event-hash.ts) and the record hash the chain holds (the
+ * digest, or for an error declaration its declaration hash, lib/epcis/declaration.ts), and
+ * requires Provenance.recordOfEvent(recordHash) to name a record of the serving peer's
+ * organisation.
+ *
+ * Events that concern a partner are announced to it and listed in an outbox (`o` keys of the p2p
+ * store), which the partner reads after being offline (`list events since`).
+ */
+import type { Provider } from "ethers";
+import type { AccessDecision } from "../../lib/access.ts";
+import { Provenance__factory } from "../../lib/contracts/types/index.js";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { eventHash } from "../../lib/epcis/event-hash.ts";
+import { RecordKind } from "../../lib/registry.ts";
+import type { EventStore, StoredEvent } from "../events/store.ts";
+import type { EventVisibility } from "../events/visibility.ts";
+import type { DocumentSource, EventSummary, EventVerifier, VerifiedEvent } from "./protocol.ts";
+import type { ReceivedStore } from "./received-store.ts";
+
+/** An event as it travels: the event object and its document's @context. */
+export interface EventDocument {
+  event: Record<string, unknown>;
+  context: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The identities of an event document: CBV 2.0 hash ID and the bytes32 its record carries on chain. */
+export function identitiesOf(doc: unknown): { hashId: string; recordHash: string } {
+  if (!isObject(doc) || !isObject(doc.event)) throw new TypeError("a document is { event, context } with an event object");
+  const options = doc.context === undefined ? {} : { context: doc.context };
+  const h = eventHash(doc.event, options);
+  const recordHash = doc.event["errorDeclaration"] !== undefined ? errorDeclarationHash(doc.event, options) : h.digest;
+  return { hashId: h.hashId, recordHash };
+}
+
+/** The serving side: own events, their visibility, and the outbox of announcements. */
+export class EventDocuments implements DocumentSource {
+  constructor(
+    private readonly store: EventStore,
+    private readonly visibility: EventVisibility,
+    private readonly outbox: ReceivedStore,
+  ) {}
+
+  /** The own event a hash ID or record hash names (an error declaration only by its record hash). */
+  private async own(hash: string): Promise<StoredEvent | undefined> {
+    const found = (await this.store.get(hash)).filter((e) => e.origin.kind === "own");
+    if (hash.startsWith("0x")) return found.find((e) => e.recordHash === hash.toLowerCase());
+    return found.find((e) => e.hashId === hash && e.event["errorDeclaration"] === undefined);
+  }
+
+  async get(hash: string) {
+    const e = await this.own(hash);
+    if (e === undefined) return undefined;
+    return {
+      document: { event: e.event, context: e.context } satisfies EventDocument,
+      mayRead: (grantee: number): Promise<AccessDecision> => this.visibility.mayRead(e, grantee),
+    };
+  }
+
+  concerning(grantee: number, since: number, limit: number): Promise<EventSummary[]> {
+    return this.outbox.outbox(grantee, since, limit);
+  }
+}
+
+/** The receiving side's check of a document against lib/epcis and Provenance. */
+export function chainEventVerifier(provider: Provider, provenance: string): EventVerifier {
+  const p = Provenance__factory.connect(provenance, provider);
+  return {
+    identitiesOf,
+    async recordOf(recordHash) {
+      const recordId = await p.recordOfEvent(recordHash);
+      if (recordId === 0n) return undefined;
+      const r = await p.record(recordId);
+      return { recordId, orgId: Number(r.orgId), kind: RecordKind[Number(r.kind)] ?? String(r.kind) };
+    },
+  };
+}
+
+/** Stores a verified event apart from own events, with where it came from and under which grant. */
+export async function storeReceivedEvent(store: EventStore, e: VerifiedEvent): Promise<void> {
+  const doc = e.document as EventDocument;
+  const eventID = typeof doc.event["eventID"] === "string" ? doc.event["eventID"] : undefined;
+  await store.putReceived({
+    hashId: e.hashId,
+    recordHash: e.recordHash,
+    ...(eventID ? { eventID } : {}),
+    context: doc.context,
+    owner: e.ownerOrg,
+    origin: {
+      kind: "received",
+      peerId: e.peer,
+      org: e.ownerOrg,
+      grant: e.grant ? { scopeKey: e.grant.scopeKey, id: e.grant.id } : { scopeKey: "" },
+      receivedAt: new Date().toISOString(),
+    },
+    chain: { recordId: e.recordId.toString(), kind: e.recordKind },
+    event: doc.event,
+  });
+}

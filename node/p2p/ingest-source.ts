@@ -1,0 +1,146 @@
+/**
+ * The fetch protocol's ReadingSource over the node's own reading store: readings come from the
+ * ingest store's closed and anchored windows, each with the proof node/ingest/proofs.ts builds.
+ *
+ * A stream's run in a window is sent whole with one range proof when every reading of it is
+ * asked for (fast to verify, and it proves nothing in between was left out); otherwise the
+ * readings asked for go one by one with their own proofs, so a time-range grant never sees a
+ * reading outside its range. Only anchored windows are served: a partner can check nothing else.
+ *
+ * Finding the first window of a time range is a binary search over the stream's sequence numbers
+ * (windows of a node follow each other in time), so its cost grows with the log of the history.
+ */
+import type { Reading } from "../../lib/reading.ts";
+import type { ProofService } from "../ingest/proofs.ts";
+import { type IngestStore, type WindowRecord, keys, readU64 } from "../ingest/store.ts";
+import type { ReadingItem, ReadingQuery, ReadingSource, WindowSummary } from "./protocol.ts";
+
+export interface IngestSourceOptions {
+  /** How far a reading's source time may lie outside its window's node-clock range (config.ingest.clockToleranceMs). */
+  clockToleranceMs: number;
+  /** Most windows listed for one stream (the newest are kept). */
+  maxWindows?: number;
+  /**
+   * Most windows one answer reads (default 64): each costs a proof build, so a long range of small
+   * windows is answered in pages of bounded time rather than one answer that outlasts the timeout.
+   */
+  maxWindowsPerAnswer?: number;
+}
+
+export class IngestReadingSource implements ReadingSource {
+  private readonly records = new Map<number, WindowRecord>();
+
+  constructor(
+    private readonly store: IngestStore,
+    private readonly proofs: ProofService,
+    private readonly options: IngestSourceOptions,
+  ) {}
+
+  /** A closed window's record (closed windows never change, so they are kept; a few hundred at most). */
+  private async record(window: number): Promise<WindowRecord> {
+    let r = this.records.get(window);
+    if (r === undefined) {
+      r = await this.store.window(window);
+      if (r === undefined) throw new Error(`window ${window} is indexed but has no record: the store is damaged`);
+      if (this.records.size >= 512) this.records.delete(this.records.keys().next().value!);
+      this.records.set(window, r);
+    }
+    return r;
+  }
+
+  /** The next sequence number of `stream` after its last closed window (1 when none). */
+  private async nextSeq(stream: string): Promise<number> {
+    const v = await this.store.db.get(keys.nextSeq(stream));
+    return v === undefined ? 1 : readU64(v, 0);
+  }
+
+  /** The first seq of `stream` whose window may hold source times at or after `from`. */
+  private async firstSeqFrom(stream: string, from: number): Promise<number> {
+    const tol = this.options.clockToleranceMs;
+    let lo = 1;
+    let hi = await this.nextSeq(stream); // exclusive
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const w = await this.store.windowOf(stream, mid);
+      if (w !== undefined && (await this.record(w)).toTimeMs + tol <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index entries (run's first seq, window) of `stream` from the run holding `seq` on. */
+  private async *runs(stream: string, seq: number): AsyncGenerator<{ firstSeq: number; window: number }> {
+    let start = seq;
+    for await (const key of this.store.db.keys({ gte: keys.streamIndex(stream, 0), lte: keys.streamIndex(stream, seq), reverse: true, limit: 1 })) {
+      start = readU64(key, key.length - 8);
+    }
+    const it = this.store.db.iterator({ gte: keys.streamIndex(stream, start), lte: keys.streamIndex(stream, Number.MAX_SAFE_INTEGER) });
+    for await (const [key, value] of it) yield { firstSeq: readU64(key, key.length - 8), window: readU64(value, 0) };
+  }
+
+  async readings(q: ReadingQuery): Promise<{ items: ReadingItem[]; more: boolean }> {
+    const tol = this.options.clockToleranceMs;
+    const anchored = await this.store.lastAnchored();
+    const startSeq = Math.max(q.afterSeq + 1, await this.firstSeqFrom(q.stream, q.from));
+    const items: ReadingItem[] = [];
+    let remaining = q.limit;
+    let windows = 0;
+    const maxWindows = this.options.maxWindowsPerAnswer ?? 64;
+    for await (const { window } of this.runs(q.stream, startSeq)) {
+      if (window > anchored) break;
+      const record = await this.record(window);
+      if (record.fromTimeMs - tol >= q.to) break;
+      if (record.toTimeMs + tol <= q.from) continue;
+      if (windows++ >= maxWindows) return { items, more: true };
+      const run = await this.proofs.proveRun(q.stream, window);
+      if (run === undefined) continue;
+      const wanted: number[] = [];
+      run.readings.forEach((r: Reading, k) => {
+        if (run.proof.seqs[k]! > q.afterSeq && r.sourceTime >= q.from && r.sourceTime < q.to) wanted.push(k);
+      });
+      if (wanted.length === 0) continue;
+      if (remaining <= 0) return { items, more: true };
+      const tx = run.anchor?.txHash;
+      if (wanted.length === run.readings.length && wanted.length <= remaining) {
+        items.push({ kind: "run", readings: run.readings, proof: run.proof, ...(tx ? { tx } : {}) });
+        remaining -= wanted.length;
+        continue;
+      }
+      for (const k of wanted) {
+        if (remaining <= 0) return { items, more: true };
+        const one = await this.proofs.proveReading(q.stream, run.proof.seqs[k]!);
+        if (one === undefined) throw new Error(`reading ${q.stream} #${run.proof.seqs[k]} is in window ${window} but has no proof`);
+        items.push({ kind: "one", reading: one.reading, proof: one.proof, ...(tx ? { tx } : {}) });
+        remaining--;
+      }
+    }
+    return { items, more: false };
+  }
+
+  async windows(stream: string): Promise<WindowSummary[]> {
+    const anchored = await this.store.lastAnchored();
+    const max = this.options.maxWindows ?? 10_000;
+    const out: WindowSummary[] = [];
+    for await (const { window } of this.runs(stream, 1)) {
+      if (window > anchored) break;
+      const record = await this.record(window);
+      const run = record.runs.find((r) => r.stream === stream);
+      if (run === undefined) continue;
+      const receipt = await this.store.anchorReceipt(window);
+      out.push({
+        node: this.proofs.node,
+        sequence: window,
+        fromTimeMs: record.fromTimeMs,
+        toTimeMs: record.toTimeMs,
+        count: run.count,
+        ...(receipt?.txHash ? { tx: receipt.txHash } : {}),
+      });
+      if (out.length > max) out.shift();
+    }
+    return out;
+  }
+
+  async streams(): Promise<string[]> {
+    return [...(await this.store.closedNextSeqs()).keys()];
+  }
+}

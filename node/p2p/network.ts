@@ -1,0 +1,581 @@
+/**
+ * The member node's peer network, put together: the libp2p host under membership admission, the
+ * fetch protocol serving this node's own data, the client that verifies and stores what partners
+ * send, gossipsub announcements, bootstrap and peer discovery, follows and catch-up.
+ *
+ * - Admission: MembershipGate (gater.ts) over Consortium; peers caught sending altered data are
+ *   banned locally for `banMs`, reported (log, status, the received store) and nothing of theirs
+ *   is stored.
+ * - Access: lib/access.ts over AccessGrants (ChainAccessChecker, cache cleared on grant events).
+ * - Discovery: the configured bootstrap addresses are dialled at start and re-dialled when lost;
+ *   `/tracemesh/peers/1.0.0` asks connected members for the addresses of the members they are
+ *   connected to, and the node dials every peer id Consortium registers to an active member.
+ * - Announcements (gossipsub, signed by the publisher's peer key): `ANCHORS_TOPIC` after each
+ *   anchor of this node ({ node, sequence }: facts that are on chain anyway), and events that
+ *   concern a partner on that partner's own topic (`eventsTopic(org)`).
+ * - Follows: partners' streams this node keeps a copy of (config p2p.follow). They are fetched
+ *   after an anchor announcement of their owner, when a peer of the owner connects, at start
+ *   (catch-up after being offline, from the cursor stored with the data), and when the chain shows
+ *   anchors of the owner since the last block looked at (announcements missed while online).
+ */
+import type { PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Provider } from "ethers";
+import { ChainAccessChecker } from "../../lib/access.ts";
+import { type Deployment, connectContracts } from "../../lib/deployment.ts";
+import type { P2pConfig } from "../config.ts";
+import type { EventStore } from "../events/store.ts";
+import { EventVisibility } from "../events/visibility.ts";
+import { EventDocuments, chainEventVerifier, storeReceivedEvent } from "./documents.ts";
+import { MembershipGate } from "./gater.ts";
+import { type Host, createHost } from "./host.ts";
+import {
+  FetchClient,
+  type FetchClientOptions,
+  FetchRefusedError,
+  PeerMisbehaviourError,
+  type ReadingSource,
+  type VerifiedEvent,
+  type VerifiedReadings,
+  decodeJson,
+  encodeJson,
+  orgAnchorView,
+  readFrame,
+  withTimeout,
+  writeFrame,
+  serveFetch,
+} from "./protocol.ts";
+import { type MisbehaviourReport, ReceivedStore } from "./received-store.ts";
+
+export const PEERS_PROTOCOL = "/tracemesh/peers/1.0.0";
+export const ANCHORS_TOPIC = "/tracemesh/anchors/1.0.0";
+export const eventsTopic = (org: number) => `/tracemesh/org/${org}/events/1.0.0`;
+const MAX_ANNOUNCEMENT_BYTES = 4096;
+
+export interface PeerNetworkOptions {
+  config: P2pConfig;
+  /** Where the received store lives (`<dir>/received`). */
+  dataDir: string;
+  deployment: Deployment;
+  provider: Provider;
+  /** This node's organisation (the owner of what it serves). */
+  ownerOrg: number;
+  /** This node's own readings (absent: it serves none). */
+  readings?: ReadingSource;
+  /**
+   * The node's EPCIS events (node/events): own events are served from it, received ones stored
+   * in it (apart, EventStore.putReceived). Visibility defaults to lib/access.ts over this network's
+   * access checker.
+   */
+  events?: { store: EventStore; visibility?: EventVisibility };
+  /** Measurement hooks of the fetch client (the benchmark). */
+  clientHooks?: Pick<FetchClientOptions, "onVerified" | "onBytes">;
+  /** Allowance between source times and window ranges when verifying (config.ingest.clockToleranceMs). */
+  clockToleranceMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface FollowStatus {
+  organisation: number;
+  stream: string;
+  received: number;
+  lastFetchAt?: number;
+  lastError?: string;
+}
+
+export interface P2pStatus {
+  peerId: string;
+  addrs: string[];
+  peers: { peerId: string; org: number }[];
+  follows: FollowStatus[];
+  receivedReadings: number;
+  served: number;
+  refused: number;
+  misbehaviour: MisbehaviourReport[];
+  banned: string[];
+}
+
+interface Follow {
+  org: number;
+  stream: string;
+  status: FollowStatus;
+  running?: Promise<void>;
+  again?: boolean;
+}
+
+export class PeerNetwork {
+  private readonly follows: Follow[] = [];
+  private readonly stops: (() => unknown)[] = [];
+  private registered = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+  private served = 0;
+  private refused = 0;
+  private reports: MisbehaviourReport[] = [];
+  private receivedCount = 0;
+  /** Organisation of each connected peer, as last asked. */
+  private readonly peerOrgs = new Map<string, number>();
+
+  private constructor(
+    readonly host: Host,
+    readonly gate: MembershipGate,
+    readonly access: ChainAccessChecker,
+    readonly client: FetchClient,
+    readonly received: ReceivedStore,
+    private readonly options: PeerNetworkOptions,
+  ) {}
+
+  private log(message: string): void {
+    this.options.log?.(`[p2p] ${message}`);
+  }
+
+  static async start(options: PeerNetworkOptions): Promise<PeerNetwork> {
+    const { config, deployment, provider } = options;
+    const c = connectContracts(deployment.contracts, provider);
+    const log = (m: string) => options.log?.(`[p2p] ${m}`);
+    const received = await ReceivedStore.open(`${options.dataDir}/received`);
+    let net: PeerNetwork | undefined;
+    const gate = new MembershipGate(c.consortium, {
+      ttlMs: config.membershipTtlMs,
+      pollMs: Math.min(1_000, config.membershipTtlMs),
+      onEvict: (peer) => log(`disconnected ${peer}: no longer registered to an active member`),
+      onError: (e) => log(`membership check failed: ${(e as Error).message}`),
+    });
+    const access = new ChainAccessChecker(deployment.contracts, provider, { ttlMs: config.grantCacheMs });
+    try {
+      // Bans outlive a restart (they are kept with the reports), and hold before the host listens.
+      for (const r of await received.reports()) {
+        const left = r.at + config.banMs - Date.now();
+        if (r.altered && left > 0) await gate.ban(r.peer, left);
+      }
+      const host = await createHost({ keyFile: config.keyFile, listen: config.listen, announce: config.announce, connectionGater: gate.gater() });
+      const orgOf = (peer: string) => gate.orgOf(peer);
+      const eventStore = options.events?.store;
+      const client = new FetchClient(host, {
+        selfOrg: options.ownerOrg,
+        orgOf,
+        anchors: orgAnchorView(c.dataAnchors),
+        ...(eventStore ? { events: chainEventVerifier(provider, deployment.contracts.provenance) } : {}),
+        verify: { clockToleranceMs: options.clockToleranceMs ?? 2_000 },
+        maxFrameBytes: config.maxFrameBytes,
+        timeoutMs: config.timeoutMs,
+        storeReadings: (batch) => net!.storeReadings(batch),
+        storeEvent: async (e) => {
+          if (eventStore) await storeReceivedEvent(eventStore, e);
+        },
+        onMisbehaviour: (peer, reason, altered) => void net?.misbehaved(peer, reason, altered),
+        ...options.clientHooks,
+      });
+      net = new PeerNetwork(host, gate, access, client, received, options);
+      await net.begin();
+      return net;
+    } catch (e) {
+      await received.close();
+      throw e;
+    }
+  }
+
+  private async begin(): Promise<void> {
+    const { config, ownerOrg } = this.options;
+    const c = connectContracts(this.options.deployment.contracts, this.options.provider);
+    this.stops.push(await this.gate.watch(this.host));
+    const stopAccess = await this.access.watch();
+    this.stops.push(stopAccess);
+    this.reports = await this.received.reports();
+    this.receivedCount = await this.received.total();
+
+
+    const events = this.options.events;
+    const documents = events
+      ? new EventDocuments(
+          events.store,
+          events.visibility ?? new EventVisibility({ access: this.access, provider: this.options.provider, provenance: this.options.deployment.contracts.provenance }),
+          this.received,
+        )
+      : undefined;
+    await serveFetch(this.host, {
+      orgOf: (peer) => this.gate.orgOf(peer),
+      access: this.access,
+      ownerOrg,
+      ...(this.options.readings ? { readings: this.options.readings } : {}),
+      ...(documents ? { documents } : {}),
+      maxFrameBytes: config.maxFrameBytes,
+      timeoutMs: config.timeoutMs,
+      maxReadings: config.maxReadings,
+      onServed: (peer, _request, response) => {
+        if ("error" in response) {
+          this.refused++;
+          this.log(`refused ${peer}: ${response.error}: ${response.detail}`);
+        } else this.served++;
+      },
+      onError: (e) => this.log(`serving failed: ${(e as Error).message}`),
+    });
+    await this.servePeers();
+
+    // Follows: organisation names resolve through Consortium once, at start.
+    for (const f of config.follow) {
+      const org = typeof f.organisation === "number" ? f.organisation : await this.orgByName(f.organisation);
+      const received = await this.received.count(org, f.stream);
+      this.follows.push({ org, stream: f.stream, status: { organisation: org, stream: f.stream, received } });
+    }
+
+    const pubsub = this.host.services.pubsub;
+    pubsub.subscribe(ANCHORS_TOPIC);
+    pubsub.subscribe(eventsTopic(ownerOrg));
+    pubsub.addEventListener("message", (evt) => void this.onAnnouncement(evt.detail));
+    this.host.addEventListener("peer:connect", (evt) => void this.onConnect(evt.detail));
+
+    if ((await this.received.getMeta<number>("block")) === undefined) {
+      await this.received.setMeta("block", await this.options.provider.getBlockNumber());
+    }
+    await this.refreshRegistered(c.consortium);
+    await this.dialKnown();
+    this.timer = setInterval(() => void this.tick(), config.syncIntervalMs);
+    // Catch-up after being offline: everything followed, from the stored cursors.
+    void this.syncAll();
+    this.log(`peer ${this.host.peerId.toString()} listening on ${this.host.getMultiaddrs().map(String).join(", ")}`);
+  }
+
+  private async orgByName(name: string): Promise<number> {
+    const c = connectContracts(this.options.deployment.contracts, this.options.provider).consortium;
+    const count = Number(await c.orgCount());
+    for (let id = 1; id <= count; id++) {
+      const [n] = await c.org(id);
+      if (n === name) return id;
+    }
+    throw new Error(`p2p.follow: no organisation named "${name}" in the Consortium`);
+  }
+
+  // ------------------------------------------------------------------------------- discovery
+
+  /** Peer ids Consortium registers to active organisations (other than this node). */
+  private async refreshRegistered(consortium = connectContracts(this.options.deployment.contracts, this.options.provider).consortium): Promise<void> {
+    const ids = new Set<string>();
+    const count = Number(await consortium.orgCount());
+    for (let org = 1; org <= count; org++) {
+      if (!(await consortium.isActiveOrg(org))) continue;
+      for (const nodeId of await consortium.nodesOf(org)) {
+        const n = await consortium.node(nodeId);
+        if (n.registered && n.peerId !== "") ids.add(n.peerId);
+      }
+    }
+    ids.delete(this.host.peerId.toString());
+    this.registered = ids;
+  }
+
+  /** Dials bootstrap addresses and registered peers with known addresses that are not connected. */
+  private async dialKnown(): Promise<void> {
+    const connected = new Set(this.host.getConnections().map((c) => c.remotePeer.toString()));
+    const targets: (Multiaddr | PeerId)[] = [];
+    for (const a of this.options.config.bootstrap) {
+      const ma = multiaddr(a);
+      const id = ma.getComponents().findLast((x) => x.name === "p2p")?.value;
+      if (id && !connected.has(id) && !this.gate.isBanned(id)) targets.push(ma);
+    }
+    for (const id of this.registered) {
+      if (connected.has(id) || this.gate.isBanned(id)) continue;
+      const peer = peerIdFromString(id);
+      const known = await this.host.peerStore.get(peer).catch(() => undefined);
+      if (known && known.addresses.length > 0) targets.push(peer);
+    }
+    await Promise.all(
+      targets.map((t) => this.host.dial(t, { signal: AbortSignal.timeout(this.options.config.timeoutMs) }).catch(() => undefined)),
+    );
+  }
+
+  /** Answers which members this node is connected to, and where they listen. */
+  private async servePeers(): Promise<void> {
+    const max = 64 * 1024;
+    await this.host.handle(PEERS_PROTOCOL, async (stream) => {
+      try {
+        await withTimeout(stream, this.options.config.timeoutMs, async () => {
+          const peers: { id: string; addrs: string[] }[] = [];
+          for (const conn of this.host.getConnections()) {
+            const id = conn.remotePeer.toString();
+            if (peers.some((p) => p.id === id)) continue;
+            const known = await this.host.peerStore.get(conn.remotePeer).catch(() => undefined);
+            const addrs = (known?.addresses ?? []).map((a) => a.multiaddr.toString()).filter((a) => !a.includes("/p2p-circuit"));
+            if (addrs.length > 0) peers.push({ id, addrs: addrs.slice(0, 8) });
+          }
+          await writeFrame(stream, encodeJson({ peers: peers.slice(0, 256) }), max);
+          await stream.close();
+        });
+      } catch (e) {
+        stream.abort(e as Error);
+      }
+    });
+  }
+
+  /** Asks `peer` for the members it knows, and remembers the addresses of registered ones. */
+  private async askPeers(peer: PeerId): Promise<void> {
+    const stream = await this.host.dialProtocol(peer, PEERS_PROTOCOL, { signal: AbortSignal.timeout(this.options.config.timeoutMs) });
+    const answer = (await withTimeout(stream, this.options.config.timeoutMs, async () => {
+      await stream.close();
+      return decodeJson(await readFrame(stream, 64 * 1024));
+    })) as { peers?: { id?: unknown; addrs?: unknown }[] };
+    for (const p of Array.isArray(answer?.peers) ? answer.peers : []) {
+      if (typeof p.id !== "string" || !this.registered.has(p.id) || !Array.isArray(p.addrs)) continue;
+      const addrs: Multiaddr[] = [];
+      for (const a of p.addrs.slice(0, 8)) {
+        try {
+          if (typeof a === "string") addrs.push(multiaddr(a));
+        } catch {
+          // not a multiaddr: ignored
+        }
+      }
+      if (addrs.length > 0) await this.host.peerStore.merge(peerIdFromString(p.id), { multiaddrs: addrs });
+    }
+  }
+
+  private async onConnect(peer: PeerId): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const org = await this.gate.orgOf(peer.toString());
+      this.peerOrgs.set(peer.toString(), org);
+      await this.askPeers(peer).catch(() => undefined);
+      await this.dialKnown();
+      for (const f of this.follows) if (f.org === org) void this.sync(f);
+      await this.catchUpEvents(peer.toString());
+    } catch (e) {
+      this.log(`after connecting ${peer.toString()}: ${(e as Error).message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------- announcements
+
+  /** Tells the network this node anchored windows up to `sequence` (on chain facts only). */
+  async announceAnchor(node: string, sequence: number): Promise<void> {
+    await this.publish(ANCHORS_TOPIC, { v: 1, node, sequence });
+  }
+
+  /**
+   * Tells partner organisations about an own event (by its CBV 2.0 hash ID) that concerns them:
+   * announced on each partner's topic now, and kept in the outbox a partner reads when it returns.
+   * Whether a partner may then read it is decided when it asks (lib/access.ts).
+   */
+  async announceEvent(hash: string, partners: number[]): Promise<void> {
+    const at = Date.now();
+    for (const org of new Set(partners)) {
+      if (org === this.options.ownerOrg) continue;
+      await this.received.addOutbox(org, hash, at);
+      await this.publish(eventsTopic(org), { v: 1, hash });
+    }
+  }
+
+  /** Whether the node holds the event (own or received). */
+  private async holdsEvent(hash: string): Promise<boolean> {
+    return ((await this.options.events?.store.get(hash)) ?? []).length > 0;
+  }
+
+  private readonly eventCatchUps = new Map<string, Promise<void>>();
+
+  /** Fetches the events `peer` announced to this organisation since the last time it asked (one run per peer at a time). */
+  private catchUpEvents(peer: string): Promise<void> {
+    let run = this.eventCatchUps.get(peer);
+    if (run === undefined) {
+      run = this.catchUpEventsOnce(peer).finally(() => this.eventCatchUps.delete(peer));
+      this.eventCatchUps.set(peer, run);
+    }
+    return run;
+  }
+
+  private async catchUpEventsOnce(peer: string): Promise<void> {
+    if (!this.options.events || this.stopped) return;
+    let since = await this.received.eventsCursor(peer);
+    let listed;
+    try {
+      listed = await this.client.listEvents(peerIdFromString(peer), since);
+    } catch (e) {
+      if (!(e instanceof FetchRefusedError && e.code === "unsupported")) this.log(`events of ${peer}: ${(e as Error).message}`);
+      return;
+    }
+    for (const { hash, at } of listed) {
+      if (this.stopped) return;
+      if (!(await this.holdsEvent(hash))) {
+        try {
+          await this.fetchEvent(peerIdFromString(peer), hash);
+        } catch (e) {
+          this.log(`event ${hash} from ${peer}: ${(e as Error).message}`);
+          if (!(e instanceof FetchRefusedError)) return; // try again later
+        }
+      }
+      since = Math.max(since, at);
+      await this.received.setEventsCursor(peer, since);
+    }
+  }
+
+  private async publish(topic: string, message: unknown): Promise<void> {
+    try {
+      await this.host.services.pubsub.publish(topic, encodeJson(message));
+    } catch (e) {
+      this.log(`announcement on ${topic} not sent: ${(e as Error).message}`);
+    }
+  }
+
+  private async onAnnouncement(msg: { type: string; topic: string; data: Uint8Array; from?: PeerId }): Promise<void> {
+    if (this.stopped || msg.type !== "signed" || msg.from === undefined || msg.data.length > MAX_ANNOUNCEMENT_BYTES) return;
+    const from = msg.from.toString();
+    let body: Record<string, unknown>;
+    try {
+      body = decodeJson(msg.data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const org = await this.gate.orgOf(from).catch(() => 0);
+    if (org === 0 || body?.v !== 1) return; // not a member now: ignored whatever it says
+    if (msg.topic === ANCHORS_TOPIC) {
+      for (const f of this.follows) if (f.org === org) void this.sync(f, from);
+    } else if (msg.topic === eventsTopic(this.options.ownerOrg) && typeof body.hash === "string" && this.options.events) {
+      // The outbox also lists it: fetching through the cursor keeps the two paths from doubling up.
+      await this.catchUpEvents(from);
+    }
+  }
+
+  // ------------------------------------------------------------------------------- fetching
+
+  /** One page of readings from `peer`, verified and stored (see FetchClient.fetchReadings). */
+  fetchReadings(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number }): Promise<VerifiedReadings> {
+    return this.client.fetchReadings(peer, q);
+  }
+
+  /** An event document from `peer`, verified against its hash and Provenance, and stored. */
+  fetchEvent(peer: PeerId | Multiaddr, hash: string): Promise<VerifiedEvent> {
+    return this.client.fetchEvent(peer, hash);
+  }
+
+  private followOf(stream: string, org: number): Follow | undefined {
+    return this.follows.find((f) => f.stream === stream && f.org === org);
+  }
+
+  private async storeReadings(batch: VerifiedReadings): Promise<void> {
+    const follow = this.followOf(batch.stream, batch.ownerOrg);
+    await this.received.putReadings(batch, { cursor: follow !== undefined });
+    this.receivedCount += batch.count;
+    if (follow) follow.status.received += batch.count;
+  }
+
+  private async misbehaved(peer: string, reason: string, altered: boolean): Promise<void> {
+    const report: MisbehaviourReport = { peer, reason, altered, at: Date.now() };
+    this.reports.push(report);
+    this.log(`${altered ? "BANNED" : "rejected data of"} ${peer}: ${reason}`);
+    try {
+      await this.received.report(report);
+      if (altered) await this.gate.ban(peer, this.options.config.banMs, this.host);
+    } catch (e) {
+      this.log(`reporting ${peer} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Fetches what is new of `f` from connected peers of its owner (one run at a time per follow). */
+  sync(f: Follow, preferred?: string): Promise<void> {
+    if (f.running) {
+      f.again = true;
+      return f.running;
+    }
+    f.running = (async () => {
+      do {
+        f.again = false;
+        await this.syncOnce(f, preferred);
+      } while (f.again && !this.stopped);
+    })().finally(() => (f.running = undefined));
+    return f.running;
+  }
+
+  private async syncOnce(f: Follow, preferred?: string): Promise<void> {
+    const peers = new Set<string>(preferred ? [preferred] : []);
+    for (const conn of this.host.getConnections()) peers.add(conn.remotePeer.toString());
+    for (const peer of peers) {
+      if (this.stopped) return;
+      if ((await this.gate.orgOf(peer).catch(() => 0)) !== f.org) continue;
+      let afterSeq = await this.received.cursor(peer, f.stream);
+      const from = afterSeq === 0 ? Math.max(0, Date.now() - this.options.config.catchUpFromMs) : 0;
+      try {
+        for (let page = 0; page < 10_000 && !this.stopped; page++) {
+          const res = await this.client.fetchReadings(peerIdFromString(peer), { stream: f.stream, from, to: Number.MAX_SAFE_INTEGER, afterSeq });
+          f.status.lastFetchAt = Date.now();
+          delete f.status.lastError;
+          afterSeq = res.lastSeq;
+          if (!res.more) break;
+        }
+      } catch (e) {
+        const why = e instanceof FetchRefusedError ? `${e.code}: ${e.refusal.detail}` : (e as Error).message;
+        if (f.status.lastError !== why) this.log(`follow ${f.stream} of organisation ${f.org} from ${peer}: ${why}`);
+        f.status.lastError = why;
+        if (e instanceof PeerMisbehaviourError) continue;
+      }
+    }
+  }
+
+  /** Every follow, now. */
+  async syncAll(): Promise<void> {
+    await Promise.all(this.follows.map((f) => this.sync(f)));
+  }
+
+  /** Periodic: re-dial, refresh the registered peers, and look on chain for anchors of followed organisations. */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      await this.refreshRegistered();
+      const connected = new Set(this.host.getConnections().map((c) => c.remotePeer.toString()));
+      if ([...this.registered].some((id) => !connected.has(id) && !this.gate.isBanned(id))) {
+        // A registered member out of reach: ask the connected ones where it listens.
+        for (const conn of this.host.getConnections()) await this.askPeers(conn.remotePeer).catch(() => undefined);
+      }
+      await this.dialKnown();
+      for (const peer of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) await this.catchUpEvents(peer);
+      if (this.follows.length > 0) {
+        const da = connectContracts(this.options.deployment.contracts, this.options.provider).dataAnchors;
+        const head = await this.options.provider.getBlockNumber();
+        const last = (await this.received.getMeta<number>("block")) ?? head;
+        if (head > last) {
+          const orgs = new Set<number>();
+          for (const org of new Set(this.follows.map((f) => f.org))) {
+            const found = await da.queryFilter(da.filters.WindowAnchored(undefined, org), last + 1, head);
+            if (found.length > 0) orgs.add(org);
+          }
+          await this.received.setMeta("block", head);
+          for (const f of this.follows) if (orgs.has(f.org)) void this.sync(f);
+        }
+      }
+    } catch (e) {
+      this.log(`periodic check failed: ${(e as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------- status, stop
+
+  async peers(): Promise<{ peerId: string; org: number }[]> {
+    const ids = [...new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))];
+    return Promise.all(ids.map(async (peerId) => ({ peerId, org: await this.gate.orgOf(peerId).catch(() => 0) })));
+  }
+
+  status(): P2pStatus {
+    const peers = [...new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))];
+    return {
+      peerId: this.host.peerId.toString(),
+      addrs: this.host.getMultiaddrs().map(String),
+      peers: peers.map((peerId) => ({ peerId, org: this.peerOrgs.get(peerId) ?? 0 })),
+      follows: this.follows.map((f) => ({ ...f.status })),
+      receivedReadings: this.receivedCount,
+      served: this.served,
+      refused: this.refused,
+      misbehaviour: this.reports.slice(-20),
+      banned: [...new Set(this.reports.filter((r) => r.altered && this.gate.isBanned(r.peer)).map((r) => r.peer))],
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.stops) await s();
+    await Promise.allSettled([...this.follows.map((f) => f.running), ...this.eventCatchUps.values()]);
+    await this.host.stop();
+    await this.received.close();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * What this node received from partners, kept apart from its own data (a LevelDB of its own,
+ * `<dataDir>/received`): every reading with its proof, where it came from (peer id and the owner
+ * organisation) and under which grant; plus the follow cursors, the last chain block the catch-up
+ * looked at, and reports of peers caught sending altered data.
+ *
+ * Keys (one-byte prefix, integers big-endian):
+ *   r | owner u32 | len u8 | stream | node (20 bytes) | seq u64   a received reading (JSON)
+ *   g | node (20 bytes) | window u64 | len u8 | stream            a run's range proof (JSON)
+ *   c | len u8 | peer id | len u8 | stream                        follow cursor: last seq received
+ *   b | len u8 | peer id | at u64                                 a misbehaviour report (JSON)
+ *   o | grantee u32 | at u64 | hash                               outbox: an own event announced to a partner
+ *   e | len u8 | peer id                                          events cursor: last outbox time read from the peer
+ *   m | name                                                      metadata (JSON): "block"
+ * A reading of a run points to its run's proof; a reading sent alone carries its own proof.
+ * Everything of one answer is written in one atomic batch, so an answer is stored whole or not.
+ */
+import { mkdirSync } from "node:fs";
+import { Level } from "level";
+import type { Reading } from "../../lib/reading.ts";
+import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
+import type { EventSummary, GrantRef, VerifiedReadings } from "./protocol.ts";
+
+/** Where a received item came from. */
+export interface Origin {
+  peer: string;
+  ownerOrg: number;
+  grant?: GrantRef;
+  /** The anchoring transaction named by the sender (checked: the anchor itself is on chain). */
+  tx?: string;
+  receivedAt: number;
+}
+
+export interface ReceivedReading {
+  reading: Reading;
+  node: string;
+  window: number;
+  seq: number;
+  /** Its own proof, or (sent in a run) undefined: see `runProof`. */
+  proof?: ReadingProof;
+  origin: Origin;
+}
+
+export interface MisbehaviourReport {
+  peer: string;
+  reason: string;
+  /** True when the data was shown to be altered (the peer is banned). */
+  altered: boolean;
+  at: number;
+}
+
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+};
+const u64 = (v: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(v));
+  return b;
+};
+const str = (s: string) => {
+  const b = Buffer.from(s, "utf8");
+  if (b.length > 255) throw new RangeError(`"${s.slice(0, 40)}..." is longer than 255 bytes`);
+  return Buffer.concat([Buffer.of(b.length), b]);
+};
+const addr = (a: string) => Buffer.from(a.slice(2).toLowerCase(), "hex");
+const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
+const P = (c: string) => Buffer.from(c, "latin1");
+
+const keyOf = {
+  reading: (owner: number, stream: string, node: string, seq: number) => Buffer.concat([P("r"), u32(owner), str(stream), addr(node), u64(seq)]),
+  stream: (owner: number, stream: string) => Buffer.concat([P("r"), u32(owner), str(stream)]),
+  run: (node: string, window: number, stream: string) => Buffer.concat([P("g"), addr(node), u64(window), str(stream)]),
+  cursor: (peer: string, stream: string) => Buffer.concat([P("c"), str(peer), str(stream)]),
+  report: (peer: string, at: number) => Buffer.concat([P("b"), str(peer), u64(at)]),
+  outbox: (grantee: number, at: number, hash: string) => Buffer.concat([P("o"), u32(grantee), u64(at), Buffer.from(hash, "utf8")]),
+  eventsCursor: (peer: string) => Buffer.concat([P("e"), str(peer)]),
+  meta: (name: string) => Buffer.concat([P("m"), Buffer.from(name, "latin1")]),
+};
+
+/** The key just past every key starting with `prefix`. */
+const after = (prefix: Buffer) => Buffer.concat([prefix, Buffer.alloc(32, 0xff)]);
+
+export class ReceivedStore {
+  private constructor(readonly db: Level<Buffer, Buffer>) {}
+
+  static async open(dir: string): Promise<ReceivedStore> {
+    mkdirSync(dir, { recursive: true });
+    const db = new Level<Buffer, Buffer>(dir, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    try {
+      await db.open();
+    } catch (e) {
+      const detail = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new Error(`cannot open the store of received data ${dir}: ${detail}`, { cause: e });
+    }
+    return new ReceivedStore(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+  }
+
+  /**
+   * Stores one verified answer whole (one atomic, synced batch); with `cursor`, also moves the
+   * follow cursor of (peer, stream) to the answer's last seq.
+   */
+  async putReadings(batch: VerifiedReadings, options: { cursor?: boolean; now?: number } = {}): Promise<void> {
+    const ops: { type: "put"; key: Buffer; value: Buffer }[] = [];
+    const receivedAt = options.now ?? Date.now();
+    for (const item of batch.items) {
+      const origin: Origin = { peer: batch.peer, ownerOrg: batch.ownerOrg, ...(batch.grant ? { grant: batch.grant } : {}), ...(item.tx ? { tx: item.tx } : {}), receivedAt };
+      const { node, window } = item.proof;
+      if (item.kind === "run") {
+        ops.push({ type: "put", key: keyOf.run(node, window, batch.stream), value: json(item.proof) });
+        item.readings.forEach((reading, k) => {
+          const seq = item.proof.seqs[k]!;
+          const entry: ReceivedReading = { reading, node, window, seq, origin };
+          ops.push({ type: "put", key: keyOf.reading(batch.ownerOrg, batch.stream, node, seq), value: json(entry) });
+        });
+      } else {
+        const entry: ReceivedReading = { reading: item.reading, node, window, seq: item.proof.seq, proof: item.proof, origin };
+        ops.push({ type: "put", key: keyOf.reading(batch.ownerOrg, batch.stream, node, item.proof.seq), value: json(entry) });
+      }
+    }
+    if (options.cursor) ops.push({ type: "put", key: keyOf.cursor(batch.peer, batch.stream), value: json({ lastSeq: batch.lastSeq }) });
+    await this.db.batch(ops, { sync: true });
+  }
+
+  /** Received readings of `owner`'s `stream`, by node then seq; optionally only source times in [from, to). */
+  async readings(owner: number, stream: string, range: { from?: number; to?: number; limit?: number } = {}): Promise<ReceivedReading[]> {
+    const prefix = keyOf.stream(owner, stream);
+    const out: ReceivedReading[] = [];
+    for await (const value of this.db.values({ gt: prefix, lt: after(prefix) })) {
+      const r = JSON.parse(value.toString("utf8")) as ReceivedReading;
+      if (range.from !== undefined && r.reading.sourceTime < range.from) continue;
+      if (range.to !== undefined && r.reading.sourceTime >= range.to) continue;
+      out.push(r);
+      if (range.limit !== undefined && out.length >= range.limit) break;
+    }
+    return out;
+  }
+
+  /** How many readings of `owner`'s `stream` are held. */
+  async count(owner: number, stream: string): Promise<number> {
+    const prefix = keyOf.stream(owner, stream);
+    let n = 0;
+    for await (const _ of this.db.keys({ gt: prefix, lt: after(prefix) })) n++;
+    return n;
+  }
+
+  /** Every received reading (all owners), for the status summary. */
+  async total(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.db.keys({ gte: P("r"), lt: P("s") })) n++;
+    return n;
+  }
+
+  /** The range proof of a run received whole. */
+  async runProof(node: string, window: number, stream: string): Promise<ReadingRangeProof | undefined> {
+    const v = await this.db.get(keyOf.run(node, window, stream));
+    return v === undefined ? undefined : (JSON.parse(v.toString("utf8")) as ReadingRangeProof);
+  }
+
+  /** The last seq of `stream` received from `peer` as a follower (0 when none). */
+  async cursor(peer: string, stream: string): Promise<number> {
+    const v = await this.db.get(keyOf.cursor(peer, stream));
+    return v === undefined ? 0 : (JSON.parse(v.toString("utf8")) as { lastSeq: number }).lastSeq;
+  }
+
+  async report(r: MisbehaviourReport): Promise<void> {
+    await this.db.put(keyOf.report(r.peer, r.at), json(r), { sync: true });
+  }
+
+  async reports(): Promise<MisbehaviourReport[]> {
+    const out: MisbehaviourReport[] = [];
+    for await (const v of this.db.values({ gte: P("b"), lt: P("c") })) out.push(JSON.parse(v.toString("utf8")) as MisbehaviourReport);
+    return out;
+  }
+
+  /** Records that own event `hash` was announced to `grantee` at `at` (Unix ms). */
+  async addOutbox(grantee: number, hash: string, at: number): Promise<void> {
+    await this.db.put(keyOf.outbox(grantee, at, hash), Buffer.alloc(0), { sync: true });
+  }
+
+  /** Events announced to `grantee` after `since`, oldest first. */
+  async outbox(grantee: number, since: number, limit: number): Promise<EventSummary[]> {
+    const out: EventSummary[] = [];
+    const gt = keyOf.outbox(grantee, since + 1, "");
+    const lt = keyOf.outbox(grantee + 1, 0, "");
+    for await (const key of this.db.keys({ gte: gt, lt, limit })) {
+      out.push({ at: Number(key.readBigUInt64BE(5)), hash: key.toString("utf8", 13) });
+    }
+    return out;
+  }
+
+  /** The last outbox time read from `peer` (0 when none). */
+  async eventsCursor(peer: string): Promise<number> {
+    const v = await this.db.get(keyOf.eventsCursor(peer));
+    return v === undefined ? 0 : (JSON.parse(v.toString("utf8")) as number);
+  }
+
+  async setEventsCursor(peer: string, at: number): Promise<void> {
+    await this.db.put(keyOf.eventsCursor(peer), json(at), { sync: true });
+  }
+
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    const v = await this.db.get(keyOf.meta(name));
+    return v === undefined ? undefined : (JSON.parse(v.toString("utf8")) as T);
+  }
+
+  async setMeta(name: string, value: unknown): Promise<void> {
+    await this.db.put(keyOf.meta(name), json(value), { sync: true });
+  }
+}

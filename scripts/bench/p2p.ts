@@ -1,0 +1,157 @@
+/**
+ * The peer-network benchmark: readings moving between two member nodes with every proof checked.
+ *
+ * A producing node (node/daemon.ts: ingest store, pipeline, anchorer, peer network) ingests
+ * `--readings` readings over `--streams` streams into `--window-ms` windows on anvil, anchored on
+ * DataAnchors; it grants the second organisation each stream. A second node (the peer network
+ * with its received store) then fetches every reading over libp2p (TCP, Noise, Yamux on
+ * 127.0.0.1) through `/tracemesh/fetch`, in pages of `--page`, verifying each answer against the
+ * anchors on chain (lib/verify-reading.ts) and storing it whole in its received LevelDB.
+ *
+ * Reported: readings/s and MB/s of answer frames over the whole transfer (serving, proofs, wire,
+ * verification, storage), and the share of that time spent verifying. Both nodes run in this one
+ * process, so serving and receiving share its event loop: the figures are a single-core path.
+ *
+ * Flags:
+ *   --readings N   readings to produce and transfer (default 40000)
+ *   --streams N    streams they are spread over (default 4)
+ *   --page N       readings per answer at most (default 10000)
+ *   --window-ms MS window length of the producer (default 1000)
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { encodeBytes32String, NonceManager, Wallet } from "ethers";
+import { streamScopeKey } from "../../lib/access.ts";
+import { connectContracts } from "../../lib/deployment.ts";
+import type { Reading } from "../../lib/reading.ts";
+import { ScopeKind } from "../../lib/registry.ts";
+import { rpcProvider } from "../../node/chain/client.ts";
+import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { loadConfig, parseConfig } from "../../node/config.ts";
+import { startNode } from "../../node/daemon.ts";
+import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
+import { PeerNetwork } from "../../node/p2p/network.ts";
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** A registered node identity for a peer id (enode and validator derived, unique per peer). */
+function nodeIdentity(peerId: string, i: number) {
+  return { peerId, enodeId: (i + 1).toString(16).padStart(128, "0"), enodeHost: "127.0.0.1", enodePort: 30303, validator: "0x" + (i + 1).toString(16).padStart(40, "0") };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      readings: { type: "string", default: "40000" },
+      streams: { type: "string", default: "4" },
+      page: { type: "string", default: "10000" },
+      "window-ms": { type: "string", default: "1000" },
+      duration: { type: "string" }, // other benchmarks' flag: ignored here
+    },
+  });
+  const total = Number(values.readings);
+  const streamCount = Number(values.streams);
+  const page = Number(values.page);
+  const windowMs = Number(values["window-ms"]);
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}`);
+
+  const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-bench-p2p-"));
+  const chain = await startAnvil();
+  const provider = rpcProvider(chain.url, 31337);
+  let producer: Awaited<ReturnType<typeof startNode>> | undefined;
+  let receiver: PeerNetwork | undefined;
+  try {
+    const [plantPeer, oemPeer] = await Promise.all(["plant", "oem"].map((n) => peerIdOfKeyFile(path.join(dir, `${n}.p2p.key`))));
+    const plantKey = devKey(3);
+    const plantAdmin = devKey(5);
+    const deployment = await deployLocal(chain.url, devKey(0), [
+      { name: "Bench Plant", accounts: [new Wallet(plantKey).address, new Wallet(plantAdmin).address], nodes: [nodeIdentity(plantPeer!, 0)] },
+      { name: "Bench OEM", accounts: [new Wallet(devKey(4)).address], nodes: [nodeIdentity(oemPeer!, 1)] },
+    ]);
+    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
+    writeFileSync(path.join(dir, "node.key"), plantKey);
+    chmodSync(path.join(dir, "node.key"), 0o600);
+    mkdirSync(path.join(dir, "plant"));
+    writeFileSync(
+      path.join(dir, "node.json"),
+      JSON.stringify({
+        organisation: "Bench Plant",
+        dataDir: "./plant",
+        chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyFile: "./node.key" },
+        window: { durationMs: windowMs },
+        devices: [],
+        p2p: { keyFile: "./plant.p2p.key", listen: ["/ip4/127.0.0.1/tcp/0"], maxReadings: page },
+      }),
+    );
+    const log = () => {};
+    producer = await startNode(loadConfig(path.join(dir, "node.json")), { log });
+
+    // Produce: batches of readings, spread over the streams, then everything anchored.
+    const streams = Array.from({ length: streamCount }, (_, i) => `press-${i}/force`);
+    const t0 = performance.now();
+    for (let i = 0; i < total; ) {
+      const now = Date.now();
+      const batch: Reading[] = [];
+      for (let k = 0; k < 1000 && i < total; k++, i++) {
+        batch.push({ stream: streams[i % streamCount]!, metric: "force", unit: "kN", value: 200 + ((i * 7919) % 1000) / 10, sourceTime: now, quality: "good" });
+      }
+      await producer.pipeline.write(batch);
+    }
+    await producer.pipeline.closeWindow();
+    await producer.anchorer.anchoredUpTo(producer.pipeline.lastClosed);
+    console.log(`produced and anchored ${fmt(total)} readings in ${fmt((performance.now() - t0) / 1000, 1)} s (${producer.status().windows.anchored} windows)`);
+
+    const grants = connectContracts(deployment.contracts, provider).accessGrants.connect(new NonceManager(new Wallet(plantAdmin, provider)));
+    const expiry = Math.floor(Date.now() / 1000) + 3600;
+    for (const s of streams) await (await grants.grantAccess(2, ScopeKind.DataStream, streamScopeKey(s), encodeBytes32String("BENCH"), 0, 0, expiry)).wait();
+
+    // The receiving node: its peer network and received store.
+    let bytes = 0;
+    let verifyMs = 0;
+    const receiverConfig = parseConfig(
+      { organisation: 2, dataDir: "./oem", chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyEnv: "UNUSED" }, p2p: { keyFile: "./oem.p2p.key", listen: ["/ip4/127.0.0.1/tcp/0"] } },
+      dir,
+    );
+    receiver = await PeerNetwork.start({
+      config: receiverConfig.p2p!,
+      dataDir: receiverConfig.dataDir,
+      deployment,
+      provider,
+      ownerOrg: 2,
+      clientHooks: { onBytes: (n) => (bytes += n), onVerified: (ms) => (verifyMs += ms) },
+    });
+    const plantAddr = producer.p2p!.host.getMultiaddrs()[0]!;
+
+    let received = 0;
+    let pages = 0;
+    const t1 = performance.now();
+    for (const stream of streams) {
+      let afterSeq = 0;
+      for (;;) {
+        const r = await receiver.fetchReadings(plantAddr, { stream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
+        received += r.count;
+        pages++;
+        afterSeq = r.lastSeq;
+        if (!r.more) break;
+      }
+    }
+    const seconds = (performance.now() - t1) / 1000;
+    const stored = await receiver.received.total();
+    if (received !== total || stored !== total) throw new Error(`transferred ${received} and stored ${stored} readings, produced ${total}`);
+
+    console.log("\nresults");
+    console.log(`  transferred        ${fmt(received)} readings in ${pages} answers, ${fmt(seconds, 2)} s, every proof verified and every answer stored`);
+    console.log(`  throughput         ${fmt(received / seconds)} readings/s, ${fmt(bytes / 1e6 / seconds, 2)} MB/s (${fmt(bytes / 1e6, 1)} MB of answer frames, ${fmt(bytes / received)} bytes per reading)`);
+    console.log(`  verification       ${fmt((verifyMs / 1000 / seconds) * 100, 1)} % of the time (${fmt(verifyMs / 1000, 2)} s, ${fmt((verifyMs * 1000) / received, 1)} us per reading)`);
+  } finally {
+    await receiver?.stop();
+    await producer?.stop();
+    provider.destroy();
+    await chain.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProposalKind, Role, proposalData } from "../../lib/consortium.ts";
 import { canonicalIdentifier, itemKey } from "../../lib/identifiers.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { Anchorer } from "../../node/chain/anchorer.ts";
@@ -190,6 +191,11 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
         "tm:readings": [{ "tm:stream": TORQUE, "tm:startTime": iso(t0), "tm:endTime": iso(t0 + 1000) }],
       }),
     );
+    // An open proposal with votes for the consortium page: the lab asks to be a regulator too.
+    const proposer = chain.orgs.lab.contracts.consortium;
+    await (await proposer.propose(ProposalKind.GrantRole, proposalData.grantRole(chain.orgs.lab.id, Role.Regulator))).wait();
+    const proposalId = await proposer.proposalCount();
+    await (await chain.orgs.auditor.contracts.consortium.vote(proposalId, false)).wait();
     await indexer.sync();
     browser = await launchBrowser();
   }, 240_000);
@@ -290,6 +296,58 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     const res = await fetch(decoded!, { redirect: "manual", headers: { accept: "text/html" } });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toContain("/explorer/#/item/");
+    await w.page.context().close();
+  });
+
+  it("finds the engine from the search page by EPC URI, by GTIN and serial, and from a photo of its QR code", async () => {
+    const w = await oemPage();
+    const itemUrl = () => decodeURIComponent(w.page.url());
+    await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
+    await w.page.getByLabel("Identifier", { exact: true }).fill(ENGINE);
+    await w.page.getByRole("button", { name: "Search" }).first().click();
+    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+    await w.page.locator(".timeline .event").first().waitFor();
+
+    await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
+    await w.page.getByLabel("GTIN").fill("00614141444441");
+    await w.page.getByLabel("Serial (optional)").fill("ENGINE-1");
+    await w.page.locator(".gtin-form button[type=submit]").click();
+    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+
+    // A photo of the printed QR code (a screenshot of the page's own), uploaded on the search page.
+    const qr = await w.page.locator(".qr img").screenshot();
+    await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
+    await w.page.getByLabel("Read a QR code from an image").setInputFiles({ name: "label.png", mimeType: "image/png", buffer: qr });
+    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+
+    // Nonsense is refused with the gateway's reason, in the page.
+    await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
+    await w.page.getByLabel("Identifier", { exact: true }).fill("urn:epc:id:sgtin:123");
+    await w.page.getByRole("button", { name: "Search" }).first().click();
+    await w.page.locator(".error, .notice").first().waitFor();
+    expect(w.page.url()).toMatch(/#\/$/);
+    expect(w.errors.filter((e) => !e.includes("400"))).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("lists the consortium's members and the open proposal with its votes", async () => {
+    const w = await oemPage();
+    await w.page.goto(`${members.oem.gw.url}/explorer/#/consortium`);
+    const rows = w.page.locator("tbody tr");
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(8);
+    expect(await w.page.getByRole("rowheader", { name: "Certa Test Lab" }).isVisible()).toBe(true);
+    const card = w.page.locator(".cards .card");
+    expect(await card.count()).toBe(1);
+    expect(await card.textContent()).toContain("GrantRole");
+    expect(await card.textContent()).toContain("Independent Auditors voted against");
+    await screenshot(w.page, "consortium-desktop");
+    const phone = await oemPage(PHONE);
+    await phone.page.goto(`${members.oem.gw.url}/explorer/#/consortium`);
+    await phone.page.locator("tbody tr").first().waitFor();
+    await screenshot(phone.page, "consortium-phone");
+    expect(await overflowsHorizontally(phone.page)).toBe(false);
+    await phone.page.context().close();
     await w.page.context().close();
   });
 

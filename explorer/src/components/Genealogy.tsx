@@ -57,7 +57,7 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
         },
         { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
       ],
-      layout: { name: "breadthfirst", directed: true, spacingFactor: 1.1, padding: 16 },
+      layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
       wheelSensitivity: 0.3,
       minZoom: 0.2,
       maxZoom: 3,

@@ -26,8 +26,8 @@ import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 
 export interface GatewayOptions {
-  /** Host (and port) named in sign-in messages; by default the request's Host header. */
-  publicHost?: string;
+  /** Public origin behind a proxy (https://gw.member.example); by default the request's scheme and Host. */
+  publicUrl?: string;
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
   bodyLimits?: Partial<BodyLimits>;
@@ -67,7 +67,7 @@ export interface Gateway {
 
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    publicHost: options.publicHost,
+    publicUrl: options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin,
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
@@ -221,6 +221,9 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   const listen = (port = 0, host = "127.0.0.1") =>
     new Promise<RunningGateway>((resolve, reject) => {
       const server = app.listen(port, host);
+      // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
       server.once("error", reject);
       server.once("listening", () => {
         const { port: bound } = server.address() as AddressInfo;

@@ -38,8 +38,11 @@ export interface RpcOptions {
 }
 
 export interface ResolvedOptions {
-  /** Host (and port) named in sign-in messages; by default the request's Host header. */
-  publicHost?: string;
+  /**
+   * The gateway's public origin (e.g. https://gw.member.example), when it runs behind a proxy:
+   * named in sign-in messages and links. By default the request's own scheme and Host.
+   */
+  publicUrl?: string;
   clock: () => number;
   bodyLimits: BodyLimits;
   tokenTtlSeconds: number;
@@ -52,6 +55,11 @@ export interface ResolvedOptions {
   explorerPath: string;
   /** The built explorer (served at /explorer/ when the folder exists). */
   explorerDir?: string;
+}
+
+/** The origin clients reach the gateway at: the configured public URL, else the request's. */
+export function originOf(ctx: { protocol: string; host: string }, options: Pick<ResolvedOptions, "publicUrl">): string {
+  return options.publicUrl ?? `${ctx.protocol}://${ctx.host}`;
 }
 
 export interface RouteContext {

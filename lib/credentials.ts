@@ -14,10 +14,12 @@
  * whose encoding is malleable (ECDSA s / n-s), so a re-encoded signature cannot make the same
  * credential look like an unrecorded one. Any change to a credential's content changes its id.
  *
- * ES256K signatures are the JOSE form: r || s (64 bytes, no recovery id) over SHA-256 of the
- * signing input. The signer is recovered by trying both recovery ids (ethers SigningKey), and
- * must be the address named by `kid`.
+ * ES256K signatures are the JOSE form: r || s (64 bytes, no recovery id, low s) over SHA-256 of
+ * the signing input. The signer is recovered by trying both recovery ids (ethers SigningKey), and
+ * must be the address named by `kid`; once an account's public key is known that way, later
+ * signatures of that account are checked with node:crypto (native, about ten times faster).
  */
+import { type KeyObject, createPublicKey, verify as verifyNative } from "node:crypto";
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
 import { CertificateStatus, RevocationReason } from "./registry.ts";
@@ -167,6 +169,41 @@ export function recoverCandidates(decoded: DecodedCredential): string[] {
     }
   }
   return out;
+}
+
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+/** Public keys learnt by recovery, per checksummed address (bounded). */
+const knownKeys = new Map<string, KeyObject>();
+
+/**
+ * Whether `address` made the signature over the credential's signing input. A high-s signature
+ * (the malleable twin of a valid one) is refused, as ethers and Ethereum refuse it.
+ */
+export function signedBy(decoded: DecodedCredential, address: string): boolean {
+  const sig = decoded.signature;
+  if (sig.length !== 64 || BigInt("0x" + Buffer.from(sig.subarray(32)).toString("hex")) > SECP256K1_HALF_N) return false;
+  const known = knownKeys.get(address);
+  if (known) return verifyNative("sha256", Buffer.from(decoded.signingInput, "ascii"), { key: known, dsaEncoding: "ieee-p1363" }, sig);
+  const digest = sha256(toUtf8Bytes(decoded.signingInput));
+  const r = "0x" + Buffer.from(sig.subarray(0, 32)).toString("hex");
+  const s = "0x" + Buffer.from(sig.subarray(32)).toString("hex");
+  for (const v of [27, 28]) {
+    let publicKey: string;
+    try {
+      publicKey = SigningKey.recoverPublicKey(digest, Signature.from({ r, s, v }));
+    } catch {
+      continue;
+    }
+    if (computeAddress(publicKey) !== address) continue;
+    const point = Buffer.from(publicKey.slice(2), "hex"); // 0x04 || x || y
+    if (knownKeys.size >= 10_000) knownKeys.delete(knownKeys.keys().next().value!);
+    knownKeys.set(
+      address,
+      createPublicKey({ key: { kty: "EC", crv: "secp256k1", x: point.subarray(1, 33).toString("base64url"), y: point.subarray(33).toString("base64url") }, format: "jwk" }),
+    );
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -375,17 +412,16 @@ export async function verifyCredential(
   }
 
   // signature
-  const candidates = recoverCandidates(decoded);
-  if (candidates.includes(kidAddress)) {
+  if (signedBy(decoded, kidAddress)) {
     result.signer = kidAddress;
     checks.signature = { ok: true, detail: `signed by ${kidAddress}, the account its kid names` };
   } else {
     checks.signature = {
       ok: false,
       detail:
-        candidates.length === 0
-          ? "the signature is not a valid ES256K signature (64 bytes r||s, low s)"
-          : `the signature was not made by ${kidAddress} over this header and payload (the credential was altered or signed by another key)`,
+        decoded.signature.length !== 64
+          ? `the signature has ${decoded.signature.length} bytes; an ES256K JWS signature is r||s, 64 bytes`
+          : `the signature was not made by ${kidAddress} over this header and payload (the credential was altered, signed by another key, or its s is high)`,
     };
   }
 

@@ -5,6 +5,10 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider } from "ethers";
+import { freePort } from "../../lib/anvil.ts";
+import { connectContracts } from "../../lib/deployment.ts";
+import { createGateway } from "../../gateway/app.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 
 let gw: TestGateway;
@@ -97,6 +101,26 @@ describe("gateway app", () => {
     const text = await res.text();
     expect(text).toMatch(/tracemesh_gateway_requests_total\{method="GET",route="\/health",status="200"\} \d+/);
     expect(text).toContain("tracemesh_gateway_request_duration_seconds_bucket");
+  });
+});
+
+describe("chain outage", () => {
+  it("answers 503 problems (and an unhealthy /health) while the chain is unreachable", async () => {
+    const provider = new JsonRpcProvider(`http://127.0.0.1:${await freePort()}`, 31337, { staticNetwork: true, batchMaxCount: 1 });
+    const services = { ...gw.services, provider, contracts: connectContracts(gw.chain.deployment.contracts, provider) };
+    const server = await createGateway(services, { log: "silent" }).listen();
+    try {
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { ok: boolean }).ok).toBe(false);
+      const cert = await fetch(`${server.url}/certificates/0x${"ab".repeat(32)}`);
+      expect(cert.status).toBe(503);
+      expect(cert.headers.get("retry-after")).toBe("5");
+      expect((await problemOf(cert)).detail).toContain("chain did not answer");
+    } finally {
+      await server.close();
+      provider.destroy();
+    }
   });
 });
 

@@ -80,8 +80,10 @@ describe("Digital Link resolver", () => {
       ["/01/09506000134353", /GTIN check digit is 3, expected 2/],
       ["/01/09506000134352/21/S1/10/L1", /out of order/],
       ["/00/106141412345678908/10/L1", /lot number \(AI 10\) is not a key qualifier of SSCC/],
-      ["/01/0950600013435", /has 13 digits|check digit/],
-      ["/01/09506000134352/99/X", /no GS1 primary key|not a key qualifier|AI 99/],
+      ["/01/0950600013435", /GTIN check digit is 5, expected 9/],
+      ["/01/09506000134352/99/X", /AI 99 is not a key qualifier of GTIN/],
+      ["/01/09506000134352/17/261231", /AI 17 is not a key qualifier of GTIN/],
+      ["/01/ABC", /must contain digits only/],
       ["/414/9520123456781", /GLN check digit/],
     ];
     for (const [path, why] of cases) {

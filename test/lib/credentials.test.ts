@@ -13,6 +13,7 @@ import {
   parseDidPkh,
   recoverCandidates,
   signCredential,
+  signedBy,
 } from "../../lib/credentials.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
@@ -61,6 +62,26 @@ describe("VC-JOSE credentials", () => {
     const altered = Buffer.from(JSON.stringify({ ...decodeCredential(jws).credential, validFrom: "2030-01-01T00:00:00Z" })).toString("base64url");
     expect(recoverCandidates(decodeCredential(`${h}.${altered}.${s}`))).not.toContain(address);
     expect(recoverCandidates(decodeCredential(`${h}.${altered}.AAAA`))).toEqual([]);
+  });
+
+  it("checks signatures by recovery first, then natively with the learnt key, with the same answers", () => {
+    // A fresh key, so the first check must recover it.
+    const fresh = new SigningKey("0x" + "33".repeat(32));
+    const who = new Wallet(fresh.privateKey).address;
+    const jws = signCredential(mtr, fresh, 31337);
+    const [h, , s] = jws.split(".");
+    const altered = `${h}.${Buffer.from(JSON.stringify({ ...decodeCredential(jws).credential, x: 1 })).toString("base64url")}.${s}`;
+    expect(signedBy(decodeCredential(altered), who)).toBe(false); // by recovery (nothing learnt)
+    expect(signedBy(decodeCredential(jws), who)).toBe(true); // by recovery; learns the key
+    expect(signedBy(decodeCredential(jws), who)).toBe(true); // natively
+    expect(signedBy(decodeCredential(altered), who)).toBe(false); // natively
+    expect(signedBy(decodeCredential(jws), address)).toBe(false); // another account
+    // The high-s twin of a valid signature is refused on both paths.
+    const sig = decodeCredential(jws).signature;
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const highS = (n - BigInt("0x" + Buffer.from(sig.subarray(32)).toString("hex"))).toString(16).padStart(64, "0");
+    const twin = `${h}.${jws.split(".")[1]}.${Buffer.concat([Buffer.from(sig.subarray(0, 32)), Buffer.from(highS, "hex")]).toString("base64url")}`;
+    expect(signedBy(decodeCredential(twin), who)).toBe(false);
   });
 
   it("refuses malformed JWS and credentials, naming the fault", () => {

@@ -4,12 +4,18 @@
  *
  *   npm run bench                         every benchmark with its defaults
  *   npm run bench -- ingest --duration 600
+ *   npm run bench -- gateway --quick
  */
 const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
   {
     name: "ingest",
     describe: "readings through normalise, hash, LevelDB, windows, trees and anchoring on a local chain; proofs; Merkle build vs @openzeppelin/merkle-tree",
     load: () => import("./ingest.ts"),
+  },
+  {
+    name: "gateway",
+    describe: "traceability queries (item history, 6-tier genealogy) through the gateway and its chain index, against scanning chain logs with eth_getLogs",
+    load: () => import("./gateway.ts"),
   },
 ];
 

@@ -305,20 +305,20 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
     await w.page.getByLabel("Identifier", { exact: true }).fill(ENGINE);
     await w.page.getByRole("button", { name: "Search" }).first().click();
-    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+    await expect.poll(itemUrl, { timeout: 20_000 }).toContain(`#/item/${engineLink}`);
     await w.page.locator(".timeline .event").first().waitFor();
 
     await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
     await w.page.getByLabel("GTIN").fill("00614141444441");
     await w.page.getByLabel("Serial (optional)").fill("ENGINE-1");
     await w.page.locator(".gtin-form button[type=submit]").click();
-    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+    await expect.poll(itemUrl, { timeout: 20_000 }).toContain(`#/item/${engineLink}`);
 
     // A photo of the printed QR code (a screenshot of the page's own), uploaded on the search page.
     const qr = await w.page.locator(".qr img").screenshot();
     await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
     await w.page.getByLabel("Read a QR code from an image").setInputFiles({ name: "label.png", mimeType: "image/png", buffer: qr });
-    await expect.poll(itemUrl).toContain(`#/item/${engineLink}`);
+    await expect.poll(itemUrl, { timeout: 20_000 }).toContain(`#/item/${engineLink}`);
 
     // Nonsense is refused with the gateway's reason, in the page.
     await w.page.goto(`${members.oem.gw.url}/explorer/#/`);
@@ -356,7 +356,7 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     await w.page.goto(`${members.oem.gw.url}/explorer/#/item/${encodeURIComponent(engineLink)}`);
     await settled(w, 2);
     await w.page.getByRole("button", { name: "中文" }).click();
-    await expect.poll(() => w.page.locator(".badge-verified").first().textContent()).toContain("已核验");
+    await expect.poll(() => w.page.locator(".badge-verified").first().textContent(), { timeout: 20_000 }).toContain("已核验");
     expect(await w.page.getByRole("heading", { name: "历史记录" }).isVisible()).toBe(true);
     expect(await w.page.locator(".timeline .event .event-what").first().textContent()).toContain("创建了");
     await screenshot(w.page, "item-engine-zh-desktop");

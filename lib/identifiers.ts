@@ -27,8 +27,8 @@
  * UPUI (01+235). Batches are LGTINs (01+10). Their canonical strings can never coincide, so item
  * keys and batch keys never collide.
  */
-import { createRequire } from "node:module";
 import { keccak256, toUtf8Bytes } from "ethers";
+import { loadCommonJs } from "#platform";
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -222,10 +222,12 @@ export function encodeAiValue(value: string): string {
   let out = "";
   for (const ch of value) {
     if (/^[A-Za-z0-9\-._';=]$/.test(ch)) out += ch;
-    else for (const b of Buffer.from(ch, "utf8")) out += "%" + b.toString(16).toUpperCase().padStart(2, "0");
+    else for (const b of utf8.encode(ch)) out += "%" + b.toString(16).toUpperCase().padStart(2, "0");
   }
   return out;
 }
+
+const utf8 = new TextEncoder();
 
 function decodeComponent(raw: string, what: string, input: string): string {
   try {
@@ -665,9 +667,13 @@ interface DigitalLinkModule {
 
 let digitalLinkJs: DigitalLinkModule | undefined;
 
-/** digital-link.js is CommonJS and untyped; load it lazily (its grammar parser is heavy). */
+/**
+ * digital-link.js is CommonJS and untyped; load it lazily (its grammar parser is heavy). In the
+ * browser it is not loaded: compressed links and full grammar checks are then refused, and the
+ * gateway's /resolve answers them.
+ */
 function dlJs(): DigitalLinkModule {
-  digitalLinkJs ??= createRequire(import.meta.url)("digital-link.js") as DigitalLinkModule;
+  digitalLinkJs ??= loadCommonJs("digital-link.js") as DigitalLinkModule;
   return digitalLinkJs;
 }
 

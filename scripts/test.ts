@@ -1,7 +1,8 @@
 /**
  * `npm test`: the whole check a clean clone must pass. Compiles the contracts (which also
  * generates the TypeScript bindings), runs the Solidity and TypeScript linters and the type
- * checker, then every vitest suite. Ends with one line `tests: N passed, M failed` that counts
+ * checker, builds the explorer (explorer/dist, which the browser tests open), then every vitest
+ * suite. Ends with one line `tests: N passed, M failed` that counts
  * each lint check as one test next to the vitest tests.
  *
  * Extra arguments go to vitest, e.g. `npm test -- test/contracts/provenance.test.ts`.
@@ -34,7 +35,11 @@ if (!run("compile contracts and bindings", bin("hardhat"), ["build"])) {
 const checks: [string, string, string[]][] = [
   ["solhint", bin("solhint"), ["--max-warnings", "0", "contracts/**/*.sol"]],
   ["tsc (strict type check)", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
+  // The explorer's own program: the DOM and JSX for the browser, and the lib/ code it imports.
+  ["tsc (explorer, strict)", bin("tsc"), ["--noEmit", "-p", "explorer/tsconfig.json"]],
   ["eslint", bin("eslint"), ["--max-warnings", "0", "."]],
+  // The browser tests (test/explorer/) open the built explorer, as the gateway serves it.
+  ["explorer build", bin("vite"), ["build", "--config", "explorer/vite.config.ts"]],
 ];
 for (const [label, cmd, args] of checks) {
   if (run(label, cmd, args)) passed++;

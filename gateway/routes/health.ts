@@ -21,6 +21,7 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
       organisation: services.organisation,
       contracts: services.deployment.contracts,
       services: { events: services.events !== undefined, index: services.index !== undefined, proofs: services.proofs !== undefined },
+      ...(services.index ? { indexedBlock: services.index.progress().indexedBlock, indexLag: services.index.progress().lag } : {}),
     };
   });
 
@@ -51,7 +52,8 @@ export const paths: OpenApiPaths = {
             organisation: { $ref: "#/components/schemas/Organisation" },
             contracts: { type: "object", additionalProperties: { type: "string" } },
             services: { type: "object", additionalProperties: { type: "boolean" } },
-            indexedBlock: { type: "integer" },
+            indexedBlock: { type: "integer", description: "last block in the chain index" },
+            indexLag: { type: "integer", description: "blocks between the chain head and the index" },
           },
         }),
         "503": json("The chain is unreachable"),

@@ -7,6 +7,7 @@ import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
+import * as trace from "./trace.ts";
 
 export const routeModules: Record<string, RouteModule> = {
   health,
@@ -16,4 +17,5 @@ export const routeModules: Record<string, RouteModule> = {
   epcis,
   rpc,
   resolver,
+  trace,
 };

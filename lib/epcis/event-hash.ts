@@ -38,7 +38,7 @@
  * un-normalised; any string anywhere that equals a CBV term is expanded), this module follows the
  * algorithm's rules instead. Documented in lib/epcis/README.md.
  */
-import { hash as nodeHash } from "node:crypto";
+import { sha256Hex } from "#platform";
 import {
   IdentifierError,
   finestGranularity,
@@ -587,7 +587,7 @@ const ORDERED = new Set([
 
 /** SHA-256 of the pre-hash string's UTF-8 bytes, as 0x-prefixed hex. */
 export function preHashDigest(preHash: string): string {
-  return "0x" + nodeHash("sha256", preHash, "hex");
+  return "0x" + sha256Hex(preHash);
 }
 
 /** The hash ID of a digest (0x-prefixed or bare hex). */

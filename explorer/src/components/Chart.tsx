@@ -1,0 +1,61 @@
+/**
+ * One stream's readings on a time axis (uplot): verified readings as a line, readings whose proof
+ * failed as red points, and a break in the line with a shaded band wherever the stream's sequence
+ * numbers skip (a gap: readings missing from what was handed over).
+ */
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { useEffect, useRef } from "preact/hooks";
+import type { ChartData } from "../chart-data.ts";
+import { useI18n } from "../i18n.ts";
+
+export function ReadingsChart({ title, unit, data }: { title: string; unit?: string; data: ChartData }) {
+  const { t } = useI18n();
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (el === null) return;
+    const gapBands = {
+      hooks: {
+        drawClear: [
+          (u: uPlot) => {
+            const g = u.ctx;
+            g.save();
+            g.fillStyle = "rgba(234, 179, 8, 0.25)";
+            for (const gap of data.gaps) {
+              const x0 = u.valToPos(gap.from, "x", true);
+              const x1 = u.valToPos(gap.to, "x", true);
+              g.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), u.bbox.height);
+            }
+            g.restore();
+          },
+        ],
+      },
+    };
+    const width = () => Math.max(280, Math.min(900, el.clientWidth));
+    const plot = new uPlot(
+      {
+        title,
+        width: width(),
+        height: 260,
+        plugins: [gapBands],
+        scales: { x: { time: true } },
+        axes: [{}, { label: unit ?? "" }],
+        series: [
+          {},
+          { label: t("readings.legendOk"), stroke: "#1d4ed8", width: 2, spanGaps: false, points: { show: true, size: 4 } },
+          { label: t("readings.legendBad"), stroke: "#b91c1c", width: 0, paths: () => null, points: { show: true, size: 10, fill: "#b91c1c" } },
+        ],
+      },
+      [data.xs, data.verified, data.failed],
+      el,
+    );
+    const onResize = () => plot.setSize({ width: width(), height: 260 });
+    addEventListener("resize", onResize);
+    return () => {
+      removeEventListener("resize", onResize);
+      plot.destroy();
+    };
+  }, [data, title, unit, t]);
+  return <div ref={box} class="chart" role="img" aria-label={title} />;
+}

@@ -1,0 +1,299 @@
+/**
+ * The certificate page for regulators and buyers: open it from a QR code, an id, or an uploaded
+ * credential file. Validity, revocation with its reason, supersession, the issuer and whether it
+ * was and is accredited. The page reads the certificate on chain itself (lib/credentials.ts over
+ * /chain/rpc) and verifies an uploaded credential in the page, without uploading it; the
+ * gateway's answer only adds the history and is compared. Anything wrong is red.
+ */
+import type { TargetedEvent } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ADVISORY_CHECKS, type CheckName, certificateOnChain, verifyCredential } from "../../../lib/credentials.ts";
+import { type CertificateAnswer, type CertificateStatusName, type CertificateView, type Verification, ApiError, api, enc } from "../api.ts";
+import { ErrorView } from "../components/async.tsx";
+import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
+import { getChain } from "../chain.ts";
+import { identifierLabel } from "../describe-event.ts";
+import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
+import { absoluteHref, href, navigate } from "../router.ts";
+
+export const isGood = (c: Pick<CertificateView, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
+  c.state === "valid" && c.accreditedAtIssuance && c.accreditedNow;
+
+function useStateLabel(): (s: CertificateStatusName) => string {
+  const { t } = useI18n();
+  return (s) => {
+    const key = `cert.state.${s}`;
+    return hasMessage(key) ? t(key) : s;
+  };
+}
+
+export function StateLabel({ state }: { state: CertificateStatusName }) {
+  const label = useStateLabel();
+  return <span class={`tag ${state === "valid" ? "tag-green" : "tag-red"}`}>{label(state)}</span>;
+}
+
+/** A certificate card: compact with a link (item page) or in full (certificate page). */
+export function CertificateSummary({ cert, link = false, subjectLink }: { cert: CertificateView; link?: boolean; subjectLink?: string }) {
+  const { t, lang } = useI18n();
+  const good = isGood(cert);
+  const reasonKey = cert.reason === null ? undefined : `reason.${cert.reason}`;
+  const time = (v: string | null) => (v === null ? "—" : formatTime(lang, v));
+  return (
+    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.state} data-good={good ? "yes" : "no"}>
+      <p class="cert-banner" role={good ? "status" : "alert"}>
+        <StateLabel state={cert.state} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
+      </p>
+      <dl class="facts">
+        <dt>{t("cert.title")}</dt>
+        <dd>
+          {link ? (
+            <a href={href({ page: "certificate", id: cert.id })} class="mono break">
+              {cert.id}
+            </a>
+          ) : (
+            <code class="break">{cert.id}</code>
+          )}
+        </dd>
+        <dt>{t("cert.issuer")}</dt>
+        <dd>{cert.issuer.name ?? `#${cert.issuer.id}`}</dd>
+        <dt>{t("cert.accreditedThen")}</dt>
+        <dd class={cert.accreditedAtIssuance ? "ok" : "bad"}>{cert.accreditedAtIssuance ? t("common.yes") : t("common.no")}</dd>
+        <dt>{t("cert.accreditedNow")}</dt>
+        <dd class={cert.accreditedNow ? "ok" : "bad"}>{cert.accreditedNow ? t("common.yes") : t("common.no")}</dd>
+        <dt>{t("cert.validity")}</dt>
+        <dd class={cert.state === "expired" || cert.state === "not-yet-valid" ? "bad" : ""}>
+          {t("cert.validFromTo", { from: time(cert.validFrom), until: cert.validUntil === null ? t("cert.noEnd") : time(cert.validUntil) })}
+        </dd>
+        {cert.issuedAt !== null && (
+          <>
+            <dt>{t("cert.issued")}</dt>
+            <dd>{time(cert.issuedAt)}</dd>
+          </>
+        )}
+        {cert.reason !== null && (
+          <>
+            <dt>{t("cert.reason")}</dt>
+            <dd class="bad" data-testid="cert-reason">
+              {reasonKey !== undefined && hasMessage(reasonKey) ? t(reasonKey) : cert.reason}
+            </dd>
+          </>
+        )}
+        {cert.supersededBy !== null && (
+          <>
+            <dt>{t("cert.supersededBy")}</dt>
+            <dd>
+              <a href={href({ page: "certificate", id: cert.supersededBy })} class="mono break">
+                {cert.supersededBy}
+              </a>
+            </dd>
+          </>
+        )}
+        <dt>{t("cert.subject")}</dt>
+        <dd>
+          <a href={href({ page: "item", id: subjectLink ?? cert.subject })} class={subjectLink === undefined ? "mono break" : ""}>
+            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink)}
+          </a>
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
+type Loaded =
+  | { status: "loading" }
+  | { status: "missing" }
+  | { status: "error"; error: unknown }
+  | { status: "ok"; own: CertificateView | undefined; ownError?: string; gateway: CertificateAnswer | undefined; gatewayError?: unknown };
+
+/** The chain's answer, read by this page, and the gateway's, side by side. */
+function useCertificate(id: string): Loaded {
+  const [state, setState] = useState<Loaded>({ status: "loading" });
+  useEffect(() => {
+    let live = true;
+    setState({ status: "loading" });
+    const own = getChain().then((c) => certificateOnChain(c.contracts, id));
+    const gateway = api<CertificateAnswer>(`/certificates/${enc(id)}`);
+    Promise.allSettled([own, gateway]).then(([o, g]) => {
+      if (!live) return;
+      const gwMissing = g.status === "rejected" && g.reason instanceof ApiError && g.reason.status === 404;
+      if (o.status === "fulfilled" && o.value === undefined && (gwMissing || g.status === "rejected")) return setState({ status: "missing" });
+      if (o.status === "rejected" && g.status === "rejected") return setState({ status: "error", error: g.reason });
+      setState({
+        status: "ok",
+        own: o.status === "fulfilled" ? o.value : undefined,
+        ownError: o.status === "rejected" ? String(o.reason instanceof Error ? o.reason.message : o.reason) : undefined,
+        gateway: g.status === "fulfilled" ? g.value : undefined,
+        gatewayError: g.status === "rejected" ? g.reason : undefined,
+      });
+    });
+    return () => {
+      live = false;
+    };
+  }, [id]);
+  return state;
+}
+
+function CertificateById({ id }: { id: string }) {
+  const { t, lang } = useI18n();
+  const label = useStateLabel();
+  const state = useCertificate(id);
+  if (state.status === "loading")
+    return (
+      <p role="status" aria-live="polite">
+        {t("common.loading")}
+      </p>
+    );
+  if (state.status === "missing")
+    return (
+      <p class="error" role="alert" data-testid="cert-missing">
+        {t("cert.state.unknown")}: {t("common.notFound", { what: id })}
+      </p>
+    );
+  if (state.status === "error") return <ErrorView error={state.error} what={id} />;
+  const { own, gateway } = state;
+  const shown = own ?? gateway;
+  if (shown === undefined) return <ErrorView error={state.gatewayError} what={id} />;
+  const agrees =
+    own !== undefined &&
+    gateway !== undefined &&
+    own.state === gateway.state &&
+    own.accreditedAtIssuance === gateway.accreditedAtIssuance &&
+    own.accreditedNow === gateway.accreditedNow &&
+    own.reason === gateway.reason;
+  const qrLink =
+    gateway?.subjectDigitalLink !== undefined
+      ? `${gatewayDigitalLink(gateway.subjectDigitalLink)}?linkType=gs1:certificationInfo`
+      : absoluteHref({ page: "certificate", id: shown.id });
+  return (
+    <div class="item-head">
+      <div>
+        <CertificateSummary cert={shown} subjectLink={gateway?.subjectDigitalLink} />
+        <h2>{t("cert.chainCheck")}</h2>
+        {own === undefined ? (
+          <p class="error" role="alert" data-testid="chain-check" data-chain-state="unchecked">
+            {t("cert.chainUnreachable", { message: state.ownError ?? "?" })}
+          </p>
+        ) : (
+          <p class={agrees || gateway === undefined ? "ok" : "bad"} data-testid="chain-check" data-chain-state={own.state}>
+            {gateway === undefined || agrees
+              ? t("cert.chainAgrees", { state: label(own.state) })
+              : t("cert.chainDisagrees", { state: label(own.state), gateway: label(gateway.state) })}
+          </p>
+        )}
+        {gateway?.history !== undefined && gateway.history.length > 0 && (
+          <>
+            <h2>{t("cert.history")}</h2>
+            <ol class="custody">
+              {gateway.history.map((h, i) => (
+                <li key={i}>
+                  {hasMessage(`cert.event.${h.event}`) ? t(`cert.event.${h.event}` as MessageKey) : h.event}
+                  {h.reason !== undefined && ` (${hasMessage(`reason.${h.reason}`) ? t(`reason.${h.reason}` as MessageKey) : h.reason})`}
+                  <span class="muted"> · {formatTime(lang, h.time)}</span>
+                </li>
+              ))}
+            </ol>
+          </>
+        )}
+      </div>
+      <Qr link={qrLink} />
+    </div>
+  );
+}
+
+function VerificationView({ result }: { result: Verification }) {
+  const { t } = useI18n();
+  const ok = result.verdict === "valid";
+  return (
+    <div data-testid="verification" data-verdict={result.verdict}>
+      <p class={`cert-banner ${ok ? "cert-ok" : "cert-bad"}`} role={ok ? "status" : "alert"}>
+        {ok ? t("cert.verdict.valid") : t("cert.verdict.invalid")}
+      </p>
+      <p class="help">{t("cert.checkedHere")}</p>
+      <h2>{t("cert.checks")}</h2>
+      <ul class="checks">
+        {(Object.entries(result.checks) as [CheckName, { ok: boolean | null; detail: string }][]).map(([name, c]) => {
+          const key = `cert.check.${name}`;
+          const advisory = ADVISORY_CHECKS.includes(name);
+          const cls = c.ok === true ? "ok" : c.ok === false ? (advisory ? "warn" : "bad") : "muted";
+          return (
+            <li key={name} class={cls} data-check={name} data-ok={String(c.ok)}>
+              <span aria-hidden="true">{c.ok === true ? "✓" : c.ok === false ? "✗" : "–"}</span> {hasMessage(key) ? t(key) : name}
+              <span class="sr-only">: {c.ok === true ? t("common.yes") : c.ok === false ? t("common.no") : t("cert.notChecked")}</span>
+              <span class="muted small"> — {c.detail}</span>
+            </li>
+          );
+        })}
+      </ul>
+      {result.problems.length > 0 && (
+        <>
+          <h2>{t("cert.problems")}</h2>
+          <ul class="bad">
+            {result.problems.map((p, i) => (
+              <li key={i}>{p}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {result.warnings.length > 0 && (
+        <>
+          <h2>{t("cert.warnings")}</h2>
+          <ul>
+            {result.warnings.map((p, i) => (
+              <li key={i}>{p}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {result.certificate !== null && <CertificateSummary cert={result.certificate} link />}
+    </div>
+  );
+}
+
+type Upload = { status: "idle" } | { status: "busy" } | { status: "done"; result: Verification } | { status: "error"; error: unknown };
+
+export function CertificatePage({ id }: { id?: string }) {
+  const { t } = useI18n();
+  const [input, setInput] = useState(id ?? "");
+  const [upload, setUpload] = useState<Upload>({ status: "idle" });
+  useEffect(() => setInput(id ?? ""), [id]);
+
+  const onLookup = (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const v = input.trim();
+    setUpload({ status: "idle" });
+    if (v !== "") navigate({ page: "certificate", id: v });
+  };
+  const onFile = async (e: TargetedEvent<HTMLInputElement>) => {
+    const file = e.currentTarget.files?.[0];
+    if (file === undefined) return;
+    setUpload({ status: "busy" });
+    try {
+      const text = (await file.text()).trim();
+      let parsed: unknown = text;
+      if (text.startsWith("{")) parsed = JSON.parse(text) as unknown;
+      const chain = await getChain();
+      setUpload({ status: "done", result: await verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
+    } catch (error) {
+      setUpload({ status: "error", error });
+    }
+  };
+
+  return (
+    <article>
+      <h1>{t("cert.title")}</h1>
+      <form class="inline-form" onSubmit={onLookup}>
+        <label for="cert-id">{t("cert.lookup")}</label>
+        <input id="cert-id" name="id" value={input} onInput={(e) => setInput(e.currentTarget.value)} placeholder="0x…" autoComplete="off" spellcheck={false} />
+        <button type="submit">{t("cert.lookupSubmit")}</button>
+      </form>
+      <div class="inline-form">
+        <label for="cert-file">{t("cert.upload")}</label>
+        <input id="cert-file" type="file" accept=".json,.jwt,.txt,application/json,application/jwt,text/plain" onChange={onFile} />
+      </div>
+      {upload.status === "busy" && <p role="status">{t("common.loading")}</p>}
+      {upload.status === "error" && <ErrorView error={upload.error} />}
+      {upload.status === "done" && <VerificationView result={upload.result} />}
+      {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
+    </article>
+  );
+}

@@ -1,0 +1,305 @@
+/**
+ * An item: what it is, its history with a badge per event that this page computes itself, its
+ * custody chain, certificates, genealogy graph and the QR code of its Digital Link.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { type CertificateView, reasonName } from "../../../lib/credentials.ts";
+import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
+import { canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import type { RevocationReason } from "../../../lib/registry.ts";
+import { type CertificateStatusName, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
+import { BadgeView } from "../components/Badge.tsx";
+import { Async, useAsync } from "../components/async.tsx";
+import { GenealogyGraph } from "../components/Genealogy.tsx";
+import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
+import { getChain } from "../chain.ts";
+import { describeEvent, identifierLabel } from "../describe-event.ts";
+import { formatTime, useI18n } from "../i18n.ts";
+import { href } from "../router.ts";
+import { type Badge, type ContextSource, verifyEntry } from "../verify-event.ts";
+import { CertificateSummary } from "./Certificate.tsx";
+
+/** The canonical Digital Link and on-chain key, computed here when the id is a GS1 identifier. */
+function localIdentity(id: string): { digitalLink?: string; key?: string } {
+  if (/^0x[0-9a-fA-F]{64}$/.test(id)) return { key: id.toLowerCase() };
+  try {
+    return { digitalLink: canonicalIdentifier(id), key: itemKey(id) };
+  } catch {
+    try {
+      return { digitalLink: canonicalIdentifier(id) };
+    } catch {
+      return {};
+    }
+  }
+}
+
+const ITEM_STATUS = ["none", "active", "in transit", "consumed", "assembled"];
+const statusText = (s: string | number) => (typeof s === "number" ? (ITEM_STATUS[s] ?? String(s)) : s);
+
+export function ItemPage({ id }: { id: string }) {
+  const { t, lang } = useI18n();
+  const local = localIdentity(id);
+  const item = useAsync((signal) => api<ItemView>(`/items/${enc(id)}`, { signal }), [id]);
+  const digitalLink = (item.status === "ok" ? item.value.digitalLink : undefined) ?? local.digitalLink;
+
+  return (
+    <article>
+      <h1>
+        {t("item.title")}: {digitalLink === undefined ? id : identifierLabel(digitalLink)}
+      </h1>
+      <div class="item-head">
+        <dl class="facts">
+          <dt>{t("item.identifier")}</dt>
+          <dd>
+            <code class="break">{digitalLink ?? id}</code>
+          </dd>
+          {(local.key ?? (item.status === "ok" ? item.value.key : undefined)) !== undefined && (
+            <>
+              <dt>{t("item.key")}</dt>
+              <dd>
+                <code class="break">{local.key ?? (item.status === "ok" ? item.value.key : "")}</code>
+              </dd>
+            </>
+          )}
+          <Async state={item} what={id}>
+            {(it) => (
+              <>
+                <dt>{t("item.status")}</dt>
+                <dd>
+                  {statusText(it.status)} {it.recalled === true && <span class="tag tag-red">{t("item.recalled")}</span>}
+                </dd>
+                <dt>{t("item.owner")}</dt>
+                <dd>{orgName(it.owner)}</dd>
+                {it.custodian !== undefined && it.custodian !== null && (
+                  <>
+                    <dt>{t("item.custodian")}</dt>
+                    <dd>{typeof it.custodian === "string" ? it.custodian : orgName(it.custodian)}</dd>
+                  </>
+                )}
+                {it.parent !== undefined && (
+                  <>
+                    <dt>{t("item.parent")}</dt>
+                    <dd>
+                      <a href={href({ page: "item", id: it.parent })} class="mono break">
+                        {it.parent}
+                      </a>
+                    </dd>
+                  </>
+                )}
+                {it.createdAt !== undefined && (
+                  <>
+                    <dt>{t("item.created")}</dt>
+                    <dd>{formatTime(lang, it.createdAt)}</dd>
+                  </>
+                )}
+              </>
+            )}
+          </Async>
+        </dl>
+        {digitalLink !== undefined && <Qr link={gatewayDigitalLink(digitalLink)} />}
+      </div>
+      {item.status === "ok" && <ItemDetails id={id} />}
+    </article>
+  );
+}
+
+function ItemDetails({ id }: { id: string }) {
+  const { t } = useI18n();
+  const history = useAsync((signal) => api<History>(`/items/${enc(id)}/history`, { signal }), [id]);
+  const genealogy = useAsync((signal) => api<Genealogy>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
+  const certificates = useAsync((signal) => api<ItemCertificate[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
+  return (
+    <>
+      <section aria-labelledby="h-timeline">
+        <h2 id="h-timeline">{t("item.timeline")}</h2>
+        <Async state={history}>{(h) => <Timeline entries={h.entries} />}</Async>
+      </section>
+      <section aria-labelledby="h-custody">
+        <h2 id="h-custody">{t("item.custody")}</h2>
+        <Async state={history}>{(h) => <Custody entries={h.entries} />}</Async>
+      </section>
+      <section aria-labelledby="h-certs">
+        <h2 id="h-certs">{t("item.certificates")}</h2>
+        <Async state={certificates}>
+          {(list) =>
+            list.length === 0 ? (
+              <p>{t("item.certificatesEmpty")}</p>
+            ) : (
+              <ul class="cards">
+                {list.map((c) => (
+                  <li key={c.id}>
+                    <CertificateSummary cert={c} link subjectLink={undefined} />
+                  </li>
+                ))}
+              </ul>
+            )
+          }
+        </Async>
+      </section>
+      <section aria-labelledby="h-genealogy">
+        <h2 id="h-genealogy">{t("item.genealogy")}</h2>
+        <Async state={genealogy}>{(g) => <GenealogyGraph graph={g} />}</Async>
+      </section>
+    </>
+  );
+}
+
+/** A certificate as /items/{id}/certificates lists it (state, numeric reason). */
+interface ItemCertificate {
+  id: string;
+  subject: string;
+  scope: string;
+  issuer: { id: number; name: string | null };
+  state?: string;
+  status?: string;
+  reason?: number | string | null;
+  issuedAt?: string | null;
+  validFrom?: string | null;
+  validUntil?: string | null;
+  supersededBy?: string | null;
+  supersedes?: string | null;
+  accreditedAtIssuance: boolean;
+  accreditedNow: boolean;
+}
+
+/** The item list's certificate in the shape of GET /certificates/{id} (lib/credentials.ts). */
+function certificateOf(c: ItemCertificate): CertificateView {
+  const status = (c.status ?? c.state ?? "unknown") as CertificateStatusName;
+  const withReason = status === "revoked" || status === "suspended";
+  const reason = !withReason || c.reason === undefined || c.reason === null ? null : typeof c.reason === "number" ? reasonName(c.reason as RevocationReason) : c.reason;
+  return {
+    id: c.id,
+    state: status,
+    issuer: c.issuer,
+    subject: c.subject,
+    scope: c.scope,
+    issuedAt: c.issuedAt ?? null,
+    validFrom: c.validFrom ?? null,
+    validUntil: c.validUntil ?? null,
+    reason,
+    reasonHash: null,
+    suspendedAt: null,
+    revokedAt: null,
+    supersedes: c.supersedes ?? null,
+    supersededBy: c.supersededBy ?? null,
+    accreditedAtIssuance: c.accreditedAtIssuance,
+    accreditedNow: c.accreditedNow,
+  };
+}
+
+/** The @context (and ignoreFields) an event was captured with, from the EPCIS query binding. */
+const contextFromQuery: ContextSource = async (eventId) => {
+  type Obj = Record<string, unknown>;
+  const qd = await api<Obj>(`/events/${enc(eventId)}`);
+  // The query document's own @context, plus the one the binding attaches to the event itself.
+  const list = (((qd.epcisBody as Obj | undefined)?.queryResults as Obj | undefined)?.resultsBody as Obj | undefined)?.eventList;
+  const event = Array.isArray(list) ? (list as Obj[]).find((e) => e.eventID === eventId) : undefined;
+  const context = [qd["@context"], event?.["@context"]].flat().filter((c) => c !== undefined);
+  return { context, ignoreFields: declaredIgnoreFields(qd) };
+};
+
+const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =>
+  doc !== null && doc !== undefined && (Array.isArray(doc.sensorElementList) || Object.keys(doc).some((k) => /stream|reading/i.test(k)));
+
+function Timeline({ entries }: { entries: HistoryEntry[] }) {
+  const { t, lang } = useI18n();
+  const [badges, setBadges] = useState<(Badge | undefined)[]>([]);
+  useEffect(() => {
+    let live = true;
+    setBadges(entries.map(() => undefined));
+    getChain().then(
+      (chain) =>
+        entries.forEach((entry, i) =>
+          verifyEntry(entry, chain.provenance, contextFromQuery).then((b) => {
+            if (live) setBadges((prev) => prev.map((x, j) => (j === i ? b : x)));
+          }),
+        ),
+      (e: unknown) => live && setBadges(entries.map(() => ({ state: "error", message: e instanceof Error ? e.message : String(e) }))),
+    );
+    return () => {
+      live = false;
+    };
+  }, [entries]);
+
+  if (entries.length === 0) return <p>{t("item.timelineEmpty")}</p>;
+  const fmt = (v: string) => formatTime(lang, v);
+  return (
+    <ol class="timeline">
+      {entries.map((entry, i) => {
+        const doc = entry.document ?? undefined;
+        const words = doc === undefined ? undefined : describeEvent(doc, t, lang, fmt);
+        return (
+          <li key={`${entry.recordId ?? ""}-${entry.eventId ?? i}`} class="event" data-event-id={entry.eventId} data-record-id={entry.recordId ?? ""}>
+            <div class="event-head">
+              <strong class="event-what">{words?.what ?? entry.kind}</strong>
+              <BadgeView badge={badges[i]} />
+            </div>
+            <dl class="w5">
+              <dt>{t("event.who")}</dt>
+              <dd>{orgName(entry.org)}</dd>
+              {words !== undefined ? (
+                <>
+                  <dt>{t("event.when")}</dt>
+                  <dd>{words.when}</dd>
+                  {words.where.length > 0 && (
+                    <>
+                      <dt>{t("event.where")}</dt>
+                      <dd>{words.where.join("; ")}</dd>
+                    </>
+                  )}
+                  {words.why.length > 0 && (
+                    <>
+                      <dt>{t("event.why")}</dt>
+                      <dd>{words.why.join("; ")}</dd>
+                    </>
+                  )}
+                </>
+              ) : (
+                <>
+                  {entry.time !== undefined && (
+                    <>
+                      <dt>{t("event.when")}</dt>
+                      <dd>{fmt(entry.time)}</dd>
+                    </>
+                  )}
+                  <dd class="muted full">{t("event.withheld")}</dd>
+                </>
+              )}
+            </dl>
+            <details>
+              <summary>{t("event.hash")}</summary>
+              <p class="mono small">
+                {entry.recordId !== undefined && entry.recordId !== null && t("event.record", { id: String(entry.recordId), block: entry.block ?? "?" })}
+                {entry.corrects !== undefined && entry.corrects !== null && <> · {t("event.corrects", { id: String(entry.corrects) })}</>}
+                <br />
+                {entry.eventHash}
+              </p>
+            </details>
+            {typeof entry.eventId === "string" && hasReadings(doc) && (
+              <a class="button-link" href={href({ page: "readings", eventId: entry.eventId })}>
+                {t("event.readingsLink")}
+              </a>
+            )}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+/** Who held the item, in order: its commissioning, then every receipt (and shipments between). */
+function Custody({ entries }: { entries: HistoryEntry[] }) {
+  const { t, lang } = useI18n();
+  const steps = entries.filter((e) => /commission|ship|receive|transform|assembl/i.test(e.kind));
+  if (steps.length === 0) return <p>{t("item.custodyEmpty")}</p>;
+  return (
+    <ol class="custody">
+      {steps.map((e, i) => (
+        <li key={i}>
+          <span class="custody-org">{orgName(e.org)}</span> <span class="muted">{e.kind.toLowerCase()}</span>
+          {e.time !== undefined && <span class="muted"> · {formatTime(lang, e.time)}</span>}
+        </li>
+      ))}
+    </ol>
+  );
+}

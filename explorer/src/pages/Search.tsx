@@ -1,0 +1,175 @@
+/**
+ * Search: type an identifier, build one from a GTIN with lot or serial, or scan a QR code with the
+ * camera (getUserMedia) or from an uploaded image (jsqr). The gateway's /resolve says what it is.
+ */
+import jsQRModule from "jsqr";
+import type { TargetedEvent } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { type Resolved, api, enc } from "../api.ts";
+import { ErrorView } from "../components/async.tsx";
+import { useI18n } from "../i18n.ts";
+import { type Route, navigate, parseRoute } from "../router.ts";
+
+// jsqr is CommonJS with a default export in its types; bundlers hand over either shape.
+const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+) => { data: string } | null;
+
+/** Where a resolved identifier leads. */
+export function routeOf(r: Resolved): Route {
+  if (r.certificateId !== undefined) return { page: "certificate", id: r.certificateId };
+  return { page: "item", id: r.digitalLink ?? r.epc ?? r.itemKey ?? r.batchKey ?? r.input };
+}
+
+/** A scanned text: an explorer link opens directly, anything else goes through /resolve. */
+async function open(text: string): Promise<void> {
+  const v = text.trim();
+  const hashAt = v.indexOf("/explorer/#/");
+  if (hashAt >= 0) {
+    navigate(parseRoute(v.slice(hashAt + "/explorer/".length)));
+    return;
+  }
+  navigate(routeOf(await api<Resolved>(`/resolve?id=${enc(v)}`)));
+}
+
+function decodeImage(source: CanvasImageSource, width: number, height: number, canvas: HTMLCanvasElement): string | undefined {
+  canvas.width = width;
+  canvas.height = height;
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  if (g === null) return undefined;
+  g.drawImage(source, 0, 0, width, height);
+  const img = g.getImageData(0, 0, width, height);
+  return jsQR(img.data, width, height)?.data;
+}
+
+function Camera({ onCode, onError }: { onCode(text: string): void; onError(e: unknown): void }) {
+  const { t } = useI18n();
+  const video = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    let stream: MediaStream | undefined;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const canvas = document.createElement("canvas");
+    navigator.mediaDevices
+      .getUserMedia({ video: { facingMode: "environment" }, audio: false })
+      .then(async (s) => {
+        stream = s;
+        const v = video.current;
+        if (v === null) return;
+        v.srcObject = s;
+        await v.play();
+        timer = setInterval(() => {
+          if (v.videoWidth === 0) return;
+          const code = decodeImage(v, v.videoWidth, v.videoHeight, canvas);
+          if (code !== undefined) onCode(code);
+        }, 250);
+      })
+      .catch(onError);
+    return () => {
+      if (timer !== undefined) clearInterval(timer);
+      stream?.getTracks().forEach((tr) => tr.stop());
+    };
+  }, []);
+  return (
+    <div class="camera">
+      <video ref={video} muted playsInline aria-label={t("search.cameraHelp")} />
+      <p class="help">{t("search.cameraHelp")}</p>
+    </div>
+  );
+}
+
+export function SearchPage() {
+  const { t } = useI18n();
+  const [text, setText] = useState("");
+  const [gtin, setGtin] = useState("");
+  const [lot, setLot] = useState("");
+  const [serial, setSerial] = useState("");
+  const [error, setError] = useState<unknown>();
+  const [scanning, setScanning] = useState(false);
+  const [note, setNote] = useState<string>();
+
+  const go = (value: string) => {
+    setError(undefined);
+    setNote(undefined);
+    open(value).catch(setError);
+  };
+  const onSubmit = (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    if (text.trim() !== "") go(text);
+  };
+  const onGtin = (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const g = gtin.trim();
+    if (g === "") return;
+    go(`https://id.gs1.org/01/${enc(g)}${lot.trim() ? `/10/${enc(lot.trim())}` : ""}${serial.trim() ? `/21/${enc(serial.trim())}` : ""}`);
+  };
+  const onImage = async (e: TargetedEvent<HTMLInputElement>) => {
+    const file = e.currentTarget.files?.[0];
+    if (file === undefined) return;
+    setError(undefined);
+    const bitmap = await createImageBitmap(file).catch((err: unknown) => {
+      setError(err);
+      return undefined;
+    });
+    if (bitmap === undefined) return;
+    const code = decodeImage(bitmap, bitmap.width, bitmap.height, document.createElement("canvas"));
+    if (code === undefined) setNote(t("search.scanNone"));
+    else go(code);
+  };
+
+  return (
+    <article>
+      <h1>{t("search.title")}</h1>
+      <form class="search" onSubmit={onSubmit} role="search">
+        <label for="q">{t("search.label")}</label>
+        <p id="q-help" class="help">
+          {t("search.help")}
+        </p>
+        <div class="row">
+          <input id="q" name="q" value={text} onInput={(e) => setText(e.currentTarget.value)} aria-describedby="q-help" autoComplete="off" spellcheck={false} />
+          <button type="submit">{t("search.submit")}</button>
+        </div>
+      </form>
+      <form class="gtin-form" onSubmit={onGtin}>
+        <fieldset>
+          <legend>{t("search.byGtin")}</legend>
+          <label for="gtin">{t("search.gtin")}</label>
+          <input id="gtin" inputMode="numeric" value={gtin} onInput={(e) => setGtin(e.currentTarget.value)} />
+          <label for="lot">{t("search.lot")}</label>
+          <input id="lot" value={lot} onInput={(e) => setLot(e.currentTarget.value)} />
+          <label for="serial">{t("search.serial")}</label>
+          <input id="serial" value={serial} onInput={(e) => setSerial(e.currentTarget.value)} />
+          <button type="submit">{t("search.submit")}</button>
+        </fieldset>
+      </form>
+      <div class="scan">
+        <button type="button" onClick={() => setScanning(!scanning)} aria-pressed={scanning}>
+          {scanning ? t("search.scanStop") : t("search.scanCamera")}
+        </button>
+        <label class="file-label">
+          {t("search.scanUpload")}
+          <input type="file" accept="image/*" onChange={onImage} />
+        </label>
+      </div>
+      {scanning && (
+        <Camera
+          onCode={(code) => {
+            setScanning(false);
+            go(code);
+          }}
+          onError={(e) => {
+            setScanning(false);
+            setNote(t("search.cameraError", { message: e instanceof Error ? e.message : String(e) }));
+          }}
+        />
+      )}
+      {note !== undefined && (
+        <p class="notice" role="status">
+          {note}
+        </p>
+      )}
+      {error !== undefined && <ErrorView error={error} />}
+    </article>
+  );
+}

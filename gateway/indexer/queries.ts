@@ -1,0 +1,508 @@
+/**
+ * Questions answered from the index alone (never the chain), each at a cost that grows with its
+ * answer: point reads, prefix scans over one item's keys, and graph walks that read one edge
+ * list per node they reach.
+ *
+ * Time-dependent answers (certificate status, expired grants, expired proposals) use the time of
+ * the last indexed block unless a `now` is given: the index answers as of the chain it has seen.
+ */
+import { AbiCoder, keccak256 } from "ethers";
+import type { AccessChecker } from "../../lib/access.ts";
+import { OrgStatus, ProposalKind, ProposalStatus, rolesOf } from "../../lib/consortium.ts";
+import { CertificateState, CertificateStatus, ItemStatus, ScopeKind } from "../../lib/registry.ts";
+import type {
+  AccreditationDoc,
+  AnchorDoc,
+  BatchDoc,
+  CertificateDoc,
+  EdgeDoc,
+  GovernanceDoc,
+  GrantDoc,
+  ItemDoc,
+  NodeDoc,
+  OrgDoc,
+  ProposalDoc,
+  RecordDoc,
+  ShipmentDoc,
+} from "./apply.ts";
+import { type IndexStore, K, pad } from "./store.ts";
+
+export interface ItemView {
+  key: string;
+  status: ItemStatus;
+  statusName: string;
+  /** Owner and custodian resolved through assembly, as Provenance.itemState does. */
+  ownerOrg: number;
+  custodianOrg: number;
+  consigneeOrg: number;
+  transfersOwnership: boolean;
+  /** The item or its batch was recalled. */
+  recalled: boolean;
+  parent: string | null;
+  batch: string | null;
+  disposition: string;
+  createdAt: number;
+  createdBlock: number;
+  lastRecord: number;
+}
+
+export interface HistoryEntry extends RecordDoc {
+  /** The key this entry was found under: the item, or its batch for batch-wide records. */
+  via: string;
+}
+
+export interface GenealogyNode extends ItemView {
+  /** Steps from the root (backward and forward both count up). */
+  depth: number;
+}
+
+export interface GenealogyGraph {
+  root: string;
+  nodes: GenealogyNode[];
+  edges: EdgeDoc[];
+  /** Everything forward of the recalled items in the graph (the items a recall reaches). */
+  recallScope: string[];
+  /** The node limit cut the walk short. */
+  truncated: boolean;
+}
+
+export type Direction = "backward" | "forward" | "both";
+
+export interface CertificateView extends CertificateDoc {
+  status: CertificateStatus;
+  statusName: string;
+  accreditedAtIssuance: boolean;
+  accreditedNow: boolean;
+}
+
+export interface MemberView extends OrgDoc {
+  roleNames: string[];
+  statusName: string;
+  nodeIdentities: NodeDoc[];
+}
+
+export interface ProposalView extends ProposalDoc {
+  statusName: "open" | "executed" | "rejected" | "expired";
+  kindName: string;
+  /** Ballots of organisations active now, as Consortium.tally counts them. */
+  yes: number;
+  no: number;
+  required: number;
+}
+
+const lower = (s: string) => s.toLowerCase();
+const statusName = (s: ItemStatus) => (ItemStatus[s] ?? `status-${s}`).replace(/^./, (c) => c.toLowerCase());
+
+export interface QueryOptions {
+  /** Unix s for time-dependent answers; default: the last indexed block's time. */
+  now?: () => number | Promise<number>;
+}
+
+export class IndexQueries {
+  constructor(
+    readonly store: IndexStore,
+    private readonly options: QueryOptions = {},
+  ) {}
+
+  /** The time the answers are given for: `options.now` or the last indexed block's timestamp. */
+  async now(): Promise<number> {
+    if (this.options.now) return this.options.now();
+    return (await this.store.checkpoint())?.time ?? 0;
+  }
+
+  // ---------------------------------------------------------------- items
+
+  async item(key: string): Promise<ItemView | undefined> {
+    const doc = await this.store.get<ItemDoc>(K.item(lower(key)));
+    return doc ? this.view(doc) : undefined;
+  }
+
+  async batch(key: string): Promise<BatchDoc | undefined> {
+    return this.store.get<BatchDoc>(K.batch(lower(key)));
+  }
+
+  /** Item keys of a batch, in key order; at most `limit`. */
+  async batchItems(batchKey: string, limit = -1): Promise<string[]> {
+    const prefix = `bi:${lower(batchKey)}:`;
+    return (await this.store.keys(prefix, { limit })).map((k) => k.slice(prefix.length));
+  }
+
+  private async view(doc: ItemDoc, batches?: Map<string, Promise<BatchDoc | undefined>>): Promise<ItemView> {
+    // Owner and custodian travel with the topmost ancestor while assembled.
+    let top = doc;
+    for (let guard = 0; top.status === ItemStatus.Assembled && top.parent && guard < 10_000; guard++) {
+      const parent = await this.store.get<ItemDoc>(K.item(top.parent));
+      if (!parent) break;
+      top = parent;
+    }
+    let batchRecalled = false;
+    if (doc.batch) {
+      // A graph's nodes share few batches: read each once.
+      let b = batches?.get(doc.batch);
+      if (!b) {
+        b = this.store.get<BatchDoc>(K.batch(doc.batch));
+        batches?.set(doc.batch, b);
+      }
+      batchRecalled = (await b)?.recalled ?? false;
+    }
+    return {
+      key: doc.key,
+      status: doc.status,
+      statusName: statusName(doc.status),
+      ownerOrg: top.owner,
+      custodianOrg: top.custodian,
+      consigneeOrg: doc.consignee,
+      transfersOwnership: doc.transfersOwnership,
+      recalled: doc.recalled || batchRecalled,
+      parent: doc.parent,
+      batch: doc.batch,
+      disposition: doc.disposition,
+      createdAt: doc.createdAt,
+      createdBlock: doc.createdBlock,
+      lastRecord: doc.lastRecord,
+    };
+  }
+
+  async record(id: number): Promise<RecordDoc | undefined> {
+    return this.store.get<RecordDoc>(K.record(id));
+  }
+
+  /** The record carrying a CBV 2.0 event hash (Provenance.recordOfEvent). */
+  async recordOfEvent(eventHash: string): Promise<RecordDoc | undefined> {
+    const id = await this.store.get<number>(K.eventHash(lower(eventHash)));
+    return id === undefined ? undefined : this.record(id);
+  }
+
+  /**
+   * The records that touched an item (and batch-wide records of its batch: a batch recall), in
+   * record order. `after` and `limit` page through long histories.
+   */
+  async history(key: string, options: { after?: number; limit?: number } = {}): Promise<HistoryEntry[]> {
+    const k = lower(key);
+    const limit = options.limit ?? 1000;
+    const doc = await this.store.get<ItemDoc>(K.item(k));
+    const sources = [k, ...(doc?.batch ? [doc.batch] : [])];
+    const ids: { id: number; via: string }[] = [];
+    for (const via of sources) {
+      const gt = K.itemRecord(via, options.after ?? 0);
+      const keys = await this.store.db.keys({ gt, lt: `ir:${via}:\xff`, limit }).all();
+      for (const key of keys) ids.push({ id: Number(key.slice(key.lastIndexOf(":") + 1)), via });
+    }
+    ids.sort((a, b) => a.id - b.id);
+    const unique = ids.filter((x, i) => i === 0 || ids[i - 1]!.id !== x.id).slice(0, limit);
+    const records = await this.store.getMany<RecordDoc>(unique.map((x) => K.record(x.id)));
+    return records.flatMap((r, i) => (r ? [{ ...r, via: unique[i]!.via }] : []));
+  }
+
+  /** Shipments of an item, oldest first. */
+  async shipments(key: string): Promise<ShipmentDoc[]> {
+    return (await this.store.entries<ShipmentDoc>(`sh:${lower(key)}:`)).map(([, v]) => v);
+  }
+
+  // ---------------------------------------------------------------- genealogy
+
+  /** Edges into (`backward`: inputs and children) or out of (`forward`: outputs and parents) an item. */
+  async edges(key: string, direction: "backward" | "forward"): Promise<EdgeDoc[]> {
+    return (await this.edgesOf([lower(key)], direction))[0]!;
+  }
+
+  /** The edge lists of a whole frontier in one read. */
+  private async edgesOf(keys: string[], direction: "backward" | "forward"): Promise<EdgeDoc[][]> {
+    const lists = await this.store.getMany<EdgeDoc[]>(keys.map(direction === "forward" ? K.forward : K.backward));
+    return lists.map((l) => l ?? []);
+  }
+
+  /**
+   * The genealogy graph around `key`: backward (where it came from), forward (where it went) or
+   * both, up to `depth` steps (default: any) and `maxNodes` nodes (default 10,000).
+   */
+  async genealogy(key: string, options: { direction?: Direction; depth?: number; maxNodes?: number } = {}): Promise<GenealogyGraph> {
+    const root = lower(key);
+    const direction = options.direction ?? "both";
+    const maxNodes = options.maxNodes ?? 10_000;
+    const depth = options.depth ?? Number.POSITIVE_INFINITY;
+    const depthOf = new Map<string, number>([[root, 0]]);
+    const edges = new Map<string, EdgeDoc>();
+    let truncated = false;
+    const walk = async (dir: "backward" | "forward") => {
+      let frontier = [root];
+      for (let d = 1; d <= depth && frontier.length > 0 && !truncated; d++) {
+        const lists = await this.edgesOf(frontier, dir);
+        const next: string[] = [];
+        for (const list of lists) {
+          for (const e of list) {
+            const other = dir === "forward" ? e.to : e.from;
+            if (!depthOf.has(other)) {
+              if (depthOf.size >= maxNodes) {
+                truncated = true;
+                break;
+              }
+              depthOf.set(other, d);
+              next.push(other);
+            }
+            edges.set(`${e.from}:${e.to}:${e.recordId}`, e);
+          }
+          if (truncated) break;
+        }
+        frontier = next;
+      }
+    };
+    if (direction !== "forward") await walk("backward");
+    if (direction !== "backward") await walk("forward");
+    const keys = [...depthOf.keys()];
+    const docs = await this.store.getMany<ItemDoc>(keys.map(K.item));
+    const batches = new Map<string, Promise<BatchDoc | undefined>>();
+    const views = await Promise.all(docs.map((doc) => (doc ? this.view(doc, batches) : undefined)));
+    const nodes: GenealogyNode[] = [];
+    views.forEach((v, i) => {
+      if (v) nodes.push({ ...v, depth: depthOf.get(keys[i]!)! });
+    });
+    const recalled = nodes.filter((n) => n.recalled).map((n) => n.key);
+    const scope = recalled.length > 0 ? await this.forwardClosure(recalled, maxNodes) : { keys: [], truncated: false };
+    return { root, nodes, edges: [...edges.values()], recallScope: scope.keys, truncated: truncated || scope.truncated };
+  }
+
+  /** `starts` and every item forward of them (outputs and parents, transitively). */
+  private async forwardClosure(starts: string[], maxNodes: number): Promise<{ keys: string[]; truncated: boolean }> {
+    const seen = new Set(starts);
+    let frontier = [...starts];
+    while (frontier.length > 0) {
+      const lists = await this.edgesOf(frontier, "forward");
+      const next: string[] = [];
+      for (const e of lists.flat()) {
+        if (seen.has(e.to)) continue;
+        if (seen.size >= maxNodes) return { keys: [...seen], truncated: true };
+        seen.add(e.to);
+        next.push(e.to);
+      }
+      frontier = next;
+    }
+    return { keys: [...seen], truncated: false };
+  }
+
+  /**
+   * The recall scope of an item or a batch: the item (or every item of the batch) and everything
+   * forward of it: what must be traced when it is recalled.
+   */
+  async recallScope(key: string, maxNodes = 100_000): Promise<{ keys: string[]; truncated: boolean }> {
+    const k = lower(key);
+    const starts = (await this.store.get(K.batch(k))) ? await this.batchItems(k, maxNodes) : (await this.store.get(K.item(k))) ? [k] : [];
+    return starts.length === 0 ? { keys: [], truncated: false } : this.forwardClosure(starts, maxNodes);
+  }
+
+  /**
+   * The items an item went into (assembly parents, transformation outputs), transitively: what
+   * lib/access.ts `mayReadItem` needs as `containedIn`.
+   */
+  async containedIn(key: string, maxNodes = 10_000): Promise<string[]> {
+    const k = lower(key);
+    const { keys } = await this.forwardClosure([k], maxNodes + 1);
+    return keys.filter((x) => x !== k);
+  }
+
+  // ---------------------------------------------------------------- certificates
+
+  async certificate(id: string): Promise<CertificateView | undefined> {
+    const doc = await this.store.get<CertificateDoc>(K.certificate(lower(id)));
+    return doc ? this.certificateView(doc, await this.now()) : undefined;
+  }
+
+  /** Certificates of an item or batch, in issuance order. */
+  async certificatesOf(subject: string): Promise<CertificateView[]> {
+    const ids = (await this.store.entries<string>(`cs:${lower(subject)}:`)).map(([, v]) => v);
+    const docs = await this.store.getMany<CertificateDoc>(ids.map(K.certificate));
+    const now = await this.now();
+    const out: CertificateView[] = [];
+    for (const d of docs) if (d) out.push(await this.certificateView(d, now));
+    return out;
+  }
+
+  private async certificateView(c: CertificateDoc, now: number): Promise<CertificateView> {
+    let status: CertificateStatus;
+    if (c.state === CertificateState.Revoked) status = CertificateStatus.Revoked;
+    else if (c.state === CertificateState.Superseded) status = CertificateStatus.Superseded;
+    else if (c.state === CertificateState.Suspended) status = CertificateStatus.Suspended;
+    else if (now < c.validFrom) status = CertificateStatus.NotYetValid;
+    else if (c.validUntil !== 0 && now >= c.validUntil) status = CertificateStatus.Expired;
+    else status = CertificateStatus.Valid;
+    return {
+      ...c,
+      status,
+      statusName: CertificateStatus[status].replace(/^./, (ch) => ch.toLowerCase()),
+      accreditedAtIssuance: await this.wasAccredited(c.issuer, c.scope, c.issuedAt),
+      accreditedNow: await this.isAccredited(c.issuer, c.scope, now),
+    };
+  }
+
+  /** Accreditation periods of a certifier for a scope, oldest first. */
+  async accreditations(certifier: number, scope: string): Promise<AccreditationDoc[]> {
+    return (await this.store.entries<AccreditationDoc>(`ac:${pad(certifier, 10)}:${lower(scope)}:`)).map(([, v]) => v);
+  }
+
+  /** Certificates.wasAccredited: the accreditation record at `time` (membership aside). */
+  async wasAccredited(certifier: number, scope: string, time: number): Promise<boolean> {
+    const periods = await this.accreditations(certifier, scope);
+    let p: AccreditationDoc | undefined;
+    for (const x of periods) if (x.from <= time) p = x;
+    return p !== undefined && (p.expiresAt === 0 || time < p.expiresAt) && (p.withdrawnBy === 0 || time <= p.withdrawnAt);
+  }
+
+  /** Certificates.isAccredited at `now`: a live last period and an active organisation. */
+  async isAccredited(certifier: number, scope: string, now?: number): Promise<boolean> {
+    const t = now ?? (await this.now());
+    const periods = await this.accreditations(certifier, scope);
+    const last = periods.at(-1);
+    if (!last || last.withdrawnBy !== 0 || (last.expiresAt !== 0 && t >= last.expiresAt)) return false;
+    return (await this.member(certifier))?.status === OrgStatus.Active;
+  }
+
+  // ---------------------------------------------------------------- grants
+
+  async grant(id: string): Promise<GrantDoc | undefined> {
+    return this.store.get<GrantDoc>(K.grant(lower(id)));
+  }
+
+  /** Grants an organisation gave (as data owner). */
+  async grantsGiven(owner: number): Promise<GrantDoc[]> {
+    return this.grantsUnder(`gro:${pad(owner, 10)}:`);
+  }
+
+  /** Grants an organisation received. */
+  async grantsReceived(grantee: number): Promise<GrantDoc[]> {
+    return this.grantsUnder(`grg:${pad(grantee, 10)}:`);
+  }
+
+  private async grantsUnder(prefix: string): Promise<GrantDoc[]> {
+    const ids = (await this.store.keys(prefix)).map((k) => k.slice(prefix.length));
+    return (await this.store.getMany<GrantDoc>(ids.map(K.grant))).filter((g): g is GrantDoc => g !== undefined);
+  }
+
+  /** The grant from `owner` to `grantee` on `scopeKey` (AccessGrants.grantIdOf), if ever issued. */
+  async grantOn(owner: number, grantee: number, scopeKey: string): Promise<GrantDoc | undefined> {
+    return this.grant(keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey])));
+  }
+
+  // ---------------------------------------------------------------- consortium
+
+  async member(id: number): Promise<MemberView | undefined> {
+    const o = await this.store.get<OrgDoc>(K.org(id));
+    return o ? this.memberView(o) : undefined;
+  }
+
+  async members(): Promise<MemberView[]> {
+    const orgs = await this.store.entries<OrgDoc>("org:");
+    return Promise.all(orgs.map(([, o]) => this.memberView(o)));
+  }
+
+  private async memberView(o: OrgDoc): Promise<MemberView> {
+    const nodes = await this.store.getMany<NodeDoc>(o.nodes.map(K.node));
+    return {
+      ...o,
+      roleNames: rolesOf(BigInt(o.roles)).map((r) => ROLE_NAMES[r] ?? `role-${r}`),
+      statusName: (OrgStatus[o.status] ?? `status-${o.status}`).toLowerCase(),
+      nodeIdentities: nodes.filter((n): n is NodeDoc => n !== undefined),
+    };
+  }
+
+  /** The organisation an account was bound to, and whether it was retired. */
+  async account(address: string): Promise<{ orgId: number; retired: boolean } | undefined> {
+    return this.store.get(K.account(lower(address)));
+  }
+
+  async node(id: number): Promise<NodeDoc | undefined> {
+    return this.store.get<NodeDoc>(K.node(id));
+  }
+
+  async governance(): Promise<GovernanceDoc | undefined> {
+    return this.store.get<GovernanceDoc>(K.governance);
+  }
+
+  async proposal(id: number): Promise<ProposalView | undefined> {
+    const p = await this.store.get<ProposalDoc>(K.proposal(id));
+    if (!p) return undefined;
+    return (await this.proposalViews([p]))[0];
+  }
+
+  /** Open proposals (not executed, rejected or expired), oldest first. */
+  async openProposals(): Promise<ProposalView[]> {
+    const ids = (await this.store.keys("popen:")).map((k) => Number(k.slice(6)));
+    const docs = (await this.store.getMany<ProposalDoc>(ids.map(K.proposal))).filter((p): p is ProposalDoc => p !== undefined);
+    return (await this.proposalViews(docs)).filter((p) => p.statusName === "open");
+  }
+
+  /** The latest `limit` proposals, newest first. */
+  async recentProposals(limit = 50): Promise<ProposalView[]> {
+    const docs = (await this.store.db.values({ gte: "prop:", lt: "prop:\xff", reverse: true, limit }).all()).map((v) => JSON.parse(v) as ProposalDoc);
+    return this.proposalViews(docs);
+  }
+
+  private async proposalViews(docs: ProposalDoc[]): Promise<ProposalView[]> {
+    if (docs.length === 0) return [];
+    const [orgs, gov, now] = await Promise.all([this.store.entries<OrgDoc>("org:"), this.governance(), this.now()]);
+    const active = new Set(orgs.filter(([, o]) => o.status === OrgStatus.Active).map(([, o]) => o.id));
+    const quorumBps = gov?.quorumBps ?? 10_000;
+    const r = Math.ceil((active.size * quorumBps) / 10_000);
+    const required = r === 0 ? 1 : r;
+    return docs.map((p) => {
+      const counted = p.votes.filter((v) => active.has(v.org));
+      const expired = p.status === "open" && now > p.deadline;
+      return {
+        ...p,
+        statusName: expired ? "expired" : p.status,
+        kindName: ProposalKind[p.kind] ?? `kind-${p.kind}`,
+        yes: counted.filter((v) => v.support).length,
+        no: counted.filter((v) => !v.support).length,
+        required,
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- anchors
+
+  async anchor(node: string, sequence: number): Promise<AnchorDoc | undefined> {
+    return this.store.get<AnchorDoc>(K.anchor(lower(node), sequence));
+  }
+
+  /** A node's anchors from `fromSequence` on, at most `limit`. */
+  async anchors(node: string, options: { fromSequence?: number; limit?: number } = {}): Promise<AnchorDoc[]> {
+    const n = lower(node);
+    const out = await this.store.db.values({ gte: K.anchor(n, options.fromSequence ?? 0), lt: `an:${n}:\xff`, limit: options.limit ?? 100 }).all();
+    return out.map((v) => JSON.parse(v) as AnchorDoc);
+  }
+}
+
+const ROLE_NAMES: Record<number, string> = { 0: "supplier", 1: "manufacturer", 2: "logistics", 3: "certifier", 4: "regulator", 5: "auditor" };
+
+/** Consortium.proposal's status for a view (Expired is computed, as on chain). */
+export const proposalStatusOf = (p: ProposalView): ProposalStatus =>
+  p.statusName === "executed" ? ProposalStatus.Executed : p.statusName === "rejected" ? ProposalStatus.Rejected : p.statusName === "expired" ? ProposalStatus.Expired : ProposalStatus.Open;
+
+/**
+ * lib/access.ts's AccessChecker answered from the index: the same questions AccessGrants'
+ * `isAllowed`/`isAllowedAt`/`grant` answer, as of the last indexed block (or `now`).
+ */
+export class IndexAccessChecker implements AccessChecker {
+  constructor(private readonly q: IndexQueries) {}
+
+  private async live(grantee: number, owner: number, scopeKey: string): Promise<GrantDoc | undefined> {
+    const g = await this.q.grantOn(owner, grantee, scopeKey);
+    if (!g || g.revoked || !((await this.q.now()) < g.expiresAt)) return undefined;
+    const [a, b] = await Promise.all([this.q.member(grantee), this.q.member(owner)]);
+    return a?.status === OrgStatus.Active && b?.status === OrgStatus.Active ? g : undefined;
+  }
+
+  async isAllowed(grantee: number, owner: number, scopeKey: string): Promise<boolean> {
+    const g = await this.live(grantee, owner, scopeKey);
+    return g !== undefined && g.kind !== ScopeKind.AnchorWindowRange;
+  }
+
+  async isAllowedAt(grantee: number, owner: number, scopeKey: string, dataTime: number): Promise<boolean> {
+    const g = await this.live(grantee, owner, scopeKey);
+    if (!g) return false;
+    return g.kind !== ScopeKind.AnchorWindowRange || (dataTime >= g.from && dataTime < g.to);
+  }
+
+  async grantKind(owner: number, grantee: number, scopeKey: string): Promise<ScopeKind | undefined> {
+    return (await this.q.grantOn(owner, grantee, scopeKey))?.kind;
+  }
+}

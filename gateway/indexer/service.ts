@@ -1,0 +1,21 @@
+/**
+ * The index as a gateway service slot (gateway/services.ts `index`): the queries, lib/access.ts's
+ * AccessChecker answered from the same index, and where the index stands for /health and metrics.
+ */
+import type { AccessChecker } from "../../lib/access.ts";
+import type { Indexer, IndexerProgress } from "./indexer.ts";
+import { IndexAccessChecker, IndexQueries } from "./queries.ts";
+
+export interface IndexService {
+  queries: IndexQueries;
+  /** Grant checks as of the indexed chain (lib/access.ts `mayReadItem` takes it). */
+  access: AccessChecker;
+  /** Indexed block, head and lag. */
+  progress(): IndexerProgress;
+}
+
+/** The service over a running (or synced) indexer. */
+export function indexService(indexer: Indexer): IndexService {
+  const queries = new IndexQueries(indexer.store);
+  return { queries, access: new IndexAccessChecker(queries), progress: () => indexer.progress() };
+}

@@ -1,0 +1,507 @@
+/**
+ * Traceability queries, answered from the chain index (gateway/indexer) and never by scanning the
+ * chain: an item, its history (on-chain facts merged with the EPCIS documents the caller may
+ * read), its genealogy graph and recall scope, its certificates, a data anchor, and the
+ * consortium directory with its proposals. Every route needs a token of an active member.
+ *
+ * Who may read a document: its recording organisation, and organisations holding a grant that
+ * covers the item (lib/access.ts `mayReadItem`, answered from the index). Everyone else sees the
+ * on-chain fact (`access: "public-fact"`, `document: null`). A document handed out carries
+ * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
+ */
+import type { Context } from "koa";
+import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
+import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers.ts";
+import { CertificateState } from "../../lib/registry.ts";
+import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { badRequest, notFound, requireService } from "../errors.ts";
+import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
+import type { IndexService } from "../indexer/service.ts";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
+import { bearer, json, problem } from "../openapi.ts";
+
+const KEY = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/** What an item id in a path names: the key, and the identifier when one was given. */
+interface Subject {
+  key: string;
+  kind: "item" | "batch" | "key";
+  identifier?: string;
+}
+
+/** Parses `{id}`: a 0x key, an EPC URI or a GS1 Digital Link (item or batch). 400 saying why otherwise. */
+export function parseSubject(raw: string): Subject {
+  if (KEY.test(raw)) return { key: raw.toLowerCase(), kind: "key" };
+  if (/^0x/i.test(raw)) throw badRequest(`"${raw}" is not a 0x item key (32 bytes, 64 hex digits)`);
+  let parsed;
+  try {
+    parsed = parseIdentifier(raw);
+  } catch (e) {
+    if (e instanceof IdentifierError) throw badRequest(`"${raw}" is not an item id: ${e.message}; use a GS1 Digital Link, an EPC URI or a 0x item key`);
+    throw e;
+  }
+  try {
+    return { key: itemKey(parsed), kind: "item", identifier: canonicalItemIdentifier(parsed) };
+  } catch {
+    try {
+      return { key: batchKey(parsed), kind: "batch", identifier: canonicalBatchIdentifier(parsed) };
+    } catch (e) {
+      throw badRequest(`"${raw}" names neither an item nor a batch: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A query parameter as an integer within [min, max], or `fallback` when absent. */
+function intParam(ctx: Context, name: string, min: number, max: number, fallback?: number): number | undefined {
+  const v = ctx.query[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== "string" || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw badRequest(`query parameter \`${name}\` must be one integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
+
+/** Organisation names for one response, read once each. */
+function orgNames(q: IndexQueries) {
+  const cache = new Map<number, Promise<MemberView | undefined>>();
+  return async (id: number) => {
+    if (id === 0) return null;
+    if (!cache.has(id)) cache.set(id, q.member(id));
+    const m = await cache.get(id)!;
+    return { id, name: m?.name ?? `organisation ${id}` };
+  };
+}
+
+export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
+  const index = (): IndexService => requireService(services.index, "chain index");
+
+  /** The item (or batch) a path names, from the index; 404 when the chain never saw it. */
+  const load = async (ctx: Context) => {
+    const subject = parseSubject(String(ctx.params.id));
+    const q = index().queries;
+    const item = subject.kind === "batch" ? undefined : await q.item(subject.key);
+    const batch = item ? undefined : await q.batch(subject.key);
+    if (!item && !batch) throw notFound(`no ${subject.kind === "batch" ? "batch" : "item"} ${subject.identifier ?? subject.key} on chain (as of indexed block ${index().progress().indexedBlock})`);
+    return { subject, item, batch, q };
+  };
+
+  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>) => ({
+    kind: "item",
+    key: item.key,
+    identifier: subject.identifier,
+    digitalLink: subject.identifier,
+    status: item.statusName,
+    owner: await org(item.ownerOrg),
+    custodian: await org(item.custodianOrg),
+    consignee: item.consigneeOrg ? await org(item.consigneeOrg) : undefined,
+    batchKey: item.batch ?? undefined,
+    parent: item.parent ?? undefined,
+    recalled: item.recalled,
+    disposition: item.disposition,
+    createdAt: iso(item.createdAt),
+    createdBlock: item.createdBlock,
+    lastRecord: item.lastRecord,
+  });
+
+  router.get("/items/:id", auth.requireOrg(), async (ctx) => {
+    const { subject, item, batch, q } = await load(ctx);
+    const org = orgNames(q);
+    if (item) ctx.body = await itemBody(subject, item, org);
+    else
+      ctx.body = {
+        kind: "batch",
+        key: batch!.key,
+        identifier: subject.identifier,
+        digitalLink: subject.identifier,
+        owner: await org(batch!.owner),
+        recalled: batch!.recalled,
+        itemCount: batch!.itemCount,
+        disposition: batch!.disposition,
+        createdAt: iso(batch!.createdAt),
+      };
+  });
+
+  router.get("/items/:id/history", auth.requireOrg(), async (ctx) => {
+    const { subject, item, q } = await load(ctx);
+    const limit = intParam(ctx, "limit", 1, 1000, 200)!;
+    const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER, 0)!;
+    const caller = ctx.state.caller!.orgId;
+    const org = orgNames(q);
+    const entries = await q.history(subject.key, { after, limit });
+    const scope = {
+      key: subject.key,
+      batchKey: item?.batch ?? (item ? undefined : subject.key),
+      containedIn: item ? await q.containedIn(subject.key) : [],
+    };
+    const { access } = index();
+    const decisions = new Map<number, Promise<AccessDecision>>();
+    const decide = (owner: number) => {
+      if (!decisions.has(owner)) decisions.set(owner, mayReadItem(access, caller, owner, scope));
+      return decisions.get(owner)!;
+    };
+    const documents = services.events?.store;
+    const out = [];
+    for (const e of entries) out.push(await historyEntry(e, caller, await decide(e.org), documents, org));
+    ctx.body = {
+      item: item ? await itemBody(subject, item, org) : { kind: "batch", key: subject.key, identifier: subject.identifier },
+      entries: out,
+      documents: documents ? "available" : "unavailable",
+      nextAfter: entries.length === limit ? entries.at(-1)!.id : undefined,
+    };
+  });
+
+  router.get("/items/:id/genealogy", auth.requireOrg(), async (ctx) => {
+    const { subject, item, q } = await load(ctx);
+    const direction = ctx.query.direction ?? "both";
+    if (direction !== "backward" && direction !== "forward" && direction !== "both") {
+      throw badRequest(`query parameter \`direction\` must be backward, forward or both, got ${JSON.stringify(direction)}`);
+    }
+    const depth = intParam(ctx, "depth", 1, 1000);
+    const limit = intParam(ctx, "limit", 1, 10_000, 1000)!;
+    const org = orgNames(q);
+    if (!item) {
+      // A batch: its recall scope (every item of it and everything forward).
+      const scope = await q.recallScope(subject.key, limit);
+      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated };
+      return;
+    }
+    const g = await q.genealogy(subject.key, { direction, depth, maxNodes: limit });
+    const nodes = [];
+    for (const n of g.nodes) {
+      nodes.push({
+        key: n.key,
+        digitalLink: n.key === subject.key ? subject.identifier : undefined,
+        status: n.statusName,
+        owner: await org(n.ownerOrg),
+        recalled: n.recalled,
+        batchKey: n.batch ?? undefined,
+        depth: n.depth,
+      });
+    }
+    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated };
+  });
+
+  router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
+    const { subject, item, q } = await load(ctx);
+    const org = orgNames(q);
+    const certs = [...(await q.certificatesOf(subject.key)), ...(item?.batch ? await q.certificatesOf(item.batch) : [])];
+    const out = [];
+    for (const c of certs) out.push(await certificateBody(c, org));
+    ctx.body = out;
+  });
+
+  router.get("/anchors/:node/:sequence", auth.requireOrg(), async (ctx) => {
+    const node = String(ctx.params.node);
+    const seq = String(ctx.params.sequence);
+    if (!ADDRESS.test(node)) throw badRequest(`"${node}" is not a node account address (0x and 40 hex digits)`);
+    if (!/^\d{1,15}$/.test(seq) || Number(seq) < 1) throw badRequest(`"${seq}" is not a window sequence number (1 or more)`);
+    const a = await index().queries.anchor(node, Number(seq));
+    if (!a) throw notFound(`node ${node} has not anchored window ${seq} (as of indexed block ${index().progress().indexedBlock})`);
+    ctx.body = {
+      node: a.node,
+      org: await orgNames(index().queries)(a.orgId),
+      sequence: a.sequence,
+      root: a.root,
+      leafCount: a.leafCount,
+      from: new Date(a.fromTimeMs).toISOString(),
+      to: new Date(a.toTimeMs).toISOString(),
+      fromTimeMs: a.fromTimeMs,
+      toTimeMs: a.toTimeMs,
+      previousRoot: a.prevRoot,
+      anchoredAt: iso(a.anchoredAt),
+      tx: a.tx,
+      block: a.block,
+    };
+  });
+
+  router.get("/consortium", auth.requireOrg(), async (ctx) => {
+    const q = index().queries;
+    const members = await q.members();
+    const [gov, proposals] = await Promise.all([q.governance(), q.recentProposals(intParam(ctx, "proposals", 0, 500, 50))]);
+    const name = new Map(members.map((m) => [m.id, m.name]));
+    ctx.body = {
+      governance: gov,
+      members: members.map((m) => ({
+        id: m.id,
+        name: m.name,
+        roles: m.roleNames,
+        status: m.statusName,
+        accounts: m.accounts,
+        nodes: m.nodeIdentities.map((n) => ({ id: n.id, peerId: n.peerId, enodeId: n.enodeId || undefined, validator: n.validator })),
+      })),
+      proposals: proposals.map((p) => ({
+        id: p.id,
+        kind: p.kindName,
+        proposer: { id: p.proposer, name: name.get(p.proposer) ?? `organisation ${p.proposer}` },
+        data: p.data,
+        yes: p.yes,
+        no: p.no,
+        required: p.required,
+        deadline: iso(p.deadline),
+        status: p.statusName,
+        votes: p.votes.map((v) => ({ org: { id: v.org, name: name.get(v.org) ?? `organisation ${v.org}` }, support: v.support })),
+        createdAt: iso(p.createdAt),
+        tx: p.tx,
+      })),
+      indexedBlock: index().progress().indexedBlock,
+    };
+  });
+}
+
+async function historyEntry(
+  e: HistoryEntry,
+  caller: number,
+  decision: AccessDecision,
+  documents: EventStore | undefined,
+  org: ReturnType<typeof orgNames>,
+) {
+  const access = caller === e.org ? "own" : decision.allowed ? "granted" : "public-fact";
+  let document: Record<string, unknown> | null = null;
+  let eventId: string | null = null;
+  let verified: boolean | undefined;
+  if (access !== "public-fact" && documents) {
+    // The document filed under the hash this record carries (not another declaration of the same event).
+    const stored = (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash);
+    if (stored) {
+      document = publishedEvent(stored);
+      eventId = document["eventID"] as string;
+      verified = recomputedHash(stored) === e.eventHash;
+    }
+  }
+  return {
+    recordId: e.id,
+    kind: e.kindName,
+    org: await org(e.org),
+    eventHash: e.eventHash,
+    eventId,
+    block: e.block,
+    tx: e.tx,
+    time: iso(e.time),
+    corrects: e.corrects || undefined,
+    document,
+    verified,
+    access,
+    grant: decision.allowed && decision.via === "grant" && access === "granted" ? { scopeKey: decision.scopeKey, kind: decision.kind } : undefined,
+  };
+}
+
+/** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
+function recomputedHash(stored: StoredEvent): string | undefined {
+  try {
+    const options = { context: stored.context };
+    return (stored.event["errorDeclaration"] !== undefined ? errorDeclarationHash(stored.event, options) : cbvEventHash(stored.event, options).digest).toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+async function certificateBody(c: CertificateView, org: ReturnType<typeof orgNames>) {
+  const state = c.statusName.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+  const ZERO = "0x" + "00".repeat(32);
+  return {
+    id: c.id,
+    credentialHash: c.id,
+    subject: c.subject,
+    issuer: await org(c.issuer),
+    scope: c.scope,
+    validFrom: iso(c.validFrom),
+    validUntil: c.validUntil === 0 ? null : iso(c.validUntil),
+    state,
+    reason: c.reason !== 0 || c.state === CertificateState.Revoked ? c.reason : undefined,
+    supersededBy: c.supersededBy !== ZERO ? c.supersededBy : undefined,
+    supersedes: c.supersedes !== ZERO ? c.supersedes : undefined,
+    accreditedAtIssuance: c.accreditedAtIssuance,
+    accreditedNow: c.accreditedNow,
+    issuedAt: iso(c.issuedAt),
+    history: c.history.map((h) => ({ ...h, time: iso(h.time) })),
+  };
+}
+
+// ---------------------------------------------------------------- OpenAPI
+
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "URL-encoded GS1 Digital Link, EPC URI (urn:epc:id:...) or 0x item key",
+  schema: { type: "string" },
+};
+const org = { $ref: "#/components/schemas/Organisation" };
+const auth401 = problem("No token, or an expired or invalid one");
+const auth403 = problem("The caller's organisation is not an active member");
+const common = (extra: Record<string, unknown> = {}) => ({
+  "400": problem("Malformed id or query parameter, or an unknown query parameter"),
+  "401": auth401,
+  "403": auth403,
+  "404": problem("The chain never saw this item"),
+  "503": problem("This node runs no chain index"),
+  ...extra,
+});
+
+export const paths: OpenApiPaths = {
+  "/items/{id}": {
+    get: {
+      summary: "An item (or batch) as the chain knows it: status, owner, custodian, batch, recall",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [idParam],
+      responses: {
+        "200": json("The item", {
+          type: "object",
+          required: ["kind", "key"],
+          properties: {
+            kind: { enum: ["item", "batch"] },
+            key: { type: "string" },
+            identifier: { type: "string" },
+            digitalLink: { type: "string" },
+            status: { type: "string" },
+            owner: org,
+            custodian: org,
+            batchKey: { type: "string" },
+            recalled: { type: "boolean" },
+            createdAt: { type: "string", format: "date-time" },
+          },
+        }),
+        ...common(),
+      },
+    },
+  },
+  "/items/{id}/history": {
+    get: {
+      summary: "The item's records in order, each with its EPCIS document when the caller may read it",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [
+        idParam,
+        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 200 } },
+        { name: "after", in: "query", description: "record id to continue after (from `nextAfter`)", schema: { type: "integer", minimum: 0 } },
+      ],
+      responses: {
+        "200": json("The history", {
+          type: "object",
+          required: ["item", "entries"],
+          properties: {
+            item: { type: "object" },
+            entries: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["recordId", "kind", "org", "eventHash", "block", "tx", "time", "document", "access"],
+                properties: {
+                  recordId: { type: "integer" },
+                  kind: { type: "string" },
+                  org,
+                  eventHash: { type: "string" },
+                  eventId: { type: ["string", "null"] },
+                  block: { type: "integer" },
+                  tx: { type: "string" },
+                  time: { type: "string", format: "date-time" },
+                  corrects: { type: "integer" },
+                  document: { type: ["object", "null"], description: "the EPCIS event, or null when withheld or not held by this node" },
+                  access: { enum: ["own", "granted", "public-fact"] },
+                },
+              },
+            },
+            nextAfter: { type: "integer" },
+          },
+        }),
+        ...common(),
+      },
+    },
+  },
+  "/items/{id}/genealogy": {
+    get: {
+      summary: "Genealogy graph: where the item came from (backward) and where it went (forward), with the recall scope",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [
+        idParam,
+        { name: "direction", in: "query", schema: { enum: ["backward", "forward", "both"], default: "both" } },
+        { name: "depth", in: "query", description: "steps to follow (default: any)", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        { name: "limit", in: "query", description: "most nodes (default 1000)", schema: { type: "integer", minimum: 1, maximum: 10000 } },
+      ],
+      responses: {
+        "200": json("The graph", {
+          type: "object",
+          required: ["root", "nodes", "edges", "recallScope"],
+          properties: {
+            root: { type: "string" },
+            nodes: { type: "array", items: { type: "object", properties: { key: { type: "string" }, status: { type: "string" }, owner: org, recalled: { type: "boolean" }, depth: { type: "integer" } } } },
+            edges: {
+              type: "array",
+              items: { type: "object", properties: { from: { type: "string" }, to: { type: "string" }, kind: { enum: ["transformation", "assembly"] }, recordId: { type: "integer" } } },
+            },
+            recallScope: { type: "array", items: { type: "string" } },
+            truncated: { type: "boolean" },
+          },
+        }),
+        ...common(),
+      },
+    },
+  },
+  "/items/{id}/certificates": {
+    get: {
+      summary: "Certificates of the item and of its batch, with status, issuer accreditation and history",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [idParam],
+      responses: { "200": json("The certificates", { type: "array", items: { type: "object" } }), ...common() },
+    },
+  },
+  "/anchors/{node}/{sequence}": {
+    get: {
+      summary: "A data-window anchor of a node",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [
+        { name: "node", in: "path", required: true, description: "the anchoring node's account", schema: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } },
+        { name: "sequence", in: "path", required: true, schema: { type: "integer", minimum: 1 } },
+      ],
+      responses: {
+        "200": json("The anchor", {
+          type: "object",
+          required: ["node", "sequence", "root", "leafCount", "from", "to", "previousRoot", "tx", "block"],
+          properties: {
+            node: { type: "string" },
+            sequence: { type: "integer" },
+            root: { type: "string" },
+            leafCount: { type: "integer" },
+            from: { type: "string", format: "date-time" },
+            to: { type: "string", format: "date-time" },
+            previousRoot: { type: "string" },
+            tx: { type: "string" },
+            block: { type: "integer" },
+          },
+        }),
+        ...common({ "404": problem("No such anchor") }),
+      },
+    },
+  },
+  "/consortium": {
+    get: {
+      summary: "Members with roles, accounts and nodes; recent proposals with votes",
+      tags: ["traceability"],
+      security: bearer,
+      parameters: [{ name: "proposals", in: "query", description: "how many recent proposals (default 50)", schema: { type: "integer", minimum: 0, maximum: 500 } }],
+      responses: {
+        "200": json("The consortium", {
+          type: "object",
+          required: ["members", "proposals"],
+          properties: {
+            members: { type: "array", items: { type: "object" } },
+            proposals: { type: "array", items: { type: "object" } },
+          },
+        }),
+        "400": problem("Malformed or unknown query parameter"),
+        "401": auth401,
+        "403": auth403,
+        "503": problem("This node runs no chain index"),
+      },
+    },
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * A regulator checks certificates in the explorer (real Chromium, real gateway, real chain):
+ * a valid one shows green with its issuer accredited then and now, a revoked one shows red with
+ * its reason, a superseded one points to its replacement; the page's own on-chain check agrees;
+ * the QR code on the page decodes to the link it claims. Certificates are seeded through the
+ * contracts, as the certifier and the regulator would.
+ */
+import { existsSync } from "node:fs";
+import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
+import { itemKey } from "../../lib/identifiers.ts";
+import { RevocationReason } from "../../lib/registry.ts";
+import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
+
+if (!hasChromium) console.warn(SKIP_MESSAGE);
+
+const SCOPE = keccak256(toUtf8Bytes("EN10204-3.1"));
+const PART = "https://id.gs1.org/01/09520123456788/21/HEAT-7781-001";
+const credentialId = (label: string) => keccak256(toUtf8Bytes(`credential:${label}`));
+
+/** An EN 10204 3.1 inspection certificate as the lab would sign it (VC 2.0, VC-JOSE). */
+const millCertificate = (heat: string) => ({
+  "@context": [VC_V2_CONTEXT],
+  type: ["VerifiableCredential", "InspectionCertificate"],
+  issuer: { name: "Certa Test Lab" },
+  validFrom: new Date(Date.now() - 3600_000).toISOString(),
+  credentialSubject: { id: PART, standard: "EN 10204 3.1", heat, tensileStrengthMPa: 612 },
+});
+
+describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
+  let gw: TestGateway;
+  let browser: Browser;
+  let jws: { valid: string; revoked: string };
+  let ids: { valid: string; revoked: string; old: string; replacement: string };
+
+  beforeAll(async () => {
+    if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build (npm test builds it)`);
+    gw = await startTestGateway({ node: "regulator", gateway: { explorerDir: EXPLORER_DIST } });
+    const { lab, regulator } = gw.chain.orgs;
+    const labKey = new SigningKey(lab.signer.privateKey);
+    jws = { valid: signCredential(millCertificate("H-7781"), labKey, gw.chain.chain.chainId), revoked: signCredential(millCertificate("H-7790"), labKey, gw.chain.chain.chainId) };
+    ids = { valid: credentialHash(jws.valid), revoked: credentialHash(jws.revoked), old: credentialId("old"), replacement: credentialId("replacement") };
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    await (await regulator.contracts.certificates.accredit(lab.id, SCOPE, now + 365n * 86400n)).wait();
+    const subject = itemKey(PART);
+    // Back-to-back transactions: ethers' provider caches eth_getTransactionCount briefly.
+    const c = lab.contracts.certificates.connect(new NonceManager(lab.signer));
+    await (await c.issue(ids.valid, subject, SCOPE, now - 7200n, now + 180n * 86400n)).wait();
+    await (await c.issue(ids.revoked, subject, SCOPE, now - 7200n, 0n)).wait();
+    await (await c.revoke(ids.revoked, RevocationReason.Fraud, keccak256(toUtf8Bytes("falsified tensile test")))).wait();
+    await (await c.issue(ids.old, subject, SCOPE, now - 3600n, 0n)).wait();
+    await (await c.supersede(ids.old, ids.replacement, subject, SCOPE, now - 60n, 0n)).wait();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+
+  it("shows a valid certificate as valid, with the issuer accredited then and now, confirmed on chain by the page", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate/${ids.valid}`);
+    const cert = w.page.locator(".cert");
+    await cert.waitFor();
+    expect(await cert.getAttribute("data-state")).toBe("valid");
+    expect(await cert.getAttribute("data-good")).toBe("yes");
+    expect(await cert.locator(".cert-banner").textContent()).toContain("This certificate is valid and its issuer is accredited.");
+    expect(await cert.textContent()).toContain("Certa Test Lab");
+    const check = w.page.getByTestId("chain-check");
+    await check.waitFor();
+    expect(await check.getAttribute("data-chain-state")).toBe("valid");
+    expect(await check.textContent()).toContain("agrees with the gateway");
+    await screenshot(w.page, "certificate-valid-desktop");
+    expect(w.foreign).toEqual([]);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("shows a revoked certificate in red with its reason, on a phone too", async () => {
+    for (const viewport of [undefined, PHONE]) {
+      const w = await openPage(browser, gw.url, viewport);
+      await w.page.goto(`${gw.url}/explorer/#/certificate/${ids.revoked}`);
+      const cert = w.page.locator(".cert");
+      await cert.waitFor();
+      expect(await cert.getAttribute("data-state")).toBe("revoked");
+      expect(await cert.getAttribute("data-good")).toBe("no");
+      const banner = cert.getByRole("alert");
+      expect(await banner.textContent()).toContain("Revoked");
+      expect(await banner.textContent()).toContain("Do not rely on this certificate.");
+      expect(await w.page.getByTestId("cert-reason").textContent()).toBe("fraud");
+      await w.page.getByTestId("chain-check").waitFor();
+      expect(await w.page.getByTestId("chain-check").getAttribute("data-chain-state")).toBe("revoked");
+      // Red means red: the banner's background is the alarm colour.
+      expect(await inPage(w.page, `getComputedStyle(document.querySelector(".cert [role=alert]")).backgroundColor`)).toBe("rgb(153, 27, 27)");
+      if (viewport === PHONE) expect(await overflowsHorizontally(w.page)).toBe(false);
+      await screenshot(w.page, viewport === PHONE ? "certificate-revoked-phone" : "certificate-revoked-desktop");
+      await w.page.context().close();
+    }
+  });
+
+  it("points from a superseded certificate to its replacement", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate/${ids.old}`);
+    await w.page.locator(".cert").waitFor();
+    expect(await w.page.locator(".cert").getAttribute("data-state")).toBe("superseded");
+    await w.page.getByRole("link", { name: ids.replacement }).click();
+    await expect.poll(() => w.page.locator(".cert").getAttribute("data-state"), { timeout: 20_000 }).toBe("valid");
+    expect(w.page.url()).toContain(ids.replacement);
+    await w.page.context().close();
+  });
+
+  it("says so, in red, when a certificate id was never issued", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate/${credentialId("never issued")}`);
+    await w.page.getByTestId("cert-missing").waitFor();
+    expect(await w.page.getByTestId("cert-missing").getAttribute("role")).toBe("alert");
+    expect(await w.page.locator(".cert").count()).toBe(0);
+    await w.page.context().close();
+  });
+
+  it("verifies an uploaded credential in the page: genuine and valid, revoked, or tampered with", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate`);
+    const upload = (name: string, text: string) =>
+      w.page.getByLabel("Or upload the credential file (JSON or JWT)").setInputFiles({ name, mimeType: "application/jwt", buffer: Buffer.from(text) });
+    const verdict = w.page.getByTestId("verification");
+
+    await upload("valid.jwt", jws.valid);
+    await verdict.waitFor();
+    expect(await verdict.getAttribute("data-verdict"), await verdict.innerText()).toBe("valid");
+    expect(await verdict.locator('[data-check="signature"]').getAttribute("data-ok")).toBe("true");
+    expect(await verdict.locator('[data-check="onChain"]').getAttribute("data-ok")).toBe("true");
+    await screenshot(w.page, "certificate-upload-valid-desktop");
+
+    // As JSON (an enveloped credential) and revoked on chain.
+    await upload("revoked.json", JSON.stringify({ "@context": [VC_V2_CONTEXT], type: "EnvelopedVerifiableCredential", id: `data:application/vc+jwt,${jws.revoked}` }));
+    await expect.poll(() => verdict.getAttribute("data-verdict"), { timeout: 20_000 }).toBe("invalid");
+    expect(await verdict.locator('[data-check="status"]').getAttribute("data-ok")).toBe("false");
+    // The lab's key is known by now: this signature went through the learnt-key path (in the browser, src/shims/node-crypto.ts).
+    expect(await verdict.locator('[data-check="signature"]').getAttribute("data-ok")).toBe("true");
+    expect(await verdict.locator(".cert").getAttribute("data-state")).toBe("revoked");
+
+    // The payload changed after signing: a different credential, with no valid signature.
+    const [h, p, sig] = jws.valid.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as { credentialSubject: { tensileStrengthMPa: number } };
+    claims.credentialSubject.tensileStrengthMPa = 700;
+    await upload("tampered.jwt", `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`);
+    await expect.poll(() => verdict.getAttribute("data-verdict"), { timeout: 20_000 }).toBe("invalid");
+    expect(await verdict.locator('[data-check="signature"]').getAttribute("data-ok")).toBe("false");
+    // Verified in the page: the credential itself was never sent to the gateway.
+    expect(w.bodies.join("\n")).not.toContain(p);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("renders a QR code that decodes to the link it shows", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate/${ids.valid}`);
+    const img = w.page.locator(".qr img");
+    await img.waitFor();
+    const link = await img.getAttribute("data-link");
+    expect(link).toBeTruthy();
+    expect(await decodeQr(browser, await img.screenshot())).toBe(link);
+    await w.page.context().close();
+  });
+});

@@ -11,7 +11,12 @@ export default defineConfig({
   root: here,
   base: "/explorer/",
   // Shared lib/ code picks its browser primitives through package.json "imports" (#platform).
-  resolve: { conditions: ["browser", "module", "import", "default"] },
+  resolve: {
+    conditions: ["browser", "module", "import", "default"],
+    // lib/credentials.ts checks known signers with node:crypto; the browser gets the same check
+    // over ethers (src/shims/node-crypto.ts). No other Node built-in may reach the bundle.
+    alias: [{ find: /^node:crypto$/, replacement: path.join(here, "src/shims/node-crypto.ts") }],
+  },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: path.join(here, "dist"),

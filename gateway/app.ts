@@ -26,7 +26,11 @@ import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 
 export interface GatewayOptions {
-  /** Host (and port) named in sign-in messages; by default the request's Host header. */
+  /**
+   * Where clients reach the gateway (behind a proxy): a host[:port] ("gw.member.example"), or an
+   * origin with its scheme ("https://gw.member.example"). Named in sign-in messages and links;
+   * by default the request's own Host and scheme.
+   */
   publicHost?: string;
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
@@ -65,9 +69,16 @@ export interface Gateway {
   listen(port?: number, host?: string): Promise<RunningGateway>;
 }
 
+function publicAddress(publicHost: string | undefined): Pick<ResolvedOptions, "publicHost" | "publicProtocol"> {
+  if (publicHost === undefined) return {};
+  if (!publicHost.includes("://")) return { publicHost };
+  const url = new URL(publicHost);
+  return { publicHost: url.host, publicProtocol: url.protocol.replace(/:$/, "") };
+}
+
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    publicHost: options.publicHost,
+    ...publicAddress(options.publicHost),
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
@@ -221,6 +232,9 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   const listen = (port = 0, host = "127.0.0.1") =>
     new Promise<RunningGateway>((resolve, reject) => {
       const server = app.listen(port, host);
+      // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
       server.once("error", reject);
       server.once("listening", () => {
         const { port: bound } = server.address() as AddressInfo;

@@ -385,6 +385,12 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
+  if (s.p2p) {
+    const p = s.p2p;
+    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
+    for (const f of p.follows) lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    for (const b of p.banned) lines.push(`  banned ${b}: ${p.misbehaviour.findLast((r) => r.peer === b)?.reason ?? ""}`);
+  }
   lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);
   for (const a of s.adapters) {
     lines.push(`  ${a.device}: ${a.state}${a.detail ? ` (${a.detail})` : ""}, ${a.readings} readings, ${a.gaps} gaps`);

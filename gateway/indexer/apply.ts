@@ -318,8 +318,8 @@ export class BlockApplier {
   /** Adds `key` to the record's keys and the record to the key's history. */
   private async touch(r: RecordDoc, key: string): Promise<void> {
     if (!r.keys.includes(key)) r.keys.push(key);
-    await this.w.put(K.itemRecord(key, r.id), r.kind);
-    await this.w.put(K.record(r.id), r);
+    this.w.putNew(K.itemRecord(key, r.id), r.kind);
+    this.w.putNew(K.record(r.id), r);
   }
 
   private async setLast(key: string, it: ItemDoc, recordId: number): Promise<void> {
@@ -329,8 +329,11 @@ export class BlockApplier {
 
   private async edge(from: string, to: string, kind: EdgeDoc["kind"], recordId: number): Promise<void> {
     const doc: EdgeDoc = { from, to, kind, recordId };
-    await this.w.put(K.forward(from, to, recordId), doc);
-    await this.w.put(K.backward(to, from, recordId), doc);
+    for (const key of [K.forward(from), K.backward(to)]) {
+      const list = (await this.w.get<EdgeDoc[]>(key)) ?? [];
+      list.push(doc);
+      await this.w.put(key, list);
+    }
   }
 
   private async cert(id: string): Promise<CertificateDoc> {
@@ -365,8 +368,8 @@ export class BlockApplier {
         keys: [],
       };
       this.record = r;
-      await this.w.put(K.record(r.id), r);
-      await this.w.put(K.eventHash(r.eventHash), r.id);
+      this.w.putNew(K.record(r.id), r);
+      this.w.putNew(K.eventHash(r.eventHash), r.id);
       if (r.corrects !== 0) {
         // A correction belongs to the history of everything the corrected record touched.
         const corrected = await this.w.get<RecordDoc>(K.record(r.corrects));
@@ -386,7 +389,7 @@ export class BlockApplier {
         itemCount: 0,
         disposition: hex(a.disposition),
       };
-      await this.w.put(K.batch(key), b);
+      this.w.putNew(K.batch(key), b);
       await this.touch(r, key);
     },
     "provenance.ItemCreated": async (a: LogDescription["args"], ctx: EventContext) => {
@@ -411,14 +414,14 @@ export class BlockApplier {
         lastRecord: r.id,
         shipment: null,
       };
-      await this.w.put(K.item(key), it);
+      this.w.putNew(K.item(key), it);
       if (batch) {
         const b = await this.w.get<BatchDoc>(K.batch(batch));
         if (b) {
           b.itemCount++;
           await this.w.put(K.batch(batch), b);
         }
-        await this.w.put(K.batchItem(batch, key), r.id);
+        this.w.putNew(K.batchItem(batch, key), r.id);
       }
       await this.touch(r, key);
     },
@@ -453,7 +456,7 @@ export class BlockApplier {
         state: "in-transit",
         endRecord: null,
       };
-      await this.w.put(K.shipment(key, r.id), s);
+      this.w.putNew(K.shipment(key, r.id), s);
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
@@ -503,8 +506,13 @@ export class BlockApplier {
       const p = await this.item(parent);
       // The edge goes, as on chain; the history keeps both records.
       if (it.parentRecord !== null) {
-        await this.w.del(K.forward(child, parent, it.parentRecord));
-        await this.w.del(K.backward(parent, child, it.parentRecord));
+        const record = it.parentRecord;
+        const other = (e: EdgeDoc) => !(e.kind === "assembly" && e.from === child && e.to === parent && e.recordId === record);
+        for (const key of [K.forward(child), K.backward(parent)]) {
+          const list = ((await this.w.get<EdgeDoc[]>(key)) ?? []).filter(other);
+          if (list.length > 0) await this.w.put(key, list);
+          else await this.w.del(key);
+        }
       }
       it.status = ItemStatus.Active;
       it.owner = p.owner;

@@ -127,7 +127,7 @@ export class IndexQueries {
     return (await this.store.keys(prefix, { limit })).map((k) => k.slice(prefix.length));
   }
 
-  private async view(doc: ItemDoc): Promise<ItemView> {
+  private async view(doc: ItemDoc, batches?: Map<string, Promise<BatchDoc | undefined>>): Promise<ItemView> {
     // Owner and custodian travel with the topmost ancestor while assembled.
     let top = doc;
     for (let guard = 0; top.status === ItemStatus.Assembled && top.parent && guard < 10_000; guard++) {
@@ -135,7 +135,16 @@ export class IndexQueries {
       if (!parent) break;
       top = parent;
     }
-    const batchRecalled = doc.batch ? ((await this.store.get<BatchDoc>(K.batch(doc.batch)))?.recalled ?? false) : false;
+    let batchRecalled = false;
+    if (doc.batch) {
+      // A graph's nodes share few batches: read each once.
+      let b = batches?.get(doc.batch);
+      if (!b) {
+        b = this.store.get<BatchDoc>(K.batch(doc.batch));
+        batches?.set(doc.batch, b);
+      }
+      batchRecalled = (await b)?.recalled ?? false;
+    }
     return {
       key: doc.key,
       status: doc.status,
@@ -194,8 +203,13 @@ export class IndexQueries {
 
   /** Edges into (`backward`: inputs and children) or out of (`forward`: outputs and parents) an item. */
   async edges(key: string, direction: "backward" | "forward"): Promise<EdgeDoc[]> {
-    const prefix = `${direction === "forward" ? "gf" : "gb"}:${lower(key)}:`;
-    return (await this.store.entries<EdgeDoc>(prefix)).map(([, v]) => v);
+    return (await this.edgesOf([lower(key)], direction))[0]!;
+  }
+
+  /** The edge lists of a whole frontier in one read. */
+  private async edgesOf(keys: string[], direction: "backward" | "forward"): Promise<EdgeDoc[][]> {
+    const lists = await this.store.getMany<EdgeDoc[]>(keys.map(direction === "forward" ? K.forward : K.backward));
+    return lists.map((l) => l ?? []);
   }
 
   /**
@@ -213,7 +227,7 @@ export class IndexQueries {
     const walk = async (dir: "backward" | "forward") => {
       let frontier = [root];
       for (let d = 1; d <= depth && frontier.length > 0 && !truncated; d++) {
-        const lists = await Promise.all(frontier.map((k) => this.edges(k, dir)));
+        const lists = await this.edgesOf(frontier, dir);
         const next: string[] = [];
         for (const list of lists) {
           for (const e of list) {
@@ -237,11 +251,12 @@ export class IndexQueries {
     if (direction !== "backward") await walk("forward");
     const keys = [...depthOf.keys()];
     const docs = await this.store.getMany<ItemDoc>(keys.map(K.item));
+    const batches = new Map<string, Promise<BatchDoc | undefined>>();
+    const views = await Promise.all(docs.map((doc) => (doc ? this.view(doc, batches) : undefined)));
     const nodes: GenealogyNode[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const doc = docs[i];
-      if (doc) nodes.push({ ...(await this.view(doc)), depth: depthOf.get(keys[i]!)! });
-    }
+    views.forEach((v, i) => {
+      if (v) nodes.push({ ...v, depth: depthOf.get(keys[i]!)! });
+    });
     const recalled = nodes.filter((n) => n.recalled).map((n) => n.key);
     const scope = recalled.length > 0 ? await this.forwardClosure(recalled, maxNodes) : { keys: [], truncated: false };
     return { root, nodes, edges: [...edges.values()], recallScope: scope.keys, truncated: truncated || scope.truncated };
@@ -252,7 +267,7 @@ export class IndexQueries {
     const seen = new Set(starts);
     let frontier = [...starts];
     while (frontier.length > 0) {
-      const lists = await Promise.all(frontier.map((k) => this.edges(k, "forward")));
+      const lists = await this.edgesOf(frontier, "forward");
       const next: string[] = [];
       for (const e of lists.flat()) {
         if (seen.has(e.to)) continue;

@@ -25,10 +25,12 @@ export const K = {
   record: (id: number) => `rec:${pad(id)}`,
   eventHash: (hash: string) => `evh:${hash}`,
   itemRecord: (key: string, recordId: number) => `ir:${key}:${pad(recordId)}`,
-  /** Genealogy forward: from an input/child to an output/parent. */
-  forward: (from: string, to: string, recordId: number) => `gf:${from}:${to}:${pad(recordId)}`,
-  /** Genealogy backward: from an output/parent to an input/child. */
-  backward: (to: string, from: string, recordId: number) => `gb:${to}:${from}:${pad(recordId)}`,
+  /**
+   * Genealogy edges of an item as one list per direction, so a graph walk reads a whole frontier
+   * with one getMany: forward (to outputs and parents) and backward (to inputs and children).
+   */
+  forward: (key: string) => `gf:${key}`,
+  backward: (key: string) => `gb:${key}`,
   shipment: (item: string, recordId: number) => `sh:${item}:${pad(recordId)}`,
   certificate: (id: string) => `cert:${id}`,
   certificateOfSubject: (subject: string, block: number, logIndex: number) => `cs:${subject}:${pad(block)}:${pad(logIndex, 6)}`,
@@ -149,6 +151,15 @@ export class BlockWriter {
 
   async put(key: string, value: unknown): Promise<void> {
     await this.original(key);
+    this.changes.set(key, value);
+  }
+
+  /**
+   * Puts a key that cannot exist yet (its name holds a never-reused id: a record id, an event
+   * hash, a new item key), without reading it first; its undo entry is "absent".
+   */
+  putNew(key: string, value: unknown): void {
+    if (!this.before.has(key)) this.before.set(key, null);
     this.changes.set(key, value);
   }
 

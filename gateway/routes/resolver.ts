@@ -20,7 +20,7 @@ import {
   parseEpcUri,
 } from "../../lib/identifiers.ts";
 import { CertificateState } from "../../lib/registry.ts";
-import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { HttpProblem, badRequest } from "../errors.ts";
 import { json, problem } from "../openapi.ts";
 
@@ -90,7 +90,7 @@ function identifierProblem(e: unknown): never {
   throw e;
 }
 
-async function resolvePath(ctx: Context, explorerPath: string): Promise<void> {
+async function resolvePath(ctx: Context, options: RouteContext["options"]): Promise<void> {
   const uri = CANONICAL_HOST + ctx.path + (ctx.querystring ? `?${ctx.querystring}` : "");
   let resolved: ResolvedIdentifier;
   let linkType: string | undefined;
@@ -101,8 +101,8 @@ async function resolvePath(ctx: Context, explorerPath: string): Promise<void> {
   } catch (e) {
     identifierProblem(e);
   }
-  const origin = `${ctx.protocol}://${ctx.host}`;
-  const linkset = linksetOf(resolved, origin, explorerPath);
+  const origin = originOf(ctx, options);
+  const linkset = linksetOf(resolved, origin, options.explorerPath);
   ctx.vary("Accept");
   ctx.set("Link", `<${origin}${ctx.path}?linkType=all>; rel="linkset"; type="${LINKSET_TYPE}"`);
   if (linkType !== undefined && linkType !== "all" && linkType !== "linkset") {
@@ -156,8 +156,8 @@ function identifierOfText(input: string): { id: Gs1Identifier; epc?: string } | 
 
 export function register(router: GatewayRouter, { services, options }: RouteContext): void {
   for (const [ai, name] of Object.entries(PRIMARY_KEYS)) {
-    router.get(`/${ai}/:${name}`, (ctx) => resolvePath(ctx, options.explorerPath));
-    router.get(`/${ai}/:${name}/*qualifiers`, (ctx) => resolvePath(ctx, options.explorerPath));
+    router.get(`/${ai}/:${name}`, (ctx) => resolvePath(ctx, options));
+    router.get(`/${ai}/:${name}/*qualifiers`, (ctx) => resolvePath(ctx, options));
   }
 
   router.get("/resolve", async (ctx) => {

@@ -11,6 +11,7 @@
  *   ev <sid>                                    the stored event (JSON)
  *   x  <field> <value> <eventTime> <sid>        secondary index entry (empty value)
  *   j  <captureId>                              capture job (JSON), see capture.ts
+ *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
  *
  * Index entries carry the event time (ms, zero-padded) after the value, so every index range is

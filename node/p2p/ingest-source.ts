@@ -20,6 +20,11 @@ export interface IngestSourceOptions {
   clockToleranceMs: number;
   /** Most windows listed for one stream (the newest are kept). */
   maxWindows?: number;
+  /**
+   * Most windows one answer reads (default 64): each costs a proof build, so a long range of small
+   * windows is answered in pages of bounded time rather than one answer that outlasts the timeout.
+   */
+  maxWindowsPerAnswer?: number;
 }
 
 export class IngestReadingSource implements ReadingSource {
@@ -79,11 +84,14 @@ export class IngestReadingSource implements ReadingSource {
     const startSeq = Math.max(q.afterSeq + 1, await this.firstSeqFrom(q.stream, q.from));
     const items: ReadingItem[] = [];
     let remaining = q.limit;
+    let windows = 0;
+    const maxWindows = this.options.maxWindowsPerAnswer ?? 64;
     for await (const { window } of this.runs(q.stream, startSeq)) {
       if (window > anchored) break;
       const record = await this.record(window);
       if (record.fromTimeMs - tol >= q.to) break;
       if (record.toTimeMs + tol <= q.from) continue;
+      if (windows++ >= maxWindows) return { items, more: true };
       const run = await this.proofs.proveRun(q.stream, window);
       if (run === undefined) continue;
       const wanted: number[] = [];

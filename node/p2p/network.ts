@@ -145,6 +145,11 @@ export class PeerNetwork {
     });
     const access = new ChainAccessChecker(deployment.contracts, provider, { ttlMs: config.grantCacheMs });
     try {
+      // Bans outlive a restart (they are kept with the reports), and hold before the host listens.
+      for (const r of await received.reports()) {
+        const left = r.at + config.banMs - Date.now();
+        if (r.altered && left > 0) await gate.ban(r.peer, left);
+      }
       const host = await createHost({ keyFile: config.keyFile, listen: config.listen, announce: config.announce, connectionGater: gate.gater() });
       const orgOf = (peer: string) => gate.orgOf(peer);
       const eventStore = options.events?.store;
@@ -181,6 +186,7 @@ export class PeerNetwork {
     this.reports = await this.received.reports();
     this.receivedCount = await this.received.total();
 
+
     const events = this.options.events;
     const documents = events
       ? new EventDocuments(
@@ -198,12 +204,11 @@ export class PeerNetwork {
       maxFrameBytes: config.maxFrameBytes,
       timeoutMs: config.timeoutMs,
       maxReadings: config.maxReadings,
-      onServed: (peer, request, response) => {
+      onServed: (peer, _request, response) => {
         if ("error" in response) {
           this.refused++;
           this.log(`refused ${peer}: ${response.error}: ${response.detail}`);
         } else this.served++;
-        void request;
       },
       onError: (e) => this.log(`serving failed: ${(e as Error).message}`),
     });
@@ -514,6 +519,11 @@ export class PeerNetwork {
     this.ticking = true;
     try {
       await this.refreshRegistered();
+      const connected = new Set(this.host.getConnections().map((c) => c.remotePeer.toString()));
+      if ([...this.registered].some((id) => !connected.has(id) && !this.gate.isBanned(id))) {
+        // A registered member out of reach: ask the connected ones where it listens.
+        for (const conn of this.host.getConnections()) await this.askPeers(conn.remotePeer).catch(() => undefined);
+      }
       await this.dialKnown();
       for (const peer of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) await this.catchUpEvents(peer);
       if (this.follows.length > 0) {

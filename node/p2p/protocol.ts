@@ -192,7 +192,7 @@ export const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDec
 
 /** Runs `work` on `stream`, aborting the stream when it takes longer than `timeoutMs`. */
 export async function withTimeout<T>(stream: Stream, timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  const timer = setTimeout(() => stream.abort(new Error(`${FETCH_PROTOCOL} timed out after ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(() => stream.abort(new Error(`${stream.protocol ?? "stream"} timed out after ${timeoutMs} ms`)), timeoutMs);
   try {
     return await work();
   } finally {

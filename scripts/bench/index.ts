@@ -5,6 +5,7 @@
  *   npm run bench                         every benchmark with its defaults
  *   npm run bench -- ingest --duration 600
  *   npm run bench -- p2p --readings 200000
+ *   npm run bench -- gateway --quick
  */
 const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
   {
@@ -16,6 +17,11 @@ const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args:
     name: "p2p",
     describe: "readings between two member nodes over libp2p, every proof verified against the chain; share of time spent verifying",
     load: () => import("./p2p.ts"),
+  },
+  {
+    name: "gateway",
+    describe: "traceability queries (item history, 6-tier genealogy) through the gateway and its chain index, against scanning chain logs with eth_getLogs",
+    load: () => import("./gateway.ts"),
   },
 ];
 

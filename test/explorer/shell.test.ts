@@ -41,14 +41,14 @@ describe.skipIf(!hasChromium)("explorer shell in Chromium", () => {
     const w = await openPage(browser, gw.url);
     await w.page.goto(`${gw.url}/explorer/`);
     await w.page.getByRole("button", { name: "中文" }).click();
-    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent()).toBe("查找零件、批次或证书");
+    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent(), { timeout: 20_000 }).toBe("查找零件、批次或证书");
     expect(await w.page.getByRole("link", { name: "核验证书" }).isVisible()).toBe(true);
     expect(await inPage(w.page, "document.documentElement.lang")).toBe("zh-CN");
     await w.page.reload();
-    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent()).toBe("查找零件、批次或证书");
+    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent(), { timeout: 20_000 }).toBe("查找零件、批次或证书");
     await screenshot(w.page, "search-zh-desktop");
     await w.page.getByRole("button", { name: "EN" }).click();
-    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent()).toBe("Find a part, batch or certificate");
+    await expect.poll(() => w.page.getByRole("heading", { level: 1 }).textContent(), { timeout: 20_000 }).toBe("Find a part, batch or certificate");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });

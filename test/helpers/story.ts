@@ -10,6 +10,7 @@ import { Role, ProposalKind, proposalData } from "../../lib/consortium.ts";
 import { type TracemeshContracts, type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
+import { ChainClient } from "../../node/chain/client.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
 import type { TestChain } from "./gateway.ts";
 
@@ -84,9 +85,11 @@ export async function startStoryChain(): Promise<StoryChain> {
   }
 }
 
+/** Sends and confirms by polling the receipt (anvil mines on arrival, then stays still). */
 const done = async (tx: Promise<TransactionResponse>) => {
-  const r = await (await tx).wait();
-  if (!r || r.status !== 1) throw new Error("transaction failed");
+  const sent = await tx;
+  const r = await new ChainClient(sent.provider, { pollMs: 10 }).confirmed(sent.hash);
+  if (r.status !== 1) throw new Error("transaction failed");
   return r;
 };
 

@@ -18,6 +18,8 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
   const box = useRef<HTMLDivElement>(null);
   const recall = new Set(graph.recallScope.map((k) => k.toLowerCase()));
   const label = (n: Genealogy["nodes"][number]) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink));
+  // On the graph: who holds it, and which part it is (short).
+  const graphLabel = (n: Genealogy["nodes"][number]) => `${n.owner?.name ?? ""}\n${label(n)}`.trim();
 
   useEffect(() => {
     if (box.current === null || graph.nodes.length === 0) return;
@@ -25,7 +27,7 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
       container: box.current,
       elements: [
         ...graph.nodes.map((n) => ({
-          data: { id: n.key.toLowerCase(), label: label(n), target: nodeId(n) },
+          data: { id: n.key.toLowerCase(), label: graphLabel(n), target: nodeId(n) },
           classes: [n.key.toLowerCase() === graph.root.toLowerCase() ? "root" : "", recall.has(n.key.toLowerCase()) || n.recalled ? "recall" : ""].join(" ").trim(),
         })),
         ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.from.toLowerCase(), target: e.to.toLowerCase(), kind: e.kind } })),
@@ -35,7 +37,7 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
           selector: "node",
           style: {
             label: "data(label)",
-            "font-size": 11,
+            "font-size": 10,
             "text-wrap": "wrap",
             "text-max-width": "120px",
             "text-valign": "bottom",
@@ -55,14 +57,19 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
         },
         { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
       ],
-      layout: { name: "breadthfirst", directed: true, spacingFactor: 1.1, padding: 16 },
+      layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
       wheelSensitivity: 0.3,
       minZoom: 0.2,
       maxZoom: 3,
     });
-    // Left to right reads as time: rotate the top-down breadth-first layout.
-    cy.nodes().positions((n) => ({ x: n.position("y"), y: n.position("x") }));
-    cy.fit(undefined, 20);
+    // Left to right reads as time: rotate the top-down breadth-first layout (not on a phone,
+    // where the graph is taller than wide).
+    if (box.current.clientWidth >= 520) cy.nodes().positions((n) => ({ x: n.position("y"), y: n.position("x") }));
+    cy.fit(undefined, 30);
+    if (cy.zoom() > 1.3) {
+      cy.zoom(1.3);
+      cy.center();
+    }
     cy.on("tap", "node", (ev) => {
       const target = ev.target.data("target") as string;
       if (ev.target.hasClass("root")) return;

@@ -189,8 +189,13 @@ function certificateOf(c: ItemCertificate): CertificateView {
 
 /** The @context (and ignoreFields) an event was captured with, from the EPCIS query binding. */
 const contextFromQuery: ContextSource = async (eventId) => {
-  const qd = await api<Record<string, unknown>>(`/events/${enc(eventId)}`);
-  return { context: qd["@context"], ignoreFields: declaredIgnoreFields(qd) };
+  type Obj = Record<string, unknown>;
+  const qd = await api<Obj>(`/events/${enc(eventId)}`);
+  // The query document's own @context, plus the one the binding attaches to the event itself.
+  const list = (((qd.epcisBody as Obj | undefined)?.queryResults as Obj | undefined)?.resultsBody as Obj | undefined)?.eventList;
+  const event = Array.isArray(list) ? (list as Obj[]).find((e) => e.eventID === eventId) : undefined;
+  const context = [qd["@context"], event?.["@context"]].flat().filter((c) => c !== undefined);
+  return { context, ignoreFields: declaredIgnoreFields(qd) };
 };
 
 const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =>

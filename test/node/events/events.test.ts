@@ -13,6 +13,7 @@ import { ChainClient } from "../../../node/chain/client.ts";
 import { CaptureService } from "../../../node/events/capture.ts";
 import { EventRecorder } from "../../../node/events/recorder.ts";
 import { EventStore, type NewEvent } from "../../../node/events/store.ts";
+import { ReceivedEventError, verifyReceivedEvent } from "../../../node/events/verify.ts";
 import { type TestChain, startTestChain } from "../../helpers/gateway.ts";
 
 const CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"];
@@ -160,6 +161,32 @@ describe("capture jobs across a restart", () => {
       await store.close();
     }
   }, 60_000);
+
+  it("checks an event received from a partner against the chain before storing it", async () => {
+    const steel = chain.orgs.steel.id;
+    const received = event(200, { action: "ADD", bizStep: "commissioning", epcList: ["urn:epc:id:sgtin:4012345.011111.V1"] });
+    await recorder().record(doc(received));
+    const provenance = chain.deployment.contracts.provenance;
+    const ok = await verifyReceivedEvent(provider, provenance, received, CONTEXT, steel);
+    expect(ok.chain.kind).toBe("Commission");
+    await expect(verifyReceivedEvent(provider, provenance, { ...received, epcList: ["urn:epc:id:sgtin:4012345.011111.V2"] }, CONTEXT, steel)).rejects.toThrow(/not recorded on chain/);
+    await expect(verifyReceivedEvent(provider, provenance, received, CONTEXT, chain.orgs.oem.id)).rejects.toThrow(ReceivedEventError);
+    // Verified, it is stored apart from the receiving node's own events.
+    const store = await EventStore.open(tempDir());
+    try {
+      const s = await store.putReceived({
+        ...ok,
+        context: CONTEXT,
+        owner: steel,
+        origin: { kind: "received", peerId: "12D3KooWSteel", org: steel, grant: { scopeKey: "0x" + "22".repeat(32) }, receivedAt: new Date().toISOString() },
+        event: received,
+      });
+      expect(s.sid.startsWith("r")).toBe(true);
+      expect((await store.get(ok.hashId))[0]!.chain?.recordId).toBe(ok.chain.recordId);
+    } finally {
+      await store.close();
+    }
+  });
 
   it("refuses to capture for another organisation than the node's", async () => {
     const store = await EventStore.open(tempDir());

@@ -5,8 +5,8 @@
  *
  * Control: JSON lines on stdin, answers as JSON lines on stdout (same `id`). The first line out is
  * `{ ready: true, peerId, addrs, node }`. The process stops cleanly when stdin closes or on SIGTERM.
- *   { id, cmd: "fetch", peer, stream, from, to, afterSeq?, limit? }
- *       -> { id, ok: true, count, lastSeq, more, grant } | { id, ok: false, kind, code?, reason }
+ *   { id, cmd: "fetch", peer, stream, from, to, afterSeq?, limit? }   every page of the range
+ *       -> { id, ok: true, count, pages, lastSeq, grant, items } | { id, ok: false, kind, code?, reason }
  *   { id, cmd: "list", peer, stream? }        windows of a stream, or the streams granted
  *   { id, cmd: "received", org, stream }      what the received store holds
  *   { id, cmd: "status" }                     the node's status (with p2p)
@@ -87,14 +87,25 @@ async function main(): Promise<void> {
     try {
       switch (c.cmd) {
         case "fetch": {
-          const r = await p2p.fetchReadings(target(c.peer as string), {
-            stream: c.stream as string,
-            from: c.from as number,
-            to: c.to as number,
-            ...(c.afterSeq !== undefined ? { afterSeq: c.afterSeq as number } : {}),
-            ...(c.limit !== undefined ? { limit: c.limit as number } : {}),
-          });
-          return out({ id: c.id, ok: true, count: r.count, lastSeq: r.lastSeq, more: r.more, grant: r.grant, items: r.items.map((i) => i.kind) });
+          // Every page of the range.
+          let afterSeq = (c.afterSeq as number | undefined) ?? 0;
+          let count = 0;
+          let pages = 0;
+          const kinds = new Set<string>();
+          for (;;) {
+            const r = await p2p.fetchReadings(target(c.peer as string), {
+              stream: c.stream as string,
+              from: c.from as number,
+              to: c.to as number,
+              afterSeq,
+              ...(c.limit !== undefined ? { limit: c.limit as number } : {}),
+            });
+            count += r.count;
+            pages++;
+            afterSeq = r.lastSeq;
+            for (const i of r.items) kinds.add(i.kind);
+            if (!r.more) return out({ id: c.id, ok: true, count, pages, lastSeq: r.lastSeq, grant: r.grant, items: [...kinds] });
+          }
         }
         case "list": {
           const windows = c.stream ? await p2p.client.listWindows(target(c.peer as string), c.stream as string) : undefined;

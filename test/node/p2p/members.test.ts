@@ -56,11 +56,12 @@ interface Received {
   origin: { peer: string; ownerOrg: number; grant?: { id: string; kind: number }; tx?: string; receivedAt: number };
 }
 
-/** Alters the first reading of `stream` in the node's last anchored window that holds it (the node must be stopped). */
+/** Alters the first reading of `stream` in the node's first anchored window that holds it (the node must be stopped). */
 async function alterStoredReading(dataDir: string, stream: string): Promise<number> {
   const store = await IngestStore.open(path.join(dataDir, "db"));
   try {
-    for (let w = await store.lastAnchored(); w >= 1; w--) {
+    const last = await store.lastAnchored();
+    for (let w = 1; w <= last; w++) {
       const record = (await store.window(w))!;
       const i = record.runs.findIndex((r) => r.stream === stream);
       if (i < 0) continue;
@@ -127,10 +128,12 @@ describe("member nodes sharing data over the peer network", () => {
       ],
       [{ name: "Market Surveillance Authority", keyIndex: 4 }],
       (m, all) => ({
-        bootstrap: all.filter((o) => o !== m).map((o) => o.addr),
+        // Only steel's address is configured: the others find each other through Consortium and steel.
+        bootstrap: m.name === "steel" ? [] : all.filter((o) => o.name === "steel").map((o) => o.addr),
         membershipTtlMs: 1_000,
         grantCacheMs: 300,
         syncIntervalMs: 500,
+        timeoutMs: 30_000, // generous: the test machine may be shared
         ...(m.name === "oem" ? { follow: [{ organisation: "Northern Steel Mill", stream: FURNACE }] } : {}),
       }),
     );
@@ -148,7 +151,7 @@ describe("member nodes sharing data over the peer network", () => {
     for (const m of [steel, casting]) {
       expect(await eventually(async () => ((await running[m.name]!.call("status")).status as { windows: { anchored: number } }).windows.anchored >= 2, 30_000, 200)).toBe(true);
     }
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all(hosts.map((h) => h.stop()));
@@ -163,10 +166,13 @@ describe("member nodes sharing data over the peer network", () => {
     hosts.push(stranger);
     await expect(stranger.services.ping.ping(multiaddr(steel.addr))).rejects.toThrow();
     expect(await eventually(() => stranger.getConnections().length === 0, 3_000)).toBe(true);
-    // The members are connected to each other (bootstrap), the stranger to nobody.
-    const peers = (await running.steel!.call("status")).peers as { peerId: string; org: number }[];
-    expect(peers.map((p) => p.peerId).sort()).toEqual([oem.peerId, casting.peerId].sort());
-    expect(peers.find((p) => p.peerId === oem.peerId)?.org).toBe(oem.orgId);
+    // The members are connected to each other, the stranger to nobody. Only steel's address was
+    // configured: the OEM and the casting found each other from their registration in Consortium.
+    const peersOf = async (who: string) => (await running[who]!.call("status")).peers as { peerId: string; org: number }[];
+    const steelPeers = await peersOf("steel");
+    expect(steelPeers.map((p) => p.peerId).sort()).toEqual([oem.peerId, casting.peerId].sort());
+    expect(steelPeers.find((p) => p.peerId === oem.peerId)?.org).toBe(oem.orgId);
+    expect(await eventually(async () => (await peersOf("oem")).some((p) => p.peerId === casting.peerId), 10_000, 200)).toBe(true);
   });
 
   it("refuses a member without a grant, serves it once granted, and refuses it again after revocation", async () => {
@@ -178,7 +184,7 @@ describe("member nodes sharing data over the peer network", () => {
 
     await grant(steelAdmin, oem.orgId, FURNACE);
     const ok = await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, now);
-    expect(ok).toMatchObject({ ok: true, more: false, grant: { id: grantIdOf(steel.orgId, oem.orgId, streamScopeKey(FURNACE)), kind: ScopeKind.DataStream } });
+    expect(ok).toMatchObject({ ok: true, grant: { id: grantIdOf(steel.orgId, oem.orgId, streamScopeKey(FURNACE)), kind: ScopeKind.DataStream } });
     expect(ok.count as number).toBeGreaterThan(10);
     expect(ok.items).toContain("run"); // whole runs travel with one range proof
     const held = await received("oem", steel.orgId, FURNACE);
@@ -231,10 +237,11 @@ describe("member nodes sharing data over the peer network", () => {
     expect(await eventually(async () => (await heldEvents("oem", pushed.hashId)).length === 1, 10_000, 200)).toBe(true);
   });
 
-  it("catches a node that serves a reading altered on its disk, stores nothing from it, and bans it", async () => {
+  it("catches a node that serves a reading and an event altered on its disk, stores nothing from it, and bans it", async () => {
     await grant(castingAdmin, oem.orgId, CASTER);
     // Honest first: the grant works.
-    expect(await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
+    const honest = await fetch("oem", casting.peerId, CASTER, Date.now() - 5_000, Date.now());
+    expect(honest, JSON.stringify(honest)).toMatchObject({ ok: true });
     const before = (await received("oem", casting.orgId, CASTER)).length;
     const doc = await publishEvent("casting", castingAdmin, "urn:epc:id:sgtin:4012345.022222.7", []);
     await (await contracts.accessGrants.connect(castingAdmin).grantAccess(steel.orgId, ScopeKind.Item, doc.key, PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
@@ -250,7 +257,7 @@ describe("member nodes sharing data over the peer network", () => {
     expect(status.p2p.banned).toEqual([casting.peerId]);
     expect(status.p2p.misbehaviour.at(-1)).toMatchObject({ peer: casting.peerId, altered: true });
     // Banned: disconnected, and refused when it dials again.
-    expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 5_000, 200)).toBe(true);
+    expect(await eventually(async () => !((await running.oem!.call("status")).peers as { peerId: string }[]).some((p) => p.peerId === casting.peerId), 15_000, 200)).toBe(true);
     const retry = await fetch("oem", casting.peerId, CASTER, t0 - 5_000, Date.now());
     expect(retry).toMatchObject({ ok: false, kind: "error" });
 
@@ -259,12 +266,12 @@ describe("member nodes sharing data over the peer network", () => {
     expect(forged).toMatchObject({ ok: false, kind: "misbehaviour", altered: true });
     expect(forged.reason as string).toMatch(new RegExp(`hashes to .* not to the requested ${doc.hashId.replace(/[?.]/g, "\\$&")}`));
     expect(await heldEvents("steel", doc.hashId)).toEqual([]);
-  });
+  }, 120_000);
 
   it("a follower stopped while its partner anchors catches up after restart", async () => {
     await grant(steelAdmin, oem.orgId, FURNACE); // a whole-stream grant again
     // Following: announcements of new anchors bring steel's readings without being asked.
-    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > Date.now() - 3_000), 15_000, 300)).toBe(true);
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > Date.now() - 5_000), 60_000, 300)).toBe(true);
     await running.oem!.stop();
     const stoppedAt = Date.now();
     await new Promise((r) => setTimeout(r, 3_000)); // steel keeps measuring and anchoring
@@ -275,20 +282,26 @@ describe("member nodes sharing data over the peer network", () => {
     await (await contracts.accessGrants.connect(steelAdmin).grantAccess(oem.orgId, ScopeKind.Item, itemKey(epc), PURPOSE, 0, 0, (await chainNow()) + 3600)).wait();
     const missed = await publishEvent("steel", steelAdmin, epc, [oem.orgId]);
     running.oem = await MemberProcess.start(oem);
-    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 20_000, 300)).toBe(true);
-    expect(await eventually(async () => (await heldEvents("oem", missed.hashId)).length === 1, 10_000, 200)).toBe(true);
+    expect(await eventually(async () => (await received("oem", steel.orgId, FURNACE)).some((r) => r.sourceTime > stoppedAt + 2_000), 60_000, 300)).toBe(true);
+    expect(await eventually(async () => (await heldEvents("oem", missed.hashId)).length === 1, 20_000, 200)).toBe(true);
     // Nothing missing: the sequence numbers received from steel run without a gap.
+    // The ban of the tampering node outlived the restart.
+    const after = await running.oem!.call("status");
+    expect((after.status as { p2p: { banned: string[] } }).p2p.banned).toEqual([casting.peerId]);
+    expect((after.peers as { peerId: string }[]).map((p) => p.peerId)).not.toContain(casting.peerId);
     const seqs = (await received("oem", steel.orgId, FURNACE)).map((r) => r.seq);
     expect(seqs.length).toBeGreaterThan(40);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
-  });
+  }, 240_000);
 
   it("refuses again once the grant expired (chain time)", async () => {
     await grant(steelAdmin, oem.orgId, FURNACE, { expiresIn: 30 });
-    expect(await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, Date.now())).toMatchObject({ ok: true });
+    const recent = () => fetch("oem", steel.peerId, FURNACE, Date.now() - 5_000, Date.now());
+    const ok = await recent();
+    expect(ok, JSON.stringify(ok)).toMatchObject({ ok: true });
     await provider.send("evm_increaseTime", [60]);
     await provider.send("evm_mine", []);
-    expect(await eventually(async () => (await fetch("oem", steel.peerId, FURNACE, t0 - 5_000, Date.now())).code === "not-granted", 5_000, 200)).toBe(true);
+    expect(await eventually(async () => (await recent()).code === "not-granted", 5_000, 200)).toBe(true);
   });
 
   it("disconnects the peer of a suspended organisation within seconds", async () => {

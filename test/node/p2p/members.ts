@@ -96,7 +96,7 @@ export class MemberProcess {
   }
 
   /** Sends a command and waits for its answer. */
-  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Reply> {
+  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 90_000): Promise<Reply> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.member.name}: no answer to ${cmd} in ${timeoutMs} ms:\n${this.err}`)), timeoutMs);
@@ -186,7 +186,7 @@ export async function setUpConsortium(
             chain: { rpcUrl: chain.url, deployment: deploymentFile, keyFile: "./node.key", retry: { minMs: 100, maxMs: 500 }, receiptTimeoutMs: 10_000 },
             window: { durationMs: 500 },
             statusIntervalMs: 500,
-            devices: (m.devices ?? []).map((name) => ({ name, intervalMs: 50 })),
+            devices: (m.devices ?? []).map((name) => ({ name, intervalMs: 100 })),
             p2p: { listen: [`/ip4/127.0.0.1/tcp/${m.port}`], keyFile: "./p2p.key", ...p2p(m, members) },
           },
           null,

@@ -208,6 +208,10 @@ describe("traceability routes", () => {
     ]);
     const health = await get("/health");
     expect(health.body.indexedBlock).toBe(indexer.indexedBlock);
+    expect(health.body.indexLag).toBe(0);
+    const metrics = await (await gw.request("/metrics")).text();
+    expect(metrics).toContain(`tracemesh_index_block ${indexer.indexedBlock}`);
+    expect(metrics).toMatch(/tracemesh_index_lag_blocks 0/);
   });
 
   it("refuses callers without a token or with an expired one (401)", async () => {

@@ -7,9 +7,8 @@
 import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import Router from "@koa/router";
-import Koa, { type Context } from "koa";
+import Koa from "koa";
 import helmet from "koa-helmet";
-import ratelimit from "koa-ratelimit";
 import serve from "koa-static";
 import { type Logger, pino } from "pino";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -21,12 +20,17 @@ import { TokenService } from "./auth/tokens.ts";
 import { DEFAULT_BODY_LIMITS, type BodyLimits, readJson } from "./body.ts";
 import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from "./context.ts";
 import { HttpProblem, toProblem } from "./errors.ts";
+import { rateLimiter } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 
 export interface GatewayOptions {
-  /** Host (and port) named in sign-in messages; by default the request's Host header. */
+  /**
+   * Where clients reach the gateway (behind a proxy): a host[:port] ("gw.member.example"), or an
+   * origin with its scheme ("https://gw.member.example"). Named in sign-in messages and links;
+   * by default the request's own Host and scheme.
+   */
   publicHost?: string;
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
@@ -65,9 +69,16 @@ export interface Gateway {
   listen(port?: number, host?: string): Promise<RunningGateway>;
 }
 
+function publicAddress(publicHost: string | undefined): Pick<ResolvedOptions, "publicHost" | "publicProtocol"> {
+  if (publicHost === undefined) return {};
+  if (!publicHost.includes("://")) return { publicHost };
+  const url = new URL(publicHost);
+  return { publicHost: url.host, publicProtocol: url.protocol.replace(/:$/, "") };
+}
+
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    publicHost: options.publicHost,
+    ...publicAddress(options.publicHost),
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
@@ -79,34 +90,6 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
   };
-}
-
-/** The client a rate limit counts against: the token's organisation, else the caller's IP. */
-export function clientId(ctx: Context): string {
-  const auth = (ctx.state as GatewayState).auth;
-  return auth ? `org:${auth.orgId}` : `ip:${ctx.ip}`;
-}
-
-/** koa-ratelimit (memory driver) answering 429 as problem+json with Retry-After. */
-export function rateLimiter(limit: { max: number; durationMs: number }, what: string) {
-  // onLimited exists in koa-ratelimit 6 but not in its DefinitelyTyped declarations.
-  const config = {
-    driver: "memory" as const,
-    db: new Map(),
-    duration: limit.durationMs,
-    max: limit.max,
-    id: clientId,
-    onLimited: (ctx: Context) => {
-      const after = Math.max(1, Number(ctx.response.get("Retry-After")) || 1);
-      ctx.set("Retry-After", String(after));
-      const p = new HttpProblem(429, `rate limit of ${limit.max} ${what} per ${limit.durationMs / 1000} s exceeded for ${clientId(ctx)}; retry in ${after} s`, {
-        type: "rate-limited",
-      });
-      ctx.type = "application/problem+json";
-      ctx.body = p.toJSON();
-    },
-  };
-  return ratelimit(config);
 }
 
 export function createGateway(services: GatewayServices, options: GatewayOptions = {}): Gateway {
@@ -249,6 +232,9 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   const listen = (port = 0, host = "127.0.0.1") =>
     new Promise<RunningGateway>((resolve, reject) => {
       const server = app.listen(port, host);
+      // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
       server.once("error", reject);
       server.once("listening", () => {
         const { port: bound } = server.address() as AddressInfo;

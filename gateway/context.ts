@@ -38,8 +38,10 @@ export interface RpcOptions {
 }
 
 export interface ResolvedOptions {
-  /** Host (and port) named in sign-in messages; by default the request's Host header. */
+  /** Host (and port) clients reach the gateway at, named in sign-in messages and links; by default the request's Host. */
   publicHost?: string;
+  /** Scheme clients reach the gateway with (https behind a TLS proxy); by default the request's. */
+  publicProtocol?: string;
   clock: () => number;
   bodyLimits: BodyLimits;
   tokenTtlSeconds: number;
@@ -52,6 +54,11 @@ export interface ResolvedOptions {
   explorerPath: string;
   /** The built explorer (served at /explorer/ when the folder exists). */
   explorerDir?: string;
+}
+
+/** The origin clients reach the gateway at: the configured public URL, else the request's. */
+export function originOf(ctx: { protocol: string; host: string }, options: Pick<ResolvedOptions, "publicHost" | "publicProtocol">): string {
+  return `${options.publicProtocol ?? ctx.protocol}://${options.publicHost ?? ctx.host}`;
 }
 
 export interface RouteContext {

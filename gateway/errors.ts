@@ -51,9 +51,19 @@ export function requireService<T>(service: T | undefined, name: string): T {
   return service;
 }
 
-/** Turns anything thrown into a problem: HttpProblem as is, Koa/http-errors by their status, else 500. */
+/** Error codes of ethers and Node meaning the chain node could not be reached or did not answer. */
+const CHAIN_DOWN = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "NETWORK_ERROR", "SERVER_ERROR", "TIMEOUT"]);
+
+/**
+ * Turns anything thrown into a problem: HttpProblem as is, Koa/http-errors by their status, an
+ * unreachable chain as 503, anything else as 500 (`internal`: to be logged, never shown).
+ */
 export function toProblem(err: unknown): { problem: HttpProblem; internal: boolean } {
   if (err instanceof HttpProblem) return { problem: err, internal: false };
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && CHAIN_DOWN.has(code)) {
+    return { problem: new HttpProblem(503, `the node's chain did not answer (${code}); try again shortly`, { type: "chain-unavailable", headers: { "Retry-After": "5" } }), internal: false };
+  }
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown; headers?: unknown };
   const status = typeof e?.status === "number" ? e.status : typeof e?.statusCode === "number" ? e.statusCode : 500;
   if (status >= 400 && status < 500) {

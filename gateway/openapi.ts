@@ -63,6 +63,22 @@ export function buildOpenApi(routeModules: Record<string, RouteModule>, version 
             detail: { type: "string", description: "what was wrong, in words" },
           },
         },
+        Linkset: {
+          type: "object",
+          description: "RFC 9264 linkset: link relation types (URIs) to arrays of target links",
+          required: ["linkset"],
+          properties: {
+            linkset: {
+              type: "array",
+              items: { type: "object", required: ["anchor"], properties: { anchor: { type: "string" } }, additionalProperties: { type: "array" } },
+            },
+          },
+        },
+        JsonRpcRequest: {
+          type: "object",
+          required: ["jsonrpc", "method"],
+          properties: { jsonrpc: { const: "2.0" }, id: {}, method: { type: "string" }, params: { type: "array" } },
+        },
         Organisation: {
           type: "object",
           required: ["id", "name"],

@@ -32,9 +32,12 @@ export class MembershipCache {
       orgId: Number(orgId),
       roles: rolesOf(mask),
     }));
+    const entry = { at: now, value };
     // A failed chain call is not cached: the next request asks again.
-    value.catch(() => this.entries.delete(key));
-    this.entries.set(key, { at: now, value });
+    value.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    this.entries.set(key, entry);
     if (this.entries.size > 10_000) this.entries.delete(this.entries.keys().next().value!);
     return value;
   }

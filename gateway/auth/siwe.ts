@@ -86,8 +86,12 @@ export class ChallengeStore {
     if (getAddress(msg.address) !== pending.address) throw unauthorized(`the message names account ${msg.address}, the challenge was issued to ${pending.address}`);
     if (msg.chainId !== this.chainId) throw unauthorized(`the message is for chain ${msg.chainId}, this gateway serves chain ${this.chainId}`);
     if (msg.expirationTime !== new Date(pending.expiresAt).toISOString()) throw unauthorized("the message's expiration time is not the one this gateway issued");
+    // Taken out before awaiting the signature check, so two redemptions of one message can never
+    // both succeed, even if the check ever waits on I/O (EIP-1271); put back if it fails.
+    this.pending.delete(msg.nonce);
     const result = await msg.verify({ signature, domain: pending.domain, nonce: msg.nonce, time: new Date(now).toISOString() }, { suppressExceptions: true });
     if (!result.success) {
+      this.pending.set(msg.nonce, pending);
       const why = result.error?.type ?? "unknown reason";
       throw unauthorized(
         /Signature/i.test(String(why))
@@ -95,12 +99,15 @@ export class ChallengeStore {
           : `the sign-in message was refused: ${why}`,
       );
     }
-    this.pending.delete(msg.nonce);
     return pending.address;
   }
 
+  /** Drops expired challenges. All live equally long, so the oldest come first and the sweep stops at the first live one. */
   private sweep(): void {
     const now = this.clock();
-    for (const [nonce, p] of this.pending) if (now >= p.expiresAt) this.pending.delete(nonce);
+    for (const [nonce, p] of this.pending) {
+      if (now < p.expiresAt) break;
+      this.pending.delete(nonce);
+    }
   }
 }

@@ -3,7 +3,7 @@
  * trades the signed message for a short-lived bearer token once Consortium says the account signs
  * for an active organisation.
  */
-import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { badRequest, forbidden } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { roleName } from "../auth/membership.ts";
@@ -11,8 +11,8 @@ import { roleName } from "../auth/membership.ts";
 export function register(router: GatewayRouter, { auth, options, readJson }: RouteContext): void {
   router.get("/auth/challenge", (ctx) => {
     const address = typeof ctx.query.address === "string" ? ctx.query.address : undefined;
-    const domain = options.publicHost ?? ctx.host;
-    const challenge = auth.challenges.issue(address, domain, `${ctx.protocol}://${domain}`);
+    const origin = originOf(ctx, options);
+    const challenge = auth.challenges.issue(address, new URL(origin).host, origin);
     ctx.set("Cache-Control", "no-store");
     ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
   });

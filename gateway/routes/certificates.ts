@@ -1,5 +1,170 @@
+/**
+ * Certificates, public: GET /certificates/{id} answers a certificate's on-chain status (with the
+ * issuer's accreditation at issuance and now, revocation reason, supersession and its history of
+ * status changes); POST /certificates/verify checks an uploaded credential (lib/credentials.ts)
+ * and names each check.
+ */
+import type { Context } from "koa";
+import { isHexString } from "ethers";
+import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
+import type { RevocationReason } from "../../lib/registry.ts";
+import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { HttpProblem, badRequest, notFound } from "../errors.ts";
+import { json, problem } from "../openapi.ts";
+import type { GatewayServices } from "../services.ts";
 
-export function register(_router: GatewayRouter, _context: RouteContext): void {}
+export interface CertificateHistoryEntry {
+  event: "issued" | "suspended" | "reinstated" | "revoked" | "superseded";
+  block: number;
+  tx: string;
+  time: string;
+  reason?: string;
+  supersededBy?: string;
+}
 
-export const paths: OpenApiPaths = {};
+/** The certificate's status changes, from its contract events (filtered by the indexed id). */
+async function historyOf(services: GatewayServices, id: string): Promise<CertificateHistoryEntry[]> {
+  const c = services.contracts.certificates;
+  const from = services.deployment.deploymentBlock;
+  const [issued, suspended, reinstated, revoked, superseded] = await Promise.all([
+    c.queryFilter(c.filters.CertificateIssued(id), from),
+    c.queryFilter(c.filters.CertificateSuspended(id), from),
+    c.queryFilter(c.filters.CertificateReinstated(id), from),
+    c.queryFilter(c.filters.CertificateRevoked(id), from),
+    c.queryFilter(c.filters.CertificateSuperseded(id), from),
+  ]);
+  const entries: (Omit<CertificateHistoryEntry, "time"> & { index: number })[] = [
+    ...issued.map((l) => ({ event: "issued" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
+    ...suspended.map((l) => ({ event: "suspended" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, reason: reasonName(Number(l.args.reason) as RevocationReason) })),
+    ...reinstated.map((l) => ({ event: "reinstated" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
+    ...revoked.map((l) => ({ event: "revoked" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, reason: reasonName(Number(l.args.reason) as RevocationReason) })),
+    ...superseded.map((l) => ({ event: "superseded" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, supersededBy: l.args.newId })),
+  ].sort((a, b) => a.block - b.block || a.index - b.index);
+  const times = new Map<number, string>();
+  await Promise.all(
+    [...new Set(entries.map((e) => e.block))].map(async (b) => {
+      const block = await services.provider.getBlock(b);
+      times.set(b, new Date((block?.timestamp ?? 0) * 1000).toISOString());
+    }),
+  );
+  return entries.map(({ index: _index, ...e }) => ({ ...e, time: times.get(e.block)! }));
+}
+
+const CREDENTIAL_TEXT_TYPES = ["application/vc+jwt", "application/jwt", "text/plain"];
+
+async function credentialInput(ctx: Context, readJson: RouteContext["readJson"], limit: number): Promise<unknown> {
+  if (ctx.is(CREDENTIAL_TEXT_TYPES)) return (await readRaw(ctx, limit)).toString("utf8");
+  if (ctx.is(["application/json", "application/ld+json", "application/*+json"])) return readJson(ctx);
+  throw new HttpProblem(415, `send the credential as ${CREDENTIAL_TEXT_TYPES.join(", ")} (the compact JWS) or application/json (an EnvelopedVerifiableCredential or { jwt })`, {
+    type: "unsupported-media-type",
+  });
+}
+
+export function register(router: GatewayRouter, { services, options, readJson }: RouteContext): void {
+  router.get("/certificates/:id", async (ctx) => {
+    const id = ctx.params.id!;
+    if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
+    const view = await certificateOnChain(services.contracts, id);
+    if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
+    ctx.body = { ...view, credentialHash: view.id, history: await historyOf(services, id) };
+  });
+
+  router.post("/certificates/verify", async (ctx) => {
+    const input = await credentialInput(ctx, readJson, options.bodyLimits.small);
+    ctx.body = await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() });
+  });
+}
+
+const certificateSchema = {
+  type: "object",
+  required: ["id", "state", "issuer", "subject", "scope", "accreditedAtIssuance", "accreditedNow"],
+  properties: {
+    id: { type: "string", description: "credential hash (lib/credentials.ts)" },
+    credentialHash: { type: "string" },
+    state: { enum: ["valid", "not-yet-valid", "expired", "suspended", "revoked", "superseded"] },
+    issuer: { type: "object", properties: { id: { type: "integer" }, name: { type: ["string", "null"] } } },
+    subject: { type: "string", description: "item or batch key" },
+    scope: { type: "string" },
+    issuedAt: { type: ["string", "null"], format: "date-time" },
+    validFrom: { type: ["string", "null"], format: "date-time" },
+    validUntil: { type: ["string", "null"], format: "date-time" },
+    reason: { type: ["string", "null"] },
+    reasonHash: { type: ["string", "null"] },
+    suspendedAt: { type: ["string", "null"] },
+    revokedAt: { type: ["string", "null"] },
+    supersedes: { type: ["string", "null"] },
+    supersededBy: { type: ["string", "null"] },
+    accreditedAtIssuance: { type: "boolean" },
+    accreditedNow: { type: "boolean" },
+    history: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          event: { enum: ["issued", "suspended", "reinstated", "revoked", "superseded"] },
+          block: { type: "integer" },
+          tx: { type: "string" },
+          time: { type: "string", format: "date-time" },
+          reason: { type: "string" },
+          supersededBy: { type: "string" },
+        },
+      },
+    },
+  },
+};
+
+const check = { type: "object", properties: { ok: { type: ["boolean", "null"] }, detail: { type: "string" } } };
+
+export const paths: OpenApiPaths = {
+  "/certificates/{id}": {
+    get: {
+      summary: "A certificate's on-chain status, issuer accreditation and history",
+      tags: ["certificates"],
+      parameters: [{ name: "id", in: "path", required: true, schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } }],
+      responses: {
+        "200": json("The certificate", certificateSchema),
+        "400": problem("Not a 32-byte hex id"),
+        "404": problem("Never issued"),
+      },
+    },
+  },
+  "/certificates/verify": {
+    post: {
+      summary: "Verify a credential (VC 2.0 secured with VC-JOSE) against the chain",
+      description:
+        "The credential's id is keccak256 of its JWS signing input. Checks: " +
+        CHECK_NAMES.join(", ") +
+        ". issuerAccreditedNow is advisory (a warning); subject is checked when credentialSubject.id is a GS1 identifier.",
+      tags: ["certificates"],
+      requestBody: {
+        required: true,
+        content: {
+          "application/vc+jwt": { schema: { type: "string" } },
+          "text/plain": { schema: { type: "string" } },
+          "application/json": { schema: { type: "object", description: "EnvelopedVerifiableCredential, or { jwt }" } },
+        },
+      },
+      responses: {
+        "200": json("The verdict, with each check named", {
+          type: "object",
+          required: ["verdict", "checks", "problems"],
+          properties: {
+            verdict: { enum: ["valid", "invalid"] },
+            id: { type: ["string", "null"] },
+            signer: { type: ["string", "null"] },
+            checks: { type: "object", properties: Object.fromEntries(CHECK_NAMES.map((n) => [n, check])) },
+            problems: { type: "array", items: { type: "string" } },
+            warnings: { type: "array", items: { type: "string" } },
+            certificate: { oneOf: [certificateSchema, { type: "null" }] },
+            credential: { type: ["object", "null"] },
+            header: { type: ["object", "null"] },
+          },
+        }),
+        "400": problem("Malformed JSON"),
+        "413": problem("Body too large"),
+        "415": problem("Unsupported content type"),
+      },
+    },
+  },
+};

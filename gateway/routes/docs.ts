@@ -35,6 +35,9 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
+/** CSP hash of the inline style swagger-ui-dist 5.35.0 applies (test/gateway/docs-browser.test.ts catches a change). */
+const SWAGGER_UI_STYLE = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=";
+
 const INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout" });
 `;
@@ -44,6 +47,9 @@ export function register(router: GatewayRouter, { openapi }: RouteContext): void
     ctx.body = openapi;
   });
   router.get("/docs", (ctx) => {
+    // Swagger UI injects one fixed stylesheet; allow exactly that one (by hash), nothing inline else.
+    const csp = ctx.response.get("Content-Security-Policy");
+    if (csp) ctx.set("Content-Security-Policy", csp.replace("style-src 'self'", `style-src 'self' '${SWAGGER_UI_STYLE}'`));
     ctx.type = "text/html";
     ctx.body = PAGE;
   });

@@ -205,7 +205,7 @@ export const deaccredit: Handler = (inv) => {
 };
 
 export const issue: Handler = (inv) => {
-  const id = parse.identifier("<certId>", inv.positionals[0]);
+  const id = parse.certificateId("<certId>", inv.positionals[0]);
   const window = certWindow(inv);
   return async (s) => {
     const now = await s.now();
@@ -241,7 +241,7 @@ export const issue: Handler = (inv) => {
 };
 
 function withdrawTrust(inv: Invocation, action: "suspend" | "revoke"): Run {
-  const id = parse.identifier("<certId>", inv.positionals[0]);
+  const id = parse.certificateId("<certId>", inv.positionals[0]);
   const reason = parse.reason(parse.str(inv.values, "reason"));
   const statementText = parse.str(inv.values, "statement");
   const statement = statementText !== undefined ? parse.identifier("--statement", statementText) : undefined;
@@ -277,7 +277,7 @@ export const suspend: Handler = (inv) => withdrawTrust(inv, "suspend");
 export const revoke: Handler = (inv) => withdrawTrust(inv, "revoke");
 
 export const reinstate: Handler = (inv) => {
-  const id = parse.identifier("<certId>", inv.positionals[0]);
+  const id = parse.certificateId("<certId>", inv.positionals[0]);
   return async (s) => {
     const me = await s.requireRole(inv.command, Role.Certifier, "reinstate certificates");
     const cert = await existing(s, id);
@@ -295,8 +295,8 @@ export const reinstate: Handler = (inv) => {
 };
 
 export const supersede: Handler = (inv) => {
-  const id = parse.identifier("<certId>", inv.positionals[0]);
-  const newId = parse.identifier("<newCertId>", inv.positionals[1]);
+  const id = parse.certificateId("<certId>", inv.positionals[0]);
+  const newId = parse.certificateId("<newCertId>", inv.positionals[1]);
   const window = certWindow(inv);
   return async (s) => {
     const now = await s.now();
@@ -326,7 +326,7 @@ export const supersede: Handler = (inv) => {
 };
 
 export const status: Handler = (inv) => {
-  const id = parse.identifier("<certId>", inv.positionals[0]);
+  const id = parse.certificateId("<certId>", inv.positionals[0]);
   return async (s) => {
     await s.loadNames();
     const { certificates } = s.contracts;

@@ -70,6 +70,7 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 
 const ORG = "an organisation id (3), its exact name, or one of its accounts (0x...)";
 const ID_TEXT = "0x followed by 64 hex digits is used as is; any other text is hashed with keccak256 (UTF-8)";
+const CERT_ID = `@FILE names a credential (vc+jwt, or enveloped VC JSON) whose credential hash is the id; otherwise ${ID_TEXT}`;
 const TIME =
   "an ISO date or time (2026-03-31, 2026-03-31T12:00Z), Unix seconds, or relative to the chain's clock (+30d, +12h, +90m, +2w)";
 
@@ -317,7 +318,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ["cert", "issue"],
     args: "<certId> --subject KEY --scope SCOPE [--valid-from TIME] [--valid-until TIME]",
     summary: "(accredited certifiers) record a certificate by its credential hash",
-    details: `<certId>: the credential's hash; ${ID_TEXT}.`,
+    details: `<certId>: the credential's hash; ${CERT_ID}.`,
     positionals: [1, 1],
     options: certWindow,
     signs: true,
@@ -362,7 +363,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ["cert", "status"],
     args: "<certId>",
     summary: "what a verifier is told: valid, suspended, revoked, ..., and the issuer's accreditation",
-    details: `<certId>: ${ID_TEXT}.`,
+    details: `<certId>: ${CERT_ID}.`,
     positionals: [1, 1],
     signs: false,
     load: async () => (await certs()).status,

@@ -2,8 +2,10 @@
  * Reading command-line values: identifiers (hex or text hashed with keccak256), roles, times,
  * durations, quorums, addresses. Malformed input is a UsageError (exit 2).
  */
+import { readFileSync } from "node:fs";
 import { getAddress, isAddress, keccak256, toUtf8Bytes } from "ethers";
 import { Role } from "../../lib/consortium.ts";
+import { CredentialError, credentialHash, decodeCredential, jwsOfInput } from "../../lib/credentials.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { kebab } from "./describe.ts";
 import { UsageError } from "./output.ts";
@@ -29,6 +31,29 @@ export function identifier(label: string, value: string | undefined): Identifier
     throw new UsageError(`${label} looks like hex but is not 32 bytes (64 hex digits after 0x); to hash it as text, drop the 0x`);
   }
   return { hex: keccak256(toUtf8Bytes(value)), text: value };
+}
+
+/**
+ * A certificate id: `@FILE` names a credential (compact JWS, vc+jwt, or an enveloped VC 2.0 JSON
+ * document) whose credential hash (lib/credentials.ts) is the id; anything else as `identifier`.
+ */
+export function certificateId(label: string, value: string | undefined): Identifier {
+  if (value === undefined || !value.startsWith("@")) return identifier(label, value);
+  const file = value.slice(1);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`${label}: cannot read the credential file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const trimmed = text.trim();
+    const input: unknown = trimmed.startsWith("{") || trimmed.startsWith('"') ? JSON.parse(trimmed) : trimmed;
+    return { hex: credentialHash(decodeCredential(jwsOfInput(input))), text: `credential ${file}` };
+  } catch (e) {
+    if (e instanceof CredentialError || e instanceof SyntaxError) throw new UsageError(`${label}: ${file} is not a secured credential: ${e.message}`);
+    throw e;
+  }
 }
 
 export function showId(id: Identifier): string {

@@ -1,13 +1,17 @@
 /**
  * Reading the member tool's argument values, formatting durations, and scrubbing the key.
  */
-import { keccak256, toUtf8Bytes } from "ethers";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import { describe, expect, it } from "vitest";
 import { Role } from "../../lib/consortium.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { formatDuration } from "../../scripts/cli/describe.ts";
 import { UsageError, addSecret, redact } from "../../scripts/cli/output.ts";
 import * as parse from "../../scripts/cli/parse.ts";
+import { credentialHash, envelope, signCredential } from "../../lib/credentials.ts";
 
 const NOW = Date.UTC(2026, 2, 1) / 1000; // 2026-03-01T00:00:00Z
 
@@ -22,6 +26,27 @@ describe("identifiers", () => {
   it("refuses short hex (a likely typo) and empty values", () => {
     expect(() => parse.identifier("--key", "0xabc")).toThrow(/not 32 bytes/);
     expect(() => parse.identifier("--key", "")).toThrow(UsageError);
+  });
+});
+
+describe("certificate ids", () => {
+  it("takes @FILE as a credential and uses its credential hash, as the gateway does", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tm-cred-"));
+    // LOCAL TEST KEY: fixed and public, for this test only.
+    const jws = signCredential(
+      { "@context": ["https://www.w3.org/ns/credentials/v2"], type: ["VerifiableCredential"], issuer: "x", credentialSubject: { grade: "316" } },
+      new SigningKey("0x" + "22".repeat(32)),
+      31337,
+    );
+    writeFileSync(path.join(dir, "c.jwt"), jws + "\n");
+    writeFileSync(path.join(dir, "c.json"), JSON.stringify(envelope(jws)));
+    writeFileSync(path.join(dir, "plain.json"), JSON.stringify({ credentialSubject: {} }));
+    const id = credentialHash(jws);
+    expect(parse.certificateId("<certId>", "@" + path.join(dir, "c.jwt")).hex).toBe(id);
+    expect(parse.certificateId("<certId>", "@" + path.join(dir, "c.json")).hex).toBe(id);
+    expect(() => parse.certificateId("<certId>", "@" + path.join(dir, "plain.json"))).toThrow(/not a secured credential/);
+    expect(() => parse.certificateId("<certId>", "@" + path.join(dir, "missing"))).toThrow(/cannot read the credential file/);
+    expect(parse.certificateId("<certId>", "MTR 4711")).toEqual(parse.identifier("<certId>", "MTR 4711"));
   });
 });
 

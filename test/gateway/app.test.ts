@@ -1,5 +1,14 @@
 /** The gateway's common behaviour over real HTTP: health, problem+json errors, limits, headers, metrics. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider } from "ethers";
+import { freePort } from "../../lib/anvil.ts";
+import { connectContracts } from "../../lib/deployment.ts";
+import { createGateway } from "../../gateway/app.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 
 let gw: TestGateway;
@@ -61,6 +70,20 @@ describe("gateway app", () => {
     expect((await problemOf(big)).detail).toContain("at most 1024");
   });
 
+  it("stops reading a chunked body (no Content-Length) at the limit", async () => {
+    const chunk = new TextEncoder().encode(`{"message":"${"x".repeat(600)}`);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(chunk);
+        controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/auth/token`, { method: "POST", body, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).detail).toContain("at most 1024");
+  });
+
   it("sets security headers with a self-only content security policy", async () => {
     const res = await gw.request("/health");
     const csp = res.headers.get("content-security-policy") ?? "";
@@ -78,6 +101,72 @@ describe("gateway app", () => {
     const text = await res.text();
     expect(text).toMatch(/tracemesh_gateway_requests_total\{method="GET",route="\/health",status="200"\} \d+/);
     expect(text).toContain("tracemesh_gateway_request_duration_seconds_bucket");
+  });
+});
+
+describe("chain outage", () => {
+  it("answers 503 problems (and an unhealthy /health) while the chain is unreachable", async () => {
+    const provider = new JsonRpcProvider(`http://127.0.0.1:${await freePort()}`, 31337, { staticNetwork: true, batchMaxCount: 1 });
+    const services = { ...gw.services, provider, contracts: connectContracts(gw.chain.deployment.contracts, provider) };
+    const server = await createGateway(services, { log: "silent" }).listen();
+    try {
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { ok: boolean }).ok).toBe(false);
+      const cert = await fetch(`${server.url}/certificates/0x${"ab".repeat(32)}`);
+      expect(cert.status).toBe(503);
+      expect(cert.headers.get("retry-after")).toBe("5");
+      expect((await problemOf(cert)).detail).toContain("chain did not answer");
+    } finally {
+      await server.close();
+      provider.destroy();
+    }
+  });
+});
+
+describe("logs and explorer assets", () => {
+  it("writes one structured pino line per request", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logged = await startTestGateway({ chain: gw.chain, gateway: { log: pino({ level: "info" }, sink) } });
+    try {
+      await logged.request("/health");
+      await logged.request("/nowhere");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(lines).toEqual([
+        expect.objectContaining({ msg: "request", method: "GET", path: "/health", route: "/health", status: 200, ms: expect.any(Number) }),
+        expect.objectContaining({ msg: "request", method: "GET", path: "/nowhere", route: "unmatched", status: 404 }),
+      ]);
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it("serves the built explorer under /explorer/ with the same CSP", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "explorer-"));
+    writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>Tracemesh</title>");
+    writeFileSync(path.join(dir, "app.js"), "console.log(1)");
+    const withExplorer = await startTestGateway({ chain: gw.chain, gateway: { explorerDir: dir } });
+    try {
+      const page = await withExplorer.request("/explorer/");
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>Tracemesh</title>");
+      expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+      const js = await withExplorer.request("/explorer/app.js");
+      expect(js.headers.get("content-type")).toMatch(/javascript/);
+      await js.arrayBuffer();
+      expect((await withExplorer.request("/explorer/../package.json")).status).toBe(404);
+      const missing = await withExplorer.request("/explorer/missing.js");
+      expect(missing.status).toBe(404);
+      await problemOf(missing);
+    } finally {
+      await withExplorer.stop();
+    }
   });
 });
 

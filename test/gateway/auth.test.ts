@@ -116,6 +116,21 @@ describe("sign-in (EIP-4361)", () => {
     expect(await detail(res)).toContain(`for domain "evil.example"`);
   });
 
+  it("names the configured public URL (behind a proxy) in messages and links", async () => {
+    const proxied = await startTestGateway({ chain: gw.chain, gateway: { publicHost: "https://gw.atlas.example" } });
+    try {
+      const res = await proxied.request(`/auth/challenge?address=${gw.chain.orgs.oem.signer.address}`);
+      const { message } = (await res.json()) as { message: string };
+      expect(message).toMatch(/^gw\.atlas\.example wants you to sign in/);
+      expect(message).toContain("\nURI: https://gw.atlas.example\n");
+      expect(await proxied.signIn("oem")).toMatch(/^ey/);
+      const linkset = (await (await proxied.request("/01/09506000134352")).json()) as { linkset: Record<string, { href: string }[]>[] };
+      expect(linkset.linkset[0]!["https://tracemesh.dev/rel/item"]![0]!.href).toMatch(/^https:\/\/gw\.atlas\.example\/items\//);
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   it("refuses an account of no organisation with 403", async () => {
     const c = await challenge(gw.chain.outsider.address);
     const res = await gw.request("/auth/token", { json: { message: c.message, signature: await gw.chain.outsider.signMessage(c.message) } });

@@ -17,7 +17,7 @@ import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
 import { type Gateway, type GatewayOptions, type RunningGateway, createGateway } from "../../gateway/app.ts";
-import type { GatewayServices } from "../../gateway/services.ts";
+import { type GatewayServices, chainServices } from "../../gateway/services.ts";
 import { DEMO_ORGS, type Governed, type OrgKey } from "./fixture.ts";
 
 export interface ChainOrg {
@@ -46,7 +46,8 @@ export interface TestChain extends Governed {
 export async function startTestChain(): Promise<TestChain> {
   const chain = await startAnvil();
   try {
-    const provider = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
+    // No request cache: back-to-back transactions of one wallet must each see the new nonce.
+    const provider = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
     provider.pollingInterval = 50;
     let next = 1;
     const plan = Object.entries(DEMO_ORGS).map(([key, spec]) => {
@@ -129,15 +130,8 @@ export interface TestGateway {
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const chain = options.chain ?? (await startTestChain());
   const nodeOrg = chain.orgs[options.node ?? "oem"];
-  const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
-  const services: GatewayServices = {
-    organisation: { id: nodeOrg.id, name: nodeOrg.name },
-    chainId: chain.chain.chainId,
-    deployment: chain.deployment,
-    provider,
-    contracts: connectContracts(chain.deployment.contracts, provider),
-    ...options.services,
-  };
+  const base = await chainServices(chain.chain.url, chain.deployment, { id: nodeOrg.id, name: nodeOrg.name });
+  const services: GatewayServices = { ...base, ...options.services };
   const gateway = createGateway(services, { log: "silent", ...options.gateway });
   const server = await gateway.listen(0, "127.0.0.1");
   const request = (path: string, o: RequestOptions = {}) => {
@@ -170,7 +164,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     request,
     stop: async () => {
       await server.close();
-      provider.destroy();
+      base.close();
       if (!options.chain) await chain.stop();
     },
   };

@@ -1,0 +1,505 @@
+/**
+ * Certificates as W3C Verifiable Credentials 2.0 secured with VC-JOSE: a compact JWS whose
+ * payload is the credential, header `{alg: "ES256K", typ: "vc+jwt", cty: "vc", kid}`, signed by
+ * one of the issuing organisation's on-chain accounts, with
+ * `kid = did:pkh:eip155:<chainId>:<address>#blockchainAccountId` and the credential's `issuer`
+ * set to that did:pkh. Shared by the gateway (/certificates/verify) and the member tool.
+ *
+ * THE credential hash (the certificate id in contracts/Certificates.sol) is
+ *     keccak256(ASCII bytes of the JWS signing input "<base64url header>.<base64url payload>")
+ * i.e. exactly the bytes the issuer's signature covers. Why these bytes: they are the credential
+ * as issued, byte for byte, so no JSON or JSON-LD canonicalisation has to be agreed on (and
+ * re-implemented identically everywhere) to recompute the id; they include the header, so the
+ * id also commits to the signing account (kid) and algorithm; and they exclude the signature,
+ * whose encoding is malleable (ECDSA s / n-s), so a re-encoded signature cannot make the same
+ * credential look like an unrecorded one. Any change to a credential's content changes its id.
+ *
+ * ES256K signatures are the JOSE form: r || s (64 bytes, no recovery id, low s) over SHA-256 of
+ * the signing input. The signer is recovered by trying both recovery ids (ethers SigningKey), and
+ * must be the address named by `kid`; once an account's public key is known that way, later
+ * signatures of that account are checked with node:crypto (native, about ten times faster).
+ */
+import { type KeyObject, createPublicKey, verify as verifyNative } from "node:crypto";
+import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
+import type { TracemeshContracts } from "./deployment.ts";
+import { CertificateStatus, RevocationReason } from "./registry.ts";
+import { itemKey, batchKey, IdentifierError } from "./identifiers.ts";
+
+export const VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2";
+export const VC_JWT_TYP = "vc+jwt";
+export const VC_JWT_MEDIA_TYPE = "application/vc+jwt";
+
+export class CredentialError extends Error {
+  override readonly name = "CredentialError";
+}
+
+export interface CredentialHeader {
+  alg: string;
+  typ?: string;
+  cty?: string;
+  kid?: string;
+  [k: string]: unknown;
+}
+
+export interface DecodedCredential {
+  jws: string;
+  header: CredentialHeader;
+  credential: Record<string, unknown>;
+  signingInput: string;
+  /** r || s, 64 bytes. */
+  signature: Uint8Array;
+}
+
+// ------------------------------------------------------------------------------------ did:pkh
+
+/** did:pkh (CAIP-10) of an EVM account on chain `chainId`. */
+export function didPkh(chainId: number | bigint, address: string): string {
+  return `did:pkh:eip155:${chainId}:${getAddress(address)}`;
+}
+
+/** The verification method id that signs: the account itself. */
+export function kidOf(chainId: number | bigint, address: string): string {
+  return `${didPkh(chainId, address)}#blockchainAccountId`;
+}
+
+export function parseDidPkh(did: string): { chainId: number; address: string } {
+  const m = /^did:pkh:eip155:(\d+):(0x[0-9a-fA-F]{40})(?:#blockchainAccountId)?$/.exec(did);
+  if (!m || !isAddress(m[2]!)) throw new CredentialError(`"${did}" is not a did:pkh:eip155:<chainId>:<address> identifier`);
+  return { chainId: Number(m[1]), address: getAddress(m[2]!) };
+}
+
+// ---------------------------------------------------------------------------------- base64url
+
+const b64u = (bytes: Uint8Array | string) => Buffer.from(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes).toString("base64url");
+
+function fromB64u(part: string, what: string): Buffer {
+  if (!/^[A-Za-z0-9_-]*$/.test(part)) throw new CredentialError(`the JWS ${what} is not base64url`);
+  return Buffer.from(part, "base64url");
+}
+
+// ----------------------------------------------------------------------------- sign, decode
+
+/**
+ * Signs `credential` (a VC 2.0 credential, unsecured) as its issuer's account `key` on chain
+ * `chainId`, and returns the compact JWS. The credential's `issuer` id becomes the account's
+ * did:pkh (a name or other issuer properties are kept).
+ */
+export function signCredential(credential: Record<string, unknown>, key: SigningKey, chainId: number | bigint): string {
+  const address = computeAddress(key.publicKey);
+  const issuer = credential.issuer;
+  const issuerObject = typeof issuer === "object" && issuer !== null && !Array.isArray(issuer) ? (issuer as Record<string, unknown>) : {};
+  const payload = { ...credential, issuer: { ...issuerObject, id: didPkh(chainId, address) } };
+  checkCredentialShape(payload);
+  const header: CredentialHeader = { alg: "ES256K", typ: VC_JWT_TYP, cty: "vc", kid: kidOf(chainId, address) };
+  const signingInput = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
+  const sig = key.sign(sha256(toUtf8Bytes(signingInput)));
+  return `${signingInput}.${b64u(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(sig.s.slice(2), "hex")]))}`;
+}
+
+/** Splits and parses a compact JWS credential; throws CredentialError naming what is malformed. */
+export function decodeCredential(jws: string): DecodedCredential {
+  const text = jws.trim();
+  const parts = text.split(".");
+  if (parts.length !== 3) throw new CredentialError(`a compact JWS has three dot-separated parts, this has ${parts.length}`);
+  const [h, p, s] = parts as [string, string, string];
+  let header: CredentialHeader;
+  let credential: Record<string, unknown>;
+  try {
+    header = JSON.parse(fromB64u(h, "header").toString("utf8")) as CredentialHeader;
+  } catch (e) {
+    throw e instanceof CredentialError ? e : new CredentialError("the JWS header is not JSON");
+  }
+  try {
+    credential = JSON.parse(fromB64u(p, "payload").toString("utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw e instanceof CredentialError ? e : new CredentialError("the JWS payload is not JSON");
+  }
+  if (typeof header !== "object" || header === null) throw new CredentialError("the JWS header is not a JSON object");
+  if (typeof credential !== "object" || credential === null || Array.isArray(credential)) throw new CredentialError("the JWS payload is not a JSON object");
+  const signature = fromB64u(s, "signature");
+  return { jws: text, header, credential, signingInput: `${h}.${p}`, signature };
+}
+
+/** THE certificate id of a secured credential (see the header of this file). */
+export function credentialHash(jws: string | DecodedCredential): string {
+  const signingInput = typeof jws === "string" ? decodeCredential(jws).signingInput : jws.signingInput;
+  return keccak256(toUtf8Bytes(signingInput));
+}
+
+/** VC 2.0 data model essentials; throws CredentialError naming the first thing missing. */
+export function checkCredentialShape(c: Record<string, unknown>): void {
+  const ctx = c["@context"];
+  if (!Array.isArray(ctx) || ctx[0] !== VC_V2_CONTEXT) throw new CredentialError(`@context must be an array starting with ${VC_V2_CONTEXT}`);
+  const type = c.type;
+  if (!(Array.isArray(type) ? type.includes("VerifiableCredential") : type === "VerifiableCredential")) {
+    throw new CredentialError("type must include VerifiableCredential");
+  }
+  const issuer = c.issuer;
+  const issuerId = typeof issuer === "string" ? issuer : typeof issuer === "object" && issuer !== null ? (issuer as { id?: unknown }).id : undefined;
+  if (typeof issuerId !== "string" || issuerId === "") throw new CredentialError("issuer (or issuer.id) is missing");
+  if (typeof c.credentialSubject !== "object" || c.credentialSubject === null) throw new CredentialError("credentialSubject is missing");
+  for (const field of ["validFrom", "validUntil"]) {
+    const v = c[field];
+    if (v !== undefined && (typeof v !== "string" || Number.isNaN(Date.parse(v)))) throw new CredentialError(`${field} must be an XML Schema dateTime string`);
+  }
+}
+
+export function issuerIdOf(c: Record<string, unknown>): string | undefined {
+  const issuer = c.issuer;
+  if (typeof issuer === "string") return issuer;
+  const id = (issuer as { id?: unknown } | null | undefined)?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
+/**
+ * The addresses that could have made `signature` over `signingInput` (one per recovery id);
+ * empty when the signature is not a valid secp256k1 signature.
+ */
+export function recoverCandidates(decoded: DecodedCredential): string[] {
+  if (decoded.signature.length !== 64) return [];
+  const digest = sha256(toUtf8Bytes(decoded.signingInput));
+  const r = "0x" + Buffer.from(decoded.signature.subarray(0, 32)).toString("hex");
+  const s = "0x" + Buffer.from(decoded.signature.subarray(32)).toString("hex");
+  const out: string[] = [];
+  for (const v of [27, 28]) {
+    try {
+      out.push(computeAddress(SigningKey.recoverPublicKey(digest, Signature.from({ r, s, v }))));
+    } catch {
+      // Not a point on the curve for this recovery id (or a high-s signature, which ethers refuses).
+    }
+  }
+  return out;
+}
+
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+/** Public keys learnt by recovery, per checksummed address (bounded). */
+const knownKeys = new Map<string, KeyObject>();
+
+/**
+ * Whether `address` made the signature over the credential's signing input. A high-s signature
+ * (the malleable twin of a valid one) is refused, as ethers and Ethereum refuse it.
+ */
+export function signedBy(decoded: DecodedCredential, address: string): boolean {
+  const sig = decoded.signature;
+  if (sig.length !== 64 || BigInt("0x" + Buffer.from(sig.subarray(32)).toString("hex")) > SECP256K1_HALF_N) return false;
+  const known = knownKeys.get(address);
+  if (known) return verifyNative("sha256", Buffer.from(decoded.signingInput, "ascii"), { key: known, dsaEncoding: "ieee-p1363" }, sig);
+  const digest = sha256(toUtf8Bytes(decoded.signingInput));
+  const r = "0x" + Buffer.from(sig.subarray(0, 32)).toString("hex");
+  const s = "0x" + Buffer.from(sig.subarray(32)).toString("hex");
+  for (const v of [27, 28]) {
+    let publicKey: string;
+    try {
+      publicKey = SigningKey.recoverPublicKey(digest, Signature.from({ r, s, v }));
+    } catch {
+      continue;
+    }
+    if (computeAddress(publicKey) !== address) continue;
+    const point = Buffer.from(publicKey.slice(2), "hex"); // 0x04 || x || y
+    if (knownKeys.size >= 10_000) knownKeys.delete(knownKeys.keys().next().value!);
+    knownKeys.set(
+      address,
+      createPublicKey({ key: { kty: "EC", crv: "secp256k1", x: point.subarray(1, 33).toString("base64url"), y: point.subarray(33).toString("base64url") }, format: "jwk" }),
+    );
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Extracts the compact JWS from what a verifier was given: the JWS text itself, a JSON string of
+ * it, a VC 2.0 EnvelopedVerifiableCredential (`id: "data:application/vc+jwt,<jws>"`), or
+ * `{ jwt | credential: <jws> }`. An unsecured credential is refused with the reason.
+ */
+export function jwsOfInput(input: unknown): string {
+  if (typeof input === "string") {
+    const t = input.trim();
+    if (t.startsWith(`data:${VC_JWT_MEDIA_TYPE},`)) return t.slice(`data:${VC_JWT_MEDIA_TYPE},`.length);
+    return t;
+  }
+  if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+    const o = input as Record<string, unknown>;
+    const type = o.type;
+    const isEnveloped = Array.isArray(type) ? type.includes("EnvelopedVerifiableCredential") : type === "EnvelopedVerifiableCredential";
+    if (isEnveloped) {
+      if (typeof o.id !== "string" || !o.id.startsWith(`data:${VC_JWT_MEDIA_TYPE},`)) {
+        throw new CredentialError(`an EnvelopedVerifiableCredential's id must be a data:${VC_JWT_MEDIA_TYPE},<jws> URL`);
+      }
+      return o.id.slice(`data:${VC_JWT_MEDIA_TYPE},`.length);
+    }
+    for (const k of ["jwt", "jws", "credential"]) if (typeof o[k] === "string") return jwsOfInput(o[k]);
+    if ("credentialSubject" in o || "proof" in o) {
+      throw new CredentialError("this credential is not secured as a JWS (VC-JOSE): certificates here are compact JWS (vc+jwt) or EnvelopedVerifiableCredential");
+    }
+  }
+  throw new CredentialError("expected a compact JWS credential (vc+jwt), an EnvelopedVerifiableCredential, or { jwt }");
+}
+
+/** The VC 2.0 envelope of a JWS credential, for JSON transports. */
+export function envelope(jws: string): Record<string, unknown> {
+  return { "@context": [VC_V2_CONTEXT], id: `data:${VC_JWT_MEDIA_TYPE},${jws}`, type: "EnvelopedVerifiableCredential" };
+}
+
+// ------------------------------------------------------------------------- on-chain status
+
+export type CertificateStatusName = "unknown" | "valid" | "not-yet-valid" | "expired" | "suspended" | "revoked" | "superseded";
+
+export const STATUS_NAMES: Record<CertificateStatus, CertificateStatusName> = {
+  [CertificateStatus.Unknown]: "unknown",
+  [CertificateStatus.Valid]: "valid",
+  [CertificateStatus.NotYetValid]: "not-yet-valid",
+  [CertificateStatus.Expired]: "expired",
+  [CertificateStatus.Suspended]: "suspended",
+  [CertificateStatus.Revoked]: "revoked",
+  [CertificateStatus.Superseded]: "superseded",
+};
+
+export function reasonName(reason: RevocationReason): string {
+  return (
+    {
+      [RevocationReason.Unspecified]: "unspecified",
+      [RevocationReason.IssuedInError]: "issued-in-error",
+      [RevocationReason.NonConformity]: "non-conformity",
+      [RevocationReason.Misuse]: "misuse",
+      [RevocationReason.Fraud]: "fraud",
+      [RevocationReason.HolderRequest]: "holder-request",
+      [RevocationReason.UnderInvestigation]: "under-investigation",
+      [RevocationReason.KeyCompromise]: "key-compromise",
+    } as Record<number, string>
+  )[reason] ?? `reason-${reason}`;
+}
+
+const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOString());
+
+export interface CertificateView {
+  id: string;
+  /** Certificates.status(id) with time applied (the stored life-cycle state is not exposed). */
+  state: CertificateStatusName;
+  issuer: { id: number; name: string | null };
+  subject: string;
+  scope: string;
+  issuedAt: string | null;
+  validFrom: string | null;
+  validUntil: string | null;
+  reason: string | null;
+  reasonHash: string | null;
+  suspendedAt: string | null;
+  revokedAt: string | null;
+  supersedes: string | null;
+  supersededBy: string | null;
+  accreditedAtIssuance: boolean;
+  accreditedNow: boolean;
+}
+
+/** A certificate's on-chain record and status; undefined for an id never issued. */
+export async function certificateOnChain(contracts: TracemeshContracts, id: string): Promise<CertificateView | undefined> {
+  const [[status, atIssuance, now], cert] = await Promise.all([contracts.certificates.status(id), contracts.certificates.certificate(id)]);
+  const st = Number(status) as CertificateStatus;
+  if (st === CertificateStatus.Unknown) return undefined;
+  const issuerId = Number(cert.issuer);
+  let name: string | null = null;
+  try {
+    [name] = await contracts.consortium.org(issuerId);
+  } catch {
+    name = null;
+  }
+  const withReason = st === CertificateStatus.Suspended || st === CertificateStatus.Revoked;
+  return {
+    id: id.toLowerCase(),
+    state: STATUS_NAMES[st],
+    issuer: { id: issuerId, name },
+    subject: cert.subject,
+    scope: cert.scope,
+    issuedAt: iso(cert.issuedAt),
+    validFrom: iso(cert.validFrom),
+    validUntil: iso(cert.validUntil),
+    reason: withReason ? reasonName(Number(cert.reason) as RevocationReason) : null,
+    reasonHash: withReason && cert.reasonHash !== ZeroHash ? cert.reasonHash : null,
+    suspendedAt: iso(cert.suspendedAt),
+    revokedAt: iso(cert.revokedAt),
+    supersedes: cert.supersedes === ZeroHash ? null : cert.supersedes,
+    supersededBy: cert.supersededBy === ZeroHash ? null : cert.supersededBy,
+    accreditedAtIssuance: atIssuance,
+    accreditedNow: now,
+  };
+}
+
+// ------------------------------------------------------------------------------- verification
+
+export interface Check {
+  /** true passed, false failed, null not checked (an earlier check failed, or not applicable). */
+  ok: boolean | null;
+  detail: string;
+}
+
+export const CHECK_NAMES = [
+  "format",
+  "signature",
+  "onChain",
+  "signerIsIssuer",
+  "status",
+  "issuerAccreditedAtIssuance",
+  "issuerAccreditedNow",
+  "notExpired",
+  "subject",
+] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+/** Checks that only inform: a withdrawn accreditation does not undo certificates issued under it. */
+export const ADVISORY_CHECKS: readonly CheckName[] = ["issuerAccreditedNow"];
+
+export interface Verification {
+  verdict: "valid" | "invalid";
+  id: string | null;
+  signer: string | null;
+  checks: Record<CheckName, Check>;
+  /** Failed checks that make the verdict invalid, in words. */
+  problems: string[];
+  /** Failed advisory checks, in words. */
+  warnings: string[];
+  certificate: CertificateView | null;
+  credential: Record<string, unknown> | null;
+  header: CredentialHeader | null;
+}
+
+/**
+ * Verifies a secured credential against the chain: its form, its ES256K signature by the
+ * account its kid names, that its hash is a recorded certificate, that the signer is an account
+ * of the certificate's on-chain issuer, the certificate's status, the issuer's accreditation at
+ * issuance (and now, advisory), its validity window at `nowMs`, and, when the credential names
+ * a GS1 subject, that it is the certificate's subject.
+ */
+export async function verifyCredential(
+  input: unknown,
+  contracts: TracemeshContracts,
+  options: { chainId: number; nowMs?: number },
+): Promise<Verification> {
+  const checks = Object.fromEntries(CHECK_NAMES.map((n) => [n, { ok: null, detail: "not checked" }])) as Record<CheckName, Check>;
+  const result: Verification = { verdict: "invalid", id: null, signer: null, checks, problems: [], warnings: [], certificate: null, credential: null, header: null };
+  const finish = () => {
+    for (const name of CHECK_NAMES) {
+      const c = checks[name];
+      if (c.ok !== false) continue;
+      (ADVISORY_CHECKS.includes(name) ? result.warnings : result.problems).push(`${name}: ${c.detail}`);
+    }
+    const required = CHECK_NAMES.filter((n) => !ADVISORY_CHECKS.includes(n) && n !== "subject");
+    result.verdict = result.problems.length === 0 && required.every((n) => checks[n].ok === true) ? "valid" : "invalid";
+    return result;
+  };
+
+  // format
+  let decoded: DecodedCredential;
+  let kidAddress: string;
+  try {
+    decoded = decodeCredential(jwsOfInput(input));
+    result.header = decoded.header;
+    result.credential = decoded.credential;
+    const { header, credential } = decoded;
+    if (header.alg !== "ES256K") throw new CredentialError(`alg is ${String(header.alg)}, expected ES256K`);
+    if (header.typ !== VC_JWT_TYP) throw new CredentialError(`typ is ${String(header.typ)}, expected ${VC_JWT_TYP}`);
+    if (typeof header.kid !== "string") throw new CredentialError("the header has no kid (did:pkh:eip155:<chainId>:<address>#blockchainAccountId)");
+    const kid = parseDidPkh(header.kid);
+    if (kid.chainId !== options.chainId) throw new CredentialError(`kid names chain ${kid.chainId}, this consortium's chain is ${options.chainId}`);
+    checkCredentialShape(credential);
+    const issuerId = issuerIdOf(credential);
+    if (issuerId !== didPkh(kid.chainId, kid.address)) throw new CredentialError(`the credential's issuer ${issuerId} is not the signing account ${didPkh(kid.chainId, kid.address)}`);
+    kidAddress = kid.address;
+    checks.format = { ok: true, detail: "a VC 2.0 credential secured as vc+jwt (ES256K), kid on this chain" };
+  } catch (e) {
+    if (!(e instanceof CredentialError)) throw e;
+    checks.format = { ok: false, detail: e.message };
+    return finish();
+  }
+
+  // signature
+  if (signedBy(decoded, kidAddress)) {
+    result.signer = kidAddress;
+    checks.signature = { ok: true, detail: `signed by ${kidAddress}, the account its kid names` };
+  } else {
+    checks.signature = {
+      ok: false,
+      detail:
+        decoded.signature.length !== 64
+          ? `the signature has ${decoded.signature.length} bytes; an ES256K JWS signature is r||s, 64 bytes`
+          : `the signature was not made by ${kidAddress} over this header and payload (the credential was altered, signed by another key, or its s is high)`,
+    };
+  }
+
+  // onChain
+  const id = credentialHash(decoded);
+  result.id = id;
+  const cert = await certificateOnChain(contracts, id);
+  if (!cert) {
+    checks.onChain = { ok: false, detail: `no certificate ${id} is recorded in Certificates (hash of the JWS signing input)` };
+    return finish();
+  }
+  result.certificate = cert;
+  checks.onChain = { ok: true, detail: `recorded as certificate ${id}, issued ${cert.issuedAt} by ${cert.issuer.name ?? `organisation ${cert.issuer.id}`}` };
+
+  // signerIsIssuer
+  if (result.signer) {
+    const [orgId, retired] = await contracts.consortium.accountRecord(result.signer);
+    checks.signerIsIssuer =
+      Number(orgId) === cert.issuer.id
+        ? { ok: true, detail: `${result.signer} is a signing account of ${cert.issuer.name ?? cert.issuer.id}${retired ? " (retired since)" : ""}` }
+        : {
+            ok: false,
+            detail: `${result.signer} is ${Number(orgId) === 0 ? "no organisation's account" : `an account of organisation ${orgId}`}, not of the issuer ${cert.issuer.name ?? cert.issuer.id}`,
+          };
+  } else {
+    checks.signerIsIssuer = { ok: null, detail: "no verified signer" };
+  }
+
+  // status
+  checks.status =
+    cert.state === "valid"
+      ? { ok: true, detail: "valid on chain" }
+      : {
+          ok: false,
+          detail:
+            cert.state === "revoked"
+              ? `revoked on chain (${cert.reason}) at ${cert.revokedAt}`
+              : cert.state === "superseded"
+                ? `superseded on chain by ${cert.supersededBy}`
+                : cert.state === "suspended"
+                  ? `suspended on chain (${cert.reason}) since ${cert.suspendedAt}`
+                  : `${cert.state} on chain`,
+        };
+  checks.issuerAccreditedAtIssuance = cert.accreditedAtIssuance
+    ? { ok: true, detail: "the issuer was accredited for the certificate's scope when it issued it" }
+    : { ok: false, detail: "the issuer was not accredited for the certificate's scope when it issued it" };
+  checks.issuerAccreditedNow = cert.accreditedNow
+    ? { ok: true, detail: "the issuer is accredited for this scope now" }
+    : { ok: false, detail: "the issuer's accreditation for this scope was withdrawn or has lapsed since (or it is no longer an active member)" };
+
+  // notExpired: the chain's window (in status) and the credential's own validFrom/validUntil
+  const now = options.nowMs ?? Date.now();
+  const vf = typeof decoded.credential.validFrom === "string" ? Date.parse(decoded.credential.validFrom) : undefined;
+  const vu = typeof decoded.credential.validUntil === "string" ? Date.parse(decoded.credential.validUntil) : undefined;
+  if (cert.state === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.state === "expired" ? cert.validUntil : decoded.credential.validUntil}` };
+  else if (cert.state === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.state === "not-yet-valid" ? cert.validFrom : decoded.credential.validFrom}` };
+  else checks.notExpired = { ok: true, detail: "within its validity window" };
+
+  // subject: only when the credential names a GS1 item or batch
+  const subjectId = (decoded.credential.credentialSubject as { id?: unknown }).id;
+  if (typeof subjectId === "string" && (subjectId.startsWith("urn:epc:") || /^https?:\/\//.test(subjectId))) {
+    let key: string | undefined;
+    for (const f of [itemKey, batchKey]) {
+      try {
+        key = f(subjectId);
+        break;
+      } catch (e) {
+        if (!(e instanceof IdentifierError)) throw e;
+      }
+    }
+    checks.subject =
+      key === undefined
+        ? { ok: null, detail: `credentialSubject.id ${subjectId} is not a GS1 item or batch` }
+        : key === cert.subject
+          ? { ok: true, detail: `credentialSubject.id is the certificate's on-chain subject ${key}` }
+          : { ok: false, detail: `credentialSubject.id has key ${key}, the certificate on chain is about ${cert.subject}` };
+  } else {
+    checks.subject = { ok: null, detail: "the credential names no GS1 subject id" };
+  }
+  return finish();
+}

@@ -1,0 +1,237 @@
+/**
+ * Certificates end to end: W3C traceability credentials signed by the demo certifier's account,
+ * issued on chain, then verified through the gateway: valid, tampered, wrong signer, revoked,
+ * superseded, expired, subject mismatch, and an issuer whose accreditation was withdrawn.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { id as textHash } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Verification, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
+import { IdentifierError, batchKey, itemKey } from "../../lib/identifiers.ts";
+import { RevocationReason } from "../../lib/registry.ts";
+import { type ChainOrg, type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+
+const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
+const example = (name: string) =>
+  JSON.parse(readFileSync(`${FIXTURES}/vc/traceability-vocab/examples/${name}.json`, "utf8")) as Record<string, unknown>;
+
+const SCOPE = textHash("EN10204-3.1");
+const HEAT = "https://id.gs1.org/01/09506000134352/10/HEAT-4711";
+let gw: TestGateway;
+let lab: ChainOrg;
+let now = Date.now();
+
+/** The mill test report for heat `lot`, signed by `signer`'s account. */
+function mtr(lot: string, signer = lab.signer, extra: Record<string, unknown> = {}) {
+  const base = example("MillTestReportCredential");
+  const credential = {
+    ...base,
+    ...extra,
+    credentialSubject: { ...(base.credentialSubject as object), id: `https://id.gs1.org/01/09506000134352/10/${lot}` },
+  };
+  return signCredential(credential, signer.signingKey, gw.chain.chain.chainId);
+}
+
+async function issue(jws: string, subject: string, org: ChainOrg = lab) {
+  await (await org.contracts.certificates.issue(credentialHash(jws), subject, SCOPE, 0, 0)).wait();
+  return credentialHash(jws);
+}
+
+async function verify(body: string | object): Promise<Verification> {
+  const res =
+    typeof body === "string"
+      ? await gw.request("/certificates/verify", { body, headers: { "content-type": "application/vc+jwt" } })
+      : await gw.request("/certificates/verify", { json: body });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Verification;
+}
+
+beforeAll(async () => {
+  gw = await startTestGateway({ gateway: { clock: () => now } });
+  lab = gw.chain.orgs.lab;
+  await (await gw.chain.orgs.regulator.contracts.certificates.accredit(lab.id, SCOPE, 0)).wait();
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+describe("certificates", () => {
+  let valid: string;
+
+  it("verifies a mill test report signed by the certifier and issued on chain: every check passes", async () => {
+    valid = mtr("HEAT-4711");
+    const id = await issue(valid, batchKey(HEAT));
+    const v = await verify(valid);
+    expect(v.problems).toEqual([]);
+    expect(v.warnings).toEqual([]);
+    expect(v.verdict).toBe("valid");
+    expect(v.id).toBe(id);
+    expect(v.signer).toBe(lab.signer.address);
+    for (const [name, check] of Object.entries(v.checks)) expect(check.ok, `${name}: ${check.detail}`).toBe(true);
+    expect(v.certificate).toMatchObject({ state: "valid", issuer: { id: lab.id, name: "Certa Test Lab" }, subject: batchKey(HEAT), accreditedAtIssuance: true, accreditedNow: true });
+    expect(v.credential?.type).toEqual(["VerifiableCredential", "MillTestReportCredential"]);
+    // The same credential as an enveloped VC 2.0 JSON document.
+    expect((await verify(envelope(valid))).verdict).toBe("valid");
+  });
+
+  it("answers the on-chain status at /certificates/{id}", async () => {
+    const id = credentialHash(valid);
+    const res = await gw.request(`/certificates/${id}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown> & { history: { event: string; tx: string }[] };
+    expect(body).toMatchObject({ id, credentialHash: id, state: "valid", issuer: { id: lab.id, name: "Certa Test Lab" }, scope: SCOPE, reason: null, supersededBy: null, accreditedAtIssuance: true, accreditedNow: true });
+    expect(body.history.map((h) => h.event)).toEqual(["issued"]);
+    expect(body.history[0]!.tx).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+
+  it("404 for an id never issued, 400 for one that is not a hash", async () => {
+    const unknown = await gw.request(`/certificates/0x${"12".repeat(32)}`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { detail: string }).detail).toContain("was ever issued");
+    expect((await gw.request("/certificates/MTR-4711")).status).toBe(400);
+  });
+
+  it("finds a tampered credential: the signature fails and its hash is not on chain", async () => {
+    const { header, credential } = decodeCredential(valid);
+    const [, , signature] = valid.split(".");
+    const altered = { ...credential, credentialSubject: { ...(credential.credentialSubject as object), certificateNumber: "999" } };
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const v = await verify(`${b64(header)}.${b64(altered)}.${signature}`);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.signature.ok).toBe(false);
+    expect(v.checks.signature.detail).toContain(`not made by ${lab.signer.address}`);
+    expect(v.checks.onChain.ok).toBe(false);
+  });
+
+  it("finds a credential whose kid names the certifier but another key signed it", async () => {
+    const [h, p] = valid.split(".");
+    const [, , foreign] = mtr("HEAT-4711", gw.chain.orgs.oem.signer).split(".");
+    const v = await verify(`${h}.${p}.${foreign}`);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.signature.ok).toBe(false);
+    // Same signing input, so the id is the recorded one: only the signature gives it away.
+    expect(v.checks.onChain.ok).toBe(true);
+  });
+
+  it("finds a credential signed by an account that is not the on-chain issuer's", async () => {
+    // Signed by the OEM's account, but recorded by the lab.
+    const jws = mtr("HEAT-5000", gw.chain.orgs.oem.signer);
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-5000"));
+    const v = await verify(jws);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.signature.ok).toBe(true);
+    expect(v.checks.signerIsIssuer.ok).toBe(false);
+    expect(v.checks.signerIsIssuer.detail).toContain(`an account of organisation ${gw.chain.orgs.oem.id}, not of the issuer Certa Test Lab`);
+  });
+
+  it("finds a credential about another subject than the certificate on chain", async () => {
+    const jws = mtr("HEAT-6000");
+    await issue(jws, batchKey(HEAT));
+    const v = await verify(jws);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.subject.ok).toBe(false);
+  });
+
+  it("reports a revoked certificate with its reason", async () => {
+    const jws = mtr("HEAT-7000");
+    const id = await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-7000"));
+    await (await lab.contracts.certificates.revoke(id, RevocationReason.Fraud, textHash("statement"))).wait();
+    const v = await verify(jws);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.status).toEqual({ ok: false, detail: expect.stringContaining("revoked on chain (fraud)") });
+    const res = (await (await gw.request(`/certificates/${id}`)).json()) as { state: string; reason: string; reasonHash: string; history: { event: string; reason?: string }[] };
+    expect(res).toMatchObject({ state: "revoked", reason: "fraud", reasonHash: textHash("statement") });
+    expect(res.history.map((h) => [h.event, h.reason])).toEqual([["issued", undefined], ["revoked", "fraud"]]);
+  });
+
+  it("reports a superseded certificate and accepts its replacement", async () => {
+    const old = mtr("HEAT-8000");
+    const subject = batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-8000");
+    const oldId = await issue(old, subject);
+    const replacement = mtr("HEAT-8000", lab.signer, { validFrom: "2022-06-07T08:10:00+00:00" });
+    const newId = credentialHash(replacement);
+    await (await lab.contracts.certificates.supersede(oldId, newId, subject, SCOPE, 0, 0)).wait();
+    const v = await verify(old);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.status.detail).toContain(`superseded on chain by ${newId}`);
+    expect(v.certificate?.supersededBy).toBe(newId);
+    const r = await verify(replacement);
+    expect(r.verdict).toBe("valid");
+    expect(r.certificate?.supersedes).toBe(oldId);
+    const hist = (await (await gw.request(`/certificates/${oldId}`)).json()) as { history: { event: string; supersededBy?: string }[] };
+    expect(hist.history.at(-1)).toMatchObject({ event: "superseded", supersededBy: newId });
+  });
+
+  it("finds an expired credential by its own validUntil", async () => {
+    const jws = mtr("HEAT-9000", lab.signer, { validUntil: new Date(now + 3600_000).toISOString() });
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-9000"));
+    expect((await verify(jws)).verdict).toBe("valid");
+    now += 2 * 3600_000;
+    const v = await verify(jws);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.notExpired.ok).toBe(false);
+    now -= 2 * 3600_000;
+  });
+
+  it("refuses unsecured, foreign-chain and malformed credentials with a named check", async () => {
+    const unsecured = await verify(example("CertificationOfOrigin"));
+    expect(unsecured.verdict).toBe("invalid");
+    expect(unsecured.checks.format.detail).toContain("not secured as a JWS");
+    const otherChain = await verify(signCredential(example("MillTestReportCredential"), lab.signer.signingKey, 1));
+    expect(otherChain.checks.format.detail).toContain("kid names chain 1");
+    expect((await verify("not a jws")).checks.format.ok).toBe(false);
+    const bad = await gw.request("/certificates/verify", { body: "{", headers: { "content-type": "application/json" } });
+    expect(bad.status).toBe(400);
+    const form = await gw.request("/certificates/verify", { body: "a=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(form.status).toBe(415);
+  });
+
+  it("signs, issues and verifies every W3C traceability example credential", async () => {
+    const dir = `${FIXTURES}/vc/traceability-vocab/examples`;
+    const names = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
+    expect(names.length).toBeGreaterThanOrEqual(14);
+    for (const name of names) {
+      const credential = example(name);
+      const jws = signCredential(credential, lab.signer.signingKey, gw.chain.chain.chainId);
+      // The on-chain subject: the credential's GS1 subject when it names one, else a key of its name.
+      const subjectId = (credential.credentialSubject as { id?: unknown }).id;
+      let subject = textHash(`subject:${name}`);
+      for (const key of [itemKey, batchKey]) {
+        try {
+          if (typeof subjectId === "string") subject = key(subjectId);
+          break;
+        } catch (e) {
+          if (!(e instanceof IdentifierError)) throw e;
+        }
+      }
+      await issue(jws, subject);
+      const v = await verify(jws);
+      const expired = typeof credential.validUntil === "string" && Date.parse(credential.validUntil) <= now;
+      for (const check of ["format", "signature", "onChain", "signerIsIssuer", "status", "issuerAccreditedAtIssuance", "issuerAccreditedNow"] as const) {
+        expect(v.checks[check].ok, `${name} ${check}: ${v.checks[check].detail}`).toBe(true);
+      }
+      expect(v.checks.subject.ok, `${name} subject: ${v.checks.subject.detail}`).not.toBe(false);
+      expect(v.checks.notExpired.ok, name).toBe(!expired);
+      expect(v.verdict, name).toBe(expired ? "invalid" : "valid");
+    }
+  });
+
+  it("/resolve recognises a certificate id by asking the chain", async () => {
+    const id = credentialHash(valid);
+    const res = await gw.request(`/resolve?id=${id}`);
+    expect(await res.json()).toEqual({ input: id, type: "certificate", certificateId: id });
+  });
+
+  it("still accepts certificates issued before the issuer's accreditation was withdrawn, with a warning", async () => {
+    await (await gw.chain.orgs.regulator.contracts.certificates.deaccredit(lab.id, SCOPE)).wait();
+    const v = await verify(valid);
+    expect(v.verdict).toBe("valid");
+    expect(v.checks.issuerAccreditedAtIssuance.ok).toBe(true);
+    expect(v.checks.issuerAccreditedNow.ok).toBe(false);
+    expect(v.warnings).toEqual([expect.stringContaining("issuerAccreditedNow: the issuer's accreditation for this scope was withdrawn")]);
+    const status = (await (await gw.request(`/certificates/${credentialHash(valid)}`)).json()) as { accreditedNow: boolean; accreditedAtIssuance: boolean };
+    expect(status).toMatchObject({ accreditedAtIssuance: true, accreditedNow: false });
+    // And the lab can no longer issue.
+    await expect(issue(mtr("HEAT-9999"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-9999"))).rejects.toThrow();
+  });
+});

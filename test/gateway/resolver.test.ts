@@ -1,0 +1,245 @@
+/**
+ * The GS1 Digital Link resolver and /resolve over real HTTP, with digital-link.js's own vectors
+ * (/work/shared/fixtures/digital-link), and the read-only JSON-RPC pass-through against anvil.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { itemKey, batchKey } from "../../lib/identifiers.ts";
+import { PRIMARY_KEYS } from "../../gateway/routes/resolver.ts";
+import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+
+const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
+const vectors = JSON.parse(readFileSync(`${FIXTURES}/digital-link/digital-link-js-vectors.json`, "utf8")) as {
+  validation: { uri: string; valid: boolean | null; note: string }[];
+};
+
+let gw: TestGateway;
+
+beforeAll(async () => {
+  gw = await startTestGateway({ gateway: { rpc: { maxLogBlockRange: 100 } } });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+const LINKSET = "application/linkset+json";
+
+async function detail(res: Response): Promise<string> {
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  return ((await res.json()) as { detail: string }).detail;
+}
+
+describe("Digital Link resolver", () => {
+  const sgtin = "/01/09506000134352/10/LOT-7/21/SN%2F001";
+  const canonical = "https://id.gs1.org/01/09506000134352/21/SN%2F001";
+
+  it("answers machines with an RFC 9264 linkset anchored at the canonical Digital Link", async () => {
+    const res = await gw.request(sgtin, { headers: { accept: LINKSET } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/linkset\+json/);
+    expect(res.headers.get("vary")).toMatch(/accept/i);
+    const body = (await res.json()) as { linkset: Record<string, unknown>[] };
+    const ctx = body.linkset[0]!;
+    expect(ctx.anchor).toBe(canonical);
+    const enc = encodeURIComponent(canonical);
+    expect(ctx["https://gs1.org/voc/defaultLink"]).toEqual([{ href: `${gw.url}/explorer/#/item/${enc}`, title: expect.any(String), type: "text/html" }]);
+    expect((ctx["https://gs1.org/voc/traceability"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}/history`);
+    expect((ctx["https://tracemesh.dev/rel/item"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}`);
+    // Plain JSON clients get the same linkset.
+    const plain = await gw.request(sgtin, { headers: { accept: "application/json" } });
+    expect(plain.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await plain.json()).toEqual(body);
+  });
+
+  it("redirects browsers (303) to the explorer's item page", async () => {
+    const res = await fetch(gw.url + sgtin, {
+      headers: { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" },
+      redirect: "manual",
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${gw.url}/explorer/#/item/${encodeURIComponent(canonical)}`);
+  });
+
+  it("follows ?linkType to one link; an absent one falls back to the linkset", async () => {
+    const res = await fetch(`${gw.url}/01/09506000134352/10/LOT-7?linkType=gs1:certificationInfo`, { redirect: "manual" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${gw.url}/items/${encodeURIComponent("https://id.gs1.org/01/09506000134352/10/LOT-7")}/certificates`);
+    // A link type the item lacks falls back to the default answer (GS1 resolver behaviour).
+    const unknown = await gw.request("/01/09506000134352?linkType=gs1:recipeInfo", { headers: { accept: LINKSET } });
+    expect(unknown.status).toBe(200);
+    expect(unknown.headers.get("content-type")).toMatch(/^application\/linkset\+json/);
+    await unknown.arrayBuffer();
+    // ?linkType=all gives the linkset even to a browser.
+    const all = await gw.request("/01/09506000134352?linkType=all", { headers: { accept: "text/html" } });
+    expect(all.status).toBe(200);
+    expect(((await all.json()) as { linkset: { anchor: string }[] }).linkset[0]!.anchor).toBe("https://id.gs1.org/01/09506000134352");
+  });
+
+  it("says what is wrong with an invalid URI", async () => {
+    const cases: [string, RegExp][] = [
+      ["/01/09506000134353", /GTIN check digit is 3, expected 2/],
+      ["/01/09506000134352/21/S1/10/L1", /out of order/],
+      ["/00/106141412345678908/10/L1", /lot number \(AI 10\) is not a key qualifier of SSCC/],
+      ["/01/0950600013435", /GTIN check digit is 5, expected 9/],
+      ["/01/09506000134352/99/X", /AI 99 is not a key qualifier of GTIN/],
+      ["/01/09506000134352/17/261231", /AI 17 is not a key qualifier of GTIN/],
+      ["/01/ABC", /must contain digits only/],
+      ["/414/9520123456781", /GLN check digit/],
+    ];
+    for (const [path, why] of cases) {
+      const res = await gw.request(path, { headers: { accept: LINKSET } });
+      expect(res.status, path).toBe(400);
+      expect(await detail(res), path).toMatch(why);
+    }
+  });
+
+  it("agrees with the digital-link.js validation vectors whose path starts at a numeric primary key", async () => {
+    const numeric = vectors.validation.filter((v) => {
+      const first = new URL(v.uri).pathname.split("/")[1] ?? "";
+      return v.valid !== null && first in PRIMARY_KEYS;
+    });
+    expect(numeric.length).toBeGreaterThanOrEqual(10);
+    for (const v of numeric) {
+      const u = new URL(v.uri);
+      const res = await gw.request(u.pathname + u.search, { headers: { accept: LINKSET } });
+      expect(res.status, `${v.uri} (${v.note})`).toBe(v.valid ? 200 : 400);
+      await res.arrayBuffer();
+    }
+  });
+
+  it("/resolve recognises every vector the library parses, with the right verdict", async () => {
+    // Our deviations from digital-link.js (test/lib/identifiers.test.ts explains them).
+    const deviations: Record<string, boolean> = {
+      "https://example.com/01/01234565/21/12345/10/4512": false,
+      "https://example.com/giai/0801234126": true,
+      "https://example.com/giai/0801234127": true,
+    };
+    for (const v of vectors.validation) {
+      const expected = deviations[v.uri] ?? v.valid;
+      if (expected === null) continue;
+      const res = await gw.request(`/resolve?id=${encodeURIComponent(v.uri)}`);
+      expect(res.status, `${v.uri} (${v.note})`).toBe(expected ? 200 : 400);
+      await res.arrayBuffer();
+    }
+  });
+});
+
+describe("/resolve", () => {
+  const dl = "https://id.gs1.org/01/09506000134352/21/1001";
+
+  async function resolve(id: string) {
+    const res = await gw.request(`/resolve?id=${encodeURIComponent(id)}`);
+    return { status: res.status, body: (await res.json()) as Record<string, string> };
+  }
+
+  it("recognises Digital Links, EPC URIs, element strings and GTIN text as the same item", async () => {
+    for (const input of [
+      dl,
+      "https://example.com/01/09506000134352/10/L1/21/1001?17=261231",
+      "urn:epc:id:sgtin:9506000.013435.1001",
+      "(01)09506000134352(21)1001",
+      "(21)1001(01)09506000134352",
+      "09506000134352 serial 1001",
+      "01/09506000134352/21/1001",
+    ]) {
+      const { status, body } = await resolve(input);
+      expect(status, input).toBe(200);
+      expect(body, input).toMatchObject({ input, type: "sgtin", digitalLink: dl, itemKey: itemKey(dl) });
+    }
+    expect((await resolve("urn:epc:id:sgtin:9506000.013435.1001")).body.epc).toBe("urn:epc:id:sgtin:9506000.013435.1001");
+  });
+
+  it("recognises batches", async () => {
+    const { body } = await resolve("09506000134352 lot ABC-1");
+    expect(body).toMatchObject({ type: "lgtin", digitalLink: "https://id.gs1.org/01/09506000134352/10/ABC-1", batchKey: batchKey("https://id.gs1.org/01/09506000134352/10/ABC-1") });
+    expect(body.itemKey).toBeUndefined();
+  });
+
+  it("tells a certificate id from an unknown key by asking the chain", async () => {
+    const { body } = await resolve("0x" + "ab".repeat(32));
+    expect(body).toEqual({ input: "0x" + "ab".repeat(32), type: "key", itemKey: "0x" + "ab".repeat(32) });
+  });
+
+  it("400 for text it does not recognise, or an invalid identifier, naming why", async () => {
+    const junk = await gw.request("/resolve?id=hello%20world");
+    expect(junk.status).toBe(400);
+    expect(await detail(junk)).toContain("is not recognised");
+    const bad = await gw.request(`/resolve?id=${encodeURIComponent("(01)09506000134353(21)1")}`);
+    expect(bad.status).toBe(400);
+    expect(await detail(bad)).toContain("check digit");
+    const missing = await gw.request("/resolve");
+    expect(missing.status).toBe(400);
+    expect(await detail(missing)).toContain("`id`");
+  });
+});
+
+describe("POST /chain/rpc", () => {
+  const call = (method: string, params: unknown[] = [], id: unknown = 1) => ({ jsonrpc: "2.0", id, method, params });
+  const rpc = async (body: unknown) => {
+    const res = await gw.request("/chain/rpc", { json: body });
+    return { status: res.status, body: (await res.json()) as { id?: unknown; result?: unknown; error?: { code: number; message: string } } & unknown[] };
+  };
+
+  it("passes reading methods through to the chain", async () => {
+    expect((await rpc(call("eth_chainId"))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "0x7a69" });
+    const block = await rpc(call("eth_blockNumber", [], "b"));
+    expect(block.body.id).toBe("b");
+    expect(Number(block.body.result)).toBeGreaterThan(0);
+    // A real view call: Consortium.activeOrgOf(lab account) = (lab id, certifier role bit).
+    const data = gw.services.contracts.consortium.interface.encodeFunctionData("activeOrgOf", [gw.chain.orgs.lab.signer.address]);
+    const res = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data }, "latest"]));
+    const [orgId] = gw.services.contracts.consortium.interface.decodeFunctionResult("activeOrgOf", res.body.result as string);
+    expect(Number(orgId)).toBe(gw.chain.orgs.lab.id);
+  });
+
+  it("refuses writing and unknown methods with a JSON-RPC error", async () => {
+    for (const method of ["eth_sendRawTransaction", "eth_sendTransaction", "anvil_setBalance", "evm_mine", "debug_traceTransaction", "eth_accounts"]) {
+      const { status, body } = await rpc(call(method, []));
+      expect(status).toBe(200);
+      expect(body.error?.code, method).toBe(-32601);
+      expect(body.error?.message).toContain("read-only");
+    }
+  });
+
+  it("refuses eth_call with a state override (extra parameter)", async () => {
+    const { body } = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data: "0x" }, "latest", {}]));
+    expect(body.error?.code).toBe(-32602);
+  });
+
+  it("caps the block range of eth_getLogs", async () => {
+    const ok = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest", address: gw.chain.deployment.contracts.consortium }]));
+    expect(Array.isArray(ok.body.result)).toBe(true);
+    expect((ok.body.result as unknown[]).length).toBeGreaterThan(0);
+    const wide = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x3e8" }]));
+    expect(wide.body.error?.code).toBe(-32005);
+    expect(wide.body.error?.message).toContain("spans 1001 blocks");
+    const badTag = await rpc(call("eth_getLogs", [{ fromBlock: "yesterday" }]));
+    expect(badTag.body.error?.code).toBe(-32602);
+  });
+
+  it("answers batches call by call, and refuses oversize or empty batches", async () => {
+    const { body } = await rpc([call("eth_chainId", [], 1), call("eth_sendRawTransaction", ["0x00"], 2)]);
+    expect(body).toHaveLength(2);
+    expect(body[0]).toMatchObject({ id: 1, result: "0x7a69" });
+    expect(body[1]).toMatchObject({ id: 2, error: { code: -32601 } });
+    const big = await gw.request("/chain/rpc", { json: Array.from({ length: 21 }, (_, i) => call("eth_chainId", [], i)) });
+    expect(big.status).toBe(400);
+    expect(await detail(big)).toContain("at most 20");
+    expect((await gw.request("/chain/rpc", { json: [] })).status).toBe(400);
+    expect((await gw.request("/chain/rpc", { json: "eth_chainId" })).status).toBe(400);
+  });
+
+  it("rate-limits /chain/rpc on its own", async () => {
+    const limited = await startTestGateway({ chain: gw.chain, gateway: { rpc: { rateLimit: { max: 2, durationMs: 60_000 } } } });
+    try {
+      for (let i = 0; i < 2; i++) expect((await limited.request("/chain/rpc", { json: call("eth_chainId") })).status).toBe(200);
+      const res = await limited.request("/chain/rpc", { json: call("eth_chainId") });
+      expect(res.status).toBe(429);
+      expect(res.headers.get("retry-after")).toBeTruthy();
+      expect(await detail(res)).toContain("JSON-RPC requests");
+      expect((await limited.request("/health")).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+});

@@ -70,6 +70,15 @@ rows.push([
   "inputs consumed, output created",
 ]);
 
+rows.push([
+  "Provenance: observe an event",
+  await gasOf(steel.observe([key("observed")], eventHash())),
+  "the hash of an event that changes no registry state",
+]);
+const documentCalls = Array.from({ length: 10 }, () => c.provenance.interface.encodeFunctionData("observe", [[key("doc")], eventHash()]));
+const documentGas = await gasOf(steel.multicall(documentCalls));
+rows.push(["Provenance: one EPCIS document of 10 events", documentGas / 10n, `per event (${documentGas} for 10, multicall)`]);
+
 const scope = id("EN10204-3.1");
 const labId = await orgId("lab");
 await (await c.certificates.connect(signerOf("regulator")).accredit(labId, scope, 0)).wait();

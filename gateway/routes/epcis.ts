@@ -151,6 +151,11 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
     const doc = await context.readJson(ctx, "large");
     const v = ev.validator.validate(doc);
+    if (v.eventCount > ev.maxCaptureEvents)
+      throw new HttpProblem(413, `the document has ${v.eventCount} events; this node records at most ${ev.maxCaptureEvents} per capture (one transaction each): split it`, {
+        type: "capture-limit-exceeded",
+        extra: { limit: ev.maxCaptureEvents },
+      });
     if (!v.valid)
       throw badRequest(`the EPCIS document is not valid (${v.errors.length} problem${v.errors.length === 1 ? "" : "s"}; nothing was recorded): ${v.errors.slice(0, 3).map((e) => `${e.path || "/"} ${e.message}`).join("; ")}`, {
         errors: v.errors,
@@ -335,7 +340,7 @@ export const paths: OpenApiPaths = {
         "202": { description: "accepted as a capture job; Location: /capture/{captureID}", content: { "application/json": { schema: CAPTURE_JOB } } },
         "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers), or malformed JSON"),
         ...denied,
-        "413": problem("the document is larger than the capture limit"),
+        "413": problem("the document is larger than the body limit, or has more events than one capture records"),
         "415": problem("not a JSON body"),
       },
     },

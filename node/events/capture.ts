@@ -177,11 +177,13 @@ export class CaptureService extends EventEmitter {
       if (job.state === "succeeded" || job.state === "failed") return job;
       if (Date.now() > deadline) throw new Error(`capture job ${captureID} still ${job.state} after ${timeoutMs} ms${job.lastError ? `: ${job.lastError}` : ""}`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 200);
-        this.once("job", () => {
+        const done = () => {
           clearTimeout(t);
+          this.off("job", done);
           resolve();
-        });
+        };
+        const t = setTimeout(done, 200);
+        this.on("job", done);
       });
     }
   }
@@ -232,9 +234,8 @@ export class CaptureService extends EventEmitter {
       try {
         const results = await this.recorder.record(doc, signal);
         const events = documentEventList(doc);
-        const stored: NewEvent[] = results
-          .filter((r) => r.how !== "duplicate")
-          .map((r) => ({
+        // Duplicates are stored once; their eventIDs become further names of the stored copy.
+        const stored: NewEvent[] = results.map((r) => ({
             hashId: r.hashId,
             recordHash: r.recordHash,
             ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),

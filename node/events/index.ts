@@ -2,7 +2,7 @@
 export { CaptureForbiddenError, CaptureService, type CaptureJob, type CaptureState, documentRecordHashes } from "./capture.ts";
 export { CaptureRefusedError, type EventError, EventRecorder, type EventRecorderOptions, type EventResult, type RecordedHow } from "./recorder.ts";
 export { type BoundReading, type BoundStream, TooManyReadingsError, boundReadings } from "./readings.ts";
-export { type EventsService, type EventsServiceOptions, type OpenEvents, openEvents } from "./service.ts";
+export { DEFAULT_MAX_CAPTURE_EVENTS, type EventsService, type EventsServiceOptions, type OpenEvents, openEvents } from "./service.ts";
 export {
   type ChainRef,
   type EventOrigin,
@@ -18,3 +18,4 @@ export {
   publishedEvent,
 } from "./store.ts";
 export { EventVisibility, type VisibilityOptions } from "./visibility.ts";
+export { ReceivedEventError, type VerifiedEvent, verifyReceivedEvent } from "./verify.ts";

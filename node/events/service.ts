@@ -14,9 +14,14 @@ import { EventRecorder, type EventRecorderOptions } from "./recorder.ts";
 import { EventStore } from "./store.ts";
 import { EventVisibility } from "./visibility.ts";
 
+/** Default events per captured document: one document is one transaction, which must fit a block. */
+export const DEFAULT_MAX_CAPTURE_EVENTS = 100;
+
 export interface EventsService {
   /** The organisation this node captures for. */
   organisation: number;
+  /** Most events one captured document may hold (its transaction must fit a block's gas limit). */
+  maxCaptureEvents: number;
   store: EventStore;
   capture: CaptureService;
   validator: EpcisValidator;
@@ -41,6 +46,8 @@ export interface EventsServiceOptions {
   resolveParty?: EventRecorderOptions["resolveParty"];
   genealogy?: (key: string) => Promise<readonly string[]>;
   capture?: CaptureServiceOptions;
+  /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
+  maxCaptureEvents?: number;
 }
 
 export interface OpenEvents extends EventsService {
@@ -68,6 +75,7 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
     await capture.start();
     return {
       organisation,
+      maxCaptureEvents: o.maxCaptureEvents ?? DEFAULT_MAX_CAPTURE_EVENTS,
       store,
       capture,
       validator,

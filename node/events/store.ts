@@ -11,6 +11,7 @@
  *   ev <sid>                                    the stored event (JSON)
  *   x  <field> <value> <eventTime> <sid>        secondary index entry (empty value)
  *   j  <captureId>                              capture job (JSON), see capture.ts
+ *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
  *
  * Index entries carry the event time (ms, zero-padded) after the value, so every index range is
@@ -304,19 +305,27 @@ export class EventStore {
     const ops: { type: "put"; key: string; value: unknown }[] = [];
     const stored: StoredEvent[] = [];
     const storedAt = new Date().toISOString();
-    const seen = new Set<string>();
+    const seen = new Map<string, StoredEvent>();
     for (const e of events) {
       const hex = e.recordHash.replace(/^0x/, "").toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(hex)) throw new RangeError(`record hash ${e.recordHash} is not 32 bytes of hex`);
       const sid = (e.origin.kind === "own" ? "o" : "r") + hex;
-      if (seen.has(sid) || (await this.db.get(k("ev", sid))) !== undefined) continue;
-      seen.add(sid);
+      const held = seen.get(sid) ?? (await this.bySid(sid));
+      if (held !== undefined) {
+        // The same event again (e.g. under another eventID): one stored copy, found by every name.
+        if (e.eventID !== undefined && e.eventID !== held.eventID) {
+          const time = timeKey(eventTimeMs(String(held.event["eventTime"])));
+          ops.push({ type: "put", key: k("x", "id", noNul(e.eventID), time, sid), value: "" });
+        }
+        continue;
+      }
       const typed = toEpcisEvent(e.event);
       const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt };
       const time = timeKey(eventTimeMs(typed.eventTime));
       ops.push({ type: "put", key: k("ev", sid), value: s });
       for (const [field, value] of indexEntries(s, typed)) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
       stored.push(s);
+      seen.set(sid, s);
     }
     return { ops, stored };
   }
@@ -368,7 +377,11 @@ export class EventStore {
       const e = await this.bySid(sid);
       if (e) out.push(e);
     }
-    return out.sort((a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || (a.sid < b.sid ? -1 : 1));
+    // Time order; an event before the declarations of it (which repeat its eventTime).
+    const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
+    return out.sort(
+      (a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1),
+    );
   }
 
   /** One page of the events matching `q`, in (eventTime, storage id) order. */

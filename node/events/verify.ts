@@ -1,0 +1,50 @@
+/**
+ * Checks an EPCIS event received from a partner against the chain before it is stored
+ * (`EventStore.putReceived`): its record hash is recomputed from the event and its document's
+ * @context (the CBV 2.0 hash, or the declaration hash of an error declaration), and Provenance
+ * must hold a record with that hash made by the organisation the event is said to belong to.
+ * Nothing the sender says about the event is taken on trust.
+ */
+import type { Provider } from "ethers";
+import { Provenance__factory } from "../../lib/contracts/types/index.js";
+import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
+import { eventHash } from "../../lib/epcis/event-hash.ts";
+import { RecordKind } from "../../lib/registry.ts";
+import type { ChainRef } from "./store.ts";
+
+export class ReceivedEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReceivedEventError";
+  }
+}
+
+export interface VerifiedEvent {
+  hashId: string;
+  recordHash: string;
+  chain: ChainRef;
+}
+
+/**
+ * The hashes and on-chain record of `event` if the chain holds it as recorded by `owner`;
+ * throws ReceivedEventError naming what does not match.
+ */
+export async function verifyReceivedEvent(
+  provider: Provider,
+  provenance: string,
+  event: Record<string, unknown>,
+  context: unknown,
+  owner: number,
+  ignoreFields: readonly string[] = [],
+): Promise<VerifiedEvent> {
+  const options = { context, ignoreFields };
+  const h = eventHash(event, options);
+  const recordHash = event["errorDeclaration"] !== undefined ? errorDeclarationHash(event, options) : h.digest;
+  const registry = Provenance__factory.connect(provenance, provider);
+  const recordId = await registry.recordOfEvent(recordHash);
+  if (recordId === 0n) throw new ReceivedEventError(`event ${h.hashId} is not recorded on chain (record hash ${recordHash}): it was altered or never recorded`);
+  const record = await registry.record(recordId);
+  if (Number(record.orgId) !== owner)
+    throw new ReceivedEventError(`event ${h.hashId} was recorded by organisation ${Number(record.orgId)} (record ${recordId}), not by organisation ${owner}`);
+  return { hashId: h.hashId, recordHash, chain: { recordId: recordId.toString(), kind: RecordKind[Number(record.kind)] ?? String(record.kind) } };
+}

@@ -12,7 +12,7 @@ import { RecordKind } from "../../lib/registry.ts";
 import { recordKindName } from "../../gateway/indexer/apply.ts";
 import { IndexAccessChecker, IndexQueries, Indexer } from "../../gateway/indexer/index.ts";
 import { expectIndexEqualsChain, expectSameIndex } from "../helpers/index-compare.ts";
-import { ORG_ID, type StoryChain, type StoryKeys, key, lotKey, playStory, startStoryChain } from "../helpers/story.ts";
+import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../helpers/story.ts";
 
 let s: StoryChain;
 let keys: StoryKeys;
@@ -177,7 +177,7 @@ describe("indexer", () => {
     };
     await waitFor(async () => follower.indexedBlock === (await s.provider.getBlockNumber()));
     const extra = key("LATE-1");
-    await (await s.as.steel.provenance.commission(extra, "0x" + "11".repeat(32), "0x" + "22".repeat(32))).wait();
+    await done(s.as.steel.provenance.commission(extra, "0x" + "11".repeat(32), "0x" + "22".repeat(32)));
     const q2 = new IndexQueries(follower.store);
     await waitFor(async () => (await q2.item(extra)) !== undefined);
     expect((await q2.item(extra))!.ownerOrg).toBe(ORG_ID.steel);

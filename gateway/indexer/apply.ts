@@ -7,7 +7,7 @@
  * record kinds beyond the known ones are kept with their number, so an upgrade never stops the
  * index.
  */
-import { type Interface, type LogDescription, getAddress } from "ethers";
+import { type EventFragment, type Interface, type Result, getAddress } from "ethers";
 import {
   AccessGrants__factory,
   Certificates__factory,
@@ -239,13 +239,26 @@ const INTERFACES: Record<ContractName, Interface> = {
   dataAnchors: DataAnchors__factory.createInterface(),
 };
 
-/** Decodes the logs of the five contracts; unknown addresses or topics answer undefined. */
+/** A decoded event: its name and arguments. */
+export interface DecodedEvent {
+  name: string;
+  args: Result;
+}
+
+/**
+ * Decodes the logs of the five contracts; unknown addresses or topics answer undefined. Topic
+ * hashes are computed once here (ethers' parseLog would hash every event signature per log).
+ */
 export class EventDecoder {
   private readonly byAddress = new Map<string, ContractName>();
+  private readonly byTopic = new Map<string, EventFragment>();
 
   constructor(addresses: ContractAddresses) {
     for (const [name, address] of Object.entries(addresses) as [ContractName, string][]) {
       this.byAddress.set(getAddress(address).toLowerCase(), name);
+    }
+    for (const [name, iface] of Object.entries(INTERFACES) as [ContractName, Interface][]) {
+      iface.forEachEvent((fragment) => this.byTopic.set(`${name}:${fragment.topicHash}`, fragment));
     }
   }
 
@@ -253,12 +266,13 @@ export class EventDecoder {
     return [...this.byAddress.keys()];
   }
 
-  decode(log: RawLog): { contract: ContractName; event: LogDescription } | undefined {
+  decode(log: RawLog): { contract: ContractName; event: DecodedEvent } | undefined {
     const contract = this.byAddress.get(log.address.toLowerCase());
     if (!contract) return undefined;
+    const fragment = this.byTopic.get(`${contract}:${log.topics[0]}`);
+    if (!fragment) return undefined;
     try {
-      const event = INTERFACES[contract].parseLog({ topics: log.topics, data: log.data });
-      return event ? { contract, event } : undefined;
+      return { contract, event: { name: fragment.name, args: INTERFACES[contract].decodeEventLog(fragment, log.data, log.topics) } };
     } catch {
       // A topic we know with data we cannot decode: a later contract version's event.
       return undefined;
@@ -289,8 +303,8 @@ export class BlockApplier {
 
   constructor(private readonly w: BlockWriter) {}
 
-  async apply(contract: ContractName, e: LogDescription, ctx: EventContext): Promise<void> {
-    const handler = (this.handlers as Record<string, ((a: LogDescription["args"], ctx: EventContext) => Promise<void>) | undefined>)[`${contract}.${e.name}`];
+  async apply(contract: ContractName, e: DecodedEvent, ctx: EventContext): Promise<void> {
+    const handler = (this.handlers as Record<string, ((a: Result, ctx: EventContext) => Promise<void>) | undefined>)[`${contract}.${e.name}`];
     if (!handler) {
       this.skipped++;
       return;
@@ -352,7 +366,7 @@ export class BlockApplier {
 
   private readonly handlers = {
     // ---------------------------------------------------------- Provenance
-    "provenance.Recorded": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Recorded": async (a: Result, ctx: EventContext) => {
       const kind = n(a.kind);
       const r: RecordDoc = {
         id: n(a.recordId),
@@ -376,7 +390,7 @@ export class BlockApplier {
         for (const key of corrected?.keys ?? []) await this.touch(r, key);
       }
     },
-    "provenance.BatchCreated": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.BatchCreated": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.batchKey);
       const b: BatchDoc = {
@@ -392,7 +406,7 @@ export class BlockApplier {
       this.w.putNew(K.batch(key), b);
       await this.touch(r, key);
     },
-    "provenance.ItemCreated": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.ItemCreated": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const batch = hex(a.batchKey) === ZERO32 ? null : hex(a.batchKey);
@@ -425,7 +439,7 @@ export class BlockApplier {
       }
       await this.touch(r, key);
     },
-    "provenance.ItemConsumed": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.ItemConsumed": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -433,13 +447,13 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.Transformed": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Transformed": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const inputs = (a.inputs as string[]).map(hex);
       const outputs = (a.outputs as string[]).map(hex);
       for (const i of inputs) for (const o of outputs) await this.edge(i, o, "transformation", r.id);
     },
-    "provenance.Shipped": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Shipped": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -460,7 +474,7 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.ShipmentCancelled": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.ShipmentCancelled": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -471,7 +485,7 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.Received": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Received": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -484,7 +498,7 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.Assembled": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Assembled": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const child = hex(a.child);
       const parent = hex(a.parent);
@@ -498,7 +512,7 @@ export class BlockApplier {
       await this.touch(r, parent);
       await this.touch(r, child);
     },
-    "provenance.Disassembled": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Disassembled": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const child = hex(a.child);
       const parent = hex(a.parent);
@@ -524,13 +538,13 @@ export class BlockApplier {
       await this.touch(r, parent);
       await this.touch(r, child);
     },
-    "provenance.Inspected": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Inspected": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       await this.setLast(key, await this.item(key), r.id);
       await this.touch(r, key);
     },
-    "provenance.DispositionChanged": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.DispositionChanged": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -538,7 +552,7 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.Recalled": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Recalled": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.key);
       const it = await this.item(key);
@@ -546,7 +560,7 @@ export class BlockApplier {
       await this.setLast(key, it, r.id);
       await this.touch(r, key);
     },
-    "provenance.BatchRecalled": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.BatchRecalled": async (a: Result, ctx: EventContext) => {
       const r = this.currentRecord(n(a.recordId), ctx);
       const key = hex(a.batchKey);
       const b = await this.w.get<BatchDoc>(K.batch(key));
@@ -559,12 +573,12 @@ export class BlockApplier {
 
     // An observation (a later Provenance's `observe`) names keys without changing them; the keys
     // need not be registered items, so only the history lists the record.
-    "provenance.Observed": async (a: LogDescription["args"], ctx: EventContext) => {
+    "provenance.Observed": async (a: Result, ctx: EventContext) => {
       await this.touch(this.currentRecord(n(a.recordId), ctx), hex(a.key));
     },
 
     // ---------------------------------------------------------- Certificates
-    "certificates.AccreditationGranted": async (a: LogDescription["args"]) => {
+    "certificates.AccreditationGranted": async (a: Result) => {
       const certifier = n(a.certifier);
       const scope = hex(a.scope);
       const index = n(a.periodIndex);
@@ -575,7 +589,7 @@ export class BlockApplier {
         : { certifier, scope, index, from: n(a.from), expiresAt: n(a.expiresAt), withdrawnAt: 0, accreditedBy: n(a.regulator), withdrawnBy: 0 };
       await this.w.put(key, doc);
     },
-    "certificates.AccreditationWithdrawn": async (a: LogDescription["args"]) => {
+    "certificates.AccreditationWithdrawn": async (a: Result) => {
       const key = K.accreditation(n(a.certifier), hex(a.scope), n(a.periodIndex));
       const doc = await this.w.get<AccreditationDoc>(key);
       if (!doc) throw new Error(`index is inconsistent: withdrawal of an unknown accreditation period ${key}`);
@@ -583,7 +597,7 @@ export class BlockApplier {
       doc.withdrawnBy = n(a.regulator);
       await this.w.put(key, doc);
     },
-    "certificates.CertificateIssued": async (a: LogDescription["args"], ctx: EventContext) => {
+    "certificates.CertificateIssued": async (a: Result, ctx: EventContext) => {
       const id = hex(a.id);
       const doc: CertificateDoc = {
         id,
@@ -605,7 +619,7 @@ export class BlockApplier {
       await this.w.put(K.certificate(id), doc);
       await this.w.put(K.certificateOfSubject(doc.subject, ctx.block, ctx.logIndex), id);
     },
-    "certificates.CertificateSuspended": async (a: LogDescription["args"], ctx: EventContext) => {
+    "certificates.CertificateSuspended": async (a: Result, ctx: EventContext) => {
       const c = await this.cert(hex(a.id));
       c.state = CertificateState.Suspended;
       c.reason = n(a.reason);
@@ -614,7 +628,7 @@ export class BlockApplier {
       c.history.push({ action: "suspended", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
       await this.w.put(K.certificate(c.id), c);
     },
-    "certificates.CertificateReinstated": async (a: LogDescription["args"], ctx: EventContext) => {
+    "certificates.CertificateReinstated": async (a: Result, ctx: EventContext) => {
       const c = await this.cert(hex(a.id));
       c.state = CertificateState.Active;
       c.reason = 0;
@@ -622,7 +636,7 @@ export class BlockApplier {
       c.history.push({ action: "reinstated", block: ctx.block, tx: ctx.tx, time: ctx.time });
       await this.w.put(K.certificate(c.id), c);
     },
-    "certificates.CertificateRevoked": async (a: LogDescription["args"], ctx: EventContext) => {
+    "certificates.CertificateRevoked": async (a: Result, ctx: EventContext) => {
       const c = await this.cert(hex(a.id));
       c.state = CertificateState.Revoked;
       c.reason = n(a.reason);
@@ -631,7 +645,7 @@ export class BlockApplier {
       c.history.push({ action: "revoked", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
       await this.w.put(K.certificate(c.id), c);
     },
-    "certificates.CertificateSuperseded": async (a: LogDescription["args"], ctx: EventContext) => {
+    "certificates.CertificateSuperseded": async (a: Result, ctx: EventContext) => {
       const c = await this.cert(hex(a.id));
       const newId = hex(a.newId);
       c.state = CertificateState.Superseded;
@@ -644,7 +658,7 @@ export class BlockApplier {
     },
 
     // ---------------------------------------------------------- AccessGrants
-    "accessGrants.AccessGranted": async (a: LogDescription["args"], ctx: EventContext) => {
+    "accessGrants.AccessGranted": async (a: Result, ctx: EventContext) => {
       const id = hex(a.id);
       const doc: GrantDoc = {
         id,
@@ -667,7 +681,7 @@ export class BlockApplier {
       await this.w.put(K.grantByOwner(doc.owner, id), 1);
       await this.w.put(K.grantToGrantee(doc.grantee, id), 1);
     },
-    "accessGrants.AccessRevoked": async (a: LogDescription["args"], ctx: EventContext) => {
+    "accessGrants.AccessRevoked": async (a: Result, ctx: EventContext) => {
       const id = hex(a.id);
       const g = await this.w.get<GrantDoc>(K.grant(id));
       if (!g) throw new Error(`index is inconsistent: revocation of unknown grant ${id}`);
@@ -677,7 +691,7 @@ export class BlockApplier {
     },
 
     // ---------------------------------------------------------- DataAnchors
-    "dataAnchors.WindowAnchored": async (a: LogDescription["args"], ctx: EventContext) => {
+    "dataAnchors.WindowAnchored": async (a: Result, ctx: EventContext) => {
       const node = hex(a.node);
       const doc: AnchorDoc = {
         node,
@@ -696,45 +710,45 @@ export class BlockApplier {
     },
 
     // ---------------------------------------------------------- Consortium
-    "consortium.GovernanceChanged": async (a: LogDescription["args"]) => {
+    "consortium.GovernanceChanged": async (a: Result) => {
       const doc: GovernanceDoc = { quorumBps: n(a.quorumBps), votingPeriod: n(a.votingPeriod) };
       await this.w.put(K.governance, doc);
     },
-    "consortium.OrgAdmitted": async (a: LogDescription["args"], ctx: EventContext) => {
+    "consortium.OrgAdmitted": async (a: Result, ctx: EventContext) => {
       const id = n(a.orgId);
       const doc: OrgDoc = { id, name: a.name as string, status: OrgStatus.Active, roles: (a.roles as bigint).toString(), accounts: [], nodes: [], admittedBlock: ctx.block };
       await this.w.put(K.org(id), doc);
     },
-    "consortium.OrgStatusChanged": async (a: LogDescription["args"]) => {
+    "consortium.OrgStatusChanged": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       o.status = n(a.status);
       await this.w.put(K.org(o.id), o);
     },
-    "consortium.RoleGranted": async (a: LogDescription["args"]) => {
+    "consortium.RoleGranted": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       o.roles = (BigInt(o.roles) | (1n << BigInt(a.role as bigint))).toString();
       await this.w.put(K.org(o.id), o);
     },
-    "consortium.RoleRevoked": async (a: LogDescription["args"]) => {
+    "consortium.RoleRevoked": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       o.roles = (BigInt(o.roles) & ~(1n << BigInt(a.role as bigint))).toString();
       await this.w.put(K.org(o.id), o);
     },
-    "consortium.AccountAdded": async (a: LogDescription["args"]) => {
+    "consortium.AccountAdded": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       const account = getAddress(a.account as string);
       o.accounts.push(account);
       await this.w.put(K.org(o.id), o);
       await this.w.put(K.account(account.toLowerCase()), { orgId: o.id, retired: false } satisfies AccountDoc);
     },
-    "consortium.AccountRemoved": async (a: LogDescription["args"]) => {
+    "consortium.AccountRemoved": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       const account = getAddress(a.account as string);
       swapRemove(o.accounts, account);
       await this.w.put(K.org(o.id), o);
       await this.w.put(K.account(account.toLowerCase()), { orgId: o.id, retired: true } satisfies AccountDoc);
     },
-    "consortium.NodeAdded": async (a: LogDescription["args"]) => {
+    "consortium.NodeAdded": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       const id = n(a.nodeId);
       o.nodes.push(id);
@@ -751,7 +765,7 @@ export class BlockApplier {
       };
       await this.w.put(K.node(id), doc);
     },
-    "consortium.NodeRemoved": async (a: LogDescription["args"]) => {
+    "consortium.NodeRemoved": async (a: Result) => {
       const o = await this.org(n(a.orgId));
       const id = n(a.nodeId);
       swapRemove(o.nodes, id);
@@ -759,7 +773,7 @@ export class BlockApplier {
       const doc = await this.w.get<NodeDoc>(K.node(id));
       if (doc) await this.w.put(K.node(id), { ...doc, registered: false });
     },
-    "consortium.ProposalCreated": async (a: LogDescription["args"], ctx: EventContext) => {
+    "consortium.ProposalCreated": async (a: Result, ctx: EventContext) => {
       const id = n(a.proposalId);
       const doc: ProposalDoc = {
         id,
@@ -776,15 +790,15 @@ export class BlockApplier {
       await this.w.put(K.proposal(id), doc);
       await this.w.put(K.openProposal(id), 1);
     },
-    "consortium.VoteCast": async (a: LogDescription["args"]) => {
+    "consortium.VoteCast": async (a: Result) => {
       const id = n(a.proposalId);
       const p = await this.w.get<ProposalDoc>(K.proposal(id));
       if (!p) throw new Error(`index is inconsistent: vote on unknown proposal ${id}`);
       p.votes.push({ org: n(a.orgId), support: a.support as boolean });
       await this.w.put(K.proposal(id), p);
     },
-    "consortium.ProposalExecuted": async (a: LogDescription["args"]) => this.settle(n(a.proposalId), "executed"),
-    "consortium.ProposalRejected": async (a: LogDescription["args"]) => this.settle(n(a.proposalId), "rejected"),
+    "consortium.ProposalExecuted": async (a: Result) => this.settle(n(a.proposalId), "executed"),
+    "consortium.ProposalRejected": async (a: Result) => this.settle(n(a.proposalId), "rejected"),
   };
 
   private async settle(id: number, status: "executed" | "rejected"): Promise<void> {

@@ -329,8 +329,31 @@ export class Indexer {
 
   // ---------------------------------------------------------------- JSON-RPC
 
+  /**
+   * One JSON-RPC call over the provider's URL with the platform's fetch and JSON parser: logs
+   * responses run to megabytes, which ethers' own response decoding handles many times slower.
+   */
+  private async rpc<T>(method: string, params: unknown[]): Promise<T> {
+    const url = this.options.provider._getConnection().url;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+        signal: AbortSignal.timeout(120_000),
+      });
+    } catch (e) {
+      throw new Error(`the chain node at ${url} did not answer ${method}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!res.ok) throw new Error(`the chain node at ${url} answered ${method} with HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    const body = (await res.json()) as { result?: T; error?: { code: number; message: string } };
+    if (body.error) throw new Error(`${method} failed: ${body.error.message} (code ${body.error.code})`);
+    return body.result as T;
+  }
+
   private async blockNumber(): Promise<number> {
-    return Number(await this.options.provider.send("eth_blockNumber", []));
+    return Number(await this.rpc<string>("eth_blockNumber", []));
   }
 
   private async header(n: number): Promise<Header> {
@@ -340,12 +363,12 @@ export class Indexer {
   }
 
   private async headerOrNull(n: number): Promise<Header | null> {
-    const b = (await this.options.provider.send("eth_getBlockByNumber", ["0x" + n.toString(16), false])) as {
+    const b = await this.rpc<{
       number: string;
       hash: string;
       parentHash: string;
       timestamp: string;
-    } | null;
+    } | null>("eth_getBlockByNumber", ["0x" + n.toString(16), false]);
     if (!b) return null;
     return { number: Number(b.number), hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp) };
   }
@@ -362,9 +385,7 @@ export class Indexer {
   /** The range's logs; undefined after halving `maxRange` because the node refused the range. */
   private async logs(from: number, to: number): Promise<RawLog[] | undefined> {
     try {
-      return (await this.options.provider.send("eth_getLogs", [
-        { fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), address: this.decoder.addresses },
-      ])) as RawLog[];
+      return await this.rpc<RawLog[]>("eth_getLogs", [{ fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), address: this.decoder.addresses }]);
     } catch (e) {
       const message = (e as Error).message;
       if (to > from && /range|limit|too many|exceed|results|timeout/i.test(message)) {

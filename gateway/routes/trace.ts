@@ -10,6 +10,7 @@
  * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
  */
 import type { Context } from "koa";
+import { Gauge } from "prom-client";
 import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
 import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers.ts";
 import { CertificateState } from "../../lib/registry.ts";
@@ -77,8 +78,14 @@ function orgNames(q: IndexQueries) {
   };
 }
 
-export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
+export function register(router: GatewayRouter, { services, auth, metrics }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
+  if (services.index) {
+    const progress = () => services.index!.progress();
+    new Gauge({ name: "tracemesh_index_block", help: "Last block in the chain index", registers: [metrics], collect() { this.set(progress().indexedBlock); } });
+    new Gauge({ name: "tracemesh_index_lag_blocks", help: "Blocks between the chain head and the index", registers: [metrics], collect() { this.set(progress().lag); } });
+    new Gauge({ name: "tracemesh_index_events", help: "Contract events applied to the chain index", registers: [metrics], collect() { this.set(progress().events); } });
+  }
 
   /** The item (or batch) a path names, from the index; 404 when the chain never saw it. */
   const load = async (ctx: Context) => {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IndexQueries, Indexer, ReorgTooDeepError } from "../../gateway/indexer/index.ts";
 import { expectSameIndex } from "../helpers/index-compare.ts";
-import { DISP_ACTIVE, ORG_ID, type StoryChain, connectTo, eventHash, key, rpc, startStoryChain } from "../helpers/story.ts";
+import { connectTo, DISP_ACTIVE, done, eventHash, key, ORG_ID, rpc, startStoryChain, type StoryChain } from "../helpers/story.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -32,8 +32,8 @@ afterEach(async () => {
 /** Commissions `serial` as the mill (account 1), then ships it to the foundry. */
 async function commissionAndShip(serial: string) {
   const steel = connectTo(s, 1);
-  await (await steel.provenance.commission(key(serial), DISP_ACTIVE, eventHash(`c:${serial}`))).wait();
-  await (await steel.provenance.ship([key(serial)], ORG_ID.foundry, true, eventHash(`s:${serial}`))).wait();
+  await done(steel.provenance.commission(key(serial), DISP_ACTIVE, eventHash(`c:${serial}`)));
+  await done(steel.provenance.ship([key(serial)], ORG_ID.foundry, true, eventHash(`s:${serial}`)));
 }
 
 async function freshIndexEquals(indexer: Indexer) {
@@ -53,7 +53,7 @@ describe("indexer reorgs", () => {
     const snapshot = await rpc<string>(s, "evm_snapshot");
     await commissionAndShip("OLD-1");
     await commissionAndShip("OLD-2");
-    await (await connectTo(s, 2).provenance.receiveShipment([key("BASE")], eventHash("r:BASE"))).wait();
+    await done(connectTo(s, 2).provenance.receiveShipment([key("BASE")], eventHash("r:BASE")));
     await indexer.sync();
     const q = new IndexQueries(indexer.store);
     expect(await q.item(key("OLD-2"))).toBeDefined();

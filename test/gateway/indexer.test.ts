@@ -8,9 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mayReadItem } from "../../lib/access.ts";
+import { RecordKind } from "../../lib/registry.ts";
+import { recordKindName } from "../../gateway/indexer/apply.ts";
 import { IndexAccessChecker, IndexQueries, Indexer } from "../../gateway/indexer/index.ts";
 import { expectIndexEqualsChain, expectSameIndex } from "../helpers/index-compare.ts";
-import { ORG_ID, type StoryChain, type StoryKeys, key, lotKey, playStory, startStoryChain } from "../helpers/story.ts";
+import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../helpers/story.ts";
 
 let s: StoryChain;
 let keys: StoryKeys;
@@ -72,6 +74,8 @@ describe("indexer", () => {
     expect((await q.history(key("COIL-3"))).map((e) => e.kindName)).toEqual(["commission", "observation", "recallBatch"]);
     expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.carrier]]);
     expect(await q.item(key("FOREIGN-1"))).toBeUndefined();
+    // A record kind a later Provenance may append keeps its number.
+    expect([recordKindName(RecordKind.Observation), recordKindName(99)]).toEqual(["observation", "kind-99"]);
     expect(await q.shipments(key("COIL-2"))).toMatchObject([{ state: "cancelled", from: ORG_ID.steel, to: ORG_ID.foundry }]);
   });
 
@@ -173,7 +177,7 @@ describe("indexer", () => {
     };
     await waitFor(async () => follower.indexedBlock === (await s.provider.getBlockNumber()));
     const extra = key("LATE-1");
-    await (await s.as.steel.provenance.commission(extra, "0x" + "11".repeat(32), "0x" + "22".repeat(32))).wait();
+    await done(s.as.steel.provenance.commission(extra, "0x" + "11".repeat(32), "0x" + "22".repeat(32)));
     const q2 = new IndexQueries(follower.store);
     await waitFor(async () => (await q2.item(extra)) !== undefined);
     expect((await q2.item(extra))!.ownerOrg).toBe(ORG_ID.steel);

@@ -16,7 +16,7 @@ import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../gateway/indexer/index.ts";
 import { indexService } from "../../gateway/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { DISP_ACTIVE, ORG_ID, PURPOSE, type StoryChain, type StoryKeys, dl, key, lot, lotKey, playStory, storyOn } from "../helpers/story.ts";
+import { DISP_ACTIVE, dl, done, key, lot, lotKey, ORG_ID, playStory, PURPOSE, type StoryChain, type StoryKeys, storyOn } from "../helpers/story.ts";
 
 /** GS1's EPCIS schema and context, installed for tests only (see lib/epcis/schema/README.md). */
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
@@ -126,7 +126,7 @@ describe("traceability routes", () => {
     };
     const h = cbvEventHash(event, { context });
     await events.store.putOwn([{ hashId: h.hashId, recordHash: h.digest, context, owner: ORG_ID.oem, origin: { kind: "own", captureId: "test" }, event }]);
-    await (await story.as.oem.provenance.commission(key("DOC-1"), DISP_ACTIVE, h.digest)).wait();
+    await done(story.as.oem.provenance.commission(key("DOC-1"), DISP_ACTIVE, h.digest));
     await indexer.sync();
     const own = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.oem);
     expect(own.body.documents).toBe("available");
@@ -135,7 +135,7 @@ describe("traceability routes", () => {
     const before = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.foundry);
     expect(before.body.entries).toMatchObject([{ access: "public-fact", document: null, eventId: null }]);
     const far = Math.floor(Date.now() / 1000) + 86_400;
-    await (await story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("DOC-1"), PURPOSE, 0, 0, far)).wait();
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("DOC-1"), PURPOSE, 0, 0, far));
     await indexer.sync();
     const granted = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.foundry);
     expect(granted.body.entries).toMatchObject([{ access: "granted", verified: true, document: { epcList: [dl("DOC-1")] } }]);
@@ -153,7 +153,7 @@ describe("traceability routes", () => {
     // The batch grant on lot A still covers coil 3 for the OEM.
     const coil = (await get(`/items/${key("COIL-3")}/history`, tokens.oem)).body.entries as Entry[];
     expect(coil[0]).toMatchObject({ kind: "commission", access: "granted" });
-    await (await story.as.oem.accessGrants.revokeAccess(keys.grants[0]!)).wait();
+    await done(story.as.oem.accessGrants.revokeAccess(keys.grants[0]!));
     await indexer.sync();
     const asLab = (await get(`/items/${key("SHAFT-1")}/history`, tokens.lab)).body.entries as Entry[];
     expect(asLab.map((e) => e.access)).toEqual(["public-fact", "public-fact", "public-fact", "public-fact"]);
@@ -208,6 +208,10 @@ describe("traceability routes", () => {
     ]);
     const health = await get("/health");
     expect(health.body.indexedBlock).toBe(indexer.indexedBlock);
+    expect(health.body.indexLag).toBe(0);
+    const metrics = await (await gw.request("/metrics")).text();
+    expect(metrics).toContain(`tracemesh_index_block ${indexer.indexedBlock}`);
+    expect(metrics).toMatch(/tracemesh_index_lag_blocks 0/);
   });
 
   it("refuses callers without a token or with an expired one (401)", async () => {

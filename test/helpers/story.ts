@@ -85,8 +85,11 @@ export async function startStoryChain(): Promise<StoryChain> {
   }
 }
 
-/** Sends and confirms by polling the receipt (anvil mines on arrival, then stays still). */
-const done = async (tx: Promise<TransactionResponse>) => {
+/**
+ * Sends and confirms by polling the receipt. Anvil mines on arrival and then stays still, which
+ * ethers' block-driven `wait()` can miss on a busy machine (it then never returns).
+ */
+export const done = async (tx: Promise<TransactionResponse>) => {
   const sent = await tx;
   const r = await new ChainClient(sent.provider, { pollMs: 10 }).confirmed(sent.hash);
   if (r.status !== 1) throw new Error("transaction failed");

@@ -39,7 +39,7 @@ export class GatewayClient {
   async bearer(): Promise<string> {
     if (this.token && this.token.expiresAt - Date.now() > 60_000) return this.token.value;
     const address = await this.signer.getAddress();
-    const challenge = await this.json<{ message: string }>("GET", `/auth/challenge?address=${address}`);
+    const challenge = await this.json<{ message: string }>("GET", `/auth/challenge?address=${address}`, undefined, false);
     const signature = await this.signer.signMessage(challenge.message);
     const issued = await this.json<{ token: string; expiresAt: string }>("POST", "/auth/token", { message: challenge.message, signature }, false);
     this.token = { value: issued.token, expiresAt: Date.parse(issued.expiresAt) };

@@ -244,6 +244,7 @@ export class Scenario {
       },
       { name: "machining shop ships the housings", run: () => this.capture("machining", id("ship-housings"), () => [story.ship(at(), s.machining, s.oem, items.housings)]) },
       { name: "OEM receives the housings", run: () => this.capture("oem", id("receive-housings"), () => [story.receive(at(), s.oem, s.machining, items.housings)]) },
+      { name: `OEM registers pump ${items.pump.split("/").pop()}`, run: () => this.capture("oem", id("commission-pump"), () => [story.commission(at(), s.oem, [items.pump])]) },
       { name: `OEM assembles pump ${items.pump.split("/").pop()}`, run: () => this.capture("oem", id("assemble"), () => [bound("oem", story.assemble(at(), s.oem, items.pump, items.housings))]) },
       { name: "suppliers grant the OEM the pump's genealogy", run: () => this.grantGenealogy(items.pump) },
     ];

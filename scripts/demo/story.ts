@@ -96,13 +96,14 @@ const common = (time: string, site: Site, bizStep: string) => ({
   bizLocation: { id: placeOf(site) },
 });
 
-export const commission = (time: string, site: Site, epcs: string[], lot: string): EpcisEventJson => ({
+/** Items come into existence; with `lot`, as one batch (LGTIN) of that lot number. */
+export const commission = (time: string, site: Site, epcs: string[], lot?: string): EpcisEventJson => ({
   type: "ObjectEvent",
   ...common(time, site, "commissioning"),
   action: "ADD",
   epcList: epcs,
   disposition: "active",
-  ilmd: { "cbvmda:lotNumber": lot },
+  ...(lot !== undefined ? { ilmd: { "cbvmda:lotNumber": lot } } : {}),
 });
 
 export const ship = (time: string, from: Site, to: Site, epcs: string[]): EpcisEventJson => ({

@@ -3,6 +3,7 @@
  * served the page. Errors are the gateway's problem+json, thrown as ApiError.
  */
 import type { CertificateView } from "../../lib/credentials.ts";
+import type { ContractAddresses } from "../../lib/deployment.ts";
 
 export interface Problem {
   type?: string;
@@ -94,13 +95,7 @@ export const enc = encodeURIComponent;
 
 // ------------------------------------------------------------------------------ response shapes
 
-export interface ContractAddresses {
-  consortium: string;
-  provenance: string;
-  certificates: string;
-  accessGrants: string;
-  dataAnchors: string;
-}
+export type { ContractAddresses };
 
 export interface Health {
   ok: boolean;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import hre from "hardhat";
-import TracemeshModule from "../../ignition/modules/Tracemesh.ts";
+import { deployTracemesh } from "../../ignition/deploy.ts";
 import { type RunningAnvil, startAnvil } from "../../lib/anvil.ts";
 import type { FounderInit } from "../../lib/consortium.ts";
 import { type Deployment, readDeployment } from "../../lib/deployment.ts";
@@ -55,26 +55,9 @@ export async function ensureDeployed(
       );
     }
     log("deploying Consortium, Provenance, Certificates, AccessGrants and DataAnchors (Ignition)");
-    const startBlock = await provider.getBlockNumber();
     const conn = await hre.network.create({ network: "localhost", override: { url: rpcUrl } });
     try {
-      const deployed = await conn.ignition.deploy(TracemeshModule, {
-        deploymentId: deploymentIdOf(demoDir),
-        displayUi: false,
-        config: { requiredConfirmations: 1 },
-        parameters: { Tracemesh: { founders: founders() as never, quorumBps: 5001, votingPeriod: 24 * 3600 } },
-      });
-      const deployment: Deployment = {
-        chainId: DEMO_CHAIN_ID,
-        deploymentBlock: startBlock + 1,
-        contracts: {
-          consortium: await deployed.consortium.getAddress(),
-          provenance: await deployed.provenance.getAddress(),
-          certificates: await deployed.certificates.getAddress(),
-          accessGrants: await deployed.accessGrants.getAddress(),
-          dataAnchors: await deployed.dataAnchors.getAddress(),
-        },
-      };
+      const deployment = await deployTracemesh(conn, { deploymentId: deploymentIdOf(demoDir), founders: founders(), quorumBps: 5001, votingPeriod: 24 * 3600 });
       writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
       return { deployment, fresh: true };
     } finally {

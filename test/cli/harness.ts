@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
-import TracemeshModule from "../../ignition/modules/Tracemesh.ts";
+import { deployTracemesh } from "../../ignition/deploy.ts";
 import type { Deployment } from "../../lib/deployment.ts";
 import { type RunningAnvil, startAnvil } from "../../lib/anvil.ts";
 import { demoWallet } from "../../scripts/demo/accounts.ts";
@@ -60,26 +60,9 @@ export async function startChain(): Promise<TestChain> {
   const journal = path.join(root, "ignition", "deployments", deploymentId);
   const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
   try {
-    const startBlock = await provider.getBlockNumber();
     const conn = await network.create({ network: "localhost", override: { url: anvil.url } });
     try {
-      const deployed = await conn.ignition.deploy(TracemeshModule, {
-        deploymentId,
-        displayUi: false,
-        config: { requiredConfirmations: 1 },
-        parameters: { Tracemesh: { founders: demoFounders() as never, quorumBps: QUORUM_BPS, votingPeriod: VOTING_PERIOD } },
-      });
-      const deployment: Deployment = {
-        chainId: CHAIN_ID,
-        deploymentBlock: startBlock + 1,
-        contracts: {
-          consortium: await deployed.consortium.getAddress(),
-          provenance: await deployed.provenance.getAddress(),
-          certificates: await deployed.certificates.getAddress(),
-          accessGrants: await deployed.accessGrants.getAddress(),
-          dataAnchors: await deployed.dataAnchors.getAddress(),
-        },
-      };
+      const deployment = await deployTracemesh(conn, { deploymentId, founders: demoFounders(), quorumBps: QUORUM_BPS, votingPeriod: VOTING_PERIOD });
       const deploymentFile = path.join(dir, "deployment.json");
       writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
       return {

@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { canonicalIdentifier } from "../lib/identifiers.ts";
 import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
+import type { CaptureJob } from "../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
 import { type Gateway, type RunningGateway, createGateway } from "./app.ts";
 import { Indexer } from "./indexer/indexer.ts";
@@ -103,6 +104,25 @@ export function loadMemberConfig(file: string): MemberConfig {
   return { node, gateway, parties };
 }
 
+/** The canonical party and location identifiers in an event's source and destination lists. */
+export function partiesOf(event: Record<string, unknown>): string[] {
+  const out = new Set<string>();
+  for (const [list, field] of [["sourceList", "source"], ["destinationList", "destination"]] as const) {
+    const entries = event[list];
+    if (!Array.isArray(entries)) continue;
+    for (const entry of entries as Record<string, unknown>[]) {
+      const id = entry?.[field];
+      if (typeof id !== "string") continue;
+      try {
+        out.add(canonicalIdentifier(id));
+      } catch {
+        // Not a GS1 party or location: no member to tell.
+      }
+    }
+  }
+  return [...out];
+}
+
 export interface RunningMember {
   node: RunningNode;
   events: OpenEvents;
@@ -163,6 +183,22 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       genealogy: (key) => index.queries.containedIn(key),
     });
     cleanup.push(() => events.close());
+
+    // A captured event that names member parties (a shipment's consignee, a receipt's sender) is
+    // announced to them over the peer network; they fetch it when their grant allows.
+    const p2p = node.p2p;
+    if (p2p) {
+      events.capture.on("job", (job: CaptureJob) => {
+        if (job.state !== "succeeded") return;
+        void (async () => {
+          for (const r of job.results ?? []) {
+            const stored = (await events.store.get(r.hashId)).find((e) => e.origin.kind === "own");
+            const partners = stored ? partiesOf(stored.event).flatMap((p) => partyOrg.get(p) ?? []) : [];
+            if (partners.length > 0) await p2p.announceEvent(r.hashId, partners);
+          }
+        })().catch((e: Error) => log(`announcing capture ${job.captureID}: ${e.message}`));
+      });
+    }
 
     const gateway = createGateway(
       { ...base, organisation, events, index, proofs: node.proofs },

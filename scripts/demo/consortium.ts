@@ -35,6 +35,14 @@ export const DEMO_ORGS: DemoOrg[] = [
   { key: "lab", name: "Certa Materials Test Lab", roles: [Role.Certifier], accountIndex: 6, nodeAccountIndex: 16, site: { companyPrefix: "9521006", location: "00001" }, devices: [] },
 ];
 
+/** The stream each producing organisation binds to its process step; the OEM follows the suppliers'. */
+export const STEP_STREAMS: Partial<Record<DemoOrg["key"], string>> = {
+  steel: "furnace-1/temperature",
+  foundry: "coolant-1/supplyTemperature",
+  machining: "Tracemesh/machining/CNC1/Spindle/Load",
+  oem: "Tracemesh/oem/Tightening1/Torque",
+};
+
 export const demoOrg = (key: DemoOrg["key"]): DemoOrg => DEMO_ORGS.find((o) => o.key === key)!;
 
 /** A node identity with only a libp2p peer id (the demo runs no Besu). */

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { NodeIdentityInit } from "../../lib/consortium.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { demoWallet } from "./accounts.ts";
-import { DEMO_ORGS, type DemoOrg, peerOnlyNode } from "./consortium.ts";
+import { DEMO_ORGS, type DemoOrg, STEP_STREAMS, demoOrg, peerOnlyNode } from "./consortium.ts";
 import { partyOf, placeOf } from "./story.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -88,6 +88,11 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
       listen: [`/ip4/127.0.0.1/tcp/${plan.p2pPort}`],
       keyFile: "./peer.key",
       bootstrap: settings.peers.filter((p) => p.plan !== plan).map((p) => `/ip4/127.0.0.1/tcp/${p.plan.p2pPort}/p2p/${p.peerId}`),
+      // The OEM keeps a verified copy of its suppliers' process data (they grant it in the scenario).
+      follow:
+        plan.org.key === "oem"
+          ? (["steel", "foundry", "machining"] as const).map((k) => ({ organisation: demoOrg(k).name, stream: STEP_STREAMS[k]! }))
+          : [],
     },
     gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true },
     // The directory of shipment destinations: every member's party and site.

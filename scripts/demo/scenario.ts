@@ -22,7 +22,7 @@ import { credentialHash, signCredential } from "../../lib/credentials.ts";
 import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers.ts";
 import { demoWallet } from "./accounts.ts";
-import { type DemoOrg, demoOrg } from "./consortium.ts";
+import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "./gateway-client.ts";
 import * as story from "./story.ts";
 
@@ -31,13 +31,6 @@ export const MILL_CERTIFICATE_SCOPE = keccakText("EN10204-3.1");
 const PURPOSE = keccakText("QUALITY_TRACEABILITY");
 const YEAR = 365 * 24 * 3600;
 
-/** The stream each producing organisation binds to its process step, and its partners may follow. */
-export const STEP_STREAMS: Partial<Record<DemoOrg["key"], string>> = {
-  steel: "furnace-1/temperature",
-  foundry: "coolant-1/supplyTemperature",
-  machining: "Tracemesh/machining/CNC1/Spindle/Load",
-  oem: "Tracemesh/oem/Tightening1/Torque",
-};
 
 export interface ScenarioOptions {
   demoDir: string;
@@ -206,15 +199,8 @@ export class Scenario {
       await (await certs.accredit(lab, MILL_CERTIFICATE_SCOPE, 0)).wait();
       this.log("the regulator accredited the test lab for EN 10204 3.1 mill test certificates");
     }
-    const oem = await this.orgId("oem");
     for (const key of ["steel", "foundry", "machining"] as const) {
-      const owner = await this.orgId(key);
-      const scope = streamScopeKey(STEP_STREAMS[key]!);
-      const grants = this.chain(key).accessGrants;
-      if (await grants.isAllowed(oem, owner, scope)) continue;
-      const expires = (await this.o.provider.getBlock("latest"))!.timestamp + YEAR;
-      await (await grants.grantAccess(oem, ScopeKind.DataStream, scope, PURPOSE, 0, 0, expires)).wait();
-      this.log(`${demoOrg(key).name} lets ${demoOrg("oem").name} read ${STEP_STREAMS[key]}`);
+      if (await this.grant(key, "oem", ScopeKind.DataStream, streamScopeKey(STEP_STREAMS[key]!))) this.log(`${demoOrg(key).name} lets ${demoOrg("oem").name} read ${STEP_STREAMS[key]}`);
     }
   }
 
@@ -230,6 +216,7 @@ export class Scenario {
         run: () => this.capture("steel", id("melt"), () => [bound("steel", story.commission(at(), s.steel, items.billets, items.heat))]),
       },
       { name: `test lab certifies heat ${items.heat} (EN 10204 3.1)`, run: () => this.certify(cycle, items) },
+      { name: `steel mill shares heat ${items.heat}'s documents with the foundry`, run: async () => void (await this.grant("steel", "foundry", ScopeKind.Batch, batchKey(items.heatLot))) },
       { name: "steel mill ships the billets", run: () => this.capture("steel", id("ship-billets"), () => [story.ship(at(), s.steel, s.foundry, items.billets)]) },
       { name: "foundry receives the billets", run: () => this.capture("foundry", id("receive-billets"), () => [story.receive(at(), s.foundry, s.steel, items.billets)]) },
       {
@@ -291,15 +278,18 @@ export class Scenario {
     await (await certs.issue(certificateId, batchKey(items.heatLot), MILL_CERTIFICATE_SCOPE, now - 60, now + YEAR)).wait();
   }
 
+  /** `owner` lets `grantee` read its data about `scopeKey` for a year, unless it may already. */
+  private async grant(owner: DemoOrg["key"], grantee: DemoOrg["key"], kind: ScopeKind, scopeKey: string): Promise<boolean> {
+    const grants = this.chain(owner).accessGrants;
+    const granteeId = await this.orgId(grantee);
+    if (await grants.isAllowed(granteeId, await this.orgId(owner), scopeKey)) return false;
+    const expires = (await this.o.provider.getBlock("latest"))!.timestamp + YEAR;
+    await (await grants.grantAccess(granteeId, kind, scopeKey, PURPOSE, 0, 0, expires)).wait();
+    return true;
+  }
+
   /** Each supplier lets the OEM read its data about everything that went into the pump. */
   private async grantGenealogy(pump: string): Promise<void> {
-    const oem = await this.orgId("oem");
-    const key = itemKey(pump);
-    for (const supplier of ["steel", "foundry", "machining"] as const) {
-      const grants = this.chain(supplier).accessGrants;
-      if (await grants.isAllowed(oem, await this.orgId(supplier), key)) continue;
-      const expires = (await this.o.provider.getBlock("latest"))!.timestamp + YEAR;
-      await (await grants.grantAccess(oem, ScopeKind.ItemWithGenealogy, key, PURPOSE, 0, 0, expires)).wait();
-    }
+    for (const supplier of ["steel", "foundry", "machining"] as const) await this.grant(supplier, "oem", ScopeKind.ItemWithGenealogy, itemKey(pump));
   }
 }

@@ -47,28 +47,36 @@ for (const [label, cmd, args] of checks) {
 }
 
 const reportDir = path.join(root, "reports");
-const report = path.join(reportDir, "vitest.json");
 mkdirSync(reportDir, { recursive: true });
-rmSync(report, { force: true });
-run("vitest", bin("vitest"), [
-  "run",
-  "--reporter=default",
-  "--reporter=json",
-  `--outputFile.json=${report}`,
-  ...vitestArgs,
-]);
-try {
-  const summary = JSON.parse(readFileSync(report, "utf8")) as {
-    numPassedTests: number;
-    numFailedTests: number;
-    numFailedTestSuites: number;
-  };
-  passed += summary.numPassedTests;
-  // A suite that fails to load has no failed tests of its own; count it so it cannot hide.
-  failed += summary.numFailedTests + (summary.numFailedTests === 0 ? summary.numFailedTestSuites : 0);
-} catch {
-  failed++;
-  console.log("vitest wrote no report: counted as one failure");
+
+/**
+ * Whole-system suites start the full demo consortium (six member processes and a chain); run next
+ * to the other suites they would starve them of the two cores, so they run alone, last.
+ */
+const ALONE = ["test/demo/**"];
+const phases: { label: string; args: string[] }[] =
+  vitestArgs.length > 0
+    ? [{ label: "vitest", args: vitestArgs }]
+    : [
+        { label: "vitest", args: ALONE.map((g) => `--exclude=${g}`) },
+        { label: "vitest (whole-system, alone)", args: ALONE.map((g) => g.replace(/\/\*\*$/, "")) },
+      ];
+for (const [i, phase] of phases.entries()) {
+  const report = path.join(reportDir, `vitest-${i + 1}.json`);
+  rmSync(report, { force: true });
+  run(phase.label, bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...phase.args]);
+  try {
+    const summary = JSON.parse(readFileSync(report, "utf8")) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numFailedTestSuites: number;
+    };
+    passed += summary.numPassedTests;
+    failed += summary.numFailedTests + (summary.numFailedTests === 0 ? summary.numFailedTestSuites : 0);
+  } catch {
+    failed++;
+    console.log(`${phase.label} wrote no report: counted as one failure`);
+  }
 }
 
 console.log(`\ntests: ${passed} passed, ${failed} failed`);

@@ -66,9 +66,20 @@ export async function deployLocal(url: string, deployerKey: string, orgs: LocalO
     const chainId = Number((await provider.getNetwork()).chainId);
     const deployer = new NonceManager(new Wallet(deployerKey, provider));
     const deploymentBlock = (await provider.getBlockNumber()) + 1;
+    // Polls the receipt rather than ethers' waitForDeployment(): anvil mines on arrival and then
+    // stays still, and a block-driven wait that subscribes just after that block never returns.
     const deployed = async <T extends BaseContract>(c: Promise<T>) => {
       const contract = await c;
-      await contract.waitForDeployment();
+      const hash = contract.deploymentTransaction()!.hash;
+      for (let i = 0; ; i++) {
+        const receipt = await provider.getTransactionReceipt(hash);
+        if (receipt) {
+          if (receipt.status !== 1) throw new Error(`deployment transaction ${hash} reverted`);
+          break;
+        }
+        if (i > 600) throw new Error(`deployment transaction ${hash} not mined after 60 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       return contract.getAddress();
     };
     const founders: FounderInit[] = orgs.map((o) => ({

@@ -102,9 +102,10 @@ export interface ChainAccessCheckerOptions {
 }
 
 /**
- * AccessChecker over the AccessGrants contract, with a short cache. `watch()` clears the cache on
- * every AccessGranted / AccessRevoked and every membership change, so a revocation takes effect
- * as soon as the node sees its block, and the TTL bounds staleness if an event is missed.
+ * AccessChecker over the AccessGrants contract, with a short cache of positive answers. `watch()`
+ * clears the cache on every AccessGranted / AccessRevoked and every membership change, so a
+ * revocation takes effect as soon as the node sees its block, and the TTL bounds staleness if an
+ * event is missed; refusals are never cached, so a new grant works at once.
  */
 export class ChainAccessChecker implements AccessChecker {
   private readonly grants;
@@ -167,10 +168,15 @@ export class ChainAccessChecker implements AccessChecker {
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     const value = load();
     this.cache.set(key, { at: t, value });
-    // A failed chain call is not an answer: the next question asks again.
-    value.catch(() => {
+    // Only a "yes" is kept: a refusal is always the chain's answer of the moment, so a grant
+    // issued a moment ago is honoured before its event reaches the watcher. A failed chain call
+    // is not an answer either: the next question asks again.
+    const forget = () => {
       if (this.cache.get(key)?.value === value) this.cache.delete(key);
-    });
+    };
+    value.then((v) => {
+      if (v === false || v === undefined) forget();
+    }, forget);
     return value;
   }
 }

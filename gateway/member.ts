@@ -162,7 +162,8 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 
     // Shipment destinations: names in the directory become organisation ids once, at start, from Consortium.
     const orgIds = new Map<string, number>();
-    for (let id = 1; id <= Number(await contracts.consortium.orgCount()); id++) orgIds.set((await contracts.consortium.org(id))[0], id);
+    const orgCount = Number(await contracts.consortium.orgCount());
+    for (let id = 1; id <= orgCount; id++) orgIds.set((await contracts.consortium.org(id))[0], id);
     const partyOrg = new Map<string, number>();
     for (const [party, org] of config.parties) {
       const id = typeof org === "number" ? org : orgIds.get(org);

@@ -17,6 +17,7 @@ import {
 } from "../../lib/contracts/types/index.js";
 import type { Deployment } from "../../lib/deployment.ts";
 import { startAnvil as startAnvilProcess } from "../../lib/anvil.ts";
+import { ChainClient } from "./client.ts";
 
 export interface LocalChain {
   url: string;
@@ -66,20 +67,14 @@ export async function deployLocal(url: string, deployerKey: string, orgs: LocalO
     const chainId = Number((await provider.getNetwork()).chainId);
     const deployer = new NonceManager(new Wallet(deployerKey, provider));
     const deploymentBlock = (await provider.getBlockNumber()) + 1;
-    // Polls the receipt rather than ethers' waitForDeployment(): anvil mines on arrival and then
-    // stays still, and a block-driven wait that subscribes just after that block never returns.
+    // Polls the receipt (ChainClient.confirmed) rather than ethers' waitForDeployment(): anvil
+    // mines on arrival and then stays still, and a block-driven wait that subscribes just after
+    // that block never returns.
+    const client = new ChainClient(provider, { pollMs: 100 });
     const deployed = async <T extends BaseContract>(c: Promise<T>) => {
       const contract = await c;
-      const hash = contract.deploymentTransaction()!.hash;
-      for (let i = 0; ; i++) {
-        const receipt = await provider.getTransactionReceipt(hash);
-        if (receipt) {
-          if (receipt.status !== 1) throw new Error(`deployment transaction ${hash} reverted`);
-          break;
-        }
-        if (i > 600) throw new Error(`deployment transaction ${hash} not mined after 60 s`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const receipt = await client.confirmed(contract.deploymentTransaction()!.hash);
+      if (receipt.status !== 1) throw new Error(`deployment transaction ${receipt.hash} reverted`);
       return contract.getAddress();
     };
     const founders: FounderInit[] = orgs.map((o) => ({

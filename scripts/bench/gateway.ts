@@ -41,6 +41,7 @@ import { EventDecoder, type RawLog } from "../../gateway/indexer/apply.ts";
 import { Indexer } from "../../gateway/indexer/index.ts";
 import { indexService } from "../../gateway/indexer/service.ts";
 import type { GatewayServices } from "../../gateway/services.ts";
+import { GatewayClient } from "../../lib/gateway-client.ts";
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))))] ?? 0;
@@ -319,15 +320,7 @@ export async function run(argv: string[]): Promise<void> {
     const gateway = createGateway(services, { log: "silent", rateLimit: false });
     const server = await gateway.listen(0, "127.0.0.1");
     close = server.close;
-    const signer = new Wallet(millKey);
-    const challenge = (await (await fetch(`${server.url}/auth/challenge?address=${signer.address}`)).json()) as { message: string };
-    const tokenRes = await fetch(`${server.url}/auth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ message: challenge.message, signature: await signer.signMessage(challenge.message) }),
-    });
-    const { token } = (await tokenRes.json()) as { token: string };
-    if (!token) throw new Error(`sign-in failed: ${tokenRes.status}`);
+    const token = await new GatewayClient(server.url, new Wallet(millKey)).bearer();
 
     // --- the same answers both ways, checked once before timing.
     const scanner = new LogScanner(chain.url, deployment);

@@ -23,7 +23,7 @@ import { type TracemeshContracts, connectContracts, type Deployment } from "../.
 import { batchKey, itemKey } from "../../lib/identifiers.ts";
 import { demoWallet } from "./accounts.ts";
 import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
-import { GatewayClient, GatewayError } from "./gateway-client.ts";
+import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
 import * as story from "./story.ts";
 
 /** The certificate type the lab is accredited for. */
@@ -156,7 +156,14 @@ export class Scenario {
     return c;
   }
 
-  private orgId = async (key: DemoOrg["key"]) => Number((await this.chain(key).consortium.orgOf(demoWallet(demoOrg(key).accountIndex).address)));
+  private readonly orgIds = new Map<DemoOrg["key"], number>();
+
+  /** The organisation's id in Consortium (asked once: ids never change). */
+  private async orgId(key: DemoOrg["key"]): Promise<number> {
+    let id = this.orgIds.get(key);
+    if (id === undefined) this.orgIds.set(key, (id = Number(await this.chain(key).consortium.orgOf(demoWallet(demoOrg(key).accountIndex).address))));
+    return id;
+  }
 
   /**
    * Captures the document journalled for this step, or journals `make()`'s first. A failed

@@ -16,7 +16,7 @@ import { type Deployment, connectContracts, readDeployment } from "../../lib/dep
 import { demoWallet } from "../../scripts/demo/accounts.ts";
 import { deploymentIdOf } from "../../scripts/demo/chain.ts";
 import { DEMO_ORGS, type DemoOrg, demoOrg } from "../../scripts/demo/consortium.ts";
-import { GatewayClient } from "../../scripts/demo/gateway-client.ts";
+import { GatewayClient } from "../../lib/gateway-client.ts";
 import { cycleItems } from "../../scripts/demo/story.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");

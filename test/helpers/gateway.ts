@@ -16,6 +16,7 @@ import { type AbstractSigner, JsonRpcProvider, Wallet, toBeHex } from "ethers";
 import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { GatewayClient } from "../../lib/gateway-client.ts";
 import { type Gateway, type GatewayOptions, type RunningGateway, createGateway } from "../../gateway/app.ts";
 import { type GatewayServices, chainServices } from "../../gateway/services.ts";
 import { DEMO_ORGS, type Governed, type OrgKey } from "./fixture.ts";
@@ -144,16 +145,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     }
     return fetch(server.url + path, { method: o.method ?? (body === undefined ? "GET" : "POST"), headers, body });
   };
-  const signIn = async (who: OrgKey | AbstractSigner) => {
-    const wallet = typeof who === "string" ? chain.orgs[who].signer : who;
-    const address = await wallet.getAddress();
-    const challenge = await request(`/auth/challenge?address=${address}`);
-    if (challenge.status !== 200) throw new Error(`challenge failed: ${challenge.status} ${await challenge.text()}`);
-    const { message } = (await challenge.json()) as { message: string };
-    const res = await request("/auth/token", { json: { message, signature: await wallet.signMessage(message) } });
-    if (res.status !== 200) throw new Error(`sign-in of ${address} failed: ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { token: string }).token;
-  };
+  const signIn = (who: OrgKey | AbstractSigner) => new GatewayClient(server.url, typeof who === "string" ? chain.orgs[who].signer : who).bearer();
   return {
     url: server.url,
     chain,

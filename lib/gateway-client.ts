@@ -1,7 +1,7 @@
 /**
- * A partner's client of a member's gateway, as any EPCIS-speaking tool would use it: sign in
- * with the organisation's account (EIP-4361 challenge, then a bearer token), capture documents
- * and follow the capture job, read JSON.
+ * A partner's client of a member's gateway, as any EPCIS-speaking tool would use it (the demo
+ * scenario, tests, the benchmark): sign in with the organisation's account (EIP-4361 challenge,
+ * then a bearer token), capture documents and follow the capture job, read JSON.
  */
 import type { Signer } from "ethers";
 

@@ -11,7 +11,7 @@ import { JsonRpcProvider } from "ethers";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
-import type { IndexService } from "./indexer/service.ts";
+import type { IndexService } from "../node/indexer/service.ts";
 
 export interface OrganisationRef {
   id: number;
@@ -21,7 +21,7 @@ export interface OrganisationRef {
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };
 
-/** Queries over the chain indexer's LevelDB indexes (gateway/indexer/service.ts). */
+/** Queries over the chain indexer's LevelDB indexes (node/indexer/service.ts). */
 export type { IndexService };
 
 /** Data-integrity proofs of the node's anchored readings. */

@@ -1,5 +1,5 @@
 /**
- * Traceability queries, answered from the chain index (gateway/indexer) and never by scanning the
+ * Traceability queries, answered from the chain index (node/indexer) and never by scanning the
  * chain: an item, its history (on-chain facts merged with the EPCIS documents the caller may
  * read), its genealogy graph and recall scope, its certificates, a data anchor, and the
  * consortium directory with its proposals. Every route needs a token of an active member.
@@ -16,8 +16,8 @@ import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdent
 import { CertificateState } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
-import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
-import type { IndexService } from "../indexer/service.ts";
+import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../../node/indexer/queries.ts";
+import type { IndexService } from "../../node/indexer/service.ts";
 import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";

@@ -4,7 +4,7 @@
  * indexer, and serves the gateway's HTTP API and the explorer's assets on top of them. The
  * gateway reaches the node only through GatewayServices; node/ never imports this file.
  *
- *   tsx gateway/member.ts --config FILE
+ *   tsx member/main.ts --config FILE
  *
  * The configuration is the node's (node/config.ts) with two more sections:
  *
@@ -24,10 +24,10 @@ import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import type { CaptureJob } from "../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
-import { type Gateway, type RunningGateway, createGateway } from "./app.ts";
-import { Indexer } from "./indexer/indexer.ts";
-import { indexService } from "./indexer/service.ts";
-import { chainServices } from "./services.ts";
+import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
+import { Indexer } from "../node/indexer/indexer.ts";
+import { indexService } from "../node/indexer/service.ts";
+import { chainServices } from "../gateway/services.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -224,7 +224,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
   if (values.help || !values.config) {
-    console.log("usage: tsx gateway/member.ts --config FILE");
+    console.log("usage: tsx member/main.ts --config FILE");
     process.exitCode = values.help ? 0 : 2;
     return;
   }

@@ -16,7 +16,8 @@
  */
 import type { JsonRpcProvider } from "ethers";
 import type { Deployment } from "../../lib/deployment.ts";
-import { BlockApplier, EventDecoder, type RawLog } from "./apply.ts";
+import { BlockApplier } from "./apply.ts";
+import { EventDecoder, type RawLog } from "./decode.ts";
 import { type Checkpoint, IndexStore, K, pad, prefixRange } from "./store.ts";
 
 export class ReorgTooDeepError extends Error {

@@ -37,7 +37,7 @@ import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { ChainClient, rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
 import { createGateway } from "../../gateway/app.ts";
-import { EventDecoder, type RawLog } from "../../node/indexer/apply.ts";
+import { EventDecoder, type RawLog } from "../../node/indexer/decode.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import type { GatewayServices } from "../../gateway/services.ts";

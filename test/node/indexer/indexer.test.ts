@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mayReadItem } from "../../../lib/access.ts";
 import { RecordKind } from "../../../lib/registry.ts";
-import { recordKindName } from "../../../node/indexer/apply.ts";
+import { recordKindName } from "../../../node/indexer/handlers/values.ts";
 import { IndexAccessChecker, IndexQueries, Indexer } from "../../../node/indexer/index.ts";
 import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
 import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";

@@ -3,6 +3,10 @@
  * (/events with the GS1 query parameters, /events/{eventID}, /epcs/{epc}/events,
  * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs.
  *
+ * Capture is accepted and recorded by the node (node/events: acceptance, jobs, announcement); this
+ * route only maps its answers and EventsError codes to HTTP. The gateway reaches the node through
+ * gateway/services.ts and imports node/ types only (test/layering.test.ts).
+ *
  * Only the node's own organisation captures. A caller sees its own events, and another
  * organisation's events only when lib/access.ts lets it read that organisation's data about every
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
@@ -10,13 +14,12 @@
  */
 import type { Context } from "koa";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
-import { EventHashError } from "../../lib/epcis/event-hash.ts";
-import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
+import { publishedEvent } from "../../lib/epcis/published.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
-import { CaptureForbiddenError, type CaptureJob, documentRecordHashes } from "../../node/events/capture.ts";
-import { TooManyReadingsError, boundReadings } from "../../node/events/readings.ts";
-import { type EventQuery, EventQueryError, PageTokenError, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
-import type { EventsService } from "../../node/events/service.ts";
+import type { CaptureJob } from "../../node/events/capture.ts";
+import type { EventsErrorCode } from "../../node/events/errors.ts";
+import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
+import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
@@ -102,6 +105,30 @@ function jobView(job: CaptureJob): Record<string, unknown> {
   return view;
 }
 
+/** The stable code of an error node/events answered with (node/events/errors.ts), else undefined. */
+function eventsErrorCode(e: unknown): EventsErrorCode | undefined {
+  const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? (code as EventsErrorCode) : undefined;
+}
+
+/** The HTTP problem for a capture the node refused; undefined for other errors. */
+function captureProblem(e: unknown): HttpProblem | undefined {
+  const detail = (e as { detail?: Record<string, unknown> }).detail ?? {};
+  const message = (e as Error).message;
+  switch (eventsErrorCode(e)) {
+    case "capture-forbidden":
+      return forbidden(message);
+    case "capture-too-many-events":
+      return new HttpProblem(413, message, { type: "capture-limit-exceeded", extra: detail });
+    case "capture-invalid":
+    case "capture-context":
+    case "capture-unrecordable":
+      return badRequest(message, detail);
+    default:
+      return undefined;
+  }
+}
+
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
@@ -121,7 +148,8 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     ctx.type = "application/ld+json";
     ctx.body = queryDocument(page.events);
   } catch (e) {
-    if (e instanceof EventQueryError || e instanceof PageTokenError) throw badRequest(e.message);
+    const code = eventsErrorCode(e);
+    if (code === "event-query-invalid" || code === "page-token-invalid") throw badRequest((e as Error).message);
     throw e;
   }
 }
@@ -150,33 +178,11 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
     const doc = await context.readJson(ctx, "large");
-    const v = ev.validator.validate(doc);
-    if (v.eventCount > ev.maxCaptureEvents)
-      throw new HttpProblem(413, `the document has ${v.eventCount} events; this node records at most ${ev.maxCaptureEvents} per capture (one transaction each): split it`, {
-        type: "capture-limit-exceeded",
-        extra: { limit: ev.maxCaptureEvents },
-      });
-    if (!v.valid)
-      throw badRequest(`the EPCIS document is not valid (${v.errors.length} problem${v.errors.length === 1 ? "" : "s"}; nothing was recorded): ${v.errors.slice(0, 3).map((e) => `${e.path || "/"} ${e.message}`).join("; ")}`, {
-        errors: v.errors,
-      });
-    const contextIssues = await ev.contexts.check(doc);
-    if (contextIssues.length > 0)
-      throw badRequest(`the EPCIS document's JSON-LD context cannot be used: ${contextIssues[0]!.message}`, { errors: contextIssues });
-    const document = doc as Record<string, unknown>;
-    try {
-      documentRecordHashes(document);
-      for (const e of eventsOf(document)) readingBindingsOf(e.raw, document["@context"]);
-    } catch (e) {
-      if (e instanceof EpcisEventError || e instanceof EventHashError || e instanceof ReadingBindingError) throw badRequest(`the EPCIS document cannot be recorded: ${e.message}`);
-      throw e;
-    }
     let submitted;
     try {
-      submitted = await ev.capture.submit(document, caller.orgId);
+      submitted = await ev.accept(doc, caller.orgId);
     } catch (e) {
-      if (e instanceof CaptureForbiddenError) throw forbidden(e.message);
-      throw e;
+      throw captureProblem(e) ?? e;
     }
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
@@ -235,9 +241,9 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const proofs = bindings.length > 0 ? requireService(context.services.proofs, "reading proofs") : undefined;
     let streams;
     try {
-      streams = proofs ? await boundReadings(proofs, bindings) : [];
+      streams = proofs ? await ev.boundReadings(proofs, bindings) : [];
     } catch (err) {
-      if (err instanceof TooManyReadingsError) throw new HttpProblem(413, err.message, { type: "too-many-readings" });
+      if (eventsErrorCode(err) === "too-many-readings") throw new HttpProblem(413, (err as Error).message, { type: "too-many-readings" });
       throw err;
     }
     // Anchor facts straight from the chain (the verifier reads them there itself; these are for display).

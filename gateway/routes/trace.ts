@@ -20,7 +20,8 @@ import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView 
 import type { IndexService } from "../../node/indexer/service.ts";
 import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
-import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
+import { publishedEvent } from "../../lib/epcis/published.ts";
+import type { EventStore, StoredEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;

@@ -21,6 +21,7 @@ import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { declaredIgnoreFields, documentEventList, eventHash } from "../../lib/epcis/event-hash.ts";
 import { backoffDelay, sleep } from "../chain/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
+import { EventsError } from "./errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
 
@@ -50,9 +51,9 @@ export interface CaptureJob {
   lastError?: string;
 }
 
-export class CaptureForbiddenError extends Error {
+export class CaptureForbiddenError extends EventsError {
   constructor(message: string) {
-    super(message);
+    super("capture-forbidden", message);
     this.name = "CaptureForbiddenError";
   }
 }
@@ -107,13 +108,13 @@ export class CaptureService extends EventEmitter {
   }
 
   /**
-   * Accepts a validated document from `owner` (which must be the node's organisation). Answers the
-   * earlier job for a document already captured; otherwise the new job, persisted.
+   * Takes a document accepted for capture (accept.ts) from `owner`, which must be the node's
+   * organisation, with its record hashes when acceptance computed them. Answers the earlier job for
+   * a document already captured; otherwise the new job, persisted.
    */
-  async submit(doc: Record<string, unknown>, owner: number): Promise<{ job: CaptureJob; replay: boolean }> {
-    const org = await this.recorder.organisation();
-    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
-    const digest = createHash("sha256").update(documentRecordHashes(doc).join(",")).digest("hex");
+  async submit(doc: Record<string, unknown>, owner: number, recordHashes: readonly string[] = documentRecordHashes(doc)): Promise<{ job: CaptureJob; replay: boolean }> {
+    await this.checkOwner(owner);
+    const digest = createHash("sha256").update(recordHashes.join(",")).digest("hex");
     const run = this.submitting.then(async () => {
       const earlierId = (await this.store.db.get(k("jd", String(owner), digest))) as string | undefined;
       const earlier = earlierId === undefined ? undefined : await this.job(earlierId);
@@ -145,6 +146,12 @@ export class CaptureService extends EventEmitter {
     });
     this.submitting = run.catch(() => undefined);
     return run;
+  }
+
+  /** Throws CaptureForbiddenError unless `owner` is the organisation this node captures for. */
+  async checkOwner(owner: number): Promise<void> {
+    const org = await this.recorder.organisation();
+    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
   }
 
   async job(captureID: string): Promise<CaptureJob | undefined> {

@@ -28,6 +28,7 @@ import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
+import { EventsError } from "./errors.ts";
 
 export const EVENT_STORE_FORMAT = 1;
 
@@ -121,16 +122,16 @@ export interface QueryPage {
   nextPageToken?: string;
 }
 
-export class PageTokenError extends Error {
+export class PageTokenError extends EventsError {
   constructor(message: string) {
-    super(message);
+    super("page-token-invalid", message);
     this.name = "PageTokenError";
   }
 }
 
-export class EventQueryError extends Error {
+export class EventQueryError extends EventsError {
   constructor(message: string) {
-    super(message);
+    super("event-query-invalid", message);
     this.name = "EventQueryError";
   }
 }
@@ -477,9 +478,4 @@ export class EventStore {
     if (parsed.q !== digest) throw new PageTokenError("nextPageToken belongs to a different query (the parameters, perPage and caller must stay the same)");
     return { after: parsed.a };
   }
-}
-
-/** The event as handed out: the declared eventID, or the CBV hash ID when it declared none. */
-export function publishedEvent(e: StoredEvent): Record<string, unknown> {
-  return e.event["eventID"] === undefined ? { ...e.event, eventID: e.hashId } : e.event;
 }

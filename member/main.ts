@@ -1,127 +1,29 @@
 /**
- * The member process: one per organisation (DESIGN, "Processes"). It starts the member node
- * (node/daemon.ts: edge ingestion, anchoring, peer network), the node's EPCIS events, the chain
- * indexer, and serves the gateway's HTTP API and the explorer's assets on top of them. The
- * gateway reaches the node only through GatewayServices; node/ never imports this file.
+ * The member process: one per organisation (DESIGN, "Processes"). It composes the member node
+ * (node/daemon.ts: edge ingestion, anchoring, peer network), the node's EPCIS events
+ * (node/events: capture acceptance, jobs, announcement to partners), the chain indexer
+ * (node/indexer), and serves the gateway's HTTP API and the explorer's assets on top of them. The
+ * node key is loaded once and the node's JSON-RPC provider is the one the indexer and the gateway
+ * read through. The gateway reaches the node only through GatewayServices.
  *
- *   tsx member/main.ts --config FILE
+ *   npm run member -- --config FILE        (tsx member/main.ts --config FILE)
  *
- * The configuration is the node's (node/config.ts) with two more sections:
- *
- *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
- *                "explorer": true, "tokenSecretFile": "./gateway-secret" },   // all optional
- *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
- *
- * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
- * Digital Link or EPC URI) a partner's EPCIS events name, and the member organisation (name or id)
- * it stands for. Shipping to a party not listed is refused with a clear error.
+ * The configuration: member/config.ts. While the member runs, the node commands (`npm run node --
+ * status|proof|audit --config FILE`) read its status file and ask it over its admin socket.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { canonicalIdentifier } from "../lib/identifiers.ts";
-import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
+import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
-import type { CaptureJob } from "../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
-import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
+import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
+import { type MemberConfig, loadMemberConfig } from "./config.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
-
-export interface GatewaySettings {
-  host: string;
-  port: number;
-  publicHost?: string;
-  /** Serve the built explorer (explorer/dist) under /explorer/. */
-  explorer: boolean;
-  /** Token signing secret; random per process when absent (tokens then end with the process). */
-  tokenSecretFile?: string;
-}
-
-export interface MemberConfig {
-  node: NodeConfig;
-  gateway: GatewaySettings;
-  /** Canonical party/location identifier -> organisation name or id. */
-  parties: Map<string, string | number>;
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
-
-/** Reads and validates a member configuration. Throws ConfigError naming every problem. */
-export function loadMemberConfig(file: string): MemberConfig {
-  const abs = path.resolve(file);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(abs, "utf8"));
-  } catch (e) {
-    throw new ConfigError([`cannot read it as JSON: ${(e as Error).message}`], abs);
-  }
-  if (!isObj(raw)) throw new ConfigError(["the configuration must be a JSON object"], abs);
-  const { gateway: g = {}, parties: p = {}, ...nodePart } = raw;
-  const problems: string[] = [];
-  let node: NodeConfig | undefined;
-  try {
-    node = parseConfig(nodePart, path.dirname(abs), abs);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    problems.push(...e.problems);
-  }
-  const gateway: GatewaySettings = { host: "127.0.0.1", port: 8601, explorer: true };
-  if (!isObj(g)) problems.push("gateway must be an object");
-  else {
-    for (const k of Object.keys(g)) {
-      if (!["host", "port", "publicHost", "explorer", "tokenSecretFile"].includes(k)) problems.push(`gateway.${k}: unknown setting (allowed: host, port, publicHost, explorer, tokenSecretFile)`);
-    }
-    const check = (ok: boolean, problem: string) => ok || (problems.push(problem), false);
-    if (g.host !== undefined && check(typeof g.host === "string" && g.host !== "", "gateway.host must be a host name or address")) gateway.host = g.host as string;
-    if (g.port !== undefined && check(Number.isInteger(g.port) && (g.port as number) >= 0 && (g.port as number) <= 65535, `gateway.port must be a TCP port (got ${JSON.stringify(g.port)})`))
-      gateway.port = g.port as number;
-    if (g.publicHost !== undefined && check(typeof g.publicHost === "string", "gateway.publicHost must be a string")) gateway.publicHost = g.publicHost as string;
-    if (g.explorer !== undefined && check(typeof g.explorer === "boolean", "gateway.explorer must be true or false")) gateway.explorer = g.explorer as boolean;
-    if (g.tokenSecretFile !== undefined && check(typeof g.tokenSecretFile === "string", "gateway.tokenSecretFile must be a path"))
-      gateway.tokenSecretFile = path.resolve(path.dirname(abs), g.tokenSecretFile as string);
-  }
-  const parties = new Map<string, string | number>();
-  if (!isObj(p)) problems.push("parties must be an object of identifier -> organisation");
-  else {
-    for (const [id, org] of Object.entries(p)) {
-      let canonical: string;
-      try {
-        canonical = canonicalIdentifier(id);
-      } catch (e) {
-        problems.push(`parties: ${JSON.stringify(id)} is not a GS1 party or location identifier: ${(e as Error).message}`);
-        continue;
-      }
-      if ((typeof org === "string" && org !== "") || (Number.isInteger(org) && (org as number) > 0)) parties.set(canonical, org as string | number);
-      else problems.push(`parties[${JSON.stringify(id)}] must be an organisation name or id (got ${JSON.stringify(org)})`);
-    }
-  }
-  if (problems.length > 0 || node === undefined) throw new ConfigError(problems, abs);
-  return { node, gateway, parties };
-}
-
-/** The canonical party and location identifiers in an event's source and destination lists. */
-export function partiesOf(event: Record<string, unknown>): string[] {
-  const out = new Set<string>();
-  for (const [list, field] of [["sourceList", "source"], ["destinationList", "destination"]] as const) {
-    const entries = event[list];
-    if (!Array.isArray(entries)) continue;
-    for (const entry of entries as Record<string, unknown>[]) {
-      const id = entry?.[field];
-      if (typeof id !== "string") continue;
-      try {
-        out.add(canonicalIdentifier(id));
-      } catch {
-        // Not a GS1 party or location: no member to tell.
-      }
-    }
-  }
-  return [...out];
-}
 
 export interface RunningMember {
   node: RunningNode;
@@ -140,11 +42,13 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     for (const c of cleanup.reverse()) await c().catch((e: Error) => log(`stop: ${e.message}`));
   };
   try {
-    const node = await startNode(config.node, { log: (m) => console.log(`[node] ${m}`) });
+    // The key is read once here; the node signs with it, and so do the events it records.
+    const node = await startNode(config.node, { wallet: loadNodeKey(config.node), log: (m) => console.log(`[node] ${m}`) });
     cleanup.push(() => node.stop());
-    const { deployment } = node;
+    const { deployment, provider } = node;
 
-    const base = await chainServices(config.node.chain.rpcUrl, deployment, { id: 0, name: "" });
+    // One JSON-RPC provider for node, indexer and gateway (node.stop() closes it).
+    const base = await chainServices(provider, deployment, { id: 0, name: "" });
     cleanup.push(async () => base.close());
     const { contracts } = base;
     const [orgId] = await contracts.consortium.activeOrgOf(node.address);
@@ -152,7 +56,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     const [orgName] = await contracts.consortium.org(orgId);
     const organisation = { id: Number(orgId), name: orgName };
 
-    const indexer = await Indexer.open({ provider: base.provider, deployment, store: path.join(config.node.dataDir, "index"), onError: (e) => log(`indexer: ${e.message}`), onFatal: (e) => log(`INDEXER STOPPED: ${e.message}`) });
+    const indexer = await Indexer.open({ provider, deployment, store: path.join(config.node.dataDir, "index"), onError: (e) => log(`indexer: ${e.message}`), onFatal: (e) => log(`INDEXER STOPPED: ${e.message}`) });
     cleanup.push(() => indexer.stop());
     // The gateway answers while the index catches up (/health shows the lag): a member that
     // was away for long is reachable at once, and queries say how far the index has come.
@@ -171,35 +75,23 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       partyOrg.set(party, id);
     }
 
-    const signer = loadNodeKey(config.node).connect(node.chain.client.provider);
+    // A captured event that names member parties (a shipment's consignee, a receipt's sender) is
+    // announced to them over the peer network (node/events/announce.ts).
+    const p2p = node.p2p;
     const events = await openEvents({
       dataDir: config.node.dataDir,
       deployment,
       client: node.chain.client,
-      signer,
-      provider: base.provider,
+      signer: node.signer,
+      provider,
       ...(node.events ? { store: node.events } : {}),
       access: index.access,
       resolveParty: (party) => partyOrg.get(party),
       genealogy: (key) => index.queries.containedIn(key),
+      ...(p2p ? { announce: (hashId: string, partners: number[]) => p2p.announceEvent(hashId, partners) } : {}),
+      log,
     });
     cleanup.push(() => events.close());
-
-    // A captured event that names member parties (a shipment's consignee, a receipt's sender) is
-    // announced to them over the peer network; they fetch it when their grant allows.
-    const p2p = node.p2p;
-    if (p2p) {
-      events.capture.on("job", (job: CaptureJob) => {
-        if (job.state !== "succeeded") return;
-        void (async () => {
-          for (const r of job.results ?? []) {
-            const stored = (await events.store.get(r.hashId)).find((e) => e.origin.kind === "own");
-            const partners = stored ? partiesOf(stored.event).flatMap((p) => partyOrg.get(p) ?? []) : [];
-            if (partners.length > 0) await p2p.announceEvent(r.hashId, partners);
-          }
-        })().catch((e: Error) => log(`announcing capture ${job.captureID}: ${e.message}`));
-      });
-    }
 
     const gateway = createGateway(
       { ...base, organisation, events, index, proofs: node.proofs },

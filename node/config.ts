@@ -107,7 +107,7 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !
 const show = (v: unknown) => (v === undefined ? "nothing" : JSON.stringify(v));
 
 /** Reads and validates a config file. Throws ConfigError. */
-export function loadConfig(file: string): NodeConfig {
+export function loadConfig(file: string, options: { skipSections?: readonly string[] } = {}): NodeConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -121,6 +121,8 @@ export function loadConfig(file: string): NodeConfig {
   } catch (e) {
     throw new ConfigError([`not valid JSON: ${(e as Error).message}`], abs);
   }
+  // Sections another reader owns (a member's `gateway` and `parties`, member/config.ts).
+  if (isObj(raw)) for (const section of options.skipSections ?? []) delete raw[section];
   return parseConfig(raw, path.dirname(abs), abs);
 }
 

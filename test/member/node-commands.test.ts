@@ -58,7 +58,13 @@ beforeAll(async () => {
   stream = (devices[0] as unknown as { registers: { stream: string }[] }).registers[0]!.stream;
   // A member's configuration, as the demo writes it: the node's settings plus `gateway` and `parties`.
   env.writeConfig({ devices, gateway: { host: "127.0.0.1", port: 0, explorer: false }, parties: {} });
-  member = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "member/main.ts"), "--config", env.configFile], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  // The EPCIS schema and context from the public fixtures, as the demo hands them to its members.
+  const fixtures = path.join(ROOT, "../shared/fixtures/epcis");
+  member = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "member/main.ts"), "--config", env.configFile], {
+    cwd: ROOT,
+    env: { ...process.env, TRACEMESH_EPCIS_SCHEMA: path.join(fixtures, "EPCIS-JSON-Schema.json"), TRACEMESH_EPCIS_CONTEXT: path.join(fixtures, "epcis-context.jsonld") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   member.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   member.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   await until("the member did not come up and anchor", () => {

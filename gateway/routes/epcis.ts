@@ -172,6 +172,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.post("/capture", auth, async (ctx) => {
     const ev = events(context);
     const caller = ctx.state.caller!;
+    // The node checks the owner again (accept); refusing here spares reading a stranger's body.
     if (caller.orgId !== ev.organisation)
       throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");

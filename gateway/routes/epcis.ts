@@ -4,7 +4,7 @@
  * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs.
  *
  * Capture is accepted and recorded by the node (node/events: acceptance, jobs, announcement); this
- * route only maps its answers and EventsError codes to HTTP. The gateway reaches the node through
+ * route only maps its answers and error codes (lib/errors.ts) to HTTP. The gateway reaches the node through
  * gateway/services.ts and imports node/ types only (test/layering.test.ts).
  *
  * Only the node's own organisation captures. A caller sees its own events, and another
@@ -15,9 +15,9 @@
 import type { Context } from "koa";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
+import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
-import type { EventsErrorCode } from "../../node/events/errors.ts";
 import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
@@ -105,25 +105,25 @@ function jobView(job: CaptureJob): Record<string, unknown> {
   return view;
 }
 
-/** The stable code of an error node/events answered with (node/events/errors.ts), else undefined. */
-function eventsErrorCode(e: unknown): EventsErrorCode | undefined {
-  const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
-  return typeof code === "string" ? (code as EventsErrorCode) : undefined;
-}
+/** The code (lib/errors.ts) of an error the node answered with, else undefined. */
+const codeOf = (e: unknown): ErrorCode | undefined => (e instanceof TracemeshError ? e.code : undefined);
 
-/** The HTTP problem for a capture the node refused; undefined for other errors. */
+/**
+ * The HTTP problem for a capture the node refused (node/events/accept.ts), as this route has
+ * always answered it; undefined for other errors.
+ */
 function captureProblem(e: unknown): HttpProblem | undefined {
-  const detail = (e as { detail?: Record<string, unknown> }).detail ?? {};
+  const details = (e as { details?: { errors?: readonly unknown[]; limit?: number } }).details ?? {};
   const message = (e as Error).message;
-  switch (eventsErrorCode(e)) {
+  switch (codeOf(e)) {
     case "capture-forbidden":
       return forbidden(message);
-    case "capture-too-many-events":
-      return new HttpProblem(413, message, { type: "capture-limit-exceeded", extra: detail });
-    case "capture-invalid":
-    case "capture-context":
-    case "capture-unrecordable":
-      return badRequest(message, detail);
+    case "capture-limit-exceeded":
+      return new HttpProblem(413, message, { type: "capture-limit-exceeded", extra: { limit: details.limit } });
+    case "invalid-epcis":
+    case "invalid-event-hash":
+    case "invalid-reading-binding":
+      return badRequest(message, details.errors ? { errors: details.errors } : undefined);
     default:
       return undefined;
   }
@@ -148,8 +148,8 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     ctx.type = "application/ld+json";
     ctx.body = queryDocument(page.events);
   } catch (e) {
-    const code = eventsErrorCode(e);
-    if (code === "event-query-invalid" || code === "page-token-invalid") throw badRequest((e as Error).message);
+    const code = codeOf(e);
+    if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
     throw e;
   }
 }
@@ -244,7 +244,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     try {
       streams = proofs ? await ev.boundReadings(proofs, bindings) : [];
     } catch (err) {
-      if (eventsErrorCode(err) === "too-many-readings") throw new HttpProblem(413, (err as Error).message, { type: "too-many-readings" });
+      if (codeOf(err) === "too-many-readings") throw new HttpProblem(413, (err as Error).message, { type: "too-many-readings" });
       throw err;
     }
     // Anchor facts straight from the chain (the verifier reads them there itself; these are for display).

@@ -12,7 +12,23 @@ import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { EpcisValidator } from "../../lib/epcis/validate.ts";
 import { documentRecordHashes } from "./capture.ts";
-import { EventsError } from "./errors.ts";
+import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
+
+/** A document refused before anything was recorded; `errors` lists schema or context problems. */
+export class CaptureRejectedError extends TracemeshError {
+  constructor(
+    code: Extract<ErrorCode, "capture-limit-exceeded" | "invalid-epcis" | "invalid-event-hash" | "invalid-reading-binding">,
+    message: string,
+    readonly details: { errors?: readonly unknown[]; limit?: number } = {},
+  ) {
+    super(code, message);
+  }
+
+  /** For the gateway's problem body (gateway/errors.ts `problemOf`). */
+  get errors(): readonly unknown[] | undefined {
+    return this.details.errors;
+  }
+}
 
 export interface AcceptanceRules {
   validator: EpcisValidator;
@@ -27,18 +43,18 @@ export interface AcceptedDocument {
   recordHashes: string[];
 }
 
-/** Checks a document for capture; throws EventsError (capture-*) naming what is wrong. */
+/** Checks a document for capture; throws CaptureRejectedError naming what is wrong. */
 export async function acceptDocument(doc: unknown, rules: AcceptanceRules): Promise<AcceptedDocument> {
   const v = rules.validator.validate(doc);
   if (v.eventCount > rules.maxEvents)
-    throw new EventsError(
-      "capture-too-many-events",
+    throw new CaptureRejectedError(
+      "capture-limit-exceeded",
       `the document has ${v.eventCount} events; this node records at most ${rules.maxEvents} per capture (one transaction each): split it`,
       { limit: rules.maxEvents },
     );
   if (!v.valid)
-    throw new EventsError(
-      "capture-invalid",
+    throw new CaptureRejectedError(
+      "invalid-epcis",
       `the EPCIS document is not valid (${v.errors.length} problem${v.errors.length === 1 ? "" : "s"}; nothing was recorded): ${v.errors
         .slice(0, 3)
         .map((e) => `${e.path || "/"} ${e.message}`)
@@ -46,7 +62,7 @@ export async function acceptDocument(doc: unknown, rules: AcceptanceRules): Prom
       { errors: v.errors },
     );
   const contextIssues = await rules.contexts.check(doc);
-  if (contextIssues.length > 0) throw new EventsError("capture-context", `the EPCIS document's JSON-LD context cannot be used: ${contextIssues[0]!.message}`, { errors: contextIssues });
+  if (contextIssues.length > 0) throw new CaptureRejectedError("invalid-epcis", `the EPCIS document's JSON-LD context cannot be used: ${contextIssues[0]!.message}`, { errors: contextIssues });
   const document = doc as Record<string, unknown>;
   try {
     const recordHashes = documentRecordHashes(document);
@@ -54,7 +70,7 @@ export async function acceptDocument(doc: unknown, rules: AcceptanceRules): Prom
     return { document, recordHashes };
   } catch (e) {
     if (e instanceof EpcisEventError || e instanceof EventHashError || e instanceof ReadingBindingError)
-      throw new EventsError("capture-unrecordable", `the EPCIS document cannot be recorded: ${e.message}`);
+      throw new CaptureRejectedError(e.code as "invalid-epcis" | "invalid-event-hash" | "invalid-reading-binding", `the EPCIS document cannot be recorded: ${e.message}`);
     throw e;
   }
 }

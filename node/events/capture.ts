@@ -21,9 +21,9 @@ import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { declaredIgnoreFields, documentEventList, eventHash } from "../../lib/epcis/event-hash.ts";
 import { backoffDelay, sleep } from "../chain/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
-import { EventsError } from "./errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export type CaptureState = "pending" | "running" | "succeeded" | "failed";
 
@@ -51,10 +51,9 @@ export interface CaptureJob {
   lastError?: string;
 }
 
-export class CaptureForbiddenError extends EventsError {
+export class CaptureForbiddenError extends TracemeshError {
   constructor(message: string) {
     super("capture-forbidden", message);
-    this.name = "CaptureForbiddenError";
   }
 }
 

@@ -1,7 +1,6 @@
 /** The member node's EPCIS events: store, recorder, capture jobs, visibility, bound readings. */
-export { type AcceptanceRules, type AcceptedDocument, acceptDocument } from "./accept.ts";
+export { type AcceptanceRules, type AcceptedDocument, CaptureRejectedError, acceptDocument } from "./accept.ts";
 export { announceCaptures, partiesOf } from "./announce.ts";
-export { EventsError, type EventsErrorCode } from "./errors.ts";
 export { CaptureForbiddenError, CaptureService, type CaptureJob, type CaptureState, documentRecordHashes } from "./capture.ts";
 export { CaptureRefusedError, type EventError, EventRecorder, type EventRecorderOptions, type EventResult, type RecordedHow } from "./recorder.ts";
 export { type BoundReading, type BoundStream, TooManyReadingsError, boundReadings } from "./readings.ts";

@@ -35,10 +35,11 @@ export interface EventsService {
   /**
    * Capture, end to end: checks `owner` is this node's organisation and the document can be
    * recorded (accept.ts), then answers its job (capture.ts), recorded in the background and
-   * announced to the member parties its events name. Throws EventsError (capture-*).
+   * announced to the member parties its events name. Throws CaptureForbiddenError or
+   * CaptureRejectedError (TracemeshErrors, lib/errors.ts).
    */
   accept(doc: unknown, owner: number): Promise<{ job: CaptureJob; replay: boolean }>;
-  /** The readings `bindings` name, each with its proof (readings.ts). Throws EventsError (too-many-readings). */
+  /** The readings `bindings` name, each with its proof (readings.ts). Throws TooManyReadingsError. */
   boundReadings(proofs: Pick<ProofService, "proveRun" | "proveReading" | "windowsBetween" | "node">, bindings: readonly ReadingBinding[]): Promise<BoundStream[]>;
 }
 

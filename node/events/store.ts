@@ -28,7 +28,7 @@ import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
-import { EventsError } from "./errors.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export const EVENT_STORE_FORMAT = 1;
 
@@ -122,17 +122,15 @@ export interface QueryPage {
   nextPageToken?: string;
 }
 
-export class PageTokenError extends EventsError {
+export class PageTokenError extends TracemeshError {
   constructor(message: string) {
-    super("page-token-invalid", message);
-    this.name = "PageTokenError";
+    super("invalid-page-token", message);
   }
 }
 
-export class EventQueryError extends EventsError {
+export class EventQueryError extends TracemeshError {
   constructor(message: string) {
-    super("event-query-invalid", message);
-    this.name = "EventQueryError";
+    super("invalid-query", message);
   }
 }
 

@@ -4,8 +4,8 @@
  * /chain/rpc) whether a record carries that hash. The gateway's own claims (its eventHash field)
  * are never trusted for the verdict.
  */
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { EventHashError, type EventHashOptions, eventHash } from "../../lib/epcis/event-hash.ts";
+import { EventHashError, type EventHashOptions } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import type { HistoryEntry } from "./api.ts";
 
 export type Badge =
@@ -28,7 +28,7 @@ export interface ProvenanceReader {
 export function computeEventDigest(document: Record<string, unknown>, options: EventHashOptions = {}): string {
   const context = options.context ?? document["@context"];
   const opts = context === undefined ? options : { ...options, context };
-  return document["errorDeclaration"] !== undefined ? errorDeclarationHash(document, opts) : eventHash(document, opts).digest;
+  return recordHashOf(document, opts);
 }
 
 /** True when the event names members or values by prefix (e.g. "tm:readings"): its hash needs the document's @context. */

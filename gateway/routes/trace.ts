@@ -18,8 +18,7 @@ import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
 import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
 import type { IndexService } from "../indexer/service.ts";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
@@ -300,8 +299,7 @@ async function historyEntry(
 /** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
 function recomputedHash(stored: StoredEvent): string | undefined {
   try {
-    const options = { context: stored.context };
-    return (stored.event["errorDeclaration"] !== undefined ? errorDeclarationHash(stored.event, options) : cbvEventHash(stored.event, options).digest).toLowerCase();
+    return recordHashOf(stored.event, { context: stored.context }).toLowerCase();
   } catch {
     return undefined;
   }

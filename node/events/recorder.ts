@@ -24,8 +24,8 @@
  */
 import { type Interface, type Provider, type Signer, ZeroHash } from "ethers";
 import { type Provenance, Provenance__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { declaredIgnoreFields, documentEventList, eventHash as cbvEventHash, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
+import { declaredIgnoreFields, documentEventList, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
+import { isErrorDeclaration, recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
 import { decodeCustomError } from "../../lib/revert.ts";
@@ -177,9 +177,9 @@ export class EventRecorder {
     try {
       for (let index = 0; index < raw.length; index++) {
         const typed = toEpcisEvent(raw[index], index);
-        const h = cbvEventHash(typed.raw, options, index);
-        const declaration = typed.raw["errorDeclaration"] !== undefined;
-        const recordHash = declaration ? errorDeclarationHash(typed.raw, options) : h.digest;
+        const h = recordIdentityOf(typed.raw, options, index);
+        const declaration = isErrorDeclaration(typed.raw);
+        const recordHash = h.recordHash;
         const base = { index, typed, ...(typed.eventID ? { eventID: typed.eventID } : {}), hashId: h.hashId, recordHash };
         const refuse = (message: string) => errors.push({ index, ...(typed.eventID ? { eventID: typed.eventID } : {}), hashId: h.hashId, message });
         const subjects = subjectsOf(typed);

@@ -23,7 +23,8 @@ import { type KeyObject, createPublicKey, verify as verifyNative } from "node:cr
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
 import { CertificateStatus, RevocationReason } from "./registry.ts";
-import { itemKey, batchKey, IdentifierError } from "./identifiers.ts";
+import { itemKey, batchKey } from "./identifiers/canonical.ts";
+import { IdentifierError } from "./identifiers/gs1-keys.ts";
 
 export const VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2";
 export const VC_JWT_TYP = "vc+jwt";

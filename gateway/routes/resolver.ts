@@ -6,19 +6,10 @@
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
-import {
-  CANONICAL_HOST,
-  type Gs1Identifier,
-  IdentifierError,
-  canonicalIdentifier,
-  finestGranularity,
-  identifierType,
-  isBatchType,
-  isItemType,
-  keyOfCanonical,
-  parseDigitalLink,
-  parseEpcUri,
-} from "../../lib/identifiers.ts";
+import { canonicalIdentifier, keyOfCanonical } from "../../lib/identifiers/canonical.ts";
+import { CANONICAL_HOST, parseDigitalLink } from "../../lib/identifiers/digital-link.ts";
+import { parseEpcUri } from "../../lib/identifiers/epc-uri.ts";
+import { type Gs1Identifier, IdentifierError, finestGranularity, identifierType, isBatchType, isItemType } from "../../lib/identifiers/gs1-keys.ts";
 import { CertificateState } from "../../lib/registry.ts";
 import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { HttpProblem, badRequest } from "../errors.ts";
@@ -48,7 +39,7 @@ const TM = "https://tracemesh.dev/rel/";
 
 export interface ResolvedIdentifier {
   type: string;
-  /** The canonical Digital Link (lib/identifiers.ts), whose keccak256 is the on-chain key. */
+  /** The canonical Digital Link (lib/identifiers/canonical.ts), whose keccak256 is the on-chain key. */
   digitalLink: string;
   itemKey?: string;
   batchKey?: string;
@@ -238,7 +229,7 @@ export const paths: OpenApiPaths = {
           required: ["input", "type"],
           properties: {
             input: { type: "string" },
-            type: { type: "string", description: "sgtin, lgtin, sscc, ... (lib/identifiers.ts), certificate, or key" },
+            type: { type: "string", description: "sgtin, lgtin, sscc, ... (lib/identifiers/gs1-keys.ts), certificate, or key" },
             digitalLink: { type: "string" },
             epc: { type: "string" },
             itemKey: { type: "string" },

@@ -12,7 +12,8 @@
 import type { Context } from "koa";
 import { Gauge } from "prom-client";
 import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
-import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers.ts";
+import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { CertificateState } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";

@@ -81,7 +81,7 @@ export interface EventRecorderOptions {
   provenance: string;
   /**
    * The member organisation of a shipment's consignee (a canonical party or location Digital
-   * Link, lib/identifiers.ts), from the node's directory; undefined when it is not a member.
+   * Link, lib/identifiers/canonical.ts), from the node's directory; undefined when it is not a member.
    */
   resolveParty?: (canonicalId: string) => number | undefined | Promise<number | undefined>;
 }

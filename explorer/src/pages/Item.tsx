@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type CertificateView, reasonName } from "../../../lib/credentials.ts";
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
-import { canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
 import { type CertificateStatusName, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";

@@ -14,7 +14,7 @@ import { streamScopeKey } from "../../../lib/access.ts";
 import { ProposalKind, proposalData } from "../../../lib/consortium.ts";
 import { type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
 import { dispositionKey } from "../../../lib/epcis/events.ts";
-import { itemKey } from "../../../lib/identifiers.ts";
+import { itemKey } from "../../../lib/identifiers/canonical.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
 import { devKey } from "../../../node/chain/local-chain.ts";
 import { EventStore } from "../../../node/events/store.ts";

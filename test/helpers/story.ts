@@ -11,7 +11,7 @@ import { type TracemeshContracts, type Deployment, connectContracts } from "../.
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, startAnvil } from "../../scripts/local-chain/local-chain.ts";
 import type { TestChain } from "./gateway.ts";
 
 export const ORGS = [

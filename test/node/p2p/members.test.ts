@@ -16,7 +16,7 @@ import { type TracemeshContracts, connectContracts } from "../../../lib/deployme
 import { dispositionKey } from "../../../lib/epcis/events.ts";
 import { itemKey } from "../../../lib/identifiers/canonical.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
-import { devKey } from "../../../node/chain/local-chain.ts";
+import { devKey } from "../../../scripts/local-chain/local-chain.ts";
 import { EventStore } from "../../../node/events/store.ts";
 import { IngestStore, keys, recordAt } from "../../../node/ingest/store.ts";
 import { identitiesOf } from "../../../node/p2p/documents.ts";

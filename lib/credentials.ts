@@ -272,7 +272,8 @@ export function reasonName(reason: RevocationReason): string {
 
 const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOString());
 
-export interface CertificateView {
+/** A certificate as the Certificates contract holds it, with its status at the chain's time and names resolved. */
+export interface OnChainCertificate {
   id: string;
   /** Certificates.status(id) with time applied (the stored life-cycle state is not exposed). */
   state: CertificateStatusName;
@@ -293,7 +294,7 @@ export interface CertificateView {
 }
 
 /** A certificate's on-chain record and status; undefined for an id never issued. */
-export async function certificateOnChain(contracts: TracemeshContracts, id: string): Promise<CertificateView | undefined> {
+export async function certificateOnChain(contracts: TracemeshContracts, id: string): Promise<OnChainCertificate | undefined> {
   const [[status, atIssuance, now], cert] = await Promise.all([contracts.certificates.status(id), contracts.certificates.certificate(id)]);
   const st = Number(status) as CertificateStatus;
   if (st === CertificateStatus.Unknown) return undefined;
@@ -358,7 +359,7 @@ export interface Verification {
   problems: string[];
   /** Failed advisory checks, in words. */
   warnings: string[];
-  certificate: CertificateView | null;
+  certificate: OnChainCertificate | null;
   credential: Record<string, unknown> | null;
   header: CredentialHeader | null;
 }

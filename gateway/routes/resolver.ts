@@ -10,6 +10,7 @@ import { canonicalIdentifier, keyOfCanonical } from "../../lib/identifiers/canon
 import { CANONICAL_HOST, parseDigitalLink } from "../../lib/identifiers/digital-link.ts";
 import { parseEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { type Gs1Identifier, IdentifierError, finestGranularity, identifierType, isBatchType, isItemType } from "../../lib/identifiers/gs1-keys.ts";
+import type { ResolveAnswer, ResolvedIdentifier } from "../../lib/api/resolver.ts";
 import { CertificateState } from "../../lib/registry.ts";
 import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { HttpProblem, badRequest } from "../errors.ts";
@@ -36,14 +37,6 @@ export const PRIMARY_KEYS: Readonly<Record<string, string>> = {
 export const LINKSET_TYPE = "application/linkset+json";
 const GS1 = "https://gs1.org/voc/";
 const TM = "https://tracemesh.dev/rel/";
-
-export interface ResolvedIdentifier {
-  type: string;
-  /** The canonical Digital Link (lib/identifiers/canonical.ts), whose keccak256 is the on-chain key. */
-  digitalLink: string;
-  itemKey?: string;
-  batchKey?: string;
-}
 
 export function describeIdentifier(id: Gs1Identifier): ResolvedIdentifier {
   const finest = finestGranularity(id);
@@ -157,10 +150,11 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
     const input = raw.trim();
     if (isHexString(input, 32)) {
       const cert = await services.contracts.certificates.certificate(input);
-      ctx.body =
+      ctx.body = (
         Number(cert.state) !== CertificateState.None
           ? { input, type: "certificate", certificateId: input.toLowerCase() }
-          : { input, type: "key", itemKey: input.toLowerCase() };
+          : { input, type: "key", itemKey: input.toLowerCase() }
+      ) satisfies ResolveAnswer;
       return;
     }
     let found: ReturnType<typeof identifierOfText>;
@@ -176,7 +170,7 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
         { input },
       );
     }
-    ctx.body = { input, ...describeIdentifier(found.id), ...(found.epc ? { epc: found.epc } : {}) };
+    ctx.body = { input, ...describeIdentifier(found.id), ...(found.epc ? { epc: found.epc } : {}) } satisfies ResolveAnswer;
   });
 }
 

@@ -19,12 +19,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
+import type { CaptureState } from "../../lib/api/capture.ts";
 import { backoffDelay, sleep } from "../chain/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
 
-export type CaptureState = "pending" | "running" | "succeeded" | "failed";
+export type { CaptureState };
 
 export interface CaptureJob {
   captureID: string;

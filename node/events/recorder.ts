@@ -30,40 +30,18 @@ import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEve
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
 import { decodeCustomError } from "../../lib/revert.ts";
 import { RecordKind } from "../../lib/registry.ts";
+import type { CapturedEvent, RecordedHow, RefusedEvent } from "../../lib/api/capture.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 
 /** How an event was recorded. */
-export type RecordedHow = "state-change" | "observation" | "correction" | "already-recorded" | "duplicate";
+export type { RecordedHow };
 
-export interface EventResult {
-  index: number;
-  /** The eventID the event declared. */
-  eventID?: string;
-  /** CBV 2.0 hash ID. */
-  hashId: string;
-  /** bytes32 on chain (the CBV hash, or the declaration hash of an error declaration). */
-  recordHash: string;
-  how: RecordedHow;
-  /** The Provenance function that recorded it (commission, ship, observe, correct, ...). */
-  call?: string;
-  /** Provenance.RecordKind name. */
-  kind?: string;
-  recordId?: string;
-  /** The record this correction corrects. */
-  corrects?: string;
-  tx?: string;
-  block?: number;
-  /** Why the event was observed rather than changing state, or what it duplicates. */
-  note?: string;
-}
+/** One recorded event, as a capture job reports it (the HTTP API shape, lib/api/capture.ts). */
+export type EventResult = CapturedEvent;
 
-export interface EventError {
-  index: number;
-  eventID?: string;
-  hashId?: string;
-  message: string;
-}
+/** Why an event (or, at index -1, the document) was refused. */
+export type EventError = RefusedEvent;
 
 /** The document cannot be recorded; nothing was sent. */
 export class CaptureRefusedError extends Error {

@@ -7,15 +7,15 @@ import type { Signer } from "ethers";
 import type { AuthChallenge, IssuedToken, TokenRequest } from "./api/auth.ts";
 import type { CaptureJobAnswer } from "./api/capture.ts";
 import type { Problem } from "./api/common.ts";
+import { TracemeshError } from "./errors.ts";
 
-export class GatewayError extends Error {
+export class GatewayError extends TracemeshError {
   constructor(
     readonly status: number,
     readonly problem: Partial<Problem>,
     what: string,
   ) {
-    super(`${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
-    this.name = "GatewayError";
+    super("gateway-error", `${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
   }
 }
 

@@ -30,6 +30,7 @@ import { toDigitalLink } from "../identifiers/digital-link.ts";
 import { IdentifierError, type Gs1Identifier, identifierType } from "../identifiers/gs1-keys.ts";
 import { cbvTerm, cbvUri } from "./cbv.ts";
 import { type EventHashOptions, digestOfHashId, documentEventList, eventHash } from "./event-hash.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const EVENT_TYPES = [
   "ObjectEvent",
@@ -41,10 +42,9 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 export type Action = "ADD" | "OBSERVE" | "DELETE";
 
-export class EpcisEventError extends Error {
+export class EpcisEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EpcisEventError";
+    super("invalid-epcis", message);
   }
 }
 

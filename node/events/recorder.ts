@@ -33,6 +33,7 @@ import { RecordKind } from "../../lib/registry.ts";
 import type { CapturedEvent, RecordedHow, RefusedEvent } from "../../lib/api/capture.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** How an event was recorded. */
 export type { RecordedHow };
@@ -44,10 +45,9 @@ export type EventResult = CapturedEvent;
 export type EventError = RefusedEvent;
 
 /** The document cannot be recorded; nothing was sent. */
-export class CaptureRefusedError extends Error {
+export class CaptureRefusedError extends TracemeshError {
   constructor(readonly errors: EventError[]) {
-    super(errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
-    this.name = "CaptureRefusedError";
+    super("capture-refused", errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
   }
 }
 

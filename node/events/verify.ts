@@ -10,11 +10,11 @@ import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { ChainRef } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
-export class ReceivedEventError extends Error {
+export class ReceivedEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "ReceivedEventError";
+    super("peer-misbehaved", message);
   }
 }
 

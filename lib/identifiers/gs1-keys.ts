@@ -5,6 +5,7 @@
  * are the finest identification. The spellings (EPC URIs, Digital Links) and the canonical form
  * build on this file.
  */
+import { TracemeshError } from "../errors.ts";
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -46,11 +47,10 @@ export type IdentifierType =
   | "itip-class"; // 8006 alone
 
 /** Thrown for anything that is not a well-formed GS1 identifier; the message says what is wrong. */
-export class IdentifierError extends Error {
+export class IdentifierError extends TracemeshError {
   readonly input: string;
   constructor(message: string, input: string) {
-    super(message);
-    this.name = "IdentifierError";
+    super("invalid-identifier", message);
     this.input = input;
   }
 }

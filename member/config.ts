@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { canonicalIdentifier } from "../lib/identifiers.ts";
+import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
 import { ConfigError, type NodeConfig, parseConfig } from "../node/config.ts";
 
 export interface GatewaySettings {

@@ -25,17 +25,9 @@
  *  9. any other event carrying a disposition              -> setDisposition
  */
 import { keccak256, toUtf8Bytes } from "ethers";
-import {
-  IdentifierError,
-  type Gs1Identifier,
-  canonicalBatchIdentifier,
-  canonicalIdentifier,
-  canonicalItemIdentifier,
-  identifierType,
-  keyOfCanonical,
-  parseIdentifier,
-  toDigitalLink,
-} from "../identifiers.ts";
+import { canonicalBatchIdentifier, canonicalIdentifier, canonicalItemIdentifier, keyOfCanonical, parseIdentifier } from "../identifiers/canonical.ts";
+import { toDigitalLink } from "../identifiers/digital-link.ts";
+import { IdentifierError, type Gs1Identifier, identifierType } from "../identifiers/gs1-keys.ts";
 import { cbvTerm, cbvUri } from "./cbv.ts";
 import { type EventHashOptions, digestOfHashId, documentEventList, eventHash } from "./event-hash.ts";
 import { TracemeshError } from "../errors.ts";

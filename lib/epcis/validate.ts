@@ -16,7 +16,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { IdentifierError, parseDigitalLink, parseEpcUri } from "../identifiers.ts";
+import { parseDigitalLink } from "../identifiers/digital-link.ts";
+import { parseEpcUri } from "../identifiers/epc-uri.ts";
+import { IdentifierError } from "../identifiers/gs1-keys.ts";
 import { EVENT_TYPES } from "./events.ts";
 import { TracemeshError } from "../errors.ts";
 

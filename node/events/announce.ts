@@ -4,7 +4,7 @@
  * over the peer network to the member organisations its source and destination lists name (the
  * node's directory of parties resolves them); they fetch the document when their grant allows.
  */
-import { canonicalIdentifier } from "../../lib/identifiers.ts";
+import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import type { CaptureJob, CaptureService } from "./capture.ts";
 import type { EventStore } from "./store.ts";
 

@@ -22,7 +22,7 @@ import { Contract, ContractFactory, type InterfaceAbi, JsonRpcProvider, getAddre
 import type { FounderInit } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { EVM_VERSION } from "./evm.ts";
-import { startAnvil } from "../../lib/anvil.ts";
+import { startAnvil } from "../local-chain/anvil.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

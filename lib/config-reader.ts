@@ -16,16 +16,29 @@ import path from "node:path";
 import { type Static, type TSchema, Type, type StringOptions } from "@sinclair/typebox";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 
+/** One problem of a configuration: the field's path (`p2p.follow[0].stream`, "" for the whole) and what is wrong. */
+export interface ConfigIssue {
+  field: string;
+  problem: string;
+}
+
+/** `field: problem`, or the problem alone for the whole configuration. */
+export const issueText = (i: ConfigIssue): string => (i.field ? `${i.field}: ${i.problem}` : i.problem);
+
 /** A configuration that cannot be used; `problems` lists every one found, each naming its field. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** The problems with their fields apart, when the reader found them. */
+  readonly issues: readonly ConfigIssue[];
   constructor(
     readonly problems: string[],
     readonly file?: string,
-    /** What was being read, for the message: "node configuration", "device configuration". */
+    /** What was being read, for the message: "node configuration", "organisations file". */
     readonly subject = "node configuration",
+    issues?: readonly ConfigIssue[],
   ) {
     super(`invalid ${subject}${file ? ` ${file}` : ""}:\n  - ${problems.join("\n  - ")}`);
+    this.issues = issues ?? problems.map((problem) => ({ field: "", problem }));
   }
 }
 
@@ -88,13 +101,13 @@ export function checkConfig<S extends TSchema>(schema: S, raw: unknown, options:
   if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));
   const value = structuredClone(raw);
   const at = options.at ?? "";
-  const problems: string[] = [];
+  const issues: ConfigIssue[] = [];
   if (!validate(value)) {
-    problems.push(...describeErrors(validate.errors ?? [], at));
+    issues.push(...describeErrors(validate.errors ?? [], at));
   } else {
-    options.rules?.(value as Static<S>, (field, text) => problems.push(`${join(at, field)}: ${text}`));
+    options.rules?.(value as Static<S>, (field, problem) => issues.push({ field: join(at, field), problem }));
   }
-  if (problems.length > 0) throw new ConfigError(problems, options.file, options.subject);
+  if (issues.length > 0) throw new ConfigError(issues.map(issueText), options.file, options.subject, issues);
   return resolvePaths(schema, value, options.baseDir) as Static<S>;
 }
 
@@ -116,7 +129,7 @@ function fieldOf(pointer: string): string {
 }
 
 /** One problem per field: the outermost schema's (a union's own words rather than a branch's). */
-function describeErrors(errors: ErrorObject[], at: string): string[] {
+function describeErrors(errors: ErrorObject[], at: string): ConfigIssue[] {
   const byField = new Map<string, ErrorObject>();
   for (const e of errors) {
     let field = fieldOf(e.instancePath);
@@ -125,7 +138,7 @@ function describeErrors(errors: ErrorObject[], at: string): string[] {
     const seen = byField.get(field);
     if (!seen || e.schemaPath.split("/").length < seen.schemaPath.split("/").length) byField.set(field, e);
   }
-  return [...byField].map(([field, e]) => `${join(at, field)}: ${describe(e)}`);
+  return [...byField].map(([field, e]) => ({ field: join(at, field), problem: describe(e) }));
 }
 
 type Schema = TSchema & { problem?: string; secret?: boolean; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[] };

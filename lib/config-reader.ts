@@ -7,6 +7,7 @@
  *
  * Schema annotations this reader understands:
  * - `problem`: what the field must be, in words, used instead of the generic text;
+ * - `missing`: what to say when a required field is absent (default: the `problem`, "got nothing");
  * - `filePath: true` (see `FilePath`): a path resolved against the config file's folder;
  * - `maxBytes`: the most UTF-8 bytes a string may take;
  * - `secret: true`: the value is never repeated in a problem (keys, passwords).
@@ -78,12 +79,20 @@ export interface CheckOptions<T> {
   at?: string;
   /** Rules across fields, run once the schema holds; `problem(field, text)` reports one. */
   rules?: (value: T, problem: (field: string, text: string) => void) => void;
+  /**
+   * Run the rules even when the schema does not hold, so that every problem is listed in one
+   * pass (for files an operator fixes by hand). The rules then see a value that may not match
+   * its type and must check what they read; a rule's problem at a field the schema already
+   * named is dropped.
+   */
+  rulesOnInvalid?: boolean;
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
 ajv.addKeyword({ keyword: "problem", schemaType: "string" });
 ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
 ajv.addKeyword({ keyword: "secret", schemaType: "boolean" });
+ajv.addKeyword({ keyword: "missing", schemaType: "string" });
 ajv.addKeyword({
   keyword: "maxBytes",
   type: "string",
@@ -102,10 +111,13 @@ export function checkConfig<S extends TSchema>(schema: S, raw: unknown, options:
   const value = structuredClone(raw);
   const at = options.at ?? "";
   const issues: ConfigIssue[] = [];
-  if (!validate(value)) {
-    issues.push(...describeErrors(validate.errors ?? [], at));
-  } else {
-    options.rules?.(value as Static<S>, (field, problem) => issues.push({ field: join(at, field), problem }));
+  const valid = validate(value);
+  if (!valid) issues.push(...describeErrors(validate.errors ?? [], at));
+  if (valid || options.rulesOnInvalid) {
+    const named = new Set(issues.map((i) => i.field));
+    options.rules?.(value as Static<S>, (field, problem) => {
+      if (!named.has(join(at, field))) issues.push({ field: join(at, field), problem });
+    });
   }
   if (issues.length > 0) throw new ConfigError(issues.map(issueText), options.file, options.subject, issues);
   return resolvePaths(schema, value, options.baseDir) as Static<S>;
@@ -141,7 +153,7 @@ function describeErrors(errors: ErrorObject[], at: string): ConfigIssue[] {
   return [...byField].map(([field, e]) => ({ field: join(at, field), problem: describe(e) }));
 }
 
-type Schema = TSchema & { problem?: string; secret?: boolean; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[] };
+type Schema = TSchema & { problem?: string; missing?: string; secret?: boolean; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[] };
 
 function describe(e: ErrorObject): string {
   if (e.keyword === "additionalProperties") {
@@ -152,6 +164,7 @@ function describe(e: ErrorObject): string {
   if (e.keyword === "required") {
     const missing = (e.params as { missingProperty: string }).missingProperty;
     const schema = (e.parentSchema as Schema).properties?.[missing];
+    if (schema?.missing) return schema.missing;
     return `${schema ? expectation(schema) : "is required"} (got nothing)`;
   }
   const schema = e.parentSchema as Schema;

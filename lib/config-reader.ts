@@ -130,12 +130,14 @@ function join(at: string, field: string): string {
   return field.startsWith("[") ? `${at}${field}` : `${at}.${field}`;
 }
 
-/** `/p2p/follow/0/stream` -> `p2p.follow[0].stream`. */
+/** `/p2p/follow/0/stream` -> `p2p.follow[0].stream`; `/parties/urn:epc:...` -> `parties["urn:epc:..."]`. */
 function fieldOf(pointer: string): string {
   let out = "";
   for (const part of pointer.split("/").slice(1)) {
     const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
-    out += /^\d+$/.test(key) ? `[${key}]` : out ? `.${key}` : key;
+    if (/^\d+$/.test(key)) out += `[${key}]`;
+    else if (!/^[A-Za-z_$][\w$]*$/.test(key)) out += `[${JSON.stringify(key)}]`; // a map key such as a URI
+    else out += out ? `.${key}` : key;
   }
   return out;
 }

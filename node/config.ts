@@ -35,7 +35,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { Type } from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
 import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
 
@@ -182,18 +182,24 @@ export function loadConfig(file: string): NodeConfig {
 /** Validates a parsed config; relative paths resolve against `baseDir`. Throws ConfigError. */
 export function parseConfig(raw: unknown, baseDir: string, file?: string): NodeConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(["the configuration must be a JSON object"], file);
-  const c = checkConfig(NodeConfigSchema, raw, {
-    baseDir,
-    ...(file ? { file } : {}),
-    rules: (c, problem) => {
-      if ((c.chain.keyFile === undefined) === (c.chain.keyEnv === undefined)) {
-        problem("chain", "give exactly one of keyFile (path to the node's private key) or keyEnv (name of the environment variable holding it)");
-      }
-      if (!URL.canParse(c.chain.rpcUrl)) problem("chain.rpcUrl", `is not a URL (got ${shown(c.chain.rpcUrl)})`);
-      const { minMs, maxMs } = c.chain.retry;
-      if (maxMs < minMs) problem("chain.retry.maxMs", `must not be below minMs (${minMs}) (got ${maxMs})`);
-    },
-  });
+  return toNodeConfig(checkConfig(NodeConfigSchema, raw, { baseDir, ...(file ? { file } : {}), rules: nodeConfigRules }), file);
+}
+
+/**
+ * The node config's rules across fields. A config that embeds the node's (the member process's,
+ * whose schema composes NodeConfigSchema with its own sections) runs them too.
+ */
+export function nodeConfigRules(c: Static<typeof NodeConfigSchema>, problem: (field: string, text: string) => void): void {
+  if ((c.chain.keyFile === undefined) === (c.chain.keyEnv === undefined)) {
+    problem("chain", "give exactly one of keyFile (path to the node's private key) or keyEnv (name of the environment variable holding it)");
+  }
+  if (!URL.canParse(c.chain.rpcUrl)) problem("chain.rpcUrl", `is not a URL (got ${shown(c.chain.rpcUrl)})`);
+  const { minMs, maxMs } = c.chain.retry;
+  if (maxMs < minMs) problem("chain.retry.maxMs", `must not be below minMs (${minMs}) (got ${maxMs})`);
+}
+
+/** The NodeConfig of a checked config (the node's sections of it), with the defaults that follow from dataDir. */
+export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string): NodeConfig {
   const { keyFile, keyEnv, privateKey: _p, key: _k, mnemonic: _m, ...chain } = c.chain;
   return {
     ...(file ? { file } : {}),

@@ -24,13 +24,16 @@ import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress,
 import type { TracemeshContracts } from "./deployment.ts";
 import { CertificateStatus, RevocationReason } from "./registry.ts";
 import { itemKey, batchKey, IdentifierError } from "./identifiers.ts";
+import { TracemeshError } from "./errors.ts";
 
 export const VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2";
 export const VC_JWT_TYP = "vc+jwt";
 export const VC_JWT_MEDIA_TYPE = "application/vc+jwt";
 
-export class CredentialError extends Error {
-  override readonly name = "CredentialError";
+export class CredentialError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-credential", message, options);
+  }
 }
 
 export interface CredentialHeader {

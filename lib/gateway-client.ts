@@ -4,15 +4,15 @@
  * then a bearer token), capture documents and follow the capture job, read JSON.
  */
 import type { Signer } from "ethers";
+import { TracemeshError } from "./errors.ts";
 
-export class GatewayError extends Error {
+export class GatewayError extends TracemeshError {
   constructor(
     readonly status: number,
     readonly problem: { title?: string; detail?: string; errors?: unknown },
     what: string,
   ) {
-    super(`${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
-    this.name = "GatewayError";
+    super("gateway-error", `${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
   }
 }
 

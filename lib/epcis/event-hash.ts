@@ -47,15 +47,15 @@ import {
   toDigitalLink,
 } from "../identifiers.ts";
 import { type CbvVocabulary, GS1_VOC_BASE, URN_TO_WEB_URI, expandBareTerm } from "./cbv.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const CBV_VERSION = "CBV2.0";
 const HASH_ID = /^ni:\/\/\/sha-256;([0-9a-fA-F]{64})\?ver=(CBV\d+\.\d+(?:\.\d+)?)$/;
 
 /** Thrown when an input is not an EPCIS event or document the hash can be computed for. */
-export class EventHashError extends Error {
+export class EventHashError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EventHashError";
+    super("invalid-event-hash", message);
   }
 }
 

@@ -38,6 +38,7 @@ import {
 } from "../identifiers.ts";
 import { cbvTerm, cbvUri } from "./cbv.ts";
 import { type EventHashOptions, digestOfHashId, documentEventList, eventHash } from "./event-hash.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const EVENT_TYPES = [
   "ObjectEvent",
@@ -49,10 +50,9 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 export type Action = "ADD" | "OBSERVE" | "DELETE";
 
-export class EpcisEventError extends Error {
+export class EpcisEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EpcisEventError";
+    super("invalid-epcis", message);
   }
 }
 

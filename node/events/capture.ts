@@ -23,6 +23,7 @@ import { Backoff, sleep } from "../../lib/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export type CaptureState = "pending" | "running" | "succeeded" | "failed";
 
@@ -50,10 +51,9 @@ export interface CaptureJob {
   lastError?: string;
 }
 
-export class CaptureForbiddenError extends Error {
+export class CaptureForbiddenError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "CaptureForbiddenError";
+    super("capture-forbidden", message);
   }
 }
 

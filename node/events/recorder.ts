@@ -32,6 +32,7 @@ import { decodeCustomError } from "../../lib/revert.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** How an event was recorded. */
 export type RecordedHow = "state-change" | "observation" | "correction" | "already-recorded" | "duplicate";
@@ -66,10 +67,9 @@ export interface EventError {
 }
 
 /** The document cannot be recorded; nothing was sent. */
-export class CaptureRefusedError extends Error {
+export class CaptureRefusedError extends TracemeshError {
   constructor(readonly errors: EventError[]) {
-    super(errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
-    this.name = "CaptureRefusedError";
+    super("capture-refused", errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
   }
 }
 

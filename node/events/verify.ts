@@ -11,11 +11,11 @@ import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { eventHash } from "../../lib/epcis/event-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { ChainRef } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
-export class ReceivedEventError extends Error {
+export class ReceivedEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "ReceivedEventError";
+    super("peer-misbehaved", message);
   }
 }
 

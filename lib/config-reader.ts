@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type Static, type TSchema, Type, type StringOptions } from "@sinclair/typebox";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { TracemeshError } from "./errors.ts";
 
 /** One problem of a configuration: the field's path (`p2p.follow[0].stream`, "" for the whole) and what is wrong. */
 export interface ConfigIssue {
@@ -27,8 +28,7 @@ export interface ConfigIssue {
 export const issueText = (i: ConfigIssue): string => (i.field ? `${i.field}: ${i.problem}` : i.problem);
 
 /** A configuration that cannot be used; `problems` lists every one found, each naming its field. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
+export class ConfigError extends TracemeshError {
   /** The problems with their fields apart, when the reader found them. */
   readonly issues: readonly ConfigIssue[];
   constructor(
@@ -38,7 +38,7 @@ export class ConfigError extends Error {
     readonly subject = "node configuration",
     issues?: readonly ConfigIssue[],
   ) {
-    super(`invalid ${subject}${file ? ` ${file}` : ""}:\n  - ${problems.join("\n  - ")}`);
+    super("invalid-config", `invalid ${subject}${file ? ` ${file}` : ""}:\n  - ${problems.join("\n  - ")}`);
     this.issues = issues ?? problems.map((problem) => ({ field: "", problem }));
   }
 }

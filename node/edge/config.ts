@@ -164,7 +164,6 @@ export const MODBUS_WORDS: Record<ModbusType, number> = { int16: 1, uint16: 1, i
 
 /** A device config the node cannot use; `field` is the path of the first offending field, e.g. "registers[2].type". */
 export class DeviceConfigError extends ConfigError {
-  override name = "DeviceConfigError";
   readonly field: string;
   readonly problem: string;
   constructor(

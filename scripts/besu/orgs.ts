@@ -94,7 +94,6 @@ export interface NetworkSpec {
 
 /** An organisations file that cannot be used; `problems` names the JSON path of each. */
 export class OrgsFileError extends ConfigError {
-  override name = "OrgsFileError";
   constructor(
     readonly source: string,
     problems: string[],

@@ -56,6 +56,8 @@ describe("checkConfig", () => {
       ]),
     );
     expect(found).toHaveLength(7);
+    // One error model: a config error is a TracemeshError with a stable code.
+    expect(() => checkConfig(Schema, {}, { baseDir: "/" })).toThrow(expect.objectContaining({ code: "invalid-config", name: "ConfigError" }));
     expect(found.join("\n")).not.toContain("s3cr3t");
   });
 

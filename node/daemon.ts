@@ -23,6 +23,7 @@ import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { type AdminServer, serveAdmin } from "./admin.ts";
+import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
@@ -356,9 +357,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         await pipeline.stop();
         const grace = options.stopGraceMs ?? 3000;
         if (grace > 0 && !anchorer.error) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([anchorer.anchoredUpTo(pipeline.lastClosed), new Promise<void>((r) => (timer = setTimeout(r, grace)))]);
-          clearTimeout(timer);
+          await withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace);
         }
         await anchorer.stop();
         running = false;

@@ -14,7 +14,8 @@ import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/Mu
 ///
 /// Custody and ownership: the custodian holds the item, the owner owns it. `ship` puts an item in
 /// transit to one consignee organisation, `receiveShipment` by that organisation moves custody
-/// (and ownership when the shipment says so). While an item is assembled into a parent, its
+/// (and ownership when the shipment says so). Ownership changes in no other way: only the owner
+/// ships with a transfer, and only owners transform or assemble their goods. While an item is assembled into a parent, its
 /// owner and custodian are those of its topmost ancestor (they travel with the product); the
 /// views resolve them.
 ///
@@ -194,6 +195,9 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// @param key an item listed as its own child
     error AssemblyCycle(bytes32 key);
     error NotChildOf(bytes32 child, bytes32 parent, bytes32 actualParent);
+    /// @param ownerOrg the child's owner
+    /// @param parentOwnerOrg the parent's owner, which must be the same
+    error OwnerMismatch(bytes32 child, uint32 ownerOrg, uint32 parentOwnerOrg);
 
     // ---------------------------------------------------------------- setup
 
@@ -318,7 +322,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
 
     // ---------------------------------------------------------------- genealogy
 
-    /// @notice Transformation: consumes active inputs held by the caller and creates new outputs
+    /// @notice Transformation: consumes active inputs held and owned by the caller and creates new outputs
     /// held and owned by the caller, optionally as members of batch `outputBatch` (created on
     /// first use, else it must be the caller's). Outputs must be new keys, so the graph stays
     /// acyclic and no input can be consumed twice. Parts assembled into a consumed input stay
@@ -342,6 +346,9 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             bytes32 key = inputs[i];
             // Active excludes consumed, in-transit and assembled items (and repeated inputs).
             Item storage it = _held(key, org);
+            // The outputs are the caller's: a mere custodian turning goods into its own would
+            // take them from their owner.
+            if (it.owner != org) revert NotOwner(key, org, it.owner);
             it.status = ItemStatus.Consumed;
             it.lastRecord = recordId;
             emit ItemConsumed(key, recordId);
@@ -354,7 +361,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     }
 
     /// @notice Assembly (EPCIS aggregation ADD): puts active children held by the caller into an
-    /// active parent held by the caller. Children then move with the parent and cannot be
+    /// active parent held by the caller; every child must have the parent's owner (ownership
+    /// changes only by a transfer its owner ships, and parts then travel with the product). Children then move with the parent and cannot be
     /// shipped, consumed or assembled on their own. Parent and children are all top-level items,
     /// so no cycle can form.
     /// @param eventHash CBV 2.0 event hash of the AggregationEvent
@@ -373,6 +381,9 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             bytes32 key = children[i];
             if (key == parent) revert AssemblyCycle(key);
             Item storage it = _held(key, org);
+            // Assembled parts follow the product's owner: only its own parts may go in, or a
+            // custodian could take them out again as theirs.
+            if (it.owner != p.owner) revert OwnerMismatch(key, it.owner, p.owner);
             it.status = ItemStatus.Assembled;
             it.lastRecord = recordId;
             _parent[key] = parent;

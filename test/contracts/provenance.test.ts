@@ -730,6 +730,39 @@ describe("Provenance", () => {
       await mined(as("machining").ship([c1], org("oem"), false, ev()));
     });
 
+    it("never makes a custodian the owner: no assembly of others' parts, no transformation of others' goods", async () => {
+      // The steel mill sends a bar to machining for work, custody only.
+      const bar = await commissioned("steel", "bar");
+      await handOver([bar], "steel", "machining", false);
+      const product = await commissioned("machining", "product");
+      // Assembling it into machining's own product and taking it out again would make it machining's.
+      await expectRevert(as("machining").assemble(product, [bar], ev()), prov, "OwnerMismatch", [
+        bar,
+        org("steel"),
+        org("machining"),
+      ]);
+      // Nor may machining turn it into outputs of its own.
+      await expectRevert(as("machining").transform([bar], [fresh()], ZeroHash, DISP.active, ev()), prov, "NotOwner", [
+        bar,
+        org("machining"),
+        org("steel"),
+      ]);
+      // The bar is still steel's: machining cannot sell it on, steel can recall it.
+      expect(await prov.ownerOf(bar)).toBe(BigInt(org("steel")));
+      await expectRevert(as("machining").ship([bar], org("oem"), true, ev()), prov, "NotOwner", [
+        bar,
+        org("machining"),
+        org("steel"),
+      ]);
+      await mined(as("steel").recall([bar], ev()));
+      // Parts of the product's owner may still go in at a custodian's (contract assembly).
+      const steelProduct = await commissioned("steel", "product");
+      await handOver([steelProduct], "steel", "machining", false);
+      await mined(as("machining").assemble(steelProduct, [bar], ev()));
+      await mined(as("machining").disassemble(steelProduct, [bar], ev()));
+      expect([await prov.ownerOf(bar), await prov.custodianOf(bar)]).toEqual([BigInt(org("steel")), BigInt(org("machining"))]);
+    });
+
     it("refuses bad parents and children", async () => {
       const parent = await commissioned("oem");
       const child = await commissioned("oem");

@@ -17,7 +17,7 @@ import {
   type ConsortiumFixture,
   type Conn,
   type OrgKey,
-  deployBound,
+  deployProvenance,
   deployConsortium,
   expectRevert,
 } from "../helpers/fixture.ts";
@@ -558,7 +558,7 @@ describe("Provenance properties (random operation sequences against a reference 
   beforeAll(async () => {
     conn = await network.create();
     fx = await deployConsortium(conn);
-    prov = await deployBound<Provenance>(conn, "Provenance", await fx.consortium.getAddress());
+    ({ prov } = await deployProvenance(conn, await fx.consortium.getAddress()));
   });
   afterAll(async () => conn.close());
 

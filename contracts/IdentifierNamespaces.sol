@@ -134,21 +134,21 @@ contract IdentifierNamespaces is ConsortiumBound {
 
     /// @notice The organisation whose prefix `head` carries, 0 when none (or the lead is no
     /// known scheme), and the policy, in one call.
-    /// @param prefixLength the prefix's length as the creator knows it: checked first, which spares
+    /// @param lengthHint the prefix's length as the creator knows it: checked first, which spares
     /// the search; a wrong or zero hint only costs the search
     /// @return holder the holding organisation, 0 when none
-    /// @return length the matching prefix's length (0 when none)
+    /// @return prefixLength the matching prefix's length (0 when none)
     /// @return policy_ the consortium's policy for unregistered namespaces
     function holderOf(
         bytes calldata head,
-        uint8 prefixLength
-    ) external view returns (uint32 holder, uint8 length, Policy policy_) {
+        uint8 lengthHint
+    ) external view returns (uint32 holder, uint8 prefixLength, Policy policy_) {
         policy_ = policy;
         (bool known, uint256 start) = _prefixStart(head);
         if (!known) return (0, 0, policy_);
-        if (prefixLength != 0 && start + prefixLength <= head.length) {
-            holder = _holders[keccak256(head[start:start + prefixLength])];
-            if (holder != 0) return (holder, prefixLength, policy_);
+        if (lengthHint != 0 && start + lengthHint <= head.length) {
+            holder = _holders[keccak256(head[start:start + lengthHint])];
+            if (holder != 0) return (holder, lengthHint, policy_);
         }
         uint256 end = head.length < start + MAX_PREFIX_LENGTH ? head.length : start + MAX_PREFIX_LENGTH;
         for (uint256 e = start + 1; e <= end; ++e) {

@@ -218,7 +218,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// @notice Only a party may record an event about an item or batch: its owner, custodian or
     /// consignee, or the holder of an unregistered key's proven namespace.
     error NotPartyTo(bytes32 key, uint32 orgId);
-    /// @notice An observation naming no item proves no entitlement; refused unless the policy is open.
+    /// @notice An observation naming no item proves no entitlement; refused under Policy.Enforced.
     error ObservationNamesNothing(uint32 orgId);
     /// @param ownerOrg the child's owner
     /// @param parentOwnerOrg the parent's owner, which must be the same
@@ -582,16 +582,17 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// Only a party records an event, so nobody takes a competitor's event hash or writes into the
     /// history of items it has nothing to do with: for each key, the caller owns, holds or is to
     /// receive the item (resolved through assembly), owns the batch, or, for a key not on chain,
-    /// proved it under its namespace in this transaction (`proveKeys`). Under `Policy.Unchecked`
-    /// (no namespaces) unknown keys need no proof and an event naming nothing may be recorded;
-    /// otherwise such an event is refused.
+    /// proved it under its namespace in this transaction (`proveKeys`); under `Policy.Unchecked`
+    /// (no namespaces) unknown keys need no proof. An event naming no key proves no entitlement:
+    /// refused under `Policy.Enforced`, recorded under the open policies.
     /// @param keys keys of the items or batches the event names; none may be zero
     /// @param eventHash CBV 2.0 event hash of the observed event
     /// @return recordId the new record
     function observe(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
         (uint32 org, ) = _writerOrg();
-        bool open = _policy() == IdentifierNamespaces.Policy.Unchecked;
-        if (keys.length == 0 && !open) revert ObservationNamesNothing(org);
+        IdentifierNamespaces.Policy policy = _policy();
+        if (keys.length == 0 && policy == IdentifierNamespaces.Policy.Enforced) revert ObservationNamesNothing(org);
+        bool open = policy == IdentifierNamespaces.Policy.Unchecked;
         recordId = _newRecord(RecordKind.Observation, org, eventHash, 0);
         for (uint256 i; i < keys.length; ++i) {
             bytes32 key = keys[i];

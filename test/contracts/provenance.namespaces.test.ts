@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import type { ContractTransactionResponse, Signer } from "ethers";
+import type { ContractTransactionResponse, Interface, Signer } from "ethers";
 import { ZeroHash, hexlify, id, toUtf8Bytes } from "ethers";
 import type { IdentifierNamespaces, Provenance } from "../../lib/contracts/types/index.js";
 import { batchKey, canonicalIdentifier, itemKey, keyProofOfCanonical } from "../../lib/identifiers.ts";
@@ -32,7 +32,7 @@ describe("identifier namespaces", () => {
   const org = (k: OrgKey) => fx.orgs[k].id;
   const as = (k: OrgKey) => prov.connect(fx.orgs[k].signer);
   const mined = async (p: Promise<ContractTransactionResponse>) => (await p).wait();
-  const call = (name: string, args: unknown[]) => prov.interface.encodeFunctionData(name, args);
+  const call = (name: string, args: unknown[]) => (prov.interface as Interface).encodeFunctionData(name, args);
   const proofs = (...identifiers: string[]) => proveKeysCalls(prov.interface, identifiers.map((i) => canonicalIdentifier(i)));
 
   beforeAll(async () => {
@@ -55,8 +55,8 @@ describe("identifier namespaces", () => {
       expect(await ns.policy()).toBe(BigInt(NamespacePolicy.Enforced));
       const head = keyProofOfCanonical(canonicalIdentifier(sgtin(GCP.steel, "S1"))).head;
       expect(head).toBe("https://id.gs1.org/01/0401234500001");
-      const [holder, length] = await ns.holderOf(toUtf8Bytes(head), 0);
-      expect([holder, length]).toEqual([BigInt(org("steel")), 7n]);
+      const found = await ns.holderOf(toUtf8Bytes(head), 0);
+      expect([found.holder, found.prefixLength]).toEqual([BigInt(org("steel")), 7n]);
       // A head under a lead no scheme knows belongs to nobody.
       expect((await ns.holderOf(toUtf8Bytes("https://id.gs1.org/414/4012345"), 7))[0]).toBe(0n);
     });

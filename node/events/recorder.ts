@@ -220,6 +220,7 @@ export class EventRecorder {
           // Items not on chain (nor created earlier in the document) are observed under the
           // organisation's namespace: prove them.
           const ids = identifiersByKey(subjects);
+          ids.forEach((id, key) => labels.set(key, id));
           const unknown: string[] = [];
           for (const key of observeKeys) {
             if (created.has(key) || (await this.reader.itemState(key)).exists || (await this.reader.batchState(key)).exists) continue;
@@ -291,7 +292,9 @@ export class EventRecorder {
         }
         const encoded = await this.encode(a, recordHash, refuse);
         if (encoded === undefined) continue;
-        const call = this.withProofs(encoded.name, encoded.data, createdIdentifiers(a));
+        const newIdentifiers = createdIdentifiers(a);
+        newIdentifiers.forEach((id) => labels.set(keyOfCanonical(id), id));
+        const call = this.withProofs(encoded.name, encoded.data, newIdentifiers);
         createdKeys(a).forEach((key) => created.add(key));
         planned.push({ ...base, how: "state-change", call });
       }

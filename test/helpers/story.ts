@@ -9,6 +9,7 @@ import { JsonRpcProvider, NonceManager, type TransactionResponse, Wallet, getAdd
 import { Role, ProposalKind, proposalData } from "../../lib/consortium.ts";
 import { type TracemeshContracts, type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers.ts";
+import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
@@ -59,7 +60,8 @@ export async function startStoryChain(): Promise<StoryChain> {
   const chain = await startAnvil();
   try {
     const orgs = ORGS.map((o, i) => ({ name: o.name, roles: [...o.roles], accounts: i === 4 ? [new Wallet(devKey(i + 1)).address, new Wallet(devKey(9)).address] : [new Wallet(devKey(i + 1)).address] }));
-    const deployment = await deployLocal(chain.url, devKey(0), orgs);
+    // The story writes registry keys directly, without namespace proofs.
+    const deployment = await deployLocal(chain.url, devKey(0), orgs, { namespacePolicy: NamespacePolicy.Unchecked });
     // No response cache: tests rewind the chain and must never see a nonce from before.
     const provider = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
     provider.pollingInterval = 50;

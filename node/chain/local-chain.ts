@@ -60,6 +60,14 @@ export interface LocalOrg {
   prefixes?: string[];
 }
 
+/**
+ * A node identity with only a libp2p peer id (local chains run no Besu). Anchoring needs one: each
+ * organisation anchors one chain of windows per registered node (DataAnchors).
+ */
+export function peerOnlyNode(peerId: string): NodeIdentityInit {
+  return { peerId, enodeId: "", enodeHost: "", enodePort: 0, validator: "0x0000000000000000000000000000000000000000" };
+}
+
 export interface DeployLocalOptions {
   /** What happens to identifiers under no registered prefix; refused (Enforced) by default. */
   namespacePolicy?: NamespacePolicy;

@@ -34,7 +34,7 @@ import { MerkleTree } from "../../lib/merkle.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { type ReadingProof, cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
-import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { deployLocal, devKey, peerOnlyNode, startAnvil } from "../../node/chain/local-chain.ts";
 import { loadConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 
@@ -110,7 +110,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-bench-"));
   const chain = await startAnvil();
   const nodeKey = devKey(3);
-  const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address] }]);
+  const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address], nodes: [peerOnlyNode("12D3KooWBenchPlant")] }]);
   writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
   writeFileSync(path.join(dir, "node.key"), nodeKey);
   chmodSync(path.join(dir, "node.key"), 0o600);

@@ -15,7 +15,7 @@
 import { type AbstractSigner, JsonRpcProvider, Wallet, toBeHex } from "ethers";
 import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, peerOnlyNode, startAnvil } from "../../node/chain/local-chain.ts";
 import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 import { type Gateway, type GatewayOptions, type RunningGateway, createGateway } from "../../gateway/app.ts";
@@ -74,7 +74,10 @@ export async function startTestChain(options: TestChainOptions = {}): Promise<Te
     const deployment = await deployLocal(
       chain.url,
       devKey(0),
-      plan.map((p) => ({ name: p.spec.name, roles: [...p.spec.roles], accounts: p.wallets.map((w) => w.address), prefixes: options.prefixes?.[p.key] ?? [] })),
+      plan.map((p) => ({ name: p.spec.name, roles: [...p.spec.roles], accounts: p.wallets.map((w) => w.address),
+        nodes: [peerOnlyNode(`12D3KooWTest${p.key}`)],
+        prefixes: options.prefixes?.[p.key] ?? [],
+      })),
       { namespacePolicy: options.namespacePolicy ?? NamespacePolicy.Unchecked },
     );
     const orgs = {} as Record<OrgKey, ChainOrg>;

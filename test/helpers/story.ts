@@ -12,7 +12,7 @@ import { batchKey, itemKey } from "../../lib/identifiers.ts";
 import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, peerOnlyNode, startAnvil } from "../../node/chain/local-chain.ts";
 import type { TestChain } from "./gateway.ts";
 
 export const ORGS = [
@@ -59,7 +59,12 @@ export interface StoryChain {
 export async function startStoryChain(): Promise<StoryChain> {
   const chain = await startAnvil();
   try {
-    const orgs = ORGS.map((o, i) => ({ name: o.name, roles: [...o.roles], accounts: i === 4 ? [new Wallet(devKey(i + 1)).address, new Wallet(devKey(9)).address] : [new Wallet(devKey(i + 1)).address] }));
+    const orgs = ORGS.map((o, i) => ({
+      name: o.name,
+      roles: [...o.roles],
+      accounts: i === 4 ? [new Wallet(devKey(i + 1)).address, new Wallet(devKey(9)).address] : [new Wallet(devKey(i + 1)).address],
+      nodes: [peerOnlyNode(`12D3KooWStory${o.key}`)],
+    }));
     // The story writes registry keys directly, without namespace proofs.
     const deployment = await deployLocal(chain.url, devKey(0), orgs, { namespacePolicy: NamespacePolicy.Unchecked });
     // No response cache: tests rewind the chain and must never see a nonce from before.

@@ -4,23 +4,7 @@ pragma solidity ^0.8.28;
 import {ConsortiumBound} from "./base/ConsortiumBound.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {Sha256Merkle} from "./libraries/Sha256Merkle.sol";
-
-/// @dev What DataAnchors reads of Consortium's node registry (Consortium.nodesOf and .node).
-interface IConsortiumNodes {
-    struct NodeIdentity {
-        uint32 orgId;
-        bool registered;
-        uint16 enodePort;
-        address validator;
-        string peerId;
-        string enodeId;
-        string enodeHost;
-    }
-
-    function nodesOf(uint32 orgId) external view returns (uint32[] memory);
-
-    function node(uint32 nodeId) external view returns (NodeIdentity memory);
-}
+import {IConsortiumNodes} from "./interfaces/IConsortiumNodes.sol";
 
 /// @title Anchors of plant-floor data windows: one Merkle root per node per window.
 /// @notice A node is a node identity registered in Consortium (its libp2p peer id): there is ONE

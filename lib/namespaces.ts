@@ -5,7 +5,7 @@
  * keys, that their identifiers lie under its registered prefixes.
  */
 import { type Interface, hexlify, toUtf8Bytes } from "ethers";
-import { type KeyProof, keyProofOfCanonical } from "./identifiers.ts";
+import { type KeyProof, keyProofOfCanonical } from "./identifiers/canonical.ts";
 
 /** IdentifierNamespaces.Policy: what happens to identifiers under no registered prefix. */
 export enum NamespacePolicy {

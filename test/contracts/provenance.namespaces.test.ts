@@ -9,7 +9,7 @@ import { network } from "hardhat";
 import type { ContractTransactionResponse, Interface, Signer } from "ethers";
 import { ZeroHash, hexlify, id, toUtf8Bytes } from "ethers";
 import type { IdentifierNamespaces, Provenance } from "../../lib/contracts/types/index.js";
-import { batchKey, canonicalIdentifier, itemKey, keyProofOfCanonical } from "../../lib/identifiers.ts";
+import { batchKey, canonicalIdentifier, itemKey, keyProofOfCanonical } from "../../lib/identifiers/canonical.ts";
 import { NamespacePolicy, prefixGrant, proveKeysCalls } from "../../lib/namespaces.ts";
 import { type ConsortiumFixture, type Conn, type OrgKey, deployConsortium, deployProvenance, expectRevert } from "../helpers/fixture.ts";
 

@@ -6,7 +6,7 @@
  */
 import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalItemIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import { canonicalItemIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import { NamespacePolicy } from "../../../lib/namespaces.ts";
 import { ChainClient } from "../../../node/chain/client.ts";
 import { CaptureRefusedError, EventRecorder } from "../../../node/events/recorder.ts";

@@ -165,8 +165,9 @@ export async function playStory(s: StoryChain, tag = ""): Promise<StoryKeys> {
   const ingotRecord = Number(await s.view.provenance.recordOfEvent(ev("commission-ingot")));
   await done(as.steel.provenance.correct(ingotRecord, e("correct-ingot")));
 
-  // An observation of a registered coil and of an item never registered here: history only, no state.
-  await done(as.carrier.provenance.observe([coils[2]!, k("FOREIGN-1")], e("observe-coil3")));
+  // An observation of a registered coil and of an item never registered here: history only, no
+  // state. By the coil's owner: only a party to an item records events about it.
+  await done(as.steel.provenance.observe([coils[2]!, k("FOREIGN-1")], e("observe-coil3")));
 
   // Certificates.
   const lab = ORG_ID.lab;

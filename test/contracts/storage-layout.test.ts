@@ -45,7 +45,7 @@ describe("storage layouts of the upgradeable contracts", () => {
 
     const moved: StorageLayout = structuredClone(deployed);
     const [ns] = Object.keys(moved.namespaces ?? {});
-    moved.namespaces = { ...moved.namespaces, [ns!]: moved.namespaces![ns!]!.map((v) => ({ ...v, slot: String(BigInt(v.slot) + 1n) })) };
+    moved.namespaces = { ...moved.namespaces, [ns!]: moved.namespaces![ns!]!.map((v) => ({ ...v, slot: String(BigInt(v.slot ?? 0) + 1n) })) };
     expect(layoutIncompatibilities(deployed, moved)).not.toBe("");
   });
 });

@@ -4,7 +4,7 @@
  * contracts/base/ConsortiumState.sol, contracts/ConsortiumActions.sol and
  * contracts/interfaces/IConsortium.sol; tests check the two agree.
  */
-import { AbiCoder } from "ethers";
+import { AbiCoder, dataSlice } from "ethers";
 
 export enum Role {
   Supplier = 0,
@@ -125,6 +125,15 @@ export const MIN_TRANSACTION_GAS = 5_000_000;
  */
 export function requiredVotes(activeOrgs: number, quorumBps: number): number {
   return Math.max(1, Math.floor((activeOrgs * quorumBps + MAX_BPS - 1) / MAX_BPS));
+}
+
+/**
+ * The organisation a Suspend, Remove or RevokeRole proposal acts against, 0 for other kinds. It
+ * does not vote on the proposal, and its quorum counts the other active organisations only.
+ */
+export function proposalSubject(kind: ProposalKind, data: string): number {
+  if (kind !== ProposalKind.Suspend && kind !== ProposalKind.Remove && kind !== ProposalKind.RevokeRole) return 0;
+  return Number(abi.decode(["uint32"], dataSlice(data, 0, 32))[0]);
 }
 
 /** A ballot as Consortium.ballotOf reports it. */

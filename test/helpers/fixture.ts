@@ -4,12 +4,12 @@
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
-import { AbiCoder, dataSlice, id, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
 import { revertDataOf } from "../../lib/revert.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
-import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
+import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, proposalSubject, roleMask } from "../../lib/consortium.ts";
 
 export type Conn = NetworkConnection<"l1">;
 
@@ -129,7 +129,7 @@ export async function passProposal(fx: Governed, kind: ProposalKind, data: strin
       await passProposal(fx, ProposalKind.SetGoverned, proposalData.setGoverned([target], true));
     }
   }
-  const subject = subjectOf(kind, data);
+  const subject = proposalSubject(kind, data);
   const voters: Governed["orgs"][OrgKey][] = [];
   for (const org of Object.values(fx.orgs)) {
     if (org.id !== subject && (await consortium.isActiveOrg(org.id))) voters.push(org);
@@ -155,12 +155,6 @@ export async function passProposal(fx: Governed, kind: ProposalKind, data: strin
   const [, status] = await consortium.proposal(proposalId);
   expect(Number(status)).toBe(ProposalStatus.Executed);
   return proposalId;
-}
-
-/** The organisation a proposal acts against, which does not vote on it (Consortium's rule). */
-function subjectOf(kind: ProposalKind, data: string): number {
-  if (kind !== ProposalKind.Suspend && kind !== ProposalKind.Remove && kind !== ProposalKind.RevokeRole) return 0;
-  return Number(AbiCoder.defaultAbiCoder().decode(["uint32"], dataSlice(data, 0, 32))[0]);
 }
 
 export const suspendOrg = (fx: Governed, key: OrgKey) =>

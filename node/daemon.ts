@@ -18,6 +18,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync
 import path from "node:path";
 import type { JsonRpcProvider } from "ethers";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
+import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
@@ -330,9 +331,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         await pipeline.stop();
         const grace = options.stopGraceMs ?? 3000;
         if (grace > 0 && !anchorer.error) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([anchorer.anchoredUpTo(pipeline.lastClosed), new Promise<void>((r) => (timer = setTimeout(r, grace)))]);
-          clearTimeout(timer);
+          await withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace);
         }
         await anchorer.stop();
         running = false;

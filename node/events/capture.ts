@@ -20,7 +20,7 @@ import { EventEmitter } from "node:events";
 import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import type { CaptureState } from "../../lib/api/capture.ts";
-import { backoffDelay, sleep } from "../chain/retry.ts";
+import { Backoff, sleep } from "../../lib/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
@@ -224,7 +224,8 @@ export class CaptureService extends EventEmitter {
         { sync: true },
       );
     };
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    const backoff = new Backoff({ initialDelayMs: this.options.retryBaseMs ?? 1000, maxDelayMs: this.options.retryMaxMs ?? 30_000, jitter: 0.5 });
+    while (!signal.aborted) {
       job.state = "running";
       job.attempts++;
       await save();
@@ -259,7 +260,7 @@ export class CaptureService extends EventEmitter {
         } else if (e instanceof ChainUnavailableError) {
           job.lastError = e.message;
           await save();
-          await sleep(backoffDelay(attempt, { minMs: this.options.retryBaseMs ?? 1000, maxMs: this.options.retryMaxMs ?? 30_000 }), signal).catch(() => undefined);
+          await sleep(backoff.next(), signal);
           continue;
         } else {
           finish("failed");

@@ -8,7 +8,7 @@
  */
 import { AbiCoder, keccak256 } from "ethers";
 import type { AccessChecker } from "../../lib/access.ts";
-import { OrgStatus, ProposalKind, ProposalStatus, rolesOf } from "../../lib/consortium.ts";
+import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, ItemStatus, ScopeKind } from "../../lib/registry.ts";
 import type {
   AccreditationDoc,
@@ -442,10 +442,11 @@ export class IndexQueries {
     const [orgs, gov, now] = await Promise.all([this.store.entries<OrgDoc>("org:"), this.governance(), this.now()]);
     const active = new Set(orgs.filter(([, o]) => o.status === OrgStatus.Active).map(([, o]) => o.id));
     const quorumBps = gov?.quorumBps ?? 10_000;
-    const r = Math.ceil((active.size * quorumBps) / 10_000);
-    const required = r === 0 ? 1 : r;
     return docs.map((p) => {
       const counted = p.votes.filter((v) => active.has(v.org));
+      // As Consortium.tally: the organisation a sanction acts against is not counted.
+      const subject = proposalSubject(p.kind, p.data);
+      const required = requiredVotes(active.size - (active.has(subject) ? 1 : 0), quorumBps);
       const expired = p.status === "open" && now > p.deadline;
       return {
         ...p,

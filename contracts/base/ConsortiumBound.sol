@@ -26,6 +26,8 @@ abstract contract ConsortiumBound is Initializable, UUPSUpgradeable {
     error MissingRole(uint32 orgId, IConsortium.Role role);
     /// @param caller who tried to upgrade; only Consortium may
     error UpgradeNotByConsortium(address caller);
+    /// @param caller who called a setter that only Consortium, executing a proposal, may call
+    error NotConsortium(address caller);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -36,6 +38,12 @@ abstract contract ConsortiumBound is Initializable, UUPSUpgradeable {
     function __ConsortiumBound_init(IConsortium consortium_) internal onlyInitializing {
         if (address(consortium_) == address(0)) revert ZeroConsortium();
         _cbStorage().consortium = consortium_;
+    }
+
+    /// @dev For settings the consortium decides by governance: only Consortium may call.
+    modifier onlyConsortium() {
+        if (msg.sender != address(_cbStorage().consortium)) revert NotConsortium(msg.sender);
+        _;
     }
 
     function consortium() public view returns (IConsortium) {

@@ -179,9 +179,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       signer,
       provider: base.provider,
       ...(node.events ? { store: node.events } : {}),
-      access: index.access,
+      // Access decisions ask the chain (openEvents' ChainAccessChecker, cleared on grant events),
+      // never the index alone; the index walks genealogy grants "as the grantor knew it".
       resolveParty: (party) => partyOrg.get(party),
-      genealogy: (key) => index.queries.containedIn(key),
+      genealogy: index.queries,
     });
     cleanup.push(() => events.close());
 

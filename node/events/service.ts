@@ -12,7 +12,7 @@ import type { ChainClient } from "../chain/client.ts";
 import { CaptureService, type CaptureServiceOptions } from "./capture.ts";
 import { EventRecorder, type EventRecorderOptions } from "./recorder.ts";
 import { EventStore } from "./store.ts";
-import { EventVisibility } from "./visibility.ts";
+import { EventVisibility, type VisibilityOptions } from "./visibility.ts";
 
 /** Default events per captured document: one document is one transaction, which must fit a block. */
 export const DEFAULT_MAX_CAPTURE_EVENTS = 100;
@@ -46,7 +46,8 @@ export interface EventsServiceOptions {
   /** Default: a ChainAccessChecker over AccessGrants (its cache is cleared by grant events). */
   access?: AccessChecker;
   resolveParty?: EventRecorderOptions["resolveParty"];
-  genealogy?: (key: string) => Promise<readonly string[]>;
+  /** Where genealogy grants are walked (node/events/visibility.ts): the chain index. */
+  genealogy?: VisibilityOptions["genealogy"];
   capture?: CaptureServiceOptions;
   /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
   maxCaptureEvents?: number;

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { id } from "ethers";
+import { ChainAccessChecker } from "../../lib/access.ts";
 import { toEpcUri } from "../../lib/identifiers.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { ScopeKind } from "../../lib/registry.ts";
@@ -45,11 +47,13 @@ beforeAll(async () => {
     provider: story.provider,
     validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
     contexts: path.join(FIXTURES, "epcis-context.jsonld"),
-    // Visibility of events from the same index the routes use.
-    access: indexService(indexer).access,
+    // Access decisions ask the chain (a revocation bites before the index sees it); genealogy
+    // grants are walked over the same index the routes use.
+    access: new ChainAccessChecker(tc.deployment.contracts, story.provider, { ttlMs: 0 }),
+    genealogy: indexService(indexer).queries,
   });
   gw = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer), events }, gateway: { clock: () => now, rateLimit: false } });
-  for (const org of ["oem", "lab", "steel", "foundry", "auditor"] as const) tokens[org] = await gw.signIn(org);
+  for (const org of ["oem", "lab", "steel", "foundry", "auditor", "regulator"] as const) tokens[org] = await gw.signIn(org);
 });
 
 afterAll(async () => {
@@ -94,12 +98,14 @@ describe("traceability routes", () => {
     expect(asOem.body.documents).toBe("available");
     expect(entries.every((e) => e.document === null)).toBe(true);
     // The lab holds the OEM's grant on the engine with its genealogy: the OEM's records of the shaft are granted to it, the machining shop's are not.
+    // The assembly also names the sensor, which had left the engine before the grant: a document
+    // is readable only where every item it names is, so that one stays a public fact.
     const asLab = (await get(`/items/${key("SHAFT-1")}/history`, tokens.lab)).body.entries as Entry[];
     expect(asLab.map((e) => [e.kind, e.org.id, e.access])).toEqual([
       ["transform", ORG_ID.machining, "public-fact"],
       ["ship", ORG_ID.machining, "public-fact"],
       ["receive", ORG_ID.oem, "granted"],
-      ["assemble", ORG_ID.oem, "granted"],
+      ["assemble", ORG_ID.oem, "public-fact"],
     ]);
     expect(asLab[2]!.grant).toMatchObject({ scopeKey: key("ENGINE-1"), kind: 1 });
     // The foundry has no grant from anyone.
@@ -145,6 +151,79 @@ describe("traceability routes", () => {
     await events.store.db.put(sidKey, { ...stored!, event: { ...event, disposition: "in_progress" } });
     const after = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.oem);
     expect(after.body.entries).toMatchObject([{ verified: false, document: { disposition: "in_progress" } }]);
+  });
+
+  const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+  /** An ObjectEvent document about `epcs`, stored at this node as `owner`'s (received from its node when not the OEM's). */
+  async function storeDocument(owner: number, label: string, epcs: string[], extra: Record<string, unknown> = {}) {
+    const event = { type: "ObjectEvent", eventTime: "2026-11-30T02:00:00.000Z", eventTimeZoneOffset: "+00:00", epcList: epcs, action: "OBSERVE", bizStep: "inspecting", ...extra, "example:note": label };
+    const h = cbvEventHash(event, { context: CONTEXT });
+    const base = { hashId: h.hashId, recordHash: h.digest, context: CONTEXT, owner, event };
+    if (owner === ORG_ID.oem) await events.store.putOwn([{ ...base, origin: { kind: "own", captureId: label } }]);
+    else await events.store.putReceived({ ...base, origin: { kind: "received", peerId: "12D3KooWtest", org: owner, grant: { scopeKey: key("ENGINE-1") }, receivedAt: new Date().toISOString() } });
+    return h;
+  }
+  const far = () => Math.floor(Date.now() / 1000) + 86_400;
+
+  it("a document is withheld unless the caller may read every item it names, on history and /events alike", async () => {
+    // The OEM grants the foundry item A only; its document names A and B and a private field.
+    await done(story.as.oem.provenance.commission(key("PAIR-A"), DISP_ACTIVE, cbvEventHash({ type: "ObjectEvent", eventTime: "2026-11-30T01:30:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("PAIR-A")], action: "ADD" }, { context: CONTEXT }).digest));
+    await done(story.as.oem.provenance.commission(key("PAIR-B"), DISP_ACTIVE, cbvEventHash({ type: "ObjectEvent", eventTime: "2026-11-30T01:30:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("PAIR-B")], action: "ADD" }, { context: CONTEXT }).digest));
+    const both = await storeDocument(ORG_ID.oem, "private-margin-12%", [dl("PAIR-A"), dl("PAIR-B")]);
+    await done(story.as.oem.provenance.observe([key("PAIR-A"), key("PAIR-B")], both.digest));
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("PAIR-A"), PURPOSE, 0, 0, far()));
+    await indexer.sync();
+    const history = (await get(`/items/${key("PAIR-A")}/history`, tokens.foundry)).body.entries as Entry[];
+    expect(history.map((e) => [e.kind, e.access, e.document])).toEqual([
+      ["commission", "granted", null],
+      ["observation", "public-fact", null],
+    ]);
+    expect((await get(`/events/${enc(both.hashId)}`, tokens.foundry)).status).toBe(404);
+    // With B granted too, both routes hand the document out.
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("PAIR-B"), PURPOSE, 0, 0, far()));
+    await indexer.sync();
+    const after = (await get(`/items/${key("PAIR-A")}/history`, tokens.foundry)).body.entries as Entry[];
+    expect(after[1]).toMatchObject({ access: "granted", document: { "example:note": "private-margin-12%" } });
+    expect((await get(`/events/${enc(both.hashId)}`, tokens.foundry)).status).toBe(200);
+  });
+
+  it("a genealogy grant reaches the components transitively, through history and /events, and a grantee's later assembly does not widen it", async () => {
+    // The machining shop's documents about the shaft and the casting it came from.
+    const onShaft = await storeDocument(ORG_ID.machining, "shaft-check", [dl("SHAFT-1")]);
+    const onCasting = await storeDocument(ORG_ID.machining, "casting-check", [dl("CAST-1")]);
+    // The OEM registers an item under an identifier of the machining shop's choosing, for which the shop holds a document.
+    const onStolen = await storeDocument(ORG_ID.machining, "stolen-check", [dl("STOLEN-1")]);
+    await done(story.as.oem.provenance.commission(key("STOLEN-1"), DISP_ACTIVE, id("event:stolen")));
+    expect((await get(`/events/${enc(onShaft.hashId)}`, tokens.oem)).status).toBe(404);
+    await done(story.as.machining.accessGrants.grantAccess(ORG_ID.oem, ScopeKind.ItemWithGenealogy, key("ENGINE-1"), PURPOSE, 0, 0, far()));
+    // After the grant, the OEM (the grantee) assembles that item into the engine.
+    await done(story.as.oem.provenance.assemble(key("ENGINE-1"), [key("STOLEN-1")], id("event:assemble-stolen")));
+    await indexer.sync();
+    for (const h of [onShaft, onCasting]) expect((await get(`/events/${enc(h.hashId)}`, tokens.oem)).status, h.hashId).toBe(200);
+    expect((await get(`/events/${enc(onStolen.hashId)}`, tokens.oem)).status).toBe(404);
+    // History: the shop's records of the casting are granted through engine > shaft > casting.
+    const cast = (await get(`/items/${key("CAST-1")}/history`, tokens.oem)).body.entries as (Entry & { grant?: { path?: string[] } })[];
+    const receipt = cast.find((e) => e.kind === "receive" && e.org.id === ORG_ID.machining)!;
+    expect(receipt).toMatchObject({ access: "granted", grant: { scopeKey: key("ENGINE-1"), kind: ScopeKind.ItemWithGenealogy, path: [key("ENGINE-1"), key("SHAFT-1"), key("CAST-1")] } });
+    // The foundry's records stay withheld: the shop's grant covers the shop's data only.
+    expect(cast.filter((e) => e.org.id === ORG_ID.foundry).every((e) => e.access === "public-fact")).toBe(true);
+    await done(story.as.oem.provenance.disassemble(key("ENGINE-1"), [key("STOLEN-1")], id("event:disassemble-stolen")));
+    await indexer.sync();
+  });
+
+  it("a regulator reads recall, inspection and disposition events and the documents of items in a recall scope, nothing else", async () => {
+    const engine = (await get(`/items/${key("ENGINE-1")}/history`, tokens.regulator)).body.entries as (Entry & { rule?: string })[];
+    const byKind = Object.fromEntries(engine.map((e) => [e.kind, e.rule]));
+    // The engine holds the shaft made from coil 1 of the recalled lot A: all of it is in the recall scope.
+    expect(byKind).toMatchObject({ inspect: "regulator-inspection-events", disposition: "regulator-disposition-events", commission: "regulator-recall-scope-items" });
+    const ingot = (await get(`/items/${key("INGOT-9")}/history`, tokens.regulator)).body.entries as (Entry & { rule?: string })[];
+    expect(ingot.find((e) => e.kind === "recall")).toMatchObject({ access: "granted", rule: "regulator-recall-events" });
+    // The sensor left the engine before the recall reached it: its commissioning stays the OEM's.
+    const sensor = (await get(`/items/${key("SENSOR-1")}/history`, tokens.regulator)).body.entries as Entry[];
+    expect(sensor.find((e) => e.kind === "commission")).toMatchObject({ access: "public-fact" });
+    // The rule is the regulator's alone: the auditor sees the same inspection as a public fact.
+    const asAuditor = (await get(`/items/${key("ENGINE-1")}/history`, tokens.auditor)).body.entries as Entry[];
+    expect(asAuditor.find((e) => e.kind === "inspect")).toMatchObject({ access: "public-fact" });
   });
 
   it("a revoked grant stops covering: the ingot (revoked in the story) and the engine (revoked now)", async () => {

@@ -1,6 +1,7 @@
 /** GET /health (public) and GET /metrics (Prometheus; loopback callers or the metrics token). */
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { forbidden } from "../errors.ts";
+import { indexFreshness } from "../index-freshness.ts";
 import { json, problem } from "../openapi.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
@@ -13,9 +14,13 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
     } catch {
       // The chain being unreachable is what /health reports, not an error of /health.
     }
-    ctx.status = blockNumber === null ? 503 : 200;
+    const index = services.index ? await indexFreshness(services, services.index, options.maxIndexLagBlocks) : undefined;
+    const ok = blockNumber !== null && (index?.ok ?? true);
+    ctx.status = ok ? 200 : 503;
+    if (!ok) ctx.set("Retry-After", "10");
     ctx.body = {
-      ok: blockNumber !== null,
+      ok,
+      ...(index?.reason ? { problem: index.reason } : {}),
       chainId: services.chainId,
       blockNumber,
       organisation: services.organisation,
@@ -47,6 +52,7 @@ export const paths: OpenApiPaths = {
           required: ["ok", "chainId", "organisation"],
           properties: {
             ok: { type: "boolean" },
+            problem: { type: "string", description: "why the gateway is not ok" },
             chainId: { type: "integer" },
             blockNumber: { type: ["integer", "null"] },
             organisation: { $ref: "#/components/schemas/Organisation" },
@@ -56,7 +62,7 @@ export const paths: OpenApiPaths = {
             indexLag: { type: "integer", description: "blocks between the chain head and the index" },
           },
         }),
-        "503": json("The chain is unreachable"),
+        "503": json("The chain is unreachable, or the chain index stopped or trails it by more than the bound (`problem` says which)"),
       },
     },
   },

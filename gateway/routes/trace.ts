@@ -18,6 +18,7 @@ import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdent
 import { CertificateState, type RecordKind } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
+import { requireFreshIndex } from "../index-freshness.ts";
 import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
 import type { IndexService } from "../indexer/service.ts";
 import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
@@ -80,8 +81,13 @@ function orgNames(q: IndexQueries) {
   };
 }
 
-export function register(router: GatewayRouter, { services, auth, metrics }: RouteContext): void {
+export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
+  // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
+  router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {
+    if (services.index) await requireFreshIndex(services, services.index, options.maxIndexLagBlocks);
+    await next();
+  });
   if (services.index) {
     const progress = () => services.index!.progress();
     new Gauge({ name: "tracemesh_index_block", help: "Last block in the chain index", registers: [metrics], collect() { this.set(progress().indexedBlock); } });
@@ -349,7 +355,7 @@ const common = (extra: Record<string, unknown> = {}) => ({
   "401": auth401,
   "403": auth403,
   "404": problem("The chain never saw this item"),
-  "503": problem("This node runs no chain index"),
+  "503": problem("This node runs no chain index, or its index stopped or trails the chain (Retry-After)"),
   ...extra,
 });
 

@@ -336,6 +336,50 @@ describe("traceability routes", () => {
     expect(unknown.body.detail).toMatch(/no item https:\/\/id\.gs1\.org\/01\/09521234543213\/21\/NEVER-MADE on chain/);
   });
 
+  it("a revocation bites at once, before the index sees it: decisions ask the chain", async () => {
+    const item = key("DOC-1");
+    const grantId = await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item);
+    expect(((await get(`/items/${item}/history`, tokens.foundry)).body.entries as Entry[])[0]).toMatchObject({ access: "granted" });
+    await done(story.as.oem.accessGrants.revokeAccess(grantId));
+    // No indexer.sync(): the index still holds the grant as live.
+    expect((await indexer.store.get<{ revoked: boolean }>(`gr:${grantId.toLowerCase()}`))?.revoked).toBe(false);
+    expect(((await get(`/items/${item}/history`, tokens.foundry)).body.entries as Entry[])[0]).toMatchObject({ access: "public-fact", document: null });
+    await indexer.sync();
+  });
+
+  it("a stopped or lagging index answers 503 with Retry-After, and /health is not ok", async () => {
+    const index = indexService(indexer);
+    const strict = await startTestGateway({ chain: tc, node: "oem", services: { index, events }, gateway: { rateLimit: false, maxIndexLagBlocks: 2 } });
+    const stopped = await startTestGateway({ chain: tc, node: "oem", services: { index: { ...index, stopped: () => "reorg deeper than the undo records" }, events }, gateway: { rateLimit: false } });
+    try {
+      const token = await strict.signIn("oem");
+      await indexer.sync();
+      expect((await strict.request(`/items/${key("ENGINE-1")}`, { token })).status).toBe(200);
+      for (let i = 0; i < 3; i++) await story.provider.send("evm_mine", []);
+      // ethers shares one answer to identical calls for 250 ms.
+      await new Promise((r) => setTimeout(r, 300));
+      const behind = await strict.request(`/items/${key("ENGINE-1")}/history`, { token });
+      expect(behind.status).toBe(503);
+      expect(behind.headers.get("retry-after")).toBe("10");
+      expect(((await behind.json()) as { detail: string }).detail).toMatch(/3 blocks behind the chain \(at most 2 allowed\)/);
+      const health = await strict.request("/health");
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ ok: false, problem: expect.stringMatching(/blocks behind/) });
+      await indexer.sync();
+      expect((await strict.request(`/items/${key("ENGINE-1")}/history`, { token })).status).toBe(200);
+      expect((await strict.request("/health")).status).toBe(200);
+
+      const t2 = await stopped.signIn("oem");
+      const frozen = await stopped.request(`/items/${key("ENGINE-1")}`, { token: t2 });
+      expect(frozen.status).toBe(503);
+      expect(((await frozen.json()) as { detail: string }).detail).toMatch(/stopped following the chain \(reorg deeper/);
+      expect(await (await stopped.request("/health")).json()).toMatchObject({ ok: false, problem: expect.stringMatching(/stopped/) });
+    } finally {
+      await strict.stop();
+      await stopped.stop();
+    }
+  });
+
   it("answers 503 on a node that runs no chain index", async () => {
     const bare = await startTestGateway({ chain: tc, node: "lab", gateway: { rateLimit: false } });
     try {

@@ -14,7 +14,7 @@ import { type AccessChecker, type AccessDecision, type GenealogySource, type Ite
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { toEpcisEvent } from "../../lib/epcis/events.ts";
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
-import { RecordKind } from "../../lib/registry.ts";
+import type { RecordKind } from "../../lib/registry.ts";
 import type { StoredEvent } from "./store.ts";
 
 const ZERO = "0x" + "00".repeat(32);

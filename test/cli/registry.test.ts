@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
+import { NonceManager, Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AccessGrants__factory } from "../../lib/contracts/types/index.js";
+import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/types/index.js";
 import { type TestChain, type TmOptions, type TmResult, ORGS, startChain, tm as runTm } from "./harness.ts";
 
 let chain: TestChain;
@@ -119,6 +119,31 @@ describe("access grants", () => {
 
     const check = await tm(["grants", "check", "4", "1", hash(ITEM), "--json"]);
     expect(check.json()).toMatchObject({ allowed: false, grant: { id: grantId, state: "revoked", revoked: true } });
+  });
+
+  it("checks a component through a genealogy grant on the product, naming the path; a later assembly by the grantee does not widen it", async () => {
+    const oem = new NonceManager(new Wallet(ORGS.oem.key, chain.provider));
+    const provenance = Provenance__factory.connect(chain.deployment.contracts.provenance, oem);
+    const [casting, housing, pump, later] = ["CLI-CASTING-1", "CLI-HOUSING-1", "CLI-PUMP-1", "CLI-LATER-1"].map(hash) as [string, string, string, string];
+    const active = hash("urn:epcglobal:cbv:disp:active");
+    for (const k of [casting, pump, later]) await (await provenance.commission(k, active, hash(`commission:${k}`))).wait();
+    await (await provenance.transform([casting], [housing], "0x" + "00".repeat(32), active, hash("machine"))).wait();
+    await (await provenance.assemble(pump, [housing], hash("assemble"))).wait();
+    const granted = await tm(["grant", "Atlas Motors", "--scope", "item-genealogy", "--key", pump, "--purpose", "QUALITY_CLAIM", "--expires", "+30d", "--key-file", steelKeyFile]);
+    expect(granted.code).toBe(0);
+    await (await provenance.assemble(pump, [later], hash("assemble-later"))).wait();
+
+    const through = await tm(["grants", "check", "Atlas Motors", "Nordstahl Steel Mill", casting]);
+    expect(through.code).toBe(0);
+    expect(through.stdout).toContain(`allowed: Atlas Motors (#4) may read Nordstahl Steel Mill (#1)'s data about ${casting}`);
+    expect(through.stdout).toContain(`through genealogy: ${pump} contains ${housing} contains ${casting}`);
+    const json = (await tm(["grants", "check", "4", "1", casting, "--json"])).json<{ allowed: boolean; path: string[] }>();
+    expect(json).toMatchObject({ allowed: true, path: [pump, housing, casting] });
+    // The OEM assembled this one after the grant: the mill's grant does not reach it.
+    const widened = (await tm(["grants", "check", "4", "1", later, "--json"])).json<{ allowed: boolean }>();
+    expect(widened).toMatchObject({ allowed: false, grant: null });
+    // Another organisation holds no grant on the pump.
+    expect((await tm(["grants", "check", "2", "1", casting, "--json"])).json<{ allowed: boolean }>()).toMatchObject({ allowed: false });
   });
 
   it("grants a time range of a stream in Unix milliseconds and checks a data time against it", async () => {

@@ -16,6 +16,7 @@
  * Digital Link or EPC URI) a partner's EPCIS events name, and the member organisation (name or id)
  * it stands for. Shipping to a party not listed is refused with a clear error.
  */
+import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -202,8 +203,11 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       });
     }
 
+    // Every read of this organisation's data by a partner is logged (node/access-log).
+    const accessLog = await AccessLog.open(path.join(config.node.dataDir, "access-log"));
+    cleanup.push(() => accessLog.close());
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: new AccessRecorder(accessLog, contracts.accessGrants) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),

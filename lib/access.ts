@@ -22,9 +22,13 @@
  * that one rule decides a document on every route and on the peer network. Organisations with the
  * Regulator role read what the consortium's rule on AccessGrants lets them (`RegulatorScope`).
  */
-import { type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
 import { AccessGrants__factory, Consortium__factory } from "./contracts/types/index.js";
 import { RecordKind, ScopeKind } from "./registry.ts";
+
+/** AccessGrants.grantIdOf: the id of the grant from `owner` to `grantee` on `scopeKey`. */
+export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
+  keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey]));
 
 /** The scope key AccessGrants uses for a data stream. */
 export const streamScopeKey = (stream: string): string => keccak256(toUtf8Bytes(stream));

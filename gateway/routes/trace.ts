@@ -167,7 +167,12 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     for (const e of entries) {
       // The document filed under the hash this record carries (not another declaration of the same event).
       const stored = documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash) : undefined;
-      out.push(await historyEntry(e, caller, await decide(e, stored), stored, org));
+      const decision = await decide(e, stored);
+      const entry = await historyEntry(e, caller, decision, stored, org);
+      // A document handed to a partner goes into the owner's access log.
+      if (entry.document && stored)
+        await services.accessLog?.record({ reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision);
+      out.push(entry);
     }
     ctx.body = {
       item: item ? await itemBody(subject, item, org) : { kind: "batch", key: subject.key, identifier: subject.identifier },

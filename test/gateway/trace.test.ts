@@ -16,6 +16,7 @@ import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../gateway/indexer/index.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { indexService } from "../../gateway/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 import { DISP_ACTIVE, dl, done, key, lot, lotKey, ORG_ID, playStory, PURPOSE, type StoryChain, type StoryKeys, storyOn } from "../helpers/story.ts";
@@ -29,6 +30,7 @@ let indexer: Indexer;
 let gw: TestGateway;
 let dir: string;
 let events: OpenEvents;
+let accessLog: AccessLog;
 let now = Date.now();
 const tokens: Record<string, string> = {};
 
@@ -52,7 +54,13 @@ beforeAll(async () => {
     access: new ChainAccessChecker(tc.deployment.contracts, story.provider, { ttlMs: 0 }),
     genealogy: indexService(indexer).queries,
   });
-  gw = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer), events }, gateway: { clock: () => now, rateLimit: false } });
+  accessLog = await AccessLog.open(path.join(dir, "access-log"));
+  gw = await startTestGateway({
+    chain: tc,
+    node: "oem",
+    services: { index: indexService(indexer), events, accessLog: new AccessRecorder(accessLog, story.view.accessGrants) },
+    gateway: { clock: () => now, rateLimit: false },
+  });
   for (const org of ["oem", "lab", "steel", "foundry", "auditor", "regulator"] as const) tokens[org] = await gw.signIn(org);
 });
 
@@ -60,6 +68,7 @@ afterAll(async () => {
   await gw?.stop();
   await indexer?.stop();
   await events?.close();
+  await accessLog?.close();
   await story?.stop();
   await tc?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -224,6 +233,39 @@ describe("traceability routes", () => {
     // The rule is the regulator's alone: the auditor sees the same inspection as a public fact.
     const asAuditor = (await get(`/items/${key("ENGINE-1")}/history`, tokens.auditor)).body.entries as Entry[];
     expect(asAuditor.find((e) => e.kind === "inspect")).toMatchObject({ access: "public-fact" });
+  });
+
+  it("the owner's access log holds every document handed to a partner, with grant or rule, purpose and time; no one else reads it", async () => {
+    const before = (await accessLog.head()).seq;
+    const doc = await storeDocument(ORG_ID.oem, "logged-read", [dl("PAIR-A")]);
+    expect((await get(`/events/${enc(doc.hashId)}`, tokens.foundry)).status).toBe(200);
+    // The OEM reading its own document is not a partner's read.
+    expect((await get(`/events/${enc(doc.hashId)}`, tokens.oem)).status).toBe(200);
+    // The regulator reads the OEM's inspection of ENGINE-1 (history, by the consortium's rule)... not held here: nothing handed out, nothing logged.
+    await get(`/items/${key("ENGINE-1")}/history`, tokens.regulator);
+    const log = await get(`/access-log?after=${before}`, tokens.oem);
+    expect(log.status).toBe(200);
+    const entries = log.body.entries as { reader: number; owner: number; channel: string; subject: { kind: string; eventHash: string }; allowedBy: string; grant?: { kind: string; scopeKey: string }; purpose: string; time: string }[];
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      reader: ORG_ID.foundry,
+      owner: ORG_ID.oem,
+      channel: "gateway",
+      subject: { kind: "document", eventHash: doc.digest },
+      allowedBy: `grant item on ${key("PAIR-A")}`,
+      grant: { kind: "item", scopeKey: key("PAIR-A") },
+      purpose: PURPOSE,
+    });
+    expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
+    const head = await get("/access-log/head", tokens.oem);
+    expect(head.body).toMatchObject({ check: { ok: true }, head: { seq: before + 1 } });
+    // Another member, even the reader itself, and an anonymous caller cannot read it.
+    for (const who of ["foundry", "regulator"] as const) {
+      expect((await get("/access-log", tokens[who])).status, who).toBe(403);
+      expect((await get("/access-log/head", tokens[who])).status, who).toBe(403);
+    }
+    expect((await get("/access-log")).status).toBe(401);
+    expect((await get("/access-log", "forged.token.value")).status).toBe(401);
   });
 
   it("a revoked grant stops covering: the ingot (revoked in the story) and the engine (revoked now)", async () => {

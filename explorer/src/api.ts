@@ -156,6 +156,35 @@ export interface HistoryEntry {
   corrects?: string | number | null;
   document?: Record<string, unknown> | null;
   access?: "own" | "granted" | "public-fact";
+  /** The grant that shared it; `path` runs from the granted product down to this item. */
+  grant?: { scopeKey: string; kind: number; path?: string[] };
+  /** The consortium rule that shared it (regulators). */
+  rule?: string;
+}
+
+/** One entry of the owner's access log (GET /access-log). */
+export interface AccessLogEntry {
+  seq: number;
+  time: string;
+  reader: number;
+  owner: number;
+  channel: "gateway" | "p2p";
+  subject: { kind: "document" | "readings" | "stream"; eventHash?: string; eventID?: string; streams?: string[]; stream?: string };
+  allowedBy: string;
+  grant?: { id?: string; scopeKey: string; kind: string; path?: string[] };
+  purpose: string | null;
+  hash: string;
+}
+
+export interface AccessLogView {
+  head: { seq: number; hash: string };
+  entries: AccessLogEntry[];
+  nextAfter?: number;
+}
+
+export interface AccessLogHeadView {
+  head: { seq: number; hash: string };
+  check: { ok: true; entries: number } | { ok: false; seq: number; problem: string };
 }
 
 export interface History {

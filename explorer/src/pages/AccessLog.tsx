@@ -8,6 +8,10 @@ import { type AccessLogHeadView, type AccessLogView, type ConsortiumView, api } 
 import { Async, useAsync } from "../components/async.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 
+/** A long hex value cut to its ends for the table; the whole value stays in the title. */
+const short = (v: string) => (/^0x[0-9a-f]{40,}$/i.test(v) ? `${v.slice(0, 10)}…${v.slice(-4)}` : v);
+const shortAll = (text: string) => text.replace(/0x[0-9a-fA-F]{40,}/g, short);
+
 export function AccessLogPage() {
   const { t, lang } = useI18n();
   const state = useAsync(
@@ -48,12 +52,18 @@ export function AccessLogPage() {
                   </thead>
                   <tbody>
                     {[...log.entries].reverse().map((e) => (
-                      <tr key={e.seq} data-seq={e.seq} data-reader={e.reader}>
+                      <tr key={e.seq} data-seq={e.seq} data-reader={e.reader} data-allowed-by={e.allowedBy}>
                         <td>{formatTime(lang, e.time)}</td>
                         <th scope="row">{names.get(e.reader) ?? `#${e.reader}`}</th>
-                        <td class="mono small">{`${e.subject.kind} ${e.subject.eventID ?? e.subject.eventHash ?? e.subject.stream ?? ""}`}</td>
-                        <td class="small">{e.allowedBy}</td>
-                        <td class="mono small">{e.purpose ?? "—"}</td>
+                        <td class="mono small" title={e.subject.eventHash ?? e.subject.stream}>
+                          {`${e.subject.kind} ${shortAll(e.subject.eventID ?? e.subject.eventHash ?? e.subject.stream ?? "")}`}
+                        </td>
+                        <td class="small" title={e.allowedBy}>
+                          {shortAll(e.allowedBy)}
+                        </td>
+                        <td class="mono small" title={e.purpose ?? undefined}>
+                          {e.purpose === null ? "—" : shortAll(e.purpose)}
+                        </td>
                         <td>{e.channel}</td>
                       </tr>
                     ))}

@@ -20,7 +20,7 @@ import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { canonicalIdentifier } from "../lib/identifiers.ts";
+import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
 import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import type { CaptureJob } from "../node/events/capture.ts";

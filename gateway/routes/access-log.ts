@@ -5,6 +5,7 @@
  * anonymous caller 401.
  */
 import type { Context } from "koa";
+import type { AccessLogAnswer, AccessLogHeadAnswer } from "../../lib/api/access-log.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, forbidden, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
@@ -31,12 +32,12 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const reader = intParam(ctx, "reader", 1, 2 ** 32 - 1);
     const entries = await log.entries({ after, limit, ...(reader !== undefined ? { reader } : {}) });
-    ctx.body = { head: await log.head(), entries, nextAfter: entries.length === limit ? entries.at(-1)!.seq : undefined };
+    ctx.body = { head: await log.head(), entries, ...(entries.length === limit ? { nextAfter: entries.at(-1)!.seq } : {}) } satisfies AccessLogAnswer;
   });
 
   router.get("/access-log/head", auth.requireOrg(), ownerOnly, async (ctx) => {
     const log = requireService(services.accessLog, "access log").log;
-    ctx.body = { head: await log.head(), check: await log.verify() };
+    ctx.body = { head: await log.head(), check: await log.verify() } satisfies AccessLogHeadAnswer;
   });
 }
 

@@ -10,6 +10,8 @@
  */
 import type { Context } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
+import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
+import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { EventHashError } from "../../lib/epcis/event-hash.ts";
 import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
@@ -98,7 +100,7 @@ function nextLink(ctx: Context, token: string): string {
   return `<${ctx.path}?${params.toString()}>; rel="next"`;
 }
 
-function jobView(job: CaptureJob): Record<string, unknown> {
+function jobView(job: CaptureJob): CaptureJobAnswer {
   const { documentDigest: _digest, owner: _owner, ...view } = job;
   return view;
 }
@@ -200,7 +202,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     }
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
-    ctx.body = { ...jobView(submitted.job), replay: submitted.replay };
+    ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
   });
 
   router.get("/capture", auth, async (ctx) => {
@@ -216,7 +218,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     }
     const page = await ev.capture.jobs(ctx.state.caller!.orgId, { perPage, ...(after !== undefined ? { after } : {}) });
     if (page.next !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(page.next).toString("base64url")));
-    ctx.body = { captureJobs: page.jobs.map(jobView) };
+    ctx.body = { captureJobs: page.jobs.map(jobView) } satisfies CaptureJobsAnswer;
   });
 
   router.get("/capture/:captureID", auth, async (ctx) => {
@@ -280,7 +282,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       { reader: ctx.state.caller!.orgId, owner: e.owner, channel: "gateway", subject: { kind: "readings", eventHash: e.recordHash, ...(e.eventID ? { eventID: e.eventID } : {}), streams: streams.map((s) => s.stream) } },
       decision,
     );
-    ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams };
+    ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams } satisfies EventReadingsAnswer;
   });
 }
 

@@ -14,15 +14,28 @@
 import type { Context } from "koa";
 import { Gauge } from "prom-client";
 import { type AccessDecision, type ItemScope, REGULATOR_SCOPE_NAMES, mayReadEvent } from "../../lib/access.ts";
-import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers.ts";
+import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
+import type {
+  AnchorAnswer,
+  BatchAnswer,
+  ConsortiumAnswer,
+  GenealogyAnswer,
+  GenealogyNodeAnswer,
+  HistoryAnswer,
+  HistoryEntryAnswer,
+  ItemAnswer,
+  ItemCertificateAnswer,
+} from "../../lib/api/trace.ts";
+import type { OrganisationRef } from "../../lib/api/common.ts";
+import { STATUS_NAMES } from "../../lib/credentials.ts";
 import { CertificateState, type RecordKind } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
-import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
+import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberView } from "../indexer/queries.ts";
 import type { IndexService } from "../indexer/service.ts";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { type StoredEvent, publishedEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
@@ -73,7 +86,7 @@ const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 /** Organisation names for one response, read once each. */
 function orgNames(q: IndexQueries) {
   const cache = new Map<number, Promise<MemberView | undefined>>();
-  return async (id: number) => {
+  return async (id: number): Promise<OrganisationRef | null> => {
     if (id === 0) return null;
     if (!cache.has(id)) cache.set(id, q.member(id));
     const m = await cache.get(id)!;
@@ -105,7 +118,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     return { subject, item, batch, q };
   };
 
-  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>) => ({
+  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
     kind: "item",
     key: item.key,
     identifier: subject.identifier,
@@ -138,7 +151,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         itemCount: batch!.itemCount,
         disposition: batch!.disposition,
         createdAt: iso(batch!.createdAt),
-      };
+      } satisfies BatchAnswer;
   });
 
   router.get("/items/:id/history", auth.requireOrg(), async (ctx) => {
@@ -179,7 +192,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       entries: out,
       documents: documents ? "available" : "unavailable",
       nextAfter: entries.length === limit ? entries.at(-1)!.id : undefined,
-    };
+    } satisfies HistoryAnswer;
   });
 
   router.get("/items/:id/genealogy", auth.requireOrg(), async (ctx) => {
@@ -194,11 +207,11 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     if (!item) {
       // A batch: its recall scope (every item of it and everything forward).
       const scope = await q.recallScope(subject.key, limit);
-      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated };
+      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated } satisfies GenealogyAnswer;
       return;
     }
     const g = await q.genealogy(subject.key, { direction, depth, maxNodes: limit });
-    const nodes = [];
+    const nodes: GenealogyNodeAnswer[] = [];
     for (const n of g.nodes) {
       nodes.push({
         key: n.key,
@@ -210,14 +223,14 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         depth: n.depth,
       });
     }
-    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated };
+    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated } satisfies GenealogyAnswer;
   });
 
   router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
     const { subject, item, q } = await load(ctx);
     const org = orgNames(q);
     const certs = [...(await q.certificatesOf(subject.key)), ...(item?.batch ? await q.certificatesOf(item.batch) : [])];
-    const out = [];
+    const out: ItemCertificateAnswer[] = [];
     for (const c of certs) out.push(await certificateBody(c, org));
     ctx.body = out;
   });
@@ -243,7 +256,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       anchoredAt: iso(a.anchoredAt),
       tx: a.tx,
       block: a.block,
-    };
+    } satisfies AnchorAnswer;
   });
 
   router.get("/consortium", auth.requireOrg(), async (ctx) => {
@@ -276,11 +289,17 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         tx: p.tx,
       })),
       indexedBlock: index().progress().indexedBlock,
-    };
+    } satisfies ConsortiumAnswer;
   });
 }
 
-async function historyEntry(e: HistoryEntry, caller: number, decision: AccessDecision, stored: StoredEvent | undefined, org: ReturnType<typeof orgNames>) {
+async function historyEntry(
+  e: HistoryEntry,
+  caller: number,
+  decision: AccessDecision,
+  stored: StoredEvent | undefined,
+  org: ReturnType<typeof orgNames>,
+): Promise<HistoryEntryAnswer> {
   const access = caller === e.org ? "own" : decision.allowed ? "granted" : "public-fact";
   let document: Record<string, unknown> | null = null;
   let eventId: string | null = null;
@@ -314,15 +333,14 @@ async function historyEntry(e: HistoryEntry, caller: number, decision: AccessDec
 /** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
 function recomputedHash(stored: StoredEvent): string | undefined {
   try {
-    const options = { context: stored.context };
-    return (stored.event["errorDeclaration"] !== undefined ? errorDeclarationHash(stored.event, options) : cbvEventHash(stored.event, options).digest).toLowerCase();
+    return recordHashOf(stored.event, { context: stored.context }).toLowerCase();
   } catch {
     return undefined;
   }
 }
 
-async function certificateBody(c: CertificateView, org: ReturnType<typeof orgNames>) {
-  const state = c.statusName.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+async function certificateBody(c: IndexedCertificate, org: ReturnType<typeof orgNames>): Promise<ItemCertificateAnswer> {
+  const state = STATUS_NAMES[c.status];
   const ZERO = "0x" + "00".repeat(32);
   return {
     id: c.id,

@@ -13,45 +13,9 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
+import type { AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead } from "../../lib/api/access-log.ts";
 
-/** What was read. */
-export type AccessSubject =
-  | { kind: "document"; eventHash: string; eventID?: string }
-  | { kind: "readings"; eventHash: string; eventID?: string; streams: string[] }
-  | { kind: "stream"; stream: string; fromMs: number; toMs: number };
-
-/** A read to log, as the serving side knows it. */
-export interface AccessRead {
-  /** The organisation that read. */
-  reader: number;
-  /** The organisation whose data it was (this node's). */
-  owner: number;
-  channel: "gateway" | "p2p";
-  subject: AccessSubject;
-  /** What allowed it: "grant item-genealogy on 0x..", "rule regulator-recall-events" (lib/access.ts describeDecision). */
-  allowedBy: string;
-  /** The grant that allowed it, when one did. */
-  grant?: { id?: string; scopeKey: string; kind: string; path?: string[] };
-  /** The grant's purpose code (bytes32), or the rule's purpose; null when unknown. */
-  purpose: string | null;
-}
-
-export interface AccessLogEntry extends AccessRead {
-  seq: number;
-  /** ISO 8601, when the read was served. */
-  time: string;
-  /** Hash of the entry before (64 zero hex digits for the first). */
-  prev: string;
-  /** SHA-256 over this entry's fields and `prev`. */
-  hash: string;
-}
-
-export interface AccessLogHead {
-  seq: number;
-  hash: string;
-}
-
-export type AccessLogCheck = { ok: true; head: AccessLogHead; entries: number } | { ok: false; seq: number; problem: string };
+export type { AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
 
 const GENESIS = "0".repeat(64);
 const HEAD = "head";

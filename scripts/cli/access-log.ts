@@ -3,20 +3,11 @@
  * (GET /access-log and /access-log/head) after signing in with the organisation's key, with the
  * check of the log's hash chain. Only the gateway's own organisation may read it.
  */
+import type { AccessLogAnswer, AccessLogHeadAnswer } from "../../lib/api/access-log.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
-import type { Handler } from "./commands.ts";
+import type { Handler } from "./handler.ts";
 import { Refusal, UsageError } from "./output.ts";
 import * as parse from "./parse.ts";
-
-interface Entry {
-  seq: number;
-  time: string;
-  reader: number;
-  channel: string;
-  subject: { kind: string; eventHash?: string; eventID?: string; stream?: string };
-  allowedBy: string;
-  purpose: string | null;
-}
 
 export const accessLog: Handler = (inv) => {
   const gateway = parse.required(inv.values, "gateway", inv.command);
@@ -29,8 +20,8 @@ export const accessLog: Handler = (inv) => {
     await s.loadNames();
     const reader = readerRef === undefined ? undefined : await s.resolveOrg(readerRef, "--reader");
     const client = new GatewayClient(gateway.replace(/\/+$/, ""), s.wallet);
-    let log: { head: { seq: number; hash: string }; entries: Entry[]; nextAfter?: number };
-    let head: { check: { ok: boolean; entries?: number; seq?: number; problem?: string } };
+    let log: AccessLogAnswer;
+    let head: AccessLogHeadAnswer;
     try {
       const query = `after=${after}&limit=${limit}${reader ? `&reader=${reader.id}` : ""}`;
       log = await client.json("GET", `/access-log?${query}`);
@@ -44,7 +35,7 @@ export const accessLog: Handler = (inv) => {
       : `HASH CHAIN BROKEN at entry ${head.check.seq}: ${head.check.problem}`;
     const lines = log.entries.map(
       (e) =>
-        `#${e.seq} ${e.time} ${s.org(e.reader)} read ${e.subject.kind} ${e.subject.eventID ?? e.subject.eventHash ?? e.subject.stream ?? ""} via ${e.channel}\n` +
+        `#${e.seq} ${e.time} ${s.org(e.reader)} read ${e.subject.kind} ${e.subject.kind === "stream" ? e.subject.stream : (e.subject.eventID ?? e.subject.eventHash)} via ${e.channel}\n` +
         `    allowed by ${e.allowedBy}; purpose ${e.purpose ?? "unknown"}`,
     );
     return {

@@ -7,7 +7,7 @@ import { getAddress } from "ethers";
 import { ChainAccessChecker, mayReadItem } from "../../lib/access.ts";
 import { OrgStatus } from "../../lib/consortium.ts";
 import { ScopeKind } from "../../lib/registry.ts";
-import type { Handler } from "./commands.ts";
+import type { Handler } from "./handler.ts";
 import { ChainLogGenealogy } from "./genealogy.ts";
 import { formatTime, isoTime, orgStatusName, relativeTime } from "./describe.ts";
 import { Refusal, UsageError } from "./output.ts";

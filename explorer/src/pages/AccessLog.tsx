@@ -4,21 +4,25 @@
  * the log's hash chain (GET /access-log/head). The gateway serves it to the owner only; anyone
  * else sees its refusal.
  */
-import { type AccessLogHeadView, type AccessLogView, type ConsortiumView, api } from "../api.ts";
+import type { AccessLogAnswer, AccessLogHeadAnswer, AccessSubject } from "../../../lib/api/access-log.ts";
+import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
+import { api } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 
 /** A long hex value cut to its ends for the table; the whole value stays in the title. */
 const short = (v: string) => (/^0x[0-9a-f]{40,}$/i.test(v) ? `${v.slice(0, 10)}…${v.slice(-4)}` : v);
 const shortAll = (text: string) => text.replace(/0x[0-9a-fA-F]{40,}/g, short);
+/** What a read named: the event (by its declared id, else its hash) or the stream. */
+const subjectText = (s: AccessSubject): string => (s.kind === "stream" ? s.stream : (s.eventID ?? s.eventHash));
 
 export function AccessLogPage() {
   const { t, lang } = useI18n();
   const state = useAsync(
     async (signal) => {
-      const [log, head] = await Promise.all([api<AccessLogView>("/access-log?limit=1000", { signal }), api<AccessLogHeadView>("/access-log/head", { signal })]);
+      const [log, head] = await Promise.all([api<AccessLogAnswer>("/access-log?limit=1000", { signal }), api<AccessLogHeadAnswer>("/access-log/head", { signal })]);
       // Organisation names for the readers; the ids alone when the directory cannot be read.
-      const members = await api<ConsortiumView>("/consortium?proposals=0", { signal }).then((c) => c.members, () => []);
+      const members = await api<ConsortiumAnswer>("/consortium?proposals=0", { signal }).then((c) => c.members, () => []);
       return { log, head, names: new Map(members.map((m) => [m.id, m.name])) };
     },
     [],
@@ -55,8 +59,8 @@ export function AccessLogPage() {
                       <tr key={e.seq} data-seq={e.seq} data-reader={e.reader} data-allowed-by={e.allowedBy}>
                         <td>{formatTime(lang, e.time)}</td>
                         <th scope="row">{names.get(e.reader) ?? `#${e.reader}`}</th>
-                        <td class="mono small" title={e.subject.eventHash ?? e.subject.stream}>
-                          {`${e.subject.kind} ${shortAll(e.subject.eventID ?? e.subject.eventHash ?? e.subject.stream ?? "")}`}
+                        <td class="mono small" title={e.subject.kind === "stream" ? e.subject.stream : e.subject.eventHash}>
+                          {`${e.subject.kind} ${shortAll(subjectText(e.subject))}`}
                         </td>
                         <td class="small" title={e.allowedBy}>
                           {shortAll(e.allowedBy)}

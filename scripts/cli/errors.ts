@@ -101,6 +101,7 @@ export const MESSAGES: Record<string, Explain> = {
   UpgradeNotByConsortium: (a) =>
     `only the Consortium contract may upgrade this contract (through a passed Upgrade proposal), not ${a.caller}`,
   ZeroConsortium: () => "the Consortium address is zero",
+  NotConsortium: (a) => `only the Consortium contract may change this setting (through a passed governance proposal), not ${a.caller}`,
 
   // ---- OpenZeppelin proxies and initialisers
   AddressEmptyCode: (a) => `${a.target} holds no contract code`,
@@ -210,6 +211,7 @@ export const MESSAGES: Record<string, Explain> = {
   NotGrantOwner: (a, n) =>
     `grant ${shortHex(String(a.id))} belongs to ${n.org(num(a.owner))}; ${n.org(num(a.caller))} cannot revoke it`,
   GrantAlreadyRevoked: (a) => `grant ${shortHex(String(a.id))} is already revoked`,
+  InvalidRegulatorRule: (a) => `regulator rule ${a.rule} sets bits no scope defines (recall events 1, inspection events 2, disposition events 4, recall scopes 8)`,
 
   // ---- DataAnchors
   AlreadyAnchored: (a) => `node ${a.node} already anchored window ${a.sequence} (root ${shortHex(String(a.anchoredRoot))})`,

@@ -313,6 +313,21 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await access()).show,
   },
   {
+    path: ["access-log"],
+    args: "--gateway URL [--reader ORG] [--after N] [--limit N]",
+    summary: "who read your organisation's data: the access log of your member gateway, with its hash-chain check",
+    details: `Signs in at the gateway with your key (--key-file or $TRACEMESH_KEY); only the gateway's own organisation may read its log. --reader: ${ORG}.`,
+    positionals: [0, 0],
+    options: {
+      gateway: { type: "string", value: "URL", description: "your member gateway, e.g. http://127.0.0.1:8601" },
+      reader: { type: "string", value: "ORG", description: "only this organisation's reads" },
+      after: { type: "string", value: "N", description: "entries after this sequence number" },
+      limit: { type: "string", value: "N", description: "at most this many entries (default 100, at most 1000)" },
+    },
+    signs: false,
+    load: async () => (await import("./access-log.ts")).accessLog,
+  },
+  {
     path: ["cert", "accredit"],
     args: "<certifier> <scope> [--expires TIME]",
     summary: "(regulators) accredit a certifier for a certificate type, or change the expiry of its accreditation",

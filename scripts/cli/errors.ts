@@ -225,6 +225,7 @@ export const MESSAGES: Record<string, Explain> = {
   NotGrantOwner: (a, n) =>
     `grant ${shortHex(String(a.id))} belongs to ${n.org(num(a.owner))}; ${n.org(num(a.caller))} cannot revoke it`,
   GrantAlreadyRevoked: (a) => `grant ${shortHex(String(a.id))} is already revoked`,
+  InvalidRegulatorRule: (a) => `regulator rule ${a.rule} sets bits no scope defines (recall events 1, inspection events 2, disposition events 4, recall scopes 8)`,
 
   // ---- DataAnchors
   AlreadyAnchored: (a) => `node ${a.node} already anchored window ${a.sequence} (root ${shortHex(String(a.anchoredRoot))})`,

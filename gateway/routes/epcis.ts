@@ -18,12 +18,14 @@ import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
+import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
 import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { readRaw } from "../body.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
@@ -96,6 +98,33 @@ export function queryDocument(events: readonly StoredEvent[], queryName = "Simpl
   };
 }
 
+/** The document a capture request carries: JSON-LD as is, EPCIS XML (2.0 or 1.2) read into JSON-LD. */
+async function captureBody(ctx: Context, context: RouteContext): Promise<unknown> {
+  if (!ctx.is([...XML_MEDIA_TYPES])) {
+    if (!ctx.is(["application/json", "application/ld+json", "application/*+json"]))
+      throw new HttpProblem(415, `expected an EPCIS document as JSON-LD (application/ld+json) or XML (application/xml), got ${ctx.get("content-type") || "none"}`, { type: "unsupported-media-type" });
+    return context.readJson(ctx, "large");
+  }
+  try {
+    return parseEpcisXml(await readRaw(ctx, context.options.bodyLimits.large));
+  } catch (e) {
+    if (e instanceof EpcisXmlError) throw badRequest(e.message, { errors: e.errors });
+    throw e;
+  }
+}
+
+/** Answers a query document in the representation the caller asked for (Accept): JSON-LD, or EPCIS XML. */
+function sendQueryDocument(ctx: Context, doc: Record<string, unknown>): void {
+  const type = ctx.accepts("application/ld+json", "application/json", ...XML_MEDIA_TYPES);
+  if (type === "application/xml" || type === "text/xml") {
+    ctx.type = type;
+    ctx.body = epcisXmlOf(doc);
+    return;
+  }
+  ctx.type = "application/ld+json";
+  ctx.body = doc;
+}
+
 function nextLink(ctx: Context, token: string): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(ctx.query)) if (k !== "nextPageToken") for (const x of Array.isArray(v) ? v : [v ?? ""]) params.append(k, x);
@@ -164,8 +193,7 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     });
     await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
     if (page.nextPageToken !== undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
-    ctx.type = "application/ld+json";
-    ctx.body = queryDocument(page.events);
+    sendQueryDocument(ctx, queryDocument(page.events));
   } catch (e) {
     const code = codeOf(e);
     if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
@@ -200,7 +228,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
-    const doc = await context.readJson(ctx, "large");
+    const doc = await captureBody(ctx, context);
     let submitted;
     try {
       submitted = await ev.accept(doc, caller.orgId);
@@ -240,8 +268,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.get("/events/:eventID", auth, async (ctx) => {
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
     await logDocuments(context, ctx.state.caller!.orgId, found);
-    ctx.type = "application/ld+json";
-    ctx.body = queryDocument(found.map((f) => f.event));
+    sendQueryDocument(ctx, queryDocument(found.map((f) => f.event)));
   });
 
   router.get("/epcs/:epc/events", auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
@@ -320,8 +347,11 @@ const QUERY_PARAMETERS = [
 ];
 
 const QUERY_DOCUMENT = {
-  description: "an EPCISQueryDocument; a Link header with rel=next when more events follow",
-  content: { "application/ld+json": { schema: { type: "object", description: "EPCISQueryDocument (GS1 EPCIS 2.0)" } } },
+  description: "an EPCISQueryDocument (JSON-LD, or EPCIS 2.0 XML when Accept asks for it); a Link header with rel=next when more events follow",
+  content: {
+    "application/ld+json": { schema: { type: "object", description: "EPCISQueryDocument (GS1 EPCIS 2.0)" } },
+    "application/xml": { schema: { type: "string", description: "EPCISQueryDocument (GS1 EPCIS 2.0 XML)" } },
+  },
 };
 
 const denied = { "401": problem("no valid token"), "403": problem("the caller's organisation is not active") };
@@ -369,13 +399,21 @@ export const paths: OpenApiPaths = {
       summary: "Capture an EPCIS 2.0 document (recorded whole on chain, or refused whole)",
       security: bearer,
       parameters: [{ name: "GS1-Capture-Error-Behaviour", in: "header", required: false, schema: { type: "string", enum: ["rollback"] } }],
-      requestBody: { required: true, content: { "application/ld+json": { schema: { type: "object" } }, "application/json": { schema: { type: "object" } } } },
+      requestBody: {
+        required: true,
+        content: {
+          "application/ld+json": { schema: { type: "object" } },
+          "application/json": { schema: { type: "object" } },
+          "application/xml": { schema: { type: "string", description: "EPCIS 2.0 or 1.2 XML document (lib/epcis/xml.ts)" } },
+          "text/xml": { schema: { type: "string" } },
+        },
+      },
       responses: {
         "202": { description: "accepted as a capture job; Location: /capture/{captureID}", content: { "application/json": { schema: CAPTURE_JOB } } },
-        "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers), or malformed JSON"),
+        "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers, or element paths for XML), or malformed JSON or XML"),
         ...denied,
         "413": problem("the document is larger than the body limit, or has more events than one capture records"),
-        "415": problem("not a JSON body"),
+        "415": problem("neither a JSON nor an XML body"),
       },
     },
     get: {

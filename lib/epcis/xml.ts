@@ -110,6 +110,21 @@ function extensionName(node: { namespaceURI: string | null; prefix: string | nul
   return `${prefix}:${node.localName}`;
 }
 
+/**
+ * A compact value ("example:someSensorProperty") whose prefix is an XML namespace in scope gets that
+ * namespace declared in @context, as the XML gave it meaning; the value itself is kept as written.
+ */
+function declareCurie(el: XmlElement, value: string, state: ReadState): string {
+  const m = /^([A-Za-z][\w.-]*):(?!\/\/)/.exec(value);
+  if (!m || Object.hasOwn(RESERVED_PREFIXES, m[1]!) || m[1] === "urn") return value;
+  const ns = el.lookupNamespaceURI(m[1]!);
+  if (ns && !EPCIS_NS.includes(ns) && !EPCIS_QUERY_NS.includes(ns) && !state.prefixes.has(m[1]!)) {
+    state.prefixes.set(m[1]!, ns);
+    if (!state.names.has(ns)) state.names.set(ns, m[1]!);
+  }
+  return value;
+}
+
 /** A typed leaf (xsi:type xsd:integer/double/boolean) as a JSON number or boolean; else the text. */
 function typedValue(el: XmlElement, path: string): string | number | boolean {
   const text = textOf(el);
@@ -203,7 +218,7 @@ function attributesObject(el: XmlElement, state: ReadState, path: string, number
     if (a.namespaceURI) out[extensionName(a, state, p)] = a.value;
     else if (numbers.has(a.localName ?? "")) out[a.localName!] = numberOf(a.value.trim(), p);
     else if (a.localName === "booleanValue") out[a.localName] = a.value.trim() === "true" || a.value.trim() === "1" ? true : a.value.trim() === "false" || a.value.trim() === "0" ? false : fail(p, `"${a.value}" is not a boolean`);
-    else out[a.localName!] = a.value;
+    else out[a.localName!] = declareCurie(el, a.value, state);
   }
   return out;
 }
@@ -470,6 +485,15 @@ function writeEvent(event: Record<string, unknown>, docPrefixes: Map<string, str
   const prefixes = prefixesOf(event["@context"], new Map(docPrefixes));
   const used = new Map<string, string>();
   const type = String(event["type"]);
+  // Compact values ("example:x") need their prefix declared too.
+  const scan = (v: unknown): void => {
+    if (typeof v === "string") {
+      const p = /^([A-Za-z][\w.-]*):(?!\/\/)/.exec(v)?.[1];
+      if (p !== undefined && prefixes.has(p)) used.set(p, prefixes.get(p)!);
+    } else if (Array.isArray(v)) v.forEach(scan);
+    else if (isObject(v)) Object.values(v).forEach(scan);
+  };
+  scan(event);
   const body =
     XML_ORDER.map((k) => writeMember(k, event[k], prefixes, used)).join("") +
     Object.entries(event).filter(([k]) => k !== "type" && k !== "@context" && !XML_ORDER.includes(k)).map(([k, v]) => writeExtension(k, v, prefixes, used)).join("");

@@ -443,8 +443,11 @@ describe("refusing bad documents at the door", () => {
     expect(remote.status).toBe(400);
     expect(((await remote.json()) as { detail: string }).detail).toMatch(/cannot be resolved offline/);
 
-    const wrongType = await gw.request("/capture", { method: "POST", token: oem, body: "<epcis/>", headers: { "content-type": "application/xml" } });
+    const wrongType = await gw.request("/capture", { method: "POST", token: oem, body: "eventTime=now", headers: { "content-type": "text/plain" } });
     expect(wrongType.status).toBe(415);
+    const notEpcisXml = await gw.request("/capture", { method: "POST", token: oem, body: "<epcis/>", headers: { "content-type": "application/xml" } });
+    expect(notEpcisXml.status).toBe(400);
+    expect(((await notEpcisXml.json()) as { detail: string }).detail).toMatch(/is not an EPCIS document/);
 
     const big = JSON.stringify(doc(good)).replace('"epcisBody"', `"ex:padding": "${"x".repeat(5 * 1024 * 1024)}", "epcisBody"`);
     const oversized = await capture(big);

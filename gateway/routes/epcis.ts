@@ -29,7 +29,6 @@ import { readRaw } from "../body.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Query parameters an event query accepts, and how each maps onto EventQuery. */
 const LIST_PARAMS: Record<string, keyof EventQuery> = {
@@ -80,21 +79,13 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
   return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}) };
 }
 
-/** An event as published: with its eventID, and its document's inline context terms when it needs them. */
-function eventOut(e: StoredEvent): Record<string, unknown> {
-  const out = { ...publishedEvent(e) };
-  const inline = (Array.isArray(e.context) ? e.context : [e.context]).filter((c) => isObject(c) || (typeof c === "string" && !EPCIS_CONTEXT_URLS.includes(c)));
-  if (inline.length > 0 && out["@context"] === undefined) return { "@context": inline, ...out };
-  return out;
-}
-
 export function queryDocument(events: readonly StoredEvent[], queryName = "SimpleEventQuery"): Record<string, unknown> {
   return {
     "@context": [EPCIS_CONTEXT_URLS[0]],
     type: "EPCISQueryDocument",
     schemaVersion: "2.0",
     creationDate: new Date().toISOString(),
-    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events.map(eventOut) } } },
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events.map(publishedEvent) } } },
   };
 }
 

@@ -475,6 +475,21 @@ describe("refusing bad documents at the door", () => {
   });
 });
 
+describe("published events re-hash to their eventID", () => {
+  it("serves an event with its own @context with the document's prefixes it uses", async () => {
+    const epc = freshEpc();
+    const d = doc({ "@context": [{ own: "https://own.example.com/" }], type: "ObjectEvent", action: "OBSERVE", epcList: [epc], "ex:lot": "L1", "own:shift": "night" });
+    const job = await recorded(d);
+    const hashId = job.results![0]!.hashId;
+    expect(hashId).toBe(documentEventHashes(d)[0]!.hashId);
+    const served = await getJson(`/events/${enc(hashId)}`);
+    expect(served.status).toBe(200);
+    // Anyone: the served document alone, no ignoreFields, no knowledge of the captured document.
+    const e = eventList(served.body)[0]!;
+    expect(eventPreHash(e, { context: served.body["@context"] })).toBe(documentEventHashes(d)[0]!.preHash);
+  });
+});
+
 describe("paging", () => {
   it("pages through a query with opaque, tamper-checked tokens bound to the query and the caller", async () => {
     const place = "urn:epc:id:sgln:0614141.00777.0";

@@ -12,7 +12,7 @@
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
-import type { Context } from "koa";
+import type { Context, Next } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
@@ -116,6 +116,18 @@ function sendQueryDocument(ctx: Context, doc: Record<string, unknown>): void {
   ctx.body = doc;
 }
 
+/** The one event a single-event capture carries (a bare event object, or a document of exactly one event). */
+function isSingleEvent(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest("POST /events takes one EPCIS event (a JSON object)");
+  const b = body as Record<string, unknown>;
+  if (b["type"] === "EPCISDocument") {
+    const list = (b["epcisBody"] as { eventList?: unknown[] } | undefined)?.eventList;
+    if (!Array.isArray(list) || list.length !== 1) throw badRequest(`POST /events takes one event; this document has ${Array.isArray(list) ? list.length : "no"} events (use POST /capture)`);
+    return { "@context": b["@context"], ...(list[0] as Record<string, unknown>) };
+  }
+  return b;
+}
+
 function nextLink(ctx: Context, token: string): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(ctx.query)) if (k !== "nextPageToken") for (const x of Array.isArray(v) ? v : [v ?? ""]) params.append(k, x);
@@ -151,6 +163,40 @@ function captureProblem(e: unknown): HttpProblem | undefined {
       return undefined;
   }
 }
+
+/** What this node speaks, announced on every EPCIS response (GS1 EPCIS 2.0 REST binding headers). */
+export const GS1_HEADERS: Readonly<Record<string, string>> = {
+  "GS1-EPCIS-Version": "2.0.0",
+  "GS1-EPCIS-Min": "1.2.0",
+  "GS1-EPCIS-Max": "2.0.0",
+  "GS1-CBV-Version": "2.0.0",
+  "GS1-CBV-Min": "2.0.0",
+  "GS1-CBV-Max": "2.0.0",
+  "GS1-Extensions": "tm=https://tracemesh.dev/ns/epcis/",
+};
+/** EPCIS versions a request may ask for (1.2 documents are read by the XML binding), and CBV versions. */
+const REQUESTABLE: Record<string, RegExp> = { "GS1-EPCIS-Version": /^(1\.2|2\.0)(\.\d+)?$/, "GS1-CBV-Version": /^2\.0(\.\d+)?$/ };
+
+/** Sets the GS1 headers; 406 for a requested EPCIS or CBV version this node does not speak. */
+async function gs1(ctx: Context, next: Next): Promise<void> {
+  ctx.set(GS1_HEADERS);
+  for (const [header, ok] of Object.entries(REQUESTABLE)) {
+    const asked = ctx.get(header);
+    if (asked !== "" && !ok.test(asked))
+      throw new HttpProblem(406, `${header} ${asked} is not supported: this node speaks EPCIS ${GS1_HEADERS["GS1-EPCIS-Min"]} to ${GS1_HEADERS["GS1-EPCIS-Max"]}, CBV ${GS1_HEADERS["GS1-CBV-Version"]}`, { type: "not-acceptable" });
+  }
+  await next();
+}
+
+/** Methods of each EPCIS path, answered by OPTIONS (discovery). */
+const ALLOW: Record<string, string> = {
+  "/capture": "OPTIONS, GET, POST",
+  "/capture/:captureID": "OPTIONS, GET",
+  "/events": "OPTIONS, GET, POST",
+  "/events/:eventID": "OPTIONS, GET",
+  "/epcs/:epc/events": "OPTIONS, GET",
+  "/bizSteps/:bizStep/events": "OPTIONS, GET",
+};
 
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
@@ -208,30 +254,51 @@ async function visibleById(ctx: Context, context: RouteContext, id: string): Pro
 }
 
 export function register(router: GatewayRouter, context: RouteContext): void {
-  const auth = context.auth.requireOrg();
+  const requireOrg = context.auth.requireOrg();
+  // Every EPCIS route announces the GS1 headers, also on refusals.
+  const auth = [gs1, requireOrg] as const;
 
-  router.post("/capture", auth, async (ctx) => {
+  for (const [path, allow] of Object.entries(ALLOW))
+    router.options(path, ...auth, (ctx) => {
+      ctx.set("Allow", allow);
+      if (path === "/capture" || path === "/events") {
+        ctx.set("GS1-EPCIS-Capture-Limit", String(events(context).maxCaptureEvents));
+        ctx.set("GS1-EPCIS-Capture-File-Size-Limit", String(context.options.bodyLimits.large));
+        ctx.set("GS1-Capture-Error-Behaviour", "rollback");
+      }
+      ctx.status = 204;
+    });
+
+  /** Accepts a document for capture as the caller, mapping the node's refusals to problems. */
+  const accept = async (ctx: Context, doc: unknown) => {
     const ev = events(context);
     const caller = ctx.state.caller!;
-    // The node checks the owner again (accept); refusing here spares reading a stranger's body.
-    if (caller.orgId !== ev.organisation)
-      throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
-    const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
-    if (behaviour !== "" && behaviour !== "rollback")
-      throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
-    const doc = await captureBody(ctx, context);
-    let submitted;
     try {
-      submitted = await ev.accept(doc, caller.orgId);
+      return await ev.accept(doc, caller.orgId);
     } catch (e) {
       throw captureProblem(e) ?? e;
     }
+  };
+  /** Refuses a stranger before its body is read (the node checks the owner again when accepting). */
+  const ownOrganisationOnly = (ctx: Context) => {
+    const caller = ctx.state.caller!;
+    if (caller.orgId !== events(context).organisation)
+      throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
+  };
+
+  router.post("/capture", ...auth, async (ctx) => {
+    ownOrganisationOnly(ctx);
+    ctx.set("GS1-EPCIS-Capture-Limit", String(events(context).maxCaptureEvents));
+    const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
+    if (behaviour !== "" && behaviour !== "rollback")
+      throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
+    const submitted = await accept(ctx, await captureBody(ctx, context));
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
     ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
   });
 
-  router.get("/capture", auth, async (ctx) => {
+  router.get("/capture", ...auth, async (ctx) => {
     const ev = events(context);
     const pp = one(ctx, "perPage");
     const perPage = pp === undefined ? 30 : Number(pp);
@@ -247,26 +314,50 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     ctx.body = { captureJobs: page.jobs.map(jobView) } satisfies CaptureJobsAnswer;
   });
 
-  router.get("/capture/:captureID", auth, async (ctx) => {
+  router.get("/capture/:captureID", ...auth, async (ctx) => {
     const ev = events(context);
     const job = await ev.capture.job(ctx.params["captureID"]!);
     if (job === undefined || job.owner !== ctx.state.caller!.orgId) throw notFound(`no capture job ${ctx.params["captureID"]} of ${ctx.state.caller!.orgName}`);
     ctx.body = jobView(job);
   });
 
-  router.get("/events", auth, (ctx) => runQuery(ctx, context));
+  router.get("/events", ...auth, (ctx) => runQuery(ctx, context));
 
-  router.get("/events/:eventID", auth, async (ctx) => {
+  // Single-event capture (synchronous in the standard): the event is recorded as a one-event
+  // document and answered once its job has finished, 201 with the event's Location.
+  router.post("/events", ...auth, async (ctx) => {
+    ownOrganisationOnly(ctx);
+    const body = await captureBody(ctx, context);
+    const event = isSingleEvent(body);
+    const doc = {
+      "@context": event["@context"] ?? [EPCIS_CONTEXT_URLS[0]],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: new Date(context.options.clock()).toISOString(),
+      epcisBody: { eventList: [Object.fromEntries(Object.entries(event).filter(([k]) => k !== "@context"))] },
+    };
+    const { job } = await accept(ctx, doc);
+    const done = job.running ? await events(context).capture.finished(job.captureID) : job;
+    const result = done.results?.[0];
+    if (!done.success || result === undefined)
+      throw new HttpProblem(409, `the event was not recorded: ${done.errors.map((e) => e.message).join("; ") || done.state}`, { type: "capture-refused", extra: { captureID: done.captureID } });
+    const id = result.eventID ?? result.hashId;
+    ctx.status = 201;
+    ctx.set("Location", `/events/${encodeURIComponent(id)}`);
+    ctx.body = { eventID: id, hashId: result.hashId, recordHash: result.recordHash, how: result.how, captureID: done.captureID };
+  });
+
+  router.get("/events/:eventID", ...auth, async (ctx) => {
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
     await logDocuments(context, ctx.state.caller!.orgId, found);
     sendQueryDocument(ctx, queryDocument(found.map((f) => f.event)));
   });
 
-  router.get("/epcs/:epc/events", auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
+  router.get("/epcs/:epc/events", ...auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
 
-  router.get("/bizSteps/:bizStep/events", auth, (ctx) => runQuery(ctx, context, { bizStep: [ctx.params["bizStep"]!] }));
+  router.get("/bizSteps/:bizStep/events", ...auth, (ctx) => runQuery(ctx, context, { bizStep: [ctx.params["bizStep"]!] }));
 
-  router.get("/events/:eventID/readings", auth, async (ctx) => {
+  router.get("/events/:eventID/readings", ...auth, async (ctx) => {
     const ev = events(context);
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
     const own = found.filter(({ event }) => event.origin.kind === "own" && event.owner === ev.organisation);
@@ -383,7 +474,32 @@ const CAPTURE_JOB = {
   },
 };
 
-export const paths: OpenApiPaths = {
+const gs1Headers = Object.fromEntries(Object.keys(GS1_HEADERS).map((h) => [h, { schema: { type: "string" }, description: `${GS1_HEADERS[h]} (on every EPCIS answer)` }]));
+
+const discovery = (path: string) => ({
+  tags: ["EPCIS"],
+  summary: `Discovery: the methods of ${path}, the EPCIS and CBV versions, extensions${path === "/capture" || path === "/events" ? " and capture limits" : ""}`,
+  security: bearer,
+  parameters: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => pathParam(m[1]!, "as for GET")),
+  responses: {
+    "204": {
+      description: "Allow and the GS1 headers",
+      headers: {
+        Allow: { schema: { type: "string" } },
+        ...gs1Headers,
+        ...(path === "/capture" || path === "/events" ? { "GS1-EPCIS-Capture-Limit": { schema: { type: "integer" } }, "GS1-EPCIS-Capture-File-Size-Limit": { schema: { type: "integer" } } } : {}),
+      },
+    },
+    ...denied,
+  },
+});
+
+const versionHeaders = [
+  { name: "GS1-EPCIS-Version", in: "header", required: false, schema: { type: "string" }, description: "1.2 or 2.0; other versions answer 406" },
+  { name: "GS1-CBV-Version", in: "header", required: false, schema: { type: "string" }, description: "2.0; other versions answer 406" },
+];
+
+const basePaths: OpenApiPaths = {
   "/capture": {
     post: {
       tags: ["EPCIS"],
@@ -435,6 +551,29 @@ export const paths: OpenApiPaths = {
       parameters: QUERY_PARAMETERS,
       responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
     },
+    post: {
+      tags: ["EPCIS"],
+      summary: "Capture one event (synchronous): recorded as a one-event document, answered when its job has finished",
+      security: bearer,
+      parameters: versionHeaders,
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": { schema: { type: "object", description: "one EPCIS event (with its @context), or an EPCISDocument of one event" } },
+          "application/ld+json": { schema: { type: "object" } },
+          "application/xml": { schema: { type: "string", description: "an EPCIS XML document of one event" } },
+          "text/xml": { schema: { type: "string" } },
+        },
+      },
+      responses: {
+        "201": json("{ eventID, hashId, recordHash, how, captureID }; Location: /events/{eventID}"),
+        "400": problem("not one valid EPCIS event"),
+        ...denied,
+        "406": problem("a GS1-EPCIS-Version or GS1-CBV-Version this node does not speak"),
+        "409": problem("the node or the chain refused to record the event (the capture job names why)"),
+        "415": problem("neither a JSON nor an XML body"),
+      },
+    },
   },
   "/events/{eventID}": {
     get: {
@@ -479,3 +618,10 @@ export const paths: OpenApiPaths = {
     },
   },
 };
+
+export const paths: OpenApiPaths = Object.fromEntries(
+  Object.entries(basePaths).map(([path, item]) => {
+    const koaPath = path.replace(/\{([^}]+)\}/g, ":$1");
+    return [path, Object.hasOwn(ALLOW, koaPath) ? { ...item, options: discovery(path) } : item];
+  }),
+);

@@ -5,27 +5,18 @@
  * hashes and its JSON twin's, or refused with a 400 naming the element; each recorded event reads
  * back in both bindings (JSON-LD, and XML by Accept) hashing to its eventID.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { declaredIgnoreFields, documentEventHashes, eventHash } from "../../lib/epcis/event-hash.ts";
 import { createEpcisValidator } from "../../lib/epcis/validate.ts";
 import { parseEpcisXml } from "../../lib/epcis/xml.ts";
-import { ChainClient } from "../../node/chain/client.ts";
-import type { CaptureJob } from "../../node/events/capture.ts";
-import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { NOT_CAPTURABLE, REFERENCE_XML_QUIRKS } from "../helpers/epcis-xml-fixtures.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
+import { EPCIS_FIXTURES as FIXTURES, type EventsGateway, type Job, startEventsGateway } from "../helpers/events-gateway.ts";
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
 const SCHEMA = path.join(FIXTURES, "EPCIS-JSON-Schema.json");
 const validator = createEpcisValidator({ schemaPath: SCHEMA });
 type Doc = Record<string, unknown>;
-type Job = CaptureJob & { replay?: boolean };
 
 const xmlFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true })
@@ -39,56 +30,22 @@ const NODE_REFUSED: Record<string, RegExp> = {
   "XSL/1.2/XML/AssociationEvent.xml": /declares erroneous event 3 of the same document/,
 };
 
-let chain: TestChain;
-let gw: TestGateway;
-let events: OpenEvents;
-let dir: string;
+let h: EventsGateway;
+let chain: EventsGateway["chain"];
+let gw: EventsGateway["gw"];
 let oem: string;
+let finished: EventsGateway["finished"];
 
 beforeAll(async () => {
-  chain = await startTestChain();
-  dir = mkdtempSync(path.join(tmpdir(), "tracemesh-epcis-xml-"));
-  const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
-  provider.pollingInterval = 100;
-  const partyOf = new Map([
-    [canonicalIdentifier("urn:epc:id:pgln:4012345.00000"), chain.orgs.steel.id],
-    [canonicalIdentifier("urn:epc:id:pgln:0614141.00000"), chain.orgs.oem.id],
-  ]);
-  events = await openEvents({
-    dataDir: dir,
-    deployment: chain.deployment,
-    client: new ChainClient(provider, { pollMs: 25 }),
-    signer: new Wallet(chain.orgs.oem.accounts[1]!.privateKey, provider),
-    validator: { schemaPath: SCHEMA },
-    contexts: path.join(FIXTURES, "epcis-context.jsonld"),
-    resolveParty: (party) => partyOf.get(party),
-    announce: async () => {},
-    capture: { retryBaseMs: 50, retryMaxMs: 200 },
-  });
-  gw = await startTestGateway({ chain, node: "oem", services: { events }, gateway: { rateLimit: false } });
-  oem = await gw.signIn("oem");
+  h = await startEventsGateway();
+  ({ chain, gw, oem, finished } = h);
 }, 120_000);
 
 afterAll(async () => {
-  await gw?.stop();
-  await events?.close();
-  await chain?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await h?.stop();
 });
 
-async function finished(res: Response): Promise<Job> {
-  expect(res.status, await res.clone().text()).toBe(202);
-  const { replay } = (await res.json()) as Job;
-  const location = res.headers.get("location")!;
-  for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
-    const job = (await (await gw.request(location, { token: oem })).json()) as Job;
-    if (!job.running) return { ...job, replay: replay === true };
-    await new Promise((done) => setTimeout(done, 50));
-  }
-  throw new Error(`capture ${location} did not finish`);
-}
-
-const post = (body: string, type: string) => gw.request("/capture", { method: "POST", token: oem, body, headers: { "content-type": type } });
+const post = (body: string, type: string) => h.post("/capture", body, type);
 const eventsOf = (qd: Doc): Doc[] => (((qd["epcisBody"] as Doc)["queryResults"] as Doc)["resultsBody"] as Doc)["eventList"] as Doc[];
 
 describe("capturing GS1's XML examples", () => {

@@ -196,7 +196,21 @@ const ALLOW: Record<string, string> = {
   "/events/:eventID": "OPTIONS, GET",
   "/epcs/:epc/events": "OPTIONS, GET",
   "/bizSteps/:bizStep/events": "OPTIONS, GET",
+  "/eventTypes": "OPTIONS, GET",
+  ...Object.fromEntries(["eventTypes/:eventType", "epcs/:epc", "bizSteps/:bizStep", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}`, "OPTIONS, GET"])),
+  ...Object.fromEntries(["eventTypes/:eventType", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}/events`, "OPTIONS, GET"])),
 };
+
+/** The top-level resources whose members have an `events` sub-resource, and the query term each fixes. */
+const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery }[] = [
+  { resource: "eventTypes", param: "eventType", field: "eventType" },
+  { resource: "epcs", param: "epc", field: "anyEpc" },
+  { resource: "bizSteps", param: "bizStep", field: "bizStep" },
+  { resource: "bizLocations", param: "bizLocation", field: "bizLocation" },
+  { resource: "readPoints", param: "readPoint", field: "readPoint" },
+  { resource: "dispositions", param: "disposition", field: "disposition" },
+];
+const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"];
 
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
@@ -353,9 +367,17 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     sendQueryDocument(ctx, queryDocument(found.map((f) => f.event)));
   });
 
-  router.get("/epcs/:epc/events", ...auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
-
-  router.get("/bizSteps/:bizStep/events", ...auth, (ctx) => runQuery(ctx, context, { bizStep: [ctx.params["bizStep"]!] }));
+  // Top-level resources (HATEOAS): /eventTypes lists the types; each member has an `events` sub-resource.
+  router.get("/eventTypes", ...auth, (ctx) => {
+    ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: EVENT_TYPES };
+  });
+  for (const { resource, param, field } of TOP_LEVEL) {
+    router.get(`/${resource}/:${param}`, ...auth, (ctx) => {
+      if (resource === "eventTypes" && !EVENT_TYPES.includes(ctx.params[param]!)) throw notFound(`no event type ${ctx.params[param]} (${EVENT_TYPES.join(", ")})`);
+      ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: ["events"] };
+    });
+    router.get(`/${resource}/:${param}/events`, ...auth, (ctx) => runQuery(ctx, context, { [field]: [ctx.params[param]!] }));
+  }
 
   router.get("/events/:eventID/readings", ...auth, async (ctx) => {
     const ev = events(context);
@@ -599,24 +621,42 @@ const basePaths: OpenApiPaths = {
       },
     },
   },
-  "/epcs/{epc}/events": {
+  "/eventTypes": {
     get: {
       tags: ["EPCIS"],
-      summary: "Events naming an EPC in any role (MATCH_anyEPC), further filtered by the query parameters",
+      summary: "The EPCIS event types (a Collection)",
       security: bearer,
-      parameters: [pathParam("epc", "EPC URI, pattern or Digital Link, URL-encoded"), ...QUERY_PARAMETERS],
-      responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
+      responses: { "200": json("{ type: Collection, member: [ObjectEvent, ...] }"), ...denied },
     },
   },
-  "/bizSteps/{bizStep}/events": {
-    get: {
-      tags: ["EPCIS"],
-      summary: "Events of one business step, further filtered by the query parameters",
-      security: bearer,
-      parameters: [pathParam("bizStep", "bare CBV term or URI"), ...QUERY_PARAMETERS],
-      responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
-    },
-  },
+  ...Object.fromEntries(
+    TOP_LEVEL.flatMap(({ resource, param, field }) => [
+      [
+        `/${resource}/{${param}}`,
+        {
+          get: {
+            tags: ["EPCIS"],
+            summary: `Sub-resources of one ${param} (a Collection: events)`,
+            security: bearer,
+            parameters: [pathParam(param, "URL-encoded")],
+            responses: { "200": json("{ type: Collection, member: [events] }"), ...denied, ...(resource === "eventTypes" ? { "404": problem("not an EPCIS event type") } : {}) },
+          },
+        },
+      ],
+      [
+        `/${resource}/{${param}}/events`,
+        {
+          get: {
+            tags: ["EPCIS"],
+            summary: `Events with this ${param} (as ${String(field)} in the query), further filtered by the query parameters`,
+            security: bearer,
+            parameters: [pathParam(param, "URL-encoded; bare CBV term or URI for vocabularies"), ...QUERY_PARAMETERS],
+            responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
+          },
+        },
+      ],
+    ]),
+  ),
 };
 
 export const paths: OpenApiPaths = Object.fromEntries(

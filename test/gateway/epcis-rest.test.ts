@@ -3,10 +3,13 @@
  * every EPCIS answer (and 406 for a version this node does not speak), OPTIONS discovery with the
  * capture limits, and single-event capture by POST /events (201 with the event's Location).
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { paths as epcisPaths } from "../../gateway/routes/epcis.ts";
 import { documentEventHashes, eventHash } from "../../lib/epcis/event-hash.ts";
 import { parseEpcisXml } from "../../lib/epcis/xml.ts";
-import { type EventsGateway, startEventsGateway } from "../helpers/events-gateway.ts";
+import { EPCIS_FIXTURES, type EventsGateway, startEventsGateway } from "../helpers/events-gateway.ts";
 
 const EPCIS_CTX = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 let h: EventsGateway;
@@ -95,5 +98,56 @@ describe("single-event capture: POST /events", () => {
     expect((await h.gw.request("/events", { method: "POST", token: steel, body: JSON.stringify(event()), headers: { "content-type": "application/json" } })).status).toBe(403);
     expect((await h.gw.request("/events", { method: "POST", body: JSON.stringify(event()), headers: { "content-type": "application/json" } })).status).toBe(401);
     expect(await h.chain.orgs.oem.contracts.provenance.recordCount()).toBe(before);
+  });
+});
+
+/**
+ * Where our EPCIS operations differ from GS1's OpenAPI document, each with its reason (the same list
+ * is in lib/epcis/README.md). An operation missing from here and from either side fails the test.
+ */
+const LATER = "named queries and subscriptions are a later part of the EPCIS work (issue 14), not yet served";
+const UNLISTED_VOCABULARY = "listing every identifier in the repository would reveal identifiers of events the caller may not read; a visibility-filtered listing is not built yet";
+const DEVIATIONS: Record<string, string> = {
+  "GET /": "the gateway's root is not the EPCIS root (the EPCIS resources sit beside the other Tracemesh routes)",
+  "OPTIONS /": "as GET /",
+  ...Object.fromEntries(["/epcs", "/bizSteps", "/bizLocations", "/readPoints", "/dispositions"].flatMap((p) => [[`GET ${p}`, UNLISTED_VOCABULARY], [`OPTIONS ${p}`, UNLISTED_VOCABULARY]])),
+  ...Object.fromEntries(
+    [
+      "OPTIONS /queries", "GET /queries", "POST /queries", "GET /queries/{queryName}", "OPTIONS /queries/{queryName}", "DELETE /queries/{queryName}",
+      "OPTIONS /queries/{queryName}/subscriptions", "GET /queries/{queryName}/subscriptions", "POST /queries/{queryName}/subscriptions",
+      "OPTIONS /queries/{queryName}/subscriptions/{subscriptionID}", "GET /queries/{queryName}/subscriptions/{subscriptionID}", "DELETE /queries/{queryName}/subscriptions/{subscriptionID}",
+      "OPTIONS /queries/{queryName}/events", "GET /queries/{queryName}/events",
+    ].map((op) => [op, LATER]),
+  ),
+  "DELETE /nextPageToken/{token}": "page tokens are stateless (MAC-checked, bound to the query and the caller): there is nothing to delete",
+  "GET /events/{eventID}/readings": "Tracemesh extension: the plant-floor readings an event names, with their proofs",
+};
+
+describe("our OpenAPI document against GS1's", () => {
+  const METHODS = ["get", "post", "put", "delete", "options", "patch", "head"];
+  const operations = (p: Record<string, Record<string, unknown>>) => new Set(Object.entries(p).flatMap(([k, v]) => Object.keys(v).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${k}`)));
+  const gs1 = operations((JSON.parse(readFileSync(path.join(EPCIS_FIXTURES, "openapi/openapi.json"), "utf8")) as { paths: Record<string, Record<string, unknown>> }).paths);
+
+  it("differs from GS1's EPCIS operations only where listed, and every listed difference is real", () => {
+    const ours = operations(h.gw.gateway.openapi.paths as Record<string, Record<string, unknown>>);
+    // Our EPCIS operations are those of the EPCIS routes module, all served in the document.
+    const epcis = operations(epcisPaths as Record<string, Record<string, unknown>>);
+    for (const op of epcis) expect(ours.has(op), op).toBe(true);
+    const differences = [...[...gs1].filter((op) => !epcis.has(op)), ...[...epcis].filter((op) => !gs1.has(op))].sort();
+    expect(differences).toEqual(Object.keys(DEVIATIONS).sort());
+  });
+
+  it("serves the EPCIS operations GS1 lists that are not deviations", async () => {
+    const types = await h.gw.request("/eventTypes", { token: h.oem });
+    expect(await types.json()).toMatchObject({ type: "Collection", member: ["ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"] });
+    expect(await (await h.gw.request("/dispositions/in_transit", { token: h.oem })).json()).toMatchObject({ member: ["events"] });
+    expect((await h.gw.request("/eventTypes/NoSuchEvent", { token: h.oem })).status).toBe(404);
+    const byType = await h.gw.request("/eventTypes/ObjectEvent/events?perPage=50", { token: h.oem });
+    expect(byType.status).toBe(200);
+    const listed = ((await byType.json()) as { epcisBody: { queryResults: { resultsBody: { eventList: { type: string }[] } } } }).epcisBody.queryResults.resultsBody.eventList;
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.every((e) => e.type === "ObjectEvent")).toBe(true);
+    expect((await h.gw.request("/readPoints/urn%3Aepc%3Aid%3Asgln%3A0614141.00001.0/events", { token: h.oem })).status).toBe(200);
+    expect((await h.gw.request("/bizLocations/urn%3Aepc%3Aid%3Asgln%3A0614141.00001.0/events", { token: h.oem })).status).toBe(200);
   });
 });

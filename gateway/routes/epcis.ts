@@ -325,7 +325,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     }
     const page = await ev.capture.jobs(ctx.state.caller!.orgId, { perPage, ...(after !== undefined ? { after } : {}) });
     if (page.next !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(page.next).toString("base64url")));
-    ctx.body = { captureJobs: page.jobs.map(jobView) } satisfies CaptureJobsAnswer;
+    ctx.body = page.jobs.map(jobView) satisfies CaptureJobsAnswer;
   });
 
   router.get("/capture/:captureID", ...auth, async (ctx) => {
@@ -553,7 +553,7 @@ const basePaths: OpenApiPaths = {
         { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000 } },
         { name: "nextPageToken", in: "query", required: false, schema: { type: "string" } },
       ],
-      responses: { "200": json("{ captureJobs: [...] }", { type: "object", properties: { captureJobs: { type: "array", items: CAPTURE_JOB } } }), ...denied },
+      responses: { "200": json("the capture jobs, a list (as GS1's OpenAPI document shapes it)", { type: "array", items: CAPTURE_JOB }), ...denied },
     },
   },
   "/capture/{captureID}": {

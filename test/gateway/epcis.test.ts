@@ -409,7 +409,9 @@ describe("recording on Provenance", () => {
     expect(again.headers.get("location")).toBe(`/capture/${first.captureID}`);
     expect(await recordCount()).toBe(count);
     const listed = await getJson("/capture?perPage=2");
-    expect(((listed.body["captureJobs"] as Job[])[0]!).captureID).toBe(first.captureID);
+    // A list, as GS1 shapes GET /capture (it was { captureJobs: [...] }).
+    expect(Array.isArray(listed.body)).toBe(true);
+    expect((listed.body as unknown as Job[])[0]!.captureID).toBe(first.captureID);
     expect(listed.link).toMatch(/rel="next"/);
   });
 });

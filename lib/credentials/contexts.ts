@@ -6,6 +6,7 @@
  * licence), Tracemesh's own from this file; any other remote context is refused, naming it
  * (define such terms inline, e.g. `{"@vocab": "https://example.com/vocab#"}`).
  */
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the package ships no types; they are declared beside this file, for both tsconfigs
 /// <reference path="./credentials-context.d.ts" />
 import jsonld from "jsonld";
 import { contexts as w3cContexts } from "@digitalbazaar/credentials-context";

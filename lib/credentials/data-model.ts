@@ -44,7 +44,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * characters; http(s) URLs must also parse with a host. `urn:uuid:…` and `did:…` qualify.
  */
 export function isUrl(v: unknown): v is string {
-  if (typeof v !== "string" || !/^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$/.test(v)) return false;
+  if (typeof v !== "string" || !/^[A-Za-z][A-Za-z0-9+.-]*:[^\s\p{Cc}]+$/u.test(v)) return false;
   if (/^https?:/i.test(v)) {
     try {
       return new URL(v).host !== "";

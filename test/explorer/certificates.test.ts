@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
+import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
@@ -23,7 +23,7 @@ const credentialId = (label: string) => keccak256(toUtf8Bytes(`credential:${labe
 
 /** An EN 10204 3.1 inspection certificate as the lab would sign it (VC 2.0, VC-JOSE). */
 const millCertificate = (heat: string) => ({
-  "@context": [VC_V2_CONTEXT],
+  "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT],
   type: ["VerifiableCredential", "InspectionCertificate"],
   issuer: { name: "Certa Test Lab" },
   validFrom: new Date(Date.now() - 3600_000).toISOString(),
@@ -41,7 +41,8 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     gw = await startTestGateway({ node: "regulator", gateway: { explorerDir: EXPLORER_DIST } });
     const { lab, regulator } = gw.chain.orgs;
     const labKey = new SigningKey(lab.signer.privateKey);
-    jws = { valid: signCredential(millCertificate("H-7781"), labKey, gw.chain.chain.chainId), revoked: signCredential(millCertificate("H-7790"), labKey, gw.chain.chain.chainId) };
+    const status = { certificates: gw.chain.deployment.contracts.certificates };
+    jws = { valid: signCredential(millCertificate("H-7781"), labKey, gw.chain.chain.chainId, status), revoked: signCredential(millCertificate("H-7790"), labKey, gw.chain.chain.chainId, status) };
     ids = { valid: credentialHash(jws.valid), revoked: credentialHash(jws.revoked), old: credentialId("old"), replacement: credentialId("replacement") };
     const now = BigInt(Math.floor(Date.now() / 1000));
     await (await regulator.contracts.certificates.accredit(lab.id, SCOPE, now + 365n * 86400n)).wait();

@@ -6,15 +6,25 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { id as textHash } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Verification, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
+import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type ChainOrg, type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
-const example = (name: string) =>
+const TRACEABILITY_CONTEXT = "https://w3id.org/traceability/v1";
+const original = (name: string) =>
   JSON.parse(readFileSync(`${FIXTURES}/vc/traceability-vocab/examples/${name}.json`, "utf8")) as Record<string, unknown>;
+/**
+ * A W3C traceability example with its contexts other than VC 2.0 (the traceability vocabulary, the
+ * 2021 status list), which no node resolves offline (such a credential is refused, see below),
+ * replaced by the traceability vocabulary as an inline @vocab.
+ */
+const example = (name: string): Record<string, unknown> => {
+  const c = original(name);
+  return { ...c, "@context": (c["@context"] as unknown[]).map((x) => (x === VC_V2_CONTEXT ? x : { "@vocab": "https://w3id.org/traceability#" })) };
+};
 
 const SCOPE = textHash("EN10204-3.1");
 const HEAT = "https://id.gs1.org/01/09506000134352/10/HEAT-4711";
@@ -30,7 +40,7 @@ function mtr(lot: string, signer = lab.signer, extra: Record<string, unknown> = 
     ...extra,
     credentialSubject: { ...(base.credentialSubject as object), id: `https://id.gs1.org/01/09506000134352/10/${lot}` },
   };
-  return signCredential(credential, signer.signingKey, gw.chain.chain.chainId);
+  return signCredential(credential, signer.signingKey, gw.chain.chain.chainId, { certificates: gw.chain.deployment.contracts.certificates });
 }
 
 async function issue(jws: string, subject: string, org: ChainOrg = lab) {
@@ -185,6 +195,36 @@ describe("certificates", () => {
     expect(bad.status).toBe(400);
     const form = await gw.request("/certificates/verify", { body: "a=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(form.status).toBe(415);
+  });
+
+  it("refuses a credential that breaks the data model, or whose context cannot be read offline, naming the rule and path", async () => {
+    const key = lab.signer.signingKey;
+    const chainId = gw.chain.chain.chainId;
+    // signCredential checks the rules that need no JSON-LD; forge the payload to reach the verifier.
+    const forge = (credential: Record<string, unknown>) => {
+      const [h, , sig] = signCredential(example("MillTestReportCredential"), key, chainId).split(".");
+      return `${h}.${Buffer.from(JSON.stringify(credential)).toString("base64url")}.${sig}`;
+    };
+    const signed = decodeCredential(signCredential(example("MillTestReportCredential"), key, chainId)).credential;
+    const backwards = await verify(forge({ ...signed, validFrom: "2025-01-02T00:00:00Z", validUntil: "2025-01-01T00:00:00Z" }));
+    expect(backwards.checks.format.detail).toContain("rule validity-period at /validUntil");
+    const unreadable = await verify(signCredential(original("MillTestReportCredential"), key, chainId));
+    expect(unreadable.verdict).toBe("invalid");
+    expect(unreadable.checks.format.detail).toContain(`context ${TRACEABILITY_CONTEXT} cannot be resolved offline`);
+    expect(unreadable.checks.format.detail).toContain("(rule context-offline at /@context/1)");
+  });
+
+  it("finds the certificate where its status entry says, and refuses an entry naming another contract or chain", async () => {
+    const jws = mtr("HEAT-5500");
+    const status = decodeCredential(jws).credential.credentialStatus as { type: string; chainId: number; certificates: string };
+    expect(status).toEqual({ type: "TracemeshCertificateStatus", chainId: gw.chain.chain.chainId, certificates: gw.chain.deployment.contracts.certificates });
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-5500"));
+    expect((await verify(jws)).verdict).toBe("valid");
+    const elsewhere = signCredential(example("MillTestReportCredential"), lab.signer.signingKey, gw.chain.chain.chainId, { certificates: gw.chain.deployment.contracts.provenance });
+    await issue(elsewhere, batchKey(HEAT));
+    const v = await verify(elsewhere);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.onChain.detail).toContain(`status is in Certificates ${gw.chain.deployment.contracts.provenance}`);
   });
 
   it("signs, issues and verifies every W3C traceability example credential", async () => {

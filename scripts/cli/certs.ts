@@ -1,9 +1,10 @@
 /**
  * Certificates commands: accredit and de-accredit certifiers (regulators), issue, suspend,
- * reinstate, revoke and supersede certificates (their issuer), and status (anyone).
+ * reinstate, revoke and supersede certificates (their issuer), status and verify (anyone).
  */
 import { ZeroHash } from "ethers";
 import { OrgStatus, Role } from "../../lib/consortium.ts";
+import { CHECK_NAMES, verifyCredential } from "../../lib/credentials.ts";
 import { CertificateState, CertificateStatus, type RevocationReason } from "../../lib/registry.ts";
 import type { Handler, Invocation, Run } from "./handler.ts";
 import { certStateName, certStatusName, formatTime, isoTime, orgStatusName, reasonName, relativeTime } from "./describe.ts";
@@ -378,5 +379,21 @@ export const status: Handler = (inv) => {
         supersededBy: cert.supersededBy === ZeroHash ? null : cert.supersededBy,
       },
     };
+  };
+};
+
+/** `tm cert verify FILE`: the same verification as the gateway's and the explorer's. */
+export const verify: Handler = (inv) => {
+  const file = inv.positionals[0]!;
+  const input = parse.credentialFile("<credential-file>", file);
+  return async (s) => {
+    const v = await verifyCredential(input, s.contracts, { chainId: s.chainId, nowMs: (await s.now()) * 1000 });
+    const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
+    const lines = [
+      `Credential ${file}: ${v.verdict}${v.id ? ` (certificate ${v.id})` : ""}`,
+      ...CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),
+    ];
+    if (v.verdict !== "valid") throw new Refusal(lines.join("\n"), { verification: v });
+    return { text: lines.join("\n"), json: v };
   };
 };

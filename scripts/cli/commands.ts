@@ -350,6 +350,17 @@ export const COMMANDS: CommandSpec[] = [
     signs: false,
     load: async () => (await certs()).status,
   },
+  {
+    path: ["cert", "verify"],
+    args: "<credential-file>",
+    summary: "verify a credential (vc+jwt or enveloped VC 2.0): data model, signature, on-chain record and status",
+    details:
+      "<credential-file>: a compact JWS, or a JSON enveloped credential. The checks are the gateway's and the explorer's (lib/credentials.ts); " +
+      "the certificate is looked up where its TracemeshCertificateStatus entry says, which must be this consortium's Certificates contract. Exits non-zero unless valid.",
+    positionals: [1, 1],
+    signs: false,
+    load: async () => (await certs()).verify,
+  },
 ];
 
 /** Command words that take a sub-command. */

@@ -246,6 +246,16 @@ function queryAttributes(query: string, uri: string, check: boolean): Record<str
   return attributes;
 }
 
+/** Whether `uri` is a compressed Digital Link that decompresses to one with a GS1 key. */
+export function isCompressedDigitalLink(uri: string): boolean {
+  try {
+    return parseDigitalLink(uri).decompressed;
+  } catch (e) {
+    if (e instanceof IdentifierError) return false;
+    throw e;
+  }
+}
+
 /**
  * Full grammar validation of a Digital Link with digital-link.js (the GS1 DL 1.1/1.2 ABNF,
  * including query attributes). Slow (milliseconds per call): for resolvers and forms, not for

@@ -103,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     const { store, node } = await openForReading(config);
     try {
       const view = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
-      const report = await new ProofService(store, node).audit(view, { verify: { clockToleranceMs: config.ingest.clockToleranceMs } });
+      const report = await new ProofService(store, node).audit(view);
       console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
       if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
       for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);

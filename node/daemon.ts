@@ -23,7 +23,7 @@ import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
-import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import { IngestPipeline, type PipelineStatus, type StreamTiming, type TimingReport } from "./ingest/pipeline.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
@@ -187,7 +187,6 @@ async function startPeerNetwork(
       ownerOrg,
       readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
       events: { store: events },
-      clockToleranceMs: config.ingest.clockToleranceMs,
       log,
     });
     return { net, events };
@@ -246,6 +245,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
 
@@ -373,13 +373,34 @@ export function readStatusFile(dataDir: string): { status: NodeStatus; alive: bo
 }
 
 const time = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : "-");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The log line for a stream that turned late or ahead (readings still verify: they are committed by receive time). */
+function describeTiming(t: TimingReport, toleranceMs: number): string {
+  const what =
+    t.kind === "late"
+      ? `readings arrive late: source time up to ${seconds(t.maxLateMs)} before receipt`
+      : `the device clock runs ahead: source time up to ${seconds(t.maxAheadMs)} after receipt`;
+  return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
+}
+
+/** One status line per stream whose source times disagree with its receive times. */
+function timingLines(timing: readonly StreamTiming[]): string[] {
+  return timing.map((t) => {
+    const parts: string[] = [];
+    if (t.late > 0) parts.push(`${t.late} late (up to ${seconds(t.maxLateMs)})`);
+    if (t.ahead > 0) parts.push(`${t.ahead} ahead of receipt (device clock up to ${seconds(t.maxAheadMs)} fast)`);
+    return `  timing ${t.stream}: ${parts.join(", ")}; last reading ${t.lastLagMs >= 0 ? `${seconds(t.lastLagMs)} late` : `${seconds(-t.lastLagMs)} ahead`}`;
+  });
+}
 
 /** The status as the CLI prints it. */
 export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
     `node        ${s.node} (${s.organisation})`,
     `state       ${s.running ? (alive ? "running" : "not running (stopped without a clean shutdown)") : "stopped"}, pid ${s.pid}, updated ${time(s.updatedAt)}`,
-    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting, ${s.ingest.skewedReadings} with skewed source time)`,
+    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead)`,
+    ...timingLines(s.ingest.timing ?? []),
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,

@@ -16,18 +16,23 @@
  * write that would exceed it waits, in arrival order, which is the back-pressure adapters see);
  * the open window holds 32 bytes per reading up to `maxWindowReadings`.
  *
- * A window's time range [fromTimeMs, toTimeMs) is node-clock time: from the arrival of its first
- * reading (never before the previous window's end) to its close. Readings carry device time
- * (sourceTime), which trails arrival by transport delay and differs by clock offset; the verifier
- * allows a tolerance for that (lib/verify-reading.ts), and the pipeline counts readings whose
- * source time is further than `clockToleranceMs` from their arrival (`skewedReadings`).
+ * Times: each reading gets a receivedTime (node clock, never earlier than the one before it) and
+ * is put in its window by it, on the writer's turn: a window's time range [fromTimeMs, toTimeMs)
+ * starts at its first reading's receivedTime and ends after its last one and no later than the
+ * next window's first, so every reading's receivedTime lies in its window's range by
+ * construction, and it is committed in the reading's canonical bytes (lib/canonical-reading.ts).
+ * The device's sourceTime is kept beside it, whatever it says: a reading that arrives late, or
+ * from a device whose clock runs ahead, verifies all the same. The pipeline counts, per stream,
+ * readings whose source time lies more than `clockToleranceMs` before (late) or after (ahead)
+ * their receive time, and emits "timing" when a stream turns late or ahead (then at most every
+ * `timingReportMs`), so the node logs it.
  *
  * A LevelDB write error (disk full, I/O error) is fatal: the batch's writers are rejected, and so
  * is every later write, until the node restarts; nothing unacknowledged is ever half-kept.
  */
 import { EventEmitter } from "node:events";
 import { hash } from "node:crypto";
-import { MAX_CANONICAL_BYTES, MAX_STRING_VALUE_BYTES, ReadingError, encodeReadingInto } from "../../lib/canonical-reading.ts";
+import { MAX_CANONICAL_BYTES, MAX_STRING_VALUE_BYTES, ReadingError, encodeReadingInto, peekReceivedTime } from "../../lib/canonical-reading.ts";
 import { leafHash, merkleRoot } from "../../lib/merkle.ts";
 import type { Reading, ReadingSink } from "../../lib/reading.ts";
 import { SaltDeriver, type StreamSalts } from "./salt.ts";
@@ -54,8 +59,10 @@ export interface PipelineOptions {
   maxWindowReadings?: number;
   /** Readings admitted but not yet on disk before writers wait (default 65,536). */
   maxPendingReadings?: number;
-  /** Source time further than this from arrival counts as skewed (default 2000 ms). */
+  /** Source time further than this from the receive time counts as late or ahead (default 2000 ms). */
   clockToleranceMs?: number;
+  /** A stream that stays late or ahead is reported again ("timing") after this long (default 10 min). */
+  timingReportMs?: number;
   /** Close the open window when the pipeline stops (default true). */
   closeOnStop?: boolean;
   /** The node clock (tests). */
@@ -70,9 +77,32 @@ export interface PipelineStatus {
   pendingReadings: number;
   /** write() calls waiting for room (back-pressure). */
   waitingWrites: number;
+  /** Readings whose source time lies more than the tolerance from their receive time (late + ahead). */
   skewedReadings: number;
+  /** Per stream with late or ahead readings: how many, and by how much. */
+  timing: StreamTiming[];
   commits: number;
   failed?: string;
+}
+
+/** A stream whose source times disagree with its receive times (delivery lag or a device clock that is off). */
+export interface StreamTiming {
+  stream: string;
+  /** Readings whose source time lies more than the tolerance before their receive time. */
+  late: number;
+  /** Readings whose source time lies more than the tolerance after their receive time (device clock ahead). */
+  ahead: number;
+  /** Largest lag seen, receivedTime - sourceTime, ms (positive: late). */
+  maxLateMs: number;
+  /** Largest lead seen, sourceTime - receivedTime, ms. */
+  maxAheadMs: number;
+  /** The last reading's receivedTime - sourceTime, ms. */
+  lastLagMs: number;
+}
+
+/** What the "timing" event reports: a stream turned (or stays) late or ahead. */
+export interface TimingReport extends StreamTiming {
+  kind: "late" | "ahead";
 }
 
 /** Thrown by write() once the pipeline is stopping or has failed. */
@@ -101,6 +131,10 @@ class StreamState {
   located: LocatedSection[] = [];
   /** Scratch while a chunk is built. */
   section: SectionBuilder | undefined;
+  /** Late and ahead readings (undefined while there are none), and when they were last reported. */
+  timing: StreamTiming | undefined;
+  reportedLate = -Infinity;
+  reportedAhead = -Infinity;
 
   constructor(
     readonly id: string,
@@ -132,6 +166,9 @@ interface Call {
   ends: Uint32Array;
   states: StreamState[];
   seqs: Float64Array;
+  /** The window each reading was put in (non-decreasing), and its receivedTime. */
+  windows: Float64Array;
+  received: Float64Array;
   leaves: Buffer;
   arrival: number;
   resolve: () => void;
@@ -152,6 +189,18 @@ interface OpenWindow {
   fromTimeMs: number;
   parts: number;
   streams: StreamState[];
+}
+
+/**
+ * The window new readings are put in, on the writer's turn (it runs ahead of the commit loop's
+ * open window while calls wait to be committed).
+ */
+interface Placing {
+  sequence: number;
+  count: number;
+  fromTimeMs: number;
+  /** The receivedTime of its last reading. */
+  lastMs: number;
 }
 
 /** Builds one chunk value from records of possibly many calls. */
@@ -216,12 +265,18 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private readonly maxWindowReadings: number;
   private readonly maxPending: number;
   private readonly clockToleranceMs: number;
+  private readonly timingReportMs: number;
   private readonly closeOnStop: boolean;
   private readonly now: () => number;
 
   private readonly streams = new Map<string, StreamState>();
   private head: Head;
   private open: OpenWindow;
+  private placing: Placing;
+  /** The earliest receivedTime the next reading may get (receive times never go back). */
+  private receiveFloor: number;
+  /** toTimeMs of windows closed by placing (a reading went past them) and not yet sealed. */
+  private readonly placedEnds = new Map<number, number>();
   private pending: Call[] = [];
   /** Readings admitted and not yet durable (pending plus the batch in flight). */
   private admitted = 0;
@@ -251,6 +306,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.maxWindowReadings = options.maxWindowReadings ?? 200_000;
     this.maxPending = options.maxPendingReadings ?? 65_536;
     this.clockToleranceMs = options.clockToleranceMs ?? 2000;
+    this.timingReportMs = options.timingReportMs ?? 600_000;
     this.closeOnStop = options.closeOnStop ?? true;
     this.now = options.now ?? Date.now;
     if (!(this.windowMs >= 1) || !(this.maxWindowReadings >= 1) || this.maxWindowReadings > 0xffff_ffff || !(this.maxPending >= 1)) {
@@ -259,6 +315,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.head = head;
     this.closedDurable = head.lastClosed;
     this.open = { sequence: head.lastClosed + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
+    this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
+    this.receiveFloor = head.lastToTimeMs;
   }
 
   /**
@@ -280,10 +338,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     if (last > w.sequence) {
       throw new Error(`the reading store has chunks of window ${last} but its last closed window is ${this.head.lastClosed}: the store is inconsistent`);
     }
+    let firstMs = Infinity;
+    let lastMs = -Infinity;
     for await (const { part, value } of this.store.chunks(w.sequence)) {
       if (part !== w.parts) throw new Error(`window ${w.sequence} is missing chunk ${w.parts}`);
       const chunk = parseChunk(value);
-      if (w.parts === 0) w.fromTimeMs = Math.max(this.head.lastToTimeMs, chunk.arrivalMs);
       for (const section of chunk.sections) {
         const state = this.stream(section.stream);
         if (section.firstSeq !== state.nextSeq) {
@@ -293,14 +352,25 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
           state.runFirstSeq = section.firstSeq;
           w.streams.push(state);
         }
-        for (const record of sectionRecords(value, section)) state.appendLeaf(leafHash(record), 0);
+        for (const record of sectionRecords(value, section)) {
+          state.appendLeaf(leafHash(record), 0);
+          const t = peekReceivedTime(record);
+          firstMs = Math.min(firstMs, t);
+          lastMs = Math.max(lastMs, t);
+        }
         state.located.push({ part, offset: section.offset, count: section.count });
         state.nextSeq += section.count;
         w.count += section.count;
       }
       w.parts++;
     }
-    if (w.count > 0) this.armCloseTimer();
+    if (w.count > 0) {
+      // The window goes on as it was: from its first reading's receive time, after its last.
+      w.fromTimeMs = firstMs;
+      this.placing = { sequence: w.sequence, count: w.count, fromTimeMs: firstMs, lastMs };
+      this.receiveFloor = Math.max(this.receiveFloor, lastMs);
+      this.armCloseTimer();
+    }
   }
 
   private stream(id: string): StreamState {
@@ -378,7 +448,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const ends = new Uint32Array(n);
     const states: StreamState[] = new Array<StreamState>(n);
     const seqs = new Float64Array(n);
+    const windows = new Float64Array(n);
+    const received = new Float64Array(n);
     const touched = new Map<StreamState, number>();
+    const placingBefore = { ...this.placing };
+    const floorBefore = this.receiveFloor;
     let o = 0;
     let i = 0;
     try {
@@ -397,27 +471,81 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
           buf.copy(grown, 0, 0, o);
           buf = grown;
         }
+        const t = this.place(arrival);
         buf[o] = 0x00; // the leaf prefix, so the leaf hash needs no copy
-        const end = encodeReadingInto(r, seq, state.salts.get(seq), buf, o + 1);
+        const end = encodeReadingInto(r, seq, state.salts.get(seq), t, buf, o + 1);
         state.nextSeq = seq + 1;
         starts[i] = o + 1;
         ends[i] = end;
         states[i] = state;
         seqs[i] = seq;
+        windows[i] = this.placing.sequence;
+        received[i] = t;
         o = end;
-        const skew = r.sourceTime - arrival;
-        if (skew > this.clockToleranceMs || skew < -this.clockToleranceMs) this.skewed++;
       }
     } catch (e) {
       for (const [state, next] of touched) state.nextSeq = next;
+      for (let w = placingBefore.sequence; w < this.placing.sequence; w++) this.placedEnds.delete(w);
+      this.placing = placingBefore;
+      this.receiveFloor = floorBefore;
       if (e instanceof ReadingError) throw e.at(i);
       throw e;
     }
+    for (let k = 0; k < n; k++) this.noteTiming(states[k]!, received[k]! - Math.floor(readings[k]!.sourceTime), arrival);
     const leaves = Buffer.allocUnsafe(n * 32);
     for (let k = 0; k < n; k++) {
       leaves.write(hash("sha256", buf.subarray(starts[k]! - 1, ends[k]!), "binary"), k * 32, 32, "latin1");
     }
-    return { n, buf, starts, ends, states, seqs, leaves, arrival, resolve: noop, reject: noop };
+    return { n, buf, starts, ends, states, seqs, windows, received, leaves, arrival, resolve: noop, reject: noop };
+  }
+
+  /**
+   * The receivedTime of the next reading, arrived at `arrival`, and the window it goes in: the
+   * placing window, or the next one when this reading falls after the placing window's span or
+   * it is full (the placing window then ends at a time between its last reading and this one).
+   */
+  private place(arrival: number): number {
+    let t = Math.max(arrival, this.receiveFloor);
+    const p = this.placing;
+    if (p.count > 0 && (t >= p.fromTimeMs + this.windowMs || p.count >= this.maxWindowReadings)) {
+      const end = t >= p.fromTimeMs + this.windowMs ? p.fromTimeMs + this.windowMs : Math.max(t, p.lastMs + 1);
+      this.placedEnds.set(p.sequence, end);
+      t = Math.max(t, end);
+      this.placing = { sequence: p.sequence + 1, count: 0, fromTimeMs: t, lastMs: t };
+    }
+    const q = this.placing;
+    if (q.count === 0) q.fromTimeMs = t;
+    q.count++;
+    q.lastMs = t;
+    this.receiveFloor = t;
+    return t;
+  }
+
+  /** Counts a reading of `state` that arrived `lagMs` after its source time (negative: ahead). */
+  private noteTiming(state: StreamState, lagMs: number, now: number): void {
+    const tol = this.clockToleranceMs;
+    if (lagMs <= tol && lagMs >= -tol) {
+      if (state.timing) state.timing.lastLagMs = lagMs;
+      return;
+    }
+    this.skewed++;
+    const t = (state.timing ??= { stream: state.id, late: 0, ahead: 0, maxLateMs: 0, maxAheadMs: 0, lastLagMs: 0 });
+    t.lastLagMs = lagMs;
+    let kind: TimingReport["kind"];
+    if (lagMs > 0) {
+      t.late++;
+      t.maxLateMs = Math.max(t.maxLateMs, lagMs);
+      kind = "late";
+      if (now - state.reportedLate < this.timingReportMs) return;
+      state.reportedLate = now;
+    } else {
+      t.ahead++;
+      t.maxAheadMs = Math.max(t.maxAheadMs, -lagMs);
+      kind = "ahead";
+      if (now - state.reportedAhead < this.timingReportMs) return;
+      state.reportedAhead = now;
+    }
+    this.emit("timing", { ...t, kind } satisfies TimingReport);
   }
 
   private wake(): void {
@@ -473,7 +601,6 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const now = this.now();
     const forced = this.forceClose.length > 0;
     const settle = forced ? this.forceClose.splice(0) : [];
-    if (this.closeDue() || (forced && this.open.count > 0)) closed.push(this.sealWindow(ops, now));
 
     let builder: ChunkBuilder | undefined;
     const seal = () => {
@@ -484,12 +611,16 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     };
     for (const call of calls) {
       for (let i = 0; i < call.n; i++) {
-        if (this.open.count >= this.maxWindowReadings) {
+        // The writer placed this reading past the open window: that window ends where placing ended it.
+        while (call.windows[i]! > this.open.sequence) {
           seal();
-          closed.push(this.sealWindow(ops, now));
+          const end = this.placedEnds.get(this.open.sequence);
+          if (end === undefined) throw new Error(`window ${this.open.sequence} was left without an end time`);
+          this.placedEnds.delete(this.open.sequence);
+          closed.push(this.sealWindow(ops, end, now));
         }
         const w = this.open;
-        if (w.count === 0) w.fromTimeMs = Math.max(this.head.lastToTimeMs, Math.min(call.arrival, now));
+        if (w.count === 0) w.fromTimeMs = call.received[i]!;
         builder ??= new ChunkBuilder(call.arrival);
         builder.add(call, i);
         const state = call.states[i]!;
@@ -502,7 +633,15 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       }
     }
     seal();
-    if (closeAtStop && this.open.count > 0) closed.push(this.sealWindow(ops, now));
+    // Every call placed so far is in this commit, so placing is at the open window: end it at
+    // its span's end when that has passed, else just after its last reading.
+    if (this.open.count > 0 && (this.closeDue() || forced || closeAtStop)) {
+      const p = this.placing;
+      const end = now >= p.fromTimeMs + this.windowMs ? p.fromTimeMs + this.windowMs : Math.max(now, p.lastMs + 1);
+      closed.push(this.sealWindow(ops, end, now));
+      this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
+      this.receiveFloor = Math.max(this.receiveFloor, end);
+    }
 
     try {
       await this.store.write(ops);
@@ -525,8 +664,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     for (const f of settle) f();
   }
 
-  /** Closes the open window into `ops`, and opens the next one (empty). */
-  private sealWindow(ops: Op[], now: number): WindowRecord {
+  /** Closes the open window into `ops` with its end time `toTimeMs`, and opens the next one (empty). */
+  private sealWindow(ops: Op[], toTimeMs: number, now: number): WindowRecord {
     const w = this.open;
     const streams = w.streams.sort((a, b) => Buffer.compare(a.idBytes, b.idBytes));
     const blob = Buffer.allocUnsafe(w.count * 32);
@@ -559,7 +698,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const record: WindowRecord = {
       sequence: w.sequence,
       fromTimeMs: w.fromTimeMs,
-      toTimeMs: Math.max(now, w.fromTimeMs + 1),
+      toTimeMs,
       leafCount: w.count,
       root,
       prevRoot: this.head.lastRoot,
@@ -647,6 +786,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       pendingReadings: this.admitted,
       waitingWrites: this.waiters.length,
       skewedReadings: this.skewed,
+      timing: [...this.streams.values()].flatMap((s) => (s.timing ? [{ ...s.timing }] : [])),
       commits: this.commits,
       ...(this.failure ? { failed: this.failure.message } : {}),
     };

@@ -71,8 +71,6 @@ export interface PeerNetworkOptions {
   events?: { store: EventStore; visibility?: EventVisibility };
   /** Measurement hooks of the fetch client (the benchmark). */
   clientHooks?: Pick<FetchClientOptions, "onVerified" | "onBytes">;
-  /** Allowance between source times and window ranges when verifying (config.ingest.clockToleranceMs). */
-  clockToleranceMs?: number;
   log?: (message: string) => void;
 }
 
@@ -158,7 +156,6 @@ export class PeerNetwork {
         orgOf,
         anchors: orgAnchorView(c.dataAnchors),
         ...(eventStore ? { events: chainEventVerifier(provider, deployment.contracts.provenance) } : {}),
-        verify: { clockToleranceMs: options.clockToleranceMs ?? 2_000 },
         maxFrameBytes: config.maxFrameBytes,
         timeoutMs: config.timeoutMs,
         storeReadings: (batch) => net!.storeReadings(batch),

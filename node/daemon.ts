@@ -409,7 +409,11 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.p2p) {
     const p = s.p2p;
     lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
-    for (const f of p.follows) lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    for (const f of p.follows) {
+      const skipped = f.unverifiable > 0 ? `, ${f.unverifiable} window(s) skipped as unverifiable (last: ${f.lastUnverifiable ?? "-"})` : "";
+      const waiting = f.waiting ? `, waiting for the chain to show ${f.waiting}` : "";
+      lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${skipped}${waiting}${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    }
     for (const b of p.banned) lines.push(`  banned ${b}: ${p.misbehaviour.findLast((r) => r.peer === b)?.reason ?? ""}`);
   }
   lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);

@@ -78,6 +78,12 @@ export interface FollowStatus {
   organisation: number;
   stream: string;
   received: number;
+  /** Windows skipped because they do not verify for an honest reason (kept with the reason in the received store). */
+  unverifiable: number;
+  /** The last of them: window, node and reason. */
+  lastUnverifiable?: string;
+  /** Set while the follow waits for this node's chain to show a window the peer has anchored. */
+  waiting?: string;
   lastFetchAt?: number;
   lastError?: string;
 }
@@ -215,7 +221,8 @@ export class PeerNetwork {
     for (const f of config.follow) {
       const org = typeof f.organisation === "number" ? f.organisation : await this.orgByName(f.organisation);
       const received = await this.received.count(org, f.stream);
-      this.follows.push({ org, stream: f.stream, status: { organisation: org, stream: f.stream, received } });
+      const unverifiable = (await this.received.unverifiable(org, f.stream)).length;
+      this.follows.push({ org, stream: f.stream, status: { organisation: org, stream: f.stream, received, unverifiable } });
     }
 
     const pubsub = this.host.services.pubsub;
@@ -450,7 +457,15 @@ export class PeerNetwork {
     const follow = this.followOf(batch.stream, batch.ownerOrg);
     await this.received.putReadings(batch, { cursor: follow !== undefined });
     this.receivedCount += batch.count;
-    if (follow) follow.status.received += batch.count;
+    for (const u of batch.unverifiable) {
+      const what = `window ${u.window} of node ${u.node} (seq ${u.firstSeq}..${u.lastSeq}): ${u.reason}: ${u.detail}`;
+      this.log(`stream ${batch.stream} of organisation ${batch.ownerOrg} from ${batch.peer}: skipped ${what}; the peer is not blamed`);
+      if (follow) follow.status.lastUnverifiable = what;
+    }
+    if (follow) {
+      follow.status.received += batch.count;
+      follow.status.unverifiable += batch.unverifiable.length;
+    }
   }
 
   private async misbehaved(peer: string, reason: string, altered: boolean): Promise<void> {
@@ -494,7 +509,9 @@ export class PeerNetwork {
           f.status.lastFetchAt = Date.now();
           delete f.status.lastError;
           afterSeq = res.lastSeq;
-          if (!res.more) break;
+          if (res.pending !== undefined) f.status.waiting = res.pending;
+          else delete f.status.waiting;
+          if (!res.more) break; // with `pending`, a later sync (the chain's next anchors) takes it up
         }
       } catch (e) {
         const why = e instanceof FetchRefusedError ? `${e.code}: ${e.refusal.detail}` : (e as Error).message;

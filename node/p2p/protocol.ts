@@ -365,12 +365,12 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
 
 // ---------------------------------------------------------------------------------- client
 
-/** A peer answered with data that does not verify against the chain. */
+/** A peer answered with data that does not verify against the chain, or broke the protocol. */
 export class PeerMisbehaviourError extends Error {
   constructor(
     readonly peer: string,
     readonly reason: string,
-    /** False when the data is unverifiable but not shown to be altered (e.g. anchored late). */
+    /** True when the peer lied (altered or forged data); false for a protocol slip (e.g. more than the limit). */
     readonly altered = true,
   ) {
     super(`peer ${peer} sent data that fails verification: ${reason}`);
@@ -392,18 +392,41 @@ export class FetchRefusedError extends Error {
   }
 }
 
+/**
+ * A window's readings that are the owner's own (the proof leads to its anchor) but do not verify
+ * for a reason the serving peer could not have avoided: the owner anchored the window late, or
+ * committed receive times outside it. Recorded with the reason and skipped; nobody is banned.
+ */
+export interface UnverifiableItem {
+  node: string;
+  window: number;
+  reason: VerifyFailureReason;
+  detail: string;
+  /** The readings' sequence numbers, first and last. */
+  firstSeq: number;
+  lastSeq: number;
+}
+
 /** Readings received from a peer, every one verified. */
 export interface VerifiedReadings {
   peer: string;
   /** The data owner: the serving peer's organisation. */
   ownerOrg: number;
   stream: string;
+  /** Verified items only. */
   items: ReadingItem[];
   more: boolean;
   grant?: GrantRef;
-  /** Highest sequence number received (the next page's afterSeq), or the request's afterSeq. */
+  /** Highest sequence number received or skipped as unverifiable (the next page's afterSeq), or the request's afterSeq. */
   lastSeq: number;
   count: number;
+  /** Items of the answer that cannot be verified for an honest reason (skipped, not stored). */
+  unverifiable: UnverifiableItem[];
+  /**
+   * Set when the answer stopped being taken at a window this node's chain does not show anchored
+   * yet (its view may lag the peer's): the items from there on are left for a later fetch.
+   */
+  pending?: string;
 }
 
 /** An event document received from a peer, verified against its hash and Provenance. */
@@ -436,7 +459,10 @@ export interface FetchClientOptions extends ProtocolLimits {
   anchors: OrgAnchorView;
   events?: EventVerifier;
   verify?: VerifyOptions;
-  /** Where verified readings go; called once per answer, only when all of it verified. */
+  /**
+   * Where verified readings go; called once per answer that holds readings or unverifiable items,
+   * only when none of it is a lie.
+   */
   storeReadings?: (batch: VerifiedReadings) => Promise<void>;
   storeEvent?: (event: VerifiedEvent) => Promise<void>;
   /** Told about every peer caught sending data that fails verification. */
@@ -491,8 +517,12 @@ export function peerString(peer: PeerId | Multiaddr): string {
   return id;
 }
 
-/** Verification failures that show the serving node altered data (as opposed to the owner's anchoring being late). */
-const ALTERED: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid"];
+/**
+ * Verification failures that show the serving node altered or forged data. The others are the
+ * owner's own commitment failing a time check (anchored late, receive time outside the window),
+ * which resending cannot mend, or a window this node's chain does not show yet.
+ */
+const LIES: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid"];
 
 export class FetchClient {
   private readonly maxFrameBytes: number;
@@ -555,7 +585,10 @@ export class FetchClient {
   /**
    * Fetches, verifies and stores the readings of `stream` in [from, to) after `afterSeq` held by
    * `peer` (one page). Throws FetchRefusedError on a refusal and PeerMisbehaviourError (after
-   * reporting the peer, with nothing stored) when any reading fails verification.
+   * reporting the peer, with nothing stored) when any item is a lie: altered or forged, not the
+   * serving organisation's, or not what was asked for. An item that is the owner's but does not
+   * verify for an honest reason is listed in `unverifiable` and skipped; one whose window this
+   * node's chain does not show anchored ends the page (`pending`).
    */
   async fetchReadings(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number }): Promise<VerifiedReadings> {
     const afterSeq = q.afterSeq ?? 0;
@@ -566,17 +599,42 @@ export class FetchClient {
     const t0 = performance.now();
     let lastSeq = afterSeq;
     let count = 0;
+    let sent = 0;
+    const items: ReadingItem[] = [];
+    const unverifiable: UnverifiableItem[] = [];
+    let pending: string | undefined;
     for (const [i, item] of res.items.entries()) {
       const checked = await this.verifyItem(item, ownerOrg, q.stream, q.from, q.to, lastSeq);
-      if (typeof checked === "object") throw this.misbehaved(peerStr, `item ${i}: ${checked.why}`, checked.altered);
-      lastSeq = checked;
-      count += item.kind === "run" ? item.readings.length : 1;
+      if (checked.verdict === "lie") throw this.misbehaved(peerStr, `item ${i}: ${checked.why}`);
+      sent += item.kind === "run" ? item.readings.length : 1;
+      if (checked.verdict === "pending") {
+        pending ??= checked.why; // later items may verify, but the cursor must not pass this one
+        continue;
+      }
+      if (pending !== undefined) continue;
+      if (checked.verdict === "unverifiable") unverifiable.push(checked.item);
+      else {
+        items.push(item);
+        count += item.kind === "run" ? item.readings.length : 1;
+      }
+      lastSeq = checked.last;
     }
-    if (q.limit !== undefined && count > q.limit) throw this.misbehaved(peerStr, `sent ${count} readings, the limit was ${q.limit}`, false);
+    if (q.limit !== undefined && sent > q.limit) throw this.misbehaved(peerStr, `sent ${sent} readings, the limit was ${q.limit}`, false);
     this.options.onVerified?.(performance.now() - t0, count);
     const grant = checkGrantRef(res.grant, ownerOrg, this.options.selfOrg);
-    const batch: VerifiedReadings = { peer: peerStr, ownerOrg, stream: q.stream, items: res.items, more: res.more === true, lastSeq, count, ...(grant ? { grant } : {}) };
-    if (count > 0) await this.options.storeReadings?.(batch);
+    const batch: VerifiedReadings = {
+      peer: peerStr,
+      ownerOrg,
+      stream: q.stream,
+      items,
+      more: res.more === true && pending === undefined,
+      lastSeq,
+      count,
+      unverifiable,
+      ...(grant ? { grant } : {}),
+      ...(pending !== undefined ? { pending } : {}),
+    };
+    if (count > 0 || unverifiable.length > 0) await this.options.storeReadings?.(batch);
     return batch;
   }
 
@@ -622,16 +680,14 @@ export class FetchClient {
     return new PeerMisbehaviourError(peer, reason, altered);
   }
 
-  /** The item's last seq when it verifies, or why it does not. */
-  private async verifyItem(
-    item: ReadingItem,
-    ownerOrg: number,
-    stream: string,
-    from: number,
-    to: number,
-    afterSeq: number,
-  ): Promise<number | { why: string; altered: boolean }> {
-    const bad = (why: string, altered = true) => ({ why, altered });
+  /**
+   * The verdict on one item: verified (with its last seq); unverifiable for an honest reason (the
+   * proof leads to the owner's anchor, so the owner committed exactly this, but the window was
+   * anchored late or its receive times lie outside it); pending (this node's chain shows no
+   * anchor yet); or a lie.
+   */
+  private async verifyItem(item: ReadingItem, ownerOrg: number, stream: string, from: number, to: number, afterSeq: number): Promise<ItemVerdict> {
+    const bad = (why: string): ItemVerdict => ({ verdict: "lie", why });
     if (typeof item !== "object" || item === null || typeof item.proof !== "object" || item.proof === null) return bad("malformed item");
     let readings: Reading[];
     let seqs: unknown[];
@@ -648,8 +704,10 @@ export class FetchClient {
       item.kind === "run"
         ? await verifyReadingRange(readings, item.proof, this.options.anchors, this.options.verify)
         : await verifyReading(item.reading, item.proof, this.options.anchors, this.options.verify);
-    if (!result.ok) return bad(`window ${item.proof.window} of node ${item.proof.node}: ${result.reason}: ${result.detail}`, ALTERED.includes(result.reason));
-    // Verified against an anchor: now it must be the serving organisation's data, and what was asked for.
+    const why = result.ok ? "" : `window ${item.proof.window} of node ${item.proof.node}: ${result.reason}: ${result.detail}`;
+    if (!result.ok && LIES.includes(result.reason)) return bad(why);
+    if (!result.ok && result.reason === "window-not-anchored") return { verdict: "pending", why };
+    // The readings are what the anchor commits: now they must be the serving organisation's, and what was asked for.
     if (orgOfAnchor !== ownerOrg) return bad(`window ${item.proof.window} of node ${item.proof.node} was anchored by organisation ${orgOfAnchor}, not by the serving peer's ${ownerOrg}`);
     let last = afterSeq;
     for (const [k, r] of readings.entries()) {
@@ -659,9 +717,19 @@ export class FetchClient {
       if (!(seq > last)) return bad(`reading ${k}: seq ${seq} is not after ${last} (repeated or out of order)`);
       last = seq;
     }
-    return last;
+    if (!result.ok) {
+      const { node, window } = item.proof;
+      return { verdict: "unverifiable", last, item: { node, window, reason: result.reason, detail: result.detail, firstSeq: seqs[0] as number, lastSeq: last } };
+    }
+    return { verdict: "verified", last };
   }
 }
+
+type ItemVerdict =
+  | { verdict: "verified"; last: number }
+  | { verdict: "unverifiable"; last: number; item: UnverifiableItem }
+  | { verdict: "pending"; why: string }
+  | { verdict: "lie"; why: string };
 
 /** The grant a peer says it answered under, when it is the grant from its organisation to ours; else undefined. */
 function checkGrantRef(grant: unknown, ownerOrg: number, selfOrg: number): GrantRef | undefined {

@@ -309,7 +309,7 @@ export class PeerNetwork {
       } catch (e) {
         stream.abort(e as Error);
       }
-    });
+    }, { maxInboundStreams: 2 });
   }
 
   /** Asks `peer` for the members it knows, and remembers the addresses of registered ones. */

@@ -52,6 +52,10 @@ export const FETCH_PROTOCOL = "/tracemesh/fetch/1.1.0";
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_READINGS = 10_000;
+/** Largest request frame a server reads (a request is a few hundred bytes; answers may be up to maxFrameBytes). */
+export const MAX_REQUEST_BYTES = 16 * 1024;
+/** Requests one connection may have in progress at once (each may hold an answer of up to maxFrameBytes). */
+export const DEFAULT_MAX_INBOUND_STREAMS = 4;
 const MAX_STREAM_ID = 255;
 
 export type RefusalCode =
@@ -282,7 +286,7 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
           let response: FetchResponse;
           let request: FetchRequest | undefined;
           try {
-            const raw = decodeJson(await readFrame(stream, maxFrameBytes));
+            const raw = decodeJson(await readFrame(stream, Math.min(maxFrameBytes, MAX_REQUEST_BYTES)));
             const parsed = parseRequest(raw);
             if (typeof parsed === "string") response = { error: "bad-request", detail: parsed };
             else {
@@ -290,7 +294,7 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
               response = await answer(parsed, peer, options);
             }
           } catch (e) {
-            response = refusalFor(e, maxFrameBytes, options);
+            response = refusalFor(e, Math.min(maxFrameBytes, MAX_REQUEST_BYTES), options);
           }
           let bytes = encodeJson(response);
           if (bytes.length > maxFrameBytes) {
@@ -306,7 +310,7 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
         stream.abort(e as Error);
       }
     },
-    { maxInboundStreams: options.maxInboundStreams ?? 32 },
+    { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
   );
 }
 
@@ -446,6 +450,11 @@ export interface VerifiedEvent {
 export interface EventVerifier {
   /** The CBV 2.0 hash ID and on-chain record hash of a document (throws for a malformed one). */
   identitiesOf(document: unknown): { hashId: string; recordHash: string };
+  /**
+   * The fields whose omission from the hash would explain a document hashing to something other
+   * than `requested` (the sender's copy lost its ignoreFields: a mismatch it could not avoid).
+   */
+  ignoredFieldsExplaining?(document: unknown, requested: string): string[] | undefined;
   /** The Provenance record carrying `recordHash`, with the organisation that wrote it, or undefined. */
   recordOf(recordHash: string): Promise<{ recordId: bigint; orgId: number; kind: string } | undefined>;
 }
@@ -654,7 +663,11 @@ export class FetchClient {
       throw this.misbehaved(peerStr, `the document is not an EPCIS event: ${(e as Error).message}`);
     }
     if (ids.hashId !== hash && ids.recordHash !== hash) {
-      throw this.misbehaved(peerStr, `the document hashes to ${ids.hashId} (record ${ids.recordHash}), not to the requested ${hash}`);
+      const mismatch = `the document hashes to ${ids.hashId} (record ${ids.recordHash}), not to the requested ${hash}`;
+      const lost = verifier.ignoredFieldsExplaining?.(res.document, hash);
+      // Not stored either way; but a copy that only lost its ignoreFields is no lie: reported, not banned.
+      if (lost !== undefined) throw this.misbehaved(peerStr, `${mismatch}; it does when leaving out ${lost.join(", ")}: the sender's copy lacks the ignoreFields it was hashed with`, false);
+      throw this.misbehaved(peerStr, mismatch);
     }
     const record = await verifier.recordOf(ids.recordHash);
     if (record === undefined) throw this.misbehaved(peerStr, `event ${ids.hashId} is not recorded on Provenance`);

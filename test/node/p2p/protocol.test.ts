@@ -121,7 +121,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const address = await fx.consortium.getAddress();
     grants = await deployBound<AccessGrants>(conn, "AccessGrants", address);
     anchors = await deployBound<DataAnchors>(conn, "DataAnchors", address);
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
     start = (await now(conn)) * 1000 - 60_000;
     steelNode = fx.orgs.steel.signer.address;
     oemNode = fx.orgs.oem.signer.address;
@@ -264,6 +264,34 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const big = await client.fetchReadings(server.getMultiaddrs()[0]!, { stream: STREAM, from: start, to: start + 1000 }).catch((e: unknown) => e);
     expect((big as FetchRefusedError).code).toBe("too-large");
     expect(await client.listStreams(server.getMultiaddrs()[0]!)).toEqual([STREAM]);
+  });
+
+  it("caps what one connection can hold: requests of 16 KiB at most, four at a time", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = await host("slow.key");
+    await serveFetch(slow, {
+      orgOf: async () => {
+        await held;
+        return 0;
+      },
+      access: new ChainAccessChecker({ accessGrants: await grants.getAddress(), consortium: await fx.consortium.getAddress() }, fx.deployer, { ttlMs: 0 }),
+      ownerOrg: fx.orgs.steel.id,
+    });
+    const addr = slow.getMultiaddrs()[0]!;
+    // A request frame over 16 KiB is refused unread, although answers may be 4 MiB.
+    const big = await oem.dialProtocol(addr, FETCH_PROTOCOL);
+    await writeFrame(big, encodeJson({ v: 1, type: "list", scope: { kind: "streams" }, pad: "x".repeat(20_000) }), 1 << 22);
+    expect(JSON.parse(Buffer.from(await readFrame(big, 4096)).toString())).toMatchObject({ error: "too-large", detail: "request frame exceeds 16384 bytes" });
+    await big.close();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const list = { v: 1 as const, type: "list" as const, scope: { kind: "streams" as const } };
+    const pending = Array.from({ length: 4 }, () => client.request(addr, list));
+    await new Promise((r) => setTimeout(r, 300)); // the four are being answered (held)
+    await expect(client.request(addr, list)).rejects.toThrow();
+    release();
+    for (const answer of await Promise.all(pending)) expect(answer).toMatchObject({ error: "not-member" });
   });
 
   it("parses requests strictly", () => {

@@ -37,19 +37,16 @@ import { leafHash, merkleRoot } from "../../lib/merkle.ts";
 import type { Reading, ReadingSink } from "../../lib/reading.ts";
 import { SaltDeriver, type StreamSalts } from "./salt.ts";
 import {
-  CHUNK_FORMAT,
   type Head,
   type IngestStore,
   LEAF_PAGE,
   type LocatedSection,
-  type Op,
+  StoreBatch,
   type StreamRun,
   type WindowRecord,
-  encodeLocator,
-  keys,
+  encodeChunk,
   parseChunk,
   sectionRecords,
-  values,
 } from "./store.ts";
 
 export interface PipelineOptions {
@@ -224,39 +221,29 @@ class ChunkBuilder {
     this.count++;
   }
 
-  /** The chunk value; records where each stream's section landed (for the window's locator). */
+  /** The chunk value (store.ts lays it out); records where each stream's section landed (for the window's locator). */
   seal(part: number): Buffer {
-    let size = 13;
-    for (const s of this.sections) size += 1 + s.state.idBytes.length + 16 + s.bytes;
-    const out = Buffer.allocUnsafe(size);
-    out[0] = CHUNK_FORMAT;
-    out.writeUInt32BE(Math.floor(this.arrival / 0x1_0000_0000), 1);
-    out.writeUInt32BE(this.arrival >>> 0, 5);
-    out.writeUInt32BE(this.sections.length, 9);
-    let o = 13;
-    for (const s of this.sections) {
-      const id = s.state.idBytes;
-      out[o++] = id.length;
-      id.copy(out, o);
-      o += id.length;
-      out.writeUInt32BE(Math.floor(s.firstSeq / 0x1_0000_0000), o);
-      out.writeUInt32BE(s.firstSeq >>> 0, o + 4);
-      out.writeUInt32BE(s.idx.length, o + 8);
-      out.writeUInt32BE(s.bytes, o + 12);
-      o += 16;
-      s.state.located.push({ part, offset: o, count: s.idx.length });
-      for (let k = 0; k < s.idx.length; k++) {
-        const call = s.calls[k]!;
-        const i = s.idx[k]!;
-        const start = call.starts[i]!;
-        const end = call.ends[i]!;
-        out.writeUInt16BE(end - start, o);
-        call.buf.copy(out, o + 2, start, end);
-        o += 2 + end - start;
-      }
+    const { value, offsets } = encodeChunk(
+      this.arrival,
+      this.sections.map((s) => ({
+        stream: s.state.idBytes,
+        firstSeq: s.firstSeq,
+        count: s.idx.length,
+        bytes: s.bytes,
+        records: (put) => {
+          for (let k = 0; k < s.idx.length; k++) {
+            const call = s.calls[k]!;
+            const i = s.idx[k]!;
+            put(call.buf, call.starts[i]!, call.ends[i]!);
+          }
+        },
+      })),
+    );
+    this.sections.forEach((s, k) => {
+      s.state.located.push({ part, offset: offsets[k]!, count: s.idx.length });
       s.state.section = undefined;
-    }
-    return out;
+    });
+    return value;
   }
 }
 
@@ -596,7 +583,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private async commit(closeAtStop: boolean): Promise<void> {
     const calls = this.pending;
     this.pending = [];
-    const ops: Op[] = [];
+    const batch = new StoreBatch();
     const closed: WindowRecord[] = [];
     const now = this.now();
     const forced = this.forceClose.length > 0;
@@ -605,7 +592,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     let builder: ChunkBuilder | undefined;
     const seal = () => {
       if (builder === undefined || builder.count === 0) return;
-      ops.push({ type: "put", key: keys.chunk(this.open.sequence, this.open.parts), value: builder.seal(this.open.parts) });
+      batch.putChunk(this.open.sequence, this.open.parts, builder.seal(this.open.parts));
       this.open.parts++;
       builder = undefined;
     };
@@ -617,7 +604,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
           const end = this.placedEnds.get(this.open.sequence);
           if (end === undefined) throw new Error(`window ${this.open.sequence} was left without an end time`);
           this.placedEnds.delete(this.open.sequence);
-          closed.push(this.sealWindow(ops, end, now));
+          closed.push(this.sealWindow(batch, end, now));
         }
         const w = this.open;
         if (w.count === 0) w.fromTimeMs = call.received[i]!;
@@ -638,13 +625,13 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     if (this.open.count > 0 && (this.closeDue() || forced || closeAtStop)) {
       const p = this.placing;
       const end = now >= p.fromTimeMs + this.windowMs ? p.fromTimeMs + this.windowMs : Math.max(now, p.lastMs + 1);
-      closed.push(this.sealWindow(ops, end, now));
+      closed.push(this.sealWindow(batch, end, now));
       this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
       this.receiveFloor = Math.max(this.receiveFloor, end);
     }
 
     try {
-      await this.store.write(ops);
+      await this.store.commit(batch);
     } catch (e) {
       const err = new PipelineClosedError(`writing to the reading store failed: ${(e as Error).message}`, { cause: e });
       for (const c of calls) c.reject(err);
@@ -664,8 +651,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     for (const f of settle) f();
   }
 
-  /** Closes the open window into `ops` with its end time `toTimeMs`, and opens the next one (empty). */
-  private sealWindow(ops: Op[], toTimeMs: number, now: number): WindowRecord {
+  /** Closes the open window into `batch` with its end time `toTimeMs`, and opens the next one (empty). */
+  private sealWindow(batch: StoreBatch, toTimeMs: number, now: number): WindowRecord {
     const w = this.open;
     const streams = w.streams.sort((a, b) => Buffer.compare(a.idBytes, b.idBytes));
     const blob = Buffer.allocUnsafe(w.count * 32);
@@ -676,8 +663,6 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       s.leaves.copy(blob, leafStart * 32, 0, s.runCount * 32);
       runs.push({ stream: s.id, firstSeq: s.runFirstSeq, count: s.runCount, leafStart });
       located.push(s.located);
-      ops.push({ type: "put", key: keys.streamIndex(s.idBytes, s.runFirstSeq), value: values.streamIndexEntry(w.sequence) });
-      ops.push({ type: "put", key: keys.nextSeq(s.idBytes), value: values.u64(s.runFirstSeq + s.runCount) });
       leafStart += s.runCount;
       s.runCount = 0;
       s.runFirstSeq = 0;
@@ -689,10 +674,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     // the tree once.
     const pages = Math.ceil(w.count / LEAF_PAGE);
     const pageRoots = Buffer.allocUnsafe(pages * 32);
+    const leafPages: Buffer[] = [];
     for (let p = 0; p < pages; p++) {
       const page = blob.subarray(p * LEAF_PAGE * 32, Math.min(w.count, (p + 1) * LEAF_PAGE) * 32);
       merkleRoot(page).copy(pageRoots, p * 32);
-      ops.push({ type: "put", key: keys.leafPage(w.sequence, p), value: page });
+      leafPages.push(page);
     }
     const root = "0x" + merkleRoot(pageRoots).toString("hex");
     const record: WindowRecord = {
@@ -712,10 +698,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       lastToTimeMs: record.toTimeMs,
       readingsClosed: this.head.readingsClosed + w.count,
     };
-    ops.push({ type: "put", key: keys.window(w.sequence), value: values.json(record) });
-    ops.push({ type: "put", key: keys.pageRoots(w.sequence), value: pageRoots });
-    ops.push({ type: "put", key: keys.locator(w.sequence), value: encodeLocator(located) });
-    ops.push({ type: "put", key: keys.meta("head"), value: values.json(this.head) });
+    batch.closeWindow({ record, leafPages, pageRoots, locator: located, head: this.head });
     this.open = { sequence: w.sequence + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
     clearTimeout(this.closeTimer);
     return record;

@@ -22,7 +22,9 @@ import { eventHash } from "../../lib/epcis/event-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "../events/store.ts";
 import type { EventVisibility } from "../events/visibility.ts";
-import type { DocumentSource, EventSummary, EventVerifier, VerifiedEvent } from "./protocol.ts";
+import type { EventVerifier, VerifiedEvent } from "./fetch-client.ts";
+import type { DocumentSource } from "./fetch-server.ts";
+import type { EventSummary } from "./protocol.ts";
 import type { ReceivedStore } from "./received-store.ts";
 
 /** An event as it travels: the event object, its document's @context and declared ignoreFields. */

@@ -13,7 +13,8 @@
 import type { Reading } from "../../lib/reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
 import type { IngestStore, WindowRecord } from "../ingest/store.ts";
-import type { ReadingItem, ReadingQuery, ReadingSource, WindowSummary } from "./protocol.ts";
+import type { ReadingSource } from "./fetch-server.ts";
+import type { ReadingItem, ReadingQuery, WindowSummary } from "./protocol.ts";
 
 export interface IngestSourceOptions {
   /** How far a reading's source time may lie outside its window's node-clock range (config.ingest.clockToleranceMs). */

@@ -35,17 +35,12 @@ import {
   type FetchClientOptions,
   FetchRefusedError,
   PeerMisbehaviourError,
-  type ReadingSource,
   type VerifiedEvent,
   type VerifiedReadings,
-  decodeJson,
-  encodeJson,
   orgAnchorView,
-  readFrame,
-  withTimeout,
-  writeFrame,
-  serveFetch,
-} from "./protocol.ts";
+} from "./fetch-client.ts";
+import { type ReadingSource, serveFetch } from "./fetch-server.ts";
+import { decodeJson, encodeJson, readFrame, withTimeout, writeFrame } from "./protocol.ts";
 import { type MisbehaviourReport, ReceivedStore } from "./received-store.ts";
 
 export const PEERS_PROTOCOL = "/tracemesh/peers/1.0.0";

@@ -21,7 +21,8 @@ import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
-import type { EventSummary, GrantRef, UnverifiableItem, VerifiedReadings } from "./protocol.ts";
+import type { UnverifiableItem, VerifiedReadings } from "./fetch-client.ts";
+import type { EventSummary, GrantRef } from "./protocol.ts";
 
 /** Where a received item came from. */
 export interface Origin {

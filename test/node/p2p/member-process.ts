@@ -28,7 +28,7 @@ import { loadConfig } from "../../../node/config.ts";
 import { type EdgeModule, startNode } from "../../../node/daemon.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "../../../node/edge/adapter.ts";
 import { identitiesOf } from "../../../node/p2p/documents.ts";
-import { FetchRefusedError, PeerMisbehaviourError } from "../../../node/p2p/protocol.ts";
+import { FetchRefusedError, PeerMisbehaviourError } from "../../../node/p2p/fetch-client.ts";
 
 interface Device {
   name: string;

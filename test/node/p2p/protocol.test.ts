@@ -1,5 +1,5 @@
 /**
- * `/tracemesh/fetch` between real libp2p hosts against real Consortium, AccessGrants and
+ * `/tracemesh/fetch` (protocol.ts, fetch-server.ts, fetch-client.ts) between real libp2p hosts against real Consortium, AccessGrants and
  * DataAnchors (in-process chain): what a lying peer can send and how the client answers each lie,
  * and what a malformed or oversized request gets from a real server.
  * (Serving the node's real store, grants over time and tampering across processes:
@@ -19,21 +19,17 @@ import { ScopeKind } from "../../../lib/registry.ts";
 import type { ReadingRangeProof } from "../../../lib/verify-reading.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
 import { type Host, createHost } from "../../../node/p2p/host.ts";
+import { FetchClient, FetchRefusedError, PeerMisbehaviourError, type VerifiedReadings, orgAnchorView } from "../../../node/p2p/fetch-client.ts";
+import { serveFetch } from "../../../node/p2p/fetch-server.ts";
 import {
   FETCH_PROTOCOL,
-  FetchClient,
-  FetchRefusedError,
   type FetchResponse,
-  PeerMisbehaviourError,
   type ReadingItem,
   type RunItem,
-  type VerifiedReadings,
   encodeJson,
   grantIdOf,
-  orgAnchorView,
   parseRequest,
   readFrame,
-  serveFetch,
   writeFrame,
 } from "../../../node/p2p/protocol.ts";
 import { type Conn, type ConsortiumFixture, deployBound, deployConsortium, increaseTime, now } from "../../helpers/fixture.ts";

@@ -408,7 +408,8 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   if (s.p2p) {
     const p = s.p2p;
-    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
+    const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";
+    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused${throttled}`);
     for (const f of p.follows) {
       const skipped = f.unverifiable > 0 ? `, ${f.unverifiable} window(s) skipped as unverifiable (last: ${f.lastUnverifiable ?? "-"})` : "";
       const waiting = f.waiting ? `, waiting for the chain to show ${f.waiting}` : "";

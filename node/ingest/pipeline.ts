@@ -48,6 +48,7 @@ import {
   parseChunk,
   sectionRecords,
 } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export interface PipelineOptions {
   /** Window length on the node clock, ms (default 1000). */
@@ -103,10 +104,9 @@ export interface TimingReport extends StreamTiming {
 }
 
 /** Thrown by write() once the pipeline is stopping or has failed. */
-export class PipelineClosedError extends Error {
+export class PipelineClosedError extends TracemeshError {
   constructor(reason: string, options?: ErrorOptions) {
-    super(`the ingest pipeline is not accepting readings: ${reason}`, options);
-    this.name = "PipelineClosedError";
+    super("closed", `the ingest pipeline is not accepting readings: ${reason}`, options);
   }
 }
 

@@ -17,8 +17,7 @@
 import type { Provider } from "ethers";
 import type { AccessDecision } from "../../lib/access.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash } from "../../lib/epcis/event-hash.ts";
+import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "../events/store.ts";
 import type { EventVisibility } from "../events/visibility.ts";
@@ -42,9 +41,8 @@ export function identitiesOf(doc: unknown): { hashId: string; recordHash: string
   const ignoreFields = doc.ignoreFields ?? [];
   if (!Array.isArray(ignoreFields) || !ignoreFields.every((f) => typeof f === "string")) throw new TypeError("a document's ignoreFields is a list of field names");
   const options = { ...(doc.context === undefined ? {} : { context: doc.context }), ...(ignoreFields.length > 0 ? { ignoreFields } : {}) };
-  const h = eventHash(doc.event, options);
-  const recordHash = doc.event["errorDeclaration"] !== undefined ? errorDeclarationHash(doc.event, options) : h.digest;
-  return { hashId: h.hashId, recordHash };
+  const { hashId, recordHash } = recordIdentityOf(doc.event, options);
+  return { hashId, recordHash };
 }
 
 /** The serving side: own events, their visibility, and the outbox of announcements. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamScopeKey } from "../../../lib/access.ts";
 import { type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
-import { devKey } from "../../../node/chain/local-chain.ts";
+import { devKey } from "../../../scripts/local-chain/local-chain.ts";
 import type { P2pStatus } from "../../../node/p2p/network.ts";
 import { ReceivedStore } from "../../../node/p2p/received-store.ts";
 import { eventually, tempDir } from "./helpers.ts";

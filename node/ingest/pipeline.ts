@@ -24,7 +24,7 @@
  * The device's sourceTime is kept beside it, whatever it says: a reading that arrives late, or
  * from a device whose clock runs ahead, verifies all the same. The pipeline counts, per stream,
  * readings whose source time lies more than `clockToleranceMs` before (late) or after (ahead)
- * their receive time, and emits "timing" when a stream turns late or ahead (then at most every
+ * their receive time (timing.ts), and emits "timing" when a stream turns late or ahead (then at most every
  * `timingReportMs`), so the node logs it.
  *
  * A LevelDB write error (disk full, I/O error) is fatal: the batch's writers are rejected, and so
@@ -36,6 +36,7 @@ import { MAX_CANONICAL_BYTES, MAX_STRING_VALUE_BYTES, ReadingError, encodeReadin
 import { leafHash, merkleRoot } from "../../lib/merkle.ts";
 import type { Reading, ReadingSink } from "../../lib/reading.ts";
 import { SaltDeriver, type StreamSalts } from "./salt.ts";
+import { type StreamTiming, TimingMonitor } from "./timing.ts";
 import {
   type Head,
   type IngestStore,
@@ -83,25 +84,6 @@ export interface PipelineStatus {
   failed?: string;
 }
 
-/** A stream whose source times disagree with its receive times (delivery lag or a device clock that is off). */
-export interface StreamTiming {
-  stream: string;
-  /** Readings whose source time lies more than the tolerance before their receive time. */
-  late: number;
-  /** Readings whose source time lies more than the tolerance after their receive time (device clock ahead). */
-  ahead: number;
-  /** Largest lag seen, receivedTime - sourceTime, ms (positive: late). */
-  maxLateMs: number;
-  /** Largest lead seen, sourceTime - receivedTime, ms. */
-  maxAheadMs: number;
-  /** The last reading's receivedTime - sourceTime, ms. */
-  lastLagMs: number;
-}
-
-/** What the "timing" event reports: a stream turned (or stays) late or ahead. */
-export interface TimingReport extends StreamTiming {
-  kind: "late" | "ahead";
-}
 
 /** Thrown by write() once the pipeline is stopping or has failed. */
 export class PipelineClosedError extends TracemeshError {
@@ -128,10 +110,6 @@ class StreamState {
   located: LocatedSection[] = [];
   /** Scratch while a chunk is built. */
   section: SectionBuilder | undefined;
-  /** Late and ahead readings (undefined while there are none), and when they were last reported. */
-  timing: StreamTiming | undefined;
-  reportedLate = -Infinity;
-  reportedAhead = -Infinity;
 
   constructor(
     readonly id: string,
@@ -252,7 +230,6 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private readonly maxWindowReadings: number;
   private readonly maxPending: number;
   private readonly clockToleranceMs: number;
-  private readonly timingReportMs: number;
   private readonly closeOnStop: boolean;
   private readonly now: () => number;
 
@@ -277,7 +254,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private failure: Error | undefined;
-  private skewed = 0;
+  private readonly timing: TimingMonitor;
   private commits = 0;
   /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
   private closedDurable: number;
@@ -293,7 +270,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.maxWindowReadings = options.maxWindowReadings ?? 200_000;
     this.maxPending = options.maxPendingReadings ?? 65_536;
     this.clockToleranceMs = options.clockToleranceMs ?? 2000;
-    this.timingReportMs = options.timingReportMs ?? 600_000;
+    this.timing = new TimingMonitor(this.clockToleranceMs, options.timingReportMs ?? 600_000);
     this.closeOnStop = options.closeOnStop ?? true;
     this.now = options.now ?? Date.now;
     if (!(this.windowMs >= 1) || !(this.maxWindowReadings >= 1) || this.maxWindowReadings > 0xffff_ffff || !(this.maxPending >= 1)) {
@@ -478,7 +455,10 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       if (e instanceof ReadingError) throw e.at(i);
       throw e;
     }
-    for (let k = 0; k < n; k++) this.noteTiming(states[k]!, received[k]! - Math.floor(readings[k]!.sourceTime), arrival);
+    for (let k = 0; k < n; k++) {
+      const report = this.timing.note(states[k]!.id, received[k]! - Math.floor(readings[k]!.sourceTime), arrival);
+      if (report) this.emit("timing", report);
+    }
     const leaves = Buffer.allocUnsafe(n * 32);
     for (let k = 0; k < n; k++) {
       leaves.write(hash("sha256", buf.subarray(starts[k]! - 1, ends[k]!), "binary"), k * 32, 32, "latin1");
@@ -506,33 +486,6 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     q.lastMs = t;
     this.receiveFloor = t;
     return t;
-  }
-
-  /** Counts a reading of `state` that arrived `lagMs` after its source time (negative: ahead). */
-  private noteTiming(state: StreamState, lagMs: number, now: number): void {
-    const tol = this.clockToleranceMs;
-    if (lagMs <= tol && lagMs >= -tol) {
-      if (state.timing) state.timing.lastLagMs = lagMs;
-      return;
-    }
-    this.skewed++;
-    const t = (state.timing ??= { stream: state.id, late: 0, ahead: 0, maxLateMs: 0, maxAheadMs: 0, lastLagMs: 0 });
-    t.lastLagMs = lagMs;
-    let kind: TimingReport["kind"];
-    if (lagMs > 0) {
-      t.late++;
-      t.maxLateMs = Math.max(t.maxLateMs, lagMs);
-      kind = "late";
-      if (now - state.reportedLate < this.timingReportMs) return;
-      state.reportedLate = now;
-    } else {
-      t.ahead++;
-      t.maxAheadMs = Math.max(t.maxAheadMs, -lagMs);
-      kind = "ahead";
-      if (now - state.reportedAhead < this.timingReportMs) return;
-      state.reportedAhead = now;
-    }
-    this.emit("timing", { ...t, kind } satisfies TimingReport);
   }
 
   private wake(): void {
@@ -768,8 +721,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       },
       pendingReadings: this.admitted,
       waitingWrites: this.waiters.length,
-      skewedReadings: this.skewed,
-      timing: [...this.streams.values()].flatMap((s) => (s.timing ? [{ ...s.timing }] : [])),
+      skewedReadings: this.timing.skewed,
+      timing: this.timing.list(),
       commits: this.commits,
       ...(this.failure ? { failed: this.failure.message } : {}),
     };

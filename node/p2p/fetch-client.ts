@@ -215,7 +215,7 @@ export function peerString(peer: PeerId | Multiaddr): string {
  * owner's own commitment failing a time check (anchored late, receive time outside the window),
  * which resending cannot mend, or a window this node's chain does not show yet.
  */
-const LIES: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid"];
+const LIES: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid", "wrong-node"];
 
 export class FetchClient {
   private readonly maxFrameBytes: number;

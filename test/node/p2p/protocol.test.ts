@@ -117,13 +117,14 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const address = await fx.consortium.getAddress();
     grants = await deployBound<AccessGrants>(conn, "AccessGrants", address);
     anchors = await deployBound<DataAnchors>(conn, "DataAnchors", address);
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
     start = (await now(conn)) * 1000 - 60_000;
     steelNode = fx.orgs.steel.signer.address;
     oemNode = fx.orgs.oem.signer.address;
     steelWindow = makeWindow(start);
     await anchorWindow(anchors.connect(fx.orgs.steel.signer), steelWindow, start);
     await anchorWindow(anchors.connect(fx.orgs.oem.signer), steelWindow, start); // the same data, anchored by another organisation
+    // The peers register after the first anchors: an organisation's account binds to its one registered node on first anchoring.
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
 
     liar = await host("liar.key");
     await liar.handle(FETCH_PROTOCOL, async (stream) => {

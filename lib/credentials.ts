@@ -134,7 +134,11 @@ export function signCredential(credential: Record<string, unknown>, key: Signing
   const address = computeAddress(key.publicKey);
   const payload = payloadOf(credential, address, chainId, options);
   checkCredentialShape(payload);
-  const header: CredentialHeader = { alg: "ES256K", typ: VC_JWT_TYP, cty: "vc", kid: kidOf(chainId, address) };
+  return signCompactJws({ alg: "ES256K", typ: VC_JWT_TYP, cty: "vc", kid: kidOf(chainId, address) }, payload, key);
+}
+
+/** A compact ES256K JWS of `payload` under `header` (JOSE r || s signature over SHA-256). */
+export function signCompactJws(header: CredentialHeader, payload: Record<string, unknown>, key: SigningKey): string {
   const signingInput = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
   const sig = key.sign(sha256(toUtf8Bytes(signingInput)));
   return `${signingInput}.${b64u(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(sig.s.slice(2), "hex")]))}`;

@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { id as textHash } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PresentationVerification, signPresentation } from "../../lib/credentials/presentation.ts";
 import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
@@ -274,5 +275,51 @@ describe("certificates", () => {
     expect(status).toMatchObject({ accreditedAtIssuance: true, accreditedNow: false });
     // And the lab can no longer issue.
     await expect(issue(mtr("HEAT-9999"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-9999"))).rejects.toThrow();
+  });
+});
+
+describe("presentations", () => {
+  const DOMAIN = "audit.customer.example";
+
+  it("verifies a supplier's presentation bound to the verifier's challenge and domain, and refuses a replay", async () => {
+    // The lab's accreditation was withdrawn above: accredit it again.
+    await (await gw.chain.orgs.regulator.contracts.certificates.accredit(lab.id, SCOPE, 0)).wait();
+    const jws = mtr("HEAT-P1");
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-P1"));
+    const supplier = gw.chain.orgs.steel.signer;
+    const chainId = gw.chain.chain.chainId;
+    const nonce = "c7f1e0d2-challenge";
+    const vp = signPresentation([jws], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now });
+    const post = async (body: object) => {
+      const res = await gw.request("/certificates/presentations/verify", { json: body });
+      expect(res.status).toBe(200);
+      return (await res.json()) as PresentationVerification;
+    };
+    const ok = await post({ presentation: vp, nonce, domain: DOMAIN });
+    expect(ok.problems).toEqual([]);
+    expect(ok.verdict).toBe("valid");
+    expect(ok.holder).toBe(supplier.address);
+    // The certificate inside is the same certificate, with the same on-chain id.
+    expect(ok.credentials[0]!.id).toBe(credentialHash(jws));
+
+    const replayed = await post({ presentation: vp, nonce: "another-challenge", domain: DOMAIN });
+    expect(replayed.verdict).toBe("invalid");
+    expect(replayed.checks.challenge.detail).toContain("not this verifier's");
+    const elsewhere = await post({ presentation: vp, nonce, domain: "other.example" });
+    expect(elsewhere.checks.domain.ok).toBe(false);
+    const stale = signPresentation([jws], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now - 3600_000 });
+    expect((await post({ presentation: stale, nonce, domain: DOMAIN })).checks.fresh.detail).toMatch(/^expired at/);
+    // Another account cannot pass the supplier's presentation off as its own: the signature is the holder's.
+    const [h, p] = signPresentation([jws], gw.chain.orgs.oem.signer.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now }).split(".");
+    const forged = await post({ presentation: `${h}.${p}.${vp.split(".")[2]}`, nonce, domain: DOMAIN });
+    expect(forged.checks.signature.ok).toBe(false);
+    // A presented credential that fails fails the presentation.
+    const unissued = signPresentation([mtr("HEAT-P2")], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now });
+    const bad = await post({ presentation: unissued, nonce, domain: DOMAIN });
+    expect(bad.verdict).toBe("invalid");
+    expect(bad.checks.credentials.detail).toContain("credential 0: onChain");
+    const missing = await gw.request("/certificates/presentations/verify", { json: { presentation: vp } });
+    expect(missing.status).toBe(400);
+    await missing.arrayBuffer();
   });
 });

@@ -342,4 +342,20 @@ describe("cert verify", () => {
     const unreadable = await tm(["cert", "verify", path.join(chain.dir, "missing.jwt")]);
     expect(unreadable.stderr).toContain("cannot read the credential file");
   });
+
+  it("a holder presents a certificate for a verifier's challenge; the verifier checks it, a replay fails", async () => {
+    const good = path.join(chain.dir, "good.jwt");
+    const presented = await tm(["cert", "present", good, "--nonce", "n-4711", "--domain", "audit.example"], { key: ORGS.steel.key });
+    expect(presented.code, presented.stderr).toBe(0);
+    const vp = write("vp.jwt", presented.stdout.trim());
+    const ok = await tm(["cert", "verify-presentation", vp, "--nonce", "n-4711", "--domain", "audit.example"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`Presentation ${vp}: valid`);
+    expect(ok.stdout).toMatch(/credential 0: valid \(certificate 0x[0-9a-f]{64}\)/);
+    const replay = await tm(["cert", "verify-presentation", vp, "--nonce", "n-other", "--domain", "audit.example"]);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toMatch(/FAIL challenge: made for challenge "n-4711", not this verifier's/);
+    const noNonce = await tm(["cert", "present", good, "--domain", "audit.example"], { key: ORGS.steel.key });
+    expect(noNonce.stderr).toContain("needs --nonce");
+  });
 });

@@ -10,6 +10,7 @@ import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
+import { signPresentation } from "../../lib/credentials/presentation.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
@@ -153,6 +154,32 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     expect(await verdict.locator('[data-check="signature"]').getAttribute("data-ok")).toBe("false");
     // Verified in the page: the credential itself was never sent to the gateway.
     expect(w.bodies.join("\n")).not.toContain(p);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("verifies a supplier's presentation in the page for the verifier's challenge and domain; a replay for another challenge fails", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate`);
+    const domain = new URL(gw.url).host;
+    const vp = signPresentation([jws.valid], new SigningKey(gw.chain.orgs.steel.signer.privateKey), gw.chain.chain.chainId, { nonce: "n-7781", domain });
+    const verify = async (nonce: string) => {
+      await w.page.getByLabel("Presentation file (JWT or JSON)").setInputFiles({ name: "vp.jwt", mimeType: "application/jwt", buffer: Buffer.from(vp) });
+      await w.page.getByLabel("Your challenge (nonce)").fill(nonce);
+      expect(await w.page.getByLabel("Your domain").inputValue()).toBe(domain);
+      await w.page.getByRole("button", { name: "Verify the presentation" }).click();
+    };
+    const result = w.page.getByTestId("presentation");
+    await verify("n-7781");
+    await result.waitFor();
+    expect(await result.getAttribute("data-verdict"), await result.innerText()).toBe("valid");
+    expect(await result.locator('[data-check="challenge"]').first().getAttribute("data-ok")).toBe("true");
+    expect(await result.getByTestId("verification").getAttribute("data-verdict")).toBe("valid");
+    await verify("n-other");
+    await expect.poll(() => result.getAttribute("data-verdict"), { timeout: 20_000 }).toBe("invalid");
+    expect(await result.locator('[data-check="challenge"]').first().getAttribute("data-ok")).toBe("false");
+    // Verified in the page: the presentation was never sent to the gateway.
+    expect(w.bodies.join("\n")).not.toContain(vp.split(".")[1]!);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });

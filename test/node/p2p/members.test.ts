@@ -311,12 +311,11 @@ describe("member nodes sharing data over the peer network", () => {
     const peersOf = async (who: string) => ((await running[who]!.call("status")).peers as { peerId: string }[]).map((p) => p.peerId);
     expect(await eventually(async () => (await peersOf("steel")).includes(oem.peerId), 10_000, 200)).toBe(true);
     const c = contracts.consortium;
-    const regulator = new NonceManager(new Wallet(devKey(4), provider));
     await (await c.connect(steelAdmin).propose(ProposalKind.Suspend, proposalData.suspend(oem.orgId))).wait();
     const id = await c.proposalCount();
-    await (await c.connect(castingAdmin).vote(id, true)).wait();
     const t = Date.now();
-    await (await c.connect(regulator).vote(id, true)).wait();
+    // The OEM, the subject, does not vote: steel and casting are 2 of the 3 voters, the quorum.
+    await (await c.connect(castingAdmin).vote(id, true)).wait();
     expect(await c.isActiveOrg(oem.orgId)).toBe(false);
     expect(await eventually(async () => !(await peersOf("steel")).includes(oem.peerId), 8_000, 100)).toBe(true);
     expect(Date.now() - t).toBeLessThan(8_000);

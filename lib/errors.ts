@@ -38,6 +38,8 @@ export const ERROR_CATALOGUE = {
   usage: spec(400, "Wrong usage", "bad-request"),
   "method-not-allowed": spec(405, "Method not allowed", "unsupported"),
   "not-acceptable": spec(406, "Not acceptable", "unsupported"),
+  /** This node does not serve that kind of data (a p2p refusal). */
+  unsupported: spec(501, "Not supported by this node", "unsupported"),
   "unsupported-media-type": spec(415, "Unsupported media type", "bad-request"),
   // Who is asking.
   unauthorized: spec(401, "Unauthorized", "not-member"),

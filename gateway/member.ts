@@ -4,7 +4,7 @@
  * indexer, and serves the gateway's HTTP API and the explorer's assets on top of them. The
  * gateway reaches the node only through GatewayServices; node/ never imports this file.
  *
- *   tsx gateway/member.ts --config FILE
+ *   tsx gateway/member.ts --config FILE [--supervised]
  *
  * The configuration is the node's (node/config.ts) with two more sections:
  *
@@ -20,6 +20,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { canonicalIdentifier } from "../lib/identifiers.ts";
+import { handleStopSignals } from "../lib/stop-signals.ts";
 import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import type { CaptureJob } from "../node/events/capture.ts";
@@ -222,9 +223,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, supervised: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   if (values.help || !values.config) {
-    console.log("usage: tsx gateway/member.ts --config FILE");
+    console.log("usage: tsx gateway/member.ts --config FILE [--supervised]");
+    console.log("  --supervised  started by a supervisor (the demo): it stops this process with SIGTERM; a terminal's SIGINT is left to it");
     process.exitCode = values.help ? 0 : 2;
     return;
   }
@@ -235,20 +237,14 @@ async function main(): Promise<void> {
     console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(1);
-    console.log(`[member] ${signal}: stopping`);
-    member.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        console.error(`[member] stop failed: ${e.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    supervised: values.supervised === true,
+    log: (m) => console.log(`[member] ${m}`),
+    stop: async () => {
+      await member.stop();
+      console.log(`[member] ${member.organisation.name}: stopped cleanly`);
+    },
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

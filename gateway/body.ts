@@ -33,7 +33,7 @@ export async function readRaw(ctx: Context, limit: number): Promise<Buffer> {
 
 function tooLarge(length: number, limit: number): HttpProblem {
   return new HttpProblem(413, `the request body has ${length > limit ? `more than ${limit}` : length} bytes; this route accepts at most ${limit}`, {
-    type: "payload-too-large",
+    type: "too-large",
     extra: { limit },
   });
 }

@@ -1,12 +1,19 @@
 /**
  * RFC 9457 problem details: every error the gateway answers is `application/problem+json`
- * `{type, title, status, detail, ...}`, with a `detail` that names what was wrong.
+ * `{type, title, status, detail, ...}`, with a `detail` that names what was wrong. Statuses and
+ * problem types come from the one error catalogue (lib/errors.ts): a TracemeshError thrown
+ * anywhere below a route answers with its code's status, so routes need no `instanceof` chains.
  */
 import { STATUS_CODES } from "node:http";
+import { ERROR_CATALOGUE, type ErrorCode, TracemeshError, codeOfStatus } from "../lib/errors.ts";
 
 export const PROBLEM_TYPE_BASE = "https://tracemesh.dev/problems/";
 
-export class HttpProblem extends Error {
+/** How long a client should wait before retrying a 503 (the chain or index catching up). */
+const RETRY_AFTER_SECONDS = "5";
+
+/** An error already shaped for HTTP: its status may differ from its code's (e.g. 415 for a media type). */
+export class HttpProblem extends TracemeshError {
   readonly status: number;
   readonly title: string;
   readonly type: string;
@@ -16,13 +23,13 @@ export class HttpProblem extends Error {
   constructor(
     status: number,
     detail: string,
-    options: { type?: string; title?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+    options: { type?: ErrorCode; title?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
   ) {
-    super(detail);
-    this.name = "HttpProblem";
+    const code = options.type ?? codeOfStatus(status);
+    super(code, detail);
     this.status = status;
-    this.title = options.title ?? STATUS_CODES[status] ?? "Error";
-    this.type = options.type ? PROBLEM_TYPE_BASE + options.type : "about:blank";
+    this.title = options.title ?? (options.type ? ERROR_CATALOGUE[code].title : (STATUS_CODES[status] ?? "Error"));
+    this.type = PROBLEM_TYPE_BASE + code;
     this.headers = options.headers ?? {};
     this.extra = options.extra ?? {};
   }
@@ -54,15 +61,25 @@ export function requireService<T>(service: T | undefined, name: string): T {
 /** Error codes of ethers and Node meaning the chain node could not be reached or did not answer. */
 const CHAIN_DOWN = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "NETWORK_ERROR", "SERVER_ERROR", "TIMEOUT"]);
 
+/** The problem a TracemeshError answers with, by the catalogue. */
+export function problemOf(err: TracemeshError): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  const { status } = err.spec;
+  const headers: Record<string, string> = status === 503 ? { "Retry-After": RETRY_AFTER_SECONDS } : {};
+  const extra = "errors" in err && Array.isArray(err.errors) ? { errors: err.errors } : undefined;
+  return new HttpProblem(status, err.message, { type: err.code, headers, ...(extra ? { extra } : {}) });
+}
+
 /**
- * Turns anything thrown into a problem: HttpProblem as is, Koa/http-errors by their status, an
- * unreachable chain as 503, anything else as 500 (`internal`: to be logged, never shown).
+ * Turns anything thrown into a problem: a TracemeshError by its code (lib/errors.ts), Koa/http-errors
+ * by their status, an unreachable chain as 503, anything else as 500 (`internal`: to be logged,
+ * never shown).
  */
 export function toProblem(err: unknown): { problem: HttpProblem; internal: boolean } {
-  if (err instanceof HttpProblem) return { problem: err, internal: false };
+  if (err instanceof TracemeshError && err.code !== "internal") return { problem: problemOf(err), internal: false };
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string" && CHAIN_DOWN.has(code)) {
-    return { problem: new HttpProblem(503, `the node's chain did not answer (${code}); try again shortly`, { type: "chain-unavailable", headers: { "Retry-After": "5" } }), internal: false };
+    return { problem: new HttpProblem(503, `the node's chain did not answer (${code}); try again shortly`, { type: "chain-unavailable", headers: { "Retry-After": RETRY_AFTER_SECONDS } }), internal: false };
   }
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown; headers?: unknown };
   const status = typeof e?.status === "number" ? e.status : typeof e?.statusCode === "number" ? e.statusCode : 500;

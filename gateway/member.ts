@@ -19,7 +19,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { canonicalIdentifier } from "../lib/identifiers.ts";
+import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
 import { handleStopSignals } from "../lib/stop-signals.ts";
 import { ConfigError, type NodeConfig, loadNodeKey, parseConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";

@@ -8,15 +8,11 @@
  * 503 (see `requireService` in errors.ts), never a crash.
  */
 import { JsonRpcProvider } from "ethers";
+import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "./indexer/service.ts";
-
-export interface OrganisationRef {
-  id: number;
-  name: string;
-}
 
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };

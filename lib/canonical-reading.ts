@@ -44,6 +44,7 @@
  */
 import { leafHash } from "./merkle.ts";
 import type { Quality, Reading } from "./reading.ts";
+import { TracemeshError } from "./errors.ts";
 
 export const READING_TAG = 0x52;
 export const CANONICAL_READING_VERSION = 1;
@@ -70,15 +71,14 @@ const enum ValueKind {
 }
 
 /** A reading the node refuses, with the field at fault. */
-export class ReadingError extends Error {
+export class ReadingError extends TracemeshError {
   constructor(
     readonly field: string,
     message: string,
     /** Position of the reading in the batch handed to `write`, when known. */
     readonly index?: number,
   ) {
-    super(message);
-    this.name = "ReadingError";
+    super("invalid-reading", message);
   }
 
   /** The same error, placed at `index` of a batch. */

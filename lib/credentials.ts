@@ -23,14 +23,18 @@ import { type KeyObject, createPublicKey, verify as verifyNative } from "node:cr
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
 import { CertificateStatus, RevocationReason } from "./registry.ts";
-import { itemKey, batchKey, IdentifierError } from "./identifiers.ts";
+import { itemKey, batchKey } from "./identifiers/canonical.ts";
+import { IdentifierError } from "./identifiers/gs1-keys.ts";
+import { TracemeshError } from "./errors.ts";
 
 export const VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2";
 export const VC_JWT_TYP = "vc+jwt";
 export const VC_JWT_MEDIA_TYPE = "application/vc+jwt";
 
-export class CredentialError extends Error {
-  override readonly name = "CredentialError";
+export class CredentialError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-credential", message, options);
+  }
 }
 
 export interface CredentialHeader {
@@ -271,7 +275,8 @@ export function reasonName(reason: RevocationReason): string {
 
 const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOString());
 
-export interface CertificateView {
+/** A certificate as the Certificates contract holds it, with its status at the chain's time and names resolved. */
+export interface OnChainCertificate {
   id: string;
   /** Certificates.status(id) with time applied (the stored life-cycle state is not exposed). */
   state: CertificateStatusName;
@@ -292,7 +297,7 @@ export interface CertificateView {
 }
 
 /** A certificate's on-chain record and status; undefined for an id never issued. */
-export async function certificateOnChain(contracts: TracemeshContracts, id: string): Promise<CertificateView | undefined> {
+export async function certificateOnChain(contracts: TracemeshContracts, id: string): Promise<OnChainCertificate | undefined> {
   const [[status, atIssuance, now], cert] = await Promise.all([contracts.certificates.status(id), contracts.certificates.certificate(id)]);
   const st = Number(status) as CertificateStatus;
   if (st === CertificateStatus.Unknown) return undefined;
@@ -357,7 +362,7 @@ export interface Verification {
   problems: string[];
   /** Failed advisory checks, in words. */
   warnings: string[];
-  certificate: CertificateView | null;
+  certificate: OnChainCertificate | null;
   credential: Record<string, unknown> | null;
   header: CredentialHeader | null;
 }

@@ -4,27 +4,19 @@
  * then a bearer token), capture documents and follow the capture job, read JSON.
  */
 import type { Signer } from "ethers";
+import type { AuthChallenge, IssuedToken, TokenRequest } from "./api/auth.ts";
+import type { CaptureJobAnswer } from "./api/capture.ts";
+import type { Problem } from "./api/common.ts";
+import { TracemeshError } from "./errors.ts";
 
-export class GatewayError extends Error {
+export class GatewayError extends TracemeshError {
   constructor(
     readonly status: number,
-    readonly problem: { title?: string; detail?: string; errors?: unknown },
+    readonly problem: Partial<Problem>,
     what: string,
   ) {
-    super(`${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
-    this.name = "GatewayError";
+    super("gateway-error", `${what}: ${status} ${problem.title ?? ""}${problem.detail ? `: ${problem.detail}` : ""}`);
   }
-}
-
-/** The end state of a capture job (GET /capture/{id}). */
-export interface CaptureOutcome {
-  captureID: string;
-  state: "pending" | "running" | "succeeded" | "failed";
-  success: boolean;
-  replay?: boolean;
-  results?: Record<string, unknown>[];
-  errors: { index: number; eventID?: string; message: string }[];
-  lastError?: string;
 }
 
 export class GatewayClient {
@@ -39,22 +31,23 @@ export class GatewayClient {
   async bearer(): Promise<string> {
     if (this.token && this.token.expiresAt - Date.now() > 60_000) return this.token.value;
     const address = await this.signer.getAddress();
-    const challenge = await this.json<{ message: string }>("GET", `/auth/challenge?address=${address}`, undefined, false);
+    const challenge = await this.json<AuthChallenge>("GET", `/auth/challenge?address=${address}`, undefined, false);
     const signature = await this.signer.signMessage(challenge.message);
-    const issued = await this.json<{ token: string; expiresAt: string }>("POST", "/auth/token", { message: challenge.message, signature }, false);
+    const request: TokenRequest = { message: challenge.message, signature };
+    const issued = await this.json<IssuedToken>("POST", "/auth/token", request, false);
     this.token = { value: issued.token, expiresAt: Date.parse(issued.expiresAt) };
     return issued.token;
   }
 
   /** Captures an EPCIS document and waits for its job to finish (recorded on chain, or refused). */
-  async capture(document: unknown, timeoutMs = 120_000): Promise<CaptureOutcome> {
-    const accepted = await this.json<CaptureOutcome>("POST", "/capture", document, true, "application/ld+json");
+  async capture(document: unknown, timeoutMs = 120_000): Promise<CaptureJobAnswer> {
+    const accepted = await this.json<CaptureJobAnswer>("POST", "/capture", document, true, "application/ld+json");
     const deadline = Date.now() + timeoutMs;
     let job = accepted;
     while (job.state === "pending" || job.state === "running") {
       if (Date.now() > deadline) throw new Error(`capture job ${accepted.captureID} still ${job.state} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 300));
-      job = await this.json<CaptureOutcome>("GET", `/capture/${accepted.captureID}`);
+      job = await this.json<CaptureJobAnswer>("GET", `/capture/${accepted.captureID}`);
     }
     return { ...job, ...(accepted.replay ? { replay: true } : {}) };
   }

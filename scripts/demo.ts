@@ -25,7 +25,7 @@ import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { rolesOf, Role } from "../lib/consortium.ts";
 import { handleStopSignals } from "../lib/stop-signals.ts";
-import type { RunningAnvil } from "../lib/anvil.ts";
+import type { RunningAnvil } from "./local-chain/anvil.ts";
 import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
 import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";

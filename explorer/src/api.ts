@@ -1,38 +1,23 @@
 /**
  * The gateway's HTTP API, the explorer's only data source. Paths are absolute on the origin that
- * served the page. Errors are the gateway's problem+json, thrown as ApiError.
+ * served the page. Errors are the gateway's problem+json, thrown as ApiError. The answers' shapes
+ * are the gateway's own (lib/api/); pages import them from there.
  */
-import type { CertificateView } from "../../lib/credentials.ts";
-import type { ContractAddresses } from "../../lib/deployment.ts";
-
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-}
+import type { IssuedToken } from "../../lib/api/auth.ts";
+import type { OrganisationRef, Problem } from "../../lib/api/common.ts";
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly problem: Problem,
+    readonly problem: Partial<Problem>,
   ) {
     super(problem.detail ?? problem.title ?? `HTTP ${status}`);
     this.name = "ApiError";
   }
 }
 
-export interface OrganisationRef {
-  id: number;
-  name: string;
-}
-
-export interface Session {
-  token: string;
-  expiresAt: string;
-  organisation: OrganisationRef & { roles?: string[] };
-  account: string;
-}
+/** The signed-in session: the token POST /auth/token issued. */
+export type Session = IssuedToken;
 
 const SESSION_KEY = "tracemesh.session";
 
@@ -85,7 +70,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   const payload: unknown = type.includes("json") ? await res.json().catch(() => undefined) : await res.text();
   if (!res.ok) {
     if (res.status === 401 && current !== undefined) saveSession(undefined);
-    const problem: Problem = typeof payload === "object" && payload !== null ? (payload as Problem) : { title: res.statusText, detail: String(payload ?? "") };
+    const problem: Partial<Problem> = typeof payload === "object" && payload !== null ? (payload as Partial<Problem>) : { title: res.statusText, detail: String(payload ?? "") };
     throw new ApiError(res.status, problem);
   }
   return payload as T;
@@ -93,119 +78,4 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 
 export const enc = encodeURIComponent;
 
-// ------------------------------------------------------------------------------ response shapes
-
-export type { ContractAddresses };
-
-export interface Health {
-  ok: boolean;
-  chainId: number;
-  organisation: OrganisationRef;
-  contracts?: ContractAddresses;
-  deployment?: { contracts?: ContractAddresses };
-  indexedBlock?: number;
-}
-
-export interface Resolved {
-  input: string;
-  type: string;
-  digitalLink?: string;
-  epc?: string;
-  itemKey?: string;
-  batchKey?: string;
-  certificateId?: string;
-}
-
-export type { CertificateStatusName, CertificateView, Verification } from "../../lib/credentials.ts";
-
-/** GET /certificates/{id}: the on-chain view plus its status changes. */
-export interface CertificateAnswer extends CertificateView {
-  credentialHash?: string;
-  history?: { event: string; block: number; tx: string; time: string; reason?: string; supersededBy?: string }[];
-  subjectDigitalLink?: string;
-}
-
-export interface ItemView {
-  kind?: "item" | "batch";
-  key: string;
-  parent?: string;
-  itemCount?: number;
-  identifier?: string;
-  digitalLink?: string;
-  status: string | number;
-  owner?: OrganisationRef;
-  custodian?: OrganisationRef | string | null;
-  batchKey?: string;
-  recalled?: boolean;
-  createdAt?: string;
-}
-
-export interface HistoryEntry {
-  recordId?: string | number | null;
-  /** The @context the event was captured with, when the gateway sends it. */
-  context?: unknown;
-  /** The gateway's own check; shown for comparison only, never as the badge. */
-  verified?: boolean;
-  kind: string;
-  org?: OrganisationRef;
-  eventHash?: string;
-  eventId?: string | null;
-  block?: number;
-  tx?: string;
-  time?: string;
-  corrects?: string | number | null;
-  document?: Record<string, unknown> | null;
-  access?: "own" | "granted" | "public-fact";
-}
-
-export interface History {
-  item: ItemView;
-  entries: HistoryEntry[];
-}
-
-export interface GenealogyNode {
-  key: string;
-  depth?: number;
-  digitalLink?: string;
-  status?: string | number;
-  owner?: OrganisationRef;
-  recalled?: boolean;
-}
-
-export interface Genealogy {
-  root: string;
-  truncated?: boolean;
-  nodes: GenealogyNode[];
-  edges: { from: string; to: string; kind: string; recordId?: string | number }[];
-  recallScope: string[];
-}
-
-export interface Member {
-  id: number;
-  name: string;
-  roles: string[];
-  status: string;
-  accounts?: string[];
-  nodes?: unknown[];
-}
-
-export interface Proposal {
-  id: number | string;
-  kind: string;
-  proposer?: OrganisationRef | number | string;
-  description?: string;
-  yes: number;
-  no: number;
-  required: number;
-  deadline: string | number;
-  status: string;
-  votes: { org: OrganisationRef | number | string; support: boolean }[];
-}
-
-export interface ConsortiumView {
-  members: Member[];
-  proposals: Proposal[];
-}
-
-export const orgName = (o: OrganisationRef | number | string | null | undefined): string =>
-  o === null || o === undefined ? "?" : typeof o === "object" ? o.name : String(o);
+export const orgName = (o: OrganisationRef | null | undefined): string => (o === null || o === undefined ? "?" : o.name);

@@ -10,7 +10,9 @@ import { Consortium__factory } from "../../lib/contracts/types/factories/Consort
 import { DataAnchors__factory } from "../../lib/contracts/types/factories/DataAnchors__factory.ts";
 import { Provenance__factory } from "../../lib/contracts/types/factories/Provenance__factory.ts";
 import type { TracemeshContracts } from "../../lib/deployment.ts";
-import { type ContractAddresses, type Health, api } from "./api.ts";
+import type { HealthAnswer } from "../../lib/api/health.ts";
+import type { ContractAddresses } from "../../lib/deployment.ts";
+import { api } from "./api.ts";
 
 export interface Chain extends TracemeshContracts {
   chainId: number;
@@ -31,11 +33,11 @@ export function getChain(): Promise<Chain> {
 }
 
 async function connect(): Promise<Chain> {
-  const health = await api<Health>("/health").catch((e: unknown) => {
+  const health = await api<HealthAnswer>("/health").catch((e: unknown) => {
     // /health answers 503 with its body when the node cannot reach its chain.
     throw e;
   });
-  const addresses = health.contracts ?? health.deployment?.contracts;
+  const addresses: ContractAddresses | undefined = health.contracts;
   if (addresses === undefined) throw new Error("the gateway did not publish the contract addresses in /health");
   const provider = new JsonRpcProvider(`${location.origin}/chain/rpc`, health.chainId, { staticNetwork: true, batchMaxCount: 1 });
   // The page only reads; no polling through a read-only pass-through.

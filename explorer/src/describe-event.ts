@@ -4,7 +4,8 @@
  * shown as their CBV term with dashes and underscores turned into spaces.
  */
 import { cbvTerm } from "../../lib/epcis/cbv.ts";
-import { identifierType, parseIdentifier } from "../../lib/identifiers.ts";
+import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { identifierType } from "../../lib/identifiers/gs1-keys.ts";
 import { type Lang, type Translate, hasMessage } from "./messages.ts";
 
 const BIZ_STEPS: Record<string, { en: string; zh: string }> = {

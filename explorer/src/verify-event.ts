@@ -4,9 +4,9 @@
  * /chain/rpc) whether a record carries that hash. The gateway's own claims (its eventHash field)
  * are never trusted for the verdict.
  */
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { EventHashError, type EventHashOptions, eventHash } from "../../lib/epcis/event-hash.ts";
-import type { HistoryEntry } from "./api.ts";
+import { EventHashError, type EventHashOptions } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
+import type { HistoryEntryAnswer } from "../../lib/api/trace.ts";
 
 export type Badge =
   | { state: "verified"; computed: string; recordId: bigint }
@@ -28,7 +28,7 @@ export interface ProvenanceReader {
 export function computeEventDigest(document: Record<string, unknown>, options: EventHashOptions = {}): string {
   const context = options.context ?? document["@context"];
   const opts = context === undefined ? options : { ...options, context };
-  return document["errorDeclaration"] !== undefined ? errorDeclarationHash(document, opts) : eventHash(document, opts).digest;
+  return recordHashOf(document, opts);
 }
 
 /** True when the event names members or values by prefix (e.g. "tm:readings"): its hash needs the document's @context. */
@@ -42,10 +42,19 @@ export function needsContext(document: Record<string, unknown>): boolean {
   return seen(document);
 }
 
+/**
+ * What the badge reads of a history entry (GET /items/{id}/history): the document and the record
+ * it is said to belong to. `context` is the capture document's @context when the caller knows it.
+ */
+export type EntryToVerify = Partial<Pick<HistoryEntryAnswer, "kind" | "eventHash" | "eventId" | "document">> & {
+  recordId?: number | string | null;
+  context?: unknown;
+};
+
 /** Where the page finds the @context (and ignoreFields) an event was captured with. */
 export type ContextSource = (eventId: string) => Promise<EventHashOptions>;
 
-const recordIdOf = (v: HistoryEntry["recordId"]): bigint | undefined => {
+const recordIdOf = (v: EntryToVerify["recordId"]): bigint | undefined => {
   if (v === null || v === undefined || v === "") return undefined;
   try {
     const id = BigInt(v);
@@ -55,7 +64,7 @@ const recordIdOf = (v: HistoryEntry["recordId"]): bigint | undefined => {
   }
 };
 
-export async function verifyEntry(entry: HistoryEntry, provenance: ProvenanceReader, contextOf?: ContextSource): Promise<Badge> {
+export async function verifyEntry(entry: EntryToVerify, provenance: ProvenanceReader, contextOf?: ContextSource): Promise<Badge> {
   try {
     const claimedRecord = recordIdOf(entry.recordId);
     if (entry.document === null || entry.document === undefined) {

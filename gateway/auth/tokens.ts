@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export const TOKEN_ISSUER = "tracemesh-gateway";
 
@@ -66,6 +67,8 @@ export class TokenService {
   }
 }
 
-export class TokenError extends Error {
-  override readonly name = "TokenError";
+export class TokenError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-token", message, options);
+  }
 }

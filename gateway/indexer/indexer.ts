@@ -18,17 +18,17 @@ import type { JsonRpcProvider } from "ethers";
 import type { Deployment } from "../../lib/deployment.ts";
 import { BlockApplier, EventDecoder, type RawLog } from "./apply.ts";
 import { type Checkpoint, IndexStore, K, pad, prefixRange } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
-export class ReorgTooDeepError extends Error {
+export class ReorgTooDeepError extends TracemeshError {
   constructor(
     readonly block: number,
     readonly depth: number,
   ) {
-    super(
+    super("reorg-too-deep",
       `chain reorganisation deeper than the configured depth of ${depth} blocks: block ${block} was replaced and no block the index ` +
         `kept is still on the chain; rebuild the index (delete its directory) or raise reorgDepth`,
     );
-    this.name = "ReorgTooDeepError";
   }
 }
 

@@ -68,7 +68,8 @@ export interface GenealogyGraph {
 
 export type Direction = "backward" | "forward" | "both";
 
-export interface CertificateView extends CertificateDoc {
+/** A certificate as the chain index keeps it, with its status and the issuer's accreditation now. */
+export interface IndexedCertificate extends CertificateDoc {
   status: CertificateStatus;
   statusName: string;
   accreditedAtIssuance: boolean;
@@ -302,22 +303,22 @@ export class IndexQueries {
 
   // ---------------------------------------------------------------- certificates
 
-  async certificate(id: string): Promise<CertificateView | undefined> {
+  async certificate(id: string): Promise<IndexedCertificate | undefined> {
     const doc = await this.store.get<CertificateDoc>(K.certificate(lower(id)));
     return doc ? this.certificateView(doc, await this.now()) : undefined;
   }
 
   /** Certificates of an item or batch, in issuance order. */
-  async certificatesOf(subject: string): Promise<CertificateView[]> {
+  async certificatesOf(subject: string): Promise<IndexedCertificate[]> {
     const ids = (await this.store.entries<string>(`cs:${lower(subject)}:`)).map(([, v]) => v);
     const docs = await this.store.getMany<CertificateDoc>(ids.map(K.certificate));
     const now = await this.now();
-    const out: CertificateView[] = [];
+    const out: IndexedCertificate[] = [];
     for (const d of docs) if (d) out.push(await this.certificateView(d, now));
     return out;
   }
 
-  private async certificateView(c: CertificateDoc, now: number): Promise<CertificateView> {
+  private async certificateView(c: CertificateDoc, now: number): Promise<IndexedCertificate> {
     let status: CertificateStatus;
     if (c.state === CertificateState.Revoked) status = CertificateStatus.Revoked;
     else if (c.state === CertificateState.Superseded) status = CertificateStatus.Superseded;

@@ -7,6 +7,7 @@ import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } fr
 import { badRequest, forbidden } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { roleName } from "../auth/membership.ts";
+import type { AuthChallenge, IssuedToken, SessionAnswer } from "../../lib/api/auth.ts";
 
 export function register(router: GatewayRouter, { auth, options, readJson }: RouteContext): void {
   router.get("/auth/challenge", (ctx) => {
@@ -14,7 +15,7 @@ export function register(router: GatewayRouter, { auth, options, readJson }: Rou
     const origin = originOf(ctx, options);
     const challenge = auth.challenges.issue(address, new URL(origin).host, origin);
     ctx.set("Cache-Control", "no-store");
-    ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
+    ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() } satisfies AuthChallenge;
   });
 
   router.post("/auth/token", async (ctx) => {
@@ -28,12 +29,12 @@ export function register(router: GatewayRouter, { auth, options, readJson }: Rou
     const roles = membership.roles.map(roleName);
     const { token, expiresAt } = await auth.tokens.issue({ account, orgId: membership.orgId, orgName, roles });
     ctx.set("Cache-Control", "no-store");
-    ctx.body = { token, expiresAt: expiresAt.toISOString(), organisation: { id: membership.orgId, name: orgName, roles }, account };
+    ctx.body = { token, expiresAt: expiresAt.toISOString(), organisation: { id: membership.orgId, name: orgName, roles }, account } satisfies IssuedToken;
   });
 
   router.get("/auth/session", auth.requireOrg(), (ctx) => {
     const caller = ctx.state.caller!;
-    ctx.body = { account: caller.account, organisation: { id: caller.orgId, name: caller.orgName, roles: caller.roles.map(roleName) } };
+    ctx.body = { account: caller.account, organisation: { id: caller.orgId, name: caller.orgName, roles: caller.roles.map(roleName) } } satisfies SessionAnswer;
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
+import type { CertificateAnswer, CertificateChange, VerificationAnswer } from "../../lib/api/certificates.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
@@ -14,17 +15,8 @@ import { HttpProblem, badRequest, notFound } from "../errors.ts";
 import { json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
 
-export interface CertificateHistoryEntry {
-  event: "issued" | "suspended" | "reinstated" | "revoked" | "superseded";
-  block: number;
-  tx: string;
-  time: string;
-  reason?: string;
-  supersededBy?: string;
-}
-
 /** The certificate's status changes, from its contract events (filtered by the indexed id). */
-async function historyOf(services: GatewayServices, id: string): Promise<CertificateHistoryEntry[]> {
+async function historyOf(services: GatewayServices, id: string): Promise<CertificateChange[]> {
   const c = services.contracts.certificates;
   const from = services.deployment.deploymentBlock;
   const [issued, suspended, reinstated, revoked, superseded] = await Promise.all([
@@ -34,7 +26,7 @@ async function historyOf(services: GatewayServices, id: string): Promise<Certifi
     c.queryFilter(c.filters.CertificateRevoked(id), from),
     c.queryFilter(c.filters.CertificateSuperseded(id), from),
   ]);
-  const entries: (Omit<CertificateHistoryEntry, "time"> & { index: number })[] = [
+  const entries: (Omit<CertificateChange, "time"> & { index: number })[] = [
     ...issued.map((l) => ({ event: "issued" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
     ...suspended.map((l) => ({ event: "suspended" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, reason: reasonName(Number(l.args.reason) as RevocationReason) })),
     ...reinstated.map((l) => ({ event: "reinstated" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
@@ -67,12 +59,12 @@ export function register(router: GatewayRouter, { services, options, readJson }:
     if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
     const view = await certificateOnChain(services.contracts, id);
     if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
-    ctx.body = { ...view, credentialHash: view.id, history: await historyOf(services, id) };
+    ctx.body = { ...view, credentialHash: view.id, history: await historyOf(services, id) } satisfies CertificateAnswer;
   });
 
   router.post("/certificates/verify", async (ctx) => {
     const input = await credentialInput(ctx, readJson, options.bodyLimits.small);
-    ctx.body = await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() });
+    ctx.body = (await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() })) satisfies VerificationAnswer;
   });
 }
 

@@ -9,6 +9,8 @@
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
 import type { Context } from "koa";
+import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
+import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { EventHashError } from "../../lib/epcis/event-hash.ts";
 import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
@@ -97,7 +99,7 @@ function nextLink(ctx: Context, token: string): string {
   return `<${ctx.path}?${params.toString()}>; rel="next"`;
 }
 
-function jobView(job: CaptureJob): Record<string, unknown> {
+function jobView(job: CaptureJob): CaptureJobAnswer {
   const { documentDigest: _digest, owner: _owner, ...view } = job;
   return view;
 }
@@ -180,7 +182,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     }
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
-    ctx.body = { ...jobView(submitted.job), replay: submitted.replay };
+    ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
   });
 
   router.get("/capture", auth, async (ctx) => {
@@ -196,7 +198,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     }
     const page = await ev.capture.jobs(ctx.state.caller!.orgId, { perPage, ...(after !== undefined ? { after } : {}) });
     if (page.next !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(page.next).toString("base64url")));
-    ctx.body = { captureJobs: page.jobs.map(jobView) };
+    ctx.body = { captureJobs: page.jobs.map(jobView) } satisfies CaptureJobsAnswer;
   });
 
   router.get("/capture/:captureID", auth, async (ctx) => {
@@ -255,7 +257,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       return anchors.get(key)!;
     };
     for (const s of streams) for (const r of s.readings) Object.assign(r.anchor, (await anchorOf(r.anchor.node, r.anchor.sequence)) ?? {});
-    ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams };
+    ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams } satisfies EventReadingsAnswer;
   });
 }
 

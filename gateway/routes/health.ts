@@ -1,4 +1,5 @@
 /** GET /health (public) and GET /metrics (Prometheus; loopback callers or the metrics token). */
+import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { forbidden } from "../errors.ts";
 import { json, problem } from "../openapi.ts";
@@ -22,7 +23,7 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
       contracts: services.deployment.contracts,
       services: { events: services.events !== undefined, index: services.index !== undefined, proofs: services.proofs !== undefined },
       ...(services.index ? { indexedBlock: services.index.progress().indexedBlock, indexLag: services.index.progress().lag } : {}),
-    };
+    } satisfies HealthAnswer;
   });
 
   router.get("/metrics", async (ctx) => {

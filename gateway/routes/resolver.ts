@@ -6,19 +6,11 @@
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
-import {
-  CANONICAL_HOST,
-  type Gs1Identifier,
-  IdentifierError,
-  canonicalIdentifier,
-  finestGranularity,
-  identifierType,
-  isBatchType,
-  isItemType,
-  keyOfCanonical,
-  parseDigitalLink,
-  parseEpcUri,
-} from "../../lib/identifiers.ts";
+import { canonicalIdentifier, keyOfCanonical } from "../../lib/identifiers/canonical.ts";
+import { CANONICAL_HOST, parseDigitalLink } from "../../lib/identifiers/digital-link.ts";
+import { parseEpcUri } from "../../lib/identifiers/epc-uri.ts";
+import { type Gs1Identifier, IdentifierError, finestGranularity, identifierType, isBatchType, isItemType } from "../../lib/identifiers/gs1-keys.ts";
+import type { ResolveAnswer, ResolvedIdentifier } from "../../lib/api/resolver.ts";
 import { CertificateState } from "../../lib/registry.ts";
 import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { HttpProblem, badRequest } from "../errors.ts";
@@ -45,14 +37,6 @@ export const PRIMARY_KEYS: Readonly<Record<string, string>> = {
 export const LINKSET_TYPE = "application/linkset+json";
 const GS1 = "https://gs1.org/voc/";
 const TM = "https://tracemesh.dev/rel/";
-
-export interface ResolvedIdentifier {
-  type: string;
-  /** The canonical Digital Link (lib/identifiers.ts), whose keccak256 is the on-chain key. */
-  digitalLink: string;
-  itemKey?: string;
-  batchKey?: string;
-}
 
 export function describeIdentifier(id: Gs1Identifier): ResolvedIdentifier {
   const finest = finestGranularity(id);
@@ -166,10 +150,11 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
     const input = raw.trim();
     if (isHexString(input, 32)) {
       const cert = await services.contracts.certificates.certificate(input);
-      ctx.body =
+      ctx.body = (
         Number(cert.state) !== CertificateState.None
           ? { input, type: "certificate", certificateId: input.toLowerCase() }
-          : { input, type: "key", itemKey: input.toLowerCase() };
+          : { input, type: "key", itemKey: input.toLowerCase() }
+      ) satisfies ResolveAnswer;
       return;
     }
     let found: ReturnType<typeof identifierOfText>;
@@ -185,7 +170,7 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
         { input },
       );
     }
-    ctx.body = { input, ...describeIdentifier(found.id), ...(found.epc ? { epc: found.epc } : {}) };
+    ctx.body = { input, ...describeIdentifier(found.id), ...(found.epc ? { epc: found.epc } : {}) } satisfies ResolveAnswer;
   });
 }
 
@@ -238,7 +223,7 @@ export const paths: OpenApiPaths = {
           required: ["input", "type"],
           properties: {
             input: { type: "string" },
-            type: { type: "string", description: "sgtin, lgtin, sscc, ... (lib/identifiers.ts), certificate, or key" },
+            type: { type: "string", description: "sgtin, lgtin, sscc, ... (lib/identifiers/gs1-keys.ts), certificate, or key" },
             digitalLink: { type: "string" },
             epc: { type: "string" },
             itemKey: { type: "string" },

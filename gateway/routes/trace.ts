@@ -12,14 +12,27 @@
 import type { Context } from "koa";
 import { Gauge } from "prom-client";
 import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
-import { IdentifierError, batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers.ts";
+import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
+import type {
+  AnchorAnswer,
+  BatchAnswer,
+  ConsortiumAnswer,
+  GenealogyAnswer,
+  GenealogyNodeAnswer,
+  HistoryAnswer,
+  HistoryEntryAnswer,
+  ItemAnswer,
+  ItemCertificateAnswer,
+} from "../../lib/api/trace.ts";
+import type { OrganisationRef } from "../../lib/api/common.ts";
+import { STATUS_NAMES } from "../../lib/credentials.ts";
 import { CertificateState } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
-import type { CertificateView, HistoryEntry, IndexQueries, ItemView, MemberView } from "../indexer/queries.ts";
+import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberView } from "../indexer/queries.ts";
 import type { IndexService } from "../indexer/service.ts";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
@@ -70,7 +83,7 @@ const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 /** Organisation names for one response, read once each. */
 function orgNames(q: IndexQueries) {
   const cache = new Map<number, Promise<MemberView | undefined>>();
-  return async (id: number) => {
+  return async (id: number): Promise<OrganisationRef | null> => {
     if (id === 0) return null;
     if (!cache.has(id)) cache.set(id, q.member(id));
     const m = await cache.get(id)!;
@@ -97,7 +110,7 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
     return { subject, item, batch, q };
   };
 
-  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>) => ({
+  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
     kind: "item",
     key: item.key,
     identifier: subject.identifier,
@@ -130,7 +143,7 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
         itemCount: batch!.itemCount,
         disposition: batch!.disposition,
         createdAt: iso(batch!.createdAt),
-      };
+      } satisfies BatchAnswer;
   });
 
   router.get("/items/:id/history", auth.requireOrg(), async (ctx) => {
@@ -159,7 +172,7 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
       entries: out,
       documents: documents ? "available" : "unavailable",
       nextAfter: entries.length === limit ? entries.at(-1)!.id : undefined,
-    };
+    } satisfies HistoryAnswer;
   });
 
   router.get("/items/:id/genealogy", auth.requireOrg(), async (ctx) => {
@@ -174,11 +187,11 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
     if (!item) {
       // A batch: its recall scope (every item of it and everything forward).
       const scope = await q.recallScope(subject.key, limit);
-      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated };
+      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated } satisfies GenealogyAnswer;
       return;
     }
     const g = await q.genealogy(subject.key, { direction, depth, maxNodes: limit });
-    const nodes = [];
+    const nodes: GenealogyNodeAnswer[] = [];
     for (const n of g.nodes) {
       nodes.push({
         key: n.key,
@@ -190,14 +203,14 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
         depth: n.depth,
       });
     }
-    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated };
+    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated } satisfies GenealogyAnswer;
   });
 
   router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
     const { subject, item, q } = await load(ctx);
     const org = orgNames(q);
     const certs = [...(await q.certificatesOf(subject.key)), ...(item?.batch ? await q.certificatesOf(item.batch) : [])];
-    const out = [];
+    const out: ItemCertificateAnswer[] = [];
     for (const c of certs) out.push(await certificateBody(c, org));
     ctx.body = out;
   });
@@ -223,7 +236,7 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
       anchoredAt: iso(a.anchoredAt),
       tx: a.tx,
       block: a.block,
-    };
+    } satisfies AnchorAnswer;
   });
 
   router.get("/consortium", auth.requireOrg(), async (ctx) => {
@@ -256,7 +269,7 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
         tx: p.tx,
       })),
       indexedBlock: index().progress().indexedBlock,
-    };
+    } satisfies ConsortiumAnswer;
   });
 }
 
@@ -266,7 +279,7 @@ async function historyEntry(
   decision: AccessDecision,
   documents: EventStore | undefined,
   org: ReturnType<typeof orgNames>,
-) {
+): Promise<HistoryEntryAnswer> {
   const access = caller === e.org ? "own" : decision.allowed ? "granted" : "public-fact";
   let document: Record<string, unknown> | null = null;
   let eventId: string | null = null;
@@ -300,15 +313,14 @@ async function historyEntry(
 /** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
 function recomputedHash(stored: StoredEvent): string | undefined {
   try {
-    const options = { context: stored.context };
-    return (stored.event["errorDeclaration"] !== undefined ? errorDeclarationHash(stored.event, options) : cbvEventHash(stored.event, options).digest).toLowerCase();
+    return recordHashOf(stored.event, { context: stored.context }).toLowerCase();
   } catch {
     return undefined;
   }
 }
 
-async function certificateBody(c: CertificateView, org: ReturnType<typeof orgNames>) {
-  const state = c.statusName.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+async function certificateBody(c: IndexedCertificate, org: ReturnType<typeof orgNames>): Promise<ItemCertificateAnswer> {
+  const state = STATUS_NAMES[c.status];
   const ZERO = "0x" + "00".repeat(32);
   return {
     id: c.id,

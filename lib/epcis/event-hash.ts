@@ -26,7 +26,7 @@
  * types as vocabularies; EPCIS 1.x URNs (urn:epcglobal:cbv:bizstep:...) replaced by CBV Web URIs;
  * CURIEs expanded with the document's @context prefixes (and the EPCIS context's); EPC URIs and
  * GS1 Digital Links of any host written as constrained canonical Digital Links on id.gs1.org
- * (lib/identifiers.ts). Extension member names are written "{namespace}localName". Lists are
+ * (lib/identifiers/canonical.ts). Extension member names are written "{namespace}localName". Lists are
  * sorted by the code points of their serialised entries; sub-fields of an extension point
  * (readPoint, bizLocation, quantityElement, sensorElement, sensorMetadata, sensorReport) that are
  * not standard follow the standard ones, sorted. A bizTransaction, source or destination is
@@ -39,23 +39,19 @@
  * algorithm's rules instead. Documented in lib/epcis/README.md.
  */
 import { sha256Hex } from "#platform";
-import {
-  IdentifierError,
-  finestGranularity,
-  parseDigitalLink,
-  parseEpcUri,
-  toDigitalLink,
-} from "../identifiers.ts";
+import { parseDigitalLink, toDigitalLink } from "../identifiers/digital-link.ts";
+import { parseEpcUri } from "../identifiers/epc-uri.ts";
+import { IdentifierError, finestGranularity } from "../identifiers/gs1-keys.ts";
 import { type CbvVocabulary, GS1_VOC_BASE, URN_TO_WEB_URI, expandBareTerm } from "./cbv.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const CBV_VERSION = "CBV2.0";
 const HASH_ID = /^ni:\/\/\/sha-256;([0-9a-fA-F]{64})\?ver=(CBV\d+\.\d+(?:\.\d+)?)$/;
 
 /** Thrown when an input is not an EPCIS event or document the hash can be computed for. */
-export class EventHashError extends Error {
+export class EventHashError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EventHashError";
+    super("invalid-event-hash", message);
   }
 }
 

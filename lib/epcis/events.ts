@@ -25,19 +25,12 @@
  *  9. any other event carrying a disposition              -> setDisposition
  */
 import { keccak256, toUtf8Bytes } from "ethers";
-import {
-  IdentifierError,
-  type Gs1Identifier,
-  canonicalBatchIdentifier,
-  canonicalIdentifier,
-  canonicalItemIdentifier,
-  identifierType,
-  keyOfCanonical,
-  parseIdentifier,
-  toDigitalLink,
-} from "../identifiers.ts";
+import { canonicalBatchIdentifier, canonicalIdentifier, canonicalItemIdentifier, keyOfCanonical, parseIdentifier } from "../identifiers/canonical.ts";
+import { toDigitalLink } from "../identifiers/digital-link.ts";
+import { IdentifierError, type Gs1Identifier, identifierType } from "../identifiers/gs1-keys.ts";
 import { cbvTerm, cbvUri } from "./cbv.ts";
 import { type EventHashOptions, digestOfHashId, documentEventList, eventHash } from "./event-hash.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const EVENT_TYPES = [
   "ObjectEvent",
@@ -49,10 +42,9 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 export type Action = "ADD" | "OBSERVE" | "DELETE";
 
-export class EpcisEventError extends Error {
+export class EpcisEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EpcisEventError";
+    super("invalid-epcis", message);
   }
 }
 

@@ -19,6 +19,7 @@
  * readings belong to the step; the readings themselves are fixed by their anchors.
  */
 import { canonicalTimestamp } from "./event-hash.ts";
+import { TracemeshError } from "../errors.ts";
 
 export const TRACEMESH_EPCIS_NS = "https://tracemesh.dev/ns/epcis/";
 
@@ -32,10 +33,9 @@ export interface ReadingBinding {
   source: "event" | { sensorElement: number };
 }
 
-export class ReadingBindingError extends Error {
+export class ReadingBindingError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "ReadingBindingError";
+    super("invalid-reading-binding", message);
   }
 }
 

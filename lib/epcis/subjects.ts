@@ -4,20 +4,12 @@
  * the on-chain keys of the individually identified items and lots among them.
  *
  * Values are written in one spelling so that a query by EPC URI finds an event captured with a
- * Digital Link and the other way round: the canonical identifier of lib/identifiers.ts where the
+ * Digital Link and the other way round: the canonical identifier of lib/identifiers/canonical.ts where the
  * value is a GS1 identifier, the value as given otherwise (private URIs are valid EPCs in EPCIS).
  */
-import {
-  IdentifierError,
-  batchKey,
-  canonicalIdentifier,
-  identifierType,
-  isBatchType,
-  isItemType,
-  itemKey,
-  parseIdentifier,
-  toDigitalLink,
-} from "../identifiers.ts";
+import { batchKey, canonicalIdentifier, itemKey, parseIdentifier } from "../identifiers/canonical.ts";
+import { toDigitalLink } from "../identifiers/digital-link.ts";
+import { IdentifierError, identifierType, isBatchType, isItemType } from "../identifiers/gs1-keys.ts";
 import type { EpcisEvent } from "./events.ts";
 
 /** Roles an EPC plays in an event, as the GS1 query parameters name them. */

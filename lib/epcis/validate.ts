@@ -16,8 +16,11 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { IdentifierError, parseDigitalLink, parseEpcUri } from "../identifiers.ts";
+import { parseDigitalLink } from "../identifiers/digital-link.ts";
+import { parseEpcUri } from "../identifiers/epc-uri.ts";
+import { IdentifierError } from "../identifiers/gs1-keys.ts";
 import { EVENT_TYPES } from "./events.ts";
+import { TracemeshError } from "../errors.ts";
 
 const addFormats = addFormatsModule.default;
 
@@ -64,13 +67,12 @@ export const DEFAULT_LIMITS: Required<ValidationLimits> = {
 
 
 /** The schema file is not part of the repository; see lib/epcis/schema/README.md. */
-export class EpcisSchemaUnavailableError extends Error {
+export class EpcisSchemaUnavailableError extends TracemeshError {
   constructor(path: string, cause: unknown) {
-    super(
+    super("schema-unavailable",
       `EPCIS 2.0 JSON Schema not readable at ${path} (${cause instanceof Error ? cause.message : String(cause)}). ` +
         "Place GS1's EPCIS-JSON-Schema.json there or set TRACEMESH_EPCIS_SCHEMA; see lib/epcis/schema/README.md.",
     );
-    this.name = "EpcisSchemaUnavailableError";
   }
 }
 

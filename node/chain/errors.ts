@@ -3,70 +3,66 @@
  * disagree about the node's anchor history: anchoring stops and the node says so loudly, because
  * continuing could only make it worse. The others are retried.
  */
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** The chain holds a different root for a window than the node's store. */
-export class AnchorConflictError extends Error {
+export class AnchorConflictError extends TracemeshError {
   constructor(
     readonly node: string,
     readonly sequence: number,
     readonly localRoot: string,
     readonly chainRoot: string,
   ) {
-    super(
+    super("anchor-conflict",
       `anchor conflict: node ${node} window ${sequence} is anchored with root ${chainRoot}, but the local store holds ${localRoot}. ` +
         "Another process may be anchoring with this key, or the data directory belongs to another history. Anchoring stopped.",
     );
-    this.name = "AnchorConflictError";
   }
 }
 
 /** The chain holds anchors of windows the node has not closed (another node with this key, or a lost store). */
-export class ChainAheadError extends Error {
+export class ChainAheadError extends TracemeshError {
   constructor(
     readonly node: string,
     readonly chainLast: number,
     readonly localLast: number,
   ) {
-    super(
+    super("chain-ahead",
       `node ${node} has anchored up to window ${chainLast} on chain, but the local store has closed only ${localLast}: ` +
         "is another process anchoring with this key, or was the data directory replaced? Anchoring stopped.",
     );
-    this.name = "ChainAheadError";
   }
 }
 
 /** The chain lost anchors the node saw confirmed (a chain reset, or a reorganisation deeper than the confirmation depth). */
-export class ChainBehindError extends Error {
+export class ChainBehindError extends TracemeshError {
   constructor(
     readonly node: string,
     readonly chainLast: number,
     readonly localAnchored: number,
   ) {
-    super(
+    super("chain-behind",
       `the chain holds node ${node}'s anchors only up to window ${chainLast}, but ${localAnchored} were confirmed before: ` +
         "the chain was reset or reorganised. Anchoring stopped.",
     );
-    this.name = "ChainBehindError";
   }
 }
 
 /** The contract refused the transaction (decoded custom error). */
-export class AnchorRejectedError extends Error {
+export class AnchorRejectedError extends TracemeshError {
   constructor(
     readonly errorName: string,
     readonly args: readonly unknown[],
     options?: ErrorOptions,
   ) {
-    super(`DataAnchors refused the anchor: ${errorName}(${args.map(String).join(", ")})`, options);
-    this.name = "AnchorRejectedError";
+    super("anchor-rejected", `DataAnchors refused the anchor: ${errorName}(${args.map(String).join(", ")})`, options);
   }
 }
 
 /** The chain could not be reached, or did not answer in time; the attempt may or may not have landed. */
-export class ChainUnavailableError extends Error {
+export class ChainUnavailableError extends TracemeshError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ChainUnavailableError";
+    super("chain-unavailable", message, options);
   }
 }
 

@@ -17,14 +17,16 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { declaredIgnoreFields, documentEventList, eventHash } from "../../lib/epcis/event-hash.ts";
+import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
+import { recordHashOf } from "../../lib/epcis/record-hash.ts";
+import type { CaptureState } from "../../lib/api/capture.ts";
 import { backoffDelay, sleep } from "../chain/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
-export type CaptureState = "pending" | "running" | "succeeded" | "failed";
+export type { CaptureState };
 
 export interface CaptureJob {
   captureID: string;
@@ -50,10 +52,9 @@ export interface CaptureJob {
   lastError?: string;
 }
 
-export class CaptureForbiddenError extends Error {
+export class CaptureForbiddenError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "CaptureForbiddenError";
+    super("capture-forbidden", message);
   }
 }
 
@@ -63,11 +64,7 @@ const k = (...parts: string[]) => parts.join(SEP);
 /** The bytes32 each event of a document is recorded under, in document order. */
 export function documentRecordHashes(doc: Record<string, unknown>): string[] {
   const options = { context: doc["@context"], ignoreFields: declaredIgnoreFields(doc) };
-  return documentEventList(doc).map((e, i) =>
-    (e as Record<string, unknown>)["errorDeclaration"] !== undefined
-      ? errorDeclarationHash(e as Record<string, unknown>, options)
-      : eventHash(e, options, i).digest,
-  );
+  return documentEventList(doc).map((e, i) => recordHashOf(e, options, i));
 }
 
 export interface CaptureServiceOptions {

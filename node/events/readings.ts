@@ -7,6 +7,7 @@ import type { ReadingBinding } from "../../lib/epcis/readings.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { DEFAULT_CLOCK_TOLERANCE_MS, type ReadingProof } from "../../lib/verify-reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export interface BoundReading {
   reading: Reading;
@@ -25,10 +26,9 @@ export interface BoundStream {
   readings: BoundReading[];
 }
 
-export class TooManyReadingsError extends Error {
+export class TooManyReadingsError extends TracemeshError {
   constructor(readonly limit: number) {
-    super(`the event names more than ${limit} readings; ask for fewer (a narrower binding) or raise the limit`);
-    this.name = "TooManyReadingsError";
+    super("too-many-readings", `the event names more than ${limit} readings; ask for fewer (a narrower binding) or raise the limit`);
   }
 }
 

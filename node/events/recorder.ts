@@ -24,52 +24,30 @@
  */
 import { type Interface, type Provider, type Signer, ZeroHash } from "ethers";
 import { type Provenance, Provenance__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { declaredIgnoreFields, documentEventList, eventHash as cbvEventHash, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
+import { declaredIgnoreFields, documentEventList, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
+import { isErrorDeclaration, recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
 import { decodeCustomError } from "../../lib/revert.ts";
 import { RecordKind } from "../../lib/registry.ts";
+import type { CapturedEvent, RecordedHow, RefusedEvent } from "../../lib/api/capture.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** How an event was recorded. */
-export type RecordedHow = "state-change" | "observation" | "correction" | "already-recorded" | "duplicate";
+export type { RecordedHow };
 
-export interface EventResult {
-  index: number;
-  /** The eventID the event declared. */
-  eventID?: string;
-  /** CBV 2.0 hash ID. */
-  hashId: string;
-  /** bytes32 on chain (the CBV hash, or the declaration hash of an error declaration). */
-  recordHash: string;
-  how: RecordedHow;
-  /** The Provenance function that recorded it (commission, ship, observe, correct, ...). */
-  call?: string;
-  /** Provenance.RecordKind name. */
-  kind?: string;
-  recordId?: string;
-  /** The record this correction corrects. */
-  corrects?: string;
-  tx?: string;
-  block?: number;
-  /** Why the event was observed rather than changing state, or what it duplicates. */
-  note?: string;
-}
+/** One recorded event, as a capture job reports it (the HTTP API shape, lib/api/capture.ts). */
+export type EventResult = CapturedEvent;
 
-export interface EventError {
-  index: number;
-  eventID?: string;
-  hashId?: string;
-  message: string;
-}
+/** Why an event (or, at index -1, the document) was refused. */
+export type EventError = RefusedEvent;
 
 /** The document cannot be recorded; nothing was sent. */
-export class CaptureRefusedError extends Error {
+export class CaptureRefusedError extends TracemeshError {
   constructor(readonly errors: EventError[]) {
-    super(errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
-    this.name = "CaptureRefusedError";
+    super("capture-refused", errors.map((e) => `event ${e.index}${e.eventID ? ` (${e.eventID})` : ""}: ${e.message}`).join("; "));
   }
 }
 
@@ -81,7 +59,7 @@ export interface EventRecorderOptions {
   provenance: string;
   /**
    * The member organisation of a shipment's consignee (a canonical party or location Digital
-   * Link, lib/identifiers.ts), from the node's directory; undefined when it is not a member.
+   * Link, lib/identifiers/canonical.ts), from the node's directory; undefined when it is not a member.
    */
   resolveParty?: (canonicalId: string) => number | undefined | Promise<number | undefined>;
 }
@@ -177,9 +155,9 @@ export class EventRecorder {
     try {
       for (let index = 0; index < raw.length; index++) {
         const typed = toEpcisEvent(raw[index], index);
-        const h = cbvEventHash(typed.raw, options, index);
-        const declaration = typed.raw["errorDeclaration"] !== undefined;
-        const recordHash = declaration ? errorDeclarationHash(typed.raw, options) : h.digest;
+        const h = recordIdentityOf(typed.raw, options, index);
+        const declaration = isErrorDeclaration(typed.raw);
+        const recordHash = h.recordHash;
         const base = { index, typed, ...(typed.eventID ? { eventID: typed.eventID } : {}), hashId: h.hashId, recordHash };
         const refuse = (message: string) => errors.push({ index, ...(typed.eventID ? { eventID: typed.eventID } : {}), hashId: h.hashId, message });
         const subjects = subjectsOf(typed);

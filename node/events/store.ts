@@ -28,6 +28,7 @@ import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export const EVENT_STORE_FORMAT = 1;
 
@@ -121,17 +122,15 @@ export interface QueryPage {
   nextPageToken?: string;
 }
 
-export class PageTokenError extends Error {
+export class PageTokenError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "PageTokenError";
+    super("invalid-page-token", message);
   }
 }
 
-export class EventQueryError extends Error {
+export class EventQueryError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "EventQueryError";
+    super("invalid-query", message);
   }
 }
 

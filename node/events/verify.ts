@@ -7,15 +7,14 @@
  */
 import type { Provider } from "ethers";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash } from "../../lib/epcis/event-hash.ts";
+import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { ChainRef } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
-export class ReceivedEventError extends Error {
+export class ReceivedEventError extends TracemeshError {
   constructor(message: string) {
-    super(message);
-    this.name = "ReceivedEventError";
+    super("peer-misbehaved", message);
   }
 }
 
@@ -38,8 +37,8 @@ export async function verifyReceivedEvent(
   ignoreFields: readonly string[] = [],
 ): Promise<VerifiedEvent> {
   const options = { context, ignoreFields };
-  const h = eventHash(event, options);
-  const recordHash = event["errorDeclaration"] !== undefined ? errorDeclarationHash(event, options) : h.digest;
+  const h = recordIdentityOf(event, options);
+  const recordHash = h.recordHash;
   const registry = Provenance__factory.connect(provenance, provider);
   const recordId = await registry.recordOfEvent(recordHash);
   if (recordId === 0n) throw new ReceivedEventError(`event ${h.hashId} is not recorded on chain (record hash ${recordHash}): it was altered or never recorded`);

@@ -46,6 +46,7 @@ import {
   sectionRecords,
   values,
 } from "./store.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export interface PipelineOptions {
   /** Window length on the node clock, ms (default 1000). */
@@ -76,10 +77,9 @@ export interface PipelineStatus {
 }
 
 /** Thrown by write() once the pipeline is stopping or has failed. */
-export class PipelineClosedError extends Error {
+export class PipelineClosedError extends TracemeshError {
   constructor(reason: string, options?: ErrorOptions) {
-    super(`the ingest pipeline is not accepting readings: ${reason}`, options);
-    this.name = "PipelineClosedError";
+    super("closed", `the ingest pipeline is not accepting readings: ${reason}`, options);
   }
 }
 

@@ -16,8 +16,7 @@
 import type { Provider } from "ethers";
 import type { AccessDecision } from "../../lib/access.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
-import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
-import { eventHash } from "../../lib/epcis/event-hash.ts";
+import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "../events/store.ts";
 import type { EventVisibility } from "../events/visibility.ts";
@@ -36,9 +35,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function identitiesOf(doc: unknown): { hashId: string; recordHash: string } {
   if (!isObject(doc) || !isObject(doc.event)) throw new TypeError("a document is { event, context } with an event object");
   const options = doc.context === undefined ? {} : { context: doc.context };
-  const h = eventHash(doc.event, options);
-  const recordHash = doc.event["errorDeclaration"] !== undefined ? errorDeclarationHash(doc.event, options) : h.digest;
-  return { hashId: h.hashId, recordHash };
+  const { hashId, recordHash } = recordIdentityOf(doc.event, options);
+  return { hashId, recordHash };
 }
 
 /** The serving side: own events, their visibility, and the outbox of announcements. */

@@ -35,7 +35,7 @@ import { Role } from "../../lib/consortium.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { ChainClient, rpcProvider } from "../../node/chain/client.ts";
-import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
 import { createGateway } from "../../gateway/app.ts";
 import { EventDecoder, type RawLog } from "../../gateway/indexer/apply.ts";
 import { Indexer } from "../../gateway/indexer/index.ts";

@@ -34,7 +34,7 @@ import { MerkleTree } from "../../lib/merkle.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { type ReadingProof, cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
-import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
 import { loadConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 

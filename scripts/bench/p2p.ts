@@ -28,7 +28,7 @@ import { connectContracts } from "../../lib/deployment.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
-import { deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
 import { loadConfig, parseConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";

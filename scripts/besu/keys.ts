@@ -20,6 +20,7 @@
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import { chmod, open, readFile } from "node:fs/promises";
 import { computeAddress, decodeBase58, encodeBase58, getBytes, hexlify, SigningKey, toBeArray } from "ethers";
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** A node's public identity: safe to print, commit and send to other members. */
 export interface NodePublicIdentity {
@@ -36,8 +37,10 @@ export interface NodeKeyPair extends NodePublicIdentity {
   privateKey: string;
 }
 
-export class KeyFormatError extends Error {
-  override name = "KeyFormatError";
+export class KeyFormatError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-config", message, options);
+  }
 }
 
 const HEX = /^[0-9a-fA-F]*$/;

@@ -34,6 +34,7 @@ import {
 } from "./keys.ts";
 import type { NetworkSpec, NodeSpec, OrgSpec } from "./orgs.ts";
 import { type GenesisAccount, predeployConsortium } from "./predeploy.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 export interface GenerateOptions {
   outDir: string;
@@ -70,8 +71,10 @@ export interface GeneratedNetwork {
   warnings: string[];
 }
 
-export class NetworkGenerationError extends Error {
-  override name = "NetworkGenerationError";
+export class NetworkGenerationError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-config", message, options);
+  }
 }
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;

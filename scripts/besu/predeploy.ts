@@ -22,7 +22,8 @@ import { Contract, ContractFactory, type InterfaceAbi, JsonRpcProvider, getAddre
 import type { FounderInit } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { EVM_VERSION } from "./evm.ts";
-import { startAnvil } from "../../lib/anvil.ts";
+import { startAnvil } from "../local-chain/anvil.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -37,8 +38,10 @@ interface Artifact {
   immutableReferences?: Record<string, { start: number; length: number }[]>;
 }
 
-export class ArtifactsMissingError extends Error {
-  override name = "ArtifactsMissingError";
+export class ArtifactsMissingError extends TracemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid-config", message, options);
+  }
 }
 
 export async function loadArtifact(name: string, artifactsDir = path.join(repoRoot, "artifacts")): Promise<Artifact> {

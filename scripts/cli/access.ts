@@ -4,7 +4,7 @@
 import { getAddress } from "ethers";
 import { OrgStatus } from "../../lib/consortium.ts";
 import { ScopeKind } from "../../lib/registry.ts";
-import type { Handler } from "./commands.ts";
+import type { Handler } from "./handler.ts";
 import { formatTime, isoTime, orgStatusName, relativeTime } from "./describe.ts";
 import { Refusal, UsageError } from "./output.ts";
 import * as parse from "./parse.ts";

@@ -5,7 +5,7 @@
 import { ZeroHash } from "ethers";
 import { OrgStatus, Role } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, type RevocationReason } from "../../lib/registry.ts";
-import type { Handler, Invocation, Run } from "./commands.ts";
+import type { Handler, Invocation, Run } from "./handler.ts";
 import { certStateName, certStatusName, formatTime, isoTime, orgStatusName, reasonName, relativeTime } from "./describe.ts";
 import { Refusal, UsageError } from "./output.ts";
 import * as parse from "./parse.ts";

@@ -8,13 +8,12 @@ import {
   type CommandSpec,
   GLOBAL_OPTIONS,
   GROUPS,
-  type Invocation,
-  type Run,
   commandHelp,
   findCommand,
   groupHelp,
   mainHelp,
 } from "./commands.ts";
+import type { Invocation, Run } from "./handler.ts";
 import { registerKeySecrets } from "./keys.ts";
 import type { Session } from "./session.ts";
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output, Refusal, UsageError } from "./output.ts";

@@ -3,8 +3,7 @@
  * loaded only when their command runs, so help and usage errors answer without loading ethers
  * and the contract bindings.
  */
-import type { CommandResult } from "./output.ts";
-import type { Session } from "./session.ts";
+import type { Handler } from "./handler.ts";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -14,23 +13,6 @@ export interface OptionSpec {
   value?: string;
   description: string;
 }
-
-/** A parsed invocation of one command. */
-export interface Invocation {
-  /** "cert issue" */
-  command: string;
-  positionals: string[];
-  values: Record<string, string | boolean | string[] | undefined>;
-}
-
-/** Runs a checked command against the chain. */
-export type Run = (session: Session) => Promise<CommandResult>;
-
-/**
- * Checks the command's arguments (throwing UsageError) before anything connects to the chain,
- * and returns what to run.
- */
-export type Handler = (inv: Invocation) => Run;
 
 export interface CommandSpec {
   path: string[];

@@ -17,7 +17,7 @@ import {
   proposalData,
   roleMask,
 } from "../../lib/consortium.ts";
-import type { Handler, Invocation } from "./commands.ts";
+import type { Handler, Invocation } from "./handler.ts";
 import {
   describeProposal,
   formatDuration,

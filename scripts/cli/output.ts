@@ -2,6 +2,7 @@
  * Everything the member tool writes goes through here: plain text for people, one JSON document
  * for machines (`--json`), and the signing key scrubbed from both, whatever path led to it.
  */
+import { TracemeshError } from "../../lib/errors.ts";
 
 /** Exit codes: 0 done, 1 refused (by a local check or the contract) or failed, 2 usage. */
 export const EXIT_OK = 0;
@@ -9,13 +10,13 @@ export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
 
 /** The command line was wrong: unknown command or option, a missing or malformed value. */
-export class UsageError extends Error {
+export class UsageError extends TracemeshError {
   constructor(
     message: string,
     /** The command whose usage to point at, e.g. "cert issue". */
     readonly command?: string,
   ) {
-    super(message);
+    super("usage", message);
   }
 }
 

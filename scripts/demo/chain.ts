@@ -8,7 +8,7 @@ import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import hre from "hardhat";
 import { deployTracemesh } from "../../ignition/deploy.ts";
-import { type RunningAnvil, startAnvil } from "../../lib/anvil.ts";
+import { type RunningAnvil, startAnvil } from "../local-chain/anvil.ts";
 import type { FounderInit } from "../../lib/consortium.ts";
 import { type Deployment, readDeployment } from "../../lib/deployment.ts";
 

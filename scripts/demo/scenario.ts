@@ -23,7 +23,7 @@ import { CertificateState, RevocationReason, ScopeKind } from "../../lib/registr
 import { streamScopeKey } from "../../lib/access.ts";
 import { credentialHash, signCredential } from "../../lib/credentials.ts";
 import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
-import { batchKey, itemKey } from "../../lib/identifiers.ts";
+import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { demoWallet } from "./accounts.ts";
 import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";

@@ -12,7 +12,7 @@
  * hashes): the gateway answers the earlier result instead of recording it twice.
  */
 import { TRACEMESH_EPCIS_NS } from "../../lib/epcis/readings.ts";
-import { gs1CheckDigit } from "../../lib/identifiers.ts";
+import { gs1CheckDigit } from "../../lib/identifiers/gs1-keys.ts";
 
 export const EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 

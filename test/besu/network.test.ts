@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Contract, JsonRpcProvider, SigningKey, Wallet, computeAddress, getAddress } from "ethers";
 import { ProposalKind, Role, proposalData, roleMask } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
-import { type RunningAnvil, startAnvil } from "../../lib/anvil.ts";
+import { type RunningAnvil, startAnvil } from "../../scripts/local-chain/anvil.ts";
 import { besuConfigToml } from "../../scripts/besu/config.ts";
 import { LATER_MILESTONES } from "../../scripts/besu/evm.ts";
 import { decodeQbftExtraData, sortValidators } from "../../scripts/besu/extradata.ts";

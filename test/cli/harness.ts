@@ -11,7 +11,7 @@ import { JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
 import { deployTracemesh } from "../../ignition/deploy.ts";
 import type { Deployment } from "../../lib/deployment.ts";
-import { type RunningAnvil, startAnvil } from "../../lib/anvil.ts";
+import { type RunningAnvil, startAnvil } from "../../scripts/local-chain/anvil.ts";
 import { demoWallet } from "../../scripts/demo/accounts.ts";
 import { DEMO_ORGS, demoFounders } from "../../scripts/demo/consortium.ts";
 

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { expect } from "vitest";
-import { rpcReady } from "../../lib/anvil.ts";
+import { rpcReady } from "../../scripts/local-chain/anvil.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 import { demoWallet } from "../../scripts/demo/accounts.ts";
 import { deploymentIdOf } from "../../scripts/demo/chain.ts";

@@ -11,7 +11,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { itemKey } from "../../lib/identifiers.ts";
+import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { DEMO_ORGS, type DemoOrg, demoOrg } from "../../scripts/demo/consortium.ts";
 import { type CycleItems, cycleItems } from "../../scripts/demo/story.ts";
 import { SKIP_MESSAGE, type WatchedPage, hasChromium, launchBrowser, openPage, screenshot } from "../explorer/browser.ts";

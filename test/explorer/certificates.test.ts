@@ -10,7 +10,7 @@ import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
-import { itemKey } from "../../lib/identifiers.ts";
+import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";

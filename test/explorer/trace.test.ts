@@ -18,7 +18,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProposalKind, Role, proposalData } from "../../lib/consortium.ts";
-import { canonicalIdentifier, itemKey } from "../../lib/identifiers.ts";
+import { canonicalIdentifier, itemKey } from "../../lib/identifiers/canonical.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { Anchorer } from "../../node/chain/anchorer.ts";
 import { AnchorChain, ChainClient } from "../../node/chain/client.ts";

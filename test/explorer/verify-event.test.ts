@@ -9,7 +9,7 @@ import { JsonRpcProvider, id } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provenance__factory } from "../../lib/contracts/types/index.ts";
 import { eventHash } from "../../lib/epcis/event-hash.ts";
-import { itemKey } from "../../lib/identifiers.ts";
+import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { chartData } from "../../explorer/src/chart-data.ts";
 import { describeEvent } from "../../explorer/src/describe-event.ts";
 import { translator } from "../../explorer/src/messages.ts";

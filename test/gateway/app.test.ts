@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider } from "ethers";
-import { freePort } from "../../lib/anvil.ts";
+import { freePort } from "../../scripts/local-chain/anvil.ts";
 import { connectContracts } from "../../lib/deployment.ts";
 import { createGateway } from "../../gateway/app.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";

@@ -7,7 +7,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { id as textHash } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Verification, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
-import { IdentifierError, batchKey, itemKey } from "../../lib/identifiers.ts";
+import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type ChainOrg, type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 

@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet, id as keccakId } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalIdentifier, itemKey } from "../../lib/identifiers.ts";
+import { canonicalIdentifier, itemKey } from "../../lib/identifiers/canonical.ts";
 import { errorDeclarationHash } from "../../lib/epcis/declaration.ts";
 import { declaredIgnoreFields, documentEventHashes, documentEventList, eventPreHash } from "../../lib/epcis/event-hash.ts";
 import { createEpcisValidator } from "../../lib/epcis/validate.ts";

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { itemKey, batchKey } from "../../lib/identifiers.ts";
+import { itemKey, batchKey } from "../../lib/identifiers/canonical.ts";
 import { PRIMARY_KEYS } from "../../gateway/routes/resolver.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
 

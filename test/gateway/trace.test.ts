@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toEpcUri } from "../../lib/identifiers.ts";
+import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { toEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
@@ -77,7 +78,7 @@ describe("traceability routes", () => {
     // The shaft travels with the engine it was assembled into.
     const shaft = await get(`/items/${key("SHAFT-1")}`, tokens.lab);
     expect(shaft.body).toMatchObject({ status: "assembled", parent: key("ENGINE-1"), owner: { id: ORG_ID.oem }, custodian: { id: ORG_ID.oem } });
-    const epc = toEpcUri(dl("COIL-3"), 7);
+    const epc = toEpcUri(parseIdentifier(dl("COIL-3")), 7);
     const coil = await get(`/items/${enc(epc)}`, tokens.auditor);
     expect(coil.body).toMatchObject({ key: key("COIL-3"), batchKey: lotKey("LOT-A"), recalled: true, owner: { name: "Northern Steel Mill" } });
     const batch = await get(`/items/${enc(lot("LOT-A"))}`, tokens.oem);

@@ -15,7 +15,7 @@
 import { type AbstractSigner, JsonRpcProvider, Wallet, toBeHex } from "ethers";
 import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, startAnvil } from "../../scripts/local-chain/local-chain.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 import { type Gateway, type GatewayOptions, type RunningGateway, createGateway } from "../../gateway/app.ts";
 import { type GatewayServices, chainServices } from "../../gateway/services.ts";

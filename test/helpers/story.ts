@@ -8,10 +8,10 @@
 import { JsonRpcProvider, NonceManager, type TransactionResponse, Wallet, getAddress, id } from "ethers";
 import { Role, ProposalKind, proposalData } from "../../lib/consortium.ts";
 import { type TracemeshContracts, type Deployment, connectContracts } from "../../lib/deployment.ts";
-import { batchKey, itemKey } from "../../lib/identifiers.ts";
+import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, startAnvil } from "../../scripts/local-chain/local-chain.ts";
 import type { TestChain } from "./gateway.ts";
 
 export const ORGS = [

@@ -2,25 +2,10 @@ import { readFileSync } from "node:fs";
 import { keccak256, toUtf8Bytes } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  CANONICAL_HOST,
-  IdentifierError,
-  batchKey,
-  canonicalBatchIdentifier,
-  canonicalIdentifier,
-  canonicalItemIdentifier,
-  digitalLinkGrammarValid,
-  encodeAiValue,
-  gs1CheckDigit,
-  hasValidCheckDigit,
-  identifierType,
-  itemKey,
-  parseDigitalLink,
-  parseEpcUri,
-  parseIdentifier,
-  toDigitalLink,
-  toEpcUri,
-} from "../../lib/identifiers.ts";
+import { batchKey, canonicalBatchIdentifier, canonicalIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { CANONICAL_HOST, digitalLinkGrammarValid, encodeAiValue, parseDigitalLink, toDigitalLink } from "../../lib/identifiers/digital-link.ts";
+import { parseEpcUri, toEpcUri } from "../../lib/identifiers/epc-uri.ts";
+import { IdentifierError, gs1CheckDigit, hasValidCheckDigit, identifierType } from "../../lib/identifiers/gs1-keys.ts";
 
 const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
 const vectors = JSON.parse(readFileSync(new URL("digital-link/digital-link-js-vectors.json", FIXTURES), "utf8")) as {
@@ -246,16 +231,16 @@ describe("EPC URIs", () => {
       const p = parseEpcUri(epc);
       if (epc.includes("%") || epc.includes("!") || epc.includes("(")) continue; // escaping may differ; checked below
       if (epc.startsWith("urn:epc:idpat:upui:")) continue; // the same GTIN class as urn:epc:idpat:sgtin:
-      expect(toEpcUri(toDigitalLink(p.identifier), p.companyPrefixLength), epc).toBe(epc);
+      expect(toEpcUri(parseIdentifier(toDigitalLink(p.identifier)), p.companyPrefixLength), epc).toBe(epc);
     }
     // Characters EPC URIs must escape come back escaped; the identifier is the same.
     const odd = "urn:epc:id:sgtin:0614141.812345.6789%2F%26%25%22!%3F()";
-    const back = toEpcUri(canonicalIdentifier(odd), 7);
+    const back = toEpcUri(parseIdentifier(canonicalIdentifier(odd)), 7);
     expect(back).toBe("urn:epc:id:sgtin:0614141.812345.6789%2F%26%25%22!%3F()");
     expect(parseEpcUri(back).identifier).toEqual(parseEpcUri(odd).identifier);
-    expect(errorOf(() => toEpcUri("https://id.gs1.org/01/09506000134352/21/1", 13))).toBe("company prefix length must be 6 to 12, got 13");
-    expect(errorOf(() => toEpcUri("https://id.gs1.org/8004/4012345ABC345", 9))).toMatch(/does not start with a 9-digit company prefix/);
-    expect(errorOf(() => toEpcUri("https://id.gs1.org/8006/040123451111180102/10/L1", 7))).toBe("a ITIP-LOT has no EPC URI form");
+    expect(errorOf(() => toEpcUri(parseIdentifier("https://id.gs1.org/01/09506000134352/21/1"), 13))).toBe("company prefix length must be 6 to 12, got 13");
+    expect(errorOf(() => toEpcUri(parseIdentifier("https://id.gs1.org/8004/4012345ABC345"), 9))).toMatch(/does not start with a 9-digit company prefix/);
+    expect(errorOf(() => toEpcUri(parseIdentifier("https://id.gs1.org/8006/040123451111180102/10/L1"), 7))).toBe("a ITIP-LOT has no EPC URI form");
   });
 
   it("refuses malformed EPC URIs, saying why", () => {
@@ -352,7 +337,7 @@ describe("canonical identifiers and on-chain keys", () => {
           const gtin = parseEpcUri(epc).identifier.primary.value;
           const dl = `${host}/01/${gtin}${lot === undefined ? "" : `/10/${encodeURIComponent(lot)}`}/21/${encodeURIComponent(serial)}?linkType=all`;
           expect(itemKey(dl)).toBe(itemKey(epc));
-          expect(toEpcUri(dl, cpl)).toBe(epc);
+          expect(toEpcUri(parseIdentifier(dl), cpl)).toBe(epc);
           expect(parseDigitalLink(canonicalItemIdentifier(dl)).identifier.qualifiers).toEqual([{ ai: "21", value: serial }]);
         },
       ),

@@ -5,7 +5,7 @@
  */
 import cytoscape from "cytoscape";
 import { useEffect, useRef } from "preact/hooks";
-import type { Genealogy } from "../api.ts";
+import type { GenealogyAnswer } from "../../../lib/api/trace.ts";
 import { identifierLabel } from "../describe-event.ts";
 import { useI18n } from "../i18n.ts";
 import { href, navigate } from "../router.ts";
@@ -13,13 +13,13 @@ import { href, navigate } from "../router.ts";
 const nodeId = (n: { key: string; digitalLink?: string }) => n.digitalLink ?? n.key;
 const short = (key: string) => `${key.slice(0, 10)}…`;
 
-export function GenealogyGraph({ graph }: { graph: Genealogy }) {
+export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
   const { t } = useI18n();
   const box = useRef<HTMLDivElement>(null);
   const recall = new Set(graph.recallScope.map((k) => k.toLowerCase()));
-  const label = (n: Genealogy["nodes"][number]) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink));
+  const label = (n: GenealogyAnswer["nodes"][number]) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink));
   // On the graph: who holds it, and which part it is (short).
-  const graphLabel = (n: Genealogy["nodes"][number]) => `${n.owner?.name ?? ""}\n${label(n)}`.trim();
+  const graphLabel = (n: GenealogyAnswer["nodes"][number]) => `${n.owner?.name ?? ""}\n${label(n)}`.trim();
 
   useEffect(() => {
     if (box.current === null || graph.nodes.length === 0) return;
@@ -92,7 +92,7 @@ export function GenealogyGraph({ graph }: { graph: Genealogy }) {
             <li key={n.key} class={inRecall ? "recall" : ""} data-key={n.key}>
               {isRoot ? <strong>{label(n)} ({t("item.rootNode")})</strong> : <a href={href({ page: "item", id: nodeId(n) })}>{label(n)}</a>}
               {inRecall && <span class="tag tag-red">{t("item.recalled")}</span>}
-              {n.owner !== undefined && <span class="muted"> · {n.owner.name}</span>}
+              {n.owner !== null && <span class="muted"> · {n.owner.name}</span>}
             </li>
           );
         })}

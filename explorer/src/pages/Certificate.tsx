@@ -7,16 +7,25 @@
  */
 import type { TargetedEvent } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ADVISORY_CHECKS, type CheckName, certificateOnChain, verifyCredential } from "../../../lib/credentials.ts";
-import { type CertificateAnswer, type CertificateStatusName, type CertificateView, type Verification, ApiError, api, enc } from "../api.ts";
+import type { CertificateAnswer } from "../../../lib/api/certificates.ts";
+import {
+  ADVISORY_CHECKS,
+  type CertificateStatusName,
+  type CheckName,
+  type OnChainCertificate,
+  type Verification,
+  certificateOnChain,
+  verifyCredential,
+} from "../../../lib/credentials.ts";
+import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
-import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
+import { Qr } from "../components/Qr.tsx";
 import { getChain } from "../chain.ts";
 import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { absoluteHref, href, navigate } from "../router.ts";
 
-export const isGood = (c: Pick<CertificateView, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
+export const isGood = (c: Pick<OnChainCertificate, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
   c.state === "valid" && c.accreditedAtIssuance && c.accreditedNow;
 
 function useStateLabel(): (s: CertificateStatusName) => string {
@@ -33,7 +42,7 @@ export function StateLabel({ state }: { state: CertificateStatusName }) {
 }
 
 /** A certificate card: compact with a link (item page) or in full (certificate page). */
-export function CertificateSummary({ cert, link = false, subjectLink }: { cert: CertificateView; link?: boolean; subjectLink?: string }) {
+export function CertificateSummary({ cert, link = false, subjectLink }: { cert: OnChainCertificate; link?: boolean; subjectLink?: string }) {
   const { t, lang } = useI18n();
   const good = isGood(cert);
   const reasonKey = cert.reason === null ? undefined : `reason.${cert.reason}`;
@@ -103,7 +112,7 @@ type Loaded =
   | { status: "loading" }
   | { status: "missing" }
   | { status: "error"; error: unknown }
-  | { status: "ok"; own: CertificateView | undefined; ownError?: string; gateway: CertificateAnswer | undefined; gatewayError?: unknown };
+  | { status: "ok"; own: OnChainCertificate | undefined; ownError?: string; gateway: CertificateAnswer | undefined; gatewayError?: unknown };
 
 /** The chain's answer, read by this page, and the gateway's, side by side. */
 function useCertificate(id: string): Loaded {
@@ -160,14 +169,11 @@ function CertificateById({ id }: { id: string }) {
     own.accreditedAtIssuance === gateway.accreditedAtIssuance &&
     own.accreditedNow === gateway.accreditedNow &&
     own.reason === gateway.reason;
-  const qrLink =
-    gateway?.subjectDigitalLink !== undefined
-      ? `${gatewayDigitalLink(gateway.subjectDigitalLink)}?linkType=gs1:certificationInfo`
-      : absoluteHref({ page: "certificate", id: shown.id });
+  const qrLink = absoluteHref({ page: "certificate", id: shown.id });
   return (
     <div class="item-head">
       <div>
-        <CertificateSummary cert={shown} subjectLink={gateway?.subjectDigitalLink} />
+        <CertificateSummary cert={shown} />
         <h2>{t("cert.chainCheck")}</h2>
         {own === undefined ? (
           <p class="error" role="alert" data-testid="chain-check" data-chain-state="unchecked">
@@ -180,7 +186,7 @@ function CertificateById({ id }: { id: string }) {
               : t("cert.chainDisagrees", { state: label(own.state), gateway: label(gateway.state) })}
           </p>
         )}
-        {gateway?.history !== undefined && gateway.history.length > 0 && (
+        {gateway !== undefined && gateway.history.length > 0 && (
           <>
             <h2>{t("cert.history")}</h2>
             <ol class="custody">

@@ -1,11 +1,12 @@
 /** The consortium: members and their roles, open proposals and how each member voted. */
-import { type ConsortiumView, api, orgName } from "../api.ts";
+import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
+import { api, orgName } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 
 export function ConsortiumPage() {
   const { t, lang } = useI18n();
-  const state = useAsync((signal) => api<ConsortiumView>("/consortium", { signal }), []);
+  const state = useAsync((signal) => api<ConsortiumAnswer>("/consortium", { signal }), []);
   const deadline = (d: string | number) => formatTime(lang, typeof d === "number" ? d * 1000 : d);
   return (
     <article>
@@ -47,7 +48,6 @@ export function ConsortiumPage() {
                     .map((p) => (
                       <li key={p.id} class="card">
                         <h3>{t("consortium.proposal", { id: String(p.id), kind: p.kind })}</h3>
-                        {p.description !== undefined && <p>{p.description}</p>}
                         <p>{t("consortium.votes", { yes: p.yes, no: p.no, required: p.required, deadline: deadline(p.deadline) })}</p>
                         <progress max={p.required} value={Math.min(p.yes, p.required)} aria-label={`${p.yes}/${p.required}`} />
                         <ul>

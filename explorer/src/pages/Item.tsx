@@ -3,11 +3,12 @@
  * custody chain, certificates, genealogy graph and the QR code of its Digital Link.
  */
 import { useEffect, useState } from "preact/hooks";
-import { type CertificateView, reasonName } from "../../../lib/credentials.ts";
+import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
+import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts";
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
-import { canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
-import { type CertificateStatusName, type Genealogy, type History, type HistoryEntry, type ItemView, api, enc, orgName } from "../api.ts";
+import { api, enc, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
@@ -33,13 +34,10 @@ function localIdentity(id: string): { digitalLink?: string; key?: string } {
   }
 }
 
-const ITEM_STATUS = ["none", "active", "in transit", "consumed", "assembled"];
-const statusText = (s: string | number) => (typeof s === "number" ? (ITEM_STATUS[s] ?? String(s)) : s);
-
 export function ItemPage({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const local = localIdentity(id);
-  const item = useAsync((signal) => api<ItemView>(`/items/${enc(id)}`, { signal }), [id]);
+  const item = useAsync((signal) => api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }), [id]);
   const digitalLink = (item.status === "ok" ? item.value.digitalLink : undefined) ?? local.digitalLink;
 
   return (
@@ -66,17 +64,17 @@ export function ItemPage({ id }: { id: string }) {
               <>
                 <dt>{t("item.status")}</dt>
                 <dd>
-                  {statusText(it.status)} {it.recalled === true && <span class="tag tag-red">{t("item.recalled")}</span>}
+                  {it.kind === "item" && it.status} {it.recalled && <span class="tag tag-red">{t("item.recalled")}</span>}
                 </dd>
                 <dt>{t("item.owner")}</dt>
                 <dd>{orgName(it.owner)}</dd>
-                {it.custodian !== undefined && it.custodian !== null && (
+                {it.kind === "item" && it.custodian !== null && (
                   <>
                     <dt>{t("item.custodian")}</dt>
-                    <dd>{typeof it.custodian === "string" ? it.custodian : orgName(it.custodian)}</dd>
+                    <dd>{orgName(it.custodian)}</dd>
                   </>
                 )}
-                {it.parent !== undefined && (
+                {it.kind === "item" && it.parent !== undefined && (
                   <>
                     <dt>{t("item.parent")}</dt>
                     <dd>
@@ -86,12 +84,8 @@ export function ItemPage({ id }: { id: string }) {
                     </dd>
                   </>
                 )}
-                {it.createdAt !== undefined && (
-                  <>
-                    <dt>{t("item.created")}</dt>
-                    <dd>{formatTime(lang, it.createdAt)}</dd>
-                  </>
-                )}
+                <dt>{t("item.created")}</dt>
+                <dd>{formatTime(lang, it.createdAt)}</dd>
               </>
             )}
           </Async>
@@ -105,9 +99,9 @@ export function ItemPage({ id }: { id: string }) {
 
 function ItemDetails({ id }: { id: string }) {
   const { t } = useI18n();
-  const history = useAsync((signal) => api<History>(`/items/${enc(id)}/history`, { signal }), [id]);
-  const genealogy = useAsync((signal) => api<Genealogy>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
-  const certificates = useAsync((signal) => api<ItemCertificate[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
+  const history = useAsync((signal) => api<HistoryAnswer>(`/items/${enc(id)}/history`, { signal }), [id]);
+  const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
+  const certificates = useAsync((signal) => api<ItemCertificateAnswer[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
   return (
     <>
       <section aria-labelledby="h-timeline">
@@ -144,38 +138,19 @@ function ItemDetails({ id }: { id: string }) {
   );
 }
 
-/** A certificate as /items/{id}/certificates lists it (state, numeric reason). */
-interface ItemCertificate {
-  id: string;
-  subject: string;
-  scope: string;
-  issuer: { id: number; name: string | null };
-  state?: string;
-  status?: string;
-  reason?: number | string | null;
-  issuedAt?: string | null;
-  validFrom?: string | null;
-  validUntil?: string | null;
-  supersededBy?: string | null;
-  supersedes?: string | null;
-  accreditedAtIssuance: boolean;
-  accreditedNow: boolean;
-}
-
-/** The item list's certificate in the shape of GET /certificates/{id} (lib/credentials.ts). */
-function certificateOf(c: ItemCertificate): CertificateView {
-  const status = (c.status ?? c.state ?? "unknown") as CertificateStatusName;
-  const withReason = status === "revoked" || status === "suspended";
-  const reason = !withReason || c.reason === undefined || c.reason === null ? null : typeof c.reason === "number" ? reasonName(c.reason as RevocationReason) : c.reason;
+/** The item list's certificate (from the chain index) in the shape of GET /certificates/{id} (lib/credentials.ts). */
+function certificateOf(c: ItemCertificateAnswer): OnChainCertificate {
+  const withReason = c.state === "revoked" || c.state === "suspended";
+  const reason = !withReason || c.reason === undefined ? null : reasonName(c.reason as RevocationReason);
   return {
     id: c.id,
-    state: status,
-    issuer: c.issuer,
+    state: c.state,
+    issuer: c.issuer ?? { id: 0, name: null },
     subject: c.subject,
     scope: c.scope,
-    issuedAt: c.issuedAt ?? null,
-    validFrom: c.validFrom ?? null,
-    validUntil: c.validUntil ?? null,
+    issuedAt: c.issuedAt,
+    validFrom: c.validFrom,
+    validUntil: c.validUntil,
     reason,
     reasonHash: null,
     suspendedAt: null,
@@ -201,7 +176,7 @@ const contextFromQuery: ContextSource = async (eventId) => {
 const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =>
   doc !== null && doc !== undefined && (Array.isArray(doc.sensorElementList) || Object.keys(doc).some((k) => /stream|reading/i.test(k)));
 
-function Timeline({ entries }: { entries: HistoryEntry[] }) {
+function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
   const [badges, setBadges] = useState<(Badge | undefined)[]>([]);
   useEffect(() => {
@@ -288,7 +263,7 @@ function Timeline({ entries }: { entries: HistoryEntry[] }) {
 }
 
 /** Who held the item, in order: its commissioning, then every receipt (and shipments between). */
-function Custody({ entries }: { entries: HistoryEntry[] }) {
+function Custody({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
   const steps = entries.filter((e) => /commission|ship|receive|transform|assembl/i.test(e.kind));
   if (steps.length === 0) return <p>{t("item.custodyEmpty")}</p>;

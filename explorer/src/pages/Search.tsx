@@ -5,7 +5,8 @@
 import jsQRModule from "jsqr";
 import type { TargetedEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { type Resolved, api, enc } from "../api.ts";
+import type { ResolveAnswer } from "../../../lib/api/resolver.ts";
+import { api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { type Route, navigate, parseRoute } from "../router.ts";
@@ -18,9 +19,9 @@ const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default
 ) => { data: string } | null;
 
 /** Where a resolved identifier leads. */
-export function routeOf(r: Resolved): Route {
-  if (r.certificateId !== undefined) return { page: "certificate", id: r.certificateId };
-  return { page: "item", id: r.digitalLink ?? r.epc ?? r.itemKey ?? r.batchKey ?? r.input };
+export function routeOf(r: ResolveAnswer): Route {
+  if ("certificateId" in r) return { page: "certificate", id: r.certificateId };
+  return { page: "item", id: "digitalLink" in r ? r.digitalLink : r.itemKey };
 }
 
 /** A scanned text: an explorer link opens directly, anything else goes through /resolve. */
@@ -31,7 +32,7 @@ async function open(text: string): Promise<void> {
     navigate(parseRoute(v.slice(hashAt + "/explorer/".length)));
     return;
   }
-  navigate(routeOf(await api<Resolved>(`/resolve?id=${enc(v)}`)));
+  navigate(routeOf(await api<ResolveAnswer>(`/resolve?id=${enc(v)}`)));
 }
 
 function decodeImage(source: CanvasImageSource, width: number, height: number, canvas: HTMLCanvasElement): string | undefined {

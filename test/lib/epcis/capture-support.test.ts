@@ -11,7 +11,7 @@ import { eventHash, eventPreHash } from "../../../lib/epcis/event-hash.ts";
 import { toEpcisEvent } from "../../../lib/epcis/events.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../../lib/epcis/readings.ts";
 import { canonicalEpcValue, epcClassOf, subjectsOf } from "../../../lib/epcis/subjects.ts";
-import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 
 const CONTEXT_FILE = fileURLToPath(new URL("../../../../shared/fixtures/epcis/epcis-context.jsonld", import.meta.url));
 const EPCIS = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";

@@ -2,7 +2,7 @@ import { globSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { describe, expect, it } from "vitest";
-import { batchKey, itemKey } from "../../../lib/identifiers.ts";
+import { batchKey, itemKey } from "../../../lib/identifiers/canonical.ts";
 import { cbvTerm, cbvUri, expandBareTerm, sameCbvValue } from "../../../lib/epcis/cbv.ts";
 import { documentEventHashes } from "../../../lib/epcis/event-hash.ts";
 import {

@@ -9,7 +9,7 @@ import { ZeroHash } from "ethers";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Provenance } from "../../../lib/contracts/types/index.js";
-import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers.ts";
+import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import { documentEventHashes, hashIdOfDigest } from "../../../lib/epcis/event-hash.ts";
 import { type Consignee, type ProvenanceMapping, dispositionKey, eventsOf, provenanceActionsOf } from "../../../lib/epcis/events.ts";
 import { createEpcisValidator, loadEpcisSchema } from "../../../lib/epcis/validate.ts";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataAnchors__factory } from "../../../lib/contracts/types/index.js";
 import type { Reading } from "../../../lib/reading.ts";
 import { contractAnchorView } from "../../../lib/verify-reading.ts";
-import { startAnvil } from "../../../node/chain/local-chain.ts";
+import { startAnvil } from "../../../scripts/local-chain/local-chain.ts";
 import { loadConfig } from "../../../node/config.ts";
 import { type RunningNode, startNode } from "../../../node/daemon.ts";
 import { type NodeEnv, nodeEnv } from "./support/env.ts";

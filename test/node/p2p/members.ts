@@ -8,9 +8,9 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
-import { freePort } from "../../../lib/anvil.ts";
+import { freePort } from "../../../scripts/local-chain/anvil.ts";
 import type { Deployment } from "../../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../scripts/local-chain/local-chain.ts";
 import { peerIdOfKeyFile } from "../../../node/p2p/host.ts";
 import { nodeFor } from "./helpers.ts";
 

@@ -10,7 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import type { Deployment } from "../../../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../../node/chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../../scripts/local-chain/local-chain.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../../..");
 export const ORG_NAME = "Delta Machining";

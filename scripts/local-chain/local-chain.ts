@@ -16,8 +16,8 @@ import {
   TracemeshProxy__factory,
 } from "../../lib/contracts/types/index.js";
 import type { Deployment } from "../../lib/deployment.ts";
-import { startAnvil as startAnvilProcess } from "../../lib/anvil.ts";
-import { ChainClient } from "./client.ts";
+import { startAnvil as startAnvilProcess } from "./anvil.ts";
+import { ChainClient } from "../../node/chain/client.ts";
 
 export interface LocalChain {
   url: string;
@@ -34,7 +34,7 @@ export interface AnvilOptions {
   chainId?: number;
 }
 
-/** Starts anvil (lib/anvil.ts) with the contracts' EVM version and waits until it answers. */
+/** Starts anvil (anvil.ts) with the contracts' EVM version and waits until it answers. */
 export async function startAnvil(options: AnvilOptions = {}): Promise<LocalChain> {
   const chainId = options.chainId ?? 31337;
   const args = ["--chain-id", String(chainId), "--hardfork", "cancun", "--silent"];

@@ -1,0 +1,192 @@
+/**
+ * Traceability answers (gateway/routes/trace.ts), read from the chain index: an item or batch,
+ * its history, genealogy and certificates, a data anchor, and the consortium directory. Times are
+ * ISO 8601; an organisation is null where the chain names none (id 0).
+ */
+import type { CertificateStatusName } from "../credentials.ts";
+import type { ScopeKind } from "../registry.ts";
+import type { OrganisationRef } from "./common.ts";
+
+/** GET /items/{id} for an individually identified item. */
+export interface ItemAnswer {
+  kind: "item";
+  key: string;
+  /** The canonical Digital Link, when the path named the item by an identifier (not by key). */
+  identifier?: string;
+  digitalLink?: string;
+  /** Provenance item status: active, in-transit, consumed, assembled. */
+  status: string;
+  owner: OrganisationRef | null;
+  custodian: OrganisationRef | null;
+  consignee?: OrganisationRef | null;
+  batchKey?: string;
+  parent?: string;
+  recalled: boolean;
+  disposition: string;
+  createdAt: string;
+  createdBlock: number;
+  lastRecord: number;
+}
+
+/** GET /items/{id} for a batch (LGTIN). */
+export interface BatchAnswer {
+  kind: "batch";
+  key: string;
+  identifier?: string;
+  digitalLink?: string;
+  owner: OrganisationRef | null;
+  recalled: boolean;
+  itemCount: number;
+  disposition: string;
+  createdAt: string;
+}
+
+export type ItemOrBatchAnswer = ItemAnswer | BatchAnswer;
+
+/** Why the caller sees an entry's document: its own, by a grant, or only the on-chain fact. */
+export type DocumentAccess = "own" | "granted" | "public-fact";
+
+/** One on-chain record of an item's history, with the EPCIS document when the caller may read it. */
+export interface HistoryEntryAnswer {
+  recordId: number;
+  /** Provenance.RecordKind name. */
+  kind: string;
+  org: OrganisationRef | null;
+  /** The bytes32 the record carries (lib/epcis/record-hash.ts). */
+  eventHash: string;
+  eventId: string | null;
+  block: number;
+  tx: string;
+  time: string;
+  /** The record this one corrects. */
+  corrects?: number;
+  document: Record<string, unknown> | null;
+  /** The gateway recomputed the document's record hash and found it equal to the chain's. */
+  verified?: boolean;
+  access: DocumentAccess;
+  /** The grant that let the caller read the document. */
+  grant?: { scopeKey: string; kind: ScopeKind };
+}
+
+/** GET /items/{id}/history. */
+export interface HistoryAnswer {
+  item: ItemAnswer | { kind: "batch"; key: string; identifier?: string };
+  entries: HistoryEntryAnswer[];
+  /** Whether this gateway's node keeps EPCIS documents at all. */
+  documents: "available" | "unavailable";
+  /** Pass as `after` for the next page. */
+  nextAfter?: number;
+}
+
+export interface GenealogyNodeAnswer {
+  key: string;
+  /** Only for the root, when it was named by an identifier. */
+  digitalLink?: string;
+  status: string;
+  owner: OrganisationRef | null;
+  recalled: boolean;
+  batchKey?: string;
+  depth: number;
+}
+
+export interface GenealogyEdge {
+  from: string;
+  to: string;
+  kind: "transformation" | "assembly";
+  recordId: number;
+}
+
+/** GET /items/{id}/genealogy; for a batch, only its recall scope. */
+export interface GenealogyAnswer {
+  root: string;
+  direction?: "backward" | "forward" | "both";
+  nodes: GenealogyNodeAnswer[];
+  edges: GenealogyEdge[];
+  /** Everything forward of the recalled items in the graph. */
+  recallScope: string[];
+  /** The node limit cut the walk short. */
+  truncated: boolean;
+}
+
+/** One status change of a certificate, as the chain index keeps it. */
+export interface IndexedCertificateChange {
+  action: "issued" | "suspended" | "reinstated" | "revoked" | "superseded";
+  block: number;
+  tx: string;
+  time: string;
+  /** Certificates.RevocationReason number. */
+  reason?: number;
+  reasonHash?: string;
+  supersededBy?: string;
+}
+
+/** GET /items/{id}/certificates: the certificates of the item and of its batch, from the chain index. */
+export interface ItemCertificateAnswer {
+  id: string;
+  credentialHash: string;
+  subject: string;
+  issuer: OrganisationRef | null;
+  scope: string;
+  validFrom: string;
+  validUntil: string | null;
+  state: CertificateStatusName;
+  /** Certificates.RevocationReason number, when suspended or revoked. */
+  reason?: number;
+  supersededBy?: string;
+  supersedes?: string;
+  accreditedAtIssuance: boolean;
+  accreditedNow: boolean;
+  issuedAt: string;
+  history: IndexedCertificateChange[];
+}
+
+/** GET /anchors/{node}/{sequence}: one anchored data window. */
+export interface AnchorAnswer {
+  node: string;
+  org: OrganisationRef | null;
+  sequence: number;
+  root: string;
+  leafCount: number;
+  from: string;
+  to: string;
+  fromTimeMs: number;
+  toTimeMs: number;
+  previousRoot: string;
+  anchoredAt: string;
+  tx: string;
+  block: number;
+}
+
+export interface MemberAnswer {
+  id: number;
+  name: string;
+  roles: string[];
+  status: string;
+  accounts: string[];
+  nodes: { id: number; peerId: string; enodeId?: string; validator: string }[];
+}
+
+export interface ProposalAnswer {
+  id: number;
+  kind: string;
+  proposer: OrganisationRef;
+  /** ABI-encoded proposal data (lib/consortium.ts). */
+  data: string;
+  yes: number;
+  no: number;
+  required: number;
+  deadline: string;
+  status: "open" | "executed" | "rejected" | "expired";
+  votes: { org: OrganisationRef; support: boolean }[];
+  createdAt: string;
+  tx: string;
+}
+
+/** GET /consortium: members, governance parameters and recent proposals. */
+export interface ConsortiumAnswer {
+  /** Quorum (basis points of active members) and voting period (seconds), once indexed. */
+  governance?: { quorumBps: number; votingPeriod: number };
+  members: MemberAnswer[];
+  proposals: ProposalAnswer[];
+  indexedBlock: number;
+}

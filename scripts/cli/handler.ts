@@ -1,0 +1,24 @@
+/**
+ * What a command handler is: the contract between the command table (commands.ts), the front
+ * door (cli.ts) and the handler modules (governance.ts, access.ts, certs.ts). Its own file, so
+ * the handler modules, which the table loads lazily, need not import the table back.
+ */
+import type { CommandResult } from "./output.ts";
+import type { Session } from "./session.ts";
+
+/** A parsed invocation of one command. */
+export interface Invocation {
+  /** "cert issue" */
+  command: string;
+  positionals: string[];
+  values: Record<string, string | boolean | string[] | undefined>;
+}
+
+/** Runs a checked command against the chain. */
+export type Run = (session: Session) => Promise<CommandResult>;
+
+/**
+ * Checks the command's arguments (throwing UsageError) before anything connects to the chain,
+ * and returns what to run.
+ */
+export type Handler = (inv: Invocation) => Run;

@@ -16,6 +16,7 @@
  */
 import { type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
 import { AccessGrants__factory, Consortium__factory } from "./contracts/types/index.js";
+import { PositiveCache } from "./positive-cache.ts";
 import { ScopeKind } from "./registry.ts";
 
 /** The scope key AccessGrants uses for a data stream. */
@@ -110,17 +111,19 @@ export interface ChainAccessCheckerOptions {
 export class ChainAccessChecker implements AccessChecker {
   private readonly grants;
   private readonly consortium;
-  private readonly cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
+  // Only a "yes" is kept: a refusal is always the chain's answer of the moment, so a grant
+  // issued a moment ago is honoured before its event reaches the watcher.
+  private readonly cache: PositiveCache<unknown>;
 
   constructor(addresses: { accessGrants: string; consortium: string }, runner: ContractRunner, options: ChainAccessCheckerOptions = {}) {
     this.grants = AccessGrants__factory.connect(addresses.accessGrants, runner);
     this.consortium = Consortium__factory.connect(addresses.consortium, runner);
-    this.ttlMs = options.ttlMs ?? 10_000;
-    this.maxEntries = options.maxEntries ?? 50_000;
-    this.now = options.now ?? Date.now;
+    this.cache = new PositiveCache<unknown>({
+      ttlMs: options.ttlMs ?? 10_000,
+      maxEntries: options.maxEntries ?? 50_000,
+      isPositive: (v) => v !== false && v !== undefined,
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   isAllowed(grantee: number, owner: number, scopeKey: string): Promise<boolean> {
@@ -162,21 +165,6 @@ export class ChainAccessChecker implements AccessChecker {
   }
 
   private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const t = this.now();
-    const hit = this.cache.get(key);
-    if (hit && t - hit.at < this.ttlMs) return hit.value as Promise<T>;
-    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    const value = load();
-    this.cache.set(key, { at: t, value });
-    // Only a "yes" is kept: a refusal is always the chain's answer of the moment, so a grant
-    // issued a moment ago is honoured before its event reaches the watcher. A failed chain call
-    // is not an answer either: the next question asks again.
-    const forget = () => {
-      if (this.cache.get(key)?.value === value) this.cache.delete(key);
-    };
-    value.then((v) => {
-      if (v === false || v === undefined) forget();
-    }, forget);
-    return value;
+    return this.cache.get(key, load) as Promise<T>;
   }
 }

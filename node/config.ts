@@ -27,14 +27,17 @@
  *     }
  *   }
  *
- * Relative paths are resolved against the config file's directory. The node's signing key never
+ * The file is described once, by `NodeConfigSchema`, and checked by the one config reader
+ * (lib/config-reader.ts). Relative paths are resolved against the config file's directory. The node's signing key never
  * sits in the config (which tends to end up in a repository): it comes from a file readable only
  * by its owner, or from an environment variable. Unknown keys are refused, so a typo does not
  * silently fall back to a default.
  */
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
+import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
 
 export interface NodeConfig {
   /** The config file it came from, when any. */
@@ -91,254 +94,126 @@ export interface P2pConfig {
   catchUpFromMs: number;
 }
 
-/** A configuration the node cannot run with; `problems` lists every one found. */
-export class ConfigError extends Error {
-  constructor(
-    readonly problems: string[],
-    readonly file?: string,
-  ) {
-    super(`${file ? `invalid node configuration ${file}` : "invalid node configuration"}:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
-const show = (v: unknown) => (v === undefined ? "nothing" : JSON.stringify(v));
+const int = (minimum: number, maximum: number, defaultValue: number) => Type.Integer({ minimum, maximum, default: defaultValue });
+const OrganisationRef = (problem: string) =>
+  Type.Union([Type.String({ pattern: "\\S" }), Type.Integer({ minimum: 1, maximum: 0xffff_ffff })], { problem });
+const Multiaddr = Type.String({ pattern: "^/[a-z0-9]+/\\S+$", problem: 'must be a multiaddr such as "/ip4/127.0.0.1/tcp/4001"' });
+/** The node's key must never sit in the config, which tends to end up in a repository. */
+const InlineKey = Type.Optional(
+  Type.Never({
+    secret: true,
+    problem: "the node's key must not be written in the config; use chain.keyFile (a file only its owner can read) or chain.keyEnv (an environment variable)",
+  }),
+);
+
+const P2pSchema = Type.Object(
+  {
+    listen: Type.Array(Multiaddr, { minItems: 1, default: ["/ip4/127.0.0.1/tcp/0"], problem: "must name at least one multiaddr" }),
+    announce: Type.Array(Multiaddr, { default: [], problem: "must be an array of multiaddrs" }),
+    keyFile: Type.Optional(FilePath()),
+    bootstrap: Type.Array(
+      Type.String({ pattern: "^/[a-z0-9]+/\\S+/p2p/[1-9A-HJ-NP-Za-km-z]+$", problem: "must be a multiaddr ending in /p2p/<peer id>" }),
+      { default: [], problem: "must be an array of multiaddrs ending in /p2p/<peer id>" },
+    ),
+    follow: Type.Array(
+      Type.Object(
+        {
+          organisation: OrganisationRef("must be an organisation's name or numeric id"),
+          stream: Type.String({ minLength: 1, maxBytes: 255, problem: "must be a stream id of 1 to 255 bytes" }),
+        },
+        { additionalProperties: false, problem: "must be an object { organisation, stream }" },
+      ),
+      { default: [], problem: "must be an array of { organisation, stream }" },
+    ),
+    membershipTtlMs: int(100, 3_600_000, 5_000),
+    grantCacheMs: int(0, 3_600_000, 10_000),
+    syncIntervalMs: int(100, 3_600_000, 5_000),
+    banMs: int(1_000, 30 * 86_400_000, 3_600_000),
+    maxFrameBytes: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
+    timeoutMs: int(100, 600_000, 10_000),
+    maxReadings: int(1, 1_000_000, 10_000),
+    catchUpFromMs: int(0, 365 * 86_400_000, 86_400_000),
+  },
+  { additionalProperties: false },
+);
+
+/** The node configuration file, as written (see the header for an example). */
+export const NodeConfigSchema = Type.Object(
+  {
+    organisation: OrganisationRef("must be the organisation's name or its numeric id in the Consortium"),
+    dataDir: FilePath({ problem: "must be a non-empty string" }),
+    chain: Type.Object(
+      {
+        rpcUrl: Type.String({ pattern: "^https?://\\S+$", problem: "must be an http(s) URL" }),
+        deployment: FilePath({ problem: "must be a non-empty string" }),
+        keyFile: Type.Optional(FilePath({ problem: "must be a non-empty string (path to the node's private key)" })),
+        keyEnv: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", problem: "must be an environment variable name" })),
+        privateKey: InlineKey,
+        key: InlineKey,
+        mnemonic: InlineKey,
+        confirmations: int(1, 1000, 1),
+        maxBatch: int(1, 256, 32),
+        receiptTimeoutMs: int(100, 3_600_000, 60_000),
+        retry: Type.Object({ minMs: int(10, 600_000, 500), maxMs: int(10, 3_600_000, 30_000) }, { additionalProperties: false, default: {} }),
+      },
+      { additionalProperties: false, problem: "must be an object with rpcUrl, deployment and keyFile or keyEnv" },
+    ),
+    window: Type.Object({ durationMs: int(10, 3_600_000, 1000), maxReadings: int(1, 10_000_000, 200_000) }, { additionalProperties: false, default: {} }),
+    ingest: Type.Object(
+      { maxPendingReadings: int(1, 10_000_000, 65_536), clockToleranceMs: int(0, 86_400_000, 2000) },
+      { additionalProperties: false, default: {} },
+    ),
+    secretFile: Type.Optional(FilePath({ problem: "must be a non-empty string" })),
+    statusIntervalMs: int(100, 600_000, 1000),
+    devices: Type.Array(Type.Unknown(), { default: [], problem: "must be an array of device configurations" }),
+    p2p: Type.Optional(P2pSchema),
+  },
+  { additionalProperties: false, problem: "the configuration must be a JSON object" },
+);
 
 /** Reads and validates a config file. Throws ConfigError. */
-export function loadConfig(file: string): NodeConfig {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, "utf8");
-  } catch (e) {
-    throw new ConfigError([`cannot read the file: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (e as Error).message}`], abs);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError([`not valid JSON: ${(e as Error).message}`], abs);
-  }
-  return parseConfig(raw, path.dirname(abs), abs);
+export function loadConfig(file: string, options: { skipSections?: readonly string[] } = {}): NodeConfig {
+  const { raw, file: abs, dir } = readJsonFile(file);
+  // Sections another reader owns (a member's `gateway` and `parties`, member/config.ts): the node commands skip them.
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) for (const section of options.skipSections ?? []) delete (raw as Record<string, unknown>)[section];
+  return parseConfig(raw, dir, abs);
 }
 
 /** Validates a parsed config; relative paths resolve against `baseDir`. Throws ConfigError. */
 export function parseConfig(raw: unknown, baseDir: string, file?: string): NodeConfig {
-  const problems: string[] = [];
-  if (!isObj(raw)) throw new ConfigError(["the configuration must be a JSON object"], file);
-
-  const unknownKeys = (obj: Obj, where: string, allowed: string[]) => {
-    for (const k of Object.keys(obj)) {
-      if (!allowed.includes(k)) problems.push(`${where}${k}: unknown setting (allowed: ${allowed.join(", ")})`);
-    }
-  };
-  const str = (obj: Obj, key: string, where: string): string | undefined => {
-    const v = obj[key];
-    if (typeof v === "string" && v.trim() !== "") return v;
-    problems.push(`${where}${key} must be a non-empty string (got ${show(v)})`);
-    return undefined;
-  };
-  const int = (obj: Obj, key: string, where: string, def: number, min: number, max: number): number => {
-    const v = obj[key];
-    if (v === undefined) return def;
-    if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
-    problems.push(`${where}${key} must be an integer from ${min} to ${max} (got ${show(v)})`);
-    return def;
-  };
-  const section = (key: string): Obj => {
-    const v = raw[key];
-    if (v === undefined) return {};
-    if (isObj(v)) return v;
-    problems.push(`${key} must be an object (got ${show(v)})`);
-    return {};
-  };
-  const resolve = (p: string) => path.resolve(baseDir, p);
-
-  unknownKeys(raw, "", ["organisation", "dataDir", "chain", "window", "ingest", "secretFile", "statusIntervalMs", "devices", "p2p"]);
-
-  let organisation: string | number = "";
-  const org = raw.organisation;
-  if ((typeof org === "string" && org.trim() !== "") || (typeof org === "number" && Number.isInteger(org) && org > 0 && org <= 0xffff_ffff)) {
-    organisation = org;
-  } else {
-    problems.push(`organisation must be the organisation's name or its numeric id in the Consortium (got ${show(org)})`);
-  }
-  const dataDir = str(raw, "dataDir", "");
-
-  const chain = raw.chain;
-  let rpcUrl: string | undefined;
-  let deployment: string | undefined;
-  let key: NodeConfig["chain"]["key"] | undefined;
-  let chainObj: Obj = {};
-  if (!isObj(chain)) {
-    problems.push(`chain must be an object with rpcUrl, deployment and keyFile or keyEnv (got ${show(chain)})`);
-  } else {
-    chainObj = chain;
-    for (const inline of ["privateKey", "key", "mnemonic"]) {
-      if (inline in chain) problems.push(`chain.${inline}: the node's key must not be written in the config; use chain.keyFile (a file only its owner can read) or chain.keyEnv (an environment variable)`);
-    }
-    unknownKeys(
-      Object.fromEntries(Object.entries(chain).filter(([k]) => !["privateKey", "key", "mnemonic"].includes(k))),
-      "chain.",
-      ["rpcUrl", "deployment", "keyFile", "keyEnv", "confirmations", "maxBatch", "receiptTimeoutMs", "retry"],
-    );
-    rpcUrl = str(chain, "rpcUrl", "chain.");
-    if (rpcUrl !== undefined) {
-      try {
-        const u = new URL(rpcUrl);
-        if (u.protocol !== "http:" && u.protocol !== "https:") problems.push(`chain.rpcUrl must be an http(s) URL (got ${show(rpcUrl)})`);
-      } catch {
-        problems.push(`chain.rpcUrl is not a URL (got ${show(rpcUrl)})`);
-      }
-    }
-    const dep = str(chain, "deployment", "chain.");
-    if (dep !== undefined) deployment = resolve(dep);
-    const hasFile = chain.keyFile !== undefined;
-    const hasEnv = chain.keyEnv !== undefined;
-    if (hasFile === hasEnv) {
-      problems.push("chain: give exactly one of keyFile (path to the node's private key) or keyEnv (name of the environment variable holding it)");
-    } else if (hasFile) {
-      const f = str(chain, "keyFile", "chain.");
-      if (f !== undefined) key = { file: resolve(f) };
-    } else {
-      const e = str(chain, "keyEnv", "chain.");
-      if (e !== undefined) {
-        if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(e)) key = { env: e };
-        else problems.push(`chain.keyEnv must be an environment variable name (got ${show(e)})`);
-      }
-    }
-  }
-  const retryRaw = chainObj.retry === undefined ? {} : chainObj.retry;
-  let retry = { minMs: 500, maxMs: 30_000 };
-  if (!isObj(retryRaw)) {
-    problems.push(`chain.retry must be an object (got ${show(retryRaw)})`);
-  } else {
-    unknownKeys(retryRaw, "chain.retry.", ["minMs", "maxMs"]);
-    retry = { minMs: int(retryRaw, "minMs", "chain.retry.", 500, 10, 600_000), maxMs: int(retryRaw, "maxMs", "chain.retry.", 30_000, 10, 3_600_000) };
-    if (retry.maxMs < retry.minMs) problems.push(`chain.retry.maxMs (${retry.maxMs}) must not be below minMs (${retry.minMs})`);
-  }
-
-  const window = section("window");
-  unknownKeys(window, "window.", ["durationMs", "maxReadings"]);
-  const ingest = section("ingest");
-  unknownKeys(ingest, "ingest.", ["maxPendingReadings", "clockToleranceMs"]);
-
-  const devices = raw.devices === undefined ? [] : raw.devices;
-  if (!Array.isArray(devices)) problems.push(`devices must be an array of device configurations (got ${show(devices)})`);
-
-  let secretFile: string | undefined;
-  if (raw.secretFile !== undefined) {
-    const s = str(raw, "secretFile", "");
-    if (s !== undefined) secretFile = resolve(s);
-  }
-
-  const p2p = raw.p2p === undefined ? undefined : parseP2p(raw.p2p, { problems, unknownKeys, int, resolve, dataDir });
-
-  const config: NodeConfig = {
-    ...(file ? { file } : {}),
-    organisation,
-    dataDir: dataDir === undefined ? "" : resolve(dataDir),
-    chain: {
-      rpcUrl: rpcUrl ?? "",
-      deployment: deployment ?? "",
-      key: key ?? { env: "" },
-      confirmations: int(chainObj, "confirmations", "chain.", 1, 1, 1000),
-      maxBatch: int(chainObj, "maxBatch", "chain.", 32, 1, 256),
-      receiptTimeoutMs: int(chainObj, "receiptTimeoutMs", "chain.", 60_000, 100, 3_600_000),
-      retry,
-    },
-    window: {
-      durationMs: int(window, "durationMs", "window.", 1000, 10, 3_600_000),
-      maxReadings: int(window, "maxReadings", "window.", 200_000, 1, 10_000_000),
-    },
-    ingest: {
-      maxPendingReadings: int(ingest, "maxPendingReadings", "ingest.", 65_536, 1, 10_000_000),
-      clockToleranceMs: int(ingest, "clockToleranceMs", "ingest.", 2000, 0, 86_400_000),
-    },
-    secretFile: secretFile ?? (dataDir === undefined ? "" : path.join(resolve(dataDir), "node-secret")),
-    statusIntervalMs: int(raw, "statusIntervalMs", "", 1000, 100, 600_000),
-    devices: Array.isArray(devices) ? devices : [],
-    ...(p2p ? { p2p } : {}),
-  };
-  if (problems.length > 0) throw new ConfigError(problems, file);
-  return config;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(["the configuration must be a JSON object"], file);
+  return toNodeConfig(checkConfig(NodeConfigSchema, raw, { baseDir, ...(file ? { file } : {}), rules: nodeConfigRules }), file);
 }
 
-interface SectionTools {
-  problems: string[];
-  unknownKeys(obj: Obj, where: string, allowed: string[]): void;
-  int(obj: Obj, key: string, where: string, def: number, min: number, max: number): number;
-  resolve(p: string): string;
-  dataDir: string | undefined;
+/**
+ * The node config's rules across fields. A config that embeds the node's (the member process's,
+ * whose schema composes NodeConfigSchema with its own sections) runs them too.
+ */
+export function nodeConfigRules(c: Static<typeof NodeConfigSchema>, problem: (field: string, text: string) => void): void {
+  if ((c.chain.keyFile === undefined) === (c.chain.keyEnv === undefined)) {
+    problem("chain", "give exactly one of keyFile (path to the node's private key) or keyEnv (name of the environment variable holding it)");
+  }
+  if (!URL.canParse(c.chain.rpcUrl)) problem("chain.rpcUrl", `is not a URL (got ${shown(c.chain.rpcUrl)})`);
+  const { minMs, maxMs } = c.chain.retry;
+  if (maxMs < minMs) problem("chain.retry.maxMs", `must not be below minMs (${minMs}) (got ${maxMs})`);
 }
 
-/** Whether `addr` looks like a multiaddr (libp2p parses it fully at start). */
-const isMultiaddr = (addr: unknown): addr is string => typeof addr === "string" && /^\/[a-z0-9]+\/[^\s]+$/.test(addr);
-
-function parseP2p(raw: unknown, t: SectionTools): P2pConfig | undefined {
-  const { problems } = t;
-  if (!isObj(raw)) {
-    problems.push(`p2p must be an object (got ${show(raw)})`);
-    return undefined;
-  }
-  t.unknownKeys(raw, "p2p.", [
-    "listen", "announce", "keyFile", "bootstrap", "follow", "membershipTtlMs", "grantCacheMs", "syncIntervalMs",
-    "banMs", "maxFrameBytes", "timeoutMs", "maxReadings", "catchUpFromMs",
-  ]);
-  const addrs = (key: string, def: string[], needPeer = false): string[] => {
-    const v = raw[key];
-    if (v === undefined) return def;
-    if (!Array.isArray(v) || !v.every(isMultiaddr)) {
-      problems.push(`p2p.${key} must be an array of multiaddrs such as "/ip4/127.0.0.1/tcp/4001" (got ${show(v)})`);
-      return def;
-    }
-    if (needPeer) {
-      for (const a of v) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(a)) problems.push(`p2p.${key}: ${a} must end in /p2p/<peer id>`);
-    }
-    return v;
-  };
-  const listen = addrs("listen", ["/ip4/127.0.0.1/tcp/0"]);
-  if (listen.length === 0) problems.push("p2p.listen must name at least one address");
-  let keyFile = t.dataDir === undefined ? "" : path.join(t.resolve(t.dataDir), "p2p.key");
-  if (raw.keyFile !== undefined) {
-    if (typeof raw.keyFile === "string" && raw.keyFile.trim() !== "") keyFile = t.resolve(raw.keyFile);
-    else problems.push(`p2p.keyFile must be a non-empty string (got ${show(raw.keyFile)})`);
-  }
-  const follow: FollowConfig[] = [];
-  if (raw.follow !== undefined) {
-    if (!Array.isArray(raw.follow)) problems.push(`p2p.follow must be an array of { organisation, stream } (got ${show(raw.follow)})`);
-    else {
-      raw.follow.forEach((f: unknown, i) => {
-        const where = `p2p.follow[${i}]`;
-        if (!isObj(f)) return void problems.push(`${where} must be an object { organisation, stream } (got ${show(f)})`);
-        t.unknownKeys(f, `${where}.`, ["organisation", "stream"]);
-        const org = f.organisation;
-        const okOrg = (typeof org === "string" && org.trim() !== "") || (typeof org === "number" && Number.isInteger(org) && org > 0 && org <= 0xffff_ffff);
-        if (!okOrg) problems.push(`${where}.organisation must be an organisation's name or numeric id (got ${show(org)})`);
-        const stream = f.stream;
-        const okStream = typeof stream === "string" && stream.length > 0 && Buffer.byteLength(stream, "utf8") <= 255;
-        if (!okStream) problems.push(`${where}.stream must be a stream id of 1 to 255 bytes (got ${show(stream)})`);
-        if (okOrg && okStream) follow.push({ organisation: org as string | number, stream: stream as string });
-      });
-    }
-  }
-  const where = "p2p.";
+/** The NodeConfig of a checked config (the node's sections of it), with the defaults that follow from dataDir. */
+export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string): NodeConfig {
+  const { keyFile, keyEnv, privateKey: _p, key: _k, mnemonic: _m, ...chain } = c.chain;
   return {
-    listen,
-    announce: addrs("announce", []),
-    keyFile,
-    bootstrap: addrs("bootstrap", [], true),
-    follow,
-    membershipTtlMs: t.int(raw, "membershipTtlMs", where, 5_000, 100, 3_600_000),
-    grantCacheMs: t.int(raw, "grantCacheMs", where, 10_000, 0, 3_600_000),
-    syncIntervalMs: t.int(raw, "syncIntervalMs", where, 5_000, 100, 3_600_000),
-    banMs: t.int(raw, "banMs", where, 3_600_000, 1_000, 30 * 86_400_000),
-    maxFrameBytes: t.int(raw, "maxFrameBytes", where, 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    timeoutMs: t.int(raw, "timeoutMs", where, 10_000, 100, 600_000),
-    maxReadings: t.int(raw, "maxReadings", where, 10_000, 1, 1_000_000),
-    catchUpFromMs: t.int(raw, "catchUpFromMs", where, 86_400_000, 0, 365 * 86_400_000),
+    ...(file ? { file } : {}),
+    organisation: c.organisation,
+    dataDir: c.dataDir,
+    chain: { ...chain, key: keyFile !== undefined ? { file: keyFile } : { env: keyEnv! } },
+    window: c.window,
+    ingest: c.ingest,
+    secretFile: c.secretFile ?? path.join(c.dataDir, "node-secret"),
+    statusIntervalMs: c.statusIntervalMs,
+    devices: c.devices,
+    ...(c.p2p ? { p2p: { ...c.p2p, keyFile: c.p2p.keyFile ?? path.join(c.dataDir, "p2p.key") } } : {}),
   };
 }
 

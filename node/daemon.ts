@@ -11,13 +11,19 @@
  * it, LevelDB closes.
  *
  * Status: `status()` in process, and `<dataDir>/status.json`, rewritten every `statusIntervalMs`,
- * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file).
+ * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file). `proof`
+ * and `audit` ask the running node over its admin channel (node/admin.ts: an owner-only Unix
+ * socket in the data directory).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
-import type { JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider, Wallet } from "ethers";
+import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
+import { contractAnchorView } from "../lib/verify-reading.ts";
+import { type AdminServer, serveAdmin } from "./admin.ts";
+import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
@@ -65,6 +71,10 @@ export interface NodeStatus {
 export interface RunningNode {
   readonly config: NodeConfig;
   readonly address: string;
+  /** The node key, connected to `provider`: the one signer of the node's chain writes. */
+  readonly signer: Wallet;
+  /** The node's JSON-RPC provider, shared with whoever composes the node (member/); closed by stop(). */
+  readonly provider: JsonRpcProvider;
   readonly deployment: Deployment;
   readonly store: IngestStore;
   readonly pipeline: IngestPipeline;
@@ -81,6 +91,8 @@ export interface RunningNode {
 }
 
 export interface StartOptions {
+  /** The node key when the caller loaded it already (the member process loads it once); default: loaded from the config. */
+  wallet?: Wallet;
   /** The edge adapters' module (default: node/edge/index.ts). */
   edge?: EdgeModule;
   log?: (message: string) => void;
@@ -200,7 +212,7 @@ async function startPeerNetwork(
 /** Starts a member node. Throws ConfigError for anything wrong in the configuration. */
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const log = options.log ?? ((m: string) => console.log(`[node] ${m}`));
-  const wallet = loadNodeKey(config, options.env);
+  const wallet = options.wallet ?? loadNodeKey(config, options.env);
   let deployment: Deployment;
   try {
     deployment = readDeployment(config.chain.deployment);
@@ -233,7 +245,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     });
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
-    const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, wallet.connect(provider), {
+    const signer = wallet.connect(provider);
+    const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, signer, {
       deploymentBlock: deployment.deploymentBlock,
       ...(options.hooks ? { hooks: options.hooks } : {}),
     });
@@ -320,6 +333,19 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const ticker = setInterval(writeStatus, config.statusIntervalMs);
     ticker.unref();
 
+    // The node commands ask the running node (it holds LevelDB); a node without the channel still runs.
+    const anchorView = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
+    let admin: AdminServer | undefined;
+    try {
+      admin = await serveAdmin(config.dataDir, {
+        status,
+        proof: (stream, seq) => proofs.proveReading(stream, seq),
+        audit: () => proofs.audit(anchorView, { verify: { clockToleranceMs: config.ingest.clockToleranceMs } }),
+      });
+    } catch (e) {
+      log(`WARNING: no admin channel (the node commands cannot ask this node while it runs): ${(e as Error).message}`);
+    }
+
     let stopping: Promise<void> | undefined;
     // Every step runs whatever the one before it did (a chain or peer that is gone makes a step
     // fail, not the stop): the node always ends with its status file saying it stopped, and LevelDB closed.
@@ -333,15 +359,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const stop = () =>
       (stopping ??= (async () => {
         clearInterval(ticker);
+        await step("the admin channel", async () => admin?.close());
         await step("the peer network", async () => p2p?.stop());
         await step("the event store", async () => events?.close());
         await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));
         await step("the ingest pipeline", () => pipeline.stop());
         const grace = options.stopGraceMs ?? 3000;
         if (grace > 0 && !anchorer.error) {
-          let timer: NodeJS.Timeout | undefined;
-          await step("anchoring the last window", () => Promise.race([anchorer.anchoredUpTo(pipeline.lastClosed), new Promise<void>((r) => (timer = setTimeout(r, grace)))]));
-          clearTimeout(timer);
+          await step("anchoring the last window", () => withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace));
         }
         await step("the anchorer", () => anchorer.stop());
         running = false;
@@ -353,7 +378,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
+    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();

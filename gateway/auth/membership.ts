@@ -1,9 +1,11 @@
 /**
  * Who an account signs for now, asked of Consortium (`activeOrgOf`) and cached briefly, so that
  * a suspended or removed organisation loses access within `ttlMs` without a chain call per
- * request.
+ * request. Only active memberships are cached (lib/positive-cache.ts): an account that signs for
+ * no active organisation is asked about again, so one just admitted or reinstated works at once.
  */
 import { rolesOf, type Role } from "../../lib/consortium.ts";
+import { PositiveCache } from "../../lib/positive-cache.ts";
 import type { GatewayServices } from "../services.ts";
 
 export interface Membership {
@@ -13,33 +15,22 @@ export interface Membership {
 }
 
 export class MembershipCache {
-  private readonly entries = new Map<string, { at: number; value: Promise<Membership> }>();
+  private readonly entries: PositiveCache<Membership>;
   private readonly names = new Map<number, string>();
 
   constructor(
     private readonly services: GatewayServices,
-    private readonly ttlMs: number,
-    private readonly clock: () => number,
-  ) {}
+    ttlMs: number,
+    clock: () => number,
+  ) {
+    this.entries = new PositiveCache({ ttlMs, maxEntries: 10_000, isPositive: (m) => m.orgId !== 0, now: clock });
+  }
 
   /** The active organisation of `account` and its roles, at most `ttlMs` old. */
   activeOrgOf(account: string): Promise<Membership> {
-    const key = account.toLowerCase();
-    const now = this.clock();
-    const hit = this.entries.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    const value = this.services.contracts.consortium.activeOrgOf(account).then(([orgId, mask]) => ({
-      orgId: Number(orgId),
-      roles: rolesOf(mask),
-    }));
-    const entry = { at: now, value };
-    // A failed chain call is not cached: the next request asks again.
-    value.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
-    this.entries.set(key, entry);
-    if (this.entries.size > 10_000) this.entries.delete(this.entries.keys().next().value!);
-    return value;
+    return this.entries.get(account.toLowerCase(), () =>
+      this.services.contracts.consortium.activeOrgOf(account).then(([orgId, mask]) => ({ orgId: Number(orgId), roles: rolesOf(mask) })),
+    );
   }
 
   /** An organisation's name (names change only by upgrade, so they are cached for good). */

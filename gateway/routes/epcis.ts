@@ -3,6 +3,10 @@
  * (/events with the GS1 query parameters, /events/{eventID}, /epcs/{epc}/events,
  * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs.
  *
+ * Capture is accepted and recorded by the node (node/events: acceptance, jobs, announcement); this
+ * route only maps its answers and error codes (lib/errors.ts) to HTTP. The gateway reaches the node through
+ * gateway/services.ts and imports node/ types only (test/layering.test.ts).
+ *
  * Only the node's own organisation captures. A caller sees its own events, and another
  * organisation's events only when lib/access.ts lets it read that organisation's data about every
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
@@ -12,13 +16,12 @@ import type { Context } from "koa";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
-import { EventHashError } from "../../lib/epcis/event-hash.ts";
-import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
+import { publishedEvent } from "../../lib/epcis/published.ts";
+import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
-import { CaptureForbiddenError, type CaptureJob, documentRecordHashes } from "../../node/events/capture.ts";
-import { TooManyReadingsError, boundReadings } from "../../node/events/readings.ts";
-import { type EventQuery, EventQueryError, PageTokenError, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
-import type { EventsService } from "../../node/events/service.ts";
+import type { CaptureJob } from "../../node/events/capture.ts";
+import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
+import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
@@ -104,6 +107,30 @@ function jobView(job: CaptureJob): CaptureJobAnswer {
   return view;
 }
 
+/** The code (lib/errors.ts) of an error the node answered with, else undefined. */
+const codeOf = (e: unknown): ErrorCode | undefined => (e instanceof TracemeshError ? e.code : undefined);
+
+/**
+ * The HTTP problem for a capture the node refused (node/events/accept.ts), as this route has
+ * always answered it; undefined for other errors.
+ */
+function captureProblem(e: unknown): HttpProblem | undefined {
+  const details = (e as { details?: { errors?: readonly unknown[]; limit?: number } }).details ?? {};
+  const message = (e as Error).message;
+  switch (codeOf(e)) {
+    case "capture-forbidden":
+      return forbidden(message);
+    case "capture-limit-exceeded":
+      return new HttpProblem(413, message, { type: "capture-limit-exceeded", extra: { limit: details.limit } });
+    case "invalid-epcis":
+    case "invalid-event-hash":
+    case "invalid-reading-binding":
+      return badRequest(message, details.errors ? { errors: details.errors } : undefined);
+    default:
+      return undefined;
+  }
+}
+
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
@@ -123,7 +150,8 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     ctx.type = "application/ld+json";
     ctx.body = queryDocument(page.events);
   } catch (e) {
-    if (e instanceof EventQueryError || e instanceof PageTokenError) throw badRequest(e.message);
+    const code = codeOf(e);
+    if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
     throw e;
   }
 }
@@ -146,39 +174,18 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.post("/capture", auth, async (ctx) => {
     const ev = events(context);
     const caller = ctx.state.caller!;
+    // The node checks the owner again (accept); refusing here spares reading a stranger's body.
     if (caller.orgId !== ev.organisation)
       throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
     const doc = await context.readJson(ctx, "large");
-    const v = ev.validator.validate(doc);
-    if (v.eventCount > ev.maxCaptureEvents)
-      throw new HttpProblem(413, `the document has ${v.eventCount} events; this node records at most ${ev.maxCaptureEvents} per capture (one transaction each): split it`, {
-        type: "capture-limit-exceeded",
-        extra: { limit: ev.maxCaptureEvents },
-      });
-    if (!v.valid)
-      throw badRequest(`the EPCIS document is not valid (${v.errors.length} problem${v.errors.length === 1 ? "" : "s"}; nothing was recorded): ${v.errors.slice(0, 3).map((e) => `${e.path || "/"} ${e.message}`).join("; ")}`, {
-        errors: v.errors,
-      });
-    const contextIssues = await ev.contexts.check(doc);
-    if (contextIssues.length > 0)
-      throw badRequest(`the EPCIS document's JSON-LD context cannot be used: ${contextIssues[0]!.message}`, { errors: contextIssues });
-    const document = doc as Record<string, unknown>;
-    try {
-      documentRecordHashes(document);
-      for (const e of eventsOf(document)) readingBindingsOf(e.raw, document["@context"]);
-    } catch (e) {
-      if (e instanceof EpcisEventError || e instanceof EventHashError || e instanceof ReadingBindingError) throw badRequest(`the EPCIS document cannot be recorded: ${e.message}`);
-      throw e;
-    }
     let submitted;
     try {
-      submitted = await ev.capture.submit(document, caller.orgId);
+      submitted = await ev.accept(doc, caller.orgId);
     } catch (e) {
-      if (e instanceof CaptureForbiddenError) throw forbidden(e.message);
-      throw e;
+      throw captureProblem(e) ?? e;
     }
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
@@ -237,9 +244,9 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const proofs = bindings.length > 0 ? requireService(context.services.proofs, "reading proofs") : undefined;
     let streams;
     try {
-      streams = proofs ? await boundReadings(proofs, bindings) : [];
+      streams = proofs ? await ev.boundReadings(proofs, bindings) : [];
     } catch (err) {
-      if (err instanceof TooManyReadingsError) throw new HttpProblem(413, err.message, { type: "too-many-readings" });
+      if (codeOf(err) === "too-many-readings") throw new HttpProblem(413, (err as Error).message, { type: "too-many-readings" });
       throw err;
     }
     // Anchor facts straight from the chain (the verifier reads them there itself; these are for display).

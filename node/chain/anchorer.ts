@@ -16,7 +16,7 @@ import { EventEmitter } from "node:events";
 import type { AnchorReceipt, IngestStore, WindowRecord } from "../ingest/store.ts";
 import type { AnchorChain, AnchorWindow } from "./client.ts";
 import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainBehindError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
-import { type BackoffOptions, backoffDelay, sleep } from "./retry.ts";
+import { Backoff, sleep } from "../../lib/retry.ts";
 
 export type AnchoringState = "starting" | "reconciling" | "idle" | "anchoring" | "retrying" | "failed" | "stopped";
 
@@ -34,7 +34,8 @@ export interface AnchoringStatus {
 export interface AnchorerOptions {
   /** Windows per anchorBatch transaction (default 32). */
   maxBatch?: number;
-  retry?: BackoffOptions;
+  /** Back-off between attempts (the config's chain.retry): from minMs (default 500) up to maxMs (default 30,000), each up to half shorter. */
+  retry?: { minMs?: number; maxMs?: number };
   log?: (message: string) => void;
 }
 
@@ -52,6 +53,7 @@ export class Anchorer extends EventEmitter {
   private lastAnchor: AnchorReceipt | undefined;
   private lastError: string | undefined;
   private attempts = 0;
+  private readonly backoff: Backoff;
   private fatal: Error | undefined;
   private readonly abort = new AbortController();
   private notified: (() => void) | undefined;
@@ -69,6 +71,7 @@ export class Anchorer extends EventEmitter {
     super();
     this.maxBatch = Math.max(1, options.maxBatch ?? 32);
     this.log = options.log ?? (() => {});
+    this.backoff = new Backoff({ initialDelayMs: options.retry?.minMs ?? 500, maxDelayMs: options.retry?.maxMs ?? 30_000, jitter: 0.5 });
   }
 
   async start(): Promise<void> {
@@ -148,6 +151,7 @@ export class Anchorer extends EventEmitter {
         const sent = await this.chain.submit(batch, this.abort.signal);
         await this.record(batch.map((w) => ({ sequence: w.sequence, txHash: sent.txHash, blockNumber: sent.blockNumber, anchoredAt: sent.anchoredAt })));
         this.attempts = 0;
+        this.backoff.reset();
         this.lastError = undefined;
       } catch (e) {
         if (this.abort.signal.aborted) break;
@@ -165,9 +169,10 @@ export class Anchorer extends EventEmitter {
         this.lastError = err.message;
         const immediate = err instanceof AnchorRejectedError && RECONCILE_NOW.has(err.errorName) && this.attempts === 0;
         this.attempts++;
+        // Every failure moves the back-off on, an immediate reconcile included.
+        const delay = this.backoff.next();
         if (immediate) continue;
         this.state = "retrying";
-        const delay = backoffDelay(this.attempts - 1, this.options.retry);
         this.log(`anchoring: ${err.message}; retrying in ${delay} ms`);
         this.emit("retry", err);
         await sleep(delay, this.abort.signal);

@@ -15,7 +15,7 @@ import { decodeCustomError } from "../../lib/revert.ts";
 import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, Wallet } from "ethers";
 import { type DataAnchors, DataAnchors__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
 import { AnchorRejectedError, ChainUnavailableError } from "./errors.ts";
-import { sleep } from "./retry.ts";
+import { sleep } from "../../lib/retry.ts";
 
 export interface ChainClientOptions {
   /** Blocks a transaction must be deep before it counts (default 1: in a block). */

@@ -5,8 +5,7 @@
  */
 import type { Reading } from "../../lib/reading.ts";
 import type { AdapterContext, AdapterState, AdapterStatus, EdgeAdapter } from "./adapter.ts";
-import type { ReconnectOptions } from "./backoff.ts";
-import { Backoff } from "./backoff.ts";
+import { Backoff, type BackoffPolicy as ReconnectOptions } from "../../lib/retry.ts";
 import type { QueueOptions } from "./queue.ts";
 import { ReadingQueue } from "./queue.ts";
 

@@ -1,514 +1,274 @@
 /**
- * Device configuration for the edge adapters: the types the daemon's config holds, and a parser
- * that turns untrusted JSON into them with errors that name the offending field. This module
- * loads no protocol library, so reading a config stays cheap.
+ * Device configuration for the edge adapters: one schema per kind (TypeBox, whose static types
+ * are the configs' types), checked by the one config reader (lib/config-reader.ts) with every
+ * problem naming its field, then the rules across fields (unique streams, matching pairs). This
+ * module loads no protocol library, so reading a config stays cheap.
  */
-import type { ReconnectOptions } from "./backoff.ts";
-import type { QueueOptions } from "./queue.ts";
+import { type Static, type TProperties, type TSchema, Type } from "@sinclair/typebox";
+import { ConfigError, type ConfigIssue, checkConfig, issueText, shown } from "../../lib/config-reader.ts";
 
-interface DeviceBase {
-  /** The adapter's id in status reports and logs, unique within the node, e.g. "furnace-1". */
-  device: string;
-  reconnect?: Partial<ReconnectOptions>;
-  queue?: Partial<QueueOptions>;
-}
+const Str = (problem?: string, extra: Record<string, unknown> = {}) => Type.String({ minLength: 1, ...(problem ? { problem } : {}), ...extra });
+const Pattern = (pattern: RegExp, hint: string) => Type.String({ pattern: pattern.source, problem: `must be ${hint}` });
+const Int = (minimum?: number, maximum?: number) => Type.Integer({ ...(minimum !== undefined ? { minimum } : {}), ...(maximum !== undefined ? { maximum } : {}) });
+const OneOf = <T extends string>(...values: T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const List = <T extends TSchema>(item: T) => Type.Array(item, { minItems: 1, problem: "must be a list of at least one entry" });
+const Obj = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false });
 
-export type OpcUaSecurityMode = "None" | "Sign" | "SignAndEncrypt";
-export type OpcUaSecurityPolicy = "None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss";
-
-export interface OpcUaNodeConfig {
-  /** e.g. "ns=1;s=Furnace1.Temperature" or "nsu=urn:vendor:plant;i=1001". */
-  nodeId: string;
-  stream: string;
-  metric: string;
-  /** UCUM code, e.g. "Cel". */
-  unit?: string;
-  /** Overrides the device's sampling interval for this node. */
-  samplingIntervalMs?: number;
-}
-
-export interface OpcUaDeviceConfig extends DeviceBase {
-  kind: "opcua";
-  /** opc.tcp://host:port[/path] */
-  endpoint: string;
-  /** Default "None" (demo only); production servers want "SignAndEncrypt". */
-  securityMode?: OpcUaSecurityMode;
-  /** Required (not "None") when securityMode is not "None". */
-  securityPolicy?: OpcUaSecurityPolicy;
-  /** Client certificate and key (PEM); without them node-opcua creates a self-signed pair. */
-  certificateFile?: string;
-  privateKeyFile?: string;
-  /** Anonymous when absent. */
-  userName?: string;
-  password?: string;
-  /** Default 1000. */
-  publishingIntervalMs?: number;
-  /** Default 500. */
-  samplingIntervalMs?: number;
-  /** Server-side queue per monitored item, keeps samples while publishing is paused; default 50. */
-  queueSize?: number;
-  nodes: OpcUaNodeConfig[];
-}
-
-export interface MqttConnectionConfig {
-  /** mqtt://host:port or mqtts://host:port */
-  url: string;
-  clientId?: string;
-  username?: string;
-  password?: string;
-  /** Default 30. */
-  keepaliveSeconds?: number;
-  /** For mqtts: PEM files. */
-  tls?: { caFile?: string; certFile?: string; keyFile?: string; rejectUnauthorized?: boolean };
-}
-
-export interface SparkplugMetricMapping {
-  edgeNode: string;
-  /** Absent for the edge node's own metrics. */
-  device?: string;
-  /** The Sparkplug metric name, e.g. "Spindle/Load". */
-  name: string;
-  /** Default "{streamPrefix}{group}/{edgeNode}[/{device}]/{name}". */
-  stream?: string;
-  /** Default the Sparkplug name. */
-  metric?: string;
-  /** Overrides the unit from the BIRTH's properties. */
-  unit?: string;
-}
-
-export interface SparkplugDeviceConfig extends DeviceBase, MqttConnectionConfig {
-  kind: "sparkplug";
-  /** Sparkplug group id; the adapter subscribes to spBv1.0/{group}/#. */
-  group: string;
-  streamPrefix?: string;
-  metrics?: SparkplugMetricMapping[];
-  /** What to do with metrics that have no mapping; default "record". */
-  unmapped?: "record" | "ignore";
-  /** Least time between two rebirth requests to the same edge node; default 5000. */
-  rebirthIntervalMs?: number;
-}
-
-export interface MqttJsonTopicConfig {
-  /** An exact topic (no wildcards): one topic is one stream. */
-  topic: string;
-  stream: string;
-  metric: string;
-  /** Used when the payload carries no unit. */
-  unit?: string;
-}
-
-export interface MqttJsonDeviceConfig extends DeviceBase, MqttConnectionConfig {
-  kind: "mqtt-json";
-  topics: MqttJsonTopicConfig[];
-}
-
-export type ModbusType = "int16" | "uint16" | "int32" | "uint32" | "float32";
-
-export interface ModbusRegisterConfig {
-  /** Default "holding". */
-  table?: "holding" | "input";
-  /** Protocol (0-based) register address. */
-  address: number;
-  /** Registers the value spans; follows from `type` (1 or 2), accepted for explicitness. */
-  count?: number;
-  type: ModbusType;
-  /** For 32-bit types: "big" = high word first (ABCD, default), "little" = low word first (CDAB). */
-  wordOrder?: "big" | "little";
-  /** Swap the two bytes of each register (BADC / DCBA devices); default false. */
-  byteSwap?: boolean;
-  /** value = raw * scale + offset; defaults 1 and 0. */
-  scale?: number;
-  offset?: number;
-  unit?: string;
-  stream: string;
-  metric: string;
-}
-
-export interface ModbusDeviceConfig extends DeviceBase {
-  kind: "modbus";
-  host: string;
-  /** Default 502. */
-  port?: number;
-  /** Default 1. */
-  unitId?: number;
-  /** Default 1000. */
-  pollIntervalMs?: number;
-  /** Per request; default 2000. */
-  timeoutMs?: number;
-  registers: ModbusRegisterConfig[];
-}
-
-export type DeviceConfig = OpcUaDeviceConfig | SparkplugDeviceConfig | MqttJsonDeviceConfig | ModbusDeviceConfig;
-export type DeviceKind = DeviceConfig["kind"];
-
-export const MODBUS_WORDS: Record<ModbusType, number> = { int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2 };
-
-/** A config error; `field` is the path of the offending field, e.g. "registers[2].type". */
-export class DeviceConfigError extends Error {
-  constructor(
-    readonly field: string,
-    readonly problem: string,
-    readonly deviceId?: string,
-  ) {
-    super(`${deviceId ? `device "${deviceId}": ` : "device config: "}${field ? `${field} ` : ""}${problem}`);
-    this.name = "DeviceConfigError";
-  }
-}
-
-const KINDS: readonly DeviceKind[] = ["opcua", "sparkplug", "mqtt-json", "modbus"];
 const NODE_ID = /^(ns=\d+;|nsu=[^;]+;)?(i=\d+|s=.+|g=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|b=[A-Za-z0-9+/=]+)$/;
 const MQTT_TOPIC_LEVEL = /^[^#+]*$/;
 const SPARKPLUG_ID = /^[^/#+]+$/;
 
+/** Fields every device has. */
+const DeviceBase = {
+  /** The adapter's id in status reports and logs, unique within the node, e.g. "furnace-1". */
+  device: Str(),
+  reconnect: Type.Optional(Obj({ initialDelayMs: Type.Optional(Int(1)), maxDelayMs: Type.Optional(Int(1)), jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) })),
+  queue: Type.Optional(Obj({ highWater: Type.Optional(Int(1)), maxBatch: Type.Optional(Int(1)) })),
+};
+
+/** Where a value goes: the stream it is recorded in, its metric name, and its UCUM unit (e.g. "Cel"). */
+const StreamMetricUnit = { stream: Str(), metric: Str(), unit: Type.Optional(Str()) };
+
+const OpcUaNodeSchema = Obj({
+  /** e.g. "ns=1;s=Furnace1.Temperature" or "nsu=urn:vendor:plant;i=1001". */
+  nodeId: Pattern(NODE_ID, 'an OPC UA node id, e.g. "ns=1;s=Furnace1.Temperature"'),
+  ...StreamMetricUnit,
+  /** Overrides the device's sampling interval for this node. */
+  samplingIntervalMs: Type.Optional(Int(0)),
+});
+
+export const OpcUaDeviceSchema = Obj({
+  kind: Type.Literal("opcua"),
+  ...DeviceBase,
+  endpoint: Pattern(/^opc\.tcp:\/\/[^\s/:]+(:\d+)?(\/\S*)?$/, 'an opc.tcp:// URL, e.g. "opc.tcp://10.0.0.5:4840"'),
+  /** Default "None" (demo only); production servers want "SignAndEncrypt". */
+  securityMode: Type.Optional(OneOf("None", "Sign", "SignAndEncrypt")),
+  /** Required (not "None") when securityMode is not "None". */
+  securityPolicy: Type.Optional(OneOf("None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")),
+  /** Client certificate and key (PEM); without them node-opcua creates a self-signed pair. */
+  certificateFile: Type.Optional(Str()),
+  privateKeyFile: Type.Optional(Str()),
+  /** Anonymous when absent. */
+  userName: Type.Optional(Str()),
+  password: Type.Optional(Type.String({ secret: true, problem: "must be a string" })),
+  /** Default 1000. */
+  publishingIntervalMs: Type.Optional(Int(10)),
+  /** Default 500. */
+  samplingIntervalMs: Type.Optional(Int(0)),
+  /** Server-side queue per monitored item, keeps samples while publishing is paused; default 50. */
+  queueSize: Type.Optional(Int(1, 10_000)),
+  nodes: List(OpcUaNodeSchema),
+});
+
+const MqttConnection = {
+  url: Pattern(/^mqtts?:\/\/[^\s/:]+(:\d+)?\/?$/, 'an mqtt:// or mqtts:// URL, e.g. "mqtt://10.0.0.7:1883"'),
+  clientId: Type.Optional(Str()),
+  username: Type.Optional(Str()),
+  password: Type.Optional(Type.String({ secret: true, problem: "must be a string" })),
+  /** Default 30. */
+  keepaliveSeconds: Type.Optional(Int(0, 65535)),
+  /** For mqtts: PEM files. */
+  tls: Type.Optional(Obj({ caFile: Type.Optional(Str()), certFile: Type.Optional(Str()), keyFile: Type.Optional(Str()), rejectUnauthorized: Type.Optional(Type.Boolean()) })),
+};
+
+export const MqttConnectionSchema = Obj(MqttConnection);
+
+const SparkplugMetricSchema = Obj({
+  edgeNode: Pattern(SPARKPLUG_ID, "a Sparkplug edge node id"),
+  /** Absent for the edge node's own metrics. */
+  device: Type.Optional(Pattern(SPARKPLUG_ID, "a Sparkplug device id")),
+  /** The Sparkplug metric name, e.g. "Spindle/Load". */
+  name: Str(),
+  /** Default "{streamPrefix}{group}/{edgeNode}[/{device}]/{name}". */
+  stream: Type.Optional(Str()),
+  /** Default the Sparkplug name. */
+  metric: Type.Optional(Str()),
+  /** Overrides the unit from the BIRTH's properties. */
+  unit: Type.Optional(Str()),
+});
+
+export const SparkplugDeviceSchema = Obj({
+  kind: Type.Literal("sparkplug"),
+  ...DeviceBase,
+  ...MqttConnection,
+  /** Sparkplug group id; the adapter subscribes to spBv1.0/{group}/#. */
+  group: Pattern(SPARKPLUG_ID, "a Sparkplug group id (no '/', '+' or '#')"),
+  streamPrefix: Type.Optional(Str()),
+  metrics: Type.Optional(Type.Array(SparkplugMetricSchema)),
+  /** What to do with metrics that have no mapping; default "record". */
+  unmapped: Type.Optional(OneOf("record", "ignore")),
+  /** Least time between two rebirth requests to the same edge node; default 5000. */
+  rebirthIntervalMs: Type.Optional(Int(0)),
+});
+
+const MqttJsonTopicSchema = Obj({
+  /** An exact topic (no wildcards): one topic is one stream. */
+  topic: Pattern(MQTT_TOPIC_LEVEL, "an exact MQTT topic (no '+' or '#' wildcards)"),
+  ...StreamMetricUnit,
+});
+
+export const MqttJsonDeviceSchema = Obj({ kind: Type.Literal("mqtt-json"), ...DeviceBase, ...MqttConnection, topics: List(MqttJsonTopicSchema) });
+
+const ModbusRegisterSchema = Obj({
+  /** Default "holding". */
+  table: Type.Optional(OneOf("holding", "input")),
+  /** Protocol (0-based) register address. */
+  address: Int(0, 65535),
+  /** Registers the value spans; follows from `type` (1 or 2), accepted for explicitness. */
+  count: Type.Optional(Int(1)),
+  type: OneOf("int16", "uint16", "int32", "uint32", "float32"),
+  /** For 32-bit types: "big" = high word first (ABCD, default), "little" = low word first (CDAB). */
+  wordOrder: Type.Optional(OneOf("big", "little")),
+  /** Swap the two bytes of each register (BADC / DCBA devices); default false. */
+  byteSwap: Type.Optional(Type.Boolean()),
+  /** value = raw * scale + offset; defaults 1 and 0. */
+  scale: Type.Optional(Type.Number()),
+  offset: Type.Optional(Type.Number()),
+  ...StreamMetricUnit,
+});
+
+export const ModbusDeviceSchema = Obj({
+  kind: Type.Literal("modbus"),
+  ...DeviceBase,
+  host: Pattern(/^[^\s/:]+$/, "a host name or IPv4 address"),
+  /** Default 502. */
+  port: Type.Optional(Int(1, 65535)),
+  /** Default 1. */
+  unitId: Type.Optional(Int(0, 255)),
+  /** Default 1000. */
+  pollIntervalMs: Type.Optional(Int(10)),
+  /** Per request; default 2000. */
+  timeoutMs: Type.Optional(Int(10)),
+  registers: List(ModbusRegisterSchema),
+});
+
+export type OpcUaDeviceConfig = Static<typeof OpcUaDeviceSchema>;
+export type OpcUaNodeConfig = Static<typeof OpcUaNodeSchema>;
+export type OpcUaSecurityMode = NonNullable<OpcUaDeviceConfig["securityMode"]>;
+export type OpcUaSecurityPolicy = NonNullable<OpcUaDeviceConfig["securityPolicy"]>;
+export type SparkplugDeviceConfig = Static<typeof SparkplugDeviceSchema>;
+export type SparkplugMetricMapping = Static<typeof SparkplugMetricSchema>;
+export type MqttJsonDeviceConfig = Static<typeof MqttJsonDeviceSchema>;
+export type MqttJsonTopicConfig = Static<typeof MqttJsonTopicSchema>;
+export type MqttConnectionConfig = Static<typeof MqttConnectionSchema>;
+export type ModbusDeviceConfig = Static<typeof ModbusDeviceSchema>;
+export type ModbusRegisterConfig = Static<typeof ModbusRegisterSchema>;
+export type ModbusType = ModbusRegisterConfig["type"];
+export type DeviceConfig = OpcUaDeviceConfig | SparkplugDeviceConfig | MqttJsonDeviceConfig | ModbusDeviceConfig;
+export type DeviceKind = DeviceConfig["kind"];
+
+const SCHEMAS: Record<DeviceKind, TSchema> = { opcua: OpcUaDeviceSchema, sparkplug: SparkplugDeviceSchema, "mqtt-json": MqttJsonDeviceSchema, modbus: ModbusDeviceSchema };
+const KindSchema = Type.Object({ kind: OneOf(...(Object.keys(SCHEMAS) as DeviceKind[])) });
+
+export const MODBUS_WORDS: Record<ModbusType, number> = { int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2 };
+
+/** A device config the node cannot use; `field` is the path of the first offending field, e.g. "registers[2].type". */
+export class DeviceConfigError extends ConfigError {
+  readonly field: string;
+  readonly problem: string;
+  constructor(
+    issues: readonly ConfigIssue[],
+    readonly deviceId?: string,
+  ) {
+    super(issues.map(issueText), undefined, "device configuration", issues);
+    this.field = issues[0]?.field ?? "";
+    this.problem = issues[0]?.problem ?? "";
+    // One line, naming the device: the daemon prefixes it with the device's place in the node config.
+    this.message = `${deviceId ? `device "${deviceId}"` : "device config"}: ${this.problems.join("; ")}`;
+  }
+}
+
 /**
- * Validate a device config from untrusted JSON. Throws DeviceConfigError naming the first bad
- * field; unknown fields are errors too (a misspelt option must not be silently ignored).
+ * Validate a device config from untrusted JSON against its kind's schema. Throws
+ * DeviceConfigError naming every bad field; unknown fields are errors too (a misspelt option must
+ * not be silently ignored).
  */
 export function parseDeviceConfig(input: unknown): DeviceConfig {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new DeviceConfigError("", `must be an object (got ${describe(input)})`);
+    throw new DeviceConfigError([{ field: "", problem: `must be an object (got ${shown(input)})` }]);
   }
   const raw = input as Record<string, unknown>;
   const deviceId = typeof raw.device === "string" && raw.device !== "" ? raw.device : undefined;
-  const o = new Obj(raw, "", deviceId);
-  const kind = o.oneOf("kind", KINDS);
-  o.str("device");
-  switch (kind) {
-    case "opcua":
-      return parseOpcUa(o);
-    case "sparkplug":
-      return parseSparkplug(o);
-    case "mqtt-json":
-      return parseMqttJson(o);
-    case "modbus":
-      return parseModbus(o);
+  try {
+    const { kind } = checkConfig(KindSchema, { kind: raw.kind }, { baseDir: "", subject: "device configuration" });
+    return checkConfig(SCHEMAS[kind], raw, { baseDir: "", subject: "device configuration", rules: RULES[kind] as Rules<unknown> }) as DeviceConfig;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new DeviceConfigError(e.issues, deviceId);
+    throw e;
   }
 }
 
-function parseCommon(o: Obj): DeviceBase {
-  const base: DeviceBase = { device: o.str("device") };
-  const rc = o.optObj("reconnect");
-  if (rc) {
-    const reconnect: Partial<ReconnectOptions> = {};
-    setIf(reconnect, "initialDelayMs", rc.optNum("initialDelayMs", { min: 1, integer: true }));
-    setIf(reconnect, "maxDelayMs", rc.optNum("maxDelayMs", { min: 1, integer: true }));
-    setIf(reconnect, "jitter", rc.optNum("jitter", { min: 0, max: 1 }));
-    rc.done();
-    if ((reconnect.initialDelayMs ?? 0) > (reconnect.maxDelayMs ?? Infinity)) {
-      rc.fail("initialDelayMs", `must not exceed maxDelayMs (${reconnect.maxDelayMs})`);
+type Rules<T> = (c: T, problem: (field: string, text: string) => void) => void;
+
+/** Rules across fields, run once a config matches its kind's schema. */
+const RULES: { [K in DeviceKind]: Rules<Extract<DeviceConfig, { kind: K }>> } = {
+  opcua(c, problem) {
+    common(c, problem);
+    const mode = c.securityMode ?? "None";
+    const policy = c.securityPolicy ?? "None";
+    if (mode !== "None" && policy === "None") problem("securityPolicy", `must name a policy (e.g. "Basic256Sha256") when securityMode is "${mode}"`);
+    if (mode === "None" && policy !== "None") problem("securityMode", `must be "Sign" or "SignAndEncrypt" when securityPolicy is "${policy}"`);
+    if ((c.certificateFile === undefined) !== (c.privateKeyFile === undefined)) {
+      problem(c.certificateFile === undefined ? "certificateFile" : "privateKeyFile", "is required together with the other of certificateFile/privateKeyFile");
     }
-    base.reconnect = reconnect;
-  }
-  const q = o.optObj("queue");
-  if (q) {
-    const queue: Partial<QueueOptions> = {};
-    setIf(queue, "highWater", q.optNum("highWater", { min: 1, integer: true }));
-    setIf(queue, "maxBatch", q.optNum("maxBatch", { min: 1, integer: true }));
-    q.done();
-    base.queue = queue;
-  }
-  return base;
-}
-
-function parseOpcUa(o: Obj): OpcUaDeviceConfig {
-  const c: OpcUaDeviceConfig = {
-    kind: "opcua",
-    ...parseCommon(o),
-    endpoint: o.str("endpoint", { pattern: /^opc\.tcp:\/\/[^\s/:]+(:\d+)?(\/\S*)?$/, hint: 'an opc.tcp:// URL, e.g. "opc.tcp://10.0.0.5:4840"' }),
-    nodes: [],
-  };
-  setIf(c, "securityMode", o.optOneOf("securityMode", ["None", "Sign", "SignAndEncrypt"] as const));
-  setIf(c, "securityPolicy", o.optOneOf("securityPolicy", ["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] as const));
-  if ((c.securityMode ?? "None") !== "None" && (c.securityPolicy ?? "None") === "None") {
-    o.fail("securityPolicy", `must name a policy (e.g. "Basic256Sha256") when securityMode is "${c.securityMode}"`);
-  }
-  if ((c.securityMode ?? "None") === "None" && (c.securityPolicy ?? "None") !== "None") {
-    o.fail("securityMode", `must be "Sign" or "SignAndEncrypt" when securityPolicy is "${c.securityPolicy}"`);
-  }
-  setIf(c, "certificateFile", o.optStr("certificateFile"));
-  setIf(c, "privateKeyFile", o.optStr("privateKeyFile"));
-  if ((c.certificateFile === undefined) !== (c.privateKeyFile === undefined)) {
-    o.fail(c.certificateFile === undefined ? "certificateFile" : "privateKeyFile", "is required together with the other of certificateFile/privateKeyFile");
-  }
-  setIf(c, "userName", o.optStr("userName"));
-  setIf(c, "password", o.optStr("password", { allowEmpty: true }));
-  if (c.password !== undefined && c.userName === undefined) o.fail("userName", "is required when a password is given");
-  setIf(c, "publishingIntervalMs", o.optNum("publishingIntervalMs", { min: 10, integer: true }));
-  setIf(c, "samplingIntervalMs", o.optNum("samplingIntervalMs", { min: 0, integer: true }));
-  setIf(c, "queueSize", o.optNum("queueSize", { min: 1, max: 10_000, integer: true }));
-  const seen = new Set<string>();
-  c.nodes = o.arr("nodes").map((n) => {
-    const node: OpcUaNodeConfig = {
-      nodeId: n.str("nodeId", { pattern: NODE_ID, hint: 'an OPC UA node id, e.g. "ns=1;s=Furnace1.Temperature"' }),
-      ...streamMetricUnit(n),
-    };
-    setIf(node, "samplingIntervalMs", n.optNum("samplingIntervalMs", { min: 0, integer: true }));
-    n.done();
-    if (seen.has(node.nodeId)) n.fail("nodeId", `"${node.nodeId}" is listed twice`);
-    seen.add(node.nodeId);
-    return node;
-  });
-  uniqueStreams(o, "nodes", c.nodes);
-  o.done();
-  return c;
-}
-
-function parseMqtt(o: Obj): MqttConnectionConfig {
-  const c: MqttConnectionConfig = {
-    url: o.str("url", { pattern: /^mqtts?:\/\/[^\s/:]+(:\d+)?\/?$/, hint: 'an mqtt:// or mqtts:// URL, e.g. "mqtt://10.0.0.7:1883"' }),
-  };
-  setIf(c, "clientId", o.optStr("clientId"));
-  setIf(c, "username", o.optStr("username"));
-  setIf(c, "password", o.optStr("password", { allowEmpty: true }));
-  setIf(c, "keepaliveSeconds", o.optNum("keepaliveSeconds", { min: 0, max: 65535, integer: true }));
-  const t = o.optObj("tls");
-  if (t) {
-    const tls: NonNullable<MqttConnectionConfig["tls"]> = {};
-    setIf(tls, "caFile", t.optStr("caFile"));
-    setIf(tls, "certFile", t.optStr("certFile"));
-    setIf(tls, "keyFile", t.optStr("keyFile"));
-    setIf(tls, "rejectUnauthorized", t.optBool("rejectUnauthorized"));
-    t.done();
-    if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-      t.fail(tls.certFile === undefined ? "certFile" : "keyFile", "is required together with the other of certFile/keyFile");
-    }
-    c.tls = tls;
-  }
-  return c;
-}
-
-function parseSparkplug(o: Obj): SparkplugDeviceConfig {
-  const c: SparkplugDeviceConfig = {
-    kind: "sparkplug",
-    ...parseCommon(o),
-    ...parseMqtt(o),
-    group: o.str("group", { pattern: SPARKPLUG_ID, hint: "a Sparkplug group id (no '/', '+' or '#')" }),
-  };
-  setIf(c, "streamPrefix", o.optStr("streamPrefix"));
-  setIf(c, "unmapped", o.optOneOf("unmapped", ["record", "ignore"] as const));
-  setIf(c, "rebirthIntervalMs", o.optNum("rebirthIntervalMs", { min: 0, integer: true }));
-  if (o.has("metrics")) {
-    const seen = new Set<string>();
-    c.metrics = o.arr("metrics", { allowEmpty: true }).map((m) => {
-      const mapping: SparkplugMetricMapping = {
-        edgeNode: m.str("edgeNode", { pattern: SPARKPLUG_ID, hint: "a Sparkplug edge node id" }),
-        name: m.str("name"),
-      };
-      setIf(mapping, "device", m.optStr("device", { pattern: SPARKPLUG_ID, hint: "a Sparkplug device id" }));
-      setIf(mapping, "stream", m.optStr("stream"));
-      setIf(mapping, "metric", m.optStr("metric"));
-      setIf(mapping, "unit", m.optStr("unit"));
-      m.done();
-      const key = `${mapping.edgeNode}/${mapping.device ?? ""}/${mapping.name}`;
-      if (seen.has(key)) m.fail("name", `"${mapping.name}" of ${mapping.device ?? mapping.edgeNode} is mapped twice`);
-      seen.add(key);
-      return mapping;
+    if (c.password !== undefined && c.userName === undefined) problem("userName", "is required when a password is given");
+    unique(c.nodes, (n) => n.nodeId, (i, n) => problem(`nodes[${i}].nodeId`, `"${n.nodeId}" is listed twice`));
+    uniqueStreams("nodes", c.nodes, problem);
+  },
+  sparkplug(c, problem) {
+    common(c, problem);
+    mqtt(c, problem);
+    unique(c.metrics ?? [], (m) => `${m.edgeNode}/${m.device ?? ""}/${m.name}`, (i, m) => problem(`metrics[${i}].name`, `"${m.name}" of ${m.device ?? m.edgeNode} is mapped twice`));
+    uniqueStreams("metrics", c.metrics ?? [], problem);
+  },
+  "mqtt-json"(c, problem) {
+    common(c, problem);
+    mqtt(c, problem);
+    unique(c.topics, (t) => t.topic, (i, t) => problem(`topics[${i}].topic`, `"${t.topic}" is listed twice`));
+    uniqueStreams("topics", c.topics, problem);
+  },
+  modbus(c, problem) {
+    common(c, problem);
+    c.registers.forEach((r, i) => {
+      const at = `registers[${i}]`;
+      const words = MODBUS_WORDS[r.type];
+      if (r.count !== undefined && r.count !== words) problem(`${at}.count`, `must be ${words} for type ${r.type} (got ${r.count})`);
+      if (r.address + words - 1 > 65535) problem(`${at}.address`, `leaves no room for the ${words} registers of ${r.type} (got ${r.address})`);
+      if (r.wordOrder !== undefined && words === 1) problem(`${at}.wordOrder`, `applies only to 32-bit types, not ${r.type}`);
+      if (r.scale === 0) problem(`${at}.scale`, "must not be 0");
     });
-    uniqueStreams(o, "metrics", c.metrics);
+    uniqueStreams("registers", c.registers, problem);
+  },
+};
+
+function common(c: DeviceConfig, problem: (field: string, text: string) => void): void {
+  const rc = c.reconnect;
+  if (rc && (rc.initialDelayMs ?? 0) > (rc.maxDelayMs ?? Infinity)) problem("reconnect.initialDelayMs", `must not exceed maxDelayMs (${rc.maxDelayMs})`);
+}
+
+function mqtt(c: MqttConnectionConfig, problem: (field: string, text: string) => void): void {
+  const tls = c.tls;
+  if (tls && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    problem(tls.certFile === undefined ? "tls.certFile" : "tls.keyFile", "is required together with the other of certFile/keyFile");
   }
-  o.done();
-  return c;
 }
 
-function parseMqttJson(o: Obj): MqttJsonDeviceConfig {
-  const c: MqttJsonDeviceConfig = { kind: "mqtt-json", ...parseCommon(o), ...parseMqtt(o), topics: [] };
+/** Calls `twice` for every item whose key an earlier item already has. */
+function unique<T>(items: readonly T[], key: (item: T) => string, twice: (index: number, item: T) => void): void {
   const seen = new Set<string>();
-  c.topics = o.arr("topics").map((t) => {
-    const topic: MqttJsonTopicConfig = {
-      topic: t.str("topic", { pattern: MQTT_TOPIC_LEVEL, hint: "an exact MQTT topic (no '+' or '#' wildcards)" }),
-      ...streamMetricUnit(t),
-    };
-    t.done();
-    if (seen.has(topic.topic)) t.fail("topic", `"${topic.topic}" is listed twice`);
-    seen.add(topic.topic);
-    return topic;
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) twice(i, item);
+    seen.add(k);
   });
-  uniqueStreams(o, "topics", c.topics);
-  o.done();
-  return c;
 }
 
-function parseModbus(o: Obj): ModbusDeviceConfig {
-  const c: ModbusDeviceConfig = {
-    kind: "modbus",
-    ...parseCommon(o),
-    host: o.str("host", { pattern: /^[^\s/:]+$/, hint: "a host name or IPv4 address" }),
-    registers: [],
-  };
-  setIf(c, "port", o.optNum("port", { min: 1, max: 65535, integer: true }));
-  setIf(c, "unitId", o.optNum("unitId", { min: 0, max: 255, integer: true }));
-  setIf(c, "pollIntervalMs", o.optNum("pollIntervalMs", { min: 10, integer: true }));
-  setIf(c, "timeoutMs", o.optNum("timeoutMs", { min: 10, integer: true }));
-  c.registers = o.arr("registers").map((r) => {
-    const reg: ModbusRegisterConfig = {
-      address: r.num("address", { min: 0, max: 65535, integer: true }),
-      type: r.oneOf("type", ["int16", "uint16", "int32", "uint32", "float32"] as const),
-      ...streamMetricUnit(r),
-    };
-    setIf(reg, "table", r.optOneOf("table", ["holding", "input"] as const));
-    const words = MODBUS_WORDS[reg.type];
-    const count = r.optNum("count", { min: 1, integer: true });
-    if (count !== undefined && count !== words) r.fail("count", `must be ${words} for type ${reg.type} (got ${count})`);
-    setIf(reg, "count", count);
-    if (reg.address + words - 1 > 65535) r.fail("address", `leaves no room for the ${words} registers of ${reg.type} (got ${reg.address})`);
-    setIf(reg, "wordOrder", r.optOneOf("wordOrder", ["big", "little"] as const));
-    if (reg.wordOrder !== undefined && words === 1) r.fail("wordOrder", `applies only to 32-bit types, not ${reg.type}`);
-    setIf(reg, "byteSwap", r.optBool("byteSwap"));
-    setIf(reg, "scale", r.optNum("scale"));
-    if (reg.scale === 0) r.fail("scale", "must not be 0");
-    setIf(reg, "offset", r.optNum("offset"));
-    r.done();
-    return reg;
-  });
-  uniqueStreams(o, "registers", c.registers);
-  o.done();
-  return c;
-}
-
-function streamMetricUnit(o: Obj): { stream: string; metric: string; unit?: string } {
-  const out: { stream: string; metric: string; unit?: string } = { stream: o.str("stream"), metric: o.str("metric") };
-  setIf(out, "unit", o.optStr("unit"));
-  return out;
-}
-
-function uniqueStreams(o: Obj, key: string, items: readonly { stream?: string }[]): void {
+function uniqueStreams(key: string, items: readonly { stream?: string }[], problem: (field: string, text: string) => void): void {
   const seen = new Map<string, number>();
   items.forEach((item, i) => {
     if (item.stream === undefined) return;
     const first = seen.get(item.stream);
-    if (first !== undefined) o.fail(`${key}[${i}].stream`, `"${item.stream}" is already used by ${key}[${first}]`);
+    if (first !== undefined) problem(`${key}[${i}].stream`, `"${item.stream}" is already used by ${key}[${first}]`);
     seen.set(item.stream, i);
   });
-}
-
-function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
-  if (value !== undefined) target[key] = value;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
-  if (typeof v === "object") return "an object";
-  return `${typeof v} ${String(v)}`;
-}
-
-interface StrOpts {
-  pattern?: RegExp;
-  hint?: string;
-  allowEmpty?: boolean;
-}
-interface NumOpts {
-  min?: number;
-  max?: number;
-  integer?: boolean;
-}
-
-/** One JSON object being validated, with the path to it for error messages. */
-class Obj {
-  private readonly used = new Set<string>();
-
-  constructor(
-    private readonly v: Record<string, unknown>,
-    private readonly path: string,
-    private readonly deviceId: string | undefined,
-  ) {}
-
-  fail(key: string, problem: string): never {
-    throw new DeviceConfigError(this.field(key), problem, this.deviceId);
-  }
-
-  has(key: string): boolean {
-    return this.v[key] !== undefined;
-  }
-
-  str(key: string, opts: StrOpts = {}): string {
-    const s = this.optStr(key, opts);
-    if (s === undefined) this.fail(key, opts.hint ? `is required: ${opts.hint}` : "is required");
-    return s;
-  }
-
-  optStr(key: string, opts: StrOpts = {}): string | undefined {
-    const v = this.take(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== "string") this.fail(key, `must be a string (got ${describe(v)})`);
-    if (v === "" && !opts.allowEmpty) this.fail(key, "must not be empty");
-    if (opts.pattern && !opts.pattern.test(v)) this.fail(key, `must be ${opts.hint ?? `like ${opts.pattern}`} (got ${describe(v)})`);
-    return v;
-  }
-
-  num(key: string, opts: NumOpts = {}): number {
-    const n = this.optNum(key, opts);
-    if (n === undefined) this.fail(key, "is required");
-    return n;
-  }
-
-  optNum(key: string, opts: NumOpts = {}): number | undefined {
-    const v = this.take(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(key, `must be a finite number (got ${describe(v)})`);
-    if (opts.integer && !Number.isInteger(v)) this.fail(key, `must be an integer (got ${v})`);
-    if (opts.min !== undefined && v < opts.min) this.fail(key, `must be at least ${opts.min} (got ${v})`);
-    if (opts.max !== undefined && v > opts.max) this.fail(key, `must be at most ${opts.max} (got ${v})`);
-    return v;
-  }
-
-  optBool(key: string): boolean | undefined {
-    const v = this.take(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== "boolean") this.fail(key, `must be true or false (got ${describe(v)})`);
-    return v;
-  }
-
-  oneOf<T extends string>(key: string, values: readonly T[]): T {
-    const v = this.optOneOf(key, values);
-    if (v === undefined) this.fail(key, `is required: one of ${values.map((x) => `"${x}"`).join(", ")}`);
-    return v;
-  }
-
-  optOneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
-    const v = this.take(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
-      this.fail(key, `must be one of ${values.map((x) => `"${x}"`).join(", ")} (got ${describe(v)})`);
-    }
-    return v as T;
-  }
-
-  optObj(key: string): Obj | undefined {
-    const v = this.take(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, `must be an object (got ${describe(v)})`);
-    return new Obj(v as Record<string, unknown>, this.field(key), this.deviceId);
-  }
-
-  arr(key: string, opts: { allowEmpty?: boolean } = {}): Obj[] {
-    const v = this.take(key);
-    if (v === undefined) this.fail(key, "is required (a list)");
-    if (!Array.isArray(v)) this.fail(key, `must be a list (got ${describe(v)})`);
-    if (v.length === 0 && !opts.allowEmpty) this.fail(key, "must list at least one entry");
-    return v.map((item, i) => {
-      const path = `${this.field(key)}[${i}]`;
-      if (typeof item !== "object" || item === null || Array.isArray(item)) {
-        throw new DeviceConfigError(path, `must be an object (got ${describe(item)})`, this.deviceId);
-      }
-      return new Obj(item as Record<string, unknown>, path, this.deviceId);
-    });
-  }
-
-  /** Every field must have been read: anything else is unknown (likely misspelt). */
-  done(): void {
-    for (const key of Object.keys(this.v)) {
-      if (!this.used.has(key)) this.fail(key, "is not a known field");
-    }
-  }
-
-  private take(key: string): unknown {
-    this.used.add(key);
-    return this.v[key];
-  }
-
-  private field(key: string): string {
-    return this.path ? `${this.path}.${key}` : key;
-  }
 }

@@ -24,7 +24,7 @@ export type {
   SparkplugMetricMapping,
 } from "./config.ts";
 export { DeviceConfigError, parseDeviceConfig } from "./config.ts";
-export type { ReconnectOptions } from "./backoff.ts";
+export type { BackoffPolicy as ReconnectOptions } from "../../lib/retry.ts";
 export type { QueueOptions } from "./queue.ts";
 
 /** An adapter for `config`; nothing connects until `start()`. */

@@ -27,7 +27,7 @@ import Modbus from "jsmodbus";
 import type { Reading } from "../../lib/reading.ts";
 import type { AdapterContext } from "./adapter.ts";
 import { AdapterBase, message } from "./base.ts";
-import { sleep } from "./backoff.ts";
+import { sleep } from "../../lib/retry.ts";
 import { MODBUS_WORDS, type ModbusDeviceConfig, type ModbusRegisterConfig } from "./config.ts";
 import { untilAbort } from "./mqtt.ts";
 import { float32Decimal } from "./values.ts";

@@ -11,8 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
-import type { Backoff } from "./backoff.ts";
-import { sleep, withTimeout } from "./backoff.ts";
+import { type Backoff, sleep, withTimeout } from "../../lib/retry.ts";
 import { message } from "./base.ts";
 import type { MqttConnectionConfig } from "./config.ts";
 

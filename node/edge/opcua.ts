@@ -35,7 +35,7 @@ import {
 import type { Quality, Reading } from "../../lib/reading.ts";
 import type { AdapterContext } from "./adapter.ts";
 import { AdapterBase, message } from "./base.ts";
-import { sleep, withTimeout } from "./backoff.ts";
+import { sleep, withTimeout } from "../../lib/retry.ts";
 import type { OpcUaDeviceConfig, OpcUaNodeConfig } from "./config.ts";
 import { float32Decimal } from "./values.ts";
 

@@ -12,7 +12,7 @@
  * except past the hard limit, and that is reported.
  */
 import type { Reading, ReadingSink } from "../../lib/reading.ts";
-import { Backoff, sleep } from "./backoff.ts";
+import { Backoff, sleep } from "../../lib/retry.ts";
 
 export interface QueueOptions {
   /** Pending readings at which producers wait and sources are asked to pause. */

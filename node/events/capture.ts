@@ -20,7 +20,7 @@ import { EventEmitter } from "node:events";
 import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import type { CaptureState } from "../../lib/api/capture.ts";
-import { backoffDelay, sleep } from "../chain/retry.ts";
+import { Backoff, sleep } from "../../lib/retry.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
 import { CaptureRefusedError, type EventError, type EventRecorder, type EventResult } from "./recorder.ts";
 import type { EventStore, NewEvent } from "./store.ts";
@@ -104,13 +104,13 @@ export class CaptureService extends EventEmitter {
   }
 
   /**
-   * Accepts a validated document from `owner` (which must be the node's organisation). Answers the
-   * earlier job for a document already captured; otherwise the new job, persisted.
+   * Takes a document accepted for capture (accept.ts) from `owner`, which must be the node's
+   * organisation, with its record hashes when acceptance computed them. Answers the earlier job for
+   * a document already captured; otherwise the new job, persisted.
    */
-  async submit(doc: Record<string, unknown>, owner: number): Promise<{ job: CaptureJob; replay: boolean }> {
-    const org = await this.recorder.organisation();
-    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
-    const digest = createHash("sha256").update(documentRecordHashes(doc).join(",")).digest("hex");
+  async submit(doc: Record<string, unknown>, owner: number, recordHashes: readonly string[] = documentRecordHashes(doc)): Promise<{ job: CaptureJob; replay: boolean }> {
+    await this.checkOwner(owner);
+    const digest = createHash("sha256").update(recordHashes.join(",")).digest("hex");
     const run = this.submitting.then(async () => {
       const earlierId = (await this.store.db.get(k("jd", String(owner), digest))) as string | undefined;
       const earlier = earlierId === undefined ? undefined : await this.job(earlierId);
@@ -142,6 +142,12 @@ export class CaptureService extends EventEmitter {
     });
     this.submitting = run.catch(() => undefined);
     return run;
+  }
+
+  /** Throws CaptureForbiddenError unless `owner` is the organisation this node captures for. */
+  async checkOwner(owner: number): Promise<void> {
+    const org = await this.recorder.organisation();
+    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
   }
 
   async job(captureID: string): Promise<CaptureJob | undefined> {
@@ -224,7 +230,8 @@ export class CaptureService extends EventEmitter {
         { sync: true },
       );
     };
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    const backoff = new Backoff({ initialDelayMs: this.options.retryBaseMs ?? 1000, maxDelayMs: this.options.retryMaxMs ?? 30_000, jitter: 0.5 });
+    while (!signal.aborted) {
       job.state = "running";
       job.attempts++;
       await save();
@@ -259,7 +266,7 @@ export class CaptureService extends EventEmitter {
         } else if (e instanceof ChainUnavailableError) {
           job.lastError = e.message;
           await save();
-          await sleep(backoffDelay(attempt, { minMs: this.options.retryBaseMs ?? 1000, maxMs: this.options.retryMaxMs ?? 30_000 }), signal).catch(() => undefined);
+          await sleep(backoff.next(), signal);
           continue;
         } else {
           finish("failed");

@@ -477,8 +477,3 @@ export class EventStore {
     return { after: parsed.a };
   }
 }
-
-/** The event as handed out: the declared eventID, or the CBV hash ID when it declared none. */
-export function publishedEvent(e: StoredEvent): Record<string, unknown> {
-  return e.event["eventID"] === undefined ? { ...e.event, eventID: e.hashId } : e.event;
-}

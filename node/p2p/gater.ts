@@ -4,7 +4,9 @@
  * organisation in Consortium (`isMemberPeer`).
  *
  * - The gater asks the chain (through a short-TTL cache, so a burst of dials costs one call) at
- *   dial time and again once the remote peer id is proven by the Noise handshake.
+ *   dial time and again once the remote peer id is proven by the Noise handshake. The cache is
+ *   bounded and keeps only admissions (lib/positive-cache.ts): unknown peer ids, however many,
+ *   take no room in it, and a peer admitted a moment ago is let in at once.
  * - The watcher follows Consortium's OrgStatusChanged / NodeAdded / NodeRemoved events; on any of
  *   them it drops the cache and re-checks every connected peer, closing connections to those no
  *   longer admitted. It also re-checks on every TTL tick, so a missed event costs at most a TTL.
@@ -13,22 +15,19 @@
  */
 import type { ConnectionGater, PeerId } from "@libp2p/interface";
 import type { Consortium } from "../../lib/contracts/types/index.js";
+import { PositiveCache } from "../../lib/positive-cache.ts";
 
 export interface MembershipOptions {
-  /** How long an answer of the chain is trusted, ms. */
+  /** How long an admission answered by the chain is trusted, ms. */
   ttlMs?: number;
+  /** Most admissions cached (default 10,000); the least recently used go first. */
+  maxEntries?: number;
   /** How often the watcher polls for membership events, ms. */
   pollMs?: number;
   /** Called when the watcher closes connections to a peer (for logs and tests). */
   onEvict?: (peerId: string) => void;
   /** Called when a chain query fails (the peer is then denied). */
   onError?: (err: unknown) => void;
-}
-
-interface CacheEntry {
-  /** The organisation the peer id is registered to while it is active, else 0. */
-  org: number;
-  until: number;
 }
 
 /** What the watcher needs of a libp2p node. */
@@ -38,7 +37,8 @@ export interface ConnectedHost {
 }
 
 export class MembershipGate {
-  private readonly cache = new Map<string, CacheEntry>();
+  /** peer id -> the active organisation it is registered to (never 0: refusals are not kept). */
+  private readonly cache: PositiveCache<number>;
   /** Peers this node refuses on its own account (e.g. caught sending altered data), until a time. */
   private readonly banned = new Map<string, number>();
   private readonly ttlMs: number;
@@ -54,6 +54,12 @@ export class MembershipGate {
   ) {
     this.ttlMs = options.ttlMs ?? 5_000;
     this.pollMs = options.pollMs ?? 1_000;
+    this.cache = new PositiveCache({ ttlMs: this.ttlMs, maxEntries: options.maxEntries ?? 10_000, isPositive: (org) => org !== 0 });
+  }
+
+  /** Admissions cached now (bounded by `maxEntries`). */
+  get cachedAdmissions(): number {
+    return this.cache.size;
   }
 
   /** Whether `peerId` is registered to an active member now (cached for the TTL). Never throws. */
@@ -69,17 +75,16 @@ export class MembershipGate {
 
   /**
    * The active organisation `peerId` is registered to, or 0 (not registered, organisation not
-   * active, or banned here). Cached for the TTL; throws when the chain cannot be asked.
+   * active, or banned here). An admission is cached for the TTL; throws when the chain cannot be
+   * asked.
    */
   async orgOf(peerId: string): Promise<number> {
     if (this.isBanned(peerId)) return 0;
-    const hit = this.cache.get(peerId);
-    if (hit && hit.until > Date.now()) return hit.org;
-    const c = this.consortium;
-    const [registered, member] = await Promise.all([c.orgOfPeer(peerId), c.isMemberPeer(peerId)]);
-    const org = member ? Number(registered) : 0;
-    this.cache.set(peerId, { org, until: Date.now() + this.ttlMs });
-    return org;
+    return this.cache.get(peerId, async () => {
+      const c = this.consortium;
+      const [registered, member] = await Promise.all([c.orgOfPeer(peerId), c.isMemberPeer(peerId)]);
+      return member ? Number(registered) : 0;
+    });
   }
 
   private async query(peerId: string): Promise<boolean> {

@@ -37,9 +37,9 @@ import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import { ChainClient, rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
 import { createGateway } from "../../gateway/app.ts";
-import { EventDecoder, type RawLog } from "../../gateway/indexer/apply.ts";
-import { Indexer } from "../../gateway/indexer/index.ts";
-import { indexService } from "../../gateway/indexer/service.ts";
+import { EventDecoder, type RawLog } from "../../node/indexer/decode.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
 import type { GatewayServices } from "../../gateway/services.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 

@@ -32,6 +32,7 @@ import { Wallet } from "ethers";
 import { DataAnchors__factory } from "../../lib/contracts/types/index.js";
 import { MerkleTree } from "../../lib/merkle.ts";
 import type { Reading } from "../../lib/reading.ts";
+import { sleep } from "../../lib/retry.ts";
 import { type ReadingProof, cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
@@ -147,7 +148,7 @@ export async function run(argv: string[]): Promise<void> {
       offered += batchSize;
       if (share > 0) {
         const ahead = (offered / share) * 1000 - (performance.now() - started);
-        if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+        if (ahead > 0) await sleep(ahead);
       }
     }
   };
@@ -166,7 +167,7 @@ export async function run(argv: string[]): Promise<void> {
   };
   const ticker = setInterval(sample, 1000);
   const running = Array.from({ length: producers }, (_, p) => producer(p));
-  await new Promise((r) => setTimeout(r, duration));
+  await sleep(duration);
   producing = false;
   await Promise.all(running);
   const ingestSeconds = (performance.now() - started) / 1000;

@@ -1,12 +1,14 @@
 /**
  * The organisations file: who founds the network, with which roles, accounts and nodes.
- * Every problem is reported at once, with the JSON path of the offending value, so an operator
+ * Described once by `OrgsFileSchema` and checked by the one config reader (lib/config-reader.ts);
+ * every problem is reported at once, with the JSON path of the offending value, so an operator
  * can fix a file in one pass. Unknown keys are errors: a misspelt "acounts" must not silently
  * found an organisation without accounts.
  */
-import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { type ObjectOptions, type Static, type TProperties, Type } from "@sinclair/typebox";
 import { getAddress, isAddress } from "ethers";
+import { ConfigError, type ConfigIssue, checkConfig, readJsonFile } from "../../lib/config-reader.ts";
 import { Role, roleMask } from "../../lib/consortium.ts";
 import { KeyFormatError, type NodePublicIdentity, isBase58PeerId, nodeIdentityFromPublicKey } from "./keys.ts";
 
@@ -90,66 +92,19 @@ export interface NetworkSpec {
   warnings: string[];
 }
 
-export class OrgsFileError extends Error {
-  override name = "OrgsFileError";
+/** An organisations file that cannot be used; `problems` names the JSON path of each. */
+export class OrgsFileError extends ConfigError {
   constructor(
     readonly source: string,
-    readonly problems: string[],
+    problems: string[],
+    issues?: readonly ConfigIssue[],
   ) {
-    super(`${source} is not a valid organisations file:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(problems, source, "organisations file", issues);
+    this.message = `${source} is not a valid organisations file:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
   }
 }
 
 type Json = unknown;
-
-class Checker {
-  readonly problems: string[] = [];
-  readonly warnings: string[] = [];
-
-  fail(path: string, message: string): undefined {
-    this.problems.push(`${path}: ${message}`);
-    return undefined;
-  }
-
-  object(v: Json, path: string, allowed: readonly string[]): Record<string, Json> | undefined {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.fail(path, "must be an object");
-    const o = v as Record<string, Json>;
-    for (const k of Object.keys(o)) {
-      if (k === "$schema" || k === "description") continue;
-      if (!allowed.includes(k)) this.fail(`${path}.${k}`, `unknown key (expected one of: ${allowed.join(", ")})`);
-    }
-    return o;
-  }
-
-  int(v: Json, path: string, min: number, max: number): number | undefined {
-    if (typeof v !== "number" || !Number.isSafeInteger(v)) return this.fail(path, `must be an integer, got ${show(v)}`);
-    if (v < min || v > max) return this.fail(path, `must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-
-  string(v: Json, path: string): string | undefined {
-    if (typeof v !== "string" || v.trim() === "") return this.fail(path, `must be a non-empty string, got ${show(v)}`);
-    return v.trim();
-  }
-
-  bigint(v: Json, path: string, min: bigint, max: bigint): bigint | undefined {
-    let n: bigint;
-    if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
-    else if (typeof v === "string" && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v.trim())) n = BigInt(v.trim());
-    else return this.fail(path, `must be an integer (number, decimal string or 0x hex string), got ${show(v)}`);
-    if (n < min || n > max) return this.fail(path, `must be between ${min} and ${max}, got ${n}`);
-    return n;
-  }
-
-  address(v: Json, path: string): string | undefined {
-    if (typeof v !== "string") return this.fail(path, `must be an address string, got ${show(v)}`);
-    if (!/^0x[0-9a-fA-F]{40}$/.test(v)) return this.fail(path, `${show(v)} is not a 20-byte 0x address`);
-    if (!isAddress(v)) return this.fail(path, `${v} has a wrong EIP-55 checksum (mixed case); check for a typo`);
-    const a = getAddress(v);
-    if (BigInt(a) === 0n) return this.fail(path, "the zero address cannot be used");
-    return a;
-  }
-}
 
 function show(v: Json): string {
   const s = JSON.stringify(v);
@@ -168,18 +123,62 @@ function slugify(name: string): string {
     .slice(0, 48);
 }
 
-const TOP_KEYS = [
-  "chainId",
-  "consensus",
-  "gasLimit",
-  "governance",
-  "founderBalanceWei",
-  "consortiumAddress",
-  "implementationAddress",
-  "organisations",
-] as const;
-const ORG_KEYS = ["name", "roles", "accounts", "node", "nodes"] as const;
-const NODE_KEYS = ["host", "p2pPort", "rpcPort", "wsPort", "validator", "publicKey", "peerId"] as const;
+/** Every object may carry "$schema" and "description" for editors and readers; nothing else unknown. */
+const Obj = <P extends TProperties>(properties: P, options: ObjectOptions = {}) =>
+  Type.Object(properties, { additionalProperties: false, patternProperties: { "^(\\$schema|description)$": {} }, ...options });
+const Int = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum });
+const Text = () => Type.String({ pattern: "\\S", problem: "must be a non-empty string" });
+const Address = () => Type.String({ pattern: "^0x[0-9a-fA-F]{40}$", problem: "must be a 20-byte 0x address" });
+/** gasLimit and balances: a JSON number, or a decimal or 0x hex string for values beyond 2^53. */
+const BigInteger = () =>
+  Type.Union([Type.Integer(), Type.String({ pattern: "^\\s*(0x[0-9a-fA-F]+|[0-9]+)\\s*$" })], {
+    problem: "must be an integer (number, decimal string or 0x hex string)",
+  });
+
+const NodeSchema = Obj({
+  /** Address other members reach this node at (an IP address or DNS name, not a listen address). */
+  host: Text(),
+  p2pPort: Type.Optional(Int(1, 65535)),
+  rpcPort: Type.Optional(Int(1, 65535)),
+  wsPort: Type.Optional(Int(1, 65535)),
+  /** Default: an organisation's first node validates. */
+  validator: Type.Optional(Type.Boolean()),
+  /** The company's own node key, public part (hex). */
+  publicKey: Type.Optional(Type.String({ problem: "must be a hex string" })),
+  /** The company's member node's libp2p peer id. */
+  peerId: Type.Optional(Type.String({ problem: "must be a libp2p peer id (base58btc multihash, e.g. 12D3KooW...)" })),
+});
+
+const OrgSchema = Obj({
+  name: Text(),
+  roles: Type.Array(Type.String(), { minItems: 1, problem: `must be a non-empty array of role names (${Object.keys(ROLE_NAMES).join(", ")})` }),
+  accounts: Type.Array(Address(), { minItems: 1, problem: "must be a non-empty array of the organisation's signing addresses" }),
+  node: Type.Optional(NodeSchema),
+  nodes: Type.Optional(Type.Array(NodeSchema, { minItems: 1, problem: "must be a non-empty array of nodes" })),
+});
+
+/** The organisations file, as written (scripts/besu/example-orgs.json). */
+export const OrgsFileSchema = Obj(
+  {
+    chainId: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      missing: "is required: pick a chain id no other network uses (it protects against transaction replay)",
+    }),
+    consensus: Type.Optional(Obj({ blockPeriodSeconds: Type.Optional(Int(1, 3600)), requestTimeoutSeconds: Type.Optional(Int(1, 3600)), epochLength: Type.Optional(Int(1, 1_000_000_000)) })),
+    gasLimit: Type.Optional(BigInteger()),
+    governance: Type.Optional(Obj({ quorumBps: Type.Optional(Int(1, MAX_BPS)), votingPeriodSeconds: Type.Optional(Int(MIN_VOTING_PERIOD, MAX_VOTING_PERIOD)) })),
+    founderBalanceWei: Type.Optional(BigInteger()),
+    consortiumAddress: Type.Optional(Address()),
+    implementationAddress: Type.Optional(Address()),
+    organisations: Type.Array(OrgSchema, { minItems: 1, problem: "must be a non-empty array of founding organisations" }),
+  },
+  { problem: "must be an object" },
+);
+
+type OrgsFile = Static<typeof OrgsFileSchema>;
+type OrgIn = Static<typeof OrgSchema>;
+type NodeIn = Static<typeof NodeSchema>;
 
 interface RawNode {
   path: string;
@@ -192,136 +191,148 @@ interface RawNode {
   peerId?: string;
 }
 
-/** Validates a parsed organisations file and fills in defaults. Throws OrgsFileError listing every problem. */
+const isObject = (v: Json): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isInt = (v: Json): v is number => typeof v === "number" && Number.isSafeInteger(v);
+/** An array's entries, or none: the schema names a field that is not an array. */
+const entries = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Validates a parsed organisations file and fills in defaults. Throws OrgsFileError listing every
+ * problem: the schema's (types, ranges, unknown keys) and the rules' (names, roles, addresses,
+ * hosts, keys, uniqueness, validators), all in one pass.
+ */
 export function parseOrgs(input: Json, source = "organisations file"): NetworkSpec {
-  const c = new Checker();
-  const top = c.object(input, "$", TOP_KEYS);
-  if (!top) throw new OrgsFileError(source, c.problems);
-
-  let chainId: number | undefined;
-  if (top.chainId === undefined) {
-    c.fail("$.chainId", "is required: pick a chain id no other network uses (it protects against transaction replay)");
-  } else {
-    chainId = c.int(top.chainId, "$.chainId", 1, Number.MAX_SAFE_INTEGER);
-    if (chainId !== undefined && PUBLIC_CHAIN_IDS.has(chainId)) {
-      c.fail("$.chainId", `${chainId} is ${PUBLIC_CHAIN_IDS.get(chainId)}'s chain id`);
-    }
+  let spec: NetworkSpec | undefined;
+  try {
+    checkConfig(OrgsFileSchema, input, {
+      baseDir: ".",
+      at: "$",
+      rulesOnInvalid: true,
+      rules: (file, fail) => {
+        spec = buildSpec(file, fail);
+      },
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new OrgsFileError(source, e.problems, e.issues);
+    throw e;
   }
+  return spec!;
+}
 
-  const consensusIn = top.consensus === undefined ? {} : c.object(top.consensus, "$.consensus", ["blockPeriodSeconds", "requestTimeoutSeconds", "epochLength"]);
-  const blockPeriodSeconds =
-    consensusIn?.blockPeriodSeconds === undefined ? DEFAULTS.blockPeriodSeconds : c.int(consensusIn.blockPeriodSeconds, "$.consensus.blockPeriodSeconds", 1, 3600);
-  const requestTimeoutSeconds =
-    consensusIn?.requestTimeoutSeconds === undefined
-      ? (blockPeriodSeconds ?? DEFAULTS.blockPeriodSeconds) * DEFAULTS.requestTimeoutFactor
-      : c.int(consensusIn.requestTimeoutSeconds, "$.consensus.requestTimeoutSeconds", 1, 3600);
-  const epochLength = consensusIn?.epochLength === undefined ? DEFAULTS.epochLength : c.int(consensusIn.epochLength, "$.consensus.epochLength", 1, 1_000_000_000);
+/** The rules beyond the schema, and the spec with defaults; `fail(field, problem)` reports. */
+function buildSpec(file: OrgsFile, fail: (field: string, problem: string) => void): NetworkSpec | undefined {
+  if (!isObject(file)) return undefined;
+  const warnings: string[] = [];
+  const chainId = isInt(file.chainId) ? file.chainId : undefined;
+  if (chainId !== undefined && PUBLIC_CHAIN_IDS.has(chainId)) fail("chainId", `${chainId} is ${PUBLIC_CHAIN_IDS.get(chainId)}'s chain id`);
 
-  const gasLimit = top.gasLimit === undefined ? DEFAULTS.gasLimit : c.bigint(top.gasLimit, "$.gasLimit", 5000n, (1n << 63n) - 1n);
+  const consensus = isObject(file.consensus) ? file.consensus : {};
+  const blockPeriodSeconds = consensus.blockPeriodSeconds ?? DEFAULTS.blockPeriodSeconds;
+  const requestTimeoutSeconds = consensus.requestTimeoutSeconds ?? blockPeriodSeconds * DEFAULTS.requestTimeoutFactor;
+  const epochLength = consensus.epochLength ?? DEFAULTS.epochLength;
+  const governance = isObject(file.governance) ? file.governance : {};
 
-  const govIn = top.governance === undefined ? {} : c.object(top.governance, "$.governance", ["quorumBps", "votingPeriodSeconds"]);
-  const quorumBps = govIn?.quorumBps === undefined ? DEFAULTS.quorumBps : c.int(govIn.quorumBps, "$.governance.quorumBps", 1, MAX_BPS);
-  const votingPeriodSeconds =
-    govIn?.votingPeriodSeconds === undefined
-      ? DEFAULTS.votingPeriodSeconds
-      : c.int(govIn.votingPeriodSeconds, "$.governance.votingPeriodSeconds", MIN_VOTING_PERIOD, MAX_VOTING_PERIOD);
+  const big = (key: "gasLimit" | "founderBalanceWei", def: bigint, min: bigint, max: bigint): bigint => {
+    const v = file[key];
+    if (v === undefined || !(isInt(v) || typeof v === "string")) return def;
+    let n: bigint;
+    try {
+      n = BigInt(typeof v === "string" ? v.trim() : v);
+    } catch {
+      return def; // the schema has named it
+    }
+    if (n < min || n > max) fail(key, `must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+  const gasLimit = big("gasLimit", DEFAULTS.gasLimit, 5000n, (1n << 63n) - 1n);
+  const founderBalanceWei = big("founderBalanceWei", DEFAULTS.founderBalanceWei, 0n, (1n << 200n) - 1n);
 
-  const founderBalanceWei =
-    top.founderBalanceWei === undefined ? DEFAULTS.founderBalanceWei : c.bigint(top.founderBalanceWei, "$.founderBalanceWei", 0n, (1n << 200n) - 1n);
-
+  const address = (v: Json, field: string): string | undefined => {
+    if (typeof v !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(v)) return undefined; // the schema has named it
+    if (!isAddress(v)) return void fail(field, `${v} has a wrong EIP-55 checksum (mixed case); check for a typo`);
+    const a = getAddress(v);
+    if (BigInt(a) === 0n) return void fail(field, "the zero address cannot be used");
+    return a;
+  };
   const fixedAddress = (key: "consortiumAddress" | "implementationAddress"): string | undefined => {
-    if (top[key] === undefined) return DEFAULTS[key];
-    const a = c.address(top[key], `$.${key}`);
+    if (file[key] === undefined) return DEFAULTS[key];
+    const a = address(file[key], key);
     // 0x01..0x11 are precompiles through Prague, 0x100 is P-256 on some clients: keep clear of the low range.
-    if (a !== undefined && BigInt(a) < 0x1000n) return c.fail(`$.${key}`, "must not be in the precompile range (use 0x...1000 or above)");
+    if (a !== undefined && BigInt(a) < 0x1000n) return void fail(key, "must not be in the precompile range (use 0x...1000 or above)");
     return a;
   };
   const consortiumAddress = fixedAddress("consortiumAddress");
   const implementationAddress = fixedAddress("implementationAddress");
   if (consortiumAddress && implementationAddress && consortiumAddress === implementationAddress) {
-    c.fail("$.implementationAddress", "must differ from consortiumAddress");
+    fail("implementationAddress", "must differ from consortiumAddress");
   }
 
   const orgs: OrgSpec[] = [];
   const rawNodes: { org: OrgSpec; raw: RawNode }[] = [];
-  if (!Array.isArray(top.organisations) || top.organisations.length === 0) {
-    c.fail("$.organisations", "must be a non-empty array of founding organisations");
-  } else {
-    const names = new Map<string, string>();
-    const slugs = new Map<string, string>();
-    const accountOwner = new Map<string, string>();
-    top.organisations.forEach((orgIn, i) => {
-      const p = `$.organisations[${i}]`;
-      const o = c.object(orgIn, p, ORG_KEYS);
-      if (!o) return;
-      let name = c.string(o.name, `${p}.name`);
-      const oneLine = name !== undefined && [...name].every((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f);
-      if (name !== undefined && (!oneLine || name.length > 200)) {
-        name = c.fail(`${p}.name`, "must be one line of at most 200 characters");
-      }
-      if (name !== undefined) {
-        const prev = names.get(name.toLowerCase());
-        if (prev) c.fail(`${p}.name`, `"${name}" is already used by ${prev}`);
-        names.set(name.toLowerCase(), p);
-      }
-      let slug = name ? slugify(name) : "";
-      if (slug === "") slug = `org-${i + 1}`;
-      if (name !== undefined) {
-        const prev = slugs.get(slug);
-        if (prev) c.fail(`${p}.name`, `"${name}" gives the same directory name "${slug}" as ${prev}; choose a more distinct name`);
-        slugs.set(slug, p);
-      }
+  const names = new Map<string, string>();
+  const slugs = new Map<string, string>();
+  const accountOwner = new Map<string, string>();
+  entries(file.organisations).forEach((o: OrgIn, i) => {
+    const p = `organisations[${i}]`;
+    if (!isObject(o)) return;
+    let name = typeof o.name === "string" && o.name.trim() !== "" ? o.name.trim() : undefined;
+    const oneLine = name !== undefined && [...name].every((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f);
+    if (name !== undefined && (!oneLine || name.length > 200)) {
+      fail(`${p}.name`, "must be one line of at most 200 characters");
+      name = undefined;
+    }
+    if (name !== undefined) {
+      const prev = names.get(name.toLowerCase());
+      if (prev) fail(`${p}.name`, `"${name}" is already used by $.${prev}`);
+      names.set(name.toLowerCase(), p);
+    }
+    let slug = name ? slugify(name) : "";
+    if (slug === "") slug = `org-${i + 1}`;
+    if (name !== undefined) {
+      const prev = slugs.get(slug);
+      if (prev) fail(`${p}.name`, `"${name}" gives the same directory name "${slug}" as $.${prev}; choose a more distinct name`);
+      slugs.set(slug, p);
+    }
 
-      const roles: Role[] = [];
-      if (!Array.isArray(o.roles) || o.roles.length === 0) {
-        c.fail(`${p}.roles`, `must be a non-empty array of role names (${Object.keys(ROLE_NAMES).join(", ")})`);
-      } else {
-        o.roles.forEach((r, j) => {
-          const role = typeof r === "string" ? ROLE_NAMES[r.trim().toLowerCase()] : undefined;
-          if (role === undefined) {
-            c.fail(`${p}.roles[${j}]`, `unknown role ${show(r)} (expected one of: ${Object.keys(ROLE_NAMES).join(", ")})`);
-          } else if (roles.includes(role)) {
-            c.fail(`${p}.roles[${j}]`, `role ${show(r)} is listed twice`);
-          } else roles.push(role);
-        });
-      }
-
-      const accounts: string[] = [];
-      if (!Array.isArray(o.accounts) || o.accounts.length === 0) {
-        c.fail(`${p}.accounts`, "must be a non-empty array of the organisation's signing addresses");
-      } else {
-        o.accounts.forEach((a, j) => {
-          const addr = c.address(a, `${p}.accounts[${j}]`);
-          if (addr === undefined) return;
-          const owner = accountOwner.get(addr);
-          if (owner) c.fail(`${p}.accounts[${j}]`, `${addr} is already listed at ${owner}`);
-          else accountOwner.set(addr, `${p}.accounts[${j}]`);
-          accounts.push(addr);
-        });
-      }
-
-      let nodesIn: Json[] = [];
-      if (o.node !== undefined && o.nodes !== undefined) c.fail(p, 'give either "node" or "nodes", not both');
-      else if (o.node !== undefined) nodesIn = [o.node];
-      else if (Array.isArray(o.nodes) && o.nodes.length > 0) nodesIn = o.nodes;
-      else c.fail(`${p}.node`, 'is required: each member runs a Besu node ("node": {...} or "nodes": [...])');
-
-      const org: OrgSpec = { name: name ?? "", slug, roles, roleMask: roleMask(...roles), accounts, nodes: [] };
-      orgs.push(org);
-      const nodePath = (j: number) => (o.node !== undefined ? `${p}.node` : `${p}.nodes[${j}]`);
-      const parsed = nodesIn.map((n, j) => parseNode(c, n, nodePath(j)));
-      const validators = parsed.filter((n) => n?.validator === true).length;
-      parsed.forEach((raw, j) => {
-        if (!raw) return;
-        // Default: an organisation's first node validates (one validator per member organisation).
-        if (raw.validator === undefined) raw.validator = j === 0 && validators === 0;
-        rawNodes.push({ org, raw });
-      });
-      if (parsed.filter((n) => n?.validator).length > 1) {
-        c.fail(`${p}.nodes`, "at most one validator per organisation (one organisation, one vote in consensus)");
-      }
+    const roles: Role[] = [];
+    entries(o.roles).forEach((r, j) => {
+      const role = typeof r === "string" ? ROLE_NAMES[r.trim().toLowerCase()] : undefined;
+      if (role === undefined) fail(`${p}.roles[${j}]`, `unknown role ${show(r)} (expected one of: ${Object.keys(ROLE_NAMES).join(", ")})`);
+      else if (roles.includes(role)) fail(`${p}.roles[${j}]`, `role ${show(r)} is listed twice`);
+      else roles.push(role);
     });
-  }
+
+    const accounts: string[] = [];
+    entries(o.accounts).forEach((a, j) => {
+      const addr = address(a, `${p}.accounts[${j}]`);
+      if (addr === undefined) return;
+      const owner = accountOwner.get(addr);
+      if (owner) fail(`${p}.accounts[${j}]`, `${addr} is already listed at $.${owner}`);
+      else accountOwner.set(addr, `${p}.accounts[${j}]`);
+      accounts.push(addr);
+    });
+
+    let nodesIn: NodeIn[] = [];
+    if (o.node !== undefined && o.nodes !== undefined) fail(p, 'give either "node" or "nodes", not both');
+    else if (o.node !== undefined) nodesIn = [o.node];
+    else if (o.nodes !== undefined) nodesIn = entries(o.nodes);
+    else fail(`${p}.node`, 'is required: each member runs a Besu node ("node": {...} or "nodes": [...])');
+
+    const org: OrgSpec = { name: name ?? "", slug, roles, roleMask: roleMask(...roles), accounts, nodes: [] };
+    orgs.push(org);
+    const nodePath = (j: number) => (o.node !== undefined ? `${p}.node` : `${p}.nodes[${j}]`);
+    const parsed = nodesIn.map((n, j) => parseNode(n, nodePath(j), fail));
+    const validators = parsed.filter((n) => n?.validator === true).length;
+    parsed.forEach((raw, j) => {
+      if (!raw) return;
+      // Default: an organisation's first node validates (one validator per member organisation).
+      if (raw.validator === undefined) raw.validator = j === 0 && validators === 0;
+      rawNodes.push({ org, raw });
+    });
+    if (parsed.filter((n) => n?.validator).length > 1) {
+      fail(`${p}.nodes`, "at most one validator per organisation (one organisation, one vote in consensus)");
+    }
+  });
 
   // Cross-node checks and default ports.
   const enodes = new Map<string, string>();
@@ -350,17 +361,17 @@ export function parseOrgs(input: Json, source = "organisations file"): NetworkSp
     ] as const) {
       const key = `${node.host}:${port}`;
       const prev = bound.get(key);
-      if (prev) c.fail(`${raw.path}.${what}`, `port ${port} on ${node.host} is already used by ${prev}`);
+      if (prev) fail(`${raw.path}.${what}`, `port ${port} on ${node.host} is already used by $.${prev}`);
       else bound.set(key, `${raw.path}.${what}`);
     }
     if (node.publicKey) {
       const prev = enodes.get(node.publicKey.enodeId);
-      if (prev) c.fail(`${raw.path}.publicKey`, `the same node key is already used by ${prev}`);
+      if (prev) fail(`${raw.path}.publicKey`, `the same node key is already used by $.${prev}`);
       enodes.set(node.publicKey.enodeId, `${raw.path}.publicKey`);
     }
     if (node.peerId) {
       const prev = peers.get(node.peerId);
-      if (prev) c.fail(`${raw.path}.peerId`, `the same peer id is already used by ${prev}`);
+      if (prev) fail(`${raw.path}.peerId`, `the same peer id is already used by $.${prev}`);
       peers.set(node.peerId, `${raw.path}.peerId`);
     }
     org.nodes.push(node);
@@ -368,87 +379,70 @@ export function parseOrgs(input: Json, source = "organisations file"): NetworkSp
   for (const org of orgs) {
     org.nodes.forEach((n, j) => {
       n.dir = org.nodes.length === 1 ? org.slug : `${org.slug}-${j + 1}`;
-      if (dirs.has(n.dir)) c.fail(`$.organisations`, `two nodes would share the directory "${n.dir}"`);
+      if (dirs.has(n.dir)) fail("organisations", `two nodes would share the directory "${n.dir}"`);
       dirs.add(n.dir);
     });
   }
 
   const validatorCount = orgs.reduce((s, o) => s + o.nodes.filter((n) => n.validator).length, 0);
-  if (rawNodes.length > 0 && validatorCount === 0) c.fail("$.organisations", "no node is a validator: QBFT needs at least one");
+  if (rawNodes.length > 0 && validatorCount === 0) fail("organisations", "no node is a validator: QBFT needs at least one");
   if (validatorCount > 0 && validatorCount < 4) {
-    c.warnings.push(
-      `${validatorCount} validator(s): QBFT tolerates a faulty validator only from 4 validators on (Besu docs, "Minimum number of validators")`,
-    );
+    warnings.push(`${validatorCount} validator(s): QBFT tolerates a faulty validator only from 4 validators on (Besu docs, "Minimum number of validators")`);
   }
   if (rawNodes.some(({ raw }) => raw.host !== undefined && isIP(raw.host) === 0)) {
-    c.warnings.push("some node hosts are DNS names: their configs enable Besu's early-access DNS support (Xdns-enabled)");
+    warnings.push("some node hosts are DNS names: their configs enable Besu's early-access DNS support (Xdns-enabled)");
   }
 
-  if (c.problems.length > 0) throw new OrgsFileError(source, c.problems);
   return {
     chainId: chainId!,
-    consensus: { blockPeriodSeconds: blockPeriodSeconds!, requestTimeoutSeconds: requestTimeoutSeconds!, epochLength: epochLength! },
-    gasLimit: gasLimit!,
-    governance: { quorumBps: quorumBps!, votingPeriodSeconds: votingPeriodSeconds! },
-    founderBalanceWei: founderBalanceWei!,
+    consensus: { blockPeriodSeconds, requestTimeoutSeconds, epochLength },
+    gasLimit,
+    governance: { quorumBps: governance.quorumBps ?? DEFAULTS.quorumBps, votingPeriodSeconds: governance.votingPeriodSeconds ?? DEFAULTS.votingPeriodSeconds },
+    founderBalanceWei,
     consortiumAddress: consortiumAddress!,
     implementationAddress: implementationAddress!,
     orgs,
-    warnings: c.warnings,
+    warnings,
   };
 }
 
-function parseNode(c: Checker, v: Json, path: string): RawNode | undefined {
-  const o = c.object(v, path, NODE_KEYS);
-  if (!o) return undefined;
+/** A node's values the schema cannot judge: its host, public key and peer id. */
+function parseNode(o: NodeIn, path: string, fail: (field: string, problem: string) => void): RawNode | undefined {
+  if (!isObject(o)) return undefined;
   const raw: RawNode = { path };
-  const host = c.string(o.host, `${path}.host`);
+  const host = typeof o.host === "string" && o.host.trim() !== "" ? o.host.trim() : undefined;
   if (host !== undefined) {
     if (host === "0.0.0.0" || host === "::") {
-      c.fail(`${path}.host`, `${host} is a listen address; give the address other members reach this node at`);
+      fail(`${path}.host`, `${host} is a listen address; give the address other members reach this node at`);
     } else if (isIP(host) === 0 && !DNS_NAME.test(host)) {
-      c.fail(`${path}.host`, `${show(host)} is neither an IP address nor a DNS name`);
+      fail(`${path}.host`, `${show(host)} is neither an IP address nor a DNS name`);
     } else raw.host = host;
   }
-  if (o.p2pPort !== undefined) raw.p2pPort = c.int(o.p2pPort, `${path}.p2pPort`, 1, 65535);
-  if (o.rpcPort !== undefined) raw.rpcPort = c.int(o.rpcPort, `${path}.rpcPort`, 1, 65535);
-  if (o.wsPort !== undefined) raw.wsPort = c.int(o.wsPort, `${path}.wsPort`, 1, 65535);
-  if (o.validator !== undefined) {
-    if (typeof o.validator !== "boolean") c.fail(`${path}.validator`, `must be true or false, got ${show(o.validator)}`);
-    else raw.validator = o.validator;
-  }
-  if (o.publicKey !== undefined) {
-    if (typeof o.publicKey !== "string") c.fail(`${path}.publicKey`, "must be a hex string");
-    else {
-      try {
-        raw.publicKey = nodeIdentityFromPublicKey(o.publicKey);
-      } catch (e) {
-        if (!(e instanceof KeyFormatError)) throw e;
-        c.fail(`${path}.publicKey`, e.message);
-      }
+  for (const port of ["p2pPort", "rpcPort", "wsPort"] as const) if (isInt(o[port])) raw[port] = o[port];
+  if (typeof o.validator === "boolean") raw.validator = o.validator;
+  if (typeof o.publicKey === "string") {
+    try {
+      raw.publicKey = nodeIdentityFromPublicKey(o.publicKey);
+    } catch (e) {
+      if (!(e instanceof KeyFormatError)) throw e;
+      fail(`${path}.publicKey`, e.message);
     }
   }
-  if (o.peerId !== undefined) {
-    if (typeof o.peerId !== "string" || !isBase58PeerId(o.peerId)) {
-      c.fail(`${path}.peerId`, `${show(o.peerId)} is not a libp2p peer id (base58btc multihash, e.g. 12D3KooW...)`);
-    } else raw.peerId = o.peerId;
+  if (o.peerId !== undefined && typeof o.peerId === "string") {
+    if (!isBase58PeerId(o.peerId)) fail(`${path}.peerId`, `${show(o.peerId)} is not a libp2p peer id (base58btc multihash, e.g. 12D3KooW...)`);
+    else raw.peerId = o.peerId;
   }
   return raw;
 }
 
 /** Reads and validates an organisations file. */
 export async function loadOrgsFile(path: string): Promise<NetworkSpec> {
-  let text: string;
+  let raw: Json;
   try {
-    text = await readFile(path, "utf8");
+    ({ raw } = readJsonFile(path, "organisations file"));
   } catch (e) {
-    throw new OrgsFileError(path, [`cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+    if (e instanceof ConfigError) throw new OrgsFileError(path, e.problems, e.issues);
+    throw e;
   }
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new OrgsFileError(path, [`not valid JSON: ${(e as Error).message}`]);
-  }
-  return parseOrgs(json, path);
+  return parseOrgs(raw, path);
 }

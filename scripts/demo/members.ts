@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { NodeIdentityInit } from "../../lib/consortium.ts";
+import { sleep } from "../../lib/retry.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { demoWallet } from "./accounts.ts";
 import { DEMO_ORGS, type DemoOrg, STEP_STREAMS, demoOrg, peerOnlyNode } from "./consortium.ts";
@@ -115,7 +116,7 @@ export interface RunningMember {
 }
 
 /** The command that runs one member process (node, peer network, indexer and gateway). */
-const MEMBER_ENTRY = path.join(root, "gateway", "member.ts");
+const MEMBER_ENTRY = path.join(root, "member", "main.ts");
 
 /** Starts the member process; its output goes to its log file. Resolves once it is up. */
 export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningMember> {
@@ -166,7 +167,7 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
       await stop(2000);
       throw new Error(`${plan.org.name}'s member process did not come up in time (log: ${plan.logFile})`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   return { plan, child, exited, stop, kill: () => child.kill("SIGKILL") };
 }

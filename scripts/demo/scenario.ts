@@ -24,6 +24,7 @@ import { streamScopeKey } from "../../lib/access.ts";
 import { credentialHash, signCredential } from "../../lib/credentials.ts";
 import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
+import { sleep } from "../../lib/retry.ts";
 import { demoWallet } from "./accounts.ts";
 import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
@@ -74,7 +75,8 @@ export class Scenario {
   private readonly contracts = new Map<DemoOrg["key"], TracemeshContracts>();
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** Aborted by stop(): cuts a pause short. */
+  private stopping = new AbortController();
   private readonly log: (m: string) => void;
 
   constructor(private readonly o: ScenarioOptions) {
@@ -93,13 +95,14 @@ export class Scenario {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
   /** Stops after the step in progress (which is safe to repeat anyway). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.stopping.abort();
     await this.loop;
   }
 
@@ -107,14 +110,6 @@ export class Scenario {
     const tmp = `${this.stateFile}.tmp`;
     writeFileSync(tmp, JSON.stringify(p) + "\n");
     renameSync(tmp, this.stateFile);
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => (clearTimeout(t), resolve());
-    });
-    this.wake = undefined;
   }
 
   private async run(): Promise<void> {
@@ -143,11 +138,11 @@ export class Scenario {
           this.save({ cycle: pos.cycle + 1, step: 0 });
         } else {
           this.log(`cycle ${pos.cycle}: ${step.name} failed, retrying: ${(e as Error).message.split("\n")[0]}`);
-          await this.sleep(5000);
+          await sleep(5000, this.stopping.signal);
           continue;
         }
       }
-      await this.sleep(this.o.paceMs ?? 3000);
+      await sleep(this.o.paceMs ?? 3000, this.stopping.signal);
     }
   }
 

@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sleep } from "../../lib/retry.ts";
 
 const require = createRequire(import.meta.url);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -134,7 +135,7 @@ export async function startAnvil(args: readonly string[], options: AnvilStartOpt
           },
         };
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     await stop();
     lastError ??= new Error(

@@ -86,9 +86,9 @@ describe("organisations file", () => {
         expect.stringMatching(/^\$\.chainId: 1 is Ethereum mainnet's chain id/),
         expect.stringMatching(/^\$\.organisations\[0\]\.name: must be a non-empty string/),
         expect.stringMatching(/^\$\.organisations\[0\]\.roles\[0\]: unknown role "smelter" \(expected one of: supplier, manufacturer/),
-        expect.stringMatching(/^\$\.organisations\[0\]\.accounts\[0\]: "0x12" is not a 20-byte 0x address/),
+        expect.stringMatching(/^\$\.organisations\[0\]\.accounts\[0\]: must be a 20-byte 0x address \(got "0x12"\)/),
         expect.stringMatching(/^\$\.organisations\[0\]\.node\.host: 0\.0\.0\.0 is a listen address/),
-        expect.stringMatching(/^\$\.organisations\[0\]\.node\.p2pPort: must be between 1 and 65535, got 70000/),
+        expect.stringMatching(/^\$\.organisations\[0\]\.node\.p2pPort: must be an integer from 1 to 65535 \(got 70000\)/),
         expect.stringMatching(/^\$\.organisations\[1\]\.roles: must be a non-empty array/),
         expect.stringMatching(/^\$\.organisations\[1\]\.accounts: must be a non-empty array/),
         expect.stringMatching(/^\$\.organisations\[1\]\.node\.host: "bad host!" is neither an IP address nor a DNS name/),
@@ -100,7 +100,7 @@ describe("organisations file", () => {
   it.each([
     ["a missing chain id", { organisations: [org("A", A1)] }, /\$\.chainId: is required/],
     ["no organisations", { chainId: 5, organisations: [] }, /\$\.organisations: must be a non-empty array/],
-    ["a misspelt key", file([{ ...org("A", A1), acounts: [A2] }]), /\$\.organisations\[0\]\.acounts: unknown key/],
+    ["a misspelt key", file([{ ...org("A", A1), acounts: [A2] }]), /\$\.organisations\[0\]\.acounts: unknown setting/],
     ["a bad checksum", file([org("A", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed")]), /wrong EIP-55 checksum/],
     ["the zero address", file([org("A", "0x0000000000000000000000000000000000000000")]), /zero address cannot be used/],
     ["an account listed twice", file([org("A", A1), org("B", A1)]), /\$\.organisations\[1\]\.accounts\[0\]: .* already listed at \$\.organisations\[0\]\.accounts\[0\]/],
@@ -117,8 +117,8 @@ describe("organisations file", () => {
     ["a port clash on one host", file([org("A", A1, { host: "10.0.0.1", p2pPort: 8545 })]), /port 8545 on 10\.0\.0\.1 is already used/],
     ["a public key off the curve", file([org("A", A1, { host: "10.0.0.1", publicKey: `0x${"11".repeat(64)}` })]), /not a point on secp256k1/],
     ["a fake peer id", file([org("A", A1, { host: "10.0.0.1", peerId: "12D3KooWsteel" })]), /"12D3KooWsteel" is not a libp2p peer id/],
-    ["a quorum beyond 100%", file([org("A", A1)], { governance: { quorumBps: 10001 } }), /quorumBps: must be between 1 and 10000/],
-    ["a voting period under 5 minutes", file([org("A", A1)], { governance: { votingPeriodSeconds: 60 } }), /votingPeriodSeconds: must be between 300/],
+    ["a quorum beyond 100%", file([org("A", A1)], { governance: { quorumBps: 10001 } }), /quorumBps: must be an integer from 1 to 10000/],
+    ["a voting period under 5 minutes", file([org("A", A1)], { governance: { votingPeriodSeconds: 60 } }), /votingPeriodSeconds: must be an integer from 300 to/],
     ["a precompile address", file([org("A", A1)], { consortiumAddress: "0x0000000000000000000000000000000000000009" }), /precompile range/],
     ["a multi-line name", file([org("A\nrpc-http-host=\"0.0.0.0\"", A1)]), /must be one line/],
     ["a non-object", [1, 2], /\$: must be an object/],
@@ -153,7 +153,7 @@ describe("organisations file on disk and through the CLI", () => {
   });
 
   it("names unreadable and non-JSON files", async () => {
-    await expect(loadOrgsFile(path.join(dir, "missing.json"))).rejects.toThrow(/missing\.json .*cannot read the file \(ENOENT\)/s);
+    await expect(loadOrgsFile(path.join(dir, "missing.json"))).rejects.toThrow(/missing\.json .*cannot read the file: it does not exist/s);
     const broken = path.join(dir, "broken.json");
     await writeFile(broken, "{ chainId: 1 ");
     await expect(loadOrgsFile(broken)).rejects.toThrow(/broken\.json .*not valid JSON/s);
@@ -167,7 +167,7 @@ describe("organisations file on disk and through the CLI", () => {
     const run = spawnSync(tsx, ["scripts/besu/generate.ts", "--orgs", bad, "--out", out], { encoding: "utf8" });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("bad.json is not a valid organisations file");
-    expect(run.stderr).toContain('$.organisations[0].accounts[0]: "0x12" is not a 20-byte 0x address');
+    expect(run.stderr).toContain('$.organisations[0].accounts[0]: must be a 20-byte 0x address (got "0x12")');
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
   });

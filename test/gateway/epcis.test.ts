@@ -54,6 +54,8 @@ let dir: string;
 let oem: string;
 let client: ChainClient;
 let nodeSigner: Wallet;
+/** What the node announced to partners (the peer network's announcement, recorded). */
+const announced: { hashId: string; organisations: number[] }[] = [];
 let eventTime = Date.UTC(2024, 4, 1, 8);
 
 /** A document of our own events, each at a distinct later time. */
@@ -140,6 +142,7 @@ beforeAll(async () => {
     validator: { schemaPath: SCHEMA },
     contexts: CONTEXT,
     resolveParty: (party) => partyOf.get(party),
+    announce: async (hashId, organisations) => void announced.push({ hashId, organisations }),
     capture: { retryBaseMs: 50, retryMaxMs: 200 },
   });
   // The test polls capture jobs and reads back every example: far beyond a partner's rate limit.
@@ -296,6 +299,24 @@ describe("recording on Provenance", () => {
     const prov = chain.orgs.oem.contracts.provenance;
     expect(Number((await prov.itemState(itemKey(b))).consigneeOrg)).toBe(chain.orgs.steel.id);
     expect(Number((await prov.record(BigInt(r[3]!.recordId!))).kind)).toBe(RecordKind.Observation);
+  });
+
+  it("announces a captured event to the member parties it names, and no other event", async () => {
+    const [a, b] = [freshEpc(), freshEpc()];
+    const steelParty = "urn:epc:id:pgln:4012345.00000";
+    const job = await recorded(
+      doc(
+        { type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [a, b] },
+        { type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [b], destinationList: [{ type: "owning_party", destination: steelParty }] },
+        // A party no member stands for is nobody to tell.
+        { type: "ObjectEvent", action: "OBSERVE", epcList: [a], sourceList: [{ type: "owning_party", source: "urn:epc:id:pgln:9999999.00000" }] },
+      ),
+    );
+    const [commissioned, shipped, observed] = job.results!.map((r) => r.hashId);
+    const deadline = Date.now() + 10_000;
+    while (!announced.some((x) => x.hashId === shipped) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(announced.filter((x) => x.hashId === shipped)).toEqual([{ hashId: shipped, organisations: [chain.orgs.steel.id] }]);
+    expect(announced.some((x) => x.hashId === commissioned || x.hashId === observed)).toBe(false);
   });
 
   it("refuses a document the chain refuses, whole, naming the event and the reason; nothing recorded or stored", async () => {

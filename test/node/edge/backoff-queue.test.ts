@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { Backoff, sleep } from "../../../node/edge/backoff.ts";
+import { Backoff, sleep } from "../../../lib/retry.ts";
 import { ReadingQueue } from "../../../node/edge/queue.ts";
 import { float32Decimal } from "../../../node/edge/values.ts";
 import { TestSink, delay, waitFor } from "./helpers.ts";

@@ -55,39 +55,54 @@ describe("parseDeviceConfig", () => {
 
   it.each([
     ["not an object", null, "", /device config: must be an object \(got null\)/],
-    ["no kind", { device: "d" }, "kind", /device "d": kind is required: one of "opcua", "sparkplug", "mqtt-json", "modbus"/],
-    ["an unknown kind", { kind: "bacnet", device: "d" }, "kind", /kind must be one of .* \(got "bacnet"\)/],
-    ["no device id", edit(opcua, (c) => delete c.device), "device", /^device config: device is required/],
-    ["an endpoint that is not opc.tcp", edit(opcua, (c) => (c.endpoint = "http://10.0.0.5:4840")), "endpoint", /device "furnace-1": endpoint must be an opc\.tcp:\/\/ URL.*\(got "http:\/\/10\.0\.0\.5:4840"\)/],
-    ["an empty node list", edit(opcua, (c) => (c.nodes = [])), "nodes", /nodes must list at least one entry/],
-    ["a malformed node id", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[1]!.nodeId = "Furnace1.Power")), "nodes[1].nodeId", /nodes\[1\]\.nodeId must be an OPC UA node id/],
+    ["no kind", { device: "d" }, "kind", /device "d": kind: must be one of "opcua", "sparkplug", "mqtt-json", "modbus" \(got nothing\)/],
+    ["an unknown kind", { kind: "bacnet", device: "d" }, "kind", /kind: must be one of .* \(got "bacnet"\)/],
+    ["no device id", edit(opcua, (c) => delete c.device), "device", /^device config: device: must be a non-empty string \(got nothing\)/],
+    ["an endpoint that is not opc.tcp", edit(opcua, (c) => (c.endpoint = "http://10.0.0.5:4840")), "endpoint", /device "furnace-1": endpoint: must be an opc\.tcp:\/\/ URL.*\(got "http:\/\/10\.0\.0\.5:4840"\)/],
+    ["an empty node list", edit(opcua, (c) => (c.nodes = [])), "nodes", /nodes: must be a list of at least one entry \(got \[\]\)/],
+    ["a malformed node id", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[1]!.nodeId = "Furnace1.Power")), "nodes[1].nodeId", /nodes\[1\]\.nodeId: must be an OPC UA node id/],
     ["a node listed twice", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[1]!.nodeId = "ns=1;s=Furnace1.Temperature")), "nodes[1].nodeId", /listed twice/],
-    ["Sign without a policy", edit(opcua, (c) => (c.securityMode = "Sign")), "securityPolicy", /securityPolicy must name a policy .* when securityMode is "Sign"/],
-    ["a misspelt option", edit(opcua, (c) => (c.publishInterval = 500)), "publishInterval", /publishInterval is not a known field/],
-    ["a password without a user", edit(opcua, (c) => (c.password = "x")), "userName", /userName is required when a password is given/],
-    ["a sampling interval that is not a number", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[0]!.samplingIntervalMs = "fast")), "nodes[0].samplingIntervalMs", /must be a finite number \(got "fast"\)/],
-    ["an unknown register type", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[1]!.type = "float")), "registers[1].type", /registers\[1\]\.type must be one of "int16", "uint16", "int32", "uint32", "float32" \(got "float"\)/],
+    ["Sign without a policy", edit(opcua, (c) => (c.securityMode = "Sign")), "securityPolicy", /securityPolicy: must name a policy .* when securityMode is "Sign"/],
+    ["a misspelt option", edit(opcua, (c) => (c.publishInterval = 500)), "publishInterval", /publishInterval: unknown setting \(allowed: .*publishingIntervalMs/],
+    ["a password without a user", edit(opcua, (c) => (c.password = "x")), "userName", /userName: is required when a password is given/],
+    ["a sampling interval that is not a number", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[0]!.samplingIntervalMs = "fast")), "nodes[0].samplingIntervalMs", /samplingIntervalMs: must be an integer .*\(got "fast"\)/],
+    ["an unknown register type", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[1]!.type = "float")), "registers[1].type", /registers\[1\]\.type: must be one of "int16", "uint16", "int32", "uint32", "float32" \(got "float"\)/],
     ["a word order on a 16-bit register", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[1]!.wordOrder = "big")), "registers[1].wordOrder", /applies only to 32-bit types, not int16/],
     ["a count that does not fit the type", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[0]!.count = 1)), "registers[0].count", /must be 2 for type float32 \(got 1\)/],
-    ["a port out of range", edit(modbus, (c) => (c.port = 70000)), "port", /port must be at most 65535 \(got 70000\)/],
-    ["a fractional address", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[0]!.address = 1.5)), "registers[0].address", /must be an integer \(got 1\.5\)/],
+    ["a port out of range", edit(modbus, (c) => (c.port = 70000)), "port", /port: must be an integer from 1 to 65535 \(got 70000\)/],
+    ["a fractional address", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[0]!.address = 1.5)), "registers[0].address", /address: must be an integer from 0 to 65535 \(got 1\.5\)/],
     ["a zero scale", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[0]!.scale = 0)), "registers[0].scale", /must not be 0/],
     ["a table that does not exist", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[0]!.table = "coils")), "registers[0].table", /must be one of "holding", "input"/],
     ["two registers on one stream", edit(modbus, (c) => ((c.registers as Record<string, unknown>[])[1]!.stream = "coolant-1/temp")), "registers[1].stream", /"coolant-1\/temp" is already used by registers\[0\]/],
-    ["a register that is not an object", edit(modbus, (c) => ((c.registers as unknown[])[0] = 40001)), "registers[0]", /registers\[0\] must be an object \(got number 40001\)/],
-    ["a jitter above 1", edit(sparkplug, (c) => ((c.reconnect as Record<string, unknown>).jitter = 2)), "reconnect.jitter", /reconnect\.jitter must be at most 1 \(got 2\)/],
+    ["a register that is not an object", edit(modbus, (c) => ((c.registers as unknown[])[0] = 40001)), "registers[0]", /registers\[0\]: must be an object \(got 40001\)/],
+    ["a jitter above 1", edit(sparkplug, (c) => ((c.reconnect as Record<string, unknown>).jitter = 2)), "reconnect.jitter", /reconnect\.jitter: must be a number from 0 to 1 \(got 2\)/],
     ["an initial delay above the cap", edit(sparkplug, (c) => ((c.reconnect as Record<string, unknown>).initialDelayMs = 20_000)), "reconnect.initialDelayMs", /must not exceed maxDelayMs \(10000\)/],
-    ["a group with a slash", edit(sparkplug, (c) => (c.group = "Plant1/Hall2")), "group", /group must be a Sparkplug group id/],
-    ["a mapping without its edge node", edit(sparkplug, (c) => delete (c.metrics as Record<string, unknown>[])[0]!.edgeNode), "metrics[0].edgeNode", /metrics\[0\]\.edgeNode is required/],
-    ["a TLS cert without its key", edit(sparkplug, (c) => ((c.tls as Record<string, unknown>).certFile = "/etc/c.pem")), "tls.keyFile", /tls\.keyFile is required together with/],
-    ["a broker URL with another scheme", edit(json, (c) => (c.url = "tcp://10.0.0.7:1883")), "url", /url must be an mqtt:\/\/ or mqtts:\/\/ URL/],
-    ["a wildcard topic", edit(json, (c) => ((c.topics as Record<string, unknown>[])[0]!.topic = "plant/+/force")), "topics[0].topic", /topics\[0\]\.topic must be an exact MQTT topic/],
-    ["a topic without a metric", edit(json, (c) => delete (c.topics as Record<string, unknown>[])[0]!.metric), "topics[0].metric", /topics\[0\]\.metric is required/],
-    ["a high-water mark of 0", edit(json, (c) => ((c.queue as Record<string, unknown>).highWater = 0)), "queue.highWater", /queue\.highWater must be at least 1 \(got 0\)/],
+    ["a group with a slash", edit(sparkplug, (c) => (c.group = "Plant1/Hall2")), "group", /group: must be a Sparkplug group id/],
+    ["a mapping without its edge node", edit(sparkplug, (c) => delete (c.metrics as Record<string, unknown>[])[0]!.edgeNode), "metrics[0].edgeNode", /metrics\[0\]\.edgeNode: must be a Sparkplug edge node id \(got nothing\)/],
+    ["a TLS cert without its key", edit(sparkplug, (c) => ((c.tls as Record<string, unknown>).certFile = "/etc/c.pem")), "tls.keyFile", /tls\.keyFile: is required together with/],
+    ["a broker URL with another scheme", edit(json, (c) => (c.url = "tcp://10.0.0.7:1883")), "url", /url: must be an mqtt:\/\/ or mqtts:\/\/ URL/],
+    ["a wildcard topic", edit(json, (c) => ((c.topics as Record<string, unknown>[])[0]!.topic = "plant/+/force")), "topics[0].topic", /topics\[0\]\.topic: must be an exact MQTT topic/],
+    ["a topic without a metric", edit(json, (c) => delete (c.topics as Record<string, unknown>[])[0]!.metric), "topics[0].metric", /topics\[0\]\.metric: must be a non-empty string \(got nothing\)/],
+    ["a high-water mark of 0", edit(json, (c) => ((c.queue as Record<string, unknown>).highWater = 0)), "queue.highWater", /queue\.highWater: must be an integer of at least 1 \(got 0\)/],
   ])("rejects %s, naming the field", (_what, input, field, text) => {
     const e = problem(input);
     expect(e.field).toBe(field);
     expect(e.message).toMatch(text);
+  });
+});
+
+describe("parseDeviceConfig, every problem at once", () => {
+  it("lists every bad field of a device, and never repeats a password", () => {
+    const e = problem(edit(opcua, (c) => {
+      c.endpoint = "http://x";
+      c.queueSize = 0;
+      c.password = 42;
+      (c.nodes as Record<string, unknown>[])[0]!.metric = "";
+    }));
+    expect(e.issues.map((i) => i.field).sort()).toEqual(["endpoint", "nodes[0].metric", "password", "queueSize"]);
+    expect(e.field).toBe(e.issues[0]!.field);
+    expect(e.message).toMatch(/^device "furnace-1": /);
+    expect(e.message).not.toContain("42");
   });
 });
 

@@ -49,30 +49,32 @@ describe("node configuration", () => {
   it("names each problem", () => {
     const cases: [unknown, RegExp][] = [
       [[], /must be a JSON object/],
-      [{ ...valid(), organisation: "" }, /organisation must be the organisation's name or its numeric id/],
-      [{ ...valid(), organisation: 1.5 }, /organisation must be/],
-      [{ ...valid(), dataDir: undefined }, /dataDir must be a non-empty string \(got nothing\)/],
-      [{ ...valid(), chain: undefined }, /chain must be an object with rpcUrl, deployment and keyFile or keyEnv/],
+      [{ ...valid(), organisation: "" }, /organisation: must be the organisation's name or its numeric id/],
+      [{ ...valid(), organisation: 1.5 }, /organisation: must be/],
+      [{ ...valid(), dataDir: undefined }, /dataDir: must be a non-empty string \(got nothing\)/],
+      [{ ...valid(), chain: undefined }, /chain: must be an object with rpcUrl, deployment and keyFile or keyEnv/],
       [{ ...valid(), chain: { ...valid().chain, privateKey: KEY } }, /chain.privateKey: the node's key must not be written in the config/],
       [{ ...valid(), chain: { ...valid().chain, keyFile: "/k" } }, /give exactly one of keyFile .* or keyEnv/],
       [{ ...valid(), chain: { ...valid().chain, keyEnv: undefined } }, /give exactly one of keyFile/],
-      [{ ...valid(), chain: { ...valid().chain, keyEnv: "not a name" } }, /keyEnv must be an environment variable name/],
-      [{ ...valid(), chain: { ...valid().chain, rpcUrl: "localhost:8545" } }, /rpcUrl (is not a URL|must be an http\(s\) URL)/],
-      [{ ...valid(), chain: { ...valid().chain, rpcUrl: "ws://127.0.0.1:8546" } }, /rpcUrl must be an http\(s\) URL/],
-      [{ ...valid(), chain: { ...valid().chain, confirmations: 0 } }, /chain.confirmations must be an integer from 1 to 1000 \(got 0\)/],
-      [{ ...valid(), chain: { ...valid().chain, retry: { minMs: 1000, maxMs: 100 } } }, /retry.maxMs \(100\) must not be below minMs \(1000\)/],
+      [{ ...valid(), chain: { ...valid().chain, keyEnv: "not a name" } }, /keyEnv: must be an environment variable name/],
+      [{ ...valid(), chain: { ...valid().chain, rpcUrl: "localhost:8545" } }, /rpcUrl: (is not a URL|must be an http\(s\) URL)/],
+      [{ ...valid(), chain: { ...valid().chain, rpcUrl: "ws://127.0.0.1:8546" } }, /rpcUrl: must be an http\(s\) URL/],
+      [{ ...valid(), chain: { ...valid().chain, confirmations: 0 } }, /chain.confirmations: must be an integer from 1 to 1000 \(got 0\)/],
+      [{ ...valid(), chain: { ...valid().chain, retry: { minMs: 1000, maxMs: 100 } } }, /retry.maxMs: must not be below minMs \(1000\) \(got 100\)/],
       [{ ...valid(), chain: { ...valid().chain, retry: { minMs: 100, max: 1 } } }, /chain.retry.max: unknown setting/],
       [{ ...valid(), chain: { ...valid().chain, rpc: "x" } }, /chain.rpc: unknown setting/],
       [{ ...valid(), windows: { durationMs: 500 } }, /^windows: unknown setting/],
-      [{ ...valid(), window: { durationMs: "1000" } }, /window.durationMs must be an integer from 10 to 3600000 \(got "1000"\)/],
-      [{ ...valid(), window: 5 }, /window must be an object/],
-      [{ ...valid(), ingest: { maxPendingReadings: 0 } }, /ingest.maxPendingReadings must be an integer/],
-      [{ ...valid(), devices: {} }, /devices must be an array/],
+      [{ ...valid(), window: { durationMs: "1000" } }, /window.durationMs: must be an integer from 10 to 3600000 \(got "1000"\)/],
+      [{ ...valid(), window: 5 }, /window: must be an object/],
+      [{ ...valid(), ingest: { maxPendingReadings: 0 } }, /ingest.maxPendingReadings: must be an integer/],
+      [{ ...valid(), devices: {} }, /devices: must be an array/],
     ];
     for (const [raw, re] of cases) {
       const found = problems(raw);
       expect(found.some((p) => re.test(p)), `${JSON.stringify(raw)} -> ${found.join(" | ")}`).toBe(true);
     }
+    // A key written in the config is refused without being repeated into logs.
+    expect(problems({ ...valid(), chain: { ...valid().chain, privateKey: KEY } }).join("\n")).not.toContain(KEY.slice(2));
     // All problems at once, in one message.
     const many = problems({ organisation: "", chain: { rpcUrl: "nope" }, window: { maxReadings: -1 } });
     expect(many.length).toBeGreaterThanOrEqual(5);

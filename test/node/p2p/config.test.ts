@@ -55,16 +55,18 @@ describe("node config: p2p section", () => {
   });
 
   it("names every problem", () => {
-    expect(problems("yes")).toEqual(['p2p must be an object (got "yes")']);
+    expect(problems("yes")).toEqual(['p2p: must be an object (got "yes")']);
     expect(problems({ listn: [] })[0]).toMatch(/^p2p\.listn: unknown setting/);
-    expect(problems({ listen: ["127.0.0.1:4001"] })[0]).toMatch(/p2p\.listen must be an array of multiaddrs/);
-    expect(problems({ listen: [] })).toEqual(["p2p.listen must name at least one address"]);
-    expect(problems({ bootstrap: ["/ip4/10.0.0.2/tcp/4001"] })).toEqual(["p2p.bootstrap: /ip4/10.0.0.2/tcp/4001 must end in /p2p/<peer id>"]);
+    expect(problems({ listen: ["127.0.0.1:4001"] })).toEqual(['p2p.listen[0]: must be a multiaddr such as "/ip4/127.0.0.1/tcp/4001" (got "127.0.0.1:4001")']);
+    expect(problems({ listen: [] })).toEqual(["p2p.listen: must name at least one multiaddr (got [])"]);
+    expect(problems({ bootstrap: ["/ip4/10.0.0.2/tcp/4001"] })).toEqual(['p2p.bootstrap[0]: must be a multiaddr ending in /p2p/<peer id> (got "/ip4/10.0.0.2/tcp/4001")']);
     expect(problems({ follow: [{ organisation: 0, stream: "" }] })).toEqual([
-      "p2p.follow[0].organisation must be an organisation's name or numeric id (got 0)",
-      'p2p.follow[0].stream must be a stream id of 1 to 255 bytes (got "")',
+      "p2p.follow[0].organisation: must be an organisation's name or numeric id (got 0)",
+      'p2p.follow[0].stream: must be a stream id of 1 to 255 bytes (got "")',
     ]);
     expect(problems({ follow: [{ organisation: "A", stream: "s", since: 1 }] })[0]).toMatch(/p2p\.follow\[0\]\.since: unknown setting/);
-    expect(problems({ banMs: 5 })).toEqual(["p2p.banMs must be an integer from 1000 to 2592000000 (got 5)"]);
+    expect(problems({ banMs: 5 })).toEqual(["p2p.banMs: must be an integer from 1000 to 2592000000 (got 5)"]);
+    // A stream id is bounded in bytes, not characters.
+    expect(problems({ follow: [{ organisation: "A", stream: "é".repeat(128) }] })[0]).toMatch(/^p2p\.follow\[0\]\.stream: must be a stream id of 1 to 255 bytes/);
   });
 });

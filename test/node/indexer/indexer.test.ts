@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mayReadItem } from "../../lib/access.ts";
-import { RecordKind } from "../../lib/registry.ts";
-import { recordKindName } from "../../gateway/indexer/apply.ts";
-import { IndexAccessChecker, IndexQueries, Indexer } from "../../gateway/indexer/index.ts";
-import { expectIndexEqualsChain, expectSameIndex } from "../helpers/index-compare.ts";
-import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../helpers/story.ts";
+import { mayReadItem } from "../../../lib/access.ts";
+import { RecordKind } from "../../../lib/registry.ts";
+import { recordKindName } from "../../../node/indexer/handlers/values.ts";
+import { IndexAccessChecker, IndexQueries, Indexer } from "../../../node/indexer/index.ts";
+import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
+import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";
 
 let s: StoryChain;
 let keys: StoryKeys;

@@ -24,7 +24,7 @@ import type {
   ProposalDoc,
   RecordDoc,
   ShipmentDoc,
-} from "./apply.ts";
+} from "./documents.ts";
 import { type IndexStore, K, pad } from "./store.ts";
 
 export interface ItemView {

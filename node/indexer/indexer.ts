@@ -16,7 +16,9 @@
  */
 import type { JsonRpcProvider } from "ethers";
 import type { Deployment } from "../../lib/deployment.ts";
-import { BlockApplier, EventDecoder, type RawLog } from "./apply.ts";
+import { Backoff, sleep } from "../../lib/retry.ts";
+import { BlockApplier } from "./apply.ts";
+import { EventDecoder, type RawLog } from "./decode.ts";
 import { type Checkpoint, IndexStore, K, pad, prefixRange } from "./store.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
@@ -82,7 +84,8 @@ export class Indexer {
   private head = 0;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** Aborted by stop(): cuts the wait between polls short. */
+  private stopping = new AbortController();
   private syncing: Promise<void> | undefined;
   /** Reorgs handled since start. */
   rewinds = 0;
@@ -168,12 +171,15 @@ export class Indexer {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
+    // After a failed sync the next poll waits twice as long each time, up to 30 s.
+    const backoff = new Backoff({ initialDelayMs: 2 * this.pollMs, maxDelayMs: 30_000, jitter: 0 });
     this.loop = (async () => {
-      let backoff = this.pollMs;
       while (this.running) {
+        let delay = this.pollMs;
         try {
           await this.sync();
-          backoff = this.pollMs;
+          backoff.reset();
         } catch (e) {
           if (e instanceof ReorgTooDeepError) {
             this.fatal = e;
@@ -182,16 +188,10 @@ export class Indexer {
             return;
           }
           this.options.onError?.(e as Error);
-          backoff = Math.min(backoff * 2, 30_000);
+          delay = backoff.next();
         }
         if (!this.running) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        await sleep(delay, this.stopping.signal);
       }
     })();
   }
@@ -199,7 +199,7 @@ export class Indexer {
   /** Stops following and closes the store (when the indexer opened it). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.stopping.abort();
     await this.loop;
     await this.syncing?.catch(() => undefined);
     if (this.ownsStore) await this.store.close();

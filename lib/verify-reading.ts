@@ -10,6 +10,8 @@
  * (the gateway from its indexer, the explorer over JSON-RPC, tests from a contract).
  *
  * Result: `{ ok: true }` or `{ ok: false, reason }`, checked in this order:
+ *   "wrong-node"           `expectedNode` is set and the proof's account anchors for another node
+ *                          identity (DataAnchors keeps one chain per node registered in Consortium)
  *   "window-not-anchored"  the chain holds no anchor for (node, window)
  *   "reading-altered"      the proof is sound (the committed leaf hash leads to the anchored root)
  *                          but the reading handed over does not hash to that leaf: it was changed
@@ -45,6 +47,8 @@ export interface AnchorRecord {
 /** Where the verifier reads anchors; undefined when (node, sequence) is not anchored. */
 export interface AnchorView {
   getAnchor(node: string, sequence: bigint): Promise<AnchorRecord | undefined>;
+  /** The node identity (Consortium node id) an anchoring account anchors for, 0 when none. */
+  nodeOf?(account: string): Promise<number>;
 }
 
 /** The proof of one reading (JSON-ready: hex strings). */
@@ -81,13 +85,18 @@ export interface ReadingRangeProof {
   siblings: string[];
 }
 
-export type VerifyFailureReason = "reading-altered" | "proof-invalid" | "window-not-anchored" | "anchored-late" | "outside-window";
+export type VerifyFailureReason = "reading-altered" | "proof-invalid" | "wrong-node" | "window-not-anchored" | "anchored-late" | "outside-window";
 
 export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailureReason; detail: string; /** position in a range */ index?: number };
 
 export interface VerifyOptions {
   clockToleranceMs?: number;
   anchorToleranceMs?: number;
+  /**
+   * The node identity (Consortium node id) the readings must come from, e.g. that of the peer
+   * that served them; needs an AnchorView with `nodeOf`.
+   */
+  expectedNode?: number;
 }
 
 /** 0x-prefixed hex of exactly `bytes` bytes, or undefined (Buffer.from stops at the first non-hex digit). */
@@ -120,6 +129,20 @@ async function anchorOf(chain: AnchorView, node: unknown, window: unknown): Prom
   return chain.getAnchor(node, BigInt(window));
 }
 
+/** The anchor of the proof's (node, window), checked first against `options.expectedNode`. */
+async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: unknown }, options: VerifyOptions): Promise<AnchorRecord | VerifyResult> {
+  const anchor = await anchorOf(chain, proof.node, proof.window);
+  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
+  if (options.expectedNode !== undefined) {
+    if (chain.nodeOf === undefined) throw new Error("verifying against an expected node needs an AnchorView with nodeOf");
+    const nodeId = await chain.nodeOf(proof.node as string);
+    if (nodeId !== options.expectedNode) return fail("wrong-node", `account ${String(proof.node)} anchors for node ${nodeId}, not node ${options.expectedNode}`);
+  }
+  if (anchor === undefined) return fail("window-not-anchored", `node ${String(proof.node)} has no anchor for window ${String(proof.window)}`);
+  return anchor;
+}
+const isVerdict = (x: AnchorRecord | VerifyResult): x is VerifyResult => "ok" in x;
+
 /** The time checks shared by single readings and ranges. */
 function timeCheck(sourceTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
   const clock = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
@@ -140,9 +163,8 @@ function timeCheck(sourceTime: number, anchor: AnchorRecord, options: VerifyOpti
 /** Verifies one reading against its proof and the chain. */
 export async function verifyReading(reading: Reading, proof: ReadingProof, chain: AnchorView, options: VerifyOptions = {}): Promise<VerifyResult> {
   if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await anchorOf(chain, proof.node, proof.window);
-  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
-  if (anchor === undefined) return fail("window-not-anchored", `node ${proof.node} has no anchor for window ${proof.window}`);
+  const anchor = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchor)) return anchor;
   const root = rootBytes(anchor.root);
   const leafCount = Number(anchor.leafCount);
   if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
@@ -179,9 +201,8 @@ export async function verifyReadingRange(
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await anchorOf(chain, proof.node, proof.window);
-  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
-  if (anchor === undefined) return fail("window-not-anchored", `node ${proof.node} has no anchor for window ${proof.window}`);
+  const anchor = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchor)) return anchor;
   const root = rootBytes(anchor.root);
   const leafCount = Number(anchor.leafCount);
   if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
@@ -222,6 +243,7 @@ export async function verifyReadingRange(
 /** The contract surface an AnchorView needs (a typechain DataAnchors fits). */
 export interface AnchorContract {
   getAnchor(node: string, sequence: bigint): Promise<AnchorRecord>;
+  nodeOf?(account: string): Promise<bigint>;
 }
 
 /**
@@ -239,6 +261,7 @@ export function contractAnchorView(contract: AnchorContract): AnchorView {
         throw e;
       }
     },
+    ...(contract.nodeOf ? { nodeOf: async (account: string) => Number(await contract.nodeOf!(account)) } : {}),
   };
 }
 
@@ -276,6 +299,7 @@ export function cachedAnchorView(view: AnchorView): AnchorView {
       }
       return a;
     },
+    ...(view.nodeOf ? { nodeOf: (account: string) => view.nodeOf!(account) } : {}),
   };
 }
 

@@ -7,11 +7,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ContractTransactionResponse } from "ethers";
-import { id, keccak256, toUtf8Bytes } from "ethers";
+import { id, toUtf8Bytes } from "ethers";
 import { network } from "hardhat";
 import TracemeshModule from "../ignition/modules/Tracemesh.ts";
 import { connectContracts } from "../lib/deployment.ts";
-import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
+import { batchKey, canonicalIdentifier, itemKey } from "../lib/identifiers/canonical.ts";
+import { proveKeysCalls } from "../lib/namespaces.ts";
+import { DEMO_ORGS, demoFounders, demoPrefixGrants, peerOnlyNode } from "./demo/consortium.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const fixture = path.resolve(root, "../shared/fixtures/epcis/JSON/Example_9.6.1-ObjectEvent.jsonld");
@@ -23,7 +25,13 @@ const signerOf = (key: string) => signers[DEMO_ORGS.find((o) => o.key === key)!.
 
 const deployed = await conn.ignition.deploy(TracemeshModule, {
   displayUi: false,
-  parameters: { Tracemesh: { founders: demoFounders() as never } },
+  // Each organisation with its GS1 Company Prefix and one node identity, as in the demo.
+  parameters: {
+    Tracemesh: {
+      founders: demoFounders(Object.fromEntries(DEMO_ORGS.map((o) => [o.key, [peerOnlyNode(`12D3KooWGas${o.key}`)]]))) as never,
+      prefixes: demoPrefixGrants() as never,
+    },
+  },
 });
 const addresses = {
   consortium: await deployed.consortium.getAddress(),
@@ -36,7 +44,9 @@ const c = connectContracts(addresses, ethers.provider);
 const orgId = async (key: string) => Number(await c.consortium.orgOf(signerOf(key).address));
 
 let counter = 0;
-const key = (label: string) => keccak256(toUtf8Bytes(`urn:epc:id:sgtin:4012345.011111.${label}-${counter++}`));
+// Items and lots under the steel mill's registered prefix; every creating call carries its proofs.
+const steelPrefix = DEMO_ORGS.find((o) => o.key === "steel")!.site.companyPrefix;
+const identifier = (label: string) => `urn:epc:id:sgtin:${steelPrefix}.011111.${label}-${counter++}`;
 const eventHash = () => id(`event-${counter++}`);
 const ACTIVE = id("urn:epcglobal:cbv:disp:active");
 
@@ -48,12 +58,24 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> 
 const rows: [string, bigint, string][] = [];
 const steel = c.provenance.connect(signerOf("steel"));
 
-const single = key("single");
-rows.push(["Provenance: commission one item", await gasOf(steel.commission(single, ACTIVE, eventHash())), "per transaction"]);
+const call = (name: string, args: unknown[]) => c.provenance.interface.encodeFunctionData(name as never, args as never);
+const proofs = (...ids: string[]) => proveKeysCalls(c.provenance.interface, ids.map((i) => canonicalIdentifier(i)));
 
-const batch = Array.from({ length: 100 }, () => key("batch"));
-const batchGas = await gasOf(steel.commissionBatch(id("lot-1"), batch, ACTIVE, eventHash()));
-rows.push(["Provenance: commission a batch of 100", batchGas / 100n, `per item (${batchGas} for 100)`]);
+const singleId = identifier("single");
+const single = itemKey(singleId);
+rows.push([
+  "Provenance: commission one item",
+  await gasOf(steel.multicall([...proofs(singleId), call("commission", [single, ACTIVE, eventHash()])])),
+  "per transaction, with its namespace proof",
+]);
+
+const batchIds = Array.from({ length: 100 }, () => identifier("batch"));
+const batch = batchIds.map((i) => itemKey(i));
+const lot = `urn:epc:class:lgtin:${steelPrefix}.011111.LOT-1`;
+const batchGas = await gasOf(
+  steel.multicall([...proofs(...batchIds, lot), call("commissionBatch", [batchKey(lot), batch, ACTIVE, eventHash()])]),
+);
+rows.push(["Provenance: commission a batch of 100", batchGas / 100n, `per item (${batchGas} for 100, with proofs)`]);
 
 const foundryId = await orgId("foundry");
 rows.push(["Provenance: ship one item", await gasOf(steel.ship([single], foundryId, true, eventHash())), "by the custodian"]);
@@ -66,16 +88,19 @@ rows.push([
 const inputs = batch.slice(0, 10);
 rows.push([
   "Provenance: transform 10 -> 1",
-  await gasOf(steel.transform(inputs, [key("casting")], `0x${"0".repeat(64)}`, ACTIVE, eventHash())),
+  await (async () => {
+    const output = identifier("casting");
+    return gasOf(steel.multicall([...proofs(output), call("transform", [inputs, [itemKey(output)], `0x${"0".repeat(64)}`, ACTIVE, eventHash()])]));
+  })(),
   "inputs consumed, output created",
 ]);
 
 rows.push([
   "Provenance: observe an event",
-  await gasOf(steel.observe([key("observed")], eventHash())),
-  "the hash of an event that changes no registry state",
+  await gasOf(steel.observe([batch[50]!], eventHash())),
+  "the hash of an event that changes no registry state, by a party",
 ]);
-const documentCalls = Array.from({ length: 10 }, () => c.provenance.interface.encodeFunctionData("observe", [[key("doc")], eventHash()]));
+const documentCalls = Array.from({ length: 10 }, (_, i) => call("observe", [[batch[60 + i]!], eventHash()]));
 const documentGas = await gasOf(steel.multicall(documentCalls));
 rows.push(["Provenance: one EPCIS document of 10 events", documentGas / 10n, `per event (${documentGas} for 10, multicall)`]);
 
@@ -100,7 +125,7 @@ const nowMs = BigInt(now) * 1000n;
 rows.push([
   "DataAnchors: anchor a window",
   await gasOf(c.dataAnchors.connect(signerOf("steel")).anchor(1, id("root-1"), `0x${"0".repeat(64)}`, nowMs - 1000n, nowMs, 50_000)),
-  "first window of a node",
+  "first window of an account (binds it to its node)",
 ]);
 rows.push([
   "DataAnchors: anchor the next window",

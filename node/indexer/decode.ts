@@ -8,6 +8,7 @@ import {
   Certificates__factory,
   Consortium__factory,
   DataAnchors__factory,
+  IdentifierNamespaces__factory,
   Provenance__factory,
 } from "../../lib/contracts/types/index.js";
 import type { ContractAddresses } from "../../lib/deployment.ts";
@@ -38,6 +39,7 @@ const INTERFACES: Record<ContractName, Interface> = {
   certificates: Certificates__factory.createInterface(),
   accessGrants: AccessGrants__factory.createInterface(),
   dataAnchors: DataAnchors__factory.createInterface(),
+  identifierNamespaces: IdentifierNamespaces__factory.createInterface(),
 };
 
 /** A decoded event: its name and arguments. */

@@ -175,6 +175,14 @@ export const MESSAGES: Record<string, Explain> = {
   NotRecordAuthor: (a, n) => `record #${a.recordId} was written by ${n.org(num(a.authorOrg))}, not ${n.org(num(a.orgId))}`,
   AssemblyCycle: (a) => `${item(a.key)} cannot be a part of itself`,
   NotChildOf: (a) => `${item(a.child)} is not assembled into ${shortHex(String(a.parent))}`,
+  OwnerMismatch: (a, n) =>
+    `${item(a.child)} belongs to ${n.org(num(a.ownerOrg))}, the product to ${n.org(num(a.parentOwnerOrg))}: only the product owner's parts go in`,
+  ZeroNamespaces: () => "the identifier namespace registry is zero",
+  KeyNotProven: (a, n) => `${n.org(num(a.orgId))} did not prove ${item(a.key)} under its identifier prefix in this transaction`,
+  NamespaceOfOtherOrg: (a, n) => `${item(a.key)} lies under a prefix of ${n.org(num(a.holderOrg))}, not of ${n.org(num(a.orgId))}`,
+  UnregisteredNamespace: (a) => `${item(a.key)} lies under no registered identifier prefix (refused by the consortium's policy)`,
+  NotPartyTo: (a, n) => `${n.org(num(a.orgId))} is no party to ${item(a.key)} (neither owner, custodian, consignee nor prefix holder)`,
+  ObservationNamesNothing: (a, n) => `an event naming no item proves no entitlement: ${n.org(num(a.orgId))} cannot record it`,
 
   // ---- Certificates
   ZeroScope: () => "the certificate scope is zero",
@@ -224,6 +232,12 @@ export const MESSAGES: Record<string, Explain> = {
   WindowEndsInFuture: (a) => `the window ends at ${ms(a.toTimeMs)}, later than the chain allows (${ms(a.latestAllowedMs)})`,
   EmptyBatch: () => "the batch of windows is empty",
   AnchorNotFound: (a) => `node ${a.node} has no window ${a.sequence}`,
+  NoAnchoringNode: (a, n) =>
+    num(a.nodeCount) === 0
+      ? `${n.org(num(a.orgId))} has no registered node identity, so ${a.account} cannot anchor`
+      : `${n.org(num(a.orgId))} has ${a.nodeCount} node identities: bind ${a.account} to one first (bindNode)`,
+  NotOwnNode: (a, n) => `node ${a.nodeId} is not a registered node of ${n.org(num(a.orgId))}`,
+  AlreadyBound: (a) => `${a.account} anchors for node ${a.boundNodeId} already`,
 };
 
 export function messageFor(contract: ContractName | undefined, name: string): Explain | undefined {

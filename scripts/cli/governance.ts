@@ -169,6 +169,7 @@ export const status: Handler = () => async (s) => {
     `  Certificates  ${c.certificates}`,
     `  AccessGrants  ${c.accessGrants}`,
     `  DataAnchors   ${c.dataAnchors}`,
+    ...(c.identifierNamespaces ? [`  IdentifierNamespaces ${c.identifierNamespaces}`] : []),
     `Governance: quorum ${(Number(quorumBps) / 100).toFixed(2)}% of ${activeOrgs} active organisations = ${required} approvals; voting period ${formatDuration(votingPeriod)}`,
     `You: ${you}`,
     `Members (${memberList.length})`,

@@ -8,7 +8,8 @@ import { id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
 import { revertDataOf } from "../../lib/revert.ts";
-import type { Consortium } from "../../lib/contracts/types/index.js";
+import type { Consortium, IdentifierNamespaces, Provenance } from "../../lib/contracts/types/index.js";
+import { NamespacePolicy, schemeArgs } from "../../lib/namespaces.ts";
 import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
 
 export type Conn = NetworkConnection<"l1">;
@@ -70,6 +71,21 @@ export async function deployBound<T extends BaseContract>(
   const initCall = impl.interface.encodeFunctionData("initialize", [consortiumAddress, ...extraInitArgs]);
   const proxy = await ethers.deployContract("TracemeshProxy", [await impl.getAddress(), initCall]);
   return (await ethers.getContractAt(contractName, await proxy.getAddress())) as unknown as T;
+}
+
+/**
+ * Provenance with its IdentifierNamespaces, each behind a proxy and bound to `consortiumAddress`.
+ * Unchecked by default (keys need no proof): suites about custody rules; namespace rules have their own.
+ */
+export async function deployProvenance(
+  conn: Conn,
+  consortiumAddress: string,
+  policy: NamespacePolicy = NamespacePolicy.Unchecked,
+  grants: { prefix: string; orgId: number }[] = [],
+): Promise<{ prov: Provenance; namespaces: IdentifierNamespaces }> {
+  const namespaces = await deployBound<IdentifierNamespaces>(conn, "IdentifierNamespaces", consortiumAddress, schemeArgs(), grants, policy);
+  const prov = await deployBound<Provenance>(conn, "Provenance", consortiumAddress, await namespaces.getAddress());
+  return { prov, namespaces };
 }
 
 export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {

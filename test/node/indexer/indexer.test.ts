@@ -72,7 +72,7 @@ describe("indexer", () => {
     expect(await q.history(key("NO-SUCH-ITEM"))).toEqual([]);
     // Observations name items without changing them, registered or not.
     expect((await q.history(key("COIL-3"))).map((e) => e.kindName)).toEqual(["commission", "observation", "recallBatch"]);
-    expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.carrier]]);
+    expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.steel]]);
     expect(await q.item(key("FOREIGN-1"))).toBeUndefined();
     // A record kind a later Provenance may append keeps its number.
     expect([recordKindName(RecordKind.Observation), recordKindName(99)]).toEqual(["observation", "kind-99"]);

@@ -163,6 +163,18 @@ describe("verifyReading and verifyReadingRange against DataAnchors", () => {
     expect(await verifyReading(leaves1[0]!.reading, { ...p, node: fx.orgs.oem.signer.address }, view)).toMatchObject({ reason: "window-not-anchored" });
   });
 
+  it("wrong-node: a verifier that requires the serving node refuses anchors of another node identity", async () => {
+    const p = w1.proof(0);
+    const own = Number(await anchors.nodeOf(node));
+    expect(own).toBeGreaterThan(0);
+    expect(await verifyReading(leaves1[0]!.reading, p, view, { expectedNode: own })).toEqual({ ok: true });
+    const other = Number(await anchors.nodeOf(fx.orgs.oem.signer.address));
+    expect(await verifyReading(leaves1[0]!.reading, p, view, { expectedNode: other })).toMatchObject({ ok: false, reason: "wrong-node" });
+    const readings = leaves1.slice(0, 2).map((l) => l.reading);
+    expect(await verifyReadingRange(readings, w1.range(0, 2), view, { expectedNode: other })).toMatchObject({ ok: false, reason: "wrong-node" });
+    await expect(verifyReading(leaves1[0]!.reading, p, { getAnchor: view.getAnchor }, { expectedNode: own })).rejects.toThrow(/nodeOf/);
+  });
+
   it("outside-window: the source time lies outside the window's range, beyond the clock tolerance", async () => {
     expect(await verifyReading(leaves1[4]!.reading, w1.proof(4), view)).toMatchObject({ ok: false, reason: "outside-window" });
     // A second before the window: within the default 2 s tolerance, not within none.

@@ -64,8 +64,13 @@ contract DataAnchors is ConsortiumBound {
         uint64 toTimeMs;
     }
 
-    mapping(uint32 nodeId => mapping(uint64 sequence => Anchor)) private _anchors;
-    mapping(uint32 nodeId => Head) private _heads;
+    /// @dev Slots of the first release, which chained windows per account; kept so that an
+    /// upgrade leaves every later variable where it was (storage-layout test). Never read.
+    mapping(address account => mapping(uint64 sequence => Anchor)) private _anchors;
+    mapping(address account => Head) private _heads;
+
+    mapping(uint32 nodeId => mapping(uint64 sequence => Anchor)) private _nodeAnchors;
+    mapping(uint32 nodeId => Head) private _nodeHeads;
     mapping(address account => uint32 nodeId) private _nodeOfAccount;
 
     /// @notice `account` anchors for node identity `nodeId` (of organisation `orgId`) from now on.
@@ -135,9 +140,9 @@ contract DataAnchors is ConsortiumBound {
     ) external {
         (uint32 orgId, ) = _callerOrg();
         uint32 nodeId = _anchoringNode(orgId);
-        Head memory head = _heads[nodeId];
+        Head memory head = _nodeHeads[nodeId];
         _record(orgId, nodeId, head, _lastRoot(nodeId, head), Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
-        _heads[nodeId] = Head(sequence, toTimeMs);
+        _nodeHeads[nodeId] = Head(sequence, toTimeMs);
     }
 
     /// @notice Anchors several consecutive windows of the caller in one transaction, e.g. to catch
@@ -148,14 +153,14 @@ contract DataAnchors is ConsortiumBound {
         if (windows.length == 0) revert EmptyBatch();
         (uint32 orgId, ) = _callerOrg();
         uint32 nodeId = _anchoringNode(orgId);
-        Head memory head = _heads[nodeId];
+        Head memory head = _nodeHeads[nodeId];
         bytes32 lastRoot = _lastRoot(nodeId, head);
         for (uint256 i; i < windows.length; ++i) {
             Window memory w = windows[i];
             _record(orgId, nodeId, head, lastRoot, w);
             (head.sequence, head.toTimeMs, lastRoot) = (w.sequence, w.toTimeMs, w.root);
         }
-        _heads[nodeId] = head;
+        _nodeHeads[nodeId] = head;
     }
 
     /// @notice Binds the caller's account to `nodeId`, a registered node of its organisation, for
@@ -182,28 +187,28 @@ contract DataAnchors is ConsortiumBound {
     /// @notice The anchor of node identity `nodeId`'s window `sequence`; reverts AnchorNotFound
     /// (naming no account) when there is none.
     function getNodeAnchor(uint32 nodeId, uint64 sequence) external view returns (Anchor memory anchor_) {
-        anchor_ = _anchors[nodeId][sequence];
+        anchor_ = _nodeAnchors[nodeId][sequence];
         if (anchor_.root == bytes32(0)) revert AnchorNotFound(address(0), sequence);
     }
 
     /// @notice The last sequence of the node `node` (an account) anchors for; 0 before its first
     /// anchor. A node resumes from here.
     function lastSequence(address node) external view returns (uint64) {
-        return _heads[nodeOf(node)].sequence;
+        return _nodeHeads[nodeOf(node)].sequence;
     }
 
     /// @notice The last anchor of `node` with its sequence; sequence 0 and an empty anchor before
     /// its first.
     function latestAnchor(address node) external view returns (uint64 sequence, Anchor memory latest) {
         uint32 nodeId = nodeOf(node);
-        sequence = _heads[nodeId].sequence;
-        latest = _anchors[nodeId][sequence];
+        sequence = _nodeHeads[nodeId].sequence;
+        latest = _nodeAnchors[nodeId][sequence];
     }
 
     /// @notice The anchor of `node`'s window `sequence`; reverts AnchorNotFound when there is none.
     /// Its predecessor (the root it extends) is `getAnchor(node, sequence - 1)`.
     function getAnchor(address node, uint64 sequence) external view returns (Anchor memory anchor_) {
-        anchor_ = _anchors[nodeOf(node)][sequence];
+        anchor_ = _nodeAnchors[nodeOf(node)][sequence];
         if (anchor_.root == bytes32(0)) revert AnchorNotFound(node, sequence);
     }
 
@@ -220,7 +225,7 @@ contract DataAnchors is ConsortiumBound {
         bytes32[] calldata proof,
         uint256 index
     ) external view returns (bool) {
-        Anchor storage a = _anchors[nodeOf(node)][sequence];
+        Anchor storage a = _nodeAnchors[nodeOf(node)][sequence];
         return Sha256Merkle.verify(proof, a.root, leafHash, index, a.leafCount);
     }
 
@@ -236,7 +241,7 @@ contract DataAnchors is ConsortiumBound {
         uint256[] memory indices,
         bytes32[] memory proof
     ) external view returns (bool) {
-        Anchor storage a = _anchors[nodeOf(node)][sequence];
+        Anchor storage a = _nodeAnchors[nodeOf(node)][sequence];
         return Sha256Merkle.verifyMulti(proof, a.root, indices, leafHashes, a.leafCount);
     }
 
@@ -248,7 +253,7 @@ contract DataAnchors is ConsortiumBound {
 
     /// @dev The root of the node's last anchor; zero before its first.
     function _lastRoot(uint32 nodeId, Head memory head) private view returns (bytes32) {
-        return head.sequence == 0 ? bytes32(0) : _anchors[nodeId][head.sequence].root;
+        return head.sequence == 0 ? bytes32(0) : _nodeAnchors[nodeId][head.sequence].root;
     }
 
     /// @dev The node the caller anchors for, binding it on first use. A binding is checked once
@@ -299,7 +304,7 @@ contract DataAnchors is ConsortiumBound {
         uint64 last = head.sequence;
         uint64 lastToTimeMs = head.toTimeMs;
         if (w.sequence <= last && w.sequence != 0) {
-            revert AlreadyAnchored(node, w.sequence, _anchors[nodeId][w.sequence].root);
+            revert AlreadyAnchored(node, w.sequence, _nodeAnchors[nodeId][w.sequence].root);
         }
         if (w.sequence != last + 1) revert UnexpectedSequence(node, last + 1, w.sequence);
         if (w.prevRoot != lastRoot) revert PreviousRootMismatch(node, w.sequence, lastRoot, w.prevRoot);
@@ -311,7 +316,7 @@ contract DataAnchors is ConsortiumBound {
         if (w.toTimeMs > latestAllowedMs) revert WindowEndsInFuture(w.toTimeMs, latestAllowedMs);
 
         uint64 anchoredAt = uint64(block.timestamp);
-        _anchors[nodeId][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
+        _nodeAnchors[nodeId][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
         emit WindowAnchored(node, orgId, w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount, anchoredAt);
     }
 }

@@ -64,8 +64,6 @@ contract IdentifierNamespaces is ConsortiumBound {
     event PrefixReleased(bytes prefix, uint32 indexed orgId);
     event PolicySet(Policy policy);
 
-    /// @param caller who called a governance setter; only Consortium (a passed proposal) may
-    error NotConsortium(address caller);
     error InvalidPrefix(bytes prefix);
     error InvalidScheme(bytes lead, uint8 skip);
     /// @param holderOrg the organisation that holds it already
@@ -74,11 +72,6 @@ contract IdentifierNamespaces is ConsortiumBound {
     error PrefixOverlaps(bytes prefix, bytes conflicting);
     error PrefixNotRegistered(bytes prefix);
     error InactiveOrg(uint32 orgId);
-
-    modifier onlyConsortium() {
-        if (msg.sender != address(consortium())) revert NotConsortium(msg.sender);
-        _;
-    }
 
     /// @notice Binds the registry to the consortium and bootstraps it (once, via the proxy).
     /// @param schemes the leads identifiers are proven under (e.g. the GS1 Digital Link primary keys)

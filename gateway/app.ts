@@ -24,6 +24,7 @@ import { rateLimiter } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
+import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
 
 export interface GatewayOptions {
   /**
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   log?: string | Logger;
   explorerPath?: string;
   explorerDir?: string;
+  /** Blocks the chain index may trail the chain's head before index-backed routes answer 503 (default 64). */
+  maxIndexLagBlocks?: number;
 }
 
 export interface RunningGateway {
@@ -89,6 +92,7 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     metricsToken: options.metricsToken,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
+    maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
   };
 }
 

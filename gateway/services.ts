@@ -10,6 +10,7 @@
 import { JsonRpcProvider } from "ethers";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
+import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
@@ -35,6 +36,8 @@ export interface GatewayServices {
   events?: EventsService;
   index?: IndexService;
   proofs?: ProofsService;
+  /** The owner's log of partners' reads (node/access-log): every document or reading handed out is logged. */
+  accessLog?: AccessRecorder;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

@@ -71,6 +71,7 @@ export const ERROR_CATALOGUE = {
   "chain-ahead": spec(503, "Chain ahead of this node", "unavailable"),
   "chain-behind": spec(503, "Chain behind this node", "unavailable"),
   "reorg-too-deep": spec(503, "Reorganisation too deep", "unavailable"),
+  "index-stale": spec(503, "Chain index stopped or behind", "unavailable"),
   "schema-unavailable": spec(503, "Schema unavailable", "unavailable"),
   closed: spec(503, "Shutting down", "unavailable"),
   internal: spec(500, "Internal error", "unavailable"),

@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { handleStopSignals } from "../lib/stop-signals.ts";
+import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
@@ -86,16 +87,20 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       signer: node.signer,
       provider,
       ...(node.events ? { store: node.events } : {}),
-      access: index.access,
+      // Access decisions ask the chain (openEvents' ChainAccessChecker, cleared on grant events),
+      // never the index alone; the index walks genealogy grants "as the grantor knew it".
       resolveParty: (party) => partyOrg.get(party),
-      genealogy: (key) => index.queries.containedIn(key),
+      genealogy: index.queries,
       ...(p2p ? { announce: (hashId: string, partners: number[]) => p2p.announceEvent(hashId, partners) } : {}),
       log,
     });
     cleanup.push(() => events.close());
 
+    // Every read of this organisation's data by a partner is logged (node/access-log).
+    const accessLog = await AccessLog.open(path.join(config.node.dataDir, "access-log"));
+    cleanup.push(() => accessLog.close());
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: new AccessRecorder(accessLog, base.contracts.accessGrants) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),

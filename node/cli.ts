@@ -155,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
           const { store, node } = await openForReading(config);
           try {
             const view = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
-            return await new ProofService(store, node).audit(view, { verify: { clockToleranceMs: config.ingest.clockToleranceMs } });
+            return await new ProofService(store, node).audit(view);
           } finally {
             await store.close();
           }

@@ -1,8 +1,9 @@
 /**
  * `npm run gas`: gas per operation of the Tracemesh contracts on an in-process chain, deployed
  * through the same Ignition module as every real network, next to a baseline that stores the
- * full EPCIS event on chain. Prints the table and rewrites it in README.md between the
- * `gas:start` / `gas:end` markers.
+ * full EPCIS event on chain, and the deployed code size of each contract against the EIP-170
+ * limit. Prints the tables and rewrites them in README.md between the `gas:start` / `gas:end`
+ * markers.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -141,8 +142,25 @@ rows.push([
   fullGas,
   `${documentBytes.length} bytes (GS1 example 9.6.1), storage only`,
 ]);
+
+/** Runtime code size of each deployed contract, read from the chain (the implementations behind the proxies). */
+const IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
+const codeSize = async (address: string) => (await ethers.provider.getCode(address)).length / 2 - 1;
+const implementationOf = async (proxy: string) => `0x${(await ethers.provider.getStorage(proxy, IMPLEMENTATION_SLOT)).slice(26)}`;
+const sizes: [string, number, string][] = [
+  ["Consortium", await codeSize(await implementationOf(addresses.consortium)), "entry points, voting, views"],
+  ["ConsortiumActions", await codeSize(await c.consortium.actions()), "what each proposal kind checks and changes (delegatecall)"],
+  ["BesuPermissioning", await codeSize(await c.consortium.besuPermissioning()), "validators, node and transaction checks (delegatecall)"],
+  ["Provenance", await codeSize(await implementationOf(addresses.provenance)), ""],
+  ["Certificates", await codeSize(await implementationOf(addresses.certificates)), ""],
+  ["AccessGrants", await codeSize(await implementationOf(addresses.accessGrants)), ""],
+  ["DataAnchors", await codeSize(await implementationOf(addresses.dataAnchors)), ""],
+  ["TracemeshProxy", await codeSize(addresses.consortium), "in front of each of the five above"],
+];
 await conn.close();
 
+/** EIP-170: the largest runtime code a contract may have. */
+const CODE_SIZE_LIMIT = 24_576;
 const commissionGas = rows[0]![1];
 const table = [
   "| operation | gas | note |",
@@ -151,6 +169,10 @@ const table = [
   "",
   `Storing the full event instead of its hash costs ${(Number(fullGas) / Number(commissionGas)).toFixed(1)}x the gas of ` +
     "commissioning an item with all its custody state, and would put a partner's data in every member's ledger.",
+  "",
+  "| contract | deployed size (bytes) | of the 24,576-byte limit | note |",
+  "| --- | ---: | ---: | --- |",
+  ...sizes.map(([name, size, note]) => `| ${name} | ${size.toLocaleString("en-US")} | ${((100 * size) / CODE_SIZE_LIMIT).toFixed(1)}% | ${note} |`),
 ].join("\n");
 
 console.log(table);

@@ -13,6 +13,7 @@
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
 import type { Context } from "koa";
+import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
@@ -135,17 +136,33 @@ function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
 
+/** Logs, in the owner's access log, each document handed to a partner. */
+async function logDocuments(context: RouteContext, reader: number, served: readonly { event: StoredEvent; decision: AccessDecision }[]): Promise<void> {
+  const log = context.services.accessLog;
+  if (!log) return;
+  for (const { event, decision } of served) {
+    const eventID = typeof event.eventID === "string" ? event.eventID : undefined;
+    await log.record({ reader, owner: event.owner, channel: "gateway", subject: { kind: "document", eventHash: event.recordHash, ...(eventID ? { eventID } : {}) } }, decision);
+  }
+}
+
 async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}): Promise<void> {
   const ev = events(context);
   const org = ctx.state.caller!.orgId;
   const { query, perPage, nextPageToken } = parseQuery(ctx, fixed);
   try {
+    const decisions = new Map<StoredEvent, AccessDecision>();
     const page = await ev.store.query(query, {
       perPage,
       ...(nextPageToken !== undefined ? { nextPageToken } : {}),
       audience: `org:${org}`,
-      filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed,
+      filter: async (e) => {
+        const d = await ev.visibility.mayRead(e, org);
+        decisions.set(e, d);
+        return d.allowed;
+      },
     });
+    await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
     if (page.nextPageToken !== undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
     ctx.type = "application/ld+json";
     ctx.body = queryDocument(page.events);
@@ -156,13 +173,16 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
   }
 }
 
-/** The events an eventID (or CBV hash ID) names that the caller may see; 404 when none. */
-async function visibleById(ctx: Context, context: RouteContext, id: string): Promise<StoredEvent[]> {
+/** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */
+async function visibleById(ctx: Context, context: RouteContext, id: string): Promise<{ event: StoredEvent; decision: AccessDecision }[]> {
   const ev = events(context);
   const org = ctx.state.caller!.orgId;
   const found = await ev.store.get(id);
-  const visible: StoredEvent[] = [];
-  for (const e of found) if ((await ev.visibility.mayRead(e, org)).allowed) visible.push(e);
+  const visible: { event: StoredEvent; decision: AccessDecision }[] = [];
+  for (const event of found) {
+    const decision = await ev.visibility.mayRead(event, org);
+    if (decision.allowed) visible.push({ event, decision });
+  }
   // Not found and not visible look the same: existence is not revealed to outsiders.
   if (visible.length === 0) throw notFound(`no event ${id} that ${ctx.state.caller!.orgName} may read`);
   return visible;
@@ -219,8 +239,9 @@ export function register(router: GatewayRouter, context: RouteContext): void {
 
   router.get("/events/:eventID", auth, async (ctx) => {
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
+    await logDocuments(context, ctx.state.caller!.orgId, found);
     ctx.type = "application/ld+json";
-    ctx.body = queryDocument(found);
+    ctx.body = queryDocument(found.map((f) => f.event));
   });
 
   router.get("/epcs/:epc/events", auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
@@ -230,10 +251,10 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.get("/events/:eventID/readings", auth, async (ctx) => {
     const ev = events(context);
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
-    const own = found.filter((e) => e.origin.kind === "own" && e.owner === ev.organisation);
+    const own = found.filter(({ event }) => event.origin.kind === "own" && event.owner === ev.organisation);
     if (own.length === 0)
-      throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${found[0]!.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
-    const e = own[0]!;
+      throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${found[0]!.event.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
+    const { event: e, decision } = own[0]!;
     let bindings;
     try {
       bindings = readingBindingsOf(e.event, e.context);
@@ -264,6 +285,10 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       return anchors.get(key)!;
     };
     for (const s of streams) for (const r of s.readings) Object.assign(r.anchor, (await anchorOf(r.anchor.node, r.anchor.sequence)) ?? {});
+    await context.services.accessLog?.record(
+      { reader: ctx.state.caller!.orgId, owner: e.owner, channel: "gateway", subject: { kind: "readings", eventHash: e.recordHash, ...(e.eventID ? { eventID: e.eventID } : {}), streams: streams.map((s) => s.stream) } },
+      decision,
+    );
     ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams } satisfies EventReadingsAnswer;
   });
 }

@@ -238,12 +238,14 @@ export class CaptureService extends EventEmitter {
       try {
         const results = await this.recorder.record(doc, signal);
         const events = documentEventList(doc);
+        const ignoreFields = declaredIgnoreFields(doc);
         // Duplicates are stored once; their eventIDs become further names of the stored copy.
         const stored: NewEvent[] = results.map((r) => ({
             hashId: r.hashId,
             recordHash: r.recordHash,
             ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),
             context: doc["@context"],
+            ...(ignoreFields.length > 0 ? { ignoreFields } : {}),
             owner: job.owner,
             origin: { kind: "own", captureId: captureID },
             ...(r.recordId !== undefined

@@ -18,7 +18,7 @@ import { type BoundStream, boundReadings } from "./readings.ts";
 import type { ReadingBinding } from "../../lib/epcis/readings.ts";
 import { EventRecorder, type EventRecorderOptions } from "./recorder.ts";
 import { EventStore } from "./store.ts";
-import { EventVisibility } from "./visibility.ts";
+import { EventVisibility, type VisibilityOptions } from "./visibility.ts";
 
 /** Default events per captured document: one document is one transaction, which must fit a block. */
 export const DEFAULT_MAX_CAPTURE_EVENTS = 100;
@@ -63,7 +63,8 @@ export interface EventsServiceOptions {
   /** Tells member organisations a captured event names them (the peer network's announcement); none when absent. */
   announce?: (hashId: string, organisations: number[]) => Promise<void>;
   log?: (message: string) => void;
-  genealogy?: (key: string) => Promise<readonly string[]>;
+  /** Where genealogy grants are walked (node/events/visibility.ts): the chain index. */
+  genealogy?: VisibilityOptions["genealogy"];
   capture?: CaptureServiceOptions;
   /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
   maxCaptureEvents?: number;

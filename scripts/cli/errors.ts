@@ -101,6 +101,7 @@ export const MESSAGES: Record<string, Explain> = {
   UpgradeNotByConsortium: (a) =>
     `only the Consortium contract may upgrade this contract (through a passed Upgrade proposal), not ${a.caller}`,
   ZeroConsortium: () => "the Consortium address is zero",
+  NotConsortium: (a) => `only the Consortium contract may change this setting (through a passed Call proposal), not ${a.caller}`,
 
   // ---- OpenZeppelin proxies and initialisers
   AddressEmptyCode: (a) => `${a.target} holds no contract code`,
@@ -149,6 +150,12 @@ export const MESSAGES: Record<string, Explain> = {
   NotGovernedHere: (a) => `${a.target} is not a contract this Consortium governs`,
   NotUUPSImplementation: (a) => `${a.implementation} is not a UUPS implementation`,
   UpgradeNotByGovernance: (a) => `only a passed Upgrade proposal may upgrade the Consortium, not ${a.caller}`,
+  InvalidExecutionDelay: (a) => `an execution delay of ${a.executionDelay} seconds is longer than 30 days`,
+  InvalidTransactionGasLimit: (a) =>
+    `a transaction gas bound of ${a.maxTransactionGas} is below 5000000: members could no longer vote it back up`,
+  SubjectMayNotVote: (a, n) => `proposal #${a.proposalId} acts against ${n.org(num(a.orgId))}, which does not vote on it`,
+  ExecutionDelayNotOver: (a) => `proposal #${a.proposalId} passed; it may execute from ${formatTime(a.executableAt as bigint)} on`,
+  UpgradeThroughCall: (a) => `a Call may not upgrade ${a.target}: propose an Upgrade, which checks the implementation`,
 
   // ---- Provenance
   ZeroEventHash: () => "the EPCIS event hash is zero",
@@ -218,6 +225,7 @@ export const MESSAGES: Record<string, Explain> = {
   NotGrantOwner: (a, n) =>
     `grant ${shortHex(String(a.id))} belongs to ${n.org(num(a.owner))}; ${n.org(num(a.caller))} cannot revoke it`,
   GrantAlreadyRevoked: (a) => `grant ${shortHex(String(a.id))} is already revoked`,
+  InvalidRegulatorRule: (a) => `regulator rule ${a.rule} sets bits no scope defines (recall events 1, inspection events 2, disposition events 4, recall scopes 8)`,
 
   // ---- DataAnchors
   AlreadyAnchored: (a) => `node ${a.node} already anchored window ${a.sequence} (root ${shortHex(String(a.anchoredRoot))})`,

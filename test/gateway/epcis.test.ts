@@ -30,6 +30,7 @@ import { type ReadingProof, contractAnchorView, verifyReading } from "../../lib/
 import type { CaptureJob } from "../../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
 const SCHEMA = path.join(FIXTURES, "EPCIS-JSON-Schema.json");
@@ -587,6 +588,31 @@ describe("readings bound to events", () => {
       // Partners see the readings only with the event: nothing without a grant.
       const steel = await gw.signIn("steel");
       expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(404);
+      // With a grant on the part, the mill reads them, and the OEM's access log says so.
+      const logDir = path.join(dir, "access-log");
+      const log = await AccessLog.open(logDir);
+      gw.services.accessLog = new AccessRecorder(log, chain.orgs.oem.contracts.accessGrants);
+      try {
+        const expires = Math.floor(Date.now() / 1000) + 3600;
+        await (await chain.orgs.oem.contracts.accessGrants.grantAccess(chain.orgs.steel.id, ScopeKind.Item, itemKey(part), keccakId("heat-treatment-audit"), 0, 0, expires)).wait();
+        expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(200);
+        expect(await log.entries()).toMatchObject([
+          {
+            reader: chain.orgs.steel.id,
+            owner: chain.orgs.oem.id,
+            channel: "gateway",
+            subject: { kind: "readings", eventHash: inspected.recordHash, streams: ["furnace-1/temperature", "press-2/force"] },
+            allowedBy: `grant item on ${itemKey(part)}`,
+            purpose: keccakId("heat-treatment-audit"),
+          },
+        ]);
+        // The OEM reading its own readings is not a partner's read.
+        await getJson(`/events/${enc(inspected.hashId)}/readings`);
+        expect(await log.entries()).toHaveLength(1);
+      } finally {
+        delete gw.services.accessLog;
+        await log.close();
+      }
       // An event that names no readings has none.
       const none = await getJson(`/events/${enc(job.results![0]!.hashId)}/readings`);
       expect(none.body["streams"]).toEqual([]);

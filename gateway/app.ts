@@ -85,7 +85,7 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     challengeTtlMs: options.challengeTtlMs ?? 5 * 60_000,
     membershipTtlMs: options.membershipTtlMs ?? 3000,
     rateLimit: options.rateLimit ?? { max: 600, durationMs: 60_000 },
-    rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, ...options.rpc },
+    rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, gasCap: 10_000_000, timeoutMs: 5000, ...options.rpc },
     metricsToken: options.metricsToken,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,

@@ -33,8 +33,12 @@ export interface RouteModule {
 export interface RpcOptions {
   /** Largest `toBlock - fromBlock + 1` an eth_getLogs may ask for. */
   maxLogBlockRange: number;
-  /** Requests per client per window on /chain/rpc (on top of the gateway-wide limit). */
+  /** Requests per client per window on /chain/rpc and /chain/call (on top of the gateway-wide limit). */
   rateLimit: { max: number; durationMs: number };
+  /** Most gas one eth_call may use (a lower `gas` in the call is kept). */
+  gasCap: number;
+  /** Milliseconds one forwarded call may take before the caller gets an error. */
+  timeoutMs: number;
 }
 
 export interface ResolvedOptions {

@@ -19,7 +19,9 @@ import { ChallengeStore } from "./auth/siwe.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { DEFAULT_BODY_LIMITS, type BodyLimits, readJson } from "./body.ts";
 import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from "./context.ts";
+import { TracemeshError } from "../lib/errors.ts";
 import { HttpProblem, toProblem } from "./errors.ts";
+import { hostGuard, isLoopback, publicHostName } from "./host.ts";
 import { rateLimiter } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
@@ -28,10 +30,11 @@ import type { GatewayServices } from "./services.ts";
 export interface GatewayOptions {
   /**
    * Where clients reach the gateway (behind a proxy): a host[:port] ("gw.member.example"), or an
-   * origin with its scheme ("https://gw.member.example"). Named in sign-in messages and links;
-   * by default the request's own Host and scheme.
+   * origin with its scheme ("https://gw.member.example"); or several, the first named in sign-in
+   * messages and links. Requests naming another Host are refused (400), except loopback hosts on
+   * a gateway listening on loopback only; a gateway listening elsewhere needs one (host.ts).
    */
-  publicHost?: string;
+  publicHost?: string | readonly string[];
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
   bodyLimits?: Partial<BodyLimits>;
@@ -71,14 +74,18 @@ export interface Gateway {
 
 function publicAddress(publicHost: string | undefined): Pick<ResolvedOptions, "publicHost" | "publicProtocol"> {
   if (publicHost === undefined) return {};
+  publicHostName(publicHost); // refuses what is not a host[:port] or an origin
   if (!publicHost.includes("://")) return { publicHost };
   const url = new URL(publicHost);
   return { publicHost: url.host, publicProtocol: url.protocol.replace(/:$/, "") };
 }
 
+const publicHostsOf = (options: GatewayOptions): readonly string[] =>
+  options.publicHost === undefined ? [] : typeof options.publicHost === "string" ? [options.publicHost] : options.publicHost;
+
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    ...publicAddress(options.publicHost),
+    ...publicAddress(publicHostsOf(options)[0]),
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
@@ -165,6 +172,10 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
     }
   });
 
+  // Until listen() says otherwise, the app is served on loopback (tests hand app.callback() to a local server).
+  let loopbackOnly = true;
+  app.use(hostGuard(publicHostsOf(options).map((h) => publicHostName(h)), () => loopbackOnly));
+
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -231,6 +242,13 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
 
   const listen = (port = 0, host = "127.0.0.1") =>
     new Promise<RunningGateway>((resolve, reject) => {
+      if (!isLoopback(host) && opts.publicHost === undefined) {
+        throw new TracemeshError(
+          "invalid-config",
+          `the gateway would listen on ${host}, reachable from other machines, without a publicHost: set publicHost to the host clients reach it at, or listen on 127.0.0.1`,
+        );
+      }
+      loopbackOnly = isLoopback(host);
       const server = app.listen(port, host);
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;

@@ -15,7 +15,8 @@ import { Counter, Histogram, Registry } from "prom-client";
 import type { Role } from "../lib/consortium.ts";
 import { MembershipCache } from "./auth/membership.ts";
 import { identify, requireOrg } from "./auth/middleware.ts";
-import { ChallengeStore } from "./auth/siwe.ts";
+import { type ChallengeLimits, ChallengeStore, DEFAULT_CHALLENGE_LIMITS } from "./auth/siwe.ts";
+import { identifyClient, trustedProxySet } from "./client-address.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { DEFAULT_BODY_LIMITS, type BodyLimits, readJson } from "./body.ts";
 import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from "./context.ts";
@@ -44,6 +45,13 @@ export interface GatewayOptions {
   tokenTtlSeconds?: number;
   /** Sign-in challenge lifetime, default 5 minutes. */
   challengeTtlMs?: number;
+  /** Challenges pending at once, per address, per client and in all (auth/siwe.ts). */
+  challengeLimits?: Partial<ChallengeLimits>;
+  /**
+   * IP addresses of reverse proxies in front of the gateway: from them (only), X-Forwarded-For
+   * names the client that rate limits and sign-in caps count against (client-address.ts).
+   */
+  trustedProxies?: readonly string[];
   /** How long an organisation's standing is cached before the chain is asked again, default 3 s. */
   membershipTtlMs?: number;
   /** Requests per client (token's organisation, else IP) per window; false disables. Default 600/min. */
@@ -123,7 +131,8 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
 
   const tokens = new TokenService(options.tokenSecret, opts.tokenTtlSeconds, opts.clock);
   const membership = new MembershipCache(services, opts.membershipTtlMs, opts.clock);
-  const challenges = new ChallengeStore(services.chainId, opts.challengeTtlMs, opts.clock);
+  const challenges = new ChallengeStore(services.chainId, opts.challengeTtlMs, opts.clock, { ...DEFAULT_CHALLENGE_LIMITS, ...options.challengeLimits });
+  const trustedProxies = trustedProxySet(options.trustedProxies);
   const openapi = buildOpenApi(routeModules);
   const context: RouteContext = {
     services,
@@ -196,6 +205,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       crossOriginResourcePolicy: { policy: "same-origin" },
     }),
   );
+  app.use(identifyClient(trustedProxies));
   app.use(identify(tokens));
   if (opts.rateLimit) app.use(rateLimiter(opts.rateLimit, "requests"));
 

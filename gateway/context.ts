@@ -19,7 +19,10 @@ import type { TokenService } from "./auth/tokens.ts";
 import type { BodyLimits } from "./body.ts";
 import type { GatewayServices } from "./services.ts";
 
-export type GatewayState = AuthState;
+export type GatewayState = AuthState & {
+  /** Where the request comes from (client-address.ts): the socket's peer, or what trusted proxies forwarded. */
+  clientAddress?: string;
+};
 export type GatewayRouter = Router<GatewayState>;
 
 /** OpenAPI 3.1 path items, keyed by OpenAPI path template (`/certificates/{id}`). */

@@ -57,8 +57,10 @@ export interface GatewayOptions {
   /** Requests per client (token's organisation, else IP) per window; false disables. Default 600/min. */
   rateLimit?: { max: number; durationMs: number } | false;
   rpc?: Partial<ResolvedOptions["rpc"]>;
-  /** Bearer token that opens /metrics to non-loopback callers. */
+  /** Bearer token that opens /metrics. */
   metricsToken?: string;
+  /** Also serve /metrics to direct loopback callers without the token; default false. */
+  metricsLoopback?: boolean;
   /** pino level; default "info", "silent" under vitest. Or a logger of the caller's. */
   log?: string | Logger;
   explorerPath?: string;
@@ -102,6 +104,7 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     rateLimit: options.rateLimit ?? { max: 600, durationMs: 60_000 },
     rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, gasCap: 10_000_000, timeoutMs: 5000, ...options.rpc },
     metricsToken: options.metricsToken,
+    metricsLoopback: options.metricsLoopback ?? false,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
   };

@@ -57,6 +57,8 @@ export interface ResolvedOptions {
   rateLimit: { max: number; durationMs: number } | false;
   rpc: RpcOptions;
   metricsToken?: string;
+  /** Serve /metrics to direct loopback callers without the token (an explicit choice: a local proxy makes every client loopback). */
+  metricsLoopback: boolean;
   /** Where the explorer's pages live (for Digital Link redirects of browsers). */
   explorerPath: string;
   /** The built explorer (served at /explorer/ when the folder exists). */

@@ -151,7 +151,8 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
     const started = performance.now();
     try {
       await next();
-      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) {
+      // An empty body counts as none: koa-router's OPTIONS answer sets "" before a refusal.
+      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null || ctx.body === "")) {
         const detail =
           ctx.status === 404
             ? `no route for ${ctx.method} ${ctx.path}; see /openapi.json`
@@ -266,6 +267,16 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;
+      // Requests Node cannot parse never reach Koa: answer them as problem+json too, not a bare 400.
+      server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return void socket.destroy();
+        const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+        const status = tooLarge ? 431 : 400;
+        const body = JSON.stringify(
+          new HttpProblem(status, tooLarge ? "the request's headers are too large" : `the request is not valid HTTP/1.1 (${err.code ?? "parse error"})`, { type: tooLarge ? "too-large" : "bad-request" }).toJSON(),
+        );
+        socket.end(`HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
       server.once("error", reject);
       server.once("listening", () => {
         const { port: bound } = server.address() as AddressInfo;

@@ -25,6 +25,9 @@ export default defineConfig({
     settings: {
       evmVersion: EVM_VERSION,
       optimizer: { enabled: true, runs: 200 },
+      // Storage layouts in the build info: test/contracts/storage-layout.test.ts checks every
+      // upgradeable contract against the committed layouts with OpenZeppelin's upgrades-core.
+      outputSelection: { "*": { "*": ["storageLayout"] } },
     },
   },
   paths: {

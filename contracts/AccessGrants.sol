@@ -42,6 +42,19 @@ contract AccessGrants is ConsortiumBound {
 
     mapping(bytes32 => Grant) private _grants;
 
+    /// @notice What organisations with the Regulator role may read without a grant: bit flags.
+    uint8 public constant REGULATOR_RECALL_EVENTS = 1; // documents of recall events
+    uint8 public constant REGULATOR_INSPECTION_EVENTS = 2; // documents of inspection events
+    uint8 public constant REGULATOR_DISPOSITION_EVENTS = 4; // documents of disposition events
+    uint8 public constant REGULATOR_RECALL_SCOPE_ITEMS = 8; // documents of every item in a recall scope
+    /// @notice The rule until governance sets one: all of the above.
+    uint8 public constant DEFAULT_REGULATOR_RULE = 15;
+
+    /// @dev Set by governance; until then (`_regulatorRuleSet` false) DEFAULT_REGULATOR_RULE holds,
+    /// also for proxies deployed before the rule existed.
+    uint8 private _regulatorRule;
+    bool private _regulatorRuleSet;
+
     error ZeroScopeKey();
     error ZeroPurpose();
     /// @param orgId the organisation that tried to grant access to itself
@@ -58,6 +71,8 @@ contract AccessGrants is ConsortiumBound {
     error InvalidTimeRange(ScopeKind kind, uint64 from, uint64 to);
     /// @param id the grant id that was never issued
     error UnknownGrant(bytes32 id);
+    /// @param rule the requested rule, which has bits no scope defines
+    error InvalidRegulatorRule(uint8 rule);
     /// @param id the grant
     /// @param owner its data owner
     /// @param caller the organisation that tried to revoke it
@@ -86,6 +101,9 @@ contract AccessGrants is ConsortiumBound {
         bytes32 id,
         uint32 version
     );
+
+    /// @notice The consortium set what regulators may read without a grant (REGULATOR_* flags).
+    event RegulatorRuleChanged(uint8 rule);
 
     /// @notice Sets the Consortium whose membership this contract follows.
     /// @param consortium_ the Consortium contract (also the only party that may upgrade this one)
@@ -187,6 +205,32 @@ contract AccessGrants is ConsortiumBound {
         if (!_live(g)) return false;
         if (g.kind == ScopeKind.AnchorWindowRange && (dataTime < g.from || dataTime >= g.to)) return false;
         return _bothActive(grantee, owner);
+    }
+
+    /// @notice Sets what organisations with the Regulator role may read without a grant. Caller:
+    /// the Consortium, executing a governance proposal; no member can set it alone.
+    /// @param rule REGULATOR_* flags; 0 lets regulators read only what they are granted
+    function setRegulatorRule(uint8 rule) external onlyConsortium {
+        if (rule & ~DEFAULT_REGULATOR_RULE != 0) revert InvalidRegulatorRule(rule);
+        _regulatorRule = rule;
+        _regulatorRuleSet = true;
+        emit RegulatorRuleChanged(rule);
+    }
+
+    /// @notice What regulators may read without a grant (REGULATOR_* flags).
+    function regulatorRule() public view returns (uint8) {
+        return _regulatorRuleSet ? _regulatorRule : DEFAULT_REGULATOR_RULE;
+    }
+
+    /// @notice Whether `org` is an active organisation with the Regulator role and the
+    /// consortium's rule lets regulators read every scope in `scope` (REGULATOR_* flags, not 0).
+    /// Never reverts.
+    /// @param org the organisation asking
+    /// @param scope REGULATOR_* flags
+    function regulatorMayRead(uint32 org, uint8 scope) external view returns (bool) {
+        if (scope == 0 || regulatorRule() & scope != scope) return false;
+        IConsortium c = consortium();
+        return c.isActiveOrg(org) && c.hasRole(org, IConsortium.Role.Regulator);
     }
 
     /// @notice The stored grant; all zero (owner 0) for an unknown id.

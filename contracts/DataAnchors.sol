@@ -4,9 +4,19 @@ pragma solidity ^0.8.28;
 import {ConsortiumBound} from "./base/ConsortiumBound.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {Sha256Merkle} from "./libraries/Sha256Merkle.sol";
+import {IConsortiumNodes} from "./interfaces/IConsortiumNodes.sol";
 
 /// @title Anchors of plant-floor data windows: one Merkle root per node per window.
-/// @notice A member node (one signing account of an active organisation) anchors, per window, the
+/// @notice A node is a node identity registered in Consortium (its libp2p peer id): there is ONE
+/// chain of windows per node identity, whichever of its organisation's signing accounts sends
+/// the anchors, so no organisation can anchor two histories for the same span by using two
+/// accounts. An account anchors for one node for good: it is bound on its first anchor to its
+/// organisation's only registered node, or explicitly with `bindNode` when the organisation has
+/// several; an organisation without a registered node cannot anchor. Views taking an account
+/// answer for the node it anchors for; verifiers that expect data from a given node compare
+/// `nodeOf(account)` (lib/verify-reading.ts `expectedNode`).
+///
+/// The node (through its signing account) anchors, per window, the
 /// root of the Merkle tree over all readings of that window (all its streams), so chain load does
 /// not grow with reading volume. The readings stay off chain; anyone holding a reading and its
 /// proof checks it against the root here (`verifyReading`), with the tree defined in
@@ -54,8 +64,17 @@ contract DataAnchors is ConsortiumBound {
         uint64 toTimeMs;
     }
 
-    mapping(address node => mapping(uint64 sequence => Anchor)) private _anchors;
-    mapping(address node => Head) private _heads;
+    /// @dev Slots of the first release, which chained windows per account; kept so that an
+    /// upgrade leaves every later variable where it was (storage-layout test). Never read.
+    mapping(address account => mapping(uint64 sequence => Anchor)) private _anchors;
+    mapping(address account => Head) private _heads;
+
+    mapping(uint32 nodeId => mapping(uint64 sequence => Anchor)) private _nodeAnchors;
+    mapping(uint32 nodeId => Head) private _nodeHeads;
+    mapping(address account => uint32 nodeId) private _nodeOfAccount;
+
+    /// @notice `account` anchors for node identity `nodeId` (of organisation `orgId`) from now on.
+    event NodeBound(address indexed account, uint32 indexed nodeId, uint32 indexed orgId);
 
     /// @param node the anchoring node's signing account
     /// @param orgId its organisation
@@ -89,6 +108,12 @@ contract DataAnchors is ConsortiumBound {
     error WindowEndsInFuture(uint64 toTimeMs, uint256 latestAllowedMs);
     error EmptyBatch();
     error AnchorNotFound(address node, uint64 sequence);
+    /// @param nodeCount the organisation's registered nodes: 0 (it cannot anchor) or several (bind one)
+    error NoAnchoringNode(address account, uint32 orgId, uint256 nodeCount);
+    /// @param nodeId a node that is not a registered node of the caller's organisation
+    error NotOwnNode(address account, uint32 orgId, uint32 nodeId);
+    /// @param boundNodeId the node the account anchors for already
+    error AlreadyBound(address account, uint32 boundNodeId);
 
     /// @notice Sets the Consortium whose active members may anchor (called once, via the proxy).
     function initialize(IConsortium consortium_) external initializer {
@@ -114,9 +139,10 @@ contract DataAnchors is ConsortiumBound {
         uint32 leafCount
     ) external {
         (uint32 orgId, ) = _callerOrg();
-        Head memory head = _heads[msg.sender];
-        _record(orgId, head, _lastRoot(head), Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
-        _heads[msg.sender] = Head(sequence, toTimeMs);
+        uint32 nodeId = _anchoringNode(orgId);
+        Head memory head = _nodeHeads[nodeId];
+        _record(orgId, nodeId, head, _lastRoot(nodeId, head), Window(sequence, root, prevRoot, fromTimeMs, toTimeMs, leafCount));
+        _nodeHeads[nodeId] = Head(sequence, toTimeMs);
     }
 
     /// @notice Anchors several consecutive windows of the caller in one transaction, e.g. to catch
@@ -126,32 +152,63 @@ contract DataAnchors is ConsortiumBound {
     function anchorBatch(Window[] calldata windows) external {
         if (windows.length == 0) revert EmptyBatch();
         (uint32 orgId, ) = _callerOrg();
-        Head memory head = _heads[msg.sender];
-        bytes32 lastRoot = _lastRoot(head);
+        uint32 nodeId = _anchoringNode(orgId);
+        Head memory head = _nodeHeads[nodeId];
+        bytes32 lastRoot = _lastRoot(nodeId, head);
         for (uint256 i; i < windows.length; ++i) {
             Window memory w = windows[i];
-            _record(orgId, head, lastRoot, w);
+            _record(orgId, nodeId, head, lastRoot, w);
             (head.sequence, head.toTimeMs, lastRoot) = (w.sequence, w.toTimeMs, w.root);
         }
-        _heads[msg.sender] = head;
+        _nodeHeads[nodeId] = head;
     }
 
-    /// @notice The last sequence `node` anchored; 0 before its first anchor. A node resumes from here.
+    /// @notice Binds the caller's account to `nodeId`, a registered node of its organisation, for
+    /// good: needed before the first anchor when the organisation has several nodes.
+    function bindNode(uint32 nodeId) external {
+        (uint32 orgId, ) = _callerOrg();
+        uint32 bound = _nodeOfAccount[msg.sender];
+        if (bound != 0) revert AlreadyBound(msg.sender, bound);
+        _requireOwnNode(orgId, nodeId);
+        _bind(orgId, nodeId);
+    }
+
+    /// @notice The node identity `account` anchors for: its bound node, else its organisation's
+    /// only registered node (which its first anchor binds); 0 when none.
+    function nodeOf(address account) public view returns (uint32 nodeId) {
+        nodeId = _nodeOfAccount[account];
+        if (nodeId != 0) return nodeId;
+        uint32 orgId = consortium().orgOf(account);
+        if (orgId == 0) return 0;
+        uint32[] memory ids = _registeredNodes(orgId);
+        return ids.length == 1 ? ids[0] : 0;
+    }
+
+    /// @notice The anchor of node identity `nodeId`'s window `sequence`; reverts AnchorNotFound
+    /// (naming no account) when there is none.
+    function getNodeAnchor(uint32 nodeId, uint64 sequence) external view returns (Anchor memory anchor_) {
+        anchor_ = _nodeAnchors[nodeId][sequence];
+        if (anchor_.root == bytes32(0)) revert AnchorNotFound(address(0), sequence);
+    }
+
+    /// @notice The last sequence of the node `node` (an account) anchors for; 0 before its first
+    /// anchor. A node resumes from here.
     function lastSequence(address node) external view returns (uint64) {
-        return _heads[node].sequence;
+        return _nodeHeads[nodeOf(node)].sequence;
     }
 
     /// @notice The last anchor of `node` with its sequence; sequence 0 and an empty anchor before
     /// its first.
     function latestAnchor(address node) external view returns (uint64 sequence, Anchor memory latest) {
-        sequence = _heads[node].sequence;
-        latest = _anchors[node][sequence];
+        uint32 nodeId = nodeOf(node);
+        sequence = _nodeHeads[nodeId].sequence;
+        latest = _nodeAnchors[nodeId][sequence];
     }
 
     /// @notice The anchor of `node`'s window `sequence`; reverts AnchorNotFound when there is none.
     /// Its predecessor (the root it extends) is `getAnchor(node, sequence - 1)`.
     function getAnchor(address node, uint64 sequence) external view returns (Anchor memory anchor_) {
-        anchor_ = _anchors[node][sequence];
+        anchor_ = _nodeAnchors[nodeOf(node)][sequence];
         if (anchor_.root == bytes32(0)) revert AnchorNotFound(node, sequence);
     }
 
@@ -168,7 +225,7 @@ contract DataAnchors is ConsortiumBound {
         bytes32[] calldata proof,
         uint256 index
     ) external view returns (bool) {
-        Anchor storage a = _anchors[node][sequence];
+        Anchor storage a = _nodeAnchors[nodeOf(node)][sequence];
         return Sha256Merkle.verify(proof, a.root, leafHash, index, a.leafCount);
     }
 
@@ -184,7 +241,7 @@ contract DataAnchors is ConsortiumBound {
         uint256[] memory indices,
         bytes32[] memory proof
     ) external view returns (bool) {
-        Anchor storage a = _anchors[node][sequence];
+        Anchor storage a = _nodeAnchors[nodeOf(node)][sequence];
         return Sha256Merkle.verifyMulti(proof, a.root, indices, leafHashes, a.leafCount);
     }
 
@@ -194,18 +251,60 @@ contract DataAnchors is ConsortiumBound {
         return Sha256Merkle.leafHash(data);
     }
 
-    /// @dev The root of the caller's last anchor; zero before its first.
-    function _lastRoot(Head memory head) private view returns (bytes32) {
-        return head.sequence == 0 ? bytes32(0) : _anchors[msg.sender][head.sequence].root;
+    /// @dev The root of the node's last anchor; zero before its first.
+    function _lastRoot(uint32 nodeId, Head memory head) private view returns (bytes32) {
+        return head.sequence == 0 ? bytes32(0) : _nodeAnchors[nodeId][head.sequence].root;
     }
 
-    /// @dev Checks `w` against the caller's previous anchor (`head`, `lastRoot`) and stores it.
-    function _record(uint32 orgId, Head memory head, bytes32 lastRoot, Window memory w) private {
+    /// @dev The node the caller anchors for, binding it on first use. A binding is checked once
+    /// (a node id never changes organisation): an active member's account keeps extending its
+    /// node's one chain even after governance removes the node, which verifiers can see.
+    function _anchoringNode(uint32 orgId) private returns (uint32 nodeId) {
+        nodeId = _nodeOfAccount[msg.sender];
+        if (nodeId != 0) return nodeId;
+        uint32[] memory ids = _registeredNodes(orgId);
+        if (ids.length != 1) revert NoAnchoringNode(msg.sender, orgId, ids.length);
+        nodeId = ids[0];
+        _bind(orgId, nodeId);
+    }
+
+    function _bind(uint32 orgId, uint32 nodeId) private {
+        _nodeOfAccount[msg.sender] = nodeId;
+        emit NodeBound(msg.sender, nodeId, orgId);
+    }
+
+    function _requireOwnNode(uint32 orgId, uint32 nodeId) private view {
+        IConsortiumNodes.NodeIdentity memory n;
+        if (nodeId != 0) n = _nodes().node(nodeId);
+        if (n.orgId != orgId || !n.registered) revert NotOwnNode(msg.sender, orgId, nodeId);
+    }
+
+    /// @dev The organisation's node ids that are registered now (Consortium keeps removed ones listed).
+    function _registeredNodes(uint32 orgId) private view returns (uint32[] memory ids) {
+        IConsortiumNodes nodes = _nodes();
+        uint32[] memory all = nodes.nodesOf(orgId);
+        ids = new uint32[](all.length);
+        uint256 n;
+        for (uint256 i; i < all.length; ++i) {
+            if (nodes.node(all[i]).registered) ids[n++] = all[i];
+        }
+        // solhint-disable-next-line no-inline-assembly
+        assembly {
+            mstore(ids, n)
+        }
+    }
+
+    function _nodes() private view returns (IConsortiumNodes) {
+        return IConsortiumNodes(address(consortium()));
+    }
+
+    /// @dev Checks `w` against the node's previous anchor (`head`, `lastRoot`) and stores it.
+    function _record(uint32 orgId, uint32 nodeId, Head memory head, bytes32 lastRoot, Window memory w) private {
         address node = msg.sender;
         uint64 last = head.sequence;
         uint64 lastToTimeMs = head.toTimeMs;
         if (w.sequence <= last && w.sequence != 0) {
-            revert AlreadyAnchored(node, w.sequence, _anchors[node][w.sequence].root);
+            revert AlreadyAnchored(node, w.sequence, _nodeAnchors[nodeId][w.sequence].root);
         }
         if (w.sequence != last + 1) revert UnexpectedSequence(node, last + 1, w.sequence);
         if (w.prevRoot != lastRoot) revert PreviousRootMismatch(node, w.sequence, lastRoot, w.prevRoot);
@@ -217,7 +316,7 @@ contract DataAnchors is ConsortiumBound {
         if (w.toTimeMs > latestAllowedMs) revert WindowEndsInFuture(w.toTimeMs, latestAllowedMs);
 
         uint64 anchoredAt = uint64(block.timestamp);
-        _anchors[node][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
+        _nodeAnchors[nodeId][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
         emit WindowAnchored(node, orgId, w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount, anchoredAt);
     }
 }

@@ -3,6 +3,8 @@ pragma solidity ^0.8.28;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumBound} from "./base/ConsortiumBound.sol";
+import {IdentifierNamespaces} from "./IdentifierNamespaces.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
 import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/MulticallUpgradeable.sol";
 
 /// @title Provenance: the consortium's part and batch registry.
@@ -14,11 +16,19 @@ import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/Mu
 ///
 /// Custody and ownership: the custodian holds the item, the owner owns it. `ship` puts an item in
 /// transit to one consignee organisation, `receiveShipment` by that organisation moves custody
-/// (and ownership when the shipment says so). While an item is assembled into a parent, its
+/// (and ownership when the shipment says so). Ownership changes in no other way: only the owner
+/// ships with a transfer, and only owners transform or assemble their goods. While an item is assembled into a parent, its
 /// owner and custodian are those of its topmost ancestor (they travel with the product); the
 /// views resolve them.
 ///
 /// Item keys and batch keys are separate namespaces (different GS1 identifiers hash apart).
+///
+/// Identifier namespaces (IdentifierNamespaces): an organisation creates item and batch keys
+/// (commission, transformation outputs, new batches) only under a prefix registered to it. It
+/// proves that with `proveKeys` earlier in the same transaction (a multicall): the public head of
+/// each identifier with the hash of its private tail; the proofs last for that transaction only
+/// (transient storage). Identifiers under no registered prefix follow the consortium's policy
+/// (refused by default). Observations are recorded only by parties: see `observe`.
 ///
 /// Indexers: every record first emits `Recorded`, then per-item events carrying the record id.
 /// Genealogy edges: `Transformed` (every input to every output of one record), `Assembled` and
@@ -125,7 +135,11 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     uint64 private _recordCount;
     uint32 private _batchCount;
 
+    IdentifierNamespaces private _namespaces;
+
     uint256 private constant AUDITOR_BIT = uint256(1) << uint256(IConsortium.Role.Auditor);
+    /// @dev Transient slot of a key's proof: key XOR this (transient storage, one transaction).
+    bytes32 private constant PROOF_SLOT_SALT = keccak256("tracemesh.Provenance.keyProof");
 
     // ---------------------------------------------------------------- events
 
@@ -194,12 +208,57 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// @param key an item listed as its own child
     error AssemblyCycle(bytes32 key);
     error NotChildOf(bytes32 child, bytes32 parent, bytes32 actualParent);
+    error ZeroNamespaces();
+    /// @notice The key was not proven (`proveKeys`) in this transaction by the creating organisation.
+    error KeyNotProven(bytes32 key, uint32 orgId);
+    /// @param key the first key of the proof, whose prefix `holderOrg` holds
+    error NamespaceOfOtherOrg(bytes32 key, uint32 orgId, uint32 holderOrg);
+    /// @param key the first key of the proof, under no registered prefix (refused by the policy)
+    error UnregisteredNamespace(bytes32 key, uint32 orgId);
+    /// @notice Only a party may record an event about an item or batch: its owner, custodian or
+    /// consignee, or the holder of an unregistered key's proven namespace.
+    error NotPartyTo(bytes32 key, uint32 orgId);
+    /// @notice An observation naming no item proves no entitlement; refused under Policy.Enforced.
+    error ObservationNamesNothing(uint32 orgId);
+    /// @param ownerOrg the child's owner
+    /// @param parentOwnerOrg the parent's owner, which must be the same
+    error OwnerMismatch(bytes32 child, uint32 ownerOrg, uint32 parentOwnerOrg);
 
     // ---------------------------------------------------------------- setup
 
-    /// @notice Binds the registry to the consortium whose membership decides who may write.
-    function initialize(IConsortium consortium_) external initializer {
+    /// @notice Binds the registry to the consortium whose membership decides who may write, and to
+    /// the registry of identifier namespaces that decides who may create which keys.
+    function initialize(IConsortium consortium_, IdentifierNamespaces namespaces_) external initializer {
         __ConsortiumBound_init(consortium_);
+        if (address(namespaces_) == address(0)) revert ZeroNamespaces();
+        _namespaces = namespaces_;
+    }
+
+    // ---------------------------------------------------------------- namespace proofs
+
+    /// @notice Proves, for the rest of this transaction, that the caller's organisation may create
+    /// the keys keccak256(head ‖ tailHashes[i]): `head` carries a prefix registered to it (or, under
+    /// an open policy, one nobody holds). Call it in the same multicall before the creating call.
+    /// @param head the public head of the canonical identifiers (lib/identifiers.ts keyProofOfCanonical)
+    /// @param prefixLength the prefix's length in `head` if known (a hint; 0 searches)
+    /// @param tailHashes keccak256 of each identifier's private tail
+    function proveKeys(bytes calldata head, uint8 prefixLength, bytes32[] calldata tailHashes) external {
+        (uint32 org, ) = _writerOrg();
+        if (tailHashes.length == 0) revert EmptyKeyList();
+        (uint32 holder, , IdentifierNamespaces.Policy policy) = _namespaces.holderOf(head, prefixLength);
+        if (holder != org) {
+            bytes32 first = keccak256(abi.encodePacked(head, tailHashes[0]));
+            if (holder != 0) revert NamespaceOfOtherOrg(first, org, holder);
+            if (policy == IdentifierNamespaces.Policy.Enforced) revert UnregisteredNamespace(first, org);
+        }
+        for (uint256 i; i < tailHashes.length; ++i) {
+            TransientSlot.tstore(_proofSlot(keccak256(abi.encodePacked(head, tailHashes[i]))), uint256(org));
+        }
+    }
+
+    /// @notice The namespace registry this registry consults.
+    function namespaces() external view returns (IdentifierNamespaces) {
+        return _namespaces;
     }
 
     // ---------------------------------------------------------------- commissioning
@@ -213,6 +272,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
         if (disposition == bytes32(0)) revert ZeroDisposition();
         recordId = _newRecord(RecordKind.Commission, org, eventHash, 0);
+        _requireProven(key, org);
         _create(key, org, recordId, 0, bytes32(0), disposition, true);
     }
 
@@ -233,6 +293,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         if (keys.length == 0) revert EmptyKeyList();
         if (disposition == bytes32(0)) revert ZeroDisposition();
         recordId = _newRecord(RecordKind.Commission, org, eventHash, 0);
+        _requireAllProven(keys, org);
         (uint32 batchIndex, bool inherit) = _useBatch(batchKey, org, recordId, disposition, keys.length);
         for (uint256 i; i < keys.length; ++i) {
             _create(keys[i], org, recordId, batchIndex, batchKey, disposition, !inherit);
@@ -318,7 +379,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
 
     // ---------------------------------------------------------------- genealogy
 
-    /// @notice Transformation: consumes active inputs held by the caller and creates new outputs
+    /// @notice Transformation: consumes active inputs held and owned by the caller and creates new outputs
     /// held and owned by the caller, optionally as members of batch `outputBatch` (created on
     /// first use, else it must be the caller's). Outputs must be new keys, so the graph stays
     /// acyclic and no input can be consumed twice. Parts assembled into a consumed input stay
@@ -342,10 +403,14 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             bytes32 key = inputs[i];
             // Active excludes consumed, in-transit and assembled items (and repeated inputs).
             Item storage it = _held(key, org);
+            // The outputs are the caller's: a mere custodian turning goods into its own would
+            // take them from their owner.
+            if (it.owner != org) revert NotOwner(key, org, it.owner);
             it.status = ItemStatus.Consumed;
             it.lastRecord = recordId;
             emit ItemConsumed(key, recordId);
         }
+        _requireAllProven(outputs, org);
         (uint32 batchIndex, bool inherit) = _useBatch(outputBatch, org, recordId, disposition, outputs.length);
         for (uint256 i; i < outputs.length; ++i) {
             _create(outputs[i], org, recordId, batchIndex, outputBatch, disposition, !inherit);
@@ -354,7 +419,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     }
 
     /// @notice Assembly (EPCIS aggregation ADD): puts active children held by the caller into an
-    /// active parent held by the caller. Children then move with the parent and cannot be
+    /// active parent held by the caller; every child must have the parent's owner (ownership
+    /// changes only by a transfer its owner ships, and parts then travel with the product). Children then move with the parent and cannot be
     /// shipped, consumed or assembled on their own. Parent and children are all top-level items,
     /// so no cycle can form.
     /// @param eventHash CBV 2.0 event hash of the AggregationEvent
@@ -373,6 +439,9 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             bytes32 key = children[i];
             if (key == parent) revert AssemblyCycle(key);
             Item storage it = _held(key, org);
+            // Assembled parts follow the product's owner: only its own parts may go in, or a
+            // custodian could take them out again as theirs.
+            if (it.owner != p.owner) revert OwnerMismatch(key, it.owner, p.owner);
             it.status = ItemStatus.Assembled;
             it.lastRecord = recordId;
             _parent[key] = parent;
@@ -509,15 +578,26 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// the event's hash and who recorded it (verify, never trust); no item is created or changed,
     /// and the keys need not exist. Only events are written per key, so the cost is one record
     /// plus a log per key.
-    /// @param keys keys of the items or batches the event names (may be empty); none may be zero
+    ///
+    /// Only a party records an event, so nobody takes a competitor's event hash or writes into the
+    /// history of items it has nothing to do with: for each key, the caller owns, holds or is to
+    /// receive the item (resolved through assembly), owns the batch, or, for a key not on chain,
+    /// proved it under its namespace in this transaction (`proveKeys`); under `Policy.Unchecked`
+    /// (no namespaces) unknown keys need no proof. An event naming no key proves no entitlement:
+    /// refused under `Policy.Enforced`, recorded under the open policies.
+    /// @param keys keys of the items or batches the event names; none may be zero
     /// @param eventHash CBV 2.0 event hash of the observed event
     /// @return recordId the new record
     function observe(bytes32[] calldata keys, bytes32 eventHash) external returns (uint64 recordId) {
         (uint32 org, ) = _writerOrg();
+        IdentifierNamespaces.Policy policy = _policy();
+        if (keys.length == 0 && policy == IdentifierNamespaces.Policy.Enforced) revert ObservationNamesNothing(org);
+        bool open = policy == IdentifierNamespaces.Policy.Unchecked;
         recordId = _newRecord(RecordKind.Observation, org, eventHash, 0);
         for (uint256 i; i < keys.length; ++i) {
             bytes32 key = keys[i];
             if (key == bytes32(0)) revert ZeroKey();
+            if (!_isPartyTo(key, org, open)) revert NotPartyTo(key, org);
             emit Observed(key, recordId);
         }
     }
@@ -631,6 +711,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         Batch storage b = _batches[batchKey];
         batchIndex = b.index;
         if (batchIndex == 0) {
+            _requireProven(batchKey, org);
             batchIndex = ++_batchCount;
             b.owner = org;
             b.index = batchIndex;
@@ -673,6 +754,45 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         });
         if (storeDisposition) _disposition[key] = disposition;
         emit ItemCreated(key, batchKey, recordId, disposition);
+    }
+
+    /// @dev The organisation that proved `key` in this transaction, 0 when none.
+    function _prover(bytes32 key) private view returns (uint32) {
+        return uint32(TransientSlot.tload(_proofSlot(key)));
+    }
+
+    function _proofSlot(bytes32 key) private pure returns (TransientSlot.Uint256Slot) {
+        return TransientSlot.asUint256(key ^ PROOF_SLOT_SALT);
+    }
+
+    function _policy() private view returns (IdentifierNamespaces.Policy) {
+        return _namespaces.policy();
+    }
+
+    /// @dev `org` may create `key`: it proved the key's namespace, or the consortium checks none.
+    function _requireProven(bytes32 key, uint32 org) private view {
+        if (_prover(key) != org && _policy() != IdentifierNamespaces.Policy.Unchecked) revert KeyNotProven(key, org);
+    }
+
+    /// @dev `_requireProven` for many keys, asking the policy at most once.
+    function _requireAllProven(bytes32[] calldata keys, uint32 org) private view {
+        for (uint256 i; i < keys.length; ++i) {
+            if (_prover(keys[i]) == org) continue;
+            if (_policy() == IdentifierNamespaces.Policy.Unchecked) return;
+            revert KeyNotProven(keys[i], org);
+        }
+    }
+
+    /// @dev `org` is a party to an event naming `key` (see `observe`); `open`: the policy is Unchecked.
+    function _isPartyTo(bytes32 key, uint32 org, bool open) private view returns (bool) {
+        Item storage it = _items[key];
+        if (it.status != ItemStatus.None) {
+            Item storage top = _resolved(key);
+            return top.owner == org || top.custodian == org || it.consignee == org || top.consignee == org;
+        }
+        Batch storage b = _batches[key];
+        if (b.index != 0) return b.owner == org;
+        return open || _prover(key) == org;
     }
 
     function _existing(bytes32 key) private view returns (Item storage it) {

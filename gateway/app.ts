@@ -27,6 +27,7 @@ import { rateLimiter } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
+import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
 
 export interface GatewayOptions {
   /**
@@ -65,6 +66,8 @@ export interface GatewayOptions {
   log?: string | Logger;
   explorerPath?: string;
   explorerDir?: string;
+  /** Blocks the chain index may trail the chain's head before index-backed routes answer 503 (default 64). */
+  maxIndexLagBlocks?: number;
 }
 
 export interface RunningGateway {
@@ -107,6 +110,7 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     metricsLoopback: options.metricsLoopback ?? false,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
+    maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
   };
 }
 

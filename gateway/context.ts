@@ -63,6 +63,8 @@ export interface ResolvedOptions {
   explorerPath: string;
   /** The built explorer (served at /explorer/ when the folder exists). */
   explorerDir?: string;
+  /** Blocks the chain index may trail the chain's head before index-backed routes answer 503. */
+  maxIndexLagBlocks: number;
 }
 
 /** The origin clients reach the gateway at: the configured public URL, else the request's. */

@@ -10,14 +10,15 @@
 import { JsonRpcProvider } from "ethers";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
+import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
-import type { IndexService } from "./indexer/service.ts";
+import type { IndexService } from "../node/indexer/service.ts";
 
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };
 
-/** Queries over the chain indexer's LevelDB indexes (gateway/indexer/service.ts). */
+/** Queries over the chain indexer's LevelDB indexes (node/indexer/service.ts). */
 export type { IndexService };
 
 /** Data-integrity proofs of the node's anchored readings. */
@@ -35,6 +36,8 @@ export interface GatewayServices {
   events?: EventsService;
   index?: IndexService;
   proofs?: ProofsService;
+  /** The owner's log of partners' reads (node/access-log): every document or reading handed out is logged. */
+  accessLog?: AccessRecorder;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */
@@ -43,20 +46,23 @@ export function addressesOf(services: GatewayServices): ContractAddresses {
 }
 
 /**
- * Builds the chain part of the services from a JSON-RPC URL and a deployment record; the caller
- * adds the optional slots. `close()` releases the provider.
+ * Builds the chain part of the services from a deployment record and a JSON-RPC URL, or the
+ * provider the member process already shares with its node and indexer; the caller adds the
+ * optional slots. `close()` releases a provider opened here (a shared one stays open: its owner
+ * closes it).
  */
 export async function chainServices(
-  rpcUrl: string,
+  rpc: string | JsonRpcProvider,
   deployment: Deployment,
   organisation: OrganisationRef,
 ): Promise<GatewayServices & { close(): void }> {
-  const provider = new JsonRpcProvider(rpcUrl, deployment.chainId, { staticNetwork: true, batchMaxCount: 1 });
-  provider.pollingInterval = 250;
+  const owned = typeof rpc === "string";
+  const provider = owned ? new JsonRpcProvider(rpc, deployment.chainId, { staticNetwork: true, batchMaxCount: 1 }) : rpc;
+  if (owned) provider.pollingInterval = 250;
   const chainId = Number((await provider.getNetwork()).chainId);
   if (chainId !== deployment.chainId) {
-    provider.destroy();
-    throw new Error(`the chain at ${rpcUrl} has chain id ${chainId}, but the deployment record says ${deployment.chainId}`);
+    if (owned) provider.destroy();
+    throw new Error(`the chain at ${owned ? rpc : "the shared provider"} has chain id ${chainId}, but the deployment record says ${deployment.chainId}`);
   }
   return {
     organisation,
@@ -64,6 +70,8 @@ export async function chainServices(
     deployment,
     provider,
     contracts: connectContracts(deployment.contracts, provider),
-    close: () => provider.destroy(),
+    close: () => {
+      if (owned) provider.destroy();
+    },
   };
 }

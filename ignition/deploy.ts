@@ -5,6 +5,7 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import type { FounderInit } from "../lib/consortium.ts";
+import { NamespacePolicy } from "../lib/namespaces.ts";
 import type { Deployment } from "../lib/deployment.ts";
 import TracemeshModule from "./modules/Tracemesh.ts";
 
@@ -14,6 +15,10 @@ export interface DeployOptions {
   founders: FounderInit[];
   quorumBps: number;
   votingPeriod: number;
+  /** The founders' identifier prefixes (lib/namespaces.ts prefixGrant); none by default. */
+  prefixes?: { prefix: string; orgId: number }[];
+  /** What happens to identifiers under no registered prefix; refused (Enforced) by default. */
+  namespacePolicy?: NamespacePolicy;
 }
 
 export async function deployTracemesh(conn: NetworkConnection, o: DeployOptions): Promise<Deployment> {
@@ -22,7 +27,15 @@ export async function deployTracemesh(conn: NetworkConnection, o: DeployOptions)
     deploymentId: o.deploymentId,
     displayUi: false,
     config: { requiredConfirmations: 1 },
-    parameters: { Tracemesh: { founders: o.founders as never, quorumBps: o.quorumBps, votingPeriod: o.votingPeriod } },
+    parameters: {
+      Tracemesh: {
+        founders: o.founders as never,
+        quorumBps: o.quorumBps,
+        votingPeriod: o.votingPeriod,
+        prefixes: (o.prefixes ?? []) as never,
+        namespacePolicy: o.namespacePolicy ?? NamespacePolicy.Enforced,
+      },
+    },
   });
   return {
     chainId: Number((await conn.ethers.provider.getNetwork()).chainId),
@@ -33,6 +46,7 @@ export async function deployTracemesh(conn: NetworkConnection, o: DeployOptions)
       certificates: await deployed.certificates.getAddress(),
       accessGrants: await deployed.accessGrants.getAddress(),
       dataAnchors: await deployed.dataAnchors.getAddress(),
+      identifierNamespaces: await deployed.identifierNamespaces.getAddress(),
     },
   };
 }

@@ -13,11 +13,24 @@
  *   the data of its components, but a plain Item grant on the product does not.
  * - a data stream is covered by a DataStream grant, or for a time range by an AnchorWindowRange
  *   grant whose range holds the whole requested range.
+ *
+ * A genealogy grant covers the product's subtree as the grantor knew it: a genealogy link counts
+ * for a grant when the grantor recorded it, or when it was recorded in a block before the grant's
+ * (latest) issue. Links the grantee or a third party adds later never widen it (`GenealogySource`).
+ *
+ * A document (an EPCIS event) is readable only when every item and lot it names is (`mayReadEvent`);
+ * that one rule decides a document on every route and on the peer network. Organisations with the
+ * Regulator role read what the consortium's rule on AccessGrants lets them (`RegulatorScope`).
  */
-import { type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
 import { AccessGrants__factory, Consortium__factory } from "./contracts/types/index.js";
 import { PositiveCache } from "./positive-cache.ts";
-import { ScopeKind } from "./registry.ts";
+import { RecordKind, ScopeKind } from "./registry.ts";
+import { Backoff, sleep } from "./retry.ts";
+
+/** AccessGrants.grantIdOf: the id of the grant from `owner` to `grantee` on `scopeKey`. */
+export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
+  keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey]));
 
 /** The scope key AccessGrants uses for a data stream. */
 export const streamScopeKey = (stream: string): string => keccak256(toUtf8Bytes(stream));
@@ -30,6 +43,42 @@ export interface AccessChecker {
   isAllowedAt(grantee: number, owner: number, scopeKey: string, dataTime: number): Promise<boolean>;
   /** The kind of the grant from `owner` to `grantee` on `scopeKey`; undefined when never issued. */
   grantKind(owner: number, grantee: number, scopeKey: string): Promise<ScopeKind | undefined>;
+  /**
+   * AccessGrants.regulatorMayRead: `org` is an active Regulator and the consortium's rule lets
+   * regulators read `scope`. A checker without it gives regulators nothing beyond their grants.
+   */
+  regulatorMayRead?(org: number, scope: RegulatorScope): Promise<boolean>;
+}
+
+/** What the consortium's rule may let regulators read (AccessGrants.RegulatorScope bit flags). */
+export enum RegulatorScope {
+  RecallEvents = 1,
+  InspectionEvents = 2,
+  DispositionEvents = 4,
+  RecallScopeItems = 8,
+}
+
+/** The rule AccessGrants applies until governance sets another: all of the above. */
+export const DEFAULT_REGULATOR_RULE = RegulatorScope.RecallEvents | RegulatorScope.InspectionEvents | RegulatorScope.DispositionEvents | RegulatorScope.RecallScopeItems;
+
+/** A genealogy link: item `from` went into `to` (assembly parent or transformation output). */
+export interface GenealogyLink {
+  from: string;
+  to: string;
+  /** Block of the record that made the link. */
+  block: number;
+  /** The organisation that recorded it. */
+  recordedBy: number;
+}
+
+/** The genealogy the rule walks; the chain index answers it (gateway/indexer IndexQueries). */
+export interface GenealogySource {
+  /** The links out of each of `keys` (to the items each went into), one list per key. */
+  linksUp(keys: readonly string[]): Promise<GenealogyLink[][]>;
+  /** Block of the latest issue of the grant `owner` -> `grantee` on `scopeKey`; undefined when not (yet) known. */
+  grantIssuedBlock(owner: number, grantee: number, scopeKey: string): Promise<number | undefined>;
+  /** Whether the item is in a recall scope: it, its batch, or an item it came from was recalled. */
+  inRecallScope?(key: string): Promise<boolean>;
 }
 
 /** An item as the access rule sees it. */
@@ -38,15 +87,31 @@ export interface ItemScope {
   key: string;
   /** Its batch key, when it belongs to a batch. */
   batchKey?: string;
-  /** Keys of the items it went into (assembly parents, transformation outputs), transitively. */
+  /**
+   * Keys of the items it went into, transitively, trusted as known to every grantor. Prefer
+   * `genealogy`, which applies "as the grantor knew it".
+   */
   containedIn?: readonly string[];
+  /** Where to walk the items it went into, link by link. */
+  genealogy?: GenealogySource;
 }
 
 /** Why access was given, for the audit trail and for marking data as granted. */
 export type AccessDecision =
   | { allowed: true; via: "owner" }
-  | { allowed: true; via: "grant"; scopeKey: string; kind: ScopeKind }
+  | {
+      allowed: true;
+      via: "grant";
+      scopeKey: string;
+      kind: ScopeKind;
+      /** For coverage through genealogy: item keys from the granted product down to the item read. */
+      path?: string[];
+    }
+  | { allowed: true; via: "rule"; rule: RegulatorScope }
   | { allowed: false };
+
+/** Most items a genealogy walk visits for one question. */
+const MAX_GENEALOGY_NODES = 10_000;
 
 const DENIED: AccessDecision = { allowed: false };
 
@@ -68,8 +133,139 @@ export async function mayReadItem(checker: AccessChecker, grantee: number, owner
     const viaParent = await covered(parent, [ScopeKind.ItemWithGenealogy]);
     if (viaParent) return viaParent;
   }
+  if (item.genealogy) {
+    const viaGenealogy = await coveredThroughGenealogy(grantee, owner, item.key, item.genealogy, (k) => covered(k, [ScopeKind.ItemWithGenealogy]));
+    if (viaGenealogy) return viaGenealogy;
+  }
+  if (checker.regulatorMayRead && item.genealogy?.inRecallScope && (await item.genealogy.inRecallScope(item.key))) {
+    if (await checker.regulatorMayRead(grantee, RegulatorScope.RecallScopeItems)) return { allowed: true, via: "rule", rule: RegulatorScope.RecallScopeItems };
+  }
   return DENIED;
 }
+
+/**
+ * An ItemWithGenealogy grant on an item that `key` went into, over links the grantor knew: for
+ * each product upward that the index knows a genealogy grant on, the links that count for that
+ * grant (recorded by the grantor, or before the grant's issue block) must lead from `key` to it.
+ * The index only proposes candidates; `confirm` asks the chain whether the grant is live.
+ */
+async function coveredThroughGenealogy(
+  grantee: number,
+  owner: number,
+  key: string,
+  source: GenealogySource,
+  confirm: (scopeKey: string) => Promise<AccessDecision | undefined>,
+): Promise<AccessDecision | undefined> {
+  const start = key.toLowerCase();
+  // Every link upward, breadth first: the candidates in order of distance.
+  const links: GenealogyLink[] = [];
+  const seen = new Set([start]);
+  const order: string[] = [];
+  let frontier = [start];
+  while (frontier.length > 0 && seen.size < MAX_GENEALOGY_NODES) {
+    const lists = await source.linksUp(frontier);
+    const next: string[] = [];
+    for (const link of lists.flat()) {
+      links.push(link);
+      if (seen.has(link.to) || seen.size >= MAX_GENEALOGY_NODES) continue;
+      seen.add(link.to);
+      order.push(link.to);
+      next.push(link.to);
+    }
+    frontier = next;
+  }
+  for (const product of order) {
+    const issued = await source.grantIssuedBlock(owner, grantee, product);
+    if (issued === undefined) continue;
+    const known = links.filter((l) => l.recordedBy === owner || l.block < issued);
+    const path = pathUp(start, product, known);
+    if (!path) continue;
+    const decision = await confirm(product);
+    if (decision?.allowed && decision.via === "grant") return { ...decision, path };
+  }
+  return undefined;
+}
+
+/** Keys from `to` down to `from` over `links` (upward links from `from`), or undefined. */
+function pathUp(from: string, to: string, links: readonly GenealogyLink[]): string[] | undefined {
+  const up = new Map<string, GenealogyLink[]>();
+  for (const l of links) up.set(l.from, [...(up.get(l.from) ?? []), l]);
+  const previous = new Map<string, string>([[from, from]]);
+  let frontier = [from];
+  while (frontier.length > 0 && !previous.has(to)) {
+    const next: string[] = [];
+    for (const k of frontier)
+      for (const l of up.get(k) ?? []) {
+        if (previous.has(l.to)) continue;
+        previous.set(l.to, k);
+        next.push(l.to);
+      }
+    frontier = next;
+  }
+  if (!previous.has(to)) return undefined;
+  const path = [to];
+  while (path.at(-1) !== from) path.push(previous.get(path.at(-1)!)!);
+  return path;
+}
+
+/** An EPCIS event as the rule sees it. */
+export interface EventScope {
+  /** Every item and lot the event names. */
+  subjects: readonly ItemScope[];
+  /** The kind of the on-chain record that carries the event's hash, when it has one. */
+  recordKind?: RecordKind;
+}
+
+/** The regulator scope that covers events recorded as `kind`, if any. */
+function regulatorEventScope(kind: RecordKind | undefined): RegulatorScope | undefined {
+  if (kind === RecordKind.Recall || kind === RecordKind.RecallBatch) return RegulatorScope.RecallEvents;
+  if (kind === RecordKind.Inspect) return RegulatorScope.InspectionEvents;
+  if (kind === RecordKind.Disposition) return RegulatorScope.DispositionEvents;
+  return undefined;
+}
+
+/**
+ * Whether `reader` may read `owner`'s document of an event: the owner always; a regulator when the
+ * consortium's rule covers the event's kind; anyone else only when it may read the owner's data
+ * about EVERY item and lot the event names (an event about several items reveals all of them). An
+ * event that names nothing a grant could cover is the owner's alone.
+ */
+export async function mayReadEvent(checker: AccessChecker, reader: number, owner: number, event: EventScope): Promise<AccessDecision> {
+  if (reader !== 0 && reader === owner) return { allowed: true, via: "owner" };
+  const rule = regulatorEventScope(event.recordKind);
+  if (rule !== undefined && checker.regulatorMayRead && (await checker.regulatorMayRead(reader, rule))) return { allowed: true, via: "rule", rule };
+  if (event.subjects.length === 0) return DENIED;
+  let first: AccessDecision | undefined;
+  for (const scope of event.subjects) {
+    const d = await mayReadItem(checker, reader, owner, scope);
+    if (!d.allowed) return d;
+    first ??= d;
+  }
+  return first!;
+}
+
+/** A decision as words for logs and the CLI: "owner", "grant item-genealogy on 0x..", "rule regulator-recall-events". */
+export function describeDecision(d: AccessDecision): string {
+  if (!d.allowed) return "denied";
+  if (d.via === "owner") return "owner";
+  if (d.via === "rule") return `rule ${REGULATOR_SCOPE_NAMES[d.rule]}`;
+  return `grant ${SCOPE_KIND_NAMES[d.kind]} on ${d.scopeKey}`;
+}
+
+export const REGULATOR_SCOPE_NAMES: Record<RegulatorScope, string> = {
+  [RegulatorScope.RecallEvents]: "regulator-recall-events",
+  [RegulatorScope.InspectionEvents]: "regulator-inspection-events",
+  [RegulatorScope.DispositionEvents]: "regulator-disposition-events",
+  [RegulatorScope.RecallScopeItems]: "regulator-recall-scope-items",
+};
+
+export const SCOPE_KIND_NAMES: Record<ScopeKind, string> = {
+  [ScopeKind.Item]: "item",
+  [ScopeKind.ItemWithGenealogy]: "item-genealogy",
+  [ScopeKind.Batch]: "batch",
+  [ScopeKind.DataStream]: "data-stream",
+  [ScopeKind.AnchorWindowRange]: "anchor-window-range",
+};
 
 /**
  * Whether `grantee` may read `owner`'s readings of `stream` with source time in [from, to)
@@ -100,13 +296,17 @@ export interface ChainAccessCheckerOptions {
   /** Upper bound on cached answers (default 50,000); the oldest go first. */
   maxEntries?: number;
   now?: () => number;
+  /** How often `watch()` asks the chain for grant and membership events, ms (default 1 s). */
+  pollMs?: number;
+  /** Called when `watch()` cannot reach the chain (it keeps retrying, backing off). */
+  onError?: (err: unknown) => void;
 }
 
 /**
  * AccessChecker over the AccessGrants contract, with a short cache of positive answers. `watch()`
- * clears the cache on every AccessGranted / AccessRevoked and every membership change, so a
- * revocation takes effect as soon as the node sees its block, and the TTL bounds staleness if an
- * event is missed; refusals are never cached, so a new grant works at once.
+ * clears the cache on every grant, revocation, regulator rule change, role revocation and
+ * membership change, so a revocation takes effect as soon as the node sees its block, and the TTL
+ * bounds staleness if an event is missed; refusals are never cached, so a new grant works at once.
  */
 export class ChainAccessChecker implements AccessChecker {
   private readonly grants;
@@ -114,8 +314,16 @@ export class ChainAccessChecker implements AccessChecker {
   // Only a "yes" is kept: a refusal is always the chain's answer of the moment, so a grant
   // issued a moment ago is honoured before its event reaches the watcher.
   private readonly cache: PositiveCache<unknown>;
+  private readonly runner: ContractRunner;
+  private readonly addresses: { accessGrants: string; consortium: string };
+  private readonly pollMs: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
 
   constructor(addresses: { accessGrants: string; consortium: string }, runner: ContractRunner, options: ChainAccessCheckerOptions = {}) {
+    this.runner = runner;
+    this.addresses = { accessGrants: addresses.accessGrants, consortium: addresses.consortium };
+    this.pollMs = options.pollMs ?? 1_000;
+    this.onError = options.onError;
     this.grants = AccessGrants__factory.connect(addresses.accessGrants, runner);
     this.consortium = Consortium__factory.connect(addresses.consortium, runner);
     this.cache = new PositiveCache<unknown>({
@@ -141,26 +349,65 @@ export class ChainAccessChecker implements AccessChecker {
     });
   }
 
+  regulatorMayRead(org: number, scope: RegulatorScope): Promise<boolean> {
+    return this.cached(`r:${org}:${scope}`, () => this.grants.regulatorMayRead(org, scope));
+  }
+
   /** Forgets every cached answer. */
   invalidate(): void {
     this.cache.clear();
   }
 
   /**
-   * Clears the cache on grant and membership events (ethers subscriptions; polling on HTTP
-   * providers). Returns the function that stops watching.
+   * Clears the cache on grant and membership events, polling the chain's logs every `pollMs`.
+   * Returns the function that stops watching: it resolves once the poll in flight has finished,
+   * so nothing talks to the chain afterwards. (Not ethers' `contract.on`: its filter teardown
+   * sends eth_uninstallFilter unawaited, which rejects unhandled when the chain has gone.)
+   * A chain that cannot be reached is retried with back-off; blocks missed meanwhile are read
+   * when it answers again, and the TTL bounds staleness until then.
    */
   async watch(): Promise<() => Promise<void>> {
-    const clear = () => this.invalidate();
-    const { AccessGranted, AccessRevoked } = this.grants.filters;
-    const { OrgStatusChanged } = this.consortium.filters;
-    await this.grants.on(AccessGranted, clear);
-    await this.grants.on(AccessRevoked, clear);
-    await this.consortium.on(OrgStatusChanged, clear);
+    const provider = this.runner.provider;
+    if (!provider) throw new Error("ChainAccessChecker.watch() needs a runner with a provider, to read the chain's logs");
+    const topics = [
+      this.grants.interface.getEvent("AccessGranted").topicHash,
+      this.grants.interface.getEvent("AccessRevoked").topicHash,
+      this.grants.interface.getEvent("RegulatorRuleChanged").topicHash,
+      this.consortium.interface.getEvent("OrgStatusChanged").topicHash,
+      this.consortium.interface.getEvent("RoleRevoked").topicHash,
+    ];
+    const address = [this.addresses.accessGrants, this.addresses.consortium];
+    let next = (await provider.getBlockNumber()) + 1;
+    const stopped = new AbortController();
+    const backoff = new Backoff({ initialDelayMs: this.pollMs });
+    const loop = async () => {
+      let delay = this.pollMs;
+      while (await sleep(delay, stopped.signal)) {
+        try {
+          const head = await provider.getBlockNumber();
+          // A chain that went back (reset, deep reorg): what we cached may be gone with it.
+          if (head + 1 < next) {
+            this.invalidate();
+            next = head + 1;
+          }
+          if (head >= next) {
+            const logs = await provider.getLogs({ address, topics: [topics], fromBlock: next, toBlock: head });
+            next = head + 1;
+            if (logs.length > 0) this.invalidate();
+          }
+          backoff.reset();
+          delay = this.pollMs;
+        } catch (e) {
+          if (stopped.signal.aborted) return;
+          this.onError?.(e);
+          delay = backoff.next();
+        }
+      }
+    };
+    const running = loop();
     return async () => {
-      await this.grants.off(AccessGranted, clear);
-      await this.grants.off(AccessRevoked, clear);
-      await this.consortium.off(OrgStatusChanged, clear);
+      stopped.abort();
+      await running;
     };
   }
 

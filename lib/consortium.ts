@@ -1,9 +1,10 @@
 /**
  * The consortium's vocabulary for TypeScript: roles, organisation status and governance
- * proposals, with the ABI encoding of each proposal's arguments. Mirrors contracts/Consortium.sol
- * and contracts/interfaces/IConsortium.sol; tests check the two agree.
+ * proposals, with the ABI encoding of each proposal's arguments. Mirrors
+ * contracts/base/ConsortiumState.sol, contracts/ConsortiumActions.sol and
+ * contracts/interfaces/IConsortium.sol; tests check the two agree.
  */
-import { AbiCoder } from "ethers";
+import { AbiCoder, dataSlice } from "ethers";
 
 export enum Role {
   Supplier = 0,
@@ -34,7 +35,14 @@ export enum ProposalKind {
   RemoveNode = 9,
   SetGovernance = 10,
   Upgrade = 11,
+  SetExecutionDelay = 12,
+  SetGoverned = 13,
+  Call = 14,
+  SetTransactionGasLimit = 15,
 }
+
+/** Kinds that wait out Consortium.executionDelay once passed, then anyone may execute them. */
+export const DELAYED_KINDS: readonly ProposalKind[] = [ProposalKind.Upgrade, ProposalKind.Call, ProposalKind.SetExecutionDelay];
 
 export enum ProposalStatus {
   None = 0,
@@ -42,6 +50,8 @@ export enum ProposalStatus {
   Executed = 2,
   Rejected = 3,
   Expired = 4,
+  /** Passed; executable by anyone from Consortium.proposalSchedule's `executableAt` on. */
+  Queued = 5,
 }
 
 /** A member node's identities: libp2p peer id, and for Besu its enode and validator address. */
@@ -93,6 +103,12 @@ export const proposalData = {
     abi.encode(["uint16", "uint64"], [quorumBps, votingPeriodSeconds]),
   upgrade: (target: string, newImplementation: string, initCall = "0x") =>
     abi.encode(["address", "address", "bytes"], [target, newImplementation, initCall]),
+  setExecutionDelay: (seconds: number) => abi.encode(["uint64"], [seconds]),
+  setGoverned: (targets: string[], governed: boolean) => abi.encode(["address[]", "bool"], [targets, governed]),
+  /** `data` is the calldata for the governed proxy, e.g. iface.encodeFunctionData("setX", [...]). */
+  call: (target: string, data: string) => abi.encode(["address", "bytes"], [target, data]),
+  /** 0 removes the bound. */
+  setTransactionGasLimit: (maxGas: number | bigint) => abi.encode(["uint64"], [maxGas]),
 } as const;
 
 /** Governance bounds enforced by Consortium (constants of the same names). */
@@ -100,10 +116,24 @@ export const MAX_BPS = 10_000;
 export const MIN_QUORUM_BPS = 5_001;
 export const MIN_VOTING_PERIOD = 5 * 60;
 export const MAX_VOTING_PERIOD = 90 * 24 * 3600;
+export const MAX_EXECUTION_DELAY = 30 * 24 * 3600;
+export const MIN_TRANSACTION_GAS = 5_000_000;
 
-/** Approvals a proposal needs with `activeOrgs` active organisations: Consortium.requiredVotes. */
+/**
+ * Approvals a proposal needs with `activeOrgs` active organisations: Consortium.requiredVotes.
+ * A Suspend, Remove or RevokeRole proposal's subject does not vote: pass `activeOrgs - 1` for it.
+ */
 export function requiredVotes(activeOrgs: number, quorumBps: number): number {
   return Math.max(1, Math.floor((activeOrgs * quorumBps + MAX_BPS - 1) / MAX_BPS));
+}
+
+/**
+ * The organisation a Suspend, Remove or RevokeRole proposal acts against, 0 for other kinds. It
+ * does not vote on the proposal, and its quorum counts the other active organisations only.
+ */
+export function proposalSubject(kind: ProposalKind, data: string): number {
+  if (kind !== ProposalKind.Suspend && kind !== ProposalKind.Remove && kind !== ProposalKind.RevokeRole) return 0;
+  return Number(abi.decode(["uint32"], dataSlice(data, 0, 32))[0]);
 }
 
 /** A ballot as Consortium.ballotOf reports it. */

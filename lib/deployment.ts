@@ -18,6 +18,11 @@ export interface ContractAddresses {
   certificates: string;
   accessGrants: string;
   dataAnchors: string;
+  /**
+   * Who may create identifiers under which prefix. Absent from records written before it existed;
+   * Provenance.namespaces() always answers it.
+   */
+  identifierNamespaces?: string;
 }
 
 export interface Deployment {

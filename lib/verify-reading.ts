@@ -10,25 +10,35 @@
  * (the gateway from its indexer, the explorer over JSON-RPC, tests from a contract).
  *
  * Result: `{ ok: true }` or `{ ok: false, reason }`, checked in this order:
+ *   "wrong-node"           `expectedNode` is set and the proof's account anchors for another node
+ *                          identity (DataAnchors keeps one chain per node registered in Consortium)
  *   "window-not-anchored"  the chain holds no anchor for (node, window)
  *   "reading-altered"      the proof is sound (the committed leaf hash leads to the anchored root)
  *                          but the reading handed over does not hash to that leaf: it was changed
  *   "proof-invalid"        the proof does not lead to the anchored root (or is malformed)
- *   "outside-window"       the reading's source time is outside the window's time range, widened
- *                          by `clockToleranceMs` on each side (device clocks and delivery delays put
- *                          source times slightly before the node-clock window that received them)
+ *   "outside-window"       the reading's receivedTime (the node's clock when it took the reading
+ *                          into the window, lib/canonical-reading.ts) is outside the window's time
+ *                          range. An honest node never commits such a reading: it chooses
+ *                          receivedTime inside the window, so the device's clock and delivery lag
+ *                          play no part (the lag is stated by `readingLagMs`, not judged here)
  *   "anchored-late"        the window was anchored more than `anchorToleranceMs` after its end, so
  *                          the chain does not vouch that the data existed when the window claims
  * An error from the AnchorView itself (chain unreachable) is thrown, never turned into a verdict.
  */
 import { type Reading } from "./reading.ts";
 import { ReadingError, encodeReading } from "./canonical-reading.ts";
+export { readingLagMs } from "./canonical-reading.ts";
 import { HASH_BYTES, leafHash, rootFromMultiProof, rootFromProof } from "./merkle.ts";
 
 export const PROOF_VERSION = 1;
 
-/** Default allowance between a reading's source time and its window's node-clock range. */
+/**
+ * How far a reading's source time is expected to lie from its receive time: the node reports
+ * a stream whose readings lie further as late or ahead, and searches by source time widen their
+ * window ranges by it. Not part of verification (receive times lie in their window).
+ */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 2_000;
+
 /** Default allowance between a window's end and its anchoring block (DataAnchors' own skew limit). */
 export const DEFAULT_ANCHOR_TOLERANCE_MS = 300_000;
 
@@ -45,6 +55,8 @@ export interface AnchorRecord {
 /** Where the verifier reads anchors; undefined when (node, sequence) is not anchored. */
 export interface AnchorView {
   getAnchor(node: string, sequence: bigint): Promise<AnchorRecord | undefined>;
+  /** The node identity (Consortium node id) an anchoring account anchors for, 0 when none. */
+  nodeOf?(account: string): Promise<number>;
 }
 
 /** The proof of one reading (JSON-ready: hex strings). */
@@ -81,13 +93,17 @@ export interface ReadingRangeProof {
   siblings: string[];
 }
 
-export type VerifyFailureReason = "reading-altered" | "proof-invalid" | "window-not-anchored" | "anchored-late" | "outside-window";
+export type VerifyFailureReason = "reading-altered" | "proof-invalid" | "wrong-node" | "window-not-anchored" | "anchored-late" | "outside-window";
 
 export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailureReason; detail: string; /** position in a range */ index?: number };
 
 export interface VerifyOptions {
-  clockToleranceMs?: number;
   anchorToleranceMs?: number;
+  /**
+   * The node identity (Consortium node id) the readings must come from, e.g. that of the peer
+   * that served them; needs an AnchorView with `nodeOf`.
+   */
+  expectedNode?: number;
 }
 
 /** 0x-prefixed hex of exactly `bytes` bytes, or undefined (Buffer.from stops at the first non-hex digit). */
@@ -120,15 +136,28 @@ async function anchorOf(chain: AnchorView, node: unknown, window: unknown): Prom
   return chain.getAnchor(node, BigInt(window));
 }
 
+/** The anchor of the proof's (node, window), checked first against `options.expectedNode`. */
+async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: unknown }, options: VerifyOptions): Promise<AnchorRecord | VerifyResult> {
+  const anchor = await anchorOf(chain, proof.node, proof.window);
+  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
+  if (options.expectedNode !== undefined) {
+    if (chain.nodeOf === undefined) throw new Error("verifying against an expected node needs an AnchorView with nodeOf");
+    const nodeId = await chain.nodeOf(proof.node as string);
+    if (nodeId !== options.expectedNode) return fail("wrong-node", `account ${String(proof.node)} anchors for node ${nodeId}, not node ${options.expectedNode}`);
+  }
+  if (anchor === undefined) return fail("window-not-anchored", `node ${String(proof.node)} has no anchor for window ${String(proof.window)}`);
+  return anchor;
+}
+const isVerdict = (x: AnchorRecord | VerifyResult): x is VerifyResult => "ok" in x;
+
 /** The time checks shared by single readings and ranges. */
-function timeCheck(sourceTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
-  const clock = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+function timeCheck(receivedTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
   const late = options.anchorToleranceMs ?? DEFAULT_ANCHOR_TOLERANCE_MS;
   const from = Number(anchor.fromTimeMs);
   const to = Number(anchor.toTimeMs);
-  const t = Math.floor(sourceTime);
-  if (t < from - clock || t >= to + clock) {
-    return fail("outside-window", `source time ${t} is outside the window [${from}, ${to}) with ${clock} ms tolerance`, index);
+  const t = Math.floor(receivedTime);
+  if (!(t >= from && t < to)) {
+    return fail("outside-window", `received time ${t} is outside the window [${from}, ${to})`, index);
   }
   const anchoredMs = Number(anchor.anchoredAt) * 1000;
   if (anchoredMs > to + late) {
@@ -140,9 +169,8 @@ function timeCheck(sourceTime: number, anchor: AnchorRecord, options: VerifyOpti
 /** Verifies one reading against its proof and the chain. */
 export async function verifyReading(reading: Reading, proof: ReadingProof, chain: AnchorView, options: VerifyOptions = {}): Promise<VerifyResult> {
   if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await anchorOf(chain, proof.node, proof.window);
-  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
-  if (anchor === undefined) return fail("window-not-anchored", `node ${proof.node} has no anchor for window ${proof.window}`);
+  const anchor = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchor)) return anchor;
   const root = rootBytes(anchor.root);
   const leafCount = Number(anchor.leafCount);
   if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
@@ -165,7 +193,8 @@ export async function verifyReading(reading: Reading, proof: ReadingProof, chain
     }
     return fail("proof-invalid", `the proof does not lead to the root anchored for window ${proof.window}`);
   }
-  return timeCheck(reading.sourceTime, anchor, options);
+  // The leaf verified, so the reading has a receivedTime (encodeReading requires one).
+  return timeCheck(reading.receivedTime!, anchor, options);
 }
 
 /**
@@ -179,9 +208,8 @@ export async function verifyReadingRange(
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await anchorOf(chain, proof.node, proof.window);
-  if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
-  if (anchor === undefined) return fail("window-not-anchored", `node ${proof.node} has no anchor for window ${proof.window}`);
+  const anchor = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchor)) return anchor;
   const root = rootBytes(anchor.root);
   const leafCount = Number(anchor.leafCount);
   if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
@@ -213,7 +241,7 @@ export async function verifyReadingRange(
     return fail("proof-invalid", `the range proof does not lead to the root anchored for window ${proof.window}`);
   }
   for (let k = 0; k < n; k++) {
-    const r = timeCheck(readings[k]!.sourceTime, anchor, options, k);
+    const r = timeCheck(readings[k]!.receivedTime!, anchor, options, k);
     if (!r.ok) return r;
   }
   return { ok: true };
@@ -222,6 +250,7 @@ export async function verifyReadingRange(
 /** The contract surface an AnchorView needs (a typechain DataAnchors fits). */
 export interface AnchorContract {
   getAnchor(node: string, sequence: bigint): Promise<AnchorRecord>;
+  nodeOf?(account: string): Promise<bigint>;
 }
 
 /**
@@ -239,6 +268,7 @@ export function contractAnchorView(contract: AnchorContract): AnchorView {
         throw e;
       }
     },
+    ...(contract.nodeOf ? { nodeOf: async (account: string) => Number(await contract.nodeOf!(account)) } : {}),
   };
 }
 
@@ -276,6 +306,7 @@ export function cachedAnchorView(view: AnchorView): AnchorView {
       }
       return a;
     },
+    ...(view.nodeOf ? { nodeOf: (account: string) => view.nodeOf!(account) } : {}),
   };
 }
 

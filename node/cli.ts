@@ -7,18 +7,27 @@
  *                                                        a stored reading with its proof (JSON)
  *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
  *
- * `proof` and `audit` open the data directory, so the node must be stopped (LevelDB admits one
- * process). Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
+ * FILE is the node's configuration or a member's (member/config.ts: its `gateway` and `parties`
+ * sections are skipped), so the commands work on the files `npm start` writes for each member.
+ *
+ * While the node runs (alone, or inside its member process) it holds the data directory: LevelDB
+ * admits one process. `status` reads the status file the node rewrites; `proof` and `audit` ask
+ * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
+ * directory), and open the data directory themselves only when no node answers there.
+ * Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
+import { UsageError } from "../lib/errors.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { contractAnchorView } from "../lib/verify-reading.ts";
+import { AdminUnavailableError, askAdmin } from "./admin.ts";
 import { rpcProvider } from "./chain/client.ts";
 import { ConfigError, type NodeConfig, loadConfig } from "./config.ts";
 import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
-import { ProofService } from "./ingest/proofs.ts";
+import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
 
 const USAGE = `usage:
@@ -27,7 +36,9 @@ const USAGE = `usage:
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
   tsx node/cli.ts audit  --config FILE`;
 
-class UsageError extends Error {}
+
+/** The sections a member's configuration adds to the node's (member/config.ts); these commands skip them. */
+const MEMBER_SECTIONS = ["gateway", "parties"] as const;
 
 /** Exits once stdout and stderr are flushed (writes to pipes are asynchronous). */
 function exit(code: number): void {
@@ -39,8 +50,34 @@ function exit(code: number): void {
   process.stderr.write("", done);
 }
 
+/** Whether the (already validated) file has the sections of a member's configuration. */
+function isMemberConfig(file: string): boolean {
+  const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  return MEMBER_SECTIONS.some((section) => section in raw);
+}
+
+/**
+ * Asks the node running on `config`'s data directory; `alone` runs the command on the data
+ * directory itself when no node answers there.
+ */
+async function askRunningNode<T>(config: NodeConfig, ask: () => Promise<unknown>, alone: () => Promise<T>): Promise<T> {
+  try {
+    return (await ask()) as T;
+  } catch (e) {
+    if (!(e instanceof AdminUnavailableError)) throw e;
+  }
+  return alone();
+}
+
 async function openForReading(config: NodeConfig): Promise<{ store: IngestStore; node: string }> {
-  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  let store: IngestStore;
+  try {
+    store = await IngestStore.open(path.join(config.dataDir, "db"));
+  } catch (e) {
+    const running = readStatusFile(config.dataDir);
+    if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) holds ${config.dataDir} and does not answer on its admin channel: ${(e as Error).message}`, { cause: e });
+    throw e;
+  }
   const node = (await store.format())?.node;
   if (node === undefined) {
     await store.close();
@@ -68,7 +105,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
-  const config = loadConfig(values.config);
+  const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
+  // A member is started whole (member/main.ts): the node alone would leave its gateway and index down.
+  if (command === "start" && isMemberConfig(config.file ?? values.config))
+    throw new UsageError(`${values.config} configures a member (it has ${MEMBER_SECTIONS.join(" or ")}): start it with \`npm run member -- --config ${values.config}\``);
 
   if (command === "status") {
     const found = readStatusFile(config.dataDir);
@@ -83,35 +123,51 @@ async function main(argv: string[]): Promise<number> {
   if (command === "proof") {
     const seq = Number(values.seq);
     if (!values.stream || !Number.isInteger(seq) || seq < 1) throw new UsageError("proof needs --stream STREAM --seq N");
-    const { store, node } = await openForReading(config);
-    try {
-      const proven = await new ProofService(store, node).proveReading(values.stream, seq);
-      if (!proven) {
-        console.error(`no closed window holds ${values.stream} #${seq}`);
-        return 1;
-      }
-      console.log(JSON.stringify(proven, null, 2));
-      return 0;
-    } finally {
-      await store.close();
+    const { stream } = values;
+    const proven = await askRunningNode<ProvenReading | null | undefined>(
+      config,
+      () => askAdmin(config.dataDir, { command: "proof", stream, seq }),
+      async () => {
+        const { store, node } = await openForReading(config);
+        try {
+          return await new ProofService(store, node).proveReading(stream, seq);
+        } finally {
+          await store.close();
+        }
+      },
+    );
+    if (!proven) {
+      console.error(`no closed window holds ${stream} #${seq}`);
+      return 1;
     }
+    console.log(JSON.stringify(proven, null, 2));
+    return 0;
   }
 
   if (command === "audit") {
-    const deployment = readDeployment(config.chain.deployment);
-    const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
-    const { store, node } = await openForReading(config);
-    try {
-      const view = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
-      const report = await new ProofService(store, node).audit(view, { verify: { clockToleranceMs: config.ingest.clockToleranceMs } });
-      console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
-      if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
-      for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
-      return report.failures.length === 0 ? 0 : 1;
-    } finally {
-      await store.close();
-      provider.destroy();
-    }
+    const report = await askRunningNode<AuditReport>(
+      config,
+      () => askAdmin(config.dataDir, { command: "audit" }),
+      async () => {
+        const deployment = readDeployment(config.chain.deployment);
+        const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
+        try {
+          const { store, node } = await openForReading(config);
+          try {
+            const view = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
+            return await new ProofService(store, node).audit(view);
+          } finally {
+            await store.close();
+          }
+        } finally {
+          provider.destroy();
+        }
+      },
+    );
+    console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
+    if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
+    for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
+    return report.failures.length === 0 ? 0 : 1;
   }
 
   // start

@@ -174,8 +174,10 @@ export const NodeConfigSchema = Type.Object(
 );
 
 /** Reads and validates a config file. Throws ConfigError. */
-export function loadConfig(file: string): NodeConfig {
+export function loadConfig(file: string, options: { skipSections?: readonly string[] } = {}): NodeConfig {
   const { raw, file: abs, dir } = readJsonFile(file);
+  // Sections another reader owns (a member's `gateway` and `parties`, member/config.ts): the node commands skip them.
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) for (const section of options.skipSections ?? []) delete (raw as Record<string, unknown>)[section];
   return parseConfig(raw, dir, abs);
 }
 

@@ -11,13 +11,18 @@
  * it, LevelDB closes.
  *
  * Status: `status()` in process, and `<dataDir>/status.json`, rewritten every `statusIntervalMs`,
- * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file).
+ * for `tsx node/cli.ts status` (LevelDB admits one process, so the CLI reads the file). `proof`
+ * and `audit` ask the running node over its admin channel (node/admin.ts: an owner-only Unix
+ * socket in the data directory).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
-import type { JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider, Wallet } from "ethers";
+import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
+import { contractAnchorView } from "../lib/verify-reading.ts";
+import { type AdminServer, serveAdmin } from "./admin.ts";
 import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
@@ -25,6 +30,7 @@ import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./
 import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
 import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
@@ -66,6 +72,10 @@ export interface NodeStatus {
 export interface RunningNode {
   readonly config: NodeConfig;
   readonly address: string;
+  /** The node key, connected to `provider`: the one signer of the node's chain writes. */
+  readonly signer: Wallet;
+  /** The node's JSON-RPC provider, shared with whoever composes the node (member/); closed by stop(). */
+  readonly provider: JsonRpcProvider;
   readonly deployment: Deployment;
   readonly store: IngestStore;
   readonly pipeline: IngestPipeline;
@@ -82,6 +92,8 @@ export interface RunningNode {
 }
 
 export interface StartOptions {
+  /** The node key when the caller loaded it already (the member process loads it once); default: loaded from the config. */
+  wallet?: Wallet;
   /** The edge adapters' module (default: node/edge/index.ts). */
   edge?: EdgeModule;
   log?: (message: string) => void;
@@ -188,7 +200,6 @@ async function startPeerNetwork(
       ownerOrg,
       readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
       events: { store: events },
-      clockToleranceMs: config.ingest.clockToleranceMs,
       log,
     });
     return { net, events };
@@ -201,7 +212,7 @@ async function startPeerNetwork(
 /** Starts a member node. Throws ConfigError for anything wrong in the configuration. */
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const log = options.log ?? ((m: string) => console.log(`[node] ${m}`));
-  const wallet = loadNodeKey(config, options.env);
+  const wallet = options.wallet ?? loadNodeKey(config, options.env);
   let deployment: Deployment;
   try {
     deployment = readDeployment(config.chain.deployment);
@@ -234,7 +245,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     });
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
-    const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, wallet.connect(provider), {
+    const signer = wallet.connect(provider);
+    const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, signer, {
       deploymentBlock: deployment.deploymentBlock,
       ...(options.hooks ? { hooks: options.hooks } : {}),
     });
@@ -247,6 +259,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
 
@@ -321,10 +334,24 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const ticker = setInterval(writeStatus, config.statusIntervalMs);
     ticker.unref();
 
+    // The node commands ask the running node (it holds LevelDB); a node without the channel still runs.
+    const anchorView = contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider));
+    let admin: AdminServer | undefined;
+    try {
+      admin = await serveAdmin(config.dataDir, {
+        status,
+        proof: (stream, seq) => proofs.proveReading(stream, seq),
+        audit: () => proofs.audit(anchorView),
+      });
+    } catch (e) {
+      log(`WARNING: no admin channel (the node commands cannot ask this node while it runs): ${(e as Error).message}`);
+    }
+
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
         clearInterval(ticker);
+        await admin?.close();
         await p2p?.stop().catch((e: Error) => log(`the peer network did not stop cleanly: ${e.message}`));
         await events?.close();
         await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
@@ -343,7 +370,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
+    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();
@@ -372,13 +399,34 @@ export function readStatusFile(dataDir: string): { status: NodeStatus; alive: bo
 }
 
 const time = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : "-");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The log line for a stream that turned late or ahead (readings still verify: they are committed by receive time). */
+function describeTiming(t: TimingReport, toleranceMs: number): string {
+  const what =
+    t.kind === "late"
+      ? `readings arrive late: source time up to ${seconds(t.maxLateMs)} before receipt`
+      : `the device clock runs ahead: source time up to ${seconds(t.maxAheadMs)} after receipt`;
+  return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
+}
+
+/** One status line per stream whose source times disagree with its receive times. */
+function timingLines(timing: readonly StreamTiming[]): string[] {
+  return timing.map((t) => {
+    const parts: string[] = [];
+    if (t.late > 0) parts.push(`${t.late} late (up to ${seconds(t.maxLateMs)})`);
+    if (t.ahead > 0) parts.push(`${t.ahead} ahead of receipt (device clock up to ${seconds(t.maxAheadMs)} fast)`);
+    return `  timing ${t.stream}: ${parts.join(", ")}; last reading ${t.lastLagMs >= 0 ? `${seconds(t.lastLagMs)} late` : `${seconds(-t.lastLagMs)} ahead`}`;
+  });
+}
 
 /** The status as the CLI prints it. */
 export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
     `node        ${s.node} (${s.organisation})`,
     `state       ${s.running ? (alive ? "running" : "not running (stopped without a clean shutdown)") : "stopped"}, pid ${s.pid}, updated ${time(s.updatedAt)}`,
-    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting, ${s.ingest.skewedReadings} with skewed source time)`,
+    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead)`,
+    ...timingLines(s.ingest.timing ?? []),
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
@@ -386,8 +434,13 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   if (s.p2p) {
     const p = s.p2p;
-    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
-    for (const f of p.follows) lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";
+    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused${throttled}`);
+    for (const f of p.follows) {
+      const skipped = f.unverifiable > 0 ? `, ${f.unverifiable} window(s) skipped as unverifiable (last: ${f.lastUnverifiable ?? "-"})` : "";
+      const waiting = f.waiting ? `, waiting for the chain to show ${f.waiting}` : "";
+      lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${skipped}${waiting}${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    }
     for (const b of p.banned) lines.push(`  banned ${b}: ${p.misbehaviour.findLast((r) => r.peer === b)?.reason ?? ""}`);
   }
   lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);

@@ -26,6 +26,15 @@ abstract contract ConsortiumBound is Initializable, UUPSUpgradeable {
     error MissingRole(uint32 orgId, IConsortium.Role role);
     /// @param caller who tried to upgrade; only Consortium may
     error UpgradeNotByConsortium(address caller);
+    /// @param caller who called a setter that only a passed Call proposal may
+    error NotConsortium(address caller);
+
+    /// @dev For settings the consortium decides together: Consortium calls them when a Call
+    /// proposal naming this proxy passed (and waited out the execution delay).
+    modifier onlyConsortium() {
+        if (msg.sender != address(_cbStorage().consortium)) revert NotConsortium(msg.sender);
+        _;
+    }
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {

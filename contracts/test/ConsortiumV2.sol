@@ -24,6 +24,9 @@ contract ConsortiumV2 is Consortium {
 /// @title Test-only Tracemesh contract governed by Consortium, to upgrade through a proposal.
 contract GovernedProbe is ConsortiumBound {
     uint256 public counter;
+    uint256 public limit;
+
+    error ZeroLimit();
 
     /// @notice Binds the probe to its Consortium.
     function initialize(IConsortium consortium_) external initializer {
@@ -34,6 +37,12 @@ contract GovernedProbe is ConsortiumBound {
     function bump() external {
         _callerOrg();
         ++counter;
+    }
+
+    /// @notice A setting only the consortium sets, through a passed Call proposal.
+    function setLimit(uint256 limit_) external onlyConsortium {
+        if (limit_ == 0) revert ZeroLimit();
+        limit = limit_;
     }
 }
 

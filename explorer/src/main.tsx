@@ -6,6 +6,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Session, saveSession, session } from "./api.ts";
 import { I18nContext, LANGS, type Lang, storeLang, storedLang, translator } from "./i18n.ts";
 import { CertificatePage } from "./pages/Certificate.tsx";
+import { AccessLogPage } from "./pages/AccessLog.tsx";
 import { ConsortiumPage } from "./pages/Consortium.tsx";
 import { ItemPage } from "./pages/Item.tsx";
 import { ReadingsPage } from "./pages/Readings.tsx";
@@ -25,6 +26,8 @@ function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): voi
       return <ReadingsPage eventId={route.eventId} />;
     case "consortium":
       return <ConsortiumPage />;
+    case "access-log":
+      return <AccessLogPage />;
     case "signin":
       return <SignInPage onSignedIn={onSignedIn} />;
   }
@@ -88,6 +91,11 @@ function App() {
           <a href={href({ page: "consortium" })} aria-current={current("consortium")}>
             {t("nav.consortium")}
           </a>
+          {user !== undefined && (
+            <a href={href({ page: "access-log" })} aria-current={current("access-log")}>
+              {t("nav.accessLog")}
+            </a>
+          )}
           {user === undefined ? (
             <a href={href({ page: "signin" })} aria-current={current("signin")}>
               {t("nav.signin")}

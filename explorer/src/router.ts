@@ -10,6 +10,7 @@ export type Route =
   | { page: "certificate"; id?: string }
   | { page: "readings"; eventId: string }
   | { page: "consortium" }
+  | { page: "access-log" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
@@ -38,6 +39,8 @@ export function parseRoute(hash: string): Route {
     }
     case "consortium":
       return { page: "consortium" };
+    case "access-log":
+      return { page: "access-log" };
     case "signin":
       return { page: "signin" };
     default:
@@ -57,6 +60,8 @@ export function href(route: Route): string {
       return `#/readings/${encodeURIComponent(route.eventId)}`;
     case "consortium":
       return "#/consortium";
+    case "access-log":
+      return "#/access-log";
     case "signin":
       return "#/signin";
   }

@@ -3,22 +3,26 @@
  * (/events with the GS1 query parameters, /events/{eventID}, /epcs/{epc}/events,
  * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs.
  *
+ * Capture is accepted and recorded by the node (node/events: acceptance, jobs, announcement); this
+ * route only maps its answers and error codes (lib/errors.ts) to HTTP. The gateway reaches the node through
+ * gateway/services.ts and imports node/ types only (test/layering.test.ts).
+ *
  * Only the node's own organisation captures. A caller sees its own events, and another
  * organisation's events only when lib/access.ts lets it read that organisation's data about every
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
 import type { Context } from "koa";
+import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
-import { EventHashError } from "../../lib/epcis/event-hash.ts";
-import { EpcisEventError, eventsOf } from "../../lib/epcis/events.ts";
+import { publishedEvent } from "../../lib/epcis/published.ts";
+import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
-import { CaptureForbiddenError, type CaptureJob, documentRecordHashes } from "../../node/events/capture.ts";
-import { TooManyReadingsError, boundReadings } from "../../node/events/readings.ts";
-import { type EventQuery, EventQueryError, PageTokenError, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
-import type { EventsService } from "../../node/events/service.ts";
+import type { CaptureJob } from "../../node/events/capture.ts";
+import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
+import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
@@ -104,8 +108,42 @@ function jobView(job: CaptureJob): CaptureJobAnswer {
   return view;
 }
 
+/** The code (lib/errors.ts) of an error the node answered with, else undefined. */
+const codeOf = (e: unknown): ErrorCode | undefined => (e instanceof TracemeshError ? e.code : undefined);
+
+/**
+ * The HTTP problem for a capture the node refused (node/events/accept.ts), as this route has
+ * always answered it; undefined for other errors.
+ */
+function captureProblem(e: unknown): HttpProblem | undefined {
+  const details = (e as { details?: { errors?: readonly unknown[]; limit?: number } }).details ?? {};
+  const message = (e as Error).message;
+  switch (codeOf(e)) {
+    case "capture-forbidden":
+      return forbidden(message);
+    case "capture-limit-exceeded":
+      return new HttpProblem(413, message, { type: "capture-limit-exceeded", extra: { limit: details.limit } });
+    case "invalid-epcis":
+    case "invalid-event-hash":
+    case "invalid-reading-binding":
+      return badRequest(message, details.errors ? { errors: details.errors } : undefined);
+    default:
+      return undefined;
+  }
+}
+
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
+}
+
+/** Logs, in the owner's access log, each document handed to a partner. */
+async function logDocuments(context: RouteContext, reader: number, served: readonly { event: StoredEvent; decision: AccessDecision }[]): Promise<void> {
+  const log = context.services.accessLog;
+  if (!log) return;
+  for (const { event, decision } of served) {
+    const eventID = typeof event.eventID === "string" ? event.eventID : undefined;
+    await log.record({ reader, owner: event.owner, channel: "gateway", subject: { kind: "document", eventHash: event.recordHash, ...(eventID ? { eventID } : {}) } }, decision);
+  }
 }
 
 async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}): Promise<void> {
@@ -113,28 +151,38 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
   const org = ctx.state.caller!.orgId;
   const { query, perPage, nextPageToken } = parseQuery(ctx, fixed);
   try {
+    const decisions = new Map<StoredEvent, AccessDecision>();
     const page = await ev.store.query(query, {
       perPage,
       ...(nextPageToken !== undefined ? { nextPageToken } : {}),
       audience: `org:${org}`,
-      filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed,
+      filter: async (e) => {
+        const d = await ev.visibility.mayRead(e, org);
+        decisions.set(e, d);
+        return d.allowed;
+      },
     });
+    await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
     if (page.nextPageToken !== undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
     ctx.type = "application/ld+json";
     ctx.body = queryDocument(page.events);
   } catch (e) {
-    if (e instanceof EventQueryError || e instanceof PageTokenError) throw badRequest(e.message);
+    const code = codeOf(e);
+    if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
     throw e;
   }
 }
 
-/** The events an eventID (or CBV hash ID) names that the caller may see; 404 when none. */
-async function visibleById(ctx: Context, context: RouteContext, id: string): Promise<StoredEvent[]> {
+/** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */
+async function visibleById(ctx: Context, context: RouteContext, id: string): Promise<{ event: StoredEvent; decision: AccessDecision }[]> {
   const ev = events(context);
   const org = ctx.state.caller!.orgId;
   const found = await ev.store.get(id);
-  const visible: StoredEvent[] = [];
-  for (const e of found) if ((await ev.visibility.mayRead(e, org)).allowed) visible.push(e);
+  const visible: { event: StoredEvent; decision: AccessDecision }[] = [];
+  for (const event of found) {
+    const decision = await ev.visibility.mayRead(event, org);
+    if (decision.allowed) visible.push({ event, decision });
+  }
   // Not found and not visible look the same: existence is not revealed to outsiders.
   if (visible.length === 0) throw notFound(`no event ${id} that ${ctx.state.caller!.orgName} may read`);
   return visible;
@@ -146,39 +194,18 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.post("/capture", auth, async (ctx) => {
     const ev = events(context);
     const caller = ctx.state.caller!;
+    // The node checks the owner again (accept); refusing here spares reading a stranger's body.
     if (caller.orgId !== ev.organisation)
       throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
     const doc = await context.readJson(ctx, "large");
-    const v = ev.validator.validate(doc);
-    if (v.eventCount > ev.maxCaptureEvents)
-      throw new HttpProblem(413, `the document has ${v.eventCount} events; this node records at most ${ev.maxCaptureEvents} per capture (one transaction each): split it`, {
-        type: "capture-limit-exceeded",
-        extra: { limit: ev.maxCaptureEvents },
-      });
-    if (!v.valid)
-      throw badRequest(`the EPCIS document is not valid (${v.errors.length} problem${v.errors.length === 1 ? "" : "s"}; nothing was recorded): ${v.errors.slice(0, 3).map((e) => `${e.path || "/"} ${e.message}`).join("; ")}`, {
-        errors: v.errors,
-      });
-    const contextIssues = await ev.contexts.check(doc);
-    if (contextIssues.length > 0)
-      throw badRequest(`the EPCIS document's JSON-LD context cannot be used: ${contextIssues[0]!.message}`, { errors: contextIssues });
-    const document = doc as Record<string, unknown>;
-    try {
-      documentRecordHashes(document);
-      for (const e of eventsOf(document)) readingBindingsOf(e.raw, document["@context"]);
-    } catch (e) {
-      if (e instanceof EpcisEventError || e instanceof EventHashError || e instanceof ReadingBindingError) throw badRequest(`the EPCIS document cannot be recorded: ${e.message}`);
-      throw e;
-    }
     let submitted;
     try {
-      submitted = await ev.capture.submit(document, caller.orgId);
+      submitted = await ev.accept(doc, caller.orgId);
     } catch (e) {
-      if (e instanceof CaptureForbiddenError) throw forbidden(e.message);
-      throw e;
+      throw captureProblem(e) ?? e;
     }
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
@@ -212,8 +239,9 @@ export function register(router: GatewayRouter, context: RouteContext): void {
 
   router.get("/events/:eventID", auth, async (ctx) => {
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
+    await logDocuments(context, ctx.state.caller!.orgId, found);
     ctx.type = "application/ld+json";
-    ctx.body = queryDocument(found);
+    ctx.body = queryDocument(found.map((f) => f.event));
   });
 
   router.get("/epcs/:epc/events", auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
@@ -223,10 +251,10 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.get("/events/:eventID/readings", auth, async (ctx) => {
     const ev = events(context);
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
-    const own = found.filter((e) => e.origin.kind === "own" && e.owner === ev.organisation);
+    const own = found.filter(({ event }) => event.origin.kind === "own" && event.owner === ev.organisation);
     if (own.length === 0)
-      throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${found[0]!.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
-    const e = own[0]!;
+      throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${found[0]!.event.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
+    const { event: e, decision } = own[0]!;
     let bindings;
     try {
       bindings = readingBindingsOf(e.event, e.context);
@@ -237,9 +265,9 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const proofs = bindings.length > 0 ? requireService(context.services.proofs, "reading proofs") : undefined;
     let streams;
     try {
-      streams = proofs ? await boundReadings(proofs, bindings) : [];
+      streams = proofs ? await ev.boundReadings(proofs, bindings) : [];
     } catch (err) {
-      if (err instanceof TooManyReadingsError) throw new HttpProblem(413, err.message, { type: "too-many-readings" });
+      if (codeOf(err) === "too-many-readings") throw new HttpProblem(413, (err as Error).message, { type: "too-many-readings" });
       throw err;
     }
     // Anchor facts straight from the chain (the verifier reads them there itself; these are for display).
@@ -257,6 +285,10 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       return anchors.get(key)!;
     };
     for (const s of streams) for (const r of s.readings) Object.assign(r.anchor, (await anchorOf(r.anchor.node, r.anchor.sequence)) ?? {});
+    await context.services.accessLog?.record(
+      { reader: ctx.state.caller!.orgId, owner: e.owner, channel: "gateway", subject: { kind: "readings", eventHash: e.recordHash, ...(e.eventID ? { eventID: e.eventID } : {}), streams: streams.map((s) => s.stream) } },
+      decision,
+    );
     ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams } satisfies EventReadingsAnswer;
   });
 }

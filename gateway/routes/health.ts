@@ -7,6 +7,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { forbidden } from "../errors.ts";
+import { indexFreshness } from "../index-freshness.ts";
 import { json, problem } from "../openapi.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
@@ -26,9 +27,13 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
     } catch {
       // The chain being unreachable is what /health reports, not an error of /health.
     }
-    ctx.status = blockNumber === null ? 503 : 200;
+    const index = services.index ? await indexFreshness(services, services.index, options.maxIndexLagBlocks) : undefined;
+    const ok = blockNumber !== null && (index?.ok ?? true);
+    ctx.status = ok ? 200 : 503;
+    if (!ok) ctx.set("Retry-After", "10");
     ctx.body = {
-      ok: blockNumber !== null,
+      ok,
+      ...(index?.reason ? { problem: index.reason } : {}),
       chainId: services.chainId,
       blockNumber,
       organisation: services.organisation,
@@ -66,6 +71,7 @@ export const paths: OpenApiPaths = {
           required: ["ok", "chainId", "organisation"],
           properties: {
             ok: { type: "boolean" },
+            problem: { type: "string", description: "why the gateway is not ok" },
             chainId: { type: "integer" },
             blockNumber: { type: ["integer", "null"] },
             organisation: { $ref: "#/components/schemas/Organisation" },
@@ -75,7 +81,7 @@ export const paths: OpenApiPaths = {
             indexLag: { type: "integer", description: "blocks between the chain head and the index" },
           },
         }),
-        "503": json("The chain is unreachable"),
+        "503": json("The chain is unreachable, or the chain index stopped or trails it by more than the bound (`problem` says which)"),
       },
     },
   },

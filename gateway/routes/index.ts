@@ -1,5 +1,6 @@
 /** Every route module of the gateway, in registration order (see context.ts for the pattern). */
 import type { RouteModule } from "../context.ts";
+import * as accessLog from "./access-log.ts";
 import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
@@ -18,4 +19,5 @@ export const routeModules: Record<string, RouteModule> = {
   rpc,
   resolver,
   trace,
+  accessLog,
 };

@@ -1,17 +1,19 @@
 /**
- * Traceability queries, answered from the chain index (gateway/indexer) and never by scanning the
+ * Traceability queries, answered from the chain index (node/indexer) and never by scanning the
  * chain: an item, its history (on-chain facts merged with the EPCIS documents the caller may
  * read), its genealogy graph and recall scope, its certificates, a data anchor, and the
  * consortium directory with its proposals. Every route needs a token of an active member.
  *
- * Who may read a document: its recording organisation, and organisations holding a grant that
- * covers the item (lib/access.ts `mayReadItem`, answered from the index). Everyone else sees the
- * on-chain fact (`access: "public-fact"`, `document: null`). A document handed out carries
+ * Who may read a document: one rule everywhere (lib/access.ts `mayReadEvent`, through the events
+ * service's visibility): its recording organisation; a regulator where the consortium's rule says
+ * so; another organisation only where it may read every item and lot the event names (a grant on
+ * the requested item alone is not enough). Everyone else sees the on-chain fact
+ * (`access: "public-fact"`, `document: null`). A document handed out carries
  * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
  */
 import type { Context } from "koa";
 import { Gauge } from "prom-client";
-import { type AccessDecision, mayReadItem } from "../../lib/access.ts";
+import { type AccessDecision, type ItemScope, REGULATOR_SCOPE_NAMES, mayReadEvent } from "../../lib/access.ts";
 import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import type {
@@ -27,13 +29,15 @@ import type {
 } from "../../lib/api/trace.ts";
 import type { OrganisationRef } from "../../lib/api/common.ts";
 import { STATUS_NAMES } from "../../lib/credentials.ts";
-import { CertificateState } from "../../lib/registry.ts";
+import { CertificateState, type RecordKind } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
-import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberView } from "../indexer/queries.ts";
-import type { IndexService } from "../indexer/service.ts";
+import { requireFreshIndex } from "../index-freshness.ts";
+import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberView } from "../../node/indexer/queries.ts";
+import type { IndexService } from "../../node/indexer/service.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
-import { type EventStore, type StoredEvent, publishedEvent } from "../../node/events/store.ts";
+import { publishedEvent } from "../../lib/epcis/published.ts";
+import type { StoredEvent } from "../../node/events/store.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;
@@ -91,8 +95,13 @@ function orgNames(q: IndexQueries) {
   };
 }
 
-export function register(router: GatewayRouter, { services, auth, metrics }: RouteContext): void {
+export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
+  // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
+  router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {
+    if (services.index) await requireFreshIndex(services, services.index, options.maxIndexLagBlocks);
+    await next();
+  });
   if (services.index) {
     const progress = () => services.index!.progress();
     new Gauge({ name: "tracemesh_index_block", help: "Last block in the chain index", registers: [metrics], collect() { this.set(progress().indexedBlock); } });
@@ -153,20 +162,32 @@ export function register(router: GatewayRouter, { services, auth, metrics }: Rou
     const caller = ctx.state.caller!.orgId;
     const org = orgNames(q);
     const entries = await q.history(subject.key, { after, limit });
-    const scope = {
-      key: subject.key,
-      batchKey: item?.batch ?? (item ? undefined : subject.key),
-      containedIn: item ? await q.containedIn(subject.key) : [],
-    };
-    const { access } = index();
-    const decisions = new Map<number, Promise<AccessDecision>>();
-    const decide = (owner: number) => {
-      if (!decisions.has(owner)) decisions.set(owner, mayReadItem(access, caller, owner, scope));
-      return decisions.get(owner)!;
-    };
     const documents = services.events?.store;
+    const visibility = services.events?.visibility;
+    const access = visibility?.access ?? index().access;
+    // One rule decides a document everywhere (lib/access.ts mayReadEvent): the stored document's
+    // own subjects when this node holds it, else the items and lots its record names.
+    const decide = async (e: HistoryEntry, stored: StoredEvent | undefined): Promise<AccessDecision> => {
+      if (stored && visibility) return visibility.mayRead(stored, caller);
+      const subjects: ItemScope[] = [];
+      for (const k of e.keys) {
+        const isBatch = (await q.batch(k)) !== undefined;
+        const batchKey = isBatch ? k : ((await q.item(k))?.batch ?? undefined);
+        subjects.push({ key: k, ...(batchKey ? { batchKey } : {}), genealogy: q });
+      }
+      return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
+    };
     const out = [];
-    for (const e of entries) out.push(await historyEntry(e, caller, await decide(e.org), documents, org));
+    for (const e of entries) {
+      // The document filed under the hash this record carries (not another declaration of the same event).
+      const stored = documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash) : undefined;
+      const decision = await decide(e, stored);
+      const entry = await historyEntry(e, caller, decision, stored, org);
+      // A document handed to a partner goes into the owner's access log.
+      if (entry.document && stored)
+        await services.accessLog?.record({ reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision);
+      out.push(entry);
+    }
     ctx.body = {
       item: item ? await itemBody(subject, item, org) : { kind: "batch", key: subject.key, identifier: subject.identifier },
       entries: out,
@@ -277,21 +298,17 @@ async function historyEntry(
   e: HistoryEntry,
   caller: number,
   decision: AccessDecision,
-  documents: EventStore | undefined,
+  stored: StoredEvent | undefined,
   org: ReturnType<typeof orgNames>,
 ): Promise<HistoryEntryAnswer> {
   const access = caller === e.org ? "own" : decision.allowed ? "granted" : "public-fact";
   let document: Record<string, unknown> | null = null;
   let eventId: string | null = null;
   let verified: boolean | undefined;
-  if (access !== "public-fact" && documents) {
-    // The document filed under the hash this record carries (not another declaration of the same event).
-    const stored = (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash);
-    if (stored) {
-      document = publishedEvent(stored);
-      eventId = document["eventID"] as string;
-      verified = recomputedHash(stored) === e.eventHash;
-    }
+  if (access !== "public-fact" && stored) {
+    document = publishedEvent(stored);
+    eventId = document["eventID"] as string;
+    verified = recomputedHash(stored) === e.eventHash;
   }
   return {
     recordId: e.id,
@@ -306,7 +323,11 @@ async function historyEntry(
     document,
     verified,
     access,
-    grant: decision.allowed && decision.via === "grant" && access === "granted" ? { scopeKey: decision.scopeKey, kind: decision.kind } : undefined,
+    grant:
+      access === "granted" && decision.allowed && decision.via === "grant"
+        ? { scopeKey: decision.scopeKey, kind: decision.kind, ...(decision.path ? { path: decision.path } : {}) }
+        : undefined,
+    rule: access === "granted" && decision.allowed && decision.via === "rule" ? REGULATOR_SCOPE_NAMES[decision.rule] : undefined,
   };
 }
 
@@ -358,7 +379,7 @@ const common = (extra: Record<string, unknown> = {}) => ({
   "401": auth401,
   "403": auth403,
   "404": problem("The chain never saw this item"),
-  "503": problem("This node runs no chain index"),
+  "503": problem("This node runs no chain index, or its index stopped or trails the chain (Retry-After)"),
   ...extra,
 });
 

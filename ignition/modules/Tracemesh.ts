@@ -7,6 +7,7 @@
  *   founders      FounderInit[]: { name, roles (bit mask), accounts[], nodes[] }
  *   quorumBps     share of active organisations whose approval passes a proposal (default 5001)
  *   votingPeriod  seconds a proposal stays open (default one day)
+ *   prefixes, namespacePolicy  identifier namespaces (see bound.ts)
  *
  * On a Besu network whose genesis already holds the Consortium, use TracemeshOnConsortium.ts.
  */

@@ -64,8 +64,10 @@ export interface HistoryEntryAnswer {
   /** The gateway recomputed the document's record hash and found it equal to the chain's. */
   verified?: boolean;
   access: DocumentAccess;
-  /** The grant that let the caller read the document. */
-  grant?: { scopeKey: string; kind: ScopeKind };
+  /** The grant that let the caller read the document; `path` runs from the granted product down to this item (genealogy). */
+  grant?: { scopeKey: string; kind: ScopeKind; path?: string[] };
+  /** The consortium rule that let the caller read it (regulators), e.g. "regulator-recall-events". */
+  rule?: string;
 }
 
 /** GET /items/{id}/history. */

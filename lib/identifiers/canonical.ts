@@ -1,6 +1,6 @@
 /**
- * THE canonical form of a GS1 identifier, whose keccak256 is an item's or a batch's key on chain
- * (contracts/Provenance.sol).
+ * THE canonical form of a GS1 identifier, from which an item's or a batch's key on chain is
+ * hashed (contracts/Provenance.sol, contracts/IdentifierNamespaces.sol).
  *
  * Canonical form (the rule every component must follow; `itemKey` / `batchKey` apply it):
  *  1. Parse the identifier, whatever its spelling: an EPC pure-identity URI
@@ -17,7 +17,13 @@
  *     same rule the CBV 2.0 event hash reference uses for values from EPC URIs: the characters
  *     ! " # % & ( ) * + , / : < > ? and anything outside the GS1 character sets are written as
  *     %XX (upper-case hex, UTF-8); letters, digits and - . _ ' ; = stay as they are.
- *  4. key = keccak256(UTF-8 bytes of that string).
+ *  4. Split it into a public head and a private tail (`keyProofOfCanonical`): the head is the
+ *     string up to its fourth "/" (the lead, e.g. https://id.gs1.org/01/) and at most the first
+ *     NAMESPACE_CHARS characters of the primary key's value (an indicator or extension digit and
+ *     a GS1 Company Prefix of up to 12 digits); the tail is the rest (serial, lot, reference).
+ *     key = keccak256(head ‖ keccak256(tail)), all as UTF-8 bytes. The head alone proves on chain
+ *     which registered prefix the identifier lies under (contracts/IdentifierNamespaces.sol)
+ *     while the serial stays private; the tail's hash is 32 bytes at the end, so a key has one head.
  * Digital Link is the canonical spelling because it can always be written: an EPC URI needs the
  * GS1 Company Prefix length, which a Digital Link does not carry.
  *
@@ -26,7 +32,7 @@
  * UPUI (01+235). Batches are LGTINs (01+10). Their canonical strings can never coincide, so item
  * keys and batch keys never collide.
  */
-import { keccak256, toUtf8Bytes } from "ethers";
+import { concat, keccak256, toUtf8Bytes } from "ethers";
 import { parseDigitalLink, toDigitalLink } from "./digital-link.ts";
 import { parseEpcUri } from "./epc-uri.ts";
 import { type Gs1Identifier, IdentifierError, finestGranularity, identifierType, isBatchType, isItemType } from "./gs1-keys.ts";
@@ -47,9 +53,40 @@ export function canonicalIdentifier(input: string | Gs1Identifier): string {
   return toDigitalLink(finestGranularity(id));
 }
 
-/** keccak256 of the UTF-8 bytes of a canonical identifier string. */
+/** Characters of the primary key's value a key's public head carries at most (IdentifierNamespaces.NAMESPACE_CHARS). */
+export const NAMESPACE_CHARS = 13;
+
+/** A key with what proves its namespace on chain: the public head and the private tail's hash. */
+export interface KeyProof {
+  readonly key: string;
+  /** Canonical string up to the lead's fourth "/" and at most NAMESPACE_CHARS of the primary value. */
+  readonly head: string;
+  /** keccak256 of the rest of the canonical string. */
+  readonly tailHash: string;
+}
+
+/** The key of a canonical identifier string and its namespace proof (rule 4 in the header). */
+export function keyProofOfCanonical(canonical: string): KeyProof {
+  let leadEnd = -1;
+  for (let i = 0, slashes = 0; i < canonical.length; i++) {
+    if (canonical[i] === "/" && ++slashes === 4) {
+      leadEnd = i + 1;
+      break;
+    }
+  }
+  let headEnd = canonical.length;
+  if (leadEnd >= 0) {
+    const valueEnd = canonical.indexOf("/", leadEnd);
+    headEnd = Math.min(valueEnd < 0 ? canonical.length : valueEnd, leadEnd + NAMESPACE_CHARS);
+  }
+  const head = canonical.slice(0, headEnd);
+  const tailHash = keccak256(toUtf8Bytes(canonical.slice(headEnd)));
+  return { key: keccak256(concat([toUtf8Bytes(head), tailHash])), head, tailHash };
+}
+
+/** The on-chain key of a canonical identifier string (rule 4 in the header). */
 export function keyOfCanonical(canonical: string): string {
-  return keccak256(toUtf8Bytes(canonical));
+  return keyProofOfCanonical(canonical).key;
 }
 
 /** The canonical string of an individually identified item; refuses batches and classes. */
@@ -77,12 +114,12 @@ export function canonicalBatchIdentifier(input: string | Gs1Identifier): string 
   return toDigitalLink(id);
 }
 
-/** The on-chain key of an item: keccak256(canonicalItemIdentifier(input)), 0x-prefixed hex. */
+/** The on-chain key of an item: keyOfCanonical(canonicalItemIdentifier(input)), 0x-prefixed hex. */
 export function itemKey(input: string | Gs1Identifier): string {
   return keyOfCanonical(canonicalItemIdentifier(input));
 }
 
-/** The on-chain key of a batch: keccak256(canonicalBatchIdentifier(input)), 0x-prefixed hex. */
+/** The on-chain key of a batch: keyOfCanonical(canonicalBatchIdentifier(input)), 0x-prefixed hex. */
 export function batchKey(input: string | Gs1Identifier): string {
   return keyOfCanonical(canonicalBatchIdentifier(input));
 }

@@ -104,13 +104,13 @@ export class CaptureService extends EventEmitter {
   }
 
   /**
-   * Accepts a validated document from `owner` (which must be the node's organisation). Answers the
-   * earlier job for a document already captured; otherwise the new job, persisted.
+   * Takes a document accepted for capture (accept.ts) from `owner`, which must be the node's
+   * organisation, with its record hashes when acceptance computed them. Answers the earlier job for
+   * a document already captured; otherwise the new job, persisted.
    */
-  async submit(doc: Record<string, unknown>, owner: number): Promise<{ job: CaptureJob; replay: boolean }> {
-    const org = await this.recorder.organisation();
-    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
-    const digest = createHash("sha256").update(documentRecordHashes(doc).join(",")).digest("hex");
+  async submit(doc: Record<string, unknown>, owner: number, recordHashes: readonly string[] = documentRecordHashes(doc)): Promise<{ job: CaptureJob; replay: boolean }> {
+    await this.checkOwner(owner);
+    const digest = createHash("sha256").update(recordHashes.join(",")).digest("hex");
     const run = this.submitting.then(async () => {
       const earlierId = (await this.store.db.get(k("jd", String(owner), digest))) as string | undefined;
       const earlier = earlierId === undefined ? undefined : await this.job(earlierId);
@@ -142,6 +142,12 @@ export class CaptureService extends EventEmitter {
     });
     this.submitting = run.catch(() => undefined);
     return run;
+  }
+
+  /** Throws CaptureForbiddenError unless `owner` is the organisation this node captures for. */
+  async checkOwner(owner: number): Promise<void> {
+    const org = await this.recorder.organisation();
+    if (owner !== org) throw new CaptureForbiddenError(`this node captures for organisation ${org} only (caller is organisation ${owner})`);
   }
 
   async job(captureID: string): Promise<CaptureJob | undefined> {
@@ -239,12 +245,14 @@ export class CaptureService extends EventEmitter {
       try {
         const results = await this.recorder.record(doc, signal);
         const events = documentEventList(doc);
+        const ignoreFields = declaredIgnoreFields(doc);
         // Duplicates are stored once; their eventIDs become further names of the stored copy.
         const stored: NewEvent[] = results.map((r) => ({
             hashId: r.hashId,
             recordHash: r.recordHash,
             ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),
             context: doc["@context"],
+            ...(ignoreFields.length > 0 ? { ignoreFields } : {}),
             owner: job.owner,
             origin: { kind: "own", captureId: captureID },
             ...(r.recordId !== undefined

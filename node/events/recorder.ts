@@ -19,6 +19,12 @@
  *     ... some known, some not                              -> refused, naming the unknown ones
  *  6. otherwise                                             -> the mapped Provenance call
  *
+ * Identifier namespaces (contracts/IdentifierNamespaces.sol): a call that creates keys (commission,
+ * transform) and an observation naming items not on chain carry `proveKeys` calls for those keys
+ * (lib/namespaces.ts), nested with the call in one multicall, so the chain sees the organisation's
+ * prefix; items of another organisation's prefix, or of none under the default policy, are refused.
+ * An observation of items on chain is recorded only by a party to them (owner, custodian, consignee).
+ *
  * The whole batch is preflighted with eth_call first; a refusal is decoded (lib/revert.ts) and
  * pinned to its event by bisecting the batch, so the error names the event and the reason.
  */
@@ -27,7 +33,10 @@ import { type Provenance, Provenance__factory, IConsortium__factory } from "../.
 import { declaredIgnoreFields, documentEventList, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
 import { isErrorDeclaration, recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
-import { subjectsOf } from "../../lib/epcis/subjects.ts";
+import { type EventSubjects, subjectsOf } from "../../lib/epcis/subjects.ts";
+import { canonicalBatchIdentifier, canonicalItemIdentifier, keyOfCanonical } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
+import { proveKeysCalls } from "../../lib/namespaces.ts";
 import { decodeCustomError } from "../../lib/revert.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { CapturedEvent, RecordedHow, RefusedEvent } from "../../lib/api/capture.ts";
@@ -113,6 +122,30 @@ function createdKeys(a: ProvenanceAction): string[] {
   return [];
 }
 
+/** Canonical identifiers of the keys an action creates, whose namespaces the call must prove. */
+function createdIdentifiers(a: ProvenanceAction): string[] {
+  if (a.op === "commission") return [...a.identifiers, ...(a.batch ? [a.batch.identifier] : [])];
+  if (a.op === "transform") return [...a.outputs.identifiers, ...(a.outputBatch ? [a.outputBatch.identifier] : [])];
+  return [];
+}
+
+/** The canonical identifier behind each item and batch key an event names. */
+function identifiersByKey(subjects: EventSubjects): Map<string, string> {
+  const out = new Map<string, string>();
+  const values = [...Object.values(subjects.epcs).flat(), ...Object.values(subjects.classes).flat()];
+  for (const value of values) {
+    for (const canonical of [canonicalItemIdentifier, canonicalBatchIdentifier]) {
+      try {
+        const c = canonical(value);
+        out.set(keyOfCanonical(c), c);
+      } catch (e) {
+        if (!(e instanceof IdentifierError)) throw e;
+      }
+    }
+  }
+  return out;
+}
+
 export class EventRecorder {
   private readonly reader: Provenance;
   private orgId: number | undefined;
@@ -162,12 +195,19 @@ export class EventRecorder {
         const refuse = (message: string) => errors.push({ index, ...(typed.eventID ? { eventID: typed.eventID } : {}), hashId: h.hashId, message });
         const subjects = subjectsOf(typed);
         const observeKeys = [...subjects.itemKeys, ...subjects.batchKeys];
-        const observe = (note: string): Planned => ({
-          ...base,
-          how: "observation",
-          call: { name: "observe", data: iface.encodeFunctionData("observe", [observeKeys, recordHash]) },
-          note,
-        });
+        const observe = async (note: string): Promise<Planned> => {
+          // Items not on chain (nor created earlier in the document) are observed under the
+          // organisation's namespace: prove them.
+          const ids = identifiersByKey(subjects);
+          ids.forEach((id, key) => labels.set(key, id));
+          const unknown: string[] = [];
+          for (const key of observeKeys) {
+            if (created.has(key) || (await this.reader.itemState(key)).exists || (await this.reader.batchState(key)).exists) continue;
+            const id = ids.get(key);
+            if (id !== undefined) unknown.push(id);
+          }
+          return { ...base, how: "observation", call: this.withProofs("observe", iface.encodeFunctionData("observe", [observeKeys, recordHash]), unknown), note };
+        };
 
         const dup = seen.get(recordHash);
         if (dup !== undefined) {
@@ -192,7 +232,7 @@ export class EventRecorder {
           }
           const declared = await this.reader.recordOfEvent(h.digest);
           if (declared === 0n) {
-            planned.push(observe("error declaration of an event not recorded on this chain: recorded as an observation under its declaration hash"));
+            planned.push(await observe("error declaration of an event not recorded on this chain: recorded as an observation under its declaration hash"));
           } else {
             const r = await this.reader.record(declared);
             if (Number(r.orgId) !== org) refuse(`declares event ${h.hashId} erroneous, which organisation ${Number(r.orgId)} recorded (record ${declared}); only its author can correct it`);
@@ -209,7 +249,7 @@ export class EventRecorder {
 
         const m = provenanceActionsOf(typed, options);
         if (!m.recorded) {
-          planned.push(observe(m.reason));
+          planned.push(await observe(m.reason));
           continue;
         }
         const a = m.action;
@@ -221,7 +261,7 @@ export class EventRecorder {
           );
           const unknown = req.ids.filter((_, i) => !exists[i]);
           if (unknown.length === req.keys.length) {
-            planned.push(observe(`${a.op}: names ${req.batch ? "a lot" : "items"} not registered on this chain (${unknown.join(", ")})`));
+            planned.push(await observe(`${a.op}: names ${req.batch ? "a lot" : "items"} not registered on this chain (${unknown.join(", ")})`));
             continue;
           }
           if (unknown.length > 0) {
@@ -229,8 +269,11 @@ export class EventRecorder {
             continue;
           }
         }
-        const call = await this.encode(a, recordHash, refuse);
-        if (call === undefined) continue;
+        const encoded = await this.encode(a, recordHash, refuse);
+        if (encoded === undefined) continue;
+        const newIdentifiers = createdIdentifiers(a);
+        newIdentifiers.forEach((id) => labels.set(keyOfCanonical(id), id));
+        const call = this.withProofs(encoded.name, encoded.data, newIdentifiers);
         createdKeys(a).forEach((key) => created.add(key));
         planned.push({ ...base, how: "state-change", call });
       }
@@ -291,6 +334,12 @@ export class EventRecorder {
         refuse("unexpected correction mapping");
         return undefined;
     }
+  }
+
+  /** `data` preceded by the proofs of `identifiers`' namespaces, as one nested multicall. */
+  private withProofs(name: string, data: string, identifiers: readonly string[]): { name: string; data: string } {
+    if (identifiers.length === 0) return { name, data };
+    return { name, data: this.multicallData([...proveKeysCalls(this.reader.interface as Interface, identifiers), data]) };
   }
 
   private multicallData(calls: readonly string[]): string {

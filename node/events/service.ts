@@ -1,6 +1,7 @@
 /**
  * The node's EPCIS events as one service (the gateway's `events` slot, and the p2p layer's
- * source and sink of events): store, capture jobs, validation, offline contexts, visibility.
+ * source and sink of events): capture acceptance and jobs, the store, visibility, the readings
+ * bound to an event, and the announcement of captured events to the member parties they name.
  */
 import path from "node:path";
 import type { Provider, Signer } from "ethers";
@@ -9,10 +10,15 @@ import type { Deployment } from "../../lib/deployment.ts";
 import { OfflineContexts } from "../../lib/epcis/contexts.ts";
 import { type EpcisValidator, type ValidatorOptions, createEpcisValidator } from "../../lib/epcis/validate.ts";
 import type { ChainClient } from "../chain/client.ts";
-import { CaptureService, type CaptureServiceOptions } from "./capture.ts";
+import type { ProofService } from "../ingest/proofs.ts";
+import { acceptDocument } from "./accept.ts";
+import { announceCaptures } from "./announce.ts";
+import { CaptureService, type CaptureServiceOptions, type CaptureJob } from "./capture.ts";
+import { type BoundStream, boundReadings } from "./readings.ts";
+import type { ReadingBinding } from "../../lib/epcis/readings.ts";
 import { EventRecorder, type EventRecorderOptions } from "./recorder.ts";
 import { EventStore } from "./store.ts";
-import { EventVisibility } from "./visibility.ts";
+import { EventVisibility, type VisibilityOptions } from "./visibility.ts";
 
 /** Default events per captured document: one document is one transaction, which must fit a block. */
 export const DEFAULT_MAX_CAPTURE_EVENTS = 100;
@@ -23,10 +29,18 @@ export interface EventsService {
   /** Most events one captured document may hold (its transaction must fit a block's gas limit). */
   maxCaptureEvents: number;
   store: EventStore;
+  /** Capture jobs (state, listing); documents enter through `accept`. */
   capture: CaptureService;
-  validator: EpcisValidator;
-  contexts: OfflineContexts;
   visibility: EventVisibility;
+  /**
+   * Capture, end to end: checks `owner` is this node's organisation and the document can be
+   * recorded (accept.ts), then answers its job (capture.ts), recorded in the background and
+   * announced to the member parties its events name. Throws CaptureForbiddenError or
+   * CaptureRejectedError (TracemeshErrors, lib/errors.ts).
+   */
+  accept(doc: unknown, owner: number): Promise<{ job: CaptureJob; replay: boolean }>;
+  /** The readings `bindings` name, each with its proof (readings.ts). Throws TooManyReadingsError. */
+  boundReadings(proofs: Pick<ProofService, "proveRun" | "proveReading" | "windowsBetween" | "node">, bindings: readonly ReadingBinding[]): Promise<BoundStream[]>;
 }
 
 export interface EventsServiceOptions {
@@ -46,7 +60,11 @@ export interface EventsServiceOptions {
   /** Default: a ChainAccessChecker over AccessGrants (its cache is cleared by grant events). */
   access?: AccessChecker;
   resolveParty?: EventRecorderOptions["resolveParty"];
-  genealogy?: (key: string) => Promise<readonly string[]>;
+  /** Tells member organisations a captured event names them (the peer network's announcement); none when absent. */
+  announce?: (hashId: string, organisations: number[]) => Promise<void>;
+  log?: (message: string) => void;
+  /** Where genealogy grants are walked (node/events/visibility.ts): the chain index. */
+  genealogy?: VisibilityOptions["genealogy"];
   capture?: CaptureServiceOptions;
   /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
   maxCaptureEvents?: number;
@@ -75,15 +93,21 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
     }
     const visibility = new EventVisibility({ access, provider, provenance: o.deployment.contracts.provenance, ...(o.genealogy ? { genealogy: o.genealogy } : {}) });
     const capture = new CaptureService(store, recorder, o.capture);
+    if (o.announce) announceCaptures(capture, store, { resolveParty: (p) => o.resolveParty?.(p), announce: o.announce, log: o.log ?? ((m) => console.log(`[events] ${m}`)) });
     await capture.start();
+    const maxCaptureEvents = o.maxCaptureEvents ?? DEFAULT_MAX_CAPTURE_EVENTS;
     return {
       organisation,
-      maxCaptureEvents: o.maxCaptureEvents ?? DEFAULT_MAX_CAPTURE_EVENTS,
+      maxCaptureEvents,
       store,
       capture,
-      validator,
-      contexts,
       visibility,
+      accept: async (doc, owner) => {
+        await capture.checkOwner(owner);
+        const { document, recordHashes } = await acceptDocument(doc, { validator, contexts, maxEvents: maxCaptureEvents });
+        return capture.submit(document, owner, recordHashes);
+      },
+      boundReadings: (proofs, bindings) => boundReadings(proofs, bindings),
       close: async () => {
         await capture.stop();
         await unwatch?.();

@@ -71,6 +71,8 @@ export interface StoredEvent {
   eventID?: string;
   /** The capturing document's @context (needed to recompute the hash). */
   context: unknown;
+  /** Fields the capturing document declared left out of the hash ("ignoreFields"; needed to recompute it). */
+  ignoreFields?: string[];
   /** Organisation that owns (recorded) the event. */
   owner: number;
   origin: EventOrigin;
@@ -476,9 +478,4 @@ export class EventStore {
     if (parsed.q !== digest) throw new PageTokenError("nextPageToken belongs to a different query (the parameters, perPage and caller must stay the same)");
     return { after: parsed.a };
   }
-}
-
-/** The event as handed out: the declared eventID, or the CBV hash ID when it declared none. */
-export function publishedEvent(e: StoredEvent): Record<string, unknown> {
-  return e.event["eventID"] === undefined ? { ...e.event, eventID: e.hashId } : e.event;
 }

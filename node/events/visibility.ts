@@ -1,18 +1,20 @@
 /**
- * Who may read a stored event: its owner always; another organisation only when lib/access.ts
- * (`mayReadItem`) lets it read the owner's data about EVERY item and lot the event names (an event
- * about several items reveals all of them, so a grant on one is not enough). An event that names
- * no item or lot (nothing a grant could cover) is the owner's alone.
+ * Who may read a stored event: lib/access.ts `mayReadEvent`, the one rule for documents. Its owner
+ * always; a regulator when the consortium's rule covers the kind of record the chain holds for it;
+ * another organisation only when it may read the owner's data about EVERY item and lot the event
+ * names (an event about several items reveals all of them, so a grant on one is not enough). An
+ * event that names no item or lot (nothing a grant could cover) is the owner's alone.
  *
- * Genealogy: `containedIn` (the items an item went into) comes from the chain indexer; until one
- * is wired in (`genealogy` option) it is empty, so ItemWithGenealogy grants cover the granted item
- * itself but not yet its components.
+ * Genealogy grants reach the components through `genealogy`: the chain index (gateway/indexer
+ * IndexQueries), which applies them "as the grantor knew it". Without it an ItemWithGenealogy
+ * grant covers the granted item only.
  */
 import type { Provider } from "ethers";
-import { type AccessChecker, type AccessDecision, type ItemScope, mayReadItem } from "../../lib/access.ts";
+import { type AccessChecker, type AccessDecision, type GenealogySource, type ItemScope, mayReadEvent } from "../../lib/access.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { toEpcisEvent } from "../../lib/epcis/events.ts";
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
+import type { RecordKind } from "../../lib/registry.ts";
 import type { StoredEvent } from "./store.ts";
 
 const ZERO = "0x" + "00".repeat(32);
@@ -21,48 +23,77 @@ export interface VisibilityOptions {
   access: AccessChecker;
   provider: Provider;
   provenance: string;
-  /** Keys of the items `key` went into (assembly parents, transformation outputs), transitively. */
-  genealogy?: (key: string) => Promise<readonly string[]>;
+  /**
+   * Where genealogy grants are walked (the chain index). A function giving the keys an item went
+   * into is still accepted, but it trusts every link, even one the grantee added after the grant.
+   */
+  genealogy?: GenealogySource | ((key: string) => Promise<readonly string[]>);
+}
+
+/** Bounded memo of immutable chain facts; a failed or empty look-up is asked again. */
+class Memo<T> {
+  private readonly map = new Map<string, Promise<T>>();
+  get(key: string, load: () => Promise<T>, keep: (v: T) => boolean): Promise<T> {
+    let p = this.map.get(key);
+    if (p === undefined) {
+      p = load();
+      if (this.map.size > 100_000) this.map.clear();
+      this.map.set(key, p);
+      p.then((v) => keep(v) || this.map.delete(key), () => this.map.delete(key));
+    }
+    return p;
+  }
 }
 
 export class EventVisibility {
   private readonly provenance;
-  private readonly batches = new Map<string, Promise<string | undefined>>();
+  private readonly batches = new Memo<string | undefined>();
+  private readonly kinds = new Memo<RecordKind | undefined>();
 
   constructor(private readonly options: VisibilityOptions) {
     this.provenance = Provenance__factory.connect(options.provenance, options.provider);
   }
 
-  /** The batch an item belongs to on chain (fixed at creation, so cached). */
+  /** The checker this visibility asks (the gateway decides record-only history entries with it too). */
+  get access(): AccessChecker {
+    return this.options.access;
+  }
+
+  /** The batch an item belongs to on chain (fixed at creation, so kept). */
   private batchOf(key: string): Promise<string | undefined> {
-    let p = this.batches.get(key);
-    if (p === undefined) {
-      p = this.provenance.itemState(key).then((s) => (s.exists && s.batch !== ZERO ? s.batch : undefined));
-      p.catch(() => this.batches.delete(key));
-      if (this.batches.size > 100_000) this.batches.clear();
-      this.batches.set(key, p);
+    return this.batches.get(key, () => this.provenance.itemState(key).then((s) => (s.exists && s.batch !== ZERO ? s.batch : undefined)), (v) => v !== undefined);
+  }
+
+  /** The kind of the record that carries `recordHash` on chain; undefined while unrecorded. */
+  private recordKindOf(recordHash: string): Promise<RecordKind | undefined> {
+    return this.kinds.get(
+      recordHash.toLowerCase(),
+      async () => {
+        const id = await this.provenance.recordOfEvent(recordHash);
+        return id === 0n ? undefined : (Number((await this.provenance.record(id)).kind) as RecordKind);
+      },
+      (v) => v !== undefined,
+    );
+  }
+
+  /** The items and lots an event names, as the access rule sees them. */
+  async subjectsOf(e: StoredEvent): Promise<ItemScope[]> {
+    const s = subjectsOf(toEpcisEvent(e.event));
+    const g = this.options.genealogy;
+    const scopes: ItemScope[] = [];
+    for (const key of s.itemKeys) {
+      const batchKey = await this.batchOf(key);
+      const genealogy = typeof g === "function" ? { containedIn: await g(key) } : g ? { genealogy: g } : {};
+      scopes.push({ key, ...(batchKey ? { batchKey } : {}), ...genealogy });
     }
-    return p;
+    for (const key of s.batchKeys) scopes.push({ key, batchKey: key, ...(g && typeof g !== "function" ? { genealogy: g } : {}) });
+    return scopes;
   }
 
   /** Whether organisation `org` may read stored event `e` now. */
   async mayRead(e: StoredEvent, org: number): Promise<AccessDecision> {
     if (org !== 0 && org === e.owner) return { allowed: true, via: "owner" };
-    const s = subjectsOf(toEpcisEvent(e.event));
-    const scopes: ItemScope[] = [];
-    for (const key of s.itemKeys) {
-      const batchKey = await this.batchOf(key);
-      const containedIn = this.options.genealogy ? await this.options.genealogy(key) : [];
-      scopes.push({ key, ...(batchKey ? { batchKey } : {}), containedIn });
-    }
-    for (const key of s.batchKeys) scopes.push({ key, batchKey: key });
-    if (scopes.length === 0) return { allowed: false };
-    let first: AccessDecision | undefined;
-    for (const scope of scopes) {
-      const d = await mayReadItem(this.options.access, org, e.owner, scope);
-      if (!d.allowed) return d;
-      first ??= d;
-    }
-    return first!;
+    const recordKind = this.options.access.regulatorMayRead ? await this.recordKindOf(e.recordHash) : undefined;
+    return mayReadEvent(this.options.access, org, e.owner, { subjects: await this.subjectsOf(e), ...(recordKind !== undefined ? { recordKind } : {}) });
   }
 }

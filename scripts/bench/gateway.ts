@@ -34,12 +34,13 @@ import { type ContractTransactionResponse, NonceManager, Wallet, id } from "ethe
 import { Role } from "../../lib/consortium.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
+import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { ChainClient, rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
 import { createGateway } from "../../gateway/app.ts";
-import { EventDecoder, type RawLog } from "../../gateway/indexer/apply.ts";
-import { Indexer } from "../../gateway/indexer/index.ts";
-import { indexService } from "../../gateway/indexer/service.ts";
+import { EventDecoder, type RawLog } from "../../node/indexer/decode.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
 import type { GatewayServices } from "../../gateway/services.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 
@@ -221,7 +222,7 @@ export async function run(argv: string[]): Promise<void> {
     const deployment = await deployLocal(chain.url, devKey(0), [
       { name: "Bench Mill", roles: [Role.Supplier], accounts: [new Wallet(millKey).address] },
       { name: "Bench Foundry", roles: [Role.Supplier], accounts: [new Wallet(foundryKey).address] },
-    ]);
+    ], { namespacePolicy: NamespacePolicy.Unchecked }); // the bench writes registry keys directly
     const millWallet = new NonceManager(new Wallet(millKey, provider));
     const mill = connectContracts(deployment.contracts, millWallet).provenance;
     const foundry = connectContracts(deployment.contracts, new NonceManager(new Wallet(foundryKey, provider))).provenance;

@@ -35,7 +35,7 @@ import type { Reading } from "../../lib/reading.ts";
 import { sleep } from "../../lib/retry.ts";
 import { type ReadingProof, cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
-import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
+import { deployLocal, devKey, peerOnlyNode, startAnvil } from "../local-chain/local-chain.ts";
 import { loadConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 
@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-bench-"));
   const chain = await startAnvil();
   const nodeKey = devKey(3);
-  const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address] }]);
+  const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address], nodes: [peerOnlyNode("12D3KooWBenchPlant")] }]);
   writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
   writeFileSync(path.join(dir, "node.key"), nodeKey);
   chmodSync(path.join(dir, "node.key"), 0o600);

@@ -4,9 +4,13 @@
  *
  * Nothing is hand-computed. In a throwaway anvil (cancun, like the contracts and the genesis):
  *  1. the implementation is deployed by an ordinary transaction (its constructor disables
- *     initializers), then its runtime code is moved to the fixed implementation address. UUPS keeps
- *     `address(this)` of the implementation in an immutable (`__self`), so that one word is
- *     rewritten at the offsets solc reports in `immutableReferences`, and nothing else;
+ *     initializers and deploys the two codes it delegates to, ConsortiumActions and
+ *     BesuPermissioning), then its runtime code is moved to the fixed implementation address. UUPS
+ *     keeps `address(this)` of the implementation in an immutable (`__self`), so that one word is
+ *     rewritten at the offsets solc reports in `immutableReferences`, and nothing else. The
+ *     delegated codes stay where the implementation created them (its immutables name those
+ *     addresses, which depend only on the throwaway chain's deployer and nonce, so the genesis is
+ *     reproducible) and go into `alloc` as they are;
  *  2. the proxy is deployed by an ordinary transaction with `initialize(founders, quorum, period)`
  *     as its init call, which runs the initializer against the relocated implementation;
  *  3. the proxy's code and storage are moved to the fixed Consortium address (its state holds no
@@ -147,6 +151,7 @@ export async function predeployConsortium(input: PredeployInput): Promise<Predep
     "1",
   ]);
   const provider = new JsonRpcProvider(anvil.url, input.chainId, { staticNetwork: true, cacheTimeout: -1 });
+  const implContractAt = (address: string) => new Contract(address, consortiumArtifact.abi, provider) as unknown as Consortium;
   try {
     const deployer = await provider.getSigner(0);
 
@@ -167,6 +172,9 @@ export async function predeployConsortium(input: PredeployInput): Promise<Predep
     for (const [slot, value] of Object.entries(implState.storage)) {
       await provider.send("anvil_setStorageAt", [implAddress, word(slot), word(value)]);
     }
+
+    // The codes the implementation delegates to, kept at the addresses it created them at.
+    const delegated = [await implContractAt(deployedImpl).actions(), await implContractAt(deployedImpl).besuPermissioning()].map((a) => getAddress(a));
 
     // 2. Proxy whose constructor runs the real initializer.
     const consortiumIface = new Contract(implAddress, consortiumArtifact.abi).interface;
@@ -209,8 +217,12 @@ export async function predeployConsortium(input: PredeployInput): Promise<Predep
     const implSlot = await provider.getStorage(proxyAddress, ERC1967_IMPLEMENTATION_SLOT);
     if (getAddress(`0x${implSlot.slice(26)}`) !== implAddress) throw new Error("ERC-1967 slot does not point at the implementation");
     // UUPS guard: the relocated implementation must recognise itself (proxiableUUID is `notDelegated`).
-    const implContract = new Contract(implAddress, consortiumArtifact.abi, provider) as unknown as Consortium;
+    const implContract = implContractAt(implAddress);
     if ((await implContract.proxiableUUID()) !== ERC1967_IMPLEMENTATION_SLOT) throw new Error("implementation's proxiableUUID is wrong");
+
+    for (const a of delegated) {
+      if ((await provider.getCode(a)) === "0x") throw new Error(`delegated code at ${a} is missing`);
+    }
 
     const accounts = await dumpAccounts(provider);
     const entry = (address: string): GenesisAccount => {
@@ -226,6 +238,7 @@ export async function predeployConsortium(input: PredeployInput): Promise<Predep
       alloc: {
         [proxyAddress.toLowerCase()]: entry(proxyAddress),
         [implAddress.toLowerCase()]: entry(implAddress),
+        ...Object.fromEntries(delegated.map((a) => [a.toLowerCase(), entry(a)])),
       },
       patchedImmutableOffsets: offsets,
     };

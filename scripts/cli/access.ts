@@ -1,10 +1,14 @@
 /**
- * AccessGrants commands: grant, revoke-grant, grants check, grants show.
+ * AccessGrants commands: grant, revoke-grant, grants check, grants show. `grants check` applies
+ * lib/access.ts: without a grant on the item itself it looks for a genealogy grant on a product
+ * the item went into (over links the grantor knew) and names the path.
  */
 import { getAddress } from "ethers";
+import { ChainAccessChecker, mayReadItem } from "../../lib/access.ts";
 import { OrgStatus } from "../../lib/consortium.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import type { Handler } from "./handler.ts";
+import { ChainLogGenealogy } from "./genealogy.ts";
 import { formatTime, isoTime, orgStatusName, relativeTime } from "./describe.ts";
 import { Refusal, UsageError } from "./output.ts";
 import * as parse from "./parse.ts";
@@ -188,6 +192,34 @@ export const check: Handler = (inv) => {
         : accessGrants.isAllowed(grantee.id, owner.id, key.hex),
       accessGrants.grant(id),
     ]);
+
+    // No grant on the item itself: a genealogy grant on a product it went into may cover it.
+    if (!allowed && at === undefined) {
+      const checker = new ChainAccessChecker(s.deployment.contracts, s.provider, { ttlMs: 0 });
+      const d = await mayReadItem(checker, grantee.id, owner.id, { key: key.hex, genealogy: new ChainLogGenealogy(s.contracts, s.deployment.deploymentBlock) });
+      if (d.allowed && d.via === "grant" && d.path) {
+        const pid = await accessGrants.grantIdOf(owner.id, grantee.id, d.scopeKey);
+        const pg = await accessGrants.grant(pid);
+        const path = d.path.map((k) => (k === key.hex ? parse.showId(key) : k));
+        return {
+          text: [
+            `allowed: ${s.org(grantee.id)} may read ${s.org(owner.id)}'s data about ${parse.showId(key)}`,
+            `  through genealogy: ${path.join(" contains ")}`,
+            `  granted until ${formatTime(pg.expiresAt)} (${relativeTime(pg.expiresAt, now)}), item-genealogy on ${d.scopeKey}`,
+            `  grant id ${pid}`,
+          ].join("\n"),
+          json: {
+            allowed: true,
+            grantee: grantee.id,
+            owner: owner.id,
+            scopeKey: key.hex,
+            reason: `through genealogy: ${path.join(" contains ")}`,
+            path: d.path,
+            grant: grantJson(s, pid, pg, now),
+          },
+        };
+      }
+    }
 
     let why: string;
     if (Number(g.owner) === 0) why = `${s.org(owner.id)} has never granted ${s.org(grantee.id)} access to this scope`;

@@ -108,6 +108,10 @@ const PROPOSAL_TYPES: Record<ProposalKind, string[]> = {
   [ProposalKind.RemoveNode]: ["uint32"],
   [ProposalKind.SetGovernance]: ["uint16", "uint64"],
   [ProposalKind.Upgrade]: ["address", "address", "bytes"],
+  [ProposalKind.SetExecutionDelay]: ["uint64"],
+  [ProposalKind.SetGoverned]: ["address[]", "bool"],
+  [ProposalKind.Call]: ["address", "bytes"],
+  [ProposalKind.SetTransactionGasLimit]: ["uint64"],
 };
 
 /** The command-line name of a proposal kind: "grant-role". */
@@ -184,5 +188,24 @@ export function describeProposal(kind: number, data: string, names: Namer): { te
       };
     case ProposalKind.Upgrade:
       return { text: `upgrade ${v[0]} to implementation ${v[1]}`, args: { target: v[0], implementation: v[1], initCall: v[2] } };
+    case ProposalKind.SetExecutionDelay:
+      return {
+        text: `wait ${formatDuration(v[0] as bigint)} between passing and executing upgrades and calls`,
+        args: { executionDelaySeconds: Number(v[0]) },
+      };
+    case ProposalKind.SetGoverned: {
+      const targets = [...(v[0] as string[])];
+      return {
+        text: `${v[1] ? "let" : "stop letting"} governance upgrade and call ${targets.join(", ")}`,
+        args: { targets, governed: v[1] },
+      };
+    }
+    case ProposalKind.Call:
+      return { text: `call ${v[0]} with ${shortHex(v[1] as string)}`, args: { target: v[0], data: v[1] } };
+    case ProposalKind.SetTransactionGasLimit:
+      return {
+        text: v[0] === 0n ? "remove the per-transaction gas bound" : `bound every transaction to ${(v[0] as bigint).toLocaleString("en-US")} gas`,
+        args: { maxTransactionGas: Number(v[0]) },
+      };
   }
 }

@@ -101,6 +101,7 @@ export const MESSAGES: Record<string, Explain> = {
   UpgradeNotByConsortium: (a) =>
     `only the Consortium contract may upgrade this contract (through a passed Upgrade proposal), not ${a.caller}`,
   ZeroConsortium: () => "the Consortium address is zero",
+  NotConsortium: (a) => `only the Consortium contract may change this setting (through a passed Call proposal), not ${a.caller}`,
 
   // ---- OpenZeppelin proxies and initialisers
   AddressEmptyCode: (a) => `${a.target} holds no contract code`,
@@ -149,6 +150,12 @@ export const MESSAGES: Record<string, Explain> = {
   NotGovernedHere: (a) => `${a.target} is not a contract this Consortium governs`,
   NotUUPSImplementation: (a) => `${a.implementation} is not a UUPS implementation`,
   UpgradeNotByGovernance: (a) => `only a passed Upgrade proposal may upgrade the Consortium, not ${a.caller}`,
+  InvalidExecutionDelay: (a) => `an execution delay of ${a.executionDelay} seconds is longer than 30 days`,
+  InvalidTransactionGasLimit: (a) =>
+    `a transaction gas bound of ${a.maxTransactionGas} is below 5000000: members could no longer vote it back up`,
+  SubjectMayNotVote: (a, n) => `proposal #${a.proposalId} acts against ${n.org(num(a.orgId))}, which does not vote on it`,
+  ExecutionDelayNotOver: (a) => `proposal #${a.proposalId} passed; it may execute from ${formatTime(a.executableAt as bigint)} on`,
+  UpgradeThroughCall: (a) => `a Call may not upgrade ${a.target}: propose an Upgrade, which checks the implementation`,
 
   // ---- Provenance
   ZeroEventHash: () => "the EPCIS event hash is zero",
@@ -175,6 +182,14 @@ export const MESSAGES: Record<string, Explain> = {
   NotRecordAuthor: (a, n) => `record #${a.recordId} was written by ${n.org(num(a.authorOrg))}, not ${n.org(num(a.orgId))}`,
   AssemblyCycle: (a) => `${item(a.key)} cannot be a part of itself`,
   NotChildOf: (a) => `${item(a.child)} is not assembled into ${shortHex(String(a.parent))}`,
+  OwnerMismatch: (a, n) =>
+    `${item(a.child)} belongs to ${n.org(num(a.ownerOrg))}, the product to ${n.org(num(a.parentOwnerOrg))}: only the product owner's parts go in`,
+  ZeroNamespaces: () => "the identifier namespace registry is zero",
+  KeyNotProven: (a, n) => `${n.org(num(a.orgId))} did not prove ${item(a.key)} under its identifier prefix in this transaction`,
+  NamespaceOfOtherOrg: (a, n) => `${item(a.key)} lies under a prefix of ${n.org(num(a.holderOrg))}, not of ${n.org(num(a.orgId))}`,
+  UnregisteredNamespace: (a) => `${item(a.key)} lies under no registered identifier prefix (refused by the consortium's policy)`,
+  NotPartyTo: (a, n) => `${n.org(num(a.orgId))} is no party to ${item(a.key)} (neither owner, custodian, consignee nor prefix holder)`,
+  ObservationNamesNothing: (a, n) => `an event naming no item proves no entitlement: ${n.org(num(a.orgId))} cannot record it`,
 
   // ---- Certificates
   ZeroScope: () => "the certificate scope is zero",
@@ -210,6 +225,7 @@ export const MESSAGES: Record<string, Explain> = {
   NotGrantOwner: (a, n) =>
     `grant ${shortHex(String(a.id))} belongs to ${n.org(num(a.owner))}; ${n.org(num(a.caller))} cannot revoke it`,
   GrantAlreadyRevoked: (a) => `grant ${shortHex(String(a.id))} is already revoked`,
+  InvalidRegulatorRule: (a) => `regulator rule ${a.rule} sets bits no scope defines (recall events 1, inspection events 2, disposition events 4, recall scopes 8)`,
 
   // ---- DataAnchors
   AlreadyAnchored: (a) => `node ${a.node} already anchored window ${a.sequence} (root ${shortHex(String(a.anchoredRoot))})`,
@@ -224,6 +240,12 @@ export const MESSAGES: Record<string, Explain> = {
   WindowEndsInFuture: (a) => `the window ends at ${ms(a.toTimeMs)}, later than the chain allows (${ms(a.latestAllowedMs)})`,
   EmptyBatch: () => "the batch of windows is empty",
   AnchorNotFound: (a) => `node ${a.node} has no window ${a.sequence}`,
+  NoAnchoringNode: (a, n) =>
+    num(a.nodeCount) === 0
+      ? `${n.org(num(a.orgId))} has no registered node identity, so ${a.account} cannot anchor`
+      : `${n.org(num(a.orgId))} has ${a.nodeCount} node identities: bind ${a.account} to one first (bindNode)`,
+  NotOwnNode: (a, n) => `node ${a.nodeId} is not a registered node of ${n.org(num(a.orgId))}`,
+  AlreadyBound: (a) => `${a.account} anchors for node ${a.boundNodeId} already`,
 };
 
 export function messageFor(contract: ContractName | undefined, name: string): Explain | undefined {

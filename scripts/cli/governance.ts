@@ -1,11 +1,13 @@
 /**
  * Consortium commands: status, organisations, proposals, propose, vote, execute.
  */
-import { type Log, getAddress } from "ethers";
+import { type Log, getAddress, isHexString } from "ethers";
 import {
   Ballot,
   MAX_BPS,
+  MAX_EXECUTION_DELAY,
   MAX_VOTING_PERIOD,
+  MIN_TRANSACTION_GAS,
   MIN_QUORUM_BPS,
   MIN_VOTING_PERIOD,
   type NodeIdentityInit,
@@ -169,6 +171,7 @@ export const status: Handler = () => async (s) => {
     `  Certificates  ${c.certificates}`,
     `  AccessGrants  ${c.accessGrants}`,
     `  DataAnchors   ${c.dataAnchors}`,
+    ...(c.identifierNamespaces ? [`  IdentifierNamespaces ${c.identifierNamespaces}`] : []),
     `Governance: quorum ${(Number(quorumBps) / 100).toFixed(2)}% of ${activeOrgs} active organisations = ${required} approvals; voting period ${formatDuration(votingPeriod)}`,
     `You: ${you}`,
     `Members (${memberList.length})`,
@@ -270,9 +273,11 @@ async function outcome(s: Session, sent: Sent, proposalIdHint?: bigint) {
   const id = created ? (created.args.proposalId as bigint) : proposalIdHint!;
   const executed = events.some((e) => e.name === "ProposalExecuted");
   const rejected = events.some((e) => e.name === "ProposalRejected");
+  const queued = events.find((e) => e.name === "ProposalQueued");
   const [yes, no, required] = await s.contracts.consortium.tally(id);
-  const state = executed ? "executed" : rejected ? "rejected" : "open";
-  return { id, state, tally: { yes: Number(yes), no: Number(no), required: Number(required) } };
+  const state = executed ? "executed" : rejected ? "rejected" : queued ? "queued" : "open";
+  const executableAt = queued ? Number(queued.args.executableAt as bigint) : undefined;
+  return { id, state, executableAt, tally: { yes: Number(yes), no: Number(no), required: Number(required) } };
 }
 
 function requireStatus(s: Session, o: OrgInfo, wanted: OrgStatus[], what: string): void {
@@ -331,7 +336,11 @@ type ParsedProposal =
   | { sub: "add-account" | "remove-account"; org: string; account: string }
   | { sub: "add-node"; org: string; node: NodeIdentityInit }
   | { sub: "remove-node"; nodeId: number }
-  | { sub: "set-governance"; quorumBps?: number; period?: number };
+  | { sub: "set-governance"; quorumBps?: number; period?: number }
+  | { sub: "set-execution-delay"; delay: number }
+  | { sub: "set-governed"; targets: string[]; governed: boolean }
+  | { sub: "call"; target: string; data: string }
+  | { sub: "set-transaction-gas-limit"; gas: number };
 
 function parseProposal(inv: Invocation): ParsedProposal {
   const sub = inv.command.split(" ")[1]!;
@@ -370,6 +379,18 @@ function parseProposal(inv: Invocation): ParsedProposal {
         period: p !== undefined ? parse.duration("--voting-period", p) : undefined,
       };
     }
+    case "set-execution-delay":
+      return { sub, delay: a === "0" ? 0 : parse.duration("<DURATION>", a) };
+    case "set-governed":
+      return { sub, targets: parse.addresses("<address>", [a]), governed: !inv.values.remove };
+    case "call": {
+      if (!b || !isHexString(b) || b.length < 10) {
+        throw new UsageError(`<calldata> must be 0x-hex with at least a 4-byte selector, got "${b ?? ""}"`, inv.command);
+      }
+      return { sub, target: parse.address("<address>", a), data: b };
+    }
+    case "set-transaction-gas-limit":
+      return { sub, gas: a === "none" ? 0 : parse.uint("<GAS>", a) };
   }
   throw new UsageError(`unknown proposal kind ${sub}`, "propose");
 }
@@ -483,11 +504,33 @@ async function buildProposal(s: Session, p: ParsedProposal): Promise<{ kind: Pro
       }
       return { kind: ProposalKind.SetGovernance, data: proposalData.setGovernance(quorumBps, period) };
     }
+    case "set-execution-delay":
+      if (p.delay > MAX_EXECUTION_DELAY) {
+        throw new Refusal(`an execution delay of ${formatDuration(p.delay)} is longer than 30 days`, { check: "InvalidExecutionDelay" });
+      }
+      return { kind: ProposalKind.SetExecutionDelay, data: proposalData.setExecutionDelay(p.delay) };
+    case "set-governed":
+      return { kind: ProposalKind.SetGoverned, data: proposalData.setGoverned(p.targets, p.governed) };
+    case "call":
+      if (!(await consortium.isGoverned(p.target))) {
+        throw new Refusal(`${p.target} is not on the consortium's list of governed proxies (propose set-governed first)`, {
+          check: "NotGovernedHere",
+        });
+      }
+      return { kind: ProposalKind.Call, data: proposalData.call(p.target, p.data) };
+    case "set-transaction-gas-limit":
+      if (p.gas !== 0 && p.gas < MIN_TRANSACTION_GAS) {
+        throw new Refusal(`a bound of ${p.gas} gas is below ${MIN_TRANSACTION_GAS}: members could no longer vote it back up`, {
+          check: "InvalidTransactionGasLimit",
+        });
+      }
+      return { kind: ProposalKind.SetTransactionGasLimit, data: proposalData.setTransactionGasLimit(p.gas) };
   }
 }
 
-function outcomeText(o: { id: bigint; state: string; tally: { yes: number; no: number; required: number } }): string {
+function outcomeText(o: { id: bigint; state: string; executableAt?: number; tally: { yes: number; no: number; required: number } }): string {
   if (o.state === "executed") return `proposal #${o.id} passed and took effect`;
+  if (o.state === "queued") return `proposal #${o.id} passed; anyone may execute it from ${formatTime(o.executableAt!)} on (tm execute ${o.id})`;
   if (o.state === "rejected") return `proposal #${o.id} is rejected: it can no longer reach the quorum`;
   return `proposal #${o.id} is open: ${o.tally.yes} yes, ${o.tally.no} no, ${o.tally.required} needed`;
 }
@@ -550,6 +593,14 @@ export const vote: Handler = (inv) => {
   return async (s) => {
     const me = await s.requireActive(inv.command, "vote");
     const { described } = await requireOpen(s, id);
+    const [subject] = await s.contracts.consortium.proposalSchedule(id);
+    if (Number(subject) === me.org.id) {
+      throw new Refusal(`proposal #${id} (${described.text}) acts against ${s.org(me.org.id)}, which does not vote on it`, {
+        proposalId: Number(id),
+        orgId: me.org.id,
+        check: "SubjectMayNotVote",
+      });
+    }
     const ballot = Number(await s.contracts.consortium.ballotOf(id, me.org.id));
     if (ballot !== Ballot.None) {
       throw new Refusal(
@@ -587,11 +638,18 @@ export const vote: Handler = (inv) => {
 export const execute: Handler = (inv) => {
   const id = parse.proposalId(inv.positionals[0]);
   return async (s) => {
+    const { consortium } = s.contracts;
+    const [kind, status, , , data] = await s.view("Consortium", () => consortium.proposal(id));
+    if (Number(status) === ProposalStatus.Queued) return executeQueued(s, inv, id, describeProposal(Number(kind), data, s).text);
     await s.requireActive(inv.command, "settle proposals");
     const { described } = await requireOpen(s, id);
-    const { consortium } = s.contracts;
-    const [[yes, no, required], active] = await Promise.all([consortium.tally(id), consortium.activeOrgCount()]);
-    if (yes < required && no <= active - required) {
+    const [[yes, no, required], [subject], active] = await Promise.all([
+      consortium.tally(id),
+      consortium.proposalSchedule(id),
+      consortium.activeOrgCount(),
+    ]);
+    const voters = active - (subject !== 0n && (await consortium.isActiveOrg(subject)) ? 1n : 0n);
+    if (yes < required && no + required <= voters) {
       throw new Refusal(
         `proposal #${id} (${described.text}) has ${yes} of the ${required} approvals it needs and could still pass: it is decided by votes (tm vote ${id} yes|no)`,
         { proposalId: Number(id), yes: Number(yes), no: Number(no), required: Number(required), check: "QuorumNotReached" },
@@ -616,3 +674,21 @@ export const execute: Handler = (inv) => {
     };
   };
 };
+
+/** A passed Upgrade, Call or SetExecutionDelay, once its delay is over: anyone may execute it. */
+async function executeQueued(s: Session, inv: Invocation, id: bigint, text: string) {
+  const [, executableAt] = await s.contracts.consortium.proposalSchedule(id);
+  const now = (await s.contracts.consortium.runner!.provider!.getBlock("latest"))!.timestamp;
+  if (now < Number(executableAt)) {
+    throw new Refusal(`proposal #${id} (${text}) passed; it may execute from ${formatTime(executableAt)} on (${relativeTime(executableAt, now)})`, {
+      proposalId: Number(id),
+      executableAt: Number(executableAt),
+      check: "ExecutionDelayNotOver",
+    });
+  }
+  const sent = await s.send(inv.command, "Consortium", `execute #${id} (${text})`, (c) => c.consortium.execute(id));
+  return {
+    text: [`Proposal #${id}: ${text}`, `  proposal #${id} took effect`, `  transaction ${sent.hash} (block ${sent.blockNumber})`].join("\n"),
+    json: { proposalId: Number(id), description: text, status: "executed", tx: sent.hash, block: sent.blockNumber },
+  };
+}

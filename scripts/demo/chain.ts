@@ -11,6 +11,7 @@ import { deployTracemesh } from "../../ignition/deploy.ts";
 import { type RunningAnvil, startAnvil } from "../local-chain/anvil.ts";
 import type { FounderInit } from "../../lib/consortium.ts";
 import { type Deployment, readDeployment } from "../../lib/deployment.ts";
+import { demoPrefixGrants } from "./consortium.ts";
 
 export const DEMO_CHAIN_ID = 31337;
 
@@ -54,10 +55,16 @@ export async function ensureDeployed(
         `${deploymentFile} names contracts the chain does not hold (was the chain state lost?). Run \`npm start -- --reset\` to start from scratch.`,
       );
     }
-    log("deploying Consortium, Provenance, Certificates, AccessGrants and DataAnchors (Ignition)");
+    log("deploying Consortium, IdentifierNamespaces, Provenance, Certificates, AccessGrants and DataAnchors (Ignition)");
     const conn = await hre.network.create({ network: "localhost", override: { url: rpcUrl } });
     try {
-      const deployment = await deployTracemesh(conn, { deploymentId: deploymentIdOf(demoDir), founders: founders(), quorumBps: 5001, votingPeriod: 24 * 3600 });
+      const deployment = await deployTracemesh(conn, {
+        deploymentId: deploymentIdOf(demoDir),
+        founders: founders(),
+        quorumBps: 5001,
+        votingPeriod: 24 * 3600,
+        prefixes: demoPrefixGrants(),
+      });
       writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
       return { deployment, fresh: true };
     } finally {

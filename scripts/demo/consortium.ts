@@ -4,6 +4,7 @@
  * accredit itself), each with its own demo signing account, and one member node each.
  */
 import { Role, roleMask, type FounderInit, type NodeIdentityInit, ZERO_ADDRESS } from "../../lib/consortium.ts";
+import { prefixGrant } from "../../lib/namespaces.ts";
 import { demoWallet } from "./accounts.ts";
 import type { Site } from "./story.ts";
 
@@ -47,6 +48,11 @@ export const demoOrg = (key: DemoOrg["key"]): DemoOrg => DEMO_ORGS.find((o) => o
 
 /** A node identity with only a libp2p peer id (the demo runs no Besu). */
 export const peerOnlyNode = (peerId: string): NodeIdentityInit => ({ peerId, enodeId: "", enodeHost: "", enodePort: 0, validator: ZERO_ADDRESS });
+
+/** Each organisation's GS1 Company Prefix, registered to it at deployment (ids follow DEMO_ORGS' order). */
+export function demoPrefixGrants(): { prefix: string; orgId: number }[] {
+  return DEMO_ORGS.map((o, i) => prefixGrant(o.site.companyPrefix, i + 1));
+}
 
 /**
  * The founders for the Ignition module. With `nodes`, each organisation also gets its member

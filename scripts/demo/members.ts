@@ -111,7 +111,7 @@ export interface RunningMember {
 }
 
 /** The command that runs one member process (node, peer network, indexer and gateway). */
-const MEMBER_ENTRY = path.join(root, "gateway", "member.ts");
+const MEMBER_ENTRY = path.join(root, "member", "main.ts");
 
 /** Starts the member process; its output goes to its log file. Resolves once it is up. */
 export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningMember> {

@@ -12,10 +12,12 @@ import {
   Certificates__factory,
   Consortium__factory,
   DataAnchors__factory,
+  IdentifierNamespaces__factory,
   Provenance__factory,
   TracemeshProxy__factory,
 } from "../../lib/contracts/types/index.js";
 import type { Deployment } from "../../lib/deployment.ts";
+import { NamespacePolicy, prefixGrant, schemeArgs } from "../../lib/namespaces.ts";
 import { startAnvil as startAnvilProcess } from "./anvil.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 
@@ -54,13 +56,29 @@ export interface LocalOrg {
   roles?: Role[];
   /** Node identities registered at founding (libp2p peer ids of its member nodes). */
   nodes?: NodeIdentityInit[];
+  /** Identifier prefixes registered to it at founding (GS1 Company Prefixes). */
+  prefixes?: string[];
 }
 
 /**
- * Deploys Consortium (with `orgs` as founders) and the four member-facing contracts behind their
- * proxies, as the Ignition module does, and returns the deployment record.
+ * A node identity with only a libp2p peer id (local chains run no Besu). Anchoring needs one: each
+ * organisation anchors one chain of windows per registered node (DataAnchors).
  */
-export async function deployLocal(url: string, deployerKey: string, orgs: LocalOrg[]): Promise<Deployment> {
+export function peerOnlyNode(peerId: string): NodeIdentityInit {
+  return { peerId, enodeId: "", enodeHost: "", enodePort: 0, validator: "0x0000000000000000000000000000000000000000" };
+}
+
+export interface DeployLocalOptions {
+  /** What happens to identifiers under no registered prefix; refused (Enforced) by default. */
+  namespacePolicy?: NamespacePolicy;
+}
+
+/**
+ * Deploys Consortium (with `orgs` as founders, organisation ids in this order from 1) and the
+ * member-facing contracts behind their proxies, as the Ignition module does, and returns the
+ * deployment record.
+ */
+export async function deployLocal(url: string, deployerKey: string, orgs: LocalOrg[], options: DeployLocalOptions = {}): Promise<Deployment> {
   const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, batchMaxCount: 1 });
   provider.pollingInterval = 100;
   try {
@@ -86,16 +104,20 @@ export async function deployLocal(url: string, deployerKey: string, orgs: LocalO
     const consortiumImpl = await deployed(new Consortium__factory(deployer).deploy());
     const init = Consortium__factory.createInterface().encodeFunctionData("initialize", [founders, 5001, 24 * 3600]);
     const consortium = await deployed(new TracemeshProxy__factory(deployer).deploy(consortiumImpl, init));
-    const bound = async (factory: { deploy(): Promise<BaseContract>; interface: { encodeFunctionData(name: "initialize", args: [string]): string } }) => {
+    const bound = async (factory: { deploy(): Promise<BaseContract>; interface: { encodeFunctionData(name: "initialize", args: never): string } }, ...initArgs: unknown[]) => {
       const impl = await deployed(factory.deploy());
-      return deployed(new TracemeshProxy__factory(deployer).deploy(impl, factory.interface.encodeFunctionData("initialize", [consortium])));
+      return deployed(new TracemeshProxy__factory(deployer).deploy(impl, factory.interface.encodeFunctionData("initialize", [consortium, ...initArgs] as never)));
     };
+    const grants = orgs.flatMap((o, i) => (o.prefixes ?? []).map((p) => prefixGrant(p, i + 1)));
+    const policy = options.namespacePolicy ?? NamespacePolicy.Enforced;
+    const identifierNamespaces = await bound(new IdentifierNamespaces__factory(deployer), schemeArgs(), grants, policy);
     return {
       chainId,
       deploymentBlock,
       contracts: {
         consortium,
-        provenance: await bound(new Provenance__factory(deployer)),
+        identifierNamespaces,
+        provenance: await bound(new Provenance__factory(deployer), identifierNamespaces),
         certificates: await bound(new Certificates__factory(deployer)),
         accessGrants: await bound(new AccessGrants__factory(deployer)),
         dataAnchors: await bound(new DataAnchors__factory(deployer)),

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Contract, JsonRpcProvider, SigningKey, Wallet, computeAddress, getAddress } from "ethers";
-import { ProposalKind, Role, proposalData, roleMask } from "../../lib/consortium.ts";
+import { ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
 import type { Consortium } from "../../lib/contracts/types/index.js";
 import { type RunningAnvil, startAnvil } from "../../scripts/local-chain/anvil.ts";
 import { besuConfigToml } from "../../scripts/besu/config.ts";
@@ -185,9 +185,10 @@ describe("generated genesis", () => {
     expect(extra.seals).toEqual([]);
   });
 
-  it("predeploys the Consortium proxy and implementation and funds only founder accounts", () => {
-    expect(Object.keys(genesis.alloc).sort()).toEqual([CONSORTIUM, IMPLEMENTATION, ...accounts.map((a) => a.toLowerCase())].sort());
-    for (const a of [CONSORTIUM, IMPLEMENTATION]) {
+  it("predeploys the Consortium proxy, its implementation and the codes it delegates to, and funds only founder accounts", async () => {
+    const delegated = [await implementation.actions(), await implementation.besuPermissioning()].map((a) => a.toLowerCase());
+    expect(Object.keys(genesis.alloc).sort()).toEqual([CONSORTIUM, IMPLEMENTATION, ...delegated, ...accounts.map((a) => a.toLowerCase())].sort());
+    for (const a of [CONSORTIUM, IMPLEMENTATION, ...delegated]) {
       expect(genesis.alloc[a]!.code).toMatch(/^0x[0-9a-f]{100,}$/);
       expect(genesis.alloc[a]!.nonce).toBe("0x1");
       expect(genesis.alloc[a]!.balance).toBe("0x0");
@@ -352,10 +353,14 @@ describe("a member joining later through Consortium governance", () => {
     await send(accounts[0]!, calldata);
     const id = await consortium.proposalCount();
     for (const voter of [accounts[2]!, accounts[3]!, accounts[4]!]) {
-      if (Number((await consortium.proposal(id))[1]) === 2) break;
+      if (Number((await consortium.proposal(id))[1]) !== ProposalStatus.Open) break;
       await send(voter, consortium.interface.encodeFunctionData("vote", [id, true]));
     }
-    expect(Number((await consortium.proposal(id))[1])).toBe(2); // Executed
+    // An Upgrade is queued when it passes; the genesis sets no execution delay.
+    if (Number((await consortium.proposal(id))[1]) === ProposalStatus.Queued) {
+      await send(accounts[0]!, consortium.interface.encodeFunctionData("execute", [id]));
+    }
+    expect(Number((await consortium.proposal(id))[1])).toBe(ProposalStatus.Executed);
   }
 
   it("prepares the bundle and proposals, and the predeployed Consortium admits the newcomer's validator", async () => {

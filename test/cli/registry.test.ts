@@ -3,11 +3,15 @@
  * accredit, issue, status valid, revoke, status revoked; key files (plain and encrypted); and a
  * refusal by the contract itself, decoded into its custom error.
  */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
+import { NonceManager, Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AccessGrants__factory } from "../../lib/contracts/types/index.js";
+import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/types/index.js";
+import { createGateway } from "../../gateway/app.ts";
+import { chainServices } from "../../gateway/services.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { type TestChain, type TmOptions, type TmResult, ORGS, startChain, tm as runTm } from "./harness.ts";
 
 let chain: TestChain;
@@ -121,6 +125,31 @@ describe("access grants", () => {
     expect(check.json()).toMatchObject({ allowed: false, grant: { id: grantId, state: "revoked", revoked: true } });
   });
 
+  it("checks a component through a genealogy grant on the product, naming the path; a later assembly by the grantee does not widen it", async () => {
+    const oem = new NonceManager(new Wallet(ORGS.oem.key, chain.provider));
+    const provenance = Provenance__factory.connect(chain.deployment.contracts.provenance, oem);
+    const [casting, housing, pump, later] = ["CLI-CASTING-1", "CLI-HOUSING-1", "CLI-PUMP-1", "CLI-LATER-1"].map(hash) as [string, string, string, string];
+    const active = hash("urn:epcglobal:cbv:disp:active");
+    for (const k of [casting, pump, later]) await (await provenance.commission(k, active, hash(`commission:${k}`))).wait();
+    await (await provenance.transform([casting], [housing], "0x" + "00".repeat(32), active, hash("machine"))).wait();
+    await (await provenance.assemble(pump, [housing], hash("assemble"))).wait();
+    const granted = await tm(["grant", "Atlas Motors", "--scope", "item-genealogy", "--key", pump, "--purpose", "QUALITY_CLAIM", "--expires", "+30d", "--key-file", steelKeyFile]);
+    expect(granted.code).toBe(0);
+    await (await provenance.assemble(pump, [later], hash("assemble-later"))).wait();
+
+    const through = await tm(["grants", "check", "Atlas Motors", "Nordstahl Steel Mill", casting]);
+    expect(through.code).toBe(0);
+    expect(through.stdout).toContain(`allowed: Atlas Motors (#4) may read Nordstahl Steel Mill (#1)'s data about ${casting}`);
+    expect(through.stdout).toContain(`through genealogy: ${pump} contains ${housing} contains ${casting}`);
+    const json = (await tm(["grants", "check", "4", "1", casting, "--json"])).json<{ allowed: boolean; path: string[] }>();
+    expect(json).toMatchObject({ allowed: true, path: [pump, housing, casting] });
+    // The OEM assembled this one after the grant: the mill's grant does not reach it.
+    const widened = (await tm(["grants", "check", "4", "1", later, "--json"])).json<{ allowed: boolean }>();
+    expect(widened).toMatchObject({ allowed: false, grant: null });
+    // Another organisation holds no grant on the pump.
+    expect((await tm(["grants", "check", "2", "1", casting, "--json"])).json<{ allowed: boolean }>()).toMatchObject({ allowed: false });
+  });
+
   it("grants a time range of a stream in Unix milliseconds and checks a data time against it", async () => {
     const granted = await tm(
       [
@@ -169,6 +198,43 @@ describe("access grants", () => {
       args: {},
       stage: "before sending",
     });
+  });
+});
+
+describe("access log", () => {
+  it("shows the mill its access log from its gateway, with the hash-chain check; another organisation is refused", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tm-cli-access-log-"));
+    const log = await AccessLog.open(dir);
+    const services = await chainServices(chain.url, chain.deployment, { id: ORGS.steel.id, name: ORGS.steel.name });
+    const recorder = new AccessRecorder(log, services.contracts.accessGrants);
+    const gateway = createGateway({ ...services, accessLog: recorder }, { log: "silent", rateLimit: false });
+    const http = await gateway.listen(0, "127.0.0.1");
+    try {
+      await recorder.record(
+        { reader: ORGS.oem.id, owner: ORGS.steel.id, channel: "p2p", subject: { kind: "document", eventHash: hash("melt"), eventID: "c0001-melt" } },
+        { allowed: true, via: "grant", scopeKey: hash("pump"), kind: 1, path: [hash("pump"), hash("billet")] },
+      );
+      const r = await tm(["access-log", "--gateway", http.url, "--key-file", steelKeyFile]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^hash chain intact: 1 entries, head [0-9a-f]{64}$/m);
+      expect(r.stdout).toContain("#1 ");
+      expect(r.stdout).toContain(`Atlas Motors (#4) read document c0001-melt via p2p`);
+      expect(r.stdout).toContain(`allowed by grant item-genealogy on ${hash("pump")}`);
+      const json = (await tm(["access-log", "--gateway", http.url, "--reader", "Atlas Motors", "--json"], { key: ORGS.steel.key })).json<{ entries: unknown[]; check: { ok: boolean } }>();
+      expect(json.check.ok).toBe(true);
+      expect(json.entries).toHaveLength(1);
+      const refused = await tm(["access-log", "--gateway", http.url], { key: ORGS.oem.key });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/403.*Atlas Motors cannot read it/);
+      const noKey = await tm(["access-log", "--gateway", http.url]);
+      expect(noKey.code).toBe(2);
+    } finally {
+      await http.close();
+      services.close();
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -456,6 +456,59 @@ describe("AccessGrants", () => {
     });
   });
 
+  describe("what regulators may read (a rule the consortium sets)", () => {
+    const RECALL_EVENTS = 1;
+    const INSPECTION_EVENTS = 2;
+    const RECALL_SCOPE_ITEMS = 8;
+
+    /** Calls as the Consortium proxy itself: what executing a governance proposal does. */
+    async function asConsortium<T>(run: (g: AccessGrants) => Promise<T>): Promise<T> {
+      const address = await fx.consortium.getAddress();
+      await conn.ethers.provider.send("hardhat_impersonateAccount", [address]);
+      await conn.ethers.provider.send("hardhat_setBalance", [address, "0xde0b6b3a7640000"]);
+      try {
+        return await run(grants.connect(await conn.ethers.getSigner(address)));
+      } finally {
+        await conn.ethers.provider.send("hardhat_stopImpersonatingAccount", [address]);
+      }
+    }
+
+    it("by default a regulator reads recall, inspection and disposition events and recall scopes; no one else does", async () => {
+      const { regulator } = fx.orgs;
+      expect(Number(await grants.regulatorRule())).toBe(15);
+      for (const scope of [1, 2, 4, 8, 1 | 8]) expect(await grants.regulatorMayRead(regulator.id, scope)).toBe(true);
+      // Not a regulator, not a member, or no scope at all.
+      expect(await grants.regulatorMayRead(oem.id, RECALL_EVENTS)).toBe(false);
+      expect(await grants.regulatorMayRead(999, RECALL_EVENTS)).toBe(false);
+      expect(await grants.regulatorMayRead(regulator.id, 0)).toBe(false);
+    });
+
+    it("only the Consortium sets the rule (a passed proposal); a member, even the regulator, cannot", async () => {
+      const { regulator } = fx.orgs;
+      await expectRevert(asSteel().setRegulatorRule(0), grants, "NotConsortium", [steel.signer.address]);
+      await expectRevert(grants.connect(regulator.signer).setRegulatorRule(15), grants, "NotConsortium", [regulator.signer.address]);
+      await expectRevert(asConsortium((g) => g.setRegulatorRule(16)), grants, "InvalidRegulatorRule", [16]);
+      await expectEvents(asConsortium((g) => g.setRegulatorRule(RECALL_EVENTS | RECALL_SCOPE_ITEMS)), grants, "RegulatorRuleChanged", [RECALL_EVENTS | RECALL_SCOPE_ITEMS]);
+      expect(Number(await grants.regulatorRule())).toBe(RECALL_EVENTS | RECALL_SCOPE_ITEMS);
+      expect(await grants.regulatorMayRead(regulator.id, RECALL_EVENTS)).toBe(true);
+      expect(await grants.regulatorMayRead(regulator.id, INSPECTION_EVENTS)).toBe(false);
+      expect(await grants.regulatorMayRead(regulator.id, RECALL_EVENTS | INSPECTION_EVENTS)).toBe(false);
+      // Zero is a decision too (not "unset"): regulators then read only what they are granted.
+      await (await asConsortium((g) => g.setRegulatorRule(0))).wait();
+      expect(Number(await grants.regulatorRule())).toBe(0);
+      expect(await grants.regulatorMayRead(regulator.id, RECALL_EVENTS)).toBe(false);
+      await (await asConsortium((g) => g.setRegulatorRule(15))).wait();
+    });
+
+    it("a suspended regulator reads nothing by the rule", async () => {
+      const { regulator } = fx.orgs;
+      await suspendOrg(fx, "regulator");
+      expect(await grants.regulatorMayRead(regulator.id, RECALL_EVENTS)).toBe(false);
+      await reinstateOrg(fx, "regulator");
+      expect(await grants.regulatorMayRead(regulator.id, RECALL_EVENTS)).toBe(true);
+    });
+  });
+
   describe("upgrades", () => {
     it("only Consortium upgrades, through a passed proposal, and grants survive", async () => {
       const { scopeKey } = await granted(oem, ScopeKind.Item, 0, 0, 365 * DAY);

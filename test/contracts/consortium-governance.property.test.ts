@@ -38,6 +38,8 @@ interface ModelProposal {
   status: ProposalStatus.Open | ProposalStatus.Executed | ProposalStatus.Rejected;
   deadline: number;
   ballots: [number, boolean][]; // orgId, support
+  /** The organisation a Suspend or Remove acts against: it does not vote, nor count in the quorum. */
+  subject: number;
 }
 
 interface ModelState {
@@ -95,7 +97,12 @@ class GovernanceModel {
       if (support) yes++;
       else no++;
     }
-    return [yes, no, this.required()];
+    return [yes, no, requiredVotes(this.voters(p), this.state.quorumBps)];
+  }
+
+  /** Active organisations that may vote on `p`: all but its subject. */
+  voters(p: ModelProposal): number {
+    return this.activeCount() - (p.subject !== 0 && this.statusOf(p.subject) === OrgStatus.Active ? 1 : 0);
   }
 
   /** The status proposal() reports at time `t`. */
@@ -158,7 +165,7 @@ class GovernanceModel {
       }
       return true;
     }
-    if (no > this.activeCount() - required) {
+    if (no + required > this.voters(p)) {
       p.status = ProposalStatus.Rejected;
       return true;
     }
@@ -176,8 +183,10 @@ class GovernanceModel {
           period: action.period,
           status: ProposalStatus.Open,
           deadline: t + this.state.votingPeriod,
-          ballots: [[action.by, true]],
+          ballots: [],
+          subject: action.kind === ProposalKind.Suspend || action.kind === ProposalKind.Remove ? action.target : 0,
         };
+        if (p.subject !== action.by) p.ballots.push([action.by, true]);
         this.state.proposals.push(p);
         this.settle(p);
         return;
@@ -186,6 +195,7 @@ class GovernanceModel {
         this.requireActive(action.by, caller);
         const pid = this.pidOf(action);
         const p = this.requireOpen(pid, t);
+        if (p.subject === action.by) throw new Refusal("SubjectMayNotVote", [pid, action.by]);
         if (p.ballots.some(([o]) => o === action.by)) throw new Refusal("AlreadyVoted", [pid, action.by]);
         p.ballots.push([action.by, action.support]);
         this.settle(p);
@@ -219,7 +229,7 @@ class GovernanceModel {
     // With nothing open, a late vote on the latest proposal.
     const pid = (action.oldest ? open[0] : open.at(-1)) ?? this.state.proposals.length;
     const p = this.state.proposals[pid - 1];
-    const by = this.state.statuses.findIndex((s, i) => s === OrgStatus.Active && !p?.ballots.some(([o]) => o === i + 1)) + 1;
+    const by = this.state.statuses.findIndex((s, i) => s === OrgStatus.Active && i + 1 !== p?.subject && !p?.ballots.some(([o]) => o === i + 1)) + 1;
     return { type: "vote", by: by || 1, open: true, n: 0, support: action.support, pid };
   }
 

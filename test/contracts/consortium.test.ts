@@ -351,7 +351,9 @@ describe("Consortium", () => {
       expectEvent(receipt, c, "VoteCast", [pid, steel.id, true]);
       expect(await c.ballotOf(pid, steel.id)).toBe(BigInt(Ballot.Yes));
       expect(await c.ballotOf(pid, auditor.id)).toBe(BigInt(Ballot.None));
-      expect(plain(await c.tally(pid))).toEqual([1n, 0n, 5n]);
+      // The auditor, the subject, does not vote: 7 voters, ceil(7 x 0.5001) = 4 approvals.
+      expect(plain(await c.tally(pid))).toEqual([1n, 0n, 4n]);
+      expect(plain(await c.proposalSchedule(pid))).toEqual([BigInt(auditor.id), 0n]);
     });
 
     it("is refused to outsiders, suspended and removed organisations and retired accounts", async () => {
@@ -693,10 +695,11 @@ describe("Consortium", () => {
 
   describe("re-validation when a proposal passes", () => {
     it("a proposal overtaken by events cannot execute; it stays open until the state allows it", async () => {
-      const { steel, foundry, machining, oem, carrier, lab, auditor } = orgs;
+      const { steel, foundry, machining, oem, auditor } = orgs;
       const first = await propose(steel, ProposalKind.Suspend, proposalData.suspend(auditor.id));
       const second = await propose(foundry, ProposalKind.Suspend, proposalData.suspend(auditor.id));
-      await voteYes(first.pid, foundry, machining, oem, carrier);
+      // The auditor, the subject, does not vote: 7 voters, 4 approvals pass.
+      await voteYes(first.pid, foundry, machining, oem);
       expect(await orgStatus(auditor)).toBe(OrgStatus.Suspended);
       await voteYes(second.pid, steel, machining);
       // 7 active now, 4 approvals pass: the deciding vote re-validates and reverts, since the
@@ -704,9 +707,9 @@ describe("Consortium", () => {
       await expectRevert(as(oem).vote(second.pid, true), c, "WrongOrgStatus", [auditor.id, OrgStatus.Suspended]);
       expect(await statusOf(second.pid)).toBe(ProposalStatus.Open);
       expect(await c.ballotOf(second.pid, oem.id)).toBe(BigInt(Ballot.None));
-      // Once the organisation is reinstated, the same proposal can pass (8 active: 5 needed).
+      // Once the organisation is reinstated, the same proposal can pass (7 voters besides it: 4 needed).
       await reinstateOrg(fx, "auditor");
-      await voteYes(second.pid, oem, lab);
+      await voteYes(second.pid, oem);
       expect(await statusOf(second.pid)).toBe(ProposalStatus.Executed);
       expect(await orgStatus(auditor)).toBe(OrgStatus.Suspended);
     });
@@ -729,20 +732,18 @@ describe("Consortium", () => {
       await expectRevert(as(orgs.carrier).vote(p2.pid, true), c, "RoleAlreadyHeld", [orgs.lab.id, Role.Auditor]);
     });
 
-    it("mutual suspensions of the last two organisations: the second hits LastActiveOrg", async () => {
+    it("mutual suspensions of the last two organisations: the first passes on its proposer's vote, the second cannot be made", async () => {
       const [x, y] = [spare[0]!, spare[1]!];
       const small = await deployWith([
         { name: "X", roles: 1n, accounts: [x.address], nodes: [] },
         { name: "Y", roles: 1n, accounts: [y.address], nodes: [] },
       ]);
+      // Y, the subject, does not vote: X alone is the quorum of the one voter.
       await mined(small.connect(x).propose(ProposalKind.Suspend, proposalData.suspend(2)));
-      await mined(small.connect(y).propose(ProposalKind.Suspend, proposalData.suspend(1)));
-      await mined(small.connect(y).vote(1, true)); // Y votes for its own suspension
+      expect(Number((await small.proposal(1))[1])).toBe(ProposalStatus.Executed);
       expect(await small.activeOrgCount()).toBe(1n);
-      // Y's own yes on proposal 2 no longer counts; X's yes alone would meet the quorum of one.
-      expect(plain(await small.tally(2))).toEqual([0n, 0n, 1n]);
-      await expectRevert(small.connect(x).execute(2), small, "QuorumNotReached", [2, 0, 1]);
-      await expectRevert(small.connect(x).vote(2, true), small, "LastActiveOrg", [1]);
+      await expectRevert(small.connect(y).propose(ProposalKind.Suspend, proposalData.suspend(1)), small, "NotActiveMember", [y.address]);
+      await expectRevert(small.connect(x).propose(ProposalKind.Suspend, proposalData.suspend(1)), small, "LastActiveOrg", [1]);
     });
   });
 
@@ -751,7 +752,7 @@ describe("Consortium", () => {
   describe("vote", () => {
     it("records a no without executing, and refuses a second ballot per organisation", async () => {
       const { steel, oem } = orgs;
-      const { pid } = await propose(steel, ProposalKind.Suspend, proposalData.suspend(orgs.auditor.id));
+      const { pid } = await propose(steel, ProposalKind.GrantRole, proposalData.grantRole(orgs.lab.id, Role.Auditor));
       const receipt = await mined(as(oem).vote(pid, false));
       expect(eventNames(receipt, c)).toEqual(["VoteCast"]);
       expectEvent(receipt, c, "VoteCast", [pid, oem.id, false]);
@@ -810,13 +811,13 @@ describe("Consortium", () => {
 
   describe("quorum edges", () => {
     it("exactly at the threshold passes; one short stays open", async () => {
-      const { pid } = await propose(orgs.steel, ProposalKind.Suspend, proposalData.suspend(orgs.auditor.id));
+      const { pid } = await propose(orgs.steel, ProposalKind.GrantRole, proposalData.grantRole(orgs.lab.id, Role.Auditor));
       await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem);
       expect(plain(await c.tally(pid))).toEqual([4n, 0n, 5n]);
       expect(await statusOf(pid)).toBe(ProposalStatus.Open);
       await expectRevert(as(orgs.lab).execute(pid), c, "QuorumNotReached", [pid, 4, 5]);
       const receipt = (await voteYes(pid, orgs.carrier))!;
-      expectEvent(receipt, c, "ProposalExecuted", [pid, ProposalKind.Suspend]);
+      expectEvent(receipt, c, "ProposalExecuted", [pid, ProposalKind.GrantRole]);
       expect(await statusOf(pid)).toBe(ProposalStatus.Executed);
     });
 
@@ -836,8 +837,8 @@ describe("Consortium", () => {
     it("unanimity (10000 bps) needs every active organisation", async () => {
       await passProposal(fx, ProposalKind.SetGovernance, proposalData.setGovernance(10_000, VOTING_PERIOD));
       expect(await c.requiredVotes()).toBe(8n);
-      const { pid } = await propose(orgs.steel, ProposalKind.Suspend, proposalData.suspend(orgs.auditor.id));
-      await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem, orgs.carrier, orgs.lab);
+      const { pid } = await propose(orgs.steel, ProposalKind.GrantRole, proposalData.grantRole(orgs.lab.id, Role.Auditor));
+      await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem, orgs.carrier, orgs.lab, orgs.regulator);
       expect(await statusOf(pid)).toBe(ProposalStatus.Open);
       // A single no makes it impossible.
       await mined(as(orgs.auditor).vote(pid, false));
@@ -857,7 +858,7 @@ describe("Consortium", () => {
 
     it("execute() passes an open proposal once the quorum is lowered", async () => {
       await passProposal(fx, ProposalKind.SetGovernance, proposalData.setGovernance(10_000, VOTING_PERIOD));
-      const { pid } = await propose(orgs.steel, ProposalKind.Suspend, proposalData.suspend(orgs.auditor.id));
+      const { pid } = await propose(orgs.steel, ProposalKind.GrantRole, proposalData.grantRole(orgs.lab.id, Role.Auditor));
       await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem, orgs.carrier, orgs.lab);
       await expectRevert(as(orgs.lab).execute(pid), c, "QuorumNotReached", [pid, 6, 8]);
       await passProposal(fx, ProposalKind.SetGovernance, proposalData.setGovernance(QUORUM_BPS, VOTING_PERIOD));
@@ -1027,16 +1028,17 @@ describe("Consortium", () => {
       await expectRevert(v2.connect(outsider).bump(), v2, "NotActiveMember", [outsider.address]);
     });
 
-    it("an upgrade that fails at execution reverts the deciding vote", async () => {
+    it("an upgrade that fails at execution reverts the execution and stays queued", async () => {
       const v2Impl = await conn.ethers.deployContract("ConsortiumV2");
       const cAddr = await c.getAddress();
       // initializeV2 with a reinitializer already used cannot run twice: the second upgrade fails.
       const init = v2Impl.interface.encodeFunctionData("initializeV2", ["once"]);
       await passProposal(fx, ProposalKind.Upgrade, proposalData.upgrade(cAddr, await v2Impl.getAddress(), init));
       const { pid } = await propose(orgs.steel, ProposalKind.Upgrade, proposalData.upgrade(cAddr, await v2Impl.getAddress(), init));
-      await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem);
-      await expectRevert(as(orgs.carrier).vote(pid, true), c, "InvalidInitialization");
-      expect(await statusOf(pid)).toBe(ProposalStatus.Open);
+      await voteYes(pid, orgs.foundry, orgs.machining, orgs.oem, orgs.carrier);
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
+      await expectRevert(c.connect(outsider).execute(pid), c, "InvalidInitialization");
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
     });
   });
 
@@ -1048,7 +1050,8 @@ describe("Consortium", () => {
       await mined(as(orgs.lab).propose(ProposalKind.Suspend, proposalData.suspend(orgs.regulator.id)));
       const { pid, receipt } = await propose(orgs.steel, ProposalKind.Suspend, proposalData.suspend(orgs.auditor.id));
       const gas = [receipt.gasUsed];
-      for (const o of [orgs.foundry, orgs.machining, orgs.oem, orgs.carrier]) gas.push((await mined(as(o).vote(pid, true))).gasUsed);
+      // The auditor, the subject, does not vote: 4 of the 7 others pass it.
+      for (const o of [orgs.foundry, orgs.machining, orgs.oem]) gas.push((await mined(as(o).vote(pid, true))).gasUsed);
       expect(await statusOf(pid)).toBe(ProposalStatus.Executed);
       const total = gas.reduce((a, b) => a + b, 0n);
       await reinstateOrg(fx, "auditor");
@@ -1065,8 +1068,9 @@ describe("Consortium", () => {
       expect(total).toBeLessThan(450_000n);
       expect(gas.at(-1)!).toBeLessThan(90_000n);
       expect(validatorsGas).toBeLessThan(80_000n);
-      expect(connectionGas).toBeLessThan(40_000n);
-      expect(transactionGas).toBeLessThan(40_000n);
+      // Besu's checks include one delegatecall into BesuPermissioning (a cold code access, ~3.6k).
+      expect(connectionGas).toBeLessThan(45_000n);
+      expect(transactionGas).toBeLessThan(45_000n);
     });
   });
 });

@@ -5,11 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import { getAddress } from "ethers";
+import { type BaseContract, getAddress } from "ethers";
 import TracemeshModule, { BOUND_CONTRACTS } from "../../ignition/modules/Tracemesh.ts";
 import TracemeshOnConsortium from "../../ignition/modules/TracemeshOnConsortium.ts";
 import { connectContracts, type ContractAddresses, type TracemeshContracts } from "../../lib/deployment.ts";
 import { Role, roleMask } from "../../lib/consortium.ts";
+import { IdentifierNamespaces__factory } from "../../lib/contracts/types/index.js";
+import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { type Conn, expectRevert } from "../helpers/fixture.ts";
 
 // ERC-1967: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)
@@ -19,6 +21,7 @@ describe("Tracemesh Ignition module", () => {
   let conn: Conn;
   let addresses: ContractAddresses;
   let c: TracemeshContracts;
+  const namespaces = () => IdentifierNamespaces__factory.connect(addresses.identifierNamespaces!, conn.ethers.provider);
 
   beforeAll(async () => {
     conn = await network.create();
@@ -37,6 +40,7 @@ describe("Tracemesh Ignition module", () => {
       certificates: await deployed.certificates.getAddress(),
       accessGrants: await deployed.accessGrants.getAddress(),
       dataAnchors: await deployed.dataAnchors.getAddress(),
+      identifierNamespaces: await deployed.identifierNamespaces.getAddress(),
     };
     c = connectContracts(addresses, conn.ethers.provider);
   });
@@ -52,8 +56,11 @@ describe("Tracemesh Ignition module", () => {
   });
 
   it("binds every member-facing contract to the same Consortium", async () => {
-    const bound = [c.provenance, c.certificates, c.accessGrants, c.dataAnchors];
+    const bound = [namespaces(), c.provenance, c.certificates, c.accessGrants, c.dataAnchors];
     expect(bound.length).toBe(BOUND_CONTRACTS.length);
+    expect(getAddress(await c.provenance.namespaces())).toBe(getAddress(addresses.identifierNamespaces!));
+    // Identifiers under no registered prefix are refused unless the consortium decides otherwise.
+    expect(await namespaces().policy()).toBe(BigInt(NamespacePolicy.Enforced));
     for (const contract of bound) {
       expect(getAddress(await contract.consortium())).toBe(getAddress(addresses.consortium));
     }
@@ -62,26 +69,27 @@ describe("Tracemesh Ignition module", () => {
   it("puts each contract behind its own proxy and refuses a second initialisation", async () => {
     const [deployer] = await conn.ethers.getSigners();
     const seen = new Set<string>();
-    for (const contract of [c.provenance, c.certificates, c.accessGrants, c.dataAnchors]) {
+    // Each contract with the arguments its initialiser takes after the consortium.
+    const contracts: [BaseContract, unknown[]][] = [
+      [namespaces(), [[], [], NamespacePolicy.Enforced]],
+      [c.provenance, [addresses.identifierNamespaces]],
+      [c.certificates, []],
+      [c.accessGrants, []],
+      [c.dataAnchors, []],
+    ];
+    for (const [contract, rest] of contracts) {
       const slot = await conn.ethers.provider.getStorage(await contract.getAddress(), IMPLEMENTATION_SLOT);
       const impl = getAddress("0x" + slot.slice(26));
       expect(await conn.ethers.provider.getCode(impl)).not.toBe("0x");
       seen.add(impl);
-      await expectRevert(
-        contract.connect(deployer!).initialize(addresses.consortium),
-        contract,
-        "InvalidInitialization",
-      );
+      const initialize = (target: BaseContract, consortium: string) =>
+        (target.connect(deployer!) as BaseContract).getFunction("initialize")(consortium, ...rest);
+      await expectRevert(initialize(contract, addresses.consortium), contract, "InvalidInitialization");
       // The implementation itself was locked by its constructor, so nobody can initialise it
       // with a consortium of their own and call upgradeToAndCall on it.
-      const implementation = contract.attach(impl) as typeof contract;
-      await expectRevert(
-        implementation.connect(deployer!).initialize(deployer!.address),
-        contract,
-        "InvalidInitialization",
-      );
+      await expectRevert(initialize(contract.attach(impl) as BaseContract, deployer!.address), contract, "InvalidInitialization");
     }
-    expect(seen.size).toBe(4);
+    expect(seen.size).toBe(5);
   });
 
   it("leaves the deployer without any rights", async () => {

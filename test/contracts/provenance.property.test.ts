@@ -17,7 +17,7 @@ import {
   type ConsortiumFixture,
   type Conn,
   type OrgKey,
-  deployBound,
+  deployProvenance,
   deployConsortium,
   expectRevert,
 } from "../helpers/fixture.ts";
@@ -447,6 +447,7 @@ class Model {
       const it = this.existing(k);
       if (it.status !== Status.Active) refuse("InvalidStatus", k, it.status);
       if (it.custodian !== org) refuse("NotCustodian", k, org, it.custodian);
+      if (it.owner !== org) refuse("NotOwner", k, org, it.owner);
       Object.assign(it, { status: Status.Consumed, lastRecord: rid });
     }
     const inherit = this.useBatch(batch, org, disp, outputs.length);
@@ -471,6 +472,7 @@ class Model {
       const it = this.existing(k);
       if (it.status !== Status.Active) refuse("InvalidStatus", k, it.status);
       if (it.custodian !== org) refuse("NotCustodian", k, org, it.custodian);
+      if (it.owner !== p.owner) refuse("OwnerMismatch", k, it.owner, p.owner);
       Object.assign(it, { status: Status.Assembled, parent, lastRecord: rid });
     }
   }
@@ -558,7 +560,7 @@ describe("Provenance properties (random operation sequences against a reference 
   beforeAll(async () => {
     conn = await network.create();
     fx = await deployConsortium(conn);
-    prov = await deployBound<Provenance>(conn, "Provenance", await fx.consortium.getAddress());
+    ({ prov } = await deployProvenance(conn, await fx.consortium.getAddress()));
   });
   afterAll(async () => conn.close());
 

@@ -13,8 +13,8 @@ import { RevocationReason } from "../../lib/registry.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Indexer } from "../../gateway/indexer/index.ts";
-import { indexService } from "../../gateway/indexer/service.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
 import { type ChainOrg, type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";

@@ -30,6 +30,7 @@ import { type ReadingProof, contractAnchorView, verifyReading } from "../../lib/
 import type { CaptureJob } from "../../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
 const SCHEMA = path.join(FIXTURES, "EPCIS-JSON-Schema.json");
@@ -54,6 +55,8 @@ let dir: string;
 let oem: string;
 let client: ChainClient;
 let nodeSigner: Wallet;
+/** What the node announced to partners (the peer network's announcement, recorded). */
+const announced: { hashId: string; organisations: number[] }[] = [];
 let eventTime = Date.UTC(2024, 4, 1, 8);
 
 /** A document of our own events, each at a distinct later time. */
@@ -140,6 +143,7 @@ beforeAll(async () => {
     validator: { schemaPath: SCHEMA },
     contexts: CONTEXT,
     resolveParty: (party) => partyOf.get(party),
+    announce: async (hashId, organisations) => void announced.push({ hashId, organisations }),
     capture: { retryBaseMs: 50, retryMaxMs: 200 },
   });
   // The test polls capture jobs and reads back every example: far beyond a partner's rate limit.
@@ -296,6 +300,24 @@ describe("recording on Provenance", () => {
     const prov = chain.orgs.oem.contracts.provenance;
     expect(Number((await prov.itemState(itemKey(b))).consigneeOrg)).toBe(chain.orgs.steel.id);
     expect(Number((await prov.record(BigInt(r[3]!.recordId!))).kind)).toBe(RecordKind.Observation);
+  });
+
+  it("announces a captured event to the member parties it names, and no other event", async () => {
+    const [a, b] = [freshEpc(), freshEpc()];
+    const steelParty = "urn:epc:id:pgln:4012345.00000";
+    const job = await recorded(
+      doc(
+        { type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [a, b] },
+        { type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [b], destinationList: [{ type: "owning_party", destination: steelParty }] },
+        // A party no member stands for is nobody to tell.
+        { type: "ObjectEvent", action: "OBSERVE", epcList: [a], sourceList: [{ type: "owning_party", source: "urn:epc:id:pgln:9999999.00000" }] },
+      ),
+    );
+    const [commissioned, shipped, observed] = job.results!.map((r) => r.hashId);
+    const deadline = Date.now() + 10_000;
+    while (!announced.some((x) => x.hashId === shipped) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(announced.filter((x) => x.hashId === shipped)).toEqual([{ hashId: shipped, organisations: [chain.orgs.steel.id] }]);
+    expect(announced.some((x) => x.hashId === commissioned || x.hashId === observed)).toBe(false);
   });
 
   it("refuses a document the chain refuses, whole, naming the event and the reason; nothing recorded or stored", async () => {
@@ -566,6 +588,31 @@ describe("readings bound to events", () => {
       // Partners see the readings only with the event: nothing without a grant.
       const steel = await gw.signIn("steel");
       expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(404);
+      // With a grant on the part, the mill reads them, and the OEM's access log says so.
+      const logDir = path.join(dir, "access-log");
+      const log = await AccessLog.open(logDir);
+      gw.services.accessLog = new AccessRecorder(log, chain.orgs.oem.contracts.accessGrants);
+      try {
+        const expires = Math.floor(Date.now() / 1000) + 3600;
+        await (await chain.orgs.oem.contracts.accessGrants.grantAccess(chain.orgs.steel.id, ScopeKind.Item, itemKey(part), keccakId("heat-treatment-audit"), 0, 0, expires)).wait();
+        expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(200);
+        expect(await log.entries()).toMatchObject([
+          {
+            reader: chain.orgs.steel.id,
+            owner: chain.orgs.oem.id,
+            channel: "gateway",
+            subject: { kind: "readings", eventHash: inspected.recordHash, streams: ["furnace-1/temperature", "press-2/force"] },
+            allowedBy: `grant item on ${itemKey(part)}`,
+            purpose: keccakId("heat-treatment-audit"),
+          },
+        ]);
+        // The OEM reading its own readings is not a partner's read.
+        await getJson(`/events/${enc(inspected.hashId)}/readings`);
+        expect(await log.entries()).toHaveLength(1);
+      } finally {
+        delete gw.services.accessLog;
+        await log.close();
+      }
       // An event that names no readings has none.
       const none = await getJson(`/events/${enc(job.results![0]!.hashId)}/readings`);
       expect(none.body["streams"]).toEqual([]);

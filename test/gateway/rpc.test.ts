@@ -173,8 +173,8 @@ describe("POST /chain/call (public views)", () => {
     const grants = gw.services.contracts.accessGrants;
     const cases: [unknown, number, RegExp][] = [
       [{ to: gw.chain.deployment.contracts.consortium, data: gw.services.contracts.consortium.interface.encodeFunctionData("activeOrgOf", [gw.chain.orgs.lab.signer.address]) }, 403, /not one of them on consortium/],
-      [{ to: BURNER_ADDRESS, data: "0x00000000" }, 403, /not one of this consortium's contracts/],
-      [{ to: gw.chain.deployment.contracts.accessGrants, data: grants.interface.getFunction("isAllowed")!.selector + "00".repeat(96) }, 403, /not one of them on accessGrants/],
+      [{ to: BURNER_ADDRESS, data: "0x00000000" }, 403, /is not a contract with public views/],
+      [{ to: gw.chain.deployment.contracts.accessGrants, data: grants.interface.getFunction("isAllowed")!.selector + "00".repeat(96) }, 403, /is not a contract with public views/],
       [{ data: BURNER }, 400, /`to`/],
       [{ to: gw.chain.deployment.contracts.certificates }, 400, /`data`/],
       [{ to: gw.chain.deployment.contracts.certificates, data: "0x12" }, 400, /`data`/],

@@ -8,14 +8,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { id } from "ethers";
+import { ChainAccessChecker } from "../../lib/access.ts";
 import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { toEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
-import { Indexer } from "../../gateway/indexer/index.ts";
-import { indexService } from "../../gateway/indexer/service.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 import { DISP_ACTIVE, dl, done, key, lot, lotKey, ORG_ID, playStory, PURPOSE, type StoryChain, type StoryKeys, storyOn } from "../helpers/story.ts";
 
@@ -28,6 +31,7 @@ let indexer: Indexer;
 let gw: TestGateway;
 let dir: string;
 let events: OpenEvents;
+let accessLog: AccessLog;
 let now = Date.now();
 const tokens: Record<string, string> = {};
 
@@ -46,17 +50,26 @@ beforeAll(async () => {
     provider: story.provider,
     validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
     contexts: path.join(FIXTURES, "epcis-context.jsonld"),
-    // Visibility of events from the same index the routes use.
-    access: indexService(indexer).access,
+    // Access decisions ask the chain (a revocation bites before the index sees it); genealogy
+    // grants are walked over the same index the routes use.
+    access: new ChainAccessChecker(tc.deployment.contracts, story.provider, { ttlMs: 0 }),
+    genealogy: indexService(indexer).queries,
   });
-  gw = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer), events }, gateway: { clock: () => now, rateLimit: false } });
-  for (const org of ["oem", "lab", "steel", "foundry", "auditor"] as const) tokens[org] = await gw.signIn(org);
+  accessLog = await AccessLog.open(path.join(dir, "access-log"));
+  gw = await startTestGateway({
+    chain: tc,
+    node: "oem",
+    services: { index: indexService(indexer), events, accessLog: new AccessRecorder(accessLog, story.view.accessGrants) },
+    gateway: { clock: () => now, rateLimit: false },
+  });
+  for (const org of ["oem", "lab", "steel", "foundry", "auditor", "regulator"] as const) tokens[org] = await gw.signIn(org);
 });
 
 afterAll(async () => {
   await gw?.stop();
   await indexer?.stop();
   await events?.close();
+  await accessLog?.close();
   await story?.stop();
   await tc?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -95,12 +108,14 @@ describe("traceability routes", () => {
     expect(asOem.body.documents).toBe("available");
     expect(entries.every((e) => e.document === null)).toBe(true);
     // The lab holds the OEM's grant on the engine with its genealogy: the OEM's records of the shaft are granted to it, the machining shop's are not.
+    // The assembly also names the sensor, which had left the engine before the grant: a document
+    // is readable only where every item it names is, so that one stays a public fact.
     const asLab = (await get(`/items/${key("SHAFT-1")}/history`, tokens.lab)).body.entries as Entry[];
     expect(asLab.map((e) => [e.kind, e.org.id, e.access])).toEqual([
       ["transform", ORG_ID.machining, "public-fact"],
       ["ship", ORG_ID.machining, "public-fact"],
       ["receive", ORG_ID.oem, "granted"],
-      ["assemble", ORG_ID.oem, "granted"],
+      ["assemble", ORG_ID.oem, "public-fact"],
     ]);
     expect(asLab[2]!.grant).toMatchObject({ scopeKey: key("ENGINE-1"), kind: 1 });
     // The foundry has no grant from anyone.
@@ -146,6 +161,112 @@ describe("traceability routes", () => {
     await events.store.db.put(sidKey, { ...stored!, event: { ...event, disposition: "in_progress" } });
     const after = await get(`/items/${enc(dl("DOC-1"))}/history`, tokens.oem);
     expect(after.body.entries).toMatchObject([{ verified: false, document: { disposition: "in_progress" } }]);
+  });
+
+  const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+  /** An ObjectEvent document about `epcs`, stored at this node as `owner`'s (received from its node when not the OEM's). */
+  async function storeDocument(owner: number, label: string, epcs: string[], extra: Record<string, unknown> = {}) {
+    const event = { type: "ObjectEvent", eventTime: "2026-11-30T02:00:00.000Z", eventTimeZoneOffset: "+00:00", epcList: epcs, action: "OBSERVE", bizStep: "inspecting", ...extra, "example:note": label };
+    const h = cbvEventHash(event, { context: CONTEXT });
+    const base = { hashId: h.hashId, recordHash: h.digest, context: CONTEXT, owner, event };
+    if (owner === ORG_ID.oem) await events.store.putOwn([{ ...base, origin: { kind: "own", captureId: label } }]);
+    else await events.store.putReceived({ ...base, origin: { kind: "received", peerId: "12D3KooWtest", org: owner, grant: { scopeKey: key("ENGINE-1") }, receivedAt: new Date().toISOString() } });
+    return h;
+  }
+  const far = () => Math.floor(Date.now() / 1000) + 86_400;
+
+  it("a document is withheld unless the caller may read every item it names, on history and /events alike", async () => {
+    // The OEM grants the foundry item A only; its document names A and B and a private field.
+    await done(story.as.oem.provenance.commission(key("PAIR-A"), DISP_ACTIVE, cbvEventHash({ type: "ObjectEvent", eventTime: "2026-11-30T01:30:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("PAIR-A")], action: "ADD" }, { context: CONTEXT }).digest));
+    await done(story.as.oem.provenance.commission(key("PAIR-B"), DISP_ACTIVE, cbvEventHash({ type: "ObjectEvent", eventTime: "2026-11-30T01:30:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("PAIR-B")], action: "ADD" }, { context: CONTEXT }).digest));
+    const both = await storeDocument(ORG_ID.oem, "private-margin-12%", [dl("PAIR-A"), dl("PAIR-B")]);
+    await done(story.as.oem.provenance.observe([key("PAIR-A"), key("PAIR-B")], both.digest));
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("PAIR-A"), PURPOSE, 0, 0, far()));
+    await indexer.sync();
+    const history = (await get(`/items/${key("PAIR-A")}/history`, tokens.foundry)).body.entries as Entry[];
+    expect(history.map((e) => [e.kind, e.access, e.document])).toEqual([
+      ["commission", "granted", null],
+      ["observation", "public-fact", null],
+    ]);
+    expect((await get(`/events/${enc(both.hashId)}`, tokens.foundry)).status).toBe(404);
+    // With B granted too, both routes hand the document out.
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("PAIR-B"), PURPOSE, 0, 0, far()));
+    await indexer.sync();
+    const after = (await get(`/items/${key("PAIR-A")}/history`, tokens.foundry)).body.entries as Entry[];
+    expect(after[1]).toMatchObject({ access: "granted", document: { "example:note": "private-margin-12%" } });
+    expect((await get(`/events/${enc(both.hashId)}`, tokens.foundry)).status).toBe(200);
+  });
+
+  it("a genealogy grant reaches the components transitively, through history and /events, and a grantee's later assembly does not widen it", async () => {
+    // The machining shop's documents about the shaft and the casting it came from.
+    const onShaft = await storeDocument(ORG_ID.machining, "shaft-check", [dl("SHAFT-1")]);
+    const onCasting = await storeDocument(ORG_ID.machining, "casting-check", [dl("CAST-1")]);
+    // The OEM registers an item under an identifier of the machining shop's choosing, for which the shop holds a document.
+    const onStolen = await storeDocument(ORG_ID.machining, "stolen-check", [dl("STOLEN-1")]);
+    await done(story.as.oem.provenance.commission(key("STOLEN-1"), DISP_ACTIVE, id("event:stolen")));
+    expect((await get(`/events/${enc(onShaft.hashId)}`, tokens.oem)).status).toBe(404);
+    await done(story.as.machining.accessGrants.grantAccess(ORG_ID.oem, ScopeKind.ItemWithGenealogy, key("ENGINE-1"), PURPOSE, 0, 0, far()));
+    // After the grant, the OEM (the grantee) assembles that item into the engine.
+    await done(story.as.oem.provenance.assemble(key("ENGINE-1"), [key("STOLEN-1")], id("event:assemble-stolen")));
+    await indexer.sync();
+    for (const h of [onShaft, onCasting]) expect((await get(`/events/${enc(h.hashId)}`, tokens.oem)).status, h.hashId).toBe(200);
+    expect((await get(`/events/${enc(onStolen.hashId)}`, tokens.oem)).status).toBe(404);
+    // History: the shop's records of the casting are granted through engine > shaft > casting.
+    const cast = (await get(`/items/${key("CAST-1")}/history`, tokens.oem)).body.entries as (Entry & { grant?: { path?: string[] } })[];
+    const receipt = cast.find((e) => e.kind === "receive" && e.org.id === ORG_ID.machining)!;
+    expect(receipt).toMatchObject({ access: "granted", grant: { scopeKey: key("ENGINE-1"), kind: ScopeKind.ItemWithGenealogy, path: [key("ENGINE-1"), key("SHAFT-1"), key("CAST-1")] } });
+    // The foundry's records stay withheld: the shop's grant covers the shop's data only.
+    expect(cast.filter((e) => e.org.id === ORG_ID.foundry).every((e) => e.access === "public-fact")).toBe(true);
+    await done(story.as.oem.provenance.disassemble(key("ENGINE-1"), [key("STOLEN-1")], id("event:disassemble-stolen")));
+    await indexer.sync();
+  });
+
+  it("a regulator reads recall, inspection and disposition events and the documents of items in a recall scope, nothing else", async () => {
+    const engine = (await get(`/items/${key("ENGINE-1")}/history`, tokens.regulator)).body.entries as (Entry & { rule?: string })[];
+    const byKind = Object.fromEntries(engine.map((e) => [e.kind, e.rule]));
+    // The engine holds the shaft made from coil 1 of the recalled lot A: all of it is in the recall scope.
+    expect(byKind).toMatchObject({ inspect: "regulator-inspection-events", disposition: "regulator-disposition-events", commission: "regulator-recall-scope-items" });
+    const ingot = (await get(`/items/${key("INGOT-9")}/history`, tokens.regulator)).body.entries as (Entry & { rule?: string })[];
+    expect(ingot.find((e) => e.kind === "recall")).toMatchObject({ access: "granted", rule: "regulator-recall-events" });
+    // The sensor left the engine before the recall reached it: its commissioning stays the OEM's.
+    const sensor = (await get(`/items/${key("SENSOR-1")}/history`, tokens.regulator)).body.entries as Entry[];
+    expect(sensor.find((e) => e.kind === "commission")).toMatchObject({ access: "public-fact" });
+    // The rule is the regulator's alone: the auditor sees the same inspection as a public fact.
+    const asAuditor = (await get(`/items/${key("ENGINE-1")}/history`, tokens.auditor)).body.entries as Entry[];
+    expect(asAuditor.find((e) => e.kind === "inspect")).toMatchObject({ access: "public-fact" });
+  });
+
+  it("the owner's access log holds every document handed to a partner, with grant or rule, purpose and time; no one else reads it", async () => {
+    const before = (await accessLog.head()).seq;
+    const doc = await storeDocument(ORG_ID.oem, "logged-read", [dl("PAIR-A")]);
+    expect((await get(`/events/${enc(doc.hashId)}`, tokens.foundry)).status).toBe(200);
+    // The OEM reading its own document is not a partner's read.
+    expect((await get(`/events/${enc(doc.hashId)}`, tokens.oem)).status).toBe(200);
+    // The regulator reads the OEM's inspection of ENGINE-1 (history, by the consortium's rule)... not held here: nothing handed out, nothing logged.
+    await get(`/items/${key("ENGINE-1")}/history`, tokens.regulator);
+    const log = await get(`/access-log?after=${before}`, tokens.oem);
+    expect(log.status).toBe(200);
+    const entries = log.body.entries as { reader: number; owner: number; channel: string; subject: { kind: string; eventHash: string }; allowedBy: string; grant?: { kind: string; scopeKey: string }; purpose: string; time: string }[];
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      reader: ORG_ID.foundry,
+      owner: ORG_ID.oem,
+      channel: "gateway",
+      subject: { kind: "document", eventHash: doc.digest },
+      allowedBy: `grant item on ${key("PAIR-A")}`,
+      grant: { kind: "item", scopeKey: key("PAIR-A") },
+      purpose: PURPOSE,
+    });
+    expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
+    const head = await get("/access-log/head", tokens.oem);
+    expect(head.body).toMatchObject({ check: { ok: true }, head: { seq: before + 1 } });
+    // Another member, even the reader itself, and an anonymous caller cannot read it.
+    for (const who of ["foundry", "regulator"] as const) {
+      expect((await get("/access-log", tokens[who])).status, who).toBe(403);
+      expect((await get("/access-log/head", tokens[who])).status, who).toBe(403);
+    }
+    expect((await get("/access-log")).status).toBe(401);
+    expect((await get("/access-log", "forged.token.value")).status).toBe(401);
   });
 
   it("a revoked grant stops covering: the ingot (revoked in the story) and the engine (revoked now)", async () => {
@@ -256,6 +377,50 @@ describe("traceability routes", () => {
     const unknown = await get(`/items/${enc(dl("NEVER-MADE"))}`, tokens.oem);
     expect(unknown.status).toBe(404);
     expect(unknown.body.detail).toMatch(/no item https:\/\/id\.gs1\.org\/01\/09521234543213\/21\/NEVER-MADE on chain/);
+  });
+
+  it("a revocation bites at once, before the index sees it: decisions ask the chain", async () => {
+    const item = key("DOC-1");
+    const grantId = await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item);
+    expect(((await get(`/items/${item}/history`, tokens.foundry)).body.entries as Entry[])[0]).toMatchObject({ access: "granted" });
+    await done(story.as.oem.accessGrants.revokeAccess(grantId));
+    // No indexer.sync(): the index still holds the grant as live.
+    expect((await indexer.store.get<{ revoked: boolean }>(`gr:${grantId.toLowerCase()}`))?.revoked).toBe(false);
+    expect(((await get(`/items/${item}/history`, tokens.foundry)).body.entries as Entry[])[0]).toMatchObject({ access: "public-fact", document: null });
+    await indexer.sync();
+  });
+
+  it("a stopped or lagging index answers 503 with Retry-After, and /health is not ok", async () => {
+    const index = indexService(indexer);
+    const strict = await startTestGateway({ chain: tc, node: "oem", services: { index, events }, gateway: { rateLimit: false, maxIndexLagBlocks: 2 } });
+    const stopped = await startTestGateway({ chain: tc, node: "oem", services: { index: { ...index, stopped: () => "reorg deeper than the undo records" }, events }, gateway: { rateLimit: false } });
+    try {
+      const token = await strict.signIn("oem");
+      await indexer.sync();
+      expect((await strict.request(`/items/${key("ENGINE-1")}`, { token })).status).toBe(200);
+      for (let i = 0; i < 3; i++) await story.provider.send("evm_mine", []);
+      // ethers shares one answer to identical calls for 250 ms.
+      await new Promise((r) => setTimeout(r, 300));
+      const behind = await strict.request(`/items/${key("ENGINE-1")}/history`, { token });
+      expect(behind.status).toBe(503);
+      expect(behind.headers.get("retry-after")).toBe("10");
+      expect(((await behind.json()) as { detail: string }).detail).toMatch(/3 blocks behind the chain \(at most 2 allowed\)/);
+      const health = await strict.request("/health");
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ ok: false, problem: expect.stringMatching(/blocks behind/) });
+      await indexer.sync();
+      expect((await strict.request(`/items/${key("ENGINE-1")}/history`, { token })).status).toBe(200);
+      expect((await strict.request("/health")).status).toBe(200);
+
+      const t2 = await stopped.signIn("oem");
+      const frozen = await stopped.request(`/items/${key("ENGINE-1")}`, { token: t2 });
+      expect(frozen.status).toBe(503);
+      expect(((await frozen.json()) as { detail: string }).detail).toMatch(/stopped following the chain \(reorg deeper/);
+      expect(await (await stopped.request("/health")).json()).toMatchObject({ ok: false, problem: expect.stringMatching(/stopped/) });
+    } finally {
+      await strict.stop();
+      await stopped.stop();
+    }
   });
 
   it("answers 503 on a node that runs no chain index", async () => {

@@ -4,12 +4,13 @@
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
-import { id, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import { expect } from "vitest";
 import { revertDataOf } from "../../lib/revert.ts";
-import type { Consortium } from "../../lib/contracts/types/index.js";
-import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, roleMask } from "../../lib/consortium.ts";
+import type { Consortium, IdentifierNamespaces, Provenance } from "../../lib/contracts/types/index.js";
+import { NamespacePolicy, schemeArgs } from "../../lib/namespaces.ts";
+import { type FounderInit, ProposalKind, ProposalStatus, Role, proposalData, proposalSubject, roleMask } from "../../lib/consortium.ts";
 
 export type Conn = NetworkConnection<"l1">;
 
@@ -72,6 +73,21 @@ export async function deployBound<T extends BaseContract>(
   return (await ethers.getContractAt(contractName, await proxy.getAddress())) as unknown as T;
 }
 
+/**
+ * Provenance with its IdentifierNamespaces, each behind a proxy and bound to `consortiumAddress`.
+ * Unchecked by default (keys need no proof): suites about custody rules; namespace rules have their own.
+ */
+export async function deployProvenance(
+  conn: Conn,
+  consortiumAddress: string,
+  policy: NamespacePolicy = NamespacePolicy.Unchecked,
+  grants: { prefix: string; orgId: number }[] = [],
+): Promise<{ prov: Provenance; namespaces: IdentifierNamespaces }> {
+  const namespaces = await deployBound<IdentifierNamespaces>(conn, "IdentifierNamespaces", consortiumAddress, schemeArgs(), grants, policy);
+  const prov = await deployBound<Provenance>(conn, "Provenance", consortiumAddress, await namespaces.getAddress());
+  return { prov, namespaces };
+}
+
 export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {
   const { ethers } = conn;
   const signers = await ethers.getSigners();
@@ -108,21 +124,31 @@ export async function deployConsortium(conn: Conn): Promise<ConsortiumFixture> {
   return { conn, consortium, orgs, outsider, deployer };
 }
 
-/**
- * Passes a proposal through real governance: the first active organisation proposes and the
- * others vote yes until it executes. Returns the proposal id.
- */
 /** What governance needs of a fixture: Consortium and each organisation's id and signer. */
 export interface Governed {
   consortium: Consortium;
   orgs: Record<OrgKey, { id: number; signer: Signer }>;
 }
 
+/**
+ * Passes a proposal through real governance: the first active organisation that may vote on it
+ * proposes and the others vote yes until it passes. An Upgrade or Call of a proxy not yet on the
+ * consortium's allow-list is preceded by the SetGoverned proposal that lists it; a queued proposal
+ * is executed once the consortium's execution delay is over (the chain's clock is moved on).
+ * Returns the proposal id.
+ */
 export async function passProposal(fx: Governed, kind: ProposalKind, data: string): Promise<bigint> {
   const { consortium } = fx;
+  if (kind === ProposalKind.Upgrade || kind === ProposalKind.Call) {
+    const target = AbiCoder.defaultAbiCoder().decode(["address"], data)[0] as string;
+    if (target !== (await consortium.getAddress()) && !(await consortium.isGoverned(target))) {
+      await passProposal(fx, ProposalKind.SetGoverned, proposalData.setGoverned([target], true));
+    }
+  }
+  const subject = proposalSubject(kind, data);
   const voters: Governed["orgs"][OrgKey][] = [];
   for (const org of Object.values(fx.orgs)) {
-    if (await consortium.isActiveOrg(org.id)) voters.push(org);
+    if (org.id !== subject && (await consortium.isActiveOrg(org.id))) voters.push(org);
   }
   const [proposer, ...others] = voters;
   if (!proposer) throw new Error("no active organisation left to propose");
@@ -132,6 +158,15 @@ export async function passProposal(fx: Governed, kind: ProposalKind, data: strin
     const [, status] = await consortium.proposal(proposalId);
     if (Number(status) !== ProposalStatus.Open) break;
     await (await consortium.connect(org.signer).vote(proposalId, true)).wait();
+  }
+  if (Number((await consortium.proposal(proposalId))[1]) === ProposalStatus.Queued) {
+    const delay = Number(await consortium.executionDelay());
+    const provider = consortium.runner!.provider! as unknown as { send(method: string, params: unknown[]): Promise<unknown> };
+    if (delay > 0) {
+      await provider.send("evm_increaseTime", [delay]);
+      await provider.send("evm_mine", []);
+    }
+    await (await consortium.connect(proposer.signer).execute(proposalId)).wait();
   }
   const [, status] = await consortium.proposal(proposalId);
   expect(Number(status)).toBe(ProposalStatus.Executed);

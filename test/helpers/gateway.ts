@@ -15,7 +15,8 @@
 import { type AbstractSigner, JsonRpcProvider, Wallet, toBeHex } from "ethers";
 import type { Role } from "../../lib/consortium.ts";
 import { type Deployment, type TracemeshContracts, connectContracts } from "../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../scripts/local-chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, peerOnlyNode, startAnvil } from "../../scripts/local-chain/local-chain.ts";
+import { NamespacePolicy } from "../../lib/namespaces.ts";
 import { GatewayClient } from "../../lib/gateway-client.ts";
 import { type Gateway, type GatewayOptions, type RunningGateway, createGateway } from "../../gateway/app.ts";
 import { type GatewayServices, chainServices } from "../../gateway/services.ts";
@@ -44,7 +45,17 @@ export interface TestChain extends Governed {
 }
 
 /** Anvil + deployment + the demo organisations (founders, active, with their roles). */
-export async function startTestChain(): Promise<TestChain> {
+export interface TestChainOptions {
+  /**
+   * Identifier namespaces: Unchecked by default, since most suites write registry keys directly
+   * and capture GS1 examples under no registered prefix; namespace suites pass Enforced.
+   */
+  namespacePolicy?: NamespacePolicy;
+  /** Identifier prefixes registered to organisations at deployment. */
+  prefixes?: Partial<Record<OrgKey, string[]>>;
+}
+
+export async function startTestChain(options: TestChainOptions = {}): Promise<TestChain> {
   const chain = await startAnvil();
   try {
     // No request cache: back-to-back transactions of one wallet must each see the new nonce.
@@ -63,7 +74,11 @@ export async function startTestChain(): Promise<TestChain> {
     const deployment = await deployLocal(
       chain.url,
       devKey(0),
-      plan.map((p) => ({ name: p.spec.name, roles: [...p.spec.roles], accounts: p.wallets.map((w) => w.address) })),
+      plan.map((p) => ({ name: p.spec.name, roles: [...p.spec.roles], accounts: p.wallets.map((w) => w.address),
+        nodes: [peerOnlyNode(`12D3KooWTest${p.key}`)],
+        prefixes: options.prefixes?.[p.key] ?? [],
+      })),
+      { namespacePolicy: options.namespacePolicy ?? NamespacePolicy.Unchecked },
     );
     const orgs = {} as Record<OrgKey, ChainOrg>;
     plan.forEach((p, i) => {
@@ -102,7 +117,7 @@ export interface TestGatewayOptions {
   node?: OrgKey;
   gateway?: GatewayOptions;
   /** Optional service slots (events, index, proofs). */
-  services?: Partial<Pick<GatewayServices, "events" | "index" | "proofs">>;
+  services?: Partial<Pick<GatewayServices, "events" | "index" | "proofs" | "accessLog">>;
 }
 
 export interface RequestOptions {

@@ -4,8 +4,8 @@
 import { expect } from "vitest";
 import type { TracemeshContracts } from "../../lib/deployment.ts";
 import { Ballot } from "../../lib/consortium.ts";
-import type { IndexQueries, IndexStore } from "../../gateway/indexer/index.ts";
-import { proposalStatusOf } from "../../gateway/indexer/queries.ts";
+import type { IndexQueries, IndexStore } from "../../node/indexer/index.ts";
+import { proposalStatusOf } from "../../node/indexer/queries.ts";
 import type { StoryKeys } from "./story.ts";
 
 const n = (v: bigint | number) => Number(v);

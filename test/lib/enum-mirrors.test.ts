@@ -52,8 +52,8 @@ describe("TypeScript mirrors of Solidity enums", () => {
   const cases: [string, string, string, string, Record<string, string | number>][] = [
     ["IConsortium.Role", "interfaces/IConsortium.sol", "IConsortium", "Role", Role],
     ["IConsortium.OrgStatus", "interfaces/IConsortium.sol", "IConsortium", "OrgStatus", OrgStatus],
-    ["Consortium.ProposalKind", "Consortium.sol", "Consortium", "ProposalKind", ProposalKind],
-    ["Consortium.ProposalStatus", "Consortium.sol", "Consortium", "ProposalStatus", ProposalStatus],
+    ["ConsortiumState.ProposalKind", "base/ConsortiumState.sol", "ConsortiumState", "ProposalKind", ProposalKind],
+    ["ConsortiumState.ProposalStatus", "base/ConsortiumState.sol", "ConsortiumState", "ProposalStatus", ProposalStatus],
     ["Provenance.ItemStatus", "Provenance.sol", "Provenance", "ItemStatus", ItemStatus],
     ["Provenance.RecordKind", "Provenance.sol", "Provenance", "RecordKind", RecordKind],
     ["Certificates.Status", "Certificates.sol", "Certificates", "Status", CertificateStatus],

@@ -1,8 +1,16 @@
 import { readFileSync } from "node:fs";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { concat, keccak256, toUtf8Bytes } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { batchKey, canonicalBatchIdentifier, canonicalIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import {
+  batchKey,
+  canonicalBatchIdentifier,
+  canonicalIdentifier,
+  canonicalItemIdentifier,
+  itemKey,
+  keyProofOfCanonical,
+  parseIdentifier,
+} from "../../lib/identifiers/canonical.ts";
 import { CANONICAL_HOST, digitalLinkGrammarValid, encodeAiValue, parseDigitalLink, toDigitalLink } from "../../lib/identifiers/digital-link.ts";
 import { parseEpcUri, toEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { IdentifierError, gs1CheckDigit, hasValidCheckDigit, identifierType } from "../../lib/identifiers/gs1-keys.ts";
@@ -274,8 +282,18 @@ describe("canonical identifiers and on-chain keys", () => {
     expect(keys.size).toBe(1);
     const canonical = "https://id.gs1.org/01/10614141073464/21/2017";
     expect(canonicalItemIdentifier(spellings[0]!)).toBe(canonical);
-    // The key is keccak256 of the canonical string, as contracts/Provenance.sol expects.
-    expect(itemKey(spellings[0]!)).toBe(keccak256(toUtf8Bytes(canonical)));
+    // The key hashes the public head (lead and 13 characters of the GTIN, which hold the Company
+    // Prefix) with the hash of the private tail, as contracts/IdentifierNamespaces.sol proves it.
+    const head = "https://id.gs1.org/01/1061414107346";
+    expect(keyProofOfCanonical(canonical)).toEqual({ head, tailHash: keccak256(toUtf8Bytes("4/21/2017")), key: itemKey(canonical) });
+    expect(itemKey(spellings[0]!)).toBe(keccak256(concat([toUtf8Bytes(head), keccak256(toUtf8Bytes("4/21/2017"))])));
+  });
+
+  it("never puts a serial in the public head of a key, however short the primary key's value", () => {
+    // A CPI of 8 characters: the head stops at the end of the value, before the serial.
+    expect(keyProofOfCanonical("https://id.gs1.org/8010/4012345X/8011/77").head).toBe("https://id.gs1.org/8010/4012345X");
+    expect(keyProofOfCanonical("https://id.gs1.org/00/340123450000000017").head).toBe("https://id.gs1.org/00/3401234500000");
+    expect(keyProofOfCanonical("https://id.gs1.org/8004/4012345A1").head).toBe("https://id.gs1.org/8004/4012345A1");
   });
 
   it("keys SSCC, GIAI, GRAI, CPI, ITIP and UPUI items; LGTIN batches in their own namespace", () => {

@@ -237,10 +237,16 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
                       <dd>{fmt(entry.time)}</dd>
                     </>
                   )}
-                  <dd class="muted full">{t("event.withheld")}</dd>
+                  <dd class="muted full">{entry.access === "public-fact" || entry.access === undefined ? t("event.withheld") : t("event.elsewhere")}</dd>
                 </>
               )}
             </dl>
+            {entry.grant?.path !== undefined && entry.grant.path.length > 1 && (
+              <p class="muted small" data-testid="shared-via">
+                {t("event.sharedVia", { path: entry.grant.path.map((k) => `${k.slice(0, 10)}…`).join(" ⊃ ") })}
+              </p>
+            )}
+            {entry.rule !== undefined && <p class="muted small">{t("event.sharedVia", { path: entry.rule })}</p>}
             <details>
               <summary>{t("event.hash")}</summary>
               <p class="mono small">

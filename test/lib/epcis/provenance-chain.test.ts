@@ -13,7 +13,7 @@ import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers
 import { documentEventHashes, hashIdOfDigest } from "../../../lib/epcis/event-hash.ts";
 import { type Consignee, type ProvenanceMapping, dispositionKey, eventsOf, provenanceActionsOf } from "../../../lib/epcis/events.ts";
 import { createEpcisValidator, loadEpcisSchema } from "../../../lib/epcis/validate.ts";
-import { type ConsortiumFixture, type Conn, type OrgKey, deployBound, deployConsortium, expectRevert } from "../../helpers/fixture.ts";
+import { type ConsortiumFixture, type Conn, type OrgKey, deployConsortium, deployProvenance, expectRevert } from "../../helpers/fixture.ts";
 
 const validator = createEpcisValidator({
   schema: loadEpcisSchema(fileURLToPath(new URL("../../../../shared/fixtures/epcis/EPCIS-JSON-Schema.json", import.meta.url))),
@@ -53,7 +53,7 @@ describe("EPCIS events recorded on Provenance", () => {
   beforeAll(async () => {
     conn = await network.create();
     fx = await deployConsortium(conn);
-    prov = await deployBound<Provenance>(conn, "Provenance", await fx.consortium.getAddress());
+    ({ prov } = await deployProvenance(conn, await fx.consortium.getAddress()));
   });
   afterAll(async () => {
     await conn?.close();

@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import { freePort } from "../../../scripts/local-chain/anvil.ts";
 import type { Deployment } from "../../../lib/deployment.ts";
+import { NamespacePolicy } from "../../../lib/namespaces.ts";
 import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../scripts/local-chain/local-chain.ts";
 import { peerIdOfKeyFile } from "../../../node/p2p/host.ts";
 import { nodeFor } from "./helpers.ts";
@@ -169,7 +170,8 @@ export async function setUpConsortium(
       }),
       ...extraOrgs.map((o) => ({ name: o.name, accounts: [new Wallet(devKey(o.keyIndex)).address] })),
     ];
-    const deployment = await deployLocal(chain.url, devKey(0), orgs);
+    // Members capture GS1 examples under no registered prefix, and tests write keys directly.
+    const deployment = await deployLocal(chain.url, devKey(0), orgs, { namespacePolicy: NamespacePolicy.Unchecked });
     const deploymentFile = path.join(dir, "deployment.json");
     writeFileSync(deploymentFile, JSON.stringify(deployment));
     for (const m of members) {

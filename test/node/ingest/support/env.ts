@@ -10,7 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import type { Deployment } from "../../../../lib/deployment.ts";
-import { type LocalChain, deployLocal, devKey, startAnvil } from "../../../../scripts/local-chain/local-chain.ts";
+import { type LocalChain, deployLocal, devKey, peerOnlyNode, startAnvil } from "../../../../scripts/local-chain/local-chain.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../../..");
 export const ORG_NAME = "Delta Machining";
@@ -35,8 +35,8 @@ export async function nodeEnv(options: { stateFile?: boolean; config?: Record<st
   const nodeKey = devKey(3);
   const node = new Wallet(nodeKey).address;
   const deployment = await deployLocal(chain.url, devKey(0), [
-    { name: ORG_NAME, accounts: [node] },
-    { name: "Atlas Motors", accounts: [new Wallet(devKey(4)).address] },
+    { name: ORG_NAME, accounts: [node], nodes: [peerOnlyNode("12D3KooWIngestPlant")] },
+    { name: "Atlas Motors", accounts: [new Wallet(devKey(4)).address], nodes: [peerOnlyNode("12D3KooWIngestOem")] },
   ]);
   const deploymentFile = path.join(dir, "deployment.json");
   writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2));

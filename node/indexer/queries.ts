@@ -7,8 +7,8 @@
  * the last indexed block unless a `now` is given: the index answers as of the chain it has seen.
  */
 import { AbiCoder, keccak256 } from "ethers";
-import type { AccessChecker } from "../../lib/access.ts";
-import { OrgStatus, ProposalKind, ProposalStatus, rolesOf } from "../../lib/consortium.ts";
+import type { AccessChecker, GenealogyLink, GenealogySource } from "../../lib/access.ts";
+import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, ItemStatus, ScopeKind } from "../../lib/registry.ts";
 import type {
   AccreditationDoc,
@@ -24,7 +24,7 @@ import type {
   ProposalDoc,
   RecordDoc,
   ShipmentDoc,
-} from "./apply.ts";
+} from "./documents.ts";
 import { type IndexStore, K, pad } from "./store.ts";
 
 export interface ItemView {
@@ -99,7 +99,7 @@ export interface QueryOptions {
   now?: () => number | Promise<number>;
 }
 
-export class IndexQueries {
+export class IndexQueries implements GenealogySource {
   constructor(
     readonly store: IndexStore,
     private readonly options: QueryOptions = {},
@@ -301,6 +301,55 @@ export class IndexQueries {
     return keys.filter((x) => x !== k);
   }
 
+  /**
+   * The links out of each of `keys` with the block and organisation of the record that made
+   * them: what lib/access.ts needs to apply a genealogy grant "as the grantor knew it".
+   */
+  async linksUp(keys: readonly string[]): Promise<GenealogyLink[][]> {
+    const lists = await this.edgesOf(keys.map(lower), "forward");
+    const ids = [...new Set(lists.flat().map((e) => e.recordId))];
+    const records = await this.store.getMany<RecordDoc>(ids.map(K.record));
+    const byId = new Map(records.flatMap((r) => (r ? [[r.id, r] as const] : [])));
+    return lists.map((list) =>
+      list.flatMap((e) => {
+        const r = byId.get(e.recordId);
+        return r ? [{ from: e.from, to: e.to, block: r.block, recordedBy: r.org }] : [];
+      }),
+    );
+  }
+
+  /** Block of the latest issue of the grant `owner` -> `grantee` on `scopeKey`, if indexed. */
+  async grantIssuedBlock(owner: number, grantee: number, scopeKey: string): Promise<number | undefined> {
+    return (await this.grantOn(owner, grantee, scopeKey))?.block;
+  }
+
+  /**
+   * Whether an item (or batch) is in a recall scope: it or its batch was recalled, or so was an
+   * item it came from (inputs and children, transitively), or that item's batch.
+   */
+  async inRecallScope(key: string, maxNodes = 10_000): Promise<boolean> {
+    const k = lower(key);
+    const batch = await this.store.get<BatchDoc>(K.batch(k));
+    if (batch) return batch.recalled;
+    const seen = new Set([k]);
+    let frontier = [k];
+    while (frontier.length > 0) {
+      const docs = await this.store.getMany<ItemDoc>(frontier.map(K.item));
+      for (const d of docs) {
+        if (!d) continue;
+        if (d.recalled || (d.batch && (await this.store.get<BatchDoc>(K.batch(d.batch)))?.recalled)) return true;
+      }
+      const next: string[] = [];
+      for (const e of (await this.edgesOf(frontier, "backward")).flat()) {
+        if (seen.has(e.from) || seen.size >= maxNodes) continue;
+        seen.add(e.from);
+        next.push(e.from);
+      }
+      frontier = next;
+    }
+    return false;
+  }
+
   // ---------------------------------------------------------------- certificates
 
   async certificate(id: string): Promise<IndexedCertificate | undefined> {
@@ -442,10 +491,11 @@ export class IndexQueries {
     const [orgs, gov, now] = await Promise.all([this.store.entries<OrgDoc>("org:"), this.governance(), this.now()]);
     const active = new Set(orgs.filter(([, o]) => o.status === OrgStatus.Active).map(([, o]) => o.id));
     const quorumBps = gov?.quorumBps ?? 10_000;
-    const r = Math.ceil((active.size * quorumBps) / 10_000);
-    const required = r === 0 ? 1 : r;
     return docs.map((p) => {
       const counted = p.votes.filter((v) => active.has(v.org));
+      // As Consortium.tally: the organisation a sanction acts against is not counted.
+      const subject = proposalSubject(p.kind, p.data);
+      const required = requiredVotes(active.size - (active.has(subject) ? 1 : 0), quorumBps);
       const expired = p.status === "open" && now > p.deadline;
       return {
         ...p,

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mayReadItem } from "../../lib/access.ts";
-import { RecordKind } from "../../lib/registry.ts";
-import { recordKindName } from "../../gateway/indexer/apply.ts";
-import { IndexAccessChecker, IndexQueries, Indexer } from "../../gateway/indexer/index.ts";
-import { expectIndexEqualsChain, expectSameIndex } from "../helpers/index-compare.ts";
-import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../helpers/story.ts";
+import { mayReadItem } from "../../../lib/access.ts";
+import { RecordKind } from "../../../lib/registry.ts";
+import { recordKindName } from "../../../node/indexer/handlers/values.ts";
+import { IndexAccessChecker, IndexQueries, Indexer } from "../../../node/indexer/index.ts";
+import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
+import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";
 
 let s: StoryChain;
 let keys: StoryKeys;
@@ -72,7 +72,7 @@ describe("indexer", () => {
     expect(await q.history(key("NO-SUCH-ITEM"))).toEqual([]);
     // Observations name items without changing them, registered or not.
     expect((await q.history(key("COIL-3"))).map((e) => e.kindName)).toEqual(["commission", "observation", "recallBatch"]);
-    expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.carrier]]);
+    expect((await q.history(key("FOREIGN-1"))).map((e) => [e.kindName, e.org])).toEqual([["observation", ORG_ID.steel]]);
     expect(await q.item(key("FOREIGN-1"))).toBeUndefined();
     // A record kind a later Provenance may append keeps its number.
     expect([recordKindName(RecordKind.Observation), recordKindName(99)]).toEqual(["observation", "kind-99"]);

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { IndexQueries, Indexer, ReorgTooDeepError } from "../../gateway/indexer/index.ts";
-import { expectSameIndex } from "../helpers/index-compare.ts";
-import { connectTo, DISP_ACTIVE, done, eventHash, key, ORG_ID, rpc, startStoryChain, type StoryChain } from "../helpers/story.ts";
+import { IndexQueries, Indexer, ReorgTooDeepError } from "../../../node/indexer/index.ts";
+import { expectSameIndex } from "../../helpers/index-compare.ts";
+import { connectTo, DISP_ACTIVE, done, eventHash, key, ORG_ID, rpc, startStoryChain, type StoryChain } from "../../helpers/story.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {

@@ -1,11 +1,11 @@
 /**
  * A separate indexer process for the crash test: indexes the deployment one block per range and
  * prints `block N` after each committed block, until it is killed or reaches the head.
- * Usage: node --import tsx test/gateway/indexer-child.ts <rpc url> <deployment.json> <index dir>
+ * Usage: node --import tsx test/node/indexer/indexer-child.ts <rpc url> <deployment.json> <index dir>
  */
-import { readDeployment } from "../../lib/deployment.ts";
-import { rpcProvider } from "../../node/chain/client.ts";
-import { Indexer } from "../../gateway/indexer/index.ts";
+import { readDeployment } from "../../../lib/deployment.ts";
+import { rpcProvider } from "../../../node/chain/client.ts";
+import { Indexer } from "../../../node/indexer/index.ts";
 
 const [url, deploymentFile, dir] = process.argv.slice(2);
 if (!url || !deploymentFile || !dir) {

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { IndexStore, Indexer } from "../../gateway/indexer/index.ts";
-import { expectIndexEqualsChain, expectSameIndex } from "../helpers/index-compare.ts";
-import { IndexQueries } from "../../gateway/indexer/queries.ts";
-import { type StoryChain, type StoryKeys, playStory, startStoryChain } from "../helpers/story.ts";
+import { IndexStore, Indexer } from "../../../node/indexer/index.ts";
+import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
+import { IndexQueries } from "../../../node/indexer/queries.ts";
+import { type StoryChain, type StoryKeys, playStory, startStoryChain } from "../../helpers/story.ts";
 
-const root = path.resolve(import.meta.dirname, "..", "..");
+const root = path.resolve(import.meta.dirname, "..", "..", "..");
 let s: StoryChain;
 let keys: StoryKeys;
 let work: string;
@@ -32,7 +32,7 @@ afterAll(async () => {
 /** Runs the child indexer until it has committed `blocks` more blocks (then SIGKILL) or finished. */
 function runChild(dir: string, blocks: number): Promise<{ start: number; last: number; finished: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "test/gateway/indexer-child.ts"), s.chain.url, path.join(work, "deployment.json"), dir], {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "test/node/indexer/indexer-child.ts"), s.chain.url, path.join(work, "deployment.json"), dir], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -17,7 +17,8 @@
 import type { JsonRpcProvider } from "ethers";
 import type { Deployment } from "../../lib/deployment.ts";
 import { Backoff, sleep } from "../../lib/retry.ts";
-import { BlockApplier, EventDecoder, type RawLog } from "./apply.ts";
+import { BlockApplier } from "./apply.ts";
+import { EventDecoder, type RawLog } from "./decode.ts";
 import { type Checkpoint, IndexStore, K, pad, prefixRange } from "./store.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 

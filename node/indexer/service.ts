@@ -12,10 +12,12 @@ export interface IndexService {
   access: AccessChecker;
   /** Indexed block, head and lag. */
   progress(): IndexerProgress;
+  /** Why the index stopped following the chain for good (a too-deep reorg); undefined while it follows. */
+  stopped?(): string | undefined;
 }
 
 /** The service over a running (or synced) indexer. */
 export function indexService(indexer: Indexer): IndexService {
   const queries = new IndexQueries(indexer.store);
-  return { queries, access: new IndexAccessChecker(queries), progress: () => indexer.progress() };
+  return { queries, access: new IndexAccessChecker(queries), progress: () => indexer.progress(), stopped: () => indexer.fatal?.message };
 }

@@ -1,0 +1,166 @@
+/**
+ * The member process: one per organisation (DESIGN, "Processes"). It composes the member node
+ * (node/daemon.ts: edge ingestion, anchoring, peer network), the node's EPCIS events
+ * (node/events: capture acceptance, jobs, announcement to partners), the chain indexer
+ * (node/indexer), and serves the gateway's HTTP API and the explorer's assets on top of them. The
+ * node key is loaded once and the node's JSON-RPC provider is the one the indexer and the gateway
+ * read through. The gateway reaches the node only through GatewayServices.
+ *
+ *   npm run member -- --config FILE        (tsx member/main.ts --config FILE)
+ *
+ * The configuration: member/config.ts. While the member runs, the node commands (`npm run node --
+ * status|proof|audit --config FILE`) read its status file and ask it over its admin socket.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
+import { ConfigError, loadNodeKey } from "../node/config.ts";
+import { type RunningNode, startNode } from "../node/daemon.ts";
+import { type OpenEvents, openEvents } from "../node/events/service.ts";
+import { Indexer } from "../node/indexer/indexer.ts";
+import { indexService } from "../node/indexer/service.ts";
+import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
+import { chainServices } from "../gateway/services.ts";
+import { type MemberConfig, loadMemberConfig } from "./config.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+export interface RunningMember {
+  node: RunningNode;
+  events: OpenEvents;
+  indexer: Indexer;
+  gateway: Gateway;
+  http: RunningGateway;
+  organisation: { id: number; name: string };
+  stop(): Promise<void>;
+}
+
+/** Starts the node, its events, the indexer and the gateway; stops what started if a later part fails. */
+export async function startMember(config: MemberConfig, log: (m: string) => void = (m) => console.log(`[member] ${m}`)): Promise<RunningMember> {
+  const cleanup: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanup.reverse()) await c().catch((e: Error) => log(`stop: ${e.message}`));
+  };
+  try {
+    // The key is read once here; the node signs with it, and so do the events it records.
+    const node = await startNode(config.node, { wallet: loadNodeKey(config.node), log: (m) => console.log(`[node] ${m}`) });
+    cleanup.push(() => node.stop());
+    const { deployment, provider } = node;
+
+    // One JSON-RPC provider for node, indexer and gateway (node.stop() closes it).
+    const base = await chainServices(provider, deployment, { id: 0, name: "" });
+    cleanup.push(async () => base.close());
+    const { contracts } = base;
+    const [orgId] = await contracts.consortium.activeOrgOf(node.address);
+    if (orgId === 0n) throw new ConfigError([`the node key ${node.address} is not a signing account of an active organisation`], config.node.file);
+    const [orgName] = await contracts.consortium.org(orgId);
+    const organisation = { id: Number(orgId), name: orgName };
+
+    const indexer = await Indexer.open({ provider, deployment, store: path.join(config.node.dataDir, "index"), onError: (e) => log(`indexer: ${e.message}`), onFatal: (e) => log(`INDEXER STOPPED: ${e.message}`) });
+    cleanup.push(() => indexer.stop());
+    // The gateway answers while the index catches up (/health shows the lag): a member that
+    // was away for long is reachable at once, and queries say how far the index has come.
+    log(`indexing the chain from block ${indexer.progress().indexedBlock}`);
+    indexer.start();
+    const index = indexService(indexer);
+
+    // Shipment destinations: names in the directory become organisation ids once, at start, from Consortium.
+    const orgIds = new Map<string, number>();
+    const orgCount = Number(await contracts.consortium.orgCount());
+    for (let id = 1; id <= orgCount; id++) orgIds.set((await contracts.consortium.org(id))[0], id);
+    const partyOrg = new Map<string, number>();
+    for (const [party, org] of config.parties) {
+      const id = typeof org === "number" ? org : orgIds.get(org);
+      if (id === undefined) throw new ConfigError([`parties: no member organisation is named "${org}"`], config.node.file);
+      partyOrg.set(party, id);
+    }
+
+    // A captured event that names member parties (a shipment's consignee, a receipt's sender) is
+    // announced to them over the peer network (node/events/announce.ts).
+    const p2p = node.p2p;
+    const events = await openEvents({
+      dataDir: config.node.dataDir,
+      deployment,
+      client: node.chain.client,
+      signer: node.signer,
+      provider,
+      ...(node.events ? { store: node.events } : {}),
+      // Access decisions ask the chain (openEvents' ChainAccessChecker, cleared on grant events),
+      // never the index alone; the index walks genealogy grants "as the grantor knew it".
+      resolveParty: (party) => partyOrg.get(party),
+      genealogy: index.queries,
+      ...(p2p ? { announce: (hashId: string, partners: number[]) => p2p.announceEvent(hashId, partners) } : {}),
+      log,
+    });
+    cleanup.push(() => events.close());
+
+    // Every read of this organisation's data by a partner is logged (node/access-log).
+    const accessLog = await AccessLog.open(path.join(config.node.dataDir, "access-log"));
+    cleanup.push(() => accessLog.close());
+    const gateway = createGateway(
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: new AccessRecorder(accessLog, base.contracts.accessGrants) },
+      {
+        ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
+        ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
+      },
+    );
+    const http = await gateway.listen(config.gateway.port, config.gateway.host);
+    cleanup.push(() => http.close());
+    log(`${organisation.name}: gateway ${http.url}${config.gateway.explorer ? `, explorer ${http.url}/explorer/` : ""}`);
+
+    let stopping: Promise<void> | undefined;
+    return { node, events, indexer, gateway, http, organisation, stop: () => (stopping ??= stopAll()) };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/**
+ * A promise rejected with no handler, or an exception nothing caught, leaves the node in an
+ * unknown state: log what it was and exit with status 70 (EX_SOFTWARE), so a supervisor restarts
+ * it and the log says why (Node would otherwise print a bare stack and exit 1).
+ */
+function installFatalHandlers(): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    console.error(`[member] fatal ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(70);
+  };
+  process.on("unhandledRejection", fatal("unhandled rejection"));
+  process.on("uncaughtException", fatal("uncaught exception"));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
+  if (values.help || !values.config) {
+    console.log("usage: tsx member/main.ts --config FILE");
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  installFatalHandlers();
+  let member: RunningMember;
+  try {
+    member = await startMember(loadMemberConfig(values.config));
+  } catch (e) {
+    console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(1);
+    console.log(`[member] ${signal}: stopping`);
+    member.stop().then(
+      () => process.exit(0),
+      (e: Error) => {
+        console.error(`[member] stop failed: ${e.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,40 @@
+/**
+ * From an access decision (lib/access.ts) to an access-log entry: the one place that turns "why
+ * this partner may read" into what the owner's log keeps, for the gateway and the peer network.
+ */
+import { type AccessDecision, REGULATOR_SCOPE_NAMES, SCOPE_KIND_NAMES, describeDecision, grantIdOf } from "../../lib/access.ts";
+import type { AccessGrants } from "../../lib/contracts/types/index.js";
+import type { AccessLog, AccessRead, AccessSubject } from "./store.ts";
+
+/** The purpose logged for reads the consortium's regulator rule allowed. */
+export const REGULATOR_PURPOSE = "regulatory-oversight";
+
+export class AccessRecorder {
+  constructor(
+    readonly log: AccessLog,
+    private readonly grants: Pick<AccessGrants, "grant">,
+  ) {}
+
+  /**
+   * Logs a read that `decision` allowed, unless it was the owner's own. The grant's purpose comes
+   * from the chain; when the chain cannot say, the entry still goes in with purpose null.
+   */
+  async record(read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject }, decision: AccessDecision): Promise<void> {
+    if (!decision.allowed || decision.via === "owner") return;
+    if (decision.via === "rule") {
+      await this.log.append({ ...read, allowedBy: describeDecision(decision), purpose: `${REGULATOR_PURPOSE} (${REGULATOR_SCOPE_NAMES[decision.rule]})` });
+      return;
+    }
+    const id = grantIdOf(read.owner, read.reader, decision.scopeKey);
+    const purpose = await this.grants.grant(id).then(
+      (g) => (g.owner === 0n ? null : g.purpose),
+      () => null,
+    );
+    await this.log.append({
+      ...read,
+      allowedBy: describeDecision(decision),
+      grant: { id, scopeKey: decision.scopeKey, kind: SCOPE_KIND_NAMES[decision.kind], ...(decision.path ? { path: decision.path } : {}) },
+      purpose,
+    });
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * How the index follows Certificates: accreditations and the certificate lifecycle.
+ */
+import type { Result } from "ethers";
+import { CertificateState } from "../../../lib/registry.ts";
+import type { BlockApplier, Handlers } from "../apply.ts";
+import type { EventContext } from "../decode.ts";
+import type { CertificateDoc, AccreditationDoc } from "../documents.ts";
+import { K } from "../store.ts";
+import { ZERO32, hex, n } from "./values.ts";
+
+export function certificatesHandlers(applier: BlockApplier): Handlers {
+  return {
+    "certificates.AccreditationGranted": async (a: Result) => {
+      const certifier = n(a.certifier);
+      const scope = hex(a.scope);
+      const index = n(a.periodIndex);
+      const key = K.accreditation(certifier, scope, index);
+      const existing = await applier.w.get<AccreditationDoc>(key);
+      const doc: AccreditationDoc = existing
+        ? { ...existing, expiresAt: n(a.expiresAt) }
+        : { certifier, scope, index, from: n(a.from), expiresAt: n(a.expiresAt), withdrawnAt: 0, accreditedBy: n(a.regulator), withdrawnBy: 0 };
+      await applier.w.put(key, doc);
+    },
+    "certificates.AccreditationWithdrawn": async (a: Result) => {
+      const key = K.accreditation(n(a.certifier), hex(a.scope), n(a.periodIndex));
+      const doc = await applier.w.get<AccreditationDoc>(key);
+      if (!doc) throw new Error(`index is inconsistent: withdrawal of an unknown accreditation period ${key}`);
+      doc.withdrawnAt = n(a.at);
+      doc.withdrawnBy = n(a.regulator);
+      await applier.w.put(key, doc);
+    },
+    "certificates.CertificateIssued": async (a: Result, ctx: EventContext) => {
+      const id = hex(a.id);
+      const doc: CertificateDoc = {
+        id,
+        issuer: n(a.issuer),
+        state: CertificateState.Active,
+        reason: 0,
+        issuedAt: ctx.time,
+        validFrom: n(a.validFrom),
+        validUntil: n(a.validUntil),
+        suspendedAt: 0,
+        revokedAt: 0,
+        subject: hex(a.subject),
+        scope: hex(a.scope),
+        reasonHash: ZERO32,
+        supersededBy: ZERO32,
+        supersedes: ZERO32,
+        history: [{ action: "issued", block: ctx.block, tx: ctx.tx, time: ctx.time }],
+      };
+      await applier.w.put(K.certificate(id), doc);
+      await applier.w.put(K.certificateOfSubject(doc.subject, ctx.block, ctx.logIndex), id);
+    },
+    "certificates.CertificateSuspended": async (a: Result, ctx: EventContext) => {
+      const c = await applier.cert(hex(a.id));
+      c.state = CertificateState.Suspended;
+      c.reason = n(a.reason);
+      c.reasonHash = hex(a.reasonHash);
+      c.suspendedAt = ctx.time;
+      c.history.push({ action: "suspended", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
+      await applier.w.put(K.certificate(c.id), c);
+    },
+    "certificates.CertificateReinstated": async (a: Result, ctx: EventContext) => {
+      const c = await applier.cert(hex(a.id));
+      c.state = CertificateState.Active;
+      c.reason = 0;
+      c.reasonHash = ZERO32;
+      c.history.push({ action: "reinstated", block: ctx.block, tx: ctx.tx, time: ctx.time });
+      await applier.w.put(K.certificate(c.id), c);
+    },
+    "certificates.CertificateRevoked": async (a: Result, ctx: EventContext) => {
+      const c = await applier.cert(hex(a.id));
+      c.state = CertificateState.Revoked;
+      c.reason = n(a.reason);
+      c.reasonHash = hex(a.reasonHash);
+      c.revokedAt = ctx.time;
+      c.history.push({ action: "revoked", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
+      await applier.w.put(K.certificate(c.id), c);
+    },
+    "certificates.CertificateSuperseded": async (a: Result, ctx: EventContext) => {
+      const c = await applier.cert(hex(a.id));
+      const newId = hex(a.newId);
+      c.state = CertificateState.Superseded;
+      c.supersededBy = newId;
+      c.history.push({ action: "superseded", block: ctx.block, tx: ctx.tx, time: ctx.time, supersededBy: newId });
+      await applier.w.put(K.certificate(c.id), c);
+      const replacement = await applier.cert(newId);
+      replacement.supersedes = c.id;
+      await applier.w.put(K.certificate(newId), replacement);
+    },
+
+  };
+}

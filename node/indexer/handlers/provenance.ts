@@ -1,0 +1,235 @@
+/**
+ * How the index follows Provenance: records, items and batches, custody, genealogy edges, recalls.
+ */
+import type { Result } from "ethers";
+import { ItemStatus } from "../../../lib/registry.ts";
+import type { BlockApplier, Handlers } from "../apply.ts";
+import type { EventContext } from "../decode.ts";
+import type { ItemDoc, BatchDoc, RecordDoc, EdgeDoc, ShipmentDoc } from "../documents.ts";
+import { K } from "../store.ts";
+import { ZERO32, hex, n, recordKindName } from "./values.ts";
+
+export function provenanceHandlers(applier: BlockApplier): Handlers {
+  return {
+    "provenance.Recorded": async (a: Result, ctx: EventContext) => {
+      const kind = n(a.kind);
+      const r: RecordDoc = {
+        id: n(a.recordId),
+        kind,
+        kindName: recordKindName(kind),
+        org: n(a.orgId),
+        eventHash: hex(a.eventHash),
+        corrects: n(a.corrects),
+        block: ctx.block,
+        tx: ctx.tx,
+        logIndex: ctx.logIndex,
+        time: ctx.time,
+        keys: [],
+      };
+      applier.record = r;
+      applier.w.putNew(K.record(r.id), r);
+      applier.w.putNew(K.eventHash(r.eventHash), r.id);
+      if (r.corrects !== 0) {
+        // A correction belongs to the history of everything the corrected record touched.
+        const corrected = await applier.w.get<RecordDoc>(K.record(r.corrects));
+        for (const key of corrected?.keys ?? []) await applier.touch(r, key);
+      }
+    },
+    "provenance.BatchCreated": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.batchKey);
+      const b: BatchDoc = {
+        key,
+        owner: n(a.ownerOrg),
+        recalled: false,
+        recallRecord: null,
+        createdAt: ctx.time,
+        createdRecord: r.id,
+        itemCount: 0,
+        disposition: hex(a.disposition),
+      };
+      applier.w.putNew(K.batch(key), b);
+      await applier.touch(r, key);
+    },
+    "provenance.ItemCreated": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const batch = hex(a.batchKey) === ZERO32 ? null : hex(a.batchKey);
+      const it: ItemDoc = {
+        key,
+        status: ItemStatus.Active,
+        owner: r.org,
+        custodian: r.org,
+        consignee: 0,
+        transfersOwnership: false,
+        recalled: false,
+        parent: null,
+        parentRecord: null,
+        batch,
+        disposition: hex(a.disposition),
+        createdAt: ctx.time,
+        createdBlock: ctx.block,
+        createdRecord: r.id,
+        lastRecord: r.id,
+        shipment: null,
+      };
+      applier.w.putNew(K.item(key), it);
+      if (batch) {
+        const b = await applier.w.get<BatchDoc>(K.batch(batch));
+        if (b) {
+          b.itemCount++;
+          await applier.w.put(K.batch(batch), b);
+        }
+        applier.w.putNew(K.batchItem(batch, key), r.id);
+      }
+      await applier.touch(r, key);
+    },
+    "provenance.ItemConsumed": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      it.status = ItemStatus.Consumed;
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.Transformed": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const inputs = (a.inputs as string[]).map(hex);
+      const outputs = (a.outputs as string[]).map(hex);
+      for (const i of inputs) for (const o of outputs) await applier.edge(i, o, "transformation", r.id);
+    },
+    "provenance.Shipped": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      it.status = ItemStatus.InTransit;
+      it.consignee = n(a.toOrg);
+      it.transfersOwnership = a.transfersOwnership as boolean;
+      it.shipment = r.id;
+      const s: ShipmentDoc = {
+        item: key,
+        from: n(a.fromOrg),
+        to: n(a.toOrg),
+        transfersOwnership: a.transfersOwnership as boolean,
+        shipRecord: r.id,
+        state: "in-transit",
+        endRecord: null,
+      };
+      applier.w.putNew(K.shipment(key, r.id), s);
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.ShipmentCancelled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      await closeShipment(applier, it, "cancelled", r.id);
+      it.status = ItemStatus.Active;
+      it.consignee = 0;
+      it.transfersOwnership = false;
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.Received": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      await closeShipment(applier, it, "received", r.id);
+      it.owner = n(a.ownerOrg);
+      it.custodian = n(a.toOrg);
+      it.status = ItemStatus.Active;
+      it.consignee = 0;
+      it.transfersOwnership = false;
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.Assembled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const child = hex(a.child);
+      const parent = hex(a.parent);
+      const it = await applier.item(child);
+      it.status = ItemStatus.Assembled;
+      it.parent = parent;
+      it.parentRecord = r.id;
+      await applier.setLast(child, it, r.id);
+      await applier.setLast(parent, await applier.item(parent), r.id);
+      await applier.edge(child, parent, "assembly", r.id);
+      await applier.touch(r, parent);
+      await applier.touch(r, child);
+    },
+    "provenance.Disassembled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const child = hex(a.child);
+      const parent = hex(a.parent);
+      const it = await applier.item(child);
+      const p = await applier.item(parent);
+      // The edge goes, as on chain; the history keeps both records.
+      if (it.parentRecord !== null) {
+        const record = it.parentRecord;
+        const other = (e: EdgeDoc) => !(e.kind === "assembly" && e.from === child && e.to === parent && e.recordId === record);
+        for (const key of [K.forward(child), K.backward(parent)]) {
+          const list = ((await applier.w.get<EdgeDoc[]>(key)) ?? []).filter(other);
+          if (list.length > 0) await applier.w.put(key, list);
+          else await applier.w.del(key);
+        }
+      }
+      it.status = ItemStatus.Active;
+      it.owner = p.owner;
+      it.custodian = r.org;
+      it.parent = null;
+      it.parentRecord = null;
+      await applier.setLast(child, it, r.id);
+      await applier.setLast(parent, p, r.id);
+      await applier.touch(r, parent);
+      await applier.touch(r, child);
+    },
+    "provenance.Inspected": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      await applier.setLast(key, await applier.item(key), r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.DispositionChanged": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      it.disposition = hex(a.disposition);
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.Recalled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      it.recalled = true;
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    },
+    "provenance.BatchRecalled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.batchKey);
+      const b = await applier.w.get<BatchDoc>(K.batch(key));
+      if (!b) throw new Error(`index is inconsistent: recall of unknown batch ${key}`);
+      b.recalled = true;
+      b.recallRecord = r.id;
+      await applier.w.put(K.batch(key), b);
+      await applier.touch(r, key);
+    },
+
+    // An observation (a later Provenance's `observe`) names keys without changing them; the keys
+    // need not be registered items, so only the history lists the record.
+    "provenance.Observed": async (a: Result, ctx: EventContext) => {
+      await applier.touch(applier.currentRecord(n(a.recordId), ctx), hex(a.key));
+    },
+
+  };
+}
+
+/** Ends the item's pending shipment (cancelled or received). */
+async function closeShipment(applier: BlockApplier, it: ItemDoc, state: ShipmentDoc["state"], recordId: number): Promise<void> {
+  if (it.shipment === null) return;
+  const key = K.shipment(it.key, it.shipment);
+  const s = await applier.w.get<ShipmentDoc>(key);
+  if (s) await applier.w.put(key, { ...s, state, endRecord: recordId });
+  it.shipment = null;
+}

@@ -10,9 +10,11 @@ import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
+import { connectContracts } from "../../lib/deployment.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
@@ -23,6 +25,7 @@ let indexer: Indexer;
 let events: OpenEvents;
 let gw: TestGateway;
 let dir: string;
+let accessLog: AccessLog;
 let token: string;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -41,9 +44,10 @@ beforeAll(async () => {
     contexts: path.join(FIXTURES, "epcis-context.jsonld"),
     access: indexService(indexer).access,
   });
+  accessLog = await AccessLog.open(path.join(dir, "access-log"));
   gw = await startTestGateway({
     chain: tc,
-    services: { index: indexService(indexer), events },
+    services: { index: indexService(indexer), events, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");
@@ -54,9 +58,13 @@ afterAll(async () => {
   await gw?.stop();
   await indexer?.stop();
   await events?.close();
+  await accessLog?.close();
   await tc?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+/** The chain's contracts for the access recorder (read only). */
+const gw0Contracts = () => connectContracts(tc.deployment.contracts, tc.provider).accessGrants;
 
 interface Answer {
   status: number;

@@ -244,6 +244,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   for (const mod of Object.values(routeModules)) mod.register(router, context);
   app.use(router.routes());
   app.use(router.allowedMethods());
+  for (const mod of Object.values(routeModules)) if (mod.fallback) app.use(mod.fallback(context));
   if (opts.explorerDir && existsSync(opts.explorerDir)) {
     const explorer = serve(opts.explorerDir, { index: "index.html" });
     app.use(async (ctx, next) => {

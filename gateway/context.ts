@@ -31,6 +31,8 @@ export type OpenApiPaths = Record<string, Record<string, unknown>>;
 export interface RouteModule {
   register(router: GatewayRouter, context: RouteContext): void;
   paths: OpenApiPaths;
+  /** Answers requests no route matched, for paths no route pattern can describe (or calls next). */
+  fallback?(context: RouteContext): Middleware;
 }
 
 export interface RpcOptions {

@@ -2,12 +2,14 @@
  * Certificates, public: GET /certificates/{id} answers a certificate's on-chain status (with the
  * issuer's accreditation at issuance and now, revocation reason, supersession and its history of
  * status changes); POST /certificates/verify checks an uploaded credential (lib/credentials.ts)
- * and names each check.
+ * and names each check; POST /certificates/presentations/verify checks a presentation
+ * (lib/credentials/presentation.ts) for the verifier's nonce and domain.
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
 import type { CertificateAnswer, CertificateChange, VerificationAnswer } from "../../lib/api/certificates.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
+import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
@@ -55,6 +57,16 @@ export function register(router: GatewayRouter, { services, options, readJson }:
   router.post("/certificates/verify", async (ctx) => {
     const input = await credentialInput(ctx, readJson, options.bodyLimits.small);
     ctx.body = (await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() })) satisfies VerificationAnswer;
+  });
+
+  router.post("/certificates/presentations/verify", async (ctx) => {
+    if (!ctx.is(["application/json"])) throw new HttpProblem(415, "send { presentation, nonce, domain } as application/json", { type: "unsupported-media-type" });
+    const body = (await readJson(ctx)) as { presentation?: unknown; nonce?: unknown; domain?: unknown } | null;
+    const { presentation, nonce, domain } = body ?? {};
+    if (presentation === undefined) throw badRequest("`presentation` (the vp+jwt compact JWS, or { jwt }) is required");
+    if (typeof nonce !== "string" || nonce === "" || typeof domain !== "string" || domain === "")
+      throw badRequest("`nonce` and `domain` (the challenge the verifier gave the holder, and the verifier's domain) are required strings");
+    ctx.body = await verifyPresentation(presentation, services.contracts, { chainId: services.chainId, nonce, domain, nowMs: options.clock() });
   });
 }
 
@@ -146,6 +158,42 @@ export const paths: OpenApiPaths = {
           },
         }),
         "400": problem("Malformed JSON"),
+        "413": problem("Body too large"),
+        "415": problem("Unsupported content type"),
+      },
+    },
+  },
+  "/certificates/presentations/verify": {
+    post: {
+      summary: "Verify a presentation of certificates (VC 2.0 presentation secured with VC-JOSE, vp+jwt) for the verifier's challenge",
+      description:
+        "Checks: " + PRESENTATION_CHECK_NAMES.join(", ") + ". The presentation's nonce and aud claims must be the verifier's nonce and domain; each presented credential is verified as by /certificates/verify.",
+      tags: ["certificates"],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              required: ["presentation", "nonce", "domain"],
+              properties: { presentation: { description: "the vp+jwt compact JWS, or { jwt }" }, nonce: { type: "string" }, domain: { type: "string" } },
+            },
+          },
+        },
+      },
+      responses: {
+        "200": json("The verdict, with each check named, and each credential's verification", {
+          type: "object",
+          required: ["verdict", "checks", "problems", "credentials"],
+          properties: {
+            verdict: { enum: ["valid", "invalid"] },
+            holder: { type: ["string", "null"] },
+            checks: { type: "object", properties: Object.fromEntries(PRESENTATION_CHECK_NAMES.map((n) => [n, check])) },
+            problems: { type: "array", items: { type: "string" } },
+            credentials: { type: "array", items: { type: "object" } },
+          },
+        }),
+        "400": problem("Malformed JSON, or nonce/domain missing"),
         "413": problem("Body too large"),
         "415": problem("Unsupported content type"),
       },

@@ -18,7 +18,7 @@ import path from "node:path";
 import { type JsonRpcProvider, SigningKey, Wallet, id as keccakText } from "ethers";
 import { ScopeKind } from "../../lib/registry.ts";
 import { streamScopeKey } from "../../lib/access.ts";
-import { credentialHash, signCredential } from "../../lib/credentials.ts";
+import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, issueCredential } from "../../lib/credentials.ts";
 import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { sleep } from "../../lib/retry.ts";
@@ -255,7 +255,7 @@ export class Scenario {
     else {
       const issued = new Date();
       const credential = {
-        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT],
         type: ["VerifiableCredential", "MillTestReportCredential"],
         issuer: { id: `did:pkh:eip155:${this.o.deployment.chainId}:${lab.address}`, name: demoOrg("lab").name },
         validFrom: issued.toISOString(),
@@ -270,7 +270,7 @@ export class Scenario {
           mechanicalProperties: { tensileStrengthMPa: 1020, yieldStrengthMPa: 780, elongationPercent: 14 },
         },
       };
-      jws = signCredential(credential, new SigningKey(lab.privateKey), this.o.deployment.chainId);
+      jws = await issueCredential(credential, new SigningKey(lab.privateKey), this.o.deployment.chainId, { certificates: this.o.deployment.contracts.certificates });
       writeFileSync(file, jws + "\n");
     }
     const certificateId = credentialHash(jws);

@@ -42,8 +42,10 @@ describe("Digital Link resolver", () => {
     const ctx = body.linkset[0]!;
     expect(ctx.anchor).toBe(canonical);
     const enc = encodeURIComponent(canonical);
-    expect(ctx["https://gs1.org/voc/defaultLink"]).toEqual([{ href: `${gw.url}/explorer/#/item/${enc}`, title: expect.any(String), type: "text/html" }]);
-    expect((ctx["https://gs1.org/voc/traceability"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}/history`);
+    expect(ctx["https://ref.gs1.org/voc/defaultLink"]).toEqual([{ href: `${gw.url}/explorer/#/item/${enc}`, title: expect.any(String), type: "text/html", hreflang: ["en", "zh"] }]);
+    expect((ctx["https://ref.gs1.org/voc/traceability"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}/history`);
+    // GS1's older IRI of each link type is kept as an equivalent relation type.
+    for (const type of ["defaultLink", "traceability", "epcis", "certificationInfo"]) expect(ctx[`https://gs1.org/voc/${type}`], type).toEqual(ctx[`https://ref.gs1.org/voc/${type}`]);
     expect((ctx["https://tracemesh.dev/rel/item"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}`);
     // Plain JSON clients get the same linkset.
     const plain = await gw.request(sgtin, { headers: { accept: "application/json" } });
@@ -80,7 +82,14 @@ describe("Digital Link resolver", () => {
       ["/01/09506000134353", /GTIN check digit is 3, expected 2/],
       ["/01/09506000134352/21/S1/10/L1", /out of order/],
       ["/00/106141412345678908/10/L1", /lot number \(AI 10\) is not a key qualifier of SSCC/],
-      ["/01/0950600013435", /GTIN check digit is 5, expected 9/],
+      // DL 1.4: a GTIN in the path has 14 digits (zero-padded); shorter ones were a leniency of older versions.
+      ["/01/0950600013435", /GTIN \(AI 01\) "0950600013435" has 13 digits, expected 14$/],
+      ["/01/09506000134352?17=", /AI 17 in the query string has an empty value/],
+      ["/01/09506000134352?4711=1", /query parameter 4711 is not a GS1 data attribute/],
+      ["/01/09506000134352?17=261231&17=270101", /AI 17 appears more than once/],
+      ["/01/09506000134352?410=9520123456789", /AI 410 "9520123456789" has a wrong check digit/],
+      ["/01/09506000134352?linkType=gs1:pip%00", /contains a NUL byte/],
+      ["/01/09506000134352?21=S1", /serial number \(AI 21\) is a GS1 key or key qualifier: it belongs in the path/],
       ["/01/09506000134352/99/X", /AI 99 is not a key qualifier of GTIN/],
       ["/01/09506000134352/17/261231", /AI 17 is not a key qualifier of GTIN/],
       ["/01/ABC", /must contain digits only/],
@@ -102,9 +111,58 @@ describe("Digital Link resolver", () => {
     for (const v of numeric) {
       const u = new URL(v.uri);
       const res = await gw.request(u.pathname + u.search, { headers: { accept: LINKSET } });
-      expect(res.status, `${v.uri} (${v.note})`).toBe(v.valid ? 200 : 400);
+      // Where digital-link.js (DL 1.1/1.2) accepts a zero-suppressed GTIN, DL 1.4 and this resolver refuse it.
+      const shortGtin = /^\/01\/(\d{8}|\d{12}|\d{13})(\/|$)/.test(u.pathname);
+      expect(res.status, `${v.uri} (${v.note})`).toBe(v.valid && !shortGtin ? 200 : 400);
       await res.arrayBuffer();
     }
+  });
+
+  it("takes the last key segment as the key, the path before it as a free stem", async () => {
+    const res = await gw.request("/00/faux/00/006141411234567890", { headers: { accept: LINKSET } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { linkset: { anchor: string }[] }).linkset[0]!.anchor).toBe("https://id.gs1.org/00/006141411234567890");
+  });
+
+  it("resolves a compressed Digital Link like its uncompressed form, with an owl:sameAs link to it", async () => {
+    const res = await gw.request("/HxHKVAdpQgZzjr-hCDKigI", { headers: { accept: LINKSET } });
+    expect(res.status).toBe(200);
+    const ctx = ((await res.json()) as { linkset: Record<string, unknown>[] }).linkset[0]!;
+    const uncompressed = `${gw.url}/01/09780345418913/10/231/21/345345?15=120820`;
+    expect(ctx["http://www.w3.org/2002/07/owl#sameAs"]).toEqual([{ href: uncompressed, title: expect.any(String), type: LINKSET }]);
+    expect(res.headers.get("link")).toContain(`<${uncompressed}>; rel="http://www.w3.org/2002/07/owl#sameAs"`);
+    const plain = await gw.request(new URL(uncompressed).pathname + "?15=120820", { headers: { accept: LINKSET } });
+    const plainCtx = ((await plain.json()) as { linkset: Record<string, unknown>[] }).linkset[0]!;
+    expect(ctx.anchor).toBe(plainCtx.anchor);
+    expect(plainCtx["http://www.w3.org/2002/07/owl#sameAs"]).toBeUndefined();
+    // Any other single path segment is not the resolver's.
+    for (const path of ["/notcompressed", "/resolve?id=09506000134352"]) {
+      const other = await gw.request(path);
+      expect(other.status, path).toBe(path.startsWith("/resolve") ? 200 : 404);
+      await other.arrayBuffer();
+    }
+  });
+
+  it("answers any origin (CORS), follows old and new link type IRIs, and describes itself at /.well-known/gs1resolver", async () => {
+    const res = await gw.request("/01/09506000134352", { headers: { accept: LINKSET, origin: "https://scanner.example" } });
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-expose-headers")).toMatch(/Link/);
+    await res.arrayBuffer();
+    const bad = await gw.request("/01/09506000134353", { headers: { origin: "https://scanner.example" } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get("access-control-allow-origin")).toBe("*");
+    await bad.arrayBuffer();
+    for (const linkType of ["gs1:epcis", "https://ref.gs1.org/voc/epcis", "https://gs1.org/voc/epcis"]) {
+      const r = await fetch(`${gw.url}/01/09506000134352?linkType=${encodeURIComponent(linkType)}`, { redirect: "manual" });
+      expect(r.status, linkType).toBe(303);
+      expect(r.headers.get("location")).toBe(`${gw.url}/epcs/${encodeURIComponent("https://id.gs1.org/01/09506000134352")}/events`);
+    }
+    const wk = await gw.request("/.well-known/gs1resolver");
+    expect(wk.status).toBe(200);
+    expect(wk.headers.get("access-control-allow-origin")).toBe("*");
+    const d = (await wk.json()) as Record<string, unknown>;
+    expect(d).toMatchObject({ resolverRoot: gw.url, linkTypeDefaultCanBeLinkset: true, supportedLanguages: ["en", "zh"] });
+    expect(d.supportedPrimaryKeys).toEqual(Object.keys(PRIMARY_KEYS));
   });
 
   it("/resolve recognises every vector the library parses, with the right verdict", async () => {

@@ -119,6 +119,20 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
   }
 }
 
+/**
+ * A promise rejected with no handler, or an exception nothing caught, leaves the node in an
+ * unknown state: log what it was and exit with status 70 (EX_SOFTWARE), so a supervisor restarts
+ * it and the log says why (Node would otherwise print a bare stack and exit 1).
+ */
+function installFatalHandlers(): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    console.error(`[member] fatal ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(70);
+  };
+  process.on("unhandledRejection", fatal("unhandled rejection"));
+  process.on("uncaughtException", fatal("uncaught exception"));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, supervised: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   if (values.help || !values.config) {
@@ -127,6 +141,7 @@ async function main(): Promise<void> {
     process.exitCode = values.help ? 0 : 2;
     return;
   }
+  installFatalHandlers();
   let member: RunningMember;
   try {
     member = await startMember(loadMemberConfig(values.config));

@@ -11,7 +11,12 @@ import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, env
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { RevocationReason } from "../../lib/registry.ts";
-import { type ChainOrg, type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
+import { type ChainOrg, type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
 const TRACEABILITY_CONTEXT = "https://w3id.org/traceability/v1";
@@ -58,13 +63,28 @@ async function verify(body: string | object): Promise<Verification> {
   return (await res.json()) as Verification;
 }
 
+let chain: TestChain;
+let indexer: Indexer;
+const indexDir = mkdtempSync(path.join(tmpdir(), "tm-cert-index-"));
+
+/** GET /certificates/{id} once the chain index has caught up (the history comes from it). */
+async function certificate(id: string): Promise<Response> {
+  await indexer.sync();
+  return gw.request(`/certificates/${id}`);
+}
+
 beforeAll(async () => {
-  gw = await startTestGateway({ gateway: { clock: () => now } });
+  chain = await startTestChain();
+  indexer = await Indexer.open({ provider: chain.provider, deployment: chain.deployment, store: path.join(indexDir, "index") });
+  gw = await startTestGateway({ chain, services: { index: indexService(indexer) }, gateway: { clock: () => now } });
   lab = gw.chain.orgs.lab;
   await (await gw.chain.orgs.regulator.contracts.certificates.accredit(lab.id, SCOPE, 0)).wait();
 });
 afterAll(async () => {
   await gw?.stop();
+  await indexer?.stop();
+  await chain?.stop();
+  rmSync(indexDir, { recursive: true, force: true });
 });
 
 describe("certificates", () => {
@@ -88,12 +108,34 @@ describe("certificates", () => {
 
   it("answers the on-chain status at /certificates/{id}", async () => {
     const id = credentialHash(valid);
-    const res = await gw.request(`/certificates/${id}`);
+    const res = await certificate(id);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown> & { history: { event: string; tx: string }[] };
     expect(body).toMatchObject({ id, credentialHash: id, state: "valid", issuer: { id: lab.id, name: "Certa Test Lab" }, scope: SCOPE, reason: null, supersededBy: null, accreditedAtIssuance: true, accreditedNow: true });
     expect(body.history.map((h) => h.event)).toEqual(["issued"]);
     expect(body.history[0]!.tx).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+
+  it("reads the history from the chain index, not with log scans of the whole chain per request", async () => {
+    const id = credentialHash(valid);
+    await indexer.sync();
+    const provider = gw.services.provider;
+    const methods: string[] = [];
+    const send = provider._send.bind(provider);
+    provider._send = (payload) => {
+      for (const p of Array.isArray(payload) ? payload : [payload]) methods.push(p.method);
+      return send(payload);
+    };
+    try {
+      const body = (await (await gw.request(`/certificates/${id}`)).json()) as { state: string; history: unknown[]; historyAsOfBlock: number };
+      expect(body.state).toBe("valid");
+      expect(body.history).toHaveLength(1);
+      expect(body.historyAsOfBlock).toBe(indexer.indexedBlock);
+    } finally {
+      provider._send = send;
+    }
+    expect(methods).not.toContain("eth_getLogs");
+    expect(methods).toContain("eth_call"); // the status is still the chain's answer now
   });
 
   it("404 for an id never issued, 400 for one that is not a hash", async () => {
@@ -151,7 +193,7 @@ describe("certificates", () => {
     const v = await verify(jws);
     expect(v.verdict).toBe("invalid");
     expect(v.checks.status).toEqual({ ok: false, detail: expect.stringContaining("revoked on chain (fraud)") });
-    const res = (await (await gw.request(`/certificates/${id}`)).json()) as { state: string; reason: string; reasonHash: string; history: { event: string; reason?: string }[] };
+    const res = (await (await certificate(id)).json()) as { state: string; reason: string; reasonHash: string; history: { event: string; reason?: string }[] };
     expect(res).toMatchObject({ state: "revoked", reason: "fraud", reasonHash: textHash("statement") });
     expect(res.history.map((h) => [h.event, h.reason])).toEqual([["issued", undefined], ["revoked", "fraud"]]);
   });
@@ -170,7 +212,7 @@ describe("certificates", () => {
     const r = await verify(replacement);
     expect(r.verdict).toBe("valid");
     expect(r.certificate?.supersedes).toBe(oldId);
-    const hist = (await (await gw.request(`/certificates/${oldId}`)).json()) as { history: { event: string; supersededBy?: string }[] };
+    const hist = (await (await certificate(oldId)).json()) as { history: { event: string; supersededBy?: string }[] };
     expect(hist.history.at(-1)).toMatchObject({ event: "superseded", supersededBy: newId });
   });
 
@@ -271,7 +313,7 @@ describe("certificates", () => {
     expect(v.checks.issuerAccreditedAtIssuance.ok).toBe(true);
     expect(v.checks.issuerAccreditedNow.ok).toBe(false);
     expect(v.warnings).toEqual([expect.stringContaining("issuerAccreditedNow: the issuer's accreditation for this scope was withdrawn")]);
-    const status = (await (await gw.request(`/certificates/${credentialHash(valid)}`)).json()) as { accreditedNow: boolean; accreditedAtIssuance: boolean };
+    const status = (await (await certificate(credentialHash(valid))).json()) as { accreditedNow: boolean; accreditedAtIssuance: boolean };
     expect(status).toMatchObject({ accreditedAtIssuance: true, accreditedNow: false });
     // And the lab can no longer issue.
     await expect(issue(mtr("HEAT-9999"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-9999"))).rejects.toThrow();

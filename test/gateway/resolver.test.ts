@@ -1,6 +1,6 @@
 /**
  * The GS1 Digital Link resolver and /resolve over real HTTP, with digital-link.js's own vectors
- * (/work/shared/fixtures/digital-link), and the read-only JSON-RPC pass-through against anvil.
+ * (/work/shared/fixtures/digital-link). The JSON-RPC pass-through is tested in rpc.test.ts.
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ const vectors = JSON.parse(readFileSync(`${FIXTURES}/digital-link/digital-link-j
 let gw: TestGateway;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ gateway: { rpc: { maxLogBlockRange: 100 } } });
+  gw = await startTestGateway();
 });
 afterAll(async () => {
   await gw?.stop();
@@ -228,76 +228,5 @@ describe("/resolve", () => {
     const missing = await gw.request("/resolve");
     expect(missing.status).toBe(400);
     expect(await detail(missing)).toContain("`id`");
-  });
-});
-
-describe("POST /chain/rpc", () => {
-  const call = (method: string, params: unknown[] = [], id: unknown = 1) => ({ jsonrpc: "2.0", id, method, params });
-  const rpc = async (body: unknown) => {
-    const res = await gw.request("/chain/rpc", { json: body });
-    return { status: res.status, body: (await res.json()) as { id?: unknown; result?: unknown; error?: { code: number; message: string } } & unknown[] };
-  };
-
-  it("passes reading methods through to the chain", async () => {
-    expect((await rpc(call("eth_chainId"))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "0x7a69" });
-    const block = await rpc(call("eth_blockNumber", [], "b"));
-    expect(block.body.id).toBe("b");
-    expect(Number(block.body.result)).toBeGreaterThan(0);
-    // A real view call: Consortium.activeOrgOf(lab account) = (lab id, certifier role bit).
-    const data = gw.services.contracts.consortium.interface.encodeFunctionData("activeOrgOf", [gw.chain.orgs.lab.signer.address]);
-    const res = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data }, "latest"]));
-    const [orgId] = gw.services.contracts.consortium.interface.decodeFunctionResult("activeOrgOf", res.body.result as string);
-    expect(Number(orgId)).toBe(gw.chain.orgs.lab.id);
-  });
-
-  it("refuses writing and unknown methods with a JSON-RPC error", async () => {
-    for (const method of ["eth_sendRawTransaction", "eth_sendTransaction", "anvil_setBalance", "evm_mine", "debug_traceTransaction", "eth_accounts"]) {
-      const { status, body } = await rpc(call(method, []));
-      expect(status).toBe(200);
-      expect(body.error?.code, method).toBe(-32601);
-      expect(body.error?.message).toContain("read-only");
-    }
-  });
-
-  it("refuses eth_call with a state override (extra parameter)", async () => {
-    const { body } = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data: "0x" }, "latest", {}]));
-    expect(body.error?.code).toBe(-32602);
-  });
-
-  it("caps the block range of eth_getLogs", async () => {
-    const ok = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest", address: gw.chain.deployment.contracts.consortium }]));
-    expect(Array.isArray(ok.body.result)).toBe(true);
-    expect((ok.body.result as unknown[]).length).toBeGreaterThan(0);
-    const wide = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x3e8" }]));
-    expect(wide.body.error?.code).toBe(-32005);
-    expect(wide.body.error?.message).toContain("spans 1001 blocks");
-    const badTag = await rpc(call("eth_getLogs", [{ fromBlock: "yesterday" }]));
-    expect(badTag.body.error?.code).toBe(-32602);
-  });
-
-  it("answers batches call by call, and refuses oversize or empty batches", async () => {
-    const { body } = await rpc([call("eth_chainId", [], 1), call("eth_sendRawTransaction", ["0x00"], 2)]);
-    expect(body).toHaveLength(2);
-    expect(body[0]).toMatchObject({ id: 1, result: "0x7a69" });
-    expect(body[1]).toMatchObject({ id: 2, error: { code: -32601 } });
-    const big = await gw.request("/chain/rpc", { json: Array.from({ length: 21 }, (_, i) => call("eth_chainId", [], i)) });
-    expect(big.status).toBe(400);
-    expect(await detail(big)).toContain("at most 20");
-    expect((await gw.request("/chain/rpc", { json: [] })).status).toBe(400);
-    expect((await gw.request("/chain/rpc", { json: "eth_chainId" })).status).toBe(400);
-  });
-
-  it("rate-limits /chain/rpc on its own", async () => {
-    const limited = await startTestGateway({ chain: gw.chain, gateway: { rpc: { rateLimit: { max: 2, durationMs: 60_000 } } } });
-    try {
-      for (let i = 0; i < 2; i++) expect((await limited.request("/chain/rpc", { json: call("eth_chainId") })).status).toBe(200);
-      const res = await limited.request("/chain/rpc", { json: call("eth_chainId") });
-      expect(res.status).toBe(429);
-      expect(res.headers.get("retry-after")).toBeTruthy();
-      expect(await detail(res)).toContain("JSON-RPC requests");
-      expect((await limited.request("/health")).status).toBe(200);
-    } finally {
-      await limited.stop();
-    }
   });
 });

@@ -187,7 +187,7 @@ function CertificateById({ id }: { id: string }) {
               : t("cert.chainDisagrees", { state: label(own.state), gateway: label(gateway.state) })}
           </p>
         )}
-        {gateway !== undefined && gateway.history.length > 0 && (
+        {gateway !== undefined && gateway.history !== null && gateway.history.length > 0 && (
           <>
             <h2>{t("cert.history")}</h2>
             <ol class="custody">

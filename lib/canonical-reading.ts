@@ -4,7 +4,7 @@
  * at ingest; anyone holding the reading, its stream sequence number and its salt re-encodes it
  * here and gets the same bytes, so node, gateway, explorer and partners share this one definition.
  *
- * Format, version 1. Big-endian; every field has a fixed position or a length prefix, so the
+ * Format, version 2. Big-endian; every field has a fixed position or a length prefix, so the
  * encoding is injective and there is exactly one encoding per normalised reading (`decodeReading`
  * refuses anything `encodeReading` would not produce).
  *
@@ -16,7 +16,11 @@
  *   8     seq: the reading's sequence number in its stream, uint64 (1, 2, 3, ...)
  *   1+n   metric: length n (1..255), UTF-8
  *   1+n   unit: length n (0..255; 0 = no unit), UTF-8 (UCUM code)
- *   8     sourceTime: Unix milliseconds, uint64
+ *   8     sourceTime: Unix milliseconds, uint64 (the device's time, as the protocol delivered it)
+ *   8     receivedTime: Unix milliseconds, uint64: the node's clock when it took the reading into
+ *         its window. The pipeline chooses it inside that window's [fromTimeMs, toTimeMs), so the
+ *         window check holds by construction whatever the device's clock or the delivery lag;
+ *         receivedTime - sourceTime is the reading's lateness (negative: the device clock runs ahead).
  *   1     quality: 0 good, 1 uncertain, 2 bad
  *   1     flags: bit 0 statusCode present; bits 1-2 time source: 0 the device's own clock,
  *         1 a server or payload timestamp, 2 the node's receive time (Reading.timeSource); the
@@ -30,7 +34,7 @@
  * gets the node's bytes):
  *  - stream, metric and unit are taken byte-exact (no Unicode normalisation); they must be
  *    well-formed Unicode without control characters; an empty unit means no unit;
- *  - sourceTime is rounded down to a whole millisecond and must lie in [0, 2^53);
+ *  - sourceTime and receivedTime are rounded down to a whole millisecond and must lie in [0, 2^53);
  *  - a number value -0 becomes 0 and every NaN becomes the one quiet NaN 0x7ff8000000000000;
  *    infinities are kept;
  *  - a reading of quality "bad" carries no value (lib/reading.ts): its value is encoded as null;
@@ -47,12 +51,12 @@ import type { Quality, Reading } from "./reading.ts";
 import { TracemeshError } from "./errors.ts";
 
 export const READING_TAG = 0x52;
-export const CANONICAL_READING_VERSION = 1;
+export const CANONICAL_READING_VERSION = 2;
 export const SALT_BYTES = 16;
 export const MAX_NAME_BYTES = 255;
 export const MAX_STRING_VALUE_BYTES = 65_535;
 /** Largest canonical encoding of a reading (all names and a string value at their limits). */
-export const MAX_CANONICAL_BYTES = 2 + SALT_BYTES + 3 * (1 + MAX_NAME_BYTES) + 8 + 8 + 1 + 1 + 4 + 1 + 2 + MAX_STRING_VALUE_BYTES;
+export const MAX_CANONICAL_BYTES = 2 + SALT_BYTES + 3 * (1 + MAX_NAME_BYTES) + 8 + 8 + 8 + 1 + 1 + 4 + 1 + 2 + MAX_STRING_VALUE_BYTES;
 /** Sequence numbers and times must be exact JavaScript integers. */
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -134,12 +138,20 @@ function checkSeq(seq: number): void {
   if (!Number.isInteger(seq) || seq < 1 || seq > MAX_SAFE) throw new ReadingError("seq", `seq must be an integer in [1, 2^53) (got ${seq})`);
 }
 
+function checkTime(field: "sourceTime" | "receivedTime", t: unknown): number {
+  if (typeof t !== "number" || !Number.isFinite(t)) throw new ReadingError(field, `${field} must be a finite number of Unix ms (got ${describe(t)})`);
+  const time = Math.floor(t);
+  if (time < 0 || time > MAX_SAFE) throw new ReadingError(field, `${field} ${t} is outside [0, 2^53)`);
+  return time;
+}
+
 /**
  * Normalises `input` and writes its canonical bytes into `out` at `offset` (the caller makes
  * room: at most MAX_CANONICAL_BYTES). Returns the end offset. Throws ReadingError for a reading
- * that cannot be normalised; `out` may then hold partial bytes.
+ * that cannot be normalised; `out` may then hold partial bytes. `receivedTime` is the node's
+ * (the ingest pipeline passes the time it assigns; `input.receivedTime` is ignored here).
  */
-export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array, out: Buffer, offset: number): number {
+export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array, receivedTime: number, out: Buffer, offset: number): number {
   if (input === null || typeof input !== "object") throw new ReadingError("reading", `a reading must be an object (got ${describe(input)})`);
   const stream = nameBytes("stream", input.stream, false);
   const metric = nameBytes("metric", input.metric, false);
@@ -147,10 +159,8 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
   checkSeq(seq);
   if (salt.length !== SALT_BYTES) throw new ReadingError("salt", `salt must be ${SALT_BYTES} bytes (got ${salt.length})`);
 
-  const t = input.sourceTime;
-  if (typeof t !== "number" || !Number.isFinite(t)) throw new ReadingError("sourceTime", `sourceTime must be a finite number of Unix ms (got ${describe(t)})`);
-  const time = Math.floor(t);
-  if (time < 0 || time > MAX_SAFE) throw new ReadingError("sourceTime", `sourceTime ${t} is outside [0, 2^53)`);
+  const time = checkTime("sourceTime", input.sourceTime);
+  const received = checkTime("receivedTime", receivedTime);
 
   const quality = QUALITY_CODE[input.quality];
   if (quality === undefined || !Object.hasOwn(QUALITY_CODE, input.quality)) {
@@ -182,6 +192,7 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
   out.set(unit, o);
   o += unit.length;
   o = writeUint64(out, o, time);
+  o = writeUint64(out, o, received);
   out[o++] = quality;
   out[o++] = (status === undefined ? 0 : 1) | (timeSource << 1);
   if (status !== undefined) {
@@ -238,12 +249,15 @@ function readUint64(b: Uint8Array, view: DataView, o: number, field: string): nu
 // Scratch space for one-off encodings; JS runs encodeReading synchronously, so sharing is safe.
 let scratch = Buffer.allocUnsafe(4096);
 
-/** The canonical bytes of `reading` as stream record `seq` with `salt`. Throws ReadingError. */
+/**
+ * The canonical bytes of `reading` (with the `receivedTime` its node gave it) as stream record
+ * `seq` with `salt`. Throws ReadingError, also for a reading without a receivedTime.
+ */
 export function encodeReading(reading: Reading, seq: number, salt: Uint8Array): Buffer {
   if (typeof reading?.value === "string" && reading.value.length * 3 + 1024 > scratch.length) {
     scratch = Buffer.allocUnsafe(MAX_CANONICAL_BYTES);
   }
-  const end = encodeReadingInto(reading, seq, salt, scratch, 0);
+  const end = encodeReadingInto(reading, seq, salt, reading?.receivedTime as number, scratch, 0);
   return Buffer.from(scratch.subarray(0, end));
 }
 
@@ -301,6 +315,8 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   const unit = name("unit", true);
   const sourceTime = readUint64(b, view, o, "sourceTime");
   o += 8;
+  const receivedTime = readUint64(b, view, o, "receivedTime");
+  o += 8;
   need(2, "quality");
   const quality = QUALITIES[b[o++]!];
   if (quality === undefined) throw new ReadingError("quality", `unknown quality code ${b[o - 1]}`);
@@ -352,7 +368,7 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   if (quality === "bad" && value !== null) throw new ReadingError("value", "a bad reading carries no value");
   if (o !== b.length) throw new ReadingError("reading", `${b.length - o} trailing bytes`);
 
-  const reading: Reading = { stream, metric, value, sourceTime, quality };
+  const reading: Reading = { stream, metric, value, sourceTime, receivedTime, quality };
   if (unit !== undefined) reading.unit = unit;
   if (statusCode !== undefined) reading.statusCode = statusCode;
   if (timeSource !== "device") reading.timeSource = timeSource;
@@ -369,10 +385,29 @@ function text(bytes: Uint8Array, field: string): string {
 
 /** The stream id and seq of canonical bytes without decoding the rest (for storage scans). */
 export function peekStreamSeq(bytes: Uint8Array): { stream: string; seq: number } {
-  if (bytes[0] !== READING_TAG || bytes[1] !== CANONICAL_READING_VERSION) throw new ReadingError("tag", "not a version 1 reading record");
+  if (bytes[0] !== READING_TAG || bytes[1] !== CANONICAL_READING_VERSION) throw new ReadingError("tag", `not a version ${CANONICAL_READING_VERSION} reading record`);
   const o = 2 + SALT_BYTES;
   const n = bytes[o] ?? 0;
   const stream = text(bytes.subarray(o + 1, o + 1 + n), "stream");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { stream, seq: readUint64(bytes, view, o + 1 + n, "seq") };
+}
+
+/**
+ * How late a reading reached its node: receivedTime - sourceTime, ms (negative when the device's
+ * clock runs ahead of the node's); undefined for a reading without a receivedTime.
+ */
+export function readingLagMs(reading: Pick<Reading, "sourceTime" | "receivedTime">): number | undefined {
+  return reading.receivedTime === undefined ? undefined : Math.floor(reading.receivedTime) - Math.floor(reading.sourceTime);
+}
+
+/** The receivedTime of canonical bytes without decoding the rest (for recovering an open window). */
+export function peekReceivedTime(bytes: Uint8Array): number {
+  if (bytes[0] !== READING_TAG || bytes[1] !== CANONICAL_READING_VERSION) throw new ReadingError("tag", `not a version ${CANONICAL_READING_VERSION} reading record`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 2 + SALT_BYTES;
+  o += 1 + (bytes[o] ?? 0) + 8; // stream, seq
+  o += 1 + (bytes[o] ?? 0); // metric
+  o += 1 + (bytes[o] ?? 0) + 8; // unit, sourceTime
+  return readUint64(bytes, view, o, "receivedTime");
 }

@@ -28,6 +28,12 @@ export interface Reading {
    * the device's own timestamp, so a reader can tell measured times from assigned ones.
    */
   timeSource?: "server" | "receive";
+  /**
+   * The node's clock when its ingest pipeline took the reading into a window (Unix ms), set by
+   * the node, never by an adapter: it lies inside the window's anchored time range, so a reading
+   * verifies whatever its device's clock says. Present on every stored or served reading.
+   */
+  receivedTime?: number;
   quality: Quality;
   /**
    * The raw protocol status, when there is one: the OPC UA StatusCode value; a Modbus

@@ -16,21 +16,29 @@
  *   "reading-altered"      the proof is sound (the committed leaf hash leads to the anchored root)
  *                          but the reading handed over does not hash to that leaf: it was changed
  *   "proof-invalid"        the proof does not lead to the anchored root (or is malformed)
- *   "outside-window"       the reading's source time is outside the window's time range, widened
- *                          by `clockToleranceMs` on each side (device clocks and delivery delays put
- *                          source times slightly before the node-clock window that received them)
+ *   "outside-window"       the reading's receivedTime (the node's clock when it took the reading
+ *                          into the window, lib/canonical-reading.ts) is outside the window's time
+ *                          range. An honest node never commits such a reading: it chooses
+ *                          receivedTime inside the window, so the device's clock and delivery lag
+ *                          play no part (the lag is stated by `readingLagMs`, not judged here)
  *   "anchored-late"        the window was anchored more than `anchorToleranceMs` after its end, so
  *                          the chain does not vouch that the data existed when the window claims
  * An error from the AnchorView itself (chain unreachable) is thrown, never turned into a verdict.
  */
 import { type Reading } from "./reading.ts";
 import { ReadingError, encodeReading } from "./canonical-reading.ts";
+export { readingLagMs } from "./canonical-reading.ts";
 import { HASH_BYTES, leafHash, rootFromMultiProof, rootFromProof } from "./merkle.ts";
 
 export const PROOF_VERSION = 1;
 
-/** Default allowance between a reading's source time and its window's node-clock range. */
+/**
+ * How far a reading's source time is expected to lie from its receive time: the node reports
+ * a stream whose readings lie further as late or ahead, and searches by source time widen their
+ * window ranges by it. Not part of verification (receive times lie in their window).
+ */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 2_000;
+
 /** Default allowance between a window's end and its anchoring block (DataAnchors' own skew limit). */
 export const DEFAULT_ANCHOR_TOLERANCE_MS = 300_000;
 
@@ -90,7 +98,6 @@ export type VerifyFailureReason = "reading-altered" | "proof-invalid" | "wrong-n
 export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailureReason; detail: string; /** position in a range */ index?: number };
 
 export interface VerifyOptions {
-  clockToleranceMs?: number;
   anchorToleranceMs?: number;
   /**
    * The node identity (Consortium node id) the readings must come from, e.g. that of the peer
@@ -144,14 +151,13 @@ async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: 
 const isVerdict = (x: AnchorRecord | VerifyResult): x is VerifyResult => "ok" in x;
 
 /** The time checks shared by single readings and ranges. */
-function timeCheck(sourceTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
-  const clock = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+function timeCheck(receivedTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
   const late = options.anchorToleranceMs ?? DEFAULT_ANCHOR_TOLERANCE_MS;
   const from = Number(anchor.fromTimeMs);
   const to = Number(anchor.toTimeMs);
-  const t = Math.floor(sourceTime);
-  if (t < from - clock || t >= to + clock) {
-    return fail("outside-window", `source time ${t} is outside the window [${from}, ${to}) with ${clock} ms tolerance`, index);
+  const t = Math.floor(receivedTime);
+  if (!(t >= from && t < to)) {
+    return fail("outside-window", `received time ${t} is outside the window [${from}, ${to})`, index);
   }
   const anchoredMs = Number(anchor.anchoredAt) * 1000;
   if (anchoredMs > to + late) {
@@ -187,7 +193,8 @@ export async function verifyReading(reading: Reading, proof: ReadingProof, chain
     }
     return fail("proof-invalid", `the proof does not lead to the root anchored for window ${proof.window}`);
   }
-  return timeCheck(reading.sourceTime, anchor, options);
+  // The leaf verified, so the reading has a receivedTime (encodeReading requires one).
+  return timeCheck(reading.receivedTime!, anchor, options);
 }
 
 /**
@@ -234,7 +241,7 @@ export async function verifyReadingRange(
     return fail("proof-invalid", `the range proof does not lead to the root anchored for window ${proof.window}`);
   }
   for (let k = 0; k < n; k++) {
-    const r = timeCheck(readings[k]!.sourceTime, anchor, options, k);
+    const r = timeCheck(readings[k]!.receivedTime!, anchor, options, k);
     if (!r.ok) return r;
   }
   return { ok: true };

@@ -30,6 +30,7 @@ import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./
 import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
 import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
@@ -199,7 +200,6 @@ async function startPeerNetwork(
       ownerOrg,
       readings: new IngestReadingSource(store, proofs, { clockToleranceMs: config.ingest.clockToleranceMs }),
       events: { store: events },
-      clockToleranceMs: config.ingest.clockToleranceMs,
       log,
     });
     return { net, events };
@@ -259,6 +259,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
 
@@ -340,29 +341,38 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       admin = await serveAdmin(config.dataDir, {
         status,
         proof: (stream, seq) => proofs.proveReading(stream, seq),
-        audit: () => proofs.audit(anchorView, { verify: { clockToleranceMs: config.ingest.clockToleranceMs } }),
+        audit: () => proofs.audit(anchorView),
       });
     } catch (e) {
       log(`WARNING: no admin channel (the node commands cannot ask this node while it runs): ${(e as Error).message}`);
     }
 
     let stopping: Promise<void> | undefined;
+    // Every step runs whatever the one before it did (a chain or peer that is gone makes a step
+    // fail, not the stop): the node always ends with its status file saying it stopped, and LevelDB closed.
+    const step = async (what: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (e) {
+        log(`${what} did not stop cleanly: ${(e as Error).message}`);
+      }
+    };
     const stop = () =>
       (stopping ??= (async () => {
         clearInterval(ticker);
-        await admin?.close();
-        await p2p?.stop().catch((e: Error) => log(`the peer network did not stop cleanly: ${e.message}`));
-        await events?.close();
-        await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
-        await pipeline.stop();
+        await step("the admin channel", async () => admin?.close());
+        await step("the peer network", async () => p2p?.stop());
+        await step("the event store", async () => events?.close());
+        await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));
+        await step("the ingest pipeline", () => pipeline.stop());
         const grace = options.stopGraceMs ?? 3000;
         if (grace > 0 && !anchorer.error) {
-          await withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace);
+          await step("anchoring the last window", () => withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace));
         }
-        await anchorer.stop();
+        await step("the anchorer", () => anchorer.stop());
         running = false;
         writeStatus();
-        await store.close();
+        await step("the reading store", () => store.close());
         provider?.destroy();
         const s = status();
         log(`stopped: ${s.readingsStored} readings, ${s.windows.closed} windows closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending`);
@@ -398,13 +408,34 @@ export function readStatusFile(dataDir: string): { status: NodeStatus; alive: bo
 }
 
 const time = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : "-");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The log line for a stream that turned late or ahead (readings still verify: they are committed by receive time). */
+function describeTiming(t: TimingReport, toleranceMs: number): string {
+  const what =
+    t.kind === "late"
+      ? `readings arrive late: source time up to ${seconds(t.maxLateMs)} before receipt`
+      : `the device clock runs ahead: source time up to ${seconds(t.maxAheadMs)} after receipt`;
+  return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
+}
+
+/** One status line per stream whose source times disagree with its receive times. */
+function timingLines(timing: readonly StreamTiming[]): string[] {
+  return timing.map((t) => {
+    const parts: string[] = [];
+    if (t.late > 0) parts.push(`${t.late} late (up to ${seconds(t.maxLateMs)})`);
+    if (t.ahead > 0) parts.push(`${t.ahead} ahead of receipt (device clock up to ${seconds(t.maxAheadMs)} fast)`);
+    return `  timing ${t.stream}: ${parts.join(", ")}; last reading ${t.lastLagMs >= 0 ? `${seconds(t.lastLagMs)} late` : `${seconds(-t.lastLagMs)} ahead`}`;
+  });
+}
 
 /** The status as the CLI prints it. */
 export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
     `node        ${s.node} (${s.organisation})`,
     `state       ${s.running ? (alive ? "running" : "not running (stopped without a clean shutdown)") : "stopped"}, pid ${s.pid}, updated ${time(s.updatedAt)}`,
-    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting, ${s.ingest.skewedReadings} with skewed source time)`,
+    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead)`,
+    ...timingLines(s.ingest.timing ?? []),
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
@@ -412,8 +443,13 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   if (s.p2p) {
     const p = s.p2p;
-    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused`);
-    for (const f of p.follows) lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";
+    lines.push(`p2p         peer ${p.peerId}, ${p.peers.length} peer(s) connected, ${p.receivedReadings} readings received, ${p.served} answers served, ${p.refused} refused${throttled}`);
+    for (const f of p.follows) {
+      const skipped = f.unverifiable > 0 ? `, ${f.unverifiable} window(s) skipped as unverifiable (last: ${f.lastUnverifiable ?? "-"})` : "";
+      const waiting = f.waiting ? `, waiting for the chain to show ${f.waiting}` : "";
+      lines.push(`  follow ${f.stream} of organisation #${f.organisation}: ${f.received} received${skipped}${waiting}${f.lastError ? ` (last error: ${f.lastError})` : ""}`);
+    }
     for (const b of p.banned) lines.push(`  banned ${b}: ${p.misbehaviour.findLast((r) => r.peer === b)?.reason ?? ""}`);
   }
   lines.push(`adapters    ${s.adapters.length === 0 ? "none" : ""}`);

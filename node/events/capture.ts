@@ -200,7 +200,14 @@ export class CaptureService extends EventEmitter {
         this.wake = undefined;
         continue;
       }
-      await this.process(id, signal);
+      try {
+        await this.process(id, signal);
+      } catch (e) {
+        // A failed store write must not end the worker, nor (unhandled) the process: the job is
+        // still queued on disk; it is tried again after a pause.
+        this.emit("worker-error", { captureID: id, error: e });
+        if (await sleep(this.options.retryBaseMs ?? 1000, signal)) this.queue.push(id);
+      }
     }
   }
 
@@ -238,12 +245,14 @@ export class CaptureService extends EventEmitter {
       try {
         const results = await this.recorder.record(doc, signal);
         const events = documentEventList(doc);
+        const ignoreFields = declaredIgnoreFields(doc);
         // Duplicates are stored once; their eventIDs become further names of the stored copy.
         const stored: NewEvent[] = results.map((r) => ({
             hashId: r.hashId,
             recordHash: r.recordHash,
             ...(r.eventID !== undefined ? { eventID: r.eventID } : {}),
             context: doc["@context"],
+            ...(ignoreFields.length > 0 ? { ignoreFields } : {}),
             owner: job.owner,
             origin: { kind: "own", captureId: captureID },
             ...(r.recordId !== undefined

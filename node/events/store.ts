@@ -71,6 +71,8 @@ export interface StoredEvent {
   eventID?: string;
   /** The capturing document's @context (needed to recompute the hash). */
   context: unknown;
+  /** Fields the capturing document declared left out of the hash ("ignoreFields"; needed to recompute it). */
+  ignoreFields?: string[];
   /** Organisation that owns (recorded) the event. */
   owner: number;
   origin: EventOrigin;

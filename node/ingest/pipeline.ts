@@ -16,35 +16,38 @@
  * write that would exceed it waits, in arrival order, which is the back-pressure adapters see);
  * the open window holds 32 bytes per reading up to `maxWindowReadings`.
  *
- * A window's time range [fromTimeMs, toTimeMs) is node-clock time: from the arrival of its first
- * reading (never before the previous window's end) to its close. Readings carry device time
- * (sourceTime), which trails arrival by transport delay and differs by clock offset; the verifier
- * allows a tolerance for that (lib/verify-reading.ts), and the pipeline counts readings whose
- * source time is further than `clockToleranceMs` from their arrival (`skewedReadings`).
+ * Times: each reading gets a receivedTime (node clock, never earlier than the one before it) and
+ * is put in its window by it, on the writer's turn: a window's time range [fromTimeMs, toTimeMs)
+ * starts at its first reading's receivedTime and ends after its last one and no later than the
+ * next window's first, so every reading's receivedTime lies in its window's range by
+ * construction, and it is committed in the reading's canonical bytes (lib/canonical-reading.ts).
+ * The device's sourceTime is kept beside it, whatever it says: a reading that arrives late, or
+ * from a device whose clock runs ahead, verifies all the same. The pipeline counts, per stream,
+ * readings whose source time lies more than `clockToleranceMs` before (late) or after (ahead)
+ * their receive time (timing.ts), and emits "timing" when a stream turns late or ahead (then at most every
+ * `timingReportMs`), so the node logs it.
  *
  * A LevelDB write error (disk full, I/O error) is fatal: the batch's writers are rejected, and so
  * is every later write, until the node restarts; nothing unacknowledged is ever half-kept.
  */
 import { EventEmitter } from "node:events";
 import { hash } from "node:crypto";
-import { MAX_CANONICAL_BYTES, MAX_STRING_VALUE_BYTES, ReadingError, encodeReadingInto } from "../../lib/canonical-reading.ts";
+import { MAX_CANONICAL_BYTES, MAX_STRING_VALUE_BYTES, ReadingError, encodeReadingInto, peekReceivedTime } from "../../lib/canonical-reading.ts";
 import { leafHash, merkleRoot } from "../../lib/merkle.ts";
 import type { Reading, ReadingSink } from "../../lib/reading.ts";
 import { SaltDeriver, type StreamSalts } from "./salt.ts";
+import { type StreamTiming, TimingMonitor } from "./timing.ts";
 import {
-  CHUNK_FORMAT,
   type Head,
   type IngestStore,
   LEAF_PAGE,
   type LocatedSection,
-  type Op,
+  StoreBatch,
   type StreamRun,
   type WindowRecord,
-  encodeLocator,
-  keys,
+  encodeChunk,
   parseChunk,
   sectionRecords,
-  values,
 } from "./store.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
@@ -55,8 +58,10 @@ export interface PipelineOptions {
   maxWindowReadings?: number;
   /** Readings admitted but not yet on disk before writers wait (default 65,536). */
   maxPendingReadings?: number;
-  /** Source time further than this from arrival counts as skewed (default 2000 ms). */
+  /** Source time further than this from the receive time counts as late or ahead (default 2000 ms). */
   clockToleranceMs?: number;
+  /** A stream that stays late or ahead is reported again ("timing") after this long (default 10 min). */
+  timingReportMs?: number;
   /** Close the open window when the pipeline stops (default true). */
   closeOnStop?: boolean;
   /** The node clock (tests). */
@@ -71,10 +76,14 @@ export interface PipelineStatus {
   pendingReadings: number;
   /** write() calls waiting for room (back-pressure). */
   waitingWrites: number;
+  /** Readings whose source time lies more than the tolerance from their receive time (late + ahead). */
   skewedReadings: number;
+  /** Per stream with late or ahead readings: how many, and by how much. */
+  timing: StreamTiming[];
   commits: number;
   failed?: string;
 }
+
 
 /** Thrown by write() once the pipeline is stopping or has failed. */
 export class PipelineClosedError extends TracemeshError {
@@ -132,6 +141,9 @@ interface Call {
   ends: Uint32Array;
   states: StreamState[];
   seqs: Float64Array;
+  /** The window each reading was put in (non-decreasing), and its receivedTime. */
+  windows: Float64Array;
+  received: Float64Array;
   leaves: Buffer;
   arrival: number;
   resolve: () => void;
@@ -152,6 +164,18 @@ interface OpenWindow {
   fromTimeMs: number;
   parts: number;
   streams: StreamState[];
+}
+
+/**
+ * The window new readings are put in, on the writer's turn (it runs ahead of the commit loop's
+ * open window while calls wait to be committed).
+ */
+interface Placing {
+  sequence: number;
+  count: number;
+  fromTimeMs: number;
+  /** The receivedTime of its last reading. */
+  lastMs: number;
 }
 
 /** Builds one chunk value from records of possibly many calls. */
@@ -175,39 +199,29 @@ class ChunkBuilder {
     this.count++;
   }
 
-  /** The chunk value; records where each stream's section landed (for the window's locator). */
+  /** The chunk value (store.ts lays it out); records where each stream's section landed (for the window's locator). */
   seal(part: number): Buffer {
-    let size = 13;
-    for (const s of this.sections) size += 1 + s.state.idBytes.length + 16 + s.bytes;
-    const out = Buffer.allocUnsafe(size);
-    out[0] = CHUNK_FORMAT;
-    out.writeUInt32BE(Math.floor(this.arrival / 0x1_0000_0000), 1);
-    out.writeUInt32BE(this.arrival >>> 0, 5);
-    out.writeUInt32BE(this.sections.length, 9);
-    let o = 13;
-    for (const s of this.sections) {
-      const id = s.state.idBytes;
-      out[o++] = id.length;
-      id.copy(out, o);
-      o += id.length;
-      out.writeUInt32BE(Math.floor(s.firstSeq / 0x1_0000_0000), o);
-      out.writeUInt32BE(s.firstSeq >>> 0, o + 4);
-      out.writeUInt32BE(s.idx.length, o + 8);
-      out.writeUInt32BE(s.bytes, o + 12);
-      o += 16;
-      s.state.located.push({ part, offset: o, count: s.idx.length });
-      for (let k = 0; k < s.idx.length; k++) {
-        const call = s.calls[k]!;
-        const i = s.idx[k]!;
-        const start = call.starts[i]!;
-        const end = call.ends[i]!;
-        out.writeUInt16BE(end - start, o);
-        call.buf.copy(out, o + 2, start, end);
-        o += 2 + end - start;
-      }
+    const { value, offsets } = encodeChunk(
+      this.arrival,
+      this.sections.map((s) => ({
+        stream: s.state.idBytes,
+        firstSeq: s.firstSeq,
+        count: s.idx.length,
+        bytes: s.bytes,
+        records: (put) => {
+          for (let k = 0; k < s.idx.length; k++) {
+            const call = s.calls[k]!;
+            const i = s.idx[k]!;
+            put(call.buf, call.starts[i]!, call.ends[i]!);
+          }
+        },
+      })),
+    );
+    this.sections.forEach((s, k) => {
+      s.state.located.push({ part, offset: offsets[k]!, count: s.idx.length });
       s.state.section = undefined;
-    }
-    return out;
+    });
+    return value;
   }
 }
 
@@ -222,6 +236,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private readonly streams = new Map<string, StreamState>();
   private head: Head;
   private open: OpenWindow;
+  private placing: Placing;
+  /** The earliest receivedTime the next reading may get (receive times never go back). */
+  private receiveFloor: number;
+  /** toTimeMs of windows closed by placing (a reading went past them) and not yet sealed. */
+  private readonly placedEnds = new Map<number, number>();
   private pending: Call[] = [];
   /** Readings admitted and not yet durable (pending plus the batch in flight). */
   private admitted = 0;
@@ -235,7 +254,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private failure: Error | undefined;
-  private skewed = 0;
+  private readonly timing: TimingMonitor;
   private commits = 0;
   /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
   private closedDurable: number;
@@ -251,6 +270,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.maxWindowReadings = options.maxWindowReadings ?? 200_000;
     this.maxPending = options.maxPendingReadings ?? 65_536;
     this.clockToleranceMs = options.clockToleranceMs ?? 2000;
+    this.timing = new TimingMonitor(this.clockToleranceMs, options.timingReportMs ?? 600_000);
     this.closeOnStop = options.closeOnStop ?? true;
     this.now = options.now ?? Date.now;
     if (!(this.windowMs >= 1) || !(this.maxWindowReadings >= 1) || this.maxWindowReadings > 0xffff_ffff || !(this.maxPending >= 1)) {
@@ -259,6 +279,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.head = head;
     this.closedDurable = head.lastClosed;
     this.open = { sequence: head.lastClosed + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
+    this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
+    this.receiveFloor = head.lastToTimeMs;
   }
 
   /**
@@ -280,10 +302,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     if (last > w.sequence) {
       throw new Error(`the reading store has chunks of window ${last} but its last closed window is ${this.head.lastClosed}: the store is inconsistent`);
     }
+    let firstMs = Infinity;
+    let lastMs = -Infinity;
     for await (const { part, value } of this.store.chunks(w.sequence)) {
       if (part !== w.parts) throw new Error(`window ${w.sequence} is missing chunk ${w.parts}`);
       const chunk = parseChunk(value);
-      if (w.parts === 0) w.fromTimeMs = Math.max(this.head.lastToTimeMs, chunk.arrivalMs);
       for (const section of chunk.sections) {
         const state = this.stream(section.stream);
         if (section.firstSeq !== state.nextSeq) {
@@ -293,14 +316,25 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
           state.runFirstSeq = section.firstSeq;
           w.streams.push(state);
         }
-        for (const record of sectionRecords(value, section)) state.appendLeaf(leafHash(record), 0);
+        for (const record of sectionRecords(value, section)) {
+          state.appendLeaf(leafHash(record), 0);
+          const t = peekReceivedTime(record);
+          firstMs = Math.min(firstMs, t);
+          lastMs = Math.max(lastMs, t);
+        }
         state.located.push({ part, offset: section.offset, count: section.count });
         state.nextSeq += section.count;
         w.count += section.count;
       }
       w.parts++;
     }
-    if (w.count > 0) this.armCloseTimer();
+    if (w.count > 0) {
+      // The window goes on as it was: from its first reading's receive time, after its last.
+      w.fromTimeMs = firstMs;
+      this.placing = { sequence: w.sequence, count: w.count, fromTimeMs: firstMs, lastMs };
+      this.receiveFloor = Math.max(this.receiveFloor, lastMs);
+      this.armCloseTimer();
+    }
   }
 
   private stream(id: string): StreamState {
@@ -378,7 +412,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const ends = new Uint32Array(n);
     const states: StreamState[] = new Array<StreamState>(n);
     const seqs = new Float64Array(n);
+    const windows = new Float64Array(n);
+    const received = new Float64Array(n);
     const touched = new Map<StreamState, number>();
+    const placingBefore = { ...this.placing };
+    const floorBefore = this.receiveFloor;
     let o = 0;
     let i = 0;
     try {
@@ -397,27 +435,57 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
           buf.copy(grown, 0, 0, o);
           buf = grown;
         }
+        const t = this.place(arrival);
         buf[o] = 0x00; // the leaf prefix, so the leaf hash needs no copy
-        const end = encodeReadingInto(r, seq, state.salts.get(seq), buf, o + 1);
+        const end = encodeReadingInto(r, seq, state.salts.get(seq), t, buf, o + 1);
         state.nextSeq = seq + 1;
         starts[i] = o + 1;
         ends[i] = end;
         states[i] = state;
         seqs[i] = seq;
+        windows[i] = this.placing.sequence;
+        received[i] = t;
         o = end;
-        const skew = r.sourceTime - arrival;
-        if (skew > this.clockToleranceMs || skew < -this.clockToleranceMs) this.skewed++;
       }
     } catch (e) {
       for (const [state, next] of touched) state.nextSeq = next;
+      for (let w = placingBefore.sequence; w < this.placing.sequence; w++) this.placedEnds.delete(w);
+      this.placing = placingBefore;
+      this.receiveFloor = floorBefore;
       if (e instanceof ReadingError) throw e.at(i);
       throw e;
+    }
+    for (let k = 0; k < n; k++) {
+      const report = this.timing.note(states[k]!.id, received[k]! - Math.floor(readings[k]!.sourceTime), arrival);
+      if (report) this.emit("timing", report);
     }
     const leaves = Buffer.allocUnsafe(n * 32);
     for (let k = 0; k < n; k++) {
       leaves.write(hash("sha256", buf.subarray(starts[k]! - 1, ends[k]!), "binary"), k * 32, 32, "latin1");
     }
-    return { n, buf, starts, ends, states, seqs, leaves, arrival, resolve: noop, reject: noop };
+    return { n, buf, starts, ends, states, seqs, windows, received, leaves, arrival, resolve: noop, reject: noop };
+  }
+
+  /**
+   * The receivedTime of the next reading, arrived at `arrival`, and the window it goes in: the
+   * placing window, or the next one when this reading falls after the placing window's span or
+   * it is full (the placing window then ends at a time between its last reading and this one).
+   */
+  private place(arrival: number): number {
+    let t = Math.max(arrival, this.receiveFloor);
+    const p = this.placing;
+    if (p.count > 0 && (t >= p.fromTimeMs + this.windowMs || p.count >= this.maxWindowReadings)) {
+      const end = t >= p.fromTimeMs + this.windowMs ? p.fromTimeMs + this.windowMs : Math.max(t, p.lastMs + 1);
+      this.placedEnds.set(p.sequence, end);
+      t = Math.max(t, end);
+      this.placing = { sequence: p.sequence + 1, count: 0, fromTimeMs: t, lastMs: t };
+    }
+    const q = this.placing;
+    if (q.count === 0) q.fromTimeMs = t;
+    q.count++;
+    q.lastMs = t;
+    this.receiveFloor = t;
+    return t;
   }
 
   private wake(): void {
@@ -468,28 +536,31 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private async commit(closeAtStop: boolean): Promise<void> {
     const calls = this.pending;
     this.pending = [];
-    const ops: Op[] = [];
+    const batch = new StoreBatch();
     const closed: WindowRecord[] = [];
     const now = this.now();
     const forced = this.forceClose.length > 0;
     const settle = forced ? this.forceClose.splice(0) : [];
-    if (this.closeDue() || (forced && this.open.count > 0)) closed.push(this.sealWindow(ops, now));
 
     let builder: ChunkBuilder | undefined;
     const seal = () => {
       if (builder === undefined || builder.count === 0) return;
-      ops.push({ type: "put", key: keys.chunk(this.open.sequence, this.open.parts), value: builder.seal(this.open.parts) });
+      batch.putChunk(this.open.sequence, this.open.parts, builder.seal(this.open.parts));
       this.open.parts++;
       builder = undefined;
     };
     for (const call of calls) {
       for (let i = 0; i < call.n; i++) {
-        if (this.open.count >= this.maxWindowReadings) {
+        // The writer placed this reading past the open window: that window ends where placing ended it.
+        while (call.windows[i]! > this.open.sequence) {
           seal();
-          closed.push(this.sealWindow(ops, now));
+          const end = this.placedEnds.get(this.open.sequence);
+          if (end === undefined) throw new Error(`window ${this.open.sequence} was left without an end time`);
+          this.placedEnds.delete(this.open.sequence);
+          closed.push(this.sealWindow(batch, end, now));
         }
         const w = this.open;
-        if (w.count === 0) w.fromTimeMs = Math.max(this.head.lastToTimeMs, Math.min(call.arrival, now));
+        if (w.count === 0) w.fromTimeMs = call.received[i]!;
         builder ??= new ChunkBuilder(call.arrival);
         builder.add(call, i);
         const state = call.states[i]!;
@@ -502,10 +573,18 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       }
     }
     seal();
-    if (closeAtStop && this.open.count > 0) closed.push(this.sealWindow(ops, now));
+    // Every call placed so far is in this commit, so placing is at the open window: end it at
+    // its span's end when that has passed, else just after its last reading.
+    if (this.open.count > 0 && (this.closeDue() || forced || closeAtStop)) {
+      const p = this.placing;
+      const end = now >= p.fromTimeMs + this.windowMs ? p.fromTimeMs + this.windowMs : Math.max(now, p.lastMs + 1);
+      closed.push(this.sealWindow(batch, end, now));
+      this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
+      this.receiveFloor = Math.max(this.receiveFloor, end);
+    }
 
     try {
-      await this.store.write(ops);
+      await this.store.commit(batch);
     } catch (e) {
       const err = new PipelineClosedError(`writing to the reading store failed: ${(e as Error).message}`, { cause: e });
       for (const c of calls) c.reject(err);
@@ -525,8 +604,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     for (const f of settle) f();
   }
 
-  /** Closes the open window into `ops`, and opens the next one (empty). */
-  private sealWindow(ops: Op[], now: number): WindowRecord {
+  /** Closes the open window into `batch` with its end time `toTimeMs`, and opens the next one (empty). */
+  private sealWindow(batch: StoreBatch, toTimeMs: number, now: number): WindowRecord {
     const w = this.open;
     const streams = w.streams.sort((a, b) => Buffer.compare(a.idBytes, b.idBytes));
     const blob = Buffer.allocUnsafe(w.count * 32);
@@ -537,8 +616,6 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       s.leaves.copy(blob, leafStart * 32, 0, s.runCount * 32);
       runs.push({ stream: s.id, firstSeq: s.runFirstSeq, count: s.runCount, leafStart });
       located.push(s.located);
-      ops.push({ type: "put", key: keys.streamIndex(s.idBytes, s.runFirstSeq), value: values.streamIndexEntry(w.sequence) });
-      ops.push({ type: "put", key: keys.nextSeq(s.idBytes), value: values.u64(s.runFirstSeq + s.runCount) });
       leafStart += s.runCount;
       s.runCount = 0;
       s.runFirstSeq = 0;
@@ -550,16 +627,17 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     // the tree once.
     const pages = Math.ceil(w.count / LEAF_PAGE);
     const pageRoots = Buffer.allocUnsafe(pages * 32);
+    const leafPages: Buffer[] = [];
     for (let p = 0; p < pages; p++) {
       const page = blob.subarray(p * LEAF_PAGE * 32, Math.min(w.count, (p + 1) * LEAF_PAGE) * 32);
       merkleRoot(page).copy(pageRoots, p * 32);
-      ops.push({ type: "put", key: keys.leafPage(w.sequence, p), value: page });
+      leafPages.push(page);
     }
     const root = "0x" + merkleRoot(pageRoots).toString("hex");
     const record: WindowRecord = {
       sequence: w.sequence,
       fromTimeMs: w.fromTimeMs,
-      toTimeMs: Math.max(now, w.fromTimeMs + 1),
+      toTimeMs,
       leafCount: w.count,
       root,
       prevRoot: this.head.lastRoot,
@@ -573,10 +651,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       lastToTimeMs: record.toTimeMs,
       readingsClosed: this.head.readingsClosed + w.count,
     };
-    ops.push({ type: "put", key: keys.window(w.sequence), value: values.json(record) });
-    ops.push({ type: "put", key: keys.pageRoots(w.sequence), value: pageRoots });
-    ops.push({ type: "put", key: keys.locator(w.sequence), value: encodeLocator(located) });
-    ops.push({ type: "put", key: keys.meta("head"), value: values.json(this.head) });
+    batch.closeWindow({ record, leafPages, pageRoots, locator: located, head: this.head });
     this.open = { sequence: w.sequence + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
     clearTimeout(this.closeTimer);
     return record;
@@ -646,7 +721,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       },
       pendingReadings: this.admitted,
       waitingWrites: this.waiters.length,
-      skewedReadings: this.skewed,
+      skewedReadings: this.timing.skewed,
+      timing: this.timing.list(),
       commits: this.commits,
       ...(this.failure ? { failed: this.failure.message } : {}),
     };

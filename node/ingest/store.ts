@@ -169,6 +169,87 @@ export function parseChunk(value: Buffer): ParsedChunk {
   return { arrivalMs, sections };
 }
 
+/** A section to write into a chunk: `count` records of one stream from `firstSeq`, `bytes` long in all (2 + length each). */
+export interface SectionInput {
+  stream: Buffer;
+  firstSeq: number;
+  count: number;
+  bytes: number;
+  /** Hands each record, in sequence order, to `put` (as a range of a buffer, so nothing is copied twice). */
+  records(put: (src: Buffer, start: number, end: number) => void): void;
+}
+
+/** A chunk value (format 1) from its sections, and where each section's first record landed. */
+export function encodeChunk(arrivalMs: number, sections: readonly SectionInput[]): { value: Buffer; offsets: number[] } {
+  let size = 13;
+  for (const s of sections) size += 1 + s.stream.length + 16 + s.bytes;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = CHUNK_FORMAT;
+  out.writeUInt32BE(Math.floor(arrivalMs / 0x1_0000_0000), 1);
+  out.writeUInt32BE(arrivalMs >>> 0, 5);
+  out.writeUInt32BE(sections.length, 9);
+  let o = 13;
+  const offsets: number[] = [];
+  for (const s of sections) {
+    out[o++] = s.stream.length;
+    s.stream.copy(out, o);
+    o += s.stream.length;
+    out.writeUInt32BE(Math.floor(s.firstSeq / 0x1_0000_0000), o);
+    out.writeUInt32BE(s.firstSeq >>> 0, o + 4);
+    out.writeUInt32BE(s.count, o + 8);
+    out.writeUInt32BE(s.bytes, o + 12);
+    o += 16;
+    offsets.push(o);
+    s.records((src, start, end) => {
+      out.writeUInt16BE(end - start, o);
+      src.copy(out, o + 2, start, end);
+      o += 2 + end - start;
+    });
+  }
+  if (o !== size) throw new Error(`chunk sections declared ${size} bytes, wrote ${o}`);
+  return { value: out, offsets };
+}
+
+/** What closing a window writes (StoreBatch.closeWindow). */
+export interface WindowClose {
+  record: WindowRecord;
+  /** The window's leaf hashes in tree order, in pages of LEAF_PAGE leaves. */
+  leafPages: Buffer[];
+  /** The roots of those pages, concatenated. */
+  pageRoots: Buffer;
+  /** Per run of the record (same order), the chunk sections holding it. */
+  locator: readonly (readonly LocatedSection[])[];
+  /** The head after the close. */
+  head: Head;
+}
+
+/**
+ * The writes of one group commit (chunks of the open window, window closes), in the store's
+ * layout; `IngestStore.commit` writes them in one atomic batch.
+ */
+export class StoreBatch {
+  readonly ops: Op[] = [];
+
+  putChunk(window: number, part: number, value: Buffer): void {
+    this.ops.push({ type: "put", key: keys.chunk(window, part), value });
+  }
+
+  /** The window's record, leaves, locator, stream index, the streams' next sequence numbers and the head. */
+  closeWindow(c: WindowClose): void {
+    const w = c.record.sequence;
+    for (const run of c.record.runs) {
+      const stream = Buffer.from(run.stream, "utf8");
+      this.ops.push({ type: "put", key: keys.streamIndex(stream, run.firstSeq), value: u64(w) });
+      this.ops.push({ type: "put", key: keys.nextSeq(stream), value: u64(run.firstSeq + run.count) });
+    }
+    c.leafPages.forEach((page, p) => this.ops.push({ type: "put", key: keys.leafPage(w, p), value: page }));
+    this.ops.push({ type: "put", key: keys.window(w), value: json(c.record) });
+    this.ops.push({ type: "put", key: keys.pageRoots(w), value: c.pageRoots });
+    this.ops.push({ type: "put", key: keys.locator(w), value: encodeLocator(c.locator) });
+    this.ops.push({ type: "put", key: keys.meta("head"), value: json(c.head) });
+  }
+}
+
 /** The canonical byte records of a section, in sequence order (views into the chunk). */
 export function sectionRecords(value: Buffer, section: ChunkSection): Buffer[] {
   const out: Buffer[] = [];
@@ -223,6 +304,11 @@ export class IngestStore {
 
   async write(ops: Op[]): Promise<void> {
     await this.db.batch(ops, { sync: true });
+  }
+
+  /** Writes a group commit's batch atomically (synced). */
+  async commit(batch: StoreBatch): Promise<void> {
+    await this.write(batch.ops);
   }
 
   async close(): Promise<void> {
@@ -323,6 +409,26 @@ export class IngestStore {
     return undefined;
   }
 
+  /** The next sequence number of `stream` after its last closed window (1 when none). */
+  async nextSeq(stream: string): Promise<number> {
+    const v = await this.getRaw(keys.nextSeq(stream));
+    return v === undefined ? 1 : readU64(v, 0);
+  }
+
+  /**
+   * The closed runs of `stream` (first seq and window), in order, from the run holding `seq` on.
+   */
+  async *streamRuns(stream: string, seq: number): AsyncGenerator<{ firstSeq: number; window: number }> {
+    const bytes = Buffer.from(stream, "utf8");
+    if (bytes.length === 0 || bytes.length > 255) return;
+    let start = seq;
+    for await (const key of this.db.keys({ gte: keys.streamIndex(bytes, 0), lte: keys.streamIndex(bytes, seq), reverse: true, limit: 1 })) {
+      start = readU64(key, key.length - 8);
+    }
+    const it = this.db.iterator({ gte: keys.streamIndex(bytes, start), lte: keys.streamIndex(bytes, Number.MAX_SAFE_INTEGER) });
+    for await (const [key, value] of it) yield { firstSeq: readU64(key, key.length - 8), window: readU64(value, 0) };
+  }
+
   /** Every stream's next sequence number after its last closed window. */
   async closedNextSeqs(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
@@ -389,9 +495,4 @@ export function recordAt(value: Buffer, offset: number, index: number): Buffer {
   return value.subarray(o + 2, o + 2 + len);
 }
 
-/** Encoders for the values the pipeline writes. */
-export const values = {
-  json,
-  u64,
-  streamIndexEntry: (window: number) => u64(window),
-};
+

@@ -3,8 +3,9 @@
  * (node/events EventStore and EventVisibility), the receiving side's check against the chain,
  * and where received events go (EventStore.putReceived, apart from own events).
  *
- * A document travels as `{ event, context }`: the event object as captured and its document's
- * JSON-LD @context, which the CBV 2.0 hash needs to expand bare vocabulary terms. The receiver
+ * A document travels as `{ event, context, ignoreFields? }`: the event object as captured, its
+ * document's JSON-LD @context, which the CBV 2.0 hash needs to expand bare vocabulary terms, and
+ * the fields the capturing document declared left out of the hash (`ignoreFields`). The receiver
  * recomputes the hash ID (lib/epcis/event-hash.ts) and the record hash the chain holds (the
  * digest, or for an error declaration its declaration hash, lib/epcis/declaration.ts), and
  * requires Provenance.recordOfEvent(recordHash) to name a record of the serving peer's
@@ -20,13 +21,16 @@ import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "../events/store.ts";
 import type { EventVisibility } from "../events/visibility.ts";
-import type { DocumentSource, EventSummary, EventVerifier, VerifiedEvent } from "./protocol.ts";
+import type { EventVerifier, VerifiedEvent } from "./fetch-client.ts";
+import type { DocumentSource } from "./fetch-server.ts";
+import type { EventSummary } from "./protocol.ts";
 import type { ReceivedStore } from "./received-store.ts";
 
-/** An event as it travels: the event object and its document's @context. */
+/** An event as it travels: the event object, its document's @context and declared ignoreFields. */
 export interface EventDocument {
   event: Record<string, unknown>;
   context: unknown;
+  ignoreFields?: string[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -34,7 +38,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** The identities of an event document: CBV 2.0 hash ID and the bytes32 its record carries on chain. */
 export function identitiesOf(doc: unknown): { hashId: string; recordHash: string } {
   if (!isObject(doc) || !isObject(doc.event)) throw new TypeError("a document is { event, context } with an event object");
-  const options = doc.context === undefined ? {} : { context: doc.context };
+  const ignoreFields = doc.ignoreFields ?? [];
+  if (!Array.isArray(ignoreFields) || !ignoreFields.every((f) => typeof f === "string")) throw new TypeError("a document's ignoreFields is a list of field names");
+  const options = { ...(doc.context === undefined ? {} : { context: doc.context }), ...(ignoreFields.length > 0 ? { ignoreFields } : {}) };
   const { hashId, recordHash } = recordIdentityOf(doc.event, options);
   return { hashId, recordHash };
 }
@@ -58,7 +64,7 @@ export class EventDocuments implements DocumentSource {
     const e = await this.own(hash);
     if (e === undefined) return undefined;
     return {
-      document: { event: e.event, context: e.context } satisfies EventDocument,
+      document: { event: e.event, context: e.context, ...(e.ignoreFields?.length ? { ignoreFields: e.ignoreFields } : {}) } satisfies EventDocument,
       mayRead: (grantee: number): Promise<AccessDecision> => this.visibility.mayRead(e, grantee),
     };
   }
@@ -68,11 +74,38 @@ export class EventDocuments implements DocumentSource {
   }
 }
 
+/** Most extension fields tried in `ignoredFieldsExplaining` (2^n hashes). */
+const MAX_EXPLAINING_FIELDS = 8;
+
+/**
+ * The extension fields of a document's event that, left out of the hash, make it hash to
+ * `requested`: the signature of a sender whose copy lost the ignoreFields its capturing document
+ * declared (an honest node before documents carried them), not of altered data, since every
+ * standard field still hashes as recorded. Undefined when no such set exists.
+ */
+export function ignoredFieldsExplaining(doc: unknown, requested: string): string[] | undefined {
+  if (!isObject(doc) || !isObject(doc.event)) return undefined;
+  const declared = Array.isArray(doc.ignoreFields) ? doc.ignoreFields.filter((f): f is string => typeof f === "string") : [];
+  const candidates = Object.keys(doc.event).filter((k) => k.includes(":") && !k.startsWith("@") && !declared.includes(k));
+  if (candidates.length === 0 || candidates.length > MAX_EXPLAINING_FIELDS) return undefined;
+  for (let mask = 1; mask < 1 << candidates.length; mask++) {
+    const left = candidates.filter((_, i) => (mask & (1 << i)) !== 0);
+    try {
+      const ids = identitiesOf({ ...doc, ignoreFields: [...declared, ...left] });
+      if (ids.hashId === requested || ids.recordHash === requested) return left;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /** The receiving side's check of a document against lib/epcis and Provenance. */
 export function chainEventVerifier(provider: Provider, provenance: string): EventVerifier {
   const p = Provenance__factory.connect(provenance, provider);
   return {
     identitiesOf,
+    ignoredFieldsExplaining,
     async recordOf(recordHash) {
       const recordId = await p.recordOfEvent(recordHash);
       if (recordId === 0n) return undefined;
@@ -91,6 +124,7 @@ export async function storeReceivedEvent(store: EventStore, e: VerifiedEvent): P
     recordHash: e.recordHash,
     ...(eventID ? { eventID } : {}),
     context: doc.context,
+    ...(doc.ignoreFields?.length ? { ignoreFields: doc.ignoreFields } : {}),
     owner: e.ownerOrg,
     origin: {
       kind: "received",

@@ -12,6 +12,9 @@
  *   longer admitted. It also re-checks on every TTL tick, so a missed event costs at most a TTL.
  * A chain that cannot be reached denies new connections (admission fails closed) but does not
  * cut existing ones.
+ * - Unknown peers are rate-limited: a peer id never admitted before costs chain calls, so such
+ *   lookups share a budget (`unknownPeerLookups`); past it they are denied without asking the
+ *   chain. Peer ids the chain once answered as members are never held back by it.
  */
 import type { ConnectionGater, PeerId } from "@libp2p/interface";
 import type { Consortium } from "../../lib/contracts/types/index.js";
@@ -28,6 +31,34 @@ export interface MembershipOptions {
   onEvict?: (peerId: string) => void;
   /** Called when a chain query fails (the peer is then denied). */
   onError?: (err: unknown) => void;
+  /** Chain lookups of peer ids never admitted before: at most `max` per `perMs` (default 20 per second). */
+  unknownPeerLookups?: { max: number; perMs: number };
+}
+
+/** Peer ids remembered as once admitted (the oldest are forgotten first). */
+const MAX_KNOWN_PEERS = 4096;
+
+/** A fixed-window counter: `take()` is true while fewer than `max` were taken in the current `perMs`. */
+class LookupBudget {
+  private windowStart = 0;
+  private used = 0;
+  /** Lookups refused since start. */
+  refused = 0;
+
+  constructor(private readonly limit: { max: number; perMs: number }) {}
+
+  take(now = Date.now()): boolean {
+    if (now - this.windowStart >= this.limit.perMs) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used >= this.limit.max) {
+      this.refused++;
+      return false;
+    }
+    this.used++;
+    return true;
+  }
 }
 
 /** What the watcher needs of a libp2p node. */
@@ -43,10 +74,14 @@ export class MembershipGate {
   private readonly banned = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly pollMs: number;
+  /** Peer ids the chain answered as members at some time: their lookups bypass the unknown-peer budget. */
+  private readonly known = new Set<string>();
+  private readonly unknownLookups: LookupBudget;
   private timer: NodeJS.Timeout | undefined;
   private lastTtlCheck = 0;
   private nextBlock: number | undefined;
-  private polling = false;
+  /** The poll in flight, if any: `stop()` waits for it, so nothing talks to the chain after. */
+  private polling: Promise<void> | undefined;
 
   constructor(
     private readonly consortium: Consortium,
@@ -55,6 +90,12 @@ export class MembershipGate {
     this.ttlMs = options.ttlMs ?? 5_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.cache = new PositiveCache({ ttlMs: this.ttlMs, maxEntries: options.maxEntries ?? 10_000, isPositive: (org) => org !== 0 });
+    this.unknownLookups = new LookupBudget(options.unknownPeerLookups ?? { max: 20, perMs: 1_000 });
+  }
+
+  /** Admission checks of unknown peers refused for want of lookup budget (for status). */
+  get throttledLookups(): number {
+    return this.unknownLookups.refused;
   }
 
   /** Admissions cached now (bounded by `maxEntries`). */
@@ -65,6 +106,7 @@ export class MembershipGate {
   /** Whether `peerId` is registered to an active member now (cached for the TTL). Never throws. */
   async isMember(peerId: string): Promise<boolean> {
     if (this.isBanned(peerId)) return false;
+    if (!this.known.has(peerId) && !this.unknownLookups.take()) return false;
     try {
       return await this.query(peerId);
     } catch (e) {
@@ -80,11 +122,16 @@ export class MembershipGate {
    */
   async orgOf(peerId: string): Promise<number> {
     if (this.isBanned(peerId)) return 0;
-    return this.cache.get(peerId, async () => {
+    const org = await this.cache.get(peerId, async () => {
       const c = this.consortium;
       const [registered, member] = await Promise.all([c.orgOfPeer(peerId), c.isMemberPeer(peerId)]);
       return member ? Number(registered) : 0;
     });
+    if (org !== 0 && !this.known.has(peerId)) {
+      if (this.known.size >= MAX_KNOWN_PEERS) this.known.delete(this.known.values().next().value!);
+      this.known.add(peerId);
+    }
+    return org;
   }
 
   private async query(peerId: string): Promise<boolean> {
@@ -132,21 +179,25 @@ export class MembershipGate {
    * Starts following membership events and closing connections of peers no longer admitted.
    * Returns a stop function.
    */
-  async watch(host: ConnectedHost): Promise<() => void> {
+  async watch(host: ConnectedHost): Promise<() => Promise<void>> {
     this.nextBlock = (await this.consortium.runner!.provider!.getBlockNumber()) + 1;
     this.lastTtlCheck = Date.now();
-    this.timer = setInterval(() => void this.poll(host), this.pollMs);
+    this.timer = setInterval(() => {
+      // A slow chain: never stack polls.
+      this.polling ??= this.poll(host).finally(() => (this.polling = undefined));
+    }, this.pollMs);
     return () => this.stop();
   }
 
-  stop(): void {
+  /** Stops watching; resolves once the poll in flight (if any) has finished. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.polling;
   }
 
+  /** One look at the chain; never rejects (failures go to `onError`). */
   private async poll(host: ConnectedHost): Promise<void> {
-    if (this.polling) return; // a slow chain: never stack polls
-    this.polling = true;
     try {
       const changed = await this.membershipChanged();
       const ttlDue = Date.now() - this.lastTtlCheck >= this.ttlMs;
@@ -157,8 +208,6 @@ export class MembershipGate {
       }
     } catch (e) {
       this.options.onError?.(e);
-    } finally {
-      this.polling = false;
     }
   }
 

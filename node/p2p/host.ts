@@ -68,7 +68,8 @@ export async function createHost(options: HostOptions) {
     addresses: { listen: options.listen, ...(options.announce && options.announce.length > 0 ? { announce: options.announce } : {}) },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Per connection: at most 64 streams of all protocols at once (the fetch protocol allows 4).
+    streamMuxers: [yamux({ maxInboundStreams: 64 })],
     connectionGater: options.connectionGater,
     services: {
       identify: identify(),

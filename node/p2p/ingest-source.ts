@@ -12,8 +12,9 @@
  */
 import type { Reading } from "../../lib/reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
-import { type IngestStore, type WindowRecord, keys, readU64 } from "../ingest/store.ts";
-import type { ReadingItem, ReadingQuery, ReadingSource, WindowSummary } from "./protocol.ts";
+import type { IngestStore, WindowRecord } from "../ingest/store.ts";
+import type { ReadingSource } from "./fetch-server.ts";
+import type { ReadingItem, ReadingQuery, WindowSummary } from "./protocol.ts";
 
 export interface IngestSourceOptions {
   /** How far a reading's source time may lie outside its window's node-clock range (config.ingest.clockToleranceMs). */
@@ -48,17 +49,11 @@ export class IngestReadingSource implements ReadingSource {
     return r;
   }
 
-  /** The next sequence number of `stream` after its last closed window (1 when none). */
-  private async nextSeq(stream: string): Promise<number> {
-    const v = await this.store.db.get(keys.nextSeq(stream));
-    return v === undefined ? 1 : readU64(v, 0);
-  }
-
   /** The first seq of `stream` whose window may hold source times at or after `from`. */
   private async firstSeqFrom(stream: string, from: number): Promise<number> {
     const tol = this.options.clockToleranceMs;
     let lo = 1;
-    let hi = await this.nextSeq(stream); // exclusive
+    let hi = await this.store.nextSeq(stream); // exclusive
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       const w = await this.store.windowOf(stream, mid);
@@ -66,16 +61,6 @@ export class IngestReadingSource implements ReadingSource {
       else hi = mid;
     }
     return lo;
-  }
-
-  /** Index entries (run's first seq, window) of `stream` from the run holding `seq` on. */
-  private async *runs(stream: string, seq: number): AsyncGenerator<{ firstSeq: number; window: number }> {
-    let start = seq;
-    for await (const key of this.store.db.keys({ gte: keys.streamIndex(stream, 0), lte: keys.streamIndex(stream, seq), reverse: true, limit: 1 })) {
-      start = readU64(key, key.length - 8);
-    }
-    const it = this.store.db.iterator({ gte: keys.streamIndex(stream, start), lte: keys.streamIndex(stream, Number.MAX_SAFE_INTEGER) });
-    for await (const [key, value] of it) yield { firstSeq: readU64(key, key.length - 8), window: readU64(value, 0) };
   }
 
   async readings(q: ReadingQuery): Promise<{ items: ReadingItem[]; more: boolean }> {
@@ -86,7 +71,7 @@ export class IngestReadingSource implements ReadingSource {
     let remaining = q.limit;
     let windows = 0;
     const maxWindows = this.options.maxWindowsPerAnswer ?? 64;
-    for await (const { window } of this.runs(q.stream, startSeq)) {
+    for await (const { window } of this.store.streamRuns(q.stream, startSeq)) {
       if (window > anchored) break;
       const record = await this.record(window);
       if (record.fromTimeMs - tol >= q.to) break;
@@ -121,7 +106,7 @@ export class IngestReadingSource implements ReadingSource {
     const anchored = await this.store.lastAnchored();
     const max = this.options.maxWindows ?? 10_000;
     const out: WindowSummary[] = [];
-    for await (const { window } of this.runs(stream, 1)) {
+    for await (const { window } of this.store.streamRuns(stream, 1)) {
       if (window > anchored) break;
       const record = await this.record(window);
       const run = record.runs.find((r) => r.stream === stream);

@@ -2,13 +2,15 @@
  * What this node received from partners, kept apart from its own data (a LevelDB of its own,
  * `<dataDir>/received`): every reading with its proof, where it came from (peer id and the owner
  * organisation) and under which grant; plus the follow cursors, the last chain block the catch-up
- * looked at, and reports of peers caught sending altered data.
+ * looked at, reports of peers caught sending altered data, and windows of partners' data that
+ * do not verify for an honest reason (skipped by the follow, with the reason).
  *
  * Keys (one-byte prefix, integers big-endian):
  *   r | owner u32 | len u8 | stream | node (20 bytes) | seq u64   a received reading (JSON)
  *   g | node (20 bytes) | window u64 | len u8 | stream            a run's range proof (JSON)
  *   c | len u8 | peer id | len u8 | stream                        follow cursor: last seq received
  *   b | len u8 | peer id | at u64                                 a misbehaviour report (JSON)
+ *   u | owner u32 | len u8 | stream | node (20 bytes) | window u64 a window that could not be verified (JSON)
  *   o | grantee u32 | at u64 | hash                               outbox: an own event announced to a partner
  *   e | len u8 | peer id                                          events cursor: last outbox time read from the peer
  *   m | name                                                      metadata (JSON): "block"
@@ -19,7 +21,8 @@ import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
-import type { EventSummary, GrantRef, VerifiedReadings } from "./protocol.ts";
+import type { UnverifiableItem, VerifiedReadings } from "./fetch-client.ts";
+import type { EventSummary, GrantRef } from "./protocol.ts";
 
 /** Where a received item came from. */
 export interface Origin {
@@ -39,6 +42,14 @@ export interface ReceivedReading {
   /** Its own proof, or (sent in a run) undefined: see `runProof`. */
   proof?: ReadingProof;
   origin: Origin;
+}
+
+/** A window of a partner's stream that was skipped because it does not verify (no one is blamed). */
+export interface UnverifiableWindow extends UnverifiableItem {
+  owner: number;
+  stream: string;
+  peer: string;
+  at: number;
 }
 
 export interface MisbehaviourReport {
@@ -76,6 +87,8 @@ const keyOf = {
   report: (peer: string, at: number) => Buffer.concat([P("b"), str(peer), u64(at)]),
   outbox: (grantee: number, at: number, hash: string) => Buffer.concat([P("o"), u32(grantee), u64(at), Buffer.from(hash, "utf8")]),
   eventsCursor: (peer: string) => Buffer.concat([P("e"), str(peer)]),
+  unverifiable: (owner: number, stream: string, node: string, window: number) => Buffer.concat([P("u"), u32(owner), str(stream), addr(node), u64(window)]),
+  unverifiableOf: (owner: number, stream: string) => Buffer.concat([P("u"), u32(owner), str(stream)]),
   meta: (name: string) => Buffer.concat([P("m"), Buffer.from(name, "latin1")]),
 };
 
@@ -102,8 +115,9 @@ export class ReceivedStore {
   }
 
   /**
-   * Stores one verified answer whole (one atomic, synced batch); with `cursor`, also moves the
-   * follow cursor of (peer, stream) to the answer's last seq.
+   * Stores one verified answer whole (one atomic, synced batch), with the windows it skipped as
+   * unverifiable; with `cursor`, also moves the follow cursor of (peer, stream) to the answer's
+   * last seq (past the skipped windows: the follow moves on).
    */
   async putReadings(batch: VerifiedReadings, options: { cursor?: boolean; now?: number } = {}): Promise<void> {
     const ops: { type: "put"; key: Buffer; value: Buffer }[] = [];
@@ -123,8 +137,20 @@ export class ReceivedStore {
         ops.push({ type: "put", key: keyOf.reading(batch.ownerOrg, batch.stream, node, item.proof.seq), value: json(entry) });
       }
     }
+    for (const u of batch.unverifiable ?? []) {
+      const entry: UnverifiableWindow = { ...u, owner: batch.ownerOrg, stream: batch.stream, peer: batch.peer, at: receivedAt };
+      ops.push({ type: "put", key: keyOf.unverifiable(batch.ownerOrg, batch.stream, u.node, u.window), value: json(entry) });
+    }
     if (options.cursor) ops.push({ type: "put", key: keyOf.cursor(batch.peer, batch.stream), value: json({ lastSeq: batch.lastSeq }) });
     await this.db.batch(ops, { sync: true });
+  }
+
+  /** The windows of `owner`'s `stream` skipped because they do not verify, by node then window. */
+  async unverifiable(owner: number, stream: string): Promise<UnverifiableWindow[]> {
+    const prefix = keyOf.unverifiableOf(owner, stream);
+    const out: UnverifiableWindow[] = [];
+    for await (const v of this.db.values({ gt: prefix, lt: after(prefix) })) out.push(JSON.parse(v.toString("utf8")) as UnverifiableWindow);
+    return out;
   }
 
   /** Received readings of `owner`'s `stream`, by node then seq; optionally only source times in [from, to). */

@@ -9,6 +9,7 @@ import {
   ReadingError,
   decodeReading,
   encodeReading,
+  peekReceivedTime,
   peekStreamSeq,
   readingLeafHash,
 } from "../../../lib/canonical-reading.ts";
@@ -24,66 +25,69 @@ const sha256 = (...parts: Uint8Array[]) => {
 };
 const SALT = hex("000102030405060708090a0b0c0d0e0f");
 
-describe("canonical reading bytes, version 1", () => {
+describe("canonical reading bytes, version 2", () => {
   it("golden vector: a good number reading with a unit", () => {
-    const reading: Reading = { stream: "furnace-1/temperature", metric: "temperature", unit: "Cel", value: 1234.5, sourceTime: 1700000000123, quality: "good" };
+    const reading: Reading = { stream: "furnace-1/temperature", metric: "temperature", unit: "Cel", value: 1234.5, sourceTime: 1700000000123, receivedTime: 1700000004123, quality: "good" };
     const expected = hex(
-      "52 01", // tag "R", version 1
+      "52 02", // tag "R", version 2
       "000102030405060708090a0b0c0d0e0f", // salt
       "15", utf8("furnace-1/temperature"), // stream, 21 bytes
       "000000000000002a", // seq 42
       "0b", utf8("temperature"), // metric
       "03", utf8("Cel"), // unit
       "0000018bcfe5687b", // sourceTime 1700000000123
+      "0000018bcfe5781b", // receivedTime 1700000004123: four seconds later
       "00", // good
       "00", // no status code
       "03 40934a0000000000", // number 1234.5
     );
     const bytes = encodeReading(reading, 42, SALT);
     expect(bytes.toString("hex")).toBe(expected.toString("hex"));
-    expect(readingLeafHash(reading, 42, SALT).toString("hex")).toBe("cf596d83efe25343bd114d4b5d77dce10b1ff9162ff53ae2e54cd8c7f02a4144");
+    expect(readingLeafHash(reading, 42, SALT).toString("hex")).toBe("54971577856f4c8bdc4bc24309db0edcad3d2ab0ad4f1e991a3c6d9743d7e3b5");
     expect(readingLeafHash(reading, 42, SALT)).toEqual(sha256(Buffer.of(0), expected));
   });
 
   it("golden vector: a bad reading keeps its status code and carries no value", () => {
-    const reading: Reading = { stream: "press-7/force", metric: "force", value: 3.5, sourceTime: 0, quality: "bad", statusCode: 0x8000_0000 };
+    const reading: Reading = { stream: "press-7/force", metric: "force", value: 3.5, sourceTime: 0, receivedTime: 0, quality: "bad", statusCode: 0x8000_0000 };
     const expected = hex(
-      "52 01",
+      "52 02",
       "ffffffffffffffffffffffffffffffff",
       "0d", utf8("press-7/force"),
       "0000000000000001",
       "05", utf8("force"),
       "00", // no unit
       "0000000000000000",
+      "0000000000000000",
       "02", // bad
       "01 80000000", // status code present
       "00", // null: a bad reading has no value
     );
     expect(encodeReading(reading, 1, Buffer.alloc(16, 0xff)).toString("hex")).toBe(expected.toString("hex"));
-    expect(readingLeafHash(reading, 1, Buffer.alloc(16, 0xff)).toString("hex")).toBe("512f39ad685afd2eaa9cf54360f98e90a8c5c275bab6f39845739152cfbee3fd");
+    expect(readingLeafHash(reading, 1, Buffer.alloc(16, 0xff)).toString("hex")).toBe("60c6e37d94e82b871a81865f4f67443ea669e33088d591d08e288d23dfc1bea6");
   });
 
   it("golden vector: a string value, an empty unit, a fractional time and the largest seq", () => {
-    const reading: Reading = { stream: "line-2/state", metric: "state", unit: "", value: "run ✓", sourceTime: 1700000000999.9, quality: "uncertain" };
+    const reading: Reading = { stream: "line-2/state", metric: "state", unit: "", value: "run ✓", sourceTime: 1700000000999.9, receivedTime: 1699999999000.5, quality: "uncertain" };
     const expected = hex(
-      "52 01",
+      "52 02",
       "000102030405060708090a0b0c0d0e0f",
       "0c", utf8("line-2/state"),
       "001fffffffffffff", // 2^53 - 1
       "05", utf8("state"),
       "00", // "" is no unit
       "0000018bcfe56be7", // 1700000000999: rounded down to the millisecond
+      "0000018bcfe56418", // 1699999999000, before the source time: a device clock ahead
       "01", // uncertain
       "00",
       "04 0007", utf8("run ✓"), // string, 7 bytes of UTF-8
     );
     expect(encodeReading(reading, 2 ** 53 - 1, SALT).toString("hex")).toBe(expected.toString("hex"));
-    expect(readingLeafHash(reading, 2 ** 53 - 1, SALT).toString("hex")).toBe("d7845e7ba07b0c047a96239c9685c3d1c16e3b91b844edec3848fb0d8afd81a2");
+    expect(readingLeafHash(reading, 2 ** 53 - 1, SALT).toString("hex")).toBe("f9f7861167e8adba8fc4242d3cde11a112f92919d94891b107902cdab2616213");
   });
 
   it("normalises booleans, null, -0, every NaN and infinities to one encoding each", () => {
-    const base = { stream: "s", metric: "m", sourceTime: 1, quality: "good" as const };
-    const tail = (value: Reading["value"]) => encodeReading({ ...base, value }, 1, SALT).subarray(2 + 16 + 2 + 8 + 2 + 1 + 8 + 1 + 1).toString("hex");
+    const base = { stream: "s", metric: "m", sourceTime: 1, receivedTime: 2, quality: "good" as const };
+    const tail = (value: Reading["value"]) => encodeReading({ ...base, value }, 1, SALT).subarray(2 + 16 + 2 + 8 + 2 + 1 + 8 + 8 + 1 + 1).toString("hex");
     expect(tail(null)).toBe("00");
     expect(tail(false)).toBe("01");
     expect(tail(true)).toBe("02");
@@ -99,10 +103,10 @@ describe("canonical reading bytes, version 1", () => {
 
   it("decodes what it encodes, and re-encoding the decoded reading gives the same bytes", () => {
     const readings: Reading[] = [
-      { stream: "furnace-1/temperature", metric: "temperature", unit: "Cel", value: 1234.5, sourceTime: 1700000000123, quality: "good", statusCode: 0 },
-      { stream: "a", metric: "b", value: null, sourceTime: 5, quality: "bad" },
-      { stream: "ü/ß", metric: "模式", value: "", sourceTime: 2 ** 53 - 1, quality: "uncertain" },
-      { stream: "x", metric: "y", value: true, sourceTime: 0, quality: "good", unit: "%" },
+      { stream: "furnace-1/temperature", metric: "temperature", unit: "Cel", value: 1234.5, sourceTime: 1700000000123, receivedTime: 1700000000200, quality: "good", statusCode: 0 },
+      { stream: "a", metric: "b", value: null, sourceTime: 5, receivedTime: 5, quality: "bad" },
+      { stream: "ü/ß", metric: "模式", value: "", sourceTime: 2 ** 53 - 1, receivedTime: 0, quality: "uncertain" },
+      { stream: "x", metric: "y", value: true, sourceTime: 0, receivedTime: 2 ** 53 - 1, quality: "good", unit: "%" },
     ];
     for (const r of readings) {
       const bytes = encodeReading(r, 7, SALT);
@@ -112,11 +116,12 @@ describe("canonical reading bytes, version 1", () => {
       expect(d.reading).toEqual(r);
       expect(encodeReading(d.reading, d.seq, d.salt)).toEqual(bytes);
       expect(peekStreamSeq(bytes)).toEqual({ stream: r.stream, seq: 7 });
+      expect(peekReceivedTime(bytes)).toBe(r.receivedTime);
     }
   });
 
   it("refuses readings it cannot normalise, naming the field", () => {
-    const ok: Reading = { stream: "s", metric: "m", value: 1, sourceTime: 1, quality: "good" };
+    const ok: Reading = { stream: "s", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" };
     const bad: [Partial<Record<keyof Reading, unknown>>, string][] = [
       [{ stream: "" }, "stream"],
       [{ stream: 5 }, "stream"],
@@ -130,6 +135,9 @@ describe("canonical reading bytes, version 1", () => {
       [{ sourceTime: NaN }, "sourceTime"],
       [{ sourceTime: 2 ** 53 }, "sourceTime"],
       [{ sourceTime: "1" }, "sourceTime"],
+      [{ receivedTime: undefined }, "receivedTime"], // only the node's stored readings are encoded
+      [{ receivedTime: -1 }, "receivedTime"],
+      [{ receivedTime: 2 ** 53 }, "receivedTime"],
       [{ quality: "ok" }, "quality"],
       [{ quality: "constructor" }, "quality"],
       [{ statusCode: -1 }, "statusCode"],
@@ -156,12 +164,13 @@ describe("canonical reading bytes, version 1", () => {
   });
 
   it("decoding is strict: anything the encoder would not produce is refused", () => {
-    const bytes = encodeReading({ stream: "s", metric: "m", value: 1, sourceTime: 1, quality: "good" }, 1, SALT);
+    const bytes = encodeReading({ stream: "s", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" }, 1, SALT);
     const mutate = (f: (b: Buffer) => Buffer) => f(Buffer.from(bytes));
     const valueAt = bytes.length - 9;
     const cases: Buffer[] = [
       mutate((b) => ((b[0] = 0x53), b)), // tag
-      mutate((b) => ((b[1] = 2), b)), // version
+      mutate((b) => ((b[1] = 1), b)), // version 1 (without a receive time)
+      mutate((b) => ((b[1] = 3), b)), // version
       bytes.subarray(0, bytes.length - 1), // truncated
       Buffer.concat([bytes, Buffer.of(0)]), // trailing byte
       mutate((b) => ((b[18] = 0), b)), // empty stream
@@ -181,7 +190,7 @@ describe("canonical reading bytes, version 1", () => {
   });
 
   it("commits to where the time came from: device, server or receive time differ and round-trip", () => {
-    const base = { stream: "s", metric: "m", value: 1, sourceTime: 1, quality: "good" as const };
+    const base = { stream: "s", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" as const };
     const device = encodeReading(base, 1, SALT);
     const server = encodeReading({ ...base, timeSource: "server" }, 1, SALT);
     const received = encodeReading({ ...base, timeSource: "receive", statusCode: 7 }, 1, SALT);
@@ -203,6 +212,7 @@ describe("canonical reading bytes, version 1", () => {
       unit: fc.option(name, { nil: undefined }),
       value: fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.string({ maxLength: 20 }).filter((s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed())),
       sourceTime: fc.integer({ min: 0, max: 2 ** 53 - 1 }),
+      receivedTime: fc.integer({ min: 0, max: 2 ** 53 - 1 }),
       quality: fc.constantFrom("good" as const, "uncertain" as const, "bad" as const),
       statusCode: fc.option(fc.integer({ min: 0, max: 0xffff_ffff }), { nil: undefined }),
     });

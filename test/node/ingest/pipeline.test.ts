@@ -112,6 +112,48 @@ describe("ingest pipeline", () => {
     expect([...next.values()].reduce((a, b) => a + b - 1, 0)).toBe(25);
   });
 
+  it("commits every reading's receive time inside its window's range, whatever the clocks do", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-ingest-"));
+    dirs.push(dir);
+    let clock = 1_700_000_000_000;
+    const now = () => clock;
+    let store = await openStore(dir);
+    let p = await pipelineOn(store, { windowMs: 100, maxWindowReadings: 4, now, closeOnStop: false });
+    // Full windows within one millisecond, source times seconds late and ahead.
+    await p.write(batch(10, ["late", "ahead"]).map((r, i) => ({ ...r, sourceTime: clock + (i % 2 === 0 ? -4_000 : 6_000) })));
+    const onTime = (n: number, stream: string) => batch(n, [stream]).map((r) => ({ ...r, sourceTime: clock }));
+    clock += 250; // past the open window's span: the next reading opens a new window
+    await p.write(onTime(3, "late"));
+    clock -= 5_000; // the node clock steps back: receive times never do
+    await p.write(onTime(3, "ahead"));
+    expect(p.status().timing.map((t) => [t.stream, t.late, t.ahead])).toEqual([
+      ["late", 5, 0],
+      ["ahead", 3, 5], // the last three count late: the receive time holds at the clock's old value
+    ]);
+    await p.stop();
+    await store.close();
+    store = await openStore(dir);
+    p = await pipelineOn(store, { windowMs: 100, maxWindowReadings: 4, now, closeOnStop: true });
+    await p.write(onTime(2, "late")); // joins the recovered open window
+    await p.stop();
+
+    const windows = await closedWindows(store);
+    expect(windows.length).toBeGreaterThanOrEqual(5);
+    let count = 0;
+    let prevTo = 0;
+    for (const w of windows) {
+      expect(w.fromTimeMs).toBeGreaterThanOrEqual(prevTo);
+      expect(w.toTimeMs).toBeGreaterThan(w.fromTimeMs);
+      for (const { reading: r } of await storedReadings(store, w.sequence)) {
+        expect(r.receivedTime!, `window ${w.sequence} [${w.fromTimeMs}, ${w.toTimeMs})`).toBeGreaterThanOrEqual(w.fromTimeMs);
+        expect(r.receivedTime!, `window ${w.sequence} [${w.fromTimeMs}, ${w.toTimeMs})`).toBeLessThan(w.toTimeMs);
+        count++;
+      }
+      prevTo = w.toTimeMs;
+    }
+    expect(count).toBe(18);
+  });
+
   it("closes windows by time on the node clock", async () => {
     const store = await openStore();
     const p = await pipelineOn(store, { windowMs: 100 });

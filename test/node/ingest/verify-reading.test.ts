@@ -15,6 +15,7 @@ import {
   type ReadingProof,
   type ReadingRangeProof,
   contractAnchorView,
+  readingLagMs,
   verifyReading,
   verifyReadingRange,
 } from "../../../lib/verify-reading.ts";
@@ -80,20 +81,21 @@ describe("verifyReading and verifyReadingRange against DataAnchors", () => {
     view = contractAnchorView(anchors);
     const t = (await now(conn)) * 1000;
 
-    // Window 1: [t - 10 s, t - 9 s), anchored at once. Two streams, and one reading whose source
-    // time lies an hour before the window (a device clock gone wrong).
+    // Window 1: [t - 10 s, t - 9 s), anchored at once. Two streams; a reading that arrived a
+    // minute after its source time (verifies: it is committed by receive time), and one whose
+    // receive time lies an hour before the window (no honest node commits that).
     from1 = t - 10_000;
-    const mk = (stream: string, seq: number, sourceTime: number, value: number): Leaf => ({
-      reading: { stream, metric: "torque", unit: "N.m", value, sourceTime, quality: "good" },
+    const mk = (stream: string, seq: number, sourceTime: number, value: number, receivedTime = sourceTime + 20): Leaf => ({
+      reading: { stream, metric: "torque", unit: "N.m", value, sourceTime, receivedTime, quality: "good" },
       seq,
       salt: salts.salt(stream, seq),
     });
     leaves1 = [
       mk("press-1/torque", 1, from1 + 100, 41.5),
       mk("press-1/torque", 2, from1 + 200, 42.5),
-      mk("press-1/torque", 3, from1 - 1_000, 43.5), // a second early: within the default tolerance
+      mk("press-1/torque", 3, from1 - 60_000, 43.5, from1 + 250), // a minute late
       mk("press-2/torque", 1, from1 + 300, 10),
-      mk("press-2/torque", 2, from1 - 3_600_000, 11), // an hour early
+      mk("press-2/torque", 2, from1 - 3_600_000, 11), // received an hour before its window
     ];
     w1 = windowOf(leaves1, node, 1);
     await (await anchors.connect(signer).anchor(1, w1.root, "0x" + "00".repeat(32), from1, from1 + 1000, leaves1.length)).wait();
@@ -119,6 +121,8 @@ describe("verifyReading and verifyReadingRange against DataAnchors", () => {
     const altered = [
       { ...leaves1[0]!.reading, value: 41.6 },
       { ...leaves1[0]!.reading, sourceTime: leaves1[0]!.reading.sourceTime + 1 },
+      { ...leaves1[0]!.reading, receivedTime: leaves1[0]!.reading.receivedTime! + 1 },
+      { ...leaves1[0]!.reading, receivedTime: undefined }, // cannot be encoded without it
       { ...leaves1[0]!.reading, unit: "kN.m" },
       { ...leaves1[0]!.reading, quality: "uncertain" as const },
       { ...leaves1[0]!.reading, stream: "press-9/torque" },
@@ -175,11 +179,13 @@ describe("verifyReading and verifyReadingRange against DataAnchors", () => {
     await expect(verifyReading(leaves1[0]!.reading, p, { getAnchor: view.getAnchor }, { expectedNode: own })).rejects.toThrow(/nodeOf/);
   });
 
-  it("outside-window: the source time lies outside the window's range, beyond the clock tolerance", async () => {
+  it("outside-window: the committed receive time lies outside the window's range; a late source time does not matter", async () => {
     expect(await verifyReading(leaves1[4]!.reading, w1.proof(4), view)).toMatchObject({ ok: false, reason: "outside-window" });
-    // A second before the window: within the default 2 s tolerance, not within none.
-    expect(await verifyReading(leaves1[2]!.reading, w1.proof(2), view)).toEqual({ ok: true });
-    expect(await verifyReading(leaves1[2]!.reading, w1.proof(2), view, { clockToleranceMs: 0 })).toMatchObject({ reason: "outside-window" });
+    // A minute between source time and receipt: verified, and the lag is stated.
+    const late = leaves1[2]!.reading;
+    expect(await verifyReading(late, w1.proof(2), view)).toEqual({ ok: true });
+    expect(readingLagMs(late)).toBe(60_250);
+    expect(readingLagMs({ sourceTime: 1_500, receivedTime: 1_000 })).toBe(-500);
   });
 
   it("anchored-late: the window was anchored long after it ended", async () => {

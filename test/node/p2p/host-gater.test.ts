@@ -52,7 +52,7 @@ describe("membership gate", () => {
   let conn: Conn;
   const tmp = tempDir("tm-p2p-gate-");
   const hosts: Host[] = [];
-  const stops: (() => void)[] = [];
+  const stops: (() => Promise<void>)[] = [];
   let steelKey: string;
   let oemKey: string;
   let strangerKey: string;
@@ -76,7 +76,7 @@ describe("membership gate", () => {
   });
 
   afterAll(async () => {
-    for (const stop of stops) stop();
+    for (const stop of stops) await stop();
     await Promise.all(hosts.map((h) => h.stop()));
     await conn?.close();
     tmp.remove();
@@ -86,6 +86,30 @@ describe("membership gate", () => {
     const gate = new MembershipGate(fx.consortium);
     expect(await gate.isMember(await peerIdOfKeyFile(steelKey))).toBe(true);
     expect(await gate.isMember(await peerIdOfKeyFile(strangerKey))).toBe(false);
+  });
+
+  it("rate-limits chain lookups of unknown peer ids, never those of a member it admitted before", async () => {
+    let calls = 0;
+    const counted = new Proxy(fx.consortium, {
+      get(target, p, receiver) {
+        const v = Reflect.get(target, p, receiver) as unknown;
+        if (p !== "orgOfPeer" && p !== "isMemberPeer") return v;
+        return (...args: unknown[]) => {
+          calls++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const gate = new MembershipGate(counted, { ttlMs: 0, unknownPeerLookups: { max: 3, perMs: 60_000 } });
+    const steel = await peerIdOfKeyFile(steelKey);
+    expect(await gate.isMember(steel)).toBe(true); // unknown until now: one of the three lookups
+    const strangers = await Promise.all(Array.from({ length: 10 }, (_, i) => peerIdOfKeyFile(path.join(tmp.dir, `flood-${i}.key`))));
+    for (const s of strangers) expect(await gate.isMember(s)).toBe(false);
+    expect(calls).toBe(2 * 3); // two chain calls per lookup; the other eight strangers cost none
+    expect(gate.throttledLookups).toBe(8);
+    // The member admitted before still gets the chain's answer (the TTL of 0 forces a lookup).
+    expect(await gate.isMember(steel)).toBe(true);
+    expect(calls).toBe(2 * 4);
   });
 
   it("admits a registered member peer and refuses an unregistered one, both ways", async () => {

@@ -10,8 +10,10 @@
  *   { id, cmd: "list", peer, stream? }        windows of a stream, or the streams granted
  *   { id, cmd: "received", org, stream }      what the received store holds
  *   { id, cmd: "status" }                     the node's status (with p2p)
- *   { id, cmd: "own-event", event, context, partners }
- *                                             stores an own event (recorded on chain by the test) and announces it
+ *   { id, cmd: "own-event", event, context, ignoreFields?, keepIgnoreFields?, partners }
+ *                                             stores an own event (recorded on chain by the test) and
+ *                                             announces it; keepIgnoreFields: false stores it without
+ *                                             them (as nodes did before documents carried them)
  *   { id, cmd: "fetch-event", peer, hash }    -> { id, ok: true, hashId, recordKind, grant } | refusal | misbehaviour
  *   { id, cmd: "events", hash }               what the event store holds under a hash (own and received)
  *
@@ -26,7 +28,7 @@ import { loadConfig } from "../../../node/config.ts";
 import { type EdgeModule, startNode } from "../../../node/daemon.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "../../../node/edge/adapter.ts";
 import { identitiesOf } from "../../../node/p2p/documents.ts";
-import { FetchRefusedError, PeerMisbehaviourError } from "../../../node/p2p/protocol.ts";
+import { FetchRefusedError, PeerMisbehaviourError } from "../../../node/p2p/fetch-client.ts";
 
 interface Device {
   name: string;
@@ -117,10 +119,12 @@ async function main(): Promise<void> {
           return out({ id: c.id, ok: true, readings: readings.map((r) => ({ seq: r.seq, sourceTime: r.reading.sourceTime, value: r.reading.value, window: r.window, origin: r.origin, ownProof: r.proof !== undefined })) });
         }
         case "own-event": {
-          const doc = { event: c.event as Record<string, unknown>, context: c.context };
+          const ignoreFields = (c.ignoreFields as string[] | undefined) ?? [];
+          const doc = { event: c.event as Record<string, unknown>, context: c.context, ignoreFields };
           const ids = identitiesOf(doc);
           const org = (await node.chain.activeOrg()) as number;
-          await node.events!.putOwn([{ ...ids, context: doc.context, owner: org, origin: { kind: "own", captureId: "test" }, event: doc.event }]);
+          const kept = c.keepIgnoreFields === false || ignoreFields.length === 0 ? {} : { ignoreFields };
+          await node.events!.putOwn([{ ...ids, context: doc.context, ...kept, owner: org, origin: { kind: "own", captureId: "test" }, event: doc.event }]);
           await p2p.announceEvent(ids.hashId, c.partners as number[]);
           return out({ id: c.id, ok: true, ...ids });
         }
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
         }
         case "events": {
           const held = await node.events!.get(c.hash as string);
-          return out({ id: c.id, ok: true, events: held.map((e) => ({ sid: e.sid, hashId: e.hashId, owner: e.owner, origin: e.origin, chain: e.chain, event: e.event })) });
+          return out({ id: c.id, ok: true, events: held.map((e) => ({ sid: e.sid, hashId: e.hashId, owner: e.owner, origin: e.origin, chain: e.chain, event: e.event, ignoreFields: e.ignoreFields })) });
         }
         case "status":
           return out({ id: c.id, ok: true, status: node.status(), peers: await p2p.peers() });

@@ -107,16 +107,23 @@ describe("member nodes sharing data over the peer network", () => {
   const received = async (who: string, org: number, stream: string) => (await running[who]!.call("received", { org, stream })).readings as Received[];
   const fetch = (who: string, peer: string, stream: string, from: number, to: number) => running[who]!.call("fetch", { peer, stream, from, to });
   /** Records a commissioning event of `epc` on Provenance for `owner`'s organisation and hands it to `owner`'s node, announced to `partners`. */
-  const publishEvent = async (owner: string, signer: NonceManager, epc: string, partners: number[]) => {
-    const event = commissioning(epc);
-    const { hashId, recordHash } = identitiesOf({ event, context: CONTEXT });
+  const publishEvent = async (
+    owner: string,
+    signer: NonceManager,
+    epc: string,
+    partners: number[],
+    doc: { event?: Record<string, unknown>; context?: unknown; ignoreFields?: string[]; keepIgnoreFields?: boolean } = {},
+  ) => {
+    const event = doc.event ?? commissioning(epc);
+    const context = doc.context ?? CONTEXT;
+    const { hashId, recordHash } = identitiesOf({ event, context, ignoreFields: doc.ignoreFields ?? [] });
     const p = contracts.provenance.connect(signer);
     await (await p.commission(itemKey(epc), dispositionKey("active"), recordHash)).wait();
-    await running[owner]!.call("own-event", { event, context: CONTEXT, partners });
+    await running[owner]!.call("own-event", { event, context, partners, ignoreFields: doc.ignoreFields, keepIgnoreFields: doc.keepIgnoreFields });
     return { hashId, recordHash, key: itemKey(epc) };
   };
   const heldEvents = async (who: string, hash: string) =>
-    (await running[who]!.call("events", { hash })).events as { sid: string; owner: number; origin: { kind: string; peerId?: string; org?: number; grant?: { id?: string } }; chain?: { recordId: string; kind: string } }[];
+    (await running[who]!.call("events", { hash })).events as { sid: string; owner: number; ignoreFields?: string[]; origin: { kind: string; peerId?: string; org?: number; grant?: { id?: string } }; chain?: { recordId: string; kind: string } }[];
 
   beforeAll(async () => {
     cons = await setUpConsortium(
@@ -238,6 +245,31 @@ describe("member nodes sharing data over the peer network", () => {
     await (await g.grantAccess(oem.orgId, ScopeKind.Item, itemKey(epc), PURPOSE, 0, 0, expiry)).wait();
     const pushed = await publishEvent("steel", steelAdmin, epc, [oem.orgId]);
     expect(await eventually(async () => (await heldEvents("oem", pushed.hashId)).length === 1, 10_000, 200)).toBe(true);
+  });
+
+  it("shares an event whose document declares ignoreFields; a copy that lost them is reported, its honest sender not banned", async () => {
+    const context = [...CONTEXT, { ex: "https://ns.example.com/epcis/" }];
+    const withIgnored = (epc: string) => ({ event: { ...commissioning(epc), "ex:scanner": "S-17" }, context, ignoreFields: ["ex:scanner"] });
+    const expiry = (await chainNow()) + 3600;
+    const epc = "urn:epc:id:sgtin:4012345.011111.1101";
+    const declared = await publishEvent("steel", steelAdmin, epc, [], withIgnored(epc));
+    await (await contracts.accessGrants.connect(steelAdmin).grantAccess(oem.orgId, ScopeKind.Item, declared.key, PURPOSE, 0, 0, expiry)).wait();
+    const ok = await running.oem!.call("fetch-event", { peer: steel.peerId, hash: declared.hashId });
+    expect(ok).toMatchObject({ ok: true, hashId: declared.hashId, recordHash: declared.recordHash });
+    expect(((await heldEvents("oem", declared.hashId))[0] as { ignoreFields?: string[] }).ignoreFields).toEqual(["ex:scanner"]);
+
+    // A copy stored without its ignoreFields (an older node): not stored, reported, nobody banned.
+    const epc2 = "urn:epc:id:sgtin:4012345.011111.1102";
+    const lost = await publishEvent("steel", steelAdmin, epc2, [], { ...withIgnored(epc2), keepIgnoreFields: false });
+    await (await contracts.accessGrants.connect(steelAdmin).grantAccess(oem.orgId, ScopeKind.Item, lost.key, PURPOSE, 0, 0, expiry)).wait();
+    const mismatch = await running.oem!.call("fetch-event", { peer: steel.peerId, hash: lost.hashId });
+    expect(mismatch).toMatchObject({ ok: false, kind: "misbehaviour", altered: false });
+    expect(mismatch.reason as string).toMatch(/leaving out ex:scanner: the sender's copy lacks the ignoreFields/);
+    expect(await heldEvents("oem", lost.hashId)).toEqual([]);
+    const status = (await running.oem!.call("status")).status as { p2p: { banned: string[]; misbehaviour: { peer: string; altered: boolean }[] } };
+    expect(status.p2p.banned).not.toContain(steel.peerId);
+    expect(status.p2p.misbehaviour.at(-1)).toMatchObject({ peer: steel.peerId, altered: false });
+    expect(await running.oem!.call("fetch-event", { peer: steel.peerId, hash: declared.hashId })).toMatchObject({ ok: true });
   });
 
   it("catches a node that serves a reading and an event altered on its disk, stores nothing from it, and bans it", async () => {

@@ -1,5 +1,5 @@
 /**
- * `/tracemesh/fetch` between real libp2p hosts against real Consortium, AccessGrants and
+ * `/tracemesh/fetch` (protocol.ts, fetch-server.ts, fetch-client.ts) between real libp2p hosts against real Consortium, AccessGrants and
  * DataAnchors (in-process chain): what a lying peer can send and how the client answers each lie,
  * and what a malformed or oversized request gets from a real server.
  * (Serving the node's real store, grants over time and tampering across processes:
@@ -19,24 +19,20 @@ import { ScopeKind } from "../../../lib/registry.ts";
 import type { ReadingRangeProof } from "../../../lib/verify-reading.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
 import { type Host, createHost } from "../../../node/p2p/host.ts";
+import { FetchClient, FetchRefusedError, PeerMisbehaviourError, type VerifiedReadings, orgAnchorView } from "../../../node/p2p/fetch-client.ts";
+import { serveFetch } from "../../../node/p2p/fetch-server.ts";
 import {
   FETCH_PROTOCOL,
-  FetchClient,
-  FetchRefusedError,
   type FetchResponse,
-  PeerMisbehaviourError,
   type ReadingItem,
   type RunItem,
-  type VerifiedReadings,
   encodeJson,
   grantIdOf,
-  orgAnchorView,
   parseRequest,
   readFrame,
-  serveFetch,
   writeFrame,
 } from "../../../node/p2p/protocol.ts";
-import { type Conn, type ConsortiumFixture, deployBound, deployConsortium, now } from "../../helpers/fixture.ts";
+import { type Conn, type ConsortiumFixture, deployBound, deployConsortium, increaseTime, now } from "../../helpers/fixture.ts";
 import { registerPeer, tempDir } from "./helpers.ts";
 
 const LISTEN = ["/ip4/127.0.0.1/tcp/0"];
@@ -51,29 +47,30 @@ interface Window {
   tree: MerkleTree;
 }
 
-/** One window: five readings of STREAM (seq 1..5), then two of OTHER. */
-function makeWindow(start: number): Window {
+/** One window from `start`: five readings of STREAM (seq first..first + 4), then two of OTHER. */
+function makeWindow(start: number, first = 1): Window {
+  const at = (t: number) => ({ sourceTime: t, receivedTime: t + 10 });
   const readings: Reading[] = [
-    ...Array.from({ length: 5 }, (_, i): Reading => ({ stream: STREAM, metric: "temperature", unit: "Cel", value: 1480 + i, sourceTime: start + i * 100, quality: "good" })),
-    ...Array.from({ length: 2 }, (_, i): Reading => ({ stream: OTHER, metric: "doorOpen", value: i === 0, sourceTime: start + i * 100 + 50, quality: "good" })),
+    ...Array.from({ length: 5 }, (_, i): Reading => ({ stream: STREAM, metric: "temperature", unit: "Cel", value: 1480 + i, ...at(start + i * 100), quality: "good" })),
+    ...Array.from({ length: 2 }, (_, i): Reading => ({ stream: OTHER, metric: "doorOpen", value: i === 0, ...at(start + i * 100 + 50), quality: "good" })),
   ];
-  const seqs = [1, 2, 3, 4, 5, 1, 2];
+  const seqs = [first, first + 1, first + 2, first + 3, first + 4, first, first + 1];
   const salts = readings.map(() => randomBytes(16));
   const tree = MerkleTree.fromLeaves(readings.map((r, i) => encodeReading(r, seqs[i]!, salts[i]!)));
   return { readings, seqs, salts, tree };
 }
 
-/** Anchors `w` as window 1 of `anchors`' signer. */
-async function anchorWindow(anchors: DataAnchors, w: Window, start: number): Promise<void> {
-  await (await anchors.anchor(1, hex(w.tree.root), hex(Buffer.alloc(32)), start, start + 1000, w.readings.length)).wait();
+/** Anchors `w` as window `sequence` (after `prev`) of `anchors`' signer. */
+async function anchorWindow(anchors: DataAnchors, w: Window, start: number, sequence = 1, prev?: Window): Promise<void> {
+  await (await anchors.anchor(sequence, hex(w.tree.root), hex(prev ? prev.tree.root : Buffer.alloc(32)), start, start + 1000, w.readings.length)).wait();
 }
 
-/** The run [start, end) of `w` as a range-proof item of node `node`, window 1. */
-function runOf(w: Window, node: string, start: number, end: number): RunItem {
+/** The run [start, end) of `w` as a range-proof item of node `node`, window `window`. */
+function runOf(w: Window, node: string, start: number, end: number, window = 1): RunItem {
   const proof: ReadingRangeProof = {
     version: 1,
     node,
-    window: 1,
+    window,
     seqs: w.seqs.slice(start, end),
     salts: w.salts.slice(start, end).map(hex),
     leafHashes: Array.from({ length: end - start }, (_, k) => hex(w.tree.leaf(start + k))),
@@ -92,7 +89,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
   let anchors: DataAnchors;
   const tmp = tempDir("tm-p2p-fetch-");
   const hosts: Host[] = [];
-  const stops: (() => void)[] = [];
+  const stops: (() => Promise<void>)[] = [];
   let start: number;
   let steelWindow: Window;
   let steelNode: string;
@@ -120,13 +117,14 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const address = await fx.consortium.getAddress();
     grants = await deployBound<AccessGrants>(conn, "AccessGrants", address);
     anchors = await deployBound<DataAnchors>(conn, "DataAnchors", address);
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
     start = (await now(conn)) * 1000 - 60_000;
     steelNode = fx.orgs.steel.signer.address;
     oemNode = fx.orgs.oem.signer.address;
     steelWindow = makeWindow(start);
     await anchorWindow(anchors.connect(fx.orgs.steel.signer), steelWindow, start);
     await anchorWindow(anchors.connect(fx.orgs.oem.signer), steelWindow, start); // the same data, anchored by another organisation
+    // The peers register after the first anchors: an organisation's account binds to its one registered node on first anchoring.
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
 
     liar = await host("liar.key");
     await liar.handle(FETCH_PROTOCOL, async (stream) => {
@@ -159,7 +157,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of stops) s();
+    for (const s of stops) await s();
     await Promise.all(hosts.map((h) => h.stop()));
     tmp.remove();
   });
@@ -213,14 +211,18 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     expect(tooMany.altered).toBe(false);
   });
 
-  it("rejects data anchored by another organisation, and data of a window not on chain (without calling it altered)", async () => {
+  it("rejects data anchored by another organisation; leaves a window its chain does not show for later, blaming nobody", async () => {
     const foreign = runOf(steelWindow, oemNode, 0, 5); // the oem's identical window 1
     expect((await lie(readingsAnswer([foreign]))).reason).toMatch(new RegExp(`anchored by organisation ${fx.orgs.oem.id}, not by the serving peer's ${fx.orgs.steel.id}`));
-    const unanchored = runOf(steelWindow, steelNode, 0, 5);
-    unanchored.proof.window = 2;
-    const e = await lie(readingsAnswer([unanchored]));
-    expect(e.reason).toMatch(/window-not-anchored/);
-    expect(e.altered).toBe(false);
+    // A window this node's chain does not show anchored (its view may lag the peer's): the page
+    // stops there, what came before is kept, the cursor does not pass it, nobody is reported.
+    const unanchored = runOf(makeWindow(start, 6), steelNode, 0, 5, 9);
+    const reports = reported.length;
+    const res = await ask(readingsAnswer([runOf(steelWindow, steelNode, 0, 5), unanchored], { more: true }));
+    expect(res).toMatchObject({ count: 5, lastSeq: 5, more: false, unverifiable: [] });
+    expect(res.pending).toMatch(/window 9 .*window-not-anchored/);
+    expect(stored.at(-1)).toBe(res);
+    expect(reported).toHaveLength(reports);
   });
 
   it("rejects answers of the wrong shape", async () => {
@@ -261,6 +263,34 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     expect(await client.listStreams(server.getMultiaddrs()[0]!)).toEqual([STREAM]);
   });
 
+  it("caps what one connection can hold: requests of 16 KiB at most, four at a time", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = await host("slow.key");
+    await serveFetch(slow, {
+      orgOf: async () => {
+        await held;
+        return 0;
+      },
+      access: new ChainAccessChecker({ accessGrants: await grants.getAddress(), consortium: await fx.consortium.getAddress() }, fx.deployer, { ttlMs: 0 }),
+      ownerOrg: fx.orgs.steel.id,
+    });
+    const addr = slow.getMultiaddrs()[0]!;
+    // A request frame over 16 KiB is refused unread, although answers may be 4 MiB.
+    const big = await oem.dialProtocol(addr, FETCH_PROTOCOL);
+    await writeFrame(big, encodeJson({ v: 1, type: "list", scope: { kind: "streams" }, pad: "x".repeat(20_000) }), 1 << 22);
+    expect(JSON.parse(Buffer.from(await readFrame(big, 4096)).toString())).toMatchObject({ error: "too-large", detail: "request frame exceeds 16384 bytes" });
+    await big.close();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const list = { v: 1 as const, type: "list" as const, scope: { kind: "streams" as const } };
+    const pending = Array.from({ length: 4 }, () => client.request(addr, list));
+    await new Promise((r) => setTimeout(r, 300)); // the four are being answered (held)
+    await expect(client.request(addr, list)).rejects.toThrow();
+    release();
+    for (const answer of await Promise.all(pending)) expect(answer).toMatchObject({ error: "not-member" });
+  });
+
   it("parses requests strictly", () => {
     expect(parseRequest(null)).toBe("request is not an object");
     expect(parseRequest([])).toBe("request is not an object");
@@ -269,5 +299,27 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     expect(parseRequest({ v: 1, type: "list" })).toBe("list needs a scope");
     expect(parseRequest({ v: 1, type: "list", scope: { kind: "events", since: 5 } })).toEqual({ v: 1, type: "list", scope: { kind: "events", since: 5 } });
     expect(parseRequest({ v: 1, type: "event", hash: `ni:///sha-256;${"0".repeat(64)}?ver=CBV2.0` })).toMatchObject({ type: "event" });
+  });
+
+  // Last: it moves the chain's clock.
+  it("skips a window the owner anchored late, recording why, keeps the windows around it, and blames nobody", async () => {
+    const late = makeWindow(start + 2_000, 6);
+    await increaseTime(conn, 400); // window 2 is anchored more than 300 s after it ended
+    await anchorWindow(anchors.connect(fx.orgs.steel.signer), late, start + 2_000, 2, steelWindow);
+    const t = (await now(conn)) * 1000 - 5_000;
+    const fresh = makeWindow(t, 11);
+    await anchorWindow(anchors.connect(fx.orgs.steel.signer), fresh, t, 3, late);
+    const reports = reported.length;
+    const items = [runOf(steelWindow, steelNode, 0, 5), runOf(late, steelNode, 0, 5, 2), runOf(fresh, steelNode, 0, 5, 3)];
+    const res = await ask(readingsAnswer(items), { to: t + 1_000 });
+    expect(res).toMatchObject({ count: 10, lastSeq: 15, unverifiable: [{ node: steelNode, window: 2, reason: "anchored-late", firstSeq: 6, lastSeq: 10 }] });
+    expect(res.items.map((i) => i.proof.window)).toEqual([1, 3]);
+    expect(res.pending).toBeUndefined();
+    expect(stored.at(-1)).toBe(res);
+    expect(reported).toHaveLength(reports);
+    // The same late window, altered: that is a lie whatever its timing.
+    const altered = runOf(late, steelNode, 0, 5, 2);
+    (altered.readings[0] as { value: number }).value += 1;
+    expect((await lie(readingsAnswer([altered]), { to: t + 1_000 })).reason).toMatch(/window 2 .*reading-altered/);
   });
 });

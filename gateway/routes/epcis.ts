@@ -26,7 +26,7 @@ import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { readRaw } from "../body.ts";
-import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
+import { HttpProblem, badRequest, forbidden, notFound, requireService, toProblem } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
 
@@ -47,9 +47,12 @@ const LIST_PARAMS: Record<string, keyof EventQuery> = {
   EQ_eventID: "eventID",
 };
 
+/** A query parameter that cannot be used (GS1's QueryParameterException on EPCIS routes). */
+const queryProblem = (detail: string) => new HttpProblem(400, detail, { type: "invalid-query" });
+
 function one(ctx: Context, name: string): string | undefined {
   const v = ctx.query[name];
-  if (Array.isArray(v)) throw badRequest(`query parameter \`${name}\` is given ${v.length} times; give it once`);
+  if (Array.isArray(v)) throw queryProblem(`query parameter \`${name}\` is given ${v.length} times; give it once`);
   return v;
 }
 
@@ -60,7 +63,7 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
     const raw = ctx.query[param];
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split("|")).map((v) => v.trim());
-    if (values.some((v) => v === "")) throw badRequest(`query parameter \`${param}\` has an empty value (lists are separated by "|")`);
+    if (values.some((v) => v === "")) throw queryProblem(`query parameter \`${param}\` has an empty value (lists are separated by "|")`);
     q[field] = [...((q[field] as string[] | undefined) ?? []), ...values];
   }
   for (const [param, field] of [["GE_eventTime", "geEventTime"], ["LT_eventTime", "ltEventTime"]] as const) {
@@ -69,12 +72,12 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
   }
   const exists = one(ctx, "EXISTS_errorDeclaration");
   if (exists !== undefined) {
-    if (!["", "true", "false"].includes(exists)) throw badRequest(`EXISTS_errorDeclaration must be true or false (got "${exists}")`);
+    if (!["", "true", "false"].includes(exists)) throw queryProblem(`EXISTS_errorDeclaration must be true or false (got "${exists}")`);
     if (exists !== "false") q["errorDeclaration"] = true;
   }
   const pp = one(ctx, "perPage");
   const perPage = pp === undefined ? 30 : Number(pp);
-  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw badRequest(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
   const token = one(ctx, "nextPageToken");
   return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}) };
 }
@@ -177,15 +180,62 @@ export const GS1_HEADERS: Readonly<Record<string, string>> = {
 /** EPCIS versions a request may ask for (1.2 documents are read by the XML binding), and CBV versions. */
 const REQUESTABLE: Record<string, RegExp> = { "GS1-EPCIS-Version": /^(1\.2|2\.0)(\.\d+)?$/, "GS1-CBV-Version": /^2\.0(\.\d+)?$/ };
 
-/** Sets the GS1 headers; 406 for a requested EPCIS or CBV version this node does not speak. */
+/**
+ * The one table of GS1 `epcisException` problem types EPCIS routes answer with: by Tracemesh code
+ * first (lib/errors.ts), else by status. Statuses without an EPCIS exception (409, 503) keep
+ * Tracemesh's type. The Tracemesh type stays in the problem as `tracemeshType`.
+ */
+const EPCIS_EXCEPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
+  "capture-limit-exceeded": "CaptureLimitExceededException",
+  "too-many-readings": "QueryTooLargeException",
+  "invalid-query": "QueryParameterException",
+  "invalid-page-token": "QueryParameterException",
+};
+const EPCIS_EXCEPTION_BY_STATUS: Record<number, string> = {
+  400: "ValidationException",
+  401: "SecurityException",
+  403: "SecurityException",
+  404: "NoSuchResourceException",
+  406: "NotAcceptableException",
+  413: "CaptureLimitExceededException",
+  414: "URITooLongException",
+  415: "UnsupportedMediaTypeException",
+  500: "ImplementationException",
+};
+
+/** A problem answered on an EPCIS route: GS1's exception as its type. */
+class EpcisProblem extends HttpProblem {
+  constructor(
+    problem: HttpProblem,
+    readonly exception: string,
+  ) {
+    super(problem.status, problem.detail, { type: problem.code, title: problem.title, headers: problem.headers, extra: problem.extra });
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), type: `epcisException:${this.exception}`, tracemeshType: this.type };
+  }
+}
+
+/**
+ * Sets the GS1 headers (406 for a requested EPCIS or CBV version this node does not speak) and
+ * answers problems with GS1's exception types. Unexpected errors pass on untouched, to be logged.
+ */
 async function gs1(ctx: Context, next: Next): Promise<void> {
   ctx.set(GS1_HEADERS);
-  for (const [header, ok] of Object.entries(REQUESTABLE)) {
-    const asked = ctx.get(header);
-    if (asked !== "" && !ok.test(asked))
-      throw new HttpProblem(406, `${header} ${asked} is not supported: this node speaks EPCIS ${GS1_HEADERS["GS1-EPCIS-Min"]} to ${GS1_HEADERS["GS1-EPCIS-Max"]}, CBV ${GS1_HEADERS["GS1-CBV-Version"]}`, { type: "not-acceptable" });
+  try {
+    for (const [header, ok] of Object.entries(REQUESTABLE)) {
+      const asked = ctx.get(header);
+      if (asked !== "" && !ok.test(asked))
+        throw new HttpProblem(406, `${header} ${asked} is not supported: this node speaks EPCIS ${GS1_HEADERS["GS1-EPCIS-Min"]} to ${GS1_HEADERS["GS1-EPCIS-Max"]}, CBV ${GS1_HEADERS["GS1-CBV-Version"]}`, { type: "not-acceptable" });
+    }
+    await next();
+  } catch (err) {
+    const { problem, internal } = toProblem(err);
+    const exception = EPCIS_EXCEPTION_BY_CODE[problem.code] ?? EPCIS_EXCEPTION_BY_STATUS[problem.status];
+    if (internal || exception === undefined) throw err;
+    throw new EpcisProblem(problem, exception);
   }
-  await next();
 }
 
 /** Methods of each EPCIS path, answered by OPTIONS (discovery). */
@@ -247,7 +297,7 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     sendQueryDocument(ctx, queryDocument(page.events));
   } catch (e) {
     const code = codeOf(e);
-    if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
+    if (code === "invalid-query" || code === "invalid-page-token") throw queryProblem((e as Error).message);
     throw e;
   }
 }
@@ -316,12 +366,12 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const ev = events(context);
     const pp = one(ctx, "perPage");
     const perPage = pp === undefined ? 30 : Number(pp);
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw badRequest(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
     const token = one(ctx, "nextPageToken");
     let after: string | undefined;
     if (token !== undefined) {
       after = Buffer.from(token, "base64url").toString("utf8");
-      if (!/^[0-9a-z]{9}[0-9a-f]{12}$/.test(after)) throw badRequest("nextPageToken is malformed");
+      if (!/^[0-9a-z]{9}[0-9a-f]{12}$/.test(after)) throw queryProblem("nextPageToken is malformed");
     }
     const page = await ev.capture.jobs(ctx.state.caller!.orgId, { perPage, ...(after !== undefined ? { after } : {}) });
     if (page.next !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(page.next).toString("base64url")));

@@ -61,6 +61,25 @@ describe("GS1 headers and discovery", () => {
   });
 });
 
+describe("errors as GS1's epcisException types", () => {
+  const problem = async (res: Promise<Response>) => {
+    const r = await res;
+    expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    return { status: r.status, ...((await r.json()) as { type: string; tracemeshType: string; detail: string }) };
+  };
+  it("answers each refusal with the spec's exception, keeping Tracemesh's type beside it", async () => {
+    expect(await problem(h.gw.request("/events"))).toMatchObject({ status: 401, type: "epcisException:SecurityException", tracemeshType: "https://tracemesh.dev/problems/unauthorized" });
+    expect(await problem(h.gw.request("/events/urn%3Auuid%3Anone", { token: h.oem }))).toMatchObject({ status: 404, type: "epcisException:NoSuchResourceException" });
+    expect(await problem(h.gw.request("/events?perPage=0", { token: h.oem }))).toMatchObject({ status: 400, type: "epcisException:QueryParameterException" });
+    expect(await problem(h.gw.request("/events?GE_eventTime=yesterday", { token: h.oem }))).toMatchObject({ status: 400, type: "epcisException:QueryParameterException" });
+    expect(await problem(h.gw.request("/events", { token: h.oem, headers: { "GS1-EPCIS-Version": "9" } }))).toMatchObject({ status: 406, type: "epcisException:NotAcceptableException" });
+    expect(await problem(h.post("/capture", "x", "text/plain"))).toMatchObject({ status: 415, type: "epcisException:UnsupportedMediaTypeException" });
+    expect(await problem(h.post("/capture", "<epcis/>", "application/xml"))).toMatchObject({ status: 400, type: "epcisException:ValidationException" });
+    const steel = await h.gw.signIn("steel");
+    expect(await problem(h.gw.request("/capture", { method: "POST", token: steel, body: "{}", headers: { "content-type": "application/json" } }))).toMatchObject({ status: 403, type: "epcisException:SecurityException" });
+  });
+});
+
 describe("single-event capture: POST /events", () => {
   it("records one event and answers 201 with its Location, where it reads back re-hashing to its hash ID", async () => {
     const e = { "@context": [EPCIS_CTX, { ex: "https://ns.example.com/x/" }], ...event({ "ex:lot": "L7" }) };

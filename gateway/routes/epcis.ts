@@ -18,6 +18,7 @@ import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
+import { EVENT_TERM_PARAMETERS, eventTerms } from "../../lib/epcis/query-terms.ts";
 import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
@@ -57,7 +58,7 @@ function one(ctx: Context, name: string): string | undefined {
 }
 
 /** The GS1 query of a request (pipe-delimited lists), plus the fixed terms of the route. */
-function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; perPage: number; nextPageToken?: string } {
+function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; perPage: number; nextPageToken?: string; eventCountLimit?: number } {
   const q: Record<string, unknown> = { ...fixed };
   for (const [param, field] of Object.entries(LIST_PARAMS)) {
     const raw = ctx.query[param];
@@ -76,10 +77,22 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
     if (exists !== "false") q["errorDeclaration"] = true;
   }
   const pp = one(ctx, "perPage");
-  const perPage = pp === undefined ? 30 : Number(pp);
+  let perPage = pp === undefined ? 30 : Number(pp);
   if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+  // Results come in eventTime order, ascending (the store's order); other orders are refused by name.
+  const orderBy = one(ctx, "orderBy");
+  if (orderBy !== undefined && orderBy !== "eventTime") throw queryProblem(`orderBy "${orderBy}" is not supported: results are ordered by eventTime`);
+  const direction = one(ctx, "orderDirection");
+  if (direction !== undefined && direction !== "ASC") throw queryProblem(`orderDirection "${direction}" is not supported: results are ordered by eventTime, ascending (ASC)`);
+  const limit = one(ctx, "eventCountLimit");
+  let eventCountLimit: number | undefined;
+  if (limit !== undefined) {
+    eventCountLimit = Number(limit);
+    if (!Number.isInteger(eventCountLimit) || eventCountLimit < 1) throw queryProblem(`eventCountLimit must be a positive integer (got "${limit}")`);
+    perPage = Math.min(perPage, eventCountLimit);
+  }
   const token = one(ctx, "nextPageToken");
-  return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}) };
+  return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
 }
 
 export function queryDocument(events: readonly StoredEvent[], queryName = "SimpleEventQuery"): Record<string, unknown> {
@@ -279,21 +292,25 @@ async function logDocuments(context: RouteContext, reader: number, served: reado
 async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}): Promise<void> {
   const ev = events(context);
   const org = ctx.state.caller!.orgId;
-  const { query, perPage, nextPageToken } = parseQuery(ctx, fixed);
+  const { query, perPage, nextPageToken, eventCountLimit } = parseQuery(ctx, fixed);
   try {
+    const terms = eventTerms(ctx.query);
     const decisions = new Map<StoredEvent, AccessDecision>();
     const page = await ev.store.query(query, {
       perPage,
       ...(nextPageToken !== undefined ? { nextPageToken } : {}),
-      audience: `org:${org}`,
+      // A page token is bound to the caller and to the terms tested here as well as the store's query.
+      audience: `org:${org}${terms.key === "" ? "" : `|${terms.key}`}`,
       filter: async (e) => {
+        if (!terms.matches(e)) return false;
         const d = await ev.visibility.mayRead(e, org);
         decisions.set(e, d);
         return d.allowed;
       },
     });
     await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
-    if (page.nextPageToken !== undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
+    // eventCountLimit: at most that many events in all, so no further page.
+    if (page.nextPageToken !== undefined && eventCountLimit === undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
     sendQueryDocument(ctx, queryDocument(page.events));
   } catch (e) {
     const code = codeOf(e);
@@ -496,6 +513,10 @@ const QUERY_PARAMETERS = [
   pipeList("EQ_readPoint", "read points"),
   pipeList("EQ_eventID", "declared eventIDs or CBV 2.0 hash IDs"),
   { name: "EXISTS_errorDeclaration", in: "query", required: false, schema: { type: "boolean" } },
+  ...EVENT_TERM_PARAMETERS.map((name) => ({ name, in: "query", required: false, schema: { type: "string" }, description: "tested on each candidate event (lib/epcis/query-terms.ts); recordTime is when this node recorded the event" })),
+  { name: "orderBy", in: "query", required: false, schema: { type: "string", enum: ["eventTime"] } },
+  { name: "orderDirection", in: "query", required: false, schema: { type: "string", enum: ["ASC"] } },
+  { name: "eventCountLimit", in: "query", required: false, schema: { type: "integer", minimum: 1 }, description: "at most this many events in all (no further page)" },
   { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000, default: 30 } },
   { name: "nextPageToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page's Link header" },
 ];

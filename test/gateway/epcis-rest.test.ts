@@ -170,3 +170,61 @@ describe("our OpenAPI document against GS1's", () => {
     expect((await h.gw.request("/bizLocations/urn%3Aepc%3Aid%3Asgln%3A0614141.00001.0/events", { token: h.oem })).status).toBe(200);
   });
 });
+
+describe("query parameters tested on each event", () => {
+  const list = async (query: string) => {
+    const r = await h.gw.request(`/events?${query}`, { token: h.oem });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const qd = (await r.json()) as { epcisBody: { queryResults: { resultsBody: { eventList: Record<string, unknown>[] } } } };
+    return { events: qd.epcisBody.queryResults.resultsBody.eventList, link: r.headers.get("link") };
+  };
+  const lot = "urn:epc:id:sgtin:0614141.112345.Q";
+  it("EQ_action, sensor values and types, EXISTS_sensorElementList, recordTime, eventCountLimit, orderBy", async () => {
+    const sensor = (value: number) => [{ sensorMetadata: { deviceID: "urn:epc:id:giai:0614141.1" }, sensorReport: [{ type: "Temperature", value, uom: "CEL" }] }];
+    const doc = {
+      "@context": [EPCIS_CTX],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: "2024-06-01T00:00:00Z",
+      epcisBody: { eventList: [event({ action: "ADD", epcList: [`${lot}1`] }), event({ epcList: [`${lot}1`], sensorElementList: sensor(21.5) }), event({ epcList: [`${lot}1`], sensorElementList: sensor(80) })] },
+    };
+    const before = new Date().toISOString();
+    const job = await h.finished(await h.post("/capture", JSON.stringify(doc), "application/ld+json"));
+    expect(job.success, JSON.stringify(job.errors)).toBe(true);
+    const epc = `MATCH_epc=${encodeURIComponent(`${lot}1`)}`;
+    expect((await list(epc)).events).toHaveLength(3);
+    expect((await list(`${epc}&EQ_action=ADD`)).events.map((e) => e["action"])).toEqual(["ADD"]);
+    expect((await list(`${epc}&EQ_action=ADD|OBSERVE`)).events).toHaveLength(3);
+    expect((await list(`${epc}&EXISTS_sensorElementList=true`)).events).toHaveLength(2);
+    expect((await list(`${epc}&EXISTS_sensorElementList=false`)).events).toHaveLength(1);
+    const hot = (await list(`${epc}&GE_value=50`)).events;
+    expect(hot).toHaveLength(1);
+    expect(JSON.stringify(hot[0])).toContain('"value":80');
+    expect((await list(`${epc}&LT_value=50&EQ_type=gs1:Temperature&EQ_uom=CEL`)).events).toHaveLength(1);
+    expect((await list(`${epc}&EQ_type=${encodeURIComponent("https://gs1.org/voc/Humidity")}`)).events).toHaveLength(0);
+    expect((await list(`${epc}&GE_recordTime=${encodeURIComponent(before)}`)).events).toHaveLength(3);
+    expect((await list(`${epc}&LT_recordTime=${encodeURIComponent(before)}`)).events).toHaveLength(0);
+    const limited = await list(`${epc}&eventCountLimit=2&orderBy=eventTime&orderDirection=ASC`);
+    expect(limited.events).toHaveLength(2);
+    expect(limited.link).toBeNull();
+    const paged = await list(`${epc}&perPage=2`);
+    expect(paged.link).toMatch(/rel="next"/);
+  }, 60_000);
+
+  it("refuses what it cannot answer, naming the parameter", async () => {
+    for (const [query, why] of [
+      ["orderBy=recordTime", /orderBy "recordTime" is not supported/],
+      ["orderDirection=DESC", /orderDirection "DESC" is not supported/],
+      ["eventCountLimit=0", /eventCountLimit must be a positive integer/],
+      ["EQ_action=JUMP", /EQ_action takes ADD, OBSERVE or DELETE/],
+      ["GE_value=hot", /GE_value must be a number/],
+      ["GE_recordTime=soon", /GE_recordTime must be an ISO 8601 date-time/],
+    ] as const) {
+      const r = await h.gw.request(`/events?${query}`, { token: h.oem });
+      expect(r.status, query).toBe(400);
+      const p = (await r.json()) as { type: string; detail: string };
+      expect(p.type).toBe("epcisException:QueryParameterException");
+      expect(p.detail).toMatch(why);
+    }
+  });
+});

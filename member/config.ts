@@ -3,7 +3,9 @@
  * the one config reader (lib/config-reader.ts) against one schema.
  *
  *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
- *                "explorer": true, "tokenSecretFile": "./gateway-secret" },   // all optional
+ *                "explorer": true, "tokenSecretFile": "./gateway-secret",
+ *                "trustedProxies": ["10.0.0.2"], "metricsTokenFile": "./metrics-token",
+ *                "metricsLoopback": false },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
  * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
@@ -20,7 +22,16 @@ const GatewaySchema = Type.Object(
   {
     host: Type.String({ pattern: "\\S", default: "127.0.0.1", problem: "must be a host name or address" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8601, problem: "must be a TCP port" }),
-    publicHost: Type.Optional(Type.String({ problem: "must be a string" })),
+    /** The host names (or origins) partners reach this gateway by; required off loopback. */
+    publicHost: Type.Optional(
+      Type.Union([Type.String({ pattern: "\\S" }), Type.Array(Type.String({ pattern: "\\S" }), { minItems: 1 })], { problem: "must be a host name or origin, or a list of them" }),
+    ),
+    /** Proxies whose X-Forwarded-For is believed (their addresses). */
+    trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: "\\S" }), { problem: "must be a list of proxy addresses" })),
+    /** A file holding the bearer token Prometheus sends to /metrics. */
+    metricsTokenFile: Type.Optional(FilePath({ problem: "must be a path" })),
+    /** Let loopback clients scrape /metrics without a token (only where no local proxy forwards). */
+    metricsLoopback: Type.Boolean({ default: false, problem: "must be true or false" }),
     /** Serve the built explorer (explorer/dist) under /explorer/. */
     explorer: Type.Boolean({ default: true, problem: "must be true or false" }),
     /** Token signing secret; random per process when absent (tokens then end with the process). */

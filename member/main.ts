@@ -104,6 +104,9 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        ...(config.gateway.trustedProxies ? { trustedProxies: config.gateway.trustedProxies } : {}),
+        ...(config.gateway.metricsTokenFile ? { metricsToken: readFileSync(config.gateway.metricsTokenFile, "utf8").trim() } : {}),
+        metricsLoopback: config.gateway.metricsLoopback,
         ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
       },
     );

@@ -40,11 +40,19 @@ describe("member configuration", () => {
     const c = loadMemberConfig(
       write("member.json", {
         ...node,
-        gateway: { port: 8603, tokenSecretFile: "./secret" },
+        gateway: { port: 8603, tokenSecretFile: "./secret", publicHost: ["trace.example.com", "https://trace.example.org"], metricsTokenFile: "./metrics-token" },
         parties: { "urn:epc:id:pgln:4012345.00000": "Nordstahl Steel Mill", "urn:epc:id:pgln:0614141.00000": 4 },
       }),
     );
-    expect(c.gateway).toEqual({ host: "127.0.0.1", port: 8603, explorer: true, tokenSecretFile: path.join(dir, "secret") });
+    expect(c.gateway).toEqual({
+      host: "127.0.0.1",
+      port: 8603,
+      explorer: true,
+      metricsLoopback: false,
+      publicHost: ["trace.example.com", "https://trace.example.org"],
+      tokenSecretFile: path.join(dir, "secret"),
+      metricsTokenFile: path.join(dir, "metrics-token"),
+    });
     expect(c.node.dataDir).toBe(path.join(dir, "data"));
     expect(c.node.organisation).toBe("Delta Machining");
     expect([...c.parties.values()]).toEqual(["Nordstahl Steel Mill", 4]);

@@ -443,7 +443,7 @@ export const paths: OpenApiPaths = {
         "200": json("{ eventID, hashId, recordHash, chain, streams: [{ stream, node, from, to, readings: [{ reading, proof, anchor }] }] }"),
         ...denied,
         "404": problem("no such event the caller may read"),
-        "403": problem("the event was captured by another organisation, whose node refused its readings to this one"),
+        "403": problem("the caller's organisation is not active, or the event's owner (another organisation) refused its readings to this node"),
         "409": problem("the event was captured by another organisation, whose node holds its readings (asked for by another organisation than this node's, or no peer network)"),
         "413": problem("the event names too many readings"),
         "503": problem("the event was captured by another organisation, whose node did not deliver its readings in time"),

@@ -26,6 +26,7 @@ import { AbiCoder, type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
 import { AccessGrants__factory, Consortium__factory } from "./contracts/types/index.js";
 import { PositiveCache } from "./positive-cache.ts";
 import { RecordKind, ScopeKind } from "./registry.ts";
+import { Backoff, sleep } from "./retry.ts";
 
 /** AccessGrants.grantIdOf: the id of the grant from `owner` to `grantee` on `scopeKey`. */
 export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
@@ -295,14 +296,17 @@ export interface ChainAccessCheckerOptions {
   /** Upper bound on cached answers (default 50,000); the oldest go first. */
   maxEntries?: number;
   now?: () => number;
+  /** How often `watch()` asks the chain for grant and membership events, ms (default 1 s). */
+  pollMs?: number;
+  /** Called when `watch()` cannot reach the chain (it keeps retrying, backing off). */
+  onError?: (err: unknown) => void;
 }
 
 /**
  * AccessChecker over the AccessGrants contract, with a short cache of positive answers. `watch()`
  * clears the cache on every grant, revocation, regulator rule change, role revocation and
- * membership change, so a
- * revocation takes effect as soon as the node sees its block, and the TTL bounds staleness if an
- * event is missed; refusals are never cached, so a new grant works at once.
+ * membership change, so a revocation takes effect as soon as the node sees its block, and the TTL
+ * bounds staleness if an event is missed; refusals are never cached, so a new grant works at once.
  */
 export class ChainAccessChecker implements AccessChecker {
   private readonly grants;
@@ -310,8 +314,16 @@ export class ChainAccessChecker implements AccessChecker {
   // Only a "yes" is kept: a refusal is always the chain's answer of the moment, so a grant
   // issued a moment ago is honoured before its event reaches the watcher.
   private readonly cache: PositiveCache<unknown>;
+  private readonly runner: ContractRunner;
+  private readonly addresses: { accessGrants: string; consortium: string };
+  private readonly pollMs: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
 
   constructor(addresses: { accessGrants: string; consortium: string }, runner: ContractRunner, options: ChainAccessCheckerOptions = {}) {
+    this.runner = runner;
+    this.addresses = { accessGrants: addresses.accessGrants, consortium: addresses.consortium };
+    this.pollMs = options.pollMs ?? 1_000;
+    this.onError = options.onError;
     this.grants = AccessGrants__factory.connect(addresses.accessGrants, runner);
     this.consortium = Consortium__factory.connect(addresses.consortium, runner);
     this.cache = new PositiveCache<unknown>({
@@ -347,24 +359,55 @@ export class ChainAccessChecker implements AccessChecker {
   }
 
   /**
-   * Clears the cache on grant and membership events (ethers subscriptions; polling on HTTP
-   * providers). Returns the function that stops watching.
+   * Clears the cache on grant and membership events, polling the chain's logs every `pollMs`.
+   * Returns the function that stops watching: it resolves once the poll in flight has finished,
+   * so nothing talks to the chain afterwards. (Not ethers' `contract.on`: its filter teardown
+   * sends eth_uninstallFilter unawaited, which rejects unhandled when the chain has gone.)
+   * A chain that cannot be reached is retried with back-off; blocks missed meanwhile are read
+   * when it answers again, and the TTL bounds staleness until then.
    */
   async watch(): Promise<() => Promise<void>> {
-    const clear = () => this.invalidate();
-    const { AccessGranted, AccessRevoked, RegulatorRuleChanged } = this.grants.filters;
-    const { OrgStatusChanged, RoleRevoked } = this.consortium.filters;
-    await this.grants.on(AccessGranted, clear);
-    await this.grants.on(AccessRevoked, clear);
-    await this.grants.on(RegulatorRuleChanged, clear);
-    await this.consortium.on(OrgStatusChanged, clear);
-    await this.consortium.on(RoleRevoked, clear);
+    const provider = this.runner.provider;
+    if (!provider) throw new Error("ChainAccessChecker.watch() needs a runner with a provider, to read the chain's logs");
+    const topics = [
+      this.grants.interface.getEvent("AccessGranted").topicHash,
+      this.grants.interface.getEvent("AccessRevoked").topicHash,
+      this.grants.interface.getEvent("RegulatorRuleChanged").topicHash,
+      this.consortium.interface.getEvent("OrgStatusChanged").topicHash,
+      this.consortium.interface.getEvent("RoleRevoked").topicHash,
+    ];
+    const address = [this.addresses.accessGrants, this.addresses.consortium];
+    let next = (await provider.getBlockNumber()) + 1;
+    const stopped = new AbortController();
+    const backoff = new Backoff({ initialDelayMs: this.pollMs });
+    const loop = async () => {
+      let delay = this.pollMs;
+      while (await sleep(delay, stopped.signal)) {
+        try {
+          const head = await provider.getBlockNumber();
+          // A chain that went back (reset, deep reorg): what we cached may be gone with it.
+          if (head + 1 < next) {
+            this.invalidate();
+            next = head + 1;
+          }
+          if (head >= next) {
+            const logs = await provider.getLogs({ address, topics: [topics], fromBlock: next, toBlock: head });
+            next = head + 1;
+            if (logs.length > 0) this.invalidate();
+          }
+          backoff.reset();
+          delay = this.pollMs;
+        } catch (e) {
+          if (stopped.signal.aborted) return;
+          this.onError?.(e);
+          delay = backoff.next();
+        }
+      }
+    };
+    const running = loop();
     return async () => {
-      await this.grants.off(AccessGranted, clear);
-      await this.grants.off(AccessRevoked, clear);
-      await this.grants.off(RegulatorRuleChanged, clear);
-      await this.consortium.off(OrgStatusChanged, clear);
-      await this.consortium.off(RoleRevoked, clear);
+      stopped.abort();
+      await running;
     };
   }
 

@@ -38,6 +38,8 @@ export const ERROR_CATALOGUE = {
   usage: spec(400, "Wrong usage", "bad-request"),
   "method-not-allowed": spec(405, "Method not allowed", "unsupported"),
   "not-acceptable": spec(406, "Not acceptable", "unsupported"),
+  /** This node does not serve that kind of data (a p2p refusal). */
+  unsupported: spec(501, "Not supported by this node", "unsupported"),
   "unsupported-media-type": spec(415, "Unsupported media type", "bad-request"),
   // Who is asking.
   unauthorized: spec(401, "Unauthorized", "not-member"),
@@ -49,6 +51,8 @@ export const ERROR_CATALOGUE = {
   "not-found": spec(404, "Not found", "not-found"),
   // The request conflicts with what the chain or the store already holds.
   conflict: spec(409, "Conflict", "bad-request"),
+  /** The chain or a local check said no to what a member asked (the member tool's refusals). */
+  refused: spec(409, "Refused", "not-granted"),
   "capture-refused": spec(409, "Refused by the chain", "bad-request"),
   /** The data is held by another organisation's node: ask that one. */
   elsewhere: spec(409, "Held elsewhere", "not-found"),
@@ -102,6 +106,13 @@ export function codeOfStatus(status: number): ErrorCode {
     409: "conflict", 413: "too-large", 415: "unsupported-media-type", 429: "rate-limited", 503: "unavailable",
   };
   return generic[status] ?? (status >= 500 ? "internal" : "bad-request");
+}
+
+/** A command line was used wrongly (both CLIs: node/cli.ts and scripts/cli). */
+export class UsageError extends TracemeshError {
+  constructor(message: string) {
+    super("usage", message);
+  }
 }
 
 export const isErrorCode = (value: unknown): value is ErrorCode => typeof value === "string" && Object.hasOwn(ERROR_CATALOGUE, value);

@@ -13,6 +13,7 @@
 import { chmodSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { type Server, type Socket, connect, createServer } from "node:net";
 import path from "node:path";
+import { TracemeshError } from "../lib/errors.ts";
 
 export type AdminRequest = { command: "status" } | { command: "proof"; stream: string; seq: number } | { command: "audit" };
 
@@ -129,10 +130,9 @@ function handle(socket: Socket, handlers: AdminHandlers): void {
 }
 
 /** No node answers on the channel (none runs, or it runs without one). */
-export class AdminUnavailableError extends Error {
+export class AdminUnavailableError extends TracemeshError {
   constructor(socketPath: string, cause: Error) {
-    super(`no running node answers on ${socketPath} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`, { cause });
-    this.name = "AdminUnavailableError";
+    super("unavailable", `no running node answers on ${socketPath} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`, { cause });
   }
 }
 

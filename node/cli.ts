@@ -20,6 +20,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
+import { UsageError } from "../lib/errors.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { AdminUnavailableError, askAdmin } from "./admin.ts";
@@ -35,7 +36,6 @@ const USAGE = `usage:
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
   tsx node/cli.ts audit  --config FILE`;
 
-class UsageError extends Error {}
 
 /** The sections a member's configuration adds to the node's (member/config.ts); these commands skip them. */
 const MEMBER_SECTIONS = ["gateway", "parties"] as const;

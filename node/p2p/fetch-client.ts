@@ -16,6 +16,7 @@
  */
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
+import { TracemeshError } from "../../lib/errors.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import {
@@ -54,29 +55,26 @@ import {
 } from "./protocol.ts";
 
 /** A peer answered with data that does not verify against the chain, or broke the protocol. */
-export class PeerMisbehaviourError extends Error {
+export class PeerMisbehaviourError extends TracemeshError {
   constructor(
     readonly peer: string,
     readonly reason: string,
     /** True when the peer lied (altered or forged data); false for a protocol slip (e.g. more than the limit). */
     readonly altered = true,
   ) {
-    super(`peer ${peer} sent data that fails verification: ${reason}`);
-    this.name = "PeerMisbehaviourError";
+    super("peer-misbehaved", `peer ${peer} sent data that fails verification: ${reason}`);
   }
 }
 
 /** A peer refused the request. */
-export class FetchRefusedError extends Error {
+export class FetchRefusedError extends TracemeshError {
+  declare readonly code: RefusalCode;
   constructor(
     readonly peer: string,
     readonly refusal: Refusal,
   ) {
-    super(`peer ${peer} refused: ${refusal.error}: ${refusal.detail}`);
-    this.name = "FetchRefusedError";
-  }
-  get code(): RefusalCode {
-    return this.refusal.error;
+    // The refusal's code is a catalogue code: the gateway answers a partner's refusal as its own.
+    super(refusal.error, `peer ${peer} refused: ${refusal.error}: ${refusal.detail}`);
   }
 }
 

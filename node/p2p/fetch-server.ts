@@ -16,6 +16,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { type AccessChecker, type AccessDecision, mayReadStream } from "../../lib/access.ts";
 import type { AccessSubject } from "../../lib/api/access-log.ts";
 import type { ReadingBinding } from "../../lib/epcis/readings.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_INBOUND_STREAMS,
@@ -143,6 +144,8 @@ function refusalFor(e: unknown, maxFrameBytes: number, o: FetchServerOptions): R
   const name = (e as Error)?.name;
   if (name === "InvalidDataLengthError") return { error: "too-large", detail: `request frame exceeds ${maxFrameBytes} bytes` };
   if (e instanceof SyntaxError || e instanceof TypeError) return { error: "bad-request", detail: "request is not UTF-8 JSON" };
+  // An error raised on purpose refuses with its catalogue code's refusal (lib/errors.ts).
+  if (e instanceof TracemeshError && e.code !== "internal") return { error: e.spec.refusal, detail: e.message };
   o.onError?.(e);
   return { error: "unavailable", detail: `the node cannot answer now: ${(e as Error)?.message ?? String(e)}` };
 }

@@ -80,7 +80,8 @@ export class MembershipGate {
   private timer: NodeJS.Timeout | undefined;
   private lastTtlCheck = 0;
   private nextBlock: number | undefined;
-  private polling = false;
+  /** The poll in flight, if any: `stop()` waits for it, so nothing talks to the chain after. */
+  private polling: Promise<void> | undefined;
 
   constructor(
     private readonly consortium: Consortium,
@@ -178,21 +179,25 @@ export class MembershipGate {
    * Starts following membership events and closing connections of peers no longer admitted.
    * Returns a stop function.
    */
-  async watch(host: ConnectedHost): Promise<() => void> {
+  async watch(host: ConnectedHost): Promise<() => Promise<void>> {
     this.nextBlock = (await this.consortium.runner!.provider!.getBlockNumber()) + 1;
     this.lastTtlCheck = Date.now();
-    this.timer = setInterval(() => void this.poll(host), this.pollMs);
+    this.timer = setInterval(() => {
+      // A slow chain: never stack polls.
+      this.polling ??= this.poll(host).finally(() => (this.polling = undefined));
+    }, this.pollMs);
     return () => this.stop();
   }
 
-  stop(): void {
+  /** Stops watching; resolves once the poll in flight (if any) has finished. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.polling;
   }
 
+  /** One look at the chain; never rejects (failures go to `onError`). */
   private async poll(host: ConnectedHost): Promise<void> {
-    if (this.polling) return; // a slow chain: never stack polls
-    this.polling = true;
     try {
       const changed = await this.membershipChanged();
       const ttlDue = Date.now() - this.lastTtlCheck >= this.ttlMs;
@@ -203,8 +208,6 @@ export class MembershipGate {
       }
     } catch (e) {
       this.options.onError?.(e);
-    } finally {
-      this.polling = false;
     }
   }
 

@@ -92,7 +92,8 @@ export interface P2pStatus {
 export class PeerNetwork {
   private readonly stops: (() => unknown)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private ticking = false;
+  /** The periodic check in flight, if any: stop() waits for it (it reads the chain and writes the store). */
+  private ticking: Promise<void> | undefined;
   private stopped = false;
   private served = 0;
   private refused = 0;
@@ -222,7 +223,9 @@ export class PeerNetwork {
     await this.follows.start();
     await this.discovery.refresh();
     await this.discovery.dialKnown();
-    this.timer = setInterval(() => void this.tick(), config.syncIntervalMs);
+    this.timer = setInterval(() => {
+      if (!this.stopped) this.ticking ??= this.tick().finally(() => (this.ticking = undefined));
+    }, config.syncIntervalMs);
     // Catch-up after being offline: everything followed, from the stored cursors.
     void this.follows.syncAll();
     this.log(`peer ${this.host.peerId.toString()} listening on ${this.host.getMultiaddrs().map(String).join(", ")}`);
@@ -417,16 +420,12 @@ export class PeerNetwork {
 
   /** Periodic: re-dial, refresh the registered peers, and look on chain for anchors of followed organisations. */
   private async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
-    this.ticking = true;
     try {
       await this.discovery.reachOut();
       for (const peer of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) await this.catchUpEvents(peer);
       await this.follows.scanChain();
     } catch (e) {
       this.log(`periodic check failed: ${(e as Error).message}`);
-    } finally {
-      this.ticking = false;
     }
   }
 
@@ -457,6 +456,7 @@ export class PeerNetwork {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await this.ticking;
     for (const s of this.stops) await s();
     await Promise.allSettled([this.follows.stop(), ...this.eventCatchUps.values()]);
     await this.host.stop();

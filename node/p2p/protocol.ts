@@ -24,6 +24,7 @@
 import type { Stream } from "@libp2p/interface";
 import { AbiCoder, keccak256 } from "ethers";
 import * as lp from "it-length-prefixed";
+import type { RefusalCode } from "../../lib/errors.ts";
 import type { Reading } from "../../lib/reading.ts";
 import type { ScopeKind } from "../../lib/registry.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
@@ -38,14 +39,18 @@ export const MAX_REQUEST_BYTES = 16 * 1024;
 export const DEFAULT_MAX_INBOUND_STREAMS = 4;
 const MAX_STREAM_ID = 255;
 
-export type RefusalCode =
-  | "not-member" // the caller's peer id is not registered to an active organisation
-  | "not-granted" // no live grant covers what was asked
-  | "not-found" // this node holds no such document
-  | "bad-request" // malformed or unsupported request
-  | "too-large" // request or answer exceeds the frame limit
-  | "unsupported" // this node does not serve that kind of data
-  | "unavailable"; // this node cannot answer now (e.g. the chain is unreachable)
+/**
+ * The refusals a peer answers with: the p2p column of the one error catalogue (lib/errors.ts),
+ * so a refusal and the gateway's problem for the same fault share one code.
+ *   not-member   the caller's peer id is not registered to an active organisation
+ *   not-granted  no live grant covers what was asked
+ *   not-found    this node holds no such document
+ *   bad-request  malformed or unsupported request
+ *   too-large    request or answer exceeds the frame limit
+ *   unsupported  this node does not serve that kind of data
+ *   unavailable  this node cannot answer now (e.g. the chain is unreachable)
+ */
+export type { RefusalCode };
 
 export interface Refusal {
   error: RefusalCode;

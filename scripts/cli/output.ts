@@ -2,7 +2,7 @@
  * Everything the member tool writes goes through here: plain text for people, one JSON document
  * for machines (`--json`), and the signing key scrubbed from both, whatever path led to it.
  */
-import { TracemeshError } from "../../lib/errors.ts";
+import { TracemeshError, UsageError as CommandLineError } from "../../lib/errors.ts";
 
 /** Exit codes: 0 done, 1 refused (by a local check or the contract) or failed, 2 usage. */
 export const EXIT_OK = 0;
@@ -10,13 +10,13 @@ export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
 
 /** The command line was wrong: unknown command or option, a missing or malformed value. */
-export class UsageError extends TracemeshError {
+export class UsageError extends CommandLineError {
   constructor(
     message: string,
     /** The command whose usage to point at, e.g. "cert issue". */
     readonly command?: string,
   ) {
-    super("usage", message);
+    super(message);
   }
 }
 
@@ -24,12 +24,12 @@ export class UsageError extends TracemeshError {
  * The chain or a local check said no, or something needed could not be reached. `details` is
  * machine output: the decoded custom error, the account, the organisation, ...
  */
-export class Refusal extends Error {
+export class Refusal extends TracemeshError {
   constructor(
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
-    super(message);
+    super("refused", message);
   }
 }
 

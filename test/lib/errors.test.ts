@@ -9,6 +9,7 @@ import { EventHashError } from "../../lib/epcis/event-hash.ts";
 import { ChainUnavailableError } from "../../node/chain/errors.ts";
 import { CaptureForbiddenError } from "../../node/events/capture.ts";
 import { TooManyReadingsError } from "../../node/events/readings.ts";
+import { FetchRefusedError, PeerMisbehaviourError } from "../../node/p2p/fetch-client.ts";
 
 describe("error catalogue", () => {
   it("gives every code a client or server status and a known refusal", () => {
@@ -28,6 +29,14 @@ describe("error catalogue", () => {
     expect(codeOfStatus(502)).toBe("internal");
   });
 
+  it("gives every p2p refusal the same code as the catalogue entry it stands for", () => {
+    for (const refusal of ["not-member", "not-granted", "not-found", "bad-request", "too-large", "unsupported", "unavailable"] as const) {
+      expect(isErrorCode(refusal), refusal).toBe(true);
+      expect(ERROR_CATALOGUE[refusal].refusal, refusal).toBe(refusal);
+      expect(new FetchRefusedError("p", { error: refusal, detail: "d" }).code).toBe(refusal);
+    }
+  });
+
   it("keeps the subclass name and code of errors raised by components", () => {
     const e = new EventHashError("no eventTime");
     expect(e).toBeInstanceOf(TracemeshError);
@@ -43,6 +52,8 @@ describe("error catalogue", () => {
       [new EventHashError("bad"), 400, "invalid-event-hash"],
       [new CaptureForbiddenError("not yours"), 403, "capture-forbidden"],
       [new TooManyReadingsError(10), 413, "too-many-readings"],
+      [new FetchRefusedError("12D3KooW", { error: "not-granted", detail: "no grant" }), 403, "not-granted"],
+      [new PeerMisbehaviourError("12D3KooW", "root mismatch"), 502, "peer-misbehaved"],
       [new ChainUnavailableError("the chain did not answer eth_call", { cause: new Error("ECONNREFUSED") }), 503, "chain-unavailable"],
     ];
     for (const [err, status, code] of cases) {

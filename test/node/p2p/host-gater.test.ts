@@ -52,7 +52,7 @@ describe("membership gate", () => {
   let conn: Conn;
   const tmp = tempDir("tm-p2p-gate-");
   const hosts: Host[] = [];
-  const stops: (() => void)[] = [];
+  const stops: (() => Promise<void>)[] = [];
   let steelKey: string;
   let oemKey: string;
   let strangerKey: string;
@@ -76,7 +76,7 @@ describe("membership gate", () => {
   });
 
   afterAll(async () => {
-    for (const stop of stops) stop();
+    for (const stop of stops) await stop();
     await Promise.all(hosts.map((h) => h.stop()));
     await conn?.close();
     tmp.remove();

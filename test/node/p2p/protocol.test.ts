@@ -89,7 +89,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
   let anchors: DataAnchors;
   const tmp = tempDir("tm-p2p-fetch-");
   const hosts: Host[] = [];
-  const stops: (() => void)[] = [];
+  const stops: (() => Promise<void>)[] = [];
   let start: number;
   let steelWindow: Window;
   let steelNode: string;
@@ -157,7 +157,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of stops) s();
+    for (const s of stops) await s();
     await Promise.all(hosts.map((h) => h.stop()));
     tmp.remove();
   });

@@ -15,11 +15,14 @@ import { Counter, Histogram, Registry } from "prom-client";
 import type { Role } from "../lib/consortium.ts";
 import { MembershipCache } from "./auth/membership.ts";
 import { identify, requireOrg } from "./auth/middleware.ts";
-import { ChallengeStore } from "./auth/siwe.ts";
+import { type ChallengeLimits, ChallengeStore, DEFAULT_CHALLENGE_LIMITS } from "./auth/siwe.ts";
+import { identifyClient, trustedProxySet } from "./client-address.ts";
 import { TokenService } from "./auth/tokens.ts";
 import { DEFAULT_BODY_LIMITS, type BodyLimits, readJson } from "./body.ts";
 import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from "./context.ts";
+import { TracemeshError } from "../lib/errors.ts";
 import { HttpProblem, toProblem } from "./errors.ts";
+import { hostGuard, isLoopback, publicHostName } from "./host.ts";
 import { rateLimiter } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
@@ -29,10 +32,11 @@ import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
 export interface GatewayOptions {
   /**
    * Where clients reach the gateway (behind a proxy): a host[:port] ("gw.member.example"), or an
-   * origin with its scheme ("https://gw.member.example"). Named in sign-in messages and links;
-   * by default the request's own Host and scheme.
+   * origin with its scheme ("https://gw.member.example"); or several, the first named in sign-in
+   * messages and links. Requests naming another Host are refused (400), except loopback hosts on
+   * a gateway listening on loopback only; a gateway listening elsewhere needs one (host.ts).
    */
-  publicHost?: string;
+  publicHost?: string | readonly string[];
   /** Milliseconds since the epoch; tests inject one to expire tokens without sleeping. */
   clock?: () => number;
   bodyLimits?: Partial<BodyLimits>;
@@ -42,13 +46,22 @@ export interface GatewayOptions {
   tokenTtlSeconds?: number;
   /** Sign-in challenge lifetime, default 5 minutes. */
   challengeTtlMs?: number;
+  /** Challenges pending at once, per address, per client and in all (auth/siwe.ts). */
+  challengeLimits?: Partial<ChallengeLimits>;
+  /**
+   * IP addresses of reverse proxies in front of the gateway: from them (only), X-Forwarded-For
+   * names the client that rate limits and sign-in caps count against (client-address.ts).
+   */
+  trustedProxies?: readonly string[];
   /** How long an organisation's standing is cached before the chain is asked again, default 3 s. */
   membershipTtlMs?: number;
   /** Requests per client (token's organisation, else IP) per window; false disables. Default 600/min. */
   rateLimit?: { max: number; durationMs: number } | false;
   rpc?: Partial<ResolvedOptions["rpc"]>;
-  /** Bearer token that opens /metrics to non-loopback callers. */
+  /** Bearer token that opens /metrics. */
   metricsToken?: string;
+  /** Also serve /metrics to direct loopback callers without the token; default false. */
+  metricsLoopback?: boolean;
   /** pino level; default "info", "silent" under vitest. Or a logger of the caller's. */
   log?: string | Logger;
   explorerPath?: string;
@@ -74,22 +87,27 @@ export interface Gateway {
 
 function publicAddress(publicHost: string | undefined): Pick<ResolvedOptions, "publicHost" | "publicProtocol"> {
   if (publicHost === undefined) return {};
+  publicHostName(publicHost); // refuses what is not a host[:port] or an origin
   if (!publicHost.includes("://")) return { publicHost };
   const url = new URL(publicHost);
   return { publicHost: url.host, publicProtocol: url.protocol.replace(/:$/, "") };
 }
 
+const publicHostsOf = (options: GatewayOptions): readonly string[] =>
+  options.publicHost === undefined ? [] : typeof options.publicHost === "string" ? [options.publicHost] : options.publicHost;
+
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   return {
-    ...publicAddress(options.publicHost),
+    ...publicAddress(publicHostsOf(options)[0]),
     clock: options.clock ?? Date.now,
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
     challengeTtlMs: options.challengeTtlMs ?? 5 * 60_000,
     membershipTtlMs: options.membershipTtlMs ?? 3000,
     rateLimit: options.rateLimit ?? { max: 600, durationMs: 60_000 },
-    rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, ...options.rpc },
+    rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, gasCap: 10_000_000, timeoutMs: 5000, ...options.rpc },
     metricsToken: options.metricsToken,
+    metricsLoopback: options.metricsLoopback ?? false,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
     maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
@@ -120,7 +138,8 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
 
   const tokens = new TokenService(options.tokenSecret, opts.tokenTtlSeconds, opts.clock);
   const membership = new MembershipCache(services, opts.membershipTtlMs, opts.clock);
-  const challenges = new ChallengeStore(services.chainId, opts.challengeTtlMs, opts.clock);
+  const challenges = new ChallengeStore(services.chainId, opts.challengeTtlMs, opts.clock, { ...DEFAULT_CHALLENGE_LIMITS, ...options.challengeLimits });
+  const trustedProxies = trustedProxySet(options.trustedProxies);
   const openapi = buildOpenApi(routeModules);
   const context: RouteContext = {
     services,
@@ -136,7 +155,8 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
     const started = performance.now();
     try {
       await next();
-      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) {
+      // An empty body counts as none: koa-router's OPTIONS answer sets "" before a refusal.
+      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null || ctx.body === "")) {
         const detail =
           ctx.status === 404
             ? `no route for ${ctx.method} ${ctx.path}; see /openapi.json`
@@ -169,6 +189,10 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
     }
   });
 
+  // Until listen() says otherwise, the app is served on loopback (tests hand app.callback() to a local server).
+  let loopbackOnly = true;
+  app.use(hostGuard(publicHostsOf(options).map((h) => publicHostName(h)), () => loopbackOnly));
+
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -189,6 +213,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       crossOriginResourcePolicy: { policy: "same-origin" },
     }),
   );
+  app.use(identifyClient(trustedProxies));
   app.use(identify(tokens));
   if (opts.rateLimit) app.use(rateLimiter(opts.rateLimit, "requests"));
 
@@ -219,6 +244,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   for (const mod of Object.values(routeModules)) mod.register(router, context);
   app.use(router.routes());
   app.use(router.allowedMethods());
+  for (const mod of Object.values(routeModules)) if (mod.fallback) app.use(mod.fallback(context));
   if (opts.explorerDir && existsSync(opts.explorerDir)) {
     const explorer = serve(opts.explorerDir, { index: "index.html" });
     app.use(async (ctx, next) => {
@@ -235,10 +261,27 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
 
   const listen = (port = 0, host = "127.0.0.1") =>
     new Promise<RunningGateway>((resolve, reject) => {
+      if (!isLoopback(host) && opts.publicHost === undefined) {
+        throw new TracemeshError(
+          "invalid-config",
+          `the gateway would listen on ${host}, reachable from other machines, without a publicHost: set publicHost to the host clients reach it at, or listen on 127.0.0.1`,
+        );
+      }
+      loopbackOnly = isLoopback(host);
       const server = app.listen(port, host);
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;
+      // Requests Node cannot parse never reach Koa: answer them as problem+json too, not a bare 400.
+      server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return void socket.destroy();
+        const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+        const status = tooLarge ? 431 : 400;
+        const body = JSON.stringify(
+          new HttpProblem(status, tooLarge ? "the request's headers are too large" : `the request is not valid HTTP/1.1 (${err.code ?? "parse error"})`, { type: tooLarge ? "too-large" : "bad-request" }).toJSON(),
+        );
+        socket.end(`HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
       server.once("error", reject);
       server.once("listening", () => {
         const { port: bound } = server.address() as AddressInfo;

@@ -19,7 +19,10 @@ import type { TokenService } from "./auth/tokens.ts";
 import type { BodyLimits } from "./body.ts";
 import type { GatewayServices } from "./services.ts";
 
-export type GatewayState = AuthState;
+export type GatewayState = AuthState & {
+  /** Where the request comes from (client-address.ts): the socket's peer, or what trusted proxies forwarded. */
+  clientAddress?: string;
+};
 export type GatewayRouter = Router<GatewayState>;
 
 /** OpenAPI 3.1 path items, keyed by OpenAPI path template (`/certificates/{id}`). */
@@ -28,13 +31,19 @@ export type OpenApiPaths = Record<string, Record<string, unknown>>;
 export interface RouteModule {
   register(router: GatewayRouter, context: RouteContext): void;
   paths: OpenApiPaths;
+  /** Answers requests no route matched, for paths no route pattern can describe (or calls next). */
+  fallback?(context: RouteContext): Middleware;
 }
 
 export interface RpcOptions {
   /** Largest `toBlock - fromBlock + 1` an eth_getLogs may ask for. */
   maxLogBlockRange: number;
-  /** Requests per client per window on /chain/rpc (on top of the gateway-wide limit). */
+  /** Requests per client per window on /chain/rpc and /chain/call (on top of the gateway-wide limit). */
   rateLimit: { max: number; durationMs: number };
+  /** Most gas one eth_call may use (a lower `gas` in the call is kept). */
+  gasCap: number;
+  /** Milliseconds one forwarded call may take before the caller gets an error. */
+  timeoutMs: number;
 }
 
 export interface ResolvedOptions {
@@ -50,6 +59,8 @@ export interface ResolvedOptions {
   rateLimit: { max: number; durationMs: number } | false;
   rpc: RpcOptions;
   metricsToken?: string;
+  /** Serve /metrics to direct loopback callers without the token (an explicit choice: a local proxy makes every client loopback). */
+  metricsLoopback: boolean;
   /** Where the explorer's pages live (for Digital Link redirects of browsers). */
   explorerPath: string;
   /** The built explorer (served at /explorer/ when the folder exists). */

@@ -1,16 +1,16 @@
 /**
  * Rate limits (koa-ratelimit, memory driver): per organisation for callers with a valid token,
- * per IP for anonymous ones; 429 answered as problem+json with Retry-After.
+ * per address for anonymous ones (behind trusted proxies, the forwarded one); 429 answered as problem+json with Retry-After.
  */
 import type { Context } from "koa";
 import ratelimit from "koa-ratelimit";
 import type { GatewayState } from "./context.ts";
 import { HttpProblem } from "./errors.ts";
 
-/** The client a rate limit counts against: the token's organisation, else the caller's IP. */
+/** The client a rate limit counts against: the token's organisation, else the caller's address (client-address.ts). */
 export function clientId(ctx: Context): string {
-  const auth = (ctx.state as GatewayState).auth;
-  return auth ? `org:${auth.orgId}` : `ip:${ctx.ip}`;
+  const state = ctx.state as GatewayState;
+  return state.auth ? `org:${state.auth.orgId}` : `ip:${state.clientAddress ?? ctx.ip}`;
 }
 
 /** koa-ratelimit (memory driver) answering 429 as problem+json with Retry-After. */

@@ -18,6 +18,11 @@
  * the signing input. The signer is recovered by trying both recovery ids (ethers SigningKey), and
  * must be the address named by `kid`; once an account's public key is known that way, later
  * signatures of that account are checked with node:crypto (native, about ten times faster).
+ *
+ * Every credential is checked against the VC 2.0 data model before it is signed and when it is
+ * verified (credentials/data-model.ts, and the JSON-LD rules in credentials/contexts.ts); issued
+ * credentials carry a TracemeshCertificateStatus entry naming where their status is
+ * (credentials/status.ts).
  */
 import { type KeyObject, createPublicKey, verify as verifyNative } from "node:crypto";
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
@@ -26,14 +31,27 @@ import { CertificateStatus, RevocationReason } from "./registry.ts";
 import { itemKey, batchKey } from "./identifiers/canonical.ts";
 import { IdentifierError } from "./identifiers/gs1-keys.ts";
 import { TracemeshError } from "./errors.ts";
+import { type DataModelProblem, VC_V2_CONTEXT, dataModelProblems, parseDateTimeStamp } from "./credentials/data-model.ts";
+import { TRACEMESH_CREDENTIALS_CONTEXT, termProblems } from "./credentials/contexts.ts";
+import { certificateStatusEntry, statusEntryOf } from "./credentials/status.ts";
 
-export const VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2";
+export { VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT };
 export const VC_JWT_TYP = "vc+jwt";
 export const VC_JWT_MEDIA_TYPE = "application/vc+jwt";
 
 export class CredentialError extends TracemeshError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The data model rules broken, when that is the refusal (credentials/data-model.ts). */
+  readonly problems: readonly DataModelProblem[];
+
+  constructor(message: string, options?: { cause?: unknown; problems?: readonly DataModelProblem[] }) {
     super("invalid-credential", message, options);
+    this.problems = options?.problems ?? [];
+  }
+
+  /** The refusal of a credential that breaks data model rules: each rule, where, and why. */
+  static of(problems: readonly DataModelProblem[]): CredentialError {
+    const text = problems.map((p) => `${p.message} (rule ${p.rule} at ${p.path || "/"})`).join("; ");
+    return new CredentialError(text, { problems });
   }
 }
 
@@ -83,18 +101,44 @@ function fromB64u(part: string, what: string): Buffer {
 
 // ----------------------------------------------------------------------------- sign, decode
 
+export interface SignOptions {
+  /**
+   * The Certificates contract the certificate will be recorded in: the credential then gets the
+   * TracemeshCertificateStatus entry (credentials/status.ts) and Tracemesh's context.
+   */
+  certificates?: string;
+}
+
+/** The payload `signCredential` signs: issuer id set to the signer, the status entry added. */
+function payloadOf(credential: Record<string, unknown>, address: string, chainId: number | bigint, options: SignOptions): Record<string, unknown> {
+  const issuer = credential.issuer;
+  const issuerObject = typeof issuer === "object" && issuer !== null && !Array.isArray(issuer) ? (issuer as Record<string, unknown>) : {};
+  const payload: Record<string, unknown> = { ...credential, issuer: { ...issuerObject, id: didPkh(chainId, address) } };
+  if (options.certificates !== undefined) {
+    const ctx = Array.isArray(credential["@context"]) ? (credential["@context"] as unknown[]) : [];
+    if (!ctx.includes(TRACEMESH_CREDENTIALS_CONTEXT)) payload["@context"] = [...ctx, TRACEMESH_CREDENTIALS_CONTEXT];
+    const others = credential.credentialStatus === undefined ? [] : [credential.credentialStatus].flat();
+    const entry = certificateStatusEntry(chainId, options.certificates);
+    payload.credentialStatus = others.length === 0 ? entry : [...others, entry];
+  }
+  return payload;
+}
+
 /**
  * Signs `credential` (a VC 2.0 credential, unsecured) as its issuer's account `key` on chain
  * `chainId`, and returns the compact JWS. The credential's `issuer` id becomes the account's
- * did:pkh (a name or other issuer properties are kept).
+ * did:pkh (a name or other issuer properties are kept). Checks the data model rules that need no
+ * JSON-LD; `issueCredential` checks all of them.
  */
-export function signCredential(credential: Record<string, unknown>, key: SigningKey, chainId: number | bigint): string {
+export function signCredential(credential: Record<string, unknown>, key: SigningKey, chainId: number | bigint, options: SignOptions = {}): string {
   const address = computeAddress(key.publicKey);
-  const issuer = credential.issuer;
-  const issuerObject = typeof issuer === "object" && issuer !== null && !Array.isArray(issuer) ? (issuer as Record<string, unknown>) : {};
-  const payload = { ...credential, issuer: { ...issuerObject, id: didPkh(chainId, address) } };
+  const payload = payloadOf(credential, address, chainId, options);
   checkCredentialShape(payload);
-  const header: CredentialHeader = { alg: "ES256K", typ: VC_JWT_TYP, cty: "vc", kid: kidOf(chainId, address) };
+  return signCompactJws({ alg: "ES256K", typ: VC_JWT_TYP, cty: "vc", kid: kidOf(chainId, address) }, payload, key);
+}
+
+/** A compact ES256K JWS of `payload` under `header` (JOSE r || s signature over SHA-256). */
+export function signCompactJws(header: CredentialHeader, payload: Record<string, unknown>, key: SigningKey): string {
   const signingInput = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
   const sig = key.sign(sha256(toUtf8Bytes(signingInput)));
   return `${signingInput}.${b64u(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(sig.s.slice(2), "hex")]))}`;
@@ -130,22 +174,23 @@ export function credentialHash(jws: string | DecodedCredential): string {
   return keccak256(toUtf8Bytes(signingInput));
 }
 
-/** VC 2.0 data model essentials; throws CredentialError naming the first thing missing. */
+/** The VC 2.0 data model rules that need no JSON-LD; throws CredentialError naming each broken rule and its path. */
 export function checkCredentialShape(c: Record<string, unknown>): void {
-  const ctx = c["@context"];
-  if (!Array.isArray(ctx) || ctx[0] !== VC_V2_CONTEXT) throw new CredentialError(`@context must be an array starting with ${VC_V2_CONTEXT}`);
-  const type = c.type;
-  if (!(Array.isArray(type) ? type.includes("VerifiableCredential") : type === "VerifiableCredential")) {
-    throw new CredentialError("type must include VerifiableCredential");
-  }
-  const issuer = c.issuer;
-  const issuerId = typeof issuer === "string" ? issuer : typeof issuer === "object" && issuer !== null ? (issuer as { id?: unknown }).id : undefined;
-  if (typeof issuerId !== "string" || issuerId === "") throw new CredentialError("issuer (or issuer.id) is missing");
-  if (typeof c.credentialSubject !== "object" || c.credentialSubject === null) throw new CredentialError("credentialSubject is missing");
-  for (const field of ["validFrom", "validUntil"]) {
-    const v = c[field];
-    if (v !== undefined && (typeof v !== "string" || Number.isNaN(Date.parse(v)))) throw new CredentialError(`${field} must be an XML Schema dateTime string`);
-  }
+  const problems = dataModelProblems(c);
+  if (problems.length > 0) throw CredentialError.of(problems);
+}
+
+/** All VC 2.0 data model rules, the JSON-LD ones (types defined, protected terms) included. */
+export async function checkCredential(c: Record<string, unknown>): Promise<void> {
+  checkCredentialShape(c);
+  const problems = await termProblems(c);
+  if (problems.length > 0) throw CredentialError.of(problems);
+}
+
+/** `signCredential` after checking every data model rule, the JSON-LD ones included: how issuers sign. */
+export async function issueCredential(credential: Record<string, unknown>, key: SigningKey, chainId: number | bigint, options: SignOptions = {}): Promise<string> {
+  await checkCredential(payloadOf(credential, computeAddress(key.publicKey), chainId, options));
+  return signCredential(credential, key, chainId, options);
 }
 
 export function issuerIdOf(c: Record<string, unknown>): string | undefined {
@@ -395,6 +440,7 @@ export async function verifyCredential(
   // format
   let decoded: DecodedCredential;
   let kidAddress: string;
+  let statusEntry: ReturnType<typeof statusEntryOf>;
   try {
     decoded = decodeCredential(jwsOfInput(input));
     result.header = decoded.header;
@@ -405,7 +451,12 @@ export async function verifyCredential(
     if (typeof header.kid !== "string") throw new CredentialError("the header has no kid (did:pkh:eip155:<chainId>:<address>#blockchainAccountId)");
     const kid = parseDidPkh(header.kid);
     if (kid.chainId !== options.chainId) throw new CredentialError(`kid names chain ${kid.chainId}, this consortium's chain is ${options.chainId}`);
-    checkCredentialShape(credential);
+    await checkCredential(credential);
+    try {
+      statusEntry = statusEntryOf(credential);
+    } catch (e) {
+      throw new CredentialError(`credentialStatus: ${(e as Error).message}`);
+    }
     const issuerId = issuerIdOf(credential);
     if (issuerId !== didPkh(kid.chainId, kid.address)) throw new CredentialError(`the credential's issuer ${issuerId} is not the signing account ${didPkh(kid.chainId, kid.address)}`);
     kidAddress = kid.address;
@@ -430,9 +481,19 @@ export async function verifyCredential(
     };
   }
 
-  // onChain
+  // onChain: in this consortium's Certificates contract, which the status entry (if any) must name
   const id = credentialHash(decoded);
   result.id = id;
+  if (statusEntry) {
+    const here = getAddress(await contracts.certificates.getAddress());
+    if (statusEntry.chainId !== options.chainId || statusEntry.certificates !== here) {
+      checks.onChain = {
+        ok: false,
+        detail: `the credential's status is in Certificates ${statusEntry.certificates} on chain ${statusEntry.chainId}, not in this consortium's (${here} on chain ${options.chainId})`,
+      };
+      return finish();
+    }
+  }
   const cert = await certificateOnChain(contracts, id);
   if (!cert) {
     checks.onChain = { ok: false, detail: `no certificate ${id} is recorded in Certificates (hash of the JWS signing input)` };
@@ -479,8 +540,8 @@ export async function verifyCredential(
 
   // notExpired: the chain's window (in status) and the credential's own validFrom/validUntil
   const now = options.nowMs ?? Date.now();
-  const vf = typeof decoded.credential.validFrom === "string" ? Date.parse(decoded.credential.validFrom) : undefined;
-  const vu = typeof decoded.credential.validUntil === "string" ? Date.parse(decoded.credential.validUntil) : undefined;
+  const vf = parseDateTimeStamp(decoded.credential.validFrom);
+  const vu = parseDateTimeStamp(decoded.credential.validUntil);
   if (cert.state === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.state === "expired" ? cert.validUntil : decoded.credential.validUntil}` };
   else if (cert.state === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.state === "not-yet-valid" ? cert.validFrom : decoded.credential.validFrom}` };
   else checks.notExpired = { ok: true, detail: "within its validity window" };

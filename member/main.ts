@@ -6,7 +6,7 @@
  * node key is loaded once and the node's JSON-RPC provider is the one the indexer and the gateway
  * read through. The gateway reaches the node only through GatewayServices.
  *
- *   npm run member -- --config FILE        (tsx member/main.ts --config FILE)
+ *   npm run member -- --config FILE        (tsx member/main.ts --config FILE [--supervised])
  *
  * The configuration: member/config.ts. While the member runs, the node commands (`npm run node --
  * status|proof|audit --config FILE`) read its status file and ask it over its admin socket.
@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { handleStopSignals } from "../lib/stop-signals.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
@@ -107,6 +108,9 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        ...(config.gateway.trustedProxies ? { trustedProxies: config.gateway.trustedProxies } : {}),
+        ...(config.gateway.metricsTokenFile ? { metricsToken: readFileSync(config.gateway.metricsTokenFile, "utf8").trim() } : {}),
+        metricsLoopback: config.gateway.metricsLoopback,
         ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
       },
     );
@@ -122,13 +126,29 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
   }
 }
 
+/**
+ * A promise rejected with no handler, or an exception nothing caught, leaves the node in an
+ * unknown state: log what it was and exit with status 70 (EX_SOFTWARE), so a supervisor restarts
+ * it and the log says why (Node would otherwise print a bare stack and exit 1).
+ */
+function installFatalHandlers(): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    console.error(`[member] fatal ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(70);
+  };
+  process.on("unhandledRejection", fatal("unhandled rejection"));
+  process.on("uncaughtException", fatal("uncaught exception"));
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, supervised: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   if (values.help || !values.config) {
-    console.log("usage: tsx member/main.ts --config FILE");
+    console.log("usage: tsx member/main.ts --config FILE [--supervised]");
+    console.log("  --supervised  started by a supervisor (the demo): it stops this process with SIGTERM; a terminal's SIGINT is left to it");
     process.exitCode = values.help ? 0 : 2;
     return;
   }
+  installFatalHandlers();
   let member: RunningMember;
   try {
     member = await startMember(loadMemberConfig(values.config));
@@ -136,20 +156,14 @@ async function main(): Promise<void> {
     console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(1);
-    console.log(`[member] ${signal}: stopping`);
-    member.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        console.error(`[member] stop failed: ${e.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    supervised: values.supervised === true,
+    log: (m) => console.log(`[member] ${m}`),
+    stop: async () => {
+      await member.stop();
+      console.log(`[member] ${member.organisation.name}: stopped cleanly`);
+    },
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

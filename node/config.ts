@@ -97,7 +97,7 @@ export interface P2pConfig {
 export { ConfigError };
 
 const int = (minimum: number, maximum: number, defaultValue: number) => Type.Integer({ minimum, maximum, default: defaultValue });
-const OrganisationRef = (problem: string) =>
+export const OrganisationRef = (problem: string) =>
   Type.Union([Type.String({ pattern: "\\S" }), Type.Integer({ minimum: 1, maximum: 0xffff_ffff })], { problem });
 const Multiaddr = Type.String({ pattern: "^/[a-z0-9]+/\\S+$", problem: 'must be a multiaddr such as "/ip4/127.0.0.1/tcp/4001"' });
 /** The node's key must never sit in the config, which tends to end up in a repository. */

@@ -348,22 +348,31 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     }
 
     let stopping: Promise<void> | undefined;
+    // Every step runs whatever the one before it did (a chain or peer that is gone makes a step
+    // fail, not the stop): the node always ends with its status file saying it stopped, and LevelDB closed.
+    const step = async (what: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (e) {
+        log(`${what} did not stop cleanly: ${(e as Error).message}`);
+      }
+    };
     const stop = () =>
       (stopping ??= (async () => {
         clearInterval(ticker);
-        await admin?.close();
-        await p2p?.stop().catch((e: Error) => log(`the peer network did not stop cleanly: ${e.message}`));
-        await events?.close();
-        await Promise.all(adapters.map((a) => a.stop().catch((e: Error) => log(`adapter ${a.device} did not stop cleanly: ${e.message}`))));
-        await pipeline.stop();
+        await step("the admin channel", async () => admin?.close());
+        await step("the peer network", async () => p2p?.stop());
+        await step("the event store", async () => events?.close());
+        await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));
+        await step("the ingest pipeline", () => pipeline.stop());
         const grace = options.stopGraceMs ?? 3000;
         if (grace > 0 && !anchorer.error) {
-          await withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace);
+          await step("anchoring the last window", () => withTimeout(anchorer.anchoredUpTo(pipeline.lastClosed), grace));
         }
-        await anchorer.stop();
+        await step("the anchorer", () => anchorer.stop());
         running = false;
         writeStatus();
-        await store.close();
+        await step("the reading store", () => store.close());
         provider?.destroy();
         const s = status();
         log(`stopped: ${s.readingsStored} readings, ${s.windows.closed} windows closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending`);

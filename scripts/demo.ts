@@ -12,12 +12,20 @@
  * Environment: TRACEMESH_DEMO_DIR (default .demo), TRACEMESH_CHAIN_PORT (default 8545),
  * TRACEMESH_GATEWAY_PORT (first gateway port, default 8601), TRACEMESH_P2P_PORT (first peer
  * port, default 8701), TRACEMESH_DEMO_PACE_MS (pause between scenario steps, default 3000),
- * TRACEMESH_DEMO_RECALL_EVERY (a quality escape and recall every n-th cycle, default 3).
+ * TRACEMESH_DEMO_RECALL_EVERY (a quality escape and recall every n-th cycle, default 3),
+ * TRACEMESH_DEMO_REVOKE_EVERY (the test lab revokes the heat's certificate every n-th cycle, default 4).
+ *
+ * Ctrl-C (the terminal signals the whole process group): the chain runs in a process group of its
+ * own and the members leave the signal to this process, which stops the scenario first, then the
+ * members (each anchors its last windows), then the simulators and the chain last. A second
+ * Ctrl-C forces it.
  */
 import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { rolesOf, Role } from "../lib/consortium.ts";
+import { handleStopSignals } from "../lib/stop-signals.ts";
+import type { RunningAnvil } from "./local-chain/anvil.ts";
 import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
 import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
@@ -101,21 +109,46 @@ async function main() {
   const scenarioProvider = new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true });
   let stopping: Promise<void> | undefined;
 
-  step(`1/4 starting the chain on ${rpcUrl} (state in ${path.relative(root, demoDir) || demoDir}/chain)`);
-  const chain = await startDemoChain(demoDir, ports.chain);
+  // Set once started; the stop (which a signal may start at any time) reads it.
+  const started: { chain?: RunningAnvil } = {};
 
+  /**
+   * One Ctrl-C: the scenario stops after its step in progress, then the members stop (each
+   * anchors its last windows and says so in its log), then the simulators, and the chain last.
+   */
   const stop = (why: string) =>
     (stopping ??= (async () => {
-      step(`${why}: stopping the scenario, members, simulators and the chain (state is kept; \`npm start\` continues)`);
-      await scenario?.stop();
+      step(`${why}: stopping the scenario, then the members, the simulators and the chain last (state is kept; \`npm start\` continues)`);
+      // A step that hangs (a chain that stopped answering) is taken again at the next start.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(() => (step("the scenario's step in progress did not finish in 30 s; it is taken again at the next start"), r()), 30_000)));
+      await Promise.race([scenario?.stop(), late]);
+      clearTimeout(timer);
       scenarioProvider.destroy();
-      await Promise.allSettled(members.map((m) => m.stop()));
+      step("scenario stopped; stopping the members");
+      await Promise.all(
+        members.map(async (m) => {
+          const code = await m.stop();
+          step(`    ${m.plan.org.name}: ${code === 0 ? "stopped cleanly" : `stopped with exit code ${code ?? "(killed)"}; see ${path.relative(root, m.plan.logFile)}`}`);
+        }),
+      );
       await stopPlant(plant);
-      await chain.stop();
+      await started.chain?.stop();
+      step("chain stopped");
       step("stopped");
     })());
-  process.on("SIGINT", () => void stop("SIGINT").then(() => process.exit(0)));
-  process.on("SIGTERM", () => void stop("SIGTERM").then(() => process.exit(0)));
+  handleStopSignals({
+    log: (m) => step(m),
+    stop: (why) => stop(why),
+    force: () => {
+      for (const m of members) m.kill();
+      if (started.chain) process.kill(started.chain.pid, "SIGKILL");
+    },
+  });
+
+  step(`1/4 starting the chain on ${rpcUrl} (state in ${path.relative(root, demoDir) || demoDir}/chain)`);
+  const chain = (started.chain = await startDemoChain(demoDir, ports.chain));
+  step(`    chain up (pid ${chain.pid})`);
   void chain.exited.then(() => {
     if (stopping) return;
     console.error("[demo] the chain exited unexpectedly");
@@ -157,6 +190,7 @@ async function main() {
       gatewayOf: (key) => `http://127.0.0.1:${plans.find((p) => p.org.key === key)!.gatewayPort}`,
       ...(process.env.TRACEMESH_DEMO_PACE_MS ? { paceMs: Number(process.env.TRACEMESH_DEMO_PACE_MS) } : {}),
       ...(process.env.TRACEMESH_DEMO_RECALL_EVERY ? { recallEvery: Number(process.env.TRACEMESH_DEMO_RECALL_EVERY) } : {}),
+      ...(process.env.TRACEMESH_DEMO_REVOKE_EVERY ? { revokeEvery: Number(process.env.TRACEMESH_DEMO_REVOKE_EVERY) } : {}),
     });
     const at = scenario.position();
     scenario.start();

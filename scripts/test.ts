@@ -59,7 +59,8 @@ const phases: { label: string; args: string[] }[] =
     ? [{ label: "vitest", args: vitestArgs }]
     : [
         { label: "vitest", args: ALONE.map((g) => `--exclude=${g}`) },
-        { label: "vitest (whole-system, alone)", args: ALONE.map((g) => g.replace(/\/\*\*$/, "")) },
+        // One file at a time: each starts its own demo consortium.
+        { label: "vitest (whole-system, alone)", args: [...ALONE.map((g) => g.replace(/\/\*\*$/, "")), "--no-file-parallelism"] },
       ];
 for (const [i, phase] of phases.entries()) {
   const report = path.join(reportDir, `vitest-${i + 1}.json`);

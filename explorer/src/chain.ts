@@ -1,9 +1,13 @@
 /**
- * The page's own view of the chain: ethers over the gateway's read-only JSON-RPC pass-through
- * (/chain/rpc), with the contract addresses the gateway publishes in /health. Everything the
- * explorer marks as verified is checked here, not taken from the gateway's answers.
+ * The page's own view of the chain, with the contract addresses the gateway publishes in /health:
+ * signed-in members read through the gateway's read-only JSON-RPC pass-through (/chain/rpc, which
+ * needs their token); visitors through /chain/call, which answers only the public views (a
+ * certificate's status and record, an organisation's name, an account's organisation, the record
+ * of an event hash) as raw ABI results that the page decodes itself. Everything the explorer
+ * marks as verified is checked here, not taken from the gateway's answers.
  */
-import { JsonRpcProvider } from "ethers";
+import { type ContractRunner, FetchRequest, JsonRpcProvider, type TransactionRequest, makeError } from "ethers";
+import type { PublicCallAnswer, PublicCallRequest } from "../../lib/api/chain.ts";
 import { AccessGrants__factory } from "../../lib/contracts/types/factories/AccessGrants__factory.ts";
 import { Certificates__factory } from "../../lib/contracts/types/factories/Certificates__factory.ts";
 import { Consortium__factory } from "../../lib/contracts/types/factories/Consortium__factory.ts";
@@ -12,7 +16,7 @@ import { Provenance__factory } from "../../lib/contracts/types/factories/Provena
 import type { TracemeshContracts } from "../../lib/deployment.ts";
 import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { ContractAddresses } from "../../lib/deployment.ts";
-import { api } from "./api.ts";
+import { api, session } from "./api.ts";
 
 export interface Chain extends TracemeshContracts {
   chainId: number;
@@ -39,16 +43,34 @@ async function connect(): Promise<Chain> {
   });
   const addresses: ContractAddresses | undefined = health.contracts;
   if (addresses === undefined) throw new Error("the gateway did not publish the contract addresses in /health");
-  const provider = new JsonRpcProvider(`${location.origin}/chain/rpc`, health.chainId, { staticNetwork: true, batchMaxCount: 1 });
+  const request = new FetchRequest(`${location.origin}/chain/rpc`);
+  // The session may start or end after the page connected: the token is read per request.
+  request.preflightFunc = async (req) => {
+    const current = session();
+    if (current !== undefined) req.setHeader("authorization", `Bearer ${current.token}`);
+    return req;
+  };
+  const provider = new JsonRpcProvider(request, health.chainId, { staticNetwork: true, batchMaxCount: 1 });
   // The page only reads; no polling through a read-only pass-through.
   provider.pollingInterval = 60_000;
+  const runner: ContractRunner = { provider, call: (tx) => (session() !== undefined ? provider.call(tx) : publicCall(tx)) };
   // Same shape as lib/deployment.ts connectContracts (which also reads deployment files, Node only).
   const contracts: TracemeshContracts = {
-    consortium: Consortium__factory.connect(addresses.consortium, provider),
-    provenance: Provenance__factory.connect(addresses.provenance, provider),
-    certificates: Certificates__factory.connect(addresses.certificates, provider),
-    accessGrants: AccessGrants__factory.connect(addresses.accessGrants, provider),
-    dataAnchors: DataAnchors__factory.connect(addresses.dataAnchors, provider),
+    consortium: Consortium__factory.connect(addresses.consortium, runner),
+    provenance: Provenance__factory.connect(addresses.provenance, runner),
+    certificates: Certificates__factory.connect(addresses.certificates, runner),
+    accessGrants: AccessGrants__factory.connect(addresses.accessGrants, runner),
+    dataAnchors: DataAnchors__factory.connect(addresses.dataAnchors, runner),
   };
   return { chainId: health.chainId, addresses, provider, contracts, ...contracts };
+}
+
+/** A view call for a visitor, through /chain/call; a revert is thrown as ethers would throw it. */
+async function publicCall(tx: TransactionRequest): Promise<string> {
+  const call: PublicCallRequest = { to: String(tx.to), data: String(tx.data) };
+  const answer = await api<PublicCallAnswer>("/chain/call", { body: call });
+  if (answer.reverted) {
+    throw makeError("execution reverted", "CALL_EXCEPTION", { action: "call", data: answer.data, reason: null, transaction: call, invocation: null, revert: null });
+  }
+  return answer.result;
 }

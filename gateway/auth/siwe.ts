@@ -14,7 +14,22 @@ interface PendingChallenge {
   address: string;
   domain: string;
   expiresAt: number;
+  /** Who asked for it (client-address.ts), for the per-client cap. */
+  client: string;
 }
+
+/**
+ * How many challenges may wait at once. A wallet needs one at a time: an address keeps its
+ * newest `perAddress` (older ones are dropped), a client may hold `perClient` (then 429), so a
+ * few clients can no longer fill the whole store (`total`, then 503 for everyone).
+ */
+export interface ChallengeLimits {
+  perAddress: number;
+  perClient: number;
+  total: number;
+}
+
+export const DEFAULT_CHALLENGE_LIMITS: ChallengeLimits = { perAddress: 3, perClient: 20, total: 100_000 };
 
 export interface Challenge {
   message: string;
@@ -24,20 +39,31 @@ export interface Challenge {
 
 export class ChallengeStore {
   private readonly pending = new Map<string, PendingChallenge>();
+  /** Nonces pending per address, oldest first. */
+  private readonly byAddress = new Map<string, string[]>();
+  private readonly perClient = new Map<string, number>();
 
   constructor(
     private readonly chainId: number,
     private readonly ttlMs: number,
     private readonly clock: () => number,
-    private readonly maxPending = 100_000,
+    private readonly limits: ChallengeLimits = DEFAULT_CHALLENGE_LIMITS,
   ) {}
 
-  issue(addressText: string | undefined, domain: string, uri: string): Challenge {
+  issue(addressText: string | undefined, domain: string, uri: string, client = "unknown"): Challenge {
     if (addressText === undefined || addressText === "") throw badRequest("the query parameter `address` (0x... account) is required");
-    if (!isAddress(addressText)) throw badRequest(`\`address\` "${addressText}" is not an Ethereum address`);
+    if (!isAddress(addressText)) throw badRequest(`\`address\` "${String(addressText).slice(0, 100)}" is not an Ethereum address`);
     const address = getAddress(addressText);
     this.sweep();
-    if (this.pending.size >= this.maxPending) {
+    if ((this.perClient.get(client) ?? 0) >= this.limits.perClient) {
+      throw new HttpProblem(429, `${this.limits.perClient} sign-in challenges are already pending for ${client}; use one, or wait until they expire`, {
+        type: "rate-limited",
+        headers: { "Retry-After": String(Math.ceil(this.ttlMs / 1000)) },
+      });
+    }
+    const ofAddress = this.byAddress.get(address) ?? [];
+    for (const old of ofAddress.slice(0, Math.max(0, ofAddress.length - this.limits.perAddress + 1))) this.remove(old);
+    if (this.pending.size >= this.limits.total) {
       throw new HttpProblem(503, "too many sign-in challenges are pending; try again in a few minutes", { type: "busy" });
     }
     const now = this.clock();
@@ -55,8 +81,23 @@ export class ChallengeStore {
       issuedAt: new Date(now).toISOString(),
       expirationTime: new Date(expiresAt).toISOString(),
     }).prepareMessage();
-    this.pending.set(nonce, { address, domain, expiresAt });
+    this.pending.set(nonce, { address, domain, expiresAt, client });
+    this.byAddress.set(address, [...(this.byAddress.get(address) ?? []), nonce]);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     return { message, nonce, expiresAt: new Date(expiresAt) };
+  }
+
+  /** Forgets a challenge and its place in the per-address and per-client counts. */
+  private remove(nonce: string): void {
+    const p = this.pending.get(nonce);
+    if (p === undefined) return;
+    this.pending.delete(nonce);
+    const rest = (this.byAddress.get(p.address) ?? []).filter((n) => n !== nonce);
+    if (rest.length === 0) this.byAddress.delete(p.address);
+    else this.byAddress.set(p.address, rest);
+    const count = (this.perClient.get(p.client) ?? 1) - 1;
+    if (count <= 0) this.perClient.delete(p.client);
+    else this.perClient.set(p.client, count);
   }
 
   /**
@@ -79,7 +120,7 @@ export class ChallengeStore {
     if (pending === undefined) throw unauthorized(`nonce ${msg.nonce} is unknown or already used; ask /auth/challenge for a new one`);
     const now = this.clock();
     if (now >= pending.expiresAt) {
-      this.pending.delete(msg.nonce);
+      this.remove(msg.nonce);
       throw unauthorized(`the challenge expired at ${new Date(pending.expiresAt).toISOString()}; ask for a new one`);
     }
     if (msg.domain !== pending.domain) throw unauthorized(`the message is for domain "${msg.domain}", this gateway issued it for "${pending.domain}"`);
@@ -99,6 +140,9 @@ export class ChallengeStore {
           : `the sign-in message was refused: ${why}`,
       );
     }
+    // Spent: back in the map only to be forgotten with its counts.
+    this.pending.set(msg.nonce, pending);
+    this.remove(msg.nonce);
     return pending.address;
   }
 
@@ -107,7 +151,7 @@ export class ChallengeStore {
     const now = this.clock();
     for (const [nonce, p] of this.pending) {
       if (now < p.expiresAt) break;
-      this.pending.delete(nonce);
+      this.remove(nonce);
     }
   }
 }

@@ -13,7 +13,7 @@ export function register(router: GatewayRouter, { auth, options, readJson }: Rou
   router.get("/auth/challenge", (ctx) => {
     const address = typeof ctx.query.address === "string" ? ctx.query.address : undefined;
     const origin = originOf(ctx, options);
-    const challenge = auth.challenges.issue(address, new URL(origin).host, origin);
+    const challenge = auth.challenges.issue(address, new URL(origin).host, origin, ctx.state.clientAddress);
     ctx.set("Cache-Control", "no-store");
     ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() } satisfies AuthChallenge;
   });
@@ -51,6 +51,8 @@ export const paths: OpenApiPaths = {
           properties: { message: { type: "string" }, nonce: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
         }),
         "400": problem("No or malformed address"),
+        "429": problem("Too many challenges pending for this client"),
+        "503": problem("Too many challenges pending in all"),
       },
     },
   },

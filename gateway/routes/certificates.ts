@@ -2,12 +2,14 @@
  * Certificates, public: GET /certificates/{id} answers a certificate's on-chain status (with the
  * issuer's accreditation at issuance and now, revocation reason, supersession and its history of
  * status changes); POST /certificates/verify checks an uploaded credential (lib/credentials.ts)
- * and names each check.
+ * and names each check; POST /certificates/presentations/verify checks a presentation
+ * (lib/credentials/presentation.ts) for the verifier's nonce and domain.
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
 import type { CertificateAnswer, CertificateChange, VerificationAnswer } from "../../lib/api/certificates.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
+import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
@@ -15,32 +17,22 @@ import { HttpProblem, badRequest, notFound } from "../errors.ts";
 import { json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
 
-/** The certificate's status changes, from its contract events (filtered by the indexed id). */
-async function historyOf(services: GatewayServices, id: string): Promise<CertificateChange[]> {
-  const c = services.contracts.certificates;
-  const from = services.deployment.deploymentBlock;
-  const [issued, suspended, reinstated, revoked, superseded] = await Promise.all([
-    c.queryFilter(c.filters.CertificateIssued(id), from),
-    c.queryFilter(c.filters.CertificateSuspended(id), from),
-    c.queryFilter(c.filters.CertificateReinstated(id), from),
-    c.queryFilter(c.filters.CertificateRevoked(id), from),
-    c.queryFilter(c.filters.CertificateSuperseded(id), from),
-  ]);
-  const entries: (Omit<CertificateChange, "time"> & { index: number })[] = [
-    ...issued.map((l) => ({ event: "issued" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
-    ...suspended.map((l) => ({ event: "suspended" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, reason: reasonName(Number(l.args.reason) as RevocationReason) })),
-    ...reinstated.map((l) => ({ event: "reinstated" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index })),
-    ...revoked.map((l) => ({ event: "revoked" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, reason: reasonName(Number(l.args.reason) as RevocationReason) })),
-    ...superseded.map((l) => ({ event: "superseded" as const, block: l.blockNumber, tx: l.transactionHash, index: l.index, supersededBy: l.args.newId })),
-  ].sort((a, b) => a.block - b.block || a.index - b.index);
-  const times = new Map<number, string>();
-  await Promise.all(
-    [...new Set(entries.map((e) => e.block))].map(async (b) => {
-      const block = await services.provider.getBlock(b);
-      times.set(b, new Date((block?.timestamp ?? 0) * 1000).toISOString());
-    }),
-  );
-  return entries.map(({ index: _index, ...e }) => ({ ...e, time: times.get(e.block)! }));
+/**
+ * The certificate's status changes, from the chain index: a public route must not scan the chain
+ * from the deployment block per request (five unbounded eth_getLogs did, issue 12). Null on a node
+ * without an index; the status itself is always the chain's answer now.
+ */
+async function historyOf(services: GatewayServices, id: string): Promise<{ history: CertificateChange[] | null; historyAsOfBlock: number | null }> {
+  if (services.index === undefined) return { history: null, historyAsOfBlock: null };
+  const historyAsOfBlock = services.index.progress().indexedBlock;
+  const doc = await services.index.queries.certificate(id);
+  const history = (doc?.history ?? []).map((h): CertificateChange => {
+    const change: CertificateChange = { event: h.action, block: h.block, tx: h.tx, time: new Date(h.time * 1000).toISOString() };
+    if ((h.action === "suspended" || h.action === "revoked") && h.reason !== undefined) change.reason = reasonName(h.reason as RevocationReason);
+    if (h.supersededBy !== undefined) change.supersededBy = h.supersededBy;
+    return change;
+  });
+  return { history, historyAsOfBlock };
 }
 
 const CREDENTIAL_TEXT_TYPES = ["application/vc+jwt", "application/jwt", "text/plain"];
@@ -59,12 +51,22 @@ export function register(router: GatewayRouter, { services, options, readJson }:
     if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
     const view = await certificateOnChain(services.contracts, id);
     if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
-    ctx.body = { ...view, credentialHash: view.id, history: await historyOf(services, id) } satisfies CertificateAnswer;
+    ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)) } satisfies CertificateAnswer;
   });
 
   router.post("/certificates/verify", async (ctx) => {
     const input = await credentialInput(ctx, readJson, options.bodyLimits.small);
     ctx.body = (await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() })) satisfies VerificationAnswer;
+  });
+
+  router.post("/certificates/presentations/verify", async (ctx) => {
+    if (!ctx.is(["application/json"])) throw new HttpProblem(415, "send { presentation, nonce, domain } as application/json", { type: "unsupported-media-type" });
+    const body = (await readJson(ctx)) as { presentation?: unknown; nonce?: unknown; domain?: unknown } | null;
+    const { presentation, nonce, domain } = body ?? {};
+    if (presentation === undefined) throw badRequest("`presentation` (the vp+jwt compact JWS, or { jwt }) is required");
+    if (typeof nonce !== "string" || nonce === "" || typeof domain !== "string" || domain === "")
+      throw badRequest("`nonce` and `domain` (the challenge the verifier gave the holder, and the verifier's domain) are required strings");
+    ctx.body = await verifyPresentation(presentation, services.contracts, { chainId: services.chainId, nonce, domain, nowMs: options.clock() });
   });
 }
 
@@ -89,8 +91,10 @@ const certificateSchema = {
     supersededBy: { type: ["string", "null"] },
     accreditedAtIssuance: { type: "boolean" },
     accreditedNow: { type: "boolean" },
+    historyAsOfBlock: { type: ["integer", "null"], description: "the chain index's block the history is read at (null without an index)" },
     history: {
-      type: "array",
+      type: ["array", "null"],
+      description: "status changes from the node's chain index; null on a node without one",
       items: {
         type: "object",
         properties: {
@@ -154,6 +158,42 @@ export const paths: OpenApiPaths = {
           },
         }),
         "400": problem("Malformed JSON"),
+        "413": problem("Body too large"),
+        "415": problem("Unsupported content type"),
+      },
+    },
+  },
+  "/certificates/presentations/verify": {
+    post: {
+      summary: "Verify a presentation of certificates (VC 2.0 presentation secured with VC-JOSE, vp+jwt) for the verifier's challenge",
+      description:
+        "Checks: " + PRESENTATION_CHECK_NAMES.join(", ") + ". The presentation's nonce and aud claims must be the verifier's nonce and domain; each presented credential is verified as by /certificates/verify.",
+      tags: ["certificates"],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              required: ["presentation", "nonce", "domain"],
+              properties: { presentation: { description: "the vp+jwt compact JWS, or { jwt }" }, nonce: { type: "string" }, domain: { type: "string" } },
+            },
+          },
+        },
+      },
+      responses: {
+        "200": json("The verdict, with each check named, and each credential's verification", {
+          type: "object",
+          required: ["verdict", "checks", "problems", "credentials"],
+          properties: {
+            verdict: { enum: ["valid", "invalid"] },
+            holder: { type: ["string", "null"] },
+            checks: { type: "object", properties: Object.fromEntries(PRESENTATION_CHECK_NAMES.map((n) => [n, check])) },
+            problems: { type: "array", items: { type: "string" } },
+            credentials: { type: "array", items: { type: "object" } },
+          },
+        }),
+        "400": problem("Malformed JSON, or nonce/domain missing"),
         "413": problem("Body too large"),
         "415": problem("Unsupported content type"),
       },

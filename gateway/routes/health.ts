@@ -1,4 +1,9 @@
-/** GET /health (public) and GET /metrics (Prometheus; loopback callers or the metrics token). */
+/**
+ * GET /health (public) and GET /metrics (Prometheus): metrics need the configured metrics token,
+ * or `metricsLoopback` set explicitly. Loopback alone is no proof of an operator: behind a local
+ * reverse proxy every client arrives from loopback (issue 12).
+ */
+import { timingSafeEqual } from "node:crypto";
 import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { forbidden } from "../errors.ts";
@@ -6,6 +11,13 @@ import { indexFreshness } from "../index-freshness.ts";
 import { json, problem } from "../openapi.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+
+/** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 export function register(router: GatewayRouter, { services, options, metrics }: RouteContext): void {
   router.get("/health", async (ctx) => {
@@ -34,8 +46,14 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
   router.get("/metrics", async (ctx) => {
     const remote = ctx.req.socket.remoteAddress ?? "";
     const token = options.metricsToken;
-    if (!LOOPBACK.has(remote) && !(token && ctx.get("authorization") === `Bearer ${token}`)) {
-      throw forbidden("metrics are served to loopback callers, or with the configured metrics token");
+    const byToken = token !== undefined && sameText(ctx.get("authorization"), `Bearer ${token}`);
+    const byLoopback = options.metricsLoopback && LOOPBACK.has(remote) && ctx.get("x-forwarded-for") === "";
+    if (!byToken && !byLoopback) {
+      throw forbidden(
+        token === undefined && !options.metricsLoopback
+          ? "metrics are off: configure a metrics token (sent as Authorization: Bearer <token>) or metricsLoopback"
+          : `metrics need Authorization: Bearer <the configured metrics token>${options.metricsLoopback ? ", or a direct loopback caller" : ""}`,
+      );
     }
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();
@@ -73,7 +91,7 @@ export const paths: OpenApiPaths = {
       tags: ["operations"],
       responses: {
         "200": { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } },
-        "403": problem("Not a loopback caller and no metrics token"),
+        "403": problem("No or wrong metrics token (and not a direct loopback caller where metricsLoopback is set)"),
       },
     },
   },

@@ -1,6 +1,6 @@
 /**
- * Certificate answers (gateway/routes/certificates.ts), read from the chain itself: a certificate
- * with its status changes, and the verification of an uploaded credential (lib/credentials.ts).
+ * Certificate answers (gateway/routes/certificates.ts): a certificate's status from the chain
+ * itself with its status changes from the chain index, and the verification of an uploaded credential (lib/credentials.ts).
  */
 import type { OnChainCertificate, Verification } from "../credentials.ts";
 
@@ -15,10 +15,14 @@ export interface CertificateChange {
   supersededBy?: string;
 }
 
-/** GET /certificates/{id}: the on-chain certificate plus its status changes. */
+/**
+ * GET /certificates/{id}: the certificate and its status now, read from the chain, plus its status
+ * changes from the node's chain index (null on a node without one), as of `historyAsOfBlock`.
+ */
 export interface CertificateAnswer extends OnChainCertificate {
   credentialHash: string;
-  history: CertificateChange[];
+  history: CertificateChange[] | null;
+  historyAsOfBlock: number | null;
 }
 
 /** POST /certificates/verify: every check by name, and the verdict. */

@@ -39,7 +39,7 @@
  * algorithm's rules instead. Documented in lib/epcis/README.md.
  */
 import { sha256Hex } from "#platform";
-import { parseDigitalLink, toDigitalLink } from "../identifiers/digital-link.ts";
+import { LENIENT_DIGITAL_LINK, parseDigitalLink, toDigitalLink } from "../identifiers/digital-link.ts";
 import { parseEpcUri } from "../identifiers/epc-uri.ts";
 import { IdentifierError, finestGranularity } from "../identifiers/gs1-keys.ts";
 import { type CbvVocabulary, GS1_VOC_BASE, URN_TO_WEB_URI, expandBareTerm } from "./cbv.ts";
@@ -258,7 +258,7 @@ export function canonicalIdentifierForHash(value: string): string | undefined {
   try {
     if (value.startsWith("urn:epc:")) return toDigitalLink(parseEpcUri(value).identifier);
     if (/^https?:\/\//i.test(value)) {
-      const parsed = parseDigitalLink(value, { checkDigits: false, decompress: false });
+      const parsed = parseDigitalLink(value, { ...LENIENT_DIGITAL_LINK, checkDigits: false, decompress: false });
       return toDigitalLink(finestGranularity(parsed.identifier));
     }
   } catch (e) {

@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { parseDigitalLink } from "../identifiers/digital-link.ts";
+import { LENIENT_DIGITAL_LINK, parseDigitalLink } from "../identifiers/digital-link.ts";
 import { parseEpcUri } from "../identifiers/epc-uri.ts";
 import { IdentifierError } from "../identifiers/gs1-keys.ts";
 import { EVENT_TYPES } from "./events.ts";
@@ -304,7 +304,7 @@ function identifierIssue(value: unknown, path: string): ValidationIssue | undefi
       // Only URIs that carry a GS1 key are Digital Links; other web URIs are private identifiers.
       if (!/\/(00|01|253|255|401|402|414|417|8003|8004|8006|8010|8017|8018|gtin|sscc|giai|grai|gln|itip|cpid|party|gsrn|gsrnp|gcn|gdti|ginc|gsin)\/[^/]+/.test(value))
         return undefined;
-      parseDigitalLink(value, { decompress: false });
+      parseDigitalLink(value, { ...LENIENT_DIGITAL_LINK, decompress: false });
     }
   } catch (e) {
     if (e instanceof IdentifierError) return { path, message: `invalid GS1 identifier: ${e.message}` };

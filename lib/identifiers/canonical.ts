@@ -33,7 +33,7 @@
  * keys and batch keys never collide.
  */
 import { concat, keccak256, toUtf8Bytes } from "ethers";
-import { parseDigitalLink, toDigitalLink } from "./digital-link.ts";
+import { LENIENT_DIGITAL_LINK, parseDigitalLink, toDigitalLink } from "./digital-link.ts";
 import { parseEpcUri } from "./epc-uri.ts";
 import { type Gs1Identifier, IdentifierError, finestGranularity, identifierType, isBatchType, isItemType } from "./gs1-keys.ts";
 
@@ -43,7 +43,7 @@ export function parseIdentifier(input: string): Gs1Identifier {
   const s = input.trim();
   if (s !== input) throw new IdentifierError(`"${input}" has leading or trailing white space`, input);
   if (s.startsWith("urn:epc:")) return parseEpcUri(s).identifier;
-  if (/^https?:\/\//i.test(s)) return parseDigitalLink(s).identifier;
+  if (/^https?:\/\//i.test(s)) return parseDigitalLink(s, LENIENT_DIGITAL_LINK).identifier;
   throw new IdentifierError(`"${input}" is neither an EPC URI (urn:epc:...) nor a GS1 Digital Link (https://...)`, input);
 }
 

@@ -1,7 +1,16 @@
 /**
- * GS1 Digital Link URIs: parsing on any host (path stems, query attributes, DL 1.0/1.1
- * convenience alphas, short GTINs, compressed links), full grammar checks with GS1's
- * digital-link.js, and writing an identifier as a Digital Link with numeric AIs.
+ * GS1 Digital Link URIs: parsing on any host (path stems, query data attributes, compressed
+ * links), full grammar checks with GS1's digital-link.js, and writing an identifier as a Digital
+ * Link with numeric AIs.
+ *
+ * The grammar (GS1 Digital Link 1.4): `scheme://host[/stem]/{key AI}/{key}[/{qualifier AI}/{value}…][?query]`.
+ * The key is the LAST path segment pair that reads as a GS1 key followed by its qualifiers in
+ * order; whatever comes before is a free stem (so `/00/faux/00/006141411234567890` is an SSCC
+ * under the stem `/00/faux`). Query parameters named by digits are data attributes
+ * (./data-attributes.ts): known AIs, once each, with valid values. What older versions allowed,
+ * a mixed-case scheme, DL 1.0/1.1 convenience alphas (/gtin/) and GTIN-8/12/13 without zero
+ * padding, are options, off by default; LENIENT_DIGITAL_LINK turns them on for inputs that are
+ * read rather than resolved (EPCIS documents, typed text).
  */
 import { loadCommonJs } from "#platform";
 import {
@@ -13,6 +22,7 @@ import {
   decodeComponent,
   describeAi,
 } from "./gs1-keys.ts";
+import { checkDataAttribute } from "./data-attributes.ts";
 
 export interface ParsedDigitalLink {
   readonly identifier: Gs1Identifier;
@@ -29,13 +39,20 @@ export interface ParsedDigitalLink {
 export interface DigitalLinkParseOptions {
   /** Verify check digits (default true). The event hash normaliser switches this off. */
   readonly checkDigits?: boolean;
-  /** Accept DL 1.0/1.1 convenience alphas such as /gtin/ and /ser/ (default true). */
+  /** Accept DL 1.0/1.1 convenience alphas such as /gtin/ and /ser/ (default false). */
   readonly convenienceAlphas?: boolean;
-  /** Accept GTIN-8/12/13 in the /01/ segment and pad them to 14 digits (default true). */
+  /** Accept GTIN-8/12/13 in the /01/ segment and pad them to 14 digits (default false). */
   readonly shortGtins?: boolean;
+  /** Accept a scheme in other than lower case, e.g. HTTPS:// (default false). */
+  readonly mixedCaseScheme?: boolean;
+  /** Check query-string data attributes (default true). */
+  readonly dataAttributes?: boolean;
   /** Decompress compressed Digital Links (default true). */
   readonly decompress?: boolean;
 }
+
+/** The leniencies of DL 1.0–1.2 and no data attribute checks: for reading identifiers, not for resolving. */
+export const LENIENT_DIGITAL_LINK: DigitalLinkParseOptions = { convenienceAlphas: true, shortGtins: true, mixedCaseScheme: true, dataAttributes: false };
 
 /** GS1's resolver host, on which the canonical form (canonical.ts) writes every identifier. */
 export const CANONICAL_HOST = "https://id.gs1.org";
@@ -112,32 +129,73 @@ function aiOfSegment(seg: string, alphas: boolean): string | undefined {
 }
 
 /**
- * Parses a GS1 Digital Link URI on any host. Key qualifiers must follow the order the standard
- * defines (e.g. /10/ before /21/); the query string is kept as attributes and never changes the
- * identifier.
+ * Where the key qualifiers after a key at `segments[at]` break the order the standard defines;
+ * undefined when they follow it.
+ */
+function qualifierFault(segments: readonly string[], at: number, alphas: boolean, uri: string): IdentifierError | undefined {
+  const primary = aiOfSegment(segments[at]!, alphas)!;
+  const qAis: string[] = [];
+  for (let j = at + 2; j < segments.length; j += 2) {
+    const ai = aiOfSegment(segments[j]!, alphas);
+    if (ai === undefined) return new IdentifierError(`"${segments[j]}" is not a GS1 AI`, uri);
+    qAis.push(ai);
+  }
+  const allowed = QUALIFIER_PATHS[primary]!;
+  const fits =
+    qAis.length === 0 ||
+    allowed.some((seq) => {
+      let k = 0;
+      for (const ai of qAis) {
+        while (k < seq.length && seq[k] !== ai) k++;
+        if (k === seq.length) return false;
+        k++;
+      }
+      return true;
+    });
+  if (fits) return undefined;
+  for (const ai of qAis) if (!allowed.some((seq) => seq.includes(ai))) return new IdentifierError(`${describeAi(ai)} is not a key qualifier of ${describeAi(primary)}`, uri);
+  if (new Set(qAis).size !== qAis.length) return new IdentifierError(`"${uri}" repeats a key qualifier`, uri);
+  const order = allowed.find((seq) => qAis.every((a) => seq.includes(a))) ?? allowed[0]!;
+  return new IdentifierError(
+    `key qualifiers of ${describeAi(primary)} are out of order: /${qAis.join("/…/")}/ given, the order is /${order.filter((a) => qAis.includes(a)).join("/…/")}/`,
+    uri,
+  );
+}
+
+/**
+ * Parses a GS1 Digital Link URI on any host (see the grammar in the header). Key qualifiers must
+ * follow the order the standard defines (e.g. /10/ before /21/); the query string is kept as
+ * attributes (data attributes checked) and never changes the identifier.
  */
 export function parseDigitalLink(uri: string, options: DigitalLinkParseOptions = {}): ParsedDigitalLink {
   const checkDigits = options.checkDigits ?? true;
-  const alphas = options.convenienceAlphas ?? true;
-  const shortGtins = options.shortGtins ?? true;
+  const alphas = options.convenienceAlphas ?? false;
+  const shortGtins = options.shortGtins ?? false;
   const m = URI_PARTS.exec(uri);
   if (!m) throw new IdentifierError(`"${uri}" is not an http(s) URI`, uri);
+  if (!(options.mixedCaseScheme ?? false) && m[1] !== m[1]!.toLowerCase())
+    throw new IdentifierError(`the scheme "${m[1]}" must be lower case (${m[1]!.toLowerCase()})`, uri);
   const origin = `${m[1]!.toLowerCase()}://${m[2]!}`;
   const rawPath = m[3] ?? "";
   const segments = rawPath.split("/").slice(1);
   if (segments.length > 0 && segments[segments.length - 1] === "") segments.pop(); // one trailing slash
-  // The GS1 path starts at the first segment from which the rest reads as key/value pairs whose
-  // first key is a primary key and whose other keys are AIs.
-  let start = -1;
+  // Candidate keys: a GS1 key AI with an even number of segments from it to the end. The key is
+  // the last candidate whose qualifiers are in order; everything before it is the stem.
+  const candidates: number[] = [];
   for (let i = 0; i < segments.length; i++) {
     const ai = aiOfSegment(segments[i]!, alphas);
-    if (ai === undefined || !(ai in QUALIFIER_PATHS) || (segments.length - i) % 2 !== 0) continue;
-    let ok = true;
-    for (let j = i + 2; j < segments.length; j += 2) if (aiOfSegment(segments[j]!, alphas) === undefined) ok = false;
-    if (ok) {
+    if (ai !== undefined && ai in QUALIFIER_PATHS && (segments.length - i) % 2 === 0) candidates.push(i);
+  }
+  let start = -1;
+  for (const i of [...candidates].reverse())
+    if (qualifierFault(segments, i, alphas, uri) === undefined) {
       start = i;
       break;
     }
+  if (start < 0 && candidates.length > 0) {
+    // No reading fits: report the fault of the first key followed by AI/value pairs only.
+    const i = candidates.find((c) => segments.slice(c).every((seg, k) => k % 2 === 1 || aiOfSegment(seg, alphas) !== undefined));
+    if (i !== undefined) throw qualifierFault(segments, i, alphas, uri)!;
   }
   if (start < 0) {
     if ((options.decompress ?? true) && segments.length > 0 && /^[A-Za-z0-9_-]{6,}$/.test(segments[segments.length - 1]!)) {
@@ -147,12 +205,12 @@ export function parseDigitalLink(uri: string, options: DigitalLinkParseOptions =
       } catch {
         expanded = undefined;
       }
+      // Compressed links name their keys with numeric AIs: no leniency is needed to read them.
       if (expanded !== undefined && expanded !== uri) return { ...parseDigitalLink(expanded, { ...options, decompress: false }), decompressed: true };
     }
     throw new IdentifierError(`"${uri}" has no GS1 primary key in its path (e.g. /01/{gtin}, /00/{sscc}, /8004/{giai})`, uri);
   }
-  for (const s of segments.slice(0, start))
-    if (s === "") throw new IdentifierError(`"${uri}" has an empty path segment`, uri);
+  for (const s of segments.slice(0, start)) if (s === "") throw new IdentifierError(`"${uri}" has an empty path segment`, uri);
   const pathStem = start === 0 ? "" : "/" + segments.slice(0, start).join("/");
   const pairs: Gs1Element[] = [];
   for (let j = start; j < segments.length; j += 2) {
@@ -160,44 +218,42 @@ export function parseDigitalLink(uri: string, options: DigitalLinkParseOptions =
     pairs.push({ ai, value: decodeComponent(segments[j + 1]!, describeAi(ai), uri) });
   }
   const [primary, ...qualifiers] = pairs;
-  // The key itself first: a wrong GTIN says more than the order of what follows it.
-  const primaryValue = checkElement(primary!.ai, primary!.value, uri, checkDigits, shortGtins);
-  const allowed = QUALIFIER_PATHS[primary!.ai]!;
-  const qAis = qualifiers.map((q) => q.ai);
-  const fits = qAis.length === 0 || allowed.some((seq) => {
-    let k = 0;
-    for (const ai of qAis) {
-      while (k < seq.length && seq[k] !== ai) k++;
-      if (k === seq.length) return false;
-      k++;
-    }
-    return true;
-  });
-  if (!fits) {
-    for (const ai of qAis)
-      if (!allowed.some((seq) => seq.includes(ai)))
-        throw new IdentifierError(`${describeAi(ai)} is not a key qualifier of ${describeAi(primary!.ai)}`, uri);
-    if (new Set(qAis).size !== qAis.length) throw new IdentifierError(`"${uri}" repeats a key qualifier`, uri);
-    const order = allowed.find((seq) => qAis.every((a) => seq.includes(a))) ?? allowed[0]!;
-    throw new IdentifierError(
-      `key qualifiers of ${describeAi(primary!.ai)} are out of order: /${qAis.join("/…/")}/ given, the order is /${order.filter((a) => qAis.includes(a)).join("/…/")}/`,
-      uri,
-    );
-  }
   const identifier: Gs1Identifier = {
-    primary: el(primary!.ai, primaryValue),
+    primary: el(primary!.ai, checkElement(primary!.ai, primary!.value, uri, checkDigits, shortGtins)),
     qualifiers: qualifiers.map((q) => el(q.ai, checkElement(q.ai, q.value, uri, checkDigits, shortGtins))),
   };
+  return { identifier, origin, pathStem, attributes: queryAttributes(m[4] ? m[4].slice(1) : "", uri, options.dataAttributes ?? true), decompressed: false };
+}
+
+/** The query string's parameters, decoded; data attributes (digit names) checked when `check`. */
+function queryAttributes(query: string, uri: string, check: boolean): Record<string, string> {
   const attributes: Record<string, string> = {};
-  const query = m[4] ? m[4].slice(1) : "";
-  if (query !== "")
-    for (const part of query.split("&")) {
-      if (part === "") continue;
-      const eq = part.indexOf("=");
-      const k = decodeComponent(eq < 0 ? part : part.slice(0, eq), "Query parameter", uri);
-      attributes[k] = decodeComponent(eq < 0 ? "" : part.slice(eq + 1).replace(/\+/g, "%20"), `Query parameter ${k}`, uri);
+  if (query === "") return attributes;
+  for (const part of query.split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const k = decodeComponent(eq < 0 ? part : part.slice(0, eq), "Query parameter", uri);
+    const v = decodeComponent(eq < 0 ? "" : part.slice(eq + 1).replace(/\+/g, "%20"), `Query parameter ${k}`, uri);
+    if (check) {
+      if (k.includes("\0") || v.includes("\0")) throw new IdentifierError(`query parameter ${JSON.stringify(k)} contains a NUL byte`, uri);
+      if (/^[0-9]+$/.test(k)) {
+        if (Object.hasOwn(attributes, k)) throw new IdentifierError(`${describeAi(k)} appears more than once in the query string`, uri);
+        checkDataAttribute(k, v, uri);
+      }
     }
-  return { identifier, origin, pathStem, attributes, decompressed: false };
+    attributes[k] = v;
+  }
+  return attributes;
+}
+
+/** Whether `uri` is a compressed Digital Link that decompresses to one with a GS1 key. */
+export function isCompressedDigitalLink(uri: string): boolean {
+  try {
+    return parseDigitalLink(uri).decompressed;
+  } catch (e) {
+    if (e instanceof IdentifierError) return false;
+    throw e;
+  }
 }
 
 /**
@@ -218,4 +274,14 @@ export function toDigitalLink(id: Gs1Identifier, host: string = CANONICAL_HOST):
   let out = host.replace(/\/+$/, "");
   for (const e of [id.primary, ...id.qualifiers]) out += `/${e.ai}/${encodeAiValue(e.value)}`;
   return out;
+}
+
+/** The GS1 element string a Digital Link carries, human-readable: key, qualifiers, then data attributes. */
+export function elementString(parsed: ParsedDigitalLink): string {
+  const { primary, qualifiers } = parsed.identifier;
+  // Data attributes in AI order as text (their order in the query string carries no meaning).
+  const attributes = Object.entries(parsed.attributes)
+    .filter(([k]) => /^[0-9]+$/.test(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return [[primary.ai, primary.value], ...qualifiers.map((q) => [q.ai, q.value]), ...attributes].map(([ai, v]) => `(${ai})${v}`).join("");
 }

@@ -200,7 +200,14 @@ export class CaptureService extends EventEmitter {
         this.wake = undefined;
         continue;
       }
-      await this.process(id, signal);
+      try {
+        await this.process(id, signal);
+      } catch (e) {
+        // A failed store write must not end the worker, nor (unhandled) the process: the job is
+        // still queued on disk; it is tried again after a pause.
+        this.emit("worker-error", { captureID: id, error: e });
+        if (await sleep(this.options.retryBaseMs ?? 1000, signal)) this.queue.push(id);
+      }
     }
   }
 

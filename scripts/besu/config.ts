@@ -36,6 +36,13 @@ export interface NodeConfigInput {
 /** JSON-RPC namespaces the member node daemon needs; add ADMIN/DEBUG locally when troubleshooting. */
 export const RPC_APIS = ["ETH", "NET", "WEB3", "QBFT", "TXPOOL"] as const;
 
+/**
+ * Gas limit of one eth_call / eth_estimateGas (`rpc-gas-cap`). Tracemesh's views need well under a
+ * million; 50 M (Besu's own default since 25.2) still bounds a hostile simulation to a fraction
+ * of a second. The gateway's member pass-through caps calls lower still (gateway/routes/rpc.ts).
+ */
+export const RPC_GAS_CAP = 50_000_000;
+
 function str(v: string): string {
   // JSON string escapes are valid TOML basic-string escapes for everything JSON.stringify emits.
   return JSON.stringify(v);
@@ -81,6 +88,10 @@ export function besuConfigToml(n: NodeConfigInput): string {
     `rpc-ws-host=${str("127.0.0.1")}`,
     `rpc-ws-port=${n.wsPort}`,
     `rpc-ws-api=${list(RPC_APIS)}`,
+    "",
+    "# Simulations (eth_call, eth_estimateGas) stop at this much gas: one call cannot hold the node",
+    "# for seconds (Besu's default before 25.2 was no limit).",
+    `rpc-gas-cap=${RPC_GAS_CAP}`,
     "",
     "# Free gas network: the genesis sets zeroBaseFee; every node must accept a zero gas price.",
     "min-gas-price=0",

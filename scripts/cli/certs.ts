@@ -1,9 +1,12 @@
 /**
  * Certificates commands: accredit and de-accredit certifiers (regulators), issue, suspend,
- * reinstate, revoke and supersede certificates (their issuer), and status (anyone).
+ * reinstate, revoke and supersede certificates (their issuer), status and verify (anyone), and
+ * present certificates to a verifier (holders) and verify presentations (verifiers).
  */
 import { ZeroHash } from "ethers";
 import { OrgStatus, Role } from "../../lib/consortium.ts";
+import { CHECK_NAMES, jwsOfInput, verifyCredential } from "../../lib/credentials.ts";
+import { PRESENTATION_CHECK_NAMES, signPresentation, verifyPresentation as verifyVp } from "../../lib/credentials/presentation.ts";
 import { CertificateState, CertificateStatus, type RevocationReason } from "../../lib/registry.ts";
 import type { Handler, Invocation, Run } from "./handler.ts";
 import { certStateName, certStatusName, formatTime, isoTime, orgStatusName, reasonName, relativeTime } from "./describe.ts";
@@ -378,5 +381,58 @@ export const status: Handler = (inv) => {
         supersededBy: cert.supersededBy === ZeroHash ? null : cert.supersededBy,
       },
     };
+  };
+};
+
+/** `tm cert verify FILE`: the same verification as the gateway's and the explorer's. */
+export const verify: Handler = (inv) => {
+  const file = inv.positionals[0]!;
+  const input = parse.credentialFile("<credential-file>", file);
+  return async (s) => {
+    const v = await verifyCredential(input, s.contracts, { chainId: s.chainId, nowMs: (await s.now()) * 1000 });
+    const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
+    const lines = [
+      `Credential ${file}: ${v.verdict}${v.id ? ` (certificate ${v.id})` : ""}`,
+      ...CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),
+    ];
+    if (v.verdict !== "valid") throw new Refusal(lines.join("\n"), { verification: v });
+    return { text: lines.join("\n"), json: v };
+  };
+};
+
+/** `tm cert present FILE... --nonce --domain`: a presentation of the certificates, signed by the caller. */
+export const present: Handler = (inv) => {
+  const nonce = parse.required(inv.values, "nonce", inv.command);
+  const domain = parse.required(inv.values, "domain", inv.command);
+  const credentials = inv.positionals.map((file) => {
+    try {
+      return jwsOfInput(parse.credentialFile("<credential-file>", file));
+    } catch (e) {
+      throw new UsageError(`<credential-file>: ${file}: ${(e as Error).message}`);
+    }
+  });
+  return async (s) => {
+    const wallet = s.requireWallet(inv.command);
+    const vp = signPresentation(credentials, wallet.signingKey, s.chainId, { nonce, domain, nowMs: (await s.now()) * 1000 });
+    return { text: vp, json: { presentation: vp, holder: wallet.address, nonce, domain } };
+  };
+};
+
+/** `tm cert verify-presentation FILE --nonce --domain`: the gateway's presentation checks, from the CLI. */
+export const verifyPresentation: Handler = (inv) => {
+  const nonce = parse.required(inv.values, "nonce", inv.command);
+  const domain = parse.required(inv.values, "domain", inv.command);
+  const file = inv.positionals[0]!;
+  const input = parse.credentialFile("<presentation-file>", file);
+  return async (s) => {
+    const v = await verifyVp(input, s.contracts, { chainId: s.chainId, nonce, domain, nowMs: (await s.now()) * 1000 });
+    const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
+    const lines = [
+      `Presentation ${file}: ${v.verdict}${v.holder ? ` (holder ${v.holder})` : ""}`,
+      ...PRESENTATION_CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),
+      ...v.credentials.map((c, i) => `  credential ${i}: ${c.verdict}${c.id ? ` (certificate ${c.id})` : ""}`),
+    ];
+    if (v.verdict !== "valid") throw new Refusal(lines.join("\n"), { verification: v });
+    return { text: lines.join("\n"), json: v };
   };
 };

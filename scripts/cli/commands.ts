@@ -402,6 +402,42 @@ export const COMMANDS: CommandSpec[] = [
     signs: false,
     load: async () => (await certs()).status,
   },
+  {
+    path: ["cert", "verify"],
+    args: "<credential-file>",
+    summary: "verify a credential (vc+jwt or enveloped VC 2.0): data model, signature, on-chain record and status",
+    details:
+      "<credential-file>: a compact JWS, or a JSON enveloped credential. The checks are the gateway's and the explorer's (lib/credentials.ts); " +
+      "the certificate is looked up where its TracemeshCertificateStatus entry says, which must be this consortium's Certificates contract. Exits non-zero unless valid.",
+    positionals: [1, 1],
+    signs: false,
+    load: async () => (await certs()).verify,
+  },
+  {
+    path: ["cert", "present"],
+    args: "<credential-file>... --nonce NONCE --domain DOMAIN",
+    summary: "(a holder) present certificates to a verifier: prints a presentation (vp+jwt) bound to its challenge and domain",
+    details: "<credential-file>: compact JWS or enveloped credentials; each keeps its certificate id. The presentation is signed with your key and is good for 10 minutes.",
+    positionals: [1, 50],
+    options: {
+      nonce: { type: "string", value: "NONCE", description: "the challenge the verifier gave you" },
+      domain: { type: "string", value: "DOMAIN", description: "the verifier's domain" },
+    },
+    signs: true,
+    load: async () => (await certs()).present,
+  },
+  {
+    path: ["cert", "verify-presentation"],
+    args: "<presentation-file> --nonce NONCE --domain DOMAIN",
+    summary: "verify a presentation (vp+jwt) for the challenge and domain you gave the holder, and every certificate in it",
+    positionals: [1, 1],
+    options: {
+      nonce: { type: "string", value: "NONCE", description: "the challenge you gave the holder" },
+      domain: { type: "string", value: "DOMAIN", description: "your domain" },
+    },
+    signs: false,
+    load: async () => (await certs()).verifyPresentation,
+  },
 ];
 
 /** Command words that take a sub-command. */

@@ -40,19 +40,28 @@ export function identifier(label: string, value: string | undefined): Identifier
 export function certificateId(label: string, value: string | undefined): Identifier {
   if (value === undefined || !value.startsWith("@")) return identifier(label, value);
   const file = value.slice(1);
+  const input = credentialFile(label, file);
+  try {
+    return { hex: credentialHash(decodeCredential(jwsOfInput(input))), text: `credential ${file}` };
+  } catch (e) {
+    if (e instanceof CredentialError) throw new UsageError(`${label}: ${file} is not a secured credential: ${e.message}`);
+    throw e;
+  }
+}
+
+/** What a credential file holds: the JWS text, or the JSON document (an enveloped credential, `{ jwt }`). */
+export function credentialFile(label: string, file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new UsageError(`${label}: cannot read the credential file ${file}: ${(e as Error).message}`);
   }
+  const trimmed = text.trim();
   try {
-    const trimmed = text.trim();
-    const input: unknown = trimmed.startsWith("{") || trimmed.startsWith('"') ? JSON.parse(trimmed) : trimmed;
-    return { hex: credentialHash(decodeCredential(jwsOfInput(input))), text: `credential ${file}` };
+    return trimmed.startsWith("{") || trimmed.startsWith('"') ? JSON.parse(trimmed) : trimmed;
   } catch (e) {
-    if (e instanceof CredentialError || e instanceof SyntaxError) throw new UsageError(`${label}: ${file} is not a secured credential: ${e.message}`);
-    throw e;
+    throw new UsageError(`${label}: ${file} is not a secured credential: ${(e as Error).message}`);
   }
 }
 

@@ -28,7 +28,9 @@ export async function startDemoChain(demoDir: string, port: number): Promise<Run
     return await startAnvil(
       // Dump state every few seconds so even a hard kill loses little.
       ["--chain-id", String(DEMO_CHAIN_ID), "--accounts", "20", "--hardfork", "cancun", "--state", stateFile, "--state-interval", "3", "--silent"],
-      { port, timeoutMs: 30_000 },
+      // Its own process group: a Ctrl-C in the terminal must not stop the chain before the members
+      // have anchored their last windows; the demo stops it last.
+      { port, timeoutMs: 30_000, ownProcessGroup: true },
     );
   } catch (e) {
     throw new Error(`the chain did not start on 127.0.0.1:${port} (is the port in use?): ${(e as Error).message}`);

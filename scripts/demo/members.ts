@@ -1,7 +1,10 @@
 /**
  * The demo's member processes: one per organisation, each with its own data directory, keys,
- * configuration file and log under <demoDir>/<org>/, started as a child process exactly as an
- * operator would start it, and stopped with SIGINT.
+ * configuration file and log under <demoDir>/<org>/, started as a child process as an operator
+ * would start it, under the demo's supervision (`--supervised`): a terminal's Ctrl-C reaches the
+ * whole process group, and the members leave it to the demo, which stops them with SIGTERM after
+ * the scenario and before the chain. Their stdin is a pipe from the demo: if the demo dies, it
+ * closes and they stop by themselves.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -106,8 +109,10 @@ export interface RunningMember {
   plan: MemberPlan;
   child: ChildProcess;
   exited: Promise<number | null>;
-  /** SIGINT, then SIGKILL after `graceMs`. */
-  stop(graceMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (null: killed). */
+  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL, for a forced stop. */
+  kill(): void;
 }
 
 /** The command that runs one member process (node, peer network, indexer and gateway). */
@@ -117,10 +122,11 @@ const MEMBER_ENTRY = path.join(root, "member", "main.ts");
 export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningMember> {
   const log = createWriteStream(plan.logFile, { flags: "a" });
   log.write(`\n=== ${new Date().toISOString()} starting ${plan.org.name}\n`);
-  const child = spawn(process.execPath, ["--import", "tsx", MEMBER_ENTRY, "--config", plan.configFile], {
+  const child = spawn(process.execPath, ["--import", "tsx", MEMBER_ENTRY, "--config", plan.configFile, "--supervised"], {
     cwd: root,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    // stdin: the lifeline (never written; it closes when the demo exits).
+    stdio: ["pipe", "pipe", "pipe"],
   });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
@@ -132,12 +138,15 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
   child.stderr!.on("data", collect);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (log.end(), resolve(code))));
 
-  const stop = async (graceMs = 15_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGINT");
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    await exited;
-    clearTimeout(timer);
+  // Long enough to anchor the last windows on a busy machine; a member that hangs is killed.
+  const stop = async (graceMs = 60_000) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    return exited;
   };
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 300_000);
@@ -160,5 +169,5 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
     }
     await sleep(200);
   }
-  return { plan, child, exited, stop };
+  return { plan, child, exited, stop, kill: () => child.kill("SIGKILL") };
 }

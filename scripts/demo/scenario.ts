@@ -11,14 +11,17 @@
  *
  * Every `recallEvery`-th cycle has a quality escape: the OEM's end-of-line inspection fails the
  * pump and the steel mill recalls the whole heat, whose recall scope reaches every part and pump
- * made from it.
+ * made from it. Every `revokeEvery`-th cycle the test lab re-tests the heat's retained samples and
+ * revokes its mill certificate, with a statement (kept in the scenario directory, its hash on
+ * chain). After each cycle the scenario prints where to look: the pump's page and the heat's
+ * certificate, with its state.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type JsonRpcProvider, SigningKey, Wallet, id as keccakText } from "ethers";
-import { ScopeKind } from "../../lib/registry.ts";
+import { CertificateState, RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { streamScopeKey } from "../../lib/access.ts";
-import { credentialHash, signCredential } from "../../lib/credentials.ts";
+import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, issueCredential } from "../../lib/credentials.ts";
 import { type TracemeshContracts, connectContracts, type Deployment } from "../../lib/deployment.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { sleep } from "../../lib/retry.ts";
@@ -43,6 +46,8 @@ export interface ScenarioOptions {
   paceMs?: number;
   /** A quality escape and recall every n-th cycle (default 3). */
   recallEvery?: number;
+  /** The lab revokes the heat's certificate every n-th cycle (default 4). */
+  revokeEvery?: number;
   log?: (m: string) => void;
 }
 
@@ -52,6 +57,9 @@ interface Position {
 }
 
 type Step = { name: string; run: () => Promise<void> };
+
+/** File-name prefix of a cycle's journal entries: c0001, c0002, ... */
+const cycleId = (cycle: number) => `c${String(cycle).padStart(4, "0")}`;
 
 const sites = () => ({
   steel: demoOrg("steel").site,
@@ -114,6 +122,7 @@ export class Scenario {
       const pos = this.position();
       const steps = this.cycleSteps(pos.cycle);
       if (pos.step >= steps.length) {
+        this.log(this.whereToLook(pos.cycle));
         this.save({ cycle: pos.cycle + 1, step: 0 });
         continue;
       }
@@ -135,6 +144,29 @@ export class Scenario {
       }
       await sleep(this.o.paceMs ?? 3000, this.stopping.signal);
     }
+  }
+
+  private revokes(cycle: number): boolean {
+    return cycle % (this.o.revokeEvery ?? 4) === 0;
+  }
+
+  /** Where a user sees what the cycle made: the pump in the OEM's explorer, the heat's certificate in the regulator's. */
+  whereToLook(cycle: number): string {
+    const items = story.cycleItems(sites(), cycle);
+    const certificate = this.certificateIdOf(cycle);
+    const pump = `${this.o.gatewayOf("oem")}/explorer/#/item/${encodeURIComponent(items.pump)}`;
+    const recalled = cycle % (this.o.recallEvery ?? 3) === 0 ? ", recalled" : "";
+    const state = this.revokes(cycle) ? `revoked, statement in ${path.join(this.dir, `${cycleId(cycle)}-revocation.txt`)}` : "valid";
+    return (
+      `cycle ${cycle} done; look at pump ${items.pump.split("/").pop()}${recalled}: ${pump} ; ` +
+      `heat ${items.heat}'s certificate ${certificate ?? "(not issued)"} (${state})${certificate ? `: ${this.o.gatewayOf("regulator")}/explorer/#/certificate/${certificate}` : ""}`
+    );
+  }
+
+  /** The id of the cycle's mill certificate, once the lab has signed it. */
+  private certificateIdOf(cycle: number): string | undefined {
+    const file = path.join(this.dir, `${cycleId(cycle)}-certificate.jwt`);
+    return existsSync(file) ? credentialHash(readFileSync(file, "utf8").trim()) : undefined;
   }
 
   // ------------------------------------------------------------------ paths a member uses
@@ -209,7 +241,7 @@ export class Scenario {
   private cycleSteps(cycle: number): Step[] {
     const s = sites();
     const items = story.cycleItems(s, cycle);
-    const id = (name: string) => `c${String(cycle).padStart(4, "0")}-${name}`;
+    const id = (name: string) => `${cycleId(cycle)}-${name}`;
     const at = () => new Date().toISOString();
     const bound = (org: DemoOrg["key"], e: Record<string, unknown>) => ({ ...e, ...this.readings(org) });
     const steps: Step[] = [
@@ -243,19 +275,20 @@ export class Scenario {
         { name: `steel mill recalls heat ${items.heat}`, run: () => this.capture("steel", id("recall"), () => [story.recallLot(at(), s.steel, items.heatLot)]) },
       );
     }
+    if (this.revokes(cycle)) steps.push({ name: `test lab revokes heat ${items.heat}'s certificate: its re-test failed`, run: () => this.revoke(cycle, items) });
     return steps;
   }
 
   /** The lab signs a mill test report credential for the heat and issues it on chain. */
   private async certify(cycle: number, items: story.CycleItems): Promise<void> {
-    const file = path.join(this.dir, `c${String(cycle).padStart(4, "0")}-certificate.jwt`);
+    const file = path.join(this.dir, `${cycleId(cycle)}-certificate.jwt`);
     const lab = demoWallet(demoOrg("lab").accountIndex);
     let jws: string;
     if (existsSync(file)) jws = readFileSync(file, "utf8").trim();
     else {
       const issued = new Date();
       const credential = {
-        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT],
         type: ["VerifiableCredential", "MillTestReportCredential"],
         issuer: { id: `did:pkh:eip155:${this.o.deployment.chainId}:${lab.address}`, name: demoOrg("lab").name },
         validFrom: issued.toISOString(),
@@ -270,7 +303,7 @@ export class Scenario {
           mechanicalProperties: { tensileStrengthMPa: 1020, yieldStrengthMPa: 780, elongationPercent: 14 },
         },
       };
-      jws = signCredential(credential, new SigningKey(lab.privateKey), this.o.deployment.chainId);
+      jws = await issueCredential(credential, new SigningKey(lab.privateKey), this.o.deployment.chainId, { certificates: this.o.deployment.contracts.certificates });
       writeFileSync(file, jws + "\n");
     }
     const certificateId = credentialHash(jws);
@@ -278,6 +311,31 @@ export class Scenario {
     if ((await certs.certificate(certificateId)).issuer !== 0n) return;
     const now = Math.floor(Date.now() / 1000);
     await (await certs.issue(certificateId, batchKey(items.heatLot), MILL_CERTIFICATE_SCOPE, now - 60, now + YEAR)).wait();
+  }
+
+  /**
+   * The lab re-tests the heat's retained samples, finds the elongation below the certificate's,
+   * and revokes it for non-conformity. The statement is journalled in the scenario directory
+   * (written once, so a repeated step sends the same hash); the chain holds its keccak-256.
+   */
+  private async revoke(cycle: number, items: story.CycleItems): Promise<void> {
+    const certificateId = this.certificateIdOf(cycle);
+    if (certificateId === undefined) throw new Error(`heat ${items.heat} has no certificate to revoke`);
+    const certs = this.chain("lab").certificates;
+    if (Number((await certs.certificate(certificateId)).state) === CertificateState.Revoked) return;
+    const file = path.join(this.dir, `${cycleId(cycle)}-revocation.txt`);
+    if (!existsSync(file)) {
+      const statement = [
+        `${demoOrg("lab").name}: revocation of mill test certificate ${certificateId}`,
+        `Heat ${items.heat} (${items.heatLot}), EN 10204 type 3.1.`,
+        `A re-test of the heat's retained samples on ${new Date().toISOString()} measured 9 % elongation`,
+        "after fracture, below the 14 % the certificate states and the 12 % the grade requires.",
+        "The certificate is revoked for non-conformity; the heat must not be used on its strength.",
+      ].join("\n");
+      writeFileSync(`${file}.tmp`, statement + "\n");
+      renameSync(`${file}.tmp`, file);
+    }
+    await (await certs.revoke(certificateId, RevocationReason.NonConformity, keccakText(readFileSync(file, "utf8")))).wait();
   }
 
   /** `owner` lets `grantee` read its data about `scopeKey` for a year, unless it may already. */

@@ -55,6 +55,12 @@ export interface AnvilStartOptions {
   /** Listen on this port; by default a free one (retried if it is taken meanwhile). */
   port?: number;
   timeoutMs?: number;
+  /**
+   * Run in a process group of its own: a terminal's Ctrl-C to the caller's group does not reach
+   * it, so the caller decides when the chain stops (the demo stops it last). It is still killed
+   * when the caller exits.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** True when a JSON-RPC node answers at `url`. */
@@ -96,6 +102,7 @@ export async function startAnvil(args: readonly string[], options: AnvilStartOpt
     const port = options.port ?? (await freePort());
     const child = spawn(anvilBinary(), ["--host", "127.0.0.1", "--port", String(port), ...args], {
       stdio: ["ignore", "ignore", "pipe"],
+      detached: options.ownProcessGroup === true,
     });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => {

@@ -208,6 +208,8 @@ describe("generated genesis", () => {
         'rpc-http-host="127.0.0.1"',
         'rpc-ws-host="127.0.0.1"',
         "min-gas-price=0",
+        // A simulation cannot run unbounded (issue 12, finding 4).
+        "rpc-gas-cap=50000000",
         "permissions-nodes-contract-enabled=true",
         `permissions-nodes-contract-address="${CONSORTIUM}"`,
         "permissions-nodes-contract-version=2",

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { NonceManager, Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
+import { NonceManager, SigningKey, Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
+import { issueCredential } from "../../lib/credentials.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/types/index.js";
 import { createGateway } from "../../gateway/app.ts";
@@ -306,4 +307,55 @@ it("no key appears in any output of this file's runs", () => {
   for (const key of [ORGS.steel.key, ORGS.oem.key, ORGS.lab.key, ORGS.regulator.key])
     expect(all).not.toContain(key.slice(2).toLowerCase());
   expect(all).not.toContain(KEYSTORE_PASSWORD);
+});
+
+describe("cert verify", () => {
+  const credential = (lot: string) => ({
+    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    type: ["VerifiableCredential", "MillTestReportCredential"],
+    issuer: { name: ORGS.lab.name },
+    credentialSubject: { type: "MillTestReport", heat: lot, grade: "42CrMo4" },
+  });
+  const write = (name: string, jws: string) => {
+    const file = path.join(chain.dir, name);
+    writeFileSync(file, jws + "\n");
+    return file;
+  };
+  const lab = () => ({ env: { TRACEMESH_KEY_PASSWORD: KEYSTORE_PASSWORD } });
+
+  it("verifies a credential through its status entry, and refuses one whose entry names another contract", async () => {
+    const key = new SigningKey(ORGS.lab.key);
+    const { chainId, contracts } = chain.deployment;
+    const good = write("good.jwt", await issueCredential(credential("H-1"), key, chainId, { certificates: contracts.certificates }));
+    const elsewhere = write("elsewhere.jwt", await issueCredential(credential("H-2"), key, chainId, { certificates: contracts.provenance }));
+    for (const file of [good, elsewhere]) {
+      const issued = await tm(["cert", "issue", `@${file}`, "--subject", ITEM, "--scope", SCOPE, "--key-file", labKeystore], lab());
+      expect(issued.code, issued.stderr).toBe(0);
+    }
+    const ok = await tm(["cert", "verify", good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`Credential ${good}: valid`);
+    expect(ok.stdout).toMatch(/ok {3}onChain: recorded as certificate/);
+    const refused = await tm(["cert", "verify", elsewhere]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`status is in Certificates ${contracts.provenance}`);
+    const unreadable = await tm(["cert", "verify", path.join(chain.dir, "missing.jwt")]);
+    expect(unreadable.stderr).toContain("cannot read the credential file");
+  });
+
+  it("a holder presents a certificate for a verifier's challenge; the verifier checks it, a replay fails", async () => {
+    const good = path.join(chain.dir, "good.jwt");
+    const presented = await tm(["cert", "present", good, "--nonce", "n-4711", "--domain", "audit.example"], { key: ORGS.steel.key });
+    expect(presented.code, presented.stderr).toBe(0);
+    const vp = write("vp.jwt", presented.stdout.trim());
+    const ok = await tm(["cert", "verify-presentation", vp, "--nonce", "n-4711", "--domain", "audit.example"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`Presentation ${vp}: valid`);
+    expect(ok.stdout).toMatch(/credential 0: valid \(certificate 0x[0-9a-f]{64}\)/);
+    const replay = await tm(["cert", "verify-presentation", vp, "--nonce", "n-other", "--domain", "audit.example"]);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toMatch(/FAIL challenge: made for challenge "n-4711", not this verifier's/);
+    const noNonce = await tm(["cert", "present", good, "--domain", "audit.example"], { key: ORGS.steel.key });
+    expect(noNonce.stderr).toContain("needs --nonce");
+  });
 });

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
+import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, signCredential } from "../../lib/credentials.ts";
+import { signPresentation } from "../../lib/credentials/presentation.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
 import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
@@ -23,7 +24,7 @@ const credentialId = (label: string) => keccak256(toUtf8Bytes(`credential:${labe
 
 /** An EN 10204 3.1 inspection certificate as the lab would sign it (VC 2.0, VC-JOSE). */
 const millCertificate = (heat: string) => ({
-  "@context": [VC_V2_CONTEXT],
+  "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT],
   type: ["VerifiableCredential", "InspectionCertificate"],
   issuer: { name: "Certa Test Lab" },
   validFrom: new Date(Date.now() - 3600_000).toISOString(),
@@ -41,7 +42,8 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     gw = await startTestGateway({ node: "regulator", gateway: { explorerDir: EXPLORER_DIST } });
     const { lab, regulator } = gw.chain.orgs;
     const labKey = new SigningKey(lab.signer.privateKey);
-    jws = { valid: signCredential(millCertificate("H-7781"), labKey, gw.chain.chain.chainId), revoked: signCredential(millCertificate("H-7790"), labKey, gw.chain.chain.chainId) };
+    const status = { certificates: gw.chain.deployment.contracts.certificates };
+    jws = { valid: signCredential(millCertificate("H-7781"), labKey, gw.chain.chain.chainId, status), revoked: signCredential(millCertificate("H-7790"), labKey, gw.chain.chain.chainId, status) };
     ids = { valid: credentialHash(jws.valid), revoked: credentialHash(jws.revoked), old: credentialId("old"), replacement: credentialId("replacement") };
     const now = BigInt(Math.floor(Date.now() / 1000));
     await (await regulator.contracts.certificates.accredit(lab.id, SCOPE, now + 365n * 86400n)).wait();
@@ -152,6 +154,32 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     expect(await verdict.locator('[data-check="signature"]').getAttribute("data-ok")).toBe("false");
     // Verified in the page: the credential itself was never sent to the gateway.
     expect(w.bodies.join("\n")).not.toContain(p);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("verifies a supplier's presentation in the page for the verifier's challenge and domain; a replay for another challenge fails", async () => {
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate`);
+    const domain = new URL(gw.url).host;
+    const vp = signPresentation([jws.valid], new SigningKey(gw.chain.orgs.steel.signer.privateKey), gw.chain.chain.chainId, { nonce: "n-7781", domain });
+    const verify = async (nonce: string) => {
+      await w.page.getByLabel("Presentation file (JWT or JSON)").setInputFiles({ name: "vp.jwt", mimeType: "application/jwt", buffer: Buffer.from(vp) });
+      await w.page.getByLabel("Your challenge (nonce)").fill(nonce);
+      expect(await w.page.getByLabel("Your domain").inputValue()).toBe(domain);
+      await w.page.getByRole("button", { name: "Verify the presentation" }).click();
+    };
+    const result = w.page.getByTestId("presentation");
+    await verify("n-7781");
+    await result.waitFor();
+    expect(await result.getAttribute("data-verdict"), await result.innerText()).toBe("valid");
+    expect(await result.locator('[data-check="challenge"]').first().getAttribute("data-ok")).toBe("true");
+    expect(await result.getByTestId("verification").getAttribute("data-verdict")).toBe("valid");
+    await verify("n-other");
+    await expect.poll(() => result.getAttribute("data-verdict"), { timeout: 20_000 }).toBe("invalid");
+    expect(await result.locator('[data-check="challenge"]').first().getAttribute("data-ok")).toBe("false");
+    // Verified in the page: the presentation was never sent to the gateway.
+    expect(w.bodies.join("\n")).not.toContain(vp.split(".")[1]!);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });

@@ -104,6 +104,26 @@ describe("gateway app", () => {
   });
 });
 
+describe("metrics access", () => {
+  it("does not trust loopback unless told to: behind a local proxy every client is loopback", async () => {
+    const strict = await startTestGateway({ chain: gw.chain, gateway: { metricsLoopback: false } });
+    const tokened = await startTestGateway({ chain: gw.chain, gateway: { metricsLoopback: false, metricsToken: "m".repeat(32) } });
+    try {
+      const refused = await strict.request("/metrics");
+      expect(refused.status).toBe(403);
+      expect((await problemOf(refused)).detail).toMatch(/metrics are off: configure a metrics token/);
+      expect((await tokened.request("/metrics")).status).toBe(403);
+      expect((await tokened.request("/metrics", { token: "x".repeat(32) })).status).toBe(403);
+      expect((await tokened.request("/metrics", { token: "m".repeat(32) })).status).toBe(200);
+      // Where loopback is trusted on purpose, a forwarded request is still not the operator.
+      expect((await gw.request("/metrics", { headers: { "x-forwarded-for": "203.0.113.5" } })).status).toBe(403);
+    } finally {
+      await strict.stop();
+      await tokened.stop();
+    }
+  });
+});
+
 describe("chain outage", () => {
   it("answers 503 problems (and an unhealthy /health) while the chain is unreachable", async () => {
     const provider = new JsonRpcProvider(`http://127.0.0.1:${await freePort()}`, 31337, { staticNetwork: true, batchMaxCount: 1 });

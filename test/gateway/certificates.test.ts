@@ -6,15 +6,31 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { id as textHash } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Verification, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
+import { type PresentationVerification, signPresentation } from "../../lib/credentials/presentation.ts";
+import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { RevocationReason } from "../../lib/registry.ts";
-import { type ChainOrg, type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
+import { type ChainOrg, type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
-const example = (name: string) =>
+const TRACEABILITY_CONTEXT = "https://w3id.org/traceability/v1";
+const original = (name: string) =>
   JSON.parse(readFileSync(`${FIXTURES}/vc/traceability-vocab/examples/${name}.json`, "utf8")) as Record<string, unknown>;
+/**
+ * A W3C traceability example with its contexts other than VC 2.0 (the traceability vocabulary, the
+ * 2021 status list), which no node resolves offline (such a credential is refused, see below),
+ * replaced by the traceability vocabulary as an inline @vocab.
+ */
+const example = (name: string): Record<string, unknown> => {
+  const c = original(name);
+  return { ...c, "@context": (c["@context"] as unknown[]).map((x) => (x === VC_V2_CONTEXT ? x : { "@vocab": "https://w3id.org/traceability#" })) };
+};
 
 const SCOPE = textHash("EN10204-3.1");
 const HEAT = "https://id.gs1.org/01/09506000134352/10/HEAT-4711";
@@ -30,7 +46,7 @@ function mtr(lot: string, signer = lab.signer, extra: Record<string, unknown> = 
     ...extra,
     credentialSubject: { ...(base.credentialSubject as object), id: `https://id.gs1.org/01/09506000134352/10/${lot}` },
   };
-  return signCredential(credential, signer.signingKey, gw.chain.chain.chainId);
+  return signCredential(credential, signer.signingKey, gw.chain.chain.chainId, { certificates: gw.chain.deployment.contracts.certificates });
 }
 
 async function issue(jws: string, subject: string, org: ChainOrg = lab) {
@@ -47,13 +63,28 @@ async function verify(body: string | object): Promise<Verification> {
   return (await res.json()) as Verification;
 }
 
+let chain: TestChain;
+let indexer: Indexer;
+const indexDir = mkdtempSync(path.join(tmpdir(), "tm-cert-index-"));
+
+/** GET /certificates/{id} once the chain index has caught up (the history comes from it). */
+async function certificate(id: string): Promise<Response> {
+  await indexer.sync();
+  return gw.request(`/certificates/${id}`);
+}
+
 beforeAll(async () => {
-  gw = await startTestGateway({ gateway: { clock: () => now } });
+  chain = await startTestChain();
+  indexer = await Indexer.open({ provider: chain.provider, deployment: chain.deployment, store: path.join(indexDir, "index") });
+  gw = await startTestGateway({ chain, services: { index: indexService(indexer) }, gateway: { clock: () => now } });
   lab = gw.chain.orgs.lab;
   await (await gw.chain.orgs.regulator.contracts.certificates.accredit(lab.id, SCOPE, 0)).wait();
 });
 afterAll(async () => {
   await gw?.stop();
+  await indexer?.stop();
+  await chain?.stop();
+  rmSync(indexDir, { recursive: true, force: true });
 });
 
 describe("certificates", () => {
@@ -77,12 +108,34 @@ describe("certificates", () => {
 
   it("answers the on-chain status at /certificates/{id}", async () => {
     const id = credentialHash(valid);
-    const res = await gw.request(`/certificates/${id}`);
+    const res = await certificate(id);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown> & { history: { event: string; tx: string }[] };
     expect(body).toMatchObject({ id, credentialHash: id, state: "valid", issuer: { id: lab.id, name: "Certa Test Lab" }, scope: SCOPE, reason: null, supersededBy: null, accreditedAtIssuance: true, accreditedNow: true });
     expect(body.history.map((h) => h.event)).toEqual(["issued"]);
     expect(body.history[0]!.tx).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+
+  it("reads the history from the chain index, not with log scans of the whole chain per request", async () => {
+    const id = credentialHash(valid);
+    await indexer.sync();
+    const provider = gw.services.provider;
+    const methods: string[] = [];
+    const send = provider._send.bind(provider);
+    provider._send = (payload) => {
+      for (const p of Array.isArray(payload) ? payload : [payload]) methods.push(p.method);
+      return send(payload);
+    };
+    try {
+      const body = (await (await gw.request(`/certificates/${id}`)).json()) as { state: string; history: unknown[]; historyAsOfBlock: number };
+      expect(body.state).toBe("valid");
+      expect(body.history).toHaveLength(1);
+      expect(body.historyAsOfBlock).toBe(indexer.indexedBlock);
+    } finally {
+      provider._send = send;
+    }
+    expect(methods).not.toContain("eth_getLogs");
+    expect(methods).toContain("eth_call"); // the status is still the chain's answer now
   });
 
   it("404 for an id never issued, 400 for one that is not a hash", async () => {
@@ -140,7 +193,7 @@ describe("certificates", () => {
     const v = await verify(jws);
     expect(v.verdict).toBe("invalid");
     expect(v.checks.status).toEqual({ ok: false, detail: expect.stringContaining("revoked on chain (fraud)") });
-    const res = (await (await gw.request(`/certificates/${id}`)).json()) as { state: string; reason: string; reasonHash: string; history: { event: string; reason?: string }[] };
+    const res = (await (await certificate(id)).json()) as { state: string; reason: string; reasonHash: string; history: { event: string; reason?: string }[] };
     expect(res).toMatchObject({ state: "revoked", reason: "fraud", reasonHash: textHash("statement") });
     expect(res.history.map((h) => [h.event, h.reason])).toEqual([["issued", undefined], ["revoked", "fraud"]]);
   });
@@ -159,7 +212,7 @@ describe("certificates", () => {
     const r = await verify(replacement);
     expect(r.verdict).toBe("valid");
     expect(r.certificate?.supersedes).toBe(oldId);
-    const hist = (await (await gw.request(`/certificates/${oldId}`)).json()) as { history: { event: string; supersededBy?: string }[] };
+    const hist = (await (await certificate(oldId)).json()) as { history: { event: string; supersededBy?: string }[] };
     expect(hist.history.at(-1)).toMatchObject({ event: "superseded", supersededBy: newId });
   });
 
@@ -185,6 +238,36 @@ describe("certificates", () => {
     expect(bad.status).toBe(400);
     const form = await gw.request("/certificates/verify", { body: "a=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(form.status).toBe(415);
+  });
+
+  it("refuses a credential that breaks the data model, or whose context cannot be read offline, naming the rule and path", async () => {
+    const key = lab.signer.signingKey;
+    const chainId = gw.chain.chain.chainId;
+    // signCredential checks the rules that need no JSON-LD; forge the payload to reach the verifier.
+    const forge = (credential: Record<string, unknown>) => {
+      const [h, , sig] = signCredential(example("MillTestReportCredential"), key, chainId).split(".");
+      return `${h}.${Buffer.from(JSON.stringify(credential)).toString("base64url")}.${sig}`;
+    };
+    const signed = decodeCredential(signCredential(example("MillTestReportCredential"), key, chainId)).credential;
+    const backwards = await verify(forge({ ...signed, validFrom: "2025-01-02T00:00:00Z", validUntil: "2025-01-01T00:00:00Z" }));
+    expect(backwards.checks.format.detail).toContain("rule validity-period at /validUntil");
+    const unreadable = await verify(signCredential(original("MillTestReportCredential"), key, chainId));
+    expect(unreadable.verdict).toBe("invalid");
+    expect(unreadable.checks.format.detail).toContain(`context ${TRACEABILITY_CONTEXT} cannot be resolved offline`);
+    expect(unreadable.checks.format.detail).toContain("(rule context-offline at /@context/1)");
+  });
+
+  it("finds the certificate where its status entry says, and refuses an entry naming another contract or chain", async () => {
+    const jws = mtr("HEAT-5500");
+    const status = decodeCredential(jws).credential.credentialStatus as { type: string; chainId: number; certificates: string };
+    expect(status).toEqual({ type: "TracemeshCertificateStatus", chainId: gw.chain.chain.chainId, certificates: gw.chain.deployment.contracts.certificates });
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-5500"));
+    expect((await verify(jws)).verdict).toBe("valid");
+    const elsewhere = signCredential(example("MillTestReportCredential"), lab.signer.signingKey, gw.chain.chain.chainId, { certificates: gw.chain.deployment.contracts.provenance });
+    await issue(elsewhere, batchKey(HEAT));
+    const v = await verify(elsewhere);
+    expect(v.verdict).toBe("invalid");
+    expect(v.checks.onChain.detail).toContain(`status is in Certificates ${gw.chain.deployment.contracts.provenance}`);
   });
 
   it("signs, issues and verifies every W3C traceability example credential", async () => {
@@ -230,9 +313,55 @@ describe("certificates", () => {
     expect(v.checks.issuerAccreditedAtIssuance.ok).toBe(true);
     expect(v.checks.issuerAccreditedNow.ok).toBe(false);
     expect(v.warnings).toEqual([expect.stringContaining("issuerAccreditedNow: the issuer's accreditation for this scope was withdrawn")]);
-    const status = (await (await gw.request(`/certificates/${credentialHash(valid)}`)).json()) as { accreditedNow: boolean; accreditedAtIssuance: boolean };
+    const status = (await (await certificate(credentialHash(valid))).json()) as { accreditedNow: boolean; accreditedAtIssuance: boolean };
     expect(status).toMatchObject({ accreditedAtIssuance: true, accreditedNow: false });
     // And the lab can no longer issue.
     await expect(issue(mtr("HEAT-9999"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-9999"))).rejects.toThrow();
+  });
+});
+
+describe("presentations", () => {
+  const DOMAIN = "audit.customer.example";
+
+  it("verifies a supplier's presentation bound to the verifier's challenge and domain, and refuses a replay", async () => {
+    // The lab's accreditation was withdrawn above: accredit it again.
+    await (await gw.chain.orgs.regulator.contracts.certificates.accredit(lab.id, SCOPE, 0)).wait();
+    const jws = mtr("HEAT-P1");
+    await issue(jws, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-P1"));
+    const supplier = gw.chain.orgs.steel.signer;
+    const chainId = gw.chain.chain.chainId;
+    const nonce = "c7f1e0d2-challenge";
+    const vp = signPresentation([jws], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now });
+    const post = async (body: object) => {
+      const res = await gw.request("/certificates/presentations/verify", { json: body });
+      expect(res.status).toBe(200);
+      return (await res.json()) as PresentationVerification;
+    };
+    const ok = await post({ presentation: vp, nonce, domain: DOMAIN });
+    expect(ok.problems).toEqual([]);
+    expect(ok.verdict).toBe("valid");
+    expect(ok.holder).toBe(supplier.address);
+    // The certificate inside is the same certificate, with the same on-chain id.
+    expect(ok.credentials[0]!.id).toBe(credentialHash(jws));
+
+    const replayed = await post({ presentation: vp, nonce: "another-challenge", domain: DOMAIN });
+    expect(replayed.verdict).toBe("invalid");
+    expect(replayed.checks.challenge.detail).toContain("not this verifier's");
+    const elsewhere = await post({ presentation: vp, nonce, domain: "other.example" });
+    expect(elsewhere.checks.domain.ok).toBe(false);
+    const stale = signPresentation([jws], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now - 3600_000 });
+    expect((await post({ presentation: stale, nonce, domain: DOMAIN })).checks.fresh.detail).toMatch(/^expired at/);
+    // Another account cannot pass the supplier's presentation off as its own: the signature is the holder's.
+    const [h, p] = signPresentation([jws], gw.chain.orgs.oem.signer.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now }).split(".");
+    const forged = await post({ presentation: `${h}.${p}.${vp.split(".")[2]}`, nonce, domain: DOMAIN });
+    expect(forged.checks.signature.ok).toBe(false);
+    // A presented credential that fails fails the presentation.
+    const unissued = signPresentation([mtr("HEAT-P2")], supplier.signingKey, chainId, { nonce, domain: DOMAIN, nowMs: now });
+    const bad = await post({ presentation: unissued, nonce, domain: DOMAIN });
+    expect(bad.verdict).toBe("invalid");
+    expect(bad.checks.credentials.detail).toContain("credential 0: onChain");
+    const missing = await gw.request("/certificates/presentations/verify", { json: { presentation: vp } });
+    expect(missing.status).toBe(400);
+    await missing.arrayBuffer();
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The GS1 Digital Link resolver and /resolve over real HTTP, with digital-link.js's own vectors
- * (/work/shared/fixtures/digital-link), and the read-only JSON-RPC pass-through against anvil.
+ * (/work/shared/fixtures/digital-link). The JSON-RPC pass-through is tested in rpc.test.ts.
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ const vectors = JSON.parse(readFileSync(`${FIXTURES}/digital-link/digital-link-j
 let gw: TestGateway;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ gateway: { rpc: { maxLogBlockRange: 100 } } });
+  gw = await startTestGateway();
 });
 afterAll(async () => {
   await gw?.stop();
@@ -42,8 +42,10 @@ describe("Digital Link resolver", () => {
     const ctx = body.linkset[0]!;
     expect(ctx.anchor).toBe(canonical);
     const enc = encodeURIComponent(canonical);
-    expect(ctx["https://gs1.org/voc/defaultLink"]).toEqual([{ href: `${gw.url}/explorer/#/item/${enc}`, title: expect.any(String), type: "text/html" }]);
-    expect((ctx["https://gs1.org/voc/traceability"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}/history`);
+    expect(ctx["https://ref.gs1.org/voc/defaultLink"]).toEqual([{ href: `${gw.url}/explorer/#/item/${enc}`, title: expect.any(String), type: "text/html", hreflang: ["en", "zh"] }]);
+    expect((ctx["https://ref.gs1.org/voc/traceability"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}/history`);
+    // GS1's older IRI of each link type is kept as an equivalent relation type.
+    for (const type of ["defaultLink", "traceability", "epcis", "certificationInfo"]) expect(ctx[`https://gs1.org/voc/${type}`], type).toEqual(ctx[`https://ref.gs1.org/voc/${type}`]);
     expect((ctx["https://tracemesh.dev/rel/item"] as { href: string }[])[0]!.href).toBe(`${gw.url}/items/${enc}`);
     // Plain JSON clients get the same linkset.
     const plain = await gw.request(sgtin, { headers: { accept: "application/json" } });
@@ -80,7 +82,14 @@ describe("Digital Link resolver", () => {
       ["/01/09506000134353", /GTIN check digit is 3, expected 2/],
       ["/01/09506000134352/21/S1/10/L1", /out of order/],
       ["/00/106141412345678908/10/L1", /lot number \(AI 10\) is not a key qualifier of SSCC/],
-      ["/01/0950600013435", /GTIN check digit is 5, expected 9/],
+      // DL 1.4: a GTIN in the path has 14 digits (zero-padded); shorter ones were a leniency of older versions.
+      ["/01/0950600013435", /GTIN \(AI 01\) "0950600013435" has 13 digits, expected 14$/],
+      ["/01/09506000134352?17=", /AI 17 in the query string has an empty value/],
+      ["/01/09506000134352?4711=1", /query parameter 4711 is not a GS1 data attribute/],
+      ["/01/09506000134352?17=261231&17=270101", /AI 17 appears more than once/],
+      ["/01/09506000134352?410=9520123456789", /AI 410 "9520123456789" has a wrong check digit/],
+      ["/01/09506000134352?linkType=gs1:pip%00", /contains a NUL byte/],
+      ["/01/09506000134352?21=S1", /serial number \(AI 21\) is a GS1 key or key qualifier: it belongs in the path/],
       ["/01/09506000134352/99/X", /AI 99 is not a key qualifier of GTIN/],
       ["/01/09506000134352/17/261231", /AI 17 is not a key qualifier of GTIN/],
       ["/01/ABC", /must contain digits only/],
@@ -102,9 +111,58 @@ describe("Digital Link resolver", () => {
     for (const v of numeric) {
       const u = new URL(v.uri);
       const res = await gw.request(u.pathname + u.search, { headers: { accept: LINKSET } });
-      expect(res.status, `${v.uri} (${v.note})`).toBe(v.valid ? 200 : 400);
+      // Where digital-link.js (DL 1.1/1.2) accepts a zero-suppressed GTIN, DL 1.4 and this resolver refuse it.
+      const shortGtin = /^\/01\/(\d{8}|\d{12}|\d{13})(\/|$)/.test(u.pathname);
+      expect(res.status, `${v.uri} (${v.note})`).toBe(v.valid && !shortGtin ? 200 : 400);
       await res.arrayBuffer();
     }
+  });
+
+  it("takes the last key segment as the key, the path before it as a free stem", async () => {
+    const res = await gw.request("/00/faux/00/006141411234567890", { headers: { accept: LINKSET } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { linkset: { anchor: string }[] }).linkset[0]!.anchor).toBe("https://id.gs1.org/00/006141411234567890");
+  });
+
+  it("resolves a compressed Digital Link like its uncompressed form, with an owl:sameAs link to it", async () => {
+    const res = await gw.request("/HxHKVAdpQgZzjr-hCDKigI", { headers: { accept: LINKSET } });
+    expect(res.status).toBe(200);
+    const ctx = ((await res.json()) as { linkset: Record<string, unknown>[] }).linkset[0]!;
+    const uncompressed = `${gw.url}/01/09780345418913/10/231/21/345345?15=120820`;
+    expect(ctx["http://www.w3.org/2002/07/owl#sameAs"]).toEqual([{ href: uncompressed, title: expect.any(String), type: LINKSET }]);
+    expect(res.headers.get("link")).toContain(`<${uncompressed}>; rel="http://www.w3.org/2002/07/owl#sameAs"`);
+    const plain = await gw.request(new URL(uncompressed).pathname + "?15=120820", { headers: { accept: LINKSET } });
+    const plainCtx = ((await plain.json()) as { linkset: Record<string, unknown>[] }).linkset[0]!;
+    expect(ctx.anchor).toBe(plainCtx.anchor);
+    expect(plainCtx["http://www.w3.org/2002/07/owl#sameAs"]).toBeUndefined();
+    // Any other single path segment is not the resolver's.
+    for (const path of ["/notcompressed", "/resolve?id=09506000134352"]) {
+      const other = await gw.request(path);
+      expect(other.status, path).toBe(path.startsWith("/resolve") ? 200 : 404);
+      await other.arrayBuffer();
+    }
+  });
+
+  it("answers any origin (CORS), follows old and new link type IRIs, and describes itself at /.well-known/gs1resolver", async () => {
+    const res = await gw.request("/01/09506000134352", { headers: { accept: LINKSET, origin: "https://scanner.example" } });
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-expose-headers")).toMatch(/Link/);
+    await res.arrayBuffer();
+    const bad = await gw.request("/01/09506000134353", { headers: { origin: "https://scanner.example" } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get("access-control-allow-origin")).toBe("*");
+    await bad.arrayBuffer();
+    for (const linkType of ["gs1:epcis", "https://ref.gs1.org/voc/epcis", "https://gs1.org/voc/epcis"]) {
+      const r = await fetch(`${gw.url}/01/09506000134352?linkType=${encodeURIComponent(linkType)}`, { redirect: "manual" });
+      expect(r.status, linkType).toBe(303);
+      expect(r.headers.get("location")).toBe(`${gw.url}/epcs/${encodeURIComponent("https://id.gs1.org/01/09506000134352")}/events`);
+    }
+    const wk = await gw.request("/.well-known/gs1resolver");
+    expect(wk.status).toBe(200);
+    expect(wk.headers.get("access-control-allow-origin")).toBe("*");
+    const d = (await wk.json()) as Record<string, unknown>;
+    expect(d).toMatchObject({ resolverRoot: gw.url, linkTypeDefaultCanBeLinkset: true, supportedLanguages: ["en", "zh"] });
+    expect(d.supportedPrimaryKeys).toEqual(Object.keys(PRIMARY_KEYS));
   });
 
   it("/resolve recognises every vector the library parses, with the right verdict", async () => {
@@ -170,76 +228,5 @@ describe("/resolve", () => {
     const missing = await gw.request("/resolve");
     expect(missing.status).toBe(400);
     expect(await detail(missing)).toContain("`id`");
-  });
-});
-
-describe("POST /chain/rpc", () => {
-  const call = (method: string, params: unknown[] = [], id: unknown = 1) => ({ jsonrpc: "2.0", id, method, params });
-  const rpc = async (body: unknown) => {
-    const res = await gw.request("/chain/rpc", { json: body });
-    return { status: res.status, body: (await res.json()) as { id?: unknown; result?: unknown; error?: { code: number; message: string } } & unknown[] };
-  };
-
-  it("passes reading methods through to the chain", async () => {
-    expect((await rpc(call("eth_chainId"))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "0x7a69" });
-    const block = await rpc(call("eth_blockNumber", [], "b"));
-    expect(block.body.id).toBe("b");
-    expect(Number(block.body.result)).toBeGreaterThan(0);
-    // A real view call: Consortium.activeOrgOf(lab account) = (lab id, certifier role bit).
-    const data = gw.services.contracts.consortium.interface.encodeFunctionData("activeOrgOf", [gw.chain.orgs.lab.signer.address]);
-    const res = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data }, "latest"]));
-    const [orgId] = gw.services.contracts.consortium.interface.decodeFunctionResult("activeOrgOf", res.body.result as string);
-    expect(Number(orgId)).toBe(gw.chain.orgs.lab.id);
-  });
-
-  it("refuses writing and unknown methods with a JSON-RPC error", async () => {
-    for (const method of ["eth_sendRawTransaction", "eth_sendTransaction", "anvil_setBalance", "evm_mine", "debug_traceTransaction", "eth_accounts"]) {
-      const { status, body } = await rpc(call(method, []));
-      expect(status).toBe(200);
-      expect(body.error?.code, method).toBe(-32601);
-      expect(body.error?.message).toContain("read-only");
-    }
-  });
-
-  it("refuses eth_call with a state override (extra parameter)", async () => {
-    const { body } = await rpc(call("eth_call", [{ to: gw.chain.deployment.contracts.consortium, data: "0x" }, "latest", {}]));
-    expect(body.error?.code).toBe(-32602);
-  });
-
-  it("caps the block range of eth_getLogs", async () => {
-    const ok = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest", address: gw.chain.deployment.contracts.consortium }]));
-    expect(Array.isArray(ok.body.result)).toBe(true);
-    expect((ok.body.result as unknown[]).length).toBeGreaterThan(0);
-    const wide = await rpc(call("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x3e8" }]));
-    expect(wide.body.error?.code).toBe(-32005);
-    expect(wide.body.error?.message).toContain("spans 1001 blocks");
-    const badTag = await rpc(call("eth_getLogs", [{ fromBlock: "yesterday" }]));
-    expect(badTag.body.error?.code).toBe(-32602);
-  });
-
-  it("answers batches call by call, and refuses oversize or empty batches", async () => {
-    const { body } = await rpc([call("eth_chainId", [], 1), call("eth_sendRawTransaction", ["0x00"], 2)]);
-    expect(body).toHaveLength(2);
-    expect(body[0]).toMatchObject({ id: 1, result: "0x7a69" });
-    expect(body[1]).toMatchObject({ id: 2, error: { code: -32601 } });
-    const big = await gw.request("/chain/rpc", { json: Array.from({ length: 21 }, (_, i) => call("eth_chainId", [], i)) });
-    expect(big.status).toBe(400);
-    expect(await detail(big)).toContain("at most 20");
-    expect((await gw.request("/chain/rpc", { json: [] })).status).toBe(400);
-    expect((await gw.request("/chain/rpc", { json: "eth_chainId" })).status).toBe(400);
-  });
-
-  it("rate-limits /chain/rpc on its own", async () => {
-    const limited = await startTestGateway({ chain: gw.chain, gateway: { rpc: { rateLimit: { max: 2, durationMs: 60_000 } } } });
-    try {
-      for (let i = 0; i < 2; i++) expect((await limited.request("/chain/rpc", { json: call("eth_chainId") })).status).toBe(200);
-      const res = await limited.request("/chain/rpc", { json: call("eth_chainId") });
-      expect(res.status).toBe(429);
-      expect(res.headers.get("retry-after")).toBeTruthy();
-      expect(await detail(res)).toContain("JSON-RPC requests");
-      expect((await limited.request("/health")).status).toBe(200);
-    } finally {
-      await limited.stop();
-    }
   });
 });

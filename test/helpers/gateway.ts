@@ -148,7 +148,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const nodeOrg = chain.orgs[options.node ?? "oem"];
   const base = await chainServices(chain.chain.url, chain.deployment, { id: nodeOrg.id, name: nodeOrg.name });
   const services: GatewayServices = { ...base, ...options.services };
-  const gateway = createGateway(services, { log: "silent", ...options.gateway });
+  // Tests read /metrics from loopback; a deployed gateway needs the token or this set explicitly.
+  const gateway = createGateway(services, { log: "silent", metricsLoopback: true, ...options.gateway });
   const server = await gateway.listen(0, "127.0.0.1");
   const request = (path: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...o.headers };

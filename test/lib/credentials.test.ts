@@ -4,10 +4,14 @@ import { SigningKey, Wallet, keccak256, sha256, toUtf8Bytes } from "ethers";
 import { describe, expect, it } from "vitest";
 import {
   CredentialError,
+  TRACEMESH_CREDENTIALS_CONTEXT,
+  VC_V2_CONTEXT,
+  checkCredential,
   credentialHash,
   decodeCredential,
   didPkh,
   envelope,
+  issueCredential,
   jwsOfInput,
   kidOf,
   parseDidPkh,
@@ -15,6 +19,8 @@ import {
   signCredential,
   signedBy,
 } from "../../lib/credentials.ts";
+import { parseDateTimeStamp } from "../../lib/credentials/data-model.ts";
+import { statusEntryOf } from "../../lib/credentials/status.ts";
 
 const FIXTURES = process.env.TRACEMESH_FIXTURES ?? "/work/shared/fixtures";
 const mtr = JSON.parse(readFileSync(`${FIXTURES}/vc/traceability-vocab/examples/MillTestReportCredential.json`, "utf8")) as Record<string, unknown>;
@@ -88,7 +94,7 @@ describe("VC-JOSE credentials", () => {
     expect(() => decodeCredential("a.b")).toThrow(/three dot-separated parts, this has 2/);
     expect(() => decodeCredential("!!.e30.AA")).toThrow(/header is not base64url/);
     expect(() => signCredential({ ...mtr, "@context": ["https://www.w3.org/2018/credentials/v1"] }, key, 1)).toThrow(/@context must be an array starting with/);
-    expect(() => signCredential({ ...mtr, credentialSubject: undefined }, key, 1)).toThrow(/credentialSubject is missing/);
+    expect(() => signCredential({ ...mtr, credentialSubject: undefined }, key, 1)).toThrow(/credentialSubject is required/);
   });
 
   it("accepts the JWS as text, data URL, enveloped credential or { jwt }, and refuses an unsecured credential", () => {
@@ -105,5 +111,95 @@ describe("VC-JOSE credentials", () => {
   it("parses did:pkh and refuses other DIDs", () => {
     expect(parseDidPkh(kidOf(5, address))).toEqual({ chainId: 5, address });
     expect(() => parseDidPkh("did:web:organization.example.com")).toThrow(/not a did:pkh/);
+  });
+});
+
+/** One accepted and one refused credential per VC 2.0 data model rule (lib/credentials/data-model.ts, contexts.ts). */
+describe("VC 2.0 data model rules", () => {
+  const base: Record<string, unknown> = {
+    "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT],
+    id: "urn:uuid:6a1b2c3d-0000-4000-8000-000000000001",
+    type: ["VerifiableCredential", "MillTestReportCredential"],
+    issuer: { id: didPkh(31337, address), name: "Certa Test Lab" },
+    validFrom: "2025-01-01T00:00:00Z",
+    validUntil: "2026-01-01T00:00:00Z",
+    credentialSubject: { id: "https://id.gs1.org/01/09506000134352/10/HEAT-1", type: "MillTestReport", grade: "42CrMo4" },
+  };
+  // A vocabulary for the terms these cases use that no offline context defines.
+  const withVocab = { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, { "@vocab": "https://certa.example.com/vocab#" }] };
+  const status = { type: "TracemeshCertificateStatus", chainId: 31337, certificates: address };
+  type Case = [rule: string, accepted: Record<string, unknown>, refused: Record<string, unknown>, path: string];
+  const cases: Case[] = [
+    ["context", { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, { grade: "https://example.com/grade" }] }, { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, "https ://not-a-url"] }, "/@context/2"],
+    ["context", {}, { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, 42] }, "/@context/2"],
+    ["context", {}, { "@context": ["https://www.w3.org/2018/credentials/v1", TRACEMESH_CREDENTIALS_CONTEXT] }, "/@context/0"],
+    ["id", { id: "https://certa.example.com/certificates/1" }, { id: "not a url" }, "/id"],
+    ["id", {}, { id: ["urn:uuid:1", "urn:uuid:2"] }, "/id"],
+    ["id", {}, { id: null }, "/id"],
+    ["type", { type: ["MillTestReportCredential", "VerifiableCredential"] }, { type: ["MillTestReportCredential"] }, "/type"],
+    ["issuer", { issuer: didPkh(31337, address) }, { issuer: { name: "Certa Test Lab" } }, "/issuer/id"],
+    ["issuer", {}, { issuer: "Certa Test Lab" }, "/issuer"],
+    ["credential-subject", { credentialSubject: [{ grade: "316" }, { grade: "304" }] }, { credentialSubject: {} }, "/credentialSubject"],
+    ["credential-subject", {}, { credentialSubject: [{ grade: "316" }, "x"] }, "/credentialSubject/1"],
+    ["subject-id", { credentialSubject: { id: "did:web:customer.example.com", grade: "316" } }, { credentialSubject: { id: ["urn:a:1", "urn:a:2"], grade: "316" } }, "/credentialSubject/id"],
+    ["date-time", { validFrom: "2025-01-01T08:00:00.250+08:00" }, { validFrom: "Sat 25 Feb 2023 07:16:31 PM CST" }, "/validFrom"],
+    ["date-time", { validUntil: "2026-02-28T23:59:59-05:00" }, { validUntil: "2026-02-29T00:00:00Z" }, "/validUntil"],
+    ["date-time", {}, { validFrom: "2025-01-01T00:00:00" }, "/validFrom"],
+    ["validity-period", { validUntil: "2025-01-01T00:00:00Z" }, { validUntil: "2024-12-31T23:59:59Z" }, "/validUntil"],
+    ["language-value", { name: [{ "@value": "钢材检验证书", "@language": "zh" }, { "@value": "Mill test report", "@language": "en", "@direction": "ltr" }] }, { name: { "@value": "Mill test report", "@language": "en", extra: 1 } }, "/name"],
+    ["language-value", { description: { "@value": "EN 10204 3.1" } }, { description: { "@value": "EN 10204 3.1", "@direction": "up" } }, "/description/@direction"],
+    ["typed-object", { credentialStatus: status }, { credentialStatus: { chainId: 31337 } }, "/credentialStatus/type"],
+    ["typed-object", { credentialSchema: { id: "https://certa.example.com/schema.json", type: "JsonSchema" } }, { credentialSchema: { type: "JsonSchema" } }, "/credentialSchema/id"],
+    ["typed-object", { evidence: [{ id: "https://certa.example.com/lab/run/7", type: ["Evidence"] }], ...withVocab }, { evidence: [{ id: "https ://x", type: "Evidence" }] }, "/evidence/0/id"],
+    ["typed-object", { termsOfUse: { type: "TrustFrameworkPolicy" }, ...withVocab }, { termsOfUse: { id: "https://x.example.com/tos" } }, "/termsOfUse/type"],
+    ["typed-object", { refreshService: { type: "ManualRefreshService2025" }, ...withVocab }, { refreshService: {} }, "/refreshService/type"],
+    ["typed-object", { proof: { type: "DataIntegrityProof" } }, { proof: { type: "" } }, "/proof/type"],
+    ["context-offline", {}, { "@context": [VC_V2_CONTEXT, "https://w3id.org/traceability/v1"] }, "/@context/1"],
+    ["type-defined", { "@context": [VC_V2_CONTEXT, { "@vocab": "https://certa.example.com/vocab#" }], type: ["VerifiableCredential", "LabReport"] }, { type: ["VerifiableCredential", "LabReport"] }, "/type"],
+    ["type-defined", {}, { credentialSubject: { type: "Steel", grade: "316" } }, "/credentialSubject/type"],
+    ["protected-term", { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, { grade: "https://example.com/grade" }] }, { "@context": [VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT, { name: "https://example.com/name" }] }, "/@context"],
+  ];
+
+  it("accepts the base credential", async () => {
+    await expect(checkCredential(base)).resolves.toBeUndefined();
+  });
+
+  it.each(cases)("%s: accepts %j, refuses %j at %s", async (rule, accepted, refused, path) => {
+    await expect(checkCredential({ ...base, ...accepted }), rule).resolves.toBeUndefined();
+    const err = await checkCredential({ ...base, ...refused }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CredentialError);
+    const problems = (err as CredentialError).problems;
+    expect(problems.map((p) => `${p.rule} ${p.path}`)).toContain(`${rule} ${path}`);
+    expect((err as CredentialError).message).toContain(`rule ${rule} at ${path}`);
+  });
+
+  it("refuses to sign a credential that breaks a rule, and verifies nothing that does", async () => {
+    expect(() => signCredential({ ...base, validUntil: "2024-01-01T00:00:00Z" }, key, 31337)).toThrow(/rule validity-period at \/validUntil/);
+    await expect(issueCredential({ ...base, type: ["VerifiableCredential", "Undefined"] }, key, 31337)).rejects.toThrow(/type Undefined is not defined/);
+    await expect(issueCredential(base, key, 31337)).resolves.toMatch(/^ey/);
+  });
+
+  it("adds the on-chain status entry and Tracemesh's context when told the Certificates contract", async () => {
+    const certificates = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+    const jws = await issueCredential({ ...base, "@context": [VC_V2_CONTEXT] , type: ["VerifiableCredential"], credentialSubject: { id: "https://id.gs1.org/01/09506000134352/10/HEAT-1" } }, key, 31337, { certificates });
+    const c = decodeCredential(jws).credential;
+    expect(c["@context"]).toEqual([VC_V2_CONTEXT, TRACEMESH_CREDENTIALS_CONTEXT]);
+    expect(c.credentialStatus).toEqual({ type: "TracemeshCertificateStatus", chainId: 31337, certificates: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
+    expect(statusEntryOf(c)).toEqual(c.credentialStatus);
+    // An existing status entry of another kind is kept beside it.
+    const both = decodeCredential(signCredential({ ...base, credentialStatus: { id: "https://x.example.com/status/1", type: "BitstringStatusListEntry" } }, key, 31337, { certificates })).credential;
+    expect((both.credentialStatus as unknown[]).length).toBe(2);
+    expect(() => statusEntryOf({ credentialStatus: { ...status, chainId: "31337" } })).toThrow(/chainId must be a positive integer/);
+    expect(() => statusEntryOf({ credentialStatus: [status, status] })).toThrow(/one is allowed/);
+  });
+
+  it("reads XML Schema dateTimeStamps exactly", () => {
+    expect(parseDateTimeStamp("2024-02-29T24:00:00Z")).toBe(Date.parse("2024-03-01T00:00:00Z"));
+    expect(parseDateTimeStamp("2023-02-29T00:00:00Z")).toBeUndefined();
+    expect(parseDateTimeStamp("2025-01-01T00:00:00+15:00")).toBeUndefined();
+    expect(parseDateTimeStamp("2025-01-01")).toBeUndefined();
   });
 });

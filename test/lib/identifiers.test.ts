@@ -11,7 +11,7 @@ import {
   keyProofOfCanonical,
   parseIdentifier,
 } from "../../lib/identifiers/canonical.ts";
-import { CANONICAL_HOST, digitalLinkGrammarValid, encodeAiValue, parseDigitalLink, toDigitalLink } from "../../lib/identifiers/digital-link.ts";
+import { CANONICAL_HOST, LENIENT_DIGITAL_LINK, digitalLinkGrammarValid, elementString, encodeAiValue, parseDigitalLink, toDigitalLink } from "../../lib/identifiers/digital-link.ts";
 import { parseEpcUri, toEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { IdentifierError, gs1CheckDigit, hasValidCheckDigit, identifierType } from "../../lib/identifiers/gs1-keys.ts";
 
@@ -22,6 +22,9 @@ const vectors = JSON.parse(readFileSync(new URL("digital-link/digital-link-js-ve
   compression: { compressed: string; uncompressed: string; direction: string }[];
   checkDigit: { aiLengthHint: number; value: string; valid: boolean }[];
 };
+
+/** digital-link.js reads the DL 1.1/1.2 grammar: convenience alphas and short GTINs, data attributes checked. */
+const DL_JS_GRAMMAR = { convenienceAlphas: true, shortGtins: true };
 
 const errorOf = (f: () => unknown): string => {
   try {
@@ -57,8 +60,8 @@ describe("check digits", () => {
     expect(errorOf(() => parseDigitalLink("https://example.com/01/09506000134357"))).toBe(
       "GTIN check digit is 7, expected 2 (in 09506000134357)",
     );
-    // A zero-suppressed GTIN is reported as written.
-    expect(errorOf(() => parseDigitalLink("https://example.com/01/12345678"))).toBe(
+    // A zero-suppressed GTIN (accepted only on request) is reported as written.
+    expect(errorOf(() => parseDigitalLink("https://example.com/01/12345678", { shortGtins: true }))).toBe(
       "GTIN check digit is 8, expected 0 (in 12345678)",
     );
     expect(errorOf(() => parseDigitalLink("https://example.com/00/106141412345678909"))).toBe(
@@ -72,7 +75,7 @@ describe("check digits", () => {
 
 describe("Digital Link parsing", () => {
   it("reads any host, a path stem, qualifiers, attributes, and zero-suppressed GTINs", () => {
-    const p = parseDigitalLink("https://brand.example/products/x/01/9506000134352/10/LOT%2B1/21/S%2F1?17=261231&linkType=gs1:pip#top");
+    const p = parseDigitalLink("https://brand.example/products/x/01/9506000134352/10/LOT%2B1/21/S%2F1?17=261231&linkType=gs1:pip#top", { shortGtins: true });
     expect(p.origin).toBe("https://brand.example");
     expect(p.pathStem).toBe("/products/x");
     expect(p.identifier).toEqual({
@@ -87,10 +90,10 @@ describe("Digital Link parsing", () => {
   });
 
   it("maps DL 1.0/1.1 convenience alphas to AIs, and can refuse them", () => {
-    expect(parseDigitalLink("https://example.com/gtin/09506000134352/lot/A1/ser/7").identifier).toEqual(
+    expect(parseDigitalLink("https://example.com/gtin/09506000134352/lot/A1/ser/7", { convenienceAlphas: true }).identifier).toEqual(
       parseDigitalLink("https://example.com/01/09506000134352/10/A1/21/7").identifier,
     );
-    expect(errorOf(() => parseDigitalLink("https://example.com/gtin/09506000134352", { convenienceAlphas: false }))).toMatch(
+    expect(errorOf(() => parseDigitalLink("https://example.com/gtin/09506000134352"))).toMatch(
       /has no GS1 primary key/,
     );
   });
@@ -111,10 +114,10 @@ describe("Digital Link parsing", () => {
     expect(errorOf(() => parseDigitalLink("https://example.com/01/09506000134352/21/%ZZ"))).toBe(
       'serial number (AI 21) "%ZZ" has malformed percent-encoding',
     );
-    expect(errorOf(() => parseDigitalLink("https://example.com/01/95060001343"))).toBe(
+    expect(errorOf(() => parseDigitalLink("https://example.com/01/95060001343", { shortGtins: true }))).toBe(
       'GTIN (AI 01) "95060001343" has 11 digits, expected 14 (or 8, 12, 13)',
     );
-    expect(errorOf(() => parseDigitalLink("https://example.com/01/9506000134352", { shortGtins: false }))).toBe(
+    expect(errorOf(() => parseDigitalLink("https://example.com/01/9506000134352"))).toBe(
       'GTIN (AI 01) "9506000134352" has 13 digits, expected 14',
     );
     expect(errorOf(() => parseDigitalLink("ftp://example.com/01/09506000134352"))).toMatch(/not an http\(s\) URI/);
@@ -148,7 +151,7 @@ describe("Digital Link parsing", () => {
     expect(errorOf(() => parseDigitalLink("https://x.example/255/4012345999990ABC"))).toMatch(/at most 12 digits/);
   });
 
-  it("runs every digital-link.js validation vector", () => {
+  it("runs every digital-link.js validation vector (with the DL 1.1/1.2 leniencies that library implements)", () => {
     // Where digital-link.js and this module differ, the difference is a decision, pinned here:
     const deviations: Record<string, string> = {
       // Qualifiers out of order are refused; digital-link.js accepts them only after sorting.
@@ -161,7 +164,7 @@ describe("Digital Link parsing", () => {
     for (const v of vectors.validation) {
       let ok: boolean;
       try {
-        parseDigitalLink(v.uri);
+        parseDigitalLink(v.uri, DL_JS_GRAMMAR);
         ok = true;
       } catch (e) {
         if (!(e instanceof IdentifierError)) throw e;
@@ -186,8 +189,8 @@ describe("Digital Link parsing", () => {
   it("decompresses compressed Digital Links (digital-link.js) to the same identifier", () => {
     expect(vectors.compression).toHaveLength(7);
     for (const v of vectors.compression) {
-      const c = parseDigitalLink(v.compressed);
-      const u = parseDigitalLink(v.uncompressed);
+      const c = parseDigitalLink(v.compressed, DL_JS_GRAMMAR);
+      const u = parseDigitalLink(v.uncompressed, DL_JS_GRAMMAR);
       expect(c.decompressed, v.compressed).toBe(true);
       expect(c.identifier, v.direction).toEqual(u.identifier);
       expect(c.origin).toBe(u.origin);
@@ -361,5 +364,62 @@ describe("canonical identifiers and on-chain keys", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+/** GS1 Digital Link 1.4 grammar, table-driven: what it allows (with the element string) and what it forbids (with the fault). */
+describe("Digital Link grammar", () => {
+  const valid: [uri: string, elementString: string, stem?: string][] = [
+    ["https://id.gs1.org/01/09506000134352", "(01)09506000134352"],
+    ["https://a/00/faux/00/006141411234567890", "(00)006141411234567890", "/00/faux"],
+    ["https://brand.example/some/other/path/info/01/01234567890128/21/12345", "(01)01234567890128(21)12345", "/some/other/path/info"],
+    ["https://a/01/foo/01/09506000134352/10/LOT1", "(01)09506000134352(10)LOT1", "/01/foo"],
+    ["https://id.gs1.org/01/09506000134352/22/V1/10/ABC%2F1/21/S1", "(01)09506000134352(22)V1(10)ABC/1(21)S1"],
+    ["https://id.gs1.org/01/09506000134352/10/00/21/5", "(01)09506000134352(10)00(21)5"],
+    ["https://id.gs1.org/01/09506000134352/235/TPX1", "(01)09506000134352(235)TPX1"],
+    ["https://id.gs1.org/01/09506000134352?17=261231&3103=000750&linkType=gs1:pip", "(01)09506000134352(17)261231(3103)000750"],
+    ["https://id.gs1.org/01/09506000134352/10/L1?11=250101&410=9520123456788&90=internal-note", "(01)09506000134352(10)L1(11)250101(410)9520123456788(90)internal-note"],
+    ["https://id.gs1.org/414/9520123456788/254/A1", "(414)9520123456788(254)A1"],
+    ["https://id.gs1.org/8004/9520123456788X1", "(8004)9520123456788X1"],
+    ["https://id.gs1.org/8010/0614141ABC/8011/12", "(8010)0614141ABC(8011)12"],
+    ["http://example.com/00/106141412345678908/", "(00)106141412345678908"],
+  ];
+  const invalid: [uri: string, fault: RegExp][] = [
+    ["https://a/01/09506000134352?17=", /AI 17 in the query string has an empty value/],
+    ["https://a/01/09506000134352?9999=1", /query parameter 9999 is not a GS1 data attribute/],
+    ["https://a/01/09506000134352?17=261231&17=261231", /AI 17 appears more than once/],
+    ["https://a/01/09506000134352?410=9520123456789", /AI 410 "9520123456789" has a wrong check digit/],
+    ["https://a/01/09506000134352?linkType=gs1:pip%00", /contains a NUL byte/],
+    ["https://a/01/09506000134352?10=LOT1", /lot number \(AI 10\) is a GS1 key or key qualifier: it belongs in the path/],
+    ["https://a/01/09506000134352?17=261331", /"261331" is not a date YYMMDD/],
+    ["https://a/01/09506000134352?3103=7.5", /AI 3103 "7.5" must be 6 digits/],
+    ["HTTPS://a/01/09506000134352", /the scheme "HTTPS" must be lower case/],
+    ["https://a/gtin/09506000134352", /no GS1 primary key/],
+    ["https://a/01/9506000134352", /has 13 digits, expected 14$/],
+    ["https://a/01/95060002", /has 8 digits, expected 14$/],
+    ["https://a/01/09506000134357", /GTIN check digit is 7, expected 2/],
+    ["https://a/01/09506000134352/21/7/10/A1", /out of order/],
+    ["https://a/00/106141412345678908/21/1", /not a key qualifier of SSCC/],
+    ["https://a/01/09506000134352/10/A/10/B", /repeats a key qualifier|out of order/],
+    ["https://a/custom/path/", /no GS1 primary key/],
+    ["https://a//01/09506000134352", /empty path segment/],
+  ];
+
+  it.each(valid)("accepts %s as %s", (uri, elements, stem = "") => {
+    const p = parseDigitalLink(uri);
+    expect(elementString(p)).toBe(elements);
+    expect(p.pathStem).toBe(stem);
+  });
+
+  it.each(invalid)("refuses %s, naming the fault", (uri, fault) => {
+    expect(errorOf(() => parseDigitalLink(uri))).toMatch(fault);
+  });
+
+  it("accepts the older forms only when asked, one option each", () => {
+    expect(elementString(parseDigitalLink("HTTPS://a/01/09506000134352", { mixedCaseScheme: true }))).toBe("(01)09506000134352");
+    expect(elementString(parseDigitalLink("https://a/gtin/09506000134352/ser/7", { convenienceAlphas: true }))).toBe("(01)09506000134352(21)7");
+    for (const [short, padded] of [["95060002", "00000095060002"], ["614141000036", "00614141000036"], ["9506000134352", "09506000134352"]] as const)
+      expect(parseDigitalLink(`https://a/01/${short}`, { shortGtins: true }).identifier.primary.value).toBe(padded);
+    expect(parseDigitalLink("https://a/01/09506000134352?9999=&x", LENIENT_DIGITAL_LINK).attributes).toEqual({ "9999": "", x: "" });
   });
 });

@@ -17,6 +17,7 @@ import {
   certificateOnChain,
   verifyCredential,
 } from "../../../lib/credentials.ts";
+import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresentation } from "../../../lib/credentials/presentation.ts";
 import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { Qr } from "../components/Qr.tsx";
@@ -186,7 +187,7 @@ function CertificateById({ id }: { id: string }) {
               : t("cert.chainDisagrees", { state: label(own.state), gateway: label(gateway.state) })}
           </p>
         )}
-        {gateway !== undefined && gateway.history.length > 0 && (
+        {gateway !== undefined && gateway.history !== null && gateway.history.length > 0 && (
           <>
             <h2>{t("cert.history")}</h2>
             <ol class="custody">
@@ -257,6 +258,83 @@ function VerificationView({ result }: { result: Verification }) {
 
 type Upload = { status: "idle" } | { status: "busy" } | { status: "done"; result: Verification } | { status: "error"; error: unknown };
 
+/** Reads an uploaded credential or presentation file: the JWS text, or its JSON document. */
+async function readUpload(file: File): Promise<unknown> {
+  const text = (await file.text()).trim();
+  return text.startsWith("{") ? (JSON.parse(text) as unknown) : text;
+}
+
+type PresentationState = { status: "idle" } | { status: "busy" } | { status: "done"; result: PresentationVerification } | { status: "error"; error: unknown };
+
+/** Verifies a presentation (lib/credentials/presentation.ts) for the challenge and domain the verifier gave, in this page. */
+function PresentationForm() {
+  const { t } = useI18n();
+  const [nonce, setNonce] = useState("");
+  const [domain, setDomain] = useState(typeof location === "undefined" ? "" : location.host);
+  const [state, setState] = useState<PresentationState>({ status: "idle" });
+  const onSubmit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const file = (e.currentTarget.elements.namedItem("vp-file") as HTMLInputElement | null)?.files?.[0];
+    if (file === undefined) return;
+    setState({ status: "busy" });
+    try {
+      const input = await readUpload(file);
+      const chain = await getChain();
+      setState({ status: "done", result: await verifyPresentation(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
+    } catch (error) {
+      setState({ status: "error", error });
+    }
+  };
+  return (
+    <section>
+      <h2>{t("cert.present.title")}</h2>
+      <p class="help">{t("cert.present.help")}</p>
+      <form class="inline-form" onSubmit={onSubmit}>
+        <label for="vp-file">{t("cert.present.file")}</label>
+        <input id="vp-file" name="vp-file" type="file" accept=".json,.jwt,.txt,application/json,application/jwt,text/plain" />
+        <label for="vp-nonce">{t("cert.present.nonce")}</label>
+        <input id="vp-nonce" value={nonce} onInput={(e) => setNonce(e.currentTarget.value)} autoComplete="off" spellcheck={false} required />
+        <label for="vp-domain">{t("cert.present.domain")}</label>
+        <input id="vp-domain" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} autoComplete="off" spellcheck={false} required />
+        <button type="submit">{t("cert.present.submit")}</button>
+      </form>
+      {state.status === "busy" && <p role="status">{t("common.loading")}</p>}
+      {state.status === "error" && <ErrorView error={state.error} />}
+      {state.status === "done" && <PresentationView result={state.result} />}
+    </section>
+  );
+}
+
+function PresentationView({ result }: { result: PresentationVerification }) {
+  const { t } = useI18n();
+  const ok = result.verdict === "valid";
+  return (
+    <div data-testid="presentation" data-verdict={result.verdict}>
+      <p class={`cert-banner ${ok ? "cert-ok" : "cert-bad"}`} role={ok ? "status" : "alert"}>
+        {ok ? t("cert.present.valid") : t("cert.present.invalid")}
+      </p>
+      {result.holder !== null && <p>{t("cert.present.holder", { holder: result.holder })}</p>}
+      <ul class="checks">
+        {PRESENTATION_CHECK_NAMES.map((name) => {
+          const c = result.checks[name];
+          return (
+            <li key={name} class={c.ok === true ? "ok" : c.ok === false ? "bad" : "muted"} data-check={name} data-ok={String(c.ok)}>
+              <span aria-hidden="true">{c.ok === true ? "✓" : c.ok === false ? "✗" : "–"}</span> {name}
+              <span class="muted small"> — {c.detail}</span>
+            </li>
+          );
+        })}
+      </ul>
+      {result.credentials.map((v, i) => (
+        <section key={i}>
+          <h3>{t("cert.present.credential", { n: i + 1 })}</h3>
+          <VerificationView result={v} />
+        </section>
+      ))}
+    </div>
+  );
+}
+
 export function CertificatePage({ id }: { id?: string }) {
   const { t } = useI18n();
   const [input, setInput] = useState(id ?? "");
@@ -274,9 +352,7 @@ export function CertificatePage({ id }: { id?: string }) {
     if (file === undefined) return;
     setUpload({ status: "busy" });
     try {
-      const text = (await file.text()).trim();
-      let parsed: unknown = text;
-      if (text.startsWith("{")) parsed = JSON.parse(text) as unknown;
+      const parsed = await readUpload(file);
       const chain = await getChain();
       setUpload({ status: "done", result: await verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
     } catch (error) {
@@ -300,6 +376,7 @@ export function CertificatePage({ id }: { id?: string }) {
       {upload.status === "error" && <ErrorView error={upload.error} />}
       {upload.status === "done" && <VerificationView result={upload.result} />}
       {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
+      <PresentationForm />
     </article>
   );
 }

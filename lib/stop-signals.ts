@@ -1,0 +1,66 @@
+/**
+ * How a long-running Tracemesh process (the demo, a member process) answers stop signals.
+ *
+ * The first SIGINT or SIGTERM starts a clean stop and the process exits once it is done. One
+ * Ctrl-C in a terminal can arrive more than once: the terminal signals the whole process group,
+ * and npm or a supervisor may pass the same signal on. A repeat within `repeatMs` is therefore the
+ * same request; a signal after that is a second Ctrl-C and forces the exit.
+ *
+ * Once the stop has begun, a promise rejection nobody awaits is logged instead of ending the
+ * process: the stop must complete and record that it did. (Seen when the chain is already gone:
+ * ethers' teardown of an event subscription sends eth_uninstallFilter and leaves its failure
+ * unhandled.) Before the stop such a rejection stays fatal, as Node makes it.
+ *
+ * A supervised process (a member the demo started) leaves a group SIGINT to its supervisor, which
+ * stops its children in order with SIGTERM, and stops by itself when its stdin closes: the
+ * supervisor is gone, however it ended.
+ */
+
+export interface StopSignalOptions {
+  /** The clean stop; the process exits 0 when it resolves, 1 when it rejects. */
+  stop: (why: string) => Promise<void>;
+  /** Called on a second Ctrl-C before the process exits (130): end what the clean stop waits on. */
+  force?: (why: string) => void;
+  log?: (message: string) => void;
+  /** Signals closer together than this are one request (default 1000 ms). */
+  repeatMs?: number;
+  /** Run under a supervisor: SIGINT is left to it, and stdin closing stops the process. */
+  supervised?: boolean;
+}
+
+/** Installs the handlers. */
+export function handleStopSignals(options: StopSignalOptions): void {
+  const log = options.log ?? ((m: string) => console.log(m));
+  const repeatMs = options.repeatMs ?? 1000;
+  let firstAt: number | undefined;
+  const request = (why: string) => {
+    if (firstAt === undefined) {
+      firstAt = Date.now();
+      log(`${why}: stopping cleanly (a second Ctrl-C forces it)`);
+      process.on("unhandledRejection", (e: unknown) => log(`while stopping, a failure nobody awaited: ${e instanceof Error ? e.message : String(e)}`));
+      options.stop(why).then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log(`the clean stop failed: ${e instanceof Error ? e.message : String(e)}`);
+          process.exit(1);
+        },
+      );
+      return;
+    }
+    if (Date.now() - firstAt < repeatMs) return; // the same Ctrl-C, delivered again
+    log(`${why} again: forcing the stop`);
+    options.force?.(why);
+    process.exit(130);
+  };
+  process.on("SIGTERM", () => request("SIGTERM"));
+  if (options.supervised) {
+    process.on("SIGINT", () => {
+      if (firstAt === undefined) log("SIGINT: the supervisor stops this process in order");
+    });
+    process.stdin.on("end", () => request("the supervisor is gone (stdin closed)"));
+    process.stdin.on("error", () => request("the supervisor is gone (stdin failed)"));
+    process.stdin.resume();
+  } else {
+    process.on("SIGINT", () => request("SIGINT"));
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * A process for test/lib/stop-signals.test.ts: installs the stop-signal handlers; its clean stop
+ * takes STOP_MS and prints "stopped cleanly". `--supervised` runs it as the demo runs a member;
+ * REJECT_WHILE_STOPPING leaves a rejected promise unhandled during the stop.
+ */
+import { handleStopSignals } from "../../lib/stop-signals.ts";
+
+const stopMs = Number(process.env.STOP_MS ?? 300);
+handleStopSignals({
+  supervised: process.argv.includes("--supervised"),
+  log: (m) => console.log(m),
+  stop: async () => {
+    // What ethers does on a subscription's teardown when the chain is gone: a failure nobody awaits.
+    if (process.env.REJECT_WHILE_STOPPING) void Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8545"));
+    await new Promise((r) => setTimeout(r, stopMs));
+    console.log("stopped cleanly");
+  },
+  force: () => console.log("forced"),
+});
+// Keeps running until stopped.
+setInterval(() => {}, 1000);
+console.log("ready");

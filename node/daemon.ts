@@ -101,6 +101,8 @@ export interface StartOptions {
   hooks?: AnchorChainHooks;
   /** How long stop() lets the anchorer anchor the last window, ms (default 3000). */
   stopGraceMs?: number;
+  /** The node clock for windows and the anchorer's clock check, Unix ms (default Date.now; tests set one ahead). */
+  clock?: () => number;
 }
 
 /** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
@@ -242,6 +244,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       maxWindowReadings: config.window.maxReadings,
       maxPendingReadings: config.ingest.maxPendingReadings,
       clockToleranceMs: config.ingest.clockToleranceMs,
+      ...(options.clock ? { now: options.clock } : {}),
     });
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
@@ -256,7 +259,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       await pipeline.stop();
       throw e;
     }
-    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
+    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log, ...(options.clock ? { clock: options.clock } : {}) });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
     pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));

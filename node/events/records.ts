@@ -5,6 +5,8 @@
  * and every `intervalMs`, each own event held as recorded is looked up (recordOfEvent of its
  * record hash); one the chain no longer holds is marked unrecorded in the store
  * (EventStore.markUnrecorded), logged, and no longer served to partners (node/p2p/documents.ts).
+ * One marked unrecorded whose record is back, by the same organisation (its transaction
+ * re-included by the new chain, or the document captured again), is recorded and served again.
  *
  * It is not re-recorded automatically: the mapped Provenance call (ship, receive, transform ...)
  * depends on chain state the reorg may have changed too, so sending it again blindly is not safe.
@@ -13,6 +15,7 @@
  */
 import type { Provider } from "ethers";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
+import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "./store.ts";
 
 export interface RecordCheck {
@@ -20,6 +23,8 @@ export interface RecordCheck {
   checked: number;
   /** Those found gone and marked unrecorded now. */
   unrecorded: StoredEvent[];
+  /** Unrecorded ones found recorded again now. */
+  recordedAgain: StoredEvent[];
 }
 
 export interface RecordWatchOptions {
@@ -32,6 +37,7 @@ export class RecordWatch {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RecordCheck> | undefined;
   private readonly log: (message: string) => void;
+  private stopped = false;
 
   constructor(
     private readonly store: EventStore,
@@ -56,6 +62,7 @@ export class RecordWatch {
 
   /** Stops the timer and waits for a check under way. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
@@ -70,18 +77,28 @@ export class RecordWatch {
   private async checkAll(): Promise<RecordCheck> {
     const registry = Provenance__factory.connect(this.provenance, this.provider);
     const gone: StoredEvent[] = [];
+    const back: StoredEvent[] = [];
     let checked = 0;
     for await (const e of this.store.ownEvents()) {
-      if (e.chain === undefined) continue;
+      if (this.stopped) break;
+      if (e.chain === undefined && e.unrecorded === undefined) continue;
       checked++;
-      if ((await registry.recordOfEvent(e.recordHash)) !== 0n) continue;
-      const marked = await this.store.markUnrecorded(e.sid);
-      if (marked) gone.push(marked);
+      const recordId = await registry.recordOfEvent(e.recordHash);
+      if (e.chain !== undefined && recordId === 0n) {
+        const marked = await this.store.markUnrecorded(e.sid);
+        if (marked) gone.push(marked);
+      } else if (e.unrecorded !== undefined && recordId !== 0n) {
+        const record = await registry.record(recordId);
+        if (Number(record.orgId) !== e.owner) continue; // another organisation's record of the same hash is not ours
+        const restored = await this.store.markRecorded(e.sid, { recordId: recordId.toString(), kind: RecordKind[Number(record.kind)] ?? String(record.kind) });
+        if (restored) back.push(restored);
+      }
     }
+    if (back.length > 0) this.log(`own event(s) recorded on chain again: ${back.map((e) => e.hashId).join(", ")}`);
     if (gone.length > 0)
       this.log(
         `ALERT: ${gone.length} own event(s) are no longer recorded on chain (a reorg dropped their records): ${gone.map((e) => e.hashId).join(", ")}; marked unrecorded and no longer served to partners. Capture their documents again to record them.`,
       );
-    return { checked, unrecorded: gone };
+    return { checked, unrecorded: gone, recordedAgain: back };
   }
 }

@@ -323,6 +323,12 @@ export class EventStore {
           const time = timeKey(eventTimeMs(String(held.event["eventTime"])));
           ops.push({ type: "put", key: k("x", "id", noNul(e.eventID), time, sid), value: "" });
         }
+        // An own event a reorg had left unrecorded, recorded again (captured anew): recorded once more.
+        if (held.unrecorded !== undefined && e.chain !== undefined) {
+          const again = this.recordedAgain(held, e.chain);
+          ops.push({ type: "put", key: k("ev", sid), value: again });
+          seen.set(sid, again);
+        }
         continue;
       }
       const typed = toEpcisEvent(e.event);
@@ -379,6 +385,21 @@ export class EventStore {
     const updated: StoredEvent = { ...rest, unrecorded: { since: since.toISOString(), ...(chain ? { previous: chain } : {}) } };
     await this.db.put(k("ev", sid), updated, { sync: true });
     return updated;
+  }
+
+  /** Own event `sid`, marked unrecorded, found recorded again as `chain` (e.g. its transaction re-included). */
+  async markRecorded(sid: string, chain: ChainRef): Promise<StoredEvent | undefined> {
+    const held = await this.bySid(sid);
+    if (held?.unrecorded === undefined) return held;
+    const again = this.recordedAgain(held, chain);
+    await this.db.put(k("ev", sid), again, { sync: true });
+    return again;
+  }
+
+  private recordedAgain(held: StoredEvent, chain: ChainRef): StoredEvent {
+    const again: StoredEvent = { ...held, chain };
+    delete again.unrecorded;
+    return again;
   }
 
   async bySid(sid: string): Promise<StoredEvent | undefined> {

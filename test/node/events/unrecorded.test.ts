@@ -3,7 +3,8 @@
  * recorded an event (an anvil snapshot reverted: a reorg deeper than the confirmation depth),
  * the node's re-verification (node/events/records.ts) marks it unrecorded, alerts, and the peer
  * network no longer serves it, so a partner is never handed an event it would find unrecorded
- * and blame on an honest owner. Events still on chain stay recorded and served.
+ * and blame on an honest owner. Events still on chain stay recorded and served; a dropped one
+ * recorded again (its document captured anew, or its transaction re-included) is served again.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provenance__factory } from "../../../lib/contracts/types/index.js";
 import { ChainClient } from "../../../node/chain/client.ts";
+import { EventRecorder } from "../../../node/events/recorder.ts";
 import { type OpenEvents, openEvents } from "../../../node/events/service.ts";
 import { verifyReceivedEvent } from "../../../node/events/verify.ts";
 import { EventDocuments } from "../../../node/p2p/documents.ts";
@@ -37,17 +39,21 @@ describe("own events whose record a reorg dropped", () => {
   let events: OpenEvents;
   let outbox: ReceivedStore;
   let dir: string;
+  let client: ChainClient;
+  let signer: Wallet;
   const logs: string[] = [];
 
   beforeAll(async () => {
     chain = await startTestChain();
     dir = mkdtempSync(path.join(tmpdir(), "tracemesh-unrecorded-"));
     provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+    client = new ChainClient(provider, { pollMs: 25 });
+    signer = new Wallet(chain.orgs.steel.accounts[1]!.privateKey, provider);
     events = await openEvents({
       dataDir: dir,
       deployment: chain.deployment,
-      client: new ChainClient(provider, { pollMs: 25 }),
-      signer: new Wallet(chain.orgs.steel.accounts[1]!.privateKey, provider),
+      client,
+      signer,
       validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
       contexts: path.join(FIXTURES, "epcis-context.jsonld"),
       recordCheckMs: 0,
@@ -70,13 +76,16 @@ describe("own events whose record a reorg dropped", () => {
     return (await events.store.get(done.results![0]!.hashId))[0]!;
   };
 
-  it("marks the dropped one unrecorded, alerts, stops serving it, and keeps the one still on chain", async () => {
+  it("marks dropped ones unrecorded, alerts, stops serving them, keeps the one still on chain, and serves them again once recorded again", async () => {
     await events.records.check(); // the check openEvents started settles first
     const kept = await capture(observe(1));
     const snapshot = (await provider.send("evm_snapshot", [])) as string;
     const dropped = await capture(observe(2));
+    const reincluded = await capture(observe(3));
     expect(dropped.chain?.recordId).toBeDefined();
     expect(await provider.send("evm_revert", [snapshot])).toBe(true); // the block recording `dropped` is gone
+    // evm_revert also forgets the transactions (a real reorg returns them to the pool): the account's nonce went back.
+    (await client.managed(signer)).reset();
 
     const provenance = Provenance__factory.connect(chain.deployment.contracts.provenance, provider);
     expect(await provenance.recordOfEvent(dropped.recordHash)).toBe(0n);
@@ -87,8 +96,8 @@ describe("own events whose record a reorg dropped", () => {
     expect(await served.get(dropped.hashId)).toBeDefined(); // before re-verification it would be served
 
     const result = await events.records.check();
-    expect(result.checked).toBe(2);
-    expect(result.unrecorded.map((e) => e.hashId)).toEqual([dropped.hashId]);
+    expect(result.checked).toBe(3);
+    expect(result.unrecorded.map((e) => e.hashId).sort()).toEqual([dropped.hashId, reincluded.hashId].sort());
     const [marked] = await events.store.get(dropped.hashId);
     expect(marked!.chain).toBeUndefined();
     expect(marked!.unrecorded).toMatchObject({ previous: dropped.chain });
@@ -99,7 +108,24 @@ describe("own events whose record a reorg dropped", () => {
     expect(await served.get(kept.hashId)).toBeDefined();
     expect((await events.store.get(kept.hashId))[0]!.chain).toEqual(kept.chain);
 
-    // Checking again finds nothing new: the marked event is no longer counted as recorded.
-    expect(await events.records.check()).toEqual({ checked: 1, unrecorded: [] });
+    expect(await events.records.check()).toEqual({ checked: 3, unrecorded: [], recordedAgain: [] }); // nothing new
+
+    // The dropped document captured again is recorded anew (not answered as a replay) and served again.
+    const { job, replay } = await events.accept(doc(observe(2)), events.organisation);
+    expect(replay).toBe(false);
+    expect((await events.capture.finished(job.captureID)).state).toBe("succeeded");
+    expect(await provenance.recordOfEvent(dropped.recordHash)).not.toBe(0n);
+    const [again] = await events.store.get(dropped.hashId);
+    expect(again!.unrecorded).toBeUndefined();
+    expect(again!.chain?.recordId).toBeDefined();
+    expect(await served.get(dropped.hashId)).toBeDefined();
+
+    // The other one's record comes back another way (as a re-included transaction would): the check restores it.
+    await new EventRecorder({ client, signer, provenance: chain.deployment.contracts.provenance }).record(doc(observe(3)));
+    const restored = await events.records.check();
+    expect(restored.unrecorded).toEqual([]);
+    expect(restored.recordedAgain.map((e) => e.hashId)).toEqual([reincluded.hashId]);
+    expect((await events.store.get(reincluded.hashId))[0]!.chain).toMatchObject({ recordId: String(await provenance.recordOfEvent(reincluded.recordHash)), kind: "Observation" });
+    expect(await served.get(reincluded.hashId)).toBeDefined();
   }, 60_000);
 });

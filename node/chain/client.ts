@@ -12,7 +12,7 @@
  * submit for one window (`anchor`) or several (`anchorBatch`).
  */
 import { decodeCustomError } from "../../lib/revert.ts";
-import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, Wallet } from "ethers";
+import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, type TransactionRequest, type TransactionResponse, Wallet } from "ethers";
 import { type DataAnchors, DataAnchors__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
 import { AnchorRejectedError, ChainUnavailableError } from "./errors.ts";
 import { sleep } from "../../lib/retry.ts";
@@ -34,6 +34,23 @@ export function rpcProvider(url: string, chainId: number): JsonRpcProvider {
   const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 1 });
   provider.pollingInterval = 250;
   return provider;
+}
+
+/**
+ * ethers' NonceManager, except that a failure to populate the transaction (the chain is down)
+ * no longer leaves the nonce lookup it started unawaited: ethers' own sendTransaction does, and
+ * that rejection, handled by nobody, ended member processes whose chain went away.
+ */
+export class AccountNonceManager extends NonceManager {
+  override async sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    const noncePromise = this.getNonce("pending");
+    // Awaited below once the transaction is populated; until then its failure is nobody's.
+    noncePromise.catch(() => undefined);
+    this.increment();
+    const populated = await this.signer.populateTransaction(tx);
+    populated.nonce = await noncePromise;
+    return await this.signer.sendTransaction(populated);
+  }
 }
 
 export class ChainClient {
@@ -70,7 +87,7 @@ export class ChainClient {
     const address = (await signer.getAddress()).toLowerCase();
     let m = this.managers.get(address);
     if (m === undefined) {
-      m = new NonceManager(signer.provider ? signer : signer.connect(this.provider));
+      m = new AccountNonceManager(signer.provider ? signer : signer.connect(this.provider));
       this.managers.set(address, m);
     }
     return m;

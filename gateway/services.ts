@@ -14,12 +14,16 @@ import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
+import type { RemoteDataService } from "../node/p2p/remote.ts";
 
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };
 
 /** Queries over the chain indexer's LevelDB indexes (node/indexer/service.ts). */
 export type { IndexService };
+
+/** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
+export type { RemoteDataService };
 
 /** Data-integrity proofs of the node's anchored readings. */
 export type ProofsService = Pick<ProofService, "proveReading" | "proveRun" | "windowsBetween" | "node">;
@@ -38,6 +42,12 @@ export interface GatewayServices {
   proofs?: ProofsService;
   /** The owner's log of partners' reads (node/access-log): every document or reading handed out is logged. */
   accessLog?: AccessRecorder;
+  /**
+   * The peer network's delivery on demand: what this node's organisation may read but the node
+   * does not hold, asked of the owner's node, verified and stored (absent: such documents show
+   * as held elsewhere).
+   */
+  remote?: RemoteDataService;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

@@ -99,8 +99,12 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // Every read of this organisation's data by a partner is logged (node/access-log).
     const accessLog = await AccessLog.open(path.join(config.node.dataDir, "access-log"));
     cleanup.push(() => accessLog.close());
+    const recorder = new AccessRecorder(accessLog, base.contracts.accessGrants);
+    // The peer network serves by the same rule as the gateway, logs what it serves, and fetches
+    // for this organisation's pages what they may see from the owners' nodes.
+    p2p?.serveWith({ visibility: events.visibility, accessLog: recorder });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: new AccessRecorder(accessLog, base.contracts.accessGrants) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),

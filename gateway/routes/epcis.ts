@@ -252,8 +252,25 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const ev = events(context);
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
     const own = found.filter(({ event }) => event.origin.kind === "own" && event.owner === ev.organisation);
-    if (own.length === 0)
-      throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${found[0]!.event.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
+    if (own.length === 0) {
+      // Another organisation's event: its readings come from the owner's node, verified there
+      // reading by reading (node/p2p/remote.ts), for this node's own organisation only.
+      const { event: e } = found[0]!;
+      const remote = ctx.state.caller!.orgId === ev.organisation ? context.services.remote : undefined;
+      if (!remote)
+        throw new HttpProblem(409, `event ${ctx.params["eventID"]} was captured by organisation ${e.owner}; its readings are held by that organisation's node`, { type: "elsewhere" });
+      let answer;
+      try {
+        answer = await remote.boundReadings(e);
+      } catch (err) {
+        if (err instanceof ReadingBindingError) throw badRequest(`the event's reading binding is malformed: ${err.message}`);
+        throw err;
+      }
+      if ("unavailable" in answer)
+        throw new HttpProblem(answer.refused ? 403 : 503, `the readings of event ${ctx.params["eventID"]}: ${answer.unavailable}`, { type: answer.refused ? "not-granted" : "unavailable" });
+      ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams: answer.streams } satisfies EventReadingsAnswer;
+      return;
+    }
     const { event: e, decision } = own[0]!;
     let bindings;
     try {
@@ -426,8 +443,10 @@ export const paths: OpenApiPaths = {
         "200": json("{ eventID, hashId, recordHash, chain, streams: [{ stream, node, from, to, readings: [{ reading, proof, anchor }] }] }"),
         ...denied,
         "404": problem("no such event the caller may read"),
-        "409": problem("the event was captured by another organisation, whose node holds its readings"),
+        "403": problem("the caller's organisation is not active, or the event's owner (another organisation) refused its readings to this node"),
+        "409": problem("the event was captured by another organisation, whose node holds its readings (asked for by another organisation than this node's, or no peer network)"),
         "413": problem("the event names too many readings"),
+        "503": problem("the event was captured by another organisation, whose node did not deliver its readings in time"),
       },
     },
   },

@@ -10,6 +10,11 @@
  * the requested item alone is not enough). Everyone else sees the on-chain fact
  * (`access: "public-fact"`, `document: null`). A document handed out carries
  * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
+ *
+ * A document of another organisation that the node's own organisation may read but the node does
+ * not hold is fetched from the owner's node while the page waits (services.remote, bounded in
+ * time); what did not arrive says why in `unavailable`. Only for the node's own organisation: a
+ * node asks with its own organisation's rights, so it never fetches on another caller's behalf.
  */
 import type { Context } from "koa";
 import { Gauge } from "prom-client";
@@ -177,12 +182,27 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       }
       return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
     };
-    const out = [];
+    // The document filed under the hash this record carries (not another declaration of the same event).
+    const storedOf = async (e: HistoryEntry) => (documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash) : undefined);
+    const found = [];
     for (const e of entries) {
-      // The document filed under the hash this record carries (not another declaration of the same event).
-      const stored = documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash) : undefined;
-      const decision = await decide(e, stored);
+      const stored = await storedOf(e);
+      found.push({ e, stored, decision: await decide(e, stored) });
+    }
+    const remote = documents && caller === services.organisation.id ? services.remote : undefined;
+    const wanted = found.filter((f) => f.decision.allowed && f.stored === undefined && f.e.org !== caller);
+    const unavailable = remote && wanted.length > 0 ? await remote.fetchDocuments(wanted.map((f) => ({ owner: f.e.org, recordHash: f.e.eventHash }))) : new Map<string, string>();
+    for (const f of wanted) {
+      if (unavailable.has(f.e.eventHash)) continue;
+      f.stored = await storedOf(f.e);
+      // Decided again on the document itself, as for every document this node holds.
+      if (f.stored) f.decision = await decide(f.e, f.stored);
+    }
+    const out = [];
+    for (const { e, stored, decision } of found) {
       const entry = await historyEntry(e, caller, decision, stored, org);
+      const why = unavailable.get(e.eventHash);
+      if (why !== undefined && entry.document === null) entry.unavailable = why;
       // A document handed to a partner goes into the owner's access log.
       if (entry.document && stored)
         await services.accessLog?.record({ reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision);

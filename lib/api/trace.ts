@@ -68,6 +68,8 @@ export interface HistoryEntryAnswer {
   grant?: { scopeKey: string; kind: ScopeKind; path?: string[] };
   /** The consortium rule that let the caller read it (regulators), e.g. "regulator-recall-events". */
   rule?: string;
+  /** Why a document the caller may read is not shown (e.g. "owner's node unreachable: ..."). */
+  unavailable?: string;
 }
 
 /** GET /items/{id}/history. */

@@ -16,13 +16,14 @@
  */
 import type { Provider } from "ethers";
 import type { AccessDecision } from "../../lib/access.ts";
+import { readingBindingsOf } from "../../lib/epcis/readings.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { RecordKind } from "../../lib/registry.ts";
 import type { EventStore, StoredEvent } from "../events/store.ts";
 import type { EventVisibility } from "../events/visibility.ts";
 import type { EventVerifier, VerifiedEvent } from "./fetch-client.ts";
-import type { DocumentSource } from "./fetch-server.ts";
+import type { DocumentSource, ServedDocument } from "./fetch-server.ts";
 import type { EventSummary } from "./protocol.ts";
 import type { ReceivedStore } from "./received-store.ts";
 
@@ -49,7 +50,8 @@ export function identitiesOf(doc: unknown): { hashId: string; recordHash: string
 export class EventDocuments implements DocumentSource {
   constructor(
     private readonly store: EventStore,
-    private readonly visibility: EventVisibility,
+    /** Who may read an own event: the member's full rule (genealogy from its index, regulators' rule). */
+    private readonly visibility: Pick<EventVisibility, "mayRead">,
     private readonly outbox: ReceivedStore,
   ) {}
 
@@ -60,12 +62,15 @@ export class EventDocuments implements DocumentSource {
     return found.find((e) => e.hashId === hash && e.event["errorDeclaration"] === undefined);
   }
 
-  async get(hash: string) {
+  async get(hash: string): Promise<ServedDocument | undefined> {
     const e = await this.own(hash);
     if (e === undefined) return undefined;
     return {
       document: { event: e.event, context: e.context, ...(e.ignoreFields?.length ? { ignoreFields: e.ignoreFields } : {}) } satisfies EventDocument,
+      recordHash: e.recordHash,
+      ...(typeof e.eventID === "string" ? { eventID: e.eventID } : {}),
       mayRead: (grantee: number): Promise<AccessDecision> => this.visibility.mayRead(e, grantee),
+      bindings: () => readingBindingsOf(e.event, e.context),
     };
   }
 

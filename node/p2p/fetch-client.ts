@@ -279,11 +279,21 @@ export class FetchClient {
    * reporting the peer, with nothing stored) when any item is a lie: altered or forged, not the
    * serving organisation's, or not what was asked for. An item that is the owner's but does not
    * verify for an honest reason is listed in `unverifiable` and skipped; one whose window this
-   * node's chain does not show anchored ends the page (`pending`).
+   * node's chain does not show anchored ends the page (`pending`). With `event`, the readings
+   * that own event of the peer binds, decided by who may read the event.
    */
-  async fetchReadings(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number }): Promise<VerifiedReadings> {
+  async fetchReadings(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number; event?: string }): Promise<VerifiedReadings> {
     const afterSeq = q.afterSeq ?? 0;
-    const request: FetchRequest = { v: 1, type: "readings", stream: q.stream, from: q.from, to: q.to, afterSeq, ...(q.limit ? { limit: q.limit } : {}) };
+    const request: FetchRequest = {
+      v: 1,
+      type: "readings",
+      stream: q.stream,
+      from: q.from,
+      to: q.to,
+      afterSeq,
+      ...(q.limit ? { limit: q.limit } : {}),
+      ...(q.event !== undefined ? { event: q.event } : {}),
+    };
     const { peerStr, res } = await this.ask(peer, request, "readings");
     if (!Array.isArray(res.items)) throw this.misbehaved(peerStr, "items is not a list");
     const ownerOrg = await this.options.orgOf(peerStr);

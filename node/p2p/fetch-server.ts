@@ -5,13 +5,17 @@
  * The caller's organisation is the one Consortium registers the remote peer id to (proven
  * by the Noise handshake, never taken from the request). It is answered only when lib/access.ts
  * allows it for this node's organisation's data (AccessGrants on chain, cached, invalidated on
- * grant events); the answer names the grant it was given under.
+ * grant events); the answer names the grant it was given under. Readings asked for by an event
+ * (`event` in the request) are decided by who may read that event, within what it binds. Every
+ * document and reading handed out is told to `onRead` (the owner's access log).
  *
  * Limits per connection: requests of at most MAX_REQUEST_BYTES, DEFAULT_MAX_INBOUND_STREAMS at a
  * time, each answer at most `maxFrameBytes`.
  */
 import type { Libp2p } from "@libp2p/interface";
 import { type AccessChecker, type AccessDecision, mayReadStream } from "../../lib/access.ts";
+import type { AccessSubject } from "../../lib/api/access-log.ts";
+import type { ReadingBinding } from "../../lib/epcis/readings.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -48,10 +52,20 @@ export interface ReadingSource {
   streams(): Promise<string[]>;
 }
 
+/** An own event as the server hands it out. */
+export interface ServedDocument {
+  document: unknown;
+  recordHash: string;
+  eventID?: string;
+  mayRead(grantee: number): Promise<AccessDecision>;
+  /** The readings the event binds (lib/epcis/readings.ts); throws for a malformed binding. */
+  bindings(): ReadingBinding[];
+}
+
 /** Where the server reads its own EPCIS event documents (node/p2p/documents.ts). */
 export interface DocumentSource {
   /** The own event a CBV 2.0 hash ID (or a record hash) names, as it travels, and who may read it. */
-  get(hash: string): Promise<{ document: unknown; mayRead(grantee: number): Promise<AccessDecision> } | undefined>;
+  get(hash: string): Promise<ServedDocument | undefined>;
   /** Events this node announced to `grantee` after `since`, oldest first. */
   concerning(grantee: number, since: number, limit: number): Promise<EventSummary[]>;
 }
@@ -78,6 +92,8 @@ export interface FetchServerOptions extends ProtocolLimits {
   maxReadings?: number;
   /** Most requests served at once per connection. */
   maxInboundStreams?: number;
+  /** Told about every document or reading handed out, with the decision that allowed it (the owner's access log). */
+  onRead?: (reader: number, subject: AccessSubject, decision: AccessDecision) => Promise<void>;
   /** Told about every answer (for logs and status). */
   onServed?: (peer: string, request: FetchRequest | undefined, response: FetchResponse) => void;
   onError?: (err: unknown) => void;
@@ -146,6 +162,7 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
     const decision = await found.mayRead(callerOrg);
     if (!decision.allowed) return notGranted(`every item and lot event ${request.hash} names`);
     const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
+    await o.onRead?.(callerOrg, { kind: "document", eventHash: found.recordHash, ...(found.eventID ? { eventID: found.eventID } : {}) }, decision);
     return { type: "event", document: found.document, ...(grant ? { grant } : {}) };
   }
 
@@ -171,10 +188,34 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
   }
 
   if (!o.readings) return { error: "unsupported", detail: "this node serves no readings" };
-  const decision = await mayReadStream(o.access, callerOrg, o.ownerOrg, request.stream, request.from, request.to);
-  if (!decision.allowed) return notGranted(`stream ${request.stream} over [${request.from}, ${request.to})`);
+  let decision: AccessDecision;
+  let subject: AccessSubject;
+  if (request.event !== undefined) {
+    // Readings of an event: whoever may read the event may read what it binds, and nothing more.
+    if (!o.documents) return { error: "unsupported", detail: "this node serves no event documents" };
+    const found = await o.documents.get(request.event);
+    if (found === undefined) return { error: "not-found", detail: `this node holds no event ${request.event} of its own` };
+    let bindings: ReadingBinding[];
+    try {
+      bindings = found.bindings();
+    } catch (e) {
+      return { error: "not-found", detail: `event ${request.event} binds no readings: ${(e as Error).message}` };
+    }
+    if (!bindings.some((b) => b.stream === request.stream && b.from <= request.from && request.to <= b.to)) {
+      return { error: "not-granted", detail: `event ${request.event} binds no readings of stream ${request.stream} over [${request.from}, ${request.to})` };
+    }
+    decision = await found.mayRead(callerOrg);
+    if (!decision.allowed) return notGranted(`every item and lot event ${request.event} names`);
+    subject = { kind: "readings", eventHash: found.recordHash, ...(found.eventID ? { eventID: found.eventID } : {}), streams: [request.stream] };
+  } else {
+    decision = await mayReadStream(o.access, callerOrg, o.ownerOrg, request.stream, request.from, request.to);
+    if (!decision.allowed) return notGranted(`stream ${request.stream} over [${request.from}, ${request.to})`);
+    subject = { kind: "stream", stream: request.stream, fromMs: request.from, toMs: request.to };
+  }
   const limit = Math.min(request.limit ?? Infinity, o.maxReadings ?? DEFAULT_MAX_READINGS);
-  const { items, more } = await o.readings.readings({ stream: request.stream, from: request.from, to: request.to, afterSeq: request.afterSeq ?? 0, limit });
+  const query = { stream: request.stream, from: request.from, to: request.to, afterSeq: request.afterSeq ?? 0, limit, ...(request.event !== undefined ? { each: true } : {}) };
+  const { items, more } = await o.readings.readings(query);
   const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
+  if (items.length > 0) await o.onRead?.(callerOrg, subject, decision);
   return { type: "readings", items, more, ...(grant ? { grant } : {}) };
 }

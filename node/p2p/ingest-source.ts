@@ -86,7 +86,7 @@ export class IngestReadingSource implements ReadingSource {
       if (wanted.length === 0) continue;
       if (remaining <= 0) return { items, more: true };
       const tx = run.anchor?.txHash;
-      if (wanted.length === run.readings.length && wanted.length <= remaining) {
+      if (!q.each && wanted.length === run.readings.length && wanted.length <= remaining) {
         items.push({ kind: "run", readings: run.readings, proof: run.proof, ...(tx ? { tx } : {}) });
         remaining -= wanted.length;
         continue;

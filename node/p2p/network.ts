@@ -6,7 +6,12 @@
  * - Admission: MembershipGate (gater.ts) over Consortium; peers caught sending altered data are
  *   banned locally for `banMs`, reported (log, status, the received store) and nothing of theirs
  *   is stored.
- * - Access: lib/access.ts over AccessGrants (ChainAccessChecker, cache cleared on grant events).
+ * - Access: lib/access.ts over AccessGrants (ChainAccessChecker, cache cleared on grant events);
+ *   documents and event readings by the member's full rule once the member hands it over
+ *   (`serveWith`: genealogy from its index, regulators' rule), and every read served is logged in
+ *   the owner's access log (channel "p2p").
+ * - Delivery on demand: `remote` (remote.ts) fetches what a page of this organisation needs from
+ *   the owner's node.
  * - Discovery: discovery.ts (bootstrap, the peers protocol, peers registered in Consortium).
  * - Announcements (gossipsub, signed by the publisher's peer key): `ANCHORS_TOPIC` after each
  *   anchor of this node ({ node, sequence }: facts that are on chain anyway), and events that
@@ -21,6 +26,7 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Provider } from "ethers";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
+import type { AccessRecorder } from "../access-log/record.ts";
 import type { P2pConfig } from "../config.ts";
 import type { EventStore } from "../events/store.ts";
 import { EventVisibility } from "../events/visibility.ts";
@@ -39,6 +45,7 @@ import { type ReadingSource, serveFetch } from "./fetch-server.ts";
 import { PeerDiscovery } from "./discovery.ts";
 import { type FollowStatus, Follows } from "./follows.ts";
 import { decodeJson, encodeJson } from "./protocol.ts";
+import { RemoteData } from "./remote.ts";
 import { type MisbehaviourReport, ReceivedStore } from "./received-store.ts";
 
 export { PEERS_PROTOCOL } from "./discovery.ts";
@@ -94,6 +101,13 @@ export class PeerNetwork {
   private receivedCount = 0;
   /** Organisation of each connected peer, as last asked. */
   private readonly peerOrgs = new Map<string, number>();
+  /** Who may read an own event (set in begin(); the member's full rule after `serveWith`). */
+  private visibility!: Pick<EventVisibility, "mayRead">;
+  /** The owner's access log, once the member opened it. */
+  private accessLog: AccessRecorder | undefined;
+  /** Registered peer ids per organisation, as last read from Consortium. */
+  private readonly orgPeers = new Map<number, { ids: string[]; at: number }>();
+  private remoteData: RemoteData | undefined;
 
   private constructor(
     readonly host: Host,
@@ -169,17 +183,17 @@ export class PeerNetwork {
     this.receivedCount = await this.received.total();
 
     const events = this.options.events;
-    const documents = events
-      ? new EventDocuments(
-          events.store,
-          events.visibility ?? new EventVisibility({ access: this.access, provider: this.options.provider, provenance: this.options.deployment.contracts.provenance }),
-          this.received,
-        )
-      : undefined;
+    this.visibility =
+      events?.visibility ?? new EventVisibility({ access: this.access, provider: this.options.provider, provenance: this.options.deployment.contracts.provenance });
+    const documents = events ? new EventDocuments(events.store, { mayRead: (e, org) => this.visibility.mayRead(e, org) }, this.received) : undefined;
     await serveFetch(this.host, {
       orgOf: (peer) => this.gate.orgOf(peer),
       access: this.access,
       ownerOrg,
+      // A read the log cannot take is not served (the refusal says the node cannot answer now).
+      onRead: async (reader, subject, decision) => {
+        await this.accessLog?.record({ reader, owner: ownerOrg, channel: "p2p", subject }, decision);
+      },
       ...(this.options.readings ? { readings: this.options.readings } : {}),
       ...(documents ? { documents } : {}),
       maxFrameBytes: config.maxFrameBytes,
@@ -215,6 +229,46 @@ export class PeerNetwork {
     // Catch-up after being offline: everything followed, from the stored cursors.
     void this.follows.syncAll();
     this.log(`peer ${this.host.peerId.toString()} listening on ${this.host.getMultiaddrs().map(String).join(", ")}`);
+  }
+
+  /**
+   * Hands the serving side the member's parts: its full visibility rule (node/events, with
+   * genealogy walked in its chain index and the regulators' rule) and its access log.
+   */
+  serveWith(parts: { visibility?: Pick<EventVisibility, "mayRead">; accessLog?: AccessRecorder }): void {
+    if (parts.visibility) this.visibility = parts.visibility;
+    if (parts.accessLog) this.accessLog = parts.accessLog;
+  }
+
+  /** Fetching on demand what this organisation may see and does not hold (remote.ts). */
+  get remote(): RemoteData {
+    this.remoteData ??= new RemoteData({
+      client: this.client,
+      peersOf: (org) => this.peersOf(org),
+      log: (m) => this.log(`on demand: ${m}`),
+    });
+    return this.remoteData;
+  }
+
+  /** Peer ids of `org`'s nodes: connected ones first, then those registered in Consortium (re-read after a minute). */
+  async peersOf(org: number): Promise<string[]> {
+    const connected: string[] = [];
+    for (const id of new Set(this.host.getConnections().map((c) => c.remotePeer.toString()))) {
+      if ((await this.gate.orgOf(id).catch(() => 0)) === org) connected.push(id);
+    }
+    let known = this.orgPeers.get(org);
+    if (known === undefined || Date.now() - known.at > 60_000) {
+      const c = connectContracts(this.options.deployment.contracts, this.options.provider).consortium;
+      const ids: string[] = [];
+      for (const nodeId of await c.nodesOf(org)) {
+        const n = await c.node(nodeId);
+        if (n.registered && n.peerId !== "" && !this.gate.isBanned(n.peerId)) ids.push(n.peerId);
+      }
+      known = { ids, at: Date.now() };
+      this.orgPeers.set(org, known);
+    }
+    const self = this.host.peerId.toString();
+    return [...new Set([...connected, ...known.ids])].filter((id) => id !== self);
   }
 
   private async orgByName(name: string): Promise<number> {

@@ -11,7 +11,9 @@
  *   { type: "readings", stream, from, to, afterSeq?, limit? }
  *       readings of `stream` with source time in [from, to) (Unix ms) and sequence number above
  *       `afterSeq`, oldest first, at most `limit`; `more` says a next page exists (ask again with
- *       `afterSeq` = the last seq received).
+ *       `afterSeq` = the last seq received). With `event` (a hash of an own event of the serving
+ *       node that binds readings of `stream` over the range), it is decided by who may read that
+ *       event and answered reading by reading, each with its own proof.
  *   { type: "list", scope: { kind: "stream", stream } }   anchored windows held of the stream
  *   { type: "list", scope: { kind: "streams" } }          streams the caller holds a grant for
  *   { type: "event", hash }                               an EPCIS event document by event hash
@@ -99,6 +101,8 @@ export interface ReadingQuery {
   to: number;
   afterSeq: number;
   limit: number;
+  /** Every reading with its own proof (no run proofs): the asker hands proofs on one by one. */
+  each?: boolean;
 }
 
 /** An EPCIS event that concerns a partner, as listed to it. */
@@ -109,7 +113,7 @@ export interface EventSummary {
 }
 
 export type FetchRequest =
-  | { v: 1; type: "readings"; stream: string; from: number; to: number; afterSeq?: number; limit?: number }
+  | { v: 1; type: "readings"; stream: string; from: number; to: number; afterSeq?: number; limit?: number; event?: string }
   | { v: 1; type: "list"; scope: ListScope }
   | { v: 1; type: "event"; hash: string };
 
@@ -177,6 +181,7 @@ export function parseRequest(value: unknown): FetchRequest | string {
       if (!isTime(r.from) || !isTime(r.to) || r.to <= r.from) return "from and to must be Unix ms with from < to";
       if (r.afterSeq !== undefined && !isTime(r.afterSeq)) return "afterSeq must be a sequence number";
       if (r.limit !== undefined && !(Number.isSafeInteger(r.limit) && (r.limit as number) > 0)) return "limit must be a positive integer";
+      if (r.event !== undefined && !isEventHash(r.event)) return "event must be a CBV 2.0 event hash ID or a record hash (0x + 64 hex)";
       return {
         v: 1,
         type: "readings",
@@ -185,6 +190,7 @@ export function parseRequest(value: unknown): FetchRequest | string {
         to: r.to,
         ...(r.afterSeq !== undefined ? { afterSeq: r.afterSeq as number } : {}),
         ...(r.limit !== undefined ? { limit: r.limit as number } : {}),
+        ...(r.event !== undefined ? { event: r.event as string } : {}),
       };
     }
     case "list": {

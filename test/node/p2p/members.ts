@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
+import type { Role } from "../../../lib/consortium.ts";
 import { freePort } from "../../../scripts/local-chain/anvil.ts";
 import type { Deployment } from "../../../lib/deployment.ts";
 import { NamespacePolicy } from "../../../lib/namespaces.ts";
@@ -30,6 +31,8 @@ export interface MemberSpec {
   devices?: string[];
   /** Whether the node is registered in Consortium (false: founders without this node). */
   registered?: boolean;
+  /** The organisation's roles (default Supplier). */
+  roles?: Role[];
 }
 
 export interface Member extends MemberSpec {
@@ -166,6 +169,7 @@ export async function setUpConsortium(
           name,
           accounts: [...new Set(ms.flatMap((m) => [m.wallet.address, new Wallet(devKey(m.keyIndex + 4)).address]))],
           nodes: ms.filter((m) => m.registered !== false).map((m) => nodeFor(m.peerId)),
+          ...(ms[0]!.roles ? { roles: ms[0]!.roles } : {}),
         };
       }),
       ...extraOrgs.map((o) => ({ name: o.name, accounts: [new Wallet(devKey(o.keyIndex)).address] })),

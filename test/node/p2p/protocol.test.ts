@@ -124,7 +124,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     await anchorWindow(anchors.connect(fx.orgs.steel.signer), steelWindow, start);
     await anchorWindow(anchors.connect(fx.orgs.oem.signer), steelWindow, start); // the same data, anchored by another organisation
     // The peers register after the first anchors: an organisation's account binds to its one registered node on first anchoring.
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"], ["steel", "bound.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
 
     liar = await host("liar.key");
     await liar.handle(FETCH_PROTOCOL, async (stream) => {
@@ -289,6 +289,59 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     await expect(client.request(addr, list)).rejects.toThrow();
     release();
     for (const answer of await Promise.all(pending)) expect(answer).toMatchObject({ error: "not-member" });
+  });
+
+  it("decides readings asked for by an event by who may read that event, within what it binds, and tells the access log each read", async () => {
+    const EVENT = "0x" + "ee".repeat(32);
+    let oemMayRead = false;
+    const queries: unknown[] = [];
+    const reads: { reader: number; subject: unknown; allowed: boolean }[] = [];
+    const bound = await host("bound.key");
+    const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
+    await serveFetch(bound, {
+      orgOf: (p) => gate.orgOf(p),
+      access: new ChainAccessChecker({ accessGrants: await grants.getAddress(), consortium: await fx.consortium.getAddress() }, fx.deployer, { ttlMs: 0 }),
+      ownerOrg: fx.orgs.steel.id,
+      readings: {
+        readings: async (q) => {
+          queries.push(q);
+          return { items: [runOf(steelWindow, steelNode, 0, 5)], more: false };
+        },
+        windows: async () => [],
+        streams: async () => [STREAM],
+      },
+      documents: {
+        get: async (hash) =>
+          hash === EVENT
+            ? {
+                document: {},
+                recordHash: EVENT,
+                mayRead: async () => (oemMayRead ? { allowed: true, via: "grant", scopeKey: EVENT, kind: ScopeKind.ItemWithGenealogy } : { allowed: false }),
+                bindings: () => [{ stream: STREAM, from: start, to: start + 1000, source: "event" as const }],
+              }
+            : undefined,
+        concerning: async () => [],
+      },
+      onRead: async (reader, subject, decision) => void reads.push({ reader, subject, allowed: decision.allowed }),
+    });
+    const addr = bound.getMultiaddrs()[0]!;
+    const asked = (q: { stream?: string; from?: number; to?: number; event?: string }) =>
+      client.request(addr, { v: 1, type: "readings", stream: q.stream ?? STREAM, from: q.from ?? start, to: q.to ?? start + 1000, ...(q.event !== undefined ? { event: q.event } : {}) });
+    // Without leave to read the event, or outside what it binds, or of an event the node does not hold: refused, nothing read.
+    expect(await asked({ event: EVENT })).toMatchObject({ error: "not-granted" });
+    expect(await asked({ event: EVENT, stream: OTHER })).toMatchObject({ error: "not-granted", detail: expect.stringContaining("binds no readings") });
+    oemMayRead = true;
+    expect(await asked({ event: EVENT, to: start + 2000 })).toMatchObject({ error: "not-granted", detail: expect.stringContaining("binds no readings") });
+    expect(await asked({ event: "0x" + "dd".repeat(32) })).toMatchObject({ error: "not-found" });
+    expect(queries).toEqual([]);
+    expect(reads).toEqual([]);
+    // With it: answered reading by reading (each with its own proof), and the read is told to the log.
+    expect(await asked({ event: EVENT })).toMatchObject({ type: "readings" });
+    expect(queries).toEqual([expect.objectContaining({ stream: STREAM, each: true })]);
+    expect(reads).toEqual([{ reader: fx.orgs.oem.id, subject: { kind: "readings", eventHash: EVENT, streams: [STREAM] }, allowed: true }]);
+    // The event's leave does not open the stream: without `event` the stream grant decides (none here).
+    expect(await asked({ stream: OTHER })).toMatchObject({ error: "not-granted" });
+    expect(parseRequest({ v: 1, type: "readings", stream: STREAM, from: 0, to: 1, event: "0x12" })).toBe("event must be a CBV 2.0 event hash ID or a record hash (0x + 64 hex)");
   });
 
   it("parses requests strictly", () => {

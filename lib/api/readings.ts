@@ -27,6 +27,8 @@ export interface EventReadingsAnswer {
   eventID: string;
   hashId: string;
   recordHash: string;
+  /** The organisation that captured the event (it alone sees who read the readings: GET /access-log?event=). */
+  owner: number;
   /** The event's record on chain, once known. */
   chain: { recordId: string; kind: string; tx?: string; block?: number } | null;
   streams: BoundStreamAnswer[];

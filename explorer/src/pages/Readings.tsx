@@ -6,7 +6,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Reading } from "../../../lib/reading.ts";
 import { type ReadingProof, type VerifyResult, cachedAnchorView, contractAnchorView, verifyReading } from "../../../lib/verify-reading.ts";
-import { api, enc } from "../api.ts";
+import type { AccessLogAnswer } from "../../../lib/api/access-log.ts";
+import { api, enc, session } from "../api.ts";
+import { AccessLogTable, memberNames } from "./AccessLog.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { type ChartPoint, chartData } from "../chart-data.ts";
 import { ReadingsChart } from "../components/Chart.tsx";
@@ -14,6 +16,9 @@ import { getChain } from "../chain.ts";
 import { type MessageKey, formatTime, useI18n } from "../i18n.ts";
 
 export interface BoundReadings {
+  recordHash: string;
+  /** The organisation that captured the event. */
+  owner: number;
   streams: { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor?: unknown }[] }[];
 }
 
@@ -47,9 +52,34 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
       <h1>{t("readings.title")}</h1>
       <p class="mono break">{t("readings.event", { id: eventId })}</p>
       <Async state={data} what={eventId}>
-        {(d) => (d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />)}
+        {(d) => (
+          <>
+            {d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />}
+            {session()?.organisation.id === d.owner && <ReadersOf recordHash={d.recordHash} />}
+          </>
+        )}
       </Async>
     </article>
+  );
+}
+
+/** For the event's owner: which partners read this event's document and readings, under which grant, from its access log. */
+function ReadersOf({ recordHash }: { recordHash: string }) {
+  const { t } = useI18n();
+  const state = useAsync(
+    async (signal) => {
+      const [log, names] = await Promise.all([api<AccessLogAnswer>(`/access-log?event=${recordHash}&limit=1000`, { signal }), memberNames(signal)]);
+      return { entries: log.entries, names };
+    },
+    [recordHash],
+  );
+  return (
+    <section class="readers" data-testid="readers">
+      <h2>{t("readings.readers")}</h2>
+      <Async state={state}>
+        {({ entries, names }) => (entries.length === 0 ? <p>{t("readings.noReaders")}</p> : <AccessLogTable entries={entries} names={names} />)}
+      </Async>
+    </section>
   );
 }
 

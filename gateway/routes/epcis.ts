@@ -12,22 +12,24 @@
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
-import type { Context } from "koa";
+import type { Context, Next } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
+import { EVENT_TERM_PARAMETERS, eventTerms } from "../../lib/epcis/query-terms.ts";
+import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
 import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
-import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
+import { readRaw } from "../body.ts";
+import { HttpProblem, badRequest, forbidden, notFound, requireService, toProblem } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Query parameters an event query accepts, and how each maps onto EventQuery. */
 const LIST_PARAMS: Record<string, keyof EventQuery> = {
@@ -46,20 +48,23 @@ const LIST_PARAMS: Record<string, keyof EventQuery> = {
   EQ_eventID: "eventID",
 };
 
+/** A query parameter that cannot be used (GS1's QueryParameterException on EPCIS routes). */
+const queryProblem = (detail: string) => new HttpProblem(400, detail, { type: "invalid-query" });
+
 function one(ctx: Context, name: string): string | undefined {
   const v = ctx.query[name];
-  if (Array.isArray(v)) throw badRequest(`query parameter \`${name}\` is given ${v.length} times; give it once`);
+  if (Array.isArray(v)) throw queryProblem(`query parameter \`${name}\` is given ${v.length} times; give it once`);
   return v;
 }
 
 /** The GS1 query of a request (pipe-delimited lists), plus the fixed terms of the route. */
-function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; perPage: number; nextPageToken?: string } {
+function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; perPage: number; nextPageToken?: string; eventCountLimit?: number } {
   const q: Record<string, unknown> = { ...fixed };
   for (const [param, field] of Object.entries(LIST_PARAMS)) {
     const raw = ctx.query[param];
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split("|")).map((v) => v.trim());
-    if (values.some((v) => v === "")) throw badRequest(`query parameter \`${param}\` has an empty value (lists are separated by "|")`);
+    if (values.some((v) => v === "")) throw queryProblem(`query parameter \`${param}\` has an empty value (lists are separated by "|")`);
     q[field] = [...((q[field] as string[] | undefined) ?? []), ...values];
   }
   for (const [param, field] of [["GE_eventTime", "geEventTime"], ["LT_eventTime", "ltEventTime"]] as const) {
@@ -68,22 +73,26 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
   }
   const exists = one(ctx, "EXISTS_errorDeclaration");
   if (exists !== undefined) {
-    if (!["", "true", "false"].includes(exists)) throw badRequest(`EXISTS_errorDeclaration must be true or false (got "${exists}")`);
+    if (!["", "true", "false"].includes(exists)) throw queryProblem(`EXISTS_errorDeclaration must be true or false (got "${exists}")`);
     if (exists !== "false") q["errorDeclaration"] = true;
   }
   const pp = one(ctx, "perPage");
-  const perPage = pp === undefined ? 30 : Number(pp);
-  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw badRequest(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+  let perPage = pp === undefined ? 30 : Number(pp);
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+  // Results come in eventTime order, ascending (the store's order); other orders are refused by name.
+  const orderBy = one(ctx, "orderBy");
+  if (orderBy !== undefined && orderBy !== "eventTime") throw queryProblem(`orderBy "${orderBy}" is not supported: results are ordered by eventTime`);
+  const direction = one(ctx, "orderDirection");
+  if (direction !== undefined && direction !== "ASC") throw queryProblem(`orderDirection "${direction}" is not supported: results are ordered by eventTime, ascending (ASC)`);
+  const limit = one(ctx, "eventCountLimit");
+  let eventCountLimit: number | undefined;
+  if (limit !== undefined) {
+    eventCountLimit = Number(limit);
+    if (!Number.isInteger(eventCountLimit) || eventCountLimit < 1) throw queryProblem(`eventCountLimit must be a positive integer (got "${limit}")`);
+    perPage = Math.min(perPage, eventCountLimit);
+  }
   const token = one(ctx, "nextPageToken");
-  return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}) };
-}
-
-/** An event as published: with its eventID, and its document's inline context terms when it needs them. */
-function eventOut(e: StoredEvent): Record<string, unknown> {
-  const out = { ...publishedEvent(e) };
-  const inline = (Array.isArray(e.context) ? e.context : [e.context]).filter((c) => isObject(c) || (typeof c === "string" && !EPCIS_CONTEXT_URLS.includes(c)));
-  if (inline.length > 0 && out["@context"] === undefined) return { "@context": inline, ...out };
-  return out;
+  return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
 }
 
 export function queryDocument(events: readonly StoredEvent[], queryName = "SimpleEventQuery"): Record<string, unknown> {
@@ -92,8 +101,47 @@ export function queryDocument(events: readonly StoredEvent[], queryName = "Simpl
     type: "EPCISQueryDocument",
     schemaVersion: "2.0",
     creationDate: new Date().toISOString(),
-    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events.map(eventOut) } } },
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events.map(publishedEvent) } } },
   };
+}
+
+/** The document a capture request carries: JSON-LD as is, EPCIS XML (2.0 or 1.2) read into JSON-LD. */
+async function captureBody(ctx: Context, context: RouteContext): Promise<unknown> {
+  if (!ctx.is([...XML_MEDIA_TYPES])) {
+    if (!ctx.is(["application/json", "application/ld+json", "application/*+json"]))
+      throw new HttpProblem(415, `expected an EPCIS document as JSON-LD (application/ld+json) or XML (application/xml), got ${ctx.get("content-type") || "none"}`, { type: "unsupported-media-type" });
+    return context.readJson(ctx, "large");
+  }
+  try {
+    return parseEpcisXml(await readRaw(ctx, context.options.bodyLimits.large));
+  } catch (e) {
+    if (e instanceof EpcisXmlError) throw badRequest(e.message, { errors: e.errors });
+    throw e;
+  }
+}
+
+/** Answers a query document in the representation the caller asked for (Accept): JSON-LD, or EPCIS XML. */
+function sendQueryDocument(ctx: Context, doc: Record<string, unknown>): void {
+  const type = ctx.accepts("application/ld+json", "application/json", ...XML_MEDIA_TYPES);
+  if (type === "application/xml" || type === "text/xml") {
+    ctx.type = type;
+    ctx.body = epcisXmlOf(doc);
+    return;
+  }
+  ctx.type = "application/ld+json";
+  ctx.body = doc;
+}
+
+/** The one event a single-event capture carries (a bare event object, or a document of exactly one event). */
+function isSingleEvent(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest("POST /events takes one EPCIS event (a JSON object)");
+  const b = body as Record<string, unknown>;
+  if (b["type"] === "EPCISDocument") {
+    const list = (b["epcisBody"] as { eventList?: unknown[] } | undefined)?.eventList;
+    if (!Array.isArray(list) || list.length !== 1) throw badRequest(`POST /events takes one event; this document has ${Array.isArray(list) ? list.length : "no"} events (use POST /capture)`);
+    return { "@context": b["@context"], ...(list[0] as Record<string, unknown>) };
+  }
+  return b;
 }
 
 function nextLink(ctx: Context, token: string): string {
@@ -132,6 +180,101 @@ function captureProblem(e: unknown): HttpProblem | undefined {
   }
 }
 
+/** What this node speaks, announced on every EPCIS response (GS1 EPCIS 2.0 REST binding headers). */
+export const GS1_HEADERS: Readonly<Record<string, string>> = {
+  "GS1-EPCIS-Version": "2.0.0",
+  "GS1-EPCIS-Min": "1.2.0",
+  "GS1-EPCIS-Max": "2.0.0",
+  "GS1-CBV-Version": "2.0.0",
+  "GS1-CBV-Min": "2.0.0",
+  "GS1-CBV-Max": "2.0.0",
+  "GS1-Extensions": "tm=https://tracemesh.dev/ns/epcis/",
+};
+/** EPCIS versions a request may ask for (1.2 documents are read by the XML binding), and CBV versions. */
+const REQUESTABLE: Record<string, RegExp> = { "GS1-EPCIS-Version": /^(1\.2|2\.0)(\.\d+)?$/, "GS1-CBV-Version": /^2\.0(\.\d+)?$/ };
+
+/**
+ * The one table of GS1 `epcisException` problem types EPCIS routes answer with: by Tracemesh code
+ * first (lib/errors.ts), else by status. Statuses without an EPCIS exception (409, 503) keep
+ * Tracemesh's type. The Tracemesh type stays in the problem as `tracemeshType`.
+ */
+const EPCIS_EXCEPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
+  "capture-limit-exceeded": "CaptureLimitExceededException",
+  "too-many-readings": "QueryTooLargeException",
+  "invalid-query": "QueryParameterException",
+  "invalid-page-token": "QueryParameterException",
+};
+const EPCIS_EXCEPTION_BY_STATUS: Record<number, string> = {
+  400: "ValidationException",
+  401: "SecurityException",
+  403: "SecurityException",
+  404: "NoSuchResourceException",
+  406: "NotAcceptableException",
+  413: "CaptureLimitExceededException",
+  414: "URITooLongException",
+  415: "UnsupportedMediaTypeException",
+  500: "ImplementationException",
+};
+
+/** A problem answered on an EPCIS route: GS1's exception as its type. */
+class EpcisProblem extends HttpProblem {
+  constructor(
+    problem: HttpProblem,
+    readonly exception: string,
+  ) {
+    super(problem.status, problem.detail, { type: problem.code, title: problem.title, headers: problem.headers, extra: problem.extra });
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), type: `epcisException:${this.exception}`, tracemeshType: this.type };
+  }
+}
+
+/**
+ * Sets the GS1 headers (406 for a requested EPCIS or CBV version this node does not speak) and
+ * answers problems with GS1's exception types. Unexpected errors pass on untouched, to be logged.
+ */
+async function gs1(ctx: Context, next: Next): Promise<void> {
+  ctx.set(GS1_HEADERS);
+  try {
+    for (const [header, ok] of Object.entries(REQUESTABLE)) {
+      const asked = ctx.get(header);
+      if (asked !== "" && !ok.test(asked))
+        throw new HttpProblem(406, `${header} ${asked} is not supported: this node speaks EPCIS ${GS1_HEADERS["GS1-EPCIS-Min"]} to ${GS1_HEADERS["GS1-EPCIS-Max"]}, CBV ${GS1_HEADERS["GS1-CBV-Version"]}`, { type: "not-acceptable" });
+    }
+    await next();
+  } catch (err) {
+    const { problem, internal } = toProblem(err);
+    const exception = EPCIS_EXCEPTION_BY_CODE[problem.code] ?? EPCIS_EXCEPTION_BY_STATUS[problem.status];
+    if (internal || exception === undefined) throw err;
+    throw new EpcisProblem(problem, exception);
+  }
+}
+
+/** Methods of each EPCIS path, answered by OPTIONS (discovery). */
+const ALLOW: Record<string, string> = {
+  "/capture": "OPTIONS, GET, POST",
+  "/capture/:captureID": "OPTIONS, GET",
+  "/events": "OPTIONS, GET, POST",
+  "/events/:eventID": "OPTIONS, GET",
+  "/epcs/:epc/events": "OPTIONS, GET",
+  "/bizSteps/:bizStep/events": "OPTIONS, GET",
+  "/eventTypes": "OPTIONS, GET",
+  ...Object.fromEntries(["eventTypes/:eventType", "epcs/:epc", "bizSteps/:bizStep", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}`, "OPTIONS, GET"])),
+  ...Object.fromEntries(["eventTypes/:eventType", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}/events`, "OPTIONS, GET"])),
+};
+
+/** The top-level resources whose members have an `events` sub-resource, and the query term each fixes. */
+const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery }[] = [
+  { resource: "eventTypes", param: "eventType", field: "eventType" },
+  { resource: "epcs", param: "epc", field: "anyEpc" },
+  { resource: "bizSteps", param: "bizStep", field: "bizStep" },
+  { resource: "bizLocations", param: "bizLocation", field: "bizLocation" },
+  { resource: "readPoints", param: "readPoint", field: "readPoint" },
+  { resource: "dispositions", param: "disposition", field: "disposition" },
+];
+const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"];
+
 function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
@@ -149,26 +292,29 @@ async function logDocuments(context: RouteContext, reader: number, served: reado
 async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}): Promise<void> {
   const ev = events(context);
   const org = ctx.state.caller!.orgId;
-  const { query, perPage, nextPageToken } = parseQuery(ctx, fixed);
+  const { query, perPage, nextPageToken, eventCountLimit } = parseQuery(ctx, fixed);
   try {
+    const terms = eventTerms(ctx.query);
     const decisions = new Map<StoredEvent, AccessDecision>();
     const page = await ev.store.query(query, {
       perPage,
       ...(nextPageToken !== undefined ? { nextPageToken } : {}),
-      audience: `org:${org}`,
+      // A page token is bound to the caller and to the terms tested here as well as the store's query.
+      audience: `org:${org}${terms.key === "" ? "" : `|${terms.key}`}`,
       filter: async (e) => {
+        if (!terms.matches(e)) return false;
         const d = await ev.visibility.mayRead(e, org);
         decisions.set(e, d);
         return d.allowed;
       },
     });
     await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
-    if (page.nextPageToken !== undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
-    ctx.type = "application/ld+json";
-    ctx.body = queryDocument(page.events);
+    // eventCountLimit: at most that many events in all, so no further page.
+    if (page.nextPageToken !== undefined && eventCountLimit === undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
+    sendQueryDocument(ctx, queryDocument(page.events));
   } catch (e) {
     const code = codeOf(e);
-    if (code === "invalid-query" || code === "invalid-page-token") throw badRequest((e as Error).message);
+    if (code === "invalid-query" || code === "invalid-page-token") throw queryProblem((e as Error).message);
     throw e;
   }
 }
@@ -189,66 +335,118 @@ async function visibleById(ctx: Context, context: RouteContext, id: string): Pro
 }
 
 export function register(router: GatewayRouter, context: RouteContext): void {
-  const auth = context.auth.requireOrg();
+  const requireOrg = context.auth.requireOrg();
+  // Every EPCIS route announces the GS1 headers, also on refusals.
+  const auth = [gs1, requireOrg] as const;
 
-  router.post("/capture", auth, async (ctx) => {
+  for (const [path, allow] of Object.entries(ALLOW))
+    router.options(path, ...auth, (ctx) => {
+      ctx.set("Allow", allow);
+      if (path === "/capture" || path === "/events") {
+        ctx.set("GS1-EPCIS-Capture-Limit", String(events(context).maxCaptureEvents));
+        ctx.set("GS1-EPCIS-Capture-File-Size-Limit", String(context.options.bodyLimits.large));
+        ctx.set("GS1-Capture-Error-Behaviour", "rollback");
+      }
+      ctx.status = 204;
+    });
+
+  /** Accepts a document for capture as the caller, mapping the node's refusals to problems. */
+  const accept = async (ctx: Context, doc: unknown) => {
     const ev = events(context);
     const caller = ctx.state.caller!;
-    // The node checks the owner again (accept); refusing here spares reading a stranger's body.
-    if (caller.orgId !== ev.organisation)
-      throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
-    const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
-    if (behaviour !== "" && behaviour !== "rollback")
-      throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
-    const doc = await context.readJson(ctx, "large");
-    let submitted;
     try {
-      submitted = await ev.accept(doc, caller.orgId);
+      return await ev.accept(doc, caller.orgId);
     } catch (e) {
       throw captureProblem(e) ?? e;
     }
+  };
+  /** Refuses a stranger before its body is read (the node checks the owner again when accepting). */
+  const ownOrganisationOnly = (ctx: Context) => {
+    const caller = ctx.state.caller!;
+    if (caller.orgId !== events(context).organisation)
+      throw forbidden(`this node captures events for ${context.services.organisation.name} only; ${caller.orgName} captures at its own node`);
+  };
+
+  router.post("/capture", ...auth, async (ctx) => {
+    ownOrganisationOnly(ctx);
+    ctx.set("GS1-EPCIS-Capture-Limit", String(events(context).maxCaptureEvents));
+    const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
+    if (behaviour !== "" && behaviour !== "rollback")
+      throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
+    const submitted = await accept(ctx, await captureBody(ctx, context));
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
     ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
   });
 
-  router.get("/capture", auth, async (ctx) => {
+  router.get("/capture", ...auth, async (ctx) => {
     const ev = events(context);
     const pp = one(ctx, "perPage");
     const perPage = pp === undefined ? 30 : Number(pp);
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw badRequest(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
     const token = one(ctx, "nextPageToken");
     let after: string | undefined;
     if (token !== undefined) {
       after = Buffer.from(token, "base64url").toString("utf8");
-      if (!/^[0-9a-z]{9}[0-9a-f]{12}$/.test(after)) throw badRequest("nextPageToken is malformed");
+      if (!/^[0-9a-z]{9}[0-9a-f]{12}$/.test(after)) throw queryProblem("nextPageToken is malformed");
     }
     const page = await ev.capture.jobs(ctx.state.caller!.orgId, { perPage, ...(after !== undefined ? { after } : {}) });
     if (page.next !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(page.next).toString("base64url")));
-    ctx.body = { captureJobs: page.jobs.map(jobView) } satisfies CaptureJobsAnswer;
+    ctx.body = page.jobs.map(jobView) satisfies CaptureJobsAnswer;
   });
 
-  router.get("/capture/:captureID", auth, async (ctx) => {
+  router.get("/capture/:captureID", ...auth, async (ctx) => {
     const ev = events(context);
     const job = await ev.capture.job(ctx.params["captureID"]!);
     if (job === undefined || job.owner !== ctx.state.caller!.orgId) throw notFound(`no capture job ${ctx.params["captureID"]} of ${ctx.state.caller!.orgName}`);
     ctx.body = jobView(job);
   });
 
-  router.get("/events", auth, (ctx) => runQuery(ctx, context));
+  router.get("/events", ...auth, (ctx) => runQuery(ctx, context));
 
-  router.get("/events/:eventID", auth, async (ctx) => {
-    const found = await visibleById(ctx, context, ctx.params["eventID"]!);
-    await logDocuments(context, ctx.state.caller!.orgId, found);
-    ctx.type = "application/ld+json";
-    ctx.body = queryDocument(found.map((f) => f.event));
+  // Single-event capture (synchronous in the standard): the event is recorded as a one-event
+  // document and answered once its job has finished, 201 with the event's Location.
+  router.post("/events", ...auth, async (ctx) => {
+    ownOrganisationOnly(ctx);
+    const body = await captureBody(ctx, context);
+    const event = isSingleEvent(body);
+    const doc = {
+      "@context": event["@context"] ?? [EPCIS_CONTEXT_URLS[0]],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: new Date(context.options.clock()).toISOString(),
+      epcisBody: { eventList: [Object.fromEntries(Object.entries(event).filter(([k]) => k !== "@context"))] },
+    };
+    const { job } = await accept(ctx, doc);
+    const done = job.running ? await events(context).capture.finished(job.captureID) : job;
+    const result = done.results?.[0];
+    if (!done.success || result === undefined)
+      throw new HttpProblem(409, `the event was not recorded: ${done.errors.map((e) => e.message).join("; ") || done.state}`, { type: "capture-refused", extra: { captureID: done.captureID } });
+    const id = result.eventID ?? result.hashId;
+    ctx.status = 201;
+    ctx.set("Location", `/events/${encodeURIComponent(id)}`);
+    ctx.body = { eventID: id, hashId: result.hashId, recordHash: result.recordHash, how: result.how, captureID: done.captureID };
   });
 
-  router.get("/epcs/:epc/events", auth, (ctx) => runQuery(ctx, context, { anyEpc: [ctx.params["epc"]!] }));
+  router.get("/events/:eventID", ...auth, async (ctx) => {
+    const found = await visibleById(ctx, context, ctx.params["eventID"]!);
+    await logDocuments(context, ctx.state.caller!.orgId, found);
+    sendQueryDocument(ctx, queryDocument(found.map((f) => f.event)));
+  });
 
-  router.get("/bizSteps/:bizStep/events", auth, (ctx) => runQuery(ctx, context, { bizStep: [ctx.params["bizStep"]!] }));
+  // Top-level resources (HATEOAS): /eventTypes lists the types; each member has an `events` sub-resource.
+  router.get("/eventTypes", ...auth, (ctx) => {
+    ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: EVENT_TYPES };
+  });
+  for (const { resource, param, field } of TOP_LEVEL) {
+    router.get(`/${resource}/:${param}`, ...auth, (ctx) => {
+      if (resource === "eventTypes" && !EVENT_TYPES.includes(ctx.params[param]!)) throw notFound(`no event type ${ctx.params[param]} (${EVENT_TYPES.join(", ")})`);
+      ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: ["events"] };
+    });
+    router.get(`/${resource}/:${param}/events`, ...auth, (ctx) => runQuery(ctx, context, { [field]: [ctx.params[param]!] }));
+  }
 
-  router.get("/events/:eventID/readings", auth, async (ctx) => {
+  router.get("/events/:eventID/readings", ...auth, async (ctx) => {
     const ev = events(context);
     const found = await visibleById(ctx, context, ctx.params["eventID"]!);
     const own = found.filter(({ event }) => event.origin.kind === "own" && event.owner === ev.organisation);
@@ -332,13 +530,20 @@ const QUERY_PARAMETERS = [
   pipeList("EQ_readPoint", "read points"),
   pipeList("EQ_eventID", "declared eventIDs or CBV 2.0 hash IDs"),
   { name: "EXISTS_errorDeclaration", in: "query", required: false, schema: { type: "boolean" } },
+  ...EVENT_TERM_PARAMETERS.map((name) => ({ name, in: "query", required: false, schema: { type: "string" }, description: "tested on each candidate event (lib/epcis/query-terms.ts); recordTime is when this node recorded the event" })),
+  { name: "orderBy", in: "query", required: false, schema: { type: "string", enum: ["eventTime"] } },
+  { name: "orderDirection", in: "query", required: false, schema: { type: "string", enum: ["ASC"] } },
+  { name: "eventCountLimit", in: "query", required: false, schema: { type: "integer", minimum: 1 }, description: "at most this many events in all (no further page)" },
   { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000, default: 30 } },
   { name: "nextPageToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page's Link header" },
 ];
 
 const QUERY_DOCUMENT = {
-  description: "an EPCISQueryDocument; a Link header with rel=next when more events follow",
-  content: { "application/ld+json": { schema: { type: "object", description: "EPCISQueryDocument (GS1 EPCIS 2.0)" } } },
+  description: "an EPCISQueryDocument (JSON-LD, or EPCIS 2.0 XML when Accept asks for it); a Link header with rel=next when more events follow",
+  content: {
+    "application/ld+json": { schema: { type: "object", description: "EPCISQueryDocument (GS1 EPCIS 2.0)" } },
+    "application/xml": { schema: { type: "string", description: "EPCISQueryDocument (GS1 EPCIS 2.0 XML)" } },
+  },
 };
 
 const denied = { "401": problem("no valid token"), "403": problem("the caller's organisation is not active") };
@@ -379,20 +584,53 @@ const CAPTURE_JOB = {
   },
 };
 
-export const paths: OpenApiPaths = {
+const gs1Headers = Object.fromEntries(Object.keys(GS1_HEADERS).map((h) => [h, { schema: { type: "string" }, description: `${GS1_HEADERS[h]} (on every EPCIS answer)` }]));
+
+const discovery = (path: string) => ({
+  tags: ["EPCIS"],
+  summary: `Discovery: the methods of ${path}, the EPCIS and CBV versions, extensions${path === "/capture" || path === "/events" ? " and capture limits" : ""}`,
+  security: bearer,
+  parameters: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => pathParam(m[1]!, "as for GET")),
+  responses: {
+    "204": {
+      description: "Allow and the GS1 headers",
+      headers: {
+        Allow: { schema: { type: "string" } },
+        ...gs1Headers,
+        ...(path === "/capture" || path === "/events" ? { "GS1-EPCIS-Capture-Limit": { schema: { type: "integer" } }, "GS1-EPCIS-Capture-File-Size-Limit": { schema: { type: "integer" } } } : {}),
+      },
+    },
+    ...denied,
+  },
+});
+
+const versionHeaders = [
+  { name: "GS1-EPCIS-Version", in: "header", required: false, schema: { type: "string" }, description: "1.2 or 2.0; other versions answer 406" },
+  { name: "GS1-CBV-Version", in: "header", required: false, schema: { type: "string" }, description: "2.0; other versions answer 406" },
+];
+
+const basePaths: OpenApiPaths = {
   "/capture": {
     post: {
       tags: ["EPCIS"],
       summary: "Capture an EPCIS 2.0 document (recorded whole on chain, or refused whole)",
       security: bearer,
       parameters: [{ name: "GS1-Capture-Error-Behaviour", in: "header", required: false, schema: { type: "string", enum: ["rollback"] } }],
-      requestBody: { required: true, content: { "application/ld+json": { schema: { type: "object" } }, "application/json": { schema: { type: "object" } } } },
+      requestBody: {
+        required: true,
+        content: {
+          "application/ld+json": { schema: { type: "object" } },
+          "application/json": { schema: { type: "object" } },
+          "application/xml": { schema: { type: "string", description: "EPCIS 2.0 or 1.2 XML document (lib/epcis/xml.ts)" } },
+          "text/xml": { schema: { type: "string" } },
+        },
+      },
       responses: {
         "202": { description: "accepted as a capture job; Location: /capture/{captureID}", content: { "application/json": { schema: CAPTURE_JOB } } },
-        "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers), or malformed JSON"),
+        "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers, or element paths for XML), or malformed JSON or XML"),
         ...denied,
         "413": problem("the document is larger than the body limit, or has more events than one capture records"),
-        "415": problem("not a JSON body"),
+        "415": problem("neither a JSON nor an XML body"),
       },
     },
     get: {
@@ -403,7 +641,7 @@ export const paths: OpenApiPaths = {
         { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000 } },
         { name: "nextPageToken", in: "query", required: false, schema: { type: "string" } },
       ],
-      responses: { "200": json("{ captureJobs: [...] }", { type: "object", properties: { captureJobs: { type: "array", items: CAPTURE_JOB } } }), ...denied },
+      responses: { "200": json("the capture jobs, a list (as GS1's OpenAPI document shapes it)", { type: "array", items: CAPTURE_JOB }), ...denied },
     },
   },
   "/capture/{captureID}": {
@@ -422,6 +660,29 @@ export const paths: OpenApiPaths = {
       security: bearer,
       parameters: QUERY_PARAMETERS,
       responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
+    },
+    post: {
+      tags: ["EPCIS"],
+      summary: "Capture one event (synchronous): recorded as a one-event document, answered when its job has finished",
+      security: bearer,
+      parameters: versionHeaders,
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": { schema: { type: "object", description: "one EPCIS event (with its @context), or an EPCISDocument of one event" } },
+          "application/ld+json": { schema: { type: "object" } },
+          "application/xml": { schema: { type: "string", description: "an EPCIS XML document of one event" } },
+          "text/xml": { schema: { type: "string" } },
+        },
+      },
+      responses: {
+        "201": json("{ eventID, hashId, recordHash, how, captureID }; Location: /events/{eventID}"),
+        "400": problem("not one valid EPCIS event"),
+        ...denied,
+        "406": problem("a GS1-EPCIS-Version or GS1-CBV-Version this node does not speak"),
+        "409": problem("the node or the chain refused to record the event (the capture job names why)"),
+        "415": problem("neither a JSON nor an XML body"),
+      },
     },
   },
   "/events/{eventID}": {
@@ -450,22 +711,47 @@ export const paths: OpenApiPaths = {
       },
     },
   },
-  "/epcs/{epc}/events": {
+  "/eventTypes": {
     get: {
       tags: ["EPCIS"],
-      summary: "Events naming an EPC in any role (MATCH_anyEPC), further filtered by the query parameters",
+      summary: "The EPCIS event types (a Collection)",
       security: bearer,
-      parameters: [pathParam("epc", "EPC URI, pattern or Digital Link, URL-encoded"), ...QUERY_PARAMETERS],
-      responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
+      responses: { "200": json("{ type: Collection, member: [ObjectEvent, ...] }"), ...denied },
     },
   },
-  "/bizSteps/{bizStep}/events": {
-    get: {
-      tags: ["EPCIS"],
-      summary: "Events of one business step, further filtered by the query parameters",
-      security: bearer,
-      parameters: [pathParam("bizStep", "bare CBV term or URI"), ...QUERY_PARAMETERS],
-      responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
-    },
-  },
+  ...Object.fromEntries(
+    TOP_LEVEL.flatMap(({ resource, param, field }) => [
+      [
+        `/${resource}/{${param}}`,
+        {
+          get: {
+            tags: ["EPCIS"],
+            summary: `Sub-resources of one ${param} (a Collection: events)`,
+            security: bearer,
+            parameters: [pathParam(param, "URL-encoded")],
+            responses: { "200": json("{ type: Collection, member: [events] }"), ...denied, ...(resource === "eventTypes" ? { "404": problem("not an EPCIS event type") } : {}) },
+          },
+        },
+      ],
+      [
+        `/${resource}/{${param}}/events`,
+        {
+          get: {
+            tags: ["EPCIS"],
+            summary: `Events with this ${param} (as ${String(field)} in the query), further filtered by the query parameters`,
+            security: bearer,
+            parameters: [pathParam(param, "URL-encoded; bare CBV term or URI for vocabularies"), ...QUERY_PARAMETERS],
+            responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
+          },
+        },
+      ],
+    ]),
+  ),
 };
+
+export const paths: OpenApiPaths = Object.fromEntries(
+  Object.entries(basePaths).map(([path, item]) => {
+    const koaPath = path.replace(/\{([^}]+)\}/g, ":$1");
+    return [path, Object.hasOwn(ALLOW, koaPath) ? { ...item, options: discovery(path) } : item];
+  }),
+);

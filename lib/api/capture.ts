@@ -61,7 +61,5 @@ export interface CaptureJobAnswer {
   replay?: boolean;
 }
 
-/** GET /capture: the caller's jobs, newest first (a Link header points to the next page). */
-export interface CaptureJobsAnswer {
-  captureJobs: CaptureJobAnswer[];
-}
+/** GET /capture: the caller's jobs, newest first, as a list (GS1's shape; a Link header points to the next page). */
+export type CaptureJobsAnswer = CaptureJobAnswer[];

@@ -56,7 +56,10 @@ export interface RemoteDataOptions {
   deadlineMs?: number;
   /** Most fetches at once (default 4). */
   concurrency?: number;
-  /** How long a refusal is remembered, ms (default 30 s). */
+  /**
+   * How long a refusal is remembered, ms (default 10 s): brief, since the owner's node may only be
+   * catching up with a grant the asker's chain view already shows.
+   */
   missTtlMs?: number;
   /** How long an unreachable owner is remembered, ms (default 5 s). */
   unreachableTtlMs?: number;
@@ -101,7 +104,7 @@ export class RemoteData implements RemoteDataService {
 
   private remember(key: string, e: RemoteDataError): void {
     if (this.misses.size >= MAX_MISSES) this.misses.clear();
-    this.misses.set(key, { reason: e.reason, refused: e.refused, until: Date.now() + (e.refused ? (this.o.missTtlMs ?? 30_000) : (this.o.unreachableTtlMs ?? 5_000)) });
+    this.misses.set(key, { reason: e.reason, refused: e.refused, until: Date.now() + (e.refused ? (this.o.missTtlMs ?? 10_000) : (this.o.unreachableTtlMs ?? 5_000)) });
   }
 
   /** Tries each of `owner`'s nodes in turn; a refusal or a lie ends it, an unreachable node passes to the next. */

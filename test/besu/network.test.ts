@@ -340,12 +340,24 @@ describe("a member joining later through Consortium governance", () => {
   const newcomer = Wallet.createRandom().address;
   const NEW_ORG = { name: "Precision Castings", roles: ["supplier"], accounts: [newcomer], node: { host: "192.0.2.20" } };
 
+  /**
+   * The receipt of `hash`, once mined. anvil mines each transaction as it arrives, but on a loaded
+   * machine the receipt may not be readable yet when the hash comes back: ask until it is.
+   */
+  async function receiptOf(hash: string): Promise<{ status: string; contractAddress: string | null }> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const receipt = (await provider.send("eth_getTransactionReceipt", [hash])) as { status: string; contractAddress: string | null } | null;
+      if (receipt) return receipt;
+      if (Date.now() > deadline) throw new Error(`no receipt for ${hash} after 30 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async function send(from: string, data: string): Promise<void> {
     await provider.send("anvil_impersonateAccount", [from]);
-    // anvil mines each transaction as it arrives, so the receipt exists when the hash comes back.
     const hash: string = await provider.send("eth_sendTransaction", [{ from, to: CONSORTIUM, data }]);
-    const receipt = (await provider.send("eth_getTransactionReceipt", [hash])) as { status: string } | null;
-    expect(receipt?.status, `transaction from ${from}`).toBe("0x1");
+    expect((await receiptOf(hash)).status, `transaction from ${from}`).toBe("0x1");
   }
 
   /** Proposes from the steel mill, then other founders vote yes until the 60% quorum executes it. */
@@ -397,8 +409,7 @@ describe("a member joining later through Consortium governance", () => {
     const { bytecode } = await loadArtifact("Consortium");
     await provider.send("anvil_impersonateAccount", [accounts[0]!]);
     const hash: string = await provider.send("eth_sendTransaction", [{ from: accounts[0]!, data: bytecode }]);
-    const created = (await provider.send("eth_getTransactionReceipt", [hash])) as { contractAddress: string };
-    const newImplementation = getAddress(created.contractAddress);
+    const newImplementation = getAddress((await receiptOf(hash)).contractAddress!);
     await pass(consortium.interface.encodeFunctionData("propose", [ProposalKind.Upgrade, proposalData.upgrade(CONSORTIUM, newImplementation)]));
     const slot = await provider.getStorage(CONSORTIUM, ERC1967_IMPLEMENTATION_SLOT);
     expect(getAddress(`0x${slot.slice(26)}`)).toBe(newImplementation);

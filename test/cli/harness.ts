@@ -1,6 +1,7 @@
 /**
  * The member tool under test as users run it: a real anvil on 127.0.0.1 and a free port, the
- * contracts deployed by the Ignition module with the demo's founders, a deployment record in a
+ * contracts deployed by the Ignition module with the demo's founders and their identifier prefixes
+ * (as the demo deploys them: identifiers under no registered prefix are refused), a deployment record in a
  * temporary directory, and `tm` run as a child process.
  */
 import { spawn } from "node:child_process";
@@ -13,7 +14,7 @@ import { deployTracemesh } from "../../ignition/deploy.ts";
 import type { Deployment } from "../../lib/deployment.ts";
 import { type RunningAnvil, startAnvil } from "../../scripts/local-chain/anvil.ts";
 import { demoWallet } from "../../scripts/demo/accounts.ts";
-import { DEMO_ORGS, demoFounders } from "../../scripts/demo/consortium.ts";
+import { DEMO_ORGS, demoFounders, demoPrefixGrants } from "../../scripts/demo/consortium.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const TSX = path.join(root, "node_modules/.bin/tsx");
@@ -62,7 +63,7 @@ export async function startChain(): Promise<TestChain> {
   try {
     const conn = await network.create({ network: "localhost", override: { url: anvil.url } });
     try {
-      const deployment = await deployTracemesh(conn, { deploymentId, founders: demoFounders(), quorumBps: QUORUM_BPS, votingPeriod: VOTING_PERIOD });
+      const deployment = await deployTracemesh(conn, { deploymentId, founders: demoFounders(), prefixes: demoPrefixGrants(), quorumBps: QUORUM_BPS, votingPeriod: VOTING_PERIOD });
       const deploymentFile = path.join(dir, "deployment.json");
       writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
       return {

@@ -13,6 +13,9 @@ import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/
 import { createGateway } from "../../gateway/app.ts";
 import { chainServices } from "../../gateway/services.ts";
 import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
+import { canonicalIdentifier, itemKey } from "../../lib/identifiers/canonical.ts";
+import { proveKeysCalls } from "../../lib/namespaces.ts";
+import { DEMO_ORGS } from "../../scripts/demo/consortium.ts";
 import { type TestChain, type TmOptions, type TmResult, ORGS, startChain, tm as runTm } from "./harness.ts";
 
 let chain: TestChain;
@@ -27,6 +30,7 @@ async function tm(args: string[], opts?: TmOptions): Promise<TmResult> {
 const hash = (text: string) => keccak256(toUtf8Bytes(text));
 const ITEM = "urn:epc:id:sgtin:4012345.011111.1001";
 const SCOPE = "EN10204-3.1";
+const OEM_PREFIX = DEMO_ORGS.find((o) => o.key === "oem")!.site.companyPrefix;
 const KEYSTORE_PASSWORD = "correct horse battery staple";
 
 let steelKeyFile: string;
@@ -129,10 +133,15 @@ describe("access grants", () => {
   it("checks a component through a genealogy grant on the product, naming the path; a later assembly by the grantee does not widen it", async () => {
     const oem = new NonceManager(new Wallet(ORGS.oem.key, chain.provider));
     const provenance = Provenance__factory.connect(chain.deployment.contracts.provenance, oem);
-    const [casting, housing, pump, later] = ["CLI-CASTING-1", "CLI-HOUSING-1", "CLI-PUMP-1", "CLI-LATER-1"].map(hash) as [string, string, string, string];
+    // Identifiers under the OEM's registered company prefix: the deployment's namespace policy
+    // refuses keys their creator has not proven (proveKeys) in the creating transaction.
+    const ids = ["CASTING-1", "HOUSING-1", "PUMP-1", "LATER-1"].map((serial) => `urn:epc:id:sgtin:${OEM_PREFIX}.011111.CLI-${serial}`);
+    const [casting, housing, pump, later] = ids.map((i) => itemKey(i)) as [string, string, string, string];
+    const proven = (id: string, call: string, args: unknown[]) =>
+      provenance.multicall([...proveKeysCalls(provenance.interface, [canonicalIdentifier(id)]), provenance.interface.encodeFunctionData(call as never, args as never)]);
     const active = hash("urn:epcglobal:cbv:disp:active");
-    for (const k of [casting, pump, later]) await (await provenance.commission(k, active, hash(`commission:${k}`))).wait();
-    await (await provenance.transform([casting], [housing], "0x" + "00".repeat(32), active, hash("machine"))).wait();
+    for (const i of [0, 2, 3]) await (await proven(ids[i]!, "commission", [itemKey(ids[i]!), active, hash(`commission:${ids[i]}`)])).wait();
+    await (await proven(ids[1]!, "transform", [[casting], [housing], "0x" + "00".repeat(32), active, hash("machine")])).wait();
     await (await provenance.assemble(pump, [housing], hash("assemble"))).wait();
     const granted = await tm(["grant", "Atlas Motors", "--scope", "item-genealogy", "--key", pump, "--purpose", "QUALITY_CLAIM", "--expires", "+30d", "--key-file", steelKeyFile]);
     expect(granted.code).toBe(0);

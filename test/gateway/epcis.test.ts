@@ -409,7 +409,9 @@ describe("recording on Provenance", () => {
     expect(again.headers.get("location")).toBe(`/capture/${first.captureID}`);
     expect(await recordCount()).toBe(count);
     const listed = await getJson("/capture?perPage=2");
-    expect(((listed.body["captureJobs"] as Job[])[0]!).captureID).toBe(first.captureID);
+    // A list, as GS1 shapes GET /capture (it was { captureJobs: [...] }).
+    expect(Array.isArray(listed.body)).toBe(true);
+    expect((listed.body as unknown as Job[])[0]!.captureID).toBe(first.captureID);
     expect(listed.link).toMatch(/rel="next"/);
   });
 });
@@ -443,8 +445,11 @@ describe("refusing bad documents at the door", () => {
     expect(remote.status).toBe(400);
     expect(((await remote.json()) as { detail: string }).detail).toMatch(/cannot be resolved offline/);
 
-    const wrongType = await gw.request("/capture", { method: "POST", token: oem, body: "<epcis/>", headers: { "content-type": "application/xml" } });
+    const wrongType = await gw.request("/capture", { method: "POST", token: oem, body: "eventTime=now", headers: { "content-type": "text/plain" } });
     expect(wrongType.status).toBe(415);
+    const notEpcisXml = await gw.request("/capture", { method: "POST", token: oem, body: "<epcis/>", headers: { "content-type": "application/xml" } });
+    expect(notEpcisXml.status).toBe(400);
+    expect(((await notEpcisXml.json()) as { detail: string }).detail).toMatch(/is not an EPCIS document/);
 
     const big = JSON.stringify(doc(good)).replace('"epcisBody"', `"ex:padding": "${"x".repeat(5 * 1024 * 1024)}", "epcisBody"`);
     const oversized = await capture(big);
@@ -469,6 +474,21 @@ describe("refusing bad documents at the door", () => {
     // Another organisation does not see this node's capture jobs.
     const job = await recorded(d);
     expect((await getJson(`/capture/${job.captureID}`, steel)).status).toBe(404);
+  });
+});
+
+describe("published events re-hash to their eventID", () => {
+  it("serves an event with its own @context with the document's prefixes it uses", async () => {
+    const epc = freshEpc();
+    const d = doc({ "@context": [{ own: "https://own.example.com/" }], type: "ObjectEvent", action: "OBSERVE", epcList: [epc], "ex:lot": "L1", "own:shift": "night" });
+    const job = await recorded(d);
+    const hashId = job.results![0]!.hashId;
+    expect(hashId).toBe(documentEventHashes(d)[0]!.hashId);
+    const served = await getJson(`/events/${enc(hashId)}`);
+    expect(served.status).toBe(200);
+    // Anyone: the served document alone, no ignoreFields, no knowledge of the captured document.
+    const e = eventList(served.body)[0]!;
+    expect(eventPreHash(e, { context: served.body["@context"] })).toBe(documentEventHashes(d)[0]!.preHash);
   });
 });
 

@@ -19,12 +19,30 @@ function chainOf(members: Map<string, number>) {
 
 describe("membership gate: the admission cache", () => {
   it("does not grow with unknown peer ids, however many knock", async () => {
-    const { consortium } = chainOf(new Map([["member-1", 1]]));
-    const gate = new MembershipGate(consortium, { ttlMs: 60_000, maxEntries: 100 });
+    const { consortium, calls } = chainOf(new Map([["member-1", 1]]));
+    // A lookup budget wide enough that every unknown id reaches the chain: this measures the
+    // cache itself, not the budget that would turn most of them away first.
+    const gate = new MembershipGate(consortium, { ttlMs: 60_000, maxEntries: 100, unknownPeerLookups: { max: 10_000, perMs: 60_000 } });
     for (let i = 0; i < 5_000; i++) expect(await gate.isMember(`unknown-${i}`)).toBe(false);
+    expect(calls.n).toBe(2 * 5_000);
     expect(gate.cachedAdmissions).toBe(0);
     expect(await gate.isMember("member-1")).toBe(true);
     expect(gate.cachedAdmissions).toBe(1);
+  });
+
+  it("with a lookup budget, a flood of unknown ids is turned away unasked past it, fills no cache, and does not hold back a member admitted before", async () => {
+    const { consortium, calls } = chainOf(new Map([["member-1", 1]]));
+    // A window of a minute, so a slow machine cannot open a second one during the loop.
+    const gate = new MembershipGate(consortium, { ttlMs: 0, maxEntries: 100, unknownPeerLookups: { max: 20, perMs: 60_000 } });
+    expect(await gate.isMember("member-1")).toBe(true);
+    for (let i = 0; i < 5_000; i++) expect(await gate.isMember(`unknown-${i}`)).toBe(false);
+    expect(gate.throttledLookups).toBe(5_000 - 19); // member-1 took one of the 20 lookups
+    expect(calls.n).toBe(2 * 20);
+    expect(gate.cachedAdmissions).toBe(0); // the TTL of 0 keeps nothing
+    // The TTL of 0 forces a chain lookup; the member is never counted against the budget.
+    const before = calls.n;
+    expect(await gate.isMember("member-1")).toBe(true);
+    expect(calls.n).toBe(before + 2);
   });
 
   it("holds at most maxEntries admitted peers", async () => {

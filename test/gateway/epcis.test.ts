@@ -588,6 +588,8 @@ describe("readings bound to events", () => {
       const inspected = job.results![1]!;
       const res = await getJson(`/events/${enc(inspected.hashId)}/readings`);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
+      // The owner, so the explorer knows whose access log tells who read these readings.
+      expect(res.body["owner"]).toBe(chain.orgs.oem.id);
       const streams = res.body["streams"] as { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor: { sequence: number; tx?: string; root?: string } }[] }[];
       expect(streams.map((x) => [x.stream, x.readings.length])).toEqual([
         ["furnace-1/temperature", 10],

@@ -6,8 +6,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Reading } from "../../../lib/reading.ts";
 import { type ReadingProof, type VerifyResult, cachedAnchorView, contractAnchorView, verifyReading } from "../../../lib/verify-reading.ts";
-import type { AccessLogAnswer } from "../../../lib/api/access-log.ts";
-import { api, enc, session } from "../api.ts";
+import type { AccessLogEntry } from "../../../lib/api/access-log.ts";
+import { api, enc } from "../api.ts";
 import { AccessLogTable, memberNames } from "./AccessLog.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { type ChartPoint, chartData } from "../chart-data.ts";
@@ -16,9 +16,8 @@ import { getChain } from "../chain.ts";
 import { type MessageKey, formatTime, useI18n } from "../i18n.ts";
 
 export interface BoundReadings {
-  recordHash: string;
-  /** The organisation that captured the event. */
-  owner: number;
+  /** To the event's owner: who read this step's data (its access log's entries for the event). */
+  readers?: AccessLogEntry[];
   streams: { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor?: unknown }[] }[];
 }
 
@@ -55,7 +54,7 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
         {(d) => (
           <>
             {d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />}
-            {session()?.organisation.id === d.owner && <ReadersOf recordHash={d.recordHash} />}
+            {d.readers !== undefined && <ReadersOf entries={d.readers} />}
           </>
         )}
       </Async>
@@ -63,22 +62,19 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
   );
 }
 
-/** For the event's owner: which partners read this event's document and readings, under which grant, from its access log. */
-function ReadersOf({ recordHash }: { recordHash: string }) {
+/** For the event's owner: which partners read this event's document and readings, under which grant or rule. */
+function ReadersOf({ entries }: { entries: AccessLogEntry[] }) {
   const { t } = useI18n();
-  const state = useAsync(
-    async (signal) => {
-      const [log, names] = await Promise.all([api<AccessLogAnswer>(`/access-log?event=${recordHash}&limit=1000`, { signal }), memberNames(signal)]);
-      return { entries: log.entries, names };
-    },
-    [recordHash],
-  );
+  // Names only when there is someone to name.
+  const names = useAsync((signal) => (entries.length > 0 ? memberNames(signal) : Promise.resolve(new Map<number, string>())), [entries]);
   return (
     <section class="readers" data-testid="readers">
       <h2>{t("readings.readers")}</h2>
-      <Async state={state}>
-        {({ entries, names }) => (entries.length === 0 ? <p>{t("readings.noReaders")}</p> : <AccessLogTable entries={entries} names={names} />)}
-      </Async>
+      {entries.length === 0 ? (
+        <p>{t("readings.noReaders")}</p>
+      ) : (
+        <Async state={names}>{(n) => <AccessLogTable entries={entries} names={n} />}</Async>
+      )}
     </section>
   );
 }

@@ -6,10 +6,11 @@
  * and npm or a supervisor may pass the same signal on. A repeat within `repeatMs` is therefore the
  * same request; a signal after that is a second Ctrl-C and forces the exit.
  *
- * Once the stop has begun, a promise rejection nobody awaits is logged instead of ending the
- * process: the stop must complete and record that it did. (Seen when the chain is already gone:
- * ethers' teardown of an event subscription sends eth_uninstallFilter and leaves its failure
- * unhandled.) Before the stop such a rejection stays fatal, as Node makes it.
+ * A promise rejection nobody awaits, or an uncaught exception, is fatal while the process runs:
+ * it is logged with its stack and the process exits 70 (EX_SOFTWARE), so a supervisor restarts
+ * it. Once the stop has begun it is logged instead: the stop must complete and record that it
+ * did (a component torn down while the chain is already gone may fail in ways nobody awaits).
+ * `handleFatalErrors` installs that one policy; `handleStopSignals` tells it when stopping began.
  *
  * A supervised process (a member the demo started) leaves a group SIGINT to its supervisor, which
  * stops its children in order with SIGTERM, and stops by itself when its stdin closes: the
@@ -28,6 +29,29 @@ export interface StopSignalOptions {
   supervised?: boolean;
 }
 
+/** Exit status of a process ended by a programming error (sysexits' EX_SOFTWARE). */
+export const EXIT_SOFTWARE = 70;
+
+let stopping = false;
+
+/**
+ * The one policy for failures nobody handled: fatal (logged, exit 70) while running, logged only
+ * once a clean stop has begun (see the header).
+ */
+export function handleFatalErrors(log: (message: string) => void = (m) => console.error(m)): void {
+  const failed = (kind: string) => (err: unknown) => {
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    if (stopping) {
+      log(`while stopping, ${kind} nobody handled: ${text}`);
+      return;
+    }
+    log(`fatal ${kind}: ${text}`);
+    process.exit(EXIT_SOFTWARE);
+  };
+  process.on("unhandledRejection", failed("a rejection"));
+  process.on("uncaughtException", failed("an exception"));
+}
+
 /** Installs the handlers. */
 export function handleStopSignals(options: StopSignalOptions): void {
   const log = options.log ?? ((m: string) => console.log(m));
@@ -37,7 +61,7 @@ export function handleStopSignals(options: StopSignalOptions): void {
     if (firstAt === undefined) {
       firstAt = Date.now();
       log(`${why}: stopping cleanly (a second Ctrl-C forces it)`);
-      process.on("unhandledRejection", (e: unknown) => log(`while stopping, a failure nobody awaited: ${e instanceof Error ? e.message : String(e)}`));
+      stopping = true;
       options.stop(why).then(
         () => process.exit(0),
         (e: unknown) => {

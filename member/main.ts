@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { handleStopSignals } from "../lib/stop-signals.ts";
+import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
@@ -131,15 +131,6 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
  * unknown state: log what it was and exit with status 70 (EX_SOFTWARE), so a supervisor restarts
  * it and the log says why (Node would otherwise print a bare stack and exit 1).
  */
-function installFatalHandlers(): void {
-  const fatal = (kind: string) => (err: unknown) => {
-    console.error(`[member] fatal ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(70);
-  };
-  process.on("unhandledRejection", fatal("unhandled rejection"));
-  process.on("uncaughtException", fatal("uncaught exception"));
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, supervised: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   if (values.help || !values.config) {
@@ -148,7 +139,7 @@ async function main(): Promise<void> {
     process.exitCode = values.help ? 0 : 2;
     return;
   }
-  installFatalHandlers();
+  handleFatalErrors((m) => console.error(`[member] ${m}`));
   let member: RunningMember;
   try {
     member = await startMember(loadMemberConfig(values.config));

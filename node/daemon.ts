@@ -27,7 +27,7 @@ import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
-import { Anchorer, type AnchoringStatus } from "./chain/anchorer.ts";
+import { Anchorer, type AnchoringStatus, type ClockCheck } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
 import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
@@ -101,6 +101,8 @@ export interface StartOptions {
   hooks?: AnchorChainHooks;
   /** How long stop() lets the anchorer anchor the last window, ms (default 3000). */
   stopGraceMs?: number;
+  /** The node clock for windows and the anchorer's clock check, Unix ms (default Date.now; tests set one ahead). */
+  clock?: () => number;
 }
 
 /** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
@@ -242,6 +244,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       maxWindowReadings: config.window.maxReadings,
       maxPendingReadings: config.ingest.maxPendingReadings,
       clockToleranceMs: config.ingest.clockToleranceMs,
+      ...(options.clock ? { now: options.clock } : {}),
     });
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
@@ -256,7 +259,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       await pipeline.stop();
       throw e;
     }
-    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log });
+    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log, ...(options.clock ? { clock: options.clock } : {}) });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
     pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
@@ -299,7 +302,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const p = pipeline.status();
       const a = anchorer.status();
       const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
-      const { state, lastError, attempts } = a;
+      const { state, lastError, attempts, clock, heldWindows } = a;
       return {
         running,
         pid: process.pid,
@@ -311,7 +314,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         readingsStored,
         windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
         ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
-        anchoring: { state, attempts, ...(lastError ? { lastError } : {}) },
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}) },
         ingest,
         adapters: adapters.map((ad) => {
           try {
@@ -429,6 +432,12 @@ function timingLines(timing: readonly StreamTiming[]): string[] {
   });
 }
 
+/** The clock alert line, while the node clock is too far ahead of the chain's. */
+function clockLines(clock: ClockCheck | undefined): string[] {
+  if (!clock?.alert) return [];
+  return [`CLOCK ALERT node clock ${Math.round(clock.aheadMs / 1000)} s ahead of the chain's time (checked ${time(clock.checkedAt)}): check time synchronisation`];
+}
+
 /** The status as the CLI prints it. */
 export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
@@ -437,7 +446,8 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead)`,
     ...timingLines(s.ingest.timing ?? []),
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
-    `anchoring   ${s.anchoring.state}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
+    `anchoring   ${s.anchoring.state}${s.anchoring.heldWindows ? ` (${s.anchoring.heldWindows} windows held: they end later than the chain accepts yet)` : ""}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
+    ...clockLines(s.anchoring.clock),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);

@@ -11,6 +11,12 @@
  * Closed windows wait durably in the store; when several are waiting (a chain outage, a slow
  * chain) they go in one `anchorBatch` of up to `maxBatch` windows. Failures are retried with
  * exponential back-off; ingestion never waits for the chain.
+ *
+ * Clock: DataAnchors refuses a window ending more than MAX_CLOCK_SKEW_MS after the block time,
+ * and windows end on the node clock. Before each batch the anchorer reads the chain's time: a
+ * node clock ahead of it by more than `clockAlertMs` is alerted in the log (once, then every
+ * `clockAlertEveryMs`) and shown in the status; windows the chain would refuse are held (state
+ * "held", still pending in the store) and sent, in order, once the chain's time has caught up.
  */
 import { EventEmitter } from "node:events";
 import type { AnchorReceipt, IngestStore, WindowRecord } from "../ingest/store.ts";
@@ -18,7 +24,18 @@ import type { AnchorChain, AnchorWindow } from "./client.ts";
 import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainBehindError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
 import { Backoff, sleep } from "../../lib/retry.ts";
 
-export type AnchoringState = "starting" | "reconciling" | "idle" | "anchoring" | "retrying" | "failed" | "stopped";
+export type AnchoringState = "starting" | "reconciling" | "idle" | "anchoring" | "held" | "retrying" | "failed" | "stopped";
+
+/** The node clock against the chain's, as last compared. */
+export interface ClockCheck {
+  /** Node clock minus chain time, ms (negative: the node is behind). */
+  aheadMs: number;
+  chainTimeMs: number;
+  /** Node clock at the comparison. */
+  checkedAt: number;
+  /** True while aheadMs exceeds the alert threshold. */
+  alert: boolean;
+}
 
 export interface AnchoringStatus {
   state: AnchoringState;
@@ -29,6 +46,9 @@ export interface AnchoringStatus {
   lastError?: string;
   /** Consecutive failed attempts. */
   attempts: number;
+  clock?: ClockCheck;
+  /** Windows waiting because they end later than the chain accepts yet (state "held"). */
+  heldWindows?: number;
 }
 
 export interface AnchorerOptions {
@@ -37,6 +57,14 @@ export interface AnchorerOptions {
   /** Back-off between attempts (the config's chain.retry): from minMs (default 500) up to maxMs (default 30,000), each up to half shorter. */
   retry?: { minMs?: number; maxMs?: number };
   log?: (message: string) => void;
+  /** The node clock, Unix ms (default Date.now; tests set one ahead). */
+  clock?: () => number;
+  /** Alert when the node clock is this far ahead of the chain's, ms (default 60,000: well before DataAnchors' 300 s refusal). */
+  clockAlertMs?: number;
+  /** Repeat a standing clock alert at most this often, ms (default 300,000). */
+  clockAlertEveryMs?: number;
+  /** How often held windows look at the chain's time again, ms (default 2,000). */
+  heldPollMs?: number;
 }
 
 /** What the anchorer needs from the pipeline: the last closed window (it grows). */
@@ -61,6 +89,10 @@ export class Anchorer extends EventEmitter {
   private readonly maxBatch: number;
   private readonly log: (message: string) => void;
   private waiters: { sequence: number; resolve: () => void }[] = [];
+  private readonly clock: () => number;
+  private clockCheck: ClockCheck | undefined;
+  private lastClockAlert: number | undefined;
+  private held = 0;
 
   constructor(
     private readonly store: IngestStore,
@@ -71,6 +103,7 @@ export class Anchorer extends EventEmitter {
     super();
     this.maxBatch = Math.max(1, options.maxBatch ?? 32);
     this.log = options.log ?? (() => {});
+    this.clock = options.clock ?? Date.now;
     this.backoff = new Backoff({ initialDelayMs: options.retry?.minMs ?? 500, maxDelayMs: options.retry?.maxMs ?? 30_000, jitter: 0.5 });
   }
 
@@ -114,6 +147,8 @@ export class Anchorer extends EventEmitter {
       ...(this.lastAnchor ? { lastAnchor: this.lastAnchor } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
       attempts: this.attempts,
+      ...(this.clockCheck ? { clock: { ...this.clockCheck } } : {}),
+      ...(this.state === "held" ? { heldWindows: this.held } : {}),
     };
   }
 
@@ -146,8 +181,22 @@ export class Anchorer extends EventEmitter {
           });
           continue;
         }
+        const { chainTimeMs, latestAllowedMs } = await this.chain.latestAllowedEndMs();
+        this.compareClocks(chainTimeMs);
+        // Only the leading windows the chain accepts now: order is kept, the rest wait.
+        const loaded = await this.load(next, Math.min(last, next + this.maxBatch - 1));
+        const tooLate = loaded.findIndex((w) => w.toTimeMs > latestAllowedMs);
+        const batch = tooLate < 0 ? loaded : loaded.slice(0, tooLate);
+        if (batch.length === 0) {
+          if (this.state !== "held") this.log(`anchoring held: window ${next} ends ${Math.round((loaded[0]!.toTimeMs - latestAllowedMs) / 1000)} s later than the chain accepts (its time plus the allowed skew); it waits, pending, until the chain's time catches up`);
+          this.state = "held";
+          this.held = last - this.anchored;
+          await sleep(this.options.heldPollMs ?? 2_000, this.abort.signal);
+          continue;
+        }
+        if (this.state === "held") this.log(`anchoring resumed: the chain's time caught up with window ${next}`);
         this.state = "anchoring";
-        const batch = await this.load(next, Math.min(last, next + this.maxBatch - 1));
+        this.held = 0;
         const sent = await this.chain.submit(batch, this.abort.signal);
         await this.record(batch.map((w) => ({ sequence: w.sequence, txHash: sent.txHash, blockNumber: sent.blockNumber, anchoredAt: sent.anchoredAt })));
         this.attempts = 0;
@@ -177,6 +226,25 @@ export class Anchorer extends EventEmitter {
         this.emit("retry", err);
         await sleep(delay, this.abort.signal);
       }
+    }
+  }
+
+  /** Compares the node clock with the chain's; alerts when the node is too far ahead. */
+  private compareClocks(chainTimeMs: number): void {
+    const now = this.clock();
+    const aheadMs = now - chainTimeMs;
+    const limitMs = this.options.clockAlertMs ?? 60_000;
+    const alert = aheadMs > limitMs;
+    this.clockCheck = { aheadMs, chainTimeMs, checkedAt: now, alert };
+    if (alert) {
+      if (this.lastClockAlert === undefined || now - this.lastClockAlert >= (this.options.clockAlertEveryMs ?? 300_000)) {
+        this.lastClockAlert = now;
+        this.log(`ALERT: the node clock is ${Math.round(aheadMs / 1000)} s ahead of the chain's time (alert above ${Math.round(limitMs / 1000)} s); DataAnchors refuses windows ending more than its MAX_CLOCK_SKEW_MS after the block time, so such windows are held until the chain catches up. Check the node's time synchronisation.`);
+        this.emit("clockAhead", { ...this.clockCheck });
+      }
+    } else if (this.lastClockAlert !== undefined) {
+      this.lastClockAlert = undefined;
+      this.log(`the node clock is back within ${Math.round(limitMs / 1000)} s of the chain's time`);
     }
   }
 

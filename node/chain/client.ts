@@ -51,6 +51,20 @@ export class ChainClient {
     this.receiptTimeoutMs = options.receiptTimeoutMs ?? 60_000;
   }
 
+  /**
+   * The chain's time in Unix ms: the timestamp the next block will carry at the least (the
+   * pending block where the chain builds one, as automining dev chains do; else the latest).
+   */
+  async chainTimeMs(): Promise<number> {
+    try {
+      const block = (await this.provider.getBlock("pending").catch(() => null)) ?? (await this.provider.getBlock("latest"));
+      if (block === null) throw new Error("the chain returned no latest block");
+      return block.timestamp * 1000;
+    } catch (e) {
+      throw unavailable(e, "reading the latest block's time");
+    }
+  }
+
   /** The one NonceManager of `signer`'s account (connected to this client's provider). */
   async managed(signer: Signer): Promise<NonceManager> {
     const address = (await signer.getAddress()).toLowerCase();
@@ -121,6 +135,8 @@ function unavailable(e: unknown, doing: string): ChainUnavailableError {
 }
 
 export class AnchorChain {
+  private maxSkewMs: number | undefined;
+
   private constructor(
     readonly client: ChainClient,
     readonly node: string,
@@ -144,6 +160,22 @@ export class AnchorChain {
       options.deploymentBlock ?? 0,
       options.hooks ?? {},
     );
+  }
+
+  /**
+   * The latest window end DataAnchors accepts now: chain time plus its MAX_CLOCK_SKEW_MS. A
+   * window ending later is refused (WindowEndsInFuture) until the chain's time catches up.
+   */
+  async latestAllowedEndMs(): Promise<{ chainTimeMs: number; latestAllowedMs: number }> {
+    if (this.maxSkewMs === undefined) {
+      try {
+        this.maxSkewMs = Number(await this.reader.MAX_CLOCK_SKEW_MS());
+      } catch (e) {
+        throw unavailable(e, "reading MAX_CLOCK_SKEW_MS");
+      }
+    }
+    const chainTimeMs = await this.client.chainTimeMs();
+    return { chainTimeMs, latestAllowedMs: chainTimeMs + this.maxSkewMs };
   }
 
   get interface(): Interface {

@@ -106,15 +106,22 @@ export class CaptureService extends EventEmitter {
   /**
    * Takes a document accepted for capture (accept.ts) from `owner`, which must be the node's
    * organisation, with its record hashes when acceptance computed them. Answers the earlier job for
-   * a document already captured; otherwise the new job, persisted.
+   * a document already captured (unless a reorg left one of its events unrecorded: then it is
+   * captured again, planned against the chain as it is now); otherwise the new job, persisted.
    */
+  /** Whether an own event of these record hashes is held unrecorded (node/events/records.ts). */
+  private async anyUnrecorded(recordHashes: readonly string[]): Promise<boolean> {
+    for (const h of recordHashes) if ((await this.store.bySid("o" + h.replace(/^0x/, "").toLowerCase()))?.unrecorded) return true;
+    return false;
+  }
+
   async submit(doc: Record<string, unknown>, owner: number, recordHashes: readonly string[] = documentRecordHashes(doc)): Promise<{ job: CaptureJob; replay: boolean }> {
     await this.checkOwner(owner);
     const digest = createHash("sha256").update(recordHashes.join(",")).digest("hex");
     const run = this.submitting.then(async () => {
       const earlierId = (await this.store.db.get(k("jd", String(owner), digest))) as string | undefined;
       const earlier = earlierId === undefined ? undefined : await this.job(earlierId);
-      if (earlier && earlier.state !== "failed") return { job: earlier, replay: true };
+      if (earlier && earlier.state !== "failed" && !(await this.anyUnrecorded(recordHashes))) return { job: earlier, replay: true };
       const captureID = Date.now().toString(36).padStart(9, "0") + randomBytes(6).toString("hex");
       const job: CaptureJob = {
         captureID,

@@ -16,6 +16,7 @@ import { announceCaptures } from "./announce.ts";
 import { CaptureService, type CaptureServiceOptions, type CaptureJob } from "./capture.ts";
 import { type BoundStream, boundReadings } from "./readings.ts";
 import type { ReadingBinding } from "../../lib/epcis/readings.ts";
+import { RecordWatch } from "./records.ts";
 import { EventRecorder, type EventRecorderOptions } from "./recorder.ts";
 import { EventStore } from "./store.ts";
 import { EventVisibility, type VisibilityOptions } from "./visibility.ts";
@@ -32,6 +33,8 @@ export interface EventsService {
   /** Capture jobs (state, listing); documents enter through `accept`. */
   capture: CaptureService;
   visibility: EventVisibility;
+  /** Re-verifies own events' records on chain (records.ts). */
+  records: RecordWatch;
   /**
    * Capture, end to end: checks `owner` is this node's organisation and the document can be
    * recorded (accept.ts), then answers its job (capture.ts), recorded in the background and
@@ -68,6 +71,8 @@ export interface EventsServiceOptions {
   capture?: CaptureServiceOptions;
   /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
   maxCaptureEvents?: number;
+  /** How often own events' records are re-verified, ms (records.ts; default 600,000; 0: at start only). */
+  recordCheckMs?: number;
 }
 
 export interface OpenEvents extends EventsService {
@@ -95,6 +100,8 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
     const capture = new CaptureService(store, recorder, o.capture);
     if (o.announce) announceCaptures(capture, store, { resolveParty: (p) => o.resolveParty?.(p), announce: o.announce, log: o.log ?? ((m) => console.log(`[events] ${m}`)) });
     await capture.start();
+    const records = new RecordWatch(store, provider, o.deployment.contracts.provenance, { intervalMs: o.recordCheckMs ?? 600_000, ...(o.log ? { log: o.log } : {}) });
+    records.start();
     const maxCaptureEvents = o.maxCaptureEvents ?? DEFAULT_MAX_CAPTURE_EVENTS;
     return {
       organisation,
@@ -102,6 +109,7 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
       store,
       capture,
       visibility,
+      records,
       accept: async (doc, owner) => {
         await capture.checkOwner(owner);
         const { document, recordHashes } = await acceptDocument(doc, { validator, contexts, maxEvents: maxCaptureEvents });
@@ -110,6 +118,7 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
       boundReadings: (proofs, bindings) => boundReadings(proofs, bindings),
       close: async () => {
         await capture.stop();
+        await records.stop();
         await unwatch?.();
         if (ownsStore) await store.close();
       },

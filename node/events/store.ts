@@ -77,6 +77,11 @@ export interface StoredEvent {
   owner: number;
   origin: EventOrigin;
   chain?: ChainRef;
+  /**
+   * An own event whose Provenance record the chain no longer holds (a reorg deeper than the
+   * confirmation depth dropped it): not served to partners, who would find it unrecorded.
+   */
+  unrecorded?: { since: string; previous?: ChainRef };
   /** The event as captured. */
   event: Record<string, unknown>;
   /** ISO 8601. */
@@ -318,6 +323,12 @@ export class EventStore {
           const time = timeKey(eventTimeMs(String(held.event["eventTime"])));
           ops.push({ type: "put", key: k("x", "id", noNul(e.eventID), time, sid), value: "" });
         }
+        // An own event a reorg had left unrecorded, recorded again (captured anew): recorded once more.
+        if (held.unrecorded !== undefined && e.chain !== undefined) {
+          const again = this.recordedAgain(held, e.chain);
+          ops.push({ type: "put", key: k("ev", sid), value: again });
+          seen.set(sid, again);
+        }
         continue;
       }
       const typed = toEpcisEvent(e.event);
@@ -354,6 +365,41 @@ export class EventStore {
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
     return stored[0]!;
+  }
+
+  /** Every own event, in storage order. */
+  async *ownEvents(): AsyncGenerator<StoredEvent> {
+    const prefix = k("ev", "o");
+    for await (const value of this.db.values({ gt: prefix, lt: prefix + "\uffff" })) yield value as StoredEvent;
+  }
+
+  /**
+   * Marks own event `sid` unrecorded: its chain reference moves to `unrecorded.previous`. The
+   * indexes name the event by sid, so they stay. Answers the updated event (undefined: not held).
+   */
+  async markUnrecorded(sid: string, since: Date = new Date()): Promise<StoredEvent | undefined> {
+    const held = await this.bySid(sid);
+    if (held === undefined || held.origin.kind !== "own") return undefined;
+    if (held.unrecorded) return held;
+    const { chain, ...rest } = held;
+    const updated: StoredEvent = { ...rest, unrecorded: { since: since.toISOString(), ...(chain ? { previous: chain } : {}) } };
+    await this.db.put(k("ev", sid), updated, { sync: true });
+    return updated;
+  }
+
+  /** Own event `sid`, marked unrecorded, found recorded again as `chain` (e.g. its transaction re-included). */
+  async markRecorded(sid: string, chain: ChainRef): Promise<StoredEvent | undefined> {
+    const held = await this.bySid(sid);
+    if (held?.unrecorded === undefined) return held;
+    const again = this.recordedAgain(held, chain);
+    await this.db.put(k("ev", sid), again, { sync: true });
+    return again;
+  }
+
+  private recordedAgain(held: StoredEvent, chain: ChainRef): StoredEvent {
+    const again: StoredEvent = { ...held, chain };
+    delete again.unrecorded;
+    return again;
   }
 
   async bySid(sid: string): Promise<StoredEvent | undefined> {

@@ -57,7 +57,8 @@ export class EventDocuments implements DocumentSource {
 
   /** The own event a hash ID or record hash names (an error declaration only by its record hash). */
   private async own(hash: string): Promise<StoredEvent | undefined> {
-    const found = (await this.store.get(hash)).filter((e) => e.origin.kind === "own");
+    // An own event whose record a reorg dropped is not served: partners would find it unrecorded.
+    const found = (await this.store.get(hash)).filter((e) => e.origin.kind === "own" && e.unrecorded === undefined);
     if (hash.startsWith("0x")) return found.find((e) => e.recordHash === hash.toLowerCase());
     return found.find((e) => e.hashId === hash && e.event["errorDeclaration"] === undefined);
   }

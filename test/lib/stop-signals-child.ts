@@ -3,9 +3,11 @@
  * takes STOP_MS and prints "stopped cleanly". `--supervised` runs it as the demo runs a member;
  * REJECT_WHILE_STOPPING leaves a rejected promise unhandled during the stop.
  */
-import { handleStopSignals } from "../../lib/stop-signals.ts";
+import { handleFatalErrors, handleStopSignals } from "../../lib/stop-signals.ts";
 
 const stopMs = Number(process.env.STOP_MS ?? 300);
+// The member process installs both: one policy for failures nobody handled.
+handleFatalErrors((m) => console.log(m));
 handleStopSignals({
   supervised: process.argv.includes("--supervised"),
   log: (m) => console.log(m),
@@ -20,3 +22,5 @@ handleStopSignals({
 // Keeps running until stopped.
 setInterval(() => {}, 1000);
 console.log("ready");
+// A failure nobody awaits while running: fatal.
+if (process.env.REJECT_WHILE_RUNNING) setTimeout(() => void Promise.reject(new Error("a bug nobody handled")), 100);

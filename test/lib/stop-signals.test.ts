@@ -63,8 +63,16 @@ describe("stop signals", () => {
     const c = await start([], 300, { REJECT_WHILE_STOPPING: "1" });
     c.proc.kill("SIGTERM");
     expect(await c.exit).toBe(0);
-    expect(c.output()).toContain("while stopping, a failure nobody awaited: connect ECONNREFUSED");
+    expect(c.output()).toContain("while stopping, a rejection nobody handled: Error: connect ECONNREFUSED");
+    expect(c.output()).not.toContain("fatal");
     expect(c.output()).toContain("stopped cleanly");
+  });
+
+  it("ends with status 70 and the stack on a failure nobody handles while running", async () => {
+    const c = await start([], 300, { REJECT_WHILE_RUNNING: "1" });
+    expect(await c.exit).toBe(70);
+    expect(c.output()).toContain("fatal a rejection: Error: a bug nobody handled");
+    expect(c.output()).not.toContain("stopped cleanly");
   });
 
   it("supervised: leaves SIGINT to the supervisor, and stops cleanly on its SIGTERM", async () => {

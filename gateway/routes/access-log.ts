@@ -31,7 +31,10 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     const limit = intParam(ctx, "limit", 1, 1000) ?? 100;
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const reader = intParam(ctx, "reader", 1, 2 ** 32 - 1);
-    const entries = await log.entries({ after, limit, ...(reader !== undefined ? { reader } : {}) });
+    const event = ctx.query["event"];
+    if (event !== undefined && (typeof event !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(event)))
+      throw badRequest(`query parameter \`event\` must be one event record hash (0x and 64 hex digits), got ${JSON.stringify(event)}`);
+    const entries = await log.entries({ after, limit, ...(reader !== undefined ? { reader } : {}), ...(event !== undefined ? { event } : {}) });
     ctx.body = { head: await log.head(), entries, ...(entries.length === limit ? { nextAfter: entries.at(-1)!.seq } : {}) } satisfies AccessLogAnswer;
   });
 
@@ -57,6 +60,7 @@ export const paths: OpenApiPaths = {
         { name: "after", in: "query", description: "sequence number to continue after (from `nextAfter`)", schema: { type: "integer", minimum: 0 } },
         { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
         { name: "reader", in: "query", description: "only this organisation's reads", schema: { type: "integer", minimum: 1 } },
+        { name: "event", in: "query", description: "only reads of this event's document or bound readings (its record hash)", schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
       ],
       responses: {
         "200": json("The entries, oldest first, with the log's head", {

@@ -466,7 +466,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       }
       if ("unavailable" in answer)
         throw new HttpProblem(answer.refused ? 403 : 503, `the readings of event ${ctx.params["eventID"]}: ${answer.unavailable}`, { type: answer.refused ? "not-granted" : "unavailable" });
-      ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams: answer.streams } satisfies EventReadingsAnswer;
+      ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, owner: e.owner, chain: e.chain ?? null, streams: answer.streams } satisfies EventReadingsAnswer;
       return;
     }
     const { event: e, decision } = own[0]!;
@@ -504,7 +504,18 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       { reader: ctx.state.caller!.orgId, owner: e.owner, channel: "gateway", subject: { kind: "readings", eventHash: e.recordHash, ...(e.eventID ? { eventID: e.eventID } : {}), streams: streams.map((s) => s.stream) } },
       decision,
     );
-    ctx.body = { eventID: e.eventID ?? e.hashId, hashId: e.hashId, recordHash: e.recordHash, chain: e.chain ?? null, streams } satisfies EventReadingsAnswer;
+    // The owner sees who read this step's data, when this node keeps an access log.
+    const accessLog = ctx.state.caller!.orgId === e.owner ? context.services.accessLog?.log : undefined;
+    const readers = accessLog ? await accessLog.entries({ event: e.recordHash, limit: 1000 }) : undefined;
+    ctx.body = {
+      eventID: e.eventID ?? e.hashId,
+      hashId: e.hashId,
+      recordHash: e.recordHash,
+      owner: e.owner,
+      chain: e.chain ?? null,
+      streams,
+      ...(readers ? { readers } : {}),
+    } satisfies EventReadingsAnswer;
   });
 }
 
@@ -701,7 +712,7 @@ const basePaths: OpenApiPaths = {
       security: bearer,
       parameters: [pathParam("eventID", "declared eventID or CBV 2.0 hash ID")],
       responses: {
-        "200": json("{ eventID, hashId, recordHash, chain, streams: [{ stream, node, from, to, readings: [{ reading, proof, anchor }] }] }"),
+        "200": json("{ eventID, hashId, recordHash, owner, chain, readers (the owner's access log entries for this event, to the owner only), streams: [{ stream, node, from, to, readings: [{ reading, proof, anchor }] }] }"),
         ...denied,
         "404": problem("no such event the caller may read"),
         "403": problem("the caller's organisation is not active, or the event's owner (another organisation) refused its readings to this node"),

@@ -3,6 +3,7 @@
  * names, each with its Merkle proof and where its window was anchored, to verify in the client
  * with lib/verify-reading.ts against DataAnchors.
  */
+import type { AccessLogEntry } from "./access-log.ts";
 import type { Reading } from "../reading.ts";
 import type { ReadingProof } from "../verify-reading.ts";
 
@@ -27,6 +28,10 @@ export interface EventReadingsAnswer {
   eventID: string;
   hashId: string;
   recordHash: string;
+  /** The organisation that captured the event. */
+  owner: number;
+  /** To the owner, when its node keeps an access log: every partner's read of this event's document and readings. */
+  readers?: AccessLogEntry[];
   /** The event's record on chain, once known. */
   chain: { recordId: string; kind: string; tx?: string; block?: number } | null;
   streams: BoundStreamAnswer[];

@@ -78,13 +78,18 @@ export class AccessLog {
     return run;
   }
 
-  /** Entries after `after` (a sequence number), oldest first, at most `limit`; only `reader`'s when given. */
-  async entries(options: { after?: number; limit?: number; reader?: number } = {}): Promise<AccessLogEntry[]> {
+  /**
+   * Entries after `after` (a sequence number), oldest first, at most `limit`; only `reader`'s when
+   * given; only reads of one event's document or bound readings when `event` (its record hash) is.
+   */
+  async entries(options: { after?: number; limit?: number; reader?: number; event?: string } = {}): Promise<AccessLogEntry[]> {
     const limit = options.limit ?? 100;
+    const event = options.event?.toLowerCase();
     const out: AccessLogEntry[] = [];
     for await (const value of this.db.values({ gt: entryKey(options.after ?? 0), lt: "e:\xff" })) {
       const e = value as AccessLogEntry;
       if (options.reader !== undefined && e.reader !== options.reader) continue;
+      if (event !== undefined && (e.subject.kind === "stream" || e.subject.eventHash.toLowerCase() !== event)) continue;
       out.push(e);
       if (out.length >= limit) break;
     }

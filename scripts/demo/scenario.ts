@@ -267,7 +267,7 @@ export class Scenario {
       { name: "OEM receives the housings", run: () => this.capture("oem", id("receive-housings"), () => [story.receive(at(), s.oem, s.machining, items.housings)]) },
       { name: `OEM registers pump ${items.pump.split("/").pop()}`, run: () => this.capture("oem", id("commission-pump"), () => [story.commission(at(), s.oem, [items.pump])]) },
       { name: `OEM assembles pump ${items.pump.split("/").pop()}`, run: () => this.capture("oem", id("assemble"), () => [bound("oem", story.assemble(at(), s.oem, items.pump, items.housings))]) },
-      { name: "suppliers grant the OEM the pump's genealogy", run: () => this.grantGenealogy(items.pump) },
+      { name: "suppliers grant the OEM the pump's genealogy, the steel mill its heat", run: () => this.grantGenealogy(items) },
     ];
     if (cycle % (this.o.recallEvery ?? 3) === 0) {
       steps.push(
@@ -348,8 +348,13 @@ export class Scenario {
     return true;
   }
 
-  /** Each supplier lets the OEM read its data about everything that went into the pump. */
-  private async grantGenealogy(pump: string): Promise<void> {
-    for (const supplier of ["steel", "foundry", "machining"] as const) await this.grant(supplier, "oem", ScopeKind.ItemWithGenealogy, itemKey(pump));
+  /**
+   * Each supplier lets the OEM read its data about everything that went into the pump; the steel
+   * mill also shares the heat the pump's billets came from, as it does with the foundry: a
+   * genealogy grant covers items, and the heat's melt record and its recall name the lot itself.
+   */
+  private async grantGenealogy(items: story.CycleItems): Promise<void> {
+    for (const supplier of ["steel", "foundry", "machining"] as const) await this.grant(supplier, "oem", ScopeKind.ItemWithGenealogy, itemKey(items.pump));
+    await this.grant("steel", "oem", ScopeKind.Batch, batchKey(items.heatLot));
   }
 }

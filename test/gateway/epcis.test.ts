@@ -588,6 +588,8 @@ describe("readings bound to events", () => {
       const inspected = job.results![1]!;
       const res = await getJson(`/events/${enc(inspected.hashId)}/readings`);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
+      // The owner, so the explorer knows whose access log tells who read these readings.
+      expect(res.body["owner"]).toBe(chain.orgs.oem.id);
       const streams = res.body["streams"] as { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor: { sequence: number; tx?: string; root?: string } }[] }[];
       expect(streams.map((x) => [x.stream, x.readings.length])).toEqual([
         ["furnace-1/temperature", 10],
@@ -615,7 +617,10 @@ describe("readings bound to events", () => {
       try {
         const expires = Math.floor(Date.now() / 1000) + 3600;
         await (await chain.orgs.oem.contracts.accessGrants.grantAccess(chain.orgs.steel.id, ScopeKind.Item, itemKey(part), keccakId("heat-treatment-audit"), 0, 0, expires)).wait();
-        expect((await getJson(`/events/${enc(inspected.hashId)}/readings`, steel)).status).toBe(200);
+        const granted = await getJson(`/events/${enc(inspected.hashId)}/readings`, steel);
+        expect(granted.status).toBe(200);
+        // Who read the owner's data is the owner's alone to see.
+        expect(granted.body).not.toHaveProperty("readers");
         expect(await log.entries()).toMatchObject([
           {
             reader: chain.orgs.steel.id,
@@ -626,9 +631,10 @@ describe("readings bound to events", () => {
             purpose: keccakId("heat-treatment-audit"),
           },
         ]);
-        // The OEM reading its own readings is not a partner's read.
-        await getJson(`/events/${enc(inspected.hashId)}/readings`);
+        // The OEM reading its own readings is not a partner's read; it sees the mill's read of them.
+        const own = await getJson(`/events/${enc(inspected.hashId)}/readings`);
         expect(await log.entries()).toHaveLength(1);
+        expect(own.body["readers"]).toEqual(await log.entries());
       } finally {
         delete gw.services.accessLog;
         await log.close();

@@ -260,6 +260,11 @@ describe("traceability routes", () => {
     expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
     const head = await get("/access-log/head", tokens.oem);
     expect(head.body).toMatchObject({ check: { ok: true }, head: { seq: before + 1 } });
+    // Who read one event: only the reads of that event's document or readings.
+    expect(((await get(`/access-log?event=${doc.digest}`, tokens.oem)).body.entries as { seq: number }[]).map((e) => e.seq)).toContain(before + 1);
+    expect((await get(`/access-log?event=0x${"ab".repeat(32)}`, tokens.oem)).body.entries).toEqual([]);
+    const bad = await get("/access-log?event=coil-3", tokens.oem);
+    expect([bad.status, bad.body.detail]).toEqual([400, 'query parameter `event` must be one event record hash (0x and 64 hex digits), got "coil-3"']);
     // Another member, even the reader itself, and an anonymous caller cannot read it.
     for (const who of ["foundry", "regulator"] as const) {
       expect((await get("/access-log", tokens[who])).status, who).toBe(403);

@@ -6,7 +6,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Reading } from "../../../lib/reading.ts";
 import { type ReadingProof, type VerifyResult, cachedAnchorView, contractAnchorView, verifyReading } from "../../../lib/verify-reading.ts";
+import type { AccessLogEntry } from "../../../lib/api/access-log.ts";
 import { api, enc } from "../api.ts";
+import { AccessLogTable, memberNames } from "./AccessLog.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { type ChartPoint, chartData } from "../chart-data.ts";
 import { ReadingsChart } from "../components/Chart.tsx";
@@ -14,6 +16,8 @@ import { getChain } from "../chain.ts";
 import { type MessageKey, formatTime, useI18n } from "../i18n.ts";
 
 export interface BoundReadings {
+  /** To the event's owner: who read this step's data (its access log's entries for the event). */
+  readers?: AccessLogEntry[];
   streams: { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor?: unknown }[] }[];
 }
 
@@ -47,9 +51,31 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
       <h1>{t("readings.title")}</h1>
       <p class="mono break">{t("readings.event", { id: eventId })}</p>
       <Async state={data} what={eventId}>
-        {(d) => (d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />)}
+        {(d) => (
+          <>
+            {d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />}
+            {d.readers !== undefined && <ReadersOf entries={d.readers} />}
+          </>
+        )}
       </Async>
     </article>
+  );
+}
+
+/** For the event's owner: which partners read this event's document and readings, under which grant or rule. */
+function ReadersOf({ entries }: { entries: AccessLogEntry[] }) {
+  const { t } = useI18n();
+  // Names only when there is someone to name.
+  const names = useAsync((signal) => (entries.length > 0 ? memberNames(signal) : Promise.resolve(new Map<number, string>())), [entries]);
+  return (
+    <section class="readers" data-testid="readers">
+      <h2>{t("readings.readers")}</h2>
+      {entries.length === 0 ? (
+        <p>{t("readings.noReaders")}</p>
+      ) : (
+        <Async state={names}>{(n) => <AccessLogTable entries={entries} names={n} />}</Async>
+      )}
+    </section>
   );
 }
 

@@ -41,9 +41,17 @@ describe("access log", () => {
     expect(await log.verify()).toMatchObject({ ok: true, head: { seq: 20, hash: entries[19]!.hash }, entries: 20 });
     expect((await log.entries({ reader: 3, limit: 1000 })).every((e) => e.reader === 3)).toBe(true);
     expect((await log.entries({ after: 18 })).map((e) => e.seq)).toEqual([19, 20]);
+    // One event's reads: its document and its bound readings, never another event's or a stream's.
+    const hash = "0x" + (4).toString(16).padStart(64, "0");
+    await log.append({ ...read(2, 4), subject: { kind: "readings", eventHash: hash.toUpperCase().replace("0X", "0x"), streams: ["furnace-1/temperature"] } });
+    await log.append({ ...read(2, 4), subject: { kind: "stream", stream: "furnace-1/temperature", fromMs: 0, toMs: 1 } });
+    expect((await log.entries({ event: hash, limit: 1000 })).map((e) => [e.seq, e.subject.kind])).toEqual([
+      [5, "document"],
+      [21, "readings"],
+    ]);
     await log.close();
     log = await AccessLog.open(dir);
-    expect((await log.append(read(2, 99))).seq).toBe(21);
+    expect((await log.append(read(2, 99))).seq).toBe(23);
     expect((await log.verify()).ok).toBe(true);
   });
 

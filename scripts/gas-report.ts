@@ -155,7 +155,8 @@ const sizes: [string, number, string][] = [
   ["Certificates", await codeSize(await implementationOf(addresses.certificates)), ""],
   ["AccessGrants", await codeSize(await implementationOf(addresses.accessGrants)), ""],
   ["DataAnchors", await codeSize(await implementationOf(addresses.dataAnchors)), ""],
-  ["TracemeshProxy", await codeSize(addresses.consortium), "in front of each of the five above"],
+  ["IdentifierNamespaces", await codeSize(await implementationOf(await c.provenance.namespaces())), "prefixes registered to their holders"],
+  ["TracemeshProxy", await codeSize(addresses.consortium), "in front of each of the six above"],
 ];
 await conn.close();
 

@@ -198,10 +198,14 @@ function judge(a: Answer, what: string): void {
   expect(a.status, `${what} -> ${a.status} ${a.text.slice(0, 300)}`).toBeLessThan(500);
   if (a.status >= 400) {
     expect(a.type, `${what} -> ${a.status} without problem+json: ${a.text.slice(0, 200)}`).toMatch(/^application\/problem\+json/);
-    const problem = JSON.parse(a.text) as { status?: unknown; detail?: unknown; type?: unknown };
+    const problem = JSON.parse(a.text) as { status?: unknown; detail?: unknown; type?: unknown; tracemeshType?: unknown };
     expect(problem.status, what).toBe(a.status);
     expect(typeof problem.detail === "string" && problem.detail.length > 0, `${what}: a problem without detail`).toBe(true);
-    expect(String(problem.type)).toMatch(/^https:\/\/tracemesh\.dev\/problems\//);
+    // Every problem names its fault by a catalogue code: EPCIS routes answer GS1's epcisException
+    // type (as the standard's OpenAPI document asks) with ours beside it.
+    const ours = String(problem.type).startsWith("epcisException:") ? problem.tracemeshType : problem.type;
+    expect(String(problem.type), what).toMatch(/^(https:\/\/tracemesh\.dev\/problems\/|epcisException:[A-Za-z]+Exception$)/);
+    expect(String(ours), `${what}: ${a.text.slice(0, 200)}`).toMatch(/^https:\/\/tracemesh\.dev\/problems\/[a-z-]+$/);
   }
 }
 

@@ -26,8 +26,12 @@ export async function freeRange(count: number): Promise<number> {
       const s = net.createServer().once("error", () => resolve(false));
       s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
+  // Below the kernel's ephemeral range: a port in it can be handed to any outgoing connection
+  // (a member's RPC or peer dial) between this probe and the member's own listen.
+  const ephemeralStart = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32_768;
+  const low = 10_000;
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = low + Math.floor(Math.random() * (ephemeralStart - low - count));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await free(p);
     if (ok) return base;

@@ -68,6 +68,8 @@ export interface GatewayOptions {
   explorerDir?: string;
   /** Blocks the chain index may trail the chain's head before index-backed routes answer 503 (default 64). */
   maxIndexLagBlocks?: number;
+  /** Bytes of JSON the history and genealogy answer cache keeps (default 64 MiB); 0 turns it off. */
+  answerCacheBytes?: number;
 }
 
 export interface RunningGateway {
@@ -111,6 +113,7 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
     maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
+    answerCacheBytes: options.answerCacheBytes ?? 64 * 1024 * 1024,
   };
 }
 

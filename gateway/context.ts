@@ -67,6 +67,8 @@ export interface ResolvedOptions {
   explorerDir?: string;
   /** Blocks the chain index may trail the chain's head before index-backed routes answer 503. */
   maxIndexLagBlocks: number;
+  /** Bytes of JSON the trace routes' answer cache keeps (gateway/answer-cache.ts); 0 turns it off. */
+  answerCacheBytes: number;
 }
 
 /** The origin clients reach the gateway at: the configured public URL, else the request's. */

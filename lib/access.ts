@@ -60,6 +60,13 @@ export interface AccessChecker {
    * regulators read `scope`. A checker without it gives regulators nothing beyond their grants.
    */
   regulatorMayRead?(org: number, scope: RegulatorScope): Promise<boolean>;
+  /**
+   * Moves whenever answers this checker gave before may have changed (a grant or membership event
+   * made it forget what it kept): answers built on its decisions may be reused while it stays.
+   * Undefined when the checker cannot tell (it answers from the chain of the moment, or keeps
+   * answers without watching for changes): then nothing built on its decisions is reused.
+   */
+  readonly generation?: number | undefined;
 }
 
 /** What the consortium's rule may let regulators read (AccessGrants.RegulatorScope bit flags). */
@@ -330,6 +337,7 @@ export class ChainAccessChecker implements AccessChecker {
   private readonly addresses: { accessGrants: string; consortium: string };
   private readonly pollMs: number;
   private readonly onError: ((err: unknown) => void) | undefined;
+  private readonly keepsAnswers: boolean;
 
   constructor(addresses: { accessGrants: string; consortium: string }, runner: ContractRunner, options: ChainAccessCheckerOptions = {}) {
     this.runner = runner;
@@ -338,6 +346,7 @@ export class ChainAccessChecker implements AccessChecker {
     this.onError = options.onError;
     this.grants = AccessGrants__factory.connect(addresses.accessGrants, runner);
     this.consortium = Consortium__factory.connect(addresses.consortium, runner);
+    this.keepsAnswers = (options.ttlMs ?? 10_000) > 0;
     this.cache = new PositiveCache<unknown>({
       ttlMs: options.ttlMs ?? 10_000,
       maxEntries: options.maxEntries ?? 50_000,
@@ -365,9 +374,22 @@ export class ChainAccessChecker implements AccessChecker {
     return this.cached(`r:${org}:${scope}`, () => this.grants.regulatorMayRead(org, scope));
   }
 
+  private cleared = 0;
+  private watching = 0;
+
+  /**
+   * Moves on every `invalidate` (a grant or membership event seen, the chain gone back); defined
+   * only while `watch()` runs over kept answers (with `ttlMs` 0 every answer is the chain's of
+   * the moment, which no generation can stand for).
+   */
+  get generation(): number | undefined {
+    return this.watching > 0 && this.keepsAnswers ? this.cleared : undefined;
+  }
+
   /** Forgets every cached answer. */
   invalidate(): void {
     this.cache.clear();
+    this.cleared++;
   }
 
   /**
@@ -417,8 +439,12 @@ export class ChainAccessChecker implements AccessChecker {
       }
     };
     const running = loop();
+    this.watching++;
     return async () => {
+      if (stopped.signal.aborted) return running;
       stopped.abort();
+      this.watching--;
+      this.cleared++;
       await running;
     };
   }

@@ -86,9 +86,22 @@ export interface StoredEvent {
   event: Record<string, unknown>;
   /** ISO 8601. */
   storedAt: string;
+  /**
+   * `contentDigestOf` the event when the store accepted it, its record hash just computed from it
+   * (capture) or verified (receipt): a reader checks the document is unchanged with one SHA-256
+   * instead of recomputing the CBV hash. Absent on events stored before it was kept.
+   */
+  contentDigest?: string;
 }
 
-export type NewEvent = Omit<StoredEvent, "sid" | "storedAt">;
+export type NewEvent = Omit<StoredEvent, "sid" | "storedAt" | "contentDigest">;
+
+/** SHA-256 (hex) over what an event's record hash is computed from: the event, its context and ignoreFields. */
+export function contentDigestOf(e: Pick<StoredEvent, "event" | "context" | "ignoreFields">): string {
+  return createHash("sha256")
+    .update(JSON.stringify([e.event, e.context ?? null, e.ignoreFields ?? null]))
+    .digest("hex");
+}
 
 /** The GS1 query parameters the store answers (values already split on "|"). */
 export interface EventQuery {
@@ -276,6 +289,13 @@ export class EventStore {
   ) {}
 
   /** Opens (creating) the store in `dir`. */
+  private changes = 0;
+
+  /** Moves on every change to the stored events (answers built from them are stale once it moves). */
+  get generation(): number {
+    return this.changes;
+  }
+
   static async open(dir: string): Promise<EventStore> {
     mkdirSync(dir, { recursive: true });
     const db = new Level<string, unknown>(dir, { keyEncoding: "utf8", valueEncoding: "json" });
@@ -332,7 +352,7 @@ export class EventStore {
         continue;
       }
       const typed = toEpcisEvent(e.event);
-      const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt };
+      const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt, contentDigest: contentDigestOf(e) };
       const time = timeKey(eventTimeMs(typed.eventTime));
       ops.push({ type: "put", key: k("ev", sid), value: s });
       for (const [field, value] of indexEntries(s, typed)) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
@@ -350,6 +370,7 @@ export class EventStore {
     for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
     const { ops, stored } = await this.operationsFor(events);
     await this.db.batch([...ops, ...extra], { sync: true });
+    this.changes++;
     return stored;
   }
 
@@ -364,6 +385,7 @@ export class EventStore {
     if (held) return held;
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
+    this.changes++;
     return stored[0]!;
   }
 
@@ -384,6 +406,7 @@ export class EventStore {
     const { chain, ...rest } = held;
     const updated: StoredEvent = { ...rest, unrecorded: { since: since.toISOString(), ...(chain ? { previous: chain } : {}) } };
     await this.db.put(k("ev", sid), updated, { sync: true });
+    this.changes++;
     return updated;
   }
 
@@ -393,6 +416,7 @@ export class EventStore {
     if (held?.unrecorded === undefined) return held;
     const again = this.recordedAgain(held, chain);
     await this.db.put(k("ev", sid), again, { sync: true });
+    this.changes++;
     return again;
   }
 

@@ -99,6 +99,8 @@ export class ProofService {
   private readonly pages: Lru<string, MerkleTree>;
   /** Chunks hold one group commit of all streams: consecutive proofs of a window reuse them. */
   private readonly chunks: Lru<string, Buffer | undefined>;
+  /** Whole-window trees for range proofs: the pages of one large window's answer all reuse one. */
+  private readonly trees: Lru<number, MerkleTree>;
 
   constructor(
     private readonly store: IngestStore,
@@ -109,6 +111,16 @@ export class ProofService {
     this.windows = new Lru(cache.windows ?? 64);
     this.pages = new Lru(cache.pages ?? 64);
     this.chunks = new Lru(cache.chunks ?? 16);
+    this.trees = new Lru(cache.windows ?? 64);
+  }
+
+  /** The tree over every leaf of closed window `window` (kept: closed windows never change). */
+  private tree(window: number): Promise<MerkleTree> {
+    return this.trees.get(window, async () => {
+      const leaves = await this.store.leaves(window);
+      if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
+      return MerkleTree.fromLeafHashes(leaves);
+    });
   }
 
   private chunk(window: number, part: number): Promise<Buffer | undefined> {
@@ -235,12 +247,10 @@ export class ProofService {
         salts.push(hex(d.salt));
       }
     }
-    const leaves = await this.store.leaves(window);
-    if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
-    const tree = MerkleTree.fromLeafHashes(leaves);
+    const tree = await this.tree(window);
     const start = run.leafStart;
     const end = start + run.count;
-    const leafHashes = Array.from({ length: run.count }, (_, k) => hex(leaves.subarray((start + k) * 32, (start + k + 1) * 32)));
+    const leafHashes = Array.from({ length: run.count }, (_, k) => hex(tree.leaf(start + k)));
     const anchor = await this.store.anchorReceipt(window);
     return {
       stream,
@@ -258,6 +268,34 @@ export class ProofService {
         siblings: siblingsToHex(tree.rangeProof(start, end).siblings),
       },
       ...(anchor ? { anchor } : {}),
+    };
+  }
+
+  /**
+   * Readings `from` (inclusive) to `to` (exclusive) of a proven run, positions within the run,
+   * with a proof of just those leaves: a run larger than one answer goes out in such pages, each
+   * verified on its own, and consecutive pages prove nothing in between was left out.
+   */
+  async provePart(run: ProvenRange, from: number, to: number): Promise<ProvenRange> {
+    const n = run.readings.length;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > n || from >= to) throw new RangeError(`part [${from}, ${to}) is not within a run of ${n} readings`);
+    if (from === 0 && to === n) return run;
+    const tree = await this.tree(run.proof.window);
+    const start = run.proof.start + from;
+    const end = run.proof.start + to;
+    return {
+      stream: run.stream,
+      readings: run.readings.slice(from, to),
+      proof: {
+        ...run.proof,
+        seqs: run.proof.seqs.slice(from, to),
+        salts: run.proof.salts.slice(from, to),
+        leafHashes: run.proof.leafHashes.slice(from, to),
+        start,
+        end,
+        siblings: siblingsToHex(tree.rangeProof(start, end).siblings),
+      },
+      ...(run.anchor ? { anchor: run.anchor } : {}),
     };
   }
 

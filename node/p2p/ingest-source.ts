@@ -3,9 +3,12 @@
  * ingest store's closed and anchored windows, each with the proof node/ingest/proofs.ts builds.
  *
  * A stream's run in a window is sent whole with one range proof when every reading of it is
- * asked for (fast to verify, and it proves nothing in between was left out); otherwise the
- * readings asked for go one by one with their own proofs, so a time-range grant never sees a
- * reading outside its range. Only anchored windows are served: a partner can check nothing else.
+ * asked for and fits the answer (fast to verify, and it proves nothing in between was left out);
+ * otherwise the readings asked for go as consecutive parts of the run, each with a proof of just
+ * its leaves (ProofService.provePart): a run larger than one answer is fetched in pages, and a
+ * time-range grant never sees a reading outside its range. Readings bound to an event (`each`)
+ * go one by one with their own proofs. Only anchored windows are served: a partner can check
+ * nothing else.
  *
  * Finding the first window of a time range is a binary search over the stream's sequence numbers
  * (windows of a node follow each other in time), so its cost grows with the log of the history.
@@ -86,9 +89,17 @@ export class IngestReadingSource implements ReadingSource {
       if (wanted.length === 0) continue;
       if (remaining <= 0) return { items, more: true };
       const tx = run.anchor?.txHash;
-      if (!q.each && wanted.length === run.readings.length && wanted.length <= remaining) {
-        items.push({ kind: "run", readings: run.readings, proof: run.proof, ...(tx ? { tx } : {}) });
-        remaining -= wanted.length;
+      if (!q.each) {
+        // Consecutive positions of the run go as one part each, as many as the answer takes.
+        for (let i = 0; i < wanted.length; ) {
+          if (remaining <= 0) return { items, more: true };
+          let j = i + 1;
+          while (j < wanted.length && wanted[j] === wanted[j - 1]! + 1 && j - i < remaining) j++;
+          const part = await this.proofs.provePart(run, wanted[i]!, wanted[j - 1]! + 1);
+          items.push({ kind: "run", readings: part.readings, proof: part.proof, ...(tx ? { tx } : {}) });
+          remaining -= j - i;
+          i = j;
+        }
         continue;
       }
       for (const k of wanted) {

@@ -226,31 +226,44 @@ export class ProofService {
     return out;
   }
 
-  /** All readings of `stream` in `window`, with one range proof (which also proves completeness). */
-  async proveRun(stream: string, window: number): Promise<ProvenRange | undefined> {
+  /**
+   * All readings of `stream` in `window`, with one range proof (which also proves completeness);
+   * or, with `part`, only the run's readings from seq `fromSeq` on, at most `count` of them, with
+   * a proof of just those (only they are read and decoded: a large run is served page by page).
+   */
+  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
     if (entry === undefined) return undefined;
     const { run, located } = entry;
+    const first = part ? Math.max(part.fromSeq, run.firstSeq) : run.firstSeq;
+    const last = part ? Math.min(first + part.count, run.firstSeq + run.count) : run.firstSeq + run.count; // exclusive
+    if (!(first < last)) return undefined;
     const readings: Reading[] = [];
     const seqs: number[] = [];
     const salts: string[] = [];
     let seq = run.firstSeq;
     for (const s of located) {
+      if (seq + s.count <= first) {
+        seq += s.count;
+        continue;
+      }
+      if (seq >= last) break;
       const value = await this.chunk(window, s.part);
       if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
-      for (let k = 0; k < s.count; k++) {
+      for (let k = Math.max(0, first - seq); k < s.count && seq + k < last; k++) {
         const d = decodeReading(recordAt(value, s.offset, k));
         readings.push(d.reading);
-        seqs.push(seq++);
+        seqs.push(seq + k);
         salts.push(hex(d.salt));
       }
+      seq += s.count;
     }
     const tree = await this.tree(window);
-    const start = run.leafStart;
-    const end = start + run.count;
-    const leafHashes = Array.from({ length: run.count }, (_, k) => hex(tree.leaf(start + k)));
+    const start = run.leafStart + (first - run.firstSeq);
+    const end = start + (last - first);
+    const leafHashes = Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
     const anchor = await this.store.anchorReceipt(window);
     return {
       stream,

@@ -179,7 +179,9 @@ export async function run(args: string[]): Promise<void> {
       let afterSeq = 0;
       const t2 = performance.now();
       for (;;) {
+        const ta = performance.now();
         const r = await receiver.fetchReadings(plantAddr, { stream: bigStream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
+        console.log(`  answer ${answers + 1}: ${fmt(r.count)} readings in ${fmt(performance.now() - ta)} ms`);
         got += r.count;
         answers++;
         afterSeq = r.lastSeq;

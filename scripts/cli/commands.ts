@@ -267,6 +267,17 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await governance()).execute,
   },
   {
+    path: ["object"],
+    args: "<proposalId>",
+    summary: "object to a passed upgrade, call or delay change while it waits out the execution delay",
+    details:
+      "Any active organisation but the proposal's subject, once, even one that voted for it. The proposal is cancelled " +
+      "(never executes) once its opponents, organisations that voted no or objected, are as many as could have rejected it by voting no.",
+    positionals: [1, 1],
+    signs: true,
+    load: async () => (await governance()).object,
+  },
+  {
     path: ["grant"],
     args: "<grantee> --scope KIND --key KEY --purpose TEXT --expires TIME [--from TIME --to TIME]",
     summary: "let another organisation read your data about an item, batch or stream, until a time",

@@ -366,7 +366,8 @@ export async function verifySelectiveDisclosure(
       w.problems.push(`unknown digest: the disclosure of ${d.key === undefined ? "an array element" : `"${d.key}"`} (digest ${digest}) is not one of this credential's (tampered, or from another credential)`);
     }
   }
-  result.disclosed = w.disclosed;
+  // Sorted: the issuer shuffles digests so that their order reveals nothing; show claims by name.
+  result.disclosed = w.disclosed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   result.hidden = [...w.hidden].map(([path, count]) => ({ path, count }));
   checks.disclosures =
     w.problems.length === 0

@@ -70,7 +70,7 @@ describe.skipIf(!hasChromium)("selective disclosure on the certificate page in C
     const w = await openPage(browser, gw.url, viewport);
     await w.page.goto(`${gw.url}/explorer/#/certificate`);
     await w.page.getByLabel("Selective disclosure (paste)").fill(text);
-    await w.page.locator("#sd-nonce").fill(nonce);
+    await w.page.getByLabel("The challenge you gave the supplier (nonce)").fill(nonce);
     await w.page.getByRole("button", { name: "Verify the disclosure" }).click();
     const result = w.page.getByTestId("selective-disclosure");
     await result.waitFor({ timeout: 30_000 });

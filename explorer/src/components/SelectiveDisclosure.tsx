@@ -45,9 +45,9 @@ export function SelectiveDisclosureForm() {
         <textarea id="sd-text" rows={3} value={text} onInput={(e) => setText(e.currentTarget.value)} spellcheck={false} required />
         <label for="sd-file">{t("cert.sd.file")}</label>
         <input id="sd-file" type="file" accept=".txt,.jwt,.json,text/plain,application/json" onChange={onFile} />
-        <label for="sd-nonce">{t("cert.present.nonce")}</label>
+        <label for="sd-nonce">{t("cert.sd.nonce")}</label>
         <input id="sd-nonce" value={nonce} onInput={(e) => setNonce(e.currentTarget.value)} autoComplete="off" spellcheck={false} required />
-        <label for="sd-domain">{t("cert.present.domain")}</label>
+        <label for="sd-domain">{t("cert.sd.domain")}</label>
         <input id="sd-domain" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} autoComplete="off" spellcheck={false} required />
         <button type="submit">{t("cert.sd.submit")}</button>
       </form>

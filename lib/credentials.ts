@@ -264,6 +264,7 @@ export function jwsOfInput(input: unknown): string {
   if (typeof input === "string") {
     const t = input.trim();
     if (t.startsWith(`data:${VC_JWT_MEDIA_TYPE},`)) return t.slice(`data:${VC_JWT_MEDIA_TYPE},`.length);
+    if (t.includes("~")) throw new CredentialError("this is a selective disclosure (SD-JWT, vc+sd-jwt): verify it for the challenge and domain you gave its holder");
     return t;
   }
   if (typeof input === "object" && input !== null && !Array.isArray(input)) {

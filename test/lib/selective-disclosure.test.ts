@@ -250,3 +250,8 @@ describe("hostile presentations are refused, naming the fault", () => {
     expect(v.checks.keyBinding.detail).toMatch(/stale/);
   });
 });
+
+it("tells a verifier who sends a selective disclosure to the whole-credential check what it is", async () => {
+  const v = await verifyCredential(await present(sd.good), lab.contracts, { chainId });
+  expect(v.checks.format.detail).toContain("this is a selective disclosure (SD-JWT, vc+sd-jwt)");
+});

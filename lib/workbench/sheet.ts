@@ -92,8 +92,8 @@ export async function readSheetFile(bytes: Uint8Array): Promise<Cell[][]> {
   return parseCsv(new TextDecoder("utf-8", { fatal: false }).decode(bytes));
 }
 
-/** Cell text: numbers as plain digits (a GTIN typed into Excel is a number), dates as YYYY-MM-DD. */
-function cellText(c: Cell): string {
+/** Cell text as the checks read it: numbers as plain digits (a GTIN typed into Excel is a number), dates as YYYY-MM-DD. */
+export function cellText(c: Cell): string {
   if (c === null || c === undefined) return "";
   if (c instanceof Date) return Number.isNaN(c.getTime()) ? "" : c.toISOString().slice(0, 10);
   if (typeof c === "number") return Number.isInteger(c) ? BigInt(c).toString() : String(c);
@@ -101,6 +101,19 @@ function cellText(c: Cell): string {
 }
 
 const normalName = (h: string) => h.toLowerCase().replace(/[\s_-]+/g, "");
+
+/** What is wrong with a GLN (13 digits, GS1 check digit) given as `what`; undefined when nothing is. */
+export function glnFault(value: string, what: string): string | undefined {
+  if (value === "") return `${what} is empty: a GLN of 13 digits`;
+  if (!/^\d{13}$/.test(value)) return `${what} "${value}" is not a GLN of 13 digits`;
+  if (!hasValidCheckDigit(value)) return `${what} GLN ${value} has a wrong check digit`;
+  return undefined;
+}
+
+/** Where the sheet's header puts the template's `k`-th column (-1 when it has none). */
+export function columnIndex(table: Cell[][], k: number): number {
+  return (table[0] ?? []).map((h) => normalName(cellText(h))).indexOf(normalName(SHEET_COLUMNS[k]!));
+}
 
 /** A real calendar date, YYYY-MM-DD, not after today. */
 function checkDate(value: string, today: string): string | undefined {
@@ -159,8 +172,8 @@ export function checkSheet(table: Cell[][], options: { today?: string; maxRows?:
       if (why) fault("production_date", dateText, why);
     }
     const location = get("location");
-    if (!/^\d{13}$/.test(location)) fault("location", location, location === "" ? "location is empty: the GLN (13 digits) of the production site" : `location "${location}" is not a GLN of 13 digits`);
-    else if (!hasValidCheckDigit(location)) fault("location", location, `location GLN ${location} has a wrong check digit`);
+    const locationFault = glnFault(location, "location");
+    if (locationFault) fault("location", location, locationFault);
     if (gtin !== undefined && serial !== undefined) {
       const id = sgtin(gtin, serial);
       const first = seen.get(id);
@@ -172,6 +185,18 @@ export function checkSheet(table: Cell[][], options: { today?: string; maxRows?:
   });
   if (items.length === 0 && faults.length === 0) faults.push({ row: 2, message: "the sheet has no rows to register" });
   return { items, faults };
+}
+
+/** Serials one per line; "C-001..C-100" counts from the first to the last, keeping the zero padding. */
+export function expandSerials(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "")) {
+    const m = /^(.*?)(\d+)\.\.(.*?)(\d+)$/.exec(line);
+    if (m && m[1] === m[3] && Number(m[4]) >= Number(m[2]) && Number(m[4]) - Number(m[2]) < 10_000) {
+      for (let n = Number(m[2]); n <= Number(m[4]); n++) out.push(`${m[1]}${String(n).padStart(m[2]!.length, "0")}`);
+    } else out.push(line);
+  }
+  return out;
 }
 
 /** Rows that may share one commissioning event: same GTIN, lot, production date and site. */

@@ -5,7 +5,8 @@
 import writeXlsx from "write-excel-file/node";
 import { describe, expect, it } from "vitest";
 import { eventsOf, provenanceActionsOf } from "../../../lib/epcis/events.ts";
-import { type Cell, capturePages, checkSheet, parseCsv, readSheetFile, templateCsv } from "../../../lib/workbench/sheet.ts";
+import { dispatchCsv, readDispatch } from "../../../lib/workbench/dispatch.ts";
+import { type Cell, capturePages, checkSheet, expandSerials, parseCsv, readSheetFile, templateCsv } from "../../../lib/workbench/sheet.ts";
 
 const HEADER = ["gtin", "serial", "lot", "production_date", "location"];
 const GLN = "9521002000016";
@@ -51,7 +52,7 @@ describe("spreadsheet import", () => {
     expect(msg(7)).toMatch(/not a calendar date/);
     expect(msg(8)).toMatch(/in the future/);
     expect(msg(9)).toMatch(/wrong check digit/);
-    expect(msg(10)).toMatch(/location is empty/);
+    expect(msg(10)).toMatch(/location is empty: a GLN/);
     expect(msg(11)).toMatch(/also on row 2/);
   });
 
@@ -90,5 +91,21 @@ describe("spreadsheet import", () => {
     expect(items).toMatchObject([{ row: 2, gtin: GTIN, serial: "1001", lot: "L1", productionDate: "2026-11-30", location: GLN }]);
     expect(faults).toMatchObject([{ row: 3, column: "gtin" }]);
     expect(await readSheetFile(new TextEncoder().encode(templateCsv()))).toEqual(parseCsv(templateCsv()));
+  });
+});
+
+describe("dispatch documents and serial ranges", () => {
+  it("round-trips a dispatch document and names what is wrong in one", () => {
+    const d = { despatchAdvice: "DA, 7", from: GLN, to: "9521004000014", items: [`https://id.gs1.org/01/${GTIN}/21/A1`, `https://id.gs1.org/01/${GTIN}/21/A2`] };
+    expect(readDispatch(dispatchCsv(d))).toEqual(d);
+    expect(() => readDispatch("item\nx\n")).toThrow(/first line must be despatch_advice,from,to,item/);
+    expect(() => readDispatch(dispatchCsv({ ...d, to: "9521004000015" }))).toThrow(/row 2: to GLN 9521004000015 has a wrong check digit/);
+    expect(() => readDispatch(dispatchCsv(d) + `other,${GLN},9521004000014,${d.items[0]}\r\n`)).toThrow(/row 4 belongs to another shipment/);
+    expect(() => readDispatch(dispatchCsv({ ...d, items: [`https://id.gs1.org/01/09521002000215/21/A1`] }))).toThrow(/row 2: .*check digit/);
+  });
+
+  it("expands serial ranges, keeping the zero padding", () => {
+    expect(expandSerials("C-008..C-011\n\n X \n")).toEqual(["C-008", "C-009", "C-010", "C-011", "X"]);
+    expect(expandSerials("A1..B3")).toEqual(["A1..B3"]);
   });
 });

@@ -124,8 +124,8 @@ export function tm(chain: TestChain | undefined, args: string[], opts: TmOptions
   Object.assign(env, opts.env);
   const base = chain && !opts.bare ? ["--rpc", chain.url, "--deployment", chain.deploymentFile] : [];
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [MAIN, ...base, ...args], { cwd: root, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+    const child = spawn(TSX, [MAIN, ...base, ...args], { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(opts.stdin ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

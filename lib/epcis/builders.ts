@@ -1,6 +1,7 @@
 /**
  * EPCIS 2.0 documents from plain actions: commission serials (optionally of one lot), ship,
- * receive all or some, transform, assemble, inspect, set a disposition, recall. The demo scenario,
+ * receive all or some, cancel a
+ * shipment (CBV void_shipping), transform, assemble, inspect, set a disposition, recall. The demo scenario,
  * the member CLI's spreadsheet import and the explorer's workbench all build their documents
  * here and send them to the gateway's POST /capture, the one write path for events.
  *
@@ -122,6 +123,16 @@ export function receive(w: At & { from: string; items: string[]; missing?: strin
     sourceList: [{ type: "owning_party", source: party(w.from) }],
     destinationList: [{ type: "owning_party", destination: party(w.at) }],
     ...discrepancy,
+  };
+}
+
+/** The sender withdraws a shipment not yet received: the items are back in its hands. */
+export function cancelShipment(w: At & { items: string[] }): EpcisEventJson {
+  return {
+    type: "ObjectEvent",
+    ...common(w, "void_shipping"),
+    action: "OBSERVE",
+    epcList: w.items,
   };
 }
 

@@ -16,7 +16,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
 import type { ItemAnswer } from "../../lib/api/trace.ts";
-import { epcisDocument, gln, gtin, party, sgtin, ship } from "../../lib/epcis/builders.ts";
+import { cancelShipment, epcisDocument, gln, gtin, party, sgtin, ship } from "../../lib/epcis/builders.ts";
 import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
@@ -250,5 +250,32 @@ describe.skipIf(!hasChromium)("the supplier's workbench in Chromium", () => {
     expect(await inPage<string>(f.page, "document.documentElement.lang")).toBe("zh-CN");
     expect(f.errors).toEqual([]);
     await f.page.context().close();
+  });
+
+  it("only the sender cancels the shipment of the missing casting: it is back in the foundry's hands", async () => {
+    // The OEM, at its own node, cannot void the foundry's shipment.
+    const doc = epcisDocument([cancelShipment({ time: new Date().toISOString(), at: OEM_GLN, items: [LOST] })], new Date().toISOString());
+    const accepted = (await (await members.oem.gw.request("/capture", { method: "POST", token: members.oem.token, body: JSON.stringify(doc), headers: { "content-type": "application/ld+json" } })).json()) as CaptureJobAnswer;
+    let job = accepted;
+    for (let i = 0; i < 400 && (job.state === "pending" || job.state === "running"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await (await members.oem.gw.request(`/capture/${accepted.captureID}`, { token: members.oem.token })).json()) as CaptureJobAnswer;
+    }
+    expect(job.state).toBe("failed");
+    expect(JSON.stringify(job.errors)).toMatch(/Provenance.cancelShipment refused: NotCustodian/);
+
+    const w = await workbench("foundry", "stock");
+    await expect.poll(() => w.page.getByTestId("stock-count").getAttribute("data-items"), { timeout: 30_000 }).toBe("100");
+    await w.page.getByTestId("stock-filter").fill("C-0013");
+    await w.page.locator(`tr[data-item="${LOST}"] input`).check();
+    await w.page.getByTestId("cancel-open").click();
+    await w.page.getByTestId("cancel-site").fill(FOUNDRY_GLN);
+    await w.page.getByTestId("cancel-send").click();
+    await captured(w);
+    await expect.poll(async () => (await item(LOST)).status, { timeout: 30_000 }).toBe("active");
+    expect((await item(LOST)).custodian?.id).toBe(chain.orgs.foundry.id);
+    await screenshot(w.page, "workbench-cancelled-desktop");
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
   });
 });

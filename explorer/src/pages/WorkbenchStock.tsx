@@ -4,12 +4,13 @@
  * each item's status, custodian and consignee come from the chain index (GET /items/{id}), so the
  * list agrees with the chain. Selected items get labels, or are shipped to a partner: the
  * shipping event names the partner's GLN and the dispatch document, which is offered as CSV to
- * travel with the goods (the consignee's workbench receives from it).
+ * travel with the goods (the consignee's workbench receives from it). A shipment not yet received
+ * can be cancelled by its sender (CBV void_shipping).
  */
 import type { TargetedEvent } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import type { ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
-import { epcisDocument, ship } from "../../../lib/epcis/builders.ts";
+import { cancelShipment, epcisDocument, ship } from "../../../lib/epcis/builders.ts";
 import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, enc, orgName, session } from "../api.ts";
@@ -84,7 +85,7 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
   const me = session()!.organisation.id;
   const [filter, setFilter] = useState("");
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [action, setAction] = useState<"labels" | "ship">();
+  const [action, setAction] = useState<"labels" | "ship" | "cancel">();
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return f === "" ? items : items.filter((i) => i.id.toLowerCase().includes(f) || (i.chain && "status" in i.chain && i.chain.status.includes(f)));
@@ -97,6 +98,9 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
   };
   const mine = (i: StockItem) => i.chain?.kind === "item" && i.chain.custodian?.id === me && i.chain.status === "active";
   const shippable = items.filter((i) => selected.has(i.id) && mine(i)).map((i) => i.id);
+  // Shipped by us and not yet received: the shipment may still be cancelled.
+  const outgoing = (i: StockItem) => i.chain?.kind === "item" && i.chain.custodian?.id === me && i.chain.status === "inTransit";
+  const cancellable = items.filter((i) => selected.has(i.id) && outgoing(i)).map((i) => i.id);
   if (items.length === 0) return <p data-testid="stock-empty">{t("wb.stock.empty")}</p>;
   return (
     <>
@@ -144,9 +148,13 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
         <button type="button" disabled={shippable.length === 0} onClick={() => setAction("ship")} data-testid="ship-open">
           {t("wb.stock.ship", { n: shippable.length })}
         </button>
+        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
+          {t("wb.stock.cancel", { n: cancellable.length })}
+        </button>
       </p>
       {action === "labels" && <LabelSheet items={[...selected]} />}
       {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
+      {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
     </>
   );
 }
@@ -200,6 +208,48 @@ function ShipForm({ items, onShipped }: { items: string[]; onShipped: () => void
             {t("wb.stock.refresh")}
           </button>
         </p>
+      )}
+    </form>
+  );
+}
+
+/** The sender withdraws shipments not yet received (CBV void_shipping): the items are back in its hands. */
+function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () => void }) {
+  const { t } = useI18n();
+  const [site, setSite] = useState("");
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const [done, setDone] = useState(false);
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const why = glnFault(site.trim(), t("wb.ship.from"));
+    setFault(why);
+    if (why) return;
+    const time = new Date().toISOString();
+    setDone(await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]));
+  };
+  return (
+    <form onSubmit={submit} aria-label={t("wb.cancel.title", { n: items.length })}>
+      <h3>{t("wb.cancel.title", { n: items.length })}</h3>
+      <div class="wb-form">
+        <label>
+          {t("wb.ship.from")}
+          <input value={site} onInput={(e) => setSite(e.currentTarget.value)} data-testid="cancel-site" />
+        </label>
+        <button type="submit" data-testid="cancel-send" disabled={progress !== undefined && !progress.finished}>
+          {t("wb.cancel.send", { n: items.length })}
+        </button>
+      </div>
+      {fault !== undefined && (
+        <p class="error" role="alert">
+          {fault}
+        </p>
+      )}
+      <CaptureStatus progress={progress} />
+      {done && (
+        <button type="button" class="link" onClick={onCancelled}>
+          {t("wb.stock.refresh")}
+        </button>
       )}
     </form>
   );

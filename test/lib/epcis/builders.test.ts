@@ -59,6 +59,10 @@ describe("EPCIS builders", () => {
     expect(build.receive({ time: when.time, at: OEM, from: AT, items })).not.toHaveProperty("tm:discrepancy");
   });
 
+  it("cancels a shipment with CBV's void_shipping step", () => {
+    expect(mapped(build.cancelShipment({ ...when, items }))).toMatchObject({ op: "cancelShipment", keys: items.map((i) => itemKey(i)) });
+  });
+
   it("transforms, assembles, inspects, changes a disposition, recalls items and lots", () => {
     const out = build.sgtin(build.gtin(site, "00031"), "M-1");
     expect(mapped(build.transform({ ...when, inputs: items, outputs: [out] }))).toMatchObject({ op: "transform" });

@@ -278,4 +278,30 @@ describe.skipIf(!hasChromium)("the supplier's workbench in Chromium", () => {
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });
+
+  it("the foundry transforms two castings into a machined part and recalls another, from its items", async () => {
+    const w = await workbench("foundry", "stock");
+    await expect.poll(() => w.page.getByTestId("stock-count").getAttribute("data-held"), { timeout: 30_000 }).toBe("91");
+    const step = async (inputs: string[], action: string, extra: Record<string, string> = {}) => {
+      await w.page.goto(`${members.foundry.gw.url}/explorer/#/workbench/register`);
+      await w.page.goto(`${members.foundry.gw.url}/explorer/#/workbench/stock`);
+      await w.page.getByTestId("stock-count").waitFor();
+      for (const id of inputs) await w.page.locator(`tr[data-item="${id}"] input`).check();
+      await w.page.getByTestId("make-open").click();
+      await w.page.getByTestId("make-action").selectOption(action);
+      for (const [k, v] of Object.entries(extra)) await w.page.getByTestId(k).fill(v);
+      await w.page.getByTestId("make-site").fill(FOUNDRY_GLN);
+      await w.page.getByTestId("make-send").click();
+      await captured(w);
+    };
+    const machined = sgtin(gtin(FOUNDRY_SITE, "00031"), "M-1");
+    await step([ITEMS[0]!, ITEMS[1]!], "transform", { "make-gtin": gtin(FOUNDRY_SITE, "00031"), "make-serials": "M-1" });
+    await screenshot(w.page, "workbench-transform-desktop");
+    await expect.poll(async () => (await item(machined)).custodian?.id, { timeout: 30_000 }).toBe(chain.orgs.foundry.id);
+    expect((await item(ITEMS[0]!)).status).toBe("consumed");
+    await step([ITEMS[2]!], "recall");
+    await expect.poll(async () => (await item(ITEMS[2]!)).recalled, { timeout: 30_000 }).toBe(true);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
 });

@@ -5,12 +5,14 @@
  * list agrees with the chain. Selected items get labels, or are shipped to a partner: the
  * shipping event names the partner's GLN and the dispatch document, which is offered as CSV to
  * travel with the goods (the consignee's workbench receives from it). A shipment not yet received
- * can be cancelled by its sender (CBV void_shipping).
+ * can be cancelled by its sender (CBV void_shipping). Items in hand can be inspected, given a
+ * disposition, recalled, transformed into new items, or assembled into a registered product.
  */
 import type { TargetedEvent } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import type { ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
-import { cancelShipment, epcisDocument, ship } from "../../../lib/epcis/builders.ts";
+import { DISPOSITIONS, type Disposition, assemble, cancelShipment, epcisDocument, inspect, recall, setDisposition, sgtin, ship, transform } from "../../../lib/epcis/builders.ts";
+import { checkElement } from "../../../lib/identifiers/gs1-keys.ts";
 import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, enc, orgName, session } from "../api.ts";
@@ -85,7 +87,7 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
   const me = session()!.organisation.id;
   const [filter, setFilter] = useState("");
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [action, setAction] = useState<"labels" | "ship" | "cancel">();
+  const [action, setAction] = useState<"labels" | "ship" | "cancel" | "make">();
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return f === "" ? items : items.filter((i) => i.id.toLowerCase().includes(f) || (i.chain && "status" in i.chain && i.chain.status.includes(f)));
@@ -151,10 +153,14 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
         <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
           {t("wb.stock.cancel", { n: cancellable.length })}
         </button>
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("make")} data-testid="make-open">
+          {t("wb.stock.make", { n: shippable.length })}
+        </button>
       </p>
       {action === "labels" && <LabelSheet items={[...selected]} />}
       {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
       {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
+      {action === "make" && <MakeForm items={shippable} onDone={onChanged} />}
     </>
   );
 }
@@ -248,6 +254,115 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
       <CaptureStatus progress={progress} />
       {done && (
         <button type="button" class="link" onClick={onCancelled}>
+          {t("wb.stock.refresh")}
+        </button>
+      )}
+    </form>
+  );
+}
+
+const MAKE_ACTIONS = ["inspect-pass", "inspect-fail", "disposition", "recall", "transform", "assemble"] as const;
+type MakeAction = (typeof MAKE_ACTIONS)[number];
+
+/**
+ * Production steps on items in hand: inspect (with the outcome), change the disposition, recall,
+ * transform them into new items (GTIN and serials of the outputs), or assemble them into a product
+ * already registered (its GTIN and serial).
+ */
+function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ action: "inspect-pass" as MakeAction, site: "", disposition: "damaged" as Disposition, gtin: "", serials: "" });
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const [done, setDone] = useState(false);
+  const needsOutputs = f.action === "transform" || f.action === "assemble";
+  /** The output (transform) or parent (assemble) identifiers the form names, or what is wrong with them. */
+  const outputs = (): string[] | string => {
+    try {
+      const g = checkElement("01", f.gtin.trim(), f.gtin.trim(), true, true);
+      const serials = f.serials.split(/[\s,]+/).filter((x) => x !== "").map((x) => checkElement("21", x, x, true, true));
+      if (serials.length === 0) return t("wb.make.noSerial");
+      if (f.action === "assemble" && serials.length > 1) return t("wb.make.oneParent");
+      return serials.map((x) => sgtin(g, x));
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const at = f.site.trim();
+    const out = needsOutputs ? outputs() : [];
+    const why = glnFault(at, t("wb.make.site")) ?? (typeof out === "string" ? out : undefined);
+    setFault(why);
+    if (why || typeof out === "string") return;
+    const time = new Date().toISOString();
+    const w = { time, at };
+    const event =
+      f.action === "inspect-pass" || f.action === "inspect-fail"
+        ? inspect({ ...w, items, passed: f.action === "inspect-pass" })
+        : f.action === "disposition"
+          ? setDisposition({ ...w, items, disposition: f.disposition })
+          : f.action === "recall"
+            ? recall({ ...w, items })
+            : f.action === "transform"
+              ? transform({ ...w, inputs: items, outputs: out })
+              : assemble({ ...w, parent: out[0]!, children: items });
+    setDone(await capture([{ document: epcisDocument([event], time), items: items.length }]));
+  };
+  return (
+    <form onSubmit={submit} aria-label={t("wb.make.title", { n: items.length })}>
+      <h3>{t("wb.make.title", { n: items.length })}</h3>
+      <div class="wb-form">
+        <label>
+          {t("wb.make.action")}
+          <select value={f.action} onChange={(e) => setF({ ...f, action: e.currentTarget.value as MakeAction })} data-testid="make-action">
+            {MAKE_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {t(`wb.make.${a}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {f.action === "disposition" && (
+          <label>
+            {t("wb.make.disposition")}
+            <select value={f.disposition} onChange={(e) => setF({ ...f, disposition: e.currentTarget.value as Disposition })}>
+              {DISPOSITIONS.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {needsOutputs && (
+          <>
+            <label>
+              {t(f.action === "transform" ? "wb.make.outGtin" : "wb.make.parentGtin")}
+              <input value={f.gtin} onInput={(e) => setF({ ...f, gtin: e.currentTarget.value })} data-testid="make-gtin" />
+            </label>
+            <label>
+              {t(f.action === "transform" ? "wb.make.outSerials" : "wb.make.parentSerial")}
+              <input value={f.serials} onInput={(e) => setF({ ...f, serials: e.currentTarget.value })} data-testid="make-serials" />
+            </label>
+          </>
+        )}
+        <label>
+          {t("wb.make.site")}
+          <input value={f.site} onInput={(e) => setF({ ...f, site: e.currentTarget.value })} data-testid="make-site" />
+        </label>
+        <button type="submit" data-testid="make-send" disabled={progress !== undefined && !progress.finished}>
+          {t("wb.make.send")}
+        </button>
+      </div>
+      {fault !== undefined && (
+        <p class="error" role="alert">
+          {fault}
+        </p>
+      )}
+      <CaptureStatus progress={progress} />
+      {done && (
+        <button type="button" class="link" onClick={onDone}>
           {t("wb.stock.refresh")}
         </button>
       )}

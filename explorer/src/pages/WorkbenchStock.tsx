@@ -117,6 +117,24 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
       <p role="status" data-testid="stock-count" data-items={items.length} data-held={items.filter(mine).length}>
         {t("wb.stock.count", { items: items.length, held: items.filter(mine).length, selected: selected.size })}
       </p>
+      <p class="wb-form">
+        <button type="button" disabled={selected.size === 0} onClick={() => setAction("labels")}>
+          {t("wb.stock.labels", { n: selected.size })}
+        </button>
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("ship")} data-testid="ship-open">
+          {t("wb.stock.ship", { n: shippable.length })}
+        </button>
+        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
+          {t("wb.stock.cancel", { n: cancellable.length })}
+        </button>
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("make")} data-testid="make-open">
+          {t("wb.stock.make", { n: shippable.length })}
+        </button>
+      </p>
+      {action === "labels" && <LabelSheet items={[...selected]} />}
+      {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
+      {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
+      {action === "make" && <MakeForm items={shippable} onDone={onChanged} />}
       <div class="table-wrap">
         <table data-testid="stock">
           <thead>
@@ -143,24 +161,6 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
           </tbody>
         </table>
       </div>
-      <p class="wb-form">
-        <button type="button" disabled={selected.size === 0} onClick={() => setAction("labels")}>
-          {t("wb.stock.labels", { n: selected.size })}
-        </button>
-        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("ship")} data-testid="ship-open">
-          {t("wb.stock.ship", { n: shippable.length })}
-        </button>
-        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
-          {t("wb.stock.cancel", { n: cancellable.length })}
-        </button>
-        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("make")} data-testid="make-open">
-          {t("wb.stock.make", { n: shippable.length })}
-        </button>
-      </p>
-      {action === "labels" && <LabelSheet items={[...selected]} />}
-      {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
-      {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
-      {action === "make" && <MakeForm items={shippable} onDone={onChanged} />}
     </>
   );
 }

@@ -23,7 +23,7 @@ import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, type WatchedPage, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
+import { EXPLORER_DIST, PHONE, SCREENSHOTS, SKIP_MESSAGE, type WatchedPage, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
 
 if (!hasChromium) console.warn(SKIP_MESSAGE);
 
@@ -149,7 +149,7 @@ describe.skipIf(!hasChromium)("the supplier's workbench in Chromium", () => {
     await screenshot(w.page, "workbench-registered-labels-desktop");
     const first = pages.locator("g[data-label]").first();
     expect(await first.getAttribute("data-label")).toBe(ITEMS[0]);
-    const png = await first.screenshot();
+    const png = await first.screenshot({ path: path.join(SCREENSHOTS, "workbench-label.png") });
     const link = await decodeQr(browser, png);
     expect(link).toBe(`${members.foundry.gw.url}/01/${GTIN}/21/C-0001`);
     expect(await first.textContent()).toBe(`(01)${GTIN}(21)C-0001`);

@@ -16,6 +16,7 @@ const ConsortiumPage = lazyPage(() => import("./pages/Consortium.tsx").then((m) 
 const ItemPage = lazyPage(() => import("./pages/Item.tsx").then((m) => m.ItemPage));
 const ReadingsPage = lazyPage(() => import("./pages/Readings.tsx").then((m) => m.ReadingsPage));
 const SignInPage = lazyPage(() => import("./pages/SignIn.tsx").then((m) => m.SignInPage));
+const WorkbenchPage = lazyPage(() => import("./pages/Workbench.tsx").then((m) => m.WorkbenchPage));
 
 function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): void }) {
   switch (route.page) {
@@ -33,6 +34,8 @@ function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): voi
       return <AccessLogPage />;
     case "signin":
       return <SignInPage onSignedIn={onSignedIn} />;
+    case "workbench":
+      return <WorkbenchPage tab={route.tab} />;
   }
 }
 
@@ -97,6 +100,11 @@ function App() {
           {user !== undefined && (
             <a href={href({ page: "access-log" })} aria-current={current("access-log")}>
               {t("nav.accessLog")}
+            </a>
+          )}
+          {user !== undefined && (
+            <a href={href({ page: "workbench", tab: "register" })} aria-current={current("workbench")}>
+              {t("nav.workbench")}
             </a>
           )}
           {user === undefined ? (

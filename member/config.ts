@@ -5,7 +5,7 @@
  *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
  *                "explorer": true, "tokenSecretFile": "./gateway-secret",
  *                "trustedProxies": ["10.0.0.2"], "metricsTokenFile": "./metrics-token",
- *                "metricsLoopback": false },   // all optional
+ *                "metricsLoopback": false, "webhookDestinations": ["https://erp.example.com"] },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
  * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
@@ -36,6 +36,8 @@ const GatewaySchema = Type.Object(
     explorer: Type.Boolean({ default: true, problem: "must be true or false" }),
     /** Token signing secret; random per process when absent (tokens then end with the process). */
     tokenSecretFile: Type.Optional(FilePath({ problem: "must be a path" })),
+    /** Origins EPCIS subscription webhooks may be delivered to (node/subscriptions/webhook.ts); none by default. */
+    webhookDestinations: Type.Array(Type.String({ pattern: "^https?://" }), { default: [], problem: "must be a list of origins such as https://erp.example.com or http://127.0.0.1:*" }),
   },
   { additionalProperties: false, default: {} },
 );

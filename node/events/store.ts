@@ -275,6 +275,19 @@ export class EventStore {
     private readonly secret: Buffer,
   ) {}
 
+  /** Who hears of newly stored events (streaming subscriptions, node/subscriptions). */
+  private readonly storedListeners = new Set<(events: readonly StoredEvent[]) => void>();
+
+  /** Calls `listener` with the events each later put stores (after they are durable); returns the unsubscribe. */
+  onStored(listener: (events: readonly StoredEvent[]) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  private told(stored: readonly StoredEvent[]): void {
+    if (stored.length > 0) for (const l of this.storedListeners) l(stored);
+  }
+
   /** Opens (creating) the store in `dir`. */
   static async open(dir: string): Promise<EventStore> {
     mkdirSync(dir, { recursive: true });
@@ -350,6 +363,7 @@ export class EventStore {
     for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
     const { ops, stored } = await this.operationsFor(events);
     await this.db.batch([...ops, ...extra], { sync: true });
+    this.told(stored);
     return stored;
   }
 
@@ -364,6 +378,7 @@ export class EventStore {
     if (held) return held;
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
+    this.told(stored);
     return stored[0]!;
   }
 

@@ -11,6 +11,7 @@
  * only ever receives events it may read, and every delivery is in the owners' access logs.
  */
 import type { Context } from "koa";
+import type { WebSocket } from "ws";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import type { SubscriptionService } from "../services.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
@@ -88,22 +89,23 @@ export function register(router: GatewayRouter, context: RouteContext): void {
       const schedule = Object.fromEntries(["second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek"].filter((f) => terms[f] !== undefined).map((f) => [f, terms[f]]));
       const request = { stream: terms["stream"], reportIfEmpty: terms["reportIfEmpty"], initialRecordTime: terms["initialRecordTime"], ...(Object.keys(schedule).length > 0 ? { schedule } : {}) };
       // Checked before the handshake, so a bad subscription is a 400, not a closed socket.
+      // Results found before the handshake completes (an initialRecordTime's catch-up) wait for it.
       const pending: string[] = [];
-      let socket: import("ws").WebSocket | undefined;
+      const conn: { socket?: WebSocket } = {};
       const send = async (text: string) => {
-        if (!socket) {
+        if (!conn.socket) {
           pending.push(text);
           return true;
         }
-        if (socket.readyState !== socket.OPEN) return false;
-        socket.send(text);
+        if (conn.socket.readyState !== conn.socket.OPEN) return false;
+        conn.socket.send(text);
         return true;
       };
       const end = await service(context).openSession(org(ctx), q.name, request, send);
-      socket = await acceptWebSocket(ctx);
+      const socket = (conn.socket = await acceptWebSocket(ctx));
       for (const text of pending.splice(0)) socket.send(text);
       socket.on("close", () => end());
-      socket.on("message", () => socket?.close(1003, "this subscription only sends"));
+      socket.on("message", () => socket.close(1003, "this subscription only sends"));
       return;
     }
     const extra = Object.keys(ctx.query).filter((p) => !PAGING.includes(p));

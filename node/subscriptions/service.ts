@@ -484,7 +484,8 @@ export class SubscriptionService {
     const views = new Map<string, Awaited<ReturnType<IndexQueries["item"]>>>();
     for (const k of scope) views.set(k, await index.item(k));
     for (const sink of sinks) {
-      if (Date.parse(recalledAt) < Date.parse(sink.minRecordTime)) continue;
+      // Block times are whole seconds: a recall in the second a subscription began still counts.
+      if (Date.parse(recalledAt) + 1000 <= Date.parse(sink.minRecordTime)) continue;
       const held = [...scope].filter((k) => {
         const v = views.get(k);
         return v !== undefined && (v.ownerOrg === sink.owner || v.custodianOrg === sink.owner);

@@ -507,6 +507,7 @@ export class SubscriptionService {
         scopeSize: scope.size,
       };
       const doc = queryDocument([], RECALL_QUERY, { "tm:recallAlert": alert });
+      this.log(`recall alert: record ${record.id} of organisation ${record.org} reaches ${held.length} item(s) organisation ${sink.owner} holds (${alert.affectedItems.map((i) => i.epc ?? i.key).join(", ")}); sending to ${sink.id.startsWith("ws:") ? "a WebSocket" : `subscription ${sink.id}`}`);
       this.enqueue(sink, () => sink.send(doc, { trigger: "recall", eventCount: 0, affectedItems: held.length }));
     }
   }

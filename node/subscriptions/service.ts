@@ -125,6 +125,14 @@ export type SubscriptionView = Omit<Subscription, "signatureToken" | "owner" | "
 export const subscriptionView = ({ signatureToken, owner: _o, attempts: _a, ...rest }: Subscription): SubscriptionView => ({ ...rest, signed: signatureToken !== undefined });
 
 const RECALL_KINDS = new Set<number>([RecordKind.Recall, RecordKind.RecallBatch]);
+/** Per organisation at most: named queries, webhook subscriptions, open WebSocket sessions (a member may be hostile). */
+export const LIMITS = { queries: 100, subscriptions: 100, sessions: 20 };
+
+/** The document with the subscription it is delivered for (GS1 queryResults.subscriptionID). */
+const forSubscription = (doc: Record<string, unknown>, id: string): Record<string, unknown> => {
+  const body = doc["epcisBody"] as { queryResults: Record<string, unknown> };
+  return { ...doc, epcisBody: { ...body, queryResults: { ...body.queryResults, subscriptionID: id } } };
+};
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class SubscriptionService {
@@ -210,6 +218,7 @@ export class SubscriptionService {
       params[p] = list.map(String).join("|");
     }
     this.evaluate.check(params);
+    if ((await this.store.queries(owner)).length >= LIMITS.queries) throw new SubscriptionError("bad-request", `an organisation keeps at most ${LIMITS.queries} named queries here; delete one first`);
     if (await this.store.query(owner, name)) throw new SubscriptionError("bad-request", `a query named ${name} exists already; delete it first`);
     const q: NamedQuery = { name, owner, query: params, createdAt: new Date(this.clock()).toISOString() };
     await this.store.putQuery(q);
@@ -257,6 +266,8 @@ export class SubscriptionService {
     if (r.signatureToken !== undefined && (typeof r.signatureToken !== "string" || r.signatureToken.length < 16 || r.signatureToken.length > 512))
       throw new SubscriptionError("bad-request", "signatureToken must be a string of 16 to 512 characters (the HMAC key deliveries are signed with)");
     const t = this.terms(queryName, r);
+    if ((await this.store.subscriptions()).filter((s) => s.owner === owner).length >= LIMITS.subscriptions)
+      throw new SubscriptionError("bad-request", `an organisation keeps at most ${LIMITS.subscriptions} subscriptions here; delete one first`);
     const sub: Subscription = {
       subscriptionID: randomUUID(),
       owner,
@@ -309,6 +320,8 @@ export class SubscriptionService {
   async openSession(owner: number, queryName: string, r: SubscribeRequest, send: (text: string) => Promise<boolean>): Promise<() => void> {
     await this.namedQuery(owner, queryName);
     const t = this.terms(queryName, r);
+    if ([...this.sinks.values()].filter((s) => s.owner === owner && s.id.startsWith("ws:")).length >= LIMITS.sessions)
+      throw new SubscriptionError("bad-request", `an organisation holds at most ${LIMITS.sessions} WebSocket subscriptions here at once`);
     const id = `ws:${randomUUID()}`;
     const sink: Sink = {
       id,
@@ -320,7 +333,7 @@ export class SubscriptionService {
       minRecordTime: t.initialRecordTime,
       queue: Promise.resolve(),
       send: async (doc) => {
-        const ok = await send(JSON.stringify({ ...doc, epcisBody: { queryResults: { ...(doc["epcisBody"] as { queryResults: object }).queryResults, subscriptionID: id } } }));
+        const ok = await send(JSON.stringify(forSubscription(doc, id)));
         if (!ok) this.sinks.delete(id);
         return ok;
       },
@@ -355,7 +368,7 @@ export class SubscriptionService {
     for (let attempt = 1; attempt <= maxAttempts && !this.stopped; attempt++) {
       const sub = await this.store.subscription(id);
       if (!sub || sub.paused) return false;
-      const body = JSON.stringify({ ...doc, epcisBody: { queryResults: { ...(doc["epcisBody"] as { queryResults: object }).queryResults, subscriptionID: id } } });
+      const body = JSON.stringify(forSubscription(doc, id));
       const headers: Record<string, string> = { "GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0" };
       if (sub.signatureToken !== undefined) headers["GS1-Signature"] = signatureOf(sub.signatureToken, body);
       const outcome = await postResult(sub.dest, body, headers, this.options.timeoutMs ?? 10_000);

@@ -24,7 +24,7 @@ import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
-import { SubscriptionService } from "../../node/subscriptions/service.ts";
+import { LIMITS, SubscriptionService } from "../../node/subscriptions/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
@@ -165,6 +165,16 @@ describe("named queries", () => {
     expect((await gw.request("/queries/shipped", { method: "DELETE", token: token["oem"] })).status).toBe(204);
     expect((await gw.request("/queries/shipped", { token: token["oem"] })).status).toBe(404);
   });
+
+  it("are limited per organisation, so a hostile member cannot fill the node", async () => {
+    for (let i = 0; i < LIMITS.queries; i++) expect((await post("/queries", { name: `flood-${i}`, query: {} }, "foundry")).status).toBe(201);
+    const refused = await post("/queries", { name: "one-more", query: {} }, "foundry");
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as Doc)["detail"]).toMatch(/at most 100 named queries/);
+    // Others are not affected.
+    expect((await post("/queries", { name: "flood-0", query: {} }, "steel")).status).toBe(201);
+    expect((await gw.request("/queries/flood-0", { method: "DELETE", token: token["steel"] })).status).toBe(204);
+  }, 60_000);
 
   it("refuse webhooks to non-http(s) or unlisted destinations", async () => {
     expect((await post("/queries", { name: "all-oem", query: {} })).status).toBe(201);

@@ -270,7 +270,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       }
       loopbackOnly = isLoopback(host);
       const server = app.listen(port, host);
-      serveUpgrades(server, app.callback());
+      const closeUpgraded = serveUpgrades(server, app.callback());
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;
@@ -294,6 +294,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
             new Promise<void>((done) => {
               server.close(() => done());
               server.closeAllConnections();
+              closeUpgraded();
             }),
         });
       });

@@ -13,8 +13,11 @@ import { type WebSocket, WebSocketServer } from "ws";
 const HEAD = Symbol("upgrade head");
 type UpgradeRequest = IncomingMessage & { [HEAD]?: Buffer };
 
-/** Serves `server`'s upgrade requests with the app's request handler; closes taken sockets with the server. */
-export function serveUpgrades(server: Server, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+/**
+ * Serves `server`'s upgrade requests with the app's request handler. Answers the function that
+ * closes the sockets taken by upgrades (the server's own close waits for them: call it on stop).
+ */
+export function serveUpgrades(server: Server, handler: (req: IncomingMessage, res: ServerResponse) => void): () => void {
   const taken = new Set<Duplex>();
   server.on("upgrade", (req: UpgradeRequest, socket: Duplex, head: Buffer) => {
     req[HEAD] = head;
@@ -25,9 +28,9 @@ export function serveUpgrades(server: Server, handler: (req: IncomingMessage, re
     res.once("finish", () => socket.destroy());
     handler(req, res);
   });
-  server.once("close", () => {
+  return () => {
     for (const s of taken) s.destroy();
-  });
+  };
 }
 
 const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });

@@ -20,6 +20,7 @@ import { JsonRpcProvider, Wallet, id as keccakId } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
+import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
@@ -84,7 +85,11 @@ function doc(...evs: Doc[]): Doc {
   };
 }
 
-async function capture(body: Doc): Promise<void> {
+async function capture(...bodies: Doc[]): Promise<void> {
+  for (const body of bodies) await captureOne(body);
+}
+
+async function captureOne(body: Doc): Promise<void> {
   const res = await gw.request("/capture", { token: token["oem"], body: JSON.stringify(body), headers: { "content-type": "application/ld+json" } });
   expect(res.status, await res.clone().text()).toBe(202);
   const location = res.headers.get("location")!;
@@ -233,6 +238,24 @@ describe("subscriptions", () => {
     }
   }, 90_000);
 
+  it("deliver another organisation's event to a subscriber once it holds a grant on the item, and only that event", async () => {
+    const steelHook = await receiver();
+    try {
+      expect((await post("/queries/everything/subscriptions", { dest: steelHook.url, stream: true }, "steel")).status).toBe(201);
+      const granted = dl("OEM-GRANTED-1");
+      const expires = Math.floor(Date.now() / 1000) + 3600;
+      await (await chain.orgs.oem.contracts.accessGrants.grantAccess(chain.orgs.steel.id, ScopeKind.Item, itemKey(granted), keccakId("quality-audit"), 0, 0, expires)).wait();
+      await new Promise((d) => setTimeout(d, 1000));
+      await capture(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "inspecting", epcList: [dl("OEM-NOT-GRANTED-1")] }), doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "inspecting", epcList: [granted] }));
+      await until("the granted event", () => steelHook.got.length > 0);
+      await new Promise((d) => setTimeout(d, 500));
+      const delivered = steelHook.got.flatMap((g) => eventsOf(JSON.parse(g.body) as Doc).map((e) => e["epcList"]));
+      expect(delivered).toEqual([[granted]]);
+    } finally {
+      await steelHook.close();
+    }
+  }, 90_000);
+
   it("retry a failing receiver with back-off, then pause the subscription and say why", async () => {
     const failing = await receiver(503);
     try {
@@ -293,8 +316,9 @@ describe("scheduled and catching-up subscriptions", () => {
       await capture(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "inspecting", epcList: [dl("OEM-WS-1")] }));
       await until("the streamed event", () => got.some((d) => JSON.stringify(eventsOf(d)).includes("OEM-WS-1")));
       await new Promise((d) => setTimeout(d, 500));
-      expect(steelGot).toEqual([]);
       steel.close();
+      // It holds a grant on one OEM item (above): that event only.
+      expect(steelGot.map(String).filter((m) => m.includes("OEM-WS-1") || m.includes("OEM-OBS-1"))).toEqual([]);
       // Bad terms are refused before the handshake.
       const bad = new WebSocket(`${gw.url.replace(/^http/, "ws")}/queries/all-oem/events?stream=true&minute=5`, { headers: { authorization: `Bearer ${token["oem"]}` } });
       expect(await new Promise((ok) => bad.once("unexpected-response", (_req, res) => ok(res.statusCode)))).toBe(400);
@@ -354,4 +378,14 @@ describe("recall alerts", () => {
       await steelHook.close();
     }
   }, 120_000);
+});
+
+describe("stopping", () => {
+  it("the gateway stops with WebSocket subscribers still connected, closing their sockets", async () => {
+    const ws = new WebSocket(`${gw.url.replace(/^http/, "ws")}/queries/RecallAlerts/events?stream=true`, { headers: { authorization: `Bearer ${token["oem"]}` } });
+    await new Promise<void>((ok, fail) => (ws.once("open", () => ok()), ws.once("error", fail)));
+    const closed = new Promise<void>((ok) => ws.once("close", () => ok()));
+    await Promise.race([gw.server.close(), new Promise((_, fail) => setTimeout(() => fail(new Error("the gateway did not stop")), 10_000))]);
+    await closed;
+  }, 30_000);
 });

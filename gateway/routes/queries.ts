@@ -46,6 +46,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   context.services.subscriptions?.useEvaluator({
     check: (params) => checkQuery(params),
     run: (owner, params, options = {}) => evaluateQuery(context, owner, params, options),
+    isActive: (owner) => context.services.contracts.consortium.isActiveOrg(owner),
   });
 
   for (const [path, allow] of Object.entries(ALLOW))

@@ -77,6 +77,8 @@ export interface QueryEvaluator {
   /** Throws a TracemeshError ("invalid-query") naming a parameter that cannot be used. */
   check(params: QueryParams): void;
   run(org: number, params: QueryParams, options?: { only?: readonly StoredEvent[]; perPage?: number; nextPageToken?: string }): Promise<QueryRun>;
+  /** Whether `org` is an active member now: a suspended or removed organisation receives nothing. */
+  isActive(org: number): Promise<boolean>;
 }
 
 export interface SubscriptionOptions {
@@ -392,6 +394,16 @@ export class SubscriptionService {
     return false;
   }
 
+  /** Sends through the sink unless its organisation is no longer an active member (then its WebSocket ends). */
+  private async send(sink: Sink, doc: Record<string, unknown>, entry: Pick<DeliveryEntry, "trigger" | "eventCount" | "affectedItems">): Promise<boolean> {
+    if (!(await this.evaluate.isActive(sink.owner))) {
+      this.log(`subscription ${sink.id}: organisation ${sink.owner} is not an active member; nothing sent`);
+      if (sink.id.startsWith("ws:")) this.sinks.delete(sink.id);
+      return false;
+    }
+    return sink.send(doc, entry);
+  }
+
   private enqueue(sink: Sink, job: () => Promise<unknown>): void {
     sink.queue = sink.queue.then(job).catch((e: unknown) => this.log(`subscription ${sink.id}: ${(e as Error).message}`));
   }
@@ -413,7 +425,7 @@ export class SubscriptionService {
         if (!q) return;
         const { events } = await this.evaluate.run(sink.owner, q.query, { only: stored, perPage: 1000 });
         if (events.length === 0) return;
-        if (await sink.send(queryDocument(events, sink.queryName), { trigger: "stream", eventCount: events.length })) await this.advance(sink, new Date(this.clock()).toISOString());
+        if (await this.send(sink, queryDocument(events, sink.queryName), { trigger: "stream", eventCount: events.length })) await this.advance(sink, new Date(this.clock()).toISOString());
       });
     }
   }
@@ -437,7 +449,7 @@ export class SubscriptionService {
     if (events.length === 0 && !(trigger === "schedule" && sink.reportIfEmpty)) return void (await this.advance(sink, now));
     // When more than one delivery holds remained, the next run starts after the last delivered.
     const upTo = token === undefined ? now : events[events.length - 1]!.storedAt;
-    if (await sink.send(queryDocument(events, sink.queryName), { trigger, eventCount: events.length })) await this.advance(sink, upTo);
+    if (await this.send(sink, queryDocument(events, sink.queryName), { trigger, eventCount: events.length })) await this.advance(sink, upTo);
   }
 
   /** Fires the scheduled subscriptions whose schedule matches this second. */
@@ -521,7 +533,7 @@ export class SubscriptionService {
       };
       const doc = queryDocument([], RECALL_QUERY, { "tm:recallAlert": alert });
       this.log(`recall alert: record ${record.id} of organisation ${record.org} reaches ${held.length} item(s) organisation ${sink.owner} holds (${alert.affectedItems.map((i) => i.epc ?? i.key).join(", ")}); sending to ${sink.id.startsWith("ws:") ? "a WebSocket" : `subscription ${sink.id}`}`);
-      this.enqueue(sink, () => sink.send(doc, { trigger: "recall", eventCount: 0, affectedItems: held.length }));
+      this.enqueue(sink, () => this.send(sink, doc, { trigger: "recall", eventCount: 0, affectedItems: held.length }));
     }
   }
 

@@ -26,6 +26,7 @@ import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { LIMITS, SubscriptionService } from "../../node/subscriptions/service.ts";
+import { suspendOrg } from "../helpers/fixture.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
@@ -375,6 +376,29 @@ describe("recall alerts", () => {
     } finally {
       ws.close();
       await oemHook.close();
+      await steelHook.close();
+    }
+  }, 120_000);
+});
+
+describe("membership", () => {
+  it("a suspended organisation's subscriptions receive nothing more, recall alerts included", async () => {
+    const steelHook = await receiver();
+    try {
+      expect((await post("/queries/RecallAlerts/subscriptions", { dest: steelHook.url, stream: true }, "steel")).status).toBe(201);
+      // The mill melts another heat, is suspended, and the regulator recalls the heat.
+      const heat = `https://id.gs1.org/01/${GTIN}/10/HEAT-78`;
+      await (await chain.orgs.steel.contracts.provenance.commissionBatch(batchKey(heat), [itemKey(dl("BILLET-78-1"))], DISP_ACTIVE, keccakId("melt-78"))).wait();
+      await suspendOrg(chain, "steel");
+      const receipt = await (await chain.orgs.regulator.contracts.provenance.recallBatch(batchKey(heat), keccakId("recall-78"))).wait();
+      expect(receipt?.status).toBe(1);
+      const recordId = Number(await chain.orgs.regulator.contracts.provenance.recordCount());
+      // The alert was considered (the watcher passed the record) and nothing was sent.
+      for (const end = Date.now() + 20_000; ((await subscriptions.store.meta<number>("recallCursor")) ?? 0) < recordId && Date.now() < end; ) await new Promise((d) => setTimeout(d, 100));
+      expect(await subscriptions.store.meta<number>("recallCursor")).toBeGreaterThanOrEqual(recordId);
+      await new Promise((d) => setTimeout(d, 1000));
+      expect(steelHook.got).toEqual([]);
+    } finally {
       await steelHook.close();
     }
   }, 120_000);

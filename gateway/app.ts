@@ -28,6 +28,7 @@ import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts"
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
+import { serveUpgrades } from "./websocket.ts";
 
 export interface GatewayOptions {
   /**
@@ -276,6 +277,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       }
       loopbackOnly = isLoopback(host);
       const server = app.listen(port, host);
+      const closeUpgraded = serveUpgrades(server, app.callback());
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;
@@ -299,6 +301,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
             new Promise<void>((done) => {
               server.close(() => done());
               server.closeAllConnections();
+              closeUpgraded();
             }),
         });
       });

@@ -15,12 +15,16 @@ import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
 import type { RemoteDataService } from "../node/p2p/remote.ts";
+import type { SubscriptionService } from "../node/subscriptions/service.ts";
 
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };
 
 /** Queries over the chain indexer's LevelDB indexes (node/indexer/service.ts). */
 export type { IndexService };
+
+/** Named queries, subscriptions and recall alerts (node/subscriptions/service.ts). */
+export type { SubscriptionService };
 
 /** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
 export type { RemoteDataService };
@@ -48,6 +52,8 @@ export interface GatewayServices {
    * as held elsewhere).
    */
   remote?: RemoteDataService;
+  /** EPCIS named queries, subscriptions (webhooks, WebSocket) and recall alerts (node/subscriptions). */
+  subscriptions?: SubscriptionService;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

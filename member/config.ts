@@ -5,7 +5,7 @@
  *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
  *                "explorer": true, "tokenSecretFile": "./gateway-secret",
  *                "trustedProxies": ["10.0.0.2"], "metricsTokenFile": "./metrics-token",
- *                "metricsLoopback": false,
+ *                "metricsLoopback": false, "webhookDestinations": ["https://erp.example.com"],
  *                "rateLimit": { "organisationPerMinute": 12000, "anonymousPerMinute": 600 } },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
@@ -48,6 +48,8 @@ const GatewaySchema = Type.Object(
         { additionalProperties: false, problem: "must be an object with organisationPerMinute and/or anonymousPerMinute" },
       ),
     ),
+    /** Origins EPCIS subscription webhooks may be delivered to (node/subscriptions/webhook.ts); none by default. */
+    webhookDestinations: Type.Array(Type.String({ pattern: "^https?://" }), { default: [], problem: "must be a list of origins such as https://erp.example.com or http://127.0.0.1:*" }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -23,6 +23,7 @@ import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
+import { SubscriptionService } from "../node/subscriptions/service.ts";
 import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -103,8 +104,11 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // The peer network serves by the same rule as the gateway, logs what it serves, and fetches
     // for this organisation's pages what they may see from the owners' nodes.
     p2p?.serveWith({ visibility: events.visibility, accessLog: recorder });
+    // EPCIS subscriptions and recall alerts (node/subscriptions), evaluated by the gateway's query routes.
+    const subscriptions = await SubscriptionService.open(path.join(config.node.dataDir, "subscriptions"), events.store, index.queries, { allowedDestinations: config.gateway.webhookDestinations, log });
+    cleanup.push(() => subscriptions.close());
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),

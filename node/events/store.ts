@@ -292,6 +292,19 @@ export class EventStore {
     private readonly secret: Buffer,
   ) {}
 
+  /** Who hears of newly stored events (streaming subscriptions, node/subscriptions). */
+  private readonly storedListeners = new Set<(events: readonly StoredEvent[]) => void>();
+
+  /** Calls `listener` with the events each later put stores (after they are durable); returns the unsubscribe. */
+  onStored(listener: (events: readonly StoredEvent[]) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  private told(stored: readonly StoredEvent[]): void {
+    if (stored.length > 0) for (const l of this.storedListeners) l(stored);
+  }
+
   /** How many own events are marked unrecorded now (their record gone from the chain): node status. */
   get unrecordedCount(): number {
     return this.unrecorded.size;
@@ -386,6 +399,7 @@ export class EventStore {
     await this.db.batch([...ops, ...extra], { sync: true });
     this.changes++;
     for (const sid of recordedAgain) this.unrecorded.delete(sid);
+    this.told(stored);
     return stored;
   }
 
@@ -401,6 +415,7 @@ export class EventStore {
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
     this.changes++;
+    this.told(stored);
     return stored[0]!;
   }
 

@@ -98,7 +98,8 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
           ? (["steel", "foundry", "machining"] as const).map((k) => ({ organisation: demoOrg(k).name, stream: STEP_STREAMS[k]! }))
           : [],
     },
-    gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true },
+    // Subscription webhooks to the demo's own receivers only (the OEM's ERP, recall-alerts.ts).
+    gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true, webhookDestinations: ["http://127.0.0.1:*"] },
     // The directory of shipment destinations: every member's party and site.
     parties: Object.fromEntries(settings.peers.flatMap(({ plan: p }) => [[partyOf(p.org.site), p.org.name], [placeOf(p.org.site), p.org.name]])),
   };

@@ -29,6 +29,7 @@ import { demoWallet } from "./accounts.ts";
 import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
 import * as story from "./story.ts";
+import { subscribeRecallAlerts } from "./recall-alerts.ts";
 
 /** The certificate type the lab is accredited for. */
 export const MILL_CERTIFICATE_SCOPE = keccakText("EN10204-3.1");
@@ -74,6 +75,8 @@ export class Scenario {
   private readonly clients = new Map<DemoOrg["key"], GatewayClient>();
   private readonly contracts = new Map<DemoOrg["key"], TracemeshContracts>();
   private running = false;
+  /** Stops the OEM's recall alert receiver (recall-alerts.ts). */
+  private stopAlerts: (() => Promise<void>) | undefined;
   private loop: Promise<void> | undefined;
   /** Aborted by stop(): cuts a pause short. */
   private stopping = new AbortController();
@@ -104,6 +107,8 @@ export class Scenario {
     this.running = false;
     this.stopping.abort();
     await this.loop;
+    await this.stopAlerts?.();
+    this.stopAlerts = undefined;
   }
 
   private save(p: Position): void {
@@ -227,6 +232,7 @@ export class Scenario {
 
   /** Once per consortium: the regulator accredits the lab; each producer lets the OEM read its step stream. */
   private async setUp(): Promise<void> {
+    this.stopAlerts ??= await subscribeRecallAlerts(this.client("oem"), this.o.gatewayOf("oem"), this.log);
     const lab = await this.orgId("lab");
     const certs = this.chain("regulator").certificates;
     if (!(await certs.isAccredited(lab, MILL_CERTIFICATE_SCOPE))) {

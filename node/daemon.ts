@@ -302,7 +302,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const p = pipeline.status();
       const a = anchorer.status();
       const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
-      const { state, lastError, attempts, clock, heldWindows } = a;
+      const { state, lastError, attempts, clock, heldWindows, recovery } = a;
       return {
         running,
         pid: process.pid,
@@ -314,7 +314,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         readingsStored,
         windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
         ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
-        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}) },
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}) },
         ingest,
         adapters: adapters.map((ad) => {
           try {

@@ -229,6 +229,11 @@ export class AnchorChain {
     }
   }
 
+  /** Forgets the account's next nonce, so the next send reads it from the chain (which may have lost transactions). */
+  resetNonce(): void {
+    this.manager.reset();
+  }
+
   /** The organisation the node's account acts for (0 when none is active), via the Consortium. */
   async activeOrg(): Promise<number> {
     try {
@@ -261,7 +266,14 @@ export class AnchorChain {
       throw unavailable(e, `anchoring windows ${windows[0]!.sequence}..${windows.at(-1)!.sequence}`);
     }
     this.hooks.afterSend?.(hash, windows);
-    const receipt = await this.client.confirmed(hash, signal);
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.client.confirmed(hash, signal);
+    } catch (e) {
+      // Never mined (a chain restarted from older state queues a nonce it has not reached): ask anew.
+      this.manager.reset();
+      throw e;
+    }
     if (receipt.status !== 1) {
       // Mined but reverted, e.g. an earlier copy of the same anchor landed first.
       throw new AnchorRejectedError("TransactionReverted", [hash]);

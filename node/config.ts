@@ -8,7 +8,7 @@
  *       "rpcUrl": "http://127.0.0.1:8545",
  *       "deployment": "./.demo/deployment.json",  // written by `npm start` / `npm run deploy`
  *       "keyFile": "/etc/tracemesh/node.key"      // or "keyEnv": "TRACEMESH_NODE_KEY"
- *       // optional: "confirmations": 1, "maxBatch": 32, "receiptTimeoutMs": 60000,
+ *       // optional: "confirmations": 1, "maxBatch": 32, "receiptTimeoutMs": 60000, "callTimeoutMs": 3000,
  *       //           "retry": { "minMs": 500, "maxMs": 30000 }
  *     },
  *     "window": { "durationMs": 1000, "maxReadings": 200000 },          // optional
@@ -38,6 +38,7 @@ import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
 import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
+import { DEFAULT_CHAIN_CALL_TIMEOUT_MS } from "../lib/rpc-provider.ts";
 
 export interface NodeConfig {
   /** The config file it came from, when any. */
@@ -51,6 +52,8 @@ export interface NodeConfig {
     confirmations: number;
     maxBatch: number;
     receiptTimeoutMs: number;
+    /** Bound on one JSON-RPC call, ms: a hung chain fails calls instead of holding them. */
+    callTimeoutMs: number;
     retry: { minMs: number; maxMs: number };
   };
   window: { durationMs: number; maxReadings: number };
@@ -156,6 +159,7 @@ export const NodeConfigSchema = Type.Object(
         confirmations: int(1, 1000, 1),
         maxBatch: int(1, 256, 32),
         receiptTimeoutMs: int(100, 3_600_000, 60_000),
+        callTimeoutMs: int(100, 600_000, DEFAULT_CHAIN_CALL_TIMEOUT_MS),
         retry: Type.Object({ minMs: int(10, 600_000, 500), maxMs: int(10, 3_600_000, 30_000) }, { additionalProperties: false, default: {} }),
       },
       { additionalProperties: false, problem: "must be an object with rpcUrl, deployment and keyFile or keyEnv" },

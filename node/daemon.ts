@@ -246,7 +246,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       clockToleranceMs: config.ingest.clockToleranceMs,
       ...(options.clock ? { now: options.clock } : {}),
     });
-    provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
+    provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
     const signer = wallet.connect(provider);
     const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, signer, {

@@ -15,8 +15,7 @@
  * and `audit` ask the running node over its admin channel (node/admin.ts: an owner-only Unix
  * socket in the data directory).
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
@@ -33,6 +32,7 @@ import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
+import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
@@ -106,25 +106,7 @@ export interface StartOptions {
 }
 
 /** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
-export function loadOrCreateSecret(file: string): Buffer {
-  try {
-    const secret = readFileSync(file);
-    if (secret.length < 16) throw new ConfigError([`secretFile ${file}: holds ${secret.length} bytes; a node secret has at least 16`]);
-    return secret;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  const secret = randomBytes(NODE_SECRET_BYTES);
-  // O_EXCL: two processes racing on first start cannot end up with different secrets.
-  const fd = openSync(file, "wx", 0o600);
-  try {
-    writeSync(fd, secret);
-  } finally {
-    closeSync(fd);
-  }
-  return secret;
-}
+export const loadOrCreateNodeSecret = (file: string): Buffer => loadOrCreateSecret(file, { bytes: NODE_SECRET_BYTES, minBytes: 16, field: "secretFile", what: "a node secret" });
 
 function writeStatusFile(dir: string, status: NodeStatus): void {
   const file = path.join(dir, "status.json");
@@ -234,7 +216,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   });
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
-  const secret = loadOrCreateSecret(config.secretFile);
+  const secret = loadOrCreateNodeSecret(config.secretFile);
   const store = await IngestStore.open(path.join(config.dataDir, "db"));
   let provider: JsonRpcProvider | undefined;
   try {

@@ -14,6 +14,8 @@
  *     "window": { "durationMs": 1000, "maxReadings": 200000 },          // optional
  *     "ingest": { "maxPendingReadings": 65536, "clockToleranceMs": 2000 }, // optional
  *     "secretFile": "...",                        // optional; default <dataDir>/node-secret
+ *     "metrics": { "host": "127.0.0.1", "port": 9464, "tokenFile": "..." }, // optional: Prometheus
+ *                                                 // (off loopback only with a tokenFile)
  *     "devices": [ ... ],                         // edge adapters, see node/edge
  *     "p2p": {                                    // optional: the peer network (node/p2p)
  *       "listen": ["/ip4/0.0.0.0/tcp/4001"],       // default ["/ip4/127.0.0.1/tcp/0"]
@@ -61,6 +63,8 @@ export interface NodeConfig {
   secretFile: string;
   /** How often the status file is rewritten, ms. */
   statusIntervalMs: number;
+  /** Prometheus metrics (node/metrics.ts), when configured: loopback only unless a token file is given. */
+  metrics?: { host: string; port: number; tokenFile?: string };
   /** Device configs, parsed by the edge module's parseDeviceConfig. */
   devices: unknown[];
   /** The peer network; absent when the node does not join it. */
@@ -171,6 +175,16 @@ export const NodeConfigSchema = Type.Object(
     ),
     secretFile: Type.Optional(FilePath({ problem: "must be a non-empty string" })),
     statusIntervalMs: int(100, 600_000, 1000),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ pattern: "\\S", default: "127.0.0.1", problem: "must be a host name or address" }),
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 9464, problem: "must be a TCP port (0: any free one)" }),
+          tokenFile: Type.Optional(FilePath({ problem: "must be a path (a file holding the bearer token Prometheus sends)" })),
+        },
+        { additionalProperties: false, problem: "must be an object with host, port and tokenFile (all optional)" },
+      ),
+    ),
     devices: Type.Array(Type.Unknown(), { default: [], problem: "must be an array of device configurations" }),
     p2p: Type.Optional(P2pSchema),
   },
@@ -202,7 +216,13 @@ export function nodeConfigRules(c: Static<typeof NodeConfigSchema>, problem: (fi
   if (!URL.canParse(c.chain.rpcUrl)) problem("chain.rpcUrl", `is not a URL (got ${shown(c.chain.rpcUrl)})`);
   const { minMs, maxMs } = c.chain.retry;
   if (maxMs < minMs) problem("chain.retry.maxMs", `must not be below minMs (${minMs}) (got ${maxMs})`);
+  if (c.metrics && c.metrics.tokenFile === undefined && !LOOPBACK_HOSTS.has(c.metrics.host)) {
+    problem("metrics.host", `serves metrics off loopback (${shown(c.metrics.host)}) without a tokenFile: give one, or listen on 127.0.0.1`);
+  }
 }
+
+/** Hosts that only this machine reaches. */
+export const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** The NodeConfig of a checked config (the node's sections of it), with the defaults that follow from dataDir. */
 export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string): NodeConfig {
@@ -216,6 +236,7 @@ export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string):
     ingest: c.ingest,
     secretFile: c.secretFile ?? path.join(c.dataDir, "node-secret"),
     statusIntervalMs: c.statusIntervalMs,
+    ...(c.metrics ? { metrics: c.metrics } : {}),
     devices: c.devices,
     ...(c.p2p ? { p2p: { ...c.p2p, keyFile: c.p2p.keyFile ?? path.join(c.dataDir, "p2p.key") } } : {}),
   };

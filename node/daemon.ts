@@ -22,6 +22,7 @@ import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { type AdminServer, serveAdmin } from "./admin.ts";
+import { type MetricsServer, startNodeMetrics } from "./metrics.ts";
 import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
@@ -67,6 +68,8 @@ export interface NodeStatus {
   adapters: AdapterStatus[];
   /** The peer network, when configured and started. */
   p2p?: P2pStatus;
+  /** Where the node serves its Prometheus metrics (config `metrics`). */
+  metricsUrl?: string;
 }
 
 export interface RunningNode {
@@ -280,6 +283,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
     const startedAt = Date.now();
     let running = true;
+    let metrics: MetricsServer | undefined;
     const status = (): NodeStatus => {
       const p = pipeline.status();
       const a = anchorer.status();
@@ -306,6 +310,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           }
         }),
         ...(p2p ? { p2p: p2p.status() } : {}),
+        ...(metrics ? { metricsUrl: metrics.url } : {}),
       };
     };
     const writeStatus = () => {
@@ -332,6 +337,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       log(`WARNING: no admin channel (the node commands cannot ask this node while it runs): ${(e as Error).message}`);
     }
 
+    try {
+      metrics = await startNodeMetrics(config.metrics, { status, streamReadings: () => pipeline.streamReadings(), chainHead: () => provider!.getBlockNumber().catch(() => null) });
+      if (metrics) log(`metrics: ${metrics.url}`);
+    } catch (e) {
+      log(`WARNING: no metrics (config metrics): ${(e as Error).message}`);
+    }
+
     let stopping: Promise<void> | undefined;
     // Every step runs whatever the one before it did (a chain or peer that is gone makes a step
     // fail, not the stop): the node always ends with its status file saying it stopped, and LevelDB closed.
@@ -346,6 +358,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       (stopping ??= (async () => {
         clearInterval(ticker);
         await step("the admin channel", async () => admin?.close());
+        await step("the metrics listener", async () => metrics?.close());
         await step("the peer network", async () => p2p?.stop());
         await step("the event store", async () => events?.close());
         await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));

@@ -710,6 +710,13 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     return this.failure;
   }
 
+  /** Per stream: its last sequence number, i.e. readings sequenced for it (admitted ones included). */
+  streamReadings(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, s] of this.streams) out.set(id, s.nextSeq - 1);
+    return out;
+  }
+
   status(): PipelineStatus {
     return {
       readingsStored: this.head.readingsClosed + this.open.count,

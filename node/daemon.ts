@@ -340,6 +340,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     try {
       metrics = await startNodeMetrics(config.metrics, { status, streamReadings: () => pipeline.streamReadings(), chainHead: () => provider!.getBlockNumber().catch(() => null) });
       if (metrics) log(`metrics: ${metrics.url}`);
+      writeStatus(); // says where
     } catch (e) {
       log(`WARNING: no metrics (config metrics): ${(e as Error).message}`);
     }

@@ -3,7 +3,8 @@
  * while every producing member anchors a window every two seconds, and anvil persisted its state
  * only every three: the restarted chain lacks each member's latest anchors. The demo stops itself;
  * `npm start` run again must have every member anchor on, the lost windows anchored again in
- * order (logged as such), no reading lost, and a clean stop after.
+ * order (logged as such), no reading lost, and a clean stop after. The demo prints where each
+ * node's metrics are.
  */
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
@@ -79,6 +80,14 @@ describe("npm start after the demo's chain was killed with SIGKILL", { timeout: 
     } finally {
       provider.destroy();
     }
+  });
+
+  it("prints where each member's node metrics are, and they answer on loopback", async () => {
+    const urls = [...demo!.output().matchAll(/node metrics \(Prometheus, loopback\): (http:\S+)/g)].map((m) => m[1]!);
+    expect(urls.length).toBeGreaterThanOrEqual(DEMO_ORGS.length);
+    const text = await (await fetch(urls.at(-1)!)).text();
+    expect(text).toMatch(/^tracemesh_node_chain_up 1$/m);
+    expect(text).toMatch(/^tracemesh_node_windows_anchored \d+$/m);
   });
 
   it("stops cleanly after", async () => {

@@ -99,6 +99,12 @@ export const SparkplugDeviceSchema = Obj({
   unmapped: Type.Optional(OneOf("record", "ignore")),
   /** Least time between two rebirth requests to the same edge node; default 5000. */
   rebirthIntervalMs: Type.Optional(Int(0)),
+  /**
+   * Act as the Sparkplug primary host with this host id: publish the retained STATE birth on
+   * spBv1.0/STATE/{id} once subscribed, with the matching death as the MQTT will, so edge nodes
+   * that wait for their primary host release their stored data to this node.
+   */
+  primaryHostId: Type.Optional(Pattern(SPARKPLUG_ID, "a Sparkplug host id (no '/', '+' or '#')")),
 });
 
 const MqttJsonTopicSchema = Obj({

@@ -164,6 +164,12 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.lastError || f.waiting ? 1 : 0);
   });
 
+  // Own EPCIS events a reorg dropped from the chain (node/events/records.ts): not served until recorded again.
+  readGauge(r, "tracemesh_node_unrecorded_own_events", "Own events whose Provenance record the chain no longer holds", [], (set) => {
+    const e = s().events;
+    if (e) set(none, e.unrecordedOwn);
+  });
+
   // The disk.
   readGauge(r, "tracemesh_node_data_dir_bytes", "Bytes of the node's data directory (stores, secrets, status)", [], async (set) => set(none, await directoryBytes(s().dataDir)));
   return r;

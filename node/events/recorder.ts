@@ -312,6 +312,8 @@ export class EventRecorder {
       }
       case "receive":
         return enc("receiveShipment", [a.keys, hash]);
+      case "cancelShipment":
+        return enc("cancelShipment", [a.keys, hash]);
       case "transform":
         return enc("transform", [a.inputs.keys, a.outputs.keys, a.outputBatch?.key ?? ZeroHash, a.dispositionKey, hash]);
       case "assemble":

@@ -11,7 +11,7 @@ import Koa from "koa";
 import helmet from "koa-helmet";
 import serve from "koa-static";
 import { type Logger, pino } from "pino";
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Role } from "../lib/consortium.ts";
 import { MembershipCache } from "./auth/membership.ts";
 import { identify, requireOrg } from "./auth/middleware.ts";
@@ -130,6 +130,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   // Errors after the response started (a client hanging up mid-stream) go to the log, not stderr.
   app.on("error", (err: Error) => logger.warn({ err: err.message }, "response error"));
   const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics }); // the process: CPU, memory, event loop lag, handles
   const requests = new Counter({
     name: "tracemesh_gateway_requests_total",
     help: "HTTP requests by method, route and status",

@@ -7,7 +7,8 @@
  * optional slots are filled by the node parts that exist: a route whose slot is missing answers
  * 503 (see `requireService` in errors.ts), never a crash.
  */
-import { JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider } from "ethers";
+import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
@@ -73,8 +74,7 @@ export async function chainServices(
   organisation: OrganisationRef,
 ): Promise<GatewayServices & { close(): void }> {
   const owned = typeof rpc === "string";
-  const provider = owned ? new JsonRpcProvider(rpc, deployment.chainId, { staticNetwork: true, batchMaxCount: 1 }) : rpc;
-  if (owned) provider.pollingInterval = 250;
+  const provider = owned ? rpcProvider(rpc, deployment.chainId) : rpc;
   const chainId = Number((await provider.getNetwork()).chainId);
   if (chainId !== deployment.chainId) {
     if (owned) provider.destroy();

@@ -14,6 +14,7 @@
  * it stands for. Shipping to a party not listed is refused with a clear error. The node commands
  * (node/cli.ts) read the same file and skip these two sections.
  */
+import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { FilePath, checkConfig, readJsonFile } from "../lib/config-reader.ts";
 import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
@@ -36,7 +37,10 @@ const GatewaySchema = Type.Object(
     metricsLoopback: Type.Boolean({ default: false, problem: "must be true or false" }),
     /** Serve the built explorer (explorer/dist) under /explorer/. */
     explorer: Type.Boolean({ default: true, problem: "must be true or false" }),
-    /** Token signing secret; random per process when absent (tokens then end with the process). */
+    /**
+     * Token signing secret (at least 32 bytes); created on first start, owner-only, when missing.
+     * Default <dataDir>/gateway-token-secret, so the tokens a member issued survive its restart.
+     */
     tokenSecretFile: Type.Optional(FilePath({ problem: "must be a path" })),
     /** Requests a minute per organisation (callers with a token) and per anonymous address (gateway/ratelimit.ts). */
     rateLimit: Type.Optional(
@@ -65,7 +69,10 @@ const MemberConfigSchema = Type.Composite(
   { additionalProperties: false },
 );
 
-export type GatewaySettings = Static<typeof GatewaySchema>;
+/** The token signing secret's file in the data directory when `tokenSecretFile` names none. */
+export const GATEWAY_TOKEN_SECRET_FILE = "gateway-token-secret";
+
+export type GatewaySettings = Static<typeof GatewaySchema> & { tokenSecretFile: string };
 
 /** The gateway's rate limits from the configuration's per-minute figures (the defaults for what is left out). */
 export function gatewayRateLimits(r: NonNullable<GatewaySettings["rateLimit"]>): Partial<RateLimits> {
@@ -102,5 +109,8 @@ export function loadMemberConfig(file: string): MemberConfig {
       }
     },
   });
-  return { node: toNodeConfig(c, abs), gateway: c.gateway, parties };
+  const node = toNodeConfig(c, abs);
+  // Tokens survive a restart: the signing secret is kept in the data directory unless placed elsewhere.
+  const gateway = { ...c.gateway, tokenSecretFile: c.gateway.tokenSecretFile ?? path.join(node.dataDir, GATEWAY_TOKEN_SECRET_FILE) };
+  return { node, gateway, parties };
 }

@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
+import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
@@ -111,7 +112,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
-        ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),
         ...(config.gateway.trustedProxies ? { trustedProxies: config.gateway.trustedProxies } : {}),
         ...(config.gateway.metricsTokenFile ? { metricsToken: readFileSync(config.gateway.metricsTokenFile, "utf8").trim() } : {}),
         metricsLoopback: config.gateway.metricsLoopback,

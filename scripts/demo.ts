@@ -30,7 +30,7 @@ import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
 import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
-import { type RunningMember, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
+import { type RunningMember, metricsUrlOf, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
 import { Scenario } from "./demo/scenario.ts";
 import { useFixtureEpcisFiles } from "./epcis-files.ts";
@@ -71,6 +71,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
       const member = members.find((m) => m.plan.org.name === name);
       console.log(`  #${id} ${name} [${rolesOf(roles).map((r) => Role[r]).join(", ")}]${Number(status) === 1 ? "" : " (not active)"}`);
       if (member) console.log(`      explorer and API: http://127.0.0.1:${member.plan.gatewayPort}/explorer/  (log: ${path.relative(root, member.plan.logFile)})`);
+      if (member) console.log(`      node metrics (Prometheus, loopback): ${metricsUrlOf(member) ?? "not served (see its log)"}`);
       if (demo) {
         const account = demoWallet(demo.accountIndex);
         console.log(`      demo sign-in: ${account.address} (LOCAL DEMO key ${account.privateKey})`);

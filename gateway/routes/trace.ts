@@ -156,7 +156,8 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const progress = () => services.index!.progress();
     new Gauge({ name: "tracemesh_index_block", help: "Last block in the chain index", registers: [metrics], collect() { this.set(progress().indexedBlock); } });
     new Gauge({ name: "tracemesh_index_lag_blocks", help: "Blocks between the chain head and the index", registers: [metrics], collect() { this.set(progress().lag); } });
-    new Gauge({ name: "tracemesh_index_events", help: "Contract events applied to the chain index", registers: [metrics], collect() { this.set(progress().events); } });
+    // A running count: a counter (read from the index at scrape time), not a gauge.
+    new Counter({ name: "tracemesh_index_events_total", help: "Contract events applied to the chain index", registers: [metrics], collect() { this.reset(); this.inc(progress().events); } });
   }
 
   /** The item (or batch) a path names, from the index; 404 when the chain never saw it. */

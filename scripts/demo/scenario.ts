@@ -137,7 +137,8 @@ export class Scenario {
         this.log(`cycle ${pos.cycle}: ${step.name}`);
         this.save({ cycle: pos.cycle, step: pos.step + 1 });
       } catch (e) {
-        if (e instanceof GatewayError && e.status >= 400 && e.status < 500 && e.status !== 429) {
+        // 401 is never final: the client signed in again already; a member restarting answers it for a moment.
+        if (e instanceof GatewayError && e.status >= 400 && e.status < 500 && e.status !== 429 && e.status !== 401) {
           // The gateway refused the step for good: report it and carry on with the next cycle.
           this.log(`cycle ${pos.cycle}: ${step.name} REFUSED (${e.message}); continuing with cycle ${pos.cycle + 1}`);
           this.save({ cycle: pos.cycle + 1, step: 0 });

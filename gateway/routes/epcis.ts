@@ -827,6 +827,8 @@ const basePaths: OpenApiPaths = {
       summary: "Events matching the GS1 query parameters that the caller may read",
       security: bearer,
       parameters: QUERY_PARAMETERS,
+      // Parameters with flexible names (EQ_<fieldname> ...) cannot be declared: the route checks each one itself.
+      "x-open-query": true,
       responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
     },
     post: {
@@ -928,6 +930,7 @@ const basePaths: OpenApiPaths = {
             summary: `Events with this ${param} (as ${String(field)} in the query), further filtered by the query parameters`,
             security: bearer,
             parameters: [pathParam(param, "URL-encoded; bare CBV term or URI for vocabularies"), ...QUERY_PARAMETERS],
+            "x-open-query": true,
             responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
           },
         },

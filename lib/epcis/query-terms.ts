@@ -72,8 +72,18 @@ const FIELD = /^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(ILMD_|SENSORELEMENT_|SENSORMET
 
 /** Whether a parameter is one this module answers (a fixed name, or a flexible one). */
 export function isEventTermParameter(name: string): boolean {
-  return EVENT_TERM_PARAMETERS.includes(name) || TYPED_LIST.test(name) || FIELD.test(name);
+  if (EVENT_TERM_PARAMETERS.includes(name) || TYPED_LIST.test(name)) return true;
+  const m = FIELD.exec(name);
+  // An extension's fieldname is qualified (IRI, namespace#local or CURIE); EXISTS_ also takes a standard field.
+  return m !== null && (/[:#]/.test(m[4]!) || (m[1] === "EXISTS" && m[2] === undefined && m[3] === undefined && STANDARD_FIELDS.has(m[4]!)));
 }
+
+/** Event fields EXISTS_<field> may name unqualified. */
+const STANDARD_FIELDS = new Set([
+  "eventID", "eventTime", "recordTime", "eventTimeZoneOffset", "certificationInfo", "epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList",
+  "quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList", "action", "transformationID", "bizStep", "disposition",
+  "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList", "sensorElementList", "ilmd", "errorDeclaration",
+]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const asList = (v: unknown): unknown[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);

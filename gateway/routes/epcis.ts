@@ -22,6 +22,8 @@ import { publishedEvent } from "../../lib/epcis/published.ts";
 import { EVENT_TERM_PARAMETERS, PAGE_TOKEN_LIFETIME_MS, eventTerms, isEventTermParameter } from "../../lib/epcis/query-terms.ts";
 import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
 import { cbvTerm } from "../../lib/epcis/cbv.ts";
+import { hasMasterData } from "../../lib/epcis/master-data.ts";
+import { masterDataToCapture } from "./master-data.ts";
 import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
@@ -520,7 +522,17 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
-    const submitted = await accept(ctx, await captureBody(ctx, context));
+    const body = await captureBody(ctx, context);
+    // Master data (routes/master-data.ts): checked whole before anything is recorded, kept once the events are accepted.
+    const masterData = hasMasterData(body) ? await masterDataToCapture(context, body, ctx.state.caller!.orgId) : [];
+    if ((body as { type?: unknown }).type === "EPCISMasterDataDocument") {
+      await events(context).store.putMasterData(masterData);
+      ctx.status = 201;
+      ctx.body = { vocabularyElements: masterData.length };
+      return;
+    }
+    const submitted = await accept(ctx, body);
+    if (masterData.length > 0) await events(context).store.putMasterData(masterData);
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
     ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
@@ -794,9 +806,11 @@ const basePaths: OpenApiPaths = {
         },
       },
       responses: {
-        "202": { description: "accepted as a capture job; Location: /capture/{captureID}", content: { "application/json": { schema: CAPTURE_JOB } } },
+        "201": json("an EPCISMasterDataDocument, recorded: { vocabularyElements } (GET /vocabularies/{vocabulary})"),
+        "202": { description: "accepted as a capture job; Location: /capture/{captureID}. Master data in the document's epcisHeader is kept with it", content: { "application/json": { schema: CAPTURE_JOB } } },
         "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers, or element paths for XML), or malformed JSON or XML"),
         ...denied,
+        "403": problem("the caller's organisation is not this node's, or master data names an identifier under a prefix it does not hold"),
         "413": problem("the document is larger than the body limit, or has more events than one capture records"),
         "415": problem("neither a JSON nor an XML body"),
       },

@@ -6,6 +6,7 @@ import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
+import * as masterData from "./master-data.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
@@ -16,6 +17,7 @@ export const routeModules: Record<string, RouteModule> = {
   auth,
   certificates,
   epcis,
+  masterData,
   rpc,
   resolver,
   trace,

@@ -13,6 +13,7 @@
  *   j  <captureId>                              capture job (JSON), see capture.ts
  *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
+ *   md <vocabulary> <id>                        master data: a vocabulary element (lib/epcis/master-data.ts) with its owner
  *
  * Index entries carry the event time (ms, zero-padded) after the value, so every index range is
  * ordered by time and a GE_/LT_eventTime bound narrows it. A query walks the range of its most
@@ -28,6 +29,7 @@ import { canonicalTimestamp, cbv21HashIdOf } from "../../lib/epcis/event-hash.ts
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
 import { PAGE_TOKEN_LIFETIME_MS } from "../../lib/epcis/query-terms.ts";
+import type { VocabularyElement, VocabularyName } from "../../lib/epcis/master-data.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
@@ -91,6 +93,13 @@ export interface StoredEvent {
 
 export type NewEvent = Omit<StoredEvent, "sid" | "storedAt">;
 
+/** A master data element as kept: defined by `owner`, the holder of its identifier's prefix. */
+export interface StoredVocabularyElement extends VocabularyElement {
+  owner: number;
+  /** ISO 8601: when it was last defined. */
+  updatedAt: string;
+}
+
 /** The GS1 query parameters the store answers (values already split on "|"). */
 export interface EventQuery {
   eventType?: readonly string[];
@@ -111,6 +120,8 @@ export interface EventQuery {
   anyEpcClass?: readonly string[];
   bizLocation?: readonly string[];
   readPoint?: readonly string[];
+  /** Items and classes of a product class (a GTIN): EPCs of that class in any role, or the class in any quantity list. */
+  anyEpcOfClass?: readonly string[];
   /** EXISTS_errorDeclaration: true keeps only error declarations. */
   errorDeclaration?: boolean;
   eventID?: readonly string[];
@@ -258,6 +269,7 @@ function termGroups(q: EventQuery): [Field, string][][] {
   add(q.epcClass, (vs) => vs.map((v): [Field, string] => ["c", canonicalEpcValue(v)]));
   add(q.inputEpcClass, (vs) => vs.map((v): [Field, string] => ["ci", canonicalEpcValue(v)]));
   add(q.outputEpcClass, (vs) => vs.map((v): [Field, string] => ["co", canonicalEpcValue(v)]));
+  add(q.anyEpcOfClass, (vs) => vs.flatMap((v): [Field, string][] => (["E", "P", "I", "O", "c", "ci", "co"] as const).map((f) => [f, canonicalEpcValue(v)])));
   add(q.anyEpcClass, (vs) => vs.flatMap((v): [Field, string][] => (["c", "ci", "co"] as const).map((f) => [f, canonicalEpcValue(v)])));
   add(q.bizLocation, (vs) => vs.map((v): [Field, string] => ["bl", canonicalEpcValue(v)]));
   add(q.readPoint, (vs) => vs.map((v): [Field, string] => ["rp", canonicalEpcValue(v)]));
@@ -470,6 +482,24 @@ export class EventStore {
     return out.sort(
       (a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1),
     );
+  }
+
+  /** Defines (or redefines) master data elements, in one atomic batch. */
+  async putMasterData(elements: readonly StoredVocabularyElement[]): Promise<void> {
+    await this.db.batch(elements.map((e) => ({ type: "put" as const, key: k("md", e.vocabulary, noNul(e.id)), value: e })), { sync: true });
+  }
+
+  /** Master data elements of a vocabulary: the ones named, or all in id order after `after`, at most `limit`. */
+  async masterData(vocabulary: VocabularyName, options: { ids?: readonly string[]; after?: string; limit?: number } = {}): Promise<StoredVocabularyElement[]> {
+    if (options.ids !== undefined) {
+      const found = await Promise.all(options.ids.map(async (id) => (await this.db.get(k("md", vocabulary, noNul(id)))) as StoredVocabularyElement | undefined));
+      return found.filter((e): e is StoredVocabularyElement => e !== undefined);
+    }
+    const prefix = k("md", vocabulary, "");
+    const from = options.after === undefined ? prefix : k("md", vocabulary, noNul(options.after));
+    const out: StoredVocabularyElement[] = [];
+    for await (const value of this.db.values({ gt: from, lt: prefix + "\uffff", limit: options.limit ?? 1000 })) out.push(value as StoredVocabularyElement);
+    return out;
   }
 
   /**

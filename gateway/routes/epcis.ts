@@ -23,6 +23,7 @@ import { EVENT_TERM_PARAMETERS, PAGE_TOKEN_LIFETIME_MS, eventTerms, isEventTermP
 import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
 import { cbvTerm } from "../../lib/epcis/cbv.ts";
 import { hasMasterData } from "../../lib/epcis/master-data.ts";
+import { canonicalEpcValue } from "../../lib/epcis/subjects.ts";
 import { masterDataToCapture } from "./master-data.ts";
 import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
@@ -354,7 +355,7 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
   const parsed = parseQuery(ctx, fixed);
   const { query, perPage, eventCountLimit } = parsed;
   try {
-    const terms = eventTerms(ctx.query, (name) => !STORE_PARAMETERS.has(name) && isEventTermParameter(name));
+    const terms = eventTerms(await withDescendants(ev, ctx.query), (name) => !STORE_PARAMETERS.has(name) && isEventTermParameter(name));
     const decisions = new Map<StoredEvent, AccessDecision>();
     const options = {
       // A page token is bound to the caller and to the terms tested here as well as the store's query.
@@ -382,6 +383,30 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
     if (code === "invalid-query" || code === "invalid-page-token") throw queryProblem((e as Error).message);
     throw e;
   }
+}
+
+/** Descendants a WD_ parameter may reach at most (a hierarchy is master data, bounded like a page). */
+const MAX_DESCENDANTS = 1000;
+
+/**
+ * The query with WD_readPoint / WD_bizLocation widened to each location's descendants, as the
+ * master data's `children` name them (transitively). Only used for matching: the events found
+ * are still filtered by what the caller may read.
+ */
+async function withDescendants(ev: EventsService, query: Context["query"]): Promise<Context["query"]> {
+  const out = { ...query };
+  for (const [param, vocabulary] of [["WD_readPoint", "ReadPoint"], ["WD_bizLocation", "BusinessLocation"]] as const) {
+    const raw = out[param];
+    if (typeof raw !== "string" || raw.trim() === "") continue;
+    const seen = new Set(raw.split("|").map((v) => canonicalEpcValue(v.trim())));
+    for (let frontier = [...seen]; frontier.length > 0 && seen.size < MAX_DESCENDANTS; ) {
+      const children = (await ev.store.masterData(vocabulary, { ids: frontier })).flatMap((e) => e.children).filter((c) => !seen.has(c));
+      for (const c of children) seen.add(c);
+      frontier = children;
+    }
+    out[param] = [...seen].join("|");
+  }
+  return out;
 }
 
 /**

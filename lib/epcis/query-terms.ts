@@ -196,7 +196,7 @@ function termOf(param: string, raw: string, list: readonly string[]): (e: TermSu
     }
     case "WD_readPoint":
     case "WD_bizLocation": {
-      // With descendants: this repository holds no location hierarchy, so each location is its only descendant.
+      // With descendants: the caller (gateway/routes/epcis.ts) widens the list by the master data's children.
       const wanted = new Set(list.map(canonicalEpcValue));
       const field = param.slice(3);
       return (e) => {

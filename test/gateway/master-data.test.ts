@@ -97,4 +97,29 @@ describe("master data", () => {
     expect(await names("EPCClass", steel)).toEqual({ [PRODUCT]: "Pump housing PH-200" });
     expect(await names("BusinessLocation", steel, [OEM_SITE])).toEqual({});
   }, 60_000);
+
+  it("answers WD_bizLocation with the descendants master data names (children, transitively)", async () => {
+    const hall = "urn:epc:id:sgln:0614141.00003.0";
+    const bay = "urn:epc:id:sgln:0614141.00004.0";
+    const withChildren = (id: string, children: string[]) => ({ type: "urn:epcglobal:epcis:vtype:BusinessLocation", vocabularyElementList: [{ id, children }] });
+    const doc = {
+      "@context": [EPCIS_CTX],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: "2024-09-02T00:00:00Z",
+      epcisHeader: { epcisMasterData: { vocabularyList: [withChildren(OEM_SITE, [hall]), withChildren(hall, [bay])] } },
+      epcisBody: { eventList: [{ type: "ObjectEvent", eventTime: "2024-09-02T10:00:00Z", eventTimeZoneOffset: "+00:00", action: "ADD", bizStep: "commissioning", epcList: ["urn:epc:id:sgtin:0614141.112345.WD1"], bizLocation: { id: bay } }] },
+    };
+    const job = await h.finished(await h.post("/capture", JSON.stringify(doc), "application/ld+json"));
+    expect(job.success, JSON.stringify(job.errors)).toBe(true);
+    const count = async (query: string) => {
+      const res = await h.gw.request(`/events?${query}`, { token: h.oem });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return ((await res.json()) as { epcisBody: { queryResults: { resultsBody: { eventList: unknown[] } } } }).epcisBody.queryResults.resultsBody.eventList.length;
+    };
+    expect(await count(`WD_bizLocation=${encodeURIComponent(OEM_SITE)}`)).toBe(1);
+    expect(await count(`WD_bizLocation=${encodeURIComponent(hall)}`)).toBe(1);
+    expect(await count(`EQ_bizLocation=${encodeURIComponent(OEM_SITE)}`)).toBe(0);
+    expect(await count(`WD_bizLocation=${encodeURIComponent("urn:epc:id:sgln:0614141.00002.0")}`)).toBe(1); // the dock's own event only
+  }, 60_000);
 });

@@ -204,7 +204,7 @@ export class Scenario {
       const now = new Date().toISOString();
       // Each producer's documents carry its site's and product's names (EPCIS master data).
       const producer = org in sites() ? (org as keyof story.StorySites) : undefined;
-      doc = story.epcisDocument(make(), now, producer && story.masterDataHeader(producer, sites()[producer], demoOrg(org).name));
+      doc = { ...story.epcisDocument(make(), now), ...(producer ? { epcisHeader: story.masterDataHeader(producer, sites()[producer], demoOrg(org).name) } : {}) };
       writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + "\n");
       renameSync(`${file}.tmp`, file);
     }

@@ -21,6 +21,7 @@ import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresenta
 import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { Qr } from "../components/Qr.tsx";
+import { SelectiveDisclosureForm } from "../components/SelectiveDisclosure.tsx";
 import { getChain } from "../chain.ts";
 import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
@@ -377,6 +378,7 @@ export function CertificatePage({ id }: { id?: string }) {
       {upload.status === "done" && <VerificationView result={upload.result} />}
       {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
       <PresentationForm />
+      <SelectiveDisclosureForm />
     </article>
   );
 }

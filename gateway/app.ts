@@ -23,7 +23,7 @@ import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from 
 import { TracemeshError } from "../lib/errors.ts";
 import { HttpProblem, toProblem } from "./errors.ts";
 import { hostGuard, isLoopback, publicHostName } from "./host.ts";
-import { rateLimiter } from "./ratelimit.ts";
+import { type RateLimit, type RateLimits, DEFAULT_RATE_LIMITS, rateLimiters, rateLimitsOf } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
@@ -55,8 +55,12 @@ export interface GatewayOptions {
   trustedProxies?: readonly string[];
   /** How long an organisation's standing is cached before the chain is asked again, default 3 s. */
   membershipTtlMs?: number;
-  /** Requests per client (token's organisation, else IP) per window; false disables. Default 600/min. */
-  rateLimit?: { max: number; durationMs: number } | false;
+  /**
+   * Requests per window: per organisation for callers with a token, per address for anonymous
+   * callers (ratelimit.ts). One limit for both, or each its own; false disables. Default 12,000
+   * a minute per organisation, 600 a minute per anonymous address.
+   */
+  rateLimit?: RateLimit | Partial<RateLimits> | false;
   rpc?: Partial<ResolvedOptions["rpc"]>;
   /** Bearer token that opens /metrics. */
   metricsToken?: string;
@@ -68,6 +72,8 @@ export interface GatewayOptions {
   explorerDir?: string;
   /** Blocks the chain index may trail the chain's head before index-backed routes answer 503 (default 64). */
   maxIndexLagBlocks?: number;
+  /** Bytes of JSON the history and genealogy answer cache keeps (default 64 MiB); 0 turns it off. */
+  answerCacheBytes?: number;
 }
 
 export interface RunningGateway {
@@ -104,13 +110,14 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
     challengeTtlMs: options.challengeTtlMs ?? 5 * 60_000,
     membershipTtlMs: options.membershipTtlMs ?? 3000,
-    rateLimit: options.rateLimit ?? { max: 600, durationMs: 60_000 },
+    rateLimit: options.rateLimit === false ? false : rateLimitsOf(options.rateLimit ?? DEFAULT_RATE_LIMITS),
     rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, gasCap: 10_000_000, timeoutMs: 5000, ...options.rpc },
     metricsToken: options.metricsToken,
     metricsLoopback: options.metricsLoopback ?? false,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
     maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
+    answerCacheBytes: options.answerCacheBytes ?? 64 * 1024 * 1024,
   };
 }
 
@@ -215,7 +222,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   );
   app.use(identifyClient(trustedProxies));
   app.use(identify(tokens));
-  if (opts.rateLimit) app.use(rateLimiter(opts.rateLimit, "requests"));
+  if (opts.rateLimit) for (const limiter of rateLimiters(opts.rateLimit, "requests")) app.use(limiter);
 
   const router: GatewayRouter = new Router<GatewayState>();
   // Declared query parameters are the only ones accepted (see openapi.ts).

@@ -5,7 +5,8 @@
  *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
  *                "explorer": true, "tokenSecretFile": "./gateway-secret",
  *                "trustedProxies": ["10.0.0.2"], "metricsTokenFile": "./metrics-token",
- *                "metricsLoopback": false },   // all optional
+ *                "metricsLoopback": false,
+ *                "rateLimit": { "organisationPerMinute": 12000, "anonymousPerMinute": 600 } },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
  * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
@@ -16,6 +17,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { FilePath, checkConfig, readJsonFile } from "../lib/config-reader.ts";
 import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
+import type { RateLimits } from "../gateway/ratelimit.ts";
 import { type NodeConfig, NodeConfigSchema, OrganisationRef, nodeConfigRules, toNodeConfig } from "../node/config.ts";
 
 const GatewaySchema = Type.Object(
@@ -36,6 +38,16 @@ const GatewaySchema = Type.Object(
     explorer: Type.Boolean({ default: true, problem: "must be true or false" }),
     /** Token signing secret; random per process when absent (tokens then end with the process). */
     tokenSecretFile: Type.Optional(FilePath({ problem: "must be a path" })),
+    /** Requests a minute per organisation (callers with a token) and per anonymous address (gateway/ratelimit.ts). */
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          organisationPerMinute: Type.Optional(Type.Integer({ minimum: 1, problem: "must be a whole number of requests a minute, 1 or more" })),
+          anonymousPerMinute: Type.Optional(Type.Integer({ minimum: 1, problem: "must be a whole number of requests a minute, 1 or more" })),
+        },
+        { additionalProperties: false, problem: "must be an object with organisationPerMinute and/or anonymousPerMinute" },
+      ),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -52,6 +64,14 @@ const MemberConfigSchema = Type.Composite(
 );
 
 export type GatewaySettings = Static<typeof GatewaySchema>;
+
+/** The gateway's rate limits from the configuration's per-minute figures (the defaults for what is left out). */
+export function gatewayRateLimits(r: NonNullable<GatewaySettings["rateLimit"]>): Partial<RateLimits> {
+  return {
+    ...(r.organisationPerMinute !== undefined ? { organisation: { max: r.organisationPerMinute, durationMs: 60_000 } } : {}),
+    ...(r.anonymousPerMinute !== undefined ? { anonymous: { max: r.anonymousPerMinute, durationMs: 60_000 } } : {}),
+  };
+}
 
 export interface MemberConfig {
   node: NodeConfig;

@@ -23,7 +23,7 @@ import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
-import { type MemberConfig, loadMemberConfig } from "./config.ts";
+import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -111,6 +111,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
         ...(config.gateway.trustedProxies ? { trustedProxies: config.gateway.trustedProxies } : {}),
         ...(config.gateway.metricsTokenFile ? { metricsToken: readFileSync(config.gateway.metricsTokenFile, "utf8").trim() } : {}),
         metricsLoopback: config.gateway.metricsLoopback,
+        ...(config.gateway.rateLimit ? { rateLimit: gatewayRateLimits(config.gateway.rateLimit) } : {}),
         ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
       },
     );

@@ -20,7 +20,7 @@
  * members (each anchors its last windows), then the simulators and the chain last. A second
  * Ctrl-C forces it.
  */
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { rolesOf, Role } from "../lib/consortium.ts";
@@ -33,6 +33,7 @@ import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
 import { type RunningMember, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
 import { Scenario } from "./demo/scenario.ts";
+import { useFixtureEpcisFiles } from "./epcis-files.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const demoDir = path.resolve(root, process.env.TRACEMESH_DEMO_DIR ?? ".demo");
@@ -51,25 +52,6 @@ const rpcUrl = `http://127.0.0.1:${ports.chain}`;
 const deploymentFile = path.join(demoDir, "deployment.json");
 
 const step = (msg: string) => console.log(`[demo] ${msg}`);
-
-/**
- * GS1's EPCIS JSON Schema and JSON-LD context are installed by the operator, not shipped (see
- * lib/epcis/schema/README.md). The demo uses the copies among the project's shared test fixtures
- * when they sit beside the repository and nothing else was configured.
- */
-function useFixtureEpcisFiles() {
-  const fixtures = path.resolve(root, "..", "shared", "fixtures", "epcis");
-  const files = { TRACEMESH_EPCIS_SCHEMA: "EPCIS-JSON-Schema.json", TRACEMESH_EPCIS_CONTEXT: "epcis-context.jsonld" } as const;
-  for (const [env, name] of Object.entries(files)) {
-    const installed = path.join(root, "lib", "epcis", "schema", name);
-    if (process.env[env] || existsSync(installed)) continue;
-    const fixture = path.join(fixtures, name);
-    if (!existsSync(fixture)) {
-      throw new Error(`GS1's ${name} is not installed: place it at ${installed} or set ${env} (see lib/epcis/schema/README.md)`);
-    }
-    process.env[env] = fixture;
-  }
-}
 
 function resetDemo() {
   step(`reset: removing ${path.relative(root, demoDir) || demoDir} and the demo's Ignition journal`);
@@ -101,7 +83,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
 
 async function main() {
   if (process.argv.includes("--reset")) resetDemo();
-  useFixtureEpcisFiles();
+  useFixtureEpcisFiles(root);
   const plans = planMembers(demoDir, ports);
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];

@@ -113,7 +113,8 @@ export interface EventWords {
   identifiers: string[];
 }
 
-export function describeEvent(event: Record<string, unknown>, t: Translate, lang: Lang, formatTime: (v: string) => string): EventWords {
+/** `placeName`: a location's name from master data (api.ts `locationNames`), when known. */
+export function describeEvent(event: Record<string, unknown>, t: Translate, lang: Lang, formatTime: (v: string) => string, placeName?: (id: string) => string | undefined): EventWords {
   const type = str(event.type) ?? "Event";
   const action = str(event.action);
   const epcs = [...listOf(event.epcList), ...listOf(event.quantityList)];
@@ -137,8 +138,9 @@ export function describeEvent(event: Record<string, unknown>, t: Translate, lang
   const where: string[] = [];
   const readPoint = idOf(event.readPoint);
   const bizLocation = idOf(event.bizLocation);
-  if (readPoint !== undefined) where.push(t("where.readPoint", { place: identifierLabel(readPoint) }));
-  if (bizLocation !== undefined && bizLocation !== readPoint) where.push(t("where.bizLocation", { place: identifierLabel(bizLocation) }));
+  const place = (id: string) => placeName?.(id) ?? identifierLabel(id);
+  if (readPoint !== undefined) where.push(t("where.readPoint", { place: place(readPoint) }));
+  if (bizLocation !== undefined && bizLocation !== readPoint) where.push(t("where.bizLocation", { place: place(bizLocation) }));
 
   const time = str(event.eventTime);
   const offset = str(event.eventTimeZoneOffset);

@@ -6,6 +6,7 @@ import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
+import * as masterData from "./master-data.ts";
 import * as queries from "./queries.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
@@ -18,6 +19,7 @@ export const routeModules: Record<string, RouteModule> = {
   certificates,
   epcis,
   queries,
+  masterData,
   rpc,
   resolver,
   trace,

@@ -8,7 +8,7 @@ import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
-import { api, enc, orgName } from "../api.ts";
+import { api, enc, locationNames, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
@@ -179,6 +179,19 @@ const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =
 function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
   const [badges, setBadges] = useState<(Badge | undefined)[]>([]);
+  // Locations in names (EPCIS master data) where the signed-in organisation may read them.
+  const [places, setPlaces] = useState<Record<string, string>>({});
+  useEffect(() => {
+    let live = true;
+    const ids = entries.flatMap((e) => [e.document?.["readPoint"], e.document?.["bizLocation"]]).flatMap((p) => {
+      const id = p !== null && typeof p === "object" ? (p as Record<string, unknown>)["id"] : p;
+      return typeof id === "string" ? [id] : [];
+    });
+    void locationNames(ids).then((names) => live && setPlaces(names));
+    return () => {
+      live = false;
+    };
+  }, [entries]);
   useEffect(() => {
     let live = true;
     setBadges(entries.map(() => undefined));
@@ -202,7 +215,7 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
     <ol class="timeline">
       {entries.map((entry, i) => {
         const doc = entry.document ?? undefined;
-        const words = doc === undefined ? undefined : describeEvent(doc, t, lang, fmt);
+        const words = doc === undefined ? undefined : describeEvent(doc, t, lang, fmt, (id) => places[id]);
         return (
           <li key={`${entry.recordId ?? ""}-${entry.eventId ?? i}`} class="event" data-event-id={entry.eventId} data-record-id={entry.recordId ?? ""}>
             <div class="event-head">

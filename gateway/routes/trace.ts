@@ -47,7 +47,8 @@ import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberVi
 import type { IndexService } from "../../node/indexer/service.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
-import { type StoredEvent, contentDigestOf } from "../../node/events/store.ts";
+import type { StoredEvent } from "../../node/events/store.ts";
+import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
 import { AnswerCache, type Built } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";

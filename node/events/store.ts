@@ -27,6 +27,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypt
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import { canonicalTimestamp, cbv21HashIdOf } from "../../lib/epcis/event-hash.ts";
+import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
 import { PAGE_TOKEN_LIFETIME_MS } from "../../lib/epcis/query-terms.ts";
@@ -91,7 +92,7 @@ export interface StoredEvent {
   /** ISO 8601. */
   storedAt: string;
   /**
-   * `contentDigestOf` the event when the store accepted it, its record hash just computed from it
+   * `contentDigestOf` (lib/epcis/content-digest.ts) the event when the store accepted it, its record hash just computed from it
    * (capture) or verified (receipt): a reader checks the document is unchanged with one SHA-256
    * instead of recomputing the CBV hash. Absent on events stored before it was kept.
    */
@@ -99,13 +100,6 @@ export interface StoredEvent {
 }
 
 export type NewEvent = Omit<StoredEvent, "sid" | "storedAt" | "contentDigest">;
-
-/** SHA-256 (hex) over what an event's record hash is computed from: the event, its context and ignoreFields. */
-export function contentDigestOf(e: Pick<StoredEvent, "event" | "context" | "ignoreFields">): string {
-  return createHash("sha256")
-    .update(JSON.stringify([e.event, e.context ?? null, e.ignoreFields ?? null]))
-    .digest("hex");
-}
 
 /** A master data element as kept: defined by `owner`, the holder of its identifier's prefix. */
 export interface StoredVocabularyElement extends VocabularyElement {

@@ -6,6 +6,7 @@ import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
+import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
@@ -19,5 +20,6 @@ export const routeModules: Record<string, RouteModule> = {
   rpc,
   resolver,
   trace,
+  recall,
   accessLog,
 };

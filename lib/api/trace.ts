@@ -194,3 +194,41 @@ export interface ConsortiumAnswer {
   proposals: ProposalAnswer[];
   indexedBlock: number;
 }
+
+// ---------------------------------------------------------------- recall at a glance
+
+/** A recalled item or batch that reaches the item asked about (GET /items/{id}/recall). */
+export interface RecallCauseAnswer {
+  key: string;
+  kind: "item" | "batch";
+  /** Its GS1 Digital Link, only where the caller may read a document that names it. */
+  identifier?: string;
+  /** Who recalled it and when (absent only when the index holds no record of the recall). */
+  by?: OrganisationRef | null;
+  at?: string;
+  recordId?: number;
+}
+
+/** One item a recall reaches. */
+export interface RecallReachAnswer {
+  key: string;
+  identifier?: string;
+  /** ItemStatus code (active, inTransit, consumed, assembled): the explorer translates it. */
+  status: string;
+  owner: OrganisationRef | null;
+  /** The caller owns it or holds it in custody. */
+  held: boolean;
+}
+
+/**
+ * GET /items/{id}/recall: whether and why an item or batch is recalled, as codes (the explorer
+ * words them): `recalled` (it or its batch was recalled itself), `in-scope` (something it was made
+ * from was), `clear`.
+ */
+export interface RecallAnswer {
+  key: string;
+  state: "recalled" | "in-scope" | "clear";
+  causes: RecallCauseAnswer[];
+  /** Every item the causes' recalls reach: how many, how many of them the caller holds, and the first `limit` of them. */
+  reach: { count: number; held: number; truncated: boolean; items: RecallReachAnswer[] };
+}

@@ -341,6 +341,46 @@ describe("traceability routes", () => {
     expect(metrics).toMatch(/tracemesh_index_lag_blocks 0/);
   });
 
+  it("GET /items/{id}/recall: why an item is recalled, by whom and when, all its recall reaches and what the caller holds", async () => {
+    type Recall = { state: string; causes: { key: string; kind: string; identifier?: string; by?: { id: number }; at?: string }[]; reach: { count: number; held: number; items: { key: string; identifier?: string; held: boolean; status: string }[] } };
+    const everything = new Set(["COIL-1", "COIL-2", "COIL-3", "CAST-1", "CAST-2", "SHAFT-1", "ENGINE-1"].map(key));
+    // The engine holds a shaft machined from a casting of coil 1 of lot A, which the regulator recalled.
+    const engine = (await get(`/items/${enc(dl("ENGINE-1"))}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(engine.state).toBe("in-scope");
+    expect(engine.causes).toEqual([{ key: lotKey("LOT-A"), kind: "batch", by: { id: ORG_ID.regulator, name: expect.any(String) }, at: expect.stringMatching(/^\d{4}-/), recordId: expect.any(Number) }]);
+    expect(new Set(engine.reach.items.map((i) => i.key))).toEqual(everything);
+    // The OEM holds the engine and the shaft assembled into it; the lab holds none of them.
+    expect(engine.reach).toMatchObject({ count: 7, held: 2 });
+    expect(engine.reach.items.filter((i) => i.held).map((i) => i.key).sort()).toEqual([key("ENGINE-1"), key("SHAFT-1")].sort());
+    expect(((await get(`/items/${key("ENGINE-1")}/recall`, tokens.lab)).body as unknown as Recall).reach).toMatchObject({ count: 7, held: 0 });
+    // The lot itself, a coil of it and the ingot the mill recalled on its own are recalled; the sensor that left the engine is clear.
+    const lotA = (await get(`/items/${enc(lot("LOT-A"))}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(lotA).toMatchObject({ state: "recalled", causes: [{ key: lotKey("LOT-A"), identifier: lot("LOT-A") }], reach: { count: 7 } });
+    expect(((await get(`/items/${key("COIL-3")}/recall`, tokens.oem)).body as unknown as Recall).state).toBe("recalled");
+    const ingot = (await get(`/items/${key("INGOT-9")}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(ingot).toMatchObject({ state: "recalled", causes: [{ key: key("INGOT-9"), kind: "item", by: { id: ORG_ID.steel } }], reach: { count: 1 } });
+    expect(await get(`/items/${key("SENSOR-1")}/recall`, tokens.oem)).toMatchObject({ status: 200, body: { state: "clear", causes: [], reach: { count: 0, held: 0 } } });
+    // Statuses are codes for the page to word.
+    expect(new Set(engine.reach.items.map((i) => i.status))).toEqual(new Set(["active", "consumed", "assembled"]));
+  });
+
+  it("the recall view names an identifier only to whoever may read a document naming it; anonymous callers get nothing", async () => {
+    // The mill's document about coil 3, held here as received; its hash recorded on chain by the mill.
+    const h = await storeDocument(ORG_ID.steel, "coil-3-note", [dl("COIL-3")]);
+    await done(story.as.steel.provenance.observe([key("COIL-3")], h.digest));
+    await indexer.sync();
+    const coil3 = (as: string) => get(`/items/${enc(lot("LOT-A"))}/recall`, as).then((r) => (r.body as { reach: { items: { key: string; identifier?: string }[] } }).reach.items.find((i) => i.key === key("COIL-3")));
+    // The mill shared lot A with the OEM (a batch grant): the OEM sees the serial; the foundry has no grant and sees only the key.
+    expect(await coil3(tokens.oem)).toMatchObject({ identifier: dl("COIL-3") });
+    const foundry = await coil3(tokens.foundry);
+    expect(foundry).toBeDefined();
+    expect(foundry!.identifier).toBeUndefined();
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall`)).status).toBe(401);
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall`, "not-a-token")).status).toBe(401);
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall?limit=x`, tokens.oem)).body.detail).toMatch(/`limit` must be one integer/);
+    expect((await get(`/items/${enc(dl("NEVER-MADE"))}/recall`, tokens.oem)).status).toBe(404);
+  });
+
   it("refuses callers without a token or with an expired one (401)", async () => {
     for (const p of [`/items/${key("ENGINE-1")}`, `/items/${key("ENGINE-1")}/history`, `/items/${key("ENGINE-1")}/genealogy`, `/items/${key("ENGINE-1")}/certificates`, `/anchors/${story.nodeAccount}/1`, "/consortium"]) {
       const none = await get(p);

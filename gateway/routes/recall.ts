@@ -55,11 +55,13 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
       });
     }
 
-    // Everything the causes' recalls reach, each item once.
+    // Everything the causes' recalls reach, each item once; for a batch, everything downstream of
+    // it whether recalled or not (what its recall reaches or would reach).
     const reach = new Set<string>();
     let truncated = false;
-    for (const c of found) {
-      const scope = await q.recallScope(c.key, MAX_REACH);
+    const starts = batch && found.length === 0 ? [subject.key] : found.map((c) => c.key);
+    for (const start of starts) {
+      const scope = await q.recallScope(start, MAX_REACH);
       truncated ||= scope.truncated;
       for (const k of scope.keys) reach.add(k);
     }

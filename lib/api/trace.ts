@@ -229,6 +229,9 @@ export interface RecallAnswer {
   key: string;
   state: "recalled" | "in-scope" | "clear";
   causes: RecallCauseAnswer[];
-  /** Every item the causes' recalls reach: how many, how many of them the caller holds, and the first `limit` of them. */
+  /**
+   * Every item the causes' recalls reach (for a batch not recalled: everything downstream of it):
+   * how many, how many of them the caller holds, and the first `limit` of them.
+   */
   reach: { count: number; held: number; truncated: boolean; items: RecallReachAnswer[] };
 }

@@ -3,7 +3,7 @@
  * custody chain, certificates, genealogy graph and the QR code of its Digital Link.
  */
 import { useEffect, useState } from "preact/hooks";
-import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
+import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer, RecallAnswer } from "../../../lib/api/trace.ts";
 import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts";
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
@@ -13,6 +13,7 @@ import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
+import { RecallBanner, RecallReach, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
 import { describeEvent, identifierLabel } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
@@ -39,12 +40,16 @@ export function ItemPage({ id }: { id: string }) {
   const local = localIdentity(id);
   const item = useAsync((signal) => api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }), [id]);
   const digitalLink = (item.status === "ok" ? item.value.digitalLink : undefined) ?? local.digitalLink;
+  // Recall at a glance: fetched once the item is known, shown above everything else.
+  const recall = useAsync((signal) => (item.status === "ok" ? api<RecallAnswer>(`/items/${enc(id)}/recall`, { signal }) : new Promise<never>(() => undefined)), [id, item.status]);
+  const statusWord = useStatusWord();
 
   return (
     <article>
       <h1>
         {t("item.title")}: {digitalLink === undefined ? id : identifierLabel(digitalLink)}
       </h1>
+      {recall.status === "ok" && <RecallBanner recall={recall.value} />}
       <div class="item-head">
         <dl class="facts">
           <dt>{t("item.identifier")}</dt>
@@ -64,14 +69,17 @@ export function ItemPage({ id }: { id: string }) {
               <>
                 <dt>{t("item.status")}</dt>
                 <dd>
-                  {it.kind === "item" && it.status} {it.recalled && <span class="tag tag-red">{t("item.recalled")}</span>}
+                  {/* An item a recall reaches is not "active": the recall is its status. */}
+                  {it.kind === "item" && !it.recalled && !(recall.status === "ok" && recall.value.state !== "clear") && statusWord(it.status)}{" "}
+                  {(it.recalled || (recall.status === "ok" && recall.value.state === "recalled")) && <span class="tag tag-red">{t("item.recalled")}</span>}
+                  {recall.status === "ok" && recall.value.state === "in-scope" && <span class="tag tag-red">{t("recall.inScope")}</span>}
                 </dd>
                 <dt>{t("item.owner")}</dt>
-                <dd>{orgName(it.owner)}</dd>
+                <dd translate={false}>{orgName(it.owner)}</dd>
                 {it.kind === "item" && it.custodian !== null && (
                   <>
                     <dt>{t("item.custodian")}</dt>
-                    <dd>{orgName(it.custodian)}</dd>
+                    <dd translate={false}>{orgName(it.custodian)}</dd>
                   </>
                 )}
                 {it.kind === "item" && it.parent !== undefined && (
@@ -92,12 +100,18 @@ export function ItemPage({ id }: { id: string }) {
         </dl>
         {digitalLink !== undefined && <Qr link={gatewayDigitalLink(digitalLink)} />}
       </div>
-      {item.status === "ok" && <ItemDetails id={id} />}
+      {item.status === "ok" && item.value.kind === "batch" && recall.status === "ok" && (
+        <section aria-labelledby="h-reach">
+          <h2 id="h-reach">{t(recall.value.state === "clear" ? "recall.downstreamTitle" : "recall.reachTitle")}</h2>
+          <RecallReach recall={recall.value} />
+        </section>
+      )}
+      {item.status === "ok" && <ItemDetails id={id} batch={item.value.kind === "batch"} />}
     </article>
   );
 }
 
-function ItemDetails({ id }: { id: string }) {
+function ItemDetails({ id, batch }: { id: string; batch: boolean }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<HistoryAnswer>(`/items/${enc(id)}/history`, { signal }), [id]);
   const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
@@ -130,10 +144,13 @@ function ItemDetails({ id }: { id: string }) {
           }
         </Async>
       </section>
-      <section aria-labelledby="h-genealogy">
-        <h2 id="h-genealogy">{t("item.genealogy")}</h2>
-        <Async state={genealogy}>{(g) => <GenealogyGraph graph={g} />}</Async>
-      </section>
+      {/* A batch's genealogy is its downstream list (above); the graph is an item's. */}
+      {!batch && (
+        <section aria-labelledby="h-genealogy">
+          <h2 id="h-genealogy">{t("item.genealogy")}</h2>
+          <Async state={genealogy}>{(g) => <GenealogyGraph graph={g} />}</Async>
+        </section>
+      )}
     </>
   );
 }

@@ -6,6 +6,7 @@ import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
+import * as passport from "./passport.ts";
 import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
@@ -21,5 +22,6 @@ export const routeModules: Record<string, RouteModule> = {
   resolver,
   trace,
   recall,
+  passport,
   accessLog,
 };

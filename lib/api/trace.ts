@@ -235,3 +235,35 @@ export interface RecallAnswer {
    */
   reach: { count: number; held: number; truncated: boolean; items: RecallReachAnswer[] };
 }
+
+// ---------------------------------------------------------------- public passport
+
+/** A certificate as the public passport shows it: status facts every verifier may check on chain. */
+export interface PassportCertificateAnswer {
+  id: string;
+  state: CertificateStatusName;
+  /** The scope's bytes32 (keccak of its name, e.g. "EN10204-3.1"). */
+  scope: string;
+  issuer: OrganisationRef | null;
+  validFrom: string;
+  validUntil: string | null;
+  /** Of the item itself or of its batch. */
+  of: "item" | "batch";
+}
+
+/**
+ * GET /passport/{id}: what anyone who scans an item's QR code may see, without signing in: its
+ * identity (the identifier the visitor already holds), status, owner, recall state and the status
+ * of its certificates. Facts only, all of them public on chain; no document, no component, no
+ * identifier the visitor did not bring.
+ */
+export interface PassportAnswer {
+  kind: "item" | "batch";
+  key: string;
+  identifier?: string;
+  /** ItemStatus code for an item; absent for a batch. */
+  status?: string;
+  owner: OrganisationRef | null;
+  recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch"; by?: OrganisationRef | null; at?: string }[] };
+  certificates: PassportCertificateAnswer[];
+}

@@ -369,7 +369,7 @@ describe("traceability routes", () => {
     const h = await storeDocument(ORG_ID.steel, "coil-3-note", [dl("COIL-3")]);
     await done(story.as.steel.provenance.observe([key("COIL-3")], h.digest));
     await indexer.sync();
-    const coil3 = (as: string) => get(`/items/${enc(lot("LOT-A"))}/recall`, as).then((r) => (r.body as { reach: { items: { key: string; identifier?: string }[] } }).reach.items.find((i) => i.key === key("COIL-3")));
+    const coil3 = (as?: string) => get(`/items/${enc(lot("LOT-A"))}/recall`, as).then((r) => (r.body as { reach: { items: { key: string; identifier?: string }[] } }).reach.items.find((i) => i.key === key("COIL-3")));
     // The mill shared lot A with the OEM (a batch grant): the OEM sees the serial; the foundry has no grant and sees only the key.
     expect(await coil3(tokens.oem)).toMatchObject({ identifier: dl("COIL-3") });
     const foundry = await coil3(tokens.foundry);
@@ -379,6 +379,31 @@ describe("traceability routes", () => {
     expect((await get(`/items/${enc(lot("LOT-A"))}/recall`, "not-a-token")).status).toBe(401);
     expect((await get(`/items/${enc(lot("LOT-A"))}/recall?limit=x`, tokens.oem)).body.detail).toMatch(/`limit` must be one integer/);
     expect((await get(`/items/${enc(dl("NEVER-MADE"))}/recall`, tokens.oem)).status).toBe(404);
+  });
+
+  it("GET /passport/{id} answers anyone with public facts only: status, owner, recall state and certificate status, no identifier the caller did not bring", async () => {
+    type Passport = { kind: string; identifier?: string; status?: string; owner: { name: string }; recall: { state: string; causes: Record<string, unknown>[] }; certificates: { id: string; state: string; of: string; issuer: { id: number } }[] };
+    const engine = await get(`/passport/${enc(dl("ENGINE-1"))}`);
+    expect(engine.status).toBe(200);
+    const p = engine.body as unknown as Passport;
+    expect(p).toMatchObject({ kind: "item", identifier: dl("ENGINE-1"), status: "active", owner: { name: "Atlas Motors" }, recall: { state: "in-scope" } });
+    // Who recalled what kind of subject and when: on-chain facts. Not which lot: that stays with those who may read it.
+    expect(p.recall.causes).toEqual([{ kind: "batch", by: { id: ORG_ID.regulator, name: expect.any(String) }, at: expect.any(String) }]);
+    expect(JSON.stringify(engine.body)).not.toContain("LOT-A");
+    expect(JSON.stringify(engine.body)).not.toContain(lotKey("LOT-A"));
+    expect(p.certificates.map((c) => [c.id, c.state, c.of])).toEqual([
+      [keys.certificates[1], "superseded", "item"],
+      [keys.certificates[2], "valid", "item"],
+    ]);
+    // A coil carries its lot's mill certificate; the lot itself is recalled.
+    const coil = (await get(`/passport/${key("COIL-3")}`)).body as unknown as Passport;
+    expect(coil).toMatchObject({ recall: { state: "recalled" }, certificates: [{ id: keys.certificates[0], of: "batch", issuer: { id: ORG_ID.lab } }] });
+    expect((await get(`/passport/${key("COIL-3")}`)).body).not.toHaveProperty("identifier");
+    // No documents, no history, no genealogy: the signed-in routes still refuse an anonymous caller.
+    expect(Object.keys(p).sort()).toEqual(["certificates", "identifier", "key", "kind", "owner", "recall", "status"]);
+    expect((await get(`/items/${enc(dl("ENGINE-1"))}/history`)).status).toBe(401);
+    expect((await get(`/passport/${enc(dl("NEVER-MADE"))}`)).status).toBe(404);
+    expect((await get("/passport/not-an-id")).status).toBe(400);
   });
 
   it("refuses callers without a token or with an expired one (401)", async () => {

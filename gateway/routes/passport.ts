@@ -1,0 +1,80 @@
+/**
+ * The public passport behind every QR code: GET /passport/{id} answers anyone, signed in or not,
+ * with the facts of one item or batch that are public on chain already (anyone may read them
+ * through /chain/rpc): its status, owner, recall state (who recalled what kind of subject, when)
+ * and the status of its certificates. The identifier echoed is the one the caller brought. Nothing
+ * off chain: no EPCIS document, no component or recall-cause identifier, no holdings; those stay
+ * behind sign-in and grants (trace.ts, recall.ts).
+ */
+import { STATUS_NAMES } from "../../lib/credentials.ts";
+import type { PassportAnswer, PassportCertificateAnswer } from "../../lib/api/trace.ts";
+import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { notFound, requireService } from "../errors.ts";
+import { requireFreshIndex } from "../index-freshness.ts";
+import { json, problem } from "../openapi.ts";
+import { parseSubject } from "./trace.ts";
+
+const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
+
+export function register(router: GatewayRouter, { services, options }: RouteContext): void {
+  router.get("/passport/:id", async (ctx) => {
+    const index = requireService(services.index, "chain index");
+    await requireFreshIndex(services, index, options.maxIndexLagBlocks);
+    const q = index.queries;
+    const subject = parseSubject(String(ctx.params.id));
+    const item = subject.kind === "batch" ? undefined : await q.item(subject.key);
+    const batch = item ? undefined : await q.batch(subject.key);
+    if (!item && !batch) throw notFound(`no item or batch ${subject.identifier ?? subject.key} on chain`);
+    const org = async (id: number) => (id === 0 ? null : { id, name: (await q.member(id))?.name ?? `organisation ${id}` });
+    const causes = await q.recallCauses(subject.key);
+    const selfRecalled = causes.some((c) => c.key === subject.key || c.key === (item?.batch ?? ""));
+    const certificates: PassportCertificateAnswer[] = [];
+    const sources: [string, "item" | "batch"][] = item ? [[subject.key, "item"], ...(item.batch ? [[item.batch, "batch"] as [string, "batch"]] : [])] : [[subject.key, "batch"]];
+    for (const [key, of] of sources) {
+      for (const c of await q.certificatesOf(key)) {
+        certificates.push({ id: c.id, state: STATUS_NAMES[c.status], scope: c.scope, issuer: await org(c.issuer), validFrom: iso(c.validFrom), validUntil: c.validUntil === 0 ? null : iso(c.validUntil), of });
+      }
+    }
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = {
+      kind: item ? "item" : "batch",
+      key: subject.key,
+      ...(subject.identifier !== undefined ? { identifier: subject.identifier } : {}),
+      ...(item ? { status: item.statusName } : {}),
+      owner: await org(item ? item.ownerOrg : batch!.owner),
+      recall: {
+        state: causes.length === 0 ? "clear" : selfRecalled ? "recalled" : "in-scope",
+        causes: await Promise.all(causes.map(async (c) => ({ kind: c.kind, ...(c.record ? { by: await org(c.record.org), at: iso(c.record.time) } : {}) }))),
+      },
+      certificates,
+    } satisfies PassportAnswer;
+  });
+}
+
+export const paths: OpenApiPaths = {
+  "/passport/{id}": {
+    get: {
+      summary: "Public passport of an item or batch (no sign-in): status, owner, recall state and certificate status, facts that are public on chain",
+      tags: ["traceability"],
+      parameters: [{ name: "id", in: "path", required: true, description: "URL-encoded GS1 Digital Link, EPC URI or 0x item key", schema: { type: "string" } }],
+      responses: {
+        "200": json("The passport", {
+          type: "object",
+          required: ["kind", "key", "owner", "recall", "certificates"],
+          properties: {
+            kind: { enum: ["item", "batch"] },
+            key: { type: "string" },
+            identifier: { type: "string" },
+            status: { type: "string" },
+            owner: { $ref: "#/components/schemas/Organisation" },
+            recall: { type: "object", properties: { state: { enum: ["recalled", "in-scope", "clear"] }, causes: { type: "array", items: { type: "object" } } } },
+            certificates: { type: "array", items: { type: "object" } },
+          },
+        }),
+        "400": problem("Malformed id"),
+        "404": problem("The chain never saw this item"),
+        "503": problem("This node runs no chain index, or its index stopped or trails the chain (Retry-After)"),
+      },
+    },
+  },
+};

@@ -253,6 +253,12 @@ const en = {
   "recall.reachEmpty": "Nothing has been made from it yet.",
   "recall.yours": "yours",
   "recall.more": "Showing {shown} of {count}.",
+  "passport.title": "Product passport",
+  "passport.causeBatch": "A batch it was made from was recalled",
+  "passport.causeItem": "An item it was made from was recalled",
+  "passport.ofItem": "certificate of this item",
+  "passport.ofBatch": "certificate of its batch",
+  "passport.more": "This is the public passport. Partners and regulators see more after signing in.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -504,6 +510,12 @@ const zh: Record<MessageKey, string> = {
   "recall.reachEmpty": "尚未用它制造任何物品。",
   "recall.yours": "您持有",
   "recall.more": "显示 {count} 个中的 {shown} 个。",
+  "passport.title": "产品护照",
+  "passport.causeBatch": "其所用的某个批次已被召回",
+  "passport.causeItem": "其所用的某个物品已被召回",
+  "passport.ofItem": "本物品的证书",
+  "passport.ofBatch": "其批次的证书",
+  "passport.more": "这是公开护照。合作伙伴和监管机构登录后可查看更多信息。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

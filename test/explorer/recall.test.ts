@@ -154,6 +154,27 @@ describe.skipIf(!hasChromium)("recall at a glance in Chromium", () => {
     }
   });
 
+  it("an anonymous visitor who scans the pump's QR code sees its public passport: recalled, by whom, its owner; no heat, no component", async () => {
+    for (const [viewport, locale] of [[undefined, "en-GB"], [PHONE, "zh-CN"]] as const) {
+      const w = await openPage(browser, gw.url, viewport, locale);
+      // The QR code's Digital Link, resolved by the gateway to the explorer page.
+      await w.page.goto(`${gw.url}/01/09521234543213/21/PUMP-1`);
+      const passport = w.page.getByTestId("passport");
+      await passport.waitFor();
+      expect(await passport.getAttribute("data-recall")).toBe("in-scope");
+      const text = (await passport.textContent())!;
+      expect(text).toContain(locale === "zh-CN" ? "其所用的某个批次已被召回" : "A batch it was made from was recalled");
+      expect(text).toContain("Northern Steel Mill");
+      expect(text).toContain("Atlas Motors");
+      expect(await w.page.locator("article").textContent()).not.toMatch(/HEAT-1|BILLET/);
+      if (locale === "zh-CN") expect(await englishWords(w.page, "[data-testid=passport]")).toEqual([]);
+      expect(await overflowsHorizontally(w.page)).toBe(false);
+      await screenshot(w.page, `passport-pump-${viewport ? "phone" : "desktop"}-${locale === "zh-CN" ? "zh" : "en"}`);
+      expect(w.errors.filter((e) => !/401|Unauthorized/.test(e))).toEqual([]);
+      await w.page.context().close();
+    }
+  });
+
   it("the foundry, without a grant, sees the recall but neither the heat's lot nor any serial", async () => {
     const w = await signedIn("foundry");
     await w.page.goto(`${gw.url}/explorer/#/item/${key("PUMP-1")}`);

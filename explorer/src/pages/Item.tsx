@@ -8,18 +8,19 @@ import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
-import { api, enc, orgName } from "../api.ts";
+import { ApiError, api, enc, orgName } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
-import { RecallBanner, RecallReach, useStatusWord } from "../components/Recall.tsx";
+import { IdentifierLabel, RecallBanner, RecallReach, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
-import { describeEvent, identifierLabel } from "../describe-event.ts";
+import { describeEvent } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { type Badge, type ContextSource, verifyEntry } from "../verify-event.ts";
 import { CertificateSummary } from "./Certificate.tsx";
+import { PassportView } from "./Passport.tsx";
 
 /** The canonical Digital Link and on-chain key, computed here when the id is a GS1 identifier. */
 function localIdentity(id: string): { digitalLink?: string; key?: string } {
@@ -43,14 +44,17 @@ export function ItemPage({ id }: { id: string }) {
   // Recall at a glance: fetched once the item is known, shown above everything else.
   const recall = useAsync((signal) => (item.status === "ok" ? api<RecallAnswer>(`/items/${enc(id)}/recall`, { signal }) : new Promise<never>(() => undefined)), [id, item.status]);
   const statusWord = useStatusWord();
+  // Not signed in (a scanned QR code): the public passport instead of the members' view.
+  const anonymous = item.status === "error" && item.error instanceof ApiError && item.error.status === 401;
 
   return (
     <article>
       <h1>
-        {t("item.title")}: {digitalLink === undefined ? id : identifierLabel(digitalLink)}
+        {t("item.title")}: {digitalLink === undefined ? id : <IdentifierLabel item={{ key: id, identifier: digitalLink }} />}
       </h1>
       {recall.status === "ok" && <RecallBanner recall={recall.value} />}
-      <div class="item-head">
+      {anonymous && <PassportView id={id} />}
+      <div class="item-head" hidden={anonymous}>
         <dl class="facts">
           <dt>{t("item.identifier")}</dt>
           <dd>

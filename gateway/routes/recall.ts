@@ -44,6 +44,15 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     };
 
     const found = await q.recallCauses(subject.key);
+    // The recall documents of other organisations that this node's own organisation may read but
+    // does not hold yet come from their owners' nodes (bounded in time), as on the history route:
+    // they name the recalled heat or item. Only for the node's own organisation.
+    const store = services.events?.store;
+    if (store && services.remote && caller === services.organisation.id) {
+      const missing = [];
+      for (const c of found) if (c.record && c.record.org !== caller && (await store.get(c.record.eventHash)).length === 0) missing.push({ owner: c.record.org, recordHash: c.record.eventHash });
+      if (missing.length > 0) await services.remote.fetchDocuments(missing);
+    }
     const causes: RecallCauseAnswer[] = [];
     for (const c of found) {
       const identifier = c.key === subject.key && subject.identifier !== undefined ? subject.identifier : await identifierOf(c.key);

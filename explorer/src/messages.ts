@@ -259,6 +259,19 @@ const en = {
   "passport.ofItem": "certificate of this item",
   "passport.ofBatch": "certificate of its batch",
   "passport.more": "This is the public passport. Partners and regulators see more after signing in.",
+  "record.commission": "registered",
+  "record.ship": "shipped",
+  "record.cancelShipment": "shipment cancelled",
+  "record.receive": "received",
+  "record.transform": "made from inputs",
+  "record.assemble": "assembled",
+  "record.disassemble": "disassembled",
+  "record.inspect": "inspected",
+  "record.disposition": "disposition changed",
+  "record.recall": "recalled",
+  "record.recallBatch": "batch recalled",
+  "record.correction": "corrected",
+  "record.observation": "observed",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -516,6 +529,19 @@ const zh: Record<MessageKey, string> = {
   "passport.ofItem": "本物品的证书",
   "passport.ofBatch": "其批次的证书",
   "passport.more": "这是公开护照。合作伙伴和监管机构登录后可查看更多信息。",
+  "record.commission": "登记",
+  "record.ship": "发货",
+  "record.cancelShipment": "取消发货",
+  "record.receive": "收货",
+  "record.transform": "加工转换",
+  "record.assemble": "装配",
+  "record.disassemble": "拆卸",
+  "record.inspect": "检验",
+  "record.disposition": "处置状态变更",
+  "record.recall": "召回",
+  "record.recallBatch": "批次召回",
+  "record.correction": "更正",
+  "record.observation": "观察记录",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

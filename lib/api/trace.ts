@@ -84,7 +84,7 @@ export interface HistoryAnswer {
 
 export interface GenealogyNodeAnswer {
   key: string;
-  /** Only for the root, when it was named by an identifier. */
+  /** The root's identifier as named; another part's only where the caller may read a document naming it. */
   digitalLink?: string;
   status: string;
   owner: OrganisationRef | null;

@@ -37,7 +37,7 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
           selector: "node",
           style: {
             label: "data(label)",
-            "font-size": 10,
+            "font-size": 13,
             "text-wrap": "wrap",
             "text-max-width": "120px",
             "text-valign": "bottom",
@@ -58,7 +58,6 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
         { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
       ],
       layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
-      wheelSensitivity: 0.3,
       minZoom: 0.2,
       maxZoom: 3,
     });
@@ -69,6 +68,12 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
     if (cy.zoom() > 1.3) {
       cy.zoom(1.3);
       cy.center();
+    }
+    // Labels stay legible at the default zoom: a graph too big to fit is shown around this item
+    // at a readable scale, the rest reached by panning (or the list below).
+    if (cy.zoom() < 0.85) {
+      cy.zoom(0.85);
+      cy.center(cy.getElementById(graph.root.toLowerCase()));
     }
     cy.on("tap", "node", (ev) => {
       const target = ev.target.data("target") as string;

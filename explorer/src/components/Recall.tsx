@@ -46,14 +46,20 @@ export function IdentifierLabel({ item }: { item: { key: string; identifier?: st
   return <span translate={false}>{identifierLabel(item.identifier)}</span>;
 }
 
-/** An item status code from the gateway (active, inTransit, consumed, assembled) in words. */
-export function useStatusWord(): (code: string) => string {
+/**
+ * A code the gateway sends in words: an item status (`status.active`, ...) or a record kind
+ * (`record.recallBatch`, ...); an unknown code stays as sent.
+ */
+export function useCodeWord(kind: "status" | "record"): (code: string) => string {
   const { t } = useI18n();
   return (code) => {
-    const key = `status.${code}`;
+    const key = `${kind}.${code}`;
     return hasMessage(key) ? t(key as MessageKey) : code;
   };
 }
+
+/** An item status code from the gateway (active, inTransit, consumed, assembled) in words. */
+export const useStatusWord = () => useCodeWord("status");
 
 export function RecallBanner({ recall }: { recall: RecallAnswer }) {
   const { t, lang } = useI18n();

@@ -13,7 +13,7 @@ import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
-import { IdentifierLabel, RecallBanner, RecallReach, useStatusWord } from "../components/Recall.tsx";
+import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
 import { describeEvent } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
@@ -217,6 +217,7 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
     };
   }, [entries]);
 
+  const recordWord = useCodeWord("record");
   if (entries.length === 0) return <p>{t("item.timelineEmpty")}</p>;
   const fmt = (v: string) => formatTime(lang, v);
   return (
@@ -227,7 +228,7 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
         return (
           <li key={`${entry.recordId ?? ""}-${entry.eventId ?? i}`} class="event" data-event-id={entry.eventId} data-record-id={entry.recordId ?? ""}>
             <div class="event-head">
-              <strong class="event-what">{words?.what ?? entry.kind}</strong>
+              <strong class="event-what">{words?.what ?? recordWord(entry.kind)}</strong>
               <BadgeView badge={badges[i]} />
             </div>
             <dl class="w5">
@@ -292,13 +293,17 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
 /** Who held the item, in order: its commissioning, then every receipt (and shipments between). */
 function Custody({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
+  const recordWord = useCodeWord("record");
   const steps = entries.filter((e) => /commission|ship|receive|transform|assembl/i.test(e.kind));
   if (steps.length === 0) return <p>{t("item.custodyEmpty")}</p>;
   return (
     <ol class="custody">
       {steps.map((e, i) => (
         <li key={i}>
-          <span class="custody-org">{orgName(e.org)}</span> <span class="muted">{e.kind.toLowerCase()}</span>
+          <span class="custody-org" translate={false}>
+            {orgName(e.org)}
+          </span>{" "}
+          <span class="muted">{recordWord(e.kind)}</span>
           {e.time !== undefined && <span class="muted"> · {formatTime(lang, e.time)}</span>}
         </li>
       ))}

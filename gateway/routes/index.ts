@@ -6,7 +6,7 @@ import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
-import * as passport from "./passport.ts";
+import * as publicViews from "./public.ts";
 import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
@@ -22,6 +22,6 @@ export const routeModules: Record<string, RouteModule> = {
   resolver,
   trace,
   recall,
-  passport,
+  publicViews,
   accessLog,
 };

@@ -267,3 +267,11 @@ export interface PassportAnswer {
   recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch"; by?: OrganisationRef | null; at?: string }[] };
   certificates: PassportCertificateAnswer[];
 }
+
+/** GET /consortium/members (no sign-in): the member directory; role and status codes for the page to word. */
+export interface PublicMemberAnswer {
+  id: number;
+  name: string;
+  roles: string[];
+  status: string;
+}

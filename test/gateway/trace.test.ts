@@ -406,6 +406,16 @@ describe("traceability routes", () => {
     expect((await get("/passport/not-an-id")).status).toBe(400);
   });
 
+  it("GET /consortium/members answers anyone with names, roles and status; accounts, nodes, proposals and votes stay for members", async () => {
+    const open = await get("/consortium/members");
+    expect(open.status).toBe(200);
+    const members = open.body as unknown as Record<string, unknown>[];
+    expect(members).toContainEqual({ id: ORG_ID.oem, name: "Atlas Motors", roles: expect.arrayContaining(["manufacturer"]), status: "active" });
+    for (const m of members) expect(Object.keys(m).sort()).toEqual(["id", "name", "roles", "status"]);
+    expect(JSON.stringify(open.body)).not.toMatch(/0x[0-9a-fA-F]{40}/);
+    expect((await get("/consortium")).status).toBe(401);
+  });
+
   it("refuses callers without a token or with an expired one (401)", async () => {
     for (const p of [`/items/${key("ENGINE-1")}`, `/items/${key("ENGINE-1")}/history`, `/items/${key("ENGINE-1")}/genealogy`, `/items/${key("ENGINE-1")}/certificates`, `/anchors/${story.nodeAccount}/1`, "/consortium"]) {
       const none = await get(p);

@@ -4,8 +4,10 @@
  * shares the heat with the OEM and recalls it. The OEM opens the pump: a banner at the top names
  * the heat, who recalled it and when, how far the recall reaches and what the OEM holds of it, and
  * the status no longer says "active"; the heat's page lists both billets and the pump. The
- * foundry, which holds no grant, sees the same recall but no serial or lot. Desktop and 375 px,
- * English and Chinese; a Chinese page may show no English word outside identifiers and names.
+ * foundry, which holds no grant, sees the same recall but no serial or lot. An anonymous visitor
+ * who scans the pump's QR code gets its public passport, and the consortium's member directory
+ * without its proposals. Desktop and 375 px, English and Chinese; a Chinese page may show no
+ * English word outside identifiers and names.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +30,7 @@ if (!hasChromium) console.warn(SKIP_MESSAGE);
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
 const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
 
-describe.skipIf(!hasChromium)("recall at a glance in Chromium", () => {
+describe.skipIf(!hasChromium)("OEM and regulator views in Chromium: recall at a glance, passport, directory", () => {
   let tc: TestChain;
   let story: StoryChain;
   let dir: string;
@@ -51,7 +53,7 @@ describe.skipIf(!hasChromium)("recall at a glance in Chromium", () => {
     if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build (npm test builds it)`);
     tc = await startTestChain();
     story = storyOn(tc);
-    dir = mkdtempSync(path.join(tmpdir(), "tm-explorer-recall-"));
+    dir = mkdtempSync(path.join(tmpdir(), "tm-explorer-views-"));
     indexer = await Indexer.open({ provider: story.provider, deployment: tc.deployment, store: path.join(dir, "index") });
     events = await openEvents({
       dataDir: dir,
@@ -178,6 +180,22 @@ describe.skipIf(!hasChromium)("recall at a glance in Chromium", () => {
       expect(await overflowsHorizontally(w.page)).toBe(false);
       await screenshot(w.page, `passport-pump-${viewport ? "phone" : "desktop"}-${locale === "zh-CN" ? "zh" : "en"}`);
       expect(w.errors.filter((e) => !/401|Unauthorized/.test(e))).toEqual([]);
+      await w.page.context().close();
+    }
+  });
+
+  it("the consortium page is public: an anonymous visitor sees members and roles in Chinese, not the proposals", async () => {
+    for (const viewport of [undefined, PHONE]) {
+      const w = await openPage(browser, gw.url, viewport, "zh-CN");
+      await w.page.goto(`${gw.url}/explorer/#/consortium`);
+      await w.page.getByTestId("proposals-members-only").waitFor();
+      const table = (await w.page.locator("table").textContent())!;
+      expect(table).toContain("Atlas Motors");
+      expect(table).toContain("制造商");
+      expect(await englishWords(w.page, "article")).toEqual([]);
+      expect(await overflowsHorizontally(w.page)).toBe(false);
+      await screenshot(w.page, `consortium-anonymous-${viewport ? "phone" : "desktop"}-zh`);
+      expect(w.errors).toEqual([]);
       await w.page.context().close();
     }
   });

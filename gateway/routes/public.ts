@@ -1,13 +1,17 @@
 /**
- * The public passport behind every QR code: GET /passport/{id} answers anyone, signed in or not,
- * with the facts of one item or batch that are public on chain already (anyone may read them
- * through /chain/rpc): its status, owner, recall state (who recalled what kind of subject, when)
- * and the status of its certificates. The identifier echoed is the one the caller brought. Nothing
- * off chain: no EPCIS document, no component or recall-cause identifier, no holdings; those stay
- * behind sign-in and grants (trace.ts, recall.ts).
+ * What anyone may read without signing in, besides certificate verification and the resolver:
+ *
+ * - the public passport behind every QR code, GET /passport/{id}: the facts of one item or batch
+ *   that are public on chain already (anyone may read them through /chain/rpc): its status,
+ *   owner, recall state (who recalled what kind of subject, when) and the status of its
+ *   certificates. The identifier echoed is the one the caller brought. Nothing off chain: no
+ *   EPCIS document, no component or recall-cause identifier, no holdings; those stay behind
+ *   sign-in and grants (trace.ts, recall.ts).
+ * - the member directory, GET /consortium/members: each member's name, roles and status. Accounts,
+ *   node identities, proposals and votes stay on GET /consortium, for members.
  */
 import { STATUS_NAMES } from "../../lib/credentials.ts";
-import type { PassportAnswer, PassportCertificateAnswer } from "../../lib/api/trace.ts";
+import type { PassportAnswer, PassportCertificateAnswer, PublicMemberAnswer } from "../../lib/api/trace.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
@@ -17,6 +21,12 @@ import { parseSubject } from "./trace.ts";
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 
 export function register(router: GatewayRouter, { services, options }: RouteContext): void {
+  router.get("/consortium/members", async (ctx) => {
+    const index = requireService(services.index, "chain index");
+    await requireFreshIndex(services, index, options.maxIndexLagBlocks);
+    ctx.body = (await index.queries.members()).map((m) => ({ id: m.id, name: m.name, roles: m.roleNames, status: m.statusName })) satisfies PublicMemberAnswer[];
+  });
+
   router.get("/passport/:id", async (ctx) => {
     const index = requireService(services.index, "chain index");
     await requireFreshIndex(services, index, options.maxIndexLagBlocks);
@@ -52,6 +62,19 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
 }
 
 export const paths: OpenApiPaths = {
+  "/consortium/members": {
+    get: {
+      summary: "The consortium's members (no sign-in): name, roles and status of each; proposals and votes are on /consortium, for members",
+      tags: ["traceability"],
+      responses: {
+        "200": json("The members", {
+          type: "array",
+          items: { type: "object", required: ["id", "name", "roles", "status"], properties: { id: { type: "integer" }, name: { type: "string" }, roles: { type: "array", items: { type: "string" } }, status: { type: "string" } } },
+        }),
+        "503": problem("This node runs no chain index, or its index stopped or trails the chain (Retry-After)"),
+      },
+    },
+  },
   "/passport/{id}": {
     get: {
       summary: "Public passport of an item or batch (no sign-in): status, owner, recall state and certificate status, facts that are public on chain",

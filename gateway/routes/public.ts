@@ -1,12 +1,13 @@
 /**
  * What anyone may read without signing in, besides certificate verification and the resolver:
  *
- * - the public passport behind every QR code, GET /passport/{id}: the facts of one item or batch
- *   that are public on chain already (anyone may read them through /chain/rpc): its status,
- *   owner, recall state (who recalled what kind of subject, when) and the status of its
- *   certificates. The identifier echoed is the one the caller brought. Nothing off chain: no
- *   EPCIS document, no component or recall-cause identifier, no holdings; those stay behind
- *   sign-in and grants (trace.ts, recall.ts).
+ * - the public passport behind every QR code, GET /passport/{id}: for one item or batch the
+ *   caller already names, its status, owner (the maker whose identifier it carries), whether a
+ *   recall reaches it (and whether an item or a batch was recalled) and the status of its
+ *   certificates (public on the certificate routes already). The identifier echoed is the one the
+ *   caller brought. Nothing else: no EPCIS document, no component, no recall-cause identifier or
+ *   recalling organisation (that would name the maker's suppliers), no holdings; those stay
+ *   behind sign-in and grants (trace.ts, recall.ts).
  * - the member directory, GET /consortium/members: each member's name, roles and status. Accounts,
  *   node identities, proposals and votes stay on GET /consortium, for members.
  */
@@ -37,7 +38,6 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
     if (!item && !batch) throw notFound(`no item or batch ${subject.identifier ?? subject.key} on chain`);
     const org = async (id: number) => (id === 0 ? null : { id, name: (await q.member(id))?.name ?? `organisation ${id}` });
     const causes = await q.recallCauses(subject.key);
-    const selfRecalled = causes.some((c) => c.key === subject.key || c.key === (item?.batch ?? ""));
     const certificates: PassportCertificateAnswer[] = [];
     const sources: [string, "item" | "batch"][] = item ? [[subject.key, "item"], ...(item.batch ? [[item.batch, "batch"] as [string, "batch"]] : [])] : [[subject.key, "batch"]];
     for (const [key, of] of sources) {
@@ -52,10 +52,9 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
       ...(subject.identifier !== undefined ? { identifier: subject.identifier } : {}),
       ...(item ? { status: item.statusName } : {}),
       owner: await org(item ? item.ownerOrg : batch!.owner),
-      recall: {
-        state: causes.length === 0 ? "clear" : selfRecalled ? "recalled" : "in-scope",
-        causes: await Promise.all(causes.map(async (c) => ({ kind: c.kind, ...(c.record ? { by: await org(c.record.org), at: iso(c.record.time) } : {}) }))),
-      },
+      // What kind of subject was recalled, never who recalled it: that would name a supplier of
+      // the item's maker to anyone who scans it.
+      recall: { state: await q.recallState(subject.key, causes), causes: causes.map((c) => ({ kind: c.kind })) },
       certificates,
     } satisfies PassportAnswer;
   });

@@ -86,10 +86,9 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
         items.push({ key: k, ...(identifier !== undefined ? { identifier } : {}), status: v.statusName, owner: await org(v.ownerOrg), held: mine });
       }
     }
-    const selfRecalled = found.some((c) => c.key === subject.key || c.key === (item?.batch ?? ""));
     ctx.body = {
       key: subject.key,
-      state: found.length === 0 ? "clear" : selfRecalled ? "recalled" : "in-scope",
+      state: await q.recallState(subject.key, found),
       causes,
       reach: { count: reach.size, held, truncated: truncated || reach.size > items.length, items },
     } satisfies RecallAnswer;

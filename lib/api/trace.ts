@@ -254,8 +254,8 @@ export interface PassportCertificateAnswer {
 /**
  * GET /passport/{id}: what anyone who scans an item's QR code may see, without signing in: its
  * identity (the identifier the visitor already holds), status, owner, recall state and the status
- * of its certificates. Facts only, all of them public on chain; no document, no component, no
- * identifier the visitor did not bring.
+ * of its certificates. No document, no component, no supplier, no identifier the visitor did not
+ * bring.
  */
 export interface PassportAnswer {
   kind: "item" | "batch";
@@ -264,7 +264,8 @@ export interface PassportAnswer {
   /** ItemStatus code for an item; absent for a batch. */
   status?: string;
   owner: OrganisationRef | null;
-  recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch"; by?: OrganisationRef | null; at?: string }[] };
+  /** Whether a recall reaches it and what kind of subject each recall was; not who recalled it (that would name a supplier). */
+  recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch" }[] };
   certificates: PassportCertificateAnswer[];
 }
 

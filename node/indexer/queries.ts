@@ -399,6 +399,18 @@ export class IndexQueries implements GenealogySource {
     return [...causes.values()];
   }
 
+  /**
+   * Whether a recall reaches an item or batch, given its causes (recallCauses): `recalled` when it
+   * or its batch was recalled itself, `in-scope` when only something it was made from was.
+   */
+  async recallState(key: string, causes?: RecallCause[]): Promise<"recalled" | "in-scope" | "clear"> {
+    const k = lower(key);
+    const found = causes ?? (await this.recallCauses(k));
+    if (found.length === 0) return "clear";
+    const batch = (await this.store.get<ItemDoc>(K.item(k)))?.batch ?? null;
+    return found.some((c) => c.key === k || c.key === batch) ? "recalled" : "in-scope";
+  }
+
   // ---------------------------------------------------------------- certificates
 
   async certificate(id: string): Promise<IndexedCertificate | undefined> {

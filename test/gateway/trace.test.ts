@@ -381,14 +381,15 @@ describe("traceability routes", () => {
     expect((await get(`/items/${enc(dl("NEVER-MADE"))}/recall`, tokens.oem)).status).toBe(404);
   });
 
-  it("GET /passport/{id} answers anyone with public facts only: status, owner, recall state and certificate status, no identifier the caller did not bring", async () => {
+  it("GET /passport/{id} answers anyone with status, owner, recall state and certificate status only: no identifier the caller did not bring, no supplier", async () => {
     type Passport = { kind: string; identifier?: string; status?: string; owner: { name: string }; recall: { state: string; causes: Record<string, unknown>[] }; certificates: { id: string; state: string; of: string; issuer: { id: number } }[] };
     const engine = await get(`/passport/${enc(dl("ENGINE-1"))}`);
     expect(engine.status).toBe(200);
     const p = engine.body as unknown as Passport;
     expect(p).toMatchObject({ kind: "item", identifier: dl("ENGINE-1"), status: "active", owner: { name: "Atlas Motors" }, recall: { state: "in-scope" } });
-    // Who recalled what kind of subject and when: on-chain facts. Not which lot: that stays with those who may read it.
-    expect(p.recall.causes).toEqual([{ kind: "batch", by: { id: ORG_ID.regulator, name: expect.any(String) }, at: expect.any(String) }]);
+    // What kind of subject was recalled; not which lot nor who recalled it (that would name a supplier).
+    expect(p.recall.causes).toEqual([{ kind: "batch" }]);
+    expect(JSON.stringify(engine.body)).not.toContain("Market Surveillance");
     expect(JSON.stringify(engine.body)).not.toContain("LOT-A");
     expect(JSON.stringify(engine.body)).not.toContain(lotKey("LOT-A"));
     expect(p.certificates.map((c) => [c.id, c.state, c.of])).toEqual([
@@ -404,6 +405,9 @@ describe("traceability routes", () => {
     expect((await get(`/items/${enc(dl("ENGINE-1"))}/history`)).status).toBe(401);
     expect((await get(`/passport/${enc(dl("NEVER-MADE"))}`)).status).toBe(404);
     expect((await get("/passport/not-an-id")).status).toBe(400);
+    // The certificate page's tie to a recall of the subject: lot A's mill certificate, the engine's.
+    expect((await get(`/certificates/${keys.certificates[0]}`)).body).toMatchObject({ state: "valid", subjectRecall: "recalled" });
+    expect((await get(`/certificates/${keys.certificates[2]}`)).body).toMatchObject({ subjectRecall: "in-scope" });
   });
 
   it("GET /consortium/members answers anyone with names, roles and status; accounts, nodes, proposals and votes stay for members", async () => {

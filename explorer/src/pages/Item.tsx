@@ -8,7 +8,7 @@ import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
-import { ApiError, api, enc, orgName } from "../api.ts";
+import { api, enc, orgName, session } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
@@ -39,13 +39,13 @@ function localIdentity(id: string): { digitalLink?: string; key?: string } {
 export function ItemPage({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const local = localIdentity(id);
-  const item = useAsync((signal) => api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }), [id]);
+  // Not signed in (a scanned QR code): the public passport instead of the members' view.
+  const anonymous = session() === undefined;
+  const item = useAsync((signal) => (anonymous ? new Promise<never>(() => undefined) : api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal })), [id, anonymous]);
   const digitalLink = (item.status === "ok" ? item.value.digitalLink : undefined) ?? local.digitalLink;
   // Recall at a glance: fetched once the item is known, shown above everything else.
   const recall = useAsync((signal) => (item.status === "ok" ? api<RecallAnswer>(`/items/${enc(id)}/recall`, { signal }) : new Promise<never>(() => undefined)), [id, item.status]);
   const statusWord = useStatusWord();
-  // Not signed in (a scanned QR code): the public passport instead of the members' view.
-  const anonymous = item.status === "error" && item.error instanceof ApiError && item.error.status === 401;
 
   return (
     <article>

@@ -9,12 +9,12 @@ import { api, enc } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { IdentifierLabel, useStatusWord } from "../components/Recall.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
-import { formatTime, useI18n } from "../i18n.ts";
+import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { StateLabel } from "./Certificate.tsx";
 
 export function PassportView({ id }: { id: string }) {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const statusWord = useStatusWord();
   const passport = useAsync((signal) => api<PassportAnswer>(`/passport/${enc(id)}`, { signal }), [id]);
   return (
@@ -29,15 +29,6 @@ export function PassportView({ id }: { id: string }) {
                 {p.recall.causes.map((c, i) => (
                   <li key={i}>
                     {t(c.kind === "batch" ? "passport.causeBatch" : "passport.causeItem")}
-                    {c.by !== undefined && c.by !== null && (
-                      <>
-                        {" · "}
-                        {t("recall.byPrefix")}
-                        <span translate={false}>{c.by.name}</span>
-                        {t("recall.bySuffix")}
-                      </>
-                    )}
-                    {c.at !== undefined && <> · {formatTime(lang, c.at)}</>}
                   </li>
                 ))}
               </ul>

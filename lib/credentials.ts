@@ -110,7 +110,7 @@ export interface SignOptions {
 }
 
 /** The payload `signCredential` signs: issuer id set to the signer, the status entry added. */
-function payloadOf(credential: Record<string, unknown>, address: string, chainId: number | bigint, options: SignOptions): Record<string, unknown> {
+export function payloadOf(credential: Record<string, unknown>, address: string, chainId: number | bigint, options: SignOptions): Record<string, unknown> {
   const issuer = credential.issuer;
   const issuerObject = typeof issuer === "object" && issuer !== null && !Array.isArray(issuer) ? (issuer as Record<string, unknown>) : {};
   const payload: Record<string, unknown> = { ...credential, issuer: { ...issuerObject, id: didPkh(chainId, address) } };
@@ -228,7 +228,7 @@ const knownKeys = new Map<string, KeyObject>();
  * Whether `address` made the signature over the credential's signing input. A high-s signature
  * (the malleable twin of a valid one) is refused, as ethers and Ethereum refuse it.
  */
-export function signedBy(decoded: DecodedCredential, address: string): boolean {
+export function signedBy(decoded: Pick<DecodedCredential, "signingInput" | "signature">, address: string): boolean {
   const sig = decoded.signature;
   if (sig.length !== 64 || BigInt("0x" + Buffer.from(sig.subarray(32)).toString("hex")) > SECP256K1_HALF_N) return false;
   const known = knownKeys.get(address);
@@ -264,6 +264,7 @@ export function jwsOfInput(input: unknown): string {
   if (typeof input === "string") {
     const t = input.trim();
     if (t.startsWith(`data:${VC_JWT_MEDIA_TYPE},`)) return t.slice(`data:${VC_JWT_MEDIA_TYPE},`.length);
+    if (t.includes("~")) throw new CredentialError("this is a selective disclosure (SD-JWT, vc+sd-jwt): verify it for the challenge and domain you gave its holder");
     return t;
   }
   if (typeof input === "object" && input !== null && !Array.isArray(input)) {
@@ -426,64 +427,102 @@ export async function verifyCredential(
 ): Promise<Verification> {
   const checks = Object.fromEntries(CHECK_NAMES.map((n) => [n, { ok: null, detail: "not checked" }])) as Record<CheckName, Check>;
   const result: Verification = { verdict: "invalid", id: null, signer: null, checks, problems: [], warnings: [], certificate: null, credential: null, header: null };
-  const finish = () => {
-    for (const name of CHECK_NAMES) {
-      const c = checks[name];
-      if (c.ok !== false) continue;
-      (ADVISORY_CHECKS.includes(name) ? result.warnings : result.problems).push(`${name}: ${c.detail}`);
-    }
-    const required = CHECK_NAMES.filter((n) => !ADVISORY_CHECKS.includes(n) && n !== "subject");
-    result.verdict = result.problems.length === 0 && required.every((n) => checks[n].ok === true) ? "valid" : "invalid";
-    return result;
-  };
 
   // format
   let decoded: DecodedCredential;
-  let kidAddress: string;
-  let statusEntry: ReturnType<typeof statusEntryOf>;
+  let format: SecuredFormat;
   try {
     decoded = decodeCredential(jwsOfInput(input));
     result.header = decoded.header;
     result.credential = decoded.credential;
-    const { header, credential } = decoded;
-    if (header.alg !== "ES256K") throw new CredentialError(`alg is ${String(header.alg)}, expected ES256K`);
-    if (header.typ !== VC_JWT_TYP) throw new CredentialError(`typ is ${String(header.typ)}, expected ${VC_JWT_TYP}`);
-    if (typeof header.kid !== "string") throw new CredentialError("the header has no kid (did:pkh:eip155:<chainId>:<address>#blockchainAccountId)");
-    const kid = parseDidPkh(header.kid);
-    if (kid.chainId !== options.chainId) throw new CredentialError(`kid names chain ${kid.chainId}, this consortium's chain is ${options.chainId}`);
-    await checkCredential(credential);
-    try {
-      statusEntry = statusEntryOf(credential);
-    } catch (e) {
-      throw new CredentialError(`credentialStatus: ${(e as Error).message}`);
-    }
-    const issuerId = issuerIdOf(credential);
-    if (issuerId !== didPkh(kid.chainId, kid.address)) throw new CredentialError(`the credential's issuer ${issuerId} is not the signing account ${didPkh(kid.chainId, kid.address)}`);
-    kidAddress = kid.address;
+    format = await checkSecuredFormat(decoded.header, decoded.credential, VC_JWT_TYP, options.chainId);
     checks.format = { ok: true, detail: "a VC 2.0 credential secured as vc+jwt (ES256K), kid on this chain" };
   } catch (e) {
     if (!(e instanceof CredentialError)) throw e;
     checks.format = { ok: false, detail: e.message };
-    return finish();
+    return finishVerification(result, CHECK_NAMES);
   }
 
-  // signature
-  if (signedBy(decoded, kidAddress)) {
-    result.signer = kidAddress;
-    checks.signature = { ok: true, detail: `signed by ${kidAddress}, the account its kid names` };
-  } else {
-    checks.signature = {
-      ok: false,
-      detail:
-        decoded.signature.length !== 64
-          ? `the signature has ${decoded.signature.length} bytes; an ES256K JWS signature is r||s, 64 bytes`
-          : `the signature was not made by ${kidAddress} over this header and payload (the credential was altered, signed by another key, or its s is high)`,
-    };
-  }
+  checks.signature = signatureCheck(decoded, format.kidAddress);
+  if (checks.signature.ok) result.signer = format.kidAddress;
+  await checkOnChain(result, credentialHash(decoded), decoded.credential, format.statusEntry, contracts, options);
+  return finishVerification(result, CHECK_NAMES);
+}
 
-  // onChain: in this consortium's Certificates contract, which the status entry (if any) must name
-  const id = credentialHash(decoded);
+/** What the format check of a secured credential found: the signing account and the status entry. */
+export interface SecuredFormat {
+  kidAddress: string;
+  statusEntry: ReturnType<typeof statusEntryOf>;
+}
+
+/**
+ * The format rules shared by every secured credential (vc+jwt, vc+sd-jwt): ES256K, the expected
+ * typ, a did:pkh kid on this chain, every data model rule, a well-formed status entry, and the
+ * issuer being the signing account. Throws CredentialError naming the first broken one.
+ */
+export async function checkSecuredFormat(header: CredentialHeader, credential: Record<string, unknown>, typ: string, chainId: number): Promise<SecuredFormat> {
+  if (header.alg !== "ES256K") throw new CredentialError(`alg is ${String(header.alg)}, expected ES256K`);
+  if (header.typ !== typ) throw new CredentialError(`typ is ${String(header.typ)}, expected ${typ}`);
+  if (typeof header.kid !== "string") throw new CredentialError("the header has no kid (did:pkh:eip155:<chainId>:<address>#blockchainAccountId)");
+  const kid = parseDidPkh(header.kid);
+  if (kid.chainId !== chainId) throw new CredentialError(`kid names chain ${kid.chainId}, this consortium's chain is ${chainId}`);
+  await checkCredential(credential);
+  let statusEntry: ReturnType<typeof statusEntryOf>;
+  try {
+    statusEntry = statusEntryOf(credential);
+  } catch (e) {
+    throw new CredentialError(`credentialStatus: ${(e as Error).message}`);
+  }
+  const issuerId = issuerIdOf(credential);
+  if (issuerId !== didPkh(kid.chainId, kid.address)) throw new CredentialError(`the credential's issuer ${issuerId} is not the signing account ${didPkh(kid.chainId, kid.address)}`);
+  return { kidAddress: kid.address, statusEntry };
+}
+
+/** The signature check of a secured credential: made by the account its kid names. */
+export function signatureCheck(decoded: DecodedCredential, kidAddress: string): Check {
+  if (signedBy(decoded, kidAddress)) return { ok: true, detail: `signed by ${kidAddress}, the account its kid names` };
+  return {
+    ok: false,
+    detail:
+      decoded.signature.length !== 64
+        ? `the signature has ${decoded.signature.length} bytes; an ES256K JWS signature is r||s, 64 bytes`
+        : `the signature was not made by ${kidAddress} over this header and payload (the credential was altered, signed by another key, or its s is high)`,
+  };
+}
+
+/**
+ * Sets the verdict from the checks `names`: each failed one is a problem (or a warning, when
+ * advisory); valid when every required check passed (subject only informs when not applicable).
+ */
+export function finishVerification<R extends { verdict: "valid" | "invalid"; problems: string[]; warnings: string[]; checks: Record<string, Check> }>(result: R, names: readonly string[]): R {
+  for (const name of names) {
+    const c = result.checks[name]!;
+    if (c.ok !== false) continue;
+    (ADVISORY_CHECKS.includes(name as CheckName) ? result.warnings : result.problems).push(`${name}: ${c.detail}`);
+  }
+  const required = names.filter((n) => !ADVISORY_CHECKS.includes(n as CheckName) && n !== "subject");
+  result.verdict = result.problems.length === 0 && required.every((n) => result.checks[n]!.ok === true) ? "valid" : "invalid";
+  return result;
+}
+
+/**
+ * The checks against the chain, the same for a whole credential and a selective disclosure of
+ * one: that certificate `id` is recorded in this consortium's Certificates (the one the status
+ * entry names), that the signer is an account of its on-chain issuer, its status, the issuer's
+ * accreditation at issuance (and now, advisory), its validity window at `nowMs`, and, when the
+ * credential names a GS1 subject, that it is the certificate's subject.
+ */
+export async function checkOnChain(
+  result: Pick<Verification, "checks" | "id" | "signer" | "certificate">,
+  id: string,
+  credential: Record<string, unknown>,
+  statusEntry: ReturnType<typeof statusEntryOf>,
+  contracts: TracemeshContracts,
+  options: { chainId: number; nowMs?: number },
+): Promise<void> {
+  const { checks } = result;
   result.id = id;
+  // onChain: in this consortium's Certificates contract, which the status entry (if any) must name
   if (statusEntry) {
     const here = getAddress(await contracts.certificates.getAddress());
     if (statusEntry.chainId !== options.chainId || statusEntry.certificates !== here) {
@@ -491,13 +530,13 @@ export async function verifyCredential(
         ok: false,
         detail: `the credential's status is in Certificates ${statusEntry.certificates} on chain ${statusEntry.chainId}, not in this consortium's (${here} on chain ${options.chainId})`,
       };
-      return finish();
+      return;
     }
   }
   const cert = await certificateOnChain(contracts, id);
   if (!cert) {
     checks.onChain = { ok: false, detail: `no certificate ${id} is recorded in Certificates (hash of the JWS signing input)` };
-    return finish();
+    return;
   }
   result.certificate = cert;
   checks.onChain = { ok: true, detail: `recorded as certificate ${id}, issued ${cert.issuedAt} by ${cert.issuer.name ?? `organisation ${cert.issuer.id}`}` };
@@ -540,14 +579,14 @@ export async function verifyCredential(
 
   // notExpired: the chain's window (in status) and the credential's own validFrom/validUntil
   const now = options.nowMs ?? Date.now();
-  const vf = parseDateTimeStamp(decoded.credential.validFrom);
-  const vu = parseDateTimeStamp(decoded.credential.validUntil);
-  if (cert.state === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.state === "expired" ? cert.validUntil : decoded.credential.validUntil}` };
-  else if (cert.state === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.state === "not-yet-valid" ? cert.validFrom : decoded.credential.validFrom}` };
+  const vf = parseDateTimeStamp(credential.validFrom);
+  const vu = parseDateTimeStamp(credential.validUntil);
+  if (cert.state === "expired" || (vu !== undefined && now >= vu)) checks.notExpired = { ok: false, detail: `the validity ended at ${cert.state === "expired" ? cert.validUntil : credential.validUntil}` };
+  else if (cert.state === "not-yet-valid" || (vf !== undefined && now < vf)) checks.notExpired = { ok: false, detail: `not valid before ${cert.state === "not-yet-valid" ? cert.validFrom : credential.validFrom}` };
   else checks.notExpired = { ok: true, detail: "within its validity window" };
 
   // subject: only when the credential names a GS1 item or batch
-  const subjectId = (decoded.credential.credentialSubject as { id?: unknown }).id;
+  const subjectId = (credential.credentialSubject as { id?: unknown }).id;
   if (typeof subjectId === "string" && (subjectId.startsWith("urn:epc:") || /^https?:\/\//.test(subjectId))) {
     let key: string | undefined;
     for (const f of [itemKey, batchKey]) {
@@ -567,5 +606,4 @@ export async function verifyCredential(
   } else {
     checks.subject = { ok: null, detail: "the credential names no GS1 subject id" };
   }
-  return finish();
 }

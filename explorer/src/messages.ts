@@ -285,6 +285,22 @@ const en = {
   "record.recallBatch": "batch recalled",
   "record.correction": "corrected",
   "record.observation": "observed",
+  // selective disclosure (components/SelectiveDisclosure.tsx)
+  "cert.sd.title": "Verify a selective disclosure",
+  "cert.sd.help": "A supplier shows you only chosen claims of a certificate (an SD-JWT, vc+sd-jwt) made for your challenge and your domain; the rest stay hidden. It is checked here, against the chain.",
+  "cert.sd.paste": "Selective disclosure (paste)",
+  "cert.sd.file": "or a file",
+  "cert.sd.nonce": "The challenge you gave the supplier (nonce)",
+  "cert.sd.domain": "Audience (this verifier's domain)",
+  "cert.sd.submit": "Verify the disclosure",
+  "cert.sd.valid": "The disclosed claims are genuine, made for you, and the certificate is valid.",
+  "cert.sd.invalid": "The selective disclosure is NOT valid.",
+  "cert.sd.certificate": "Certificate",
+  "cert.sd.disclosed": "Disclosed claims",
+  "cert.sd.noneDisclosed": "No claim was disclosed.",
+  "cert.sd.hidden": "{n} more claim(s) of {path} stay hidden",
+  "cert.check.disclosures": "Every disclosure is one of this certificate's",
+  "cert.check.keyBinding": "Presented by its holder, for your challenge and domain",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -568,6 +584,22 @@ const zh: Record<MessageKey, string> = {
   "record.recallBatch": "批次召回",
   "record.correction": "更正",
   "record.observation": "观察记录",
+  // selective disclosure (components/SelectiveDisclosure.tsx)
+  "cert.sd.title": "核验选择性披露",
+  "cert.sd.help": "供应商仅向您出示证书中选定的声明（SD-JWT，vc+sd-jwt），针对您的挑战值和域名生成；其余声明保持隐藏。核验在本页对照链上进行。",
+  "cert.sd.paste": "选择性披露（粘贴）",
+  "cert.sd.file": "或文件",
+  "cert.sd.nonce": "您给供应商的挑战值（nonce）",
+  "cert.sd.domain": "受众（本核验方的域名）",
+  "cert.sd.submit": "核验披露",
+  "cert.sd.valid": "所披露的声明真实、为您生成，且证书有效。",
+  "cert.sd.invalid": "该选择性披露无效。",
+  "cert.sd.certificate": "证书",
+  "cert.sd.disclosed": "已披露的声明",
+  "cert.sd.noneDisclosed": "未披露任何声明。",
+  "cert.sd.hidden": "{path} 另有 {n} 项声明保持隐藏",
+  "cert.check.disclosures": "每项披露均属于此证书",
+  "cert.check.keyBinding": "由持有者针对您的挑战值和域名出示",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

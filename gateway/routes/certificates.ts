@@ -2,7 +2,8 @@
  * Certificates, public: GET /certificates/{id} answers a certificate's on-chain status (with the
  * issuer's accreditation at issuance and now, revocation reason, supersession and its history of
  * status changes); POST /certificates/verify checks an uploaded credential (lib/credentials.ts)
- * and names each check; POST /certificates/presentations/verify checks a presentation
+ * and names each check, a selective disclosure (SD-JWT, lib/credentials/selective-disclosure.ts)
+ * included, for the verifier's nonce and domain; POST /certificates/presentations/verify checks a presentation
  * (lib/credentials/presentation.ts) for the verifier's nonce and domain.
  */
 import type { Context } from "koa";
@@ -10,6 +11,7 @@ import { isHexString } from "ethers";
 import type { CertificateAnswer, CertificateChange, VerificationAnswer } from "../../lib/api/certificates.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
+import { SELECTIVE_CHECK_NAMES, VC_SD_JWT_MEDIA_TYPE, sdJwtOfInput, verifySelectiveDisclosure } from "../../lib/credentials/selective-disclosure.ts";
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
@@ -35,7 +37,7 @@ async function historyOf(services: GatewayServices, id: string): Promise<{ histo
   return { history, historyAsOfBlock };
 }
 
-const CREDENTIAL_TEXT_TYPES = ["application/vc+jwt", "application/jwt", "text/plain"];
+const CREDENTIAL_TEXT_TYPES = ["application/vc+jwt", "application/jwt", VC_SD_JWT_MEDIA_TYPE, "application/sd-jwt", "text/plain"];
 
 async function credentialInput(ctx: Context, readJson: RouteContext["readJson"], limit: number): Promise<unknown> {
   if (ctx.is(CREDENTIAL_TEXT_TYPES)) return (await readRaw(ctx, limit)).toString("utf8");
@@ -58,6 +60,16 @@ export function register(router: GatewayRouter, { services, options, readJson }:
 
   router.post("/certificates/verify", async (ctx) => {
     const input = await credentialInput(ctx, readJson, options.bodyLimits.small);
+    if (sdJwtOfInput(input) !== undefined) {
+      // A selective disclosure is bound to its verifier: the challenge and domain come with it
+      // (JSON body fields, or query parameters beside a text body).
+      const given = typeof input === "object" && input !== null ? (input as { nonce?: unknown; domain?: unknown }) : ctx.query;
+      const { nonce, domain } = given;
+      if (typeof nonce !== "string" || nonce === "" || typeof domain !== "string" || domain === "")
+        throw badRequest("a selective disclosure (SD-JWT) is verified for the verifier's `nonce` and `domain`: both are required strings");
+      ctx.body = (await verifySelectiveDisclosure(input, services.contracts, { chainId: services.chainId, nonce, domain, nowMs: options.clock() })) satisfies VerificationAnswer;
+      return;
+    }
     ctx.body = (await verifyCredential(input, services.contracts, { chainId: services.chainId, nowMs: options.clock() })) satisfies VerificationAnswer;
   });
 
@@ -133,14 +145,23 @@ export const paths: OpenApiPaths = {
       description:
         "The credential's id is keccak256 of its JWS signing input. Checks: " +
         CHECK_NAMES.join(", ") +
-        ". issuerAccreditedNow is advisory (a warning); subject is checked when credentialSubject.id is a GS1 identifier.",
+        ". issuerAccreditedNow is advisory (a warning); subject is checked when credentialSubject.id is a GS1 identifier. " +
+        `A selective disclosure (${VC_SD_JWT_MEDIA_TYPE}: issuer JWT~disclosures~key binding JWT) is verified for the verifier's nonce and domain ` +
+        "(JSON fields beside `credential`, or query parameters with a text body); its answer has kind selective-disclosure, the checks " +
+        SELECTIVE_CHECK_NAMES.join(", ") +
+        ", the disclosed claims, and how many stay hidden where; its id is the same whatever is disclosed.",
       tags: ["certificates"],
+      parameters: [
+        { name: "nonce", in: "query", description: "selective disclosure sent as text: the challenge the verifier gave the holder", schema: { type: "string" } },
+        { name: "domain", in: "query", description: "selective disclosure sent as text: the verifier's domain", schema: { type: "string" } },
+      ],
       requestBody: {
         required: true,
         content: {
           "application/vc+jwt": { schema: { type: "string" } },
+          [VC_SD_JWT_MEDIA_TYPE]: { schema: { type: "string", description: "a selective disclosure; with ?nonce=&domain=" } },
           "text/plain": { schema: { type: "string" } },
-          "application/json": { schema: { type: "object", description: "EnvelopedVerifiableCredential, or { jwt }" } },
+          "application/json": { schema: { type: "object", description: "EnvelopedVerifiableCredential, or { jwt }, or { credential: <SD-JWT>, nonce, domain }" } },
         },
       },
       responses: {
@@ -151,15 +172,19 @@ export const paths: OpenApiPaths = {
             verdict: { enum: ["valid", "invalid"] },
             id: { type: ["string", "null"] },
             signer: { type: ["string", "null"] },
-            checks: { type: "object", properties: Object.fromEntries(CHECK_NAMES.map((n) => [n, check])) },
+            kind: { enum: ["selective-disclosure"], description: "present for a selective disclosure" },
+            checks: { type: "object", properties: Object.fromEntries(SELECTIVE_CHECK_NAMES.map((n) => [n, check])) },
             problems: { type: "array", items: { type: "string" } },
             warnings: { type: "array", items: { type: "string" } },
+            holder: { type: ["string", "null"], description: "selective disclosure: the holder account it is bound to" },
+            disclosed: { type: "array", items: { type: "object", properties: { path: { type: "string" }, value: {} } } },
+            hidden: { type: "array", items: { type: "object", properties: { path: { type: "string" }, count: { type: "integer" } } } },
             certificate: { oneOf: [certificateSchema, { type: "null" }] },
             credential: { type: ["object", "null"] },
             header: { type: ["object", "null"] },
           },
         }),
-        "400": problem("Malformed JSON"),
+        "400": problem("Malformed JSON, or a selective disclosure without nonce and domain"),
         "413": problem("Body too large"),
         "415": problem("Unsupported content type"),
       },

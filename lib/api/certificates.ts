@@ -3,6 +3,7 @@
  * itself with its status changes from the chain index, and the verification of an uploaded credential (lib/credentials.ts).
  */
 import type { OnChainCertificate, Verification } from "../credentials.ts";
+import type { SelectiveVerification } from "../credentials/selective-disclosure.ts";
 
 /** One status change of a certificate, from the Certificates contract's events. */
 export interface CertificateChange {
@@ -27,5 +28,5 @@ export interface CertificateAnswer extends OnChainCertificate {
   subjectRecall: "recalled" | "in-scope" | "clear" | null;
 }
 
-/** POST /certificates/verify: every check by name, and the verdict. */
-export type VerificationAnswer = Verification;
+/** POST /certificates/verify: every check by name, and the verdict (of a selective disclosure: with what it disclosed). */
+export type VerificationAnswer = Verification | SelectiveVerification;

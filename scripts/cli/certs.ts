@@ -1,12 +1,20 @@
 /**
  * Certificates commands: accredit and de-accredit certifiers (regulators), issue, suspend,
  * reinstate, revoke and supersede certificates (their issuer), status and verify (anyone), and
- * present certificates to a verifier (holders) and verify presentations (verifiers).
+ * present certificates to a verifier (holders), whole or only chosen claims (selective disclosure,
+ * lib/credentials/selective-disclosure.ts), and verify presentations (verifiers).
  */
 import { ZeroHash } from "ethers";
 import { OrgStatus, Role } from "../../lib/consortium.ts";
-import { CHECK_NAMES, jwsOfInput, verifyCredential } from "../../lib/credentials.ts";
+import { CHECK_NAMES, CredentialError, jwsOfInput, verifyCredential } from "../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, signPresentation, verifyPresentation as verifyVp } from "../../lib/credentials/presentation.ts";
+import {
+  type SelectiveVerification,
+  SELECTIVE_CHECK_NAMES,
+  presentSelectiveCredential,
+  sdJwtOfInput,
+  verifySelectiveDisclosure,
+} from "../../lib/credentials/selective-disclosure.ts";
 import { CertificateState, CertificateStatus, type RevocationReason } from "../../lib/registry.ts";
 import type { Handler, Invocation, Run } from "./handler.ts";
 import { certStateName, certStatusName, formatTime, isoTime, orgStatusName, reasonName, relativeTime } from "./describe.ts";
@@ -384,13 +392,37 @@ export const status: Handler = (inv) => {
   };
 };
 
-/** `tm cert verify FILE`: the same verification as the gateway's and the explorer's. */
+const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
+
+/** A selective disclosure's verification in words: every check, what was disclosed, what stays hidden. */
+function selectiveLines(file: string, v: SelectiveVerification): string[] {
+  return [
+    `Selective disclosure ${file}: ${v.verdict}${v.id ? ` (certificate ${v.id})` : ""}${v.holder ? `, holder ${v.holder}` : ""}`,
+    ...SELECTIVE_CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),
+    ...v.disclosed.map((d) => `  disclosed ${d.path} = ${JSON.stringify(d.value)}`),
+    ...v.hidden.map((h) => `  hidden    ${h.count} claim(s) of ${h.path}`),
+  ];
+}
+
+/**
+ * `tm cert verify FILE [--nonce --domain]`: the same verification as the gateway's and the
+ * explorer's; a selective disclosure (SD-JWT) is verified for the challenge and domain given.
+ */
 export const verify: Handler = (inv) => {
   const file = inv.positionals[0]!;
   const input = parse.credentialFile("<credential-file>", file);
+  const selective = sdJwtOfInput(input) !== undefined;
+  const nonce = selective ? parse.required(inv.values, "nonce", inv.command) : undefined;
+  const domain = selective ? parse.required(inv.values, "domain", inv.command) : undefined;
   return async (s) => {
-    const v = await verifyCredential(input, s.contracts, { chainId: s.chainId, nowMs: (await s.now()) * 1000 });
-    const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
+    const nowMs = (await s.now()) * 1000;
+    if (nonce !== undefined && domain !== undefined) {
+      const v = await verifySelectiveDisclosure(input, s.contracts, { chainId: s.chainId, nonce, domain, nowMs });
+      const lines = selectiveLines(file, v);
+      if (v.verdict !== "valid") throw new Refusal(lines.join("\n"), { verification: v });
+      return { text: lines.join("\n"), json: v };
+    }
+    const v = await verifyCredential(input, s.contracts, { chainId: s.chainId, nowMs });
     const lines = [
       `Credential ${file}: ${v.verdict}${v.id ? ` (certificate ${v.id})` : ""}`,
       ...CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),
@@ -400,15 +432,37 @@ export const verify: Handler = (inv) => {
   };
 };
 
-/** `tm cert present FILE... --nonce --domain`: a presentation of the certificates, signed by the caller. */
+/**
+ * `tm cert present FILE... --nonce --domain [--disclose PATHS]`: a presentation of the
+ * certificates signed by the caller; for an SD-JWT credential, the chosen claims only (the rest
+ * stay hidden), bound to the verifier's challenge by the key binding JWT.
+ */
 export const present: Handler = (inv) => {
   const nonce = parse.required(inv.values, "nonce", inv.command);
   const domain = parse.required(inv.values, "domain", inv.command);
-  const credentials = inv.positionals.map((file) => {
+  const discloseText = parse.str(inv.values, "disclose");
+  const inputs = inv.positionals.map((file) => parse.credentialFile("<credential-file>", file));
+  const sdJwt = inputs.length === 1 ? sdJwtOfInput(inputs[0]) : undefined;
+  if (sdJwt !== undefined) {
+    const disclose = (discloseText ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+    return async (s) => {
+      const wallet = s.requireWallet(inv.command);
+      let presented: string;
+      try {
+        presented = await presentSelectiveCredential(sdJwt, wallet.signingKey, { disclose, nonce, domain, nowMs: (await s.now()) * 1000 });
+      } catch (e) {
+        if (e instanceof CredentialError) throw new UsageError(`<credential-file>: ${e.message}`, inv.command);
+        throw e;
+      }
+      return { text: presented, json: { presentation: presented, holder: wallet.address, nonce, domain, disclosed: disclose } };
+    };
+  }
+  if (discloseText !== undefined) throw new UsageError("--disclose chooses claims of one selectively disclosable credential (an SD-JWT, vc+sd-jwt)", inv.command);
+  const credentials = inputs.map((input, i) => {
     try {
-      return jwsOfInput(parse.credentialFile("<credential-file>", file));
+      return jwsOfInput(input);
     } catch (e) {
-      throw new UsageError(`<credential-file>: ${file}: ${(e as Error).message}`);
+      throw new UsageError(`<credential-file>: ${inv.positionals[i]}: ${(e as Error).message}`);
     }
   });
   return async (s) => {
@@ -426,7 +480,6 @@ export const verifyPresentation: Handler = (inv) => {
   const input = parse.credentialFile("<presentation-file>", file);
   return async (s) => {
     const v = await verifyVp(input, s.contracts, { chainId: s.chainId, nonce, domain, nowMs: (await s.now()) * 1000 });
-    const mark = (ok: boolean | null) => (ok === true ? "ok  " : ok === false ? "FAIL" : "-   ");
     const lines = [
       `Presentation ${file}: ${v.verdict}${v.holder ? ` (holder ${v.holder})` : ""}`,
       ...PRESENTATION_CHECK_NAMES.map((n) => `  ${mark(v.checks[n].ok)} ${n}: ${v.checks[n].detail}`),

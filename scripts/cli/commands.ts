@@ -404,24 +404,32 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     path: ["cert", "verify"],
-    args: "<credential-file>",
-    summary: "verify a credential (vc+jwt or enveloped VC 2.0): data model, signature, on-chain record and status",
+    args: "<credential-file> [--nonce NONCE --domain DOMAIN]",
+    summary: "verify a credential (vc+jwt, enveloped VC 2.0, or a selective disclosure vc+sd-jwt): data model, signature, on-chain record and status",
     details:
-      "<credential-file>: a compact JWS, or a JSON enveloped credential. The checks are the gateway's and the explorer's (lib/credentials.ts); " +
-      "the certificate is looked up where its TracemeshCertificateStatus entry says, which must be this consortium's Certificates contract. Exits non-zero unless valid.",
+      "<credential-file>: a compact JWS, a JSON enveloped credential, or an SD-JWT presentation. The checks are the gateway's and the explorer's (lib/credentials.ts); " +
+      "the certificate is looked up where its TracemeshCertificateStatus entry says, which must be this consortium's Certificates contract. " +
+      "A selective disclosure is checked for the challenge (--nonce) and domain you gave the holder, and the claims it discloses are listed. Exits non-zero unless valid.",
     positionals: [1, 1],
+    options: {
+      nonce: { type: "string", value: "NONCE", description: "selective disclosure: the challenge you gave the holder" },
+      domain: { type: "string", value: "DOMAIN", description: "selective disclosure: your domain" },
+    },
     signs: false,
     load: async () => (await certs()).verify,
   },
   {
     path: ["cert", "present"],
-    args: "<credential-file>... --nonce NONCE --domain DOMAIN",
-    summary: "(a holder) present certificates to a verifier: prints a presentation (vp+jwt) bound to its challenge and domain",
-    details: "<credential-file>: compact JWS or enveloped credentials; each keeps its certificate id. The presentation is signed with your key and is good for 10 minutes.",
+    args: "<credential-file>... --nonce NONCE --domain DOMAIN [--disclose PATH,...]",
+    summary: "(a holder) present certificates to a verifier: prints a presentation (vp+jwt, or an SD-JWT disclosing chosen claims) bound to its challenge and domain",
+    details:
+      "<credential-file>: compact JWS or enveloped credentials; each keeps its certificate id. The presentation is signed with your key and is good for 10 minutes. " +
+      "For one selectively disclosable credential (SD-JWT, vc+sd-jwt), --disclose names the claims to show (e.g. credentialSubject.grade,credentialSubject.tensileTest); the others stay hidden.",
     positionals: [1, 50],
     options: {
       nonce: { type: "string", value: "NONCE", description: "the challenge the verifier gave you" },
       domain: { type: "string", value: "DOMAIN", description: "the verifier's domain" },
+      disclose: { type: "string", value: "PATH,...", description: "selective disclosure: the claims to disclose, comma-separated" },
     },
     signs: true,
     load: async () => (await certs()).present,

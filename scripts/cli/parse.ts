@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { getAddress, isAddress, keccak256, toUtf8Bytes } from "ethers";
 import { Role } from "../../lib/consortium.ts";
 import { CredentialError, credentialHash, decodeCredential, jwsOfInput } from "../../lib/credentials.ts";
+import { sdJwtOfInput, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
 import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
 import { kebab } from "./describe.ts";
 import { UsageError } from "./output.ts";
@@ -35,13 +36,15 @@ export function identifier(label: string, value: string | undefined): Identifier
 
 /**
  * A certificate id: `@FILE` names a credential (compact JWS, vc+jwt, or an enveloped VC 2.0 JSON
- * document) whose credential hash (lib/credentials.ts) is the id; anything else as `identifier`.
+ * document, or an SD-JWT vc+sd-jwt) whose credential hash (lib/credentials.ts) is the id; anything else as `identifier`.
  */
 export function certificateId(label: string, value: string | undefined): Identifier {
   if (value === undefined || !value.startsWith("@")) return identifier(label, value);
   const file = value.slice(1);
   const input = credentialFile(label, file);
   try {
+    const sdJwt = sdJwtOfInput(input);
+    if (sdJwt !== undefined) return { hex: selectiveCredentialId(sdJwt), text: `credential ${file}` };
     return { hex: credentialHash(decodeCredential(jwsOfInput(input))), text: `credential ${file}` };
   } catch (e) {
     if (e instanceof CredentialError) throw new UsageError(`${label}: ${file} is not a secured credential: ${e.message}`);

@@ -3,11 +3,12 @@
  * accredit, issue, status valid, revoke, status revoked; key files (plain and encrypted); and a
  * refusal by the contract itself, decoded into its custom error.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { NonceManager, SigningKey, Wallet, encryptKeystoreJson, keccak256, toUtf8Bytes } from "ethers";
 import { issueCredential } from "../../lib/credentials.ts";
+import { issueSelectiveCredential, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/types/index.js";
 import { createGateway } from "../../gateway/app.ts";
@@ -366,5 +367,42 @@ describe("cert verify", () => {
     expect(replay.stderr).toMatch(/FAIL challenge: made for challenge "n-4711", not this verifier's/);
     const noNonce = await tm(["cert", "present", good, "--domain", "audit.example"], { key: ORGS.steel.key });
     expect(noNonce.stderr).toContain("needs --nonce");
+  });
+
+  it("a holder discloses chosen claims of an SD-JWT certificate; the verifier sees only those, a replay for another challenge fails", async () => {
+    const { chainId, contracts } = chain.deployment;
+    const holder = new Wallet(ORGS.steel.key).address;
+    const mill = { ...credential("H-SD"), credentialSubject: { ...credential("H-SD").credentialSubject, customer: "Pump Works Ltd", carbon: 0.18 } };
+    const sd = write(
+      "mill.sd-jwt",
+      await issueSelectiveCredential(mill, new SigningKey(ORGS.lab.key), chainId, {
+        certificates: contracts.certificates,
+        holder,
+        disclosable: ["credentialSubject.grade", "credentialSubject.customer", "credentialSubject.carbon"],
+      }),
+    );
+    const issued = await tm(["cert", "issue", `@${sd}`, "--subject", ITEM, "--scope", SCOPE, "--key-file", labKeystore], lab());
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toContain(selectiveCredentialId(readFileSync(sd, "utf8")));
+
+    const presented = await tm(["cert", "present", sd, "--nonce", "n-sd", "--domain", "buyer.example", "--disclose", "credentialSubject.grade"], { key: ORGS.steel.key });
+    expect(presented.code, presented.stderr).toBe(0);
+    const shown = write("shown.sd-jwt", presented.stdout.trim());
+    const ok = await tm(["cert", "verify", shown, "--nonce", "n-sd", "--domain", "buyer.example"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`Selective disclosure ${shown}: valid (certificate ${selectiveCredentialId(readFileSync(sd, "utf8"))}), holder ${holder}`);
+    expect(ok.stdout).toContain('disclosed credentialSubject.grade = "42CrMo4"');
+    expect(ok.stdout).toContain("hidden    2 claim(s) of credentialSubject");
+    expect(ok.stdout).not.toContain("Pump Works");
+
+    const replay = await tm(["cert", "verify", shown, "--nonce", "n-other", "--domain", "buyer.example"]);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toMatch(/FAIL keyBinding: wrong nonce: made for challenge "n-sd"/);
+    const unbound = await tm(["cert", "verify", shown]);
+    expect(unbound.stderr).toContain("needs --nonce");
+    const notMine = await tm(["cert", "present", sd, "--nonce", "n", "--domain", "d", "--disclose", "credentialSubject.grade"], { key: ORGS.oem.key });
+    expect(notMine.stderr).toContain(`this credential is bound to the holder ${holder}`);
+    const unknownClaim = await tm(["cert", "present", sd, "--nonce", "n", "--domain", "d", "--disclose", "credentialSubject.heat"], { key: ORGS.steel.key });
+    expect(unknownClaim.stderr).toContain("not disclosable in this credential: credentialSubject.heat");
   });
 });

@@ -1,12 +1,14 @@
 /**
  * Certificates end to end: W3C traceability credentials signed by the demo certifier's account,
  * issued on chain, then verified through the gateway: valid, tampered, wrong signer, revoked,
- * superseded, expired, subject mismatch, and an issuer whose accreditation was withdrawn.
+ * superseded, expired, subject mismatch, and an issuer whose accreditation was withdrawn; presentations
+ * and selective disclosures bound to the verifier's challenge.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { id as textHash } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PresentationVerification, signPresentation } from "../../lib/credentials/presentation.ts";
+import { type SelectiveVerification, issueSelectiveCredential, presentSelectiveCredential, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
 import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, envelope, signCredential } from "../../lib/credentials.ts";
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
@@ -363,5 +365,40 @@ describe("presentations", () => {
     const missing = await gw.request("/certificates/presentations/verify", { json: { presentation: vp } });
     expect(missing.status).toBe(400);
     await missing.arrayBuffer();
+  });
+});
+
+describe("selective disclosure", () => {
+  it("POST /certificates/verify checks an SD-JWT for the verifier's nonce and domain, as JSON or text, and shows what is disclosed", async () => {
+    const holder = gw.chain.orgs.steel.signer;
+    const chainId = gw.chain.chain.chainId;
+    const base = example("MillTestReportCredential");
+    const credential = { ...base, credentialSubject: { ...(base.credentialSubject as object), id: "https://id.gs1.org/01/09506000134352/10/HEAT-SD1", grade: "S355J2", customer: "Pump Works Ltd" } };
+    const sdJwt = await issueSelectiveCredential(credential, lab.signer.signingKey, chainId, {
+      certificates: gw.chain.deployment.contracts.certificates,
+      holder: holder.address,
+      disclosable: ["credentialSubject.grade", "credentialSubject.customer"],
+    });
+    const id = selectiveCredentialId(sdJwt);
+    await (await lab.contracts.certificates.issue(id, batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-SD1"), SCOPE, 0, 0)).wait();
+    const nonce = "sd-challenge-1";
+    const presented = await presentSelectiveCredential(sdJwt, holder.signingKey, { disclose: ["credentialSubject.grade"], nonce, domain: "buyer.example", nowMs: now });
+
+    const json = (await verify({ credential: presented, nonce, domain: "buyer.example" })) as SelectiveVerification;
+    expect(json.problems).toEqual([]);
+    expect(json.kind).toBe("selective-disclosure");
+    expect(json.verdict).toBe("valid");
+    expect(json.id).toBe(id);
+    expect(json.disclosed).toEqual([{ path: "credentialSubject.grade", value: "S355J2" }]);
+    expect(json.hidden).toEqual([{ path: "credentialSubject", count: 1 }]);
+
+    const text = await gw.request(`/certificates/verify?nonce=${nonce}&domain=rival.example`, { body: presented, headers: { "content-type": "application/vc+sd-jwt" } });
+    const replayed = (await text.json()) as SelectiveVerification;
+    expect(replayed.verdict).toBe("invalid");
+    expect(replayed.checks.keyBinding.detail).toMatch(/wrong audience/);
+
+    const unbound = await gw.request("/certificates/verify", { json: { credential: presented } });
+    expect(unbound.status).toBe(400);
+    expect(await unbound.text()).toContain("nonce");
   });
 });

@@ -22,6 +22,7 @@ import { scopeName } from "../../../lib/certificate-scopes.ts";
 import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { Qr } from "../components/Qr.tsx";
+import { SelectiveDisclosureForm } from "../components/SelectiveDisclosure.tsx";
 import { getChain } from "../chain.ts";
 import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
@@ -392,6 +393,7 @@ export function CertificatePage({ id }: { id?: string }) {
       {upload.status === "done" && <VerificationView result={upload.result} />}
       {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
       <PresentationForm />
+      <SelectiveDisclosureForm />
     </article>
   );
 }

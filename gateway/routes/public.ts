@@ -2,7 +2,7 @@
  * What anyone may read without signing in, besides certificate verification and the resolver:
  *
  * - the public passport behind every QR code, GET /passport/{id}: for one item or batch the
- *   caller already names, its status, owner (the maker whose identifier it carries), whether a
+ *   caller already names, its status, its maker (who registered it; not who holds it now), whether a
  *   recall reaches it (and whether an item or a batch was recalled) and the status of its
  *   certificates (public on the certificate routes already). The identifier echoed is the one the
  *   caller brought. Nothing else: no EPCIS document, no component, no recall-cause identifier or
@@ -51,7 +51,9 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
       key: subject.key,
       ...(subject.identifier !== undefined ? { identifier: subject.identifier } : {}),
       ...(item ? { status: item.statusName } : {}),
-      owner: await org(item ? item.ownerOrg : batch!.owner),
+      // Who registered it (the maker whose label it carries), not who holds it now: a visitor who
+      // knows a component's serial must not learn its maker's customers.
+      maker: await org((await q.history(subject.key, { limit: 1 }))[0]?.org ?? (item ? item.ownerOrg : batch!.owner)),
       // What kind of subject was recalled, never who recalled it: that would name a supplier of
       // the item's maker to anyone who scans it.
       recall: { state: await q.recallState(subject.key, causes), causes: causes.map((c) => ({ kind: c.kind })) },
@@ -76,19 +78,19 @@ export const paths: OpenApiPaths = {
   },
   "/passport/{id}": {
     get: {
-      summary: "Public passport of an item or batch (no sign-in): status, owner, recall state and certificate status, facts that are public on chain",
+      summary: "Public passport of an item or batch (no sign-in): status, maker, recall state and certificate status",
       tags: ["traceability"],
       parameters: [{ name: "id", in: "path", required: true, description: "URL-encoded GS1 Digital Link, EPC URI or 0x item key", schema: { type: "string" } }],
       responses: {
         "200": json("The passport", {
           type: "object",
-          required: ["kind", "key", "owner", "recall", "certificates"],
+          required: ["kind", "key", "maker", "recall", "certificates"],
           properties: {
             kind: { enum: ["item", "batch"] },
             key: { type: "string" },
             identifier: { type: "string" },
             status: { type: "string" },
-            owner: { $ref: "#/components/schemas/Organisation" },
+            maker: { $ref: "#/components/schemas/Organisation" },
             recall: { type: "object", properties: { state: { enum: ["recalled", "in-scope", "clear"] }, causes: { type: "array", items: { type: "object" } } } },
             certificates: { type: "array", items: { type: "object" } },
           },

@@ -253,7 +253,7 @@ export interface PassportCertificateAnswer {
 
 /**
  * GET /passport/{id}: what anyone who scans an item's QR code may see, without signing in: its
- * identity (the identifier the visitor already holds), status, owner, recall state and the status
+ * identity (the identifier the visitor already holds), status, maker, recall state and the status
  * of its certificates. No document, no component, no supplier, no identifier the visitor did not
  * bring.
  */
@@ -263,7 +263,8 @@ export interface PassportAnswer {
   identifier?: string;
   /** ItemStatus code for an item; absent for a batch. */
   status?: string;
-  owner: OrganisationRef | null;
+  /** The organisation that registered it (whose label it carries); not who holds it now. */
+  maker: OrganisationRef | null;
   /** Whether a recall reaches it and what kind of subject each recall was; not who recalled it (that would name a supplier). */
   recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch" }[] };
   certificates: PassportCertificateAnswer[];

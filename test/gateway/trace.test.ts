@@ -381,12 +381,12 @@ describe("traceability routes", () => {
     expect((await get(`/items/${enc(dl("NEVER-MADE"))}/recall`, tokens.oem)).status).toBe(404);
   });
 
-  it("GET /passport/{id} answers anyone with status, owner, recall state and certificate status only: no identifier the caller did not bring, no supplier", async () => {
-    type Passport = { kind: string; identifier?: string; status?: string; owner: { name: string }; recall: { state: string; causes: Record<string, unknown>[] }; certificates: { id: string; state: string; of: string; issuer: { id: number } }[] };
+  it("GET /passport/{id} answers anyone with status, maker, recall state and certificate status only: no identifier the caller did not bring, no supplier", async () => {
+    type Passport = { kind: string; identifier?: string; status?: string; maker: { name: string }; recall: { state: string; causes: Record<string, unknown>[] }; certificates: { id: string; state: string; of: string; issuer: { id: number } }[] };
     const engine = await get(`/passport/${enc(dl("ENGINE-1"))}`);
     expect(engine.status).toBe(200);
     const p = engine.body as unknown as Passport;
-    expect(p).toMatchObject({ kind: "item", identifier: dl("ENGINE-1"), status: "active", owner: { name: "Atlas Motors" }, recall: { state: "in-scope" } });
+    expect(p).toMatchObject({ kind: "item", identifier: dl("ENGINE-1"), status: "active", maker: { name: "Atlas Motors" }, recall: { state: "in-scope" } });
     // What kind of subject was recalled; not which lot nor who recalled it (that would name a supplier).
     expect(p.recall.causes).toEqual([{ kind: "batch" }]);
     expect(JSON.stringify(engine.body)).not.toContain("Market Surveillance");
@@ -401,7 +401,10 @@ describe("traceability routes", () => {
     expect(coil).toMatchObject({ recall: { state: "recalled" }, certificates: [{ id: keys.certificates[0], of: "batch", issuer: { id: ORG_ID.lab } }] });
     expect((await get(`/passport/${key("COIL-3")}`)).body).not.toHaveProperty("identifier");
     // No documents, no history, no genealogy: the signed-in routes still refuse an anonymous caller.
-    expect(Object.keys(p).sort()).toEqual(["certificates", "identifier", "key", "kind", "owner", "recall", "status"]);
+    expect(Object.keys(p).sort()).toEqual(["certificates", "identifier", "key", "kind", "maker", "recall", "status"]);
+    // The shaft, machined by Delta Machining, now in the OEM's engine: its passport names its maker, not its holder.
+    expect((await get(`/passport/${enc(dl("SHAFT-1"))}`)).body).toMatchObject({ maker: { id: ORG_ID.machining } });
+    expect(JSON.stringify((await get(`/passport/${enc(dl("SHAFT-1"))}`)).body)).not.toContain("Atlas Motors");
     expect((await get(`/items/${enc(dl("ENGINE-1"))}/history`)).status).toBe(401);
     expect((await get(`/passport/${enc(dl("NEVER-MADE"))}`)).status).toBe(404);
     expect((await get("/passport/not-an-id")).status).toBe(400);

@@ -1,7 +1,7 @@
 /**
  * The public passport behind an item's QR code, for visitors who are not signed in: what the item
- * is (the identifier the visitor scanned), its status and owner, whether a recall reaches it (who
- * recalled what, when) and the status of its certificates. The gateway answers only facts that are
+ * is (the identifier the visitor scanned), its status and maker, whether a recall reaches it (an
+ * item or a batch it was made from) and the status of its certificates. The gateway answers only facts that are
  * public on chain (GET /passport/{id}); signing in shows more to those entitled to it.
  */
 import type { PassportAnswer } from "../../../lib/api/trace.ts";
@@ -44,8 +44,8 @@ export function PassportView({ id }: { id: string }) {
                   <dd>{p.recall.state === "clear" ? statusWord(p.status) : <span class="tag tag-red">{t(p.recall.state === "recalled" ? "recall.recalled" : "recall.inScope")}</span>}</dd>
                 </>
               )}
-              <dt>{t("item.owner")}</dt>
-              <dd translate={false}>{p.owner?.name ?? "?"}</dd>
+              <dt>{t("passport.maker")}</dt>
+              <dd translate={false}>{p.maker?.name ?? "?"}</dd>
             </dl>
             {p.identifier !== undefined && <Qr link={gatewayDigitalLink(p.identifier)} />}
           </div>

@@ -133,6 +133,9 @@ describe.skipIf(!hasChromium)("OEM and regulator views in Chromium: recall at a 
       await w.page.locator(`.graph-list li[data-key="${key("BILLET-1")}"]`).waitFor();
       expect(await w.page.locator(`.graph-list li[data-key="${key("BILLET-1")}"]`).textContent()).toContain("S/N BILLET-1");
       expect(w.errors).toEqual([]);
+      // Badge icons are drawn, not emoji (an emoji is an empty box without an emoji font).
+      await w.page.locator('.badge[data-badge="withheld"] svg.icon').first().waitFor();
+      expect(await w.page.locator("article").textContent()).not.toMatch(/\p{Extended_Pictographic}/u);
       // Cytoscape warns about a custom wheel sensitivity, among others: none left.
       expect(warnings).toEqual([]);
       expect(w.foreign).toEqual([]);

@@ -105,7 +105,7 @@ export function CertificateSummary({ cert, link = false, subjectLink }: { cert: 
         <dt>{t("cert.subject")}</dt>
         <dd>
           <a href={href({ page: "item", id: subjectLink ?? cert.subject })} class={subjectLink === undefined ? "mono break" : ""}>
-            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink)}
+            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink, t)}
           </a>
         </dd>
       </dl>

@@ -110,6 +110,38 @@ contract Consortium is ConsortiumState, IConsortium, IBesuPermissioning, Initial
         }
     }
 
+    /// @notice Objects to a queued proposal (Upgrade, Call, SetExecutionDelay) during its execution
+    /// delay: any active organisation but the proposal's subject, once, one that voted for it
+    /// included (it changed its mind). The proposal is cancelled (rejected: it never executes) as
+    /// soon as its opponents, the active organisations that voted no or objected, are a blocking
+    /// minority: as many as could have rejected it by voting no (opponents + required approvals >
+    /// voters, with the members and quorum of now). So members who missed the vote still can stop
+    /// it, but no single member can unless the quorum gives a single member that power.
+    /// @param proposalId a queued proposal whose execution delay is not over
+    function object(uint256 proposalId) external {
+        uint32 orgId = _requireActiveCaller();
+        Proposal storage p = _proposals[proposalId];
+        if (p.status == ProposalStatus.None) revert UnknownProposal(proposalId);
+        uint64 executableAt = _schedules[proposalId].executableAt;
+        if (p.status != ProposalStatus.Queued || block.timestamp >= executableAt) {
+            revert NotObjectable(proposalId, p.status, executableAt);
+        }
+        if (orgId == _schedules[proposalId].subject) revert SubjectMayNotVote(proposalId, orgId);
+        if (_ballotOf(proposalId, orgId) == 2 || _hasObjected(proposalId, orgId)) revert AlreadyOpposed(proposalId, orgId);
+        _objectors[proposalId].push(orgId);
+        emit ProposalObjected(proposalId, orgId);
+        (, uint32 no, uint32 required) = tally(proposalId);
+        if (uint256(no) + _activeObjectors(proposalId) + required > _voters(proposalId)) {
+            p.status = ProposalStatus.Rejected;
+            emit ProposalRejected(proposalId);
+        }
+    }
+
+    /// @notice The organisations that objected to a proposal during its execution delay, in order.
+    function objectorsOf(uint256 proposalId) external view returns (uint32[] memory) {
+        return _objectors[proposalId];
+    }
+
     /// @notice Ballots of organisations that are active now, and the approvals needed now: the
     /// quorum share of the active organisations, less the proposal's subject. A suspended or
     /// removed organisation's ballot does not count (again if it is reinstated).
@@ -359,6 +391,18 @@ contract Consortium is ConsortiumState, IConsortium, IBesuPermissioning, Initial
             if (uint32(b >> 1) == orgId) return b & 1 == 1 ? 1 : 2;
         }
         return 0;
+    }
+
+    function _hasObjected(uint256 proposalId, uint32 orgId) private view returns (bool) {
+        uint32[] storage list = _objectors[proposalId];
+        for (uint256 i = 0; i < list.length; ++i) if (list[i] == orgId) return true;
+        return false;
+    }
+
+    /// @dev Objectors that are active now (none of them voted no: see `object`).
+    function _activeObjectors(uint256 proposalId) private view returns (uint256 count) {
+        uint32[] storage list = _objectors[proposalId];
+        for (uint256 i = 0; i < list.length; ++i) if (_orgs[list[i]].status == OrgStatus.Active) ++count;
     }
 
     function _requireOpen(uint256 proposalId) private view {

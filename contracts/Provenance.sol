@@ -11,7 +11,10 @@ import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/Mu
 /// @notice An item (SGTIN, SSCC, GIAI) or a batch (LGTIN) is known on chain only by
 /// `key = keccak256(canonical identifier)`; the identifier and the full EPCIS event stay off chain.
 /// Every state change is a record that carries the CBV 2.0 event hash of its EPCIS event and the
-/// acting organisation. An event hash is accepted once, so writes are idempotent and replays fail.
+/// acting organisation. An event hash is accepted once per organisation, so writes are idempotent
+/// and replays fail; another organisation's record of the same hash (a squatter's, through a state
+/// change on its own goods) never blocks the entitled one. Verifiers therefore ask for the record
+/// of the organisation the event belongs to (`recordOfEventBy`), never for "the" record of a hash.
 /// Nothing is ever deleted: a mistaken record is answered by a corrective record pointing to it.
 ///
 /// Custody and ownership: the custodian holds the item, the owner owns it. `ship` puts an item in
@@ -136,6 +139,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     uint32 private _batchCount;
 
     IdentifierNamespaces private _namespaces;
+    /// @dev Records of a hash after its first (`_recordOfEvent`), by organisation.
+    mapping(bytes32 eventHash => mapping(uint32 orgId => uint64)) private _laterRecordOfEvent;
 
     uint256 private constant AUDITOR_BIT = uint256(1) << uint256(IConsortium.Role.Auditor);
     /// @dev Transient slot of a key's proof: key XOR this (transient storage, one transaction).
@@ -180,7 +185,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     // ---------------------------------------------------------------- errors
 
     error ZeroEventHash();
-    /// @param recordId the record that already carries this event hash
+    /// @param recordId the record of the caller's organisation that already carries this event hash
     error DuplicateEventHash(bytes32 eventHash, uint64 recordId);
     error ZeroKey();
     error EmptyKeyList();
@@ -579,8 +584,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// and the keys need not exist. Only events are written per key, so the cost is one record
     /// plus a log per key.
     ///
-    /// Only a party records an event, so nobody takes a competitor's event hash or writes into the
-    /// history of items it has nothing to do with: for each key, the caller owns, holds or is to
+    /// Only a party records an event, so nobody writes into the history of items it has nothing to
+    /// do with (and a hash recorded by others never blocks the entitled organisation's record): for each key, the caller owns, holds or is to
     /// receive the item (resolved through assembly), owns the batch, or, for a key not on chain,
     /// proved it under its namespace in this transaction (`proveKeys`); under `Policy.Unchecked`
     /// (no namespaces) unknown keys need no proof. An event naming no key proves no entitlement:
@@ -652,9 +657,16 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         s.disposition = b.disposition;
     }
 
-    /// @notice The record carrying `eventHash`, 0 when the event was never recorded.
+    /// @notice The first record carrying `eventHash`, by whichever organisation; 0 when the event
+    /// was never recorded. Says nothing about whose event it is: see `recordOfEventBy`.
     function recordOfEvent(bytes32 eventHash) external view returns (uint64) {
         return _recordOfEvent[eventHash];
+    }
+
+    /// @notice The record of `eventHash` made by organisation `orgId`, 0 when it made none: what a
+    /// verifier asks for the organisation an event belongs to.
+    function recordOfEventBy(bytes32 eventHash, uint32 orgId) external view returns (uint64) {
+        return _recordBy(eventHash, orgId);
     }
 
     /// @notice Record `recordId`; kind None (all zero) when it does not exist.
@@ -683,8 +695,11 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         uint64 corrects
     ) private returns (uint64 recordId) {
         if (eventHash == bytes32(0)) revert ZeroEventHash();
-        uint64 existing = _recordOfEvent[eventHash];
-        if (existing != 0) revert DuplicateEventHash(eventHash, existing);
+        uint64 first = _recordOfEvent[eventHash];
+        if (first != 0) {
+            uint64 existing = _recordBy(eventHash, org);
+            if (existing != 0) revert DuplicateEventHash(eventHash, existing);
+        }
         recordId = ++_recordCount;
         _records[recordId] = Record({
             eventHash: eventHash,
@@ -693,8 +708,16 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             timestamp: uint40(block.timestamp),
             corrects: corrects
         });
-        _recordOfEvent[eventHash] = recordId;
+        // The first record of a hash stays where it always was (one slot, the usual case).
+        if (first == 0) _recordOfEvent[eventHash] = recordId;
+        else _laterRecordOfEvent[eventHash][org] = recordId;
         emit Recorded(recordId, org, eventHash, kind, corrects);
+    }
+
+    function _recordBy(bytes32 eventHash, uint32 org) private view returns (uint64) {
+        uint64 first = _recordOfEvent[eventHash];
+        if (first != 0 && _records[first].orgId == org) return first;
+        return _laterRecordOfEvent[eventHash][org];
     }
 
     /// @dev Creates the batch on first use or checks the caller owns it, and counts the items.

@@ -39,25 +39,38 @@ export class GatewayClient {
     return issued.token;
   }
 
-  /** Captures an EPCIS document and waits for its job to finish (recorded on chain, or refused). */
-  async capture(document: unknown, timeoutMs = 120_000): Promise<CaptureJobAnswer> {
-    const accepted = await this.json<CaptureJobAnswer>("POST", "/capture", document, true, "application/ld+json");
+  /**
+   * Captures an EPCIS document and waits for its job to finish (recorded on chain, or refused).
+   * A string is sent as it is (EPCIS XML when it starts with "<", else JSON-LD text); anything
+   * else as JSON-LD. `onProgress` sees the job each time it is polled.
+   */
+  async capture(document: unknown, options: { timeoutMs?: number; onProgress?: (job: CaptureJobAnswer) => void } = {}): Promise<CaptureJobAnswer> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const raw = typeof document === "string";
+    const contentType = raw && document.trimStart().startsWith("<") ? "application/xml" : "application/ld+json";
+    const accepted = await this.send<CaptureJobAnswer>("POST", "/capture", raw ? document : JSON.stringify(document), true, contentType);
     const deadline = Date.now() + timeoutMs;
     let job = accepted;
+    options.onProgress?.(job);
     while (job.state === "pending" || job.state === "running") {
       if (Date.now() > deadline) throw new Error(`capture job ${accepted.captureID} still ${job.state} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 300));
       job = await this.json<CaptureJobAnswer>("GET", `/capture/${accepted.captureID}`);
+      options.onProgress?.(job);
     }
     return { ...job, ...(accepted.replay ? { replay: true } : {}) };
   }
 
   /** GET (or POST) JSON from the gateway; throws GatewayError with the problem's detail. */
-  async json<T>(method: "GET" | "POST", route: string, body?: unknown, auth = true, contentType = "application/json"): Promise<T> {
+  json<T>(method: "GET" | "POST", route: string, body?: unknown, auth = true, contentType = "application/json"): Promise<T> {
+    return this.send(method, route, body === undefined ? undefined : JSON.stringify(body), auth, contentType);
+  }
+
+  private async send<T>(method: "GET" | "POST", route: string, body: string | undefined, auth: boolean, contentType: string): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (auth) headers["authorization"] = `Bearer ${await this.bearer()}`;
     if (body !== undefined) headers["content-type"] = contentType;
-    const res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(60_000) });
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -69,3 +82,4 @@ export class GatewayClient {
     return parsed as T;
   }
 }
+

@@ -67,6 +67,8 @@ export interface NodeStatus {
   adapters: AdapterStatus[];
   /** The peer network, when configured and started. */
   p2p?: P2pStatus;
+  /** The EPCIS event store (with the peer network): own events a reorg left unrecorded (node/events/records.ts). */
+  events?: { unrecordedOwn: number };
 }
 
 export interface RunningNode {
@@ -324,6 +326,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           }
         }),
         ...(p2p ? { p2p: p2p.status() } : {}),
+        ...(events ? { events: { unrecordedOwn: events.unrecordedCount } } : {}),
       };
     };
     const writeStatus = () => {
@@ -438,6 +441,15 @@ function clockLines(clock: ClockCheck | undefined): string[] {
   return [`CLOCK ALERT node clock ${Math.round(clock.aheadMs / 1000)} s ahead of the chain's time (checked ${time(clock.checkedAt)}): check time synchronisation`];
 }
 
+/** The event store's line: own events whose record a reorg dropped, which partners are not served. */
+export function eventLines(events: NodeStatus["events"]): string[] {
+  if (events === undefined) return [];
+  if (events.unrecordedOwn === 0) return ["events      every own event recorded on chain"];
+  return [
+    `EVENTS UNRECORDED ${events.unrecordedOwn} own event(s) no longer recorded on chain (a reorg dropped their records): not served to partners; capture their documents again`,
+  ];
+}
+
 /** The status as the CLI prints it. */
 export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
@@ -451,6 +463,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
+  lines.push(...eventLines(s.events));
   if (s.p2p) {
     const p = s.p2p;
     const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";

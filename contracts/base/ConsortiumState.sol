@@ -151,6 +151,8 @@ abstract contract ConsortiumState {
     event ProposalQueued(uint256 indexed proposalId, uint64 executableAt);
     event ProposalExecuted(uint256 indexed proposalId, ProposalKind indexed kind);
     event ProposalRejected(uint256 indexed proposalId);
+    /// @notice `orgId` objected to queued proposal `proposalId` during its execution delay.
+    event ProposalObjected(uint256 indexed proposalId, uint32 indexed orgId);
 
     // ---------------------------------------------------------------- errors
 
@@ -198,6 +200,10 @@ abstract contract ConsortiumState {
     error QuorumNotReached(uint256 proposalId, uint32 yes, uint32 required);
     /// @param executableAt the first second at which the queued proposal may execute
     error ExecutionDelayNotOver(uint256 proposalId, uint64 executableAt);
+    /// @notice Objections are taken only while the proposal is queued and its delay not over.
+    error NotObjectable(uint256 proposalId, ProposalStatus status, uint64 executableAt);
+    /// @notice The organisation already voted no on the proposal or objected to it.
+    error AlreadyOpposed(uint256 proposalId, uint32 orgId);
     error NotAContract(address target);
     /// @param target neither this Consortium nor a proxy on its allow-list (SetGoverned), or,
     /// when being allow-listed, a contract that does not name this Consortium as its governor
@@ -241,6 +247,8 @@ abstract contract ConsortiumState {
     /// @notice Proxies (besides Consortium itself) that Upgrade and Call proposals may act on.
     mapping(address target => bool) public isGoverned;
     mapping(uint256 proposalId => ProposalSchedule) internal _schedules;
+    /// @dev Organisations that objected to a queued proposal, in order (Consortium.object).
+    mapping(uint256 proposalId => uint32[]) internal _objectors;
 
     /// @dev The active organisation `account` signs for, 0 when none (retired, suspended, removed).
     function _activeOrgOf(address account) internal view returns (uint32) {

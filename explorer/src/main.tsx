@@ -12,6 +12,7 @@ import { ItemPage } from "./pages/Item.tsx";
 import { ReadingsPage } from "./pages/Readings.tsx";
 import { SearchPage } from "./pages/Search.tsx";
 import { SignInPage } from "./pages/SignIn.tsx";
+import { WorkbenchPage } from "./pages/Workbench.tsx";
 import { type Route, href, navigate, useRoute } from "./router.ts";
 
 function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): void }) {
@@ -30,6 +31,8 @@ function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): voi
       return <AccessLogPage />;
     case "signin":
       return <SignInPage onSignedIn={onSignedIn} />;
+    case "workbench":
+      return <WorkbenchPage tab={route.tab} />;
   }
 }
 
@@ -94,6 +97,11 @@ function App() {
           {user !== undefined && (
             <a href={href({ page: "access-log" })} aria-current={current("access-log")}>
               {t("nav.accessLog")}
+            </a>
+          )}
+          {user !== undefined && (
+            <a href={href({ page: "workbench", tab: "register" })} aria-current={current("workbench")}>
+              {t("nav.workbench")}
             </a>
           )}
           {user === undefined ? (

@@ -11,7 +11,12 @@ export type Route =
   | { page: "readings"; eventId: string }
   | { page: "consortium" }
   | { page: "access-log" }
-  | { page: "signin" };
+  | { page: "signin" }
+  | { page: "workbench"; tab: WorkbenchTab };
+
+/** The workbench's tabs (pages/Workbench.tsx), the first one the default. */
+export const WORKBENCH_TABS = ["register", "stock", "receive"] as const;
+export type WorkbenchTab = (typeof WORKBENCH_TABS)[number];
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/");
@@ -43,6 +48,10 @@ export function parseRoute(hash: string): Route {
       return { page: "access-log" };
     case "signin":
       return { page: "signin" };
+    case "workbench": {
+      const tab = WORKBENCH_TABS.find((x) => x === parts[1]) ?? "register";
+      return { page: "workbench", tab };
+    }
     default:
       return { page: "search" };
   }
@@ -64,6 +73,8 @@ export function href(route: Route): string {
       return "#/access-log";
     case "signin":
       return "#/signin";
+    case "workbench":
+      return `#/workbench/${route.tab}`;
   }
 }
 

@@ -46,7 +46,7 @@ type PublicContract = "certificates" | "consortium" | "provenance";
 export const PUBLIC_VIEWS: Readonly<Record<PublicContract, readonly string[]>> = {
   certificates: ["status", "certificate"],
   consortium: ["org", "accountRecord"],
-  provenance: ["recordOfEvent"],
+  provenance: ["recordOfEvent", "recordOfEventBy"],
 };
 
 export const MAX_BATCH = 20;

@@ -185,8 +185,11 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       }
       return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
     };
-    // The document filed under the hash this record carries (not another declaration of the same event).
-    const storedOf = async (e: HistoryEntry) => (documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash) : undefined);
+    // The document filed under the hash this record carries (not another declaration of the same
+    // event) and owned by the record's organisation: another's record of the same hash (a
+    // squatter's, on its own goods) does not get the owner's document.
+    const storedOf = async (e: HistoryEntry) =>
+      documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
     const found = [];
     for (const e of entries) {
       const stored = await storedOf(e);

@@ -19,6 +19,7 @@
  *  then, for the items of an ObjectEvent, TransactionEvent or AggregationEvent OBSERVE (its parent):
  *  5. bizStep shipping or departing                       -> ship
  *  6. bizStep receiving or arriving                       -> receive
+ *     bizStep void_shipping                               -> cancelShipment (the sender withdraws it)
  *  7. bizStep recalling, or disposition recalled          -> recall (items) / recallBatch (one LGTIN)
  *  8. bizStep inspecting                                  -> inspect (passed unless the disposition
  *                                                            says otherwise: non_conformant, damaged...)
@@ -291,6 +292,7 @@ export type ProvenanceAction =
   | ({ readonly op: "commission"; readonly batch?: { readonly identifier: string; readonly key: string }; readonly disposition: string; readonly dispositionKey: string } & KeyedIdentifiers)
   | ({ readonly op: "ship"; readonly consignee: Consignee; readonly transferOwnership: boolean } & KeyedIdentifiers)
   | ({ readonly op: "receive" } & KeyedIdentifiers)
+  | ({ readonly op: "cancelShipment" } & KeyedIdentifiers)
   | {
       readonly op: "transform";
       readonly inputs: KeyedIdentifiers;
@@ -448,6 +450,10 @@ function custodyOrStatus(event: EpcisEvent, values: readonly string[], batches: 
   if (step === "receiving" || step === "arriving") {
     if (values.length === 0) throw none(`${step} event`);
     return { op: "receive", ...keyed(values, "item") };
+  }
+  if (step === "void_shipping") {
+    if (values.length === 0) throw none("void_shipping event");
+    return { op: "cancelShipment", ...keyed(values, "item") };
   }
   if (recalled) {
     if (values.length > 0) return { op: "recall", ...keyed(values, "item") };

@@ -30,7 +30,7 @@
  */
 import { type Interface, type Provider, type Signer, ZeroHash } from "ethers";
 import { type Provenance, Provenance__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
-import { declaredIgnoreFields, documentEventList, hashIdOfDigest } from "../../lib/epcis/event-hash.ts";
+import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
 import { isErrorDeclaration, recordIdentityOf } from "../../lib/epcis/record-hash.ts";
 import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { type EventSubjects, subjectsOf } from "../../lib/epcis/subjects.ts";
@@ -216,12 +216,12 @@ export class EventRecorder {
         }
         seen.set(recordHash, index);
 
-        const existing = await this.reader.recordOfEvent(recordHash);
+        // Only this organisation's own record makes a replay: another's record of the same hash
+        // (a competitor's, through its own goods) does not block ours (Provenance.recordOfEventBy).
+        const existing = await this.reader.recordOfEventBy(recordHash, org);
         if (existing !== 0n) {
           const r = await this.reader.record(existing);
-          if (Number(r.orgId) !== org) {
-            refuse(`${declaration ? "this error declaration" : "this event"} (${hashIdOfDigest(recordHash)}) is already recorded on chain by organisation ${Number(r.orgId)} (record ${existing})`);
-          } else planned.push({ ...base, how: "already-recorded", existing: { recordId: existing, kind: kindName(r.kind) } });
+          planned.push({ ...base, how: "already-recorded", existing: { recordId: existing, kind: kindName(r.kind) } });
           continue;
         }
 
@@ -230,14 +230,15 @@ export class EventRecorder {
             refuse(`declares erroneous event ${seen.get(h.digest)} of the same document: capture the declaration in a later document`);
             continue;
           }
-          const declared = await this.reader.recordOfEvent(h.digest);
-          if (declared === 0n) {
+          const declared = await this.reader.recordOfEventBy(h.digest, org);
+          const other = declared === 0n ? await this.reader.recordOfEvent(h.digest) : 0n;
+          if (other !== 0n) {
+            const r = await this.reader.record(other);
+            refuse(`declares event ${h.hashId} erroneous, which organisation ${Number(r.orgId)} recorded (record ${other}); only its author can correct it`);
+          } else if (declared === 0n) {
             planned.push(await observe("error declaration of an event not recorded on this chain: recorded as an observation under its declaration hash"));
           } else {
-            const r = await this.reader.record(declared);
-            if (Number(r.orgId) !== org) refuse(`declares event ${h.hashId} erroneous, which organisation ${Number(r.orgId)} recorded (record ${declared}); only its author can correct it`);
-            else
-              planned.push({
+            planned.push({
                 ...base,
                 how: "correction",
                 corrects: declared,
@@ -311,6 +312,8 @@ export class EventRecorder {
       }
       case "receive":
         return enc("receiveShipment", [a.keys, hash]);
+      case "cancelShipment":
+        return enc("cancelShipment", [a.keys, hash]);
       case "transform":
         return enc("transform", [a.inputs.keys, a.outputs.keys, a.outputBatch?.key ?? ZeroHash, a.dispositionKey, hash]);
       case "assemble":

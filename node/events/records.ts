@@ -2,7 +2,7 @@
  * Re-verifies the node's own events against Provenance. A reorg deeper than the confirmation
  * depth can drop the block that recorded an event; the store would still call it recorded and
  * partners, finding no record (verify.ts), would take the honest owner for a forger. So, at start
- * and every `intervalMs`, each own event held as recorded is looked up (recordOfEvent of its
+ * and every `intervalMs`, each own event held as recorded is looked up (recordOfEventBy of its
  * record hash); one the chain no longer holds is marked unrecorded in the store
  * (EventStore.markUnrecorded), logged, and no longer served to partners (node/p2p/documents.ts).
  * One marked unrecorded whose record is back, by the same organisation (its transaction
@@ -83,13 +83,12 @@ export class RecordWatch {
       if (this.stopped) break;
       if (e.chain === undefined && e.unrecorded === undefined) continue;
       checked++;
-      const recordId = await registry.recordOfEvent(e.recordHash);
+      const recordId = await registry.recordOfEventBy(e.recordHash, e.owner);
       if (e.chain !== undefined && recordId === 0n) {
         const marked = await this.store.markUnrecorded(e.sid);
         if (marked) gone.push(marked);
       } else if (e.unrecorded !== undefined && recordId !== 0n) {
         const record = await registry.record(recordId);
-        if (Number(record.orgId) !== e.owner) continue; // another organisation's record of the same hash is not ours
         const restored = await this.store.markRecorded(e.sid, { recordId: recordId.toString(), kind: RecordKind[Number(record.kind)] ?? String(record.kind) });
         if (restored) back.push(restored);
       }

@@ -10,6 +10,7 @@
  *   m  <name>                                   store metadata (format, page-token secret)
  *   ev <sid>                                    the stored event (JSON)
  *   x  <field> <value> <eventTime> <sid>        secondary index entry (empty value)
+ *   u  <sid>                                    own event marked unrecorded (empty value; counted for the node status)
  *   j  <captureId>                              capture job (JSON), see capture.ts
  *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
@@ -269,11 +270,19 @@ class Range {
 }
 
 export class EventStore {
+  /** Own events marked unrecorded (kept under `u` keys too, so a status needs no scan). */
+  private readonly unrecorded = new Set<string>();
+
   private constructor(
     readonly db: Level<string, unknown>,
     readonly location: string,
     private readonly secret: Buffer,
   ) {}
+
+  /** How many own events are marked unrecorded now (their record gone from the chain): node status. */
+  get unrecordedCount(): number {
+    return this.unrecorded.size;
+  }
 
   /** Opens (creating) the store in `dir`. */
   static async open(dir: string): Promise<EventStore> {
@@ -299,7 +308,10 @@ export class EventStore {
       ];
       await db.batch(ops, { sync: true });
     }
-    return new EventStore(db, dir, Buffer.from(secret, "hex"));
+    const store = new EventStore(db, dir, Buffer.from(secret, "hex"));
+    const prefix = k("u", "");
+    for await (const key of db.keys({ gt: prefix, lt: prefix + "\uffff" })) store.unrecorded.add(key.slice(prefix.length));
+    return store;
   }
 
   async close(): Promise<void> {
@@ -307,8 +319,9 @@ export class EventStore {
   }
 
   /** The batch operations that store `events` with all their index entries (none already stored). */
-  async operationsFor(events: readonly NewEvent[]): Promise<{ ops: { type: "put"; key: string; value: unknown }[]; stored: StoredEvent[] }> {
-    const ops: { type: "put"; key: string; value: unknown }[] = [];
+  async operationsFor(events: readonly NewEvent[]): Promise<{ ops: ({ type: "put"; key: string; value: unknown } | { type: "del"; key: string })[]; stored: StoredEvent[]; recordedAgain: string[] }> {
+    const ops: ({ type: "put"; key: string; value: unknown } | { type: "del"; key: string })[] = [];
+    const recordedAgain: string[] = [];
     const stored: StoredEvent[] = [];
     const storedAt = new Date().toISOString();
     const seen = new Map<string, StoredEvent>();
@@ -326,7 +339,8 @@ export class EventStore {
         // An own event a reorg had left unrecorded, recorded again (captured anew): recorded once more.
         if (held.unrecorded !== undefined && e.chain !== undefined) {
           const again = this.recordedAgain(held, e.chain);
-          ops.push({ type: "put", key: k("ev", sid), value: again });
+          ops.push({ type: "put", key: k("ev", sid), value: again }, { type: "del", key: k("u", sid) });
+          recordedAgain.push(sid);
           seen.set(sid, again);
         }
         continue;
@@ -339,7 +353,7 @@ export class EventStore {
       stored.push(s);
       seen.set(sid, s);
     }
-    return { ops, stored };
+    return { ops, stored, recordedAgain };
   }
 
   /**
@@ -348,8 +362,9 @@ export class EventStore {
    */
   async putOwn(events: readonly NewEvent[], extra: { type: "put"; key: string; value: unknown }[] = []): Promise<StoredEvent[]> {
     for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
-    const { ops, stored } = await this.operationsFor(events);
+    const { ops, stored, recordedAgain } = await this.operationsFor(events);
     await this.db.batch([...ops, ...extra], { sync: true });
+    for (const sid of recordedAgain) this.unrecorded.delete(sid);
     return stored;
   }
 
@@ -383,7 +398,8 @@ export class EventStore {
     if (held.unrecorded) return held;
     const { chain, ...rest } = held;
     const updated: StoredEvent = { ...rest, unrecorded: { since: since.toISOString(), ...(chain ? { previous: chain } : {}) } };
-    await this.db.put(k("ev", sid), updated, { sync: true });
+    await this.db.batch<string, unknown>([{ type: "put", key: k("ev", sid), value: updated }, { type: "put", key: k("u", sid), value: "" }], { sync: true });
+    this.unrecorded.add(sid);
     return updated;
   }
 
@@ -392,7 +408,8 @@ export class EventStore {
     const held = await this.bySid(sid);
     if (held?.unrecorded === undefined) return held;
     const again = this.recordedAgain(held, chain);
-    await this.db.put(k("ev", sid), again, { sync: true });
+    await this.db.batch([{ type: "put", key: k("ev", sid), value: again }, { type: "del", key: k("u", sid) }], { sync: true });
+    this.unrecorded.delete(sid);
     return again;
   }
 

@@ -2,7 +2,8 @@
  * Checks an EPCIS event received from a partner against the chain before it is stored
  * (`EventStore.putReceived`): its record hash is recomputed from the event and its document's
  * @context (the CBV 2.0 hash, or the declaration hash of an error declaration), and Provenance
- * must hold a record with that hash made by the organisation the event is said to belong to.
+ * must hold a record with that hash made by the organisation the event is said to belong to
+ * (`recordOfEventBy`: a record of the same hash by anyone else does not count).
  * Nothing the sender says about the event is taken on trust.
  */
 import type { Provider } from "ethers";
@@ -40,8 +41,9 @@ export async function verifyReceivedEvent(
   const h = recordIdentityOf(event, options);
   const recordHash = h.recordHash;
   const registry = Provenance__factory.connect(provenance, provider);
-  const recordId = await registry.recordOfEvent(recordHash);
-  if (recordId === 0n) throw new ReceivedEventError(`event ${h.hashId} is not recorded on chain (record hash ${recordHash}): it was altered or never recorded`);
+  // The owner's own record: another organisation's record of the same hash (a squatter's) proves nothing.
+  const recordId = await registry.recordOfEventBy(recordHash, owner);
+  if (recordId === 0n) throw new ReceivedEventError(`event ${h.hashId} is not recorded on chain by organisation ${owner} (record hash ${recordHash}): it was altered or never recorded`);
   const record = await registry.record(recordId);
   if (Number(record.orgId) !== owner)
     throw new ReceivedEventError(`event ${h.hashId} was recorded by organisation ${Number(record.orgId)} (record ${recordId}), not by organisation ${owner}`);

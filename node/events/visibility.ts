@@ -64,12 +64,12 @@ export class EventVisibility {
     return this.batches.get(key, () => this.provenance.itemState(key).then((s) => (s.exists && s.batch !== ZERO ? s.batch : undefined)), (v) => v !== undefined);
   }
 
-  /** The kind of the record that carries `recordHash` on chain; undefined while unrecorded. */
-  private recordKindOf(recordHash: string): Promise<RecordKind | undefined> {
+  /** The kind of the record of `recordHash` by its owner `owner`; undefined while unrecorded. */
+  private recordKindOf(recordHash: string, owner: number): Promise<RecordKind | undefined> {
     return this.kinds.get(
-      recordHash.toLowerCase(),
+      `${recordHash.toLowerCase()}:${owner}`,
       async () => {
-        const id = await this.provenance.recordOfEvent(recordHash);
+        const id = await this.provenance.recordOfEventBy(recordHash, owner);
         return id === 0n ? undefined : (Number((await this.provenance.record(id)).kind) as RecordKind);
       },
       (v) => v !== undefined,
@@ -93,7 +93,7 @@ export class EventVisibility {
   /** Whether organisation `org` may read stored event `e` now. */
   async mayRead(e: StoredEvent, org: number): Promise<AccessDecision> {
     if (org !== 0 && org === e.owner) return { allowed: true, via: "owner" };
-    const recordKind = this.options.access.regulatorMayRead ? await this.recordKindOf(e.recordHash) : undefined;
+    const recordKind = this.options.access.regulatorMayRead ? await this.recordKindOf(e.recordHash, e.owner) : undefined;
     return mayReadEvent(this.options.access, org, e.owner, { subjects: await this.subjectsOf(e), ...(recordKind !== undefined ? { recordKind } : {}) });
   }
 }

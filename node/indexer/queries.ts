@@ -176,9 +176,15 @@ export class IndexQueries implements GenealogySource {
     return this.store.get<RecordDoc>(K.record(id));
   }
 
-  /** The record carrying a CBV 2.0 event hash (Provenance.recordOfEvent). */
+  /** The first record carrying a CBV 2.0 event hash, by whoever (Provenance.recordOfEvent). */
   async recordOfEvent(eventHash: string): Promise<RecordDoc | undefined> {
     const id = await this.store.get<number>(K.eventHash(lower(eventHash)));
+    return id === undefined ? undefined : this.record(id);
+  }
+
+  /** The record of an event hash made by organisation `org` (Provenance.recordOfEventBy). */
+  async recordOfEventBy(eventHash: string, org: number): Promise<RecordDoc | undefined> {
+    const id = await this.store.get<number>(K.eventHashBy(lower(eventHash), org));
     return id === undefined ? undefined : this.record(id);
   }
 

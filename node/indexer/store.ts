@@ -23,7 +23,10 @@ export const K = {
   batch: (key: string) => `batch:${key}`,
   batchItem: (batch: string, item: string) => `bi:${batch}:${item}`,
   record: (id: number) => `rec:${pad(id)}`,
+  /** The first record of an event hash (Provenance.recordOfEvent). */
   eventHash: (hash: string) => `evh:${hash}`,
+  /** The record of an event hash by one organisation (Provenance.recordOfEventBy). */
+  eventHashBy: (hash: string, org: number) => `evo:${hash}:${org}`,
   itemRecord: (key: string, recordId: number) => `ir:${key}:${pad(recordId)}`,
   /**
    * Genealogy edges of an item as one list per direction, so a graph walk reads a whole frontier

@@ -8,8 +8,8 @@
  * the fields the capturing document declared left out of the hash (`ignoreFields`). The receiver
  * recomputes the hash ID (lib/epcis/event-hash.ts) and the record hash the chain holds (the
  * digest, or for an error declaration its declaration hash, lib/epcis/declaration.ts), and
- * requires Provenance.recordOfEvent(recordHash) to name a record of the serving peer's
- * organisation.
+ * requires Provenance.recordOfEventBy(recordHash, serving peer's organisation) to name a record
+ * (another organisation's record of the same hash proves nothing).
  *
  * Events that concern a partner are announced to it and listed in an outbox (`o` keys of the p2p
  * store), which the partner reads after being offline (`list events since`).
@@ -112,8 +112,8 @@ export function chainEventVerifier(provider: Provider, provenance: string): Even
   return {
     identitiesOf,
     ignoredFieldsExplaining,
-    async recordOf(recordHash) {
-      const recordId = await p.recordOfEvent(recordHash);
+    async recordOf(recordHash, orgId) {
+      const recordId = await p.recordOfEventBy(recordHash, orgId);
       if (recordId === 0n) return undefined;
       const r = await p.record(recordId);
       return { recordId, orgId: Number(r.orgId), kind: RecordKind[Number(r.kind)] ?? String(r.kind) };

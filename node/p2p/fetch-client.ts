@@ -137,8 +137,8 @@ export interface EventVerifier {
    * than `requested` (the sender's copy lost its ignoreFields: a mismatch it could not avoid).
    */
   ignoredFieldsExplaining?(document: unknown, requested: string): string[] | undefined;
-  /** The Provenance record carrying `recordHash`, with the organisation that wrote it, or undefined. */
-  recordOf(recordHash: string): Promise<{ recordId: bigint; orgId: number; kind: string } | undefined>;
+  /** The Provenance record of `recordHash` made by organisation `orgId`, or undefined when it made none. */
+  recordOf(recordHash: string, orgId: number): Promise<{ recordId: bigint; orgId: number; kind: string } | undefined>;
 }
 
 export interface FetchClientOptions extends ProtocolLimits {
@@ -361,8 +361,9 @@ export class FetchClient {
       if (lost !== undefined) throw this.misbehaved(peerStr, `${mismatch}; it does when leaving out ${lost.join(", ")}: the sender's copy lacks the ignoreFields it was hashed with`, false);
       throw this.misbehaved(peerStr, mismatch);
     }
-    const record = await verifier.recordOf(ids.recordHash);
-    if (record === undefined) throw this.misbehaved(peerStr, `event ${ids.hashId} is not recorded on Provenance`);
+    // The serving organisation's own record: one by anybody else (a squatter's) does not count.
+    const record = await verifier.recordOf(ids.recordHash, ownerOrg);
+    if (record === undefined) throw this.misbehaved(peerStr, `event ${ids.hashId} is not recorded on Provenance by the serving peer's organisation ${ownerOrg}`);
     if (record.orgId !== ownerOrg) {
       throw this.misbehaved(peerStr, `event ${ids.hashId} was recorded by organisation ${record.orgId}, not by the serving peer's ${ownerOrg}`);
     }

@@ -185,6 +185,13 @@ export async function run(argv: string[], env: Environment = process.env as Envi
       return EXIT_OK;
     }
     // The arguments' values are checked here, before anything connects to the chain.
+    if (spec.loadForGateway) {
+      const runAtGateway = (await spec.loadForGateway())(inv);
+      const { loadWallet } = await import("./session.ts");
+      const wallet = await loadWallet({ keyFile: inv.values["key-file"] as string | undefined, envKey: env.TRACEMESH_KEY, keyPassword: env.TRACEMESH_KEY_PASSWORD, out: output });
+      output.result(await runAtGateway({ out: output, wallet }));
+      return EXIT_OK;
+    }
     runCommand = (await spec.load())(inv);
     if (spec.signs && !inv.values["key-file"] && !env.TRACEMESH_KEY) {
       throw new UsageError(`\`${inv.command}\` signs a transaction: give --key-file FILE, or set TRACEMESH_KEY`, inv.command);

@@ -3,7 +3,7 @@
  * loaded only when their command runs, so help and usage errors answer without loading ethers
  * and the contract bindings.
  */
-import type { Handler } from "./handler.ts";
+import type { GatewayHandler, Handler } from "./handler.ts";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -26,6 +26,8 @@ export interface CommandSpec {
   /** Sends a transaction, so it needs the signing key. */
   signs: boolean;
   load: () => Promise<Handler>;
+  /** Instead of `load`: a command that talks only to a member gateway (no chain, no deployment record). */
+  loadForGateway?: () => Promise<GatewayHandler>;
 }
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
@@ -57,6 +59,8 @@ const TIME =
   "an ISO date or time (2026-03-31, 2026-03-31T12:00Z), Unix seconds, or relative to the chain's clock (+30d, +12h, +90m, +2w)";
 
 const governance = () => import("./governance.ts");
+/** `load` of a gateway-only command: never called, cli.ts runs `loadForGateway` instead. */
+const gatewayOnly = (): Promise<Handler> => Promise.reject(new Error("a gateway-only command has no chain handler"));
 const access = () => import("./access.ts");
 const certs = () => import("./certs.ts");
 
@@ -267,6 +271,17 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await governance()).execute,
   },
   {
+    path: ["object"],
+    args: "<proposalId>",
+    summary: "object to a passed upgrade, call or delay change while it waits out the execution delay",
+    details:
+      "Any active organisation but the proposal's subject, once, even one that voted for it. The proposal is cancelled " +
+      "(never executes) once its opponents, organisations that voted no or objected, are as many as could have rejected it by voting no.",
+    positionals: [1, 1],
+    signs: true,
+    load: async () => (await governance()).object,
+  },
+  {
     path: ["grant"],
     args: "<grantee> --scope KIND --key KEY --purpose TEXT --expires TIME [--from TIME --to TIME]",
     summary: "let another organisation read your data about an item, batch or stream, until a time",
@@ -326,6 +341,35 @@ export const COMMANDS: CommandSpec[] = [
     },
     signs: false,
     load: async () => (await import("./access-log.ts")).accessLog,
+  },
+  {
+    path: ["capture"],
+    args: "<file|-> --gateway URL",
+    summary: "capture an EPCIS 2.0 document (JSON-LD or XML, a file or - for standard input) at your member gateway and follow its job",
+    details: "Signs in at the gateway with your key (--key-file or $TRACEMESH_KEY). The document is recorded whole or not at all; a refusal names the event and why.",
+    positionals: [1, 1],
+    options: { gateway: { type: "string", value: "URL", description: "your member gateway (default $TRACEMESH_GATEWAY), e.g. http://127.0.0.1:8601" } },
+    signs: false,
+    load: gatewayOnly,
+    loadForGateway: async () => (await import("./capture.ts")).capture,
+  },
+  {
+    path: ["import"],
+    args: "<sheet.csv|sheet.xlsx> --gateway URL [--check] [--labels FILE.svg] [--size 70x37|99x38|48x25]",
+    summary: "register the items of a spreadsheet (the workbench template: gtin, serial, lot, production_date, location) and print their labels",
+    details:
+      "Every row is checked first (GTIN check digit, serial and lot in GS1's character set, dates, location GLN, repeated serials); while any row has a fault nothing is captured. " +
+      "The items are then captured in pages of 1,000 (commissioning events of 100), with progress. --check only checks. --labels writes A4 label sheets as SVG.",
+    positionals: [1, 1],
+    options: {
+      gateway: { type: "string", value: "URL", description: "your member gateway (default $TRACEMESH_GATEWAY)" },
+      check: { type: "boolean", description: "check the sheet only; capture nothing" },
+      labels: { type: "string", value: "FILE", description: "write label sheets (SVG; FILE-2.svg... for more pages)" },
+      size: { type: "string", value: "SIZE", description: "label size: 70x37 (3x8, default), 99x38 (2x7), 48x25 (4x10)" },
+    },
+    signs: false,
+    load: gatewayOnly,
+    loadForGateway: async () => (await import("./capture.ts")).importSheet,
   },
   {
     path: ["cert", "accredit"],

@@ -154,6 +154,9 @@ export const MESSAGES: Record<string, Explain> = {
   InvalidTransactionGasLimit: (a) =>
     `a transaction gas bound of ${a.maxTransactionGas} is below 5000000: members could no longer vote it back up`,
   SubjectMayNotVote: (a, n) => `proposal #${a.proposalId} acts against ${n.org(num(a.orgId))}, which does not vote on it`,
+  NotObjectable: (a) =>
+    `proposal #${a.proposalId} (${proposalStatusName(a.status as bigint)}) cannot be objected to: objections come only while a passed proposal waits out its execution delay`,
+  AlreadyOpposed: (a, n) => `${n.org(num(a.orgId))} already opposes proposal #${a.proposalId} (it voted no or objected)`,
   ExecutionDelayNotOver: (a) => `proposal #${a.proposalId} passed; it may execute from ${formatTime(a.executableAt as bigint)} on`,
   UpgradeThroughCall: (a) => `a Call may not upgrade ${a.target}: propose an Upgrade, which checks the implementation`,
 

@@ -1,5 +1,5 @@
 /**
- * Consortium commands: status, organisations, proposals, propose, vote, execute.
+ * Consortium commands: status, organisations, proposals, propose, vote, execute, object.
  */
 import { type Log, getAddress, isHexString } from "ethers";
 import {
@@ -530,7 +530,8 @@ async function buildProposal(s: Session, p: ParsedProposal): Promise<{ kind: Pro
 
 function outcomeText(o: { id: bigint; state: string; executableAt?: number; tally: { yes: number; no: number; required: number } }): string {
   if (o.state === "executed") return `proposal #${o.id} passed and took effect`;
-  if (o.state === "queued") return `proposal #${o.id} passed; anyone may execute it from ${formatTime(o.executableAt!)} on (tm execute ${o.id})`;
+  if (o.state === "queued")
+    return `proposal #${o.id} passed; anyone may execute it from ${formatTime(o.executableAt!)} on (tm execute ${o.id}); until then members may object (tm object ${o.id})`;
   if (o.state === "rejected") return `proposal #${o.id} is rejected: it can no longer reach the quorum`;
   return `proposal #${o.id} is open: ${o.tally.yes} yes, ${o.tally.no} no, ${o.tally.required} needed`;
 }
@@ -674,6 +675,60 @@ export const execute: Handler = (inv) => {
     };
   };
 };
+
+/**
+ * Objects, for the caller's organisation, to a queued proposal during its execution delay
+ * (Consortium.object): the proposal is cancelled once its opponents (no votes and objections)
+ * could have rejected it by voting no. Refused before sending when the chain would refuse it.
+ */
+export const object: Handler = (inv) => {
+  const id = parse.proposalId(inv.positionals[0]);
+  return async (s) => {
+    const { consortium } = s.contracts;
+    const me = await s.requireActive(inv.command, "object to proposals");
+    const [kind, status, , , data] = await s.view("Consortium", () => consortium.proposal(id));
+    const text = describeProposal(Number(kind), data, s).text;
+    const [subject, executableAt] = await consortium.proposalSchedule(id);
+    const now = (await consortium.runner!.provider!.getBlock("latest"))!.timestamp;
+    if (Number(status) !== ProposalStatus.Queued || now >= Number(executableAt)) {
+      const why = Number(status) === ProposalStatus.Queued ? `its delay is over and anyone may execute it (tm execute ${id})` : `it is ${proposalStatusName(status)}, not waiting out its execution delay`;
+      throw new Refusal(`proposal #${id} (${text}) cannot be objected to: ${why}`, { proposalId: Number(id), status: proposalStatusName(status), check: "NotObjectable" });
+    }
+    if (Number(subject) === me.org.id) {
+      throw new Refusal(`proposal #${id} (${text}) acts against ${s.org(me.org.id)}, which does not vote on it`, { proposalId: Number(id), orgId: me.org.id, check: "SubjectMayNotVote" });
+    }
+    const objectors = (await consortium.objectorsOf(id)).map(Number);
+    if (Number(await consortium.ballotOf(id, me.org.id)) === Ballot.No || objectors.includes(me.org.id)) {
+      throw new Refusal(`${s.org(me.org.id)} already opposes proposal #${id} (it voted no or objected); one objection per organisation`, {
+        proposalId: Number(id),
+        orgId: me.org.id,
+        check: "AlreadyOpposed",
+      });
+    }
+    const sent = await s.send(inv.command, "Consortium", `object to #${id} (${text})`, (c) => c.consortium.object(id));
+    const cancelled = consortiumEvents(s, sent.receipt.logs).some((e) => e.name === "ProposalRejected");
+    const opposition = await oppositionOf(s, id);
+    return {
+      text: [
+        `${s.org(me.org.id)} objected to proposal #${id}: ${text}`,
+        cancelled
+          ? `  proposal #${id} is cancelled: ${opposition.opponents} organisations oppose it, enough to have rejected it; it will not execute`
+          : `  proposal #${id} is still queued: ${opposition.opponents} of the ${opposition.needed} opponents that cancel it; it may execute from ${formatTime(executableAt)} on`,
+        `  transaction ${sent.hash} (block ${sent.blockNumber})`,
+      ].join("\n"),
+      json: { proposalId: Number(id), description: text, status: cancelled ? "rejected" : "queued", ...opposition, tx: sent.hash, block: sent.blockNumber },
+    };
+  };
+};
+
+/** Active opponents of a proposal (no votes and objections) and how many cancel a queued one. */
+async function oppositionOf(s: Session, id: bigint): Promise<{ opponents: number; needed: number }> {
+  const { consortium } = s.contracts;
+  const [[, no, required], [subject], active, objectors] = await Promise.all([consortium.tally(id), consortium.proposalSchedule(id), consortium.activeOrgCount(), consortium.objectorsOf(id)]);
+  const activeObjectors = (await Promise.all(objectors.map((o) => consortium.isActiveOrg(o)))).filter(Boolean).length;
+  const voters = Number(active) - (subject !== 0n && (await consortium.isActiveOrg(subject)) ? 1 : 0);
+  return { opponents: Number(no) + activeObjectors, needed: voters - Number(required) + 1 };
+}
 
 /** A passed Upgrade, Call or SetExecutionDelay, once its delay is over: anyone may execute it. */
 async function executeQueued(s: Session, inv: Invocation, id: bigint, text: string) {

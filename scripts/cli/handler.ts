@@ -3,7 +3,8 @@
  * door (cli.ts) and the handler modules (governance.ts, access.ts, certs.ts). Its own file, so
  * the handler modules, which the table loads lazily, need not import the table back.
  */
-import type { CommandResult } from "./output.ts";
+import type { Wallet } from "ethers";
+import type { CommandResult, Output } from "./output.ts";
 import type { Session } from "./session.ts";
 
 /** A parsed invocation of one command. */
@@ -22,3 +23,12 @@ export type Run = (session: Session) => Promise<CommandResult>;
  * and returns what to run.
  */
 export type Handler = (inv: Invocation) => Run;
+
+/** What a command that talks only to a member gateway gets: the output and the signing key, no chain. */
+export interface GatewaySession {
+  out: Output;
+  wallet: Wallet | undefined;
+}
+
+/** A handler of a gateway-only command (capture, import): no chain connection is opened. */
+export type GatewayHandler = (inv: Invocation) => (session: GatewaySession) => Promise<CommandResult>;

@@ -103,7 +103,8 @@ function parseHexKey(text: string, source: string): string {
   return t.startsWith("0x") || t.startsWith("0X") ? `0x${t.slice(2)}` : `0x${t}`;
 }
 
-async function loadWallet(opts: SessionOptions, provider: JsonRpcProvider): Promise<Wallet | undefined> {
+/** The signing key from --key-file or $TRACEMESH_KEY, connected to `provider` when one is given. */
+export async function loadWallet(opts: Pick<SessionOptions, "keyFile" | "envKey" | "keyPassword" | "out">, provider?: JsonRpcProvider): Promise<Wallet | undefined> {
   if (opts.keyFile) {
     let content: string;
     try {

@@ -11,29 +11,13 @@
  * step interrupted by a restart is captured again with the same bytes (and so the same event
  * hashes): the gateway answers the earlier result instead of recording it twice.
  */
-import { TRACEMESH_EPCIS_NS } from "../../lib/epcis/readings.ts";
-import { gs1CheckDigit } from "../../lib/identifiers/gs1-keys.ts";
+import * as build from "../../lib/epcis/builders.ts";
+import { type EpcisEventJson, type Site, gln, gtin, lgtin, sgtin } from "../../lib/epcis/builders.ts";
 
-export const EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
+export { type EpcisEventJson, type Site, epcisDocument, gln, gtin, lgtin, sgtin } from "../../lib/epcis/builders.ts";
 
-/** A GS1 company prefix (952 + 4 digits) and the GLN of the organisation's site. */
-export interface Site {
-  companyPrefix: string;
-  /** Location reference within the prefix (5 digits). */
-  location: string;
-}
-
-const withCheckDigit = (body: string) => body + String(gs1CheckDigit(body));
-
-/** GTIN-14 for an item reference (5 digits) under the prefix. */
-export const gtin = (site: Site, itemRef: string) => withCheckDigit(`0${site.companyPrefix}${itemRef}`);
-/** GLN of the site (13 digits). */
-export const gln = (site: Site) => withCheckDigit(`${site.companyPrefix}${site.location}`);
-
-export const sgtin = (gtin14: string, serial: string) => `https://id.gs1.org/01/${gtin14}/21/${encodeURIComponent(serial)}`;
-export const lgtin = (gtin14: string, lot: string) => `https://id.gs1.org/01/${gtin14}/10/${encodeURIComponent(lot)}`;
-export const partyOf = (site: Site) => `https://id.gs1.org/417/${gln(site)}`;
-export const placeOf = (site: Site) => `https://id.gs1.org/414/${gln(site)}`;
+export const partyOf = (site: Site) => build.party(gln(site));
+export const placeOf = (site: Site) => build.place(gln(site));
 
 /** Item references of the demo's products. */
 export const PRODUCTS = {
@@ -75,94 +59,23 @@ export function cycleItems(sites: StorySites, cycle: number): CycleItems {
   };
 }
 
-export type EpcisEventJson = Record<string, unknown>;
-
-/** An EPCIS 2.0 document around the given events ("tm:" names Tracemesh's reading bindings). */
-export function epcisDocument(events: EpcisEventJson[], creationDate: string): Record<string, unknown> {
-  return {
-    "@context": [EPCIS_CONTEXT, { tm: TRACEMESH_EPCIS_NS }],
-    type: "EPCISDocument",
-    schemaVersion: "2.0",
-    creationDate,
-    epcisBody: { eventList: events },
-  };
-}
-
-const common = (time: string, site: Site, bizStep: string) => ({
-  eventTime: time,
-  eventTimeZoneOffset: "+00:00",
-  bizStep,
-  readPoint: { id: placeOf(site) },
-  bizLocation: { id: placeOf(site) },
-});
+// The story's steps in its own terms (sites), built by lib/epcis/builders.ts.
+const when = (time: string, site: Site) => ({ time, at: gln(site) });
 
 /** Items come into existence; with `lot`, as one batch (LGTIN) of that lot number. */
-export const commission = (time: string, site: Site, epcs: string[], lot?: string): EpcisEventJson => ({
-  type: "ObjectEvent",
-  ...common(time, site, "commissioning"),
-  action: "ADD",
-  epcList: epcs,
-  disposition: "active",
-  ...(lot !== undefined ? { ilmd: { "cbvmda:lotNumber": lot } } : {}),
-});
+export const commission = (time: string, site: Site, epcs: string[], lot?: string): EpcisEventJson =>
+  build.commission({ ...when(time, site), items: epcs, ...(lot !== undefined ? { lot } : {}) });
 
-export const ship = (time: string, from: Site, to: Site, epcs: string[]): EpcisEventJson => ({
-  type: "ObjectEvent",
-  ...common(time, from, "shipping"),
-  action: "OBSERVE",
-  epcList: epcs,
-  disposition: "in_transit",
-  sourceList: [{ type: "owning_party", source: partyOf(from) }],
-  destinationList: [
-    { type: "owning_party", destination: partyOf(to) },
-    { type: "location", destination: placeOf(to) },
-  ],
-});
+export const ship = (time: string, from: Site, to: Site, epcs: string[]): EpcisEventJson => build.ship({ ...when(time, from), to: gln(to), items: epcs });
 
-export const receive = (time: string, at: Site, from: Site, epcs: string[]): EpcisEventJson => ({
-  type: "ObjectEvent",
-  ...common(time, at, "receiving"),
-  action: "OBSERVE",
-  epcList: epcs,
-  disposition: "in_progress",
-  sourceList: [{ type: "owning_party", source: partyOf(from) }],
-  destinationList: [{ type: "owning_party", destination: partyOf(at) }],
-});
+export const receive = (time: string, at: Site, from: Site, epcs: string[]): EpcisEventJson => build.receive({ ...when(time, at), from: gln(from), items: epcs });
 
-export const transform = (time: string, site: Site, bizStep: string, inputs: string[], outputs: string[]): EpcisEventJson => ({
-  type: "TransformationEvent",
-  ...common(time, site, bizStep),
-  inputEPCList: inputs,
-  outputEPCList: outputs,
-  disposition: "active",
-});
+export const transform = (time: string, site: Site, bizStep: string, inputs: string[], outputs: string[]): EpcisEventJson =>
+  build.transform({ ...when(time, site), bizStep, inputs, outputs });
 
-export const assemble = (time: string, site: Site, parent: string, children: string[]): EpcisEventJson => ({
-  type: "AggregationEvent",
-  ...common(time, site, "assembling"),
-  action: "ADD",
-  parentID: parent,
-  childEPCs: children,
-  disposition: "active",
-});
+export const assemble = (time: string, site: Site, parent: string, children: string[]): EpcisEventJson => build.assemble({ ...when(time, site), parent, children });
 
-export const inspect = (time: string, site: Site, epcs: string[], passed: boolean): EpcisEventJson => ({
-  type: "ObjectEvent",
-  ...common(time, site, "inspecting"),
-  action: "OBSERVE",
-  epcList: epcs,
-  disposition: passed ? "conformant" : "non_conformant",
-});
+export const inspect = (time: string, site: Site, epcs: string[], passed: boolean): EpcisEventJson => build.inspect({ ...when(time, site), items: epcs, passed });
 
-/**
- * A recall of a whole heat: every item of the lot, and everything made from it, is in scope.
- * CBV 2.0 has no recalling step; the lot is put on hold with the disposition "recalled".
- */
-export const recallLot = (time: string, site: Site, lot: string): EpcisEventJson => ({
-  type: "ObjectEvent",
-  ...common(time, site, "holding"),
-  action: "OBSERVE",
-  epcList: [],
-  quantityList: [{ epcClass: lot }],
-  disposition: "recalled",
-});
+/** A recall of a whole heat: every item of the lot, and everything made from it, is in scope. */
+export const recallLot = (time: string, site: Site, lot: string): EpcisEventJson => build.recall({ ...when(time, site), lot });

@@ -200,6 +200,40 @@ describe("usage errors (the full matrix runs in-process in usage.test.ts)", () =
   });
 });
 
+describe("objections to a queued proposal", () => {
+  it("members object during the execution delay; the objection that makes a blocking minority cancels it; refusals before sending", async () => {
+    // After the suspension above: 5 active organisations, 3 approvals pass, 3 opponents cancel.
+    const decide = async (delay: string) => {
+      const p = (await tm(["propose", "set-execution-delay", delay, "--json"], { key: ORGS.steel.key })).json<{ proposalId: number }>();
+      await tm(["vote", String(p.proposalId), "yes"], { key: ORGS.foundry.key });
+      const v = await tm(["vote", String(p.proposalId), "yes"], { key: ORGS.oem.key });
+      expect(v.stdout).toContain(`until then members may object (tm object ${p.proposalId})`);
+      return p.proposalId;
+    };
+    const first = await decide("1h");
+    expect((await tm(["execute", String(first)], { key: ORGS.lab.key })).code).toBe(0);
+    const id = String(await decide("2h"));
+
+    const one = await tm(["object", id, "--json"], { key: ORGS.regulator.key });
+    expect(one.code).toBe(0);
+    expect(one.json()).toMatchObject({ proposalId: Number(id), status: "queued", opponents: 1, needed: 3 });
+    const before = await nonce(ORGS.regulator.address);
+    const again = await tm(["object", id], { key: ORGS.regulator.key });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`already opposes proposal #${id} (it voted no or objected)`);
+    expect(await nonce(ORGS.regulator.address)).toBe(before);
+    const two = await tm(["object", id], { key: ORGS.lab.key });
+    expect(two.stdout).toContain(`proposal #${id} is still queued: 2 of the 3 opponents that cancel it`);
+    // The OEM voted for it and changes its mind: the third opponent.
+    const three = await tm(["object", id], { key: ORGS.oem.key });
+    expect(three.code).toBe(0);
+    expect(three.stdout).toContain(`proposal #${id} is cancelled: 3 organisations oppose it, enough to have rejected it; it will not execute`);
+    const late = await tm(["object", id], { key: ORGS.steel.key });
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(new RegExp(`proposal #${id} \\(wait 2h .*\\) cannot be objected to: it is rejected, not waiting out its execution delay`));
+  }, 240_000); // a dozen tool runs, each its own process
+});
+
 describe("the signing key", () => {
   it("is refused on the command line and never echoed back, however it is passed", async () => {
     const key = ORGS.steel.key;

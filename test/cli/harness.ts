@@ -112,6 +112,8 @@ export interface TmOptions {
   env?: Record<string, string>;
   /** Leave out --rpc and --deployment. */
   bare?: boolean;
+  /** Written to the tool's standard input (otherwise it reads none). */
+  stdin?: string;
 }
 
 /** Runs `tsx scripts/cli/main.ts --rpc <chain> --deployment <file> ...args` as a child process. */
@@ -122,7 +124,8 @@ export function tm(chain: TestChain | undefined, args: string[], opts: TmOptions
   Object.assign(env, opts.env);
   const base = chain && !opts.bare ? ["--rpc", chain.url, "--deployment", chain.deploymentFile] : [];
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [MAIN, ...base, ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(TSX, [MAIN, ...base, ...args], { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(opts.stdin ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -123,6 +123,72 @@ describe("Consortium safeguards", () => {
     });
   });
 
+  // ================================================================== objections
+
+  describe("objections during the execution delay (a blocking minority cancels a queued proposal)", () => {
+    // 8 organisations, quorum 50.01%: 5 approvals pass a proposal, so 4 opponents could have
+    // rejected it; 4 opponents (no votes and objections) cancel it while it waits.
+    async function queuedUpgrade(): Promise<{ pid: bigint; cAddr: string; v2: string }> {
+      await passProposal(fx, ProposalKind.SetExecutionDelay, proposalData.setExecutionDelay(DAY));
+      const cAddr = await c.getAddress();
+      const v2 = await (await conn.ethers.deployContract("ConsortiumV2")).getAddress();
+      const pid = await decide(ProposalKind.Upgrade, proposalData.upgrade(cAddr, v2));
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
+      return { pid, cAddr, v2 };
+    }
+
+    it("members who missed the vote, with one that changed its mind, cancel it; it never executes", async () => {
+      const { pid, cAddr, v2 } = await queuedUpgrade();
+      const before = await implementationOf(cAddr);
+      await expect(as(orgs.lab).object(pid)).resolves.toBeDefined();
+      await expectRevert(as(orgs.lab).object(pid), c, "AlreadyOpposed", [pid, orgs.lab.id]);
+      await expectRevert(c.connect(outsider).object(pid), c, "NotActiveMember", [outsider.address]);
+      await mined(as(orgs.regulator).object(pid));
+      await mined(as(orgs.auditor).object(pid));
+      // Three opponents could not have stopped it: still queued.
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
+      // The carrier voted for it and objects now: the fourth opponent cancels it.
+      const rc = await (await as(orgs.carrier).object(pid)).wait();
+      const names = rc!.logs.map((l) => c.interface.parseLog(l)?.name);
+      expect(names).toEqual(["ProposalObjected", "ProposalRejected"]);
+      expect(await statusOf(pid)).toBe(ProposalStatus.Rejected);
+      expect(await c.objectorsOf(pid)).toEqual([orgs.lab.id, orgs.regulator.id, orgs.auditor.id, orgs.carrier.id].map(BigInt));
+      await increaseTime(conn, DAY);
+      await expectRevert(as(orgs.steel).execute(pid), c, "ProposalNotOpen", [pid, ProposalStatus.Rejected]);
+      expect(await implementationOf(cAddr)).toBe(before);
+      expect(before.toLowerCase()).not.toBe(v2.toLowerCase());
+    });
+
+    it("a no vote counts as opposition already; objections come only while the proposal waits", async () => {
+      await passProposal(fx, ProposalKind.SetExecutionDelay, proposalData.setExecutionDelay(DAY));
+      const cAddr = await c.getAddress();
+      const v2 = await (await conn.ethers.deployContract("ConsortiumV2")).getAddress();
+      await mined(as(orgs.steel).propose(ProposalKind.Upgrade, proposalData.upgrade(cAddr, v2)));
+      const pid = await c.proposalCount();
+      await expectRevert(as(orgs.lab).object(pid), c, "NotObjectable", [pid, ProposalStatus.Open, 0]);
+      await mined(as(orgs.auditor).vote(pid, false));
+      for (const key of ["foundry", "machining", "oem", "carrier"] as const) await mined(as(orgs[key]).vote(pid, true));
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
+      await expectRevert(as(orgs.auditor).object(pid), c, "AlreadyOpposed", [pid, orgs.auditor.id]);
+      await mined(as(orgs.lab).object(pid));
+      await mined(as(orgs.regulator).object(pid));
+      expect(await statusOf(pid)).toBe(ProposalStatus.Queued);
+      await mined(as(orgs.oem).object(pid)); // the no vote, two objections and this one: four
+      expect(await statusOf(pid)).toBe(ProposalStatus.Rejected);
+      expect(await c.objectorsOf(pid)).toEqual([orgs.lab.id, orgs.regulator.id, orgs.oem.id].map(BigInt));
+      await expectRevert(as(orgs.machining).object(pid), c, "NotObjectable");
+      await expectRevert(as(orgs.lab).object(999n), c, "UnknownProposal", [999n]);
+
+      // Once the delay is over, the proposal is for anyone to execute, no longer to object to.
+      const { pid: late } = await queuedUpgrade();
+      const [, executableAt] = await c.proposalSchedule(late);
+      await increaseTime(conn, DAY);
+      await expectRevert(as(orgs.lab).object(late), c, "NotObjectable", [late, ProposalStatus.Queued, executableAt]);
+      await mined(c.connect(outsider).execute(late));
+      expect(await statusOf(late)).toBe(ProposalStatus.Executed);
+    });
+  });
+
   // ================================================================== allow-list
 
   describe("allow-list of governed proxies", () => {

@@ -279,6 +279,7 @@ class Model {
   items = new Map<string, MItem>();
   batches = new Map<string, MBatch>();
   records: MRecord[] = [];
+  /** Record ids by `${eventHash}:${org}`: a hash is taken once per organisation. */
   recordOf = new Map<string, bigint>();
 
   constructor(
@@ -342,10 +343,10 @@ class Model {
   }
   private record(kind: Kind, org: number, eventHash: string, corrects = 0n): bigint {
     if (eventHash === ZeroHash) refuse("ZeroEventHash");
-    const existing = this.recordOf.get(eventHash);
+    const existing = this.recordOf.get(`${eventHash}:${org}`);
     if (existing !== undefined) refuse("DuplicateEventHash", eventHash, existing);
     this.records.push({ kind, org, eventHash, corrects });
-    this.recordOf.set(eventHash, this.recordCount);
+    this.recordOf.set(`${eventHash}:${org}`, this.recordCount);
     return this.recordCount;
   }
   private existing(key: string): MItem {
@@ -621,7 +622,7 @@ describe("Provenance properties (random operation sequences against a reference 
 
       const eventHash = (ref: EvRef): string => {
         if (ref.t === "zero") return ZeroHash;
-        const used = [...model.recordOf.keys()];
+        const used = [...new Set(model.records.map((r) => r.eventHash))];
         if (ref.t === "reuse" && used.length > 0) return used[ref.i % used.length]!;
         return id(`property-event:${++eventCounter}`);
       };

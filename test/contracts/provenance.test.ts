@@ -204,8 +204,8 @@ describe("Provenance", () => {
       // The same EPCIS event again (a replay, or a retry after a lost receipt) changes nothing.
       const k2 = fresh();
       await expectRevert(as("steel").commission(k2, DISP.active, eh), prov, "DuplicateEventHash", [eh, rid]);
-      await expectRevert(as("oem").commission(k2, DISP.active, eh), prov, "DuplicateEventHash", [eh, rid]);
       expect((await state(k2)).exists).toBe(false);
+      // Another organisation's record of the hash is its own (see "event-hash squatting").
     });
   });
 
@@ -1123,15 +1123,15 @@ describe("Provenance", () => {
       const eh = ev();
       await mined(as("steel").commission(fresh(), DISP.active, eh));
       const rid = await prov.recordOfEvent(eh);
-      await expectRevert(as("foundry").observe([], eh), prov, "DuplicateEventHash", [eh, rid]);
+      await expectRevert(as("steel").observe([], eh), prov, "DuplicateEventHash", [eh, rid]);
       await expectRevert(as("foundry").observe([fresh()], ZeroHash), prov, "ZeroEventHash");
       await expectRevert(as("foundry").observe([fresh(), ZeroHash], ev()), prov, "ZeroKey");
       await expectRevert(as("auditor").observe([fresh()], ev()), prov, "NoWriteRights", [org("auditor")]);
       await expectRevert(prov.connect(fx.outsider).observe([], ev()), prov, "NotActiveMember", [fx.outsider.address]);
-      // The observed hash is then taken for every other kind of record too.
+      // The observed hash is then taken, for the same organisation, for every other kind of record too.
       const seen = ev();
       await mined(as("foundry").observe([], seen));
-      await expectRevert(as("steel").commission(fresh(), DISP.active, seen), prov, "DuplicateEventHash", [seen, await prov.recordOfEvent(seen)]);
+      await expectRevert(as("foundry").commission(fresh(), DISP.active, seen), prov, "DuplicateEventHash", [seen, await prov.recordOfEvent(seen)]);
     });
   });
 
@@ -1191,6 +1191,10 @@ describe("Provenance", () => {
       const used = ev();
       await mined(as("steel").commission(fresh(), DISP.active, used));
       const usedRid = await prov.recordOfEvent(used);
+      // Reused means by the same organisation: each has its own record of the hash.
+      await mined(as("oem").commission(fresh(), DISP.active, used));
+      const usedBy = { steel: usedRid, oem: await prov.recordOfEventBy(used, org("oem")) };
+      expect(usedBy.oem).toBe(usedRid + 1n);
       // Subjects that make each call valid, so the event hash is the only fault.
       const subject = () => fresh("subject");
       const [toShip, toTransform, toInspect, toMark, toRecall] = [
@@ -1216,29 +1220,29 @@ describe("Provenance", () => {
       const lot = freshBatch();
       await mined(as("steel").commissionBatch(lot, [fresh()], DISP.active, ev()));
 
-      const calls: [string, (eh: string) => Promise<ContractTransactionResponse>][] = [
-        ["commission", (eh) => as("oem").commission(fresh(), DISP.active, eh)],
-        ["commissionBatch", (eh) => as("oem").commissionBatch(freshBatch(), [fresh()], DISP.active, eh)],
-        ["ship", (eh) => as("oem").ship([toShip], org("steel"), false, eh)],
-        ["cancelShipment", (eh) => as("steel").cancelShipment([toCancel], eh)],
-        ["receiveShipment", (eh) => as("oem").receiveShipment([toReceive], eh)],
-        ["transform", (eh) => as("oem").transform([toTransform], [fresh()], ZeroHash, DISP.active, eh)],
-        ["assemble", (eh) => as("oem").assemble(parent, [child], eh)],
-        ["disassemble", (eh) => as("oem").disassemble(holder, [held], eh)],
-        ["inspect", (eh) => as("oem").inspect([toInspect], true, eh)],
-        ["setDisposition", (eh) => as("oem").setDisposition([toMark], DISP.damaged, eh)],
-        ["recall", (eh) => as("oem").recall([toRecall], eh)],
-        ["recallBatch", (eh) => as("steel").recallBatch(lot, eh)],
-        ["correct", (eh) => as("steel").correct(usedRid, eh)],
+      const calls: [string, "steel" | "oem", (eh: string) => Promise<ContractTransactionResponse>][] = [
+        ["commission", "oem", (eh) => as("oem").commission(fresh(), DISP.active, eh)],
+        ["commissionBatch", "oem", (eh) => as("oem").commissionBatch(freshBatch(), [fresh()], DISP.active, eh)],
+        ["ship", "oem", (eh) => as("oem").ship([toShip], org("steel"), false, eh)],
+        ["cancelShipment", "steel", (eh) => as("steel").cancelShipment([toCancel], eh)],
+        ["receiveShipment", "oem", (eh) => as("oem").receiveShipment([toReceive], eh)],
+        ["transform", "oem", (eh) => as("oem").transform([toTransform], [fresh()], ZeroHash, DISP.active, eh)],
+        ["assemble", "oem", (eh) => as("oem").assemble(parent, [child], eh)],
+        ["disassemble", "oem", (eh) => as("oem").disassemble(holder, [held], eh)],
+        ["inspect", "oem", (eh) => as("oem").inspect([toInspect], true, eh)],
+        ["setDisposition", "oem", (eh) => as("oem").setDisposition([toMark], DISP.damaged, eh)],
+        ["recall", "oem", (eh) => as("oem").recall([toRecall], eh)],
+        ["recallBatch", "steel", (eh) => as("steel").recallBatch(lot, eh)],
+        ["correct", "steel", (eh) => as("steel").correct(usedRid, eh)],
       ];
       const before = await prov.recordCount();
-      for (const [, call] of calls) {
+      for (const [, caller, call] of calls) {
         await expectRevert(call(ZeroHash), prov, "ZeroEventHash");
-        await expectRevert(call(used), prov, "DuplicateEventHash", [used, usedRid]);
+        await expectRevert(call(used), prov, "DuplicateEventHash", [used, usedBy[caller]]);
       }
       expect(await prov.recordCount()).toBe(before);
       const kinds: number[] = [];
-      for (const [name, call] of calls) {
+      for (const [name, , call] of calls) {
         const eh = ev();
         const rc = await mined(call(eh));
         expect(eventsOf(rc)[0]![0], name).toBe("Recorded");
@@ -1259,6 +1263,31 @@ describe("Provenance", () => {
         Kind.RecallBatch,
         Kind.Correction,
       ]);
+    });
+
+    it("a hash squatted through a state change on the squatter's own goods never blocks the entitled organisation's record", async () => {
+      // The OEM learns the steel mill's coming event hash and records it first, on its own part.
+      const own = await commissioned("oem");
+      const hashOfSteel = ev();
+      await mined(as("oem").setDisposition([own], DISP.damaged, hashOfSteel));
+      const squatted = await prov.recordOfEventBy(hashOfSteel, org("oem"));
+      expect(squatted).not.toBe(0n);
+
+      // The steel mill's own commissioning still records, under its own record of the hash.
+      const k = fresh();
+      const rid = await nextRid();
+      const rc = await mined(as("steel").commission(k, DISP.active, hashOfSteel));
+      expect(eventsOf(rc)[0]).toEqual(["Recorded", plain([rid, org("steel"), hashOfSteel, Kind.Commission, 0])]);
+      expect((await state(k)).owner).toBe(org("steel"));
+      expect(await prov.recordOfEventBy(hashOfSteel, org("steel"))).toBe(rid);
+      expect(await prov.recordOfEventBy(hashOfSteel, org("oem"))).toBe(squatted);
+      expect(await prov.recordOfEventBy(hashOfSteel, org("foundry"))).toBe(0n);
+      // recordOfEvent is the first record, whoever made it: not an answer to "whose event".
+      expect(await prov.recordOfEvent(hashOfSteel)).toBe(squatted);
+
+      // Each organisation's replay is refused, naming its own record.
+      await expectRevert(as("steel").commission(fresh(), DISP.active, hashOfSteel), prov, "DuplicateEventHash", [hashOfSteel, rid]);
+      await expectRevert(as("oem").observe([own], hashOfSteel), prov, "DuplicateEventHash", [hashOfSteel, squatted]);
     });
   });
 

@@ -13,6 +13,7 @@ import { ChainAccessChecker } from "../../lib/access.ts";
 import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { toEpcUri } from "../../lib/identifiers/epc-uri.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { dispositionKey } from "../../lib/epcis/events.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
@@ -195,6 +196,25 @@ describe("traceability routes", () => {
     const after = (await get(`/items/${key("PAIR-A")}/history`, tokens.foundry)).body.entries as Entry[];
     expect(after[1]).toMatchObject({ access: "granted", document: { "example:note": "private-margin-12%" } });
     expect((await get(`/events/${enc(both.hashId)}`, tokens.foundry)).status).toBe(200);
+  });
+
+  it("a competitor's record of the OEM's event hash, on the competitor's own item, never gets the OEM's document (issue 12)", async () => {
+    const owned = await storeDocument(ORG_ID.oem, "squat-target", [dl("SQ-OWN")]);
+    await done(story.as.oem.provenance.commission(key("SQ-OWN"), DISP_ACTIVE, owned.digest));
+    // The steel mill records the same hash through a disposition change of a part it owns.
+    await done(story.as.steel.provenance.commission(key("SQ-STEEL"), DISP_ACTIVE, id("squatter's commissioning")));
+    await done(story.as.steel.provenance.setDisposition([key("SQ-STEEL")], dispositionKey("damaged"), owned.digest));
+    await indexer.sync();
+    for (const caller of ["steel", "oem"] as const) {
+      const entries = (await get(`/items/${key("SQ-STEEL")}/history`, tokens[caller])).body.entries as Entry[];
+      expect(entries.map((e) => [e.kind, e.org.id, e.document]), caller).toEqual([
+        ["commission", ORG_ID.steel, null],
+        ["disposition", ORG_ID.steel, null],
+      ]);
+    }
+    // The OEM's own item still carries its document.
+    const own = (await get(`/items/${key("SQ-OWN")}/history`, tokens.oem)).body.entries as Entry[];
+    expect(own).toMatchObject([{ kind: "commission", access: "own", document: { "example:note": "squat-target" } }]);
   });
 
   it("a genealogy grant reaches the components transitively, through history and /events, and a grantee's later assembly does not widen it", async () => {

@@ -24,7 +24,7 @@ export async function expectIndexEqualsChain(q: IndexQueries, c: TracemeshContra
       time: n(r.timestamp),
       corrects: n(r.corrects),
     });
-    expect((await q.recordOfEvent(r.eventHash))?.id).toBe(id);
+    expect((await q.recordOfEventBy(r.eventHash, n(r.orgId)))?.id).toBe(id);
   }
   expect(await q.record(recordCount + 1)).toBeUndefined();
   for (const h of keys.eventHashes) expect((await q.recordOfEvent(h))?.id ?? 0, `event ${h}`).toBe(n(await c.provenance.recordOfEvent(h)));

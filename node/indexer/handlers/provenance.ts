@@ -28,7 +28,9 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       };
       applier.record = r;
       applier.w.putNew(K.record(r.id), r);
-      applier.w.putNew(K.eventHash(r.eventHash), r.id);
+      // Several organisations may record one hash (Provenance keeps one record per organisation).
+      if ((await applier.w.get<number>(K.eventHash(r.eventHash))) === undefined) applier.w.putNew(K.eventHash(r.eventHash), r.id);
+      applier.w.putNew(K.eventHashBy(r.eventHash, r.org), r.id);
       if (r.corrects !== 0) {
         // A correction belongs to the history of everything the corrected record touched.
         const corrected = await applier.w.get<RecordDoc>(K.record(r.corrects));

@@ -97,6 +97,9 @@ describe("EPCIS events recorded on Provenance", () => {
       case "receive":
         tx = await p.receiveShipment([...a.keys], m.eventHash);
         break;
+      case "cancelShipment":
+        tx = await p.cancelShipment([...a.keys], m.eventHash);
+        break;
       case "transform":
         tx = await p.transform([...a.inputs.keys], [...a.outputs.keys], a.outputBatch?.key ?? ZeroHash, a.dispositionKey, m.eventHash);
         break;
@@ -217,4 +220,17 @@ describe("EPCIS events recorded on Provenance", () => {
     // Replaying any recorded event is refused: the event hash is the event's identity.
     await expectRevert(record("steel", ship), prov, "DuplicateEventHash", [(ship as { eventHash: string }).eventHash, 2n]);
   });
+
+  it("a shipment voided by its sender (CBV void_shipping) puts the items back in its hands; the consignee cannot void it", async () => {
+    const X = "urn:epc:id:sgtin:4012345.011111.VOID-1";
+    await record("steel", mapped(doc({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [X] })));
+    await record("steel", mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [X], destinationList: [{ type: "owning_party", destination: PGLN.foundry }] })));
+    expect((await state(X)).status).toBe(2);
+    const voided = mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "void_shipping", epcList: [X] }));
+    expect(voided.recorded && voided.action.op).toBe("cancelShipment");
+    await expectRevert(record("foundry", voided), prov, "NotCustodian");
+    await record("steel", voided);
+    expect(await state(X)).toEqual(expect.objectContaining({ status: 1, owner: orgId("steel"), custodian: orgId("steel") }));
+  });
 });
+

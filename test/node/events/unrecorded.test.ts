@@ -13,8 +13,11 @@ import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provenance__factory } from "../../../lib/contracts/types/index.js";
+import { eventHash as cbvEventHash } from "../../../lib/epcis/event-hash.ts";
 import { ChainClient } from "../../../node/chain/client.ts";
+import { eventLines } from "../../../node/daemon.ts";
 import { EventRecorder } from "../../../node/events/recorder.ts";
+import { EventStore } from "../../../node/events/store.ts";
 import { type OpenEvents, openEvents } from "../../../node/events/service.ts";
 import { verifyReceivedEvent } from "../../../node/events/verify.ts";
 import { EventDocuments } from "../../../node/p2p/documents.ts";
@@ -95,7 +98,9 @@ describe("own events whose record a reorg dropped", () => {
     const served = new EventDocuments(events.store, { mayRead: () => Promise.resolve({ allowed: true, via: "owner" as const }) }, outbox);
     expect(await served.get(dropped.hashId)).toBeDefined(); // before re-verification it would be served
 
+    expect(events.store.unrecordedCount).toBe(0);
     const result = await events.records.check();
+    expect(events.store.unrecordedCount).toBe(2);
     expect(result.checked).toBe(3);
     expect(result.unrecorded.map((e) => e.hashId).sort()).toEqual([dropped.hashId, reincluded.hashId].sort());
     const [marked] = await events.store.get(dropped.hashId);
@@ -117,6 +122,7 @@ describe("own events whose record a reorg dropped", () => {
     expect(await provenance.recordOfEvent(dropped.recordHash)).not.toBe(0n);
     const [again] = await events.store.get(dropped.hashId);
     expect(again!.unrecorded).toBeUndefined();
+    expect(events.store.unrecordedCount).toBe(1);
     expect(again!.chain?.recordId).toBeDefined();
     expect(await served.get(dropped.hashId)).toBeDefined();
 
@@ -125,7 +131,45 @@ describe("own events whose record a reorg dropped", () => {
     const restored = await events.records.check();
     expect(restored.unrecorded).toEqual([]);
     expect(restored.recordedAgain.map((e) => e.hashId)).toEqual([reincluded.hashId]);
+    expect(events.store.unrecordedCount).toBe(0);
     expect((await events.store.get(reincluded.hashId))[0]!.chain).toMatchObject({ recordId: String(await provenance.recordOfEvent(reincluded.recordHash)), kind: "Observation" });
     expect(await served.get(reincluded.hashId)).toBeDefined();
   }, 60_000);
+
+  it("the node status counts own events marked unrecorded, across a restart, and prints them", async () => {
+    const storeDir = mkdtempSync(path.join(tmpdir(), "tracemesh-unrecorded-count-"));
+    try {
+      const e = observe(10);
+      const h = cbvEventHash(e, { context: CONTEXT });
+      const own = { hashId: h.hashId, recordHash: h.digest, context: CONTEXT, owner: 1, origin: { kind: "own" as const, captureId: "c" }, event: e, chain: { recordId: "7", kind: "Observation" } };
+      let store = await EventStore.open(storeDir);
+      const [stored] = await store.putOwn([own]);
+      await store.markUnrecorded(stored!.sid);
+      await store.markUnrecorded(stored!.sid); // marked once
+      expect(store.unrecordedCount).toBe(1);
+      expect(eventLines({ unrecordedOwn: store.unrecordedCount })).toEqual([
+        "EVENTS UNRECORDED 1 own event(s) no longer recorded on chain (a reorg dropped their records): not served to partners; capture their documents again",
+      ]);
+      await store.close();
+      store = await EventStore.open(storeDir);
+      try {
+        expect(store.unrecordedCount).toBe(1);
+        await store.putOwn([{ ...own, chain: { recordId: "9", kind: "Observation" } }]); // captured again
+        expect(store.unrecordedCount).toBe(0);
+        await store.markUnrecorded(stored!.sid);
+        expect(store.unrecordedCount).toBe(1);
+        await store.markRecorded(stored!.sid, { recordId: "11", kind: "Observation" }); // its transaction re-included
+        expect(store.unrecordedCount).toBe(0);
+        expect(eventLines({ unrecordedOwn: 0 })).toEqual(["events      every own event recorded on chain"]);
+        expect(eventLines(undefined)).toEqual([]);
+      } finally {
+        await store.close();
+      }
+      store = await EventStore.open(storeDir);
+      expect(store.unrecordedCount).toBe(0);
+      await store.close();
+    } finally {
+      rmSync(storeDir, { recursive: true, force: true });
+    }
+  });
 });

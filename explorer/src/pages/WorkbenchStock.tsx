@@ -1,0 +1,371 @@
+/**
+ * Workbench: my items. The organisation's items are the ones its own events brought into its
+ * hands (commissioned, made by a transformation, received), read from its gateway's EPCIS query;
+ * each item's status, custodian and consignee come from the chain index (GET /items/{id}), so the
+ * list agrees with the chain. Selected items get labels, or are shipped to a partner: the
+ * shipping event names the partner's GLN and the dispatch document, which is offered as CSV to
+ * travel with the goods (the consignee's workbench receives from it). A shipment not yet received
+ * can be cancelled by its sender (CBV void_shipping). Items in hand can be inspected, given a
+ * disposition, recalled, transformed into new items, or assembled into a registered product.
+ */
+import type { TargetedEvent } from "preact";
+import { useMemo, useState } from "preact/hooks";
+import type { ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
+import { DISPOSITIONS, type Disposition, assemble, cancelShipment, epcisDocument, inspect, recall, setDisposition, sgtin, ship, transform } from "../../../lib/epcis/builders.ts";
+import { checkElement } from "../../../lib/identifiers/gs1-keys.ts";
+import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
+import { glnFault } from "../../../lib/workbench/sheet.ts";
+import { api, enc, orgName, session } from "../api.ts";
+import { Async, useAsync } from "../components/async.tsx";
+import { useI18n } from "../i18n.ts";
+import { href } from "../router.ts";
+import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { LabelSheet } from "./WorkbenchLabels.tsx";
+
+type Ev = Record<string, unknown>;
+
+/** Identifiers the organisation's own events brought into its hands, first seen first. */
+export function itemsOfEvents(events: readonly Ev[]): string[] {
+  const ids = new Set<string>();
+  const list = (e: Ev, k: string) => (Array.isArray(e[k]) ? (e[k] as unknown[]).filter((x): x is string => typeof x === "string") : []);
+  for (const e of events) {
+    const step = String(e["bizStep"] ?? "");
+    if (e["type"] === "ObjectEvent" && e["action"] === "ADD" && step.endsWith("commissioning")) list(e, "epcList").forEach((i) => ids.add(i));
+    else if (e["type"] === "ObjectEvent" && step.endsWith("receiving")) list(e, "epcList").forEach((i) => ids.add(i));
+    else if (e["type"] === "TransformationEvent") list(e, "outputEPCList").forEach((i) => ids.add(i));
+  }
+  return [...ids];
+}
+
+/** Runs `f` over `xs` with at most `n` at a time (the gateway's rate limit and the phone's radio). */
+async function mapLimit<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(xs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, xs.length) }, async () => {
+    while (next < xs.length) {
+      const i = next++;
+      out[i] = await f(xs[i]!);
+    }
+  }));
+  return out;
+}
+
+interface StockItem {
+  id: string;
+  chain?: ItemOrBatchAnswer;
+}
+
+async function loadStock(signal: AbortSignal): Promise<StockItem[]> {
+  const doc = await api<{ epcisBody: { queryResults: { resultsBody: { eventList: Ev[] } } } }>("/events?perPage=1000", { signal });
+  const ids = itemsOfEvents(doc.epcisBody.queryResults.resultsBody.eventList);
+  return mapLimit(ids, 6, async (id) => {
+    try {
+      return { id, chain: await api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }) };
+    } catch {
+      return { id };
+    }
+  });
+}
+
+export function StockTab() {
+  const { t } = useI18n();
+  const [reload, setReload] = useState(0);
+  const state = useAsync(loadStock, [reload]);
+  return (
+    <section aria-labelledby="wb-stock">
+      <h2 id="wb-stock">{t("wb.stock.title")}</h2>
+      <p>{t("wb.stock.intro")}</p>
+      <Async state={state}>{(items) => <StockTable items={items} onChanged={() => setReload(reload + 1)} />}</Async>
+    </section>
+  );
+}
+
+const serialOf = (id: string) => decodeURIComponent(id.split("/").pop() ?? id);
+
+function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () => void }) {
+  const { t } = useI18n();
+  const me = session()!.organisation.id;
+  const [filter, setFilter] = useState("");
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [action, setAction] = useState<"labels" | "ship" | "cancel" | "make">();
+  const shown = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return f === "" ? items : items.filter((i) => i.id.toLowerCase().includes(f) || (i.chain && "status" in i.chain && i.chain.status.includes(f)));
+  }, [items, filter]);
+  const toggle = (id: string) => {
+    const s = new Set(selected);
+    if (s.has(id)) s.delete(id);
+    else s.add(id);
+    setSelected(s);
+  };
+  const mine = (i: StockItem) => i.chain?.kind === "item" && i.chain.custodian?.id === me && i.chain.status === "active";
+  const shippable = items.filter((i) => selected.has(i.id) && mine(i)).map((i) => i.id);
+  // Shipped by us and not yet received: the shipment may still be cancelled.
+  const outgoing = (i: StockItem) => i.chain?.kind === "item" && i.chain.custodian?.id === me && i.chain.status === "inTransit";
+  const cancellable = items.filter((i) => selected.has(i.id) && outgoing(i)).map((i) => i.id);
+  if (items.length === 0) return <p data-testid="stock-empty">{t("wb.stock.empty")}</p>;
+  return (
+    <>
+      <p class="wb-form">
+        <label>
+          {t("wb.stock.filter")} <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="stock-filter" />
+        </label>
+        <button type="button" class="link" onClick={() => setSelected(new Set(shown.filter(mine).map((i) => i.id)))}>
+          {t("wb.stock.selectShown")}
+        </button>
+      </p>
+      <p role="status" data-testid="stock-count" data-items={items.length} data-held={items.filter(mine).length}>
+        {t("wb.stock.count", { items: items.length, held: items.filter(mine).length, selected: selected.size })}
+      </p>
+      <p class="wb-form">
+        <button type="button" disabled={selected.size === 0} onClick={() => setAction("labels")}>
+          {t("wb.stock.labels", { n: selected.size })}
+        </button>
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("ship")} data-testid="ship-open">
+          {t("wb.stock.ship", { n: shippable.length })}
+        </button>
+        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
+          {t("wb.stock.cancel", { n: cancellable.length })}
+        </button>
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("make")} data-testid="make-open">
+          {t("wb.stock.make", { n: shippable.length })}
+        </button>
+      </p>
+      {action === "labels" && <LabelSheet items={[...selected]} />}
+      {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
+      {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
+      {action === "make" && <MakeForm items={shippable} onDone={onChanged} />}
+      <div class="table-wrap">
+        <table data-testid="stock">
+          <thead>
+            <tr>
+              <th />
+              <th>{t("wb.stock.item")}</th>
+              <th>{t("wb.stock.status")}</th>
+              <th>{t("wb.stock.custodian")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.slice(0, 500).map((i) => (
+              <tr key={i.id} data-item={i.id} data-status={i.chain?.kind === "item" ? i.chain.status : ""}>
+                <td>
+                  <input type="checkbox" aria-label={serialOf(i.id)} checked={selected.has(i.id)} onChange={() => toggle(i.id)} />
+                </td>
+                <td>
+                  <a href={href({ page: "item", id: i.id })}>{serialOf(i.id)}</a>
+                </td>
+                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : i.chain.status) : t("wb.stock.unknown")}</td>
+                <td>{i.chain?.kind === "item" ? orgName(i.chain.custodian) : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function ShipForm({ items, onShipped }: { items: string[]; onShipped: () => void }) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ from: "", to: "", advice: "" });
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const [dispatch, setDispatch] = useState<string>();
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const why = glnFault(f.from.trim(), t("wb.ship.from")) ?? glnFault(f.to.trim(), t("wb.ship.to")) ?? (f.advice.trim() === "" ? t("wb.ship.adviceMissing") : undefined);
+    setFault(why);
+    if (why) return;
+    const time = new Date().toISOString();
+    const event = ship({ time, at: f.from.trim(), to: f.to.trim(), items, despatchAdvice: f.advice.trim() });
+    if (await capture([{ document: epcisDocument([event], time), items: items.length }])) {
+      setDispatch(dispatchCsv({ despatchAdvice: f.advice.trim(), from: f.from.trim(), to: f.to.trim(), items }));
+    }
+  };
+  const input = (k: keyof typeof f, label: string) => (
+    <label>
+      {label}
+      <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`ship-${k}`} />
+    </label>
+  );
+  return (
+    <form onSubmit={submit} aria-label={t("wb.ship.title", { n: items.length })}>
+      <h3>{t("wb.ship.title", { n: items.length })}</h3>
+      <div class="wb-form">
+        {input("from", t("wb.ship.from"))}
+        {input("to", t("wb.ship.to"))}
+        {input("advice", t("wb.ship.advice"))}
+        <button type="submit" data-testid="ship-send" disabled={progress !== undefined && !progress.finished}>
+          {t("wb.ship.send", { n: items.length })}
+        </button>
+      </div>
+      {fault !== undefined && (
+        <p class="error" role="alert">
+          {fault}
+        </p>
+      )}
+      <CaptureStatus progress={progress} />
+      {dispatch !== undefined && (
+        <p>
+          <a class="button-link" download={`dispatch-${f.advice.trim()}.csv`} href={`data:text/csv;charset=utf-8,${encodeURIComponent(dispatch)}`} data-testid="dispatch-download">
+            {t("wb.ship.dispatch")}
+          </a>{" "}
+          <button type="button" class="link" onClick={onShipped}>
+            {t("wb.stock.refresh")}
+          </button>
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** The sender withdraws shipments not yet received (CBV void_shipping): the items are back in its hands. */
+function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () => void }) {
+  const { t } = useI18n();
+  const [site, setSite] = useState("");
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const [done, setDone] = useState(false);
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const why = glnFault(site.trim(), t("wb.ship.from"));
+    setFault(why);
+    if (why) return;
+    const time = new Date().toISOString();
+    setDone(await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]));
+  };
+  return (
+    <form onSubmit={submit} aria-label={t("wb.cancel.title", { n: items.length })}>
+      <h3>{t("wb.cancel.title", { n: items.length })}</h3>
+      <div class="wb-form">
+        <label>
+          {t("wb.ship.from")}
+          <input value={site} onInput={(e) => setSite(e.currentTarget.value)} data-testid="cancel-site" />
+        </label>
+        <button type="submit" data-testid="cancel-send" disabled={progress !== undefined && !progress.finished}>
+          {t("wb.cancel.send", { n: items.length })}
+        </button>
+      </div>
+      {fault !== undefined && (
+        <p class="error" role="alert">
+          {fault}
+        </p>
+      )}
+      <CaptureStatus progress={progress} />
+      {done && (
+        <button type="button" class="link" onClick={onCancelled}>
+          {t("wb.stock.refresh")}
+        </button>
+      )}
+    </form>
+  );
+}
+
+const MAKE_ACTIONS = ["inspect-pass", "inspect-fail", "disposition", "recall", "transform", "assemble"] as const;
+type MakeAction = (typeof MAKE_ACTIONS)[number];
+
+/**
+ * Production steps on items in hand: inspect (with the outcome), change the disposition, recall,
+ * transform them into new items (GTIN and serials of the outputs), or assemble them into a product
+ * already registered (its GTIN and serial).
+ */
+function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ action: "inspect-pass" as MakeAction, site: "", disposition: "damaged" as Disposition, gtin: "", serials: "" });
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const [done, setDone] = useState(false);
+  const needsOutputs = f.action === "transform" || f.action === "assemble";
+  /** The output (transform) or parent (assemble) identifiers the form names, or what is wrong with them. */
+  const outputs = (): string[] | string => {
+    try {
+      const g = checkElement("01", f.gtin.trim(), f.gtin.trim(), true, true);
+      const serials = f.serials.split(/[\s,]+/).filter((x) => x !== "").map((x) => checkElement("21", x, x, true, true));
+      if (serials.length === 0) return t("wb.make.noSerial");
+      if (f.action === "assemble" && serials.length > 1) return t("wb.make.oneParent");
+      return serials.map((x) => sgtin(g, x));
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const at = f.site.trim();
+    const out = needsOutputs ? outputs() : [];
+    const why = glnFault(at, t("wb.make.site")) ?? (typeof out === "string" ? out : undefined);
+    setFault(why);
+    if (why || typeof out === "string") return;
+    const time = new Date().toISOString();
+    const w = { time, at };
+    const event =
+      f.action === "inspect-pass" || f.action === "inspect-fail"
+        ? inspect({ ...w, items, passed: f.action === "inspect-pass" })
+        : f.action === "disposition"
+          ? setDisposition({ ...w, items, disposition: f.disposition })
+          : f.action === "recall"
+            ? recall({ ...w, items })
+            : f.action === "transform"
+              ? transform({ ...w, inputs: items, outputs: out })
+              : assemble({ ...w, parent: out[0]!, children: items });
+    setDone(await capture([{ document: epcisDocument([event], time), items: items.length }]));
+  };
+  return (
+    <form onSubmit={submit} aria-label={t("wb.make.title", { n: items.length })}>
+      <h3>{t("wb.make.title", { n: items.length })}</h3>
+      <div class="wb-form">
+        <label>
+          {t("wb.make.action")}
+          <select value={f.action} onChange={(e) => setF({ ...f, action: e.currentTarget.value as MakeAction })} data-testid="make-action">
+            {MAKE_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {t(`wb.make.${a}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {f.action === "disposition" && (
+          <label>
+            {t("wb.make.disposition")}
+            <select value={f.disposition} onChange={(e) => setF({ ...f, disposition: e.currentTarget.value as Disposition })}>
+              {DISPOSITIONS.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {needsOutputs && (
+          <>
+            <label>
+              {t(f.action === "transform" ? "wb.make.outGtin" : "wb.make.parentGtin")}
+              <input value={f.gtin} onInput={(e) => setF({ ...f, gtin: e.currentTarget.value })} data-testid="make-gtin" />
+            </label>
+            <label>
+              {t(f.action === "transform" ? "wb.make.outSerials" : "wb.make.parentSerial")}
+              <input value={f.serials} onInput={(e) => setF({ ...f, serials: e.currentTarget.value })} data-testid="make-serials" />
+            </label>
+          </>
+        )}
+        <label>
+          {t("wb.make.site")}
+          <input value={f.site} onInput={(e) => setF({ ...f, site: e.currentTarget.value })} data-testid="make-site" />
+        </label>
+        <button type="submit" data-testid="make-send" disabled={progress !== undefined && !progress.finished}>
+          {t("wb.make.send")}
+        </button>
+      </div>
+      {fault !== undefined && (
+        <p class="error" role="alert">
+          {fault}
+        </p>
+      )}
+      <CaptureStatus progress={progress} />
+      {done && (
+        <button type="button" class="link" onClick={onDone}>
+          {t("wb.stock.refresh")}
+        </button>
+      )}
+    </form>
+  );
+}

@@ -8,6 +8,8 @@ import * as epcis from "./epcis.ts";
 import * as health from "./health.ts";
 import * as masterData from "./master-data.ts";
 import * as queries from "./queries.ts";
+import * as publicViews from "./public.ts";
+import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
@@ -23,5 +25,7 @@ export const routeModules: Record<string, RouteModule> = {
   rpc,
   resolver,
   trace,
+  recall,
+  publicViews,
   accessLog,
 };

@@ -8,16 +8,18 @@
  */
 import type { Context } from "koa";
 import { isHexString } from "ethers";
-import type { CertificateAnswer, CertificateChange, VerificationAnswer } from "../../lib/api/certificates.ts";
+import type { CertificateAnswer, CertificateChange, CertificateListAnswer, CertificateListEntry, VerificationAnswer } from "../../lib/api/certificates.ts";
+import { scopeName } from "../../lib/certificate-scopes.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
 import { SELECTIVE_CHECK_NAMES, VC_SD_JWT_MEDIA_TYPE, sdJwtOfInput, verifySelectiveDisclosure } from "../../lib/credentials/selective-disclosure.ts";
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
-import { HttpProblem, badRequest, notFound } from "../errors.ts";
+import { HttpProblem, badRequest, notFound, requireService } from "../errors.ts";
 import { json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
+import { parseSubject } from "./trace.ts";
 
 /**
  * The certificate's status changes, from the chain index: a public route must not scan the chain
@@ -47,7 +49,90 @@ async function credentialInput(ctx: Context, readJson: RouteContext["readJson"],
   });
 }
 
+const LIST_DEFAULT = 50;
+const LIST_MAX = 200;
+
+/** One query parameter given at most once, or undefined. */
+function single(ctx: Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") throw badRequest(`query parameter \`${name}\` must be given once and not empty`);
+  return v;
+}
+
+/**
+ * The ids GET /certificates lists, in issuance order: by issuer, by subject (an item or batch),
+ * or by item (the item's own and its batch's, as a mill certificate covers a heat). Certificate
+ * status is public on chain, so the list is too; it names subjects by key only, never by the
+ * serial or lot that only documents off chain hold.
+ */
+async function listedIds(ctx: Context, services: GatewayServices): Promise<string[]> {
+  const q = requireService(services.index, "chain index").queries;
+  const issuerRaw = single(ctx, "issuer");
+  const subjectRaw = single(ctx, "subject");
+  const itemRaw = single(ctx, "item");
+  if (issuerRaw === undefined && subjectRaw === undefined && itemRaw === undefined)
+    throw badRequest("give at least one of `issuer` (an organisation id), `subject` or `item` (a GS1 Digital Link, EPC URI or 0x key)");
+  if (subjectRaw !== undefined && itemRaw !== undefined) throw badRequest("give `subject` or `item`, not both");
+  let issuer: number | undefined;
+  if (issuerRaw !== undefined) {
+    if (!/^[1-9]\d{0,9}$/.test(issuerRaw)) throw badRequest(`query parameter \`issuer\` must be an organisation id (a positive integer), got ${JSON.stringify(issuerRaw)}`);
+    issuer = Number(issuerRaw);
+  }
+  let ids: string[] | undefined;
+  if (subjectRaw !== undefined) ids = await q.certificateIdsOf(parseSubject(subjectRaw).key);
+  if (itemRaw !== undefined) {
+    const key = parseSubject(itemRaw).key;
+    const batch = (await q.item(key))?.batch;
+    ids = [...(batch ? await q.certificateIdsOf(batch) : []), ...(await q.certificateIdsOf(key))];
+  }
+  if (issuer === undefined) return ids!;
+  const byIssuer = await q.certificateIdsBy(issuer);
+  if (ids === undefined) return byIssuer;
+  const mine = new Set(byIssuer);
+  return ids.filter((id) => mine.has(id));
+}
+
 export function register(router: GatewayRouter, { services, options, readJson }: RouteContext): void {
+  router.get("/certificates", async (ctx) => {
+    const index = requireService(services.index, "chain index");
+    const limitRaw = single(ctx, "limit");
+    if (limitRaw !== undefined && (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > LIST_MAX))
+      throw badRequest(`query parameter \`limit\` must be an integer from 1 to ${LIST_MAX}, got ${JSON.stringify(limitRaw)}`);
+    const limit = limitRaw === undefined ? LIST_DEFAULT : Number(limitRaw);
+    const after = single(ctx, "after");
+    if (after !== undefined && !isHexString(after, 32)) throw badRequest(`query parameter \`after\` must be a certificate id (0x and 64 hex digits), got ${JSON.stringify(after)}`);
+    const asOfBlock = index.progress().indexedBlock;
+    const ids = await listedIds(ctx, services);
+    let start = 0;
+    if (after !== undefined) {
+      const at = ids.indexOf(after.toLowerCase());
+      if (at < 0) throw badRequest(`\`after\` ${after} is not in this list (continue with the \`nextAfter\` of the previous page)`);
+      start = at + 1;
+    }
+    const pageIds = ids.slice(start, start + limit);
+    const q = index.queries;
+    const names = new Map<number, Promise<string | null>>();
+    const nameOf = (id: number) => {
+      if (!names.has(id)) names.set(id, q.member(id).then((m) => m?.name ?? null));
+      return names.get(id)!;
+    };
+    const certificates: CertificateListEntry[] = [];
+    for (const c of await q.certificatesById(pageIds)) {
+      certificates.push({
+        id: c.id,
+        issuer: { id: c.issuer, name: await nameOf(c.issuer) },
+        subject: c.subject,
+        scope: c.scope,
+        scopeName: scopeName(c.scope) ?? null,
+        state: c.statusName.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`) as CertificateListEntry["state"],
+        issuedAt: new Date(c.issuedAt * 1000).toISOString(),
+      });
+    }
+    const nextAfter = start + limit < ids.length ? pageIds[pageIds.length - 1]! : null;
+    ctx.body = { certificates, nextAfter, asOfBlock } satisfies CertificateListAnswer;
+  });
+
   router.get("/certificates/:id", async (ctx) => {
     const id = ctx.params.id!;
     if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
@@ -127,6 +212,49 @@ const certificateSchema = {
 const check = { type: "object", properties: { ok: { type: ["boolean", "null"] }, detail: { type: "string" } } };
 
 export const paths: OpenApiPaths = {
+  "/certificates": {
+    get: {
+      summary: "List certificates by issuer, subject or item, from the chain index (public, paged)",
+      description:
+        "Certificate status is public on chain, so anyone may list it. `item` lists the item's certificates and its batch's (a mill certificate covers a heat). " +
+        "Subjects are named by on-chain key only: the serial or lot behind a key is shown where the caller may read it, on the certificate's and item's pages.",
+      tags: ["certificates"],
+      parameters: [
+        { name: "issuer", in: "query", description: "the issuing organisation's id", schema: { type: "integer", minimum: 1 } },
+        { name: "subject", in: "query", description: "an item or batch: GS1 Digital Link, EPC URI or 0x key", schema: { type: "string" } },
+        { name: "item", in: "query", description: "an item: its certificates and its batch's", schema: { type: "string" } },
+        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: LIST_MAX, default: LIST_DEFAULT } },
+        { name: "after", in: "query", description: "continue after this certificate id (the previous page's `nextAfter`)", schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
+      ],
+      responses: {
+        "200": json("Certificates in issuance order", {
+          type: "object",
+          required: ["certificates", "nextAfter", "asOfBlock"],
+          properties: {
+            certificates: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  id: { type: "string" },
+                  issuer: { type: "object", properties: { id: { type: "integer" }, name: { type: ["string", "null"] } } },
+                  subject: { type: "string", description: "item or batch key" },
+                  scope: { type: "string" },
+                  scopeName: { type: ["string", "null"] },
+                  state: { enum: ["valid", "not-yet-valid", "expired", "suspended", "revoked", "superseded"] },
+                  issuedAt: { type: "string", format: "date-time" },
+                },
+              },
+            },
+            nextAfter: { type: ["string", "null"] },
+            asOfBlock: { type: "integer" },
+          },
+        }),
+        "400": problem("No filter, a malformed filter, limit or cursor"),
+        "503": problem("This node has no chain index"),
+      },
+    },
+  },
   "/certificates/{id}": {
     get: {
       summary: "A certificate's on-chain status, issuer accreditation and history",

@@ -30,3 +30,23 @@ export interface CertificateAnswer extends OnChainCertificate {
 
 /** POST /certificates/verify: every check by name, and the verdict (of a selective disclosure: with what it disclosed). */
 export type VerificationAnswer = Verification | SelectiveVerification;
+
+/** One certificate in a list (GET /certificates): its public status, no subject identifier. */
+export interface CertificateListEntry {
+  id: string;
+  issuer: { id: number; name: string | null };
+  /** The subject's on-chain key (item or batch); its identifier is on the certificate's page where the viewer may read it. */
+  subject: string;
+  scope: string;
+  /** The scope's name where the consortium names it (lib/certificate-scopes.ts). */
+  scopeName: string | null;
+  state: "valid" | "not-yet-valid" | "expired" | "suspended" | "revoked" | "superseded";
+  issuedAt: string;
+}
+
+/** GET /certificates: a page of certificates in issuance order, and the id to continue after. */
+export interface CertificateListAnswer {
+  certificates: CertificateListEntry[];
+  nextAfter: string | null;
+  asOfBlock: number;
+}

@@ -420,7 +420,21 @@ export class IndexQueries implements GenealogySource {
 
   /** Certificates of an item or batch, in issuance order. */
   async certificatesOf(subject: string): Promise<IndexedCertificate[]> {
-    const ids = (await this.store.entries<string>(`cs:${lower(subject)}:`)).map(([, v]) => v);
+    return this.certificatesById(await this.certificateIdsOf(subject));
+  }
+
+  /** Ids of the certificates of an item or batch, in issuance order. */
+  async certificateIdsOf(subject: string): Promise<string[]> {
+    return (await this.store.entries<string>(`cs:${lower(subject)}:`)).map(([, v]) => v);
+  }
+
+  /** Ids of the certificates an organisation issued, in issuance order. */
+  async certificateIdsBy(issuer: number): Promise<string[]> {
+    return (await this.store.entries<string>(`ci:${pad(issuer, 10)}:`)).map(([, v]) => v);
+  }
+
+  /** The certificates `ids` name (unknown ids left out), in the given order. */
+  async certificatesById(ids: readonly string[]): Promise<IndexedCertificate[]> {
     const docs = await this.store.getMany<CertificateDoc>(ids.map(K.certificate));
     const now = await this.now();
     const out: IndexedCertificate[] = [];

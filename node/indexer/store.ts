@@ -37,6 +37,7 @@ export const K = {
   shipment: (item: string, recordId: number) => `sh:${item}:${pad(recordId)}`,
   certificate: (id: string) => `cert:${id}`,
   certificateOfSubject: (subject: string, block: number, logIndex: number) => `cs:${subject}:${pad(block)}:${pad(logIndex, 6)}`,
+  certificateOfIssuer: (issuer: number, block: number, logIndex: number) => `ci:${pad(issuer, 10)}:${pad(block)}:${pad(logIndex, 6)}`,
   accreditation: (certifier: number, scope: string, index: number) => `ac:${pad(certifier, 10)}:${scope}:${pad(index, 6)}`,
   grant: (id: string) => `gr:${id}`,
   grantByOwner: (owner: number, id: string) => `gro:${pad(owner, 10)}:${id}`,

@@ -402,3 +402,70 @@ describe("selective disclosure", () => {
     expect(await unbound.text()).toContain("nonce");
   });
 });
+
+describe("GET /certificates: lists by issuer, subject and item", () => {
+  type ListAnswer = { certificates: { id: string; issuer: { id: number; name: string | null }; subject: string; scope: string; state: string }[]; nextAfter: string | null };
+  const HEAT_77 = "https://id.gs1.org/01/09506000134352/10/HEAT-77";
+  const BILLET = "https://id.gs1.org/01/09506000134352/21/B-77-1";
+  let heatCert: string;
+  let billetCert: string;
+
+  async function list(query: string, token?: string): Promise<Response> {
+    await indexer.sync();
+    return gw.request(`/certificates?${query}`, token ? { token } : {});
+  }
+
+  beforeAll(async () => {
+    await (await gw.chain.orgs.steel.contracts.provenance.commissionBatch(batchKey(HEAT_77), [itemKey(BILLET)], textHash("urn:epcglobal:cbv:disp:active"), textHash("melt-77"))).wait();
+    heatCert = await issue(mtr("HEAT-77"), batchKey(HEAT_77));
+    billetCert = await issue(mtr("B-77-1", lab.signer, { id: "urn:uuid:billet-77-1" }), itemKey(BILLET));
+  });
+
+  it("lists an item's certificates with its batch's (the heat's mill certificate covers the billet), issuer named, scope and status public", async () => {
+    const res = await list(`item=${encodeURIComponent(BILLET)}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as ListAnswer;
+    expect(body.certificates.map((c) => c.id)).toEqual([heatCert, billetCert]);
+    expect(body.certificates[0]).toMatchObject({ issuer: { id: lab.id, name: "Certa Test Lab" }, subject: batchKey(HEAT_77), scope: SCOPE, state: "valid" });
+    expect(body.nextAfter).toBeNull();
+    // By subject: the billet's own only.
+    expect(((await (await list(`subject=${itemKey(BILLET)}`)).json()) as ListAnswer).certificates.map((c) => c.id)).toEqual([billetCert]);
+  });
+
+  it("lists by issuer in issuance order, page by page, and filters a subject by issuer", async () => {
+    const all = ((await (await list(`issuer=${lab.id}&limit=200`)).json()) as ListAnswer).certificates.map((c) => c.id);
+    expect(all.slice(-2)).toEqual([heatCert, billetCert]);
+    const first = (await (await list(`issuer=${lab.id}&limit=1`)).json()) as ListAnswer;
+    expect(first.certificates.map((c) => c.id)).toEqual([all[0]]);
+    const second = (await (await list(`issuer=${lab.id}&limit=1&after=${first.nextAfter}`)).json()) as ListAnswer;
+    expect(second.certificates.map((c) => c.id)).toEqual([all[1]]);
+    // Another organisation issued none of them.
+    expect(((await (await list(`issuer=${gw.chain.orgs.oem.id}&item=${encodeURIComponent(BILLET)}`)).json()) as ListAnswer).certificates).toEqual([]);
+  });
+
+  it("answers anonymous callers and other members alike, and never names a subject's serial or lot", async () => {
+    const anonymous = await (await list(`item=${encodeURIComponent(BILLET)}`)).text();
+    const member = await (await list(`item=${encodeURIComponent(BILLET)}`, await gw.signIn("oem"))).text();
+    expect(member).toBe(anonymous);
+    expect(anonymous).not.toMatch(/B-77-1|HEAT-77/);
+  });
+
+  it("refuses a list without a filter and malformed filters, naming what is wrong", async () => {
+    for (const [query, named] of [
+      ["", "issuer"],
+      ["issuer=0", "issuer"],
+      ["issuer=lab", "issuer"],
+      ["issuer=1&issuer=2", "issuer"],
+      [`subject=${itemKey(BILLET)}&item=${itemKey(BILLET)}`, "not both"],
+      ["subject=0x12", "0x item key"],
+      [`issuer=${lab.id}&limit=0`, "limit"],
+      [`issuer=${lab.id}&limit=1000`, "limit"],
+      [`issuer=${lab.id}&after=0x12`, "after"],
+      [`issuer=${lab.id}&after=${textHash("not listed")}`, "not in this list"],
+    ] as const) {
+      const res = await list(query);
+      expect(res.status, query).toBe(400);
+      expect(JSON.stringify(await res.json()), query).toContain(named);
+    }
+  });
+});

@@ -51,6 +51,7 @@ export function certificatesHandlers(applier: BlockApplier): Handlers {
       };
       await applier.w.put(K.certificate(id), doc);
       await applier.w.put(K.certificateOfSubject(doc.subject, ctx.block, ctx.logIndex), id);
+      await applier.w.put(K.certificateOfIssuer(doc.issuer, ctx.block, ctx.logIndex), id);
     },
     "certificates.CertificateSuspended": async (a: Result, ctx: EventContext) => {
       const c = await applier.cert(hex(a.id));

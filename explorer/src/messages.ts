@@ -388,6 +388,15 @@ const en = {
   "cert.sd.hidden": "{n} more claim(s) of {path} stay hidden",
   "cert.check.disclosures": "Every disclosure is one of this certificate's",
   "cert.check.keyBinding": "Presented by its holder, for your challenge and domain",
+  // Certificate lists (GET /certificates) and revocation statements
+  "certList.title": "Certificates by issuer",
+  "certList.issuer": "Issuer",
+  "certList.none": "This issuer has issued no certificate yet.",
+  "certList.noIssuers": "No member of the consortium is a certifier.",
+  "certList.unnamedScope": "Certificate (scope not named)",
+  "certList.subject": "Subject",
+  "certList.previous": "Previous",
+  "certList.next": "Next",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -774,6 +783,15 @@ const zh: Record<MessageKey, string> = {
   "cert.sd.hidden": "{path} 另有 {n} 项声明保持隐藏",
   "cert.check.disclosures": "每项披露均属于此证书",
   "cert.check.keyBinding": "由持有者针对您的挑战值和域名出示",
+  // 证书列表（GET /certificates）与撤销声明
+  "certList.title": "按签发方列出证书",
+  "certList.issuer": "签发方",
+  "certList.none": "该签发方尚未签发证书。",
+  "certList.noIssuers": "联盟中没有认证机构成员。",
+  "certList.unnamedScope": "证书（范围未命名）",
+  "certList.subject": "对象",
+  "certList.previous": "上一页",
+  "certList.next": "下一页",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -5,7 +5,9 @@
  * the QR code on the page decodes to the link it claims. Certificates are seeded through the
  * contracts, as the certifier and the regulator would.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { NonceManager, SigningKey, keccak256, toUtf8Bytes } from "ethers";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +15,9 @@ import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, signCrede
 import { signPresentation } from "../../lib/credentials/presentation.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
-import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
+import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
 
 if (!hasChromium) console.warn(SKIP_MESSAGE);
@@ -32,6 +36,9 @@ const millCertificate = (heat: string) => ({
 });
 
 describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
+  let chain: TestChain;
+  let indexer: Indexer;
+  const indexDir = mkdtempSync(path.join(tmpdir(), "tm-cert-explorer-"));
   let gw: TestGateway;
   let browser: Browser;
   let jws: { valid: string; revoked: string };
@@ -39,7 +46,10 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build (npm test builds it)`);
-    gw = await startTestGateway({ node: "regulator", gateway: { explorerDir: EXPLORER_DIST } });
+    chain = await startTestChain();
+    // The chain index lists certificates by issuer (GET /certificates) and the consortium's members.
+    indexer = await Indexer.open({ provider: chain.provider, deployment: chain.deployment, store: path.join(indexDir, "index") });
+    gw = await startTestGateway({ chain, node: "regulator", services: { index: indexService(indexer) }, gateway: { explorerDir: EXPLORER_DIST } });
     const { lab, regulator } = gw.chain.orgs;
     const labKey = new SigningKey(lab.signer.privateKey);
     const status = { certificates: gw.chain.deployment.contracts.certificates };
@@ -55,11 +65,40 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     await (await c.revoke(ids.revoked, RevocationReason.Fraud, keccak256(toUtf8Bytes("falsified tensile test")))).wait();
     await (await c.issue(ids.old, subject, SCOPE, now - 3600n, 0n)).wait();
     await (await c.supersede(ids.old, ids.replacement, subject, SCOPE, now - 60n, 0n)).wait();
+    await indexer.sync();
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await gw?.stop();
+    await indexer?.stop();
+    await chain?.stop();
+    rmSync(indexDir, { recursive: true, force: true });
+  });
+
+  it("lets the regulator find a certificate in the issuer's list and open it: status, scope and subject", async () => {
+    for (const viewport of [undefined, PHONE]) {
+      const w = await openPage(browser, gw.url, viewport);
+      await w.page.goto(`${gw.url}/explorer/#/certificate`);
+      const list = w.page.getByTestId("cert-list");
+      await list.waitFor();
+      expect(await w.page.getByLabel("Issuer").locator("option:checked").textContent()).toBe("Certa Test Lab");
+      // Issuance order: valid, revoked, old (superseded), its replacement.
+      expect(await list.locator("li").evaluateAll((lis) => lis.map((li) => li.getAttribute("data-state")))).toEqual(["valid", "revoked", "superseded", "valid"]);
+      const revoked = list.locator("li").nth(1);
+      expect(await revoked.textContent()).toContain("EN 10204 3.1");
+      expect(await revoked.textContent()).toContain(itemKey(PART));
+      if (viewport === PHONE) expect(await overflowsHorizontally(w.page)).toBe(false);
+      await screenshot(w.page, viewport === PHONE ? "certificate-list-phone" : "certificate-list-desktop");
+      await revoked.getByRole("link").click();
+      const cert = w.page.locator(".cert");
+      await cert.waitFor();
+      expect(await cert.getAttribute("data-state")).toBe("revoked");
+      expect(await w.page.getByTestId("cert-scope").textContent()).toContain("EN 10204 3.1");
+      expect(w.page.url()).toContain(ids.revoked);
+      expect(w.errors).toEqual([]);
+      await w.page.context().close();
+    }
   });
 
   it("shows a valid certificate as valid, with the issuer accredited then and now, confirmed on chain by the page", async () => {

@@ -21,6 +21,7 @@ import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresenta
 import { scopeName } from "../../../lib/certificate-scopes.ts";
 import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
+import { CertificatesByIssuer } from "../components/CertificateList.tsx";
 import { Qr } from "../components/Qr.tsx";
 import { SelectiveDisclosureForm } from "../components/SelectiveDisclosure.tsx";
 import { getChain } from "../chain.ts";
@@ -392,6 +393,7 @@ export function CertificatePage({ id }: { id?: string }) {
       {upload.status === "error" && <ErrorView error={upload.error} />}
       {upload.status === "done" && <VerificationView result={upload.result} />}
       {id !== undefined && upload.status === "idle" && <CertificateById id={id} />}
+      {id === undefined && upload.status === "idle" && <CertificatesByIssuer />}
       <PresentationForm />
       <SelectiveDisclosureForm />
     </article>

@@ -12,6 +12,7 @@ import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
+import type { StatementStore } from "../node/certificates/statements.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
@@ -55,6 +56,8 @@ export interface GatewayServices {
   remote?: RemoteDataService;
   /** EPCIS named queries, subscriptions (webhooks, WebSocket) and recall alerts (node/subscriptions). */
   subscriptions?: SubscriptionService;
+  /** Revocation statements this organisation made as an issuer (node/certificates/statements.ts). */
+  statements?: StatementStore;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

@@ -65,13 +65,18 @@ export class GatewayClient {
     return { ...job, ...(accepted.replay ? { replay: true } : {}) };
   }
 
+  /** Keeps a revocation statement on this organisation's node (the chain holds its hash; PUT /certificates/{id}/statement). */
+  keepStatement(certificateId: string, text: string): Promise<unknown> {
+    return this.send("PUT", `/certificates/${certificateId}/statement`, text, true, "text/plain");
+  }
+
   /** GET (or POST) JSON from the gateway; throws GatewayError with the problem's detail. */
   json<T>(method: "GET" | "POST", route: string, body?: unknown, auth = true, contentType = "application/json"): Promise<T> {
     return this.send(method, route, body === undefined ? undefined : JSON.stringify(body), auth, contentType);
   }
 
   /** Sends `body` as it is; with `auth`, once more with a fresh sign-in when the token it held is refused (401). */
-  private async send<T>(method: "GET" | "POST", route: string, body: string | undefined, auth: boolean, contentType: string): Promise<T> {
+  private async send<T>(method: "GET" | "POST" | "PUT", route: string, body: string | undefined, auth: boolean, contentType: string): Promise<T> {
     if (!auth) return this.request<T>(method, route, body, undefined, contentType);
     const held = this.token !== undefined;
     try {
@@ -83,7 +88,7 @@ export class GatewayClient {
     }
   }
 
-  private async request<T>(method: "GET" | "POST", route: string, body: string | undefined, bearer: string | undefined, contentType: string): Promise<T> {
+  private async request<T>(method: "GET" | "POST" | "PUT", route: string, body: string | undefined, bearer: string | undefined, contentType: string): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (bearer !== undefined) headers["authorization"] = `Bearer ${bearer}`;
     if (body !== undefined) headers["content-type"] = contentType;

@@ -24,6 +24,7 @@ import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
+import { StatementStore } from "../node/certificates/statements.ts";
 import { SubscriptionService } from "../node/subscriptions/service.ts";
 import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
 
@@ -108,8 +109,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // EPCIS subscriptions and recall alerts (node/subscriptions), evaluated by the gateway's query routes.
     const subscriptions = await SubscriptionService.open(path.join(config.node.dataDir, "subscriptions"), events.store, index.queries, { allowedDestinations: config.gateway.webhookDestinations, log });
     cleanup.push(() => subscriptions.close());
+    // Statements this organisation makes when it revokes a certificate (the chain holds their hashes).
+    const statements = await StatementStore.open(path.join(config.node.dataDir, "statements"));
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

@@ -397,6 +397,11 @@ const en = {
   "certList.subject": "Subject",
   "certList.previous": "Previous",
   "certList.next": "Next",
+  "certStatement.title": "Revocation statement",
+  "certStatement.verified": "From the issuer's node; its text matches the hash recorded on chain.",
+  "certStatement.notHeld": "The issuer keeps this statement on its own node; this node does not hold its text. Its hash is recorded on chain.",
+  "certStatement.mismatch": "The text this node holds does NOT match the hash recorded on chain, so it is not shown as the statement.",
+  "certStatement.hash": "Recorded hash (keccak-256):",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -792,6 +797,11 @@ const zh: Record<MessageKey, string> = {
   "certList.subject": "对象",
   "certList.previous": "上一页",
   "certList.next": "下一页",
+  "certStatement.title": "撤销声明",
+  "certStatement.verified": "来自签发方的节点；其文本与链上记录的哈希一致。",
+  "certStatement.notHeld": "签发方在自己的节点上保存此声明；本节点不持有其文本。其哈希已记录在链上。",
+  "certStatement.mismatch": "本节点持有的文本与链上记录的哈希不一致，因此不作为声明显示。",
+  "certStatement.hash": "记录的哈希（keccak-256）：",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -7,8 +7,8 @@
  * (lib/credentials/presentation.ts) for the verifier's nonce and domain.
  */
 import type { Context } from "koa";
-import { isHexString } from "ethers";
-import type { CertificateAnswer, CertificateChange, CertificateListAnswer, CertificateListEntry, VerificationAnswer } from "../../lib/api/certificates.ts";
+import { id as keccakText, isHexString } from "ethers";
+import type { CertificateAnswer, CertificateChange, CertificateListAnswer, CertificateListEntry, StatementAnswer, VerificationAnswer } from "../../lib/api/certificates.ts";
 import { scopeName } from "../../lib/certificate-scopes.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
@@ -16,8 +16,9 @@ import { SELECTIVE_CHECK_NAMES, VC_SD_JWT_MEDIA_TYPE, sdJwtOfInput, verifySelect
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
-import { HttpProblem, badRequest, notFound, requireService } from "../errors.ts";
-import { json, problem } from "../openapi.ts";
+import { MAX_STATEMENT_BYTES } from "../../node/certificates/statements.ts";
+import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
+import { bearer, json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
 import { parseSubject } from "./trace.ts";
 
@@ -93,7 +94,15 @@ async function listedIds(ctx: Context, services: GatewayServices): Promise<strin
   return ids.filter((id) => mine.has(id));
 }
 
-export function register(router: GatewayRouter, { services, options, readJson }: RouteContext): void {
+/** The statement behind a recorded hash as this node holds it, checked against the hash. */
+async function statementOf(services: GatewayServices, id: string, reasonHash: string | null): Promise<StatementAnswer | null> {
+  if (reasonHash === null) return null;
+  const text = await services.statements?.get(id);
+  if (text === undefined) return { status: "not-held" };
+  return keccakText(text).toLowerCase() === reasonHash.toLowerCase() ? { status: "verified", text } : { status: "mismatch" };
+}
+
+export function register(router: GatewayRouter, { services, options, readJson, auth }: RouteContext): void {
   router.get("/certificates", async (ctx) => {
     const index = requireService(services.index, "chain index");
     const limitRaw = single(ctx, "limit");
@@ -140,7 +149,29 @@ export function register(router: GatewayRouter, { services, options, readJson }:
     if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
     // The tie between the certificate and a recall of its subject, from the chain index.
     const subjectRecall = services.index ? await services.index.queries.recallState(view.subject) : null;
-    ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)), subjectRecall } satisfies CertificateAnswer;
+    const statement = await statementOf(services, id, view.reasonHash);
+    ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)), subjectRecall, statement } satisfies CertificateAnswer;
+  });
+
+  // The issuer keeps its statement on its own node: only this node's organisation, and only for a
+  // certificate it issued and revoked or suspended with exactly this text's hash.
+  router.put("/certificates/:id/statement", auth.requireOrg(), async (ctx) => {
+    const store = requireService(services.statements, "revocation statements");
+    const id = ctx.params.id!;
+    if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
+    const caller = ctx.state.caller!.orgId;
+    if (caller !== services.organisation.id) throw forbidden(`this node keeps the statements of ${services.organisation.name} only; send yours to your own node`);
+    const view = await certificateOnChain(services.contracts, id);
+    if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
+    if (view.issuer.id !== caller) throw forbidden(`certificate ${id.toLowerCase()} was issued by organisation ${view.issuer.id}, not by you`);
+    if (view.reasonHash === null) throw new HttpProblem(409, `certificate ${id.toLowerCase()} has no statement hash on chain (revoke or suspend it with the statement's keccak-256 first)`, { type: "conflict" });
+    if (!ctx.is(["text/plain"])) throw new HttpProblem(415, "send the statement as text/plain (UTF-8)", { type: "unsupported-media-type" });
+    const text = (await readRaw(ctx, MAX_STATEMENT_BYTES)).toString("utf8");
+    const hash = keccakText(text);
+    if (hash.toLowerCase() !== view.reasonHash.toLowerCase())
+      throw badRequest(`the text's keccak-256 is ${hash}, but the chain records ${view.reasonHash} for certificate ${id.toLowerCase()}: not its statement`);
+    await store.put(id, text);
+    ctx.body = { status: "verified", text } satisfies StatementAnswer;
   });
 
   router.post("/certificates/verify", async (ctx) => {
@@ -191,6 +222,11 @@ const certificateSchema = {
     accreditedAtIssuance: { type: "boolean" },
     accreditedNow: { type: "boolean" },
     historyAsOfBlock: { type: ["integer", "null"], description: "the chain index's block the history is read at (null without an index)" },
+    statement: {
+      type: ["object", "null"],
+      description: "the revocation statement behind reasonHash as this node holds it: verified (with its text), mismatch (text withheld), not-held; null without a recorded hash",
+      properties: { status: { enum: ["verified", "mismatch", "not-held"] }, text: { type: "string" } },
+    },
     history: {
       type: ["array", "null"],
       description: "status changes from the node's chain index; null on a node without one",
@@ -264,6 +300,27 @@ export const paths: OpenApiPaths = {
         "200": json("The certificate", certificateSchema),
         "400": problem("Not a 32-byte hex id"),
         "404": problem("Never issued"),
+      },
+    },
+  },
+  "/certificates/{id}/statement": {
+    put: {
+      summary: "Keep a revocation statement on the issuer's node (the chain holds its hash)",
+      description: "Only the node's own organisation, for a certificate it issued and revoked or suspended with this text's keccak-256 as reasonHash.",
+      tags: ["certificates"],
+      security: bearer,
+      parameters: [{ name: "id", in: "path", required: true, schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } }],
+      requestBody: { required: true, content: { "text/plain": { schema: { type: "string", maxLength: MAX_STATEMENT_BYTES } } } },
+      responses: {
+        "200": json("Kept, verified against the chain", { type: "object", properties: { status: { enum: ["verified"] }, text: { type: "string" } } }),
+        "400": problem("Malformed id, or a text that does not hash to the recorded statement hash"),
+        "401": problem("Not signed in"),
+        "403": problem("Not this node's organisation, or not the certificate's issuer"),
+        "404": problem("No such certificate"),
+        "409": problem("No statement hash recorded"),
+        "413": problem("Text too long"),
+        "415": problem("Not text/plain"),
+        "503": problem("This node keeps no statements"),
       },
     },
   },

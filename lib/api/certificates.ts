@@ -26,6 +26,8 @@ export interface CertificateAnswer extends OnChainCertificate {
   historyAsOfBlock: number | null;
   /** Whether a recall reaches the certificate's subject (a valid certificate of a recalled heat); null on a node without a chain index. */
   subjectRecall: "recalled" | "in-scope" | "clear" | null;
+  /** The revocation or suspension statement behind `reasonHash`; null when none was recorded. */
+  statement: StatementAnswer | null;
 }
 
 /** POST /certificates/verify: every check by name, and the verdict (of a selective disclosure: with what it disclosed). */
@@ -50,3 +52,10 @@ export interface CertificateListAnswer {
   nextAfter: string | null;
   asOfBlock: number;
 }
+
+/**
+ * A statement is kept off chain by its issuer's node; the chain holds its keccak-256. `verified`:
+ * the text hashes to the recorded hash. `mismatch`: the text held does not, so it is not shown.
+ * `not-held`: this node does not hold the text (ask the issuer).
+ */
+export type StatementAnswer = { status: "verified"; text: string } | { status: "mismatch" } | { status: "not-held" };

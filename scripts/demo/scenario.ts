@@ -162,7 +162,9 @@ export class Scenario {
     const certificate = this.certificateIdOf(cycle);
     const pump = `${this.o.gatewayOf("oem")}/explorer/#/item/${encodeURIComponent(items.pump)}`;
     const recalled = cycle % (this.o.recallEvery ?? 3) === 0 ? ", recalled" : "";
-    const state = this.revokes(cycle) ? `revoked, statement in ${path.join(this.dir, `${cycleId(cycle)}-revocation.txt`)}` : "valid";
+    const state = this.revokes(cycle)
+      ? `revoked, statement kept by the lab's node: ${this.o.gatewayOf("lab")}/explorer/#/certificate/${certificate ?? ""}`
+      : "valid";
     return (
       `cycle ${cycle} done; look at pump ${items.pump.split("/").pop()}${recalled}: ${pump} ; ` +
       `heat ${items.heat}'s certificate ${certificate ?? "(not issued)"} (${state})${certificate ? `: ${this.o.gatewayOf("regulator")}/explorer/#/certificate/${certificate}` : ""}`
@@ -331,7 +333,12 @@ export class Scenario {
     const certificateId = this.certificateIdOf(cycle);
     if (certificateId === undefined) throw new Error(`heat ${items.heat} has no certificate to revoke`);
     const certs = this.chain("lab").certificates;
-    if (Number((await certs.certificate(certificateId)).state) === CertificateState.Revoked) return;
+    // A repeated step after the revocation still hands the statement to the lab's node.
+    if (Number((await certs.certificate(certificateId)).state) === CertificateState.Revoked) {
+      const file = path.join(this.dir, `${cycleId(cycle)}-revocation.txt`);
+      if (existsSync(file)) await this.client("lab").keepStatement(certificateId, readFileSync(file, "utf8"));
+      return;
+    }
     const file = path.join(this.dir, `${cycleId(cycle)}-revocation.txt`);
     if (!existsSync(file)) {
       const statement = [
@@ -344,7 +351,10 @@ export class Scenario {
       writeFileSync(`${file}.tmp`, statement + "\n");
       renameSync(`${file}.tmp`, file);
     }
-    await (await certs.revoke(certificateId, RevocationReason.NonConformity, keccakText(readFileSync(file, "utf8")))).wait();
+    const statement = readFileSync(file, "utf8");
+    await (await certs.revoke(certificateId, RevocationReason.NonConformity, keccakText(statement))).wait();
+    // The lab's node keeps the text, checked against the hash, and serves it with the certificate.
+    await this.client("lab").keepStatement(certificateId, statement);
   }
 
   /** `owner` lets `grantee` read its data about `scopeKey` for a year, unless it may already. */

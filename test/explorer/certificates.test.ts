@@ -15,6 +15,7 @@ import { TRACEMESH_CREDENTIALS_CONTEXT, VC_V2_CONTEXT, credentialHash, signCrede
 import { signPresentation } from "../../lib/credentials/presentation.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { RevocationReason } from "../../lib/registry.ts";
+import { StatementStore } from "../../node/certificates/statements.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
@@ -40,6 +41,9 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
   let indexer: Indexer;
   const indexDir = mkdtempSync(path.join(tmpdir(), "tm-cert-explorer-"));
   let gw: TestGateway;
+  /** The lab's own node, which keeps the statements of the certificates it revoked. */
+  let labNode: TestGateway;
+  const STATEMENT = "Certa Test Lab: the tensile test of heat H-7790 was falsified.\nThe certificate is revoked; do not use the heat on its strength.\n";
   let browser: Browser;
   let jws: { valid: string; revoked: string };
   let ids: { valid: string; revoked: string; old: string; replacement: string };
@@ -62,15 +66,19 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
     const c = lab.contracts.certificates.connect(new NonceManager(lab.signer));
     await (await c.issue(ids.valid, subject, SCOPE, now - 7200n, now + 180n * 86400n)).wait();
     await (await c.issue(ids.revoked, subject, SCOPE, now - 7200n, 0n)).wait();
-    await (await c.revoke(ids.revoked, RevocationReason.Fraud, keccak256(toUtf8Bytes("falsified tensile test")))).wait();
+    await (await c.revoke(ids.revoked, RevocationReason.Fraud, keccak256(toUtf8Bytes(STATEMENT)))).wait();
     await (await c.issue(ids.old, subject, SCOPE, now - 3600n, 0n)).wait();
     await (await c.supersede(ids.old, ids.replacement, subject, SCOPE, now - 60n, 0n)).wait();
     await indexer.sync();
+    labNode = await startTestGateway({ chain, node: "lab", services: { index: indexService(indexer), statements: await StatementStore.open(path.join(indexDir, "statements")) }, gateway: { explorerDir: EXPLORER_DIST } });
+    const kept = await labNode.request(`/certificates/${ids.revoked}/statement`, { method: "PUT", body: STATEMENT, headers: { "content-type": "text/plain" }, token: await labNode.signIn("lab") });
+    if (kept.status !== 200) throw new Error(`the lab's node did not keep the statement: ${await kept.text()}`);
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await gw?.stop();
+    await labNode?.stop();
     await indexer?.stop();
     await chain?.stop();
     rmSync(indexDir, { recursive: true, force: true });
@@ -140,6 +148,30 @@ describe.skipIf(!hasChromium)("certificate page in Chromium", () => {
       await screenshot(w.page, viewport === PHONE ? "certificate-revoked-phone" : "certificate-revoked-desktop");
       await w.page.context().close();
     }
+  });
+
+  it("shows the revocation statement's text where the issuer's node keeps it, in English and Chinese; elsewhere says the issuer keeps it", async () => {
+    for (const lang of ["en", "zh"] as const) {
+      const w = await openPage(browser, labNode.url, lang === "zh" ? PHONE : undefined, lang === "zh" ? "zh-CN" : "en-GB");
+      await w.page.goto(`${labNode.url}/explorer/#/certificate/${ids.revoked}`);
+      const statement = w.page.getByTestId("cert-statement");
+      await statement.waitFor();
+      expect(await statement.getAttribute("data-status")).toBe("verified");
+      expect(await statement.locator(".statement-text").textContent()).toBe(STATEMENT);
+      expect(await statement.textContent()).toContain(lang === "zh" ? "撤销声明" : "Revocation statement");
+      if (lang === "zh") expect(await overflowsHorizontally(w.page)).toBe(false);
+      await screenshot(w.page, `certificate-statement-${lang}`);
+      expect(w.errors).toEqual([]);
+      await w.page.context().close();
+    }
+    // The regulator's node does not hold the lab's text: it says so, and shows no text.
+    const w = await openPage(browser, gw.url);
+    await w.page.goto(`${gw.url}/explorer/#/certificate/${ids.revoked}`);
+    const elsewhere = w.page.getByTestId("cert-statement");
+    await elsewhere.waitFor();
+    expect(await elsewhere.getAttribute("data-status")).toBe("not-held");
+    expect(await elsewhere.textContent()).not.toContain("falsified");
+    await w.page.context().close();
   });
 
   it("points from a superseded certificate to its replacement", async () => {

@@ -13,9 +13,10 @@ import { type Verification, VC_V2_CONTEXT, credentialHash, decodeCredential, env
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { RevocationReason } from "../../lib/registry.ts";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { StatementStore } from "../../node/certificates/statements.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type ChainOrg, type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
@@ -467,5 +468,59 @@ describe("GET /certificates: lists by issuer, subject and item", () => {
       expect(res.status, query).toBe(400);
       expect(JSON.stringify(await res.json()), query).toContain(named);
     }
+  });
+});
+
+describe("revocation statements: kept by the issuer's node, checked against the hash on chain", () => {
+  const STATEMENT = "Certa Test Lab: a re-test of heat HEAT-99 measured 9 % elongation, below the 14 % certified.\n";
+  let labNode: TestGateway;
+  let statementsDir: string;
+  let revoked: string;
+  let active: string;
+
+  beforeAll(async () => {
+    statementsDir = mkdtempSync(path.join(tmpdir(), "tm-statements-"));
+    labNode = await startTestGateway({ chain: gw.chain, node: "lab", services: { statements: await StatementStore.open(statementsDir) } });
+    revoked = await issue(mtr("HEAT-99"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-99"));
+    await (await lab.contracts.certificates.revoke(revoked, RevocationReason.NonConformity, textHash(STATEMENT))).wait();
+    active = await issue(mtr("HEAT-98"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-98"));
+  });
+  afterAll(async () => {
+    await labNode?.stop();
+    rmSync(statementsDir, { recursive: true, force: true });
+  });
+
+  const put = (id: string, text: string, token?: string) =>
+    labNode.request(`/certificates/${id}/statement`, { method: "PUT", body: text, headers: { "content-type": "text/plain" }, ...(token ? { token } : {}) });
+  const statementOn = async (node: TestGateway, id: string) => ((await (await node.request(`/certificates/${id}`)).json()) as { statement: unknown }).statement;
+
+  it("says the issuer's node does not hold it yet, then serves the issuer's text once kept, to anyone", async () => {
+    expect(await statementOn(labNode, revoked)).toEqual({ status: "not-held" });
+    const res = await put(revoked, STATEMENT, await labNode.signIn("lab"));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await statementOn(labNode, revoked)).toEqual({ status: "verified", text: STATEMENT });
+    // Another node does not hold it; a certificate without a recorded hash has no statement.
+    expect(await statementOn(gw, revoked)).toEqual({ status: "not-held" });
+    expect(await statementOn(labNode, active)).toBeNull();
+  });
+
+  it("refuses anonymous callers, other members, texts that do not match the hash, and certificates without one", async () => {
+    expect((await put(revoked, STATEMENT)).status).toBe(401);
+    const other = await put(revoked, STATEMENT, await labNode.signIn("oem"));
+    expect(other.status).toBe(403);
+    expect(await other.text()).toContain("statements of");
+    const forged = await put(revoked, "The heat is fine.\n", await labNode.signIn("lab"));
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain("not its statement");
+    expect((await put(active, STATEMENT, await labNode.signIn("lab"))).status).toBe(409);
+    expect((await put("0x12", STATEMENT, await labNode.signIn("lab"))).status).toBe(400);
+    expect(await statementOn(labNode, revoked)).toEqual({ status: "verified", text: STATEMENT });
+  });
+
+  it("never shows a text changed on disk as the statement: it says the text does not match", async () => {
+    writeFileSync(path.join(statementsDir, `${revoked.toLowerCase()}.txt`), "The heat is fine.\n");
+    const body = await (await labNode.request(`/certificates/${revoked}`)).text();
+    expect(JSON.parse(body).statement).toEqual({ status: "mismatch" });
+    expect(body).not.toContain("The heat is fine");
   });
 });

@@ -6,6 +6,7 @@
  * gateway's answer only adds the history and is compared. Anything wrong is red.
  */
 import type { TargetedEvent } from "preact";
+import { id as keccakText } from "ethers";
 import { useEffect, useState } from "preact/hooks";
 import type { CertificateAnswer } from "../../../lib/api/certificates.ts";
 import {
@@ -159,6 +160,36 @@ function useCertificate(id: string): Loaded {
   return state;
 }
 
+/**
+ * The revocation statement's text, from the issuer's node: shown only when it hashes to the hash
+ * the chain records (checked here again, not only by the gateway); otherwise the page says why.
+ */
+function Statement({ answer, recordedHash }: { answer: CertificateAnswer["statement"] | undefined; recordedHash: string | null }) {
+  const { t } = useI18n();
+  if (recordedHash === null || answer === undefined || answer === null) return null;
+  const verified = answer.status === "verified" && keccakText(answer.text).toLowerCase() === recordedHash.toLowerCase();
+  return (
+    <section class="statement" data-testid="cert-statement" data-status={verified ? "verified" : answer.status === "not-held" ? "not-held" : "mismatch"}>
+      <h2>{t("certStatement.title")}</h2>
+      {verified ? (
+        <>
+          <blockquote class="statement-text">{answer.status === "verified" ? answer.text : ""}</blockquote>
+          <p class="muted">{t("certStatement.verified")}</p>
+        </>
+      ) : answer.status === "not-held" ? (
+        <p class="muted">{t("certStatement.notHeld")}</p>
+      ) : (
+        <p class="error" role="alert">
+          {t("certStatement.mismatch")}
+        </p>
+      )}
+      <p class="muted">
+        {t("certStatement.hash")} <code class="break">{recordedHash}</code>
+      </p>
+    </section>
+  );
+}
+
 function CertificateById({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const label = useStateLabel();
@@ -192,6 +223,7 @@ function CertificateById({ id }: { id: string }) {
       <div>
         <CertificateSummary cert={shown} />
         <SubjectRecall state={gateway?.subjectRecall} />
+        <Statement answer={gateway?.statement} recordedHash={shown.reasonHash} />
         <h2>{t("cert.chainCheck")}</h2>
         {own === undefined ? (
           <p class="error" role="alert" data-testid="chain-check" data-chain-state="unchecked">

@@ -8,7 +8,15 @@
  */
 import type { Context } from "koa";
 import { id as keccakText, isHexString } from "ethers";
-import type { CertificateAnswer, CertificateChange, CertificateListAnswer, CertificateListEntry, StatementAnswer, VerificationAnswer } from "../../lib/api/certificates.ts";
+import {
+  type CertificateAnswer,
+  type CertificateChange,
+  type CertificateListAnswer,
+  type CertificateListEntry,
+  MAX_STATEMENT_BYTES,
+  type StatementAnswer,
+  type VerificationAnswer,
+} from "../../lib/api/certificates.ts";
 import { scopeName } from "../../lib/certificate-scopes.ts";
 import { CHECK_NAMES, certificateOnChain, reasonName, verifyCredential } from "../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, verifyPresentation } from "../../lib/credentials/presentation.ts";
@@ -16,7 +24,6 @@ import { SELECTIVE_CHECK_NAMES, VC_SD_JWT_MEDIA_TYPE, sdJwtOfInput, verifySelect
 import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
-import { MAX_STATEMENT_BYTES } from "../../node/certificates/statements.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";

@@ -8,9 +8,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 
-/** Most bytes one statement may hold (a page of text). */
-export const MAX_STATEMENT_BYTES = 16 * 1024;
-
 const ID = /^0x[0-9a-f]{64}$/;
 
 export class StatementStore {

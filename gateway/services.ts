@@ -8,6 +8,7 @@
  * 503 (see `requireService` in errors.ts), never a crash.
  */
 import { JsonRpcProvider } from "ethers";
+import type { OrganisationGrants } from "../lib/access-grants.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
@@ -24,6 +25,9 @@ export type { IndexService };
 
 /** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
 export type { RemoteDataService };
+
+/** The node organisation's grant writes, sent with its own account (lib/access-grants.ts). */
+export type GrantsService = Pick<OrganisationGrants, "grant" | "revoke">;
 
 /** Data-integrity proofs of the node's anchored readings. */
 export type ProofsService = Pick<ProofService, "proveReading" | "proveRun" | "windowsBetween" | "node">;
@@ -48,6 +52,8 @@ export interface GatewayServices {
    * as held elsewhere).
    */
   remote?: RemoteDataService;
+  /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
+  grants?: GrantsService;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

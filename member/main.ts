@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { organisationGrants } from "../lib/access-grants.ts";
 import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
@@ -103,8 +104,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // The peer network serves by the same rule as the gateway, logs what it serves, and fetches
     // for this organisation's pages what they may see from the owners' nodes.
     p2p?.serveWith({ visibility: events.visibility, accessLog: recorder });
+    // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
+    const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, ...(p2p ? { remote: p2p.remote } : {}), grants },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),

@@ -5,6 +5,7 @@ import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
+import * as grants from "./grants.ts";
 import * as health from "./health.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
@@ -20,4 +21,5 @@ export const routeModules: Record<string, RouteModule> = {
   resolver,
   trace,
   accessLog,
+  grants,
 };

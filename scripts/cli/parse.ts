@@ -8,7 +8,8 @@ import { Role } from "../../lib/consortium.ts";
 import { SCOPE_WORDS, scopeKindOf } from "../../lib/access-grants.ts";
 import { CredentialError, credentialHash, decodeCredential, jwsOfInput } from "../../lib/credentials.ts";
 import { sdJwtOfInput, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
-import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
+import type { ScopeKind } from "../../lib/registry.ts";
+import { RevocationReason } from "../../lib/registry.ts";
 import { kebab } from "./describe.ts";
 import { UsageError } from "./output.ts";
 

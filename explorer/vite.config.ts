@@ -3,12 +3,23 @@
  * page needs is bundled: at run time it talks to the gateway only.
  */
 import path from "node:path";
-import { defineConfig } from "vite";
+import { type Plugin, defineConfig } from "vite";
 
 const here = import.meta.dirname;
 
+/** The page reads contract artifacts for their ABIs only: the deployment bytecode stays out. */
+const abiOnlyArtifacts: Plugin = {
+  name: "tracemesh-abi-only-artifacts",
+  enforce: "pre",
+  transform(code, id) {
+    if (!/[\\/]artifacts[\\/]contracts[\\/].*\.json$/.test(id)) return undefined;
+    return { code: JSON.stringify({ abi: (JSON.parse(code) as { abi: unknown }).abi }), map: null };
+  },
+};
+
 export default defineConfig({
   root: here,
+  plugins: [abiOnlyArtifacts],
   base: "/explorer/",
   // Shared lib/ code picks its browser primitives through package.json "imports" (#platform).
   resolve: {

@@ -11,7 +11,7 @@ import Koa from "koa";
 import helmet from "koa-helmet";
 import serve from "koa-static";
 import { type Logger, pino } from "pino";
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Role } from "../lib/consortium.ts";
 import { MembershipCache } from "./auth/membership.ts";
 import { identify, requireOrg } from "./auth/middleware.ts";
@@ -23,11 +23,12 @@ import type { GatewayRouter, GatewayState, ResolvedOptions, RouteContext } from 
 import { TracemeshError } from "../lib/errors.ts";
 import { HttpProblem, toProblem } from "./errors.ts";
 import { hostGuard, isLoopback, publicHostName } from "./host.ts";
-import { rateLimiter } from "./ratelimit.ts";
+import { type RateLimit, type RateLimits, DEFAULT_RATE_LIMITS, rateLimiters, rateLimitsOf } from "./ratelimit.ts";
 import { type OpenApiDocument, buildOpenApi, openApiPathOf } from "./openapi.ts";
 import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
+import { serveUpgrades } from "./websocket.ts";
 
 export interface GatewayOptions {
   /**
@@ -55,8 +56,12 @@ export interface GatewayOptions {
   trustedProxies?: readonly string[];
   /** How long an organisation's standing is cached before the chain is asked again, default 3 s. */
   membershipTtlMs?: number;
-  /** Requests per client (token's organisation, else IP) per window; false disables. Default 600/min. */
-  rateLimit?: { max: number; durationMs: number } | false;
+  /**
+   * Requests per window: per organisation for callers with a token, per address for anonymous
+   * callers (ratelimit.ts). One limit for both, or each its own; false disables. Default 12,000
+   * a minute per organisation, 600 a minute per anonymous address.
+   */
+  rateLimit?: RateLimit | Partial<RateLimits> | false;
   rpc?: Partial<ResolvedOptions["rpc"]>;
   /** Bearer token that opens /metrics. */
   metricsToken?: string;
@@ -68,6 +73,8 @@ export interface GatewayOptions {
   explorerDir?: string;
   /** Blocks the chain index may trail the chain's head before index-backed routes answer 503 (default 64). */
   maxIndexLagBlocks?: number;
+  /** Bytes of JSON the history and genealogy answer cache keeps (default 64 MiB); 0 turns it off. */
+  answerCacheBytes?: number;
 }
 
 export interface RunningGateway {
@@ -104,13 +111,14 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
     challengeTtlMs: options.challengeTtlMs ?? 5 * 60_000,
     membershipTtlMs: options.membershipTtlMs ?? 3000,
-    rateLimit: options.rateLimit ?? { max: 600, durationMs: 60_000 },
+    rateLimit: options.rateLimit === false ? false : rateLimitsOf(options.rateLimit ?? DEFAULT_RATE_LIMITS),
     rpc: { maxLogBlockRange: 5000, rateLimit: { max: 120, durationMs: 60_000 }, gasCap: 10_000_000, timeoutMs: 5000, ...options.rpc },
     metricsToken: options.metricsToken,
     metricsLoopback: options.metricsLoopback ?? false,
     explorerPath: options.explorerPath ?? "/explorer/",
     explorerDir: options.explorerDir,
     maxIndexLagBlocks: options.maxIndexLagBlocks ?? DEFAULT_MAX_INDEX_LAG_BLOCKS,
+    answerCacheBytes: options.answerCacheBytes ?? 64 * 1024 * 1024,
   };
 }
 
@@ -122,6 +130,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   // Errors after the response started (a client hanging up mid-stream) go to the log, not stderr.
   app.on("error", (err: Error) => logger.warn({ err: err.message }, "response error"));
   const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics }); // the process: CPU, memory, event loop lag, handles
   const requests = new Counter({
     name: "tracemesh_gateway_requests_total",
     help: "HTTP requests by method, route and status",
@@ -215,7 +224,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   );
   app.use(identifyClient(trustedProxies));
   app.use(identify(tokens));
-  if (opts.rateLimit) app.use(rateLimiter(opts.rateLimit, "requests"));
+  if (opts.rateLimit) for (const limiter of rateLimiters(opts.rateLimit, "requests")) app.use(limiter);
 
   const router: GatewayRouter = new Router<GatewayState>();
   // Declared query parameters are the only ones accepted (see openapi.ts).
@@ -269,6 +278,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       }
       loopbackOnly = isLoopback(host);
       const server = app.listen(port, host);
+      const closeUpgraded = serveUpgrades(server, app.callback());
       // Slow clients cannot hold connections open: headers within 10 s, a whole request within 30 s.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;
@@ -292,6 +302,7 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
             new Promise<void>((done) => {
               server.close(() => done());
               server.closeAllConnections();
+              closeUpgraded();
             }),
         });
       });

@@ -17,6 +17,7 @@ import type { AuthState } from "./auth/middleware.ts";
 import type { ChallengeStore } from "./auth/siwe.ts";
 import type { TokenService } from "./auth/tokens.ts";
 import type { BodyLimits } from "./body.ts";
+import type { RateLimits } from "./ratelimit.ts";
 import type { GatewayServices } from "./services.ts";
 
 export type GatewayState = AuthState & {
@@ -56,7 +57,8 @@ export interface ResolvedOptions {
   tokenTtlSeconds: number;
   challengeTtlMs: number;
   membershipTtlMs: number;
-  rateLimit: { max: number; durationMs: number } | false;
+  /** Per organisation and per anonymous address (ratelimit.ts). */
+  rateLimit: RateLimits | false;
   rpc: RpcOptions;
   metricsToken?: string;
   /** Serve /metrics to direct loopback callers without the token (an explicit choice: a local proxy makes every client loopback). */
@@ -67,6 +69,8 @@ export interface ResolvedOptions {
   explorerDir?: string;
   /** Blocks the chain index may trail the chain's head before index-backed routes answer 503. */
   maxIndexLagBlocks: number;
+  /** Bytes of JSON the trace routes' answer cache keeps (gateway/answer-cache.ts); 0 turns it off. */
+  answerCacheBytes: number;
 }
 
 /** The origin clients reach the gateway at: the configured public URL, else the request's. */

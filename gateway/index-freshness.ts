@@ -22,14 +22,20 @@ export interface IndexFreshness {
   reason?: string;
 }
 
-export async function indexFreshness(services: GatewayServices, index: IndexService, maxLagBlocks: number): Promise<IndexFreshness> {
-  const { indexedBlock } = index.progress();
-  let chainBlock: number | null = null;
+/** The chain's head, or null when the chain did not answer (within the provider's call bound). */
+export async function chainHead(services: GatewayServices): Promise<number | null> {
   try {
-    chainBlock = await services.provider.getBlockNumber();
+    return await services.provider.getBlockNumber();
   } catch {
-    // Reported below: an index that cannot be compared with the chain is not known to be current.
+    return null;
   }
+}
+
+/** `head`: the chain's head when the caller just read it (one bounded call per request, not two). */
+export async function indexFreshness(services: GatewayServices, index: IndexService, maxLagBlocks: number, head?: number | null): Promise<IndexFreshness> {
+  const { indexedBlock } = index.progress();
+  // null: reported below, an index that cannot be compared with the chain is not known to be current.
+  const chainBlock = head !== undefined ? head : await chainHead(services);
   const lag = chainBlock === null ? null : Math.max(0, chainBlock - indexedBlock);
   const stopped = index.stopped?.();
   const reason =

@@ -7,8 +7,9 @@
  * optional slots are filled by the node parts that exist: a route whose slot is missing answers
  * 503 (see `requireService` in errors.ts), never a crash.
  */
-import { JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider } from "ethers";
 import type { OrganisationGrants } from "../lib/access-grants.ts";
+import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
@@ -16,12 +17,16 @@ import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
 import type { RemoteDataService } from "../node/p2p/remote.ts";
+import type { SubscriptionService } from "../node/subscriptions/service.ts";
 
 /** EPCIS capture, event store and queries of the node (node/events). */
 export type { EventsService };
 
 /** Queries over the chain indexer's LevelDB indexes (node/indexer/service.ts). */
 export type { IndexService };
+
+/** Named queries, subscriptions and recall alerts (node/subscriptions/service.ts). */
+export type { SubscriptionService };
 
 /** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
 export type { RemoteDataService };
@@ -52,6 +57,8 @@ export interface GatewayServices {
    * as held elsewhere).
    */
   remote?: RemoteDataService;
+  /** EPCIS named queries, subscriptions (webhooks, WebSocket) and recall alerts (node/subscriptions). */
+  subscriptions?: SubscriptionService;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
 }
@@ -73,8 +80,7 @@ export async function chainServices(
   organisation: OrganisationRef,
 ): Promise<GatewayServices & { close(): void }> {
   const owned = typeof rpc === "string";
-  const provider = owned ? new JsonRpcProvider(rpc, deployment.chainId, { staticNetwork: true, batchMaxCount: 1 }) : rpc;
-  if (owned) provider.pollingInterval = 250;
+  const provider = owned ? rpcProvider(rpc, deployment.chainId) : rpc;
   const chainId = Number((await provider.getNetwork()).chainId);
   if (chainId !== deployment.chainId) {
     if (owned) provider.destroy();

@@ -22,15 +22,27 @@
  * that one rule decides a document on every route and on the peer network. Organisations with the
  * Regulator role read what the consortium's rule on AccessGrants lets them (`RegulatorScope`).
  */
-import { AbiCoder, type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
+import { type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
 import { AccessGrants__factory, Consortium__factory } from "./contracts/types/index.js";
 import { PositiveCache } from "./positive-cache.ts";
 import { RecordKind, ScopeKind } from "./registry.ts";
 import { Backoff, sleep } from "./retry.ts";
 
-/** AccessGrants.grantIdOf: the id of the grant from `owner` to `grantee` on `scopeKey`. */
-export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
-  keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey]));
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const word = (n: number, what: string): string => {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) throw new RangeError(`grantIdOf: ${what} must be an organisation id (uint32), got ${n}`);
+  return n.toString(16).padStart(64, "0");
+};
+
+/**
+ * AccessGrants.grantIdOf: the id of the grant from `owner` to `grantee` on `scopeKey`, i.e.
+ * keccak256(abi.encode(uint32, uint32, bytes32)). The three words are laid out by hand: every
+ * access decision and log entry computes one, and the ABI encoder costs more than the hash.
+ */
+export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string => {
+  if (!BYTES32.test(scopeKey)) throw new RangeError(`grantIdOf: scopeKey must be 0x and 64 hex digits, got ${JSON.stringify(scopeKey)}`);
+  return keccak256(`0x${word(owner, "owner")}${word(grantee, "grantee")}${scopeKey.slice(2)}`);
+};
 
 /** The scope key AccessGrants uses for a data stream. */
 export const streamScopeKey = (stream: string): string => keccak256(toUtf8Bytes(stream));
@@ -48,6 +60,13 @@ export interface AccessChecker {
    * regulators read `scope`. A checker without it gives regulators nothing beyond their grants.
    */
   regulatorMayRead?(org: number, scope: RegulatorScope): Promise<boolean>;
+  /**
+   * Moves whenever answers this checker gave before may have changed (a grant or membership event
+   * made it forget what it kept): answers built on its decisions may be reused while it stays.
+   * Undefined when the checker cannot tell (it answers from the chain of the moment, or keeps
+   * answers without watching for changes): then nothing built on its decisions is reused.
+   */
+  readonly generation?: number | undefined;
 }
 
 /** What the consortium's rule may let regulators read (AccessGrants.RegulatorScope bit flags). */
@@ -318,6 +337,7 @@ export class ChainAccessChecker implements AccessChecker {
   private readonly addresses: { accessGrants: string; consortium: string };
   private readonly pollMs: number;
   private readonly onError: ((err: unknown) => void) | undefined;
+  private readonly keepsAnswers: boolean;
 
   constructor(addresses: { accessGrants: string; consortium: string }, runner: ContractRunner, options: ChainAccessCheckerOptions = {}) {
     this.runner = runner;
@@ -326,6 +346,7 @@ export class ChainAccessChecker implements AccessChecker {
     this.onError = options.onError;
     this.grants = AccessGrants__factory.connect(addresses.accessGrants, runner);
     this.consortium = Consortium__factory.connect(addresses.consortium, runner);
+    this.keepsAnswers = (options.ttlMs ?? 10_000) > 0;
     this.cache = new PositiveCache<unknown>({
       ttlMs: options.ttlMs ?? 10_000,
       maxEntries: options.maxEntries ?? 50_000,
@@ -353,9 +374,22 @@ export class ChainAccessChecker implements AccessChecker {
     return this.cached(`r:${org}:${scope}`, () => this.grants.regulatorMayRead(org, scope));
   }
 
+  private cleared = 0;
+  private watching = 0;
+
+  /**
+   * Moves on every `invalidate` (a grant or membership event seen, the chain gone back); defined
+   * only while `watch()` runs over kept answers (with `ttlMs` 0 every answer is the chain's of
+   * the moment, which no generation can stand for).
+   */
+  get generation(): number | undefined {
+    return this.watching > 0 && this.keepsAnswers ? this.cleared : undefined;
+  }
+
   /** Forgets every cached answer. */
   invalidate(): void {
     this.cache.clear();
+    this.cleared++;
   }
 
   /**
@@ -405,8 +439,12 @@ export class ChainAccessChecker implements AccessChecker {
       }
     };
     const running = loop();
+    this.watching++;
     return async () => {
+      if (stopped.signal.aborted) return running;
       stopped.abort();
+      this.watching--;
+      this.cleared++;
       await running;
     };
   }

@@ -73,7 +73,6 @@ export const ERROR_CATALOGUE = {
   "service-unavailable": spec(503, "Service unavailable", "unsupported"),
   "chain-unavailable": spec(503, "Chain unavailable", "unavailable"),
   "chain-ahead": spec(503, "Chain ahead of this node", "unavailable"),
-  "chain-behind": spec(503, "Chain behind this node", "unavailable"),
   "reorg-too-deep": spec(503, "Reorganisation too deep", "unavailable"),
   "index-stale": spec(503, "Chain index stopped or behind", "unavailable"),
   "schema-unavailable": spec(503, "Schema unavailable", "unavailable"),

@@ -2,6 +2,10 @@
  * A partner's client of a member's gateway, as any EPCIS-speaking tool would use it (the demo
  * scenario, tests, the benchmark): sign in with the organisation's account (EIP-4361 challenge,
  * then a bearer token), capture documents and follow the capture job, read JSON.
+ *
+ * A 401 on a request made with a token this client held is not a refusal yet: the gateway may
+ * have restarted with another signing secret, or expired the token early. The client signs in
+ * again once and repeats the request; only a 401 to a fresh token is the gateway's answer.
  */
 import type { Signer } from "ethers";
 import type { AuthChallenge, IssuedToken, TokenRequest } from "./api/auth.ts";
@@ -66,9 +70,22 @@ export class GatewayClient {
     return this.send(method, route, body === undefined ? undefined : JSON.stringify(body), auth, contentType);
   }
 
+  /** Sends `body` as it is; with `auth`, once more with a fresh sign-in when the token it held is refused (401). */
   private async send<T>(method: "GET" | "POST", route: string, body: string | undefined, auth: boolean, contentType: string): Promise<T> {
+    if (!auth) return this.request<T>(method, route, body, undefined, contentType);
+    const held = this.token !== undefined;
+    try {
+      return await this.request<T>(method, route, body, await this.bearer(), contentType);
+    } catch (e) {
+      if (!(held && e instanceof GatewayError && e.status === 401)) throw e;
+      this.token = undefined; // signed by a secret the gateway no longer has, or revoked: sign in again
+      return this.request<T>(method, route, body, await this.bearer(), contentType);
+    }
+  }
+
+  private async request<T>(method: "GET" | "POST", route: string, body: string | undefined, bearer: string | undefined, contentType: string): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (auth) headers["authorization"] = `Bearer ${await this.bearer()}`;
+    if (bearer !== undefined) headers["authorization"] = `Bearer ${bearer}`;
     if (body !== undefined) headers["content-type"] = contentType;
     const res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(60_000) });
     const text = await res.text();

@@ -5,7 +5,8 @@
  *   "gateway": { "host": "127.0.0.1", "port": 8601, "publicHost": "trace.example.com",
  *                "explorer": true, "tokenSecretFile": "./gateway-secret",
  *                "trustedProxies": ["10.0.0.2"], "metricsTokenFile": "./metrics-token",
- *                "metricsLoopback": false },   // all optional
+ *                "metricsLoopback": false, "webhookDestinations": ["https://erp.example.com"],
+ *                "rateLimit": { "organisationPerMinute": 12000, "anonymousPerMinute": 600 } },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
  * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
@@ -13,9 +14,11 @@
  * it stands for. Shipping to a party not listed is refused with a clear error. The node commands
  * (node/cli.ts) read the same file and skip these two sections.
  */
+import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { FilePath, checkConfig, readJsonFile } from "../lib/config-reader.ts";
 import { canonicalIdentifier } from "../lib/identifiers/canonical.ts";
+import type { RateLimits } from "../gateway/ratelimit.ts";
 import { type NodeConfig, NodeConfigSchema, OrganisationRef, nodeConfigRules, toNodeConfig } from "../node/config.ts";
 
 const GatewaySchema = Type.Object(
@@ -34,8 +37,23 @@ const GatewaySchema = Type.Object(
     metricsLoopback: Type.Boolean({ default: false, problem: "must be true or false" }),
     /** Serve the built explorer (explorer/dist) under /explorer/. */
     explorer: Type.Boolean({ default: true, problem: "must be true or false" }),
-    /** Token signing secret; random per process when absent (tokens then end with the process). */
+    /**
+     * Token signing secret (at least 32 bytes); created on first start, owner-only, when missing.
+     * Default <dataDir>/gateway-token-secret, so the tokens a member issued survive its restart.
+     */
     tokenSecretFile: Type.Optional(FilePath({ problem: "must be a path" })),
+    /** Requests a minute per organisation (callers with a token) and per anonymous address (gateway/ratelimit.ts). */
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          organisationPerMinute: Type.Optional(Type.Integer({ minimum: 1, problem: "must be a whole number of requests a minute, 1 or more" })),
+          anonymousPerMinute: Type.Optional(Type.Integer({ minimum: 1, problem: "must be a whole number of requests a minute, 1 or more" })),
+        },
+        { additionalProperties: false, problem: "must be an object with organisationPerMinute and/or anonymousPerMinute" },
+      ),
+    ),
+    /** Origins EPCIS subscription webhooks may be delivered to (node/subscriptions/webhook.ts); none by default. */
+    webhookDestinations: Type.Array(Type.String({ pattern: "^https?://" }), { default: [], problem: "must be a list of origins such as https://erp.example.com or http://127.0.0.1:*" }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -51,7 +69,18 @@ const MemberConfigSchema = Type.Composite(
   { additionalProperties: false },
 );
 
-export type GatewaySettings = Static<typeof GatewaySchema>;
+/** The token signing secret's file in the data directory when `tokenSecretFile` names none. */
+export const GATEWAY_TOKEN_SECRET_FILE = "gateway-token-secret";
+
+export type GatewaySettings = Static<typeof GatewaySchema> & { tokenSecretFile: string };
+
+/** The gateway's rate limits from the configuration's per-minute figures (the defaults for what is left out). */
+export function gatewayRateLimits(r: NonNullable<GatewaySettings["rateLimit"]>): Partial<RateLimits> {
+  return {
+    ...(r.organisationPerMinute !== undefined ? { organisation: { max: r.organisationPerMinute, durationMs: 60_000 } } : {}),
+    ...(r.anonymousPerMinute !== undefined ? { anonymous: { max: r.anonymousPerMinute, durationMs: 60_000 } } : {}),
+  };
+}
 
 export interface MemberConfig {
   node: NodeConfig;
@@ -80,5 +109,8 @@ export function loadMemberConfig(file: string): MemberConfig {
       }
     },
   });
-  return { node: toNodeConfig(c, abs), gateway: c.gateway, parties };
+  const node = toNodeConfig(c, abs);
+  // Tokens survive a restart: the signing secret is kept in the data directory unless placed elsewhere.
+  const gateway = { ...c.gateway, tokenSecretFile: c.gateway.tokenSecretFile ?? path.join(node.dataDir, GATEWAY_TOKEN_SECRET_FILE) };
+  return { node, gateway, parties };
 }

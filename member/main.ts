@@ -16,6 +16,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { organisationGrants } from "../lib/access-grants.ts";
 import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
+import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
 import { ConfigError, loadNodeKey } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
@@ -24,7 +25,8 @@ import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
-import { type MemberConfig, loadMemberConfig } from "./config.ts";
+import { SubscriptionService } from "../node/subscriptions/service.ts";
+import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -104,16 +106,20 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // The peer network serves by the same rule as the gateway, logs what it serves, and fetches
     // for this organisation's pages what they may see from the owners' nodes.
     p2p?.serveWith({ visibility: events.visibility, accessLog: recorder });
+    // EPCIS subscriptions and recall alerts (node/subscriptions), evaluated by the gateway's query routes.
+    const subscriptions = await SubscriptionService.open(path.join(config.node.dataDir, "subscriptions"), events.store, index.queries, { allowedDestinations: config.gateway.webhookDestinations, log });
+    cleanup.push(() => subscriptions.close());
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, ...(p2p ? { remote: p2p.remote } : {}), grants },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, grants, ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
-        ...(config.gateway.tokenSecretFile ? { tokenSecret: readFileSync(config.gateway.tokenSecretFile) } : {}),
+        tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),
         ...(config.gateway.trustedProxies ? { trustedProxies: config.gateway.trustedProxies } : {}),
         ...(config.gateway.metricsTokenFile ? { metricsToken: readFileSync(config.gateway.metricsTokenFile, "utf8").trim() } : {}),
         metricsLoopback: config.gateway.metricsLoopback,
+        ...(config.gateway.rateLimit ? { rateLimit: gatewayRateLimits(config.gateway.rateLimit) } : {}),
         ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
       },
     );

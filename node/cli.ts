@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
       () => askAdmin(config.dataDir, { command: "audit" }),
       async () => {
         const deployment = readDeployment(config.chain.deployment);
-        const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
+        const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
         try {
           const { store, node } = await openForReading(config);
           try {

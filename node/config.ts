@@ -8,12 +8,14 @@
  *       "rpcUrl": "http://127.0.0.1:8545",
  *       "deployment": "./.demo/deployment.json",  // written by `npm start` / `npm run deploy`
  *       "keyFile": "/etc/tracemesh/node.key"      // or "keyEnv": "TRACEMESH_NODE_KEY"
- *       // optional: "confirmations": 1, "maxBatch": 32, "receiptTimeoutMs": 60000,
+ *       // optional: "confirmations": 1, "maxBatch": 32, "receiptTimeoutMs": 60000, "callTimeoutMs": 3000,
  *       //           "retry": { "minMs": 500, "maxMs": 30000 }
  *     },
  *     "window": { "durationMs": 1000, "maxReadings": 200000 },          // optional
  *     "ingest": { "maxPendingReadings": 65536, "clockToleranceMs": 2000 }, // optional
  *     "secretFile": "...",                        // optional; default <dataDir>/node-secret
+ *     "metrics": { "host": "127.0.0.1", "port": 9464, "tokenFile": "..." }, // optional: Prometheus
+ *                                                 // (off loopback only with a tokenFile)
  *     "devices": [ ... ],                         // edge adapters, see node/edge
  *     "p2p": {                                    // optional: the peer network (node/p2p)
  *       "listen": ["/ip4/0.0.0.0/tcp/4001"],       // default ["/ip4/127.0.0.1/tcp/0"]
@@ -38,6 +40,7 @@ import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
 import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
+import { DEFAULT_CHAIN_CALL_TIMEOUT_MS } from "../lib/rpc-provider.ts";
 
 export interface NodeConfig {
   /** The config file it came from, when any. */
@@ -51,6 +54,8 @@ export interface NodeConfig {
     confirmations: number;
     maxBatch: number;
     receiptTimeoutMs: number;
+    /** Bound on one JSON-RPC call, ms: a hung chain fails calls instead of holding them. */
+    callTimeoutMs: number;
     retry: { minMs: number; maxMs: number };
   };
   window: { durationMs: number; maxReadings: number };
@@ -58,6 +63,8 @@ export interface NodeConfig {
   secretFile: string;
   /** How often the status file is rewritten, ms. */
   statusIntervalMs: number;
+  /** Prometheus metrics (node/metrics.ts), when configured: loopback only unless a token file is given. */
+  metrics?: { host: string; port: number; tokenFile?: string };
   /** Device configs, parsed by the edge module's parseDeviceConfig. */
   devices: unknown[];
   /** The peer network; absent when the node does not join it. */
@@ -156,6 +163,7 @@ export const NodeConfigSchema = Type.Object(
         confirmations: int(1, 1000, 1),
         maxBatch: int(1, 256, 32),
         receiptTimeoutMs: int(100, 3_600_000, 60_000),
+        callTimeoutMs: int(100, 600_000, DEFAULT_CHAIN_CALL_TIMEOUT_MS),
         retry: Type.Object({ minMs: int(10, 600_000, 500), maxMs: int(10, 3_600_000, 30_000) }, { additionalProperties: false, default: {} }),
       },
       { additionalProperties: false, problem: "must be an object with rpcUrl, deployment and keyFile or keyEnv" },
@@ -167,6 +175,16 @@ export const NodeConfigSchema = Type.Object(
     ),
     secretFile: Type.Optional(FilePath({ problem: "must be a non-empty string" })),
     statusIntervalMs: int(100, 600_000, 1000),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ pattern: "\\S", default: "127.0.0.1", problem: "must be a host name or address" }),
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 9464, problem: "must be a TCP port (0: any free one)" }),
+          tokenFile: Type.Optional(FilePath({ problem: "must be a path (a file holding the bearer token Prometheus sends)" })),
+        },
+        { additionalProperties: false, problem: "must be an object with host, port and tokenFile (all optional)" },
+      ),
+    ),
     devices: Type.Array(Type.Unknown(), { default: [], problem: "must be an array of device configurations" }),
     p2p: Type.Optional(P2pSchema),
   },
@@ -198,7 +216,13 @@ export function nodeConfigRules(c: Static<typeof NodeConfigSchema>, problem: (fi
   if (!URL.canParse(c.chain.rpcUrl)) problem("chain.rpcUrl", `is not a URL (got ${shown(c.chain.rpcUrl)})`);
   const { minMs, maxMs } = c.chain.retry;
   if (maxMs < minMs) problem("chain.retry.maxMs", `must not be below minMs (${minMs}) (got ${maxMs})`);
+  if (c.metrics && c.metrics.tokenFile === undefined && !LOOPBACK_HOSTS.has(c.metrics.host)) {
+    problem("metrics.host", `serves metrics off loopback (${shown(c.metrics.host)}) without a tokenFile: give one, or listen on 127.0.0.1`);
+  }
 }
+
+/** Hosts that only this machine reaches. */
+export const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** The NodeConfig of a checked config (the node's sections of it), with the defaults that follow from dataDir. */
 export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string): NodeConfig {
@@ -212,6 +236,7 @@ export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string):
     ingest: c.ingest,
     secretFile: c.secretFile ?? path.join(c.dataDir, "node-secret"),
     statusIntervalMs: c.statusIntervalMs,
+    ...(c.metrics ? { metrics: c.metrics } : {}),
     devices: c.devices,
     ...(c.p2p ? { p2p: { ...c.p2p, keyFile: c.p2p.keyFile ?? path.join(c.dataDir, "p2p.key") } } : {}),
   };

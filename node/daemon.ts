@@ -15,14 +15,14 @@
  * and `audit` ask the running node over its admin channel (node/admin.ts: an owner-only Unix
  * socket in the data directory).
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { type Deployment, readDeployment } from "../lib/deployment.ts";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { type AdminServer, serveAdmin } from "./admin.ts";
+import { type MetricsServer, startNodeMetrics } from "./metrics.ts";
 import { withTimeout } from "../lib/retry.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.ts";
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
@@ -33,6 +33,7 @@ import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
+import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
@@ -67,6 +68,8 @@ export interface NodeStatus {
   adapters: AdapterStatus[];
   /** The peer network, when configured and started. */
   p2p?: P2pStatus;
+  /** Where the node serves its Prometheus metrics (config `metrics`). */
+  metricsUrl?: string;
   /** The EPCIS event store (with the peer network): own events a reorg left unrecorded (node/events/records.ts). */
   events?: { unrecordedOwn: number };
 }
@@ -108,25 +111,7 @@ export interface StartOptions {
 }
 
 /** The node secret that salts readings: read, or created (32 random bytes, owner-only) on first start. */
-export function loadOrCreateSecret(file: string): Buffer {
-  try {
-    const secret = readFileSync(file);
-    if (secret.length < 16) throw new ConfigError([`secretFile ${file}: holds ${secret.length} bytes; a node secret has at least 16`]);
-    return secret;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  const secret = randomBytes(NODE_SECRET_BYTES);
-  // O_EXCL: two processes racing on first start cannot end up with different secrets.
-  const fd = openSync(file, "wx", 0o600);
-  try {
-    writeSync(fd, secret);
-  } finally {
-    closeSync(fd);
-  }
-  return secret;
-}
+export const loadOrCreateNodeSecret = (file: string): Buffer => loadOrCreateSecret(file, { bytes: NODE_SECRET_BYTES, minBytes: 16, field: "secretFile", what: "a node secret" });
 
 function writeStatusFile(dir: string, status: NodeStatus): void {
   const file = path.join(dir, "status.json");
@@ -236,7 +221,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   });
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
-  const secret = loadOrCreateSecret(config.secretFile);
+  const secret = loadOrCreateNodeSecret(config.secretFile);
   const store = await IngestStore.open(path.join(config.dataDir, "db"));
   let provider: JsonRpcProvider | undefined;
   try {
@@ -248,7 +233,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       clockToleranceMs: config.ingest.clockToleranceMs,
       ...(options.clock ? { now: options.clock } : {}),
     });
-    provider = rpcProvider(config.chain.rpcUrl, deployment.chainId);
+    provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
     const signer = wallet.connect(provider);
     const chain = await AnchorChain.create(client, deployment.contracts.dataAnchors, signer, {
@@ -300,11 +285,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
     const startedAt = Date.now();
     let running = true;
+    let metrics: MetricsServer | undefined;
     const status = (): NodeStatus => {
       const p = pipeline.status();
       const a = anchorer.status();
       const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
-      const { state, lastError, attempts, clock, heldWindows } = a;
+      const { state, lastError, attempts, clock, heldWindows, recovery } = a;
       return {
         running,
         pid: process.pid,
@@ -316,7 +302,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         readingsStored,
         windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
         ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
-        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}) },
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}) },
         ingest,
         adapters: adapters.map((ad) => {
           try {
@@ -326,6 +312,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           }
         }),
         ...(p2p ? { p2p: p2p.status() } : {}),
+        ...(metrics ? { metricsUrl: metrics.url } : {}),
         ...(events ? { events: { unrecordedOwn: events.unrecordedCount } } : {}),
       };
     };
@@ -353,6 +340,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       log(`WARNING: no admin channel (the node commands cannot ask this node while it runs): ${(e as Error).message}`);
     }
 
+    try {
+      metrics = await startNodeMetrics(config.metrics, { status, streamReadings: () => pipeline.streamReadings(), chainHead: () => provider!.getBlockNumber().catch(() => null) });
+      if (metrics) log(`metrics: ${metrics.url}`);
+      writeStatus(); // says where
+    } catch (e) {
+      log(`WARNING: no metrics (config metrics): ${(e as Error).message}`);
+    }
+
     let stopping: Promise<void> | undefined;
     // Every step runs whatever the one before it did (a chain or peer that is gone makes a step
     // fail, not the stop): the node always ends with its status file saying it stopped, and LevelDB closed.
@@ -367,6 +362,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       (stopping ??= (async () => {
         clearInterval(ticker);
         await step("the admin channel", async () => admin?.close());
+        await step("the metrics listener", async () => metrics?.close());
         await step("the peer network", async () => p2p?.stop());
         await step("the event store", async () => events?.close());
         await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));

@@ -1,11 +1,11 @@
 /**
  * Builds the explorer (explorer/dist) unless the build is newer than every source it is made from
  * (explorer/ and lib/), so `npm start` does not rebuild, or empty dist/ under a running gateway,
- * when nothing changed. `--force` always builds.
+ * when nothing changed. `--force` always builds. A build prints what the browser loads per page.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { buildExplorer, describeBundle } from "./explorer-bundle.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const built = path.join(root, "explorer", "dist", "index.html");
@@ -26,7 +26,5 @@ if (!process.argv.includes("--force") && existsSync(built) && statSync(built).mt
   console.log("[explorer] build is up to date");
 } else {
   console.log("[explorer] building explorer/dist");
-  const vite = path.join(root, "node_modules", ".bin", "vite");
-  const r = spawnSync(vite, ["build", "--config", "explorer/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" });
-  process.exit(r.status ?? 1);
+  console.log(describeBundle(await buildExplorer()));
 }

@@ -20,7 +20,7 @@
  * members (each anchors its last windows), then the simulators and the chain last. A second
  * Ctrl-C forces it.
  */
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { rolesOf, Role } from "../lib/consortium.ts";
@@ -30,9 +30,10 @@ import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
 import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
-import { type RunningMember, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
+import { type RunningMember, metricsUrlOf, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
 import { Scenario } from "./demo/scenario.ts";
+import { useFixtureEpcisFiles } from "./epcis-files.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const demoDir = path.resolve(root, process.env.TRACEMESH_DEMO_DIR ?? ".demo");
@@ -52,25 +53,6 @@ const deploymentFile = path.join(demoDir, "deployment.json");
 
 const step = (msg: string) => console.log(`[demo] ${msg}`);
 
-/**
- * GS1's EPCIS JSON Schema and JSON-LD context are installed by the operator, not shipped (see
- * lib/epcis/schema/README.md). The demo uses the copies among the project's shared test fixtures
- * when they sit beside the repository and nothing else was configured.
- */
-function useFixtureEpcisFiles() {
-  const fixtures = path.resolve(root, "..", "shared", "fixtures", "epcis");
-  const files = { TRACEMESH_EPCIS_SCHEMA: "EPCIS-JSON-Schema.json", TRACEMESH_EPCIS_CONTEXT: "epcis-context.jsonld" } as const;
-  for (const [env, name] of Object.entries(files)) {
-    const installed = path.join(root, "lib", "epcis", "schema", name);
-    if (process.env[env] || existsSync(installed)) continue;
-    const fixture = path.join(fixtures, name);
-    if (!existsSync(fixture)) {
-      throw new Error(`GS1's ${name} is not installed: place it at ${installed} or set ${env} (see lib/epcis/schema/README.md)`);
-    }
-    process.env[env] = fixture;
-  }
-}
-
 function resetDemo() {
   step(`reset: removing ${path.relative(root, demoDir) || demoDir} and the demo's Ignition journal`);
   rmSync(demoDir, { recursive: true, force: true });
@@ -89,6 +71,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
       const member = members.find((m) => m.plan.org.name === name);
       console.log(`  #${id} ${name} [${rolesOf(roles).map((r) => Role[r]).join(", ")}]${Number(status) === 1 ? "" : " (not active)"}`);
       if (member) console.log(`      explorer and API: http://127.0.0.1:${member.plan.gatewayPort}/explorer/  (log: ${path.relative(root, member.plan.logFile)})`);
+      if (member) console.log(`      node metrics (Prometheus, loopback): ${metricsUrlOf(member) ?? "not served (see its log)"}`);
       if (demo) {
         const account = demoWallet(demo.accountIndex);
         console.log(`      demo sign-in: ${account.address} (LOCAL DEMO key ${account.privateKey})`);
@@ -101,7 +84,7 @@ async function describeConsortium(deployment: Deployment, members: RunningMember
 
 async function main() {
   if (process.argv.includes("--reset")) resetDemo();
-  useFixtureEpcisFiles();
+  useFixtureEpcisFiles(root);
   const plans = planMembers(demoDir, ports);
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];

@@ -6,13 +6,15 @@
  * of an event hash) as raw ABI results that the page decodes itself. Everything the explorer
  * marks as verified is checked here, not taken from the gateway's answers.
  */
-import { type ContractRunner, FetchRequest, JsonRpcProvider, type TransactionRequest, makeError } from "ethers";
+import { Contract, type ContractRunner, FetchRequest, JsonRpcProvider, type TransactionRequest, makeError } from "ethers";
+// ABIs only: the typechain factories would also bring each contract's deployment bytecode.
+import accessGrantsArtifact from "../../artifacts/contracts/AccessGrants.sol/AccessGrants.json" with { type: "json" };
+import certificatesArtifact from "../../artifacts/contracts/Certificates.sol/Certificates.json" with { type: "json" };
+import consortiumArtifact from "../../artifacts/contracts/Consortium.sol/Consortium.json" with { type: "json" };
+import dataAnchorsArtifact from "../../artifacts/contracts/DataAnchors.sol/DataAnchors.json" with { type: "json" };
+import provenanceArtifact from "../../artifacts/contracts/Provenance.sol/Provenance.json" with { type: "json" };
+import type { AccessGrants, Certificates, Consortium, DataAnchors, Provenance } from "../../lib/contracts/types/index.ts";
 import type { PublicCallAnswer, PublicCallRequest } from "../../lib/api/chain.ts";
-import { AccessGrants__factory } from "../../lib/contracts/types/factories/AccessGrants__factory.ts";
-import { Certificates__factory } from "../../lib/contracts/types/factories/Certificates__factory.ts";
-import { Consortium__factory } from "../../lib/contracts/types/factories/Consortium__factory.ts";
-import { DataAnchors__factory } from "../../lib/contracts/types/factories/DataAnchors__factory.ts";
-import { Provenance__factory } from "../../lib/contracts/types/factories/Provenance__factory.ts";
 import type { TracemeshContracts } from "../../lib/deployment.ts";
 import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { ContractAddresses } from "../../lib/deployment.ts";
@@ -56,11 +58,11 @@ async function connect(): Promise<Chain> {
   const runner: ContractRunner = { provider, call: (tx) => (session() !== undefined ? provider.call(tx) : publicCall(tx)) };
   // Same shape as lib/deployment.ts connectContracts (which also reads deployment files, Node only).
   const contracts: TracemeshContracts = {
-    consortium: Consortium__factory.connect(addresses.consortium, runner),
-    provenance: Provenance__factory.connect(addresses.provenance, runner),
-    certificates: Certificates__factory.connect(addresses.certificates, runner),
-    accessGrants: AccessGrants__factory.connect(addresses.accessGrants, runner),
-    dataAnchors: DataAnchors__factory.connect(addresses.dataAnchors, runner),
+    consortium: new Contract(addresses.consortium, consortiumArtifact.abi, runner) as unknown as Consortium,
+    provenance: new Contract(addresses.provenance, provenanceArtifact.abi, runner) as unknown as Provenance,
+    certificates: new Contract(addresses.certificates, certificatesArtifact.abi, runner) as unknown as Certificates,
+    accessGrants: new Contract(addresses.accessGrants, accessGrantsArtifact.abi, runner) as unknown as AccessGrants,
+    dataAnchors: new Contract(addresses.dataAnchors, dataAnchorsArtifact.abi, runner) as unknown as DataAnchors,
   };
   return { chainId: health.chainId, addresses, provider, contracts, ...contracts };
 }

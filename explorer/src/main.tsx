@@ -5,15 +5,18 @@ import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Session, saveSession, session } from "./api.ts";
 import { I18nContext, LANGS, type Lang, storeLang, storedLang, translator } from "./i18n.ts";
-import { CertificatePage } from "./pages/Certificate.tsx";
-import { AccessLogPage } from "./pages/AccessLog.tsx";
-import { ConsortiumPage } from "./pages/Consortium.tsx";
-import { ItemPage } from "./pages/Item.tsx";
-import { ReadingsPage } from "./pages/Readings.tsx";
 import { SearchPage } from "./pages/Search.tsx";
-import { SignInPage } from "./pages/SignIn.tsx";
-import { WorkbenchPage } from "./pages/Workbench.tsx";
+import { lazyPage } from "./lazy-page.tsx";
 import { type Route, href, navigate, useRoute } from "./router.ts";
+
+// The landing page comes with the shell; every other page loads on its first visit.
+const CertificatePage = lazyPage(() => import("./pages/Certificate.tsx").then((m) => m.CertificatePage));
+const AccessLogPage = lazyPage(() => import("./pages/AccessLog.tsx").then((m) => m.AccessLogPage));
+const ConsortiumPage = lazyPage(() => import("./pages/Consortium.tsx").then((m) => m.ConsortiumPage));
+const ItemPage = lazyPage(() => import("./pages/Item.tsx").then((m) => m.ItemPage));
+const ReadingsPage = lazyPage(() => import("./pages/Readings.tsx").then((m) => m.ReadingsPage));
+const SignInPage = lazyPage(() => import("./pages/SignIn.tsx").then((m) => m.SignInPage));
+const WorkbenchPage = lazyPage(() => import("./pages/Workbench.tsx").then((m) => m.WorkbenchPage));
 
 function Page({ route, onSignedIn }: { route: Route; onSignedIn(s: Session): void }) {
   switch (route.page) {

@@ -1,7 +1,7 @@
 /**
  * The gateway's bearer tokens: short-lived JWTs (HS256, jose) carrying the caller's account,
- * organisation and roles at sign-in. The secret is random per process unless configured, so a
- * restart signs everyone out. The organisation's standing is re-checked against the chain on use
+ * organisation and roles at sign-in. The secret is random per process unless configured (a member
+ * keeps one in its data directory, so its tokens survive a restart). The organisation's standing is re-checked against the chain on use
  * (middleware.ts): a token never outlives a suspension by more than the membership cache.
  */
 import { randomBytes } from "node:crypto";

@@ -17,7 +17,7 @@ import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
-import { publishedEvent } from "../../lib/epcis/published.ts";
+import { queryDocument } from "../../lib/epcis/published.ts";
 import { EVENT_TERM_PARAMETERS, eventTerms } from "../../lib/epcis/query-terms.ts";
 import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
@@ -29,6 +29,8 @@ import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { readRaw } from "../body.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService, toProblem } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
+
+export { queryDocument };
 
 
 /** Query parameters an event query accepts, and how each maps onto EventQuery. */
@@ -95,15 +97,6 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
   return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
 }
 
-export function queryDocument(events: readonly StoredEvent[], queryName = "SimpleEventQuery"): Record<string, unknown> {
-  return {
-    "@context": [EPCIS_CONTEXT_URLS[0]],
-    type: "EPCISQueryDocument",
-    schemaVersion: "2.0",
-    creationDate: new Date().toISOString(),
-    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events.map(publishedEvent) } } },
-  };
-}
 
 /** The document a capture request carries: JSON-LD as is, EPCIS XML (2.0 or 1.2) read into JSON-LD. */
 async function captureBody(ctx: Context, context: RouteContext): Promise<unknown> {
@@ -121,7 +114,7 @@ async function captureBody(ctx: Context, context: RouteContext): Promise<unknown
 }
 
 /** Answers a query document in the representation the caller asked for (Accept): JSON-LD, or EPCIS XML. */
-function sendQueryDocument(ctx: Context, doc: Record<string, unknown>): void {
+export function sendQueryDocument(ctx: Context, doc: Record<string, unknown>): void {
   const type = ctx.accepts("application/ld+json", "application/json", ...XML_MEDIA_TYPES);
   if (type === "application/xml" || type === "text/xml") {
     ctx.type = type;
@@ -144,7 +137,7 @@ function isSingleEvent(body: unknown): Record<string, unknown> {
   return b;
 }
 
-function nextLink(ctx: Context, token: string): string {
+export function nextLink(ctx: Context, token: string): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(ctx.query)) if (k !== "nextPageToken") for (const x of Array.isArray(v) ? v : [v ?? ""]) params.append(k, x);
   params.set("nextPageToken", token);
@@ -234,7 +227,7 @@ class EpcisProblem extends HttpProblem {
  * Sets the GS1 headers (406 for a requested EPCIS or CBV version this node does not speak) and
  * answers problems with GS1's exception types. Unexpected errors pass on untouched, to be logged.
  */
-async function gs1(ctx: Context, next: Next): Promise<void> {
+export async function gs1(ctx: Context, next: Next): Promise<void> {
   ctx.set(GS1_HEADERS);
   try {
     for (const [header, ok] of Object.entries(REQUESTABLE)) {
@@ -289,12 +282,35 @@ async function logDocuments(context: RouteContext, reader: number, served: reado
   }
 }
 
-async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}): Promise<void> {
+/**
+ * Evaluates GS1 query parameters as organisation `org` sees them: one page of the events it may
+ * read, each logged in its owner's access log. GET /events and friends answer with it; named
+ * queries and subscriptions (queries.ts) too. `only` narrows the candidates to these events.
+ */
+export async function evaluateQuery(
+  context: RouteContext,
+  org: number,
+  params: Context["query"],
+  options: { fixed?: EventQuery; only?: readonly StoredEvent[]; perPage?: number; nextPageToken?: string } = {},
+): Promise<{ events: StoredEvent[]; nextPageToken?: string; eventCountLimit?: number }> {
   const ev = events(context);
-  const org = ctx.state.caller!.orgId;
-  const { query, perPage, nextPageToken, eventCountLimit } = parseQuery(ctx, fixed);
+  const parsed = parseQuery({ query: params } as Context, options.fixed);
+  const { query, eventCountLimit } = parsed;
+  const perPage = options.perPage ?? parsed.perPage;
+  const nextPageToken = options.nextPageToken ?? parsed.nextPageToken;
+  let only: Set<string> | undefined;
+  if (options.only) {
+    // The events' own time span bounds the walk: the store is not scanned beyond them.
+    only = new Set(options.only.map((e) => e.sid));
+    const ms = (t: number | string) => (typeof t === "number" ? t : Date.parse(t));
+    const times = options.only.map((e) => ms(String(e.event["eventTime"])));
+    const from = Math.min(...times);
+    const to = Math.max(...times) + 1;
+    query.geEventTime = query.geEventTime === undefined ? from : Math.max(from, ms(query.geEventTime));
+    query.ltEventTime = query.ltEventTime === undefined ? to : Math.min(to, ms(query.ltEventTime));
+  }
   try {
-    const terms = eventTerms(ctx.query);
+    const terms = eventTerms(params);
     const decisions = new Map<StoredEvent, AccessDecision>();
     const page = await ev.store.query(query, {
       perPage,
@@ -302,6 +318,7 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
       // A page token is bound to the caller and to the terms tested here as well as the store's query.
       audience: `org:${org}${terms.key === "" ? "" : `|${terms.key}`}`,
       filter: async (e) => {
+        if (only && !only.has(e.sid)) return false;
         if (!terms.matches(e)) return false;
         const d = await ev.visibility.mayRead(e, org);
         decisions.set(e, d);
@@ -309,14 +326,31 @@ async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery =
       },
     });
     await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
-    // eventCountLimit: at most that many events in all, so no further page.
-    if (page.nextPageToken !== undefined && eventCountLimit === undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
-    sendQueryDocument(ctx, queryDocument(page.events));
+    return { events: page.events, ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
   } catch (e) {
     const code = codeOf(e);
     if (code === "invalid-query" || code === "invalid-page-token") throw queryProblem((e as Error).message);
     throw e;
   }
+}
+
+/** Throws the problem a query of these parameters would be refused with (named queries check theirs when created). */
+export function checkQuery(params: Context["query"]): void {
+  try {
+    parseQuery({ query: params } as Context);
+    eventTerms(params);
+  } catch (e) {
+    if (codeOf(e) === "invalid-query") throw queryProblem((e as Error).message);
+    throw e;
+  }
+}
+
+/** Answers an event query of the request's parameters (and the route's fixed terms). */
+export async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}, params: Context["query"] = ctx.query): Promise<void> {
+  const page = await evaluateQuery(context, ctx.state.caller!.orgId, params, { fixed });
+  // eventCountLimit: at most that many events in all, so no further page.
+  if (page.nextPageToken !== undefined && page.eventCountLimit === undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
+  sendQueryDocument(ctx, queryDocument(page.events));
 }
 
 /** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */

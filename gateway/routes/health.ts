@@ -7,7 +7,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { HealthAnswer } from "../../lib/api/health.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { forbidden } from "../errors.ts";
-import { indexFreshness } from "../index-freshness.ts";
+import { chainHead, indexFreshness } from "../index-freshness.ts";
 import { json, problem } from "../openapi.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
@@ -21,18 +21,15 @@ function sameText(a: string, b: string): boolean {
 
 export function register(router: GatewayRouter, { services, options, metrics }: RouteContext): void {
   router.get("/health", async (ctx) => {
-    let blockNumber: number | null = null;
-    try {
-      blockNumber = await services.provider.getBlockNumber();
-    } catch {
-      // The chain being unreachable is what /health reports, not an error of /health.
-    }
-    const index = services.index ? await indexFreshness(services, services.index, options.maxIndexLagBlocks) : undefined;
+    // The chain being unreachable (or hung: the call is bounded) is what /health reports, not an error of /health.
+    const blockNumber = await chainHead(services);
+    const index = services.index ? await indexFreshness(services, services.index, options.maxIndexLagBlocks, blockNumber) : undefined;
     const ok = blockNumber !== null && (index?.ok ?? true);
     ctx.status = ok ? 200 : 503;
     if (!ok) ctx.set("Retry-After", "10");
     ctx.body = {
       ok,
+      ...(blockNumber === null ? { problem: "the chain did not answer" } : {}),
       ...(index?.reason ? { problem: index.reason } : {}),
       chainId: services.chainId,
       blockNumber,

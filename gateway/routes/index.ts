@@ -7,6 +7,7 @@ import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as grants from "./grants.ts";
 import * as health from "./health.ts";
+import * as queries from "./queries.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
@@ -17,6 +18,7 @@ export const routeModules: Record<string, RouteModule> = {
   auth,
   certificates,
   epcis,
+  queries,
   rpc,
   resolver,
   trace,

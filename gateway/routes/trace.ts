@@ -9,7 +9,12 @@
  * so; another organisation only where it may read every item and lot the event names (a grant on
  * the requested item alone is not enough). Everyone else sees the on-chain fact
  * (`access: "public-fact"`, `document: null`). A document handed out carries
- * `verified`: its CBV 2.0 hash, recomputed here, equals the hash the record holds on chain.
+ * `verified`: its CBV 2.0 hash equals the hash the record holds on chain (the hash computed at
+ * capture or verified at receipt, kept with the document while its content digest still matches;
+ * recomputed when it does not).
+ *
+ * History and genealogy answers are kept in the answer cache (gateway/answer-cache.ts) per query
+ * and caller's organisation until the index, the access checker or the event store moves.
  *
  * A document of another organisation that the node's own organisation may read but the node does
  * not hold is fetched from the owner's node while the page waits (services.remote, bounded in
@@ -17,7 +22,7 @@
  * node asks with its own organisation's rights, so it never fetches on another caller's behalf.
  */
 import type { Context } from "koa";
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { type AccessDecision, type ItemScope, REGULATOR_SCOPE_NAMES, mayReadEvent } from "../../lib/access.ts";
 import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
@@ -42,7 +47,9 @@ import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberVi
 import type { IndexService } from "../../node/indexer/service.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
-import type { StoredEvent } from "../../node/events/store.ts";
+import { type StoredEvent, contentDigestOf } from "../../node/events/store.ts";
+import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
+import { AnswerCache, type Built } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;
@@ -100,8 +107,46 @@ function orgNames(q: IndexQueries) {
   };
 }
 
+/** A partner's read of a document, logged in the owner's access log each time the answer is served. */
+interface LoggedRead {
+  read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject };
+  decision: AccessDecision;
+}
+
 export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
+  const answers = options.answerCacheBytes > 0 ? new AnswerCache<LoggedRead>(options.answerCacheBytes) : undefined;
+  const cacheResults = new Counter({ name: "tracemesh_answer_cache_total", help: "History and genealogy answers, by whether the answer cache held them", labelNames: ["result"], registers: [metrics] });
+  /**
+   * What a history was built from (undefined: it must not be reused): the index, the access
+   * decisions (made from the index, or by a checker that says when its answers change) and the
+   * stored documents.
+   */
+  const historyStamp = (): string | undefined => {
+    const p = index().progress();
+    const access = services.events?.visibility.access ?? index().access;
+    const decisions = access === index().access ? "index" : access.generation;
+    if (decisions === undefined) return undefined;
+    return `${p.indexedBlock}:${p.head}:${decisions}:${services.events?.store.generation ?? "-"}`;
+  };
+  /** A genealogy comes from the index alone. */
+  const indexStamp = () => String(index().progress().indexedBlock);
+  /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
+  const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<LoggedRead>>) => {
+    const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
+    let built: Built<LoggedRead>;
+    if (answers && stamp !== undefined) {
+      const kept = await answers.answer(key, stamp, build);
+      built = kept.built;
+      cacheResults.inc({ result: kept.hit ? "hit" : "miss" });
+    } else {
+      built = await build();
+      cacheResults.inc({ result: "uncacheable" });
+    }
+    for (const r of built.replay) await services.accessLog?.record(r.read, r.decision);
+    ctx.type = "application/json";
+    ctx.body = built.json;
+  };
   // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
   router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {
     if (services.index) await requireFreshIndex(services, services.index, options.maxIndexLagBlocks);
@@ -111,7 +156,8 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const progress = () => services.index!.progress();
     new Gauge({ name: "tracemesh_index_block", help: "Last block in the chain index", registers: [metrics], collect() { this.set(progress().indexedBlock); } });
     new Gauge({ name: "tracemesh_index_lag_blocks", help: "Blocks between the chain head and the index", registers: [metrics], collect() { this.set(progress().lag); } });
-    new Gauge({ name: "tracemesh_index_events", help: "Contract events applied to the chain index", registers: [metrics], collect() { this.set(progress().events); } });
+    // A running count: a counter (read from the index at scrape time), not a gauge.
+    new Counter({ name: "tracemesh_index_events_total", help: "Contract events applied to the chain index", registers: [metrics], collect() { this.reset(); this.inc(progress().events); } });
   }
 
   /** The item (or batch) a path names, from the index; 404 when the chain never saw it. */
@@ -160,7 +206,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       } satisfies BatchAnswer;
   });
 
-  router.get("/items/:id/history", auth.requireOrg(), async (ctx) => {
+  router.get("/items/:id/history", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => history(ctx)));
+
+  const history = async (ctx: Context): Promise<Built<LoggedRead>> => {
     const { subject, item, q } = await load(ctx);
     const limit = intParam(ctx, "limit", 1, 1000, 200)!;
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER, 0)!;
@@ -202,24 +250,31 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       if (f.stored) f.decision = await decide(f.e, f.stored);
     }
     const out = [];
+    const reads: LoggedRead[] = [];
+    let complete = true;
     for (const { e, stored, decision } of found) {
       const entry = await historyEntry(e, caller, decision, stored, org);
       const why = unavailable.get(e.eventHash);
       if (why !== undefined && entry.document === null) entry.unavailable = why;
+      // Another request may find the document arrived: such an answer is not kept.
+      if (why !== undefined) complete = false;
       // A document handed to a partner goes into the owner's access log.
       if (entry.document && stored)
-        await services.accessLog?.record({ reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision);
+        reads.push({ read: { reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision });
       out.push(entry);
     }
-    ctx.body = {
+    const body = {
       item: item ? await itemBody(subject, item, org) : { kind: "batch", key: subject.key, identifier: subject.identifier },
       entries: out,
       documents: documents ? "available" : "unavailable",
       nextAfter: entries.length === limit ? entries.at(-1)!.id : undefined,
     } satisfies HistoryAnswer;
-  });
+    return { json: JSON.stringify(body), replay: reads, keep: complete };
+  };
 
-  router.get("/items/:id/genealogy", auth.requireOrg(), async (ctx) => {
+  router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, indexStamp(), () => genealogy(ctx)));
+
+  const genealogy = async (ctx: Context): Promise<Built<LoggedRead>> => {
     const { subject, item, q } = await load(ctx);
     const direction = ctx.query.direction ?? "both";
     if (direction !== "backward" && direction !== "forward" && direction !== "both") {
@@ -231,8 +286,8 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     if (!item) {
       // A batch: its recall scope (every item of it and everything forward).
       const scope = await q.recallScope(subject.key, limit);
-      ctx.body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated } satisfies GenealogyAnswer;
-      return;
+      const body = { root: subject.key, nodes: [], edges: [], recallScope: scope.keys, truncated: scope.truncated } satisfies GenealogyAnswer;
+      return { json: JSON.stringify(body), replay: [], keep: true };
     }
     const g = await q.genealogy(subject.key, { direction, depth, maxNodes: limit });
     const nodes: GenealogyNodeAnswer[] = [];
@@ -247,8 +302,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         depth: n.depth,
       });
     }
-    ctx.body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated } satisfies GenealogyAnswer;
-  });
+    const body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated } satisfies GenealogyAnswer;
+    return { json: JSON.stringify(body), replay: [], keep: true };
+  };
 
   router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
     const { subject, item, q } = await load(ctx);
@@ -331,7 +387,7 @@ async function historyEntry(
   if (access !== "public-fact" && stored) {
     document = publishedEvent(stored);
     eventId = document["eventID"] as string;
-    verified = recomputedHash(stored) === e.eventHash;
+    verified = heldRecordHash(stored) === e.eventHash;
   }
   return {
     recordId: e.id,
@@ -354,8 +410,13 @@ async function historyEntry(
   };
 }
 
-/** The bytes32 the chain should hold for a stored event, recomputed from the document itself. */
-function recomputedHash(stored: StoredEvent): string | undefined {
+/**
+ * The bytes32 the chain should hold for a stored event: the record hash kept from capture or
+ * receipt while the document is unchanged since (its content digest matches), else recomputed
+ * from the document itself (an event stored before digests were kept, or altered on disk).
+ */
+function heldRecordHash(stored: StoredEvent): string | undefined {
+  if (stored.contentDigest !== undefined && contentDigestOf(stored) === stored.contentDigest) return stored.recordHash.toLowerCase();
   try {
     return recordHashOf(stored.event, { context: stored.context }).toLowerCase();
   } catch {

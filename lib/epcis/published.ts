@@ -20,3 +20,14 @@ export function publishedEvent(e: { event: Record<string, unknown>; hashId: stri
   const context = [...inherited, ...listOf(own)];
   return context.length === 0 ? body : { "@context": context, ...body };
 }
+
+/** An EPCISQueryDocument of events as handed out; `extra` joins its queryResults (e.g. subscriptionID). */
+export function queryDocument(events: readonly { event: Record<string, unknown>; hashId: string; context?: unknown }[], queryName = "SimpleEventQuery", extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    "@context": [EPCIS_CONTEXT_URLS[0], ...(Object.keys(extra).some((k) => k.startsWith("tm:")) ? [{ tm: "https://tracemesh.dev/ns/epcis/" }] : [])],
+    type: "EPCISQueryDocument",
+    schemaVersion: "2.0",
+    creationDate: new Date().toISOString(),
+    epcisBody: { queryResults: { queryName, ...extra, resultsBody: { eventList: events.map(publishedEvent) } } },
+  };
+}

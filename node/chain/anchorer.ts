@@ -5,8 +5,14 @@
  * confirmed. So on start, and after every error, the anchorer reconciles: it asks `lastSequence`,
  * and for every window the chain holds that the store has not marked, compares roots. Equal roots
  * mean an earlier attempt landed (e.g. before a crash, or a receipt lost in an outage): the window
- * is marked, never sent again. A different root, a chain ahead of the store's closed windows, or
- * a chain behind what was confirmed are typed, fatal errors (errors.ts): anchoring stops loudly.
+ * is marked, never sent again. A different root, or a chain ahead of the store's closed windows,
+ * are typed, fatal errors (errors.ts): anchoring stops loudly.
+ *
+ * Lost anchors: a chain behind what was confirmed (a chain reset to an older state, a reorg deeper
+ * than the confirmation depth) lost transactions, not history: once the last anchor it still holds
+ * has the store's root, the receipts after it are forgotten and those windows anchored again, in
+ * order, from there. What happened is logged, kept in the store and shown in the status
+ * (`recovery`), until the last lost window is anchored again and after.
  *
  * Closed windows wait durably in the store; when several are waiting (a chain outage, a slow
  * chain) they go in one `anchorBatch` of up to `maxBatch` windows. Failures are retried with
@@ -19,9 +25,9 @@
  * "held", still pending in the store) and sent, in order, once the chain's time has caught up.
  */
 import { EventEmitter } from "node:events";
-import type { AnchorReceipt, IngestStore, WindowRecord } from "../ingest/store.ts";
+import type { AnchorReceipt, AnchorRecovery, IngestStore, WindowRecord } from "../ingest/store.ts";
 import type { AnchorChain, AnchorWindow } from "./client.ts";
-import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainBehindError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
+import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
 import { Backoff, sleep } from "../../lib/retry.ts";
 
 export type AnchoringState = "starting" | "reconciling" | "idle" | "anchoring" | "held" | "retrying" | "failed" | "stopped";
@@ -49,6 +55,8 @@ export interface AnchoringStatus {
   clock?: ClockCheck;
   /** Windows waiting because they end later than the chain accepts yet (state "held"). */
   heldWindows?: number;
+  /** The last time the chain lost anchors this node had seen confirmed, and their re-anchoring. */
+  recovery?: AnchorRecovery;
 }
 
 export interface AnchorerOptions {
@@ -93,6 +101,7 @@ export class Anchorer extends EventEmitter {
   private clockCheck: ClockCheck | undefined;
   private lastClockAlert: number | undefined;
   private held = 0;
+  private recovery: AnchorRecovery | undefined;
 
   constructor(
     private readonly store: IngestStore,
@@ -110,6 +119,7 @@ export class Anchorer extends EventEmitter {
   async start(): Promise<void> {
     this.anchored = await this.store.lastAnchored();
     if (this.anchored > 0) this.lastAnchor = await this.store.anchorReceipt(this.anchored);
+    this.recovery = await this.store.anchorRecovery();
     this.loop = this.run();
   }
 
@@ -149,6 +159,7 @@ export class Anchorer extends EventEmitter {
       attempts: this.attempts,
       ...(this.clockCheck ? { clock: { ...this.clockCheck } } : {}),
       ...(this.state === "held" ? { heldWindows: this.held } : {}),
+      ...(this.recovery ? { recovery: { ...this.recovery } } : {}),
     };
   }
 
@@ -267,7 +278,7 @@ export class Anchorer extends EventEmitter {
     const onChain = await this.chain.lastSequence();
     const closed = this.windows.lastClosed;
     if (onChain > closed) throw new ChainAheadError(node, onChain, closed);
-    if (onChain < this.anchored) throw new ChainBehindError(node, onChain, this.anchored);
+    if (onChain < this.anchored) await this.forgetLostAnchors(onChain);
     const receipts: AnchorReceipt[] = [];
     const depth = this.chain.client.confirmations;
     const head = depth > 1 ? await this.chain.client.provider.getBlockNumber() : 0;
@@ -290,10 +301,42 @@ export class Anchorer extends EventEmitter {
     }
   }
 
+  /**
+   * The chain holds this node's anchors only up to `chainLast`, fewer than were confirmed: if its
+   * last one still has the store's root, the store forgets the receipts after it, so the loop
+   * anchors those windows again in order. A different root stays fatal (another history).
+   */
+  private async forgetLostAnchors(chainLast: number): Promise<void> {
+    const node = this.chain.node;
+    if (chainLast > 0) {
+      const [anchor, local] = await Promise.all([this.chain.getAnchor(chainLast), this.store.window(chainLast)]);
+      if (anchor === undefined) throw new ChainUnavailableError(`the chain reports ${chainLast} anchors but has none for window ${chainLast}`);
+      if (local === undefined) throw new ChainAheadError(node, chainLast, this.windows.lastClosed);
+      if (anchor.root.toLowerCase() !== local.root.toLowerCase()) throw new AnchorConflictError(node, chainLast, local.root, anchor.root);
+    }
+    const recovery: AnchorRecovery = { detectedAt: this.clock(), chainLast, lostUpTo: this.anchored };
+    this.log(
+      `ANCHORS LOST: the chain holds node ${node}'s anchors only up to window ${chainLast}, but ${this.anchored} were confirmed before ` +
+        `(the chain was reset or reorganised deeper than the confirmation depth); anchoring windows ${chainLast + 1}..${this.anchored} again, in order`,
+    );
+    await this.store.forgetAnchorsAfter(chainLast, recovery);
+    this.chain.resetNonce(); // the lost transactions took their nonces with them
+    this.anchored = chainLast;
+    this.lastAnchor = chainLast > 0 ? await this.store.anchorReceipt(chainLast) : undefined;
+    this.recovery = recovery;
+    this.emit("anchorsLost", { ...recovery });
+  }
+
   private async record(receipts: AnchorReceipt[]): Promise<void> {
     await this.store.markAnchored(receipts);
     this.anchored = receipts.at(-1)!.sequence;
     this.lastAnchor = receipts.at(-1);
+    const r = this.recovery;
+    if (r && r.reanchoredAt === undefined && this.anchored >= r.lostUpTo) {
+      this.recovery = { ...r, reanchoredAt: this.clock() };
+      await this.store.saveAnchorRecovery(this.recovery);
+      this.log(`anchors recovered: windows ${r.chainLast + 1}..${r.lostUpTo}, lost by the chain, are anchored again`);
+    }
     this.settleWaiters();
     this.emit("anchored", receipts);
   }

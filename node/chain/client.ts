@@ -12,10 +12,13 @@
  * submit for one window (`anchor`) or several (`anchorBatch`).
  */
 import { decodeCustomError } from "../../lib/revert.ts";
-import { type Interface, JsonRpcProvider, NonceManager, type Provider, type Signer, type TransactionReceipt, type TransactionRequest, type TransactionResponse, Wallet } from "ethers";
+import { type Interface, NonceManager, type Provider, type Signer, type TransactionReceipt, type TransactionRequest, type TransactionResponse, Wallet } from "ethers";
 import { type DataAnchors, DataAnchors__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
 import { AnchorRejectedError, ChainUnavailableError } from "./errors.ts";
 import { sleep } from "../../lib/retry.ts";
+
+/** The node's provider: every call bounded in time (lib/rpc-provider.ts). */
+export { rpcProvider } from "../../lib/rpc-provider.ts";
 
 export interface ChainClientOptions {
   /** Blocks a transaction must be deep before it counts (default 1: in a block). */
@@ -24,16 +27,6 @@ export interface ChainClientOptions {
   pollMs?: number;
   /** Give up waiting for a receipt after this long, ms (default 60,000); the caller reconciles. */
   receiptTimeoutMs?: number;
-}
-
-/**
- * A JSON-RPC provider for a chain whose id is known (from the deployment record): it never probes
- * the network in the background, so a chain outage shows up as failed calls, not as log noise.
- */
-export function rpcProvider(url: string, chainId: number): JsonRpcProvider {
-  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 1 });
-  provider.pollingInterval = 250;
-  return provider;
 }
 
 /**
@@ -229,6 +222,11 @@ export class AnchorChain {
     }
   }
 
+  /** Forgets the account's next nonce, so the next send reads it from the chain (which may have lost transactions). */
+  resetNonce(): void {
+    this.manager.reset();
+  }
+
   /** The organisation the node's account acts for (0 when none is active), via the Consortium. */
   async activeOrg(): Promise<number> {
     try {
@@ -261,7 +259,14 @@ export class AnchorChain {
       throw unavailable(e, `anchoring windows ${windows[0]!.sequence}..${windows.at(-1)!.sequence}`);
     }
     this.hooks.afterSend?.(hash, windows);
-    const receipt = await this.client.confirmed(hash, signal);
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.client.confirmed(hash, signal);
+    } catch (e) {
+      // Never mined (a chain restarted from older state queues a nonce it has not reached): ask anew.
+      this.manager.reset();
+      throw e;
+    }
     if (receipt.status !== 1) {
       // Mined but reverted, e.g. an earlier copy of the same anchor landed first.
       throw new AnchorRejectedError("TransactionReverted", [hash]);

@@ -1,7 +1,8 @@
 /**
- * Typed errors of the node's chain client. The first three mean local state and the chain
- * disagree about the node's anchor history: anchoring stops and the node says so loudly, because
- * continuing could only make it worse. The others are retried.
+ * Typed errors of the node's chain client. The first two mean local state and the chain disagree
+ * about the node's anchor history: anchoring stops and the node says so loudly, because continuing
+ * could only make it worse. The others are retried. (A chain that lost anchors is not among them:
+ * the anchorer anchors those windows again, see anchorer.ts.)
  */
 import { TracemeshError } from "../../lib/errors.ts";
 
@@ -34,20 +35,6 @@ export class ChainAheadError extends TracemeshError {
   }
 }
 
-/** The chain lost anchors the node saw confirmed (a chain reset, or a reorganisation deeper than the confirmation depth). */
-export class ChainBehindError extends TracemeshError {
-  constructor(
-    readonly node: string,
-    readonly chainLast: number,
-    readonly localAnchored: number,
-  ) {
-    super("chain-behind",
-      `the chain holds node ${node}'s anchors only up to window ${chainLast}, but ${localAnchored} were confirmed before: ` +
-        "the chain was reset or reorganised. Anchoring stopped.",
-    );
-  }
-}
-
 /** The contract refused the transaction (decoded custom error). */
 export class AnchorRejectedError extends TracemeshError {
   constructor(
@@ -66,5 +53,5 @@ export class ChainUnavailableError extends TracemeshError {
   }
 }
 
-export const isFatalAnchorError = (e: unknown): e is AnchorConflictError | ChainAheadError | ChainBehindError =>
-  e instanceof AnchorConflictError || e instanceof ChainAheadError || e instanceof ChainBehindError;
+export const isFatalAnchorError = (e: unknown): e is AnchorConflictError | ChainAheadError =>
+  e instanceof AnchorConflictError || e instanceof ChainAheadError;

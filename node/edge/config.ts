@@ -99,6 +99,12 @@ export const SparkplugDeviceSchema = Obj({
   unmapped: Type.Optional(OneOf("record", "ignore")),
   /** Least time between two rebirth requests to the same edge node; default 5000. */
   rebirthIntervalMs: Type.Optional(Int(0)),
+  /**
+   * Act as the Sparkplug primary host with this host id: publish the retained STATE birth on
+   * spBv1.0/STATE/{id} once subscribed, with the matching death as the MQTT will, so edge nodes
+   * that wait for their primary host release their stored data to this node.
+   */
+  primaryHostId: Type.Optional(Pattern(SPARKPLUG_ID, "a Sparkplug host id (no '/', '+' or '#')")),
 });
 
 const MqttJsonTopicSchema = Obj({
@@ -110,13 +116,13 @@ const MqttJsonTopicSchema = Obj({
 export const MqttJsonDeviceSchema = Obj({ kind: Type.Literal("mqtt-json"), ...DeviceBase, ...MqttConnection, topics: List(MqttJsonTopicSchema) });
 
 const ModbusRegisterSchema = Obj({
-  /** Default "holding". */
-  table: Type.Optional(OneOf("holding", "input")),
-  /** Protocol (0-based) register address. */
+  /** Default "holding". Coils and discrete inputs are single bits, read as type "bool". */
+  table: Type.Optional(OneOf("holding", "input", "coil", "discrete")),
+  /** Protocol (0-based) register, coil or discrete input address. */
   address: Int(0, 65535),
   /** Registers the value spans; follows from `type` (1 or 2), accepted for explicitness. */
   count: Type.Optional(Int(1)),
-  type: OneOf("int16", "uint16", "int32", "uint32", "float32"),
+  type: OneOf("int16", "uint16", "int32", "uint32", "float32", "bool"),
   /** For 32-bit types: "big" = high word first (ABCD, default), "little" = low word first (CDAB). */
   wordOrder: Type.Optional(OneOf("big", "little")),
   /** Swap the two bytes of each register (BADC / DCBA devices); default false. */
@@ -160,7 +166,10 @@ export type DeviceKind = DeviceConfig["kind"];
 const SCHEMAS: Record<DeviceKind, TSchema> = { opcua: OpcUaDeviceSchema, sparkplug: SparkplugDeviceSchema, "mqtt-json": MqttJsonDeviceSchema, modbus: ModbusDeviceSchema };
 const KindSchema = Type.Object({ kind: OneOf(...(Object.keys(SCHEMAS) as DeviceKind[])) });
 
-export const MODBUS_WORDS: Record<ModbusType, number> = { int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2 };
+/** Addresses a value spans: registers for the register types, one bit for "bool". */
+export const MODBUS_WORDS: Record<ModbusType, number> = { int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, bool: 1 };
+/** The tables of single bits (read with function codes 1 and 2). */
+export const MODBUS_BIT_TABLES: ReadonlySet<string> = new Set(["coil", "discrete"]);
 
 /** A device config the node cannot use; `field` is the path of the first offending field, e.g. "registers[2].type". */
 export class DeviceConfigError extends ConfigError {
@@ -236,6 +245,12 @@ const RULES: { [K in DeviceKind]: Rules<Extract<DeviceConfig, { kind: K }>> } = 
       if (r.address + words - 1 > 65535) problem(`${at}.address`, `leaves no room for the ${words} registers of ${r.type} (got ${r.address})`);
       if (r.wordOrder !== undefined && words === 1) problem(`${at}.wordOrder`, `applies only to 32-bit types, not ${r.type}`);
       if (r.scale === 0) problem(`${at}.scale`, "must not be 0");
+      const bits = MODBUS_BIT_TABLES.has(r.table ?? "holding");
+      if (bits && r.type !== "bool") problem(`${at}.type`, `must be "bool" for a ${r.table} (a single bit) (got ${r.type})`);
+      if (!bits && r.type === "bool") problem(`${at}.type`, `"bool" is for coils and discrete inputs; ${r.table ?? "holding"} registers are int16, uint16, int32, uint32 or float32`);
+      if (r.type === "bool") {
+        for (const k of ["scale", "offset", "wordOrder", "byteSwap"] as const) if (r[k] !== undefined) problem(`${at}.${k}`, "does not apply to a bool");
+      }
     });
     uniqueStreams("registers", c.registers, problem);
   },

@@ -1,10 +1,11 @@
 /**
- * Modbus TCP adapter (jsmodbus client): polls holding and input registers on an interval.
+ * Modbus TCP adapter (jsmodbus client): polls holding and input registers, coils and discrete
+ * inputs on an interval.
  *
- * Registers next to each other in the same table are read with one request (up to 125
- * registers, the protocol's limit) and decoded per register: int16, uint16, int32, uint32 or
- * float32, 32-bit values in either word order (and optionally byte-swapped), then
- * `raw * scale + offset`. Modbus has no timestamps, so sourceTime is the time the response
+ * Addresses next to each other in the same table are read with one request (up to 125
+ * registers or 2000 bits, the protocol's limits). Registers are decoded per value: int16,
+ * uint16, int32, uint32 or float32, 32-bit values in either word order (and optionally
+ * byte-swapped), then `raw * scale + offset`; coils and discrete inputs are booleans. Modbus has no timestamps, so sourceTime is the time the response
  * arrived (timeSource "receive").
  *
  * Failures:
@@ -28,11 +29,14 @@ import type { Reading } from "../../lib/reading.ts";
 import type { AdapterContext } from "./adapter.ts";
 import { AdapterBase, message } from "./base.ts";
 import { sleep } from "../../lib/retry.ts";
-import { MODBUS_WORDS, type ModbusDeviceConfig, type ModbusRegisterConfig } from "./config.ts";
+import { MODBUS_BIT_TABLES, MODBUS_WORDS, type ModbusDeviceConfig, type ModbusRegisterConfig } from "./config.ts";
 import { untilAbort } from "./mqtt.ts";
 import { float32Decimal } from "./values.ts";
 
-const MAX_READ = 125;
+/** Most addresses one request may read: registers, or bits (coils, discrete inputs). */
+const MAX_READ: Record<Table, number> = { holding: 125, input: 125, coil: 2000, discrete: 2000 };
+type Table = NonNullable<ModbusRegisterConfig["table"]>;
+const TABLES: readonly Table[] = ["holding", "input", "coil", "discrete"];
 const STABLE_MS = 10_000;
 
 export const MODBUS_EXCEPTIONS: Record<number, string> = {
@@ -48,7 +52,7 @@ export const MODBUS_EXCEPTIONS: Record<number, string> = {
 };
 
 interface Block {
-  table: "holding" | "input";
+  table: Table;
   start: number;
   count: number;
   registers: ModbusRegisterConfig[];
@@ -182,17 +186,32 @@ export class ModbusAdapter extends AdapterBase {
   private async readBlock(client: TcpClient, block: Block): Promise<Reading[] | number> {
     let words: Buffer;
     try {
-      const res = block.table === "holding" ? await client.readHoldingRegisters(block.start, block.count) : await client.readInputRegisters(block.start, block.count);
+      const res =
+        block.table === "holding"
+          ? await client.readHoldingRegisters(block.start, block.count)
+          : block.table === "input"
+            ? await client.readInputRegisters(block.start, block.count)
+            : block.table === "coil"
+              ? await client.readCoils(block.start, block.count)
+              : await client.readDiscreteInputs(block.start, block.count);
       words = res.response.body.valuesAsBuffer as Buffer;
     } catch (error) {
       const e = error as { err?: string; message?: string; response?: { body?: { code?: number } } };
       if (e.err === "ModbusException" && typeof e.response?.body?.code === "number") return e.response.body.code;
       throw new ConnectionProblem(`${block.table} ${block.start}..${block.start + block.count - 1}: ${e.err ?? "error"} ${e.message ?? message(error)}`.trim());
     }
+    const now = Date.now();
+    if (MODBUS_BIT_TABLES.has(block.table)) {
+      // Bits packed eight to a byte, the lowest address in the lowest bit.
+      if (words.length < Math.ceil(block.count / 8)) throw new ConnectionProblem(`${block.table} ${block.start}: device returned ${words.length * 8} of ${block.count} bits`);
+      return block.registers.map((reg) => {
+        const i = reg.address - block.start;
+        return bitReading(reg, ((words[i >> 3]! >> (i & 7)) & 1) === 1, now);
+      });
+    }
     if (words.length < block.count * 2) {
       throw new ConnectionProblem(`${block.table} ${block.start}: device returned ${words.length / 2} of ${block.count} registers`);
     }
-    const now = Date.now();
     return block.registers.map((reg) => {
       const off = (reg.address - block.start) * 2;
       return registerReading(reg, words.subarray(off, off + MODBUS_WORDS[reg.type] * 2), now);
@@ -200,15 +219,15 @@ export class ModbusAdapter extends AdapterBase {
   }
 }
 
-/** Group registers into read requests: same table, contiguous or overlapping, at most 125 words. */
+/** Group addresses into read requests: same table, contiguous or overlapping, at most the table's MAX_READ. */
 export function planBlocks(registers: readonly ModbusRegisterConfig[], coalesce = true): Block[] {
   const blocks: Block[] = [];
-  for (const table of ["holding", "input"] as const) {
+  for (const table of TABLES) {
     const regs = registers.filter((r) => (r.table ?? "holding") === table).sort((a, b) => a.address - b.address);
     let current: Block | undefined;
     for (const reg of regs) {
       const end = reg.address + MODBUS_WORDS[reg.type];
-      if (coalesce && current && reg.address <= current.start + current.count && Math.max(end, current.start + current.count) - current.start <= MAX_READ) {
+      if (coalesce && current && reg.address <= current.start + current.count && Math.max(end, current.start + current.count) - current.start <= MAX_READ[table]) {
         current.count = Math.max(end, current.start + current.count) - current.start;
         current.registers.push(reg);
       } else {
@@ -242,6 +261,8 @@ export function decodeRegister(words: Buffer, reg: Pick<ModbusRegisterConfig, "t
     case "float32":
       raw = float32Decimal(b.readFloatBE(0));
       break;
+    case "bool":
+      throw new RangeError("a bool is a coil or discrete input bit, not a register");
   }
   const scale = reg.scale ?? 1;
   const offset = reg.offset ?? 0;
@@ -255,6 +276,12 @@ function registerReading(reg: ModbusRegisterConfig, words: Buffer, now: number):
   // A float32 NaN or infinity is the device saying "no value" (e.g. sensor open circuit).
   const ok = Number.isFinite(value);
   const r: Reading = { stream: reg.stream, metric: reg.metric, value: ok ? value : null, sourceTime: now, timeSource: "receive", quality: ok ? "good" : "bad" };
+  if (reg.unit !== undefined) r.unit = reg.unit;
+  return r;
+}
+
+function bitReading(reg: ModbusRegisterConfig, value: boolean, now: number): Reading {
+  const r: Reading = { stream: reg.stream, metric: reg.metric, value, sourceTime: now, timeSource: "receive", quality: "good" };
   if (reg.unit !== undefined) r.unit = reg.unit;
   return r;
 }

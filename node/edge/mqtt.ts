@@ -31,6 +31,8 @@ export interface MqttLinkOptions {
   onState(state: "connected" | "disconnected", detail?: string): void;
   /** Called after every (re)connect, once subscribed. */
   onConnected?(): void;
+  /** The MQTT will of the next connection (asked at every connect). */
+  will?(): { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean };
   log(text: string): void;
 }
 
@@ -53,11 +55,11 @@ export class MqttLink {
   }
 
   /** Publish if connected; false when there is no connection to publish on. */
-  async publish(topic: string, payload: Buffer, qos: 0 | 1 = 0): Promise<boolean> {
+  async publish(topic: string, payload: Buffer, qos: 0 | 1 = 0, retain = false): Promise<boolean> {
     const client = this.client;
     if (!client?.connected) return false;
     try {
-      await client.publishAsync(topic, payload, { qos });
+      await client.publishAsync(topic, payload, { qos, retain });
       return true;
     } catch (error) {
       this.o.log(`publish to ${topic} failed: ${message(error)}`);
@@ -84,6 +86,8 @@ export class MqttLink {
       connectTimeout: 10_000,
       resubscribe: false,
     };
+    const will = this.o.will?.();
+    if (will) opts.will = will;
     if (c.username !== undefined) opts.username = c.username;
     if (c.password !== undefined) opts.password = c.password;
     if (c.tls) {

@@ -15,6 +15,12 @@
  *   declared, also asks for a rebirth (at most once per `rebirthIntervalMs` per node until its
  *   NBIRTH arrives).
  *
+ * Primary host (config `primaryHostId`, Sparkplug 3.0): the connection's will is the retained
+ * STATE death {"online":false,"timestamp":T} on spBv1.0/STATE/{id}; once subscribed the adapter
+ * publishes the retained STATE birth {"online":true,"timestamp":T} (same T), and before a clean
+ * stop the death itself. Edge nodes configured for this primary host then publish to us, and
+ * flush the data they stored while we were away.
+ *
  * Readings: sourceTime is the metric timestamp, else the payload timestamp (timeSource
  * "server": the edge node's clock), else the receive time. Quality comes from a "Quality"
  * property (OPC DA codes: 192 good, 64..127 uncertain, below 64 bad) when present; a null
@@ -104,13 +110,39 @@ export class SparkplugAdapter extends AdapterBase {
       onMessage: (topic, payload) => this.onMessage(topic, payload),
       onState: (state, detail) => this.setState(state, detail),
       log: (text) => this.log(text),
+      ...(this.config.primaryHostId
+        ? {
+            will: () => {
+              this.stateTimestamp = Date.now();
+              return { topic: this.stateTopic(), payload: this.statePayload(false), qos: 1 as const, retain: true };
+            },
+            onConnected: () => void this.publishState(true),
+          }
+        : {}),
     });
     await this.link.start();
   }
 
   protected async close(): Promise<void> {
+    // A clean stop says so itself; the will covers every other end of the connection.
+    if (this.config.primaryHostId) await this.publishState(false);
     await this.link?.close();
     this.link = undefined;
+  }
+
+  /** The timestamp of this connection's STATE birth and death (one per connect, as the spec asks). */
+  private stateTimestamp = 0;
+
+  private stateTopic(): string {
+    return `spBv1.0/STATE/${this.config.primaryHostId}`;
+  }
+
+  private statePayload(online: boolean): Buffer {
+    return Buffer.from(JSON.stringify({ online, timestamp: this.stateTimestamp }));
+  }
+
+  private async publishState(online: boolean): Promise<void> {
+    if (!(await this.link?.publish(this.stateTopic(), this.statePayload(online), 1, true))) this.log(`could not publish the primary host STATE ${online ? "birth" : "death"}`);
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {

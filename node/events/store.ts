@@ -87,9 +87,22 @@ export interface StoredEvent {
   event: Record<string, unknown>;
   /** ISO 8601. */
   storedAt: string;
+  /**
+   * `contentDigestOf` the event when the store accepted it, its record hash just computed from it
+   * (capture) or verified (receipt): a reader checks the document is unchanged with one SHA-256
+   * instead of recomputing the CBV hash. Absent on events stored before it was kept.
+   */
+  contentDigest?: string;
 }
 
-export type NewEvent = Omit<StoredEvent, "sid" | "storedAt">;
+export type NewEvent = Omit<StoredEvent, "sid" | "storedAt" | "contentDigest">;
+
+/** SHA-256 (hex) over what an event's record hash is computed from: the event, its context and ignoreFields. */
+export function contentDigestOf(e: Pick<StoredEvent, "event" | "context" | "ignoreFields">): string {
+  return createHash("sha256")
+    .update(JSON.stringify([e.event, e.context ?? null, e.ignoreFields ?? null]))
+    .digest("hex");
+}
 
 /** The GS1 query parameters the store answers (values already split on "|"). */
 export interface EventQuery {
@@ -279,9 +292,29 @@ export class EventStore {
     private readonly secret: Buffer,
   ) {}
 
+  /** Who hears of newly stored events (streaming subscriptions, node/subscriptions). */
+  private readonly storedListeners = new Set<(events: readonly StoredEvent[]) => void>();
+
+  /** Calls `listener` with the events each later put stores (after they are durable); returns the unsubscribe. */
+  onStored(listener: (events: readonly StoredEvent[]) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  private told(stored: readonly StoredEvent[]): void {
+    if (stored.length > 0) for (const l of this.storedListeners) l(stored);
+  }
+
   /** How many own events are marked unrecorded now (their record gone from the chain): node status. */
   get unrecordedCount(): number {
     return this.unrecorded.size;
+  }
+
+  private changes = 0;
+
+  /** Moves on every change to the stored events (answers built from them are stale once it moves). */
+  get generation(): number {
+    return this.changes;
   }
 
   /** Opens (creating) the store in `dir`. */
@@ -346,7 +379,7 @@ export class EventStore {
         continue;
       }
       const typed = toEpcisEvent(e.event);
-      const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt };
+      const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt, contentDigest: contentDigestOf(e) };
       const time = timeKey(eventTimeMs(typed.eventTime));
       ops.push({ type: "put", key: k("ev", sid), value: s });
       for (const [field, value] of indexEntries(s, typed)) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
@@ -364,7 +397,9 @@ export class EventStore {
     for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
     const { ops, stored, recordedAgain } = await this.operationsFor(events);
     await this.db.batch([...ops, ...extra], { sync: true });
+    this.changes++;
     for (const sid of recordedAgain) this.unrecorded.delete(sid);
+    this.told(stored);
     return stored;
   }
 
@@ -379,6 +414,8 @@ export class EventStore {
     if (held) return held;
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
+    this.changes++;
+    this.told(stored);
     return stored[0]!;
   }
 
@@ -400,6 +437,7 @@ export class EventStore {
     const updated: StoredEvent = { ...rest, unrecorded: { since: since.toISOString(), ...(chain ? { previous: chain } : {}) } };
     await this.db.batch<string, unknown>([{ type: "put", key: k("ev", sid), value: updated }, { type: "put", key: k("u", sid), value: "" }], { sync: true });
     this.unrecorded.add(sid);
+    this.changes++;
     return updated;
   }
 
@@ -410,6 +448,7 @@ export class EventStore {
     const again = this.recordedAgain(held, chain);
     await this.db.batch([{ type: "put", key: k("ev", sid), value: again }, { type: "del", key: k("u", sid) }], { sync: true });
     this.unrecorded.delete(sid);
+    this.changes++;
     return again;
   }
 

@@ -6,8 +6,7 @@
  * Time-dependent answers (certificate status, expired grants, expired proposals) use the time of
  * the last indexed block unless a `now` is given: the index answers as of the chain it has seen.
  */
-import { AbiCoder, keccak256 } from "ethers";
-import type { AccessChecker, GenealogyLink, GenealogySource } from "../../lib/access.ts";
+import { type AccessChecker, type GenealogyLink, type GenealogySource, grantIdOf } from "../../lib/access.ts";
 import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, ItemStatus, ScopeKind } from "../../lib/registry.ts";
 import type {
@@ -435,7 +434,7 @@ export class IndexQueries implements GenealogySource {
 
   /** The grant from `owner` to `grantee` on `scopeKey` (AccessGrants.grantIdOf), if ever issued. */
   async grantOn(owner: number, grantee: number, scopeKey: string): Promise<GrantDoc | undefined> {
-    return this.grant(keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey])));
+    return this.grant(grantIdOf(owner, grantee, scopeKey));
   }
 
   // ---------------------------------------------------------------- consortium

@@ -258,6 +258,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private commits = 0;
   /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
   private closedDurable: number;
+  /** Readings on disk: counted once their commit is, never a reading whose write failed. */
+  private readingsDurable: number;
 
   private constructor(
     readonly store: IngestStore,
@@ -278,6 +280,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     }
     this.head = head;
     this.closedDurable = head.lastClosed;
+    this.readingsDurable = head.readingsClosed;
     this.open = { sequence: head.lastClosed + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
     this.placing = { sequence: this.open.sequence, count: 0, fromTimeMs: 0, lastMs: 0 };
     this.receiveFloor = head.lastToTimeMs;
@@ -292,6 +295,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const p = new IngestPipeline(store, new SaltDeriver(nodeSecret), head, options);
     for (const [stream, next] of await store.closedNextSeqs()) p.streams.set(stream, new StreamState(stream, next, p.salts));
     await p.recoverOpenWindow();
+    p.readingsDurable = p.head.readingsClosed + p.open.count;
     p.loop = p.run().finally(() => (p.loopDone = true));
     return p;
   }
@@ -593,6 +597,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     }
     this.commits++;
     this.closedDurable = this.head.lastClosed;
+    this.readingsDurable = this.head.readingsClosed + this.open.count;
     let released = 0;
     for (const c of calls) {
       released += c.n;
@@ -710,9 +715,16 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     return this.failure;
   }
 
+  /** Per stream: its last sequence number, i.e. readings sequenced for it (admitted ones included). */
+  streamReadings(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, s] of this.streams) out.set(id, s.nextSeq - 1);
+    return out;
+  }
+
   status(): PipelineStatus {
     return {
-      readingsStored: this.head.readingsClosed + this.open.count,
+      readingsStored: this.readingsDurable,
       windowsClosed: this.closedDurable,
       openWindow: {
         sequence: this.open.sequence,

@@ -99,6 +99,8 @@ export class ProofService {
   private readonly pages: Lru<string, MerkleTree>;
   /** Chunks hold one group commit of all streams: consecutive proofs of a window reuse them. */
   private readonly chunks: Lru<string, Buffer | undefined>;
+  /** Whole-window trees for range proofs: the pages of one large window's answer all reuse one. */
+  private readonly trees: Lru<number, MerkleTree>;
 
   constructor(
     private readonly store: IngestStore,
@@ -109,6 +111,16 @@ export class ProofService {
     this.windows = new Lru(cache.windows ?? 64);
     this.pages = new Lru(cache.pages ?? 64);
     this.chunks = new Lru(cache.chunks ?? 16);
+    this.trees = new Lru(cache.windows ?? 64);
+  }
+
+  /** The tree over every leaf of closed window `window` (kept: closed windows never change). */
+  private tree(window: number): Promise<MerkleTree> {
+    return this.trees.get(window, async () => {
+      const leaves = await this.store.leaves(window);
+      if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
+      return MerkleTree.fromLeafHashes(leaves);
+    });
   }
 
   private chunk(window: number, part: number): Promise<Buffer | undefined> {
@@ -214,33 +226,44 @@ export class ProofService {
     return out;
   }
 
-  /** All readings of `stream` in `window`, with one range proof (which also proves completeness). */
-  async proveRun(stream: string, window: number): Promise<ProvenRange | undefined> {
+  /**
+   * All readings of `stream` in `window`, with one range proof (which also proves completeness);
+   * or, with `part`, only the run's readings from seq `fromSeq` on, at most `count` of them, with
+   * a proof of just those (only they are read and decoded: a large run is served page by page).
+   */
+  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
     if (entry === undefined) return undefined;
     const { run, located } = entry;
+    const first = part ? Math.max(part.fromSeq, run.firstSeq) : run.firstSeq;
+    const last = part ? Math.min(first + part.count, run.firstSeq + run.count) : run.firstSeq + run.count; // exclusive
+    if (!(first < last)) return undefined;
     const readings: Reading[] = [];
     const seqs: number[] = [];
     const salts: string[] = [];
     let seq = run.firstSeq;
     for (const s of located) {
+      if (seq + s.count <= first) {
+        seq += s.count;
+        continue;
+      }
+      if (seq >= last) break;
       const value = await this.chunk(window, s.part);
       if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
-      for (let k = 0; k < s.count; k++) {
+      for (let k = Math.max(0, first - seq); k < s.count && seq + k < last; k++) {
         const d = decodeReading(recordAt(value, s.offset, k));
         readings.push(d.reading);
-        seqs.push(seq++);
+        seqs.push(seq + k);
         salts.push(hex(d.salt));
       }
+      seq += s.count;
     }
-    const leaves = await this.store.leaves(window);
-    if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
-    const tree = MerkleTree.fromLeafHashes(leaves);
-    const start = run.leafStart;
-    const end = start + run.count;
-    const leafHashes = Array.from({ length: run.count }, (_, k) => hex(leaves.subarray((start + k) * 32, (start + k + 1) * 32)));
+    const tree = await this.tree(window);
+    const start = run.leafStart + (first - run.firstSeq);
+    const end = start + (last - first);
+    const leafHashes = Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
     const anchor = await this.store.anchorReceipt(window);
     return {
       stream,
@@ -258,6 +281,34 @@ export class ProofService {
         siblings: siblingsToHex(tree.rangeProof(start, end).siblings),
       },
       ...(anchor ? { anchor } : {}),
+    };
+  }
+
+  /**
+   * Readings `from` (inclusive) to `to` (exclusive) of a proven run, positions within the run,
+   * with a proof of just those leaves: a run larger than one answer goes out in such pages, each
+   * verified on its own, and consecutive pages prove nothing in between was left out.
+   */
+  async provePart(run: ProvenRange, from: number, to: number): Promise<ProvenRange> {
+    const n = run.readings.length;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > n || from >= to) throw new RangeError(`part [${from}, ${to}) is not within a run of ${n} readings`);
+    if (from === 0 && to === n) return run;
+    const tree = await this.tree(run.proof.window);
+    const start = run.proof.start + from;
+    const end = run.proof.start + to;
+    return {
+      stream: run.stream,
+      readings: run.readings.slice(from, to),
+      proof: {
+        ...run.proof,
+        seqs: run.proof.seqs.slice(from, to),
+        salts: run.proof.salts.slice(from, to),
+        leafHashes: run.proof.leafHashes.slice(from, to),
+        start,
+        end,
+        siblings: siblingsToHex(tree.rangeProof(start, end).siblings),
+      },
+      ...(run.anchor ? { anchor: run.anchor } : {}),
     };
   }
 

@@ -11,7 +11,8 @@
  *   s | len u8 | stream | seq u64    stream index: the window holding the stream's run from seq
  *   n | len u8 | stream              the stream's next sequence number after its last closed window
  *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
- *   m | name                         metadata (JSON): "format", "head", "anchored"
+ *   m | name                         metadata (JSON): "format", "head", "anchored", "recovery" (the
+ *                                    last re-anchoring after the chain lost anchors)
  *
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
@@ -81,6 +82,18 @@ export interface AnchorReceipt {
   anchoredAt: number;
 }
 
+/** The chain lost anchors this store had seen confirmed: what was lost, and the re-anchoring. */
+export interface AnchorRecovery {
+  /** When the loss was found, Unix ms. */
+  detectedAt: number;
+  /** The last window the chain still held. */
+  chainLast: number;
+  /** The last window seen confirmed before; chainLast + 1 .. this are anchored again. */
+  lostUpTo: number;
+  /** When the last lost window was anchored again, Unix ms. */
+  reanchoredAt?: number;
+}
+
 export interface FormatRecord {
   version: number;
   /** The signing account whose anchor chain this store feeds (lower case), once known. */
@@ -126,7 +139,7 @@ export const keys = {
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
   anchor: (window: number) => prefixed("a", u64(window)),
-  meta: (name: "format" | "head" | "anchored") => prefixed("m", Buffer.from(name, "latin1")),
+  meta: (name: "format" | "head" | "anchored" | "recovery") => prefixed("m", Buffer.from(name, "latin1")),
 };
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
@@ -437,6 +450,27 @@ export class IngestStore {
       out.set(key.toString("utf8", 2, 2 + len), readU64(value, 0));
     }
     return out;
+  }
+
+  /**
+   * The chain no longer holds the anchors after `chainLast` (a chain reset, a reorg deeper than
+   * the confirmation depth): forgets their receipts and lowers the high-water mark, so the
+   * windows are anchored again, and keeps `recovery` as the record of it (one atomic batch).
+   */
+  async forgetAnchorsAfter(chainLast: number, recovery: AnchorRecovery): Promise<void> {
+    const ops: Op[] = [];
+    for await (const key of this.db.keys({ gt: keys.anchor(chainLast), lt: Buffer.from("b") })) ops.push({ type: "del", key });
+    ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: chainLast }) });
+    ops.push({ type: "put", key: keys.meta("recovery"), value: json(recovery) });
+    await this.write(ops);
+  }
+
+  async anchorRecovery(): Promise<AnchorRecovery | undefined> {
+    return parse<AnchorRecovery>(await this.getRaw(keys.meta("recovery")));
+  }
+
+  async saveAnchorRecovery(recovery: AnchorRecovery): Promise<void> {
+    await this.write([{ type: "put", key: keys.meta("recovery"), value: json(recovery) }]);
   }
 
   /** Records that windows were anchored (one atomic batch, with the new high-water mark). */

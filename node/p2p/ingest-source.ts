@@ -3,15 +3,18 @@
  * ingest store's closed and anchored windows, each with the proof node/ingest/proofs.ts builds.
  *
  * A stream's run in a window is sent whole with one range proof when every reading of it is
- * asked for (fast to verify, and it proves nothing in between was left out); otherwise the
- * readings asked for go one by one with their own proofs, so a time-range grant never sees a
- * reading outside its range. Only anchored windows are served: a partner can check nothing else.
+ * asked for and fits the answer (fast to verify, and it proves nothing in between was left out);
+ * otherwise the readings asked for go as consecutive parts of the run, each with a proof of just
+ * its leaves (ProofService.provePart): a run larger than one answer is fetched in pages, and a
+ * time-range grant never sees a reading outside its range. Readings bound to an event (`each`)
+ * go one by one with their own proofs. Only anchored windows are served: a partner can check
+ * nothing else.
  *
  * Finding the first window of a time range is a binary search over the stream's sequence numbers
  * (windows of a node follow each other in time), so its cost grows with the log of the history.
  */
 import type { Reading } from "../../lib/reading.ts";
-import type { ProofService } from "../ingest/proofs.ts";
+import type { ProofService, ProvenRange } from "../ingest/proofs.ts";
 import type { IngestStore, WindowRecord } from "../ingest/store.ts";
 import type { ReadingSource } from "./fetch-server.ts";
 import type { ReadingItem, ReadingQuery, WindowSummary } from "./protocol.ts";
@@ -77,29 +80,51 @@ export class IngestReadingSource implements ReadingSource {
       if (record.fromTimeMs - tol >= q.to) break;
       if (record.toTimeMs + tol <= q.from) continue;
       if (windows++ >= maxWindows) return { items, more: true };
-      const run = await this.proofs.proveRun(q.stream, window);
-      if (run === undefined) continue;
-      const wanted: number[] = [];
-      run.readings.forEach((r: Reading, k) => {
-        if (run.proof.seqs[k]! > q.afterSeq && r.sourceTime >= q.from && r.sourceTime < q.to) wanted.push(k);
-      });
-      if (wanted.length === 0) continue;
-      if (remaining <= 0) return { items, more: true };
-      const tx = run.anchor?.txHash;
-      if (!q.each && wanted.length === run.readings.length && wanted.length <= remaining) {
-        items.push({ kind: "run", readings: run.readings, proof: run.proof, ...(tx ? { tx } : {}) });
-        remaining -= wanted.length;
-        continue;
-      }
-      for (const k of wanted) {
+      const inWindow = record.runs.find((r) => r.stream === q.stream);
+      if (inWindow === undefined) continue;
+      // The run is read part by part, each at most what the answer still takes.
+      const end = inWindow.firstSeq + inWindow.count;
+      for (let next = Math.max(inWindow.firstSeq, q.afterSeq + 1); next < end; ) {
         if (remaining <= 0) return { items, more: true };
-        const one = await this.proofs.proveReading(q.stream, run.proof.seqs[k]!);
-        if (one === undefined) throw new Error(`reading ${q.stream} #${run.proof.seqs[k]} is in window ${window} but has no proof`);
-        items.push({ kind: "one", reading: one.reading, proof: one.proof, ...(tx ? { tx } : {}) });
-        remaining--;
+        const run = await this.proofs.proveRun(q.stream, window, { fromSeq: next, count: Math.min(remaining, end - next) });
+        if (run === undefined) break;
+        next = run.proof.seqs.at(-1)! + 1;
+        for (const item of await this.itemsOf(q, run)) {
+          items.push(item);
+          remaining -= item.kind === "run" ? item.readings.length : 1;
+        }
       }
     }
     return { items, more: false };
+  }
+
+  /**
+   * The readings of `run` that `q` asks for (its time range), as items: consecutive ones as proven
+   * parts of the run, or, bound to an event (`each`), one by one with their own proofs.
+   */
+  private async itemsOf(q: ReadingQuery, run: ProvenRange): Promise<ReadingItem[]> {
+    const wanted: number[] = [];
+    run.readings.forEach((r: Reading, k) => {
+      if (r.sourceTime >= q.from && r.sourceTime < q.to) wanted.push(k);
+    });
+    const tx = run.anchor?.txHash;
+    const items: ReadingItem[] = [];
+    if (q.each) {
+      for (const k of wanted) {
+        const one = await this.proofs.proveReading(q.stream, run.proof.seqs[k]!);
+        if (one === undefined) throw new Error(`reading ${q.stream} #${run.proof.seqs[k]} is in window ${run.proof.window} but has no proof`);
+        items.push({ kind: "one", reading: one.reading, proof: one.proof, ...(tx ? { tx } : {}) });
+      }
+      return items;
+    }
+    for (let i = 0; i < wanted.length; ) {
+      let j = i + 1;
+      while (j < wanted.length && wanted[j] === wanted[j - 1]! + 1) j++;
+      const part = await this.proofs.provePart(run, wanted[i]!, wanted[j - 1]! + 1);
+      items.push({ kind: "run", readings: part.readings, proof: part.proof, ...(tx ? { tx } : {}) });
+      i = j;
+    }
+    return items;
   }
 
   async windows(stream: string): Promise<WindowSummary[]> {

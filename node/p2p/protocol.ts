@@ -22,7 +22,6 @@
  * Answers: the data, or a typed refusal `{ error, detail }` (RefusalCode).
  */
 import type { Stream } from "@libp2p/interface";
-import { AbiCoder, keccak256 } from "ethers";
 import * as lp from "it-length-prefixed";
 import type { RefusalCode } from "../../lib/errors.ts";
 import type { Reading } from "../../lib/reading.ts";
@@ -135,8 +134,7 @@ export interface ProtocolLimits {
 }
 
 /** AccessGrants' grant id for (owner, grantee, scopeKey), computed as the contract does. */
-export const grantIdOf = (owner: number, grantee: number, scopeKey: string): string =>
-  keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint32", "bytes32"], [owner, grantee, scopeKey]));
+export { grantIdOf } from "../../lib/access.ts";
 
 // ---------------------------------------------------------------------------------- framing
 

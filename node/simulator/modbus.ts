@@ -12,6 +12,7 @@
  *   holding 100-199  free for tests (written with `writeRegisters`)
  *   input 0-1     pump running time    uint32, ABCD                           s
  *   input 2       supply deviation     int16, Cel x 100 from 24.00 Cel
+ *   coil 0-15, discrete 0-15   free for tests (written with `writeBits`)
  */
 import net from "node:net";
 import Modbus from "jsmodbus";
@@ -19,16 +20,20 @@ import { coolant } from "./models.ts";
 import { listen } from "./broker.ts";
 
 export type RegisterTable = "holding" | "input";
+export type BitTable = "coil" | "discrete";
 
+const BITS = 16;
 const HOLDING_WORDS = 200;
 const INPUT_WORDS = 3;
 /** Mapped ranges [first, last] per table; anything else is an illegal data address. */
-const MAPPED: Record<RegisterTable, [number, number][]> = {
+const MAPPED: Record<RegisterTable | BitTable, [number, number][]> = {
   holding: [
     [0, 6],
     [100, 199],
   ],
   input: [[0, 2]],
+  coil: [[0, BITS - 1]],
+  discrete: [[0, BITS - 1]],
 };
 
 export const COOLANT_REGISTERS = {
@@ -43,6 +48,9 @@ export const COOLANT_REGISTERS = {
 export class SimModbusServer {
   readonly holding = Buffer.alloc(HOLDING_WORDS * 2);
   readonly input = Buffer.alloc(INPUT_WORDS * 2);
+  /** Coils and discrete inputs, eight to a byte, the lowest address in the lowest bit (as on the wire). */
+  readonly coil = Buffer.alloc(BITS / 8);
+  readonly discrete = Buffer.alloc(BITS / 8);
   private faults = new Map<string, number>();
   private server: net.Server | undefined;
   private sockets = new Set<net.Socket>();
@@ -79,9 +87,11 @@ export class SimModbusServer {
     });
     // No register buffers: jsmodbus then hands each read to these handlers, which answer from
     // the register map or with an exception, as a real device does.
-    const modbus = new Modbus.server.TCP(server, { holding: undefined, input: undefined } as unknown as { holding: Buffer; input: Buffer });
+    const modbus = new Modbus.server.TCP(server, { holding: undefined, input: undefined, coils: undefined, discrete: undefined } as unknown as { holding: Buffer; input: Buffer });
     modbus.on("readHoldingRegisters", (request, cb) => this.answer("holding", request, cb));
     modbus.on("readInputRegisters", (request, cb) => this.answer("input", request, cb));
+    modbus.on("readCoils", (request, cb) => this.answer("coil", request, cb));
+    modbus.on("readDiscreteInputs", (request, cb) => this.answer("discrete", request, cb));
     await listen(server, this.boundPort);
     this.boundPort = (server.address() as net.AddressInfo).port;
     this.server = server;
@@ -114,14 +124,23 @@ export class SimModbusServer {
     words.forEach((w, i) => buf.writeUInt16BE(w & 0xffff, (address + i) * 2));
   }
 
+  /** Set coils or discrete inputs from `address` on. */
+  writeBits(table: BitTable, address: number, values: readonly boolean[]): void {
+    const buf = this[table];
+    values.forEach((v, i) => {
+      const a = address + i;
+      buf[a >> 3] = v ? buf[a >> 3]! | (1 << (a & 7)) : buf[a >> 3]! & ~(1 << (a & 7));
+    });
+  }
+
   /** Make every read that covers `address` answer with exception `code` (undefined clears it). */
-  setFault(table: RegisterTable, address: number, code: number | undefined): void {
+  setFault(table: RegisterTable | BitTable, address: number, code: number | undefined): void {
     const key = `${table}:${address}`;
     if (code === undefined) this.faults.delete(key);
     else this.faults.set(key, code);
   }
 
-  private answer(table: RegisterTable, request: unknown, cb: (payload: Buffer) => void): void {
+  private answer(table: RegisterTable | BitTable, request: unknown, cb: (payload: Buffer) => void): void {
     this.requests++;
     const req = request as InstanceType<typeof Modbus.ModbusTCPRequest>;
     const body = req.body as unknown as { fc: number; start: number; count: number };
@@ -134,7 +153,11 @@ export class SimModbusServer {
         ? new Modbus.responses.ExceptionResponseBody(body.fc as never, exception as never)
         : table === "holding"
           ? Modbus.responses.ReadHoldingRegistersResponseBody.fromRequest(req.body as never, this.holding)
-          : Modbus.responses.ReadInputRegistersResponseBody.fromRequest(req.body as never, this.input);
+          : table === "input"
+            ? Modbus.responses.ReadInputRegistersResponseBody.fromRequest(req.body as never, this.input)
+            : table === "coil"
+              ? Modbus.responses.ReadCoilsResponseBody.fromRequest(req.body as never, this.coil)
+              : Modbus.responses.ReadDiscreteInputsResponseBody.fromRequest(req.body as never, this.discrete);
     cb(Modbus.ModbusTCPResponse.fromRequest(req as never, responseBody as never).createPayload());
   }
 }

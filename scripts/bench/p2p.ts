@@ -11,12 +11,16 @@
  * Reported: readings/s and MB/s of answer frames over the whole transfer (serving, proofs, wire,
  * verification, storage), and the share of that time spent verifying. Both nodes run in this one
  * process, so serving and receiving share its event loop: the figures are a single-core path.
+ * Then one window holding `--big-window` readings of a single stream (a run larger than one
+ * answer) is fetched the same way, in pages of sub-range proofs, and reported on its own. The
+ * machine's load average (as `uptime` prints it) stands beside every figure.
  *
  * Flags:
  *   --readings N   readings to produce and transfer (default 40000)
  *   --streams N    streams they are spread over (default 4)
  *   --page N       readings per answer at most (default 10000)
  *   --window-ms MS window length of the producer (default 1000)
+ *   --big-window N readings of one stream in one window, fetched after the rest (default 50000; 0 skips it)
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -33,6 +37,14 @@ import { loadConfig, parseConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { PeerNetwork } from "../../node/p2p/network.ts";
+import type { IngestStore } from "../../node/ingest/store.ts";
+
+/** The most readings `stream` has in one window of `store`. */
+async function largestRunOf(store: IngestStore, stream: string): Promise<number> {
+  let largest = 0;
+  for (let w = 1; w <= (await store.head()).lastClosed; w++) largest = Math.max(largest, (await store.window(w))?.runs.find((r) => r.stream === stream)?.count ?? 0);
+  return largest;
+}
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -49,6 +61,7 @@ export async function run(args: string[]): Promise<void> {
       streams: { type: "string", default: "4" },
       page: { type: "string", default: "10000" },
       "window-ms": { type: "string", default: "1000" },
+      "big-window": { type: "string", default: "50000" },
       duration: { type: "string" }, // other benchmarks' flag: ignored here
     },
   });
@@ -56,6 +69,8 @@ export async function run(args: string[]): Promise<void> {
   const streamCount = Number(values.streams);
   const page = Number(values.page);
   const windowMs = Number(values["window-ms"]);
+  const bigWindow = Number(values["big-window"]);
+  const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}`);
 
@@ -92,6 +107,7 @@ export async function run(args: string[]): Promise<void> {
 
     // Produce: batches of readings, spread over the streams, then everything anchored.
     const streams = Array.from({ length: streamCount }, (_, i) => `press-${i}/force`);
+    const bigStream = "press-big/force";
     const t0 = performance.now();
     for (let i = 0; i < total; ) {
       const now = Date.now();
@@ -102,12 +118,18 @@ export async function run(args: string[]): Promise<void> {
       await producer.pipeline.write(batch);
     }
     await producer.pipeline.closeWindow();
+    // The large window: one stream's readings written at once, in a window of their own.
+    if (bigWindow > 0) {
+      const now = Date.now();
+      await producer.pipeline.write(Array.from({ length: bigWindow }, (_, i): Reading => ({ stream: bigStream, metric: "force", unit: "kN", value: i / 10, sourceTime: now, quality: "good" })));
+      await producer.pipeline.closeWindow();
+    }
     await producer.anchorer.anchoredUpTo(producer.pipeline.lastClosed);
     console.log(`produced and anchored ${fmt(total)} readings in ${fmt((performance.now() - t0) / 1000, 1)} s (${producer.status().windows.anchored} windows)`);
 
     const grants = connectContracts(deployment.contracts, provider).accessGrants.connect(new NonceManager(new Wallet(plantAdmin, provider)));
     const expiry = Math.floor(Date.now() / 1000) + 3600;
-    for (const s of streams) await (await grants.grantAccess(2, ScopeKind.DataStream, streamScopeKey(s), encodeBytes32String("BENCH"), 0, 0, expiry)).wait();
+    for (const s of [...streams, ...(bigWindow > 0 ? [bigStream] : [])]) await (await grants.grantAccess(2, ScopeKind.DataStream, streamScopeKey(s), encodeBytes32String("BENCH"), 0, 0, expiry)).wait();
 
     // The receiving node: its peer network and received store.
     let bytes = 0;
@@ -147,6 +169,30 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  transferred        ${fmt(received)} readings in ${pages} answers, ${fmt(seconds, 2)} s, every proof verified and every answer stored`);
     console.log(`  throughput         ${fmt(received / seconds)} readings/s, ${fmt(bytes / 1e6 / seconds, 2)} MB/s (${fmt(bytes / 1e6, 1)} MB of answer frames, ${fmt(bytes / received)} bytes per reading)`);
     console.log(`  verification       ${fmt((verifyMs / 1000 / seconds) * 100, 1)} % of the time (${fmt(verifyMs / 1000, 2)} s, ${fmt((verifyMs * 1000) / received, 1)} us per reading)`);
+    console.log(`  machine            ${load()}`);
+
+    if (bigWindow > 0) {
+      const largestRun = await largestRunOf(producer.store, bigStream);
+      const [bytesBefore, verifyBefore] = [bytes, verifyMs];
+      let got = 0;
+      let answers = 0;
+      let afterSeq = 0;
+      const t2 = performance.now();
+      for (;;) {
+        const ta = performance.now();
+        const r = await receiver.fetchReadings(plantAddr, { stream: bigStream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
+        console.log(`  answer ${answers + 1}: ${fmt(r.count)} readings in ${fmt(performance.now() - ta)} ms`);
+        got += r.count;
+        answers++;
+        afterSeq = r.lastSeq;
+        if (!r.more) break;
+      }
+      const s = (performance.now() - t2) / 1000;
+      if (got !== bigWindow) throw new Error(`the large window: transferred ${got} readings of ${bigWindow}`);
+      console.log(`\nlarge window: ${fmt(largestRun)} readings of one stream in one window, fetched in ${answers} answers of sub-range proofs`);
+      console.log(`  throughput         ${fmt(got / s)} readings/s, ${fmt((bytes - bytesBefore) / got)} bytes per reading, verification ${fmt(((verifyMs - verifyBefore) / 1000 / s) * 100, 1)} % of the time`);
+      console.log(`  machine            ${load()}`);
+    }
   } finally {
     await receiver?.stop();
     await producer?.stop();

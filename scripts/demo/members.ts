@@ -7,7 +7,7 @@
  * closes and they stop by themselves.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { NodeIdentityInit } from "../../lib/consortium.ts";
 import { sleep } from "../../lib/retry.ts";
@@ -87,6 +87,8 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
     chain: { rpcUrl: settings.rpcUrl, deployment: settings.deploymentFile, keyFile: "./node.key" },
     // Short windows so the demo shows anchors within seconds.
     window: { durationMs: 2000 },
+    // Prometheus metrics on loopback, on a free port: status.json says where (the demo prints it).
+    metrics: { host: "127.0.0.1", port: 0 },
     devices: settings.devices,
     p2p: {
       listen: [`/ip4/127.0.0.1/tcp/${plan.p2pPort}`],
@@ -98,11 +100,21 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
           ? (["steel", "foundry", "machining"] as const).map((k) => ({ organisation: demoOrg(k).name, stream: STEP_STREAMS[k]! }))
           : [],
     },
-    gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true },
+    // Subscription webhooks to the demo's own receivers only (the OEM's ERP, recall-alerts.ts).
+    gateway: { host: "127.0.0.1", port: plan.gatewayPort, explorer: true, webhookDestinations: ["http://127.0.0.1:*"] },
     // The directory of shipment destinations: every member's party and site.
     parties: Object.fromEntries(settings.peers.flatMap(({ plan: p }) => [[partyOf(p.org.site), p.org.name], [placeOf(p.org.site), p.org.name]])),
   };
   writeFileSync(plan.configFile, JSON.stringify(config, null, 2) + "\n");
+}
+
+/** Where the member's node serves its metrics, as its status file says. */
+export function metricsUrlOf(member: { plan: MemberPlan }): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path.join(member.plan.dir, "data", "status.json"), "utf8")) as { metricsUrl?: string }).metricsUrl;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunningMember {

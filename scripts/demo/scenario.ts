@@ -29,6 +29,7 @@ import { demoWallet } from "./accounts.ts";
 import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
 import * as story from "./story.ts";
+import { subscribeRecallAlerts } from "./recall-alerts.ts";
 
 /** The certificate type the lab is accredited for. */
 export const MILL_CERTIFICATE_SCOPE = keccakText("EN10204-3.1");
@@ -74,6 +75,8 @@ export class Scenario {
   private readonly clients = new Map<DemoOrg["key"], GatewayClient>();
   private readonly contracts = new Map<DemoOrg["key"], TracemeshContracts>();
   private running = false;
+  /** Stops the OEM's recall alert receiver (recall-alerts.ts). */
+  private stopAlerts: (() => Promise<void>) | undefined;
   private loop: Promise<void> | undefined;
   /** Aborted by stop(): cuts a pause short. */
   private stopping = new AbortController();
@@ -104,6 +107,8 @@ export class Scenario {
     this.running = false;
     this.stopping.abort();
     await this.loop;
+    await this.stopAlerts?.();
+    this.stopAlerts = undefined;
   }
 
   private save(p: Position): void {
@@ -132,7 +137,8 @@ export class Scenario {
         this.log(`cycle ${pos.cycle}: ${step.name}`);
         this.save({ cycle: pos.cycle, step: pos.step + 1 });
       } catch (e) {
-        if (e instanceof GatewayError && e.status >= 400 && e.status < 500 && e.status !== 429) {
+        // 401 is never final: the client signed in again already; a member restarting answers it for a moment.
+        if (e instanceof GatewayError && e.status >= 400 && e.status < 500 && e.status !== 429 && e.status !== 401) {
           // The gateway refused the step for good: report it and carry on with the next cycle.
           this.log(`cycle ${pos.cycle}: ${step.name} REFUSED (${e.message}); continuing with cycle ${pos.cycle + 1}`);
           this.save({ cycle: pos.cycle + 1, step: 0 });
@@ -227,6 +233,7 @@ export class Scenario {
 
   /** Once per consortium: the regulator accredits the lab; each producer lets the OEM read its step stream. */
   private async setUp(): Promise<void> {
+    this.stopAlerts ??= await subscribeRecallAlerts(this.client("oem"), this.o.gatewayOf("oem"), this.log);
     const lab = await this.orgId("lab");
     const certs = this.chain("regulator").certificates;
     if (!(await certs.isAccredited(lab, MILL_CERTIFICATE_SCOPE))) {

@@ -25,6 +25,8 @@ export interface LocalChain {
   url: string;
   port: number;
   chainId: number;
+  /** Anvil's process id (tests stop it with SIGSTOP to play a hung chain). */
+  pid: number;
   /** Stops anvil (SIGTERM: it writes its state file first, when it has one). */
   stop(): Promise<void>;
 }
@@ -42,7 +44,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<LocalChain
   const args = ["--chain-id", String(chainId), "--hardfork", "cancun", "--silent"];
   if (options.stateFile) args.push("--state", options.stateFile);
   const anvil = await startAnvilProcess(args, { port: options.port, timeoutMs: 30_000 });
-  return { url: anvil.url, port: anvil.port, chainId, stop: anvil.stop };
+  return { url: anvil.url, port: anvil.port, chainId, pid: anvil.pid, stop: anvil.stop };
 }
 
 /** Anvil's well-known development key at `index` (public; worthless outside a local chain). */

@@ -359,6 +359,9 @@ describe("traceability routes", () => {
     const metrics = await (await gw.request("/metrics")).text();
     expect(metrics).toContain(`tracemesh_index_block ${indexer.indexedBlock}`);
     expect(metrics).toMatch(/tracemesh_index_lag_blocks 0/);
+    expect(metrics).toMatch(/# TYPE tracemesh_index_events_total counter\ntracemesh_index_events_total [1-9]/);
+    expect(metrics).toMatch(/# TYPE process_cpu_seconds_total counter/); // the default process metrics
+
   });
 
   it("refuses callers without a token or with an expired one (401)", async () => {

@@ -49,6 +49,7 @@ describe("member configuration", () => {
       port: 8603,
       explorer: true,
       metricsLoopback: false,
+      webhookDestinations: [],
       publicHost: ["trace.example.com", "https://trace.example.org"],
       tokenSecretFile: path.join(dir, "secret"),
       metricsTokenFile: path.join(dir, "metrics-token"),
@@ -66,10 +67,11 @@ describe("member configuration", () => {
   });
 
   it("names every wrong field of the member's sections in one error", () => {
-    const problems = problemsOf(write("bad.json", { ...node, gateway: { port: 70000, hst: "x", explorer: "yes" }, parties: { "urn:epc:id:pgln:4012345.00000": 0 } }));
+    const problems = problemsOf(write("bad.json", { ...node, gateway: { port: 70000, hst: "x", explorer: "yes", webhookDestinations: ["ftp://erp.example.com"] }, parties: { "urn:epc:id:pgln:4012345.00000": 0 } }));
     expect(problems.join("\n")).toMatch(/gateway\.port/);
     expect(problems.join("\n")).toMatch(/gateway.*hst/);
     expect(problems.join("\n")).toMatch(/gateway\.explorer/);
+    expect(problems.join("\n")).toMatch(/gateway\.webhookDestinations/);
     expect(problems.join("\n")).toMatch(/parties\["urn:epc:id:pgln:4012345\.00000"\]/);
   });
 

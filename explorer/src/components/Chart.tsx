@@ -3,7 +3,7 @@
  * failed as red points, and a break in the line with a shaded band wherever the stream's sequence
  * numbers skip (a gap: readings missing from what was handed over).
  */
-import uPlot from "uplot";
+import type uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { useEffect, useRef } from "preact/hooks";
 import type { ChartData } from "../chart-data.ts";
@@ -32,29 +32,36 @@ export function ReadingsChart({ title, unit, data }: { title: string; unit?: str
         ],
       },
     };
+    // uplot loads with the first chart, not with the page.
+    let plot: uPlot | undefined;
+    let gone = false;
     const width = () => Math.max(280, Math.min(900, el.clientWidth));
-    const plot = new uPlot(
-      {
-        title,
-        width: width(),
-        height: 260,
-        plugins: [gapBands],
-        scales: { x: { time: true } },
-        axes: [{}, { label: unit ?? "" }],
-        series: [
-          {},
-          { label: t("readings.legendOk"), stroke: "#1d4ed8", width: 2, spanGaps: false, points: { show: true, size: 4 } },
-          { label: t("readings.legendBad"), stroke: "#b91c1c", width: 0, paths: () => null, points: { show: true, size: 10, fill: "#b91c1c" } },
-        ],
-      },
-      [data.xs, data.verified, data.failed],
-      el,
-    );
-    const onResize = () => plot.setSize({ width: width(), height: 260 });
-    addEventListener("resize", onResize);
+    const onResize = () => plot?.setSize({ width: width(), height: 260 });
+    void import("uplot").then(({ default: UPlot }) => {
+      if (gone) return;
+      plot = new UPlot(
+        {
+          title,
+          width: width(),
+          height: 260,
+          plugins: [gapBands],
+          scales: { x: { time: true } },
+          axes: [{}, { label: unit ?? "" }],
+          series: [
+            {},
+            { label: t("readings.legendOk"), stroke: "#1d4ed8", width: 2, spanGaps: false, points: { show: true, size: 4 } },
+            { label: t("readings.legendBad"), stroke: "#b91c1c", width: 0, paths: () => null, points: { show: true, size: 10, fill: "#b91c1c" } },
+          ],
+        },
+        [data.xs, data.verified, data.failed],
+        el,
+      );
+      addEventListener("resize", onResize);
+    }, () => undefined); // a chart that cannot load leaves its box empty; the rest of the page stays
     return () => {
+      gone = true;
       removeEventListener("resize", onResize);
-      plot.destroy();
+      plot?.destroy();
     };
   }, [data, title, unit, t]);
   return <div ref={box} class="chart" role="img" aria-label={title} />;

@@ -3,7 +3,7 @@
  * (where it went), the recall scope in red. A list of the same parts follows the graph, so the
  * graph's content is reachable by keyboard and screen readers too.
  */
-import cytoscape from "cytoscape";
+import type { Core } from "cytoscape";
 import { useEffect, useRef } from "preact/hooks";
 import type { GenealogyAnswer } from "../../../lib/api/trace.ts";
 import { identifierLabel } from "../describe-event.ts";
@@ -23,59 +23,68 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
 
   useEffect(() => {
     if (box.current === null || graph.nodes.length === 0) return;
-    const cy = cytoscape({
-      container: box.current,
-      elements: [
-        ...graph.nodes.map((n) => ({
-          data: { id: n.key.toLowerCase(), label: graphLabel(n), target: nodeId(n) },
-          classes: [n.key.toLowerCase() === graph.root.toLowerCase() ? "root" : "", recall.has(n.key.toLowerCase()) || n.recalled ? "recall" : ""].join(" ").trim(),
-        })),
-        ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.from.toLowerCase(), target: e.to.toLowerCase(), kind: e.kind } })),
-      ],
-      style: [
-        {
-          selector: "node",
-          style: {
-            label: "data(label)",
-            "font-size": 10,
-            "text-wrap": "wrap",
-            "text-max-width": "120px",
-            "text-valign": "bottom",
-            "text-margin-y": 4,
-            "background-color": "#1d4ed8",
-            color: "#111827",
-            width: 22,
-            height: 22,
+    // cytoscape loads with the first graph, not with the page.
+    let cy: Core | undefined;
+    let gone = false;
+    void import("cytoscape").then(({ default: cytoscape }) => {
+      if (gone || box.current === null) return;
+      cy = cytoscape({
+        container: box.current,
+        elements: [
+          ...graph.nodes.map((n) => ({
+            data: { id: n.key.toLowerCase(), label: graphLabel(n), target: nodeId(n) },
+            classes: [n.key.toLowerCase() === graph.root.toLowerCase() ? "root" : "", recall.has(n.key.toLowerCase()) || n.recalled ? "recall" : ""].join(" ").trim(),
+          })),
+          ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.from.toLowerCase(), target: e.to.toLowerCase(), kind: e.kind } })),
+        ],
+        style: [
+          {
+            selector: "node",
+            style: {
+              label: "data(label)",
+              "font-size": 10,
+              "text-wrap": "wrap",
+              "text-max-width": "120px",
+              "text-valign": "bottom",
+              "text-margin-y": 4,
+              "background-color": "#1d4ed8",
+              color: "#111827",
+              width: 22,
+              height: 22,
+            },
           },
-        },
-        { selector: "node.root", style: { "background-color": "#111827", "border-width": 4, "border-color": "#f59e0b", width: 30, height: 30 } },
-        { selector: "node.recall", style: { "background-color": "#b91c1c", "border-color": "#7f1d1d", "border-width": 2 } },
-        { selector: "node.root.recall", style: { "background-color": "#b91c1c", "border-color": "#f59e0b", "border-width": 4 } },
-        {
-          selector: "edge",
-          style: { width: 2, "line-color": "#6b7280", "target-arrow-color": "#6b7280", "target-arrow-shape": "triangle", "curve-style": "bezier" },
-        },
-        { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
-      ],
-      layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
-      wheelSensitivity: 0.3,
-      minZoom: 0.2,
-      maxZoom: 3,
-    });
-    // Left to right reads as time: rotate the top-down breadth-first layout (not on a phone,
-    // where the graph is taller than wide).
-    if (box.current.clientWidth >= 520) cy.nodes().positions((n) => ({ x: n.position("y"), y: n.position("x") }));
-    cy.fit(undefined, 30);
-    if (cy.zoom() > 1.3) {
-      cy.zoom(1.3);
-      cy.center();
-    }
-    cy.on("tap", "node", (ev) => {
-      const target = ev.target.data("target") as string;
-      if (ev.target.hasClass("root")) return;
-      navigate({ page: "item", id: target });
-    });
-    return () => cy.destroy();
+          { selector: "node.root", style: { "background-color": "#111827", "border-width": 4, "border-color": "#f59e0b", width: 30, height: 30 } },
+          { selector: "node.recall", style: { "background-color": "#b91c1c", "border-color": "#7f1d1d", "border-width": 2 } },
+          { selector: "node.root.recall", style: { "background-color": "#b91c1c", "border-color": "#f59e0b", "border-width": 4 } },
+          {
+            selector: "edge",
+            style: { width: 2, "line-color": "#6b7280", "target-arrow-color": "#6b7280", "target-arrow-shape": "triangle", "curve-style": "bezier" },
+          },
+          { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
+        ],
+        layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
+        wheelSensitivity: 0.3,
+        minZoom: 0.2,
+        maxZoom: 3,
+      });
+      // Left to right reads as time: rotate the top-down breadth-first layout (not on a phone,
+      // where the graph is taller than wide).
+      if (box.current.clientWidth >= 520) cy.nodes().positions((n) => ({ x: n.position("y"), y: n.position("x") }));
+      cy.fit(undefined, 30);
+      if (cy.zoom() > 1.3) {
+        cy.zoom(1.3);
+        cy.center();
+      }
+      cy.on("tap", "node", (ev) => {
+        const target = ev.target.data("target") as string;
+        if (ev.target.hasClass("root")) return;
+        navigate({ page: "item", id: target });
+      });
+    }, () => undefined); // without the graph, the list below still shows the same parts
+    return () => {
+      gone = true;
+      cy?.destroy();
+    };
   }, [graph]);
 
   if (graph.nodes.length <= 1) return <p>{t("item.genealogyEmpty")}</p>;

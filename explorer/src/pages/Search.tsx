@@ -2,7 +2,6 @@
  * Search: type an identifier, build one from a GTIN with lot or serial, or scan a QR code with the
  * camera (getUserMedia) or from an uploaded image (jsqr). The gateway's /resolve says what it is.
  */
-import jsQRModule from "jsqr";
 import type { TargetedEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ResolveAnswer } from "../../../lib/api/resolver.ts";
@@ -11,12 +10,21 @@ import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { type Route, navigate, parseRoute } from "../router.ts";
 
-// jsqr is CommonJS with a default export in its types; bundlers hand over either shape.
-const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
-  data: Uint8ClampedArray,
-  width: number,
-  height: number,
-) => { data: string } | null;
+type QrDecoder = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+
+/** jsqr loads when a scan starts, not with the page. It is CommonJS with a default export in its
+ * types; bundlers hand over either shape. */
+let qrDecoder: Promise<QrDecoder> | undefined;
+function loadQrDecoder(): Promise<QrDecoder> {
+  qrDecoder ??= import("jsqr").then(
+    (m) => ((m as unknown as { default?: { default?: unknown } }).default?.default ?? m.default) as unknown as QrDecoder,
+    (e: unknown) => {
+      qrDecoder = undefined;
+      throw e;
+    },
+  );
+  return qrDecoder;
+}
 
 /** Where a resolved identifier leads. */
 export function routeOf(r: ResolveAnswer): Route {
@@ -35,7 +43,7 @@ async function open(text: string): Promise<void> {
   navigate(routeOf(await api<ResolveAnswer>(`/resolve?id=${enc(v)}`)));
 }
 
-function decodeImage(source: CanvasImageSource, width: number, height: number, canvas: HTMLCanvasElement): string | undefined {
+function decodeImage(jsQR: QrDecoder, source: CanvasImageSource, width: number, height: number, canvas: HTMLCanvasElement): string | undefined {
   canvas.width = width;
   canvas.height = height;
   const g = canvas.getContext("2d", { willReadFrequently: true });
@@ -52,9 +60,8 @@ function Camera({ onCode, onError }: { onCode(text: string): void; onError(e: un
     let stream: MediaStream | undefined;
     let timer: ReturnType<typeof setInterval> | undefined;
     const canvas = document.createElement("canvas");
-    navigator.mediaDevices
-      .getUserMedia({ video: { facingMode: "environment" }, audio: false })
-      .then(async (s) => {
+    Promise.all([navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }), loadQrDecoder()])
+      .then(async ([s, jsQR]) => {
         stream = s;
         const v = video.current;
         if (v === null) return;
@@ -62,7 +69,7 @@ function Camera({ onCode, onError }: { onCode(text: string): void; onError(e: un
         await v.play();
         timer = setInterval(() => {
           if (v.videoWidth === 0) return;
-          const code = decodeImage(v, v.videoWidth, v.videoHeight, canvas);
+          const code = decodeImage(jsQR, v, v.videoWidth, v.videoHeight, canvas);
           if (code !== undefined) onCode(code);
         }, 250);
       })
@@ -113,8 +120,12 @@ export function SearchPage() {
       setError(err);
       return undefined;
     });
-    if (bitmap === undefined) return;
-    const code = decodeImage(bitmap, bitmap.width, bitmap.height, document.createElement("canvas"));
+    const jsQR = await loadQrDecoder().catch((err: unknown) => {
+      setError(err);
+      return undefined;
+    });
+    if (bitmap === undefined || jsQR === undefined) return;
+    const code = decodeImage(jsQR, bitmap, bitmap.width, bitmap.height, document.createElement("canvas"));
     if (code === undefined) setNote(t("search.scanNone"));
     else go(code);
   };

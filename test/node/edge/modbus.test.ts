@@ -45,6 +45,31 @@ async function run(cfg: ModbusDeviceConfig, sink = new TestSink(), log = statusL
 }
 
 describe("Modbus adapter against the simulator's coolant skid", () => {
+  it("reads coils and discrete inputs as booleans, packed bits decoded by address, one request per contiguous run", async () => {
+    sim.modbus?.writeBits("coil", 0, [true, false, false, true, false, false, false, false, false, true]);
+    sim.modbus?.writeBits("discrete", 3, [true, false]);
+    const bits: ModbusRegisterConfig[] = [
+      { table: "coil", address: 0, type: "bool", stream: "coolant-1/pumpCommand", metric: "pumpCommand" },
+      { table: "coil", address: 3, type: "bool", stream: "coolant-1/valveOpen", metric: "valveOpen" },
+      { table: "coil", address: 9, type: "bool", stream: "coolant-1/heaterOn", metric: "heaterOn" },
+      { table: "coil", address: 1, type: "bool", stream: "coolant-1/bypass", metric: "bypass" },
+      { table: "discrete", address: 3, type: "bool", stream: "coolant-1/pumpRunning", metric: "pumpRunning" },
+      { table: "discrete", address: 4, type: "bool", stream: "coolant-1/lowLevel", metric: "lowLevel" },
+    ];
+    expect(planBlocks(bits).map((b) => [b.table, b.start, b.count])).toEqual([["coil", 0, 2], ["coil", 3, 1], ["coil", 9, 1], ["discrete", 3, 2]]);
+    const { sink } = await run(config(bits));
+    await waitFor(() => bits.every((b) => sink.of(b.stream).length > 0), "a reading of every bit");
+    const last = (stream: string) => sink.of(stream).at(-1)!;
+    expect(Object.fromEntries(bits.map((b) => [b.metric, last(b.stream).value]))).toEqual({ pumpCommand: true, valveOpen: true, heaterOn: true, bypass: false, pumpRunning: true, lowLevel: false });
+    expect(last("coolant-1/pumpCommand")).toMatchObject({ quality: "good", timeSource: "receive" });
+    sim.modbus?.writeBits("discrete", 4, [true]);
+    await waitFor(() => last("coolant-1/lowLevel").value === true, "the discrete input to change");
+    sim.modbus?.setFault("coil", 9, 4);
+    await waitFor(() => last("coolant-1/heaterOn").statusCode === 4, "the coil read refused");
+    expect(last("coolant-1/heaterOn")).toMatchObject({ value: null, quality: "bad" });
+    sim.modbus?.setFault("coil", 9, undefined);
+  });
+
   it("reads scaled integers and 32-bit values in both word orders, with unit, metric and receive time", async () => {
     await sim.step(3);
     const before = Date.now();

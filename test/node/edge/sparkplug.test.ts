@@ -259,3 +259,57 @@ describe("Sparkplug B adapter against the simulator's edge node", () => {
     expect(a.status().gaps).toBe(gaps);
   });
 });
+
+describe("Sparkplug primary host STATE (primaryHostId)", () => {
+  let watcher: MqttClient;
+  const states: { online: boolean; timestamp: number; retained: boolean }[] = [];
+
+  beforeAll(async () => {
+    watcher = connect(sim.endpoints.mqtt as string, { clientId: "state-watcher", reconnectPeriod: 100 });
+    await new Promise<void>((resolve) => watcher.once("connect", () => resolve()));
+    watcher.on("message", (topic, payload, packet) => {
+      if (topic === "spBv1.0/STATE/tracemesh-oem") states.push({ ...(JSON.parse(payload.toString()) as { online: boolean; timestamp: number }), retained: packet.retain });
+    });
+    await watcher.subscribeAsync("spBv1.0/STATE/+", { qos: 1 });
+  });
+  afterAll(async () => {
+    await watcher.endAsync(true);
+  });
+
+  it("publishes the retained birth once subscribed, the death at a clean stop, and the will when the connection dies", async () => {
+    const { adapter: a } = await run(config({ primaryHostId: "tracemesh-oem" }));
+    await waitFor(() => states.some((s) => s.online), "the STATE birth");
+    const birth = states.find((s) => s.online)!;
+    expect(birth.timestamp).toBeGreaterThan(0);
+
+    // A host whose connection dies without DISCONNECT: the broker publishes its will, the death with the birth's timestamp.
+    const link = (a as unknown as { link: { client: { stream: { destroy(): void } } } }).link;
+    link.client.stream.destroy();
+    await waitFor(() => states.some((s) => !s.online && s.timestamp === birth.timestamp), "the will: STATE death");
+    // Reconnected: a new birth, with a new timestamp.
+    await waitFor(() => states.some((s) => s.online && s.timestamp > birth.timestamp), "a new STATE birth after the reconnect");
+    const second = states.filter((s) => s.online).at(-1)!;
+
+    await a.stop();
+    adapter = undefined;
+    await waitFor(() => states.some((s) => !s.online && s.timestamp === second.timestamp), "the STATE death at a clean stop");
+
+    // Retained: a client that subscribes later learns the host is offline.
+    const late = connect(sim.endpoints.mqtt as string, { clientId: "late-edge-node" });
+    try {
+      await new Promise<void>((resolve) => late.once("connect", () => resolve()));
+      const retained = new Promise<{ online: boolean; timestamp: number }>((resolve) => late.on("message", (_t, p, packet) => packet.retain && resolve(JSON.parse(p.toString()) as { online: boolean; timestamp: number })));
+      await late.subscribeAsync("spBv1.0/STATE/tracemesh-oem", { qos: 1 });
+      expect(await retained).toEqual({ online: false, timestamp: second.timestamp });
+    } finally {
+      await late.endAsync(true);
+    }
+  });
+
+  it("publishes no STATE without a primaryHostId", async () => {
+    const before = states.length;
+    await run(config());
+    await delay(300);
+    expect(states.length).toBe(before);
+  });
+});

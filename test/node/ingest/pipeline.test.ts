@@ -306,7 +306,9 @@ describe("ingest pipeline", () => {
     await q.write([reading("a", 1)]);
     const failed = new Promise<Error>((r) => q.on("failed", r));
     await store2.db.close(); // the disk goes away underneath
-    const err = await q.write([reading("a", 2)]).catch((e: unknown) => e);
+    const err = await q.write([reading("a", 2), reading("b", 3), reading("c", 4)]).catch((e: unknown) => e);
+    // Counted only once durable: the three whose write failed are not "stored" (issue 18).
+    expect(q.status().readingsStored).toBe(1);
     expect(err).toBeInstanceOf(PipelineClosedError);
     expect((err as Error).message).toMatch(/writing to the reading store failed/);
     expect((await failed).message).toMatch(/writing to the reading store failed/);

@@ -1,0 +1,69 @@
+/**
+ * Answers of the traceability routes, kept as the JSON they were sent as, per query and caller's
+ * organisation, and served again only while nothing they were built from has moved: the indexed
+ * block, the chain head the index has seen, the access checker's generation (its cache cleared on
+ * grant and membership events) and the event store's generation (documents stored or marked).
+ * A revocation arrives in a block, so the first request after the index or the access watch sees
+ * that block is built afresh; no answer is reused across a stamp.
+ *
+ * A cached answer carries the reads it logged (access-log entries for partners' documents): they
+ * are logged again on every answer served, so the owner's log counts each read as before.
+ */
+import { LRUCache } from "lru-cache";
+
+export interface Built<R> {
+  /** The answer as sent (JSON). */
+  json: string;
+  /** What serving it must do again each time (log the reads). */
+  replay: R[];
+  /** False when the answer must not be reused (it depends on something the stamp does not cover). */
+  keep: boolean;
+}
+
+interface Entry<R> {
+  stamp: string;
+  built: Promise<Built<R>>;
+  /** Bytes of JSON; 1 while the answer is being built. */
+  size: number;
+}
+
+export class AnswerCache<R> {
+  private readonly lru: LRUCache<string, Entry<R>>;
+
+  /** `maxBytes`: JSON kept at most (an answer larger than a tenth of it is not kept). */
+  constructor(maxBytes: number) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`answer cache size must be a positive number of bytes, got ${maxBytes}`);
+    this.lru = new LRUCache<string, Entry<R>>({
+      maxSize: maxBytes,
+      maxEntrySize: Math.max(1, Math.floor(maxBytes / 10)),
+      sizeCalculation: (e) => e.size,
+    });
+  }
+
+  /**
+   * The answer to `key` as of `stamp`: the one kept for exactly this stamp, or `build()`'s (shared
+   * by concurrent requests for the same key and stamp). A failed build is not kept.
+   */
+  async answer(key: string, stamp: string, build: () => Promise<Built<R>>): Promise<{ built: Built<R>; hit: boolean }> {
+    const held = this.lru.get(key);
+    if (held !== undefined && held.stamp === stamp) return { built: await held.built, hit: true };
+    const built = build();
+    const entry: Entry<R> = { stamp, built, size: 1 };
+    this.lru.set(key, entry);
+    try {
+      const b = await built;
+      if (this.lru.get(key) === entry) {
+        if (b.keep) this.lru.set(key, { stamp, built, size: Math.max(1, b.json.length) });
+        else this.lru.delete(key);
+      }
+      return { built: b, hit: false };
+    } catch (e) {
+      if (this.lru.get(key) === entry) this.lru.delete(key);
+      throw e;
+    }
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}

@@ -1,0 +1,13 @@
+// autocannon request hook for the gateway bench (loaded in its worker thread, so by file path):
+// every request asks for the next path of the list in the JSON file $TRACEMESH_BENCH_PATHS, so
+// no item is asked for twice until the list is used up.
+/* global module, require */
+"use strict";
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon loads this hook with require()
+const { readFileSync } = require("node:fs");
+const paths = JSON.parse(readFileSync(process.env.TRACEMESH_BENCH_PATHS, "utf8"));
+let next = 0;
+module.exports = (request) => {
+  request.path = paths[next++ % paths.length];
+  return request;
+};

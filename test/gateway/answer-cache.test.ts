@@ -1,0 +1,188 @@
+/**
+ * The answer cache of the history and genealogy routes (gateway/answer-cache.ts): a repeated
+ * query is answered from it, still logging every partner's read; and no kept answer outlives
+ * what it was built from: a revocation (seen by the access checker's watch, or by the index when
+ * decisions come from the index), a document stored, a new indexed block.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ChainAccessChecker } from "../../lib/access.ts";
+import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
+import { ScopeKind } from "../../lib/registry.ts";
+import { AnswerCache } from "../../gateway/answer-cache.ts";
+import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
+import { ChainClient } from "../../node/chain/client.ts";
+import { type OpenEvents, openEvents } from "../../node/events/service.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
+import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
+import { DISP_ACTIVE, ORG_ID, PURPOSE, type StoryChain, dl, done, key, playStory, storyOn } from "../helpers/story.ts";
+
+const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
+const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+
+describe("AnswerCache", () => {
+  const built = (json: string, keep = true) => ({ json, replay: [], keep });
+
+  it("builds once per key and stamp, shares a build in flight, and builds again under a new stamp", async () => {
+    const cache = new AnswerCache<never>(1 << 20);
+    const build = vi.fn(async () => built(`"${build.mock.calls.length}"`));
+    const [a, b] = await Promise.all([cache.answer("k", "s1", build), cache.answer("k", "s1", build)]);
+    expect([a.built.json, b.built.json, a.hit || b.hit]).toEqual(['"1"', '"1"', true]);
+    expect((await cache.answer("k", "s1", build)).hit).toBe(true);
+    expect(await cache.answer("k", "s2", build)).toEqual({ built: built('"2"'), hit: false });
+    expect((await cache.answer("other", "s2", build)).hit).toBe(false);
+    expect(build).toHaveBeenCalledTimes(3);
+  });
+
+  it("keeps no failed build, no answer marked not to keep, and no answer beyond its byte bound", async () => {
+    const cache = new AnswerCache<never>(100);
+    await expect(cache.answer("k", "s", () => Promise.reject(new Error("index gone")))).rejects.toThrow("index gone");
+    expect((await cache.answer("k", "s", async () => built("1"))).hit).toBe(false);
+    expect((await cache.answer("n", "s", async () => built("1", false))).hit).toBe(false);
+    expect((await cache.answer("n", "s", async () => built("2"))).built.json).toBe("2");
+    // Larger than a tenth of the bound: answered, never kept.
+    expect((await cache.answer("big", "s", async () => built("x".repeat(50)))).hit).toBe(false);
+    expect((await cache.answer("big", "s", async () => built("y"))).built.json).toBe("y");
+    expect(() => new AnswerCache(0)).toThrow(/positive number of bytes, got 0/);
+  });
+});
+
+describe("answer cache on the routes", () => {
+  let tc: TestChain;
+  let story: StoryChain;
+  let indexer: Indexer;
+  let dir: string;
+  let events: OpenEvents;
+  let accessLog: AccessLog;
+  let checker: ChainAccessChecker;
+  let unwatch: () => Promise<void>;
+  /** Documents and decisions of the node (the chain's access checker, watching for grant events). */
+  let withDocuments: TestGateway;
+  /** Decisions from the index alone (no event store). */
+  let indexOnly: TestGateway;
+  const tokens = { foundry: "", oem: "", foundryAtIndexOnly: "" };
+
+  beforeAll(async () => {
+    tc = await startTestChain();
+    story = storyOn(tc);
+    await playStory(story);
+    dir = mkdtempSync(path.join(tmpdir(), "tm-answer-cache-"));
+    indexer = await Indexer.open({ provider: story.provider, deployment: tc.deployment, store: dir });
+    await indexer.sync();
+    checker = new ChainAccessChecker(tc.deployment.contracts, story.provider, { ttlMs: 60_000, pollMs: 20 });
+    unwatch = await checker.watch();
+    events = await openEvents({
+      dataDir: dir,
+      deployment: tc.deployment,
+      client: new ChainClient(story.provider),
+      signer: tc.orgs.oem.signer,
+      provider: story.provider,
+      validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
+      contexts: path.join(FIXTURES, "epcis-context.jsonld"),
+      access: checker,
+      genealogy: indexService(indexer).queries,
+    });
+    accessLog = await AccessLog.open(path.join(dir, "access-log"));
+    withDocuments = await startTestGateway({
+      chain: tc,
+      node: "oem",
+      services: { index: indexService(indexer), events, accessLog: new AccessRecorder(accessLog, story.view.accessGrants) },
+      gateway: { rateLimit: false },
+    });
+    indexOnly = await startTestGateway({ chain: tc, node: "oem", services: { index: indexService(indexer) }, gateway: { rateLimit: false } });
+    tokens.foundry = await withDocuments.signIn("foundry");
+    tokens.oem = await withDocuments.signIn("oem");
+    tokens.foundryAtIndexOnly = await indexOnly.signIn("foundry");
+  });
+
+  afterAll(async () => {
+    await withDocuments?.stop();
+    await indexOnly?.stop();
+    await unwatch?.();
+    await events?.close();
+    await accessLog?.close();
+    await indexer?.stop();
+    await story?.stop();
+    await tc?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  type Entry = { access: string; document: Record<string, unknown> | null; verified?: boolean };
+  const history = async (gw: TestGateway, item: string, token: string) => {
+    const res = await gw.request(`/items/${encodeURIComponent(item)}/history`, { token });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    return ((await res.json()) as { entries: Entry[] }).entries;
+  };
+  const cacheCount = async (gw: TestGateway, result: "hit" | "miss" | "uncacheable") => {
+    const text = await (await gw.request("/metrics")).text();
+    return Number(new RegExp(`^tracemesh_answer_cache_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+  };
+  const storeOwn = async (label: string, epc: string, bizStep: string, time: string) => {
+    const event = { type: "ObjectEvent", eventTime: time, eventTimeZoneOffset: "+00:00", epcList: [epc], action: "OBSERVE", bizStep, "example:note": label };
+    const h = cbvEventHash(event, { context: CONTEXT });
+    await events.store.putOwn([{ hashId: h.hashId, recordHash: h.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: label }, event }]);
+    return h;
+  };
+
+  it("answers a repeated history from the cache, logging the partner's read each time, until a revocation: the next request has no document", async () => {
+    const item = key("CACHE-1");
+    const first = await storeOwn("commissioned", dl("CACHE-1"), "commissioning", "2026-12-01T01:00:00.000Z");
+    await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, first.digest));
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await indexer.sync();
+    const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === first.digest).length;
+
+    const hits = await cacheCount(withDocuments, "hit");
+    const granted = await history(withDocuments, item, tokens.foundry);
+    expect(granted).toMatchObject([{ access: "granted", verified: true, document: { bizStep: "commissioning" } }]);
+    expect(await history(withDocuments, item, tokens.foundry)).toEqual(granted);
+    expect(await cacheCount(withDocuments, "hit")).toBe(hits + 1);
+    // Served from the cache, the read still goes into the OEM's access log.
+    expect(await logged()).toBe(2);
+
+    const grantId = await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item);
+    const generation = checker.generation;
+    await done(story.as.oem.accessGrants.revokeAccess(grantId));
+    // The access checker's watch sees the revocation (the index is not synced: it still holds the grant).
+    await vi.waitFor(() => expect(checker.generation).not.toBe(generation), { timeout: 5000, interval: 10 });
+    expect(await history(withDocuments, item, tokens.foundry)).toMatchObject([{ access: "public-fact", document: null }]);
+    expect(await logged()).toBe(2);
+    await indexer.sync();
+  });
+
+  it("with decisions from the index, the next request after the index sees the revocation answers without the grant", async () => {
+    const item = key("CACHE-2");
+    await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, (await storeOwn("two", dl("CACHE-2"), "commissioning", "2026-12-01T02:00:00.000Z")).digest));
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await indexer.sync();
+    const hits = await cacheCount(indexOnly, "hit");
+    expect(await history(indexOnly, item, tokens.foundryAtIndexOnly)).toMatchObject([{ access: "granted" }]);
+    expect(await history(indexOnly, item, tokens.foundryAtIndexOnly)).toMatchObject([{ access: "granted" }]);
+    expect(await cacheCount(indexOnly, "hit")).toBe(hits + 1);
+    await done(story.as.oem.accessGrants.revokeAccess(await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item)));
+    await indexer.sync();
+    expect(await history(indexOnly, item, tokens.foundryAtIndexOnly)).toMatchObject([{ access: "public-fact" }]);
+  });
+
+  it("a document stored after an answer was kept is in the next answer; another organisation never gets the kept answer", async () => {
+    const item = key("CACHE-3");
+    const h = await storeOwn("three", dl("CACHE-3"), "commissioning", "2026-12-01T03:00:00.000Z");
+    await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, h.digest));
+    await indexer.sync();
+    // A record whose document is not yet here (stored right after the answer is kept).
+    const later = { type: "ObjectEvent", eventTime: "2026-12-01T04:00:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("CACHE-3")], action: "OBSERVE", bizStep: "inspecting" };
+    const lh = cbvEventHash(later, { context: CONTEXT });
+    await done(story.as.oem.provenance.observe([item], lh.digest));
+    await indexer.sync();
+    expect(await history(withDocuments, item, tokens.oem)).toMatchObject([{ access: "own", document: { bizStep: "commissioning" } }, { access: "own", document: null }]);
+    expect(await history(withDocuments, item, tokens.foundry)).toMatchObject([{ access: "public-fact", document: null }, { access: "public-fact", document: null }]);
+    await events.store.putOwn([{ hashId: lh.hashId, recordHash: lh.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: "later" }, event: later }]);
+    expect(await history(withDocuments, item, tokens.oem)).toMatchObject([{ document: { bizStep: "commissioning" } }, { verified: true, document: { bizStep: "inspecting" } }]);
+  });
+});

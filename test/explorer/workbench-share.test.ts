@@ -146,6 +146,10 @@ describe.skipIf(!hasChromium)("sharing from the workbench in Chromium", () => {
     await oem.page.goto(`${gw.url}/explorer/#/workbench/share`);
     await oem.page.getByTestId("grants-received").locator("li[data-state=live]").waitFor({ timeout: 30_000 });
     expect(await oem.page.getByTestId("grants-received").textContent()).toContain(chain.orgs.foundry.name);
+    // What was shared opens from the grant (this browser never saw the identifier: the link carries the on-chain key).
+    await oem.page.getByTestId("grants-received").locator("a.subject").click();
+    await oem.page.locator("li.event").first().waitFor();
+    expect(await oem.page.locator("li.event").first().textContent()).not.toContain("The document is withheld");
 
     // Revoke: the OEM's next look is withheld again.
     await f.page.getByTestId("grant-revoke").click();

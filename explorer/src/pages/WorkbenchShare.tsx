@@ -205,7 +205,15 @@ function GrantList({ grants, mine = false, onRevoked }: { grants: GrantAnswer[];
           <li key={g.id} data-grant={g.id} data-state={g.state}>
             <strong>{mine ? g.grantee.name : g.owner.name}</strong> <span class={`state ${g.state}`}>{t(`wb.share.state.${g.state}`)}</span>
             <br />
-            {t(`wb.share.scope.${g.scope}`)}: <code class="subject">{label(g.scopeKey)}</code>
+            {t(`wb.share.scope.${g.scope}`)}:{" "}
+            {/* Items and batches open on the item page (it takes on-chain keys); streams have no page. */}
+            {g.scope === "stream" || g.scope === "window-range" ? (
+              <code class="subject">{label(g.scopeKey)}</code>
+            ) : (
+              <a href={href({ page: "item", id: g.scopeKey })} class="subject mono">
+                {label(g.scopeKey)}
+              </a>
+            )}
             {g.from !== undefined && g.to !== undefined && <> ({formatTime(lang, g.from)} – {formatTime(lang, g.to)})</>}
             <br />
             {t("wb.share.for", { purpose: label(g.purpose) })} · {t(g.state === "revoked" ? "wb.share.revokedAt" : "wb.share.until", { time: formatTime(lang, g.revokedAt ?? g.expiresAt) })}

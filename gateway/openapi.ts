@@ -44,7 +44,7 @@ export function buildOpenApi(routeModules: Record<string, RouteModule>, version 
       title: "Tracemesh gateway",
       version,
       description:
-        "HTTP API of a Tracemesh member node: sign-in with an organisation's on-chain account (EIP-4361), certificates (W3C VC 2.0), GS1 Digital Link resolution, read-only chain access, EPCIS 2.0 and traceability queries. Errors are RFC 9457 problem details.",
+        "HTTP API of a Tracemesh member node: sign-in with an organisation's on-chain account (EIP-4361), certificates (W3C VC 2.0), GS1 Digital Link resolution, read-only chain access, EPCIS 2.0 (capture, queries, top-level identifier lists, master data vocabularies; deviations from GS1's OpenAPI document in lib/epcis/README.md) and traceability queries. Errors are RFC 9457 problem details.",
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
     paths,

@@ -61,6 +61,8 @@ export const ERROR_CATALOGUE = {
   // Too much.
   "too-large": spec(413, "Payload too large", "too-large"),
   "too-many-readings": spec(413, "Too many readings", "too-large"),
+  /** A query matching more events than it may answer (maxEventCount, or an order the indexes do not keep). */
+  "query-too-large": spec(413, "Query too large", "too-large"),
   "capture-limit-exceeded": spec(413, "Capture limit exceeded", "too-large"),
   "rate-limited": spec(429, "Too many requests", "unavailable"),
   // Someone else did not answer as they should.

@@ -64,3 +64,29 @@ export function proveKeysCalls(provenance: Interface, canonicals: readonly strin
     provenance.encodeFunctionData("proveKeys", [toUtf8Bytes(g.head), 0, g.tailHashes]),
   );
 }
+
+/**
+ * Where the GS1 Company Prefix starts in a primary key's value, by the key's AI: after GS1's
+ * indicator or extension digit for GTIN, SSCC and GRAI (as GS1_SCHEMES), at once for GLN, PGLN,
+ * GIAI, GDTI, GCN, CPI. Master data names identifiers of all these, not only the item keys.
+ */
+const PREFIX_SKIP: Readonly<Record<string, number>> = { "01": 1, "02": 1, "00": 1, "8003": 1, "8006": 1, "414": 0, "417": 0, "8004": 0, "253": 0, "255": 0, "8010": 0 };
+
+/** The digits a GS1 Company Prefix of a canonical GS1 Digital Link lies in (up to 12), or undefined. */
+export function prefixDigitsOf(canonical: string): string | undefined {
+  const m = /^https:\/\/id\.gs1\.org\/(\d{2,4})\/(\d+)/.exec(canonical);
+  const skip = m ? PREFIX_SKIP[m[1]!] : undefined;
+  return m && skip !== undefined ? m[2]!.slice(skip, skip + 12) : undefined;
+}
+
+/**
+ * The organisation holding the registered prefix a canonical GS1 identifier lies under (0: none,
+ * or not a GS1 key with a company prefix), asked of IdentifierNamespaces for every length.
+ */
+export async function holderOfIdentifier(namespaces: { holderOfPrefix(prefix: string): Promise<bigint> }, canonical: string): Promise<number> {
+  const digits = prefixDigitsOf(canonical);
+  if (digits === undefined) return 0;
+  const lengths = Array.from({ length: digits.length }, (_, i) => i + 1);
+  const holders = await Promise.all(lengths.map((n) => namespaces.holderOfPrefix(hexlify(toUtf8Bytes(digits.slice(0, n))))));
+  return Number(holders.find((h) => h !== 0n) ?? 0n);
+}

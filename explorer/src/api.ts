@@ -4,6 +4,7 @@
  * are the gateway's own (lib/api/); pages import them from there.
  */
 import type { IssuedToken } from "../../lib/api/auth.ts";
+import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import type { OrganisationRef, Problem } from "../../lib/api/common.ts";
 
 export class ApiError extends Error {
@@ -77,5 +78,30 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 }
 
 export const enc = encodeURIComponent;
+
+/**
+ * The names EPCIS master data gives locations (GET /vocabularies/BusinessLocation), keyed by the
+ * spellings asked for, so pages can speak of "Assembly plant, hall 1" instead of an SGLN. Only
+ * what the signed-in organisation may read comes back; {} when signed out, or on any failure
+ * (names are a courtesy, never needed to show a page).
+ */
+export async function locationNames(ids: readonly string[]): Promise<Record<string, string>> {
+  if (current === undefined) return {};
+  const asked = new Map<string, string>();
+  for (const id of new Set(ids)) {
+    try {
+      asked.set(id, canonicalIdentifier(id));
+    } catch {
+      // Not a GS1 identifier: no master data can name it.
+    }
+  }
+  if (asked.size === 0) return {};
+  try {
+    const answer = await api<{ names?: Record<string, string> }>(`/vocabularies/BusinessLocation?EQ_name=${enc([...new Set(asked.values())].slice(0, 100).join("|"))}`);
+    return Object.fromEntries([...asked].flatMap(([id, c]) => (answer.names?.[c] !== undefined ? [[id, answer.names[c]]] : [])));
+  } catch {
+    return {};
+  }
+}
 
 export const orgName = (o: OrganisationRef | null | undefined): string => (o === null || o === undefined ? "?" : o.name);

@@ -63,16 +63,19 @@ export function dispositionWords(value: string, lang: Lang): string {
 }
 
 /** A short human label for an identifier: "GTIN 0952… serial 42", a GLN, or the text itself. */
-export function identifierLabel(value: string): string {
+/** An identifier in short words; with `t`, the words "lot" and "S/N" in the page's language. */
+export function identifierLabel(value: string, t?: Translate): string {
+  const lotWord = t ? t("id.lot") : "lot";
+  const serialWord = t ? t("id.serial") : "S/N";
   try {
     const id = parseIdentifier(value);
     const type = identifierType(id);
     const q = Object.fromEntries(id.qualifiers.map((e) => [e.ai, e.value]));
     switch (type) {
       case "sgtin":
-        return `GTIN ${id.primary.value} · S/N ${q["21"] ?? ""}`;
+        return `GTIN ${id.primary.value} · ${serialWord} ${q["21"] ?? ""}`;
       case "lgtin":
-        return `GTIN ${id.primary.value} · lot ${q["10"] ?? ""}`;
+        return `GTIN ${id.primary.value} · ${lotWord} ${q["10"] ?? ""}`;
       case "gtin":
         return `GTIN ${id.primary.value}`;
       case "sscc":
@@ -100,7 +103,7 @@ function listOf(v: unknown): string[] {
 
 function objects(list: string[], t: Translate): string {
   if (list.length === 0) return "—";
-  if (list.length <= 2) return list.map(identifierLabel).join(", ");
+  if (list.length <= 2) return list.map((v) => identifierLabel(v, t)).join(", ");
   return t("what.items", { count: list.length });
 }
 
@@ -113,7 +116,8 @@ export interface EventWords {
   identifiers: string[];
 }
 
-export function describeEvent(event: Record<string, unknown>, t: Translate, lang: Lang, formatTime: (v: string) => string): EventWords {
+/** `placeName`: a location's name from master data (api.ts `locationNames`), when known. */
+export function describeEvent(event: Record<string, unknown>, t: Translate, lang: Lang, formatTime: (v: string) => string, placeName?: (id: string) => string | undefined): EventWords {
   const type = str(event.type) ?? "Event";
   const action = str(event.action);
   const epcs = [...listOf(event.epcList), ...listOf(event.quantityList)];
@@ -124,7 +128,7 @@ export function describeEvent(event: Record<string, unknown>, t: Translate, lang
   const params = {
     objects: objects(epcs, t),
     children: objects(children, t),
-    parent: parent === undefined ? "—" : identifierLabel(parent),
+    parent: parent === undefined ? "—" : identifierLabel(parent, t),
     inputs: objects(inputs, t),
     outputs: objects(outputs, t),
     type,
@@ -137,8 +141,9 @@ export function describeEvent(event: Record<string, unknown>, t: Translate, lang
   const where: string[] = [];
   const readPoint = idOf(event.readPoint);
   const bizLocation = idOf(event.bizLocation);
-  if (readPoint !== undefined) where.push(t("where.readPoint", { place: identifierLabel(readPoint) }));
-  if (bizLocation !== undefined && bizLocation !== readPoint) where.push(t("where.bizLocation", { place: identifierLabel(bizLocation) }));
+  const place = (id: string) => placeName?.(id) ?? identifierLabel(id, t);
+  if (readPoint !== undefined) where.push(t("where.readPoint", { place: place(readPoint) }));
+  if (bizLocation !== undefined && bizLocation !== readPoint) where.push(t("where.bizLocation", { place: place(bizLocation) }));
 
   const time = str(event.eventTime);
   const offset = str(event.eventTimeZoneOffset);

@@ -53,7 +53,9 @@ export function register(router: GatewayRouter, { services, options, readJson }:
     if (!isHexString(id, 32)) throw badRequest(`certificate id "${id}" must be 0x and 64 hex digits (the credential hash)`);
     const view = await certificateOnChain(services.contracts, id);
     if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
-    ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)) } satisfies CertificateAnswer;
+    // The tie between the certificate and a recall of its subject, from the chain index.
+    const subjectRecall = services.index ? await services.index.queries.recallState(view.subject) : null;
+    ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)), subjectRecall } satisfies CertificateAnswer;
   });
 
   router.post("/certificates/verify", async (ctx) => {

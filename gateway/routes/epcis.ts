@@ -12,18 +12,24 @@
  * item the event names (node/events/visibility.ts). Results are EPCISQueryDocuments; a further
  * page is announced in a `Link: <...>; rel="next"` header carrying `nextPageToken`.
  */
+import { createHash } from "node:crypto";
 import type { Context, Next } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { queryDocument } from "../../lib/epcis/published.ts";
-import { EVENT_TERM_PARAMETERS, eventTerms } from "../../lib/epcis/query-terms.ts";
+import { EVENT_TERM_PARAMETERS, PAGE_TOKEN_LIFETIME_MS, eventTerms, isEventTermParameter } from "../../lib/epcis/query-terms.ts";
+import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
+import { cbvTerm } from "../../lib/epcis/cbv.ts";
+import { hasMasterData } from "../../lib/epcis/master-data.ts";
+import { canonicalEpcValue } from "../../lib/epcis/subjects.ts";
+import { masterDataToCapture } from "./master-data.ts";
 import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../../lib/epcis/xml.ts";
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
-import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
+import type { EventQuery, IndexedKind, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { readRaw } from "../body.ts";
@@ -44,6 +50,8 @@ const LIST_PARAMS: Record<string, keyof EventQuery> = {
   MATCH_inputEPC: "inputEPC",
   MATCH_outputEPC: "outputEPC",
   MATCH_epcClass: "epcClass",
+  MATCH_inputEPCClass: "inputEpcClass",
+  MATCH_outputEPCClass: "outputEpcClass",
   MATCH_anyEPCClass: "anyEpcClass",
   EQ_bizLocation: "bizLocation",
   EQ_readPoint: "readPoint",
@@ -59,8 +67,51 @@ function one(ctx: Context, name: string): string | undefined {
   return v;
 }
 
+/** Parameters answered from the store's indexes or shaping the answer (the rest are event terms, lib/epcis/query-terms.ts). */
+const STORE_PARAMETERS = new Set([
+  ...Object.keys(LIST_PARAMS),
+  "GE_eventTime", "LT_eventTime", "EXISTS_errorDeclaration",
+  "perPage", "nextPageToken", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount",
+]);
+
+const SUBSCRIPTION_ONLY = "a subscription parameter (POST /queries/{queryName}/subscriptions), not a parameter of an event query";
+/**
+ * GS1 query parameters this repository deliberately does not answer on event queries, with the
+ * reason (README "EPCIS conformance"); each answers QueryParameterException naming it.
+ */
+export const UNSUPPORTED_QUERY_PARAMETERS: Readonly<Record<string, string>> = Object.fromEntries(
+  ["reportIfEmpty", "initialRecordTime", "second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek", "stream"].map((p) => [p, SUBSCRIPTION_ONLY]),
+);
+
+/** The order an answer is sorted in; eventTime ascending is the store's own, kept across pages. */
+type Order = { by: "eventTime" | "recordTime"; descending: boolean };
+/** Events a re-ordered or maxEventCount query may match at most (they are sorted in memory). */
+const SORTED_ANSWER_LIMIT = 1000;
+
+interface ParsedQuery {
+  query: EventQuery;
+  perPage: number;
+  nextPageToken?: string;
+  eventCountLimit?: number;
+  maxEventCount?: number;
+  order: Order;
+}
+
+function positiveInteger(ctx: Context, name: string, min: number): number | undefined {
+  const raw = one(ctx, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw queryProblem(`${name} must be ${min === 1 ? "a positive" : "a non-negative"} integer (got "${raw}")`);
+  return n;
+}
+
 /** The GS1 query of a request (pipe-delimited lists), plus the fixed terms of the route. */
-function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; perPage: number; nextPageToken?: string; eventCountLimit?: number } {
+function parseQuery(ctx: Context, fixed: EventQuery = {}): ParsedQuery {
+  for (const name of Object.keys(ctx.query)) {
+    const why = UNSUPPORTED_QUERY_PARAMETERS[name];
+    if (why !== undefined) throw queryProblem(`query parameter \`${name}\` is not supported here: ${why}`);
+    if (!STORE_PARAMETERS.has(name) && !isEventTermParameter(name)) throw queryProblem(`unknown query parameter \`${name}\` (GS1 EPCIS 2.0 query parameters only)`);
+  }
   const q: Record<string, unknown> = { ...fixed };
   for (const [param, field] of Object.entries(LIST_PARAMS)) {
     const raw = ctx.query[param];
@@ -81,20 +132,24 @@ function parseQuery(ctx: Context, fixed: EventQuery = {}): { query: EventQuery; 
   const pp = one(ctx, "perPage");
   let perPage = pp === undefined ? 30 : Number(pp);
   if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
-  // Results come in eventTime order, ascending (the store's order); other orders are refused by name.
-  const orderBy = one(ctx, "orderBy");
-  if (orderBy !== undefined && orderBy !== "eventTime") throw queryProblem(`orderBy "${orderBy}" is not supported: results are ordered by eventTime`);
-  const direction = one(ctx, "orderDirection");
-  if (direction !== undefined && direction !== "ASC") throw queryProblem(`orderDirection "${direction}" is not supported: results are ordered by eventTime, ascending (ASC)`);
-  const limit = one(ctx, "eventCountLimit");
-  let eventCountLimit: number | undefined;
-  if (limit !== undefined) {
-    eventCountLimit = Number(limit);
-    if (!Number.isInteger(eventCountLimit) || eventCountLimit < 1) throw queryProblem(`eventCountLimit must be a positive integer (got "${limit}")`);
-    perPage = Math.min(perPage, eventCountLimit);
-  }
+  const orderBy = one(ctx, "orderBy") ?? "eventTime";
+  if (orderBy !== "eventTime" && orderBy !== "recordTime")
+    throw queryProblem(`orderBy "${orderBy}" is not supported: order by eventTime or recordTime (ordering by an extension field is not offered)`);
+  const direction = one(ctx, "orderDirection") ?? "ASC";
+  if (direction !== "ASC" && direction !== "DESC") throw queryProblem(`orderDirection must be ASC or DESC (got "${direction}")`);
+  const eventCountLimit = positiveInteger(ctx, "eventCountLimit", 1);
+  const maxEventCount = positiveInteger(ctx, "maxEventCount", 0);
+  if (eventCountLimit !== undefined && maxEventCount !== undefined) throw queryProblem("eventCountLimit and maxEventCount cannot be used together (GS1 EPCIS 2.0, 8.2.7.1)");
+  if (eventCountLimit !== undefined) perPage = Math.min(perPage, eventCountLimit);
   const token = one(ctx, "nextPageToken");
-  return { query: q as EventQuery, perPage, ...(token !== undefined ? { nextPageToken: token } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
+  return {
+    query: q as EventQuery,
+    perPage,
+    order: { by: orderBy, descending: direction === "DESC" },
+    ...(token !== undefined ? { nextPageToken: token } : {}),
+    ...(eventCountLimit !== undefined ? { eventCountLimit } : {}),
+    ...(maxEventCount !== undefined ? { maxEventCount } : {}),
+  };
 }
 
 
@@ -194,6 +249,7 @@ const REQUESTABLE: Record<string, RegExp> = { "GS1-EPCIS-Version": /^(1\.2|2\.0)
 const EPCIS_EXCEPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
   "capture-limit-exceeded": "CaptureLimitExceededException",
   "too-many-readings": "QueryTooLargeException",
+  "query-too-large": "QueryTooLargeException",
   "invalid-query": "QueryParameterException",
   "invalid-page-token": "QueryParameterException",
 };
@@ -253,18 +309,22 @@ const ALLOW: Record<string, string> = {
   "/epcs/:epc/events": "OPTIONS, GET",
   "/bizSteps/:bizStep/events": "OPTIONS, GET",
   "/eventTypes": "OPTIONS, GET",
+  ...Object.fromEntries(["epcs", "bizSteps", "bizLocations", "readPoints", "dispositions"].map((p) => [`/${p}`, "OPTIONS, GET"])),
   ...Object.fromEntries(["eventTypes/:eventType", "epcs/:epc", "bizSteps/:bizStep", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}`, "OPTIONS, GET"])),
   ...Object.fromEntries(["eventTypes/:eventType", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}/events`, "OPTIONS, GET"])),
 };
 
-/** The top-level resources whose members have an `events` sub-resource, and the query term each fixes. */
-const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery }[] = [
+/**
+ * The top-level resources whose members have an `events` sub-resource, the query term each fixes,
+ * and (but for eventTypes) the identifier kind the store lists for GET /{resource}.
+ */
+const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery; kind?: IndexedKind }[] = [
   { resource: "eventTypes", param: "eventType", field: "eventType" },
-  { resource: "epcs", param: "epc", field: "anyEpc" },
-  { resource: "bizSteps", param: "bizStep", field: "bizStep" },
-  { resource: "bizLocations", param: "bizLocation", field: "bizLocation" },
-  { resource: "readPoints", param: "readPoint", field: "readPoint" },
-  { resource: "dispositions", param: "disposition", field: "disposition" },
+  { resource: "epcs", param: "epc", field: "anyEpc", kind: "epc" },
+  { resource: "bizSteps", param: "bizStep", field: "bizStep", kind: "bizStep" },
+  { resource: "bizLocations", param: "bizLocation", field: "bizLocation", kind: "bizLocation" },
+  { resource: "readPoints", param: "readPoint", field: "readPoint", kind: "readPoint" },
+  { resource: "dispositions", param: "disposition", field: "disposition", kind: "disposition" },
 ];
 const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"];
 
@@ -292,12 +352,12 @@ export async function evaluateQuery(
   org: number,
   params: Context["query"],
   options: { fixed?: EventQuery; only?: readonly StoredEvent[]; perPage?: number; nextPageToken?: string } = {},
-): Promise<{ events: StoredEvent[]; nextPageToken?: string; eventCountLimit?: number }> {
+): Promise<{ events: StoredEvent[]; nextPageToken?: string; nextPageTokenExpires?: string; eventCountLimit?: number }> {
   const ev = events(context);
   const parsed = parseQuery({ query: params } as Context, options.fixed);
-  const { query, eventCountLimit } = parsed;
-  const perPage = options.perPage ?? parsed.perPage;
-  const nextPageToken = options.nextPageToken ?? parsed.nextPageToken;
+  if (options.perPage !== undefined) parsed.perPage = options.perPage;
+  if (options.nextPageToken !== undefined) parsed.nextPageToken = options.nextPageToken;
+  const { query, perPage, eventCountLimit } = parsed;
   let only: Set<string> | undefined;
   if (options.only) {
     // The events' own time span bounds the walk: the store is not scanned beyond them.
@@ -310,23 +370,30 @@ export async function evaluateQuery(
     query.ltEventTime = query.ltEventTime === undefined ? to : Math.min(to, ms(query.ltEventTime));
   }
   try {
-    const terms = eventTerms(params);
+    const terms = eventTerms(await withDescendants(ev, params), (name) => !STORE_PARAMETERS.has(name) && isEventTermParameter(name));
     const decisions = new Map<StoredEvent, AccessDecision>();
-    const page = await ev.store.query(query, {
-      perPage,
-      ...(nextPageToken !== undefined ? { nextPageToken } : {}),
+    const options = {
       // A page token is bound to the caller and to the terms tested here as well as the store's query.
       audience: `org:${org}${terms.key === "" ? "" : `|${terms.key}`}`,
-      filter: async (e) => {
+      filter: async (e: StoredEvent) => {
         if (only && !only.has(e.sid)) return false;
         if (!terms.matches(e)) return false;
         const d = await ev.visibility.mayRead(e, org);
         decisions.set(e, d);
         return d.allowed;
       },
-    });
+    };
+    const inStoreOrder = parsed.order.by === "eventTime" && !parsed.order.descending && parsed.maxEventCount === undefined;
+    const page = inStoreOrder
+      ? await ev.store.query(query, { ...options, perPage, ...(parsed.nextPageToken !== undefined ? { nextPageToken: parsed.nextPageToken } : {}) })
+      : await sortedPage(ev, query, options, parsed);
     await logDocuments(context, org, page.events.map((event) => ({ event, decision: decisions.get(event) ?? { allowed: false } })));
-    return { events: page.events, ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}), ...(eventCountLimit !== undefined ? { eventCountLimit } : {}) };
+    return {
+      events: page.events,
+      ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}),
+      ...(page.nextPageTokenExpires !== undefined ? { nextPageTokenExpires: page.nextPageTokenExpires } : {}),
+      ...(eventCountLimit !== undefined ? { eventCountLimit } : {}),
+    };
   } catch (e) {
     const code = codeOf(e);
     if (code === "invalid-query" || code === "invalid-page-token") throw queryProblem((e as Error).message);
@@ -338,7 +405,7 @@ export async function evaluateQuery(
 export function checkQuery(params: Context["query"]): void {
   try {
     parseQuery({ query: params } as Context);
-    eventTerms(params);
+    eventTerms(params, (name) => !STORE_PARAMETERS.has(name) && isEventTermParameter(name));
   } catch (e) {
     if (codeOf(e) === "invalid-query") throw queryProblem((e as Error).message);
     throw e;
@@ -349,8 +416,119 @@ export function checkQuery(params: Context["query"]): void {
 export async function runQuery(ctx: Context, context: RouteContext, fixed: EventQuery = {}, params: Context["query"] = ctx.query): Promise<void> {
   const page = await evaluateQuery(context, ctx.state.caller!.orgId, params, { fixed });
   // eventCountLimit: at most that many events in all, so no further page.
-  if (page.nextPageToken !== undefined && page.eventCountLimit === undefined) ctx.set("Link", nextLink(ctx, page.nextPageToken));
+  if (page.nextPageToken !== undefined && page.eventCountLimit === undefined) {
+    ctx.set("Link", nextLink(ctx, page.nextPageToken));
+    if (page.nextPageTokenExpires !== undefined) ctx.set("GS1-Next-Page-Token-Expires", page.nextPageTokenExpires);
+  }
   sendQueryDocument(ctx, queryDocument(page.events));
+}
+
+/** Descendants a WD_ parameter may reach at most (a hierarchy is master data, bounded like a page). */
+const MAX_DESCENDANTS = 1000;
+
+/**
+ * The query with WD_readPoint / WD_bizLocation widened to each location's descendants, as the
+ * master data's `children` name them (transitively). Only used for matching: the events found
+ * are still filtered by what the caller may read.
+ */
+async function withDescendants(ev: EventsService, query: Context["query"]): Promise<Context["query"]> {
+  const out = { ...query };
+  for (const [param, vocabulary] of [["WD_readPoint", "ReadPoint"], ["WD_bizLocation", "BusinessLocation"]] as const) {
+    const raw = out[param];
+    if (typeof raw !== "string" || raw.trim() === "") continue;
+    const seen = new Set(raw.split("|").map((v) => canonicalEpcValue(v.trim())));
+    for (let frontier = [...seen]; frontier.length > 0 && seen.size < MAX_DESCENDANTS; ) {
+      const children = (await ev.store.masterData(vocabulary, { ids: frontier })).flatMap((e) => e.children).filter((c) => !seen.has(c));
+      for (const c of children) seen.add(c);
+      frontier = children;
+    }
+    out[param] = [...seen].join("|");
+  }
+  return out;
+}
+
+/**
+ * One page of a query answered in another order than the store keeps (recordTime, or descending),
+ * or under maxEventCount: every visible match is gathered (at most SORTED_ANSWER_LIMIT), sorted,
+ * and paged by position. The page token carries the position and a digest of the query and caller.
+ */
+async function sortedPage(
+  ev: EventsService,
+  query: EventQuery,
+  options: { audience: string; filter: (e: StoredEvent) => Promise<boolean> },
+  parsed: ParsedQuery,
+): Promise<{ events: StoredEvent[]; nextPageToken?: string; nextPageTokenExpires?: string }> {
+  const bound = createHash("sha256").update(JSON.stringify({ query, audience: options.audience, order: parsed.order, perPage: parsed.perPage, max: parsed.maxEventCount ?? null })).digest("base64url").slice(0, 16);
+  let offset = 0;
+  if (parsed.nextPageToken !== undefined) {
+    const m = /^s\.([0-9]+)\.([0-9]+)\.([A-Za-z0-9_-]{16})$/.exec(parsed.nextPageToken);
+    if (!m || m[3] !== bound) throw queryProblem("nextPageToken belongs to a different query (the parameters, perPage and caller must stay the same)");
+    if (Date.now() >= Number(m[2])) throw queryProblem(`nextPageToken expired at ${new Date(Number(m[2])).toISOString()}; run the query again`);
+    offset = Number(m[1]);
+  }
+  const all: StoredEvent[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ev.store.query(query, { ...options, perPage: 1000, ...(token !== undefined ? { nextPageToken: token } : {}) });
+    all.push(...page.events);
+    token = page.nextPageToken;
+    if (parsed.maxEventCount !== undefined && all.length > parsed.maxEventCount)
+      throw new HttpProblem(413, `the query matches more than maxEventCount=${parsed.maxEventCount} events`, { type: "query-too-large" });
+    if (all.length > SORTED_ANSWER_LIMIT)
+      throw new HttpProblem(413, `the query matches more than ${SORTED_ANSWER_LIMIT} events, too many to order by ${parsed.order.by} ${parsed.order.descending ? "DESC" : "ASC"}; narrow it, or use the default order (eventTime ASC), which pages without limit`, { type: "query-too-large" });
+  } while (token !== undefined);
+  const key = (e: StoredEvent) => Date.parse(parsed.order.by === "recordTime" ? e.storedAt : (canonicalTimestamp(String(e.event["eventTime"])) ?? ""));
+  all.sort((a, b) => (key(a) - key(b) || (a.sid < b.sid ? -1 : 1)) * (parsed.order.descending ? -1 : 1));
+  const events = all.slice(offset, offset + parsed.perPage);
+  if (offset + parsed.perPage >= all.length) return { events };
+  const expires = Date.now() + PAGE_TOKEN_LIFETIME_MS;
+  return { events, nextPageToken: `s.${offset + parsed.perPage}.${expires}.${bound}`, nextPageTokenExpires: new Date(expires).toISOString() };
+}
+
+/** Vocabularies of the kinds whose standard values are written as bare CBV terms (as the JSON binding does). */
+const KIND_VOCABULARY: Partial<Record<IndexedKind, "bizStep" | "disposition">> = { bizStep: "bizStep", disposition: "disposition" };
+const KIND_QUERY: Record<IndexedKind, keyof EventQuery> = { epc: "anyEpc", bizStep: "bizStep", disposition: "disposition", bizLocation: "bizLocation", readPoint: "readPoint" };
+
+/**
+ * GET /epcs, /bizSteps, /bizLocations, /readPoints, /dispositions: the identifiers of this kind
+ * named by at least one event the caller may read (the same access rule as every route: an
+ * identifier only unreadable events name is never listed), in code point order, paged by the last
+ * identifier listed.
+ */
+async function listIdentifiers(ctx: Context, context: RouteContext, kind: IndexedKind): Promise<void> {
+  const ev = events(context);
+  const org = ctx.state.caller!.orgId;
+  for (const name of Object.keys(ctx.query))
+    if (name !== "perPage" && name !== "nextPageToken") throw queryProblem(`unknown query parameter \`${name}\` (this list takes perPage and nextPageToken)`);
+  const pp = one(ctx, "perPage");
+  const perPage = pp === undefined ? 30 : Number(pp);
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
+  const token = one(ctx, "nextPageToken");
+  let after = token === undefined ? undefined : Buffer.from(token, "base64url").toString("utf8");
+  if (token !== undefined && (after === "" || Buffer.from(after!, "utf8").toString("base64url") !== token)) throw queryProblem("nextPageToken is malformed");
+  const visible = async (value: string): Promise<boolean> => {
+    let pageToken: string | undefined;
+    do {
+      const page = await ev.store.query({ [KIND_QUERY[kind]]: [value] }, { perPage: 1, ...(pageToken !== undefined ? { nextPageToken: pageToken } : {}), filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed });
+      if (page.events.length > 0) return true;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return false;
+  };
+  const members: string[] = [];
+  let more = true;
+  while (members.length < perPage && more) {
+    const batch = await ev.store.indexValues(kind, { limit: perPage, ...(after !== undefined ? { after } : {}) });
+    more = batch.length === perPage;
+    for (const value of batch) {
+      after = value;
+      if (await visible(value)) members.push(value);
+      if (members.length === perPage) break;
+    }
+  }
+  if (members.length === perPage && after !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(after, "utf8").toString("base64url")));
+  const vocabulary = KIND_VOCABULARY[kind];
+  ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: members.map((m) => (vocabulary ? (cbvTerm(vocabulary, m) ?? m) : m)) };
 }
 
 /** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */
@@ -407,7 +585,17 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     const behaviour = ctx.get("GS1-Capture-Error-Behaviour");
     if (behaviour !== "" && behaviour !== "rollback")
       throw badRequest(`GS1-Capture-Error-Behaviour "${behaviour}" is not supported: a document is recorded whole or not at all (rollback)`);
-    const submitted = await accept(ctx, await captureBody(ctx, context));
+    const body = await captureBody(ctx, context);
+    // Master data (routes/master-data.ts): checked whole before anything is recorded, kept once the events are accepted.
+    const masterData = hasMasterData(body) ? await masterDataToCapture(context, body, ctx.state.caller!.orgId) : [];
+    if ((body as { type?: unknown }).type === "EPCISMasterDataDocument") {
+      await events(context).store.putMasterData(masterData);
+      ctx.status = 201;
+      ctx.body = { vocabularyElements: masterData.length };
+      return;
+    }
+    const submitted = await accept(ctx, body);
+    if (masterData.length > 0) await events(context).store.putMasterData(masterData);
     ctx.status = 202;
     ctx.set("Location", `/capture/${submitted.job.captureID}`);
     ctx.body = { ...jobView(submitted.job), replay: submitted.replay } satisfies CaptureJobAnswer;
@@ -472,6 +660,8 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   router.get("/eventTypes", ...auth, (ctx) => {
     ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: EVENT_TYPES };
   });
+  for (const { resource, kind } of TOP_LEVEL)
+    if (kind !== undefined) router.get(`/${resource}`, ...auth, (ctx) => listIdentifiers(ctx, context, kind));
   for (const { resource, param, field } of TOP_LEVEL) {
     router.get(`/${resource}/:${param}`, ...auth, (ctx) => {
       if (resource === "eventTypes" && !EVENT_TYPES.includes(ctx.params[param]!)) throw notFound(`no event type ${ctx.params[param]} (${EVENT_TYPES.join(", ")})`);
@@ -570,21 +760,29 @@ const QUERY_PARAMETERS = [
   pipeList("MATCH_inputEPC", "transformation inputs"),
   pipeList("MATCH_outputEPC", "transformation outputs"),
   pipeList("MATCH_epcClass", "classes in quantityList / childQuantityList"),
+  pipeList("MATCH_inputEPCClass", "classes in inputQuantityList"),
+  pipeList("MATCH_outputEPCClass", "classes in outputQuantityList"),
   pipeList("MATCH_anyEPCClass", "classes in any quantity list"),
   pipeList("EQ_bizLocation", "business locations (SGLN or Digital Link)"),
   pipeList("EQ_readPoint", "read points"),
-  pipeList("EQ_eventID", "declared eventIDs or CBV 2.0 hash IDs"),
+  pipeList("EQ_eventID", "declared eventIDs, CBV 2.0 hash IDs or CBV 2.1 hash IDs (aliases)"),
   { name: "EXISTS_errorDeclaration", in: "query", required: false, schema: { type: "boolean" } },
   ...EVENT_TERM_PARAMETERS.map((name) => ({ name, in: "query", required: false, schema: { type: "string" }, description: "tested on each candidate event (lib/epcis/query-terms.ts); recordTime is when this node recorded the event" })),
-  { name: "orderBy", in: "query", required: false, schema: { type: "string", enum: ["eventTime"] } },
-  { name: "orderDirection", in: "query", required: false, schema: { type: "string", enum: ["ASC"] } },
+  { name: "orderBy", in: "query", required: false, schema: { type: "string", enum: ["eventTime", "recordTime"], default: "eventTime" }, description: "an order other than eventTime ASC is sorted in memory: at most 1000 matches (else QueryTooLargeException)" },
+  { name: "orderDirection", in: "query", required: false, schema: { type: "string", enum: ["ASC", "DESC"], default: "ASC" } },
   { name: "eventCountLimit", in: "query", required: false, schema: { type: "integer", minimum: 1 }, description: "at most this many events in all (no further page)" },
+  { name: "maxEventCount", in: "query", required: false, schema: { type: "integer", minimum: 0 }, description: "QueryTooLargeException (413) when more events match" },
   { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000, default: 30 } },
   { name: "nextPageToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page's Link header" },
 ];
 
 const QUERY_DOCUMENT = {
-  description: "an EPCISQueryDocument (JSON-LD, or EPCIS 2.0 XML when Accept asks for it); a Link header with rel=next when more events follow",
+  description:
+    "an EPCISQueryDocument (JSON-LD, or EPCIS 2.0 XML when Accept asks for it); a Link header with rel=next when more events follow. Parameters with flexible names (EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>, EQ_/GT_/GE_/LT_/LE_/EXISTS_[INNER_][ILMD_|SENSORELEMENT_|SENSORMETADATA_|SENSORREPORT_]<fieldname>) are answered too (lib/epcis/query-terms.ts)",
+  headers: {
+    Link: { schema: { type: "string" }, description: '<...nextPageToken=...>; rel="next" when more events follow' },
+    "GS1-Next-Page-Token-Expires": { schema: { type: "string", format: "date-time" }, description: "when the next page's token stops being accepted (one hour)" },
+  },
   content: {
     "application/ld+json": { schema: { type: "object", description: "EPCISQueryDocument (GS1 EPCIS 2.0)" } },
     "application/xml": { schema: { type: "string", description: "EPCISQueryDocument (GS1 EPCIS 2.0 XML)" } },
@@ -671,9 +869,11 @@ const basePaths: OpenApiPaths = {
         },
       },
       responses: {
-        "202": { description: "accepted as a capture job; Location: /capture/{captureID}", content: { "application/json": { schema: CAPTURE_JOB } } },
+        "201": json("an EPCISMasterDataDocument, recorded: { vocabularyElements } (GET /vocabularies/{vocabulary})"),
+        "202": { description: "accepted as a capture job; Location: /capture/{captureID}. Master data in the document's epcisHeader is kept with it", content: { "application/json": { schema: CAPTURE_JOB } } },
         "400": problem("not valid EPCIS 2.0 (the problem lists `errors` with JSON Pointers, or element paths for XML), or malformed JSON or XML"),
         ...denied,
+        "403": problem("the caller's organisation is not this node's, or master data names an identifier under a prefix it does not hold"),
         "413": problem("the document is larger than the body limit, or has more events than one capture records"),
         "415": problem("neither a JSON nor an XML body"),
       },
@@ -704,6 +904,8 @@ const basePaths: OpenApiPaths = {
       summary: "Events matching the GS1 query parameters that the caller may read",
       security: bearer,
       parameters: QUERY_PARAMETERS,
+      // Parameters with flexible names (EQ_<fieldname> ...) cannot be declared: the route checks each one itself.
+      "x-open-query": true,
       responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
     },
     post: {
@@ -765,7 +967,26 @@ const basePaths: OpenApiPaths = {
     },
   },
   ...Object.fromEntries(
-    TOP_LEVEL.flatMap(({ resource, param, field }) => [
+    TOP_LEVEL.flatMap(({ resource, param, field, kind }) => [
+      ...(kind === undefined
+        ? []
+        : [
+            [
+              `/${resource}`,
+              {
+                get: {
+                  tags: ["EPCIS"],
+                  summary: `The ${param} identifiers named by events the caller may read (a Collection, paged)`,
+                  security: bearer,
+                  parameters: [
+                    { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000, default: 30 } },
+                    { name: "nextPageToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page's Link header" },
+                  ],
+                  responses: { "200": json(`{ type: Collection, member: [${param}, ...] }; a Link header with rel=next when more may follow`), "400": problem("unknown parameter, bad perPage or page token"), ...denied },
+                },
+              },
+            ],
+          ]),
       [
         `/${resource}/{${param}}`,
         {
@@ -786,6 +1007,7 @@ const basePaths: OpenApiPaths = {
             summary: `Events with this ${param} (as ${String(field)} in the query), further filtered by the query parameters`,
             security: bearer,
             parameters: [pathParam(param, "URL-encoded; bare CBV term or URI for vocabularies"), ...QUERY_PARAMETERS],
+            "x-open-query": true,
             responses: { "200": QUERY_DOCUMENT, "400": problem("unknown parameter, bad value or page token"), ...denied },
           },
         },

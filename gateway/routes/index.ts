@@ -7,7 +7,10 @@ import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as grants from "./grants.ts";
 import * as health from "./health.ts";
+import * as masterData from "./master-data.ts";
 import * as queries from "./queries.ts";
+import * as publicViews from "./public.ts";
+import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
@@ -19,9 +22,12 @@ export const routeModules: Record<string, RouteModule> = {
   certificates,
   epcis,
   queries,
+  masterData,
   rpc,
   resolver,
   trace,
+  recall,
+  publicViews,
   accessLog,
   grants,
 };

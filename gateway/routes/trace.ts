@@ -47,12 +47,16 @@ import type { HistoryEntry, IndexQueries, IndexedCertificate, ItemView, MemberVi
 import type { IndexService } from "../../node/indexer/service.ts";
 import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
-import { type StoredEvent, contentDigestOf } from "../../node/events/store.ts";
+import type { StoredEvent } from "../../node/events/store.ts";
+import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
 import { AnswerCache, type Built } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
+import { visibleIdentifiers } from "../visible-identifiers.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;
+/** Genealogy parts named by identifier in one answer, at most (each costs a few index and store reads). */
+const NAMED_NODES = 300;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** What an item id in a path names: the key, and the identifier when one was given. */
@@ -291,10 +295,13 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     }
     const g = await q.genealogy(subject.key, { direction, depth, maxNodes: limit });
     const nodes: GenealogyNodeAnswer[] = [];
-    for (const n of g.nodes) {
+    // Identifiers where the caller may read a document naming the part (visible-identifiers.ts),
+    // looked up for the first NAMED_NODES parts: the rest show their keys.
+    const identifierOf = visibleIdentifiers(services, q, ctx.state.caller!.orgId);
+    for (const [i, n] of g.nodes.entries()) {
       nodes.push({
         key: n.key,
-        digitalLink: n.key === subject.key ? subject.identifier : undefined,
+        digitalLink: n.key === subject.key ? subject.identifier : i < NAMED_NODES ? await identifierOf(n.key) : undefined,
         status: n.statusName,
         owner: await org(n.ownerOrg),
         recalled: n.recalled,

@@ -24,6 +24,8 @@ export interface CertificateAnswer extends OnChainCertificate {
   credentialHash: string;
   history: CertificateChange[] | null;
   historyAsOfBlock: number | null;
+  /** Whether a recall reaches the certificate's subject (a valid certificate of a recalled heat); null on a node without a chain index. */
+  subjectRecall: "recalled" | "in-scope" | "clear" | null;
 }
 
 /** POST /certificates/verify: every check by name, and the verdict (of a selective disclosure: with what it disclosed). */

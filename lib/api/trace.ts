@@ -84,7 +84,7 @@ export interface HistoryAnswer {
 
 export interface GenealogyNodeAnswer {
   key: string;
-  /** Only for the root, when it was named by an identifier. */
+  /** The root's identifier as named; another part's only where the caller may read a document naming it. */
   digitalLink?: string;
   status: string;
   owner: OrganisationRef | null;
@@ -193,4 +193,87 @@ export interface ConsortiumAnswer {
   members: MemberAnswer[];
   proposals: ProposalAnswer[];
   indexedBlock: number;
+}
+
+// ---------------------------------------------------------------- recall at a glance
+
+/** A recalled item or batch that reaches the item asked about (GET /items/{id}/recall). */
+export interface RecallCauseAnswer {
+  key: string;
+  kind: "item" | "batch";
+  /** Its GS1 Digital Link, only where the caller may read a document that names it. */
+  identifier?: string;
+  /** Who recalled it and when (absent only when the index holds no record of the recall). */
+  by?: OrganisationRef | null;
+  at?: string;
+  recordId?: number;
+}
+
+/** One item a recall reaches. */
+export interface RecallReachAnswer {
+  key: string;
+  identifier?: string;
+  /** ItemStatus code (active, inTransit, consumed, assembled): the explorer translates it. */
+  status: string;
+  owner: OrganisationRef | null;
+  /** The caller owns it or holds it in custody. */
+  held: boolean;
+}
+
+/**
+ * GET /items/{id}/recall: whether and why an item or batch is recalled, as codes (the explorer
+ * words them): `recalled` (it or its batch was recalled itself), `in-scope` (something it was made
+ * from was), `clear`.
+ */
+export interface RecallAnswer {
+  key: string;
+  state: "recalled" | "in-scope" | "clear";
+  causes: RecallCauseAnswer[];
+  /**
+   * Every item the causes' recalls reach (for a batch not recalled: everything downstream of it):
+   * how many, how many of them the caller holds, and the first `limit` of them.
+   */
+  reach: { count: number; held: number; truncated: boolean; items: RecallReachAnswer[] };
+}
+
+// ---------------------------------------------------------------- public passport
+
+/** A certificate as the public passport shows it: status facts every verifier may check on chain. */
+export interface PassportCertificateAnswer {
+  id: string;
+  state: CertificateStatusName;
+  /** The scope's bytes32 (keccak of its name, e.g. "EN10204-3.1"). */
+  scope: string;
+  issuer: OrganisationRef | null;
+  validFrom: string;
+  validUntil: string | null;
+  /** Of the item itself or of its batch. */
+  of: "item" | "batch";
+}
+
+/**
+ * GET /passport/{id}: what anyone who scans an item's QR code may see, without signing in: its
+ * identity (the identifier the visitor already holds), status, maker, recall state and the status
+ * of its certificates. No document, no component, no supplier, no identifier the visitor did not
+ * bring.
+ */
+export interface PassportAnswer {
+  kind: "item" | "batch";
+  key: string;
+  identifier?: string;
+  /** ItemStatus code for an item; absent for a batch. */
+  status?: string;
+  /** The organisation that registered it (whose label it carries); not who holds it now. */
+  maker: OrganisationRef | null;
+  /** Whether a recall reaches it and what kind of subject each recall was; not who recalled it (that would name a supplier). */
+  recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch" }[] };
+  certificates: PassportCertificateAnswer[];
+}
+
+/** GET /consortium/members (no sign-in): the member directory; role and status codes for the page to word. */
+export interface PublicMemberAnswer {
+  id: number;
+  name: string;
+  roles: string[];
+  status: string;
 }

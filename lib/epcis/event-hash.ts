@@ -46,6 +46,13 @@ import { type CbvVocabulary, GS1_VOC_BASE, URN_TO_WEB_URI, expandBareTerm } from
 import { TracemeshError } from "../errors.ts";
 
 export const CBV_VERSION = "CBV2.0";
+/**
+ * The algorithm versions this module computes: CBV 2.0 (the identity on chain, pinned) and CBV 2.1
+ * (an alias a partner may have computed; see `cbvVersion` below).
+ */
+export type CbvHashVersion = "CBV2.0" | "CBV2.1";
+/** The GS1 Web Vocabulary base CBV 2.1 writes (CBV 2.0, as pinned, writes https://gs1.org/voc/). */
+const GS1_VOC_BASE_2_1 = "https://ref.gs1.org/voc/";
 const HASH_ID = /^ni:\/\/\/sha-256;([0-9a-fA-F]{64})\?ver=(CBV\d+\.\d+(?:\.\d+)?)$/;
 
 /** Thrown when an input is not an EPCIS event or document the hash can be computed for. */
@@ -64,6 +71,14 @@ export interface EventHashOptions {
   readonly context?: unknown;
   /** Event members to leave out of the hash, as CURIEs or "{namespace}local" names. */
   readonly ignoreFields?: readonly string[];
+  /**
+   * "CBV2.0" (default): the pinned algorithm, the event's identity on chain. "CBV2.1": the GS1
+   * reference's CBV 2.1 rules (its README, "Differences between CBV 2.0 and 2.1", and its worked
+   * examples): certificationInfo left out; epcList before parentID; bizTransactionList,
+   * sourceList, destinationList in property order after bizLocation; ilmd before user extensions;
+   * the GS1 Web Vocabulary at https://ref.gs1.org/voc/. Only used as an alias for look-ups.
+   */
+  readonly cbvVersion?: CbvHashVersion;
 }
 
 export interface EventHash {
@@ -279,6 +294,8 @@ function canonicalValue(text: string): string {
 
 interface Ctx {
   readonly prefixes: Prefixes;
+  /** CBV 2.1 writes GS1 Web Vocabulary terms under ref.gs1.org. */
+  readonly v21: boolean;
   readonly ignored: ReadonlySet<string>;
   depth: number;
 }
@@ -317,6 +334,7 @@ function leaf(name: string, raw: string, ctx: Ctx, opts: { time?: boolean; vocab
   else {
     const term = opts.vocab ? expandBareTerm(opts.vocab, t) : undefined;
     v = canonicalValue(term ?? expandCurie(t, ctx.prefixes));
+    if (ctx.v21 && v.startsWith(GS1_VOC_BASE)) v = GS1_VOC_BASE_2_1 + v.slice(GS1_VOC_BASE.length);
   }
   return `${name}=${v}`;
 }
@@ -501,15 +519,17 @@ function typedList(name: string, field: string, vocab: CbvVocabulary, value: unk
   return entries.some((e) => e !== "") ? name + sorted(entries.filter((e) => e !== "")).join("") : "";
 }
 
-/** The CBV 2.0 pre-hash string of one event. */
+/** The pre-hash string of one event (CBV 2.0 unless `options.cbvVersion` says CBV2.1). */
 export function eventPreHash(event: unknown, options: EventHashOptions = {}): string {
   if (!isObject(event)) throw new EventHashError("an EPCIS event must be a JSON object");
   const type = event["type"];
   if (typeof type !== "string" || type.trim() === "") throw new EventHashError('an EPCIS event needs a "type" (e.g. "ObjectEvent")');
+  const v21 = options.cbvVersion === "CBV2.1";
   const contexts = [options.context, event["@context"]];
-  const prefixes = prefixesOf(contexts);
+  const prefixes = new Map(prefixesOf(contexts));
+  if (v21 && prefixes.get("gs1") === GS1_VOC_BASE) prefixes.set("gs1", GS1_VOC_BASE_2_1);
   const ignored = new Set((options.ignoreFields ?? []).map((f) => expandName(f, prefixes)));
-  const ctx: Ctx = { prefixes, ignored, depth: 0 };
+  const ctx: Ctx = { prefixes, v21, ignored, depth: 0 };
   const text = (k: string, rule: FieldRule = {}): string => {
     const vals: string[] = [];
     for (const v of items(event[k])) {
@@ -521,12 +541,17 @@ export function eventPreHash(event: unknown, options: EventHashOptions = {}): st
     }
     return sorted(vals).join("");
   };
+  const typed = (k: string): string =>
+    k === "bizTransactionList"
+      ? typedList(k, "bizTransaction", "bizTransactionType", event[k], ctx)
+      : k === "sourceList"
+        ? typedList(k, "source", "sourceDestType", event[k], ctx)
+        : typedList(k, "destination", "sourceDestType", event[k], ctx);
   let out = "eventType=" + strip(type);
   out += text("eventTime", { time: true });
   out += text("eventTimeZoneOffset");
-  out += text("certificationInfo");
-  out += text("parentID");
-  out += epcListField("epcList", event["epcList"], ctx);
+  if (v21) out += epcListField("epcList", event["epcList"], ctx) + text("parentID");
+  else out += text("certificationInfo") + text("parentID") + epcListField("epcList", event["epcList"], ctx);
   out += epcListField("inputEPCList", event["inputEPCList"], ctx);
   out += epcListField("childEPCs", event["childEPCs"], ctx);
   out += quantityListField("quantityList", event["quantityList"], ctx);
@@ -541,20 +566,23 @@ export function eventPreHash(event: unknown, options: EventHashOptions = {}): st
   out += persistentDispositionField(event["persistentDisposition"], ctx);
   out += idField("readPoint", event["readPoint"], ctx);
   out += idField("bizLocation", event["bizLocation"], ctx);
+  if (v21) for (const k of TYPED_LISTS) out += typed(k);
   out += sensorElementListField(event["sensorElementList"], ctx);
+  if (v21 && !ignored.has("ilmd")) out += generic("ilmd", event["ilmd"], ctx).join("");
 
   const tail: string[] = [];
+  const skip = v21 ? ORDERED_2_1 : ORDERED;
   for (const [k, v] of Object.entries(event)) {
-    if (ORDERED.has(k) || EVENT_IGNORED.has(k) || COMMENT_KEYS.has(k) || k.startsWith("@")) continue;
+    if (skip.has(k) || EVENT_IGNORED.has(k) || COMMENT_KEYS.has(k) || k.startsWith("@")) continue;
     const name = expandName(k, prefixes);
     if (ignored.has(name) || ignored.has(k)) continue;
-    if (k === "bizTransactionList") tail.push(typedList(k, "bizTransaction", "bizTransactionType", v, ctx));
-    else if (k === "sourceList") tail.push(typedList(k, "source", "sourceDestType", v, ctx));
-    else if (k === "destinationList") tail.push(typedList(k, "destination", "sourceDestType", v, ctx));
+    if (TYPED_LISTS.includes(k)) tail.push(typed(k));
     else tail.push(...generic(name, v, ctx));
   }
   return out + sorted(tail.filter((s) => s !== "")).join("");
 }
+
+const TYPED_LISTS = ["bizTransactionList", "sourceList", "destinationList"];
 
 const ORDERED = new Set([
   "eventTime",
@@ -578,6 +606,8 @@ const ORDERED = new Set([
   "bizLocation",
   "sensorElementList",
 ]);
+/** CBV 2.1 also places the typed lists and ilmd, and leaves certificationInfo out (the reference's 2.1 exclusions). */
+const ORDERED_2_1 = new Set([...ORDERED, ...TYPED_LISTS, "ilmd"]);
 
 // ----------------------------------------------------------------------------- hash IDs
 
@@ -586,11 +616,11 @@ export function preHashDigest(preHash: string): string {
   return "0x" + sha256Hex(preHash);
 }
 
-/** The hash ID of a digest (0x-prefixed or bare hex). */
-export function hashIdOfDigest(digest: string): string {
+/** The hash ID of a digest (0x-prefixed or bare hex), of the CBV 2.0 algorithm unless told otherwise. */
+export function hashIdOfDigest(digest: string, version: CbvHashVersion = CBV_VERSION): string {
   const hex = digest.startsWith("0x") ? digest.slice(2) : digest;
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new EventHashError(`"${digest}" is not a 32-byte hex digest`);
-  return `ni:///sha-256;${hex.toLowerCase()}?ver=${CBV_VERSION}`;
+  return `ni:///sha-256;${hex.toLowerCase()}?ver=${version}`;
 }
 
 /**
@@ -609,11 +639,25 @@ export function digestOfHashId(hashId: string): string {
   return "0x" + m[1]!.toLowerCase();
 }
 
-/** The CBV 2.0 event hash of one event. */
+/** The event hash of one event (CBV 2.0 unless `options.cbvVersion` says CBV2.1). */
 export function eventHash(event: unknown, options: EventHashOptions = {}, index = 0): EventHash {
   const preHash = eventPreHash(event, options);
   const digest = preHashDigest(preHash);
-  return { index, preHash, hashId: hashIdOfDigest(digest), digest };
+  return { index, preHash, hashId: hashIdOfDigest(digest, options.cbvVersion), digest };
+}
+
+/**
+ * The CBV 2.1 hash ID of an event: an alias a partner may have computed, by which the event is
+ * found too (never its identity on chain, which stays the CBV 2.0 hash). Undefined when the event
+ * cannot be hashed.
+ */
+export function cbv21HashIdOf(event: unknown, options: Omit<EventHashOptions, "cbvVersion"> = {}): string | undefined {
+  try {
+    return eventHash(event, { ...options, cbvVersion: "CBV2.1" }).hashId;
+  } catch (e) {
+    if (e instanceof EventHashError) return undefined;
+    throw e;
+  }
 }
 
 /** The events of an EPCISDocument or EPCISQueryDocument (or a bare event, as a one-element list). */

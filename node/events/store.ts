@@ -7,13 +7,14 @@
  * kept apart by their storage id ("o" or "r" + record hash); both are found by the same indexes.
  *
  * Keys (UTF-8, parts joined by NUL):
- *   m  <name>                                   store metadata (format, page-token secret)
+ *   m  <name>                                   store metadata (format, page-token secret, cbv21 aliases indexed)
  *   ev <sid>                                    the stored event (JSON)
  *   x  <field> <value> <eventTime> <sid>        secondary index entry (empty value)
  *   u  <sid>                                    own event marked unrecorded (empty value; counted for the node status)
  *   j  <captureId>                              capture job (JSON), see capture.ts
  *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
+ *   md <vocabulary> <id>                        master data: a vocabulary element (lib/epcis/master-data.ts) with its owner
  *
  * Index entries carry the event time (ms, zero-padded) after the value, so every index range is
  * ordered by time and a GE_/LT_eventTime bound narrows it. A query walks the range of its most
@@ -25,9 +26,12 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
-import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
+import { canonicalTimestamp, cbv21HashIdOf } from "../../lib/epcis/event-hash.ts";
+import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import { type EpcisEvent, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { cbvUri } from "../../lib/epcis/cbv.ts";
+import { PAGE_TOKEN_LIFETIME_MS } from "../../lib/epcis/query-terms.ts";
+import type { VocabularyElement, VocabularyName } from "../../lib/epcis/master-data.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
@@ -88,7 +92,7 @@ export interface StoredEvent {
   /** ISO 8601. */
   storedAt: string;
   /**
-   * `contentDigestOf` the event when the store accepted it, its record hash just computed from it
+   * `contentDigestOf` (lib/epcis/content-digest.ts) the event when the store accepted it, its record hash just computed from it
    * (capture) or verified (receipt): a reader checks the document is unchanged with one SHA-256
    * instead of recomputing the CBV hash. Absent on events stored before it was kept.
    */
@@ -97,11 +101,11 @@ export interface StoredEvent {
 
 export type NewEvent = Omit<StoredEvent, "sid" | "storedAt" | "contentDigest">;
 
-/** SHA-256 (hex) over what an event's record hash is computed from: the event, its context and ignoreFields. */
-export function contentDigestOf(e: Pick<StoredEvent, "event" | "context" | "ignoreFields">): string {
-  return createHash("sha256")
-    .update(JSON.stringify([e.event, e.context ?? null, e.ignoreFields ?? null]))
-    .digest("hex");
+/** A master data element as kept: defined by `owner`, the holder of its identifier's prefix. */
+export interface StoredVocabularyElement extends VocabularyElement {
+  owner: number;
+  /** ISO 8601: when it was last defined. */
+  updatedAt: string;
 }
 
 /** The GS1 query parameters the store answers (values already split on "|"). */
@@ -118,9 +122,14 @@ export interface EventQuery {
   inputEPC?: readonly string[];
   outputEPC?: readonly string[];
   epcClass?: readonly string[];
+  /** MATCH_inputEPCClass / MATCH_outputEPCClass: classes in inputQuantityList / outputQuantityList. */
+  inputEpcClass?: readonly string[];
+  outputEpcClass?: readonly string[];
   anyEpcClass?: readonly string[];
   bizLocation?: readonly string[];
   readPoint?: readonly string[];
+  /** Items and classes of a product class (a GTIN): EPCs of that class in any role, or the class in any quantity list. */
+  anyEpcOfClass?: readonly string[];
   /** EXISTS_errorDeclaration: true keeps only error declarations. */
   errorDeclaration?: boolean;
   eventID?: readonly string[];
@@ -136,11 +145,17 @@ export interface QueryOptions {
   audience?: string;
   /** Candidates examined per page at most (default 5000): a page may come back short, with a token. */
   maxScan?: number;
+  /** How long a page token stays usable (default one hour; GS1-Next-Page-Token-Expires). */
+  tokenLifetimeMs?: number;
+  /** The time now (tests). */
+  now?: () => number;
 }
 
 export interface QueryPage {
   events: StoredEvent[];
   nextPageToken?: string;
+  /** ISO 8601: when nextPageToken stops being accepted. */
+  nextPageTokenExpires?: string;
 }
 
 export class PageTokenError extends TracemeshError {
@@ -190,6 +205,8 @@ const placeValue = (v: unknown): string | undefined => {
 /** Every (field, value) an event is indexed under. */
 function indexEntries(stored: Omit<StoredEvent, "storedAt">, typed: EpcisEvent): [Field, string][] {
   const out: [Field, string][] = [["all", ""], ["ty", typed.type], ["h", stored.hashId], ["rh", stored.recordHash]];
+  const alias = cbv21AliasOf(stored);
+  if (alias !== undefined) out.push(["h", alias]);
   if (stored.eventID !== undefined) out.push(["id", stored.eventID]);
   if (typed.bizStep !== undefined) out.push(["bs", typed.bizStep]);
   if (typed.disposition !== undefined) out.push(["di", typed.disposition]);
@@ -216,6 +233,14 @@ function indexEntries(stored: Omit<StoredEvent, "storedAt">, typed: EpcisEvent):
   });
 }
 
+/**
+ * The CBV 2.1 hash ID a partner may have computed for the event, indexed beside its CBV 2.0 one
+ * so that look-ups by either find it (lib/epcis/event-hash.ts, `cbv21HashIdOf`).
+ */
+function cbv21AliasOf(stored: Pick<StoredEvent, "event" | "context" | "ignoreFields">): string | undefined {
+  return cbv21HashIdOf(stored.event, { context: stored.context, ...(stored.ignoreFields ? { ignoreFields: stored.ignoreFields } : {}) });
+}
+
 /** The (field, value) pairs one list-valued EPC parameter matches, by role. */
 function epcTerms(values: readonly string[], roles: readonly (readonly ["e" | "p" | "i" | "o", "E" | "P" | "I" | "O"])[]): [Field, string][] {
   const out: [Field, string][] = [];
@@ -225,6 +250,10 @@ function epcTerms(values: readonly string[], roles: readonly (readonly ["e" | "p
   }
   return out;
 }
+
+/** The identifier kinds listed as top-level resources, and the index fields holding them. */
+export type IndexedKind = "epc" | "bizStep" | "disposition" | "bizLocation" | "readPoint";
+const INDEXED_KINDS: Record<IndexedKind, readonly Field[]> = { epc: ["e", "p", "i", "o"], bizStep: ["bs"], disposition: ["di"], bizLocation: ["bl"], readPoint: ["rp"] };
 
 const EPC_ROLE = { epc: ["e", "E"], parent: ["p", "P"], input: ["i", "I"], output: ["o", "O"] } as const;
 
@@ -246,6 +275,9 @@ function termGroups(q: EventQuery): [Field, string][][] {
   add(q.outputEPC, (vs) => epcTerms(vs, [EPC_ROLE.output]));
   add(q.anyEpc, (vs) => epcTerms(vs, [EPC_ROLE.epc, EPC_ROLE.parent, EPC_ROLE.input, EPC_ROLE.output]));
   add(q.epcClass, (vs) => vs.map((v): [Field, string] => ["c", canonicalEpcValue(v)]));
+  add(q.inputEpcClass, (vs) => vs.map((v): [Field, string] => ["ci", canonicalEpcValue(v)]));
+  add(q.outputEpcClass, (vs) => vs.map((v): [Field, string] => ["co", canonicalEpcValue(v)]));
+  add(q.anyEpcOfClass, (vs) => vs.flatMap((v): [Field, string][] => (["E", "P", "I", "O", "c", "ci", "co"] as const).map((f) => [f, canonicalEpcValue(v)])));
   add(q.anyEpcClass, (vs) => vs.flatMap((v): [Field, string][] => (["c", "ci", "co"] as const).map((f) => [f, canonicalEpcValue(v)])));
   add(q.bizLocation, (vs) => vs.map((v): [Field, string] => ["bl", canonicalEpcValue(v)]));
   add(q.readPoint, (vs) => vs.map((v): [Field, string] => ["rp", canonicalEpcValue(v)]));
@@ -344,7 +376,21 @@ export class EventStore {
     const store = new EventStore(db, dir, Buffer.from(secret, "hex"));
     const prefix = k("u", "");
     for await (const key of db.keys({ gt: prefix, lt: prefix + "\uffff" })) store.unrecorded.add(key.slice(prefix.length));
+    await store.indexCbv21Aliases();
     return store;
+  }
+
+  /** Once per store: indexes the CBV 2.1 hash ID of events stored before aliases were indexed. */
+  private async indexCbv21Aliases(): Promise<void> {
+    if ((await this.db.get(k("m", "cbv21"))) !== undefined) return;
+    const ops: { type: "put"; key: string; value: unknown }[] = [];
+    for await (const value of this.db.values({ gt: k("ev", ""), lt: k("ev", "\uffff") })) {
+      const e = value as StoredEvent;
+      const alias = cbv21AliasOf(e);
+      if (alias !== undefined) ops.push({ type: "put", key: k("x", "h", noNul(alias), timeKey(eventTimeMs(String(e.event["eventTime"]))), e.sid), value: "" });
+    }
+    ops.push({ type: "put", key: k("m", "cbv21"), value: true });
+    await this.db.batch(ops, { sync: true });
   }
 
   async close(): Promise<void> {
@@ -487,6 +533,45 @@ export class EventStore {
     );
   }
 
+  /** Defines (or redefines) master data elements, in one atomic batch. */
+  async putMasterData(elements: readonly StoredVocabularyElement[]): Promise<void> {
+    await this.db.batch(elements.map((e) => ({ type: "put" as const, key: k("md", e.vocabulary, noNul(e.id)), value: e })), { sync: true });
+  }
+
+  /** Master data elements of a vocabulary: the ones named, or all in id order after `after`, at most `limit`. */
+  async masterData(vocabulary: VocabularyName, options: { ids?: readonly string[]; after?: string; limit?: number } = {}): Promise<StoredVocabularyElement[]> {
+    if (options.ids !== undefined) {
+      const found = await Promise.all(options.ids.map(async (id) => (await this.db.get(k("md", vocabulary, noNul(id)))) as StoredVocabularyElement | undefined));
+      return found.filter((e): e is StoredVocabularyElement => e !== undefined);
+    }
+    const prefix = k("md", vocabulary, "");
+    const from = options.after === undefined ? prefix : k("md", vocabulary, noNul(options.after));
+    const out: StoredVocabularyElement[] = [];
+    for await (const value of this.db.values({ gt: from, lt: prefix + "\uffff", limit: options.limit ?? 1000 })) out.push(value as StoredVocabularyElement);
+    return out;
+  }
+
+  /**
+   * Distinct values of an identifier kind (the top-level EPCIS resources /epcs, /bizSteps, ...)
+   * in the indexes, in code point order, after `after`, at most `limit`. Values only: the caller
+   * filters them by what may be read (a value named only by unreadable events must not leak).
+   */
+  async indexValues(kind: IndexedKind, options: { after?: string; limit: number }): Promise<string[]> {
+    const out = new Set<string>();
+    for (const field of INDEXED_KINDS[kind]) {
+      const prefix = k("x", field, "");
+      let from = options.after === undefined ? prefix : k("x", field, noNul(options.after), "\uffff");
+      for (let i = 0; i < options.limit; i++) {
+        const [key] = await this.db.keys({ gt: from, lt: prefix + "\uffff", limit: 1 }).all();
+        if (key === undefined) break;
+        const value = key.slice(prefix.length, key.indexOf(SEP, prefix.length));
+        out.add(value);
+        from = k("x", field, value, "\uffff");
+      }
+    }
+    return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, options.limit);
+  }
+
   /** One page of the events matching `q`, in (eventTime, storage id) order. */
   async query(q: EventQuery, options: QueryOptions = {}): Promise<QueryPage> {
     const perPage = options.perPage ?? 30;
@@ -496,7 +581,8 @@ export class EventStore {
     const from = q.geEventTime === undefined ? timeKey(0) : timeKey(eventTimeMs(q.geEventTime));
     const to = q.ltEventTime === undefined ? MAX_TIME : timeKey(eventTimeMs(q.ltEventTime));
     const digest = this.queryDigest(q, perPage, options.audience);
-    const cursor = options.nextPageToken === undefined ? {} : this.readToken(options.nextPageToken, digest);
+    const now = (options.now ?? Date.now)();
+    const cursor = options.nextPageToken === undefined ? {} : this.readToken(options.nextPageToken, digest, now);
 
     // The first group is the most selective one (termGroups orders them so); the rest filter.
     const [driving, ...rest] = groups.length > 0 ? groups : [[["all", ""]] as [Field, string][]];
@@ -534,7 +620,9 @@ export class EventStore {
     } finally {
       await Promise.all(ranges.map((r) => r.close()));
     }
-    return exhausted || last === undefined ? { events } : { events, nextPageToken: this.makeToken(digest, last) };
+    if (exhausted || last === undefined) return { events };
+    const expires = now + (options.tokenLifetimeMs ?? PAGE_TOKEN_LIFETIME_MS);
+    return { events, nextPageToken: this.makeToken(digest, last, expires), nextPageTokenExpires: new Date(expires).toISOString() };
   }
 
   private matchesRest(e: StoredEvent, groups: Set<string>[]): boolean {
@@ -555,8 +643,8 @@ export class EventStore {
     return createHash("sha256").update(JSON.stringify({ q: norm, perPage, audience: audience ?? "" })).digest("base64url").slice(0, 22);
   }
 
-  private makeToken(digest: string, after: string): string {
-    const body = Buffer.from(JSON.stringify({ v: 1, q: digest, a: after })).toString("base64url");
+  private makeToken(digest: string, after: string, expires: number): string {
+    const body = Buffer.from(JSON.stringify({ v: 1, q: digest, a: after, x: expires })).toString("base64url");
     return `${body}.${this.mac(body)}`;
   }
 
@@ -564,19 +652,21 @@ export class EventStore {
     return createHmac("sha256", this.secret).update(body).digest("base64url").slice(0, 32);
   }
 
-  private readToken(token: string, digest: string): Cursor {
+  private readToken(token: string, digest: string, now: number): Cursor {
     const [body, mac, extra] = token.split(".");
     if (body === undefined || mac === undefined || extra !== undefined) throw new PageTokenError("nextPageToken is malformed");
     const want = Buffer.from(this.mac(body));
     const got = Buffer.from(mac);
     if (want.length !== got.length || !timingSafeEqual(want, got)) throw new PageTokenError("nextPageToken was not issued by this node or was altered");
-    let parsed: { v?: unknown; q?: unknown; a?: unknown };
+    let parsed: { v?: unknown; q?: unknown; a?: unknown; x?: unknown };
     try {
       parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as typeof parsed;
     } catch {
       throw new PageTokenError("nextPageToken is malformed");
     }
     if (parsed.v !== 1 || typeof parsed.a !== "string") throw new PageTokenError("nextPageToken is malformed");
+    // Tokens issued before expiry was added carry no "x" and stay usable.
+    if (typeof parsed.x === "number" && now >= parsed.x) throw new PageTokenError(`nextPageToken expired at ${new Date(parsed.x).toISOString()}; run the query again`);
     if (parsed.q !== digest) throw new PageTokenError("nextPageToken belongs to a different query (the parameters, perPage and caller must stay the same)");
     return { after: parsed.a };
   }

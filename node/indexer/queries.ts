@@ -8,7 +8,7 @@
  */
 import { type AccessChecker, type GenealogyLink, type GenealogySource, grantIdOf } from "../../lib/access.ts";
 import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
-import { CertificateState, CertificateStatus, ItemStatus, ScopeKind } from "../../lib/registry.ts";
+import { CertificateState, CertificateStatus, ItemStatus, RecordKind, ScopeKind } from "../../lib/registry.ts";
 import type {
   AccreditationDoc,
   AnchorDoc,
@@ -66,6 +66,14 @@ export interface GenealogyGraph {
 }
 
 export type Direction = "backward" | "forward" | "both";
+
+/** A recalled item or batch that reaches what was asked about, and the record that recalled it. */
+export interface RecallCause {
+  key: string;
+  kind: "item" | "batch";
+  /** Absent only for an index written before recall records were kept. */
+  record?: RecordDoc;
+}
 
 /** A certificate as the chain index keeps it, with its status and the issuer's accreditation now. */
 export interface IndexedCertificate extends CertificateDoc {
@@ -353,6 +361,59 @@ export class IndexQueries implements GenealogySource {
       frontier = next;
     }
     return false;
+  }
+
+  /**
+   * The recalls that reach an item (or batch): each recalled item or batch among it and what it
+   * was made from (inputs and children, transitively), with the record that recalled it. Empty
+   * when nothing it came from was recalled.
+   */
+  async recallCauses(key: string, maxNodes = 10_000): Promise<RecallCause[]> {
+    const k = lower(key);
+    const causes = new Map<string, RecallCause>();
+    const batchCause = async (batchKey: string) => {
+      if (causes.has(batchKey)) return;
+      const b = await this.store.get<BatchDoc>(K.batch(batchKey));
+      if (b?.recalled) causes.set(batchKey, { key: batchKey, kind: "batch", record: b.recallRecord === null ? undefined : await this.record(b.recallRecord) });
+    };
+    if (await this.store.get<BatchDoc>(K.batch(k))) {
+      await batchCause(k);
+      return [...causes.values()];
+    }
+    const seen = new Set([k]);
+    let frontier = [k];
+    while (frontier.length > 0) {
+      const docs = await this.store.getMany<ItemDoc>(frontier.map(K.item));
+      for (const d of docs) {
+        if (!d) continue;
+        if (d.recalled && !causes.has(d.key)) {
+          // The item's own recall record: the last Recall among its records.
+          const recall = (await this.history(d.key, { limit: 10_000 })).filter((r) => r.kind === RecordKind.Recall && r.via === d.key).at(-1);
+          causes.set(d.key, { key: d.key, kind: "item", record: recall });
+        }
+        if (d.batch) await batchCause(d.batch);
+      }
+      const next: string[] = [];
+      for (const e of (await this.edgesOf(frontier, "backward")).flat()) {
+        if (seen.has(e.from) || seen.size >= maxNodes) continue;
+        seen.add(e.from);
+        next.push(e.from);
+      }
+      frontier = next;
+    }
+    return [...causes.values()];
+  }
+
+  /**
+   * Whether a recall reaches an item or batch, given its causes (recallCauses): `recalled` when it
+   * or its batch was recalled itself, `in-scope` when only something it was made from was.
+   */
+  async recallState(key: string, causes?: RecallCause[]): Promise<"recalled" | "in-scope" | "clear"> {
+    const k = lower(key);
+    const found = causes ?? (await this.recallCauses(k));
+    if (found.length === 0) return "clear";
+    const batch = (await this.store.get<ItemDoc>(K.item(k)))?.batch ?? null;
+    return found.some((c) => c.key === k || c.key === batch) ? "recalled" : "in-scope";
   }
 
   // ---------------------------------------------------------------- certificates

@@ -208,7 +208,9 @@ export class Scenario {
     if (existsSync(file)) doc = JSON.parse(readFileSync(file, "utf8"));
     else {
       const now = new Date().toISOString();
-      doc = story.epcisDocument(make(), now);
+      // Each producer's documents carry its site's and product's names (EPCIS master data).
+      const producer = org in sites() ? (org as keyof story.StorySites) : undefined;
+      doc = { ...story.epcisDocument(make(), now), ...(producer ? { epcisHeader: story.masterDataHeader(producer, sites()[producer], demoOrg(org).name) } : {}) };
       writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + "\n");
       renameSync(`${file}.tmp`, file);
     }

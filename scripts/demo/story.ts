@@ -27,6 +27,31 @@ export const PRODUCTS = {
   pump: "00041",
 } as const;
 
+/** What each producer's product is called, in its master data. */
+const PRODUCT_OF: Record<keyof StorySites, { ref: string; description: string }> = {
+  steel: { ref: PRODUCTS.billet, description: "Steel billet, 42CrMo4" },
+  foundry: { ref: PRODUCTS.casting, description: "Pump housing casting" },
+  machining: { ref: PRODUCTS.housing, description: "Machined pump housing" },
+  oem: { ref: PRODUCTS.pump, description: "Centrifugal pump" },
+};
+
+/**
+ * The EPCIS header with a member's master data: the name of its site and the description of its
+ * product, which the explorer shows instead of bare identifiers. Only the holder of the prefix may
+ * define them (gateway/routes/master-data.ts), so each member names its own.
+ */
+export function masterDataHeader(key: keyof StorySites, site: Site, organisation: string): Record<string, unknown> {
+  const name = "urn:epcglobal:cbv:mda:name";
+  return {
+    epcisMasterData: {
+      vocabularyList: [
+        { type: "urn:epcglobal:epcis:vtype:BusinessLocation", vocabularyElementList: [{ id: placeOf(site), attributes: [{ id: name, attribute: `${organisation}, main site` }] }] },
+        { type: "urn:epcglobal:epcis:vtype:EPCClass", vocabularyElementList: [{ id: `https://id.gs1.org/01/${gtin(site, PRODUCT_OF[key].ref)}`, attributes: [{ id: name, attribute: PRODUCT_OF[key].description }] }] },
+      ],
+    },
+  };
+}
+
 export interface StorySites {
   steel: Site;
   foundry: Site;

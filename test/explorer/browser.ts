@@ -112,3 +112,28 @@ export function inPage<T>(page: Page, expression: string): Promise<T> {
 export async function overflowsHorizontally(page: Page): Promise<boolean> {
   return inPage(page, "document.documentElement.scrollWidth > window.innerWidth + 1");
 }
+
+/** Latin-script words a Chinese page may show: standard acronyms and time zones. */
+const LATIN_ALLOWED = new Set(["GTIN", "GLN", "SSCC", "GIAI", "EPC", "QR", "UTC", "GMT", "EN", "ISO", "Tracemesh"]);
+
+/**
+ * English words in the text under `selector`, outside identifiers and proper names (elements
+ * marked translate="no", code and .mono): what a Chinese page must not show.
+ */
+export async function englishWords(page: Page, selector: string): Promise<string[]> {
+  const words = await inPage<string[]>(
+    page,
+    `(() => {
+      const out = [];
+      for (const root of document.querySelectorAll(${JSON.stringify(selector)})) {
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          if (n.parentElement && n.parentElement.closest('[translate="no"], code, .mono, script, style')) continue;
+          out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
+        }
+      }
+      return out;
+    })()`,
+  );
+  return words.filter((w) => !LATIN_ALLOWED.has(w));
+}

@@ -277,7 +277,8 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     const texts = await w.page.locator(".timeline .event .event-what").allTextContents();
     expect(texts[0]).toContain("created");
     expect(texts[1]).toContain("packed into");
-    // Genealogy: engine <- shaft <- casting <- coil, three tiers back.
+    // Genealogy: engine <- shaft <- casting <- coil, three tiers back (it loads beside the history).
+    await w.page.locator(".graph-list li").nth(3).waitFor();
     const listed = await w.page.locator(".graph-list li").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
     expect(new Set(listed)).toEqual(new Set([ENGINE, SHAFT, CAST, COIL].map((e) => itemKey(e))));
     expect(await w.page.getByTestId("genealogy-graph").locator("canvas").count()).toBeGreaterThan(0);

@@ -94,7 +94,7 @@ describe("events in plain words", () => {
     expect(en.where[0]).toBe("at GLN 9520123000011 · furnace-2");
     expect(en.when).toBe("2026-11-02T08:15:00.000+01:00 (local time of the site: UTC+01:00)");
     const zh = describeEvent(commissioning, translator("zh"), "zh", fmt);
-    expect(zh.what).toBe("创建了 GTIN 09520123456788 · S/N BAR-001");
+    expect(zh.what).toBe("创建了 GTIN 09520123456788 · 序列号 BAR-001");
     expect(zh.why).toEqual(["工序：赋码启用", "之后的状态：有效"]);
   });
 

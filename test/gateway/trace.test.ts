@@ -364,6 +364,88 @@ describe("traceability routes", () => {
 
   });
 
+  it("GET /items/{id}/recall: why an item is recalled, by whom and when, all its recall reaches and what the caller holds", async () => {
+    type Recall = { state: string; causes: { key: string; kind: string; identifier?: string; by?: { id: number }; at?: string }[]; reach: { count: number; held: number; items: { key: string; identifier?: string; held: boolean; status: string }[] } };
+    const everything = new Set(["COIL-1", "COIL-2", "COIL-3", "CAST-1", "CAST-2", "SHAFT-1", "ENGINE-1"].map(key));
+    // The engine holds a shaft machined from a casting of coil 1 of lot A, which the regulator recalled.
+    const engine = (await get(`/items/${enc(dl("ENGINE-1"))}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(engine.state).toBe("in-scope");
+    expect(engine.causes).toEqual([{ key: lotKey("LOT-A"), kind: "batch", by: { id: ORG_ID.regulator, name: expect.any(String) }, at: expect.stringMatching(/^\d{4}-/), recordId: expect.any(Number) }]);
+    expect(new Set(engine.reach.items.map((i) => i.key))).toEqual(everything);
+    // The OEM holds the engine and the shaft assembled into it; the lab holds none of them.
+    expect(engine.reach).toMatchObject({ count: 7, held: 2 });
+    expect(engine.reach.items.filter((i) => i.held).map((i) => i.key).sort()).toEqual([key("ENGINE-1"), key("SHAFT-1")].sort());
+    expect(((await get(`/items/${key("ENGINE-1")}/recall`, tokens.lab)).body as unknown as Recall).reach).toMatchObject({ count: 7, held: 0 });
+    // The lot itself, a coil of it and the ingot the mill recalled on its own are recalled; the sensor that left the engine is clear.
+    const lotA = (await get(`/items/${enc(lot("LOT-A"))}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(lotA).toMatchObject({ state: "recalled", causes: [{ key: lotKey("LOT-A"), identifier: lot("LOT-A") }], reach: { count: 7 } });
+    expect(((await get(`/items/${key("COIL-3")}/recall`, tokens.oem)).body as unknown as Recall).state).toBe("recalled");
+    const ingot = (await get(`/items/${key("INGOT-9")}/recall`, tokens.oem)).body as unknown as Recall;
+    expect(ingot).toMatchObject({ state: "recalled", causes: [{ key: key("INGOT-9"), kind: "item", by: { id: ORG_ID.steel } }], reach: { count: 1 } });
+    expect(await get(`/items/${key("SENSOR-1")}/recall`, tokens.oem)).toMatchObject({ status: 200, body: { state: "clear", causes: [], reach: { count: 0, held: 0 } } });
+    // Statuses are codes for the page to word.
+    expect(new Set(engine.reach.items.map((i) => i.status))).toEqual(new Set(["active", "consumed", "assembled"]));
+  });
+
+  it("the recall view names an identifier only to whoever may read a document naming it; anonymous callers get nothing", async () => {
+    // The mill's document about coil 3, held here as received; its hash recorded on chain by the mill.
+    const h = await storeDocument(ORG_ID.steel, "coil-3-note", [dl("COIL-3")]);
+    await done(story.as.steel.provenance.observe([key("COIL-3")], h.digest));
+    await indexer.sync();
+    const coil3 = (as?: string) => get(`/items/${enc(lot("LOT-A"))}/recall`, as).then((r) => (r.body as { reach: { items: { key: string; identifier?: string }[] } }).reach.items.find((i) => i.key === key("COIL-3")));
+    // The mill shared lot A with the OEM (a batch grant): the OEM sees the serial; the foundry has no grant and sees only the key.
+    expect(await coil3(tokens.oem)).toMatchObject({ identifier: dl("COIL-3") });
+    const foundry = await coil3(tokens.foundry);
+    expect(foundry).toBeDefined();
+    expect(foundry!.identifier).toBeUndefined();
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall`)).status).toBe(401);
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall`, "not-a-token")).status).toBe(401);
+    expect((await get(`/items/${enc(lot("LOT-A"))}/recall?limit=x`, tokens.oem)).body.detail).toMatch(/`limit` must be one integer/);
+    expect((await get(`/items/${enc(dl("NEVER-MADE"))}/recall`, tokens.oem)).status).toBe(404);
+  });
+
+  it("GET /passport/{id} answers anyone with status, maker, recall state and certificate status only: no identifier the caller did not bring, no supplier", async () => {
+    type Passport = { kind: string; identifier?: string; status?: string; maker: { name: string }; recall: { state: string; causes: Record<string, unknown>[] }; certificates: { id: string; state: string; of: string; issuer: { id: number } }[] };
+    const engine = await get(`/passport/${enc(dl("ENGINE-1"))}`);
+    expect(engine.status).toBe(200);
+    const p = engine.body as unknown as Passport;
+    expect(p).toMatchObject({ kind: "item", identifier: dl("ENGINE-1"), status: "active", maker: { name: "Atlas Motors" }, recall: { state: "in-scope" } });
+    // What kind of subject was recalled; not which lot nor who recalled it (that would name a supplier).
+    expect(p.recall.causes).toEqual([{ kind: "batch" }]);
+    expect(JSON.stringify(engine.body)).not.toContain("Market Surveillance");
+    expect(JSON.stringify(engine.body)).not.toContain("LOT-A");
+    expect(JSON.stringify(engine.body)).not.toContain(lotKey("LOT-A"));
+    expect(p.certificates.map((c) => [c.id, c.state, c.of])).toEqual([
+      [keys.certificates[1], "superseded", "item"],
+      [keys.certificates[2], "valid", "item"],
+    ]);
+    // A coil carries its lot's mill certificate; the lot itself is recalled.
+    const coil = (await get(`/passport/${key("COIL-3")}`)).body as unknown as Passport;
+    expect(coil).toMatchObject({ recall: { state: "recalled" }, certificates: [{ id: keys.certificates[0], of: "batch", issuer: { id: ORG_ID.lab } }] });
+    expect((await get(`/passport/${key("COIL-3")}`)).body).not.toHaveProperty("identifier");
+    // No documents, no history, no genealogy: the signed-in routes still refuse an anonymous caller.
+    expect(Object.keys(p).sort()).toEqual(["certificates", "identifier", "key", "kind", "maker", "recall", "status"]);
+    // The shaft, machined by Delta Machining, now in the OEM's engine: its passport names its maker, not its holder.
+    expect((await get(`/passport/${enc(dl("SHAFT-1"))}`)).body).toMatchObject({ maker: { id: ORG_ID.machining } });
+    expect(JSON.stringify((await get(`/passport/${enc(dl("SHAFT-1"))}`)).body)).not.toContain("Atlas Motors");
+    expect((await get(`/items/${enc(dl("ENGINE-1"))}/history`)).status).toBe(401);
+    expect((await get(`/passport/${enc(dl("NEVER-MADE"))}`)).status).toBe(404);
+    expect((await get("/passport/not-an-id")).status).toBe(400);
+    // The certificate page's tie to a recall of the subject: lot A's mill certificate, the engine's.
+    expect((await get(`/certificates/${keys.certificates[0]}`)).body).toMatchObject({ state: "valid", subjectRecall: "recalled" });
+    expect((await get(`/certificates/${keys.certificates[2]}`)).body).toMatchObject({ subjectRecall: "in-scope" });
+  });
+
+  it("GET /consortium/members answers anyone with names, roles and status; accounts, nodes, proposals and votes stay for members", async () => {
+    const open = await get("/consortium/members");
+    expect(open.status).toBe(200);
+    const members = open.body as unknown as Record<string, unknown>[];
+    expect(members).toContainEqual({ id: ORG_ID.oem, name: "Atlas Motors", roles: expect.arrayContaining(["manufacturer"]), status: "active" });
+    for (const m of members) expect(Object.keys(m).sort()).toEqual(["id", "name", "roles", "status"]);
+    expect(JSON.stringify(open.body)).not.toMatch(/0x[0-9a-fA-F]{40}/);
+    expect((await get("/consortium")).status).toBe(401);
+  });
+
   it("refuses callers without a token or with an expired one (401)", async () => {
     for (const p of [`/items/${key("ENGINE-1")}`, `/items/${key("ENGINE-1")}/history`, `/items/${key("ENGINE-1")}/genealogy`, `/items/${key("ENGINE-1")}/certificates`, `/anchors/${story.nodeAccount}/1`, "/consortium"]) {
       const none = await get(p);

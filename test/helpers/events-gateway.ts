@@ -13,7 +13,7 @@ import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "./gateway.ts";
+import { type TestChain, type TestChainOptions, type TestGateway, startTestChain, startTestGateway } from "./gateway.ts";
 
 export const EPCIS_FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
 export type Job = CaptureJob & { replay?: boolean };
@@ -30,8 +30,8 @@ export interface EventsGateway {
   stop(): Promise<void>;
 }
 
-export async function startEventsGateway(): Promise<EventsGateway> {
-  const chain = await startTestChain();
+export async function startEventsGateway(chainOptions: TestChainOptions = {}): Promise<EventsGateway> {
+  const chain = await startTestChain(chainOptions);
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-events-gw-"));
   const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
   provider.pollingInterval = 100;

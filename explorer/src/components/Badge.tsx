@@ -1,14 +1,15 @@
 /** The verification badge of one event, computed by the page (verify-event.ts). */
 import { useI18n } from "../i18n.ts";
 import type { Badge } from "../verify-event.ts";
+import { Icon, type IconName } from "./Icon.tsx";
 
-const ICON: Record<Badge["state"] | "checking", string> = {
-  verified: "✓",
-  altered: "✗",
-  pending: "…",
-  withheld: "🔒",
-  error: "!",
-  checking: "⋯",
+const ICON: Record<Badge["state"] | "checking", IconName> = {
+  verified: "check",
+  altered: "cross",
+  pending: "dots",
+  withheld: "lock",
+  error: "alert",
+  checking: "dots",
 };
 
 export function BadgeView({ badge }: { badge: Badge | undefined }) {
@@ -25,7 +26,7 @@ export function BadgeView({ badge }: { badge: Badge | undefined }) {
           : t(`badge.${badge.state}.detail`);
   return (
     <span class={`badge badge-${state}`} data-badge={state} title={detail} role="status">
-      <span aria-hidden="true">{ICON[state]}</span> {label}
+      <Icon name={ICON[state]} /> {label}
       {detail !== undefined && <span class="sr-only">: {detail}</span>}
     </span>
   );

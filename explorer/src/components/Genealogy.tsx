@@ -17,9 +17,10 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
   const { t } = useI18n();
   const box = useRef<HTMLDivElement>(null);
   const recall = new Set(graph.recallScope.map((k) => k.toLowerCase()));
-  const label = (n: GenealogyAnswer["nodes"][number]) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink));
-  // On the graph: who holds it, and which part it is (short).
-  const graphLabel = (n: GenealogyAnswer["nodes"][number]) => `${n.owner?.name ?? ""}\n${label(n)}`.trim();
+  const label = (n: GenealogyAnswer["nodes"][number]) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink, t));
+  // On the graph: who holds it, and which part it is, by its serial or lot alone (the list below
+  // gives the whole identifier): short labels stay legible and apart at the default zoom.
+  const graphLabel = (n: GenealogyAnswer["nodes"][number]) => `${n.owner?.name ?? ""}\n${label(n).split(" · ").at(-1) ?? ""}`.trim();
 
   useEffect(() => {
     if (box.current === null || graph.nodes.length === 0) return;
@@ -42,7 +43,7 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
             selector: "node",
             style: {
               label: "data(label)",
-              "font-size": 10,
+              "font-size": 15,
               "text-wrap": "wrap",
               "text-max-width": "120px",
               "text-valign": "bottom",
@@ -62,8 +63,7 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
           },
           { selector: "edge[kind = 'assembly']", style: { "line-style": "dashed" } },
         ],
-        layout: { name: "breadthfirst", directed: true, spacingFactor: 2.4, padding: 16 },
-        wheelSensitivity: 0.3,
+        layout: { name: "breadthfirst", directed: true, spacingFactor: 1.8, padding: 16 },
         minZoom: 0.2,
         maxZoom: 3,
       });
@@ -74,6 +74,12 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
       if (cy.zoom() > 1.3) {
         cy.zoom(1.3);
         cy.center();
+      }
+      // Labels stay legible at the default zoom: a graph too big to fit is shown around this item
+      // at a readable scale, the rest reached by panning (or the list below).
+      if (cy.zoom() < 0.7) {
+        cy.zoom(0.7);
+        cy.center(cy.getElementById(graph.root.toLowerCase()));
       }
       cy.on("tap", "node", (ev) => {
         const target = ev.target.data("target") as string;

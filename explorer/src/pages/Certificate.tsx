@@ -18,6 +18,7 @@ import {
   verifyCredential,
 } from "../../../lib/credentials.ts";
 import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresentation } from "../../../lib/credentials/presentation.ts";
+import { scopeName } from "../../../lib/certificate-scopes.ts";
 import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { Qr } from "../components/Qr.tsx";
@@ -65,8 +66,10 @@ export function CertificateSummary({ cert, link = false, subjectLink }: { cert: 
             <code class="break">{cert.id}</code>
           )}
         </dd>
+        <dt>{t("cert.scope")}</dt>
+        <dd data-testid="cert-scope">{scopeName(cert.scope) ?? <code class="break">{cert.scope}</code>}</dd>
         <dt>{t("cert.issuer")}</dt>
-        <dd>{cert.issuer.name ?? `#${cert.issuer.id}`}</dd>
+        <dd translate={false}>{cert.issuer.name ?? `#${cert.issuer.id}`}</dd>
         <dt>{t("cert.accreditedThen")}</dt>
         <dd class={cert.accreditedAtIssuance ? "ok" : "bad"}>{cert.accreditedAtIssuance ? t("common.yes") : t("common.no")}</dd>
         <dt>{t("cert.accreditedNow")}</dt>
@@ -102,11 +105,22 @@ export function CertificateSummary({ cert, link = false, subjectLink }: { cert: 
         <dt>{t("cert.subject")}</dt>
         <dd>
           <a href={href({ page: "item", id: subjectLink ?? cert.subject })} class={subjectLink === undefined ? "mono break" : ""}>
-            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink)}
+            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink, t)}
           </a>
         </dd>
       </dl>
     </div>
+  );
+}
+
+/** The tie between a certificate and a recall of its subject: a certificate can stay valid while the heat it certifies is recalled. */
+function SubjectRecall({ state }: { state: CertificateAnswer["subjectRecall"] | undefined }) {
+  const { t } = useI18n();
+  if (state === undefined || state === null || state === "clear") return null;
+  return (
+    <p class="error" role="alert" data-testid="cert-subject-recall">
+      {t(state === "recalled" ? "cert.subjectRecalled" : "cert.subjectInRecall")}
+    </p>
   );
 }
 
@@ -176,6 +190,7 @@ function CertificateById({ id }: { id: string }) {
     <div class="item-head">
       <div>
         <CertificateSummary cert={shown} />
+        <SubjectRecall state={gateway?.subjectRecall} />
         <h2>{t("cert.chainCheck")}</h2>
         {own === undefined ? (
           <p class="error" role="alert" data-testid="chain-check" data-chain-state="unchecked">

@@ -1,12 +1,30 @@
-/** The consortium: members and their roles, open proposals and how each member voted. */
-import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
-import { api, orgName } from "../api.ts";
+/**
+ * The consortium: members and their roles (public), open proposals and how each member voted
+ * (members only: a visitor who is not signed in gets the public member directory).
+ */
+import type { ConsortiumAnswer, PublicMemberAnswer } from "../../../lib/api/trace.ts";
+import { api, orgName, session } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
-import { formatTime, useI18n } from "../i18n.ts";
+import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
+import { href } from "../router.ts";
+
+/** A member's role or status code in words (`role.supplier`, `memberStatus.active`). */
+function useMemberWord(): (prefix: "role" | "memberStatus", code: string) => string {
+  const { t } = useI18n();
+  return (prefix, code) => (hasMessage(`${prefix}.${code}`) ? t(`${prefix}.${code}` as MessageKey) : code);
+}
 
 export function ConsortiumPage() {
   const { t, lang } = useI18n();
-  const state = useAsync((signal) => api<ConsortiumAnswer>("/consortium", { signal }), []);
+  const word = useMemberWord();
+  const signedIn = session() !== undefined;
+  const state = useAsync<{ members: PublicMemberAnswer[]; proposals: ConsortiumAnswer["proposals"] | null }>(
+    (signal) =>
+      signedIn
+        ? api<ConsortiumAnswer>("/consortium", { signal })
+        : api<PublicMemberAnswer[]>("/consortium/members", { signal }).then((members) => ({ members, proposals: null })),
+    [signedIn],
+  );
   const deadline = (d: string | number) => formatTime(lang, typeof d === "number" ? d * 1000 : d);
   return (
     <article>
@@ -28,9 +46,11 @@ export function ConsortiumPage() {
                   <tbody>
                     {c.members.map((m) => (
                       <tr key={m.id}>
-                        <th scope="row">{m.name}</th>
-                        <td>{m.roles.join(", ")}</td>
-                        <td class={/active/i.test(m.status) ? "" : "bad"}>{m.status}</td>
+                        <th scope="row" translate={false}>
+                          {m.name}
+                        </th>
+                        <td>{m.roles.map((r) => word("role", r)).join(t("consortium.listSeparator"))}</td>
+                        <td class={/active/i.test(m.status) ? "" : "bad"}>{word("memberStatus", m.status)}</td>
                       </tr>
                     ))}
                   </tbody>
@@ -39,7 +59,11 @@ export function ConsortiumPage() {
             </section>
             <section aria-labelledby="h-proposals">
               <h2 id="h-proposals">{t("consortium.proposals")}</h2>
-              {c.proposals.filter((p) => /open|pending|active/i.test(p.status)).length === 0 ? (
+              {c.proposals === null ? (
+                <p class="notice" data-testid="proposals-members-only">
+                  {t("consortium.proposalsMembersOnly")} <a href={href({ page: "signin" })}>{t("nav.signin")}</a>
+                </p>
+              ) : c.proposals.filter((p) => /open|pending|active/i.test(p.status)).length === 0 ? (
                 <p>{t("consortium.proposalsEmpty")}</p>
               ) : (
                 <ul class="cards">

@@ -3,22 +3,24 @@
  * custody chain, certificates, genealogy graph and the QR code of its Digital Link.
  */
 import { useEffect, useState } from "preact/hooks";
-import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
+import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer, RecallAnswer } from "../../../lib/api/trace.ts";
 import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts";
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
 import type { RevocationReason } from "../../../lib/registry.ts";
-import { api, enc, orgName } from "../api.ts";
+import { api, enc, locationNames, orgName, session } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
+import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
-import { describeEvent, identifierLabel } from "../describe-event.ts";
+import { describeEvent } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { type Badge, type ContextSource, verifyEntry } from "../verify-event.ts";
 import { CertificateSummary } from "./Certificate.tsx";
+import { PassportView } from "./Passport.tsx";
 
 /** The canonical Digital Link and on-chain key, computed here when the id is a GS1 identifier. */
 function localIdentity(id: string): { digitalLink?: string; key?: string } {
@@ -37,15 +39,22 @@ function localIdentity(id: string): { digitalLink?: string; key?: string } {
 export function ItemPage({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const local = localIdentity(id);
-  const item = useAsync((signal) => api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }), [id]);
+  // Not signed in (a scanned QR code): the public passport instead of the members' view.
+  const anonymous = session() === undefined;
+  const item = useAsync((signal) => (anonymous ? new Promise<never>(() => undefined) : api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal })), [id, anonymous]);
   const digitalLink = (item.status === "ok" ? item.value.digitalLink : undefined) ?? local.digitalLink;
+  // Recall at a glance: fetched once the item is known, shown above everything else.
+  const recall = useAsync((signal) => (item.status === "ok" ? api<RecallAnswer>(`/items/${enc(id)}/recall`, { signal }) : new Promise<never>(() => undefined)), [id, item.status]);
+  const statusWord = useStatusWord();
 
   return (
     <article>
       <h1>
-        {t("item.title")}: {digitalLink === undefined ? id : identifierLabel(digitalLink)}
+        {t("item.title")}: {digitalLink === undefined ? id : <IdentifierLabel item={{ key: id, identifier: digitalLink }} />}
       </h1>
-      <div class="item-head">
+      {recall.status === "ok" && <RecallBanner recall={recall.value} />}
+      {anonymous && <PassportView id={id} />}
+      <div class="item-head" hidden={anonymous}>
         <dl class="facts">
           <dt>{t("item.identifier")}</dt>
           <dd>
@@ -64,14 +73,17 @@ export function ItemPage({ id }: { id: string }) {
               <>
                 <dt>{t("item.status")}</dt>
                 <dd>
-                  {it.kind === "item" && it.status} {it.recalled && <span class="tag tag-red">{t("item.recalled")}</span>}
+                  {/* An item a recall reaches is not "active": the recall is its status. */}
+                  {it.kind === "item" && !it.recalled && !(recall.status === "ok" && recall.value.state !== "clear") && statusWord(it.status)}{" "}
+                  {(it.recalled || (recall.status === "ok" && recall.value.state === "recalled")) && <span class="tag tag-red">{t("item.recalled")}</span>}
+                  {recall.status === "ok" && recall.value.state === "in-scope" && <span class="tag tag-red">{t("recall.inScope")}</span>}
                 </dd>
                 <dt>{t("item.owner")}</dt>
-                <dd>{orgName(it.owner)}</dd>
+                <dd translate={false}>{orgName(it.owner)}</dd>
                 {it.kind === "item" && it.custodian !== null && (
                   <>
                     <dt>{t("item.custodian")}</dt>
-                    <dd>{orgName(it.custodian)}</dd>
+                    <dd translate={false}>{orgName(it.custodian)}</dd>
                   </>
                 )}
                 {it.kind === "item" && it.parent !== undefined && (
@@ -92,12 +104,18 @@ export function ItemPage({ id }: { id: string }) {
         </dl>
         {digitalLink !== undefined && <Qr link={gatewayDigitalLink(digitalLink)} />}
       </div>
-      {item.status === "ok" && <ItemDetails id={id} />}
+      {item.status === "ok" && item.value.kind === "batch" && recall.status === "ok" && (
+        <section aria-labelledby="h-reach">
+          <h2 id="h-reach">{t(recall.value.state === "clear" ? "recall.downstreamTitle" : "recall.reachTitle")}</h2>
+          <RecallReach recall={recall.value} />
+        </section>
+      )}
+      {item.status === "ok" && <ItemDetails id={id} batch={item.value.kind === "batch"} />}
     </article>
   );
 }
 
-function ItemDetails({ id }: { id: string }) {
+function ItemDetails({ id, batch }: { id: string; batch: boolean }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<HistoryAnswer>(`/items/${enc(id)}/history`, { signal }), [id]);
   const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
@@ -130,10 +148,13 @@ function ItemDetails({ id }: { id: string }) {
           }
         </Async>
       </section>
-      <section aria-labelledby="h-genealogy">
-        <h2 id="h-genealogy">{t("item.genealogy")}</h2>
-        <Async state={genealogy}>{(g) => <GenealogyGraph graph={g} />}</Async>
-      </section>
+      {/* A batch's genealogy is its downstream list (above); the graph is an item's. */}
+      {!batch && (
+        <section aria-labelledby="h-genealogy">
+          <h2 id="h-genealogy">{t("item.genealogy")}</h2>
+          <Async state={genealogy}>{(g) => <GenealogyGraph graph={g} />}</Async>
+        </section>
+      )}
     </>
   );
 }
@@ -179,6 +200,19 @@ const hasReadings = (doc: Record<string, unknown> | null | undefined): boolean =
 function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
   const [badges, setBadges] = useState<(Badge | undefined)[]>([]);
+  // Locations in names (EPCIS master data) where the signed-in organisation may read them.
+  const [places, setPlaces] = useState<Record<string, string>>({});
+  useEffect(() => {
+    let live = true;
+    const ids = entries.flatMap((e) => [e.document?.["readPoint"], e.document?.["bizLocation"]]).flatMap((p) => {
+      const id = p !== null && typeof p === "object" ? (p as Record<string, unknown>)["id"] : p;
+      return typeof id === "string" ? [id] : [];
+    });
+    void locationNames(ids).then((names) => live && setPlaces(names));
+    return () => {
+      live = false;
+    };
+  }, [entries]);
   useEffect(() => {
     let live = true;
     setBadges(entries.map(() => undefined));
@@ -196,17 +230,18 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
     };
   }, [entries]);
 
+  const recordWord = useCodeWord("record");
   if (entries.length === 0) return <p>{t("item.timelineEmpty")}</p>;
   const fmt = (v: string) => formatTime(lang, v);
   return (
     <ol class="timeline">
       {entries.map((entry, i) => {
         const doc = entry.document ?? undefined;
-        const words = doc === undefined ? undefined : describeEvent(doc, t, lang, fmt);
+        const words = doc === undefined ? undefined : describeEvent(doc, t, lang, fmt, (id) => places[id]);
         return (
           <li key={`${entry.recordId ?? ""}-${entry.eventId ?? i}`} class="event" data-event-id={entry.eventId} data-record-id={entry.recordId ?? ""}>
             <div class="event-head">
-              <strong class="event-what">{words?.what ?? entry.kind}</strong>
+              <strong class="event-what">{words?.what ?? recordWord(entry.kind)}</strong>
               <BadgeView badge={badges[i]} />
             </div>
             <dl class="w5">
@@ -271,13 +306,17 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
 /** Who held the item, in order: its commissioning, then every receipt (and shipments between). */
 function Custody({ entries }: { entries: HistoryEntryAnswer[] }) {
   const { t, lang } = useI18n();
+  const recordWord = useCodeWord("record");
   const steps = entries.filter((e) => /commission|ship|receive|transform|assembl/i.test(e.kind));
   if (steps.length === 0) return <p>{t("item.custodyEmpty")}</p>;
   return (
     <ol class="custody">
       {steps.map((e, i) => (
         <li key={i}>
-          <span class="custody-org">{orgName(e.org)}</span> <span class="muted">{e.kind.toLowerCase()}</span>
+          <span class="custody-org" translate={false}>
+            {orgName(e.org)}
+          </span>{" "}
+          <span class="muted">{recordWord(e.kind)}</span>
           {e.time !== undefined && <span class="muted"> · {formatTime(lang, e.time)}</span>}
         </li>
       ))}

@@ -1,0 +1,104 @@
+/**
+ * The event store's CBV 2.1 hash ID aliases (indexed beside the CBV 2.0 ID, backfilled once for
+ * events stored before), its identifier lists for the top-level EPCIS resources, and page token
+ * expiry.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { documentEventHashes, eventHash } from "../../../lib/epcis/event-hash.ts";
+import { EventStore, type NewEvent } from "../../../node/events/store.ts";
+
+const CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", { ex: "https://ns.example.com/x/" }];
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(path.join(tmpdir(), "tracemesh-aliases-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const event = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  type: "ObjectEvent",
+  action: "OBSERVE",
+  eventTime: new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString(),
+  eventTimeZoneOffset: "+00:00",
+  epcList: [`urn:epc:id:sgtin:0614141.112345.A${i}`],
+  bizStep: "shipping",
+  readPoint: { id: "urn:epc:id:sgln:0614141.00001.0", "ex:dock": "7" },
+  sensorElementList: [{ sensorReport: [{ type: "Temperature", value: 20 + i, uom: "CEL" }] }],
+  ...extra,
+});
+const own = (e: Record<string, unknown>): NewEvent => {
+  const [h] = documentEventHashes({ "@context": CONTEXT, type: "EPCISDocument", epcisBody: { eventList: [e] } });
+  return { hashId: h!.hashId, recordHash: h!.digest, context: CONTEXT, owner: 4, origin: { kind: "own", captureId: "c1" }, event: e };
+};
+const cbv21 = (e: Record<string, unknown>) => eventHash(e, { context: CONTEXT, cbvVersion: "CBV2.1" }).hashId;
+
+describe("EventStore: CBV 2.1 aliases, identifier lists, page token expiry", () => {
+  it("finds an event by its CBV 2.1 hash ID, by get and by EQ_eventID", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      const e = event(1);
+      const stored = own(e);
+      await store.putOwn([stored]);
+      const alias = cbv21(e);
+      expect(alias).not.toBe(stored.hashId.replace("CBV2.0", "CBV2.1"));
+      expect((await store.get(alias)).map((x) => x.hashId)).toEqual([stored.hashId]);
+      expect((await store.query({ eventID: [alias] })).events).toHaveLength(1);
+      expect(await store.get(alias.replace(/;[0-9a-f]{4}/, ";0000"))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("indexes the aliases of events stored before aliases existed, once, on open", async () => {
+    const dir = tempDir();
+    let store = await EventStore.open(dir);
+    const e = event(2);
+    const stored = own(e);
+    await store.putOwn([stored]);
+    // As a store written before this change: no alias entry, no marker.
+    const aliasKeys: string[] = [];
+    for await (const key of store.db.keys()) if (key.includes("CBV2.1")) aliasKeys.push(key);
+    expect(aliasKeys).toHaveLength(1);
+    await store.db.batch([{ type: "del", key: aliasKeys[0]! }, { type: "del", key: "m\u0000cbv21" }]);
+    expect(await store.get(cbv21(e))).toEqual([]);
+    await store.close();
+    store = await EventStore.open(dir);
+    try {
+      expect((await store.get(cbv21(e))).map((x) => x.hashId)).toEqual([stored.hashId]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("lists distinct identifiers of a kind in order, paged after the last one", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      await store.putOwn([own(event(3)), own(event(4)), own(event(5, { epcList: ["urn:epc:id:sgtin:0614141.112345.A3"] }))]);
+      const all = await store.indexValues("epc", { limit: 10 });
+      expect(all).toHaveLength(2);
+      expect(await store.indexValues("epc", { limit: 1 })).toEqual([all[0]]);
+      expect(await store.indexValues("epc", { limit: 10, after: all[0]! })).toEqual([all[1]]);
+      expect(await store.indexValues("bizStep", { limit: 10 })).toEqual(["https://ref.gs1.org/cbv/BizStep-shipping"]);
+      expect(await store.indexValues("disposition", { limit: 10 })).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("gives page tokens an expiry, announced and enforced", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      await store.putOwn([own(event(6)), own(event(7))]);
+      const first = await store.query({}, { perPage: 1, now: () => 1_000, tokenLifetimeMs: 500 });
+      expect(first.nextPageTokenExpires).toBe(new Date(1_500).toISOString());
+      expect((await store.query({}, { perPage: 1, nextPageToken: first.nextPageToken!, now: () => 1_499 })).events).toHaveLength(1);
+      await expect(store.query({}, { perPage: 1, nextPageToken: first.nextPageToken!, now: () => 1_500 })).rejects.toThrow(/nextPageToken expired at 1970-01-01T00:00:01.500Z/);
+    } finally {
+      await store.close();
+    }
+  });
+});

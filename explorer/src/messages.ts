@@ -424,6 +424,13 @@ const en = {
   "wb.share.state.revoked": "revoked",
   "wb.share.revoke": "Revoke",
   "wb.share.revoking": "Revoking…",
+  "wb.share.refused.SelfGrant": "You cannot grant access to your own organisation.",
+  "wb.share.refused.GranteeNotActive": "That partner is not an active member: access can only be granted to active members.",
+  "wb.share.refused.InvalidTimeRange": "The start of the time range must be before its end.",
+  "wb.share.refused.ExpiryNotInFuture": "Choose an end of access in the future.",
+  "wb.share.refused.UnknownGrant": "There is no such grant.",
+  "wb.share.refused.NotGrantOwner": "Only the organisation that gave a grant can revoke it.",
+  "wb.share.refused.GrantAlreadyRevoked": "This grant is already revoked.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -846,6 +853,13 @@ const zh: Record<MessageKey, string> = {
   "wb.share.state.revoked": "已撤销",
   "wb.share.revoke": "撤销",
   "wb.share.revoking": "正在撤销…",
+  "wb.share.refused.SelfGrant": "不能向本组织自身授予访问权限。",
+  "wb.share.refused.GranteeNotActive": "该合作伙伴不是有效成员：只能向有效成员授予访问权限。",
+  "wb.share.refused.InvalidTimeRange": "时间段的起始必须早于截止。",
+  "wb.share.refused.ExpiryNotInFuture": "请选择一个未来的访问截止时间。",
+  "wb.share.refused.UnknownGrant": "没有这项授权。",
+  "wb.share.refused.NotGrantOwner": "只有授予该权限的组织才能撤销它。",
+  "wb.share.refused.GrantAlreadyRevoked": "该授权已被撤销。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -6,11 +6,11 @@
  * (another member: 403, anonymous or a bad token: 401); a caller lists only grants it is party to.
  */
 import type { Context } from "koa";
-import { SCOPE_WORDS, scopeKindOf, scopeKeyOf, purposeCode } from "../../lib/access-grants.ts";
+import { GrantRefused, SCOPE_WORDS, purposeCode, scopeKeyOf, scopeKindOf } from "../../lib/access-grants.ts";
 import type { GrantAnswer, GrantsAnswer, GrantWriteAnswer, ScopeWord } from "../../lib/api/grants.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
-import { badRequest, forbidden, requireService } from "../errors.ts";
+import { HttpProblem, badRequest, forbidden, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
 import { bearer, json, problem } from "../openapi.ts";
 
@@ -27,6 +27,16 @@ function isoMs(body: Record<string, unknown>, name: string): number {
   const ms = Date.parse(v);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(ms)) throw badRequest(`\`${name}\` must be an ISO 8601 time such as 2027-01-31T00:00:00Z, got ${JSON.stringify(v)}`);
   return ms;
+}
+
+/** What the chain would refuse, as 409 with the rule's name (`check`), so a page can say it in its own words. */
+async function refusing<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (e instanceof GrantRefused) throw new HttpProblem(409, e.message, { type: "refused", extra: { check: e.check, ...e.details } });
+    throw e;
+  }
 }
 
 const FIELDS = new Set(["grantee", "scope", "subject", "purpose", "expiresAt", "from", "to"]);
@@ -93,7 +103,7 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
       toMs: ranged ? isoMs(b, "to") : 0,
       expiresAt: Math.floor(isoMs(b, "expiresAt") / 1000),
     };
-    const done = await grants.grant(request);
+    const done = await refusing(() => grants.grant(request));
     ctx.status = 201;
     ctx.body = { ...done, scopeKey } satisfies GrantWriteAnswer;
   });
@@ -102,7 +112,7 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
     const grants = requireService(services.grants, "grants");
     const id = ctx.params.id!;
     if (!/^0x[0-9a-fA-F]{64}$/.test(id)) throw badRequest(`a grant id is 0x and 64 hex digits, got ${JSON.stringify(id)}`);
-    ctx.body = (await grants.revoke(id)) satisfies GrantWriteAnswer;
+    ctx.body = (await refusing(() => grants.revoke(id))) satisfies GrantWriteAnswer;
   });
 }
 
@@ -133,7 +143,7 @@ const written = json("The transaction the member node sent, mined", {
 const writeDenied = {
   "401": problem("No token, or an expired or invalid one"),
   "403": problem("The caller is not the organisation that runs this node"),
-  "409": problem("The chain would refuse it: self-grant, inactive grantee, expiry not in the future, unknown or foreign or already revoked grant"),
+  "409": problem("The chain would refuse it; `check` names the rule: SelfGrant, GranteeNotActive, InvalidTimeRange, ExpiryNotInFuture, UnknownGrant, NotGrantOwner, GrantAlreadyRevoked"),
   "503": problem("This node does not write grants"),
 };
 

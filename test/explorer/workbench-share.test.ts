@@ -177,7 +177,7 @@ describe.skipIf(!hasChromium)("sharing from the workbench in Chromium", () => {
     await oem.page.context().close();
   }, 240_000);
 
-  it("a refusal is said in plain words: a subject that is no identifier is named, nothing is sent", async () => {
+  it("a refusal is said in plain words: a subject that is no identifier is named, a past expiry is refused in Chinese, nothing is sent", async () => {
     const f = await signedIn("foundry");
     await f.page.goto(`${gw.url}/explorer/#/workbench/share`);
     const before = await chain.provider.getTransactionCount(chain.orgs.foundry.accounts.at(-1)!.address);
@@ -189,6 +189,13 @@ describe.skipIf(!hasChromium)("sharing from the workbench in Chromium", () => {
     expect(await outcome.getAttribute("data-ok")).toBe("false");
     expect((await outcome.textContent())?.length).toBeGreaterThan(10);
     await screenshot(f.page, "workbench-share-refused-desktop");
+    // In Chinese: an end of access in the past is refused in the page's words, before anything is sent.
+    await f.page.locator("[data-lang=zh]").click();
+    await f.page.getByTestId("grant-subject").fill(ITEM);
+    await f.page.getByTestId("grant-expires").fill("2020-01-01T00:00");
+    await f.page.getByTestId("grant-send").click();
+    await expect.poll(() => outcome.textContent()).toContain("请选择一个未来的访问截止时间。");
+    await screenshot(f.page, "workbench-share-refused-zh-desktop");
     expect(await chain.provider.getTransactionCount(chain.orgs.foundry.accounts.at(-1)!.address)).toBe(before);
     await f.page.context().close();
   }, 120_000);

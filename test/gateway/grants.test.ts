@@ -99,10 +99,12 @@ describe("/grants", () => {
   });
 
   it("names what is wrong with a body (400) and what the chain would refuse (409)", async () => {
-    const bad = async (json: unknown, status: number, detail: RegExp) => {
+    const bad = async (json: unknown, status: number, detail: RegExp, check?: string) => {
       const res = await post(tokens.foundry, json);
       expect(res.status).toBe(status);
-      expect(((await res.json()) as { detail: string }).detail).toMatch(detail);
+      const answer = (await res.json()) as { detail: string; check?: string };
+      expect(answer.detail).toMatch(detail);
+      expect(answer.check).toBe(check);
     };
     await bad([], 400, /JSON object/);
     await bad(body({ scope: "everything" }), 400, /`scope` must be one of item, item-genealogy, batch, stream, window-range/);
@@ -111,10 +113,10 @@ describe("/grants", () => {
     await bad(body({ subject: "not an identifier" }), 400, /./);
     await bad(body({ from: inADay() }), 400, /only window-range/);
     await bad(body({ owner: 1 }), 400, /unknown field `owner`/);
-    await bad(body({ grantee: chain.orgs.foundry.id }), 409, /cannot grant access to itself/);
-    await bad(body({ grantee: 999 }), 409, /not a member/);
-    await bad(body({ expiresAt: "2020-01-01T00:00:00Z" }), 409, /is not after the chain's time/);
-    await bad(body({ scope: "window-range", subject: "furnace-1/temp", from: inADay(), to: "2020-01-01T00:00:00Z" }), 409, /must be before its end/);
+    await bad(body({ grantee: chain.orgs.foundry.id }), 409, /cannot grant access to itself/, "SelfGrant");
+    await bad(body({ grantee: 999 }), 409, /not a member/, "GranteeNotActive");
+    await bad(body({ expiresAt: "2020-01-01T00:00:00Z" }), 409, /is not after the chain's time/, "ExpiryNotInFuture");
+    await bad(body({ scope: "window-range", subject: "furnace-1/temp", from: inADay(), to: "2020-01-01T00:00:00Z" }), 409, /must be before its end/, "InvalidTimeRange");
     await bad(`not json`, 400, /./);
     expect((await gw.request("/grants/0x12", { method: "DELETE", token: tokens.foundry })).status).toBe(400);
     const foreign = await gw.request(`/grants/0x${"ab".repeat(32)}`, { method: "DELETE", token: tokens.foundry });

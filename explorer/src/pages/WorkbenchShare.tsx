@@ -13,7 +13,7 @@ import type { GrantAnswer, GrantBody, GrantsAnswer, GrantWriteAnswer, ScopeWord 
 import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
 import { ApiError, api, enc, session } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
-import { formatTime, useI18n } from "../i18n.ts";
+import { type Translate, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 
 const SCOPES: readonly ScopeWord[] = ["item", "item-genealogy", "batch", "stream", "window-range"];
@@ -37,6 +37,14 @@ function remember(hash: string, text: string): void {
 }
 const KNOWN_PURPOSES = Object.fromEntries(PURPOSES.map((p) => [keccak256(toUtf8Bytes(p)), p]));
 const label = (hash: string): string => labels()[hash.toLowerCase()] ?? KNOWN_PURPOSES[hash.toLowerCase()] ?? `${hash.slice(0, 10)}…`;
+
+/** A refusal in the page's words when the gateway names the rule (`check`), with the gateway's own detail. */
+function refusalText(err: unknown, t: Translate): string {
+  if (!(err instanceof ApiError)) return (err as Error).message;
+  const detail = err.problem.detail ?? err.message;
+  const key = `wb.share.refused.${String((err.problem as { check?: unknown }).check)}`;
+  return hasMessage(key) ? `${t(key)} (${detail})` : detail;
+}
 
 const localInput = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 
@@ -106,7 +114,7 @@ function GrantForm({ onGranted }: { onGranted: (id: string) => void }) {
       setOutcome({ ok: true, text: t("wb.share.granted", { id: `${done.id.slice(0, 10)}…`, block: done.block }) });
       onGranted(done.id);
     } catch (err) {
-      setOutcome({ ok: false, text: err instanceof ApiError ? (err.problem.detail ?? err.message) : (err as Error).message });
+      setOutcome({ ok: false, text: refusalText(err, t) });
     } finally {
       setBusy(false);
     }
@@ -193,7 +201,7 @@ function GrantList({ grants, mine = false, onRevoked }: { grants: GrantAnswer[];
       await api<GrantWriteAnswer>(`/grants/${enc(g.id)}`, { method: "DELETE" });
       onRevoked?.(g.id);
     } catch (err) {
-      setRefusal(err instanceof ApiError ? (err.problem.detail ?? err.message) : (err as Error).message);
+      setRefusal(refusalText(err, t));
     } finally {
       setRevoking(undefined);
     }

@@ -18,6 +18,8 @@ export type Badge =
 /** What the page needs from Provenance (a typechain Provenance fits). */
 export interface ProvenanceReader {
   recordOfEvent(eventHash: string): Promise<bigint>;
+  /** The record organisation `orgId` made of the hash (records are kept per organisation). */
+  recordOfEventBy(eventHash: string, orgId: number): Promise<bigint>;
   record(recordId: bigint): Promise<{ eventHash: string; kind: bigint }>;
 }
 
@@ -46,7 +48,7 @@ export function needsContext(document: Record<string, unknown>): boolean {
  * What the badge reads of a history entry (GET /items/{id}/history): the document and the record
  * it is said to belong to. `context` is the capture document's @context when the caller knows it.
  */
-export type EntryToVerify = Partial<Pick<HistoryEntryAnswer, "kind" | "eventHash" | "eventId" | "document">> & {
+export type EntryToVerify = Partial<Pick<HistoryEntryAnswer, "kind" | "eventHash" | "eventId" | "document" | "org">> & {
   recordId?: number | string | null;
   context?: unknown;
 };
@@ -82,7 +84,10 @@ export async function verifyEntry(entry: EntryToVerify, provenance: ProvenanceRe
       if (e instanceof EventHashError) return { state: "error", message: e.message };
       throw e;
     }
-    const recordId = await provenance.recordOfEvent(computed);
+    // The record of the organisation the entry is said to be by: another organisation may have
+    // recorded the same hash first (through a change on its own goods), which proves nothing of it.
+    const by = entry.org?.id;
+    const recordId = by !== undefined ? await provenance.recordOfEventBy(computed, by) : await provenance.recordOfEvent(computed);
     if (recordId !== 0n) return { state: "verified", computed, recordId };
     // No record carries this document's hash. If the record it is said to belong to exists on
     // chain with another hash, the document was changed after it was recorded.

@@ -344,14 +344,23 @@ export class IndexQueries implements GenealogySource {
     const k = lower(key);
     const batch = await this.store.get<BatchDoc>(K.batch(k));
     if (batch) return batch.recalled;
-    const seen = new Set([k]);
-    let frontier = [k];
+    let found = false;
+    await this.walkBackward(k, maxNodes, async (d) => {
+      found = d.recalled || (d.batch !== null && (await this.store.get<BatchDoc>(K.batch(d.batch)))?.recalled === true);
+      return found;
+    });
+    return found;
+  }
+
+  /**
+   * Visits an item and what it was made from (inputs and children, transitively), a frontier at
+   * a time, at most `maxNodes` items; `visit` answering true ends the walk.
+   */
+  private async walkBackward(key: string, maxNodes: number, visit: (item: ItemDoc) => Promise<boolean | void>): Promise<void> {
+    const seen = new Set([key]);
+    let frontier = [key];
     while (frontier.length > 0) {
-      const docs = await this.store.getMany<ItemDoc>(frontier.map(K.item));
-      for (const d of docs) {
-        if (!d) continue;
-        if (d.recalled || (d.batch && (await this.store.get<BatchDoc>(K.batch(d.batch)))?.recalled)) return true;
-      }
+      for (const d of await this.store.getMany<ItemDoc>(frontier.map(K.item))) if (d && (await visit(d))) return;
       const next: string[] = [];
       for (const e of (await this.edgesOf(frontier, "backward")).flat()) {
         if (seen.has(e.from) || seen.size >= maxNodes) continue;
@@ -360,7 +369,6 @@ export class IndexQueries implements GenealogySource {
       }
       frontier = next;
     }
-    return false;
   }
 
   /**
@@ -380,27 +388,14 @@ export class IndexQueries implements GenealogySource {
       await batchCause(k);
       return [...causes.values()];
     }
-    const seen = new Set([k]);
-    let frontier = [k];
-    while (frontier.length > 0) {
-      const docs = await this.store.getMany<ItemDoc>(frontier.map(K.item));
-      for (const d of docs) {
-        if (!d) continue;
-        if (d.recalled && !causes.has(d.key)) {
-          // The item's own recall record: the last Recall among its records.
-          const recall = (await this.history(d.key, { limit: 10_000 })).filter((r) => r.kind === RecordKind.Recall && r.via === d.key).at(-1);
-          causes.set(d.key, { key: d.key, kind: "item", record: recall });
-        }
-        if (d.batch) await batchCause(d.batch);
+    await this.walkBackward(k, maxNodes, async (d) => {
+      if (d.recalled && !causes.has(d.key)) {
+        // The item's own recall record: the last Recall among its records.
+        const recall = (await this.history(d.key, { limit: 10_000 })).filter((r) => r.kind === RecordKind.Recall && r.via === d.key).at(-1);
+        causes.set(d.key, { key: d.key, kind: "item", record: recall });
       }
-      const next: string[] = [];
-      for (const e of (await this.edgesOf(frontier, "backward")).flat()) {
-        if (seen.has(e.from) || seen.size >= maxNodes) continue;
-        seen.add(e.from);
-        next.push(e.from);
-      }
-      frontier = next;
-    }
+      if (d.batch) await batchCause(d.batch);
+    });
     return [...causes.values()];
   }
 

@@ -53,6 +53,19 @@ describe("event badges against a real chain", () => {
     expect(badge).toMatchObject({ state: "verified", recordId, computed: computeEventDigest(commissioning) });
   });
 
+  it("verifies against the record of the organisation the entry names, not another's earlier record of the same hash", async () => {
+    const second = { ...commissioning, epcList: ["urn:epc:id:sgtin:9520123.045678.BAR-002"] };
+    const digest = computeEventDigest(second);
+    // The OEM records the steel mill's hash first, through a change on its own goods.
+    await (await chain.orgs.oem.contracts.provenance.commission(itemKey("urn:epc:id:sgtin:4012345.011111.SQUAT"), id("https://ref.gs1.org/cbv/Disp-active"), digest)).wait();
+    const steel = chain.orgs.steel.contracts.provenance;
+    await (await steel.commission(itemKey("urn:epc:id:sgtin:9520123.045678.BAR-002"), id("https://ref.gs1.org/cbv/Disp-active"), digest)).wait();
+    const steelRecord = await steel.recordOfEventBy(digest, chain.orgs.steel.id);
+    expect(steelRecord).not.toBe(await steel.recordOfEvent(digest));
+    const badge = await verifyEntry({ kind: "Commission", org: { id: chain.orgs.steel.id, name: "steel" }, recordId: steelRecord.toString(), document: second }, reader());
+    expect(badge).toMatchObject({ state: "verified", recordId: steelRecord });
+  });
+
   it("marks a changed copy as altered, even when the gateway vouches for the changed hash", async () => {
     const changed = { ...commissioning, disposition: "conformant" };
     const badge = await verifyEntry({ kind: "Commission", recordId: Number(recordId), eventHash: computeEventDigest(changed), document: changed }, reader());

@@ -8,6 +8,7 @@
  * 503 (see `requireService` in errors.ts), never a crash.
  */
 import type { JsonRpcProvider } from "ethers";
+import type { OrganisationGrants } from "../lib/access-grants.ts";
 import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
@@ -30,6 +31,9 @@ export type { SubscriptionService };
 
 /** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
 export type { RemoteDataService };
+
+/** The node organisation's grant writes, sent with its own account (lib/access-grants.ts). */
+export type GrantsService = Pick<OrganisationGrants, "grant" | "revoke">;
 
 /** Data-integrity proofs of the node's anchored readings. */
 export type ProofsService = Pick<ProofService, "proveReading" | "proveRun" | "windowsBetween" | "node">;
@@ -58,6 +62,8 @@ export interface GatewayServices {
   subscriptions?: SubscriptionService;
   /** Revocation statements this organisation made as an issuer (node/certificates/statements.ts). */
   statements?: StatementStore;
+  /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
+  grants?: GrantsService;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

@@ -26,6 +26,8 @@ export interface Chain extends TracemeshContracts {
   provider: JsonRpcProvider;
   /** The handles as lib/ functions take them (certificateOnChain, verifyCredential). */
   contracts: TracemeshContracts;
+  /** Whether the node keeps a chain index (lists such as GET /certificates need one). */
+  hasIndex: boolean;
 }
 
 let chain: Promise<Chain> | undefined;
@@ -64,7 +66,7 @@ async function connect(): Promise<Chain> {
     accessGrants: new Contract(addresses.accessGrants, accessGrantsArtifact.abi, runner) as unknown as AccessGrants,
     dataAnchors: new Contract(addresses.dataAnchors, dataAnchorsArtifact.abi, runner) as unknown as DataAnchors,
   };
-  return { chainId: health.chainId, addresses, provider, contracts, ...contracts };
+  return { chainId: health.chainId, addresses, provider, contracts, hasIndex: health.services?.index === true, ...contracts };
 }
 
 /** A view call for a visitor, through /chain/call; a revert is thrown as ethers would throw it. */

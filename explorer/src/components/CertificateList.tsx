@@ -7,6 +7,7 @@ import { useState } from "preact/hooks";
 import type { CertificateListAnswer } from "../../../lib/api/certificates.ts";
 import type { PublicMemberAnswer } from "../../../lib/api/trace.ts";
 import { api, enc } from "../api.ts";
+import { getChain } from "../chain.ts";
 import { StateLabel } from "../pages/Certificate.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
@@ -62,14 +63,16 @@ function CertificateTable({ issuer }: { issuer: number }) {
 /** The certifiers of the consortium (its public member directory) and the certificates each issued. */
 export function CertificatesByIssuer() {
   const { t } = useI18n();
-  const members = useAsync((signal) => api<PublicMemberAnswer[]>("/consortium/members", { signal }), []);
+  // A node without a chain index lists nothing: the section stays away rather than failing.
+  const members = useAsync(async (signal) => ((await getChain()).hasIndex ? api<PublicMemberAnswer[]>("/consortium/members", { signal }) : null), []);
   const [chosen, setChosen] = useState<number | undefined>(undefined);
+  if (members.status === "ok" && members.value === null) return null;
   return (
     <section>
       <h2>{t("certList.title")}</h2>
       <Async state={members}>
         {(all) => {
-          const certifiers = all.filter((m) => m.roles.includes("certifier"));
+          const certifiers = (all ?? []).filter((m) => m.roles.includes("certifier"));
           if (certifiers.length === 0) return <p class="muted">{t("certList.noIssuers")}</p>;
           const issuer = chosen ?? certifiers[0]!.id;
           return (

@@ -13,6 +13,7 @@ import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
+import * as workbench from "./workbench.ts";
 
 export const routeModules: Record<string, RouteModule> = {
   health,
@@ -28,4 +29,5 @@ export const routeModules: Record<string, RouteModule> = {
   recall,
   publicViews,
   accessLog,
+  workbench,
 };

@@ -1,0 +1,103 @@
+/**
+ * The workbench's own views of this node's organisation: its shipments on their way in and out
+ * (from the chain index), with the identifiers of their items as far as the organisation may read
+ * them (visible-identifiers.ts). Only the organisation that runs this node reads them: another
+ * member gets 403, an anonymous caller 401.
+ */
+import type { MyShipmentsAnswer, ShipmentAnswer } from "../../lib/api/shipments.ts";
+import type { IndexQueries } from "../../node/indexer/queries.ts";
+import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
+import { badRequest, forbidden, requireService } from "../errors.ts";
+import { bearer, json, problem } from "../openapi.ts";
+import { visibleIdentifiers } from "../visible-identifiers.ts";
+import { orgNames } from "./trace.ts";
+
+const MAX_SHIPMENTS = 200;
+
+export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
+  router.get("/workbench/shipments", auth.requireOrg(), async (ctx) => {
+    const caller = ctx.state.caller!;
+    const me = services.organisation;
+    if (caller.orgId !== me.id) throw forbidden(`the shipments of ${me.name} are theirs alone; ${caller.orgName} cannot list them`);
+    const limitParam = ctx.query["limit"];
+    if (limitParam !== undefined && (typeof limitParam !== "string" || !/^\d+$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_SHIPMENTS))
+      throw badRequest(`query parameter \`limit\` must be one integer from 1 to ${MAX_SHIPMENTS}, got ${JSON.stringify(limitParam)}`);
+    const limit = limitParam === undefined ? 50 : Number(limitParam);
+    const q = requireService(services.index, "chain index").queries;
+    const org = orgNames(q);
+    const identifier = visibleIdentifiers(services, q, me.id);
+    const answer = async (direction: "in" | "out"): Promise<ShipmentAnswer[]> =>
+      Promise.all((await q.shipmentsOf(me.id, direction, limit)).map((s) => shipmentAnswer(q, s, org, identifier)));
+    ctx.body = { organisation: me, incoming: await answer("in"), outgoing: await answer("out") } satisfies MyShipmentsAnswer;
+  });
+}
+
+async function shipmentAnswer(
+  q: IndexQueries,
+  s: Awaited<ReturnType<IndexQueries["shipmentsOf"]>>[number],
+  org: ReturnType<typeof orgNames>,
+  identifier: (key: string) => Promise<string | undefined>,
+): Promise<ShipmentAnswer> {
+  const first = s.items[0]!;
+  return {
+    record: s.shipRecord,
+    time: (await q.record(s.shipRecord))?.time ?? null,
+    from: await org(first.from),
+    to: await org(first.to),
+    transfersOwnership: first.transfersOwnership,
+    items: await Promise.all(s.items.map(async (i) => ({ key: i.item, identifier: (await identifier(i.item)) ?? null, state: i.state }))),
+    open: s.items.filter((i) => i.state === "in-transit").length,
+  };
+}
+
+const org = { anyOf: [{ $ref: "#/components/schemas/Organisation" }, { type: "null" }] };
+const shipment = {
+  type: "object",
+  required: ["record", "time", "from", "to", "transfersOwnership", "items", "open"],
+  properties: {
+    record: { type: "integer", description: "the ship record" },
+    time: { type: ["integer", "null"], description: "Unix s" },
+    from: org,
+    to: org,
+    transfersOwnership: { type: "boolean" },
+    items: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["key", "identifier", "state"],
+        properties: {
+          key: { type: "string" },
+          identifier: { type: ["string", "null"], description: "GS1 Digital Link where this node holds a document about the item the organisation may read" },
+          state: { enum: ["in-transit", "received", "cancelled"] },
+        },
+      },
+    },
+    open: { type: "integer", description: "items still in transit" },
+  },
+};
+
+export const paths: OpenApiPaths = {
+  "/workbench/shipments": {
+    get: {
+      summary: "This organisation's shipments on their way in and out, with their items and what became of each (owner only)",
+      tags: ["workbench"],
+      security: bearer,
+      parameters: [{ name: "limit", in: "query", description: "ship records per direction, newest first", schema: { type: "integer", minimum: 1, maximum: MAX_SHIPMENTS, default: 50 } }],
+      responses: {
+        "200": json("{ organisation, incoming, outgoing }: per ship record its sender, receiver, time and items (key, identifier where readable, state)", {
+          type: "object",
+          required: ["organisation", "incoming", "outgoing"],
+          properties: {
+            organisation: { $ref: "#/components/schemas/Organisation" },
+            incoming: { type: "array", items: shipment },
+            outgoing: { type: "array", items: shipment },
+          },
+        }),
+        "400": problem("Malformed `limit`"),
+        "401": problem("No token, or an expired or invalid one"),
+        "403": problem("The caller is not the organisation that runs this node"),
+        "503": problem("This node has no chain index"),
+      },
+    },
+  },
+};

@@ -388,6 +388,25 @@ const en = {
   "cert.sd.hidden": "{n} more claim(s) of {path} stay hidden",
   "cert.check.disclosures": "Every disclosure is one of this certificate's",
   "cert.check.keyBinding": "Presented by its holder, for your challenge and domain",
+  // Workbench: shipments in and out (WorkbenchShipments.tsx), devices and streams.
+  "wb.ship.refresh": "Refresh the lists",
+  "wb.ship.in.title": "On its way to you",
+  "wb.ship.in.none": "Nothing is on its way to you.",
+  "wb.ship.in.from": "From {org}, shipped {time} UTC: {n} items on their way",
+  "wb.ship.in.unshared": "{n} items are known to you only by their key on the chain: {org} has not shared their identifiers with you. Scan or type the identifiers from the labels on the goods below, or ask {org} for the dispatch document or an item grant.",
+  "wb.ship.in.scan": "Identifiers from the labels (one per line):",
+  "wb.ship.in.match": "Match with this shipment",
+  "wb.ship.in.notInShipment": "{id} is not in this shipment",
+  "wb.ship.in.site": "Receiving site (GLN)",
+  "wb.ship.out.title": "Sent by you",
+  "wb.ship.out.none": "You have not shipped anything.",
+  "wb.ship.out.to": "To {org}, shipped {time} UTC:",
+  "wb.ship.out.open": "{open} of {n} items still on their way",
+  "wb.ship.out.closed": "{received} of {n} items received",
+  "wb.ship.items": "Items",
+  "wb.ship.state.in-transit": "on its way",
+  "wb.ship.state.received": "received",
+  "wb.ship.state.cancelled": "cancelled",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -774,6 +793,25 @@ const zh: Record<MessageKey, string> = {
   "cert.sd.hidden": "{path} 另有 {n} 项声明保持隐藏",
   "cert.check.disclosures": "每项披露均属于此证书",
   "cert.check.keyBinding": "由持有者针对您的挑战值和域名出示",
+  // Workbench: shipments in and out (WorkbenchShipments.tsx), devices and streams.
+  "wb.ship.refresh": "刷新列表",
+  "wb.ship.in.title": "正运往您",
+  "wb.ship.in.none": "没有正运往您的货物。",
+  "wb.ship.in.from": "来自 {org}，发货时间 {time} UTC：{n} 件在途",
+  "wb.ship.in.unshared": "其中 {n} 件您只知道其链上键值：{org} 尚未与您共享其标识符。请在下方扫描或输入货物标签上的标识符，或向 {org} 索取发货单或物品授权。",
+  "wb.ship.in.scan": "标签上的标识符（每行一个）：",
+  "wb.ship.in.match": "与此批货物核对",
+  "wb.ship.in.notInShipment": "{id} 不在此批货物中",
+  "wb.ship.in.site": "收货地点（GLN）",
+  "wb.ship.out.title": "您发出的货物",
+  "wb.ship.out.none": "您尚未发货。",
+  "wb.ship.out.to": "发往 {org}，发货时间 {time} UTC：",
+  "wb.ship.out.open": "{n} 件中仍有 {open} 件在途",
+  "wb.ship.out.closed": "{n} 件中已收到 {received} 件",
+  "wb.ship.items": "物品",
+  "wb.ship.state.in-transit": "在途",
+  "wb.ship.state.received": "已收货",
+  "wb.ship.state.cancelled": "已取消",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

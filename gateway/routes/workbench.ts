@@ -39,14 +39,18 @@ async function shipmentAnswer(
   identifier: (key: string) => Promise<string | undefined>,
 ): Promise<ShipmentAnswer> {
   const first = s.items[0]!;
+  const record = await q.record(s.shipRecord);
+  // The items in the order the shipping event named them (the index keeps them by key).
+  const order = new Map(record?.keys.map((k, i) => [k.toLowerCase(), i]));
+  const items = [...s.items].sort((a, b) => (order.get(a.item) ?? 0) - (order.get(b.item) ?? 0));
   return {
     record: s.shipRecord,
-    time: (await q.record(s.shipRecord))?.time ?? null,
+    time: record?.time ?? null,
     from: await org(first.from),
     to: await org(first.to),
     transfersOwnership: first.transfersOwnership,
-    items: await Promise.all(s.items.map(async (i) => ({ key: i.item, identifier: (await identifier(i.item)) ?? null, state: i.state }))),
-    open: s.items.filter((i) => i.state === "in-transit").length,
+    items: await Promise.all(items.map(async (i) => ({ key: i.item, identifier: (await identifier(i.item)) ?? null, state: i.state }))),
+    open: items.filter((i) => i.state === "in-transit").length,
   };
 }
 

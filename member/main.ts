@@ -22,6 +22,7 @@ import { type RunningNode, startNode } from "../node/daemon.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
 import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
+import { devicesView } from "../node/devices-view.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
 import { SubscriptionService } from "../node/subscriptions/service.ts";
@@ -109,7 +110,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     const subscriptions = await SubscriptionService.open(path.join(config.node.dataDir, "subscriptions"), events.store, index.queries, { allowedDestinations: config.gateway.webhookDestinations, log });
     cleanup.push(() => subscriptions.close());
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

@@ -1,9 +1,12 @@
 /**
  * The workbench's own views of this node's organisation: its shipments on their way in and out
  * (from the chain index), with the identifiers of their items as far as the organisation may read
- * them (visible-identifiers.ts). Only the organisation that runs this node reads them: another
+ * them (visible-identifiers.ts); its devices and data streams (the node's status through
+ * `services.devices`, node/devices-view.ts). Only the organisation that runs this node reads them: another
  * member gets 403, an anonymous caller 401.
  */
+import type { Context } from "koa";
+import type { DevicesAnswer } from "../../lib/api/devices.ts";
 import type { MyShipmentsAnswer, ShipmentAnswer } from "../../lib/api/shipments.ts";
 import type { IndexQueries } from "../../node/indexer/queries.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
@@ -15,10 +18,18 @@ import { orgNames } from "./trace.ts";
 const MAX_SHIPMENTS = 200;
 
 export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
-  router.get("/workbench/shipments", auth.requireOrg(), async (ctx) => {
+  const me = services.organisation;
+  const ownerOnly = (what: string) => async (ctx: Context, next: () => Promise<unknown>) => {
     const caller = ctx.state.caller!;
-    const me = services.organisation;
-    if (caller.orgId !== me.id) throw forbidden(`the shipments of ${me.name} are theirs alone; ${caller.orgName} cannot list them`);
+    if (caller.orgId !== me.id) throw forbidden(`the ${what} of ${me.name} are theirs alone; ${caller.orgName} cannot list them`);
+    await next();
+  };
+
+  router.get("/workbench/devices", auth.requireOrg(), ownerOnly("devices and streams"), (ctx) => {
+    ctx.body = requireService(services.devices, "node status")() satisfies DevicesAnswer;
+  });
+
+  router.get("/workbench/shipments", auth.requireOrg(), ownerOnly("shipments"), async (ctx) => {
     const limitParam = ctx.query["limit"];
     if (limitParam !== undefined && (typeof limitParam !== "string" || !/^\d+$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_SHIPMENTS))
       throw badRequest(`query parameter \`limit\` must be one integer from 1 to ${MAX_SHIPMENTS}, got ${JSON.stringify(limitParam)}`);
@@ -81,6 +92,29 @@ const shipment = {
 };
 
 export const paths: OpenApiPaths = {
+  "/workbench/devices": {
+    get: {
+      summary: "This organisation's devices and data streams: state, reading rate, late or skewed readings, last anchored window and anchoring lag (owner only)",
+      tags: ["workbench"],
+      security: bearer,
+      responses: {
+        "200": json("{ node, at, devices, streams, windows, lastAnchor, anchoringLagS, anchoring, skewedReadings }", {
+          type: "object",
+          required: ["node", "at", "devices", "streams", "windows", "lastAnchor", "anchoringLagS", "anchoring", "skewedReadings"],
+          properties: {
+            devices: { type: "array", items: { type: "object", required: ["device", "state", "readings", "gaps", "perMinute"] } },
+            streams: { type: "array", items: { type: "object", required: ["stream", "readings", "perMinute", "late", "ahead", "maxLateMs", "maxAheadMs"] } },
+            windows: { type: "object", properties: { closed: { type: "integer" }, anchored: { type: "integer" }, pending: { type: "integer" } } },
+            lastAnchor: { type: ["object", "null"] },
+            anchoringLagS: { type: ["integer", "null"] },
+          },
+        }),
+        "401": problem("No token, or an expired or invalid one"),
+        "403": problem("The caller is not the organisation that runs this node"),
+        "503": problem("This gateway runs without its node's status"),
+      },
+    },
+  },
   "/workbench/shipments": {
     get: {
       summary: "This organisation's shipments on their way in and out, with their items and what became of each (owner only)",

@@ -407,6 +407,17 @@ const en = {
   "wb.ship.state.in-transit": "on its way",
   "wb.ship.state.received": "received",
   "wb.ship.state.cancelled": "cancelled",
+  "wb.tab.devices": "Devices",
+  "wb.dev.title": "Devices and data streams",
+  "wb.dev.anchor": "Last anchored window: {window}, {lag} s ago; {pending} windows waiting (anchoring: {state}).",
+  "wb.dev.noAnchor": "No window anchored yet; {pending} waiting.",
+  "wb.dev.devices": "Devices",
+  "wb.dev.noDevices": "This node has no devices configured.",
+  "wb.dev.device": "{state}, {rate} readings a minute ({readings} in all, {gaps} missed)",
+  "wb.dev.streams": "Data streams",
+  "wb.dev.stream": "{rate} readings a minute ({readings} in all)",
+  "wb.dev.late": "{n} late (up to {s} s)",
+  "wb.dev.ahead": "{n} ahead of the clock (up to {s} s)",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -812,6 +823,17 @@ const zh: Record<MessageKey, string> = {
   "wb.ship.state.in-transit": "在途",
   "wb.ship.state.received": "已收货",
   "wb.ship.state.cancelled": "已取消",
+  "wb.tab.devices": "设备",
+  "wb.dev.title": "设备与数据流",
+  "wb.dev.anchor": "最近锚定的窗口：{window}，{lag} 秒前；{pending} 个窗口等待中（锚定：{state}）。",
+  "wb.dev.noAnchor": "尚未锚定任何窗口；{pending} 个等待中。",
+  "wb.dev.devices": "设备",
+  "wb.dev.noDevices": "此节点未配置设备。",
+  "wb.dev.device": "{state}，每分钟 {rate} 条读数（共 {readings} 条，遗漏 {gaps} 条）",
+  "wb.dev.streams": "数据流",
+  "wb.dev.stream": "每分钟 {rate} 条读数（共 {readings} 条）",
+  "wb.dev.late": "{n} 条延迟（最多 {s} 秒）",
+  "wb.dev.ahead": "{n} 条超前于时钟（最多 {s} 秒）",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

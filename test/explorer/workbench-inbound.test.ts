@@ -3,7 +3,9 @@
  * the foundry ships three castings to the OEM; the OEM sees the shipment incoming in its list,
  * learns that the foundry has not shared the identifiers (the chain names keys only), scans two
  * labels, receives them from the list on a phone and notes the missing one; the foundry's outgoing
- * list shows two received and one still on its way, in English and Chinese.
+ * list shows two received and one still on its way, in English and Chinese. The foundry's devices
+ * view shows its press with its reading rate and the last anchored window, on a phone in both
+ * languages (the node's status comes from a stand-in node here: no edge device runs in this test).
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,8 @@ import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
+import type { NodeStatus } from "../../node/daemon.ts";
+import { devicesView } from "../../node/devices-view.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, type WatchedPage, hasChromium, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
 
@@ -33,6 +37,22 @@ const SHIPPED = ["S-1", "S-2", "S-3"].map((s) => sgtin(GTIN, s));
 const LOST = SHIPPED[2]!;
 
 type Who = "foundry" | "oem";
+
+/** The foundry node's status as daemon.ts reports it: a press sending 90 readings a minute since its start, window 12 anchored 20 s ago. */
+const STARTED = Date.now() - 120_000;
+const foundryNode = {
+  status: () =>
+    ({
+      startedAt: STARTED,
+      node: "0x00000000000000000000000000000000000000f0",
+      windows: { closed: 13, anchored: 12, pending: 1, open: null },
+      lastAnchor: { sequence: 12, anchoredAt: Math.floor(Date.now() / 1000) - 20 },
+      anchoring: { state: "idle", attempts: 0 },
+      ingest: { skewedReadings: 2, timing: [{ stream: "press-7/force", late: 2, ahead: 0, maxLateMs: 6_500, maxAheadMs: 0, lastLagMs: 6_500 }] },
+      adapters: [{ device: "press-7", state: "connected", readings: Math.round(((Date.now() - STARTED) / 60_000) * 90), gaps: 0 }],
+    }) as unknown as NodeStatus,
+  streamReadings: () => new Map([["press-7/force", Math.round(((Date.now() - STARTED) / 60_000) * 90)]]),
+};
 
 describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
   let chain: TestChain;
@@ -79,7 +99,7 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
         capture: { retryBaseMs: 50, retryMaxMs: 200 },
         genealogy: indexService(indexer).queries,
       });
-      const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer) }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
+      const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), ...(org === "foundry" ? { devices: devicesView(foundryNode) } : {}) }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
       members[org] = { gw, events, token: await gw.signIn(org) };
     }
     // The foundry registers three castings and ships them to the OEM (the dispatch document stays with the foundry).
@@ -169,6 +189,30 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
     await out.locator("summary").click();
     expect(await out.locator("li[data-state]").allTextContents()).toEqual(["S-1: 已收货", "S-2: 已收货", "S-3: 在途"]);
     await screenshot(w.page, "workbench-outgoing-zh-desktop");
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("the foundry's devices view shows its press, its rate, late readings and the last anchored window, on a phone in English and Chinese", async () => {
+    const w = await workbench("foundry", "devices", PHONE);
+    const press = w.page.locator('li[data-device="press-7"]');
+    await press.waitFor({ timeout: 30_000 });
+    expect(await press.getAttribute("data-state")).toBe("connected");
+    expect(Number(await press.getAttribute("data-rate"))).toBeCloseTo(90, -1);
+    expect(await press.textContent()).toMatch(/press-7: connected, \d+(\.\d)? readings a minute/);
+    expect(await w.page.locator('li[data-stream="press-7/force"]').textContent()).toContain("2 late (up to 6.5 s)");
+    const anchoring = w.page.getByTestId("anchoring");
+    expect(await anchoring.getAttribute("data-anchored")).toBe("12");
+    expect(await anchoring.textContent()).toMatch(/Last anchored window: 12, 2\d s ago; 1 windows waiting/);
+    await screenshot(w.page, "workbench-devices-phone");
+    expect(await overflowsHorizontally(w.page)).toBe(false);
+    await w.page.locator("[data-lang=zh]").click();
+    await expect.poll(() => anchoring.textContent()).toMatch(/最近锚定的窗口：12/);
+    expect(await press.textContent()).toMatch(/每分钟 [\d.]+ 条读数/);
+    await screenshot(w.page, "workbench-devices-zh-phone");
+    expect(await overflowsHorizontally(w.page)).toBe(false);
+    // Only the foundry reads its devices: the OEM, signed in at the foundry's gateway, gets nothing.
+    expect((await members.foundry.gw.request("/workbench/devices", { token: await members.foundry.gw.signIn("oem") })).status).toBe(403);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });

@@ -11,6 +11,7 @@ import { ApiError, api, enc, session } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { WORKBENCH_TABS, type WorkbenchTab, href } from "../router.ts";
+import { DevicesTab } from "./WorkbenchDevices.tsx";
 import { RegisterTab } from "./WorkbenchRegister.tsx";
 import { ReceiveTab } from "./WorkbenchReceive.tsx";
 import { StockTab } from "./WorkbenchStock.tsx";
@@ -32,6 +33,7 @@ export function WorkbenchPage({ tab }: { tab: WorkbenchTab }) {
       {tab === "register" && <RegisterTab />}
       {tab === "stock" && <StockTab />}
       {tab === "receive" && <ReceiveTab />}
+      {tab === "devices" && <DevicesTab />}
     </article>
   );
 }

@@ -8,6 +8,7 @@
  * 503 (see `requireService` in errors.ts), never a crash.
  */
 import type { JsonRpcProvider } from "ethers";
+import type { OrganisationGrants } from "../lib/access-grants.ts";
 import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
 import type { DevicesAnswer } from "../lib/api/devices.ts";
@@ -30,6 +31,9 @@ export type { SubscriptionService };
 
 /** Documents and bound readings of other organisations, fetched from their nodes on demand (node/p2p/remote.ts). */
 export type { RemoteDataService };
+
+/** The node organisation's grant writes, sent with its own account (lib/access-grants.ts). */
+export type GrantsService = Pick<OrganisationGrants, "grant" | "revoke">;
 
 /** Data-integrity proofs of the node's anchored readings. */
 export type ProofsService = Pick<ProofService, "proveReading" | "proveRun" | "windowsBetween" | "node">;
@@ -56,6 +60,8 @@ export interface GatewayServices {
   remote?: RemoteDataService;
   /** EPCIS named queries, subscriptions (webhooks, WebSocket) and recall alerts (node/subscriptions). */
   subscriptions?: SubscriptionService;
+  /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
+  grants?: GrantsService;
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */
   devices?: () => DevicesAnswer;
 }

@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { organisationGrants } from "../lib/access-grants.ts";
 import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { AccessLog, AccessRecorder } from "../node/access-log/index.ts";
@@ -109,8 +110,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // EPCIS subscriptions and recall alerts (node/subscriptions), evaluated by the gateway's query routes.
     const subscriptions = await SubscriptionService.open(path.join(config.node.dataDir, "subscriptions"), events.store, index.queries, { allowedDestinations: config.gateway.webhookDestinations, log });
     cleanup.push(() => subscriptions.close());
+    // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
+    const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, grants, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

@@ -5,6 +5,7 @@ import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
+import * as grants from "./grants.ts";
 import * as health from "./health.ts";
 import * as masterData from "./master-data.ts";
 import * as queries from "./queries.ts";
@@ -29,5 +30,6 @@ export const routeModules: Record<string, RouteModule> = {
   recall,
   publicViews,
   accessLog,
+  grants,
   workbench,
 };

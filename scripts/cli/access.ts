@@ -3,8 +3,8 @@
  * lib/access.ts: without a grant on the item itself it looks for a genealogy grant on a product
  * the item went into (over links the grantor knew) and names the path.
  */
-import { getAddress } from "ethers";
 import { ChainAccessChecker, mayReadItem } from "../../lib/access.ts";
+import { type GrantRequest, GrantRefused, checkGrant, checkRevoke, grantState, issuedGrant } from "../../lib/access-grants.ts";
 import { OrgStatus } from "../../lib/consortium.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import type { Handler } from "./handler.ts";
@@ -21,11 +21,20 @@ function grantId(value: string | undefined): string {
   return value.toLowerCase();
 }
 
+/** The shared checks' refusal (lib/access-grants.ts) as the CLI reports one. */
+function refusing(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof GrantRefused) throw new Refusal(e.message, { ...e.details, check: e.check });
+    throw e;
+  }
+}
+
 type GrantRecord = Awaited<ReturnType<Session["contracts"]["accessGrants"]["grant"]>>;
 
 function grantJson(s: Session, id: string, g: GrantRecord, now: number) {
   const kind = Number(g.kind) as ScopeKind;
-  const expired = now >= Number(g.expiresAt);
   return {
     id,
     owner: { id: Number(g.owner), name: s.orgName(Number(g.owner)) },
@@ -39,7 +48,7 @@ function grantJson(s: Session, id: string, g: GrantRecord, now: number) {
     expiresAt: isoTime(g.expiresAt),
     revoked: g.revoked,
     revokedAt: g.revoked ? isoTime(g.revokedAt) : null,
-    state: g.revoked ? "revoked" : expired ? "expired" : "live",
+    state: grantState(g, now),
   };
 }
 
@@ -82,38 +91,14 @@ export const grant: Handler = (inv) => {
 
     const me = await s.requireActive(inv.command, "grant access to its data");
     const grantee = await s.resolveOrg(inv.positionals[0], "<grantee>");
-    if (grantee.id === me.org.id) {
-      throw new Refusal(`account ${me.address} signs for ${s.org(me.org.id)}, which cannot grant access to itself`, {
-        check: "SelfGrant",
-      });
-    }
-    if (grantee.status !== OrgStatus.Active) {
-      throw new Refusal(
-        `${s.org(grantee.id)} is ${orgStatusName(grantee.status)}: access can only be granted to an active member`,
-        {
-          orgId: grantee.id,
-          check: "GranteeNotActive",
-        },
-      );
-    }
-    if (expiresAt <= now) {
-      throw new Refusal(`the expiry ${formatTime(expiresAt)} is not after the chain's time ${formatTime(now)}`, {
-        check: "ExpiryNotInFuture",
-      });
-    }
+    const request: GrantRequest = { grantee: grantee.id, kind, scopeKey: key.hex, purpose: purpose.hex, fromMs: from, toMs: to, expiresAt };
+    refusing(() => checkGrant(request, { owner: me.org.id, granteeStatus: grantee.status, now, name: (id) => s.org(id) }));
 
     const scopeWord = parse.SCOPE_WORDS[kind];
     const sent = await s.send(inv.command, "AccessGrants", `grant ${s.org(grantee.id)} ${scopeWord} ${parse.showId(key)}`, (c) =>
       c.accessGrants.grantAccess(grantee.id, kind, key.hex, purpose.hex, from, to, expiresAt),
     );
-    const { accessGrants } = s.contracts;
-    const address = getAddress(s.deployment.contracts.accessGrants);
-    const event = sent.receipt.logs
-      .filter((l) => getAddress(l.address) === address)
-      .map((l) => accessGrants.interface.parseLog(l))
-      .find((e) => e?.name === "AccessGranted");
-    const id = (event?.args.id as string | undefined) ?? (await accessGrants.grantIdOf(me.org.id, grantee.id, key.hex));
-    const version = Number(event?.args.version ?? 0);
+    const { id, version } = issuedGrant(sent.receipt, s.contracts.accessGrants, s.deployment.contracts.accessGrants, me.org.id, request);
     return {
       text: [
         `${s.org(me.org.id)} granted ${s.org(grantee.id)} read access`,
@@ -147,15 +132,7 @@ export const revokeGrant: Handler = (inv) => {
   return async (s) => {
     const me = await s.requireActive(inv.command, "revoke grants");
     const g = await s.contracts.accessGrants.grant(id);
-    if (Number(g.owner) === 0) throw new Refusal(`there is no grant ${id}`, { check: "UnknownGrant" });
-    if (Number(g.owner) !== me.org.id) {
-      throw new Refusal(`grant ${id} was given by ${s.org(Number(g.owner))}; only it can revoke it, not ${s.org(me.org.id)}`, {
-        owner: Number(g.owner),
-        check: "NotGrantOwner",
-      });
-    }
-    if (g.revoked)
-      throw new Refusal(`grant ${id} is already revoked (since ${formatTime(g.revokedAt)})`, { check: "GrantAlreadyRevoked" });
+    refusing(() => checkRevoke(id, g, me.org.id, (org) => s.org(org)));
     const sent = await s.send(inv.command, "AccessGrants", `revoke grant ${id}`, (c) => c.accessGrants.revokeAccess(id));
     return {
       text: [

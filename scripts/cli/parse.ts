@@ -5,9 +5,11 @@
 import { readFileSync } from "node:fs";
 import { getAddress, isAddress, keccak256, toUtf8Bytes } from "ethers";
 import { Role } from "../../lib/consortium.ts";
+import { SCOPE_WORDS, scopeKindOf } from "../../lib/access-grants.ts";
 import { CredentialError, credentialHash, decodeCredential, jwsOfInput } from "../../lib/credentials.ts";
 import { sdJwtOfInput, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
-import { RevocationReason, ScopeKind } from "../../lib/registry.ts";
+import type { ScopeKind } from "../../lib/registry.ts";
+import { RevocationReason } from "../../lib/registry.ts";
 import { kebab } from "./describe.ts";
 import { UsageError } from "./output.ts";
 
@@ -183,27 +185,13 @@ export function timeMs(
   );
 }
 
-const SCOPES: Record<string, ScopeKind> = {
-  item: ScopeKind.Item,
-  "item-genealogy": ScopeKind.ItemWithGenealogy,
-  batch: ScopeKind.Batch,
-  stream: ScopeKind.DataStream,
-  "window-range": ScopeKind.AnchorWindowRange,
-};
-
 export function scopeKind(value: string | undefined): ScopeKind {
-  const k = SCOPES[(value ?? "").toLowerCase()];
-  if (k === undefined) throw new UsageError(`--scope must be one of ${Object.keys(SCOPES).join(", ")}; got "${value ?? ""}"`);
+  const k = scopeKindOf(value ?? "");
+  if (k === undefined) throw new UsageError(`--scope must be one of ${Object.values(SCOPE_WORDS).join(", ")}; got "${value ?? ""}"`);
   return k;
 }
 
-export const SCOPE_WORDS: Record<ScopeKind, string> = {
-  [ScopeKind.Item]: "item",
-  [ScopeKind.ItemWithGenealogy]: "item-genealogy",
-  [ScopeKind.Batch]: "batch",
-  [ScopeKind.DataStream]: "stream",
-  [ScopeKind.AnchorWindowRange]: "window-range",
-};
+export { SCOPE_WORDS };
 
 export function reason(value: string | undefined): RevocationReason {
   if (value === undefined) return RevocationReason.Unspecified;

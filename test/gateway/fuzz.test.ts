@@ -1,7 +1,8 @@
 /**
  * Property-based fuzzing of every route in the OpenAPI document (issue 12): thousands of
  * malformed requests (bad JSON, deep nesting, huge numbers, wrong types, unicode, path tricks,
- * header abuse, forged tokens) against a real gateway with its chain, index and event services.
+ * header abuse, forged tokens) against a real gateway with its chain, index, event, subscription
+ * and grant services.
  * No answer may be a 5xx, the gateway must keep running, and every refusal must be a
  * problem+json whose detail names the fault. Bounded: a fixed number of runs, well under a minute.
  */
@@ -17,6 +18,9 @@ import { indexService } from "../../node/indexer/service.ts";
 import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
+import { SubscriptionService } from "../../node/subscriptions/service.ts";
+import { organisationGrants } from "../../lib/access-grants.ts";
+import { Wallet } from "ethers";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
@@ -26,6 +30,7 @@ let events: OpenEvents;
 let gw: TestGateway;
 let dir: string;
 let accessLog: AccessLog;
+let subscriptions: SubscriptionService;
 let token: string;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -45,9 +50,21 @@ beforeAll(async () => {
     access: indexService(indexer).access,
   });
   accessLog = await AccessLog.open(path.join(dir, "access-log"));
+  // No webhook destination is allowed: fuzzed subscriptions are refused before any delivery.
+  subscriptions = await SubscriptionService.open(path.join(dir, "subscriptions"), events.store, indexService(indexer).queries, { log: () => {} });
+  const oem = tc.orgs.oem;
+  const grants = organisationGrants({
+    owner: oem.id,
+    contracts: oem.contracts,
+    address: tc.deployment.contracts.accessGrants,
+    provider: tc.provider,
+    client: new ChainClient(tc.provider, { pollMs: 25 }),
+    signer: new Wallet(oem.accounts.at(-1)!.privateKey, tc.provider),
+  });
   gw = await startTestGateway({
     chain: tc,
-    services: { index: indexService(indexer), events, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
+    node: "oem",
+    services: { index: indexService(indexer), events, subscriptions, grants, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");
@@ -56,6 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   agent.destroy();
   await gw?.stop();
+  await subscriptions?.close();
   await indexer?.stop();
   await events?.close();
   await accessLog?.close();

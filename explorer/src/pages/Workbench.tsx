@@ -1,6 +1,6 @@
 /**
  * The supplier's workbench, for the signed-in organisation: register items (form or spreadsheet),
- * print their labels, see its items, ship them, receive what partners shipped. Every action is an
+ * print their labels, see its items, ship them, receive what partners shipped, share its data. Every action is an
  * EPCIS 2.0 document built by lib/epcis/builders.ts and sent to the gateway's POST /capture, the
  * same path any other client uses; the page follows the capture job and says in plain words why
  * it was refused. Tabs live in the hash route (#/workbench/<tab>).
@@ -14,6 +14,7 @@ import { WORKBENCH_TABS, type WorkbenchTab, href } from "../router.ts";
 import { DevicesTab } from "./WorkbenchDevices.tsx";
 import { RegisterTab } from "./WorkbenchRegister.tsx";
 import { ReceiveTab } from "./WorkbenchReceive.tsx";
+import { ShareTab } from "./WorkbenchShare.tsx";
 import { StockTab } from "./WorkbenchStock.tsx";
 
 export function WorkbenchPage({ tab }: { tab: WorkbenchTab }) {
@@ -33,6 +34,7 @@ export function WorkbenchPage({ tab }: { tab: WorkbenchTab }) {
       {tab === "register" && <RegisterTab />}
       {tab === "stock" && <StockTab />}
       {tab === "receive" && <ReceiveTab />}
+      {tab === "share" && <ShareTab />}
       {tab === "devices" && <DevicesTab />}
     </article>
   );

@@ -11,6 +11,7 @@ import type { JsonRpcProvider } from "ethers";
 import type { OrganisationGrants } from "../lib/access-grants.ts";
 import { rpcProvider } from "../lib/rpc-provider.ts";
 import type { OrganisationRef } from "../lib/api/common.ts";
+import type { DevicesAnswer } from "../lib/api/devices.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { StatementStore } from "../node/certificates/statements.ts";
@@ -64,6 +65,8 @@ export interface GatewayServices {
   statements?: StatementStore;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
+  /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */
+  devices?: () => DevicesAnswer;
 }
 
 /** The contract addresses of a deployment, as a plain record (for /health and the explorer). */

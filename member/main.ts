@@ -23,6 +23,7 @@ import { type RunningNode, startNode } from "../node/daemon.ts";
 import { type OpenEvents, openEvents } from "../node/events/service.ts";
 import { Indexer } from "../node/indexer/indexer.ts";
 import { indexService } from "../node/indexer/service.ts";
+import { devicesView } from "../node/devices-view.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
 import { StatementStore } from "../node/certificates/statements.ts";
@@ -115,7 +116,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, grants, ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, grants, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

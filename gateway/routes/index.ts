@@ -14,6 +14,7 @@ import * as recall from "./recall.ts";
 import * as resolver from "./resolver.ts";
 import * as rpc from "./rpc.ts";
 import * as trace from "./trace.ts";
+import * as workbench from "./workbench.ts";
 
 export const routeModules: Record<string, RouteModule> = {
   health,
@@ -30,4 +31,5 @@ export const routeModules: Record<string, RouteModule> = {
   publicViews,
   accessLog,
   grants,
+  workbench,
 };

@@ -101,7 +101,7 @@ function intParam(ctx: Context, name: string, min: number, max: number, fallback
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 
 /** Organisation names for one response, read once each. */
-function orgNames(q: IndexQueries) {
+export function orgNames(q: IndexQueries) {
   const cache = new Map<number, Promise<MemberView | undefined>>();
   return async (id: number): Promise<OrganisationRef | null> => {
     if (id === 0) return null;

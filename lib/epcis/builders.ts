@@ -109,7 +109,7 @@ export function ship(w: At & { to: string; items: string[]; from?: string; despa
  * ones that did not are named in `missing` with the receiver's note, as a Tracemesh extension
  * (tm:discrepancy), so the shipment's record says what was short and why.
  */
-export function receive(w: At & { from: string; items: string[]; missing?: string[]; note?: string }): EpcisEventJson {
+export function receive(w: At & { from?: string; items: string[]; missing?: string[]; note?: string }): EpcisEventJson {
   const discrepancy =
     (w.missing?.length ?? 0) > 0 || w.note !== undefined
       ? { "tm:discrepancy": { ...(w.missing?.length ? { "tm:missing": w.missing } : {}), ...(w.note !== undefined ? { "tm:note": w.note } : {}) } }
@@ -120,7 +120,8 @@ export function receive(w: At & { from: string; items: string[]; missing?: strin
     action: "OBSERVE",
     epcList: w.items,
     disposition: "in_progress",
-    sourceList: [{ type: "owning_party", source: party(w.from) }],
+    // The sender's GLN when the receiver knows it (a dispatch document); receiving from the chain's list knows the organisation only.
+    ...(w.from !== undefined ? { sourceList: [{ type: "owning_party", source: party(w.from) }] } : {}),
     destinationList: [{ type: "owning_party", destination: party(w.at) }],
     ...discrepancy,
   };

@@ -24,7 +24,7 @@ import type {
   RecordDoc,
   ShipmentDoc,
 } from "./documents.ts";
-import { type IndexStore, K, pad } from "./store.ts";
+import { type IndexStore, K, pad, prefixRange } from "./store.ts";
 
 export interface ItemView {
   key: string;
@@ -211,6 +211,27 @@ export class IndexQueries implements GenealogySource {
   /** Shipments of an item, oldest first. */
   async shipments(key: string): Promise<ShipmentDoc[]> {
     return (await this.store.entries<ShipmentDoc>(`sh:${lower(key)}:`)).map(([, v]) => v);
+  }
+
+  /**
+   * An organisation's shipments in one direction (`in`: shipped to it, `out`: shipped by it), one
+   * entry per ship record with its items, newest first; at most `limit` ship records.
+   */
+  async shipmentsOf(org: number, direction: "in" | "out", limit = 50): Promise<{ shipRecord: number; items: ShipmentDoc[] }[]> {
+    const out: { shipRecord: number; items: ShipmentDoc[] }[] = [];
+    const prefix = `so:${pad(org, 10)}:${direction}:`;
+    // Reverse key order is newest record first; a record's items come together.
+    for await (const [k, v] of this.store.db.iterator({ ...prefixRange(prefix), reverse: true })) {
+      const shipRecord = Number(k.slice(prefix.length, prefix.length + 12));
+      if (out.at(-1)?.shipRecord !== shipRecord) {
+        if (out.length === limit) break;
+        out.push({ shipRecord, items: [] });
+      }
+      const doc = await this.store.get<ShipmentDoc>(JSON.parse(v) as string);
+      if (doc) out.at(-1)!.items.push(doc);
+    }
+    for (const s of out) s.items.reverse();
+    return out;
   }
 
   // ---------------------------------------------------------------- genealogy

@@ -35,6 +35,8 @@ export const K = {
   forward: (key: string) => `gf:${key}`,
   backward: (key: string) => `gb:${key}`,
   shipment: (item: string, recordId: number) => `sh:${item}:${pad(recordId)}`,
+  /** An organisation's shipments by direction, one key per item shipped (value: the `shipment` key). */
+  shipmentOfOrg: (org: number, direction: "in" | "out", recordId: number, item: string) => `so:${pad(org, 10)}:${direction}:${pad(recordId)}:${item}`,
   certificate: (id: string) => `cert:${id}`,
   certificateOfSubject: (subject: string, block: number, logIndex: number) => `cs:${subject}:${pad(block)}:${pad(logIndex, 6)}`,
   certificateOfIssuer: (issuer: number, block: number, logIndex: number) => `ci:${pad(issuer, 10)}:${pad(block)}:${pad(logIndex, 6)}`,

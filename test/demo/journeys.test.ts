@@ -30,7 +30,9 @@ function readPrinted(output: string): Printed {
     const name = demoOrg(key).name;
     const i = lines.findIndex((l) => new RegExp(`^\\s+#\\d+ ${name} \\[`).test(l));
     if (i < 0) throw new Error(`the demo did not print ${name}`);
-    return lines.slice(i + 1, i + 3).join("\n");
+    // Its indented lines, up to the next organisation's header.
+    const end = lines.findIndex((l, j) => j > i && !/^\s{4,}\S/.test(l));
+    return lines.slice(i + 1, end < 0 ? undefined : end).join("\n");
   };
   return {
     explorer: (key) => /explorer and API: (\S+)/.exec(orgBlock(key))![1]!,

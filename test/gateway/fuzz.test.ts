@@ -2,7 +2,7 @@
  * Property-based fuzzing of every route in the OpenAPI document (issue 12): thousands of
  * malformed requests (bad JSON, deep nesting, huge numbers, wrong types, unicode, path tricks,
  * header abuse, forged tokens) against a real gateway with its chain, index, event, subscription
- * and grant services.
+ * and grant services (and a node with no devices yet for /workbench/devices, which reads no input).
  * No answer may be a 5xx, the gateway must keep running, and every refusal must be a
  * problem+json whose detail names the fault. Bounded: a fixed number of runs, well under a minute.
  */
@@ -21,6 +21,7 @@ import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { SubscriptionService } from "../../node/subscriptions/service.ts";
 import { organisationGrants } from "../../lib/access-grants.ts";
 import { Wallet } from "ethers";
+import type { DevicesAnswer } from "../../lib/api/devices.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../../shared/fixtures/epcis");
@@ -31,6 +32,18 @@ let gw: TestGateway;
 let dir: string;
 let accessLog: AccessLog;
 let subscriptions: SubscriptionService;
+/** A node that has not read a device yet, as GET /workbench/devices answers for it. */
+const idleNode = (): DevicesAnswer => ({
+  node: "0x00000000000000000000000000000000000000aa",
+  at: Date.now(),
+  devices: [],
+  streams: [],
+  windows: { closed: 0, anchored: 0, pending: 0 },
+  lastAnchor: null,
+  anchoringLagS: null,
+  anchoring: { state: "idle" },
+  skewedReadings: 0,
+});
 let token: string;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -64,7 +77,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     chain: tc,
     node: "oem",
-    services: { index: indexService(indexer), events, subscriptions, grants, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
+    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");

@@ -11,6 +11,7 @@ import { ApiError, api, enc, session } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { WORKBENCH_TABS, type WorkbenchTab, href } from "../router.ts";
+import { DevicesTab } from "./WorkbenchDevices.tsx";
 import { RegisterTab } from "./WorkbenchRegister.tsx";
 import { ReceiveTab } from "./WorkbenchReceive.tsx";
 import { ShareTab } from "./WorkbenchShare.tsx";
@@ -34,6 +35,7 @@ export function WorkbenchPage({ tab }: { tab: WorkbenchTab }) {
       {tab === "stock" && <StockTab />}
       {tab === "receive" && <ReceiveTab />}
       {tab === "share" && <ShareTab />}
+      {tab === "devices" && <DevicesTab />}
     </article>
   );
 }

@@ -12,6 +12,7 @@ import { type DispatchDocument, readDispatch } from "../../../lib/workbench/disp
 import { ApiError, api, enc, orgName, session } from "../api.ts";
 import { useI18n } from "../i18n.ts";
 import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { ShipmentLists } from "./WorkbenchShipments.tsx";
 
 interface Incoming {
   doc: DispatchDocument;
@@ -47,6 +48,8 @@ export function ReceiveTab() {
     }
   };
   return (
+    <>
+    <ShipmentLists />
     <section aria-labelledby="wb-receive">
       <h2 id="wb-receive">{t("wb.recv.title")}</h2>
       <p>{t("wb.recv.intro")}</p>
@@ -60,6 +63,7 @@ export function ReceiveTab() {
       )}
       {incoming !== undefined && <ReceiveForm key={incoming.doc.despatchAdvice} incoming={incoming} />}
     </section>
+    </>
   );
 }
 

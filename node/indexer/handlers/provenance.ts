@@ -118,6 +118,8 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
         endRecord: null,
       };
       applier.w.putNew(K.shipment(key, r.id), s);
+      applier.w.putNew(K.shipmentOfOrg(s.from, "out", r.id, key), K.shipment(key, r.id));
+      applier.w.putNew(K.shipmentOfOrg(s.to, "in", r.id, key), K.shipment(key, r.id));
       await applier.setLast(key, it, r.id);
       await applier.touch(r, key);
     },

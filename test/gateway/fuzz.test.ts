@@ -1,8 +1,8 @@
 /**
  * Property-based fuzzing of every route in the OpenAPI document (issue 12): thousands of
  * malformed requests (bad JSON, deep nesting, huge numbers, wrong types, unicode, path tricks,
- * header abuse, forged tokens) against a real gateway with its chain, index, event, subscription
- * and grant services (and a node with no devices yet for /workbench/devices, which reads no input).
+ * header abuse, forged tokens) against a real gateway with its chain, index, event, subscription,
+ * grant and statement services (and a node with no devices yet for /workbench/devices, which reads no input).
  * No answer may be a 5xx, the gateway must keep running, and every refusal must be a
  * problem+json whose detail names the fault. Bounded: a fixed number of runs, well under a minute.
  */
@@ -19,6 +19,7 @@ import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { SubscriptionService } from "../../node/subscriptions/service.ts";
+import { StatementStore } from "../../node/certificates/statements.ts";
 import { organisationGrants } from "../../lib/access-grants.ts";
 import { Wallet } from "ethers";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
@@ -77,7 +78,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     chain: tc,
     node: "oem",
-    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
+    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, statements: await StatementStore.open(path.join(dir, "statements")), accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");

@@ -7,36 +7,23 @@
  * view shows its press with its reading rate and the last anchored window, on a phone in both
  * languages (the node's status comes from a stand-in node here: no edge device runs in this test).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { JsonRpcProvider, Wallet } from "ethers";
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
 import type { ItemAnswer } from "../../lib/api/trace.ts";
-import { commission, epcisDocument, gln, gtin, party, sgtin, ship } from "../../lib/epcis/builders.ts";
-import { canonicalIdentifier, itemKey } from "../../lib/identifiers/canonical.ts";
-import { ChainClient } from "../../node/chain/client.ts";
-import { type OpenEvents, openEvents } from "../../node/events/service.ts";
-import { Indexer } from "../../node/indexer/index.ts";
-import { indexService } from "../../node/indexer/service.ts";
+import { commission, gtin, sgtin, ship } from "../../lib/epcis/builders.ts";
+import { itemKey } from "../../lib/identifiers/canonical.ts";
 import type { NodeStatus } from "../../node/daemon.ts";
 import { devicesView } from "../../node/devices-view.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { EXPLORER_DIST, PHONE, SKIP_MESSAGE, type WatchedPage, hasChromium, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
+import { type TestChain } from "../helpers/gateway.ts";
+import { PHONE, SKIP_MESSAGE, hasChromium, overflowsHorizontally, screenshot } from "./browser.ts";
+
+import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, type Who, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
 
 if (!hasChromium) console.warn(SKIP_MESSAGE);
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
-const FOUNDRY_GLN = gln({ companyPrefix: "9521002", location: "00001" });
-const OEM_GLN = gln({ companyPrefix: "9521004", location: "00001" });
-const GTIN = gtin({ companyPrefix: "9521002", location: "00001" }, "00021");
+const GTIN = gtin(FOUNDRY_SITE, "00021");
 const SHIPPED = ["S-1", "S-2", "S-3"].map((s) => sgtin(GTIN, s));
 const LOST = SHIPPED[2]!;
 
-type Who = "foundry" | "oem";
 
 /** The foundry node's status as daemon.ts reports it: a press sending 90 readings a minute since its start, window 12 anchored 20 s ago. */
 const STARTED = Date.now() - 120_000;
@@ -55,82 +42,23 @@ const foundryNode = {
 };
 
 describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
+  let wb: WorkbenchMembers;
   let chain: TestChain;
-  let dir: string;
-  let indexer: Indexer;
-  let browser: Browser;
-  let provider: JsonRpcProvider;
-  const members = {} as Record<Who, { gw: TestGateway; events: OpenEvents; token: string }>;
-
-  const capture = async (who: Who, events: unknown[]) => {
-    const time = new Date().toISOString();
-    const res = await members[who].gw.request("/capture", { method: "POST", token: members[who].token, body: JSON.stringify(epcisDocument(events as never, time)), headers: { "content-type": "application/ld+json" } });
-    let job = (await res.json()) as CaptureJobAnswer;
-    for (let i = 0; i < 600 && (job.state === "pending" || job.state === "running"); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      job = (await (await members[who].gw.request(`/capture/${job.captureID}`, { token: members[who].token })).json()) as CaptureJobAnswer;
-    }
-    expect(job.state).toBe("succeeded");
-  };
+  let members: WorkbenchMembers["members"];
+  const workbench = (who: Who, tab: string, viewport?: typeof PHONE) => wb.workbench(who, tab, viewport);
   const item = async (id: string) => (await (await members.foundry.gw.request(`/items/${encodeURIComponent(id)}`, { token: members.foundry.token })).json()) as ItemAnswer;
 
   beforeAll(async () => {
-    if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build`);
-    chain = await startTestChain();
-    dir = mkdtempSync(path.join(tmpdir(), "tm-explorer-inbound-"));
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-    provider.pollingInterval = 50;
-    indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: 100 });
-    indexer.start();
-    const partyOf = new Map([
-      [canonicalIdentifier(party(FOUNDRY_GLN)), chain.orgs.foundry.id],
-      [canonicalIdentifier(party(OEM_GLN)), chain.orgs.oem.id],
-    ]);
-    const client = new ChainClient(provider, { pollMs: 25 });
-    for (const org of ["foundry", "oem"] as const) {
-      const events = await openEvents({
-        dataDir: path.join(dir, org),
-        deployment: chain.deployment,
-        client,
-        signer: new Wallet(chain.orgs[org].accounts.at(-1)!.privateKey, provider),
-        validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
-        contexts: path.join(FIXTURES, "epcis-context.jsonld"),
-        resolveParty: (p) => partyOf.get(p),
-        capture: { retryBaseMs: 50, retryMaxMs: 200 },
-        genealogy: indexService(indexer).queries,
-      });
-      const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), ...(org === "foundry" ? { devices: devicesView(foundryNode) } : {}) }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
-      members[org] = { gw, events, token: await gw.signIn(org) };
-    }
+    wb = await startWorkbenchMembers("inbound", { foundry: { devices: devicesView(foundryNode) } });
+    ({ chain, members } = wb);
     // The foundry registers three castings and ships them to the OEM (the dispatch document stays with the foundry).
-    const time = new Date().toISOString();
-    await capture("foundry", [commission({ time, at: FOUNDRY_GLN, items: SHIPPED })]);
-    await capture("foundry", [ship({ time: new Date().toISOString(), at: FOUNDRY_GLN, from: FOUNDRY_GLN, to: OEM_GLN, items: SHIPPED, despatchAdvice: "DA-77" })]);
-    browser = await launchBrowser();
+    await wb.capture("foundry", [commission({ time: new Date().toISOString(), at: FOUNDRY_GLN, items: SHIPPED })]);
+    await wb.capture("foundry", [ship({ time: new Date().toISOString(), at: FOUNDRY_GLN, from: FOUNDRY_GLN, to: OEM_GLN, items: SHIPPED, despatchAdvice: "DA-77" })]);
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    for (const m of Object.values(members)) {
-      await m.gw.stop();
-      await m.events.close();
-    }
-    await indexer?.stop();
-    provider?.destroy();
-    await chain?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await wb?.stop();
   });
-
-  async function workbench(who: Who, tab: string, viewport?: typeof PHONE): Promise<WatchedPage> {
-    const url = members[who].gw.url;
-    const w = await openPage(browser, url, viewport);
-    await w.page.goto(`${url}/explorer/#/signin`);
-    await w.page.getByLabel("Demo private key (printed by npm start)").fill(chain.orgs[who].signer.privateKey);
-    await w.page.getByRole("button", { name: "Sign in with the demo key" }).click();
-    await w.page.getByTestId("signed-in").waitFor();
-    await w.page.goto(`${url}/explorer/#/workbench/${tab}`);
-    return w;
-  }
 
   it("the foundry's outgoing list shows the shipment on its way, with the identifiers it holds", async () => {
     for (const id of SHIPPED) await expect.poll(async () => (await item(id)).status, { timeout: 30_000 }).toBe("inTransit");

@@ -7,31 +7,19 @@
  * write goes through POST /capture: anonymous callers and other members are refused there, and a
  * member cannot ship what it does not hold.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { JsonRpcProvider, Wallet } from "ethers";
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
 import type { ItemAnswer } from "../../lib/api/trace.ts";
-import { cancelShipment, epcisDocument, gln, gtin, party, sgtin, ship } from "../../lib/epcis/builders.ts";
+import { cancelShipment, epcisDocument, gtin, sgtin, ship } from "../../lib/epcis/builders.ts";
 import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
-import { ChainClient } from "../../node/chain/client.ts";
-import { type OpenEvents, openEvents } from "../../node/events/service.ts";
-import { Indexer } from "../../node/indexer/index.ts";
-import { indexService } from "../../node/indexer/service.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { EXPLORER_DIST, PHONE, SCREENSHOTS, SKIP_MESSAGE, type WatchedPage, decodeQr, hasChromium, inPage, launchBrowser, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
+import { type TestChain } from "../helpers/gateway.ts";
+import { PHONE, SCREENSHOTS, SKIP_MESSAGE, type WatchedPage, decodeQr, hasChromium, inPage, overflowsHorizontally, screenshot } from "./browser.ts";
+
+import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, type Who, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
 
 if (!hasChromium) console.warn(SKIP_MESSAGE);
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
-const FOUNDRY_SITE = { companyPrefix: "9521002", location: "00001" };
-const OEM_SITE = { companyPrefix: "9521004", location: "00001" };
-const FOUNDRY_GLN = gln(FOUNDRY_SITE);
-const OEM_GLN = gln(OEM_SITE);
 const GTIN = gtin(FOUNDRY_SITE, "00021");
 const serial = (n: number) => `C-${String(n).padStart(4, "0")}`;
 const ITEMS = Array.from({ length: 100 }, (_, i) => sgtin(GTIN, serial(i + 1)));
@@ -42,77 +30,21 @@ const LOST = sgtin(GTIN, "C-0013");
 const sheet = (rows: string[][]) => ["gtin,serial,lot,production_date,location", ...rows.map((r) => r.join(","))].join("\r\n") + "\r\n";
 const goodRows = () => Array.from({ length: 100 }, (_, i) => [GTIN, serial(i + 1), "L2026-12", "2026-12-01", FOUNDRY_GLN]);
 
-type Who = "foundry" | "oem";
-interface Member {
-  gw: TestGateway;
-  events: OpenEvents;
-  token: string;
-}
 
 describe.skipIf(!hasChromium)("the supplier's workbench in Chromium", () => {
+  let wb: WorkbenchMembers;
   let chain: TestChain;
-  let dir: string;
-  let indexer: Indexer;
-  let browser: Browser;
-  let provider: JsonRpcProvider;
-  const members = {} as Record<Who, Member>;
+  let members: WorkbenchMembers["members"];
+  const workbench = (who: Who, tab: string, viewport?: typeof PHONE) => wb.workbench(who, tab, viewport);
 
   beforeAll(async () => {
-    if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build`);
-    chain = await startTestChain();
-    dir = mkdtempSync(path.join(tmpdir(), "tm-explorer-workbench-"));
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-    provider.pollingInterval = 50;
-    indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: 100 });
-    indexer.start();
-    // Each member's directory of parties: the GLNs the workbench ships to.
-    const partyOf = new Map([
-      [canonicalIdentifier(party(FOUNDRY_GLN)), chain.orgs.foundry.id],
-      [canonicalIdentifier(party(OEM_GLN)), chain.orgs.oem.id],
-    ]);
-    const client = new ChainClient(provider, { pollMs: 25 });
-    for (const org of ["foundry", "oem"] as const) {
-      const events = await openEvents({
-        dataDir: path.join(dir, org),
-        deployment: chain.deployment,
-        client,
-        signer: new Wallet(chain.orgs[org].accounts.at(-1)!.privateKey, provider),
-        validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
-        contexts: path.join(FIXTURES, "epcis-context.jsonld"),
-        resolveParty: (p) => partyOf.get(p),
-        capture: { retryBaseMs: 50, retryMaxMs: 200 },
-        genealogy: indexService(indexer).queries,
-      });
-      const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer) }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
-      members[org] = { gw, events, token: await gw.signIn(org) };
-    }
-    browser = await launchBrowser();
+    wb = await startWorkbenchMembers("workbench");
+    ({ chain, members } = wb);
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    for (const m of Object.values(members)) {
-      await m.gw.stop();
-      await m.events.close();
-    }
-    await indexer?.stop();
-    provider?.destroy();
-    await chain?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await wb?.stop();
   });
-
-  /** Member `at`'s explorer, signed in through the page as `who`, on the workbench tab. */
-  async function workbench(who: Who, tab: string, viewport?: typeof PHONE): Promise<WatchedPage> {
-    const url = members[who].gw.url;
-    const w = await openPage(browser, url, viewport);
-    await w.page.goto(`${url}/explorer/#/signin`);
-    await w.page.getByLabel("Demo private key (printed by npm start)").fill(chain.orgs[who].signer.privateKey);
-    await w.page.getByRole("button", { name: "Sign in with the demo key" }).click();
-    await w.page.getByTestId("signed-in").waitFor();
-    await w.page.getByRole("link", { name: "Workbench" }).click();
-    await w.page.goto(`${url}/explorer/#/workbench/${tab}`);
-    return w;
-  }
 
   const jobs = async (who: Who) => (await (await members[who].gw.request("/capture", { token: members[who].token })).json()) as CaptureJobAnswer[];
   const item = async (id: string) => (await (await members.foundry.gw.request(`/items/${encodeURIComponent(id)}`, { token: members.foundry.token })).json()) as ItemAnswer;
@@ -150,7 +82,7 @@ describe.skipIf(!hasChromium)("the supplier's workbench in Chromium", () => {
     const first = pages.locator("g[data-label]").first();
     expect(await first.getAttribute("data-label")).toBe(ITEMS[0]);
     const png = await first.screenshot({ path: path.join(SCREENSHOTS, "workbench-label.png") });
-    const link = await decodeQr(browser, png);
+    const link = await decodeQr(wb.browser, png);
     expect(link).toBe(`${members.foundry.gw.url}/01/${GTIN}/21/C-0001`);
     expect(await first.textContent()).toBe(`(01)${GTIN}(21)C-0001`);
     const resolved = await fetch(link!, { redirect: "manual", headers: { accept: "text/html" } });

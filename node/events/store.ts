@@ -34,6 +34,8 @@ import { PAGE_TOKEN_LIFETIME_MS } from "../../lib/epcis/query-terms.ts";
 import type { VocabularyElement, VocabularyName } from "../../lib/epcis/master-data.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
 import { TracemeshError } from "../../lib/errors.ts";
+import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 
 export const EVENT_STORE_FORMAT = 1;
 
@@ -241,6 +243,31 @@ function cbv21AliasOf(stored: Pick<StoredEvent, "event" | "context" | "ignoreFie
   return cbv21HashIdOf(stored.event, { context: stored.context, ...(stored.ignoreFields ? { ignoreFields: stored.ignoreFields } : {}) });
 }
 
+/** The index fields whose values are items or lots a serial or lot number can name. */
+const NUMBERED_FIELDS: ReadonlySet<Field> = new Set<Field>(["e", "p", "i", "o", "c", "ci", "co"]);
+
+/**
+ * The serial (AI 21) and lot (AI 10) numbers inside an indexed identifier, so that a plain
+ * number ("P0001", a heat "H0001") finds it (`identifiersNumbered`); none for anything else.
+ */
+function numbersOf(value: string): string[] {
+  let id;
+  try {
+    id = parseIdentifier(value);
+  } catch (e) {
+    if (e instanceof IdentifierError) return [];
+    throw e;
+  }
+  return id.qualifiers.filter((q) => q.ai === "21" || q.ai === "10").map((q) => q.value);
+}
+
+/** The number-index keys ("n", number, identifier) of an event's index entries. */
+function numberKeys(entries: readonly [Field, string][]): string[] {
+  const keys = new Set<string>();
+  for (const [f, v] of entries) if (NUMBERED_FIELDS.has(f)) for (const n of numbersOf(v)) keys.add(k("n", noNul(n), noNul(v)));
+  return [...keys];
+}
+
 /** The (field, value) pairs one list-valued EPC parameter matches, by role. */
 function epcTerms(values: readonly string[], roles: readonly (readonly ["e" | "p" | "i" | "o", "E" | "P" | "I" | "O"])[]): [Field, string][] {
   const out: [Field, string][] = [];
@@ -377,6 +404,7 @@ export class EventStore {
     const prefix = k("u", "");
     for await (const key of db.keys({ gt: prefix, lt: prefix + "\uffff" })) store.unrecorded.add(key.slice(prefix.length));
     await store.indexCbv21Aliases();
+    await store.indexNumbers();
     return store;
   }
 
@@ -390,6 +418,18 @@ export class EventStore {
       if (alias !== undefined) ops.push({ type: "put", key: k("x", "h", noNul(alias), timeKey(eventTimeMs(String(e.event["eventTime"]))), e.sid), value: "" });
     }
     ops.push({ type: "put", key: k("m", "cbv21"), value: true });
+    await this.db.batch(ops, { sync: true });
+  }
+
+  /** Once per store: indexes the serial and lot numbers of events stored before numbers were indexed. */
+  private async indexNumbers(): Promise<void> {
+    if ((await this.db.get(k("m", "numbers"))) !== undefined) return;
+    const ops: { type: "put"; key: string; value: unknown }[] = [];
+    for await (const value of this.db.values({ gt: k("ev", ""), lt: k("ev", "\uffff") })) {
+      const e = value as StoredEvent;
+      for (const key of numberKeys(indexEntries(e, toEpcisEvent(e.event)))) ops.push({ type: "put", key, value: "" });
+    }
+    ops.push({ type: "put", key: k("m", "numbers"), value: true });
     await this.db.batch(ops, { sync: true });
   }
 
@@ -428,7 +468,9 @@ export class EventStore {
       const s: StoredEvent = { ...e, recordHash: "0x" + hex, sid, storedAt, contentDigest: contentDigestOf(e) };
       const time = timeKey(eventTimeMs(typed.eventTime));
       ops.push({ type: "put", key: k("ev", sid), value: s });
-      for (const [field, value] of indexEntries(s, typed)) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
+      const entries = indexEntries(s, typed);
+      for (const [field, value] of entries) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
+      for (const key of numberKeys(entries)) ops.push({ type: "put", key, value: "" });
       stored.push(s);
       seen.set(sid, s);
     }
@@ -570,6 +612,18 @@ export class EventStore {
       }
     }
     return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, options.limit);
+  }
+
+  /**
+   * Items and lots (canonical identifiers) whose serial (AI 21) or lot (AI 10) number is exactly
+   * `number`, in code point order, at most `limit`. Values only: the caller keeps those named by
+   * events it may read (a number named only by unreadable events must not leak).
+   */
+  async identifiersNumbered(number: string, limit: number): Promise<string[]> {
+    const prefix = k("n", noNul(number), "");
+    const out: string[] = [];
+    for await (const key of this.db.keys({ gte: prefix, lt: prefix + "\uffff", limit })) out.push(key.slice(prefix.length));
+    return out;
   }
 
   /** One page of the events matching `q`, in (eventTime, storage id) order. */

@@ -17,6 +17,10 @@ import type { Context, Next } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
+import type { NumberSearchAnswer } from "../../lib/api/resolver.ts";
+import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { CSET82 } from "../../lib/identifiers/gs1-keys.ts";
+import { describeIdentifier } from "./resolver.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { queryDocument } from "../../lib/epcis/published.ts";
 import { EVENT_TERM_PARAMETERS, PAGE_TOKEN_LIFETIME_MS, eventTerms, isEventTermParameter } from "../../lib/epcis/query-terms.ts";
@@ -506,15 +510,7 @@ async function listIdentifiers(ctx: Context, context: RouteContext, kind: Indexe
   const token = one(ctx, "nextPageToken");
   let after = token === undefined ? undefined : Buffer.from(token, "base64url").toString("utf8");
   if (token !== undefined && (after === "" || Buffer.from(after!, "utf8").toString("base64url") !== token)) throw queryProblem("nextPageToken is malformed");
-  const visible = async (value: string): Promise<boolean> => {
-    let pageToken: string | undefined;
-    do {
-      const page = await ev.store.query({ [KIND_QUERY[kind]]: [value] }, { perPage: 1, ...(pageToken !== undefined ? { nextPageToken: pageToken } : {}), filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed });
-      if (page.events.length > 0) return true;
-      pageToken = page.nextPageToken;
-    } while (pageToken !== undefined);
-    return false;
-  };
+  const visible = (value: string) => readableBy(ev, org, { [KIND_QUERY[kind]]: [value] });
   const members: string[] = [];
   let more = true;
   while (members.length < perPage && more) {
@@ -529,6 +525,40 @@ async function listIdentifiers(ctx: Context, context: RouteContext, kind: Indexe
   if (members.length === perPage && after !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(after, "utf8").toString("base64url")));
   const vocabulary = KIND_VOCABULARY[kind];
   ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: members.map((m) => (vocabulary ? (cbvTerm(vocabulary, m) ?? m) : m)) };
+}
+
+/** Whether `org` may read at least one event matching `q` (a value named only by unreadable events must not leak). */
+async function readableBy(ev: EventsService, org: number, q: EventQuery): Promise<boolean> {
+  let pageToken: string | undefined;
+  do {
+    const page = await ev.store.query(q, { perPage: 1, ...(pageToken !== undefined ? { nextPageToken: pageToken } : {}), filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed });
+    if (page.events.length > 0) return true;
+    pageToken = page.nextPageToken;
+  } while (pageToken !== undefined);
+  return false;
+}
+
+/** Identifiers one serial or lot number may name that GET /search looks at: bounds the work of one request. */
+const NUMBER_SEARCH_LIMIT = 1000;
+
+/**
+ * GET /search?q=P0001: the items and lots whose serial (AI 21) or lot (AI 10) number is exactly q,
+ * among identifiers named by events the caller may read (the rule of GET /epcs).
+ */
+async function searchNumber(ctx: Context, context: RouteContext): Promise<void> {
+  const ev = events(context);
+  const org = ctx.state.caller!.orgId;
+  const q = one(ctx, "q");
+  // A GS1 serial or lot number: 1 to 20 characters of GS1 character set 82.
+  if (q === undefined || q.length < 1 || q.length > 20 || !CSET82.test(q)) throw queryProblem("q must be a serial or lot number: 1 to 20 letters, digits or GS1 punctuation");
+  const matches: NumberSearchAnswer["matches"] = [];
+  for (const value of await ev.store.identifiersNumbered(q, NUMBER_SEARCH_LIMIT)) {
+    if (!(await readableBy(ev, org, { anyEpc: [value] })) && !(await readableBy(ev, org, { anyEpcClass: [value] }))) continue;
+    const id = parseIdentifier(value);
+    const serial = id.qualifiers.some((e) => e.ai === "21" && e.value === q);
+    matches.push({ epc: value, numberedBy: serial ? "serial" : "lot", ...describeIdentifier(id) });
+  }
+  ctx.body = { query: q, matches } satisfies NumberSearchAnswer;
 }
 
 /** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */
@@ -657,6 +687,7 @@ export function register(router: GatewayRouter, context: RouteContext): void {
   });
 
   // Top-level resources (HATEOAS): /eventTypes lists the types; each member has an `events` sub-resource.
+  router.get("/search", requireOrg, (ctx) => searchNumber(ctx, context));
   router.get("/eventTypes", ...auth, (ctx) => {
     ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: EVENT_TYPES };
   });
@@ -1016,8 +1047,24 @@ const basePaths: OpenApiPaths = {
   ),
 };
 
+const searchPaths: OpenApiPaths = {
+  "/search": {
+    get: {
+      tags: ["digital link"],
+      summary: "Items and lots whose serial (AI 21) or lot (AI 10) number is q, among those named by events the caller may read",
+      security: bearer,
+      parameters: [{ name: "q", in: "query", required: true, schema: { type: "string", minLength: 1, maxLength: 20 }, description: "a plain serial or lot number, e.g. P0001 or a heat number H0001" }],
+      responses: {
+        "200": json("{ query, matches: [{ epc, numberedBy: serial | lot, type, digitalLink, itemKey | batchKey }] }"),
+        "400": problem("q missing, or not a serial or lot number"),
+        ...denied,
+      },
+    },
+  },
+};
+
 export const paths: OpenApiPaths = Object.fromEntries(
-  Object.entries(basePaths).map(([path, item]) => {
+  Object.entries({ ...basePaths, ...searchPaths }).map(([path, item]) => {
     const koaPath = path.replace(/\{([^}]+)\}/g, ":$1");
     return [path, Object.hasOwn(ALLOW, koaPath) ? { ...item, options: discovery(path) } : item];
   }),

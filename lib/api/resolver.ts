@@ -15,3 +15,9 @@ export type ResolveAnswer =
   | ({ input: string; epc?: string } & ResolvedIdentifier)
   | { input: string; type: "certificate"; certificateId: string }
   | { input: string; type: "key"; itemKey: string };
+
+/** GET /search?q=: the items and lots whose serial (AI 21) or lot (AI 10) number is q, among those the caller may read. */
+export interface NumberSearchAnswer {
+  query: string;
+  matches: ({ epc: string; numberedBy: "serial" | "lot" } & ResolvedIdentifier)[];
+}

@@ -475,6 +475,11 @@ const en = {
   "wb.dev.stream": "{rate} readings a minute ({readings} in all)",
   "wb.dev.late": "{n} late (up to {s} s)",
   "wb.dev.ahead": "{n} ahead of the clock (up to {s} s)",
+  // ---- search by a plain serial or lot number (pages/Search.tsx, GET /search)
+  "search.number.none": "No item or batch you may see has the serial or lot number “{q}”.",
+  "search.number.several": "{n} items or batches you may see have the serial or lot number “{q}”:",
+  "search.number.serial": "serial",
+  "search.number.lot": "lot",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -948,6 +953,11 @@ const zh: Record<MessageKey, string> = {
   "wb.dev.stream": "每分钟 {rate} 条读数（共 {readings} 条）",
   "wb.dev.late": "{n} 条延迟（最多 {s} 秒）",
   "wb.dev.ahead": "{n} 条超前于时钟（最多 {s} 秒）",
+  // ---- search by a plain serial or lot number (pages/Search.tsx, GET /search)
+  "search.number.none": "您可查看的零件或批次中，没有序列号或批号为“{q}”的。",
+  "search.number.several": "您可查看的零件或批次中，有 {n} 个的序列号或批号为“{q}”：",
+  "search.number.serial": "序列号",
+  "search.number.lot": "批号",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

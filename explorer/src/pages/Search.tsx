@@ -4,11 +4,12 @@
  */
 import type { TargetedEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { ResolveAnswer } from "../../../lib/api/resolver.ts";
-import { api, enc } from "../api.ts";
+import type { NumberSearchAnswer, ResolveAnswer } from "../../../lib/api/resolver.ts";
+import { CSET82 } from "../../../lib/identifiers/gs1-keys.ts";
+import { ApiError, api, enc } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
-import { type Route, navigate, parseRoute } from "../router.ts";
+import { type Route, href, navigate, parseRoute } from "../router.ts";
 
 type QrDecoder = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
 
@@ -32,15 +33,56 @@ export function routeOf(r: ResolveAnswer): Route {
   return { page: "item", id: "digitalLink" in r ? r.digitalLink : r.itemKey };
 }
 
-/** A scanned text: an explorer link opens directly, anything else goes through /resolve. */
-async function open(text: string): Promise<void> {
+/** Text that may be a plain serial (AI 21) or lot (AI 10) number: 1 to 20 GS1 characters. */
+const isPlainNumber = (v: string) => v.length >= 1 && v.length <= 20 && CSET82.test(v);
+
+/**
+ * A typed or scanned text: an explorer link opens directly, an identifier goes through /resolve,
+ * and a plain serial or lot number /resolve does not recognise goes through /search (GET /search):
+ * one match opens it, otherwise the answer (none or several) is returned for the page to show.
+ */
+async function open(text: string): Promise<NumberSearchAnswer | undefined> {
   const v = text.trim();
   const hashAt = v.indexOf("/explorer/#/");
   if (hashAt >= 0) {
     navigate(parseRoute(v.slice(hashAt + "/explorer/".length)));
-    return;
+    return undefined;
   }
-  navigate(routeOf(await api<ResolveAnswer>(`/resolve?id=${enc(v)}`)));
+  let resolved: ResolveAnswer;
+  try {
+    resolved = await api<ResolveAnswer>(`/resolve?id=${enc(v)}`);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 400 && isPlainNumber(v))) throw e;
+    const found = await api<NumberSearchAnswer>(`/search?q=${enc(v)}`);
+    if (found.matches.length !== 1) return found;
+    navigate({ page: "item", id: found.matches[0]!.digitalLink });
+    return undefined;
+  }
+  navigate(routeOf(resolved));
+  return undefined;
+}
+
+/** The answer of a number search that did not lead to a single item: none, or the matches to pick from. */
+function NumberMatches({ found }: { found: NumberSearchAnswer }) {
+  const { t } = useI18n();
+  if (found.matches.length === 0)
+    return (
+      <p class="notice" role="status">
+        {t("search.number.none", { q: found.query })}
+      </p>
+    );
+  return (
+    <section class="number-matches" aria-live="polite">
+      <p>{t("search.number.several", { n: found.matches.length, q: found.query })}</p>
+      <ul>
+        {found.matches.map((m) => (
+          <li key={m.epc}>
+            <a href={href({ page: "item", id: m.digitalLink })}>{m.digitalLink}</a> ({t(m.numberedBy === "serial" ? "search.number.serial" : "search.number.lot")})
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }
 
 function decodeImage(jsQR: QrDecoder, source: CanvasImageSource, width: number, height: number, canvas: HTMLCanvasElement): string | undefined {
@@ -96,11 +138,13 @@ export function SearchPage() {
   const [error, setError] = useState<unknown>();
   const [scanning, setScanning] = useState(false);
   const [note, setNote] = useState<string>();
+  const [numbered, setNumbered] = useState<NumberSearchAnswer>();
 
   const go = (value: string) => {
     setError(undefined);
     setNote(undefined);
-    open(value).catch(setError);
+    setNumbered(undefined);
+    open(value).then(setNumbered, setError);
   };
   const onSubmit = (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -181,6 +225,7 @@ export function SearchPage() {
           {note}
         </p>
       )}
+      {numbered !== undefined && <NumberMatches found={numbered} />}
       {error !== undefined && <ErrorView error={error} />}
     </article>
   );

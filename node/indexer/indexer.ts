@@ -19,7 +19,7 @@ import type { Deployment } from "../../lib/deployment.ts";
 import { Backoff, sleep } from "../../lib/retry.ts";
 import { BlockApplier } from "./apply.ts";
 import { EventDecoder, type RawLog } from "./decode.ts";
-import { type Checkpoint, IndexStore, K, pad, prefixRange } from "./store.ts";
+import { type Checkpoint, INDEX_LAYOUT, IndexStore, K, pad, prefixRange } from "./store.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 
 export class ReorgTooDeepError extends TracemeshError {
@@ -132,12 +132,18 @@ export class Indexer {
       );
     }
     const cp = await this.store.checkpoint();
-    if (cp) {
+    const layout = (await this.store.get<number>(K.layout)) ?? 1;
+    if (cp && layout === INDEX_LAYOUT) {
       this.cp = cp;
       return;
     }
+    if (cp) {
+      // Built with an older key layout: later keys would be missing for the blocks already indexed.
+      this.options.onError?.(new Error(`the index in ${this.store.location} has key layout ${layout}, this version writes ${INDEX_LAYOUT}: rebuilding it from the chain`));
+      await this.store.db.clear();
+    }
     this.cp = { number: Math.max(0, config.deploymentBlock - 1), hash: null, time: 0, events: 0 };
-    await this.store.db.batch().put(K.config, JSON.stringify(config)).put(K.checkpoint, JSON.stringify(this.cp)).write();
+    await this.store.db.batch().put(K.config, JSON.stringify(config)).put(K.layout, JSON.stringify(INDEX_LAYOUT)).put(K.checkpoint, JSON.stringify(this.cp)).write();
   }
 
   /** The last indexed block. */

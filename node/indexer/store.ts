@@ -12,10 +12,20 @@ import { Level } from "level";
 /** Fixed-width decimal, so keys sort numerically. */
 export const pad = (n: number | bigint, width = 12): string => n.toString().padStart(width, "0");
 
+/**
+ * The version of the key layout below. Raise it when a change adds keys that earlier blocks should
+ * have (e.g. shipments by organisation, certificates by issuer): an index built with an older
+ * layout is then rebuilt from the chain at open, since everything in it derives from the chain.
+ * 2: shipments by organisation (`so:`) and certificates by issuer (`ci:`).
+ */
+export const INDEX_LAYOUT = 2;
+
 /** Key builders: one place for the key layout. Hex keys are lower case 0x-prefixed. */
 export const K = {
   checkpoint: "meta:checkpoint",
   config: "meta:config",
+  /** The key layout version the index was built with (INDEX_LAYOUT). */
+  layout: "meta:layout",
   governance: "meta:governance",
   blockHash: (n: number) => `bh:${pad(n)}`,
   undo: (n: number) => `undo:${pad(n)}`,

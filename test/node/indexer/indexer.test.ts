@@ -11,6 +11,7 @@ import { mayReadItem } from "../../../lib/access.ts";
 import { RecordKind } from "../../../lib/registry.ts";
 import { recordKindName } from "../../../node/indexer/handlers/values.ts";
 import { IndexAccessChecker, IndexQueries, Indexer } from "../../../node/indexer/index.ts";
+import { INDEX_LAYOUT, K } from "../../../node/indexer/store.ts";
 import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
 import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";
 
@@ -162,6 +163,25 @@ describe("indexer", () => {
     await a.stop();
     const other = { ...s.deployment, contracts: { ...s.deployment.contracts, provenance: s.deployment.contracts.certificates } };
     await expect(Indexer.open({ provider: s.provider, deployment: other, store: dir })).rejects.toThrow(/built for chain .* with other contracts/);
+  });
+
+  it("rebuilds an index built with an older key layout, so keys added since cover earlier blocks too", async () => {
+    const dir = tempDir();
+    const first = await Indexer.open({ provider: s.provider, deployment: s.deployment, store: dir });
+    await first.sync();
+    const outgoing = await new IndexQueries(first.store).shipmentsOf(ORG_ID.steel, "out");
+    expect(outgoing.length).toBeGreaterThan(0);
+    // What an index of the first layout looks like: no layout key and no shipments by organisation.
+    await first.store.db.del(K.layout);
+    for await (const k of first.store.db.keys({ gte: "so:", lt: "so;" })) await first.store.db.del(k);
+    await first.stop();
+    const problems: string[] = [];
+    const again = await Indexer.open({ provider: s.provider, deployment: s.deployment, store: dir, onError: (e) => problems.push(e.message) });
+    expect(problems).toEqual([expect.stringMatching(/has key layout 1, this version writes 2: rebuilding it from the chain/)]);
+    await again.sync();
+    expect(await new IndexQueries(again.store).shipmentsOf(ORG_ID.steel, "out")).toEqual(outgoing);
+    expect(await again.store.get(K.layout)).toBe(INDEX_LAYOUT);
+    await again.stop();
   });
 
   it("follows new blocks when started", async () => {

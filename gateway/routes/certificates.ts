@@ -13,7 +13,6 @@ import {
   type CertificateChange,
   type CertificateListAnswer,
   type CertificateListEntry,
-  MAX_STATEMENT_BYTES,
   type StatementAnswer,
   type VerificationAnswer,
 } from "../../lib/api/certificates.ts";
@@ -28,6 +27,9 @@ import { HttpProblem, badRequest, forbidden, notFound, requireService } from "..
 import { bearer, json, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
 import { parseSubject } from "./trace.ts";
+
+/** Most bytes one revocation statement may hold (a page of text). */
+const MAX_STATEMENT_BYTES = 16 * 1024;
 
 /**
  * The certificate's status changes, from the chain index: a public route must not scan the chain

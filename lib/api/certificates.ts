@@ -59,6 +59,3 @@ export interface CertificateListAnswer {
  * `not-held`: this node does not hold the text (ask the issuer).
  */
 export type StatementAnswer = { status: "verified"; text: string } | { status: "mismatch" } | { status: "not-held" };
-
-/** Most bytes one revocation statement may hold (a page of text). */
-export const MAX_STATEMENT_BYTES = 16 * 1024;

@@ -281,7 +281,8 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     await w.page.locator(".graph-list li").nth(3).waitFor();
     const listed = await w.page.locator(".graph-list li").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
     expect(new Set(listed)).toEqual(new Set([ENGINE, SHAFT, CAST, COIL].map((e) => itemKey(e))));
-    expect(await w.page.getByTestId("genealogy-graph").locator("canvas").count()).toBeGreaterThan(0);
+    // cytoscape loads with the first graph, after the list: wait for it to draw.
+    await expect.poll(() => w.page.getByTestId("genealogy-graph").locator("canvas").count(), { timeout: 15_000 }).toBeGreaterThan(0);
     await screenshot(w.page, "item-engine-desktop");
     expect(w.foreign).toEqual([]);
     expect(w.errors).toEqual([]);

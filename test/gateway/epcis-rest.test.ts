@@ -130,6 +130,7 @@ const DEVIATIONS: Record<string, string> = {
   "OPTIONS /": "as GET /",
   "DELETE /nextPageToken/{token}": "page tokens are stateless (MAC-checked, bound to the query and the caller): there is nothing to delete",
   "GET /events/{eventID}/readings": "Tracemesh extension: the plant-floor readings an event names, with their proofs",
+  "GET /search": "Tracemesh extension: items and lots by a plain serial or lot number, among those named by events the caller may read",
 };
 
 describe("our OpenAPI document against GS1's", () => {

@@ -170,7 +170,7 @@ describe.skipIf(!hasChromium)("the users' journeys on the running demo", { timeo
         await chart.waitFor({ timeout: 60_000 });
         expect(await chart.getAttribute("data-failed")).toBe("0");
         expect(Number(await chart.getAttribute("data-verified"))).toBeGreaterThan(0);
-        expect(await chart.locator("canvas").count()).toBeGreaterThan(0);
+        await expect.poll(() => chart.locator("canvas").count(), { timeout: 15_000 }).toBeGreaterThan(0);
       }
       await screenshot(w.page, "journey-oem-supplier-steps");
       await w.page.context().close();

@@ -331,7 +331,8 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     expect(await stream.getAttribute("data-failed")).toBe("0");
     expect(await stream.getAttribute("data-gaps")).toBe("0");
     expect(await stream.getByRole("status").textContent()).toContain("25 of 25 readings verified against the chain");
-    expect(await stream.locator("canvas").count()).toBeGreaterThan(0);
+    // uplot loads with the first chart: wait for it to draw.
+    await expect.poll(() => stream.locator("canvas").count(), { timeout: 15_000 }).toBeGreaterThan(0);
     await screenshot(w.page, "readings-desktop");
     expect(w.errors).toEqual([]);
     await w.page.context().close();

@@ -29,7 +29,7 @@ import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus, type ClockCheck } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
-import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import { type IngestStall, IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
@@ -249,6 +249,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log, ...(options.clock ? { clock: options.clock } : {}) });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("stalled", (st: IngestStall) => log(describeStall(st)));
+    pipeline.on("resumed", (st: IngestStall) => log(`INGEST RESUMED: the reading store takes writes again after ${seconds(Date.now() - st.since)} and ${st.attempts} failed attempt(s); nothing was lost`));
     pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
@@ -421,6 +423,14 @@ function describeTiming(t: TimingReport, toleranceMs: number): string {
   return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
 }
 
+/** The log line for each failed attempt to write to the reading store (ingestion paused, resumes by itself). */
+function describeStall(st: IngestStall): string {
+  const what = `writing to the reading store failed: ${st.lastError}; the write is retried in ${seconds(st.retryInMs)}`;
+  return st.attempts === 1
+    ? `INGEST PAUSED: ${what}. Readings wait (devices are held back, nothing is dropped) and ingestion resumes by itself once the store takes writes again (free disk space)`
+    : `ingest still paused (attempt ${st.attempts}, since ${time(st.since)}): ${what}`;
+}
+
 /** One status line per stream whose source times disagree with its receive times. */
 function timingLines(timing: readonly StreamTiming[]): string[] {
   return timing.map((t) => {
@@ -458,6 +468,10 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     ...clockLines(s.anchoring.clock),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
+  if (s.ingest.stalled) {
+    const st = s.ingest.stalled;
+    lines.push(`INGEST PAUSED since ${time(st.since)}: ${st.lastError} (${st.attempts} failed attempt(s)); it resumes by itself once the store takes writes again`);
+  }
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   lines.push(...eventLines(s.events));
   if (s.p2p) {

@@ -14,13 +14,17 @@
  * admits one process. `status` reads the status file the node rewrites; `proof` and `audit` ask
  * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
  * directory), and open the data directory themselves only when no node answers there.
- * Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
+ * Exit codes (README, "Operations"): 0 done or stopped cleanly, 1 failed (could not start, the
+ * clean stop failed, or audit found failures), 2 bad usage or configuration, 70 a failure nothing
+ * handled while running (logged with its stack; lib/stop-signals.ts), 130 a second Ctrl-C forced
+ * the stop.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
 import { UsageError } from "../lib/errors.ts";
+import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { AdminUnavailableError, askAdmin } from "./admin.ts";
@@ -170,29 +174,18 @@ async function main(argv: string[]): Promise<number> {
     return report.failures.length === 0 ? 0 : 1;
   }
 
-  // start
+  // start: the one policy of long-running processes for signals and failures nothing handled.
+  handleFatalErrors((m) => console.error(`[node] ${m}`));
   const node = await startNode(config);
   // The node waits on sockets and promises only; this keeps the process up until a signal.
   const keepAlive = setInterval(() => {}, 60_000);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      console.error(`[node] ${signal} again: exiting without a clean shutdown`);
-      exit(1);
-      return;
-    }
-    console.log(`[node] ${signal}: stopping`);
-    clearInterval(keepAlive);
-    node.stop().then(
-      () => exit(0),
-      (e: Error) => {
-        console.error(`[node] stop failed: ${e.message}`);
-        exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    log: (m) => console.log(`[node] ${m}`),
+    stop: async () => {
+      clearInterval(keepAlive);
+      await node.stop();
+    },
+  });
   node.anchorer.on("fatal", (e: Error) => console.error(`[node] ${e.name}: ${e.message}`));
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -29,6 +29,7 @@ import { chainServices } from "../gateway/services.ts";
 import { StatementStore } from "../node/certificates/statements.ts";
 import { SubscriptionService } from "../node/subscriptions/service.ts";
 import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError } from "../node/ingest/repair.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -142,7 +143,8 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 /**
  * Runs one member until it is stopped. Exit codes (README, "Operations"): 0 stopped cleanly
  * (also when a stop was asked for while it was still starting), 1 could not start or the clean
- * stop failed, 2 bad usage or configuration, 70 a failure nothing handled while running (logged
+ * stop failed, 2 bad usage or configuration, 65 a store is damaged (`npm run node -- repair`;
+ * restarting will not help), 70 a failure nothing handled while running (logged
  * with its stack: lib/stop-signals.ts), 130 a second Ctrl-C forced the stop.
  *
  * The stop signals are handled from the start: a member whose chain hangs spends a while
@@ -185,6 +187,10 @@ async function main(): Promise<void> {
     await starting;
   } catch (e) {
     if (stopAsked) return; // the stop ends the process
+    if (e instanceof StoreDamagedError) {
+      console.error(`[member] cannot start: ${e.message}`);
+      process.exit(EXIT_DATA_DAMAGED);
+    }
     console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }

@@ -6,6 +6,7 @@
  *   tsx node/cli.ts proof  --config FILE --stream S --seq N
  *                                                        a stored reading with its proof (JSON)
  *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
+ *   tsx node/cli.ts repair --config FILE                 repair damaged stores (node stopped), salvage, report
  *
  * FILE is the node's configuration or a member's (member/config.ts: its `gateway` and `parties`
  * sections are skipped), so the commands work on the files `npm start` writes for each member.
@@ -15,7 +16,8 @@
  * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
  * directory), and open the data directory themselves only when no node answers there.
  * Exit codes (README, "Operations"): 0 done or stopped cleanly, 1 failed (could not start, the
- * clean stop failed, or audit found failures), 2 bad usage or configuration, 70 a failure nothing
+ * clean stop failed, or audit found failures), 2 bad usage or configuration, 65 a store is damaged
+ * (run `repair`; restarting will not help), 70 a failure nothing
  * handled while running (logged with its stack; lib/stop-signals.ts), 130 a second Ctrl-C forced
  * the stop.
  */
@@ -33,12 +35,14 @@ import { ConfigError, type NodeConfig, loadConfig } from "./config.ts";
 import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRepairReport, repairDataDir } from "./ingest/repair.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
-  tsx node/cli.ts audit  --config FILE`;
+  tsx node/cli.ts audit  --config FILE
+  tsx node/cli.ts repair --config FILE   (with the node stopped)`;
 
 
 /** The sections a member's configuration adds to the node's (member/config.ts); these commands skip them. */
@@ -107,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
-  if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!["start", "status", "proof", "audit", "repair"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
   const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
   // A member is started whole (member/main.ts): the node alone would leave its gateway and index down.
@@ -174,6 +178,14 @@ async function main(argv: string[]): Promise<number> {
     return report.failures.length === 0 ? 0 : 1;
   }
 
+  if (command === "repair") {
+    const running = readStatusFile(config.dataDir);
+    if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) is running on ${config.dataDir}: stop it before repairing its stores`);
+    const report = await repairDataDir(config.dataDir);
+    console.log(formatRepairReport(report));
+    return 0;
+  }
+
   // start: the one policy of long-running processes for signals and failures nothing handled.
   handleFatalErrors((m) => console.error(`[node] ${m}`));
   const node = await startNode(config);
@@ -200,6 +212,6 @@ main(process.argv.slice(2)).then(
       return exit(2);
     }
     console.error(`error: ${e.message}`);
-    exit(1);
+    exit(e instanceof StoreDamagedError ? EXIT_DATA_DAMAGED : 1);
   },
 );

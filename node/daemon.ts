@@ -35,6 +35,7 @@ import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+import { StoreDamagedError, isStoreDamage } from "./ingest/repair.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
@@ -222,17 +223,20 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
   const secret = loadOrCreateNodeSecret(config.secretFile);
-  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  const storeDir = path.join(config.dataDir, "db");
+  // Damaged files (LevelDB "Corruption") show at open or at the first reads: refuse, naming the repair.
+  const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e }) : e);
+  const store = await IngestStore.open(storeDir).catch((e: unknown) => Promise.reject(damaged(e)));
   let provider: JsonRpcProvider | undefined;
   try {
-    await store.bindNode(wallet.address);
+    await store.bindNode(wallet.address).catch((e: unknown) => Promise.reject(damaged(e)));
     const pipeline = await IngestPipeline.open(store, secret, {
       windowMs: config.window.durationMs,
       maxWindowReadings: config.window.maxReadings,
       maxPendingReadings: config.ingest.maxPendingReadings,
       clockToleranceMs: config.ingest.clockToleranceMs,
       ...(options.clock ? { now: options.clock } : {}),
-    });
+    }).catch((e: unknown) => Promise.reject(damaged(e)));
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
     const signer = wallet.connect(provider);

@@ -308,7 +308,13 @@ export class IngestStore {
       throw new Error(`cannot open the reading store ${dir}: ${detail}${/lock/i.test(detail) ? " (is another node process using this data directory?)" : ""}`, { cause: e });
     }
     const store = new IngestStore(db, dir);
-    const format = await store.format();
+    let format: FormatRecord | undefined;
+    try {
+      format = await store.format();
+    } catch (e) {
+      await db.close(); // a damaged store must not stay locked by the process that refused it
+      throw e;
+    }
     if (format === undefined) {
       await db.put(keys.meta("format"), json({ version: STORE_FORMAT, createdAt: Date.now() } satisfies FormatRecord), { sync: true });
     } else if (format.version !== STORE_FORMAT) {

@@ -181,12 +181,30 @@ async function salvageCheck(store: IngestStore): Promise<{ closed: number; damag
 }
 
 /**
+ * LevelDB's repair takes no lock: a store another process holds open must not be repaired under
+ * it. Opening takes the lock first, so a lock error means someone holds it (a damaged store may
+ * fail to open for other reasons, which is what repair is for).
+ */
+async function refuseIfInUse(dir: string): Promise<void> {
+  const probe = new Level(dir);
+  try {
+    await probe.open({ createIfMissing: false });
+  } catch (e) {
+    const detail = String((e as { cause?: Error }).cause?.message ?? (e as Error).message);
+    if (/lock/i.test(detail)) throw new Error(`${dir} is in use by another process (${detail}): stop the node before repairing`, { cause: e });
+  } finally {
+    await probe.close().catch(() => undefined);
+  }
+}
+
+/**
  * Repairs every LevelDB store in `dataDir` (the node must be stopped: LevelDB's lock refuses
  * otherwise), checks what the reading store still holds, and writes the report beside.
  */
 export async function repairDataDir(dataDir: string): Promise<RepairReport> {
   const stores: RepairReport["stores"] = [];
   for (const dir of levelStores(dataDir)) {
+    await refuseIfInUse(dir);
     const before = new Set(lostFiles(dir));
     await (Level as unknown as { repair(location: string): Promise<void> }).repair(dir);
     stores.push({ dir: path.relative(dataDir, dir) || ".", lostFiles: lostFiles(dir).filter((f) => !before.has(f)) });

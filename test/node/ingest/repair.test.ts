@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync, truncateSync } from "node:fs";
 import path from "node:path";
+import { Level } from "level";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
 import { loadConfig } from "../../../node/config.ts";
@@ -72,6 +73,14 @@ describe("a damaged reading store", { timeout: 120_000 }, () => {
     const start = nodeCli("start", "--config", env.configFile);
     expect(start.status, start.stderr).toBe(65);
     expect(start.stderr).toMatch(/is damaged .*npm run node -- repair/);
+
+    // Never under a process that holds the store (LevelDB's repair takes no lock itself).
+    const holder = new Level(dbDir());
+    await holder.open();
+    const refusedRepair = nodeCli("repair", "--config", env.configFile);
+    await holder.close();
+    expect(refusedRepair.status).toBe(1);
+    expect(refusedRepair.stderr).toMatch(/is in use by another process.*stop the node/);
 
     const repair = nodeCli("repair", "--config", env.configFile);
     expect(repair.status, repair.stderr + repair.stdout).toBe(0);

@@ -21,6 +21,11 @@
  * stop the death itself. Edge nodes configured for this primary host then publish to us, and
  * flush the data they stored while we were away.
  *
+ * Store and forward: metrics flagged is_historical (data an edge node held while its primary
+ * host was away) become readings with `historical: true`, committed with the reading (canonical
+ * bytes flag) and so shown wherever the reading is served; the pipeline counts them apart from
+ * late readings. Within a message they are delivered in the order of their own timestamps.
+ *
  * Readings: sourceTime is the metric timestamp, else the payload timestamp (timeSource
  * "server": the edge node's clock), else the receive time. Quality comes from a "Quality"
  * property (OPC DA codes: 192 good, 64..127 uncertain, below 64 bad) when present; a null
@@ -324,7 +329,12 @@ export class SparkplugAdapter extends AdapterBase {
       const r = this.reading(def, m, value, p, receivedAt);
       if (r) readings.push(r);
     });
-    this.remember(readings);
+    // Historical metrics need not be in time order (the spec asks that only of live ones): put
+    // them in it, so each stream gets its stored data in the order it was measured. The sort is
+    // stable and live metrics are already chronological, so their order stays as sent.
+    if (readings.some((r) => r.historical)) readings.sort((a, b) => a.sourceTime - b.sourceTime);
+    // Stored data is not the current value: only live readings are remembered as such.
+    this.remember(readings.filter((r) => !r.historical));
     return readings;
   }
 
@@ -360,6 +370,7 @@ export class SparkplugAdapter extends AdapterBase {
     const r: Reading = { stream: def.stream, metric: def.metric, value, sourceTime: receivedAt, quality };
     if (def.unit !== undefined) r.unit = def.unit;
     if (qualityCode !== undefined) r.statusCode = qualityCode;
+    if (m.isHistorical === true) r.historical = true;
     if (m.timestamp !== undefined && m.timestamp !== null) r.sourceTime = Number(toNumber(m.timestamp));
     else if (p.timestamp !== undefined && p.timestamp !== null) {
       r.sourceTime = Number(toNumber(p.timestamp));

@@ -16,9 +16,10 @@
  *   NBIRTH arrives).
  *
  * Primary host (config `primaryHostId`, Sparkplug 3.0): the connection's will is the retained
- * STATE death {"online":false,"timestamp":T} on spBv1.0/STATE/{id}; once subscribed the adapter
- * publishes the retained STATE birth {"online":true,"timestamp":T} (same T), and before a clean
- * stop the death itself. Edge nodes configured for this primary host then publish to us, and
+ * STATE death {"online":false,"timestamp":T} on spBv1.0/STATE/{id}; once subscribed (to the group
+ * and to that STATE topic) the adapter publishes the retained STATE birth {"online":true,
+ * "timestamp":T} (same T), before a clean stop a death stamped with the time of the stop, and
+ * its birth again if a death shows up on its topic while it is online. Edge nodes configured for this primary host then publish to us, and
  * flush the data they stored while we were away.
  *
  * Store and forward: metrics flagged is_historical (data an edge node held while its primary
@@ -109,7 +110,8 @@ export class SparkplugAdapter extends AdapterBase {
       defaultClientId: `tracemesh-${this.config.device}`,
       // Sparkplug host applications use clean sessions; a rebirth resynchronises after a break.
       persistentSession: false,
-      subscriptions: [`spBv1.0/${this.config.group}/#`],
+      // A primary host also watches its own STATE topic (Sparkplug 3.0), to answer a stray death there.
+      subscriptions: [`spBv1.0/${this.config.group}/#`, ...(this.config.primaryHostId ? [this.stateTopic()] : [])],
       backoff: this.backoff,
       signal,
       onMessage: (topic, payload) => this.onMessage(topic, payload),
@@ -128,9 +130,15 @@ export class SparkplugAdapter extends AdapterBase {
     await this.link.start();
   }
 
+  protected override async beforeStop(): Promise<void> {
+    // A clean stop says so itself, then DISCONNECTs so the broker drops the will (which carries
+    // the older, connect-time timestamp); the will covers every other end of the connection.
+    if (!this.config.primaryHostId) return;
+    await this.publishState(false);
+    await this.link?.endGracefully();
+  }
+
   protected async close(): Promise<void> {
-    // A clean stop says so itself; the will covers every other end of the connection.
-    if (this.config.primaryHostId) await this.publishState(false);
     await this.link?.close();
     this.link = undefined;
   }
@@ -147,10 +155,31 @@ export class SparkplugAdapter extends AdapterBase {
   }
 
   private async publishState(online: boolean): Promise<void> {
-    if (!(await this.link?.publish(this.stateTopic(), this.statePayload(online), 1, true))) this.log(`could not publish the primary host STATE ${online ? "birth" : "death"}`);
+    // A clean stop's death carries the time of the disconnect, as the spec asks.
+    const payload = online ? this.statePayload(true) : Buffer.from(JSON.stringify({ online: false, timestamp: Math.max(Date.now(), this.stateTimestamp) }));
+    if (!(await this.link?.publish(this.stateTopic(), payload, 1, true))) this.log(`could not publish the primary host STATE ${online ? "birth" : "death"}`);
+  }
+
+  /**
+   * A STATE on our own topic. A death while we are up (the late will of an earlier session of
+   * ours, or another client using our host id) would keep edge nodes from publishing and leave
+   * that death retained: publish our birth again.
+   */
+  private onOwnState(payload: Buffer): void {
+    let state: { online?: unknown; timestamp?: unknown };
+    try {
+      state = JSON.parse(payload.toString("utf8")) as typeof state;
+    } catch {
+      this.log(`a STATE on ${this.stateTopic()} that is not JSON: ignored`);
+      return;
+    }
+    if (state.online !== false || this.stopped || !this.link?.connected) return;
+    this.log(`a STATE death (timestamp ${String(state.timestamp)}) arrived on ${this.stateTopic()} while this host is online: publishing its birth again`);
+    void this.publishState(true);
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (this.config.primaryHostId && topic === this.stateTopic()) return this.onOwnState(payload);
     const parts = topic.split("/");
     if (parts.length < 4 || parts[0] !== "spBv1.0" || parts[1] !== this.config.group) return;
     const type = parts[2] ?? "";

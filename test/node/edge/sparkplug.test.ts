@@ -290,9 +290,11 @@ describe("Sparkplug primary host STATE (primaryHostId)", () => {
     await waitFor(() => states.some((s) => s.online && s.timestamp > birth.timestamp), "a new STATE birth after the reconnect");
     const second = states.filter((s) => s.online).at(-1)!;
 
+    const stopAt = Date.now();
     await a.stop();
     adapter = undefined;
-    await waitFor(() => states.some((s) => !s.online && s.timestamp === second.timestamp), "the STATE death at a clean stop");
+    // A clean stop's death is stamped with the time of the stop (Sparkplug 3.0), not the connect's.
+    const death = await waitFor(() => states.find((s) => !s.online && s.timestamp >= stopAt), "the STATE death at a clean stop");
 
     // Retained: a client that subscribes later learns the host is offline.
     const late = connect(sim.endpoints.mqtt as string, { clientId: "late-edge-node" });
@@ -300,7 +302,27 @@ describe("Sparkplug primary host STATE (primaryHostId)", () => {
       await new Promise<void>((resolve) => late.once("connect", () => resolve()));
       const retained = new Promise<{ online: boolean; timestamp: number }>((resolve) => late.on("message", (_t, p, packet) => packet.retain && resolve(JSON.parse(p.toString()) as { online: boolean; timestamp: number })));
       await late.subscribeAsync("spBv1.0/STATE/tracemesh-oem", { qos: 1 });
-      expect(await retained).toEqual({ online: false, timestamp: second.timestamp });
+      expect(second.timestamp).toBeLessThan(death.timestamp);
+      expect(await retained).toEqual({ online: false, timestamp: death.timestamp });
+    } finally {
+      await late.endAsync(true);
+    }
+  });
+
+  it("answers a stray STATE death on its own topic (an older session's late will) with its birth again", async () => {
+    const earlier = states.length;
+    await run(config({ primaryHostId: "tracemesh-oem" }));
+    const birth = await waitFor(() => states.slice(earlier).find((s) => s.online), "the STATE birth");
+    const before = states.length;
+    await watcher.publishAsync("spBv1.0/STATE/tracemesh-oem", JSON.stringify({ online: false, timestamp: birth.timestamp - 5_000 }), { qos: 1, retain: true });
+    await waitFor(() => states.slice(before).some((s) => s.online && s.timestamp === birth.timestamp), "the birth published again");
+    // What stays retained, and what a newly connecting edge node sees, is the host online.
+    const late = connect(sim.endpoints.mqtt as string, { clientId: "edge-node-after-stray-death" });
+    try {
+      await new Promise<void>((resolve) => late.once("connect", () => resolve()));
+      const retained = new Promise<{ online: boolean; timestamp: number }>((resolve) => late.on("message", (_t, p, packet) => packet.retain && resolve(JSON.parse(p.toString()) as { online: boolean; timestamp: number })));
+      await late.subscribeAsync("spBv1.0/STATE/tracemesh-oem", { qos: 1 });
+      expect(await retained).toEqual({ online: true, timestamp: birth.timestamp });
     } finally {
       await late.endAsync(true);
     }

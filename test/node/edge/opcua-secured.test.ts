@@ -191,3 +191,15 @@ describe("opcua trust: what it refuses", () => {
     expect(trustCertificate(pki, colons).file).toBe(trusted.file);
   });
 });
+
+describe("opcua list|trust --config FILE --device ID", () => {
+  it("takes the PKI folder from the device's configuration, and says plainly when there is none", async () => {
+    const file = path.join(dir, "node.json");
+    const device = { kind: "opcua", device: "press-1", endpoint, securityMode: "SignAndEncrypt", securityPolicy: "Basic256Sha256", pkiFolder: clientPki, nodes: [{ nodeId: "ns=1;s=Press1.Force", stream: "press-1/force", metric: "force" }] };
+    const modbus = { kind: "modbus", device: "coolant-1", host: "127.0.0.1", registers: [{ address: 0, type: "int16", stream: "coolant-1/flow", metric: "flow" }] };
+    writeFileSync(file, JSON.stringify({ organisation: "Test Works", dataDir: path.join(dir, "data"), chain: { rpcUrl: "http://127.0.0.1:1", deployment: path.join(dir, "deployment.json"), keyEnv: "NO_KEY_NEEDED" }, devices: [device, modbus] }));
+    const listed = await opcuaCli(["list", "--config", file, "--device", "press-1"]);
+    expect(listed).toContain(`trusted (${path.join(clientPki, "trusted", "certs")}): \n  `);
+    await expect(opcuaCli(["list", "--config", file, "--device", "coolant-1"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${file} has no OPC UA device "coolant-1"`) });
+  }, 60_000);
+});

@@ -104,6 +104,12 @@ export const SparkplugDeviceSchema = Obj({
   metrics: Type.Optional(Type.Array(SparkplugMetricSchema)),
   /** What to do with metrics that have no mapping; default "record". */
   unmapped: Type.Optional(OneOf("record", "ignore")),
+  /**
+   * How long a skipped Sparkplug seq number is awaited before it counts as lost and the edge
+   * node is asked for a rebirth (the spec's Reorder Timeout, for brokers that may reorder one
+   * client's messages across topics, e.g. clusters); default 0: a jump is a gap at once.
+   */
+  reorderTimeoutMs: Type.Optional(Int(0, 600_000)),
   /** Least time between two rebirth requests to the same edge node; default 5000. */
   rebirthIntervalMs: Type.Optional(Int(0)),
   /**

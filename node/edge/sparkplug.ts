@@ -11,7 +11,7 @@
  *   `status().sources`.
  * - seq: one 0..255 counter per edge node across NBIRTH, DBIRTH, NDATA, DDATA and DDEATH. A jump
  *   counts the skipped messages as gaps and asks the node for a rebirth with the Node
- *   Control/Rebirth NCMD. DATA or DBIRTH from a node we have no NBIRTH for, or an alias no BIRTH
+ *   Control/Rebirth NCMD; with `reorderTimeoutMs`, only once they failed to arrive in that time. DATA or DBIRTH from a node we have no NBIRTH for, or an alias no BIRTH
  *   declared, also asks for a rebirth (at most once per `rebirthIntervalMs` per node until its
  *   NBIRTH arrives).
  *
@@ -79,6 +79,9 @@ interface EdgeNodeState extends Scope {
   born: boolean;
   bdSeq: string | undefined;
   lastSeq: number | undefined;
+  /** Seq numbers skipped and still awaited within the reorder timeout, and its timer. */
+  missing: Set<number>;
+  reorderTimer: NodeJS.Timeout | undefined;
   devices: Map<string, Scope & { born: boolean }>;
   rebirthAt: number | undefined;
 }
@@ -139,6 +142,7 @@ export class SparkplugAdapter extends AdapterBase {
   }
 
   protected async close(): Promise<void> {
+    for (const node of this.nodes.values()) this.stopAwaiting(node);
     await this.link?.close();
     this.link = undefined;
   }
@@ -204,10 +208,13 @@ export class SparkplugAdapter extends AdapterBase {
     const seq = p.seq === undefined || p.seq === null ? undefined : Number(toNumber(p.seq));
 
     if (type === "NBIRTH") {
+      if (node) this.stopAwaiting(node);
       const state: EdgeNodeState = {
         born: true,
         bdSeq: metricValueString(p.metrics, "bdSeq"),
         lastSeq: seq,
+        missing: new Set(),
+        reorderTimer: undefined,
         devices: new Map(),
         rebirthAt: undefined,
         byAlias: new Map(),
@@ -229,6 +236,7 @@ export class SparkplugAdapter extends AdapterBase {
       if (node) {
         node.born = false;
         node.lastSeq = undefined;
+        this.stopAwaiting(node);
         for (const scope of node.devices.values()) scope.born = false;
       }
       this.markDevicesOffline(nodeKey);
@@ -279,17 +287,48 @@ export class SparkplugAdapter extends AdapterBase {
     }
   }
 
+  /**
+   * Sparkplug host message ordering. Without a reorder timeout (`reorderTimeoutMs` 0, for a broker
+   * that keeps one client's messages in order across topics) a jump is a gap at once. With one,
+   * the skipped numbers are awaited that long (clustered brokers may reorder across topics); a
+   * late one is taken as it comes, and only those still missing then count as gaps and lead to
+   * a rebirth request.
+   */
   private checkSeq(node: EdgeNodeState, edgeNode: string, seq: number | undefined, type: string): void {
     if (seq === undefined) return;
+    if (node.missing.delete(seq)) {
+      if (node.missing.size === 0) this.stopAwaiting(node);
+      return;
+    }
     if (node.lastSeq !== undefined) {
       const expected = (node.lastSeq + 1) % 256;
       if (seq !== expected) {
         const missed = (seq - expected + 256) % 256;
-        this.addGaps(missed, `seq gap from ${this.config.group}/${edgeNode}: expected ${expected}, got ${seq} (${type})`);
-        this.requestRebirth(edgeNode, `seq gap (expected ${expected}, got ${seq})`);
+        const why = `seq gap from ${this.config.group}/${edgeNode}: expected ${expected}, got ${seq} (${type})`;
+        const timeout = this.config.reorderTimeoutMs ?? 0;
+        if (timeout === 0) {
+          this.addGaps(missed, why);
+          this.requestRebirth(edgeNode, `seq gap (expected ${expected}, got ${seq})`);
+        } else {
+          for (let k = 0; k < missed; k++) node.missing.add((expected + k) % 256);
+          node.reorderTimer ??= setTimeout(() => {
+            node.reorderTimer = undefined;
+            const lost = [...node.missing];
+            node.missing.clear();
+            if (lost.length === 0 || this.stopped) return;
+            this.addGaps(lost.length, `${why}; seq ${lost.join(", ")} not there after the ${timeout} ms reorder timeout`);
+            this.requestRebirth(edgeNode, `seq ${lost.join(", ")} missing after the reorder timeout`);
+          }, timeout);
+        }
       }
     }
     node.lastSeq = seq;
+  }
+
+  private stopAwaiting(node: EdgeNodeState): void {
+    clearTimeout(node.reorderTimer);
+    node.reorderTimer = undefined;
+    node.missing.clear();
   }
 
   /** Ask an edge node to publish its BIRTH certificates again (Sparkplug Node Control/Rebirth). */

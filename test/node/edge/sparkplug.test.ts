@@ -139,6 +139,31 @@ describe("Sparkplug B adapter against the simulator's edge node", () => {
     expect(a.rebirthRequests).toBe(2);
   });
 
+  it("with a reorder timeout, awaits a skipped seq: late is no gap; never there is a gap and a rebirth once the timeout passed", async () => {
+    const { adapter: a, sink } = await run(config({ reorderTimeoutMs: 1_000 }));
+    await joined(a);
+    const rebirths = a.rebirthRequests;
+    const t = sim.timeOf(sim.tick);
+    const ddata = (seq: number, value: number, at: number) => spB.encodePayload({ timestamp: t, seq, metrics: [{ alias: 10, type: "Float", value, timestamp: at }] });
+    const first = edge.reserveSeq();
+    const second = edge.reserveSeq();
+    // The second before the first, on one connection: the broker delivers them in that order.
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(second, 61.5, t + 2));
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(first, 60.5, t + 1));
+    await waitFor(() => sink.of(`${CNC}/Spindle/Load`).some((r) => r.value === 60.5), "the late message's reading");
+    await delay(1_300);
+    expect(a.status().gaps).toBe(0);
+    expect(a.rebirthRequests).toBe(rebirths);
+
+    // One that never comes: its successor is recorded at once, the loss counted after the timeout.
+    edge.skipSeq(1);
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(edge.reserveSeq(), 62.5, t + 3));
+    await waitFor(() => sink.of(`${CNC}/Spindle/Load`).some((r) => r.value === 62.5), "the reading after the hole");
+    expect(a.status().gaps).toBe(0);
+    await waitFor(() => a.status().gaps === 1, "the gap once the reorder timeout passed");
+    await waitFor(() => a.rebirthRequests === rebirths + 1, "a rebirth request");
+  });
+
   it("reads DATA that omits datatypes by the BIRTH's; an unknown alias is a gap and asks for a rebirth", async () => {
     const { adapter: a, sink } = await run();
     await joined(a);

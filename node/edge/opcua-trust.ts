@@ -50,7 +50,7 @@ export function readCertificate(file: string): PkiCertificate & { der: Buffer } 
     throw new UsageError(`${file} is not an X.509 certificate (PEM or DER): ${(e as Error).message}`);
   }
   const der = cert.raw;
-  return { file, der, thumbprint: createHash("sha1").update(der).digest("hex"), subject: cert.subject.replace(/\n/g, ", "), validTo: cert.validTo };
+  return { file, der, thumbprint: createHash("sha1").update(der).digest("hex"), subject: printable(cert.subject.replace(/\n/g, ", ")), validTo: cert.validTo };
 }
 
 /** The certificates in `folder` (none when it does not exist); unreadable files are skipped. */
@@ -111,6 +111,12 @@ function withoutDer(c: PkiCertificate & { der: Buffer }): PkiCertificate {
 function fileLabel(subject: string): string {
   const cn = /CN=([^,]+)/.exec(subject)?.[1] ?? "certificate";
   return cn.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 64);
+}
+
+/** A peer chooses its certificate's subject: no control characters reach logs or terminals. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }
 
 function shellQuote(s: string): string {

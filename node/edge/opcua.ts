@@ -283,7 +283,7 @@ export class OpcUaAdapter extends AdapterBase {
         ? `the server refuses an anonymous session (${code}): configure userName and password`
         : `the server refused the login of user "${c.userName}" (${code}): check userName and password`;
     }
-    if (/BadSecurityChecksFailed|BadCertificate|socket has been disconnected|premature socket termination/i.test(text) && c.pkiFolder !== undefined && c.securityMode !== undefined && c.securityMode !== "None") {
+    if (/BadSecurityChecksFailed|BadCertificate/.test(text) && c.pkiFolder !== undefined && c.securityMode !== undefined && c.securityMode !== "None") {
       const own = c.certificateFile ?? pkiPaths(c.pkiFolder).ownCertificate;
       const thumbprint = listCertificates(path.dirname(own)).find((x) => path.resolve(x.file) === path.resolve(own))?.thumbprint;
       return `the server refused the secure channel (${text}): it may not trust this client's certificate ${own}${thumbprint ? ` (thumbprint ${thumbprint})` : ""}; its operator must add it to the server's trusted certificates`;

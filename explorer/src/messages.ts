@@ -480,6 +480,8 @@ const en = {
   "search.number.several": "{n} items or batches you may see have the serial or lot number “{q}”:",
   "search.number.serial": "serial",
   "search.number.lot": "lot",
+  // ---- genealogy at scale and statements from the issuer's node (components/Genealogy.tsx, pages/Certificate.tsx)
+  "certStatement.unreachable": "The issuer's node did not deliver this statement just now (it is fetched from there and checked against the hash on chain). Try again later.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -958,6 +960,8 @@ const zh: Record<MessageKey, string> = {
   "search.number.several": "您可查看的零件或批次中，有 {n} 个的序列号或批号为“{q}”：",
   "search.number.serial": "序列号",
   "search.number.lot": "批号",
+  // ---- genealogy at scale and statements from the issuer's node (components/Genealogy.tsx, pages/Certificate.tsx)
+  "certStatement.unreachable": "签发方的节点此刻未送达此声明（声明从该节点获取，并与链上哈希核对）。请稍后再试。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

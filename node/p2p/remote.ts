@@ -1,7 +1,8 @@
 /**
  * Delivery on demand: the documents and bound readings of other organisations' records that this
- * node's organisation may see but does not hold, fetched from the owner's node over the fetch
- * protocol while a page waits (the gateway's `remote` service slot, gateway/services.ts).
+ * node's organisation may see but does not hold, and other issuers' revocation statements, fetched
+ * from the owner's node over the fetch protocol while a page waits (the gateway's `remote` service
+ * slot, gateway/services.ts). Verified statements are kept (`statements`), so a page asks once.
  *
  * Everything goes through FetchClient, which verifies before storing: a document must hash to the
  * record hash asked for and be recorded on Provenance by the serving peer's organisation; every

@@ -290,7 +290,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // looked up for the first NAMED_NODES parts: the rest show their keys.
     const identifierOf = visibleIdentifiers(services, q, ctx.state.caller!.orgId);
     // Parts whose documents sit on their owners' nodes are named once those have come over.
-    const { complete } = await identifierOf.fetchMissing(g.nodes.slice(0, NAMED_NODES).map((n) => n.key).filter((k) => k !== subject.key));
+    const named = g.nodes.slice(0, NAMED_NODES);
+    const batches = new Set(named.flatMap((n) => (n.batch ? [n.batch] : [])));
+    const { complete } = await identifierOf.fetchMissing([...named.map((n) => n.key).filter((k) => k !== subject.key), ...batches]);
     for (const [i, n] of g.nodes.entries()) {
       nodes.push({
         key: n.key,
@@ -299,6 +301,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         owner: await org(n.ownerOrg),
         recalled: n.recalled,
         batchKey: n.batch ?? undefined,
+        batchDigitalLink: n.batch && i < NAMED_NODES ? await identifierOf(n.batch) : undefined,
         depth: n.depth,
       });
     }
@@ -556,7 +559,22 @@ export const paths: OpenApiPaths = {
           required: ["root", "nodes", "edges", "recallScope"],
           properties: {
             root: { type: "string" },
-            nodes: { type: "array", items: { type: "object", properties: { key: { type: "string" }, status: { type: "string" }, owner: org, recalled: { type: "boolean" }, depth: { type: "integer" } } } },
+            nodes: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  key: { type: "string" },
+                  digitalLink: { type: "string", description: "the part's identifier (GTIN with serial or lot), where the caller may read a document naming it" },
+                  status: { type: "string" },
+                  owner: org,
+                  recalled: { type: "boolean" },
+                  batchKey: { type: "string" },
+                  batchDigitalLink: { type: "string", description: "the batch's identifier (GTIN with lot, e.g. a heat), where the caller may read a document naming it" },
+                  depth: { type: "integer" },
+                },
+              },
+            },
             edges: {
               type: "array",
               items: { type: "object", properties: { from: { type: "string" }, to: { type: "string" }, kind: { enum: ["transformation", "assembly"] }, recordId: { type: "integer" } } },

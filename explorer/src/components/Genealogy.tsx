@@ -88,6 +88,7 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
       if (!next.delete(id)) next.add(id);
       return next;
     });
+  // "lot H0001": the batch's lot alone (its GTIN is the part's).
   const lot = (n: Part) => (n.batchDigitalLink === undefined ? "" : identifierLabel(n.batchDigitalLink, t).split(" · ").at(-1)!);
   const label = (n: Part) => (n.digitalLink === undefined ? short(n.key) : identifierLabel(n.digitalLink, t));
   // On the graph: who holds it, and which part it is, by its serial or lot alone (the list gives
@@ -198,7 +199,7 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
     return (
       <li key={n.key} class={inRecall ? "recall" : ""} data-key={n.key}>
         {isRoot ? <strong>{label(n)} ({t("item.rootNode")})</strong> : <a href={href({ page: "item", id: nodeId(n) })}>{label(n)}</a>}
-        {n.batchDigitalLink !== undefined && <span class="muted"> · {t("id.lot")} {lot(n)}</span>}
+        {n.batchDigitalLink !== undefined && <span class="muted"> · {lot(n)}</span>}
         {inRecall && <span class="tag tag-red">{t("item.recalled")}</span>}
         {n.owner !== null && <span class="muted"> · {n.owner.name}</span>}
       </li>

@@ -93,8 +93,29 @@ export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, c
     const store = services.events?.store;
     const remote = services.remote;
     if (!store || !remote || caller !== services.organisation.id) return { complete: true };
-    const wanted = new Map<string, { owner: number; recordHash: string; keys: string[] }>();
     const decided = new Map<string, Promise<boolean>>();
+    let complete = true;
+    // A second round for keys the first one's documents did not name (a heat's melt document names
+    // its billets but not always the lot: its recall does).
+    let left = keys.map((k) => k.toLowerCase());
+    for (let round = 0; round < 2 && left.length > 0; round++) {
+      const wanted = await wantedFor(left, decided);
+      if (wanted.size === 0) break;
+      const missing = await remote.fetchDocuments([...wanted.values()].map(({ owner, recordHash }) => ({ owner, recordHash })));
+      if (missing.size > 0) complete = false;
+      // Looked up again: the documents that arrived are in the store now.
+      const asked = [...wanted.values()].flatMap((w) => w.keys);
+      for (const k of asked) memo.delete(k);
+      left = [];
+      for (const k of asked) if ((await named(k)) === undefined) left.push(k);
+    }
+    return { complete };
+  };
+
+  /** Per record hash: one record of each unnamed key that this node does not hold and the caller may read. */
+  const wantedFor = async (keys: readonly string[], decided: Map<string, Promise<boolean>>) => {
+    const store = services.events!.store;
+    const wanted = new Map<string, { owner: number; recordHash: string; keys: string[] }>();
     for (const raw of keys) {
       const key = raw.toLowerCase();
       if ((await named(key)) !== undefined) continue;
@@ -113,11 +134,7 @@ export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, c
         break;
       }
     }
-    if (wanted.size === 0) return { complete: true };
-    const missing = await remote.fetchDocuments([...wanted.values()].map(({ owner, recordHash }) => ({ owner, recordHash })));
-    // Looked up again: the documents that arrived are in the store now.
-    for (const w of wanted.values()) for (const k of w.keys) memo.delete(k);
-    return { complete: missing.size === 0 };
+    return wanted;
   };
   return Object.assign(named, { fetchMissing });
 }

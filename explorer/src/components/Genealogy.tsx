@@ -210,9 +210,9 @@ export function GenealogyGraph({ graph }: { graph: GenealogyAnswer }) {
       <p class="help">{t("item.genealogyHelp")}</p>
       <div class="genealogy-view">
         <div ref={box} class="graph" role="img" aria-label={t("item.genealogy")} data-testid="genealogy-graph" />
-        <div class="genealogy-list" data-testid="genealogy-list">
+        <div class="genealogy-list graph-list" data-testid="genealogy-list">
           {recall.size > 0 && <p class="recall-note">{t("item.recallScope", { count: recall.size })}</p>}
-          {rootPart && <ul class="graph-list">{item(rootPart, true)}</ul>}
+          {rootPart && <ul class="tier-parts">{item(rootPart, true)}</ul>}
           {tiers.map((x) => (
             <TierList key={x.id} tier={x} title={tierTitle(x)} open={expanded.has(x.id)} onToggle={() => toggle(x.id)} item={item} />
           ))}
@@ -238,7 +238,7 @@ function TierList({ tier, title, open, onToggle, item }: { tier: Tier; title: st
       </h4>
       {open && (
         <>
-          <ul class="graph-list" id={listId}>
+          <ul class="tier-parts" id={listId}>
             {shown.map((n) => item(n))}
           </ul>
           {pages > 1 && (

@@ -177,7 +177,7 @@ function Statement({ answer, recordedHash }: { answer: CertificateAnswer["statem
           <p class="muted">{t("certStatement.verified")}</p>
         </>
       ) : answer.status === "not-held" ? (
-        <p class="muted">{t("certStatement.notHeld")}</p>
+        <p class="muted">{t(answer.reason === undefined ? "certStatement.notHeld" : "certStatement.unreachable")}</p>
       ) : (
         <p class="error" role="alert">
           {t("certStatement.mismatch")}

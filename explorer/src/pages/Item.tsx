@@ -118,7 +118,7 @@ export function ItemPage({ id }: { id: string }) {
 function ItemDetails({ id, batch }: { id: string; batch: boolean }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<HistoryAnswer>(`/items/${enc(id)}/history`, { signal }), [id]);
-  const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
+  const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16&limit=5000`, { signal }), [id]);
   const certificates = useAsync((signal) => api<ItemCertificateAnswer[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
   return (
     <>

@@ -238,7 +238,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // event) and owned by the record's organisation: another's record of the same hash (a
     // squatter's, on its own goods) does not get the owner's document.
     const storedOf = async (e: HistoryEntry) =>
-      documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
+      documents ? (await documents.recordedAs(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
     const found = [];
     for (const e of entries) {
       const stored = await storedOf(e);

@@ -27,7 +27,9 @@
 import { type KeyObject, createPublicKey, verify as verifyNative } from "node:crypto";
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
-import { CertificateStatus, RevocationReason } from "./registry.ts";
+import { CertificateStatus, type RevocationReason, reasonName } from "./registry.ts";
+
+export { reasonName };
 import { itemKey, batchKey } from "./identifiers/canonical.ts";
 import { IdentifierError } from "./identifiers/gs1-keys.ts";
 import { TracemeshError } from "./errors.ts";
@@ -303,21 +305,6 @@ export const STATUS_NAMES: Record<CertificateStatus, CertificateStatusName> = {
   [CertificateStatus.Revoked]: "revoked",
   [CertificateStatus.Superseded]: "superseded",
 };
-
-export function reasonName(reason: RevocationReason): string {
-  return (
-    {
-      [RevocationReason.Unspecified]: "unspecified",
-      [RevocationReason.IssuedInError]: "issued-in-error",
-      [RevocationReason.NonConformity]: "non-conformity",
-      [RevocationReason.Misuse]: "misuse",
-      [RevocationReason.Fraud]: "fraud",
-      [RevocationReason.HolderRequest]: "holder-request",
-      [RevocationReason.UnderInvestigation]: "under-investigation",
-      [RevocationReason.KeyCompromise]: "key-compromise",
-    } as Record<number, string>
-  )[reason] ?? `reason-${reason}`;
-}
 
 const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOString());
 

@@ -8,7 +8,7 @@ import type { CertificateListAnswer } from "../../../lib/api/certificates.ts";
 import type { PublicMemberAnswer } from "../../../lib/api/trace.ts";
 import { api, enc } from "../api.ts";
 import { getChain } from "../chain.ts";
-import { StateLabel } from "../pages/Certificate.tsx";
+import { StateLabel } from "./CertificateCard.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { Async, useAsync } from "./async.tsx";

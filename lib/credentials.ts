@@ -28,6 +28,7 @@ import { type KeyObject, createPublicKey, verify as verifyNative } from "node:cr
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
 import { CertificateStatus, type RevocationReason, reasonName } from "./registry.ts";
+import { ADVISORY_CHECKS, CHECK_NAMES, type CheckName } from "./credentials/check-names.ts";
 
 export { reasonName };
 import { itemKey, batchKey } from "./identifiers/canonical.ts";
@@ -370,21 +371,8 @@ export interface Check {
   detail: string;
 }
 
-export const CHECK_NAMES = [
-  "format",
-  "signature",
-  "onChain",
-  "signerIsIssuer",
-  "status",
-  "issuerAccreditedAtIssuance",
-  "issuerAccreditedNow",
-  "notExpired",
-  "subject",
-] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
-
-/** Checks that only inform: a withdrawn accreditation does not undo certificates issued under it. */
-export const ADVISORY_CHECKS: readonly CheckName[] = ["issuerAccreditedNow"];
+// The check names are plain data of their own (./credentials/check-names.ts): pages list them without this module.
+export { ADVISORY_CHECKS, CHECK_NAMES, type CheckName };
 
 export interface Verification {
   verdict: "valid" | "invalid";

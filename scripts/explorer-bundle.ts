@@ -19,7 +19,7 @@ export const FIRST_LOAD_BOUND = { bytes: 350 * 1024, gzipBytes: 120 * 1024 };
  * the page) stays under FIRST_LOAD_BOUND too. The chain client (ethers) and credential checks load
  * after such a page has shown.
  */
-export const DIRECT_LOAD_PAGES = [path.join("pages", "Item.tsx")] as const;
+export const DIRECT_LOAD_PAGES = [path.join("pages", "Item.tsx"), path.join("pages", "Certificate.tsx")] as const;
 /** Packages that must load on first use only. */
 export const LOADED_WHEN_USED = ["cytoscape", "jsqr", "uplot"] as const;
 

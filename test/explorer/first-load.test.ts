@@ -1,7 +1,7 @@
 /**
- * The explorer's first load, and a direct load of the item page (a scanned QR code), stay under
- * their bound (350 KB of JavaScript, 120 KB gzipped), and the libraries only some pages need
- * (cytoscape, jsqr, uplot) load on first use, never with a page.
+ * The explorer's first load, and a direct load of the item and certificate pages (a scanned QR
+ * code), stay under their bound (350 KB of JavaScript, 120 KB gzipped), and the libraries only
+ * some pages need (cytoscape, jsqr, uplot) load on first use, never with a page.
  * Builds the explorer into a temporary directory; a second build with cytoscape imported eagerly
  * shows the check catches exactly that.
  */
@@ -30,7 +30,7 @@ describe("explorer first load", () => {
     expect(bundle.firstLoad.eager).toEqual([]);
     expect(Object.keys(bundle.pages)).toEqual(expect.arrayContaining([path.join("pages", "Item.tsx"), path.join("pages", "Readings.tsx")]));
     for (const [page, load] of Object.entries(bundle.pages)) expect({ page, eager: load.eager }).toEqual({ page, eager: [] });
-    // A page opened straight from a QR code loads under the same bound (ethers comes after it shows).
+    // A page opened straight from a QR code loads under the same bound (ethers and credential checks come after it shows).
     for (const page of DIRECT_LOAD_PAGES) {
       const load = bundle.pages[page];
       expect(load, page).toBeDefined();

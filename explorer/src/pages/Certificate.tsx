@@ -9,21 +9,17 @@ import type { TargetedEvent } from "preact";
 import { id as keccakText } from "ethers";
 import { useEffect, useState } from "preact/hooks";
 import type { CertificateAnswer } from "../../../lib/api/certificates.ts";
-import {
-  ADVISORY_CHECKS,
-  type CheckName,
-  type OnChainCertificate,
-  type Verification,
-  certificateOnChain,
-  verifyCredential,
-} from "../../../lib/credentials.ts";
-import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresentation } from "../../../lib/credentials/presentation.ts";
+import type { CheckName, OnChainCertificate, Verification } from "../../../lib/credentials.ts";
+import { ADVISORY_CHECKS, PRESENTATION_CHECK_NAMES } from "../../../lib/credentials/check-names.ts";
+import type { PresentationVerification } from "../../../lib/credentials/presentation.ts";
 import { ApiError, api, enc } from "../api.ts";
+
+/** The chain client and credential verification, loaded after the page shows (certificate-checks.ts). */
+const checks = () => import("../certificate-checks.ts");
 import { ErrorView } from "../components/async.tsx";
 import { CertificatesByIssuer } from "../components/CertificateList.tsx";
 import { Qr } from "../components/Qr.tsx";
 import { SelectiveDisclosureForm } from "../components/SelectiveDisclosure.tsx";
-import { getChain } from "../chain.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { absoluteHref, navigate } from "../router.ts";
 import { CertificateSummary, useStateLabel } from "../components/CertificateCard.tsx";
@@ -51,7 +47,7 @@ function useCertificate(id: string): Loaded {
   useEffect(() => {
     let live = true;
     setState({ status: "loading" });
-    const own = getChain().then((c) => certificateOnChain(c.contracts, id));
+    const own = checks().then(async (m) => m.certificateOnChain((await m.getChain()).contracts, id));
     const gateway = api<CertificateAnswer>(`/certificates/${enc(id)}`);
     Promise.allSettled([own, gateway]).then(([o, g]) => {
       if (!live) return;
@@ -241,8 +237,9 @@ function PresentationForm() {
     setState({ status: "busy" });
     try {
       const input = await readUpload(file);
-      const chain = await getChain();
-      setState({ status: "done", result: await verifyPresentation(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
+      const m = await checks();
+      const chain = await m.getChain();
+      setState({ status: "done", result: await m.verifyPresentation(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
     } catch (error) {
       setState({ status: "error", error });
     }
@@ -315,8 +312,9 @@ export function CertificatePage({ id }: { id?: string }) {
     setUpload({ status: "busy" });
     try {
       const parsed = await readUpload(file);
-      const chain = await getChain();
-      setUpload({ status: "done", result: await verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
+      const m = await checks();
+      const chain = await m.getChain();
+      setUpload({ status: "done", result: await m.verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
     } catch (error) {
       setUpload({ status: "error", error });
     }

@@ -67,7 +67,7 @@ export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, c
     const visibility = services.events?.visibility;
     if (!store || !visibility) return undefined;
     for (const record of await q.history(key, { limit: RECORDS_PER_KEY })) {
-      for (const stored of await store.get(record.eventHash)) {
+      for (const stored of await store.recordedAs(record.eventHash)) {
         if (stored.recordHash.toLowerCase() !== record.eventHash.toLowerCase()) continue;
         if (!(await visibility.mayRead(stored, caller)).allowed) continue;
         let values: string[];

@@ -50,7 +50,7 @@ import { publishedEvent } from "../../lib/epcis/published.ts";
 import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
-import { AnswerCache, type Built } from "../answer-cache.ts";
+import { AnswerCache, type Built, type Served, encoded } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
@@ -138,18 +138,18 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
   const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<LoggedRead>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
-    let built: Built<LoggedRead>;
+    let served: Served<LoggedRead>;
     if (answers && stamp !== undefined) {
       const kept = await answers.answer(key, stamp, build);
-      built = kept.built;
+      served = kept.served;
       cacheResults.inc({ result: kept.hit ? "hit" : "miss" });
     } else {
-      built = await build();
+      served = encoded(await build());
       cacheResults.inc({ result: "uncacheable" });
     }
-    for (const r of built.replay) await services.accessLog?.record(r.read, r.decision);
+    for (const r of served.replay) await services.accessLog?.record(r.read, r.decision);
     ctx.type = "application/json";
-    ctx.body = built.json;
+    ctx.body = served.bytes;
   };
   // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
   router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {
@@ -229,7 +229,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // event) and owned by the record's organisation: another's record of the same hash (a
     // squatter's, on its own goods) does not get the owner's document.
     const storedOf = async (e: HistoryEntry) =>
-      documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
+      documents ? (await documents.recordedAs(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
     const found = [];
     for (const e of entries) {
       const stored = await storedOf(e);

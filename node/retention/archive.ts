@@ -168,12 +168,24 @@ class NdjsonWriter {
     this.done = once(this.out, "close");
   }
 
+  /** Lines are handed to gzip in batches: one write per line costs more than the compression. */
+  private buffer: string[] = [];
+
   async write(value: unknown): Promise<void> {
     this.lines++;
-    if (!this.gzip.write(JSON.stringify(value) + "\n")) await once(this.gzip, "drain");
+    this.buffer.push(JSON.stringify(value));
+    if (this.buffer.length >= 512) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const text = this.buffer.join("\n") + "\n";
+    this.buffer = [];
+    if (!this.gzip.write(text)) await once(this.gzip, "drain");
   }
 
   async end(): Promise<void> {
+    await this.flush();
     this.gzip.end();
     await this.done;
   }
@@ -275,6 +287,22 @@ function dirBytes(dir: string): number {
     if (e.isFile()) total += statSync(path.join(e.parentPath, e.name)).size;
   }
   return total;
+}
+
+/**
+ * Claims `archiveDir` for `node` (a file NODE naming it), refusing one another node claimed: two
+ * nodes numbering segments in one folder would overwrite each other's.
+ */
+export function claimArchive(archiveDir: string, node: string): void {
+  mkdirSync(archiveDir, { recursive: true });
+  const file = path.join(archiveDir, "NODE");
+  const want = node.toLowerCase();
+  if (!existsSync(file)) {
+    writeFileSync(file, want + "\n", { flag: "wx" });
+    return;
+  }
+  const held = readFileSync(file, "utf8").trim().toLowerCase();
+  if (held !== want) throw new Error(`the archive folder ${archiveDir} holds the readings of node ${held}, not of ${want}: give each node its own retention.archiveDir`);
 }
 
 /**

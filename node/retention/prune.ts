@@ -37,7 +37,7 @@ import {
   parseChunk,
 } from "../ingest/store.ts";
 import type { EventStore } from "../events/store.ts";
-import { type ArchivedWindow, SegmentWriter, archiveBytes, cleanArchive, readingLine, segmentName } from "./archive.ts";
+import { type ArchivedWindow, SegmentWriter, archiveBytes, claimArchive, cleanArchive, readingLine, segmentName } from "./archive.ts";
 import { type RetentionConfig, keepMsOf } from "./policy.ts";
 
 /** Where retention stands, kept in the store ("retention" metadata) with each commit. */
@@ -164,6 +164,7 @@ export class Retention {
     const done = { segments: 0, readings: 0 };
     try {
       this.state = (await this.store.retentionState<RetentionState>()) ?? { lastSegment: 0, cursors: {}, prunedReadings: 0 };
+      claimArchive(this.config.archiveDir, this.options.node);
       const removed = cleanArchive(this.config.archiveDir, this.state.lastSegment);
       if (removed.length > 0) this.log(`removed ${removed.join(", ")} from ${this.config.archiveDir}: written by a run that did not finish (their readings are still in the store)`);
       const periods = [...new Set(this.config.rules.map((r) => r.keepMs).filter((k): k is number => k !== undefined))].sort((a, b) => a - b);

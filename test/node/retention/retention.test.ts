@@ -75,7 +75,6 @@ describe("retention: pruning to the archive under ingestion", () => {
     const archiveDir = path.join(dir, "archive");
     const retention = new Retention(store, proofs, { rules, archiveDir, intervalMs: 3_600_000, windowsPerSegment }, {
       node: signer.address,
-      // eslint-disable-next-line @typescript-eslint/require-await
       bindings: async function* () {
         yield* bindings;
       },
@@ -198,6 +197,12 @@ describe("retention: pruning to the archive under ingestion", () => {
       expect(tampered.failures.map((f) => f.reason)).toContain("reading-altered");
       expect(tampered.failures.find((f) => f.reason === "reading-altered")).toMatchObject({ stream: SPINDLE, seq: changed.seq, segment: 1 });
       expect(tampered.failures.some((f) => f.reason === "proof-invalid" && f.detail.includes("window 2"))).toBe(true);
+      // A manifest naming a file outside its segment is refused, not followed.
+      const manifestFile = path.join(copy, segmentName(2), "manifest.json");
+      const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as { streams: { file: string }[] };
+      manifest.streams[0]!.file = "../../../../../../etc/hostname";
+      writeFileSync(manifestFile, JSON.stringify(manifest));
+      expect((await auditArchive(copy, view)).failures.find((f) => f.segment === 2)).toMatchObject({ reason: "archive-malformed", detail: expect.stringMatching(/outside its segment/) });
       // Segments of another node are refused, not verified against this node's name.
       expect((await auditArchive(n.archiveDir, view, { node: fx.orgs.steel.signer.address })).failures[0]).toMatchObject({ reason: "archive-malformed" });
     } finally {
@@ -221,7 +226,7 @@ describe("retention: pruning to the archive under ingestion", () => {
       writeFileSync(path.join(stale, "manifest.json"), "{}");
       n.clock.now = Date.now() + DAY;
       expect(await n.retention.runOnce()).toEqual({ segments: 1, readings: 4500 });
-      expect(readdirSync(n.archiveDir)).toEqual([segmentName(1)]);
+      expect(readdirSync(n.archiveDir).sort()).toEqual(["NODE", segmentName(1)]);
       expect(await n.store.leafPage(2, 0)).toBeUndefined();
       expect(await n.store.leafPage(2, 1)).toBeUndefined();
       const chunks = [];
@@ -234,6 +239,9 @@ describe("retention: pruning to the archive under ingestion", () => {
       expect(await verifyReading(a!.reading, a!.proof, view)).toEqual({ ok: true });
       expect(await auditArchive(n.archiveDir, view)).toMatchObject({ readings: 4500, verified: 4500, failures: [] });
       expect((await n.proofs.audit(view)).failures).toEqual([]);
+      // Another node's retention refuses this node's archive folder instead of numbering segments over it.
+      const other = new Retention(n.store, n.proofs, { ...n.retention.config }, { node: fx.orgs.machining.signer.address, bindings: async function* () {}, log: () => {} });
+      await expect(other.runOnce()).rejects.toThrow(/holds the readings of node 0x[0-9a-f]{40}, not of 0x[0-9a-f]{40}: give each node its own retention.archiveDir/);
     } finally {
       await n.stop();
     }

@@ -119,8 +119,23 @@ export class ProofService {
     this.trees = new Lru(cache.windows ?? 64);
   }
 
+  /** Windows forgotten so far: a proof that raced a rewrite (its chunks gone under it) is built again. */
+  private rewrites = 0;
+
+  /** Runs `build` again once when a window was rewritten while it ran (node/retention prunes online). */
+  private async retryOnRewrite<T>(build: () => Promise<T>): Promise<T> {
+    const before = this.rewrites;
+    try {
+      return await build();
+    } catch (e) {
+      if (this.rewrites === before) throw e;
+      return build();
+    }
+  }
+
   /** Forgets what is cached of `window`: retention (node/retention) rewrote its chunks and locator. */
   forget(window: number): void {
+    this.rewrites++;
     this.windows.delete(window);
     this.trees.delete(window);
   }
@@ -195,6 +210,10 @@ export class ProofService {
    * closed window. Throws when the stored bytes no longer decode (a damaged or altered store).
    */
   async proveReading(stream: string, seq: number): Promise<ProvenReading | undefined> {
+    return this.retryOnRewrite(() => this.proveReadingOnce(stream, seq));
+  }
+
+  private async proveReadingOnce(stream: string, seq: number): Promise<ProvenReading | undefined> {
     const window = await this.store.windowOf(stream, seq);
     if (window === undefined) return undefined;
     const info = await this.info(window);
@@ -244,6 +263,10 @@ export class ProofService {
    * a proof of just those (only they are read and decoded: a large run is served page by page).
    */
   async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
+    return this.retryOnRewrite(() => this.proveRunOnce(stream, window, part));
+  }
+
+  private async proveRunOnce(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);

@@ -57,7 +57,7 @@ describe("retention: pruning to the archive under ingestion", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function node(signerKey: "machining" | "steel", rules: RetentionRule[], windowsPerSegment = 4) {
+  async function node(signerKey: "machining" | "steel" | "foundry", rules: RetentionRule[], windowsPerSegment = 4) {
     const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-retention-"));
     dirs.push(dir);
     const signer = fx.orgs[signerKey].signer;
@@ -122,9 +122,22 @@ describe("retention: pruning to the archive under ingestion", () => {
           await sleep(1);
         }
       })();
+      // Proofs asked while windows are rewritten: a kept reading always proves, an archived one is absent, none fails.
+      const proving = (async () => {
+        let asked = 0;
+        while (arriving) {
+          const seq = 1 + (asked++ % (10 * PER));
+          const kept = await n.proofs.proveReading(FURNACE, seq);
+          expect(kept?.seq).toBe(seq);
+          const spindle = await n.proofs.proveReading(SPINDLE, seq);
+          if (spindle !== undefined) expect(await verifyReading(spindle.reading, spindle.proof, view)).toEqual({ ok: true });
+        }
+        return asked;
+      })();
       const result = await n.retention.runOnce();
       arriving = false;
       await ingest;
+      expect(await proving).toBeGreaterThan(0);
       await n.pipeline.closeWindow();
       const last = n.pipeline.lastClosed;
       await n.anchorer.anchoredUpTo(last);
@@ -205,6 +218,47 @@ describe("retention: pruning to the archive under ingestion", () => {
       expect((await auditArchive(copy, view)).failures.find((f) => f.segment === 2)).toMatchObject({ reason: "archive-malformed", detail: expect.stringMatching(/outside its segment/) });
       // Segments of another node are refused, not verified against this node's name.
       expect((await auditArchive(n.archiveDir, view, { node: fx.orgs.steel.signer.address })).failures[0]).toMatchObject({ reason: "archive-malformed" });
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it("a proof that raced the rewrite of its window is built again, not answered as a damaged store", async () => {
+    const n = await node("foundry", [{ stream: SPINDLE, keepMs: DAY }]);
+    try {
+      await n.pipeline.write([...Array.from({ length: 20 }, (_, i) => reading(SPINDLE, i)), ...Array.from({ length: 20 }, (_, i) => reading(FURNACE, i))]);
+      await n.pipeline.closeWindow();
+      await n.anchorer.anchoredUpTo(1);
+      // A store whose first chunk read waits until retention has rewritten the window under it.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let reached!: () => void;
+      const waiting = new Promise<void>((r) => (reached = r));
+      let first = true;
+      const slow = new Proxy(n.store, {
+        get(target, prop, receiver) {
+          if (prop === "chunk")
+            return async (window: number, part: number) => {
+              if (first) {
+                first = false;
+                reached();
+                await gate;
+              }
+              return target.chunk(window, part);
+            };
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const proofs = new ProofService(slow, n.address, { chunks: 0 });
+      const retention = new Retention(n.store, proofs, { ...n.retention.config }, { node: n.address, bindings: async function* () {}, now: () => Date.now() + 2 * DAY, log: () => {} });
+      const racing = proofs.proveReading(FURNACE, 7);
+      await waiting; // the proof holds the window's old locator
+      expect(await retention.runOnce()).toEqual({ segments: 1, readings: 20 });
+      release();
+      const proven = await racing;
+      expect(proven?.reading.value).toBe(6);
+      expect(await verifyReading(proven!.reading, proven!.proof, view)).toEqual({ ok: true });
     } finally {
       await n.stop();
     }

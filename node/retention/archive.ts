@@ -294,7 +294,8 @@ function dirBytes(dir: string): number {
  * nodes numbering segments in one folder would overwrite each other's.
  */
 export function claimArchive(archiveDir: string, node: string): void {
-  mkdirSync(archiveDir, { recursive: true });
+  // The owner's process data, salts included (they protect neighbouring readings): owner-only, like the store.
+  mkdirSync(archiveDir, { recursive: true, mode: 0o700 });
   const file = path.join(archiveDir, "NODE");
   const want = node.toLowerCase();
   if (!existsSync(file)) {

@@ -39,6 +39,7 @@ import { StoreDamagedError, isStoreDamage } from "./ingest/repair.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
+import { Retention, type RetentionStatus, ownEventBindings } from "./retention/prune.ts";
 
 /**
  * What the daemon needs from node/edge/index.ts: parse one device config (throwing a clear error
@@ -73,6 +74,8 @@ export interface NodeStatus {
   metricsUrl?: string;
   /** The EPCIS event store (with the peer network): own events a reorg left unrecorded (node/events/records.ts). */
   events?: { unrecordedOwn: number };
+  /** Retention of readings (config `retention`, node/retention). */
+  retention?: RetentionStatus;
 }
 
 export interface RunningNode {
@@ -90,8 +93,10 @@ export interface RunningNode {
   readonly proofs: ProofService;
   /** The peer network, when the config has a `p2p` section. */
   readonly p2p?: PeerNetwork;
-  /** The node's EPCIS event store (opened with the peer network). */
+  /** The node's EPCIS event store (opened with the peer network, or for retention to keep event-bound readings). */
   readonly events?: EventStore;
+  /** The retention task, when the config has a `retention` section. */
+  readonly retention?: Retention;
   status(): NodeStatus;
   /** Stops the node (idempotent); resolves when LevelDB is closed. */
   stop(): Promise<void>;
@@ -276,6 +281,28 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       });
     }
 
+    // Retention keeps the readings own events bind, so it reads the event store (the member's too).
+    let retention: Retention | undefined;
+    if (config.retention) {
+      try {
+        events ??= await EventStore.open(path.join(config.dataDir, "events"));
+        const eventStore = events;
+        retention = new Retention(store, proofs, config.retention, {
+          node: wallet.address,
+          bindings: () => ownEventBindings(eventStore),
+          log: (m) => log(`retention: ${m}`),
+          ...(options.clock ? { now: options.clock } : {}),
+        });
+        await retention.start();
+      } catch (e) {
+        await p2p?.stop();
+        await events?.close();
+        await anchorer.stop();
+        await pipeline.stop();
+        throw e;
+      }
+    }
+
     const adapterStatus = new Map<string, AdapterStatus>();
     const adapters: EdgeAdapter[] = devices.map((d) =>
       edge.createAdapter(d, {
@@ -320,6 +347,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         ...(p2p ? { p2p: p2p.status() } : {}),
         ...(metrics ? { metricsUrl: metrics.url } : {}),
         ...(events ? { events: { unrecordedOwn: events.unrecordedCount } } : {}),
+        ...(retention ? { retention: retention.status() } : {}),
       };
     };
     const writeStatus = () => {
@@ -370,6 +398,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         await step("the admin channel", async () => admin?.close());
         await step("the metrics listener", async () => metrics?.close());
         await step("the peer network", async () => p2p?.stop());
+        await step("retention", async () => retention?.stop());
         await step("the event store", async () => events?.close());
         await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));
         await step("the ingest pipeline", () => pipeline.stop());
@@ -387,7 +416,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
+    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), ...(retention ? { retention } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();
@@ -478,6 +507,11 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   }
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   lines.push(...eventLines(s.events));
+  if (s.retention) {
+    const t = s.retention;
+    lines.push(`retention   ${t.prunedReadings} readings archived in ${t.lastSegment} segment(s), ${t.archiveBytes} bytes in ${t.archiveDir}; ${t.keptBoundRuns} expired run(s) kept for events; last run ${time(t.lastRunAt)}`);
+    if (t.lastError) lines.push(`RETENTION FAILED ${t.lastError}`);
+  }
   if (s.p2p) {
     const p = s.p2p;
     const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";

@@ -175,6 +175,28 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     if (e) set(none, e.unrecordedOwn);
   });
 
+  // Retention (node/retention): readings moved to the archive, and what it takes on disk.
+  readCounter(r, "tracemesh_node_retention_pruned_readings_total", "Readings moved from the store to the archive (over the store's life)", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.prunedReadings);
+  });
+  readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.keptBoundRuns);
+  });
+  readGauge(r, "tracemesh_node_retention_archive_bytes", "Bytes of the committed archive segments", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.archiveBytes);
+  });
+  readGauge(r, "tracemesh_node_retention_last_run_timestamp_seconds", "When retention last ran, Unix seconds", [], (set) => {
+    const t = s().retention;
+    if (t?.lastRunAt) set(none, t.lastRunAt / 1000);
+  });
+  readGauge(r, "tracemesh_node_retention_failed", "1 when the last retention run failed (readings stay in the store)", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.lastError ? 1 : 0);
+  });
+
   // The disk.
   readGauge(r, "tracemesh_node_data_dir_bytes", "Bytes of the node's data directory (stores, secrets, status)", [], async (set) => set(none, await directoryBytes(s().dataDir)));
   return r;

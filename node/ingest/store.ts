@@ -12,7 +12,8 @@
  *   n | len u8 | stream              the stream's next sequence number after its last closed window
  *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
  *   m | name                         metadata (JSON): "format", "head", "anchored", "recovery" (the
- *                                    last re-anchoring after the chain lost anchors)
+ *                                    last re-anchoring after the chain lost anchors), "retention"
+ *                                    (node/retention: segments archived, where pruning stands)
  *
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
@@ -51,6 +52,11 @@ export interface StreamRun {
   count: number;
   /** Index of the run's first leaf in the window's tree. */
   leafStart: number;
+  /**
+   * The archive segment the run's readings were moved to (node/retention): its chunk sections
+   * and locator entries are gone, its leaves and stream index entry stay.
+   */
+  archived?: number;
 }
 
 export interface WindowRecord {
@@ -139,7 +145,7 @@ export const keys = {
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
   anchor: (window: number) => prefixed("a", u64(window)),
-  meta: (name: "format" | "head" | "anchored" | "recovery") => prefixed("m", Buffer.from(name, "latin1")),
+  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention") => prefixed("m", Buffer.from(name, "latin1")),
 };
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
@@ -484,6 +490,11 @@ export class IngestStore {
     ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: chainLast }) });
     ops.push({ type: "put", key: keys.meta("recovery"), value: json(recovery) });
     await this.write(ops);
+  }
+
+  /** Where retention stands (node/retention/prune.ts keeps it). */
+  async retentionState<T>(): Promise<T | undefined> {
+    return parse<T>(await this.getRaw(keys.meta("retention")));
   }
 
   async anchorRecovery(): Promise<AnchorRecovery | undefined> {

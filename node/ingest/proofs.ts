@@ -303,7 +303,7 @@ export class ProofService {
         ...run.proof,
         seqs: run.proof.seqs.slice(from, to),
         salts: run.proof.salts.slice(from, to),
-        leafHashes: run.proof.leafHashes.slice(from, to),
+        ...(run.proof.leafHashes ? { leafHashes: run.proof.leafHashes.slice(from, to) } : {}),
         start,
         end,
         siblings: siblingsToHex(tree.rangeProof(start, end).siblings),

@@ -24,6 +24,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   type EventSummary,
   FETCH_PROTOCOL,
+  FETCH_PROTOCOL_V1,
   type FetchRequest,
   type FetchResponse,
   type GrantRef,
@@ -41,6 +42,7 @@ import {
   withTimeout,
   writeFrame,
 } from "./protocol.ts";
+import { encodeAnswer } from "./wire.ts";
 
 /** Where the server reads its own readings (node/p2p/ingest-source.ts over the ingest store). */
 export interface ReadingSource {
@@ -104,9 +106,11 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   await host.handle(
-    FETCH_PROTOCOL,
+    [FETCH_PROTOCOL, FETCH_PROTOCOL_V1],
     async (stream, connection) => {
       const peer = connection.remotePeer.toString();
+      // 2.0.0 answers in tagged frames (readings in binary, wire.ts); 1.1.0 in plain JSON.
+      const encode = stream.protocol === FETCH_PROTOCOL_V1 ? encodeJson : encodeAnswer;
       try {
         await withTimeout(stream, timeoutMs, async () => {
           let response: FetchResponse;
@@ -122,10 +126,10 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
           } catch (e) {
             response = refusalFor(e, Math.min(maxFrameBytes, MAX_REQUEST_BYTES), options);
           }
-          let bytes = encodeJson(response);
+          let bytes = encode(response);
           if (bytes.length > maxFrameBytes) {
             response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes: ask for a shorter range or a lower limit` };
-            bytes = encodeJson(response);
+            bytes = encode(response);
           }
           options.onServed?.(peer, request, response);
           await writeFrame(stream, bytes, maxFrameBytes);

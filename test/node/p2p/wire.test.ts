@@ -78,7 +78,7 @@ describe("the 2.0.0 readings wire", () => {
     expect(bad(Buffer.of(1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))).toMatch(/longer than 8 bytes/);
     // The first reading must name its metric and unit: clear the head's extra bit of a run's first record.
     const plain = encodeAnswer({ type: "readings", items: [{ ...run, readings: [{ ...readings[0]! }], proof: { ...run.proof, seqs: [1], salts: [run.proof.salts[0]!], end: 4 } }], more: false } as never);
-    const at = plain.length - (1 + 1 + 7 + 4 + 16 + 2 + 1 + 8); // head | extra | metric | unit | salt | times | value
+    const at = 4 + 1 + 20 + 5 + 33 + 1 + 64; // answer header | kind | node | window, leaf count, start, count, seq | tx | siblings
     expect(plain[at]! & 0x80).toBe(0x80);
     const stripped = Buffer.concat([plain.subarray(0, at), Buffer.of(plain[at]! & 0x7f), plain.subarray(at + 1 + 1 + 7 + 4)]);
     expect(bad(stripped)).toMatch(/the first reading of an item must name its metric and unit/);

@@ -135,6 +135,22 @@ export function encodeAnswer(response: FetchResponse): Buffer {
   return w.done();
 }
 
+/** One run item alone, in the wire's form (the received store keeps each page of a run so). */
+export function encodeRun(item: RunItem): Buffer {
+  const w = new Writer();
+  writeRun(w, item);
+  return w.done();
+}
+
+/** A run item written by `encodeRun`, its readings of `stream`. Throws WireError. */
+export function decodeRun(bytes: Uint8Array, stream: string): RunItem {
+  const r = new Reader(bytes);
+  if (r.u8("the kind") !== KIND_RUN) throw new WireError("not a run item");
+  const item = readRun(r, stream, 0);
+  if (r.left !== 0) throw new WireError(`${r.left} bytes follow the run`);
+  return item;
+}
+
 function writeRun(w: Writer, item: RunItem): void {
   const { proof, readings } = item;
   const n = readings.length;

@@ -28,6 +28,7 @@ import {
   type WindowRecord,
   parseChunk,
   recordAt,
+  recordOffset,
   sectionRecords,
 } from "./store.ts";
 
@@ -252,8 +253,14 @@ export class ProofService {
       if (seq >= last) break;
       const value = await this.chunk(window, s.part);
       if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
-      for (let k = Math.max(0, first - seq); k < s.count && seq + k < last; k++) {
-        const d = decodeReading(recordAt(value, s.offset, k));
+      // Records are length-prefixed: walk them in order (finding each from the section's start
+      // made a page of a large section quadratic).
+      const skip = Math.max(0, first - seq);
+      let o = skip === 0 ? s.offset : recordOffset(value, s.offset, skip);
+      for (let k = skip; k < s.count && seq + k < last; k++) {
+        const len = value.readUInt16BE(o);
+        const d = decodeReading(value.subarray(o + 2, o + 2 + len));
+        o += 2 + len;
         readings.push(d.reading);
         seqs.push(seq + k);
         salts.push(hex(d.salt));

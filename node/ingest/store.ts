@@ -521,10 +521,16 @@ export function decodeLocator(raw: Buffer): LocatedSection[][] {
   return runs;
 }
 
-/** The record `index` (0-based) of `count` records starting at `offset`. */
-export function recordAt(value: Buffer, offset: number, index: number): Buffer {
+/** Where record `index` (0-based) of the records starting at `offset` begins (its u16 length). */
+export function recordOffset(value: Buffer, offset: number, index: number): number {
   let o = offset;
   for (let i = 0; i < index; i++) o += 2 + value.readUInt16BE(o);
+  return o;
+}
+
+/** The record `index` (0-based) of `count` records starting at `offset`. */
+export function recordAt(value: Buffer, offset: number, index: number): Buffer {
+  const o = recordOffset(value, offset, index);
   const len = value.readUInt16BE(o);
   return value.subarray(o + 2, o + 2 + len);
 }

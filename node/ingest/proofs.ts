@@ -231,8 +231,10 @@ export class ProofService {
    * All readings of `stream` in `window`, with one range proof (which also proves completeness);
    * or, with `part`, only the run's readings from seq `fromSeq` on, at most `count` of them, with
    * a proof of just those (only they are read and decoded: a large run is served page by page).
+   * With `leafHashes: false` the proof leaves out the committed leaf hashes (a verifier recomputes
+   * them; the peer wire does not carry them).
    */
-  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
+  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }, options: { leafHashes?: boolean } = {}): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
@@ -270,7 +272,7 @@ export class ProofService {
     const tree = await this.tree(window);
     const start = run.leafStart + (first - run.firstSeq);
     const end = start + (last - first);
-    const leafHashes = Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
+    const leafHashes = options.leafHashes === false ? undefined : Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
     const anchor = await this.store.anchorReceipt(window);
     return {
       stream,
@@ -281,7 +283,7 @@ export class ProofService {
         window,
         seqs,
         salts,
-        leafHashes,
+        ...(leafHashes ? { leafHashes } : {}),
         start,
         end,
         leafCount: tree.leafCount,

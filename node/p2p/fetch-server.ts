@@ -16,6 +16,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { type AccessChecker, type AccessDecision, mayReadStream } from "../../lib/access.ts";
 import type { AccessSubject } from "../../lib/api/access-log.ts";
 import type { ReadingBinding } from "../../lib/epcis/readings.ts";
+import { readingLeafHash } from "../../lib/canonical-reading.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -110,7 +111,7 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
     async (stream, connection) => {
       const peer = connection.remotePeer.toString();
       // 2.0.0 answers in tagged frames (readings in binary, wire.ts); 1.1.0 in plain JSON.
-      const encode = stream.protocol === FETCH_PROTOCOL_V1 ? encodeJson : encodeAnswer;
+      const encode = stream.protocol === FETCH_PROTOCOL_V1 ? (r: FetchResponse) => encodeJson(withLeafHashes(r)) : encodeAnswer;
       try {
         await withTimeout(stream, timeoutMs, async () => {
           let response: FetchResponse;
@@ -142,6 +143,20 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
     },
     { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
   );
+}
+
+/**
+ * The answer with every run's committed leaf hashes, which 1.1.0 clients require (the 2.0.0 wire
+ * leaves them out): recomputed from the node's own readings, salts and seqs.
+ */
+function withLeafHashes(response: FetchResponse): FetchResponse {
+  if (!("type" in response) || response.type !== "readings") return response;
+  const items = response.items.map((item): ReadingItem => {
+    if (item.kind !== "run" || item.proof.leafHashes !== undefined) return item;
+    const leafHashes = item.readings.map((r, k) => "0x" + readingLeafHash(r, item.proof.seqs[k]!, Buffer.from(item.proof.salts[k]!.slice(2), "hex")).toString("hex"));
+    return { ...item, proof: { ...item.proof, leafHashes } };
+  });
+  return { ...response, items };
 }
 
 function refusalFor(e: unknown, maxFrameBytes: number, o: FetchServerOptions): Refusal {

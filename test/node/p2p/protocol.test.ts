@@ -146,7 +146,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     await anchorWindow(anchors.connect(fx.orgs.steel.signer), steelWindow, start);
     await anchorWindow(anchors.connect(fx.orgs.oem.signer), steelWindow, start); // the same data, anchored by another organisation
     // The peers register after the first anchors: an organisation's account binds to its one registered node on first anchoring.
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"], ["steel", "bound.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"], ["steel", "bound.key"], ["steel", "old.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
 
     liar = await host("liar.key");
     await liar.handle(FETCH_PROTOCOL, async (stream) => {
@@ -280,11 +280,26 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     expect(oversized.altered).toBe(false);
   });
 
-  it("still answers the 1.1.0 wire in plain JSON, for partners not yet updated", async () => {
+  it("still answers the 1.1.0 wire in plain JSON, with the leaf hashes its clients need, for partners not yet updated", async () => {
     const stream = await oem.dialProtocol(server.getMultiaddrs()[0]!, FETCH_PROTOCOL_V1);
     await writeFrame(stream, encodeJson({ v: 1, type: "list", scope: { kind: "streams" } }), 1024);
     const frame = await readFrame(stream, 4096);
     expect(JSON.parse(Buffer.from(frame).toString("utf8"))).toMatchObject({ type: "streams" });
+
+    // A run served without leaf hashes (as the node's store serves it now) gets them back on 1.1.0.
+    const { leafHashes, ...lean } = runOf(steelWindow, steelNode, 0, 5).proof;
+    const old = await host("old.key");
+    const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
+    await serveFetch(old, {
+      orgOf: async (p) => ((await gate.orgOf(p)) === fx.orgs.oem.id ? fx.orgs.steel.id : 0), // the caller reads as the owner: no grant needed
+      access: new ChainAccessChecker({ accessGrants: await grants.getAddress(), consortium: await fx.consortium.getAddress() }, fx.deployer, { ttlMs: 0 }),
+      ownerOrg: fx.orgs.steel.id,
+      readings: { readings: async () => ({ items: [{ kind: "run", readings: steelWindow.readings.slice(0, 5), proof: lean }], more: false }), windows: async () => [], streams: async () => [STREAM] },
+    });
+    const v1 = await oem.dialProtocol(old.getMultiaddrs()[0]!, FETCH_PROTOCOL_V1);
+    await writeFrame(v1, encodeJson({ v: 1, type: "readings", stream: STREAM, from: start, to: start + 1000 }), 1024);
+    const answer = JSON.parse(Buffer.from(await readFrame(v1, 1 << 20)).toString("utf8")) as { items: RunItem[] };
+    expect(answer.items[0]!.proof.leafHashes).toEqual(leafHashes);
   });
 
   it("rejects answers of the wrong shape", async () => {

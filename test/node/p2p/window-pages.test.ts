@@ -53,7 +53,7 @@ beforeAll(async () => {
   // The anchor as the chain holds it: the window's root and times.
   chain = {
     getAnchor: async (node, seq) =>
-      node === NODE && seq === 1n ? { root: window.root, fromTimeMs: window.fromTimeMs, toTimeMs: window.toTimeMs, anchoredAt: Math.ceil(window.toTimeMs / 1000) + 1, leafCount: window.leafCount } : undefined,
+      node.toLowerCase() === NODE && seq === 1n ? { root: window.root, fromTimeMs: window.fromTimeMs, toTimeMs: window.toTimeMs, anchoredAt: Math.ceil(window.toTimeMs / 1000) + 1, leafCount: window.leafCount } : undefined,
   };
   source = new IngestReadingSource(store, new ProofService(store, NODE), { clockToleranceMs: 60_000 });
 });

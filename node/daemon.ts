@@ -222,7 +222,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
   const secret = loadOrCreateNodeSecret(config.secretFile);
-  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  const store = await IngestStore.open(path.join(config.dataDir, "db"), { log });
   let provider: JsonRpcProvider | undefined;
   try {
     await store.bindNode(wallet.address);

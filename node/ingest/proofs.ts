@@ -22,6 +22,7 @@ import {
 import {
   type AnchorReceipt,
   type IngestStore,
+  LEAF_BLOCK,
   LEAF_PAGE,
   type LocatedSection,
   type StreamRun,
@@ -80,6 +81,10 @@ const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byte
 class Lru<K, V> {
   private readonly map = new Map<K, Promise<V>>();
   constructor(private readonly size: number) {}
+  /** The entry for `key` if present, without loading it or making it recent. */
+  peek(key: K): Promise<V> | undefined {
+    return this.map.get(key);
+  }
   get(key: K, load: () => Promise<V>): Promise<V> {
     let v = this.map.get(key);
     if (v !== undefined) {
@@ -145,12 +150,27 @@ export class ProofService {
     });
   }
 
-  /** Leaf hash and siblings of leaf `index`: its page's path, then the top tree's. */
+  /**
+   * Leaf hash and siblings of leaf `index`: from a page already built, its page's path; otherwise
+   * its block's path and the path over the page's block roots (a cold proof hashes about 60 nodes,
+   * not a whole page); then the top tree's.
+   */
   private async path(info: WindowInfo, index: number): Promise<{ leaf: Buffer; siblings: Buffer[] }> {
+    const w = info.record.sequence;
     const p = Math.floor(index / LEAF_PAGE);
-    const page = await this.page(info.record.sequence, p);
     const i = index % LEAF_PAGE;
-    return { leaf: page.leaf(i), siblings: [...page.proof(i).siblings, ...info.top.proof(p).siblings] as Buffer[] };
+    const top = info.top.proof(p).siblings as Buffer[];
+    const built = this.pages.peek(`${w}:${p}`);
+    const [roots, leaves] = built === undefined ? await Promise.all([this.store.blockRoots(w, p), this.store.leafPage(w, p)]) : [];
+    if (roots === undefined) {
+      const page = await (built ?? this.page(w, p));
+      return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top] };
+    }
+    if (leaves === undefined) throw new Error(`window ${w} has no leaf page ${p}`);
+    const b = Math.floor(i / LEAF_BLOCK);
+    const block = MerkleTree.fromLeafHashes(leaves.subarray(b * LEAF_BLOCK * 32, Math.min(leaves.length, (b + 1) * LEAF_BLOCK * 32)));
+    const j = i % LEAF_BLOCK;
+    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(MerkleTree.fromLeafHashes(roots).proof(b).siblings as Buffer[]), ...top] };
   }
 
   private async bytesOf(info: WindowInfo, located: readonly LocatedSection[], firstSeq: number, seq: number): Promise<Buffer> {

@@ -231,11 +231,14 @@ export async function run(args: string[]): Promise<void> {
         const proofs = new ProofService(store, new Wallet(plantKey).address);
         const perStream = (await store.closedNextSeqs()).get(streams[0]!)! - 1;
         const picks = Array.from({ length: proofCount }, () => ({ stream: streams[Math.floor(Math.random() * streamCount)]!, seq: 1 + Math.floor(Math.random() * perStream) }));
+        const cpu3 = process.cpuUsage();
         const t3 = performance.now();
         for (const p of picks) if ((await proofs.proveReading(p.stream, p.seq)) === undefined) throw new Error(`no proof for ${p.stream} #${p.seq}`);
         const s3 = (performance.now() - t3) / 1000;
+        const cpuPerProof = cpuUs(process.cpuUsage(cpu3)) / proofCount;
         console.log(`\ncold single-reading proofs: ${fmt(proofCount)} random readings of ${streamCount} streams, store opened afresh`);
-        console.log(`  throughput         ${fmt(proofCount / s3)} proofs/s`);
+        console.log(`  throughput         ${fmt(proofCount / s3)} proofs/s, one after another`);
+        console.log(`  CPU                ${fmt(cpuPerProof, 1)} us per proof (at most ${fmt(1e6 / cpuPerProof)} proofs/s per core; the rest of the wall time waits on LevelDB reads)`);
         console.log(`  machine            ${load()}`);
       } finally {
         await store.close();

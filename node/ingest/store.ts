@@ -433,7 +433,9 @@ export class IngestStore {
   }
 
   async chunk(window: number, part: number): Promise<Buffer | undefined> {
-    return this.getRaw(keys.chunk(window, part));
+    // Not kept in LevelDB's block cache: chunks are most of the data, and read through it they
+    // would push out the small window, index and leaf blocks every proof needs.
+    return (await this.db.get(keys.chunk(window, part), { fillCache: false })) as Buffer | undefined;
   }
 
   async anchorReceipt(sequence: number): Promise<AnchorReceipt | undefined> {

@@ -6,6 +6,7 @@
  *   tsx node/cli.ts proof  --config FILE --stream S --seq N
  *                                                        a stored reading with its proof (JSON)
  *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
+ *   tsx node/cli.ts repair --config FILE                 repair damaged stores (node stopped), salvage, report
  *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
  *                                                        an OPC UA PKI folder's rejected and trusted certificates
  *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
@@ -18,13 +19,18 @@
  * admits one process. `status` reads the status file the node rewrites; `proof` and `audit` ask
  * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
  * directory), and open the data directory themselves only when no node answers there.
- * Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
+ * Exit codes (README, "Operations"): 0 done or stopped cleanly, 1 failed (could not start, the
+ * clean stop failed, or audit found failures), 2 bad usage or configuration, 65 a store is damaged
+ * (run `repair`; restarting will not help), 70 a failure nothing
+ * handled while running (logged with its stack; lib/stop-signals.ts), 130 a second Ctrl-C forced
+ * the stop.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
 import { UsageError } from "../lib/errors.ts";
+import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { AdminUnavailableError, askAdmin } from "./admin.ts";
@@ -34,12 +40,14 @@ import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
 import { parseDeviceConfig } from "./edge/config.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRepairReport, repairDataDir } from "./ingest/repair.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
   tsx node/cli.ts audit  --config FILE
+  tsx node/cli.ts repair --config FILE   (with the node stopped)
   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE`;
 
@@ -113,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (command === "opcua") return opcuaCommand(positionals.slice(1), values);
-  if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!["start", "status", "proof", "audit", "repair"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
   const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
   // A member is started whole (member/main.ts): the node alone would leave its gateway and index down.
@@ -180,29 +188,26 @@ async function main(argv: string[]): Promise<number> {
     return report.failures.length === 0 ? 0 : 1;
   }
 
-  // start
+  if (command === "repair") {
+    const running = readStatusFile(config.dataDir);
+    if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) is running on ${config.dataDir}: stop it before repairing its stores`);
+    const report = await repairDataDir(config.dataDir);
+    console.log(formatRepairReport(report));
+    return 0;
+  }
+
+  // start: the one policy of long-running processes for signals and failures nothing handled.
+  handleFatalErrors((m) => console.error(`[node] ${m}`));
   const node = await startNode(config);
   // The node waits on sockets and promises only; this keeps the process up until a signal.
   const keepAlive = setInterval(() => {}, 60_000);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      console.error(`[node] ${signal} again: exiting without a clean shutdown`);
-      exit(1);
-      return;
-    }
-    console.log(`[node] ${signal}: stopping`);
-    clearInterval(keepAlive);
-    node.stop().then(
-      () => exit(0),
-      (e: Error) => {
-        console.error(`[node] stop failed: ${e.message}`);
-        exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    log: (m) => console.log(`[node] ${m}`),
+    stop: async () => {
+      clearInterval(keepAlive);
+      await node.stop();
+    },
+  });
   node.anchorer.on("fatal", (e: Error) => console.error(`[node] ${e.name}: ${e.message}`));
   return new Promise<number>(() => {}); // runs until a signal
 }
@@ -247,6 +252,6 @@ main(process.argv.slice(2)).then(
       return exit(2);
     }
     console.error(`error: ${e.message}`);
-    exit(1);
+    exit(e instanceof StoreDamagedError ? EXIT_DATA_DAMAGED : 1);
   },
 );

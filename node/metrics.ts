@@ -100,6 +100,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   });
   readGauge(r, "tracemesh_node_pending_readings", "Readings admitted and not yet durable", [], (set) => set(none, s().ingest.pendingReadings));
   readGauge(r, "tracemesh_node_ingest_failed", "1 when the ingest pipeline failed (readings are refused)", [], (set) => set(none, s().ingest.failed ? 1 : 0));
+  readGauge(r, "tracemesh_node_ingest_stalled_seconds", "While writes to the reading store fail and are retried (disk full, I/O error): seconds since the first failure (0 when writing)", [], (set) => {
+    const st = s().ingest.stalled;
+    set(none, st ? Math.max(0, (clock() - st.since) / 1000) : 0);
+  });
 
   // Devices.
   readCounter(r, "tracemesh_node_device_readings_total", "Readings received per device", ["device"], (set) => {

@@ -25,7 +25,7 @@
  *   --window-ms MS  window length of the producer (default 1000)
  *   --big-window N  readings of one stream in one window, fetched after the rest (default 50000; 0 skips it)
  *   --concurrency N pages asked for at once (default 4): streams in parallel, and the large window's
- *                   pages by seq offsets (1 asks one page after another)
+ *                   pages by seq offsets (1 asks one page after another); also cold proofs at once
  *   --proofs N      cold single-reading proofs (default 2000; 0 skips them)
  *   --quick         10,000 readings, a large window of 12,000, 500 proofs: under a minute
  */
@@ -226,7 +226,7 @@ export async function run(args: string[]): Promise<void> {
       // Cold single-reading proofs: the producer's store opened afresh, nothing cached.
       await producer.stop();
       producer = undefined;
-      const store = await IngestStore.open(path.join(dir, "plant", "db"));
+      let store = await IngestStore.open(path.join(dir, "plant", "db"));
       try {
         const proofs = new ProofService(store, new Wallet(plantKey).address);
         const perStream = (await store.closedNextSeqs()).get(streams[0]!)! - 1;
@@ -236,8 +236,19 @@ export async function run(args: string[]): Promise<void> {
         for (const p of picks) if ((await proofs.proveReading(p.stream, p.seq)) === undefined) throw new Error(`no proof for ${p.stream} #${p.seq}`);
         const s3 = (performance.now() - t3) / 1000;
         const cpuPerProof = cpuUs(process.cpuUsage(cpu3)) / proofCount;
+        // As a serving node answers them: `concurrency` at once, on a store opened afresh again.
+        await store.close();
+        store = await IngestStore.open(path.join(dir, "plant", "db"));
+        const concurrent = new ProofService(store, new Wallet(plantKey).address);
+        const queue = [...picks];
+        const t4 = performance.now();
+        await Promise.all(Array.from({ length: concurrency }, async () => {
+          for (let p = queue.shift(); p !== undefined; p = queue.shift()) if ((await concurrent.proveReading(p.stream, p.seq)) === undefined) throw new Error(`no proof for ${p.stream} #${p.seq}`);
+        }));
+        const s4 = (performance.now() - t4) / 1000;
         console.log(`\ncold single-reading proofs: ${fmt(proofCount)} random readings of ${streamCount} streams, store opened afresh`);
         console.log(`  throughput         ${fmt(proofCount / s3)} proofs/s, one after another`);
+        console.log(`  concurrently       ${fmt(proofCount / s4)} proofs/s, ${concurrency} at once`);
         console.log(`  CPU                ${fmt(cpuPerProof, 1)} us per proof (at most ${fmt(1e6 / cpuPerProof)} proofs/s per core; the rest of the wall time waits on LevelDB reads)`);
         console.log(`  machine            ${load()}`);
       } finally {

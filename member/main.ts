@@ -114,6 +114,8 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     cleanup.push(() => subscriptions.close());
     // Statements this organisation makes when it revokes a certificate (the chain holds their hashes).
     const statements = await StatementStore.open(path.join(config.node.dataDir, "statements"));
+    // Members who rely on a certificate read its statement from this node over the peer network.
+    p2p?.serveWith({ statements });
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(

@@ -19,7 +19,7 @@ import { api, enc, orgName, session } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
-import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { FormFooter, useCapture } from "./Workbench.tsx";
 import { LabelSheet } from "./WorkbenchLabels.tsx";
 
 type Ev = Record<string, unknown>;
@@ -195,26 +195,14 @@ function ShipForm({ items, onShipped }: { items: string[]; onShipped: () => void
         {input("from", t("wb.ship.from"))}
         {input("to", t("wb.ship.to"))}
         {input("advice", t("wb.ship.advice"))}
-        <button type="submit" data-testid="ship-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.ship.send", { n: items.length })}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {dispatch !== undefined && (
-        <p>
+      <FormFooter label={t("wb.ship.send", { n: items.length })} testId="ship-send" fault={fault} progress={progress} onRefresh={onShipped}>
+        {dispatch !== undefined && (
           <a class="button-link" download={`dispatch-${f.advice.trim()}.csv`} href={`data:text/csv;charset=utf-8,${encodeURIComponent(dispatch)}`} data-testid="dispatch-download">
             {t("wb.ship.dispatch")}
-          </a>{" "}
-          <button type="button" class="link" onClick={onShipped}>
-            {t("wb.stock.refresh")}
-          </button>
-        </p>
-      )}
+          </a>
+        )}
+      </FormFooter>
     </form>
   );
 }
@@ -225,14 +213,13 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
   const [site, setSite] = useState("");
   const [fault, setFault] = useState<string>();
   const [progress, capture] = useCapture();
-  const [done, setDone] = useState(false);
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     const why = glnFault(site.trim(), t("wb.ship.from"));
     setFault(why);
     if (why) return;
     const time = new Date().toISOString();
-    setDone(await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]));
+    await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]);
   };
   return (
     <form onSubmit={submit} aria-label={t("wb.cancel.title", { n: items.length })}>
@@ -242,21 +229,8 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
           {t("wb.ship.from")}
           <input value={site} onInput={(e) => setSite(e.currentTarget.value)} data-testid="cancel-site" />
         </label>
-        <button type="submit" data-testid="cancel-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.cancel.send", { n: items.length })}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {done && (
-        <button type="button" class="link" onClick={onCancelled}>
-          {t("wb.stock.refresh")}
-        </button>
-      )}
+      <FormFooter label={t("wb.cancel.send", { n: items.length })} testId="cancel-send" fault={fault} progress={progress} onRefresh={onCancelled} />
     </form>
   );
 }
@@ -274,7 +248,6 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
   const [f, setF] = useState({ action: "inspect-pass" as MakeAction, site: "", disposition: "damaged" as Disposition, gtin: "", serials: "" });
   const [fault, setFault] = useState<string>();
   const [progress, capture] = useCapture();
-  const [done, setDone] = useState(false);
   const needsOutputs = f.action === "transform" || f.action === "assemble";
   /** The output (transform) or parent (assemble) identifiers the form names, or what is wrong with them. */
   const outputs = (): string[] | string => {
@@ -307,7 +280,7 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
             : f.action === "transform"
               ? transform({ ...w, inputs: items, outputs: out })
               : assemble({ ...w, parent: out[0]!, children: items });
-    setDone(await capture([{ document: epcisDocument([event], time), items: items.length }]));
+    await capture([{ document: epcisDocument([event], time), items: items.length }]);
   };
   return (
     <form onSubmit={submit} aria-label={t("wb.make.title", { n: items.length })}>
@@ -351,21 +324,8 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
           {t("wb.make.site")}
           <input value={f.site} onInput={(e) => setF({ ...f, site: e.currentTarget.value })} data-testid="make-site" />
         </label>
-        <button type="submit" data-testid="make-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.make.send")}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {done && (
-        <button type="button" class="link" onClick={onDone}>
-          {t("wb.stock.refresh")}
-        </button>
-      )}
+      <FormFooter label={t("wb.make.send")} testId="make-send" fault={fault} progress={progress} onRefresh={onDone} />
     </form>
   );
 }

@@ -19,7 +19,8 @@ export function LabelSheet({ items }: { items: readonly string[] }) {
     a.href = URL.createObjectURL(blob);
     a.download = name;
     a.click();
-    URL.revokeObjectURL(a.href);
+    // Not at once: the browser reads the blob after the click returns.
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
   };
   const download = () => pages.forEach((svg, i) => save(new Blob([svg], { type: "image/svg+xml" }), `labels-${size}-${i + 1}.svg`));
   const downloadPdf = async () => {

@@ -136,11 +136,11 @@ function RegisterForm({ onRows }: { onRows: (rows: Cell[][]) => void }) {
     <label>
       {label}
       {multiline ? (
-        <textarea rows={3} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <textarea rows={3} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       ) : k === "date" ? (
-        <input type="date" value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <input type="date" value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       ) : (
-        <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       )}
     </label>
   );
@@ -155,7 +155,9 @@ function RegisterForm({ onRows }: { onRows: (rows: Cell[][]) => void }) {
       {field("lot", t("wb.reg.lot"))}
       {field("date", t("wb.reg.date"))}
       {field("location", t("wb.reg.location"))}
-      <button type="submit">{t("wb.reg.check")}</button>
+      <button type="submit" data-testid="reg-check">
+        {t("wb.reg.check")}
+      </button>
     </form>
   );
 }

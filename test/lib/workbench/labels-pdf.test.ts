@@ -1,103 +1,21 @@
 /**
  * lib/workbench/labels-pdf.ts: label sheets as PDF. The PDF is read back with a small reader of
- * its own (pdf-lib only finds the pages; the content streams are inflated with zlib and their
- * operators parsed here): the pages are A4 in points, each label's QR code sits where the label
+ * the tests' own (test/helpers/label-pdf.ts: pdf-lib only finds the pages; the content streams are
+ * inflated with zlib and their operators parsed there): the pages are A4 in points, each label's QR code sits where the label
  * size's table puts it, and the rectangles painted there, rasterised and decoded by jsQR (an
  * independent QR decoder), give the item's Digital Link on the member's host, beside the
  * element string in text. The demo journey (test/demo/workbench.test.ts) follows a decoded link
  * through the running gateway's resolver to the item.
  */
-import { inflateSync } from "node:zlib";
-import { PDFDocument, PDFName, PDFRawStream } from "pdf-lib";
 import { describe, expect, it } from "vitest";
 import { parseDigitalLink } from "../../../lib/identifiers/digital-link.ts";
 import { LabelTextError, PT_PER_MM, labelPdf } from "../../../lib/workbench/labels-pdf.ts";
-import { LABEL_SIZES, LABEL_SIZE_NAMES, type LabelSize } from "../../../lib/workbench/labels.ts";
-import { jsQR } from "../../explorer/browser.ts";
+import { LABEL_SIZES, LABEL_SIZE_NAMES } from "../../../lib/workbench/labels.ts";
+import { decodeSquare, expectedQr, readPdf } from "../../helpers/label-pdf.ts";
 
 const GTIN = "09521002000214";
 const HOST = "http://127.0.0.1:4000";
 const items = Array.from({ length: 30 }, (_, i) => `https://id.gs1.org/01/${GTIN}/21/C%2F${i}`);
-
-interface Rect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-interface Page {
-  width: number;
-  height: number;
-  rects: Rect[];
-  /** Text shown (Tj) with where its line starts (Tm) and its size (Tf). */
-  texts: { x: number; y: number; size: number; text: string }[];
-}
-
-/** The PDF's pages: size, filled rectangles and shown text, read from the inflated content streams. */
-async function readPdf(bytes: Uint8Array): Promise<Page[]> {
-  const doc = await PDFDocument.load(bytes);
-  return doc.getPages().map((page) => {
-    const { width, height } = page.getSize();
-    const contents = page.node.Contents();
-    const streams = contents === undefined ? [] : "asArray" in contents ? contents.asArray().map((r) => doc.context.lookup(r)) : [contents];
-    const ops = streams
-      .map((s) => {
-        if (!(s instanceof PDFRawStream)) throw new Error("unexpected content stream");
-        const raw = s.getContents();
-        return s.dict.get(PDFName.of("Filter")) === PDFName.of("FlateDecode") ? inflateSync(raw).toString("latin1") : Buffer.from(raw).toString("latin1");
-      })
-      .join("\n");
-    const rects: Rect[] = [];
-    const texts: Page["texts"] = [];
-    let stack: string[] = [];
-    let size = 0;
-    let at = { x: 0, y: 0 };
-    for (const token of ops.match(/<[0-9A-Fa-f]*>|\([^)]*\)|\/[^\s/<(]+|[^\s<(/]+/g) ?? []) {
-      if (/^[-\d.]/.test(token) || token.startsWith("<") || token.startsWith("(") || token.startsWith("/")) {
-        stack.push(token);
-        continue;
-      }
-      const n = stack.map(Number);
-      if (token === "re") rects.push({ x: n[0]!, y: n[1]!, w: n[2]!, h: n[3]! });
-      else if (token === "Tf") size = n[1]!;
-      else if (token === "Tm") at = { x: n[4]!, y: n[5]! };
-      else if (token === "Tj") {
-        const s = stack[0]!;
-        const text = s.startsWith("<") ? Buffer.from(s.slice(1, -1), "hex").toString("latin1") : s.slice(1, -1);
-        texts.push({ ...at, size, text });
-      }
-      stack = [];
-    }
-    return { width, height, rects, texts };
-  });
-}
-
-/** Paints the rectangles inside `square` (pt, bottom-left origin) black on white and decodes the QR. */
-function decodeSquare(rects: readonly Rect[], square: { x: number; y: number; size: number }): string | undefined {
-  const scale = 4; // pixels per point
-  const margin = 16;
-  const side = Math.ceil(square.size * scale) + 2 * margin;
-  const rgba = new Uint8ClampedArray(side * side * 4).fill(255);
-  for (const r of rects) {
-    if (r.x < square.x - 0.01 || r.y < square.y - 0.01 || r.x + r.w > square.x + square.size + 0.01 || r.y + r.h > square.y + square.size + 0.01) continue;
-    // Pixel rows run down the page; PDF's y runs up.
-    const x0 = Math.round((r.x - square.x) * scale) + margin;
-    const x1 = Math.round((r.x + r.w - square.x) * scale) + margin;
-    const y0 = Math.round((square.y + square.size - (r.y + r.h)) * scale) + margin;
-    const y1 = Math.round((square.y + square.size - r.y) * scale) + margin;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) rgba.fill(0, (y * side + x) * 4, (y * side + x) * 4 + 3);
-  }
-  return jsQR(rgba, side, side)?.data;
-}
-
-/** Where a size's table puts label `i` of a page, in pt from the bottom left: its QR square. */
-function expectedQr(size: LabelSize, i: number) {
-  const s = LABEL_SIZES[size];
-  const x = s.left + (i % s.columns) * (s.width + s.gapX) + 1.5;
-  const top = s.top + Math.floor(i / s.columns) * (s.height + s.gapY) + 1.5;
-  const qr = s.height - 3;
-  return { x: x * PT_PER_MM, y: (297 - top - qr) * PT_PER_MM, size: qr * PT_PER_MM };
-}
 
 describe("label sheets as PDF", () => {
   it.each(LABEL_SIZE_NAMES)("%s: A4 pages whose QR codes sit where the size puts them and decode to each item's link", async (size) => {

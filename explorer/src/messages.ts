@@ -504,6 +504,9 @@ const en = {
   "wb.fault.glnCheckDigit": "GLN {value} has a wrong check digit",
   "wb.fault.repeatedSerial": "serial {serial} of GTIN {gtin} is also on row {first}",
   "wb.fault.invalid": "{message}",
+  "wb.stock.searchAll": "Search all items",
+  "wb.stock.loaded": "{loaded} of {matching} items loaded.",
+  "wb.stock.more": "Load {n} more",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1006,6 +1009,9 @@ const zh: Record<MessageKey, string> = {
   "wb.fault.glnCheckDigit": "GLN {value} 的校验位错误",
   "wb.fault.repeatedSerial": "GTIN {gtin} 的序列号 {serial} 也出现在第 {first} 行",
   "wb.fault.invalid": "{message}",
+  "wb.stock.searchAll": "搜索全部物品",
+  "wb.stock.loaded": "已加载 {loaded} 件，共 {matching} 件。",
+  "wb.stock.more": "再加载 {n} 件",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

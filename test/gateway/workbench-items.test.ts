@@ -1,6 +1,7 @@
 /**
  * GET /workbench/items: an organisation's items a page at a time, past a thousand, with the search
- * and the status filter applied at the gateway. 1,200 castings are registered through the real
+ * and the status filter applied at the gateway; the workbench's item list in Chromium grows by a
+ * page at a time ("more") and searches all items at the gateway. 1,200 castings are registered through the real
  * capture path (POST /capture, the chain, the index); five are shipped. Every page is distinct and
  * together they are the whole list; a token is bound to its list; another member, even signed in
  * at this gateway, and anonymous callers cannot list them.
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MyItemsAnswer } from "../../lib/api/stock.ts";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
 import { commission, epcisDocument, gtin, sgtin, ship } from "../../lib/epcis/builders.ts";
+import { screenshot } from "../explorer/browser.ts";
 import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, type WorkbenchMembers, startWorkbenchMembers } from "../explorer/workbench-members.ts";
 
 const GTIN = gtin(FOUNDRY_SITE, "00055");
@@ -91,6 +93,29 @@ describe("the workbench's item list, page by page", () => {
     const none = await page("?q=nothing-like-this");
     expect(none).toMatchObject({ items: [], matching: 0 });
     expect(none.nextPageToken).toBeUndefined();
+  });
+
+  it("the workbench in Chromium loads 500 at a time and searches all 1,200 at the gateway", async () => {
+    const w = await wb.workbench("foundry", "stock");
+    const pages = w.page.getByTestId("stock-pages");
+    await expect.poll(() => pages.getAttribute("data-loaded"), { timeout: 30_000 }).toBe("500");
+    expect(await pages.getAttribute("data-matching")).toBe(String(COUNT));
+    expect(await w.page.locator("tr[data-item]").count()).toBe(500);
+    await w.page.getByTestId("stock-more").click();
+    await expect.poll(() => pages.getAttribute("data-loaded")).toBe("1000");
+    await w.page.getByTestId("stock-more").click();
+    await expect.poll(() => pages.getAttribute("data-loaded")).toBe(String(COUNT));
+    expect(await w.page.getByTestId("stock-more").count()).toBe(0);
+    expect(new Set(await w.page.locator("tr[data-item]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-item")))).size).toBe(COUNT);
+    // Searching all items asks the gateway: ten match, all loaded at once.
+    await w.page.getByTestId("stock-filter").fill("P-0070");
+    await w.page.getByTestId("stock-search").click();
+    await expect.poll(() => w.page.getByTestId("stock-pages").getAttribute("data-matching")).toBe("10");
+    expect(await w.page.locator("tr[data-item]").count()).toBe(10);
+    expect(await w.page.getByTestId("stock-filter").inputValue()).toBe("P-0070");
+    await screenshot(w.page, "workbench-items-search-desktop");
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
   });
 
   it("refuses a token of another list, bad parameters, other members and anonymous callers", async () => {

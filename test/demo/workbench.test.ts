@@ -116,6 +116,9 @@ describe.skipIf(!hasChromium)("the supplier's workbench on the running demo", { 
   it("the foundry ships three to the OEM with their dispatch document", async () => {
     const w = await workbench("foundry", "stock");
     await w.page.getByTestId("stock-filter").fill("WB-00");
+    // Searched at the gateway: the demo's own castings may fill more than a page.
+    await w.page.getByTestId("stock-search").click();
+    await expect.poll(() => w.page.getByTestId("stock-pages").getAttribute("data-matching"), { timeout: 60_000 }).toBe("4");
     for (const id of SHIPPED) await w.page.locator(`tr[data-item="${id}"] input`).check({ timeout: 120_000 });
     await w.page.getByTestId("ship-open").click();
     await w.page.getByTestId("ship-from").fill(FOUNDRY_GLN);

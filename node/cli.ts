@@ -6,6 +6,11 @@
  *   tsx node/cli.ts proof  --config FILE --stream S --seq N
  *                                                        a stored reading with its proof (JSON)
  *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
+ *   tsx node/cli.ts repair --config FILE                 repair damaged stores (node stopped), salvage, report
+ *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
+ *                                                        an OPC UA PKI folder's rejected and trusted certificates
+ *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
+ *                                                        trust a rejected server (or a client, on a server's folder)
  *
  * FILE is the node's configuration or a member's (member/config.ts: its `gateway` and `parties`
  * sections are skipped), so the commands work on the files `npm start` writes for each member.
@@ -14,27 +19,37 @@
  * admits one process. `status` reads the status file the node rewrites; `proof` and `audit` ask
  * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
  * directory), and open the data directory themselves only when no node answers there.
- * Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
+ * Exit codes (README, "Operations"): 0 done or stopped cleanly, 1 failed (could not start, the
+ * clean stop failed, or audit found failures), 2 bad usage or configuration, 65 a store is damaged
+ * (run `repair`; restarting will not help), 70 a failure nothing
+ * handled while running (logged with its stack; lib/stop-signals.ts), 130 a second Ctrl-C forced
+ * the stop.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
 import { UsageError } from "../lib/errors.ts";
+import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { AdminUnavailableError, askAdmin } from "./admin.ts";
 import { rpcProvider } from "./chain/client.ts";
 import { ConfigError, type NodeConfig, loadConfig } from "./config.ts";
 import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
+import { parseDeviceConfig } from "./edge/config.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRepairReport, repairDataDir } from "./ingest/repair.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
-  tsx node/cli.ts audit  --config FILE`;
+  tsx node/cli.ts audit  --config FILE
+  tsx node/cli.ts repair --config FILE   (with the node stopped)
+  tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
+  tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE`;
 
 
 /** The sections a member's configuration adds to the node's (member/config.ts); these commands skip them. */
@@ -95,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       stream: { type: "string" },
       seq: { type: "string" },
+      pki: { type: "string" },
+      device: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -103,7 +120,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
-  if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (command === "opcua") return opcuaCommand(positionals.slice(1), values);
+  if (!["start", "status", "proof", "audit", "repair"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
   const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
   // A member is started whole (member/main.ts): the node alone would leave its gateway and index down.
@@ -170,31 +188,58 @@ async function main(argv: string[]): Promise<number> {
     return report.failures.length === 0 ? 0 : 1;
   }
 
-  // start
+  if (command === "repair") {
+    const running = readStatusFile(config.dataDir);
+    if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) is running on ${config.dataDir}: stop it before repairing its stores`);
+    const report = await repairDataDir(config.dataDir);
+    console.log(formatRepairReport(report));
+    return 0;
+  }
+
+  // start: the one policy of long-running processes for signals and failures nothing handled.
+  handleFatalErrors((m) => console.error(`[node] ${m}`));
   const node = await startNode(config);
   // The node waits on sockets and promises only; this keeps the process up until a signal.
   const keepAlive = setInterval(() => {}, 60_000);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      console.error(`[node] ${signal} again: exiting without a clean shutdown`);
-      exit(1);
-      return;
-    }
-    console.log(`[node] ${signal}: stopping`);
-    clearInterval(keepAlive);
-    node.stop().then(
-      () => exit(0),
-      (e: Error) => {
-        console.error(`[node] stop failed: ${e.message}`);
-        exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    log: (m) => console.log(`[node] ${m}`),
+    stop: async () => {
+      clearInterval(keepAlive);
+      await node.stop();
+    },
+  });
   node.anchorer.on("fatal", (e: Error) => console.error(`[node] ${e.name}: ${e.message}`));
   return new Promise<number>(() => {}); // runs until a signal
+}
+
+/** `opcua list|trust`: the OPC UA trust list of a PKI folder, given or taken from a device's config. */
+async function opcuaCommand(args: string[], values: { pki?: string; config?: string; device?: string }): Promise<number> {
+  const [sub, which, ...extra] = args;
+  if ((sub !== "list" && sub !== "trust") || (sub === "trust" && which === undefined) || (sub === "list" && which !== undefined) || extra.length > 0) {
+    throw new UsageError("opcua needs `list` or `trust THUMBPRINT|FILE`");
+  }
+  let pki = values.pki;
+  if (pki === undefined) {
+    if (!values.config || !values.device) throw new UsageError("opcua needs --pki DIR, or --config FILE --device ID of an OPC UA device");
+    const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
+    const device = config.devices.map((d) => parseDeviceConfig(d)).find((d) => d.device === values.device);
+    if (device?.kind !== "opcua") throw new UsageError(`${values.config} has no OPC UA device "${values.device}"`);
+    if (device.pkiFolder === undefined) throw new UsageError(`OPC UA device "${values.device}" has no pkiFolder`);
+    pki = device.pkiFolder;
+  }
+  const trust = await import("./edge/opcua-trust.ts");
+  const paths = trust.pkiPaths(pki);
+  if (sub === "trust") {
+    const cert = trust.trustCertificate(pki, which!);
+    console.log(`trusted ${cert.subject} (thumbprint ${cert.thumbprint}): ${cert.file}`);
+    return 0;
+  }
+  for (const [label, folder] of [["rejected", paths.rejected], ["trusted", paths.trusted]] as const) {
+    const certs = trust.listCertificates(folder);
+    console.log(`${label} (${folder}): ${certs.length === 0 ? "none" : ""}`);
+    for (const c of certs) console.log(`  ${c.thumbprint}  ${c.subject}  valid to ${c.validTo}`);
+  }
+  return 0;
 }
 
 main(process.argv.slice(2)).then(
@@ -207,6 +252,6 @@ main(process.argv.slice(2)).then(
       return exit(2);
     }
     console.error(`error: ${e.message}`);
-    exit(1);
+    exit(e instanceof StoreDamagedError ? EXIT_DATA_DAMAGED : 1);
   },
 );

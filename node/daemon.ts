@@ -29,12 +29,13 @@ import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus, type ClockCheck } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
-import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import { type IngestStall, IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+import { StoreDamagedError, isStoreDamage } from "./ingest/repair.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
@@ -222,17 +223,20 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
   const secret = loadOrCreateNodeSecret(config.secretFile);
-  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  const storeDir = path.join(config.dataDir, "db");
+  // Damaged files (LevelDB "Corruption") show at open or at the first reads: refuse, naming the repair.
+  const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e }) : e);
+  const store = await IngestStore.open(storeDir).catch((e: unknown) => Promise.reject(damaged(e)));
   let provider: JsonRpcProvider | undefined;
   try {
-    await store.bindNode(wallet.address);
+    await store.bindNode(wallet.address).catch((e: unknown) => Promise.reject(damaged(e)));
     const pipeline = await IngestPipeline.open(store, secret, {
       windowMs: config.window.durationMs,
       maxWindowReadings: config.window.maxReadings,
       maxPendingReadings: config.ingest.maxPendingReadings,
       clockToleranceMs: config.ingest.clockToleranceMs,
       ...(options.clock ? { now: options.clock } : {}),
-    });
+    }).catch((e: unknown) => Promise.reject(damaged(e)));
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
     const signer = wallet.connect(provider);
@@ -249,6 +253,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log, ...(options.clock ? { clock: options.clock } : {}) });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("stalled", (st: IngestStall) => log(describeStall(st)));
+    pipeline.on("resumed", (st: IngestStall) => log(`INGEST RESUMED: the reading store takes writes again after ${seconds(Date.now() - st.since)} and ${st.attempts} failed attempt(s); nothing was lost`));
     pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
@@ -421,6 +427,14 @@ function describeTiming(t: TimingReport, toleranceMs: number): string {
   return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
 }
 
+/** The log line for each failed attempt to write to the reading store (ingestion paused, resumes by itself). */
+function describeStall(st: IngestStall): string {
+  const what = `writing to the reading store failed: ${st.lastError}; the write is retried in ${seconds(st.retryInMs)}`;
+  return st.attempts === 1
+    ? `INGEST PAUSED: ${what}. Readings wait (devices are held back, nothing is dropped) and ingestion resumes by itself once the store takes writes again (free disk space)`
+    : `ingest still paused (attempt ${st.attempts}, since ${time(st.since)}): ${what}`;
+}
+
 /** One status line per stream whose source times disagree with its receive times. */
 function timingLines(timing: readonly StreamTiming[]): string[] {
   return timing.map((t) => {
@@ -458,6 +472,10 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     ...clockLines(s.anchoring.clock),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
+  if (s.ingest.stalled) {
+    const st = s.ingest.stalled;
+    lines.push(`INGEST PAUSED since ${time(st.since)}: ${st.lastError} (${st.attempts} failed attempt(s)); it resumes by itself once the store takes writes again`);
+  }
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   lines.push(...eventLines(s.events));
   if (s.p2p) {

@@ -85,6 +85,7 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     for (const [stream, n] of source.streamReadings()) set({ stream }, n);
   });
   readCounter(r, "tracemesh_node_skewed_readings_total", "Readings whose source time lies beyond the clock tolerance (late or ahead)", [], (set) => set(none, s().ingest.skewedReadings));
+  readCounter(r, "tracemesh_node_historical_readings_total", "Readings delivered from a device's store and forward (historical, never counted as late)", [], (set) => set(none, s().ingest.historicalReadings));
   readCounter(r, "tracemesh_node_stream_late_readings_total", "Readings later than the clock tolerance, per stream", ["stream"], (set) => {
     for (const t of s().ingest.timing) set({ stream: t.stream }, t.late);
   });
@@ -99,6 +100,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   });
   readGauge(r, "tracemesh_node_pending_readings", "Readings admitted and not yet durable", [], (set) => set(none, s().ingest.pendingReadings));
   readGauge(r, "tracemesh_node_ingest_failed", "1 when the ingest pipeline failed (readings are refused)", [], (set) => set(none, s().ingest.failed ? 1 : 0));
+  readGauge(r, "tracemesh_node_ingest_stalled_seconds", "While writes to the reading store fail and are retried (disk full, I/O error): seconds since the first failure (0 when writing)", [], (set) => {
+    const st = s().ingest.stalled;
+    set(none, st ? Math.max(0, (clock() - st.since) / 1000) : 0);
+  });
 
   // Devices.
   readCounter(r, "tracemesh_node_device_readings_total", "Readings received per device", ["device"], (set) => {

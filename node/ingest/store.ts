@@ -279,6 +279,9 @@ export function sectionRecords(value: Buffer, section: ChunkSection): Buffer[] {
 
 
 export class IngestStore {
+  /** Set by close(): the store is not reopened after that. */
+  private closed = false;
+
   private constructor(readonly db: Level<Buffer, Buffer>, readonly location: string) {}
 
   /** Opens (creating) the store in `dir`. LevelDB's lock keeps a second process out. */
@@ -305,7 +308,13 @@ export class IngestStore {
       throw new Error(`cannot open the reading store ${dir}: ${detail}${/lock/i.test(detail) ? " (is another node process using this data directory?)" : ""}`, { cause: e });
     }
     const store = new IngestStore(db, dir);
-    const format = await store.format();
+    let format: FormatRecord | undefined;
+    try {
+      format = await store.format();
+    } catch (e) {
+      await db.close(); // a damaged store must not stay locked by the process that refused it
+      throw e;
+    }
     if (format === undefined) {
       await db.put(keys.meta("format"), json({ version: STORE_FORMAT, createdAt: Date.now() } satisfies FormatRecord), { sync: true });
     } else if (format.version !== STORE_FORMAT) {
@@ -325,7 +334,19 @@ export class IngestStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+  }
+
+  /**
+   * Closes and opens LevelDB again, after a write failed (a full disk, an I/O error): LevelDB
+   * refuses every later write once a log sync or a compaction failed, until it is reopened, which
+   * also drops a torn last log record. Readers see the store closed for that moment.
+   */
+  async reopen(): Promise<void> {
+    if (this.closed) throw new Error(`the reading store ${this.location} is closed`);
+    if (this.db.status === "open") await this.db.close();
+    await this.db.open();
   }
 
   private async getRaw(key: Key): Promise<Buffer | undefined> {

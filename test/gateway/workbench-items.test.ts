@@ -102,15 +102,15 @@ describe("the workbench's item list, page by page", () => {
     expect(await pages.getAttribute("data-matching")).toBe(String(COUNT));
     expect(await w.page.locator("tr[data-item]").count()).toBe(500);
     await w.page.getByTestId("stock-more").click();
-    await expect.poll(() => pages.getAttribute("data-loaded")).toBe("1000");
+    await expect.poll(() => pages.getAttribute("data-loaded"), { timeout: 30_000 }).toBe("1000");
     await w.page.getByTestId("stock-more").click();
-    await expect.poll(() => pages.getAttribute("data-loaded")).toBe(String(COUNT));
+    await expect.poll(() => pages.getAttribute("data-loaded"), { timeout: 30_000 }).toBe(String(COUNT));
     expect(await w.page.getByTestId("stock-more").count()).toBe(0);
     expect(new Set(await w.page.locator("tr[data-item]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-item")))).size).toBe(COUNT);
     // Searching all items asks the gateway: ten match, all loaded at once.
     await w.page.getByTestId("stock-filter").fill("P-0070");
     await w.page.getByTestId("stock-search").click();
-    await expect.poll(() => w.page.getByTestId("stock-pages").getAttribute("data-matching")).toBe("10");
+    await expect.poll(() => w.page.getByTestId("stock-pages").getAttribute("data-matching"), { timeout: 30_000 }).toBe("10");
     expect(await w.page.locator("tr[data-item]").count()).toBe(10);
     expect(await w.page.getByTestId("stock-filter").inputValue()).toBe("P-0070");
     await screenshot(w.page, "workbench-items-search-desktop");

@@ -65,7 +65,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
+/** jsqr's decoder (CommonJS with a default export): RGBA pixels to the QR code's text. */
+export const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
   data: Uint8ClampedArray,
   width: number,
   height: number,

@@ -15,6 +15,7 @@ import type { DevicesAnswer } from "../lib/api/devices.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { StatementStore } from "../node/certificates/statements.ts";
+import type { PassportChoiceStore } from "../node/passport/choices.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
@@ -63,6 +64,8 @@ export interface GatewayServices {
   subscriptions?: SubscriptionService;
   /** Revocation statements this organisation made as an issuer (node/certificates/statements.ts). */
   statements?: StatementStore;
+  /** What this organisation chose to show on its items' public passports (node/passport/choices.ts); absent: 503 on /passport/{id}/fields. */
+  passportChoices?: Pick<PassportChoiceStore, "get" | "put">;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */

@@ -8,6 +8,7 @@ import * as epcis from "./epcis.ts";
 import * as grants from "./grants.ts";
 import * as health from "./health.ts";
 import * as masterData from "./master-data.ts";
+import * as passport from "./passport.ts";
 import * as queries from "./queries.ts";
 import * as publicViews from "./public.ts";
 import * as recall from "./recall.ts";
@@ -29,6 +30,7 @@ export const routeModules: Record<string, RouteModule> = {
   trace,
   recall,
   publicViews,
+  passport,
   accessLog,
   grants,
   workbench,

@@ -48,7 +48,7 @@ let current: Session | undefined = loadSession();
 export const session = (): Session | undefined => current;
 
 export interface RequestOptions {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "DELETE";
   body?: unknown;
   /** Raw text body (e.g. a compact JWT) sent as-is with this content type. */
   text?: { body: string; contentType: string };

@@ -480,6 +480,18 @@ const en = {
   "search.number.several": "{n} items or batches you may see have the serial or lot number “{q}”:",
   "search.number.serial": "serial",
   "search.number.lot": "lot",
+  // ---- passport: owner-chosen fields, access requests (components/PassportFields.tsx, pages/Passport.tsx)
+  "passport.field.productName": "Product",
+  "passport.field.productDescription": "Description",
+  "passport.field.productionDate": "Production date",
+  "passport.field.lot": "Lot",
+  "passport.field.countryOfOrigin": "Country of origin",
+  "passport.fields.title": "Public passport",
+  "passport.fields.help": "Choose what anyone who scans this item's code sees besides its status, maker, recall and certificates.",
+  "passport.fields.none": "nothing recorded",
+  "passport.fields.save": "Save",
+  "passport.fields.saved": "Saved: the public passport shows the fields chosen.",
+  "passport.fields.refused": "Not saved (HTTP {status}).",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -958,6 +970,18 @@ const zh: Record<MessageKey, string> = {
   "search.number.several": "您可查看的零件或批次中，有 {n} 个的序列号或批号为“{q}”：",
   "search.number.serial": "序列号",
   "search.number.lot": "批号",
+  // ---- passport: owner-chosen fields, access requests (components/PassportFields.tsx, pages/Passport.tsx)
+  "passport.field.productName": "产品",
+  "passport.field.productDescription": "描述",
+  "passport.field.productionDate": "生产日期",
+  "passport.field.lot": "批号",
+  "passport.field.countryOfOrigin": "原产国",
+  "passport.fields.title": "公开护照",
+  "passport.fields.help": "选择扫描本物品二维码的任何人除状态、制造方、召回和证书外还能看到的内容。",
+  "passport.fields.none": "无记录",
+  "passport.fields.save": "保存",
+  "passport.fields.saved": "已保存：公开护照显示所选字段。",
+  "passport.fields.refused": "未保存（HTTP {status}）。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -12,6 +12,7 @@ import { api, enc, locationNames, orgName, session } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
+import { PassportFieldsForm } from "../components/PassportFields.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
@@ -110,6 +111,8 @@ export function ItemPage({ id }: { id: string }) {
           <RecallReach recall={recall.value} />
         </section>
       )}
+      {/* The maker chooses what its public passport shows (the gateway says whether the caller may). */}
+      {item.status === "ok" && digitalLink !== undefined && <PassportFieldsForm id={digitalLink} />}
       {item.status === "ok" && <ItemDetails id={id} batch={item.value.kind === "batch"} />}
     </article>
   );

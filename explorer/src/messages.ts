@@ -492,6 +492,19 @@ const en = {
   "passport.fields.save": "Save",
   "passport.fields.saved": "Saved: the public passport shows the fields chosen.",
   "passport.fields.refused": "Not saved (HTTP {status}).",
+  // ---- every page in the UI language (test/explorer/every-page.test.ts): codes the gateway sends
+  "device.connecting": "connecting",
+  "device.connected": "connected",
+  "device.disconnected": "disconnected",
+  "device.stopped": "stopped",
+  "anchoring.starting": "starting",
+  "anchoring.reconciling": "reconciling with the chain",
+  "anchoring.idle": "idle",
+  "anchoring.anchoring": "anchoring",
+  "anchoring.held": "held",
+  "anchoring.retrying": "retrying",
+  "anchoring.failed": "failed",
+  "anchoring.stopped": "stopped",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -649,7 +662,7 @@ const zh: Record<MessageKey, string> = {
   "cert.present.title": "核验出示的凭证",
   "cert.present.help": "供应商以针对您的挑战值和域名生成的出示（vp+jwt）向您出示其证书。",
   "cert.present.file": "出示文件（JWT 或 JSON）",
-  "cert.present.nonce": "您的挑战值（nonce）",
+  "cert.present.nonce": "您的挑战值（随机数）",
   "cert.present.domain": "您的域名",
   "cert.present.submit": "核验出示",
   "cert.present.valid": "该出示真实、为您生成，且其中每份证书均有效。",
@@ -867,7 +880,7 @@ const zh: Record<MessageKey, string> = {
   "cert.sd.help": "供应商仅向您出示证书中选定的声明（SD-JWT，vc+sd-jwt），针对您的挑战值和域名生成；其余声明保持隐藏。核验在本页对照链上进行。",
   "cert.sd.paste": "选择性披露（粘贴）",
   "cert.sd.file": "或文件",
-  "cert.sd.nonce": "您给供应商的挑战值（nonce）",
+  "cert.sd.nonce": "您给供应商的挑战值（随机数）",
   "cert.sd.domain": "受众（本核验方的域名）",
   "cert.sd.submit": "核验披露",
   "cert.sd.valid": "所披露的声明真实、为您生成，且证书有效。",
@@ -982,6 +995,19 @@ const zh: Record<MessageKey, string> = {
   "passport.fields.save": "保存",
   "passport.fields.saved": "已保存：公开护照显示所选字段。",
   "passport.fields.refused": "未保存（HTTP {status}）。",
+  // ---- every page in the UI language (test/explorer/every-page.test.ts): codes the gateway sends
+  "device.connecting": "连接中",
+  "device.connected": "已连接",
+  "device.disconnected": "已断开",
+  "device.stopped": "已停止",
+  "anchoring.starting": "启动中",
+  "anchoring.reconciling": "正与链核对",
+  "anchoring.idle": "空闲",
+  "anchoring.anchoring": "锚定中",
+  "anchoring.held": "暂停",
+  "anchoring.retrying": "重试中",
+  "anchoring.failed": "失败",
+  "anchoring.stopped": "已停止",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -1,15 +1,15 @@
 /**
  * The maker's choice of what an item's public passport shows beyond the chain's facts
  * (GET/PUT /passport/{id}/fields), on the item page: one checkbox per field with what it would say.
- * The gateway decides who may choose (the maker, signed in on its own member's gateway); for
- * anyone else it answers 401/403 and this form stays away. `PassportFieldList` shows the chosen
+ * The gateway decides who may choose (the maker, signed in on its own member's gateway); the form
+ * asks only when the public passport names the signed-in organisation as the maker. `PassportFieldList` shows the chosen
  * fields on the passport itself.
  */
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import type { PassportFieldsAnswer } from "../../../lib/api/trace.ts";
+import type { PassportAnswer, PassportFieldsAnswer } from "../../../lib/api/trace.ts";
 import { PASSPORT_FIELDS, type PassportField } from "../../../lib/passport-fields.ts";
-import { ApiError, api, enc } from "../api.ts";
+import { ApiError, api, enc, session } from "../api.ts";
 import { useI18n } from "../i18n.ts";
 
 /** The passport's extra fields as a definition list (dt/dd pairs), in the catalogue's order. */
@@ -38,12 +38,16 @@ export function PassportFieldsForm({ id }: { id: string }) {
   useEffect(() => {
     const abort = new AbortController();
     setAnswer(undefined);
-    api<PassportFieldsAnswer>(`/passport/${enc(id)}/fields`, { signal: abort.signal })
+    // Only the maker may choose: the public passport names it, so no one else asks (and draws a 403).
+    const me = session()?.organisation.id;
+    api<PassportAnswer>(`/passport/${enc(id)}`, { signal: abort.signal })
+      .then((p) => (me !== undefined && p.maker?.id === me ? api<PassportFieldsAnswer>(`/passport/${enc(id)}/fields`, { signal: abort.signal }) : undefined))
       .then((a) => {
+        if (a === undefined) return;
         setAnswer(a);
         setChosen(new Set(a.chosen));
       })
-      // Not the maker, or not on its gateway: nothing to choose here.
+      // Signed in on another member's gateway, or gone: nothing to choose here.
       .catch(() => undefined);
     return () => abort.abort();
   }, [id]);

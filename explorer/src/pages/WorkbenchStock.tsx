@@ -17,6 +17,7 @@ import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, enc, orgName, session } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
+import { useStatusWord } from "../components/Recall.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { CaptureStatus, useCapture } from "./Workbench.tsx";
@@ -84,6 +85,7 @@ const serialOf = (id: string) => decodeURIComponent(id.split("/").pop() ?? id);
 
 function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () => void }) {
   const { t } = useI18n();
+  const statusWord = useStatusWord();
   const me = session()!.organisation.id;
   const [filter, setFilter] = useState("");
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
@@ -154,7 +156,7 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
                 <td>
                   <a href={href({ page: "item", id: i.id })}>{serialOf(i.id)}</a>
                 </td>
-                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : i.chain.status) : t("wb.stock.unknown")}</td>
+                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : statusWord(i.chain.status)) : t("wb.stock.unknown")}</td>
                 <td>{i.chain?.kind === "item" ? orgName(i.chain.custodian) : ""}</td>
               </tr>
             ))}

@@ -149,6 +149,14 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
     ["anonymous-consortium", "#/consortium", "table"],
   ];
 
+  /** The innermost elements reaching past the viewport's right edge (for the failure message). */
+  const widest = (w: WatchedPage) =>
+    w.page.evaluate(`[...document.querySelectorAll("body *")]
+      .filter((e) => !e.closest(".sr-only"))
+      .filter((e) => { const r = (x) => x.getBoundingClientRect().left + Math.max(x.scrollWidth, x.getBoundingClientRect().width); return r(e) > window.innerWidth + 1 && ![...e.children].some((c) => r(c) > window.innerWidth + 1); })
+      .slice(0, 3)
+      .map((e) => e.tagName.toLowerCase() + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "") + " " + Math.round(e.getBoundingClientRect().left + e.scrollWidth) + ": " + (e.textContent || "").slice(0, 60))`);
+
   async function sweep(w: WatchedPage, pages: [string, string, string][], lang: "zh" | "en", size: "phone" | "desktop"): Promise<string[]> {
     const failures: string[] = [];
     const url = wb.members.oem.gw.url;
@@ -159,15 +167,16 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
       } catch {
         failures.push(`${name}: never showed ${ready}`);
       }
-      // Let late parts (genealogy, badges, charts) settle.
+      // Let late parts (genealogy, badges, charts) settle, and open what is folded (event details, the readings table).
       await w.page.waitForLoadState("networkidle");
+      await w.page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })");
       if (lang === "zh") {
         // Member names are proper nouns their members chose, shown as they are.
         const names = new Set(Object.values(wb.chain.orgs).flatMap((o) => o.name.split(/\s+/)));
         const words = (await englishWords(w.page, "body")).filter((word) => !names.has(word));
         if (words.length > 0) failures.push(`${name}: English words ${JSON.stringify([...new Set(words)])}`);
       }
-      if (await overflowsHorizontally(w.page)) failures.push(`${name}: wider than ${size === "phone" ? PHONE.width : DESKTOP.width} px`);
+      if (await overflowsHorizontally(w.page)) failures.push(`${name}: wider than ${size === "phone" ? PHONE.width : DESKTOP.width} px, at ${JSON.stringify(await widest(w))}`);
       await screenshot(w.page, `every-page-${name}-${size}-${lang}`);
     }
     for (const e of w.errors) failures.push(`console error: ${e}`);

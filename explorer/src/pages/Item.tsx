@@ -287,7 +287,7 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
             {entry.rule !== undefined && <p class="muted small">{t("event.sharedVia", { path: entry.rule })}</p>}
             <details>
               <summary>{t("event.hash")}</summary>
-              <p class="mono small">
+              <p class="mono small break">
                 {entry.recordId !== undefined && entry.recordId !== null && t("event.record", { id: String(entry.recordId), block: entry.block ?? "?" })}
                 {entry.corrects !== undefined && entry.corrects !== null && <> · {t("event.corrects", { id: String(entry.corrects) })}</>}
                 <br />

@@ -16,6 +16,7 @@ import { type ContractAddresses, type Deployment, type TracemeshContracts, conne
 import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { StatementStore } from "../node/certificates/statements.ts";
 import type { PassportChoiceStore } from "../node/passport/choices.ts";
+import type { AccessRequestStore } from "../node/passport/access-requests.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
@@ -66,6 +67,8 @@ export interface GatewayServices {
   statements?: StatementStore;
   /** What this organisation chose to show on its items' public passports (node/passport/choices.ts); absent: 503 on /passport/{id}/fields. */
   passportChoices?: Pick<PassportChoiceStore, "get" | "put">;
+  /** Partners' requests for access to this organisation's items, until it approves or declines them (node/passport/access-requests.ts). */
+  accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list">;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */

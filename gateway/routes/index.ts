@@ -1,6 +1,7 @@
 /** Every route module of the gateway, in registration order (see context.ts for the pattern). */
 import type { RouteModule } from "../context.ts";
 import * as accessLog from "./access-log.ts";
+import * as accessRequests from "./access-requests.ts";
 import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
@@ -33,5 +34,6 @@ export const routeModules: Record<string, RouteModule> = {
   passport,
   accessLog,
   grants,
+  accessRequests,
   workbench,
 };

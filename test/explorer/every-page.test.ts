@@ -8,7 +8,7 @@
  * Also the public passport's owner-chosen fields as their maker sets them on the item page: the
  * OEM picks the product name, and an anonymous visitor who scans the pump then sees it, and only it.
  */
-import { Wallet, id } from "ethers";
+import { JsonRpcProvider, Wallet, id } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { organisationGrants } from "../../lib/access-grants.ts";
 import { assemble, commission, gtin, receive, ship, sgtin } from "../../lib/epcis/builders.ts";
@@ -23,6 +23,7 @@ import { IngestPipeline } from "../../node/ingest/pipeline.ts";
 import { ProofService } from "../../node/ingest/proofs.ts";
 import { IngestStore } from "../../node/ingest/store.ts";
 import { PassportChoiceStore } from "../../node/passport/choices.ts";
+import { AccessRequestStore } from "../../node/passport/access-requests.ts";
 import { SCOPE_MTR, done } from "../helpers/story.ts";
 import { DESKTOP, PHONE, SKIP_MESSAGE, type WatchedPage, englishWords, hasChromium, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
 import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, OEM_SITE, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
@@ -59,18 +60,27 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
   let accessLog: AccessLog;
   let ingest: { store: IngestStore; pipeline: IngestPipeline; anchorer: Anchorer } | undefined;
   let readingsEvent: string;
+  let provider: JsonRpcProvider;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "tm-every-page-"));
     wb = await startWorkbenchMembers("every-page", {
-      oem: { devices: devicesView(oemNode), passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")) },
+      oem: {
+        devices: devicesView(oemNode),
+        passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")),
+        accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")),
+      },
     });
     const { chain, members } = wb;
     const oem = members.oem.gw.services;
-    const provider = oem.provider;
+    // No request cache: back-to-back transactions of one account must each see the new nonce.
+    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+    provider.pollingInterval = 50;
     const client = new ChainClient(provider, { pollMs: 25 });
     const oemSigner = new Wallet(chain.orgs.oem.accounts.at(-1)!.privateKey, provider);
-    oem.grants = organisationGrants({ owner: chain.orgs.oem.id, contracts: chain.orgs.oem.contracts, address: chain.deployment.contracts.accessGrants, provider, client, signer: oemSigner });
+    // Grants go out from an account of their own: the last one captures, with its own nonce manager.
+    const grantSigner = new Wallet(chain.orgs.oem.accounts[0]!.privateKey, provider);
+    oem.grants = organisationGrants({ owner: chain.orgs.oem.id, contracts: chain.orgs.oem.contracts, address: chain.deployment.contracts.accessGrants, provider, client, signer: grantSigner });
     accessLog = await AccessLog.open(path.join(dir, "access-log"));
     oem.accessLog = new AccessRecorder(accessLog, chain.orgs.oem.contracts.accessGrants);
 
@@ -110,6 +120,7 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
     await ingest?.pipeline.stop();
     await ingest?.store.close();
     await accessLog?.close();
+    provider?.destroy();
     await wb?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -149,6 +160,12 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
     ["anonymous-consortium", "#/consortium", "table"],
   ];
 
+  /** English words under `selector` but member names: proper nouns their members chose, shown as they are. */
+  const wordsLeft = async (page: WatchedPage["page"], selector: string) => {
+    const names = new Set(Object.values(wb.chain.orgs).flatMap((o) => o.name.split(/\s+/)));
+    return (await englishWords(page, selector)).filter((word) => !names.has(word));
+  };
+
   /** The innermost elements reaching past the viewport's right edge (for the failure message). */
   const widest = (w: WatchedPage) =>
     w.page.evaluate(`[...document.querySelectorAll("body *")]
@@ -171,9 +188,7 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
       await w.page.waitForLoadState("networkidle");
       await w.page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })");
       if (lang === "zh") {
-        // Member names are proper nouns their members chose, shown as they are.
-        const names = new Set(Object.values(wb.chain.orgs).flatMap((o) => o.name.split(/\s+/)));
-        const words = (await englishWords(w.page, "body")).filter((word) => !names.has(word));
+        const words = await wordsLeft(w.page, "body");
         if (words.length > 0) failures.push(`${name}: English words ${JSON.stringify([...new Set(words)])}`);
       }
       if (await overflowsHorizontally(w.page)) failures.push(`${name}: wider than ${size === "phone" ? PHONE.width : DESKTOP.width} px, at ${JSON.stringify(await widest(w))}`);
@@ -239,5 +254,42 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
       expect(visitor.errors).toEqual([]);
       await visitor.page.context().close();
     }
+  }, 240_000);
+
+  it("the foundry asks for the OEM's pump on the item page; the OEM approves on its Share tab; the grant is on chain and the foundry sees it approved", async () => {
+    const url = wb.members.oem.gw.url;
+    const foundry = await signedIn(PHONE, "zh-CN", "foundry");
+    await foundry.page.goto(`${url}/explorer/#/item/${enc(PUMP)}`);
+    const form = foundry.page.getByTestId("request-access");
+    await form.waitFor();
+    await form.locator("select[name=scope]").selectOption("item-genealogy");
+    await form.locator("input[name=purpose]").fill("Warranty claim W-17");
+    await form.locator("input[name=days]").fill("14");
+    await form.locator("button[type=submit]").click();
+    await form.getByRole("status").waitFor();
+    await foundry.page.locator('[data-testid=my-requests] li[data-state="pending"]').waitFor();
+    expect(await wordsLeft(foundry.page, "[data-testid=request-access]")).toEqual([]);
+    expect(await overflowsHorizontally(foundry.page)).toBe(false);
+    await screenshot(foundry.page, "access-request-partner-phone-zh");
+
+    const oem = await signedIn(DESKTOP, "en-GB");
+    await oem.page.goto(`${url}/explorer/#/workbench/share`);
+    const pending = oem.page.locator('[data-testid=access-requests] li[data-state="pending"]');
+    await pending.waitFor();
+    expect(await pending.textContent()).toContain("Warranty claim W-17");
+    await pending.getByTestId("approve").click();
+    const outcome = oem.page.getByTestId("access-outcome");
+    await outcome.waitFor({ timeout: 30_000 });
+    expect(await outcome.textContent()).toBe(`Granted to ${wb.chain.orgs.foundry.name}.`);
+    await oem.page.locator('[data-testid=access-requests] li[data-state="approved"]').waitFor();
+    await screenshot(oem.page, "access-request-owner-desktop-en");
+    expect(oem.errors).toEqual([]);
+    await oem.page.context().close();
+    expect(await wb.chain.orgs.foundry.contracts.accessGrants.isAllowed(wb.chain.orgs.foundry.id, wb.chain.orgs.oem.id, itemKey(PUMP))).toBe(true);
+
+    await foundry.page.reload();
+    await foundry.page.locator('[data-testid=my-requests] li[data-state="approved"]').waitFor();
+    expect(foundry.errors).toEqual([]);
+    await foundry.page.context().close();
   }, 240_000);
 });

@@ -13,6 +13,7 @@ import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
 import { PassportFieldsForm } from "../components/PassportFields.tsx";
+import { RequestAccess } from "../components/AccessRequests.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
 import { getChain } from "../chain.ts";
@@ -113,6 +114,8 @@ export function ItemPage({ id }: { id: string }) {
       )}
       {/* The maker chooses what its public passport shows (the gateway says whether the caller may). */}
       {item.status === "ok" && digitalLink !== undefined && <PassportFieldsForm id={digitalLink} />}
+      {/* A partner asks the maker for more (shown on the maker's own gateway only). */}
+      {item.status === "ok" && item.value.kind === "item" && digitalLink !== undefined && <RequestAccess id={digitalLink} />}
       {item.status === "ok" && <ItemDetails id={id} batch={item.value.kind === "batch"} />}
     </article>
   );

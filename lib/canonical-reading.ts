@@ -23,8 +23,10 @@
  *         receivedTime - sourceTime is the reading's lateness (negative: the device clock runs ahead).
  *   1     quality: 0 good, 1 uncertain, 2 bad
  *   1     flags: bit 0 statusCode present; bits 1-2 time source: 0 the device's own clock,
- *         1 a server or payload timestamp, 2 the node's receive time (Reading.timeSource); the
- *         other bits are 0. A reading timed by its device with no status code has flags 0.
+ *         1 a server or payload timestamp, 2 the node's receive time (Reading.timeSource); bit 3
+ *         historical (Reading.historical: delivered late by design, from the device's store and
+ *         forward); the other bits are 0. A live reading timed by its device with no status code
+ *         has flags 0, so readings without the flag keep the bytes they had before it existed.
  *   (4)   statusCode, uint32, only when present
  *   1     value kind: 0 null, 1 false, 2 true, 3 number, 4 string
  *   (8)   number: IEEE 754 binary64
@@ -64,6 +66,8 @@ const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
 type TimeSource = NonNullable<Reading["timeSource"]>;
 const TIME_SOURCE_CODE: Record<TimeSource, number> = { server: 1, receive: 2 };
+/** Flags bit 3: the reading is historical (Reading.historical). */
+const HISTORICAL_FLAG = 0b1000;
 const TIME_SOURCES: readonly (TimeSource | "device")[] = ["device", "server", "receive"];
 
 const enum ValueKind {
@@ -176,6 +180,11 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
     throw new ReadingError("timeSource", `timeSource must be "server" or "receive" when given (got ${describe(input.timeSource)})`);
   }
 
+  if (input.historical !== undefined && typeof input.historical !== "boolean") {
+    throw new ReadingError("historical", `historical must be a boolean when given (got ${describe(input.historical)})`);
+  }
+  const historical = input.historical === true ? HISTORICAL_FLAG : 0;
+
   let o = offset;
   out[o++] = READING_TAG;
   out[o++] = CANONICAL_READING_VERSION;
@@ -194,7 +203,7 @@ export function encodeReadingInto(input: Reading, seq: number, salt: Uint8Array,
   o = writeUint64(out, o, time);
   o = writeUint64(out, o, received);
   out[o++] = quality;
-  out[o++] = (status === undefined ? 0 : 1) | (timeSource << 1);
+  out[o++] = (status === undefined ? 0 : 1) | (timeSource << 1) | historical;
   if (status !== undefined) {
     out.writeUInt32BE(status, o);
     o += 4;
@@ -322,7 +331,7 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   if (quality === undefined) throw new ReadingError("quality", `unknown quality code ${b[o - 1]}`);
   const flags = b[o++]!;
   const timeSource = TIME_SOURCES[(flags >> 1) & 0b11];
-  if ((flags & ~0b111) !== 0 || timeSource === undefined) throw new ReadingError("flags", `bad flags byte ${flags}`);
+  if ((flags & ~(0b111 | HISTORICAL_FLAG)) !== 0 || timeSource === undefined) throw new ReadingError("flags", `bad flags byte ${flags}`);
   let statusCode: number | undefined;
   if ((flags & 1) === 1) {
     need(4, "statusCode");
@@ -372,6 +381,7 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   if (unit !== undefined) reading.unit = unit;
   if (statusCode !== undefined) reading.statusCode = statusCode;
   if (timeSource !== "device") reading.timeSource = timeSource;
+  if ((flags & HISTORICAL_FLAG) !== 0) reading.historical = true;
   return { reading, seq, salt };
 }
 

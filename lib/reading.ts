@@ -29,6 +29,12 @@ export interface Reading {
    */
   timeSource?: "server" | "receive";
   /**
+   * True for a reading its device held back and delivered after the fact (a Sparkplug edge node's
+   * store-and-forward data, metrics flagged is_historical): its sourceTime lies before its
+   * delivery by design, so it is not a late reading, and it is not the device's current value.
+   */
+  historical?: boolean;
+  /**
    * The node's clock when its ingest pipeline took the reading into a window (Unix ms), set by
    * the node, never by an adapter: it lies inside the window's anchored time range, so a reading
    * verifies whatever its device's clock says. Present on every stored or served reading.

@@ -6,6 +6,10 @@
  *   tsx node/cli.ts proof  --config FILE --stream S --seq N
  *                                                        a stored reading with its proof (JSON)
  *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
+ *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
+ *                                                        an OPC UA PKI folder's rejected and trusted certificates
+ *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
+ *                                                        trust a rejected server (or a client, on a server's folder)
  *
  * FILE is the node's configuration or a member's (member/config.ts: its `gateway` and `parties`
  * sections are skipped), so the commands work on the files `npm start` writes for each member.
@@ -27,6 +31,7 @@ import { AdminUnavailableError, askAdmin } from "./admin.ts";
 import { rpcProvider } from "./chain/client.ts";
 import { ConfigError, type NodeConfig, loadConfig } from "./config.ts";
 import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
+import { parseDeviceConfig } from "./edge/config.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
 
@@ -34,7 +39,9 @@ const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
-  tsx node/cli.ts audit  --config FILE`;
+  tsx node/cli.ts audit  --config FILE
+  tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
+  tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE`;
 
 
 /** The sections a member's configuration adds to the node's (member/config.ts); these commands skip them. */
@@ -95,6 +102,8 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       stream: { type: "string" },
       seq: { type: "string" },
+      pki: { type: "string" },
+      device: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -103,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  if (command === "opcua") return opcuaCommand(positionals.slice(1), values);
   if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
   const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
@@ -195,6 +205,36 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
   node.anchorer.on("fatal", (e: Error) => console.error(`[node] ${e.name}: ${e.message}`));
   return new Promise<number>(() => {}); // runs until a signal
+}
+
+/** `opcua list|trust`: the OPC UA trust list of a PKI folder, given or taken from a device's config. */
+async function opcuaCommand(args: string[], values: { pki?: string; config?: string; device?: string }): Promise<number> {
+  const [sub, which, ...extra] = args;
+  if ((sub !== "list" && sub !== "trust") || (sub === "trust" && which === undefined) || (sub === "list" && which !== undefined) || extra.length > 0) {
+    throw new UsageError("opcua needs `list` or `trust THUMBPRINT|FILE`");
+  }
+  let pki = values.pki;
+  if (pki === undefined) {
+    if (!values.config || !values.device) throw new UsageError("opcua needs --pki DIR, or --config FILE --device ID of an OPC UA device");
+    const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
+    const device = config.devices.map((d) => parseDeviceConfig(d)).find((d) => d.device === values.device);
+    if (device?.kind !== "opcua") throw new UsageError(`${values.config} has no OPC UA device "${values.device}"`);
+    if (device.pkiFolder === undefined) throw new UsageError(`OPC UA device "${values.device}" has no pkiFolder`);
+    pki = device.pkiFolder;
+  }
+  const trust = await import("./edge/opcua-trust.ts");
+  const paths = trust.pkiPaths(pki);
+  if (sub === "trust") {
+    const cert = trust.trustCertificate(pki, which!);
+    console.log(`trusted ${cert.subject} (thumbprint ${cert.thumbprint}): ${cert.file}`);
+    return 0;
+  }
+  for (const [label, folder] of [["rejected", paths.rejected], ["trusted", paths.trusted]] as const) {
+    const certs = trust.listCertificates(folder);
+    console.log(`${label} (${folder}): ${certs.length === 0 ? "none" : ""}`);
+    for (const c of certs) console.log(`  ${c.thumbprint}  ${c.subject}  valid to ${c.validTo}`);
+  }
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

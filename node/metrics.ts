@@ -85,6 +85,7 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     for (const [stream, n] of source.streamReadings()) set({ stream }, n);
   });
   readCounter(r, "tracemesh_node_skewed_readings_total", "Readings whose source time lies beyond the clock tolerance (late or ahead)", [], (set) => set(none, s().ingest.skewedReadings));
+  readCounter(r, "tracemesh_node_historical_readings_total", "Readings delivered from a device's store and forward (historical, never counted as late)", [], (set) => set(none, s().ingest.historicalReadings));
   readCounter(r, "tracemesh_node_stream_late_readings_total", "Readings later than the clock tolerance, per stream", ["stream"], (set) => {
     for (const t of s().ingest.timing) set({ stream: t.stream }, t.late);
   });

@@ -69,6 +69,11 @@ export abstract class AdapterBase implements EdgeAdapter {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    try {
+      await this.beforeStop();
+    } catch (error) {
+      this.log(`stopping: ${message(error)}`);
+    }
     this.abort.abort();
     try {
       await this.close();
@@ -85,6 +90,8 @@ export abstract class AdapterBase implements EdgeAdapter {
   protected abstract open(signal: AbortSignal): Promise<void>;
   /** Release every socket, client and timer. */
   protected abstract close(): Promise<void>;
+  /** Runs at stop() while the connection is still up: a last message to the device, if the protocol has one. */
+  protected async beforeStop(): Promise<void> {}
 
   protected get stopped(): boolean {
     return this.abort.signal.aborted;

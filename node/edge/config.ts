@@ -45,7 +45,14 @@ export const OpcUaDeviceSchema = Obj({
   securityMode: Type.Optional(OneOf("None", "Sign", "SignAndEncrypt")),
   /** Required (not "None") when securityMode is not "None". */
   securityPolicy: Type.Optional(OneOf("None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")),
-  /** Client certificate and key (PEM); without them node-opcua creates a self-signed pair. */
+  /**
+   * The client's PKI folder (node-opcua layout: own/, trusted/certs/, rejected/; see
+   * node/edge/opcua-trust.ts). Required unless securityMode is "None": the client's certificate
+   * is created there on first start, and only servers whose certificates are in trusted/certs/
+   * are accepted; an unknown one is refused and put in rejected/ for an operator to trust.
+   */
+  pkiFolder: Type.Optional(Str()),
+  /** Client certificate and key (PEM) instead of the PKI folder's own ones. */
   certificateFile: Type.Optional(Str()),
   privateKeyFile: Type.Optional(Str()),
   /** Anonymous when absent. */
@@ -97,6 +104,12 @@ export const SparkplugDeviceSchema = Obj({
   metrics: Type.Optional(Type.Array(SparkplugMetricSchema)),
   /** What to do with metrics that have no mapping; default "record". */
   unmapped: Type.Optional(OneOf("record", "ignore")),
+  /**
+   * How long a skipped Sparkplug seq number is awaited before it counts as lost and the edge
+   * node is asked for a rebirth (the spec's Reorder Timeout, for brokers that may reorder one
+   * client's messages across topics, e.g. clusters); default 0: a jump is a gap at once.
+   */
+  reorderTimeoutMs: Type.Optional(Int(0, 600_000)),
   /** Least time between two rebirth requests to the same edge node; default 5000. */
   rebirthIntervalMs: Type.Optional(Int(0)),
   /**
@@ -217,6 +230,7 @@ const RULES: { [K in DeviceKind]: Rules<Extract<DeviceConfig, { kind: K }>> } = 
     const policy = c.securityPolicy ?? "None";
     if (mode !== "None" && policy === "None") problem("securityPolicy", `must name a policy (e.g. "Basic256Sha256") when securityMode is "${mode}"`);
     if (mode === "None" && policy !== "None") problem("securityMode", `must be "Sign" or "SignAndEncrypt" when securityPolicy is "${policy}"`);
+    if (mode !== "None" && c.pkiFolder === undefined) problem("pkiFolder", `is required when securityMode is "${mode}": it holds the client's certificate and the servers it trusts`);
     if ((c.certificateFile === undefined) !== (c.privateKeyFile === undefined)) {
       problem(c.certificateFile === undefined ? "certificateFile" : "privateKeyFile", "is required together with the other of certificateFile/privateKeyFile");
     }

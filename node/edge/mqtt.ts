@@ -67,6 +67,22 @@ export class MqttLink {
     }
   }
 
+  /**
+   * End the connection with a DISCONNECT, so the broker drops the will (what a clean stop that
+   * published its own last message wants); no reconnect follows. Falls back to closing the
+   * socket if the broker does not answer in time.
+   */
+  async endGracefully(): Promise<void> {
+    const client = this.client;
+    this.ending = true;
+    if (!client) return;
+    let ended = false;
+    await withTimeout(client.endAsync(false).then(() => (ended = true), () => {}), 2_000);
+    if (!ended) await client.endAsync(true).catch(() => {});
+  }
+
+  private ending = false;
+
   /** Close the connection (the signal must be aborted first so no reconnect follows). */
   async close(): Promise<void> {
     const client = this.client;
@@ -153,7 +169,7 @@ export class MqttLink {
         await withTimeout(client.endAsync(true).catch(() => {}), 2_000);
         client.removeAllListeners();
       }
-      if (signal.aborted) break;
+      if (signal.aborted || this.ending) break;
       if (connectedAt !== undefined && Date.now() - connectedAt >= STABLE_MS) this.o.backoff.reset();
       const delay = this.o.backoff.next();
       this.o.onState("disconnected", `${detail}; retrying in ${delay} ms`);

@@ -11,6 +11,13 @@
  * that the server still had queued; a server restart gets a new session and the subscription
  * recreated. If that machinery gives up, the adapter starts over with a fresh client.
  *
+ * Security: with `pkiFolder` the client keeps its certificate there (created on first start)
+ * and trusts only the servers whose certificates an operator put in trusted/certs/; an unknown
+ * server certificate is refused, filed in rejected/, and the status says which one and the
+ * command that trusts it (opcua-trust.ts). Without it, node-opcua's default store would accept
+ * any server certificate, so a secured mode requires it (config.ts). A refused user login, or a
+ * server that does not (yet) trust our certificate, is said in plain words too.
+ *
  * Back-pressure: notifications cannot be refused one by one, so when the readings waiting for
  * the sink reach the high-water mark the adapter turns the subscription's publishing off; the
  * server keeps sampling into the monitored items' queues (and sets the overflow bit if they
@@ -20,6 +27,7 @@ import {
   AttributeIds,
   DataType,
   MessageSecurityMode,
+  OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
   TimestampsToReturn,
@@ -32,14 +40,19 @@ import {
   type UserIdentityInfo,
   type Variant,
 } from "node-opcua";
+import { statSync } from "node:fs";
+import path from "node:path";
 import type { Quality, Reading } from "../../lib/reading.ts";
 import type { AdapterContext } from "./adapter.ts";
 import { AdapterBase, message } from "./base.ts";
 import { sleep, withTimeout } from "../../lib/retry.ts";
 import type { OpcUaDeviceConfig, OpcUaNodeConfig } from "./config.ts";
 import { float32Decimal } from "./values.ts";
+import { listCertificates, pkiPaths, trustCommand } from "./opcua-trust.ts";
 
 const CLOSE_TIMEOUT_MS = 2_000;
+
+const mtime = (file: string) => statSync(file).mtimeMs;
 
 export class OpcUaAdapter extends AdapterBase {
   private client: OPCUAClient | undefined;
@@ -47,6 +60,9 @@ export class OpcUaAdapter extends AdapterBase {
   private subscription: ClientSubscription | undefined;
   private groups: ClientMonitoredItemGroup[] = [];
   private loop: Promise<void> | undefined;
+  private certificates: OPCUACertificateManager | undefined;
+  /** The last connect failure logged, so that retries of the same one are not. */
+  private lastTrouble: string | undefined;
 
   constructor(
     private readonly config: OpcUaDeviceConfig,
@@ -75,6 +91,7 @@ export class OpcUaAdapter extends AdapterBase {
         await this.connectOnce(signal, settle);
         settle();
         this.backoff.reset();
+        this.lastTrouble = undefined;
         // Wait here until the session is lost for good (or stop), then start over.
         await new Promise<void>((resolve) => {
           if (signal.aborted || this.lost) return resolve();
@@ -89,7 +106,11 @@ export class OpcUaAdapter extends AdapterBase {
       } catch (error) {
         if (signal.aborted) break;
         const delay = this.backoff.next();
-        this.setState("disconnected", `${message(error)}; retrying in ${delay} ms`);
+        const why = this.explain(error);
+        // Once per kind of trouble: a refused certificate is retried for as long as it takes an operator.
+        if (why !== this.lastTrouble) this.log(why);
+        this.lastTrouble = why;
+        this.setState("disconnected", `${why}; retrying in ${delay} ms`);
         settle();
         await this.teardown();
         await sleep(delay, signal);
@@ -118,9 +139,18 @@ export class OpcUaAdapter extends AdapterBase {
     this.lost = false;
     const c = this.config;
     const reconnect = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, ...c.reconnect };
+    if (c.pkiFolder !== undefined) {
+      // A fresh store per attempt reads the folder as it is now, so a certificate an operator
+      // just trusted counts at the next attempt.
+      this.certificates = new OPCUACertificateManager({ rootFolder: c.pkiFolder, automaticallyAcceptUnknownCertificate: false });
+      await this.certificates.initialize();
+    }
     const client = OPCUAClient.create({
       clientName: `tracemesh-${c.device}`,
+      // The application URI in the client's certificate derives from this name: one for every device sharing a PKI folder.
+      applicationName: "Tracemesh",
       endpointMustExist: false,
+      ...(this.certificates ? { clientCertificateManager: this.certificates } : {}),
       securityMode: MessageSecurityMode[c.securityMode ?? "None"],
       securityPolicy: SecurityPolicy[c.securityPolicy ?? "None"],
       ...(c.certificateFile ? { certificateFile: c.certificateFile, privateKeyFile: c.privateKeyFile } : {}),
@@ -151,6 +181,8 @@ export class OpcUaAdapter extends AdapterBase {
 
     await client.connect(c.endpoint);
     if (signal.aborted) return;
+    // The server certificate check happens only here for the secured modes; with maxRetry -1
+    // node-opcua would retry an untrusted server for ever, so its backoff event above reports it.
     const identity: UserIdentityInfo =
       c.userName !== undefined
         ? { type: UserTokenType.UserName, userName: c.userName, password: c.password ?? "" }
@@ -229,8 +261,39 @@ export class OpcUaAdapter extends AdapterBase {
     }
   }
 
+  /** A connect or session failure in words an operator can act on. */
+  private explain(error: unknown): string {
+    const text = message(error);
+    const c = this.config;
+    if (/BadCertificateUntrusted|Certificate verification failed/i.test(text) && c.pkiFolder !== undefined) {
+      const { rejected } = pkiPaths(c.pkiFolder);
+      const newest = listCertificates(rejected).sort((a, b) => mtime(b.file) - mtime(a.file))[0];
+      if (newest) {
+        return `the server's certificate is not trusted (${newest.subject}, thumbprint ${newest.thumbprint}); it was put in ${rejected}; trust it with: ${trustCommand(c.pkiFolder, newest.thumbprint)}`;
+      }
+      return `the server's certificate is not trusted (${text}); see ${rejected}`;
+    }
+    if (/End ?point must exist|Cannot find an Endpoint matching/i.test(text)) {
+      return `the server offers no endpoint with securityMode ${c.securityMode ?? "None"} and securityPolicy ${c.securityPolicy ?? "None"}: configure one it offers (e.g. SignAndEncrypt with Basic256Sha256)`;
+    }
+    if (/Cannot find ANONYMOUS user token policy/i.test(text)) return "the server refuses an anonymous session (no anonymous user token policy on its endpoint): configure userName and password";
+    if (/BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid|BadUserSignatureInvalid/.test(text)) {
+      const code = /Bad[A-Za-z]+/.exec(text)?.[0] ?? text;
+      return c.userName === undefined
+        ? `the server refuses an anonymous session (${code}): configure userName and password`
+        : `the server refused the login of user "${c.userName}" (${code}): check userName and password`;
+    }
+    if (/BadSecurityChecksFailed|BadCertificate/.test(text) && c.pkiFolder !== undefined && c.securityMode !== undefined && c.securityMode !== "None") {
+      const own = c.certificateFile ?? pkiPaths(c.pkiFolder).ownCertificate;
+      const thumbprint = listCertificates(path.dirname(own)).find((x) => path.resolve(x.file) === path.resolve(own))?.thumbprint;
+      return `the server refused the secure channel (${text}): it may not trust this client's certificate ${own}${thumbprint ? ` (thumbprint ${thumbprint})` : ""}; its operator must add it to the server's trusted certificates`;
+    }
+    return text;
+  }
+
   private async teardown(): Promise<void> {
-    const { client, session } = this;
+    const { client, session, certificates } = this;
+    this.certificates = undefined;
     this.client = undefined;
     this.session = undefined;
     this.subscription = undefined;
@@ -240,6 +303,7 @@ export class OpcUaAdapter extends AdapterBase {
       await withTimeout(client.disconnect().catch(() => {}), CLOSE_TIMEOUT_MS);
       client.removeAllListeners();
     }
+    if (certificates) await withTimeout(certificates.dispose().catch(() => {}), CLOSE_TIMEOUT_MS);
   }
 }
 

@@ -11,15 +11,21 @@
  *   `status().sources`.
  * - seq: one 0..255 counter per edge node across NBIRTH, DBIRTH, NDATA, DDATA and DDEATH. A jump
  *   counts the skipped messages as gaps and asks the node for a rebirth with the Node
- *   Control/Rebirth NCMD. DATA or DBIRTH from a node we have no NBIRTH for, or an alias no BIRTH
+ *   Control/Rebirth NCMD; with `reorderTimeoutMs`, only once they failed to arrive in that time. DATA or DBIRTH from a node we have no NBIRTH for, or an alias no BIRTH
  *   declared, also asks for a rebirth (at most once per `rebirthIntervalMs` per node until its
  *   NBIRTH arrives).
  *
  * Primary host (config `primaryHostId`, Sparkplug 3.0): the connection's will is the retained
- * STATE death {"online":false,"timestamp":T} on spBv1.0/STATE/{id}; once subscribed the adapter
- * publishes the retained STATE birth {"online":true,"timestamp":T} (same T), and before a clean
- * stop the death itself. Edge nodes configured for this primary host then publish to us, and
+ * STATE death {"online":false,"timestamp":T} on spBv1.0/STATE/{id}; once subscribed (to the group
+ * and to that STATE topic) the adapter publishes the retained STATE birth {"online":true,
+ * "timestamp":T} (same T), before a clean stop a death stamped with the time of the stop, and
+ * its birth again if a death shows up on its topic while it is online. Edge nodes configured for this primary host then publish to us, and
  * flush the data they stored while we were away.
+ *
+ * Store and forward: metrics flagged is_historical (data an edge node held while its primary
+ * host was away) become readings with `historical: true`, committed with the reading (canonical
+ * bytes flag) and so shown wherever the reading is served; the pipeline counts them apart from
+ * late readings. Within a message they are delivered in the order of their own timestamps.
  *
  * Readings: sourceTime is the metric timestamp, else the payload timestamp (timeSource
  * "server": the edge node's clock), else the receive time. Quality comes from a "Quality"
@@ -73,6 +79,9 @@ interface EdgeNodeState extends Scope {
   born: boolean;
   bdSeq: string | undefined;
   lastSeq: number | undefined;
+  /** Seq numbers skipped and still awaited within the reorder timeout, and its timer. */
+  missing: Set<number>;
+  reorderTimer: NodeJS.Timeout | undefined;
   devices: Map<string, Scope & { born: boolean }>;
   rebirthAt: number | undefined;
 }
@@ -104,7 +113,8 @@ export class SparkplugAdapter extends AdapterBase {
       defaultClientId: `tracemesh-${this.config.device}`,
       // Sparkplug host applications use clean sessions; a rebirth resynchronises after a break.
       persistentSession: false,
-      subscriptions: [`spBv1.0/${this.config.group}/#`],
+      // A primary host also watches its own STATE topic (Sparkplug 3.0), to answer a stray death there.
+      subscriptions: [`spBv1.0/${this.config.group}/#`, ...(this.config.primaryHostId ? [this.stateTopic()] : [])],
       backoff: this.backoff,
       signal,
       onMessage: (topic, payload) => this.onMessage(topic, payload),
@@ -123,9 +133,16 @@ export class SparkplugAdapter extends AdapterBase {
     await this.link.start();
   }
 
+  protected override async beforeStop(): Promise<void> {
+    // A clean stop says so itself, then DISCONNECTs so the broker drops the will (which carries
+    // the older, connect-time timestamp); the will covers every other end of the connection.
+    if (!this.config.primaryHostId) return;
+    await this.publishState(false);
+    await this.link?.endGracefully();
+  }
+
   protected async close(): Promise<void> {
-    // A clean stop says so itself; the will covers every other end of the connection.
-    if (this.config.primaryHostId) await this.publishState(false);
+    for (const node of this.nodes.values()) this.stopAwaiting(node);
     await this.link?.close();
     this.link = undefined;
   }
@@ -142,10 +159,31 @@ export class SparkplugAdapter extends AdapterBase {
   }
 
   private async publishState(online: boolean): Promise<void> {
-    if (!(await this.link?.publish(this.stateTopic(), this.statePayload(online), 1, true))) this.log(`could not publish the primary host STATE ${online ? "birth" : "death"}`);
+    // A clean stop's death carries the time of the disconnect, as the spec asks.
+    const payload = online ? this.statePayload(true) : Buffer.from(JSON.stringify({ online: false, timestamp: Math.max(Date.now(), this.stateTimestamp) }));
+    if (!(await this.link?.publish(this.stateTopic(), payload, 1, true))) this.log(`could not publish the primary host STATE ${online ? "birth" : "death"}`);
+  }
+
+  /**
+   * A STATE on our own topic. A death while we are up (the late will of an earlier session of
+   * ours, or another client using our host id) would keep edge nodes from publishing and leave
+   * that death retained: publish our birth again.
+   */
+  private onOwnState(payload: Buffer): void {
+    let state: { online?: unknown; timestamp?: unknown };
+    try {
+      state = JSON.parse(payload.toString("utf8")) as typeof state;
+    } catch {
+      this.log(`a STATE on ${this.stateTopic()} that is not JSON: ignored`);
+      return;
+    }
+    if (state.online !== false || this.stopped || !this.link?.connected) return;
+    this.log(`a STATE death (timestamp ${String(state.timestamp)}) arrived on ${this.stateTopic()} while this host is online: publishing its birth again`);
+    void this.publishState(true);
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (this.config.primaryHostId && topic === this.stateTopic()) return this.onOwnState(payload);
     const parts = topic.split("/");
     if (parts.length < 4 || parts[0] !== "spBv1.0" || parts[1] !== this.config.group) return;
     const type = parts[2] ?? "";
@@ -170,10 +208,13 @@ export class SparkplugAdapter extends AdapterBase {
     const seq = p.seq === undefined || p.seq === null ? undefined : Number(toNumber(p.seq));
 
     if (type === "NBIRTH") {
+      if (node) this.stopAwaiting(node);
       const state: EdgeNodeState = {
         born: true,
         bdSeq: metricValueString(p.metrics, "bdSeq"),
         lastSeq: seq,
+        missing: new Set(),
+        reorderTimer: undefined,
         devices: new Map(),
         rebirthAt: undefined,
         byAlias: new Map(),
@@ -195,6 +236,7 @@ export class SparkplugAdapter extends AdapterBase {
       if (node) {
         node.born = false;
         node.lastSeq = undefined;
+        this.stopAwaiting(node);
         for (const scope of node.devices.values()) scope.born = false;
       }
       this.markDevicesOffline(nodeKey);
@@ -245,17 +287,48 @@ export class SparkplugAdapter extends AdapterBase {
     }
   }
 
+  /**
+   * Sparkplug host message ordering. Without a reorder timeout (`reorderTimeoutMs` 0, for a broker
+   * that keeps one client's messages in order across topics) a jump is a gap at once. With one,
+   * the skipped numbers are awaited that long (clustered brokers may reorder across topics); a
+   * late one is taken as it comes, and only those still missing then count as gaps and lead to
+   * a rebirth request.
+   */
   private checkSeq(node: EdgeNodeState, edgeNode: string, seq: number | undefined, type: string): void {
     if (seq === undefined) return;
+    if (node.missing.delete(seq)) {
+      if (node.missing.size === 0) this.stopAwaiting(node);
+      return;
+    }
     if (node.lastSeq !== undefined) {
       const expected = (node.lastSeq + 1) % 256;
       if (seq !== expected) {
         const missed = (seq - expected + 256) % 256;
-        this.addGaps(missed, `seq gap from ${this.config.group}/${edgeNode}: expected ${expected}, got ${seq} (${type})`);
-        this.requestRebirth(edgeNode, `seq gap (expected ${expected}, got ${seq})`);
+        const why = `seq gap from ${this.config.group}/${edgeNode}: expected ${expected}, got ${seq} (${type})`;
+        const timeout = this.config.reorderTimeoutMs ?? 0;
+        if (timeout === 0) {
+          this.addGaps(missed, why);
+          this.requestRebirth(edgeNode, `seq gap (expected ${expected}, got ${seq})`);
+        } else {
+          for (let k = 0; k < missed; k++) node.missing.add((expected + k) % 256);
+          node.reorderTimer ??= setTimeout(() => {
+            node.reorderTimer = undefined;
+            const lost = [...node.missing];
+            node.missing.clear();
+            if (lost.length === 0 || this.stopped) return;
+            this.addGaps(lost.length, `${why}; seq ${lost.join(", ")} not there after the ${timeout} ms reorder timeout`);
+            this.requestRebirth(edgeNode, `seq ${lost.join(", ")} missing after the reorder timeout`);
+          }, timeout);
+        }
       }
     }
     node.lastSeq = seq;
+  }
+
+  private stopAwaiting(node: EdgeNodeState): void {
+    clearTimeout(node.reorderTimer);
+    node.reorderTimer = undefined;
+    node.missing.clear();
   }
 
   /** Ask an edge node to publish its BIRTH certificates again (Sparkplug Node Control/Rebirth). */
@@ -324,7 +397,12 @@ export class SparkplugAdapter extends AdapterBase {
       const r = this.reading(def, m, value, p, receivedAt);
       if (r) readings.push(r);
     });
-    this.remember(readings);
+    // Historical metrics need not be in time order (the spec asks that only of live ones): put
+    // them in it, so each stream gets its stored data in the order it was measured. The sort is
+    // stable and live metrics are already chronological, so their order stays as sent.
+    if (readings.some((r) => r.historical)) readings.sort((a, b) => a.sourceTime - b.sourceTime);
+    // Stored data is not the current value: only live readings are remembered as such.
+    this.remember(readings.filter((r) => !r.historical));
     return readings;
   }
 
@@ -360,6 +438,7 @@ export class SparkplugAdapter extends AdapterBase {
     const r: Reading = { stream: def.stream, metric: def.metric, value, sourceTime: receivedAt, quality };
     if (def.unit !== undefined) r.unit = def.unit;
     if (qualityCode !== undefined) r.statusCode = qualityCode;
+    if (m.isHistorical === true) r.historical = true;
     if (m.timestamp !== undefined && m.timestamp !== null) r.sourceTime = Number(toNumber(m.timestamp));
     else if (p.timestamp !== undefined && p.timestamp !== null) {
       r.sourceTime = Number(toNumber(p.timestamp));

@@ -78,6 +78,8 @@ export interface PipelineStatus {
   waitingWrites: number;
   /** Readings whose source time lies more than the tolerance from their receive time (late + ahead). */
   skewedReadings: number;
+  /** Readings a device delivered from its store and forward (Reading.historical): never counted as skewed. */
+  historicalReadings: number;
   /** Per stream with late or ahead readings: how many, and by how much. */
   timing: StreamTiming[];
   commits: number;
@@ -255,6 +257,8 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   private stopping = false;
   private failure: Error | undefined;
   private readonly timing: TimingMonitor;
+  /** Historical readings admitted (Reading.historical). */
+  private historical = 0;
   private commits = 0;
   /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
   private closedDurable: number;
@@ -460,6 +464,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       throw e;
     }
     for (let k = 0; k < n; k++) {
+      // Store-and-forward data is late by design: counted as historical, not as a late stream.
+      if (readings[k]!.historical === true) {
+        this.historical++;
+        continue;
+      }
       const report = this.timing.note(states[k]!.id, received[k]! - Math.floor(readings[k]!.sourceTime), arrival);
       if (report) this.emit("timing", report);
     }
@@ -734,6 +743,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       pendingReadings: this.admitted,
       waitingWrites: this.waiters.length,
       skewedReadings: this.timing.skewed,
+      historicalReadings: this.historical,
       timing: this.timing.list(),
       commits: this.commits,
       ...(this.failure ? { failed: this.failure.message } : {}),

@@ -24,7 +24,8 @@ export interface SimulatorOptions {
   /** false to leave out; port 0 (default) picks a free port. */
   opcua?: false | { port?: number };
   /** false to leave out; without `url` an in-process aedes broker is started on `port`. */
-  mqtt?: false | { port?: number; url?: string; group?: string; edgeNode?: string };
+  /** primaryHostId: the edge node waits for that Sparkplug primary host and stores data while it is away. */
+  mqtt?: false | { port?: number; url?: string; group?: string; edgeNode?: string; primaryHostId?: string };
   modbus?: false | { port?: number };
   log?: (text: string) => void;
 }
@@ -105,7 +106,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       const group = opts.mqtt?.group ?? "Tracemesh";
       const edgeNode = opts.mqtt?.edgeNode ?? "Machining1";
-      sparkplug = new SimEdgeNode(seed, url, group, edgeNode, log);
+      const primaryHostId = opts.mqtt?.primaryHostId;
+      sparkplug = new SimEdgeNode(seed, url, group, edgeNode, log, primaryHostId === undefined ? {} : { primaryHostId });
       sparkplug.update(0, timeOf(0));
       await sparkplug.start();
       endpoints.mqtt = url;

@@ -5,6 +5,14 @@
  * as the MQTT will with a bdSeq that NBIRTH repeats, NBIRTH then DBIRTHs on every connect,
  * one seq counter (0..255) across the node's messages, DATA by exception with aliases only, and
  * a full rebirth when a host sends the Node Control/Rebirth command.
+ *
+ * With a primary host (`primaryHostId`), it also behaves as a store-and-forward edge node: it
+ * subscribes to spBv1.0/STATE/{host} and publishes no BIRTH or DATA until that host's STATE says
+ * online (a STATE older than the last one seen is ignored, as Sparkplug 3.0 asks). While the
+ * host is offline, or the broker is gone, what changes is stored; once the host is back the node
+ * is born again and delivers the stored values as DDATA metrics flagged is_historical, newest
+ * first (the spec leaves historical metrics' order free, so a host must sort them itself). On a
+ * STATE death it publishes its NDEATH and waits; having one broker, it has no other to walk to.
  */
 import { connect, type MqttClient } from "mqtt";
 import sparkplug from "sparkplug-payload";
@@ -52,6 +60,12 @@ export class SimEdgeNode {
   private rebirthCount = 0;
   private connected = false;
   private connectWaiters: (() => void)[] = [];
+  /** Whether the primary host is online (always, without a primary host). */
+  private hostOnline: boolean;
+  /** The timestamp of the last primary host STATE seen. */
+  private hostStateTime = -Infinity;
+  /** Values changed while the primary host was away, per device, oldest first. */
+  private stored = new Map<string, UMetric[]>();
 
   constructor(
     private readonly seed: number,
@@ -59,7 +73,26 @@ export class SimEdgeNode {
     readonly group: string,
     readonly edgeNode: string,
     private readonly log: (text: string) => void = () => {},
-  ) {}
+    private readonly options: { primaryHostId?: string } = {},
+  ) {
+    this.hostOnline = options.primaryHostId === undefined;
+  }
+
+  /** Values stored for the primary host and not delivered yet. */
+  get storedValues(): number {
+    let n = 0;
+    for (const metrics of this.stored.values()) n += metrics.length;
+    return n;
+  }
+
+  /** Whether the node publishes: connected and, with a primary host, that host online. */
+  get publishing(): boolean {
+    return this.connected && this.hostOnline;
+  }
+
+  private get stateTopic(): string | undefined {
+    return this.options.primaryHostId === undefined ? undefined : `spBv1.0/STATE/${this.options.primaryHostId}`;
+  }
 
   /** The seq the next message will carry. */
   get nextSeq(): number {
@@ -84,7 +117,7 @@ export class SimEdgeNode {
     return `spBv1.0/${this.group}/${type}/${this.edgeNode}${device ? `/${device}` : ""}`;
   }
 
-  /** Connect and wait until the first NBIRTH went out. */
+  /** Connect and wait until the first NBIRTH went out (with a primary host: until connected). */
   async start(url = this.url): Promise<void> {
     this.url = url;
     if (this.client) return;
@@ -99,10 +132,12 @@ export class SimEdgeNode {
     this.client = client;
     client.on("connect", () => {
       this.connected = true;
-      client.subscribe([this.topic("NCMD"), `${this.topic("DCMD")}/+`], { qos: 0 }, (err) => {
+      const state = this.stateTopic;
+      client.subscribe([this.topic("NCMD"), `${this.topic("DCMD")}/+`, ...(state ? [state] : [])], { qos: 0 }, (err) => {
         if (err) this.log(`sparkplug sim: subscribe failed: ${err.message}`);
       });
-      this.birth();
+      // With a primary host the BIRTH waits for its STATE birth (retained, so it comes at once if the host is up).
+      if (!state) this.birth();
       for (const resolve of this.connectWaiters.splice(0)) resolve();
     });
     client.on("close", () => {
@@ -112,6 +147,7 @@ export class SimEdgeNode {
         client.options.will = this.will();
       }
       this.connected = false;
+      if (this.options.primaryHostId !== undefined) this.hostOnline = false;
     });
     client.on("error", (err) => this.log(`sparkplug sim: ${err.message}`));
     client.on("message", (topic, payload) => this.onCommand(topic, payload));
@@ -148,7 +184,8 @@ export class SimEdgeNode {
   update(tick: number, time: number): void {
     this.tick = tick;
     this.time = time;
-    if (!this.connected) return;
+    const storing = this.options.primaryHostId !== undefined && !this.publishing;
+    if (!this.connected && !storing) return;
     for (const [device, metrics] of Object.entries(SPARKPLUG_DEVICES)) {
       if (!this.online.has(device)) continue;
       const changed: UMetric[] = [];
@@ -159,7 +196,39 @@ export class SimEdgeNode {
         this.lastSent.set(key, value);
         changed.push({ alias: m.alias, type: m.type, value, timestamp: time });
       }
-      if (changed.length) this.send("DDATA", device, { timestamp: time, metrics: changed });
+      if (!changed.length) continue;
+      if (storing) this.stored.set(device, [...(this.stored.get(device) ?? []), ...changed]);
+      else this.send("DDATA", device, { timestamp: time, metrics: changed });
+    }
+  }
+
+  /** Deliver what was stored while the primary host was away: is_historical, newest first. */
+  private forward(): void {
+    for (const [device, metrics] of this.stored) {
+      if (!this.online.has(device)) continue;
+      const historical = metrics.map((m) => ({ ...m, isHistorical: true })).reverse();
+      this.send("DDATA", device, { timestamp: this.time, metrics: historical });
+      this.stored.delete(device);
+    }
+  }
+
+  private onState(payload: Buffer): void {
+    let state: { online?: unknown; timestamp?: unknown };
+    try {
+      state = JSON.parse(payload.toString("utf8")) as typeof state;
+    } catch {
+      this.log("sparkplug sim: undecodable STATE");
+      return;
+    }
+    if (typeof state.online !== "boolean" || typeof state.timestamp !== "number" || state.timestamp < this.hostStateTime) return;
+    this.hostStateTime = state.timestamp;
+    if (state.online && !this.hostOnline) {
+      this.hostOnline = true;
+      this.birth();
+      this.forward();
+    } else if (!state.online && this.hostOnline) {
+      this.client?.publish(this.topic("NDEATH"), Buffer.from(this.deathPayload()), { qos: 1 });
+      this.hostOnline = false;
     }
   }
 
@@ -236,7 +305,7 @@ export class SimEdgeNode {
 
   private send(type: string, device: string | undefined, payload: UPayload): void {
     const client = this.client;
-    if (!client || !this.connected) return;
+    if (!client || !this.connected || (!this.hostOnline && type !== "NDEATH")) return;
     const seq = this.seqNext;
     this.seqNext = (this.seqNext + 1) % 256;
     client.publish(this.topic(type, device), Buffer.from(spB.encodePayload({ ...payload, seq })), { qos: 0 });
@@ -251,6 +320,7 @@ export class SimEdgeNode {
   }
 
   private onCommand(topic: string, payload: Buffer): void {
+    if (topic === this.stateTopic) return this.onState(payload);
     if (topic !== this.topic("NCMD")) return;
     let decoded: UPayload;
     try {
@@ -262,7 +332,7 @@ export class SimEdgeNode {
     const rebirth = decoded.metrics?.some(
       (m) => (m.name === REBIRTH_METRIC || Number(m.alias) === REBIRTH_ALIAS) && m.value === true,
     );
-    if (rebirth) {
+    if (rebirth && this.hostOnline) {
       this.rebirthCount++;
       this.birth();
     }

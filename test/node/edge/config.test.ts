@@ -63,6 +63,7 @@ describe("parseDeviceConfig", () => {
     ["a malformed node id", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[1]!.nodeId = "Furnace1.Power")), "nodes[1].nodeId", /nodes\[1\]\.nodeId: must be an OPC UA node id/],
     ["a node listed twice", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[1]!.nodeId = "ns=1;s=Furnace1.Temperature")), "nodes[1].nodeId", /listed twice/],
     ["Sign without a policy", edit(opcua, (c) => (c.securityMode = "Sign")), "securityPolicy", /securityPolicy: must name a policy .* when securityMode is "Sign"/],
+    ["SignAndEncrypt without a PKI folder", edit(opcua, (c) => ((c.securityMode = "SignAndEncrypt"), (c.securityPolicy = "Basic256Sha256"))), "pkiFolder", /pkiFolder: is required when securityMode is "SignAndEncrypt": it holds the client's certificate and the servers it trusts/],
     ["a misspelt option", edit(opcua, (c) => (c.publishInterval = 500)), "publishInterval", /publishInterval: unknown setting \(allowed: .*publishingIntervalMs/],
     ["a password without a user", edit(opcua, (c) => (c.password = "x")), "userName", /userName: is required when a password is given/],
     ["a sampling interval that is not a number", edit(opcua, (c) => ((c.nodes as Record<string, unknown>[])[0]!.samplingIntervalMs = "fast")), "nodes[0].samplingIntervalMs", /samplingIntervalMs: must be an integer .*\(got "fast"\)/],

@@ -139,6 +139,31 @@ describe("Sparkplug B adapter against the simulator's edge node", () => {
     expect(a.rebirthRequests).toBe(2);
   });
 
+  it("with a reorder timeout, awaits a skipped seq: late is no gap; never there is a gap and a rebirth once the timeout passed", async () => {
+    const { adapter: a, sink } = await run(config({ reorderTimeoutMs: 1_000 }));
+    await joined(a);
+    const rebirths = a.rebirthRequests;
+    const t = sim.timeOf(sim.tick);
+    const ddata = (seq: number, value: number, at: number) => spB.encodePayload({ timestamp: t, seq, metrics: [{ alias: 10, type: "Float", value, timestamp: at }] });
+    const first = edge.reserveSeq();
+    const second = edge.reserveSeq();
+    // The second before the first, on one connection: the broker delivers them in that order.
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(second, 61.5, t + 2));
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(first, 60.5, t + 1));
+    await waitFor(() => sink.of(`${CNC}/Spindle/Load`).some((r) => r.value === 60.5), "the late message's reading");
+    await delay(1_300);
+    expect(a.status().gaps).toBe(0);
+    expect(a.rebirthRequests).toBe(rebirths);
+
+    // One that never comes: its successor is recorded at once, the loss counted after the timeout.
+    edge.skipSeq(1);
+    await publishRaw(`spBv1.0/${GROUP}/DDATA/${NODE}/CNC1`, ddata(edge.reserveSeq(), 62.5, t + 3));
+    await waitFor(() => sink.of(`${CNC}/Spindle/Load`).some((r) => r.value === 62.5), "the reading after the hole");
+    expect(a.status().gaps).toBe(0);
+    await waitFor(() => a.status().gaps === 1, "the gap once the reorder timeout passed");
+    await waitFor(() => a.rebirthRequests === rebirths + 1, "a rebirth request");
+  });
+
   it("reads DATA that omits datatypes by the BIRTH's; an unknown alias is a gap and asks for a rebirth", async () => {
     const { adapter: a, sink } = await run();
     await joined(a);
@@ -290,9 +315,11 @@ describe("Sparkplug primary host STATE (primaryHostId)", () => {
     await waitFor(() => states.some((s) => s.online && s.timestamp > birth.timestamp), "a new STATE birth after the reconnect");
     const second = states.filter((s) => s.online).at(-1)!;
 
+    const stopAt = Date.now();
     await a.stop();
     adapter = undefined;
-    await waitFor(() => states.some((s) => !s.online && s.timestamp === second.timestamp), "the STATE death at a clean stop");
+    // A clean stop's death is stamped with the time of the stop (Sparkplug 3.0), not the connect's.
+    const death = await waitFor(() => states.find((s) => !s.online && s.timestamp >= stopAt), "the STATE death at a clean stop");
 
     // Retained: a client that subscribes later learns the host is offline.
     const late = connect(sim.endpoints.mqtt as string, { clientId: "late-edge-node" });
@@ -300,7 +327,27 @@ describe("Sparkplug primary host STATE (primaryHostId)", () => {
       await new Promise<void>((resolve) => late.once("connect", () => resolve()));
       const retained = new Promise<{ online: boolean; timestamp: number }>((resolve) => late.on("message", (_t, p, packet) => packet.retain && resolve(JSON.parse(p.toString()) as { online: boolean; timestamp: number })));
       await late.subscribeAsync("spBv1.0/STATE/tracemesh-oem", { qos: 1 });
-      expect(await retained).toEqual({ online: false, timestamp: second.timestamp });
+      expect(second.timestamp).toBeLessThan(death.timestamp);
+      expect(await retained).toEqual({ online: false, timestamp: death.timestamp });
+    } finally {
+      await late.endAsync(true);
+    }
+  });
+
+  it("answers a stray STATE death on its own topic (an older session's late will) with its birth again", async () => {
+    const earlier = states.length;
+    await run(config({ primaryHostId: "tracemesh-oem" }));
+    const birth = await waitFor(() => states.slice(earlier).find((s) => s.online), "the STATE birth");
+    const before = states.length;
+    await watcher.publishAsync("spBv1.0/STATE/tracemesh-oem", JSON.stringify({ online: false, timestamp: birth.timestamp - 5_000 }), { qos: 1, retain: true });
+    await waitFor(() => states.slice(before).some((s) => s.online && s.timestamp === birth.timestamp), "the birth published again");
+    // What stays retained, and what a newly connecting edge node sees, is the host online.
+    const late = connect(sim.endpoints.mqtt as string, { clientId: "edge-node-after-stray-death" });
+    try {
+      await new Promise<void>((resolve) => late.once("connect", () => resolve()));
+      const retained = new Promise<{ online: boolean; timestamp: number }>((resolve) => late.on("message", (_t, p, packet) => packet.retain && resolve(JSON.parse(p.toString()) as { online: boolean; timestamp: number })));
+      await late.subscribeAsync("spBv1.0/STATE/tracemesh-oem", { qos: 1 });
+      expect(await retained).toEqual({ online: true, timestamp: birth.timestamp });
     } finally {
       await late.endAsync(true);
     }

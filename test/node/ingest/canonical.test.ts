@@ -179,7 +179,7 @@ describe("canonical reading bytes, version 2", () => {
       mutate((b) => (b.writeUInt32BE(0x7ff8_0000, valueAt + 1), b.writeUInt32BE(1, valueAt + 5), b)), // other NaN
       mutate((b) => ((b[valueAt] = 9), b)), // value kind
       mutate((b) => ((b[valueAt - 2] = 3), b)), // quality
-      mutate((b) => ((b[valueAt - 1] = 0b1000), b)), // an undefined flag bit
+      mutate((b) => ((b[valueAt - 1] = 0b1_0000), b)), // an undefined flag bit
       mutate((b) => ((b[valueAt - 1] = 0b110), b)), // time source code 3
       mutate((b) => ((b[19] = 0xff), b)), // invalid UTF-8 in the stream
     ];
@@ -201,6 +201,18 @@ describe("canonical reading bytes, version 2", () => {
     expect(decodeReading(server).reading.timeSource).toBe("server");
     expect(decodeReading(received).reading).toMatchObject({ timeSource: "receive", statusCode: 7 });
     expect(() => encodeReading({ ...base, timeSource: "gps" as never }, 1, SALT)).toThrow(/timeSource/);
+  });
+
+  it("commits to a historical (store-and-forward) reading: flag bit 3, round-trips, and leaves live readings' bytes as they were", () => {
+    const base = { stream: "s", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" as const };
+    const live = encodeReading(base, 1, SALT);
+    const historical = encodeReading({ ...base, timeSource: "server", historical: true }, 1, SALT);
+    expect(encodeReading({ ...base, historical: false }, 1, SALT).equals(live)).toBe(true);
+    expect(live[live.length - 10]).toBe(0);
+    expect(historical[historical.length - 10]).toBe(0b1010);
+    expect(decodeReading(historical).reading).toMatchObject({ historical: true, timeSource: "server" });
+    expect(decodeReading(live).reading.historical).toBeUndefined();
+    expect(() => encodeReading({ ...base, historical: "yes" as never }, 1, SALT)).toThrow(/historical/);
   });
 
   it("property: encode is injective and decode inverts it", () => {

@@ -146,7 +146,7 @@ export async function englishWords(page: Page, selector: string): Promise<string
   const words: string[] = [];
   for (const text of texts) {
     for (const raw of text.match(/[A-Za-z0-9:/+._@\u2026-]+/g) ?? []) {
-      const token = raw.replace(/[.\-]+$/, "");
+      const token = raw.replace(/[.-]+$/, "");
       if (LATIN_ALLOWED.has(token) || /[0-9:/+_@\u2026]/.test(token)) continue;
       for (const part of token.split(/[.-]/)) if (/^[A-Za-z]{2,}$/.test(part) && !LATIN_ALLOWED.has(part)) words.push(part);
     }

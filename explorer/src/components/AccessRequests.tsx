@@ -98,7 +98,8 @@ export function RequestAccess({ id }: { id: string }) {
   );
 }
 
-export function RequestsToUs() {
+/** `onGranted`: the grant an approval made, for the page to show among the grants given. */
+export function RequestsToUs({ onGranted }: { onGranted?: (grantId: string) => void }) {
   const { t, lang } = useI18n();
   const [requests, setRequests] = useState<AccessRequestAnswer[] | undefined>();
   const [outcome, setOutcome] = useState<Outcome>();
@@ -115,7 +116,8 @@ export function RequestsToUs() {
   const decide = async (r: AccessRequestAnswer, verb: "approve" | "decline") => {
     setOutcome(undefined);
     try {
-      await api<AccessRequestAnswer>(`/access-requests/${r.id}/${verb}`, { method: "POST" });
+      const decided = await api<AccessRequestAnswer>(`/access-requests/${r.id}/${verb}`, { method: "POST" });
+      if (decided.grant !== undefined) onGranted?.(decided.grant.id);
       setOutcome({ ok: true, text: t(verb === "approve" ? "access.approved" : "access.declined", { org: r.requester.name }) });
     } catch (err) {
       setOutcome({ ok: false, text: t("access.refused", { status: err instanceof ApiError ? err.status : "?" }) });

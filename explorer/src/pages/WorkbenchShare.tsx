@@ -67,7 +67,7 @@ export function ShareTab() {
       <p>
         {t("wb.share.intro")} <a href={href({ page: "access-log" })}>{t("wb.share.whoRead")}</a>
       </p>
-      <RequestsToUs />
+      <RequestsToUs onGranted={(id) => void refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
       <GrantForm onGranted={(id) => refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
       <Async state={grants} what={t("wb.share.given")}>
         {(a) => (

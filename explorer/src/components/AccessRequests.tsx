@@ -9,9 +9,8 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { AccessRequestAnswer, AccessRequestBody } from "../../../lib/api/grants.ts";
-import type { HealthAnswer } from "../../../lib/api/health.ts";
 import type { PassportAnswer } from "../../../lib/api/trace.ts";
-import { ApiError, api, enc, session } from "../api.ts";
+import { ApiError, api, enc, gatewayHealth, session } from "../api.ts";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 
@@ -36,9 +35,9 @@ export function RequestAccess({ id }: { id: string }) {
     const abort = new AbortController();
     const signal = abort.signal;
     // Only on the maker's own gateway, for another member.
-    Promise.all([api<PassportAnswer>(`/passport/${enc(id)}`, { signal }), api<HealthAnswer>("/health", { signal })])
+    Promise.all([api<PassportAnswer>(`/passport/${enc(id)}`, { signal }), gatewayHealth()])
       .then(async ([p, health]) => {
-        if (me === undefined || p.maker === null || p.maker.id !== health.organisation.id || p.maker.id === me) return;
+        if (me === undefined || !health.services.accessRequests || p.maker === null || p.maker.id !== health.organisation.id || p.maker.id === me) return;
         setMaker(p.maker);
         setMine((await api<AccessRequestAnswer[]>("/access-requests", { signal })).filter((r) => r.subject === p.identifier));
       })
@@ -107,8 +106,9 @@ export function RequestsToUs({ onGranted }: { onGranted?: (grantId: string) => v
   const me = session()?.organisation.id;
   useEffect(() => {
     const abort = new AbortController();
-    api<AccessRequestAnswer[]>("/access-requests", { signal: abort.signal })
-      .then((all) => setRequests(all.filter((r) => r.owner.id === me)))
+    gatewayHealth()
+      .then((health) => (health.services.accessRequests ? api<AccessRequestAnswer[]>("/access-requests", { signal: abort.signal }) : undefined))
+      .then((all) => setRequests(all?.filter((r) => r.owner.id === me)))
       .catch(() => setRequests(undefined));
     return () => abort.abort();
   }, [me, reload]);

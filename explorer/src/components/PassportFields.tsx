@@ -9,7 +9,7 @@ import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { PassportAnswer, PassportFieldsAnswer } from "../../../lib/api/trace.ts";
 import { PASSPORT_FIELDS, type PassportField } from "../../../lib/passport-fields.ts";
-import { ApiError, api, enc, session } from "../api.ts";
+import { ApiError, api, enc, gatewayHealth, session } from "../api.ts";
 import { useI18n } from "../i18n.ts";
 
 /** The passport's extra fields as a definition list (dt/dd pairs), in the catalogue's order. */
@@ -40,8 +40,8 @@ export function PassportFieldsForm({ id }: { id: string }) {
     setAnswer(undefined);
     // Only the maker may choose: the public passport names it, so no one else asks (and draws a 403).
     const me = session()?.organisation.id;
-    api<PassportAnswer>(`/passport/${enc(id)}`, { signal: abort.signal })
-      .then((p) => (me !== undefined && p.maker?.id === me ? api<PassportFieldsAnswer>(`/passport/${enc(id)}/fields`, { signal: abort.signal }) : undefined))
+    Promise.all([api<PassportAnswer>(`/passport/${enc(id)}`, { signal: abort.signal }), gatewayHealth()])
+      .then(([p, health]) => (me !== undefined && p.maker?.id === me && health.services.passportChoices ? api<PassportFieldsAnswer>(`/passport/${enc(id)}/fields`, { signal: abort.signal }) : undefined))
       .then((a) => {
         if (a === undefined) return;
         setAnswer(a);

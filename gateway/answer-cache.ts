@@ -1,5 +1,6 @@
 /**
- * Answers of the traceability routes, kept as the JSON they were sent as, per query and caller's
+ * Answers of the traceability routes, kept as the bytes they were sent as (UTF-8 JSON, encoded
+ * once: a hit writes the buffer as is, with no serialising or encoding), per query and caller's
  * organisation, and served again only while nothing they were built from has moved: the indexed
  * block, the chain head the index has seen, the access checker's generation (its cache cleared on
  * grant and membership events) and the event store's generation (documents stored or marked).
@@ -20,9 +21,15 @@ export interface Built<R> {
   keep: boolean;
 }
 
+/** An answer as served: its bytes, and what serving it must do again. */
+export interface Served<R> {
+  bytes: Buffer;
+  replay: R[];
+}
+
 interface Entry<R> {
   stamp: string;
-  built: Promise<Built<R>>;
+  built: Promise<Served<R> & { keep: boolean }>;
   /** Bytes of JSON; 1 while the answer is being built. */
   size: number;
 }
@@ -30,7 +37,7 @@ interface Entry<R> {
 export class AnswerCache<R> {
   private readonly lru: LRUCache<string, Entry<R>>;
 
-  /** `maxBytes`: JSON kept at most (an answer larger than a tenth of it is not kept). */
+  /** `maxBytes`: bytes of answers kept at most (an answer larger than a tenth of it is not kept). */
   constructor(maxBytes: number) {
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`answer cache size must be a positive number of bytes, got ${maxBytes}`);
     this.lru = new LRUCache<string, Entry<R>>({
@@ -44,19 +51,19 @@ export class AnswerCache<R> {
    * The answer to `key` as of `stamp`: the one kept for exactly this stamp, or `build()`'s (shared
    * by concurrent requests for the same key and stamp). A failed build is not kept.
    */
-  async answer(key: string, stamp: string, build: () => Promise<Built<R>>): Promise<{ built: Built<R>; hit: boolean }> {
+  async answer(key: string, stamp: string, build: () => Promise<Built<R>>): Promise<{ served: Served<R>; hit: boolean }> {
     const held = this.lru.get(key);
-    if (held !== undefined && held.stamp === stamp) return { built: await held.built, hit: true };
-    const built = build();
+    if (held !== undefined && held.stamp === stamp) return { served: await held.built, hit: true };
+    const built = build().then(encoded);
     const entry: Entry<R> = { stamp, built, size: 1 };
     this.lru.set(key, entry);
     try {
       const b = await built;
       if (this.lru.get(key) === entry) {
-        if (b.keep) this.lru.set(key, { stamp, built, size: Math.max(1, b.json.length) });
+        if (b.keep) this.lru.set(key, { stamp, built, size: Math.max(1, b.bytes.length) });
         else this.lru.delete(key);
       }
-      return { built: b, hit: false };
+      return { served: b, hit: false };
     } catch (e) {
       if (this.lru.get(key) === entry) this.lru.delete(key);
       throw e;
@@ -66,4 +73,9 @@ export class AnswerCache<R> {
   get size(): number {
     return this.lru.size;
   }
+}
+
+/** A built answer as it is served and kept: its JSON encoded once. */
+export function encoded<R>(b: Built<R>): Served<R> & { keep: boolean } {
+  return { bytes: Buffer.from(b.json, "utf8"), replay: b.replay, keep: b.keep };
 }

@@ -3,11 +3,20 @@
  * holds only keys (hashes); identifiers live in EPCIS documents off chain. A key is named only
  * where this node holds a document recorded about it that the caller may read (the one access
  * rule, node/events visibility), so a page never learns a serial or lot through a side door.
+ *
+ * A part whose documents sit on another organisation's node (a supplier's billet in the OEM's
+ * pump) is named once its document has come over: `fetchMissing` asks the owners' nodes (the
+ * gateway's `remote` service, node/p2p/remote.ts: verified against the chain, stored as received)
+ * for one record per unnamed key that the caller may read by the record's own subjects. Only for
+ * the node's own organisation: a node asks with its own rights, never on another caller's behalf.
+ * The owner's node decides again on its side, and the received document is decided again here.
  */
+import { type AccessDecision, type ItemScope, mayReadEvent } from "../lib/access.ts";
 import { toEpcisEvent } from "../lib/epcis/events.ts";
 import { subjectsOf } from "../lib/epcis/subjects.ts";
 import { batchKey, itemKey } from "../lib/identifiers/canonical.ts";
-import type { IndexQueries } from "../node/indexer/queries.ts";
+import type { RecordKind } from "../lib/registry.ts";
+import type { HistoryEntry, IndexQueries } from "../node/indexer/queries.ts";
 import type { GatewayServices } from "./services.ts";
 
 /** Records of one key looked at, at most (its commissioning comes first). */
@@ -24,15 +33,41 @@ const keyOfValue = (value: string, key: string): boolean => {
   return false;
 };
 
+/**
+ * Whether `caller` may read the document of an indexed record, decided on the items and lots the
+ * record names (the one rule, lib/access.ts `mayReadEvent`): for a document this node does not hold.
+ */
+export async function recordDecision(services: GatewayServices, q: IndexQueries, caller: number, e: HistoryEntry): Promise<AccessDecision> {
+  const access = services.events?.visibility?.access ?? services.index?.access;
+  if (!access) return { allowed: false };
+  const subjects: ItemScope[] = [];
+  for (const k of e.keys) {
+    const isBatch = (await q.batch(k)) !== undefined;
+    const batch = isBatch ? k : ((await q.item(k))?.batch ?? undefined);
+    subjects.push({ key: k, ...(batch ? { batchKey: batch } : {}), genealogy: q });
+  }
+  return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
+}
+
 /** A lookup for one caller (memoised per key for one response): the identifier, or undefined. */
-export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, caller: number): (key: string) => Promise<string | undefined> {
+export interface IdentifierLookup {
+  (key: string): Promise<string | undefined>;
+  /**
+   * Brings over, from their owners' nodes, documents naming those of `keys` this node cannot name
+   * yet and the caller may read (the node's own organisation only; bounded in time by the remote
+   * service). `complete` is false when some did not arrive (an answer built now is not kept).
+   */
+  fetchMissing(keys: readonly string[]): Promise<{ complete: boolean }>;
+}
+
+export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, caller: number): IdentifierLookup {
   const memo = new Map<string, Promise<string | undefined>>();
   const lookup = async (key: string): Promise<string | undefined> => {
     const store = services.events?.store;
     const visibility = services.events?.visibility;
     if (!store || !visibility) return undefined;
     for (const record of await q.history(key, { limit: RECORDS_PER_KEY })) {
-      for (const stored of await store.get(record.eventHash)) {
+      for (const stored of await store.recordedAs(record.eventHash)) {
         if (stored.recordHash.toLowerCase() !== record.eventHash.toLowerCase()) continue;
         if (!(await visibility.mayRead(stored, caller)).allowed) continue;
         let values: string[];
@@ -48,9 +83,58 @@ export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, c
     }
     return undefined;
   };
-  return (key: string) => {
+  const named = (key: string) => {
     const k = key.toLowerCase();
     if (!memo.has(k)) memo.set(k, lookup(k));
     return memo.get(k)!;
   };
+
+  const fetchMissing = async (keys: readonly string[]): Promise<{ complete: boolean }> => {
+    const store = services.events?.store;
+    const remote = services.remote;
+    if (!store || !remote || caller !== services.organisation.id) return { complete: true };
+    const decided = new Map<string, Promise<boolean>>();
+    let complete = true;
+    // A second round for keys the first one's documents did not name (a heat's melt document names
+    // its billets but not always the lot: its recall does).
+    let left = keys.map((k) => k.toLowerCase());
+    for (let round = 0; round < 2 && left.length > 0; round++) {
+      const wanted = await wantedFor(left, decided);
+      if (wanted.size === 0) break;
+      const missing = await remote.fetchDocuments([...wanted.values()].map(({ owner, recordHash }) => ({ owner, recordHash })));
+      if (missing.size > 0) complete = false;
+      // Looked up again: the documents that arrived are in the store now.
+      const asked = [...wanted.values()].flatMap((w) => w.keys);
+      for (const k of asked) memo.delete(k);
+      left = [];
+      for (const k of asked) if ((await named(k)) === undefined) left.push(k);
+    }
+    return { complete };
+  };
+
+  /** Per record hash: one record of each unnamed key that this node does not hold and the caller may read. */
+  const wantedFor = async (keys: readonly string[], decided: Map<string, Promise<boolean>>) => {
+    const store = services.events!.store;
+    const wanted = new Map<string, { owner: number; recordHash: string; keys: string[] }>();
+    for (const raw of keys) {
+      const key = raw.toLowerCase();
+      if ((await named(key)) !== undefined) continue;
+      for (const record of await q.history(key, { limit: RECORDS_PER_KEY })) {
+        if (record.org === caller) continue;
+        const hash = record.eventHash.toLowerCase();
+        const pending = wanted.get(hash);
+        if (pending) {
+          pending.keys.push(key);
+          break;
+        }
+        if ((await store.get(hash)).some((d) => d.recordHash.toLowerCase() === hash && d.owner === record.org)) continue;
+        if (!decided.has(hash)) decided.set(hash, recordDecision(services, q, caller, record).then((d) => d.allowed));
+        if (!(await decided.get(hash))) continue;
+        wanted.set(hash, { owner: record.org, recordHash: hash, keys: [key] });
+        break;
+      }
+    }
+    return wanted;
+  };
+  return Object.assign(named, { fetchMissing });
 }

@@ -27,7 +27,10 @@
 import { type KeyObject, createPublicKey, verify as verifyNative } from "node:crypto";
 import { Signature, SigningKey, ZeroHash, computeAddress, getAddress, isAddress, keccak256, sha256, toUtf8Bytes } from "ethers";
 import type { TracemeshContracts } from "./deployment.ts";
-import { CertificateStatus, RevocationReason } from "./registry.ts";
+import { CertificateStatus, type RevocationReason, reasonName } from "./registry.ts";
+import { ADVISORY_CHECKS, CHECK_NAMES, type CheckName } from "./credentials/check-names.ts";
+
+export { reasonName };
 import { itemKey, batchKey } from "./identifiers/canonical.ts";
 import { IdentifierError } from "./identifiers/gs1-keys.ts";
 import { TracemeshError } from "./errors.ts";
@@ -304,21 +307,6 @@ export const STATUS_NAMES: Record<CertificateStatus, CertificateStatusName> = {
   [CertificateStatus.Superseded]: "superseded",
 };
 
-export function reasonName(reason: RevocationReason): string {
-  return (
-    {
-      [RevocationReason.Unspecified]: "unspecified",
-      [RevocationReason.IssuedInError]: "issued-in-error",
-      [RevocationReason.NonConformity]: "non-conformity",
-      [RevocationReason.Misuse]: "misuse",
-      [RevocationReason.Fraud]: "fraud",
-      [RevocationReason.HolderRequest]: "holder-request",
-      [RevocationReason.UnderInvestigation]: "under-investigation",
-      [RevocationReason.KeyCompromise]: "key-compromise",
-    } as Record<number, string>
-  )[reason] ?? `reason-${reason}`;
-}
-
 const iso = (t: bigint) => (t === 0n ? null : new Date(Number(t) * 1000).toISOString());
 
 /** A certificate as the Certificates contract holds it, with its status at the chain's time and names resolved. */
@@ -383,21 +371,8 @@ export interface Check {
   detail: string;
 }
 
-export const CHECK_NAMES = [
-  "format",
-  "signature",
-  "onChain",
-  "signerIsIssuer",
-  "status",
-  "issuerAccreditedAtIssuance",
-  "issuerAccreditedNow",
-  "notExpired",
-  "subject",
-] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
-
-/** Checks that only inform: a withdrawn accreditation does not undo certificates issued under it. */
-export const ADVISORY_CHECKS: readonly CheckName[] = ["issuerAccreditedNow"];
+// The check names are plain data of their own (./credentials/check-names.ts): pages list them without this module.
+export { ADVISORY_CHECKS, CHECK_NAMES, type CheckName };
 
 export interface Verification {
   verdict: "valid" | "invalid";

@@ -65,6 +65,22 @@ export enum RevocationReason {
   KeyCompromise,
 }
 
+/** A revocation or suspension reason's name, as answers and pages show it. */
+export function reasonName(reason: RevocationReason): string {
+  return (
+    {
+      [RevocationReason.Unspecified]: "unspecified",
+      [RevocationReason.IssuedInError]: "issued-in-error",
+      [RevocationReason.NonConformity]: "non-conformity",
+      [RevocationReason.Misuse]: "misuse",
+      [RevocationReason.Fraud]: "fraud",
+      [RevocationReason.HolderRequest]: "holder-request",
+      [RevocationReason.UnderInvestigation]: "under-investigation",
+      [RevocationReason.KeyCompromise]: "key-compromise",
+    } as Record<number, string>
+  )[reason] ?? `reason-${reason}`;
+}
+
 /** AccessGrants.ScopeKind */
 export enum ScopeKind {
   Item,

@@ -9,6 +9,10 @@
  *                "rateLimit": { "organisationPerMinute": 12000, "anonymousPerMinute": 600 } },   // all optional
  *   "parties": { "https://id.gs1.org/417/9521001000010": "Nordstahl Steel Mill" }
  *
+ * The node's sections include "retention" (node/retention/policy.ts): how long each stream's
+ * readings stay in the store before they move to archive files, e.g.
+ *   "retention": { "streams": [{ "stream": "spindle-*", "keepDays": 7 }], "archiveDir": "./archive" }
+ *
  * `parties` is the node's directory of shipment destinations: the GS1 party or location (as a
  * Digital Link or EPC URI) a partner's EPCIS events name, and the member organisation (name or id)
  * it stands for. Shipping to a party not listed is refused with a clear error. The node commands

@@ -31,6 +31,7 @@ import { PassportChoiceStore } from "../node/passport/choices.ts";
 import { AccessRequestStore } from "../node/passport/access-requests.ts";
 import { SubscriptionService } from "../node/subscriptions/service.ts";
 import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError } from "../node/ingest/repair.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -119,6 +120,8 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     const passportChoices = await PassportChoiceStore.open(path.join(config.node.dataDir, "passport-choices"));
     // Partners' requests for access to this organisation's items (approved as grants).
     const accessRequests = await AccessRequestStore.open(path.join(config.node.dataDir, "access-requests"));
+    // Members who rely on a certificate read its statement from this node over the peer network.
+    p2p?.serveWith({ statements });
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
@@ -146,9 +149,14 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
 }
 
 /**
- * A promise rejected with no handler, or an exception nothing caught, leaves the node in an
- * unknown state: log what it was and exit with status 70 (EX_SOFTWARE), so a supervisor restarts
- * it and the log says why (Node would otherwise print a bare stack and exit 1).
+ * Runs one member until it is stopped. Exit codes (README, "Operations"): 0 stopped cleanly
+ * (also when a stop was asked for while it was still starting), 1 could not start or the clean
+ * stop failed, 2 bad usage or configuration, 65 a store is damaged (`npm run node -- repair`;
+ * restarting will not help), 70 a failure nothing handled while running (logged
+ * with its stack: lib/stop-signals.ts), 130 a second Ctrl-C forced the stop.
+ *
+ * The stop signals are handled from the start: a member whose chain hangs spends a while
+ * starting, and a SIGINT then must still end it cleanly, its status file saying it stopped.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, supervised: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
@@ -159,21 +167,41 @@ async function main(): Promise<void> {
     return;
   }
   handleFatalErrors((m) => console.error(`[member] ${m}`));
-  let member: RunningMember;
+  let config: MemberConfig;
   try {
-    member = await startMember(loadMemberConfig(values.config));
+    config = loadMemberConfig(values.config);
   } catch (e) {
-    console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
+    console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).message}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
+  const starting = startMember(config);
+  let stopAsked = false;
   handleStopSignals({
     supervised: values.supervised === true,
     log: (m) => console.log(`[member] ${m}`),
     stop: async () => {
+      stopAsked = true;
+      // Still starting: let the start finish (each chain call is bounded), or fail and undo itself.
+      const member = await starting.catch(() => undefined);
+      if (member === undefined) {
+        console.log("[member] stopped while starting");
+        return;
+      }
       await member.stop();
       console.log(`[member] ${member.organisation.name}: stopped cleanly`);
     },
   });
+  try {
+    await starting;
+  } catch (e) {
+    if (stopAsked) return; // the stop ends the process
+    if (e instanceof StoreDamagedError) {
+      console.error(`[member] cannot start: ${e.message}`);
+      process.exit(EXIT_DATA_DAMAGED);
+    }
+    console.error(e instanceof ConfigError ? e.message : `[member] cannot start: ${(e as Error).stack ?? e}`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

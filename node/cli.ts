@@ -3,9 +3,13 @@
  *
  *   tsx node/cli.ts start  --config FILE                 run the node until SIGINT/SIGTERM
  *   tsx node/cli.ts status --config FILE [--json]        what the running (or last) node reported
- *   tsx node/cli.ts proof  --config FILE --stream S --seq N
- *                                                        a stored reading with its proof (JSON)
- *   tsx node/cli.ts audit  --config FILE                 verify every stored reading against the chain
+ *   tsx node/cli.ts proof  --config FILE --stream S --seq N [--archive DIR]
+ *                                                        a stored reading with its proof (JSON); one
+ *                                                        moved to the archive (node/retention) comes
+ *                                                        from there, verified against its anchor
+ *   tsx node/cli.ts audit  --config FILE [--archive DIR] verify every stored and archived reading
+ *                                                        against the chain
+ *   tsx node/cli.ts repair --config FILE                 repair damaged stores (node stopped), salvage, report
  *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
  *                                                        an OPC UA PKI folder's rejected and trusted certificates
  *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
@@ -17,16 +21,23 @@
  * While the node runs (alone, or inside its member process) it holds the data directory: LevelDB
  * admits one process. `status` reads the status file the node rewrites; `proof` and `audit` ask
  * the running node over its admin channel (node/admin.ts: an owner-only Unix socket in the data
- * directory), and open the data directory themselves only when no node answers there.
- * Exit codes: 0 done, 1 failed (or audit found failures), 2 bad usage or configuration.
+ * directory), and open the data directory themselves only when no node answers there. The archive
+ * (retention.archiveDir, default <dataDir>/archive; --archive for a copy elsewhere) is plain files,
+ * read here directly; whatever it says is verified against DataAnchors on chain.
+ * Exit codes (README, "Operations"): 0 done or stopped cleanly, 1 failed (could not start, the
+ * clean stop failed, or audit found failures), 2 bad usage or configuration, 65 a store is damaged
+ * (run `repair`; restarting will not help), 70 a failure nothing
+ * handled while running (logged with its stack; lib/stop-signals.ts), 130 a second Ctrl-C forced
+ * the stop.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { readDeployment } from "../lib/deployment.ts";
 import { UsageError } from "../lib/errors.ts";
+import { handleFatalErrors, handleStopSignals } from "../lib/stop-signals.ts";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
-import { contractAnchorView } from "../lib/verify-reading.ts";
+import { type AnchorView, contractAnchorView, verifyReading } from "../lib/verify-reading.ts";
 import { AdminUnavailableError, askAdmin } from "./admin.ts";
 import { rpcProvider } from "./chain/client.ts";
 import { ConfigError, type NodeConfig, loadConfig } from "./config.ts";
@@ -34,12 +45,15 @@ import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
 import { parseDeviceConfig } from "./edge/config.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRepairReport, repairDataDir } from "./ingest/repair.ts";
+import { auditArchive, proveFromArchive, segments } from "./retention/archive.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
-  tsx node/cli.ts proof  --config FILE --stream STREAM --seq N
-  tsx node/cli.ts audit  --config FILE
+  tsx node/cli.ts proof  --config FILE --stream STREAM --seq N [--archive DIR]
+  tsx node/cli.ts audit  --config FILE [--archive DIR]
+  tsx node/cli.ts repair --config FILE   (with the node stopped)
   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE`;
 
@@ -93,6 +107,17 @@ async function openForReading(config: NodeConfig): Promise<{ store: IngestStore;
   return { store, node };
 }
 
+/** Runs `use` with a view of DataAnchors on the configured chain. */
+async function withAnchorView<T>(config: NodeConfig, use: (view: AnchorView) => Promise<T>): Promise<T> {
+  const deployment = readDeployment(config.chain.deployment);
+  const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
+  try {
+    return await use(contractAnchorView(DataAnchors__factory.connect(deployment.contracts.dataAnchors, provider)));
+  } finally {
+    provider.destroy();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -102,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       stream: { type: "string" },
       seq: { type: "string" },
+      archive: { type: "string" },
       pki: { type: "string" },
       device: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -113,9 +139,10 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (command === "opcua") return opcuaCommand(positionals.slice(1), values);
-  if (!["start", "status", "proof", "audit"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!["start", "status", "proof", "audit", "repair"].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (!values.config) throw new UsageError(`${command} needs --config FILE`);
   const config = loadConfig(values.config, { skipSections: MEMBER_SECTIONS });
+  const archiveDir = values.archive !== undefined ? path.resolve(values.archive) : (config.retention?.archiveDir ?? path.join(config.dataDir, "archive"));
   // A member is started whole (member/main.ts): the node alone would leave its gateway and index down.
   if (command === "start" && isMemberConfig(config.file ?? values.config))
     throw new UsageError(`${values.config} configures a member (it has ${MEMBER_SECTIONS.join(" or ")}): start it with \`npm run member -- --config ${values.config}\``);
@@ -147,8 +174,24 @@ async function main(argv: string[]): Promise<number> {
       },
     );
     if (!proven) {
-      console.error(`no closed window holds ${stream} #${seq}`);
-      return 1;
+      const archived = await proveFromArchive(archiveDir, stream, seq);
+      if (!archived) {
+        console.error(`no closed window holds ${stream} #${seq}, and the archive ${archiveDir} does not either`);
+        return 1;
+      }
+      const own = readStatusFile(config.dataDir)?.status.node;
+      if (own !== undefined && archived.proof.node.toLowerCase() !== own.toLowerCase()) {
+        console.error(`the archive ${archiveDir} holds ${stream} #${seq} of node ${archived.proof.node}, not of this node (${own})`);
+        return 1;
+      }
+      // Archive files are only files: the chain says whether this is the reading that was anchored.
+      const verdict = await withAnchorView(config, (view) => verifyReading(archived.reading, archived.proof, view));
+      console.log(JSON.stringify({ ...archived, verified: verdict }, null, 2));
+      if (!verdict.ok) {
+        console.error(`the archived reading ${stream} #${seq} (${archived.archive.file} line ${archived.archive.line}) does not verify against its anchor: ${verdict.reason}: ${verdict.detail}`);
+        return 1;
+      }
+      return 0;
     }
     console.log(JSON.stringify(proven, null, 2));
     return 0;
@@ -177,32 +220,40 @@ async function main(argv: string[]): Promise<number> {
     console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
     if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
     for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
-    return report.failures.length === 0 ? 0 : 1;
+    let archiveFailures = 0;
+    if (report.archived > 0 || segments(archiveDir).length > 0) {
+      // Segments of another node's windows would verify against that node's anchors: refused.
+      const node = readStatusFile(config.dataDir)?.status.node;
+      const a = await withAnchorView(config, (view) => auditArchive(archiveDir, view, node ? { node } : {}));
+      archiveFailures = a.failures.length;
+      console.log(`archive ${archiveDir}: ${a.readings} readings in ${a.segments} segments, ${a.verified} verified, ${a.failures.length} failed`);
+      if (report.archived > a.readings) console.log(`MISSING the store marks ${report.archived} readings archived, the archive holds ${a.readings}`);
+      for (const f of a.failures) console.log(`FAILED ${f.stream ?? "-"} #${f.seq ?? "-"} (segment ${f.segment}, ${f.file}${f.line ? ` line ${f.line}` : ""}): ${f.reason}: ${f.detail}`);
+      if (report.archived > a.readings) archiveFailures++;
+    }
+    return report.failures.length === 0 && archiveFailures === 0 ? 0 : 1;
   }
 
-  // start
+  if (command === "repair") {
+    const running = readStatusFile(config.dataDir);
+    if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) is running on ${config.dataDir}: stop it before repairing its stores`);
+    const report = await repairDataDir(config.dataDir);
+    console.log(formatRepairReport(report));
+    return 0;
+  }
+
+  // start: the one policy of long-running processes for signals and failures nothing handled.
+  handleFatalErrors((m) => console.error(`[node] ${m}`));
   const node = await startNode(config);
   // The node waits on sockets and promises only; this keeps the process up until a signal.
   const keepAlive = setInterval(() => {}, 60_000);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      console.error(`[node] ${signal} again: exiting without a clean shutdown`);
-      exit(1);
-      return;
-    }
-    console.log(`[node] ${signal}: stopping`);
-    clearInterval(keepAlive);
-    node.stop().then(
-      () => exit(0),
-      (e: Error) => {
-        console.error(`[node] stop failed: ${e.message}`);
-        exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  handleStopSignals({
+    log: (m) => console.log(`[node] ${m}`),
+    stop: async () => {
+      clearInterval(keepAlive);
+      await node.stop();
+    },
+  });
   node.anchorer.on("fatal", (e: Error) => console.error(`[node] ${e.name}: ${e.message}`));
   return new Promise<number>(() => {}); // runs until a signal
 }
@@ -247,6 +298,6 @@ main(process.argv.slice(2)).then(
       return exit(2);
     }
     console.error(`error: ${e.message}`);
-    exit(1);
+    exit(e instanceof StoreDamagedError ? EXIT_DATA_DAMAGED : 1);
   },
 );

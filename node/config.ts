@@ -26,6 +26,11 @@
  *       // optional: "membershipTtlMs": 5000, "grantCacheMs": 10000, "syncIntervalMs": 5000,
  *       //           "banMs": 3600000, "maxFrameBytes": 4194304, "timeoutMs": 10000,
  *       //           "maxReadings": 10000, "catchUpFromMs": 86400000
+ *     },
+ *     "retention": {                              // optional: readings moved to archive files (node/retention)
+ *       "streams": [{ "stream": "spindle-*", "keepDays": 7 }], // first match wins; unmatched: forever
+ *       "archiveDir": "..."                       // default <dataDir>/archive
+ *       // optional: "intervalMs": 3600000, "windowsPerSegment": 1000
  *     }
  *   }
  *
@@ -41,6 +46,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
 import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
 import { DEFAULT_CHAIN_CALL_TIMEOUT_MS } from "../lib/rpc-provider.ts";
+import { type RetentionConfig, RetentionSchema, retentionRules, toRetentionConfig } from "./retention/policy.ts";
 
 export interface NodeConfig {
   /** The config file it came from, when any. */
@@ -69,6 +75,8 @@ export interface NodeConfig {
   devices: unknown[];
   /** The peer network; absent when the node does not join it. */
   p2p?: P2pConfig;
+  /** Retention of readings (node/retention); absent: every reading is kept in the store forever. */
+  retention?: RetentionConfig;
 }
 
 /** A partner's stream this node keeps a copy of (fetched on announcements and after being offline). */
@@ -187,6 +195,7 @@ export const NodeConfigSchema = Type.Object(
     ),
     devices: Type.Array(Type.Unknown(), { default: [], problem: "must be an array of device configurations" }),
     p2p: Type.Optional(P2pSchema),
+    retention: Type.Optional(RetentionSchema),
   },
   { additionalProperties: false, problem: "the configuration must be a JSON object" },
 );
@@ -219,6 +228,7 @@ export function nodeConfigRules(c: Static<typeof NodeConfigSchema>, problem: (fi
   if (c.metrics && c.metrics.tokenFile === undefined && !LOOPBACK_HOSTS.has(c.metrics.host)) {
     problem("metrics.host", `serves metrics off loopback (${shown(c.metrics.host)}) without a tokenFile: give one, or listen on 127.0.0.1`);
   }
+  if (c.retention) retentionRules(c.retention, problem);
 }
 
 /** Hosts that only this machine reaches. */
@@ -239,6 +249,7 @@ export function toNodeConfig(c: Static<typeof NodeConfigSchema>, file?: string):
     ...(c.metrics ? { metrics: c.metrics } : {}),
     devices: c.devices,
     ...(c.p2p ? { p2p: { ...c.p2p, keyFile: c.p2p.keyFile ?? path.join(c.dataDir, "p2p.key") } } : {}),
+    ...(c.retention ? { retention: toRetentionConfig(c.retention, c.retention.archiveDir ?? path.join(c.dataDir, "archive")) } : {}),
   };
 }
 

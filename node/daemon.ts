@@ -29,15 +29,17 @@ import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus, type ClockCheck } from "./chain/anchorer.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
-import { IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
+import { type IngestStall, IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
 import { ProofService } from "./ingest/proofs.ts";
 import { NODE_SECRET_BYTES } from "./ingest/salt.ts";
 import { loadOrCreateSecret } from "../lib/secret-file.ts";
 import { type AnchorReceipt, IngestStore } from "./ingest/store.ts";
+import { StoreDamagedError, isStoreDamage } from "./ingest/repair.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
+import { Retention, type RetentionStatus, ownEventBindings } from "./retention/prune.ts";
 
 /**
  * What the daemon needs from node/edge/index.ts: parse one device config (throwing a clear error
@@ -72,6 +74,8 @@ export interface NodeStatus {
   metricsUrl?: string;
   /** The EPCIS event store (with the peer network): own events a reorg left unrecorded (node/events/records.ts). */
   events?: { unrecordedOwn: number };
+  /** Retention of readings (config `retention`, node/retention). */
+  retention?: RetentionStatus;
 }
 
 export interface RunningNode {
@@ -89,8 +93,10 @@ export interface RunningNode {
   readonly proofs: ProofService;
   /** The peer network, when the config has a `p2p` section. */
   readonly p2p?: PeerNetwork;
-  /** The node's EPCIS event store (opened with the peer network). */
+  /** The node's EPCIS event store (opened with the peer network, or for retention to keep event-bound readings). */
   readonly events?: EventStore;
+  /** The retention task, when the config has a `retention` section. */
+  readonly retention?: Retention;
   status(): NodeStatus;
   /** Stops the node (idempotent); resolves when LevelDB is closed. */
   stop(): Promise<void>;
@@ -222,17 +228,20 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   if (deviceProblems.length > 0) throw new ConfigError(deviceProblems, config.file);
 
   const secret = loadOrCreateNodeSecret(config.secretFile);
-  const store = await IngestStore.open(path.join(config.dataDir, "db"));
+  const storeDir = path.join(config.dataDir, "db");
+  // Damaged files (LevelDB "Corruption") show at open or at the first reads: refuse, naming the repair.
+  const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e }) : e);
+  const store = await IngestStore.open(storeDir).catch((e: unknown) => Promise.reject(damaged(e)));
   let provider: JsonRpcProvider | undefined;
   try {
-    await store.bindNode(wallet.address);
+    await store.bindNode(wallet.address).catch((e: unknown) => Promise.reject(damaged(e)));
     const pipeline = await IngestPipeline.open(store, secret, {
       windowMs: config.window.durationMs,
       maxWindowReadings: config.window.maxReadings,
       maxPendingReadings: config.ingest.maxPendingReadings,
       clockToleranceMs: config.ingest.clockToleranceMs,
       ...(options.clock ? { now: options.clock } : {}),
-    });
+    }).catch((e: unknown) => Promise.reject(damaged(e)));
     provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
     const client = new ChainClient(provider, { confirmations: config.chain.confirmations, receiptTimeoutMs: config.chain.receiptTimeoutMs });
     const signer = wallet.connect(provider);
@@ -249,6 +258,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: config.chain.maxBatch, retry: config.chain.retry, log, ...(options.clock ? { clock: options.clock } : {}) });
     pipeline.on("window", () => anchorer.notify());
     pipeline.on("failed", (e: Error) => log(`INGEST STOPPED: ${e.message}`));
+    pipeline.on("stalled", (st: IngestStall) => log(describeStall(st)));
+    pipeline.on("resumed", (st: IngestStall) => log(`INGEST RESUMED: the reading store takes writes again after ${seconds(Date.now() - st.since)} and ${st.attempts} failed attempt(s); nothing was lost`));
     pipeline.on("timing", (t: TimingReport) => log(`WARNING: ${describeTiming(t, config.ingest.clockToleranceMs)}`));
     await anchorer.start();
     const proofs = new ProofService(store, wallet.address);
@@ -268,6 +279,28 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         const last = receipts.at(-1);
         if (last) void net.announceAnchor(wallet.address, last.sequence);
       });
+    }
+
+    // Retention keeps the readings own events bind, so it reads the event store (the member's too).
+    let retention: Retention | undefined;
+    if (config.retention) {
+      try {
+        events ??= await EventStore.open(path.join(config.dataDir, "events"));
+        const eventStore = events;
+        retention = new Retention(store, proofs, config.retention, {
+          node: wallet.address,
+          bindings: () => ownEventBindings(eventStore),
+          log: (m) => log(`retention: ${m}`),
+          ...(options.clock ? { now: options.clock } : {}),
+        });
+        await retention.start();
+      } catch (e) {
+        await p2p?.stop();
+        await events?.close();
+        await anchorer.stop();
+        await pipeline.stop();
+        throw e;
+      }
     }
 
     const adapterStatus = new Map<string, AdapterStatus>();
@@ -314,6 +347,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         ...(p2p ? { p2p: p2p.status() } : {}),
         ...(metrics ? { metricsUrl: metrics.url } : {}),
         ...(events ? { events: { unrecordedOwn: events.unrecordedCount } } : {}),
+        ...(retention ? { retention: retention.status() } : {}),
       };
     };
     const writeStatus = () => {
@@ -364,6 +398,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         await step("the admin channel", async () => admin?.close());
         await step("the metrics listener", async () => metrics?.close());
         await step("the peer network", async () => p2p?.stop());
+        await step("retention", async () => retention?.stop());
         await step("the event store", async () => events?.close());
         await Promise.all(adapters.map((a) => step(`adapter ${a.device}`, () => a.stop())));
         await step("the ingest pipeline", () => pipeline.stop());
@@ -381,7 +416,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       })());
 
     log(`node ${wallet.address} (${config.organisation}) started: data ${config.dataDir}, chain ${config.chain.rpcUrl}, ${adapters.length} device(s)`);
-    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), status, stop };
+    return { config, address: wallet.address, signer, provider, deployment, store, pipeline, anchorer, chain, proofs, ...(p2p ? { p2p } : {}), ...(events ? { events } : {}), ...(retention ? { retention } : {}), status, stop };
   } catch (e) {
     provider?.destroy();
     await store.close();
@@ -421,6 +456,14 @@ function describeTiming(t: TimingReport, toleranceMs: number): string {
   return `stream ${t.stream}: ${what} (${t.kind === "late" ? t.late : t.ahead} reading(s) beyond ${toleranceMs} ms; they are stored and verify by their receive time)`;
 }
 
+/** The log line for each failed attempt to write to the reading store (ingestion paused, resumes by itself). */
+function describeStall(st: IngestStall): string {
+  const what = `writing to the reading store failed: ${st.lastError}; the write is retried in ${seconds(st.retryInMs)}`;
+  return st.attempts === 1
+    ? `INGEST PAUSED: ${what}. Readings wait (devices are held back, nothing is dropped) and ingestion resumes by itself once the store takes writes again (free disk space)`
+    : `ingest still paused (attempt ${st.attempts}, since ${time(st.since)}): ${what}`;
+}
+
 /** One status line per stream whose source times disagree with its receive times. */
 function timingLines(timing: readonly StreamTiming[]): string[] {
   return timing.map((t) => {
@@ -458,8 +501,17 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     ...clockLines(s.anchoring.clock),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
+  if (s.ingest.stalled) {
+    const st = s.ingest.stalled;
+    lines.push(`INGEST PAUSED since ${time(st.since)}: ${st.lastError} (${st.attempts} failed attempt(s)); it resumes by itself once the store takes writes again`);
+  }
   if (s.ingest.failed) lines.push(`INGEST FAILED ${s.ingest.failed}`);
   lines.push(...eventLines(s.events));
+  if (s.retention) {
+    const t = s.retention;
+    lines.push(`retention   ${t.prunedReadings} readings archived in ${t.lastSegment} segment(s), ${t.archiveBytes} bytes in ${t.archiveDir}; ${t.keptBoundRuns} expired run(s) kept for events; last run ${time(t.lastRunAt)}`);
+    if (t.lastError) lines.push(`RETENTION FAILED ${t.lastError}`);
+  }
   if (s.p2p) {
     const p = s.p2p;
     const throttled = p.throttledLookups > 0 ? `, ${p.throttledLookups} unknown peers turned away unasked (lookup budget)` : "";

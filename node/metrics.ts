@@ -100,6 +100,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   });
   readGauge(r, "tracemesh_node_pending_readings", "Readings admitted and not yet durable", [], (set) => set(none, s().ingest.pendingReadings));
   readGauge(r, "tracemesh_node_ingest_failed", "1 when the ingest pipeline failed (readings are refused)", [], (set) => set(none, s().ingest.failed ? 1 : 0));
+  readGauge(r, "tracemesh_node_ingest_stalled_seconds", "While writes to the reading store fail and are retried (disk full, I/O error): seconds since the first failure (0 when writing)", [], (set) => {
+    const st = s().ingest.stalled;
+    set(none, st ? Math.max(0, (clock() - st.since) / 1000) : 0);
+  });
 
   // Devices.
   readCounter(r, "tracemesh_node_device_readings_total", "Readings received per device", ["device"], (set) => {
@@ -169,6 +173,28 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   readGauge(r, "tracemesh_node_unrecorded_own_events", "Own events whose Provenance record the chain no longer holds", [], (set) => {
     const e = s().events;
     if (e) set(none, e.unrecordedOwn);
+  });
+
+  // Retention (node/retention): readings moved to the archive, and what it takes on disk.
+  readCounter(r, "tracemesh_node_retention_pruned_readings_total", "Readings moved from the store to the archive (over the store's life)", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.prunedReadings);
+  });
+  readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.keptBoundRuns);
+  });
+  readGauge(r, "tracemesh_node_retention_archive_bytes", "Bytes of the committed archive segments", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.archiveBytes);
+  });
+  readGauge(r, "tracemesh_node_retention_last_run_timestamp_seconds", "When retention last ran, Unix seconds", [], (set) => {
+    const t = s().retention;
+    if (t?.lastRunAt) set(none, t.lastRunAt / 1000);
+  });
+  readGauge(r, "tracemesh_node_retention_failed", "1 when the last retention run failed (readings stay in the store)", [], (set) => {
+    const t = s().retention;
+    if (t) set(none, t.lastError ? 1 : 0);
   });
 
   // The disk.

@@ -522,6 +522,14 @@ const en = {
   "anchoring.retrying": "retrying",
   "anchoring.failed": "failed",
   "anchoring.stopped": "stopped",
+  // ---- genealogy at scale and statements from the issuer's node (components/Genealogy.tsx, pages/Certificate.tsx)
+  "certStatement.unreachable": "The issuer's node did not deliver this statement just now (it is fetched from there and checked against the hash on chain). Try again later.",
+  "genealogy.tierIn": "Inputs, {steps} step(s) back",
+  "genealogy.tierOut": "Outputs, {steps} step(s) on",
+  "genealogy.parts": "{count} parts",
+  "genealogy.range": "parts {from}–{to} of {count}",
+  "genealogy.previous": "Previous",
+  "genealogy.next": "Next",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1042,6 +1050,14 @@ const zh: Record<MessageKey, string> = {
   "anchoring.retrying": "重试中",
   "anchoring.failed": "失败",
   "anchoring.stopped": "已停止",
+  // ---- genealogy at scale and statements from the issuer's node (components/Genealogy.tsx, pages/Certificate.tsx)
+  "certStatement.unreachable": "签发方的节点此刻未送达此声明（声明从该节点获取，并与链上哈希核对）。请稍后再试。",
+  "genealogy.tierIn": "投入，向前 {steps} 步",
+  "genealogy.tierOut": "产出，向后 {steps} 步",
+  "genealogy.parts": "{count} 个零件",
+  "genealogy.range": "第 {from}–{to} 个，共 {count} 个",
+  "genealogy.previous": "上一页",
+  "genealogy.next": "下一页",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -3,9 +3,14 @@
  * organisation and roles at sign-in. The secret is random per process unless configured (a member
  * keeps one in its data directory, so its tokens survive a restart). The organisation's standing is re-checked against the chain on use
  * (middleware.ts): a token never outlives a suspension by more than the membership cache.
+ *
+ * A token whose signature has been checked is remembered until it expires: an integration sends
+ * the same token with every request, and the signature of the same string under the same secret
+ * never changes its answer, so it is checked once (the expiry still on every use).
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import { LRUCache } from "lru-cache";
 import { TracemeshError } from "../../lib/errors.ts";
 
 export const TOKEN_ISSUER = "tracemesh-gateway";
@@ -18,8 +23,13 @@ export interface TokenClaims {
   roles: string[];
 }
 
+/** Tokens remembered as verified, at most (the least recently used are checked again). */
+const VERIFIED_TOKENS = 10_000;
+
 export class TokenService {
   private readonly key: Uint8Array;
+  /** Verified tokens: their claims and expiry (seconds). */
+  private readonly verified = new LRUCache<string, { claims: TokenClaims; exp: number }>({ max: VERIFIED_TOKENS });
 
   constructor(
     secret: Uint8Array | string | undefined,
@@ -45,6 +55,15 @@ export class TokenService {
 
   /** The claims of a valid token; throws TokenError saying why it is not. */
   async verify(token: string): Promise<TokenClaims> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      // As jose decides: expired once the clock's whole second reaches exp.
+      if (Math.floor(this.clock() / 1000) >= known.exp) {
+        this.verified.delete(token);
+        throw new TokenError("the token has expired; sign in again");
+      }
+      return { ...known.claims, roles: [...known.claims.roles] };
+    }
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.key, {
@@ -63,7 +82,9 @@ export class TokenService {
     if (typeof sub !== "string" || typeof org !== "number" || typeof orgName !== "string" || !Array.isArray(roles)) {
       throw new TokenError("the token lacks the account or organisation claims");
     }
-    return { account: sub, orgId: org, orgName, roles: roles.map(String) };
+    const claims = { account: sub, orgId: org, orgName, roles: roles.map(String) };
+    if (typeof payload.exp === "number") this.verified.set(token, { claims: { ...claims, roles: [...claims.roles] }, exp: payload.exp });
+    return claims;
   }
 }
 

@@ -103,12 +103,23 @@ async function listedIds(ctx: Context, services: GatewayServices): Promise<strin
   return ids.filter((id) => mine.has(id));
 }
 
-/** The statement behind a recorded hash as this node holds it, checked against the hash. */
-async function statementOf(services: GatewayServices, id: string, reasonHash: string | null): Promise<StatementAnswer | null> {
+/**
+ * The statement behind a recorded hash, checked against the hash: this node's own when its
+ * organisation issued the certificate, else fetched from the issuer's node over the peer network
+ * (services.remote: verified there too, kept for the next page). A statement is public like the
+ * certificate it revokes (everyone relying on it must learn why; the issuer's own gateway shows it
+ * to anonymous visitors too); over the peer network it travels to members only. A text that does
+ * not hash right is never shown (`mismatch`), whoever sent it.
+ */
+async function statementOf(services: GatewayServices, id: string, issuer: number, reasonHash: string | null): Promise<StatementAnswer | null> {
   if (reasonHash === null) return null;
-  const text = await services.statements?.get(id);
-  if (text === undefined) return { status: "not-held" };
-  return keccakText(text).toLowerCase() === reasonHash.toLowerCase() ? { status: "verified", text } : { status: "mismatch" };
+  const matches = (text: string) => keccakText(text).toLowerCase() === reasonHash.toLowerCase();
+  const own = await services.statements?.get(id);
+  if (own !== undefined) return matches(own) ? { status: "verified", text: own } : { status: "mismatch" };
+  if (issuer === services.organisation.id || !services.remote) return { status: "not-held" };
+  const fetched = await services.remote.statement(issuer, id);
+  if ("text" in fetched) return matches(fetched.text) ? { status: "verified", text: fetched.text, from: "issuer-node" } : { status: "mismatch" };
+  return fetched.lied ? { status: "mismatch" } : { status: "not-held", reason: fetched.unavailable };
 }
 
 export function register(router: GatewayRouter, { services, options, readJson, auth }: RouteContext): void {
@@ -158,7 +169,7 @@ export function register(router: GatewayRouter, { services, options, readJson, a
     if (!view) throw notFound(`no certificate ${id.toLowerCase()} was ever issued on this chain`);
     // The tie between the certificate and a recall of its subject, from the chain index.
     const subjectRecall = services.index ? await services.index.queries.recallState(view.subject) : null;
-    const statement = await statementOf(services, id, view.reasonHash);
+    const statement = await statementOf(services, id, view.issuer.id, view.reasonHash);
     ctx.body = { ...view, credentialHash: view.id, ...(await historyOf(services, id)), subjectRecall, statement } satisfies CertificateAnswer;
   });
 
@@ -233,8 +244,9 @@ const certificateSchema = {
     historyAsOfBlock: { type: ["integer", "null"], description: "the chain index's block the history is read at (null without an index)" },
     statement: {
       type: ["object", "null"],
-      description: "the revocation statement behind reasonHash as this node holds it: verified (with its text), mismatch (text withheld), not-held; null without a recorded hash",
-      properties: { status: { enum: ["verified", "mismatch", "not-held"] }, text: { type: "string" } },
+      description:
+        "the revocation statement behind reasonHash, this node's own or fetched from the issuer's node over the peer network (`from: issuer-node`): verified (with its text), mismatch (text withheld), not-held (with the reason the issuer's node did not deliver); null without a recorded hash",
+      properties: { status: { enum: ["verified", "mismatch", "not-held"] }, text: { type: "string" }, from: { enum: ["issuer-node"] }, reason: { type: "string" } },
     },
     history: {
       type: ["array", "null"],

@@ -1,7 +1,8 @@
 /**
  * GS1 EPCIS 2.0 REST bindings: capture (POST /capture, jobs at /capture/{captureID}) and queries
  * (/events with the GS1 query parameters, /events/{eventID}, /epcs/{epc}/events,
- * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs.
+ * /bizSteps/{bizStep}/events), plus the readings bound to an event with their proofs. The
+ * identifier lists (GET /epcs, /bizSteps, ...) and GET /search are routes/identifiers.ts.
  *
  * Capture is accepted and recorded by the node (node/events: acceptance, jobs, announcement); this
  * route only maps its answers and error codes (lib/errors.ts) to HTTP. The gateway reaches the node through
@@ -17,15 +18,10 @@ import type { Context, Next } from "koa";
 import type { AccessDecision } from "../../lib/access.ts";
 import type { CaptureJobAnswer, CaptureJobsAnswer } from "../../lib/api/capture.ts";
 import type { EventReadingsAnswer } from "../../lib/api/readings.ts";
-import type { NumberSearchAnswer } from "../../lib/api/resolver.ts";
-import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
-import { CSET82 } from "../../lib/identifiers/gs1-keys.ts";
-import { describeIdentifier } from "./resolver.ts";
 import { EPCIS_CONTEXT_URLS } from "../../lib/epcis/contexts.ts";
 import { queryDocument } from "../../lib/epcis/published.ts";
 import { EVENT_TERM_PARAMETERS, PAGE_TOKEN_LIFETIME_MS, eventTerms, isEventTermParameter } from "../../lib/epcis/query-terms.ts";
 import { canonicalTimestamp } from "../../lib/epcis/event-hash.ts";
-import { cbvTerm } from "../../lib/epcis/cbv.ts";
 import { hasMasterData } from "../../lib/epcis/master-data.ts";
 import { canonicalEpcValue } from "../../lib/epcis/subjects.ts";
 import { masterDataToCapture } from "./master-data.ts";
@@ -33,7 +29,7 @@ import { EpcisXmlError, XML_MEDIA_TYPES, epcisXmlOf, parseEpcisXml } from "../..
 import { type ErrorCode, TracemeshError } from "../../lib/errors.ts";
 import { ReadingBindingError, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
-import type { EventQuery, IndexedKind, StoredEvent } from "../../node/events/store.ts";
+import type { EventQuery, StoredEvent } from "../../node/events/store.ts";
 import type { EventsService } from "../services.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { readRaw } from "../body.ts";
@@ -63,9 +59,9 @@ const LIST_PARAMS: Record<string, keyof EventQuery> = {
 };
 
 /** A query parameter that cannot be used (GS1's QueryParameterException on EPCIS routes). */
-const queryProblem = (detail: string) => new HttpProblem(400, detail, { type: "invalid-query" });
+export const queryProblem = (detail: string) => new HttpProblem(400, detail, { type: "invalid-query" });
 
-function one(ctx: Context, name: string): string | undefined {
+export function one(ctx: Context, name: string): string | undefined {
   const v = ctx.query[name];
   if (Array.isArray(v)) throw queryProblem(`query parameter \`${name}\` is given ${v.length} times; give it once`);
   return v;
@@ -313,26 +309,22 @@ const ALLOW: Record<string, string> = {
   "/epcs/:epc/events": "OPTIONS, GET",
   "/bizSteps/:bizStep/events": "OPTIONS, GET",
   "/eventTypes": "OPTIONS, GET",
-  ...Object.fromEntries(["epcs", "bizSteps", "bizLocations", "readPoints", "dispositions"].map((p) => [`/${p}`, "OPTIONS, GET"])),
   ...Object.fromEntries(["eventTypes/:eventType", "epcs/:epc", "bizSteps/:bizStep", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}`, "OPTIONS, GET"])),
   ...Object.fromEntries(["eventTypes/:eventType", "bizLocations/:bizLocation", "readPoints/:readPoint", "dispositions/:disposition"].map((p) => [`/${p}/events`, "OPTIONS, GET"])),
 };
 
-/**
- * The top-level resources whose members have an `events` sub-resource, the query term each fixes,
- * and (but for eventTypes) the identifier kind the store lists for GET /{resource}.
- */
-const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery; kind?: IndexedKind }[] = [
+/** The top-level resources whose members have an `events` sub-resource, and the query term each fixes. */
+const TOP_LEVEL: { resource: string; param: string; field: keyof EventQuery }[] = [
   { resource: "eventTypes", param: "eventType", field: "eventType" },
-  { resource: "epcs", param: "epc", field: "anyEpc", kind: "epc" },
-  { resource: "bizSteps", param: "bizStep", field: "bizStep", kind: "bizStep" },
-  { resource: "bizLocations", param: "bizLocation", field: "bizLocation", kind: "bizLocation" },
-  { resource: "readPoints", param: "readPoint", field: "readPoint", kind: "readPoint" },
-  { resource: "dispositions", param: "disposition", field: "disposition", kind: "disposition" },
+  { resource: "epcs", param: "epc", field: "anyEpc" },
+  { resource: "bizSteps", param: "bizStep", field: "bizStep" },
+  { resource: "bizLocations", param: "bizLocation", field: "bizLocation" },
+  { resource: "readPoints", param: "readPoint", field: "readPoint" },
+  { resource: "dispositions", param: "disposition", field: "disposition" },
 ];
 const EVENT_TYPES = ["ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"];
 
-function events(context: RouteContext): EventsService {
+export function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
 
@@ -489,78 +481,6 @@ async function sortedPage(
   return { events, nextPageToken: `s.${offset + parsed.perPage}.${expires}.${bound}`, nextPageTokenExpires: new Date(expires).toISOString() };
 }
 
-/** Vocabularies of the kinds whose standard values are written as bare CBV terms (as the JSON binding does). */
-const KIND_VOCABULARY: Partial<Record<IndexedKind, "bizStep" | "disposition">> = { bizStep: "bizStep", disposition: "disposition" };
-const KIND_QUERY: Record<IndexedKind, keyof EventQuery> = { epc: "anyEpc", bizStep: "bizStep", disposition: "disposition", bizLocation: "bizLocation", readPoint: "readPoint" };
-
-/**
- * GET /epcs, /bizSteps, /bizLocations, /readPoints, /dispositions: the identifiers of this kind
- * named by at least one event the caller may read (the same access rule as every route: an
- * identifier only unreadable events name is never listed), in code point order, paged by the last
- * identifier listed.
- */
-async function listIdentifiers(ctx: Context, context: RouteContext, kind: IndexedKind): Promise<void> {
-  const ev = events(context);
-  const org = ctx.state.caller!.orgId;
-  for (const name of Object.keys(ctx.query))
-    if (name !== "perPage" && name !== "nextPageToken") throw queryProblem(`unknown query parameter \`${name}\` (this list takes perPage and nextPageToken)`);
-  const pp = one(ctx, "perPage");
-  const perPage = pp === undefined ? 30 : Number(pp);
-  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw queryProblem(`perPage must be an integer from 1 to 1000 (got "${pp}")`);
-  const token = one(ctx, "nextPageToken");
-  let after = token === undefined ? undefined : Buffer.from(token, "base64url").toString("utf8");
-  if (token !== undefined && (after === "" || Buffer.from(after!, "utf8").toString("base64url") !== token)) throw queryProblem("nextPageToken is malformed");
-  const visible = (value: string) => readableBy(ev, org, { [KIND_QUERY[kind]]: [value] });
-  const members: string[] = [];
-  let more = true;
-  while (members.length < perPage && more) {
-    const batch = await ev.store.indexValues(kind, { limit: perPage, ...(after !== undefined ? { after } : {}) });
-    more = batch.length === perPage;
-    for (const value of batch) {
-      after = value;
-      if (await visible(value)) members.push(value);
-      if (members.length === perPage) break;
-    }
-  }
-  if (members.length === perPage && after !== undefined) ctx.set("Link", nextLink(ctx, Buffer.from(after, "utf8").toString("base64url")));
-  const vocabulary = KIND_VOCABULARY[kind];
-  ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: members.map((m) => (vocabulary ? (cbvTerm(vocabulary, m) ?? m) : m)) };
-}
-
-/** Whether `org` may read at least one event matching `q` (a value named only by unreadable events must not leak). */
-async function readableBy(ev: EventsService, org: number, q: EventQuery): Promise<boolean> {
-  let pageToken: string | undefined;
-  do {
-    const page = await ev.store.query(q, { perPage: 1, ...(pageToken !== undefined ? { nextPageToken: pageToken } : {}), filter: async (e) => (await ev.visibility.mayRead(e, org)).allowed });
-    if (page.events.length > 0) return true;
-    pageToken = page.nextPageToken;
-  } while (pageToken !== undefined);
-  return false;
-}
-
-/** Identifiers one serial or lot number may name that GET /search looks at: bounds the work of one request. */
-const NUMBER_SEARCH_LIMIT = 1000;
-
-/**
- * GET /search?q=P0001: the items and lots whose serial (AI 21) or lot (AI 10) number is exactly q,
- * among identifiers named by events the caller may read (the rule of GET /epcs).
- */
-async function searchNumber(ctx: Context, context: RouteContext): Promise<void> {
-  const ev = events(context);
-  const org = ctx.state.caller!.orgId;
-  const q = one(ctx, "q");
-  // A GS1 serial or lot number: 1 to 20 characters of GS1 character set 82.
-  if (q === undefined || q.length < 1 || q.length > 20 || !CSET82.test(q)) throw queryProblem("q must be a serial or lot number: 1 to 20 letters, digits or GS1 punctuation");
-  const matches: NumberSearchAnswer["matches"] = [];
-  for (const value of await ev.store.identifiersNumbered(q, NUMBER_SEARCH_LIMIT)) {
-    if (!(await readableBy(ev, org, { anyEpc: [value] })) && !(await readableBy(ev, org, { anyEpcClass: [value] }))) continue;
-    const id = parseIdentifier(value);
-    const serial = id.qualifiers.some((e) => e.ai === "21" && e.value === q);
-    matches.push({ epc: value, numberedBy: serial ? "serial" : "lot", ...describeIdentifier(id) });
-  }
-  ctx.body = { query: q, matches } satisfies NumberSearchAnswer;
-}
-
 /** The events an eventID (or CBV hash ID) names that the caller may see, with why; 404 when none. */
 async function visibleById(ctx: Context, context: RouteContext, id: string): Promise<{ event: StoredEvent; decision: AccessDecision }[]> {
   const ev = events(context);
@@ -686,13 +606,11 @@ export function register(router: GatewayRouter, context: RouteContext): void {
     sendQueryDocument(ctx, queryDocument(found.map((f) => f.event)));
   });
 
-  // Top-level resources (HATEOAS): /eventTypes lists the types; each member has an `events` sub-resource.
-  router.get("/search", requireOrg, (ctx) => searchNumber(ctx, context));
+  // Top-level resources (HATEOAS): /eventTypes lists the types; each member has an `events` sub-resource
+  // (the identifier lists GET /epcs, /bizSteps, ... are routes/identifiers.ts).
   router.get("/eventTypes", ...auth, (ctx) => {
     ctx.body = { "@context": EPCIS_CONTEXT_URLS[0], type: "Collection", member: EVENT_TYPES };
   });
-  for (const { resource, kind } of TOP_LEVEL)
-    if (kind !== undefined) router.get(`/${resource}`, ...auth, (ctx) => listIdentifiers(ctx, context, kind));
   for (const { resource, param, field } of TOP_LEVEL) {
     router.get(`/${resource}/:${param}`, ...auth, (ctx) => {
       if (resource === "eventTypes" && !EVENT_TYPES.includes(ctx.params[param]!)) throw notFound(`no event type ${ctx.params[param]} (${EVENT_TYPES.join(", ")})`);
@@ -820,7 +738,7 @@ const QUERY_DOCUMENT = {
   },
 };
 
-const denied = { "401": problem("no valid token"), "403": problem("the caller's organisation is not active") };
+export const denied = { "401": problem("no valid token"), "403": problem("the caller's organisation is not active") };
 const pathParam = (name: string, description: string) => ({ name, in: "path", required: true, schema: { type: "string" }, description });
 
 const CAPTURE_JOB = {
@@ -860,7 +778,7 @@ const CAPTURE_JOB = {
 
 const gs1Headers = Object.fromEntries(Object.keys(GS1_HEADERS).map((h) => [h, { schema: { type: "string" }, description: `${GS1_HEADERS[h]} (on every EPCIS answer)` }]));
 
-const discovery = (path: string) => ({
+export const discovery = (path: string) => ({
   tags: ["EPCIS"],
   summary: `Discovery: the methods of ${path}, the EPCIS and CBV versions, extensions${path === "/capture" || path === "/events" ? " and capture limits" : ""}`,
   security: bearer,
@@ -998,26 +916,7 @@ const basePaths: OpenApiPaths = {
     },
   },
   ...Object.fromEntries(
-    TOP_LEVEL.flatMap(({ resource, param, field, kind }) => [
-      ...(kind === undefined
-        ? []
-        : [
-            [
-              `/${resource}`,
-              {
-                get: {
-                  tags: ["EPCIS"],
-                  summary: `The ${param} identifiers named by events the caller may read (a Collection, paged)`,
-                  security: bearer,
-                  parameters: [
-                    { name: "perPage", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000, default: 30 } },
-                    { name: "nextPageToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page's Link header" },
-                  ],
-                  responses: { "200": json(`{ type: Collection, member: [${param}, ...] }; a Link header with rel=next when more may follow`), "400": problem("unknown parameter, bad perPage or page token"), ...denied },
-                },
-              },
-            ],
-          ]),
+    TOP_LEVEL.flatMap(({ resource, param, field }) => [
       [
         `/${resource}/{${param}}`,
         {
@@ -1047,24 +946,8 @@ const basePaths: OpenApiPaths = {
   ),
 };
 
-const searchPaths: OpenApiPaths = {
-  "/search": {
-    get: {
-      tags: ["digital link"],
-      summary: "Items and lots whose serial (AI 21) or lot (AI 10) number is q, among those named by events the caller may read",
-      security: bearer,
-      parameters: [{ name: "q", in: "query", required: true, schema: { type: "string", minLength: 1, maxLength: 20 }, description: "a plain serial or lot number, e.g. P0001 or a heat number H0001" }],
-      responses: {
-        "200": json("{ query, matches: [{ epc, numberedBy: serial | lot, type, digitalLink, itemKey | batchKey }] }"),
-        "400": problem("q missing, or not a serial or lot number"),
-        ...denied,
-      },
-    },
-  },
-};
-
 export const paths: OpenApiPaths = Object.fromEntries(
-  Object.entries({ ...basePaths, ...searchPaths }).map(([path, item]) => {
+  Object.entries(basePaths).map(([path, item]) => {
     const koaPath = path.replace(/\{([^}]+)\}/g, ":$1");
     return [path, Object.hasOwn(ALLOW, koaPath) ? { ...item, options: discovery(path) } : item];
   }),

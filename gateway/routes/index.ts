@@ -8,6 +8,7 @@ import * as docs from "./docs.ts";
 import * as epcis from "./epcis.ts";
 import * as grants from "./grants.ts";
 import * as health from "./health.ts";
+import * as identifiers from "./identifiers.ts";
 import * as masterData from "./master-data.ts";
 import * as passport from "./passport.ts";
 import * as queries from "./queries.ts";
@@ -24,6 +25,7 @@ export const routeModules: Record<string, RouteModule> = {
   auth,
   certificates,
   epcis,
+  identifiers,
   queries,
   masterData,
   rpc,

@@ -23,7 +23,7 @@
  */
 import type { Context } from "koa";
 import { Counter, Gauge } from "prom-client";
-import { type AccessDecision, type ItemScope, REGULATOR_SCOPE_NAMES, mayReadEvent } from "../../lib/access.ts";
+import { type AccessDecision, REGULATOR_SCOPE_NAMES } from "../../lib/access.ts";
 import { batchKey, canonicalBatchIdentifier, canonicalItemIdentifier, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import type {
@@ -39,7 +39,7 @@ import type {
 } from "../../lib/api/trace.ts";
 import type { OrganisationRef } from "../../lib/api/common.ts";
 import { STATUS_NAMES } from "../../lib/credentials.ts";
-import { CertificateState, type RecordKind } from "../../lib/registry.ts";
+import { CertificateState } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
@@ -50,9 +50,9 @@ import { publishedEvent } from "../../lib/epcis/published.ts";
 import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
-import { AnswerCache, type Built } from "../answer-cache.ts";
+import { AnswerCache, type Built, type Served, encoded } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
-import { visibleIdentifiers } from "../visible-identifiers.ts";
+import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
 const KEY = /^0x[0-9a-fA-F]{64}$/;
 /** Genealogy parts named by identifier in one answer, at most (each costs a few index and store reads). */
@@ -138,18 +138,18 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
   const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<LoggedRead>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
-    let built: Built<LoggedRead>;
+    let served: Served<LoggedRead>;
     if (answers && stamp !== undefined) {
       const kept = await answers.answer(key, stamp, build);
-      built = kept.built;
+      served = kept.served;
       cacheResults.inc({ result: kept.hit ? "hit" : "miss" });
     } else {
-      built = await build();
+      served = encoded(await build());
       cacheResults.inc({ result: "uncacheable" });
     }
-    for (const r of built.replay) await services.accessLog?.record(r.read, r.decision);
+    for (const r of served.replay) await services.accessLog?.record(r.read, r.decision);
     ctx.type = "application/json";
-    ctx.body = built.json;
+    ctx.body = served.bytes;
   };
   // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
   router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {
@@ -221,24 +221,15 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const entries = await q.history(subject.key, { after, limit });
     const documents = services.events?.store;
     const visibility = services.events?.visibility;
-    const access = visibility?.access ?? index().access;
     // One rule decides a document everywhere (lib/access.ts mayReadEvent): the stored document's
     // own subjects when this node holds it, else the items and lots its record names.
-    const decide = async (e: HistoryEntry, stored: StoredEvent | undefined): Promise<AccessDecision> => {
-      if (stored && visibility) return visibility.mayRead(stored, caller);
-      const subjects: ItemScope[] = [];
-      for (const k of e.keys) {
-        const isBatch = (await q.batch(k)) !== undefined;
-        const batchKey = isBatch ? k : ((await q.item(k))?.batch ?? undefined);
-        subjects.push({ key: k, ...(batchKey ? { batchKey } : {}), genealogy: q });
-      }
-      return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
-    };
+    const decide = async (e: HistoryEntry, stored: StoredEvent | undefined): Promise<AccessDecision> =>
+      stored && visibility ? visibility.mayRead(stored, caller) : recordDecision(services, q, caller, e);
     // The document filed under the hash this record carries (not another declaration of the same
     // event) and owned by the record's organisation: another's record of the same hash (a
     // squatter's, on its own goods) does not get the owner's document.
     const storedOf = async (e: HistoryEntry) =>
-      documents ? (await documents.get(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
+      documents ? (await documents.recordedAs(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
     const found = [];
     for (const e of entries) {
       const stored = await storedOf(e);
@@ -298,6 +289,10 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // Identifiers where the caller may read a document naming the part (visible-identifiers.ts),
     // looked up for the first NAMED_NODES parts: the rest show their keys.
     const identifierOf = visibleIdentifiers(services, q, ctx.state.caller!.orgId);
+    // Parts whose documents sit on their owners' nodes are named once those have come over.
+    const named = g.nodes.slice(0, NAMED_NODES);
+    const batches = new Set(named.flatMap((n) => (n.batch ? [n.batch] : [])));
+    const { complete } = await identifierOf.fetchMissing([...named.map((n) => n.key).filter((k) => k !== subject.key), ...batches]);
     for (const [i, n] of g.nodes.entries()) {
       nodes.push({
         key: n.key,
@@ -306,11 +301,13 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
         owner: await org(n.ownerOrg),
         recalled: n.recalled,
         batchKey: n.batch ?? undefined,
+        batchDigitalLink: n.batch && i < NAMED_NODES ? await identifierOf(n.batch) : undefined,
         depth: n.depth,
       });
     }
     const body = { root: g.root, direction, nodes, edges: g.edges, recallScope: g.recallScope, truncated: g.truncated } satisfies GenealogyAnswer;
-    return { json: JSON.stringify(body), replay: [], keep: true };
+    // Parts whose documents did not arrive may be named by the next request: not kept.
+    return { json: JSON.stringify(body), replay: [], keep: complete };
   };
 
   router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
@@ -562,7 +559,22 @@ export const paths: OpenApiPaths = {
           required: ["root", "nodes", "edges", "recallScope"],
           properties: {
             root: { type: "string" },
-            nodes: { type: "array", items: { type: "object", properties: { key: { type: "string" }, status: { type: "string" }, owner: org, recalled: { type: "boolean" }, depth: { type: "integer" } } } },
+            nodes: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  key: { type: "string" },
+                  digitalLink: { type: "string", description: "the part's identifier (GTIN with serial or lot), where the caller may read a document naming it" },
+                  status: { type: "string" },
+                  owner: org,
+                  recalled: { type: "boolean" },
+                  batchKey: { type: "string" },
+                  batchDigitalLink: { type: "string", description: "the batch's identifier (GTIN with lot, e.g. a heat), where the caller may read a document naming it" },
+                  depth: { type: "integer" },
+                },
+              },
+            },
             edges: {
               type: "array",
               items: { type: "object", properties: { from: { type: "string" }, to: { type: "string" }, kind: { enum: ["transformation", "assembly"] }, recordId: { type: "integer" } } },

@@ -37,9 +37,12 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     const q = requireService(services.index, "chain index").queries;
     const org = orgNames(q);
     const identifier = visibleIdentifiers(services, q, me.id);
-    const answer = async (direction: "in" | "out"): Promise<ShipmentAnswer[]> =>
-      Promise.all((await q.shipmentsOf(me.id, direction, limit)).map((s) => shipmentAnswer(q, s, org, identifier)));
-    ctx.body = { organisation: me, incoming: await answer("in"), outgoing: await answer("out") } satisfies MyShipmentsAnswer;
+    const answer = async (shipments: Awaited<ReturnType<IndexQueries["shipmentsOf"]>>): Promise<ShipmentAnswer[]> =>
+      Promise.all(shipments.map((s) => shipmentAnswer(q, s, org, identifier)));
+    const incoming = await q.shipmentsOf(me.id, "in", limit);
+    // Items a partner ships here are named from the sender's documents, brought over where readable.
+    await identifier.fetchMissing(incoming.flatMap((s) => s.items.map((i) => i.item)));
+    ctx.body = { organisation: me, incoming: await answer(incoming), outgoing: await answer(await q.shipmentsOf(me.id, "out", limit)) } satisfies MyShipmentsAnswer;
   });
 }
 

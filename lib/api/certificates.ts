@@ -58,4 +58,8 @@ export interface CertificateListAnswer {
  * the text hashes to the recorded hash. `mismatch`: the text held does not, so it is not shown.
  * `not-held`: this node does not hold the text (ask the issuer).
  */
-export type StatementAnswer = { status: "verified"; text: string } | { status: "mismatch" } | { status: "not-held" };
+/**
+ * `from: "issuer-node"`: fetched from the issuer's node over the peer network (absent: this node's
+ * own). `reason`: why the issuer's node did not deliver it.
+ */
+export type StatementAnswer = { status: "verified"; text: string; from?: "issuer-node" } | { status: "mismatch" } | { status: "not-held"; reason?: string };

@@ -91,6 +91,8 @@ export interface GenealogyNodeAnswer {
   owner: OrganisationRef | null;
   recalled: boolean;
   batchKey?: string;
+  /** The batch's identifier (GTIN with lot: a heat), where the caller may read a document naming it. */
+  batchDigitalLink?: string;
   depth: number;
 }
 

@@ -25,6 +25,7 @@ import {
 } from "../credentials.ts";
 import type { TracemeshContracts } from "../deployment.ts";
 import { VC_V2_CONTEXT, isUrl } from "./data-model.ts";
+import { PRESENTATION_CHECK_NAMES, type PresentationCheckName } from "./check-names.ts";
 
 export const VP_JWT_TYP = "vp+jwt";
 export const VP_JWT_MEDIA_TYPE = "application/vp+jwt";
@@ -59,8 +60,7 @@ export function signPresentation(credentials: readonly string[], key: SigningKey
   return signCompactJws({ alg: "ES256K", typ: VP_JWT_TYP, cty: "vp", kid: kidOf(chainId, address) }, payload, key);
 }
 
-export const PRESENTATION_CHECK_NAMES = ["format", "signature", "challenge", "domain", "fresh", "credentials"] as const;
-export type PresentationCheckName = (typeof PRESENTATION_CHECK_NAMES)[number];
+export { PRESENTATION_CHECK_NAMES, type PresentationCheckName };
 
 export interface PresentationVerification {
   verdict: "valid" | "invalid";

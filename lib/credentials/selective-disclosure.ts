@@ -29,7 +29,6 @@ import { type SigningKey, computeAddress, getBytes, sha256, toUtf8Bytes } from "
 import {
   type Check,
   type CheckName,
-  CHECK_NAMES,
   CredentialError,
   type DecodedCredential,
   type Verification,
@@ -46,6 +45,7 @@ import {
   signedBy,
 } from "../credentials.ts";
 import type { TracemeshContracts } from "../deployment.ts";
+import { DISCLOSURE_CHECK_NAMES, type DisclosureCheckName, SELECTIVE_CHECK_NAMES } from "./check-names.ts";
 
 export const VC_SD_JWT_TYP = "vc+sd-jwt";
 export const VC_SD_JWT_MEDIA_TYPE = "application/vc+sd-jwt";
@@ -191,10 +191,7 @@ export async function presentSelectiveCredential(sdJwt: string, key: SigningKey,
 
 // ------------------------------------------------------------------------------------ verify
 
-export const DISCLOSURE_CHECK_NAMES = ["disclosures", "keyBinding"] as const;
-export type DisclosureCheckName = (typeof DISCLOSURE_CHECK_NAMES)[number];
-/** Every check of a selective disclosure, in the order they run. */
-export const SELECTIVE_CHECK_NAMES: readonly (CheckName | DisclosureCheckName)[] = ["format", "signature", ...DISCLOSURE_CHECK_NAMES, ...CHECK_NAMES.slice(2)];
+export { DISCLOSURE_CHECK_NAMES, type DisclosureCheckName, SELECTIVE_CHECK_NAMES };
 
 export interface DisclosedClaim {
   /** Dotted path, e.g. credentialSubject.grade. */

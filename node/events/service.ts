@@ -98,6 +98,10 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
     }
     const visibility = new EventVisibility({ access, provider, provenance: o.deployment.contracts.provenance, ...(o.genealogy ? { genealogy: o.genealogy } : {}) });
     const capture = new CaptureService(store, recorder, o.capture);
+    // A store write failing in the worker (a full disk) ends neither it nor the process: say so, the job is tried again.
+    capture.on("worker-error", ({ captureID, error }: { captureID: string; error: unknown }) =>
+      (o.log ?? ((m: string) => console.log(`[events] ${m}`)))(`capture job ${captureID}: ${error instanceof Error ? error.message : String(error)}; the job stays queued and is tried again`),
+    );
     if (o.announce) announceCaptures(capture, store, { resolveParty: (p) => o.resolveParty?.(p), announce: o.announce, log: o.log ?? ((m) => console.log(`[events] ${m}`)) });
     await capture.start();
     const records = new RecordWatch(store, provider, o.deployment.contracts.provenance, { intervalMs: o.recordCheckMs ?? 600_000, ...(o.log ? { log: o.log } : {}) });

@@ -558,6 +558,21 @@ export class EventStore {
     const id = idOrHash.trim();
     const fields: [Field, string][] = [["id", id], ["h", id]];
     if (/^0x[0-9a-fA-F]{64}$/.test(id)) fields.push(["rh", id.toLowerCase()]);
+    return this.named(fields);
+  }
+
+  /**
+   * The events filed under a record hash (0x bytes32, the hash a chain record carries), in the
+   * order of `get`: one index scan, where `get` also looks the value up as an eventID and hash ID
+   * (a history reads this for every record it shows).
+   */
+  async recordedAs(recordHash: string): Promise<StoredEvent[]> {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(recordHash)) throw new TypeError(`a record hash is 0x and 64 hex digits, got ${JSON.stringify(recordHash)}`);
+    return this.named([["rh", recordHash.toLowerCase()]]);
+  }
+
+  /** The events any of `fields` (index, value) lists, each once, in time order. */
+  private async named(fields: [Field, string][]): Promise<StoredEvent[]> {
     const sids = new Set<string>();
     for (const [f, v] of fields) {
       const prefix = k("x", f, noNul(v), "");

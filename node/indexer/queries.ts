@@ -122,7 +122,7 @@ export class IndexQueries implements GenealogySource {
 
   async item(key: string): Promise<ItemView | undefined> {
     const doc = await this.store.get<ItemDoc>(K.item(lower(key)));
-    return doc ? this.view(doc) : undefined;
+    return doc ? (await this.views([doc]))[0] : undefined;
   }
 
   async batch(key: string): Promise<BatchDoc | undefined> {
@@ -135,40 +135,60 @@ export class IndexQueries implements GenealogySource {
     return (await this.store.keys(prefix, { limit })).map((k) => k.slice(prefix.length));
   }
 
-  private async view(doc: ItemDoc, batches?: Map<string, Promise<BatchDoc | undefined>>): Promise<ItemView> {
-    // Owner and custodian travel with the topmost ancestor while assembled.
-    let top = doc;
-    for (let guard = 0; top.status === ItemStatus.Assembled && top.parent && guard < 10_000; guard++) {
-      const parent = await this.store.get<ItemDoc>(K.item(top.parent));
-      if (!parent) break;
-      top = parent;
-    }
-    let batchRecalled = false;
-    if (doc.batch) {
-      // A graph's nodes share few batches: read each once.
-      let b = batches?.get(doc.batch);
-      if (!b) {
-        b = this.store.get<BatchDoc>(K.batch(doc.batch));
-        batches?.set(doc.batch, b);
+  /**
+   * The views of many items at once: the ancestors that carry owner and custodian (assembled
+   * items travel with their topmost parent) read level by level and the batches once each, in a
+   * few multi-gets, then every view built synchronously. A genealogy of a thousand parts costs a
+   * handful of reads, not a promise chain per part.
+   */
+  private async views(docs: readonly (ItemDoc | undefined)[]): Promise<(ItemView | undefined)[]> {
+    const known = new Map<string, ItemDoc | undefined>();
+    for (const d of docs) if (d) known.set(lower(d.key), d);
+    const topOf = (doc: ItemDoc): { top: ItemDoc; missing?: string } => {
+      let top = doc;
+      for (let guard = 0; top.status === ItemStatus.Assembled && top.parent && guard < 10_000; guard++) {
+        const parentKey = lower(top.parent);
+        if (!known.has(parentKey)) return { top, missing: parentKey };
+        const parent = known.get(parentKey);
+        if (!parent) break;
+        top = parent;
       }
-      batchRecalled = (await b)?.recalled ?? false;
-    }
-    return {
-      key: doc.key,
-      status: doc.status,
-      statusName: statusName(doc.status),
-      ownerOrg: top.owner,
-      custodianOrg: top.custodian,
-      consigneeOrg: doc.consignee,
-      transfersOwnership: doc.transfersOwnership,
-      recalled: doc.recalled || batchRecalled,
-      parent: doc.parent,
-      batch: doc.batch,
-      disposition: doc.disposition,
-      createdAt: doc.createdAt,
-      createdBlock: doc.createdBlock,
-      lastRecord: doc.lastRecord,
+      return { top };
     };
+    for (let round = 0; round < 10_000; round++) {
+      const missing = new Set<string>();
+      for (const d of docs) {
+        const m = d ? topOf(d).missing : undefined;
+        if (m !== undefined) missing.add(m);
+      }
+      if (missing.size === 0) break;
+      const keys = [...missing];
+      const read = await this.store.getMany<ItemDoc>(keys.map(K.item));
+      keys.forEach((k, n) => known.set(k, read[n]));
+    }
+    const batchKeys = [...new Set(docs.flatMap((d) => (d?.batch ? [d.batch] : [])))];
+    const batchDocs = await this.store.getMany<BatchDoc>(batchKeys.map(K.batch));
+    const batchRecalled = new Map(batchKeys.map((b, n) => [b, batchDocs[n]?.recalled ?? false]));
+    return docs.map((doc) => {
+      if (!doc) return undefined;
+      const { top } = topOf(doc);
+      return {
+        key: doc.key,
+        status: doc.status,
+        statusName: statusName(doc.status),
+        ownerOrg: top.owner,
+        custodianOrg: top.custodian,
+        consigneeOrg: doc.consignee,
+        transfersOwnership: doc.transfersOwnership,
+        recalled: doc.recalled || (doc.batch ? batchRecalled.get(doc.batch)! : false),
+        parent: doc.parent,
+        batch: doc.batch,
+        disposition: doc.disposition,
+        createdAt: doc.createdAt,
+        createdBlock: doc.createdBlock,
+        lastRecord: doc.lastRecord,
+      };
+    });
   }
 
   async record(id: number): Promise<RecordDoc | undefined> {
@@ -286,8 +306,7 @@ export class IndexQueries implements GenealogySource {
     if (direction !== "backward") await walk("forward");
     const keys = [...depthOf.keys()];
     const docs = await this.store.getMany<ItemDoc>(keys.map(K.item));
-    const batches = new Map<string, Promise<BatchDoc | undefined>>();
-    const views = await Promise.all(docs.map((doc) => (doc ? this.view(doc, batches) : undefined)));
+    const views = await this.views(docs);
     const nodes: GenealogyNode[] = [];
     views.forEach((v, i) => {
       if (v) nodes.push({ ...v, depth: depthOf.get(keys[i]!)! });

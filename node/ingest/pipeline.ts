@@ -27,8 +27,15 @@
  * their receive time (timing.ts), and emits "timing" when a stream turns late or ahead (then at most every
  * `timingReportMs`), so the node logs it.
  *
- * A LevelDB write error (disk full, I/O error) is fatal: the batch's writers are rejected, and so
- * is every later write, until the node restarts; nothing unacknowledged is ever half-kept.
+ * A LevelDB write error (disk full, I/O error) pauses ingestion, it does not end it: the group
+ * commit's batch is written again, the store reopened before each attempt (LevelDB refuses writes
+ * after a failed one until then), with back-off (lib/retry.ts), until it lands; its writers wait
+ * for their acknowledgement meanwhile and later writers wait for room (back-pressure), so devices
+ * keep what they cannot deliver. The pipeline emits "stalled" at each failed attempt and
+ * "resumed" once the batch is on disk; status() says so while it lasts. Retrying the same batch
+ * is safe: its writes are puts of the same keys and values, whether or not a failed attempt left
+ * part of it. Only a store closed underneath (the node stopping) or a stop during the pause ends
+ * the pipeline: the batch's writers are rejected, and nothing unacknowledged is ever half-kept.
  */
 import { EventEmitter } from "node:events";
 import { hash } from "node:crypto";
@@ -50,6 +57,7 @@ import {
   sectionRecords,
 } from "./store.ts";
 import { TracemeshError } from "../../lib/errors.ts";
+import { Backoff, type BackoffPolicy, sleep } from "../../lib/retry.ts";
 
 export interface PipelineOptions {
   /** Window length on the node clock, ms (default 1000). */
@@ -64,8 +72,21 @@ export interface PipelineOptions {
   timingReportMs?: number;
   /** Close the open window when the pipeline stops (default true). */
   closeOnStop?: boolean;
+  /** Back-off between attempts to write a batch the store refused (default 1 s doubling to 30 s). */
+  storeRetry?: Partial<BackoffPolicy>;
   /** The node clock (tests). */
   now?: () => number;
+}
+
+/** Writes to the store are failing and retried: ingestion is paused (readings wait, nothing is dropped). */
+export interface IngestStall {
+  /** When the first attempt failed, Unix ms. */
+  since: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  lastError: string;
+  /** Delay before the next attempt, ms. */
+  retryInMs: number;
 }
 
 export interface PipelineStatus {
@@ -83,6 +104,8 @@ export interface PipelineStatus {
   /** Per stream with late or ahead readings: how many, and by how much. */
   timing: StreamTiming[];
   commits: number;
+  /** Present while writes to the store fail and are retried (disk full, I/O error). */
+  stalled?: IngestStall;
   failed?: string;
 }
 
@@ -260,6 +283,10 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   /** Historical readings admitted (Reading.historical). */
   private historical = 0;
   private commits = 0;
+  private stall: IngestStall | undefined;
+  private readonly storeBackoff: Backoff;
+  /** Cuts a back-off short when the pipeline stops. */
+  private readonly stopSignal = new AbortController();
   /** The last window whose close is on disk (head.lastClosed runs ahead while its batch is written). */
   private closedDurable: number;
   /** Readings on disk: counted once their commit is, never a reading whose write failed. */
@@ -279,6 +306,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     this.timing = new TimingMonitor(this.clockToleranceMs, options.timingReportMs ?? 600_000);
     this.closeOnStop = options.closeOnStop ?? true;
     this.now = options.now ?? Date.now;
+    this.storeBackoff = new Backoff({ initialDelayMs: 1000, maxDelayMs: 30_000, jitter: 0.2, ...options.storeRetry });
     if (!(this.windowMs >= 1) || !(this.maxWindowReadings >= 1) || this.maxWindowReadings > 0xffff_ffff || !(this.maxPending >= 1)) {
       throw new RangeError("windowMs, maxWindowReadings (<= 2^32 - 1) and maxPendingReadings must be positive");
     }
@@ -597,7 +625,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     }
 
     try {
-      await this.store.commit(batch);
+      await this.writeDurably(batch);
     } catch (e) {
       const err = new PipelineClosedError(`writing to the reading store failed: ${(e as Error).message}`, { cause: e });
       for (const c of calls) c.reject(err);
@@ -616,6 +644,38 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     if (this.open.count > 0 && (closed.length > 0 || this.open.parts === 1)) this.armCloseTimer();
     for (const record of closed) this.emit("window", record);
     for (const f of settle) f();
+  }
+
+  /**
+   * Writes `batch`, again and again while the store refuses it (see the header), reopening the
+   * store before each new attempt. Throws when the store was closed underneath or the pipeline
+   * stops while the write keeps failing.
+   */
+  private async writeDurably(batch: StoreBatch): Promise<void> {
+    let reopen = false;
+    for (;;) {
+      try {
+        if (reopen) await this.store.reopen();
+        await this.store.commit(batch);
+        break;
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        // Closed by someone else (not by a reopen of ours that failed): the node is going away.
+        if (!reopen && err.code === "LEVEL_DATABASE_NOT_OPEN") throw err;
+        if (this.stopping) throw err;
+        reopen = true;
+        const retryInMs = this.storeBackoff.next();
+        this.stall = { since: this.stall?.since ?? this.now(), attempts: this.storeBackoff.attempts, lastError: describeStoreError(err), retryInMs };
+        this.emit("stalled", { ...this.stall });
+        await sleep(retryInMs, this.stopSignal.signal);
+      }
+    }
+    if (this.stall) {
+      const stall = this.stall;
+      this.stall = undefined;
+      this.storeBackoff.reset();
+      this.emit("resumed", { ...stall, retryInMs: 0 });
+    }
   }
 
   /** Closes the open window into `batch` with its end time `toTimeMs`, and opens the next one (empty). */
@@ -705,6 +765,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.stopSignal.abort();
       const err = new PipelineClosedError("stopping");
       for (const w of this.waiters.splice(0)) {
         w.stop(err);
@@ -746,9 +807,17 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       historicalReadings: this.historical,
       timing: this.timing.list(),
       commits: this.commits,
+      ...(this.stall ? { stalled: { ...this.stall } } : {}),
       ...(this.failure ? { failed: this.failure.message } : {}),
     };
   }
 }
 
 function noop(): void {}
+
+/** A store error as an operator reads it: LevelDB's message, with the cause's (ENOSPC, EIO) when it has one. */
+function describeStoreError(e: Error & { code?: string; cause?: unknown }): string {
+  const cause = e.cause instanceof Error ? e.cause.message : undefined;
+  const text = cause && !e.message.includes(cause) ? `${e.message} (${cause})` : e.message;
+  return /no space left|ENOSPC/i.test(text) ? `the disk is full: ${text}` : text;
+}

@@ -62,6 +62,8 @@ export interface AuditReport {
   verified: number;
   /** Closed windows the chain does not hold yet (not failures: anchoring may be behind). */
   unanchored: number[];
+  /** Readings of anchored windows moved to the archive (node/retention): audited there. */
+  archived: number;
   failures: AuditFailure[];
 }
 
@@ -92,6 +94,9 @@ class Lru<K, V> {
     while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
     return v;
   }
+  delete(key: K): void {
+    this.map.delete(key);
+  }
 }
 
 export class ProofService {
@@ -112,6 +117,27 @@ export class ProofService {
     this.pages = new Lru(cache.pages ?? 64);
     this.chunks = new Lru(cache.chunks ?? 16);
     this.trees = new Lru(cache.windows ?? 64);
+  }
+
+  /** Windows forgotten so far: a proof that raced a rewrite (its chunks gone under it) is built again. */
+  private rewrites = 0;
+
+  /** Runs `build` again once when a window was rewritten while it ran (node/retention prunes online). */
+  private async retryOnRewrite<T>(build: () => Promise<T>): Promise<T> {
+    const before = this.rewrites;
+    try {
+      return await build();
+    } catch (e) {
+      if (this.rewrites === before) throw e;
+      return build();
+    }
+  }
+
+  /** Forgets what is cached of `window`: retention (node/retention) rewrote its chunks and locator. */
+  forget(window: number): void {
+    this.rewrites++;
+    this.windows.delete(window);
+    this.trees.delete(window);
   }
 
   /** The tree over every leaf of closed window `window` (kept: closed windows never change). */
@@ -184,11 +210,16 @@ export class ProofService {
    * closed window. Throws when the stored bytes no longer decode (a damaged or altered store).
    */
   async proveReading(stream: string, seq: number): Promise<ProvenReading | undefined> {
+    return this.retryOnRewrite(() => this.proveReadingOnce(stream, seq));
+  }
+
+  private async proveReadingOnce(stream: string, seq: number): Promise<ProvenReading | undefined> {
     const window = await this.store.windowOf(stream, seq);
     if (window === undefined) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
-    if (entry === undefined || seq < entry.run.firstSeq || seq >= entry.run.firstSeq + entry.run.count) return undefined;
+    // An archived run's readings are in the archive (node/retention/archive.ts), proved from there.
+    if (entry === undefined || entry.run.archived !== undefined || seq < entry.run.firstSeq || seq >= entry.run.firstSeq + entry.run.count) return undefined;
     const index = entry.run.leafStart + (seq - entry.run.firstSeq);
     const [bytes, path, anchor] = await Promise.all([
       this.bytesOf(info, entry.located, entry.run.firstSeq, seq),
@@ -232,10 +263,14 @@ export class ProofService {
    * a proof of just those (only they are read and decoded: a large run is served page by page).
    */
   async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
+    return this.retryOnRewrite(() => this.proveRunOnce(stream, window, part));
+  }
+
+  private async proveRunOnce(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || entry.run.archived !== undefined) return undefined;
     const { run, located } = entry;
     const first = part ? Math.max(part.fromSeq, run.firstSeq) : run.firstSeq;
     const last = part ? Math.min(first + part.count, run.firstSeq + run.count) : run.firstSeq + run.count; // exclusive
@@ -322,7 +357,7 @@ export class ProofService {
     const to = Math.min(head.lastClosed, options.to ?? head.lastClosed);
     const maxFailures = options.maxFailures ?? 1000;
     const chain = cachedAnchorView(view);
-    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], failures: [] };
+    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], archived: 0, failures: [] };
     for (let w = from; w <= to; w++) {
       if ((await chain.getAnchor(this.node, BigInt(w))) === undefined) {
         report.unanchored.push(w);
@@ -330,6 +365,7 @@ export class ProofService {
       }
       report.windows++;
       const info = await this.info(w);
+      for (const run of info.record.runs) if (run.archived !== undefined) report.archived += run.count;
       const leaves = await this.store.leaves(w);
       const tree = leaves && MerkleTree.fromLeafHashes(leaves);
       for await (const { value } of this.store.chunks(w)) {

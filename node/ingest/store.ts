@@ -12,7 +12,8 @@
  *   n | len u8 | stream              the stream's next sequence number after its last closed window
  *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
  *   m | name                         metadata (JSON): "format", "head", "anchored", "recovery" (the
- *                                    last re-anchoring after the chain lost anchors)
+ *                                    last re-anchoring after the chain lost anchors), "retention"
+ *                                    (node/retention: segments archived, where pruning stands)
  *
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
@@ -51,6 +52,11 @@ export interface StreamRun {
   count: number;
   /** Index of the run's first leaf in the window's tree. */
   leafStart: number;
+  /**
+   * The archive segment the run's readings were moved to (node/retention): its chunk sections
+   * and locator entries are gone, its leaves and stream index entry stay.
+   */
+  archived?: number;
 }
 
 export interface WindowRecord {
@@ -139,7 +145,7 @@ export const keys = {
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
   anchor: (window: number) => prefixed("a", u64(window)),
-  meta: (name: "format" | "head" | "anchored" | "recovery") => prefixed("m", Buffer.from(name, "latin1")),
+  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention") => prefixed("m", Buffer.from(name, "latin1")),
 };
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
@@ -279,6 +285,9 @@ export function sectionRecords(value: Buffer, section: ChunkSection): Buffer[] {
 
 
 export class IngestStore {
+  /** Set by close(): the store is not reopened after that. */
+  private closed = false;
+
   private constructor(readonly db: Level<Buffer, Buffer>, readonly location: string) {}
 
   /** Opens (creating) the store in `dir`. LevelDB's lock keeps a second process out. */
@@ -305,7 +314,13 @@ export class IngestStore {
       throw new Error(`cannot open the reading store ${dir}: ${detail}${/lock/i.test(detail) ? " (is another node process using this data directory?)" : ""}`, { cause: e });
     }
     const store = new IngestStore(db, dir);
-    const format = await store.format();
+    let format: FormatRecord | undefined;
+    try {
+      format = await store.format();
+    } catch (e) {
+      await db.close(); // a damaged store must not stay locked by the process that refused it
+      throw e;
+    }
     if (format === undefined) {
       await db.put(keys.meta("format"), json({ version: STORE_FORMAT, createdAt: Date.now() } satisfies FormatRecord), { sync: true });
     } else if (format.version !== STORE_FORMAT) {
@@ -325,7 +340,19 @@ export class IngestStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+  }
+
+  /**
+   * Closes and opens LevelDB again, after a write failed (a full disk, an I/O error): LevelDB
+   * refuses every later write once a log sync or a compaction failed, until it is reopened, which
+   * also drops a torn last log record. Readers see the store closed for that moment.
+   */
+  async reopen(): Promise<void> {
+    if (this.closed) throw new Error(`the reading store ${this.location} is closed`);
+    if (this.db.status === "open") await this.db.close();
+    await this.db.open();
   }
 
   private async getRaw(key: Key): Promise<Buffer | undefined> {
@@ -463,6 +490,11 @@ export class IngestStore {
     ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: chainLast }) });
     ops.push({ type: "put", key: keys.meta("recovery"), value: json(recovery) });
     await this.write(ops);
+  }
+
+  /** Where retention stands (node/retention/prune.ts keeps it). */
+  async retentionState<T>(): Promise<T | undefined> {
+    return parse<T>(await this.getRaw(keys.meta("retention")));
   }
 
   async anchorRecovery(): Promise<AnchorRecovery | undefined> {

@@ -16,6 +16,7 @@
  */
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
+import { keccak256, toUtf8Bytes } from "ethers";
 import { TracemeshError } from "../../lib/errors.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { ScopeKind } from "../../lib/registry.ts";
@@ -141,6 +142,23 @@ export interface EventVerifier {
   recordOf(recordHash: string, orgId: number): Promise<{ recordId: bigint; orgId: number; kind: string } | undefined>;
 }
 
+/** What the client checks revocation statements against (Certificates on chain). */
+export interface StatementVerifier {
+  /** The issuing organisation of a certificate and the statement hash its revocation or suspension records; undefined when never issued. */
+  recordedStatement(certificateId: string): Promise<{ issuer: number; statementHash: string | null } | undefined>;
+}
+
+/** Certificates on chain as a StatementVerifier (`reasonHash` zero: no statement recorded). */
+export function chainStatementVerifier(certificates: { certificate(id: string): Promise<{ issuer: bigint; reasonHash: string }> }): StatementVerifier {
+  return {
+    async recordedStatement(certificateId) {
+      const c = await certificates.certificate(certificateId);
+      if (c.issuer === 0n) return undefined;
+      return { issuer: Number(c.issuer), statementHash: /^0x0{64}$/.test(c.reasonHash) ? null : c.reasonHash.toLowerCase() };
+    },
+  };
+}
+
 export interface FetchClientOptions extends ProtocolLimits {
   /** This node's organisation (the grantee of what it fetches). */
   selfOrg: number;
@@ -149,6 +167,7 @@ export interface FetchClientOptions extends ProtocolLimits {
   /** DataAnchors, with the organisation of each anchor (see `orgAnchorView`). */
   anchors: OrgAnchorView;
   events?: EventVerifier;
+  statements?: StatementVerifier;
   verify?: VerifyOptions;
   /**
    * Where verified readings go; called once per answer that holds readings or unverifiable items,
@@ -379,6 +398,28 @@ export class FetchClient {
     };
     await this.options.storeEvent?.(verified);
     return verified;
+  }
+
+  /**
+   * The revocation statement of `certificateId` from `peer`, which must be a node of the
+   * certificate's issuer: returned only when its keccak-256 is the hash the chain records. Any
+   * other text is a lie (the issuer's node is the one that could have kept it right): the peer is
+   * reported and the text dropped.
+   */
+  async fetchStatement(peer: PeerId | Multiaddr, certificateId: string): Promise<string> {
+    const verifier = this.options.statements;
+    if (!verifier) throw new Error("this client has no statement verifier");
+    const id = certificateId.toLowerCase();
+    const peerStr = peerString(peer);
+    const recorded = await verifier.recordedStatement(id);
+    if (recorded === undefined) throw new RangeError(`certificate ${id} was never issued on this chain`);
+    if (recorded.statementHash === null) throw new RangeError(`certificate ${id} records no statement hash`);
+    if ((await this.options.orgOf(peerStr)) !== recorded.issuer) throw new RangeError(`peer ${peerStr} is not a node of organisation ${recorded.issuer}, the certificate's issuer`);
+    const { res } = await this.ask(peer, { v: 1, type: "statement", certificate: id }, "statement");
+    if (typeof res.text !== "string") throw this.misbehaved(peerStr, "the statement is not text");
+    const hash = keccak256(toUtf8Bytes(res.text));
+    if (hash !== recorded.statementHash) throw this.misbehaved(peerStr, `the statement of certificate ${id} hashes to ${hash}, but the chain records ${recorded.statementHash}`);
+    return res.text;
   }
 
   private misbehaved(peer: string, reason: string, altered = true): PeerMisbehaviourError {

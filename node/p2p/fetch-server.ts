@@ -88,6 +88,8 @@ export interface FetchServerOptions extends ProtocolLimits {
   ownerOrg: number;
   readings?: ReadingSource;
   documents?: DocumentSource;
+  /** The revocation statements this node's organisation made as an issuer (node/certificates/statements.ts). */
+  statements?: { get(certificateId: string): Promise<string | undefined> };
   /** Most readings in one answer; a client pages with `afterSeq` and `more`. */
   maxReadings?: number;
   /** Most requests served at once per connection. */
@@ -164,6 +166,14 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
     const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
     await o.onRead?.(callerOrg, { kind: "document", eventHash: found.recordHash, ...(found.eventID ? { eventID: found.eventID } : {}) }, decision);
     return { type: "event", document: found.document, ...(grant ? { grant } : {}) };
+  }
+
+  if (request.type === "statement") {
+    // Public within the consortium: whoever relies on the certificate must be able to read why it
+    // was revoked. The asker checks the text against the hash the chain records.
+    const text = await o.statements?.get(request.certificate);
+    if (text === undefined) return { error: "not-found", detail: `this node keeps no statement for certificate ${request.certificate}` };
+    return { type: "statement", text };
   }
 
   if (request.type === "list") {

@@ -135,7 +135,8 @@ export class IngestReadingSource implements ReadingSource {
       if (window > anchored) break;
       const record = await this.record(window);
       const run = record.runs.find((r) => r.stream === stream);
-      if (run === undefined) continue;
+      // An archived run (node/retention) is no longer served from the store.
+      if (run === undefined || run.archived !== undefined) continue;
       const receipt = await this.store.anchorReceipt(window);
       out.push({
         node: this.proofs.node,

@@ -27,6 +27,7 @@ import type { Provider } from "ethers";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import type { AccessRecorder } from "../access-log/record.ts";
+import { StatementStore } from "../certificates/statements.ts";
 import type { P2pConfig } from "../config.ts";
 import type { EventStore } from "../events/store.ts";
 import { EventVisibility } from "../events/visibility.ts";
@@ -35,6 +36,7 @@ import { MembershipGate } from "./gater.ts";
 import { type Host, createHost } from "./host.ts";
 import {
   FetchClient,
+  chainStatementVerifier,
   type FetchClientOptions,
   FetchRefusedError,
   type VerifiedEvent,
@@ -108,6 +110,8 @@ export class PeerNetwork {
   /** Registered peer ids per organisation, as last read from Consortium. */
   private readonly orgPeers = new Map<number, { ids: string[]; at: number }>();
   private remoteData: RemoteData | undefined;
+  /** The revocation statements this organisation made as an issuer, once the member opened them. */
+  private statements: Pick<StatementStore, "get"> | undefined;
 
   private constructor(
     readonly host: Host,
@@ -115,6 +119,8 @@ export class PeerNetwork {
     readonly access: ChainAccessChecker,
     readonly client: FetchClient,
     readonly received: ReceivedStore,
+    /** Other issuers' revocation statements fetched from their nodes, verified (`<dataDir>/received-statements`). */
+    private readonly receivedStatements: StatementStore,
     private readonly discovery: PeerDiscovery,
     private readonly follows: Follows,
     private readonly options: PeerNetworkOptions,
@@ -151,6 +157,7 @@ export class PeerNetwork {
         orgOf,
         anchors: orgAnchorView(c.dataAnchors),
         ...(eventStore ? { events: chainEventVerifier(provider, deployment.contracts.provenance) } : {}),
+        statements: chainStatementVerifier(c.certificates),
         maxFrameBytes: config.maxFrameBytes,
         timeoutMs: config.timeoutMs,
         storeReadings: async (batch) => {
@@ -165,7 +172,8 @@ export class PeerNetwork {
       });
       const discovery = new PeerDiscovery(host, gate, c.consortium, { bootstrap: config.bootstrap, timeoutMs: config.timeoutMs });
       const follows = new Follows({ host, gate, client, received, provider, dataAnchors: c.dataAnchors, catchUpFromMs: config.catchUpFromMs, log });
-      net = new PeerNetwork(host, gate, access, client, received, discovery, follows, options);
+      const receivedStatements = await StatementStore.open(`${options.dataDir}/received-statements`);
+      net = new PeerNetwork(host, gate, access, client, received, receivedStatements, discovery, follows, options);
       await net.begin();
       return net;
     } catch (e) {
@@ -196,6 +204,8 @@ export class PeerNetwork {
       },
       ...(this.options.readings ? { readings: this.options.readings } : {}),
       ...(documents ? { documents } : {}),
+      // The member hands over its issuer's statements with `serveWith`.
+      statements: { get: async (id) => this.statements?.get(id) },
       maxFrameBytes: config.maxFrameBytes,
       timeoutMs: config.timeoutMs,
       maxReadings: config.maxReadings,
@@ -235,9 +245,10 @@ export class PeerNetwork {
    * Hands the serving side the member's parts: its full visibility rule (node/events, with
    * genealogy walked in its chain index and the regulators' rule) and its access log.
    */
-  serveWith(parts: { visibility?: Pick<EventVisibility, "mayRead">; accessLog?: AccessRecorder }): void {
+  serveWith(parts: { visibility?: Pick<EventVisibility, "mayRead">; accessLog?: AccessRecorder; statements?: Pick<StatementStore, "get"> }): void {
     if (parts.visibility) this.visibility = parts.visibility;
     if (parts.accessLog) this.accessLog = parts.accessLog;
+    if (parts.statements) this.statements = parts.statements;
   }
 
   /** Fetching on demand what this organisation may see and does not hold (remote.ts). */
@@ -245,6 +256,7 @@ export class PeerNetwork {
     this.remoteData ??= new RemoteData({
       client: this.client,
       peersOf: (org) => this.peersOf(org),
+      statements: this.receivedStatements,
       log: (m) => this.log(`on demand: ${m}`),
     });
     return this.remoteData;

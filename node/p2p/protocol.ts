@@ -18,6 +18,9 @@
  *   { type: "list", scope: { kind: "streams" } }          streams the caller holds a grant for
  *   { type: "event", hash }                               an EPCIS event document by event hash
  *   { type: "list", scope: { kind: "events", since? } }   events that concern the caller
+ *   { type: "statement", certificate }                    the revocation statement of a certificate
+ *       this node's organisation issued (the chain holds its keccak-256): a statement is meant for
+ *       everyone relying on the certificate, so any member may ask
  *
  * Answers: the data, or a typed refusal `{ error, detail }` (RefusalCode).
  */
@@ -114,7 +117,8 @@ export interface EventSummary {
 export type FetchRequest =
   | { v: 1; type: "readings"; stream: string; from: number; to: number; afterSeq?: number; limit?: number; event?: string }
   | { v: 1; type: "list"; scope: ListScope }
-  | { v: 1; type: "event"; hash: string };
+  | { v: 1; type: "event"; hash: string }
+  | { v: 1; type: "statement"; certificate: string };
 
 export type ListScope = { kind: "stream"; stream: string } | { kind: "streams" } | { kind: "events"; since?: number };
 
@@ -124,6 +128,7 @@ export type FetchResponse =
   | { type: "streams"; streams: string[] }
   | { type: "events"; events: EventSummary[] }
   | { type: "event"; document: unknown; grant?: GrantRef }
+  | { type: "statement"; text: string }
   | Refusal;
 
 export type Answer = Exclude<FetchResponse, Refusal>;
@@ -208,6 +213,9 @@ export function parseRequest(value: unknown): FetchRequest | string {
     case "event":
       if (!isEventHash(r.hash)) return "hash must be a CBV 2.0 event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0) or a record hash (0x + 64 hex)";
       return { v: 1, type: "event", hash: r.hash };
+    case "statement":
+      if (typeof r.certificate !== "string" || !/^0x[0-9a-f]{64}$/.test(r.certificate)) return "certificate must be a certificate id (0x + 64 lowercase hex)";
+      return { v: 1, type: "statement", certificate: r.certificate };
     default:
       return `unknown request type ${String(r.type)}`;
   }

@@ -1,7 +1,8 @@
 /**
  * Delivery on demand: the documents and bound readings of other organisations' records that this
- * node's organisation may see but does not hold, fetched from the owner's node over the fetch
- * protocol while a page waits (the gateway's `remote` service slot, gateway/services.ts).
+ * node's organisation may see but does not hold, and other issuers' revocation statements, fetched
+ * from the owner's node over the fetch protocol while a page waits (the gateway's `remote` service
+ * slot, gateway/services.ts). Verified statements are kept (`statements`), so a page asks once.
  *
  * Everything goes through FetchClient, which verifies before storing: a document must hash to the
  * record hash asked for and be recorded on Provenance by the serving peer's organisation; every
@@ -34,6 +35,12 @@ export interface RemoteDataService {
    * time). Throws ReadingBindingError for an event whose binding is malformed.
    */
   boundReadings(event: StoredEvent): Promise<{ streams: BoundStream[] } | { unavailable: string; refused: boolean }>;
+  /**
+   * The revocation statement of certificate `certificateId` issued by `issuer`, from the issuer's
+   * node, its text checked against the hash the chain records (FetchClient.fetchStatement) and
+   * kept; or why it did not arrive (`lied`: the issuer's node sent a text that does not match).
+   */
+  statement(issuer: number, certificateId: string): Promise<{ text: string } | { unavailable: string; refused: boolean; lied: boolean }>;
 }
 
 /** The owner's node did not deliver: `reason` says why, in words for the page. */
@@ -42,6 +49,8 @@ export class RemoteDataError extends Error {
     readonly reason: string,
     /** True when the owner's node refused (not granted, not found); false when it could not be reached in time. */
     readonly refused: boolean,
+    /** True when the owner's node sent data that fails verification. */
+    readonly lied = false,
   ) {
     super(reason);
     this.name = "RemoteDataError";
@@ -49,7 +58,9 @@ export class RemoteDataError extends Error {
 }
 
 export interface RemoteDataOptions {
-  client: Pick<FetchClient, "fetchEvent" | "fetchReadings">;
+  client: Pick<FetchClient, "fetchEvent" | "fetchReadings" | "fetchStatement">;
+  /** Where verified statements of other issuers are kept (a StatementStore apart from the node's own). */
+  statements?: { get(certificateId: string): Promise<string | undefined>; put(certificateId: string, text: string): Promise<void> };
   /** Peer ids of `org`'s nodes, connected ones first. */
   peersOf(org: number): Promise<string[]>;
   /** Longest a caller waits, ms (default 2500). */
@@ -71,8 +82,8 @@ export interface RemoteDataOptions {
 const MAX_MISSES = 10_000;
 
 export class RemoteData implements RemoteDataService {
-  private readonly inflight = new Map<string, Promise<void>>();
-  private readonly misses = new Map<string, { reason: string; until: number; refused: boolean }>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly misses = new Map<string, { reason: string; until: number; refused: boolean; lied: boolean }>();
   private running = 0;
   private readonly queue: (() => void)[] = [];
 
@@ -97,14 +108,14 @@ export class RemoteData implements RemoteDataService {
   private missOf(key: string): RemoteDataError | undefined {
     const m = this.misses.get(key);
     if (m === undefined) return undefined;
-    if (m.until > Date.now()) return new RemoteDataError(m.reason, m.refused);
+    if (m.until > Date.now()) return new RemoteDataError(m.reason, m.refused, m.lied);
     this.misses.delete(key);
     return undefined;
   }
 
   private remember(key: string, e: RemoteDataError): void {
     if (this.misses.size >= MAX_MISSES) this.misses.clear();
-    this.misses.set(key, { reason: e.reason, refused: e.refused, until: Date.now() + (e.refused ? (this.o.missTtlMs ?? 10_000) : (this.o.unreachableTtlMs ?? 5_000)) });
+    this.misses.set(key, { reason: e.reason, refused: e.refused, lied: e.lied, until: Date.now() + (e.refused ? (this.o.missTtlMs ?? 10_000) : (this.o.unreachableTtlMs ?? 5_000)) });
   }
 
   /** Tries each of `owner`'s nodes in turn; a refusal or a lie ends it, an unreachable node passes to the next. */
@@ -125,7 +136,7 @@ export class RemoteData implements RemoteDataService {
               if (refused) throw new RemoteDataError(`the owner's node refused: ${e.refusal.detail}`, true);
               last = `${e.code}: ${e.refusal.detail}`;
             } else if (e instanceof PeerMisbehaviourError) {
-              throw new RemoteDataError(`the owner's node sent data that fails verification: ${e.reason}`, true);
+              throw new RemoteDataError(`the owner's node sent data that fails verification: ${e.reason}`, true, e.altered);
             } else if (e instanceof RemoteDataError) throw e;
             else last = (e as Error).message;
           }
@@ -151,7 +162,7 @@ export class RemoteData implements RemoteDataService {
 
   private document(owner: number, recordHash: string): Promise<void> {
     const key = `event ${recordHash.toLowerCase()}`;
-    let run = this.inflight.get(key);
+    let run = this.inflight.get(key) as Promise<void> | undefined;
     if (run === undefined) {
       run = this.fromOwner(owner, key, async (peer) => {
         await this.o.client.fetchEvent(peerIdFromString(peer), recordHash.toLowerCase());
@@ -174,6 +185,29 @@ export class RemoteData implements RemoteDataService {
       }),
     );
     return missing;
+  }
+
+  async statement(issuer: number, certificateId: string): Promise<{ text: string } | { unavailable: string; refused: boolean; lied: boolean }> {
+    const id = certificateId.toLowerCase();
+    const kept = await this.o.statements?.get(id);
+    if (kept !== undefined) return { text: kept };
+    const key = `statement ${id}`;
+    let run = this.inflight.get(key) as Promise<string> | undefined;
+    if (run === undefined) {
+      run = this.fromOwner(issuer, key, async (peer) => {
+        const text = await this.o.client.fetchStatement(peerIdFromString(peer), id);
+        await this.o.statements?.put(id, text);
+        return text;
+      }).finally(() => this.inflight.delete(key));
+      run.catch(() => undefined);
+      this.inflight.set(key, run);
+    }
+    try {
+      return { text: await this.within(run, "the statement") };
+    } catch (e) {
+      if (e instanceof RemoteDataError) return { unavailable: e.reason, refused: e.refused, lied: e.lied };
+      throw e;
+    }
   }
 
   async boundReadings(event: StoredEvent): Promise<{ streams: BoundStream[] } | { unavailable: string; refused: boolean }> {

@@ -6,6 +6,7 @@
  *   npm run bench -- ingest --duration 600
  *   npm run bench -- p2p --readings 200000
  *   npm run bench -- gateway --quick
+ *   npm run bench -- retention --readings 1000000
  */
 const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
   {
@@ -17,6 +18,11 @@ const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args:
     name: "p2p",
     describe: "readings between two member nodes over libp2p, every proof verified against the chain; share of time spent verifying",
     load: () => import("./p2p.ts"),
+  },
+  {
+    name: "retention",
+    describe: "bytes on disk per million readings before and after retention, the archive's size, and per day at a given rate",
+    load: () => import("./retention.ts"),
   },
   {
     name: "gateway",

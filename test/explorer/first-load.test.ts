@@ -1,6 +1,7 @@
 /**
- * The explorer's first load stays under its bound (350 KB of JavaScript, 120 KB gzipped) and the
- * libraries only some pages need (cytoscape, jsqr, uplot) load on first use, never with a page.
+ * The explorer's first load, and a direct load of the item and certificate pages (a scanned QR
+ * code), stay under their bound (350 KB of JavaScript, 120 KB gzipped), and the libraries only
+ * some pages need (cytoscape, jsqr, uplot) load on first use, never with a page.
  * Builds the explorer into a temporary directory; a second build with cytoscape imported eagerly
  * shows the check catches exactly that.
  */
@@ -9,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Plugin } from "vite";
 import { afterAll, describe, expect, it } from "vitest";
-import { FIRST_LOAD_BOUND, buildExplorer } from "../../scripts/explorer-bundle.ts";
+import { DIRECT_LOAD_PAGES, FIRST_LOAD_BOUND, buildExplorer } from "../../scripts/explorer-bundle.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const dirs: string[] = [];
@@ -29,6 +30,13 @@ describe("explorer first load", () => {
     expect(bundle.firstLoad.eager).toEqual([]);
     expect(Object.keys(bundle.pages)).toEqual(expect.arrayContaining([path.join("pages", "Item.tsx"), path.join("pages", "Readings.tsx")]));
     for (const [page, load] of Object.entries(bundle.pages)) expect({ page, eager: load.eager }).toEqual({ page, eager: [] });
+    // A page opened straight from a QR code loads under the same bound (ethers and credential checks come after it shows).
+    for (const page of DIRECT_LOAD_PAGES) {
+      const load = bundle.pages[page];
+      expect(load, page).toBeDefined();
+      expect(load!.bytes, `${page} bytes`).toBeLessThanOrEqual(FIRST_LOAD_BOUND.bytes);
+      expect(load!.gzipBytes, `${page} gzip bytes`).toBeLessThanOrEqual(FIRST_LOAD_BOUND.gzipBytes);
+    }
     // The contracts come as ABIs, without their deployment bytecode.
     const assets = path.join(dir, "assets");
     const code = readdirSync(assets)

@@ -25,14 +25,18 @@ const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
 
 describe("AnswerCache", () => {
   const built = (json: string, keep = true) => ({ json, replay: [], keep });
+  const text = (a: { served: { bytes: Buffer } }) => a.served.bytes.toString("utf8");
 
   it("builds once per key and stamp, shares a build in flight, and builds again under a new stamp", async () => {
     const cache = new AnswerCache<never>(1 << 20);
     const build = vi.fn(async () => built(`"${build.mock.calls.length}"`));
     const [a, b] = await Promise.all([cache.answer("k", "s1", build), cache.answer("k", "s1", build)]);
-    expect([a.built.json, b.built.json, a.hit || b.hit]).toEqual(['"1"', '"1"', true]);
-    expect((await cache.answer("k", "s1", build)).hit).toBe(true);
-    expect(await cache.answer("k", "s2", build)).toEqual({ built: built('"2"'), hit: false });
+    expect([text(a), text(b), a.hit || b.hit]).toEqual(['"1"', '"1"', true]);
+    // A hit serves the very bytes encoded at the build: nothing is serialised or encoded again.
+    expect(a.served.bytes).toBe(b.served.bytes);
+    expect((await cache.answer("k", "s1", build)).served.bytes).toBe(a.served.bytes);
+    const again = await cache.answer("k", "s2", build);
+    expect([text(again), again.hit]).toEqual(['"2"', false]);
     expect((await cache.answer("other", "s2", build)).hit).toBe(false);
     expect(build).toHaveBeenCalledTimes(3);
   });
@@ -42,10 +46,13 @@ describe("AnswerCache", () => {
     await expect(cache.answer("k", "s", () => Promise.reject(new Error("index gone")))).rejects.toThrow("index gone");
     expect((await cache.answer("k", "s", async () => built("1"))).hit).toBe(false);
     expect((await cache.answer("n", "s", async () => built("1", false))).hit).toBe(false);
-    expect((await cache.answer("n", "s", async () => built("2"))).built.json).toBe("2");
+    expect(text(await cache.answer("n", "s", async () => built("2")))).toBe("2");
     // Larger than a tenth of the bound: answered, never kept.
     expect((await cache.answer("big", "s", async () => built("x".repeat(50)))).hit).toBe(false);
-    expect((await cache.answer("big", "s", async () => built("y"))).built.json).toBe("y");
+    expect(text(await cache.answer("big", "s", async () => built("y")))).toBe("y");
+    // The bound counts bytes, not characters: 4 three-byte characters are 12 bytes, over a tenth of 100.
+    expect((await cache.answer("wide", "s", async () => built("\u20ac".repeat(4)))).hit).toBe(false);
+    expect((await cache.answer("wide", "s", async () => built("z"))).hit).toBe(false);
     expect(() => new AnswerCache(0)).toThrow(/positive number of bytes, got 0/);
   });
 });

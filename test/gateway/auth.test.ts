@@ -183,6 +183,24 @@ describe("bearer tokens", () => {
     expect(await detail(res)).toContain("expired");
   });
 
+  it("a token checked once is remembered to its expiry, never past it, and only as exactly the string signed", async () => {
+    let clock = Date.UTC(2026, 11, 6, 12, 0, 0, 500);
+    const service = new TokenService("a token secret that is long enough for HS256 here", 60, () => clock);
+    const { token, expiresAt } = await service.issue({ account: "0x0000000000000000000000000000000000000001", orgId: 7, orgName: "Seven", roles: ["supplier"] });
+    const first = await service.verify(token);
+    // The caller's copy may change; the remembered claims do not.
+    first.roles.push("regulator");
+    expect(await service.verify(token)).toEqual({ account: "0x0000000000000000000000000000000000000001", orgId: 7, orgName: "Seven", roles: ["supplier"] });
+    // Another signature on the same claims is not the remembered token.
+    const forged = token.slice(0, -2) + (token.endsWith("AA") ? "BB" : "AA");
+    await expect(service.verify(forged)).rejects.toThrow(/signature is not this gateway's|malformed/);
+    clock = expiresAt.getTime() - 1;
+    expect((await service.verify(token)).orgId).toBe(7);
+    clock = expiresAt.getTime();
+    await expect(service.verify(token)).rejects.toThrow(/expired/);
+    await expect(service.verify(token)).rejects.toThrow(/expired/);
+  });
+
   it("403 when the organisation lacks the route's role; the role holder passes", async () => {
     const oem = await gw.signIn("oem");
     const refused = await gw.request("/test/regulators-only", { token: oem });

@@ -16,7 +16,11 @@ import { RevocationReason } from "../../lib/registry.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { StatementStore } from "../../node/certificates/statements.ts";
+import { PeerMisbehaviourError } from "../../node/p2p/fetch-client.ts";
+import { RemoteData } from "../../node/p2p/remote.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type ChainOrg, type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
@@ -515,6 +519,58 @@ describe("revocation statements: kept by the issuer's node, checked against the 
     expect((await put(active, STATEMENT, await labNode.signIn("lab"))).status).toBe(409);
     expect((await put("0x12", STATEMENT, await labNode.signIn("lab"))).status).toBe(400);
     expect(await statementOn(labNode, revoked)).toEqual({ status: "verified", text: STATEMENT });
+  });
+
+  it("another member's node fetches the statement from the issuer's node, keeps it, and never shows a text that does not match", async () => {
+    // The peer network's delivery (node/p2p/remote.ts) over a client standing for the wire: it
+    // answers what the issuer's node would; FetchClient's own checks are in test/node/p2p/protocol.test.ts.
+    const issuerPeer = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+    const answers = new Map<string, () => Promise<string>>();
+    const asked: { peer: string; id: string }[] = [];
+    const client = {
+      fetchEvent: () => Promise.reject(new Error("not asked here")),
+      fetchReadings: () => Promise.reject(new Error("not asked here")),
+      fetchStatement: async (peer: { toString(): string }, id: string) => {
+        asked.push({ peer: peer.toString(), id });
+        return answers.get(id)!();
+      },
+    } as unknown as ConstructorParameters<typeof RemoteData>[0]["client"];
+    const receivedDir = mkdtempSync(path.join(tmpdir(), "tm-received-statements-"));
+    const peersOf = async (org: number) => (org === lab.id ? [issuerPeer] : []);
+    const remote = new RemoteData({ client, peersOf, statements: await StatementStore.open(receivedDir) });
+    const oemNode = await startTestGateway({ chain: gw.chain, node: "oem", services: { remote } });
+    try {
+      await put(revoked, STATEMENT, await labNode.signIn("lab"));
+      answers.set(revoked.toLowerCase(), async () => STATEMENT);
+      expect(await statementOn(oemNode, revoked)).toEqual({ status: "verified", text: STATEMENT, from: "issuer-node" });
+      expect(asked).toEqual([{ peer: issuerPeer, id: revoked.toLowerCase() }]);
+      // Kept: the next page does not ask again.
+      expect(await statementOn(oemNode, revoked)).toMatchObject({ status: "verified", text: STATEMENT });
+      expect(asked).toHaveLength(1);
+
+      // A lying issuer's node: caught by the client (reported, banned), or slipping past it, the text is never shown.
+      const LIE = "The heat is fine.\n";
+      const liedAbout = await issue(mtr("HEAT-97"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-97"));
+      await (await lab.contracts.certificates.revoke(liedAbout, RevocationReason.NonConformity, textHash(STATEMENT + "97"))).wait();
+      answers.set(liedAbout.toLowerCase(), () => Promise.reject(new PeerMisbehaviourError(issuerPeer, "the statement hashes to 0x.., but the chain records 0x..")));
+      const refused = await (await oemNode.request(`/certificates/${liedAbout}`)).text();
+      expect(JSON.parse(refused).statement).toEqual({ status: "mismatch" });
+      const slipped = await issue(mtr("HEAT-96"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-96"));
+      await (await lab.contracts.certificates.revoke(slipped, RevocationReason.NonConformity, textHash(STATEMENT + "96"))).wait();
+      answers.set(slipped.toLowerCase(), async () => LIE);
+      const body = await (await oemNode.request(`/certificates/${slipped}`)).text();
+      expect(JSON.parse(body).statement).toEqual({ status: "mismatch" });
+      expect(body).not.toContain("The heat is fine");
+
+      // An issuer's node that cannot be reached: not held, with the reason.
+      const unreachable = await issue(mtr("HEAT-95"), batchKey("https://id.gs1.org/01/09506000134352/10/HEAT-95"));
+      await (await lab.contracts.certificates.revoke(unreachable, RevocationReason.NonConformity, textHash(STATEMENT + "95"))).wait();
+      answers.set(unreachable.toLowerCase(), () => Promise.reject(new Error("dial timed out")));
+      expect(await statementOn(oemNode, unreachable)).toEqual({ status: "not-held", reason: expect.stringContaining("unreachable") });
+    } finally {
+      await oemNode.stop();
+      rmSync(receivedDir, { recursive: true, force: true });
+    }
   });
 
   it("never shows a text changed on disk as the statement: it says the text does not match", async () => {

@@ -7,8 +7,7 @@ import { useState } from "preact/hooks";
 import type { CertificateListAnswer } from "../../../lib/api/certificates.ts";
 import type { PublicMemberAnswer } from "../../../lib/api/trace.ts";
 import { api, enc } from "../api.ts";
-import { getChain } from "../chain.ts";
-import { StateLabel } from "../pages/Certificate.tsx";
+import { StateLabel } from "./CertificateCard.tsx";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { Async, useAsync } from "./async.tsx";
@@ -64,7 +63,7 @@ function CertificateTable({ issuer }: { issuer: number }) {
 export function CertificatesByIssuer() {
   const { t } = useI18n();
   // A node without a chain index lists nothing: the section stays away rather than failing.
-  const members = useAsync(async (signal) => ((await getChain()).hasIndex ? api<PublicMemberAnswer[]>("/consortium/members", { signal }) : null), []);
+  const members = useAsync(async (signal) => ((await (await import("../chain.ts")).getChain()).hasIndex ? api<PublicMemberAnswer[]>("/consortium/members", { signal }) : null), []);
   const [chosen, setChosen] = useState<number | undefined>(undefined);
   if (members.status === "ok" && members.value === null) return null;
   return (

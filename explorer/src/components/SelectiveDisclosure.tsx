@@ -6,9 +6,8 @@
  */
 import type { TargetedEvent } from "preact";
 import { useState } from "preact/hooks";
-import { ADVISORY_CHECKS, type CheckName } from "../../../lib/credentials.ts";
-import { SELECTIVE_CHECK_NAMES, type SelectiveVerification, verifySelectiveDisclosure } from "../../../lib/credentials/selective-disclosure.ts";
-import { getChain } from "../chain.ts";
+import { ADVISORY_CHECKS, type CheckName, SELECTIVE_CHECK_NAMES } from "../../../lib/credentials/check-names.ts";
+import type { SelectiveVerification } from "../../../lib/credentials/selective-disclosure.ts";
 import { hasMessage, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { ErrorView } from "./async.tsx";
@@ -29,9 +28,11 @@ export function SelectiveDisclosureForm() {
     e.preventDefault();
     setState({ status: "busy" });
     try {
-      const chain = await getChain();
+      // Verification and the chain client load on first use (certificate-checks.ts).
+      const m = await import("../certificate-checks.ts");
+      const chain = await m.getChain();
       const input = text.trim().startsWith("{") ? (JSON.parse(text) as unknown) : text.trim();
-      setState({ status: "done", result: await verifySelectiveDisclosure(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
+      setState({ status: "done", result: await m.verifySelectiveDisclosure(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
     } catch (error) {
       setState({ status: "error", error });
     }

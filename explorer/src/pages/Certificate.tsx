@@ -9,111 +9,20 @@ import type { TargetedEvent } from "preact";
 import { id as keccakText } from "ethers";
 import { useEffect, useState } from "preact/hooks";
 import type { CertificateAnswer } from "../../../lib/api/certificates.ts";
-import {
-  ADVISORY_CHECKS,
-  type CertificateStatusName,
-  type CheckName,
-  type OnChainCertificate,
-  type Verification,
-  certificateOnChain,
-  verifyCredential,
-} from "../../../lib/credentials.ts";
-import { PRESENTATION_CHECK_NAMES, type PresentationVerification, verifyPresentation } from "../../../lib/credentials/presentation.ts";
-import { scopeName } from "../../../lib/certificate-scopes.ts";
+import type { CheckName, OnChainCertificate, Verification } from "../../../lib/credentials.ts";
+import { ADVISORY_CHECKS, PRESENTATION_CHECK_NAMES } from "../../../lib/credentials/check-names.ts";
+import type { PresentationVerification } from "../../../lib/credentials/presentation.ts";
 import { ApiError, api, enc } from "../api.ts";
+
+/** The chain client and credential verification, loaded after the page shows (certificate-checks.ts). */
+const checks = () => import("../certificate-checks.ts");
 import { ErrorView } from "../components/async.tsx";
 import { CertificatesByIssuer } from "../components/CertificateList.tsx";
 import { Qr } from "../components/Qr.tsx";
 import { SelectiveDisclosureForm } from "../components/SelectiveDisclosure.tsx";
-import { getChain } from "../chain.ts";
-import { identifierLabel } from "../describe-event.ts";
 import { type MessageKey, formatTime, hasMessage, useI18n } from "../i18n.ts";
-import { absoluteHref, href, navigate } from "../router.ts";
-
-export const isGood = (c: Pick<OnChainCertificate, "state" | "accreditedAtIssuance" | "accreditedNow">): boolean =>
-  c.state === "valid" && c.accreditedAtIssuance && c.accreditedNow;
-
-function useStateLabel(): (s: CertificateStatusName) => string {
-  const { t } = useI18n();
-  return (s) => {
-    const key = `cert.state.${s}`;
-    return hasMessage(key) ? t(key) : s;
-  };
-}
-
-export function StateLabel({ state }: { state: CertificateStatusName }) {
-  const label = useStateLabel();
-  return <span class={`tag ${state === "valid" ? "tag-green" : "tag-red"}`}>{label(state)}</span>;
-}
-
-/** A certificate card: compact with a link (item page) or in full (certificate page). */
-export function CertificateSummary({ cert, link = false, subjectLink }: { cert: OnChainCertificate; link?: boolean; subjectLink?: string }) {
-  const { t, lang } = useI18n();
-  const good = isGood(cert);
-  const reasonKey = cert.reason === null ? undefined : `reason.${cert.reason}`;
-  const time = (v: string | null) => (v === null ? "—" : formatTime(lang, v));
-  return (
-    <div class={`cert ${good ? "cert-ok" : "cert-bad"}`} data-state={cert.state} data-good={good ? "yes" : "no"}>
-      <p class="cert-banner" role={good ? "status" : "alert"}>
-        <StateLabel state={cert.state} /> {good ? t("cert.okBanner") : t("cert.badBanner")}
-      </p>
-      <dl class="facts">
-        <dt>{t("cert.title")}</dt>
-        <dd>
-          {link ? (
-            <a href={href({ page: "certificate", id: cert.id })} class="mono break">
-              {cert.id}
-            </a>
-          ) : (
-            <code class="break">{cert.id}</code>
-          )}
-        </dd>
-        <dt>{t("cert.scope")}</dt>
-        <dd data-testid="cert-scope">{scopeName(cert.scope) ?? <code class="break">{cert.scope}</code>}</dd>
-        <dt>{t("cert.issuer")}</dt>
-        <dd translate={false}>{cert.issuer.name ?? `#${cert.issuer.id}`}</dd>
-        <dt>{t("cert.accreditedThen")}</dt>
-        <dd class={cert.accreditedAtIssuance ? "ok" : "bad"}>{cert.accreditedAtIssuance ? t("common.yes") : t("common.no")}</dd>
-        <dt>{t("cert.accreditedNow")}</dt>
-        <dd class={cert.accreditedNow ? "ok" : "bad"}>{cert.accreditedNow ? t("common.yes") : t("common.no")}</dd>
-        <dt>{t("cert.validity")}</dt>
-        <dd class={cert.state === "expired" || cert.state === "not-yet-valid" ? "bad" : ""}>
-          {t("cert.validFromTo", { from: time(cert.validFrom), until: cert.validUntil === null ? t("cert.noEnd") : time(cert.validUntil) })}
-        </dd>
-        {cert.issuedAt !== null && (
-          <>
-            <dt>{t("cert.issued")}</dt>
-            <dd>{time(cert.issuedAt)}</dd>
-          </>
-        )}
-        {cert.reason !== null && (
-          <>
-            <dt>{t("cert.reason")}</dt>
-            <dd class="bad" data-testid="cert-reason">
-              {reasonKey !== undefined && hasMessage(reasonKey) ? t(reasonKey) : cert.reason}
-            </dd>
-          </>
-        )}
-        {cert.supersededBy !== null && (
-          <>
-            <dt>{t("cert.supersededBy")}</dt>
-            <dd>
-              <a href={href({ page: "certificate", id: cert.supersededBy })} class="mono break">
-                {cert.supersededBy}
-              </a>
-            </dd>
-          </>
-        )}
-        <dt>{t("cert.subject")}</dt>
-        <dd>
-          <a href={href({ page: "item", id: subjectLink ?? cert.subject })} class={subjectLink === undefined ? "mono break" : ""}>
-            {subjectLink === undefined ? cert.subject : identifierLabel(subjectLink, t)}
-          </a>
-        </dd>
-      </dl>
-    </div>
-  );
-}
+import { absoluteHref, navigate } from "../router.ts";
+import { CertificateSummary, useStateLabel } from "../components/CertificateCard.tsx";
 
 /** The tie between a certificate and a recall of its subject: a certificate can stay valid while the heat it certifies is recalled. */
 function SubjectRecall({ state }: { state: CertificateAnswer["subjectRecall"] | undefined }) {
@@ -138,7 +47,7 @@ function useCertificate(id: string): Loaded {
   useEffect(() => {
     let live = true;
     setState({ status: "loading" });
-    const own = getChain().then((c) => certificateOnChain(c.contracts, id));
+    const own = checks().then(async (m) => m.certificateOnChain((await m.getChain()).contracts, id));
     const gateway = api<CertificateAnswer>(`/certificates/${enc(id)}`);
     Promise.allSettled([own, gateway]).then(([o, g]) => {
       if (!live) return;
@@ -177,7 +86,7 @@ function Statement({ answer, recordedHash }: { answer: CertificateAnswer["statem
           <p class="muted">{t("certStatement.verified")}</p>
         </>
       ) : answer.status === "not-held" ? (
-        <p class="muted">{t("certStatement.notHeld")}</p>
+        <p class="muted">{t(answer.reason === undefined ? "certStatement.notHeld" : "certStatement.unreachable")}</p>
       ) : (
         <p class="error" role="alert">
           {t("certStatement.mismatch")}
@@ -328,8 +237,9 @@ function PresentationForm() {
     setState({ status: "busy" });
     try {
       const input = await readUpload(file);
-      const chain = await getChain();
-      setState({ status: "done", result: await verifyPresentation(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
+      const m = await checks();
+      const chain = await m.getChain();
+      setState({ status: "done", result: await m.verifyPresentation(input, chain.contracts, { chainId: chain.chainId, nonce: nonce.trim(), domain: domain.trim() }) });
     } catch (error) {
       setState({ status: "error", error });
     }
@@ -402,8 +312,9 @@ export function CertificatePage({ id }: { id?: string }) {
     setUpload({ status: "busy" });
     try {
       const parsed = await readUpload(file);
-      const chain = await getChain();
-      setUpload({ status: "done", result: await verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
+      const m = await checks();
+      const chain = await m.getChain();
+      setUpload({ status: "done", result: await m.verifyCredential(parsed, chain.contracts, { chainId: chain.chainId }) });
     } catch (error) {
       setUpload({ status: "error", error });
     }

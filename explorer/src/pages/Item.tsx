@@ -4,10 +4,10 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { GenealogyAnswer, HistoryAnswer, HistoryEntryAnswer, ItemCertificateAnswer, ItemOrBatchAnswer, RecallAnswer } from "../../../lib/api/trace.ts";
-import { type OnChainCertificate, reasonName } from "../../../lib/credentials.ts";
+import type { OnChainCertificate } from "../../../lib/credentials.ts";
 import { declaredIgnoreFields } from "../../../lib/epcis/event-hash.ts";
 import { canonicalIdentifier, itemKey } from "../../../lib/identifiers/canonical.ts";
-import type { RevocationReason } from "../../../lib/registry.ts";
+import { type RevocationReason, reasonName } from "../../../lib/registry.ts";
 import { api, enc, locationNames, orgName, session } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
@@ -16,12 +16,11 @@ import { PassportFieldsForm } from "../components/PassportFields.tsx";
 import { RequestAccess } from "../components/AccessRequests.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
-import { getChain } from "../chain.ts";
 import { describeEvent } from "../describe-event.ts";
 import { formatTime, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { type Badge, type ContextSource, verifyEntry } from "../verify-event.ts";
-import { CertificateSummary } from "./Certificate.tsx";
+import { CertificateSummary } from "../components/CertificateCard.tsx";
 import { PassportView } from "./Passport.tsx";
 
 /** The canonical Digital Link and on-chain key, computed here when the id is a GS1 identifier. */
@@ -124,7 +123,7 @@ export function ItemPage({ id }: { id: string }) {
 function ItemDetails({ id, batch }: { id: string; batch: boolean }) {
   const { t } = useI18n();
   const history = useAsync((signal) => api<HistoryAnswer>(`/items/${enc(id)}/history`, { signal }), [id]);
-  const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16`, { signal }), [id]);
+  const genealogy = useAsync((signal) => api<GenealogyAnswer>(`/items/${enc(id)}/genealogy?direction=both&depth=16&limit=5000`, { signal }), [id]);
   const certificates = useAsync((signal) => api<ItemCertificateAnswer[]>(`/items/${enc(id)}/certificates`, { signal }).then((l) => l.map(certificateOf)), [id]);
   return (
     <>
@@ -222,7 +221,8 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
   useEffect(() => {
     let live = true;
     setBadges(entries.map(() => undefined));
-    getChain().then(
+    // The chain client (ethers, the contract ABIs) loads after the page has shown, not with it.
+    import("../chain.ts").then((m) => m.getChain()).then(
       (chain) =>
         entries.forEach((entry, i) =>
           verifyEntry(entry, chain.provenance, contextFromQuery).then((b) => {

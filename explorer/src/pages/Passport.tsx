@@ -12,7 +12,7 @@ import { PassportFieldList } from "../components/PassportFields.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
-import { StateLabel } from "./Certificate.tsx";
+import { StateLabel } from "../components/CertificateCard.tsx";
 
 export function PassportView({ id }: { id: string }) {
   const { t } = useI18n();

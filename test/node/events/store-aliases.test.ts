@@ -53,6 +53,24 @@ describe("EventStore: CBV 2.1 aliases, identifier lists, page token expiry", () 
     }
   });
 
+  it("recordedAs finds by record hash exactly what get finds under it, and refuses what is not one", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      const [a, b] = [own(event(10)), own(event(11))];
+      await store.putOwn([a, b]);
+      const viaGet = (await store.get(a.recordHash)).filter((x) => x.recordHash.toLowerCase() === a.recordHash.toLowerCase());
+      expect(viaGet.map((x) => x.hashId)).toEqual([a.hashId]);
+      expect(await store.recordedAs(a.recordHash)).toEqual(viaGet);
+      expect(await store.recordedAs(a.recordHash.toUpperCase().replace("0X", "0x"))).toEqual(viaGet);
+      expect(await store.recordedAs("0x" + "ab".repeat(32))).toEqual([]);
+      // An eventID or hash ID is not a record hash: get answers it, recordedAs refuses it.
+      expect(await store.get(a.hashId)).toHaveLength(1);
+      await expect(store.recordedAs(a.hashId)).rejects.toThrow(/record hash is 0x and 64 hex digits/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("indexes the aliases of events stored before aliases existed, once, on open", async () => {
     const dir = tempDir();
     let store = await EventStore.open(dir);

@@ -96,6 +96,9 @@ describe("indexer", () => {
     const capped = await q.genealogy(key("COIL-1"), { direction: "forward", maxNodes: 2 });
     expect(capped.nodes.length).toBe(2);
     expect(capped.truncated).toBe(true);
+    // Each part's view, built with the whole graph's (parents and batches read together), is its view on its own.
+    for (const g of [back, fwd, await q.genealogy(key("SHAFT-1"))])
+      for (const { depth, ...view } of g.nodes) expect({ depth, ...view }).toEqual({ depth, ...(await q.item(view.key)) });
     const scope = await q.recallScope(lotKey("LOT-A"));
     expect(new Set(scope.keys)).toEqual(new Set([key("COIL-1"), key("COIL-2"), key("COIL-3"), key("CAST-1"), key("CAST-2"), key("SHAFT-1"), key("ENGINE-1")]));
     expect(new Set(await q.containedIn(key("CAST-1")))).toEqual(new Set([key("SHAFT-1"), key("ENGINE-1")]));

@@ -18,7 +18,7 @@ import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encodeBytes32String } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessLogEntry } from "../../../lib/api/access-log.ts";
-import type { HistoryAnswer } from "../../../lib/api/trace.ts";
+import type { GenealogyAnswer, HistoryAnswer } from "../../../lib/api/trace.ts";
 import type { EventReadingsAnswer } from "../../../lib/api/readings.ts";
 import { Role } from "../../../lib/consortium.ts";
 import { type TracemeshContracts, connectContracts } from "../../../lib/deployment.ts";
@@ -89,6 +89,7 @@ describe("a member's gateway delivers what its organisation may read from the ow
   const housing = `${GTIN}.H1`;
   const pump = `${GTIN}.P1`;
   const valve = `${GTIN}.V1`;
+  const casting = `${GTIN}.C1`;
   let machined: { hashId: string; recordHash: string };
   let recall: { hashId: string; recordHash: string };
   let commissioned: { hashId: string; recordHash: string };
@@ -141,6 +142,9 @@ describe("a member's gateway delivers what its organisation may read from the ow
           ev({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [housing, pump, valve] }),
           // The machining of the housing, with the coolant readings it ran under.
           ev({ type: "ObjectEvent", action: "OBSERVE", bizStep: "inspecting", epcList: [housing], "tm:readings": [{ "tm:stream": stream, "tm:startTime": iso(t0), "tm:endTime": iso(t1) }] }),
+          // A casting went into the housing: a part two tiers down, named only by the supplier's documents.
+          ev({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [casting] }),
+          ev({ type: "AggregationEvent", action: "ADD", bizStep: "assembling", parentID: housing, childEPCs: [casting] }),
           ev({ type: "AggregationEvent", action: "ADD", bizStep: "assembling", parentID: pump, childEPCs: [housing] }),
           ev({ type: "ObjectEvent", action: "OBSERVE", disposition: "recalled", epcList: [valve] }),
         ],
@@ -148,8 +152,8 @@ describe("a member's gateway delivers what its organisation may read from the ow
     });
     expect(job.state, JSON.stringify(job)).toBe("succeeded");
     const results = job.results!;
-    expect(results).toHaveLength(4);
-    [commissioned, machined, assembled, recall] = [results[0]!, results[1]!, results[2]!, results[3]!];
+    expect(results).toHaveLength(6);
+    [commissioned, machined, assembled, recall] = [results[0]!, results[1]!, results[4]!, results[5]!];
     // The supplier grants the OEM the pump with its genealogy (the housing went into it before).
     const grants = contracts.accessGrants.connect(new NonceManager(new Wallet(devKey(cons.members.supplier!.keyIndex + 4), provider)));
     const expiry = (await provider.getBlock("latest"))!.timestamp + 3600;
@@ -174,6 +178,22 @@ describe("a member's gateway delivers what its organisation may read from the ow
     provider?.destroy();
     await cons?.chain.stop();
     tmp.remove();
+  });
+
+  it("the OEM's genealogy of the pump names the casting two tiers down, from the supplier's documents fetched and verified", async () => {
+    const genealogy = (who: string, as = who) =>
+      new GatewayClient(running[who]!.url, new Wallet(devKey(cons.members[as]!.keyIndex + 4))).json<GenealogyAnswer>("GET", `/items/${encodeURIComponent(pump)}/genealogy?direction=backward`);
+    const node = (g: GenealogyAnswer, epc: string) => g.nodes.find((n) => n.key === epcKey(epc));
+    // Hostile first: the OEM signed in at the regulator's gateway gets no fetch on its behalf.
+    const elsewhere = await genealogy("regulator", "oem");
+    expect(node(elsewhere, casting), JSON.stringify(elsewhere.nodes)).toBeDefined();
+    expect(node(elsewhere, casting)!.digitalLink).toBeUndefined();
+    const g = await genealogy("oem");
+    expect(node(g, casting), JSON.stringify(g.nodes)).toMatchObject({ digitalLink: expect.stringMatching(/\/01\/10614141123459\/21\/C1$/), depth: 2 });
+    expect(node(g, housing)).toMatchObject({ digitalLink: expect.stringMatching(/\/21\/H1$/) });
+    // The document came over under the genealogy grant and sits in the supplier's access log.
+    const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
+    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.subject.kind === "document")).toBe(true);
   });
 
   it("the OEM reads the supplier's component event through its own gateway, verified, in a few seconds", async () => {
@@ -225,6 +245,11 @@ describe("a member's gateway delivers what its organisation may read from the ow
     const housingHistory = await history("regulator", housing);
     expect(entryOf(housingHistory, machined.recordHash)).toMatchObject({ access: "granted", rule: "regulator-inspection-events", verified: true });
     expect(entryOf(housingHistory, assembled.recordHash)).toMatchObject({ access: "public-fact", document: null });
+    // Holding no grant, the regulator's own gateway names the casting by its key only.
+    const g = await running.regulator!.client.json<GenealogyAnswer>("GET", `/items/${encodeURIComponent(pump)}/genealogy?direction=backward`);
+    const c = g.nodes.find((n) => n.key === epcKey(casting));
+    expect(c, JSON.stringify(g.nodes)).toBeDefined();
+    expect(c!.digitalLink).toBeUndefined();
   });
 
   it("every read served over the peer network is in the supplier's access log, channel p2p", async () => {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { encodeBytes32String } from "ethers";
+import { encodeBytes32String, keccak256, toUtf8Bytes } from "ethers";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChainAccessChecker, streamScopeKey } from "../../../lib/access.ts";
@@ -342,6 +342,37 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     // The event's leave does not open the stream: without `event` the stream grant decides (none here).
     expect(await asked({ stream: OTHER })).toMatchObject({ error: "not-granted" });
     expect(parseRequest({ v: 1, type: "readings", stream: STREAM, from: 0, to: 1, event: "0x12" })).toBe("event must be a CBV 2.0 event hash ID or a record hash (0x + 64 hex)");
+  });
+
+  it("takes a revocation statement only from the issuer's node and only when it hashes to the recorded hash; a lying issuer is reported", async () => {
+    const TEXT = "Revoked: a re-test of the heat's samples measured 9 % elongation.\n";
+    const CERT = "0x" + "cd".repeat(32);
+    const recorded = { issuer: fx.orgs.steel.id, statementHash: keccak256(toUtf8Bytes(TEXT)) };
+    const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
+    const verifying = new FetchClient(oem, {
+      selfOrg: fx.orgs.oem.id,
+      orgOf: (p) => gate.orgOf(p),
+      anchors: orgAnchorView(anchors),
+      statements: { recordedStatement: async (id) => (id === CERT ? recorded : undefined) },
+      onMisbehaviour: (peer, reason, altered) => void reported.push({ peer, reason, altered }),
+    });
+    next = { type: "statement", text: TEXT };
+    expect(await verifying.fetchStatement(liar.getMultiaddrs()[0]!, CERT.toUpperCase().replace("0X", "0x"))).toBe(TEXT);
+    // The issuer's node sends another text: refused, never returned, the peer reported as a liar.
+    next = { type: "statement", text: "The heat is fine.\n" };
+    const lie = await verifying.fetchStatement(liar.getMultiaddrs()[0]!, CERT).catch((e: unknown) => e);
+    expect(lie).toBeInstanceOf(PeerMisbehaviourError);
+    expect((lie as PeerMisbehaviourError).altered).toBe(true);
+    expect((lie as PeerMisbehaviourError).message).not.toContain("The heat is fine");
+    expect(reported.at(-1)).toMatchObject({ peer: liar.peerId.toString(), altered: true });
+    next = { type: "statement", text: 42 };
+    expect(await verifying.fetchStatement(liar.getMultiaddrs()[0]!, CERT).catch((e: unknown) => e)).toBeInstanceOf(PeerMisbehaviourError);
+    // A node of another organisation than the issuer is not even asked; nor about a certificate never issued.
+    await expect(verifying.fetchStatement(oem.getMultiaddrs()[0]!, CERT)).rejects.toThrow(/not a node of organisation/);
+    await expect(verifying.fetchStatement(liar.getMultiaddrs()[0]!, "0x" + "ee".repeat(32))).rejects.toThrow(/never issued/);
+    // A node that keeps no statement says so; a malformed id is refused.
+    expect(await verifying.request(server.getMultiaddrs()[0]!, { v: 1, type: "statement", certificate: CERT })).toMatchObject({ error: "not-found" });
+    expect(parseRequest({ v: 1, type: "statement", certificate: "0x12" })).toBe("certificate must be a certificate id (0x + 64 lowercase hex)");
   });
 
   it("parses requests strictly", () => {

@@ -1,0 +1,256 @@
+/**
+ * Repairing a node's damaged data directory (`npm run node -- repair --config FILE`, issue 18).
+ *
+ * A LevelDB store whose files were damaged (a disk fault, a truncated table or log) fails to open
+ * or to read; the node then refuses to start and names this command. Repair runs, with the node
+ * stopped:
+ *   1. LevelDB's own repair (RepairDB) on every LevelDB store of the data directory: it rebuilds
+ *      the store's manifest from the table and log files that still read, and sets the damaged
+ *      ones aside in the store's `lost/` folder;
+ *   2. a salvage check of the reading store: every closed window is checked against its own
+ *      record (its readings present, each hashing to its leaf, the leaves to the window's root),
+ *      so what was lost is known by window and stream, and whether the chain holds the window's
+ *      anchor (the readings' fingerprints stay provable on chain; the readings themselves do not);
+ *   3. a report, printed and kept as `<dataDir>/repair-<time>.json`.
+ * The node then starts and serves what remains; a proof of a lost reading answers "not held".
+ *
+ * Not done here yet: fetching back from partners the copies they hold of this node's shared
+ * readings and events (verified against the chain as the fetch client does); the report lists the
+ * lost streams and windows that such a fetch would need.
+ */
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Level } from "level";
+import { decodeReading } from "../../lib/canonical-reading.ts";
+import { MerkleTree, leafHash } from "../../lib/merkle.ts";
+import { IngestStore, parseChunk, sectionRecords } from "./store.ts";
+
+/** Exit status of a process that cannot start because a store is damaged (sysexits' EX_DATAERR): restarting it will not help. */
+export const EXIT_DATA_DAMAGED = 65;
+
+/** The command an operator runs on a damaged data directory (named in the refusal to start). */
+export const repairCommand = (configFile: string | undefined) => `npm run node -- repair --config ${configFile ?? "<the node's config file>"}`;
+
+/** A store opened or read with LevelDB reporting damage: the node refuses to start with this. */
+export class StoreDamagedError extends Error {
+  constructor(what: string, detail: string, configFile: string | undefined, options?: ErrorOptions) {
+    super(`${what} is damaged (${detail}). Run \`${repairCommand(configFile)}\` with the node stopped; it repairs the store, salvages what reads and reports what was lost`, options);
+  }
+}
+
+/**
+ * Whether `e` (or what caused it) is LevelDB saying the store's files are damaged: a corruption,
+ * or a table file that cannot be read (a truncated table reads as "Invalid argument"). Tables are
+ * only read, never written in place, so a full disk or a permission problem is not taken for it.
+ */
+export function isStoreDamage(e: unknown): boolean {
+  for (let x = e as { code?: string; cause?: unknown; message?: string } | undefined, depth = 0; x && depth < 5; x = x.cause as typeof x, depth++) {
+    const message = x.message ?? "";
+    if (x.code === "LEVEL_CORRUPTION" || /\bCorruption\b/.test(message)) return true;
+    if (x.code === "LEVEL_IO_ERROR" && /\.(ldb|sst)\b/.test(message) && !/No space left|Permission denied|Too many open files/i.test(message)) return true;
+  }
+  return false;
+}
+
+/** One closed window the salvage found incomplete. */
+export interface DamagedWindow {
+  sequence: number;
+  /** Readings the window's record says it holds (unknown when the record itself is lost). */
+  expected?: number;
+  /** Readings still present and matching their leaves. */
+  intact: number;
+  /** Streams with readings missing. */
+  streams: string[];
+  /** The chain holds the window's anchor (as this store last saw): its fingerprints stay provable. */
+  anchored: boolean;
+  problem: string;
+}
+
+/** Readings of a stream lost with windows whose record is gone: the gap between the runs that remain. */
+export interface LostRange {
+  stream: string;
+  fromSeq: number;
+  toSeq: number;
+}
+
+export interface RepairReport {
+  dataDir: string;
+  at: string;
+  /** Every LevelDB store repaired, and the files LevelDB set aside in its lost/ folder. */
+  stores: { dir: string; lostFiles: string[] }[];
+  windows: { closed: number; intact: number; damaged: DamagedWindow[] };
+  readings: { intact: number; lost: number; lostRanges: LostRange[] };
+  /** What the repair could not do (yet): the operator's next steps. */
+  left: string[];
+  /** Where the report was written. */
+  file?: string;
+}
+
+/** LevelDB store directories under `dir` (a CURRENT file marks one). */
+function levelStores(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  if (existsSync(path.join(dir, "CURRENT"))) return [dir];
+  return readdirSync(dir)
+    .map((name) => path.join(dir, name))
+    .filter((p) => statSync(p).isDirectory())
+    .flatMap(levelStores);
+}
+
+const lostFiles = (dir: string) => (existsSync(path.join(dir, "lost")) ? readdirSync(path.join(dir, "lost")) : []);
+
+/** Checks every closed window of the reading store against its own record (see the header). */
+async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[] }> {
+  const head = await store.head();
+  const lastAnchored = await store.lastAnchored();
+  const damaged: DamagedWindow[] = [];
+  let intact = 0;
+  let lost = 0;
+  // Per stream, the sequence number its next run should start at: a later run starting past it
+  // means the runs between sat in windows whose record is lost.
+  const nextSeq = new Map<string, number>();
+  const lostRanges: LostRange[] = [];
+  for (let w = 1; w <= head.lastClosed; w++) {
+    const anchored = w <= lastAnchored;
+    let record;
+    try {
+      record = await store.window(w);
+    } catch (e) {
+      damaged.push({ sequence: w, intact: 0, streams: [], anchored, problem: `its record does not read: ${(e as Error).message}` });
+      continue;
+    }
+    if (record === undefined) {
+      damaged.push({ sequence: w, intact: 0, streams: [], anchored, problem: "its record is lost" });
+      continue;
+    }
+    for (const run of record.runs) {
+      const expected = nextSeq.get(run.stream) ?? 1;
+      if (run.firstSeq > expected) lostRanges.push({ stream: run.stream, fromSeq: expected, toSeq: run.firstSeq - 1 });
+      nextSeq.set(run.stream, run.firstSeq + run.count);
+    }
+    let leaves: Buffer | undefined;
+    try {
+      leaves = await store.leaves(w);
+    } catch {
+      leaves = undefined;
+    }
+    const tree = leaves && leaves.length === record.leafCount * 32 ? MerkleTree.fromLeafHashes(leaves) : undefined;
+    const treeOk = tree !== undefined && "0x" + tree.root.toString("hex") === record.root;
+    // Readings found in the window's chunks that match their leaf, per stream.
+    const found = new Map<string, number>();
+    let problem: string | undefined = treeOk ? undefined : "its leaf hashes are lost or do not give its root";
+    try {
+      for await (const { value } of store.chunks(w)) {
+        for (const section of parseChunk(value).sections) {
+          const run = record.runs.find((r) => r.stream === section.stream);
+          sectionRecords(value, section).forEach((bytes, k) => {
+            const seq = section.firstSeq + k;
+            const index = run ? run.leafStart + (seq - run.firstSeq) : -1;
+            decodeReading(bytes);
+            if (run && tree && treeOk && index >= run.leafStart && index < run.leafStart + run.count && leafHash(bytes).equals(tree.leaf(index))) {
+              found.set(section.stream, (found.get(section.stream) ?? 0) + 1);
+            }
+          });
+        }
+      }
+    } catch (e) {
+      problem = `its readings do not read: ${(e as Error).message}`;
+    }
+    const good = [...found.values()].reduce((a, b) => a + b, 0);
+    intact += good;
+    if (good === record.leafCount && problem === undefined) continue;
+    lost += record.leafCount - good;
+    damaged.push({
+      sequence: w,
+      expected: record.leafCount,
+      intact: good,
+      streams: record.runs.filter((r) => (found.get(r.stream) ?? 0) < r.count).map((r) => r.stream),
+      anchored,
+      problem: problem ?? `${record.leafCount - good} of its ${record.leafCount} readings are lost`,
+    });
+  }
+  // Runs after the last intact record: up to the stream's next sequence number after the last closed window.
+  for (const [stream, next] of await store.closedNextSeqs()) {
+    const expected = nextSeq.get(stream) ?? 1;
+    if (next > expected) lostRanges.push({ stream, fromSeq: expected, toSeq: next - 1 });
+  }
+  // The streams each record-less window lost are those with a gap (which window held which part is gone with the records).
+  const gapStreams = [...new Set(lostRanges.map((r) => r.stream))];
+  for (const d of damaged) if (d.expected === undefined) d.streams = gapStreams;
+  lost += lostRanges.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0);
+  return { closed: head.lastClosed, damaged, intact, lost, lostRanges };
+}
+
+/**
+ * LevelDB's repair takes no lock: a store another process holds open must not be repaired under
+ * it. Opening takes the lock first, so a lock error means someone holds it (a damaged store may
+ * fail to open for other reasons, which is what repair is for).
+ */
+async function refuseIfInUse(dir: string): Promise<void> {
+  const probe = new Level(dir);
+  try {
+    await probe.open({ createIfMissing: false });
+  } catch (e) {
+    const detail = String((e as { cause?: Error }).cause?.message ?? (e as Error).message);
+    if (/lock/i.test(detail)) throw new Error(`${dir} is in use by another process (${detail}): stop the node before repairing`, { cause: e });
+  } finally {
+    await probe.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Repairs every LevelDB store in `dataDir` (the node must be stopped: LevelDB's lock refuses
+ * otherwise), checks what the reading store still holds, and writes the report beside.
+ */
+export async function repairDataDir(dataDir: string): Promise<RepairReport> {
+  const stores: RepairReport["stores"] = [];
+  for (const dir of levelStores(dataDir)) {
+    await refuseIfInUse(dir);
+    const before = new Set(lostFiles(dir));
+    await (Level as unknown as { repair(location: string): Promise<void> }).repair(dir);
+    stores.push({ dir: path.relative(dataDir, dir) || ".", lostFiles: lostFiles(dir).filter((f) => !before.has(f)) });
+  }
+  const store = await IngestStore.open(path.join(dataDir, "db"));
+  let check;
+  try {
+    check = await salvageCheck(store);
+  } finally {
+    await store.close();
+  }
+  const left: string[] = [];
+  const unanchoredLost = check.damaged.filter((d) => !d.anchored).map((d) => d.sequence);
+  if (check.damaged.length > 0) {
+    left.push(
+      "fetch back from partners the copies they hold of the lost readings (streams " +
+        [...new Set(check.damaged.flatMap((d) => d.streams))].join(", ") +
+        "): not automated yet; a partner that follows a stream keeps verified copies in its received store",
+    );
+  }
+  if (unanchoredLost.length > 0) {
+    left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: anchoring cannot pass them (each anchor links to the one before); the node's later windows wait until they are restored`);
+  }
+  const report: RepairReport = {
+    dataDir,
+    at: new Date().toISOString(),
+    stores,
+    windows: { closed: check.closed, intact: check.closed - check.damaged.length, damaged: check.damaged },
+    readings: { intact: check.intact, lost: check.lost, lostRanges: check.lostRanges },
+    left,
+  };
+  const file = path.join(dataDir, `repair-${report.at.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+  return { ...report, file };
+}
+
+/** The report as the CLI prints it. */
+export function formatRepairReport(r: RepairReport): string {
+  const lines = [
+    `repaired ${r.stores.length} LevelDB store(s) in ${r.dataDir}`,
+    ...r.stores.map((s) => `  ${s.dir}: ${s.lostFiles.length === 0 ? "nothing set aside" : `set aside in lost/: ${s.lostFiles.join(", ")}`}`),
+    `reading store: ${r.windows.closed} closed windows, ${r.windows.intact} intact, ${r.windows.damaged.length} damaged; ${r.readings.intact} readings intact, ${r.readings.lost} lost`,
+    ...r.readings.lostRanges.map((g) => `  LOST readings ${g.stream} #${g.fromSeq}..#${g.toSeq}`),
+    ...r.windows.damaged.map((d) => `  LOST window ${d.sequence}: ${d.problem}${d.streams.length > 0 ? ` (streams ${d.streams.join(", ")})` : ""}; ${d.anchored ? "anchored: its fingerprints stay on chain" : "not anchored"}`),
+    ...r.left.map((l) => `left to do: ${l}`),
+  ];
+  if (r.file) lines.push(`report kept in ${r.file}`);
+  return lines.join("\n");
+}

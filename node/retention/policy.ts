@@ -1,0 +1,91 @@
+/**
+ * Retention policy of a member node's readings (config `retention`, issue 18): how long each
+ * stream's readings stay in the node's store before they are moved to archive files.
+ *
+ *   "retention": {
+ *     "streams": [                                   // first matching rule wins
+ *       { "stream": "spindle-1/load", "keepDays": "forever" },
+ *       { "stream": "spindle-*", "keepDays": 7 },     // a trailing * matches any rest
+ *       { "stream": "*", "keepDays": 90 }
+ *     ],
+ *     "archiveDir": "/srv/tracemesh/archive",       // default <dataDir>/archive
+ *     "intervalMs": 3600000,                        // how often pruning runs (default hourly)
+ *     "windowsPerSegment": 1000                     // windows per archive segment and per delete batch
+ *   }
+ *
+ * A stream no rule matches is kept forever, and so is every reading an own EPCIS event binds
+ * (lib/epcis/readings.ts): those are what a part's history points to. Only windows anchored and
+ * confirmed on chain are ever pruned, so every archived reading is provable against its anchor.
+ */
+import { type Static, Type } from "@sinclair/typebox";
+import { FilePath } from "../../lib/config-reader.ts";
+
+const DAY_MS = 86_400_000;
+
+const StreamRule = Type.Object(
+  {
+    stream: Type.String({
+      pattern: "^[^*]+\\*?$|^\\*$",
+      minLength: 1,
+      maxBytes: 255,
+      problem: 'must be a stream id, or a prefix ending in * ("furnace-1/*"), or "*" for every stream',
+    }),
+    keepDays: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 36_500 }), Type.Literal("forever")], {
+      problem: 'must be a number of days above 0 (at most 36500), or "forever"',
+    }),
+  },
+  { additionalProperties: false, problem: 'must be an object { stream, keepDays }, e.g. { "stream": "furnace-1/*", "keepDays": 30 }' },
+);
+
+export const RetentionSchema = Type.Object(
+  {
+    streams: Type.Array(StreamRule, { default: [], problem: "must be a list of { stream, keepDays } rules" }),
+    archiveDir: Type.Optional(FilePath({ problem: "must be a non-empty path (the folder archive files are written to)" })),
+    intervalMs: Type.Integer({ minimum: 1_000, maximum: 7 * DAY_MS, default: 3_600_000, problem: "must be a whole number of milliseconds from 1000 to 604800000" }),
+    windowsPerSegment: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, problem: "must be a whole number of windows from 1 to 100000" }),
+  },
+  { additionalProperties: false, problem: "must be an object with streams, archiveDir, intervalMs and windowsPerSegment (all optional)" },
+);
+
+export type RetentionSection = Static<typeof RetentionSchema>;
+
+export interface RetentionRule {
+  stream: string;
+  /** Undefined: kept forever. */
+  keepMs?: number;
+}
+
+export interface RetentionConfig {
+  rules: RetentionRule[];
+  archiveDir: string;
+  intervalMs: number;
+  windowsPerSegment: number;
+}
+
+/** Rules across the section's fields: a rule that repeats an earlier pattern can never apply. */
+export function retentionRules(r: RetentionSection, problem: (field: string, text: string) => void): void {
+  const seen = new Map<string, number>();
+  r.streams.forEach((rule, i) => {
+    const first = seen.get(rule.stream);
+    if (first !== undefined) problem(`retention.streams[${i}].stream`, `repeats the pattern of retention.streams[${first}] (${JSON.stringify(rule.stream)}): the first matching rule wins, so this one never applies`);
+    else seen.set(rule.stream, i);
+  });
+}
+
+export function toRetentionConfig(r: RetentionSection, archiveDir: string): RetentionConfig {
+  return {
+    rules: r.streams.map((s) => ({ stream: s.stream, ...(s.keepDays === "forever" ? {} : { keepMs: Math.round(s.keepDays * DAY_MS) }) })),
+    archiveDir,
+    intervalMs: r.intervalMs,
+    windowsPerSegment: r.windowsPerSegment,
+  };
+}
+
+/** How long `stream`'s readings stay in the store, ms; undefined: forever. */
+export function keepMsOf(rules: readonly RetentionRule[], stream: string): number | undefined {
+  for (const r of rules) {
+    const match = r.stream.endsWith("*") ? stream.startsWith(r.stream.slice(0, -1)) : stream === r.stream;
+    if (match) return r.keepMs;
+  }
+  return undefined;
+}

@@ -1,0 +1,72 @@
+/**
+ * The retention section of the node config (node/retention/policy.ts): defaults, which rule a
+ * stream follows, and bad policies refused by the config reader with the field named.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../../node/config.ts";
+import { keepMsOf } from "../../../node/retention/policy.ts";
+
+const DAY = 86_400_000;
+const base = () => ({
+  organisation: "Delta Machining",
+  dataDir: "./data",
+  chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "./deployment.json", keyEnv: "NODE_KEY" },
+});
+
+function problems(retention: unknown): string[] {
+  try {
+    parseConfig({ ...base(), retention }, "/etc/tracemesh");
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("retention policy in the node config", () => {
+  it("is absent unless configured, and fills its defaults (archive beside the data)", () => {
+    expect(parseConfig(base(), "/etc/tracemesh").retention).toBeUndefined();
+    expect(parseConfig({ ...base(), retention: {} }, "/etc/tracemesh").retention).toEqual({
+      rules: [],
+      archiveDir: "/etc/tracemesh/data/archive",
+      intervalMs: 3_600_000,
+      windowsPerSegment: 1000,
+    });
+    const c = parseConfig({ ...base(), retention: { archiveDir: "/srv/archive", streams: [{ stream: "a/b", keepDays: 0.5 }, { stream: "a/*", keepDays: "forever" }] } }, "/etc/tracemesh");
+    expect(c.retention).toMatchObject({ archiveDir: "/srv/archive", rules: [{ stream: "a/b", keepMs: DAY / 2 }, { stream: "a/*" }] });
+  });
+
+  it("the first matching rule decides; a stream no rule matches is kept forever", () => {
+    const rules = parseConfig(
+      { ...base(), retention: { streams: [{ stream: "spindle-1/load", keepDays: "forever" }, { stream: "spindle-*", keepDays: 7 }, { stream: "*", keepDays: 90 }] } },
+      "/x",
+    ).retention!.rules;
+    expect(keepMsOf(rules, "spindle-1/load")).toBeUndefined();
+    expect(keepMsOf(rules, "spindle-2/load")).toBe(7 * DAY);
+    expect(keepMsOf(rules, "furnace-1/temperature")).toBe(90 * DAY);
+    expect(keepMsOf(rules.slice(0, 2), "furnace-1/temperature")).toBeUndefined();
+  });
+
+  it("refuses a bad policy, naming the field", () => {
+    const cases: [unknown, RegExp][] = [
+      [[], /^retention: must be an object with streams, archiveDir/],
+      [{ keep: 3 }, /^retention.keep: unknown setting \(allowed: streams, archiveDir, intervalMs, windowsPerSegment\)/],
+      [{ streams: [{ stream: "a/b", keepDays: 0 }] }, /^retention.streams\[0\].keepDays: must be a number of days above 0 \(at most 36500\), or "forever"/],
+      [{ streams: [{ stream: "a/b", keepDays: "7" }] }, /^retention.streams\[0\].keepDays: must be a number of days/],
+      [{ streams: [{ stream: "a/b", keepDays: -1 }] }, /^retention.streams\[0\].keepDays: /],
+      [{ streams: [{ stream: "a*b", keepDays: 1 }] }, /^retention.streams\[0\].stream: must be a stream id, or a prefix ending in \*/],
+      [{ streams: [{ stream: "", keepDays: 1 }] }, /^retention.streams\[0\].stream: /],
+      [{ streams: [{ keepDays: 1 }] }, /^retention.streams\[0\].stream: /],
+      [{ streams: [{ stream: "a/b", days: 1 }] }, /^retention.streams\[0\]/],
+      [{ streams: { stream: "a" } }, /^retention.streams: must be a list of \{ stream, keepDays \} rules/],
+      [{ intervalMs: 10 }, /^retention.intervalMs: must be a whole number of milliseconds from 1000/],
+      [{ windowsPerSegment: 0 }, /^retention.windowsPerSegment: must be a whole number of windows/],
+      [{ archiveDir: "" }, /^retention.archiveDir: must be a non-empty path/],
+      [{ streams: [{ stream: "a/*", keepDays: 1 }, { stream: "a/*", keepDays: 2 }] }, /^retention.streams\[1\].stream: repeats the pattern of retention.streams\[0\] \("a\/\*"\)/],
+    ];
+    for (const [retention, pattern] of cases) {
+      const found = problems(retention);
+      expect(found.some((p) => pattern.test(p)), `${JSON.stringify(retention)} -> ${JSON.stringify(found)}`).toBe(true);
+    }
+  });
+});

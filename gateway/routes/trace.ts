@@ -60,7 +60,7 @@ const NAMED_NODES = 300;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** What an item id in a path names: the key, and the identifier when one was given. */
-interface Subject {
+export interface Subject {
   key: string;
   kind: "item" | "batch" | "key";
   identifier?: string;

@@ -18,6 +18,7 @@ import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, orgName, session } from "../api.ts";
 import { Async, ErrorView, useAsync } from "../components/async.tsx";
+import { useStatusWord } from "../components/Recall.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
 import { FormFooter, useCapture } from "./Workbench.tsx";
@@ -64,6 +65,7 @@ const serialOf = (id: string) => decodeURIComponent(id.split("/").pop() ?? id);
 
 function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; query: string; onSearch: (q: string) => void; onChanged: () => void }) {
   const { t } = useI18n();
+  const statusWord = useStatusWord();
   const me = session()!.organisation.id;
   const [items, setItems] = useState(first.items);
   const [next, setNext] = useState(first.next);
@@ -151,7 +153,7 @@ function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; q
                 <td>
                   <a href={href({ page: "item", id: i.id })}>{serialOf(i.id)}</a>
                 </td>
-                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : i.chain.status) : t("wb.stock.unknown")}</td>
+                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : statusWord(i.chain.status)) : t("wb.stock.unknown")}</td>
                 <td>{i.chain?.kind === "item" ? orgName(i.chain.custodian) : ""}</td>
               </tr>
             ))}

@@ -26,6 +26,14 @@ import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/Mu
 ///
 /// Item keys and batch keys are separate namespaces (different GS1 identifiers hash apart).
 ///
+/// Lots by quantity (no serials): a batch also holds quantities per holder, like ERC-1155 balances.
+/// Its owner registers a quantity (`commissionLot`) in one unit of measure fixed by the first
+/// registration; `shipLot` moves a quantity of the caller's own balance into transit to one
+/// consignee (pending per lot, sender and consignee); `receiveLot` by that consignee credits what
+/// arrived. A receipt below the quantity in transit is a discrepancy: the rest stays in transit,
+/// visible to both, until a later receipt or until the sender withdraws it (`cancelLotShipment`,
+/// back to its balance). Nothing vanishes or returns to stock without the sender's word.
+///
 /// Identifier namespaces (IdentifierNamespaces): an organisation creates item and batch keys
 /// (commission, transformation outputs, new batches) only under a prefix registered to it. It
 /// proves that with `proveKeys` earlier in the same transaction (a multicall): the public head of
@@ -141,6 +149,14 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     IdentifierNamespaces private _namespaces;
     /// @dev Records of a hash after its first (`_recordOfEvent`), by organisation.
     mapping(bytes32 eventHash => mapping(uint32 orgId => uint64)) private _laterRecordOfEvent;
+    /// @dev Quantity of a lot held by each organisation.
+    mapping(bytes32 batchKey => mapping(uint32 orgId => uint256)) private _lotBalance;
+    /// @dev Quantity of a lot shipped by one organisation to another and not yet received.
+    mapping(bytes32 batchKey => mapping(uint32 fromOrg => mapping(uint32 toOrg => uint256))) private _lotInTransit;
+    /// @dev Unit of measure of a lot's quantities (UN/ECE Rec 20 code, left-aligned; 0 = a count).
+    mapping(bytes32 batchKey => bytes8) private _lotUnit;
+    /// @dev A lot's unit is fixed once it holds any quantity.
+    mapping(bytes32 batchKey => bool) private _lotUnitSet;
 
     uint256 private constant AUDITOR_BIT = uint256(1) << uint256(IConsortium.Role.Auditor);
     /// @dev Transient slot of a key's proof: key XOR this (transient storage, one transaction).
@@ -181,6 +197,14 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     event BatchRecalled(bytes32 indexed batchKey, uint64 indexed recordId, uint32 indexed orgId);
     /// @notice An observation record names item (or batch) `key`; its state is unchanged.
     event Observed(bytes32 indexed key, uint64 indexed recordId);
+    /// @notice `quantity` of a lot registered into its owner's balance.
+    event LotCommissioned(bytes32 indexed batchKey, uint32 indexed orgId, uint64 indexed recordId, uint256 quantity, bytes8 unit);
+    /// @notice `quantity` moved from the sender's balance into transit to the consignee.
+    event LotShipped(bytes32 indexed batchKey, uint32 indexed fromOrg, uint32 indexed toOrg, uint64 recordId, uint256 quantity);
+    /// @notice `quantity` moved from transit into the consignee's balance.
+    event LotReceived(bytes32 indexed batchKey, uint32 indexed fromOrg, uint32 indexed toOrg, uint64 recordId, uint256 quantity);
+    /// @notice `quantity` withdrawn from transit back into the sender's balance.
+    event LotShipmentCancelled(bytes32 indexed batchKey, uint32 indexed fromOrg, uint32 indexed toOrg, uint64 recordId, uint256 quantity);
 
     // ---------------------------------------------------------------- errors
 
@@ -228,6 +252,12 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     /// @param ownerOrg the child's owner
     /// @param parentOwnerOrg the parent's owner, which must be the same
     error OwnerMismatch(bytes32 child, uint32 ownerOrg, uint32 parentOwnerOrg);
+    error ZeroQuantity(bytes32 batchKey);
+    /// @param unit the unit the event names
+    /// @param lotUnit the unit the lot was registered in
+    error UnitMismatch(bytes32 batchKey, bytes8 unit, bytes8 lotUnit);
+    /// @param available the caller's balance (shipping) or the quantity in transit (receiving, cancelling)
+    error InsufficientQuantity(bytes32 batchKey, uint32 orgId, uint256 quantity, uint256 available);
 
     // ---------------------------------------------------------------- setup
 
@@ -380,6 +410,96 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             it.lastRecord = recordId;
             emit Received(key, from, org, recordId, it.owner);
         }
+    }
+
+    // ---------------------------------------------------------------- lots by quantity
+
+    /// @notice Registers `quantity` of lot `batchKey` into the balance of the calling Supplier or
+    /// Manufacturer. The lot is created on first use and owned by the caller; later calls by its
+    /// owner add quantity in the same unit.
+    /// @param unit UN/ECE Rec 20 unit code, left-aligned (0 for a count); fixed by the first registration
+    /// @param disposition keccak256 of the CBV 2.0 disposition URI, the lot's on creation
+    /// @param eventHash CBV 2.0 event hash of the commissioning ObjectEvent
+    /// @return recordId the new record
+    function commissionLot(
+        bytes32 batchKey,
+        uint256 quantity,
+        bytes8 unit,
+        bytes32 disposition,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        uint32 org = _callerOrgWithEither(IConsortium.Role.Supplier, IConsortium.Role.Manufacturer);
+        if (batchKey == bytes32(0)) revert ZeroKey();
+        if (disposition == bytes32(0)) revert ZeroDisposition();
+        if (quantity == 0) revert ZeroQuantity(batchKey);
+        recordId = _newRecord(RecordKind.Commission, org, eventHash, 0);
+        _useBatch(batchKey, org, recordId, disposition, 0);
+        if (!_lotUnitSet[batchKey]) {
+            _lotUnitSet[batchKey] = true;
+            _lotUnit[batchKey] = unit;
+        } else _requireUnit(batchKey, unit);
+        _lotBalance[batchKey][org] += quantity;
+        emit LotCommissioned(batchKey, org, recordId, quantity, unit);
+    }
+
+    /// @notice Ships `quantity` of the caller's own balance of a lot to another active member: it
+    /// is in transit until that member receives it or the caller withdraws it.
+    /// @param eventHash CBV 2.0 event hash of the shipping ObjectEvent
+    /// @return recordId the new record
+    function shipLot(
+        bytes32 batchKey,
+        uint256 quantity,
+        bytes8 unit,
+        uint32 toOrg,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        if (toOrg == org || !consortium().isActiveOrg(toOrg)) revert InvalidConsignee(toOrg);
+        _requireQuantity(batchKey, quantity, unit);
+        uint256 held = _lotBalance[batchKey][org];
+        if (quantity > held) revert InsufficientQuantity(batchKey, org, quantity, held);
+        recordId = _newRecord(RecordKind.Ship, org, eventHash, 0);
+        _lotBalance[batchKey][org] = held - quantity;
+        _lotInTransit[batchKey][org][toOrg] += quantity;
+        emit LotShipped(batchKey, org, toOrg, recordId, quantity);
+    }
+
+    /// @notice Receives `quantity` of a lot in transit from `fromOrg` to the caller into the
+    /// caller's balance. Less than is in transit records a discrepancy: the rest stays in transit.
+    /// @param eventHash CBV 2.0 event hash of the receiving ObjectEvent
+    /// @return recordId the new record
+    function receiveLot(
+        bytes32 batchKey,
+        uint32 fromOrg,
+        uint256 quantity,
+        bytes8 unit,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        _requireQuantity(batchKey, quantity, unit);
+        recordId = _newRecord(RecordKind.Receive, org, eventHash, 0);
+        _takeInTransit(batchKey, fromOrg, org, quantity, org);
+        _lotBalance[batchKey][org] += quantity;
+        emit LotReceived(batchKey, fromOrg, org, recordId, quantity);
+    }
+
+    /// @notice Withdraws `quantity` of the caller's shipment of a lot to `toOrg` not yet received
+    /// (refused goods, or the rest of a short receipt) back into the caller's balance.
+    /// @param eventHash CBV 2.0 event hash of the EPCIS event that voids the shipment
+    /// @return recordId the new record
+    function cancelLotShipment(
+        bytes32 batchKey,
+        uint32 toOrg,
+        uint256 quantity,
+        bytes8 unit,
+        bytes32 eventHash
+    ) external returns (uint64 recordId) {
+        (uint32 org, ) = _writerOrg();
+        _requireQuantity(batchKey, quantity, unit);
+        recordId = _newRecord(RecordKind.CancelShipment, org, eventHash, 0);
+        _takeInTransit(batchKey, org, toOrg, quantity, org);
+        _lotBalance[batchKey][org] += quantity;
+        emit LotShipmentCancelled(batchKey, org, toOrg, recordId, quantity);
     }
 
     // ---------------------------------------------------------------- genealogy
@@ -657,6 +777,21 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         s.disposition = b.disposition;
     }
 
+    /// @notice Quantity of lot `batchKey` held by organisation `orgId` (not counting what is in transit).
+    function lotBalanceOf(bytes32 batchKey, uint32 orgId) external view returns (uint256) {
+        return _lotBalance[batchKey][orgId];
+    }
+
+    /// @notice Quantity of lot `batchKey` shipped by `fromOrg` to `toOrg` and not yet received.
+    function lotInTransit(bytes32 batchKey, uint32 fromOrg, uint32 toOrg) external view returns (uint256) {
+        return _lotInTransit[batchKey][fromOrg][toOrg];
+    }
+
+    /// @notice Unit of a lot's quantities (0 = a count), and whether any quantity was registered.
+    function lotUnit(bytes32 batchKey) external view returns (bytes8 unit, bool registered) {
+        return (_lotUnit[batchKey], _lotUnitSet[batchKey]);
+    }
+
     /// @notice The first record carrying `eventHash`, by whichever organisation; 0 when the event
     /// was never recorded. Says nothing about whose event it is: see `recordOfEventBy`.
     function recordOfEvent(bytes32 eventHash) external view returns (uint64) {
@@ -712,6 +847,25 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         if (first == 0) _recordOfEvent[eventHash] = recordId;
         else _laterRecordOfEvent[eventHash][org] = recordId;
         emit Recorded(recordId, org, eventHash, kind, corrects);
+    }
+
+    /// @dev A positive quantity of a lot registered by quantity, in its unit.
+    function _requireQuantity(bytes32 batchKey, uint256 quantity, bytes8 unit) private view {
+        if (quantity == 0) revert ZeroQuantity(batchKey);
+        if (!_lotUnitSet[batchKey]) revert UnknownBatch(batchKey);
+        _requireUnit(batchKey, unit);
+    }
+
+    function _requireUnit(bytes32 batchKey, bytes8 unit) private view {
+        bytes8 lotUnit_ = _lotUnit[batchKey];
+        if (unit != lotUnit_) revert UnitMismatch(batchKey, unit, lotUnit_);
+    }
+
+    /// @dev Takes `quantity` out of the lot in transit from `fromOrg` to `toOrg`; `org` is the caller, for the error.
+    function _takeInTransit(bytes32 batchKey, uint32 fromOrg, uint32 toOrg, uint256 quantity, uint32 org) private {
+        uint256 pending = _lotInTransit[batchKey][fromOrg][toOrg];
+        if (quantity > pending) revert InsufficientQuantity(batchKey, org, quantity, pending);
+        _lotInTransit[batchKey][fromOrg][toOrg] = pending - quantity;
     }
 
     function _recordBy(bytes32 eventHash, uint32 org) private view returns (uint64) {

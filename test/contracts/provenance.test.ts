@@ -1219,6 +1219,10 @@ describe("Provenance", () => {
       await mined(as("steel").ship([toCancel, toReceive], org("oem"), false, ev()));
       const lot = freshBatch();
       await mined(as("steel").commissionBatch(lot, [fresh()], DISP.active, ev()));
+      const qtyLot = freshBatch("qty");
+      const KGM = "0x4b474d0000000000";
+      await mined(as("steel").commissionLot(qtyLot, 10n, KGM, DISP.active, ev()));
+      await mined(as("steel").shipLot(qtyLot, 4n, KGM, org("oem"), ev()));
 
       const calls: [string, "steel" | "oem", (eh: string) => Promise<ContractTransactionResponse>][] = [
         ["commission", "oem", (eh) => as("oem").commission(fresh(), DISP.active, eh)],
@@ -1234,6 +1238,10 @@ describe("Provenance", () => {
         ["recall", "oem", (eh) => as("oem").recall([toRecall], eh)],
         ["recallBatch", "steel", (eh) => as("steel").recallBatch(lot, eh)],
         ["correct", "steel", (eh) => as("steel").correct(usedRid, eh)],
+        ["commissionLot", "steel", (eh) => as("steel").commissionLot(qtyLot, 1n, KGM, DISP.active, eh)],
+        ["shipLot", "steel", (eh) => as("steel").shipLot(qtyLot, 1n, KGM, org("oem"), eh)],
+        ["receiveLot", "oem", (eh) => as("oem").receiveLot(qtyLot, org("steel"), 1n, KGM, eh)],
+        ["cancelLotShipment", "steel", (eh) => as("steel").cancelLotShipment(qtyLot, org("oem"), 1n, KGM, eh)],
       ];
       const before = await prov.recordCount();
       for (const [, caller, call] of calls) {
@@ -1262,6 +1270,10 @@ describe("Provenance", () => {
         Kind.Recall,
         Kind.RecallBatch,
         Kind.Correction,
+        Kind.Commission,
+        Kind.Ship,
+        Kind.Receive,
+        Kind.CancelShipment,
       ]);
     });
 

@@ -89,3 +89,21 @@ export enum ScopeKind {
   DataStream,
   AnchorWindowRange,
 }
+
+/** A lot's unit of measure (UN/ECE Rec 20 code) as Provenance's left-aligned bytes8; "" (a count) is zero. */
+export function lotUnitBytes(unit: string): string {
+  if (!/^[0-9A-Z]{0,3}$/.test(unit)) throw new RangeError(`unit ${JSON.stringify(unit)} is not a UN/ECE Rec 20 code (up to 3 capitals or digits)`);
+  return `0x${[...unit].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("").padEnd(16, "0")}`;
+}
+
+/** The unit code of Provenance's bytes8 (`lotUnitBytes` reversed); "" for a count. */
+export function lotUnitOf(bytes8: string): string {
+  const hex = bytes8.replace(/^0x/, "");
+  let out = "";
+  for (let i = 0; i + 2 <= hex.length; i += 2) {
+    const c = parseInt(hex.slice(i, i + 2), 16);
+    if (c === 0) break;
+    out += String.fromCharCode(c);
+  }
+  return out;
+}

@@ -24,6 +24,11 @@
  *  8. bizStep inspecting                                  -> inspect (passed unless the disposition
  *                                                            says otherwise: non_conformant, damaged...)
  *  9. any other event carrying a disposition              -> setDisposition
+ *
+ * Lots by quantity (an ObjectEvent with no epcList and exactly one quantityList element naming
+ * an LGTIN, a whole positive quantity and an optional UN/ECE Rec 20 uom):
+ *  commissioning ADD -> commissionLot, shipping/departing -> shipLot (to the destination party),
+ *  receiving/arriving -> receiveLot (from the source party), void_shipping -> cancelLotShipment.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 import { canonicalBatchIdentifier, canonicalIdentifier, canonicalItemIdentifier, keyOfCanonical, parseIdentifier } from "../identifiers/canonical.ts";
@@ -288,7 +293,20 @@ export interface Consignee {
   readonly location?: string;
 }
 
+/** A quantity of one lot (LGTIN) as Provenance keeps it: a whole number in the lot's unit. */
+export interface LotQuantity {
+  readonly batch: { readonly identifier: string; readonly key: string };
+  readonly quantity: bigint;
+  /** UN/ECE Rec 20 code, "" for a count (no uom). */
+  readonly unit: string;
+}
+
 export type ProvenanceAction =
+  | ({ readonly op: "commissionLot"; readonly disposition: string; readonly dispositionKey: string } & LotQuantity)
+  | ({ readonly op: "shipLot"; readonly consignee: Consignee } & LotQuantity)
+  /** `sender`: the source parties the quantity comes from. */
+  | ({ readonly op: "receiveLot"; readonly sender: Consignee } & LotQuantity)
+  | ({ readonly op: "cancelLotShipment"; readonly consignee: Consignee } & LotQuantity)
   | ({ readonly op: "commission"; readonly batch?: { readonly identifier: string; readonly key: string }; readonly disposition: string; readonly dispositionKey: string } & KeyedIdentifiers)
   | ({ readonly op: "ship"; readonly consignee: Consignee; readonly transferOwnership: boolean } & KeyedIdentifiers)
   | ({ readonly op: "receive" } & KeyedIdentifiers)
@@ -423,6 +441,51 @@ function hashIdBytes(id: string): string | undefined {
   }
 }
 
+/** The one lot quantity of an event (see the header), or why it names none Provenance can keep. */
+function lotQuantity(quantities: readonly QuantityElement[], what: string): LotQuantity {
+  if (quantities.length !== 1)
+    throw new NotRecorded(`${what} names ${quantities.length} quantities; Provenance records one lot quantity per event`);
+  const q = quantities[0]!;
+  let identifier: string;
+  try {
+    identifier = canonicalBatchIdentifier(q.epcClass);
+  } catch (e) {
+    if (e instanceof IdentifierError) throw new NotRecorded(`${what}: quantity class ${JSON.stringify(q.epcClass)} is not a lot (LGTIN): ${e.message}`);
+    throw e;
+  }
+  if (q.quantity === undefined) throw new NotRecorded(`${what}: the quantity of ${identifier} is missing`);
+  if (!Number.isSafeInteger(q.quantity) || q.quantity <= 0)
+    throw new NotRecorded(
+      `${what}: quantity ${q.quantity} of ${identifier} is not a whole positive number; Provenance keeps whole quantities (state fractions in a smaller unit, e.g. GRM for KGM)`,
+    );
+  const unit = q.uom ?? "";
+  if (!/^[0-9A-Z]{0,3}$/.test(unit)) throw new NotRecorded(`${what}: uom ${JSON.stringify(unit)} is not a UN/ECE Rec 20 code (up to 3 capitals or digits)`);
+  return { batch: { identifier, key: keyOfCanonical(identifier) }, quantity: BigInt(q.quantity), unit };
+}
+
+/** The member parties of a source or destination list, as canonical identifiers. */
+function partiesOf(list: readonly TypedReference[]): Consignee {
+  const byType = (t: string) => list.find((d) => d.type !== undefined && cbvTerm("sourceDestType", d.type) === t)?.id;
+  const owning = byType("owning_party");
+  const possessing = byType("possessing_party");
+  const location = byType("location");
+  return {
+    ...(owning !== undefined ? { owningParty: partyOrPlace(owning) } : {}),
+    ...(possessing !== undefined ? { possessingParty: partyOrPlace(possessing) } : {}),
+    ...(location !== undefined ? { location: partyOrPlace(location) } : {}),
+  };
+}
+
+/** Shipping, receiving or voiding a quantity of one lot (an ObjectEvent without epcList). */
+function lotCustody(event: ObjectEvent): ProvenanceAction | undefined {
+  if (event.epcList.length > 0 || event.quantityList.length === 0) return undefined;
+  const step = bizStepOf(event);
+  if (step === "shipping" || step === "departing") return { op: "shipLot", ...lotQuantity(event.quantityList, `${step} event`), consignee: partiesOf(event.destinationList) };
+  if (step === "receiving" || step === "arriving") return { op: "receiveLot", ...lotQuantity(event.quantityList, `${step} event`), sender: partiesOf(event.sourceList) };
+  if (step === "void_shipping") return { op: "cancelLotShipment", ...lotQuantity(event.quantityList, "void_shipping event"), consignee: partiesOf(event.destinationList) };
+  return undefined;
+}
+
 function custodyOrStatus(event: EpcisEvent, values: readonly string[], batches: readonly string[]): ProvenanceAction {
   const step = bizStepOf(event);
   const disp = dispositionOf(event);
@@ -434,17 +497,10 @@ function custodyOrStatus(event: EpcisEvent, values: readonly string[], batches: 
     );
   if (step === "shipping" || step === "departing") {
     if (values.length === 0) throw none(`${step} event`);
-    const byType = (t: string) => event.destinationList.find((d) => d.type !== undefined && cbvTerm("sourceDestType", d.type) === t)?.id;
-    const owning = byType("owning_party");
-    const possessing = byType("possessing_party");
-    const location = byType("location");
-    const sourceOwner = event.sourceList.find((s) => s.type !== undefined && cbvTerm("sourceDestType", s.type) === "owning_party")?.id;
-    const consignee: Consignee = {
-      ...(owning !== undefined ? { owningParty: partyOrPlace(owning) } : {}),
-      ...(possessing !== undefined ? { possessingParty: partyOrPlace(possessing) } : {}),
-      ...(location !== undefined ? { location: partyOrPlace(location) } : {}),
-    };
-    const transferOwnership = owning !== undefined && (sourceOwner === undefined || partyOrPlace(sourceOwner) !== partyOrPlace(owning));
+    const consignee = partiesOf(event.destinationList);
+    const sourceOwner = partiesOf(event.sourceList).owningParty;
+    const owning = consignee.owningParty;
+    const transferOwnership = owning !== undefined && (sourceOwner === undefined || sourceOwner !== owning);
     return { op: "ship", ...keyed(values, "item"), consignee, transferOwnership };
   }
   if (step === "receiving" || step === "arriving") {
@@ -528,14 +584,17 @@ function mapEvent(event: EpcisEvent, context: unknown, selfHash: string): Proven
       throw new NotRecorded("AssociationEvent (assets, sensors, devices linked to a parent) is not part of the Provenance genealogy");
     case "ObjectEvent": {
       if (event.action === "ADD" && bizStepOf(event) === "commissioning") {
-        if (event.epcList.length === 0)
-          throw new NotRecorded("commissioning without epcList: a lot without individually identified items cannot be registered");
+        if (event.epcList.length === 0) {
+          if (event.quantityList.length === 0) throw new NotRecorded("commissioning names neither items (epcList) nor a lot quantity (quantityList)");
+          const disposition = event.disposition ?? ACTIVE;
+          return { op: "commissionLot", ...lotQuantity(event.quantityList, "commissioning"), disposition, dispositionKey: dispositionKey(disposition) };
+        }
         const items = keyed(event.epcList, "item");
         const batch = ilmdBatch(event, items, context);
         const disposition = event.disposition ?? ACTIVE;
         return { op: "commission", ...items, ...(batch ? { batch } : {}), disposition, dispositionKey: dispositionKey(disposition) };
       }
-      return custodyOrStatus(event, event.epcList, event.quantityList.map((q) => q.epcClass));
+      return lotCustody(event) ?? custodyOrStatus(event, event.epcList, event.quantityList.map((q) => q.epcClass));
     }
     case "TransactionEvent":
       return custodyOrStatus(event, [...(event.parentID !== undefined ? [event.parentID] : []), ...event.epcList], event.quantityList.map((q) => q.epcClass));

@@ -32,13 +32,13 @@ import { type Interface, type Provider, type Signer, ZeroHash } from "ethers";
 import { type Provenance, Provenance__factory, IConsortium__factory } from "../../lib/contracts/types/index.js";
 import { declaredIgnoreFields, documentEventList } from "../../lib/epcis/event-hash.ts";
 import { isErrorDeclaration, recordIdentityOf } from "../../lib/epcis/record-hash.ts";
-import { type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
+import { type Consignee, type EpcisEvent, type ProvenanceAction, provenanceActionsOf, toEpcisEvent } from "../../lib/epcis/events.ts";
 import { type EventSubjects, subjectsOf } from "../../lib/epcis/subjects.ts";
 import { canonicalBatchIdentifier, canonicalItemIdentifier, keyOfCanonical } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 import { proveKeysCalls } from "../../lib/namespaces.ts";
 import { decodeCustomError } from "../../lib/revert.ts";
-import { RecordKind } from "../../lib/registry.ts";
+import { RecordKind, lotUnitBytes } from "../../lib/registry.ts";
 import type { CapturedEvent, RecordedHow, RefusedEvent } from "../../lib/api/capture.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainUnavailableError } from "../chain/errors.ts";
@@ -100,8 +100,13 @@ const kindName = (k: bigint | number) => KIND_NAMES[Number(k)] ?? `Kind${Number(
 function requiredKeys(a: ProvenanceAction): { keys: string[]; ids: string[]; batch: boolean } {
   switch (a.op) {
     case "commission":
+    case "commissionLot":
     case "correct":
       return { keys: [], ids: [], batch: false };
+    case "shipLot":
+    case "receiveLot":
+    case "cancelLotShipment":
+      return { keys: [a.batch.key], ids: [a.batch.identifier], batch: true };
     case "transform":
       return { keys: [...a.inputs.keys], ids: [...a.inputs.identifiers], batch: false };
     case "assemble":
@@ -118,6 +123,7 @@ function requiredKeys(a: ProvenanceAction): { keys: string[]; ids: string[]; bat
 /** Keys an action creates (so later events of the same document find them). */
 function createdKeys(a: ProvenanceAction): string[] {
   if (a.op === "commission") return [...a.keys, ...(a.batch ? [a.batch.key] : [])];
+  if (a.op === "commissionLot") return [a.batch.key];
   if (a.op === "transform") return [...a.outputs.keys, ...(a.outputBatch ? [a.outputBatch.key] : [])];
   return [];
 }
@@ -125,6 +131,7 @@ function createdKeys(a: ProvenanceAction): string[] {
 /** Canonical identifiers of the keys an action creates, whose namespaces the call must prove. */
 function createdIdentifiers(a: ProvenanceAction): string[] {
   if (a.op === "commission") return [...a.identifiers, ...(a.batch ? [a.batch.identifier] : [])];
+  if (a.op === "commissionLot") return [a.batch.identifier];
   if (a.op === "transform") return [...a.outputs.identifiers, ...(a.outputBatch ? [a.outputBatch.identifier] : [])];
   return [];
 }
@@ -298,17 +305,22 @@ export class EventRecorder {
           ? enc("commission", [a.keys[0], a.dispositionKey, hash])
           : enc("commissionBatch", [a.batch?.key ?? ZeroHash, a.keys, a.dispositionKey, hash]);
       case "ship": {
-        const party = a.consignee.possessingParty ?? a.consignee.owningParty ?? a.consignee.location;
-        const to = party === undefined ? undefined : await this.options.resolveParty?.(party);
-        if (to === undefined || to === 0) {
-          refuse(
-            party === undefined
-              ? "shipping event names no destination (owning_party, possessing_party or location) to ship to"
-              : `shipping destination ${party} is not a member organisation in this node's directory`,
-          );
-          return undefined;
-        }
-        return enc("ship", [a.keys, to, a.transferOwnership, hash]);
+        const to = await this.memberOf(a.consignee, "shipping destination", refuse);
+        return to === undefined ? undefined : enc("ship", [a.keys, to, a.transferOwnership, hash]);
+      }
+      case "commissionLot":
+        return enc("commissionLot", [a.batch.key, a.quantity, lotUnitBytes(a.unit), a.dispositionKey, hash]);
+      case "shipLot": {
+        const to = await this.memberOf(a.consignee, "shipping destination", refuse);
+        return to === undefined ? undefined : enc("shipLot", [a.batch.key, a.quantity, lotUnitBytes(a.unit), to, hash]);
+      }
+      case "receiveLot": {
+        const from = await this.memberOf(a.sender, "receiving source", refuse);
+        return from === undefined ? undefined : enc("receiveLot", [a.batch.key, from, a.quantity, lotUnitBytes(a.unit), hash]);
+      }
+      case "cancelLotShipment": {
+        const to = await this.memberOf(a.consignee, "void_shipping destination", refuse);
+        return to === undefined ? undefined : enc("cancelLotShipment", [a.batch.key, to, a.quantity, lotUnitBytes(a.unit), hash]);
       }
       case "receive":
         return enc("receiveShipment", [a.keys, hash]);
@@ -337,6 +349,19 @@ export class EventRecorder {
         refuse("unexpected correction mapping");
         return undefined;
     }
+  }
+
+  /** The member organisation of a source or destination (possessing party, owning party, then location). */
+  private async memberOf(parties: Consignee, what: string, refuse: (m: string) => void): Promise<number | undefined> {
+    const party = parties.possessingParty ?? parties.owningParty ?? parties.location;
+    const org = party === undefined ? undefined : await this.options.resolveParty?.(party);
+    if (org !== undefined && org !== 0) return org;
+    refuse(
+      party === undefined
+        ? `${what}: the event names no owning_party, possessing_party or location`
+        : `${what} ${party} is not a member organisation in this node's directory`,
+    );
+    return undefined;
   }
 
   /** `data` preceded by the proofs of `identifiers`' namespaces, as one nested multicall. */

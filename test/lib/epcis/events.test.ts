@@ -112,12 +112,12 @@ const EXPECTED: Record<string, string[]> = {
   "Example_9.6.1-ObjectEvent-with-pseudo-SBDH-headers.jsonld": ["ship", "receive"],
   "Example_9.6.1-ObjectEvent.jsonld": ["ship", "receive"],
   "Example_9.6.1-with-comment.jsonld": ["ship", "receive"],
-  "Example_9.6.2-ObjectEvent.jsonld": ["-"],
+  "Example_9.6.2-ObjectEvent.jsonld": ["receiveLot"],
   "Example_9.6.3-AggregationEvent.jsonld": ["receive"],
   "Example_9.6.4-TransformationEvent.jsonld": ["transform"],
   "PersistentDisposition-example.jsonld": ["receive", "inspect"],
   "WithDigitalLinkID/Example_9.6.1-ObjectEventWithDigitalLink.jsonld": ["ship", "receive"],
-  "WithDigitalLinkID/Example_9.6.2-ObjectEventWithDigitalLink.jsonld": ["-"],
+  "WithDigitalLinkID/Example_9.6.2-ObjectEventWithDigitalLink.jsonld": ["receiveLot"],
   "WithDigitalLinkID/Example_9.6.3-AggregationEventWithDigitalLink.jsonld": ["receive"],
   "WithDigitalLinkID/Example_9.6.4-TransformationEventWithDigitalLink.jsonld": ["transform"],
   "WithErrorDeclaration/ErrorDeclarationAndCorrectiveEvent.jsonld": ["correct", "transform"],
@@ -224,9 +224,7 @@ describe("mapping rules", () => {
     });
     const mixed = action(obj({ action: "ADD", bizStep: "commissioning", epcList: [B1, "urn:epc:id:sgtin:4012345.022222.X"], ilmd: { "cbvmda:lotNumber": "L" }, disposition: "encoded" }));
     expect(mixed.op === "commission" && [mixed.batch, mixed.disposition]).toEqual([undefined, "https://ref.gs1.org/cbv/Disp-encoded"]);
-    expect(reason(obj({ action: "ADD", bizStep: "commissioning", quantityList: [{ epcClass: "urn:epc:class:lgtin:4012345.011111.L", quantity: 5 }] }))).toMatch(
-      /^commissioning without epcList/,
-    );
+    expect(reason(obj({ action: "ADD", bizStep: "commissioning" }))).toMatch(/^commissioning names neither items \(epcList\) nor a lot quantity/);
     expect(reason(obj({ action: "ADD", bizStep: "commissioning", epcList: [B1], ilmd: { "cbvmda:lotNumber": "bad lot" } }))).toMatch(/ILMD lot number "bad lot" is not a valid GS1 lot/);
   });
 
@@ -248,7 +246,48 @@ describe("mapping rules", () => {
     expect(keepOwner.op === "ship" && keepOwner.transferOwnership).toBe(false);
     const sameOwner = action(obj({ bizStep: "shipping", epcList: [B1], sourceList: [{ type: "owning_party", source: "https://x.example/417/4000001000005" }], destinationList: dest }));
     expect(sameOwner.op === "ship" && sameOwner.transferOwnership).toBe(false);
-    expect(reason(obj({ bizStep: "shipping", quantityList: [{ epcClass: "urn:epc:class:lgtin:4012345.011111.L" }] }))).toMatch(/not tracked per item/);
+  });
+
+  it("lots by quantity: commission, ship, receive and void one LGTIN quantity in its unit", () => {
+    const L = "urn:epc:class:lgtin:4012345.011111.L";
+    const batch = { identifier: "https://id.gs1.org/01/04012345111118/10/L", key: batchKey(L) };
+    const q = (quantity?: number, uom?: string) => ({ quantityList: [{ epcClass: L, ...(quantity !== undefined ? { quantity } : {}), ...(uom ? { uom } : {}) }] });
+    const mill = "urn:epc:id:pgln:4012345.00000";
+    const foundry = "urn:epc:id:pgln:4000001.00000";
+    expect(action(obj({ action: "ADD", bizStep: "commissioning", ...q(5) }))).toEqual({
+      op: "commissionLot",
+      batch,
+      quantity: 5n,
+      unit: "",
+      disposition: ACTIVE,
+      dispositionKey: dispositionKey("active"),
+    });
+    expect(action(obj({ bizStep: "shipping", ...q(40, "KGM"), destinationList: [{ type: "possessing_party", destination: foundry }] }))).toEqual({
+      op: "shipLot",
+      batch,
+      quantity: 40n,
+      unit: "KGM",
+      consignee: { possessingParty: "https://id.gs1.org/417/4000001000005" },
+    });
+    expect(action(obj({ bizStep: "arriving", ...q(38, "KGM"), sourceList: [{ type: "owning_party", source: mill }] }))).toEqual({
+      op: "receiveLot",
+      batch,
+      quantity: 38n,
+      unit: "KGM",
+      sender: { owningParty: "https://id.gs1.org/417/4012345000009" },
+    });
+    expect(action(obj({ bizStep: "void_shipping", ...q(2, "KGM"), destinationList: [{ type: "possessing_party", destination: foundry }] })).op).toBe("cancelLotShipment");
+    // Items named beside quantities: the items are shipped, as before.
+    expect(action(obj({ bizStep: "shipping", epcList: [B1], ...q(1), destinationList: [{ type: "possessing_party", destination: foundry }] })).op).toBe("ship");
+    expect(reason(obj({ bizStep: "shipping", ...q() }))).toMatch(/the quantity of https:\/\/id\.gs1\.org\/01\/04012345111118\/10\/L is missing/);
+    expect(reason(obj({ bizStep: "shipping", ...q(0) }))).toMatch(/quantity 0 .* is not a whole positive number/);
+    expect(reason(obj({ bizStep: "shipping", ...q(-3) }))).toMatch(/quantity -3 .* is not a whole positive number/);
+    expect(reason(obj({ bizStep: "shipping", ...q(1.5, "KGM") }))).toMatch(/state fractions in a smaller unit/);
+    expect(reason(obj({ bizStep: "shipping", ...q(1, "kilo") }))).toMatch(/uom "kilo" is not a UN\/ECE Rec 20 code/);
+    expect(reason(obj({ bizStep: "receiving", quantityList: [{ epcClass: L, quantity: 1 }, { epcClass: L, quantity: 2 }] }))).toMatch(/names 2 quantities; Provenance records one lot quantity per event/);
+    expect(reason(obj({ action: "ADD", bizStep: "commissioning", quantityList: [{ epcClass: "urn:epc:idpat:sgtin:4012345.011111.*", quantity: 3 }] }))).toMatch(
+      /quantity class "urn:epc:idpat:sgtin:4012345.011111.\*" is not a lot \(LGTIN\)/,
+    );
   });
 
   it("receive, inspect, setDisposition, and nothing for a step with no state", () => {

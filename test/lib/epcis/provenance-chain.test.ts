@@ -13,6 +13,7 @@ import { batchKey, canonicalIdentifier, itemKey } from "../../../lib/identifiers
 import { documentEventHashes, hashIdOfDigest } from "../../../lib/epcis/event-hash.ts";
 import { type Consignee, type ProvenanceMapping, dispositionKey, eventsOf, provenanceActionsOf } from "../../../lib/epcis/events.ts";
 import { createEpcisValidator, loadEpcisSchema } from "../../../lib/epcis/validate.ts";
+import { lotUnitBytes } from "../../../lib/registry.ts";
 import { type ConsortiumFixture, type Conn, type OrgKey, deployConsortium, deployProvenance, expectRevert } from "../../helpers/fixture.ts";
 
 const validator = createEpcisValidator({
@@ -120,6 +121,18 @@ describe("EPCIS events recorded on Provenance", () => {
         break;
       case "recallBatch":
         tx = await p.recallBatch(a.batch.key, m.eventHash);
+        break;
+      case "commissionLot":
+        tx = await p.commissionLot(a.batch.key, a.quantity, lotUnitBytes(a.unit), a.dispositionKey, m.eventHash);
+        break;
+      case "shipLot":
+        tx = await p.shipLot(a.batch.key, a.quantity, lotUnitBytes(a.unit), consigneeOrg(a.consignee), m.eventHash);
+        break;
+      case "receiveLot":
+        tx = await p.receiveLot(a.batch.key, consigneeOrg(a.sender), a.quantity, lotUnitBytes(a.unit), m.eventHash);
+        break;
+      case "cancelLotShipment":
+        tx = await p.cancelLotShipment(a.batch.key, consigneeOrg(a.consignee), a.quantity, lotUnitBytes(a.unit), m.eventHash);
         break;
       case "correct":
         throw new Error("corrections are recorded by the test itself (see below)");
@@ -231,6 +244,30 @@ describe("EPCIS events recorded on Provenance", () => {
     await expectRevert(record("foundry", voided), prov, "NotCustodian");
     await record("steel", voided);
     expect(await state(X)).toEqual(expect.objectContaining({ status: 1, owner: orgId("steel"), custodian: orgId("steel") }));
+  });
+
+  it("a lot by quantity: registered, shipped in part, received short, the rest withdrawn by its sender", async () => {
+    const LOT = "urn:epc:class:lgtin:4012345.011111.COIL-7";
+    const lot = batchKey(LOT);
+    const from = (k: OrgKey) => ({ sourceList: [{ type: "possessing_party", source: PGLN[k] }] });
+    const to = (k: OrgKey) => ({ destinationList: [{ type: "possessing_party", destination: PGLN[k] }] });
+    const qty = (quantity: number) => ({ quantityList: [{ epcClass: LOT, quantity, uom: "KGM" }] });
+    const made = mapped(doc({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [], ...qty(1200) }));
+    expect(made).toEqual(expect.objectContaining({ recorded: true, action: expect.objectContaining({ op: "commissionLot", quantity: 1200n, unit: "KGM" }) }));
+    await record("steel", made);
+    await record("steel", mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [], ...qty(500), ...from("steel"), ...to("foundry") })));
+    await record("foundry", mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "receiving", epcList: [], ...qty(480), ...from("steel"), ...to("foundry") })));
+    expect([await prov.lotBalanceOf(lot, orgId("steel")), await prov.lotBalanceOf(lot, orgId("foundry")), await prov.lotInTransit(lot, orgId("steel"), orgId("foundry"))]).toEqual([700n, 480n, 20n]);
+    // The foundry cannot void the steel mill's shipment; the mill withdraws the 20 not received.
+    const voidIt = mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "void_shipping", epcList: [], ...qty(20), ...to("foundry") }));
+    await expectRevert(record("foundry", voidIt), prov, "InsufficientQuantity", [lot, orgId("foundry"), 20n, 0n]);
+    await record("steel", voidIt);
+    expect(await prov.lotBalanceOf(lot, orgId("steel"))).toBe(720n);
+    // A quantity in another unit than the lot's is refused by the chain, a fraction by the mapping.
+    const grams = mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [], quantityList: [{ epcClass: LOT, quantity: 5, uom: "GRM" }], ...to("oem") }));
+    await expectRevert(record("steel", grams), prov, "UnitMismatch");
+    const half = mapped(doc({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [], ...qty(2.5), ...to("oem") }));
+    expect(half).toEqual(expect.objectContaining({ recorded: false, reason: expect.stringContaining("not a whole positive number") }));
   });
 });
 

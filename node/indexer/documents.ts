@@ -38,6 +38,8 @@ export interface BatchDoc {
   createdRecord: number;
   itemCount: number;
   disposition: string;
+  /** Unit of the lot's quantities, once a quantity was registered (Provenance.lotUnit). */
+  unit?: string;
 }
 
 export interface RecordDoc {
@@ -61,6 +63,26 @@ export interface EdgeDoc {
   to: string;
   kind: "transformation" | "assembly";
   recordId: number;
+}
+
+/** Quantity of a lot an organisation holds (Provenance.lotBalanceOf); quantities as decimal strings. */
+export interface LotHoldingDoc {
+  batch: string;
+  org: number;
+  quantity: string;
+  /** UN/ECE Rec 20 unit code, "" for a count. */
+  unit: string;
+  lastRecord: number;
+}
+
+/** Quantity of a lot shipped by `from` to `to` and not yet received (Provenance.lotInTransit). */
+export interface LotTransitDoc {
+  batch: string;
+  from: number;
+  to: number;
+  quantity: string;
+  unit: string;
+  lastRecord: number;
 }
 
 export interface ShipmentDoc {

@@ -18,6 +18,8 @@ import type {
   GovernanceDoc,
   GrantDoc,
   ItemDoc,
+  LotHoldingDoc,
+  LotTransitDoc,
   NodeDoc,
   OrgDoc,
   ProposalDoc,
@@ -252,6 +254,23 @@ export class IndexQueries implements GenealogySource {
     }
     for (const s of out) s.items.reverse();
     return out;
+  }
+
+  // ---------------------------------------------------------------- lots by quantity
+
+  /** Quantity of a lot an organisation holds ("0" when none), as Provenance.lotBalanceOf. */
+  async lotBalance(batchKey: string, org: number): Promise<string> {
+    return (await this.store.get<LotHoldingDoc>(K.lotHolding(org, lower(batchKey))))?.quantity ?? "0";
+  }
+
+  /** An organisation's lots held by quantity (quantity on hand per lot), in lot key order; at most `limit`. */
+  async lotHoldings(org: number, limit = -1): Promise<LotHoldingDoc[]> {
+    return (await this.store.entries<LotHoldingDoc>(`lh:${pad(org, 10)}:`, limit)).map(([, v]) => v);
+  }
+
+  /** Lot quantities in transit to (`in`) or from (`out`) an organisation; at most `limit`. */
+  async lotsInTransit(org: number, direction: "in" | "out", limit = -1): Promise<LotTransitDoc[]> {
+    return (await this.store.entries<LotTransitDoc>(`lt:${pad(org, 10)}:${direction}:`, limit)).map(([, v]) => v);
   }
 
   // ---------------------------------------------------------------- genealogy

@@ -47,6 +47,10 @@ export const K = {
   shipment: (item: string, recordId: number) => `sh:${item}:${pad(recordId)}`,
   /** An organisation's shipments by direction, one key per item shipped (value: the `shipment` key). */
   shipmentOfOrg: (org: number, direction: "in" | "out", recordId: number, item: string) => `so:${pad(org, 10)}:${direction}:${pad(recordId)}:${item}`,
+  /** An organisation's quantity of a lot: one key per (org, lot), so its inventory is one prefix scan. */
+  lotHolding: (org: number, batch: string) => `lh:${pad(org, 10)}:${batch}`,
+  /** A lot in transit, under each end (`out` at the sender, `in` at the consignee; `other`: the other end). */
+  lotTransit: (org: number, direction: "in" | "out", batch: string, other: number) => `lt:${pad(org, 10)}:${direction}:${batch}:${pad(other, 10)}`,
   certificate: (id: string) => `cert:${id}`,
   certificateOfSubject: (subject: string, block: number, logIndex: number) => `cs:${subject}:${pad(block)}:${pad(logIndex, 6)}`,
   certificateOfIssuer: (issuer: number, block: number, logIndex: number) => `ci:${pad(issuer, 10)}:${pad(block)}:${pad(logIndex, 6)}`,

@@ -1,11 +1,13 @@
 /**
- * How the index follows Provenance: records, items and batches, custody, genealogy edges, recalls.
+ * How the index follows Provenance: records, items and batches, custody, genealogy edges, recalls,
+ * and lots by quantity (each holder's quantity, and quantities in transit between two members).
  */
 import type { Result } from "ethers";
 import { ItemStatus } from "../../../lib/registry.ts";
 import type { BlockApplier, Handlers } from "../apply.ts";
 import type { EventContext } from "../decode.ts";
-import type { ItemDoc, BatchDoc, RecordDoc, EdgeDoc, ShipmentDoc } from "../documents.ts";
+import { lotUnitOf } from "../../../lib/registry.ts";
+import type { ItemDoc, BatchDoc, RecordDoc, EdgeDoc, ShipmentDoc, LotHoldingDoc, LotTransitDoc } from "../documents.ts";
 import { K } from "../store.ts";
 import { ZERO32, hex, n, recordKindName } from "./values.ts";
 
@@ -220,6 +222,40 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       await applier.touch(r, key);
     },
 
+    "provenance.LotCommissioned": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const batch = hex(a.batchKey);
+      const b = await applier.w.get<BatchDoc>(K.batch(batch));
+      if (!b) throw new Error(`index is inconsistent: quantity of unknown batch ${batch}`);
+      if (b.unit === undefined) await applier.w.put(K.batch(batch), { ...b, unit: lotUnitOf(a.unit as string) });
+      await addHolding(applier, n(a.orgId), batch, a.quantity as bigint, r.id);
+      await applier.touch(r, batch);
+    },
+    "provenance.LotShipped": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const batch = hex(a.batchKey);
+      const q = a.quantity as bigint;
+      await addHolding(applier, n(a.fromOrg), batch, -q, r.id);
+      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, q, r.id);
+      await applier.touch(r, batch);
+    },
+    "provenance.LotReceived": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const batch = hex(a.batchKey);
+      const q = a.quantity as bigint;
+      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, -q, r.id);
+      await addHolding(applier, n(a.toOrg), batch, q, r.id);
+      await applier.touch(r, batch);
+    },
+    "provenance.LotShipmentCancelled": async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const batch = hex(a.batchKey);
+      const q = a.quantity as bigint;
+      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, -q, r.id);
+      await addHolding(applier, n(a.fromOrg), batch, q, r.id);
+      await applier.touch(r, batch);
+    },
+
     // An observation (a later Provenance's `observe`) names keys without changing them; the keys
     // need not be registered items, so only the history lists the record.
     "provenance.Observed": async (a: Result, ctx: EventContext) => {
@@ -236,4 +272,34 @@ async function closeShipment(applier: BlockApplier, it: ItemDoc, state: Shipment
   const s = await applier.w.get<ShipmentDoc>(key);
   if (s) await applier.w.put(key, { ...s, state, endRecord: recordId });
   it.shipment = null;
+}
+
+async function lotUnit(applier: BlockApplier, batch: string): Promise<string> {
+  return (await applier.w.get<BatchDoc>(K.batch(batch)))?.unit ?? "";
+}
+
+/** Adds `delta` to an organisation's quantity of a lot; a holding that reaches zero goes. */
+async function addHolding(applier: BlockApplier, org: number, batch: string, delta: bigint, recordId: number): Promise<void> {
+  const key = K.lotHolding(org, batch);
+  const held = await applier.w.get<LotHoldingDoc>(key);
+  const quantity = BigInt(held?.quantity ?? "0") + delta;
+  if (quantity < 0n) throw new Error(`index is inconsistent: organisation ${org} holds less of ${batch} than it moved`);
+  if (quantity === 0n) {
+    if (held) await applier.w.del(key);
+    return;
+  }
+  const doc: LotHoldingDoc = { batch, org, quantity: quantity.toString(), unit: await lotUnit(applier, batch), lastRecord: recordId };
+  await applier.w.put(key, doc);
+}
+
+/** Adds `delta` to the quantity of a lot in transit from `from` to `to`, under both ends. */
+async function addTransit(applier: BlockApplier, from: number, to: number, batch: string, delta: bigint, recordId: number): Promise<void> {
+  const keys = [K.lotTransit(from, "out", batch, to), K.lotTransit(to, "in", batch, from)];
+  const pending = await applier.w.get<LotTransitDoc>(keys[0]!);
+  const quantity = BigInt(pending?.quantity ?? "0") + delta;
+  if (quantity < 0n) throw new Error(`index is inconsistent: more of ${batch} left transit from ${from} to ${to} than entered it`);
+  for (const key of keys) {
+    if (quantity === 0n) await applier.w.del(key);
+    else await applier.w.put(key, { batch, from, to, quantity: quantity.toString(), unit: await lotUnit(applier, batch), lastRecord: recordId } satisfies LotTransitDoc);
+  }
 }

@@ -4,12 +4,14 @@
  * them (visible-identifiers.ts); its devices and data streams (the node's status through
  * `services.devices`, node/devices-view.ts); its items (lib/workbench/stock.ts: the ones its own
  * events brought into its hands) a page at a time, searched and filtered by their chain status
- * here, so a list of thousands never travels whole. Only the organisation that runs this node
+ * here, so a list of thousands never travels whole; its lots held by quantity (quantity on hand
+ * per lot, and lot quantities in transit in and out, from the chain index). Only the organisation that runs this node
  * reads them: another member gets 403, an anonymous caller 401.
  */
 import { createHash } from "node:crypto";
 import type { Context } from "koa";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
+import type { LotInTransitAnswer, MyLotsAnswer } from "../../lib/api/lots.ts";
 import type { MyShipmentsAnswer, ShipmentAnswer } from "../../lib/api/shipments.ts";
 import type { MyItem, MyItemsAnswer } from "../../lib/api/stock.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
@@ -91,6 +93,23 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     ctx.body = { organisation: me, items, matching: matching.length, ...(at < matching.length ? { nextPageToken: `i.${at}.${bound}` } : {}) } satisfies MyItemsAnswer;
   });
 
+  router.get("/workbench/lots", auth.requireOrg(), ownerOnly("lots"), async (ctx) => {
+    for (const name of Object.keys(ctx.query)) throw badRequest(`unknown query parameter \`${name}\` (this list takes none)`);
+    const q = requireService(services.index, "chain index").queries;
+    const org = orgNames(q);
+    const identifier = visibleIdentifiers(services, q, me.id);
+    const named = async (lot: string) => (await identifier(lot)) ?? null;
+    const [held, incoming, outgoing] = await Promise.all([q.lotHoldings(me.id), q.lotsInTransit(me.id, "in"), q.lotsInTransit(me.id, "out")]);
+    const transit = (list: typeof incoming) =>
+      Promise.all(list.map(async (t): Promise<LotInTransitAnswer> => ({ lot: t.batch, identifier: await named(t.batch), quantity: t.quantity, unit: t.unit, from: await org(t.from), to: await org(t.to) })));
+    ctx.body = {
+      organisation: me,
+      holdings: await Promise.all(held.map(async (h) => ({ lot: h.batch, identifier: await named(h.batch), quantity: h.quantity, unit: h.unit }))),
+      incoming: await transit(incoming),
+      outgoing: await transit(outgoing),
+    } satisfies MyLotsAnswer;
+  });
+
   router.get("/workbench/shipments", auth.requireOrg(), ownerOnly("shipments"), async (ctx) => {
     const limitParam = ctx.query["limit"];
     if (limitParam !== undefined && (typeof limitParam !== "string" || !/^\d+$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_SHIPMENTS))
@@ -156,7 +175,38 @@ const shipment = {
   },
 };
 
+const lotQuantity = {
+  lot: { type: "string", description: "the lot's key on chain" },
+  identifier: { type: ["string", "null"], description: "GS1 Digital Link where this node holds a document about the lot the organisation may read" },
+  quantity: { type: "string", pattern: "^[0-9]+$", description: "whole quantity, as a decimal string" },
+  unit: { type: "string", description: "UN/ECE Rec 20 unit code, empty for a count" },
+};
+const lotInTransit = { type: "object", required: ["lot", "identifier", "quantity", "unit", "from", "to"], properties: { ...lotQuantity, from: org, to: org } };
+
 export const paths: OpenApiPaths = {
+  "/workbench/lots": {
+    get: {
+      summary: "This organisation's lots held by quantity: quantity on hand per lot, and lot quantities in transit in and out (owner only)",
+      tags: ["workbench"],
+      security: bearer,
+      responses: {
+        "200": json("{ organisation, holdings, incoming, outgoing }", {
+          type: "object",
+          required: ["organisation", "holdings", "incoming", "outgoing"],
+          properties: {
+            organisation: { $ref: "#/components/schemas/Organisation" },
+            holdings: { type: "array", items: { type: "object", required: ["lot", "identifier", "quantity", "unit"], properties: lotQuantity } },
+            incoming: { type: "array", items: lotInTransit },
+            outgoing: { type: "array", items: lotInTransit },
+          },
+        }),
+        "400": problem("An unknown query parameter"),
+        "401": problem("No token, or an expired or invalid one"),
+        "403": problem("The caller is not the organisation that runs this node"),
+        "503": problem("This node has no chain index"),
+      },
+    },
+  },
   "/workbench/items": {
     get: {
       summary: "This organisation's items (commissioned, made or received by its own events), a page at a time, searched and filtered by chain status (owner only)",

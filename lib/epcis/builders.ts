@@ -1,7 +1,9 @@
 /**
  * EPCIS 2.0 documents from plain actions: commission serials (optionally of one lot), ship,
  * receive all or some, cancel a
- * shipment (CBV void_shipping), transform, assemble, inspect, set a disposition, recall. The demo scenario,
+ * shipment (CBV void_shipping), transform, assemble, inspect, set a disposition, recall; and the
+ * same moves for a lot by quantity (no serials: a quantityList of one LGTIN, whole quantities in
+ * one UN/ECE Rec 20 unit). The demo scenario,
  * the member CLI's spreadsheet import and the explorer's workbench all build their documents
  * here and send them to the gateway's POST /capture, the one write path for events.
  *
@@ -199,4 +201,54 @@ export function recall(w: At & ({ items: string[] } | { lot: string })): EpcisEv
     ...("lot" in w ? { epcList: [], quantityList: [{ epcClass: w.lot }] } : { epcList: w.items }),
     disposition: "recalled",
   };
+}
+
+/** A quantity of one lot: its LGTIN Digital Link, a whole positive quantity, and its unit ("" or absent: a count). */
+export interface LotAmount {
+  lot: string;
+  quantity: number;
+  unit?: string;
+}
+
+/** The event's quantityList; a fraction, zero or a malformed unit is refused here, named. */
+function quantityList(a: LotAmount): { quantityList: Record<string, unknown>[] } {
+  if (!Number.isSafeInteger(a.quantity) || a.quantity <= 0) throw new RangeError(`quantity of ${a.lot} must be a whole number above 0, got ${a.quantity}`);
+  const unit = a.unit ?? "";
+  if (!/^[0-9A-Z]{0,3}$/.test(unit)) throw new RangeError(`unit ${JSON.stringify(unit)} is not a UN/ECE Rec 20 code (e.g. KGM, MTR, LTR)`);
+  return { quantityList: [{ epcClass: a.lot, quantity: a.quantity, ...(unit !== "" ? { uom: unit } : {}) }] };
+}
+
+/** A quantity of a lot comes into existence in its maker's hands; `productionDate` (YYYY-MM-DD) goes into the ILMD. */
+export function commissionLot(w: At & LotAmount & { productionDate?: string }): EpcisEventJson {
+  return {
+    type: "ObjectEvent",
+    ...common(w, "commissioning"),
+    action: "ADD",
+    epcList: [],
+    ...quantityList(w),
+    disposition: "active",
+    ...(w.productionDate !== undefined ? { ilmd: { "cbvmda:productionDate": w.productionDate } } : {}),
+  };
+}
+
+/** A quantity of a lot leaves for another member (`to`: the GLN of its party and receiving place), as `ship` does for items. */
+export function shipLot(w: At & LotAmount & { to: string; from?: string; despatchAdvice?: string }): EpcisEventJson {
+  return { ...ship({ ...w, items: [] }), ...quantityList(w) };
+}
+
+/**
+ * A quantity of a lot shipped by `from` (its party GLN: the chain keeps lot quantities per sender)
+ * arrives at `at`. Less than `shipped` is a short receipt: the rest stays in transit until the
+ * sender withdraws it, and the event notes the shortfall (tm:discrepancy) with the receiver's note.
+ */
+export function receiveLot(w: At & LotAmount & { from: string; shipped?: number; note?: string }): EpcisEventJson {
+  const short = w.shipped !== undefined && w.shipped > w.quantity ? w.shipped - w.quantity : 0;
+  const event = receive({ ...w, items: [], ...(w.note !== undefined ? { note: w.note } : {}) });
+  if (short > 0) event["tm:discrepancy"] = { ...(event["tm:discrepancy"] as object | undefined), "tm:shortQuantity": short };
+  return { ...event, ...quantityList(w) };
+}
+
+/** The sender withdraws a quantity of a lot it shipped to `to` and that was not received. */
+export function cancelLotShipment(w: At & LotAmount & { to: string }): EpcisEventJson {
+  return { ...cancelShipment({ ...w, items: [] }), ...quantityList(w), destinationList: [{ type: "owning_party", destination: party(w.to) }] };
 }

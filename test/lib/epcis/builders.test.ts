@@ -74,6 +74,22 @@ describe("EPCIS builders", () => {
     expect(mapped(build.recall({ ...when, lot: build.lgtin(G, "L7") }))).toMatchObject({ op: "recallBatch", batch: { key: batchKey(build.lgtin(G, "L7")) } });
   });
 
+  it("registers, ships, receives short and withdraws a lot by quantity, mapped to the lot calls", () => {
+    const coil = build.lgtin(G, "COIL-7");
+    const lot = { identifier: `https://id.gs1.org/01/${G}/10/COIL-7`, key: batchKey(coil) };
+    expect(mapped(build.commissionLot({ ...when, lot: coil, quantity: 1200, unit: "KGM", productionDate: "2026-11-30" }))).toMatchObject({ op: "commissionLot", batch: lot, quantity: 1200n, unit: "KGM" });
+    const consignee = { owningParty: build.party(OEM), location: build.place(OEM) };
+    expect(mapped(build.shipLot({ ...when, lot: coil, quantity: 500, unit: "KGM", to: OEM, despatchAdvice: "DA-9" }))).toEqual({ op: "shipLot", batch: lot, quantity: 500n, unit: "KGM", consignee });
+    const received = build.receiveLot({ ...when, at: OEM, from: AT, lot: coil, quantity: 480, unit: "KGM", shipped: 500, note: "one coil bent" });
+    expect(received["tm:discrepancy"]).toEqual({ "tm:note": "one coil bent", "tm:shortQuantity": 20 });
+    expect(mapped(received)).toEqual({ op: "receiveLot", batch: lot, quantity: 480n, unit: "KGM", sender: { owningParty: build.party(AT) } });
+    expect(mapped(build.cancelLotShipment({ ...when, lot: coil, quantity: 20, unit: "KGM", to: OEM }))).toEqual({ op: "cancelLotShipment", batch: lot, quantity: 20n, unit: "KGM", consignee: { owningParty: build.party(OEM) } });
+    expect(mapped(build.commissionLot({ ...when, lot: coil, quantity: 3 }))).toMatchObject({ op: "commissionLot", unit: "" });
+    expect(() => build.shipLot({ ...when, lot: coil, quantity: 2.5, unit: "KGM", to: OEM })).toThrow(/quantity of .* must be a whole number above 0, got 2.5/);
+    expect(() => build.commissionLot({ ...when, lot: coil, quantity: 0 })).toThrow(/must be a whole number above 0, got 0/);
+    expect(() => build.commissionLot({ ...when, lot: coil, quantity: 1, unit: "kg" })).toThrow(/unit "kg" is not a UN\/ECE Rec 20 code/);
+  });
+
   it("is a pure function of its arguments (a retried step sends the same bytes)", () => {
     expect(JSON.stringify(build.ship({ ...when, to: OEM, items }))).toBe(JSON.stringify(build.ship({ ...when, to: OEM, items })));
   });

@@ -15,6 +15,8 @@ import type { DevicesAnswer } from "../lib/api/devices.ts";
 import { type ContractAddresses, type Deployment, type TracemeshContracts, connectContracts } from "../lib/deployment.ts";
 import type { AccessRecorder } from "../node/access-log/record.ts";
 import type { StatementStore } from "../node/certificates/statements.ts";
+import type { PassportChoiceStore } from "../node/passport/choices.ts";
+import type { AccessRequestStore } from "../node/passport/access-requests.ts";
 import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
@@ -63,6 +65,10 @@ export interface GatewayServices {
   subscriptions?: SubscriptionService;
   /** Revocation statements this organisation made as an issuer (node/certificates/statements.ts). */
   statements?: StatementStore;
+  /** What this organisation chose to show on its items' public passports (node/passport/choices.ts); absent: 503 on /passport/{id}/fields. */
+  passportChoices?: Pick<PassportChoiceStore, "get" | "put">;
+  /** Partners' requests for access to this organisation's items, until it approves or declines them (node/passport/access-requests.ts). */
+  accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list">;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */

@@ -86,7 +86,12 @@ export interface ReadingRangeProof {
   /** Per reading, in leaf order. */
   seqs: number[];
   salts: string[];
-  leafHashes: string[];
+  /**
+   * The leaf hashes the node committed. Optional (the compact wire of node/p2p leaves them out:
+   * the verifier recomputes them); without them an altered reading fails as "proof-invalid"
+   * instead of "reading-altered", since nothing tells an altered reading from a forged proof.
+   */
+  leafHashes?: string[];
   start: number;
   end: number;
   leafCount: number;
@@ -219,11 +224,11 @@ export async function verifyReadingRange(
   if (!isIndex(start) || !isIndex(end) || end - start !== n || n === 0 || end > leafCount || proof.leafCount !== leafCount) {
     return fail("proof-invalid", `the range [${start}, ${end}) does not match ${n} readings in a window of ${leafCount} leaves`);
   }
-  const arrays = [proof.seqs, proof.salts, proof.leafHashes];
+  const arrays = [proof.seqs, proof.salts, ...(proof.leafHashes === undefined ? [] : [proof.leafHashes])];
   if (!arrays.every((a) => Array.isArray(a) && a.length === n) || !Array.isArray(proof.siblings)) {
     return fail("proof-invalid", "the range proof is malformed (seqs, salts, leaf hashes, siblings)");
   }
-  const claimed = proof.leafHashes.map(hashOf);
+  const claimed = proof.leafHashes?.map(hashOf) ?? [];
   const salts = proof.salts.map(saltOf);
   const siblings = proof.siblings.map(hashOf);
   if ([...claimed, ...salts, ...siblings].some((x) => x === undefined)) return fail("proof-invalid", "the range proof holds malformed hashes");
@@ -234,7 +239,7 @@ export async function verifyReadingRange(
   const leaves = readings.map((r, k) => leafOf(r, proof.seqs[k], salts[k]!));
   const encoded = leaves.every((l): l is Buffer => !(l instanceof ReadingError));
   if (!encoded || !proves(leaves as Buffer[])) {
-    if (proves(claimed as Buffer[])) {
+    if (claimed.length === n && proves(claimed as Buffer[])) {
       const k = leaves.findIndex((l, j) => l instanceof ReadingError || !l.equals(claimed[j]!));
       return fail("reading-altered", `reading ${k} (leaf ${start + k}) does not hash to the committed leaf`, k);
     }

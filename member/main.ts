@@ -27,6 +27,8 @@ import { devicesView } from "../node/devices-view.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
 import { StatementStore } from "../node/certificates/statements.ts";
+import { PassportChoiceStore } from "../node/passport/choices.ts";
+import { AccessRequestStore } from "../node/passport/access-requests.ts";
 import { SubscriptionService } from "../node/subscriptions/service.ts";
 import { type MemberConfig, gatewayRateLimits, loadMemberConfig } from "./config.ts";
 import { EXIT_DATA_DAMAGED, StoreDamagedError } from "../node/ingest/repair.ts";
@@ -114,12 +116,16 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     cleanup.push(() => subscriptions.close());
     // Statements this organisation makes when it revokes a certificate (the chain holds their hashes).
     const statements = await StatementStore.open(path.join(config.node.dataDir, "statements"));
+    // What this organisation shows on its items' public passports (GET /passport/{id}).
+    const passportChoices = await PassportChoiceStore.open(path.join(config.node.dataDir, "passport-choices"));
+    // Partners' requests for access to this organisation's items (approved as grants).
+    const accessRequests = await AccessRequestStore.open(path.join(config.node.dataDir, "access-requests"));
     // Members who rely on a certificate read its statement from this node over the peer network.
     p2p?.serveWith({ statements });
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, grants, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, passportChoices, accessRequests, grants, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

@@ -231,7 +231,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const storeDir = path.join(config.dataDir, "db");
   // Damaged files (LevelDB "Corruption") show at open or at the first reads: refuse, naming the repair.
   const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e }) : e);
-  const store = await IngestStore.open(storeDir).catch((e: unknown) => Promise.reject(damaged(e)));
+  const store = await IngestStore.open(storeDir, { log }).catch((e: unknown) => Promise.reject(damaged(e)));
   let provider: JsonRpcProvider | undefined;
   try {
     await store.bindNode(wallet.address).catch((e: unknown) => Promise.reject(damaged(e)));

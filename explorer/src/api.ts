@@ -6,6 +6,7 @@
 import type { IssuedToken } from "../../lib/api/auth.ts";
 import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import type { OrganisationRef, Problem } from "../../lib/api/common.ts";
+import type { HealthAnswer } from "../../lib/api/health.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -48,7 +49,7 @@ let current: Session | undefined = loadSession();
 export const session = (): Session | undefined => current;
 
 export interface RequestOptions {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "DELETE";
   body?: unknown;
   /** Raw text body (e.g. a compact JWT) sent as-is with this content type. */
   text?: { body: string; contentType: string };
@@ -78,6 +79,16 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 }
 
 export const enc = encodeURIComponent;
+
+let health: Promise<HealthAnswer> | undefined;
+/** This gateway's /health, asked once per page load: whose gateway it is and which services it offers. */
+export function gatewayHealth(): Promise<HealthAnswer> {
+  health ??= api<HealthAnswer>("/health").catch((e: unknown) => {
+    health = undefined; // ask again next time
+    throw e;
+  });
+  return health;
+}
 
 /**
  * The names EPCIS master data gives locations (GET /vocabularies/BusinessLocation), keyed by the

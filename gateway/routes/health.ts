@@ -35,7 +35,13 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
       blockNumber,
       organisation: services.organisation,
       contracts: services.deployment.contracts,
-      services: { events: services.events !== undefined, index: services.index !== undefined, proofs: services.proofs !== undefined },
+      services: {
+        events: services.events !== undefined,
+        index: services.index !== undefined,
+        proofs: services.proofs !== undefined,
+        passportChoices: services.passportChoices !== undefined,
+        accessRequests: services.accessRequests !== undefined,
+      },
       ...(services.index ? { indexedBlock: services.index.progress().indexedBlock, indexLag: services.index.progress().lag } : {}),
     } satisfies HealthAnswer;
   });

@@ -1,6 +1,7 @@
 /** Every route module of the gateway, in registration order (see context.ts for the pattern). */
 import type { RouteModule } from "../context.ts";
 import * as accessLog from "./access-log.ts";
+import * as accessRequests from "./access-requests.ts";
 import * as auth from "./auth.ts";
 import * as certificates from "./certificates.ts";
 import * as docs from "./docs.ts";
@@ -9,6 +10,7 @@ import * as grants from "./grants.ts";
 import * as health from "./health.ts";
 import * as identifiers from "./identifiers.ts";
 import * as masterData from "./master-data.ts";
+import * as passport from "./passport.ts";
 import * as queries from "./queries.ts";
 import * as publicViews from "./public.ts";
 import * as recall from "./recall.ts";
@@ -31,7 +33,9 @@ export const routeModules: Record<string, RouteModule> = {
   trace,
   recall,
   publicViews,
+  passport,
   accessLog,
   grants,
+  accessRequests,
   workbench,
 };

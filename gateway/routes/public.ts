@@ -7,16 +7,19 @@
  *   certificates (public on the certificate routes already). The identifier echoed is the one the
  *   caller brought. Nothing else: no EPCIS document, no component, no recall-cause identifier or
  *   recalling organisation (that would name the maker's suppliers), no holdings; those stay
- *   behind sign-in and grants (trace.ts, recall.ts).
+ *   behind sign-in and grants (trace.ts, recall.ts). Beyond these, the fields its maker chose to
+ *   show (`fields`, passport.ts), served only by the maker's own member node.
  * - the member directory, GET /consortium/members: each member's name, roles and status. Accounts,
  *   node identities, proposals and votes stay on GET /consortium, for members.
  */
 import { STATUS_NAMES } from "../../lib/credentials.ts";
+import { PASSPORT_FIELDS } from "../../lib/passport-fields.ts";
 import type { PassportAnswer, PassportCertificateAnswer, PublicMemberAnswer } from "../../lib/api/trace.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
 import { json, problem } from "../openapi.ts";
+import { makerOf, publicPassportFields } from "./passport.ts";
 import { parseSubject } from "./trace.ts";
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
@@ -45,6 +48,8 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
         certificates.push({ id: c.id, state: STATUS_NAMES[c.status], scope: c.scope, issuer: await org(c.issuer), validFrom: iso(c.validFrom), validUntil: c.validUntil === 0 ? null : iso(c.validUntil), of });
       }
     }
+    const makerId = await makerOf(q, subject.key);
+    const fields = await publicPassportFields(services, subject, makerId);
     ctx.set("Cache-Control", "no-store");
     ctx.body = {
       kind: item ? "item" : "batch",
@@ -53,11 +58,12 @@ export function register(router: GatewayRouter, { services, options }: RouteCont
       ...(item ? { status: item.statusName } : {}),
       // Who registered it (the maker whose label it carries), not who holds it now: a visitor who
       // knows a component's serial must not learn its maker's customers.
-      maker: await org((await q.history(subject.key, { limit: 1 }))[0]?.org ?? (item ? item.ownerOrg : batch!.owner)),
+      maker: await org(makerId),
       // What kind of subject was recalled, never who recalled it: that would name a supplier of
       // the item's maker to anyone who scans it.
       recall: { state: await q.recallState(subject.key, causes), causes: causes.map((c) => ({ kind: c.kind })) },
       certificates,
+      ...(Object.keys(fields).length > 0 ? { fields } : {}),
     } satisfies PassportAnswer;
   });
 }
@@ -93,6 +99,7 @@ export const paths: OpenApiPaths = {
             maker: { $ref: "#/components/schemas/Organisation" },
             recall: { type: "object", properties: { state: { enum: ["recalled", "in-scope", "clear"] }, causes: { type: "array", items: { type: "object" } } } },
             certificates: { type: "array", items: { type: "object" } },
+            fields: { type: "object", description: "the extra fields its maker chose to show (PASSPORT_FIELDS), from the maker's own member node only", properties: Object.fromEntries(PASSPORT_FIELDS.map((f) => [f, { type: "string" }])) },
           },
         }),
         "400": problem("Malformed id"),

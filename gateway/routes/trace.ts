@@ -60,7 +60,7 @@ const NAMED_NODES = 300;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** What an item id in a path names: the key, and the identifier when one was given. */
-interface Subject {
+export interface Subject {
   key: string;
   kind: "item" | "batch" | "key";
   identifier?: string;
@@ -116,6 +116,25 @@ interface LoggedRead {
   read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject };
   decision: AccessDecision;
 }
+
+/** An item as GET /items/{id} answers it (the workbench's item list answers the same). */
+export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
+  kind: "item",
+  key: item.key,
+  identifier: subject.identifier,
+  digitalLink: subject.identifier,
+  status: item.statusName,
+  owner: await org(item.ownerOrg),
+  custodian: await org(item.custodianOrg),
+  consignee: item.consigneeOrg ? await org(item.consigneeOrg) : undefined,
+  batchKey: item.batch ?? undefined,
+  parent: item.parent ?? undefined,
+  recalled: item.recalled,
+  disposition: item.disposition,
+  createdAt: iso(item.createdAt),
+  createdBlock: item.createdBlock,
+  lastRecord: item.lastRecord,
+});
 
 export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
@@ -173,24 +192,6 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     if (!item && !batch) throw notFound(`no ${subject.kind === "batch" ? "batch" : "item"} ${subject.identifier ?? subject.key} on chain (as of indexed block ${index().progress().indexedBlock})`);
     return { subject, item, batch, q };
   };
-
-  const itemBody = async (subject: Subject, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
-    kind: "item",
-    key: item.key,
-    identifier: subject.identifier,
-    digitalLink: subject.identifier,
-    status: item.statusName,
-    owner: await org(item.ownerOrg),
-    custodian: await org(item.custodianOrg),
-    consignee: item.consigneeOrg ? await org(item.consigneeOrg) : undefined,
-    batchKey: item.batch ?? undefined,
-    parent: item.parent ?? undefined,
-    recalled: item.recalled,
-    disposition: item.disposition,
-    createdAt: iso(item.createdAt),
-    createdBlock: item.createdBlock,
-    lastRecord: item.lastRecord,
-  });
 
   router.get("/items/:id", auth.requireOrg(), async (ctx) => {
     const { subject, item, batch, q } = await load(ctx);

@@ -2,20 +2,29 @@
  * The workbench's own views of this node's organisation: its shipments on their way in and out
  * (from the chain index), with the identifiers of their items as far as the organisation may read
  * them (visible-identifiers.ts); its devices and data streams (the node's status through
- * `services.devices`, node/devices-view.ts). Only the organisation that runs this node reads them: another
- * member gets 403, an anonymous caller 401.
+ * `services.devices`, node/devices-view.ts); its items (lib/workbench/stock.ts: the ones its own
+ * events brought into its hands) a page at a time, searched and filtered by their chain status
+ * here, so a list of thousands never travels whole. Only the organisation that runs this node
+ * reads them: another member gets 403, an anonymous caller 401.
  */
+import { createHash } from "node:crypto";
 import type { Context } from "koa";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
 import type { MyShipmentsAnswer, ShipmentAnswer } from "../../lib/api/shipments.ts";
+import type { MyItem, MyItemsAnswer } from "../../lib/api/stock.ts";
+import { itemKey } from "../../lib/identifiers/canonical.ts";
+import { itemsOfEvents } from "../../lib/workbench/stock.ts";
 import type { IndexQueries } from "../../node/indexer/queries.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, forbidden, requireService } from "../errors.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { visibleIdentifiers } from "../visible-identifiers.ts";
-import { orgNames } from "./trace.ts";
+import { itemBody, orgNames } from "./trace.ts";
 
 const MAX_SHIPMENTS = 200;
+const MAX_ITEMS_PER_PAGE = 1000;
+/** Chain statuses the item list filters by (ItemAnswer.status). */
+const ITEM_STATUSES = ["active", "inTransit", "consumed", "assembled"] as const;
 
 export function register(router: GatewayRouter, { services, auth }: RouteContext): void {
   const me = services.organisation;
@@ -27,6 +36,59 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
 
   router.get("/workbench/devices", auth.requireOrg(), ownerOnly("devices and streams"), (ctx) => {
     ctx.body = requireService(services.devices, "node status")() satisfies DevicesAnswer;
+  });
+
+  router.get("/workbench/items", auth.requireOrg(), ownerOnly("items"), async (ctx) => {
+    const one = (name: string) => {
+      const v = ctx.query[name];
+      if (Array.isArray(v)) throw badRequest(`query parameter \`${name}\` is given more than once`);
+      return v;
+    };
+    for (const name of Object.keys(ctx.query))
+      if (!["perPage", "nextPageToken", "q", "status"].includes(name)) throw badRequest(`unknown query parameter \`${name}\` (this list takes perPage, nextPageToken, q and status)`);
+    const perPageText = one("perPage");
+    if (perPageText !== undefined && (!/^\d+$/.test(perPageText) || Number(perPageText) < 1 || Number(perPageText) > MAX_ITEMS_PER_PAGE))
+      throw badRequest(`query parameter \`perPage\` must be one integer from 1 to ${MAX_ITEMS_PER_PAGE}, got ${JSON.stringify(perPageText)}`);
+    const perPage = perPageText === undefined ? 100 : Number(perPageText);
+    const search = (one("q") ?? "").trim().toLowerCase();
+    const status = one("status");
+    if (status !== undefined && !(ITEM_STATUSES as readonly string[]).includes(status)) throw badRequest(`query parameter \`status\` must be one of ${ITEM_STATUSES.join(", ")}, got ${JSON.stringify(status)}`);
+    // The token is the position in the list, bound to the search, filter and page size that made it.
+    const bound = createHash("sha256").update(JSON.stringify([search, status ?? null, perPage])).digest("base64url").slice(0, 16);
+    const token = one("nextPageToken");
+    let from = 0;
+    if (token !== undefined) {
+      const m = /^i\.(\d{1,9})\.([A-Za-z0-9_-]{16})$/.exec(token);
+      if (!m) throw badRequest("nextPageToken is malformed");
+      if (m[2] !== bound) throw badRequest("nextPageToken belongs to a different list (q, status and perPage must stay the same)");
+      from = Number(m[1]);
+    }
+    const store = requireService(services.events, "event store").store;
+    const q = requireService(services.index, "chain index").queries;
+    // The node's own events only ("o"): documents fetched from partners name their items, not ours.
+    const events: Record<string, unknown>[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await store.query({}, { perPage: 1000, maxScan: 1_000_000, ...(pageToken !== undefined ? { nextPageToken: pageToken } : {}), filter: (e) => e.sid.startsWith("o") });
+      for (const e of page.events) events.push(e.event as Record<string, unknown>);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    const matching = itemsOfEvents(events).filter((id) => search === "" || id.toLowerCase().includes(search) || decodeURIComponent(id).toLowerCase().includes(search));
+    const org = orgNames(q);
+    const items: MyItem[] = [];
+    let at = from;
+    for (; at < matching.length && items.length < perPage; at++) {
+      const identifier = matching[at]!;
+      let view: Awaited<ReturnType<IndexQueries["item"]>>;
+      try {
+        view = await q.item(itemKey(identifier));
+      } catch {
+        view = undefined; // not an item identifier the chain keys
+      }
+      if (status !== undefined && view?.statusName !== status) continue;
+      items.push({ identifier, chain: view ? await itemBody({ identifier }, view, org) : null });
+    }
+    ctx.body = { organisation: me, items, matching: matching.length, ...(at < matching.length ? { nextPageToken: `i.${at}.${bound}` } : {}) } satisfies MyItemsAnswer;
   });
 
   router.get("/workbench/shipments", auth.requireOrg(), ownerOnly("shipments"), async (ctx) => {
@@ -95,6 +157,35 @@ const shipment = {
 };
 
 export const paths: OpenApiPaths = {
+  "/workbench/items": {
+    get: {
+      summary: "This organisation's items (commissioned, made or received by its own events), a page at a time, searched and filtered by chain status (owner only)",
+      tags: ["workbench"],
+      security: bearer,
+      parameters: [
+        { name: "perPage", in: "query", description: "items per page", schema: { type: "integer", minimum: 1, maximum: MAX_ITEMS_PER_PAGE, default: 100 } },
+        { name: "nextPageToken", in: "query", description: "from the previous page (same q, status and perPage)", schema: { type: "string" } },
+        { name: "q", in: "query", description: "part of the identifier (serial, GTIN, lot), any case", schema: { type: "string" } },
+        { name: "status", in: "query", description: "the item's status on chain", schema: { enum: [...ITEM_STATUSES] } },
+      ],
+      responses: {
+        "200": json("{ organisation, items: [{ identifier, chain }], matching, nextPageToken? }", {
+          type: "object",
+          required: ["organisation", "items", "matching"],
+          properties: {
+            organisation: { $ref: "#/components/schemas/Organisation" },
+            items: { type: "array", items: { type: "object", required: ["identifier", "chain"], properties: { identifier: { type: "string" }, chain: { type: ["object", "null"] } } } },
+            matching: { type: "integer", description: "items the search leaves, before the status filter" },
+            nextPageToken: { type: "string" },
+          },
+        }),
+        "400": problem("Malformed perPage, status or nextPageToken, or an unknown parameter"),
+        "401": problem("No token, or an expired or invalid one"),
+        "403": problem("The caller is not the organisation that runs this node"),
+        "503": problem("This node has no event store or chain index"),
+      },
+    },
+  },
   "/workbench/devices": {
     get: {
       summary: "This organisation's devices and data streams: state, reading rate, late or skewed readings, last anchored window and anchoring lag (owner only)",

@@ -55,3 +55,31 @@ export interface GrantWriteAnswer {
   tx: string;
   block: number;
 }
+
+/** POST /access-requests: a partner asks an item's maker for more than its public passport. */
+export interface AccessRequestBody {
+  /** The item's identifier (GS1 Digital Link or EPC URI). */
+  subject: string;
+  scope: "item" | "item-genealogy";
+  /** Why, in words (at most 200 characters); it becomes the grant's purpose. */
+  purpose: string;
+  /** How long the access should last, 1 to 365 days. */
+  days: number;
+}
+
+/** An access request as the owner's node keeps it (GET /access-requests). */
+export interface AccessRequestAnswer {
+  id: string;
+  requester: OrganisationRef;
+  owner: OrganisationRef;
+  subject: string;
+  subjectKey: string;
+  scope: "item" | "item-genealogy";
+  purpose: string;
+  days: number;
+  state: "pending" | "approved" | "declined";
+  createdAt: string;
+  decidedAt?: string;
+  /** The grant that approved it. */
+  grant?: { id: string; tx: string; expiresAt: string };
+}

@@ -10,7 +10,7 @@ export interface HealthAnswer {
   organisation: OrganisationRef;
   contracts: ContractAddresses;
   /** Which node services this gateway offers. */
-  services: { events: boolean; index: boolean; proofs: boolean };
+  services: { events: boolean; index: boolean; proofs: boolean; passportChoices: boolean; accessRequests: boolean };
   /** With a chain index: its last block, and how far it trails the chain head. */
   indexedBlock?: number;
   indexLag?: number;

@@ -5,6 +5,7 @@
  */
 import type { CertificateStatusName } from "../credentials.ts";
 import type { ScopeKind } from "../registry.ts";
+import type { PassportField } from "../passport-fields.ts";
 import type { OrganisationRef } from "./common.ts";
 
 /** GET /items/{id} for an individually identified item. */
@@ -270,6 +271,16 @@ export interface PassportAnswer {
   /** Whether a recall reaches it and what kind of subject each recall was; not who recalled it (that would name a supplier). */
   recall: { state: RecallAnswer["state"]; causes: { kind: "item" | "batch" }[] };
   certificates: PassportCertificateAnswer[];
+  /** The extra fields its maker chose to show (lib/passport-fields.ts), answered by the maker's own node only. */
+  fields?: Partial<Record<PassportField, string>>;
+}
+
+/** GET and PUT /passport/{id}/fields (the maker only): the fields chosen and what each would say (null: nothing held). */
+export interface PassportFieldsAnswer {
+  identifier: string;
+  chosen: PassportField[];
+  values: Record<PassportField, string | null>;
+  updatedAt?: string;
 }
 
 /** GET /consortium/members (no sign-in): the member directory; role and status codes for the page to word. */

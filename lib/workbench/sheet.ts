@@ -10,7 +10,7 @@
  */
 import readXlsx from "read-excel-file/universal";
 import { commission, epcisDocument, sgtin } from "../epcis/builders.ts";
-import { IdentifierError, checkElement, hasValidCheckDigit } from "../identifiers/gs1-keys.ts";
+import { CSET82, DIGITS, IdentifierError, checkElement, gs1CheckDigit, hasValidCheckDigit } from "../identifiers/gs1-keys.ts";
 
 /** The template's columns, in order; names are matched without regard to case, spaces or "_". */
 export const SHEET_COLUMNS = ["gtin", "serial", "lot", "production_date", "location"] as const;
@@ -37,11 +37,38 @@ export interface SheetItem {
   id: string;
 }
 
+/**
+ * Why a row (or the sheet) is refused, as a code with its parameters: the explorer words each
+ * code in the reader's language (messages "wb.fault.<code>"); `message` says it in English.
+ */
+export const SHEET_FAULT_CODES = [
+  "missingColumn", // column, columns
+  "tooManyRows", // rows, max
+  "noRows",
+  "empty", // column
+  "notDigits", // value
+  "gtinLength", // value, length
+  "gtinCheckDigit", // actual, expected
+  "tooLong", // value, length, max
+  "charset", // value, char
+  "notDate", // value
+  "notCalendarDate", // value
+  "futureDate", // value
+  "glnLength", // value
+  "glnCheckDigit", // value
+  "repeatedSerial", // serial, gtin, first
+  "invalid", // message
+] as const;
+export type SheetFaultCode = (typeof SHEET_FAULT_CODES)[number];
+
 /** What is wrong with one cell (or, with column undefined, with the sheet). */
 export interface RowFault {
   row: number;
   column?: SheetColumn;
   value?: string;
+  code: SheetFaultCode;
+  params: Record<string, string | number>;
+  /** The fault in English (the command line prints it). */
   message: string;
 }
 
@@ -107,12 +134,38 @@ export function cellText(c: Cell): string {
 
 const normalName = (h: string) => h.toLowerCase().replace(/[\s_-]+/g, "");
 
+/** What is wrong with a GLN (13 digits, GS1 check digit): its fault code, or undefined when nothing is. */
+function glnFaultCode(value: string): "empty" | "glnLength" | "glnCheckDigit" | undefined {
+  if (value === "") return "empty";
+  if (!/^\d{13}$/.test(value)) return "glnLength";
+  if (!hasValidCheckDigit(value)) return "glnCheckDigit";
+  return undefined;
+}
+
 /** What is wrong with a GLN (13 digits, GS1 check digit) given as `what`; undefined when nothing is. */
 export function glnFault(value: string, what: string): string | undefined {
-  if (value === "") return `${what} is empty: a GLN of 13 digits`;
-  if (!/^\d{13}$/.test(value)) return `${what} "${value}" is not a GLN of 13 digits`;
-  if (!hasValidCheckDigit(value)) return `${what} GLN ${value} has a wrong check digit`;
+  const code = glnFaultCode(value);
+  if (code === "empty") return `${what} is empty: a GLN of 13 digits`;
+  if (code === "glnLength") return `${what} "${value}" is not a GLN of 13 digits`;
+  if (code === "glnCheckDigit") return `${what} GLN ${value} has a wrong check digit`;
   return undefined;
+}
+
+/**
+ * The code of what checkElement refused in a GTIN (AI 01), serial (21) or lot (10) cell, read
+ * from the value with GS1's own rules; checkElement's English message stays the fault's message.
+ */
+function elementFaultCode(ai: string, value: string, message: string): Pick<RowFault, "code" | "params"> {
+  if (ai === "01") {
+    if (!DIGITS.test(value)) return { code: "notDigits", params: { value } };
+    if (![8, 12, 13, 14].includes(value.length)) return { code: "gtinLength", params: { value, length: value.length } };
+    const digits = value.padStart(14, "0");
+    return { code: "gtinCheckDigit", params: { actual: Number(digits[13]), expected: gs1CheckDigit(digits.slice(0, 13)) } };
+  }
+  if (value.length > 20) return { code: "tooLong", params: { value, length: value.length, max: 20 } };
+  const char = [...value].find((c) => !CSET82.test(c));
+  if (char !== undefined) return { code: "charset", params: { value, char } };
+  return { code: "invalid", params: { message } };
 }
 
 /** Where the sheet's header puts the template's `k`-th column (-1 when it has none). */
@@ -120,13 +173,13 @@ export function columnIndex(table: Cell[][], k: number): number {
   return (table[0] ?? []).map((h) => normalName(cellText(h))).indexOf(normalName(SHEET_COLUMNS[k]!));
 }
 
-/** A real calendar date, YYYY-MM-DD, not after today. */
-function checkDate(value: string, today: string): string | undefined {
+/** A real calendar date, YYYY-MM-DD, not after today: the fault's code and English words, if any. */
+function checkDate(value: string, today: string): { code: SheetFaultCode; message: string } | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!m) return `"${value}" is not a date written YYYY-MM-DD`;
+  if (!m) return { code: "notDate", message: `"${value}" is not a date written YYYY-MM-DD` };
   const d = new Date(`${value}T00:00:00Z`);
-  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) return `${value} is not a calendar date`;
-  if (value > today) return `${value} is in the future`;
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) return { code: "notCalendarDate", message: `${value} is not a calendar date` };
+  if (value > today) return { code: "futureDate", message: `${value} is in the future` };
   return undefined;
 }
 
@@ -146,10 +199,12 @@ export function checkSheet(table: Cell[][], options: { today?: string; maxRows?:
     if (at >= 0) columnOf.set(c, at);
   }
   for (const required of ["gtin", "serial", "location"] as const)
-    if (!columnOf.has(required)) faults.push({ row: 1, column: required, message: `the header has no "${required}" column (columns: ${SHEET_COLUMNS.join(", ")})` });
+    if (!columnOf.has(required))
+      faults.push({ row: 1, column: required, code: "missingColumn", params: { column: required, columns: SHEET_COLUMNS.join(", ") }, message: `the header has no "${required}" column (columns: ${SHEET_COLUMNS.join(", ")})` });
   if (faults.length > 0) return { items, faults };
   const body = table.slice(1);
-  if (body.length > maxRows) return { items, faults: [{ row: maxRows + 2, message: `the sheet has ${body.length} rows; at most ${maxRows} are taken at once: split it` }] };
+  if (body.length > maxRows)
+    return { items, faults: [{ row: maxRows + 2, code: "tooManyRows", params: { rows: body.length, max: maxRows }, message: `the sheet has ${body.length} rows; at most ${maxRows} are taken at once: split it` }] };
 
   const seen = new Map<string, number>();
   body.forEach((cells, i) => {
@@ -157,14 +212,15 @@ export function checkSheet(table: Cell[][], options: { today?: string; maxRows?:
     const get = (c: SheetColumn) => (columnOf.has(c) ? cellText(cells[columnOf.get(c)!]) : "");
     if (SHEET_COLUMNS.every((c) => get(c) === "")) return; // blank line
     const before = faults.length;
-    const fault = (column: SheetColumn, value: string, message: string) => faults.push({ row, column, value, message });
+    const fault = (column: SheetColumn, value: string, code: SheetFaultCode, params: RowFault["params"], message: string) => faults.push({ row, column, value, code, params, message });
     const element = (column: SheetColumn, ai: string, value: string): string | undefined => {
-      if (value === "") return void fault(column, value, `${column} is empty`);
+      if (value === "") return void fault(column, value, "empty", { column }, `${column} is empty`);
       try {
         return checkElement(ai, value, value, true, true);
       } catch (e) {
-        if (e instanceof IdentifierError) return void fault(column, value, e.message);
-        throw e;
+        if (!(e instanceof IdentifierError)) throw e;
+        const { code, params } = elementFaultCode(ai, value, e.message);
+        return void fault(column, value, code, params, e.message);
       }
     };
     const gtin = element("gtin", "01", get("gtin"));
@@ -174,21 +230,21 @@ export function checkSheet(table: Cell[][], options: { today?: string; maxRows?:
     const dateText = get("production_date");
     if (dateText !== "") {
       const why = checkDate(dateText, today);
-      if (why) fault("production_date", dateText, why);
+      if (why) fault("production_date", dateText, why.code, { value: dateText }, why.message);
     }
     const location = get("location");
-    const locationFault = glnFault(location, "location");
-    if (locationFault) fault("location", location, locationFault);
+    const locationCode = glnFaultCode(location);
+    if (locationCode) fault("location", location, locationCode, locationCode === "empty" ? { column: "location" } : { value: location }, glnFault(location, "location")!);
     if (gtin !== undefined && serial !== undefined) {
       const id = sgtin(gtin, serial);
       const first = seen.get(id);
-      if (first !== undefined) fault("serial", serial, `serial ${serial} of GTIN ${gtin} is also on row ${first}`);
+      if (first !== undefined) fault("serial", serial, "repeatedSerial", { serial, gtin, first }, `serial ${serial} of GTIN ${gtin} is also on row ${first}`);
       else seen.set(id, row);
       if (faults.length === before)
         items.push({ row, gtin, serial, ...(lot !== undefined ? { lot } : {}), ...(dateText !== "" ? { productionDate: dateText } : {}), location, id });
     }
   });
-  if (items.length === 0 && faults.length === 0) faults.push({ row: 2, message: "the sheet has no rows to register" });
+  if (items.length === 0 && faults.length === 0) faults.push({ row: 2, code: "noRows", params: {}, message: "the sheet has no rows to register" });
   return { items, faults };
 }
 

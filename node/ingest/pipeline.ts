@@ -48,6 +48,7 @@ import {
   type Head,
   type IngestStore,
   LEAF_PAGE,
+  pageBlockRoots,
   type LocatedSection,
   StoreBatch,
   type StreamRun,
@@ -702,10 +703,13 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const pages = Math.ceil(w.count / LEAF_PAGE);
     const pageRoots = Buffer.allocUnsafe(pages * 32);
     const leafPages: Buffer[] = [];
+    const blockRoots: Buffer[] = [];
     for (let p = 0; p < pages; p++) {
       const page = blob.subarray(p * LEAF_PAGE * 32, Math.min(w.count, (p + 1) * LEAF_PAGE) * 32);
-      merkleRoot(page).copy(pageRoots, p * 32);
+      const blocks = pageBlockRoots(page); // the page's root is the root over its block roots (store.ts)
+      merkleRoot(blocks).copy(pageRoots, p * 32);
       leafPages.push(page);
+      blockRoots.push(blocks);
     }
     const root = "0x" + merkleRoot(pageRoots).toString("hex");
     const record: WindowRecord = {
@@ -725,7 +729,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       lastToTimeMs: record.toTimeMs,
       readingsClosed: this.head.readingsClosed + w.count,
     };
-    batch.closeWindow({ record, leafPages, pageRoots, locator: located, head: this.head });
+    batch.closeWindow({ record, leafPages, pageRoots, blockRoots, locator: located, head: this.head });
     this.open = { sequence: w.sequence + 1, count: 0, fromTimeMs: 0, parts: 0, streams: [] };
     clearTimeout(this.closeTimer);
     return record;

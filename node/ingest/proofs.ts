@@ -22,12 +22,14 @@ import {
 import {
   type AnchorReceipt,
   type IngestStore,
+  LEAF_BLOCK,
   LEAF_PAGE,
   type LocatedSection,
   type StreamRun,
   type WindowRecord,
   parseChunk,
   recordAt,
+  recordOffset,
   sectionRecords,
 } from "./store.ts";
 
@@ -81,6 +83,10 @@ const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byte
 class Lru<K, V> {
   private readonly map = new Map<K, Promise<V>>();
   constructor(private readonly size: number) {}
+  /** The entry for `key` if present, without loading it or making it recent. */
+  peek(key: K): Promise<V> | undefined {
+    return this.map.get(key);
+  }
   get(key: K, load: () => Promise<V>): Promise<V> {
     let v = this.map.get(key);
     if (v !== undefined) {
@@ -170,12 +176,27 @@ export class ProofService {
     });
   }
 
-  /** Leaf hash and siblings of leaf `index`: its page's path, then the top tree's. */
+  /**
+   * Leaf hash and siblings of leaf `index`: from a page already built, its page's path; otherwise
+   * its block's path and the path over the page's block roots (a cold proof hashes about 60 nodes,
+   * not a whole page); then the top tree's.
+   */
   private async path(info: WindowInfo, index: number): Promise<{ leaf: Buffer; siblings: Buffer[] }> {
+    const w = info.record.sequence;
     const p = Math.floor(index / LEAF_PAGE);
-    const page = await this.page(info.record.sequence, p);
     const i = index % LEAF_PAGE;
-    return { leaf: page.leaf(i), siblings: [...page.proof(i).siblings, ...info.top.proof(p).siblings] as Buffer[] };
+    const top = info.top.proof(p).siblings as Buffer[];
+    const built = this.pages.peek(`${w}:${p}`);
+    const [roots, leaves] = built === undefined ? await Promise.all([this.store.blockRoots(w, p), this.store.leafPage(w, p)]) : [];
+    if (roots === undefined) {
+      const page = await (built ?? this.page(w, p));
+      return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top] };
+    }
+    if (leaves === undefined) throw new Error(`window ${w} has no leaf page ${p}`);
+    const b = Math.floor(i / LEAF_BLOCK);
+    const block = MerkleTree.fromLeafHashes(leaves.subarray(b * LEAF_BLOCK * 32, Math.min(leaves.length, (b + 1) * LEAF_BLOCK * 32)));
+    const j = i % LEAF_BLOCK;
+    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(MerkleTree.fromLeafHashes(roots).proof(b).siblings as Buffer[]), ...top] };
   }
 
   private async bytesOf(info: WindowInfo, located: readonly LocatedSection[], firstSeq: number, seq: number): Promise<Buffer> {
@@ -261,12 +282,14 @@ export class ProofService {
    * All readings of `stream` in `window`, with one range proof (which also proves completeness);
    * or, with `part`, only the run's readings from seq `fromSeq` on, at most `count` of them, with
    * a proof of just those (only they are read and decoded: a large run is served page by page).
+   * With `leafHashes: false` the proof leaves out the committed leaf hashes (a verifier recomputes
+   * them; the peer wire does not carry them).
    */
-  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
-    return this.retryOnRewrite(() => this.proveRunOnce(stream, window, part));
+  async proveRun(stream: string, window: number, part?: { fromSeq: number; count: number }, options: { leafHashes?: boolean } = {}): Promise<ProvenRange | undefined> {
+    return this.retryOnRewrite(() => this.proveRunOnce(stream, window, part, options));
   }
 
-  private async proveRunOnce(stream: string, window: number, part?: { fromSeq: number; count: number }): Promise<ProvenRange | undefined> {
+  private async proveRunOnce(stream: string, window: number, part?: { fromSeq: number; count: number }, options: { leafHashes?: boolean } = {}): Promise<ProvenRange | undefined> {
     if (!Number.isInteger(window) || window < 1 || window > (await this.store.head()).lastClosed) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
@@ -287,8 +310,14 @@ export class ProofService {
       if (seq >= last) break;
       const value = await this.chunk(window, s.part);
       if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
-      for (let k = Math.max(0, first - seq); k < s.count && seq + k < last; k++) {
-        const d = decodeReading(recordAt(value, s.offset, k));
+      // Records are length-prefixed: walk them in order (finding each from the section's start
+      // made a page of a large section quadratic).
+      const skip = Math.max(0, first - seq);
+      let o = skip === 0 ? s.offset : recordOffset(value, s.offset, skip);
+      for (let k = skip; k < s.count && seq + k < last; k++) {
+        const len = value.readUInt16BE(o);
+        const d = decodeReading(value.subarray(o + 2, o + 2 + len));
+        o += 2 + len;
         readings.push(d.reading);
         seqs.push(seq + k);
         salts.push(hex(d.salt));
@@ -298,7 +327,7 @@ export class ProofService {
     const tree = await this.tree(window);
     const start = run.leafStart + (first - run.firstSeq);
     const end = start + (last - first);
-    const leafHashes = Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
+    const leafHashes = options.leafHashes === false ? undefined : Array.from({ length: end - start }, (_, k) => hex(tree.leaf(start + k)));
     const anchor = await this.store.anchorReceipt(window);
     return {
       stream,
@@ -309,7 +338,7 @@ export class ProofService {
         window,
         seqs,
         salts,
-        leafHashes,
+        ...(leafHashes ? { leafHashes } : {}),
         start,
         end,
         leafCount: tree.leafCount,
@@ -338,7 +367,7 @@ export class ProofService {
         ...run.proof,
         seqs: run.proof.seqs.slice(from, to),
         salts: run.proof.salts.slice(from, to),
-        leafHashes: run.proof.leafHashes.slice(from, to),
+        ...(run.proof.leafHashes ? { leafHashes: run.proof.leafHashes.slice(from, to) } : {}),
         start,
         end,
         siblings: siblingsToHex(tree.rangeProof(start, end).siblings),

@@ -7,6 +7,9 @@
  *   l | window u64 | page u32        the window's leaf hashes in tree order, 32 bytes each, in
  *                                    pages of LEAF_PAGE (the last page may be shorter)
  *   t | window u64                   the roots of the window's leaf pages, concatenated
+ *   k | window u64 | page u32        the roots of the page's blocks of LEAF_BLOCK leaves, concatenated
+ *                                    (format 2: a single reading's proof hashes one block and the
+ *                                    block roots, about 60 hashes, not its whole page's 1,023)
  *   x | window u64                   locator: per stream run, the chunk sections holding it
  *   s | len u8 | stream | seq u64    stream index: the window holding the stream's run from seq
  *   n | len u8 | stream              the stream's next sequence number after its last closed window
@@ -18,6 +21,12 @@
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
  * the window's tree. A reading's proof needs one page and the page roots, not the whole window.
+ * The same holds one level down for blocks of LEAF_BLOCK leaves within a page (RFC 6962 splits at
+ * the largest power of two below the count, which for more than LEAF_BLOCK leaves is a whole
+ * number of blocks), so a page's root is the root over its block roots.
+ *
+ * Formats: 1 had no block roots; opening a format-1 store computes them for every closed window
+ * once, says so in the log, and marks the store format 2.
  *
  * Locator (binary): for each run of the window record, in order: u32 sections, then per section
  * u32 part | u32 offset (of its first record in the chunk) | u32 count.
@@ -36,10 +45,13 @@
  */
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
+import { merkleRoot } from "../../lib/merkle.ts";
 
-export const STORE_FORMAT = 1;
+export const STORE_FORMAT = 2;
 /** Leaves per stored page (a power of two). */
 export const LEAF_PAGE = 1024;
+/** Leaves per block within a page, whose roots are stored (a power of two dividing LEAF_PAGE). */
+export const LEAF_BLOCK = 32;
 export const CHUNK_FORMAT = 1;
 
 export type Key = Buffer;
@@ -141,6 +153,11 @@ export const keys = {
     return k;
   },
   pageRoots: (window: number) => prefixed("t", u64(window)),
+  blockRoots: (window: number, page: number) => {
+    const k = prefixed("k", u64(window), Buffer.alloc(4));
+    k.writeUInt32BE(page, 9);
+    return k;
+  },
   locator: (window: number) => prefixed("x", u64(window)),
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
@@ -236,6 +253,8 @@ export interface WindowClose {
   leafPages: Buffer[];
   /** The roots of those pages, concatenated. */
   pageRoots: Buffer;
+  /** Per page, the roots of its blocks of LEAF_BLOCK leaves, concatenated (`pageBlockRoots`). */
+  blockRoots: Buffer[];
   /** Per run of the record (same order), the chunk sections holding it. */
   locator: readonly (readonly LocatedSection[])[];
   /** The head after the close. */
@@ -262,6 +281,7 @@ export class StoreBatch {
       this.ops.push({ type: "put", key: keys.nextSeq(stream), value: u64(run.firstSeq + run.count) });
     }
     c.leafPages.forEach((page, p) => this.ops.push({ type: "put", key: keys.leafPage(w, p), value: page }));
+    c.blockRoots.forEach((roots, p) => this.ops.push({ type: "put", key: keys.blockRoots(w, p), value: roots }));
     this.ops.push({ type: "put", key: keys.window(w), value: json(c.record) });
     this.ops.push({ type: "put", key: keys.pageRoots(w), value: c.pageRoots });
     this.ops.push({ type: "put", key: keys.locator(w), value: encodeLocator(c.locator) });
@@ -290,8 +310,11 @@ export class IngestStore {
 
   private constructor(readonly db: Level<Buffer, Buffer>, readonly location: string) {}
 
-  /** Opens (creating) the store in `dir`. LevelDB's lock keeps a second process out. */
-  static async open(dir: string): Promise<IngestStore> {
+  /**
+   * Opens (creating) the store in `dir`. LevelDB's lock keeps a second process out. A format-1
+   * store gets its block roots built once (told to `log`).
+   */
+  static async open(dir: string, options: { log?: (message: string) => void } = {}): Promise<IngestStore> {
     mkdirSync(dir, { recursive: true });
     const db = new Level<Buffer, Buffer>(dir, {
       keyEncoding: "buffer",
@@ -323,11 +346,28 @@ export class IngestStore {
     }
     if (format === undefined) {
       await db.put(keys.meta("format"), json({ version: STORE_FORMAT, createdAt: Date.now() } satisfies FormatRecord), { sync: true });
+    } else if (format.version === 1) {
+      await store.addBlockRoots(format, options.log ?? (() => {}));
     } else if (format.version !== STORE_FORMAT) {
       await db.close();
       throw new Error(`the reading store ${dir} has format ${format.version}; this node reads format ${STORE_FORMAT}`);
     }
     return store;
+  }
+
+  /** Format 1 to 2: the block roots of every closed window's leaf pages, then the new format (one batch per window). */
+  private async addBlockRoots(format: FormatRecord, log: (message: string) => void): Promise<void> {
+    const { lastClosed } = await this.head();
+    log(`reading store ${this.location}: building the block index of ${lastClosed} closed windows once (store format 1 to 2: single-reading proofs read a block, not a whole leaf page)`);
+    const started = Date.now();
+    for (let w = 1; w <= lastClosed; w++) {
+      const ops: Op[] = [];
+      let p = 0;
+      for await (const page of this.db.values({ gte: keys.leafPage(w, 0), lt: keys.leafPage(w + 1, 0) })) ops.push({ type: "put", key: keys.blockRoots(w, p++), value: pageBlockRoots(page) });
+      if (ops.length > 0) await this.db.batch(ops);
+    }
+    await this.db.put(keys.meta("format"), json({ ...format, version: STORE_FORMAT }), { sync: true });
+    log(`reading store ${this.location}: block index built in ${Date.now() - started} ms`);
   }
 
   async write(ops: Op[]): Promise<void> {
@@ -408,6 +448,11 @@ export class IngestStore {
     return this.getRaw(keys.pageRoots(sequence));
   }
 
+  /** The roots of a leaf page's blocks of LEAF_BLOCK leaves, concatenated. */
+  async blockRoots(sequence: number, page: number): Promise<Buffer | undefined> {
+    return this.getRaw(keys.blockRoots(sequence, page));
+  }
+
   /** Per run of the window record (same order), the chunk sections holding it. */
   async locator(sequence: number): Promise<LocatedSection[][] | undefined> {
     const raw = await this.getRaw(keys.locator(sequence));
@@ -415,7 +460,9 @@ export class IngestStore {
   }
 
   async chunk(window: number, part: number): Promise<Buffer | undefined> {
-    return this.getRaw(keys.chunk(window, part));
+    // Not kept in LevelDB's block cache: chunks are most of the data, and read through it they
+    // would push out the small window, index and leaf blocks every proof needs.
+    return (await this.db.get(keys.chunk(window, part), { fillCache: false })) as Buffer | undefined;
   }
 
   async anchorReceipt(sequence: number): Promise<AnchorReceipt | undefined> {
@@ -515,6 +562,15 @@ export class IngestStore {
   }
 }
 
+/** The roots of a leaf page's blocks of LEAF_BLOCK leaves (32 bytes each), concatenated; their root is the page's root. */
+export function pageBlockRoots(page: Buffer): Buffer {
+  const leaves = page.length / 32;
+  const blocks = Math.ceil(leaves / LEAF_BLOCK);
+  const out = Buffer.allocUnsafe(blocks * 32);
+  for (let b = 0; b < blocks; b++) merkleRoot(page.subarray(b * LEAF_BLOCK * 32, Math.min(leaves, (b + 1) * LEAF_BLOCK) * 32)).copy(out, b * 32);
+  return out;
+}
+
 /** Where part of a stream's run sits: `count` records from `offset` in chunk `part`. */
 export interface LocatedSection {
   part: number;
@@ -553,10 +609,16 @@ export function decodeLocator(raw: Buffer): LocatedSection[][] {
   return runs;
 }
 
-/** The record `index` (0-based) of `count` records starting at `offset`. */
-export function recordAt(value: Buffer, offset: number, index: number): Buffer {
+/** Where record `index` (0-based) of the records starting at `offset` begins (its u16 length). */
+export function recordOffset(value: Buffer, offset: number, index: number): number {
   let o = offset;
   for (let i = 0; i < index; i++) o += 2 + value.readUInt16BE(o);
+  return o;
+}
+
+/** The record `index` (0-based) of `count` records starting at `offset`. */
+export function recordAt(value: Buffer, offset: number, index: number): Buffer {
+  const o = recordOffset(value, offset, index);
   const len = value.readUInt16BE(o);
   return value.subarray(o + 2, o + 2 + len);
 }

@@ -44,7 +44,6 @@ import {
   type Refusal,
   type RefusalCode,
   type WindowSummary,
-  decodeJson,
   encodeJson,
   grantIdOf,
   isEventHash,
@@ -54,6 +53,7 @@ import {
   withTimeout,
   writeFrame,
 } from "./protocol.ts";
+import { WireError, decodeAnswer } from "./wire.ts";
 
 /** A peer answered with data that does not verify against the chain, or broke the protocol. */
 export class PeerMisbehaviourError extends TracemeshError {
@@ -246,7 +246,11 @@ export class FetchClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  /** Sends one request and returns the peer's raw answer (refusals included). */
+  /**
+   * Sends one request and returns the peer's raw answer (refusals included), decoded from the
+   * 2.0.0 wire (wire.ts). Throws WireError for a malformed answer frame and InvalidDataLengthError
+   * for one over `maxFrameBytes`.
+   */
   async request(peer: PeerId | Multiaddr, request: FetchRequest): Promise<FetchResponse> {
     const signal = AbortSignal.timeout(this.timeoutMs);
     const stream = await this.host.dialProtocol(peer, FETCH_PROTOCOL, { signal });
@@ -255,13 +259,21 @@ export class FetchClient {
       await stream.close(); // our half: the request is complete
       const frame = await readFrame(stream, this.maxFrameBytes);
       this.options.onBytes?.(frame.length);
-      return decodeJson(frame) as FetchResponse;
+      return decodeAnswer(frame, request.type === "readings" ? request.stream : "") as FetchResponse;
     });
   }
 
   private async ask<T extends Answer["type"]>(peer: PeerId | Multiaddr, request: FetchRequest, type: T): Promise<{ peerStr: string; res: Extract<Answer, { type: T }> }> {
     const peerStr = peerString(peer);
-    const res = await this.request(peer, request);
+    let res: FetchResponse;
+    try {
+      res = await this.request(peer, request);
+    } catch (e) {
+      // A frame that does not decode is a lie; one over the limit breaks the protocol (not banned).
+      if (e instanceof WireError) throw this.misbehaved(peerStr, `malformed answer: ${e.message}`);
+      if ((e as Error)?.name === "InvalidDataLengthError") throw this.misbehaved(peerStr, `answer frame over ${this.maxFrameBytes} bytes`, false);
+      throw e;
+    }
     if (typeof res !== "object" || res === null) throw this.misbehaved(peerStr, "answered with something that is not an object");
     if ("error" in res) throw new FetchRefusedError(peerStr, res);
     const answer = res as Answer;

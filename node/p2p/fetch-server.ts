@@ -16,6 +16,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { type AccessChecker, type AccessDecision, mayReadStream } from "../../lib/access.ts";
 import type { AccessSubject } from "../../lib/api/access-log.ts";
 import type { ReadingBinding } from "../../lib/epcis/readings.ts";
+import { readingLeafHash } from "../../lib/canonical-reading.ts";
 import { TracemeshError } from "../../lib/errors.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -24,6 +25,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   type EventSummary,
   FETCH_PROTOCOL,
+  FETCH_PROTOCOL_V1,
   type FetchRequest,
   type FetchResponse,
   type GrantRef,
@@ -41,6 +43,7 @@ import {
   withTimeout,
   writeFrame,
 } from "./protocol.ts";
+import { encodeAnswer } from "./wire.ts";
 
 /** Where the server reads its own readings (node/p2p/ingest-source.ts over the ingest store). */
 export interface ReadingSource {
@@ -106,9 +109,11 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   await host.handle(
-    FETCH_PROTOCOL,
+    [FETCH_PROTOCOL, FETCH_PROTOCOL_V1],
     async (stream, connection) => {
       const peer = connection.remotePeer.toString();
+      // 2.0.0 answers in tagged frames (readings in binary, wire.ts); 1.1.0 in plain JSON.
+      const encode = stream.protocol === FETCH_PROTOCOL_V1 ? (r: FetchResponse) => encodeJson(withLeafHashes(r)) : encodeAnswer;
       try {
         await withTimeout(stream, timeoutMs, async () => {
           let response: FetchResponse;
@@ -124,10 +129,10 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
           } catch (e) {
             response = refusalFor(e, Math.min(maxFrameBytes, MAX_REQUEST_BYTES), options);
           }
-          let bytes = encodeJson(response);
+          let bytes = encode(response);
           if (bytes.length > maxFrameBytes) {
             response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes: ask for a shorter range or a lower limit` };
-            bytes = encodeJson(response);
+            bytes = encode(response);
           }
           options.onServed?.(peer, request, response);
           await writeFrame(stream, bytes, maxFrameBytes);
@@ -140,6 +145,20 @@ export async function serveFetch(host: Libp2p, options: FetchServerOptions): Pro
     },
     { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
   );
+}
+
+/**
+ * The answer with every run's committed leaf hashes, which 1.1.0 clients require (the 2.0.0 wire
+ * leaves them out): recomputed from the node's own readings, salts and seqs.
+ */
+function withLeafHashes(response: FetchResponse): FetchResponse {
+  if (!("type" in response) || response.type !== "readings") return response;
+  const items = response.items.map((item): ReadingItem => {
+    if (item.kind !== "run" || item.proof.leafHashes !== undefined) return item;
+    const leafHashes = item.readings.map((r, k) => "0x" + readingLeafHash(r, item.proof.seqs[k]!, Buffer.from(item.proof.salts[k]!.slice(2), "hex")).toString("hex"));
+    return { ...item, proof: { ...item.proof, leafHashes } };
+  });
+  return { ...response, items };
 }
 
 function refusalFor(e: unknown, maxFrameBytes: number, o: FetchServerOptions): Refusal {

@@ -86,7 +86,7 @@ export class IngestReadingSource implements ReadingSource {
       const end = inWindow.firstSeq + inWindow.count;
       for (let next = Math.max(inWindow.firstSeq, q.afterSeq + 1); next < end; ) {
         if (remaining <= 0) return { items, more: true };
-        const run = await this.proofs.proveRun(q.stream, window, { fromSeq: next, count: Math.min(remaining, end - next) });
+        const run = await this.proofs.proveRun(q.stream, window, { fromSeq: next, count: Math.min(remaining, end - next) }, { leafHashes: false });
         if (run === undefined) break;
         next = run.proof.seqs.at(-1)! + 1;
         for (const item of await this.itemsOf(q, run)) {

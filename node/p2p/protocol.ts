@@ -1,11 +1,14 @@
 /**
- * `/tracemesh/fetch/1.1.0`, the wire: a partner's node asks this node for data it owns, and gets
+ * `/tracemesh/fetch/2.0.0`, the wire: a partner's node asks this node for data it owns, and gets
  * it with what is needed to check every item against the chain (DESIGN.md, principle 2). This
  * file holds what both ends share (messages, limits, framing, request parsing); the serving end is
  * fetch-server.ts, the asking and verifying end fetch-client.ts.
  *
  * Framing: one request and one response per libp2p stream, each one length-prefixed (unsigned
- * varint) frame of UTF-8 JSON, at most `maxFrameBytes`. Either side gives up after `timeoutMs`.
+ * varint) frame, at most `maxFrameBytes`. Requests are UTF-8 JSON; answers are tagged (wire.ts):
+ * readings in a compact binary form (about 30 bytes a reading), anything else as JSON. Either side
+ * gives up after `timeoutMs`. A node still answers `/tracemesh/fetch/1.1.0` (FETCH_PROTOCOL_V1:
+ * the same requests, every answer as plain JSON) for partners not yet updated; it asks in 2.0.0.
  *
  * Requests (`v: 1`):
  *   { type: "readings", stream, from, to, afterSeq?, limit? }
@@ -31,7 +34,9 @@ import type { Reading } from "../../lib/reading.ts";
 import type { ScopeKind } from "../../lib/registry.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
 
-export const FETCH_PROTOCOL = "/tracemesh/fetch/1.1.0";
+export const FETCH_PROTOCOL = "/tracemesh/fetch/2.0.0";
+/** The JSON-only wire before 2.0.0, still served (not asked in). */
+export const FETCH_PROTOCOL_V1 = "/tracemesh/fetch/1.1.0";
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_READINGS = 10_000;

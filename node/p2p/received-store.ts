@@ -6,23 +6,33 @@
  * do not verify for an honest reason (skipped by the follow, with the reason).
  *
  * Keys (one-byte prefix, integers big-endian):
- *   r | owner u32 | len u8 | stream | node (20 bytes) | seq u64   a received reading (JSON)
- *   g | node (20 bytes) | window u64 | len u8 | stream            a run's range proof (JSON)
+ *   q | owner u32 | len u8 | stream | node (20 bytes) | seq u64   a received part of a run, by its
+ *                                                                 first seq: u8 version 1 | varint
+ *                                                                 count | varint length | origin JSON
+ *                                                                 | the run with its range proof as it
+ *                                                                 travels (wire.ts encodeRun)
+ *   r | owner u32 | len u8 | stream | node (20 bytes) | seq u64   a reading received alone with its
+ *                                                                 own proof (JSON); stores written
+ *                                                                 before parts were kept whole also
+ *                                                                 hold runs' readings here, and
+ *   g | node (20 bytes) | window u64 | len u8 | stream            their run's range proof (JSON)
  *   c | len u8 | peer id | len u8 | stream                        follow cursor: last seq received
  *   b | len u8 | peer id | at u64                                 a misbehaviour report (JSON)
  *   u | owner u32 | len u8 | stream | node (20 bytes) | window u64 a window that could not be verified (JSON)
  *   o | grantee u32 | at u64 | hash                               outbox: an own event announced to a partner
  *   e | len u8 | peer id                                          events cursor: last outbox time read from the peer
  *   m | name                                                      metadata (JSON): "block"
- * A reading of a run points to its run's proof; a reading sent alone carries its own proof.
- * Everything of one answer is written in one atomic batch, so an answer is stored whole or not.
+ * A part of a run is one value (writing each reading apart cost a sixth of a transfer's time); a
+ * reading sent alone carries its own proof. Everything of one answer is written in one atomic
+ * batch, so an answer is stored whole or not.
  */
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
 import type { UnverifiableItem, VerifiedReadings } from "./fetch-client.ts";
-import type { EventSummary, GrantRef } from "./protocol.ts";
+import type { EventSummary, GrantRef, RunItem } from "./protocol.ts";
+import { decodeRun, encodeRun } from "./wire.ts";
 
 /** Where a received item came from. */
 export interface Origin {
@@ -82,6 +92,8 @@ const P = (c: string) => Buffer.from(c, "latin1");
 const keyOf = {
   reading: (owner: number, stream: string, node: string, seq: number) => Buffer.concat([P("r"), u32(owner), str(stream), addr(node), u64(seq)]),
   stream: (owner: number, stream: string) => Buffer.concat([P("r"), u32(owner), str(stream)]),
+  part: (owner: number, stream: string, node: string, firstSeq: number) => Buffer.concat([P("q"), u32(owner), str(stream), addr(node), u64(firstSeq)]),
+  parts: (owner: number, stream: string) => Buffer.concat([P("q"), u32(owner), str(stream)]),
   run: (node: string, window: number, stream: string) => Buffer.concat([P("g"), addr(node), u64(window), str(stream)]),
   cursor: (peer: string, stream: string) => Buffer.concat([P("c"), str(peer), str(stream)]),
   report: (peer: string, at: number) => Buffer.concat([P("b"), str(peer), u64(at)]),
@@ -91,6 +103,52 @@ const keyOf = {
   unverifiableOf: (owner: number, stream: string) => Buffer.concat([P("u"), u32(owner), str(stream)]),
   meta: (name: string) => Buffer.concat([P("m"), Buffer.from(name, "latin1")]),
 };
+
+const PART_VERSION = 1;
+
+/** A part of a run as stored: version, count, origin, then the run as it travels. */
+function encodePart(item: RunItem, origin: Origin): Buffer {
+  const head = Buffer.allocUnsafe(1 + 2 * 8);
+  let o = 0;
+  head[o++] = PART_VERSION;
+  const varint = (v: number) => {
+    while (v >= 0x80) {
+      head[o++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    head[o++] = v;
+  };
+  const originBytes = json(origin);
+  varint(item.readings.length);
+  varint(originBytes.length);
+  return Buffer.concat([head.subarray(0, o), originBytes, encodeRun(item)]);
+}
+
+function readVarint(b: Buffer, at: number): [number, number] {
+  let v = 0;
+  let scale = 1;
+  let o = at;
+  for (;;) {
+    const byte = b[o++];
+    if (byte === undefined) throw new Error("a stored part of a run is truncated");
+    v += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [v, o];
+    scale *= 0x80;
+  }
+}
+
+function partCount(value: Buffer): number {
+  if (value[0] !== PART_VERSION) throw new Error(`a stored part of a run has unknown version ${value[0]}`);
+  return readVarint(value, 1)[0];
+}
+
+function decodePart(value: Buffer, stream: string): { origin: Origin; item: RunItem } {
+  partCount(value);
+  const [, o1] = readVarint(value, 1);
+  const [length, o2] = readVarint(value, o1);
+  const origin = JSON.parse(value.toString("utf8", o2, o2 + length)) as Origin;
+  return { origin, item: decodeRun(value.subarray(o2 + length), stream) };
+}
 
 /** The key just past every key starting with `prefix`. */
 const after = (prefix: Buffer) => Buffer.concat([prefix, Buffer.alloc(32, 0xff)]);
@@ -126,12 +184,7 @@ export class ReceivedStore {
       const origin: Origin = { peer: batch.peer, ownerOrg: batch.ownerOrg, ...(batch.grant ? { grant: batch.grant } : {}), ...(item.tx ? { tx: item.tx } : {}), receivedAt };
       const { node, window } = item.proof;
       if (item.kind === "run") {
-        ops.push({ type: "put", key: keyOf.run(node, window, batch.stream), value: json(item.proof) });
-        item.readings.forEach((reading, k) => {
-          const seq = item.proof.seqs[k]!;
-          const entry: ReceivedReading = { reading, node, window, seq, origin };
-          ops.push({ type: "put", key: keyOf.reading(batch.ownerOrg, batch.stream, node, seq), value: json(entry) });
-        });
+        ops.push({ type: "put", key: keyOf.part(batch.ownerOrg, batch.stream, node, item.proof.seqs[0]!), value: encodePart(item, origin) });
       } else {
         const entry: ReceivedReading = { reading: item.reading, node, window, seq: item.proof.seq, proof: item.proof, origin };
         ops.push({ type: "put", key: keyOf.reading(batch.ownerOrg, batch.stream, node, item.proof.seq), value: json(entry) });
@@ -155,34 +208,39 @@ export class ReceivedStore {
 
   /** Received readings of `owner`'s `stream`, by node then seq; optionally only source times in [from, to). */
   async readings(owner: number, stream: string, range: { from?: number; to?: number; limit?: number } = {}): Promise<ReceivedReading[]> {
-    const prefix = keyOf.stream(owner, stream);
-    const out: ReceivedReading[] = [];
-    for await (const value of this.db.values({ gt: prefix, lt: after(prefix) })) {
-      const r = JSON.parse(value.toString("utf8")) as ReceivedReading;
-      if (range.from !== undefined && r.reading.sourceTime < range.from) continue;
-      if (range.to !== undefined && r.reading.sourceTime >= range.to) continue;
-      out.push(r);
-      if (range.limit !== undefined && out.length >= range.limit) break;
+    const all: ReceivedReading[] = [];
+    const parts = keyOf.parts(owner, stream);
+    for await (const value of this.db.values({ gt: parts, lt: after(parts) })) {
+      const { origin, item } = decodePart(value, stream);
+      item.readings.forEach((reading, k) => all.push({ reading, node: item.proof.node, window: item.proof.window, seq: item.proof.seqs[k]!, origin }));
     }
-    return out;
+    const alone = keyOf.stream(owner, stream);
+    for await (const value of this.db.values({ gt: alone, lt: after(alone) })) all.push(JSON.parse(value.toString("utf8")) as ReceivedReading);
+    const node = (r: ReceivedReading) => r.node.toLowerCase();
+    all.sort((a, b) => (node(a) < node(b) ? -1 : node(a) > node(b) ? 1 : a.seq - b.seq));
+    const inRange = all.filter((r) => (range.from === undefined || r.reading.sourceTime >= range.from) && (range.to === undefined || r.reading.sourceTime < range.to));
+    return range.limit === undefined ? inRange : inRange.slice(0, range.limit);
   }
 
   /** How many readings of `owner`'s `stream` are held. */
   async count(owner: number, stream: string): Promise<number> {
-    const prefix = keyOf.stream(owner, stream);
-    let n = 0;
-    for await (const _ of this.db.keys({ gt: prefix, lt: after(prefix) })) n++;
-    return n;
+    return this.countUnder(keyOf.parts(owner, stream), keyOf.stream(owner, stream));
   }
 
   /** Every received reading (all owners), for the status summary. */
   async total(): Promise<number> {
+    return this.countUnder(P("q"), P("r"));
+  }
+
+  /** Readings in the parts under `parts` and alone under `alone` (key prefixes). */
+  private async countUnder(parts: Buffer, alone: Buffer): Promise<number> {
     let n = 0;
-    for await (const _ of this.db.keys({ gte: P("r"), lt: P("s") })) n++;
+    for await (const value of this.db.values({ gt: parts, lt: after(parts) })) n += partCount(value);
+    for await (const _ of this.db.keys({ gt: alone, lt: after(alone) })) n++;
     return n;
   }
 
-  /** The range proof of a run received whole. */
+  /** The range proof of a run received whole by a node before parts were kept whole (older stores). */
   async runProof(node: string, window: number, stream: string): Promise<ReadingRangeProof | undefined> {
     const v = await this.db.get(keyOf.run(node, window, stream));
     return v === undefined ? undefined : (JSON.parse(v.toString("utf8")) as ReadingRangeProof);

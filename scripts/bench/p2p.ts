@@ -9,18 +9,25 @@
  * anchors on chain (lib/verify-reading.ts) and storing it whole in its received LevelDB.
  *
  * Reported: readings/s and MB/s of answer frames over the whole transfer (serving, proofs, wire,
- * verification, storage), and the share of that time spent verifying. Both nodes run in this one
- * process, so serving and receiving share its event loop: the figures are a single-core path.
- * Then one window holding `--big-window` readings of a single stream (a run larger than one
- * answer) is fetched the same way, in pages of sub-range proofs, and reported on its own. The
- * machine's load average (as `uptime` prints it) stands beside every figure.
+ * verification, storage), bytes a reading as counted on the stream (answer frames), CPU time a
+ * reading (both ends: a figure a busy machine distorts less than wall time), and the share of time
+ * spent verifying. Both nodes run in this one process, so serving and receiving share its event
+ * loop: the figures are a single-core path. Then one window holding `--big-window` readings of a
+ * single stream (a run larger than one answer) is fetched the same way, in pages of sub-range
+ * proofs, and reported on its own. Last, cold single-reading proofs: the producer stopped, its
+ * store opened afresh (empty caches) and `--proofs` random readings proven one after another.
+ * The machine's load average (as `uptime` prints it) stands beside every figure.
  *
  * Flags:
- *   --readings N   readings to produce and transfer (default 40000)
- *   --streams N    streams they are spread over (default 4)
- *   --page N       readings per answer at most (default 10000)
- *   --window-ms MS window length of the producer (default 1000)
- *   --big-window N readings of one stream in one window, fetched after the rest (default 50000; 0 skips it)
+ *   --readings N    readings to produce and transfer (default 40000)
+ *   --streams N     streams they are spread over (default 4)
+ *   --page N        readings per answer at most (default 10000)
+ *   --window-ms MS  window length of the producer (default 1000)
+ *   --big-window N  readings of one stream in one window, fetched after the rest (default 50000; 0 skips it)
+ *   --concurrency N pages asked for at once (default 4): streams in parallel, and the large window's
+ *                   pages by seq offsets (1 asks one page after another); also cold proofs at once
+ *   --proofs N      cold single-reading proofs (default 2000; 0 skips them)
+ *   --quick         10,000 readings, a large window of 12,000, 500 proofs: under a minute
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -37,7 +44,8 @@ import { loadConfig, parseConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { PeerNetwork } from "../../node/p2p/network.ts";
-import type { IngestStore } from "../../node/ingest/store.ts";
+import { ProofService } from "../../node/ingest/proofs.ts";
+import { IngestStore } from "../../node/ingest/store.ts";
 
 /** The most readings `stream` has in one window of `store`. */
 async function largestRunOf(store: IngestStore, stream: string): Promise<number> {
@@ -57,22 +65,28 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      readings: { type: "string", default: "40000" },
+      readings: { type: "string" },
       streams: { type: "string", default: "4" },
       page: { type: "string", default: "10000" },
       "window-ms": { type: "string", default: "1000" },
-      "big-window": { type: "string", default: "50000" },
+      "big-window": { type: "string" },
+      concurrency: { type: "string", default: "4" },
+      proofs: { type: "string" },
+      quick: { type: "boolean", default: false },
       duration: { type: "string" }, // other benchmarks' flag: ignored here
     },
   });
-  const total = Number(values.readings);
+  const quick = values.quick === true;
+  const total = Number(values.readings ?? (quick ? 10_000 : 40_000));
   const streamCount = Number(values.streams);
   const page = Number(values.page);
   const windowMs = Number(values["window-ms"]);
-  const bigWindow = Number(values["big-window"]);
+  const bigWindow = Number(values["big-window"] ?? (quick ? 12_000 : 50_000));
+  const concurrency = Math.max(1, Number(values.concurrency));
+  const proofCount = Number(values.proofs ?? (quick ? 500 : 2_000));
   const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}`);
+  console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}, ${concurrency} at once`);
 
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-bench-p2p-"));
   const chain = await startAnvil();
@@ -150,24 +164,33 @@ export async function run(args: string[]): Promise<void> {
 
     let received = 0;
     let pages = 0;
+    const cpu1 = process.cpuUsage();
     const t1 = performance.now();
-    for (const stream of streams) {
+    // Each stream's pages one after another (a page's cursor is the last one's end), up to `concurrency` streams at once.
+    const queue = [...streams];
+    const fetchStream = async (stream: string) => {
       let afterSeq = 0;
       for (;;) {
-        const r = await receiver.fetchReadings(plantAddr, { stream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
+        const r = await receiver!.fetchReadings(plantAddr, { stream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
         received += r.count;
         pages++;
         afterSeq = r.lastSeq;
         if (!r.more) break;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, streams.length) }, async () => {
+      for (let s = queue.shift(); s !== undefined; s = queue.shift()) await fetchStream(s);
+    }));
     const seconds = (performance.now() - t1) / 1000;
+    const cpuUs = (c: NodeJS.CpuUsage) => c.user + c.system;
+    const cpuPerReading = cpuUs(process.cpuUsage(cpu1)) / received;
     const stored = await receiver.received.total();
     if (received !== total || stored !== total) throw new Error(`transferred ${received} and stored ${stored} readings, produced ${total}`);
 
     console.log("\nresults");
     console.log(`  transferred        ${fmt(received)} readings in ${pages} answers, ${fmt(seconds, 2)} s, every proof verified and every answer stored`);
     console.log(`  throughput         ${fmt(received / seconds)} readings/s, ${fmt(bytes / 1e6 / seconds, 2)} MB/s (${fmt(bytes / 1e6, 1)} MB of answer frames, ${fmt(bytes / received)} bytes per reading)`);
+    console.log(`  CPU                ${fmt(cpuPerReading, 1)} us per reading, both ends (at most ${fmt(1e6 / cpuPerReading)} readings/s per core)`);
     console.log(`  verification       ${fmt((verifyMs / 1000 / seconds) * 100, 1)} % of the time (${fmt(verifyMs / 1000, 2)} s, ${fmt((verifyMs * 1000) / received, 1)} us per reading)`);
     console.log(`  machine            ${load()}`);
 
@@ -176,22 +199,61 @@ export async function run(args: string[]): Promise<void> {
       const [bytesBefore, verifyBefore] = [bytes, verifyMs];
       let got = 0;
       let answers = 0;
-      let afterSeq = 0;
+      const cpu2 = process.cpuUsage();
       const t2 = performance.now();
-      for (;;) {
-        const ta = performance.now();
-        const r = await receiver.fetchReadings(plantAddr, { stream: bigStream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
-        console.log(`  answer ${answers + 1}: ${fmt(r.count)} readings in ${fmt(performance.now() - ta)} ms`);
-        got += r.count;
-        answers++;
-        afterSeq = r.lastSeq;
-        if (!r.more) break;
-      }
+      // The window's seqs are 1..largestRun (its stream has no other window): pages are asked for
+      // by seq offset, `concurrency` at once, each checked to hold exactly its page.
+      const offsets = Array.from({ length: Math.ceil(largestRun / page) }, (_, k) => k * page);
+      await Promise.all(Array.from({ length: Math.min(concurrency, offsets.length) }, async () => {
+        for (let afterSeq = offsets.shift(); afterSeq !== undefined; afterSeq = offsets.shift()) {
+          const ta = performance.now();
+          const r = await receiver!.fetchReadings(plantAddr, { stream: bigStream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
+          if (r.count !== Math.min(page, largestRun - afterSeq)) throw new Error(`the page after seq ${afterSeq} held ${r.count} readings`);
+          console.log(`  page after seq ${fmt(afterSeq)}: ${fmt(r.count)} readings in ${fmt(performance.now() - ta)} ms`);
+          got += r.count;
+          answers++;
+        }
+      }));
       const s = (performance.now() - t2) / 1000;
       if (got !== bigWindow) throw new Error(`the large window: transferred ${got} readings of ${bigWindow}`);
       console.log(`\nlarge window: ${fmt(largestRun)} readings of one stream in one window, fetched in ${answers} answers of sub-range proofs`);
       console.log(`  throughput         ${fmt(got / s)} readings/s, ${fmt((bytes - bytesBefore) / got)} bytes per reading, verification ${fmt(((verifyMs - verifyBefore) / 1000 / s) * 100, 1)} % of the time`);
+      console.log(`  CPU                ${fmt(cpuUs(process.cpuUsage(cpu2)) / got, 1)} us per reading, both ends`);
       console.log(`  machine            ${load()}`);
+    }
+
+    if (proofCount > 0) {
+      // Cold single-reading proofs: the producer's store opened afresh, nothing cached.
+      await producer.stop();
+      producer = undefined;
+      let store = await IngestStore.open(path.join(dir, "plant", "db"));
+      try {
+        const proofs = new ProofService(store, new Wallet(plantKey).address);
+        const perStream = (await store.closedNextSeqs()).get(streams[0]!)! - 1;
+        const picks = Array.from({ length: proofCount }, () => ({ stream: streams[Math.floor(Math.random() * streamCount)]!, seq: 1 + Math.floor(Math.random() * perStream) }));
+        const cpu3 = process.cpuUsage();
+        const t3 = performance.now();
+        for (const p of picks) if ((await proofs.proveReading(p.stream, p.seq)) === undefined) throw new Error(`no proof for ${p.stream} #${p.seq}`);
+        const s3 = (performance.now() - t3) / 1000;
+        const cpuPerProof = cpuUs(process.cpuUsage(cpu3)) / proofCount;
+        // As a serving node answers them: `concurrency` at once, on a store opened afresh again.
+        await store.close();
+        store = await IngestStore.open(path.join(dir, "plant", "db"));
+        const concurrent = new ProofService(store, new Wallet(plantKey).address);
+        const queue = [...picks];
+        const t4 = performance.now();
+        await Promise.all(Array.from({ length: concurrency }, async () => {
+          for (let p = queue.shift(); p !== undefined; p = queue.shift()) if ((await concurrent.proveReading(p.stream, p.seq)) === undefined) throw new Error(`no proof for ${p.stream} #${p.seq}`);
+        }));
+        const s4 = (performance.now() - t4) / 1000;
+        console.log(`\ncold single-reading proofs: ${fmt(proofCount)} random readings of ${streamCount} streams, store opened afresh`);
+        console.log(`  throughput         ${fmt(proofCount / s3)} proofs/s, one after another`);
+        console.log(`  concurrently       ${fmt(proofCount / s4)} proofs/s, ${concurrency} at once`);
+        console.log(`  CPU                ${fmt(cpuPerProof, 1)} us per proof (at most ${fmt(1e6 / cpuPerProof)} proofs/s per core; the rest of the wall time waits on LevelDB reads)`);
+        console.log(`  machine            ${load()}`);
+      } finally {
+        await store.close();
+      }
     }
   } finally {
     await receiver?.stop();

@@ -7,7 +7,7 @@
  * - import: a spreadsheet (CSV or XLSX, the workbench's template) of items to register; every row
  *   is checked first (lib/workbench/sheet.ts) and nothing is sent while any row has a fault; the
  *   items are then captured page by page, with progress. `--labels FILE` writes their label
- *   sheets (SVG, one page per file) for printing.
+ *   sheets for printing: FILE.pdf as one PDF, otherwise SVG, one page per file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
@@ -120,7 +120,12 @@ export const importSheet: GatewayHandler = (inv) => {
       s.out.note(`registered ${done} of ${items.length} items`);
     }
     const written: string[] = [];
-    if (labels !== undefined) {
+    if (labels !== undefined && /\.pdf$/i.test(labels)) {
+      // pdf-lib is large: loaded only when a PDF is asked for.
+      const { labelPdf } = await import("../../lib/workbench/labels-pdf.ts");
+      writeFileSync(labels, await labelPdf(items.map((i) => i.id), { host: gateway, size }));
+      written.push(labels);
+    } else if (labels !== undefined) {
       labelSheets(items.map((i) => i.id), { host: gateway, size }).forEach((svg, n, all) => {
         const name = all.length === 1 ? labels : labels.replace(/(\.svg)?$/i, `-${n + 1}.svg`);
         writeFileSync(name, svg);

@@ -355,16 +355,16 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     path: ["import"],
-    args: "<sheet.csv|sheet.xlsx> --gateway URL [--check] [--labels FILE.svg] [--size 70x37|99x38|48x25]",
+    args: "<sheet.csv|sheet.xlsx> --gateway URL [--check] [--labels FILE.pdf|FILE.svg] [--size 70x37|99x38|48x25]",
     summary: "register the items of a spreadsheet (the workbench template: gtin, serial, lot, production_date, location) and print their labels",
     details:
       "Every row is checked first (GTIN check digit, serial and lot in GS1's character set, dates, location GLN, repeated serials); while any row has a fault nothing is captured. " +
-      "The items are then captured in pages of 1,000 (commissioning events of 100), with progress. --check only checks. --labels writes A4 label sheets as SVG.",
+      "The items are then captured in pages of 1,000 (commissioning events of 100), with progress. --check only checks. --labels writes A4 label sheets: one PDF for FILE.pdf, SVG otherwise.",
     positionals: [1, 1],
     options: {
       gateway: { type: "string", value: "URL", description: "your member gateway (default $TRACEMESH_GATEWAY)" },
       check: { type: "boolean", description: "check the sheet only; capture nothing" },
-      labels: { type: "string", value: "FILE", description: "write label sheets (SVG; FILE-2.svg... for more pages)" },
+      labels: { type: "string", value: "FILE", description: "write label sheets: FILE.pdf as one PDF, otherwise SVG (FILE-2.svg... for more pages)" },
       size: { type: "string", value: "SIZE", description: "label size: 70x37 (3x8, default), 99x38 (2x7), 48x25 (4x10)" },
     },
     signs: false,

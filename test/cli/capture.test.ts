@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet } from "ethers";
+import { PDFDocument } from "pdf-lib";
 import writeXlsx from "write-excel-file/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
@@ -127,6 +128,18 @@ describe("tm capture and tm import", () => {
     const sheets = [1, 2, 3].map((n) => readFileSync(labels.replace(/\.svg$/, `-${n}.svg`), "utf8"));
     expect(sheets.map((s) => s.match(/<g data-label=/g)?.length)).toEqual([14, 14, 2]);
     expect(sheets[0]).toContain(`>(21)X-1</text>`);
+  });
+
+  it("writes the labels of a sheet as one PDF when the file is named .pdf", async () => {
+    const file = path.join(dir, "pdf.csv");
+    writeFileSync(file, ["gtin,serial,lot,production_date,location", ...Array.from({ length: 26 }, (_, i) => `${GTIN},P-${i + 1},L9,2026-11-30,${GLN}`)].join("\n") + "\n");
+    const labels = path.join(dir, "labels.pdf");
+    const r = await run(["import", file, "--labels", labels], { key: key() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`labels: ${labels}`);
+    // 3 x 8 labels per A4 page: two pages in one file (their drawing is checked in test/lib/workbench/labels-pdf.test.ts).
+    const pdf = await PDFDocument.load(readFileSync(labels));
+    expect(pdf.getPages().map((p) => p.getSize())).toEqual([1, 2].map(() => ({ width: expect.closeTo(595.28, 1), height: expect.closeTo(841.89, 1) })));
   });
 
   it("registers 10,000 items from one sheet (50 to 70 s on a busy 2-core machine)", async () => {

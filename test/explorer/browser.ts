@@ -32,6 +32,8 @@ export interface WatchedPage {
   foreign: string[];
   /** console.error messages and uncaught page errors. */
   errors: string[];
+  /** console.warn messages (a clean console has none). */
+  warnings: string[];
   /** Request bodies sent to the gateway, for checks that secrets stay in the page. */
   bodies: string[];
 }
@@ -40,7 +42,7 @@ export async function openPage(browser: Browser, gatewayUrl: string, viewport = 
   const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const origin = new URL(gatewayUrl).origin;
-  const watched: WatchedPage = { page, foreign: [], errors: [], bodies: [] };
+  const watched: WatchedPage = { page, foreign: [], errors: [], warnings: [], bodies: [] };
   await page.route("**/*", async (route) => {
     const url = route.request().url();
     if (url.startsWith("data:") || url.startsWith("blob:") || new URL(url).origin === origin) {
@@ -53,6 +55,7 @@ export async function openPage(browser: Browser, gatewayUrl: string, viewport = 
   });
   page.on("console", (m) => {
     if (m.type() === "error") watched.errors.push(m.text());
+    if (m.type() === "warning") watched.warnings.push(m.text());
   });
   page.on("pageerror", (e) => watched.errors.push(e.message));
   return watched;
@@ -65,7 +68,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
+/** jsqr's decoder (CommonJS with a default export): RGBA pixels to the QR code's text. */
+export const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as (
   data: Uint8ClampedArray,
   width: number,
   height: number,
@@ -113,27 +117,40 @@ export async function overflowsHorizontally(page: Page): Promise<boolean> {
   return inPage(page, "document.documentElement.scrollWidth > window.innerWidth + 1");
 }
 
-/** Latin-script words a Chinese page may show: standard acronyms and time zones. */
-const LATIN_ALLOWED = new Set(["GTIN", "GLN", "SSCC", "GIAI", "EPC", "QR", "UTC", "GMT", "EN", "ISO", "Tracemesh"]);
+/**
+ * Latin-script words a Chinese page may show: standard and format names, units and time zones.
+ * Kept small on purpose; everything else a page says comes from the message catalogue.
+ */
+const LATIN_ALLOWED = new Set(["GTIN", "GLN", "SSCC", "GIAI", "EPC", "EPCIS", "CBV", "URI", "QR", "UTC", "GMT", "EN", "ISO", "JSON", "JWT", "SD-JWT", "CSV", "XLSX", "HTTP", "Tracemesh"]);
 
 /**
  * English words in the text under `selector`, outside identifiers and proper names (elements
- * marked translate="no", code and .mono): what a Chinese page must not show.
+ * marked translate="no", code and .mono, and tokens with a digit or URI punctuation such as
+ * PUMP-1, urn:epc:…, vc+sd-jwt): what a Chinese page must not show. Hidden <noscript> text is
+ * not shown by a browser that runs the page, so it is not read.
  */
 export async function englishWords(page: Page, selector: string): Promise<string[]> {
-  const words = await inPage<string[]>(
+  const texts = await inPage<string[]>(
     page,
     `(() => {
       const out = [];
       for (const root of document.querySelectorAll(${JSON.stringify(selector)})) {
         const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
         for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-          if (n.parentElement && n.parentElement.closest('[translate="no"], code, .mono, script, style')) continue;
-          out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
+          if (n.parentElement && n.parentElement.closest('[translate="no"], code, .mono, script, style, noscript')) continue;
+          out.push(n.textContent);
         }
       }
       return out;
     })()`,
   );
-  return words.filter((w) => !LATIN_ALLOWED.has(w));
+  const words: string[] = [];
+  for (const text of texts) {
+    for (const raw of text.match(/[A-Za-z0-9:/+._@\u2026-]+/g) ?? []) {
+      const token = raw.replace(/[.-]+$/, "");
+      if (LATIN_ALLOWED.has(token) || /[0-9:/+_@\u2026]/.test(token)) continue;
+      for (const part of token.split(/[.-]/)) if (/^[A-Za-z]{2,}$/.test(part) && !LATIN_ALLOWED.has(part)) words.push(part);
+    }
+  }
+  return words;
 }

@@ -20,6 +20,8 @@ import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { SubscriptionService } from "../../node/subscriptions/service.ts";
 import { StatementStore } from "../../node/certificates/statements.ts";
+import { PassportChoiceStore } from "../../node/passport/choices.ts";
+import { AccessRequestStore } from "../../node/passport/access-requests.ts";
 import { organisationGrants } from "../../lib/access-grants.ts";
 import { Wallet } from "ethers";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
@@ -78,7 +80,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     chain: tc,
     node: "oem",
-    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, statements: await StatementStore.open(path.join(dir, "statements")), accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
+    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, statements: await StatementStore.open(path.join(dir, "statements")), passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")), accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")), accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");

@@ -13,6 +13,9 @@ import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import type { CaptureJob } from "../../node/events/capture.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
+import { Indexer } from "../../node/indexer/index.ts";
+import { indexService } from "../../node/indexer/service.ts";
+import { PassportChoiceStore } from "../../node/passport/choices.ts";
 import { type TestChain, type TestChainOptions, type TestGateway, startTestChain, startTestGateway } from "./gateway.ts";
 
 export const EPCIS_FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/epcis/", import.meta.url));
@@ -22,6 +25,8 @@ export interface EventsGateway {
   chain: TestChain;
   gw: TestGateway;
   events: OpenEvents;
+  /** The chain index, when asked for (`withIndex`); `sync()` it before index-backed reads. */
+  indexer?: Indexer;
   /** The OEM's bearer token. */
   oem: string;
   post(path: string, body: string, contentType: string, headers?: Record<string, string>): Promise<Response>;
@@ -30,7 +35,8 @@ export interface EventsGateway {
   stop(): Promise<void>;
 }
 
-export async function startEventsGateway(chainOptions: TestChainOptions = {}): Promise<EventsGateway> {
+/** `withIndex`: the node also runs a chain index and keeps passport choices (GET /passport/{id} and its fields). */
+export async function startEventsGateway(chainOptions: TestChainOptions = {}, { withIndex = false } = {}): Promise<EventsGateway> {
   const chain = await startTestChain(chainOptions);
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-events-gw-"));
   const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
@@ -50,7 +56,9 @@ export async function startEventsGateway(chainOptions: TestChainOptions = {}): P
     announce: async () => {},
     capture: { retryBaseMs: 50, retryMaxMs: 200 },
   });
-  const gw = await startTestGateway({ chain, node: "oem", services: { events }, gateway: { rateLimit: false } });
+  const indexer = withIndex ? await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index") }) : undefined;
+  const more = indexer ? { index: indexService(indexer), passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")) } : {};
+  const gw = await startTestGateway({ chain, node: "oem", services: { events, ...more }, gateway: { rateLimit: false } });
   const oem = await gw.signIn("oem");
   const post = (p: string, body: string, contentType: string, headers: Record<string, string> = {}) =>
     gw.request(p, { method: "POST", token: oem, body, headers: { "content-type": contentType, ...headers } });
@@ -69,11 +77,13 @@ export async function startEventsGateway(chainOptions: TestChainOptions = {}): P
     chain,
     gw,
     events,
+    ...(indexer ? { indexer } : {}),
     oem,
     post,
     finished,
     stop: async () => {
       await gw.stop();
+      await indexer?.stop();
       await events.close();
       await chain.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -48,7 +48,8 @@ export function ReadingsChart({ title, unit, data }: { title: string; unit?: str
           scales: { x: { time: true } },
           axes: [{}, { label: unit ?? "" }],
           series: [
-            {},
+            // uPlot's own label for the time axis is English.
+            { label: t("readings.time") },
             { label: t("readings.legendOk"), stroke: "#1d4ed8", width: 2, spanGaps: false, points: { show: true, size: 4 } },
             { label: t("readings.legendBad"), stroke: "#b91c1c", width: 0, paths: () => null, points: { show: true, size: 10, fill: "#b91c1c" } },
           ],

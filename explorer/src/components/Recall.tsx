@@ -47,10 +47,11 @@ export function IdentifierLabel({ item }: { item: { key: string; identifier?: st
 }
 
 /**
- * A code the gateway sends in words: an item status (`status.active`, ...) or a record kind
- * (`record.recallBatch`, ...); an unknown code stays as sent.
+ * A code the gateway sends in words: an item status (`status.active`, ...), a record kind
+ * (`record.recallBatch`, ...), an edge device's state (`device.connected`, ...) or the anchorer's
+ * (`anchoring.idle`, ...); an unknown code stays as sent.
  */
-export function useCodeWord(kind: "status" | "record"): (code: string) => string {
+export function useCodeWord(kind: "status" | "record" | "device" | "anchoring"): (code: string) => string {
   const { t } = useI18n();
   return (code) => {
     const key = `${kind}.${code}`;

@@ -12,6 +12,8 @@ import { api, enc, locationNames, orgName, session } from "../api.ts";
 import { BadgeView } from "../components/Badge.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { GenealogyGraph } from "../components/Genealogy.tsx";
+import { PassportFieldsForm } from "../components/PassportFields.tsx";
+import { RequestAccess } from "../components/AccessRequests.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { IdentifierLabel, RecallBanner, RecallReach, useCodeWord, useStatusWord } from "../components/Recall.tsx";
 import { describeEvent } from "../describe-event.ts";
@@ -109,6 +111,10 @@ export function ItemPage({ id }: { id: string }) {
           <RecallReach recall={recall.value} />
         </section>
       )}
+      {/* The maker chooses what its public passport shows (the gateway says whether the caller may). */}
+      {item.status === "ok" && digitalLink !== undefined && <PassportFieldsForm id={digitalLink} />}
+      {/* A partner asks the maker for more (shown on the maker's own gateway only). */}
+      {item.status === "ok" && item.value.kind === "item" && digitalLink !== undefined && <RequestAccess id={digitalLink} />}
       {item.status === "ok" && <ItemDetails id={id} batch={item.value.kind === "batch"} />}
     </article>
   );
@@ -284,7 +290,7 @@ function Timeline({ entries }: { entries: HistoryEntryAnswer[] }) {
             {entry.rule !== undefined && <p class="muted small">{t("event.sharedVia", { path: entry.rule })}</p>}
             <details>
               <summary>{t("event.hash")}</summary>
-              <p class="mono small">
+              <p class="mono small break">
                 {entry.recordId !== undefined && entry.recordId !== null && t("event.record", { id: String(entry.recordId), block: entry.block ?? "?" })}
                 {entry.corrects !== undefined && entry.corrects !== null && <> · {t("event.corrects", { id: String(entry.corrects) })}</>}
                 <br />

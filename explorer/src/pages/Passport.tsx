@@ -1,13 +1,14 @@
 /**
  * The public passport behind an item's QR code, for visitors who are not signed in: what the item
  * is (the identifier the visitor scanned), its status and maker, whether a recall reaches it (an
- * item or a batch it was made from) and the status of its certificates. The gateway answers only facts that are
+ * item or a batch it was made from), the status of its certificates and the fields its maker chose to show. The gateway answers only facts that are
  * public on chain (GET /passport/{id}); signing in shows more to those entitled to it.
  */
 import type { PassportAnswer } from "../../../lib/api/trace.ts";
 import { api, enc } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { IdentifierLabel, useStatusWord } from "../components/Recall.tsx";
+import { PassportFieldList } from "../components/PassportFields.tsx";
 import { Qr, gatewayDigitalLink } from "../components/Qr.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
@@ -46,6 +47,7 @@ export function PassportView({ id }: { id: string }) {
               )}
               <dt>{t("passport.maker")}</dt>
               <dd translate={false}>{p.maker?.name ?? "?"}</dd>
+              {p.fields !== undefined && <PassportFieldList fields={p.fields} />}
             </dl>
             {p.identifier !== undefined && <Qr link={gatewayDigitalLink(p.identifier)} />}
           </div>

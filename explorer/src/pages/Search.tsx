@@ -37,6 +37,20 @@ export function routeOf(r: ResolveAnswer): Route {
 const isPlainNumber = (v: string) => v.length >= 1 && v.length <= 20 && CSET82.test(v);
 
 /**
+ * Text that cannot be an identifier /resolve reads (no URI, path, element string, 0x or GTIN: only
+ * letters, digits and - . _), so it goes straight to /search: asking /resolve would only draw a
+ * 400 that the browser logs as an error.
+ */
+const isSerialOrLotOnly = (v: string) => /^[A-Za-z0-9._-]{1,20}$/.test(v) && !/^(\d{8}|\d{12,14})$/.test(v);
+
+async function searchNumber(v: string): Promise<NumberSearchAnswer | undefined> {
+  const found = await api<NumberSearchAnswer>(`/search?q=${enc(v)}`);
+  if (found.matches.length !== 1) return found;
+  navigate({ page: "item", id: found.matches[0]!.digitalLink });
+  return undefined;
+}
+
+/**
  * A typed or scanned text: an explorer link opens directly, an identifier goes through /resolve,
  * and a plain serial or lot number /resolve does not recognise goes through /search (GET /search):
  * one match opens it, otherwise the answer (none or several) is returned for the page to show.
@@ -48,15 +62,13 @@ async function open(text: string): Promise<NumberSearchAnswer | undefined> {
     navigate(parseRoute(v.slice(hashAt + "/explorer/".length)));
     return undefined;
   }
+  if (isSerialOrLotOnly(v)) return searchNumber(v);
   let resolved: ResolveAnswer;
   try {
     resolved = await api<ResolveAnswer>(`/resolve?id=${enc(v)}`);
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 400 && isPlainNumber(v))) throw e;
-    const found = await api<NumberSearchAnswer>(`/search?q=${enc(v)}`);
-    if (found.matches.length !== 1) return found;
-    navigate({ page: "item", id: found.matches[0]!.digitalLink });
-    return undefined;
+    return searchNumber(v);
   }
   navigate(routeOf(resolved));
   return undefined;

@@ -5,6 +5,7 @@
  * same path any other client uses; the page follows the capture job and says in plain words why
  * it was refused. Tabs live in the hash route (#/workbench/<tab>).
  */
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { CaptureJobAnswer } from "../../../lib/api/capture.ts";
 import { ApiError, api, enc, session } from "../api.ts";
@@ -103,5 +104,41 @@ export function CaptureStatus({ progress }: { progress: CaptureProgress | undefi
       {progress.error !== undefined && <ErrorView error={progress.error} />}
       {progress.finished && progress.refused === undefined && progress.error === undefined && <p class="ok">{t("wb.captured", { total: progress.total })}</p>}
     </div>
+  );
+}
+
+/**
+ * The end of every workbench form: its submit button (held while a capture runs), what is wrong
+ * with the input, the capture's progress, and once the capture succeeded `children` (e.g. a
+ * document to download) and a link that reloads the list the form acted on.
+ */
+export function FormFooter(p: { label: string; testId: string; disabled?: boolean; fault: string | undefined; progress: CaptureProgress | undefined; onRefresh?: () => void; children?: ComponentChildren }) {
+  const { t } = useI18n();
+  const running = p.progress !== undefined && !p.progress.finished;
+  const succeeded = p.progress !== undefined && p.progress.finished && p.progress.refused === undefined && p.progress.error === undefined;
+  return (
+    <>
+      <p>
+        <button type="submit" data-testid={p.testId} disabled={p.disabled === true || running}>
+          {p.label}
+        </button>
+      </p>
+      {p.fault !== undefined && (
+        <p class="error" role="alert">
+          {p.fault}
+        </p>
+      )}
+      <CaptureStatus progress={p.progress} />
+      {succeeded && (p.children !== undefined || p.onRefresh !== undefined) && (
+        <p>
+          {p.children}{" "}
+          {p.onRefresh !== undefined && (
+            <button type="button" class="link" onClick={p.onRefresh}>
+              {t("wb.stock.refresh")}
+            </button>
+          )}
+        </p>
+      )}
+    </>
   );
 }

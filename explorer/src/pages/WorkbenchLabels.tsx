@@ -1,7 +1,8 @@
 /**
  * Workbench: label sheets for items (lib/workbench/labels.ts), shown in the page, printed at their
- * true size (the print style shows only the sheets) or downloaded as SVG. The QR codes carry the
- * items' Digital Links on this gateway's origin, whose resolver leads a scanning phone to the item.
+ * true size (the print style shows only the sheets) or downloaded as SVG or PDF (labels-pdf.ts,
+ * loaded on the first PDF asked for: pdf-lib is large). The QR codes carry the items' Digital Links
+ * on this gateway's origin, whose resolver leads a scanning phone to the item.
  */
 import { useMemo, useState } from "preact/hooks";
 import { LABEL_SIZE_NAMES, type LabelSize, labelSheets } from "../../../lib/workbench/labels.ts";
@@ -12,14 +13,26 @@ export function LabelSheet({ items }: { items: readonly string[] }) {
   const [size, setSize] = useState<LabelSize>("70x37");
   const [caption, setCaption] = useState("");
   const pages = useMemo(() => labelSheets(items, { host: location.origin, size, ...(caption.trim() ? { caption: caption.trim() } : {}) }), [items, size, caption]);
-  const download = () => {
-    pages.forEach((svg, i) => {
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-      a.download = `labels-${size}-${i + 1}.svg`;
-      a.click();
-      URL.revokeObjectURL(a.href);
-    });
+  const [pdfFault, setPdfFault] = useState<string>();
+  const save = (blob: Blob, name: string) => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    // Not at once: the browser reads the blob after the click returns.
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  };
+  const download = () => pages.forEach((svg, i) => save(new Blob([svg], { type: "image/svg+xml" }), `labels-${size}-${i + 1}.svg`));
+  const downloadPdf = async () => {
+    const { labelPdf, LabelTextError } = await import("../../../lib/workbench/labels-pdf.ts");
+    try {
+      const pdf = await labelPdf(items, { host: location.origin, size, ...(caption.trim() ? { caption: caption.trim() } : {}) });
+      setPdfFault(undefined);
+      save(new Blob([pdf as Uint8Array<ArrayBuffer>], { type: "application/pdf" }), `labels-${size}.pdf`);
+    } catch (e) {
+      if (!(e instanceof LabelTextError)) throw e;
+      setPdfFault(t("wb.labels.pdfCaption"));
+    }
   };
   return (
     <section aria-labelledby="wb-labels" class="labels">
@@ -45,7 +58,15 @@ export function LabelSheet({ items }: { items: readonly string[] }) {
         <button type="button" onClick={download}>
           {t("wb.labels.download")}
         </button>
+        <button type="button" onClick={() => void downloadPdf()} data-testid="labels-pdf">
+          {t("wb.labels.downloadPdf")}
+        </button>
       </div>
+      {pdfFault !== undefined && (
+        <p class="error" role="alert">
+          {pdfFault}
+        </p>
+      )}
       <div class="label-pages" data-testid="label-pages">
         {pages.map((svg, i) => (
           // The SVG is built from checked identifiers with every text escaped (labels.ts).

@@ -11,7 +11,7 @@ import { epcisDocument, receive } from "../../../lib/epcis/builders.ts";
 import { type DispatchDocument, readDispatch } from "../../../lib/workbench/dispatch.ts";
 import { ApiError, api, enc, orgName, session } from "../api.ts";
 import { useI18n } from "../i18n.ts";
-import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { FormFooter, useCapture } from "./Workbench.tsx";
 import { ShipmentLists } from "./WorkbenchShipments.tsx";
 
 interface Incoming {
@@ -109,12 +109,13 @@ function ReceiveForm({ incoming }: { incoming: Incoming }) {
           <textarea rows={2} value={note} onInput={(e) => setNote(e.currentTarget.value)} data-testid="receive-note" />
         </label>
       )}
-      <p>
-        <button type="submit" disabled={arrived.size === 0 || (missing.length > 0 && note.trim() === "") || (progress !== undefined && !progress.finished)} data-testid="receive-send">
-          {missing.length === 0 ? t("wb.recv.all", { n: arrived.size }) : t("wb.recv.some", { n: arrived.size, missing: missing.length })}
-        </button>
-      </p>
-      <CaptureStatus progress={progress} />
+      <FormFooter
+        label={missing.length === 0 ? t("wb.recv.all", { n: arrived.size }) : t("wb.recv.some", { n: arrived.size, missing: missing.length })}
+        testId="receive-send"
+        disabled={arrived.size === 0 || (missing.length > 0 && note.trim() === "")}
+        fault={undefined}
+        progress={progress}
+      />
     </form>
   );
 }

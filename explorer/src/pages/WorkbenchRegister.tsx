@@ -9,6 +9,7 @@ import type { TargetedEvent } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import { type Cell, type CheckedSheet, SHEET_COLUMNS, capturePages, cellText, checkSheet, columnIndex, expandSerials, readSheetFile, templateCsv } from "../../../lib/workbench/sheet.ts";
 import { useI18n } from "../i18n.ts";
+import { faultLine, faultText } from "../sheet-faults.ts";
 import { CaptureStatus, useCapture } from "./Workbench.tsx";
 import { LabelSheet } from "./WorkbenchLabels.tsx";
 
@@ -82,7 +83,7 @@ export function RegisterTab() {
             <ul class="faults" data-testid="sheet-faults">
               {checked.faults.slice(0, 100).map((f) => (
                 <li key={`${f.row}:${f.column ?? ""}`}>
-                  {t("wb.reg.fault", { row: f.row, column: f.column ?? "-", message: f.message })}
+                  {faultLine(t, f)}
                 </li>
               ))}
             </ul>
@@ -102,7 +103,7 @@ export function RegisterTab() {
                   const row = i + 2;
                   const faults = checked.faults.filter((f) => f.row === row);
                   return (
-                    <tr key={row} class={faults.length > 0 ? "bad" : undefined} data-row={row} title={faults.map((f) => f.message).join("; ") || undefined}>
+                    <tr key={row} class={faults.length > 0 ? "bad" : undefined} data-row={row} title={faults.map((f) => faultText(t, f)).join("; ") || undefined}>
                       <td>{row}</td>
                       {SHEET_COLUMNS.map((c, k) => (
                         <td key={c} class={faults.some((f) => f.column === c) ? "bad-cell" : undefined}>
@@ -135,11 +136,11 @@ function RegisterForm({ onRows }: { onRows: (rows: Cell[][]) => void }) {
     <label>
       {label}
       {multiline ? (
-        <textarea rows={3} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <textarea rows={3} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       ) : k === "date" ? (
-        <input type="date" value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <input type="date" value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       ) : (
-        <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+        <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`reg-${k}`} />
       )}
     </label>
   );
@@ -154,7 +155,9 @@ function RegisterForm({ onRows }: { onRows: (rows: Cell[][]) => void }) {
       {field("lot", t("wb.reg.lot"))}
       {field("date", t("wb.reg.date"))}
       {field("location", t("wb.reg.location"))}
-      <button type="submit">{t("wb.reg.check")}</button>
+      <button type="submit" data-testid="reg-check">
+        {t("wb.reg.check")}
+      </button>
     </form>
   );
 }

@@ -12,6 +12,7 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import type { GrantAnswer, GrantBody, GrantsAnswer, GrantWriteAnswer, ScopeWord } from "../../../lib/api/grants.ts";
 import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
 import { ApiError, api, enc, session } from "../api.ts";
+import { RequestsToUs } from "../components/AccessRequests.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { type Translate, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
@@ -66,6 +67,7 @@ export function ShareTab() {
       <p>
         {t("wb.share.intro")} <a href={href({ page: "access-log" })}>{t("wb.share.whoRead")}</a>
       </p>
+      <RequestsToUs onGranted={(id) => void refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
       <GrantForm onGranted={(id) => refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
       <Async state={grants} what={t("wb.share.given")}>
         {(a) => (

@@ -16,7 +16,7 @@ import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, orgName } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
-import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { FormFooter, useCapture } from "./Workbench.tsx";
 
 const shortKey = (key: string) => `${key.slice(0, 10)}…${key.slice(-6)}`;
 const serialOf = (identifier: string) => decodeURIComponent(identifier.split("/").pop() ?? identifier);
@@ -180,17 +180,13 @@ function IncomingShipment({ shipment: s }: { shipment: ShipmentAnswer }) {
           </label>
         )}
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <p>
-        <button type="submit" disabled={arrived.size === 0 || (missing.length > 0 && note.trim() === "") || (progress !== undefined && !progress.finished)} data-testid="incoming-receive">
-          {missing.length === 0 ? t("wb.recv.all", { n: arrived.size }) : t("wb.recv.some", { n: arrived.size, missing: missing.length })}
-        </button>
-      </p>
-      <CaptureStatus progress={progress} />
+      <FormFooter
+        label={missing.length === 0 ? t("wb.recv.all", { n: arrived.size }) : t("wb.recv.some", { n: arrived.size, missing: missing.length })}
+        testId="incoming-receive"
+        disabled={arrived.size === 0 || (missing.length > 0 && note.trim() === "")}
+        fault={fault}
+        progress={progress}
+      />
     </form>
   );
 }

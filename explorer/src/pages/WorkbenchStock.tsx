@@ -1,8 +1,8 @@
 /**
  * Workbench: my items. The organisation's items are the ones its own events brought into its
- * hands (commissioned, made by a transformation, received), read from its gateway's EPCIS query;
- * each item's status, custodian and consignee come from the chain index (GET /items/{id}), so the
- * list agrees with the chain. Selected items get labels, or are shipped to a partner: the
+ * hands (commissioned, made by a transformation, received), with each item's status, custodian
+ * and consignee from the chain index, so the list agrees with the chain: GET /workbench/items, a
+ * page at a time ("more"), searched at the gateway; the filter box narrows what is loaded. Selected items get labels, or are shipped to a partner: the
  * shipping event names the partner's GLN and the dispatch document, which is offered as CSV to
  * travel with the goods (the consignee's workbench receives from it). A shipment not yet received
  * can be cancelled by its sender (CBV void_shipping). Items in hand can be inspected, given a
@@ -10,82 +10,78 @@
  */
 import type { TargetedEvent } from "preact";
 import { useMemo, useState } from "preact/hooks";
+import type { MyItemsAnswer } from "../../../lib/api/stock.ts";
 import type { ItemOrBatchAnswer } from "../../../lib/api/trace.ts";
 import { DISPOSITIONS, type Disposition, assemble, cancelShipment, epcisDocument, inspect, recall, setDisposition, sgtin, ship, transform } from "../../../lib/epcis/builders.ts";
 import { checkElement } from "../../../lib/identifiers/gs1-keys.ts";
 import { dispatchCsv } from "../../../lib/workbench/dispatch.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
-import { api, enc, orgName, session } from "../api.ts";
-import { Async, useAsync } from "../components/async.tsx";
+import { api, orgName, session } from "../api.ts";
+import { Async, ErrorView, useAsync } from "../components/async.tsx";
+import { useStatusWord } from "../components/Recall.tsx";
 import { useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
-import { CaptureStatus, useCapture } from "./Workbench.tsx";
+import { FormFooter, useCapture } from "./Workbench.tsx";
 import { LabelSheet } from "./WorkbenchLabels.tsx";
 
-type Ev = Record<string, unknown>;
-
-/** Identifiers the organisation's own events brought into its hands, first seen first. */
-export function itemsOfEvents(events: readonly Ev[]): string[] {
-  const ids = new Set<string>();
-  const list = (e: Ev, k: string) => (Array.isArray(e[k]) ? (e[k] as unknown[]).filter((x): x is string => typeof x === "string") : []);
-  for (const e of events) {
-    const step = String(e["bizStep"] ?? "");
-    if (e["type"] === "ObjectEvent" && e["action"] === "ADD" && step.endsWith("commissioning")) list(e, "epcList").forEach((i) => ids.add(i));
-    else if (e["type"] === "ObjectEvent" && step.endsWith("receiving")) list(e, "epcList").forEach((i) => ids.add(i));
-    else if (e["type"] === "TransformationEvent") list(e, "outputEPCList").forEach((i) => ids.add(i));
-  }
-  return [...ids];
-}
-
-/** Runs `f` over `xs` with at most `n` at a time (the gateway's rate limit and the phone's radio). */
-async function mapLimit<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(xs.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, xs.length) }, async () => {
-    while (next < xs.length) {
-      const i = next++;
-      out[i] = await f(xs[i]!);
-    }
-  }));
-  return out;
-}
+/** Items per page of GET /workbench/items: the list grows by a page at a time ("more"). */
+const PER_PAGE = 500;
 
 interface StockItem {
   id: string;
   chain?: ItemOrBatchAnswer;
 }
 
-async function loadStock(signal: AbortSignal): Promise<StockItem[]> {
-  const doc = await api<{ epcisBody: { queryResults: { resultsBody: { eventList: Ev[] } } } }>("/events?perPage=1000", { signal });
-  const ids = itemsOfEvents(doc.epcisBody.queryResults.resultsBody.eventList);
-  return mapLimit(ids, 6, async (id) => {
-    try {
-      return { id, chain: await api<ItemOrBatchAnswer>(`/items/${enc(id)}`, { signal }) };
-    } catch {
-      return { id };
-    }
-  });
+interface StockPage {
+  items: StockItem[];
+  next?: string;
+  /** Items the search leaves, across all pages. */
+  matching: number;
+}
+
+/** One page of the organisation's items with their chain state, searched at the gateway by `query`. */
+async function loadPage(query: string, token: string | undefined, signal?: AbortSignal): Promise<StockPage> {
+  const params = new URLSearchParams({ perPage: String(PER_PAGE), ...(query !== "" ? { q: query } : {}), ...(token !== undefined ? { nextPageToken: token } : {}) });
+  const a = await api<MyItemsAnswer>(`/workbench/items?${params.toString()}`, signal ? { signal } : {});
+  return { items: a.items.map((i) => ({ id: i.identifier, ...(i.chain ? { chain: i.chain } : {}) })), ...(a.nextPageToken !== undefined ? { next: a.nextPageToken } : {}), matching: a.matching };
 }
 
 export function StockTab() {
   const { t } = useI18n();
   const [reload, setReload] = useState(0);
-  const state = useAsync(loadStock, [reload]);
+  // The search the gateway applies; the filter box narrows what is loaded at once.
+  const [query, setQuery] = useState("");
+  const state = useAsync((signal) => loadPage(query, undefined, signal), [reload, query]);
   return (
     <section aria-labelledby="wb-stock">
       <h2 id="wb-stock">{t("wb.stock.title")}</h2>
       <p>{t("wb.stock.intro")}</p>
-      <Async state={state}>{(items) => <StockTable items={items} onChanged={() => setReload(reload + 1)} />}</Async>
+      <Async state={state}>{(first) => <StockTable key={`${reload}:${query}`} first={first} query={query} onSearch={setQuery} onChanged={() => setReload(reload + 1)} />}</Async>
     </section>
   );
 }
 
 const serialOf = (id: string) => decodeURIComponent(id.split("/").pop() ?? id);
 
-function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () => void }) {
+function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; query: string; onSearch: (q: string) => void; onChanged: () => void }) {
   const { t } = useI18n();
+  const statusWord = useStatusWord();
   const me = session()!.organisation.id;
-  const [filter, setFilter] = useState("");
+  const [items, setItems] = useState(first.items);
+  const [next, setNext] = useState(first.next);
+  const [more, setMore] = useState<{ loading: boolean; error?: unknown }>({ loading: false });
+  const loadMore = async () => {
+    setMore({ loading: true });
+    try {
+      const page = await loadPage(query, next);
+      setItems([...items, ...page.items]);
+      setNext(page.next);
+      setMore({ loading: false });
+    } catch (error) {
+      setMore({ loading: false, error });
+    }
+  };
+  const [filter, setFilter] = useState(query);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [action, setAction] = useState<"labels" | "ship" | "cancel" | "make">();
   const shown = useMemo(() => {
@@ -103,7 +99,7 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
   // Shipped by us and not yet received: the shipment may still be cancelled.
   const outgoing = (i: StockItem) => i.chain?.kind === "item" && i.chain.custodian?.id === me && i.chain.status === "inTransit";
   const cancellable = items.filter((i) => selected.has(i.id) && outgoing(i)).map((i) => i.id);
-  if (items.length === 0) return <p data-testid="stock-empty">{t("wb.stock.empty")}</p>;
+  if (items.length === 0 && query === "") return <p data-testid="stock-empty">{t("wb.stock.empty")}</p>;
   return (
     <>
       <p class="wb-form">
@@ -112,6 +108,9 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
         </label>
         <button type="button" class="link" onClick={() => setSelected(new Set(shown.filter(mine).map((i) => i.id)))}>
           {t("wb.stock.selectShown")}
+        </button>
+        <button type="button" class="link" onClick={() => onSearch(filter.trim())} data-testid="stock-search">
+          {t("wb.stock.searchAll")}
         </button>
       </p>
       <p role="status" data-testid="stock-count" data-items={items.length} data-held={items.filter(mine).length}>
@@ -146,7 +145,7 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
             </tr>
           </thead>
           <tbody>
-            {shown.slice(0, 500).map((i) => (
+            {shown.map((i) => (
               <tr key={i.id} data-item={i.id} data-status={i.chain?.kind === "item" ? i.chain.status : ""}>
                 <td>
                   <input type="checkbox" aria-label={serialOf(i.id)} checked={selected.has(i.id)} onChange={() => toggle(i.id)} />
@@ -154,13 +153,22 @@ function StockTable({ items, onChanged }: { items: StockItem[]; onChanged: () =>
                 <td>
                   <a href={href({ page: "item", id: i.id })}>{serialOf(i.id)}</a>
                 </td>
-                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : i.chain.status) : t("wb.stock.unknown")}</td>
+                <td>{i.chain?.kind === "item" ? (i.chain.status === "inTransit" ? t("wb.stock.inTransitTo", { org: orgName(i.chain.consignee) }) : statusWord(i.chain.status)) : t("wb.stock.unknown")}</td>
                 <td>{i.chain?.kind === "item" ? orgName(i.chain.custodian) : ""}</td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      <p data-testid="stock-pages" data-loaded={items.length} data-matching={first.matching}>
+        {t("wb.stock.loaded", { loaded: items.length, matching: first.matching })}{" "}
+        {next !== undefined && (
+          <button type="button" onClick={() => void loadMore()} disabled={more.loading} data-testid="stock-more">
+            {t("wb.stock.more", { n: PER_PAGE })}
+          </button>
+        )}
+      </p>
+      {more.error !== undefined && <ErrorView error={more.error} />}
     </>
   );
 }
@@ -195,26 +203,14 @@ function ShipForm({ items, onShipped }: { items: string[]; onShipped: () => void
         {input("from", t("wb.ship.from"))}
         {input("to", t("wb.ship.to"))}
         {input("advice", t("wb.ship.advice"))}
-        <button type="submit" data-testid="ship-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.ship.send", { n: items.length })}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {dispatch !== undefined && (
-        <p>
+      <FormFooter label={t("wb.ship.send", { n: items.length })} testId="ship-send" fault={fault} progress={progress} onRefresh={onShipped}>
+        {dispatch !== undefined && (
           <a class="button-link" download={`dispatch-${f.advice.trim()}.csv`} href={`data:text/csv;charset=utf-8,${encodeURIComponent(dispatch)}`} data-testid="dispatch-download">
             {t("wb.ship.dispatch")}
-          </a>{" "}
-          <button type="button" class="link" onClick={onShipped}>
-            {t("wb.stock.refresh")}
-          </button>
-        </p>
-      )}
+          </a>
+        )}
+      </FormFooter>
     </form>
   );
 }
@@ -225,14 +221,13 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
   const [site, setSite] = useState("");
   const [fault, setFault] = useState<string>();
   const [progress, capture] = useCapture();
-  const [done, setDone] = useState(false);
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     const why = glnFault(site.trim(), t("wb.ship.from"));
     setFault(why);
     if (why) return;
     const time = new Date().toISOString();
-    setDone(await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]));
+    await capture([{ document: epcisDocument([cancelShipment({ time, at: site.trim(), items })], time), items: items.length }]);
   };
   return (
     <form onSubmit={submit} aria-label={t("wb.cancel.title", { n: items.length })}>
@@ -242,21 +237,8 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
           {t("wb.ship.from")}
           <input value={site} onInput={(e) => setSite(e.currentTarget.value)} data-testid="cancel-site" />
         </label>
-        <button type="submit" data-testid="cancel-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.cancel.send", { n: items.length })}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {done && (
-        <button type="button" class="link" onClick={onCancelled}>
-          {t("wb.stock.refresh")}
-        </button>
-      )}
+      <FormFooter label={t("wb.cancel.send", { n: items.length })} testId="cancel-send" fault={fault} progress={progress} onRefresh={onCancelled} />
     </form>
   );
 }
@@ -274,7 +256,6 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
   const [f, setF] = useState({ action: "inspect-pass" as MakeAction, site: "", disposition: "damaged" as Disposition, gtin: "", serials: "" });
   const [fault, setFault] = useState<string>();
   const [progress, capture] = useCapture();
-  const [done, setDone] = useState(false);
   const needsOutputs = f.action === "transform" || f.action === "assemble";
   /** The output (transform) or parent (assemble) identifiers the form names, or what is wrong with them. */
   const outputs = (): string[] | string => {
@@ -307,7 +288,7 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
             : f.action === "transform"
               ? transform({ ...w, inputs: items, outputs: out })
               : assemble({ ...w, parent: out[0]!, children: items });
-    setDone(await capture([{ document: epcisDocument([event], time), items: items.length }]));
+    await capture([{ document: epcisDocument([event], time), items: items.length }]);
   };
   return (
     <form onSubmit={submit} aria-label={t("wb.make.title", { n: items.length })}>
@@ -351,21 +332,8 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
           {t("wb.make.site")}
           <input value={f.site} onInput={(e) => setF({ ...f, site: e.currentTarget.value })} data-testid="make-site" />
         </label>
-        <button type="submit" data-testid="make-send" disabled={progress !== undefined && !progress.finished}>
-          {t("wb.make.send")}
-        </button>
       </div>
-      {fault !== undefined && (
-        <p class="error" role="alert">
-          {fault}
-        </p>
-      )}
-      <CaptureStatus progress={progress} />
-      {done && (
-        <button type="button" class="link" onClick={onDone}>
-          {t("wb.stock.refresh")}
-        </button>
-      )}
+      <FormFooter label={t("wb.make.send")} testId="make-send" fault={fault} progress={progress} onRefresh={onDone} />
     </form>
   );
 }

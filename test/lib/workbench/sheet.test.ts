@@ -54,10 +54,29 @@ describe("spreadsheet import", () => {
     expect(msg(9)).toMatch(/wrong check digit/);
     expect(msg(10)).toMatch(/location is empty: a GLN/);
     expect(msg(11)).toMatch(/also on row 2/);
+    // The same faults as codes and parameters, which the explorer words in the reader's language.
+    expect(faults.map((f) => [f.code, f.params])).toEqual([
+      ["gtinCheckDigit", { actual: 8, expected: 4 }],
+      ["charset", { value: "BAD SERIAL", char: " " }],
+      ["tooLong", { value: "X".repeat(21), length: 21, max: 20 }],
+      ["charset", { value: "L~1", char: "~" }],
+      ["notCalendarDate", { value: "2026-02-30" }],
+      ["futureDate", { value: "2027-01-01" }],
+      ["glnCheckDigit", { value: "9521002000017" }],
+      ["empty", { column: "location" }],
+      ["repeatedSerial", { serial: "OK-1", gtin: GTIN, first: 2 }],
+    ]);
+    expect(checkSheet([HEADER, row("S1", { gtin: "0952100200021A" }), row("S2", { gtin: "095210020002" + "1" }), row("S3", { date: "30.11.2026" }), row("S4", { location: "95210" })], TODAY).faults.map((f) => f.code)).toEqual([
+      "notDigits",
+      "gtinCheckDigit",
+      "notDate",
+      "glnLength",
+    ]);
   });
 
   it("refuses a sheet without the required columns, or without rows", () => {
-    expect(checkSheet([["gtin", "lot"], [GTIN, "L1"]]).faults.map((f) => f.column)).toEqual(["serial", "location"]);
+    expect(checkSheet([["gtin", "lot"], [GTIN, "L1"]]).faults.map((f) => [f.column, f.code])).toEqual([["serial", "missingColumn"], ["location", "missingColumn"]]);
+    expect(checkSheet([HEADER, row("S1", { gtin: "0952100200021" + "45" })]).faults.map((f) => [f.code, f.params])).toEqual([["gtinLength", { value: "095210020002145", length: 15 }]]);
     expect(checkSheet([HEADER]).faults[0]!.message).toMatch(/no rows/);
     expect(checkSheet([HEADER, row("A"), row("B")], { ...TODAY, maxRows: 1 }).faults[0]!.message).toMatch(/split it/);
   });

@@ -16,14 +16,16 @@ import type { AccessGrants, DataAnchors } from "../../../lib/contracts/types/ind
 import { MerkleTree, siblingsToHex } from "../../../lib/merkle.ts";
 import type { Reading } from "../../../lib/reading.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
-import type { ReadingRangeProof } from "../../../lib/verify-reading.ts";
+import type { ReadingProof, ReadingRangeProof } from "../../../lib/verify-reading.ts";
 import { MembershipGate } from "../../../node/p2p/gater.ts";
 import { type Host, createHost } from "../../../node/p2p/host.ts";
 import { FetchClient, FetchRefusedError, PeerMisbehaviourError, type VerifiedReadings, orgAnchorView } from "../../../node/p2p/fetch-client.ts";
 import { serveFetch } from "../../../node/p2p/fetch-server.ts";
 import {
   FETCH_PROTOCOL,
+  FETCH_PROTOCOL_V1,
   type FetchResponse,
+  type OneItem,
   type ReadingItem,
   type RunItem,
   encodeJson,
@@ -32,6 +34,7 @@ import {
   readFrame,
   writeFrame,
 } from "../../../node/p2p/protocol.ts";
+import { decodeAnswer, encodeAnswer } from "../../../node/p2p/wire.ts";
 import { type Conn, type ConsortiumFixture, deployBound, deployConsortium, increaseTime, now } from "../../helpers/fixture.ts";
 import { registerPeer, tempDir } from "./helpers.ts";
 
@@ -82,6 +85,25 @@ function runOf(w: Window, node: string, start: number, end: number, window = 1):
   return { kind: "run", readings: w.readings.slice(start, end), proof };
 }
 
+/** Reading `i` of `w` alone, with its own proof. */
+function oneOf(w: Window, node: string, i: number, window = 1): OneItem {
+  const proof: ReadingProof = {
+    version: 1,
+    node,
+    window,
+    seq: w.seqs[i]!,
+    salt: hex(w.salts[i]!),
+    leafHash: hex(w.tree.leaf(i)),
+    index: i,
+    leafCount: w.tree.leafCount,
+    siblings: siblingsToHex(w.tree.proof(i).siblings),
+  };
+  return { kind: "one", reading: w.readings[i]!, proof };
+}
+
+/** A 2.0.0 JSON frame of anything (what a liar can send that encodeAnswer would not). */
+const jsonFrame = (value: unknown) => Buffer.concat([Buffer.of(0), Buffer.from(JSON.stringify(value), "utf8")]);
+
 describe("fetch protocol: lying peers and malformed requests", () => {
   let conn: Conn;
   let fx: ConsortiumFixture;
@@ -98,7 +120,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
   let server: Host;
   let oem: Host;
   let client: FetchClient;
-  /** What the liar answers next. */
+  /** What the liar answers next: an answer (sent on the 2.0.0 wire), or raw frame bytes. */
   let next: unknown;
   const stored: VerifiedReadings[] = [];
   const reported: { peer: string; reason: string; altered: boolean }[] = [];
@@ -124,12 +146,12 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     await anchorWindow(anchors.connect(fx.orgs.steel.signer), steelWindow, start);
     await anchorWindow(anchors.connect(fx.orgs.oem.signer), steelWindow, start); // the same data, anchored by another organisation
     // The peers register after the first anchors: an organisation's account binds to its one registered node on first anchoring.
-    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"], ["steel", "bound.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
+    for (const [org, key] of [["steel", "liar.key"], ["steel", "server.key"], ["oem", "oem.key"], ["steel", "slow.key"], ["steel", "bound.key"], ["steel", "old.key"]] as const) await registerPeer(fx, org, path.join(tmp.dir, key));
 
     liar = await host("liar.key");
     await liar.handle(FETCH_PROTOCOL, async (stream) => {
       await readFrame(stream, 1 << 20);
-      await writeFrame(stream, encodeJson(next), 1 << 22);
+      await writeFrame(stream, next instanceof Uint8Array ? next : encodeAnswer(next as FetchResponse), 1 << 23);
       await stream.close();
     });
     const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
@@ -141,7 +163,8 @@ describe("fetch protocol: lying peers and malformed requests", () => {
       ownerOrg: fx.orgs.steel.id,
       maxFrameBytes: 1024,
       readings: {
-        readings: async () => ({ items: [runOf(steelWindow, steelNode, 0, 5)], more: false }),
+        // Larger than its 1 KiB frame even on the compact wire (about 250 bytes a run of five).
+        readings: async () => ({ items: Array.from({ length: 6 }, () => runOf(steelWindow, steelNode, 0, 5)), more: false }),
         windows: async () => [],
         streams: async () => [STREAM, OTHER],
       },
@@ -190,15 +213,19 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const run = runOf(steelWindow, steelNode, 0, 5);
     const altered = structuredClone(run);
     (altered.readings[2] as { value: number }).value += 25;
+    // The compact wire carries no leaf hashes: an altered reading no longer leads to the anchored root.
     const e1 = await lie(readingsAnswer([altered]));
-    expect(e1.reason).toMatch(/reading-altered: reading 2/);
+    expect(e1.reason).toMatch(/window 1 .*proof-invalid/);
     expect(e1.altered).toBe(true);
 
     const forged = structuredClone(run);
     forged.proof.siblings[0] = hex(randomBytes(32));
     expect((await lie(readingsAnswer([forged]))).reason).toMatch(/proof-invalid/);
 
-    const other = runOf(steelWindow, steelNode, 5, 7); // verifies, but is not what was asked for
+    // A run names no stream on the compact wire: another stream's run is read as the stream asked
+    // for and fails its proof. A reading sent alone (JSON) names its stream, which must be the one asked for.
+    expect((await lie(readingsAnswer([runOf(steelWindow, steelNode, 5, 7)]))).reason).toMatch(/proof-invalid/);
+    const other = oneOf(steelWindow, steelNode, 5); // verifies, but is not what was asked for
     expect((await lie(readingsAnswer([other]))).reason).toMatch(/is of stream furnace-1\/door, not furnace-1\/temperature/);
   });
 
@@ -225,10 +252,60 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     expect(reported).toHaveLength(reports);
   });
 
+  it("rejects a run with a reading dropped, readings reordered or page bounds moved, and malformed or oversized frames", async () => {
+    const run = runOf(steelWindow, steelNode, 0, 5);
+    const dropped = structuredClone(run);
+    dropped.readings.splice(2, 1);
+    dropped.proof.salts.splice(2, 1);
+    dropped.proof.seqs = [1, 2, 3, 4];
+    expect((await lie(readingsAnswer([dropped]))).reason).toMatch(/proof-invalid/);
+    const reordered = structuredClone(run);
+    [reordered.readings[1], reordered.readings[2]] = [reordered.readings[2]!, reordered.readings[1]!];
+    [reordered.proof.salts[1], reordered.proof.salts[2]] = [reordered.proof.salts[2]!, reordered.proof.salts[1]!];
+    expect((await lie(readingsAnswer([reordered]))).reason).toMatch(/proof-invalid/);
+    const shifted = structuredClone(run);
+    shifted.proof.start = 1;
+    expect((await lie(readingsAnswer([shifted]))).reason).toMatch(/proof-invalid/);
+    const beyond = structuredClone(run);
+    beyond.proof.start = steelWindow.tree.leafCount - 2;
+    expect((await lie(readingsAnswer([beyond]))).reason).toMatch(/does not match 5 readings in a window of 7 leaves/);
+
+    const frame = encodeAnswer(readingsAnswer([run]));
+    expect((await lie(frame.subarray(0, frame.length - 3))).reason).toMatch(/malformed answer: the frame ends inside/);
+    expect((await lie(Buffer.concat([frame, Buffer.of(0)]))).reason).toMatch(/malformed answer: 1 bytes follow the last item/);
+    expect((await lie(Buffer.of(7, 0))).reason).toMatch(/malformed answer: unknown answer tag 7/);
+    expect((await lie(Buffer.of(1, 0, 0, 0xff, 0xff, 0x03))).reason).toMatch(/malformed answer: 65535 items cannot fit/);
+    const oversized = await lie(Buffer.alloc(4 * 1024 * 1024 + 1));
+    expect(oversized.reason).toMatch(/answer frame over 4194304 bytes/);
+    expect(oversized.altered).toBe(false);
+  });
+
+  it("still answers the 1.1.0 wire in plain JSON, with the leaf hashes its clients need, for partners not yet updated", async () => {
+    const stream = await oem.dialProtocol(server.getMultiaddrs()[0]!, FETCH_PROTOCOL_V1);
+    await writeFrame(stream, encodeJson({ v: 1, type: "list", scope: { kind: "streams" } }), 1024);
+    const frame = await readFrame(stream, 4096);
+    expect(JSON.parse(Buffer.from(frame).toString("utf8"))).toMatchObject({ type: "streams" });
+
+    // A run served without leaf hashes (as the node's store serves it now) gets them back on 1.1.0.
+    const { leafHashes, ...lean } = runOf(steelWindow, steelNode, 0, 5).proof;
+    const old = await host("old.key");
+    const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
+    await serveFetch(old, {
+      orgOf: async (p) => ((await gate.orgOf(p)) === fx.orgs.oem.id ? fx.orgs.steel.id : 0), // the caller reads as the owner: no grant needed
+      access: new ChainAccessChecker({ accessGrants: await grants.getAddress(), consortium: await fx.consortium.getAddress() }, fx.deployer, { ttlMs: 0 }),
+      ownerOrg: fx.orgs.steel.id,
+      readings: { readings: async () => ({ items: [{ kind: "run", readings: steelWindow.readings.slice(0, 5), proof: lean }], more: false }), windows: async () => [], streams: async () => [STREAM] },
+    });
+    const v1 = await oem.dialProtocol(old.getMultiaddrs()[0]!, FETCH_PROTOCOL_V1);
+    await writeFrame(v1, encodeJson({ v: 1, type: "readings", stream: STREAM, from: start, to: start + 1000 }), 1024);
+    const answer = JSON.parse(Buffer.from(await readFrame(v1, 1 << 20)).toString("utf8")) as { items: RunItem[] };
+    expect(answer.items[0]!.proof.leafHashes).toEqual(leafHashes);
+  });
+
   it("rejects answers of the wrong shape", async () => {
     expect((await lie("hello")).reason).toMatch(/not an object/);
     expect((await lie({ type: "windows", windows: [] })).reason).toMatch(/answered a readings request with windows/);
-    expect((await lie({ type: "readings", items: "all of them" })).reason).toMatch(/items is not a list/);
+    expect((await lie(jsonFrame({ type: "readings", items: "all of them" }))).reason).toMatch(/items is not a list/);
     expect((await lie(readingsAnswer([{ kind: "many" } as never]))).reason).toMatch(/malformed item/);
     expect((await lie({ type: "events", events: [{ hash: "x", at: 1 }] }).catch((e: unknown) => e))).toBeInstanceOf(PeerMisbehaviourError);
   });
@@ -249,7 +326,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     // Not JSON at all.
     const stream = await oem.dialProtocol(server.getMultiaddrs()[0]!, FETCH_PROTOCOL);
     await writeFrame(stream, Buffer.from([0xff, 0xfe, 0x00]), 1024);
-    const raw = JSON.parse(Buffer.from(await readFrame(stream, 4096)).toString()) as { error: string };
+    const raw = decodeAnswer(await readFrame(stream, 4096), STREAM) as { error: string };
     expect(raw.error).toBe("bad-request");
 
     // No grant: a typed refusal the client raises as FetchRefusedError; the answer too large for the server's frame: too-large.
@@ -279,7 +356,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     // A request frame over 16 KiB is refused unread, although answers may be 4 MiB.
     const big = await oem.dialProtocol(addr, FETCH_PROTOCOL);
     await writeFrame(big, encodeJson({ v: 1, type: "list", scope: { kind: "streams" }, pad: "x".repeat(20_000) }), 1 << 22);
-    expect(JSON.parse(Buffer.from(await readFrame(big, 4096)).toString())).toMatchObject({ error: "too-large", detail: "request frame exceeds 16384 bytes" });
+    expect(decodeAnswer(await readFrame(big, 4096), "")).toMatchObject({ error: "too-large", detail: "request frame exceeds 16384 bytes" });
     await big.close();
     await new Promise((r) => setTimeout(r, 100));
 
@@ -404,6 +481,6 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     // The same late window, altered: that is a lie whatever its timing.
     const altered = runOf(late, steelNode, 0, 5, 2);
     (altered.readings[0] as { value: number }).value += 1;
-    expect((await lie(readingsAnswer([altered]), { to: t + 1_000 })).reason).toMatch(/window 2 .*reading-altered/);
+    expect((await lie(readingsAnswer([altered]), { to: t + 1_000 })).reason).toMatch(/window 2 .*proof-invalid/);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Partners' requests for more than an item's public passport, kept by the owner's member node
+ * (the one whose organisation made the item): who asks, for which item, which scope (the item, or
+ * the item with its genealogy), for what purpose and how long. The owner approves a request by
+ * granting it on chain (POST /access-requests/{id}/approve, gateway/routes/access-requests.ts) or
+ * declines it. One small JSON file per request, named by its random id (chosen by the gateway).
+ */
+import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { AccessRequestAnswer } from "../../lib/api/grants.ts";
+
+const ID = /^[0-9a-f]{32}$/;
+
+export class AccessRequestStore {
+  private constructor(private readonly dir: string) {}
+
+  static async open(dir: string): Promise<AccessRequestStore> {
+    await mkdir(dir, { recursive: true });
+    return new AccessRequestStore(dir);
+  }
+
+  private file(id: string): string {
+    if (!ID.test(id)) throw new Error(`access request id "${id}" must be 32 hex digits`);
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  /** Keeps `request` (atomically: a reader never sees half of it). */
+  async put(request: AccessRequestAnswer): Promise<void> {
+    const file = this.file(request.id);
+    await writeFile(`${file}.tmp`, JSON.stringify(request), "utf8");
+    await rename(`${file}.tmp`, file);
+  }
+
+  async get(id: string): Promise<AccessRequestAnswer | undefined> {
+    if (!ID.test(id)) return undefined;
+    try {
+      return JSON.parse(await readFile(this.file(id), "utf8")) as AccessRequestAnswer;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  /** Every request kept, newest first. */
+  async list(): Promise<AccessRequestAnswer[]> {
+    const names = (await readdir(this.dir)).filter((n) => /^[0-9a-f]{32}\.json$/.test(n));
+    const all = await Promise.all(names.map((n) => this.get(n.slice(0, 32))));
+    return all.filter((r): r is AccessRequestAnswer => r !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+}

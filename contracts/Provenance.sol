@@ -706,7 +706,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
     ///
     /// Only a party records an event, so nobody writes into the history of items it has nothing to
     /// do with (and a hash recorded by others never blocks the entitled organisation's record): for each key, the caller owns, holds or is to
-    /// receive the item (resolved through assembly), owns the batch, or, for a key not on chain,
+    /// receive the item (resolved through assembly), owns the batch or holds a quantity of it, or, for a key not on chain,
     /// proved it under its namespace in this transaction (`proveKeys`); under `Policy.Unchecked`
     /// (no namespaces) unknown keys need no proof. An event naming no key proves no entitlement:
     /// refused under `Policy.Enforced`, recorded under the open policies.
@@ -968,7 +968,7 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
             return top.owner == org || top.custodian == org || it.consignee == org || top.consignee == org;
         }
         Batch storage b = _batches[key];
-        if (b.index != 0) return b.owner == org;
+        if (b.index != 0) return b.owner == org || _lotBalance[key][org] != 0;
         return open || _prover(key) == org;
     }
 

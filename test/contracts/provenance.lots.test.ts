@@ -133,6 +133,15 @@ describe("Provenance lots by quantity", () => {
     expect(await balance(lot, "steel")).toBe(10n);
   });
 
+  it("lets a holder of a lot's quantity record observations of it; a member holding none stays refused", async () => {
+    const lot = await registered("steel", 10n);
+    await expectRevert(as("foundry").observe([lot], ev()), prov, "NotPartyTo", [lot, org("foundry")]);
+    await mined(as("steel").shipLot(lot, 3n, KGM, org("foundry"), ev()));
+    await mined(as("foundry").receiveLot(lot, org("steel"), 3n, KGM, ev()));
+    await mined(as("foundry").observe([lot], ev()));
+    await expectRevert(as("oem").observe([lot], ev()), prov, "NotPartyTo", [lot, org("oem")]);
+  });
+
   it("registers counted lots without a unit, and many lots in one multicall document", async () => {
     const a = freshLot();
     const b = freshLot();

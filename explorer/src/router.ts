@@ -15,7 +15,7 @@ export type Route =
   | { page: "workbench"; tab: WorkbenchTab };
 
 /** The workbench's tabs (pages/Workbench.tsx), the first one the default. */
-export const WORKBENCH_TABS = ["register", "stock", "receive", "share", "devices"] as const;
+export const WORKBENCH_TABS = ["register", "stock", "receive", "lots", "share", "devices"] as const;
 export type WorkbenchTab = (typeof WORKBENCH_TABS)[number];
 
 export function parseRoute(hash: string): Route {

@@ -14,6 +14,7 @@ import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
 import { WORKBENCH_TABS, type WorkbenchTab, href } from "../router.ts";
 import { DevicesTab } from "./WorkbenchDevices.tsx";
+import { LotsTab } from "./WorkbenchLots.tsx";
 import { RegisterTab } from "./WorkbenchRegister.tsx";
 import { ReceiveTab } from "./WorkbenchReceive.tsx";
 import { ShareTab } from "./WorkbenchShare.tsx";
@@ -36,6 +37,7 @@ export function WorkbenchPage({ tab }: { tab: WorkbenchTab }) {
       {tab === "register" && <RegisterTab />}
       {tab === "stock" && <StockTab />}
       {tab === "receive" && <ReceiveTab />}
+      {tab === "lots" && <LotsTab />}
       {tab === "share" && <ShareTab />}
       {tab === "devices" && <DevicesTab />}
     </article>

@@ -1143,7 +1143,7 @@ const zh: Record<MessageKey, string> = {
   "wb.lots.registerButton": "登记批次",
   "wb.lots.lot": "批号",
   "wb.lots.quantity": "数量",
-  "wb.lots.unit": "单位（UN/ECE 代码，如 KGM；计件留空）",
+  "wb.lots.unit": "单位（UN/ECE 代码，例如千克；计件留空）",
   "wb.lots.held": "各批次现有数量",
   "wb.lots.incoming": "在途收入的批次数量",
   "wb.lots.outgoing": "在途发出的批次数量",

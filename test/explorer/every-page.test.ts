@@ -150,6 +150,7 @@ describe.skipIf(!hasChromium)("every explorer page in Chinese on a phone and in 
     ["workbench-register", "#/workbench/register", "form"],
     ["workbench-stock", "#/workbench/stock", "table"],
     ["workbench-receive", "#/workbench/receive", "#wb-receive"],
+    ["workbench-lots", "#/workbench/lots", "[data-testid=lot-register]"],
     ["workbench-share", "#/workbench/share", "[data-testid=grant-form]"],
     ["workbench-devices", "#/workbench/devices", "[data-device]"],
   ];

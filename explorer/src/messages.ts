@@ -557,6 +557,11 @@ const en = {
   "genealogy.range": "parts {from}–{to} of {count}",
   "genealogy.previous": "Previous",
   "genealogy.next": "Next",
+  // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
+  "readings.historical": "delivered late (stored at the edge)",
+  "readings.historicalHint": "Measured while the device could not reach the node, kept by the edge node and delivered later; plotted at the time it was measured.",
+  "readings.historicalCount": "{count} delivered late from the edge's store",
+  "wb.dev.historical": "{n} readings delivered late from devices' store and forward (measured while the node was away, placed by their own time)",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1112,6 +1117,11 @@ const zh: Record<MessageKey, string> = {
   "genealogy.range": "第 {from}–{to} 个，共 {count} 个",
   "genealogy.previous": "上一页",
   "genealogy.next": "下一页",
+  // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
+  "readings.historical": "延迟送达（边缘端存储）",
+  "readings.historicalHint": "设备无法连接节点时测得，由边缘节点保存并稍后送达；按测量时间绘制。",
+  "readings.historicalCount": "{count} 条由边缘端存储延迟送达",
+  "wb.dev.historical": "{n} 条读数由设备的存储转发延迟送达（在节点离线期间测得，按其自身时间归位）",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };
@@ -1130,12 +1140,15 @@ export function hasMessage(key: string): key is MessageKey {
   return Object.hasOwn(en, key);
 }
 
+/** The Intl locale of a UI language. */
+export const localeOf = (lang: Lang): string => (lang === "zh" ? "zh-CN" : "en-GB");
+
 /** Dates in the UI language, with the time zone named. */
 export function formatTime(lang: Lang, value: string | number | Date): string {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
   // dateStyle/timeStyle cannot be combined with timeZoneName: spell the fields out.
-  return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", {
+  return d.toLocaleString(localeOf(lang), {
     year: "numeric",
     month: "short",
     day: "numeric",

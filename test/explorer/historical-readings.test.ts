@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reading } from "../../lib/reading.ts";
 import { Anchorer } from "../../node/chain/anchorer.ts";
 import { AnchorChain, ChainClient } from "../../node/chain/client.ts";
+import type { NodeStatus } from "../../node/daemon.ts";
+import { devicesView } from "../../node/devices-view.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { IngestPipeline } from "../../node/ingest/pipeline.ts";
 import { ProofService } from "../../node/ingest/proofs.ts";
@@ -73,6 +75,10 @@ describe.skipIf(!hasChromium)("historical readings on the readings page", () => 
     await pipeline.closeWindow();
     await anchorer.anchoredUpTo(1);
     gw.services.proofs = new ProofService(store, signer.address);
+    // The workbench's devices page reads the pipeline's own counts.
+    const status = () =>
+      ({ node: signer.address, startedAt: t0, adapters: [], windows: { closed: 1, anchored: 1, pending: 0 }, lastAnchor: null, anchoring: { state: "idle" }, ingest: pipeline.status() }) as unknown as NodeStatus;
+    gw.services.devices = devicesView({ status, streamReadings: () => pipeline.streamReadings() });
 
     const token = await gw.signIn("oem");
     const body = JSON.stringify({
@@ -122,13 +128,18 @@ describe.skipIf(!hasChromium)("historical readings on the readings page", () => 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function readingsPage(lang: "en" | "zh"): Promise<WatchedPage> {
+  async function signedIn(lang: "en" | "zh"): Promise<WatchedPage> {
     const w = await openPage(browser, gw.url);
     await w.page.goto(`${gw.url}/explorer/#/signin`);
     await w.page.getByLabel("Demo private key (printed by npm start)").fill(chain.orgs.oem.signer.privateKey);
     await w.page.getByRole("button", { name: "Sign in with the demo key" }).click();
     await w.page.getByTestId("signed-in").waitFor();
     await w.page.evaluate((l) => localStorage.setItem("tracemesh.lang", l), lang);
+    return w;
+  }
+
+  async function readingsPage(lang: "en" | "zh"): Promise<WatchedPage> {
+    const w = await signedIn(lang);
     await w.page.goto(`${gw.url}/explorer/#/readings/${encodeURIComponent(eventId)}`);
     await w.page.reload();
     return w;
@@ -173,6 +184,17 @@ describe.skipIf(!hasChromium)("historical readings on the readings page", () => 
       )
       .toMatch(/\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}/);
     expect(await legendTime.textContent()).not.toMatch(/am|pm/i);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  });
+
+  it("counts the store-and-forward readings on the workbench's devices page", async () => {
+    const w = await signedIn("en");
+    await w.page.goto(`${gw.url}/explorer/#/workbench/devices`);
+    const historical = w.page.getByTestId("historical");
+    await historical.waitFor({ timeout: 30_000 });
+    expect(await historical.getAttribute("data-historical")).toBe("10");
+    expect(await historical.textContent()).toContain("10 readings delivered late from devices' store and forward");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   });

@@ -46,7 +46,7 @@ export async function recordDecision(services: GatewayServices, q: IndexQueries,
     const batch = isBatch ? k : ((await q.item(k))?.batch ?? undefined);
     subjects.push({ key: k, ...(batch ? { batchKey: batch } : {}), genealogy: q });
   }
-  return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind });
+  return mayReadEvent(access, caller, e.org, { subjects, recordKind: e.kind as RecordKind, shipping: { recordHash: e.eventHash, shipments: q } });
 }
 
 /** A lookup for one caller (memoised per key for one response): the identifier, or undefined. */

@@ -19,7 +19,10 @@
  * (latest) issue. Links the grantee or a third party adds later never widen it (`GenealogySource`).
  *
  * A document (an EPCIS event) is readable only when every item and lot it names is (`mayReadEvent`);
- * that one rule decides a document on every route and on the peer network. Organisations with the
+ * that one rule decides a document on every route and on the peer network. By shipping items to an
+ * organisation the sender discloses them to it: the consignee the chain records for a shipment
+ * reads that shipment's own shipping document (nothing earlier about its items), while the
+ * shipment stands (`ShipmentSource`). Organisations with the
  * Regulator role read what the consortium's rule on AccessGrants lets them (`RegulatorScope`).
  */
 import { type ContractRunner, keccak256, toUtf8Bytes } from "ethers";
@@ -100,6 +103,20 @@ export interface GenealogySource {
   inRecallScope?(key: string): Promise<boolean>;
 }
 
+/** One item a ship record sent, as the chain index holds it (node/indexer ShipmentDoc). */
+export interface ShippedItem {
+  item: string;
+  /** The consignee organisation. */
+  to: number;
+  state: "in-transit" | "received" | "cancelled";
+}
+
+/** The shipments the chain links to a record; the chain index answers it (IndexQueries). */
+export interface ShipmentSource {
+  /** The items the record of `eventHash` made by `owner` shipped; empty when it shipped nothing. */
+  shippedByRecord(eventHash: string, owner: number): Promise<ShippedItem[]>;
+}
+
 /** An item as the access rule sees it. */
 export interface ItemScope {
   /** The item key (lib/identifiers.ts itemKey). */
@@ -127,6 +144,8 @@ export type AccessDecision =
       path?: string[];
     }
   | { allowed: true; via: "rule"; rule: RegulatorScope }
+  /** The reader is the consignee of the shipment this shipping document's record made. */
+  | { allowed: true; via: "consignee" }
   | { allowed: false };
 
 /** Most items a genealogy walk visits for one question. */
@@ -233,6 +252,27 @@ export interface EventScope {
   subjects: readonly ItemScope[];
   /** The kind of the on-chain record that carries the event's hash, when it has one. */
   recordKind?: RecordKind;
+  /** The hash the owner's record carries and where to find the shipments it made (the consignee's right). */
+  shipping?: { recordHash: string; shipments: ShipmentSource };
+}
+
+/**
+ * Whether `reader` is the consignee of the shipment the owner's record of this event made, and the
+ * event names nothing beyond the items shipped to it that it could not read anyway. A cancelled
+ * shipment gives nothing: cancelling withdraws the disclosure (a shipment sent to the wrong
+ * organisation must be retractable), and a consignee that never took custody has no claim on it.
+ * A received one keeps it: the consignee holds the items and the document that came with them.
+ */
+async function consigneeOf(checker: AccessChecker, reader: number, owner: number, event: EventScope): Promise<boolean> {
+  if (reader === 0 || !event.shipping || event.subjects.length === 0) return false;
+  const shipped = await event.shipping.shipments.shippedByRecord(event.shipping.recordHash, owner);
+  const toReader = new Set(shipped.filter((s) => s.to === reader && s.state !== "cancelled").map((s) => s.item.toLowerCase()));
+  if (toReader.size === 0) return false;
+  for (const scope of event.subjects) {
+    if (toReader.has(scope.key.toLowerCase())) continue;
+    if (!(await mayReadItem(checker, reader, owner, scope)).allowed) return false;
+  }
+  return true;
 }
 
 /** The regulator scope that covers events recorded as `kind`, if any. */
@@ -245,7 +285,7 @@ function regulatorEventScope(kind: RecordKind | undefined): RegulatorScope | und
 
 /**
  * Whether `reader` may read `owner`'s document of an event: the owner always; a regulator when the
- * consortium's rule covers the event's kind; anyone else only when it may read the owner's data
+ * consortium's rule covers the event's kind; the consignee of the shipment it records; anyone else only when it may read the owner's data
  * about EVERY item and lot the event names (an event about several items reveals all of them). An
  * event that names nothing a grant could cover is the owner's alone.
  */
@@ -254,6 +294,7 @@ export async function mayReadEvent(checker: AccessChecker, reader: number, owner
   const rule = regulatorEventScope(event.recordKind);
   if (rule !== undefined && checker.regulatorMayRead && (await checker.regulatorMayRead(reader, rule))) return { allowed: true, via: "rule", rule };
   if (event.subjects.length === 0) return DENIED;
+  if (await consigneeOf(checker, reader, owner, event)) return { allowed: true, via: "consignee" };
   let first: AccessDecision | undefined;
   for (const scope of event.subjects) {
     const d = await mayReadItem(checker, reader, owner, scope);
@@ -268,6 +309,7 @@ export function describeDecision(d: AccessDecision): string {
   if (!d.allowed) return "denied";
   if (d.via === "owner") return "owner";
   if (d.via === "rule") return `rule ${REGULATOR_SCOPE_NAMES[d.rule]}`;
+  if (d.via === "consignee") return "consignee of the shipment";
   return `grant ${SCOPE_KIND_NAMES[d.kind]} on ${d.scopeKey}`;
 }
 

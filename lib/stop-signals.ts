@@ -10,6 +10,10 @@
  * it is logged with its stack and the process exits 70 (EX_SOFTWARE), so a supervisor restarts
  * it. Once the stop has begun it is logged instead: the stop must complete and record that it
  * did (a component torn down while the chain is already gone may fail in ways nobody awaits).
+ * One exception to "fatal": a peer's stream failing inside libp2p's own muxer (yamux sends from a
+ * microtask and from its message listener without catching; node/p2p catches every write of ours,
+ * test/node/p2p/stream-faults.test.ts). It concerns one connection to one peer, which libp2p
+ * closes; exiting on it would let any peer that hangs up at the right moment stop a member.
  * `handleFatalErrors` installs that one policy; `handleStopSignals` tells it when stopping began.
  *
  * A supervised process (a member the demo started) leaves a group SIGINT to its supervisor, which
@@ -35,12 +39,22 @@ export const EXIT_SOFTWARE = 70;
 let stopping = false;
 
 /**
+ * Error names of @libp2p/interface for a stream or connection that a peer closed, reset or
+ * aborted: matched by name, so lib/ stays free of libp2p.
+ */
+const PEER_STREAM_FAULTS: ReadonlySet<string> = new Set(["StreamStateError", "StreamResetError", "StreamAbortedError", "MuxerClosedError", "ConnectionClosedError"]);
+
+/**
  * The one policy for failures nobody handled: fatal (logged, exit 70) while running, logged only
  * once a clean stop has begun (see the header).
  */
 export function handleFatalErrors(log: (message: string) => void = (m) => console.error(m)): void {
   const failed = (kind: string) => (err: unknown) => {
     const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    if (err instanceof Error && PEER_STREAM_FAULTS.has(err.name)) {
+      log(`a peer's stream failed inside libp2p, not handled there (that connection only; not fatal): ${text}`);
+      return;
+    }
     if (stopping) {
       log(`while stopping, ${kind} nobody handled: ${text}`);
       return;

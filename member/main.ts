@@ -99,6 +99,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
       // never the index alone; the index walks genealogy grants "as the grantor knew it".
       resolveParty: (party) => partyOrg.get(party),
       genealogy: index.queries,
+      shipments: index.queries,
       ...(p2p ? { announce: (hashId: string, partners: number[]) => p2p.announceEvent(hashId, partners) } : {}),
       log,
     });

@@ -8,6 +8,8 @@ import type { AccessLog, AccessRead, AccessSubject } from "./store.ts";
 
 /** The purpose logged for reads the consortium's regulator rule allowed. */
 export const REGULATOR_PURPOSE = "regulatory-oversight";
+/** The purpose logged for a consignee reading the shipping document of a shipment sent to it. */
+export const CONSIGNEE_PURPOSE = "shipment-consignee";
 
 export class AccessRecorder {
   constructor(
@@ -23,6 +25,10 @@ export class AccessRecorder {
     if (!decision.allowed || decision.via === "owner") return;
     if (decision.via === "rule") {
       await this.log.append({ ...read, allowedBy: describeDecision(decision), purpose: `${REGULATOR_PURPOSE} (${REGULATOR_SCOPE_NAMES[decision.rule]})` });
+      return;
+    }
+    if (decision.via === "consignee") {
+      await this.log.append({ ...read, allowedBy: describeDecision(decision), purpose: CONSIGNEE_PURPOSE });
       return;
     }
     const id = grantIdOf(read.owner, read.reader, decision.scopeKey);

@@ -68,6 +68,8 @@ export interface EventsServiceOptions {
   log?: (message: string) => void;
   /** Where genealogy grants are walked (node/events/visibility.ts): the chain index. */
   genealogy?: VisibilityOptions["genealogy"];
+  /** Where the shipments a record made are found (node/events/visibility.ts): the chain index. */
+  shipments?: VisibilityOptions["shipments"];
   capture?: CaptureServiceOptions;
   /** Default DEFAULT_MAX_CAPTURE_EVENTS (about 120,000 gas per event: 100 events stay well inside a 30M block). */
   maxCaptureEvents?: number;
@@ -96,7 +98,7 @@ export async function openEvents(o: EventsServiceOptions): Promise<OpenEvents> {
       unwatch = await checker.watch();
       access = checker;
     }
-    const visibility = new EventVisibility({ access, provider, provenance: o.deployment.contracts.provenance, ...(o.genealogy ? { genealogy: o.genealogy } : {}) });
+    const visibility = new EventVisibility({ access, provider, provenance: o.deployment.contracts.provenance, ...(o.genealogy ? { genealogy: o.genealogy } : {}), ...(o.shipments ? { shipments: o.shipments } : {}) });
     const capture = new CaptureService(store, recorder, o.capture);
     // A store write failing in the worker (a full disk) ends neither it nor the process: say so, the job is tried again.
     capture.on("worker-error", ({ captureID, error }: { captureID: string; error: unknown }) =>

@@ -5,12 +5,14 @@
  * names (an event about several items reveals all of them, so a grant on one is not enough). An
  * event that names no item or lot (nothing a grant could cover) is the owner's alone.
  *
+ * The consignee of a shipment reads its shipping document through `shipments` (the chain index).
+ *
  * Genealogy grants reach the components through `genealogy`: the chain index (gateway/indexer
  * IndexQueries), which applies them "as the grantor knew it". Without it an ItemWithGenealogy
  * grant covers the granted item only.
  */
 import type { Provider } from "ethers";
-import { type AccessChecker, type AccessDecision, type GenealogySource, type ItemScope, mayReadEvent } from "../../lib/access.ts";
+import { type AccessChecker, type AccessDecision, type GenealogySource, type ItemScope, type ShipmentSource, mayReadEvent } from "../../lib/access.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
 import { toEpcisEvent } from "../../lib/epcis/events.ts";
 import { subjectsOf } from "../../lib/epcis/subjects.ts";
@@ -28,6 +30,8 @@ export interface VisibilityOptions {
    * into is still accepted, but it trusts every link, even one the grantee added after the grant.
    */
   genealogy?: GenealogySource | ((key: string) => Promise<readonly string[]>);
+  /** Where the shipments a record made are found (the chain index): without it a consignee gets no right to the shipping document. */
+  shipments?: ShipmentSource;
 }
 
 /** Bounded memo of immutable chain facts; a failed or empty look-up is asked again. */
@@ -94,6 +98,7 @@ export class EventVisibility {
   async mayRead(e: StoredEvent, org: number): Promise<AccessDecision> {
     if (org !== 0 && org === e.owner) return { allowed: true, via: "owner" };
     const recordKind = this.options.access.regulatorMayRead ? await this.recordKindOf(e.recordHash, e.owner) : undefined;
-    return mayReadEvent(this.options.access, org, e.owner, { subjects: await this.subjectsOf(e), ...(recordKind !== undefined ? { recordKind } : {}) });
+    const shipping = this.options.shipments ? { shipping: { recordHash: e.recordHash, shipments: this.options.shipments } } : {};
+    return mayReadEvent(this.options.access, org, e.owner, { subjects: await this.subjectsOf(e), ...(recordKind !== undefined ? { recordKind } : {}), ...shipping });
   }
 }

@@ -6,7 +6,7 @@
  * Time-dependent answers (certificate status, expired grants, expired proposals) use the time of
  * the last indexed block unless a `now` is given: the index answers as of the chain it has seen.
  */
-import { type AccessChecker, type GenealogyLink, type GenealogySource, grantIdOf } from "../../lib/access.ts";
+import { type AccessChecker, type GenealogyLink, type GenealogySource, type ShipmentSource, type ShippedItem, grantIdOf } from "../../lib/access.ts";
 import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, ItemStatus, RecordKind, ScopeKind } from "../../lib/registry.ts";
 import type {
@@ -106,7 +106,7 @@ export interface QueryOptions {
   now?: () => number | Promise<number>;
 }
 
-export class IndexQueries implements GenealogySource {
+export class IndexQueries implements GenealogySource, ShipmentSource {
   constructor(
     readonly store: IndexStore,
     private readonly options: QueryOptions = {},
@@ -231,6 +231,15 @@ export class IndexQueries implements GenealogySource {
   /** Shipments of an item, oldest first. */
   async shipments(key: string): Promise<ShipmentDoc[]> {
     return (await this.store.entries<ShipmentDoc>(`sh:${lower(key)}:`)).map(([, v]) => v);
+  }
+
+  /** What the ship record of `eventHash` made by `owner` shipped, to whom, and how it stands (the consignee's right, lib/access.ts). */
+  async shippedByRecord(eventHash: string, owner: number): Promise<ShippedItem[]> {
+    const r = await this.recordOfEventBy(eventHash, owner);
+    if (!r || r.kind !== RecordKind.Ship) return [];
+    const out: ShippedItem[] = [];
+    for (const key of r.keys) for (const s of await this.shipments(key)) if (s.shipRecord === r.id) out.push({ item: s.item, to: s.to, state: s.state });
+    return out;
   }
 
   /**

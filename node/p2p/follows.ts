@@ -133,7 +133,14 @@ export class Follows {
         f.again = false;
         await this.syncOnce(f, preferred);
       } while (f.again && !this.stopped);
-    })().finally(() => (f.running = undefined));
+    })()
+      // Runs are started fire-and-forget (announcements, connections): a failure outside a fetch
+      // (the received store) is the follow's error, never an unhandled rejection (fatal: lib/stop-signals.ts).
+      .catch((e: unknown) => {
+        f.status.lastError = (e as Error)?.message ?? String(e);
+        this.o.log(`follow ${f.stream} of organisation ${f.org}: ${f.status.lastError}`);
+      })
+      .finally(() => (f.running = undefined));
     return f.running;
   }
 

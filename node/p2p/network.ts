@@ -227,7 +227,7 @@ export class PeerNetwork {
     const pubsub = this.host.services.pubsub;
     pubsub.subscribe(ANCHORS_TOPIC);
     pubsub.subscribe(eventsTopic(ownerOrg));
-    pubsub.addEventListener("message", (evt) => void this.onAnnouncement(evt.detail));
+    pubsub.addEventListener("message", (evt) => void this.onAnnouncement(evt.detail).catch((e: unknown) => this.log(`announcement: ${(e as Error).message}`)));
     this.host.addEventListener("peer:connect", (evt) => void this.onConnect(evt.detail));
 
     await this.follows.start();

@@ -14,11 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
 import type { MyShipmentsAnswer } from "../../lib/api/shipments.ts";
 import type { NodeStatus } from "../../node/daemon.ts";
+import type { GatewayServices } from "../../gateway/services.ts";
+import { recordDecision } from "../../gateway/visible-identifiers.ts";
 import { devicesView } from "../../node/devices-view.ts";
 import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { done, key, ORG_ID, playStory, type StoryChain, storyOn } from "../helpers/story.ts";
+import { done, eventHash, key, ORG_ID, playStory, type StoryChain, storyOn } from "../helpers/story.ts";
 
 let tc: TestChain;
 let story: StoryChain;
@@ -132,5 +134,31 @@ describe("GET /workbench/devices", () => {
       expect(res.status).toBe(403);
       expect(await res.text()).not.toContain("press-1");
     }
+  });
+});
+
+describe("the gateway's decision on a partner's shipping record (lib/access.ts, the consignee's right)", () => {
+  /** Whether `reader` may read the document of `owner`'s record of event `label`, decided at this gateway from its index. */
+  const decide = async (reader: number, owner: number, label: string) => {
+    const index = indexService(indexer);
+    const hash = label === "ship-cast2-to-oem" ? id(label) : eventHash(label);
+    const record = await index.queries.recordOfEventBy(hash, owner);
+    expect(record, label).toBeDefined();
+    return recordDecision({ index } as unknown as GatewayServices, index.queries, reader, { ...record!, via: record!.keys[0]! });
+  };
+
+  it("gives the consignee the shipping document of a shipment in transit or received, and nothing once cancelled", async () => {
+    expect(await decide(ORG_ID.oem, ORG_ID.foundry, "ship-cast2-to-oem")).toEqual({ allowed: true, via: "consignee" });
+    expect(await decide(ORG_ID.foundry, ORG_ID.steel, "ship-coil1")).toEqual({ allowed: true, via: "consignee" });
+    // Cancelled: the sender withdrew what it disclosed.
+    expect(await decide(ORG_ID.foundry, ORG_ID.steel, "ship-coil2")).toEqual({ allowed: false });
+  });
+
+  it("gives a third member, an anonymous caller and the consignee's reach into earlier records nothing", async () => {
+    expect(await decide(ORG_ID.steel, ORG_ID.foundry, "ship-cast2-to-oem")).toEqual({ allowed: false });
+    expect(await decide(ORG_ID.machining, ORG_ID.foundry, "ship-cast2-to-oem")).toEqual({ allowed: false });
+    expect(await decide(0, ORG_ID.foundry, "ship-cast2-to-oem")).toEqual({ allowed: false });
+    // The steel mill's coil commissioning, before it was shipped to the foundry: not the foundry's.
+    expect(await decide(ORG_ID.foundry, ORG_ID.steel, "commission-coils")).toEqual({ allowed: false });
   });
 });

@@ -75,6 +75,17 @@ describe("stop signals", () => {
     expect(c.output()).not.toContain("stopped cleanly");
   });
 
+  it("lives on when libp2p's muxer throws a closed stream's error nobody catches (one peer's connection)", async () => {
+    const c = await start([], 300, { PEER_STREAM_FAULT: "1" });
+    await sleep(1000);
+    expect(c.proc.exitCode).toBeNull();
+    expect(c.output()).toContain("a peer's stream failed inside libp2p");
+    expect(c.output()).toContain("StreamStateError: Cannot write to a stream that is closed");
+    c.proc.kill("SIGTERM");
+    expect(await c.exit).toBe(0);
+    expect(c.output()).toContain("stopped cleanly");
+  });
+
   it("supervised: leaves SIGINT to the supervisor, and stops cleanly on its SIGTERM", async () => {
     const c = await start(["--supervised"]);
     c.proc.kill("SIGINT");

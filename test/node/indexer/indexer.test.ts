@@ -13,7 +13,7 @@ import { recordKindName } from "../../../node/indexer/handlers/values.ts";
 import { IndexAccessChecker, IndexQueries, Indexer } from "../../../node/indexer/index.ts";
 import { INDEX_LAYOUT, K } from "../../../node/indexer/store.ts";
 import { expectIndexEqualsChain, expectSameIndex } from "../../helpers/index-compare.ts";
-import { done, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";
+import { done, eventHash, key, lotKey, ORG_ID, playStory, startStoryChain, type StoryChain, type StoryKeys } from "../../helpers/story.ts";
 
 let s: StoryChain;
 let keys: StoryKeys;
@@ -78,6 +78,15 @@ describe("indexer", () => {
     // A record kind a later Provenance may append keeps its number.
     expect([recordKindName(RecordKind.Observation), recordKindName(99)]).toEqual(["observation", "kind-99"]);
     expect(await q.shipments(key("COIL-2"))).toMatchObject([{ state: "cancelled", from: ORG_ID.steel, to: ORG_ID.foundry }]);
+  });
+
+  it("says what a ship record shipped, to whom and how it stands (the consignee's right in lib/access.ts)", async () => {
+    expect(await q.shippedByRecord(eventHash("ship-coil1"), ORG_ID.steel)).toEqual([{ item: key("COIL-1"), to: ORG_ID.foundry, state: "received" }]);
+    expect(await q.shippedByRecord(eventHash("ship-coil2"), ORG_ID.steel)).toEqual([{ item: key("COIL-2"), to: ORG_ID.foundry, state: "cancelled" }]);
+    // The record is the shipper's alone; another organisation's record of the hash (none here) or a record that shipped nothing gives nothing.
+    expect(await q.shippedByRecord(eventHash("ship-coil1"), ORG_ID.foundry)).toEqual([]);
+    expect(await q.shippedByRecord(eventHash("cancel-coil2"), ORG_ID.steel)).toEqual([]);
+    expect(await q.shippedByRecord(eventHash("no-such-event"), ORG_ID.steel)).toEqual([]);
   });
 
   it("walks the genealogy backward and forward, with the recall scope", async () => {

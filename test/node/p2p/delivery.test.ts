@@ -18,6 +18,7 @@ import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encodeBytes32String } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessLogEntry } from "../../../lib/api/access-log.ts";
+import type { MyShipmentsAnswer } from "../../../lib/api/shipments.ts";
 import type { GenealogyAnswer, HistoryAnswer } from "../../../lib/api/trace.ts";
 import type { EventReadingsAnswer } from "../../../lib/api/readings.ts";
 import { Role } from "../../../lib/consortium.ts";
@@ -37,6 +38,8 @@ const ROOT = path.resolve(import.meta.dirname, "../../..");
 const FIXTURES = path.join(ROOT, "../shared/fixtures/epcis");
 const EPCIS_CTX = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 const GTIN = "urn:epc:id:sgtin:0614141.112345";
+/** The OEM's GS1 party, in every member's directory of shipment destinations. */
+const OEM_PARTY = "https://id.gs1.org/417/9521001000017";
 const PURPOSE = encodeBytes32String("QUALITY_CLAIM");
 const epcKey = (epc: string) => itemKey(epc);
 
@@ -52,7 +55,7 @@ interface RunningMember {
 /** Starts member/main.ts on `m`'s config, with its gateway on a free port; resolves once the gateway listens. */
 async function startMember(m: Member, devices: unknown[], explorer = false): Promise<RunningMember> {
   const config = JSON.parse(readFileSync(m.configFile, "utf8")) as Record<string, unknown>;
-  writeFileSync(m.configFile, JSON.stringify({ ...config, devices, gateway: { host: "127.0.0.1", port: 0, explorer }, parties: {} }, null, 2));
+  writeFileSync(m.configFile, JSON.stringify({ ...config, devices, gateway: { host: "127.0.0.1", port: 0, explorer }, parties: { [OEM_PARTY]: "Atlas Motors" } }, null, 2));
   const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "member/main.ts"), "--config", m.configFile], {
     cwd: ROOT,
     env: { ...process.env, TRACEMESH_EPCIS_SCHEMA: path.join(FIXTURES, "EPCIS-JSON-Schema.json"), TRACEMESH_EPCIS_CONTEXT: path.join(FIXTURES, "epcis-context.jsonld") },
@@ -295,6 +298,50 @@ describe("a member's gateway delivers what its organisation may read from the ow
     } finally {
       await browser.close();
     }
+  });
+
+  it("the OEM's incoming shipments name the items on their way from the supplier's shipping document, and only that document", async () => {
+    const [s1, s2] = [`${GTIN}.S1`, `${GTIN}.S2`];
+    let at = Date.now() - 10_000;
+    const ev = (e: Record<string, unknown>) => ({ eventTime: new Date((at += 1_000)).toISOString(), eventTimeZoneOffset: "+00:00", ...e });
+    const job = await running.supplier!.client.capture({
+      "@context": [EPCIS_CTX],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: new Date().toISOString(),
+      epcisBody: {
+        eventList: [
+          ev({ type: "ObjectEvent", action: "ADD", bizStep: "commissioning", epcList: [s1, s2] }),
+          ev({ type: "ObjectEvent", action: "OBSERVE", bizStep: "shipping", epcList: [s1, s2], destinationList: [{ type: "owning_party", destination: OEM_PARTY }] }),
+        ],
+      },
+    });
+    expect(job.state, JSON.stringify(job)).toBe("succeeded");
+    const [made, shipped] = [job.results![0]!, job.results![1]!];
+    // No grant on S1 or S2: the OEM names them only as their consignee, fetched from the supplier's node.
+    let incoming: MyShipmentsAnswer["incoming"] = [];
+    const named = await eventually(async () => {
+      incoming = (await running.oem!.client.json<MyShipmentsAnswer>("GET", "/workbench/shipments")).incoming;
+      return incoming.some((s) => s.items.length === 2 && s.items.every((i) => i.identifier !== null));
+    }, 60_000, 500);
+    expect(named, JSON.stringify(incoming)).toBe(true);
+    const shipment = incoming.find((s) => s.items.some((i) => i.key === epcKey(s1)))!;
+    expect(shipment.items.map((i) => [i.identifier?.replace(/^.*\/01\//, ""), i.state])).toEqual([
+      ["10614141123459/21/S1", "in-transit"],
+      ["10614141123459/21/S2", "in-transit"],
+    ]);
+    // The shipping document is readable to the OEM; the items' commissioning is not (nothing earlier).
+    const oemView = await history("oem", s1);
+    expect(entryOf(oemView, shipped.recordHash)).toMatchObject({ access: "granted", verified: true });
+    expect(entryOf(oemView, made.recordHash)).toMatchObject({ document: null });
+    expect(entryOf(oemView, made.recordHash)!.access).not.toBe("granted");
+    // A third member (the regulator, at its own gateway) gets neither.
+    const third = await history("regulator", s1);
+    expect(entryOf(third, shipped.recordHash)).toMatchObject({ document: null });
+    expect(entryOf(third, shipped.recordHash)!.access).not.toBe("granted");
+    // The supplier's node logged the read as the consignee's.
+    const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
+    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.allowedBy === "consignee of the shipment")).toBe(true);
   });
 
   it("what the owner's node cannot deliver is shown as withheld with the reason, within the page's time", async () => {

@@ -8,6 +8,7 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { CaptureJobAnswer } from "../../../lib/api/capture.ts";
+import type { HealthAnswer } from "../../../lib/api/health.ts";
 import { ApiError, api, enc, session } from "../api.ts";
 import { ErrorView } from "../components/async.tsx";
 import { useI18n } from "../i18n.ts";
@@ -55,12 +56,33 @@ export interface CaptureProgress {
   error?: unknown;
 }
 
-/** Captures documents one after the other, following each job; stops at the first refusal. */
-export function useCapture(): [CaptureProgress | undefined, (pages: { document: unknown; items: number }[]) => Promise<boolean>] {
+/** How long a finished capture waits for the chain index to reach its block before the lists reload anyway. */
+const INDEX_WAIT_MS = 15_000;
+
+/**
+ * Waits until this gateway's chain index has read `block` (GET /health's indexedBlock), so a list
+ * reloaded next shows what was just recorded; gives up quietly without an index or after a while.
+ */
+async function untilIndexed(block: number): Promise<void> {
+  const until = Date.now() + INDEX_WAIT_MS;
+  while (Date.now() < until) {
+    const health = await api<HealthAnswer>("/health").catch(() => undefined);
+    if (health?.indexedBlock === undefined || health.indexedBlock >= block) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Captures documents one after the other, following each job; stops at the first refusal. Once
+ * every page succeeded and the chain index has caught up, `onCaptured` runs (the lists the
+ * capture changed reload).
+ */
+export function useCapture(onCaptured?: () => void): [CaptureProgress | undefined, (pages: { document: unknown; items: number }[]) => Promise<boolean>] {
   const [progress, setProgress] = useState<CaptureProgress>();
   const run = async (pages: { document: unknown; items: number }[]): Promise<boolean> => {
     const total = pages.reduce((n, p) => n + p.items, 0);
     let done = 0;
+    let lastBlock = 0;
     for (const [i, p] of pages.entries()) {
       const base = { page: i + 1, pages: pages.length, done, total, finished: false };
       setProgress(base);
@@ -77,11 +99,16 @@ export function useCapture(): [CaptureProgress | undefined, (pages: { document: 
           return false;
         }
         done += p.items;
+        lastBlock = Math.max(lastBlock, ...(job.results ?? []).map((r) => r.block ?? 0));
         setProgress({ ...base, job, done, finished: i === pages.length - 1 });
       } catch (error) {
         setProgress({ ...base, finished: true, error });
         return false;
       }
+    }
+    if (onCaptured !== undefined) {
+      await untilIndexed(lastBlock);
+      onCaptured();
     }
     return true;
   };

@@ -24,6 +24,8 @@ export function ReceiveTab() {
   const { t } = useI18n();
   const [incoming, setIncoming] = useState<Incoming>();
   const [error, setError] = useState<string>();
+  // Bumped once a receipt from a dispatch document is recorded: the lists of shipments reload.
+  const [received, setReceived] = useState(0);
   const open = async (e: TargetedEvent<HTMLInputElement>) => {
     const file = e.currentTarget.files?.[0];
     if (file === undefined) return;
@@ -49,7 +51,7 @@ export function ReceiveTab() {
   };
   return (
     <>
-    <ShipmentLists />
+    <ShipmentLists reload={received} />
     <section aria-labelledby="wb-receive">
       <h2 id="wb-receive">{t("wb.recv.title")}</h2>
       <p>{t("wb.recv.intro")}</p>
@@ -61,19 +63,19 @@ export function ReceiveTab() {
           {error}
         </p>
       )}
-      {incoming !== undefined && <ReceiveForm key={incoming.doc.despatchAdvice} incoming={incoming} />}
+      {incoming !== undefined && <ReceiveForm key={incoming.doc.despatchAdvice} incoming={incoming} onReceived={() => setReceived((n) => n + 1)} />}
     </section>
     </>
   );
 }
 
-function ReceiveForm({ incoming }: { incoming: Incoming }) {
+function ReceiveForm({ incoming, onReceived }: { incoming: Incoming; onReceived: () => void }) {
   const { t } = useI18n();
   const { doc, state } = incoming;
   const expected = doc.items.filter((i) => state.get(i) === true);
   const [arrived, setArrived] = useState<ReadonlySet<string>>(new Set(expected));
   const [note, setNote] = useState("");
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(onReceived);
   const missing = expected.filter((i) => !arrived.has(i));
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();

@@ -22,11 +22,20 @@ const shortKey = (key: string) => `${key.slice(0, 10)}…${key.slice(-6)}`;
 const serialOf = (identifier: string) => decodeURIComponent(identifier.split("/").pop() ?? identifier);
 const when = (s: ShipmentAnswer) => (s.time === null ? "?" : new Date(s.time * 1000).toISOString().slice(0, 16).replace("T", " "));
 
-export function ShipmentLists() {
+/** The lists in and out; they reload on the button, when `reload` changes, and after a receipt from the list. */
+export function ShipmentLists({ reload: outside = 0 }: { reload?: number }) {
   const { t } = useI18n();
   const [reload, setReload] = useState(0);
-  const state = useAsync(() => api<MyShipmentsAnswer>("/workbench/shipments?limit=20"), [reload]);
+  // Items the last receipt from the list recorded: its form leaves with the reload, its outcome stays.
+  const [receipt, setReceipt] = useState<number>();
+  const state = useAsync(() => api<MyShipmentsAnswer>("/workbench/shipments?limit=20"), [reload, outside]);
   return (
+    <>
+    {receipt !== undefined && (
+      <p class="ok" role="status" data-testid="shipments-received">
+        {t("wb.captured", { total: receipt })}
+      </p>
+    )}
     <Async state={state}>
       {(a) => {
         const incoming = a.incoming.filter((s) => s.open > 0);
@@ -41,7 +50,14 @@ export function ShipmentLists() {
               <h2 id="wb-incoming">{t("wb.ship.in.title")}</h2>
               {incoming.length === 0 && <p>{t("wb.ship.in.none")}</p>}
               {incoming.map((s) => (
-                <IncomingShipment key={s.record} shipment={s} />
+                <IncomingShipment
+                  key={s.record}
+                  shipment={s}
+                  onReceived={(n) => {
+                    setReceipt(n);
+                    setReload((r) => r + 1);
+                  }}
+                />
               ))}
             </section>
             <section aria-labelledby="wb-outgoing" data-testid="outgoing">
@@ -70,11 +86,12 @@ export function ShipmentLists() {
         );
       }}
     </Async>
+    </>
   );
 }
 
 /** One shipment on its way in, with the form that receives it. */
-function IncomingShipment({ shipment: s }: { shipment: ShipmentAnswer }) {
+function IncomingShipment({ shipment: s, onReceived }: { shipment: ShipmentAnswer; onReceived: (items: number) => void }) {
   const { t } = useI18n();
   const expected = s.items.filter((i) => i.state === "in-transit");
   // Identifiers the chain's list named, then those the receiver scanned from the labels.
@@ -86,7 +103,7 @@ function IncomingShipment({ shipment: s }: { shipment: ShipmentAnswer }) {
   const [site, setSite] = useState("");
   const [note, setNote] = useState("");
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(() => onReceived(arrived.size));
   const unnamed = expected.filter((i) => i.identifier === null).length;
   const missing = expected.filter((i) => !arrived.has(i.key));
 

@@ -48,27 +48,27 @@ async function loadPage(query: string, token: string | undefined, signal?: Abort
 
 export function StockTab() {
   const { t } = useI18n();
-  const [reload, setReload] = useState(0);
   // The search the gateway applies; the filter box narrows what is loaded at once.
   const [query, setQuery] = useState("");
-  const state = useAsync((signal) => loadPage(query, undefined, signal), [reload, query]);
+  const state = useAsync((signal) => loadPage(query, undefined, signal), [query]);
   return (
     <section aria-labelledby="wb-stock">
       <h2 id="wb-stock">{t("wb.stock.title")}</h2>
       <p>{t("wb.stock.intro")}</p>
-      <Async state={state}>{(first) => <StockTable key={`${reload}:${query}`} first={first} query={query} onSearch={setQuery} onChanged={() => setReload(reload + 1)} />}</Async>
+      <Async state={state}>{(first) => <StockTable key={query} first={first} query={query} onSearch={setQuery} />}</Async>
     </section>
   );
 }
 
 const serialOf = (id: string) => decodeURIComponent(id.split("/").pop() ?? id);
 
-function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; query: string; onSearch: (q: string) => void; onChanged: () => void }) {
+function StockTable({ first, query, onSearch }: { first: StockPage; query: string; onSearch: (q: string) => void }) {
   const { t } = useI18n();
   const statusWord = useStatusWord();
   const me = session()!.organisation.id;
   const [items, setItems] = useState(first.items);
   const [next, setNext] = useState(first.next);
+  const [matching, setMatching] = useState(first.matching);
   const [more, setMore] = useState<{ loading: boolean; error?: unknown }>({ loading: false });
   const loadMore = async () => {
     setMore({ loading: true });
@@ -81,9 +81,21 @@ function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; q
       setMore({ loading: false, error });
     }
   };
+  // After a capture changed items (ship, cancel, make): the first page again, in place, so the open form and its outcome stay.
+  const onChanged = async () => {
+    try {
+      const page = await loadPage(query, undefined);
+      setItems(page.items);
+      setNext(page.next);
+      setMatching(page.matching);
+    } catch (error) {
+      setMore({ loading: false, error });
+    }
+  };
   const [filter, setFilter] = useState(query);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [action, setAction] = useState<"labels" | "ship" | "cancel" | "make">();
+  // The open form and the items it acts on, taken when it opened: a reload after its capture leaves them.
+  const [action, setAction] = useState<{ kind: "ship" | "cancel" | "make"; items: string[] } | "labels">();
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return f === "" ? items : items.filter((i) => i.id.toLowerCase().includes(f) || (i.chain && "status" in i.chain && i.chain.status.includes(f)));
@@ -120,20 +132,20 @@ function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; q
         <button type="button" disabled={selected.size === 0} onClick={() => setAction("labels")}>
           {t("wb.stock.labels", { n: selected.size })}
         </button>
-        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("ship")} data-testid="ship-open">
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction({ kind: "ship", items: shippable })} data-testid="ship-open">
           {t("wb.stock.ship", { n: shippable.length })}
         </button>
-        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction("cancel")} data-testid="cancel-open">
+        <button type="button" disabled={cancellable.length === 0} onClick={() => setAction({ kind: "cancel", items: cancellable })} data-testid="cancel-open">
           {t("wb.stock.cancel", { n: cancellable.length })}
         </button>
-        <button type="button" disabled={shippable.length === 0} onClick={() => setAction("make")} data-testid="make-open">
+        <button type="button" disabled={shippable.length === 0} onClick={() => setAction({ kind: "make", items: shippable })} data-testid="make-open">
           {t("wb.stock.make", { n: shippable.length })}
         </button>
       </p>
       {action === "labels" && <LabelSheet items={[...selected]} />}
-      {action === "ship" && <ShipForm items={shippable} onShipped={onChanged} />}
-      {action === "cancel" && <CancelForm items={cancellable} onCancelled={onChanged} />}
-      {action === "make" && <MakeForm items={shippable} onDone={onChanged} />}
+      {typeof action === "object" && action.kind === "ship" && <ShipForm key={action.items.join()} items={action.items} onShipped={() => void onChanged()} />}
+      {typeof action === "object" && action.kind === "cancel" && <CancelForm key={action.items.join()} items={action.items} onCancelled={() => void onChanged()} />}
+      {typeof action === "object" && action.kind === "make" && <MakeForm key={action.items.join()} items={action.items} onDone={() => void onChanged()} />}
       <div class="table-wrap">
         <table data-testid="stock">
           <thead>
@@ -160,8 +172,8 @@ function StockTable({ first, query, onSearch, onChanged }: { first: StockPage; q
           </tbody>
         </table>
       </div>
-      <p data-testid="stock-pages" data-loaded={items.length} data-matching={first.matching}>
-        {t("wb.stock.loaded", { loaded: items.length, matching: first.matching })}{" "}
+      <p data-testid="stock-pages" data-loaded={items.length} data-matching={matching}>
+        {t("wb.stock.loaded", { loaded: items.length, matching })}{" "}
         {next !== undefined && (
           <button type="button" onClick={() => void loadMore()} disabled={more.loading} data-testid="stock-more">
             {t("wb.stock.more", { n: PER_PAGE })}
@@ -177,7 +189,7 @@ function ShipForm({ items, onShipped }: { items: string[]; onShipped: () => void
   const { t } = useI18n();
   const [f, setF] = useState({ from: "", to: "", advice: "" });
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(onShipped);
   const [dispatch, setDispatch] = useState<string>();
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -220,7 +232,7 @@ function CancelForm({ items, onCancelled }: { items: string[]; onCancelled: () =
   const { t } = useI18n();
   const [site, setSite] = useState("");
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(onCancelled);
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     const why = glnFault(site.trim(), t("wb.ship.from"));
@@ -255,7 +267,7 @@ function MakeForm({ items, onDone }: { items: string[]; onDone: () => void }) {
   const { t } = useI18n();
   const [f, setF] = useState({ action: "inspect-pass" as MakeAction, site: "", disposition: "damaged" as Disposition, gtin: "", serials: "" });
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(onDone);
   const needsOutputs = f.action === "transform" || f.action === "assemble";
   /** The output (transform) or parent (assemble) identifiers the form names, or what is wrong with them. */
   const outputs = (): string[] | string => {

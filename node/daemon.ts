@@ -494,7 +494,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   const lines = [
     `node        ${s.node} (${s.organisation})`,
     `state       ${s.running ? (alive ? "running" : "not running (stopped without a clean shutdown)") : "stopped"}, pid ${s.pid}, updated ${time(s.updatedAt)}`,
-    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead)`,
+    `readings    ${s.readingsStored} stored (${s.ingest.pendingReadings} pending, ${s.ingest.waitingWrites} writers waiting), all committed by receive time; ${s.ingest.skewedReadings} with source time off (late or device clock ahead); ${s.ingest.historicalReadings} delivered late from devices' store and forward`,
     ...timingLines(s.ingest.timing ?? []),
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.heldWindows ? ` (${s.anchoring.heldWindows} windows held: they end later than the chain accepts yet)` : ""}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,

@@ -55,6 +55,7 @@ export function devicesView(source: DevicesSource, now: () => number = Date.now)
       anchoringLagS: last ? Math.max(0, Math.round(t / 1000 - last.anchoredAt)) : null,
       anchoring: { state: status.anchoring.state, ...(status.anchoring.lastError ? { lastError: status.anchoring.lastError } : {}) },
       skewedReadings: status.ingest.skewedReadings,
+      historicalReadings: status.ingest.historicalReadings,
     };
   };
 }

@@ -3,7 +3,7 @@ import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 import { type Lang, type Translate, translator } from "./messages.ts";
 
-export { LANGS, type Lang, type MessageKey, type Translate, formatTime, hasMessage, translator } from "./messages.ts";
+export { LANGS, type Lang, type MessageKey, type Translate, formatTime, hasMessage, localeOf, translator } from "./messages.ts";
 
 const STORAGE_KEY = "tracemesh.lang";
 

@@ -582,6 +582,11 @@ const en = {
   "wb.lots.moreThanHeld": "You hold {held}; {quantity} cannot be shipped",
   "wb.lots.moreThanShipped": "Only {shipped} is on its way; {quantity} cannot be received",
   "wb.lots.otherLot": "{lot} is not the lot on its way",
+  // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
+  "readings.historical": "delivered late (stored at the edge)",
+  "readings.historicalHint": "Measured while the device could not reach the node, kept by the edge node and delivered later; plotted at the time it was measured.",
+  "readings.historicalCount": "{count} delivered late from the edge's store",
+  "wb.dev.historical": "{n} readings delivered late from devices' store and forward (measured while the node was away, placed by their own time)",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1162,6 +1167,11 @@ const zh: Record<MessageKey, string> = {
   "wb.lots.moreThanHeld": "您持有 {held}；不能发出 {quantity}",
   "wb.lots.moreThanShipped": "在途只有 {shipped}；不能收 {quantity}",
   "wb.lots.otherLot": "{lot} 不是在途的批次",
+  // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
+  "readings.historical": "延迟送达（边缘端存储）",
+  "readings.historicalHint": "设备无法连接节点时测得，由边缘节点保存并稍后送达；按测量时间绘制。",
+  "readings.historicalCount": "{count} 条由边缘端存储延迟送达",
+  "wb.dev.historical": "{n} 条读数由设备的存储转发延迟送达（在节点离线期间测得，按其自身时间归位）",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };
@@ -1180,12 +1190,15 @@ export function hasMessage(key: string): key is MessageKey {
   return Object.hasOwn(en, key);
 }
 
+/** The Intl locale of a UI language. */
+export const localeOf = (lang: Lang): string => (lang === "zh" ? "zh-CN" : "en-GB");
+
 /** Dates in the UI language, with the time zone named. */
 export function formatTime(lang: Lang, value: string | number | Date): string {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
   // dateStyle/timeStyle cannot be combined with timeZoneName: spell the fields out.
-  return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", {
+  return d.toLocaleString(localeOf(lang), {
     year: "numeric",
     month: "short",
     day: "numeric",

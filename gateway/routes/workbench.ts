@@ -242,15 +242,16 @@ export const paths: OpenApiPaths = {
       tags: ["workbench"],
       security: bearer,
       responses: {
-        "200": json("{ node, at, devices, streams, windows, lastAnchor, anchoringLagS, anchoring, skewedReadings }", {
+        "200": json("{ node, at, devices, streams, windows, lastAnchor, anchoringLagS, anchoring, skewedReadings, historicalReadings }", {
           type: "object",
-          required: ["node", "at", "devices", "streams", "windows", "lastAnchor", "anchoringLagS", "anchoring", "skewedReadings"],
+          required: ["node", "at", "devices", "streams", "windows", "lastAnchor", "anchoringLagS", "anchoring", "skewedReadings", "historicalReadings"],
           properties: {
             devices: { type: "array", items: { type: "object", required: ["device", "state", "readings", "gaps", "perMinute"] } },
             streams: { type: "array", items: { type: "object", required: ["stream", "readings", "perMinute", "late", "ahead", "maxLateMs", "maxAheadMs"] } },
             windows: { type: "object", properties: { closed: { type: "integer" }, anchored: { type: "integer" }, pending: { type: "integer" } } },
             lastAnchor: { type: ["object", "null"] },
             anchoringLagS: { type: ["integer", "null"] },
+            historicalReadings: { type: "integer" },
           },
         }),
         "401": problem("No token, or an expired or invalid one"),

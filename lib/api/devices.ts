@@ -39,4 +39,6 @@ export interface DevicesAnswer {
   anchoring: { state: string; lastError?: string };
   /** Readings whose source time was off by more than the tolerance, over all streams. */
   skewedReadings: number;
+  /** Readings devices delivered late from their store and forward (Reading.historical), over all streams. */
+  historicalReadings: number;
 }

@@ -33,6 +33,15 @@ export interface ReadingBinding {
   source: "event" | { sensorElement: number };
 }
 
+/**
+ * Whether `binding` names a reading measured at `sourceTime` (Unix ms). A reading belongs to an
+ * event by when it was measured, not when it arrived: store-and-forward data (Reading.historical)
+ * arrives long after. The one rule for serving bound readings and for keeping them from retention.
+ */
+export function bindsSourceTime(binding: Pick<ReadingBinding, "from" | "to">, sourceTime: number): boolean {
+  return sourceTime >= binding.from && sourceTime < binding.to;
+}
+
 export class ReadingBindingError extends TracemeshError {
   constructor(message: string) {
     super("invalid-reading-binding", message);

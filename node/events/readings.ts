@@ -3,7 +3,7 @@
  * reference of the anchor that fixes it, from the node's ProofService. The receiver verifies
  * every one with lib/verify-reading.ts against the chain; nothing here asks to be trusted.
  */
-import type { ReadingBinding } from "../../lib/epcis/readings.ts";
+import { type ReadingBinding, bindsSourceTime } from "../../lib/epcis/readings.ts";
 import type { Reading } from "../../lib/reading.ts";
 import { DEFAULT_CLOCK_TOLERANCE_MS, type ReadingProof } from "../../lib/verify-reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
@@ -32,7 +32,13 @@ export class TooManyReadingsError extends TracemeshError {
   }
 }
 
-/** Every closed, stored reading of each binding with its proof; at most `limit` in all. */
+/**
+ * Every closed, stored reading of each binding with its proof; at most `limit` in all. A reading
+ * belongs to a binding by its source time (bindsSourceTime). Windows are ordered by receive time,
+ * and a reading is never received before it was measured (less the clock tolerance), so the
+ * windows to read are those received from the binding's start on: on-time readings sit near
+ * [from, to), store-and-forward readings (Reading.historical) in any later window.
+ */
 export async function boundReadings(
   proofs: Pick<ProofService, "proveRun" | "proveReading" | "windowsBetween" | "node">,
   bindings: readonly ReadingBinding[],
@@ -42,12 +48,12 @@ export async function boundReadings(
   let count = 0;
   for (const b of bindings) {
     const s: BoundStream = { stream: b.stream, node: proofs.node, from: new Date(b.from).toISOString(), to: new Date(b.to).toISOString(), readings: [] };
-    for (const window of await proofs.windowsBetween(b.from, b.to, DEFAULT_CLOCK_TOLERANCE_MS)) {
+    for (const window of await proofs.windowsBetween(b.from, Number.POSITIVE_INFINITY, DEFAULT_CLOCK_TOLERANCE_MS)) {
       const run = await proofs.proveRun(b.stream, window);
       if (run === undefined) continue;
       for (let i = 0; i < run.readings.length; i++) {
         const r = run.readings[i]!;
-        if (r.sourceTime < b.from || r.sourceTime >= b.to) continue;
+        if (!bindsSourceTime(b, r.sourceTime)) continue;
         if (++count > limit) throw new TooManyReadingsError(limit);
         const proven = await proofs.proveReading(b.stream, run.proof.seqs[i]!);
         if (proven === undefined) continue;

@@ -20,7 +20,7 @@
  * both agree. The ingest pipeline writes only the open window, the anchorer only receipts, so
  * neither contends with the windows pruned here.
  */
-import { type ReadingBinding, readingBindingsOf } from "../../lib/epcis/readings.ts";
+import { type ReadingBinding, bindsSourceTime, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import { decodeReading, type DecodedReading } from "../../lib/canonical-reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
 import {
@@ -300,7 +300,7 @@ export class Retention {
       if (records.length !== run.count) throw new Error(`window ${w} holds ${records.length} readings of ${run.stream}, its record says ${run.count}: the store is damaged`);
       const decoded = records.map((r) => decodeReading(r));
       const bound = bindings.get(run.stream);
-      if (bound && decoded.some((d) => bound.some((b) => d.reading.sourceTime >= b.from && d.reading.sourceTime < b.to))) {
+      if (bound && decoded.some((d) => bound.some((b) => bindsSourceTime(b, d.reading.sourceTime)))) {
         this.keptBoundRuns++;
         continue;
       }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provenance__factory } from "../../lib/contracts/types/index.ts";
 import { eventHash } from "../../lib/epcis/event-hash.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
-import { chartData } from "../../explorer/src/chart-data.ts";
+import { chartData, localeDateFormat } from "../../explorer/src/chart-data.ts";
 import { describeEvent } from "../../explorer/src/describe-event.ts";
 import { translator } from "../../explorer/src/messages.ts";
 import { computeEventDigest, verifyEntry } from "../../explorer/src/verify-event.ts";
@@ -134,5 +134,32 @@ describe("process-data chart", () => {
     expect(d.verified).toEqual([10, null, null, 12]);
     expect(d.failed).toEqual([null, 11, null, null]);
     expect(d.xs).toEqual([1, 2, 3.5, 5]);
+  });
+
+  it("plots in source-time order: a store-and-forward backlog sequenced after newer readings does not draw backwards", () => {
+    // Seqs 3 and 4 arrived late (historical), measured before seq 2; seq 6 is missing.
+    const d = chartData([
+      { seq: 1, time: 1000, value: 10, ok: true },
+      { seq: 2, time: 4000, value: 13, ok: true },
+      { seq: 3, time: 2000, value: 11, ok: true },
+      { seq: 4, time: 3000, value: 12, ok: true },
+      { seq: 5, time: 5000, value: 14, ok: true },
+      { seq: 7, time: 7000, value: 16, ok: true },
+    ]);
+    expect(d.xs).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(d.verified).toEqual([10, 11, 12, 13, 14, null, 16]);
+    expect(d.gaps).toEqual([{ from: 5, to: 7 }]);
+  });
+
+  it("formats the time axis in the page's locale: 24-hour clock and Chinese dates in zh, never uplot's US am/pm", () => {
+    const at = new Date(2026, 11, 6, 15, 4, 5); // local time, as uplot hands it over
+    const zh = localeDateFormat("zh-CN");
+    const en = localeDateFormat("en-GB");
+    expect(zh("{h}:{mm}{aa}")(at)).toBe("15:04");
+    expect(zh("{M}/{D}")(at)).toBe("12月6日");
+    expect(zh("{h}:{mm}{aa}\n{M}/{D}/{YY}")(at)).toBe("15:04\n2026年12月6日");
+    expect(en("{h}:{mm}:{ss}{aa}")(at)).toBe("15:04:05");
+    expect(en("{M}/{D}")(at)).toBe("6 Dec");
+    expect(en("--")(at)).toBe("--");
   });
 });

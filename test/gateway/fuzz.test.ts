@@ -46,6 +46,7 @@ const idleNode = (): DevicesAnswer => ({
   anchoringLagS: null,
   anchoring: { state: "idle" },
   skewedReadings: 0,
+  historicalReadings: 0,
 });
 let token: string;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });

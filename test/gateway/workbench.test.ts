@@ -44,7 +44,7 @@ const nodeStatus = (): NodeStatus =>
     windows: { closed: 7, anchored: 6, pending: 1, open: null },
     lastAnchor: { sequence: 6, anchoredAt: Math.floor(clock.now / 1000) - 42, txHash: "0x" + "ab".repeat(32) },
     anchoring: { state: "idle", attempts: 0 },
-    ingest: { pendingReadings: 0, waitingWrites: 0, skewedReadings: 3, timing: [{ stream: "press-1/force", late: 2, ahead: 1, maxLateMs: 9_000, maxAheadMs: 4_000, lastLagMs: 9_000 }], commits: 1 },
+    ingest: { pendingReadings: 0, waitingWrites: 0, skewedReadings: 3, historicalReadings: 5, timing: [{ stream: "press-1/force", late: 2, ahead: 1, maxLateMs: 9_000, maxAheadMs: 4_000, lastLagMs: 9_000 }], commits: 1 },
     adapters: [{ device: "press-1", state: "connected", readings: counts.device, gaps: 0 }],
   }) as unknown as NodeStatus;
 const devices = devicesView({ status: nodeStatus, streamReadings: () => new Map([["press-1/force", counts.stream]]) }, () => clock.now);
@@ -119,7 +119,7 @@ describe("GET /workbench/devices", () => {
     let a = await read();
     expect(a.devices).toEqual([{ device: "press-1", state: "connected", readings: 240, gaps: 0, perMinute: 120 }]);
     expect(a.streams).toEqual([{ stream: "press-1/force", readings: 240, perMinute: 120, late: 2, ahead: 1, maxLateMs: 9_000, maxAheadMs: 4_000 }]);
-    expect(a).toMatchObject({ windows: { closed: 7, anchored: 6, pending: 1 }, lastAnchor: { sequence: 6 }, anchoringLagS: 42, anchoring: { state: "idle" }, skewedReadings: 3 });
+    expect(a).toMatchObject({ windows: { closed: 7, anchored: 6, pending: 1 }, lastAnchor: { sequence: 6 }, anchoringLagS: 42, anchoring: { state: "idle" }, skewedReadings: 3, historicalReadings: 5 });
     // A minute later, 30 more: the rate is the last minute's, not the average since the start.
     clock.now += 60_000;
     counts.device = counts.stream = 270;

@@ -45,4 +45,12 @@ describe("ops/ dashboard and alert rules", () => {
     expect(dashboard.panels.length).toBeGreaterThan(10);
     expect([...used(exprs)].filter((n) => !known.has(n))).toEqual([]);
   });
+
+  it("the Grafana dashboard charts every retention metric and the store-and-forward (historical) readings", () => {
+    const dashboard = JSON.parse(read("ops/grafana/tracemesh-node.json")) as { panels: { targets: { expr: string }[] }[] };
+    const charted = used(dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n"));
+    const wanted = [...known].filter((n) => n.startsWith("tracemesh_node_retention_") || n === "tracemesh_node_historical_readings_total");
+    expect(wanted.length).toBeGreaterThan(1);
+    expect(wanted.filter((n) => !charted.has(n))).toEqual([]);
+  });
 });

@@ -1,16 +1,17 @@
 /**
  * One stream's readings on a time axis (uplot): verified readings as a line, readings whose proof
  * failed as red points, and a break in the line with a shaded band wherever the stream's sequence
- * numbers skip (a gap: readings missing from what was handed over).
+ * numbers skip (a gap: readings missing from what was handed over). Dates on the axis and in the
+ * legend are in the page's language (localeDateFormat).
  */
 import type uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { useEffect, useRef } from "preact/hooks";
-import type { ChartData } from "../chart-data.ts";
-import { useI18n } from "../i18n.ts";
+import { type ChartData, localeDateFormat } from "../chart-data.ts";
+import { localeOf, useI18n } from "../i18n.ts";
 
 export function ReadingsChart({ title, unit, data }: { title: string; unit?: string; data: ChartData }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -46,6 +47,8 @@ export function ReadingsChart({ title, unit, data }: { title: string; unit?: str
           height: 260,
           plugins: [gapBands],
           scales: { x: { time: true } },
+          // Axis and legend dates in the page's language, not uplot's US format.
+          fmtDate: localeDateFormat(localeOf(lang)),
           axes: [{}, { label: unit ?? "" }],
           series: [
             // uPlot's own label for the time axis is English.
@@ -64,6 +67,6 @@ export function ReadingsChart({ title, unit, data }: { title: string; unit?: str
       removeEventListener("resize", onResize);
       plot?.destroy();
     };
-  }, [data, title, unit, t]);
+  }, [data, title, unit, t, lang]);
   return <div ref={box} class="chart" role="img" aria-label={title} />;
 }

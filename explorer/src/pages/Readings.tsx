@@ -106,13 +106,15 @@ function Verified({ data }: { data: BoundReadings }) {
         const cd = chartData(points);
         const verified = s.rows.filter((r) => r.result.ok).length;
         const failed = s.rows.length - verified;
+        const historical = s.rows.filter((r) => r.reading.historical === true).length;
         return (
-          <section key={s.stream} class="stream" data-stream={s.stream} data-verified={verified} data-failed={failed} data-gaps={cd.gaps.length}>
+          <section key={s.stream} class="stream" data-stream={s.stream} data-verified={verified} data-failed={failed} data-gaps={cd.gaps.length} data-historical={historical}>
             <h2>{s.stream}</h2>
             <p class={failed === 0 ? "ok" : "bad"} role="status">
               {t("readings.summary", { verified, total: s.rows.length })}
               {failed > 0 && <> · {t("readings.failed", { count: failed })}</>}
               {cd.gaps.length > 0 && <> · {t("readings.gaps", { count: cd.gaps.length })}</>}
+              {historical > 0 && <> · {t("readings.historicalCount", { count: historical })}</>}
             </p>
             <ReadingsChart title={s.stream} unit={s.rows[0]?.reading.unit} data={cd} />
             <details>
@@ -129,9 +131,17 @@ function Verified({ data }: { data: BoundReadings }) {
                   </thead>
                   <tbody>
                     {s.rows.map((r) => (
-                      <tr key={r.proof.seq} class={r.result.ok ? "" : "bad"}>
+                      <tr key={r.proof.seq} class={r.result.ok ? "" : "bad"} data-historical={r.reading.historical === true}>
                         <td>{r.proof.seq}</td>
-                        <td>{formatTime(lang, r.reading.sourceTime)}</td>
+                        <td>
+                          {formatTime(lang, r.reading.sourceTime)}
+                          {r.reading.historical === true && (
+                            <span class="notice historical" title={t("readings.historicalHint")}>
+                              {" "}
+                              · {t("readings.historical")}
+                            </span>
+                          )}
+                        </td>
                         <td>
                           {String(r.reading.value)} {r.reading.unit ?? ""}
                         </td>

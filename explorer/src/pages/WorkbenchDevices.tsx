@@ -34,6 +34,11 @@ export function DevicesTab() {
                 ? t("wb.dev.noAnchor", { pending: a.windows.pending })
                 : t("wb.dev.anchor", { window: a.lastAnchor.sequence, lag: a.anchoringLagS ?? 0, pending: a.windows.pending, state: anchoringWord(a.anchoring.state) })}
             </p>
+            {a.historicalReadings > 0 && (
+              <p data-testid="historical" data-historical={a.historicalReadings}>
+                {t("wb.dev.historical", { n: a.historicalReadings })}
+              </p>
+            )}
             {a.anchoring.lastError !== undefined && (
               <p class="error" role="alert">
                 {a.anchoring.lastError}

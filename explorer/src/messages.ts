@@ -582,6 +582,10 @@ const en = {
   "wb.lots.moreThanHeld": "You hold {held}; {quantity} cannot be shipped",
   "wb.lots.moreThanShipped": "Only {shipped} is on its way; {quantity} cannot be received",
   "wb.lots.otherLot": "{lot} is not the lot on its way",
+  "wb.lots.withdraw": "Withdraw what was not received",
+  "wb.lots.withdrawButton": "Withdraw",
+  "wb.lots.withdrawTo": "Consignee's GLN",
+  "wb.lots.moreThanInTransit": "Only {transit} is in transit; {quantity} cannot be withdrawn",
   // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
   "readings.historical": "delivered late (stored at the edge)",
   "readings.historicalHint": "Measured while the device could not reach the node, kept by the edge node and delivered later; plotted at the time it was measured.",
@@ -1167,6 +1171,10 @@ const zh: Record<MessageKey, string> = {
   "wb.lots.moreThanHeld": "您持有 {held}；不能发出 {quantity}",
   "wb.lots.moreThanShipped": "在途只有 {shipped}；不能收 {quantity}",
   "wb.lots.otherLot": "{lot} 不是在途的批次",
+  "wb.lots.withdraw": "撤回未收到的数量",
+  "wb.lots.withdrawButton": "撤回",
+  "wb.lots.withdrawTo": "收货方 GLN",
+  "wb.lots.moreThanInTransit": "在途只有 {transit}；不能撤回 {quantity}",
   // ---- store-and-forward (historical) readings (pages/Readings.tsx, pages/WorkbenchDevices.tsx)
   "readings.historical": "延迟送达（边缘端存储）",
   "readings.historicalHint": "设备无法连接节点时测得，由边缘节点保存并稍后送达；按测量时间绘制。",

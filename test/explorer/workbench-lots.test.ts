@@ -2,7 +2,8 @@
  * Lots by quantity on the workbench, in real Chromium against real gateways and a real chain: the
  * foundry registers 500 kg of a lot from the form, ships 120 kg to the OEM; the OEM (on a phone)
  * receives 100 kg with the shortfall noted; both inventories agree with Provenance's balances, and
- * the 20 kg not received stay in transit. A quantity above what is held is refused before sending.
+ * the 20 kg not received stay in transit until the foundry withdraws them into its stock. A
+ * quantity above what is held (or in transit) is refused before sending.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gtin, lgtin } from "../../lib/epcis/builders.ts";
@@ -84,6 +85,30 @@ describe.skipIf(!hasChromium)("lots by quantity on the workbench", () => {
     await expect.poll(() => w.page.getByTestId("lots-held").locator("h2").textContent()).toBe("各批次现有数量");
     await screenshot(w.page, "workbench-lots-zh-phone");
     expect(await overflowsHorizontally(w.page)).toBe(false);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  }, 300_000);
+
+  it("the foundry withdraws the 20 kg the OEM did not receive; more than is in transit is refused", async () => {
+    const w = await wb.workbench("foundry", "lots");
+    const out = w.page.getByTestId("lots-outgoing").locator(`li[data-lot="${batchKey(SAND).toLowerCase()}"]`);
+    await expect.poll(() => out.getAttribute("data-quantity"), { timeout: 30_000 }).toBe("20");
+    await out.locator("summary").click();
+    expect(await w.page.getByTestId("lot-withdraw-quantity").inputValue()).toBe("20");
+    await w.page.getByTestId("lot-withdraw-quantity").fill("21");
+    await w.page.getByTestId("lot-withdraw-to").fill(OEM_GLN);
+    await w.page.getByTestId("lot-withdraw-site").fill(FOUNDRY_GLN);
+    await w.page.getByTestId("lot-withdraw-submit").click();
+    expect(await w.page.getByTestId("lot-withdraw").locator(".error").textContent()).toBe("Only 20 is in transit; 21 cannot be withdrawn");
+    await w.page.getByTestId("lot-withdraw-quantity").fill("20");
+    await w.page.getByTestId("lot-withdraw-submit").click();
+    await expect.poll(() => balance("foundry"), { timeout: 120_000 }).toBe(400n);
+    expect(await wb.chain.orgs.foundry.contracts.provenance.lotInTransit(batchKey(SAND), wb.chain.orgs.foundry.id, wb.chain.orgs.oem.id)).toBe(0n);
+    expect(await balance("oem")).toBe(100n);
+    await expect.poll(() => w.page.getByTestId("lots-outgoing").textContent(), { timeout: 30_000 }).toContain("None.");
+    const held = w.page.getByTestId("lots-held").locator(`li[data-lot="${batchKey(SAND).toLowerCase()}"]`);
+    await expect.poll(() => held.getAttribute("data-quantity"), { timeout: 30_000 }).toBe("400");
+    await screenshot(w.page, "workbench-lots-withdrawn");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   }, 300_000);

@@ -8,7 +8,7 @@
 import type { TargetedEvent } from "preact";
 import { useState } from "preact/hooks";
 import type { LotInTransitAnswer, MyLotsAnswer } from "../../../lib/api/lots.ts";
-import { commissionLot, epcisDocument, lgtin, receiveLot, shipLot } from "../../../lib/epcis/builders.ts";
+import { cancelLotShipment, commissionLot, epcisDocument, lgtin, receiveLot, shipLot } from "../../../lib/epcis/builders.ts";
 import { batchKey } from "../../../lib/identifiers/canonical.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
 import { api, orgName } from "../api.ts";
@@ -61,7 +61,10 @@ export function LotsTab() {
               {a.outgoing.length === 0 && <p>{t("wb.lots.none")}</p>}
               <ul>
                 {a.outgoing.map((x) => (
-                  <li key={`${x.lot}:${x.to?.id}`}>{t("wb.lots.outTo", { lot: lotName(x), amount: amount(x.quantity, x.unit), org: orgName(x.to) })}</li>
+                  <li key={`${x.lot}:${x.to?.id}`} data-lot={x.lot} data-quantity={x.quantity}>
+                    {t("wb.lots.outTo", { lot: lotName(x), amount: amount(x.quantity, x.unit), org: orgName(x.to) })}
+                    {x.identifier !== null && <WithdrawLot lot={x.identifier} transit={x} onDone={refresh} />}
+                  </li>
                 ))}
               </ul>
             </section>
@@ -143,6 +146,44 @@ function ShipLot({ lot, unit, held, onDone }: { lot: string; unit: string; held:
           </label>
         ))}
         <FormFooter label={t("wb.lots.shipButton")} testId="lot-ship-submit" fault={fault} progress={progress} />
+      </form>
+    </details>
+  );
+}
+
+/**
+ * Withdraws (CBV void_shipping) what of a shipment was not received: a short delivery leaves the
+ * rest in transit until the sender takes it back into its stock.
+ */
+function WithdrawLot({ lot, transit: x, onDone }: { lot: string; transit: LotInTransitAnswer; onDone: () => void }) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ quantity: x.quantity, to: "", site: "" });
+  const [fault, setFault] = useState<string>();
+  const [progress, capture] = useCapture();
+  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const why =
+      quantityFault(f.quantity, t("wb.lots.quantity")) ??
+      (BigInt(f.quantity.trim()) > BigInt(x.quantity) ? t("wb.lots.moreThanInTransit", { quantity: f.quantity.trim(), transit: x.quantity }) : undefined) ??
+      glnFault(f.to.trim(), t("wb.lots.withdrawTo")) ??
+      glnFault(f.site.trim(), t("wb.reg.location"));
+    setFault(why);
+    if (why) return;
+    const time = new Date().toISOString();
+    const event = cancelLotShipment({ time, at: f.site.trim(), to: f.to.trim(), lot, quantity: Number(f.quantity.trim()), unit: x.unit });
+    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) onDone();
+  };
+  return (
+    <details>
+      <summary>{t("wb.lots.withdraw")}</summary>
+      <form class="wb-form" onSubmit={submit} data-testid="lot-withdraw">
+        {(["quantity", "to", "site"] as const).map((k) => (
+          <label key={k}>
+            {t(k === "quantity" ? "wb.lots.quantity" : k === "to" ? "wb.lots.withdrawTo" : "wb.reg.location")}
+            <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-withdraw-${k}`} />
+          </label>
+        ))}
+        <FormFooter label={t("wb.lots.withdrawButton")} testId="lot-withdraw-submit" fault={fault} progress={progress} />
       </form>
     </details>
   );

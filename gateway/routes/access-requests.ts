@@ -49,7 +49,7 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
     const b = body as Record<string, unknown>;
     const unknown = Object.keys(b).filter((k) => !FIELDS.has(k));
     if (unknown.length > 0) throw badRequest(`unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `\`${k}\``).join(", ")}`);
-    if (typeof b.scope !== "string" || !(b.scope in SCOPES)) throw badRequest("`scope` must be item or item-genealogy");
+    if (typeof b.scope !== "string" || !Object.hasOwn(SCOPES, b.scope)) throw badRequest("`scope` must be item or item-genealogy");
     if (typeof b.purpose !== "string" || b.purpose.trim() === "" || b.purpose.length > PURPOSE_MAX) throw badRequest(`\`purpose\` must be a non-empty string of at most ${PURPOSE_MAX} characters`);
     if (typeof b.days !== "number" || !Number.isInteger(b.days) || b.days < 1 || b.days > 365) throw badRequest("`days` must be a whole number of days from 1 to 365");
     if (typeof b.subject !== "string" || b.subject.length > 2000) throw badRequest("`subject` must be the item's identifier (GS1 Digital Link or EPC URI)");

@@ -124,6 +124,9 @@ describe("access requests", () => {
     expect(await detail(await ask(tokens.foundry, { ...body, purpose: "x".repeat(201) }))).toMatch(/`purpose` must be a non-empty string of at most 200/);
     expect(await detail(await ask(tokens.foundry, { ...body, purpose: "" }))).toMatch(/`purpose`/);
     expect(await detail(await ask(tokens.foundry, { ...body, scope: "batch" }))).toMatch(/`scope` must be item or item-genealogy/);
+    // Names every object inherits are not scopes either.
+    expect(await detail(await ask(tokens.foundry, { ...body, scope: "constructor" }))).toMatch(/`scope` must be item or item-genealogy/);
+    expect(await detail(await ask(tokens.foundry, { ...body, scope: "toString" }))).toMatch(/`scope` must be item or item-genealogy/);
     expect(await detail(await ask(tokens.foundry, { ...body, days: 366 }))).toMatch(/`days`/);
     expect(await detail(await ask(tokens.foundry, { ...body, extra: true }))).toMatch(/unknown field `extra`/);
     expect(await detail(await ask(tokens.foundry, { ...body, subject: itemKey(PUMP) }))).toMatch(/by its identifier/);

@@ -119,35 +119,17 @@ function RegisterLot({ onDone }: { onDone: () => void }) {
 /** Ships part of a lot the organisation holds to a partner's GLN. */
 function ShipLot({ lot, unit, held, onDone }: { lot: string; unit: string; held: string; onDone: () => void }) {
   const { t } = useI18n();
-  const [f, setF] = useState({ quantity: "", to: "", site: "" });
-  const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
-  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const why =
-      quantityFault(f.quantity, t("wb.lots.quantity")) ??
-      (BigInt(f.quantity.trim()) > BigInt(held) ? t("wb.lots.moreThanHeld", { quantity: f.quantity.trim(), held }) : undefined) ??
-      glnFault(f.to.trim(), t("wb.lots.to")) ??
-      glnFault(f.site.trim(), t("wb.reg.location"));
-    setFault(why);
-    if (why) return;
-    const time = new Date().toISOString();
-    const event = shipLot({ time, at: f.site.trim(), to: f.to.trim(), lot, quantity: Number(f.quantity.trim()), unit });
-    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) onDone();
-  };
   return (
-    <details>
-      <summary>{t("wb.lots.ship")}</summary>
-      <form class="wb-form" onSubmit={submit} data-testid="lot-ship">
-        {(["quantity", "to", "site"] as const).map((k) => (
-          <label key={k}>
-            {t(k === "quantity" ? "wb.lots.quantity" : k === "to" ? "wb.lots.to" : "wb.reg.location")}
-            <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-ship-${k}`} />
-          </label>
-        ))}
-        <FormFooter label={t("wb.lots.shipButton")} testId="lot-ship-submit" fault={fault} progress={progress} />
-      </form>
-    </details>
+    <MoveLotQuantity
+      kind="ship"
+      summary={t("wb.lots.ship")}
+      partnerLabel={t("wb.lots.to")}
+      button={t("wb.lots.shipButton")}
+      initial=""
+      tooMuch={(quantity) => (BigInt(quantity) > BigInt(held) ? t("wb.lots.moreThanHeld", { quantity, held }) : undefined)}
+      build={(w) => shipLot({ ...w, lot, unit })}
+      onDone={onDone}
+    />
   );
 }
 
@@ -157,33 +139,60 @@ function ShipLot({ lot, unit, held, onDone }: { lot: string; unit: string; held:
  */
 function WithdrawLot({ lot, transit: x, onDone }: { lot: string; transit: LotInTransitAnswer; onDone: () => void }) {
   const { t } = useI18n();
-  const [f, setF] = useState({ quantity: x.quantity, to: "", site: "" });
+  return (
+    <MoveLotQuantity
+      kind="withdraw"
+      summary={t("wb.lots.withdraw")}
+      partnerLabel={t("wb.lots.withdrawTo")}
+      button={t("wb.lots.withdrawButton")}
+      initial={x.quantity}
+      tooMuch={(quantity) => (BigInt(quantity) > BigInt(x.quantity) ? t("wb.lots.moreThanInTransit", { quantity, transit: x.quantity }) : undefined)}
+      build={(w) => cancelLotShipment({ ...w, lot, unit: x.unit })}
+      onDone={onDone}
+    />
+  );
+}
+
+/**
+ * A quantity of a lot sent towards a partner's GLN or taken back from it: the quantity (at most
+ * what `tooMuch` allows), the partner's and our site's GLNs checked before anything is sent.
+ */
+function MoveLotQuantity(p: {
+  kind: "ship" | "withdraw";
+  summary: string;
+  partnerLabel: string;
+  button: string;
+  initial: string;
+  tooMuch: (quantity: string) => string | undefined;
+  build: (w: { time: string; at: string; to: string; quantity: number }) => Record<string, unknown>;
+  onDone: () => void;
+}) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ quantity: p.initial, to: "", site: "" });
   const [fault, setFault] = useState<string>();
   const [progress, capture] = useCapture();
+  const labels = { quantity: t("wb.lots.quantity"), to: p.partnerLabel, site: t("wb.reg.location") };
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     const why =
-      quantityFault(f.quantity, t("wb.lots.quantity")) ??
-      (BigInt(f.quantity.trim()) > BigInt(x.quantity) ? t("wb.lots.moreThanInTransit", { quantity: f.quantity.trim(), transit: x.quantity }) : undefined) ??
-      glnFault(f.to.trim(), t("wb.lots.withdrawTo")) ??
-      glnFault(f.site.trim(), t("wb.reg.location"));
+      quantityFault(f.quantity, labels.quantity) ?? p.tooMuch(f.quantity.trim()) ?? glnFault(f.to.trim(), labels.to) ?? glnFault(f.site.trim(), labels.site);
     setFault(why);
     if (why) return;
     const time = new Date().toISOString();
-    const event = cancelLotShipment({ time, at: f.site.trim(), to: f.to.trim(), lot, quantity: Number(f.quantity.trim()), unit: x.unit });
-    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) onDone();
+    const event = p.build({ time, at: f.site.trim(), to: f.to.trim(), quantity: Number(f.quantity.trim()) });
+    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) p.onDone();
   };
   return (
     <details>
-      <summary>{t("wb.lots.withdraw")}</summary>
-      <form class="wb-form" onSubmit={submit} data-testid="lot-withdraw">
+      <summary>{p.summary}</summary>
+      <form class="wb-form" onSubmit={submit} data-testid={`lot-${p.kind}`}>
         {(["quantity", "to", "site"] as const).map((k) => (
           <label key={k}>
-            {t(k === "quantity" ? "wb.lots.quantity" : k === "to" ? "wb.lots.withdrawTo" : "wb.reg.location")}
-            <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-withdraw-${k}`} />
+            {labels[k]}
+            <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-${p.kind}-${k}`} />
           </label>
         ))}
-        <FormFooter label={t("wb.lots.withdrawButton")} testId="lot-withdraw-submit" fault={fault} progress={progress} />
+        <FormFooter label={p.button} testId={`lot-${p.kind}-submit`} fault={fault} progress={progress} />
       </form>
     </details>
   );

@@ -6,7 +6,9 @@
  * - POST /access-requests: a signed-in member other than this node's organisation asks for one
  *   item this organisation made, scope item or item with genealogy, a purpose and a duration.
  *   Anonymous callers: 401. A request while the same one is pending: 409 (no duplicates, replays
- *   make nothing new). An item another organisation made: 403 (ask its maker).
+ *   make nothing new). An item another organisation made: 403 (ask its maker). More than the
+ *   store's limit of pending requests from one organisation (100 by default): 429, so a member
+ *   cannot fill the owner's disk.
  * - GET /access-requests: this node's organisation sees the requests made to it; any other member
  *   sees only its own.
  * - POST /access-requests/{id}/approve grants it on chain through the node's grants path (like
@@ -61,8 +63,11 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
     if (maker !== me.id) throw forbidden(`${subject.identifier} was made by another organisation; ask its maker's gateway`);
     const scope = b.scope as keyof typeof SCOPES;
     const purpose = b.purpose.trim();
-    const pending = (await requests.list()).find((r) => r.state === "pending" && r.requester.id === caller.orgId && r.subjectKey === subject.key && r.scope === scope);
+    const waiting = (await requests.list()).filter((r) => r.state === "pending" && r.requester.id === caller.orgId);
+    const pending = waiting.find((r) => r.subjectKey === subject.key && r.scope === scope);
     if (pending) throw new HttpProblem(409, `${caller.orgName} already asked for ${scope} access to ${subject.identifier}; the request ${pending.id} is pending`, { type: "conflict", extra: { id: pending.id } });
+    if (waiting.length >= requests.pendingPerRequester)
+      throw new HttpProblem(429, `${caller.orgName} has ${waiting.length} request${waiting.length === 1 ? "" : "s"} waiting for ${me.name}'s answer, the most it keeps from one organisation; ask again once some are answered`, { type: "rate-limited", extra: { pending: waiting.length } });
     const request: AccessRequestAnswer = {
       // Random: an id names neither the requester nor the item.
       id: randomBytes(16).toString("hex"),
@@ -193,6 +198,7 @@ export const paths: OpenApiPaths = {
         "403": problem("Another organisation made the item"),
         "404": problem("The chain never saw the item"),
         "409": problem("The same request is pending already"),
+        "429": problem("Too many requests from the caller's organisation are waiting for an answer"),
         "503": problem("This node keeps no access requests, or its chain index trails the chain"),
       },
     },

@@ -11,12 +11,19 @@ import type { AccessRequestAnswer } from "../../lib/api/grants.ts";
 
 const ID = /^[0-9a-f]{32}$/;
 
-export class AccessRequestStore {
-  private constructor(private readonly dir: string) {}
+/** Requests one organisation may have waiting at one owner: a member cannot fill another's disk. */
+export const DEFAULT_PENDING_PER_REQUESTER = 100;
 
-  static async open(dir: string): Promise<AccessRequestStore> {
+export class AccessRequestStore {
+  private constructor(
+    private readonly dir: string,
+    /** How many requests one requester may have pending here (POST /access-requests answers 429 past it). */
+    readonly pendingPerRequester: number,
+  ) {}
+
+  static async open(dir: string, options: { pendingPerRequester?: number } = {}): Promise<AccessRequestStore> {
     await mkdir(dir, { recursive: true });
-    return new AccessRequestStore(dir);
+    return new AccessRequestStore(dir, options.pendingPerRequester ?? DEFAULT_PENDING_PER_REQUESTER);
   }
 
   private file(id: string): string {

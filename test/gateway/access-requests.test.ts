@@ -3,7 +3,8 @@
  * with its genealogy) for a purpose and a time; the maker approves it as an on-chain grant or
  * declines it. Hostile callers: anonymous (401), a member deciding requests to another (403), the
  * same request again while pending (409), a decided request decided again (409), an oversized
- * purpose (400), a request for an item another member made (403).
+ * purpose (400), a request for an item another member made (403), more pending requests from one
+ * member than the owner keeps (429).
  */
 import path from "node:path";
 import { Wallet, id as textHash } from "ethers";
@@ -132,5 +133,28 @@ describe("access requests", () => {
     expect(await detail(await ask(tokens.foundry, { ...body, subject: itemKey(PUMP) }))).toMatch(/by its identifier/);
     expect(await detail(await decide(h.oem, "not-an-id", "approve"))).toMatch(/32 hex digits/);
     expect((await decide(h.oem, "f".repeat(32), "approve")).status).toBe(404);
+  });
+
+  it("keeps at most its limit of pending requests from one member (a member cannot fill the owner's disk)", async () => {
+    const capped = mkdtempSync(path.join(tmpdir(), "tm-access-requests-capped-"));
+    const kept = h.gw.services.accessRequests;
+    try {
+      h.gw.services.accessRequests = await AccessRequestStore.open(capped, { pendingPerRequester: 1 });
+      const body = { subject: PUMP, scope: "item", purpose: "Audit", days: 7 };
+      const first = await ask(tokens.steel, body);
+      expect(first.status).toBe(201);
+      const over = await ask(tokens.steel, { ...body, scope: "item-genealogy" });
+      expect(over.status).toBe(429);
+      expect(((await over.json()) as { detail: string }).detail).toMatch(/has 1 request waiting for .*'s answer, the most it keeps/);
+      // The limit is per requester: another member still asks.
+      expect((await ask(tokens.foundry, { ...body, scope: "item-genealogy" })).status).toBe(201);
+      // Once the owner answers, the requester may ask again.
+      expect((await decide(h.oem, ((await first.json()) as AccessRequestAnswer).id, "decline")).status).toBe(200);
+      expect((await ask(tokens.steel, { ...body, scope: "item-genealogy" })).status).toBe(201);
+      expect((await list(h.oem)).length).toBe(3);
+    } finally {
+      h.gw.services.accessRequests = kept;
+      rmSync(capped, { recursive: true, force: true });
+    }
   });
 });

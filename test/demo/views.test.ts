@@ -3,7 +3,9 @@
  * user runs it (temporary directory, free ports, fast pace, a recall in every cycle), one start for
  * this file. The OEM opens the recalled pump of cycle 1: the banner at the top names the heat the
  * steel mill recalled, and the heat's page shows the recall reaching the pump. An anonymous
- * visitor scans the pump's QR code and sees its public passport. Screenshots go to
+ * visitor scans the pump's QR code and sees its public passport. The lab, signed in at the OEM's
+ * explorer, asks for the pump with its genealogy; the OEM approves on its Share tab, and the lab
+ * then reads the OEM's documents of the pump it saw withheld before. Screenshots go to
  * reports/screenshots/views-*.png; the run ends with one Ctrl-C and a clean stop.
  */
 import type { Browser } from "playwright-core";
@@ -39,10 +41,10 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
     site?.remove();
   }, 5 * 60_000);
 
-  /** The organisation's explorer, signed in through the page with its LOCAL DEMO key. */
-  async function signedIn(key: DemoOrg["key"]): Promise<WatchedPage> {
-    const w = await openPage(browser!, explorer(key));
-    await w.page.goto(`${explorer(key)}#/signin`);
+  /** An explorer (the organisation's own unless `at` says whose), signed in through the page with its LOCAL DEMO key. */
+  async function signedIn(key: DemoOrg["key"], at: DemoOrg["key"] = key): Promise<WatchedPage> {
+    const w = await openPage(browser!, explorer(at));
+    await w.page.goto(`${explorer(at)}#/signin`);
     await w.page.getByLabel("Demo private key (printed by npm start)").fill(demoWallet(demoOrg(key).accountIndex).privateKey);
     await w.page.getByRole("button", { name: "Sign in with the demo key" }).click();
     await w.page.getByTestId("signed-in").waitFor();
@@ -83,6 +85,53 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
     expect(await overflowsHorizontally(w.page)).toBe(false);
     await screenshot(w.page, "views-anonymous-passport-phone");
     await w.page.context().close();
+  });
+
+  it("the lab asks the OEM for its pump; the OEM approves on its Share tab; the lab then reads the OEM's documents of the pump", async () => {
+    const { pump } = items(1);
+    const badges = (w: WatchedPage) => w.page.locator(".timeline .event [data-badge]").evaluateAll((els) => els.map((e) => e.getAttribute("data-badge")));
+    const lab = await signedIn("lab", "oem");
+    await lab.page.goto(`${explorer("oem")}#/item/${encodeURIComponent(pump)}`);
+    await lab.page.locator(".timeline .event").first().waitFor({ timeout: 60_000 });
+    const before = await badges(lab);
+    expect(before).toContain("withheld");
+    const form = lab.page.getByTestId("request-access");
+    await form.waitFor({ timeout: 60_000 });
+    await form.locator("select[name=scope]").selectOption("item-genealogy");
+    await form.locator("input[name=purpose]").fill("Failure analysis of a recalled pump");
+    await form.locator("input[name=days]").fill("30");
+    await form.locator("button[type=submit]").click();
+    await lab.page.locator('[data-testid=my-requests] li[data-state="pending"]').waitFor({ timeout: 30_000 });
+    await screenshot(lab.page, "views-lab-asks-oem");
+
+    const oem = await signedIn("oem");
+    await oem.page.goto(`${explorer("oem")}#/workbench/share`);
+    const pending = oem.page.locator('[data-testid=access-requests] li[data-state="pending"]');
+    await pending.waitFor({ timeout: 60_000 });
+    expect(await pending.textContent()).toContain("Failure analysis of a recalled pump");
+    await pending.getByTestId("approve").click();
+    await oem.page.getByTestId("access-outcome").waitFor({ timeout: 60_000 });
+    expect(await oem.page.getByTestId("access-outcome").textContent()).toBe(`Granted to ${demoOrg("lab").name}.`);
+    await screenshot(oem.page, "views-oem-approves");
+    expect(oem.foreign).toEqual([]);
+    await oem.page.context().close();
+
+    // Once the OEM's index has read the grant, the OEM's own records of the pump are no longer withheld.
+    const verified = (b: (string | null)[]) => b.filter((x) => x === "verified").length;
+    await until(
+      "the lab to read the OEM's documents of the pump",
+      async () => {
+        await lab.page.reload();
+        await lab.page.locator(".timeline .event").first().waitFor({ timeout: 60_000 });
+        return verified(await badges(lab)) > verified(before);
+      },
+      demo!,
+      2 * 60_000,
+    );
+    await lab.page.locator('[data-testid=my-requests] li[data-state="approved"]').waitFor({ timeout: 30_000 });
+    await screenshot(lab.page, "views-lab-reads-pump");
+    expect(lab.foreign).toEqual([]);
+    await lab.page.context().close();
   });
 
   it("one Ctrl-C stops the demo cleanly", async () => {

@@ -3,6 +3,7 @@
  * read through the contracts' own ABIs (the typechain factories), and a sentence that says in
  * plain words what was wrong. Standard `Error(string)` and `Panic(uint256)` are decoded too.
  */
+import { lotUnitOf } from "../../lib/registry.ts";
 import { revertDataOf } from "../../lib/revert.ts";
 import { AbiCoder, type ErrorFragment, type Interface, type Result, dataSlice, isHexString } from "ethers";
 import { MAX_BPS, MAX_VOTING_PERIOD, MIN_QUORUM_BPS, MIN_VOTING_PERIOD } from "../../lib/consortium.ts";
@@ -87,6 +88,8 @@ type Explain = (a: Result, n: Namer) => string;
 const num = (v: unknown) => Number(v);
 const role = (v: unknown) => `the ${roleName(v as bigint)} role`;
 const item = (key: unknown) => `item ${shortHex(String(key))}`;
+/** A lot's unit as Provenance keeps it (bytes8, UN/ECE code; empty: a count). */
+const unitName = (unit: unknown) => lotUnitOf(String(unit)) || "pieces (a count)";
 const ms = (v: unknown) => formatTime(Number(v) / 1000);
 
 /**
@@ -193,6 +196,10 @@ export const MESSAGES: Record<string, Explain> = {
   UnregisteredNamespace: (a) => `${item(a.key)} lies under no registered identifier prefix (refused by the consortium's policy)`,
   NotPartyTo: (a, n) => `${n.org(num(a.orgId))} is no party to ${item(a.key)} (neither owner, custodian, consignee nor prefix holder)`,
   ObservationNamesNothing: (a, n) => `an event naming no item proves no entitlement: ${n.org(num(a.orgId))} cannot record it`,
+  ZeroQuantity: (a) => `a quantity of lot ${shortHex(String(a.batchKey))} must be above zero`,
+  UnitMismatch: (a) => `lot ${shortHex(String(a.batchKey))} is counted in ${unitName(a.lotUnit)}, not in ${unitName(a.unit)}`,
+  InsufficientQuantity: (a, n) =>
+    `${n.org(num(a.orgId))} has ${a.available} of lot ${shortHex(String(a.batchKey))} to move, not ${a.quantity}`,
 
   // ---- Certificates
   ZeroScope: () => "the certificate scope is zero",

@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
     expect(await w.page.getByTestId("incoming").textContent()).toContain("Nothing is on its way to you.");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
-  });
+  }, 240_000);
 
   it("the OEM sees the shipment incoming, learns what the foundry has not shared, and receives two of three from the list on a phone", async () => {
     const w = await workbench("oem", "receive", PHONE);
@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
     await expect.poll(() => w.page.getByTestId("incoming-shipment").locator("h3").textContent(), { timeout: 30_000 }).toMatch(/1 items on their way/);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
-  });
+  }, 240_000);
 
   it("the foundry's outgoing list shows what the OEM received, in Chinese", async () => {
     const w = await workbench("foundry", "receive");
@@ -119,7 +119,7 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
     await screenshot(w.page, "workbench-outgoing-zh-desktop");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
-  });
+  }, 240_000);
 
   it("the foundry's devices view shows its press, its rate, late readings and the last anchored window, on a phone in English and Chinese", async () => {
     const w = await workbench("foundry", "devices", PHONE);
@@ -143,5 +143,5 @@ describe.skipIf(!hasChromium)("shipments in and out on the workbench", () => {
     expect((await members.foundry.gw.request("/workbench/devices", { token: await members.foundry.gw.signIn("oem") })).status).toBe(403);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
-  });
+  }, 240_000);
 });

@@ -195,8 +195,9 @@ describe("capturing the GS1 EPCIS examples", () => {
     const all = [...jobs.values()].flatMap((j) => j.results!);
     // Documents with the same events (e.g. Example 9.6.1 with a comment) answer the first capture.
     expect([...jobs.values()].filter((j) => j.replay).length).toBeGreaterThan(0);
-    // The examples exercise every way of recording.
-    expect(new Set(all.map((r) => r.how))).toEqual(new Set(["observation", "correction", "already-recorded", "duplicate"]));
+    // The examples exercise every way of recording: Example 9.6.2, a lot received by quantity, is a
+    // state change (Provenance's receiveLot); the rest observe or correct.
+    expect(new Set(all.map((r) => r.how))).toEqual(new Set(["state-change", "observation", "correction", "already-recorded", "duplicate"]));
     const declared = all.filter((r) => r.how === "correction");
     expect(declared.length).toBeGreaterThan(0);
     for (const r of declared) expect(r.kind).toBe("Correction");

@@ -89,10 +89,15 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
 
   it("the lab asks the OEM for its pump; the OEM approves on its Share tab; the lab then reads the OEM's documents of the pump", async () => {
     const { pump } = items(1);
-    const badges = (w: WatchedPage) => w.page.locator(".timeline .event [data-badge]").evaluateAll((els) => els.map((e) => e.getAttribute("data-badge")));
+    /** The timeline's badges once the page has checked every one against the chain (none still "checking"). */
+    const badges = async (w: WatchedPage) => {
+      await w.page.locator(".timeline .event").first().waitFor({ timeout: 60_000 });
+      const read = () => w.page.locator(".timeline .event [data-badge]").evaluateAll((els) => els.map((e) => e.getAttribute("data-badge")));
+      await expect.poll(async () => (await read()).includes("checking"), { timeout: 60_000 }).toBe(false);
+      return read();
+    };
     const lab = await signedIn("lab", "oem");
     await lab.page.goto(`${explorer("oem")}#/item/${encodeURIComponent(pump)}`);
-    await lab.page.locator(".timeline .event").first().waitFor({ timeout: 60_000 });
     const before = await badges(lab);
     expect(before).toContain("withheld");
     const form = lab.page.getByTestId("request-access");
@@ -122,7 +127,6 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
       "the lab to read the OEM's documents of the pump",
       async () => {
         await lab.page.reload();
-        await lab.page.locator(".timeline .event").first().waitFor({ timeout: 60_000 });
         return verified(await badges(lab)) > verified(before);
       },
       demo!,

@@ -65,8 +65,12 @@ describe("npm start after the demo's chain was killed with SIGKILL", { timeout: 
         expect(now.anchoring.recovery.reanchoredAt, o.name).toBeDefined();
       }
     }
-    // Anvil kept at most its last dump: at least one member lost anchors it had seen confirmed.
-    expect(producing.filter((o) => memberStatus(site, o.key).anchoring.recovery).length).toBeGreaterThanOrEqual(1);
+    // Anvil keeps at most its last dump, so a member may have lost anchors it had seen confirmed; each
+    // that did was checked above. Whether any did depends on when anvil last dumped before the kill
+    // (on a quiet machine its dump may hold every confirmed anchor): losing them for certain is
+    // test/node/chain/reanchor.test.ts's job, which resets the chain to a state without them.
+    const lost = producing.filter((o) => memberStatus(site, o.key).anchoring.recovery).length;
+    console.log(`[recovery] ${lost} of ${producing.length} producing members found anchors lost and anchored them again`);
 
     // The chain holds every window each member had closed before the kill, under its node's account.
     const deployment = readDeployment(path.join(site.dir, "deployment.json"));

@@ -148,7 +148,9 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
   };
   child.stdout!.on("data", collect);
   child.stderr!.on("data", collect);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (log.end(), resolve(code))));
+  // "close", not "exit": the process can exit before its last lines ("stopped cleanly") have come
+  // through the pipes, and the log is complete only once they have been written out.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => log.end(() => resolve(code))));
 
   // Long enough to anchor the last windows on a busy machine; a member that hangs is killed.
   const stop = async (graceMs = 60_000) => {

@@ -156,6 +156,12 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   readGauge(r, "tracemesh_node_peers", "Connected member peers", [], (set) => set(none, s().p2p?.peers.length ?? 0));
   readGauge(r, "tracemesh_node_banned_peers", "Peers banned for misbehaviour", [], (set) => set(none, s().p2p?.banned.length ?? 0));
   readCounter(r, "tracemesh_node_peer_misbehaviour_total", "Misbehaviour reports against peers", [], (set) => set(none, s().p2p?.misbehaviour.length ?? 0));
+  readCounter(r, "tracemesh_node_return_requests_total", "Requests for a node's own readings back (return protocol), by outcome: served, or the refusal", ["outcome"], (set) => {
+    const returns = s().p2p?.returns;
+    if (returns === undefined) return;
+    set({ outcome: "served" }, returns.served);
+    for (const [code, n] of Object.entries(returns.refused)) set({ outcome: code }, n ?? 0);
+  });
   readCounter(r, "tracemesh_node_follow_readings_total", "Readings received and verified per followed stream", ["organisation", "stream"], (set) => {
     for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.received);
   });

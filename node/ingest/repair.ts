@@ -14,15 +14,23 @@
  *   3. a report, printed and kept as `<dataDir>/repair-<time>.json`.
  * The node then starts and serves what remains; a proof of a lost reading answers "not held".
  *
- * Not done here yet: fetching back from partners the copies they hold of this node's shared
- * readings and events (verified against the chain as the fetch client does); the report lists the
- * lost streams and windows that such a fetch would need.
+ * With `--from-partners` (`refetchFromPartners`), the lost windows are then asked back from the
+ * partners that followed the node's streams (node/p2p/return-fetch.ts), every returned reading
+ * verified against the node's own anchored root before a window is written back whole
+ * (refetch.ts); what remains lost is reported by window, with its missing leaves and streams.
+ * Not done: the node's own EPCIS event documents partners received are not fetched back.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Level } from "level";
 import { decodeReading } from "../../lib/canonical-reading.ts";
 import { MerkleTree, leafHash } from "../../lib/merkle.ts";
+import { connectContracts, readDeployment } from "../../lib/deployment.ts";
+import { cachedAnchorView, contractAnchorView } from "../../lib/verify-reading.ts";
+import { rpcProvider } from "../chain/client.ts";
+import { ConfigError, type NodeConfig } from "../config.ts";
+import { startReturnSession } from "../p2p/return-fetch.ts";
+import { type RefetchReport, refetchWindows } from "./refetch.ts";
 import { IngestStore, parseChunk, sectionRecords } from "./store.ts";
 
 /** Exit status of a process that cannot start because a store is damaged (sysexits' EX_DATAERR): restarting it will not help. */
@@ -99,7 +107,7 @@ function levelStores(dir: string): string[] {
 const lostFiles = (dir: string) => (existsSync(path.join(dir, "lost")) ? readdirSync(path.join(dir, "lost")) : []);
 
 /** Checks every closed window of the reading store against its own record (see the header). */
-async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[] }> {
+export async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[] }> {
   const head = await store.head();
   const lastAnchored = await store.lastAnchored();
   const damaged: DamagedWindow[] = [];
@@ -252,5 +260,68 @@ export function formatRepairReport(r: RepairReport): string {
     ...r.left.map((l) => `left to do: ${l}`),
   ];
   if (r.file) lines.push(`report kept in ${r.file}`);
+  return lines.join("\n");
+}
+
+export interface RefetchOutcome extends RefetchReport {
+  /** Damaged windows the salvage check still finds after the refetch. */
+  stillDamaged: number[];
+  file?: string;
+}
+
+/**
+ * Asks partners for the windows `repaired` lost and writes back those that verify whole (the
+ * node stopped; refetch.ts). Progress goes to `log`; the outcome is kept as
+ * `<dataDir>/refetch-<time>.json`.
+ */
+export async function refetchFromPartners(config: NodeConfig, repaired: RepairReport, log: (line: string) => void): Promise<RefetchOutcome> {
+  if (!config.p2p) throw new ConfigError(["p2p: --from-partners needs the node's p2p section (its peer key and where partners are found)"], config.file);
+  const lost = repaired.windows.damaged.map((d) => d.sequence);
+  const deployment = readDeployment(config.chain.deployment);
+  const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
+  try {
+    const store = await IngestStore.open(path.join(config.dataDir, "db"));
+    try {
+      const node = (await store.format())?.node;
+      if (node === undefined) throw new Error(`the reading store in ${config.dataDir} does not say which node it belongs to: nothing can be checked against the chain`);
+      let report: RefetchReport = { restored: [], lost: [], lied: [], refused: [] };
+      if (lost.length > 0) {
+        log(`asking partners for ${lost.length} lost window(s) of node ${node}: ${lost.join(", ")}`);
+        const session = await startReturnSession({ config: config.p2p, dataDir: config.dataDir, deployment, provider, log });
+        try {
+          const anchors = cachedAnchorView(contractAnchorView(connectContracts(deployment.contracts, provider).dataAnchors));
+          report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, log });
+        } finally {
+          await session.stop();
+        }
+      }
+      const after = await salvageCheck(store);
+      const outcome: RefetchOutcome = { ...report, stillDamaged: after.damaged.map((d) => d.sequence) };
+      const file = path.join(config.dataDir, `refetch-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+      writeFileSync(file, JSON.stringify(outcome, null, 2) + "\n");
+      return { ...outcome, file };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** The refetch's summary as the CLI prints it. */
+export function formatRefetchReport(r: RefetchOutcome): string {
+  const lines = [
+    `from partners: ${r.restored.length} window(s) restored, ${r.stillDamaged.length} still damaged`,
+    ...r.restored.map((w) => `  RESTORED window ${w.window}: ${w.readings} readings (${w.fromPartners} returned by partners), verified against its anchor`),
+    ...r.lost.map(
+      (w) =>
+        `  LOST window ${w.window}: ${w.reason}` +
+        (w.missing.length > 0 ? `; leaves missing ${w.missing.map(([a, b]) => (b - a === 1 ? `${a}` : `${a}..${b - 1}`)).join(", ")}` : "") +
+        (w.streamsNotReturned.length > 0 ? `; no partner returned streams ${w.streamsNotReturned.join(", ")}` : ""),
+    ),
+    ...r.lied.map((p) => `  BANNED ${p.peer}: ${p.reason}`),
+    ...r.refused.map((p) => `  not asked further: ${p.peer}: ${p.reason}`),
+  ];
+  if (r.file) lines.push(`refetch report kept in ${r.file}`);
   return lines.join("\n");
 }

@@ -31,7 +31,7 @@ import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
 import type { UnverifiableItem, VerifiedReadings } from "./fetch-client.ts";
-import type { EventSummary, GrantRef, RunItem } from "./protocol.ts";
+import type { EventSummary, GrantRef, ReadingItem, RunItem } from "./protocol.ts";
 import { decodeRun, encodeRun } from "./wire.ts";
 
 /** Where a received item came from. */
@@ -220,6 +220,42 @@ export class ReceivedStore {
     all.sort((a, b) => (node(a) < node(b) ? -1 : node(a) > node(b) ? 1 : a.seq - b.seq));
     const inRange = all.filter((r) => (range.from === undefined || r.reading.sourceTime >= range.from) && (range.to === undefined || r.reading.sourceTime < range.to));
     return range.limit === undefined ? inRange : inRange.slice(0, range.limit);
+  }
+
+  /**
+   * What is held of `node`'s `stream` (received from `owner`) with seq above `afterSeq` in windows
+   * [fromWindow, toWindow], as it was received: parts of runs with their range proofs, readings
+   * with their own proofs; by seq, about `limit` readings (whole parts). For handing a node back
+   * its own readings (return-fetch.ts); readings kept without a proof of their own (stores older
+   * than whole parts) are left out.
+   */
+  async heldOf(owner: number, stream: string, node: string, q: { fromWindow: number; toWindow: number; afterSeq: number; limit: number }): Promise<{ items: ReadingItem[]; more: boolean }> {
+    const found: { seq: number; item: ReadingItem }[] = [];
+    // A scan cut short at `limit` readings holds more past its last seq: nothing beyond that is answered now.
+    let bound = Infinity;
+    const scan = async (gte: Buffer, end: Buffer, itemOf: (v: Buffer) => ReadingItem | undefined) => {
+      let n = 0;
+      for await (const v of this.db.values({ gte, lt: after(end) })) {
+        const item = itemOf(v);
+        if (item === undefined || item.proof.window < q.fromWindow) continue;
+        if (item.proof.window > q.toWindow) break;
+        const seq = item.kind === "run" ? item.proof.seqs[0]! : item.proof.seq;
+        if (n >= q.limit) {
+          bound = Math.min(bound, seq - 1);
+          break;
+        }
+        found.push({ seq, item });
+        n += item.kind === "run" ? item.readings.length : 1;
+      }
+    };
+    await scan(keyOf.part(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.parts(owner, stream), addr(node)]), (v) => decodePart(v, stream).item);
+    await scan(keyOf.reading(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.stream(owner, stream), addr(node)]), (v) => {
+      const r = JSON.parse(v.toString("utf8")) as ReceivedReading;
+      return r.proof === undefined ? undefined : { kind: "one", reading: r.reading, proof: r.proof, ...(r.origin.tx ? { tx: r.origin.tx } : {}) };
+    });
+    found.sort((a, b) => a.seq - b.seq);
+    const items = found.filter((f) => f.seq <= bound).map((f) => f.item);
+    return { items, more: bound !== Infinity };
   }
 
   /** How many readings of `owner`'s `stream` are held. */

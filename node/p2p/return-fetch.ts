@@ -24,6 +24,7 @@
 import path from "node:path";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
 import type { Provider } from "ethers";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import type { RefusalCode } from "../../lib/errors.ts";
@@ -190,12 +191,21 @@ export async function startReturnSession(o: {
       const left = r.at + o.config.banMs - Date.now();
       if (r.altered && left > 0) await gate.ban(r.peer, left);
     }
-    host = await createHost({ keyFile: o.config.keyFile, listen: o.config.listen, announce: o.config.announce, connectionGater: gate.gater() });
+    const started = await createHost({ keyFile: o.config.keyFile, listen: o.config.listen, announce: o.config.announce, connectionGater: gate.gater() });
+    host = started;
     const self = host.peerId.toString();
     const ownOrg = await gate.orgOf(self);
     if (ownOrg === 0) throw new Error(`this node's peer id ${self} (p2p.keyFile) is not registered to an active member organisation: partners would refuse it`);
     const discovery = new PeerDiscovery(host, gate, consortium, { bootstrap: o.config.bootstrap, timeoutMs: o.config.timeoutMs });
     await discovery.refresh();
+    // The bootstrap addresses first, each failure said (the operator may have a partner to start).
+    await Promise.all(
+      o.config.bootstrap.map((a) =>
+        started
+          .dial(multiaddr(a), { signal: AbortSignal.timeout(o.config.timeoutMs) })
+          .catch((e: unknown) => o.log(`could not reach ${a}: ${(e as Error).message}`)),
+      ),
+    );
     const end = Date.now() + (o.discoverMs ?? 5_000);
     do {
       await discovery.dialKnown();

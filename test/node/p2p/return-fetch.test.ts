@@ -167,7 +167,7 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     // The OEM away: the lab (one stream) and the liar only.
     await running.oem!.stop();
     delete running.oem;
-    const first = repairCli();
+    const first = await repairCli();
     expect(first.status, first.stdout + first.stderr).toBe(1);
     expect(first.stdout).toMatch(new RegExp(`BANNED ${rogue.peerId}: .*reading-altered|BANNED ${rogue.peerId}: .*proof-invalid`));
     for (const w of LOST) expect(first.stdout).toMatch(new RegExp(`LOST window ${w}: .*no partner returned streams ${PRESS}`));
@@ -184,8 +184,16 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     // Whatever the kill left: a window the store presents is whole, the others are still reported lost.
     expect(damaged.every((d) => LOST.includes(d.sequence))).toBe(true);
     for (const w of LOST.filter((x) => !damaged.some((d) => d.sequence === x))) await expectWhole(db, w);
+    // ... and one not restored is as the loss left it: no record where it had none, no readings.
+    for (const { sequence: w } of damaged) {
+      await withStore(db, async (s) => {
+        if (LOST.slice(0, 2).includes(w)) expect(await s.window(w), `window ${w}`).toBeUndefined();
+        for await (const _ of s.chunks(w)) expect.fail(`window ${w} holds readings though it was not restored whole`);
+      });
+    }
+    console.log(`killed mid-restore: ${LOST.length - damaged.length} of ${LOST.length} windows restored before the kill`);
 
-    const second = repairCli();
+    const second = await repairCli();
     expect(second.status, second.stdout + second.stderr).toBe(0);
     expect(second.stdout).toMatch(/window\(s\) restored, 0 still damaged/);
     const audit = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), "audit", "--config", steel.configFile], { cwd: ROOT, encoding: "utf8" });
@@ -254,8 +262,15 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     return (genuine.get(r.stream) ?? []).filter((i) => i.proof.window >= r.fromWindow && i.proof.window <= r.toWindow && (i.kind === "run" ? i.proof.seqs[0]! : i.proof.seq) > (r.afterSeq ?? 0));
   }
 
-  function repairCli() {
-    return spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), "repair", "--config", steel.configFile, "--from-partners"], { cwd: ROOT, encoding: "utf8", timeout: 180_000 });
+  /** `repair --from-partners` on the mill, run apart (spawned, not spawnSync: the liar answers from this process). */
+  async function repairCli(): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), "repair", "--config", steel.configFile, "--from-partners"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    return { status, stdout, stderr };
   }
 
   /** Runs the refetch and SIGKILLs it when it reports its first window restored (or lets it end). */

@@ -230,7 +230,7 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
     left.push(
       "fetch back from partners the copies they hold of the lost readings (streams " +
         [...new Set(check.damaged.flatMap((d) => d.streams))].join(", ") +
-        "): not automated yet; a partner that follows a stream keeps verified copies in its received store",
+        "): partners that follow them keep verified copies; `npm run node -- repair --config FILE --from-partners` asks them back, verified against the chain",
     );
   }
   if (unanchoredLost.length > 0) {

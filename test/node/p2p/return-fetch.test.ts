@@ -30,6 +30,8 @@ import { type Partner, refetchWindows } from "../../../node/ingest/refetch.ts";
 import { salvageCheck } from "../../../node/ingest/repair.ts";
 import { IngestStore, keys } from "../../../node/ingest/store.ts";
 import { IngestReadingSource } from "../../../node/p2p/ingest-source.ts";
+import type { NodeStatus } from "../../../node/daemon.ts";
+import { nodeMetrics } from "../../../node/metrics.ts";
 import type { P2pStatus } from "../../../node/p2p/network.ts";
 import type { ReadingItem } from "../../../node/p2p/protocol.ts";
 import { ReceivedStore } from "../../../node/p2p/received-store.ts";
@@ -246,6 +248,14 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
       expect(report.restored.map((w) => w.window)).toEqual(LOST);
       expect((await withStore(dir, (s) => salvageCheck(s))).damaged).toEqual([]);
     }
+  });
+
+  it("counts return requests served and refused in the node's metrics", async () => {
+    const status = { ingest: { timing: [] }, adapters: [], windows: {}, anchoring: {}, p2p: { peers: [], banned: [], misbehaviour: [], follows: [], returns: { served: 2, refused: { "not-granted": 3, "not-member": 1 } } } } as unknown as NodeStatus;
+    const text = await nodeMetrics({ status: () => status, streamReadings: () => new Map(), chainHead: async () => null }).metrics();
+    expect(text).toContain('tracemesh_node_return_requests_total{outcome="served"} 2');
+    expect(text).toContain('tracemesh_node_return_requests_total{outcome="not-granted"} 3');
+    expect(text).toContain('tracemesh_node_return_requests_total{outcome="not-member"} 1');
   });
 
   /** Window `w` of the store in `db` holds exactly the readings the mill had anchored in it. */

@@ -150,6 +150,13 @@ function decodePart(value: Buffer, stream: string): { origin: Origin; item: RunI
   return { origin, item: decodeRun(value.subarray(o2 + length), stream) };
 }
 
+/** The window of a stored part, read without decoding it (its run: kind byte, node, varint window). */
+function partWindow(value: Buffer): number {
+  const [, o1] = readVarint(value, 1);
+  const [length, o2] = readVarint(value, o1);
+  return readVarint(value, o2 + length + 1 + 20)[0];
+}
+
 /** The key just past every key starting with `prefix`. */
 const after = (prefix: Buffer) => Buffer.concat([prefix, Buffer.alloc(32, 0xff)]);
 
@@ -233,9 +240,11 @@ export class ReceivedStore {
     const found: { seq: number; item: ReadingItem }[] = [];
     // A scan cut short at `limit` readings holds more past its last seq: nothing beyond that is answered now.
     let bound = Infinity;
-    const scan = async (gte: Buffer, end: Buffer, itemOf: (v: Buffer) => ReadingItem | undefined) => {
+    const scan = async (gte: Buffer, end: Buffer, itemOf: (v: Buffer) => ReadingItem | undefined, windowOf?: (v: Buffer) => number) => {
       let n = 0;
       for await (const v of this.db.values({ gte, lt: after(end) })) {
+        // Parts before the windows asked for are passed over undecoded.
+        if (windowOf !== undefined && windowOf(v) < q.fromWindow) continue;
         const item = itemOf(v);
         if (item === undefined || item.proof.window < q.fromWindow) continue;
         if (item.proof.window > q.toWindow) break;
@@ -248,7 +257,7 @@ export class ReceivedStore {
         n += item.kind === "run" ? item.readings.length : 1;
       }
     };
-    await scan(keyOf.part(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.parts(owner, stream), addr(node)]), (v) => decodePart(v, stream).item);
+    await scan(keyOf.part(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.parts(owner, stream), addr(node)]), (v) => decodePart(v, stream).item, partWindow);
     await scan(keyOf.reading(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.stream(owner, stream), addr(node)]), (v) => {
       const r = JSON.parse(v.toString("utf8")) as ReceivedReading;
       return r.proof === undefined ? undefined : { kind: "one", reading: r.reading, proof: r.proof, ...(r.origin.tx ? { tx: r.origin.tx } : {}) };

@@ -17,13 +17,16 @@
  * leaves it either as it was (reported lost) or whole. A window with leaves still missing is not
  * written at all (its record would claim readings the store does not hold; a proof or audit of
  * it would fail) and is reported with the leaf ranges missing and the streams that partners had
- * none of; running the command again when other partners are reachable completes it. Windows not
- * anchored cannot be checked, so nothing is taken for them.
+ * none of; what did verify of it is kept apart (`keepDir`, `<dataDir>/refetch-kept/`), so running
+ * the command again when other partners are reachable completes it, even from partners never
+ * reachable at the same time. Windows not anchored cannot be checked, so nothing is taken for them.
  *
  * Which streams are asked for: a window's own record names its streams; a window whose record is
  * lost may hold any stream the store knows of (its stream index and the other windows' records),
  * so each of those is asked for.
  */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { encodeReading } from "../../lib/canonical-reading.ts";
 import { leafHash, merkleRoot } from "../../lib/merkle.ts";
 import { type AnchorRecord, type AnchorView, type VerifyFailureReason, type VerifyResult, verifyReading, verifyReadingRange } from "../../lib/verify-reading.ts";
@@ -45,6 +48,11 @@ export interface RefetchOptions {
   partners: Partner[];
   /** A partner's answer failed verification: report and ban it. */
   onLie(peer: string, reason: string): Promise<void>;
+  /**
+   * Where verified readings of windows not yet complete are kept between runs (one file per
+   * window), so partners reachable at different times together complete a window.
+   */
+  keepDir?: string;
   log(line: string): void;
 }
 
@@ -96,6 +104,10 @@ export async function refetchWindows(store: IngestStore, windows: readonly numbe
   const report: RefetchReport = { restored: [], lost: [], lied: [], refused: [] };
   const known = await knownStreams(store);
   const pending = new Map<number, Pending>();
+  // Kept readings of a window no longer lost (restored, then the run ended before its file went) are stale.
+  if (o.keepDir !== undefined && existsSync(o.keepDir)) {
+    for (const f of readdirSync(o.keepDir)) if (!windows.some((w) => f === path.basename(keptFile(o.keepDir!, w)))) rmSync(path.join(o.keepDir, f), { force: true });
+  }
   for (const w of [...new Set(windows)].sort((a, b) => a - b)) {
     const anchor = await o.anchors.getAnchor(o.node, BigInt(w));
     const leafCount = Number(anchor?.leafCount ?? 0);
@@ -104,8 +116,9 @@ export async function refetchWindows(store: IngestStore, windows: readonly numbe
       continue;
     }
     const own = await ownSlots(store, w, anchor);
+    const kept = o.keepDir === undefined ? 0 : keptSlots(o.keepDir, w, own.slots);
     pending.set(w, { window: w, anchor, slots: own.slots, streams: own.streams ?? new Set(known), returned: new Set() });
-    o.log(`window ${w}: ${own.slots.filter(Boolean).length} of ${leafCount} readings survived; asking partners for the rest`);
+    o.log(`window ${w}: ${own.slots.filter((x) => x?.from === "own").length} of ${leafCount} readings survived${kept > 0 ? `, ${kept} kept from an earlier refetch` : ""}; asking partners for the rest`);
   }
   const incomplete = () => [...pending.values()].filter((p) => p.slots.some((s) => s === undefined));
 
@@ -136,11 +149,26 @@ export async function refetchWindows(store: IngestStore, windows: readonly numbe
       const knownLeaves = p.slots.filter(Boolean).length;
       const streamsNotReturned = [...p.streams].filter((s) => !p.returned.has(s) && !p.slots.some((x) => x?.stream === s)).sort();
       report.lost.push({ window: p.window, known: knownLeaves, leafCount: p.slots.length, missing, streamsNotReturned, reason: `${p.slots.length - knownLeaves} of its ${p.slots.length} readings are held by no partner reached` });
+      if (o.keepDir !== undefined) keepSlots(o.keepDir, p);
       continue;
     }
     const slots = p.slots as Slot[];
-    await writeWindow(store, p, await prevRoot(o, p.window));
-    const fromPartners = slots.filter((s) => s.from !== "own").length;
+    try {
+      await writeWindow(store, p, await prevRoot(o, p.window));
+    } catch (e) {
+      // Only kept readings can get here (their file changed since): they are dropped and asked
+      // again next time; what verified in this run is kept in their place.
+      p.slots = p.slots.map((x) => (x?.from === "kept" ? undefined : x));
+      if (o.keepDir !== undefined) {
+        rmSync(keptFile(o.keepDir, p.window), { force: true });
+        keepSlots(o.keepDir, p);
+      }
+      const known = p.slots.filter(Boolean).length;
+      report.lost.push({ window: p.window, known, leafCount: slots.length, missing: missingRanges(p.slots), streamsNotReturned: [], reason: `${(e as Error).message}: the readings kept from an earlier run are dropped` });
+      continue;
+    }
+    if (o.keepDir !== undefined) rmSync(keptFile(o.keepDir, p.window), { force: true });
+    const fromPartners = slots.filter((s) => s.from !== "own").length; // returned now or kept from a run before
     report.restored.push({ window: p.window, readings: slots.length, fromPartners });
     o.log(`window ${p.window} restored: ${slots.length} readings (${fromPartners} returned by partners), verified against its anchored root`);
   }
@@ -202,11 +230,51 @@ async function place(
     const index = start + k;
     if (mine.has(index)) throw new Lie(`${stream} window ${proof.window}: leaf ${index} returned twice`);
     mine.add(index);
-    if (p.slots[index] !== undefined) return;
+    // What verifies now replaces what an earlier run kept (a kept file is checked only as a whole).
+    if (p.slots[index] !== undefined && p.slots[index].from !== "kept") return;
     p.slots[index] = { bytes: encodeReading(reading, seqs[k]!, Buffer.from(salts[k]!.slice(2), "hex")), stream, seq: seqs[k]!, from: peer };
   });
   p.returned.add(stream);
   return Math.max(...seqs);
+}
+
+const keptFile = (dir: string, w: number) => path.join(dir, `window-${w}.json`);
+
+/** A kept leaf: its index, canonical bytes (hex), stream and seq. */
+type KeptLeaf = [number, string, string, number];
+
+/**
+ * Fills `slots` from the readings an earlier run verified for window `w` and kept; returns how
+ * many. A kept file is not trusted either: the window is written only when all its leaves give
+ * the anchored root (writeWindow), which a changed file cannot.
+ */
+function keptSlots(dir: string, w: number, slots: (Slot | undefined)[]): number {
+  let kept: KeptLeaf[];
+  try {
+    kept = JSON.parse(readFileSync(keptFile(dir, w), "utf8")) as KeptLeaf[];
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const [i, hex, stream, seq] of Array.isArray(kept) ? kept : []) {
+    if (!Number.isInteger(i) || i < 0 || i >= slots.length || slots[i] !== undefined || typeof hex !== "string" || typeof stream !== "string" || !Number.isSafeInteger(seq)) continue;
+    slots[i] = { bytes: Buffer.from(hex, "hex"), stream, seq, from: "kept" };
+    n++;
+  }
+  return n;
+}
+
+/** Keeps what is known of an incomplete window for the next run (written whole: a temporary file renamed). */
+function keepSlots(dir: string, p: Pending): void {
+  const leaves: KeptLeaf[] = [];
+  p.slots.forEach((s, i) => {
+    if (s !== undefined && s.from !== "own") leaves.push([i, s.bytes.toString("hex"), s.stream, s.seq]);
+  });
+  if (leaves.length === 0) return;
+  mkdirSync(dir, { recursive: true });
+  const file = keptFile(dir, p.window);
+  writeFileSync(`${file}.tmp`, JSON.stringify(leaves));
+  renameSync(`${file}.tmp`, file);
 }
 
 /** Windows lost long after the fact are still the node's own: time checks are not what is asked. */

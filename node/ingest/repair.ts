@@ -290,7 +290,7 @@ export async function refetchFromPartners(config: NodeConfig, repaired: RepairRe
         const session = await startReturnSession({ config: config.p2p, dataDir: config.dataDir, deployment, provider, log });
         try {
           const anchors = cachedAnchorView(contractAnchorView(connectContracts(deployment.contracts, provider).dataAnchors));
-          report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, log });
+          report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, keepDir: path.join(config.dataDir, "refetch-kept"), log });
         } finally {
           await session.stop();
         }

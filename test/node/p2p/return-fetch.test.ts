@@ -14,7 +14,7 @@
  *   same readings twice) is caught against the anchored root, on a copy of the damaged store.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { cpSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { createHost } from "../../../node/p2p/host.ts";
@@ -250,9 +250,37 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     }
   });
 
+  it("completes a window from partners reachable at different times, each holding one stream", async () => {
+    const anchors = cachedAnchorView(contractAnchorView(connectContracts(cons.deployment.contracts, provider).dataAnchors));
+    const holding = (stream: string): Partner => ({ peer: `holds ${stream}`, org: oem.orgId, ask: async (r) => ({ items: r.stream === stream ? itemsFor(r) : [], more: false }) });
+    const dir = path.join(tmp.dir, "copy-apart");
+    const keepDir = path.join(tmp.dir, "kept-apart");
+    cpSync(path.join(tmp.dir, "damaged-copy"), dir, { recursive: true });
+    const refetch = (partner: Partner, windows = LOST) => withStore(dir, (s) => refetchWindows(s, windows, { node, anchors, partners: [partner], onLie: async () => expect.fail("no one lied"), keepDir, log: () => undefined }));
+
+    const first = await refetch(holding(FURNACE));
+    expect(first.restored).toEqual([]);
+    expect(first.lost.map((w) => [w.window, w.streamsNotReturned])).toEqual(LOST.map((w) => [w, [PRESS]]));
+    expect(readdirSync(keepDir).sort()).toEqual(LOST.map((w) => `window-${w}.json`).sort());
+    // A kept file is no authority: changed, the window it would complete is refused whole, and asked again.
+    const kept = path.join(keepDir, `window-${LOST[0]}.json`);
+    const leaves = JSON.parse(readFileSync(kept, "utf8")) as [number, string, string, number][];
+    leaves[0]![1] = leaves[1]![1];
+    writeFileSync(kept, JSON.stringify(leaves));
+
+    const second = await refetch(holding(PRESS));
+    expect(second.restored.map((w) => w.window)).toEqual(LOST.slice(1));
+    expect(second.lost).toEqual([expect.objectContaining({ window: LOST[0], reason: expect.stringMatching(/not the anchored/) })]);
+    const third = await refetch(holding(FURNACE), [LOST[0]!]);
+    expect(third.restored.map((w) => w.window)).toEqual([LOST[0]]);
+    expect(readdirSync(keepDir)).toEqual([]);
+    expect((await withStore(dir, (s) => salvageCheck(s))).damaged).toEqual([]);
+  });
+
   it("counts return requests served and refused in the node's metrics", async () => {
-    const status = { ingest: { timing: [] }, adapters: [], windows: {}, anchoring: {}, p2p: { peers: [], banned: [], misbehaviour: [], follows: [], returns: { served: 2, refused: { "not-granted": 3, "not-member": 1 } } } } as unknown as NodeStatus;
-    const text = await nodeMetrics({ status: () => status, streamReadings: () => new Map(), chainHead: async () => null }).metrics();
+    const status = { p2p: { returns: { served: 2, refused: { "not-granted": 3, "not-member": 1 } } } } as unknown as NodeStatus;
+    const registry = nodeMetrics({ status: () => status, streamReadings: () => new Map(), chainHead: async () => null });
+    const text = await registry.getSingleMetricAsString("tracemesh_node_return_requests_total");
     expect(text).toContain('tracemesh_node_return_requests_total{outcome="served"} 2');
     expect(text).toContain('tracemesh_node_return_requests_total{outcome="not-granted"} 3');
     expect(text).toContain('tracemesh_node_return_requests_total{outcome="not-member"} 1');

@@ -98,6 +98,8 @@ interface Pending {
 const LIES: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid", "wrong-node"];
 
 class Lie extends Error {}
+/** A complete set of leaves that is not the anchored window (not its root, not one run per stream): only kept readings can cause it, each returned one verified. */
+class RootMismatch extends Error {}
 
 /** Restores what partners return of `windows` (lost, per repair.ts) into `store`; see the header. */
 export async function refetchWindows(store: IngestStore, windows: readonly number[], o: RefetchOptions): Promise<RefetchReport> {
@@ -156,6 +158,7 @@ export async function refetchWindows(store: IngestStore, windows: readonly numbe
     try {
       await writeWindow(store, p, await prevRoot(o, p.window));
     } catch (e) {
+      if (!(e instanceof RootMismatch)) throw e;
       // Only kept readings can get here (their file changed since): they are dropped and asked
       // again next time; what verified in this run is kept in their place.
       p.slots = p.slots.map((x) => (x?.from === "kept" ? undefined : x));
@@ -376,7 +379,7 @@ async function writeWindow(store: IngestStore, p: Pending, prev: string): Promis
       run.count++;
       runSlots.at(-1)!.push(s);
     } else {
-      if (runs.some((r) => r.stream === s.stream)) throw new Error(`window ${w}: stream ${s.stream} is not one consecutive run of leaves`);
+      if (runs.some((r) => r.stream === s.stream)) throw new RootMismatch(`window ${w}: stream ${s.stream} is not one consecutive run of leaves`);
       runs.push({ stream: s.stream, firstSeq: s.seq, count: 1, leafStart: i });
       runSlots.push([s]);
     }
@@ -399,7 +402,7 @@ async function writeWindow(store: IngestStore, p: Pending, prev: string): Promis
   }
   const root = "0x" + merkleRoot(pageRoots).toString("hex");
   const anchored = typeof p.anchor.root === "string" ? p.anchor.root.toLowerCase() : "0x" + Buffer.from(p.anchor.root).toString("hex");
-  if (root !== anchored) throw new Error(`window ${w}: the restored leaves give root ${root}, not the anchored ${anchored}`);
+  if (root !== anchored) throw new RootMismatch(`window ${w}: the restored leaves give root ${root}, not the anchored ${anchored}`);
   const { value, offsets } = encodeChunk(
     Number(p.anchor.toTimeMs),
     runs.map((run, i) => ({

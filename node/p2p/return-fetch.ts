@@ -221,7 +221,7 @@ export async function startReturnSession(o: {
       const h = host;
       partners.push({ peer: id, org, ask: (request) => askReturn(h, peerIdFromString(id), request, { maxFrameBytes: o.config.maxFrameBytes, timeoutMs: o.config.timeoutMs }) });
     }
-    o.log(`${partners.length} partner node(s) reached: ${partners.map((p) => `${p.peer} (organisation ${p.org})`).join(", ") || "none"}`);
+    o.log(`${partners.length} partner node(s) reached: ${partners.map((p) => `${p.peer} (organisation ${p.org})`).join(", ") || "none (p2p.bootstrap names where partners listen)"}`);
     const live = host;
     return {
       ownOrg,

@@ -135,8 +135,15 @@ export function encodeAnswer(response: FetchResponse): Buffer {
   return w.done();
 }
 
-/** One run item alone, in the wire's form (the received store keeps each page of a run so). */
+/**
+ * One run item alone, in the wire's form (the received store keeps each page of a run so). An
+ * item `decodeAnswer` made is answered with the bytes it was decoded from, not encoded again
+ * (decoding is deterministic, so they decode to the same item; items are not changed after
+ * decoding).
+ */
 export function encodeRun(item: RunItem): Buffer {
+  const kept = decodedFrom.get(item);
+  if (kept !== undefined) return Buffer.from(kept.buffer, kept.byteOffset, kept.byteLength);
   const w = new Writer();
   writeRun(w, item);
   return w.done();
@@ -209,6 +216,12 @@ function writeRun(w: Writer, item: RunItem): void {
 // ---------------------------------------------------------------------------------- reading
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const HEX_ASCII = Buffer.from("0123456789abcdef", "latin1");
+/** "0x" and the hex digits of at most 32 bytes; JS decodes synchronously, so sharing it is safe. */
+const hexChars = Buffer.from("0x" + "00".repeat(32), "latin1");
+
+/** Each run item decoded from a frame, with the bytes it was decoded from (its kind byte on). */
+const decodedFrom = new WeakMap<RunItem, Uint8Array>();
 
 class Reader {
   o = 0;
@@ -259,11 +272,16 @@ class Reader {
     this.o += n;
     return out;
   }
+  /** 0x-prefixed hex of the next `n` bytes, made as one flat string (a salt per reading). */
   hex(n: number, what: string): string {
     this.need(n, what);
-    const h = "0x" + this.buf.toString("hex", this.o, this.o + n);
+    let c = 2;
+    for (let i = this.o; i < this.o + n; i++) {
+      hexChars[c++] = HEX_ASCII[this.b[i]! >> 4]!;
+      hexChars[c++] = HEX_ASCII[this.b[i]! & 15]!;
+    }
     this.o += n;
-    return h;
+    return hexChars.toString("latin1", 0, c);
   }
   text(what: string, max = Infinity): string {
     const n = this.varint(what);
@@ -316,8 +334,13 @@ export function decodeAnswer(frame: Uint8Array, stream: string): unknown {
   if (count > r.left) throw new WireError(`${count} items cannot fit in ${r.left} bytes`);
   const items: ReadingItem[] = [];
   for (let i = 0; i < count; i++) {
+    const at = r.o;
     const kind = r.u8("an item kind");
-    if (kind === KIND_RUN) items.push(readRun(r, stream, i));
+    if (kind === KIND_RUN) {
+      const item = readRun(r, stream, i);
+      decodedFrom.set(item, frame.subarray(at, r.o));
+      items.push(item);
+    }
     else if (kind === KIND_ONE) items.push(json(r.text(`item ${i}`), `item ${i}`) as ReadingItem);
     else throw new WireError(`item ${i} is of unknown kind ${kind}`);
   }

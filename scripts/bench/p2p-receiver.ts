@@ -160,6 +160,7 @@ export async function receiverApart(setup: ReceiverSetup): Promise<Receiver> {
 // The child: set up on the first message, then answer calls one by one.
 if (process.argv.includes("--bench-receiver") && process.send) {
   let receiver: Receiver | undefined;
+  process.on("disconnect", () => process.exit(0)); // the benchmark ended, or failed
   process.on("message", (m: { setup: ReceiverSetup } | Call) => {
     void (async () => {
       if ("setup" in m) {

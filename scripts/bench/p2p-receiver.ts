@@ -35,6 +35,12 @@ export interface PhaseResult {
 }
 
 export interface Receiver {
+  /**
+   * A warm-up before anything is timed: the first reading of each stream fetched, verified and
+   * stored (the connection dialled, the code paths compiled); the timed pages store them again
+   * under the same keys.
+   */
+  warmUp(plan: { producer: string; streams: string[] }): Promise<void>;
   /** Every page of each stream, a stream's pages one after another, `concurrency` streams at once. */
   fetchStreams(plan: { producer: string; streams: string[]; page: number; concurrency: number }): Promise<PhaseResult>;
   /** The `readings` of one stream's single window by seq offsets, `concurrency` pages at once, each checked to hold its page. */
@@ -74,6 +80,9 @@ export async function receiverHere(setup: ReceiverSetup): Promise<Receiver> {
   };
   const open = Date.now() + 60_000;
   return {
+    async warmUp({ producer, streams }) {
+      for (const stream of streams) await network.fetchReadings(multiaddr(producer), { stream, from: 0, to: open, afterSeq: 0, limit: 1 });
+    },
     fetchStreams: ({ producer, streams, page, concurrency }) =>
       phase(async (result) => {
         const queue = [...streams];
@@ -113,7 +122,7 @@ export async function receiverHere(setup: ReceiverSetup): Promise<Receiver> {
   };
 }
 
-type Call = { id: number; method: "fetchStreams" | "fetchWindow" | "stored" | "stop"; args: unknown[] };
+type Call = { id: number; method: "warmUp" | "fetchStreams" | "fetchWindow" | "stored" | "stop"; args: unknown[] };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 /** The receiver in a child process of its own (this file, forked), with the same interface. */
@@ -146,6 +155,7 @@ export async function receiverApart(setup: ReceiverSetup): Promise<Receiver> {
     return call(id, () => child.send({ id, method, args } satisfies Call));
   };
   return {
+    warmUp: remote("warmUp") as Receiver["warmUp"],
     fetchStreams: remote("fetchStreams") as Receiver["fetchStreams"],
     fetchWindow: remote("fetchWindow") as Receiver["fetchWindow"],
     stored: remote("stored") as Receiver["stored"],

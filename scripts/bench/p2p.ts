@@ -14,7 +14,8 @@
  * spent verifying. The receiving node runs in a child process of its own (p2p-receiver.ts), so
  * the two members each have their core as they would in production; with `--processes 1` both
  * share this process's event loop, a single-core path (CPU a reading is then the one process's).
- * Then one window holding `--big-window` readings of a
+ * Before anything is timed, the receiver fetches the first reading of each stream (a warm-up:
+ * the connection dialled, the code paths compiled). Then one window holding `--big-window` readings of a
  * single stream (a run larger than one answer) is fetched the same way, in pages of sub-range
  * proofs, and reported on its own. Last, cold single-reading proofs: the producer stopped, its
  * store opened afresh (empty caches) and `--proofs` random readings proven one after another.
@@ -163,6 +164,7 @@ export async function run(args: string[]): Promise<void> {
       return { result, cpu: cpuUs(process.cpuUsage(cpu)) + (processes === 2 ? result.cpuUs : 0) };
     };
 
+    await receiver.warmUp({ producer: producerAddr, streams });
     const { result: all, cpu } = await both(() => receiver!.fetchStreams({ producer: producerAddr, streams, page, concurrency }));
     const stored = await receiver.stored();
     if (all.readings !== total || stored !== total) throw new Error(`transferred ${all.readings} and stored ${stored} readings, produced ${total}`);

@@ -2,7 +2,8 @@
  * The node's reading store in LevelDB: the layout, and reads and writes that keep it consistent.
  *
  * Keys (one-byte prefix, integers big-endian so keys sort numerically):
- *   c | window u64 | part u32        chunk: readings of one group commit, grouped by stream
+ *   c | window u64 | part u32        chunk: readings of one group commit, grouped by stream (a
+ *                                    commit of more than CHUNK_BYTES of records spans several)
  *   w | window u64                   window record (JSON): time range, root, prevRoot, stream runs
  *   l | window u64 | page u32        the window's leaf hashes in tree order, 32 bytes each, in
  *                                    pages of LEAF_PAGE (the last page may be shorter)
@@ -53,6 +54,12 @@ export const LEAF_PAGE = 1024;
 /** Leaves per block within a page, whose roots are stored (a power of two dividing LEAF_PAGE). */
 export const LEAF_BLOCK = 32;
 export const CHUNK_FORMAT = 1;
+/**
+ * Most bytes of records the pipeline puts in one chunk: a group commit larger than this is
+ * stored as several chunks. A single reading's proof reads its whole chunk (LevelDB reads values
+ * whole), so this bounds what a cold proof reads; it is also the LevelDB block size.
+ */
+export const CHUNK_BYTES = 4 * 1024;
 
 export type Key = Buffer;
 export type Op = { type: "put"; key: Key; value: Buffer } | { type: "del"; key: Key };
@@ -323,10 +330,11 @@ export class IngestStore {
       // chunks, at a bounded cost in memory (one memtable and one being flushed).
       writeBufferSize: 16 * 1024 * 1024,
       maxFileSize: 16 * 1024 * 1024,
-      // Each open table keeps its index in memory (an entry per block): large blocks (values are
-      // group-commit chunks of hundreds of KB anyway) and a cap on open tables keep memory flat as
-      // the data grows.
-      blockSize: 64 * 1024,
+      // A get reads (and checksums, and decompresses) the whole block holding its value: blocks
+      // of about a chunk keep a cold proof's reads small. Each open table keeps its index in
+      // memory (an entry per block, about 40 bytes a 16 KB block); the cap on open tables keeps
+      // that flat as the data grows.
+      blockSize: CHUNK_BYTES,
       maxOpenFiles: 256,
     });
     try {
@@ -451,6 +459,16 @@ export class IngestStore {
   /** The roots of a leaf page's blocks of LEAF_BLOCK leaves, concatenated. */
   async blockRoots(sequence: number, page: number): Promise<Buffer | undefined> {
     return this.getRaw(keys.blockRoots(sequence, page));
+  }
+
+  /**
+   * What a single reading's proof reads at leaf page `page` of `sequence`, in one LevelDB call
+   * (each call is a trip to LevelDB's thread pool): the page's block roots and leaves, and the
+   * window's anchor receipt.
+   */
+  async proofReads(sequence: number, page: number): Promise<{ blockRoots?: Buffer; leafPage?: Buffer; anchor?: AnchorReceipt }> {
+    const [blockRoots, leafPage, anchor] = (await this.db.getMany([keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)])) as (Buffer | undefined)[];
+    return { blockRoots, leafPage, anchor: parse<AnchorReceipt>(anchor) };
   }
 
   /** Per run of the window record (same order), the chunk sections holding it. */

@@ -172,8 +172,9 @@ export class ProofService {
   private info(window: number): Promise<WindowInfo> {
     return this.windows.get(window, async () => {
       const rewrites = this.rewrites;
-      const [record, locator, roots] = await Promise.all([this.store.window(window), this.store.locator(window), this.store.pageRoots(window)]);
-      if (record === undefined || locator === undefined || roots === undefined) throw new Error(`window ${window} is not closed`);
+      const closed = await this.store.closedWindow(window);
+      if (closed === undefined) throw new Error(`window ${window} is not closed`);
+      const { record, locator, pageRoots: roots } = closed;
       const runs = new Map(record.runs.map((run, i) => [run.stream, { run, located: locator[i] ?? [] }]));
       const info = { record, runs, top: MerkleTree.fromLeafHashes(roots) };
       // Not when a rewrite came during the load (what was read may be from before it).

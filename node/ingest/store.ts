@@ -462,12 +462,30 @@ export class IngestStore {
   }
 
   /**
-   * What a single reading's proof reads at leaf page `page` of `sequence`, in one LevelDB call
-   * (each call is a trip to LevelDB's thread pool): the page's block roots and leaves, and the
-   * window's anchor receipt.
+   * Values of a few tens of KB at most, read on this thread while the store is open: each
+   * asynchronous read is a trip to LevelDB's thread pool and back, several times what reading a
+   * block from the file system cache costs, and a proof's reads follow one another.
+   */
+  private async readSmall(list: Key[], fillCache = true): Promise<(Buffer | undefined)[]> {
+    // classic-level reads `fillCache` (false: chunks are not kept in LevelDB's block cache); abstract-level's types omit it.
+    const options = { fillCache } as object;
+    if (this.db.status === "open") return list.map((key) => this.db.getSync(key, options) as Buffer | undefined);
+    return (await this.db.getMany(list, options)) as (Buffer | undefined)[];
+  }
+
+  /** A closed window's record, locator and page roots; undefined when the window is not closed. */
+  async closedWindow(sequence: number): Promise<{ record: WindowRecord; locator: LocatedSection[][]; pageRoots: Buffer } | undefined> {
+    const [record, locator, pageRoots] = await this.readSmall([keys.window(sequence), keys.locator(sequence), keys.pageRoots(sequence)]);
+    if (record === undefined || locator === undefined || pageRoots === undefined) return undefined;
+    return { record: parse<WindowRecord>(record)!, locator: decodeLocator(locator), pageRoots };
+  }
+
+  /**
+   * What a single reading's proof reads at leaf page `page` of `sequence`: the page's block roots
+   * and leaves, and the window's anchor receipt.
    */
   async proofReads(sequence: number, page: number): Promise<{ blockRoots?: Buffer; leafPage?: Buffer; anchor?: AnchorReceipt }> {
-    const [blockRoots, leafPage, anchor] = (await this.db.getMany([keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)])) as (Buffer | undefined)[];
+    const [blockRoots, leafPage, anchor] = await this.readSmall([keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)]);
     return { blockRoots, leafPage, anchor: parse<AnchorReceipt>(anchor) };
   }
 
@@ -480,7 +498,7 @@ export class IngestStore {
   async chunk(window: number, part: number): Promise<Buffer | undefined> {
     // Not kept in LevelDB's block cache: chunks are most of the data, and read through it they
     // would push out the small window, index and leaf blocks every proof needs.
-    return (await this.db.get(keys.chunk(window, part), { fillCache: false })) as Buffer | undefined;
+    return (await this.readSmall([keys.chunk(window, part)], false))[0];
   }
 
   async anchorReceipt(sequence: number): Promise<AnchorReceipt | undefined> {

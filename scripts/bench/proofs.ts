@@ -29,6 +29,21 @@ import { IngestStore } from "../../node/ingest/store.ts";
 
 const NODE = "0x" + "be".repeat(20);
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** Counts the store's LevelDB reads: gets (on this thread or LevelDB's thread pool), getManys, and iterators (seeks). */
+function countCalls(store: IngestStore): { get: number; getSync: number; getMany: number; iterators: number } {
+  const counts = { get: 0, getSync: 0, getMany: 0, iterators: 0 };
+  const db = store.db as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // keys() and values() make their iterator through iterator().
+  for (const [method, counter] of [["get", "get"], ["getSync", "getSync"], ["getMany", "getMany"], ["iterator", "iterators"]] as const) {
+    const original = db[method]!.bind(store.db);
+    db[method] = (...args: unknown[]) => {
+      counts[counter]++;
+      return original(...args);
+    };
+  }
+  return counts;
+}
+
 const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(", ")}`;
 
 export async function run(args: string[]): Promise<void> {
@@ -82,12 +97,14 @@ export async function run(args: string[]): Promise<void> {
     await store.close();
     store = await IngestStore.open(dir);
     let proofs = new ProofService(store, NODE);
+    const calls = countCalls(store);
     const proven: (ProvenReading | undefined)[] = [];
     const cpu = process.cpuUsage();
     const t1 = performance.now();
     for (const p of picks) proven.push(await proofs.proveReading(p.stream, p.seq));
     const s1 = (performance.now() - t1) / 1000;
     const cpuUs = process.cpuUsage(cpu);
+    const perProofCalls = `${fmt(calls.getSync / proofCount, 2)} gets on this thread, ${fmt(calls.get / proofCount, 2)} gets and ${fmt(calls.getMany / proofCount, 2)} getManys on LevelDB's threads, ${fmt(calls.iterators / proofCount, 2)} seeks`;
     for (let k = 0; k < picks.length; k++) await check(picks[k]!, proven[k]);
 
     await store.close();
@@ -108,6 +125,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  one after another  ${fmt(proofCount / s1)} proofs/s ${proofCount / s1 >= 5000 ? "(target 5,000: met)" : "(target 5,000: NOT met)"}`);
     console.log(`  ${concurrency} at once          ${fmt(proofCount / s2)} proofs/s`);
     console.log(`  CPU                ${fmt(perProof, 1)} us per proof, one after another (main thread and LevelDB's threads)`);
+    console.log(`  LevelDB calls      ${perProofCalls} per proof, one after another`);
     console.log(`  machine            ${load()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,9 +2,12 @@
  * Proofs of stored readings, and the audit that verifies the store against the chain.
  *
  * A proof is rebuilt from what the window close persisted (node/ingest/store.ts): the reading's
- * leaf page (a subtree of LEAF_PAGE leaves, rebuilt in about a millisecond) and the window's page
- * roots give its path; the locator finds its canonical bytes in a chunk. Recently used windows
- * and pages are cached. Readings still in the open window have no proof yet.
+ * block of LEAF_BLOCK leaves, its page's block roots and the window's page roots give its path;
+ * the locator finds its canonical bytes in a chunk (at most CHUNK_BYTES of records as the
+ * pipeline writes them). Recently used windows (record, locator, top tree) and chunks are cached,
+ * and a reading of a cached window's run is found without the stream index: a cold proof of such
+ * a reading reads its chunk, leaf page, block roots and anchor receipt, nothing else. Readings
+ * still in the open window have no proof yet.
  */
 import { type DecodedReading, ReadingError, decodeReading } from "../../lib/canonical-reading.ts";
 import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";

@@ -461,21 +461,9 @@ export class IngestStore {
     return this.getRaw(keys.blockRoots(sequence, page));
   }
 
-  /**
-   * Values of a few tens of KB at most, read on this thread while the store is open: each
-   * asynchronous read is a trip to LevelDB's thread pool and back, several times what reading a
-   * block from the file system cache costs, and a proof's reads follow one another.
-   */
-  private async readSmall(list: Key[], fillCache = true): Promise<(Buffer | undefined)[]> {
-    // classic-level reads `fillCache` (false: chunks are not kept in LevelDB's block cache); abstract-level's types omit it.
-    const options = { fillCache } as object;
-    if (this.db.status === "open") return list.map((key) => this.db.getSync(key, options) as Buffer | undefined);
-    return (await this.db.getMany(list, options)) as (Buffer | undefined)[];
-  }
-
   /** A closed window's record, locator and page roots; undefined when the window is not closed. */
   async closedWindow(sequence: number): Promise<{ record: WindowRecord; locator: LocatedSection[][]; pageRoots: Buffer } | undefined> {
-    const [record, locator, pageRoots] = await this.readSmall([keys.window(sequence), keys.locator(sequence), keys.pageRoots(sequence)]);
+    const [record, locator, pageRoots] = (await this.db.getMany([keys.window(sequence), keys.locator(sequence), keys.pageRoots(sequence)])) as (Buffer | undefined)[];
     if (record === undefined || locator === undefined || pageRoots === undefined) return undefined;
     return { record: parse<WindowRecord>(record)!, locator: decodeLocator(locator), pageRoots };
   }
@@ -485,7 +473,11 @@ export class IngestStore {
    * and leaves, and the window's anchor receipt.
    */
   async proofReads(sequence: number, page: number): Promise<{ blockRoots?: Buffer; leafPage?: Buffer; anchor?: AnchorReceipt }> {
-    const [blockRoots, leafPage, anchor] = await this.readSmall([keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)]);
+    // At most LEAF_PAGE leaves, their block roots and a receipt (about 34 KB), read on this thread
+    // while the store is open: a trip to LevelDB's thread pool and back costs several times
+    // reading such values from the file system cache, and a proof waits for it.
+    const list = [keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)];
+    const [blockRoots, leafPage, anchor] = this.db.status === "open" ? list.map((key) => this.db.getSync(key) as Buffer | undefined) : ((await this.db.getMany(list)) as (Buffer | undefined)[]);
     return { blockRoots, leafPage, anchor: parse<AnchorReceipt>(anchor) };
   }
 
@@ -498,7 +490,9 @@ export class IngestStore {
   async chunk(window: number, part: number): Promise<Buffer | undefined> {
     // Not kept in LevelDB's block cache: chunks are most of the data, and read through it they
     // would push out the small window, index and leaf blocks every proof needs.
-    return (await this.readSmall([keys.chunk(window, part)], false))[0];
+    // On LevelDB's thread pool: a chunk is small when the pipeline wrote it (CHUNK_BYTES), but one
+    // that retention rewrote, or written before chunks were capped, may be megabytes.
+    return (await this.db.get(keys.chunk(window, part), { fillCache: false })) as Buffer | undefined;
   }
 
   async anchorReceipt(sequence: number): Promise<AnchorReceipt | undefined> {

@@ -218,8 +218,14 @@ export class ProofService {
     }
     const b = Math.floor(i / LEAF_BLOCK);
     const block = MerkleTree.fromLeafHashes(leaves.subarray(b * LEAF_BLOCK * 32, Math.min(leaves.length, (b + 1) * LEAF_BLOCK * 32)));
+    const blocks = MerkleTree.fromLeafHashes(roots);
+    // Both roots are computed anyway: a damaged block index or leaf page is refused here, not
+    // served as a proof that fails at the verifier.
+    if (!blocks.root.equals(info.top.leaf(p)) || b >= blocks.leafCount || !block.root.equals(blocks.leaf(b))) {
+      throw new Error(`window ${w} leaf page ${p}: its block roots do not match its leaves and the window's page root: the reading store is damaged (run the node's repair)`);
+    }
     const j = i % LEAF_BLOCK;
-    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(MerkleTree.fromLeafHashes(roots).proof(b).siblings as Buffer[]), ...top], anchor };
+    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(blocks.proof(b).siblings as Buffer[]), ...top], anchor };
   }
 
   private async bytesOf(info: WindowInfo, located: readonly LocatedSection[], firstSeq: number, seq: number): Promise<Buffer> {

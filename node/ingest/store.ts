@@ -379,6 +379,22 @@ export class IngestStore {
     log(`reading store ${this.location}: block index built in ${Date.now() - started} ms`);
   }
 
+  /**
+   * Writes the block roots of each leaf page of window `sequence` that lacks them or holds others
+   * (repair: they derive from the leaves, which the caller checked against the window's root);
+   * returns how many pages got them.
+   */
+  async restoreBlockRoots(sequence: number): Promise<number> {
+    const ops: Op[] = [];
+    for await (const [key, page] of this.db.iterator({ gte: keys.leafPage(sequence, 0), lt: keys.leafPage(sequence + 1, 0) })) {
+      const p = key.readUInt32BE(9);
+      const roots = pageBlockRoots(page);
+      if (!(await this.blockRoots(sequence, p))?.equals(roots)) ops.push({ type: "put", key: keys.blockRoots(sequence, p), value: roots });
+    }
+    if (ops.length > 0) await this.write(ops);
+    return ops.length;
+  }
+
   async write(ops: Op[]): Promise<void> {
     await this.db.batch(ops, { sync: true });
   }

@@ -14,7 +14,8 @@ import type { Reading } from "../../../lib/reading.ts";
 import { type AnchorView, verifyReading } from "../../../lib/verify-reading.ts";
 import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
 import { ProofService } from "../../../node/ingest/proofs.ts";
-import { CHUNK_BYTES, IngestStore, type WindowRecord, parseChunk } from "../../../node/ingest/store.ts";
+import { repairDataDir } from "../../../node/ingest/repair.ts";
+import { CHUNK_BYTES, IngestStore, LEAF_PAGE, type WindowRecord, keys, pageBlockRoots, parseChunk } from "../../../node/ingest/store.ts";
 
 const NODE = "0x" + "ce".repeat(20);
 const dirs: string[] = [];
@@ -147,5 +148,40 @@ describe("cold single-reading proofs", () => {
     expect((await expectProven(proofs, chain, STREAMS[1]!, 120)).proof.window).toBe(2);
     expect(windowOf).toHaveBeenCalledTimes(1);
     await store.close();
+  });
+
+  it("refuses a proof from block roots that do not match their leaves, and repair writes the block index again", async () => {
+    const dataDir = newDir();
+    const dir = path.join(dataDir, "db");
+    let store = await IngestStore.open(dir);
+    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 8), { windowMs: 3_600_000 });
+    const t0 = Date.now() - 10_000;
+    await pipeline.write(Array.from({ length: 3 * LEAF_PAGE }, (_, i) => reading(STREAMS[i % 3]!, i, t0 + i))); // window 1: three leaf pages
+    await pipeline.stop();
+    const chain = await chainOf(store);
+    // Each stream's run fills one page: the run on page 0, and the one on page 1.
+    const { runs } = (await store.window(1))!;
+    const onPage = (p: number) => runs.find((r) => r.leafStart === p * LEAF_PAGE)!.stream;
+    const good = (await store.blockRoots(1, 0))!;
+    const altered = Buffer.from(good);
+    altered[40]! ^= 1; // the second block's root: seq 40 of the run on page 0 is leaf 39, in that block
+    await store.db.put(keys.blockRoots(1, 0), altered);
+    await store.db.del(keys.blockRoots(1, 1)); // lost: the proof builds the whole page instead
+    let proofs = new ProofService(store, NODE);
+    await expect(proofs.proveReading(onPage(0), 40)).rejects.toThrow(/window 1 leaf page 0: its block roots do not match its leaves and the window's page root: the reading store is damaged \(run the node's repair\)/);
+    await expectProven(proofs, chain, onPage(1), 500);
+    await store.close();
+
+    const report = await repairDataDir(dataDir);
+    expect(report.windows.blockRootsRestored).toBe(2);
+    expect(report.windows.damaged).toEqual([]);
+    // Written again, and kept across a restart.
+    store = await IngestStore.open(dir);
+    for (let p = 0; p < 3; p++) expect(await store.blockRoots(1, p)).toEqual(pageBlockRoots((await store.leafPage(1, p))!));
+    proofs = new ProofService(store, NODE);
+    await expectProven(proofs, chain, STREAMS[0]!, 40);
+    await expectProven(proofs, chain, onPage(1), 500);
+    await store.close();
+    expect((await repairDataDir(dataDir)).windows.blockRootsRestored).toBe(0);
   });
 });

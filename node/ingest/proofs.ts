@@ -264,6 +264,7 @@ export class ProofService {
   }
 
   private async proveReadingOnce(stream: string, seq: number): Promise<ProvenReading | undefined> {
+    if (!Number.isSafeInteger(seq) || seq < 1) return undefined; // no reading has such a sequence number
     const window = await this.windowOf(stream, seq);
     if (window === undefined) return undefined;
     const info = await this.info(window);

@@ -142,6 +142,8 @@ describe("cold single-reading proofs", () => {
     // Not held: past the last closed window, and no such stream.
     expect(await proofs.proveReading(STREAMS[1]!, 401)).toBeUndefined();
     expect(await proofs.proveReading("no/such", 150)).toBeUndefined();
+    // Not sequence numbers: nothing is held (not a leaf index between two readings).
+    for (const seq of [150.5, 0, -3, Number.NaN, 2 ** 60]) expect(await proofs.proveReading(STREAMS[0]!, seq), String(seq)).toBeUndefined();
     // A forgotten window (retention rewrote it) is looked up in the store again.
     proofs.forget(2);
     windowOf.mockClear();

@@ -8,7 +8,8 @@
  *      the store's manifest from the table and log files that still read, and sets the damaged
  *      ones aside in the store's `lost/` folder;
  *   2. a salvage check of the reading store: every closed window is checked against its own
- *      record (its readings present, each hashing to its leaf, the leaves to the window's root),
+ *      record (its readings present, each hashing to its leaf, the leaves to the window's root;
+ *      the block index of a window whose leaves give its root is written again where it differs),
  *      so what was lost is known by window and stream, and whether the chain holds the window's
  *      anchor (the readings' fingerprints stay provable on chain; the readings themselves do not);
  *   3. a report, printed and kept as `<dataDir>/repair-<time>.json`.
@@ -86,7 +87,8 @@ export interface RepairReport {
   at: string;
   /** Every LevelDB store repaired, and the files LevelDB set aside in its lost/ folder. */
   stores: { dir: string; lostFiles: string[] }[];
-  windows: { closed: number; intact: number; damaged: DamagedWindow[] };
+  /** `blockRootsRestored`: leaf pages whose block roots (the block index) were written again from their leaves. */
+  windows: { closed: number; intact: number; damaged: DamagedWindow[]; blockRootsRestored: number };
   readings: { intact: number; lost: number; lostRanges: LostRange[] };
   /** What the repair could not do (yet): the operator's next steps. */
   left: string[];
@@ -107,12 +109,13 @@ function levelStores(dir: string): string[] {
 const lostFiles = (dir: string) => (existsSync(path.join(dir, "lost")) ? readdirSync(path.join(dir, "lost")) : []);
 
 /** Checks every closed window of the reading store against its own record (see the header). */
-export async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[] }> {
+export async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[]; blockRootsRestored: number }> {
   const head = await store.head();
   const lastAnchored = await store.lastAnchored();
   const damaged: DamagedWindow[] = [];
   let intact = 0;
   let lost = 0;
+  let blockRootsRestored = 0;
   // Per stream, the sequence number its next run should start at: a later run starting past it
   // means the runs between sat in windows whose record is lost.
   const nextSeq = new Map<string, number>();
@@ -143,6 +146,9 @@ export async function salvageCheck(store: IngestStore): Promise<{ closed: number
     }
     const tree = leaves && leaves.length === record.leafCount * 32 ? MerkleTree.fromLeafHashes(leaves) : undefined;
     const treeOk = tree !== undefined && "0x" + tree.root.toString("hex") === record.root;
+    // The block index (store format 2) derives from the leaves: what a lost table took of it, or
+    // what no longer matches them, is written again.
+    if (treeOk) blockRootsRestored += await store.restoreBlockRoots(w).catch(() => 0);
     // Readings found in the window's chunks that match their leaf, per stream.
     const found = new Map<string, number>();
     let problem: string | undefined = treeOk ? undefined : "its leaf hashes are lost or do not give its root";
@@ -185,7 +191,7 @@ export async function salvageCheck(store: IngestStore): Promise<{ closed: number
   const gapStreams = [...new Set(lostRanges.map((r) => r.stream))];
   for (const d of damaged) if (d.expected === undefined) d.streams = gapStreams;
   lost += lostRanges.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0);
-  return { closed: head.lastClosed, damaged, intact, lost, lostRanges };
+  return { closed: head.lastClosed, damaged, intact, lost, lostRanges, blockRootsRestored };
 }
 
 /**
@@ -240,7 +246,7 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
     dataDir,
     at: new Date().toISOString(),
     stores,
-    windows: { closed: check.closed, intact: check.closed - check.damaged.length, damaged: check.damaged },
+    windows: { closed: check.closed, intact: check.closed - check.damaged.length, damaged: check.damaged, blockRootsRestored: check.blockRootsRestored },
     readings: { intact: check.intact, lost: check.lost, lostRanges: check.lostRanges },
     left,
   };
@@ -255,6 +261,7 @@ export function formatRepairReport(r: RepairReport): string {
     `repaired ${r.stores.length} LevelDB store(s) in ${r.dataDir}`,
     ...r.stores.map((s) => `  ${s.dir}: ${s.lostFiles.length === 0 ? "nothing set aside" : `set aside in lost/: ${s.lostFiles.join(", ")}`}`),
     `reading store: ${r.windows.closed} closed windows, ${r.windows.intact} intact, ${r.windows.damaged.length} damaged; ${r.readings.intact} readings intact, ${r.readings.lost} lost`,
+    ...(r.windows.blockRootsRestored > 0 ? [`  block index of ${r.windows.blockRootsRestored} leaf page(s) written again from their leaves`] : []),
     ...r.readings.lostRanges.map((g) => `  LOST readings ${g.stream} #${g.fromSeq}..#${g.toSeq}`),
     ...r.windows.damaged.map((d) => `  LOST window ${d.sequence}: ${d.problem}${d.streams.length > 0 ? ` (streams ${d.streams.join(", ")})` : ""}; ${d.anchored ? "anchored: its fingerprints stay on chain" : "not anchored"}`),
     ...r.left.map((l) => `left to do: ${l}`),

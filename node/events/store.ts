@@ -320,6 +320,11 @@ interface Cursor {
   after?: string;
 }
 
+/** Time order; an event before the declarations of it (which repeat its eventTime). */
+const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
+const byTime = (a: StoredEvent, b: StoredEvent) =>
+  eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1);
+
 /** A pull iterator over one index range, in key order. */
 class Range {
   private it;
@@ -546,8 +551,9 @@ export class EventStore {
     return again;
   }
 
+  /** A synchronous point read (see IndexStore.get: a thread-pool round trip costs more than the read). */
   async bySid(sid: string): Promise<StoredEvent | undefined> {
-    return (await this.db.get(k("ev", sid))) as StoredEvent | undefined;
+    return this.db.getSync(k("ev", sid)) as StoredEvent | undefined;
   }
 
   /**
@@ -568,7 +574,15 @@ export class EventStore {
    */
   async recordedAs(recordHash: string): Promise<StoredEvent[]> {
     if (!/^0x[0-9a-fA-F]{64}$/.test(recordHash)) throw new TypeError(`a record hash is 0x and 64 hex digits, got ${JSON.stringify(recordHash)}`);
-    return this.named([["rh", recordHash.toLowerCase()]]);
+    // An event is stored under its record hash (own and received copies: "o"/"r" + hash), and the
+    // `rh` index lists exactly those: two point reads, no index scan.
+    const hex = recordHash.slice(2).toLowerCase();
+    const out: StoredEvent[] = [];
+    for (const sid of ["o" + hex, "r" + hex]) {
+      const e = await this.bySid(sid);
+      if (e) out.push(e);
+    }
+    return out.sort(byTime);
   }
 
   /** The events any of `fields` (index, value) lists, each once, in time order. */
@@ -583,11 +597,7 @@ export class EventStore {
       const e = await this.bySid(sid);
       if (e) out.push(e);
     }
-    // Time order; an event before the declarations of it (which repeat its eventTime).
-    const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
-    return out.sort(
-      (a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1),
-    );
+    return out.sort(byTime);
   }
 
   /** Defines (or redefines) master data elements, in one atomic batch. */

@@ -145,9 +145,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   const partResults = new Counter({ name: "tracemesh_answer_parts_total", help: "History entries, by whether another answer of the same stamp had built them for the caller's organisation", labelNames: ["result"], registers: [metrics] });
   const cacheResults = new Counter({ name: "tracemesh_answer_cache_total", help: "History and genealogy answers, by whether the answer cache held them", labelNames: ["result"], registers: [metrics] });
   /**
-   * What a history was built from (undefined: it must not be reused): the index, the access
-   * decisions (made from the index, or by a checker that says when its answers change) and the
-   * stored documents.
+   * What a history or a genealogy (its parts named from documents) was built from (undefined: it
+   * must not be reused): the index, the access decisions (made from the index, or by a checker
+   * that says when its answers change) and the stored documents.
    */
   const historyStamp = (): string | undefined => {
     const p = index().progress();
@@ -156,7 +156,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     if (decisions === undefined) return undefined;
     return `${p.indexedBlock}:${p.indexedHash ?? "-"}:${p.head}:${decisions}:${services.events?.store.generation ?? "-"}`;
   };
-  /** A genealogy comes from the index alone (the block's hash too: a reorg's block of the same number is another). */
+  /** What the index alone says (the block's hash too: a reorg's block of the same number is another). */
   const indexStamp = () => {
     const p = index().progress();
     return `${p.indexedBlock}:${p.indexedHash ?? "-"}`;
@@ -315,7 +315,8 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     return { json, replay: parts.flatMap((p) => (p.read ? [p.read] : [])), keep: complete };
   };
 
-  router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, indexStamp(), () => genealogy(ctx)));
+  // A genealogy's parts are named from documents the caller may read: its stamp is a history's.
+  router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => genealogy(ctx)));
 
   const genealogy = async (ctx: Context): Promise<Built<LoggedRead>> => {
     const { subject, item, q } = await load(ctx);

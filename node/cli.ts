@@ -219,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
     );
     console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
     if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
+    if (report.lost.length > 0) console.log(`LOST before anchoring, recorded on chain as lost: windows ${report.lost.join(", ")} (their readings cannot be proven)`);
     for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
     let archiveFailures = 0;
     if (report.archived > 0 || segments(archiveDir).length > 0) {

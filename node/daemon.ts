@@ -323,7 +323,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const p = pipeline.status();
       const a = anchorer.status();
       const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
-      const { state, lastError, attempts, clock, heldWindows, recovery } = a;
+      const { state, lastError, attempts, clock, heldWindows, recovery, lost } = a;
       return {
         running,
         pid: process.pid,
@@ -335,7 +335,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         readingsStored,
         windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
         ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
-        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}) },
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}), ...(lost ? { lost } : {}) },
         ingest,
         adapters: adapters.map((ad) => {
           try {
@@ -499,6 +499,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.heldWindows ? ` (${s.anchoring.heldWindows} windows held: they end later than the chain accepts yet)` : ""}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
     ...clockLines(s.anchoring.clock),
+    ...(s.anchoring.lost ? [`LOST        ${s.anchoring.lost.windows} window(s) lost from the store before they were anchored, recorded on chain as lost: ${s.anchoring.lost.runs.map((r) => (r.fromSequence === r.toSequence ? `#${r.fromSequence}` : `#${r.fromSequence}..#${r.toSequence}`)).join(", ")}`] : []),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.stalled) {

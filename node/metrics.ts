@@ -139,6 +139,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     if (rec) set({ reanchored: rec.reanchoredAt !== undefined ? "true" : "false" }, rec.lostUpTo - rec.chainLast);
   });
 
+  readGauge(r, "tracemesh_node_windows_lost_before_anchoring", "Closed windows the store lost before they were anchored, recorded on chain as lost (DataAnchors WindowsLost): their readings cannot be proven", [], (set) =>
+    set(none, s().anchoring.lost?.windows ?? 0),
+  );
+
   // The chain.
   const head = new Gauge({ name: "tracemesh_node_chain_head_block", help: "The chain's head as last read", registers: [r] });
   new Gauge({

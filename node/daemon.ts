@@ -290,6 +290,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         retention = new Retention(store, proofs, config.retention, {
           node: wallet.address,
           bindings: () => ownEventBindings(eventStore),
+          ...(p2p ? { received: p2p.received } : {}),
           log: (m) => log(`retention: ${m}`),
           ...(options.clock ? { now: options.clock } : {}),
         });
@@ -511,6 +512,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.retention) {
     const t = s.retention;
     lines.push(`retention   ${t.prunedReadings} readings archived in ${t.lastSegment} segment(s), ${t.archiveBytes} bytes in ${t.archiveDir}; ${t.keptBoundRuns} expired run(s) kept for events; last run ${time(t.lastRunAt)}`);
+    if (t.received) lines.push(`  received  ${t.received.prunedReadings} readings of followed streams archived in ${t.received.lastSegment} segment(s) in ${t.received.dir}`);
     if (t.lastError) lines.push(`RETENTION FAILED ${t.lastError}`);
   }
   if (s.p2p) {

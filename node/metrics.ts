@@ -184,6 +184,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     const t = s().retention;
     if (t) set(none, t.prunedReadings);
   });
+  readCounter(r, "tracemesh_node_retention_received_pruned_readings_total", "Readings received from followed streams moved from the received store to the archive (over the store's life)", [], (set) => {
+    const t = s().retention?.received;
+    if (t) set(none, t.prunedReadings);
+  });
   readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], (set) => {
     const t = s().retention;
     if (t) set(none, t.keptBoundRuns);

@@ -153,7 +153,7 @@ export function readingOfLine(l: ArchivedReadingLine): Reading {
 }
 
 /** A gzip'd NDJSON file being written, with back-pressure. */
-class NdjsonWriter {
+export class NdjsonWriter {
   private readonly gzip: Gzip;
   private readonly out: WriteStream;
   private readonly done: Promise<unknown>;
@@ -196,7 +196,7 @@ class NdjsonWriter {
   }
 }
 
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);
@@ -281,7 +281,7 @@ export class SegmentWriter {
   }
 }
 
-function dirBytes(dir: string): number {
+export function dirBytes(dir: string): number {
   let total = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (e.isFile()) total += statSync(path.join(e.parentPath, e.name)).size;
@@ -357,7 +357,7 @@ function readManifest(dir: string): ArchiveManifest {
 }
 
 /** A file the manifest names, refused when it points outside its segment. */
-function inside(dir: string, name: unknown): string {
+export function inside(dir: string, name: unknown): string {
   if (typeof name !== "string") throw new ArchiveError(`${dir}: the manifest names a file that is not a string`);
   const file = path.resolve(dir, name);
   if (!file.startsWith(path.resolve(dir) + path.sep)) throw new ArchiveError(`${dir}: the manifest names ${JSON.stringify(name)}, outside its segment`);
@@ -365,7 +365,7 @@ function inside(dir: string, name: unknown): string {
 }
 
 /** The JSON objects of a gzip'd NDJSON file, with their line numbers. */
-async function* lines<T>(file: string): AsyncGenerator<{ line: number; value: T }> {
+export async function* lines<T>(file: string): AsyncGenerator<{ line: number; value: T }> {
   const input = createReadStream(file).pipe(createGunzip());
   const rl = createInterface({ input, crlfDelay: Infinity });
   let n = 0;

@@ -152,6 +152,13 @@ export function readingOfLine(l: ArchivedReadingLine): Reading {
   };
 }
 
+/**
+ * gzip level of archive files: salts and leaf hashes (most of a line) do not compress at any
+ * level, so level 1 gives nearly level 6's size (the default) at a fraction of its CPU, which
+ * retention needs to keep up with ingestion (scripts/bench/retention.ts).
+ */
+const GZIP_LEVEL = 1;
+
 /** A gzip'd NDJSON file being written, with back-pressure. */
 export class NdjsonWriter {
   private readonly gzip: Gzip;
@@ -161,7 +168,7 @@ export class NdjsonWriter {
 
   constructor(file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
-    this.gzip = createGzip();
+    this.gzip = createGzip({ level: GZIP_LEVEL });
     // flush: the file is synced before it closes, so a renamed segment is on disk.
     this.out = createWriteStream(file, { flush: true });
     this.gzip.pipe(this.out);

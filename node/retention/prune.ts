@@ -7,8 +7,8 @@
  * confirmed on chain whose window ended more than the stream's keepDays ago. What stays: streams
  * without a policy; every run holding a reading an own EPCIS event binds (lib/epcis/readings.ts;
  * decided reading by reading on source time); the window records with their roots, page roots,
- * stream index entries and anchor receipts; and the leaf hashes of every window that still keeps
- * some run, so kept readings are proved from the store as before (node/ingest/proofs.ts).
+ * stream index entries and anchor receipts; and the leaf hashes (with their block roots) of
+ * every window that still keeps some run, so kept readings are proved from the store as before (node/ingest/proofs.ts).
  *
  * How, per segment (at most `windowsPerSegment` windows, a million readings or 32 MB of
  * rewritten chunks): the pruned readings and their windows' proof material are written to a
@@ -388,9 +388,9 @@ export class Retention {
       kept.forEach(({ run, index }, i) => (newLocator[index] = [{ part: newPart, offset: offsets[i]!, count: run.count }]));
       rewritten = value.length;
     } else {
-      // Nothing of the window is kept: its leaf hashes go too (the archive holds the pages its
-      // readings need; the page roots stay with the window record).
-      for (let p = 0; p < Math.ceil(record.leafCount / LEAF_PAGE); p++) ops.push({ type: "del", key: keys.leafPage(w, p) });
+      // Nothing of the window is kept: its leaf hashes and their block roots go too (the archive
+      // holds the pages its readings need; the page roots stay with the window record).
+      for (let p = 0; p < Math.ceil(record.leafCount / LEAF_PAGE); p++) ops.push({ type: "del", key: keys.leafPage(w, p) }, { type: "del", key: keys.blockRoots(w, p) });
     }
     ops.push({ type: "put", key: keys.locator(w), value: encodeLocator(newLocator) });
     const runs = record.runs.map((run, index) => (pruned.has(index) ? { ...run, archived: segment } : run));

@@ -36,7 +36,7 @@ import { type WriteStream, closeSync, createReadStream, createWriteStream, exist
 import { once } from "node:events";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { type Gzip, createGunzip, createGzip } from "node:zlib";
+import { type Gzip, type ZlibOptions, createGunzip, createGzip } from "node:zlib";
 import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";
 import type { Quality, Reading } from "../../lib/reading.ts";
 import { type AnchorView, PROOF_VERSION, type ReadingProof, type VerifyFailureReason, type VerifyOptions, cachedAnchorView, verifyReading } from "../../lib/verify-reading.ts";
@@ -168,7 +168,9 @@ export class NdjsonWriter {
 
   constructor(file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
-    this.gzip = createGzip({ level: GZIP_LEVEL });
+    // A deep buffer: the lines of a run are written to one file at a time, and a shallow one (16 KB)
+    // made reading and decoding wait for each batch's compression instead of overlapping with it.
+    this.gzip = createGzip({ level: GZIP_LEVEL, writableHighWaterMark: 1 << 20 } as ZlibOptions); // zlib streams take stream options; its typings leave them out
     // flush: the file is synced before it closes, so a renamed segment is on disk.
     this.out = createWriteStream(file, { flush: true });
     this.gzip.pipe(this.out);

@@ -4,7 +4,8 @@
  * (node/p2p/received-store.ts) online, the expired readings moved to archive files first.
  *
  * What is pruned: a stored part of a run, or a reading stored alone, once the newest source time
- * in it is older than its rule's keepDays (rules match the owner organisation and the stream;
+ * in it (or its receipt time, if earlier: readings dated in the future do not stay longer) is
+ * older than its rule's keepDays (rules match the owner organisation and the stream;
  * no match: kept forever). Per (owner, stream, node) the entries are walked in seq order and the
  * walk stops at the first one that is not expired yet, so a run costs what it prunes.
  *
@@ -90,8 +91,12 @@ const groupEnd = (group: Buffer) => Buffer.concat([group, Buffer.alloc(8, 0xff)]
 const streamFile = (owner: number, stream: string) => `streams/${owner}/${encodeURIComponent(stream)}.ndjson.gz`;
 const pendingName = (segment: number) => `.pending-${segmentName(segment)}`;
 
-/** The newest source time among an entry's readings. */
-const newest = (e: HeldEntry) => (e.item.kind === "run" ? Math.max(...e.item.readings.map((r) => r.sourceTime)) : e.item.reading.sourceTime);
+/**
+ * An entry's age: the newest source time among its readings, but never later than when it was
+ * received, so a partner's readings dated in the future cannot keep themselves (and every later
+ * entry of their stream, which the walk stops at) in the store past their rule.
+ */
+const ageFrom = (e: HeldEntry) => Math.min(e.origin.receivedAt, e.item.kind === "run" ? Math.max(...e.item.readings.map((r) => r.sourceTime)) : e.item.reading.sourceTime);
 
 /** Writes one segment of received readings; `commit()` makes it final. */
 class ReceivedSegmentWriter {
@@ -240,7 +245,7 @@ export class ReceivedRetention {
           let next: Buffer | undefined;
           for await (const e of this.store.entries(kind, after)) {
             const keepMs = keepMsOfFollowed(this.rules, e.owner, e.stream);
-            if (keepMs === undefined || newest(e) >= now - keepMs) {
+            if (keepMs === undefined || ageFrom(e) >= now - keepMs) {
               next = groupEnd(e.group); // the rest of this node's stream is newer (seq order)
               break;
             }

@@ -22,7 +22,7 @@ import type { ReadingItem } from "../../../node/p2p/protocol.ts";
 import { ReceivedStore } from "../../../node/p2p/received-store.ts";
 import { segmentName } from "../../../node/retention/archive.ts";
 import { Retention } from "../../../node/retention/prune.ts";
-import { type ReceivedArchiveManifest, type ReceivedReadingLine, auditReceivedArchive } from "../../../node/retention/received.ts";
+import { type ReceivedArchiveManifest, type ReceivedReadingLine, ReceivedRetention, auditReceivedArchive } from "../../../node/retention/received.ts";
 import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "../../helpers/fixture.ts";
 
 const DAY = 86_400_000;
@@ -163,4 +163,29 @@ describe("retention of readings received from followed streams", () => {
       await p.stop();
     }
   }, 120_000);
+});
+
+describe("retention of received readings against a partner dating its readings in the future", () => {
+  it("ages an entry by its receipt time when its source times lie ahead, so it cannot keep itself or later entries past the rule", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-received-future-"));
+    const received = await ReceivedStore.open(path.join(dir, "received"));
+    try {
+      const node = "0x" + "22".repeat(20);
+      const receivedAt = Date.now();
+      const run = (first: number, sourceTime: number): ReadingItem => ({
+        kind: "run",
+        readings: [0, 1].map((k) => ({ ...reading(SPINDLE, k, sourceTime), receivedTime: sourceTime })),
+        proof: { version: 1, node, window: first, seqs: [first, first + 1], salts: ["0x" + "01".repeat(16), "0x" + "02".repeat(16)], start: 0, end: 2, leafCount: 2, siblings: [] },
+      });
+      // The first entry claims a source time ten years ahead; the next is ordinary.
+      await received.putReadings({ peer: "p", ownerOrg: 7, stream: SPINDLE, items: [run(1, receivedAt + 3650 * DAY), run(3, receivedAt)], more: false, lastSeq: 4, count: 4, unverifiable: [] }, { now: receivedAt });
+      const retention = new ReceivedRetention(received, [{ organisation: 7, stream: "*", keepMs: DAY }], path.join(dir, "archive"));
+      expect(await retention.runOnce(receivedAt + DAY / 2)).toEqual({ segments: 0, readings: 0 });
+      expect(await retention.runOnce(receivedAt + 2 * DAY)).toEqual({ segments: 1, readings: 4 });
+      expect(await received.count(7, SPINDLE)).toBe(0);
+    } finally {
+      await received.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -159,6 +159,31 @@ describe("windows lost from the store before they were anchored", () => {
     expect(await anchors.queryFilter(anchors.filters.WindowsLost(signer.address))).toHaveLength(1);
   }, 90_000);
 
+  it("a chain that loses the record of the lost run (a reset) gets it again, in order, with the windows after it", async () => {
+    const signer = chain.orgs.foundry.signer;
+    const dir = await damagedNode(signer);
+    const snapshot = (await provider.send("evm_snapshot", [])) as string; // windows 1..2 anchored
+    const n = await node(dir, signer);
+    await n.anchorer!.anchoredUpTo(5);
+    expect(n.anchorer!.status().lost?.windows).toBe(2);
+
+    await provider.send("evm_revert", [snapshot]);
+    const recovered = new Promise((r) => n.anchorer!.once("anchorsLost", r));
+    await n.closeWindows(1); // window 6: the chain expects 3
+    expect(await recovered).toMatchObject({ chainLast: 2, lostUpTo: 5 });
+    while (n.anchorer!.status().lastAnchored < 6) await new Promise((r) => setTimeout(r, 20));
+
+    const anchors = anchorsOf(signer);
+    expect(await anchors.lastSequence(signer.address)).toBe(6n);
+    expect((await anchors.getAnchor(signer.address, 4)).leafCount).toBe(0n);
+    const events = await anchors.queryFilter(anchors.filters.WindowsLost(signer.address));
+    expect(events.map((e) => [e.args.fromSequence, e.args.toSequence])).toEqual([[3n, 4n]]);
+    const status = n.anchorer!.status();
+    expect(status.lost).toEqual({ windows: 2, runs: [expect.objectContaining({ fromSequence: 3, toSequence: 4, txHash: events[0]!.transactionHash })] });
+    expect(status.recovery?.reanchoredAt).toBeDefined();
+    expect(n.logs.join("\n")).not.toMatch(/ANCHORING STOPPED/);
+  }, 90_000);
+
   it("a node that crashed after recording the lost run finds the record on chain and goes on", async () => {
     const signer = chain.orgs.oem.signer;
     const dir = await damagedNode(signer);

@@ -49,6 +49,7 @@ import { type AuditReport, ProofService, type ProvenReading } from "./ingest/pro
 import { IngestStore } from "./ingest/store.ts";
 import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRefetchReport, formatRepairReport, refetchFromPartners, repairDataDir } from "./ingest/repair.ts";
 import { auditArchive, proveFromArchive, segments } from "./retention/archive.ts";
+import { auditReceivedArchive } from "./retention/received.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
@@ -222,6 +223,7 @@ async function main(argv: string[]): Promise<number> {
     );
     console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
     if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
+    if (report.lost.length > 0) console.log(`LOST before anchoring, recorded on chain as lost: windows ${report.lost.join(", ")} (their readings cannot be proven)`);
     for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
     let archiveFailures = 0;
     if (report.archived > 0 || segments(archiveDir).length > 0) {
@@ -233,6 +235,14 @@ async function main(argv: string[]): Promise<number> {
       if (report.archived > a.readings) console.log(`MISSING the store marks ${report.archived} readings archived, the archive holds ${a.readings}`);
       for (const f of a.failures) console.log(`FAILED ${f.stream ?? "-"} #${f.seq ?? "-"} (segment ${f.segment}, ${f.file}${f.line ? ` line ${f.line}` : ""}): ${f.reason}: ${f.detail}`);
       if (report.archived > a.readings) archiveFailures++;
+    }
+    // Readings received from followed streams and archived by retention: each against its owner's anchors.
+    const receivedDir = path.join(archiveDir, "received");
+    if (segments(receivedDir).length > 0) {
+      const r = await withAnchorView(config, (view) => auditReceivedArchive(receivedDir, view));
+      archiveFailures += r.failures.length;
+      console.log(`received archive ${receivedDir}: ${r.readings} readings of followed streams in ${r.segments} segments, ${r.verified} verified against their owners' anchors, ${r.failures.length} failed`);
+      for (const f of r.failures) console.log(`FAILED organisation #${f.owner ?? "-"} ${f.stream ?? "-"} #${f.seq ?? "-"} (segment ${f.segment}, ${f.file}${f.line ? ` line ${f.line}` : ""}): ${f.reason}: ${f.detail}`);
     }
     return report.failures.length === 0 && archiveFailures === 0 ? 0 : 1;
   }

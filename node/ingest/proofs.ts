@@ -67,6 +67,8 @@ export interface AuditReport {
   verified: number;
   /** Closed windows the chain does not hold yet (not failures: anchoring may be behind). */
   unanchored: number[];
+  /** Closed windows the store lost before they were anchored, recorded on chain as lost (no reading of them is provable). */
+  lost: number[];
   /** Readings of anchored windows moved to the archive (node/retention): audited there. */
   archived: number;
   failures: AuditFailure[];
@@ -412,8 +414,15 @@ export class ProofService {
     const to = Math.min(head.lastClosed, options.to ?? head.lastClosed);
     const maxFailures = options.maxFailures ?? 1000;
     const chain = cachedAnchorView(view);
-    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], archived: 0, failures: [] };
+    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], lost: [], archived: 0, failures: [] };
+    const lostRuns = await this.store.lostRuns();
     for (let w = from; w <= to; w++) {
+      // A run the node says it lost counts as lost only where the chain records it so (a leafless anchor at its end).
+      const lostRun = lostRuns.find((r) => w >= r.fromSequence && w <= r.toSequence);
+      if (lostRun && Number((await chain.getAnchor(this.node, BigInt(lostRun.toSequence)))?.leafCount ?? -1) === 0) {
+        report.lost.push(w);
+        continue;
+      }
       if ((await chain.getAnchor(this.node, BigInt(w))) === undefined) {
         report.unanchored.push(w);
         continue;

@@ -240,7 +240,7 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
     );
   }
   if (unanchoredLost.length > 0) {
-    left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: anchoring cannot pass them (each anchor links to the one before); the node's later windows wait until they are restored`);
+    left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: when it starts, the node records them on chain as lost (DataAnchors WindowsLost, shown by \`audit\` and the status) and anchors on after them; restore them from a backup before starting if one holds them`);
   }
   const report: RepairReport = {
     dataDir,

@@ -17,7 +17,8 @@
  *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
  *   m | name                         metadata (JSON): "format", "head", "anchored", "recovery" (the
  *                                    last re-anchoring after the chain lost anchors), "retention"
- *                                    (node/retention: segments archived, where pruning stands)
+ *                                    (node/retention: segments archived, where pruning stands),
+ *                                    "lost" (runs of windows lost before they were anchored)
  *
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
@@ -105,6 +106,8 @@ export interface AnchorReceipt {
   blockNumber?: number;
   /** Block timestamp, Unix seconds. */
   anchoredAt: number;
+  /** The window was lost from the store before it was anchored; the chain records it as lost (node/chain/anchorer.ts). */
+  lost?: true;
 }
 
 /** The chain lost anchors this store had seen confirmed: what was lost, and the re-anchoring. */
@@ -117,6 +120,15 @@ export interface AnchorRecovery {
   lostUpTo: number;
   /** When the last lost window was anchored again, Unix ms. */
   reanchoredAt?: number;
+}
+
+/** Windows lost from the store before they were anchored, recorded on chain as lost. */
+export interface LostRun {
+  fromSequence: number;
+  toSequence: number;
+  /** When the node found them missing, Unix ms. */
+  detectedAt: number;
+  txHash?: string;
 }
 
 export interface FormatRecord {
@@ -169,7 +181,7 @@ export const keys = {
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
   anchor: (window: number) => prefixed("a", u64(window)),
-  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention") => prefixed("m", Buffer.from(name, "latin1")),
+  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention" | "lost") => prefixed("m", Buffer.from(name, "latin1")),
 };
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
@@ -599,13 +611,22 @@ export class IngestStore {
     await this.write([{ type: "put", key: keys.meta("recovery"), value: json(recovery) }]);
   }
 
-  /** Records that windows were anchored (one atomic batch, with the new high-water mark). */
-  async markAnchored(receipts: AnchorReceipt[]): Promise<void> {
+  /**
+   * Records that windows were anchored (one atomic batch, with the new high-water mark), and
+   * with `lost` the runs of windows recorded on chain as lost, all of them.
+   */
+  async markAnchored(receipts: AnchorReceipt[], lost?: readonly LostRun[]): Promise<void> {
     if (receipts.length === 0) return;
     const ops: Op[] = receipts.map((r) => ({ type: "put", key: keys.anchor(r.sequence), value: json(r) }));
     const last = Math.max(...receipts.map((r) => r.sequence));
     ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: last }) });
+    if (lost) ops.push({ type: "put", key: keys.meta("lost"), value: json(lost) });
     await this.write(ops);
+  }
+
+  /** Runs of windows lost before they were anchored and recorded on chain as lost, in order. */
+  async lostRuns(): Promise<LostRun[]> {
+    return parse<LostRun[]>(await this.getRaw(keys.meta("lost"))) ?? [];
   }
 }
 

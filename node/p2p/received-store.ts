@@ -62,6 +62,17 @@ export interface UnverifiableWindow extends UnverifiableItem {
   at: number;
 }
 
+/** A stored part of a run, or a reading stored alone with its proof, as retention walks them. */
+export interface HeldEntry {
+  key: Buffer;
+  /** The key prefix of its (owner, stream, node): every entry of one node's stream, by seq. */
+  group: Buffer;
+  owner: number;
+  stream: string;
+  origin: Origin;
+  item: ReadingItem;
+}
+
 export interface MisbehaviourReport {
   peer: string;
   reason: string;
@@ -283,6 +294,28 @@ export class ReceivedStore {
     for await (const value of this.db.values({ gt: parts, lt: after(parts) })) n += partCount(value);
     for await (const _ of this.db.keys({ gt: alone, lt: after(alone) })) n++;
     return n;
+  }
+
+  /**
+   * Parts of runs ("run") or readings stored alone with their own proof ("one"), in key order
+   * (owner, stream, node, seq), from the first key after `after`: node/retention/received.ts
+   * prunes by them. Readings of older stores kept without their own proof are left out.
+   */
+  async *entries(kind: "run" | "one", after?: Buffer): AsyncGenerator<HeldEntry> {
+    const prefix = P(kind === "run" ? "q" : "r");
+    for await (const [key, value] of this.db.iterator({ gt: after ?? prefix, lt: Buffer.from([prefix[0]! + 1]) })) {
+      const owner = key.readUInt32BE(1);
+      const len = key[5]!;
+      const stream = key.toString("utf8", 6, 6 + len);
+      const group = key.subarray(0, 6 + len + 20);
+      if (kind === "run") {
+        const { origin, item } = decodePart(value, stream);
+        yield { key, group, owner, stream, origin, item };
+      } else {
+        const r = JSON.parse(value.toString("utf8")) as ReceivedReading;
+        if (r.proof) yield { key, group, owner, stream, origin: r.origin, item: { kind: "one", reading: r.reading, proof: r.proof } };
+      }
+    }
   }
 
   /** The range proof of a run received whole by a node before parts were kept whole (older stores). */

@@ -118,7 +118,7 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
             if (e instanceof GrantRefused) throw new HttpProblem(409, e.message, { type: "refused", extra: { check: e.check, ...e.details } });
             throw e;
           }
-          decided = { ...request, state: "approved", decidedAt, grant: { id: done.id, tx: done.tx, expiresAt: new Date(expiresAt * 1000).toISOString() } };
+          decided = { ...request, state: "approved", decidedAt, grant: { id: done.id, tx: done.tx, block: done.block, expiresAt: new Date(expiresAt * 1000).toISOString() } };
         }
         await requests.put(decided);
         ctx.body = decided;
@@ -145,7 +145,7 @@ const requestSchema = {
     state: { enum: ["pending", "approved", "declined"] },
     createdAt: { type: "string", format: "date-time" },
     decidedAt: { type: "string", format: "date-time" },
-    grant: { type: "object", properties: { id: { type: "string" }, tx: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } },
+    grant: { type: "object", properties: { id: { type: "string" }, tx: { type: "string" }, block: { type: "integer", description: "the block that recorded the grant" }, expiresAt: { type: "string", format: "date-time" } } },
   },
 };
 const idParameter = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^[0-9a-f]{32}$" } };

@@ -42,17 +42,23 @@ export interface WorkbenchMembers {
   workbench(who: Who, tab: string, viewport?: typeof PHONE): Promise<WatchedPage>;
   /** Captures `events` as `who` through POST /capture and waits for the job to succeed. */
   capture(who: Who, events: unknown[]): Promise<void>;
+  /** Brings the shared chain index up to the chain's head now (for tests that let it trail). */
+  syncIndex(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts both members; `services` adds service slots to a member's gateway (e.g. the foundry's devices). */
-export async function startWorkbenchMembers(name: string, services: Partial<Record<Who, TestGatewayOptions["services"]>> = {}): Promise<WorkbenchMembers> {
+/**
+ * Starts both members; `services` adds service slots to a member's gateway (e.g. the foundry's
+ * devices); `indexPollMs` sets how often the chain index follows the chain (a long one lets a
+ * test keep it trailing until `syncIndex`).
+ */
+export async function startWorkbenchMembers(name: string, services: Partial<Record<Who, TestGatewayOptions["services"]>> = {}, options: { indexPollMs?: number } = {}): Promise<WorkbenchMembers> {
   if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build`);
   const chain = await startTestChain();
   const dir = mkdtempSync(path.join(tmpdir(), `tm-explorer-${name}-`));
   const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
   provider.pollingInterval = 50;
-  const indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: 100 });
+  const indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: options.indexPollMs ?? 100 });
   indexer.start();
   // Each member's directory of parties: the GLNs the workbench ships to.
   const partyOf = new Map([
@@ -101,6 +107,9 @@ export async function startWorkbenchMembers(name: string, services: Partial<Reco
         job = (await (await gw.request(`/capture/${job.captureID}`, { token })).json()) as CaptureJobAnswer;
       }
       expect(job.state).toBe("succeeded");
+    },
+    async syncIndex() {
+      await indexer.sync();
     },
     async stop() {
       await browser.close();

@@ -1,0 +1,100 @@
+/**
+ * The Share tab's grant lists follow what is done on the tab, in real Chromium against a real
+ * gateway, chain and chain index: the OEM approves a partner's access request, and the grant shows
+ * among "Granted by us" without a reload; revoking it shows it revoked; declining another request
+ * marks that request declined. The chain index here follows the chain only when the test says so,
+ * so the tab is seen waiting for it (longer than a quick poll would wait) and catching up the moment
+ * the index reads the block. Screenshots: reports/screenshots/share-lists-*.png.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { organisationGrants } from "../../lib/access-grants.ts";
+import { commission, gtin, sgtin } from "../../lib/epcis/builders.ts";
+import { ChainClient } from "../../node/chain/client.ts";
+import { AccessRequestStore } from "../../node/passport/access-requests.ts";
+import { SKIP_MESSAGE, hasChromium, screenshot } from "./browser.ts";
+import { OEM_GLN, OEM_SITE, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
+
+if (!hasChromium) console.warn(SKIP_MESSAGE);
+
+const PUMPS = ["PUMP-1", "PUMP-2"].map((s) => sgtin(gtin(OEM_SITE, "00007"), s));
+
+describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and revoke", () => {
+  let wb: WorkbenchMembers;
+  let dir: string;
+  let provider: JsonRpcProvider;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "tm-share-lists-"));
+    // The index reads the chain once at start, then only on syncIndex().
+    wb = await startWorkbenchMembers("share-lists", { oem: { accessRequests: await AccessRequestStore.open(path.join(dir, "requests")) } }, { indexPollMs: 3_600_000 });
+    const { chain } = wb;
+    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+    provider.pollingInterval = 50;
+    // Grants go out from an account of their own (the last one captures, with its own nonces).
+    wb.members.oem.gw.services.grants = organisationGrants({
+      owner: chain.orgs.oem.id,
+      contracts: chain.orgs.oem.contracts,
+      address: chain.deployment.contracts.accessGrants,
+      provider,
+      client: new ChainClient(provider, { pollMs: 25 }),
+      signer: new Wallet(chain.orgs.oem.accounts[0]!.privateKey, provider),
+    });
+    await wb.capture("oem", [commission({ time: new Date().toISOString(), at: OEM_GLN, items: PUMPS })]);
+    await wb.syncIndex();
+    // The foundry asks the OEM's gateway for each pump.
+    const oem = wb.members.oem.gw;
+    const token = await oem.signIn("foundry");
+    for (const [i, pump] of PUMPS.entries()) {
+      const res = await oem.request("/access-requests", { token, json: { subject: pump, scope: "item", purpose: `Warranty claim W-${i + 1}`, days: 30 } });
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    provider?.destroy();
+    await wb?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("an approved request's grant shows among the grants given once the index reads its block, without a reload; revoked and declined show too", async () => {
+    const w = await wb.workbench("oem", "share");
+    const requests = w.page.getByTestId("access-requests");
+    const given = w.page.getByTestId("grants-given");
+    const waiting = w.page.getByTestId("grants-waiting");
+    await requests.locator('li[data-state="pending"]').nth(1).waitFor();
+    await w.page.getByText("You have not granted anyone access yet.").waitFor();
+
+    await requests.locator('li[data-state="pending"]', { hasText: "W-1" }).getByTestId("approve").click();
+    await w.page.getByTestId("access-outcome").waitFor({ timeout: 30_000 });
+    await requests.locator('li[data-state="approved"]', { hasText: "W-1" }).waitFor();
+    // The index has not read the grant's block: the tab says so, and keeps waiting past a quick poll's patience.
+    await waiting.waitFor();
+    expect(await waiting.getAttribute("data-late")).toBe("false");
+    expect(await waiting.textContent()).toMatch(/^Recorded in block \d+;/);
+    await w.page.waitForTimeout(16_000);
+    expect(await given.locator("li").count()).toBe(0);
+    await screenshot(w.page, "share-lists-waiting");
+
+    await wb.syncIndex();
+    await given.locator('li[data-state="live"]').waitFor({ timeout: 10_000 });
+    await waiting.waitFor({ state: "detached" });
+    expect(await given.locator("li").count()).toBe(1);
+    await screenshot(w.page, "share-lists-approved");
+
+    await given.getByTestId("grant-revoke").click();
+    await waiting.waitFor({ timeout: 30_000 });
+    await wb.syncIndex();
+    await given.locator('li[data-state="revoked"]').waitFor({ timeout: 10_000 });
+
+    await requests.locator('li[data-state="pending"]', { hasText: "W-2" }).getByTestId("decline").click();
+    await requests.locator('li[data-state="declined"]', { hasText: "W-2" }).waitFor({ timeout: 10_000 });
+    expect(await given.locator("li").count()).toBe(1);
+    await screenshot(w.page, "share-lists-revoked-declined");
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  }, 180_000);
+});

@@ -71,6 +71,8 @@ export interface GatewayServices {
   accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list" | "pendingPerRequester">;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
+  /** A member organisation's party GLNs (13 digits) in this node's directory of parties (config `parties`, what capture resolves parties with). */
+  partyGlns?: (org: number) => string[];
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */
   devices?: () => DevicesAnswer;
 }

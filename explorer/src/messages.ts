@@ -594,6 +594,7 @@ const en = {
   // ---- polish: grant lists after a write, lot receipts from the dispatch (pages/WorkbenchShare.tsx, pages/WorkbenchLots.tsx)
   "wb.share.indexing": "Recorded in block {block}; the lists below show it once this gateway's chain index has read that block…",
   "wb.share.indexLate": "Recorded in block {block}, but this gateway's chain index has not read it yet: the lists below may be behind.",
+  "wb.lots.fromDirectory": "Sender's GLN (of {org}, from your directory of parties)",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1186,6 +1187,7 @@ const zh: Record<MessageKey, string> = {
   // ---- polish: grant lists after a write, lot receipts from the dispatch (pages/WorkbenchShare.tsx, pages/WorkbenchLots.tsx)
   "wb.share.indexing": "已记录在区块 {block}；本网关的链索引读到该区块后，下方列表即会显示……",
   "wb.share.indexLate": "已记录在区块 {block}，但本网关的链索引尚未读到：下方列表可能滞后。",
+  "wb.lots.fromDirectory": "发货方 GLN（{org} 的，取自本节点的参与方目录）",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

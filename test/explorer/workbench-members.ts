@@ -79,7 +79,8 @@ export async function startWorkbenchMembers(name: string, services: Partial<Reco
       capture: { retryBaseMs: 50, retryMaxMs: 200 },
       genealogy: indexService(indexer).queries,
     });
-    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
+    const partyGlns = (id: number) => [...partyOf].filter(([, of]) => of === id).map(([party]) => party.slice(-13));
+    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), partyGlns, ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
     members[org] = { gw, events, token: await gw.signIn(org) };
   }
   const browser = await launchBrowser();

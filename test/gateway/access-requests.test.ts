@@ -157,4 +157,26 @@ describe("access requests", () => {
       rmSync(capped, { recursive: true, force: true });
     }
   });
+
+  it("a burst of requests at once keeps the limit and makes no duplicate (the check and the keeping are one step)", async () => {
+    const capped = mkdtempSync(path.join(tmpdir(), "tm-access-requests-burst-"));
+    const kept = h.gw.services.accessRequests;
+    try {
+      h.gw.services.accessRequests = await AccessRequestStore.open(capped, { pendingPerRequester: 1 });
+      const body = { subject: PUMP, scope: "item", purpose: "Audit", days: 7 };
+      // The same request six times at once: one is kept, the others are told it is pending.
+      const same = await Promise.all(Array.from({ length: 6 }, () => ask(tokens.steel, body)));
+      expect(same.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      // Past the limit at once: nothing more is kept.
+      const over = await Promise.all(Array.from({ length: 6 }, () => ask(tokens.steel, { ...body, scope: "item-genealogy" })));
+      expect(over.map((r) => r.status)).toEqual([429, 429, 429, 429, 429, 429]);
+      // A fresh requester's burst of two different requests under a limit of one: one kept, one refused.
+      const two = await Promise.all([ask(tokens.foundry, body), ask(tokens.foundry, { ...body, scope: "item-genealogy" })]);
+      expect(two.map((r) => r.status).sort()).toEqual([201, 429]);
+      expect((await list(h.oem)).length).toBe(2);
+    } finally {
+      h.gw.services.accessRequests = kept;
+      rmSync(capped, { recursive: true, force: true });
+    }
+  });
 });

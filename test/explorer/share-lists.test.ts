@@ -9,11 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { organisationGrants } from "../../lib/access-grants.ts";
 import { commission, gtin, sgtin } from "../../lib/epcis/builders.ts";
-import { ChainClient } from "../../node/chain/client.ts";
 import { AccessRequestStore } from "../../node/passport/access-requests.ts";
 import { SKIP_MESSAGE, hasChromium, screenshot } from "./browser.ts";
 import { OEM_GLN, OEM_SITE, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
@@ -25,24 +22,11 @@ const PUMPS = ["PUMP-1", "PUMP-2"].map((s) => sgtin(gtin(OEM_SITE, "00007"), s))
 describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and revoke", () => {
   let wb: WorkbenchMembers;
   let dir: string;
-  let provider: JsonRpcProvider;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "tm-share-lists-"));
     // The index reads the chain once at start, then only on syncIndex().
-    wb = await startWorkbenchMembers("share-lists", { oem: { accessRequests: await AccessRequestStore.open(path.join(dir, "requests")) } }, { indexPollMs: 3_600_000 });
-    const { chain } = wb;
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-    provider.pollingInterval = 50;
-    // Grants go out from an account of their own (the last one captures, with its own nonces).
-    wb.members.oem.gw.services.grants = organisationGrants({
-      owner: chain.orgs.oem.id,
-      contracts: chain.orgs.oem.contracts,
-      address: chain.deployment.contracts.accessGrants,
-      provider,
-      client: new ChainClient(provider, { pollMs: 25 }),
-      signer: new Wallet(chain.orgs.oem.accounts[0]!.privateKey, provider),
-    });
+    wb = await startWorkbenchMembers("share-lists", { oem: { accessRequests: await AccessRequestStore.open(path.join(dir, "requests")) } }, { grants: ["oem"], indexPollMs: 3_600_000 });
     await wb.capture("oem", [commission({ time: new Date().toISOString(), at: OEM_GLN, items: PUMPS })]);
     await wb.syncIndex();
     // The foundry asks the OEM's gateway for each pump.
@@ -55,7 +39,6 @@ describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and 
   }, 240_000);
 
   afterAll(async () => {
-    provider?.destroy();
     await wb?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -12,6 +12,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import type { Browser } from "playwright-core";
 import { expect } from "vitest";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
+import { organisationGrants } from "../../lib/access-grants.ts";
 import { epcisDocument, gln, party } from "../../lib/epcis/builders.ts";
 import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { ChainClient } from "../../node/chain/client.ts";
@@ -49,10 +50,16 @@ export interface WorkbenchMembers {
 
 /**
  * Starts both members; `services` adds service slots to a member's gateway (e.g. the foundry's
- * devices); `indexPollMs` sets how often the chain index follows the chain (a long one lets a
- * test keep it trailing until `syncIndex`).
+ * devices); `grants`: the members whose gateways write grants (POST/DELETE /grants, approvals),
+ * each from an account of its own (the last one captures, with its own nonces); `indexPollMs`
+ * sets how often the chain index follows the chain (a long one lets a test keep it trailing
+ * until `syncIndex`).
  */
-export async function startWorkbenchMembers(name: string, services: Partial<Record<Who, TestGatewayOptions["services"]>> = {}, options: { indexPollMs?: number } = {}): Promise<WorkbenchMembers> {
+export async function startWorkbenchMembers(
+  name: string,
+  services: Partial<Record<Who, TestGatewayOptions["services"]>> = {},
+  options: { grants?: Who[]; indexPollMs?: number } = {},
+): Promise<WorkbenchMembers> {
   if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build`);
   const chain = await startTestChain();
   const dir = mkdtempSync(path.join(tmpdir(), `tm-explorer-${name}-`));
@@ -80,7 +87,11 @@ export async function startWorkbenchMembers(name: string, services: Partial<Reco
       genealogy: indexService(indexer).queries,
     });
     const partyGlns = (id: number) => [...partyOf].filter(([, of]) => of === id).map(([party]) => party.slice(-13));
-    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), partyGlns, ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
+    const { contracts, accounts, id } = chain.orgs[org];
+    const grants = options.grants?.includes(org)
+      ? { grants: organisationGrants({ owner: id, contracts, address: chain.deployment.contracts.accessGrants, provider, client, signer: new Wallet(accounts[0]!.privateKey, provider) }) }
+      : {};
+    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), partyGlns, ...grants, ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
     members[org] = { gw, events, token: await gw.signIn(org) };
   }
   const browser = await launchBrowser();

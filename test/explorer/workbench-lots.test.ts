@@ -129,8 +129,8 @@ describe.skipIf(!hasChromium)("lots by quantity on the workbench", () => {
     // The sender's party GLNs come from the OEM node's directory of parties (what capture resolves the
     // receipt's sender with): the foundry's, never another member's.
     const { gw, token } = wb.members.oem;
-    const lots = (await (await gw.request("/workbench/lots", { token })).json()) as MyLotsAnswer;
-    expect(lots.incoming.map((x) => x.fromParties)).toEqual([[FOUNDRY_GLN]]);
+    const senders = async () => ((await (await gw.request("/workbench/lots", { token })).json()) as MyLotsAnswer).incoming.map((x) => x.fromParties);
+    await expect.poll(senders, { timeout: 30_000 }).toEqual([[FOUNDRY_GLN]]);
 
     const w = await wb.workbench("oem", "lots", PHONE);
     const form = w.page.getByTestId("lot-incoming");

@@ -4,7 +4,8 @@
  * among "Granted by us" without a reload; revoking it shows it revoked; declining another request
  * marks that request declined. The chain index here follows the chain only when the test says so,
  * so the tab is seen waiting for it (longer than a quick poll would wait) and catching up the moment
- * the index reads the block. Screenshots: reports/screenshots/share-lists-*.png.
+ * the index reads the block. A partner on its own gateway's explorer is told where to ask. Screenshots:
+ * reports/screenshots/share-lists-*.png.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -80,4 +81,15 @@ describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and 
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   }, 180_000);
+
+  it("a partner on its own gateway's explorer is told to ask the maker on the maker's explorer (no form that could not reach it)", async () => {
+    const w = await wb.workbench("foundry", "share");
+    await w.page.goto(`${wb.members.foundry.gw.url}/explorer/#/item/${encodeURIComponent(PUMPS[0]!)}`);
+    const notice = w.page.getByTestId("request-access-elsewhere");
+    await notice.waitFor({ timeout: 30_000 });
+    expect(await notice.textContent()).toContain(`ask ${wb.chain.orgs.oem.name}, which made it, on ${wb.chain.orgs.oem.name}'s own explorer`);
+    expect(await w.page.getByTestId("request-access").count()).toBe(0);
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  }, 120_000);
 });

@@ -67,6 +67,9 @@ describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and 
     await given.locator('li[data-state="live"]').waitFor({ timeout: 10_000 });
     await waiting.waitFor({ state: "detached" });
     expect(await given.locator("li").count()).toBe(1);
+    // In the request's words, not the chain's hashes.
+    expect(await given.locator("li").textContent()).toContain("for Warranty claim W-1");
+    expect(await given.locator("li .subject").textContent()).toBe(PUMPS[0]);
     await screenshot(w.page, "share-lists-approved");
 
     await given.getByTestId("grant-revoke").click();

@@ -107,8 +107,8 @@ export function RequestAccess({ id }: { id: string }) {
   );
 }
 
-/** `onGranted`: the grant an approval made (with its block), for the page to show among the grants given. */
-export function RequestsToUs({ onGranted }: { onGranted?: (grant: NonNullable<AccessRequestAnswer["grant"]>) => void }) {
+/** `onGranted`: an approved request, with the grant it made (and its block), for the page to show among the grants given. */
+export function RequestsToUs({ onGranted }: { onGranted?: (approved: AccessRequestAnswer & { grant: NonNullable<AccessRequestAnswer["grant"]> }) => void }) {
   const { t, lang } = useI18n();
   const [requests, setRequests] = useState<AccessRequestAnswer[] | undefined>();
   const [outcome, setOutcome] = useState<Outcome>();
@@ -127,7 +127,7 @@ export function RequestsToUs({ onGranted }: { onGranted?: (grant: NonNullable<Ac
     setOutcome(undefined);
     try {
       const decided = await api<AccessRequestAnswer>(`/access-requests/${r.id}/${verb}`, { method: "POST" });
-      if (decided.grant !== undefined) onGranted?.(decided.grant);
+      if (decided.grant !== undefined) onGranted?.({ ...decided, grant: decided.grant });
       setOutcome({ ok: true, text: t(verb === "approve" ? "access.approved" : "access.declined", { org: r.requester.name }) });
     } catch (err) {
       setOutcome({ ok: false, text: t("access.refused", { status: err instanceof ApiError ? err.status : "?" }) });

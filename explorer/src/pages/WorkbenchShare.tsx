@@ -76,7 +76,14 @@ export function ShareTab() {
       <p>
         {t("wb.share.intro")} <a href={href({ page: "access-log" })}>{t("wb.share.whoRead")}</a>
       </p>
-      <RequestsToUs onGranted={(grant) => void refreshAfter(grant.block ?? 0)} />
+      <RequestsToUs
+        onGranted={(approved) => {
+          // The grant names the item and purpose by hash: show the request's words instead.
+          remember(approved.subjectKey, approved.subject);
+          remember(keccak256(toUtf8Bytes(approved.purpose)), approved.purpose);
+          void refreshAfter(approved.grant.block ?? 0);
+        }}
+      />
       <GrantForm onGranted={(block) => void refreshAfter(block)} />
       {waiting !== undefined && (
         <p class={waiting.late ? "notice" : "muted"} role="status" data-testid="grants-waiting" data-late={String(waiting.late)}>

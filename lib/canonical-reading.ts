@@ -48,7 +48,7 @@
  * bytes only the node can derive (node/ingest/salt.ts); the node reveals a reading's salt only
  * with that reading, so its proof reveals nothing about its neighbours.
  */
-import { leafHash } from "./merkle.ts";
+import { leafHash, leafHashInto } from "./merkle.ts";
 import type { Quality, Reading } from "./reading.ts";
 import { TracemeshError } from "./errors.ts";
 
@@ -263,16 +263,28 @@ let scratch = Buffer.allocUnsafe(4096);
  * `seq` with `salt`. Throws ReadingError, also for a reading without a receivedTime.
  */
 export function encodeReading(reading: Reading, seq: number, salt: Uint8Array): Buffer {
+  return Buffer.from(encodeToScratch(reading, seq, salt));
+}
+
+/** The canonical bytes in the shared scratch space (valid until the next encoding). */
+function encodeToScratch(reading: Reading, seq: number, salt: Uint8Array): Buffer {
   if (typeof reading?.value === "string" && reading.value.length * 3 + 1024 > scratch.length) {
     scratch = Buffer.allocUnsafe(MAX_CANONICAL_BYTES);
   }
-  const end = encodeReadingInto(reading, seq, salt, reading?.receivedTime as number, scratch, 0);
-  return Buffer.from(scratch.subarray(0, end));
+  return scratch.subarray(0, encodeReadingInto(reading, seq, salt, reading?.receivedTime as number, scratch, 0));
 }
 
 /** SHA-256(0x00 || canonical bytes): the reading's Merkle leaf hash. Throws ReadingError. */
 export function readingLeafHash(reading: Reading, seq: number, salt: Uint8Array): Buffer {
   return leafHash(encodeReading(reading, seq, salt));
+}
+
+/**
+ * The reading's leaf hash written into `out` at `offset` (32 bytes), its canonical bytes never
+ * copied out of the scratch space: a verifier's per-reading path. Throws ReadingError.
+ */
+export function readingLeafHashInto(reading: Reading, seq: number, salt: Uint8Array, out: Buffer, offset: number): void {
+  leafHashInto(encodeToScratch(reading, seq, salt), out, offset);
 }
 
 export interface DecodedReading {
@@ -283,6 +295,44 @@ export interface DecodedReading {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+const truncated = (field: string) => new ReadingError(field, `truncated before ${field}`);
+
+/**
+ * The last name each field decoded: a window's records repeat their stream, metric and unit, so
+ * a repeat is a byte comparison instead of a UTF-8 decode and control-character check (decoding
+ * runs once per reading served to partners). JS decodes synchronously, so sharing them is safe.
+ */
+class LastName {
+  bytes: Buffer = EMPTY;
+  text = "";
+}
+const lastStream = new LastName();
+const lastMetric = new LastName();
+const lastUnit = new LastName();
+
+/** The name of `field` whose length byte is at `o`; undefined for an empty optional name. */
+function nameAt(b: Uint8Array, o: number, field: string, optional: boolean, last: LastName): string | undefined {
+  if (o >= b.length) throw truncated(field);
+  const n = b[o]!;
+  if (n === 0) {
+    if (optional) return undefined;
+    throw new ReadingError(field, `${field} is empty`);
+  }
+  const from = o + 1;
+  if (from + n > b.length) throw truncated(field);
+  const known = last.bytes;
+  if (known.length === n) {
+    let k = 0;
+    while (k < n && b[from + k] === known[k]) k++;
+    if (k === n) return last.text;
+  }
+  const s = text(b.subarray(from, from + n), field);
+  if (CONTROL.test(s)) throw new ReadingError(field, `${field} contains a control character`);
+  last.bytes = Buffer.from(b.subarray(from, from + n));
+  last.text = s;
+  return s;
+}
+
 /**
  * The reading in canonical bytes. Strict: throws ReadingError for anything `encodeReading` would
  * not produce (unknown tag or version, truncation, trailing bytes, invalid UTF-8, non-canonical
@@ -291,42 +341,27 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function decodeReading(bytes: Uint8Array): DecodedReading {
   const b = bytes;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let o = 0;
-  const need = (n: number, field: string) => {
-    if (o + n > b.length) throw new ReadingError(field, `truncated before ${field}`);
-  };
-  need(2 + SALT_BYTES, "salt");
+  if (b.length < 2 + SALT_BYTES) throw truncated("salt");
   if (b[0] !== READING_TAG) throw new ReadingError("tag", `not a reading record (tag 0x${(b[0] ?? 0).toString(16)})`);
   if (b[1] !== CANONICAL_READING_VERSION) throw new ReadingError("version", `unknown canonical reading version ${b[1]}`);
-  o = 2;
+  let o = 2;
   const salt = Buffer.from(b.subarray(o, o + SALT_BYTES));
   o += SALT_BYTES;
 
-  const name = (field: string, optional: boolean): string | undefined => {
-    need(1, field);
-    const n = b[o++]!;
-    if (n === 0) {
-      if (optional) return undefined;
-      throw new ReadingError(field, `${field} is empty`);
-    }
-    need(n, field);
-    const s = text(b.subarray(o, o + n), field);
-    o += n;
-    if (CONTROL.test(s)) throw new ReadingError(field, `${field} contains a control character`);
-    return s;
-  };
-
-  const stream = name("stream", false)!;
+  const stream = nameAt(b, o, "stream", false, lastStream)!;
+  o += 1 + b[o]!;
   const seq = readUint64(b, view, o, "seq");
   o += 8;
   if (seq < 1) throw new ReadingError("seq", "seq must be at least 1");
-  const metric = name("metric", false)!;
-  const unit = name("unit", true);
+  const metric = nameAt(b, o, "metric", false, lastMetric)!;
+  o += 1 + b[o]!;
+  const unit = nameAt(b, o, "unit", true, lastUnit);
+  o += 1 + b[o]!;
   const sourceTime = readUint64(b, view, o, "sourceTime");
   o += 8;
   const receivedTime = readUint64(b, view, o, "receivedTime");
   o += 8;
-  need(2, "quality");
+  if (o + 2 > b.length) throw truncated("quality");
   const quality = QUALITIES[b[o++]!];
   if (quality === undefined) throw new ReadingError("quality", `unknown quality code ${b[o - 1]}`);
   const flags = b[o++]!;
@@ -334,11 +369,11 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
   if ((flags & ~(0b111 | HISTORICAL_FLAG)) !== 0 || timeSource === undefined) throw new ReadingError("flags", `bad flags byte ${flags}`);
   let statusCode: number | undefined;
   if ((flags & 1) === 1) {
-    need(4, "statusCode");
+    if (o + 4 > b.length) throw truncated("statusCode");
     statusCode = view.getUint32(o);
     o += 4;
   }
-  need(1, "value");
+  if (o + 1 > b.length) throw truncated("value");
   const kind = b[o++]!;
   let value: Reading["value"];
   switch (kind) {
@@ -352,7 +387,7 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
       value = true;
       break;
     case ValueKind.Number: {
-      need(8, "value");
+      if (o + 8 > b.length) throw truncated("value");
       const hi = view.getUint32(o);
       const lo = view.getUint32(o + 4);
       value = view.getFloat64(o);
@@ -363,10 +398,10 @@ export function decodeReading(bytes: Uint8Array): DecodedReading {
       break;
     }
     case ValueKind.String: {
-      need(2, "value");
+      if (o + 2 > b.length) throw truncated("value");
       const n = view.getUint16(o);
       o += 2;
-      need(n, "value");
+      if (o + n > b.length) throw truncated("value");
       value = text(b.subarray(o, o + n), "value");
       o += n;
       break;

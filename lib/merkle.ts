@@ -90,7 +90,8 @@ const SCRATCH_LIMIT = 4096;
 const leafScratch = Buffer.alloc(SCRATCH_LIMIT + 1);
 const LEAF_PREFIX_BYTES = Buffer.from([LEAF_PREFIX]);
 
-function leafHashInto(data: Uint8Array, out: Buffer, offset: number): void {
+/** SHA-256(0x00 || data) written into `out` at `offset` (32 bytes): a leaf hash without allocating. */
+export function leafHashInto(data: Uint8Array, out: Buffer, offset: number): void {
   if (data.length > SCRATCH_LIMIT) {
     out.set(sha256Concat([LEAF_PREFIX_BYTES, data]), offset);
     return;
@@ -255,7 +256,19 @@ export class MerkleTree {
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > this.leafCount) {
       throw new RangeError(`range [${start}, ${end}) is not a non-empty range of ${this.leafCount} leaves`);
     }
-    const siblings = this.multiSiblings(Array.from({ length: end - start }, (_, k) => start + k));
+    // The multi-proof of the range's indices, without listing them: per level, the left
+    // neighbour of an odd first node, then the right neighbour of an even last node that has one.
+    const siblings: Buffer[] = [];
+    let lo = start;
+    let hi = end - 1;
+    let last = this.leafCount - 1;
+    for (let level = 0; last > 0; level++) {
+      if (lo % 2 === 1) siblings.push(this.node(level, lo - 1));
+      if (hi % 2 === 0 && hi !== last) siblings.push(this.node(level, hi + 1));
+      lo = Math.floor(lo / 2);
+      hi = Math.floor(hi / 2);
+      last = Math.floor(last / 2);
+    }
     return { start, end, leafCount: this.leafCount, siblings };
   }
 
@@ -408,13 +421,72 @@ export function verifyMultiProof(proof: MerkleMultiProof, root: Uint8Array, leav
   return computed !== undefined && isHash(root) && computed.equals(root);
 }
 
+/**
+ * Writes leaf `k` of a range (its 32-byte hash) into `out` at `offset`; false when it has none
+ * (e.g. the reading it stands for cannot be encoded).
+ */
+export type RangeLeafWriter = (k: number, out: Buffer, offset: number) => boolean;
+
+/**
+ * The root that a range proof leads to from the range's leaf hashes, which `writeLeaf` writes
+ * straight into the first level (no array of leaves, no copies): the verifier's hot path for a
+ * stream's run. Undefined when the proof is malformed (range outside the tree, wrong number of
+ * siblings, a sibling not 32 bytes) or `writeLeaf` returns false. Never throws for a bad proof.
+ *
+ * Same result as `rootFromMultiProof` over the range's indices. A level is laid out in 65-byte
+ * blocks `0x01 || left || right` beginning at the even position at or left of the range, so the
+ * left sibling of an odd first node and the right sibling of an even last node fill their blocks
+ * and every pair is hashed in place; each parent lands in a block already consumed.
+ */
+export function rootFromRangeProof(proof: MerkleRangeProof, writeLeaf: RangeLeafWriter): Buffer | undefined {
+  const { start, end, leafCount, siblings } = proof;
+  if (!isLeafCount(leafCount) || !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > leafCount || !Array.isArray(siblings)) {
+    return undefined;
+  }
+  const shift0 = start % 2;
+  const level = allocLevel(end - start + shift0 + 1);
+  for (let k = 0; k < end - start; k++) if (!writeLeaf(k, level, offsetOf(k + shift0))) return undefined;
+  let lo = start;
+  let hi = end - 1;
+  let last = leafCount - 1;
+  let k = 0;
+  const sibling = (pos: number): boolean => {
+    const s: unknown = siblings[k++];
+    if (!isHash(s)) return false;
+    level.set(s, offsetOf(pos));
+    return true;
+  };
+  while (last > 0) {
+    const base = lo - (lo % 2);
+    // Nodes lo..hi sit at positions lo - base .. hi - base of this level's layout.
+    if (lo % 2 === 1 && !sibling(0)) return undefined;
+    const promoted = hi % 2 === 0 && hi === last;
+    if (hi % 2 === 0 && !promoted && !sibling(hi - base + 1)) return undefined;
+    const blocks = (hi - base + 1 + (promoted ? 0 : 1)) >> 1; // pairs to hash
+    const nextLo = Math.floor(lo / 2);
+    const shift = nextLo % 2; // parent of block b sits at position b + shift of the next layout
+    for (let b = 0; b < blocks; b++) sha256Into(level.subarray(b * BLOCK, (b + 1) * BLOCK), level, offsetOf(b + shift));
+    if (promoted) {
+      const from = offsetOf(hi - base);
+      level.copy(level, offsetOf(blocks + shift), from, from + HASH_BYTES);
+    }
+    lo = nextLo;
+    hi = Math.floor(hi / 2);
+    last = Math.floor(last / 2);
+  }
+  return k === siblings.length ? Buffer.from(level.subarray(offsetOf(lo % 2), offsetOf(lo % 2) + HASH_BYTES)) : undefined;
+}
+
 /** True when `leaves` (leaf hashes) are exactly leaves `proof.start` to `proof.end - 1` of `root`. */
 export function verifyRangeProof(proof: MerkleRangeProof, root: Uint8Array, leaves: readonly Uint8Array[]): boolean {
-  const { start, end, leafCount, siblings } = proof;
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > leafCount) return false;
-  if (!Array.isArray(leaves) || leaves.length !== end - start) return false;
-  const indices = Array.from({ length: end - start }, (_, k) => start + k);
-  return verifyMultiProof({ indices, leafCount, siblings }, root, leaves);
+  if (!Array.isArray(leaves) || leaves.length !== proof.end - proof.start || !isHash(root)) return false;
+  const computed = rootFromRangeProof(proof, (k, out, offset) => {
+    const leaf: unknown = leaves[k];
+    if (!isHash(leaf)) return false;
+    out.set(leaf, offset);
+    return true;
+  });
+  return computed !== undefined && computed.equals(root);
 }
 
 /** Proof siblings as 0x-prefixed hex, for JSON (HTTP, p2p messages) and contract calls. */

@@ -26,9 +26,9 @@
  * An error from the AnchorView itself (chain unreachable) is thrown, never turned into a verdict.
  */
 import { type Reading } from "./reading.ts";
-import { ReadingError, encodeReading } from "./canonical-reading.ts";
+import { ReadingError, SALT_BYTES, encodeReading, readingLeafHashInto } from "./canonical-reading.ts";
 export { readingLagMs } from "./canonical-reading.ts";
-import { HASH_BYTES, leafHash, rootFromMultiProof, rootFromProof } from "./merkle.ts";
+import { HASH_BYTES, leafHash, rootFromProof, rootFromRangeProof } from "./merkle.ts";
 
 export const PROOF_VERSION = 1;
 
@@ -118,6 +118,28 @@ function bytesOf(h: unknown, bytes: number): Buffer | undefined {
   return b.length === bytes ? b : undefined;
 }
 const hashOf = (h: unknown) => bytesOf(h, 32);
+
+// Hex digit values by char code (-1: not a hex digit).
+const HEX_DIGITS = new Int8Array(128).fill(-1);
+for (let d = 0; d < 16; d++) {
+  HEX_DIGITS["0123456789abcdef".charCodeAt(d)] = d;
+  HEX_DIGITS["0123456789ABCDEF".charCodeAt(d)] = d;
+}
+
+/**
+ * Writes 0x-prefixed hex of exactly `bytes` bytes into `out` at `offset`; false (out then partly
+ * written) for anything else. No allocation: the range verifier reads a salt per reading.
+ */
+export function hexInto(h: unknown, out: Uint8Array, offset = 0, bytes = out.length - offset): boolean {
+  if (typeof h !== "string" || h.length !== 2 + 2 * bytes || offset + bytes > out.length || h.charCodeAt(0) !== 0x30 || (h.charCodeAt(1) | 0x20) !== 0x78) return false;
+  for (let i = 0; i < bytes; i++) {
+    const hi = HEX_DIGITS[h.charCodeAt(2 + 2 * i)] ?? -1;
+    const lo = HEX_DIGITS[h.charCodeAt(3 + 2 * i)] ?? -1;
+    if ((hi | lo) < 0) return false;
+    out[offset + i] = (hi << 4) | lo;
+  }
+  return true;
+}
 const saltOf = (h: unknown) => bytesOf(h, 16);
 const rootBytes = (r: string | Uint8Array): Buffer | undefined => (typeof r === "string" ? hashOf(r) : r.length === HASH_BYTES ? Buffer.from(r) : undefined);
 const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0;
@@ -155,18 +177,23 @@ async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: 
 }
 const isVerdict = (x: AnchorRecord | VerifyResult): x is VerifyResult => "ok" in x;
 
+/** An anchor's window as numbers, and whether it was anchored too late to vouch for it. */
+function timeRange(anchor: AnchorRecord, options: VerifyOptions): { from: number; to: number; anchoredMs: number; tolerance: number; late: boolean } {
+  const tolerance = options.anchorToleranceMs ?? DEFAULT_ANCHOR_TOLERANCE_MS;
+  const to = Number(anchor.toTimeMs);
+  const anchoredMs = Number(anchor.anchoredAt) * 1000;
+  return { from: Number(anchor.fromTimeMs), to, anchoredMs, tolerance, late: anchoredMs > to + tolerance };
+}
+
 /** The time checks shared by single readings and ranges. */
 function timeCheck(receivedTime: number, anchor: AnchorRecord, options: VerifyOptions, index?: number): VerifyResult {
-  const late = options.anchorToleranceMs ?? DEFAULT_ANCHOR_TOLERANCE_MS;
-  const from = Number(anchor.fromTimeMs);
-  const to = Number(anchor.toTimeMs);
+  const { from, to, anchoredMs, tolerance, late } = timeRange(anchor, options);
   const t = Math.floor(receivedTime);
   if (!(t >= from && t < to)) {
     return fail("outside-window", `received time ${t} is outside the window [${from}, ${to})`, index);
   }
-  const anchoredMs = Number(anchor.anchoredAt) * 1000;
-  if (anchoredMs > to + late) {
-    return fail("anchored-late", `anchored at ${anchoredMs}, ${anchoredMs - to} ms after the window ended (tolerance ${late} ms)`, index);
+  if (late) {
+    return fail("anchored-late", `anchored at ${anchoredMs}, ${anchoredMs - to} ms after the window ended (tolerance ${tolerance} ms)`, index);
   }
   return { ok: true };
 }
@@ -229,25 +256,45 @@ export async function verifyReadingRange(
     return fail("proof-invalid", "the range proof is malformed (seqs, salts, leaf hashes, siblings)");
   }
   const claimed = proof.leafHashes?.map(hashOf) ?? [];
-  const salts = proof.salts.map(saltOf);
   const siblings = proof.siblings.map(hashOf);
-  if ([...claimed, ...salts, ...siblings].some((x) => x === undefined)) return fail("proof-invalid", "the range proof holds malformed hashes");
-  const indices = Array.from({ length: n }, (_, k) => start + k);
-  const multi = { indices, leafCount, siblings: siblings as Buffer[] };
-  const proves = (leaves: Buffer[]) => rootFromMultiProof(leaves, multi)?.equals(root) === true;
+  if ([...claimed, ...siblings].some((x) => x === undefined)) return fail("proof-invalid", "the range proof holds malformed hashes");
+  const range = { start, end, leafCount, siblings: siblings as Buffer[] };
 
-  const leaves = readings.map((r, k) => leafOf(r, proof.seqs[k], salts[k]!));
-  const encoded = leaves.every((l): l is Buffer => !(l instanceof ReadingError));
-  if (!encoded || !proves(leaves as Buffer[])) {
-    if (claimed.length === n && proves(claimed as Buffer[])) {
-      const k = leaves.findIndex((l, j) => l instanceof ReadingError || !l.equals(claimed[j]!));
+  // Every leaf recomputed from its reading, seq and salt, straight into the proof's first level.
+  const salt = Buffer.allocUnsafe(SALT_BYTES);
+  let malformedSalt = false;
+  const computed = rootFromRangeProof(range, (k, out, offset) => {
+    if (!hexInto(proof.salts[k], salt)) {
+      malformedSalt = true;
+      return false;
+    }
+    const seq = proof.seqs[k];
+    if (!isIndex(seq)) return false;
+    try {
+      readingLeafHashInto(readings[k]!, seq, salt, out, offset);
+      return true;
+    } catch (e) {
+      if (e instanceof ReadingError) return false;
+      throw e;
+    }
+  });
+  if (malformedSalt) return fail("proof-invalid", "the range proof holds malformed hashes");
+  if (computed === undefined || !computed.equals(root)) {
+    const claimedRoot = claimed.length === n ? rootFromRangeProof(range, (k, out, offset) => (out.set(claimed[k]!, offset), true)) : undefined;
+    if (claimedRoot?.equals(root) === true) {
+      const k = readings.findIndex((r, j) => {
+        const salt = saltOf(proof.salts[j]);
+        const leaf = salt === undefined ? undefined : leafOf(r, proof.seqs[j], salt);
+        return !(leaf instanceof Buffer) || !leaf.equals(claimed[j]!);
+      });
       return fail("reading-altered", `reading ${k} (leaf ${start + k}) does not hash to the committed leaf`, k);
     }
     return fail("proof-invalid", `the range proof does not lead to the root anchored for window ${proof.window}`);
   }
+  const window = timeRange(anchor, options);
   for (let k = 0; k < n; k++) {
-    const r = timeCheck(readings[k]!.receivedTime!, anchor, options, k);
-    if (!r.ok) return r;
+    const t = Math.floor(readings[k]!.receivedTime!);
+    if (!(t >= window.from && t < window.to) || window.late) return timeCheck(t, anchor, options, k);
   }
   return { ok: true };
 }

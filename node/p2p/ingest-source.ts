@@ -52,15 +52,24 @@ export class IngestReadingSource implements ReadingSource {
     return r;
   }
 
-  /** The first seq of `stream` whose window may hold source times at or after `from`. */
-  private async firstSeqFrom(stream: string, from: number): Promise<number> {
+  /**
+   * The first seq of `stream` from `atLeast` on whose window may hold source times at or after
+   * `from`. A page after the first usually starts in such a window already: one lookup then,
+   * not a search over the whole history.
+   */
+  private async firstSeqFrom(stream: string, from: number, atLeast: number): Promise<number> {
     const tol = this.options.clockToleranceMs;
-    let lo = 1;
+    const before = async (seq: number) => {
+      const w = await this.store.windowOf(stream, seq);
+      return w !== undefined && (await this.record(w)).toTimeMs + tol <= from;
+    };
+    let lo = atLeast;
     let hi = await this.store.nextSeq(stream); // exclusive
+    if (lo >= hi || !(await before(lo))) return lo;
+    lo++;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      const w = await this.store.windowOf(stream, mid);
-      if (w !== undefined && (await this.record(w)).toTimeMs + tol <= from) lo = mid + 1;
+      if (await before(mid)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -69,7 +78,7 @@ export class IngestReadingSource implements ReadingSource {
   async readings(q: ReadingQuery): Promise<{ items: ReadingItem[]; more: boolean }> {
     const tol = this.options.clockToleranceMs;
     const anchored = await this.store.lastAnchored();
-    const startSeq = Math.max(q.afterSeq + 1, await this.firstSeqFrom(q.stream, q.from));
+    const startSeq = await this.firstSeqFrom(q.stream, q.from, q.afterSeq + 1);
     const items: ReadingItem[] = [];
     let remaining = q.limit;
     let windows = 0;

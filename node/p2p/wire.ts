@@ -30,7 +30,7 @@
  */
 import { getAddress } from "ethers";
 import type { Quality, Reading } from "../../lib/reading.ts";
-import { PROOF_VERSION, type ReadingRangeProof } from "../../lib/verify-reading.ts";
+import { PROOF_VERSION, type ReadingRangeProof, hexInto } from "../../lib/verify-reading.ts";
 import type { FetchResponse, GrantRef, ReadingItem, RunItem } from "./protocol.ts";
 
 export const TAG_JSON = 0x00;
@@ -93,10 +93,10 @@ class Writer {
     this.buf.set(b, this.length);
     this.length += b.length;
   }
+  /** 0x-prefixed hex of exactly `n` bytes (salts, hashes): parsed here, no string slicing. */
   hex(h: string, n: number): void {
     this.room(n);
-    const written = this.buf.write(h.slice(2), this.length, n, "hex");
-    if (written !== n) throw new WireError(`${h} is not ${n} bytes of hex`);
+    if (!hexInto(h, this.buf, this.length, n)) throw new WireError(`${h} is not ${n} bytes of hex`);
     this.length += n;
   }
   text(s: string): void {
@@ -135,8 +135,15 @@ export function encodeAnswer(response: FetchResponse): Buffer {
   return w.done();
 }
 
-/** One run item alone, in the wire's form (the received store keeps each page of a run so). */
+/**
+ * One run item alone, in the wire's form (the received store keeps each page of a run so). An
+ * item `decodeAnswer` made is answered with the bytes it was decoded from, not encoded again
+ * (decoding is deterministic, so they decode to the same item; items are not changed after
+ * decoding).
+ */
 export function encodeRun(item: RunItem): Buffer {
+  const kept = decodedFrom.get(item);
+  if (kept !== undefined) return Buffer.from(kept.buffer, kept.byteOffset, kept.byteLength);
   const w = new Writer();
   writeRun(w, item);
   return w.done();
@@ -209,16 +216,34 @@ function writeRun(w: Writer, item: RunItem): void {
 // ---------------------------------------------------------------------------------- reading
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const HEX_ASCII = Buffer.from("0123456789abcdef", "latin1");
+/** "0x" and the hex digits of at most 32 bytes; JS decodes synchronously, so sharing it is safe. */
+const hexChars = Buffer.from("0x" + "00".repeat(32), "latin1");
+
+/** Each run item decoded from a frame, with the bytes it was decoded from (its kind byte on). */
+const decodedFrom = new WeakMap<RunItem, Uint8Array>();
 
 class Reader {
   o = 0;
-  constructor(private readonly b: Uint8Array) {}
+  /** Where in the frame the reader is, for error messages only: built when one is thrown. */
+  item = -1;
+  record = -1;
+  private readonly buf: Buffer;
+  constructor(private readonly b: Uint8Array) {
+    this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength); // a view, for hex
+  }
 
   get left(): number {
     return this.b.length - this.o;
   }
+  /** `what` named within the current item and reading ("item 0, reading 9's salt"). */
+  where(what = ""): string {
+    if (this.item < 0) return what;
+    const at = this.record < 0 ? `item ${this.item}` : `item ${this.item}, reading ${this.record}`;
+    return what === "" ? at : `${at}'s ${what}`;
+  }
   private need(n: number, what: string): void {
-    if (this.o + n > this.b.length) throw new WireError(`the frame ends inside ${what}`);
+    if (this.o + n > this.b.length) throw new WireError(`the frame ends inside ${this.where(what)}`);
   }
   u8(what: string): number {
     this.need(1, what);
@@ -228,13 +253,13 @@ class Reader {
     let v = 0;
     let scale = 1;
     for (let i = 0; ; i++) {
-      if (i >= 8) throw new WireError(`${what} is a varint longer than 8 bytes`);
+      if (i >= 8) throw new WireError(`${this.where(what)} is a varint longer than 8 bytes`);
       const byte = this.u8(what);
       v += (byte & 0x7f) * scale;
       if (byte < 0x80) break;
       scale *= 0x80;
     }
-    if (!Number.isSafeInteger(v)) throw new WireError(`${what} exceeds 2^53`);
+    if (!Number.isSafeInteger(v)) throw new WireError(`${this.where(what)} exceeds 2^53`);
     return v;
   }
   zigzag(what: string): number {
@@ -247,22 +272,30 @@ class Reader {
     this.o += n;
     return out;
   }
+  /** 0x-prefixed hex of the next `n` bytes, made as one flat string (a salt per reading). */
   hex(n: number, what: string): string {
-    return "0x" + Buffer.from(this.bytes(n, what)).toString("hex");
+    this.need(n, what);
+    let c = 2;
+    for (let i = this.o; i < this.o + n; i++) {
+      hexChars[c++] = HEX_ASCII[this.b[i]! >> 4]!;
+      hexChars[c++] = HEX_ASCII[this.b[i]! & 15]!;
+    }
+    this.o += n;
+    return hexChars.toString("latin1", 0, c);
   }
   text(what: string, max = Infinity): string {
     const n = this.varint(what);
-    if (n > max) throw new WireError(`${what} is ${n} bytes, more than ${max}`);
+    if (n > max) throw new WireError(`${this.where(what)} is ${n} bytes, more than ${max}`);
     try {
       return utf8.decode(this.bytes(n, what));
     } catch (e) {
       if (e instanceof WireError) throw e;
-      throw new WireError(`${what} is not valid UTF-8`);
+      throw new WireError(`${this.where(what)} is not valid UTF-8`);
     }
   }
   f64(what: string): number {
     this.need(8, what);
-    const v = new DataView(this.b.buffer, this.b.byteOffset + this.o, 8).getFloat64(0);
+    const v = this.buf.readDoubleBE(this.o);
     this.o += 8;
     return v;
   }
@@ -301,8 +334,13 @@ export function decodeAnswer(frame: Uint8Array, stream: string): unknown {
   if (count > r.left) throw new WireError(`${count} items cannot fit in ${r.left} bytes`);
   const items: ReadingItem[] = [];
   for (let i = 0; i < count; i++) {
+    const at = r.o;
     const kind = r.u8("an item kind");
-    if (kind === KIND_RUN) items.push(readRun(r, stream, i));
+    if (kind === KIND_RUN) {
+      const item = readRun(r, stream, i);
+      decodedFrom.set(item, frame.subarray(at, r.o));
+      items.push(item);
+    }
     else if (kind === KIND_ONE) items.push(json(r.text(`item ${i}`), `item ${i}`) as ReadingItem);
     else throw new WireError(`item ${i} is of unknown kind ${kind}`);
   }
@@ -312,20 +350,22 @@ export function decodeAnswer(frame: Uint8Array, stream: string): unknown {
 
 function readRun(r: Reader, stream: string, i: number): RunItem {
   const at = `item ${i}`;
-  const node = getAddress(r.hex(20, `${at}'s node`)); // checksummed, as the serving node names itself
-  const window = r.varint(`${at}'s window`);
-  const leafCount = r.varint(`${at}'s leaf count`);
-  const start = r.varint(`${at}'s start`);
-  const n = r.varint(`${at}'s reading count`);
-  const firstSeq = r.varint(`${at}'s first seq`);
+  r.item = i;
+  r.record = -1;
+  const node = getAddress(r.hex(20, "node")); // checksummed, as the serving node names itself
+  const window = r.varint("window");
+  const leafCount = r.varint("leaf count");
+  const start = r.varint("start");
+  const n = r.varint("reading count");
+  const firstSeq = r.varint("first seq");
   if (n === 0 || n * MIN_RECORD > r.left) throw new WireError(`${at}: ${n} readings cannot fit in the ${r.left} bytes left`);
   if (!Number.isSafeInteger(firstSeq + n)) throw new WireError(`${at}: seqs exceed 2^53`);
-  const hasTx = r.u8(`${at}'s tx flag`);
+  const hasTx = r.u8("tx flag");
   if (hasTx > 1) throw new WireError(`${at}: bad tx flag ${hasTx}`);
-  const tx = hasTx === 1 ? r.hex(32, `${at}'s tx`) : undefined;
-  const siblingCount = r.varint(`${at}'s sibling count`);
+  const tx = hasTx === 1 ? r.hex(32, "tx") : undefined;
+  const siblingCount = r.varint("sibling count");
   if (siblingCount > MAX_SIBLINGS) throw new WireError(`${at}: ${siblingCount} siblings, more than ${MAX_SIBLINGS}`);
-  const siblings = Array.from({ length: siblingCount }, () => r.hex(32, `${at}'s siblings`));
+  const siblings = Array.from({ length: siblingCount }, () => r.hex(32, "siblings"));
   const readings: Reading[] = new Array(n);
   const seqs: number[] = new Array(n);
   const salts: string[] = new Array(n);
@@ -334,23 +374,23 @@ function readRun(r: Reader, stream: string, i: number): RunItem {
   let source = 0;
   let received = 0;
   for (let k = 0; k < n; k++) {
-    const what = `${at}, reading ${k}`;
-    const head = r.u8(what);
+    r.record = k;
+    const head = r.u8("");
     const quality = QUALITIES[head & 3];
     const timeSource = TIME_SOURCES[(head >> 2) & 3];
     const kind = (head >> 4) & 7;
-    if (quality === undefined || ((head >> 2) & 3) === 3) throw new WireError(`${what}: bad head byte ${head}`);
-    const extra = head & 0x80 ? r.u8(what) : 0;
-    if ((extra & ~3) !== 0) throw new WireError(`${what}: bad extra byte ${extra}`);
-    const statusCode = extra & 1 ? r.varint(`${what}'s status code`) : undefined;
+    if (quality === undefined || ((head >> 2) & 3) === 3) throw new WireError(`${r.where()}: bad head byte ${head}`);
+    const extra = head & 0x80 ? r.u8("") : 0;
+    if ((extra & ~3) !== 0) throw new WireError(`${r.where()}: bad extra byte ${extra}`);
+    const statusCode = extra & 1 ? r.varint("status code") : undefined;
     if (extra & 2) {
-      metric = r.text(`${what}'s metric`, 255);
-      const u = r.text(`${what}'s unit`, 255);
+      metric = r.text("metric", 255);
+      const u = r.text("unit", 255);
       unit = u === "" ? undefined : u;
-    } else if (k === 0) throw new WireError(`${what}: the first reading of an item must name its metric and unit`);
-    salts[k] = r.hex(SALT, `${what}'s salt`);
-    source += r.zigzag(`${what}'s source time`);
-    received += r.zigzag(`${what}'s received time`);
+    } else if (k === 0) throw new WireError(`${r.where()}: the first reading of an item must name its metric and unit`);
+    salts[k] = r.hex(SALT, "salt");
+    source += r.zigzag("source time");
+    received += r.zigzag("received time");
     let value: Reading["value"];
     switch (kind) {
       case Kind.Null:
@@ -363,16 +403,16 @@ function readRun(r: Reader, stream: string, i: number): RunItem {
         value = true;
         break;
       case Kind.F64:
-        value = r.f64(`${what}'s value`);
+        value = r.f64("value");
         break;
       case Kind.String:
-        value = r.text(`${what}'s value`, 65_535);
+        value = r.text("value", 65_535);
         break;
       case Kind.Int:
-        value = r.zigzag(`${what}'s value`);
+        value = r.zigzag("value");
         break;
       default:
-        throw new WireError(`${what}: unknown value kind ${kind}`);
+        throw new WireError(`${r.where()}: unknown value kind ${kind}`);
     }
     const reading: Reading = { stream, metric, value, sourceTime: source, receivedTime: received, quality };
     if (unit !== undefined) reading.unit = unit;
@@ -381,6 +421,8 @@ function readRun(r: Reader, stream: string, i: number): RunItem {
     readings[k] = reading;
     seqs[k] = firstSeq + k;
   }
+  r.item = -1;
+  r.record = -1;
   const proof: ReadingRangeProof = { version: PROOF_VERSION, node, window, seqs, salts, start, end: start + n, leafCount, siblings };
   return { kind: "run", readings, proof, ...(tx !== undefined ? { tx } : {}) };
 }

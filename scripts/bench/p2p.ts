@@ -11,8 +11,11 @@
  * Reported: readings/s and MB/s of answer frames over the whole transfer (serving, proofs, wire,
  * verification, storage), bytes a reading as counted on the stream (answer frames), CPU time a
  * reading (both ends: a figure a busy machine distorts less than wall time), and the share of time
- * spent verifying. Both nodes run in this one process, so serving and receiving share its event
- * loop: the figures are a single-core path. Then one window holding `--big-window` readings of a
+ * spent verifying. The receiving node runs in a child process of its own (p2p-receiver.ts), so
+ * the two members each have their core as they would in production; with `--processes 1` both
+ * share this process's event loop, a single-core path (CPU a reading is then the one process's).
+ * Before anything is timed, the receiver fetches the first reading of each stream (a warm-up:
+ * the connection dialled, the code paths compiled). Then one window holding `--big-window` readings of a
  * single stream (a run larger than one answer) is fetched the same way, in pages of sub-range
  * proofs, and reported on its own. Last, cold single-reading proofs: the producer stopped, its
  * store opened afresh (empty caches) and `--proofs` random readings proven one after another.
@@ -27,6 +30,7 @@
  *   --concurrency N pages asked for at once (default 4): streams in parallel, and the large window's
  *                   pages by seq offsets (1 asks one page after another); also cold proofs at once
  *   --proofs N      cold single-reading proofs (default 2000; 0 skips them)
+ *   --processes N   2 (default): the receiver in a child process; 1: both nodes in this process
  *   --quick         10,000 readings, a large window of 12,000, 500 proofs: under a minute
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -40,12 +44,12 @@ import type { Reading } from "../../lib/reading.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
-import { loadConfig, parseConfig } from "../../node/config.ts";
+import { loadConfig } from "../../node/config.ts";
 import { startNode } from "../../node/daemon.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
-import { PeerNetwork } from "../../node/p2p/network.ts";
 import { ProofService } from "../../node/ingest/proofs.ts";
 import { IngestStore } from "../../node/ingest/store.ts";
+import { type PhaseResult, type Receiver, receiverApart, receiverHere } from "./p2p-receiver.ts";
 
 /** The most readings `stream` has in one window of `store`. */
 async function largestRunOf(store: IngestStore, stream: string): Promise<number> {
@@ -72,6 +76,7 @@ export async function run(args: string[]): Promise<void> {
       "big-window": { type: "string" },
       concurrency: { type: "string", default: "4" },
       proofs: { type: "string" },
+      processes: { type: "string", default: "2" },
       quick: { type: "boolean", default: false },
       duration: { type: "string" }, // other benchmarks' flag: ignored here
     },
@@ -84,15 +89,17 @@ export async function run(args: string[]): Promise<void> {
   const bigWindow = Number(values["big-window"] ?? (quick ? 12_000 : 50_000));
   const concurrency = Math.max(1, Number(values.concurrency));
   const proofCount = Number(values.proofs ?? (quick ? 500 : 2_000));
+  const processes = Number(values.processes);
+  if (processes !== 1 && processes !== 2) throw new Error(`--processes must be 1 or 2 (got ${values.processes})`);
   const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}, ${concurrency} at once`);
+  console.log(`run: ${fmt(total)} readings over ${streamCount} streams, ${windowMs} ms windows, pages of ${fmt(page)}, ${concurrency} at once, ${processes === 2 ? "producer and receiver in processes of their own" : "producer and receiver in one process"}`);
 
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-bench-p2p-"));
   const chain = await startAnvil();
   const provider = rpcProvider(chain.url, 31337);
   let producer: Awaited<ReturnType<typeof startNode>> | undefined;
-  let receiver: PeerNetwork | undefined;
+  let receiver: Receiver | undefined;
   try {
     const [plantPeer, oemPeer] = await Promise.all(["plant", "oem"].map((n) => peerIdOfKeyFile(path.join(dir, `${n}.p2p.key`))));
     const plantKey = devKey(3);
@@ -145,80 +152,39 @@ export async function run(args: string[]): Promise<void> {
     const expiry = Math.floor(Date.now() / 1000) + 3600;
     for (const s of [...streams, ...(bigWindow > 0 ? [bigStream] : [])]) await (await grants.grantAccess(2, ScopeKind.DataStream, streamScopeKey(s), encodeBytes32String("BENCH"), 0, 0, expiry)).wait();
 
-    // The receiving node: its peer network and received store.
-    let bytes = 0;
-    let verifyMs = 0;
-    const receiverConfig = parseConfig(
-      { organisation: 2, dataDir: "./oem", chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyEnv: "UNUSED" }, p2p: { keyFile: "./oem.p2p.key", listen: ["/ip4/127.0.0.1/tcp/0"] } },
-      dir,
-    );
-    receiver = await PeerNetwork.start({
-      config: receiverConfig.p2p!,
-      dataDir: receiverConfig.dataDir,
-      deployment,
-      provider,
-      ownerOrg: 2,
-      clientHooks: { onBytes: (n) => (bytes += n), onVerified: (ms) => (verifyMs += ms) },
-    });
-    const plantAddr = producer.p2p!.host.getMultiaddrs()[0]!;
-
-    let received = 0;
-    let pages = 0;
-    const cpu1 = process.cpuUsage();
-    const t1 = performance.now();
-    // Each stream's pages one after another (a page's cursor is the last one's end), up to `concurrency` streams at once.
-    const queue = [...streams];
-    const fetchStream = async (stream: string) => {
-      let afterSeq = 0;
-      for (;;) {
-        const r = await receiver!.fetchReadings(plantAddr, { stream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
-        received += r.count;
-        pages++;
-        afterSeq = r.lastSeq;
-        if (!r.more) break;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, streams.length) }, async () => {
-      for (let s = queue.shift(); s !== undefined; s = queue.shift()) await fetchStream(s);
-    }));
-    const seconds = (performance.now() - t1) / 1000;
+    // The receiving node: its peer network and received store, in this process or a child process.
+    const setup = { dir, chainUrl: chain.url, deployment };
+    receiver = processes === 2 ? await receiverApart(setup) : await receiverHere(setup);
+    const producerAddr = producer.p2p!.host.getMultiaddrs()[0]!.toString();
     const cpuUs = (c: NodeJS.CpuUsage) => c.user + c.system;
-    const cpuPerReading = cpuUs(process.cpuUsage(cpu1)) / received;
-    const stored = await receiver.received.total();
-    if (received !== total || stored !== total) throw new Error(`transferred ${received} and stored ${stored} readings, produced ${total}`);
+    // CPU of both ends over a phase: this process's, plus the receiver's own when it runs apart.
+    const both = async (fetch: () => Promise<PhaseResult>) => {
+      const cpu = process.cpuUsage();
+      const result = await fetch();
+      return { result, cpu: cpuUs(process.cpuUsage(cpu)) + (processes === 2 ? result.cpuUs : 0) };
+    };
+
+    await receiver.warmUp({ producer: producerAddr, streams });
+    const { result: all, cpu } = await both(() => receiver!.fetchStreams({ producer: producerAddr, streams, page, concurrency }));
+    const stored = await receiver.stored();
+    if (all.readings !== total || stored !== total) throw new Error(`transferred ${all.readings} and stored ${stored} readings, produced ${total}`);
+    const cpuPerReading = cpu / all.readings;
 
     console.log("\nresults");
-    console.log(`  transferred        ${fmt(received)} readings in ${pages} answers, ${fmt(seconds, 2)} s, every proof verified and every answer stored`);
-    console.log(`  throughput         ${fmt(received / seconds)} readings/s, ${fmt(bytes / 1e6 / seconds, 2)} MB/s (${fmt(bytes / 1e6, 1)} MB of answer frames, ${fmt(bytes / received)} bytes per reading)`);
+    console.log(`  transferred        ${fmt(all.readings)} readings in ${all.answers} answers, ${fmt(all.seconds, 2)} s, every proof verified and every answer stored`);
+    console.log(`  throughput         ${fmt(all.readings / all.seconds)} readings/s, ${fmt(all.bytes / 1e6 / all.seconds, 2)} MB/s (${fmt(all.bytes / 1e6, 1)} MB of answer frames, ${fmt(all.bytes / all.readings)} bytes per reading)`);
     console.log(`  CPU                ${fmt(cpuPerReading, 1)} us per reading, both ends (at most ${fmt(1e6 / cpuPerReading)} readings/s per core)`);
-    console.log(`  verification       ${fmt((verifyMs / 1000 / seconds) * 100, 1)} % of the time (${fmt(verifyMs / 1000, 2)} s, ${fmt((verifyMs * 1000) / received, 1)} us per reading)`);
+    console.log(`  verification       ${fmt((all.verifyMs / 1000 / all.seconds) * 100, 1)} % of the time (${fmt(all.verifyMs / 1000, 2)} s, ${fmt((all.verifyMs * 1000) / all.readings, 1)} us per reading)`);
     console.log(`  machine            ${load()}`);
 
     if (bigWindow > 0) {
       const largestRun = await largestRunOf(producer.store, bigStream);
-      const [bytesBefore, verifyBefore] = [bytes, verifyMs];
-      let got = 0;
-      let answers = 0;
-      const cpu2 = process.cpuUsage();
-      const t2 = performance.now();
-      // The window's seqs are 1..largestRun (its stream has no other window): pages are asked for
-      // by seq offset, `concurrency` at once, each checked to hold exactly its page.
-      const offsets = Array.from({ length: Math.ceil(largestRun / page) }, (_, k) => k * page);
-      await Promise.all(Array.from({ length: Math.min(concurrency, offsets.length) }, async () => {
-        for (let afterSeq = offsets.shift(); afterSeq !== undefined; afterSeq = offsets.shift()) {
-          const ta = performance.now();
-          const r = await receiver!.fetchReadings(plantAddr, { stream: bigStream, from: 0, to: Date.now() + 60_000, afterSeq, limit: page });
-          if (r.count !== Math.min(page, largestRun - afterSeq)) throw new Error(`the page after seq ${afterSeq} held ${r.count} readings`);
-          console.log(`  page after seq ${fmt(afterSeq)}: ${fmt(r.count)} readings in ${fmt(performance.now() - ta)} ms`);
-          got += r.count;
-          answers++;
-        }
-      }));
-      const s = (performance.now() - t2) / 1000;
-      if (got !== bigWindow) throw new Error(`the large window: transferred ${got} readings of ${bigWindow}`);
-      console.log(`\nlarge window: ${fmt(largestRun)} readings of one stream in one window, fetched in ${answers} answers of sub-range proofs`);
-      console.log(`  throughput         ${fmt(got / s)} readings/s, ${fmt((bytes - bytesBefore) / got)} bytes per reading, verification ${fmt(((verifyMs - verifyBefore) / 1000 / s) * 100, 1)} % of the time`);
-      console.log(`  CPU                ${fmt(cpuUs(process.cpuUsage(cpu2)) / got, 1)} us per reading, both ends`);
+      const { result: big, cpu } = await both(() => receiver!.fetchWindow({ producer: producerAddr, stream: bigStream, readings: largestRun, page, concurrency }));
+      for (const line of big.lines) console.log(`  ${line}`);
+      if (big.readings !== bigWindow) throw new Error(`the large window: transferred ${big.readings} readings of ${bigWindow}`);
+      console.log(`\nlarge window: ${fmt(largestRun)} readings of one stream in one window, fetched in ${big.answers} answers of sub-range proofs`);
+      console.log(`  throughput         ${fmt(big.readings / big.seconds)} readings/s, ${fmt(big.bytes / big.readings)} bytes per reading, verification ${fmt((big.verifyMs / 1000 / big.seconds) * 100, 1)} % of the time`);
+      console.log(`  CPU                ${fmt(cpu / big.readings, 1)} us per reading, both ends`);
       console.log(`  machine            ${load()}`);
     }
 

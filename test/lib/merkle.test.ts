@@ -12,6 +12,7 @@ import {
   nodeHash,
   rootFromMultiProof,
   rootFromProof,
+  rootFromRangeProof,
   siblingsFromHex,
   siblingsToHex,
   verifyMultiProof,
@@ -371,6 +372,31 @@ describe("lib/merkle: multi-proofs and range proofs", () => {
         },
       ),
     );
+  });
+
+  it("builds a range's root in place from leaves written by the caller, for every range of small trees", () => {
+    for (let count = 1; count <= 33; count++) {
+      const leaves = Array.from({ length: count }, (_, i) => Buffer.from(`leaf ${i}`));
+      const tree = MerkleTree.fromLeaves(leaves);
+      for (let start = 0; start < count; start++) {
+        for (let end = start + 1; end <= count; end++) {
+          const proof = tree.rangeProof(start, end);
+          const written: number[] = [];
+          const write = (k: number, out: Buffer, offset: number) => {
+            written.push(k);
+            out.set(tree.leaf(start + k), offset);
+            return true;
+          };
+          expect(hex(rootFromRangeProof(proof, write)!)).toBe(hex(tree.root));
+          expect(written).toEqual(Array.from({ length: end - start }, (_, k) => k)); // each leaf once, in order
+          // A sibling too many or too few, a leaf the caller cannot give, or a range that does not fit: no root.
+          expect(rootFromRangeProof({ ...proof, siblings: [...proof.siblings, tree.root] }, write)).toBeUndefined();
+          if (proof.siblings.length > 0) expect(rootFromRangeProof({ ...proof, siblings: proof.siblings.slice(1) }, write)).toBeUndefined();
+          expect(rootFromRangeProof(proof, (k, out, offset) => k !== end - start - 1 && write(k, out, offset))).toBeUndefined();
+          expect(rootFromRangeProof({ ...proof, end: count + 1 }, write)).toBeUndefined();
+        }
+      }
+    }
   });
 
   it("refuses a repeated index, which would let a forged leaf ride along with a genuine one", () => {

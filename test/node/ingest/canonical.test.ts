@@ -189,6 +189,25 @@ describe("canonical reading bytes, version 2", () => {
     expect(() => decodeReading(badWithValue)).toThrow(/bad reading carries no value/);
   });
 
+  it("decodes names that change from one record to the next, each checked as when first seen", () => {
+    // The decoder keeps the last name of each field: same-length names that differ must not pass for it.
+    const names = ["line-1/a", "line-2/a", "line-1/a", "line-1/b"];
+    for (const [k, stream] of names.entries()) {
+      const r: Reading = { stream, metric: k % 2 ? "kPa" : "bar", unit: k === 3 ? undefined : "u" + k, value: k, sourceTime: 1, receivedTime: 1, quality: "good" };
+      if (r.unit === undefined) delete r.unit;
+      expect(decodeReading(encodeReading(r, k + 1, SALT)).reading).toEqual(r);
+    }
+    const good = encodeReading({ stream: "ab", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" }, 1, SALT);
+    decodeReading(good);
+    const control = Buffer.from(good);
+    control[20] = 0x07; // "a\u0007": same length as the name just decoded
+    expect(() => decodeReading(control)).toThrow(/stream contains a control character/);
+    const invalid = Buffer.from(good);
+    invalid[20] = 0xc3; // a lone UTF-8 lead byte
+    expect(() => decodeReading(invalid)).toThrow(/stream is not valid UTF-8/);
+    expect(decodeReading(good).reading.stream).toBe("ab");
+  });
+
   it("commits to where the time came from: device, server or receive time differ and round-trip", () => {
     const base = { stream: "s", metric: "m", value: 1, sourceTime: 1, receivedTime: 1, quality: "good" as const };
     const device = encodeReading(base, 1, SALT);

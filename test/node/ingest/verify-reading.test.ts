@@ -210,6 +210,24 @@ describe("verifyReading and verifyReadingRange against DataAnchors", () => {
     expect(await verifyReadingRange(leaves2.map((l) => l.reading), w2.range(0, 2), view)).toMatchObject({ reason: "anchored-late", index: 0 });
   });
 
+  it("verifies a run without committed leaf hashes (the compact peer wire) by recomputing every leaf", async () => {
+    const readings = leaves1.slice(0, 3).map((l) => l.reading);
+    const { leafHashes: _, ...bare } = w1.range(0, 3);
+    expect(await verifyReadingRange(readings, bare, view)).toEqual({ ok: true });
+    // Nothing tells an altered reading from a forged proof then: any change is proof-invalid.
+    for (const k of [0, 1, 2]) {
+      const altered = readings.map((r, j) => (j === k ? { ...r, sourceTime: r.sourceTime + 1 } : r));
+      expect(await verifyReadingRange(altered, bare, view)).toMatchObject({ ok: false, reason: "proof-invalid" });
+    }
+    expect(await verifyReadingRange([readings[1]!, readings[0]!, readings[2]!], bare, view)).toMatchObject({ reason: "proof-invalid" });
+    const salt = (k: number, h: string) => ({ ...bare, salts: bare.salts.map((s, j) => (j === k ? h : s)) });
+    expect(await verifyReadingRange(readings, salt(2, bare.salts[2]!.slice(0, -1) + "g"), view)).toMatchObject({ reason: "proof-invalid", detail: expect.stringMatching(/malformed/) });
+    expect(await verifyReadingRange(readings, salt(1, bare.salts[1]!.slice(0, -2)), view)).toMatchObject({ reason: "proof-invalid" });
+    expect(await verifyReadingRange(readings, salt(0, bare.salts[0]!.toUpperCase().replace("0X", "0x")), view)).toEqual({ ok: true });
+    expect(await verifyReadingRange(readings, { ...bare, seqs: [1, 2, 2.5] }, view)).toMatchObject({ reason: "proof-invalid" });
+    expect(await verifyReadingRange([readings[0]!, null as never, readings[2]!], bare, view)).toMatchObject({ reason: "proof-invalid" });
+  });
+
   it("the contract view maps AnchorNotFound to 'not anchored' and lets other failures through", async () => {
     expect(ANCHOR_NOT_FOUND_SELECTOR).toBe(anchors.interface.getError("AnchorNotFound")!.selector);
     expect(await view.getAnchor(node, 99n)).toBeUndefined();

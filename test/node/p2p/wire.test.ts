@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { encodeReading } from "../../../lib/canonical-reading.ts";
 import type { Reading } from "../../../lib/reading.ts";
 import type { RunItem } from "../../../node/p2p/protocol.ts";
-import { WireError, decodeAnswer, encodeAnswer } from "../../../node/p2p/wire.ts";
+import { WireError, decodeAnswer, decodeRun, encodeAnswer, encodeRun } from "../../../node/p2p/wire.ts";
 
 const STREAM = "line-2/torque";
 const NODE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -49,6 +49,24 @@ describe("the 2.0.0 readings wire", () => {
     expect(item.readings[7]).toEqual(readings[7]);
     expect(item.readings[3]).toMatchObject({ statusCode: 0x40920000, quality: "uncertain" });
     expect(frame.length / readings.length).toBeLessThan(80); // names, strings and statuses vary here: a plain run costs about 30
+  });
+
+  it("keeps a decoded run as the bytes it came in, which decode to the same run (the received store's value)", () => {
+    const frame = encodeAnswer({ type: "readings", items: [run, run], more: false } as never);
+    const back = decodeAnswer(frame, STREAM) as { items: RunItem[] };
+    const single = encodeRun(run);
+    expect(single.length * 2 + 4).toBe(frame.length); // header | items count | two runs
+    for (const item of back.items) {
+      expect(hex(encodeRun(item))).toBe(hex(single));
+      expect(decodeRun(encodeRun(item), STREAM)).toEqual(item);
+    }
+    // A sender's redundant encoding (the window, 42, as a two-byte varint) is kept as it came, and decodes the same.
+    expect(single[21]).toBe(42); // kind | node (20 bytes) | window
+    const verbose = Buffer.concat([single.subarray(0, 21), Buffer.of(42 | 0x80, 0), single.subarray(22)]);
+    const item = (decodeAnswer(Buffer.concat([Buffer.of(1, 0, 0, 1), verbose]), STREAM) as { items: RunItem[] }).items[0]!;
+    expect(item).toEqual(back.items[0]);
+    expect(encodeRun(item)).toEqual(verbose);
+    expect(decodeRun(verbose, STREAM)).toEqual(item);
   });
 
   it("sends refusals and other answers as tagged JSON", () => {

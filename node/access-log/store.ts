@@ -8,7 +8,8 @@
  * it, and a truncated tail no longer matches a head the owner noted (or published) earlier.
  *
  * LevelDB in its own directory (e.g. <dataDir>/access-log), opened by one process; appends are
- * serialised in that process, so sequence numbers have no gaps.
+ * serialised in that process, so sequence numbers have no gaps (appends arriving together share
+ * one synced write: a busy gateway does not wait for one disk sync per read).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -58,24 +59,43 @@ export class AccessLog {
     return ((await this.db.get(HEAD)) as AccessLogHead | undefined) ?? { seq: 0, hash: GENESIS };
   }
 
-  /** Appends one read, durably, after every earlier append. */
+  /** Reads waiting for the next group write, in the order they were appended. */
+  private queued: { read: AccessRead; done: (e: AccessLogEntry) => void; failed: (e: unknown) => void }[] = [];
+
+  /**
+   * Appends one read, durably, after every earlier append. Appends that arrive while a write is
+   * in flight go together in the next one (one batch, one sync): each still gets its own entry
+   * and sequence number, chained in arrival order, and resolves only once it is on disk.
+   */
   append(read: AccessRead): Promise<AccessLogEntry> {
-    const run = this.tail.then(async () => {
-      const head = await this.head();
-      const body = { ...read, seq: head.seq + 1, time: new Date(this.clock()).toISOString(), prev: head.hash };
-      const entry: AccessLogEntry = { ...body, hash: entryHash(body) };
-      const newHead: AccessLogHead = { seq: entry.seq, hash: entry.hash };
+    return new Promise<AccessLogEntry>((done, failed) => {
+      this.queued.push({ read, done, failed });
+      if (this.queued.length > 1) return; // a group write is already scheduled for this one
+      this.tail = this.tail.then(() => this.writeQueued()).catch(() => undefined);
+    });
+  }
+
+  /** Writes every queued read as one batch (synced), chaining each entry to the one before. */
+  private async writeQueued(): Promise<void> {
+    const group = this.queued;
+    this.queued = [];
+    try {
+      let head = await this.head();
+      const entries: AccessLogEntry[] = [];
+      for (const { read } of group) {
+        const body = { ...read, seq: head.seq + 1, time: new Date(this.clock()).toISOString(), prev: head.hash };
+        const entry: AccessLogEntry = { ...body, hash: entryHash(body) };
+        entries.push(entry);
+        head = { seq: entry.seq, hash: entry.hash };
+      }
       await this.db.batch<string, unknown>(
-        [
-          { type: "put", key: entryKey(entry.seq), value: entry },
-          { type: "put", key: HEAD, value: newHead },
-        ],
+        [...entries.map((entry) => ({ type: "put" as const, key: entryKey(entry.seq), value: entry })), { type: "put", key: HEAD, value: head }],
         { sync: true },
       );
-      return entry;
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+      group.forEach((g, i) => g.done(entries[i]!));
+    } catch (e) {
+      for (const g of group) g.failed(e);
+    }
   }
 
   /**

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type AccessRead, AccessLog, type AccessLogEntry, entryHash } from "../../../node/access-log/index.ts";
 
 let dir: string;
@@ -53,6 +53,25 @@ describe("access log", () => {
     log = await AccessLog.open(dir);
     expect((await log.append(read(2, 99))).seq).toBe(23);
     expect((await log.verify()).ok).toBe(true);
+  });
+
+  it("writes appends that arrive together as one synced batch, each its own entry in arrival order; a failed write fails its group only", async () => {
+    const batch = vi.spyOn(log.db, "batch");
+    const appended = await Promise.all(Array.from({ length: 30 }, (_, i) => log.append(read(2, i))));
+    expect(appended.map((e) => [e.seq, e.subject.kind === "document" ? e.subject.eventHash : ""])).toEqual(
+      Array.from({ length: 30 }, (_, i) => [i + 1, "0x" + i.toString(16).padStart(64, "0")]),
+    );
+    // Thirty reads, far fewer disk syncs: the first write, then one for all that queued behind it.
+    expect(batch.mock.calls.length).toBeLessThanOrEqual(2);
+    expect(batch.mock.calls.every((c) => (c[1] as { sync?: boolean } | undefined)?.sync === true)).toBe(true);
+    batch.mockRejectedValueOnce(new Error("disk full"));
+    const failed = [log.append(read(3, 100)), log.append(read(3, 101))];
+    await expect(Promise.all(failed)).rejects.toThrow("disk full");
+    await Promise.allSettled(failed);
+    // Nothing of the failed write went in; the log goes on from where it was, unbroken.
+    expect((await log.append(read(4, 102))).seq).toBe(31);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 31 });
+    batch.mockRestore();
   });
 
   it("finds an altered entry, a removed one, an inserted one and a cut tail", async () => {

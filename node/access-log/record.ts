@@ -17,6 +17,23 @@ export class AccessRecorder {
     private readonly grants: Pick<AccessGrants, "grant">,
   ) {}
 
+  /** Grant purposes being read from the chain: reads logged at the same moment under one grant share the one call. */
+  private readonly reading = new Map<string, Promise<string | null>>();
+
+  /** The grant's purpose as the chain says now (null when it cannot say); only a call in flight is shared, nothing is kept. */
+  private purposeOf(id: string): Promise<string | null> {
+    let p = this.reading.get(id);
+    if (p === undefined) {
+      p = this.grants.grant(id).then(
+        (g) => (g.owner === 0n ? null : g.purpose),
+        () => null,
+      );
+      this.reading.set(id, p);
+      void p.finally(() => this.reading.delete(id));
+    }
+    return p;
+  }
+
   /**
    * Logs a read that `decision` allowed, unless it was the owner's own. The grant's purpose comes
    * from the chain; when the chain cannot say, the entry still goes in with purpose null.
@@ -32,10 +49,7 @@ export class AccessRecorder {
       return;
     }
     const id = grantIdOf(read.owner, read.reader, decision.scopeKey);
-    const purpose = await this.grants.grant(id).then(
-      (g) => (g.owner === 0n ? null : g.purpose),
-      () => null,
-    );
+    const purpose = await this.purposeOf(id);
     await this.log.append({
       ...read,
       allowedBy: describeDecision(decision),

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type AccessRead, AccessLog, type AccessLogEntry, entryHash } from "../../../node/access-log/index.ts";
+import { type AccessRead, AccessLog, type AccessLogEntry, AccessRecorder, entryHash } from "../../../node/access-log/index.ts";
+import { ScopeKind } from "../../../lib/registry.ts";
 
 let dir: string;
 let log: AccessLog;
@@ -72,6 +73,22 @@ describe("access log", () => {
     expect((await log.append(read(4, 102))).seq).toBe(31);
     expect(await log.verify()).toMatchObject({ ok: true, entries: 31 });
     batch.mockRestore();
+  });
+
+  it("reads logged together under one grant share one read of its purpose from the chain; a later read asks the chain again", async () => {
+    let purpose = "0x" + "22".repeat(32);
+    const grant = vi.fn(async () => ({ owner: 1n, purpose }));
+    const recorder = new AccessRecorder(log, { grant } as unknown as ConstructorParameters<typeof AccessRecorder>[1]);
+    const decision = { allowed: true as const, via: "grant" as const, scopeKey: "0x" + "ab".repeat(32), kind: ScopeKind.Item };
+    const reading = (n: number) => ({ reader: 2, owner: 1, channel: "gateway" as const, subject: { kind: "document" as const, eventHash: "0x" + n.toString(16).padStart(64, "0") } });
+    await Promise.all([1, 2, 3, 4, 5].map((n) => recorder.record(reading(n), decision)));
+    expect(grant).toHaveBeenCalledTimes(1);
+    // Nothing is kept past the call: a purpose changed on chain shows in the next read's entry.
+    purpose = "0x" + "33".repeat(32);
+    await recorder.record(reading(6), decision);
+    expect(grant).toHaveBeenCalledTimes(2);
+    const entries = await log.entries({ limit: 10 });
+    expect(entries.map((e) => [e.seq, e.purpose])).toEqual([...[1, 2, 3, 4, 5].map((n) => [n, "0x" + "22".repeat(32)]), [6, purpose]]);
   });
 
   it("finds an altered entry, a removed one, an inserted one and a cut tail", async () => {

@@ -9,7 +9,11 @@
  *
  * A cached answer carries the reads it logged (access-log entries for partners' documents): they
  * are logged again on every answer served, so the owner's log counts each read as before.
+ *
+ * Each answer also carries its entity tag (a digest of its bytes, computed once when encoded), so
+ * a client holding the same bytes can ask with If-None-Match and get 304 without the body.
  */
+import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 
 export interface Built<R> {
@@ -21,9 +25,11 @@ export interface Built<R> {
   keep: boolean;
 }
 
-/** An answer as served: its bytes, and what serving it must do again. */
+/** An answer as served: its bytes, their entity tag, and what serving it must do again. */
 export interface Served<R> {
   bytes: Buffer;
+  /** Strong entity tag of `bytes` (quoted, as sent in ETag). */
+  etag: string;
   replay: R[];
 }
 
@@ -75,9 +81,28 @@ export class AnswerCache<R> {
   }
 }
 
-/** A built answer as it is served and kept: its JSON encoded once. */
+/** A built answer as it is served and kept: its JSON encoded once, its entity tag computed once. */
 export function encoded<R>(b: Built<R>): Served<R> & { keep: boolean } {
-  return { bytes: Buffer.from(b.json, "utf8"), replay: b.replay, keep: b.keep };
+  const bytes = Buffer.from(b.json, "utf8");
+  return { bytes, etag: entityTag(bytes), replay: b.replay, keep: b.keep };
+}
+
+/** A strong entity tag of these bytes: equal bytes, equal tag (SHA-256, base64url, quoted). */
+export function entityTag(bytes: Buffer): string {
+  return `"${createHash("sha256").update(bytes).digest("base64url")}"`;
+}
+
+/**
+ * Whether an If-None-Match header names `etag` (RFC 9110 13.1.2: weak comparison, `*` matches any
+ * current answer). Absent or empty: false.
+ */
+export function noneMatchHits(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const bare = etag.replace(/^W\//, "");
+  return header.split(",").some((t) => {
+    const tag = t.trim();
+    return tag === "*" || tag.replace(/^W\//, "") === bare;
+  });
 }
 
 /**

@@ -53,7 +53,7 @@ import { publishedEvent } from "../../lib/epcis/published.ts";
 import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
-import { AnswerCache, type Built, type Served, StampedParts, encoded } from "../answer-cache.ts";
+import { AnswerCache, type Built, type Served, StampedParts, encoded, noneMatchHits } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
@@ -114,7 +114,7 @@ export function orgNames(q: IndexQueries) {
   };
 }
 
-/** A partner's read of a document, logged in the owner's access log each time the answer is served. */
+/** A partner's read of a document as decided when its history entry was built; its log entry is made with the answer and appended each time the answer is served. */
 interface LoggedRead {
   read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject };
   decision: AccessDecision;
@@ -141,7 +141,7 @@ export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemV
 
 export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
-  const answers = options.answerCacheBytes > 0 ? new AnswerCache<LoggedRead>(options.answerCacheBytes) : undefined;
+  const answers = options.answerCacheBytes > 0 ? new AnswerCache<AccessRead>(options.answerCacheBytes) : undefined;
   const partResults = new Counter({ name: "tracemesh_answer_parts_total", help: "History entries, by whether another answer of the same stamp had built them for the caller's organisation", labelNames: ["result"], registers: [metrics] });
   const cacheResults = new Counter({ name: "tracemesh_answer_cache_total", help: "History and genealogy answers, by whether the answer cache held them", labelNames: ["result"], registers: [metrics] });
   /**
@@ -180,9 +180,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     };
   };
   /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
-  const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<LoggedRead>>) => {
+  const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<AccessRead>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
-    let served: Served<LoggedRead>;
+    let served: Served<AccessRead>;
     if (answers && stamp !== undefined) {
       const kept = await answers.answer(key, stamp, build);
       served = kept.served;
@@ -191,7 +191,21 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       served = encoded(await build());
       cacheResults.inc({ result: "uncacheable" });
     }
-    for (const r of served.replay) await services.accessLog?.record(r.read, r.decision);
+    // Logged whether the body goes out or the client's copy is confirmed current (304): either
+    // way the caller is told what the documents say now.
+    // Each read appended again (its entry, grant purpose included, was made when the answer was
+    // built, under the same stamp): all at once, so the log writes them together, in this order,
+    // and the answer waits until all are on disk.
+    const log = services.accessLog?.log;
+    if (log) await Promise.all(served.replay.map((e) => log.append(e)));
+    ctx.set("ETag", served.etag);
+    // The answer depends on the caller's token and on the chain: shared caches must not keep it,
+    // and a client's copy is checked again on every use (a revocation ends it at the next ask).
+    ctx.set("Cache-Control", "private, no-cache");
+    if (noneMatchHits(ctx.get("if-none-match"), served.etag)) {
+      ctx.status = 304;
+      return;
+    }
     ctx.type = "application/json";
     ctx.body = served.bytes;
   };
@@ -242,7 +256,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   });
 
   /** `stamp`: what the answer is built from (undefined: nothing of it is kept). */
-  const history = async (ctx: Context, stamp: string | undefined): Promise<Built<LoggedRead>> => {
+  const history = async (ctx: Context, stamp: string | undefined): Promise<Built<AccessRead>> => {
     const { subject, item, q } = await load(ctx);
     const limit = intParam(ctx, "limit", 1, 1000, 200)!;
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER, 0)!;
@@ -312,13 +326,15 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     } satisfies HistoryAnswer;
     // The answer's JSON with the entries' own JSON in place (each serialised once, when built).
     const json = JSON.stringify(head).replace('"entries":[]', () => `"entries":[${parts.map((p) => p.json).join(",")}]`);
-    return { json, replay: parts.flatMap((p) => (p.read ? [p.read] : [])), keep: complete };
+    const recorder = services.accessLog;
+    const replay = recorder ? await Promise.all(parts.flatMap((p) => (p.read ? [recorder.entryOf(p.read.read, p.read.decision)] : []))) : [];
+    return { json, replay: replay.filter((e) => e !== undefined), keep: complete };
   };
 
   // A genealogy's parts are named from documents the caller may read: its stamp is a history's.
   router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => genealogy(ctx)));
 
-  const genealogy = async (ctx: Context): Promise<Built<LoggedRead>> => {
+  const genealogy = async (ctx: Context): Promise<Built<AccessRead>> => {
     const { subject, item, q } = await load(ctx);
     const direction = ctx.query.direction ?? "both";
     if (direction !== "backward" && direction !== "forward" && direction !== "both") {
@@ -520,6 +536,10 @@ const common = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** Conditional requests of the kept answers (history, genealogy): the ETag of an earlier answer. */
+const ifNoneMatch = { name: "If-None-Match", in: "header", required: false, schema: { type: "string" }, description: "ETag of an answer the client holds: 304 without a body while the answer is the same (reads are logged as for a 200)" };
+const notModified = { description: "The answer is the one the client holds (its ETag matched); no body" };
+
 export const paths: OpenApiPaths = {
   "/items/{id}": {
     get: {
@@ -557,8 +577,10 @@ export const paths: OpenApiPaths = {
         idParam,
         { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 200 } },
         { name: "after", in: "query", description: "record id to continue after (from `nextAfter`)", schema: { type: "integer", minimum: 0 } },
+        ifNoneMatch,
       ],
       responses: {
+        "304": notModified,
         "200": json("The history", {
           type: "object",
           required: ["item", "entries"],
@@ -601,8 +623,10 @@ export const paths: OpenApiPaths = {
         { name: "direction", in: "query", schema: { enum: ["backward", "forward", "both"], default: "both" } },
         { name: "depth", in: "query", description: "steps to follow (default: any)", schema: { type: "integer", minimum: 1, maximum: 1000 } },
         { name: "limit", in: "query", description: "most nodes (default 1000)", schema: { type: "integer", minimum: 1, maximum: 10000 } },
+        ifNoneMatch,
       ],
       responses: {
+        "304": notModified,
         "200": json("The graph", {
           type: "object",
           required: ["root", "nodes", "edges", "recallScope"],

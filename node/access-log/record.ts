@@ -39,22 +39,25 @@ export class AccessRecorder {
    * from the chain; when the chain cannot say, the entry still goes in with purpose null.
    */
   async record(read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject }, decision: AccessDecision): Promise<void> {
-    if (!decision.allowed || decision.via === "owner") return;
-    if (decision.via === "rule") {
-      await this.log.append({ ...read, allowedBy: describeDecision(decision), purpose: `${REGULATOR_PURPOSE} (${REGULATOR_SCOPE_NAMES[decision.rule]})` });
-      return;
-    }
-    if (decision.via === "consignee") {
-      await this.log.append({ ...read, allowedBy: describeDecision(decision), purpose: CONSIGNEE_PURPOSE });
-      return;
-    }
+    const entry = await this.entryOf(read, decision);
+    if (entry) await this.log.append(entry);
+  }
+
+  /**
+   * What `record` appends for this read (undefined: nothing, it was not allowed or was the
+   * owner's own), for a caller that serves the same read again while nothing it depends on has
+   * moved (the gateway's kept answers, whose stamp covers grant events) and appends it each time.
+   */
+  async entryOf(read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject }, decision: AccessDecision): Promise<AccessRead | undefined> {
+    if (!decision.allowed || decision.via === "owner") return undefined;
+    if (decision.via === "rule") return { ...read, allowedBy: describeDecision(decision), purpose: `${REGULATOR_PURPOSE} (${REGULATOR_SCOPE_NAMES[decision.rule]})` };
+    if (decision.via === "consignee") return { ...read, allowedBy: describeDecision(decision), purpose: CONSIGNEE_PURPOSE };
     const id = grantIdOf(read.owner, read.reader, decision.scopeKey);
-    const purpose = await this.purposeOf(id);
-    await this.log.append({
+    return {
       ...read,
       allowedBy: describeDecision(decision),
       grant: { id, scopeKey: decision.scopeKey, kind: SCOPE_KIND_NAMES[decision.kind], ...(decision.path ? { path: decision.path } : {}) },
-      purpose,
-    });
+      purpose: await this.purposeOf(id),
+    };
   }
 }

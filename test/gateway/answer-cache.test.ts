@@ -183,6 +183,41 @@ describe("answer cache on the routes", () => {
     await indexer.sync();
   });
 
+  it("a conditional request with the answer's ETag gets 304 without the body, its read still logged with the grant's purpose; after a revocation the same ETag gets the new answer", async () => {
+    const item = key("CACHE-ETAG");
+    const first = await storeOwn("etag", dl("CACHE-ETAG"), "commissioning", "2026-12-01T05:00:00.000Z");
+    await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, first.digest));
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await indexer.sync();
+    const reads = async () => (await accessLog.entries({ reader: ORG_ID.foundry, event: first.digest, limit: 1000 }));
+    const url = `/items/${item}/history`;
+    const full = await withDocuments.request(url, { token: tokens.foundry });
+    const etag = full.headers.get("etag")!;
+    expect([full.status, etag, full.headers.get("cache-control")]).toEqual([200, expect.stringMatching(/^"[A-Za-z0-9_-]{43}"$/), "private, no-cache"]);
+    const body = await full.text();
+    // Kept or not, equal bytes carry the equal tag; a tag among others, or weak, still matches.
+    const again = await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": `"other", W/${etag}` } });
+    expect([again.status, again.headers.get("etag"), await again.text()]).toEqual([304, etag, ""]);
+    const logged = await reads();
+    expect(logged.map((e) => [e.purpose, e.grant?.scopeKey])).toEqual([[PURPOSE, item], [PURPOSE, item]]);
+    // Another tag, or none: the whole answer.
+    expect(await (await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": '"stale"' } })).text()).toBe(body);
+    // The tag never lets an unauthenticated caller learn anything.
+    expect((await withDocuments.request(url, { headers: { "if-none-match": etag } })).status).toBe(401);
+    expect(await reads()).toHaveLength(3);
+
+    const generation = checker.generation;
+    await done(story.as.oem.accessGrants.revokeAccess(await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item)));
+    await vi.waitFor(() => expect(checker.generation).not.toBe(generation), { timeout: 5000, interval: 10 });
+    const revoked = await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": etag } });
+    expect(revoked.status).toBe(200);
+    expect(revoked.headers.get("etag")).not.toBe(etag);
+    expect(((await revoked.json()) as { entries: Entry[] }).entries).toMatchObject([{ access: "public-fact", document: null }]);
+    expect(await reads()).toHaveLength(3);
+    await indexer.sync();
+  });
+
   it("with decisions from the index, the next request after the index sees the revocation answers without the grant", async () => {
     const item = key("CACHE-2");
     await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, (await storeOwn("two", dl("CACHE-2"), "commissioning", "2026-12-01T02:00:00.000Z")).digest));

@@ -64,7 +64,7 @@ describe("access log", () => {
     );
     // Thirty reads, far fewer disk syncs: the first write, then one for all that queued behind it.
     expect(batch.mock.calls.length).toBeLessThanOrEqual(2);
-    expect(batch.mock.calls.every((c) => (c[1] as { sync?: boolean } | undefined)?.sync === true)).toBe(true);
+    expect(batch.mock.calls.every((c) => ((c as unknown[])[1] as { sync?: boolean } | undefined)?.sync === true)).toBe(true);
     batch.mockRejectedValueOnce(new Error("disk full"));
     const failed = [log.append(read(3, 100)), log.append(read(3, 101))];
     await expect(Promise.all(failed)).rejects.toThrow("disk full");

@@ -59,6 +59,13 @@ export class AccessLog {
     return ((await this.db.get(HEAD)) as AccessLogHead | undefined) ?? { seq: 0, hash: GENESIS };
   }
 
+  /**
+   * The head as the last write left it (read once from disk): appends are serialised in this
+   * process and LevelDB lets one process open the log, so no one else moves it. Dropped after a
+   * failed write, so the next one starts from what is on disk.
+   */
+  private written: AccessLogHead | undefined;
+
   /** Reads waiting for the next group write, in the order they were appended. */
   private queued: { read: AccessRead; done: (e: AccessLogEntry) => void; failed: (e: unknown) => void }[] = [];
 
@@ -80,7 +87,7 @@ export class AccessLog {
     const group = this.queued;
     this.queued = [];
     try {
-      let head = await this.head();
+      let head = this.written ?? (await this.head());
       const entries: AccessLogEntry[] = [];
       for (const { read } of group) {
         const body = { ...read, seq: head.seq + 1, time: new Date(this.clock()).toISOString(), prev: head.hash };
@@ -92,8 +99,10 @@ export class AccessLog {
         [...entries.map((entry) => ({ type: "put" as const, key: entryKey(entry.seq), value: entry })), { type: "put", key: HEAD, value: head }],
         { sync: true },
       );
+      this.written = head;
       group.forEach((g, i) => g.done(entries[i]!));
     } catch (e) {
+      this.written = undefined;
       for (const g of group) g.failed(e);
     }
   }

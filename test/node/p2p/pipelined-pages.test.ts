@@ -148,7 +148,7 @@ describe("pipelined pages", () => {
             // Page 2 with one value altered after its proof was made.
             const [first, ...rest] = page.items;
             if (first?.kind !== "run") throw new Error("expected a run");
-            return { ...page, items: [{ ...first, readings: first.readings.map((r, k) => (k === 7 ? { ...r, value: r.value + 1 } : r)) }, ...rest] };
+            return { ...page, items: [{ ...first, readings: first.readings.map((r, k) => (k === 7 ? { ...r, value: (r.value as number) + 1 } : r)) }, ...rest] };
           }
           return page;
         },

@@ -268,7 +268,7 @@ export class FetchClient {
    * 2.0.0 wire (wire.ts). Throws WireError for a malformed answer frame and InvalidDataLengthError
    * for one over `maxFrameBytes`.
    */
-  async request(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal): Promise<FetchResponse> {
+  async request(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal, onWritten?: () => void): Promise<FetchResponse> {
     const signal = cancel ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), cancel]) : AbortSignal.timeout(this.timeoutMs);
     const stream = await this.host.dialProtocol(peer, FETCH_PROTOCOL, { signal });
     const onCancel = () => stream.abort(new Error("request cancelled: its answer is no longer wanted"));
@@ -277,6 +277,7 @@ export class FetchClient {
       return await withTimeout(stream, this.timeoutMs, async () => {
         await writeFrame(stream, encodeJson(request), this.maxFrameBytes);
         await stream.close(); // our half: the request is complete
+        onWritten?.();
         const frame = await readFrame(stream, this.maxFrameBytes);
         this.options.onBytes?.(frame.length);
         return decodeAnswer(frame, request.type === "readings" ? request.stream : "") as FetchResponse;
@@ -286,15 +287,22 @@ export class FetchClient {
     }
   }
 
-  /** Sends `request` within the peer's slots (maxRequestsPerPeer); never throws: the outcome is judged by `judge`. */
-  private async send(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal): Promise<Sent> {
+  /**
+   * Sends `request` within the peer's slots (maxRequestsPerPeer); never throws: the outcome is
+   * judged by `judge`. `onOut` is told when the request is written, or queued behind the peer's
+   * other requests (nothing to wait for then).
+   */
+  private async send(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal, onOut?: () => void): Promise<Sent> {
     const key = peerString(peer);
     let slot = this.slots.get(key);
     if (!slot) this.slots.set(key, (slot = { active: 0, waiting: [] }));
     if (slot.active < this.maxRequestsPerPeer) slot.active++;
-    else await new Promise<void>((r) => slot.waiting.push(r)); // the slot is handed over as it is
+    else {
+      onOut?.();
+      await new Promise<void>((r) => slot.waiting.push(r)); // the slot is handed over as it is
+    }
     try {
-      return { res: await this.request(peer, request, cancel) };
+      return { res: await this.request(peer, request, cancel, onOut) };
     } catch (error) {
       return { error };
     } finally {
@@ -381,7 +389,11 @@ export class FetchClient {
         const next = "res" in sent ? claimedCursor(sent.res) : undefined;
         if (next !== undefined && next > (request.afterSeq ?? 0)) {
           const cancel = new AbortController();
-          ahead = { afterSeq: next, cancel, sent: this.send(peer, readingsRequest(q, next), cancel.signal) };
+          let out!: () => void;
+          const isOut = new Promise<void>((r) => (out = r));
+          ahead = { afterSeq: next, cancel, sent: this.send(peer, readingsRequest(q, next), cancel.signal, out) };
+          // Verifying holds the event loop for a while: the request goes out (dialled, written) first.
+          await Promise.race([isOut, ahead.sent]);
         }
         const batch = await this.takeReadings(peerStr, request, sent);
         yield batch;

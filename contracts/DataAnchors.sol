@@ -92,6 +92,24 @@ contract DataAnchors is ConsortiumBound {
         uint64 anchoredAt
     );
 
+    /// @notice The node lost windows `fromSequence`..`toSequence` from its store before it
+    /// anchored them (a damaged store): their readings cannot be proven. The run counts as one
+    /// anchor at `toSequence` with leafCount 0; the sequences before it inside the run have none.
+    /// @param root the root of window `toSequence` (its successor names it as prevRoot)
+    /// @param fromTimeMs where the node's previous window ended
+    /// @param toTimeMs where its next window starts
+    event WindowsLost(
+        address indexed node,
+        uint32 indexed orgId,
+        uint64 indexed fromSequence,
+        uint64 toSequence,
+        bytes32 root,
+        bytes32 prevRoot,
+        uint64 fromTimeMs,
+        uint64 toTimeMs,
+        uint64 anchoredAt
+    );
+
     /// @param anchoredRoot the root already anchored for this sequence (compare it to resume)
     error AlreadyAnchored(address node, uint64 sequence, bytes32 anchoredRoot);
     /// @param expected the only sequence the node may anchor next (last anchored + 1)
@@ -161,6 +179,34 @@ contract DataAnchors is ConsortiumBound {
             (head.sequence, head.toTimeMs, lastRoot) = (w.sequence, w.toTimeMs, w.root);
         }
         _nodeHeads[nodeId] = head;
+    }
+
+    /// @notice Records, in place of anchors, that the caller's next windows `fromSequence`..
+    /// `toSequence` were lost from its store before they were anchored (a damaged store and its
+    /// repair), so its chain goes on past them and every verifier sees the gap: one anchor at
+    /// `toSequence` with leafCount 0 (no reading proves against it) covering the run's time, and
+    /// a WindowsLost event. The run is checked as one window (`anchor`), leaf count aside.
+    /// @param root the root of window `toSequence`, as the node's next window names it
+    /// @param prevRoot the root of the caller's last anchor
+    /// @param fromTimeMs the end of the caller's last anchor
+    /// @param toTimeMs the start of the caller's next window
+    function recordLostWindows(
+        uint64 fromSequence,
+        uint64 toSequence,
+        bytes32 root,
+        bytes32 prevRoot,
+        uint64 fromTimeMs,
+        uint64 toTimeMs
+    ) external {
+        if (toSequence < fromSequence) revert EmptyBatch();
+        (uint32 orgId, ) = _callerOrg();
+        uint32 nodeId = _anchoringNode(orgId);
+        Head memory head = _nodeHeads[nodeId];
+        _check(nodeId, head, _lastRoot(nodeId, head), Window(fromSequence, root, prevRoot, fromTimeMs, toTimeMs, 0), true);
+        uint64 anchoredAt = uint64(block.timestamp);
+        _nodeAnchors[nodeId][toSequence] = Anchor(root, fromTimeMs, toTimeMs, anchoredAt, 0, orgId);
+        _nodeHeads[nodeId] = Head(toSequence, toTimeMs);
+        emit WindowsLost(msg.sender, orgId, fromSequence, toSequence, root, prevRoot, fromTimeMs, toTimeMs, anchoredAt);
     }
 
     /// @notice Binds the caller's account to `nodeId`, a registered node of its organisation, for
@@ -300,6 +346,15 @@ contract DataAnchors is ConsortiumBound {
 
     /// @dev Checks `w` against the node's previous anchor (`head`, `lastRoot`) and stores it.
     function _record(uint32 orgId, uint32 nodeId, Head memory head, bytes32 lastRoot, Window memory w) private {
+        _check(nodeId, head, lastRoot, w, false);
+        uint64 anchoredAt = uint64(block.timestamp);
+        _nodeAnchors[nodeId][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
+        emit WindowAnchored(msg.sender, orgId, w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount, anchoredAt);
+    }
+
+    /// @dev Reverts unless `w` may follow the node's previous anchor (`head`, `lastRoot`); a lost
+    /// run (`lost`) has no leaves.
+    function _check(uint32 nodeId, Head memory head, bytes32 lastRoot, Window memory w, bool lost) private view {
         address node = msg.sender;
         uint64 last = head.sequence;
         uint64 lastToTimeMs = head.toTimeMs;
@@ -309,14 +364,10 @@ contract DataAnchors is ConsortiumBound {
         if (w.sequence != last + 1) revert UnexpectedSequence(node, last + 1, w.sequence);
         if (w.prevRoot != lastRoot) revert PreviousRootMismatch(node, w.sequence, lastRoot, w.prevRoot);
         if (w.root == bytes32(0)) revert ZeroRoot(node, w.sequence);
-        if (w.leafCount == 0) revert NoLeaves(node, w.sequence);
+        if (w.leafCount == 0 && !lost) revert NoLeaves(node, w.sequence);
         if (w.toTimeMs <= w.fromTimeMs) revert InvalidTimeRange(w.fromTimeMs, w.toTimeMs);
         if (w.fromTimeMs < lastToTimeMs) revert WindowOverlapsPrevious(node, w.sequence, w.fromTimeMs, lastToTimeMs);
         uint256 latestAllowedMs = block.timestamp * 1000 + MAX_CLOCK_SKEW_MS;
         if (w.toTimeMs > latestAllowedMs) revert WindowEndsInFuture(w.toTimeMs, latestAllowedMs);
-
-        uint64 anchoredAt = uint64(block.timestamp);
-        _nodeAnchors[nodeId][w.sequence] = Anchor(w.root, w.fromTimeMs, w.toTimeMs, anchoredAt, w.leafCount, orgId);
-        emit WindowAnchored(node, orgId, w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount, anchoredAt);
     }
 }

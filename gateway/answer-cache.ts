@@ -79,3 +79,37 @@ export class AnswerCache<R> {
 export function encoded<R>(b: Built<R>): Served<R> & { keep: boolean } {
   return { bytes: Buffer.from(b.json, "utf8"), replay: b.replay, keep: b.keep };
 }
+
+/**
+ * Parts of answers (one history entry, one organisation's name) kept for one stamp only: the
+ * first use under another stamp drops them all, so a part never outlives what it was built from,
+ * exactly like a kept answer. Bounded in bytes (`sizeOf` per part) like the answer cache.
+ */
+export class StampedParts<V> {
+  private stamp: string | undefined;
+  private readonly lru: LRUCache<string, { value: V }>;
+
+  constructor(maxBytes: number, sizeOf: (v: V) => number) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`answer part cache size must be a positive number of bytes, got ${maxBytes}`);
+    this.lru = new LRUCache<string, { value: V }>({ maxSize: maxBytes, maxEntrySize: Math.max(1, Math.floor(maxBytes / 10)), sizeCalculation: (e) => Math.max(1, sizeOf(e.value)) });
+  }
+
+  /** The part kept for `key` under exactly `stamp`, if any. */
+  get(stamp: string, key: string): V | undefined {
+    if (stamp !== this.stamp) return undefined;
+    return this.lru.get(key)?.value;
+  }
+
+  /** Keeps `value` for `key` under `stamp` (dropping every part of an older stamp). */
+  set(stamp: string, key: string, value: V): void {
+    if (stamp !== this.stamp) {
+      this.lru.clear();
+      this.stamp = stamp;
+    }
+    this.lru.set(key, { value });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}

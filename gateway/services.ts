@@ -68,9 +68,11 @@ export interface GatewayServices {
   /** What this organisation chose to show on its items' public passports (node/passport/choices.ts); absent: 503 on /passport/{id}/fields. */
   passportChoices?: Pick<PassportChoiceStore, "get" | "put">;
   /** Partners' requests for access to this organisation's items, until it approves or declines them (node/passport/access-requests.ts). */
-  accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list" | "pendingPerRequester">;
+  accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list" | "submit">;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
+  /** A member organisation's party GLNs (13 digits) in this node's directory of parties (config `parties`, what capture resolves parties with). */
+  partyGlns?: (org: number) => string[];
   /** The node's devices and data streams as of now (node/devices-view.ts): state, rates, timing, anchoring. */
   devices?: () => DevicesAnswer;
 }

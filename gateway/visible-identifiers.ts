@@ -4,6 +4,13 @@
  * where this node holds a document recorded about it that the caller may read (the one access
  * rule, node/events visibility), so a page never learns a serial or lot through a side door.
  *
+ * The event store keeps, per key, which of its documents name it and with which identifier
+ * (EventStore.namesOf, written when a document is stored): naming a part reads that short list,
+ * then for each document the chain's record of it (made by its owner, naming the key) and the
+ * caller's right to read it, both decided now. A part no document names costs a lookup in memory,
+ * whatever block the index is at, so a genealogy built afresh after a new block does not parse
+ * and hash its parts' documents again.
+ *
  * A part whose documents sit on another organisation's node (a supplier's billet in the OEM's
  * pump) is named once its document has come over: `fetchMissing` asks the owners' nodes (the
  * gateway's `remote` service, node/p2p/remote.ts: verified against the chain, stored as received)
@@ -12,26 +19,12 @@
  * The owner's node decides again on its side, and the received document is decided again here.
  */
 import { type AccessDecision, type ItemScope, mayReadEvent } from "../lib/access.ts";
-import { toEpcisEvent } from "../lib/epcis/events.ts";
-import { subjectsOf } from "../lib/epcis/subjects.ts";
-import { batchKey, itemKey } from "../lib/identifiers/canonical.ts";
 import type { RecordKind } from "../lib/registry.ts";
 import type { HistoryEntry, IndexQueries } from "../node/indexer/queries.ts";
 import type { GatewayServices } from "./services.ts";
 
-/** Records of one key looked at, at most (its commissioning comes first). */
+/** Records of one key looked at, at most, for documents to fetch from their owners (its commissioning comes first). */
 const RECORDS_PER_KEY = 20;
-
-const keyOfValue = (value: string, key: string): boolean => {
-  for (const f of [itemKey, batchKey]) {
-    try {
-      if (f(value).toLowerCase() === key) return true;
-    } catch {
-      // not an identifier of this kind
-    }
-  }
-  return false;
-};
 
 /**
  * Whether `caller` may read the document of an indexed record, decided on the items and lots the
@@ -66,22 +59,21 @@ export function visibleIdentifiers(services: GatewayServices, q: IndexQueries, c
     const store = services.events?.store;
     const visibility = services.events?.visibility;
     if (!store || !visibility) return undefined;
-    for (const record of await q.history(key, { limit: RECORDS_PER_KEY })) {
-      for (const stored of await store.recordedAs(record.eventHash)) {
-        if (stored.recordHash.toLowerCase() !== record.eventHash.toLowerCase()) continue;
-        if (!(await visibility.mayRead(stored, caller)).allowed) continue;
-        let values: string[];
-        try {
-          const s = subjectsOf(toEpcisEvent(stored.event));
-          values = [...Object.values(s.epcs).flat(), ...Object.values(s.classes).flat()];
-        } catch {
-          continue;
-        }
-        const found = values.find((v) => keyOfValue(v, key));
-        if (found !== undefined) return found;
-      }
+    for (const { sid, identifier } of await store.namesOf(key)) {
+      const stored = await store.bySid(sid);
+      if (!stored) continue;
+      // Recorded about the key: its owner's record of it on chain names the key (or the key's batch).
+      const record = await q.recordOfEventBy(stored.recordHash, stored.owner);
+      if (!record || !(record.keys.some((k) => k.toLowerCase() === key) || (await recordOfBatch(record.keys, key)))) continue;
+      if (!(await visibility.mayRead(stored, caller)).allowed) continue;
+      return identifier;
     }
     return undefined;
+  };
+  /** Whether a record naming `keys` covers item `key` through its batch (a batch-wide record: a lot's recall). */
+  const recordOfBatch = async (keys: readonly string[], key: string) => {
+    const batch = (await q.item(key))?.batch?.toLowerCase();
+    return batch !== undefined && keys.some((k) => k.toLowerCase() === batch);
   };
   const named = (key: string) => {
     const k = key.toLowerCase();

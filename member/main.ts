@@ -125,8 +125,10 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     p2p?.serveWith({ statements });
     // The gateway's POST/DELETE /grants, signed by the node's account like its captures.
     const grants = organisationGrants({ owner: organisation.id, contracts, address: deployment.contracts.accessGrants, provider, client: node.chain.client, signer: node.signer });
+    // A lot's receiver is offered its sender's party GLNs (the directory capture resolves them with).
+    const partyGlns = (org: number) => [...partyOrg].filter(([party, id]) => id === org && /\/417\/\d{13}$/.test(party)).map(([party]) => party.slice(-13));
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, passportChoices, accessRequests, grants, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, passportChoices, accessRequests, grants, partyGlns, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),

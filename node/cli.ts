@@ -9,7 +9,9 @@
  *                                                        from there, verified against its anchor
  *   tsx node/cli.ts audit  --config FILE [--archive DIR] verify every stored and archived reading
  *                                                        against the chain
- *   tsx node/cli.ts repair --config FILE                 repair damaged stores (node stopped), salvage, report
+ *   tsx node/cli.ts repair --config FILE [--from-partners]
+ *                                                        repair damaged stores (node stopped), salvage, report;
+ *                                                        then ask partners back for the lost windows, verified
  *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
  *                                                        an OPC UA PKI folder's rejected and trusted certificates
  *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
@@ -45,15 +47,16 @@ import { formatStatus, readStatusFile, startNode } from "./daemon.ts";
 import { parseDeviceConfig } from "./edge/config.ts";
 import { type AuditReport, ProofService, type ProvenReading } from "./ingest/proofs.ts";
 import { IngestStore } from "./ingest/store.ts";
-import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRepairReport, repairDataDir } from "./ingest/repair.ts";
+import { EXIT_DATA_DAMAGED, StoreDamagedError, formatRefetchReport, formatRepairReport, refetchFromPartners, repairDataDir } from "./ingest/repair.ts";
 import { auditArchive, proveFromArchive, segments } from "./retention/archive.ts";
+import { auditReceivedArchive } from "./retention/received.ts";
 
 const USAGE = `usage:
   tsx node/cli.ts start  --config FILE
   tsx node/cli.ts status --config FILE [--json]
   tsx node/cli.ts proof  --config FILE --stream STREAM --seq N [--archive DIR]
   tsx node/cli.ts audit  --config FILE [--archive DIR]
-  tsx node/cli.ts repair --config FILE   (with the node stopped)
+  tsx node/cli.ts repair --config FILE [--from-partners]   (with the node stopped)
   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE`;
 
@@ -131,6 +134,7 @@ async function main(argv: string[]): Promise<number> {
       pki: { type: "string" },
       device: { type: "string" },
       help: { type: "boolean", short: "h" },
+      "from-partners": { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -219,6 +223,7 @@ async function main(argv: string[]): Promise<number> {
     );
     console.log(`audit: ${report.readings} readings in ${report.windows} anchored windows, ${report.verified} verified, ${report.failures.length} failed`);
     if (report.unanchored.length > 0) console.log(`not anchored yet: windows ${report.unanchored.join(", ")}`);
+    if (report.lost.length > 0) console.log(`LOST before anchoring, recorded on chain as lost: windows ${report.lost.join(", ")} (their readings cannot be proven)`);
     for (const f of report.failures) console.log(`FAILED ${f.stream} #${f.seq} (window ${f.window}, leaf ${f.index}): ${f.reason}: ${f.detail}`);
     let archiveFailures = 0;
     if (report.archived > 0 || segments(archiveDir).length > 0) {
@@ -231,15 +236,28 @@ async function main(argv: string[]): Promise<number> {
       for (const f of a.failures) console.log(`FAILED ${f.stream ?? "-"} #${f.seq ?? "-"} (segment ${f.segment}, ${f.file}${f.line ? ` line ${f.line}` : ""}): ${f.reason}: ${f.detail}`);
       if (report.archived > a.readings) archiveFailures++;
     }
+    // Readings received from followed streams and archived by retention: each against its owner's anchors.
+    const receivedDir = path.join(archiveDir, "received");
+    if (segments(receivedDir).length > 0) {
+      const r = await withAnchorView(config, (view) => auditReceivedArchive(receivedDir, view));
+      archiveFailures += r.failures.length;
+      console.log(`received archive ${receivedDir}: ${r.readings} readings of followed streams in ${r.segments} segments, ${r.verified} verified against their owners' anchors, ${r.failures.length} failed`);
+      for (const f of r.failures) console.log(`FAILED organisation #${f.owner ?? "-"} ${f.stream ?? "-"} #${f.seq ?? "-"} (segment ${f.segment}, ${f.file}${f.line ? ` line ${f.line}` : ""}): ${f.reason}: ${f.detail}`);
+    }
     return report.failures.length === 0 && archiveFailures === 0 ? 0 : 1;
   }
 
   if (command === "repair") {
     const running = readStatusFile(config.dataDir);
     if (running?.alive) throw new Error(`the node (pid ${running.status.pid}) is running on ${config.dataDir}: stop it before repairing its stores`);
+    if (values["from-partners"] && !config.p2p) throw new ConfigError(["p2p: --from-partners needs the node's p2p section (its peer key and where partners are found)"], config.file);
     const report = await repairDataDir(config.dataDir);
     console.log(formatRepairReport(report));
-    return 0;
+    if (!values["from-partners"]) return 0;
+    const outcome = await refetchFromPartners(config, report, (line) => console.log(`refetch: ${line}`));
+    console.log(formatRefetchReport(outcome));
+    // Windows still lost: the store serves what it holds, but the operator has something left to do.
+    return outcome.stillDamaged.length === 0 ? 0 : 1;
   }
 
   // start: the one policy of long-running processes for signals and failures nothing handled.

@@ -290,6 +290,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         retention = new Retention(store, proofs, config.retention, {
           node: wallet.address,
           bindings: () => ownEventBindings(eventStore),
+          ...(p2p ? { received: p2p.received } : {}),
           log: (m) => log(`retention: ${m}`),
           ...(options.clock ? { now: options.clock } : {}),
         });
@@ -323,7 +324,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const p = pipeline.status();
       const a = anchorer.status();
       const { readingsStored, windowsClosed, openWindow, ...ingest } = p;
-      const { state, lastError, attempts, clock, heldWindows, recovery } = a;
+      const { state, lastError, attempts, clock, heldWindows, recovery, lost } = a;
       return {
         running,
         pid: process.pid,
@@ -335,7 +336,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         readingsStored,
         windows: { closed: windowsClosed, anchored: a.lastAnchored, pending: a.pendingWindows, open: openWindow },
         ...(a.lastAnchor ? { lastAnchor: a.lastAnchor } : {}),
-        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}) },
+        anchoring: { state, attempts, ...(lastError ? { lastError } : {}), ...(clock ? { clock } : {}), ...(heldWindows !== undefined ? { heldWindows } : {}), ...(recovery ? { recovery } : {}), ...(lost ? { lost } : {}) },
         ingest,
         adapters: adapters.map((ad) => {
           try {
@@ -499,6 +500,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
     `windows     ${s.windows.closed} closed, ${s.windows.anchored} anchored, ${s.windows.pending} pending; open #${s.windows.open.sequence} with ${s.windows.open.readings} readings`,
     `anchoring   ${s.anchoring.state}${s.anchoring.heldWindows ? ` (${s.anchoring.heldWindows} windows held: they end later than the chain accepts yet)` : ""}${s.anchoring.lastError ? ` (last error: ${s.anchoring.lastError})` : ""}`,
     ...clockLines(s.anchoring.clock),
+    ...(s.anchoring.lost ? [`LOST        ${s.anchoring.lost.windows} window(s) lost from the store before they were anchored, recorded on chain as lost: ${s.anchoring.lost.runs.map((r) => (r.fromSequence === r.toSequence ? `#${r.fromSequence}` : `#${r.fromSequence}..#${r.toSequence}`)).join(", ")}`] : []),
     `last anchor ${s.lastAnchor ? `#${s.lastAnchor.sequence} at ${time(s.lastAnchor.anchoredAt * 1000)}${s.lastAnchor.txHash ? ` in ${s.lastAnchor.txHash}` : ""}` : "none"}`,
   ];
   if (s.ingest.stalled) {
@@ -510,6 +512,7 @@ export function formatStatus(s: NodeStatus, alive: boolean): string {
   if (s.retention) {
     const t = s.retention;
     lines.push(`retention   ${t.prunedReadings} readings archived in ${t.lastSegment} segment(s), ${t.archiveBytes} bytes in ${t.archiveDir}; ${t.keptBoundRuns} expired run(s) kept for events; last run ${time(t.lastRunAt)}`);
+    if (t.received) lines.push(`  received  ${t.received.prunedReadings} readings of followed streams archived in ${t.received.lastSegment} segment(s) in ${t.received.dir}`);
     if (t.lastError) lines.push(`RETENTION FAILED ${t.lastError}`);
   }
   if (s.p2p) {

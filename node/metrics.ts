@@ -139,6 +139,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     if (rec) set({ reanchored: rec.reanchoredAt !== undefined ? "true" : "false" }, rec.lostUpTo - rec.chainLast);
   });
 
+  readGauge(r, "tracemesh_node_windows_lost_before_anchoring", "Closed windows the store lost before they were anchored, recorded on chain as lost (DataAnchors WindowsLost): their readings cannot be proven", [], (set) =>
+    set(none, s().anchoring.lost?.windows ?? 0),
+  );
+
   // The chain.
   const head = new Gauge({ name: "tracemesh_node_chain_head_block", help: "The chain's head as last read", registers: [r] });
   new Gauge({
@@ -156,6 +160,12 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   readGauge(r, "tracemesh_node_peers", "Connected member peers", [], (set) => set(none, s().p2p?.peers.length ?? 0));
   readGauge(r, "tracemesh_node_banned_peers", "Peers banned for misbehaviour", [], (set) => set(none, s().p2p?.banned.length ?? 0));
   readCounter(r, "tracemesh_node_peer_misbehaviour_total", "Misbehaviour reports against peers", [], (set) => set(none, s().p2p?.misbehaviour.length ?? 0));
+  readCounter(r, "tracemesh_node_return_requests_total", "Requests for a node's own readings back (return protocol), by outcome: served, or the refusal", ["outcome"], (set) => {
+    const returns = s().p2p?.returns;
+    if (returns === undefined) return;
+    set({ outcome: "served" }, returns.served);
+    for (const [code, n] of Object.entries(returns.refused)) set({ outcome: code }, n ?? 0);
+  });
   readCounter(r, "tracemesh_node_follow_readings_total", "Readings received and verified per followed stream", ["organisation", "stream"], (set) => {
     for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.received);
   });
@@ -178,6 +188,10 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   // Retention (node/retention): readings moved to the archive, and what it takes on disk.
   readCounter(r, "tracemesh_node_retention_pruned_readings_total", "Readings moved from the store to the archive (over the store's life)", [], (set) => {
     const t = s().retention;
+    if (t) set(none, t.prunedReadings);
+  });
+  readCounter(r, "tracemesh_node_retention_received_pruned_readings_total", "Readings received from followed streams moved from the received store to the archive (over the store's life)", [], (set) => {
+    const t = s().retention?.received;
     if (t) set(none, t.prunedReadings);
   });
   readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], (set) => {

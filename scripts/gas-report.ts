@@ -14,6 +14,7 @@ import TracemeshModule from "../ignition/modules/Tracemesh.ts";
 import { connectContracts } from "../lib/deployment.ts";
 import { batchKey, canonicalIdentifier, itemKey } from "../lib/identifiers/canonical.ts";
 import { proveKeysCalls } from "../lib/namespaces.ts";
+import { lotUnitBytes } from "../lib/registry.ts";
 import { DEMO_ORGS, demoFounders, demoPrefixGrants, peerOnlyNode } from "./demo/consortium.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -84,6 +85,28 @@ rows.push([
   "Provenance: receive one item",
   await gasOf(c.provenance.connect(signerOf("foundry")).receiveShipment([single], eventHash())),
   "by the consignee",
+]);
+
+// A lot held by quantity (no serials): 1,000 kg commissioned, 400 shipped, 300 received, 100 withdrawn.
+const quantityLotId = `urn:epc:class:lgtin:${steelPrefix}.011111.LOT-Q`;
+const quantityLot = batchKey(quantityLotId);
+const KGM = lotUnitBytes("KGM");
+rows.push([
+  "Provenance: commission a lot by quantity",
+  await gasOf(steel.multicall([...proofs(quantityLotId), call("commissionLot", [quantityLot, 1000, KGM, ACTIVE, eventHash()])])),
+  "first quantity of a lot, with its namespace proof",
+]);
+rows.push(["Provenance: ship a lot quantity", await gasOf(steel.shipLot(quantityLot, 400, KGM, foundryId, eventHash())), "part of what the sender holds"]);
+const steelId = await orgId("steel");
+rows.push([
+  "Provenance: receive a lot quantity",
+  await gasOf(c.provenance.connect(signerOf("foundry")).receiveLot(quantityLot, steelId, 300, KGM, eventHash())),
+  "by the consignee, less than shipped (the rest stays in transit)",
+]);
+rows.push([
+  "Provenance: withdraw a lot quantity in transit",
+  await gasOf(steel.cancelLotShipment(quantityLot, foundryId, 100, KGM, eventHash())),
+  "cancelLotShipment, by the sender: what was not received",
 ]);
 
 const inputs = batch.slice(0, 10);

@@ -591,6 +591,11 @@ const en = {
   "readings.historicalHint": "Measured while the device could not reach the node, kept by the edge node and delivered later; plotted at the time it was measured.",
   "readings.historicalCount": "{count} delivered late from the edge's store",
   "wb.dev.historical": "{n} readings delivered late from devices' store and forward (measured while the node was away, placed by their own time)",
+  // ---- polish: grant lists after a write, lot receipts from the dispatch (pages/WorkbenchShare.tsx, pages/WorkbenchLots.tsx)
+  "wb.share.indexing": "Recorded in block {block}; the lists below show it once this gateway's chain index has read that block…",
+  "wb.share.indexLate": "Recorded in block {block}, but this gateway's chain index has not read it yet: the lists below may be behind.",
+  "wb.lots.fromDirectory": "Sender's GLN (of {org}, from your directory of parties)",
+  "access.elsewhere": "To see more of this item, ask {org}, which made it, on {org}'s own explorer (where its QR code leads): requests cannot yet be passed on from this gateway.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1180,6 +1185,11 @@ const zh: Record<MessageKey, string> = {
   "readings.historicalHint": "设备无法连接节点时测得，由边缘节点保存并稍后送达；按测量时间绘制。",
   "readings.historicalCount": "{count} 条由边缘端存储延迟送达",
   "wb.dev.historical": "{n} 条读数由设备的存储转发延迟送达（在节点离线期间测得，按其自身时间归位）",
+  // ---- polish: grant lists after a write, lot receipts from the dispatch (pages/WorkbenchShare.tsx, pages/WorkbenchLots.tsx)
+  "wb.share.indexing": "已记录在区块 {block}；本网关的链索引读到该区块后，下方列表即会显示……",
+  "wb.share.indexLate": "已记录在区块 {block}，但本网关的链索引尚未读到：下方列表可能滞后。",
+  "wb.lots.fromDirectory": "发货方 GLN（{org} 的，取自本节点的参与方目录）",
+  "access.elsewhere": "如需查看本物品的更多信息，请在制造方 {org} 自己的浏览器（其二维码指向之处）上申请：本网关暂不能转交申请。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

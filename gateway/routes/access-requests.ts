@@ -63,11 +63,6 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
     if (maker !== me.id) throw forbidden(`${subject.identifier} was made by another organisation; ask its maker's gateway`);
     const scope = b.scope as keyof typeof SCOPES;
     const purpose = b.purpose.trim();
-    const waiting = (await requests.list()).filter((r) => r.state === "pending" && r.requester.id === caller.orgId);
-    const pending = waiting.find((r) => r.subjectKey === subject.key && r.scope === scope);
-    if (pending) throw new HttpProblem(409, `${caller.orgName} already asked for ${scope} access to ${subject.identifier}; the request ${pending.id} is pending`, { type: "conflict", extra: { id: pending.id } });
-    if (waiting.length >= requests.pendingPerRequester)
-      throw new HttpProblem(429, `${caller.orgName} has ${waiting.length} request${waiting.length === 1 ? "" : "s"} waiting for ${me.name}'s answer, the most it keeps from one organisation; ask again once some are answered`, { type: "rate-limited", extra: { pending: waiting.length } });
     const request: AccessRequestAnswer = {
       // Random: an id names neither the requester nor the item.
       id: randomBytes(16).toString("hex"),
@@ -81,7 +76,11 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
       state: "pending",
       createdAt: new Date(options.clock()).toISOString(),
     };
-    await requests.put(request);
+    const submitted = await requests.submit(request);
+    if ("duplicate" in submitted)
+      throw new HttpProblem(409, `${caller.orgName} already asked for ${scope} access to ${subject.identifier}; the request ${submitted.duplicate.id} is pending`, { type: "conflict", extra: { id: submitted.duplicate.id } });
+    if ("waiting" in submitted)
+      throw new HttpProblem(429, `${caller.orgName} has ${submitted.waiting} request${submitted.waiting === 1 ? "" : "s"} waiting for ${me.name}'s answer, the most it keeps from one organisation; ask again once some are answered`, { type: "rate-limited", extra: { pending: submitted.waiting } });
     ctx.status = 201;
     ctx.body = request;
   });
@@ -118,7 +117,7 @@ export function register(router: GatewayRouter, { services, auth, readJson, opti
             if (e instanceof GrantRefused) throw new HttpProblem(409, e.message, { type: "refused", extra: { check: e.check, ...e.details } });
             throw e;
           }
-          decided = { ...request, state: "approved", decidedAt, grant: { id: done.id, tx: done.tx, expiresAt: new Date(expiresAt * 1000).toISOString() } };
+          decided = { ...request, state: "approved", decidedAt, grant: { id: done.id, tx: done.tx, block: done.block, expiresAt: new Date(expiresAt * 1000).toISOString() } };
         }
         await requests.put(decided);
         ctx.body = decided;
@@ -145,7 +144,7 @@ const requestSchema = {
     state: { enum: ["pending", "approved", "declined"] },
     createdAt: { type: "string", format: "date-time" },
     decidedAt: { type: "string", format: "date-time" },
-    grant: { type: "object", properties: { id: { type: "string" }, tx: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } },
+    grant: { type: "object", properties: { id: { type: "string" }, tx: { type: "string" }, block: { type: "integer", description: "the block that recorded the grant" }, expiresAt: { type: "string", format: "date-time" } } },
   },
 };
 const idParameter = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^[0-9a-f]{32}$" } };

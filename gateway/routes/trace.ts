@@ -14,7 +14,10 @@
  * recomputed when it does not).
  *
  * History and genealogy answers are kept in the answer cache (gateway/answer-cache.ts) per query
- * and caller's organisation until the index, the access checker or the event store moves.
+ * and caller's organisation until the index, the access checker or the event store moves. So are
+ * the parts they are made of that many answers share, under the same stamps: each history entry
+ * per record and caller's organisation (a batch's commissioning or a pallet's shipment appears in
+ * the history of every item it names) and each organisation's name per indexed block.
  *
  * A document of another organisation that the node's own organisation may read but the node does
  * not hold is fetched from the owner's node while the page waits (services.remote, bounded in
@@ -50,7 +53,7 @@ import { publishedEvent } from "../../lib/epcis/published.ts";
 import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
-import { AnswerCache, type Built, type Served, encoded } from "../answer-cache.ts";
+import { AnswerCache, type Built, type Served, StampedParts, encoded } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
@@ -139,21 +142,43 @@ export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemV
 export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
   const answers = options.answerCacheBytes > 0 ? new AnswerCache<LoggedRead>(options.answerCacheBytes) : undefined;
+  const partResults = new Counter({ name: "tracemesh_answer_parts_total", help: "History entries, by whether another answer of the same stamp had built them for the caller's organisation", labelNames: ["result"], registers: [metrics] });
   const cacheResults = new Counter({ name: "tracemesh_answer_cache_total", help: "History and genealogy answers, by whether the answer cache held them", labelNames: ["result"], registers: [metrics] });
   /**
-   * What a history was built from (undefined: it must not be reused): the index, the access
-   * decisions (made from the index, or by a checker that says when its answers change) and the
-   * stored documents.
+   * What a history or a genealogy (its parts named from documents) was built from (undefined: it
+   * must not be reused): the index, the access decisions (made from the index, or by a checker
+   * that says when its answers change) and the stored documents.
    */
   const historyStamp = (): string | undefined => {
     const p = index().progress();
     const access = services.events?.visibility.access ?? index().access;
     const decisions = access === index().access ? "index" : access.generation;
     if (decisions === undefined) return undefined;
-    return `${p.indexedBlock}:${p.head}:${decisions}:${services.events?.store.generation ?? "-"}`;
+    return `${p.indexedBlock}:${p.indexedHash ?? "-"}:${p.head}:${decisions}:${services.events?.store.generation ?? "-"}`;
   };
-  /** A genealogy comes from the index alone. */
-  const indexStamp = () => String(index().progress().indexedBlock);
+  /** What the index alone says (the block's hash too: a reorg's block of the same number is another). */
+  const indexStamp = () => {
+    const p = index().progress();
+    return `${p.indexedBlock}:${p.indexedHash ?? "-"}`;
+  };
+  /** History entries as sent (JSON) with the read each logs, per record and caller's organisation, under the history stamp. */
+  const entryParts = answers ? new StampedParts<{ json: string; read?: LoggedRead }>(Math.max(1, Math.floor(options.answerCacheBytes / 4)), (p) => p.json.length) : undefined;
+  /** Organisations' names under the index stamp (an organisation is renamed only in a block). */
+  const keptNames = answers ? new StampedParts<OrganisationRef | null>(1024 * 1024, (r) => (r?.name.length ?? 0) + 16) : undefined;
+  /** Organisation names for one answer: kept ones, else read once each. */
+  const names = (q: IndexQueries): ReturnType<typeof orgNames> => {
+    const read = orgNames(q);
+    if (!keptNames) return read;
+    const stamp = indexStamp();
+    return async (id) => {
+      const key = String(id);
+      const kept = keptNames.get(stamp, key);
+      if (kept !== undefined) return kept;
+      const ref = await read(id);
+      keptNames.set(stamp, key, ref);
+      return ref;
+    };
+  };
   /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
   const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<LoggedRead>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
@@ -195,7 +220,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
 
   router.get("/items/:id", auth.requireOrg(), async (ctx) => {
     const { subject, item, batch, q } = await load(ctx);
-    const org = orgNames(q);
+    const org = names(q);
     if (item) ctx.body = await itemBody(subject, item, org);
     else
       ctx.body = {
@@ -211,15 +236,30 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       } satisfies BatchAnswer;
   });
 
-  router.get("/items/:id/history", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => history(ctx)));
+  router.get("/items/:id/history", auth.requireOrg(), (ctx) => {
+    const stamp = historyStamp();
+    return answer(ctx, stamp, () => history(ctx, stamp));
+  });
 
-  const history = async (ctx: Context): Promise<Built<LoggedRead>> => {
+  /** `stamp`: what the answer is built from (undefined: nothing of it is kept). */
+  const history = async (ctx: Context, stamp: string | undefined): Promise<Built<LoggedRead>> => {
     const { subject, item, q } = await load(ctx);
     const limit = intParam(ctx, "limit", 1, 1000, 200)!;
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER, 0)!;
     const caller = ctx.state.caller!.orgId;
-    const org = orgNames(q);
+    const org = names(q);
     const entries = await q.history(subject.key, { after, limit });
+    // Entries another answer of this stamp already built for this caller's organisation.
+    const partKey = (e: HistoryEntry) => `${e.id}\u0000${caller}`;
+    const kept = new Map<number, { json: string; read?: LoggedRead }>();
+    if (entryParts && stamp !== undefined) {
+      for (const e of entries) {
+        const part = entryParts.get(stamp, partKey(e));
+        if (part) kept.set(e.id, part);
+      }
+      if (kept.size > 0) partResults.inc({ result: "hit" }, kept.size);
+      if (entries.length > kept.size) partResults.inc({ result: "miss" }, entries.length - kept.size);
+    }
     const documents = services.events?.store;
     const visibility = services.events?.visibility;
     // One rule decides a document everywhere (lib/access.ts mayReadEvent): the stored document's
@@ -233,6 +273,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       documents ? (await documents.recordedAs(e.eventHash)).find((d) => d.recordHash.toLowerCase() === e.eventHash && d.owner === e.org) : undefined;
     const found = [];
     for (const e of entries) {
+      if (kept.has(e.id)) continue;
       const stored = await storedOf(e);
       found.push({ e, stored, decision: await decide(e, stored) });
     }
@@ -245,8 +286,6 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       // Decided again on the document itself, as for every document this node holds.
       if (f.stored) f.decision = await decide(f.e, f.stored);
     }
-    const out = [];
-    const reads: LoggedRead[] = [];
     let complete = true;
     for (const { e, stored, decision } of found) {
       const entry = await historyEntry(e, caller, decision, stored, org);
@@ -255,20 +294,29 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       // Another request may find the document arrived: such an answer is not kept.
       if (why !== undefined) complete = false;
       // A document handed to a partner goes into the owner's access log.
-      if (entry.document && stored)
-        reads.push({ read: { reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision });
-      out.push(entry);
+      const read: LoggedRead | undefined =
+        entry.document && stored
+          ? { read: { reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision }
+          : undefined;
+      const part = { json: JSON.stringify(entry satisfies HistoryEntryAnswer), ...(read ? { read } : {}) };
+      kept.set(e.id, part);
+      // Kept for other answers only when no document was asked of another node for it.
+      if (entryParts && stamp !== undefined && !wanted.some((w) => w.e === e)) entryParts.set(stamp, partKey(e), part);
     }
-    const body = {
+    const parts = entries.map((e) => kept.get(e.id)!);
+    const head = {
       item: item ? await itemBody(subject, item, org) : { kind: "batch", key: subject.key, identifier: subject.identifier },
-      entries: out,
+      entries: [] as HistoryEntryAnswer[],
       documents: documents ? "available" : "unavailable",
       nextAfter: entries.length === limit ? entries.at(-1)!.id : undefined,
     } satisfies HistoryAnswer;
-    return { json: JSON.stringify(body), replay: reads, keep: complete };
+    // The answer's JSON with the entries' own JSON in place (each serialised once, when built).
+    const json = JSON.stringify(head).replace('"entries":[]', () => `"entries":[${parts.map((p) => p.json).join(",")}]`);
+    return { json, replay: parts.flatMap((p) => (p.read ? [p.read] : [])), keep: complete };
   };
 
-  router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, indexStamp(), () => genealogy(ctx)));
+  // A genealogy's parts are named from documents the caller may read: its stamp is a history's.
+  router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => genealogy(ctx)));
 
   const genealogy = async (ctx: Context): Promise<Built<LoggedRead>> => {
     const { subject, item, q } = await load(ctx);
@@ -278,7 +326,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     }
     const depth = intParam(ctx, "depth", 1, 1000);
     const limit = intParam(ctx, "limit", 1, 10_000, 1000)!;
-    const org = orgNames(q);
+    const org = names(q);
     if (!item) {
       // A batch: its recall scope (every item of it and everything forward).
       const scope = await q.recallScope(subject.key, limit);
@@ -313,7 +361,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
 
   router.get("/items/:id/certificates", auth.requireOrg(), async (ctx) => {
     const { subject, item, q } = await load(ctx);
-    const org = orgNames(q);
+    const org = names(q);
     const certs = [...(await q.certificatesOf(subject.key)), ...(item?.batch ? await q.certificatesOf(item.batch) : [])];
     const out: ItemCertificateAnswer[] = [];
     for (const c of certs) out.push(await certificateBody(c, org));

@@ -5,13 +5,15 @@
  * `services.devices`, node/devices-view.ts); its items (lib/workbench/stock.ts: the ones its own
  * events brought into its hands) a page at a time, searched and filtered by their chain status
  * here, so a list of thousands never travels whole; its lots held by quantity (quantity on hand
- * per lot, and lot quantities in transit in and out, from the chain index). Only the organisation that runs this node
- * reads them: another member gets 403, an anonymous caller 401.
+ * per lot, and lot quantities in transit in and out, from the chain index; for a lot on its way in,
+ * the sender's party GLNs from this node's directory of parties, so the receiver need not type
+ * one). Only the organisation that runs this node reads them: another member gets 403, an
+ * anonymous caller 401.
  */
 import { createHash } from "node:crypto";
 import type { Context } from "koa";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
-import type { LotInTransitAnswer, MyLotsAnswer } from "../../lib/api/lots.ts";
+import type { IncomingLotAnswer, LotInTransitAnswer, MyLotsAnswer } from "../../lib/api/lots.ts";
 import type { MyShipmentsAnswer, ShipmentAnswer } from "../../lib/api/shipments.ts";
 import type { MyItem, MyItemsAnswer } from "../../lib/api/stock.ts";
 import { itemKey } from "../../lib/identifiers/canonical.ts";
@@ -102,10 +104,13 @@ export function register(router: GatewayRouter, { services, auth }: RouteContext
     const [held, incoming, outgoing] = await Promise.all([q.lotHoldings(me.id), q.lotsInTransit(me.id, "in"), q.lotsInTransit(me.id, "out")]);
     const transit = (list: typeof incoming) =>
       Promise.all(list.map(async (t): Promise<LotInTransitAnswer> => ({ lot: t.batch, identifier: await named(t.batch), quantity: t.quantity, unit: t.unit, from: await org(t.from), to: await org(t.to) })));
+    // The chain keeps lot quantities per sender, so a receipt names one of the sender's party GLNs,
+    // which capture resolves through this same directory (config `parties`).
+    const fromParties = (t: LotInTransitAnswer): string[] => (t.from === null ? [] : (services.partyGlns?.(t.from.id) ?? []));
     ctx.body = {
       organisation: me,
       holdings: await Promise.all(held.map(async (h) => ({ lot: h.batch, identifier: await named(h.batch), quantity: h.quantity, unit: h.unit }))),
-      incoming: await transit(incoming),
+      incoming: (await transit(incoming)).map((t): IncomingLotAnswer => ({ ...t, fromParties: fromParties(t) })),
       outgoing: await transit(outgoing),
     } satisfies MyLotsAnswer;
   });
@@ -182,6 +187,14 @@ const lotQuantity = {
   unit: { type: "string", description: "UN/ECE Rec 20 unit code, empty for a count" },
 };
 const lotInTransit = { type: "object", required: ["lot", "identifier", "quantity", "unit", "from", "to"], properties: { ...lotQuantity, from: org, to: org } };
+const incomingLot = {
+  ...lotInTransit,
+  required: [...lotInTransit.required, "fromParties"],
+  properties: {
+    ...lotInTransit.properties,
+    fromParties: { type: "array", items: { type: "string", pattern: "^[0-9]{13}$" }, description: "the sender's party GLNs in this node's directory of parties (what a receipt names as its sender); empty when it has none" },
+  },
+};
 
 export const paths: OpenApiPaths = {
   "/workbench/lots": {
@@ -196,7 +209,7 @@ export const paths: OpenApiPaths = {
           properties: {
             organisation: { $ref: "#/components/schemas/Organisation" },
             holdings: { type: "array", items: { type: "object", required: ["lot", "identifier", "quantity", "unit"], properties: lotQuantity } },
-            incoming: { type: "array", items: lotInTransit },
+            incoming: { type: "array", items: incomingLot },
             outgoing: { type: "array", items: lotInTransit },
           },
         }),

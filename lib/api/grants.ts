@@ -80,6 +80,6 @@ export interface AccessRequestAnswer {
   state: "pending" | "approved" | "declined";
   createdAt: string;
   decidedAt?: string;
-  /** The grant that approved it. */
-  grant?: { id: string; tx: string; expiresAt: string };
+  /** The grant that approved it; `block` recorded it (absent in requests approved before it was kept). */
+  grant?: { id: string; tx: string; block?: number; expiresAt: string };
 }

@@ -17,12 +17,22 @@ export interface LotInTransitAnswer extends LotQuantityAnswer {
   to: OrganisationRef | null;
 }
 
+/** A lot quantity on its way in, with the GLNs a receipt of it may name as its sender. */
+export interface IncomingLotAnswer extends LotInTransitAnswer {
+  /**
+   * The sender organisation's party GLNs (13 digits) in this node's directory of parties (member
+   * config `parties`), the directory capture resolves a receipt's sender with. Empty where it
+   * names none; the receiver types the GLN from the dispatch document.
+   */
+  fromParties: string[];
+}
+
 export interface MyLotsAnswer {
   organisation: OrganisationRef;
   /** Quantity on hand per lot (not counting what is in transit). */
   holdings: LotQuantityAnswer[];
   /** Shipped to the organisation and not yet received. */
-  incoming: LotInTransitAnswer[];
+  incoming: IncomingLotAnswer[];
   /** Shipped by the organisation and not yet received (or withdrawn). */
   outgoing: LotInTransitAnswer[];
 }

@@ -14,6 +14,13 @@
  * order, from there. What happened is logged, kept in the store and shown in the status
  * (`recovery`), until the last lost window is anchored again and after.
  *
+ * Windows lost before they were anchored: a damaged store (`npm run node -- repair`) may lose
+ * closed windows that were never anchored. Each anchor names its predecessor's root, so anchoring
+ * cannot simply skip them; the node records each run of them on chain as lost
+ * (DataAnchors.recordLostWindows: one leafless anchor at the run's end, naming the root its next
+ * window extends, and a WindowsLost event every auditor sees), then anchors on. Logged, kept in
+ * the store (`lostRuns`) and shown in the status (`lost`) and the metrics.
+ *
  * Closed windows wait durably in the store; when several are waiting (a chain outage, a slow
  * chain) they go in one `anchorBatch` of up to `maxBatch` windows. Failures are retried with
  * exponential back-off; ingestion never waits for the chain.
@@ -25,8 +32,8 @@
  * "held", still pending in the store) and sent, in order, once the chain's time has caught up.
  */
 import { EventEmitter } from "node:events";
-import type { AnchorReceipt, AnchorRecovery, IngestStore, WindowRecord } from "../ingest/store.ts";
-import type { AnchorChain, AnchorWindow } from "./client.ts";
+import { type AnchorReceipt, type AnchorRecovery, type IngestStore, type LostRun, type WindowRecord, ZERO_ROOT } from "../ingest/store.ts";
+import type { AnchorChain, AnchorWindow, LostWindows, Submitted } from "./client.ts";
 import { AnchorConflictError, AnchorRejectedError, ChainAheadError, ChainUnavailableError, isFatalAnchorError } from "./errors.ts";
 import { Backoff, sleep } from "../../lib/retry.ts";
 
@@ -57,6 +64,8 @@ export interface AnchoringStatus {
   heldWindows?: number;
   /** The last time the chain lost anchors this node had seen confirmed, and their re-anchoring. */
   recovery?: AnchorRecovery;
+  /** Windows the store lost before they were anchored, recorded on chain as lost. */
+  lost?: { windows: number; runs: LostRun[] };
 }
 
 export interface AnchorerOptions {
@@ -102,6 +111,7 @@ export class Anchorer extends EventEmitter {
   private lastClockAlert: number | undefined;
   private held = 0;
   private recovery: AnchorRecovery | undefined;
+  private lostRuns: LostRun[] = [];
 
   constructor(
     private readonly store: IngestStore,
@@ -120,6 +130,7 @@ export class Anchorer extends EventEmitter {
     this.anchored = await this.store.lastAnchored();
     if (this.anchored > 0) this.lastAnchor = await this.store.anchorReceipt(this.anchored);
     this.recovery = await this.store.anchorRecovery();
+    this.lostRuns = await this.store.lostRuns();
     this.loop = this.run();
   }
 
@@ -160,6 +171,7 @@ export class Anchorer extends EventEmitter {
       ...(this.clockCheck ? { clock: { ...this.clockCheck } } : {}),
       ...(this.state === "held" ? { heldWindows: this.held } : {}),
       ...(this.recovery ? { recovery: { ...this.recovery } } : {}),
+      ...(this.lostRuns.length > 0 ? { lost: { windows: this.lostRuns.reduce((n, r) => n + r.toSequence - r.fromSequence + 1, 0), runs: this.lostRuns.map((r) => ({ ...r })) } } : {}),
     };
   }
 
@@ -196,10 +208,12 @@ export class Anchorer extends EventEmitter {
         this.compareClocks(chainTimeMs);
         // Only the leading windows the chain accepts now: order is kept, the rest wait.
         const loaded = await this.load(next, Math.min(last, next + this.maxBatch - 1));
+        const lost = loaded.length === 0 ? await this.lostRun(next) : undefined;
         const tooLate = loaded.findIndex((w) => w.toTimeMs > latestAllowedMs);
         const batch = tooLate < 0 ? loaded : loaded.slice(0, tooLate);
-        if (batch.length === 0) {
-          if (this.state !== "held") this.log(`anchoring held: window ${next} ends ${Math.round((loaded[0]!.toTimeMs - latestAllowedMs) / 1000)} s later than the chain accepts (its time plus the allowed skew); it waits, pending, until the chain's time catches up`);
+        if (batch.length === 0 && (lost === undefined || lost.toTimeMs > latestAllowedMs)) {
+          const endMs = lost?.toTimeMs ?? loaded[0]!.toTimeMs;
+          if (this.state !== "held") this.log(`anchoring held: window ${next} ends ${Math.round((endMs - latestAllowedMs) / 1000)} s later than the chain accepts (its time plus the allowed skew); it waits, pending, until the chain's time catches up`);
           this.state = "held";
           this.held = last - this.anchored;
           await sleep(this.options.heldPollMs ?? 2_000, this.abort.signal);
@@ -208,8 +222,12 @@ export class Anchorer extends EventEmitter {
         if (this.state === "held") this.log(`anchoring resumed: the chain's time caught up with window ${next}`);
         this.state = "anchoring";
         this.held = 0;
-        const sent = await this.chain.submit(batch, this.abort.signal);
-        await this.record(batch.map((w) => ({ sequence: w.sequence, txHash: sent.txHash, blockNumber: sent.blockNumber, anchoredAt: sent.anchoredAt })));
+        if (lost) {
+          await this.recordLost(lost);
+        } else {
+          const sent = await this.chain.submit(batch, this.abort.signal);
+          await this.record(batch.map((w) => ({ sequence: w.sequence, txHash: sent.txHash, blockNumber: sent.blockNumber, anchoredAt: sent.anchoredAt })));
+        }
         this.attempts = 0;
         this.backoff.reset();
         this.lastError = undefined;
@@ -259,14 +277,63 @@ export class Anchorer extends EventEmitter {
     }
   }
 
+  /** Closed windows `from`..`to` from the store, up to the first one it lost. */
   private async load(from: number, to: number): Promise<AnchorWindow[]> {
     const out: AnchorWindow[] = [];
     for (let s = from; s <= to; s++) {
       const w = await this.store.window(s);
-      if (w === undefined) throw new Error(`closed window ${s} is missing from the store`);
+      if (w === undefined) break;
       out.push(toAnchorWindow(w));
     }
     return out;
+  }
+
+  /**
+   * The run of closed windows from `first` that the store lost, as the chain records it: up to
+   * the next window the store holds (whose prevRoot is the run's last root, and whose start ends
+   * the run) or the last closed one (the head keeps its root and end); from the end of the last
+   * anchor, whose root it extends.
+   */
+  private async lostRun(first: number): Promise<LostWindows> {
+    const head = await this.store.head();
+    let end = first;
+    let after: WindowRecord | undefined;
+    while (end < head.lastClosed && (after = await this.store.window(end + 1)) === undefined) end++;
+    let prevRoot = ZERO_ROOT;
+    let fromTimeMs = 0;
+    if (first > 1) {
+      const prev = await this.chain.getAnchor(first - 1);
+      if (prev === undefined) throw new ChainUnavailableError(`the chain has no anchor for window ${first - 1}, which this node saw confirmed`);
+      prevRoot = prev.root;
+      fromTimeMs = Number(prev.toTimeMs);
+    }
+    return { fromSequence: first, toSequence: end, root: after?.prevRoot ?? head.lastRoot, prevRoot, fromTimeMs, toTimeMs: after?.fromTimeMs ?? head.lastToTimeMs };
+  }
+
+  /** Records on chain that the store lost `run` before anchoring it, then marks it anchored as lost. */
+  private async recordLost(run: LostWindows): Promise<void> {
+    const span = `${run.fromSequence}..${run.toSequence}`;
+    this.log(
+      `WINDOWS LOST: closed windows ${span} are missing from the store and were never anchored (a damaged store); ` +
+        `recording them on chain as lost (DataAnchors.recordLostWindows) so that anchoring goes on with window ${run.toSequence + 1}; their readings cannot be proven`,
+    );
+    const sent = await this.chain.submitLost(run, this.abort.signal);
+    await this.recordLostRun(run, sent);
+    this.log(`windows ${span} are recorded on chain as lost (transaction ${sent.txHash}); anchoring goes on`);
+  }
+
+  /** Marks the windows of a run recorded on chain as lost (by `sent`, or found on chain at reconciling). */
+  private async recordLostRun(run: LostWindows, sent: Partial<Submitted> & { anchoredAt: number }): Promise<void> {
+    const receipts: AnchorReceipt[] = [];
+    for (let s = run.fromSequence; s <= run.toSequence; s++) {
+      receipts.push({ sequence: s, ...(sent.txHash ? { txHash: sent.txHash } : {}), ...(sent.blockNumber ? { blockNumber: sent.blockNumber } : {}), anchoredAt: sent.anchoredAt, lost: true });
+    }
+    const entry: LostRun = { fromSequence: run.fromSequence, toSequence: run.toSequence, detectedAt: this.clock(), ...(sent.txHash ? { txHash: sent.txHash } : {}) };
+    // Runs after this one belong to a history the chain no longer holds (lost anchors).
+    const runs = [...this.lostRuns.filter((r) => r.toSequence < run.fromSequence), entry];
+    await this.record(receipts, runs);
+    this.lostRuns = runs;
+    this.emit("windowsLost", { ...entry });
   }
 
   /**
@@ -284,6 +351,19 @@ export class Anchorer extends EventEmitter {
     const head = depth > 1 ? await this.chain.client.provider.getBlockNumber() : 0;
     for (let s = this.anchored + 1; s <= onChain; s++) {
       const [anchor, local] = await Promise.all([this.chain.getAnchor(s), this.store.window(s)]);
+      if (local === undefined) {
+        // Windows the store lost: an earlier attempt may have recorded them on chain as lost.
+        if (receipts.length > 0) await this.record(receipts.splice(0));
+        const run = await this.lostRun(s);
+        const end = run.toSequence <= onChain ? await this.chain.getAnchor(run.toSequence) : undefined;
+        if (end === undefined || end.leafCount !== 0n || end.root.toLowerCase() !== run.root.toLowerCase()) throw new ChainAheadError(node, s, closed);
+        const tx = await this.chain.lostTx(run.fromSequence);
+        if (depth > 1 && (tx === undefined || head - tx.blockNumber + 1 < depth)) throw new ChainUnavailableError(`windows ${run.fromSequence}..${run.toSequence} are recorded lost on chain but not yet ${depth} blocks deep`);
+        this.log(`reconciled: windows ${run.fromSequence}..${run.toSequence}, missing from the store, were already recorded on chain as lost`);
+        await this.recordLostRun(run, { ...(tx ?? {}), anchoredAt: Number(end.anchoredAt) });
+        s = run.toSequence;
+        continue;
+      }
       if (anchor === undefined) throw new ChainUnavailableError(`the chain reports ${onChain} anchors but has none for window ${s}`);
       if (local === undefined) throw new ChainAheadError(node, s, closed);
       if (anchor.root.toLowerCase() !== local.root.toLowerCase()) throw new AnchorConflictError(node, s, local.root, anchor.root);
@@ -311,8 +391,11 @@ export class Anchorer extends EventEmitter {
     if (chainLast > 0) {
       const [anchor, local] = await Promise.all([this.chain.getAnchor(chainLast), this.store.window(chainLast)]);
       if (anchor === undefined) throw new ChainUnavailableError(`the chain reports ${chainLast} anchors but has none for window ${chainLast}`);
-      if (local === undefined) throw new ChainAheadError(node, chainLast, this.windows.lastClosed);
-      if (anchor.root.toLowerCase() !== local.root.toLowerCase()) throw new AnchorConflictError(node, chainLast, local.root, anchor.root);
+      // The end of a run recorded as lost holds no window in the store: its root is the one its successor names.
+      const lostEnd = local === undefined && anchor.leafCount === 0n && this.lostRuns.some((r) => r.toSequence === chainLast);
+      if (local === undefined && !lostEnd) throw new ChainAheadError(node, chainLast, this.windows.lastClosed);
+      const root = local?.root ?? (await this.store.window(chainLast + 1))?.prevRoot ?? (await this.store.head()).lastRoot;
+      if (anchor.root.toLowerCase() !== root.toLowerCase()) throw new AnchorConflictError(node, chainLast, root, anchor.root);
     }
     const recovery: AnchorRecovery = { detectedAt: this.clock(), chainLast, lostUpTo: this.anchored };
     this.log(
@@ -327,8 +410,8 @@ export class Anchorer extends EventEmitter {
     this.emit("anchorsLost", { ...recovery });
   }
 
-  private async record(receipts: AnchorReceipt[]): Promise<void> {
-    await this.store.markAnchored(receipts);
+  private async record(receipts: AnchorReceipt[], lostRuns?: LostRun[]): Promise<void> {
+    await this.store.markAnchored(receipts, lostRuns);
     this.anchored = receipts.at(-1)!.sequence;
     this.lastAnchor = receipts.at(-1);
     const r = this.recovery;

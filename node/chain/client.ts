@@ -9,7 +9,8 @@
  *   timeouts, server errors) is a ChainUnavailableError, which callers retry.
  *
  * `AnchorChain` is DataAnchors as the anchorer sees it: lastSequence, getAnchor, and one
- * submit for one window (`anchor`) or several (`anchorBatch`).
+ * submit for one window (`anchor`) or several (`anchorBatch`), and submitLost for windows the
+ * node's store lost before they were anchored (`recordLostWindows`).
  */
 import { decodeCustomError } from "../../lib/revert.ts";
 import { type Interface, NonceManager, type Provider, type Signer, type TransactionReceipt, type TransactionRequest, type TransactionResponse, Wallet } from "ethers";
@@ -114,6 +115,20 @@ export interface AnchorWindow {
   fromTimeMs: number;
   toTimeMs: number;
   leafCount: number;
+}
+
+/** Windows the node's store lost before they were anchored, as DataAnchors.recordLostWindows takes them. */
+export interface LostWindows {
+  fromSequence: number;
+  toSequence: number;
+  /** The root of window toSequence, as the node's next window names it. */
+  root: string;
+  /** The root of the node's last anchor. */
+  prevRoot: string;
+  /** The end of the node's last anchor. */
+  fromTimeMs: number;
+  /** The start of the node's next window. */
+  toTimeMs: number;
 }
 
 export interface ChainAnchor {
@@ -245,18 +260,46 @@ export class AnchorChain {
    */
   async submit(windows: readonly AnchorWindow[], signal?: AbortSignal): Promise<Submitted> {
     if (windows.length === 0) throw new RangeError("nothing to anchor");
+    const w = windows[0]!;
+    return this.send(
+      () => (windows.length === 1 ? this.writer.anchor(w.sequence, w.root, w.prevRoot, w.fromTimeMs, w.toTimeMs, w.leafCount) : this.writer.anchorBatch(windows.map((x) => ({ ...x })))),
+      `anchoring windows ${w.sequence}..${windows.at(-1)!.sequence}`,
+      windows,
+      signal,
+    );
+  }
+
+  /** Records on chain that windows were lost before they were anchored (see LostWindows); errors as submit. */
+  async submitLost(run: LostWindows, signal?: AbortSignal): Promise<Submitted> {
+    return this.send(
+      () => this.writer.recordLostWindows(run.fromSequence, run.toSequence, run.root, run.prevRoot, run.fromTimeMs, run.toTimeMs),
+      `recording windows ${run.fromSequence}..${run.toSequence} as lost`,
+      [],
+      signal,
+    );
+  }
+
+  /** The transaction that recorded the lost run starting at `fromSequence` (its WindowsLost event), when the chain still serves the logs. */
+  async lostTx(fromSequence: number): Promise<{ txHash: string; blockNumber: number } | undefined> {
+    try {
+      const logs = await this.reader.queryFilter(this.reader.filters.WindowsLost(this.node, undefined, fromSequence), this.fromBlock);
+      const log = logs[0];
+      return log ? { txHash: log.transactionHash, blockNumber: log.blockNumber } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends one transaction and waits until it is confirmed (see submit). */
+  private async send(transaction: () => Promise<{ hash: string }>, doing: string, windows: readonly AnchorWindow[], signal?: AbortSignal): Promise<Submitted> {
     let hash: string;
     try {
-      const tx =
-        windows.length === 1
-          ? await this.writer.anchor(windows[0]!.sequence, windows[0]!.root, windows[0]!.prevRoot, windows[0]!.fromTimeMs, windows[0]!.toTimeMs, windows[0]!.leafCount)
-          : await this.writer.anchorBatch(windows.map((w) => ({ ...w })));
-      hash = tx.hash;
+      hash = (await transaction()).hash;
     } catch (e) {
       this.manager.reset();
       const revert = decodeRevert(e, this.reader.interface);
       if (revert) throw new AnchorRejectedError(revert.name, revert.args, { cause: e });
-      throw unavailable(e, `anchoring windows ${windows[0]!.sequence}..${windows.at(-1)!.sequence}`);
+      throw unavailable(e, doing);
     }
     this.hooks.afterSend?.(hash, windows);
     let receipt: TransactionReceipt;

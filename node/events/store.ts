@@ -15,6 +15,9 @@
  *   jdoc <captureId>, jq <captureId>            an unfinished job's document, and the queue of unfinished jobs
  *   jd <owner> <documentDigest>                 capture job of a document, for idempotency
  *   md <vocabulary> <id>                        master data: a vocabulary element (lib/epcis/master-data.ts) with its owner
+ *   kn <key> <sid>                              an item or batch key (the chain's name for it) an event names; value:
+ *                                               the identifier naming it there (how a page names a part: gateway
+ *                                               visible-identifiers.ts), so naming a part needs no document parsed
  *
  * Index entries carry the event time (ms, zero-padded) after the value, so every index range is
  * ordered by time and a GE_/LT_eventTime bound narrows it. A query walks the range of its most
@@ -34,7 +37,8 @@ import { PAGE_TOKEN_LIFETIME_MS } from "../../lib/epcis/query-terms.ts";
 import type { VocabularyElement, VocabularyName } from "../../lib/epcis/master-data.ts";
 import { canonicalEpcValue, isEpcPattern, subjectsOf } from "../../lib/epcis/subjects.ts";
 import { TracemeshError } from "../../lib/errors.ts";
-import { parseIdentifier } from "../../lib/identifiers/canonical.ts";
+import { LRUCache } from "lru-cache";
+import { batchKey, itemKey, parseIdentifier } from "../../lib/identifiers/canonical.ts";
 import { IdentifierError } from "../../lib/identifiers/gs1-keys.ts";
 
 export const EVENT_STORE_FORMAT = 1;
@@ -57,6 +61,12 @@ export type EventOrigin =
       /** ISO 8601. */
       receivedAt: string;
     };
+
+/** A stored event naming a key, and the identifier naming it there. */
+export interface KeyName {
+  sid: string;
+  identifier: string;
+}
 
 /** The on-chain record of an event, as far as the node knows it. */
 export interface ChainRef {
@@ -268,6 +278,23 @@ function numberKeys(entries: readonly [Field, string][]): string[] {
   return [...keys];
 }
 
+/** The item and batch keys (lower case) an event names, each with the identifier (EPC or class) naming it, first one wins. */
+export function keyNamesOf(typed: EpcisEvent): Map<string, string> {
+  const s = subjectsOf(typed);
+  const out = new Map<string, string>();
+  for (const v of [...Object.values(s.epcs).flat(), ...Object.values(s.classes).flat()]) {
+    for (const keyOf of [itemKey, batchKey]) {
+      try {
+        const key = keyOf(v).toLowerCase();
+        if (!out.has(key)) out.set(key, v);
+      } catch {
+        // not an identifier of this kind
+      }
+    }
+  }
+  return out;
+}
+
 /** The (field, value) pairs one list-valued EPC parameter matches, by role. */
 function epcTerms(values: readonly string[], roles: readonly (readonly ["e" | "p" | "i" | "o", "E" | "P" | "I" | "O"])[]): [Field, string][] {
   const out: [Field, string][] = [];
@@ -320,6 +347,11 @@ interface Cursor {
   after?: string;
 }
 
+/** Time order; an event before the declarations of it (which repeat its eventTime). */
+const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
+const byTime = (a: StoredEvent, b: StoredEvent) =>
+  eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1);
+
 /** A pull iterator over one index range, in key order. */
 class Range {
   private it;
@@ -344,6 +376,11 @@ class Range {
 export class EventStore {
   /** Own events marked unrecorded (kept under `u` keys too, so a status needs no scan). */
   private readonly unrecorded = new Set<string>();
+  /**
+   * `namesOf` answers per key, none too (most parts of a genealogy have no document here): dropped
+   * for every key an event stored since names, in the same turn as the store's generation moves.
+   */
+  private readonly keyNames = new LRUCache<string, readonly KeyName[]>({ max: 200_000 });
 
   private constructor(
     readonly db: Level<string, unknown>,
@@ -405,7 +442,44 @@ export class EventStore {
     for await (const key of db.keys({ gt: prefix, lt: prefix + "\uffff" })) store.unrecorded.add(key.slice(prefix.length));
     await store.indexCbv21Aliases();
     await store.indexNumbers();
+    await store.indexKeyNames();
     return store;
+  }
+
+  /** Once per store: indexes the keys named by events stored before key names were indexed. */
+  private async indexKeyNames(): Promise<void> {
+    if ((await this.db.get(k("m", "keynames"))) !== undefined) return;
+    const ops: { type: "put"; key: string; value: unknown }[] = [];
+    for await (const value of this.db.values({ gt: k("ev", ""), lt: k("ev", "\uffff") })) {
+      const e = value as StoredEvent;
+      for (const [key, identifier] of keyNamesOf(toEpcisEvent(e.event))) ops.push({ type: "put", key: k("kn", key, e.sid), value: identifier });
+    }
+    ops.push({ type: "put", key: k("m", "keynames"), value: true });
+    await this.db.batch(ops, { sync: true });
+  }
+
+  /**
+   * The stored events naming an item or batch key (the chain's hash of an identifier), each with
+   * the identifier naming it there, in storage-id order. Whether a caller may see one is decided
+   * by whoever asks (node/events visibility). Kept in memory until an event naming the key is stored.
+   */
+  async namesOf(key: string): Promise<readonly KeyName[]> {
+    const lower = key.toLowerCase();
+    const kept = this.keyNames.get(lower);
+    if (kept !== undefined) return kept;
+    const generation = this.changes;
+    const prefix = k("kn", noNul(lower), "");
+    const out: KeyName[] = [];
+    for await (const [name, identifier] of this.db.iterator({ gt: prefix, lt: prefix + "\uffff" })) out.push({ sid: name.slice(prefix.length), identifier: identifier as string });
+    // Not kept when an event was stored meanwhile: the read may predate it.
+    if (generation === this.changes) this.keyNames.set(lower, out);
+    return out;
+  }
+
+  /** The store moved: answers built from it are stale, and the keys `stored` name are named anew. */
+  private moved(stored: readonly StoredEvent[]): void {
+    this.changes++;
+    for (const e of stored) for (const key of keyNamesOf(toEpcisEvent(e.event)).keys()) this.keyNames.delete(key);
   }
 
   /** Once per store: indexes the CBV 2.1 hash ID of events stored before aliases were indexed. */
@@ -471,6 +545,7 @@ export class EventStore {
       const entries = indexEntries(s, typed);
       for (const [field, value] of entries) ops.push({ type: "put", key: k("x", field, noNul(value), time, sid), value: "" });
       for (const key of numberKeys(entries)) ops.push({ type: "put", key, value: "" });
+      for (const [key, identifier] of keyNamesOf(typed)) ops.push({ type: "put", key: k("kn", key, sid), value: identifier });
       stored.push(s);
       seen.set(sid, s);
     }
@@ -485,7 +560,7 @@ export class EventStore {
     for (const e of events) if (e.origin.kind !== "own") throw new RangeError("putOwn takes own events only; use putReceived");
     const { ops, stored, recordedAgain } = await this.operationsFor(events);
     await this.db.batch([...ops, ...extra], { sync: true });
-    this.changes++;
+    this.moved(stored);
     for (const sid of recordedAgain) this.unrecorded.delete(sid);
     this.told(stored);
     return stored;
@@ -502,7 +577,7 @@ export class EventStore {
     if (held) return held;
     const { ops, stored } = await this.operationsFor([event]);
     await this.db.batch(ops, { sync: true });
-    this.changes++;
+    this.moved(stored);
     this.told(stored);
     return stored[0]!;
   }
@@ -546,8 +621,9 @@ export class EventStore {
     return again;
   }
 
+  /** A synchronous point read (see IndexStore.get: a thread-pool round trip costs more than the read). */
   async bySid(sid: string): Promise<StoredEvent | undefined> {
-    return (await this.db.get(k("ev", sid))) as StoredEvent | undefined;
+    return this.db.getSync(k("ev", sid)) as StoredEvent | undefined;
   }
 
   /**
@@ -568,7 +644,15 @@ export class EventStore {
    */
   async recordedAs(recordHash: string): Promise<StoredEvent[]> {
     if (!/^0x[0-9a-fA-F]{64}$/.test(recordHash)) throw new TypeError(`a record hash is 0x and 64 hex digits, got ${JSON.stringify(recordHash)}`);
-    return this.named([["rh", recordHash.toLowerCase()]]);
+    // An event is stored under its record hash (own and received copies: "o"/"r" + hash), and the
+    // `rh` index lists exactly those: two point reads, no index scan.
+    const hex = recordHash.slice(2).toLowerCase();
+    const out: StoredEvent[] = [];
+    for (const sid of ["o" + hex, "r" + hex]) {
+      const e = await this.bySid(sid);
+      if (e) out.push(e);
+    }
+    return out.sort(byTime);
   }
 
   /** The events any of `fields` (index, value) lists, each once, in time order. */
@@ -583,11 +667,7 @@ export class EventStore {
       const e = await this.bySid(sid);
       if (e) out.push(e);
     }
-    // Time order; an event before the declarations of it (which repeat its eventTime).
-    const declared = (e: StoredEvent) => (e.event["errorDeclaration"] === undefined ? 0 : 1);
-    return out.sort(
-      (a, b) => eventTimeMs(String(a.event["eventTime"])) - eventTimeMs(String(b.event["eventTime"])) || declared(a) - declared(b) || (a.sid < b.sid ? -1 : 1),
-    );
+    return out.sort(byTime);
   }
 
   /** Defines (or redefines) master data elements, in one atomic batch. */

@@ -42,6 +42,11 @@ export interface IndexerProgress {
   /** Blocks between the index and the head (confirmations included). */
   lag: number;
   events: number;
+  /**
+   * Hash of the last block in the index (null at the start): a block that replaced another of the
+   * same number in a reorg has another hash, so answers kept per indexed block tell them apart.
+   */
+  indexedHash?: string | null;
 }
 
 export interface IndexerOptions {
@@ -156,7 +161,7 @@ export class Indexer {
   }
 
   progress(): IndexerProgress {
-    return { indexedBlock: this.cp.number, head: this.head, lag: Math.max(0, this.head - this.cp.number), events: this.cp.events };
+    return { indexedBlock: this.cp.number, indexedHash: this.cp.hash, head: this.head, lag: Math.max(0, this.head - this.cp.number), events: this.cp.events };
   }
 
   /**

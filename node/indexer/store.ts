@@ -107,15 +107,22 @@ export class IndexStore {
     await this.db.close();
   }
 
+  /**
+   * Point reads are synchronous LevelDB reads (the index is small and its blocks cached): a
+   * gateway answer makes a dozen of them, and each asynchronous read costs a thread-pool round
+   * trip and a promise, several times the read itself. A block is committed as one batch, so a
+   * read sees a block wholly or not at all, as before.
+   */
   async get<T>(key: string): Promise<T | undefined> {
-    const raw = await this.db.get(key);
+    const raw = this.db.getSync(key);
     return raw === undefined ? undefined : (JSON.parse(raw) as T);
   }
 
   async getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
-    if (keys.length === 0) return [];
-    const raws = await this.db.getMany(keys);
-    return raws.map((r) => (r === undefined ? undefined : (JSON.parse(r) as T)));
+    return keys.map((k) => {
+      const raw = this.db.getSync(k);
+      return raw === undefined ? undefined : (JSON.parse(raw) as T);
+    });
   }
 
   /** Keys (without values) under `prefix`, in order; at most `limit`. */

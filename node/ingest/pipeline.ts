@@ -45,6 +45,7 @@ import type { Reading, ReadingSink } from "../../lib/reading.ts";
 import { SaltDeriver, type StreamSalts } from "./salt.ts";
 import { type StreamTiming, TimingMonitor } from "./timing.ts";
 import {
+  CHUNK_BYTES,
   type Head,
   type IngestStore,
   LEAF_PAGE,
@@ -225,29 +226,50 @@ class ChunkBuilder {
     this.count++;
   }
 
-  /** The chunk value (store.ts lays it out); records where each stream's section landed (for the window's locator). */
-  seal(part: number): Buffer {
-    const { value, offsets } = encodeChunk(
-      this.arrival,
-      this.sections.map((s) => ({
-        stream: s.state.idBytes,
-        firstSeq: s.firstSeq,
-        count: s.idx.length,
-        bytes: s.bytes,
-        records: (put) => {
-          for (let k = 0; k < s.idx.length; k++) {
-            const call = s.calls[k]!;
-            const i = s.idx[k]!;
-            put(call.buf, call.starts[i]!, call.ends[i]!);
-          }
-        },
-      })),
-    );
-    this.sections.forEach((s, k) => {
-      s.state.located.push({ part, offset: offsets[k]!, count: s.idx.length });
-      s.state.section = undefined;
+  /**
+   * The chunk values (store.ts lays them out), parts `firstPart` on: the sections in order, packed
+   * into chunks of at most CHUNK_BYTES of records (a section larger than that is split at a record
+   * boundary; a record larger than that is a chunk of its own), because a single reading's proof
+   * reads its whole chunk. Records where each stream's sections landed (for the window's locator).
+   */
+  seal(firstPart: number): Buffer[] {
+    type Piece = { s: SectionBuilder; from: number; to: number; bytes: number };
+    const chunks: Piece[][] = [[]];
+    let room = CHUNK_BYTES;
+    for (const s of this.sections) {
+      let piece: Piece = { s, from: 0, to: 0, bytes: 0 };
+      for (let k = 0; k < s.idx.length; k++) {
+        const size = 2 + s.calls[k]!.ends[s.idx[k]!]! - s.calls[k]!.starts[s.idx[k]!]!;
+        if (size > room && (piece.to > piece.from || chunks.at(-1)!.length > 0)) {
+          if (piece.to > piece.from) chunks.at(-1)!.push(piece);
+          chunks.push([]);
+          room = CHUNK_BYTES;
+          piece = { s, from: k, to: k, bytes: 0 };
+        }
+        piece.to = k + 1;
+        piece.bytes += size;
+        room -= size;
+      }
+      chunks.at(-1)!.push(piece);
+    }
+    const values = chunks.map((pieces, c) => {
+      const { value, offsets } = encodeChunk(
+        this.arrival,
+        pieces.map(({ s, from, to, bytes }) => ({
+          stream: s.state.idBytes,
+          firstSeq: s.firstSeq + from,
+          count: to - from,
+          bytes,
+          records: (put) => {
+            for (let k = from; k < to; k++) put(s.calls[k]!.buf, s.calls[k]!.starts[s.idx[k]!]!, s.calls[k]!.ends[s.idx[k]!]!);
+          },
+        })),
+      );
+      pieces.forEach((piece, k) => piece.s.state.located.push({ part: firstPart + c, offset: offsets[k]!, count: piece.to - piece.from }));
+      return value;
     });
-    return value;
+    for (const s of this.sections) s.state.section = undefined;
+    return values;
   }
 }
 
@@ -584,11 +606,11 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
     const forced = this.forceClose.length > 0;
     const settle = forced ? this.forceClose.splice(0) : [];
 
+    const partsBefore = this.open.parts;
     let builder: ChunkBuilder | undefined;
     const seal = () => {
       if (builder === undefined || builder.count === 0) return;
-      batch.putChunk(this.open.sequence, this.open.parts, builder.seal(this.open.parts));
-      this.open.parts++;
+      for (const value of builder.seal(this.open.parts)) batch.putChunk(this.open.sequence, this.open.parts++, value);
       builder = undefined;
     };
     for (const call of calls) {
@@ -642,7 +664,7 @@ export class IngestPipeline extends EventEmitter implements ReadingSink {
       c.resolve();
     }
     this.release(released);
-    if (this.open.count > 0 && (closed.length > 0 || this.open.parts === 1)) this.armCloseTimer();
+    if (this.open.count > 0 && (closed.length > 0 || (partsBefore === 0 && this.open.parts > 0))) this.armCloseTimer();
     for (const record of closed) this.emit("window", record);
     for (const f of settle) f();
   }

@@ -2,9 +2,12 @@
  * Proofs of stored readings, and the audit that verifies the store against the chain.
  *
  * A proof is rebuilt from what the window close persisted (node/ingest/store.ts): the reading's
- * leaf page (a subtree of LEAF_PAGE leaves, rebuilt in about a millisecond) and the window's page
- * roots give its path; the locator finds its canonical bytes in a chunk. Recently used windows
- * and pages are cached. Readings still in the open window have no proof yet.
+ * block of LEAF_BLOCK leaves, its page's block roots and the window's page roots give its path;
+ * the locator finds its canonical bytes in a chunk (at most CHUNK_BYTES of records as the
+ * pipeline writes them). Recently used windows (record, locator, top tree) and chunks are cached,
+ * and a reading of a cached window's run is found without the stream index: a cold proof of such
+ * a reading reads its chunk, leaf page, block roots and anchor receipt, nothing else. Readings
+ * still in the open window have no proof yet.
  */
 import { type DecodedReading, ReadingError, decodeReading } from "../../lib/canonical-reading.ts";
 import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";
@@ -64,6 +67,8 @@ export interface AuditReport {
   verified: number;
   /** Closed windows the chain does not hold yet (not failures: anchoring may be behind). */
   unanchored: number[];
+  /** Closed windows the store lost before they were anchored, recorded on chain as lost (no reading of them is provable). */
+  lost: number[];
   /** Readings of anchored windows moved to the archive (node/retention): audited there. */
   archived: number;
   failures: AuditFailure[];
@@ -82,7 +87,11 @@ const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byte
 /** A small least-recently-used cache of promises (a failed load is forgotten). */
 class Lru<K, V> {
   private readonly map = new Map<K, Promise<V>>();
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    /** Told of each key that leaves the cache (evicted, deleted or failed). */
+    private readonly onDrop?: (key: K) => void,
+  ) {}
   /** The entry for `key` if present, without loading it or making it recent. */
   peek(key: K): Promise<V> | undefined {
     return this.map.get(key);
@@ -95,18 +104,23 @@ class Lru<K, V> {
       return v;
     }
     v = load();
-    v.catch(() => this.map.delete(key));
+    v.catch(() => this.delete(key));
     this.map.set(key, v);
-    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+    while (this.map.size > this.size) this.delete(this.map.keys().next().value!);
     return v;
   }
   delete(key: K): void {
-    this.map.delete(key);
+    if (this.map.delete(key)) this.onDrop?.(key);
   }
 }
 
 export class ProofService {
   private readonly windows: Lru<number, WindowInfo>;
+  /**
+   * The windows of `windows` once loaded: a proof of a reading whose run one of them holds skips
+   * the stream index lookup (a LevelDB seek, the largest read left in a cold proof).
+   */
+  private readonly loaded = new Map<number, WindowInfo>();
   private readonly pages: Lru<string, MerkleTree>;
   /** Chunks hold one group commit of all streams: consecutive proofs of a window reuse them. */
   private readonly chunks: Lru<string, Buffer | undefined>;
@@ -119,7 +133,7 @@ export class ProofService {
     readonly node: string,
     cache: { windows?: number; pages?: number; chunks?: number } = {},
   ) {
-    this.windows = new Lru(cache.windows ?? 64);
+    this.windows = new Lru(cache.windows ?? 64, (w) => this.loaded.delete(w));
     this.pages = new Lru(cache.pages ?? 64);
     this.chunks = new Lru(cache.chunks ?? 16);
     this.trees = new Lru(cache.windows ?? 64);
@@ -143,6 +157,7 @@ export class ProofService {
   forget(window: number): void {
     this.rewrites++;
     this.windows.delete(window);
+    this.loaded.delete(window);
     this.trees.delete(window);
   }
 
@@ -161,19 +176,25 @@ export class ProofService {
 
   private info(window: number): Promise<WindowInfo> {
     return this.windows.get(window, async () => {
-      const [record, locator, roots] = await Promise.all([this.store.window(window), this.store.locator(window), this.store.pageRoots(window)]);
-      if (record === undefined || locator === undefined || roots === undefined) throw new Error(`window ${window} is not closed`);
+      const rewrites = this.rewrites;
+      const closed = await this.store.closedWindow(window);
+      if (closed === undefined) throw new Error(`window ${window} is not closed`);
+      const { record, locator, pageRoots: roots } = closed;
       const runs = new Map(record.runs.map((run, i) => [run.stream, { run, located: locator[i] ?? [] }]));
-      return { record, runs, top: MerkleTree.fromLeafHashes(roots) };
+      const info = { record, runs, top: MerkleTree.fromLeafHashes(roots) };
+      // Not when a rewrite came during the load (what was read may be from before it).
+      if (this.rewrites === rewrites && this.windows.peek(window) !== undefined) this.loaded.set(window, info);
+      return info;
     });
   }
 
-  private page(window: number, page: number): Promise<MerkleTree> {
-    return this.pages.get(`${window}:${page}`, async () => {
-      const leaves = await this.store.leafPage(window, page);
-      if (leaves === undefined) throw new Error(`window ${window} has no leaf page ${page}`);
-      return MerkleTree.fromLeafHashes(leaves);
-    });
+  /** The closed window holding (stream, seq): a loaded window's runs, else the store's stream index. */
+  private async windowOf(stream: string, seq: number): Promise<number | undefined> {
+    for (const [w, info] of this.loaded) {
+      const run = info.runs.get(stream)?.run;
+      if (run !== undefined && seq >= run.firstSeq && seq < run.firstSeq + run.count) return w;
+    }
+    return this.store.windowOf(stream, seq);
   }
 
   /**
@@ -181,22 +202,32 @@ export class ProofService {
    * its block's path and the path over the page's block roots (a cold proof hashes about 60 nodes,
    * not a whole page); then the top tree's.
    */
-  private async path(info: WindowInfo, index: number): Promise<{ leaf: Buffer; siblings: Buffer[] }> {
+  private async path(info: WindowInfo, index: number): Promise<{ leaf: Buffer; siblings: Buffer[]; anchor?: AnchorReceipt }> {
     const w = info.record.sequence;
     const p = Math.floor(index / LEAF_PAGE);
     const i = index % LEAF_PAGE;
     const top = info.top.proof(p).siblings as Buffer[];
     const built = this.pages.peek(`${w}:${p}`);
-    const [roots, leaves] = built === undefined ? await Promise.all([this.store.blockRoots(w, p), this.store.leafPage(w, p)]) : [];
-    if (roots === undefined) {
-      const page = await (built ?? this.page(w, p));
-      return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top] };
+    if (built !== undefined) {
+      const [page, anchor] = await Promise.all([built, this.store.anchorReceipt(w)]);
+      return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top], anchor };
     }
+    const { blockRoots: roots, leafPage: leaves, anchor } = await this.store.proofReads(w, p);
     if (leaves === undefined) throw new Error(`window ${w} has no leaf page ${p}`);
+    if (roots === undefined) {
+      const page = await this.pages.get(`${w}:${p}`, async () => MerkleTree.fromLeafHashes(leaves));
+      return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top], anchor };
+    }
     const b = Math.floor(i / LEAF_BLOCK);
     const block = MerkleTree.fromLeafHashes(leaves.subarray(b * LEAF_BLOCK * 32, Math.min(leaves.length, (b + 1) * LEAF_BLOCK * 32)));
+    const blocks = MerkleTree.fromLeafHashes(roots);
+    // Both roots are computed anyway: a damaged block index or leaf page is refused here, not
+    // served as a proof that fails at the verifier.
+    if (!blocks.root.equals(info.top.leaf(p)) || b >= blocks.leafCount || !block.root.equals(blocks.leaf(b))) {
+      throw new Error(`window ${w} leaf page ${p}: its block roots do not match its leaves and the window's page root: the reading store is damaged (run the node's repair)`);
+    }
     const j = i % LEAF_BLOCK;
-    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(MerkleTree.fromLeafHashes(roots).proof(b).siblings as Buffer[]), ...top] };
+    return { leaf: block.leaf(j), siblings: [...(block.proof(j).siblings as Buffer[]), ...(blocks.proof(b).siblings as Buffer[]), ...top], anchor };
   }
 
   private async bytesOf(info: WindowInfo, located: readonly LocatedSection[], firstSeq: number, seq: number): Promise<Buffer> {
@@ -235,18 +266,15 @@ export class ProofService {
   }
 
   private async proveReadingOnce(stream: string, seq: number): Promise<ProvenReading | undefined> {
-    const window = await this.store.windowOf(stream, seq);
+    if (!Number.isSafeInteger(seq) || seq < 1) return undefined; // no reading has such a sequence number
+    const window = await this.windowOf(stream, seq);
     if (window === undefined) return undefined;
     const info = await this.info(window);
     const entry = info.runs.get(stream);
     // An archived run's readings are in the archive (node/retention/archive.ts), proved from there.
     if (entry === undefined || entry.run.archived !== undefined || seq < entry.run.firstSeq || seq >= entry.run.firstSeq + entry.run.count) return undefined;
     const index = entry.run.leafStart + (seq - entry.run.firstSeq);
-    const [bytes, path, anchor] = await Promise.all([
-      this.bytesOf(info, entry.located, entry.run.firstSeq, seq),
-      this.path(info, index),
-      this.store.anchorReceipt(window),
-    ]);
+    const [bytes, { anchor, ...path }] = await Promise.all([this.bytesOf(info, entry.located, entry.run.firstSeq, seq), this.path(info, index)]);
     const decoded = decodeReading(bytes);
     const proof = this.proofOf(window, info.record.leafCount, index, seq, decoded.salt, path);
     return { stream, seq, reading: decoded.reading, proof, ...(anchor ? { anchor } : {}) };
@@ -386,8 +414,15 @@ export class ProofService {
     const to = Math.min(head.lastClosed, options.to ?? head.lastClosed);
     const maxFailures = options.maxFailures ?? 1000;
     const chain = cachedAnchorView(view);
-    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], archived: 0, failures: [] };
+    const report: AuditReport = { windows: 0, readings: 0, verified: 0, unanchored: [], lost: [], archived: 0, failures: [] };
+    const lostRuns = await this.store.lostRuns();
     for (let w = from; w <= to; w++) {
+      // A run the node says it lost counts as lost only where the chain records it so (a leafless anchor at its end).
+      const lostRun = lostRuns.find((r) => w >= r.fromSequence && w <= r.toSequence);
+      if (lostRun && Number((await chain.getAnchor(this.node, BigInt(lostRun.toSequence)))?.leafCount ?? -1) === 0) {
+        report.lost.push(w);
+        continue;
+      }
       if ((await chain.getAnchor(this.node, BigInt(w))) === undefined) {
         report.unanchored.push(w);
         continue;

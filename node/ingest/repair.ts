@@ -8,21 +8,30 @@
  *      the store's manifest from the table and log files that still read, and sets the damaged
  *      ones aside in the store's `lost/` folder;
  *   2. a salvage check of the reading store: every closed window is checked against its own
- *      record (its readings present, each hashing to its leaf, the leaves to the window's root),
+ *      record (its readings present, each hashing to its leaf, the leaves to the window's root;
+ *      the block index of a window whose leaves give its root is written again where it differs),
  *      so what was lost is known by window and stream, and whether the chain holds the window's
  *      anchor (the readings' fingerprints stay provable on chain; the readings themselves do not);
  *   3. a report, printed and kept as `<dataDir>/repair-<time>.json`.
  * The node then starts and serves what remains; a proof of a lost reading answers "not held".
  *
- * Not done here yet: fetching back from partners the copies they hold of this node's shared
- * readings and events (verified against the chain as the fetch client does); the report lists the
- * lost streams and windows that such a fetch would need.
+ * With `--from-partners` (`refetchFromPartners`), the lost windows are then asked back from the
+ * partners that followed the node's streams (node/p2p/return-fetch.ts), every returned reading
+ * verified against the node's own anchored root before a window is written back whole
+ * (refetch.ts); what remains lost is reported by window, with its missing leaves and streams.
+ * Not done: the node's own EPCIS event documents partners received are not fetched back.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Level } from "level";
 import { decodeReading } from "../../lib/canonical-reading.ts";
 import { MerkleTree, leafHash } from "../../lib/merkle.ts";
+import { connectContracts, readDeployment } from "../../lib/deployment.ts";
+import { cachedAnchorView, contractAnchorView } from "../../lib/verify-reading.ts";
+import { rpcProvider } from "../chain/client.ts";
+import { ConfigError, type NodeConfig } from "../config.ts";
+import { startReturnSession } from "../p2p/return-fetch.ts";
+import { type RefetchReport, refetchWindows } from "./refetch.ts";
 import { IngestStore, parseChunk, sectionRecords } from "./store.ts";
 
 /** Exit status of a process that cannot start because a store is damaged (sysexits' EX_DATAERR): restarting it will not help. */
@@ -78,7 +87,8 @@ export interface RepairReport {
   at: string;
   /** Every LevelDB store repaired, and the files LevelDB set aside in its lost/ folder. */
   stores: { dir: string; lostFiles: string[] }[];
-  windows: { closed: number; intact: number; damaged: DamagedWindow[] };
+  /** `blockRootsRestored`: leaf pages whose block roots (the block index) were written again from their leaves. */
+  windows: { closed: number; intact: number; damaged: DamagedWindow[]; blockRootsRestored: number };
   readings: { intact: number; lost: number; lostRanges: LostRange[] };
   /** What the repair could not do (yet): the operator's next steps. */
   left: string[];
@@ -99,12 +109,13 @@ function levelStores(dir: string): string[] {
 const lostFiles = (dir: string) => (existsSync(path.join(dir, "lost")) ? readdirSync(path.join(dir, "lost")) : []);
 
 /** Checks every closed window of the reading store against its own record (see the header). */
-async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[] }> {
+export async function salvageCheck(store: IngestStore): Promise<{ closed: number; damaged: DamagedWindow[]; intact: number; lost: number; lostRanges: LostRange[]; blockRootsRestored: number }> {
   const head = await store.head();
   const lastAnchored = await store.lastAnchored();
   const damaged: DamagedWindow[] = [];
   let intact = 0;
   let lost = 0;
+  let blockRootsRestored = 0;
   // Per stream, the sequence number its next run should start at: a later run starting past it
   // means the runs between sat in windows whose record is lost.
   const nextSeq = new Map<string, number>();
@@ -135,6 +146,9 @@ async function salvageCheck(store: IngestStore): Promise<{ closed: number; damag
     }
     const tree = leaves && leaves.length === record.leafCount * 32 ? MerkleTree.fromLeafHashes(leaves) : undefined;
     const treeOk = tree !== undefined && "0x" + tree.root.toString("hex") === record.root;
+    // The block index (store format 2) derives from the leaves: what a lost table took of it, or
+    // what no longer matches them, is written again.
+    if (treeOk) blockRootsRestored += await store.restoreBlockRoots(w).catch(() => 0);
     // Readings found in the window's chunks that match their leaf, per stream.
     const found = new Map<string, number>();
     let problem: string | undefined = treeOk ? undefined : "its leaf hashes are lost or do not give its root";
@@ -177,7 +191,7 @@ async function salvageCheck(store: IngestStore): Promise<{ closed: number; damag
   const gapStreams = [...new Set(lostRanges.map((r) => r.stream))];
   for (const d of damaged) if (d.expected === undefined) d.streams = gapStreams;
   lost += lostRanges.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0);
-  return { closed: head.lastClosed, damaged, intact, lost, lostRanges };
+  return { closed: head.lastClosed, damaged, intact, lost, lostRanges, blockRootsRestored };
 }
 
 /**
@@ -222,17 +236,17 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
     left.push(
       "fetch back from partners the copies they hold of the lost readings (streams " +
         [...new Set(check.damaged.flatMap((d) => d.streams))].join(", ") +
-        "): not automated yet; a partner that follows a stream keeps verified copies in its received store",
+        "): partners that follow them keep verified copies; `npm run node -- repair --config FILE --from-partners` asks them back, verified against the chain",
     );
   }
   if (unanchoredLost.length > 0) {
-    left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: anchoring cannot pass them (each anchor links to the one before); the node's later windows wait until they are restored`);
+    left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: when it starts, the node records them on chain as lost (DataAnchors WindowsLost, shown by \`audit\` and the status) and anchors on after them; restore them from a backup before starting if one holds them`);
   }
   const report: RepairReport = {
     dataDir,
     at: new Date().toISOString(),
     stores,
-    windows: { closed: check.closed, intact: check.closed - check.damaged.length, damaged: check.damaged },
+    windows: { closed: check.closed, intact: check.closed - check.damaged.length, damaged: check.damaged, blockRootsRestored: check.blockRootsRestored },
     readings: { intact: check.intact, lost: check.lost, lostRanges: check.lostRanges },
     left,
   };
@@ -247,10 +261,74 @@ export function formatRepairReport(r: RepairReport): string {
     `repaired ${r.stores.length} LevelDB store(s) in ${r.dataDir}`,
     ...r.stores.map((s) => `  ${s.dir}: ${s.lostFiles.length === 0 ? "nothing set aside" : `set aside in lost/: ${s.lostFiles.join(", ")}`}`),
     `reading store: ${r.windows.closed} closed windows, ${r.windows.intact} intact, ${r.windows.damaged.length} damaged; ${r.readings.intact} readings intact, ${r.readings.lost} lost`,
+    ...(r.windows.blockRootsRestored > 0 ? [`  block index of ${r.windows.blockRootsRestored} leaf page(s) written again from their leaves`] : []),
     ...r.readings.lostRanges.map((g) => `  LOST readings ${g.stream} #${g.fromSeq}..#${g.toSeq}`),
     ...r.windows.damaged.map((d) => `  LOST window ${d.sequence}: ${d.problem}${d.streams.length > 0 ? ` (streams ${d.streams.join(", ")})` : ""}; ${d.anchored ? "anchored: its fingerprints stay on chain" : "not anchored"}`),
     ...r.left.map((l) => `left to do: ${l}`),
   ];
   if (r.file) lines.push(`report kept in ${r.file}`);
+  return lines.join("\n");
+}
+
+export interface RefetchOutcome extends RefetchReport {
+  /** Damaged windows the salvage check still finds after the refetch. */
+  stillDamaged: number[];
+  file?: string;
+}
+
+/**
+ * Asks partners for the windows `repaired` lost and writes back those that verify whole (the
+ * node stopped; refetch.ts). Progress goes to `log`; the outcome is kept as
+ * `<dataDir>/refetch-<time>.json`.
+ */
+export async function refetchFromPartners(config: NodeConfig, repaired: RepairReport, log: (line: string) => void): Promise<RefetchOutcome> {
+  if (!config.p2p) throw new ConfigError(["p2p: --from-partners needs the node's p2p section (its peer key and where partners are found)"], config.file);
+  const lost = repaired.windows.damaged.map((d) => d.sequence);
+  const deployment = readDeployment(config.chain.deployment);
+  const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
+  try {
+    const store = await IngestStore.open(path.join(config.dataDir, "db"));
+    try {
+      const node = (await store.format())?.node;
+      if (node === undefined) throw new Error(`the reading store in ${config.dataDir} does not say which node it belongs to: nothing can be checked against the chain`);
+      let report: RefetchReport = { restored: [], lost: [], lied: [], refused: [] };
+      if (lost.length > 0) {
+        log(`asking partners for ${lost.length} lost window(s) of node ${node}: ${lost.join(", ")}`);
+        const session = await startReturnSession({ config: config.p2p, dataDir: config.dataDir, deployment, provider, log });
+        try {
+          const anchors = cachedAnchorView(contractAnchorView(connectContracts(deployment.contracts, provider).dataAnchors));
+          report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, keepDir: path.join(config.dataDir, "refetch-kept"), log });
+        } finally {
+          await session.stop();
+        }
+      }
+      const after = await salvageCheck(store);
+      const outcome: RefetchOutcome = { ...report, stillDamaged: after.damaged.map((d) => d.sequence) };
+      const file = path.join(config.dataDir, `refetch-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+      writeFileSync(file, JSON.stringify(outcome, null, 2) + "\n");
+      return { ...outcome, file };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** The refetch's summary as the CLI prints it. */
+export function formatRefetchReport(r: RefetchOutcome): string {
+  const lines = [
+    `from partners: ${r.restored.length} window(s) restored, ${r.stillDamaged.length} still damaged`,
+    ...r.restored.map((w) => `  RESTORED window ${w.window}: ${w.readings} readings (${w.fromPartners} returned by partners), verified against its anchor`),
+    ...r.lost.map(
+      (w) =>
+        `  LOST window ${w.window}: ${w.reason}` +
+        (w.missing.length > 0 ? `; leaves missing ${w.missing.map(([a, b]) => (b - a === 1 ? `${a}` : `${a}..${b - 1}`)).join(", ")}` : "") +
+        (w.streamsNotReturned.length > 0 ? `; no partner returned streams ${w.streamsNotReturned.join(", ")}` : ""),
+    ),
+    ...r.lied.map((p) => `  BANNED ${p.peer}: ${p.reason}`),
+    ...r.refused.map((p) => `  not asked further: ${p.peer}: ${p.reason}`),
+  ];
+  if (r.file) lines.push(`refetch report kept in ${r.file}`);
   return lines.join("\n");
 }

@@ -2,7 +2,8 @@
  * The node's reading store in LevelDB: the layout, and reads and writes that keep it consistent.
  *
  * Keys (one-byte prefix, integers big-endian so keys sort numerically):
- *   c | window u64 | part u32        chunk: readings of one group commit, grouped by stream
+ *   c | window u64 | part u32        chunk: readings of one group commit, grouped by stream (a
+ *                                    commit of more than CHUNK_BYTES of records spans several)
  *   w | window u64                   window record (JSON): time range, root, prevRoot, stream runs
  *   l | window u64 | page u32        the window's leaf hashes in tree order, 32 bytes each, in
  *                                    pages of LEAF_PAGE (the last page may be shorter)
@@ -16,7 +17,8 @@
  *   a | window u64                   anchor receipt (JSON): transaction, block, anchoredAt
  *   m | name                         metadata (JSON): "format", "head", "anchored", "recovery" (the
  *                                    last re-anchoring after the chain lost anchors), "retention"
- *                                    (node/retention: segments archived, where pruning stands)
+ *                                    (node/retention: segments archived, where pruning stands),
+ *                                    "lost" (runs of windows lost before they were anchored)
  *
  * Leaf pages: LEAF_PAGE is a power of two, so every full page is a complete subtree of the
  * window's tree (RFC 6962 splits at powers of two) and the tree over the page roots is the top of
@@ -53,6 +55,12 @@ export const LEAF_PAGE = 1024;
 /** Leaves per block within a page, whose roots are stored (a power of two dividing LEAF_PAGE). */
 export const LEAF_BLOCK = 32;
 export const CHUNK_FORMAT = 1;
+/**
+ * Most bytes of records the pipeline puts in one chunk: a group commit larger than this is
+ * stored as several chunks. A single reading's proof reads its whole chunk (LevelDB reads values
+ * whole), so this bounds what a cold proof reads.
+ */
+export const CHUNK_BYTES = 4 * 1024;
 
 export type Key = Buffer;
 export type Op = { type: "put"; key: Key; value: Buffer } | { type: "del"; key: Key };
@@ -98,6 +106,8 @@ export interface AnchorReceipt {
   blockNumber?: number;
   /** Block timestamp, Unix seconds. */
   anchoredAt: number;
+  /** The window was lost from the store before it was anchored; the chain records it as lost (node/chain/anchorer.ts). */
+  lost?: true;
 }
 
 /** The chain lost anchors this store had seen confirmed: what was lost, and the re-anchoring. */
@@ -110,6 +120,15 @@ export interface AnchorRecovery {
   lostUpTo: number;
   /** When the last lost window was anchored again, Unix ms. */
   reanchoredAt?: number;
+}
+
+/** Windows lost from the store before they were anchored, recorded on chain as lost. */
+export interface LostRun {
+  fromSequence: number;
+  toSequence: number;
+  /** When the node found them missing, Unix ms. */
+  detectedAt: number;
+  txHash?: string;
 }
 
 export interface FormatRecord {
@@ -162,7 +181,7 @@ export const keys = {
   streamIndex: (stream: string | Buffer, seq: number) => prefixed("s", streamPart(stream), u64(seq)),
   nextSeq: (stream: string | Buffer) => prefixed("n", streamPart(stream)),
   anchor: (window: number) => prefixed("a", u64(window)),
-  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention") => prefixed("m", Buffer.from(name, "latin1")),
+  meta: (name: "format" | "head" | "anchored" | "recovery" | "retention" | "lost") => prefixed("m", Buffer.from(name, "latin1")),
 };
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), "utf8");
@@ -323,10 +342,12 @@ export class IngestStore {
       // chunks, at a bounded cost in memory (one memtable and one being flushed).
       writeBufferSize: 16 * 1024 * 1024,
       maxFileSize: 16 * 1024 * 1024,
-      // Each open table keeps its index in memory (an entry per block): large blocks (values are
-      // group-commit chunks of hundreds of KB anyway) and a cap on open tables keep memory flat as
-      // the data grows.
-      blockSize: 64 * 1024,
+      // A get reads (and checksums, and decompresses) the whole block holding its value: blocks
+      // of a leaf page (32 KB) or two chunks keep a cold proof's reads small (64 KB blocks: about
+      // 25 % more CPU a proof; 16 KB: 5 % more bytes on disk, as each block compresses alone).
+      // Each open table keeps its index in memory (an entry per block); the cap on open tables
+      // keeps that flat as the data grows.
+      blockSize: 2 * CHUNK_BYTES,
       maxOpenFiles: 256,
     });
     try {
@@ -368,6 +389,22 @@ export class IngestStore {
     }
     await this.db.put(keys.meta("format"), json({ ...format, version: STORE_FORMAT }), { sync: true });
     log(`reading store ${this.location}: block index built in ${Date.now() - started} ms`);
+  }
+
+  /**
+   * Writes the block roots of each leaf page of window `sequence` that lacks them or holds others
+   * (repair: they derive from the leaves, which the caller checked against the window's root);
+   * returns how many pages got them.
+   */
+  async restoreBlockRoots(sequence: number): Promise<number> {
+    const ops: Op[] = [];
+    for await (const [key, page] of this.db.iterator({ gte: keys.leafPage(sequence, 0), lt: keys.leafPage(sequence + 1, 0) })) {
+      const p = key.readUInt32BE(9);
+      const roots = pageBlockRoots(page);
+      if (!(await this.blockRoots(sequence, p))?.equals(roots)) ops.push({ type: "put", key: keys.blockRoots(sequence, p), value: roots });
+    }
+    if (ops.length > 0) await this.write(ops);
+    return ops.length;
   }
 
   async write(ops: Op[]): Promise<void> {
@@ -453,6 +490,26 @@ export class IngestStore {
     return this.getRaw(keys.blockRoots(sequence, page));
   }
 
+  /** A closed window's record, locator and page roots; undefined when the window is not closed. */
+  async closedWindow(sequence: number): Promise<{ record: WindowRecord; locator: LocatedSection[][]; pageRoots: Buffer } | undefined> {
+    const [record, locator, pageRoots] = (await this.db.getMany([keys.window(sequence), keys.locator(sequence), keys.pageRoots(sequence)])) as (Buffer | undefined)[];
+    if (record === undefined || locator === undefined || pageRoots === undefined) return undefined;
+    return { record: parse<WindowRecord>(record)!, locator: decodeLocator(locator), pageRoots };
+  }
+
+  /**
+   * What a single reading's proof reads at leaf page `page` of `sequence`: the page's block roots
+   * and leaves, and the window's anchor receipt.
+   */
+  async proofReads(sequence: number, page: number): Promise<{ blockRoots?: Buffer; leafPage?: Buffer; anchor?: AnchorReceipt }> {
+    // At most LEAF_PAGE leaves, their block roots and a receipt (about 34 KB), read on this thread
+    // while the store is open: a trip to LevelDB's thread pool and back costs several times
+    // reading such values from the file system cache, and a proof waits for it.
+    const list = [keys.blockRoots(sequence, page), keys.leafPage(sequence, page), keys.anchor(sequence)];
+    const [blockRoots, leafPage, anchor] = this.db.status === "open" ? list.map((key) => this.db.getSync(key) as Buffer | undefined) : ((await this.db.getMany(list)) as (Buffer | undefined)[]);
+    return { blockRoots, leafPage, anchor: parse<AnchorReceipt>(anchor) };
+  }
+
   /** Per run of the window record (same order), the chunk sections holding it. */
   async locator(sequence: number): Promise<LocatedSection[][] | undefined> {
     const raw = await this.getRaw(keys.locator(sequence));
@@ -462,6 +519,8 @@ export class IngestStore {
   async chunk(window: number, part: number): Promise<Buffer | undefined> {
     // Not kept in LevelDB's block cache: chunks are most of the data, and read through it they
     // would push out the small window, index and leaf blocks every proof needs.
+    // On LevelDB's thread pool: a chunk is small when the pipeline wrote it (CHUNK_BYTES), but one
+    // that retention rewrote, or written before chunks were capped, may be megabytes.
     return (await this.db.get(keys.chunk(window, part), { fillCache: false })) as Buffer | undefined;
   }
 
@@ -552,13 +611,22 @@ export class IngestStore {
     await this.write([{ type: "put", key: keys.meta("recovery"), value: json(recovery) }]);
   }
 
-  /** Records that windows were anchored (one atomic batch, with the new high-water mark). */
-  async markAnchored(receipts: AnchorReceipt[]): Promise<void> {
+  /**
+   * Records that windows were anchored (one atomic batch, with the new high-water mark), and
+   * with `lost` the runs of windows recorded on chain as lost, all of them.
+   */
+  async markAnchored(receipts: AnchorReceipt[], lost?: readonly LostRun[]): Promise<void> {
     if (receipts.length === 0) return;
     const ops: Op[] = receipts.map((r) => ({ type: "put", key: keys.anchor(r.sequence), value: json(r) }));
     const last = Math.max(...receipts.map((r) => r.sequence));
     ops.push({ type: "put", key: keys.meta("anchored"), value: json({ lastAnchored: last }) });
+    if (lost) ops.push({ type: "put", key: keys.meta("lost"), value: json(lost) });
     await this.write(ops);
+  }
+
+  /** Runs of windows lost before they were anchored and recorded on chain as lost, in order. */
+  async lostRuns(): Promise<LostRun[]> {
+    return parse<LostRun[]>(await this.getRaw(keys.meta("lost"))) ?? [];
   }
 }
 

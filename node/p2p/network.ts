@@ -48,6 +48,8 @@ import { PeerDiscovery } from "./discovery.ts";
 import { type FollowStatus, Follows } from "./follows.ts";
 import { decodeJson, encodeJson } from "./protocol.ts";
 import { RemoteData } from "./remote.ts";
+import { serveReturn } from "./return-fetch.ts";
+import type { RefusalCode } from "../../lib/errors.ts";
 import { type MisbehaviourReport, ReceivedStore } from "./received-store.ts";
 
 export { PEERS_PROTOCOL } from "./discovery.ts";
@@ -89,6 +91,8 @@ export interface P2pStatus {
   banned: string[];
   /** Connection attempts of unknown peer ids refused for want of lookup budget (gater.ts). */
   throttledLookups: number;
+  /** Return requests (return-fetch.ts): answered, and refused by refusal code. */
+  returns: { served: number; refused: Partial<Record<RefusalCode, number>> };
 }
 
 export class PeerNetwork {
@@ -99,6 +103,7 @@ export class PeerNetwork {
   private stopped = false;
   private served = 0;
   private refused = 0;
+  private readonly returns: P2pStatus["returns"] = { served: 0, refused: {} };
   private reports: MisbehaviourReport[] = [];
   private receivedCount = 0;
   /** Organisation of each connected peer, as last asked. */
@@ -216,6 +221,25 @@ export class PeerNetwork {
         } else this.served++;
       },
       onError: (e) => this.log(`serving failed: ${(e as Error).message}`),
+    });
+    // Handing a node back the copies held of its own readings, to its own organisation only
+    // (the one DataAnchors records as having anchored each window).
+    const anchorOrgs = orgAnchorView(connectContracts(this.options.deployment.contracts, this.options.provider).dataAnchors);
+    await serveReturn(this.host, {
+      orgOf: (peer) => this.gate.orgOf(peer),
+      orgOfAnchor: (node, sequence) => anchorOrgs.orgOfAnchor(node, sequence),
+      received: this.received,
+      maxFrameBytes: config.maxFrameBytes,
+      timeoutMs: config.timeoutMs,
+      maxReadings: config.maxReadings,
+      onAnswer: (peer, outcome, detail) => {
+        if (outcome === "served") this.returns.served++;
+        else {
+          this.returns.refused[outcome] = (this.returns.refused[outcome] ?? 0) + 1;
+          this.log(`refused a return request of ${peer}: ${outcome}: ${detail}`);
+        }
+      },
+      onError: (e) => this.log(`return request: ${(e as Error).message}`),
     });
     await this.discovery.serve();
 
@@ -466,6 +490,7 @@ export class PeerNetwork {
       misbehaviour: this.reports.slice(-20),
       banned: [...new Set(this.reports.filter((r) => r.altered && this.gate.isBanned(r.peer)).map((r) => r.peer))],
       throttledLookups: this.gate.throttledLookups,
+      returns: { served: this.returns.served, refused: { ...this.returns.refused } },
     };
   }
 

@@ -31,7 +31,7 @@ import { Level } from "level";
 import type { Reading } from "../../lib/reading.ts";
 import type { ReadingProof, ReadingRangeProof } from "../../lib/verify-reading.ts";
 import type { UnverifiableItem, VerifiedReadings } from "./fetch-client.ts";
-import type { EventSummary, GrantRef, RunItem } from "./protocol.ts";
+import type { EventSummary, GrantRef, ReadingItem, RunItem } from "./protocol.ts";
 import { decodeRun, encodeRun } from "./wire.ts";
 
 /** Where a received item came from. */
@@ -60,6 +60,17 @@ export interface UnverifiableWindow extends UnverifiableItem {
   stream: string;
   peer: string;
   at: number;
+}
+
+/** A stored part of a run, or a reading stored alone with its proof, as retention walks them. */
+export interface HeldEntry {
+  key: Buffer;
+  /** The key prefix of its (owner, stream, node): every entry of one node's stream, by seq. */
+  group: Buffer;
+  owner: number;
+  stream: string;
+  origin: Origin;
+  item: ReadingItem;
 }
 
 export interface MisbehaviourReport {
@@ -150,6 +161,13 @@ function decodePart(value: Buffer, stream: string): { origin: Origin; item: RunI
   return { origin, item: decodeRun(value.subarray(o2 + length), stream) };
 }
 
+/** The window of a stored part, read without decoding it (its run: kind byte, node, varint window). */
+function partWindow(value: Buffer): number {
+  const [, o1] = readVarint(value, 1);
+  const [length, o2] = readVarint(value, o1);
+  return readVarint(value, o2 + length + 1 + 20)[0];
+}
+
 /** The key just past every key starting with `prefix`. */
 const after = (prefix: Buffer) => Buffer.concat([prefix, Buffer.alloc(32, 0xff)]);
 
@@ -222,6 +240,44 @@ export class ReceivedStore {
     return range.limit === undefined ? inRange : inRange.slice(0, range.limit);
   }
 
+  /**
+   * What is held of `node`'s `stream` (received from `owner`) with seq above `afterSeq` in windows
+   * [fromWindow, toWindow], as it was received: parts of runs with their range proofs, readings
+   * with their own proofs; by seq, about `limit` readings (whole parts). For handing a node back
+   * its own readings (return-fetch.ts); readings kept without a proof of their own (stores older
+   * than whole parts) are left out.
+   */
+  async heldOf(owner: number, stream: string, node: string, q: { fromWindow: number; toWindow: number; afterSeq: number; limit: number }): Promise<{ items: ReadingItem[]; more: boolean }> {
+    const found: { seq: number; item: ReadingItem }[] = [];
+    // A scan cut short at `limit` readings holds more past its last seq: nothing beyond that is answered now.
+    let bound = Infinity;
+    const scan = async (gte: Buffer, end: Buffer, itemOf: (v: Buffer) => ReadingItem | undefined, windowOf?: (v: Buffer) => number) => {
+      let n = 0;
+      for await (const v of this.db.values({ gte, lt: after(end) })) {
+        // Parts before the windows asked for are passed over undecoded.
+        if (windowOf !== undefined && windowOf(v) < q.fromWindow) continue;
+        const item = itemOf(v);
+        if (item === undefined || item.proof.window < q.fromWindow) continue;
+        if (item.proof.window > q.toWindow) break;
+        const seq = item.kind === "run" ? item.proof.seqs[0]! : item.proof.seq;
+        if (n >= q.limit) {
+          bound = Math.min(bound, seq - 1);
+          break;
+        }
+        found.push({ seq, item });
+        n += item.kind === "run" ? item.readings.length : 1;
+      }
+    };
+    await scan(keyOf.part(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.parts(owner, stream), addr(node)]), (v) => decodePart(v, stream).item, partWindow);
+    await scan(keyOf.reading(owner, stream, node, q.afterSeq + 1), Buffer.concat([keyOf.stream(owner, stream), addr(node)]), (v) => {
+      const r = JSON.parse(v.toString("utf8")) as ReceivedReading;
+      return r.proof === undefined ? undefined : { kind: "one", reading: r.reading, proof: r.proof, ...(r.origin.tx ? { tx: r.origin.tx } : {}) };
+    });
+    found.sort((a, b) => a.seq - b.seq);
+    const items = found.filter((f) => f.seq <= bound).map((f) => f.item);
+    return { items, more: bound !== Infinity };
+  }
+
   /** How many readings of `owner`'s `stream` are held. */
   async count(owner: number, stream: string): Promise<number> {
     return this.countUnder(keyOf.parts(owner, stream), keyOf.stream(owner, stream));
@@ -238,6 +294,28 @@ export class ReceivedStore {
     for await (const value of this.db.values({ gt: parts, lt: after(parts) })) n += partCount(value);
     for await (const _ of this.db.keys({ gt: alone, lt: after(alone) })) n++;
     return n;
+  }
+
+  /**
+   * Parts of runs ("run") or readings stored alone with their own proof ("one"), in key order
+   * (owner, stream, node, seq), from the first key after `after`: node/retention/received.ts
+   * prunes by them. Readings of older stores kept without their own proof are left out.
+   */
+  async *entries(kind: "run" | "one", after?: Buffer): AsyncGenerator<HeldEntry> {
+    const prefix = P(kind === "run" ? "q" : "r");
+    for await (const [key, value] of this.db.iterator({ gt: after ?? prefix, lt: Buffer.from([prefix[0]! + 1]) })) {
+      const owner = key.readUInt32BE(1);
+      const len = key[5]!;
+      const stream = key.toString("utf8", 6, 6 + len);
+      const group = key.subarray(0, 6 + len + 20);
+      if (kind === "run") {
+        const { origin, item } = decodePart(value, stream);
+        yield { key, group, owner, stream, origin, item };
+      } else {
+        const r = JSON.parse(value.toString("utf8")) as ReceivedReading;
+        if (r.proof) yield { key, group, owner, stream, origin: r.origin, item: { kind: "one", reading: r.reading, proof: r.proof } };
+      }
+    }
   }
 
   /** The range proof of a run received whole by a node before parts were kept whole (older stores). */

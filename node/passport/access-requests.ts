@@ -14,7 +14,18 @@ const ID = /^[0-9a-f]{32}$/;
 /** Requests one organisation may have waiting at one owner: a member cannot fill another's disk. */
 export const DEFAULT_PENDING_PER_REQUESTER = 100;
 
+/** What became of a new request (`submit`): kept, or refused with why. */
+export type Submitted =
+  | { kept: true }
+  /** The same request (requester, item, scope) is pending already. */
+  | { kept: false; duplicate: AccessRequestAnswer }
+  /** The requester has `waiting` requests pending here, its limit. */
+  | { kept: false; waiting: number };
+
 export class AccessRequestStore {
+  /** New requests are checked and kept one at a time, so a burst cannot pass the checks together. */
+  private submitting: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly dir: string,
     /** How many requests one requester may have pending here (POST /access-requests answers 429 past it). */
@@ -36,6 +47,24 @@ export class AccessRequestStore {
     const file = this.file(request.id);
     await writeFile(`${file}.tmp`, JSON.stringify(request), "utf8");
     await rename(`${file}.tmp`, file);
+  }
+
+  /**
+   * Keeps a new pending `request` unless the same one (requester, item, scope) is pending already
+   * or its requester has `pendingPerRequester` requests pending: the one home of both rules, for
+   * every path a request arrives by. Checked and kept in one step.
+   */
+  submit(request: AccessRequestAnswer): Promise<Submitted> {
+    const run = this.submitting.then(async (): Promise<Submitted> => {
+      const waiting = (await this.list()).filter((r) => r.state === "pending" && r.requester.id === request.requester.id);
+      const duplicate = waiting.find((r) => r.subjectKey === request.subjectKey && r.scope === request.scope);
+      if (duplicate) return { kept: false, duplicate };
+      if (waiting.length >= this.pendingPerRequester) return { kept: false, waiting: waiting.length };
+      await this.put(request);
+      return { kept: true };
+    });
+    this.submitting = run.catch(() => undefined);
+    return run;
   }
 
   async get(id: string): Promise<AccessRequestAnswer | undefined> {

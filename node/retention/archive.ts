@@ -36,7 +36,7 @@ import { type WriteStream, closeSync, createReadStream, createWriteStream, exist
 import { once } from "node:events";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { type Gzip, createGunzip, createGzip } from "node:zlib";
+import { type Gzip, type ZlibOptions, createGunzip, createGzip } from "node:zlib";
 import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";
 import type { Quality, Reading } from "../../lib/reading.ts";
 import { type AnchorView, PROOF_VERSION, type ReadingProof, type VerifyFailureReason, type VerifyOptions, cachedAnchorView, verifyReading } from "../../lib/verify-reading.ts";
@@ -152,8 +152,15 @@ export function readingOfLine(l: ArchivedReadingLine): Reading {
   };
 }
 
+/**
+ * gzip level of archive files: salts and leaf hashes (most of a line) do not compress at any
+ * level, so level 1 gives nearly level 6's size (the default) at a fraction of its CPU, which
+ * retention needs to keep up with ingestion (scripts/bench/retention.ts).
+ */
+const GZIP_LEVEL = 1;
+
 /** A gzip'd NDJSON file being written, with back-pressure. */
-class NdjsonWriter {
+export class NdjsonWriter {
   private readonly gzip: Gzip;
   private readonly out: WriteStream;
   private readonly done: Promise<unknown>;
@@ -161,7 +168,9 @@ class NdjsonWriter {
 
   constructor(file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
-    this.gzip = createGzip();
+    // A deep buffer: the lines of a run are written to one file at a time, and a shallow one (16 KB)
+    // made reading and decoding wait for each batch's compression instead of overlapping with it.
+    this.gzip = createGzip({ level: GZIP_LEVEL, writableHighWaterMark: 1 << 20 } as ZlibOptions); // zlib streams take stream options; its typings leave them out
     // flush: the file is synced before it closes, so a renamed segment is on disk.
     this.out = createWriteStream(file, { flush: true });
     this.gzip.pipe(this.out);
@@ -196,7 +205,7 @@ class NdjsonWriter {
   }
 }
 
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);
@@ -281,7 +290,7 @@ export class SegmentWriter {
   }
 }
 
-function dirBytes(dir: string): number {
+export function dirBytes(dir: string): number {
   let total = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (e.isFile()) total += statSync(path.join(e.parentPath, e.name)).size;
@@ -357,7 +366,7 @@ function readManifest(dir: string): ArchiveManifest {
 }
 
 /** A file the manifest names, refused when it points outside its segment. */
-function inside(dir: string, name: unknown): string {
+export function inside(dir: string, name: unknown): string {
   if (typeof name !== "string") throw new ArchiveError(`${dir}: the manifest names a file that is not a string`);
   const file = path.resolve(dir, name);
   if (!file.startsWith(path.resolve(dir) + path.sep)) throw new ArchiveError(`${dir}: the manifest names ${JSON.stringify(name)}, outside its segment`);
@@ -365,7 +374,7 @@ function inside(dir: string, name: unknown): string {
 }
 
 /** The JSON objects of a gzip'd NDJSON file, with their line numbers. */
-async function* lines<T>(file: string): AsyncGenerator<{ line: number; value: T }> {
+export async function* lines<T>(file: string): AsyncGenerator<{ line: number; value: T }> {
   const input = createReadStream(file).pipe(createGunzip());
   const rl = createInterface({ input, crlfDelay: Infinity });
   let n = 0;

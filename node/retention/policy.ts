@@ -8,6 +8,10 @@
  *       { "stream": "spindle-*", "keepDays": 7 },     // a trailing * matches any rest
  *       { "stream": "*", "keepDays": 90 }
  *     ],
+ *     "followed": [                                  // partners' streams this node follows (received)
+ *       { "organisation": 3, "stream": "furnace-*", "keepDays": 30 },
+ *       { "organisation": "*", "stream": "*", "keepDays": 365 }
+ *     ],
  *     "archiveDir": "/srv/tracemesh/archive",       // default <dataDir>/archive
  *     "intervalMs": 3600000,                        // how often pruning runs (default hourly)
  *     "windowsPerSegment": 1000                     // windows per archive segment and per delete batch
@@ -16,25 +20,39 @@
  * A stream no rule matches is kept forever, and so is every reading an own EPCIS event binds
  * (lib/epcis/readings.ts): those are what a part's history points to. Only windows anchored and
  * confirmed on chain are ever pruned, so every archived reading is provable against its anchor.
+ * Received readings (node/retention/received.ts) arrive verified against their anchor, with
+ * their proof; `followed` rules match the owner organisation's numeric id (or "*") and the
+ * stream, first match wins, no match keeps them forever; their age is their source time.
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { FilePath } from "../../lib/config-reader.ts";
 
 const DAY_MS = 86_400_000;
 
+const StreamPattern = Type.String({
+  pattern: "^[^*]+\\*?$|^\\*$",
+  minLength: 1,
+  maxBytes: 255,
+  problem: 'must be a stream id, or a prefix ending in * ("furnace-1/*"), or "*" for every stream',
+});
+const KeepDays = Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 36_500 }), Type.Literal("forever")], {
+  problem: 'must be a number of days above 0 (at most 36500), or "forever"',
+});
+
 const StreamRule = Type.Object(
-  {
-    stream: Type.String({
-      pattern: "^[^*]+\\*?$|^\\*$",
-      minLength: 1,
-      maxBytes: 255,
-      problem: 'must be a stream id, or a prefix ending in * ("furnace-1/*"), or "*" for every stream',
-    }),
-    keepDays: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 36_500 }), Type.Literal("forever")], {
-      problem: 'must be a number of days above 0 (at most 36500), or "forever"',
-    }),
-  },
+  { stream: StreamPattern, keepDays: KeepDays },
   { additionalProperties: false, problem: 'must be an object { stream, keepDays }, e.g. { "stream": "furnace-1/*", "keepDays": 30 }' },
+);
+
+const FollowedRule = Type.Object(
+  {
+    organisation: Type.Union([Type.Integer({ minimum: 1, maximum: 0xffff_ffff }), Type.Literal("*")], {
+      problem: 'must be the owner organisation\'s numeric id in the Consortium, or "*" for every partner',
+    }),
+    stream: StreamPattern,
+    keepDays: KeepDays,
+  },
+  { additionalProperties: false, problem: 'must be an object { organisation, stream, keepDays }, e.g. { "organisation": 3, "stream": "furnace-*", "keepDays": 30 }' },
 );
 
 export const RetentionSchema = Type.Object(
@@ -43,8 +61,9 @@ export const RetentionSchema = Type.Object(
     archiveDir: Type.Optional(FilePath({ problem: "must be a non-empty path (the folder archive files are written to)" })),
     intervalMs: Type.Integer({ minimum: 1_000, maximum: 7 * DAY_MS, default: 3_600_000, problem: "must be a whole number of milliseconds from 1000 to 604800000" }),
     windowsPerSegment: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, problem: "must be a whole number of windows from 1 to 100000" }),
+    followed: Type.Array(FollowedRule, { default: [], problem: "must be a list of { organisation, stream, keepDays } rules for the partners' streams this node follows" }),
   },
-  { additionalProperties: false, problem: "must be an object with streams, archiveDir, intervalMs and windowsPerSegment (all optional)" },
+  { additionalProperties: false, problem: "must be an object with streams, archiveDir, intervalMs, windowsPerSegment and followed (all optional)" },
 );
 
 export type RetentionSection = Static<typeof RetentionSchema>;
@@ -55,8 +74,15 @@ export interface RetentionRule {
   keepMs?: number;
 }
 
+/** A rule for received readings: the owner organisation's id (undefined: every partner). */
+export interface FollowedRetentionRule extends RetentionRule {
+  organisation?: number;
+}
+
 export interface RetentionConfig {
   rules: RetentionRule[];
+  /** Rules for the readings received from followed partners' streams (node/retention/received.ts). */
+  followed?: FollowedRetentionRule[];
   archiveDir: string;
   intervalMs: number;
   windowsPerSegment: number;
@@ -70,22 +96,35 @@ export function retentionRules(r: RetentionSection, problem: (field: string, tex
     if (first !== undefined) problem(`retention.streams[${i}].stream`, `repeats the pattern of retention.streams[${first}] (${JSON.stringify(rule.stream)}): the first matching rule wins, so this one never applies`);
     else seen.set(rule.stream, i);
   });
+  const seenFollowed = new Map<string, number>();
+  r.followed.forEach((rule, i) => {
+    const key = `${rule.organisation} ${rule.stream}`;
+    const first = seenFollowed.get(key);
+    if (first !== undefined) problem(`retention.followed[${i}]`, `repeats the organisation and stream of retention.followed[${first}]: the first matching rule wins, so this one never applies`);
+    else seenFollowed.set(key, i);
+  });
 }
+
+const keepMs = (keepDays: number | "forever") => (keepDays === "forever" ? {} : { keepMs: Math.round(keepDays * DAY_MS) });
 
 export function toRetentionConfig(r: RetentionSection, archiveDir: string): RetentionConfig {
   return {
-    rules: r.streams.map((s) => ({ stream: s.stream, ...(s.keepDays === "forever" ? {} : { keepMs: Math.round(s.keepDays * DAY_MS) }) })),
+    rules: r.streams.map((s) => ({ stream: s.stream, ...keepMs(s.keepDays) })),
+    followed: r.followed.map((f) => ({ stream: f.stream, ...(f.organisation === "*" ? {} : { organisation: f.organisation }), ...keepMs(f.keepDays) })),
     archiveDir,
     intervalMs: r.intervalMs,
     windowsPerSegment: r.windowsPerSegment,
   };
 }
 
+const matches = (pattern: string, stream: string) => (pattern.endsWith("*") ? stream.startsWith(pattern.slice(0, -1)) : stream === pattern);
+
 /** How long `stream`'s readings stay in the store, ms; undefined: forever. */
 export function keepMsOf(rules: readonly RetentionRule[], stream: string): number | undefined {
-  for (const r of rules) {
-    const match = r.stream.endsWith("*") ? stream.startsWith(r.stream.slice(0, -1)) : stream === r.stream;
-    if (match) return r.keepMs;
-  }
-  return undefined;
+  return rules.find((r) => matches(r.stream, stream))?.keepMs;
+}
+
+/** How long readings received of organisation `owner`'s `stream` stay, ms; undefined: forever. */
+export function keepMsOfFollowed(rules: readonly FollowedRetentionRule[], owner: number, stream: string): number | undefined {
+  return rules.find((r) => (r.organisation === undefined || r.organisation === owner) && matches(r.stream, stream))?.keepMs;
 }

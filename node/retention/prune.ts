@@ -7,8 +7,8 @@
  * confirmed on chain whose window ended more than the stream's keepDays ago. What stays: streams
  * without a policy; every run holding a reading an own EPCIS event binds (lib/epcis/readings.ts;
  * decided reading by reading on source time); the window records with their roots, page roots,
- * stream index entries and anchor receipts; and the leaf hashes of every window that still keeps
- * some run, so kept readings are proved from the store as before (node/ingest/proofs.ts).
+ * stream index entries and anchor receipts; and the leaf hashes (with their block roots) of
+ * every window that still keeps some run, so kept readings are proved from the store as before (node/ingest/proofs.ts).
  *
  * How, per segment (at most `windowsPerSegment` windows, a million readings or 32 MB of
  * rewritten chunks): the pruned readings and their windows' proof material are written to a
@@ -19,7 +19,11 @@
  * readings in the store and a segment it does not record, removed at the next run; after it,
  * both agree. The ingest pipeline writes only the open window, the anchorer only receipts, so
  * neither contends with the windows pruned here.
+ *
+ * With a received store and `followed` rules, each run also prunes the readings received from
+ * partners' streams (node/retention/received.ts) into `<archiveDir>/received`.
  */
+import path from "node:path";
 import { type ReadingBinding, bindsSourceTime, readingBindingsOf } from "../../lib/epcis/readings.ts";
 import { decodeReading, type DecodedReading } from "../../lib/canonical-reading.ts";
 import type { ProofService } from "../ingest/proofs.ts";
@@ -39,6 +43,8 @@ import {
 import type { EventStore } from "../events/store.ts";
 import { type ArchivedWindow, SegmentWriter, archiveBytes, claimArchive, cleanArchive, readingLine, segmentName } from "./archive.ts";
 import { type RetentionConfig, keepMsOf } from "./policy.ts";
+import { ReceivedRetention, type ReceivedRetentionState } from "./received.ts";
+import type { ReceivedStore } from "../p2p/received-store.ts";
 
 /** Where retention stands, kept in the store ("retention" metadata) with each commit. */
 export interface RetentionState {
@@ -61,6 +67,8 @@ export interface RetentionStatus {
   lastSegment: number;
   archiveDir: string;
   archiveBytes: number;
+  /** Readings received from followed streams moved to `<archiveDir>/received` (with `followed` rules and a peer network). */
+  received?: ReceivedRetentionState & { dir: string };
 }
 
 export interface RetentionOptions {
@@ -72,6 +80,8 @@ export interface RetentionOptions {
   log?: (message: string) => void;
   maxReadingsPerSegment?: number;
   maxRewriteBytes?: number;
+  /** The store of readings received from partners, pruned by the config's `followed` rules. */
+  received?: Pick<ReceivedStore, "entries" | "getMeta" | "db">;
 }
 
 /** The reading bindings of every own event in `events` (a binding that does not parse binds nothing). */
@@ -108,6 +118,7 @@ export class Retention {
   private keptBoundRuns = 0;
   private state: RetentionState = { lastSegment: 0, cursors: {}, prunedReadings: 0 };
   private bytes = 0;
+  private readonly received: ReceivedRetention | undefined;
 
   constructor(
     private readonly store: IngestStore,
@@ -117,12 +128,16 @@ export class Retention {
   ) {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((m) => console.log(`[retention] ${m}`));
+    if (options.received && (config.followed ?? []).length > 0) {
+      this.received = new ReceivedRetention(options.received, config.followed!, path.join(config.archiveDir, "received"), { log: this.log, ...(options.maxReadingsPerSegment ? { maxReadingsPerSegment: options.maxReadingsPerSegment } : {}) });
+    }
   }
 
   /** Runs now, then every `intervalMs`. */
   async start(): Promise<void> {
     this.state = (await this.store.retentionState<RetentionState>()) ?? this.state;
     this.bytes = archiveBytes(this.config.archiveDir);
+    await this.received?.load();
     const tick = () => {
       if (this.stopping) return;
       this.current = this.runOnce()
@@ -152,6 +167,7 @@ export class Retention {
       lastSegment: this.state.lastSegment,
       archiveDir: this.config.archiveDir,
       archiveBytes: this.bytes,
+      ...(this.received ? { received: this.received.status() } : {}),
     };
   }
 
@@ -167,6 +183,11 @@ export class Retention {
       claimArchive(this.config.archiveDir, this.options.node);
       const removed = cleanArchive(this.config.archiveDir, this.state.lastSegment);
       if (removed.length > 0) this.log(`removed ${removed.join(", ")} from ${this.config.archiveDir}: written by a run that did not finish (their readings are still in the store)`);
+      if (this.received) {
+        const r = await this.received.runOnce(this.now(), () => this.stopping);
+        done.segments += r.segments;
+        done.readings += r.readings;
+      }
       const periods = [...new Set(this.config.rules.map((r) => r.keepMs).filter((k): k is number => k !== undefined))].sort((a, b) => a - b);
       if (periods.length === 0) return done;
       const bindings = await this.loadBindings();
@@ -367,9 +388,9 @@ export class Retention {
       kept.forEach(({ run, index }, i) => (newLocator[index] = [{ part: newPart, offset: offsets[i]!, count: run.count }]));
       rewritten = value.length;
     } else {
-      // Nothing of the window is kept: its leaf hashes go too (the archive holds the pages its
-      // readings need; the page roots stay with the window record).
-      for (let p = 0; p < Math.ceil(record.leafCount / LEAF_PAGE); p++) ops.push({ type: "del", key: keys.leafPage(w, p) });
+      // Nothing of the window is kept: its leaf hashes and their block roots go too (the archive
+      // holds the pages its readings need; the page roots stay with the window record).
+      for (let p = 0; p < Math.ceil(record.leafCount / LEAF_PAGE); p++) ops.push({ type: "del", key: keys.leafPage(w, p) }, { type: "del", key: keys.blockRoots(w, p) });
     }
     ops.push({ type: "put", key: keys.locator(w), value: encodeLocator(newLocator) });
     const runs = record.runs.map((run, index) => (pruned.has(index) ? { ...run, archived: segment } : run));

@@ -34,9 +34,13 @@
  *   --duration S     seconds per measurement (default 5; eight measurements, four each way)
  *   --connections N  concurrent requests (default 10)
  *   --quick          10,000 events, 2 s per measurement: a smoke run
+ *   --only LIST      measure only these, comma-separated: history, distinct, genealogy, rebuilt
+ *   --profile DIR    write a CPU profile of the gateway's process for each measured run (not the
+ *                    warm-up, not the setup) to DIR/<measurement>.cpuprofile (Chrome DevTools)
  *   --keep           keep the index directory and print its path
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -96,7 +100,7 @@ function table(rows: string[][]): string {
  * autocannon against one URL, in a worker thread, after a warm-up pass of a second. With
  * `pathsFile`, each request asks for the next path listed there (distinct-request.cjs).
  */
-async function cannon(url: string, token: string, seconds: number, connections: number, pathsFile?: string): Promise<Measured> {
+async function cannon(url: string, token: string, seconds: number, connections: number, pathsFile?: string, profile?: Profiler): Promise<Measured> {
   const options = {
     url,
     connections,
@@ -110,8 +114,28 @@ async function cannon(url: string, token: string, seconds: number, connections: 
   }
   await autocannon({ ...options, duration: 1 });
   process.env.TRACEMESH_BENCH_START = "0";
-  const r = await autocannon({ ...options, duration: seconds });
+  const r = await (profile ? profile(() => autocannon({ ...options, duration: seconds })) : autocannon({ ...options, duration: seconds }));
   return { load: load(), rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.non2xx };
+}
+
+/** Runs a measurement under the CPU profiler (this process: the gateway, index and event store). */
+type Profiler = <T>(measure: () => Promise<T>) => Promise<T>;
+
+function profilerTo(dir: string, name: string): Profiler {
+  return async (measure) => {
+    mkdirSync(dir, { recursive: true });
+    const session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+    try {
+      return await measure();
+    } finally {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    }
+  };
 }
 
 /** Runs `task` with `connections` concurrent loops for `seconds`, timing each call. */
@@ -144,14 +168,15 @@ const DOC_CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]
  * An item's history as the explorer receives it: every record carries its document, marked
  * verified, and the CBV hash the client recomputes from it equals the chain's (timed).
  */
-async function historyAsExplorer(url: string, init: RequestInit): Promise<{ entries: { recordId: number; eventHash: string }[]; verifyMs: number }> {
-  const answer = (await (await fetch(url, init)).json()) as { entries: { recordId: number; eventHash: string; verified?: boolean; document: Record<string, unknown> | null }[] };
+async function historyAsExplorer(url: string, init: RequestInit): Promise<{ entries: { recordId: number; eventHash: string }[]; verifyMs: number; bytes: number }> {
+  const text = await (await fetch(url, init)).text();
+  const answer = JSON.parse(text) as { entries: { recordId: number; eventHash: string; verified?: boolean; document: Record<string, unknown> | null }[] };
   const t = performance.now();
   for (const e of answer.entries) {
     if (e.document === null || e.verified !== true) throw new Error(`record ${e.recordId} of ${url} came without a verified document`);
     if (recordHashOf(e.document, { context: DOC_CONTEXT }).toLowerCase() !== e.eventHash.toLowerCase()) throw new Error(`record ${e.recordId}: the document does not hash to the chain's event hash`);
   }
-  return { entries: answer.entries, verifyMs: performance.now() - t };
+  return { entries: answer.entries, verifyMs: performance.now() - t, bytes: Buffer.byteLength(text) };
 }
 
 // ---------------------------------------------------------------- baseline: scanning chain logs
@@ -252,6 +277,8 @@ export async function run(argv: string[]): Promise<void> {
       connections: { type: "string", default: "10" },
       quick: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
+      only: { type: "string" },
+      profile: { type: "string" },
       // The other benchmarks' flags pass through `npm run bench` too.
     },
     strict: false,
@@ -263,6 +290,12 @@ export async function run(argv: string[]): Promise<void> {
   const hops = Number(values.hops);
   const seconds = Number(values.duration ?? (quick ? 2 : 5));
   const connections = Number(values.connections);
+  const MEASUREMENTS = ["history", "distinct", "genealogy", "rebuilt"];
+  const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()) : MEASUREMENTS;
+  const unknown = only.filter((m) => !MEASUREMENTS.includes(m));
+  if (unknown.length > 0) throw new Error(`--only: unknown measurement ${unknown.join(", ")}; known: ${MEASUREMENTS.join(", ")}`);
+  const profileDir = typeof values.profile === "string" ? path.resolve(values.profile) : undefined;
+  const profiled = (name: string) => (profileDir ? profilerTo(profileDir, name) : undefined);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${load()}`);
   console.log(`run: >= ${fmt(targetEvents)} events, ${tiers}-tier genealogy with fan-in ${fanin}, ${hops} shipments, ${seconds} s per measurement, ${connections} connections`);
 
@@ -439,7 +472,7 @@ export async function run(argv: string[]): Promise<void> {
       throw new Error(`the genealogies disagree: index ${graph.nodes.length} nodes/${graph.edges.length} edges, log scan ${scanned.nodes}/${scanned.edges}, expected ${genealogyNodes} nodes`);
     }
     console.log(`  answers agree: history of ${viaLogs.length} records, genealogy of ${fmt(genealogyNodes)} items and ${fmt(scanned.edges)} edges`);
-    console.log(`  documents verified as the explorer does (CBV hash recomputed by the client): ${viaIndex.entries.length} in ${fmt(viaIndex.verifyMs, 1)} ms for the shipped item; ${distinctSample.entries.length} per filler item`);
+    console.log(`  documents verified as the explorer does (CBV hash recomputed by the client): ${viaIndex.entries.length} in ${fmt(viaIndex.verifyMs, 1)} ms for the shipped item (${fmt(viaIndex.bytes)} bytes); ${distinctSample.entries.length} per filler item (${fmt(distinctSample.bytes)} bytes)`);
 
     // --- timing.
     // Targets of issue 13: req/s at least, p99 ms at most, and at least 100x the log scan.
@@ -448,25 +481,47 @@ export async function run(argv: string[]): Promise<void> {
       await loop(task, 1, connections); // warm-up
       return loop(task, seconds, connections);
     };
-    console.log(`  measuring item history, repeated (${seconds} s each way) ...`);
-    results.push({ name: `item history (${viaLogs.length} records, documents), repeated`, idx: await cannon(historyUrl, token, seconds, connections), logs: await baseline(() => scanner.history(travelled)), target: { rps: 10_000, p99: 2 } });
-    console.log(`  measuring item history, a distinct item each request (${seconds} s each way) ...`);
-    let nextFiller = 0;
-    results.push({
-      name: `item history (${distinctSample.entries.length} records, documents), distinct items`,
-      idx: await cannon(server.url, token, seconds, connections, pathsFile),
-      logs: await baseline(() => scanner.history(fillerKeys[nextFiller++ % fillerKeys.length]!)),
-      target: { rps: 2_000, p99: 10 },
-    });
-    console.log(`  measuring ${tiers}-tier genealogy (${seconds} s each way) ...`);
-    results.push({ name: `${tiers}-tier genealogy (${fmt(genealogyNodes)} items), repeated`, idx: await cannon(genealogyUrl, token, seconds, connections), logs: await baseline(() => scanner.backward(top)), target: { rps: 2_000, p99: 10 } });
-
-    // The same genealogy built afresh each request (a new block invalidates every kept answer): each
-    // request asks with another `limit` above the graph's size, so the answer is the same and never cached.
-    const rebuiltPaths = path.join(dir, "genealogy-paths.json");
-    writeFileSync(rebuiltPaths, JSON.stringify(Array.from({ length: 5000 }, (_, i) => `/items/${top}/genealogy?direction=backward&limit=${10_000 - i}`)));
-    console.log(`  measuring ${tiers}-tier genealogy built each request (${seconds} s each way) ...`);
-    results.push({ name: `${tiers}-tier genealogy (${fmt(genealogyNodes)} items), built each request`, idx: await cannon(server.url, token, seconds, connections, rebuiltPaths), logs: await baseline(() => scanner.backward(top)) });
+    if (only.includes("history")) {
+      console.log(`  measuring item history, repeated (${seconds} s each way) ...`);
+      results.push({
+        name: `item history (${viaLogs.length} records, documents), repeated`,
+        idx: await cannon(historyUrl, token, seconds, connections, undefined, profiled("history")),
+        logs: await baseline(() => scanner.history(travelled)),
+        target: { rps: 10_000, p99: 2 },
+      });
+    }
+    if (only.includes("distinct")) {
+      console.log(`  measuring item history, a distinct item each request (${seconds} s each way) ...`);
+      let nextFiller = 0;
+      results.push({
+        name: `item history (${distinctSample.entries.length} records, documents), distinct items`,
+        idx: await cannon(server.url, token, seconds, connections, pathsFile, profiled("distinct")),
+        logs: await baseline(() => scanner.history(fillerKeys[nextFiller++ % fillerKeys.length]!)),
+        target: { rps: 2_000, p99: 10 },
+      });
+    }
+    if (only.includes("genealogy")) {
+      console.log(`  measuring ${tiers}-tier genealogy (${seconds} s each way) ...`);
+      results.push({
+        name: `${tiers}-tier genealogy (${fmt(genealogyNodes)} items), repeated`,
+        idx: await cannon(genealogyUrl, token, seconds, connections, undefined, profiled("genealogy")),
+        logs: await baseline(() => scanner.backward(top)),
+        target: { rps: 2_000, p99: 10 },
+      });
+    }
+    if (only.includes("rebuilt")) {
+      // The same genealogy built afresh each request (a new block invalidates every kept answer): each
+      // request asks with another `limit` above the graph's size, so the answer is the same and never cached.
+      const rebuiltPaths = path.join(dir, "genealogy-paths.json");
+      writeFileSync(rebuiltPaths, JSON.stringify(Array.from({ length: 5000 }, (_, i) => `/items/${top}/genealogy?direction=backward&limit=${10_000 - i}`)));
+      console.log(`  measuring ${tiers}-tier genealogy built each request (${seconds} s each way) ...`);
+      results.push({
+        name: `${tiers}-tier genealogy (${fmt(genealogyNodes)} items), built each request`,
+        idx: await cannon(server.url, token, seconds, connections, rebuiltPaths, profiled("rebuilt")),
+        logs: await baseline(() => scanner.backward(top)),
+      });
+    }
+    if (profileDir) console.log(`  CPU profiles of the measured runs in ${profileDir}`);
 
     const rows = [["query", "way", "req/s", "p50 ms", "p99 ms", "requests", "errors", "load avg (1 5 15 min)"]];
     const targetRows = [["query", "req/s / target", "target p99 / p99", "vs eth_getLogs / 100x", "load avg (1 5 15 min)"]];

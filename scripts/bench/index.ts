@@ -6,6 +6,7 @@
  *   npm run bench -- ingest --duration 600
  *   npm run bench -- p2p --readings 200000
  *   npm run bench -- gateway --quick
+ *   npm run bench -- proofs --quick
  *   npm run bench -- retention --readings 1000000
  */
 const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }[] = [
@@ -18,6 +19,11 @@ const BENCHES: { name: string; describe: string; load: () => Promise<{ run(args:
     name: "p2p",
     describe: "readings between two member nodes over libp2p, every proof verified against the chain; share of time spent verifying",
     load: () => import("./p2p.ts"),
+  },
+  {
+    name: "proofs",
+    describe: "cold single-reading proofs from the node's reading store opened afresh, each checked against its window's root",
+    load: () => import("./proofs.ts"),
   },
   {
     name: "retention",

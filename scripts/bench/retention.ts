@@ -86,6 +86,7 @@ export async function run(args: string[]): Promise<void> {
       }
     };
     await Promise.all([producer(), producer(), producer(), producer()]);
+    const ingestSeconds = (performance.now() - started) / 1000;
     await node.pipeline.closeWindow();
     await node.anchorer.anchoredUpTo(node.pipeline.lastClosed);
     console.log(`ingested ${fmt(total)} readings over ${streamCount} streams (${keptStreams} without a policy) in ${node.pipeline.lastClosed} windows, ${fmt((performance.now() - started) / 1000, 1)} s`);
@@ -102,8 +103,11 @@ export async function run(args: string[]): Promise<void> {
       { node: node.address, bindings: async function* () {}, now: () => Date.now() + keepDays * DAY + 60_000, log: (m) => console.log(`  [retention] ${m}`) },
     );
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const result = await retention.runOnce();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     await compact();
     const after = dirBytes(node.store.location);
     const archive = dirBytes(path.join(dir, "archive"));
@@ -111,7 +115,17 @@ export async function run(args: string[]): Promise<void> {
 
     const perM = (b: number) => (b / total) * 1e6;
     const daily = rate * 86_400;
-    console.log(`retention: ${fmt(result.readings)} readings archived in ${result.segments} segments, ${fmt(seconds, 1)} s (${fmt(result.readings / seconds)} readings/s), load average ${load()}`);
+    const archiveRate = result.readings / seconds;
+    const ingestRate = total / ingestSeconds;
+    console.log(`retention: ${fmt(result.readings)} readings archived in ${result.segments} segments, ${fmt(seconds, 1)} s (${fmt(archiveRate)} readings/s), load average ${load()}`);
+    // CPU time (main thread and the thread pool's compression and LevelDB work) barely depends on
+    // the machine's load, unlike the wall time: it bounds the rate on an otherwise idle core.
+    console.log(`retention CPU: ${fmt(cpuSeconds, 1)} s, ${fmt((cpuSeconds / Math.max(1, result.readings)) * 1e6, 2)} us a reading: one idle core archives up to ${fmt(result.readings / cpuSeconds)} readings/s (${fmt(result.readings / cpuSeconds / rate, 2)}x the target)`);
+    // Retention must keep up with ingestion: compared with this run's own ingest rate (same machine, same load) and with --rate.
+    console.log(
+      `keeping up: retention archives ${fmt(archiveRate / ingestRate, 2)}x this run's ingest rate (${fmt(ingestRate)} readings/s committed) ` +
+        `and ${fmt(archiveRate / rate, 2)}x the ${fmt(rate)} readings/s target; it runs on one core beside ingestion`,
+    );
     console.log(`store before: ${fmt(before)} bytes, ${fmt(before / total, 1)} bytes a reading, ${fmt(perM(before) / 1e6, 1)} MB per million readings`);
     console.log(`store after:  ${fmt(after)} bytes, ${fmt(after / total, 1)} bytes a reading, ${fmt(perM(after) / 1e6, 1)} MB per million readings (window records, page roots, stream index, receipts${keptStreams ? ", kept streams" : ""})`);
     console.log(`archive:      ${fmt(archive)} bytes, ${fmt(archive / Math.max(1, result.readings), 1)} bytes an archived reading (gzip'd NDJSON with proof material)`);

@@ -541,6 +541,57 @@ describe("DataAnchors", () => {
     });
   });
 
+  describe("recordLostWindows", () => {
+    let anchors: DataAnchors;
+    beforeAll(async () => {
+      anchors = await deployAnchors();
+    });
+
+    it("records a run of windows lost before anchoring as one leafless anchor and an event, and the chain goes on after it", async () => {
+      const chain = newChain(fx.orgs.steel.signer);
+      const tree = MerkleTree.fromLeaves([Buffer.from("r0"), Buffer.from("r1")]);
+      await anchorNext(anchors, chain);
+      const lastRoot = rootOf("lost:4");
+      const from = chain.toTimeMs;
+      const to = from + 3n * SECOND;
+      const receipt = (await (await anchors.connect(chain.signer).recordLostWindows(2n, 4n, lastRoot, chain.root, from, to)).wait())!;
+      const events = receipt.logs.map((l) => anchors.interface.parseLog(l)).filter((e) => e?.name === "WindowsLost");
+      expect(events.map((e) => e!.args.toObject())).toEqual([
+        expect.objectContaining({ node: chain.signer.address, fromSequence: 2n, toSequence: 4n, root: lastRoot, prevRoot: chain.root, fromTimeMs: from, toTimeMs: to }),
+      ]);
+      expect(anchoredEvents(anchors, receipt)).toEqual([]);
+      expect(await anchors.lastSequence(chain.signer.address)).toBe(4n);
+      const stored = await anchors.getAnchor(chain.signer.address, 4n);
+      expect([stored.root, stored.leafCount, stored.fromTimeMs, stored.toTimeMs]).toEqual([lastRoot, 0n, from, to]);
+      // Inside the run nothing is anchored, and nothing proves against the run's record.
+      await expectRevert(anchors.getAnchor(chain.signer.address, 3n), anchors, "AnchorNotFound", [chain.signer.address, 3n]);
+      expect(await anchors.verifyReading(chain.signer.address, 4n, tree.leaf(0), siblingsToHex(tree.proof(0).siblings), 0)).toBe(false);
+      // The next window names the run's root and starts where the run ended.
+      Object.assign(chain, { sequence: 4n, root: lastRoot, toTimeMs: to });
+      await anchorNext(anchors, chain);
+      expect(await anchors.lastSequence(chain.signer.address)).toBe(5n);
+    });
+
+    it("refuses a run that does not extend the node's chain, or with no time, no root or no windows", async () => {
+      const chain = newChain(fx.orgs.lab.signer);
+      await anchorNext(anchors, chain);
+      const lost = (a: Partial<{ f: bigint; t: bigint; root: string; prev: string; from: bigint; to: bigint }>) =>
+        anchors
+          .connect(chain.signer)
+          .recordLostWindows(a.f ?? 2n, a.t ?? 3n, a.root ?? rootOf("r"), a.prev ?? chain.root, a.from ?? chain.toTimeMs, a.to ?? chain.toTimeMs + SECOND);
+      await expectRevert(lost({ f: 3n }), anchors, "UnexpectedSequence", [chain.signer.address, 2n, 3n]);
+      await expectRevert(lost({ f: 1n, t: 1n }), anchors, "AlreadyAnchored");
+      await expectRevert(lost({ t: 1n }), anchors, "EmptyBatch");
+      await expectRevert(lost({ prev: rootOf("other history") }), anchors, "PreviousRootMismatch");
+      await expectRevert(lost({ root: ZeroHash }), anchors, "ZeroRoot");
+      await expectRevert(lost({ to: chain.toTimeMs }), anchors, "InvalidTimeRange");
+      await expectRevert(lost({ from: chain.toTimeMs - 1n }), anchors, "WindowOverlapsPrevious");
+      await expectRevert(lost({ to: BigInt(Date.now()) * 10n }), anchors, "WindowEndsInFuture");
+      await expectRevert(anchors.connect(fx.outsider).recordLostWindows(1n, 1n, rootOf("r"), ZeroHash, 1n, 2n), anchors, "NotActiveMember");
+      expect(await anchors.lastSequence(chain.signer.address)).toBe(1n);
+    });
+  });
+
   describe("gas", () => {
     it("stays within budget: two new slots per anchor", async () => {
       const anchors = await deployAnchors();

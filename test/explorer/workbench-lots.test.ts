@@ -3,10 +3,12 @@
  * foundry registers 500 kg of a lot from the form, ships 120 kg to the OEM; the OEM (on a phone)
  * receives 100 kg with the shortfall noted; both inventories agree with Provenance's balances, and
  * the 20 kg not received stay in transit until the foundry withdraws them into its stock. A
- * quantity above what is held (or in transit) is refused before sending.
+ * quantity above what is held (or in transit) is refused before sending. The receive form names
+ * the sender's party GLN itself, from the receiver node's directory of parties.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gtin, lgtin } from "../../lib/epcis/builders.ts";
+import type { MyLotsAnswer } from "../../lib/api/lots.ts";
 import { batchKey } from "../../lib/identifiers/canonical.ts";
 import { PHONE, SKIP_MESSAGE, hasChromium, overflowsHorizontally, screenshot } from "./browser.ts";
 import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
@@ -109,6 +111,39 @@ describe.skipIf(!hasChromium)("lots by quantity on the workbench", () => {
     const held = w.page.getByTestId("lots-held").locator(`li[data-lot="${batchKey(SAND).toLowerCase()}"]`);
     await expect.poll(() => held.getAttribute("data-quantity"), { timeout: 30_000 }).toBe("400");
     await screenshot(w.page, "workbench-lots-withdrawn");
+    expect(w.errors).toEqual([]);
+    await w.page.context().close();
+  }, 300_000);
+
+  it("the foundry ships 50 kg more; the OEM's receive form names the foundry's GLN itself, and the OEM receives without typing it", async () => {
+    const f = await wb.workbench("foundry", "lots");
+    const held = f.page.getByTestId("lots-held").locator(`li[data-lot="${batchKey(SAND).toLowerCase()}"]`);
+    await held.locator("summary").click();
+    await f.page.getByTestId("lot-ship-quantity").fill("50");
+    await f.page.getByTestId("lot-ship-to").fill(OEM_GLN);
+    await f.page.getByTestId("lot-ship-site").fill(FOUNDRY_GLN);
+    await f.page.getByTestId("lot-ship-submit").click();
+    await expect.poll(() => balance("foundry"), { timeout: 120_000 }).toBe(350n);
+    await f.page.context().close();
+
+    // The sender's party GLNs come from the OEM node's directory of parties (what capture resolves the
+    // receipt's sender with): the foundry's, never another member's.
+    const { gw, token } = wb.members.oem;
+    const senders = async () => ((await (await gw.request("/workbench/lots", { token })).json()) as MyLotsAnswer).incoming.map((x) => x.fromParties);
+    await expect.poll(senders, { timeout: 30_000 }).toEqual([[FOUNDRY_GLN]]);
+
+    const w = await wb.workbench("oem", "lots", PHONE);
+    const form = w.page.getByTestId("lot-incoming");
+    await form.waitFor({ timeout: 30_000 });
+    expect(await form.locator("h3").textContent()).toMatch(/^SAND-1: 50 KGM from Precision Castings/);
+    expect(await w.page.getByTestId("lot-in-from").inputValue()).toBe(FOUNDRY_GLN);
+    expect(await form.textContent()).toContain("Sender's GLN (of Precision Castings, from your directory of parties)");
+    await w.page.getByTestId("lot-in-site").fill(OEM_GLN);
+    await screenshot(w.page, "workbench-lots-receive-sender-named-phone");
+    expect(await overflowsHorizontally(w.page)).toBe(false);
+    await w.page.getByTestId("lot-in-submit").click();
+    await expect.poll(() => balance("oem"), { timeout: 120_000 }).toBe(150n);
+    await expect.poll(() => w.page.getByTestId("lots-incoming").textContent(), { timeout: 30_000 }).toContain("None.");
     expect(w.errors).toEqual([]);
     await w.page.context().close();
   }, 300_000);

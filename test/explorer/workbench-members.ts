@@ -12,6 +12,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import type { Browser } from "playwright-core";
 import { expect } from "vitest";
 import type { CaptureJobAnswer } from "../../lib/api/capture.ts";
+import { organisationGrants } from "../../lib/access-grants.ts";
 import { epcisDocument, gln, party } from "../../lib/epcis/builders.ts";
 import { canonicalIdentifier } from "../../lib/identifiers/canonical.ts";
 import { ChainClient } from "../../node/chain/client.ts";
@@ -42,17 +43,29 @@ export interface WorkbenchMembers {
   workbench(who: Who, tab: string, viewport?: typeof PHONE): Promise<WatchedPage>;
   /** Captures `events` as `who` through POST /capture and waits for the job to succeed. */
   capture(who: Who, events: unknown[]): Promise<void>;
+  /** Brings the shared chain index up to the chain's head now (for tests that let it trail). */
+  syncIndex(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts both members; `services` adds service slots to a member's gateway (e.g. the foundry's devices). */
-export async function startWorkbenchMembers(name: string, services: Partial<Record<Who, TestGatewayOptions["services"]>> = {}): Promise<WorkbenchMembers> {
+/**
+ * Starts both members; `services` adds service slots to a member's gateway (e.g. the foundry's
+ * devices); `grants`: the members whose gateways write grants (POST/DELETE /grants, approvals),
+ * each from an account of its own (the last one captures, with its own nonces); `indexPollMs`
+ * sets how often the chain index follows the chain (a long one lets a test keep it trailing
+ * until `syncIndex`).
+ */
+export async function startWorkbenchMembers(
+  name: string,
+  services: Partial<Record<Who, TestGatewayOptions["services"]>> = {},
+  options: { grants?: Who[]; indexPollMs?: number } = {},
+): Promise<WorkbenchMembers> {
   if (!existsSync(EXPLORER_DIST)) throw new Error(`${EXPLORER_DIST} is missing: run npm run explorer:build`);
   const chain = await startTestChain();
   const dir = mkdtempSync(path.join(tmpdir(), `tm-explorer-${name}-`));
   const provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
   provider.pollingInterval = 50;
-  const indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: 100 });
+  const indexer = await Indexer.open({ provider, deployment: chain.deployment, store: path.join(dir, "index"), pollMs: options.indexPollMs ?? 100 });
   indexer.start();
   // Each member's directory of parties: the GLNs the workbench ships to.
   const partyOf = new Map([
@@ -73,7 +86,12 @@ export async function startWorkbenchMembers(name: string, services: Partial<Reco
       capture: { retryBaseMs: 50, retryMaxMs: 200 },
       genealogy: indexService(indexer).queries,
     });
-    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
+    const partyGlns = (id: number) => [...partyOf].filter(([, of]) => of === id).map(([party]) => party.slice(-13));
+    const { contracts, accounts, id } = chain.orgs[org];
+    const grants = options.grants?.includes(org)
+      ? { grants: organisationGrants({ owner: id, contracts, address: chain.deployment.contracts.accessGrants, provider, client, signer: new Wallet(accounts[0]!.privateKey, provider) }) }
+      : {};
+    const gw = await startTestGateway({ chain, node: org, services: { events, index: indexService(indexer), partyGlns, ...grants, ...services[org] }, gateway: { explorerDir: EXPLORER_DIST, rateLimit: false } });
     members[org] = { gw, events, token: await gw.signIn(org) };
   }
   const browser = await launchBrowser();
@@ -101,6 +119,9 @@ export async function startWorkbenchMembers(name: string, services: Partial<Reco
         job = (await (await gw.request(`/capture/${job.captureID}`, { token })).json()) as CaptureJobAnswer;
       }
       expect(job.state).toBe("succeeded");
+    },
+    async syncIndex() {
+      await indexer.sync();
     },
     async stop() {
       await browser.close();

@@ -9,13 +9,10 @@
 import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { JsonRpcProvider, Wallet } from "ethers";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { organisationGrants } from "../../lib/access-grants.ts";
 import { commission, gtin, sgtin, ship } from "../../lib/epcis/builders.ts";
 import { dispatchCsv } from "../../lib/workbench/dispatch.ts";
-import { ChainClient } from "../../node/chain/client.ts";
 import { AccessRequestStore } from "../../node/passport/access-requests.ts";
 import { DESKTOP, PHONE, SKIP_MESSAGE, type WatchedPage, hasChromium, inPage, openPage, overflowsHorizontally, screenshot } from "./browser.ts";
 import { FOUNDRY_GLN, FOUNDRY_SITE, OEM_GLN, OEM_SITE, type WorkbenchMembers, startWorkbenchMembers } from "./workbench-members.ts";
@@ -70,30 +67,16 @@ async function unreadableControls(page: Page, selector: string, required: string
 describe.skipIf(!hasChromium)("the workbench's lists follow its captures; every button can be seen", () => {
   let wb: WorkbenchMembers;
   let dir: string;
-  let provider: JsonRpcProvider;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "tm-wb-polish-"));
-    wb = await startWorkbenchMembers("polish", { oem: { accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")) } });
-    const { chain, members } = wb;
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-    provider.pollingInterval = 50;
-    // The OEM's grants go out from an account of their own (the last one captures).
-    members.oem.gw.services.grants = organisationGrants({
-      owner: chain.orgs.oem.id,
-      contracts: chain.orgs.oem.contracts,
-      address: chain.deployment.contracts.accessGrants,
-      provider,
-      client: new ChainClient(provider, { pollMs: 25 }),
-      signer: new Wallet(chain.orgs.oem.accounts[0]!.privateKey, provider),
-    });
+    wb = await startWorkbenchMembers("polish", { oem: { accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")) } }, { grants: ["oem"] });
     const now = () => new Date().toISOString();
     await wb.capture("foundry", [commission({ time: now(), at: FOUNDRY_GLN, items: [SENT_1, SENT_2, KEPT] }), ship({ time: now(), at: FOUNDRY_GLN, from: FOUNDRY_GLN, to: OEM_GLN, items: [SENT_1, SENT_2], despatchAdvice: DISPATCH.despatchAdvice })]);
     await wb.capture("oem", [commission({ time: now(), at: OEM_GLN, items: [PUMP] })]);
   }, 240_000);
 
   afterAll(async () => {
-    provider?.destroy();
     await wb?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -30,6 +30,18 @@ const ask = (token: string | undefined, body: unknown) =>
   h.gw.request("/access-requests", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" }, ...(token ? { token } : {}) });
 const decide = (token: string, id: string, verb: "approve" | "decline") => h.gw.request(`/access-requests/${id}/${verb}`, { method: "POST", token });
 const list = async (token: string) => (await (await h.gw.request("/access-requests", { token })).json()) as AccessRequestAnswer[];
+/** Runs `test` against a fresh store that keeps at most `limit` pending requests per requester. */
+async function withRequestLimit(limit: number, test: () => Promise<void>): Promise<void> {
+  const capped = mkdtempSync(path.join(tmpdir(), "tm-access-requests-capped-"));
+  const kept = h.gw.services.accessRequests;
+  try {
+    h.gw.services.accessRequests = await AccessRequestStore.open(capped, { pendingPerRequester: limit });
+    await test();
+  } finally {
+    h.gw.services.accessRequests = kept;
+    rmSync(capped, { recursive: true, force: true });
+  }
+}
 const allowed = (who: "steel" | "foundry") => h.chain.orgs[who].contracts.accessGrants.isAllowed(h.chain.orgs[who].id, h.chain.orgs.oem.id, itemKey(PUMP));
 
 beforeAll(async () => {
@@ -135,11 +147,8 @@ describe("access requests", () => {
     expect((await decide(h.oem, "f".repeat(32), "approve")).status).toBe(404);
   });
 
-  it("keeps at most its limit of pending requests from one member (a member cannot fill the owner's disk)", async () => {
-    const capped = mkdtempSync(path.join(tmpdir(), "tm-access-requests-capped-"));
-    const kept = h.gw.services.accessRequests;
-    try {
-      h.gw.services.accessRequests = await AccessRequestStore.open(capped, { pendingPerRequester: 1 });
+  it("keeps at most its limit of pending requests from one member (a member cannot fill the owner's disk)", () =>
+    withRequestLimit(1, async () => {
       const body = { subject: PUMP, scope: "item", purpose: "Audit", days: 7 };
       const first = await ask(tokens.steel, body);
       expect(first.status).toBe(201);
@@ -152,9 +161,20 @@ describe("access requests", () => {
       expect((await decide(h.oem, ((await first.json()) as AccessRequestAnswer).id, "decline")).status).toBe(200);
       expect((await ask(tokens.steel, { ...body, scope: "item-genealogy" })).status).toBe(201);
       expect((await list(h.oem)).length).toBe(3);
-    } finally {
-      h.gw.services.accessRequests = kept;
-      rmSync(capped, { recursive: true, force: true });
-    }
-  });
+    }));
+
+  it("a burst of requests at once keeps the limit and makes no duplicate (the check and the keeping are one step)", () =>
+    withRequestLimit(1, async () => {
+      const body = { subject: PUMP, scope: "item", purpose: "Audit", days: 7 };
+      // The same request six times at once: one is kept, the others are told it is pending.
+      const same = await Promise.all(Array.from({ length: 6 }, () => ask(tokens.steel, body)));
+      expect(same.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      // Past the limit at once: nothing more is kept.
+      const over = await Promise.all(Array.from({ length: 6 }, () => ask(tokens.steel, { ...body, scope: "item-genealogy" })));
+      expect(over.map((r) => r.status)).toEqual([429, 429, 429, 429, 429, 429]);
+      // A fresh requester's burst of two different requests under a limit of one: one kept, one refused.
+      const two = await Promise.all([ask(tokens.foundry, body), ask(tokens.foundry, { ...body, scope: "item-genealogy" })]);
+      expect(two.map((r) => r.status).sort()).toEqual([201, 429]);
+      expect((await list(h.oem)).length).toBe(2);
+    }));
 });

@@ -2,7 +2,8 @@
  * The answer cache of the history and genealogy routes (gateway/answer-cache.ts): a repeated
  * query is answered from it, still logging every partner's read; and no kept answer outlives
  * what it was built from: a revocation (seen by the access checker's watch, or by the index when
- * decisions come from the index), a document stored, a new indexed block.
+ * decisions come from the index), a document stored, a new indexed block. The same for the parts
+ * kept across answers (StampedParts: one history entry per record and caller's organisation).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { ScopeKind } from "../../lib/registry.ts";
-import { AnswerCache } from "../../gateway/answer-cache.ts";
+import { AnswerCache, StampedParts } from "../../gateway/answer-cache.ts";
 import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
@@ -54,6 +55,22 @@ describe("AnswerCache", () => {
     expect((await cache.answer("wide", "s", async () => built("\u20ac".repeat(4)))).hit).toBe(false);
     expect((await cache.answer("wide", "s", async () => built("z"))).hit).toBe(false);
     expect(() => new AnswerCache(0)).toThrow(/positive number of bytes, got 0/);
+  });
+});
+
+describe("StampedParts", () => {
+  it("gives a part only under the stamp it was kept for, drops every part at a new stamp, and bounds its bytes", () => {
+    const parts = new StampedParts<string>(100, (v) => v.length);
+    parts.set("s1", "a", "A1");
+    parts.set("s1", "b", "B1");
+    expect([parts.get("s1", "a"), parts.get("s1", "b"), parts.get("s2", "a")]).toEqual(["A1", "B1", undefined]);
+    // Kept under a new stamp: the old stamp's parts are gone, and asking with the old stamp finds nothing.
+    parts.set("s2", "a", "A2");
+    expect([parts.get("s2", "a"), parts.get("s2", "b"), parts.get("s1", "a"), parts.size]).toEqual(["A2", undefined, undefined, 1]);
+    // Larger than a tenth of the bound: never kept.
+    parts.set("s2", "big", "x".repeat(11));
+    expect(parts.get("s2", "big")).toBeUndefined();
+    expect(() => new StampedParts(0, () => 1)).toThrow(/positive number of bytes, got 0/);
   });
 });
 
@@ -128,6 +145,10 @@ describe("answer cache on the routes", () => {
     const text = await (await gw.request("/metrics")).text();
     return Number(new RegExp(`^tracemesh_answer_cache_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
   };
+  const partCount = async (gw: TestGateway, result: "hit" | "miss") => {
+    const text = await (await gw.request("/metrics")).text();
+    return Number(new RegExp(`^tracemesh_answer_parts_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+  };
   const storeOwn = async (label: string, epc: string, bizStep: string, time: string) => {
     const event = { type: "ObjectEvent", eventTime: time, eventTimeZoneOffset: "+00:00", epcList: [epc], action: "OBSERVE", bizStep, "example:note": label };
     const h = cbvEventHash(event, { context: CONTEXT });
@@ -191,5 +212,42 @@ describe("answer cache on the routes", () => {
     expect(await history(withDocuments, item, tokens.foundry)).toMatchObject([{ access: "public-fact", document: null }, { access: "public-fact", document: null }]);
     await events.store.putOwn([{ hashId: lh.hashId, recordHash: lh.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: "later" }, event: later }]);
     expect(await history(withDocuments, item, tokens.oem)).toMatchObject([{ document: { bizStep: "commissioning" } }, { verified: true, document: { bizStep: "inspecting" } }]);
+  });
+
+  it("a record shared by two items is built once for both histories, per organisation, and not past a revocation", async () => {
+    const [a, b] = [key("PART-A"), key("PART-B")];
+    await done(story.as.oem.provenance.commission(a, DISP_ACTIVE, (await storeOwn("part-a", dl("PART-A"), "commissioning", "2026-12-01T05:00:00.000Z")).digest));
+    await done(story.as.oem.provenance.commission(b, DISP_ACTIVE, (await storeOwn("part-b", dl("PART-B"), "commissioning", "2026-12-01T05:00:01.000Z")).digest));
+    // One record naming both items (its document names both: a partner needs a grant on each).
+    const shared = { type: "ObjectEvent", eventTime: "2026-12-01T05:00:02.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("PART-A"), dl("PART-B")], action: "OBSERVE", bizStep: "inspecting" };
+    const sh = cbvEventHash(shared, { context: CONTEXT });
+    await events.store.putOwn([{ hashId: sh.hashId, recordHash: sh.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: "part-shared" }, event: shared }]);
+    await done(story.as.oem.provenance.observe([a, b], sh.digest));
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    for (const item of [a, b]) await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await indexer.sync();
+    const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === sh.digest).length;
+
+    // The foundry (granted both) reads A, then B: B's shared entry is A's, its read logged again.
+    expect(await history(withDocuments, a, tokens.foundry)).toMatchObject([{ access: "granted" }, { access: "granted", verified: true, document: { bizStep: "inspecting" } }]);
+    const hits = await partCount(withDocuments, "hit");
+    expect(await history(withDocuments, b, tokens.foundry)).toMatchObject([{ access: "granted" }, { access: "granted", verified: true, document: { bizStep: "inspecting" } }]);
+    expect(await partCount(withDocuments, "hit")).toBe(hits + 1);
+    expect(await logged()).toBe(2);
+
+    // Another organisation never gets the foundry's entry: the OEM its own, the lab (no grant) the fact alone.
+    expect(await history(withDocuments, b, tokens.oem)).toMatchObject([{ access: "own" }, { access: "own", document: { bizStep: "inspecting" } }]);
+    const lab = await withDocuments.signIn("lab");
+    expect(await history(withDocuments, b, lab)).toMatchObject([{ access: "public-fact", document: null }, { access: "public-fact", document: null }]);
+    expect(await partCount(withDocuments, "hit")).toBe(hits + 1);
+
+    // Revoking the grant on B: the shared document needs a grant on every item it names, so A's
+    // history (its answer and the shared entry both kept) now withholds it, and no read is logged.
+    const generation = checker.generation;
+    await done(story.as.oem.accessGrants.revokeAccess(await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, b)));
+    await vi.waitFor(() => expect(checker.generation).not.toBe(generation), { timeout: 5000, interval: 10 });
+    expect(await history(withDocuments, a, tokens.foundry)).toMatchObject([{ access: "granted" }, { access: "public-fact", document: null }]);
+    expect(await logged()).toBe(2);
+    await indexer.sync();
   });
 });

@@ -387,6 +387,28 @@ describe("traceability routes", () => {
     expect(new Set(engine.reach.items.map((i) => i.status))).toEqual(new Set(["active", "consumed", "assembled"]));
   });
 
+  it("a genealogy names a part from a document recorded about it, once the document is here, only to whoever may read it", async () => {
+    type Graph = { nodes: { key: string; digitalLink?: string }[] };
+    const part = async (token: string | undefined) =>
+      ((await get(`/items/${key("NAME-TOP")}/genealogy?direction=backward`, token)).body as Graph).nodes.find((n) => n.key === key("NAME-PART"));
+    const commissioned = { type: "ObjectEvent", eventTime: "2026-11-30T03:00:00.000Z", eventTimeZoneOffset: "+00:00", epcList: [dl("NAME-PART")], action: "ADD", bizStep: "commissioning" };
+    const ch = cbvEventHash(commissioned, { context: CONTEXT });
+    await done(story.as.oem.provenance.commission(key("NAME-TOP"), DISP_ACTIVE, cbvEventHash({ ...commissioned, epcList: [dl("NAME-TOP")] }, { context: CONTEXT }).digest));
+    await done(story.as.oem.provenance.commission(key("NAME-PART"), DISP_ACTIVE, ch.digest));
+    await done(story.as.oem.provenance.assemble(key("NAME-TOP"), [key("NAME-PART")], cbvEventHash({ ...commissioned, bizStep: "assembling" }, { context: CONTEXT }).digest));
+    // A document naming the part, recorded on chain about another item: it does not name the part.
+    const aside = await storeDocument(ORG_ID.oem, "names-the-part-elsewhere", [dl("NAME-PART"), dl("NAME-ASIDE")]);
+    await done(story.as.oem.provenance.commission(key("NAME-ASIDE"), DISP_ACTIVE, aside.digest));
+    await indexer.sync();
+    expect(await part(tokens.oem)).toMatchObject({ key: key("NAME-PART") });
+    expect((await part(tokens.oem))!.digitalLink).toBeUndefined();
+    // The part's commissioning document arrives (no new block): the next answer names the part.
+    await events.store.putOwn([{ hashId: ch.hashId, recordHash: ch.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: "name-part" }, event: commissioned }]);
+    expect(await part(tokens.oem)).toMatchObject({ digitalLink: dl("NAME-PART") });
+    // The foundry may not read it: the key alone.
+    expect((await part(tokens.foundry))!.digitalLink).toBeUndefined();
+  });
+
   it("the recall view names an identifier only to whoever may read a document naming it; anonymous callers get nothing", async () => {
     // The mill's document about coil 3, held here as received; its hash recorded on chain by the mill.
     const h = await storeDocument(ORG_ID.steel, "coil-3-note", [dl("COIL-3")]);

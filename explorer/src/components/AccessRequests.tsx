@@ -3,7 +3,7 @@
  * - `RequestAccess`, on an item page: a signed-in partner asks the item's maker for the item, or
  *   the item with its genealogy, for a purpose and a number of days, and sees what became of it.
  *   Requests go to the maker's own gateway, so the form shows only on that gateway (the one its
- *   QR code leads to).
+ *   QR code leads to); on any other gateway the page says where to ask.
  * - `RequestsToUs`, on the workbench's Share tab: the maker sees requests made to it and approves
  *   (an on-chain grant) or declines each.
  */
@@ -24,6 +24,8 @@ function RequestState({ r }: { r: AccessRequestAnswer }) {
 export function RequestAccess({ id }: { id: string }) {
   const { t } = useI18n();
   const [maker, setMaker] = useState<{ id: number; name: string } | undefined>();
+  /** A maker whose gateway is another than this one: the request is made there (said, not offered here). */
+  const [elsewhere, setElsewhere] = useState<{ id: number; name: string } | undefined>();
   const [mine, setMine] = useState<AccessRequestAnswer[]>([]);
   const [scope, setScope] = useState<AccessRequestBody["scope"]>("item");
   const [purpose, setPurpose] = useState("");
@@ -37,14 +39,22 @@ export function RequestAccess({ id }: { id: string }) {
     // Only on the maker's own gateway, for another member.
     Promise.all([api<PassportAnswer>(`/passport/${enc(id)}`, { signal }), gatewayHealth()])
       .then(async ([p, health]) => {
-        if (me === undefined || !health.services.accessRequests || p.maker === null || p.maker.id !== health.organisation.id || p.maker.id === me) return;
+        if (me === undefined || p.maker === null || p.maker.id === me) return;
+        // Requests are kept by the maker's own gateway; a partner on another one is told where to ask.
+        if (p.maker.id !== health.organisation.id) return setElsewhere(p.maker);
+        if (!health.services.accessRequests) return;
         setMaker(p.maker);
         setMine((await api<AccessRequestAnswer[]>("/access-requests", { signal })).filter((r) => r.subject === p.identifier));
       })
       .catch(() => undefined);
     return () => abort.abort();
   }, [id, me, reload]);
-  if (maker === undefined) return null;
+  if (maker === undefined)
+    return elsewhere === undefined ? null : (
+      <p class="muted small" data-testid="request-access-elsewhere">
+        {t("access.elsewhere", { org: elsewhere.name })}
+      </p>
+    );
   const submit = async (e: Event) => {
     e.preventDefault();
     setOutcome(undefined);
@@ -97,8 +107,8 @@ export function RequestAccess({ id }: { id: string }) {
   );
 }
 
-/** `onGranted`: the grant an approval made, for the page to show among the grants given. */
-export function RequestsToUs({ onGranted }: { onGranted?: (grantId: string) => void }) {
+/** `onGranted`: an approved request, with the grant it made (and its block), for the page to show among the grants given. */
+export function RequestsToUs({ onGranted }: { onGranted?: (approved: AccessRequestAnswer & { grant: NonNullable<AccessRequestAnswer["grant"]> }) => void }) {
   const { t, lang } = useI18n();
   const [requests, setRequests] = useState<AccessRequestAnswer[] | undefined>();
   const [outcome, setOutcome] = useState<Outcome>();
@@ -117,7 +127,7 @@ export function RequestsToUs({ onGranted }: { onGranted?: (grantId: string) => v
     setOutcome(undefined);
     try {
       const decided = await api<AccessRequestAnswer>(`/access-requests/${r.id}/${verb}`, { method: "POST" });
-      if (decided.grant !== undefined) onGranted?.(decided.grant.id);
+      if (decided.grant !== undefined) onGranted?.({ ...decided, grant: decided.grant });
       setOutcome({ ok: true, text: t(verb === "approve" ? "access.approved" : "access.declined", { org: r.requester.name }) });
     } catch (err) {
       setOutcome({ ok: false, text: t("access.refused", { status: err instanceof ApiError ? err.status : "?" }) });

@@ -63,15 +63,17 @@ const INDEX_WAIT_MS = 15_000;
 
 /**
  * Waits until this gateway's chain index has read `block` (GET /health's indexedBlock), so a list
- * reloaded next shows what was just recorded; gives up quietly without an index or after a while.
+ * reloaded next shows what was just recorded; gives up quietly without an index or after
+ * `limitMs`. True when the index has read the block (or there is no index to wait for).
  */
-async function untilIndexed(block: number): Promise<void> {
-  const until = Date.now() + INDEX_WAIT_MS;
+export async function untilIndexed(block: number, limitMs = INDEX_WAIT_MS): Promise<boolean> {
+  const until = Date.now() + limitMs;
   while (Date.now() < until) {
     const health = await api<HealthAnswer>("/health").catch(() => undefined);
-    if (health?.indexedBlock === undefined || health.indexedBlock >= block) return;
+    if (health?.indexedBlock === undefined || health.indexedBlock >= block) return true;
     await new Promise((r) => setTimeout(r, 250));
   }
+  return false;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import type { TargetedEvent } from "preact";
 import { useState } from "preact/hooks";
-import type { LotInTransitAnswer, MyLotsAnswer } from "../../../lib/api/lots.ts";
+import type { IncomingLotAnswer, LotInTransitAnswer, MyLotsAnswer } from "../../../lib/api/lots.ts";
 import { cancelLotShipment, commissionLot, epcisDocument, lgtin, receiveLot, shipLot } from "../../../lib/epcis/builders.ts";
 import { batchKey } from "../../../lib/identifiers/canonical.ts";
 import { glnFault } from "../../../lib/workbench/sheet.ts";
@@ -80,7 +80,8 @@ function RegisterLot({ onDone }: { onDone: () => void }) {
   const { t } = useI18n();
   const [f, setF] = useState({ gtin: "", lot: "", quantity: "", unit: "", site: "" });
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  // The lists reload once the chain index has read the capture's block.
+  const [progress, capture] = useCapture(onDone);
   const field = (k: keyof typeof f, label: string) => (
     <label>
       {label}
@@ -102,7 +103,7 @@ function RegisterLot({ onDone }: { onDone: () => void }) {
       return;
     }
     setFault(undefined);
-    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) onDone();
+    await capture([{ document: epcisDocument([event], time), items: 1 }]);
   };
   return (
     <form class="wb-form" onSubmit={submit} data-testid="lot-register">
@@ -170,7 +171,7 @@ function MoveLotQuantity(p: {
   const { t } = useI18n();
   const [f, setF] = useState({ quantity: p.initial, to: "", site: "" });
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(p.onDone);
   const labels = { quantity: t("wb.lots.quantity"), to: p.partnerLabel, site: t("wb.reg.location") };
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -180,7 +181,7 @@ function MoveLotQuantity(p: {
     if (why) return;
     const time = new Date().toISOString();
     const event = p.build({ time, at: f.site.trim(), to: f.to.trim(), quantity: Number(f.quantity.trim()) });
-    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) p.onDone();
+    await capture([{ document: epcisDocument([event], time), items: 1 }]);
   };
   return (
     <details>
@@ -200,14 +201,17 @@ function MoveLotQuantity(p: {
 
 /**
  * Receives a lot quantity on its way in. The chain keeps lot quantities per sender, so the event
- * names the sender's party GLN (from the dispatch document); the lot's identifier comes from the
- * list where the sender shared it, else the receiver types it from the goods' label.
+ * names the sender's party GLN: the list gives the sender's GLNs from this node's directory of
+ * parties (the first filled in, the others offered), else the receiver types it from the dispatch
+ * document. The lot's identifier comes from the list where the sender shared it, else the
+ * receiver types it from the goods' label.
  */
-function ReceiveLot({ transit: x, onDone }: { transit: LotInTransitAnswer; onDone: () => void }) {
+function ReceiveLot({ transit: x, onDone }: { transit: IncomingLotAnswer; onDone: () => void }) {
   const { t } = useI18n();
-  const [f, setF] = useState({ lot: x.identifier ?? "", quantity: x.quantity, from: "", site: "", note: "" });
+  const [f, setF] = useState({ lot: x.identifier ?? "", quantity: x.quantity, from: x.fromParties[0] ?? "", site: "", note: "" });
+  const partiesId = `lot-in-parties-${x.lot}-${x.from?.id ?? ""}`;
   const [fault, setFault] = useState<string>();
-  const [progress, capture] = useCapture();
+  const [progress, capture] = useCapture(onDone);
   const short = /^\d+$/.test(f.quantity.trim()) && BigInt(f.quantity.trim()) < BigInt(x.quantity);
   const submit = async (e: TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -228,7 +232,7 @@ function ReceiveLot({ transit: x, onDone }: { transit: LotInTransitAnswer; onDon
     if (why) return;
     const time = new Date().toISOString();
     const event = receiveLot({ time, at: f.site.trim(), from: f.from.trim(), lot: f.lot.trim(), quantity: Number(f.quantity.trim()), unit: x.unit, shipped: Number(x.quantity), ...(short ? { note: f.note.trim() } : {}) });
-    if (await capture([{ document: epcisDocument([event], time), items: 1 }])) onDone();
+    await capture([{ document: epcisDocument([event], time), items: 1 }]);
   };
   return (
     <form class="wb-form incoming" onSubmit={submit} data-testid="lot-incoming" data-lot={x.lot}>
@@ -241,10 +245,17 @@ function ReceiveLot({ transit: x, onDone }: { transit: LotInTransitAnswer; onDon
       )}
       {(["quantity", "from", "site"] as const).map((k) => (
         <label key={k}>
-          {t(k === "quantity" ? "wb.lots.received" : k === "from" ? "wb.lots.from" : "wb.reg.location")}
-          <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-in-${k}`} />
+          {k === "from" && x.fromParties.length > 0 ? t("wb.lots.fromDirectory", { org: orgName(x.from) }) : t(k === "quantity" ? "wb.lots.received" : k === "from" ? "wb.lots.from" : "wb.reg.location")}
+          <input value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} data-testid={`lot-in-${k}`} type="text" list={k === "from" && x.fromParties.length > 1 ? partiesId : undefined} />
         </label>
       ))}
+      {x.fromParties.length > 1 && (
+        <datalist id={partiesId}>
+          {x.fromParties.map((p) => (
+            <option key={p} value={p} />
+          ))}
+        </datalist>
+      )}
       {short && (
         <label>
           {t("wb.lots.note", { missing: (BigInt(x.quantity) - BigInt(f.quantity.trim())).toString() })}

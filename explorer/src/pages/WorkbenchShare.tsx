@@ -16,6 +16,7 @@ import { RequestsToUs } from "../components/AccessRequests.tsx";
 import { Async, useAsync } from "../components/async.tsx";
 import { type Translate, formatTime, hasMessage, useI18n } from "../i18n.ts";
 import { href } from "../router.ts";
+import { untilIndexed } from "./Workbench.tsx";
 
 const SCOPES: readonly ScopeWord[] = ["item", "item-genealogy", "batch", "stream", "window-range"];
 /** Purposes offered by name; any other words are hashed the same way (the gateway's purposeCode). */
@@ -49,16 +50,24 @@ function refusalText(err: unknown, t: Translate): string {
 
 const localInput = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 
+/** How long the tab waits for its gateway's chain index to read a grant's block before it says the list may be behind. */
+const GRANT_INDEX_WAIT_MS = 120_000;
+
 export function ShareTab() {
   const { t } = useI18n();
   const [reload, setReload] = useState(0);
+  /** The block of a grant, approval or revocation the grant lists do not show yet; late: waited past the limit. */
+  const [waiting, setWaiting] = useState<{ block: number; late: boolean }>();
   const grants = useAsync((signal) => api<GrantsAnswer>("/grants", { signal }), [reload]);
-  /** The index shows a new grant or revocation a moment after its block: ask again until it does. */
-  const refreshUntil = async (seen: (a: GrantsAnswer) => boolean) => {
-    for (let i = 0; i < 30; i++) {
-      if (seen(await api<GrantsAnswer>("/grants").catch(() => ({ given: [], received: [] })))) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+  /**
+   * The lists come from the chain index, which reads a write's block a moment (or, on a busy
+   * node, much longer) after it was mined: say so, wait until the index has read the block, as the
+   * workbench's capture forms do, then reload.
+   */
+  const refreshAfter = async (block: number) => {
+    setWaiting({ block, late: false });
+    const indexed = await untilIndexed(block, GRANT_INDEX_WAIT_MS);
+    setWaiting(indexed ? undefined : { block, late: true });
     setReload((n) => n + 1);
   };
   return (
@@ -67,13 +76,30 @@ export function ShareTab() {
       <p>
         {t("wb.share.intro")} <a href={href({ page: "access-log" })}>{t("wb.share.whoRead")}</a>
       </p>
-      <RequestsToUs onGranted={(id) => void refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
-      <GrantForm onGranted={(id) => refreshUntil((a) => a.given.some((g) => g.id === id && g.state === "live"))} />
+      <RequestsToUs
+        onGranted={(approved) => {
+          // The grant names the item and purpose by hash: show the request's words instead.
+          remember(approved.subjectKey, approved.subject);
+          remember(keccak256(toUtf8Bytes(approved.purpose)), approved.purpose);
+          void refreshAfter(approved.grant.block ?? 0);
+        }}
+      />
+      <GrantForm onGranted={(block) => void refreshAfter(block)} />
+      {waiting !== undefined && (
+        <p class={waiting.late ? "notice" : "muted"} role="status" data-testid="grants-waiting" data-late={String(waiting.late)}>
+          {t(waiting.late ? "wb.share.indexLate" : "wb.share.indexing", { block: waiting.block })}{" "}
+          {waiting.late && (
+            <button type="button" class="link" onClick={() => void refreshAfter(waiting.block)}>
+              {t("wb.stock.refresh")}
+            </button>
+          )}
+        </p>
+      )}
       <Async state={grants} what={t("wb.share.given")}>
         {(a) => (
           <>
             <h3>{t("wb.share.given")}</h3>
-            <GrantList grants={a.given} mine onRevoked={(id) => refreshUntil((x) => x.given.some((g) => g.id === id && g.state === "revoked"))} />
+            <GrantList grants={a.given} mine onRevoked={(block) => void refreshAfter(block)} />
             <h3>{t("wb.share.received")}</h3>
             <GrantList grants={a.received} />
           </>
@@ -83,7 +109,8 @@ export function ShareTab() {
   );
 }
 
-function GrantForm({ onGranted }: { onGranted: (id: string) => void }) {
+/** `onGranted`: the block that recorded the new grant. */
+function GrantForm({ onGranted }: { onGranted: (block: number) => void }) {
   const { t } = useI18n();
   const me = session()!.organisation.id;
   const members = useAsync((signal) => api<ConsortiumAnswer>("/consortium", { signal }), []);
@@ -114,7 +141,7 @@ function GrantForm({ onGranted }: { onGranted: (id: string) => void }) {
       if (done.scopeKey) remember(done.scopeKey, body.subject);
       remember(keccak256(toUtf8Bytes(body.purpose)), body.purpose);
       setOutcome({ ok: true, text: t("wb.share.granted", { id: `${done.id.slice(0, 10)}…`, block: done.block }) });
-      onGranted(done.id);
+      onGranted(done.block);
     } catch (err) {
       setOutcome({ ok: false, text: refusalText(err, t) });
     } finally {
@@ -191,7 +218,8 @@ function GrantForm({ onGranted }: { onGranted: (id: string) => void }) {
   );
 }
 
-function GrantList({ grants, mine = false, onRevoked }: { grants: GrantAnswer[]; mine?: boolean; onRevoked?: (id: string) => void }) {
+/** `onRevoked`: the block that recorded a revocation. */
+function GrantList({ grants, mine = false, onRevoked }: { grants: GrantAnswer[]; mine?: boolean; onRevoked?: (block: number) => void }) {
   const { t, lang } = useI18n();
   const [refusal, setRefusal] = useState<string>();
   const [revoking, setRevoking] = useState<string>();
@@ -200,8 +228,8 @@ function GrantList({ grants, mine = false, onRevoked }: { grants: GrantAnswer[];
     setRevoking(g.id);
     setRefusal(undefined);
     try {
-      await api<GrantWriteAnswer>(`/grants/${enc(g.id)}`, { method: "DELETE" });
-      onRevoked?.(g.id);
+      const done = await api<GrantWriteAnswer>(`/grants/${enc(g.id)}`, { method: "DELETE" });
+      onRevoked?.(done.block);
     } catch (err) {
       setRefusal(refusalText(err, t));
     } finally {

@@ -1,13 +1,15 @@
 /**
  * The event store's CBV 2.1 hash ID aliases (indexed beside the CBV 2.0 ID, backfilled once for
- * events stored before), its identifier lists for the top-level EPCIS resources, and page token
- * expiry.
+ * events stored before), its identifier lists for the top-level EPCIS resources, the keys its
+ * events name (kept in memory until an event naming the key is stored; backfilled once), and page
+ * token expiry.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { documentEventHashes, eventHash } from "../../../lib/epcis/event-hash.ts";
+import { batchKey, itemKey } from "../../../lib/identifiers/canonical.ts";
 import { EventStore, type NewEvent } from "../../../node/events/store.ts";
 
 const CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", { ex: "https://ns.example.com/x/" }];
@@ -115,6 +117,61 @@ describe("EventStore: CBV 2.1 aliases, identifier lists, page token expiry", () 
       expect(first.nextPageTokenExpires).toBe(new Date(1_500).toISOString());
       expect((await store.query({}, { perPage: 1, nextPageToken: first.nextPageToken!, now: () => 1_499 })).events).toHaveLength(1);
       await expect(store.query({}, { perPage: 1, nextPageToken: first.nextPageToken!, now: () => 1_500 })).rejects.toThrow(/nextPageToken expired at 1970-01-01T00:00:01.500Z/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("recordedAs finds a received copy beside the own one, in time order", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      const a = own(event(12));
+      await store.putReceived({ ...a, owner: 2, origin: { kind: "received", peerId: "p", org: 2, grant: { scopeKey: "0x" + "11".repeat(32) }, receivedAt: "2024-01-01T00:00:00.000Z" } });
+      await store.putOwn([a]);
+      expect((await store.recordedAs(a.recordHash)).map((x) => x.sid[0])).toEqual(["o", "r"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("names each key its events name with the identifier naming it, anew once an event naming the key is stored", async () => {
+    const store = await EventStore.open(tempDir());
+    try {
+      const serial = "urn:epc:id:sgtin:0614141.112345.N1";
+      const lotClass = "urn:epc:class:lgtin:0614141.112345.L7";
+      const k = itemKey(serial).toLowerCase();
+      // Named as the access rule reads events: by Digital Link.
+      const [serialLink, lotLink] = ["https://id.gs1.org/01/10614141123459/21/N1", "https://id.gs1.org/01/10614141123459/10/L7"];
+      // Not named yet (an answer of none is kept too) ...
+      expect(await store.namesOf(k)).toEqual([]);
+      const first = own(event(20, { epcList: [serial], quantityList: [{ epcClass: lotClass, quantity: 1 }] }));
+      await store.putOwn([first]);
+      // ... and dropped when an event naming the key is stored.
+      expect(await store.namesOf(k.toUpperCase().replace("0X", "0x"))).toEqual([{ sid: "o" + first.recordHash.slice(2).toLowerCase(), identifier: serialLink }]);
+      expect(await store.namesOf(batchKey(lotClass))).toEqual([{ sid: "o" + first.recordHash.slice(2).toLowerCase(), identifier: lotLink }]);
+      const second = own(event(21, { epcList: [serial] }));
+      await store.putOwn([second]);
+      expect((await store.namesOf(k)).map((n) => n.sid).sort()).toEqual(["o" + first.recordHash.slice(2).toLowerCase(), "o" + second.recordHash.slice(2).toLowerCase()].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("indexes the keys of events stored before key names existed, once, on open", async () => {
+    const dir = tempDir();
+    let store = await EventStore.open(dir);
+    const e = own(event(30));
+    await store.putOwn([e]);
+    const named = itemKey("urn:epc:id:sgtin:0614141.112345.A30").toLowerCase();
+    // As a store written before this change: no key names, no marker.
+    const keys: string[] = [];
+    for await (const key of store.db.keys({ gt: "kn\u0000", lt: "kn\u0000\uffff" })) keys.push(key);
+    expect(keys).toHaveLength(1);
+    await store.db.batch([{ type: "del", key: keys[0]! }, { type: "del", key: "m\u0000keynames" }]);
+    await store.close();
+    store = await EventStore.open(dir);
+    try {
+      expect(await store.namesOf(named)).toEqual([{ sid: "o" + e.recordHash.slice(2).toLowerCase(), identifier: "https://id.gs1.org/01/10614141123459/21/A30" }]);
     } finally {
       await store.close();
     }

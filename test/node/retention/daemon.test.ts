@@ -2,7 +2,7 @@
  * Retention in the running node daemon (anvil, the real contracts, LevelDB on disk): the periodic
  * task archives readings past a short policy while readings keep arriving, its metrics are
  * scraped, and the node commands `proof` and `audit` answer from the archive, verified against
- * the chain, and refuse a tampered one.
+ * the chain, and refuse a tampered one; `audit` also verifies the archive of received readings.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,11 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
 import { loadConfig } from "../../../node/config.ts";
 import { startNode } from "../../../node/daemon.ts";
+import { ProofService } from "../../../node/ingest/proofs.ts";
+import { IngestStore } from "../../../node/ingest/store.ts";
+import { ReceivedStore } from "../../../node/p2p/received-store.ts";
 import { segmentName } from "../../../node/retention/archive.ts";
+import { ReceivedRetention } from "../../../node/retention/received.ts";
 import { type NodeEnv, ROOT, nodeEnv } from "../ingest/support/env.ts";
 
 const STREAM = "spindle-1/load";
 const KEEP = "furnace-1/temperature";
+const DAY = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
 
@@ -61,9 +66,22 @@ describe("retention in the node daemon", () => {
     expect(kept.status, kept.stderr).toBe(0);
     expect(JSON.parse(kept.stdout)).not.toHaveProperty("archive");
 
+    // A run of a followed stream, received long ago and archived by retention (here the node's own
+    // furnace run stands in for a partner's): audited against its owner's anchors.
+    const store = await IngestStore.open(path.join(env.dataDir, "db"));
+    const proofs = new ProofService(store, node.address);
+    const run = (await proofs.proveRun(KEEP, (await proofs.proveReading(KEEP, 1))!.proof.window))!;
+    await store.close();
+    const received = await ReceivedStore.open(path.join(env.dataDir, "received-copy"));
+    await received.putReadings({ peer: "12D3KooWPartner", ownerOrg: 1, stream: KEEP, items: [{ kind: "run", readings: run.readings, proof: run.proof }], more: false, lastSeq: 0, count: run.readings.length, unverifiable: [] }, { now: Date.now() - 2 * DAY });
+    const archivedReceived = await new ReceivedRetention(received, [{ stream: "*", keepMs: DAY }], path.join(env.dataDir, "archive", "received")).runOnce(Date.now());
+    await received.close();
+    expect(archivedReceived.readings).toBe(run.readings.length);
+
     const audit = cli("audit", "--config", env.configFile);
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);
     expect(audit.stdout).toMatch(/archive .*: (\d+) readings in \d+ segments, \1 verified, 0 failed/);
+    expect(audit.stdout).toMatch(new RegExp(`received archive .*: ${run.readings.length} readings of followed streams in 1 segments, ${run.readings.length} verified against their owners' anchors, 0 failed`));
 
     // Tampered: the first archived reading's value changed.
     const file = path.join(env.dataDir, "archive", segmentName(1), "streams", `${encodeURIComponent(STREAM)}.ndjson.gz`);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../../node/config.ts";
-import { keepMsOf } from "../../../node/retention/policy.ts";
+import { keepMsOf, keepMsOfFollowed } from "../../../node/retention/policy.ts";
 
 const DAY = 86_400_000;
 const base = () => ({
@@ -28,6 +28,7 @@ describe("retention policy in the node config", () => {
     expect(parseConfig(base(), "/etc/tracemesh").retention).toBeUndefined();
     expect(parseConfig({ ...base(), retention: {} }, "/etc/tracemesh").retention).toEqual({
       rules: [],
+      followed: [],
       archiveDir: "/etc/tracemesh/data/archive",
       intervalMs: 3_600_000,
       windowsPerSegment: 1000,
@@ -47,10 +48,27 @@ describe("retention policy in the node config", () => {
     expect(keepMsOf(rules.slice(0, 2), "furnace-1/temperature")).toBeUndefined();
   });
 
+  it("followed streams: the first rule matching the owner organisation and the stream decides; no match keeps them forever", () => {
+    const followed = parseConfig(
+      { ...base(), retention: { followed: [{ organisation: 3, stream: "furnace-*", keepDays: 30 }, { organisation: "*", stream: "*", keepDays: 365 }] } },
+      "/x",
+    ).retention!.followed!;
+    expect(keepMsOfFollowed(followed, 3, "furnace-1/temperature")).toBe(30 * DAY);
+    expect(keepMsOfFollowed(followed, 4, "furnace-1/temperature")).toBe(365 * DAY);
+    expect(keepMsOfFollowed(followed, 3, "press-1/force")).toBe(365 * DAY);
+    expect(keepMsOfFollowed(followed.slice(0, 1), 4, "furnace-1/temperature")).toBeUndefined();
+  });
+
   it("refuses a bad policy, naming the field", () => {
     const cases: [unknown, RegExp][] = [
       [[], /^retention: must be an object with streams, archiveDir/],
-      [{ keep: 3 }, /^retention.keep: unknown setting \(allowed: streams, archiveDir, intervalMs, windowsPerSegment\)/],
+      [{ keep: 3 }, /^retention.keep: unknown setting \(allowed: streams, archiveDir, intervalMs, windowsPerSegment, followed\)/],
+      [{ followed: [{ organisation: "Northern Steel", stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: must be the owner organisation's numeric id in the Consortium, or "\*"/],
+      [{ followed: [{ organisation: 0, stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: /],
+      [{ followed: [{ organisation: 3, stream: "a*b", keepDays: 1 }] }, /^retention.followed\[0\].stream: must be a stream id, or a prefix ending in \*/],
+      [{ followed: [{ organisation: 3, stream: "a/b", keepDays: 0 }] }, /^retention.followed\[0\].keepDays: must be a number of days above 0/],
+      [{ followed: [{ stream: "a/b", keepDays: 1 }] }, /^retention.followed\[0\].organisation: /],
+      [{ followed: [{ organisation: 3, stream: "a/*", keepDays: 1 }, { organisation: 3, stream: "a/*", keepDays: 2 }] }, /^retention.followed\[1\]: repeats the organisation and stream of retention.followed\[0\]/],
       [{ streams: [{ stream: "a/b", keepDays: 0 }] }, /^retention.streams\[0\].keepDays: must be a number of days above 0 \(at most 36500\), or "forever"/],
       [{ streams: [{ stream: "a/b", keepDays: "7" }] }, /^retention.streams\[0\].keepDays: must be a number of days/],
       [{ streams: [{ stream: "a/b", keepDays: -1 }] }, /^retention.streams\[0\].keepDays: /],

@@ -274,6 +274,7 @@ describe("retention: pruning to the archive under ingestion", () => {
       }
       await n.anchorer.anchoredUpTo(3);
       expect(await n.store.leafPage(2, 1)).toBeDefined();
+      expect(await n.store.blockRoots(2, 1)).toBeDefined();
       // A segment left by a run that died before its store batch: removed, its readings re-archived.
       const stale = path.join(n.archiveDir, segmentName(1));
       mkdirSync(stale, { recursive: true });
@@ -283,6 +284,9 @@ describe("retention: pruning to the archive under ingestion", () => {
       expect(readdirSync(n.archiveDir).sort()).toEqual(["NODE", segmentName(1)]);
       expect(await n.store.leafPage(2, 0)).toBeUndefined();
       expect(await n.store.leafPage(2, 1)).toBeUndefined();
+      // Their block roots too: about a byte a reading that nothing reads once the page is gone.
+      expect(await n.store.blockRoots(2, 0)).toBeUndefined();
+      expect(await n.store.blockRoots(2, 1)).toBeUndefined();
       const chunks = [];
       for await (const c of n.store.chunks(2)) chunks.push(c);
       expect(chunks).toEqual([]);

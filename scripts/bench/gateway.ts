@@ -19,6 +19,7 @@
  * the machine's load average (as `uptime` prints it) and the cores each side used beside every
  * figure:
  *   GET /items/{id}/history                      the shipped item's history, with its documents
+ *   the same with If-None-Match                  a client holding the answer: 304, no body
  *   GET /items/{id}/history, distinct items      a different filler item each request (never cached)
  *   GET /items/{id}/genealogy?direction=backward the top item's whole genealogy (all tiers)
  *   the same genealogy, built each request         another `limit` each request: never cached
@@ -37,7 +38,8 @@
  *   --duration S     seconds per measurement (default 5; eight measurements, four each way)
  *   --connections N  concurrent requests (default 10)
  *   --quick          10,000 events, 2 s per measurement: a smoke run
- *   --only LIST      measure only these, comma-separated: history, distinct, genealogy, rebuilt
+ *   --only LIST      measure only these, comma-separated: history, conditional (the same with
+ *                    If-None-Match: 304 answers), distinct, genealogy, rebuilt
  *   --profile DIR    write a CPU profile of the gateway's process for each measured run (not the
  *                    warm-up, not the setup) to DIR/<measurement>.cpuprofile (Chrome DevTools)
  *   --keep           keep the index directory and print its path
@@ -110,12 +112,12 @@ function table(rows: string[][]): string {
  * event store) and the load generator, and the share of time the gateway's event loop was busy,
  * so a figure says which side was the limit.
  */
-async function cannon(generator: LoadGenerator, url: string, token: string, seconds: number, connections: number, pathsFile?: string, profile?: Profiler): Promise<Measured> {
+async function cannon(generator: LoadGenerator, url: string, token: string, seconds: number, connections: number, pathsFile?: string, profile?: Profiler, ifNoneMatch?: string): Promise<Measured> {
   const options = {
     url,
     connections,
     workers: 1,
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${token}`, ...(ifNoneMatch ? { "if-none-match": ifNoneMatch } : {}) },
     ...(pathsFile ? { requests: [{ setupRequest: path.join(import.meta.dirname, "distinct-request.cjs") }] } : {}),
   };
   const env: Record<string, string> = pathsFile ? { TRACEMESH_BENCH_PATHS: pathsFile, TRACEMESH_BENCH_START: String(Math.floor((JSON.parse(readFileSync(pathsFile, "utf8")) as unknown[]).length / 2)) } : {};
@@ -128,8 +130,10 @@ async function cannon(generator: LoadGenerator, url: string, token: string, seco
     return { r, gatewayCpu: (used.user + used.system) / 1000 / r.wallMs, loopBusy: performance.eventLoopUtilization(loop).utilization };
   };
   const { r, gatewayCpu, loopBusy } = await (profile ? profile(measure) : measure());
-  if (r.statuses["2xx"] !== r.requests) console.log(`    answers by status: ${JSON.stringify(r.statuses)}`);
-  return { load: load(), rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, errors: r.errors, cpu: { gateway: gatewayCpu, loopBusy, generator: r.cpuMs / r.wallMs } };
+  // A conditional request is answered 304 (the client's copy is current); any other request 200.
+  const expected = ifNoneMatch ? "3xx" : "2xx";
+  if (r.statuses[expected] !== r.requests) console.log(`    answers by status: ${JSON.stringify(r.statuses)}`);
+  return { load: load(), rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, errors: r.errors - (ifNoneMatch ? (r.statuses["3xx"] ?? 0) : 0), cpu: { gateway: gatewayCpu, loopBusy, generator: r.cpuMs / r.wallMs } };
 }
 
 /** Runs a measurement under the CPU profiler (this process: the gateway, index and event store). */
@@ -304,7 +308,7 @@ export async function run(argv: string[]): Promise<void> {
   const hops = Number(values.hops);
   const seconds = Number(values.duration ?? (quick ? 2 : 5));
   const connections = Number(values.connections);
-  const MEASUREMENTS = ["history", "distinct", "genealogy", "rebuilt"];
+  const MEASUREMENTS = ["history", "conditional", "distinct", "genealogy", "rebuilt"];
   const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()) : MEASUREMENTS;
   const unknown = only.filter((m) => !MEASUREMENTS.includes(m));
   if (unknown.length > 0) throw new Error(`--only: unknown measurement ${unknown.join(", ")}; known: ${MEASUREMENTS.join(", ")}`);
@@ -509,6 +513,19 @@ export async function run(argv: string[]): Promise<void> {
       results.push({
         name: `item history (${viaLogs.length} records, documents), repeated`,
         idx: await cannon(generator, historyUrl, token, seconds, connections, undefined, profiled("history")),
+        logs: await baseline(() => scanner.history(travelled)),
+        target: { rps: 10_000, p99: 2 },
+      });
+    }
+    if (only.includes("conditional")) {
+      // A client that keeps the answer and asks with its ETag: 304 without the body, the token,
+      // rate limit and access log as for a 200.
+      const etag = (await fetch(historyUrl, auth)).headers.get("etag");
+      if (!etag) throw new Error("the history answer carries no ETag");
+      console.log(`  measuring item history, repeated with If-None-Match (${seconds} s each way) ...`);
+      results.push({
+        name: `item history (${viaLogs.length} records, documents), If-None-Match (304)`,
+        idx: await cannon(generator, historyUrl, token, seconds, connections, undefined, profiled("conditional"), etag),
         logs: await baseline(() => scanner.history(travelled)),
         target: { rps: 10_000, p99: 2 },
       });

@@ -14,7 +14,8 @@
  *   it); for anyone else, or without the peer network, 403 (ask its maker). The maker's node takes
  *   such a request through `accessRequestIntake`, with the same checks and store step.
  * - GET /access-requests: this node's organisation sees the requests made to it; any other member
- *   sees only its own.
+ *   sees only its own. `?maker={org}` of another organisation: this node's organisation's own
+ *   requests to that maker, asked of the maker's node over the peer network (503 when none answers).
  * - POST /access-requests/{id}/approve grants it on chain through the node's grants path (like
  *   POST /grants) and marks it approved; /decline marks it declined. This node's organisation
  *   only (another member: 403); a request decided already: 409.
@@ -100,9 +101,13 @@ function answer(ctx: Context, outcome: AccessRequestOutcome, prefix: string): vo
  * the organisation its peer id is registered to: the same checks and the same store step as a
  * request made on this gateway, each refusal answered as the status and words POST would give.
  */
-export function accessRequestIntake(context: RouteContext): (requester: number, body: unknown) => Promise<AccessRequestOutcome> {
+export function accessRequestIntake(context: RouteContext): {
+  take(requester: number, body: unknown): Promise<AccessRequestOutcome>;
+  mine(requester: number): Promise<AccessRequestAnswer[]>;
+} {
   const me = context.services.organisation;
-  return async (requester, raw) => {
+  const mine = async (requester: number) => (await requireService(context.services.accessRequests, "access requests").list()).filter((r) => r.requester.id === requester);
+  const take = async (requester: number, raw: unknown): Promise<AccessRequestOutcome> => {
     try {
       if (requester === me.id) throw badRequest("an organisation does not ask itself for access to its own items");
       const body = checkBody(raw);
@@ -115,6 +120,7 @@ export function accessRequestIntake(context: RouteContext): (requester: number, 
       throw e;
     }
   };
+  return { take, mine };
 }
 
 export function register(router: GatewayRouter, context: RouteContext): void {
@@ -151,8 +157,23 @@ export function register(router: GatewayRouter, context: RouteContext): void {
 
   router.get("/access-requests", auth.requireOrg(), async (ctx) => {
     const caller = ctx.state.caller!;
-    const all = await store().list();
     ctx.set("Cache-Control", "no-store");
+    const maker = ctx.query.maker;
+    if (maker !== undefined) {
+      // This organisation's own requests to another maker, as the maker's node keeps them.
+      if (typeof maker !== "string" || !/^[1-9][0-9]{0,9}$/.test(maker)) throw badRequest("`maker` must be one organisation id (a positive whole number)");
+      if (Number(maker) !== me.id) {
+        const relay = services.accessRelay;
+        if (caller.orgId !== me.id || relay === undefined) throw forbidden(`only ${me.name}'s own requests to other makers are asked of their nodes here`);
+        try {
+          ctx.body = await relay.mine(Number(maker));
+        } catch (e) {
+          throw new HttpProblem(503, `the maker's node did not answer: ${(e as Error).message}`);
+        }
+        return;
+      }
+    }
+    const all = await store().list();
     ctx.body = caller.orgId === me.id ? all : all.filter((r) => r.requester.id === caller.orgId);
   });
 
@@ -266,10 +287,17 @@ export const paths: OpenApiPaths = {
       },
     },
     get: {
-      summary: "Access requests: to this organisation (for it), or the caller's own (for any other member), newest first",
+      summary: "Access requests: to this organisation (for it), or the caller's own (for any other member), newest first; with `maker` another organisation, this organisation's own requests to it, asked of its node",
       tags: ["access"],
       security: bearer,
-      responses: { "200": json("The requests", { type: "array", items: requestSchema }), "401": problem("No token, or an expired or invalid one"), "503": problem("This node keeps no access requests") },
+      parameters: [{ name: "maker", in: "query", required: false, schema: { type: "integer", minimum: 1 }, description: "another organisation's id: this organisation's requests to it, as its node keeps them (this node's organisation only)" }],
+      responses: {
+        "200": json("The requests", { type: "array", items: requestSchema }),
+        "400": problem("`maker` is not an organisation id"),
+        "401": problem("No token, or an expired or invalid one"),
+        "403": problem("`maker` names another organisation and the caller is not this node's organisation, or this node passes no requests on"),
+        "503": problem("This node keeps no access requests, or no node of `maker` answered"),
+      },
     },
   },
   "/access-requests/{id}/approve": decision("Approves a request made to this organisation: grants it on chain with this node's account (this node's organisation only)"),

@@ -4,11 +4,15 @@
  * the same checks, the same duplicate rule and limit of pending requests per requester, in the one
  * step `AccessRequestStore.submit`). No member's gateway address is on chain; its peer id is.
  *
- * Request (one UTF-8 JSON frame, framed as the fetch protocol's, protocol.ts):
+ * Requests (one UTF-8 JSON frame, framed as the fetch protocol's, protocol.ts):
  *   { v: 1, type: "submit", subject, scope, purpose, days }   (AccessRequestBody's fields)
- * Answer: an AccessRequestOutcome (lib/api/grants.ts): the kept request (201), or the status and
- * words of the refusal (400 malformed, 403 not a member or not the maker's item, 404 unknown item,
- * 409 the same request is pending, 429 too many pending, 503 the maker's node cannot take it now).
+ *     answered with an AccessRequestOutcome (lib/api/grants.ts): the kept request (201), or the
+ *     status and words of the refusal (400 malformed, 403 not a member or not the maker's item,
+ *     404 unknown item, 409 the same request is pending, 429 too many pending, 503 the maker's
+ *     node cannot take it now);
+ *   { v: 1, type: "mine" }
+ *     answered { status: 200, requests }: the asking organisation's own requests to the maker and
+ *     their state (pending, approved with its grant, declined), newest first, at most MAX_MINE.
  *
  * Who asks: the organisation the Noise handshake proves the peer registered to (MembershipGate),
  * never anything the message says; any other field than the request's own is ignored. A peer of
@@ -20,20 +24,31 @@ import type { AccessRequestAnswer, AccessRequestBody, AccessRequestOutcome } fro
 import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_BYTES, decodeJson, encodeJson, readFrame, withTimeout, writeFrame } from "./protocol.ts";
 
 export const ACCESS_REQUEST_PROTOCOL = "/tracemesh/access-request/1.0.0";
-/** Largest answer read: one request and its words (a request is a few hundred bytes). */
-const MAX_ANSWER_BYTES = 64 * 1024;
+/** Most requests a "mine" answer lists (the newest). */
+export const MAX_MINE = 200;
+/** Largest answer read: MAX_MINE requests of a few hundred bytes each, with room. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 const REFUSALS = new Set([400, 403, 404, 409, 429, 503]);
 
-/** Takes a request for the maker's organisation from `requester` (an organisation id the handshake proved). */
-export type AccessRequestIntake = (requester: number, body: AccessRequestBody) => Promise<AccessRequestOutcome>;
+/** The maker side: what a requester (an organisation id the handshake proved) may do there. */
+export interface AccessRequestIntake {
+  /** Takes a request for the maker's organisation from `requester`. */
+  take(requester: number, body: AccessRequestBody): Promise<AccessRequestOutcome>;
+  /** `requester`'s own requests to the maker, newest first. */
+  mine(requester: number): Promise<AccessRequestAnswer[]>;
+}
 
-/** The request's own fields out of a message, or what is wrong with it (the fields' values are checked by the intake). */
-export function parseAccessRequestMessage(value: unknown): AccessRequestBody | string {
+type Message = { type: "submit"; body: AccessRequestBody } | { type: "mine" };
+type Answer = AccessRequestOutcome | { status: 200; requests: AccessRequestAnswer[] };
+
+/** A message, with only the request's own fields, or what is wrong with it (the fields' values are checked by the intake). */
+export function parseAccessRequestMessage(value: unknown): Message | string {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "the request is not a JSON object";
   const r = value as Record<string, unknown>;
-  if (r.v !== 1 || r.type !== "submit") return 'the request is not { v: 1, type: "submit", subject, scope, purpose, days }';
+  if (r.v === 1 && r.type === "mine") return { type: "mine" };
+  if (r.v !== 1 || r.type !== "submit") return 'the request is not { v: 1, type: "submit", subject, scope, purpose, days } or { v: 1, type: "mine" }';
   // Only the request's own fields go on: a `requester` or `owner` the message names is not read.
-  return { subject: r.subject, scope: r.scope, purpose: r.purpose, days: r.days } as AccessRequestBody;
+  return { type: "submit", body: { subject: r.subject, scope: r.scope, purpose: r.purpose, days: r.days } as AccessRequestBody };
 }
 
 export interface AccessRequestServerOptions {
@@ -55,7 +70,7 @@ export async function serveAccessRequests(host: Pick<Libp2p, "handle">, o: Acces
       const peer = connection.remotePeer.toString();
       try {
         await withTimeout(stream, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, async () => {
-          let answer: AccessRequestOutcome;
+          let answer: Answer;
           try {
             const parsed = parseAccessRequestMessage(decodeJson(await readFrame(stream, MAX_REQUEST_BYTES)));
             answer = typeof parsed === "string" ? { status: 400, detail: parsed } : await take(parsed, peer, o);
@@ -63,7 +78,7 @@ export async function serveAccessRequests(host: Pick<Libp2p, "handle">, o: Acces
             o.onError?.(e);
             answer = { status: 400, detail: `the request is not a UTF-8 JSON frame of at most ${MAX_REQUEST_BYTES} bytes` };
           }
-          o.onAnswer?.(peer, answer.status, answer.status === 201 ? answer.request.id : answer.detail);
+          o.onAnswer?.(peer, answer.status, "detail" in answer ? answer.detail : "");
           await writeFrame(stream, encodeJson(answer), MAX_ANSWER_BYTES);
           await stream.close();
         });
@@ -76,12 +91,13 @@ export async function serveAccessRequests(host: Pick<Libp2p, "handle">, o: Acces
   );
 }
 
-async function take(body: AccessRequestBody, peer: string, o: AccessRequestServerOptions): Promise<AccessRequestOutcome> {
+async function take(message: Message, peer: string, o: AccessRequestServerOptions): Promise<Answer> {
   const requester = await o.orgOf(peer);
   if (requester === 0) return { status: 403, detail: `peer ${peer} is not registered to an active member organisation` };
   const intake = o.intake();
   if (intake === undefined) return { status: 503, detail: "this node does not take access requests yet" };
-  return intake(requester, body);
+  if (message.type === "mine") return { status: 200, requests: (await intake.mine(requester)).slice(0, MAX_MINE) };
+  return intake.take(requester, message.body);
 }
 
 /** The maker's node's answer, checked for shape and for being about this request: anything else is a malformed answer. */
@@ -108,6 +124,8 @@ export class AccessRelayError extends Error {
 export interface AccessRelayService {
   /** Passes `body` on to `maker`'s node and answers what became of it; throws AccessRelayError when no node of `maker` took it. */
   submit(maker: number, body: AccessRequestBody): Promise<AccessRequestOutcome>;
+  /** This organisation's own requests to `maker` and their state, as `maker`'s node keeps them; throws AccessRelayError when none answered. */
+  mine(maker: number): Promise<AccessRequestAnswer[]>;
 }
 
 /** Passes requests on to the maker's nodes, connected ones first; the first that answers decides. */
@@ -122,22 +140,36 @@ export class AccessRequestRelay implements AccessRelayService {
     },
   ) {}
 
-  async submit(maker: number, body: AccessRequestBody): Promise<AccessRequestOutcome> {
+  submit(maker: number, body: AccessRequestBody): Promise<AccessRequestOutcome> {
+    return this.ask(maker, { v: 1, type: "submit", ...body }, (answer) => checkAnswer(answer, maker, this.o.selfOrg));
+  }
+
+  mine(maker: number): Promise<AccessRequestAnswer[]> {
+    return this.ask(maker, { v: 1, type: "mine" }, (answer) => {
+      const a = answer as { status?: unknown; requests?: unknown } | null;
+      if (a?.status !== 200 || !Array.isArray(a.requests) || a.requests.length > MAX_MINE) throw new AccessRelayError(`the maker's node did not list this organisation's requests${typeof (a as { detail?: unknown })?.detail === "string" ? `: ${(a as { detail: string }).detail}` : ""}`);
+      // Only this organisation's requests to that maker, whatever else a node sends.
+      return (a.requests as AccessRequestAnswer[]).filter((r) => typeof r === "object" && r !== null && r.requester?.id === this.o.selfOrg && r.owner?.id === maker && typeof r.id === "string");
+    });
+  }
+
+  /** Sends `message` to `maker`'s nodes in turn; the first whose answer `check` accepts decides. */
+  private async ask<T>(maker: number, message: unknown, check: (answer: unknown) => T): Promise<T> {
     const timeoutMs = this.o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const failures: string[] = [];
     for (const peer of await this.o.peersOf(maker)) {
       try {
         const stream = await this.o.host.dialProtocol(peerIdFromString(peer), ACCESS_REQUEST_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) });
         const answer = await withTimeout(stream, timeoutMs, async () => {
-          await writeFrame(stream, encodeJson({ v: 1, type: "submit", ...body }), MAX_REQUEST_BYTES);
+          await writeFrame(stream, encodeJson(message), MAX_REQUEST_BYTES);
           await stream.close();
           return decodeJson(await readFrame(stream, MAX_ANSWER_BYTES));
         });
-        return checkAnswer(answer, maker, this.o.selfOrg);
+        return check(answer);
       } catch (e) {
         failures.push(`${peer}: ${(e as Error).message}`);
       }
     }
-    throw new AccessRelayError(failures.length === 0 ? `organisation ${maker} has no node registered on chain` : `no node of organisation ${maker} took the request (${failures.join("; ")})`);
+    throw new AccessRelayError(failures.length === 0 ? `organisation ${maker} has no node registered on chain` : `no node of organisation ${maker} answered (${failures.join("; ")})`);
   }
 }

@@ -58,7 +58,9 @@ export function RequestAccess({ id }: { id: string }) {
         if (p.maker.id !== health.organisation.id) {
           if (me !== health.organisation.id || !health.services.accessRelay) return setElsewhere(p.maker);
           setPassedOn(true);
-          return setMaker(p.maker);
+          setMaker(p.maker);
+          // This organisation's requests to the maker and their state, as the maker's node keeps them.
+          return setMine((await api<AccessRequestAnswer[]>(`/access-requests?maker=${p.maker.id}`, { signal })).filter((r) => r.subject === p.identifier));
         }
         if (!health.services.accessRequests) return;
         setMaker(p.maker);

@@ -159,13 +159,37 @@ describe("access requests passed on over the peer network", { timeout: 120_000 }
     expect(raws.find((a) => a.status === 429)).toMatchObject({ extra: { pending: 3 } });
   });
 
+  it("the mill sees its own requests to the OEM and their state on its own gateway, asked of the OEM's node; no one else's", async () => {
+    const oemId = oemGw.chain.orgs.oem.id;
+    const first = (await store.list()).find((r) => r.requester.id === oemGw.chain.orgs.steel.id && r.subject === PUMP)!;
+    await store.put({ ...first, state: "declined", decidedAt: new Date().toISOString() });
+    const res = await steelGw.request(`/access-requests?maker=${oemId}`, { token: steelToken });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const mine = (await res.json()) as AccessRequestAnswer[];
+    const expected = (await store.list()).filter((r) => r.requester.id === oemGw.chain.orgs.steel.id);
+    expect(mine.map((r) => r.id)).toEqual(expected.map((r) => r.id));
+    expect(mine.find((r) => r.id === first.id)?.state).toBe("declined");
+    // The foundry's requests (kept at the OEM too) are not the mill's to see.
+    expect(mine.every((r) => r.requester.id === oemGw.chain.orgs.steel.id)).toBe(true);
+    expect((await store.list()).some((r) => r.requester.id === oemGw.chain.orgs.foundry.id)).toBe(true);
+    // Another member's token on the mill's gateway is not answered with the mill's requests.
+    expect((await steelGw.request(`/access-requests?maker=${oemId}`, { token: await steelGw.signIn("foundry") })).status).toBe(403);
+    expect((await steelGw.request(`/access-requests?maker=x`, { token: steelToken })).status).toBe(400);
+    // Straight at the handler, the foundry's node gets the foundry's requests only.
+    const raws = (await raw(foundryHost, oemHost, encodeJson({ v: 1, type: "mine", requester: { id: oemGw.chain.orgs.steel.id } }))) as unknown as { status: number; requests: AccessRequestAnswer[] };
+    expect(raws.status).toBe(200);
+    expect(raws.requests.length).toBeGreaterThan(0);
+    expect(raws.requests.every((r) => r.requester.id === oemGw.chain.orgs.foundry.id)).toBe(true);
+  });
+
   it("a maker whose node does not take requests (here: a node that does not speak the protocol) is said as 503 naming why", async () => {
     const kept = steelGw.services.accessRelay;
     steelGw.services.accessRelay = new AccessRequestRelay({ host: steelHost, selfOrg: oemGw.chain.orgs.steel.id, peersOf: async () => [foundryHost.peerId.toString()], timeoutMs: 2_000 });
     try {
       const res = await post(steelToken, { ...REQUEST, purpose: "Nobody listening" });
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { detail: string }).detail).toMatch(/could not be passed on to its maker's node: no node of organisation \d+ took the request/);
+      const detail = ((await res.json()) as { detail: string }).detail;
+      expect(detail, detail).toMatch(/could not be passed on to its maker's node: no node of organisation \d+ answered/);
     } finally {
       steelGw.services.accessRelay = kept;
     }

@@ -33,6 +33,7 @@ import {
 import {
   type Answer,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_INBOUND_STREAMS,
   DEFAULT_TIMEOUT_MS,
   type EventSummary,
   FETCH_PROTOCOL,
@@ -181,6 +182,11 @@ export interface FetchClientOptions extends ProtocolLimits {
   onVerified?: (ms: number, readings: number) => void;
   /** Told the size of every answer frame received, bytes. */
   onBytes?: (bytes: number) => void;
+  /**
+   * Most requests in progress to one peer at once (more wait their turn): the serving node resets
+   * streams past its per-connection cap (DEFAULT_MAX_INBOUND_STREAMS), so this stays within it.
+   */
+  maxRequestsPerPeer?: number;
 }
 
 /** An AnchorView that also knows which organisation anchored each window. */
@@ -234,9 +240,18 @@ export function peerString(peer: PeerId | Multiaddr): string {
  */
 const LIES: readonly VerifyFailureReason[] = ["reading-altered", "proof-invalid", "wrong-node"];
 
+/** A request's raw outcome, not judged yet: the answer, or what sending or reading it threw. */
+type Sent = { res: FetchResponse } | { error: unknown };
+
+type ReadingsRequest = Extract<FetchRequest, { type: "readings" }>;
+type ReadingsQuery = { stream: string; from: number; to: number; afterSeq?: number; limit?: number; event?: string };
+
 export class FetchClient {
   private readonly maxFrameBytes: number;
   private readonly timeoutMs: number;
+  private readonly maxRequestsPerPeer: number;
+  /** Requests in progress per peer, and those waiting for one of its slots (handed over in turn). */
+  private readonly slots = new Map<string, { active: number; waiting: (() => void)[] }>();
 
   constructor(
     private readonly host: Libp2p,
@@ -244,6 +259,8 @@ export class FetchClient {
   ) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxRequestsPerPeer = options.maxRequestsPerPeer ?? DEFAULT_MAX_INBOUND_STREAMS;
+    if (!(Number.isSafeInteger(this.maxRequestsPerPeer) && this.maxRequestsPerPeer > 0)) throw new RangeError(`maxRequestsPerPeer must be a positive integer, not ${this.maxRequestsPerPeer}`);
   }
 
   /**
@@ -251,29 +268,64 @@ export class FetchClient {
    * 2.0.0 wire (wire.ts). Throws WireError for a malformed answer frame and InvalidDataLengthError
    * for one over `maxFrameBytes`.
    */
-  async request(peer: PeerId | Multiaddr, request: FetchRequest): Promise<FetchResponse> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
+  async request(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal, onWritten?: () => void): Promise<FetchResponse> {
+    const signal = cancel ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), cancel]) : AbortSignal.timeout(this.timeoutMs);
     const stream = await this.host.dialProtocol(peer, FETCH_PROTOCOL, { signal });
-    return withTimeout(stream, this.timeoutMs, async () => {
-      await writeFrame(stream, encodeJson(request), this.maxFrameBytes);
-      await stream.close(); // our half: the request is complete
-      const frame = await readFrame(stream, this.maxFrameBytes);
-      this.options.onBytes?.(frame.length);
-      return decodeAnswer(frame, request.type === "readings" ? request.stream : "") as FetchResponse;
-    });
+    const onCancel = () => stream.abort(new Error("request cancelled: its answer is no longer wanted"));
+    cancel?.addEventListener("abort", onCancel, { once: true });
+    try {
+      return await withTimeout(stream, this.timeoutMs, async () => {
+        await writeFrame(stream, encodeJson(request), this.maxFrameBytes);
+        await stream.close(); // our half: the request is complete
+        onWritten?.();
+        const frame = await readFrame(stream, this.maxFrameBytes);
+        this.options.onBytes?.(frame.length);
+        return decodeAnswer(frame, request.type === "readings" ? request.stream : "") as FetchResponse;
+      });
+    } finally {
+      cancel?.removeEventListener("abort", onCancel);
+    }
+  }
+
+  /**
+   * Sends `request` within the peer's slots (maxRequestsPerPeer); never throws: the outcome is
+   * judged by `judge`. `onOut` is told when the request is written, or queued behind the peer's
+   * other requests (nothing to wait for then).
+   */
+  private async send(peer: PeerId | Multiaddr, request: FetchRequest, cancel?: AbortSignal, onOut?: () => void): Promise<Sent> {
+    const key = peerString(peer);
+    let slot = this.slots.get(key);
+    if (!slot) this.slots.set(key, (slot = { active: 0, waiting: [] }));
+    if (slot.active < this.maxRequestsPerPeer) slot.active++;
+    else {
+      onOut?.();
+      await new Promise<void>((r) => slot.waiting.push(r)); // the slot is handed over as it is
+    }
+    try {
+      return { res: await this.request(peer, request, cancel, onOut) };
+    } catch (error) {
+      return { error };
+    } finally {
+      const next = slot.waiting.shift();
+      if (next) next();
+      else if (--slot.active === 0) this.slots.delete(key);
+    }
   }
 
   private async ask<T extends Answer["type"]>(peer: PeerId | Multiaddr, request: FetchRequest, type: T): Promise<{ peerStr: string; res: Extract<Answer, { type: T }> }> {
-    const peerStr = peerString(peer);
-    let res: FetchResponse;
-    try {
-      res = await this.request(peer, request);
-    } catch (e) {
+    return this.judge(peerString(peer), request, type, await this.send(peer, request));
+  }
+
+  /** The answer of the asked type, or the misbehaviour or refusal it shows (thrown, the peer reported). */
+  private judge<T extends Answer["type"]>(peerStr: string, request: FetchRequest, type: T, sent: Sent): { peerStr: string; res: Extract<Answer, { type: T }> } {
+    if ("error" in sent) {
+      const e = sent.error;
       // A frame that does not decode is a lie; one over the limit breaks the protocol (not banned).
       if (e instanceof WireError) throw this.misbehaved(peerStr, `malformed answer: ${e.message}`);
       if ((e as Error)?.name === "InvalidDataLengthError") throw this.misbehaved(peerStr, `answer frame over ${this.maxFrameBytes} bytes`, false);
       throw e;
     }
+    const res = sent.res;
     if (typeof res !== "object" || res === null) throw this.misbehaved(peerStr, "answered with something that is not an object");
     if ("error" in res) throw new FetchRefusedError(peerStr, res);
     const answer = res as Answer;
@@ -313,19 +365,56 @@ export class FetchClient {
    * node's chain does not show anchored ends the page (`pending`). With `event`, the readings
    * that own event of the peer binds, decided by who may read the event.
    */
-  async fetchReadings(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number; event?: string }): Promise<VerifiedReadings> {
+  async fetchReadings(peer: PeerId | Multiaddr, q: ReadingsQuery): Promise<VerifiedReadings> {
+    const request = readingsRequest(q, q.afterSeq ?? 0);
+    return this.takeReadings(peerString(peer), request, await this.send(peer, request));
+  }
+
+  /**
+   * Every page of `stream` in [from, to) after `afterSeq` held by `peer`, as fetchReadings takes
+   * each (verified, stored, thrown on a lie or refusal), with the next page's request in flight
+   * while the current one is verified and stored: its cursor is the last seq the current answer
+   * names, known before verification. That request's answer is used only when the verified page
+   * ends at that same seq and says `more`; otherwise (a lie, a pending window, the caller stopping)
+   * it is cancelled unread, never judged or stored. Pages are stored strictly in order, one at a time.
+   */
+  async *fetchReadingPages(peer: PeerId | Multiaddr, q: ReadingsQuery): AsyncGenerator<VerifiedReadings, void> {
+    const peerStr = peerString(peer);
+    let request = readingsRequest(q, q.afterSeq ?? 0);
+    let current = this.send(peer, request);
+    let ahead: { afterSeq: number; sent: Promise<Sent>; cancel: AbortController } | undefined;
+    try {
+      for (;;) {
+        const sent = await current;
+        const next = "res" in sent ? claimedCursor(sent.res) : undefined;
+        if (next !== undefined && next > (request.afterSeq ?? 0)) {
+          const cancel = new AbortController();
+          let out!: () => void;
+          const isOut = new Promise<void>((r) => (out = r));
+          ahead = { afterSeq: next, cancel, sent: this.send(peer, readingsRequest(q, next), cancel.signal, out) };
+          // Verifying holds the event loop for a while: the request goes out (dialled, written) first.
+          await Promise.race([isOut, ahead.sent]);
+        }
+        const batch = await this.takeReadings(peerStr, request, sent);
+        yield batch;
+        if (!batch.more) return;
+        request = readingsRequest(q, batch.lastSeq);
+        if (ahead?.afterSeq === batch.lastSeq) current = ahead.sent;
+        else {
+          ahead?.cancel.abort();
+          current = this.send(peer, request);
+        }
+        ahead = undefined;
+      }
+    } finally {
+      ahead?.cancel.abort();
+    }
+  }
+
+  /** Judges, verifies and stores one readings answer (fetchReadings). */
+  private async takeReadings(peerStr: string, q: ReadingsRequest, outcome: Sent): Promise<VerifiedReadings> {
     const afterSeq = q.afterSeq ?? 0;
-    const request: FetchRequest = {
-      v: 1,
-      type: "readings",
-      stream: q.stream,
-      from: q.from,
-      to: q.to,
-      afterSeq,
-      ...(q.limit ? { limit: q.limit } : {}),
-      ...(q.event !== undefined ? { event: q.event } : {}),
-    };
-    const { peerStr, res } = await this.ask(peer, request, "readings");
+    const { res } = this.judge(peerStr, q, "readings", outcome);
     if (!Array.isArray(res.items)) throw this.misbehaved(peerStr, "items is not a list");
     const ownerOrg = await this.options.orgOf(peerStr);
     const t0 = performance.now();
@@ -489,6 +578,34 @@ type ItemVerdict =
   | { verdict: "unverifiable"; last: number; item: UnverifiableItem }
   | { verdict: "pending"; why: string }
   | { verdict: "lie"; why: string };
+
+/** The readings request of `q` after `afterSeq`. */
+function readingsRequest(q: ReadingsQuery, afterSeq: number): ReadingsRequest {
+  return {
+    v: 1,
+    type: "readings",
+    stream: q.stream,
+    from: q.from,
+    to: q.to,
+    afterSeq,
+    ...(q.limit ? { limit: q.limit } : {}),
+    ...(q.event !== undefined ? { event: q.event } : {}),
+  };
+}
+
+/**
+ * The next page's cursor as an unverified readings answer claims it: the last seq of its last
+ * item when it says `more`; undefined when it says no more or names none. Only a guess to ask
+ * ahead with: the verified page decides whether that answer is used.
+ */
+function claimedCursor(res: FetchResponse): number | undefined {
+  if (typeof res !== "object" || res === null || !("type" in res) || res.type !== "readings" || res.more !== true || !Array.isArray(res.items)) return undefined;
+  const last: unknown = res.items.at(-1);
+  if (typeof last !== "object" || last === null) return undefined;
+  const { kind, proof } = last as { kind?: unknown; proof?: { seq?: unknown; seqs?: unknown } | null };
+  const seq = kind === "run" && Array.isArray(proof?.seqs) ? proof.seqs.at(-1) : kind === "one" ? proof?.seq : undefined;
+  return Number.isSafeInteger(seq) ? (seq as number) : undefined;
+}
 
 /** The grant a peer says it answered under, when it is the grant from its organisation to ours; else undefined. */
 function checkGrantRef(grant: unknown, ownerOrg: number, selfOrg: number): GrantRef | undefined {

@@ -4,7 +4,8 @@
  * when its owner announces an anchor, when a peer of the owner connects, at start (catch-up after
  * being offline), and when the chain shows anchors of the owner since the last block looked at
  * (announcements missed while online). One run at a time per follow; a request during a run
- * makes it go round once more.
+ * makes it go round once more. A run keeps the next page's request in flight while the current
+ * page is verified and stored (FetchClient.fetchReadingPages); pages are stored in order.
  *
  * A follow never stalls on a window that cannot be verified for an honest reason: the fetch
  * client lists it as unverifiable, the received store keeps it with its reason, the cursor moves
@@ -150,17 +151,18 @@ export class Follows {
     for (const peer of peers) {
       if (this.stopped) return;
       if ((await this.o.gate.orgOf(peer).catch(() => 0)) !== f.org) continue;
-      let afterSeq = await this.o.received.cursor(peer, f.stream);
+      const afterSeq = await this.o.received.cursor(peer, f.stream);
       const from = afterSeq === 0 ? Math.max(0, Date.now() - this.o.catchUpFromMs) : 0;
       try {
-        for (let page = 0; page < 10_000 && !this.stopped; page++) {
-          const res = await this.o.client.fetchReadings(peerIdFromString(peer), { stream: f.stream, from, to: Number.MAX_SAFE_INTEGER, afterSeq });
+        // The next page is asked for while this one is verified and stored (fetchReadingPages);
+        // leaving the loop cancels it. With `pending`, a later sync (the chain's next anchors) takes it up.
+        let page = 0;
+        for await (const res of this.o.client.fetchReadingPages(peerIdFromString(peer), { stream: f.stream, from, to: Number.MAX_SAFE_INTEGER, afterSeq })) {
           f.status.lastFetchAt = Date.now();
           delete f.status.lastError;
-          afterSeq = res.lastSeq;
           if (res.pending !== undefined) f.status.waiting = res.pending;
           else delete f.status.waiting;
-          if (!res.more) break; // with `pending`, a later sync (the chain's next anchors) takes it up
+          if (++page >= 10_000 || this.stopped) break;
         }
       } catch (e) {
         const why = e instanceof FetchRefusedError ? `${e.code}: ${e.refusal.detail}` : (e as Error).message;

@@ -451,6 +451,11 @@ export class PeerNetwork {
     return this.client.fetchReadings(peer, q);
   }
 
+  /** Every page of readings from `peer`, each verified and stored, the next asked for meanwhile (see FetchClient.fetchReadingPages). */
+  fetchReadingPages(peer: PeerId | Multiaddr, q: { stream: string; from: number; to: number; afterSeq?: number; limit?: number }): AsyncGenerator<VerifiedReadings, void> {
+    return this.client.fetchReadingPages(peer, q);
+  }
+
   /** An event document from `peer`, verified against its hash and Provenance, and stored. */
   fetchEvent(peer: PeerId | Multiaddr, hash: string): Promise<VerifiedEvent> {
     return this.client.fetchEvent(peer, hash);

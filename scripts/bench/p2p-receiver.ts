@@ -41,7 +41,7 @@ export interface Receiver {
    * under the same keys.
    */
   warmUp(plan: { producer: string; streams: string[] }): Promise<void>;
-  /** Every page of each stream, a stream's pages one after another, `concurrency` streams at once. */
+  /** Every page of each stream, a stream's pages in order (the next one asked for while one is verified), `concurrency` streams at once. */
   fetchStreams(plan: { producer: string; streams: string[]; page: number; concurrency: number }): Promise<PhaseResult>;
   /** The `readings` of one stream's single window by seq offsets, `concurrency` pages at once, each checked to hold its page. */
   fetchWindow(plan: { producer: string; stream: string; readings: number; page: number; concurrency: number }): Promise<PhaseResult>;
@@ -87,12 +87,10 @@ export async function receiverHere(setup: ReceiverSetup): Promise<Receiver> {
       phase(async (result) => {
         const queue = [...streams];
         const fetchStream = async (stream: string) => {
-          for (let afterSeq = 0; ; ) {
-            const r = await network.fetchReadings(multiaddr(producer), { stream, from: 0, to: open, afterSeq, limit: page });
+          // As a follow fetches: the next page asked for while this one is verified and stored.
+          for await (const r of network.fetchReadingPages(multiaddr(producer), { stream, from: 0, to: open, afterSeq: 0, limit: page })) {
             result.readings += r.count;
             result.answers++;
-            afterSeq = r.lastSeq;
-            if (!r.more) break;
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, streams.length) }, async () => {

@@ -174,6 +174,11 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  transferred        ${fmt(all.readings)} readings in ${all.answers} answers, ${fmt(all.seconds, 2)} s, every proof verified and every answer stored`);
     console.log(`  throughput         ${fmt(all.readings / all.seconds)} readings/s, ${fmt(all.bytes / 1e6 / all.seconds, 2)} MB/s (${fmt(all.bytes / 1e6, 1)} MB of answer frames, ${fmt(all.bytes / all.readings)} bytes per reading)`);
     console.log(`  CPU                ${fmt(cpuPerReading, 1)} us per reading, both ends (at most ${fmt(1e6 / cpuPerReading)} readings/s per core)`);
+    if (processes === 2) {
+      // Busy share of each process's core over the transfer; the rest it waited (on the other end, the wire, the disk, or the machine).
+      const busy = (us: number) => `${fmt((us / 1e6 / all.seconds) * 100, 1)} %`;
+      console.log(`  busy               producer ${busy(cpu - all.cpuUs)} of its core, receiver ${busy(all.cpuUs)} (idle the rest)`);
+    }
     console.log(`  verification       ${fmt((all.verifyMs / 1000 / all.seconds) * 100, 1)} % of the time (${fmt(all.verifyMs / 1000, 2)} s, ${fmt((all.verifyMs * 1000) / all.readings, 1)} us per reading)`);
     console.log(`  machine            ${load()}`);
 

@@ -21,6 +21,7 @@ import type { EventsService } from "../node/events/service.ts";
 import type { ProofService } from "../node/ingest/proofs.ts";
 import type { IndexService } from "../node/indexer/service.ts";
 import type { RemoteDataService } from "../node/p2p/remote.ts";
+import type { AccessRelayService } from "../node/p2p/access-requests.ts";
 import type { SubscriptionService } from "../node/subscriptions/service.ts";
 
 /** EPCIS capture, event store and queries of the node (node/events). */
@@ -69,6 +70,8 @@ export interface GatewayServices {
   passportChoices?: Pick<PassportChoiceStore, "get" | "put">;
   /** Partners' requests for access to this organisation's items, until it approves or declines them (node/passport/access-requests.ts). */
   accessRequests?: Pick<AccessRequestStore, "get" | "put" | "list" | "submit">;
+  /** This organisation's access requests for other makers' items, passed on to the makers' nodes over the peer network (node/p2p/access-requests.ts); absent: 403, ask on the maker's gateway. */
+  accessRelay?: AccessRelayService;
   /** Grants and revocations by this node's organisation (POST/DELETE /grants); absent: 503. */
   grants?: GrantsService;
   /** A member organisation's party GLNs (13 digits) in this node's directory of parties (config `parties`, what capture resolves parties with). */

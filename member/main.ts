@@ -26,6 +26,7 @@ import { indexService } from "../node/indexer/service.ts";
 import { devicesView } from "../node/devices-view.ts";
 import { type Gateway, type RunningGateway, createGateway } from "../gateway/app.ts";
 import { chainServices } from "../gateway/services.ts";
+import { accessRequestIntake } from "../gateway/routes/access-requests.ts";
 import { StatementStore } from "../node/certificates/statements.ts";
 import { PassportChoiceStore } from "../node/passport/choices.ts";
 import { AccessRequestStore } from "../node/passport/access-requests.ts";
@@ -128,7 +129,7 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
     // A lot's receiver is offered its sender's party GLNs (the directory capture resolves them with).
     const partyGlns = (org: number) => [...partyOrg].filter(([party, id]) => id === org && /\/417\/\d{13}$/.test(party)).map(([party]) => party.slice(-13));
     const gateway = createGateway(
-      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, passportChoices, accessRequests, grants, partyGlns, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote } : {}) },
+      { ...base, organisation, events, index, proofs: node.proofs, accessLog: recorder, subscriptions, statements, passportChoices, accessRequests, grants, partyGlns, devices: devicesView({ status: node.status, streamReadings: () => node.pipeline.streamReadings() }), ...(p2p ? { remote: p2p.remote, accessRelay: p2p.accessRelay } : {}) },
       {
         ...(config.gateway.publicHost ? { publicHost: config.gateway.publicHost } : {}),
         tokenSecret: loadOrCreateSecret(config.gateway.tokenSecretFile, { bytes: 32, minBytes: 32, field: "gateway.tokenSecretFile", what: "a token signing secret" }),
@@ -139,6 +140,8 @@ export async function startMember(config: MemberConfig, log: (m: string) => void
         ...(config.gateway.explorer ? { explorerDir: path.join(root, "explorer", "dist") } : {}),
       },
     );
+    // Partners' access requests passed on from their own gateways are taken as this gateway takes them.
+    p2p?.serveWith({ accessRequests: accessRequestIntake(gateway.context) });
     const http = await gateway.listen(config.gateway.port, config.gateway.host);
     cleanup.push(() => http.close());
     log(`${organisation.name}: gateway ${http.url}${config.gateway.explorer ? `, explorer ${http.url}/explorer/` : ""}`);

@@ -595,7 +595,10 @@ const en = {
   "wb.share.indexing": "Recorded in block {block}; the lists below show it once this gateway's chain index has read that block…",
   "wb.share.indexLate": "Recorded in block {block}, but this gateway's chain index has not read it yet: the lists below may be behind.",
   "wb.lots.fromDirectory": "Sender's GLN (of {org}, from your directory of parties)",
-  "access.elsewhere": "To see more of this item, ask {org}, which made it, on {org}'s own explorer (where its QR code leads): requests cannot yet be passed on from this gateway.",
+  "access.elsewhere": "To see more of this item, ask {org}, which made it, on {org}'s own explorer (where its QR code leads) or on your organisation's own explorer, which passes requests on: this gateway does not pass yours on.",
+  "access.passedOn": "Passed on to {org}'s node, which keeps it; you see more once {org} approves.",
+  "access.limit": "{org} holds the most requests it keeps from your organisation unanswered; ask again once it has answered some.",
+  "access.unreachable": "{org}'s node could not be reached to pass the request on; try again later.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1189,7 +1192,10 @@ const zh: Record<MessageKey, string> = {
   "wb.share.indexing": "已记录在区块 {block}；本网关的链索引读到该区块后，下方列表即会显示……",
   "wb.share.indexLate": "已记录在区块 {block}，但本网关的链索引尚未读到：下方列表可能滞后。",
   "wb.lots.fromDirectory": "发货方 GLN（{org} 的，取自本节点的参与方目录）",
-  "access.elsewhere": "如需查看本物品的更多信息，请在制造方 {org} 自己的浏览器（其二维码指向之处）上申请：本网关暂不能转交申请。",
+  "access.elsewhere": "如需查看本物品的更多信息，请在制造方 {org} 自己的浏览器（其二维码指向之处）或贵组织自己的浏览器（可转交申请）上申请：本网关不转交您的申请。",
+  "access.passedOn": "已转交给 {org} 的节点保存；{org} 批准后您可查看更多。",
+  "access.limit": "{org} 为贵组织保留的待答复申请已达上限；请待其答复部分申请后再试。",
+  "access.unreachable": "无法连接 {org} 的节点以转交申请；请稍后再试。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

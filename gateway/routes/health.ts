@@ -41,6 +41,7 @@ export function register(router: GatewayRouter, { services, options, metrics }: 
         proofs: services.proofs !== undefined,
         passportChoices: services.passportChoices !== undefined,
         accessRequests: services.accessRequests !== undefined,
+        accessRelay: services.accessRelay !== undefined,
       },
       ...(services.index ? { indexedBlock: services.index.progress().indexedBlock, indexLag: services.index.progress().lag } : {}),
     } satisfies HealthAnswer;

@@ -83,3 +83,12 @@ export interface AccessRequestAnswer {
   /** The grant that approved it; `block` recorded it (absent in requests approved before it was kept). */
   grant?: { id: string; tx: string; block?: number; expiresAt: string };
 }
+
+/**
+ * What became of an access request taken by the maker's node, whichever path it came by (its own
+ * gateway, or a partner's gateway over the peer network): the kept request (201), or the HTTP
+ * status and words of the refusal (409 duplicate, 429 limit, 400/403/404/503 refused).
+ */
+export type AccessRequestOutcome =
+  | { status: 201; request: AccessRequestAnswer }
+  | { status: 400 | 403 | 404 | 409 | 429 | 503; detail: string; extra?: Record<string, unknown> };

@@ -10,7 +10,15 @@ export interface HealthAnswer {
   organisation: OrganisationRef;
   contracts: ContractAddresses;
   /** Which node services this gateway offers. */
-  services: { events: boolean; index: boolean; proofs: boolean; passportChoices: boolean; accessRequests: boolean };
+  services: {
+    events: boolean;
+    index: boolean;
+    proofs: boolean;
+    passportChoices: boolean;
+    accessRequests: boolean;
+    /** This organisation's access requests for other makers' items are passed on to the makers' nodes (POST /access-requests). */
+    accessRelay: boolean;
+  };
   /** With a chain index: its last block, and how far it trails the chain head. */
   indexedBlock?: number;
   indexLag?: number;

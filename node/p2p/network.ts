@@ -49,6 +49,7 @@ import { type FollowStatus, Follows } from "./follows.ts";
 import { decodeJson, encodeJson } from "./protocol.ts";
 import { RemoteData } from "./remote.ts";
 import { serveReturn } from "./return-fetch.ts";
+import { type AccessRequestIntake, AccessRequestRelay, serveAccessRequests } from "./access-requests.ts";
 import type { RefusalCode } from "../../lib/errors.ts";
 import { type MisbehaviourReport, ReceivedStore } from "./received-store.ts";
 
@@ -117,6 +118,9 @@ export class PeerNetwork {
   private remoteData: RemoteData | undefined;
   /** The revocation statements this organisation made as an issuer, once the member opened them. */
   private statements: Pick<StatementStore, "get"> | undefined;
+  /** Takes partners' access requests passed on over the peer network, once the member handed it over. */
+  private accessIntake: AccessRequestIntake | undefined;
+  private relay: AccessRequestRelay | undefined;
 
   private constructor(
     readonly host: Host,
@@ -241,6 +245,16 @@ export class PeerNetwork {
       },
       onError: (e) => this.log(`return request: ${(e as Error).message}`),
     });
+    // Partners' access requests to this organisation, from their own gateways (access-requests.ts).
+    await serveAccessRequests(this.host, {
+      orgOf: (peer) => this.gate.orgOf(peer),
+      intake: () => this.accessIntake,
+      timeoutMs: config.timeoutMs,
+      onAnswer: (peer, status, detail) => {
+        if (status !== 201) this.log(`refused an access request of ${peer}: ${status}: ${detail}`);
+      },
+      onError: (e) => this.log(`access request: ${(e as Error).message}`),
+    });
     await this.discovery.serve();
 
     // Follows: organisation names resolve through Consortium once, at start.
@@ -269,10 +283,17 @@ export class PeerNetwork {
    * Hands the serving side the member's parts: its full visibility rule (node/events, with
    * genealogy walked in its chain index and the regulators' rule) and its access log.
    */
-  serveWith(parts: { visibility?: Pick<EventVisibility, "mayRead">; accessLog?: AccessRecorder; statements?: Pick<StatementStore, "get"> }): void {
+  serveWith(parts: { visibility?: Pick<EventVisibility, "mayRead">; accessLog?: AccessRecorder; statements?: Pick<StatementStore, "get">; accessRequests?: AccessRequestIntake }): void {
     if (parts.visibility) this.visibility = parts.visibility;
     if (parts.accessLog) this.accessLog = parts.accessLog;
     if (parts.statements) this.statements = parts.statements;
+    if (parts.accessRequests) this.accessIntake = parts.accessRequests;
+  }
+
+  /** Passing this organisation's access requests on to the makers' nodes (access-requests.ts). */
+  get accessRelay(): AccessRequestRelay {
+    this.relay ??= new AccessRequestRelay({ host: this.host, selfOrg: this.options.ownerOrg, peersOf: (org) => this.peersOf(org), timeoutMs: this.options.config.timeoutMs });
+    return this.relay;
   }
 
   /** Fetching on demand what this organisation may see and does not hold (remote.ts). */

@@ -22,6 +22,7 @@ import { SubscriptionService } from "../../node/subscriptions/service.ts";
 import { StatementStore } from "../../node/certificates/statements.ts";
 import { PassportChoiceStore } from "../../node/passport/choices.ts";
 import { AccessRequestStore } from "../../node/passport/access-requests.ts";
+import { AccessRequestRelay } from "../../node/p2p/access-requests.ts";
 import { organisationGrants } from "../../lib/access-grants.ts";
 import { Wallet } from "ethers";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
@@ -81,11 +82,16 @@ beforeAll(async () => {
   gw = await startTestGateway({
     chain: tc,
     node: "oem",
-    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, statements: await StatementStore.open(path.join(dir, "statements")), passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")), accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")), accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
+    services: { index: indexService(indexer), events, subscriptions, grants, devices: idleNode, statements: await StatementStore.open(path.join(dir, "statements")), passportChoices: await PassportChoiceStore.open(path.join(dir, "passport-choices")), accessRequests: await AccessRequestStore.open(path.join(dir, "access-requests")), accessRelay: noMakerNodes(oem.id), accessLog: new AccessRecorder(accessLog, gw0Contracts()) },
     gateway: { rateLimit: false, rpc: { rateLimit: { max: 1_000_000, durationMs: 60_000 } }, challengeLimits: { perClient: 1_000_000 } },
   });
   token = await gw.signIn("oem");
 }, 120_000);
+
+/** A relay of access requests that reaches no maker's node (none is registered here): requests passed on are answered 503. */
+function noMakerNodes(selfOrg: number): AccessRequestRelay {
+  return new AccessRequestRelay({ host: { dialProtocol: () => Promise.reject(new Error("no peer network in this test")) }, selfOrg, peersOf: async () => [] });
+}
 
 afterAll(async () => {
   agent.destroy();

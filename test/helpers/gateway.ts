@@ -117,7 +117,7 @@ export interface TestGatewayOptions {
   node?: OrgKey;
   gateway?: GatewayOptions;
   /** Optional service slots (events, index, proofs). */
-  services?: Partial<Pick<GatewayServices, "events" | "index" | "proofs" | "accessLog" | "subscriptions" | "statements" | "passportChoices" | "accessRequests" | "grants" | "devices" | "remote" | "partyGlns">>;
+  services?: Partial<Pick<GatewayServices, "events" | "index" | "proofs" | "accessLog" | "subscriptions" | "statements" | "passportChoices" | "accessRequests" | "accessRelay" | "grants" | "devices" | "remote" | "partyGlns">>;
 }
 
 export interface RequestOptions {

@@ -2,8 +2,10 @@
  * Access requests (POST/GET /access-requests, gateway/routes/access-requests.ts), on two pages:
  * - `RequestAccess`, on an item page: a signed-in partner asks the item's maker for the item, or
  *   the item with its genealogy, for a purpose and a number of days, and sees what became of it.
- *   Requests go to the maker's own gateway, so the form shows only on that gateway (the one its
- *   QR code leads to); on any other gateway the page says where to ask.
+ *   The form shows on the maker's own gateway (the one its QR code leads to), and on the partner's
+ *   own gateway for its own organisation, which passes the request on to the maker's node over the
+ *   peer network (the answer, accepted or why not, shows under the form); on any other gateway the
+ *   page says where to ask.
  * - `RequestsToUs`, on the workbench's Share tab: the maker sees requests made to it and approves
  *   (an on-chain grant) or declines each.
  */
@@ -21,9 +23,20 @@ function RequestState({ r }: { r: AccessRequestAnswer }) {
   return <span class={`state ${r.state}`}>{t(`access.state.${r.state}`)}</span>;
 }
 
+/** Why a request was not kept, in words: a duplicate, the maker's limit, the maker's node not reached, or the status. */
+function requestRefusal(t: ReturnType<typeof useI18n>["t"], err: unknown, org: string): string {
+  const status = err instanceof ApiError ? err.status : undefined;
+  if (status === 409) return t("access.duplicate");
+  if (status === 429) return t("access.limit", { org });
+  if (status === 503) return t("access.unreachable", { org });
+  return t("access.refused", { status: status ?? "?" });
+}
+
 export function RequestAccess({ id }: { id: string }) {
   const { t } = useI18n();
   const [maker, setMaker] = useState<{ id: number; name: string } | undefined>();
+  /** The request is passed on to the maker's node by this (the partner's own) gateway. */
+  const [passedOn, setPassedOn] = useState(false);
   /** A maker whose gateway is another than this one: the request is made there (said, not offered here). */
   const [elsewhere, setElsewhere] = useState<{ id: number; name: string } | undefined>();
   const [mine, setMine] = useState<AccessRequestAnswer[]>([]);
@@ -40,8 +53,15 @@ export function RequestAccess({ id }: { id: string }) {
     Promise.all([api<PassportAnswer>(`/passport/${enc(id)}`, { signal }), gatewayHealth()])
       .then(async ([p, health]) => {
         if (me === undefined || p.maker === null || p.maker.id === me) return;
-        // Requests are kept by the maker's own gateway; a partner on another one is told where to ask.
-        if (p.maker.id !== health.organisation.id) return setElsewhere(p.maker);
+        // Requests are kept by the maker's own gateway; the partner's own gateway passes them on to
+        // it over the peer network; on anyone else's, the partner is told where to ask.
+        if (p.maker.id !== health.organisation.id) {
+          if (me !== health.organisation.id || !health.services.accessRelay) return setElsewhere(p.maker);
+          setPassedOn(true);
+          setMaker(p.maker);
+          // This organisation's requests to the maker and their state, as the maker's node keeps them.
+          return setMine((await api<AccessRequestAnswer[]>(`/access-requests?maker=${p.maker.id}`, { signal })).filter((r) => r.subject === p.identifier));
+        }
         if (!health.services.accessRequests) return;
         setMaker(p.maker);
         setMine((await api<AccessRequestAnswer[]>("/access-requests", { signal })).filter((r) => r.subject === p.identifier));
@@ -60,11 +80,11 @@ export function RequestAccess({ id }: { id: string }) {
     setOutcome(undefined);
     try {
       await api<AccessRequestAnswer>("/access-requests", { body: { subject: id, scope, purpose: purpose.trim(), days: Number(days) } satisfies AccessRequestBody });
-      setOutcome({ ok: true, text: t("access.sent", { org: maker.name }) });
+      setOutcome({ ok: true, text: t(passedOn ? "access.passedOn" : "access.sent", { org: maker.name }) });
       setPurpose("");
       setReload((n) => n + 1);
     } catch (err) {
-      setOutcome({ ok: false, text: err instanceof ApiError && err.status === 409 ? t("access.duplicate") : t("access.refused", { status: err instanceof ApiError ? err.status : "?" }) });
+      setOutcome({ ok: false, text: requestRefusal(t, err, maker.name) });
     }
   };
   return (

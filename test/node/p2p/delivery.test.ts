@@ -7,7 +7,8 @@
  *   oem        (Atlas Motors) reads the housing's documents and bound readings, verified, through
  *              its gateway; the valve it holds no grant for stays withheld
  *   regulator  (Market Surveillance Authority) reads the valve's recall
- * and every read served over the peer network is in the supplier's access log with channel p2p.
+ * and every read served over the peer network is in the supplier's access log with channel p2p. The
+ * OEM's access request for the valve, made on its own gateway, is passed on to the supplier's node.
  * With Chromium and the built explorer, the OEM's explorer shows the delivered step and readings
  * verified (screenshots in reports/screenshots/crosstier-*).
  */
@@ -18,6 +19,7 @@ import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encodeBytes32String } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessLogEntry } from "../../../lib/api/access-log.ts";
+import type { AccessRequestAnswer } from "../../../lib/api/grants.ts";
 import type { MyShipmentsAnswer } from "../../../lib/api/shipments.ts";
 import type { GenealogyAnswer, HistoryAnswer } from "../../../lib/api/trace.ts";
 import type { EventReadingsAnswer } from "../../../lib/api/readings.ts";
@@ -342,6 +344,15 @@ describe("a member's gateway delivers what its organisation may read from the ow
     // The supplier's node logged the read as the consignee's.
     const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
     expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.allowedBy === "consignee of the shipment")).toBe(true);
+  });
+
+  it("the OEM asks for the supplier's valve on its own gateway; the request is passed on to the supplier's node and kept there as the OEM's", async () => {
+    const asked = await running.oem!.client.json<AccessRequestAnswer>("POST", "/access-requests", { subject: valve, scope: "item", purpose: "Recall follow-up", days: 7 });
+    expect(asked).toMatchObject({ requester: { id: cons.members.oem!.orgId }, owner: { id: cons.members.supplier!.orgId }, state: "pending" });
+    const atSupplier = await running.supplier!.client.json<AccessRequestAnswer[]>("GET", "/access-requests");
+    expect(atSupplier.map((r) => [r.id, r.requester.id])).toEqual([[asked.id, cons.members.oem!.orgId]]);
+    const mine = await running.oem!.client.json<AccessRequestAnswer[]>("GET", `/access-requests?maker=${cons.members.supplier!.orgId}`);
+    expect(mine.map((r) => r.id)).toEqual([asked.id]);
   });
 
   it("what the owner's node cannot deliver is shown as withheld with the reason, within the page's time", async () => {

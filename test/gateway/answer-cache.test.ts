@@ -149,6 +149,16 @@ describe("answer cache on the routes", () => {
     const text = await (await gw.request("/metrics")).text();
     return Number(new RegExp(`^tracemesh_answer_parts_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
   };
+  /**
+   * A grant written and seen by the access checker's watch (its generation moves on grant events):
+   * an answer built before the watch saw it is stamped with the older generation, so the next
+   * request would rightly miss the cache.
+   */
+  const grantSeen = async (write: () => Promise<unknown>) => {
+    const generation = checker.generation;
+    await write();
+    await vi.waitFor(() => expect(checker.generation).not.toBe(generation), { timeout: 5000, interval: 10 });
+  };
   const storeOwn = async (label: string, epc: string, bizStep: string, time: string) => {
     const event = { type: "ObjectEvent", eventTime: time, eventTimeZoneOffset: "+00:00", epcList: [epc], action: "OBSERVE", bizStep, "example:note": label };
     const h = cbvEventHash(event, { context: CONTEXT });
@@ -161,7 +171,7 @@ describe("answer cache on the routes", () => {
     const first = await storeOwn("commissioned", dl("CACHE-1"), "commissioning", "2026-12-01T01:00:00.000Z");
     await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, first.digest));
     const far = Math.floor(Date.now() / 1000) + 86_400;
-    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await grantSeen(() => done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far)));
     await indexer.sync();
     const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === first.digest).length;
 
@@ -188,7 +198,7 @@ describe("answer cache on the routes", () => {
     const first = await storeOwn("etag", dl("CACHE-ETAG"), "commissioning", "2026-12-01T05:00:00.000Z");
     await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, first.digest));
     const far = Math.floor(Date.now() / 1000) + 86_400;
-    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await grantSeen(() => done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far)));
     await indexer.sync();
     const reads = async () => (await accessLog.entries({ reader: ORG_ID.foundry, event: first.digest, limit: 1000 }));
     const url = `/items/${item}/history`;
@@ -222,7 +232,7 @@ describe("answer cache on the routes", () => {
     const item = key("CACHE-2");
     await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, (await storeOwn("two", dl("CACHE-2"), "commissioning", "2026-12-01T02:00:00.000Z")).digest));
     const far = Math.floor(Date.now() / 1000) + 86_400;
-    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await grantSeen(() => done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far)));
     await indexer.sync();
     const hits = await cacheCount(indexOnly, "hit");
     expect(await history(indexOnly, item, tokens.foundryAtIndexOnly)).toMatchObject([{ access: "granted" }]);
@@ -259,7 +269,9 @@ describe("answer cache on the routes", () => {
     await events.store.putOwn([{ hashId: sh.hashId, recordHash: sh.digest, context: CONTEXT, owner: ORG_ID.oem, origin: { kind: "own", captureId: "part-shared" }, event: shared }]);
     await done(story.as.oem.provenance.observe([a, b], sh.digest));
     const far = Math.floor(Date.now() / 1000) + 86_400;
-    for (const item of [a, b]) await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    await grantSeen(async () => {
+      for (const item of [a, b]) await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
+    });
     await indexer.sync();
     const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === sh.digest).length;
 

@@ -5,7 +5,9 @@
  * steel mill recalled, and the heat's page shows the recall reaching the pump. An anonymous
  * visitor scans the pump's QR code and sees its public passport. The lab, signed in at the OEM's
  * explorer, asks for the pump with its genealogy; the OEM approves on its Share tab, and the lab
- * then reads the OEM's documents of the pump it saw withheld before. Screenshots go to
+ * then reads the OEM's documents of the pump it saw withheld before. The foundry asks the OEM
+ * for the pump from its own explorer (its node passes the request on over p2p), and the OEM's
+ * Share tab lists it. Screenshots go to
  * reports/screenshots/views-*.png; the run ends with one Ctrl-C and a clean stop.
  */
 import type { Browser } from "playwright-core";
@@ -136,6 +138,32 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
     await screenshot(lab.page, "views-lab-reads-pump");
     expect(lab.foreign).toEqual([]);
     await lab.page.context().close();
+  });
+
+  it("the foundry asks the OEM for its pump from the foundry's own explorer: its node passes the request on to the OEM's node, and the OEM's Share tab lists it", async () => {
+    const { pump } = items(1);
+    const foundry = await signedIn("foundry");
+    await foundry.page.goto(`${explorer("foundry")}#/item/${encodeURIComponent(pump)}`);
+    const form = foundry.page.getByTestId("request-access");
+    await form.waitFor({ timeout: 60_000 });
+    expect(await foundry.page.getByTestId("request-access-elsewhere").count()).toBe(0);
+    await form.locator("input[name=purpose]").fill("Field returns of castings in this pump");
+    await form.locator("button[type=submit]").click();
+    const said = form.getByRole("status");
+    await said.waitFor({ timeout: 60_000 });
+    expect(await said.textContent()).toContain(`Passed on to ${demoOrg("oem").name}'s node`);
+    await foundry.page.locator('[data-testid=my-requests] li[data-state="pending"]').waitFor({ timeout: 60_000 });
+    await screenshot(foundry.page, "views-foundry-asks-from-own-explorer");
+    expect(foundry.foreign).toEqual([]);
+    await foundry.page.context().close();
+
+    const oem = await signedIn("oem");
+    await oem.page.goto(`${explorer("oem")}#/workbench/share`);
+    const pending = oem.page.getByTestId("access-requests").locator('li[data-state="pending"]', { hasText: "Field returns of castings in this pump" });
+    await pending.waitFor({ timeout: 60_000 });
+    expect(await pending.textContent()).toContain(demoOrg("foundry").name);
+    expect(oem.foreign).toEqual([]);
+    await oem.page.context().close();
   });
 
   it("one Ctrl-C stops the demo cleanly", async () => {

@@ -21,7 +21,7 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { AccessRequestAnswer, AccessRequestBody, AccessRequestOutcome } from "../../lib/api/grants.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_BYTES, decodeJson, encodeJson, readFrame, withTimeout, writeFrame } from "./protocol.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_BYTES, decodeJson, encodeJson, readFrame, serveRequests, withTimeout, writeFrame } from "./protocol.ts";
 
 export const ACCESS_REQUEST_PROTOCOL = "/tracemesh/access-request/1.0.0";
 /** Most requests a "mine" answer lists (the newest). */
@@ -64,31 +64,20 @@ export interface AccessRequestServerOptions {
 
 /** Registers the access request protocol's handler on `host`. */
 export async function serveAccessRequests(host: Pick<Libp2p, "handle">, o: AccessRequestServerOptions): Promise<void> {
-  await host.handle(
-    ACCESS_REQUEST_PROTOCOL,
-    async (stream, connection) => {
-      const peer = connection.remotePeer.toString();
-      try {
-        await withTimeout(stream, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, async () => {
-          let answer: Answer;
-          try {
-            const parsed = parseAccessRequestMessage(decodeJson(await readFrame(stream, MAX_REQUEST_BYTES)));
-            answer = typeof parsed === "string" ? { status: 400, detail: parsed } : await take(parsed, peer, o);
-          } catch (e) {
-            o.onError?.(e);
-            answer = { status: 400, detail: `the request is not a UTF-8 JSON frame of at most ${MAX_REQUEST_BYTES} bytes` };
-          }
-          o.onAnswer?.(peer, answer.status, "detail" in answer ? answer.detail : "");
-          await writeFrame(stream, encodeJson(answer), MAX_ANSWER_BYTES);
-          await stream.close();
-        });
-      } catch (e) {
-        o.onError?.(e);
-        stream.abort(e as Error);
-      }
-    },
-    { maxInboundStreams: 4 },
-  );
+  const limits = { maxRequestBytes: MAX_REQUEST_BYTES, maxAnswerBytes: MAX_ANSWER_BYTES, timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxInboundStreams: 4, onError: o.onError };
+  await serveRequests(host, ACCESS_REQUEST_PROTOCOL, limits, async (received, peer) => {
+    let answer: Answer;
+    try {
+      if ("error" in received) throw received.error;
+      const parsed = parseAccessRequestMessage(received.value);
+      answer = typeof parsed === "string" ? { status: 400, detail: parsed } : await take(parsed, peer, o);
+    } catch (e) {
+      o.onError?.(e);
+      answer = { status: 400, detail: `the request is not a UTF-8 JSON frame of at most ${MAX_REQUEST_BYTES} bytes` };
+    }
+    o.onAnswer?.(peer, answer.status, "detail" in answer ? answer.detail : "");
+    return encodeJson(answer);
+  });
 }
 
 async function take(message: Message, peer: string, o: AccessRequestServerOptions): Promise<Answer> {

@@ -35,13 +35,10 @@ import {
   type ReadingQuery,
   type Refusal,
   type WindowSummary,
-  decodeJson,
   encodeJson,
   grantIdOf,
   parseRequest,
-  readFrame,
-  withTimeout,
-  writeFrame,
+  serveRequests,
 } from "./protocol.ts";
 import { encodeAnswer } from "./wire.ts";
 
@@ -108,43 +105,32 @@ export interface FetchServerOptions extends ProtocolLimits {
 export async function serveFetch(host: Libp2p, options: FetchServerOptions): Promise<void> {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  await host.handle(
-    [FETCH_PROTOCOL, FETCH_PROTOCOL_V1],
-    async (stream, connection) => {
-      const peer = connection.remotePeer.toString();
-      // 2.0.0 answers in tagged frames (readings in binary, wire.ts); 1.1.0 in plain JSON.
-      const encode = stream.protocol === FETCH_PROTOCOL_V1 ? (r: FetchResponse) => encodeJson(withLeafHashes(r)) : encodeAnswer;
-      try {
-        await withTimeout(stream, timeoutMs, async () => {
-          let response: FetchResponse;
-          let request: FetchRequest | undefined;
-          try {
-            const raw = decodeJson(await readFrame(stream, Math.min(maxFrameBytes, MAX_REQUEST_BYTES)));
-            const parsed = parseRequest(raw);
-            if (typeof parsed === "string") response = { error: "bad-request", detail: parsed };
-            else {
-              request = parsed;
-              response = await answer(parsed, peer, options);
-            }
-          } catch (e) {
-            response = refusalFor(e, Math.min(maxFrameBytes, MAX_REQUEST_BYTES), options);
-          }
-          let bytes = encode(response);
-          if (bytes.length > maxFrameBytes) {
-            response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes: ask for a shorter range or a lower limit` };
-            bytes = encode(response);
-          }
-          options.onServed?.(peer, request, response);
-          await writeFrame(stream, bytes, maxFrameBytes);
-          await stream.close();
-        });
-      } catch (e) {
-        options.onError?.(e);
-        stream.abort(e as Error);
+  const maxRequestBytes = Math.min(maxFrameBytes, MAX_REQUEST_BYTES);
+  const limits = { maxRequestBytes, maxAnswerBytes: maxFrameBytes, timeoutMs, maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS, onError: options.onError };
+  await serveRequests(host, [FETCH_PROTOCOL, FETCH_PROTOCOL_V1], limits, async (received, peer, stream) => {
+    // 2.0.0 answers in tagged frames (readings in binary, wire.ts); 1.1.0 in plain JSON.
+    const encode = stream.protocol === FETCH_PROTOCOL_V1 ? (r: FetchResponse) => encodeJson(withLeafHashes(r)) : encodeAnswer;
+    let response: FetchResponse;
+    let request: FetchRequest | undefined;
+    try {
+      if ("error" in received) throw received.error;
+      const parsed = parseRequest(received.value);
+      if (typeof parsed === "string") response = { error: "bad-request", detail: parsed };
+      else {
+        request = parsed;
+        response = await answer(parsed, peer, options);
       }
-    },
-    { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
-  );
+    } catch (e) {
+      response = refusalFor(e, maxRequestBytes, options);
+    }
+    let bytes = encode(response);
+    if (bytes.length > maxFrameBytes) {
+      response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes: ask for a shorter range or a lower limit` };
+      bytes = encode(response);
+    }
+    options.onServed?.(peer, request, response);
+    return bytes;
+  });
 }
 
 /**

@@ -27,7 +27,7 @@
  *
  * Answers: the data, or a typed refusal `{ error, detail }` (RefusalCode).
  */
-import type { Stream } from "@libp2p/interface";
+import type { Libp2p, Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
 import type { RefusalCode } from "../../lib/errors.ts";
 import type { Reading } from "../../lib/reading.ts";
@@ -169,6 +169,44 @@ export async function withTimeout<T>(stream: Stream, timeoutMs: number, work: ()
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A request as a server receives it: the decoded JSON, or why it could not be read or decoded. */
+export type ReceivedRequest = { value: unknown } | { error: unknown };
+
+/**
+ * Serves `protocols` the way every Tracemesh request protocol is served: one request frame in (at
+ * most `maxRequestBytes`), one answer frame out (at most `maxAnswerBytes`), all within
+ * `timeoutMs`. `answer` turns the request into the answer's bytes, refusals included; a stream
+ * that fails anyway (timeout, reset, an answer too large to write) is aborted and reported.
+ */
+export async function serveRequests(
+  host: Pick<Libp2p, "handle">,
+  protocols: string | string[],
+  o: { maxRequestBytes: number; maxAnswerBytes: number; timeoutMs: number; maxInboundStreams: number; onError?: (err: unknown) => void },
+  answer: (request: ReceivedRequest, peer: string, stream: Stream) => Promise<Uint8Array>,
+): Promise<void> {
+  await host.handle(
+    protocols,
+    async (stream, connection) => {
+      try {
+        await withTimeout(stream, o.timeoutMs, async () => {
+          let request: ReceivedRequest;
+          try {
+            request = { value: decodeJson(await readFrame(stream, o.maxRequestBytes)) };
+          } catch (error) {
+            request = { error };
+          }
+          await writeFrame(stream, await answer(request, connection.remotePeer.toString(), stream), o.maxAnswerBytes);
+          await stream.close();
+        });
+      } catch (e) {
+        o.onError?.(e);
+        stream.abort(e as Error);
+      }
+    },
+    { maxInboundStreams: o.maxInboundStreams },
+  );
 }
 
 // ---------------------------------------------------------------------------------- requests

@@ -28,7 +28,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import type { Provider } from "ethers";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
 import type { RefusalCode } from "../../lib/errors.ts";
-import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS, DEFAULT_TIMEOUT_MS, MAX_REQUEST_BYTES, type ReadingItem, type Refusal, decodeJson, encodeJson, isStreamId, readFrame, withTimeout, writeFrame } from "./protocol.ts";
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS, DEFAULT_TIMEOUT_MS, MAX_REQUEST_BYTES, type ReadingItem, type Refusal, encodeJson, isStreamId, readFrame, serveRequests, withTimeout, writeFrame } from "./protocol.ts";
 import type { Partner } from "../ingest/refetch.ts";
 import type { P2pConfig } from "../config.ts";
 import { PeerDiscovery } from "./discovery.ts";
@@ -91,36 +91,25 @@ export interface ReturnServerOptions {
 /** Registers the return protocol's handler on `host`. */
 export async function serveReturn(host: Pick<Libp2p, "handle">, o: ReturnServerOptions): Promise<void> {
   const maxFrameBytes = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  await host.handle(
-    RETURN_PROTOCOL,
-    async (stream, connection) => {
-      const peer = connection.remotePeer.toString();
-      try {
-        await withTimeout(stream, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, async () => {
-          let response: Refusal | { type: "readings"; items: ReadingItem[]; more: boolean };
-          try {
-            const parsed = parseReturnRequest(decodeJson(await readFrame(stream, Math.min(maxFrameBytes, MAX_REQUEST_BYTES))));
-            response = typeof parsed === "string" ? { error: "bad-request", detail: parsed } : await answer(parsed, peer, o);
-          } catch (e) {
-            o.onError?.(e);
-            response = { error: "bad-request", detail: `the request is not a UTF-8 JSON frame of at most ${MAX_REQUEST_BYTES} bytes` };
-          }
-          let bytes = encodeAnswer(response);
-          if (bytes.length > maxFrameBytes) {
-            response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes` };
-            bytes = encodeAnswer(response);
-          }
-          o.onAnswer?.(peer, "error" in response ? response.error : "served", "error" in response ? response.detail : `${response.items.length} items`);
-          await writeFrame(stream, bytes, maxFrameBytes);
-          await stream.close();
-        });
-      } catch (e) {
-        o.onError?.(e);
-        stream.abort(e as Error);
-      }
-    },
-    { maxInboundStreams: 2 },
-  );
+  const limits = { maxRequestBytes: Math.min(maxFrameBytes, MAX_REQUEST_BYTES), maxAnswerBytes: maxFrameBytes, timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxInboundStreams: 2, onError: o.onError };
+  await serveRequests(host, RETURN_PROTOCOL, limits, async (received, peer) => {
+    let response: Refusal | { type: "readings"; items: ReadingItem[]; more: boolean };
+    try {
+      if ("error" in received) throw received.error;
+      const parsed = parseReturnRequest(received.value);
+      response = typeof parsed === "string" ? { error: "bad-request", detail: parsed } : await answer(parsed, peer, o);
+    } catch (e) {
+      o.onError?.(e);
+      response = { error: "bad-request", detail: `the request is not a UTF-8 JSON frame of at most ${MAX_REQUEST_BYTES} bytes` };
+    }
+    let bytes = encodeAnswer(response);
+    if (bytes.length > maxFrameBytes) {
+      response = { error: "too-large", detail: `the answer exceeds ${maxFrameBytes} bytes` };
+      bytes = encodeAnswer(response);
+    }
+    o.onAnswer?.(peer, "error" in response ? response.error : "served", "error" in response ? response.detail : `${response.items.length} items`);
+    return bytes;
+  });
 }
 
 async function answer(r: ReturnRequest, peer: string, o: ReturnServerOptions): Promise<Refusal | { type: "readings"; items: ReadingItem[]; more: boolean }> {

@@ -21,7 +21,7 @@ import { ProofService } from "../../../node/ingest/proofs.ts";
 import { repairDataDir } from "../../../node/ingest/repair.ts";
 import { IngestStore, type Op, keys } from "../../../node/ingest/store.ts";
 import { nodeMetrics } from "../../../node/metrics.ts";
-import { type NodeStatus, formatStatus } from "../../../node/daemon.ts";
+import type { NodeStatus } from "../../../node/daemon.ts";
 import { type TestChain, startTestChain } from "../../helpers/gateway.ts";
 
 const reading = (stream: string, value: number): Reading => ({ stream, metric: "load", unit: "%", value, sourceTime: Date.now(), quality: "good" });
@@ -200,25 +200,4 @@ describe("windows lost from the store before they were anchored", () => {
     expect(n.anchorer!.status()).toMatchObject({ lastAnchored: 5, lost: { windows: 2, runs: [{ fromSequence: 3, toSequence: 4 }] } });
     expect(await anchorsOf(signer).queryFilter(anchorsOf(signer).filters.WindowsLost(signer.address))).toHaveLength(1);
   }, 90_000);
-});
-
-describe("the status of a node that recorded lost windows", () => {
-  it("`node status` prints a LOST line naming the runs", () => {
-    const status = {
-      node: "0x" + "ab".repeat(20),
-      organisation: "Foundry",
-      running: true,
-      pid: 4242,
-      updatedAt: Date.parse("2026-12-06T03:00:00Z"),
-      startedAt: Date.parse("2026-12-06T02:00:00Z"),
-      readingsStored: 1200,
-      ingest: { pendingReadings: 0, waitingWrites: 0, skewedReadings: 0, historicalReadings: 0, timing: [] },
-      windows: { closed: 9, anchored: 9, pending: 0, open: { sequence: 10, readings: 0 } },
-      anchoring: { state: "idle", attempts: 0, lost: { windows: 3, runs: [{ fromSequence: 3, toSequence: 4, detectedAt: 1 }, { fromSequence: 7, toSequence: 7, detectedAt: 2 }] } },
-      adapters: [],
-    } as unknown as NodeStatus;
-    expect(formatStatus(status, true)).toMatch(/^LOST {8}3 window\(s\) lost from the store before they were anchored, recorded on chain as lost: #3\.\.#4, #7$/m);
-    const { lost: _lost, ...anchoring } = status.anchoring;
-    expect(formatStatus({ ...status, anchoring }, true)).not.toMatch(/^LOST/m);
-  });
 });

@@ -338,9 +338,14 @@ describe("a member's gateway delivers what its organisation may read from the ow
     expect(entryOf(oemView, made.recordHash)).toMatchObject({ document: null });
     expect(entryOf(oemView, made.recordHash)!.access).not.toBe("granted");
     // A third member (the regulator, at its own gateway) gets neither.
-    const third = await history("regulator", s1);
-    expect(entryOf(third, shipped.recordHash)).toMatchObject({ document: null });
-    expect(entryOf(third, shipped.recordHash)!.access).not.toBe("granted");
+    // (Each gateway indexes the chain at its own pace: wait until the regulator's has the shipment.)
+    let third: HistoryAnswer | undefined;
+    await eventually(async () => {
+      third = await history("regulator", s1).catch(() => undefined);
+      return third !== undefined && entryOf(third, shipped.recordHash) !== undefined;
+    }, 30_000, 300);
+    expect(entryOf(third!, shipped.recordHash)).toMatchObject({ document: null });
+    expect(entryOf(third!, shipped.recordHash)!.access).not.toBe("granted");
     // The supplier's node logged the read as the consignee's.
     const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
     expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.allowedBy === "consignee of the shipment")).toBe(true);

@@ -13,7 +13,7 @@ import type { NodeIdentityInit } from "../../lib/consortium.ts";
 import { sleep } from "../../lib/retry.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { demoWallet } from "./accounts.ts";
-import { DEMO_ORGS, type DemoOrg, STEP_STREAMS, demoOrg, peerOnlyNode } from "./consortium.ts";
+import { DEMO_ORGS, type DemoOrg, SHARED_WITH_OEM, demoOrg, peerOnlyNode } from "./consortium.ts";
 import { partyOf, placeOf } from "./story.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -97,7 +97,7 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
       // The OEM keeps a verified copy of its suppliers' process data (they grant it in the scenario).
       follow:
         plan.org.key === "oem"
-          ? (["steel", "foundry", "machining"] as const).map((k) => ({ organisation: demoOrg(k).name, stream: STEP_STREAMS[k]! }))
+          ? (["steel", "foundry", "machining"] as const).flatMap((k) => SHARED_WITH_OEM[k].map((stream) => ({ organisation: demoOrg(k).name, stream })))
           : [],
     },
     // Subscription webhooks to the demo's own receivers only (the OEM's ERP, recall-alerts.ts).

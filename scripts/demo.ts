@@ -28,7 +28,7 @@ import { handleStopSignals } from "../lib/stop-signals.ts";
 import type { RunningAnvil } from "./local-chain/anvil.ts";
 import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
-import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
+import { DEMO_CHAIN_ID, demoTxProvider, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
 import { type RunningMember, metricsUrlOf, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
@@ -89,7 +89,7 @@ async function main() {
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];
   let scenario: Scenario | undefined;
-  const scenarioProvider = new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true });
+  const scenarioProvider = demoTxProvider(rpcUrl);
   let stopping: Promise<void> | undefined;
 
   // Set once started; the stop (which a signal may start at any time) reads it.

@@ -115,7 +115,8 @@ export async function refetchDocuments(store: EventStore, missing: readonly OwnR
         }
         if ("error" in answer) throw new Error(`refused: ${answer.error}: ${answer.detail}`);
         const covered = new Set(request.recordHashes.slice(0, answer.answered));
-        for (const doc of answer.documents) await restore(store, doc, covered, todo, partner, o, report);
+        const given = new Set<string>();
+        for (const doc of answer.documents) await restore(store, doc, covered, given, todo, partner, o, report);
         asking = asking.slice(answer.answered);
       }
     } catch (e) {
@@ -137,7 +138,8 @@ export async function refetchDocuments(store: EventStore, missing: readonly OwnR
 async function restore(
   store: EventStore,
   doc: unknown,
-  covered: Set<string>,
+  covered: ReadonlySet<string>,
+  given: Set<string>,
   todo: Map<string, OwnRecord>,
   partner: DocumentPartner,
   o: DocumentRefetchOptions,
@@ -151,7 +153,8 @@ async function restore(
   }
   const recordHash = ids.recordHash.toLowerCase();
   if (!covered.has(recordHash)) throw new Lie(`returned a document hashing to ${recordHash}, not one of the record hashes asked (altered, another organisation's, or never recorded)`);
-  covered.delete(recordHash); // a second copy in one answer pads it
+  if (given.has(recordHash)) throw new Lie(`returned the document of ${recordHash} twice in one answer`);
+  given.add(recordHash);
   const record = await o.recordOf(recordHash, o.ownOrg);
   if (record === undefined || record.orgId !== o.ownOrg) throw new Lie(`returned document ${ids.hashId}, which Provenance does not hold as recorded by organisation ${o.ownOrg}`);
   if (!todo.has(recordHash)) return; // restored from an earlier answer of this partner

@@ -27,6 +27,11 @@ import { itemKey } from "../../../lib/identifiers/canonical.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
 import { devKey } from "../../../scripts/local-chain/local-chain.ts";
 import { verifyReceivedEvent } from "../../../node/events/verify.ts";
+import { openEvents } from "../../../node/events/service.ts";
+import { ChainClient } from "../../../node/chain/client.ts";
+import { createGateway } from "../../../gateway/app.ts";
+import { chainServices } from "../../../gateway/services.ts";
+import { GatewayClient } from "../../../lib/gateway-client.ts";
 import { type DocumentPartner, type OwnRecord, missingDocuments, ownRecords, refetchDocuments } from "../../../node/events/refetch.ts";
 import { type EventDocument, chainEventVerifier, identitiesOf } from "../../../node/p2p/documents.ts";
 import { createHost } from "../../../node/p2p/host.ts";
@@ -39,6 +44,7 @@ import { type Consortium, type Member, MemberProcess } from "./members.ts";
 import { repairFromPartners, setUpReturnConsortium, withEvents, withReceived } from "./return-setup.ts";
 
 const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
+const FIXTURES = path.resolve(import.meta.dirname, "../../../../shared/fixtures/epcis");
 const PURPOSE = encodeBytes32String("QUALITY_CLAIM");
 
 const commissioning = (epc: string): Record<string, unknown> => ({
@@ -202,7 +208,39 @@ describe("re-fetching lost event documents from partners", { timeout: 600_000 },
       expect(await store.bySid("o" + unshared.recordHash.slice(2))).toBeUndefined();
     });
 
-    // Started again, the mill serves them: a partner fetches each and verifies it against the chain.
+    // The mill's gateway, over its event store, serves them again; each verifies against the chain as served.
+    const events = await openEvents({
+      dataDir: steel.dataDir,
+      deployment: cons.deployment,
+      client: new ChainClient(provider),
+      signer: new Wallet(devKey(steel.keyIndex), provider),
+      provider,
+      validator: { schemaPath: path.join(FIXTURES, "EPCIS-JSON-Schema.json") },
+      contexts: path.join(FIXTURES, "epcis-context.jsonld"),
+      recordCheckMs: 0,
+      log: () => undefined,
+    });
+    const base = await chainServices(provider, cons.deployment, { id: steel.orgId, name: steel.org });
+    const server = await createGateway({ ...base, events }, { log: "silent", rateLimit: false }).listen(0, "127.0.0.1");
+    try {
+      const token = await new GatewayClient(server.url, admin(steel)).bearer();
+      for (const d of shared) {
+        const res = await fetch(`${server.url}/events/${encodeURIComponent(d.hashId)}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(res.status, d.hashId).toBe(200);
+        const body = (await res.json()) as { "@context": unknown[]; epcisBody: { queryResults: { resultsBody: { eventList: Record<string, unknown>[] } } } };
+        const [served] = body.epcisBody.queryResults.resultsBody.eventList;
+        expect(served).toMatchObject({ eventID: d.hashId, epcList: d.event["epcList"] });
+        const verified = await verifyReceivedEvent(provider, cons.deployment.contracts.provenance, served!, body["@context"], steel.orgId, d.ignoreFields);
+        expect(verified).toMatchObject({ hashId: d.hashId, recordHash: d.recordHash });
+      }
+      expect((await fetch(`${server.url}/events/${encodeURIComponent(unshared.hashId)}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    } finally {
+      await server.close();
+      base.close();
+      await events.close();
+    }
+
+    // Started again, the mill's node serves them: a partner fetches each and verifies it against the chain.
     await liar.stop();
     liar = undefined;
     running.steel = await MemberProcess.start(steel);

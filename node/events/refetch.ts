@@ -95,6 +95,8 @@ export async function missingDocuments(store: EventStore, records: readonly OwnR
 }
 
 class Lie extends Error {}
+/** The partner refused, or could not be asked (transport): no lie, but nothing more is asked of it. */
+class NotAnswered extends Error {}
 
 /** Asks partners for the documents of `missing` and stores back those that verify; see the header. */
 export async function refetchDocuments(store: EventStore, missing: readonly OwnRecord[], o: DocumentRefetchOptions): Promise<DocumentRefetchReport> {
@@ -111,9 +113,13 @@ export async function refetchDocuments(store: EventStore, missing: readonly OwnR
           answer = await partner.askDocuments(request);
         } catch (e) {
           if (e instanceof ReturnAnswerError || e instanceof WireError) throw new Lie(e.message);
-          throw e;
+          throw new NotAnswered((e as Error).message);
         }
-        if ("error" in answer) throw new Error(`refused: ${answer.error}: ${answer.detail}`);
+        if ("error" in answer) throw new NotAnswered(`refused: ${answer.error}: ${answer.detail}`);
+        // Each answer must cover at least one hash, or asking again would never end.
+        if (!Number.isSafeInteger(answer.answered) || answer.answered < 1 || answer.answered > request.recordHashes.length) {
+          throw new Lie(`the answer says it covers ${answer.answered} of the ${request.recordHashes.length} record hashes asked`);
+        }
         const covered = new Set(request.recordHashes.slice(0, answer.answered));
         const given = new Set<string>();
         for (const doc of answer.documents) await restore(store, doc, covered, given, todo, partner, o, report);
@@ -124,10 +130,10 @@ export async function refetchDocuments(store: EventStore, missing: readonly OwnR
         report.lied.push({ peer: partner.peer, reason: e.message });
         o.log(`documents: BANNED ${partner.peer} (organisation ${partner.org}): ${e.message}`);
         await o.onLie(partner.peer, e.message);
-      } else {
-        report.refused.push({ peer: partner.peer, reason: (e as Error).message });
-        o.log(`documents: ${partner.peer} (organisation ${partner.org}): ${(e as Error).message}`);
-      }
+      } else if (e instanceof NotAnswered) {
+        report.refused.push({ peer: partner.peer, reason: e.message });
+        o.log(`documents: ${partner.peer} (organisation ${partner.org}): ${e.message}`);
+      } else throw e; // the node's own store or chain failing is no partner's doing
     }
   }
   for (const r of todo.values()) report.lost.push({ ...r, reason: "held by no partner reached (a document never shared is held by no one else)" });

@@ -302,6 +302,16 @@ describe("re-fetching lost event documents from partners", { timeout: 600_000 },
       expect(report.restored.map((d) => d.recordHash).sort(), partner.peer).toEqual(shared.map((d) => d.recordHash).sort());
       expect(report.lost.map((d) => d.recordHash)).toEqual([unshared.recordHash]);
     }
+    // A document whose stored value was left unreadable counts as lost, and is written over whole.
+    await withEvents(path.join(tmp.dir, "events-garbled"), async (store) => {
+      await refetchDocuments(store, missing, { ownOrg: steel.orgId, partners: [honest], recordOf, onLie: async () => expect.fail("no one lied"), log: () => undefined });
+      const sid = "o" + shared[0]!.recordHash.slice(2);
+      await store.db.put(`ev\u0000${sid}`, "{garbled", { valueEncoding: "utf8" });
+      expect((await missingDocuments(store, records)).map((r) => r.recordHash).sort()).toEqual([shared[0]!.recordHash, unshared.recordHash].sort());
+      const again = await refetchDocuments(store, await missingDocuments(store, records), { ownOrg: steel.orgId, partners: [honest], recordOf, onLie: async () => expect.fail("no one lied"), log: () => undefined });
+      expect(again.restored.map((d) => d.recordHash)).toEqual([shared[0]!.recordHash]);
+      expect((await store.bySid(sid))!.event).toEqual(shared[0]!.event);
+    });
     // An answer claiming more hashes than asked is malformed: a lie, caught before anything is read.
     const overclaim: DocumentPartner = { peer: "overclaim", org: rogue.orgId, askDocuments: (r) => askReturnDocumentsFrom(r, { type: "documents", documents: [], answered: r.recordHashes.length + 1 }) };
     const report = await withEvents(path.join(tmp.dir, "events-overclaim"), (store) =>

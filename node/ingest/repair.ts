@@ -245,6 +245,14 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
         "): partners that follow them keep verified copies; `npm run node -- repair --config FILE --from-partners` asks them back, verified against the chain",
     );
   }
+  // Which event documents a damaged event store lost only the chain can say (the organisation's records).
+  // (A store that is missing whole is not named: a node without the peer network never had one.)
+  const events = stores.find((st) => st.dir === "events");
+  if (events !== undefined && events.lostFiles.length > 0) {
+    left.push(
+      `the event store set damaged files aside (${events.lostFiles.join(", ")}): \`npm run node -- repair --config FILE --from-partners\` finds the organisation's records on chain whose documents it lacks and asks them back from the partners they were shared with, verified against the chain`,
+    );
+  }
   if (unanchoredLost.length > 0) {
     left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: when it starts, the node records them on chain as lost (DataAnchors WindowsLost, shown by \`audit\` and the status) and anchors on after them; restore them from a backup before starting if one holds them`);
   }

@@ -4,7 +4,8 @@
  *
  * The chain says what the organisation made: every Provenance record emits `Recorded` with its
  * organisation and record hash (`ownRecords`). A record whose own event the store no longer holds
- * (`missingDocuments`) names a document that is lost here; a partner that received it (the
+ * (`missingDocuments`; not one a capture job still unfinished will store when the node starts)
+ * names a document that is lost here; a partner that received it (the
  * document was shared: announced, granted, fetched) holds a copy in its EventStore, and hands it
  * back over node/p2p/return-fetch.ts to this organisation only.
  *
@@ -30,6 +31,7 @@ import { type EventDocument, identitiesOf } from "../p2p/documents.ts";
 import type { Refusal } from "../p2p/protocol.ts";
 import { type DocumentsAnswer, type DocumentsRequest, MAX_RETURN_DOCUMENTS, ReturnAnswerError } from "../p2p/return-fetch.ts";
 import { WireError } from "../p2p/wire.ts";
+import { unfinishedCaptureHashes } from "./capture.ts";
 import type { EventStore } from "./store.ts";
 
 /** One Provenance record of the organisation. */
@@ -84,12 +86,18 @@ export async function ownRecords(provider: Provider, provenance: string, org: nu
   return out;
 }
 
-/** The records whose own event `store` does not hold (or holds unreadable), each hash once. */
+/**
+ * The records whose own event `store` does not hold (or holds unreadable), each hash once; not
+ * those of a capture job still unfinished (recorded, then the node stopped before storing them):
+ * the job stores them when the node starts.
+ */
 export async function missingDocuments(store: EventStore, records: readonly OwnRecord[]): Promise<OwnRecord[]> {
+  const pending = await unfinishedCaptureHashes(store);
   const out = new Map<string, OwnRecord>();
   for (const r of records) {
+    if (pending.has(r.recordHash) || out.has(r.recordHash)) continue;
     const held = await store.bySid("o" + r.recordHash.slice(2)).catch(() => undefined);
-    if (held === undefined && !out.has(r.recordHash)) out.set(r.recordHash, r);
+    if (held === undefined) out.set(r.recordHash, r);
   }
   return [...out.values()];
 }

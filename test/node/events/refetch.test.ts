@@ -3,7 +3,8 @@
  * leaves it. `repairDataDir` repairs it and says the documents can be asked back from partners;
  * the documents whose table was cut are then the ones `missingDocuments` finds lacking among the
  * organisation's records, and `refetchDocuments` writes them back whole, found by the store's
- * indexes again, while the ones that survived are left as they were. (The chain and real partners:
+ * indexes again, while the ones that survived are left as they were; a document whose capture job
+ * had not finished is not counted lost. (The chain and real partners:
  * test/node/p2p/return-documents.test.ts.)
  */
 import { mkdirSync, readdirSync, statSync, truncateSync } from "node:fs";
@@ -95,6 +96,19 @@ describe("a damaged event store", { timeout: 120_000 }, () => {
         expect((await store.get(d.hashId)).map((x) => x.sid)).toEqual([e.sid]);
         expect((await store.query({ epc: d.event["epcList"] as string[] })).events.map((x) => x.sid)).toEqual([e.sid]);
       }
+
+      // A document recorded on chain whose capture job had not finished (stopped in between) is
+      // not lost: the job stores its events when the node starts. Without the job, it is.
+      const inFlight = documentOf(9, 0);
+      const record: OwnRecord = { recordId: "999", recordHash: identitiesOf(inFlight).recordHash, kind: "Commission" };
+      const job = { "@context": inFlight.context, type: "EPCISDocument", schemaVersion: "2.0", creationDate: "2026-01-09T08:00:00Z", epcisBody: { eventList: [inFlight.event] } };
+      await store.db.batch([
+        { type: "put", key: "jdoc\u0000job-9", value: job },
+        { type: "put", key: "jq\u0000job-9", value: "" },
+      ]);
+      expect(await missingDocuments(store, [...records, record])).toEqual([]);
+      await store.db.del("jq\u0000job-9");
+      expect(await missingDocuments(store, [...records, record])).toEqual([record]);
     } finally {
       await store.close();
     }

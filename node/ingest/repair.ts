@@ -55,7 +55,7 @@ export class StoreDamagedError extends Error {
   constructor(what: string, detail: string, configFile: string | undefined, options?: ErrorOptions & { partners?: boolean }) {
     super(
       `${what} is damaged (${detail}). Run \`${repairCommand(configFile, options?.partners)}\` with the node stopped; it repairs the store, salvages what reads and reports what was lost` +
-        (options?.partners ? ", then asks the partners that follow the node's streams for their verified copies of the lost readings" : ""),
+        (options?.partners ? ", then asks its partners for their verified copies of what was lost (readings of the streams they follow, event documents shared with them)" : ""),
       options,
     );
   }

@@ -78,7 +78,7 @@ describe("a damaged reading store", { timeout: 120_000 }, () => {
     );
     expect(withPeers).toBeInstanceOf(StoreDamagedError);
     expect((withPeers as Error).message).toContain(`npm run node -- repair --config ${env.configFile} --from-partners`);
-    expect((withPeers as Error).message).toMatch(/asks the partners that follow the node's streams/);
+    expect((withPeers as Error).message).toMatch(/then asks its partners for their verified copies of what was lost/);
     // The CLI says the same and exits 65 (restarting will not help).
     const start = nodeCli("start", "--config", env.configFile);
     expect(start.status, start.stderr).toBe(65);

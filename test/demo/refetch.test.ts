@@ -21,7 +21,7 @@ import { itemKey } from "../../lib/identifiers/canonical.ts";
 import { cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { DEMO_CHAIN_ID } from "../../scripts/demo/chain.ts";
 import { SHARED_WITH_OEM, demoOrg } from "../../scripts/demo/consortium.ts";
-import { type RunningMember, planMembers, startMember } from "../../scripts/demo/members.ts";
+import { MemberStartError, type RunningMember, planMembers, startMember } from "../../scripts/demo/members.ts";
 import { cycleItems } from "../../scripts/demo/story.ts";
 import { useFixtureEpcisFiles } from "../../scripts/epcis-files.ts";
 import { garbleManifest, loseWindows } from "../node/ingest/support/disk-fault.ts";
@@ -133,7 +133,8 @@ describe("a steel mill's damaged store refilled from its partners on the running
       async (m) => (await m.stop(), undefined),
       (e: unknown) => e as Error,
     );
-    expect(refused, "the damaged mill started").toBeInstanceOf(Error);
+    expect(refused, "the damaged mill started").toBeInstanceOf(MemberStartError);
+    expect((refused as MemberStartError).storeDamaged).toBe(true);
     expect(refused!.message).toMatch(/exited \(65\)/);
     expect(refused!.message).toContain(`is damaged`);
     expect(refused!.message).toContain(`npm run node -- repair --config ${configFile} --from-partners`);

@@ -3,9 +3,9 @@
  * operator lives it. `npm start` runs; the OEM follows the steel mill's furnace (its four streams,
  * SHARED_WITH_OEM). The mill's member alone is stopped, the others go on; a disk fault damages its
  * reading store: the windows holding the readings of cycle 1's melt are gone (and the next
- * window's readings), and the store's manifest is garbled. Started again as the demo starts a member (startMember), it refuses, exit
- * 65, naming `repair --from-partners`; that command, with the mill's own config from the demo's
- * directory and the OEM running, restores every lost window verified against the mill's anchors;
+ * window's readings), and the store's manifest is garbled. Started again as the demo starts a
+ * member (startMember), it refuses, exit 65, naming `repair --from-partners`; that command, with
+ * the mill's own config from the demo's directory and the OEM running, restores every lost window verified against the mill's anchors;
  * the mill starts again, anchors on, `audit` finds 0 failed, and the OEM's gateway serves the
  * melt's furnace readings, each verifying against the chain.
  */

@@ -1,37 +1,140 @@
 /**
  * The owner's log of every read of its documents and readings by a partner (gateway or peer
- * network): who read what, under which grant or rule, for which purpose, when.
+ * network): one entry per answer served, naming who read, whose data, on which channel, when, and
+ * every document, set of readings or stream range the answer handed out with what allowed each.
  *
  * Tamper-evident: entries form a hash chain (each entry's SHA-256 covers its fields and the hash
  * of the entry before it), and the head (last sequence number and hash) is kept apart. `verify()`
- * recomputes the chain from the first entry: an entry altered, removed or inserted on disk breaks
- * it, and a truncated tail no longer matches a head the owner noted (or published) earlier.
+ * recomputes the chain from the first entry: an entry altered (a read inside it included),
+ * removed or inserted on disk breaks it, and a truncated tail no longer matches a head the owner
+ * noted (or published) earlier.
+ *
+ * Two entry formats live in one chain: format 1 (one read per entry, hashed as a fixed list of its
+ * fields through JSON with sorted keys), written before answers were logged whole, and format 2
+ * (`v: 2`, one answer per entry), hashed over its canonical text: its fields written in one fixed
+ * order by `canonicalEntry`, the very bytes stored on disk (one serialisation per entry, and none
+ * again for a prepared answer's reads, which are written once by `prepareEntry`).
  *
  * LevelDB in its own directory (e.g. <dataDir>/access-log), opened by one process; appends are
  * serialised in that process, so sequence numbers have no gaps (appends arriving together share
- * one synced write: a busy gateway does not wait for one disk sync per read).
+ * one synced write: a busy gateway does not wait for one disk sync per answer).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
-import type { AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead } from "../../lib/api/access-log.ts";
+import type { AccessAnswerReads, AccessGrantRef, AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
 
-export type { AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
+export type { AccessAnswerReads, AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
 
 const GENESIS = "0".repeat(64);
 const HEAD = "head";
 const entryKey = (seq: number) => `e:${seq.toString().padStart(12, "0")}`;
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** The hash of an entry: its fields in a fixed order, so the same entry always hashes the same. */
-export function entryHash(e: Omit<AccessLogEntry, "hash">): string {
-  const fields = [e.seq, e.time, e.reader, e.owner, e.channel, e.subject, e.allowedBy, e.grant ?? null, e.purpose, e.prev];
-  return createHash("sha256").update(JSON.stringify(fields, sortedKeys)).digest("hex");
+/** An entry of format 1 as it lies on disk: one read, its fields at the top level. */
+export interface AccessLogEntryV1 {
+  seq: number;
+  time: string;
+  reader: number;
+  owner: number;
+  channel: "gateway" | "p2p";
+  subject: AccessSubject;
+  allowedBy: string;
+  grant?: AccessGrantRef;
+  purpose: string | null;
+  prev: string;
+  hash: string;
 }
 
-/** JSON.stringify replacer that writes object keys in sorted order. */
+/** The hash of a format-1 entry: its fields in a fixed order, objects inside with sorted keys. */
+export function entryHashV1(e: Omit<AccessLogEntryV1, "hash">): string {
+  const fields = [e.seq, e.time, e.reader, e.owner, e.channel, e.subject, e.allowedBy, e.grant ?? null, e.purpose, e.prev];
+  return sha256(JSON.stringify(fields, sortedKeys));
+}
+
+/** JSON.stringify replacer that writes object keys in sorted order (format 1 only). */
 function sortedKeys(_key: string, value: unknown): unknown {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const q = JSON.stringify;
+/** `,"name":value` when the value is there. */
+const opt = (name: string, value: unknown) => (value === undefined ? "" : `,"${name}":${q(value)}`);
+
+function subjectText(s: AccessSubject): string {
+  switch (s.kind) {
+    case "document":
+      return `{"kind":"document","eventHash":${q(s.eventHash)}${opt("eventID", s.eventID)}}`;
+    case "readings":
+      return `{"kind":"readings","eventHash":${q(s.eventHash)}${opt("eventID", s.eventID)},"streams":${q(s.streams)}}`;
+    case "stream":
+      return `{"kind":"stream","stream":${q(s.stream)},"fromMs":${q(s.fromMs)},"toMs":${q(s.toMs)}}`;
+    default:
+      // Whatever lies on disk is hashed as it is: an unknown kind still has to match its hash.
+      return q(s, sortedKeys);
+  }
+}
+
+function grantText(g: AccessGrantRef): string {
+  return `{${g.id === undefined ? "" : `"id":${q(g.id)},`}"scopeKey":${q(g.scopeKey)},"kind":${q(g.kind)}${opt("path", g.path)}}`;
+}
+
+function readText(r: AccessRead): string {
+  return `{"subject":${subjectText(r.subject)},"allowedBy":${q(r.allowedBy)}${r.grant === undefined ? "" : `,"grant":${grantText(r.grant)}`},"purpose":${q(r.purpose)}}`;
+}
+
+/** One answer's reads, written once in canonical form, ready to be appended (again and again). */
+export interface PreparedEntry extends AccessAnswerReads {
+  /** The canonical text of the entry's leading fields, up to and including its reads. */
+  readonly text: string;
+}
+
+/** Writes an answer's reads in canonical form once; `append` then only adds seq, time and prev. */
+export function prepareEntry(a: AccessAnswerReads): PreparedEntry {
+  if (a.reads.length === 0) throw new RangeError("an access-log entry names at least one read");
+  const text = `{"v":2,"reader":${q(a.reader)},"owner":${q(a.owner)},"channel":${q(a.channel)},"reads":[${a.reads.map(readText).join(",")}]`;
+  return { reader: a.reader, owner: a.owner, channel: a.channel, reads: a.reads, text };
+}
+
+/** The canonical text of a format-2 entry without its hash: what the hash covers. */
+function bodyText(p: PreparedEntry, seq: number, time: string, prev: string): string {
+  return `${p.text},"seq":${seq},"time":${q(time)},"prev":${q(prev)}`;
+}
+
+/** The canonical text of a format-2 entry (its fields in the one fixed order, hash last). */
+export function canonicalEntry(e: Omit<AccessLogEntry, "v" | "hash">): string {
+  return `${bodyText(prepareEntry(e), e.seq, e.time, e.prev)}}`;
+}
+
+/** The hash of a format-2 entry: SHA-256 of its canonical text. */
+export function entryHash(e: Omit<AccessLogEntry, "v" | "hash">): string {
+  return sha256(canonicalEntry(e));
+}
+
+/** An entry as stored (either format) in the one shape answers show. */
+function shown(value: unknown): AccessLogEntry {
+  const e = value as Partial<AccessLogEntry> & Partial<AccessLogEntryV1>;
+  if (e.v === 2) return e as AccessLogEntry;
+  const v1 = e as AccessLogEntryV1;
+  const read: AccessRead = { subject: v1.subject, allowedBy: v1.allowedBy, ...(v1.grant !== undefined ? { grant: v1.grant } : {}), purpose: v1.purpose };
+  return { v: 1, seq: v1.seq, time: v1.time, reader: v1.reader, owner: v1.owner, channel: v1.channel, reads: [read], prev: v1.prev, hash: v1.hash };
+}
+
+/** Whether the stored entry's hash is the one its fields give, in its own format's canonical form. */
+function hashHolds(value: unknown): boolean {
+  const e = value as { v?: unknown; hash?: unknown };
+  if (e.v === undefined) {
+    const { hash, ...body } = value as AccessLogEntryV1;
+    return entryHashV1(body) === hash;
+  }
+  if (e.v !== 2) return false;
+  const v2 = value as AccessLogEntry;
+  try {
+    return Array.isArray(v2.reads) && v2.reads.length > 0 && entryHash(v2) === v2.hash;
+  } catch {
+    return false; // a read without a subject, say: not what was written
+  }
 }
 
 export class AccessLog {
@@ -66,37 +169,50 @@ export class AccessLog {
    */
   private written: AccessLogHead | undefined;
 
-  /** Reads waiting for the next group write, in the order they were appended. */
-  private queued: { read: AccessRead; done: (e: AccessLogEntry) => void; failed: (e: unknown) => void }[] = [];
+  /** Answers waiting for the next group write, in the order they were appended. */
+  private queued: { entry: PreparedEntry; done: (e: AccessLogEntry) => void; failed: (e: unknown) => void }[] = [];
 
   /**
-   * Appends one read, durably, after every earlier append. Appends that arrive while a write is
-   * in flight go together in the next one (one batch, one sync): each still gets its own entry
-   * and sequence number, chained in arrival order, and resolves only once it is on disk.
+   * Appends one answer's reads as one entry, durably, after every earlier append. Appends that
+   * arrive while a write is in flight go together in the next one (one batch, one sync): each
+   * still gets its own entry and sequence number, chained in arrival order, and resolves only
+   * once it is on disk. A prepared entry (`prepareEntry`) is not serialised again.
    */
-  append(read: AccessRead): Promise<AccessLogEntry> {
+  append(answer: AccessAnswerReads | PreparedEntry): Promise<AccessLogEntry> {
+    let entry: PreparedEntry;
+    try {
+      entry = "text" in answer ? answer : prepareEntry(answer);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise<AccessLogEntry>((done, failed) => {
-      this.queued.push({ read, done, failed });
+      this.queued.push({ entry, done, failed });
       if (this.queued.length > 1) return; // a group write is already scheduled for this one
       this.tail = this.tail.then(() => this.writeQueued()).catch(() => undefined);
     });
   }
 
-  /** Writes every queued read as one batch (synced), chaining each entry to the one before. */
+  /** Writes every queued answer as one batch (synced), chaining each entry to the one before. */
   private async writeQueued(): Promise<void> {
     const group = this.queued;
     this.queued = [];
     try {
       let head = this.written ?? (await this.head());
       const entries: AccessLogEntry[] = [];
-      for (const { read } of group) {
-        const body = { ...read, seq: head.seq + 1, time: new Date(this.clock()).toISOString(), prev: head.hash };
-        const entry: AccessLogEntry = { ...body, hash: entryHash(body) };
-        entries.push(entry);
-        head = { seq: entry.seq, hash: entry.hash };
+      const texts: string[] = [];
+      // One clock reading per group: the answers in it were served at the same moment.
+      const time = new Date(this.clock()).toISOString();
+      for (const { entry } of group) {
+        const seq = head.seq + 1;
+        const body = bodyText(entry, seq, time, head.hash);
+        const hash = sha256(`${body}}`);
+        texts.push(`${body},"hash":"${hash}"}`);
+        entries.push({ v: 2, reader: entry.reader, owner: entry.owner, channel: entry.channel, reads: entry.reads, seq, time, prev: head.hash, hash });
+        head = { seq, hash };
       }
+      // Stored as the canonical text itself (read back as JSON): nothing is serialised twice.
       await this.db.batch<string, unknown>(
-        [...entries.map((entry) => ({ type: "put" as const, key: entryKey(entry.seq), value: entry })), { type: "put", key: HEAD, value: head }],
+        [...entries.map((e, i) => ({ type: "put" as const, key: entryKey(e.seq), value: texts[i]!, valueEncoding: "utf8" })), { type: "put", key: HEAD, value: head }],
         { sync: true },
       );
       this.written = head;
@@ -109,16 +225,17 @@ export class AccessLog {
 
   /**
    * Entries after `after` (a sequence number), oldest first, at most `limit`; only `reader`'s when
-   * given; only reads of one event's document or bound readings when `event` (its record hash) is.
+   * given; only entries with a read of one event's document or bound readings when `event` (its
+   * record hash) is.
    */
   async entries(options: { after?: number; limit?: number; reader?: number; event?: string } = {}): Promise<AccessLogEntry[]> {
     const limit = options.limit ?? 100;
     const event = options.event?.toLowerCase();
     const out: AccessLogEntry[] = [];
     for await (const value of this.db.values({ gt: entryKey(options.after ?? 0), lt: "e:\xff" })) {
-      const e = value as AccessLogEntry;
+      const e = shown(value);
       if (options.reader !== undefined && e.reader !== options.reader) continue;
-      if (event !== undefined && (e.subject.kind === "stream" || e.subject.eventHash.toLowerCase() !== event)) continue;
+      if (event !== undefined && !e.reads.some((r) => r.subject.kind !== "stream" && r.subject.eventHash.toLowerCase() === event)) continue;
       out.push(e);
       if (out.length >= limit) break;
     }
@@ -131,13 +248,12 @@ export class AccessLog {
     let prev = GENESIS;
     let seq = 0;
     for await (const [key, value] of this.db.iterator({ gt: "e:", lt: "e:\xff" })) {
-      const e = value as AccessLogEntry;
+      const e = value as { seq?: unknown; prev?: unknown; hash: string };
       seq++;
       if (key !== entryKey(seq) || e.seq !== seq) return { ok: false, seq, problem: `entry ${seq} is missing (found ${key})` };
       if (e.prev !== prev) return { ok: false, seq, problem: `entry ${seq} does not follow entry ${seq - 1}` };
-      const { hash, ...body } = e;
-      if (entryHash(body) !== hash) return { ok: false, seq, problem: `entry ${seq} was altered` };
-      prev = hash;
+      if (!hashHolds(value)) return { ok: false, seq, problem: `entry ${seq} was altered` };
+      prev = e.hash;
     }
     if (seq !== head.seq || prev !== head.hash) return { ok: false, seq, problem: `the log ends at entry ${seq}, but its head says ${head.seq}` };
     return { ok: true, head, entries: seq };

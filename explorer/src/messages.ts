@@ -599,6 +599,13 @@ const en = {
   "access.passedOn": "Passed on to {org}'s node, which keeps it; you see more once {org} approves.",
   "access.limit": "{org} holds the most requests it keeps from your organisation unanswered; ask again once it has answered some.",
   "access.unreachable": "{org}'s node could not be reached to pass the request on; try again later.",
+  // ---- access log: one entry per answer, with its reads (pages/AccessLog.tsx)
+  "accessLog.reads": "{count} reads",
+  "accessLog.kind.document": "documents: {n}",
+  "accessLog.kind.readings": "readings of events: {n}",
+  "accessLog.kind.stream": "stream ranges: {n}",
+  "accessLog.perRead": "per read, listed under What",
+  "accessLog.oldFormat": "Written before entries named whole answers: one read each.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -1196,6 +1203,13 @@ const zh: Record<MessageKey, string> = {
   "access.passedOn": "已转交给 {org} 的节点保存；{org} 批准后您可查看更多。",
   "access.limit": "{org} 为贵组织保留的待答复申请已达上限；请待其答复部分申请后再试。",
   "access.unreachable": "无法连接 {org} 的节点以转交申请；请稍后再试。",
+  // ---- access log: one entry per answer, with its reads (pages/AccessLog.tsx)
+  "accessLog.reads": "{count} 项读取",
+  "accessLog.kind.document": "文档：{n}",
+  "accessLog.kind.readings": "事件读数：{n}",
+  "accessLog.kind.stream": "数据流时段：{n}",
+  "accessLog.perRead": "按每项读取，见“内容”栏",
+  "accessLog.oldFormat": "写于条目记录整次应答之前：每条一项读取。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

@@ -19,6 +19,7 @@ import {
   entryHashV1,
   prepareEntry,
 } from "../../../node/access-log/index.ts";
+import { RegulatorScope } from "../../../lib/access.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
 
 let dir: string;
@@ -149,7 +150,7 @@ describe("access log", () => {
       { owner: 1, subject: doc(1), decision: allowed },
       { owner: 1, subject: doc(2), decision: { allowed: false } },
       { owner: 2, subject: doc(3), decision: { allowed: true, via: "owner" } },
-      { owner: 5, subject: doc(4), decision: { allowed: true, via: "rule", rule: 0 } },
+      { owner: 5, subject: doc(4), decision: { allowed: true, via: "rule", rule: RegulatorScope.RecallEvents } },
       { owner: 1, subject: doc(5), decision: allowed },
     ]);
     await recorder.recordAll(2, "gateway", [{ owner: 1, subject: doc(6), decision: { allowed: false } }]);

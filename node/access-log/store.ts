@@ -12,14 +12,15 @@
  * Two entry formats live in one chain: format 1 (one read per entry, hashed as a fixed list of its
  * fields through JSON with sorted keys), written before answers were logged whole, and format 2
  * (`v: 2`, one answer per entry), hashed over its canonical text: its fields written in one fixed
- * order by `canonicalEntry`, the very bytes stored on disk (one serialisation per entry, and none
- * again for a prepared answer's reads, which are written once by `prepareEntry`).
+ * order by `canonicalEntry`, the very bytes stored on disk (one serialisation per entry; a prepared
+ * answer's reads are written and taken into the hash once, by `prepareEntry`, however often the
+ * answer is served).
  *
  * LevelDB in its own directory (e.g. <dataDir>/access-log), opened by one process; appends are
  * serialised in that process, so sequence numbers have no gaps (appends arriving together share
  * one synced write: a busy gateway does not wait for one disk sync per answer).
  */
-import { createHash } from "node:crypto";
+import { type Hash, createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { Level } from "level";
 import type { AccessAnswerReads, AccessGrantRef, AccessLogCheck, AccessLogEntry, AccessLogHead, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
@@ -88,23 +89,23 @@ function readText(r: AccessRead): string {
 export interface PreparedEntry extends AccessAnswerReads {
   /** The canonical text of the entry's leading fields, up to and including its reads. */
   readonly text: string;
+  /** SHA-256 with `text` already taken in: each append copies it and adds only seq, time and prev. */
+  readonly hashed: Hash;
 }
 
 /** Writes an answer's reads in canonical form once; `append` then only adds seq, time and prev. */
 export function prepareEntry(a: AccessAnswerReads): PreparedEntry {
   if (a.reads.length === 0) throw new RangeError("an access-log entry names at least one read");
   const text = `{"v":2,"reader":${q(a.reader)},"owner":${q(a.owner)},"channel":${q(a.channel)},"reads":[${a.reads.map(readText).join(",")}]`;
-  return { reader: a.reader, owner: a.owner, channel: a.channel, reads: a.reads, text };
+  return { reader: a.reader, owner: a.owner, channel: a.channel, reads: a.reads, text, hashed: createHash("sha256").update(text) };
 }
 
-/** The canonical text of a format-2 entry without its hash: what the hash covers. */
-function bodyText(p: PreparedEntry, seq: number, time: string, prev: string): string {
-  return `${p.text},"seq":${seq},"time":${q(time)},"prev":${q(prev)}`;
-}
+/** The canonical text of a format-2 entry's fields after its reads (hash not included). */
+const tailText = (seq: number, time: string, prev: string) => `,"seq":${seq},"time":${q(time)},"prev":${q(prev)}`;
 
-/** The canonical text of a format-2 entry (its fields in the one fixed order, hash last). */
+/** The canonical text of a format-2 entry (its fields in the one fixed order): what its hash covers. */
 export function canonicalEntry(e: Omit<AccessLogEntry, "v" | "hash">): string {
-  return `${bodyText(prepareEntry(e), e.seq, e.time, e.prev)}}`;
+  return `${prepareEntry(e).text}${tailText(e.seq, e.time, e.prev)}}`;
 }
 
 /** The hash of a format-2 entry: SHA-256 of its canonical text. */
@@ -181,7 +182,7 @@ export class AccessLog {
   append(answer: AccessAnswerReads | PreparedEntry): Promise<AccessLogEntry> {
     let entry: PreparedEntry;
     try {
-      entry = "text" in answer ? answer : prepareEntry(answer);
+      entry = "hashed" in answer ? answer : prepareEntry(answer);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -204,9 +205,10 @@ export class AccessLog {
       const time = new Date(this.clock()).toISOString();
       for (const { entry } of group) {
         const seq = head.seq + 1;
-        const body = bodyText(entry, seq, time, head.hash);
-        const hash = sha256(`${body}}`);
-        texts.push(`${body},"hash":"${hash}"}`);
+        const tail = tailText(seq, time, head.hash);
+        // The SHA-256 of the canonical text, its reads' part hashed once per prepared entry.
+        const hash = entry.hashed.copy().update(`${tail}}`).digest("hex");
+        texts.push(`${entry.text}${tail},"hash":"${hash}"}`);
         entries.push({ v: 2, reader: entry.reader, owner: entry.owner, channel: entry.channel, reads: entry.reads, seq, time, prev: head.hash, hash });
         head = { seq, hash };
       }

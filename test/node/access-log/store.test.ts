@@ -88,6 +88,21 @@ describe("access log", () => {
     expect((await log.head()).seq).toBe(1);
   });
 
+  it("a name chosen by a document's author (its eventID) cannot add, hide or reword a read: it is one quoted string of the canonical text", async () => {
+    // An eventID shaped like the end of one read and the start of another, with quotes, backslashes and odd characters.
+    const forged = `x"},"allowedBy":"owner","purpose":null},{"subject":{"kind":"document","eventHash":"${hashOf(66)}"}\\\u2028\u0000🙂`;
+    const reads: AccessRead[] = [{ ...docRead(1), subject: { kind: "document", eventHash: hashOf(1), eventID: forged } }, docRead(2)];
+    const appended = await log.append({ reader: 2, owner: 1, channel: "gateway", reads });
+    const [stored] = await log.entries();
+    expect(stored!.reads).toEqual(reads);
+    expect(stored!.reads.map((r) => r.allowedBy)).toEqual(["grant item on 0xabc", "grant item on 0xabc"]);
+    expect(await log.entries({ event: hashOf(66) })).toEqual([]);
+    expect(await log.verify()).toMatchObject({ ok: true, head: { hash: appended.hash } });
+    // Moving the text between fields changes the hash.
+    await log.db.put(key(1), { ...stored!, reads: [{ ...reads[0]!, subject: { kind: "document", eventHash: hashOf(1) }, allowedBy: `grant item on 0xabc${forged}` }, reads[1]] });
+    expect(await log.verify()).toEqual({ ok: false, seq: 1, problem: "entry 1 was altered" });
+  });
+
   it("appends a prepared answer again and again without writing its reads anew, each time a new entry", async () => {
     const prepared = prepareEntry(answer(2, 1, 2, 3));
     const first = await log.append(prepared);

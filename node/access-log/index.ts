@@ -8,10 +8,12 @@ export {
   type AccessRead,
   type AccessSubject,
   type PreparedEntry,
+  type StoredEntry,
   AccessLog,
   canonicalEntry,
   entryHash,
   entryHashV1,
   prepareEntry,
+  storedText,
 } from "./store.ts";
 export { AccessRecorder, type ServedRead, REGULATOR_PURPOSE } from "./record.ts";

@@ -12,7 +12,8 @@
  * Two entry formats live in one chain: format 1 (one read per entry, hashed as a fixed list of its
  * fields through JSON with sorted keys), written before answers were logged whole, and format 2
  * (`v: 2`, one answer per entry), hashed over its canonical text: its fields written in one fixed
- * order by `canonicalEntry`, the very bytes stored on disk (one serialisation per entry; a prepared
+ * order by `canonicalEntry`, what allowed its reads written once per distinct reason (`why`, see
+ * StoredEntry), the very bytes stored on disk (one serialisation per entry; a prepared
  * answer's reads are written and taken into the hash once, by `prepareEntry`, however often the
  * answer is served).
  *
@@ -81,8 +82,29 @@ function grantText(g: AccessGrantRef): string {
   return `{${g.id === undefined ? "" : `"id":${q(g.id)},`}"scopeKey":${q(g.scopeKey)},"kind":${q(g.kind)}${opt("path", g.path)}}`;
 }
 
-function readText(r: AccessRead): string {
-  return `{"subject":${subjectText(r.subject)},"allowedBy":${q(r.allowedBy)}${r.grant === undefined ? "" : `,"grant":${grantText(r.grant)}`},"purpose":${q(r.purpose)}}`;
+/** What allowed a read: the part many reads of one answer share. */
+type Why = Pick<AccessRead, "allowedBy" | "grant" | "purpose">;
+
+function whyText(w: Why): string {
+  return `{"allowedBy":${q(w.allowedBy)}${w.grant === undefined ? "" : `,"grant":${grantText(w.grant)}`},"purpose":${q(w.purpose)}}`;
+}
+
+/**
+ * A format-2 entry as stored and hashed: what allowed its reads written once each in `why` (in
+ * the order first used), each read naming its subject and its reason by index. An answer's 20
+ * documents under one grant store that grant once, not 20 times.
+ */
+export interface StoredEntry {
+  v: 2;
+  reader: number;
+  owner: number;
+  channel: "gateway" | "p2p";
+  why: Why[];
+  reads: { subject: AccessSubject; why: number }[];
+  seq: number;
+  time: string;
+  prev: string;
+  hash: string;
 }
 
 /** One answer's reads, written once in canonical form, ready to be appended (again and again). */
@@ -93,17 +115,42 @@ export interface PreparedEntry extends AccessAnswerReads {
   readonly hashed: Hash;
 }
 
+/** The canonical text of a stored entry's leading fields, up to and including its reads. */
+function leadText(e: Pick<StoredEntry, "reader" | "owner" | "channel" | "why" | "reads">): string {
+  return (
+    `{"v":2,"reader":${q(e.reader)},"owner":${q(e.owner)},"channel":${q(e.channel)},"why":[${e.why.map(whyText).join(",")}],` +
+    `"reads":[${e.reads.map((r) => `{"subject":${subjectText(r.subject)},"why":${q(r.why)}}`).join(",")}]`
+  );
+}
+
+/** An answer's reads in their stored form: each distinct reason once, in the order first used. */
+function compacted(a: AccessAnswerReads): Pick<StoredEntry, "reader" | "owner" | "channel" | "why" | "reads"> {
+  const why: Why[] = [];
+  const index = new Map<string, number>();
+  const reads = a.reads.map((r) => {
+    const w: Why = { allowedBy: r.allowedBy, ...(r.grant !== undefined ? { grant: r.grant } : {}), purpose: r.purpose };
+    const key = whyText(w);
+    let i = index.get(key);
+    if (i === undefined) {
+      i = why.push(w) - 1;
+      index.set(key, i);
+    }
+    return { subject: r.subject, why: i };
+  });
+  return { reader: a.reader, owner: a.owner, channel: a.channel, why, reads };
+}
+
 /** Writes an answer's reads in canonical form once; `append` then only adds seq, time and prev. */
 export function prepareEntry(a: AccessAnswerReads): PreparedEntry {
   if (a.reads.length === 0) throw new RangeError("an access-log entry names at least one read");
-  const text = `{"v":2,"reader":${q(a.reader)},"owner":${q(a.owner)},"channel":${q(a.channel)},"reads":[${a.reads.map(readText).join(",")}]`;
+  const text = leadText(compacted(a));
   return { reader: a.reader, owner: a.owner, channel: a.channel, reads: a.reads, text, hashed: createHash("sha256").update(text) };
 }
 
 /** The canonical text of a format-2 entry's fields after its reads (hash not included). */
 const tailText = (seq: number, time: string, prev: string) => `,"seq":${seq},"time":${q(time)},"prev":${q(prev)}`;
 
-/** The canonical text of a format-2 entry (its fields in the one fixed order): what its hash covers. */
+/** The canonical text of a format-2 entry (its fields in the one fixed order, in stored form): what its hash covers. */
 export function canonicalEntry(e: Omit<AccessLogEntry, "v" | "hash">): string {
   return `${prepareEntry(e).text}${tailText(e.seq, e.time, e.prev)}}`;
 }
@@ -113,10 +160,19 @@ export function entryHash(e: Omit<AccessLogEntry, "v" | "hash">): string {
   return sha256(canonicalEntry(e));
 }
 
-/** An entry as stored (either format) in the one shape answers show. */
+/** A format-2 entry as it lies on disk (the canonical text with its hash). */
+export function storedText(e: Omit<AccessLogEntry, "v">): string {
+  return `${canonicalEntry(e).slice(0, -1)},"hash":"${e.hash}"}`;
+}
+
+/** An entry as stored (either format) in the one shape answers show: each read with what allowed it. */
 function shown(value: unknown): AccessLogEntry {
-  const e = value as Partial<AccessLogEntry> & Partial<AccessLogEntryV1>;
-  if (e.v === 2) return e as AccessLogEntry;
+  const e = value as Partial<StoredEntry> & Partial<AccessLogEntryV1>;
+  if (e.v === 2) {
+    const s = value as StoredEntry;
+    const reads = s.reads.map((r): AccessRead => ({ subject: r.subject, ...s.why[r.why]! }));
+    return { v: 2, seq: s.seq, time: s.time, reader: s.reader, owner: s.owner, channel: s.channel, reads, prev: s.prev, hash: s.hash };
+  }
   const v1 = e as AccessLogEntryV1;
   const read: AccessRead = { subject: v1.subject, allowedBy: v1.allowedBy, ...(v1.grant !== undefined ? { grant: v1.grant } : {}), purpose: v1.purpose };
   return { v: 1, seq: v1.seq, time: v1.time, reader: v1.reader, owner: v1.owner, channel: v1.channel, reads: [read], prev: v1.prev, hash: v1.hash };
@@ -130,9 +186,13 @@ function hashHolds(value: unknown): boolean {
     return entryHashV1(body) === hash;
   }
   if (e.v !== 2) return false;
-  const v2 = value as AccessLogEntry;
+  const s = value as StoredEntry;
   try {
-    return Array.isArray(v2.reads) && v2.reads.length > 0 && entryHash(v2) === v2.hash;
+    // Every read names a reason that is there, every reason is used: nothing to hide a read behind.
+    if (!Array.isArray(s.reads) || s.reads.length === 0 || !Array.isArray(s.why)) return false;
+    const used = new Set(s.reads.map((r) => r.why));
+    if (used.size !== s.why.length || ![...used].every((i) => Number.isInteger(i) && i >= 0 && i < s.why.length)) return false;
+    return sha256(`${leadText(s)}${tailText(s.seq, s.time, s.prev)}}`) === s.hash;
   } catch {
     return false; // a read without a subject, say: not what was written
   }

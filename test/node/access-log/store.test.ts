@@ -18,6 +18,8 @@ import {
   entryHash,
   entryHashV1,
   prepareEntry,
+  type StoredEntry,
+  storedText,
 } from "../../../node/access-log/index.ts";
 import { RegulatorScope } from "../../../lib/access.ts";
 import { ScopeKind } from "../../../lib/registry.ts";
@@ -83,6 +85,8 @@ describe("access log", () => {
     const { v: _v, hash, ...body } = stored!;
     expect(entryHash(body)).toBe(hash);
     expect(await log.db.get(key(1), { valueEncoding: "utf8" })).toBe(`${canonicalEntry(body).slice(0, -1)},"hash":"${hash}"}`);
+    // Stored with what allowed the reads written once per distinct reason: here three.
+    expect(((await log.db.get(key(1))) as StoredEntry).why).toEqual(reads.map(({ subject: _s, ...why }) => why));
     // An answer that handed out nothing is not an entry.
     await expect(log.append({ reader: 4, owner: 1, channel: "gateway", reads: [] })).rejects.toThrow(/at least one read/);
     expect((await log.head()).seq).toBe(1);
@@ -99,8 +103,21 @@ describe("access log", () => {
     expect(await log.entries({ event: hashOf(66) })).toEqual([]);
     expect(await log.verify()).toMatchObject({ ok: true, head: { hash: appended.hash } });
     // Moving the text between fields changes the hash.
-    await log.db.put(key(1), { ...stored!, reads: [{ ...reads[0]!, subject: { kind: "document", eventHash: hashOf(1) }, allowedBy: `grant item on 0xabc${forged}` }, reads[1]] });
+    const raw = (await log.db.get(key(1))) as StoredEntry;
+    await log.db.put(key(1), { ...raw, why: [{ ...raw.why[0]!, allowedBy: `grant item on 0xabc${forged}` }], reads: [{ ...raw.reads[0]!, subject: { kind: "document", eventHash: hashOf(1) } }, raw.reads[1]] });
     expect(await log.verify()).toEqual({ ok: false, seq: 1, problem: "entry 1 was altered" });
+  });
+
+  it("stores a grant shared by an answer's reads once: twenty documents under one grant name it once", async () => {
+    const scopeKey = "0x" + "ab".repeat(32);
+    const why = { allowedBy: `grant item-genealogy on ${scopeKey}`, grant: { id: "0x" + "cd".repeat(32), scopeKey, kind: "item-genealogy" }, purpose: "0x" + "11".repeat(32) };
+    const many: AccessAnswerReads = { reader: 2, owner: 1, channel: "gateway", reads: Array.from({ length: 20 }, (_, i) => ({ subject: { kind: "document", eventHash: hashOf(i) }, ...why })) };
+    await log.append(many);
+    const raw = (await log.db.get(key(1))) as StoredEntry;
+    expect(raw.why).toEqual([why]);
+    expect(raw.reads.map((r) => r.why)).toEqual(Array(20).fill(0));
+    expect((await log.entries())[0]!.reads).toEqual(many.reads);
+    expect(((await log.db.get(key(1), { valueEncoding: "utf8" })) as string).length).toBeLessThan(JSON.stringify(many.reads).length / 2);
   });
 
   it("appends a prepared answer again and again without writing its reads anew, each time a new entry", async () => {
@@ -178,7 +195,7 @@ describe("access log", () => {
 
   it("finds an altered entry, an altered or dropped read inside one, a removed entry, an inserted one and a cut tail", async () => {
     for (let i = 0; i < 5; i++) await log.append(answer(2, i, i + 10));
-    const third = (await log.db.get(key(3))) as AccessLogEntry;
+    const third = (await log.db.get(key(3))) as StoredEntry;
     await log.db.put(key(3), { ...third, reader: 7 });
     expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
     // A read inside the entry: another document, or one of the two left out.
@@ -186,7 +203,12 @@ describe("access log", () => {
     expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
     await log.db.put(key(3), { ...third, reads: [third.reads[0]] });
     expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
-    await log.db.put(key(3), { ...third, reads: [{ ...third.reads[0]!, purpose: null }, third.reads[1]] });
+    // What allowed them (kept once for both), or which reason a read points at.
+    await log.db.put(key(3), { ...third, why: [{ ...third.why[0]!, purpose: null }] });
+    expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
+    await log.db.put(key(3), { ...third, why: [...third.why, { allowedBy: "owner", purpose: null }], reads: [third.reads[0], { ...third.reads[1]!, why: 1 }] });
+    expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
+    await log.db.put(key(3), { ...third, reads: [third.reads[0], { ...third.reads[1]!, why: 5 }] });
     expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
     await log.db.put(key(3), { ...third, reads: [{ ...third.reads[0]!, subject: undefined }, third.reads[1]] });
     expect(await log.verify()).toEqual({ ok: false, seq: 3, problem: "entry 3 was altered" });
@@ -197,8 +219,9 @@ describe("access log", () => {
     expect((await log.verify()).ok).toBe(true);
 
     // Re-hashing a forged entry does not help: the next one no longer follows it.
-    const { hash: _hash, v: _v, ...body } = { ...third, reads: [third.reads[0]!] };
-    await log.db.put(key(3), { ...body, v: 2, hash: entryHash(body) });
+    const [shown] = await log.entries({ after: 2, limit: 1 });
+    const { hash: _hash, v: _v, ...body } = { ...shown!, reads: [shown!.reads[0]!] };
+    await log.db.put(key(3), JSON.parse(storedText({ ...body, hash: entryHash(body) })) as StoredEntry);
     expect(await log.verify()).toEqual({ ok: false, seq: 4, problem: "entry 4 does not follow entry 3" });
     await log.db.put(key(3), third);
 

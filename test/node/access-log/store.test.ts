@@ -10,7 +10,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type AccessAnswerReads,
   AccessLog,
-  type AccessLogEntry,
   type AccessLogEntryV1,
   type AccessRead,
   AccessRecorder,

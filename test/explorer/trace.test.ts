@@ -324,6 +324,17 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     expect(await many.locator("li").first().textContent()).toMatch(/^document /);
     expect(await w.page.getByTestId("access-log-check").getAttribute("data-ok")).toBe("true");
     await screenshot(w.page, "access-log-desktop");
+    // On the commissioning step's own page, who read it: both entries, each showing only its read of this event.
+    await w.page.goto(`${members.steel.gw.url}/explorer/#/readings/${encodeURIComponent(commissioning!.hashId)}`);
+    const readers = w.page.getByTestId("readers").locator("tbody tr");
+    await readers.first().waitFor({ timeout: 20_000 });
+    const ofEvent = await accessLog.entries({ event: commissioning!.recordHash });
+    expect(ofEvent.map((e) => e.reads.length > 1)).toEqual([false, true]);
+    expect(await readers.count()).toBe(ofEvent.length);
+    for (const r of await readers.all()) {
+      expect(await r.getAttribute("data-reads")).toBe("1");
+      expect(await r.locator("td").nth(1).textContent()).toMatch(/^document /);
+    }
     expect(w.errors).toEqual([]);
     await w.page.context().close();
     const other = await signedIn("steel", "oem");

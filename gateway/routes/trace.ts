@@ -115,8 +115,6 @@ export function orgNames(q: IndexQueries) {
   };
 }
 
-/** A partner's read of a document as decided when its history entry was built; the answer's one log entry is made with the answer and appended each time the answer is served. */
-type LoggedRead = ServedRead;
 
 /** An item as GET /items/{id} answers it (the workbench's item list answers the same). */
 export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
@@ -160,7 +158,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     return `${p.indexedBlock}:${p.indexedHash ?? "-"}`;
   };
   /** History entries as sent (JSON) with the read each logs, per record and caller's organisation, under the history stamp. */
-  const entryParts = answers ? new StampedParts<{ json: string; read?: LoggedRead }>(Math.max(1, Math.floor(options.answerCacheBytes / 4)), (p) => p.json.length) : undefined;
+  const entryParts = answers ? new StampedParts<{ json: string; read?: ServedRead }>(Math.max(1, Math.floor(options.answerCacheBytes / 4)), (p) => p.json.length) : undefined;
   /** Organisations' names under the index stamp (an organisation is renamed only in a block). */
   const keptNames = answers ? new StampedParts<OrganisationRef | null>(1024 * 1024, (r) => (r?.name.length ?? 0) + 16) : undefined;
   /** Organisation names for one answer: kept ones, else read once each. */
@@ -263,7 +261,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const entries = await q.history(subject.key, { after, limit });
     // Entries another answer of this stamp already built for this caller's organisation.
     const partKey = (e: HistoryEntry) => `${e.id}\u0000${caller}`;
-    const kept = new Map<number, { json: string; read?: LoggedRead }>();
+    const kept = new Map<number, { json: string; read?: ServedRead }>();
     if (entryParts && stamp !== undefined) {
       for (const e of entries) {
         const part = entryParts.get(stamp, partKey(e));
@@ -305,8 +303,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       if (why !== undefined && entry.document === null) entry.unavailable = why;
       // Another request may find the document arrived: such an answer is not kept.
       if (why !== undefined) complete = false;
-      // A document handed to a partner goes into the owner's access log.
-      const read: LoggedRead | undefined =
+      // A document handed to a partner is named in the answer's one access-log entry (made with
+      // the answer, appended each time it is served).
+      const read: ServedRead | undefined =
         entry.document && stored
           ? { owner: stored.owner, subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) }, decision }
           : undefined;

@@ -7,8 +7,9 @@
  * A revocation arrives in a block, so the first request after the index or the access watch sees
  * that block is built afresh; no answer is reused across a stamp.
  *
- * A cached answer carries the reads it logged (access-log entries for partners' documents): they
- * are logged again on every answer served, so the owner's log counts each read as before.
+ * A cached answer carries what it logged (its access-log entry naming the partner's documents,
+ * prepared once): it is appended again on every answer served, so the owner's log counts each
+ * serve as before.
  *
  * Each answer also carries its entity tag (a digest of its bytes, computed once when encoded), so
  * a client holding the same bytes can ask with If-None-Match and get 304 without the body.

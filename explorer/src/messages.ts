@@ -176,7 +176,7 @@ const en = {
   "reason.key-compromise": "signing key compromised",
   "nav.accessLog": "Who read our data",
   "accessLog.title": "Who read our data",
-  "accessLog.intro": "Every read of this organisation's documents and readings by a partner, with the grant or rule that allowed it. The entries form a hash chain: a changed, removed or inserted entry breaks it.",
+  "accessLog.intro": "Every read of this organisation's documents and readings by a partner, one row per answer served, each document with the grant or rule that allowed it. The entries form a hash chain: a changed, removed or inserted entry breaks it.",
   "accessLog.chainOk": "Hash chain intact: {entries} entries, head {hash}",
   "accessLog.chainBroken": "Hash chain broken at entry {seq}: {problem}",
   "accessLog.empty": "No partner has read this organisation's data yet.",
@@ -599,6 +599,13 @@ const en = {
   "access.passedOn": "Passed on to {org}'s node, which keeps it; you see more once {org} approves.",
   "access.limit": "{org} holds the most requests it keeps from your organisation unanswered; ask again once it has answered some.",
   "access.unreachable": "{org}'s node could not be reached to pass the request on; try again later.",
+  // ---- access log: one entry per answer, with its reads (pages/AccessLog.tsx)
+  "accessLog.reads": "{count} reads",
+  "accessLog.kind.document": "documents: {n}",
+  "accessLog.kind.readings": "readings of events: {n}",
+  "accessLog.kind.stream": "stream ranges: {n}",
+  "accessLog.perRead": "per read, listed under What",
+  "accessLog.oldFormat": "Written before entries named whole answers: one read each.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -773,7 +780,7 @@ const zh: Record<MessageKey, string> = {
   "reason.key-compromise": "签名密钥泄露",
   "nav.accessLog": "谁读取了我们的数据",
   "accessLog.title": "谁读取了我们的数据",
-  "accessLog.intro": "合作伙伴对本组织文档和读数的每一次读取，以及允许该读取的授权或规则。条目构成哈希链：任何被修改、删除或插入的条目都会使其断裂。",
+  "accessLog.intro": "合作伙伴对本组织文档和读数的每一次读取，每次应答一行，并列出允许读取每份文档的授权或规则。条目构成哈希链：任何被修改、删除或插入的条目都会使其断裂。",
   "accessLog.chainOk": "哈希链完整：{entries} 条，链头 {hash}",
   "accessLog.chainBroken": "哈希链在第 {seq} 条断裂：{problem}",
   "accessLog.empty": "尚无合作伙伴读取本组织的数据。",
@@ -1196,6 +1203,13 @@ const zh: Record<MessageKey, string> = {
   "access.passedOn": "已转交给 {org} 的节点保存；{org} 批准后您可查看更多。",
   "access.limit": "{org} 为贵组织保留的待答复申请已达上限；请待其答复部分申请后再试。",
   "access.unreachable": "无法连接 {org} 的节点以转交申请；请稍后再试。",
+  // ---- access log: one entry per answer, with its reads (pages/AccessLog.tsx)
+  "accessLog.reads": "{count} 项读取",
+  "accessLog.kind.document": "文档：{n}",
+  "accessLog.kind.readings": "事件读数：{n}",
+  "accessLog.kind.stream": "数据流时段：{n}",
+  "accessLog.perRead": "按每项读取，见“内容”栏",
+  "accessLog.oldFormat": "写于条目记录整次应答之前：每条一项读取。",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { en, zh };

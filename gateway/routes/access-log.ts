@@ -50,17 +50,61 @@ const denied = {
   "503": problem("This node keeps no access log"),
 };
 
+/** What an answer handed out. */
+const SUBJECT_SCHEMA = {
+  oneOf: [
+    { type: "object", required: ["kind", "eventHash"], properties: { kind: { const: "document" }, eventHash: { type: "string" }, eventID: { type: "string" } } },
+    {
+      type: "object",
+      required: ["kind", "eventHash", "streams"],
+      properties: { kind: { const: "readings" }, eventHash: { type: "string" }, eventID: { type: "string" }, streams: { type: "array", items: { type: "string" } } },
+    },
+    { type: "object", required: ["kind", "stream", "fromMs", "toMs"], properties: { kind: { const: "stream" }, stream: { type: "string" }, fromMs: { type: "integer" }, toMs: { type: "integer" } } },
+  ],
+};
+
+/** One access-log entry (lib/api/access-log.ts AccessLogEntry). */
+export const ENTRY_SCHEMA = {
+  type: "object",
+  required: ["v", "seq", "time", "reader", "owner", "channel", "reads", "prev", "hash"],
+  properties: {
+    v: { enum: [1, 2], description: "entry format: 2, one entry per answer; 1, written before it, one read per entry (shown here with its one read in `reads`)" },
+    seq: { type: "integer" },
+    time: { type: "string", format: "date-time" },
+    reader: { type: "integer" },
+    owner: { type: "integer" },
+    channel: { enum: ["gateway", "p2p"] },
+    reads: {
+      type: "array",
+      minItems: 1,
+      description: "everything the answer handed out, in the order served, each with what allowed it",
+      items: {
+        type: "object",
+        required: ["subject", "allowedBy", "purpose"],
+        properties: {
+          subject: SUBJECT_SCHEMA,
+          allowedBy: { type: "string", description: "grant kind and scope key, or the consortium rule" },
+          grant: { type: "object", required: ["scopeKey", "kind"], properties: { id: { type: "string" }, scopeKey: { type: "string" }, kind: { type: "string" }, path: { type: "array", items: { type: "string" } } } },
+          purpose: { type: ["string", "null"], description: "the grant's purpose code, or the rule's purpose; null when the chain could not say" },
+        },
+      },
+    },
+    prev: { type: "string" },
+    hash: { type: "string", description: "SHA-256 over the entry and `prev` in the canonical form of its format (node/access-log/store.ts)" },
+  },
+};
+
 export const paths: OpenApiPaths = {
   "/access-log": {
     get: {
-      summary: "Reads of this organisation's documents and readings by partners: reader, grant or rule, purpose, time (owner only)",
+      summary: "Reads of this organisation's documents and readings by partners, one entry per answer: reader, time, and each document or reading served with its grant or rule and purpose (owner only)",
       tags: ["access"],
       security: bearer,
       parameters: [
         { name: "after", in: "query", description: "sequence number to continue after (from `nextAfter`)", schema: { type: "integer", minimum: 0 } },
         { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
         { name: "reader", in: "query", description: "only this organisation's reads", schema: { type: "integer", minimum: 1 } },
-        { name: "event", in: "query", description: "only reads of this event's document or bound readings (its record hash)", schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
+        { name: "event", in: "query", description: "only entries with a read of this event's document or bound readings (its record hash)", schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
       ],
       responses: {
         "200": json("The entries, oldest first, with the log's head", {
@@ -70,23 +114,8 @@ export const paths: OpenApiPaths = {
             head: { type: "object", properties: { seq: { type: "integer" }, hash: { type: "string" } } },
             entries: {
               type: "array",
-              items: {
-                type: "object",
-                required: ["seq", "time", "reader", "owner", "channel", "subject", "allowedBy", "purpose", "prev", "hash"],
-                properties: {
-                  seq: { type: "integer" },
-                  time: { type: "string", format: "date-time" },
-                  reader: { type: "integer" },
-                  owner: { type: "integer" },
-                  channel: { enum: ["gateway", "p2p"] },
-                  subject: { type: "object" },
-                  allowedBy: { type: "string" },
-                  grant: { type: "object" },
-                  purpose: { type: ["string", "null"] },
-                  prev: { type: "string" },
-                  hash: { type: "string", description: "SHA-256 over the entry and `prev`" },
-                },
-              },
+              description: "One entry per answer served: one reader, owner, channel and time, and every document, set of readings or stream range the answer handed out",
+              items: ENTRY_SCHEMA,
             },
             nextAfter: { type: "integer" },
           },

@@ -328,14 +328,18 @@ export function events(context: RouteContext): EventsService {
   return requireService(context.services.events, "EPCIS events");
 }
 
-/** Logs, in the owner's access log, each document handed to a partner. */
+/** Logs, in the owner's access log, the documents one answer hands to a partner: one entry naming them all. */
 async function logDocuments(context: RouteContext, reader: number, served: readonly { event: StoredEvent; decision: AccessDecision }[]): Promise<void> {
   const log = context.services.accessLog;
   if (!log) return;
-  for (const { event, decision } of served) {
-    const eventID = typeof event.eventID === "string" ? event.eventID : undefined;
-    await log.record({ reader, owner: event.owner, channel: "gateway", subject: { kind: "document", eventHash: event.recordHash, ...(eventID ? { eventID } : {}) } }, decision);
-  }
+  await log.recordAll(
+    reader,
+    "gateway",
+    served.map(({ event, decision }) => {
+      const eventID = typeof event.eventID === "string" ? event.eventID : undefined;
+      return { owner: event.owner, subject: { kind: "document", eventHash: event.recordHash, ...(eventID ? { eventID } : {}) }, decision };
+    }),
+  );
 }
 
 /**

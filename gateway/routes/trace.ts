@@ -52,7 +52,8 @@ import { recordHashOf } from "../../lib/epcis/record-hash.ts";
 import { publishedEvent } from "../../lib/epcis/published.ts";
 import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
-import type { AccessRead, AccessSubject } from "../../node/access-log/store.ts";
+import type { PreparedEntry } from "../../node/access-log/store.ts";
+import type { ServedRead } from "../../node/access-log/record.ts";
 import { AnswerCache, type Built, type Served, StampedParts, encoded, noneMatchHits } from "../answer-cache.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
@@ -114,11 +115,6 @@ export function orgNames(q: IndexQueries) {
   };
 }
 
-/** A partner's read of a document as decided when its history entry was built; its log entry is made with the answer and appended each time the answer is served. */
-interface LoggedRead {
-  read: { reader: number; owner: number; channel: AccessRead["channel"]; subject: AccessSubject };
-  decision: AccessDecision;
-}
 
 /** An item as GET /items/{id} answers it (the workbench's item list answers the same). */
 export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemView, org: ReturnType<typeof orgNames>): Promise<ItemAnswer> => ({
@@ -141,7 +137,7 @@ export const itemBody = async (subject: Pick<Subject, "identifier">, item: ItemV
 
 export function register(router: GatewayRouter, { services, auth, metrics, options }: RouteContext): void {
   const index = (): IndexService => requireService(services.index, "chain index");
-  const answers = options.answerCacheBytes > 0 ? new AnswerCache<AccessRead>(options.answerCacheBytes) : undefined;
+  const answers = options.answerCacheBytes > 0 ? new AnswerCache<PreparedEntry>(options.answerCacheBytes) : undefined;
   const partResults = new Counter({ name: "tracemesh_answer_parts_total", help: "History entries, by whether another answer of the same stamp had built them for the caller's organisation", labelNames: ["result"], registers: [metrics] });
   const cacheResults = new Counter({ name: "tracemesh_answer_cache_total", help: "History and genealogy answers, by whether the answer cache held them", labelNames: ["result"], registers: [metrics] });
   /**
@@ -162,7 +158,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     return `${p.indexedBlock}:${p.indexedHash ?? "-"}`;
   };
   /** History entries as sent (JSON) with the read each logs, per record and caller's organisation, under the history stamp. */
-  const entryParts = answers ? new StampedParts<{ json: string; read?: LoggedRead }>(Math.max(1, Math.floor(options.answerCacheBytes / 4)), (p) => p.json.length) : undefined;
+  const entryParts = answers ? new StampedParts<{ json: string; read?: ServedRead }>(Math.max(1, Math.floor(options.answerCacheBytes / 4)), (p) => p.json.length) : undefined;
   /** Organisations' names under the index stamp (an organisation is renamed only in a block). */
   const keptNames = answers ? new StampedParts<OrganisationRef | null>(1024 * 1024, (r) => (r?.name.length ?? 0) + 16) : undefined;
   /** Organisation names for one answer: kept ones, else read once each. */
@@ -180,9 +176,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     };
   };
   /** Sends the answer to this query for this caller: kept, or built now; its reads are logged either way. */
-  const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<AccessRead>>) => {
+  const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<PreparedEntry>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
-    let served: Served<AccessRead>;
+    let served: Served<PreparedEntry>;
     if (answers && stamp !== undefined) {
       const kept = await answers.answer(key, stamp, build);
       served = kept.served;
@@ -193,9 +189,9 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     }
     // Logged whether the body goes out or the client's copy is confirmed current (304): either
     // way the caller is told what the documents say now.
-    // Each read appended again (its entry, grant purpose included, was made when the answer was
-    // built, under the same stamp): all at once, so the log writes them together, in this order,
-    // and the answer waits until all are on disk.
+    // The answer's entry appended again (made when the answer was built, under the same stamp,
+    // grant purposes included, its canonical text written once): one entry naming every document
+    // the answer hands out (one per owner), and the answer waits until it is on disk.
     const log = services.accessLog?.log;
     if (log) await Promise.all(served.replay.map((e) => log.append(e)));
     ctx.set("ETag", served.etag);
@@ -256,7 +252,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   });
 
   /** `stamp`: what the answer is built from (undefined: nothing of it is kept). */
-  const history = async (ctx: Context, stamp: string | undefined): Promise<Built<AccessRead>> => {
+  const history = async (ctx: Context, stamp: string | undefined): Promise<Built<PreparedEntry>> => {
     const { subject, item, q } = await load(ctx);
     const limit = intParam(ctx, "limit", 1, 1000, 200)!;
     const after = intParam(ctx, "after", 0, Number.MAX_SAFE_INTEGER, 0)!;
@@ -265,7 +261,7 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const entries = await q.history(subject.key, { after, limit });
     // Entries another answer of this stamp already built for this caller's organisation.
     const partKey = (e: HistoryEntry) => `${e.id}\u0000${caller}`;
-    const kept = new Map<number, { json: string; read?: LoggedRead }>();
+    const kept = new Map<number, { json: string; read?: ServedRead }>();
     if (entryParts && stamp !== undefined) {
       for (const e of entries) {
         const part = entryParts.get(stamp, partKey(e));
@@ -307,10 +303,11 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
       if (why !== undefined && entry.document === null) entry.unavailable = why;
       // Another request may find the document arrived: such an answer is not kept.
       if (why !== undefined) complete = false;
-      // A document handed to a partner goes into the owner's access log.
-      const read: LoggedRead | undefined =
+      // A document handed to a partner is named in the answer's one access-log entry (made with
+      // the answer, appended each time it is served).
+      const read: ServedRead | undefined =
         entry.document && stored
-          ? { read: { reader: caller, owner: stored.owner, channel: "gateway", subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) } }, decision }
+          ? { owner: stored.owner, subject: { kind: "document", eventHash: e.eventHash, ...(entry.eventId ? { eventID: entry.eventId } : {}) }, decision }
           : undefined;
       const part = { json: JSON.stringify(entry satisfies HistoryEntryAnswer), ...(read ? { read } : {}) };
       kept.set(e.id, part);
@@ -327,14 +324,14 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // The answer's JSON with the entries' own JSON in place (each serialised once, when built).
     const json = JSON.stringify(head).replace('"entries":[]', () => `"entries":[${parts.map((p) => p.json).join(",")}]`);
     const recorder = services.accessLog;
-    const replay = recorder ? await Promise.all(parts.flatMap((p) => (p.read ? [recorder.entryOf(p.read.read, p.read.decision)] : []))) : [];
-    return { json, replay: replay.filter((e) => e !== undefined), keep: complete };
+    const replay = recorder ? await recorder.entriesOf(caller, "gateway", parts.flatMap((p) => (p.read ? [p.read] : []))) : [];
+    return { json, replay, keep: complete };
   };
 
   // A genealogy's parts are named from documents the caller may read: its stamp is a history's.
   router.get("/items/:id/genealogy", auth.requireOrg(), (ctx) => answer(ctx, historyStamp(), () => genealogy(ctx)));
 
-  const genealogy = async (ctx: Context): Promise<Built<AccessRead>> => {
+  const genealogy = async (ctx: Context): Promise<Built<PreparedEntry>> => {
     const { subject, item, q } = await load(ctx);
     const direction = ctx.query.direction ?? "both";
     if (direction !== "backward" && direction !== "forward" && direction !== "both") {

@@ -1,3 +1,19 @@
 /** The owner's tamper-evident log of partners' reads of its data. */
-export { type AccessLogCheck, type AccessLogEntry, type AccessLogHead, type AccessRead, type AccessSubject, AccessLog, entryHash } from "./store.ts";
-export { AccessRecorder, REGULATOR_PURPOSE } from "./record.ts";
+export {
+  type AccessAnswerReads,
+  type AccessLogCheck,
+  type AccessLogEntry,
+  type AccessLogEntryV1,
+  type AccessLogHead,
+  type AccessRead,
+  type AccessSubject,
+  type PreparedEntry,
+  type StoredEntry,
+  AccessLog,
+  canonicalEntry,
+  entryHash,
+  entryHashV1,
+  prepareEntry,
+  storedText,
+} from "./store.ts";
+export { AccessRecorder, type ServedRead, REGULATOR_PURPOSE } from "./record.ts";

@@ -6,8 +6,9 @@
  * by the Noise handshake, never taken from the request). It is answered only when lib/access.ts
  * allows it for this node's organisation's data (AccessGrants on chain, cached, invalidated on
  * grant events); the answer names the grant it was given under. Readings asked for by an event
- * (`event` in the request) are decided by who may read that event, within what it binds. Every
- * document and reading handed out is told to `onRead` (the owner's access log).
+ * (`event` in the request) are decided by who may read that event, within what it binds. What
+ * each answer hands out is told to `onRead` once per answer (one entry in the owner's access log
+ * for a document, or for a page of readings), before the answer leaves.
  *
  * Limits per connection: requests of at most MAX_REQUEST_BYTES, DEFAULT_MAX_INBOUND_STREAMS at a
  * time, each answer at most `maxFrameBytes`.
@@ -94,8 +95,8 @@ export interface FetchServerOptions extends ProtocolLimits {
   maxReadings?: number;
   /** Most requests served at once per connection. */
   maxInboundStreams?: number;
-  /** Told about every document or reading handed out, with the decision that allowed it (the owner's access log). */
-  onRead?: (reader: number, subject: AccessSubject, decision: AccessDecision) => Promise<void>;
+  /** Told, once per answer, what it hands out with the decision that allowed each (the owner's access log); the answer waits for it. */
+  onRead?: (reader: number, reads: readonly { subject: AccessSubject; decision: AccessDecision }[]) => Promise<void>;
   /** Told about every answer (for logs and status). */
   onServed?: (peer: string, request: FetchRequest | undefined, response: FetchResponse) => void;
   onError?: (err: unknown) => void;
@@ -169,7 +170,7 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
     const decision = await found.mayRead(callerOrg);
     if (!decision.allowed) return notGranted(`every item and lot event ${request.hash} names`);
     const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
-    await o.onRead?.(callerOrg, { kind: "document", eventHash: found.recordHash, ...(found.eventID ? { eventID: found.eventID } : {}) }, decision);
+    await o.onRead?.(callerOrg, [{ subject: { kind: "document", eventHash: found.recordHash, ...(found.eventID ? { eventID: found.eventID } : {}) }, decision }]);
     return { type: "event", document: found.document, ...(grant ? { grant } : {}) };
   }
 
@@ -231,6 +232,6 @@ async function answer(request: FetchRequest, peer: string, o: FetchServerOptions
   const query = { stream: request.stream, from: request.from, to: request.to, afterSeq: request.afterSeq ?? 0, limit, ...(request.event !== undefined ? { each: true } : {}) };
   const { items, more } = await o.readings.readings(query);
   const grant = await grantRefOf(o.access, decision, o.ownerOrg, callerOrg);
-  if (items.length > 0) await o.onRead?.(callerOrg, subject, decision);
+  if (items.length > 0) await o.onRead?.(callerOrg, [{ subject, decision }]);
   return { type: "readings", items, more, ...(grant ? { grant } : {}) };
 }

@@ -208,8 +208,9 @@ export class PeerNetwork {
       access: this.access,
       ownerOrg,
       // A read the log cannot take is not served (the refusal says the node cannot answer now).
-      onRead: async (reader, subject, decision) => {
-        await this.accessLog?.record({ reader, owner: ownerOrg, channel: "p2p", subject }, decision);
+      // One entry per answered request, naming everything it hands out.
+      onRead: async (reader, reads) => {
+        await this.accessLog?.recordAll(reader, "p2p", reads.map((r) => ({ owner: ownerOrg, ...r })));
       },
       ...(this.options.readings ? { readings: this.options.readings } : {}),
       ...(documents ? { documents } : {}),

@@ -3,11 +3,28 @@
  * (GET /access-log and /access-log/head) after signing in with the organisation's key, with the
  * check of the log's hash chain. Only the gateway's own organisation may read it.
  */
-import type { AccessLogAnswer, AccessLogHeadAnswer } from "../../lib/api/access-log.ts";
+import type { AccessLogAnswer, AccessLogHeadAnswer, AccessRead, AccessSubject } from "../../lib/api/access-log.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
 import type { Handler } from "./handler.ts";
 import { Refusal, UsageError } from "./output.ts";
 import * as parse from "./parse.ts";
+
+/** What one read handed out: "document <event id>", "readings of <event id> (<streams>)", "stream <name> [from, to)". */
+function subjectText(s: AccessSubject): string {
+  if (s.kind === "stream") return `stream ${s.stream} [${new Date(s.fromMs).toISOString()}, ${new Date(s.toMs).toISOString()})`;
+  const event = s.eventID ?? s.eventHash;
+  return s.kind === "document" ? `document ${event}` : `readings of ${event} (${s.streams.join(", ")})`;
+}
+
+/** "3 documents", "2 documents, 1 set of readings": what an answer of several reads handed out. */
+function readsCount(reads: readonly AccessRead[]): string {
+  const nouns = { document: ["document", "documents"], readings: ["set of readings", "sets of readings"], stream: ["stream range", "stream ranges"] } as const;
+  return (["document", "readings", "stream"] as const)
+    .map((kind) => [kind, reads.filter((r) => r.subject.kind === kind).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${nouns[kind][n === 1 ? 0 : 1]}`)
+    .join(", ");
+}
 
 export const accessLog: Handler = (inv) => {
   const gateway = parse.required(inv.values, "gateway", inv.command);
@@ -33,11 +50,12 @@ export const accessLog: Handler = (inv) => {
     const check = head.check.ok
       ? `hash chain intact: ${head.check.entries} entries, head ${log.head.hash}`
       : `HASH CHAIN BROKEN at entry ${head.check.seq}: ${head.check.problem}`;
-    const lines = log.entries.map(
-      (e) =>
-        `#${e.seq} ${e.time} ${s.org(e.reader)} read ${e.subject.kind} ${e.subject.kind === "stream" ? e.subject.stream : (e.subject.eventID ?? e.subject.eventHash)} via ${e.channel}\n` +
-        `    allowed by ${e.allowedBy}; purpose ${e.purpose ?? "unknown"}`,
-    );
+    // One entry per answer: a single read on the entry's line, several counted there and listed below it.
+    const lines = log.entries.map((e) => {
+      const why = (r: AccessRead) => `allowed by ${r.allowedBy}; purpose ${r.purpose ?? "unknown"}`;
+      if (e.reads.length === 1) return `#${e.seq} ${e.time} ${s.org(e.reader)} read ${subjectText(e.reads[0]!.subject)} via ${e.channel}\n    ${why(e.reads[0]!)}`;
+      return [`#${e.seq} ${e.time} ${s.org(e.reader)} read ${readsCount(e.reads)} via ${e.channel}`, ...e.reads.map((r) => `    ${subjectText(r.subject)}: ${why(r)}`)].join("\n");
+    });
     return {
       text: [check, ...(lines.length > 0 ? lines : ["no partner read in this range"]), ...(log.nextAfter !== undefined ? [`more: --after ${log.nextAfter}`] : [])].join("\n"),
       json: { head: log.head, check: head.check, entries: log.entries, ...(log.nextAfter !== undefined ? { nextAfter: log.nextAfter } : {}) },

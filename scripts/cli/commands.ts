@@ -331,7 +331,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ["access-log"],
     args: "--gateway URL [--reader ORG] [--after N] [--limit N]",
     summary: "who read your organisation's data: the access log of your member gateway, with its hash-chain check",
-    details: `Signs in at the gateway with your key (--key-file or $TRACEMESH_KEY); only the gateway's own organisation may read its log. --reader: ${ORG}.`,
+    details: `Signs in at the gateway with your key (--key-file or $TRACEMESH_KEY); only the gateway's own organisation may read its log. Each entry is one answer a partner was served, listing every document or reading it handed out with the grant or rule that allowed it. --reader: ${ORG}.`,
     positionals: [0, 0],
     options: {
       gateway: { type: "string", value: "URL", description: "your member gateway, e.g. http://127.0.0.1:8601" },

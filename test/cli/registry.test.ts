@@ -14,6 +14,7 @@ import { AccessGrants__factory, Provenance__factory } from "../../lib/contracts/
 import { createGateway } from "../../gateway/app.ts";
 import { chainServices } from "../../gateway/services.ts";
 import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
+import { RegulatorScope } from "../../lib/access.ts";
 import { canonicalIdentifier, itemKey } from "../../lib/identifiers/canonical.ts";
 import { proveKeysCalls } from "../../lib/namespaces.ts";
 import { DEMO_ORGS } from "../../scripts/demo/consortium.ts";
@@ -225,16 +226,26 @@ describe("access log", () => {
         { reader: ORGS.oem.id, owner: ORGS.steel.id, channel: "p2p", subject: { kind: "document", eventHash: hash("melt"), eventID: "c0001-melt" } },
         { allowed: true, via: "grant", scopeKey: hash("pump"), kind: 1, path: [hash("pump"), hash("billet")] },
       );
+      // One answer that handed out two documents and the readings of one: one entry naming the three.
+      await recorder.recordAll(ORGS.oem.id, "gateway", [
+        { owner: ORGS.steel.id, subject: { kind: "document", eventHash: hash("cast"), eventID: "c0002-cast" }, decision: { allowed: true, via: "rule", rule: RegulatorScope.RecallEvents } },
+        { owner: ORGS.steel.id, subject: { kind: "document", eventHash: hash("roll"), eventID: "c0003-roll" }, decision: { allowed: true, via: "rule", rule: RegulatorScope.RecallEvents } },
+        { owner: ORGS.steel.id, subject: { kind: "readings", eventHash: hash("roll"), eventID: "c0003-roll", streams: ["mill-2/force"] }, decision: { allowed: true, via: "rule", rule: RegulatorScope.RecallEvents } },
+      ]);
       const r = await tm(["access-log", "--gateway", http.url, "--key-file", steelKeyFile]);
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^hash chain intact: 1 entries, head [0-9a-f]{64}$/m);
+      expect(r.stdout).toMatch(/^hash chain intact: 2 entries, head [0-9a-f]{64}$/m);
       expect(r.stdout).toContain("#1 ");
       expect(r.stdout).toContain(`Atlas Motors (#4) read document c0001-melt via p2p`);
       expect(r.stdout).toContain(`allowed by grant item-genealogy on ${hash("pump")}`);
-      const json = (await tm(["access-log", "--gateway", http.url, "--reader", "Atlas Motors", "--json"], { key: ORGS.steel.key })).json<{ entries: unknown[]; check: { ok: boolean } }>();
+      expect(r.stdout).toMatch(/^#2 \S+ Atlas Motors \(#4\) read 2 documents, 1 set of readings via gateway$/m);
+      expect(r.stdout).toMatch(/^ {4}document c0002-cast: allowed by rule regulator-\S+; purpose regulatory-oversight/m);
+      expect(r.stdout).toMatch(/^ {4}document c0003-roll: allowed by rule /m);
+      expect(r.stdout).toMatch(/^ {4}readings of c0003-roll \(mill-2\/force\): allowed by rule /m);
+      const json = (await tm(["access-log", "--gateway", http.url, "--reader", "Atlas Motors", "--json"], { key: ORGS.steel.key })).json<{ entries: { reads: unknown[] }[]; check: { ok: boolean } }>();
       expect(json.check.ok).toBe(true);
-      expect(json.entries).toHaveLength(1);
+      expect(json.entries.map((e) => e.reads.length)).toEqual([1, 3]);
       const refused = await tm(["access-log", "--gateway", http.url], { key: ORGS.oem.key });
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/403.*Atlas Motors cannot read it/);

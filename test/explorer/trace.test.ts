@@ -304,14 +304,37 @@ describe.skipIf(!hasChromium)("tracing an engine in Chromium", () => {
     const [commissioning] = (await members.steel.events.store.query({ bizStep: ["commissioning"] }, { perPage: 1, audience: "test", filter: async () => true })).events;
     const asOem = await members.steel.gw.signIn("oem");
     expect((await members.steel.gw.request(`/events/${encodeURIComponent(commissioning!.hashId)}`, { token: asOem })).status).toBe(200);
+    // Then every steel event it may read, in one query: one answer, one entry naming them all.
+    const page = await members.steel.gw.request("/events", { token: asOem });
+    expect(page.status).toBe(200);
+    const served = ((await page.json()) as { epcisBody: { queryResults: { resultsBody: { eventList: unknown[] } } } }).epcisBody.queryResults.resultsBody.eventList.length;
+    expect(served).toBeGreaterThan(1);
     const w = await signedIn("steel", "steel");
     await w.page.getByRole("link", { name: "Who read our data" }).click();
-    const row = w.page.locator(`[data-testid="access-log"] tr[data-reader="${chain.orgs.oem.id}"]`).first();
+    const row = w.page.locator(`[data-testid="access-log"] tr[data-reader="${chain.orgs.oem.id}"][data-reads="1"]`).first();
     await row.waitFor({ timeout: 20_000 });
     expect(await row.getAttribute("data-allowed-by")).toBe(`grant item-genealogy on ${itemKey(ENGINE)}`);
     expect(await row.textContent()).toContain("Atlas Motors");
+    // The query's entry (newest, first): counted at a glance, each document listed when opened.
+    const many = w.page.locator(`[data-testid="access-log"] tbody tr`).first();
+    expect([await many.getAttribute("data-reader"), await many.getAttribute("data-reads")]).toEqual([String(chain.orgs.oem.id), String(served)]);
+    expect(await many.textContent()).toContain(`${served} reads (documents: ${served})`);
+    await many.locator("summary").click();
+    expect(await many.locator("li").count()).toBe(served);
+    expect(await many.locator("li").first().textContent()).toMatch(/^document /);
     expect(await w.page.getByTestId("access-log-check").getAttribute("data-ok")).toBe("true");
     await screenshot(w.page, "access-log-desktop");
+    // On the commissioning step's own page, who read it: both entries, each showing only its read of this event.
+    await w.page.goto(`${members.steel.gw.url}/explorer/#/readings/${encodeURIComponent(commissioning!.hashId)}`);
+    const readers = w.page.getByTestId("readers").locator("tbody tr");
+    await readers.first().waitFor({ timeout: 20_000 });
+    const ofEvent = await accessLog.entries({ event: commissioning!.recordHash });
+    expect(ofEvent.map((e) => e.reads.length > 1)).toEqual([false, true]);
+    expect(await readers.count()).toBe(ofEvent.length);
+    for (const r of await readers.all()) {
+      expect(await r.getAttribute("data-reads")).toBe("1");
+      expect(await r.locator("td").nth(1).textContent()).toMatch(/^document /);
+    }
     expect(w.errors).toEqual([]);
     await w.page.context().close();
     const other = await signedIn("steel", "oem");

@@ -173,15 +173,20 @@ describe("answer cache on the routes", () => {
     const far = Math.floor(Date.now() / 1000) + 86_400;
     await grantSeen(() => done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far)));
     await indexer.sync();
-    const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === first.digest).length;
+    const entries = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.reads.some((r) => r.subject.kind === "document" && r.subject.eventHash === first.digest));
+    const logged = async () => (await entries()).length;
 
     const hits = await cacheCount(withDocuments, "hit");
     const granted = await history(withDocuments, item, tokens.foundry);
     expect(granted).toMatchObject([{ access: "granted", verified: true, document: { bizStep: "commissioning" } }]);
     expect(await history(withDocuments, item, tokens.foundry)).toEqual(granted);
     expect(await cacheCount(withDocuments, "hit")).toBe(hits + 1);
-    // Served from the cache, the read still goes into the OEM's access log.
+    // Served from the cache, the read still goes into the OEM's access log: the answer's one entry, appended again.
     expect(await logged()).toBe(2);
+    const [built, kept] = await entries();
+    expect(kept!.seq).toBeGreaterThan(built!.seq);
+    expect(kept!.reads).toEqual(built!.reads);
+    expect(kept!.reads).toMatchObject([{ subject: { kind: "document", eventHash: first.digest }, purpose: PURPOSE }]);
 
     const grantId = await story.view.accessGrants.grantIdOf(ORG_ID.oem, ORG_ID.foundry, item);
     const generation = checker.generation;
@@ -210,7 +215,7 @@ describe("answer cache on the routes", () => {
     const again = await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": `"other", W/${etag}` } });
     expect([again.status, again.headers.get("etag"), await again.text()]).toEqual([304, etag, ""]);
     const logged = await reads();
-    expect(logged.map((e) => [e.purpose, e.grant?.scopeKey])).toEqual([[PURPOSE, item], [PURPOSE, item]]);
+    expect(logged.map((e) => e.reads.map((r) => [r.purpose, r.grant?.scopeKey]))).toEqual([[[PURPOSE, item]], [[PURPOSE, item]]]);
     // Another tag, or none: the whole answer.
     expect(await (await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": '"stale"' } })).text()).toBe(body);
     // The tag never lets an unauthenticated caller learn anything.
@@ -273,7 +278,7 @@ describe("answer cache on the routes", () => {
       for (const item of [a, b]) await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far));
     });
     await indexer.sync();
-    const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.subject.kind === "document" && e.subject.eventHash === sh.digest).length;
+    const logged = async () => (await accessLog.entries({ reader: ORG_ID.foundry })).filter((e) => e.reads.some((r) => r.subject.kind === "document" && r.subject.eventHash === sh.digest)).length;
 
     // The foundry (granted both) reads A, then B: B's shared entry is A's, its read logged again.
     expect(await history(withDocuments, a, tokens.foundry)).toMatchObject([{ access: "granted" }, { access: "granted", verified: true, document: { bizStep: "inspecting" } }]);

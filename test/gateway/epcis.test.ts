@@ -629,11 +629,16 @@ describe("readings bound to events", () => {
             reader: chain.orgs.steel.id,
             owner: chain.orgs.oem.id,
             channel: "gateway",
-            subject: { kind: "readings", eventHash: inspected.recordHash, streams: ["furnace-1/temperature", "press-2/force"] },
-            allowedBy: `grant item on ${itemKey(part)}`,
-            purpose: keccakId("heat-treatment-audit"),
+            reads: [
+              {
+                subject: { kind: "readings", eventHash: inspected.recordHash, streams: ["furnace-1/temperature", "press-2/force"] },
+                allowedBy: `grant item on ${itemKey(part)}`,
+                purpose: keccakId("heat-treatment-audit"),
+              },
+            ],
           },
         ]);
+        expect((await log.entries())[0]!.reads).toHaveLength(1);
         // The OEM reading its own readings is not a partner's read; it sees the mill's read of them.
         const own = await getJson(`/events/${enc(inspected.hashId)}/readings`);
         expect(await log.entries()).toHaveLength(1);

@@ -18,7 +18,7 @@ import { ScopeKind } from "../../lib/registry.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
 import { Indexer } from "../../node/indexer/index.ts";
-import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
+import { AccessLog, type AccessLogEntry, AccessRecorder } from "../../node/access-log/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
 import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
 import { DISP_ACTIVE, dl, done, key, lot, lotKey, ORG_ID, playStory, PURPOSE, type StoryChain, type StoryKeys, storyOn } from "../helpers/story.ts";
@@ -266,17 +266,16 @@ describe("traceability routes", () => {
     await get(`/items/${key("ENGINE-1")}/history`, tokens.regulator);
     const log = await get(`/access-log?after=${before}`, tokens.oem);
     expect(log.status).toBe(200);
-    const entries = log.body.entries as { reader: number; owner: number; channel: string; subject: { kind: string; eventHash: string }; allowedBy: string; grant?: { kind: string; scopeKey: string }; purpose: string; time: string }[];
+    const entries = log.body.entries as AccessLogEntry[];
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
+      v: 2,
       reader: ORG_ID.foundry,
       owner: ORG_ID.oem,
       channel: "gateway",
-      subject: { kind: "document", eventHash: doc.digest },
-      allowedBy: `grant item on ${key("PAIR-A")}`,
-      grant: { kind: "item", scopeKey: key("PAIR-A") },
-      purpose: PURPOSE,
+      reads: [{ subject: { kind: "document", eventHash: doc.digest }, allowedBy: `grant item on ${key("PAIR-A")}`, grant: { kind: "item", scopeKey: key("PAIR-A") }, purpose: PURPOSE }],
     });
+    expect(entries[0]!.reads).toHaveLength(1);
     expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
     const head = await get("/access-log/head", tokens.oem);
     expect(head.body).toMatchObject({ check: { ok: true }, head: { seq: before + 1 } });
@@ -292,6 +291,50 @@ describe("traceability routes", () => {
     }
     expect((await get("/access-log")).status).toBe(401);
     expect((await get("/access-log", "forged.token.value")).status).toBe(401);
+  });
+
+  it("one answer is one access-log entry naming every document it handed out and none it withheld, each time it is served", async () => {
+    await done(story.as.oem.provenance.commission(key("LOG-1"), DISP_ACTIVE, (await storeDocument(ORG_ID.oem, "log-1 made", [dl("LOG-1")])).digest));
+    await done(story.as.oem.provenance.commission(key("LOG-2"), DISP_ACTIVE, (await storeDocument(ORG_ID.oem, "log-2 made", [dl("LOG-2")])).digest));
+    const seen = await storeDocument(ORG_ID.oem, "log-1 seen", [dl("LOG-1")]);
+    await done(story.as.oem.provenance.observe([key("LOG-1")], seen.digest));
+    // Names LOG-2 too, which the foundry holds no grant on: withheld, and not in the log.
+    const pair = await storeDocument(ORG_ID.oem, "log pair", [dl("LOG-1"), dl("LOG-2")]);
+    await done(story.as.oem.provenance.observe([key("LOG-1"), key("LOG-2")], pair.digest));
+    const again = await storeDocument(ORG_ID.oem, "log-1 seen again", [dl("LOG-1")]);
+    await done(story.as.oem.provenance.observe([key("LOG-1")], again.digest));
+    await done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, key("LOG-1"), PURPOSE, 0, 0, far()));
+    await indexer.sync();
+    const made = (await get(`/items/${key("LOG-1")}/history`, tokens.oem)).body.entries as { eventHash: string }[];
+
+    const before = (await accessLog.head()).seq;
+    const history = (await get(`/items/${key("LOG-1")}/history`, tokens.foundry)).body.entries as (Entry & { eventHash: string })[];
+    expect(history.map((e) => [e.kind, e.access, e.document !== null])).toEqual([
+      ["commission", "granted", true],
+      ["observation", "granted", true],
+      ["observation", "public-fact", false],
+      ["observation", "granted", true],
+    ]);
+    const served = [made[0]!.eventHash, seen.digest, again.digest];
+    const logged = async () => (await accessLog.entries({ after: before, limit: 100 })).filter((e) => e.reader === ORG_ID.foundry);
+    const [entry, ...more] = await logged();
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ v: 2, owner: ORG_ID.oem, channel: "gateway" });
+    expect(entry!.reads.map((r) => (r.subject.kind === "document" ? r.subject.eventHash : r.subject.kind))).toEqual(served);
+    expect(entry!.reads.every((r) => r.allowedBy === `grant item on ${key("LOG-1")}` && r.purpose === PURPOSE)).toBe(true);
+
+    // Served again (kept or built anew): one more entry, the same reads.
+    await get(`/items/${key("LOG-1")}/history`, tokens.foundry);
+    const twice = await logged();
+    expect(twice.map((e) => e.reads)).toEqual([entry!.reads, entry!.reads]);
+    expect(twice[1]!.prev).toBe(twice[0]!.hash);
+    // A query page is one answer too: one entry for the documents of the page the foundry may read.
+    const page = await gw.request(`/events?MATCH_anyEPC=${enc(dl("LOG-1"))}`, { token: tokens.foundry });
+    expect(page.status).toBe(200);
+    const pageEntries = (await logged()).slice(2);
+    expect(pageEntries).toHaveLength(1);
+    expect(new Set(pageEntries[0]!.reads.map((r) => (r.subject.kind === "document" ? r.subject.eventHash : "")))).toEqual(new Set(served));
+    expect(await accessLog.verify()).toMatchObject({ ok: true });
   });
 
   it("a revoked grant stops covering: the ingot (revoked in the story) and the engine (revoked now)", async () => {

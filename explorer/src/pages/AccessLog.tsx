@@ -1,10 +1,10 @@
 /**
- * Who read our data: the owner's access log (GET /access-log), every read of this organisation's
- * documents and readings by a partner with the grant or rule that allowed it, and the check of
- * the log's hash chain (GET /access-log/head). The gateway serves it to the owner only; anyone
- * else sees its refusal.
+ * Who read our data: the owner's access log (GET /access-log), one entry per answer a partner was
+ * served, naming each of this organisation's documents and readings it handed out with the grant
+ * or rule that allowed it, and the check of the log's hash chain (GET /access-log/head). The
+ * gateway serves it to the owner only; anyone else sees its refusal.
  */
-import type { AccessLogAnswer, AccessLogEntry, AccessLogHeadAnswer, AccessSubject } from "../../../lib/api/access-log.ts";
+import type { AccessLogAnswer, AccessLogEntry, AccessLogHeadAnswer, AccessRead, AccessSubject } from "../../../lib/api/access-log.ts";
 import type { ConsortiumAnswer } from "../../../lib/api/trace.ts";
 import { api } from "../api.ts";
 import { Async, useAsync } from "../components/async.tsx";
@@ -45,9 +45,30 @@ export function AccessLogPage() {
   );
 }
 
-/** Access log entries, newest first: when, which organisation, what, under which grant or rule, purpose, channel. */
-export function AccessLogTable({ entries, names }: { entries: readonly AccessLogEntry[]; names: ReadonlyMap<number, string> }) {
+/** The reads of `entry` that concern `event` (a record hash), or all of them. */
+const readsOf = (entry: AccessLogEntry, event: string | undefined): AccessRead[] =>
+  event === undefined ? entry.reads : entry.reads.filter((r) => r.subject.kind !== "stream" && r.subject.eventHash.toLowerCase() === event.toLowerCase());
+
+/** The one value every read shares, or undefined when they differ. */
+function shared<T>(reads: readonly AccessRead[], of: (r: AccessRead) => T): T | undefined {
+  const first = of(reads[0]!);
+  return reads.every((r) => of(r) === first) ? first : undefined;
+}
+
+/** One read's subject: its kind and the event (by id, else hash) or stream, long hashes cut. */
+function SubjectCell({ read }: { read: AccessRead }) {
+  const s = read.subject;
+  return <span title={s.kind === "stream" ? s.stream : s.eventHash}>{`${s.kind} ${shortAll(subjectText(s))}`}</span>;
+}
+
+/**
+ * Access log entries, newest first, one row per answer served: when, which organisation, what it
+ * was handed (one read in place; several counted, listed when opened), under which grant or
+ * rule, purpose, channel. `event`: show only the reads of that event (a record hash).
+ */
+export function AccessLogTable({ entries, names, event }: { entries: readonly AccessLogEntry[]; names: ReadonlyMap<number, string>; event?: string }) {
   const { t, lang } = useI18n();
+  const kinds = ["document", "readings", "stream"] as const;
   return (
     <div class="table-wrap">
       <table data-testid="access-log">
@@ -62,22 +83,46 @@ export function AccessLogTable({ entries, names }: { entries: readonly AccessLog
           </tr>
         </thead>
         <tbody>
-          {[...entries].reverse().map((e) => (
-            <tr key={e.seq} data-seq={e.seq} data-reader={e.reader} data-allowed-by={e.allowedBy}>
-              <td>{formatTime(lang, e.time)}</td>
-              <th scope="row">{names.get(e.reader) ?? `#${e.reader}`}</th>
-              <td class="mono small" title={e.subject.kind === "stream" ? e.subject.stream : e.subject.eventHash}>
-                {`${e.subject.kind} ${shortAll(subjectText(e.subject))}`}
-              </td>
-              <td class="small" title={e.allowedBy}>
-                {shortAll(e.allowedBy)}
-              </td>
-              <td class="mono small" title={e.purpose ?? undefined}>
-                {e.purpose === null ? "—" : shortAll(e.purpose)}
-              </td>
-              <td>{e.channel}</td>
-            </tr>
-          ))}
+          {[...entries].reverse().map((e) => {
+            const reads = readsOf(e, event);
+            if (reads.length === 0) return null;
+            const allowedBy = shared(reads, (r) => r.allowedBy);
+            const purpose = shared(reads, (r) => r.purpose);
+            const counts = kinds.map((k) => [k, reads.filter((r) => r.subject.kind === k).length] as const).filter(([, n]) => n > 0);
+            return (
+              <tr key={e.seq} data-seq={e.seq} data-reader={e.reader} data-reads={reads.length} data-allowed-by={[...new Set(reads.map((r) => r.allowedBy))].join("; ")} title={e.v === 1 ? t("accessLog.oldFormat") : undefined}>
+                <td>{formatTime(lang, e.time)}</td>
+                <th scope="row">{names.get(e.reader) ?? `#${e.reader}`}</th>
+                <td class="mono small">
+                  {reads.length === 1 ? (
+                    <SubjectCell read={reads[0]!} />
+                  ) : (
+                    <details data-testid="access-log-reads">
+                      <summary>
+                        {t("accessLog.reads", { count: reads.length })} ({counts.map(([k, n]) => t(`accessLog.kind.${k}`, { n })).join(", ")})
+                      </summary>
+                      <ol class="access-reads">
+                        {reads.map((r, i) => (
+                          <li key={i}>
+                            <SubjectCell read={r} />
+                            {allowedBy === undefined && <span class="muted" title={r.allowedBy}>{` — ${shortAll(r.allowedBy)}`}</span>}
+                            {purpose === undefined && <span class="muted" title={r.purpose ?? undefined}>{` — ${r.purpose === null ? "—" : shortAll(r.purpose)}`}</span>}
+                          </li>
+                        ))}
+                      </ol>
+                    </details>
+                  )}
+                </td>
+                <td class="small" title={allowedBy}>
+                  {allowedBy === undefined ? <span class="muted">{t("accessLog.perRead")}</span> : shortAll(allowedBy)}
+                </td>
+                <td class="mono small" title={purpose ?? undefined}>
+                  {purpose === undefined ? <span class="muted">{t("accessLog.perRead")}</span> : purpose === null ? "—" : shortAll(purpose)}
+                </td>
+                <td>{e.channel}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </div>

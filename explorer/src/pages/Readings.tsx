@@ -18,6 +18,8 @@ import { type MessageKey, formatTime, useI18n } from "../i18n.ts";
 export interface BoundReadings {
   /** To the event's owner: who read this step's data (its access log's entries for the event). */
   readers?: AccessLogEntry[];
+  /** The event's record hash: the readers' entries are shown with this event's reads only. */
+  recordHash?: string;
   streams: { stream: string; node: string; readings: { reading: Reading; proof: ReadingProof; anchor?: unknown }[] }[];
 }
 
@@ -54,7 +56,7 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
         {(d) => (
           <>
             {d.streams.length === 0 ? <p>{t("readings.none")}</p> : <Verified data={d} />}
-            {d.readers !== undefined && <ReadersOf entries={d.readers} />}
+            {d.readers !== undefined && <ReadersOf entries={d.readers} event={d.recordHash} />}
           </>
         )}
       </Async>
@@ -63,7 +65,7 @@ export function ReadingsPage({ eventId }: { eventId: string }) {
 }
 
 /** For the event's owner: which partners read this event's document and readings, under which grant or rule. */
-function ReadersOf({ entries }: { entries: AccessLogEntry[] }) {
+function ReadersOf({ entries, event }: { entries: AccessLogEntry[]; event: string | undefined }) {
   const { t } = useI18n();
   // Names only when there is someone to name.
   const names = useAsync((signal) => (entries.length > 0 ? memberNames(signal) : Promise.resolve(new Map<number, string>())), [entries]);
@@ -73,7 +75,7 @@ function ReadersOf({ entries }: { entries: AccessLogEntry[] }) {
       {entries.length === 0 ? (
         <p>{t("readings.noReaders")}</p>
       ) : (
-        <Async state={names}>{(n) => <AccessLogTable entries={entries} names={n} />}</Async>
+        <Async state={names}>{(n) => <AccessLogTable entries={entries} names={n} event={event} />}</Async>
       )}
     </section>
   );

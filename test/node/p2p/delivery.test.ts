@@ -198,7 +198,7 @@ describe("a member's gateway delivers what its organisation may read from the ow
     expect(node(g, housing)).toMatchObject({ digitalLink: expect.stringMatching(/\/21\/H1$/) });
     // The document came over under the genealogy grant and sits in the supplier's access log.
     const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
-    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.subject.kind === "document")).toBe(true);
+    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.reads.some((r) => r.subject.kind === "document"))).toBe(true);
   });
 
   it("the OEM reads the supplier's component event through its own gateway, verified, in a few seconds", async () => {
@@ -260,8 +260,11 @@ describe("a member's gateway delivers what its organisation may read from the ow
   it("every read served over the peer network is in the supplier's access log, channel p2p", async () => {
     const entries = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=1000");
     const p2p = entries.entries.filter((e) => e.channel === "p2p");
+    // One entry per answered request: a document, or a page of readings.
+    expect(p2p.every((e) => e.reads.length === 1)).toBe(true);
+    const reads = p2p.map((e) => ({ reader: e.reader, ...e.reads[0]! }));
     const { oem, regulator } = cons.members as Record<string, Member>;
-    expect(p2p).toEqual(
+    expect(reads).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ reader: oem!.orgId, subject: expect.objectContaining({ kind: "document", eventHash: machined.recordHash }), grant: expect.objectContaining({ kind: "item-genealogy" }) }),
         expect.objectContaining({ reader: oem!.orgId, subject: expect.objectContaining({ kind: "readings", eventHash: machined.recordHash, streams: [stream] }) }),
@@ -269,7 +272,7 @@ describe("a member's gateway delivers what its organisation may read from the ow
       ]),
     );
     // Nothing that names the valve was served to the OEM, and nothing withheld to the regulator.
-    const served = (reader: number) => p2p.filter((e) => e.reader === reader && e.subject.kind === "document").map((e) => (e.subject as { eventHash: string }).eventHash);
+    const served = (reader: number) => reads.filter((e) => e.reader === reader && e.subject.kind === "document").map((e) => (e.subject as { eventHash: string }).eventHash);
     expect(served(oem!.orgId)).not.toContain(commissioned.recordHash);
     expect(served(oem!.orgId)).not.toContain(recall.recordHash);
     expect(served(regulator!.orgId)).not.toContain(assembled.recordHash);
@@ -348,7 +351,7 @@ describe("a member's gateway delivers what its organisation may read from the ow
     expect(entryOf(third!, shipped.recordHash)!.access).not.toBe("granted");
     // The supplier's node logged the read as the consignee's.
     const log = await running.supplier!.client.json<{ entries: AccessLogEntry[] }>("GET", "/access-log?limit=500");
-    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.allowedBy === "consignee of the shipment")).toBe(true);
+    expect(log.entries.some((e) => e.reader === cons.members.oem!.orgId && e.channel === "p2p" && e.reads.some((r) => r.allowedBy === "consignee of the shipment"))).toBe(true);
   });
 
   it("the OEM asks for the supplier's valve on its own gateway; the request is passed on to the supplier's node and kept there as the OEM's", async () => {

@@ -372,7 +372,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     const EVENT = "0x" + "ee".repeat(32);
     let oemMayRead = false;
     const queries: unknown[] = [];
-    const reads: { reader: number; subject: unknown; allowed: boolean }[] = [];
+    const reads: { reader: number; reads: { subject: unknown; allowed: boolean }[] }[] = [];
     const bound = await host("bound.key");
     const gate = new MembershipGate(fx.consortium, { ttlMs: 500 });
     await serveFetch(bound, {
@@ -399,7 +399,8 @@ describe("fetch protocol: lying peers and malformed requests", () => {
             : undefined,
         concerning: async () => [],
       },
-      onRead: async (reader, subject, decision) => void reads.push({ reader, subject, allowed: decision.allowed }),
+      // One call per answer, naming all it hands out.
+      onRead: async (reader, served) => void reads.push({ reader, reads: served.map((r) => ({ subject: r.subject, allowed: r.decision.allowed })) }),
     });
     const addr = bound.getMultiaddrs()[0]!;
     const asked = (q: { stream?: string; from?: number; to?: number; event?: string }) =>
@@ -415,7 +416,7 @@ describe("fetch protocol: lying peers and malformed requests", () => {
     // With it: answered reading by reading (each with its own proof), and the read is told to the log.
     expect(await asked({ event: EVENT })).toMatchObject({ type: "readings" });
     expect(queries).toEqual([expect.objectContaining({ stream: STREAM, each: true })]);
-    expect(reads).toEqual([{ reader: fx.orgs.oem.id, subject: { kind: "readings", eventHash: EVENT, streams: [STREAM] }, allowed: true }]);
+    expect(reads).toEqual([{ reader: fx.orgs.oem.id, reads: [{ subject: { kind: "readings", eventHash: EVENT, streams: [STREAM] }, allowed: true }] }]);
     // The event's leave does not open the stream: without `event` the stream grant decides (none here).
     expect(await asked({ stream: OTHER })).toMatchObject({ error: "not-granted" });
     expect(parseRequest({ v: 1, type: "readings", stream: STREAM, from: 0, to: 1, event: "0x12" })).toBe("event must be a CBV 2.0 event hash ID or a record hash (0x + 64 hex)");

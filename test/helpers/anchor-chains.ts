@@ -3,11 +3,21 @@
  * it, with a list of cleanups run (last added first) after each test: an in-process Hardhat chain
  * with the consortium and a DataAnchors bound to it, or a real anvil with the whole deployment and
  * a provider that neither batches nor caches (evm_snapshot / evm_revert must be seen at once).
+ * And a node that anchors on the in-process chain, for tests that need anchored windows.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { DataAnchors } from "../../lib/contracts/types/index.js";
+import { Anchorer } from "../../node/chain/anchorer.ts";
+import { AnchorChain, ChainClient } from "../../node/chain/client.ts";
+import { IngestPipeline } from "../../node/ingest/pipeline.ts";
+import { ProofService } from "../../node/ingest/proofs.ts";
+import { IngestStore } from "../../node/ingest/store.ts";
 import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "./fixture.ts";
 import { type TestChain, startTestChain } from "./gateway.ts";
 
@@ -25,11 +35,19 @@ export interface InProcessAnchors {
   fx: ConsortiumFixture;
   anchors: DataAnchors;
   cleanups: Cleanups;
+  /** A fresh temporary folder, removed after the test. */
+  tempDir(prefix: string): string;
 }
 
 /** An in-process chain with the consortium and a DataAnchors bound to it; the fields are set before the first test. */
 export function useInProcessAnchors(): InProcessAnchors {
-  const env = { cleanups: [] as Cleanups } as InProcessAnchors;
+  const cleanups: Cleanups = [];
+  const tempDir = (prefix: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  const env = { cleanups, tempDir } as InProcessAnchors;
   beforeAll(async () => {
     env.conn = await network.create();
     env.fx = await deployConsortium(env.conn);
@@ -59,4 +77,26 @@ export function useAnvilAnchors(): AnvilAnchors {
   });
   cleanUpAfterEach(env.cleanups);
   return env;
+}
+
+/**
+ * A node of `signer` on `env`'s DataAnchors: its reading store in `dir` bound to the signer, its
+ * pipeline (hour windows, closed by the test), its anchorer (started) and proofs of what it holds.
+ */
+export async function anchoringNode(env: InProcessAnchors, signer: HardhatEthersSigner, dir: string, secret: Buffer) {
+  const store = await IngestStore.open(dir);
+  await store.bindNode(signer.address);
+  const pipeline = await IngestPipeline.open(store, secret, { windowMs: 3_600_000 });
+  const client = new ChainClient(env.conn.ethers.provider, { pollMs: 20, confirmations: 1 });
+  const chain = await AnchorChain.create(client, await env.anchors.getAddress(), signer);
+  const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 } });
+  pipeline.on("window", () => anchorer.notify());
+  await anchorer.start();
+  const proofs = new ProofService(store, signer.address);
+  const stop = async () => {
+    await anchorer.stop();
+    await pipeline.stop();
+    await store.close();
+  };
+  return { store, pipeline, anchorer, proofs, stop };
 }

@@ -162,7 +162,7 @@ async function main() {
     if (failed) throw (failed as PromiseRejectedResult).reason;
     for (const m of members) {
       void m.exited.then((code) => {
-        if (!stopping) console.error(`[demo] ${m.plan.org.name}'s member process exited (${code}); see ${m.plan.logFile}`);
+        if (!stopping) console.error(`[demo] the member process of ${m.plan.org.name} exited (${code}); see ${m.plan.logFile}`);
       });
     }
     await describeConsortium(deployment, members);

@@ -532,7 +532,7 @@ const en = {
   "access.approve": "Approve and grant",
   "access.decline": "Decline",
   "access.approved": "Granted to {org}.",
-  "access.declined": "Declined {org}'s request.",
+  "access.declined": "Declined the request of {org}.",
   "access.state.pending": "waiting",
   "access.state.approved": "approved",
   "access.state.declined": "declined",
@@ -595,10 +595,10 @@ const en = {
   "wb.share.indexing": "Recorded in block {block}; the lists below show it once this gateway's chain index has read that block…",
   "wb.share.indexLate": "Recorded in block {block}, but this gateway's chain index has not read it yet: the lists below may be behind.",
   "wb.lots.fromDirectory": "Sender's GLN (of {org}, from your directory of parties)",
-  "access.elsewhere": "To see more of this item, ask {org}, which made it, on {org}'s own explorer (where its QR code leads) or on your organisation's own explorer, which passes requests on: this gateway does not pass yours on.",
-  "access.passedOn": "Passed on to {org}'s node, which keeps it; you see more once {org} approves.",
+  "access.elsewhere": "To see more of this item, ask {org}, which made it, on the explorer of {org} (where its QR code leads) or on your organisation's own explorer, which passes requests on: this gateway does not pass yours on.",
+  "access.passedOn": "Passed on to the node of {org}, which keeps it; you see more once {org} approves.",
   "access.limit": "{org} holds the most requests it keeps from your organisation unanswered; ask again once it has answered some.",
-  "access.unreachable": "{org}'s node could not be reached to pass the request on; try again later.",
+  "access.unreachable": "The node of {org} could not be reached to pass the request on; try again later.",
 } as const;
 
 export type MessageKey = keyof typeof en;

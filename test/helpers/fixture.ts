@@ -60,6 +60,21 @@ function nodeIdentity(key: string) {
   return { peerId: `12D3KooW${key}`, enodeId, enodeHost: "127.0.0.1", enodePort: 30303, validator };
 }
 
+/**
+ * The chain as it is now, to return to: `restore()` reverts to it (a snapshot is used up by its
+ * revert, so it is taken again for the next time). Lets every test start from one deployment.
+ */
+export async function chainSnapshot(conn: Conn): Promise<{ restore(): Promise<void> }> {
+  const take = async () => (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+  let id = await take();
+  return {
+    async restore() {
+      await conn.provider.request({ method: "evm_revert", params: [id] });
+      id = await take();
+    },
+  };
+}
+
 export async function deployBound<T extends BaseContract>(
   conn: Conn,
   contractName: string,

@@ -11,7 +11,8 @@
  *                                                        against the chain
  *   tsx node/cli.ts repair --config FILE [--from-partners]
  *                                                        repair damaged stores (node stopped), salvage, report;
- *                                                        then ask partners back for the lost windows, verified
+ *                                                        then ask partners back for the lost windows and own
+ *                                                        event documents, verified against the chain
  *   tsx node/cli.ts opcua list  (--pki DIR | --config FILE --device ID)
  *                                                        an OPC UA PKI folder's rejected and trusted certificates
  *   tsx node/cli.ts opcua trust (--pki DIR | --config FILE --device ID) THUMBPRINT|FILE
@@ -256,8 +257,8 @@ async function main(argv: string[]): Promise<number> {
     if (!values["from-partners"]) return 0;
     const outcome = await refetchFromPartners(config, report, (line) => console.log(`refetch: ${line}`));
     console.log(formatRefetchReport(outcome));
-    // Windows still lost: the store serves what it holds, but the operator has something left to do.
-    return outcome.stillDamaged.length === 0 ? 0 : 1;
+    // Windows or documents still lost: the stores serve what they hold, but the operator has something left to do.
+    return outcome.stillDamaged.length === 0 && outcome.documents.lost.length === 0 ? 0 : 1;
   }
 
   // start: the one policy of long-running processes for signals and failures nothing handled.

@@ -67,6 +67,25 @@ export function documentRecordHashes(doc: Record<string, unknown>): string[] {
   return documentEventList(doc).map((e, i) => recordHashOf(e, options, i));
 }
 
+/**
+ * The record hashes of the documents of capture jobs not finished yet (a crash in between): their
+ * events are stored when the worker resumes the job at the next start.
+ */
+export async function unfinishedCaptureHashes(store: EventStore): Promise<Set<string>> {
+  const out = new Set<string>();
+  const prefix = k("jq", "");
+  for await (const key of store.db.keys({ gte: prefix, lt: prefix + "\uffff" })) {
+    const doc = (await store.db.get(k("jdoc", key.slice(prefix.length))).catch(() => undefined)) as Record<string, unknown> | undefined;
+    if (doc === undefined) continue;
+    try {
+      for (const h of documentRecordHashes(doc)) out.add(h.toLowerCase());
+    } catch {
+      // A document that no longer hashes: its job fails when resumed, and its records count as lost.
+    }
+  }
+  return out;
+}
+
 export interface CaptureServiceOptions {
   /** Back-off between attempts while the chain is unavailable, ms (default 1000 .. 30,000). */
   retryBaseMs?: number;

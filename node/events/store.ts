@@ -47,8 +47,13 @@ export const EVENT_STORE_FORMAT = 1;
 export type EventOrigin =
   | {
       kind: "own";
-      /** The capture job that recorded it. */
+      /** The capture job that recorded it ("" for a restored event: the job was lost with the store). */
       captureId: string;
+      /**
+       * Handed back by a partner after this store lost it (`repair --from-partners`,
+       * node/events/refetch.ts), verified against the organisation's record on chain.
+       */
+      restored?: { peerId: string; org: number; at: string };
     }
   | {
       kind: "received";
@@ -522,7 +527,8 @@ export class EventStore {
       const hex = e.recordHash.replace(/^0x/, "").toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(hex)) throw new RangeError(`record hash ${e.recordHash} is not 32 bytes of hex`);
       const sid = (e.origin.kind === "own" ? "o" : "r") + hex;
-      const held = seen.get(sid) ?? (await this.bySid(sid));
+      // A value left unreadable by damage is no event held: the new one is written over it.
+      const held = seen.get(sid) ?? (await this.bySid(sid).catch(() => undefined));
       if (held !== undefined) {
         // The same event again (e.g. under another eventID): one stored copy, found by every name.
         if (e.eventID !== undefined && e.eventID !== held.eventID) {

@@ -19,7 +19,10 @@
  * partners that followed the node's streams (node/p2p/return-fetch.ts), every returned reading
  * verified against the node's own anchored root before a window is written back whole
  * (refetch.ts); what remains lost is reported by window, with its missing leaves and streams.
- * Not done: the node's own EPCIS event documents partners received are not fetched back.
+ * Then the node's own EPCIS event documents: those its organisation recorded on chain that the
+ * event store no longer holds are asked back from the partners that received them, each verified
+ * against the organisation's own record before it is stored again (node/events/refetch.ts); what
+ * no partner holds (never shared) is reported lost by record hash.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -30,6 +33,9 @@ import { connectContracts, readDeployment } from "../../lib/deployment.ts";
 import { cachedAnchorView, contractAnchorView } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../chain/client.ts";
 import { ConfigError, type NodeConfig } from "../config.ts";
+import { type DocumentRefetchReport, missingDocuments, ownRecords, refetchDocuments } from "../events/refetch.ts";
+import { EventStore } from "../events/store.ts";
+import { chainEventVerifier } from "../p2p/documents.ts";
 import { startReturnSession } from "../p2p/return-fetch.ts";
 import { type RefetchReport, refetchWindows } from "./refetch.ts";
 import { IngestStore, parseChunk, sectionRecords } from "./store.ts";
@@ -239,6 +245,14 @@ export async function repairDataDir(dataDir: string): Promise<RepairReport> {
         "): partners that follow them keep verified copies; `npm run node -- repair --config FILE --from-partners` asks them back, verified against the chain",
     );
   }
+  // Which event documents a damaged event store lost only the chain can say (the organisation's records).
+  // (A store that is missing whole is not named: a node without the peer network never had one.)
+  const events = stores.find((st) => st.dir === "events");
+  if (events !== undefined && events.lostFiles.length > 0) {
+    left.push(
+      `the event store set damaged files aside (${events.lostFiles.join(", ")}): \`npm run node -- repair --config FILE --from-partners\` finds the organisation's records on chain whose documents it lacks and asks them back from the partners they were shared with, verified against the chain`,
+    );
+  }
   if (unanchoredLost.length > 0) {
     left.push(`windows ${unanchoredLost.join(", ")} were lost before they were anchored: when it starts, the node records them on chain as lost (DataAnchors WindowsLost, shown by \`audit\` and the status) and anchors on after them; restore them from a backup before starting if one holds them`);
   }
@@ -273,6 +287,8 @@ export function formatRepairReport(r: RepairReport): string {
 export interface RefetchOutcome extends RefetchReport {
   /** Damaged windows the salvage check still finds after the refetch. */
   stillDamaged: number[];
+  /** The organisation's own event documents: `records` on chain, `missing` from the event store before the refetch. */
+  documents: DocumentRefetchReport & { records: number; missing: number };
   file?: string;
 }
 
@@ -288,26 +304,52 @@ export async function refetchFromPartners(config: NodeConfig, repaired: RepairRe
   const provider = rpcProvider(config.chain.rpcUrl, deployment.chainId, { callTimeoutMs: config.chain.callTimeoutMs });
   try {
     const store = await IngestStore.open(path.join(config.dataDir, "db"));
+    const events = await EventStore.open(path.join(config.dataDir, "events")).catch(async (e: unknown) => {
+      await store.close();
+      throw e;
+    });
     try {
       const node = (await store.format())?.node;
       if (node === undefined) throw new Error(`the reading store in ${config.dataDir} does not say which node it belongs to: nothing can be checked against the chain`);
+      const contracts = connectContracts(deployment.contracts, provider);
+      const [org] = await contracts.consortium.activeOrgOf(node);
+      // What the organisation recorded on chain, and which of those documents the event store lost.
+      const records = Number(org) === 0 ? [] : await ownRecords(provider, deployment.contracts.provenance, Number(org), deployment.deploymentBlock ?? 0);
+      const missing = await missingDocuments(events, records);
+      log(`documents: organisation ${org} made ${records.length} record(s) on chain; the event store lacks the document of ${missing.length}`);
       let report: RefetchReport = { restored: [], lost: [], lied: [], refused: [] };
-      if (lost.length > 0) {
-        log(`asking partners for ${lost.length} lost window(s) of node ${node}: ${lost.join(", ")}`);
+      let documents: DocumentRefetchReport = { restored: [], lost: [], lied: [], refused: [] };
+      if (lost.length > 0 || missing.length > 0) {
         const session = await startReturnSession({ config: config.p2p, dataDir: config.dataDir, deployment, provider, log });
         try {
-          const anchors = cachedAnchorView(contractAnchorView(connectContracts(deployment.contracts, provider).dataAnchors));
-          report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, keepDir: path.join(config.dataDir, "refetch-kept"), log });
+          if (lost.length > 0) {
+            log(`asking partners for ${lost.length} lost window(s) of node ${node}: ${lost.join(", ")}`);
+            const anchors = cachedAnchorView(contractAnchorView(contracts.dataAnchors));
+            report = await refetchWindows(store, lost, { node, anchors, partners: session.partners, onLie: session.onLie, keepDir: path.join(config.dataDir, "refetch-kept"), log });
+          }
+          if (missing.length > 0) {
+            log(`documents: asking partners for ${missing.length} document(s) of organisation ${session.ownOrg}`);
+            // A partner banned for lying about readings is not asked for documents.
+            const partners = session.partners.filter((p) => !report.lied.some((l) => l.peer === p.peer));
+            documents = await refetchDocuments(events, missing, {
+              ownOrg: session.ownOrg,
+              partners,
+              recordOf: chainEventVerifier(provider, deployment.contracts.provenance).recordOf,
+              onLie: (peer, reason) => session.onLie(peer, reason, "documents"),
+              log,
+            });
+          }
         } finally {
           await session.stop();
         }
       }
       const after = await salvageCheck(store);
-      const outcome: RefetchOutcome = { ...report, stillDamaged: after.damaged.map((d) => d.sequence) };
+      const outcome: RefetchOutcome = { ...report, stillDamaged: after.damaged.map((d) => d.sequence), documents: { ...documents, records: records.length, missing: missing.length } };
       const file = path.join(config.dataDir, `refetch-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
       writeFileSync(file, JSON.stringify(outcome, null, 2) + "\n");
       return { ...outcome, file };
     } finally {
+      await events.close();
       await store.close();
     }
   } finally {
@@ -328,6 +370,11 @@ export function formatRefetchReport(r: RefetchOutcome): string {
     ),
     ...r.lied.map((p) => `  BANNED ${p.peer}: ${p.reason}`),
     ...r.refused.map((p) => `  not asked further: ${p.peer}: ${p.reason}`),
+    `documents: ${r.documents.restored.length} restored, ${r.documents.lost.length} still lost (of ${r.documents.missing} missing; the organisation made ${r.documents.records} record(s) on chain)`,
+    ...r.documents.restored.map((d) => `  RESTORED document ${d.hashId} (record ${d.recordId}, ${d.kind}, hash ${d.recordHash}) from ${d.from}, verified against the organisation's record`),
+    ...r.documents.lost.map((d) => `  LOST document of record ${d.recordId} (${d.kind}, hash ${d.recordHash}): ${d.reason}`),
+    ...r.documents.lied.map((p) => `  BANNED ${p.peer}: ${p.reason}`),
+    ...r.documents.refused.map((p) => `  documents not asked further: ${p.peer}: ${p.reason}`),
   ];
   if (r.file) lines.push(`refetch report kept in ${r.file}`);
   return lines.join("\n");

@@ -13,6 +13,9 @@
  *
  * Events that concern a partner are announced to it and listed in an outbox (`o` keys of the p2p
  * store), which the partner reads after being offline (`list events since`).
+ *
+ * Received copies go back to the organisation that made them when its own store lost them
+ * (`receivedDocuments`, served over return-fetch.ts; node/events/refetch.ts on the asking side).
  */
 import type { Provider } from "ethers";
 import type { AccessDecision } from "../../lib/access.ts";
@@ -26,6 +29,7 @@ import type { EventVerifier, VerifiedEvent } from "./fetch-client.ts";
 import type { DocumentSource, ServedDocument } from "./fetch-server.ts";
 import type { EventSummary } from "./protocol.ts";
 import type { ReceivedStore } from "./received-store.ts";
+import type { HeldDocuments } from "./return-fetch.ts";
 
 /** An event as it travels: the event object, its document's @context and declared ignoreFields. */
 export interface EventDocument {
@@ -142,4 +146,24 @@ export async function storeReceivedEvent(store: EventStore, e: VerifiedEvent): P
     chain: { recordId: e.recordId.toString(), kind: e.recordKind },
     event: doc.event,
   });
+}
+
+/**
+ * What this node holds of another organisation's documents, for handing them back to it: only
+ * copies received from that organisation (an own event with the same hash is this node's, and a
+ * copy received from anybody else is not the asker's to have), and only when Provenance records
+ * the hash as made by it.
+ */
+export function receivedDocuments(store: EventStore, provider: Provider, provenance: string): HeldDocuments {
+  const p = Provenance__factory.connect(provenance, provider);
+  return {
+    async receivedFrom(recordHash, owner) {
+      const e = (await store.recordedAs(recordHash)).find((x) => x.origin.kind === "received" && x.owner === owner);
+      if (e === undefined) return undefined;
+      return { event: e.event, context: e.context, ...(e.ignoreFields?.length ? { ignoreFields: e.ignoreFields } : {}) };
+    },
+    async recordedBy(recordHash, org) {
+      return (await p.recordOfEventBy(recordHash, org)) !== 0n;
+    },
+  };
 }

@@ -32,7 +32,7 @@ import { StatementStore } from "../certificates/statements.ts";
 import type { P2pConfig } from "../config.ts";
 import type { EventStore } from "../events/store.ts";
 import { EventVisibility } from "../events/visibility.ts";
-import { EventDocuments, chainEventVerifier, storeReceivedEvent } from "./documents.ts";
+import { EventDocuments, chainEventVerifier, receivedDocuments, storeReceivedEvent } from "./documents.ts";
 import { MembershipGate } from "./gater.ts";
 import { type Host, createHost } from "./host.ts";
 import {
@@ -234,6 +234,7 @@ export class PeerNetwork {
       orgOf: (peer) => this.gate.orgOf(peer),
       orgOfAnchor: (node, sequence) => anchorOrgs.orgOfAnchor(node, sequence),
       received: this.received,
+      ...(events ? { documents: receivedDocuments(events.store, this.options.provider, this.options.deployment.contracts.provenance) } : {}),
       maxFrameBytes: config.maxFrameBytes,
       timeoutMs: config.timeoutMs,
       maxReadings: config.maxReadings,

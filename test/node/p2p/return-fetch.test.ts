@@ -13,10 +13,9 @@
  * - Each kind of lie (altered value, a reading left out, readings of a window not asked for, the
  *   same readings twice) is caught against the anchored root, on a copy of the damaged store.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { createHost } from "../../../node/p2p/host.ts";
 import { JsonRpcProvider, NonceManager, Wallet, encodeBytes32String } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,13 +33,13 @@ import type { NodeStatus } from "../../../node/daemon.ts";
 import { nodeMetrics } from "../../../node/metrics.ts";
 import type { P2pStatus } from "../../../node/p2p/network.ts";
 import type { ReadingItem } from "../../../node/p2p/protocol.ts";
-import { ReceivedStore } from "../../../node/p2p/received-store.ts";
 import { RETURN_PROTOCOL, type ReturnRequest, askReturn, parseReturnRequest } from "../../../node/p2p/return-fetch.ts";
 import { decodeJson, readFrame, writeFrame } from "../../../node/p2p/protocol.ts";
 import { encodeAnswer } from "../../../node/p2p/wire.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { eventually, tempDir } from "./helpers.ts";
-import { type Consortium, type Member, MemberProcess, setUpConsortium } from "./members.ts";
+import { type Consortium, type Member, MemberProcess } from "./members.ts";
+import { repairFromPartners, setUpReturnConsortium, withReceived, withStore } from "./return-setup.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const FURNACE = "furnace-1/temperature";
@@ -63,7 +62,8 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
   const p2pOf = async (who: string) => ((await running[who]!.call("status")).status as { p2p: P2pStatus }).p2p;
 
   beforeAll(async () => {
-    cons = await setUpConsortium(
+    // The mill knows where its partners listen (it needs them when it asks its readings back).
+    cons = await setUpReturnConsortium(
       tmp.dir,
       [
         { name: "steel", org: "Northern Steel Mill", keyIndex: 1, devices: ["furnace-1", "press-2"] },
@@ -71,14 +71,8 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
         { name: "lab", org: "Hanse Test Lab", keyIndex: 3 },
         { name: "rogue", org: "Rogue Castings", keyIndex: 4 },
       ],
-      [],
-      (m, all) => ({
-        // The mill knows where its partners listen (it needs them when it asks its readings back).
-        bootstrap: all.filter((o) => o.name !== m.name && (m.name === "steel" || o.name === "steel")).map((o) => o.addr),
-        membershipTtlMs: 1_000,
-        grantCacheMs: 300,
-        syncIntervalMs: 500,
-        timeoutMs: 20_000,
+      "steel",
+      (m) => ({
         ...(m.name === "oem" ? { follow: [FURNACE, PRESS].map((stream) => ({ organisation: "Northern Steel Mill", stream })) } : {}),
         ...(m.name === "lab" ? { follow: [{ organisation: "Northern Steel Mill", stream: FURNACE }] } : {}),
       }),
@@ -300,25 +294,13 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     return (genuine.get(r.stream) ?? []).filter((i) => i.proof.window >= r.fromWindow && i.proof.window <= r.toWindow && (i.kind === "run" ? i.proof.seqs[0]! : i.proof.seq) > (r.afterSeq ?? 0));
   }
 
-  /** `repair --from-partners` on the mill, run apart (spawned, not spawnSync: the liar answers from this process). */
-  async function repairCli(): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), "repair", "--config", steel.configFile, "--from-partners"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    return { status, stdout, stderr };
-  }
+  const repairCli = () => repairFromPartners(steel.configFile);
 
   /** Runs the refetch and SIGKILLs it when it reports its first window restored (or lets it end). */
   async function killedAtFirstRestore(): Promise<void> {
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "node/cli.ts"), "repair", "--config", steel.configFile, "--from-partners"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (/window \d+ restored/.test(line)) child.kill("SIGKILL");
+    await repairFromPartners(steel.configFile, (line, kill) => {
+      if (/window \d+ restored/.test(line)) kill();
     });
-    await done;
   }
 });
 
@@ -336,22 +318,4 @@ async function lose(db: string): Promise<void> {
     }
     await store.write(ops);
   });
-}
-
-async function withStore<T>(dir: string, use: (s: IngestStore) => Promise<T>): Promise<T> {
-  const store = await IngestStore.open(dir);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function withReceived<T>(dataDir: string, use: (s: ReceivedStore) => Promise<T>): Promise<T> {
-  const store = await ReceivedStore.open(path.join(dataDir, "received"));
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
 }

@@ -13,9 +13,9 @@ import { JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { DataAnchors } from "../../lib/contracts/types/index.js";
-import { Anchorer } from "../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../node/chain/client.ts";
-import { IngestPipeline } from "../../node/ingest/pipeline.ts";
+import { Anchorer, type AnchorerOptions } from "../../node/chain/anchorer.ts";
+import { AnchorChain, ChainClient, type ChainClientOptions } from "../../node/chain/client.ts";
+import { IngestPipeline, type PipelineOptions } from "../../node/ingest/pipeline.ts";
 import { ProofService } from "../../node/ingest/proofs.ts";
 import { IngestStore } from "../../node/ingest/store.ts";
 import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "./fixture.ts";
@@ -79,19 +79,30 @@ export function useAnvilAnchors(): AnvilAnchors {
   return env;
 }
 
+export interface AnchoringNodeOptions {
+  /** Bind the store to the signer first, as the daemon does (default true). */
+  bindNode?: boolean;
+  /** Start the anchorer (default true). */
+  start?: boolean;
+  pipeline?: PipelineOptions;
+  client?: ChainClientOptions;
+  anchorer?: AnchorerOptions;
+}
+
 /**
- * A node of `signer` on `env`'s DataAnchors: its reading store in `dir` bound to the signer, its
- * pipeline (hour windows, closed by the test), its anchorer (started) and proofs of what it holds.
+ * A node of `signer` on `env`'s DataAnchors: its reading store in `dir`, its pipeline (hour
+ * windows, closed by the test), its anchorer (started unless asked not to; retried quickly) and
+ * proofs of what it holds. `stop()` stops it; the test's folder is its own.
  */
-export async function anchoringNode(env: InProcessAnchors, signer: HardhatEthersSigner, dir: string, secret: Buffer) {
+export async function anchoringNode(env: InProcessAnchors, signer: HardhatEthersSigner, dir: string, secret: Buffer, o: AnchoringNodeOptions = {}) {
   const store = await IngestStore.open(dir);
-  await store.bindNode(signer.address);
-  const pipeline = await IngestPipeline.open(store, secret, { windowMs: 3_600_000 });
-  const client = new ChainClient(env.conn.ethers.provider, { pollMs: 20, confirmations: 1 });
+  if (o.bindNode ?? true) await store.bindNode(signer.address);
+  const pipeline = await IngestPipeline.open(store, secret, { windowMs: 3_600_000, ...o.pipeline });
+  const client = new ChainClient(env.conn.ethers.provider, { pollMs: 20, confirmations: 1, ...o.client });
   const chain = await AnchorChain.create(client, await env.anchors.getAddress(), signer);
-  const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 } });
+  const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 }, ...o.anchorer });
   pipeline.on("window", () => anchorer.notify());
-  await anchorer.start();
+  if (o.start ?? true) await anchorer.start();
   const proofs = new ProofService(store, signer.address);
   const stop = async () => {
     await anchorer.stop();

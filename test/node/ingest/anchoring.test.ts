@@ -3,19 +3,12 @@
  * in order, a backlog caught up with anchorBatch, an anchor that landed before a crash recognised
  * instead of resent, and the typed, fatal disagreements (conflicting root, chain ahead).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { ZeroHash, id } from "ethers";
 import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
 import { AnchorConflictError, ChainAheadError } from "../../../node/chain/errors.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
-import { useInProcessAnchors } from "../../helpers/anchor-chains.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (stream: string, value: number): Reading => ({ stream, metric: "load", unit: "%", value, sourceTime: Date.now(), quality: "good" });
 
@@ -25,19 +18,9 @@ describe("anchoring closed windows on DataAnchors", () => {
 
   /** A store and pipeline in a fresh directory, and an anchorer for `signer` (not started). */
   async function node(signer: HardhatEthersSigner, maxBatch = 32, confirmations = 1) {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-anchor-"));
-    const store = await IngestStore.open(dir);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000 });
-    const client = new ChainClient(env.conn.ethers.provider, { pollMs: 20, confirmations });
-    const chain = await AnchorChain.create(client, await env.anchors.getAddress(), signer);
-    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch, retry: { minMs: 20, maxMs: 100 } });
-    pipeline.on("window", () => anchorer.notify());
-    cleanups.push(async () => {
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const n = await anchoringNode(env, signer, env.tempDir("tracemesh-anchor-"), Buffer.alloc(32, 1), { bindNode: false, start: false, client: { confirmations }, anchorer: { maxBatch } });
+    cleanups.push(n.stop);
+    const { pipeline } = n;
     const closeWindows = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await pipeline.write([reading("spindle-1/load", i), reading("spindle-2/load", i)]);
@@ -45,7 +28,7 @@ describe("anchoring closed windows on DataAnchors", () => {
         await new Promise((r) => setTimeout(r, 3)); // windows need a later end than the last
       }
     };
-    return { store, pipeline, anchorer, chain, closeWindows };
+    return { ...n, closeWindows };
   }
 
   const eventsOf = async (address: string) => env.anchors.queryFilter(env.anchors.filters.WindowAnchored(address), 0);

@@ -5,17 +5,10 @@
  * refuse without losing them, and anchors them in order once the chain's time has caught up.
  * Runs against a real DataAnchors on an in-process chain whose block time is moved forward.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
-import { useInProcessAnchors } from "../../helpers/anchor-chains.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (value: number, at: number): Reading => ({ stream: "spindle-1/load", metric: "load", unit: "%", value, sourceTime: at, quality: "good" });
 
@@ -38,21 +31,15 @@ describe("anchoring with the node clock ahead of the chain", () => {
   async function node(signerIndex: "machining" | "steel", aheadMs: number) {
     const offset = (await chainNow()) - Date.now() + aheadMs;
     const clock = () => Date.now() + offset;
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-clock-ahead-"));
-    const store = await IngestStore.open(dir);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000, now: clock });
-    const client = new ChainClient(env.conn.ethers.provider, { pollMs: 20 });
     const signer = env.fx.orgs[signerIndex].signer;
-    const chain = await AnchorChain.create(client, await env.anchors.getAddress(), signer);
     const logs: string[] = [];
-    const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 }, heldPollMs: 30, clock, log: (m) => logs.push(m) });
-    pipeline.on("window", () => anchorer.notify());
-    cleanups.push(async () => {
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+    const { store, pipeline, anchorer, stop } = await anchoringNode(env, signer, env.tempDir("tracemesh-clock-ahead-"), Buffer.alloc(32, 1), {
+      bindNode: false,
+      start: false,
+      pipeline: { now: clock },
+      anchorer: { heldPollMs: 30, clock, log: (m) => logs.push(m) },
     });
+    cleanups.push(stop);
     const closeWindows = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await pipeline.write([reading(i, clock())]);

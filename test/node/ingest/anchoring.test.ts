@@ -18,9 +18,9 @@ describe("anchoring closed windows on DataAnchors", () => {
 
   /** A store and pipeline in a fresh directory, and an anchorer for `signer` (not started). */
   async function node(signer: HardhatEthersSigner, maxBatch = 32, confirmations = 1) {
-    const n = await anchoringNode(env, signer, env.tempDir("tracemesh-anchor-"), Buffer.alloc(32, 1), { bindNode: false, start: false, client: { confirmations }, anchorer: { maxBatch } });
-    cleanups.push(n.stop);
-    const { pipeline } = n;
+    const made = await anchoringNode(env, signer, env.tempDir("tracemesh-anchor-"), Buffer.alloc(32, 1), { bindNode: false, start: false, client: { confirmations }, anchorer: { maxBatch } });
+    cleanups.push(made.stop);
+    const { pipeline } = made;
     const closeWindows = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await pipeline.write([reading("spindle-1/load", i), reading("spindle-2/load", i)]);
@@ -28,7 +28,7 @@ describe("anchoring closed windows on DataAnchors", () => {
         await new Promise((r) => setTimeout(r, 3)); // windows need a later end than the last
       }
     };
-    return { ...n, closeWindows };
+    return { ...made, closeWindows };
   }
 
   const eventsOf = async (address: string) => env.anchors.queryFilter(env.anchors.filters.WindowAnchored(address), 0);

@@ -232,7 +232,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const secret = loadOrCreateNodeSecret(config.secretFile);
   const storeDir = path.join(config.dataDir, "db");
   // Damaged files (LevelDB "Corruption") show at open or at the first reads: refuse, naming the repair.
-  const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e }) : e);
+  const damaged = (e: unknown) => (isStoreDamage(e) ? new StoreDamagedError(`the reading store ${storeDir}`, (e as Error).message, config.file, { cause: e, partners: config.p2p !== undefined }) : e);
   const store = await IngestStore.open(storeDir, { log }).catch((e: unknown) => Promise.reject(damaged(e)));
   let provider: JsonRpcProvider | undefined;
   try {

@@ -19,6 +19,9 @@
  * own and the members leave the signal to this process, which stops the scenario first, then the
  * members (each anchors its last windows), then the simulators and the chain last. A second
  * Ctrl-C forces it.
+ *
+ * A member whose store is damaged (it refuses to start, exit 65) is left out and the others run:
+ * the demo prints the repair that gets its data back from them (`repair --from-partners`).
  */
 import { rmSync } from "node:fs";
 import path from "node:path";
@@ -28,9 +31,9 @@ import { handleStopSignals } from "../lib/stop-signals.ts";
 import type { RunningAnvil } from "./local-chain/anvil.ts";
 import { type Deployment, connectContracts } from "../lib/deployment.ts";
 import { demoWallet } from "./demo/accounts.ts";
-import { DEMO_CHAIN_ID, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
+import { DEMO_CHAIN_ID, demoTxProvider, deploymentIdOf, ensureDeployed, startDemoChain } from "./demo/chain.ts";
 import { DEMO_ORGS, demoFounders } from "./demo/consortium.ts";
-import { type RunningMember, metricsUrlOf, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
+import { MemberStartError, type RunningMember, damagedMemberAdvice, metricsUrlOf, planMembers, prepareIdentities, startMember, writeMemberConfig } from "./demo/members.ts";
 import { type OrgPlant, startPlant, stopPlant } from "./demo/plant.ts";
 import { Scenario } from "./demo/scenario.ts";
 import { useFixtureEpcisFiles } from "./epcis-files.ts";
@@ -89,7 +92,7 @@ async function main() {
   let plant: OrgPlant[] = [];
   const members: RunningMember[] = [];
   let scenario: Scenario | undefined;
-  const scenarioProvider = new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true });
+  const scenarioProvider = demoTxProvider(rpcUrl);
   let stopping: Promise<void> | undefined;
 
   // Set once started; the stop (which a signal may start at any time) reads it.
@@ -158,8 +161,12 @@ async function main() {
         return member;
       }),
     );
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // A member whose store is damaged is left out, and the others go on: its repair gets back from
+    // them what they hold of its data. Any other failure stops the demo.
+    const failures = started.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    const failed = failures.find((e) => !(e instanceof MemberStartError && e.storeDamaged));
+    if (failed) throw failed;
+    for (const e of failures as MemberStartError[]) console.error(`[demo] ${damagedMemberAdvice(e.plan)}`);
     for (const m of members) {
       void m.exited.then((code) => {
         if (!stopping) console.error(`[demo] the member process of ${m.plan.org.name} exited (${code}); see ${m.plan.logFile}`);

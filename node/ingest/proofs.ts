@@ -10,6 +10,7 @@
  * still in the open window have no proof yet.
  */
 import { type DecodedReading, ReadingError, decodeReading } from "../../lib/canonical-reading.ts";
+import { TracemeshError } from "../../lib/errors.ts";
 import { MerkleTree, siblingsToHex } from "../../lib/merkle.ts";
 import type { Reading } from "../../lib/reading.ts";
 import {
@@ -80,6 +81,17 @@ interface WindowInfo {
   runs: Map<string, { run: StreamRun; located: LocatedSection[] }>;
   /** The tree over the window's page roots. */
   top: MerkleTree;
+}
+
+/**
+ * Part of a closed window the reading store no longer holds (a damaged store, after repair): not a
+ * fault of this process, and not final, so callers say so (503) rather than fail internally.
+ */
+function lostFromStore(what: string): TracemeshError {
+  return new TracemeshError(
+    "unavailable",
+    `${what}: the node's reading store lost it (a damaged store); its operator can fetch it back from the partners that follow its streams (\`npm run node -- repair --config FILE --from-partners\`)`,
+  );
 }
 
 const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -165,7 +177,7 @@ export class ProofService {
   private tree(window: number): Promise<MerkleTree> {
     return this.trees.get(window, async () => {
       const leaves = await this.store.leaves(window);
-      if (leaves === undefined) throw new Error(`window ${window} has no leaves`);
+      if (leaves === undefined) throw lostFromStore(`window ${window} has no leaves`);
       return MerkleTree.fromLeafHashes(leaves);
     });
   }
@@ -213,7 +225,7 @@ export class ProofService {
       return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top], anchor };
     }
     const { blockRoots: roots, leafPage: leaves, anchor } = await this.store.proofReads(w, p);
-    if (leaves === undefined) throw new Error(`window ${w} has no leaf page ${p}`);
+    if (leaves === undefined) throw lostFromStore(`window ${w} has no leaf page ${p}`);
     if (roots === undefined) {
       const page = await this.pages.get(`${w}:${p}`, async () => MerkleTree.fromLeafHashes(leaves));
       return { leaf: page.leaf(i), siblings: [...(page.proof(i).siblings as Buffer[]), ...top], anchor };
@@ -240,7 +252,7 @@ export class ProofService {
       }
       from += s.count;
     }
-    throw new Error(`window ${info.record.sequence} has no stored bytes for seq ${seq}: the store is damaged`);
+    throw lostFromStore(`window ${info.record.sequence} has no stored bytes for seq ${seq}`);
   }
 
   private proofOf(window: number, leafCount: number, index: number, seq: number, salt: Buffer, path: { leaf: Buffer; siblings: Buffer[] }): ReadingProof {
@@ -337,7 +349,7 @@ export class ProofService {
       }
       if (seq >= last) break;
       const value = await this.chunk(window, s.part);
-      if (value === undefined) throw new Error(`window ${window} chunk ${s.part} is missing`);
+      if (value === undefined) throw lostFromStore(`window ${window} chunk ${s.part} is missing`);
       // Records are length-prefixed: walk them in order (finding each from the section's start
       // made a page of a large section quadratic).
       const skip = Math.max(0, first - seq);

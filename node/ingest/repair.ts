@@ -44,12 +44,20 @@ import { IngestStore, parseChunk, sectionRecords } from "./store.ts";
 export const EXIT_DATA_DAMAGED = 65;
 
 /** The command an operator runs on a damaged data directory (named in the refusal to start). */
-export const repairCommand = (configFile: string | undefined) => `npm run node -- repair --config ${configFile ?? "<the node's config file>"}`;
+export const repairCommand = (configFile: string | undefined, fromPartners = false) =>
+  `npm run node -- repair --config ${configFile ?? "<the node's config file>"}${fromPartners ? " --from-partners" : ""}`;
 
-/** A store opened or read with LevelDB reporting damage: the node refuses to start with this. */
+/**
+ * A store opened or read with LevelDB reporting damage: the node refuses to start with this.
+ * `partners`: the node has a peer network, so the repair can also ask partners for what was lost.
+ */
 export class StoreDamagedError extends Error {
-  constructor(what: string, detail: string, configFile: string | undefined, options?: ErrorOptions) {
-    super(`${what} is damaged (${detail}). Run \`${repairCommand(configFile)}\` with the node stopped; it repairs the store, salvages what reads and reports what was lost`, options);
+  constructor(what: string, detail: string, configFile: string | undefined, options?: ErrorOptions & { partners?: boolean }) {
+    super(
+      `${what} is damaged (${detail}). Run \`${repairCommand(configFile, options?.partners)}\` with the node stopped; it repairs the store, salvages what reads and reports what was lost` +
+        (options?.partners ? ", then asks its partners for their verified copies of what was lost (readings of the streams they follow, event documents shared with them)" : ""),
+      options,
+    );
   }
 }
 

@@ -21,6 +21,14 @@ export const DEMO_CHAIN_ID = 31337;
  */
 export const deploymentIdOf = (demoDir: string) => `tracemesh-demo-${createHash("sha256").update(path.resolve(demoDir)).digest("hex").slice(0, 12)}`;
 
+/**
+ * A provider for the demo's own transactions (the scenario sends them from each organisation's
+ * account). No response cache: ethers shares identical requests made within 250 ms, and anvil
+ * mines at once, so the second of two back-to-back transactions from one account would be given
+ * the first one's nonce and refused ("nonce too low").
+ */
+export const demoTxProvider = (rpcUrl: string) => new JsonRpcProvider(rpcUrl, DEMO_CHAIN_ID, { staticNetwork: true, cacheTimeout: -1 });
+
 export async function startDemoChain(demoDir: string, port: number): Promise<RunningAnvil> {
   mkdirSync(path.join(demoDir, "chain"), { recursive: true });
   const stateFile = path.join(demoDir, "chain", "state.json");

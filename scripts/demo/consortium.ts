@@ -44,6 +44,20 @@ export const STEP_STREAMS: Partial<Record<DemoOrg["key"], string>> = {
   oem: "Tracemesh/oem/Tightening1/Torque",
 };
 
+/**
+ * What each supplier lets the OEM read, and the OEM follows (keeps a verified copy of): the mill
+ * its whole furnace record, since the OEM's quality needs the melt temperature, its phase and the
+ * heat number that tie it to a heat, and its product carbon footprint the furnace's energy (its
+ * power); the others their step stream. A partner's copy is also what a member gets its lost
+ * readings back from (`repair --from-partners`), and a window comes back only whole: a stream no
+ * partner follows would leave every window holding it lost.
+ */
+export const SHARED_WITH_OEM: Record<"steel" | "foundry" | "machining", string[]> = {
+  steel: ["furnace-1/temperature", "furnace-1/power", "furnace-1/heat", "furnace-1/phase"],
+  foundry: [STEP_STREAMS.foundry!],
+  machining: [STEP_STREAMS.machining!],
+};
+
 export const demoOrg = (key: DemoOrg["key"]): DemoOrg => DEMO_ORGS.find((o) => o.key === key)!;
 
 /** A node identity with only a libp2p peer id (the demo runs no Besu). */

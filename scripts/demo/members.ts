@@ -11,9 +11,10 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writ
 import path from "node:path";
 import type { NodeIdentityInit } from "../../lib/consortium.ts";
 import { sleep } from "../../lib/retry.ts";
+import { EXIT_DATA_DAMAGED } from "../../node/ingest/repair.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { demoWallet } from "./accounts.ts";
-import { DEMO_ORGS, type DemoOrg, STEP_STREAMS, demoOrg, peerOnlyNode } from "./consortium.ts";
+import { DEMO_ORGS, type DemoOrg, SHARED_WITH_OEM, demoOrg, peerOnlyNode } from "./consortium.ts";
 import { partyOf, placeOf } from "./story.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -97,7 +98,7 @@ export function writeMemberConfig(plan: MemberPlan, settings: MemberSettings): v
       // The OEM keeps a verified copy of its suppliers' process data (they grant it in the scenario).
       follow:
         plan.org.key === "oem"
-          ? (["steel", "foundry", "machining"] as const).map((k) => ({ organisation: demoOrg(k).name, stream: STEP_STREAMS[k]! }))
+          ? (["steel", "foundry", "machining"] as const).flatMap((k) => SHARED_WITH_OEM[k].map((stream) => ({ organisation: demoOrg(k).name, stream })))
           : [],
     },
     // Subscription webhooks to the demo's own receivers only (the OEM's ERP, recall-alerts.ts).
@@ -125,6 +126,41 @@ export interface RunningMember {
   stop(graceMs?: number): Promise<number | null>;
   /** SIGKILL, for a forced stop. */
   kill(): void;
+}
+
+/** A member process that exited while starting, with its exit status. */
+export class MemberStartError extends Error {
+  constructor(
+    readonly plan: MemberPlan,
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "MemberStartError";
+  }
+
+  /** It refused to start because a store of its is damaged (node/ingest/repair.ts): restarting will not help, a repair will. */
+  get storeDamaged(): boolean {
+    return this.exitCode === EXIT_DATA_DAMAGED;
+  }
+}
+
+/**
+ * What the demo says of a member left out because its store is damaged: the others go on, so the
+ * repair can get what its partners hold back from them, then it is started again.
+ */
+export function damagedMemberAdvice(plan: MemberPlan): string {
+  // As the operator types it from where they ran `npm start`.
+  const shown = (file: string) => {
+    const relative = path.relative(process.cwd(), file);
+    return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+  };
+  const config = shown(plan.configFile);
+  return (
+    `${plan.org.name}: its store is damaged, so it is not started; the other members go on (its log: ${shown(plan.logFile)}). ` +
+    `While they run: \`npm run node -- repair --config ${config} --from-partners\` (partners hand back what they hold of its data, verified against the chain), ` +
+    `then start it: \`npm run member -- --config ${config}\`, or Ctrl-C and \`npm start\``
+  );
 }
 
 /** The command that runs one member process (node, peer network, indexer and gateway). */
@@ -175,7 +211,7 @@ export async function startMember(plan: MemberPlan, options: { readyTimeoutMs?: 
   };
   while (!(await answers())) {
     if (child.exitCode !== null) {
-      throw new Error(`${plan.org.name}'s member process exited (${child.exitCode}) while starting:\n${output.trim().split("\n").slice(-15).join("\n")}\n(log: ${plan.logFile})`);
+      throw new MemberStartError(plan, child.exitCode, `${plan.org.name}'s member process exited (${child.exitCode}) while starting:\n${output.trim().split("\n").slice(-15).join("\n")}\n(log: ${plan.logFile})`);
     }
     if (Date.now() > deadline) {
       await stop(2000);

@@ -26,7 +26,7 @@ import { type TracemeshContracts, connectContracts, type Deployment } from "../.
 import { batchKey, itemKey } from "../../lib/identifiers/canonical.ts";
 import { sleep } from "../../lib/retry.ts";
 import { demoWallet } from "./accounts.ts";
-import { type DemoOrg, STEP_STREAMS, demoOrg } from "./consortium.ts";
+import { type DemoOrg, SHARED_WITH_OEM, STEP_STREAMS, demoOrg } from "./consortium.ts";
 import { GatewayClient, GatewayError } from "../../lib/gateway-client.ts";
 import * as story from "./story.ts";
 import { subscribeRecallAlerts } from "./recall-alerts.ts";
@@ -235,7 +235,7 @@ export class Scenario {
 
   // ------------------------------------------------------------------ the story
 
-  /** Once per consortium: the regulator accredits the lab; each producer lets the OEM read its step stream. */
+  /** Once per consortium: the regulator accredits the lab; each supplier lets the OEM read the streams it shares (SHARED_WITH_OEM). */
   private async setUp(): Promise<void> {
     this.stopAlerts ??= await subscribeRecallAlerts(this.client("oem"), this.o.gatewayOf("oem"), this.log);
     const lab = await this.orgId("lab");
@@ -245,7 +245,9 @@ export class Scenario {
       this.log("the regulator accredited the test lab for EN 10204 3.1 mill test certificates");
     }
     for (const key of ["steel", "foundry", "machining"] as const) {
-      if (await this.grant(key, "oem", ScopeKind.DataStream, streamScopeKey(STEP_STREAMS[key]!))) this.log(`${demoOrg(key).name} lets ${demoOrg("oem").name} read ${STEP_STREAMS[key]}`);
+      for (const stream of SHARED_WITH_OEM[key]) {
+        if (await this.grant(key, "oem", ScopeKind.DataStream, streamScopeKey(stream))) this.log(`${demoOrg(key).name} lets ${demoOrg("oem").name} read ${stream}`);
+      }
     }
   }
 

@@ -15,6 +15,7 @@ import { type AnchorView, verifyReading } from "../../../lib/verify-reading.ts";
 import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
 import { ProofService } from "../../../node/ingest/proofs.ts";
 import { repairDataDir } from "../../../node/ingest/repair.ts";
+import { loseWindows } from "./support/disk-fault.ts";
 import { CHUNK_BYTES, IngestStore, LEAF_PAGE, type WindowRecord, keys, pageBlockRoots, parseChunk } from "../../../node/ingest/store.ts";
 
 const NODE = "0x" + "ce".repeat(20);
@@ -185,5 +186,29 @@ describe("cold single-reading proofs", () => {
     await expectProven(proofs, chain, onPage(1), 500);
     await store.close();
     expect((await repairDataDir(dataDir)).windows.blockRootsRestored).toBe(0);
+  });
+
+  it("says a reading its store lost is unavailable and how its operator gets it back, rather than failing internally", async () => {
+    const dir = newDir();
+    let store = await IngestStore.open(dir);
+    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 9), { windowMs: 3_600_000 });
+    const t0 = Date.now() - 10_000;
+    await pipeline.write(Array.from({ length: 30 }, (_, i) => reading(STREAMS[i % 3]!, i, t0 + i)));
+    await pipeline.closeWindow();
+    await pipeline.write(Array.from({ length: 30 }, (_, i) => reading(STREAMS[i % 3]!, i, t0 + 100 + i)));
+    await pipeline.stop();
+    await store.close();
+    // Window 1's readings lost (a disk fault, after repair); window 2 whole.
+    await loseWindows(dir, [], [1]);
+    store = await IngestStore.open(dir);
+    try {
+      const proofs = new ProofService(store, NODE);
+      const lost = { code: "unavailable", message: expect.stringMatching(/window 1 .*the node's reading store lost it .*npm run node -- repair --config FILE --from-partners/) };
+      await expect(proofs.proveReading(STREAMS[0]!, 3)).rejects.toMatchObject(lost);
+      await expect(proofs.proveRun(STREAMS[0]!, 1)).rejects.toMatchObject(lost);
+      expect(await proofs.proveReading(STREAMS[0]!, 13)).toMatchObject({ seq: 13, proof: { window: 2 } });
+    } finally {
+      await store.close();
+    }
   });
 });

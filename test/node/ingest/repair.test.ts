@@ -10,7 +10,7 @@ import path from "node:path";
 import { Level } from "level";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { loadConfig } from "../../../node/config.ts";
+import { type NodeConfig, loadConfig } from "../../../node/config.ts";
 import { startNode } from "../../../node/daemon.ts";
 import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
 import { type RepairReport, StoreDamagedError } from "../../../node/ingest/repair.ts";
@@ -69,6 +69,16 @@ describe("a damaged reading store", { timeout: 120_000 }, () => {
     );
     expect(refused).toBeInstanceOf(StoreDamagedError);
     expect((refused as Error).message).toContain(`npm run node -- repair --config ${env.configFile}`);
+    // A node with no peer network has no partners to ask.
+    expect((refused as Error).message).not.toContain("--from-partners");
+    // With one, the refusal names the repair that also asks partners for their copies of what was lost.
+    const withPeers = await startNode({ ...loadConfig(env.configFile), p2p: { listen: ["/ip4/127.0.0.1/tcp/0"] } as NodeConfig["p2p"] }, { log: () => {} }).then(
+      (n) => n.stop().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(withPeers).toBeInstanceOf(StoreDamagedError);
+    expect((withPeers as Error).message).toContain(`npm run node -- repair --config ${env.configFile} --from-partners`);
+    expect((withPeers as Error).message).toMatch(/then asks its partners for their verified copies of what was lost/);
     // The CLI says the same and exits 65 (restarting will not help).
     const start = nodeCli("start", "--config", env.configFile);
     expect(start.status, start.stderr).toBe(65);

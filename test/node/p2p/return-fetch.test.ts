@@ -27,7 +27,8 @@ import { devKey } from "../../../scripts/local-chain/local-chain.ts";
 import { ProofService } from "../../../node/ingest/proofs.ts";
 import { type Partner, refetchWindows } from "../../../node/ingest/refetch.ts";
 import { salvageCheck } from "../../../node/ingest/repair.ts";
-import { IngestStore, keys } from "../../../node/ingest/store.ts";
+import { IngestStore } from "../../../node/ingest/store.ts";
+import { loseWindows } from "../ingest/support/disk-fault.ts";
 import { IngestReadingSource } from "../../../node/p2p/ingest-source.ts";
 import type { NodeStatus } from "../../../node/daemon.ts";
 import { nodeMetrics } from "../../../node/metrics.ts";
@@ -147,7 +148,7 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
       for (const stream of [FURNACE, PRESS]) genuine.set(stream, (await source.readings({ stream, from: 0, to: Number.MAX_SAFE_INTEGER, afterSeq: 0, limit: 1_000_000 })).items);
       await store.close();
     }
-    await lose(db);
+    await loseWindows(db, LOST.slice(0, 2), LOST.slice(2));
     cpSync(db, path.join(tmp.dir, "damaged-copy"), { recursive: true });
 
     // The liar: answers for the mill's readings with one value altered.
@@ -303,19 +304,3 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     });
   }
 });
-
-/** Removes windows LOST[0..1] whole and LOST[2]'s readings (chunks) from the store in `db`. */
-async function lose(db: string): Promise<void> {
-  await withStore(db, async (store) => {
-    const ops: { type: "del"; key: Buffer }[] = [];
-    const under = async (gte: Buffer, lt: Buffer) => {
-      for await (const key of store.db.keys({ gte, lt })) ops.push({ type: "del", key });
-    };
-    for (const w of LOST) await under(keys.chunk(w, 0), keys.chunk(w + 1, 0));
-    for (const w of LOST.slice(0, 2)) {
-      ops.push({ type: "del", key: keys.window(w) }, { type: "del", key: keys.locator(w) }, { type: "del", key: keys.pageRoots(w) });
-      await under(keys.leafPage(w, 0), keys.leafPage(w + 1, 0));
-    }
-    await store.write(ops);
-  });
-}

@@ -475,11 +475,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         bytes8 unit,
         bytes32 eventHash
     ) external returns (uint64 recordId) {
-        (uint32 org, ) = _writerOrg();
-        _requireQuantity(batchKey, quantity, unit);
-        recordId = _newRecord(RecordKind.Receive, org, eventHash, 0);
-        _takeInTransit(batchKey, fromOrg, org, quantity, org);
-        _lotBalance[batchKey][org] += quantity;
+        uint32 org;
+        (org, recordId) = _settleInTransit(RecordKind.Receive, batchKey, fromOrg, quantity, unit, eventHash);
         emit LotReceived(batchKey, fromOrg, org, recordId, quantity);
     }
 
@@ -494,11 +491,8 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         bytes8 unit,
         bytes32 eventHash
     ) external returns (uint64 recordId) {
-        (uint32 org, ) = _writerOrg();
-        _requireQuantity(batchKey, quantity, unit);
-        recordId = _newRecord(RecordKind.CancelShipment, org, eventHash, 0);
-        _takeInTransit(batchKey, org, toOrg, quantity, org);
-        _lotBalance[batchKey][org] += quantity;
+        uint32 org;
+        (org, recordId) = _settleInTransit(RecordKind.CancelShipment, batchKey, toOrg, quantity, unit, eventHash);
         emit LotShipmentCancelled(batchKey, org, toOrg, recordId, quantity);
     }
 
@@ -861,11 +855,25 @@ contract Provenance is ConsortiumBound, MulticallUpgradeable {
         if (unit != lotUnit_) revert UnitMismatch(batchKey, unit, lotUnit_);
     }
 
-    /// @dev Takes `quantity` out of the lot in transit from `fromOrg` to `toOrg`; `org` is the caller, for the error.
-    function _takeInTransit(bytes32 batchKey, uint32 fromOrg, uint32 toOrg, uint256 quantity, uint32 org) private {
+    /// @dev Moves `quantity` of a lot in transit between the calling writer and `other` into the
+    /// caller's balance, under a new record of `kind`: a Receive takes it from `other`'s shipment to
+    /// the caller, a CancelShipment from the caller's own shipment to `other`.
+    function _settleInTransit(
+        RecordKind kind,
+        bytes32 batchKey,
+        uint32 other,
+        uint256 quantity,
+        bytes8 unit,
+        bytes32 eventHash
+    ) private returns (uint32 org, uint64 recordId) {
+        (org, ) = _writerOrg();
+        _requireQuantity(batchKey, quantity, unit);
+        recordId = _newRecord(kind, org, eventHash, 0);
+        (uint32 fromOrg, uint32 toOrg) = kind == RecordKind.Receive ? (other, org) : (org, other);
         uint256 pending = _lotInTransit[batchKey][fromOrg][toOrg];
         if (quantity > pending) revert InsufficientQuantity(batchKey, org, quantity, pending);
         _lotInTransit[batchKey][fromOrg][toOrg] = pending - quantity;
+        _lotBalance[batchKey][org] += quantity;
     }
 
     function _recordBy(bytes32 eventHash, uint32 org) private view returns (uint64) {

@@ -21,6 +21,9 @@ export const json = (description: string, schema: Record<string, unknown> = { ty
   content: { "application/json": { schema } },
 });
 
+/** A required JSON request body with an inline or referenced schema. */
+export const jsonBody = (schema: Record<string, unknown>) => ({ required: true, content: { "application/json": { schema } } });
+
 export const bearer = [{ bearerAuth: [] }];
 
 export type OpenApiDocument = Record<string, unknown> & { paths: OpenApiPaths };

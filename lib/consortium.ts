@@ -83,6 +83,33 @@ export function rolesOf(mask: bigint): Role[] {
     .filter((r) => (mask & (1n << BigInt(r))) !== 0n);
 }
 
+/** A role's name as the API, the CLI and deployment files write it ("supplier", "manufacturer", ...). */
+export function roleName(role: Role): string {
+  return (Role[role] ?? `role-${role}`).toLowerCase();
+}
+
+/** The names a person may write for a role: each role's own name, and the demo's "oem" and "lab". */
+const ROLE_BY_NAME: Readonly<Record<string, Role>> = {
+  supplier: Role.Supplier,
+  manufacturer: Role.Manufacturer,
+  oem: Role.Manufacturer,
+  logistics: Role.Logistics,
+  certifier: Role.Certifier,
+  lab: Role.Certifier,
+  regulator: Role.Regulator,
+  auditor: Role.Auditor,
+};
+
+/** Every name `roleByName` accepts, in a stable order for messages. */
+export const ROLE_NAMES: readonly string[] = Object.keys(ROLE_BY_NAME);
+
+/** The role `name` stands for (any case, spaces around ignored), undefined for none. */
+export function roleByName(name: string): Role | undefined {
+  const key = name.trim().toLowerCase();
+  // Own keys only: "constructor" or "toString" name no role.
+  return Object.hasOwn(ROLE_BY_NAME, key) ? ROLE_BY_NAME[key] : undefined;
+}
+
 const NODE_TUPLE = "tuple(string peerId, string enodeId, string enodeHost, uint16 enodePort, address validator)";
 const abi = AbiCoder.defaultAbiCoder();
 

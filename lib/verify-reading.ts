@@ -163,8 +163,16 @@ async function anchorOf(chain: AnchorView, node: unknown, window: unknown): Prom
   return chain.getAnchor(node, BigInt(window));
 }
 
-/** The anchor of the proof's (node, window), checked first against `options.expectedNode`. */
-async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: unknown }, options: VerifyOptions): Promise<AnchorRecord | VerifyResult> {
+/**
+ * The anchor of the proof's (node, window), checked first against `options.expectedNode`, with its
+ * root and leaf count; or the verdict that ends the verification (no proof, no anchor, no root).
+ */
+async function checkedAnchor(
+  chain: AnchorView,
+  proof: { node: unknown; window: unknown } | null,
+  options: VerifyOptions,
+): Promise<{ anchor: AnchorRecord; root: Buffer; leafCount: number } | VerifyResult> {
+  if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
   const anchor = await anchorOf(chain, proof.node, proof.window);
   if (anchor === "malformed") return fail("proof-invalid", "the proof does not name a node account and window sequence");
   if (options.expectedNode !== undefined) {
@@ -173,9 +181,11 @@ async function checkedAnchor(chain: AnchorView, proof: { node: unknown; window: 
     if (nodeId !== options.expectedNode) return fail("wrong-node", `account ${String(proof.node)} anchors for node ${nodeId}, not node ${options.expectedNode}`);
   }
   if (anchor === undefined) return fail("window-not-anchored", `node ${String(proof.node)} has no anchor for window ${String(proof.window)}`);
-  return anchor;
+  const root = rootBytes(anchor.root);
+  if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
+  return { anchor, root, leafCount: Number(anchor.leafCount) };
 }
-const isVerdict = (x: AnchorRecord | VerifyResult): x is VerifyResult => "ok" in x;
+const isVerdict = (x: object): x is VerifyResult => "ok" in x;
 
 /** An anchor's window as numbers, and whether it was anchored too late to vouch for it. */
 function timeRange(anchor: AnchorRecord, options: VerifyOptions): { from: number; to: number; anchoredMs: number; tolerance: number; late: boolean } {
@@ -200,12 +210,9 @@ function timeCheck(receivedTime: number, anchor: AnchorRecord, options: VerifyOp
 
 /** Verifies one reading against its proof and the chain. */
 export async function verifyReading(reading: Reading, proof: ReadingProof, chain: AnchorView, options: VerifyOptions = {}): Promise<VerifyResult> {
-  if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await checkedAnchor(chain, proof, options);
-  if (isVerdict(anchor)) return anchor;
-  const root = rootBytes(anchor.root);
-  const leafCount = Number(anchor.leafCount);
-  if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
+  const anchored = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchored)) return anchored;
+  const { anchor, root, leafCount } = anchored;
 
   const salt = saltOf(proof.salt);
   const claimed = hashOf(proof.leafHash);
@@ -239,12 +246,9 @@ export async function verifyReadingRange(
   chain: AnchorView,
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
-  if (proof === null || typeof proof !== "object") return fail("proof-invalid", "no proof");
-  const anchor = await checkedAnchor(chain, proof, options);
-  if (isVerdict(anchor)) return anchor;
-  const root = rootBytes(anchor.root);
-  const leafCount = Number(anchor.leafCount);
-  if (root === undefined) return fail("window-not-anchored", "the anchor has no root");
+  const anchored = await checkedAnchor(chain, proof, options);
+  if (isVerdict(anchored)) return anchored;
+  const { anchor, root, leafCount } = anchored;
 
   const n = readings.length;
   const { start, end } = proof;

@@ -46,7 +46,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Wallet } from "ethers";
 import { ConfigError, FilePath, checkConfig, readJsonFile, shown } from "../lib/config-reader.ts";
 import { DEFAULT_CHAIN_CALL_TIMEOUT_MS } from "../lib/rpc-provider.ts";
-import { type RetentionConfig, RetentionSchema, retentionRules, toRetentionConfig } from "./retention/policy.ts";
+import { type ConfiguredRetention, RetentionSchema, retentionRules, toRetentionConfig } from "./retention/policy.ts";
 
 export interface NodeConfig {
   /** The config file it came from, when any. */
@@ -76,7 +76,7 @@ export interface NodeConfig {
   /** The peer network; absent when the node does not join it. */
   p2p?: P2pConfig;
   /** Retention of readings (node/retention); absent: every reading is kept in the store forever. */
-  retention?: RetentionConfig;
+  retention?: ConfiguredRetention;
 }
 
 /** A partner's stream this node keeps a copy of (fetched on announcements and after being offline). */

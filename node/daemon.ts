@@ -19,7 +19,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import { DataAnchors__factory } from "../lib/contracts/types/index.js";
-import { type Deployment, readDeployment } from "../lib/deployment.ts";
+import { type Deployment, connectContracts, readDeployment } from "../lib/deployment.ts";
 import { contractAnchorView } from "../lib/verify-reading.ts";
 import { type AdminServer, serveAdmin } from "./admin.ts";
 import { type MetricsServer, startNodeMetrics } from "./metrics.ts";
@@ -28,6 +28,7 @@ import type { AdapterContext, AdapterStatus, EdgeAdapter } from "./edge/adapter.
 import { createAdapter, parseDeviceConfig } from "./edge/index.ts";
 import { AnchorChain, type AnchorChainHooks, ChainClient, rpcProvider } from "./chain/client.ts";
 import { Anchorer, type AnchoringStatus, type ClockCheck } from "./chain/anchorer.ts";
+import { orgIdByName } from "./chain/org-names.ts";
 import { ConfigError, type NodeConfig, loadNodeKey } from "./config.ts";
 import { type IngestStall, IngestPipeline, type PipelineStatus } from "./ingest/pipeline.ts";
 import type { StreamTiming, TimingReport } from "./ingest/timing.ts";
@@ -39,6 +40,7 @@ import { StoreDamagedError, isStoreDamage } from "./ingest/repair.ts";
 import { EventStore } from "./events/store.ts";
 import { IngestReadingSource } from "./p2p/ingest-source.ts";
 import { type P2pStatus, PeerNetwork } from "./p2p/network.ts";
+import { resolveFollowedNames } from "./retention/policy.ts";
 import { Retention, type RetentionStatus, ownEventBindings } from "./retention/prune.ts";
 
 /**
@@ -287,7 +289,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       try {
         events ??= await EventStore.open(path.join(config.dataDir, "events"));
         const eventStore = events;
-        retention = new Retention(store, proofs, config.retention, {
+        // Followed rules may name their owner: the registry says who that is, once, at start.
+        // Without the peer network nothing is received, so the rules are not needed.
+        const consortium = connectContracts(deployment.contracts, provider).consortium;
+        const retentionConfig = p2p ? await resolveFollowedNames(config.retention, (name) => orgIdByName(consortium, name), config.file) : { ...config.retention, followed: [] };
+        retention = new Retention(store, proofs, retentionConfig, {
           node: wallet.address,
           bindings: () => ownEventBindings(eventStore),
           ...(p2p ? { received: p2p.received } : {}),

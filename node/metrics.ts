@@ -29,6 +29,10 @@ export interface NodeMetricsSource {
 const ADAPTER_STATES = ["connecting", "connected", "disconnected", "stopped"] as const satisfies readonly AdapterState[];
 const ANCHORING_STATES = ["starting", "reconciling", "idle", "anchoring", "held", "retrying", "failed", "stopped"] as const satisfies readonly AnchoringState[];
 
+type Setter = (labels: Record<string, string>, value: number) => void;
+type FollowStatus = NonNullable<NodeStatus["p2p"]>["follows"][number];
+type RetentionStatus = NonNullable<NodeStatus["retention"]>;
+
 /** A counter whose total is read from the node at scrape time. */
 function readCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void | Promise<void>): Counter {
   return new Counter({
@@ -166,18 +170,18 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
     set({ outcome: "served" }, returns.served);
     for (const [code, n] of Object.entries(returns.refused)) set({ outcome: code }, n ?? 0);
   });
-  readCounter(r, "tracemesh_node_follow_readings_total", "Readings received and verified per followed stream", ["organisation", "stream"], (set) => {
-    for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.received);
-  });
-  readCounter(r, "tracemesh_node_follow_unverifiable_windows_total", "Windows of a followed stream skipped as unverifiable", ["organisation", "stream"], (set) => {
-    for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.unverifiable);
-  });
-  readGauge(r, "tracemesh_node_follow_last_fetch_timestamp_seconds", "When a followed stream last fetched, Unix seconds", ["organisation", "stream"], (set) => {
-    for (const f of s().p2p?.follows ?? []) if (f.lastFetchAt) set({ organisation: String(f.organisation), stream: f.stream }, f.lastFetchAt / 1000);
-  });
-  readGauge(r, "tracemesh_node_follow_failing", "1 while a followed stream's last fetch failed or it waits for the chain", ["organisation", "stream"], (set) => {
-    for (const f of s().p2p?.follows ?? []) set({ organisation: String(f.organisation), stream: f.stream }, f.lastError || f.waiting ? 1 : 0);
-  });
+  /** One value per followed stream, labelled by owner and stream; undefined leaves the stream out. */
+  const FOLLOW = ["organisation", "stream"];
+  const perFollow = (value: (f: FollowStatus) => number | undefined) => (set: Setter) => {
+    for (const f of s().p2p?.follows ?? []) {
+      const v = value(f);
+      if (v !== undefined) set({ organisation: String(f.organisation), stream: f.stream }, v);
+    }
+  };
+  readCounter(r, "tracemesh_node_follow_readings_total", "Readings received and verified per followed stream", FOLLOW, perFollow((f) => f.received));
+  readCounter(r, "tracemesh_node_follow_unverifiable_windows_total", "Windows of a followed stream skipped as unverifiable", FOLLOW, perFollow((f) => f.unverifiable));
+  readGauge(r, "tracemesh_node_follow_last_fetch_timestamp_seconds", "When a followed stream last fetched, Unix seconds", FOLLOW, perFollow((f) => (f.lastFetchAt ? f.lastFetchAt / 1000 : undefined)));
+  readGauge(r, "tracemesh_node_follow_failing", "1 while a followed stream's last fetch failed or it waits for the chain", FOLLOW, perFollow((f) => (f.lastError || f.waiting ? 1 : 0)));
 
   // Own EPCIS events a reorg dropped from the chain (node/events/records.ts): not served until recorded again.
   readGauge(r, "tracemesh_node_unrecorded_own_events", "Own events whose Provenance record the chain no longer holds", [], (set) => {
@@ -186,30 +190,18 @@ export function nodeMetrics(source: NodeMetricsSource, clock: () => number = Dat
   });
 
   // Retention (node/retention): readings moved to the archive, and what it takes on disk.
-  readCounter(r, "tracemesh_node_retention_pruned_readings_total", "Readings moved from the store to the archive (over the store's life)", [], (set) => {
+  /** A value of the retention status, absent while the node runs no retention (or the value is undefined). */
+  const ofRetention = (value: (t: RetentionStatus) => number | undefined) => (set: Setter) => {
     const t = s().retention;
-    if (t) set(none, t.prunedReadings);
-  });
-  readCounter(r, "tracemesh_node_retention_received_pruned_readings_total", "Readings received from followed streams moved from the received store to the archive (over the store's life)", [], (set) => {
-    const t = s().retention?.received;
-    if (t) set(none, t.prunedReadings);
-  });
-  readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], (set) => {
-    const t = s().retention;
-    if (t) set(none, t.keptBoundRuns);
-  });
-  readGauge(r, "tracemesh_node_retention_archive_bytes", "Bytes of the committed archive segments", [], (set) => {
-    const t = s().retention;
-    if (t) set(none, t.archiveBytes);
-  });
-  readGauge(r, "tracemesh_node_retention_last_run_timestamp_seconds", "When retention last ran, Unix seconds", [], (set) => {
-    const t = s().retention;
-    if (t?.lastRunAt) set(none, t.lastRunAt / 1000);
-  });
-  readGauge(r, "tracemesh_node_retention_failed", "1 when the last retention run failed (readings stay in the store)", [], (set) => {
-    const t = s().retention;
-    if (t) set(none, t.lastError ? 1 : 0);
-  });
+    const v = t === undefined ? undefined : value(t);
+    if (v !== undefined) set(none, v);
+  };
+  readCounter(r, "tracemesh_node_retention_pruned_readings_total", "Readings moved from the store to the archive (over the store's life)", [], ofRetention((t) => t.prunedReadings));
+  readCounter(r, "tracemesh_node_retention_received_pruned_readings_total", "Readings received from followed streams moved from the received store to the archive (over the store's life)", [], ofRetention((t) => t.received?.prunedReadings));
+  readCounter(r, "tracemesh_node_retention_kept_bound_runs_total", "Expired runs kept because an own EPCIS event binds their readings", [], ofRetention((t) => t.keptBoundRuns));
+  readGauge(r, "tracemesh_node_retention_archive_bytes", "Bytes of the committed archive segments", [], ofRetention((t) => t.archiveBytes));
+  readGauge(r, "tracemesh_node_retention_last_run_timestamp_seconds", "When retention last ran, Unix seconds", [], ofRetention((t) => (t.lastRunAt ? t.lastRunAt / 1000 : undefined)));
+  readGauge(r, "tracemesh_node_retention_failed", "1 when the last retention run failed (readings stay in the store)", [], ofRetention((t) => (t.lastError ? 1 : 0)));
 
   // The disk.
   readGauge(r, "tracemesh_node_data_dir_bytes", "Bytes of the node's data directory (stores, secrets, status)", [], async (set) => set(none, await directoryBytes(s().dataDir)));

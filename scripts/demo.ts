@@ -169,7 +169,7 @@ async function main() {
     for (const e of failures as MemberStartError[]) console.error(`[demo] ${damagedMemberAdvice(e.plan)}`);
     for (const m of members) {
       void m.exited.then((code) => {
-        if (!stopping) console.error(`[demo] ${m.plan.org.name}'s member process exited (${code}); see ${m.plan.logFile}`);
+        if (!stopping) console.error(`[demo] the member process of ${m.plan.org.name} exited (${code}); see ${m.plan.logFile}`);
       });
     }
     await describeConsortium(deployment, members);

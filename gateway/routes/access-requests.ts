@@ -30,7 +30,7 @@ import type { Context } from "koa";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 import { makerOf } from "./passport.ts";
 import { parseSubject } from "./trace.ts";
 
@@ -257,24 +257,17 @@ export const paths: OpenApiPaths = {
       summary: "A partner asks this organisation for access to an item it made (kept by this node until its owner approves or declines); this organisation's own request for another maker's item is passed on to the maker's node",
       tags: ["access"],
       security: bearer,
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["subject", "scope", "purpose", "days"],
-              additionalProperties: false,
-              properties: {
-                subject: { type: "string", description: "the item's GS1 Digital Link or EPC URI" },
-                scope: { enum: ["item", "item-genealogy"] },
-                purpose: { type: "string", maxLength: PURPOSE_MAX },
-                days: { type: "integer", minimum: 1, maximum: 365 },
-              },
-            },
-          },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["subject", "scope", "purpose", "days"],
+        additionalProperties: false,
+        properties: {
+          subject: { type: "string", description: "the item's GS1 Digital Link or EPC URI" },
+          scope: { enum: ["item", "item-genealogy"] },
+          purpose: { type: "string", maxLength: PURPOSE_MAX },
+          days: { type: "integer", minimum: 1, maximum: 365 },
         },
-      },
+      }),
       responses: {
         "201": json("The request, pending", requestSchema),
         "400": problem("Malformed body or identifier, or a request to oneself"),

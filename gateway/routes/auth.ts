@@ -5,7 +5,7 @@
  */
 import { type GatewayRouter, type OpenApiPaths, type RouteContext, originOf } from "../context.ts";
 import { badRequest, forbidden } from "../errors.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 import { roleName } from "../auth/membership.ts";
 import type { AuthChallenge, IssuedToken, SessionAnswer } from "../../lib/api/auth.ts";
 
@@ -60,18 +60,11 @@ export const paths: OpenApiPaths = {
     post: {
       summary: "Trade a signed sign-in message for a bearer token",
       tags: ["auth"],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["message", "signature"],
-              properties: { message: { type: "string" }, signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" } },
-            },
-          },
-        },
-      },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["message", "signature"],
+        properties: { message: { type: "string" }, signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" } },
+      }),
       responses: {
         "200": json("A token for the account's organisation", {
           type: "object",

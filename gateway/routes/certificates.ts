@@ -24,7 +24,7 @@ import type { RevocationReason } from "../../lib/registry.ts";
 import { readRaw } from "../body.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, notFound, requireService } from "../errors.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 import type { GatewayServices } from "../services.ts";
 import { parseSubject } from "./trace.ts";
 
@@ -402,18 +402,11 @@ export const paths: OpenApiPaths = {
       description:
         "Checks: " + PRESENTATION_CHECK_NAMES.join(", ") + ". The presentation's nonce and aud claims must be the verifier's nonce and domain; each presented credential is verified as by /certificates/verify.",
       tags: ["certificates"],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["presentation", "nonce", "domain"],
-              properties: { presentation: { description: "the vp+jwt compact JWS, or { jwt }" }, nonce: { type: "string" }, domain: { type: "string" } },
-            },
-          },
-        },
-      },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["presentation", "nonce", "domain"],
+        properties: { presentation: { description: "the vp+jwt compact JWS, or { jwt }" }, nonce: { type: "string" }, domain: { type: "string" } },
+      }),
       responses: {
         "200": json("The verdict, with each check named, and each credential's verification", {
           type: "object",

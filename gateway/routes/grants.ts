@@ -12,7 +12,7 @@ import { ScopeKind } from "../../lib/registry.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 
 /** One field of the body as a non-empty string of at most `max` characters. */
 function text(body: Record<string, unknown>, name: string, max: number): string {
@@ -163,27 +163,20 @@ export const paths: OpenApiPaths = {
       summary: "Grants a partner read access to this organisation's data on one scope until an expiry (this node's organisation only)",
       tags: ["access"],
       security: bearer,
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["grantee", "scope", "subject", "purpose", "expiresAt"],
-              additionalProperties: false,
-              properties: {
-                grantee: { type: "integer", minimum: 1, description: "the partner's organisation id" },
-                scope: { enum: Object.values(SCOPE_WORDS) },
-                subject: { type: "string", description: "item or batch identifier (EPC URI, Digital Link), stream id, or a 32-byte hex scope key" },
-                purpose: { type: "string", description: "purpose in words, or a 32-byte hex purpose code" },
-                expiresAt: { type: "string", format: "date-time" },
-                from: { type: "string", format: "date-time", description: "window-range only" },
-                to: { type: "string", format: "date-time", description: "window-range only" },
-              },
-            },
-          },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["grantee", "scope", "subject", "purpose", "expiresAt"],
+        additionalProperties: false,
+        properties: {
+          grantee: { type: "integer", minimum: 1, description: "the partner's organisation id" },
+          scope: { enum: Object.values(SCOPE_WORDS) },
+          subject: { type: "string", description: "item or batch identifier (EPC URI, Digital Link), stream id, or a 32-byte hex scope key" },
+          purpose: { type: "string", description: "purpose in words, or a 32-byte hex purpose code" },
+          expiresAt: { type: "string", format: "date-time" },
+          from: { type: "string", format: "date-time", description: "window-range only" },
+          to: { type: "string", format: "date-time", description: "window-range only" },
         },
-      },
+      }),
       responses: { "201": written, "400": problem("Malformed body or identifier"), ...writeDenied },
     },
   },

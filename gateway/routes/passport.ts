@@ -14,7 +14,7 @@ import { PASSPORT_FIELDS, type PassportField, isPassportField } from "../../lib/
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { badRequest, forbidden, notFound, requireService } from "../errors.ts";
 import { requireFreshIndex } from "../index-freshness.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 import type { EventsService, GatewayServices, IndexService } from "../services.ts";
 import { type Subject, parseSubject } from "./trace.ts";
 
@@ -157,14 +157,7 @@ export const paths: OpenApiPaths = {
       tags: ["traceability"],
       security: bearer,
       parameters: [idParameter],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: { type: "object", required: ["fields"], additionalProperties: false, properties: { fields: { type: "array", maxItems: PASSPORT_FIELDS.length, items: { enum: [...PASSPORT_FIELDS] } } } },
-          },
-        },
-      },
+      requestBody: jsonBody({ type: "object", required: ["fields"], additionalProperties: false, properties: { fields: { type: "array", maxItems: PASSPORT_FIELDS.length, items: { enum: [...PASSPORT_FIELDS] } } } }),
       responses: { "200": fieldsAnswer, ...denied },
     },
   },

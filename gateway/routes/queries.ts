@@ -15,7 +15,7 @@ import type { WebSocket } from "ws";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import type { SubscriptionService } from "../services.ts";
 import { badRequest, notFound, requireService } from "../errors.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 import { acceptWebSocket, wantsWebSocket } from "../websocket.ts";
 import { checkQuery, evaluateQuery, gs1, nextLink, queryDocument, sendQueryDocument } from "./epcis.ts";
 
@@ -235,18 +235,11 @@ export const paths: OpenApiPaths = {
       summary: "Subscribes a webhook: results are POSTed to dest (an origin this node's operator allows), signed with signatureToken, retried with back-off; a subscription whose deliveries keep failing is paused with the reason",
       security: bearer,
       parameters: [name],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["dest"],
-              properties: { dest: { type: "string", format: "uri" }, signatureToken: { type: "string", minLength: 16 }, stream: { type: "boolean" }, schedule: SCHEDULE, reportIfEmpty: { type: "boolean" }, initialRecordTime: { type: "string", format: "date-time" } },
-            },
-          },
-        },
-      },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["dest"],
+        properties: { dest: { type: "string", format: "uri" }, signatureToken: { type: "string", minLength: 16 }, stream: { type: "boolean" }, schedule: SCHEDULE, reportIfEmpty: { type: "boolean" }, initialRecordTime: { type: "string", format: "date-time" } },
+      }),
       responses: { "201": json("the subscription; Location: its URL", SUBSCRIPTION), "400": problem("a destination not allowed, neither stream nor schedule (or both), bad schedule"), ...denied, "404": problem("no such query") },
     },
   },

@@ -18,7 +18,7 @@ import type { PublicCallAnswer } from "../../lib/api/chain.ts";
 import { rateLimiter } from "../ratelimit.ts";
 import type { GatewayRouter, OpenApiPaths, RouteContext } from "../context.ts";
 import { HttpProblem, badRequest, forbidden } from "../errors.ts";
-import { bearer, json, problem } from "../openapi.ts";
+import { bearer, json, jsonBody, problem } from "../openapi.ts";
 
 /** Reading methods and the most parameters each may carry (no state overrides on eth_call). */
 export const RPC_METHODS: Readonly<Record<string, number>> = {
@@ -211,18 +211,11 @@ export const paths: OpenApiPaths = {
       summary: "One public view call (certificate status and record, organisation name, account's organisation, record of an event hash)",
       description: `Public views: ${publicViewList()}. The answer is the raw ABI result and the block it was read at.`,
       tags: ["chain"],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              required: ["to", "data"],
-              properties: { to: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" }, data: { type: "string", pattern: "^0x([0-9a-fA-F]{2})*$" } },
-            },
-          },
-        },
-      },
+      requestBody: jsonBody({
+        type: "object",
+        required: ["to", "data"],
+        properties: { to: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" }, data: { type: "string", pattern: "^0x([0-9a-fA-F]{2})*$" } },
+      }),
       responses: {
         "200": json("The ABI-encoded result (or revert data) and the block it was read at", {
           type: "object",
@@ -249,19 +242,12 @@ export const paths: OpenApiPaths = {
       description: `Allowed methods: ${Object.keys(RPC_METHODS).join(", ")}. eth_call needs \`to\` and runs with a capped gas limit; eth_getLogs is capped to a block range (5000 by default); each call has a time limit. Batches of up to ${MAX_BATCH} calls. Refused calls are answered as JSON-RPC errors (-32601 method not available, -32602 bad params, -32005 range too large, -32603 chain did not answer in time).`,
       tags: ["chain"],
       security: bearer,
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              oneOf: [
-                { $ref: "#/components/schemas/JsonRpcRequest" },
-                { type: "array", items: { $ref: "#/components/schemas/JsonRpcRequest" }, minItems: 1, maxItems: MAX_BATCH },
-              ],
-            },
-          },
-        },
-      },
+      requestBody: jsonBody({
+        oneOf: [
+          { $ref: "#/components/schemas/JsonRpcRequest" },
+          { type: "array", items: { $ref: "#/components/schemas/JsonRpcRequest" }, minItems: 1, maxItems: MAX_BATCH },
+        ],
+      }),
       responses: {
         "200": json("JSON-RPC response(s)", { oneOf: [{ type: "object" }, { type: "array", items: { type: "object" } }] }),
         "400": problem("Not JSON, or not a JSON-RPC request or batch"),

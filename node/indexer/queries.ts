@@ -7,7 +7,7 @@
  * the last indexed block unless a `now` is given: the index answers as of the chain it has seen.
  */
 import { type AccessChecker, type GenealogyLink, type GenealogySource, type ShipmentSource, type ShippedItem, grantIdOf } from "../../lib/access.ts";
-import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, rolesOf } from "../../lib/consortium.ts";
+import { OrgStatus, ProposalKind, ProposalStatus, proposalSubject, requiredVotes, roleName, rolesOf } from "../../lib/consortium.ts";
 import { CertificateState, CertificateStatus, ItemStatus, RecordKind, ScopeKind } from "../../lib/registry.ts";
 import type {
   AccreditationDoc,
@@ -591,7 +591,7 @@ export class IndexQueries implements GenealogySource, ShipmentSource {
     const nodes = await this.store.getMany<NodeDoc>(o.nodes.map(K.node));
     return {
       ...o,
-      roleNames: rolesOf(BigInt(o.roles)).map((r) => ROLE_NAMES[r] ?? `role-${r}`),
+      roleNames: rolesOf(BigInt(o.roles)).map(roleName),
       statusName: (OrgStatus[o.status] ?? `status-${o.status}`).toLowerCase(),
       nodeIdentities: nodes.filter((n): n is NodeDoc => n !== undefined),
     };
@@ -664,8 +664,6 @@ export class IndexQueries implements GenealogySource, ShipmentSource {
     return out.map((v) => JSON.parse(v) as AnchorDoc);
   }
 }
-
-const ROLE_NAMES: Record<number, string> = { 0: "supplier", 1: "manufacturer", 2: "logistics", 3: "certifier", 4: "regulator", 5: "auditor" };
 
 /** Consortium.proposal's status for a view (Expired is computed, as on chain). */
 export const proposalStatusOf = (p: ProposalView): ProposalStatus =>

@@ -26,6 +26,7 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Provider } from "ethers";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { type Deployment, connectContracts } from "../../lib/deployment.ts";
+import { orgIdByName } from "../chain/org-names.ts";
 import type { AccessRecorder } from "../access-log/record.ts";
 import { StatementStore } from "../certificates/statements.ts";
 import type { P2pConfig } from "../config.ts";
@@ -331,13 +332,9 @@ export class PeerNetwork {
   }
 
   private async orgByName(name: string): Promise<number> {
-    const c = connectContracts(this.options.deployment.contracts, this.options.provider).consortium;
-    const count = Number(await c.orgCount());
-    for (let id = 1; id <= count; id++) {
-      const [n] = await c.org(id);
-      if (n === name) return id;
-    }
-    throw new Error(`p2p.follow: no organisation named "${name}" in the Consortium`);
+    const id = await orgIdByName(connectContracts(this.options.deployment.contracts, this.options.provider).consortium, name);
+    if (id === undefined) throw new Error(`p2p.follow: no organisation named "${name}" in the Consortium`);
+    return id;
   }
 
   // ------------------------------------------------------------------------------- connections

@@ -10,6 +10,7 @@
  *     ],
  *     "followed": [                                  // partners' streams this node follows (received)
  *       { "organisation": 3, "stream": "furnace-*", "keepDays": 30 },
+ *       { "organisation": "Northern Steel Mill", "stream": "*", "keepDays": 90 },
  *       { "organisation": "*", "stream": "*", "keepDays": 365 }
  *     ],
  *     "archiveDir": "/srv/tracemesh/archive",       // default <dataDir>/archive
@@ -21,11 +22,11 @@
  * (lib/epcis/readings.ts): those are what a part's history points to. Only windows anchored and
  * confirmed on chain are ever pruned, so every archived reading is provable against its anchor.
  * Received readings (node/retention/received.ts) arrive verified against their anchor, with
- * their proof; `followed` rules match the owner organisation's numeric id (or "*") and the
- * stream, first match wins, no match keeps them forever; their age is their source time.
+ * their proof; `followed` rules match the owner organisation (its numeric id, or its name as
+ * registered in the Consortium, resolved once at start; "*" for every partner) and the stream, first match wins, no match keeps them forever; their age is their source time.
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { FilePath } from "../../lib/config-reader.ts";
+import { ConfigError, FilePath } from "../../lib/config-reader.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -46,8 +47,8 @@ const StreamRule = Type.Object(
 
 const FollowedRule = Type.Object(
   {
-    organisation: Type.Union([Type.Integer({ minimum: 1, maximum: 0xffff_ffff }), Type.Literal("*")], {
-      problem: 'must be the owner organisation\'s numeric id in the Consortium, or "*" for every partner',
+    organisation: Type.Union([Type.Integer({ minimum: 1, maximum: 0xffff_ffff }), Type.String({ pattern: "\\S", maxBytes: 255 })], {
+      problem: 'must be the owner organisation\'s numeric id or registered name in the Consortium, or "*" for every partner',
     }),
     stream: StreamPattern,
     keepDays: KeepDays,
@@ -88,6 +89,41 @@ export interface RetentionConfig {
   windowsPerSegment: number;
 }
 
+/** A followed rule as the config gives it: the owner by numeric id or by registered name. */
+export interface ConfiguredFollowedRule extends RetentionRule {
+  organisation?: number | string;
+}
+
+/** The retention section as configured, its organisation names not yet resolved (resolveFollowedNames). */
+export interface ConfiguredRetention extends Omit<RetentionConfig, "followed"> {
+  followed?: ConfiguredFollowedRule[];
+}
+
+/**
+ * The retention config with each followed rule's organisation name resolved to its id through
+ * `idOfName` (the Consortium's registry, at start). An unknown name is a ConfigError naming the rule.
+ */
+export async function resolveFollowedNames(
+  r: ConfiguredRetention,
+  idOfName: (name: string) => Promise<number | undefined>,
+  file?: string,
+): Promise<RetentionConfig> {
+  const followed: FollowedRetentionRule[] = [];
+  const unknown: string[] = [];
+  for (const [i, rule] of (r.followed ?? []).entries()) {
+    const { organisation, ...rest } = rule;
+    if (typeof organisation !== "string") {
+      followed.push(organisation === undefined ? rest : { ...rest, organisation });
+      continue;
+    }
+    const id = await idOfName(organisation);
+    if (id === undefined) unknown.push(`retention.followed[${i}].organisation: no organisation named ${JSON.stringify(organisation)} in the Consortium (names are matched exactly)`);
+    else followed.push({ ...rest, organisation: id });
+  }
+  if (unknown.length > 0) throw new ConfigError(unknown, file);
+  return { ...r, followed };
+}
+
 /** Rules across the section's fields: a rule that repeats an earlier pattern can never apply. */
 export function retentionRules(r: RetentionSection, problem: (field: string, text: string) => void): void {
   const seen = new Map<string, number>();
@@ -107,7 +143,7 @@ export function retentionRules(r: RetentionSection, problem: (field: string, tex
 
 const keepMs = (keepDays: number | "forever") => (keepDays === "forever" ? {} : { keepMs: Math.round(keepDays * DAY_MS) });
 
-export function toRetentionConfig(r: RetentionSection, archiveDir: string): RetentionConfig {
+export function toRetentionConfig(r: RetentionSection, archiveDir: string): ConfiguredRetention {
   return {
     rules: r.streams.map((s) => ({ stream: s.stream, ...keepMs(s.keepDays) })),
     followed: r.followed.map((f) => ({ stream: f.stream, ...(f.organisation === "*" ? {} : { organisation: f.organisation }), ...keepMs(f.keepDays) })),

@@ -23,7 +23,7 @@
  *   --merkle-leaves N  leaves for the tree comparison (default 10000)
  *   --keep             keep the data directory and print its path
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { loadavg, cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -36,7 +36,7 @@ import { sleep } from "../../lib/retry.ts";
 import { type ReadingProof, cachedAnchorView, contractAnchorView, verifyReading } from "../../lib/verify-reading.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, peerOnlyNode, startAnvil } from "../local-chain/local-chain.ts";
-import { loadConfig } from "../../node/config.ts";
+import { writeNodeFolder } from "./node-folder.ts";
 import { startNode } from "../../node/daemon.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
@@ -112,21 +112,8 @@ export async function run(argv: string[]): Promise<void> {
   const chain = await startAnvil();
   const nodeKey = devKey(3);
   const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address], nodes: [peerOnlyNode("12D3KooWBenchPlant")] }]);
-  writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
-  writeFileSync(path.join(dir, "node.key"), nodeKey);
-  chmodSync(path.join(dir, "node.key"), 0o600);
-  mkdirSync(path.join(dir, "data"));
-  writeFileSync(
-    path.join(dir, "node.json"),
-    JSON.stringify({
-      organisation: "Bench Plant",
-      dataDir: "./data",
-      chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyFile: "./node.key" },
-      window: { durationMs: windowMs },
-      devices: [],
-    }),
-  );
-  const node = await startNode(loadConfig(path.join(dir, "node.json")), { log: (m) => console.log(`  [node] ${m}`) });
+  const config = writeNodeFolder(dir, { deployment, rpcUrl: chain.url, nodeKey, organisation: "Bench Plant", dataDir: "data", windowMs });
+  const node = await startNode(config, { log: (m) => console.log(`  [node] ${m}`) });
 
   const streams = Array.from({ length: streamCount }, (_, i) => `line-${Math.floor(i / 10)}/machine-${i % 10}/spindle-load`);
   let acked = 0;

@@ -33,7 +33,7 @@
  *   --processes N   2 (default): the receiver in a child process; 1: both nodes in this process
  *   --quick         10,000 readings, a large window of 12,000, 500 proofs: under a minute
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -44,7 +44,7 @@ import type { Reading } from "../../lib/reading.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { rpcProvider } from "../../node/chain/client.ts";
 import { deployLocal, devKey, startAnvil } from "../local-chain/local-chain.ts";
-import { loadConfig } from "../../node/config.ts";
+import { writeNodeFolder } from "./node-folder.ts";
 import { startNode } from "../../node/daemon.ts";
 import { peerIdOfKeyFile } from "../../node/p2p/host.ts";
 import { ProofService } from "../../node/ingest/proofs.ts";
@@ -108,23 +108,17 @@ export async function run(args: string[]): Promise<void> {
       { name: "Bench Plant", accounts: [new Wallet(plantKey).address, new Wallet(plantAdmin).address], nodes: [nodeIdentity(plantPeer!, 0)] },
       { name: "Bench OEM", accounts: [new Wallet(devKey(4)).address], nodes: [nodeIdentity(oemPeer!, 1)] },
     ]);
-    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
-    writeFileSync(path.join(dir, "node.key"), plantKey);
-    chmodSync(path.join(dir, "node.key"), 0o600);
-    mkdirSync(path.join(dir, "plant"));
-    writeFileSync(
-      path.join(dir, "node.json"),
-      JSON.stringify({
-        organisation: "Bench Plant",
-        dataDir: "./plant",
-        chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyFile: "./node.key" },
-        window: { durationMs: windowMs },
-        devices: [],
-        p2p: { keyFile: "./plant.p2p.key", listen: ["/ip4/127.0.0.1/tcp/0"], maxReadings: page },
-      }),
-    );
+    const config = writeNodeFolder(dir, {
+      deployment,
+      rpcUrl: chain.url,
+      nodeKey: plantKey,
+      organisation: "Bench Plant",
+      dataDir: "plant",
+      windowMs,
+      more: { p2p: { keyFile: "./plant.p2p.key", listen: ["/ip4/127.0.0.1/tcp/0"], maxReadings: page } },
+    });
     const log = () => {};
-    producer = await startNode(loadConfig(path.join(dir, "node.json")), { log });
+    producer = await startNode(config, { log });
 
     // Produce: batches of readings, spread over the streams, then everything anchored.
     const streams = Array.from({ length: streamCount }, (_, i) => `press-${i}/force`);

@@ -17,13 +17,13 @@
  *   --rate N           readings/s for the per-day figures (default 50,000)
  *   --keep-days D      the policy's keep period for the per-day figures (default 7)
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import type { Reading } from "../../lib/reading.ts";
-import { loadConfig } from "../../node/config.ts";
+import { writeNodeFolder } from "./node-folder.ts";
 import { startNode } from "../../node/daemon.ts";
 import { Retention } from "../../node/retention/prune.ts";
 import { deployLocal, devKey, peerOnlyNode, startAnvil } from "../local-chain/local-chain.ts";
@@ -64,15 +64,8 @@ export async function run(args: string[]): Promise<void> {
   try {
     const nodeKey = devKey(3);
     const deployment = await deployLocal(chain.url, devKey(0), [{ name: "Bench Plant", accounts: [new Wallet(nodeKey).address], nodes: [peerOnlyNode("12D3KooWBenchRetention")] }]);
-    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(deployment));
-    writeFileSync(path.join(dir, "node.key"), nodeKey);
-    chmodSync(path.join(dir, "node.key"), 0o600);
-    mkdirSync(path.join(dir, "data"));
-    writeFileSync(
-      path.join(dir, "node.json"),
-      JSON.stringify({ organisation: "Bench Plant", dataDir: "./data", chain: { rpcUrl: chain.url, deployment: "./deployment.json", keyFile: "./node.key" }, window: { durationMs: windowMs }, devices: [] }),
-    );
-    const node = await startNode(loadConfig(path.join(dir, "node.json")), { log: () => {} });
+    const config = writeNodeFolder(dir, { deployment, rpcUrl: chain.url, nodeKey, organisation: "Bench Plant", dataDir: "data", windowMs });
+    const node = await startNode(config, { log: () => {} });
     const streams = Array.from({ length: streamCount }, (_, i) => `${i < keptStreams ? "kept" : "pruned"}-${i}/spindle-load`);
     const started = performance.now();
     let written = 0;

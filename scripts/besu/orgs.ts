@@ -9,7 +9,7 @@ import { isIP } from "node:net";
 import { type ObjectOptions, type Static, type TProperties, Type } from "@sinclair/typebox";
 import { getAddress, isAddress } from "ethers";
 import { ConfigError, type ConfigIssue, checkConfig, readJsonFile } from "../../lib/config-reader.ts";
-import { Role, roleMask } from "../../lib/consortium.ts";
+import { ROLE_NAMES, type Role, roleByName, roleMask } from "../../lib/consortium.ts";
 import { KeyFormatError, type NodePublicIdentity, isBase58PeerId, nodeIdentityFromPublicKey } from "./keys.ts";
 
 export const DEFAULTS = {
@@ -43,17 +43,6 @@ const PUBLIC_CHAIN_IDS = new Map<number, string>([
   [17000, "Holesky"],
   [560048, "Hoodi"],
 ]);
-
-const ROLE_NAMES: Record<string, Role> = {
-  supplier: Role.Supplier,
-  manufacturer: Role.Manufacturer,
-  oem: Role.Manufacturer,
-  logistics: Role.Logistics,
-  certifier: Role.Certifier,
-  lab: Role.Certifier,
-  regulator: Role.Regulator,
-  auditor: Role.Auditor,
-};
 
 export interface NodeSpec {
   /** Directory name of this node's bundle under <out>/nodes. */
@@ -151,7 +140,7 @@ const NodeSchema = Obj({
 
 const OrgSchema = Obj({
   name: Text(),
-  roles: Type.Array(Type.String(), { minItems: 1, problem: `must be a non-empty array of role names (${Object.keys(ROLE_NAMES).join(", ")})` }),
+  roles: Type.Array(Type.String(), { minItems: 1, problem: `must be a non-empty array of role names (${ROLE_NAMES.join(", ")})` }),
   accounts: Type.Array(Address(), { minItems: 1, problem: "must be a non-empty array of the organisation's signing addresses" }),
   node: Type.Optional(NodeSchema),
   nodes: Type.Optional(Type.Array(NodeSchema, { minItems: 1, problem: "must be a non-empty array of nodes" })),
@@ -296,8 +285,8 @@ function buildSpec(file: OrgsFile, fail: (field: string, problem: string) => voi
 
     const roles: Role[] = [];
     entries(o.roles).forEach((r, j) => {
-      const role = typeof r === "string" ? ROLE_NAMES[r.trim().toLowerCase()] : undefined;
-      if (role === undefined) fail(`${p}.roles[${j}]`, `unknown role ${show(r)} (expected one of: ${Object.keys(ROLE_NAMES).join(", ")})`);
+      const role = typeof r === "string" ? roleByName(r) : undefined;
+      if (role === undefined) fail(`${p}.roles[${j}]`, `unknown role ${show(r)} (expected one of: ${ROLE_NAMES.join(", ")})`);
       else if (roles.includes(role)) fail(`${p}.roles[${j}]`, `role ${show(r)} is listed twice`);
       else roles.push(role);
     });

@@ -180,7 +180,7 @@ export const check: Handler = (inv) => {
         const path = d.path.map((k) => (k === key.hex ? parse.showId(key) : k));
         return {
           text: [
-            `allowed: ${s.org(grantee.id)} may read ${s.org(owner.id)}'s data about ${parse.showId(key)}`,
+            `allowed: ${s.org(grantee.id)} may read the data of ${s.org(owner.id)} about ${parse.showId(key)}`,
             `  through genealogy: ${path.join(" contains ")}`,
             `  granted until ${formatTime(pg.expiresAt)} (${relativeTime(pg.expiresAt, now)}), item-genealogy on ${d.scopeKey}`,
             `  grant id ${pid}`,
@@ -212,7 +212,7 @@ export const check: Handler = (inv) => {
 
     return {
       text: [
-        `${allowed ? "allowed" : "not allowed"}: ${s.org(grantee.id)} ${allowed ? "may" : "may not"} read ${s.org(owner.id)}'s data about ${parse.showId(key)}${
+        `${allowed ? "allowed" : "not allowed"}: ${s.org(grantee.id)} ${allowed ? "may" : "may not"} read the data of ${s.org(owner.id)} about ${parse.showId(key)}${
           at !== undefined ? ` from ${new Date(at).toISOString()}` : ""
         }`,
         `  ${why}`,

@@ -166,7 +166,7 @@ export const accredit: Handler = (inv) => {
     return {
       text: [
         wasLive
-          ? `${s.org(me.org.id)} changed the expiry of ${s.org(certifier.id)}'s accreditation for ${parse.showId(scope)}: ${until}`
+          ? `${s.org(me.org.id)} changed the expiry of the accreditation of ${s.org(certifier.id)} for ${parse.showId(scope)}: ${until}`
           : `${s.org(me.org.id)} accredited ${s.org(certifier.id)} for ${parse.showId(scope)}, ${until}`,
         txLine(sent),
       ].join("\n"),
@@ -196,11 +196,11 @@ export const deaccredit: Handler = (inv) => {
     const sent = await s.send(
       inv.command,
       "Certificates",
-      `withdraw ${s.org(certifier.id)}'s accreditation for ${parse.showId(scope)}`,
+      `withdraw the accreditation of ${s.org(certifier.id)} for ${parse.showId(scope)}`,
       (c) => c.certificates.deaccredit(certifier.id, scope.hex),
     );
     return {
-      text: [`${s.org(me.org.id)} withdrew ${s.org(certifier.id)}'s accreditation for ${parse.showId(scope)}`, txLine(sent)].join(
+      text: [`${s.org(me.org.id)} withdrew the accreditation of ${s.org(certifier.id)} for ${parse.showId(scope)}`, txLine(sent)].join(
         "\n",
       ),
       json: {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { getAddress, isAddress, keccak256, toUtf8Bytes } from "ethers";
-import { Role } from "../../lib/consortium.ts";
+import { type Role, roleByName } from "../../lib/consortium.ts";
 import { SCOPE_WORDS, scopeKindOf } from "../../lib/access-grants.ts";
 import { CredentialError, credentialHash, decodeCredential, jwsOfInput } from "../../lib/credentials.ts";
 import { sdJwtOfInput, selectiveCredentialId } from "../../lib/credentials/selective-disclosure.ts";
@@ -88,19 +88,8 @@ export function proposalId(value: string | undefined): bigint {
   return BigInt(value.replace(/^#/, ""));
 }
 
-const ROLE_ALIASES: Record<string, Role> = {
-  supplier: Role.Supplier,
-  manufacturer: Role.Manufacturer,
-  oem: Role.Manufacturer,
-  logistics: Role.Logistics,
-  certifier: Role.Certifier,
-  lab: Role.Certifier,
-  regulator: Role.Regulator,
-  auditor: Role.Auditor,
-};
-
 export function role(value: string | undefined): Role {
-  const r = ROLE_ALIASES[(value ?? "").trim().toLowerCase()];
+  const r = roleByName(value ?? "");
   if (r === undefined) {
     throw new UsageError(`unknown role "${value ?? ""}": use supplier, manufacturer, logistics, certifier, regulator or auditor`);
   }

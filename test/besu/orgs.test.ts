@@ -75,7 +75,7 @@ describe("organisations file", () => {
     const found = problems(
       file(
         [
-          { name: "", roles: ["smelter"], accounts: ["0x12"], node: { host: "0.0.0.0", p2pPort: 70000 } },
+          { name: "", roles: ["smelter", "constructor"], accounts: ["0x12"], node: { host: "0.0.0.0", p2pPort: 70000 } },
           { name: "Atlas", roles: [], accounts: [], node: { host: "bad host!", validator: "yes" } },
         ],
         { chainId: 1 },
@@ -86,6 +86,7 @@ describe("organisations file", () => {
         expect.stringMatching(/^\$\.chainId: 1 is Ethereum mainnet's chain id/),
         expect.stringMatching(/^\$\.organisations\[0\]\.name: must be a non-empty string/),
         expect.stringMatching(/^\$\.organisations\[0\]\.roles\[0\]: unknown role "smelter" \(expected one of: supplier, manufacturer/),
+        expect.stringMatching(/^\$\.organisations\[0\]\.roles\[1\]: unknown role "constructor"/),
         expect.stringMatching(/^\$\.organisations\[0\]\.accounts\[0\]: must be a 20-byte 0x address \(got "0x12"\)/),
         expect.stringMatching(/^\$\.organisations\[0\]\.node\.host: 0\.0\.0\.0 is a listen address/),
         expect.stringMatching(/^\$\.organisations\[0\]\.node\.p2pPort: must be an integer from 1 to 65535 \(got 70000\)/),

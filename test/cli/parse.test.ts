@@ -106,6 +106,8 @@ describe("words", () => {
     expect(parse.role("oem")).toBe(Role.Manufacturer);
     expect(parse.roles(["supplier,certifier", "supplier"])).toEqual([Role.Supplier, Role.Certifier]);
     expect(() => parse.role("wizard")).toThrow(/unknown role "wizard"/);
+    // Names of the lookup object's inherited members are no roles either.
+    for (const inherited of ["constructor", "toString", "__proto__"]) expect(() => parse.role(inherited)).toThrow(/unknown role/);
   });
 
   it("reads scope kinds, reasons, votes and proposal ids", () => {

@@ -100,7 +100,7 @@ describe("access grants", () => {
       tm(["grants", "check", "Jiangnan Precision Castings", "Nordstahl Steel Mill", ITEM, "--json"]),
     ]);
     expect(yes.code).toBe(0);
-    expect(yes.stdout).toContain(`allowed: Atlas Motors (#4) may read Nordstahl Steel Mill (#1)'s data about "${ITEM}"`);
+    expect(yes.stdout).toContain(`allowed: Atlas Motors (#4) may read the data of Nordstahl Steel Mill (#1) about "${ITEM}"`);
     expect(yes.stdout).toMatch(/granted until .* \(in (29d 23h|30d)\), item-genealogy/);
     expect(no.code).toBe(0);
     expect(no.json()).toMatchObject({
@@ -151,7 +151,7 @@ describe("access grants", () => {
 
     const through = await tm(["grants", "check", "Atlas Motors", "Nordstahl Steel Mill", casting]);
     expect(through.code).toBe(0);
-    expect(through.stdout).toContain(`allowed: Atlas Motors (#4) may read Nordstahl Steel Mill (#1)'s data about ${casting}`);
+    expect(through.stdout).toContain(`allowed: Atlas Motors (#4) may read the data of Nordstahl Steel Mill (#1) about ${casting}`);
     expect(through.stdout).toContain(`through genealogy: ${pump} contains ${housing} contains ${casting}`);
     const json = (await tm(["grants", "check", "4", "1", casting, "--json"])).json<{ allowed: boolean; path: string[] }>();
     expect(json).toMatchObject({ allowed: true, path: [pump, housing, casting] });

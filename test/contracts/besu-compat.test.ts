@@ -32,6 +32,7 @@ import {
   reinstateOrg,
   removeOrg,
   suspendOrg,
+  chainSnapshot,
 } from "../helpers/fixture.ts";
 
 const TRUE = "0x" + "00".repeat(31) + "01";
@@ -88,19 +89,18 @@ describe("Besu compatibility", () => {
   let fx: ConsortiumFixture;
   let c: Consortium;
   let target: string;
-  let snapshot: string;
+  let fresh: { restore(): Promise<void> };
 
   beforeAll(async () => {
     conn = await network.create();
     fx = await deployConsortium(conn);
     c = fx.consortium;
     target = await c.getAddress();
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    fresh = await chainSnapshot(conn);
   });
   afterAll(async () => conn.close());
   beforeEach(async () => {
-    await conn.provider.request({ method: "evm_revert", params: [snapshot] });
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    await fresh.restore();
   });
 
   /** A raw eth_call as Besu's TransactionSimulator makes it: no sender, no value, no gas price. */

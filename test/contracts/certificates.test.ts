@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import type { Result } from "ethers";
-import { ZeroAddress, ZeroHash, id as keccakText } from "ethers";
+import { ZeroHash, id as keccakText } from "ethers";
 import type { Certificates } from "../../lib/contracts/types/index.js";
 import { ProposalKind, Role, proposalData } from "../../lib/consortium.ts";
 import {
@@ -9,6 +9,7 @@ import {
   type ConsortiumFixture,
   type TestOrg,
   deployBound,
+  describeConsortiumBinding,
   deployConsortium,
   expectRevert,
   expectEvents,
@@ -71,16 +72,7 @@ describe("Certificates", () => {
   });
   afterAll(async () => conn.close());
 
-  describe("initialize", () => {
-    it("binds the Consortium once", async () => {
-      expect(await certs.consortium()).toBe(await fx.consortium.getAddress());
-      await expectRevert(certs.initialize(await fx.consortium.getAddress()), certs, "InvalidInitialization");
-    });
-
-    it("refuses a zero Consortium", async () => {
-      await expectRevert(deployBound(conn, "Certificates", ZeroAddress), certs, "ZeroConsortium");
-    });
-  });
+  describeConsortiumBinding("Certificates", () => ({ conn, fx, contract: certs }));
 
   describe("accreditation", () => {
     it("accredits a certifier for a scope and records the period", async () => {

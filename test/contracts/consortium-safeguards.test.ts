@@ -22,6 +22,7 @@ import {
   increaseTime,
   now,
   passProposal,
+  chainSnapshot,
 } from "../helpers/fixture.ts";
 
 const DAY = 24 * 3600;
@@ -36,7 +37,7 @@ describe("Consortium safeguards", () => {
   let outsider: HardhatEthersSigner;
   let probe: GovernedProbe;
   let probeAddr: string;
-  let snapshot: string;
+  let fresh: { restore(): Promise<void> };
 
   beforeAll(async () => {
     conn = await network.create();
@@ -44,12 +45,11 @@ describe("Consortium safeguards", () => {
     ({ consortium: c, orgs, outsider } = fx);
     probe = await deployBound<GovernedProbe>(conn, "GovernedProbe", await c.getAddress());
     probeAddr = await probe.getAddress();
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    fresh = await chainSnapshot(conn);
   });
   afterAll(async () => conn.close());
   beforeEach(async () => {
-    await conn.provider.request({ method: "evm_revert", params: [snapshot] });
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    await fresh.restore();
   });
 
   const as = (org: TestOrg) => c.connect(org.signer);

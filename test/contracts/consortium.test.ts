@@ -41,6 +41,7 @@ import {
   reinstateOrg,
   removeOrg,
   suspendOrg,
+  chainSnapshot,
 } from "../helpers/fixture.ts";
 
 const IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
@@ -101,7 +102,7 @@ describe("Consortium", () => {
   let outsider: HardhatEthersSigner;
   /** Funded accounts that belong to nobody yet (signers after the fixture's). */
   let spare: HardhatEthersSigner[];
-  let snapshot: string;
+  let fresh: { restore(): Promise<void> };
 
   beforeAll(async () => {
     conn = await network.create();
@@ -110,13 +111,12 @@ describe("Consortium", () => {
     const signers = await conn.ethers.getSigners();
     const used = new Set([fx.deployer, outsider, ...Object.values(orgs).flatMap((o) => o.accounts)].map((s) => s.address));
     spare = signers.filter((s) => !used.has(s.address));
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    fresh = await chainSnapshot(conn);
   });
   afterAll(async () => conn.close());
   // Every test starts from the freshly deployed consortium.
   beforeEach(async () => {
-    await conn.provider.request({ method: "evm_revert", params: [snapshot] });
-    snapshot = (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+    await fresh.restore();
   });
 
   const as = (org: TestOrg) => c.connect(org.signer);

@@ -151,7 +151,7 @@ describe.skipIf(!hasChromium)("OEM and regulator views on the running demo", { t
     await form.locator("button[type=submit]").click();
     const said = form.getByRole("status");
     await said.waitFor({ timeout: 60_000 });
-    expect(await said.textContent()).toContain(`Passed on to ${demoOrg("oem").name}'s node`);
+    expect(await said.textContent()).toContain(`Passed on to the node of ${demoOrg("oem").name}`);
     await foundry.page.locator('[data-testid=my-requests] li[data-state="pending"]').waitFor({ timeout: 60_000 });
     await screenshot(foundry.page, "views-foundry-asks-from-own-explorer");
     expect(foundry.foreign).toEqual([]);

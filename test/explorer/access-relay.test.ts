@@ -69,7 +69,7 @@ describe.skipIf(!hasChromium)("a partner's request passed on from its own explor
     await form.getByRole("button").click();
     const said = form.getByRole("status");
     await said.waitFor({ timeout: 30_000 });
-    expect(await said.textContent()).toBe(`Passed on to ${wb.chain.orgs.oem.name}'s node, which keeps it; you see more once ${wb.chain.orgs.oem.name} approves.`);
+    expect(await said.textContent()).toBe(`Passed on to the node of ${wb.chain.orgs.oem.name}, which keeps it; you see more once ${wb.chain.orgs.oem.name} approves.`);
     const mine = w.page.getByTestId("my-requests");
     await mine.locator('li[data-state="pending"]').waitFor({ timeout: 30_000 });
     expect(await mine.textContent()).toContain("Warranty claim W-9");

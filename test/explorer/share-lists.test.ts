@@ -90,7 +90,7 @@ describe.skipIf(!hasChromium)("the Share tab's lists after approve, decline and 
     await w.page.goto(`${wb.members.foundry.gw.url}/explorer/#/item/${encodeURIComponent(PUMPS[0]!)}`);
     const notice = w.page.getByTestId("request-access-elsewhere");
     await notice.waitFor({ timeout: 30_000 });
-    expect(await notice.textContent()).toContain(`ask ${wb.chain.orgs.oem.name}, which made it, on ${wb.chain.orgs.oem.name}'s own explorer`);
+    expect(await notice.textContent()).toContain(`ask ${wb.chain.orgs.oem.name}, which made it, on the explorer of ${wb.chain.orgs.oem.name}`);
     expect(await w.page.getByTestId("request-access").count()).toBe(0);
     expect(w.errors).toEqual([]);
     await w.page.context().close();

@@ -3,47 +3,35 @@
  * transit in and out, from the chain index. Only the organisation that runs the gateway reads
  * them: anonymous callers get 401, another member (even the consignee of a shipment) 403.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MyLotsAnswer } from "../../lib/api/lots.ts";
 import { lotUnitBytes } from "../../lib/registry.ts";
-import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { DISP_ACTIVE, done, eventHash, lotKey, ORG_ID, type StoryChain, storyOn } from "../helpers/story.ts";
+import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { type IndexedStory, startIndexedStory } from "../helpers/indexed-story.ts";
+import { DISP_ACTIVE, done, eventHash, lotKey, ORG_ID } from "../helpers/story.ts";
 
-let tc: TestChain;
-let story: StoryChain;
-let indexer: Indexer;
+let chain: IndexedStory;
 let foundry: TestGateway;
-let dir: string;
 const KGM = lotUnitBytes("KGM");
 const sand = lotKey("SAND-3");
 const ingots = lotKey("INGOTS-4");
 
 beforeAll(async () => {
-  tc = await startTestChain();
-  story = storyOn(tc);
-  const { steel, foundry: f } = story.as;
-  await done(f.provenance.commissionLot(sand, 900n, KGM, DISP_ACTIVE, eventHash("wl:sand")));
-  await done(f.provenance.shipLot(sand, 100n, KGM, ORG_ID.oem, eventHash("wl:sand-to-oem")));
-  await done(steel.provenance.commissionLot(ingots, 40n, lotUnitBytes(""), DISP_ACTIVE, eventHash("wl:ingots")));
-  await done(steel.provenance.shipLot(ingots, 12n, lotUnitBytes(""), ORG_ID.foundry, eventHash("wl:ingots-to-foundry")));
-  await done(f.provenance.receiveLot(ingots, ORG_ID.steel, 10n, lotUnitBytes(""), eventHash("wl:ingots-received")));
-  dir = mkdtempSync(path.join(tmpdir(), "tm-wb-lots-"));
-  indexer = await Indexer.open({ provider: story.provider, deployment: tc.deployment, store: dir });
-  await indexer.sync();
-  foundry = await startTestGateway({ chain: tc, node: "foundry", services: { index: indexService(indexer) } });
+  chain = await startIndexedStory(async (story) => {
+    const { steel, foundry: f } = story.as;
+    await done(f.provenance.commissionLot(sand, 900n, KGM, DISP_ACTIVE, eventHash("wl:sand")));
+    await done(f.provenance.shipLot(sand, 100n, KGM, ORG_ID.oem, eventHash("wl:sand-to-oem")));
+    await done(steel.provenance.commissionLot(ingots, 40n, lotUnitBytes(""), DISP_ACTIVE, eventHash("wl:ingots")));
+    await done(steel.provenance.shipLot(ingots, 12n, lotUnitBytes(""), ORG_ID.foundry, eventHash("wl:ingots-to-foundry")));
+    await done(f.provenance.receiveLot(ingots, ORG_ID.steel, 10n, lotUnitBytes(""), eventHash("wl:ingots-received")));
+  });
+  foundry = await startTestGateway({ chain: chain.tc, node: "foundry", services: { index: indexService(chain.indexer) } });
 }, 240_000);
 
 afterAll(async () => {
   await foundry?.stop();
-  await indexer?.stop();
-  await story?.stop();
-  await tc?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await chain?.stop();
 });
 
 describe("GET /workbench/lots", () => {

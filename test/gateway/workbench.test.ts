@@ -6,9 +6,6 @@
  * organisation that runs the gateway reads them: anonymous callers get 401, another member (even
  * signed in at this gateway) 403, and a bad `limit` is named.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { id } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevicesAnswer } from "../../lib/api/devices.ts";
@@ -17,16 +14,13 @@ import type { NodeStatus } from "../../node/daemon.ts";
 import type { GatewayServices } from "../../gateway/services.ts";
 import { recordDecision } from "../../gateway/visible-identifiers.ts";
 import { devicesView } from "../../node/devices-view.ts";
-import { Indexer } from "../../node/indexer/index.ts";
 import { indexService } from "../../node/indexer/service.ts";
-import { type TestChain, type TestGateway, startTestChain, startTestGateway } from "../helpers/gateway.ts";
-import { done, eventHash, key, ORG_ID, playStory, type StoryChain, storyOn } from "../helpers/story.ts";
+import { type TestGateway, startTestGateway } from "../helpers/gateway.ts";
+import { type IndexedStory, startIndexedStory } from "../helpers/indexed-story.ts";
+import { done, eventHash, key, ORG_ID, playStory } from "../helpers/story.ts";
 
-let tc: TestChain;
-let story: StoryChain;
-let indexer: Indexer;
+let chain: IndexedStory;
 let foundry: TestGateway;
-let dir: string;
 
 /** A node as the view reads it: one press sensor and its stream, counts and clock moved by the test. */
 const clock = { now: 1_000_000 };
@@ -50,23 +44,17 @@ const nodeStatus = (): NodeStatus =>
 const devices = devicesView({ status: nodeStatus, streamReadings: () => new Map([["press-1/force", counts.stream]]) }, () => clock.now);
 
 beforeAll(async () => {
-  tc = await startTestChain();
-  story = storyOn(tc);
-  await playStory(story);
-  // One shipment still on its way: the foundry's second casting, to the OEM.
-  await done(story.as.foundry.provenance.ship([key("CAST-2")], ORG_ID.oem, true, id("ship-cast2-to-oem")));
-  dir = mkdtempSync(path.join(tmpdir(), "tm-wb-shipments-"));
-  indexer = await Indexer.open({ provider: story.provider, deployment: tc.deployment, store: dir });
-  await indexer.sync();
-  foundry = await startTestGateway({ chain: tc, node: "foundry", services: { index: indexService(indexer), devices } });
+  chain = await startIndexedStory(async (story) => {
+    await playStory(story);
+    // One shipment still on its way: the foundry's second casting, to the OEM.
+    await done(story.as.foundry.provenance.ship([key("CAST-2")], ORG_ID.oem, true, id("ship-cast2-to-oem")));
+  });
+  foundry = await startTestGateway({ chain: chain.tc, node: "foundry", services: { index: indexService(chain.indexer), devices } });
 }, 240_000);
 
 afterAll(async () => {
   await foundry?.stop();
-  await indexer?.stop();
-  await story?.stop();
-  await tc?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await chain?.stop();
 });
 
 describe("GET /workbench/shipments", () => {
@@ -140,7 +128,7 @@ describe("GET /workbench/devices", () => {
 describe("the gateway's decision on a partner's shipping record (lib/access.ts, the consignee's right)", () => {
   /** Whether `reader` may read the document of `owner`'s record of event `label`, decided at this gateway from its index. */
   const decide = async (reader: number, owner: number, label: string) => {
-    const index = indexService(indexer);
+    const index = indexService(chain.indexer);
     const hash = label === "ship-cast2-to-oem" ? id(label) : eventHash(label);
     const record = await index.queries.recordOfEventBy(hash, owner);
     expect(record, label).toBeDefined();

@@ -4,9 +4,9 @@
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { BaseContract, ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
-import { AbiCoder, id, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, ZeroAddress, id, keccak256, toUtf8Bytes } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
-import { expect } from "vitest";
+import { describe, expect, it } from "vitest";
 import { revertDataOf } from "../../lib/revert.ts";
 import type { Consortium, IdentifierNamespaces, Provenance } from "../../lib/contracts/types/index.js";
 import { NamespacePolicy, schemeArgs } from "../../lib/namespaces.ts";
@@ -60,6 +60,21 @@ function nodeIdentity(key: string) {
   return { peerId: `12D3KooW${key}`, enodeId, enodeHost: "127.0.0.1", enodePort: 30303, validator };
 }
 
+/**
+ * The chain as it is now, to return to: `restore()` reverts to it (a snapshot is used up by its
+ * revert, so it is taken again for the next time). Lets every test start from one deployment.
+ */
+export async function chainSnapshot(conn: Conn): Promise<{ restore(): Promise<void> }> {
+  const take = async () => (await conn.provider.request({ method: "evm_snapshot", params: [] })) as string;
+  let id = await take();
+  return {
+    async restore() {
+      await conn.provider.request({ method: "evm_revert", params: [id] });
+      id = await take();
+    },
+  };
+}
+
 export async function deployBound<T extends BaseContract>(
   conn: Conn,
   contractName: string,
@@ -71,6 +86,30 @@ export async function deployBound<T extends BaseContract>(
   const initCall = impl.interface.encodeFunctionData("initialize", [consortiumAddress, ...extraInitArgs]);
   const proxy = await ethers.deployContract("TracemeshProxy", [await impl.getAddress(), initCall]);
   return (await ethers.getContractAt(contractName, await proxy.getAddress())) as unknown as T;
+}
+
+/**
+ * The initialize cases of a contract bound to the Consortium by `initialize(consortium)` behind its
+ * proxy: bound once (a second initialize refused) and never to a zero Consortium. `deployed` gives
+ * the describe block's connection, fixture and instance, set up in its beforeAll.
+ */
+export function describeConsortiumBinding(
+  contractName: string,
+  deployed: () => { conn: Conn; fx: ConsortiumFixture; contract: BaseContract },
+): void {
+  describe("initialize", () => {
+    it("binds the Consortium once", async () => {
+      const { fx, contract } = deployed();
+      const consortium = await fx.consortium.getAddress();
+      expect(await contract.getFunction("consortium")()).toBe(consortium);
+      await expectRevert(contract.getFunction("initialize")(consortium), contract, "InvalidInitialization");
+    });
+
+    it("refuses a zero Consortium", async () => {
+      const { conn, contract } = deployed();
+      await expectRevert(deployBound(conn, contractName, ZeroAddress), contract, "ZeroConsortium");
+    });
+  });
 }
 
 /**

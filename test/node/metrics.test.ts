@@ -144,3 +144,53 @@ describe("node metrics", () => {
     expect(() => loadConfig(file)).toThrow(/metrics\.host.*without a tokenFile/);
   });
 });
+
+describe("node metrics of followed streams and retention, read from the status", () => {
+  /** A registry over a fixed status: only the parts these metrics read are filled in. */
+  const base = {
+    dataDir: "/nonexistent-tracemesh-metrics",
+    windows: { closed: 0, anchored: 0, pending: 0, open: null },
+    lastAnchor: null,
+    anchoring: { state: "idle", attempts: 0 },
+    ingest: { pendingReadings: 0, waitingWrites: 0, skewedReadings: 0, historicalReadings: 0, timing: [], commits: 0 },
+    adapters: [],
+  };
+  const registryOver = (status: object) => nodeMetrics({ status: () => ({ ...base, ...status }) as never, streamReadings: () => new Map(), chainHead: async () => 1 });
+
+  it("writes one sample per followed stream, skips a stream that never fetched, and says which ones fail", async () => {
+    const text = await registryOver({
+      p2p: {
+        peers: [],
+        banned: [],
+        misbehaviour: [],
+        follows: [
+          { organisation: 1, stream: "furnace-1/temperature", received: 120, unverifiable: 2, lastFetchAt: 1_700_000_000_000 },
+          { organisation: 3, stream: "press-2/force", received: 0, unverifiable: 0, waiting: "window 4 not yet on this chain" },
+        ],
+      },
+    } as never).metrics();
+    const a = 'organisation="1",stream="furnace-1/temperature"';
+    const b = 'organisation="3",stream="press-2/force"';
+    expect([sample(text, "tracemesh_node_follow_readings_total", a), sample(text, "tracemesh_node_follow_readings_total", b)]).toEqual([120, 0]);
+    expect(sample(text, "tracemesh_node_follow_unverifiable_windows_total", a)).toBe(2);
+    expect(sample(text, "tracemesh_node_follow_last_fetch_timestamp_seconds", a)).toBe(1_700_000_000);
+    expect(sample(text, "tracemesh_node_follow_last_fetch_timestamp_seconds", b)).toBeUndefined();
+    expect([sample(text, "tracemesh_node_follow_failing", a), sample(text, "tracemesh_node_follow_failing", b)]).toEqual([0, 1]);
+  });
+
+  it("writes the retention values while retention runs (a metric without labels reads 0 otherwise), the received part with it", async () => {
+    const retention = { runs: 2, running: false, lastRunAt: 1_700_000_000_000, prunedReadings: 5000, keptBoundRuns: 3, lastSegment: 4, archiveDir: "/a", archiveBytes: 123_456, lastError: "disk full" };
+    const text = await registryOver({ retention } as never).metrics();
+    expect(sample(text, "tracemesh_node_retention_pruned_readings_total")).toBe(5000);
+    expect(sample(text, "tracemesh_node_retention_kept_bound_runs_total")).toBe(3);
+    expect(sample(text, "tracemesh_node_retention_archive_bytes")).toBe(123_456);
+    expect(sample(text, "tracemesh_node_retention_last_run_timestamp_seconds")).toBe(1_700_000_000);
+    expect(sample(text, "tracemesh_node_retention_failed")).toBe(1);
+    expect(sample(text, "tracemesh_node_retention_received_pruned_readings_total")).toBe(0);
+    const withReceived = await registryOver({ retention: { ...retention, lastError: undefined, received: { prunedReadings: 77, dir: "/a/received" } } } as never).metrics();
+    expect(sample(withReceived, "tracemesh_node_retention_received_pruned_readings_total")).toBe(77);
+    expect(sample(withReceived, "tracemesh_node_retention_failed")).toBe(0);
+    const without = await registryOver({}).metrics();
+    for (const name of ["tracemesh_node_retention_pruned_readings_total", "tracemesh_node_retention_archive_bytes", "tracemesh_node_retention_failed"]) expect(sample(without, name), name).toBe(0);
+  });
+});

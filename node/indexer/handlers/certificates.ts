@@ -10,6 +10,17 @@ import { K } from "../store.ts";
 import { ZERO32, hex, n } from "./values.ts";
 
 export function certificatesHandlers(applier: BlockApplier): Handlers {
+  /** The handler of a certificate suspended or revoked: its state, the reason, when, and a history entry. */
+  const takenOutOfUse =
+    (state: CertificateState, action: "suspended" | "revoked", at: "suspendedAt" | "revokedAt") => async (a: Result, ctx: EventContext) => {
+      const c = await applier.cert(hex(a.id));
+      c.state = state;
+      c.reason = n(a.reason);
+      c.reasonHash = hex(a.reasonHash);
+      c[at] = ctx.time;
+      c.history.push({ action, block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
+      await applier.w.put(K.certificate(c.id), c);
+    };
   return {
     "certificates.AccreditationGranted": async (a: Result) => {
       const certifier = n(a.certifier);
@@ -53,15 +64,7 @@ export function certificatesHandlers(applier: BlockApplier): Handlers {
       await applier.w.put(K.certificateOfSubject(doc.subject, ctx.block, ctx.logIndex), id);
       await applier.w.put(K.certificateOfIssuer(doc.issuer, ctx.block, ctx.logIndex), id);
     },
-    "certificates.CertificateSuspended": async (a: Result, ctx: EventContext) => {
-      const c = await applier.cert(hex(a.id));
-      c.state = CertificateState.Suspended;
-      c.reason = n(a.reason);
-      c.reasonHash = hex(a.reasonHash);
-      c.suspendedAt = ctx.time;
-      c.history.push({ action: "suspended", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
-      await applier.w.put(K.certificate(c.id), c);
-    },
+    "certificates.CertificateSuspended": takenOutOfUse(CertificateState.Suspended, "suspended", "suspendedAt"),
     "certificates.CertificateReinstated": async (a: Result, ctx: EventContext) => {
       const c = await applier.cert(hex(a.id));
       c.state = CertificateState.Active;
@@ -70,15 +73,7 @@ export function certificatesHandlers(applier: BlockApplier): Handlers {
       c.history.push({ action: "reinstated", block: ctx.block, tx: ctx.tx, time: ctx.time });
       await applier.w.put(K.certificate(c.id), c);
     },
-    "certificates.CertificateRevoked": async (a: Result, ctx: EventContext) => {
-      const c = await applier.cert(hex(a.id));
-      c.state = CertificateState.Revoked;
-      c.reason = n(a.reason);
-      c.reasonHash = hex(a.reasonHash);
-      c.revokedAt = ctx.time;
-      c.history.push({ action: "revoked", block: ctx.block, tx: ctx.tx, time: ctx.time, reason: c.reason, reasonHash: c.reasonHash });
-      await applier.w.put(K.certificate(c.id), c);
-    },
+    "certificates.CertificateRevoked": takenOutOfUse(CertificateState.Revoked, "revoked", "revokedAt"),
     "certificates.CertificateSuperseded": async (a: Result, ctx: EventContext) => {
       const c = await applier.cert(hex(a.id));
       const newId = hex(a.newId);

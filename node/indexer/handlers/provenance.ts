@@ -12,6 +12,25 @@ import { K } from "../store.ts";
 import { ZERO32, hex, n, recordKindName } from "./values.ts";
 
 export function provenanceHandlers(applier: BlockApplier): Handlers {
+  /** The handler of an event that changes one item (`a.key`): `change`, then the item's last record and history. */
+  const itemChange =
+    (change: (it: ItemDoc, a: Result, r: RecordDoc) => void | Promise<void>) => async (a: Result, ctx: EventContext) => {
+      const r = applier.currentRecord(n(a.recordId), ctx);
+      const key = hex(a.key);
+      const it = await applier.item(key);
+      await change(it, a, r);
+      await applier.setLast(key, it, r.id);
+      await applier.touch(r, key);
+    };
+  /** The handler of a lot quantity moving between `holder`'s balance and the transit from fromOrg to toOrg. */
+  const lotMove = (holder: "fromOrg" | "toOrg", way: "into transit" | "out of transit") => async (a: Result, ctx: EventContext) => {
+    const r = applier.currentRecord(n(a.recordId), ctx);
+    const batch = hex(a.batchKey);
+    const intoTransit = way === "into transit" ? (a.quantity as bigint) : -(a.quantity as bigint);
+    await addHolding(applier, n(a[holder]), batch, -intoTransit, r.id);
+    await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, intoTransit, r.id);
+    await applier.touch(r, batch);
+  };
   return {
     "provenance.Recorded": async (a: Result, ctx: EventContext) => {
       const kind = n(a.kind);
@@ -88,24 +107,17 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       }
       await applier.touch(r, key);
     },
-    "provenance.ItemConsumed": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
+    "provenance.ItemConsumed": itemChange((it) => {
       it.status = ItemStatus.Consumed;
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
+    }),
     "provenance.Transformed": async (a: Result, ctx: EventContext) => {
       const r = applier.currentRecord(n(a.recordId), ctx);
       const inputs = (a.inputs as string[]).map(hex);
       const outputs = (a.outputs as string[]).map(hex);
       for (const i of inputs) for (const o of outputs) await applier.edge(i, o, "transformation", r.id);
     },
-    "provenance.Shipped": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
+    "provenance.Shipped": itemChange((it, a, r) => {
+      const key = it.key;
       it.status = ItemStatus.InTransit;
       it.consignee = n(a.toOrg);
       it.transfersOwnership = a.transfersOwnership as boolean;
@@ -122,33 +134,13 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       applier.w.putNew(K.shipment(key, r.id), s);
       applier.w.putNew(K.shipmentOfOrg(s.from, "out", r.id, key), K.shipment(key, r.id));
       applier.w.putNew(K.shipmentOfOrg(s.to, "in", r.id, key), K.shipment(key, r.id));
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
-    "provenance.ShipmentCancelled": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
-      await closeShipment(applier, it, "cancelled", r.id);
-      it.status = ItemStatus.Active;
-      it.consignee = 0;
-      it.transfersOwnership = false;
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
-    "provenance.Received": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
+    }),
+    "provenance.ShipmentCancelled": itemChange((it, _a, r) => closeShipment(applier, it, "cancelled", r.id)),
+    "provenance.Received": itemChange(async (it, a, r) => {
       await closeShipment(applier, it, "received", r.id);
       it.owner = n(a.ownerOrg);
       it.custodian = n(a.toOrg);
-      it.status = ItemStatus.Active;
-      it.consignee = 0;
-      it.transfersOwnership = false;
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
+    }),
     "provenance.Assembled": async (a: Result, ctx: EventContext) => {
       const r = applier.currentRecord(n(a.recordId), ctx);
       const child = hex(a.child);
@@ -189,28 +181,13 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       await applier.touch(r, parent);
       await applier.touch(r, child);
     },
-    "provenance.Inspected": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      await applier.setLast(key, await applier.item(key), r.id);
-      await applier.touch(r, key);
-    },
-    "provenance.DispositionChanged": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
+    "provenance.Inspected": itemChange(() => {}),
+    "provenance.DispositionChanged": itemChange((it, a) => {
       it.disposition = hex(a.disposition);
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
-    "provenance.Recalled": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const key = hex(a.key);
-      const it = await applier.item(key);
+    }),
+    "provenance.Recalled": itemChange((it) => {
       it.recalled = true;
-      await applier.setLast(key, it, r.id);
-      await applier.touch(r, key);
-    },
+    }),
     "provenance.BatchRecalled": async (a: Result, ctx: EventContext) => {
       const r = applier.currentRecord(n(a.recordId), ctx);
       const key = hex(a.batchKey);
@@ -231,30 +208,10 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
       await addHolding(applier, n(a.orgId), batch, a.quantity as bigint, r.id);
       await applier.touch(r, batch);
     },
-    "provenance.LotShipped": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const batch = hex(a.batchKey);
-      const q = a.quantity as bigint;
-      await addHolding(applier, n(a.fromOrg), batch, -q, r.id);
-      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, q, r.id);
-      await applier.touch(r, batch);
-    },
-    "provenance.LotReceived": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const batch = hex(a.batchKey);
-      const q = a.quantity as bigint;
-      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, -q, r.id);
-      await addHolding(applier, n(a.toOrg), batch, q, r.id);
-      await applier.touch(r, batch);
-    },
-    "provenance.LotShipmentCancelled": async (a: Result, ctx: EventContext) => {
-      const r = applier.currentRecord(n(a.recordId), ctx);
-      const batch = hex(a.batchKey);
-      const q = a.quantity as bigint;
-      await addTransit(applier, n(a.fromOrg), n(a.toOrg), batch, -q, r.id);
-      await addHolding(applier, n(a.fromOrg), batch, q, r.id);
-      await applier.touch(r, batch);
-    },
+    // Every lot movement is between one holder's balance and the transit from fromOrg to toOrg.
+    "provenance.LotShipped": lotMove("fromOrg", "into transit"),
+    "provenance.LotReceived": lotMove("toOrg", "out of transit"),
+    "provenance.LotShipmentCancelled": lotMove("fromOrg", "out of transit"),
 
     // An observation (a later Provenance's `observe`) names keys without changing them; the keys
     // need not be registered items, so only the history lists the record.
@@ -265,13 +222,17 @@ export function provenanceHandlers(applier: BlockApplier): Handlers {
   };
 }
 
-/** Ends the item's pending shipment (cancelled or received). */
+/** Ends the item's pending shipment (cancelled or received): the item is active again, with no consignee. */
 async function closeShipment(applier: BlockApplier, it: ItemDoc, state: ShipmentDoc["state"], recordId: number): Promise<void> {
-  if (it.shipment === null) return;
-  const key = K.shipment(it.key, it.shipment);
-  const s = await applier.w.get<ShipmentDoc>(key);
-  if (s) await applier.w.put(key, { ...s, state, endRecord: recordId });
-  it.shipment = null;
+  if (it.shipment !== null) {
+    const key = K.shipment(it.key, it.shipment);
+    const s = await applier.w.get<ShipmentDoc>(key);
+    if (s) await applier.w.put(key, { ...s, state, endRecord: recordId });
+    it.shipment = null;
+  }
+  it.status = ItemStatus.Active;
+  it.consignee = 0;
+  it.transfersOwnership = false;
 }
 
 async function lotUnit(applier: BlockApplier, batch: string): Promise<string> {

@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Wallet } from "ethers";
-import { JsonRpcProvider } from "ethers";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DataAnchors__factory } from "../../../lib/contracts/types/index.js";
 import type { Reading } from "../../../lib/reading.ts";
 import { contractAnchorView } from "../../../lib/verify-reading.ts";
@@ -22,28 +21,15 @@ import { repairDataDir } from "../../../node/ingest/repair.ts";
 import { IngestStore, type Op, keys } from "../../../node/ingest/store.ts";
 import { nodeMetrics } from "../../../node/metrics.ts";
 import type { NodeStatus } from "../../../node/daemon.ts";
-import { type TestChain, startTestChain } from "../../helpers/gateway.ts";
+import { useAnvilAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (stream: string, value: number): Reading => ({ stream, metric: "load", unit: "%", value, sourceTime: Date.now(), quality: "good" });
 
 describe("windows lost from the store before they were anchored", () => {
-  let chain: TestChain;
-  let provider: JsonRpcProvider;
-  const cleanups: (() => Promise<void>)[] = [];
+  const env = useAnvilAnchors();
+  const { cleanups } = env;
 
-  beforeAll(async () => {
-    chain = await startTestChain();
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-  }, 60_000);
-  afterAll(async () => {
-    provider?.destroy();
-    await chain?.stop();
-  });
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
-  const anchorsOf = (signer: Wallet) => DataAnchors__factory.connect(chain.deployment.contracts.dataAnchors, signer.connect(provider));
+  const anchorsOf = (signer: Wallet) => DataAnchors__factory.connect(env.chain.deployment.contracts.dataAnchors, signer.connect(env.provider));
 
   /** A data directory whose reading store is `<dir>/db`, as the daemon lays it out. */
   function dataDir(): string {
@@ -59,8 +45,8 @@ describe("windows lost from the store before they were anchored", () => {
     const logs: string[] = [];
     let anchorer: Anchorer | undefined;
     if (signer) {
-      const client = new ChainClient(provider, { pollMs: 20, receiptTimeoutMs: 5_000 });
-      const anchorChain = await AnchorChain.create(client, chain.deployment.contracts.dataAnchors, signer.connect(provider));
+      const client = new ChainClient(env.provider, { pollMs: 20, receiptTimeoutMs: 5_000 });
+      const anchorChain = await AnchorChain.create(client, env.chain.deployment.contracts.dataAnchors, signer.connect(env.provider));
       anchorer = new Anchorer(store, pipeline, anchorChain, { retry: { minMs: 20, maxMs: 200 }, log: (m) => logs.push(m) });
       pipeline.on("window", () => anchorer!.notify());
       await anchorer.start();
@@ -105,7 +91,7 @@ describe("windows lost from the store before they were anchored", () => {
   }
 
   it("a restarted node records the lost run on chain, anchors on after it, and shows it in its log, status, metrics and audit", async () => {
-    const signer = chain.orgs.steel.signer;
+    const signer = env.chain.orgs.steel.signer;
     const dir = await damagedNode(signer);
 
     const report = await repairDataDir(dir);
@@ -147,7 +133,7 @@ describe("windows lost from the store before they were anchored", () => {
     expect(await anchors.lastSequence(signer.address)).toBe(6n);
 
     // The auditor sees windows 3 and 4 as lost, not as pending or failing, and verifies the rest.
-    const audit = await new ProofService(n.store, signer.address).audit(contractAnchorView(DataAnchors__factory.connect(chain.deployment.contracts.dataAnchors, provider)));
+    const audit = await new ProofService(n.store, signer.address).audit(contractAnchorView(DataAnchors__factory.connect(env.chain.deployment.contracts.dataAnchors, env.provider)));
     expect(audit).toMatchObject({ lost: [3, 4], unanchored: [], failures: [], windows: 4, verified: 8 });
 
     // A restart keeps the record, and sends nothing again.
@@ -160,14 +146,14 @@ describe("windows lost from the store before they were anchored", () => {
   }, 90_000);
 
   it("a chain that loses the record of the lost run (a reset) gets it again, in order, with the windows after it", async () => {
-    const signer = chain.orgs.foundry.signer;
+    const signer = env.chain.orgs.foundry.signer;
     const dir = await damagedNode(signer);
-    const snapshot = (await provider.send("evm_snapshot", [])) as string; // windows 1..2 anchored
+    const snapshot = (await env.provider.send("evm_snapshot", [])) as string; // windows 1..2 anchored
     const n = await node(dir, signer);
     await n.anchorer!.anchoredUpTo(5);
     expect(n.anchorer!.status().lost?.windows).toBe(2);
 
-    await provider.send("evm_revert", [snapshot]);
+    await env.provider.send("evm_revert", [snapshot]);
     const recovered = new Promise((r) => n.anchorer!.once("anchorsLost", r));
     await n.closeWindows(1); // window 6: the chain expects 3
     expect(await recovered).toMatchObject({ chainLast: 2, lostUpTo: 5 });
@@ -185,7 +171,7 @@ describe("windows lost from the store before they were anchored", () => {
   }, 90_000);
 
   it("a node that crashed after recording the lost run finds the record on chain and goes on", async () => {
-    const signer = chain.orgs.oem.signer;
+    const signer = env.chain.orgs.oem.signer;
     const dir = await damagedNode(signer);
     // An earlier start recorded the run, then died before noting it in its store.
     const peek = await node(dir);

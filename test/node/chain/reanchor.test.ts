@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Wallet} from "ethers";
-import { JsonRpcProvider, ZeroHash, id } from "ethers";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ZeroHash, id } from "ethers";
+import { describe, expect, it } from "vitest";
 import { DataAnchors__factory } from "../../../lib/contracts/types/index.js";
 import type { Reading } from "../../../lib/reading.ts";
 import { Anchorer } from "../../../node/chain/anchorer.ts";
@@ -18,35 +18,22 @@ import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
 import { AnchorConflictError } from "../../../node/chain/errors.ts";
 import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
 import { IngestStore } from "../../../node/ingest/store.ts";
-import { type TestChain, startTestChain } from "../../helpers/gateway.ts";
+import { useAnvilAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (stream: string, value: number): Reading => ({ stream, metric: "load", unit: "%", value, sourceTime: Date.now(), quality: "good" });
 
 describe("anchoring again the windows whose anchors the chain lost", () => {
-  let chain: TestChain;
-  let provider: JsonRpcProvider;
-  const cleanups: (() => Promise<void>)[] = [];
+  const env = useAnvilAnchors();
+  const { cleanups } = env;
 
-  beforeAll(async () => {
-    chain = await startTestChain();
-    provider = new JsonRpcProvider(chain.chain.url, chain.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-  }, 60_000);
-  afterAll(async () => {
-    provider?.destroy();
-    await chain?.stop();
-  });
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-
-  const anchorsOf = (signer: Wallet) => DataAnchors__factory.connect(chain.deployment.contracts.dataAnchors, signer);
+  const anchorsOf = (signer: Wallet) => DataAnchors__factory.connect(env.chain.deployment.contracts.dataAnchors, signer);
 
   /** A store and pipeline in `dir` (fresh by default) and an anchorer for `signer`, started. */
   async function node(signer: Wallet, dir = mkdtempSync(path.join(tmpdir(), "tracemesh-reanchor-"))) {
     const store = await IngestStore.open(dir);
     const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000 });
-    const client = new ChainClient(provider, { pollMs: 20, receiptTimeoutMs: 5_000 });
-    const anchorChain = await AnchorChain.create(client, chain.deployment.contracts.dataAnchors, signer.connect(provider));
+    const client = new ChainClient(env.provider, { pollMs: 20, receiptTimeoutMs: 5_000 });
+    const anchorChain = await AnchorChain.create(client, env.chain.deployment.contracts.dataAnchors, signer.connect(env.provider));
     const logs: string[] = [];
     const anchorer = new Anchorer(store, pipeline, anchorChain, { retry: { minMs: 20, maxMs: 200 }, log: (m) => logs.push(m) });
     pipeline.on("window", () => anchorer.notify());
@@ -88,16 +75,16 @@ describe("anchoring again the windows whose anchors the chain lost", () => {
   };
 
   it("a running node anchors the lost windows again in order once the chain is reverted, and records it", async () => {
-    const signer = chain.orgs.steel.signer;
+    const signer = env.chain.orgs.steel.signer;
     const n = await node(signer);
     await n.closeWindows(2);
     await n.anchorer.anchoredUpTo(2);
-    const snapshot = (await provider.send("evm_snapshot", [])) as string;
+    const snapshot = (await env.provider.send("evm_snapshot", [])) as string;
     await n.closeWindows(3);
     await n.anchorer.anchoredUpTo(5);
     expect(await onChain(signer)).toHaveLength(5);
 
-    await provider.send("evm_revert", [snapshot]);
+    await env.provider.send("evm_revert", [snapshot]);
     expect(await onChain(signer)).toHaveLength(2); // windows 3..5 lost, the store saw them confirmed
     expect(await n.store.lastAnchored()).toBe(5);
 
@@ -120,15 +107,15 @@ describe("anchoring again the windows whose anchors the chain lost", () => {
   }, 60_000);
 
   it("a node restarted on a chain reset to an older state anchors on from the last anchor it holds", async () => {
-    const signer = chain.orgs.oem.signer;
+    const signer = env.chain.orgs.oem.signer;
     const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-reanchor-"));
     const first = await node(signer, dir);
-    const snapshot = (await provider.send("evm_snapshot", [])) as string; // before any of its anchors
+    const snapshot = (await env.provider.send("evm_snapshot", [])) as string; // before any of its anchors
     await first.closeWindows(3);
     await first.anchorer.anchoredUpTo(3);
     await first.stop();
 
-    await provider.send("evm_revert", [snapshot]);
+    await env.provider.send("evm_revert", [snapshot]);
     const again = await node(signer, dir);
     // The store says 3 anchored until the start's reconciling finds them lost.
     while (again.anchorer.status().recovery?.reanchoredAt === undefined) await new Promise((r) => setTimeout(r, 20));
@@ -140,14 +127,14 @@ describe("anchoring again the windows whose anchors the chain lost", () => {
   }, 60_000);
 
   it("stays stopped when the last anchor the chain still holds has another root (another history)", async () => {
-    const signer = chain.orgs.foundry.signer;
+    const signer = env.chain.orgs.foundry.signer;
     const n = await node(signer);
-    const snapshot = (await provider.send("evm_snapshot", [])) as string;
+    const snapshot = (await env.provider.send("evm_snapshot", [])) as string;
     await n.closeWindows(2);
     await n.anchorer.anchoredUpTo(2);
-    await provider.send("evm_revert", [snapshot]);
+    await env.provider.send("evm_revert", [snapshot]);
     const w1 = (await n.store.window(1))!;
-    await (await anchorsOf(signer.connect(provider) as Wallet).anchor(1, id("another history"), ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
+    await (await anchorsOf(signer.connect(env.provider) as Wallet).anchor(1, id("another history"), ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
 
     const fatal = new Promise<Error>((r) => n.anchorer.on("fatal", r));
     await n.closeWindows(1);

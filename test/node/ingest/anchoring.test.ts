@@ -3,55 +3,24 @@
  * in order, a backlog caught up with anchorBatch, an anchor that landed before a crash recognised
  * instead of resent, and the typed, fatal disagreements (conflicting root, chain ahead).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { ZeroHash, id } from "ethers";
-import { network } from "hardhat";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { DataAnchors } from "../../../lib/contracts/types/index.js";
+import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
 import { AnchorConflictError, ChainAheadError } from "../../../node/chain/errors.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
-import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "../../helpers/fixture.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (stream: string, value: number): Reading => ({ stream, metric: "load", unit: "%", value, sourceTime: Date.now(), quality: "good" });
 
 describe("anchoring closed windows on DataAnchors", () => {
-  let conn: Conn;
-  let fx: ConsortiumFixture;
-  let anchors: DataAnchors;
-  const cleanups: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    conn = await network.create();
-    fx = await deployConsortium(conn);
-    anchors = await deployBound<DataAnchors>(conn, "DataAnchors", await fx.consortium.getAddress());
-  });
-  afterAll(async () => conn.close());
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
+  const env = useInProcessAnchors();
+  const { cleanups } = env;
 
   /** A store and pipeline in a fresh directory, and an anchorer for `signer` (not started). */
   async function node(signer: HardhatEthersSigner, maxBatch = 32, confirmations = 1) {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-anchor-"));
-    const store = await IngestStore.open(dir);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000 });
-    const client = new ChainClient(conn.ethers.provider, { pollMs: 20, confirmations });
-    const chain = await AnchorChain.create(client, await anchors.getAddress(), signer);
-    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch, retry: { minMs: 20, maxMs: 100 } });
-    pipeline.on("window", () => anchorer.notify());
-    cleanups.push(async () => {
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const made = await anchoringNode(env, signer, env.tempDir("tracemesh-anchor-"), Buffer.alloc(32, 1), { bindNode: false, start: false, client: { confirmations }, anchorer: { maxBatch } });
+    cleanups.push(made.stop);
+    const { pipeline } = made;
     const closeWindows = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await pipeline.write([reading("spindle-1/load", i), reading("spindle-2/load", i)]);
@@ -59,13 +28,13 @@ describe("anchoring closed windows on DataAnchors", () => {
         await new Promise((r) => setTimeout(r, 3)); // windows need a later end than the last
       }
     };
-    return { store, pipeline, anchorer, chain, closeWindows };
+    return { ...made, closeWindows };
   }
 
-  const eventsOf = async (address: string) => anchors.queryFilter(anchors.filters.WindowAnchored(address), 0);
+  const eventsOf = async (address: string) => env.anchors.queryFilter(env.anchors.filters.WindowAnchored(address), 0);
 
   it("anchors each closed window in order, chained to the previous root, and records its transaction", async () => {
-    const signer = fx.orgs.machining.signer;
+    const signer = env.fx.orgs.machining.signer;
     const n = await node(signer);
     await n.anchorer.start();
     await n.closeWindows(3);
@@ -84,7 +53,7 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   it("catches up a backlog of windows with one anchorBatch transaction", async () => {
-    const signer = fx.orgs.foundry.signer;
+    const signer = env.fx.orgs.foundry.signer;
     const n = await node(signer, 4);
     await n.closeWindows(6); // closed while the anchorer is not running (e.g. the chain was down)
     await n.anchorer.start();
@@ -97,12 +66,12 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   it("recognises a window that was anchored before a crash instead of sending it again", async () => {
-    const signer = fx.orgs.steel.signer;
+    const signer = env.fx.orgs.steel.signer;
     const n = await node(signer);
     await n.closeWindows(2);
     // The node sent window 1 and died before it recorded the receipt.
     const w1 = (await n.store.window(1))!;
-    const sent = await (await anchors.connect(signer).anchor(1, w1.root, w1.prevRoot, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
+    const sent = await (await env.anchors.connect(signer).anchor(1, w1.root, w1.prevRoot, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
     await n.anchorer.start();
     await n.anchorer.anchoredUpTo(2);
     const events = await eventsOf(signer.address);
@@ -111,12 +80,12 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   it("stops loudly with AnchorConflictError when the chain holds another root for a window", async () => {
-    const signer = fx.orgs.oem.signer;
+    const signer = env.fx.orgs.oem.signer;
     const n = await node(signer);
     await n.closeWindows(2);
     const w1 = (await n.store.window(1))!;
     const other = id("another history");
-    await (await anchors.connect(signer).anchor(1, other, ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
+    await (await env.anchors.connect(signer).anchor(1, other, ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
     const fatal = new Promise<Error>((r) => n.anchorer.on("fatal", r));
     await n.anchorer.start();
     const err = await fatal;
@@ -130,12 +99,12 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   it("stops loudly with ChainAheadError when the chain holds windows the store never closed", async () => {
-    const signer = fx.orgs.carrier.signer;
+    const signer = env.fx.orgs.carrier.signer;
     const n = await node(signer);
     await n.closeWindows(1);
     const w1 = (await n.store.window(1))!;
-    await (await anchors.connect(signer).anchor(1, w1.root, ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
-    await (await anchors.connect(signer).anchor(2, id("x"), w1.root, w1.toTimeMs, w1.toTimeMs + 1, 1)).wait();
+    await (await env.anchors.connect(signer).anchor(1, w1.root, ZeroHash, w1.fromTimeMs, w1.toTimeMs, w1.leafCount)).wait();
+    await (await env.anchors.connect(signer).anchor(2, id("x"), w1.root, w1.toTimeMs, w1.toTimeMs + 1, 1)).wait();
     const fatal = new Promise<Error>((r) => n.anchorer.on("fatal", r));
     await n.anchorer.start();
     expect(await fatal).toBeInstanceOf(ChainAheadError);
@@ -143,23 +112,23 @@ describe("anchoring closed windows on DataAnchors", () => {
   });
 
   it("counts an anchor only once it is `confirmations` blocks deep", async () => {
-    const signer = fx.orgs.lab.signer;
+    const signer = env.fx.orgs.lab.signer;
     const n = await node(signer, 32, 3);
     await n.anchorer.start();
     await n.closeWindows(1);
     while ((await eventsOf(signer.address)).length === 0) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     expect(n.anchorer.status()).toMatchObject({ state: "anchoring", lastAnchored: 0 }); // in a block, 1 deep
-    await conn.provider.request({ method: "evm_mine", params: [] });
+    await env.conn.provider.request({ method: "evm_mine", params: [] });
     await new Promise((r) => setTimeout(r, 200));
     expect(n.anchorer.status().lastAnchored).toBe(0); // 2 deep
-    await conn.provider.request({ method: "evm_mine", params: [] });
+    await env.conn.provider.request({ method: "evm_mine", params: [] });
     await n.anchorer.anchoredUpTo(1); // 3 deep
     expect(await n.store.lastAnchored()).toBe(1);
   });
 
   it("retries a refused anchor with back-off (an account of no organisation) without holding up ingestion", async () => {
-    const n = await node(fx.outsider);
+    const n = await node(env.fx.outsider);
     const retries: Error[] = [];
     n.anchorer.on("retry", (e: Error) => retries.push(e));
     await n.anchorer.start();

@@ -5,19 +5,10 @@
  * refuse without losing them, and anchors them in order once the chain's time has caught up.
  * Runs against a real DataAnchors on an in-process chain whose block time is moved forward.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
-import { network } from "hardhat";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { DataAnchors } from "../../../lib/contracts/types/index.js";
+import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
-import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "../../helpers/fixture.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const reading = (value: number, at: number): Reading => ({ stream: "spindle-1/load", metric: "load", unit: "%", value, sourceTime: at, quality: "good" });
 
@@ -30,43 +21,25 @@ async function until(what: string, test: () => boolean | Promise<boolean>, ms = 
 }
 
 describe("anchoring with the node clock ahead of the chain", () => {
-  let conn: Conn;
-  let fx: ConsortiumFixture;
-  let anchors: DataAnchors;
-  const cleanups: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    conn = await network.create();
-    fx = await deployConsortium(conn);
-    anchors = await deployBound<DataAnchors>(conn, "DataAnchors", await fx.consortium.getAddress());
-  });
-  afterAll(async () => conn.close());
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
+  const env = useInProcessAnchors();
+  const { cleanups } = env;
 
   /** The chain's time, ms: the latest block's timestamp. */
-  const chainNow = async () => ((await conn.ethers.provider.getBlock("latest"))!.timestamp) * 1000;
+  const chainNow = async () => ((await env.conn.ethers.provider.getBlock("latest"))!.timestamp) * 1000;
 
   /** A node whose clock runs `aheadMs` ahead of the chain's latest block. */
   async function node(signerIndex: "machining" | "steel", aheadMs: number) {
     const offset = (await chainNow()) - Date.now() + aheadMs;
     const clock = () => Date.now() + offset;
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-clock-ahead-"));
-    const store = await IngestStore.open(dir);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 1), { windowMs: 3_600_000, now: clock });
-    const client = new ChainClient(conn.ethers.provider, { pollMs: 20 });
-    const signer = fx.orgs[signerIndex].signer;
-    const chain = await AnchorChain.create(client, await anchors.getAddress(), signer);
+    const signer = env.fx.orgs[signerIndex].signer;
     const logs: string[] = [];
-    const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 }, heldPollMs: 30, clock, log: (m) => logs.push(m) });
-    pipeline.on("window", () => anchorer.notify());
-    cleanups.push(async () => {
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+    const { store, pipeline, anchorer, stop } = await anchoringNode(env, signer, env.tempDir("tracemesh-clock-ahead-"), Buffer.alloc(32, 1), {
+      bindNode: false,
+      start: false,
+      pipeline: { now: clock },
+      anchorer: { heldPollMs: 30, clock, log: (m) => logs.push(m) },
     });
+    cleanups.push(stop);
     const closeWindows = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await pipeline.write([reading(i, clock())]);
@@ -89,13 +62,13 @@ describe("anchoring with the node clock ahead of the chain", () => {
     expect(n.logs.filter((l) => l.startsWith("ALERT: the node clock is"))).toHaveLength(1);
     expect(n.logs.filter((l) => l.startsWith("anchoring held"))).toHaveLength(1);
     expect(n.logs.some((l) => l.startsWith("anchoring:"))).toBe(false); // nothing sent, so nothing refused
-    expect(Number(await anchors.lastSequence(n.signer.address))).toBe(0);
+    expect(Number(await env.anchors.lastSequence(n.signer.address))).toBe(0);
     for (const s of [1, 2, 3]) expect(await n.store.window(s)).toBeDefined();
 
     // The chain's time catches up with the node clock: the held windows go out, in order.
-    await conn.ethers.provider.send("evm_mine", [Math.ceil(n.clock() / 1000)]);
+    await env.conn.ethers.provider.send("evm_mine", [Math.ceil(n.clock() / 1000)]);
     await n.anchorer.anchoredUpTo(3);
-    const events = await anchors.queryFilter(anchors.filters.WindowAnchored(n.signer.address), 0);
+    const events = await env.anchors.queryFilter(env.anchors.filters.WindowAnchored(n.signer.address), 0);
     expect(events.map((e) => Number(e.args.sequence))).toEqual([1, 2, 3]);
     for (const e of events) expect(e.args.root).toBe((await n.store.window(Number(e.args.sequence)))!.root);
     await until("anchoring to go idle", () => n.anchorer.status().state === "idle");
@@ -111,7 +84,7 @@ describe("anchoring with the node clock ahead of the chain", () => {
     await n.anchorer.start();
     await n.closeWindows(2);
     await n.anchorer.anchoredUpTo(2);
-    expect(Number(await anchors.lastSequence(n.signer.address))).toBe(2);
+    expect(Number(await env.anchors.lastSequence(n.signer.address))).toBe(2);
     expect(n.anchorer.status().clock).toMatchObject({ alert: true });
     expect(n.logs.filter((l) => l.startsWith("ALERT: the node clock is"))).toHaveLength(1);
     expect(n.logs.some((l) => l.startsWith("anchoring held"))).toBe(false);

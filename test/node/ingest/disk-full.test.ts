@@ -6,34 +6,18 @@
  * space returns: no restart, nothing lost, sequence numbers without a gap. A running node says
  * so in its log, status and metrics.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
 import { loadConfig } from "../../../node/config.ts";
 import { type EdgeModule, formatStatus, startNode } from "../../../node/daemon.ts";
 import type { AdapterContext, AdapterStatus, EdgeAdapter } from "../../../node/edge/adapter.ts";
 import { type IngestStall, IngestPipeline, PipelineClosedError } from "../../../node/ingest/pipeline.ts";
-import { IngestStore, parseChunk } from "../../../node/ingest/store.ts";
+import { type IngestStore, parseChunk } from "../../../node/ingest/store.ts";
 import { nodeEnv } from "./support/env.ts";
+import { storesPerTest } from "./support/stores.ts";
 
 const SECRET = Buffer.alloc(32, 9);
-const dirs: string[] = [];
-const stores: IngestStore[] = [];
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function openStore(dir?: string): Promise<IngestStore> {
-  const d = dir ?? mkdtempSync(path.join(tmpdir(), "tracemesh-diskfull-"));
-  if (!dir) dirs.push(d);
-  const store = await IngestStore.open(d);
-  stores.push(store);
-  return store;
-}
+const { tempDir, openStore } = storesPerTest("tracemesh-diskfull-");
 
 /**
  * Makes the store's LevelDB refuse batches with ENOSPC while `full`; a refusal sticks until the
@@ -133,8 +117,7 @@ describe("a full disk under ingestion", () => {
   });
 
   it("a stop while the disk stays full rejects the waiting writers and keeps the store as it was", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-diskfull-"));
-    dirs.push(dir);
+    const dir = tempDir();
     const store = await openStore(dir);
     const fault = injectDiskFull(store);
     const p = await IngestPipeline.open(store, SECRET, { windowMs: 60_000, storeRetry: { initialDelayMs: 30, maxDelayMs: 60 } });

@@ -3,35 +3,19 @@
  * order and roots (checked against an independent computation), proofs across leaf pages,
  * recovery of the open window, back-pressure, refused input and store failures.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReadingError, decodeReading, encodeReading } from "../../../lib/canonical-reading.ts";
 import { MerkleTree, leafHash, siblingsFromHex, verifyProof, verifyRangeProof } from "../../../lib/merkle.ts";
 import type { Reading } from "../../../lib/reading.ts";
 import { IngestPipeline, type PipelineOptions, PipelineClosedError } from "../../../node/ingest/pipeline.ts";
 import { ProofService } from "../../../node/ingest/proofs.ts";
 import { SaltDeriver } from "../../../node/ingest/salt.ts";
-import { IngestStore, LEAF_PAGE, type WindowRecord, parseChunk, sectionRecords } from "../../../node/ingest/store.ts";
+import { type IngestStore, LEAF_PAGE, type WindowRecord, parseChunk, sectionRecords } from "../../../node/ingest/store.ts";
+import { storesPerTest } from "./support/stores.ts";
 
 const SECRET = Buffer.alloc(32, 9);
 const NODE = "0x" + "ab".repeat(20);
-const dirs: string[] = [];
-const stores: IngestStore[] = [];
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function openStore(dir?: string): Promise<IngestStore> {
-  const d = dir ?? mkdtempSync(path.join(tmpdir(), "tracemesh-ingest-"));
-  if (!dir) dirs.push(d);
-  const store = await IngestStore.open(d);
-  stores.push(store);
-  return store;
-}
+const { tempDir, openStore } = storesPerTest("tracemesh-ingest-");
 
 async function pipelineOn(store: IngestStore, options: PipelineOptions = {}) {
   return IngestPipeline.open(store, SECRET, { windowMs: 60_000, ...options });
@@ -113,8 +97,7 @@ describe("ingest pipeline", () => {
   });
 
   it("commits every reading's receive time inside its window's range, whatever the clocks do", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-ingest-"));
-    dirs.push(dir);
+    const dir = tempDir();
     let clock = 1_700_000_000_000;
     const now = () => clock;
     let store = await openStore(dir);
@@ -231,8 +214,7 @@ describe("ingest pipeline", () => {
   });
 
   it("rebuilds the open window from its chunks after a restart", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-ingest-"));
-    dirs.push(dir);
+    const dir = tempDir();
     let store = await openStore(dir);
     let p = await pipelineOn(store, { closeOnStop: false });
     await p.write(batch(40, ["a", "b", "c"]));

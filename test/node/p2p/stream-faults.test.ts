@@ -7,7 +7,7 @@
  * while its handler is inside writeFrame / onDrain / close.
  */
 import path from "node:path";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, Stream } from "@libp2p/interface";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PeerDiscovery } from "../../../node/p2p/discovery.ts";
 import { serveFetch } from "../../../node/p2p/fetch-server.ts";
@@ -81,57 +81,45 @@ async function stillServes(server: Libp2p): Promise<void> {
   }
 }
 
+/**
+ * Opens six big requests from a fresh asker, lets the server get inside writeFrame (waiting for
+ * window updates), then applies the asker-side `fault`. Nothing may escape, and the server must
+ * still answer a well-behaved asker in full. Returns the failures the server's handler saw.
+ */
+async function faultMidAnswer(fault: (client: Host, server: Host, streams: Stream[]) => Promise<void> | void): Promise<unknown[]> {
+  const { host: server, errors } = await bigServer();
+  const client = await newHost();
+  try {
+    const streams = await openRequests(client, server, 6);
+    await pause(50);
+    await fault(client, server, streams);
+    await pause(300);
+    expect(escaped).toEqual([]);
+    await stillServes(server);
+  } finally {
+    await client.stop();
+    await server.stop();
+  }
+  expect(escaped).toEqual([]);
+  return errors;
+}
+
 describe("stream faults while answering", () => {
   it("the asker resets its streams while the server writes its answers", async () => {
-    const { host: server, errors } = await bigServer();
-    const client = await newHost();
-    try {
-      const streams = await openRequests(client, server, 6);
-      await pause(50); // the server is inside writeFrame, waiting for window updates
+    const errors = await faultMidAnswer((_client, _server, streams) => {
       for (const s of streams) s.abort(new Error("asker gave up"));
-      await pause(300);
-      expect(escaped).toEqual([]);
-      expect(errors.length).toBeGreaterThan(0); // the handler saw the reset and aborted its stream
-      await stillServes(server);
-    } finally {
-      await client.stop();
-      await server.stop();
-    }
-    expect(escaped).toEqual([]);
+    });
+    expect(errors.length).toBeGreaterThan(0); // the handler saw the reset and aborted its stream
   });
 
   it("the asker hangs up the connection mid-answer", async () => {
-    const { host: server } = await bigServer();
-    const client = await newHost();
-    try {
-      await openRequests(client, server, 6);
-      await pause(50);
-      await client.hangUp(server.peerId);
-      await pause(300);
-      expect(escaped).toEqual([]);
-      await stillServes(server);
-    } finally {
-      await client.stop();
-      await server.stop();
-    }
-    expect(escaped).toEqual([]);
+    await faultMidAnswer((client, server) => client.hangUp(server.peerId).then(() => undefined));
   });
 
   it("the asker's process goes away mid-answer (its connection aborted)", async () => {
-    const { host: server } = await bigServer();
-    const client = await newHost();
-    try {
-      await openRequests(client, server, 6);
-      await pause(50);
+    await faultMidAnswer((client) => {
       for (const c of client.getConnections()) c.abort(new Error("process killed"));
-      await pause(300);
-      expect(escaped).toEqual([]);
-      await stillServes(server);
-    } finally {
-      await client.stop();
-      await server.stop();
-    }
-    expect(escaped).toEqual([]);
+    });
   });
 
   it("the serving node hangs up and stops while it answers (its own side of the race)", async () => {

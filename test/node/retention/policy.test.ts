@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../../node/config.ts";
-import { keepMsOf, keepMsOfFollowed } from "../../../node/retention/policy.ts";
+import { keepMsOf, keepMsOfFollowed, resolveFollowedNames } from "../../../node/retention/policy.ts";
 
 const DAY = 86_400_000;
 const base = () => ({
@@ -48,22 +48,57 @@ describe("retention policy in the node config", () => {
     expect(keepMsOf(rules.slice(0, 2), "furnace-1/temperature")).toBeUndefined();
   });
 
-  it("followed streams: the first rule matching the owner organisation and the stream decides; no match keeps them forever", () => {
-    const followed = parseConfig(
+  it("followed streams: the first rule matching the owner organisation and the stream decides; no match keeps them forever", async () => {
+    const configured = parseConfig(
       { ...base(), retention: { followed: [{ organisation: 3, stream: "furnace-*", keepDays: 30 }, { organisation: "*", stream: "*", keepDays: 365 }] } },
       "/x",
-    ).retention!.followed!;
+    ).retention!;
+    // Numeric ids and "*" need no lookup.
+    const followed = (await resolveFollowedNames(configured, () => Promise.reject(new Error("no name to look up")))).followed!;
     expect(keepMsOfFollowed(followed, 3, "furnace-1/temperature")).toBe(30 * DAY);
     expect(keepMsOfFollowed(followed, 4, "furnace-1/temperature")).toBe(365 * DAY);
     expect(keepMsOfFollowed(followed, 3, "press-1/force")).toBe(365 * DAY);
     expect(keepMsOfFollowed(followed.slice(0, 1), 4, "furnace-1/temperature")).toBeUndefined();
   });
 
+  it("followed rules may name the owner as registered in the Consortium: names resolve once, an unknown one is named", async () => {
+    const retention = parseConfig(
+      {
+        ...base(),
+        retention: {
+          followed: [
+            { organisation: "Northern Steel Mill", stream: "furnace-*", keepDays: 30 },
+            { organisation: 4, stream: "*", keepDays: 7 },
+            { organisation: "*", stream: "*", keepDays: 365 },
+          ],
+        },
+      },
+      "/x",
+    ).retention!;
+    const registry = new Map([["Northern Steel Mill", 1]]);
+    const asked: string[] = [];
+    const idOf = async (name: string) => (asked.push(name), registry.get(name));
+    const followed = (await resolveFollowedNames(retention, idOf)).followed!;
+    expect(followed).toEqual([{ organisation: 1, stream: "furnace-*", keepMs: 30 * DAY }, { organisation: 4, stream: "*", keepMs: 7 * DAY }, { stream: "*", keepMs: 365 * DAY }]);
+    expect(asked).toEqual(["Northern Steel Mill"]);
+    expect(keepMsOfFollowed(followed, 1, "furnace-1/temperature")).toBe(30 * DAY);
+
+    // Unknown names (here a near miss and another partner) are all named, with their rule.
+    const typo = { ...retention, followed: [{ organisation: "northern steel mill", stream: "*" }, { organisation: 2, stream: "a/*" }, { organisation: "Nowhere Ltd", stream: "*" }] };
+    const refused = await resolveFollowedNames(typo, idOf, "/etc/tracemesh/node.json").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems).toEqual([
+      'retention.followed[0].organisation: no organisation named "northern steel mill" in the Consortium (names are matched exactly)',
+      'retention.followed[2].organisation: no organisation named "Nowhere Ltd" in the Consortium (names are matched exactly)',
+    ]);
+  });
+
   it("refuses a bad policy, naming the field", () => {
     const cases: [unknown, RegExp][] = [
       [[], /^retention: must be an object with streams, archiveDir/],
       [{ keep: 3 }, /^retention.keep: unknown setting \(allowed: streams, archiveDir, intervalMs, windowsPerSegment, followed\)/],
-      [{ followed: [{ organisation: "Northern Steel", stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: must be the owner organisation's numeric id in the Consortium, or "\*"/],
+      [{ followed: [{ organisation: " ", stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: must be the owner organisation's numeric id or registered name in the Consortium, or "\*"/],
+      [{ followed: [{ organisation: 1.5, stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: /],
       [{ followed: [{ organisation: 0, stream: "a/*", keepDays: 1 }] }, /^retention.followed\[0\].organisation: /],
       [{ followed: [{ organisation: 3, stream: "a*b", keepDays: 1 }] }, /^retention.followed\[0\].stream: must be a stream id, or a prefix ending in \*/],
       [{ followed: [{ organisation: 3, stream: "a/b", keepDays: 0 }] }, /^retention.followed\[0\].keepDays: must be a number of days above 0/],

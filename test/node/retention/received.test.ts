@@ -8,22 +8,15 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { network } from "hardhat";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DataAnchors } from "../../../lib/contracts/types/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Reading } from "../../../lib/reading.ts";
 import { type AnchorView, contractAnchorView } from "../../../lib/verify-reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
-import { ProofService } from "../../../node/ingest/proofs.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
 import type { ReadingItem } from "../../../node/p2p/protocol.ts";
 import { ReceivedStore } from "../../../node/p2p/received-store.ts";
 import { segmentName } from "../../../node/retention/archive.ts";
 import { Retention } from "../../../node/retention/prune.ts";
 import { type ReceivedArchiveManifest, type ReceivedReadingLine, ReceivedRetention, auditReceivedArchive } from "../../../node/retention/received.ts";
-import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "../../helpers/fixture.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const DAY = 86_400_000;
 const SPINDLE = "spindle-1/load"; // followed, kept 1 day
@@ -32,39 +25,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const reading = (stream: string, value: number, sourceTime: number): Reading => ({ stream, metric: "v", unit: "%", value, sourceTime, quality: "good" });
 
 describe("retention of readings received from followed streams", () => {
-  let conn: Conn;
-  let fx: ConsortiumFixture;
-  let anchors: DataAnchors;
+  const env = useInProcessAnchors();
   let view: AnchorView;
-  const dirs: string[] = [];
-  const tmp = () => {
-    const d = mkdtempSync(path.join(tmpdir(), "tracemesh-received-retention-"));
-    dirs.push(d);
-    return d;
-  };
-
-  beforeAll(async () => {
-    conn = await network.create();
-    fx = await deployConsortium(conn);
-    anchors = await deployBound<DataAnchors>(conn, "DataAnchors", await fx.consortium.getAddress());
-    view = contractAnchorView(anchors);
-  });
-  afterAll(async () => {
-    await conn.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  const tmp = () => env.tempDir("tracemesh-received-retention-");
+  beforeAll(() => {
+    view = contractAnchorView(env.anchors);
   });
 
   /** The partner: a node of `steel` whose windows are anchored, with proofs of its runs. */
   async function partner() {
-    const signer = fx.orgs.steel.signer;
-    const store = await IngestStore.open(path.join(tmp(), "db"));
-    await store.bindNode(signer.address);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 9), { windowMs: 3_600_000 });
-    const chain = await AnchorChain.create(new ChainClient(conn.ethers.provider, { pollMs: 20, confirmations: 1 }), await anchors.getAddress(), signer);
-    const anchorer = new Anchorer(store, pipeline, chain, { retry: { minMs: 20, maxMs: 100 } });
-    pipeline.on("window", () => anchorer.notify());
-    await anchorer.start();
-    const proofs = new ProofService(store, signer.address);
+    const { store, pipeline, anchorer, proofs, stop } = await anchoringNode(env, env.fx.orgs.steel.signer, path.join(tmp(), "db"), Buffer.alloc(32, 9));
     /** Closes one window of `per` readings per stream, anchors it, answers its items as the follow receives them. */
     const window = async (per: number): Promise<Map<string, ReadingItem[]>> => {
       const t = Date.now();
@@ -85,16 +55,11 @@ describe("retention of readings received from followed streams", () => {
       void w;
       return items;
     };
-    const stop = async () => {
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
-    };
     return { store, window, stop };
   }
 
   it("archives expired received readings while the follow writes, keeps the rest, and each archived reading proves against its owner's anchor", async () => {
-    const owner = fx.orgs.steel.id;
+    const owner = env.fx.orgs.steel.id;
     const p = await partner();
     const dir = tmp();
     const received = await ReceivedStore.open(path.join(dir, "received"));

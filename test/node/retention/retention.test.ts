@@ -4,25 +4,18 @@
  * policy and nothing an event binds lost, archived readings proved against their anchors from the
  * archive files, a tampered archive refused, an interrupted run's segment removed.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { network } from "hardhat";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DataAnchors } from "../../../lib/contracts/types/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { ReadingBinding } from "../../../lib/epcis/readings.ts";
 import type { Reading } from "../../../lib/reading.ts";
 import { type AnchorView, contractAnchorView, verifyReading } from "../../../lib/verify-reading.ts";
-import { Anchorer } from "../../../node/chain/anchorer.ts";
-import { AnchorChain, ChainClient } from "../../../node/chain/client.ts";
-import { IngestPipeline } from "../../../node/ingest/pipeline.ts";
 import { ProofService } from "../../../node/ingest/proofs.ts";
-import { IngestStore } from "../../../node/ingest/store.ts";
 import { auditArchive, proveFromArchive, segmentName } from "../../../node/retention/archive.ts";
 import { type RetentionRule } from "../../../node/retention/policy.ts";
 import { Retention } from "../../../node/retention/prune.ts";
-import { type ConsortiumFixture, type Conn, deployBound, deployConsortium } from "../../helpers/fixture.ts";
+import { anchoringNode, useInProcessAnchors } from "../../helpers/anchor-chains.ts";
 
 const DAY = 86_400_000;
 const SPINDLE = "spindle-1/load"; // kept 1 day
@@ -40,36 +33,17 @@ const reading = (stream: string, value: number | string | null, sourceTime = Dat
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("retention: pruning to the archive under ingestion", () => {
-  let conn: Conn;
-  let fx: ConsortiumFixture;
-  let anchors: DataAnchors;
+  const env = useInProcessAnchors();
   let view: AnchorView;
-  const dirs: string[] = [];
-
-  beforeAll(async () => {
-    conn = await network.create();
-    fx = await deployConsortium(conn);
-    anchors = await deployBound<DataAnchors>(conn, "DataAnchors", await fx.consortium.getAddress());
-    view = contractAnchorView(anchors);
-  });
-  afterAll(async () => {
-    await conn.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  beforeAll(() => {
+    view = contractAnchorView(env.anchors);
   });
 
   async function node(signerKey: "machining" | "steel" | "foundry", rules: RetentionRule[], windowsPerSegment = 4) {
-    const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-retention-"));
-    dirs.push(dir);
-    const signer = fx.orgs[signerKey].signer;
-    const store = await IngestStore.open(path.join(dir, "db"));
-    await store.bindNode(signer.address);
-    const pipeline = await IngestPipeline.open(store, Buffer.alloc(32, 7), { windowMs: 3_600_000 });
-    const client = new ChainClient(conn.ethers.provider, { pollMs: 20, confirmations: 1 });
-    const chain = await AnchorChain.create(client, await anchors.getAddress(), signer);
-    const anchorer = new Anchorer(store, pipeline, chain, { maxBatch: 32, retry: { minMs: 20, maxMs: 100 } });
-    pipeline.on("window", () => anchorer.notify());
-    await anchorer.start();
-    const proofs = new ProofService(store, signer.address);
+    const dir = env.tempDir("tracemesh-retention-");
+    const signer = env.fx.orgs[signerKey].signer;
+    const anchoring = await anchoringNode(env, signer, path.join(dir, "db"), Buffer.alloc(32, 7));
+    const { store, pipeline, anchorer, proofs } = anchoring;
     const clock = { now: Date.now() };
     const bindings: ReadingBinding[] = [];
     const archiveDir = path.join(dir, "archive");
@@ -83,9 +57,7 @@ describe("retention: pruning to the archive under ingestion", () => {
     });
     const stop = async () => {
       await retention.stop();
-      await anchorer.stop();
-      await pipeline.stop();
-      await store.close();
+      await anchoring.stop();
     };
     return { dir, archiveDir, store, pipeline, anchorer, proofs, retention, clock, bindings, stop, address: signer.address };
   }
@@ -217,7 +189,7 @@ describe("retention: pruning to the archive under ingestion", () => {
       writeFileSync(manifestFile, JSON.stringify(manifest));
       expect((await auditArchive(copy, view)).failures.find((f) => f.segment === 2)).toMatchObject({ reason: "archive-malformed", detail: expect.stringMatching(/outside its segment/) });
       // Segments of another node are refused, not verified against this node's name.
-      expect((await auditArchive(n.archiveDir, view, { node: fx.orgs.steel.signer.address })).failures[0]).toMatchObject({ reason: "archive-malformed" });
+      expect((await auditArchive(n.archiveDir, view, { node: env.fx.orgs.steel.signer.address })).failures[0]).toMatchObject({ reason: "archive-malformed" });
     } finally {
       await n.stop();
     }
@@ -298,7 +270,7 @@ describe("retention: pruning to the archive under ingestion", () => {
       expect(await auditArchive(n.archiveDir, view)).toMatchObject({ readings: 4500, verified: 4500, failures: [] });
       expect((await n.proofs.audit(view)).failures).toEqual([]);
       // Another node's retention refuses this node's archive folder instead of numbering segments over it.
-      const other = new Retention(n.store, n.proofs, { ...n.retention.config }, { node: fx.orgs.machining.signer.address, bindings: async function* () {}, log: () => {} });
+      const other = new Retention(n.store, n.proofs, { ...n.retention.config }, { node: env.fx.orgs.machining.signer.address, bindings: async function* () {}, log: () => {} });
       await expect(other.runOnce()).rejects.toThrow(/holds the readings of node 0x[0-9a-f]{40}, not of 0x[0-9a-f]{40}: give each node its own retention.archiveDir/);
     } finally {
       await n.stop();

@@ -10,6 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import type { Deployment } from "../../../../lib/deployment.ts";
+import { peerIdOfKeyFile } from "../../../../node/p2p/host.ts";
 import { type LocalChain, deployLocal, devKey, peerOnlyNode, startAnvil } from "../../../../scripts/local-chain/local-chain.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../../..");
@@ -29,14 +30,20 @@ export interface NodeEnv {
   cleanup(): Promise<void>;
 }
 
-export async function nodeEnv(options: { stateFile?: boolean; config?: Record<string, unknown> } = {}): Promise<NodeEnv> {
+/**
+ * `p2p`: the registered peer ids are those of real keys, the node's in `<dir>/p2p.key` (for a
+ * config with a `p2p` section: `"keyFile": "./p2p.key"`), so its peer network can start.
+ */
+export async function nodeEnv(options: { stateFile?: boolean; config?: Record<string, unknown>; p2p?: boolean } = {}): Promise<NodeEnv> {
   const dir = mkdtempSync(path.join(tmpdir(), "tracemesh-node-"));
   const chain = await startAnvil(options.stateFile ? { stateFile: path.join(dir, "anvil-state.json") } : {});
   const nodeKey = devKey(3);
   const node = new Wallet(nodeKey).address;
+  const plantPeer = options.p2p ? await peerIdOfKeyFile(path.join(dir, "p2p.key")) : "12D3KooWIngestPlant";
+  const oemPeer = options.p2p ? await peerIdOfKeyFile(path.join(dir, "p2p-oem.key")) : "12D3KooWIngestOem";
   const deployment = await deployLocal(chain.url, devKey(0), [
-    { name: ORG_NAME, accounts: [node], nodes: [peerOnlyNode("12D3KooWIngestPlant")] },
-    { name: "Atlas Motors", accounts: [new Wallet(devKey(4)).address], nodes: [peerOnlyNode("12D3KooWIngestOem")] },
+    { name: ORG_NAME, accounts: [node], nodes: [peerOnlyNode(plantPeer)] },
+    { name: "Atlas Motors", accounts: [new Wallet(devKey(4)).address], nodes: [peerOnlyNode(oemPeer)] },
   ]);
   const deploymentFile = path.join(dir, "deployment.json");
   writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2));

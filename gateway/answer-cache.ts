@@ -12,10 +12,13 @@
  * serve as before.
  *
  * Each answer also carries its entity tag (a digest of its bytes, computed once when encoded), so
- * a client holding the same bytes can ask with If-None-Match and get 304 without the body.
+ * a client holding the same bytes can ask with If-None-Match and get 304 without the body; and its
+ * compressed forms (gzip, brotli: compression.ts), each made on the first request asking for it
+ * and counted in the cache's byte bound, so a hit compresses nothing.
  */
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
+import { type Coding, codedBytes, codedCount, codedTag } from "./compression.ts";
 
 export interface Built<R> {
   /** The answer as sent (JSON). */
@@ -26,19 +29,25 @@ export interface Built<R> {
   keep: boolean;
 }
 
-/** An answer as served: its bytes, their entity tag, and what serving it must do again. */
-export interface Served<R> {
+/** One form of an answer on the wire: its bytes and their strong entity tag (quoted, as sent in ETag). */
+export interface Form {
   bytes: Buffer;
-  /** Strong entity tag of `bytes` (quoted, as sent in ETag). */
   etag: string;
+}
+
+/** An answer as served: its bytes, their entity tag, its compressed forms made so far, and what serving it must do again. */
+export interface Served<R> extends Form {
+  coded: Partial<Record<Coding, Form>>;
   replay: R[];
 }
 
 interface Entry<R> {
   stamp: string;
   built: Promise<Served<R> & { keep: boolean }>;
-  /** Bytes of JSON; 1 while the answer is being built. */
+  /** Bytes of JSON and of the compressed forms made; 1 while the answer is being built. */
   size: number;
+  /** The answer, once built and kept. */
+  served?: Served<R>;
 }
 
 export class AnswerCache<R> {
@@ -67,7 +76,7 @@ export class AnswerCache<R> {
     try {
       const b = await built;
       if (this.lru.get(key) === entry) {
-        if (b.keep) this.lru.set(key, { stamp, built, size: Math.max(1, b.bytes.length) });
+        if (b.keep) this.lru.set(key, { stamp, built, size: Math.max(1, b.bytes.length), served: b });
         else this.lru.delete(key);
       }
       return { served: b, hit: false };
@@ -77,15 +86,44 @@ export class AnswerCache<R> {
     }
   }
 
+  /**
+   * `served` (the answer kept for `key`, or one not kept) in `coding`: made once, then kept with
+   * the answer, its bytes added to the answer's size in the cache's bound.
+   */
+  form(key: string, served: Served<R>, coding: Coding): Form {
+    const held = served.coded[coding];
+    if (held) return held;
+    const made = codedForm(served, coding);
+    const entry = this.lru.peek(key);
+    // Counted only if this is the answer kept (not one built for a stamp since, nor one not kept).
+    if (entry !== undefined && entry.served === served) this.lru.set(key, { ...entry, size: entry.size + made.bytes.length });
+    return made;
+  }
+
   get size(): number {
     return this.lru.size;
   }
+
+  /** Bytes the cache counts against its bound. */
+  get calculatedSize(): number {
+    return this.lru.calculatedSize;
+  }
+}
+
+/** `served` in `coding`, made now and kept on it (an answer not in a cache keeps it for its own life only). */
+export function codedForm(served: Served<unknown>, coding: Coding): Form {
+  const held = served.coded[coding];
+  if (held) return held;
+  codedCount.value++;
+  const made = { bytes: codedBytes(served.bytes, coding), etag: codedTag(served.etag, coding) };
+  served.coded[coding] = made;
+  return made;
 }
 
 /** A built answer as it is served and kept: its JSON encoded once, its entity tag computed once. */
 export function encoded<R>(b: Built<R>): Served<R> & { keep: boolean } {
   const bytes = Buffer.from(b.json, "utf8");
-  return { bytes, etag: entityTag(bytes), replay: b.replay, keep: b.keep };
+  return { bytes, etag: entityTag(bytes), coded: {}, replay: b.replay, keep: b.keep };
 }
 
 /** A strong entity tag of these bytes: equal bytes, equal tag (SHA-256, base64url, quoted). */

@@ -29,6 +29,7 @@ import { routeModules } from "./routes/index.ts";
 import type { GatewayServices } from "./services.ts";
 import { DEFAULT_MAX_INDEX_LAG_BLOCKS } from "./index-freshness.ts";
 import { serveUpgrades } from "./websocket.ts";
+import { onTheFly } from "./compression.ts";
 
 export interface GatewayOptions {
   /**
@@ -197,6 +198,9 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
       );
     }
   });
+
+  // Compression (compression.ts) inside the log, outside everything that answers.
+  app.use(onTheFly());
 
   // Until listen() says otherwise, the app is served on loopback (tests hand app.callback() to a local server).
   let loopbackOnly = true;

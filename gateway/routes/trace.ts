@@ -54,7 +54,8 @@ import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { PreparedEntry } from "../../node/access-log/store.ts";
 import type { ServedRead } from "../../node/access-log/record.ts";
-import { AnswerCache, type Built, type Served, StampedParts, encoded, noneMatchHits } from "../answer-cache.ts";
+import { AnswerCache, type Built, type Form, type Served, StampedParts, codedForm, encoded, noneMatchHits } from "../answer-cache.ts";
+import { COMPRESS_THRESHOLD_BYTES, keptCoding } from "../compression.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
@@ -179,10 +180,12 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
   const answer = async (ctx: Context, stamp: string | undefined, build: () => Promise<Built<PreparedEntry>>) => {
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
     let served: Served<PreparedEntry>;
+    let kept = false;
     if (answers && stamp !== undefined) {
-      const kept = await answers.answer(key, stamp, build);
-      served = kept.served;
-      cacheResults.inc({ result: kept.hit ? "hit" : "miss" });
+      const held = await answers.answer(key, stamp, build);
+      served = held.served;
+      kept = true;
+      cacheResults.inc({ result: held.hit ? "hit" : "miss" });
     } else {
       served = encoded(await build());
       cacheResults.inc({ result: "uncacheable" });
@@ -194,16 +197,20 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // the answer hands out (one per owner), and the answer waits until it is on disk.
     const log = services.accessLog?.log;
     if (log) await Promise.all(served.replay.map((e) => log.append(e)));
-    ctx.set("ETag", served.etag);
+    // The form the client takes (compression.ts): compressed once per kept answer, then reused.
+    const coding = served.bytes.length >= COMPRESS_THRESHOLD_BYTES ? keptCoding(ctx) : undefined;
+    const form: Form = coding === undefined ? served : kept ? answers!.form(key, served, coding) : codedForm(served, coding);
+    ctx.set("ETag", form.etag);
     // The answer depends on the caller's token and on the chain: shared caches must not keep it,
     // and a client's copy is checked again on every use (a revocation ends it at the next ask).
     ctx.set("Cache-Control", "private, no-cache");
-    if (noneMatchHits(ctx.get("if-none-match"), served.etag)) {
+    if (noneMatchHits(ctx.get("if-none-match"), form.etag)) {
       ctx.status = 304;
       return;
     }
+    if (coding) ctx.set("Content-Encoding", coding);
     ctx.type = "application/json";
-    ctx.body = served.bytes;
+    ctx.body = form.bytes;
   };
   // Every route here answers from the index: a stopped or lagging index answers 503, never stale facts.
   router.use(["/items", "/anchors", "/consortium"], async (ctx, next) => {

@@ -5,14 +5,18 @@
  * decisions come from the index), a document stored, a new indexed block. The same for the parts
  * kept across answers (StampedParts: one history entry per record and caller's organisation).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChainAccessChecker } from "../../lib/access.ts";
 import { eventHash as cbvEventHash } from "../../lib/epcis/event-hash.ts";
 import { ScopeKind } from "../../lib/registry.ts";
 import { AnswerCache, StampedParts } from "../../gateway/answer-cache.ts";
+import { codedCount } from "../../gateway/compression.ts";
+import { createGateway } from "../../gateway/app.ts";
 import { AccessLog, AccessRecorder } from "../../node/access-log/index.ts";
 import { ChainClient } from "../../node/chain/client.ts";
 import { type OpenEvents, openEvents } from "../../node/events/service.ts";
@@ -55,6 +59,29 @@ describe("AnswerCache", () => {
     expect((await cache.answer("wide", "s", async () => built("\u20ac".repeat(4)))).hit).toBe(false);
     expect((await cache.answer("wide", "s", async () => built("z"))).hit).toBe(false);
     expect(() => new AnswerCache(0)).toThrow(/positive number of bytes, got 0/);
+  });
+
+  it("makes each compressed form once, keeps it with the answer and counts its bytes in the bound", async () => {
+    const cache = new AnswerCache<never>(1 << 20);
+    const json = JSON.stringify({ entries: Array.from({ length: 50 }, (_, i) => ({ n: i, text: "the same words again" })) });
+    const { served } = await cache.answer("k", "s", async () => built(json));
+    const plain = cache.calculatedSize;
+    const made = codedCount.value;
+    const gz = cache.form("k", served, "gzip");
+    expect(gunzipSync(gz.bytes).toString()).toBe(json);
+    expect(gz.etag).toBe(`${served.etag.slice(0, -1)}-gzip"`);
+    expect(cache.calculatedSize).toBe(plain + gz.bytes.length);
+    // Asked again (a hit): the same bytes, nothing compressed, nothing counted twice.
+    expect(cache.form("k", served, "gzip").bytes).toBe(gz.bytes);
+    const br = cache.form("k", served, "br");
+    expect(brotliDecompressSync(br.bytes).toString()).toBe(json);
+    expect([codedCount.value - made, cache.calculatedSize]).toEqual([2, plain + gz.bytes.length + br.bytes.length]);
+    // An answer not kept under this key (another stamp's) adds nothing to the bound.
+    const other = await cache.answer("k", "s2", async () => built(json));
+    const before = cache.calculatedSize;
+    cache.form("k", served, "gzip");
+    cache.form("k", { ...other.served, coded: {} }, "gzip");
+    expect(cache.calculatedSize).toBe(before);
   });
 });
 
@@ -209,7 +236,7 @@ describe("answer cache on the routes", () => {
     const url = `/items/${item}/history`;
     const full = await withDocuments.request(url, { token: tokens.foundry });
     const etag = full.headers.get("etag")!;
-    expect([full.status, etag, full.headers.get("cache-control")]).toEqual([200, expect.stringMatching(/^"[A-Za-z0-9_-]{43}"$/), "private, no-cache"]);
+    expect([full.status, etag, full.headers.get("cache-control")]).toEqual([200, expect.stringMatching(/^"[A-Za-z0-9_-]{43}(?:-gzip|-br)?"$/), "private, no-cache"]);
     const body = await full.text();
     // Kept or not, equal bytes carry the equal tag; a tag among others, or weak, still matches.
     const again = await withDocuments.request(url, { token: tokens.foundry, headers: { "if-none-match": `"other", W/${etag}` } });
@@ -301,5 +328,99 @@ describe("answer cache on the routes", () => {
     expect(await history(withDocuments, a, tokens.foundry)).toMatchObject([{ access: "granted" }, { access: "public-fact", document: null }]);
     expect(await logged()).toBe(2);
     await indexer.sync();
+  });
+
+  /** One request as sent on the wire: the raw bytes, no decoding (fetch would decode them). */
+  const raw = (gw: TestGateway | string, pathname: string, headers: Record<string, string>, method = "GET") =>
+    new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const req = httpRequest(`${typeof gw === "string" ? gw : gw.url}${pathname}`, { method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  it("sends a kept answer in the coding the client asks for (q-values, *, identity, refusals), each form with its own tag and 304, compressed once", async () => {
+    const item = key("CACHE-GZIP");
+    const first = await storeOwn("gzip ".repeat(300), dl("CACHE-GZIP"), "commissioning", "2026-12-01T06:00:00.000Z");
+    await done(story.as.oem.provenance.commission(item, DISP_ACTIVE, first.digest));
+    const far = Math.floor(Date.now() / 1000) + 86_400;
+    await grantSeen(() => done(story.as.oem.accessGrants.grantAccess(ORG_ID.foundry, ScopeKind.Item, item, PURPOSE, 0, 0, far)));
+    await indexer.sync();
+    const url = `/items/${item}/history`;
+    const ask = (acceptEncoding: string | undefined, more: Record<string, string> = {}, method = "GET") =>
+      raw(withDocuments, url, { authorization: `Bearer ${tokens.foundry}`, ...(acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding }), ...more }, method);
+
+    const plain = await ask(undefined);
+    expect([plain.status, plain.headers["content-encoding"], plain.headers.vary]).toEqual([200, undefined, "Accept-Encoding"]);
+    expect(plain.body.length).toBeGreaterThan(1024);
+    const tag = plain.headers.etag!;
+    const decode = { gzip: gunzipSync, br: brotliDecompressSync } as const;
+    const made = codedCount.value;
+    for (const [header, coding] of [
+      ["gzip, deflate", "gzip"],
+      ["br, gzip, deflate", "br"],
+      ["gzip;q=0.5, br", "br"],
+      ["br;q=0, gzip", "gzip"],
+      ["*", "br"],
+      ["identity", undefined],
+      ["deflate", undefined],
+      ["*;q=0, identity", undefined],
+      // Nothing acceptable (identity refused, no coding we hold): the answer still goes, as identity.
+      ["*;q=0", undefined],
+      ["", undefined],
+    ] as const) {
+      const res = await ask(header);
+      expect([header, res.status, res.headers["content-encoding"], res.headers.vary]).toEqual([header, 200, coding, "Accept-Encoding"]);
+      expect(Number(res.headers["content-length"])).toBe(res.body.length);
+      expect(coding === undefined ? res.body : decode[coding](res.body)).toEqual(plain.body);
+      expect(res.headers.etag).toBe(coding === undefined ? tag : `${tag.slice(0, -1)}-${coding}"`);
+    }
+    // The kept answer was compressed once per coding, however often asked.
+    expect(codedCount.value - made).toBe(2);
+    for (const coding of ["gzip", "br"] as const) {
+      const res = await ask(coding);
+      // 304 for the tag of the form asked for; the identity tag does not confirm compressed bytes.
+      expect((await ask(coding, { "if-none-match": res.headers.etag! })).status).toBe(304);
+      const other = await ask(coding, { "if-none-match": tag });
+      expect([other.status, other.headers["content-encoding"]]).toEqual([200, coding]);
+      const head = await ask(coding, {}, "HEAD");
+      expect([head.status, head.headers["content-encoding"], head.headers["content-length"], head.body.length]).toEqual([200, coding, String(res.body.length), 0]);
+    }
+    expect((await ask(undefined, { "if-none-match": tag })).status).toBe(304);
+    expect(codedCount.value - made).toBe(2);
+    // Node's fetch (the gateway client) decodes by itself: the same answer.
+    expect(await (await withDocuments.request(url, { token: tokens.foundry })).text()).toBe(plain.body.toString());
+  });
+
+  it("compresses other large answers as they are sent, never small ones; serves the explorer's precompressed files", async () => {
+    const spec = await raw(withDocuments, "/openapi.json", { "accept-encoding": "gzip" });
+    expect([spec.status, spec.headers["content-encoding"], spec.headers.vary]).toEqual([200, "gzip", "Accept-Encoding"]);
+    expect(JSON.parse(gunzipSync(spec.body).toString())).toMatchObject({ openapi: expect.any(String) });
+    const small = await raw(withDocuments, "/health", { "accept-encoding": "gzip, br" });
+    expect([small.headers["content-encoding"], small.headers.vary]).toEqual([undefined, "Accept-Encoding"]);
+    expect(JSON.parse(small.body.toString())).toBeTypeOf("object");
+    expect((await raw(withDocuments, "/openapi.json", { "accept-encoding": "identity" })).headers["content-encoding"]).toBeUndefined();
+
+    const explorerDir = path.join(dir, "explorer");
+    mkdirSync(path.join(explorerDir, "assets"), { recursive: true });
+    const script = Buffer.from("console.log('explorer');\n".repeat(100));
+    writeFileSync(path.join(explorerDir, "index.html"), "<!doctype html><title>explorer</title>");
+    writeFileSync(path.join(explorerDir, "assets", "app.js"), script);
+    writeFileSync(path.join(explorerDir, "assets", "app.js.gz"), gzipSync(script));
+    writeFileSync(path.join(explorerDir, "assets", "app.js.br"), brotliCompressSync(script));
+    const gw = createGateway(withDocuments.services, { log: "silent", rateLimit: false, explorerDir });
+    const server = await gw.listen(0, "127.0.0.1");
+    try {
+      for (const [header, coding] of [["gzip", "gzip"], ["br, gzip", "br"], [undefined, undefined]] as const) {
+        const res = await raw(server.url, "/explorer/assets/app.js", header === undefined ? {} : { "accept-encoding": header });
+        expect([res.status, res.headers["content-encoding"], res.headers["content-type"], res.headers.vary]).toEqual([200, coding, expect.stringMatching(/javascript/), "Accept-Encoding"]);
+        expect(coding === "gzip" ? gunzipSync(res.body) : coding === "br" ? brotliDecompressSync(res.body) : res.body).toEqual(script);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });

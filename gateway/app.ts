@@ -231,17 +231,29 @@ export function createGateway(services: GatewayServices, options: GatewayOptions
   if (opts.rateLimit) for (const limiter of rateLimiters(opts.rateLimit, "requests")) app.use(limiter);
 
   const router: GatewayRouter = new Router<GatewayState>();
-  // Declared query parameters are the only ones accepted (see openapi.ts).
+  // Declared query parameters are the only ones accepted (see openapi.ts); each operation's set
+  // is read from the document once (null: the operation takes any query, or is not documented).
+  const declaredQueries = new Map<string, ReadonlySet<string> | null>();
+  const declaredQueryOf = (method: string, routePath: string): ReadonlySet<string> | null => {
+    const key = `${method} ${routePath}`;
+    let declared = declaredQueries.get(key);
+    if (declared === undefined) {
+      const operation = openapi.paths[openApiPathOf(routePath)]?.[method.toLowerCase()] as
+        | { parameters?: { in: string; name: string }[]; "x-open-query"?: boolean }
+        | undefined;
+      declared = operation && !operation["x-open-query"] ? new Set((operation.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name)) : null;
+      declaredQueries.set(key, declared);
+    }
+    return declared;
+  };
   router.use(async (ctx, next) => {
     const matched = (ctx as unknown as { matched?: { path: string; methods: string[] }[] }).matched ?? [];
     const method = ctx.method === "HEAD" ? "GET" : ctx.method;
-    const route = [...matched].reverse().find((l) => l.methods.includes(method));
+    let route: { path: string } | undefined;
+    for (let i = matched.length - 1; i >= 0 && route === undefined; i--) if (matched[i]!.methods.includes(method)) route = matched[i];
     if (route) {
-      const operation = openapi.paths[openApiPathOf(route.path)]?.[method.toLowerCase()] as
-        | { parameters?: { in: string; name: string }[]; "x-open-query"?: boolean }
-        | undefined;
-      if (operation && !operation["x-open-query"]) {
-        const declared = new Set((operation.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name));
+      const declared = ctx.querystring === "" ? null : declaredQueryOf(method, route.path);
+      if (declared) {
         const unknown = Object.keys(ctx.query).filter((k) => !declared.has(k));
         if (unknown.length > 0) {
           throw new HttpProblem(

@@ -19,7 +19,11 @@
  * answer printed; the log's hash chain verified at the end). After a warm-up pass, with
  * the machine's load average (as `uptime` prints it) and the cores each side used beside every
  * figure:
+ * Every request asks as a partner's client does: Accept-Encoding `br, gzip, deflate` (Node's fetch,
+ * undici, over https), so answers travel compressed; bytes per answer on the wire are printed.
  *   GET /items/{id}/history                      the shipped item's history, with its documents
+ *   the same, Accept-Encoding: identity          uncompressed (--only identity, with the genealogy
+ *                                                uncompressed too; not in the default set)
  *   the same with If-None-Match                  a client holding the answer: 304, no body
  *   GET /items/{id}/history, distinct items      a different filler item each request (never cached)
  *   GET /items/{id}/genealogy?direction=backward the top item's whole genealogy (all tiers)
@@ -40,7 +44,8 @@
  *   --connections N  concurrent requests (default 10)
  *   --quick          10,000 events, 2 s per measurement: a smoke run
  *   --only LIST      measure only these, comma-separated: history, conditional (the same with
- *                    If-None-Match: 304 answers), distinct, genealogy, rebuilt
+ *                    If-None-Match: 304 answers), distinct, genealogy, rebuilt, identity (history
+ *                    and genealogy uncompressed)
  *   --profile DIR    write a CPU profile of the gateway's process for each measured run (not the
  *                    warm-up, not the setup) to DIR/<measurement>.cpuprofile (Chrome DevTools)
  *   --keep           keep the index directory and print its path
@@ -50,6 +55,8 @@ import { Session } from "node:inspector/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { type ContractTransactionResponse, NonceManager, Wallet, id } from "ethers";
 import { Role } from "../../lib/consortium.ts";
 import { Provenance__factory } from "../../lib/contracts/types/index.js";
@@ -79,6 +86,9 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const ZERO = "0x" + "00".repeat(32);
 const DISP = id("urn:epcglobal:cbv:disp:active");
 
+/** What a partner's client sends: Node's fetch (undici) over https, as a member's gateway is reached. */
+const PARTNER_ACCEPT_ENCODING = "br, gzip, deflate";
+
 /** The load average as `uptime` prints it (1, 5, 15 minutes). */
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
@@ -92,6 +102,8 @@ interface Measured {
   errors: number;
   /** Through the gateway: cores used by its process and by the load generator's, and its event loop's busy share. */
   cpu?: { gateway: number; loopBusy: number; generator: number };
+  /** Through the gateway: bytes received per answer (headers and body, as on the wire). */
+  wireBytes?: number;
   /** Through the gateway: access-log entries written per answer during the measured run (one per answer that hands out a partner's document). */
   loggedPerAnswer?: number;
 }
@@ -107,6 +119,8 @@ interface Run {
   profile?: Profiler;
   /** Sent as If-None-Match (answers expected 304). */
   ifNoneMatch?: string;
+  /** Sent as Accept-Encoding; the partner's client's by default. */
+  acceptEncoding?: string;
   /** The owner's access log, whose entries are counted over the measured run. */
   log?: AccessLog;
 }
@@ -130,18 +144,21 @@ function table(rows: string[][]): string {
  * event store) and the load generator, and the share of time the gateway's event loop was busy,
  * so a figure says which side was the limit.
  */
-async function cannon(generator: LoadGenerator, { url, token, seconds, connections, pathsFile, profile, ifNoneMatch, log }: Run): Promise<Measured> {
+async function cannon(generator: LoadGenerator, { url, token, seconds, connections, pathsFile, profile, ifNoneMatch, log, acceptEncoding = PARTNER_ACCEPT_ENCODING }: Run): Promise<Measured> {
   const options = {
     url,
     connections,
     workers: 1,
-    headers: { authorization: `Bearer ${token}`, ...(ifNoneMatch ? { "if-none-match": ifNoneMatch } : {}) },
+    headers: { authorization: `Bearer ${token}`, "accept-encoding": acceptEncoding, ...(ifNoneMatch ? { "if-none-match": ifNoneMatch } : {}) },
     ...(pathsFile ? { requests: [{ setupRequest: path.join(import.meta.dirname, "distinct-request.cjs") }] } : {}),
   };
   const env: Record<string, string> = pathsFile ? { TRACEMESH_BENCH_PATHS: pathsFile, TRACEMESH_BENCH_START: String(Math.floor((JSON.parse(readFileSync(pathsFile, "utf8")) as unknown[]).length / 2)) } : {};
   await generator.run({ options: { ...options, duration: 1 }, env });
   const logged = async () => (log ? (await log.head()).seq : 0);
   const measure = async () => {
+    // Every measurement starts from a collected heap: the setup's garbage (or the previous run's)
+    // would otherwise be collected during whichever run comes first.
+    collectGarbage();
     const before = await logged();
     const cpu = process.cpuUsage();
     const loop = performance.eventLoopUtilization();
@@ -153,8 +170,14 @@ async function cannon(generator: LoadGenerator, { url, token, seconds, connectio
   // A conditional request is answered 304 (the client's copy is current); any other request 200.
   const expected = ifNoneMatch ? "3xx" : "2xx";
   if (r.statuses[expected] !== r.requests) console.log(`    answers by status: ${JSON.stringify(r.statuses)}`);
-  return { load: load(), rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, errors: r.errors - (ifNoneMatch ? (r.statuses["3xx"] ?? 0) : 0), cpu: { gateway: gatewayCpu, loopBusy, generator: r.cpuMs / r.wallMs }, ...(log ? { loggedPerAnswer: entries / Math.max(1, r.requests) } : {}) };
+  return { load: load(), rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, errors: r.errors - (ifNoneMatch ? (r.statuses["3xx"] ?? 0) : 0), wireBytes: r.bytes / Math.max(1, r.requests), cpu: { gateway: gatewayCpu, loopBusy, generator: r.cpuMs / r.wallMs }, ...(log ? { loggedPerAnswer: entries / Math.max(1, r.requests) } : {}) };
 }
+
+/** A full garbage collection, as `--expose-gc` would give (the bench runs without the flag). */
+const collectGarbage: () => void = (() => {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+})();
 
 /** Runs a measurement under the CPU profiler (this process: the gateway, index and event store). */
 type Profiler = <T>(measure: () => Promise<T>) => Promise<T>;
@@ -206,15 +229,18 @@ const DOC_CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]
  * An item's history as the explorer receives it: every record carries its document, marked
  * verified, and the CBV hash the client recomputes from it equals the chain's (timed).
  */
-async function historyAsExplorer(url: string, init: RequestInit): Promise<{ entries: { recordId: number; eventHash: string }[]; verifyMs: number; bytes: number }> {
-  const text = await (await fetch(url, init)).text();
+async function historyAsExplorer(url: string, init: RequestInit): Promise<{ entries: { recordId: number; eventHash: string }[]; verifyMs: number; bytes: number; wire: string }> {
+  // fetch decodes the answer as the browser does; Content-Length is what travelled.
+  const res = await fetch(url, init);
+  const wire = `${res.headers.get("content-length") ?? "?"} bytes ${res.headers.get("content-encoding") ?? "identity"}`;
+  const text = await res.text();
   const answer = JSON.parse(text) as { entries: { recordId: number; eventHash: string; verified?: boolean; document: Record<string, unknown> | null }[] };
   const t = performance.now();
   for (const e of answer.entries) {
     if (e.document === null || e.verified !== true) throw new Error(`record ${e.recordId} of ${url} came without a verified document`);
     if (recordHashOf(e.document, { context: DOC_CONTEXT }).toLowerCase() !== e.eventHash.toLowerCase()) throw new Error(`record ${e.recordId}: the document does not hash to the chain's event hash`);
   }
-  return { entries: answer.entries, verifyMs: performance.now() - t, bytes: Buffer.byteLength(text) };
+  return { entries: answer.entries, verifyMs: performance.now() - t, bytes: Buffer.byteLength(text), wire };
 }
 
 // ---------------------------------------------------------------- baseline: scanning chain logs
@@ -328,8 +354,8 @@ export async function run(argv: string[]): Promise<void> {
   const hops = Number(values.hops);
   const seconds = Number(values.duration ?? (quick ? 2 : 5));
   const connections = Number(values.connections);
-  const MEASUREMENTS = ["history", "conditional", "distinct", "genealogy", "rebuilt"];
-  const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()) : MEASUREMENTS;
+  const MEASUREMENTS = ["history", "conditional", "distinct", "genealogy", "rebuilt", "identity"];
+  const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()) : MEASUREMENTS.filter((m) => m !== "identity");
   const unknown = only.filter((m) => !MEASUREMENTS.includes(m));
   if (unknown.length > 0) throw new Error(`--only: unknown measurement ${unknown.join(", ")}; known: ${MEASUREMENTS.join(", ")}`);
   const profileDir = typeof values.profile === "string" ? path.resolve(values.profile) : undefined;
@@ -503,7 +529,7 @@ export async function run(argv: string[]): Promise<void> {
     const scanner = new LogScanner(chain.url, deployment);
     const historyUrl = `${server.url}/items/${travelled}/history`;
     const genealogyUrl = `${server.url}/items/${top}/genealogy?direction=backward&limit=10000`;
-    const auth = { headers: { authorization: `Bearer ${token}` } };
+    const auth = { headers: { authorization: `Bearer ${token}`, "accept-encoding": PARTNER_ACCEPT_ENCODING } };
     const viaIndex = await historyAsExplorer(historyUrl, auth);
     const viaLogs = await scanner.history(travelled);
     if (JSON.stringify(viaIndex.entries.map((e) => [e.recordId, e.eventHash])) !== JSON.stringify(viaLogs.map((e) => [e.recordId, e.eventHash]))) {
@@ -513,13 +539,16 @@ export async function run(argv: string[]): Promise<void> {
     writeFileSync(pathsFile, JSON.stringify(fillerKeys.map((k) => `/items/${k}/history`)));
     const sampleFiller = fillerKeys[Math.floor(fillerKeys.length / 2)]!;
     const distinctSample = await historyAsExplorer(`${server.url}/items/${sampleFiller}/history`, auth);
-    const graph = (await (await fetch(genealogyUrl, auth)).json()) as { nodes: unknown[]; edges: unknown[]; truncated: boolean };
+    const graphAnswer = await fetch(genealogyUrl, auth);
+    const graphWire = `${graphAnswer.headers.get("content-length") ?? "?"} bytes ${graphAnswer.headers.get("content-encoding") ?? "identity"}`;
+    const graphText = await graphAnswer.text();
+    const graph = JSON.parse(graphText) as { nodes: unknown[]; edges: unknown[]; truncated: boolean };
     const scanned = await scanner.backward(top);
     if (graph.nodes.length !== genealogyNodes || scanned.nodes !== genealogyNodes || graph.edges.length !== scanned.edges || graph.truncated) {
       throw new Error(`the genealogies disagree: index ${graph.nodes.length} nodes/${graph.edges.length} edges, log scan ${scanned.nodes}/${scanned.edges}, expected ${genealogyNodes} nodes`);
     }
-    console.log(`  answers agree: history of ${viaLogs.length} records, genealogy of ${fmt(genealogyNodes)} items and ${fmt(scanned.edges)} edges`);
-    console.log(`  documents verified as the explorer does (CBV hash recomputed by the client): ${viaIndex.entries.length} in ${fmt(viaIndex.verifyMs, 1)} ms for the shipped item (${fmt(viaIndex.bytes)} bytes); ${distinctSample.entries.length} per filler item (${fmt(distinctSample.bytes)} bytes)`);
+    console.log(`  answers agree: history of ${viaLogs.length} records, genealogy of ${fmt(genealogyNodes)} items and ${fmt(scanned.edges)} edges (${fmt(Buffer.byteLength(graphText))} bytes, ${graphWire} on the wire)`);
+    console.log(`  documents verified as the explorer does (CBV hash recomputed by the client): ${viaIndex.entries.length} in ${fmt(viaIndex.verifyMs, 1)} ms for the shipped item (${fmt(viaIndex.bytes)} bytes, ${viaIndex.wire} on the wire); ${distinctSample.entries.length} per filler item (${fmt(distinctSample.bytes)} bytes, ${distinctSample.wire})`);
 
     // --- timing.
     generator = startLoadGenerator();
@@ -536,6 +565,20 @@ export async function run(argv: string[]): Promise<void> {
         idx: await cannon(generator, { ...run, url: historyUrl, profile: profiled("history") }),
         logs: await baseline(() => scanner.history(travelled)),
         target: { rps: 10_000, p99: 2 },
+      });
+    }
+    if (only.includes("identity")) {
+      console.log(`  measuring item history, repeated, uncompressed (${seconds} s each way) ...`);
+      results.push({
+        name: `item history (${viaLogs.length} records, documents), repeated, identity`,
+        idx: await cannon(generator, { ...run, url: historyUrl, profile: profiled("identity"), acceptEncoding: "identity" }),
+        logs: await baseline(() => scanner.history(travelled)),
+      });
+      console.log(`  measuring ${tiers}-tier genealogy, uncompressed (${seconds} s each way) ...`);
+      results.push({
+        name: `${tiers}-tier genealogy (${fmt(genealogyNodes)} items), repeated, identity`,
+        idx: await cannon(generator, { ...run, url: genealogyUrl, profile: profiled("genealogy-identity"), acceptEncoding: "identity" }),
+        logs: await baseline(() => scanner.backward(top)),
       });
     }
     if (only.includes("conditional")) {
@@ -584,14 +627,15 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (profileDir) console.log(`  CPU profiles of the measured runs in ${profileDir}`);
 
-    const rows = [["query", "way", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cores: gateway (loop busy) / load gen", "log entries / answer", "load avg (1 5 15 min)"]];
+    const rows = [["query", "way", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cores: gateway (loop busy) / load gen", "log entries / answer", "bytes / answer on the wire", "load avg (1 5 15 min)"]];
     const targetRows = [["query", "req/s / target", "target p99 / p99", "vs eth_getLogs / 100x", "load avg (1 5 15 min)"]];
     for (const { name, idx, logs, target } of results) {
       const cores = idx.cpu ? `${fmt(idx.cpu.gateway, 2)} (${fmt(idx.cpu.loopBusy * 100)}%) / ${fmt(idx.cpu.generator, 2)}` : "";
       const logged = idx.loggedPerAnswer === undefined ? "" : fmt(idx.loggedPerAnswer, 2);
-      rows.push([name, "gateway + index", fmt(idx.rps, 1), fmt(idx.p50, 1), fmt(idx.p99, 1), fmt(idx.requests), fmt(idx.errors), cores, logged, idx.load]);
-      rows.push(["", "eth_getLogs scan", fmt(logs.rps, 1), fmt(logs.p50, 1), fmt(logs.p99, 1), fmt(logs.requests), fmt(logs.errors), "", "", logs.load]);
-      rows.push(["", "ratio", `${fmt(idx.rps / logs.rps, 1)}x`, `${fmt(logs.p50 / Math.max(idx.p50, 0.001), 1)}x`, `${fmt(logs.p99 / Math.max(idx.p99, 0.001), 1)}x`, "", "", "", "", ""]);
+      const wire = idx.wireBytes === undefined ? "" : fmt(idx.wireBytes);
+      rows.push([name, "gateway + index", fmt(idx.rps, 1), fmt(idx.p50, 1), fmt(idx.p99, 1), fmt(idx.requests), fmt(idx.errors), cores, logged, wire, idx.load]);
+      rows.push(["", "eth_getLogs scan", fmt(logs.rps, 1), fmt(logs.p50, 1), fmt(logs.p99, 1), fmt(logs.requests), fmt(logs.errors), "", "", "", logs.load]);
+      rows.push(["", "ratio", `${fmt(idx.rps / logs.rps, 1)}x`, `${fmt(logs.p50 / Math.max(idx.p50, 0.001), 1)}x`, `${fmt(logs.p99 / Math.max(idx.p99, 0.001), 1)}x`, "", "", "", "", "", ""]);
       targetRows.push([
         name,
         target ? `${fmt(idx.rps / target.rps, 2)} (${fmt(target.rps)})` : "no target",

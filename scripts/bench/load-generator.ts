@@ -24,6 +24,8 @@ export interface LoadResult {
   statuses: Record<string, number>;
   cpuMs: number;
   wallMs: number;
+  /** Bytes received (headers and bodies, as sent on the wire). */
+  bytes: number;
 }
 
 export interface LoadGenerator {
@@ -70,6 +72,7 @@ async function serve(): Promise<void> {
           statuses: { "2xx": r["2xx"], "3xx": r["3xx"], "4xx": r["4xx"], "5xx": r["5xx"] },
           cpuMs: (used.user + used.system) / 1000,
           wallMs: performance.now() - started,
+          bytes: r.throughput.total,
         } satisfies LoadResult);
       },
       (e: Error) => process.send!({ error: e.message }),

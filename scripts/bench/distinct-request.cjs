@@ -7,6 +7,8 @@
 "use strict";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon loads this hook with require()
 const { readFileSync } = require("node:fs");
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+require("./lean-client.cjs"); // answers not decoded by the load generator (see there)
 const paths = JSON.parse(readFileSync(process.env.TRACEMESH_BENCH_PATHS, "utf8"));
 let next = Number(process.env.TRACEMESH_BENCH_START ?? 0);
 module.exports = (request) => {

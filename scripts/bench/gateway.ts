@@ -150,7 +150,8 @@ async function cannon(generator: LoadGenerator, { url, token, seconds, connectio
     connections,
     workers: 1,
     headers: { authorization: `Bearer ${token}`, "accept-encoding": acceptEncoding, ...(ifNoneMatch ? { "if-none-match": ifNoneMatch } : {}) },
-    ...(pathsFile ? { requests: [{ setupRequest: path.join(import.meta.dirname, "distinct-request.cjs") }] } : {}),
+    // Either hook also keeps autocannon from decoding the answers' bytes (lean-client.cjs).
+    requests: [{ setupRequest: path.join(import.meta.dirname, pathsFile ? "distinct-request.cjs" : "lean-client.cjs") }],
   };
   const env: Record<string, string> = pathsFile ? { TRACEMESH_BENCH_PATHS: pathsFile, TRACEMESH_BENCH_START: String(Math.floor((JSON.parse(readFileSync(pathsFile, "utf8")) as unknown[]).length / 2)) } : {};
   await generator.run({ options: { ...options, duration: 1 }, env });

@@ -25,10 +25,23 @@ export const COMPRESS_THRESHOLD_BYTES = 1024;
  * anyway (RFC 9110 12.5.3 allows it; refusing the answer would help nobody).
  */
 export function keptCoding(ctx: Context): Coding | undefined {
-  if (!ctx.get("accept-encoding")) return undefined;
+  const header = ctx.get("accept-encoding");
+  if (!header) return undefined;
+  // A pure function of the header, and a client sends the same one on every request: decided once.
+  const known = codingOfHeader.get(header);
+  if (known !== undefined) return known || undefined;
   const chosen = ctx.acceptsEncodings("br", "gzip", "identity");
-  return chosen === "br" || chosen === "gzip" ? chosen : undefined;
+  const coding = chosen === "br" || chosen === "gzip" ? chosen : undefined;
+  // Bounded (headers are the client's to vary): at most 256 of at most 128 characters.
+  if (header.length <= 128) {
+    if (codingOfHeader.size >= 256) codingOfHeader.clear();
+    codingOfHeader.set(header, coding ?? "");
+  }
+  return coding;
 }
+
+/** Accept-Encoding headers seen, and the coding each chose ("" for identity). */
+const codingOfHeader = new Map<string, Coding | "">();
 
 /** The entity tag of `coding`'s form of the answer whose identity form has `etag` (strong, distinct per coding). */
 export function codedTag(etag: string, coding: Coding): string {

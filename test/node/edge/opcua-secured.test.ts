@@ -179,7 +179,7 @@ describe("opcua trust: what it refuses", () => {
     const notCert = path.join(dir, "notes.pem");
     writeFileSync(notCert, "-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n");
     expect(() => trustCertificate(pki, notCert)).toThrow(`${notCert} is not an X.509 certificate`);
-    expect(() => trustCertificate(pki, "../../etc/passwd")).toThrow(/neither a certificate file nor a thumbprint/);
+    expect(() => trustCertificate(pki, "../../no-such-folder/passwd")).toThrow(/neither a certificate file nor a thumbprint/);
     expect(() => trustCertificate(pki, "abc")).toThrow(/neither a certificate file nor a thumbprint/);
     expect(() => trustCertificate(pki, "ab12cd34")).toThrow(`no rejected certificate with thumbprint ab12cd34 in ${path.join(pki, "rejected")}`);
     // A certificate file handed over by a peer's operator is copied in; its thumbprint (colons, any case) then finds it trusted.

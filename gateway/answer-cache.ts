@@ -144,6 +144,12 @@ export function noneMatchHits(header: string | undefined, etag: string): boolean
   });
 }
 
+/** Which form's tag (identity, gzip or br) of the answer tagged `etag` an If-None-Match header names, if any. */
+export function heldForm(ifNoneMatch: string | undefined, etag: string): string | undefined {
+  if (!ifNoneMatch) return undefined;
+  return [etag, codedTag(etag, "gzip"), codedTag(etag, "br")].find((t) => noneMatchHits(ifNoneMatch, t));
+}
+
 /**
  * Parts of answers (one history entry, one organisation's name) kept for one stamp only: the
  * first use under another stamp drops them all, so a part never outlives what it was built from,

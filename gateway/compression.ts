@@ -19,6 +19,21 @@ export type Coding = "br" | "gzip";
 export const COMPRESS_THRESHOLD_BYTES = 1024;
 
 /**
+ * Kept answers at least this large are compressed on their first serve; smaller ones only once
+ * served again. Each compression costs the gateway about 0.3 ms of CPU beyond the codec itself
+ * (a fresh zlib or brotli state each call, reported to V8 as external memory, so collections come
+ * sooner): measured on the gateway bench, compressing every distinct item's 3 KB history cut its
+ * rate from 1,817 to 1,275 answers a second, to save 1.4 KB an answer. A large answer saves far
+ * more than it costs on any real link; a small one pays only when sent many times.
+ */
+export const COMPRESS_AT_ONCE_BYTES = 16 * 1024;
+
+/** Whether a kept answer of `size` bytes goes compressed on this serve (`again`: served before under its stamp). */
+export function worthCompressing(size: number, again: boolean): boolean {
+  return size >= COMPRESS_AT_ONCE_BYTES || (again && size >= COMPRESS_THRESHOLD_BYTES);
+}
+
+/**
  * The coding of a kept answer for this request, per Accept-Encoding (q-values, `*`, `identity`,
  * q=0 refusals: negotiator through Koa), or undefined for identity. At equal weight the first the
  * client lists wins. When the client refuses identity and names nothing we hold, identity is sent
@@ -48,11 +63,16 @@ export function codedTag(etag: string, coding: Coding): string {
   return `${etag.slice(0, -1)}-${coding}"`;
 }
 
-/** `bytes` in `coding`, at a level worth it for an answer compressed once and sent many times. */
+/**
+ * `bytes` in `coding`, at a fast level: most kept answers are made for one request (a distinct
+ * item's history is asked once), so the first request pays for it. Brotli's window is sized to the
+ * answer (its default 4 MB window is allocated per call); quality 1 gives JSON answers within about
+ * 10 % of quality 5's size at a fifth of the time (gzip: level 1 and 6 likewise).
+ */
 export function codedBytes(bytes: Buffer, coding: Coding): Buffer {
-  return coding === "gzip"
-    ? gzipSync(bytes, { level: 6 })
-    : brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 5, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+  if (coding === "gzip") return gzipSync(bytes, { level: 1 });
+  const window = Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.min(constants.BROTLI_MAX_WINDOW_BITS, Math.ceil(Math.log2(bytes.length + 1))));
+  return brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_LGWIN]: window, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
 }
 
 /** Compressions of kept answers made by this process (tests count them: a hit makes none). */

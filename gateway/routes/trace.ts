@@ -54,8 +54,8 @@ import type { StoredEvent } from "../../node/events/store.ts";
 import { contentDigestOf } from "../../lib/epcis/content-digest.ts";
 import type { PreparedEntry } from "../../node/access-log/store.ts";
 import type { ServedRead } from "../../node/access-log/record.ts";
-import { AnswerCache, type Built, type Form, type Served, StampedParts, codedForm, encoded, noneMatchHits } from "../answer-cache.ts";
-import { COMPRESS_THRESHOLD_BYTES, keptCoding } from "../compression.ts";
+import { AnswerCache, type Built, type Form, type Served, StampedParts, codedForm, encoded, heldForm } from "../answer-cache.ts";
+import { keptCoding, worthCompressing } from "../compression.ts";
 import { bearer, json, problem } from "../openapi.ts";
 import { recordDecision, visibleIdentifiers } from "../visible-identifiers.ts";
 
@@ -181,10 +181,12 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     const key = `${ctx.path}?${ctx.querystring}\u0000${ctx.state.caller!.orgId}`;
     let served: Served<PreparedEntry>;
     let kept = false;
+    let again = false;
     if (answers && stamp !== undefined) {
       const held = await answers.answer(key, stamp, build);
       served = held.served;
       kept = true;
+      again = held.hit;
       cacheResults.inc({ result: held.hit ? "hit" : "miss" });
     } else {
       served = encoded(await build());
@@ -197,18 +199,26 @@ export function register(router: GatewayRouter, { services, auth, metrics, optio
     // the answer hands out (one per owner), and the answer waits until it is on disk.
     const log = services.accessLog?.log;
     if (log) await Promise.all(served.replay.map((e) => log.append(e)));
-    // The form the client takes (compression.ts): compressed once per kept answer, then reused.
-    const coding = served.bytes.length >= COMPRESS_THRESHOLD_BYTES ? keptCoding(ctx) : undefined;
-    const form: Form = coding === undefined ? served : kept ? answers!.form(key, served, coding) : codedForm(served, coding);
-    ctx.set("ETag", form.etag);
     // The answer depends on the caller's token and on the chain: shared caches must not keep it,
     // and a client's copy is checked again on every use (a revocation ends it at the next ask).
     ctx.set("Cache-Control", "private, no-cache");
-    if (noneMatchHits(ctx.get("if-none-match"), form.etag)) {
+    // A client holding any form of the current answer gets 304 for the form it holds: the server
+    // selects the representation, and the one the client has is as good as any (its first serve
+    // may have gone uncompressed, the next compressed: see worthCompressing).
+    const held = heldForm(ctx.get("if-none-match"), served.etag);
+    if (held !== undefined) {
+      ctx.set("ETag", held);
       ctx.status = 304;
       return;
     }
+    // The form the client takes (compression.ts): compressed once per kept answer when it pays
+    // (a large answer, or one served again), then reused.
+    const coding = worthCompressing(served.bytes.length, again) ? keptCoding(ctx) : undefined;
+    const form: Form = coding === undefined ? served : kept ? answers!.form(key, served, coding) : codedForm(served, coding);
+    ctx.set("ETag", form.etag);
     if (coding) ctx.set("Content-Encoding", coding);
+    // Not compressed here: not compressed on the way out either (compression.ts onTheFly).
+    else ctx.compress = false;
     ctx.type = "application/json";
     ctx.body = form.bytes;
   };

@@ -353,9 +353,15 @@ describe("answer cache on the routes", () => {
     const ask = (acceptEncoding: string | undefined, more: Record<string, string> = {}, method = "GET") =>
       raw(withDocuments, url, { authorization: `Bearer ${tokens.foundry}`, ...(acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding }), ...more }, method);
 
+    // A small answer's first serve goes as it is, even to a client that asks for gzip: compressing
+    // pays only once it is served again (compression.ts worthCompressing).
+    const firstServe = await ask("gzip");
+    expect([firstServe.status, firstServe.headers["content-encoding"], firstServe.headers.vary]).toEqual([200, undefined, "Accept-Encoding"]);
     const plain = await ask(undefined);
     expect([plain.status, plain.headers["content-encoding"], plain.headers.vary]).toEqual([200, undefined, "Accept-Encoding"]);
     expect(plain.body.length).toBeGreaterThan(1024);
+    expect(plain.body.length).toBeLessThan(16 * 1024);
+    expect(firstServe.body).toEqual(plain.body);
     const tag = plain.headers.etag!;
     const decode = { gzip: gunzipSync, br: brotliDecompressSync } as const;
     const made = codedCount.value;
@@ -382,10 +388,14 @@ describe("answer cache on the routes", () => {
     expect(codedCount.value - made).toBe(2);
     for (const coding of ["gzip", "br"] as const) {
       const res = await ask(coding);
-      // 304 for the tag of the form asked for; the identity tag does not confirm compressed bytes.
+      // 304 for the tag of the form asked for; a client holding the identity form (its first
+      // serve) gets 304 for that form: the server selects the representation the client holds.
       expect((await ask(coding, { "if-none-match": res.headers.etag! })).status).toBe(304);
       const other = await ask(coding, { "if-none-match": tag });
-      expect([other.status, other.headers["content-encoding"]]).toEqual([200, coding]);
+      expect([other.status, other.headers.etag, other.headers["content-encoding"]]).toEqual([304, tag, undefined]);
+      // A tag of no form of the current answer confirms nothing.
+      const stale = await ask(coding, { "if-none-match": `"not-${tag.slice(1)}` });
+      expect([stale.status, stale.headers["content-encoding"]]).toEqual([200, coding]);
       const head = await ask(coding, {}, "HEAD");
       expect([head.status, head.headers["content-encoding"], head.headers["content-length"], head.body.length]).toEqual([200, coding, String(res.body.length), 0]);
     }

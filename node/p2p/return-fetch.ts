@@ -213,6 +213,31 @@ async function answerDocuments(r: DocumentsRequest, peer: string, o: ReturnServe
   return { type: "documents", documents, answered };
 }
 
+/**
+ * One request to a partner's return server and its decoded answer (`stream`: the stream whose
+ * readings are asked, "" for documents), or its refusal. Throws on transport failures.
+ */
+async function exchange(
+  host: Pick<Libp2p, "dialProtocol">,
+  peer: PeerId,
+  request: ReturnRequest | DocumentsRequest,
+  stream: string,
+  limits: { maxFrameBytes?: number; timeoutMs?: number },
+): Promise<Record<string, unknown> | Refusal> {
+  const timeoutMs = limits.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxFrameBytes = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const dialled = await host.dialProtocol(peer, RETURN_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) });
+  return withTimeout(dialled, timeoutMs, async () => {
+    await writeFrame(dialled, encodeJson(request), maxFrameBytes);
+    await dialled.close();
+    const answer = decodeAnswer(await readFrame(dialled, maxFrameBytes), stream) as Record<string, unknown>;
+    if (typeof answer?.error === "string") return { error: answer.error as RefusalCode, detail: String(answer.detail ?? "") };
+    return answer;
+  });
+}
+
+const isRefusal = (a: Record<string, unknown> | Refusal): a is Refusal => typeof (a as { error?: unknown }).error === "string";
+
 /** What a partner answered: the held items, or its refusal. Throws on transport failures and malformed answers (wire.ts WireError: a lie). */
 export async function askReturn(
   host: Pick<Libp2p, "dialProtocol">,
@@ -220,17 +245,10 @@ export async function askReturn(
   request: ReturnRequest,
   limits: { maxFrameBytes?: number; timeoutMs?: number } = {},
 ): Promise<ReturnAnswer | Refusal> {
-  const timeoutMs = limits.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxFrameBytes = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const stream = await host.dialProtocol(peer, RETURN_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) });
-  return withTimeout(stream, timeoutMs, async () => {
-    await writeFrame(stream, encodeJson(request), maxFrameBytes);
-    await stream.close();
-    const answer = decodeAnswer(await readFrame(stream, maxFrameBytes), request.stream) as Record<string, unknown>;
-    if (typeof answer?.error === "string") return { error: answer.error as RefusalCode, detail: String(answer.detail ?? "") };
-    if (answer?.type !== "readings") throw new ReturnAnswerError(`the answer is neither readings nor a refusal`);
-    return { items: answer.items as ReadingItem[], more: answer.more === true };
-  });
+  const answer = await exchange(host, peer, request, request.stream, limits);
+  if (isRefusal(answer)) return answer;
+  if (answer?.type !== "readings") throw new ReturnAnswerError(`the answer is neither readings nor a refusal`);
+  return { items: answer.items as ReadingItem[], more: answer.more === true };
 }
 
 /** What a partner answered to a documents request, or its refusal. Throws on transport failures and malformed answers (ReturnAnswerError: a lie). */
@@ -240,20 +258,13 @@ export async function askReturnDocuments(
   request: DocumentsRequest,
   limits: { maxFrameBytes?: number; timeoutMs?: number } = {},
 ): Promise<DocumentsAnswer | Refusal> {
-  const timeoutMs = limits.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxFrameBytes = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const stream = await host.dialProtocol(peer, RETURN_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) });
-  return withTimeout(stream, timeoutMs, async () => {
-    await writeFrame(stream, encodeJson(request), maxFrameBytes);
-    await stream.close();
-    const answer = decodeAnswer(await readFrame(stream, maxFrameBytes), "") as Record<string, unknown>;
-    if (typeof answer?.error === "string") return { error: answer.error as RefusalCode, detail: String(answer.detail ?? "") };
-    const answered = answer?.answered;
-    if (answer?.type !== "documents" || !Array.isArray(answer.documents) || !Number.isSafeInteger(answered)) throw new ReturnAnswerError("the answer is neither documents nor a refusal");
-    if ((answered as number) < 1 || (answered as number) > request.recordHashes.length) throw new ReturnAnswerError(`the answer says it covers ${String(answered)} of the ${request.recordHashes.length} record hashes asked`);
-    if (answer.documents.length > (answered as number)) throw new ReturnAnswerError(`the answer holds ${answer.documents.length} documents for ${String(answered)} record hashes`);
-    return { documents: answer.documents, answered: answered as number };
-  });
+  const answer = await exchange(host, peer, request, "", limits);
+  if (isRefusal(answer)) return answer;
+  const answered = answer?.answered;
+  if (answer?.type !== "documents" || !Array.isArray(answer.documents) || !Number.isSafeInteger(answered)) throw new ReturnAnswerError("the answer is neither documents nor a refusal");
+  if ((answered as number) < 1 || (answered as number) > request.recordHashes.length) throw new ReturnAnswerError(`the answer says it covers ${String(answered)} of the ${request.recordHashes.length} record hashes asked`);
+  if (answer.documents.length > (answered as number)) throw new ReturnAnswerError(`the answer holds ${answer.documents.length} documents for ${String(answered)} record hashes`);
+  return { documents: answer.documents, answered: answered as number };
 }
 
 /** An answer that is not a well-formed return answer. */

@@ -41,7 +41,7 @@ import { type DocumentsRequest, RETURN_PROTOCOL, askReturnDocuments, parseReturn
 import { TAG_JSON } from "../../../node/p2p/wire.ts";
 import { eventually, tempDir } from "./helpers.ts";
 import { type Consortium, type Member, MemberProcess } from "./members.ts";
-import { repairFromPartners, setUpReturnConsortium, withEvents, withReceived } from "./return-setup.ts";
+import { repairFromPartners, setUpReturnConsortium, stopReturnTest, withEvents, withReceived } from "./return-setup.ts";
 
 const CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"];
 const FIXTURES = path.resolve(import.meta.dirname, "../../../../shared/fixtures/epcis");
@@ -108,13 +108,7 @@ describe("re-fetching lost event documents from partners", { timeout: 600_000 },
     for (const p of await Promise.all([steel, oem].map((m) => MemberProcess.start(m)))) running[p.member.name] = p;
   }, 300_000);
 
-  afterAll(async () => {
-    await liar?.stop();
-    await Promise.all(Object.values(running).map((p) => p.stop()));
-    provider?.destroy();
-    await cons?.chain.stop();
-    tmp.remove();
-  });
+  afterAll(() => stopReturnTest({ liar, running, provider, cons, tmp }));
 
   it("partners hand documents back only to the organisation that made them, counting every refusal", async () => {
     const epcs = ["urn:epc:id:sgtin:4012345.011111.2001", "urn:epc:id:sgtin:4012345.011111.2002", "urn:epc:id:sgtin:4012345.011111.2003"];

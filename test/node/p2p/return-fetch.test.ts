@@ -40,7 +40,7 @@ import { encodeAnswer } from "../../../node/p2p/wire.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { eventually, tempDir } from "./helpers.ts";
 import { type Consortium, type Member, MemberProcess } from "./members.ts";
-import { repairFromPartners, setUpReturnConsortium, withReceived, withStore } from "./return-setup.ts";
+import { repairFromPartners, setUpReturnConsortium, stopReturnTest, withReceived, withStore } from "./return-setup.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const FURNACE = "furnace-1/temperature";
@@ -94,13 +94,7 @@ describe("re-fetching lost readings from partners", { timeout: 600_000 }, () => 
     }
   }, 300_000);
 
-  afterAll(async () => {
-    await liar?.stop();
-    await Promise.all(Object.values(running).map((p) => p.stop()));
-    provider?.destroy();
-    await cons?.chain.stop();
-    tmp.remove();
-  });
+  afterAll(() => stopReturnTest({ liar, running, provider, cons, tmp }));
 
   it("partners hand a node's readings back to its own organisation only, counting every refusal", async () => {
     // Both followers hold the lost windows (and one past them, so they are anchored and fetched).

@@ -29,6 +29,21 @@ export function setUpReturnConsortium(dir: string, specs: MemberSpec[], owner: s
   }));
 }
 
+/** Everything a return test started, stopped in order: the in-process liar, the member processes, the provider, the chain, the folder. */
+export async function stopReturnTest(started: {
+  liar: { stop(): void | Promise<void> } | undefined;
+  running: Record<string, { stop(): Promise<unknown> }>;
+  provider: { destroy(): void } | undefined;
+  cons: Consortium | undefined;
+  tmp: { remove(): void };
+}): Promise<void> {
+  await started.liar?.stop();
+  await Promise.all(Object.values(started.running).map((p) => p.stop()));
+  started.provider?.destroy();
+  await started.cons?.chain.stop();
+  started.tmp.remove();
+}
+
 /**
  * `npm run node -- repair --config FILE --from-partners`, run apart (spawned, not spawnSync: a
  * test's in-process liar answers from this process). `onLine` sees each stdout line as it comes.
